@@ -1,0 +1,142 @@
+// 2-D convolution (cross-correlation, zero padding) as im2col + GEMM, forward and backward.
+// Layouts: inp (N, H, W, C), weight (KH, KW, C, K) — Keras' layout, so weight is already the
+// (KH*KW*C, K) GEMM matrix — out (N, OH, OW, K). S = strides, PT/PL = top/left padding.
+// im2col works on a block of MB output pixels at a time (never the whole image or batch), so the
+// `cols` scratch (MB, KH*KW*C) stays in cache between being written and read by the GEMM:
+//
+//   cols row m (output pixel oh,ow):  [ x(ih0,iw0,0..C) | x(ih0,iw0+1,0..C) | ... ]   KH*KW taps of C,
+//                                      zeros for taps that fall into the padding
+//
+// Backward functions ACCUMULATE into dinp / dweight / dbias; the caller zeroes them once per step.
+
+import { gemm, pack_b, GEMM_ACC, GEMM_RELU } from "./gemm";
+
+// cols (MB, KH*KW*C) <- patches of output pixels m0 .. m0+mb of image `img`.
+function im2col(cols: usize, img: usize, m0: i32, mb: i32, H: i32, W: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OW: i32): void {
+  const rowB = <usize>C << 2;
+  for (let m = m0; m < m0 + mb; m++) {
+    const oh = m / OW;
+    const ow = m - oh * OW;
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = oh * SH - PT + kh;
+      for (let kw = 0; kw < KW; kw++) {
+        const iw = ow * SW - PL + kw;
+        if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+          memory.fill(cols, 0, rowB);
+        } else {
+          memory.copy(cols, img + (<usize>(ih * W + iw) * rowB), rowB);
+        }
+        cols += rowB;
+      }
+    }
+  }
+}
+
+// dimg += scatter of dcols (MB, KH*KW*C) back onto the image; taps in the padding are dropped.
+function col2im(dimg: usize, dcols: usize, m0: i32, mb: i32, H: i32, W: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OW: i32): void {
+  const rowB = <usize>C << 2;
+  for (let m = m0; m < m0 + mb; m++) {
+    const oh = m / OW;
+    const ow = m - oh * OW;
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = oh * SH - PT + kh;
+      for (let kw = 0; kw < KW; kw++) {
+        const iw = ow * SW - PL + kw;
+        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+          add_into(dimg + (<usize>(ih * W + iw) * rowB), dcols, C);
+        }
+        dcols += rowB;
+      }
+    }
+  }
+}
+
+// dst (n) += src (n)
+// @ts-ignore: decorator
+@inline function add_into(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}
+
+// out (N,OH,OW,K) = conv(inp, weight) + bias, relu if `relu`.
+// wpack: pack_b_size(KH*KW*C, K) floats of scratch; cols: MB*KH*KW*C floats of scratch.
+export function conv2d_forward(out: usize, inp: usize, weight: usize, bias: usize, wpack: usize, cols: usize,
+  N: i32, H: i32, W: i32, C: i32, K: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32,
+  OH: i32, OW: i32, MB: i32, relu: i32): void {
+  const KK = KH * KW * C;
+  pack_b(wpack, weight, bias, KK, K, K, 1);
+  const flags = relu ? GEMM_RELU : 0;
+  // 1x1, stride 1, no padding: the image already is the im2col matrix.
+  const direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W;
+  const M = OH * OW;
+  for (let n = 0; n < N; n++) {
+    const img = inp + (<usize>(n * H * W * C) << 2);
+    const oimg = out + (<usize>(n * M * K) << 2);
+    if (direct) {
+      gemm(oimg, img, wpack, M, K, KK, KK, 1, K, flags);
+      continue;
+    }
+    for (let m0 = 0; m0 < M; m0 += MB) {
+      const mb = min(MB, M - m0);
+      im2col(cols, img, m0, mb, H, W, C, KH, KW, SH, SW, PT, PL, OW);
+      gemm(oimg + (<usize>(m0 * K) << 2), cols, wpack, mb, K, KK, KK, 1, K, flags);
+    }
+  }
+}
+
+// dinp (N,H,W,C) += col2im(dout · weightᵀ).  wpack: pack_b_size(K, KH*KW*C); dcols: MB*KH*KW*C.
+export function conv2d_backward_input(dinp: usize, dout: usize, weight: usize, wpack: usize, dcols: usize,
+  N: i32, H: i32, W: i32, C: i32, K: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32,
+  OH: i32, OW: i32, MB: i32): void {
+  const KK = KH * KW * C;
+  // weightᵀ (K, KK): element (k, j) of weightᵀ is weight[j*K + k].
+  pack_b(wpack, weight, 0, K, KK, 1, K);
+  const M = OH * OW;
+  for (let n = 0; n < N; n++) {
+    const dimg = dinp + (<usize>(n * H * W * C) << 2);
+    const doimg = dout + (<usize>(n * M * K) << 2);
+    for (let m0 = 0; m0 < M; m0 += MB) {
+      const mb = min(MB, M - m0);
+      gemm(dcols, doimg + (<usize>(m0 * K) << 2), wpack, mb, KK, K, K, 1, KK, 0);
+      col2im(dimg, dcols, m0, mb, H, W, C, KH, KW, SH, SW, PT, PL, OW);
+    }
+  }
+}
+
+// dweight (KH,KW,C,K) += colsᵀ · dout, image by image and block by block in a fixed order;
+// dbias (K) += column sums of dout (skipped when dbias == 0).
+// cols: MB*KH*KW*C floats; dpack: pack_b_size(MB, K) floats.
+export function conv2d_backward_weight(dweight: usize, dbias: usize, dout: usize, inp: usize, cols: usize, dpack: usize,
+  N: i32, H: i32, W: i32, C: i32, K: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32,
+  OH: i32, OW: i32, MB: i32): void {
+  const KK = KH * KW * C;
+  const M = OH * OW;
+  for (let n = 0; n < N; n++) {
+    const img = inp + (<usize>(n * H * W * C) << 2);
+    const doimg = dout + (<usize>(n * M * K) << 2);
+    for (let m0 = 0; m0 < M; m0 += MB) {
+      const mb = min(MB, M - m0);
+      im2col(cols, img, m0, mb, H, W, C, KH, KW, SH, SW, PT, PL, OW);
+      pack_b(dpack, doimg + (<usize>(m0 * K) << 2), 0, mb, K, K, 1);
+      // A = colsᵀ (KK, mb): element (i, p) at cols[p*KK + i] -> rsa = 1, csa = KK.
+      gemm(dweight, cols, dpack, KK, K, mb, 1, KK, K, GEMM_ACC);
+    }
+  }
+  if (dbias != 0) bias_backward(dbias, dout, N * M, K);
+}
+
+// dbias (K) += sum over rows of dout (R, K), rows in order.
+export function bias_backward(dbias: usize, dout: usize, R: i32, K: i32): void {
+  for (let r = 0; r < R; r++) {
+    add_into(dbias, dout + (<usize>(r * K) << 2), K);
+  }
+}

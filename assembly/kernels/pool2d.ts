@@ -1,0 +1,94 @@
+// Max and average pooling, forward and backward. Layouts: inp (N, H, W, C), out (N, OH, OW, C).
+// S = strides, PT/PL = top/left padding. Padded positions never take part: max pooling ignores them
+// and average pooling divides by the number of in-bounds pixels (Keras / TF semantics).
+// The caller guarantees every window holds at least one in-bounds pixel (padding < window).
+// Backward functions ACCUMULATE into dinp; the caller zeroes it.
+
+// out, argmax (N,OH,OW,C) i32 = index into inp of the max. Seeded with the window's first in-bounds
+// value and strict `>` afterwards, so the first maximum in row-major window order wins — also for
+// windows that are all negative or all equal.
+export function maxpool2d_forward(out: usize, argmax: usize, inp: usize, N: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+  for (let n = 0; n < N; n++) {
+    const base = n * H * W * C;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = max(oh * SH - PT, 0), h1 = min(oh * SH - PT + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = max(ow * SW - PL, 0), w1 = min(ow * SW - PL + KW, W);
+        for (let c = 0; c < C; c++) {
+          let best = base + (h0 * W + w0) * C + c;
+          let vbest = load<f32>(inp + (<usize>best << 2));
+          for (let ih = h0; ih < h1; ih++) {
+            for (let iw = w0; iw < w1; iw++) {
+              const idx = base + (ih * W + iw) * C + c;
+              const v = load<f32>(inp + (<usize>idx << 2));
+              if (v > vbest) { vbest = v; best = idx; }
+            }
+          }
+          store<f32>(out, vbest);
+          store<i32>(argmax, best);
+          out += 4;
+          argmax += 4;
+        }
+      }
+    }
+  }
+}
+
+// dinp[argmax[o]] += dout[o] for every output element o, in order.
+export function maxpool2d_backward(dinp: usize, dout: usize, argmax: usize, count: i32): void {
+  for (let o = 0; o < count; o++) {
+    const idx = <usize>load<i32>(argmax + (<usize>o << 2)) << 2;
+    store<f32>(dinp + idx, load<f32>(dinp + idx) + load<f32>(dout + (<usize>o << 2)));
+  }
+}
+
+// out = mean of the in-bounds pixels of each window.
+export function avgpool2d_forward(out: usize, inp: usize, N: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+  for (let n = 0; n < N; n++) {
+    const img = inp + (<usize>(n * H * W * C) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = max(oh * SH - PT, 0), h1 = min(oh * SH - PT + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = max(ow * SW - PL, 0), w1 = min(ow * SW - PL + KW, W);
+        const inv: f32 = <f32>1 / <f32>((h1 - h0) * (w1 - w0));
+        for (let c = 0; c < C; c++) {
+          let s: f32 = 0;
+          for (let ih = h0; ih < h1; ih++) {
+            for (let iw = w0; iw < w1; iw++) {
+              s += load<f32>(img + (<usize>((ih * W + iw) * C + c) << 2));
+            }
+          }
+          store<f32>(out, s * inv);
+          out += 4;
+        }
+      }
+    }
+  }
+}
+
+// dinp += dout / count spread over each window's in-bounds pixels.
+export function avgpool2d_backward(dinp: usize, dout: usize, N: i32, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+  for (let n = 0; n < N; n++) {
+    const dimg = dinp + (<usize>(n * H * W * C) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = max(oh * SH - PT, 0), h1 = min(oh * SH - PT + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = max(ow * SW - PL, 0), w1 = min(ow * SW - PL + KW, W);
+        const inv: f32 = <f32>1 / <f32>((h1 - h0) * (w1 - w0));
+        for (let c = 0; c < C; c++) {
+          const g = load<f32>(dout) * inv;
+          dout += 4;
+          for (let ih = h0; ih < h1; ih++) {
+            for (let iw = w0; iw < w1; iw++) {
+              const p = dimg + (<usize>((ih * W + iw) * C + c) << 2);
+              store<f32>(p, load<f32>(p) + g);
+            }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,19 @@
+// Small SIMD helpers shared by the kernels. madd is mul then add (two roundings), never fused:
+// f32x4.relaxed_madd rounds differently on FMA and non-FMA CPUs, which would break the
+// same-bits-everywhere promise. The scalar build never reaches these (guarded by ASC_FEATURE_SIMD).
+
+// @ts-ignore: decorator
+@inline export function madd(a: v128, b: v128, c: v128): v128 {
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+// relu as pmax(x, 0) = (x < 0 ? 0 : x); the scalar build uses the same select, so -0 and +0 agree.
+// @ts-ignore: decorator
+@inline export function relu4(x: v128): v128 {
+  return f32x4.pmax(x, f32x4.splat(0));
+}
+
+// @ts-ignore: decorator
+@inline export function relu1(x: f32): f32 {
+  return x < 0 ? <f32>0 : x;
+}

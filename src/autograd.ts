@@ -1,0 +1,107 @@
+// The tape: while a gradient is being taken, every op whose inputs need a gradient records a node
+// {inputs, output, backward}. backward() walks the nodes in reverse; each node's backward only calls
+// kernels, which ACCUMULATE (+=) into the input gradients, so a tensor used twice gets both parts.
+import { Tensor, zeros, tidy, keep } from './tensor.js';
+import { getEngine } from './wasm/bindings.js';
+
+/** A recorded op. `backward(dy, grad)` accumulates into `grad(input)` (0 when not needed). */
+export interface TapeNode {
+  inputs: Tensor[];
+  output: Tensor;
+  backward: (dy: Tensor, grad: (t: Tensor) => number) => void;
+}
+
+export class Tape {
+  readonly nodes: TapeNode[] = [];
+  readonly grads = new Map<number, Tensor>();
+  /** Ids of tensors that need a gradient: the watched inputs and everything computed from them. */
+  readonly tracked = new Set<number>();
+  /** Gradient buffers supplied by the caller (parameters keep theirs across steps). */
+  readonly external = new Map<number, Tensor>();
+
+  watch(t: Tensor, gradBuffer?: Tensor): void {
+    this.tracked.add(t.id);
+    if (gradBuffer) this.external.set(t.id, gradBuffer);
+  }
+
+  /** The gradient accumulator of t, created zeroed on first use. */
+  gradOf(t: Tensor): Tensor {
+    let g = this.grads.get(t.id) ?? this.external.get(t.id);
+    if (!g) { g = zeros(t.shape); this.grads.set(t.id, g); }
+    else this.grads.set(t.id, g);
+    return g;
+  }
+
+  /** Runs every recorded backward in reverse order, seeded with d(out)/d(out) = seed (default 1). */
+  backward(out: Tensor, seed?: Tensor): void {
+    if (!this.tracked.has(out.id)) return;
+    const g = this.gradOf(out);
+    if (seed) getEngine().k.add_into(g.ptr, seed.ptr, g.size);
+    else getEngine().k.add_scalar(g.ptr, 1, g.size);
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i];
+      const dy = this.grads.get(node.output.id);
+      if (!dy) continue;
+      node.backward(dy, (t) => (this.tracked.has(t.id) ? this.gradOf(t).ptr : 0));
+    }
+  }
+}
+
+let active: Tape | null = null;
+
+/** The tape currently recording, if any. */
+export function activeTape(): Tape | null { return active; }
+
+/** Called by every op after computing `output`: records the node when an input needs a gradient. */
+export function record(inputs: Tensor[], output: Tensor, backward: TapeNode['backward']): void {
+  if (!active) return;
+  if (!inputs.some((t) => active!.tracked.has(t.id))) return;
+  active.tracked.add(output.id);
+  active.nodes.push({ inputs, output, backward });
+}
+
+/** Runs fn with `tape` recording; nested tapes are not supported. */
+export function withTape<T>(tape: Tape, fn: () => T): T {
+  if (active) throw new Error('gradients cannot be nested: a gradient tape is already recording');
+  active = tape;
+  try { return fn(); } finally { active = null; }
+}
+
+/** Runs fn without recording (inference). */
+export function noGrad<T>(fn: () => T): T {
+  const saved = active;
+  active = null;
+  try { return fn(); } finally { active = saved; }
+}
+
+/**
+ * tfjs-style: `valueAndGrads(f)(xs)` returns the scalar `f(...xs)` and its gradient w.r.t. each x.
+ * Intermediate tensors are disposed; the value and the gradients are the caller's to dispose.
+ */
+export function valueAndGrads(f: (...xs: Tensor[]) => Tensor) {
+  return (xs: Tensor[], dy?: Tensor): { value: Tensor; grads: Tensor[] } => {
+    if (!Array.isArray(xs) || xs.some((x) => !(x instanceof Tensor))) {
+      throw new Error('valueAndGrads(f)(xs): xs must be an array of tensors');
+    }
+    return tidy(() => {
+      const tape = new Tape();
+      for (const x of xs) tape.watch(x);
+      const value = withTape(tape, () => f(...xs));
+      if (!(value instanceof Tensor)) throw new Error('valueAndGrads(f): f must return a tensor');
+      if (value.size !== 1 && !dy) throw new Error(`valueAndGrads(f): f must return a scalar, got shape [${value.shape}] (pass dy for non-scalars)`);
+      tape.backward(value, dy);
+      const grads = xs.map((x) => keep(tape.grads.get(x.id) ?? zeros(x.shape)));
+      return { value: keep(value), grads };
+    });
+  };
+}
+
+/** tfjs-style: `grads(f)(xs)` returns the gradient of the scalar `f(...xs)` w.r.t. each x. */
+export function grads(f: (...xs: Tensor[]) => Tensor) {
+  const vg = valueAndGrads(f);
+  return (xs: Tensor[], dy?: Tensor): Tensor[] => {
+    const { value, grads } = vg(xs, dy);
+    value.dispose();
+    return grads;
+  };
+}

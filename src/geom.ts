@@ -1,0 +1,82 @@
+// Output sizes and padding of convolution and pooling windows, computed once per call.
+// Output size is floor((n + p_before + p_after - k) / s) + 1 (the seed article's formula); 'same'
+// follows TensorFlow/Keras: out = ceil(n / s), and an odd total padding puts the extra pixel at the
+// bottom/right.
+
+/** Padding as Keras names it, a number of pixels on every side, or explicit [[top, bottom], [left, right]]. */
+export type Padding = 'valid' | 'same' | number | [[number, number], [number, number]];
+
+export interface Pad { top: number; bottom: number; left: number; right: number }
+
+export interface WindowGeometry { pad: Pad; OH: number; OW: number }
+
+/** floor((n + p0 + p1 - k) / s) + 1 */
+export function outSize(n: number, k: number, s: number, p0: number, p1: number): number {
+  return Math.floor((n + p0 + p1 - k) / s) + 1;
+}
+
+/** TensorFlow 'same' padding along one axis: [before, after]. */
+export function samePadding(n: number, k: number, s: number): [number, number] {
+  const out = Math.ceil(n / s);
+  const total = Math.max((out - 1) * s + k - n, 0);
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
+function posInt(v: unknown, what: string, name: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new Error(`${what}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** A size given as n or [n1, n2], checked to be positive integers. */
+export function pair(v: number | readonly number[], what: string, name: string): [number, number] {
+  if (Array.isArray(v)) {
+    if (v.length !== 2) throw new Error(`${what}: ${name} must be a number or [rows, cols], got ${JSON.stringify(v)}`);
+    return [posInt(v[0], what, name), posInt(v[1], what, name)];
+  }
+  const n = posInt(v, what, name);
+  return [n, n];
+}
+
+function nonNegInt(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    throw new Error(`${what}: padding must be 'valid', 'same', a non-negative integer or [[top, bottom], [left, right]], got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** Resolves padding to explicit pixels on each side. */
+export function resolvePadding(padding: Padding, H: number, W: number, KH: number, KW: number, SH: number, SW: number, what: string): Pad {
+  if (padding === 'valid') return { top: 0, bottom: 0, left: 0, right: 0 };
+  if (padding === 'same') {
+    const [top, bottom] = samePadding(H, KH, SH);
+    const [left, right] = samePadding(W, KW, SW);
+    return { top, bottom, left, right };
+  }
+  if (typeof padding === 'number') {
+    const p = nonNegInt(padding, what);
+    return { top: p, bottom: p, left: p, right: p };
+  }
+  if (Array.isArray(padding) && padding.length === 2 && Array.isArray(padding[0]) && Array.isArray(padding[1])
+    && padding[0].length === 2 && padding[1].length === 2) {
+    return {
+      top: nonNegInt(padding[0][0], what), bottom: nonNegInt(padding[0][1], what),
+      left: nonNegInt(padding[1][0], what), right: nonNegInt(padding[1][1], what),
+    };
+  }
+  throw new Error(`${what}: padding must be 'valid', 'same', a non-negative integer or [[top, bottom], [left, right]], got ${JSON.stringify(padding)}`);
+}
+
+/** Padding and output size of a KHxKW window sliding with strides SH,SW; throws when the output is empty. */
+export function windowGeometry(what: string, H: number, W: number, KH: number, KW: number, SH: number, SW: number, padding: Padding): WindowGeometry {
+  const pad = resolvePadding(padding, H, W, KH, KW, SH, SW, what);
+  const OH = outSize(H, KH, SH, pad.top, pad.bottom);
+  const OW = outSize(W, KW, SW, pad.left, pad.right);
+  if (OH < 1 || OW < 1) {
+    throw new Error(`${what}: a ${KH}x${KW} window with strides ${SH}x${SW} and padding `
+      + `[[${pad.top},${pad.bottom}],[${pad.left},${pad.right}]] does not fit a ${H}x${W} input (output would be ${OH}x${OW})`);
+  }
+  return { pad, OH, OW };
+}

@@ -1,0 +1,22 @@
+// simdnet: convolutional neural networks for TypeScript on WebAssembly SIMD kernels.
+// `await ready()` once, then tensors, functional ops with tfjs-style gradients, layers and models.
+export { ready, getEngine, simdSupported, wasmBytes } from './wasm/bindings.js';
+export type { Build, Engine, ReadyOptions, KernelExports } from './wasm/bindings.js';
+export { getArena, Arena } from './wasm/arena.js';
+export { Tensor, tensor, zeros, scalar, tidy, keep } from './tensor.js';
+export type { DType } from './tensor.js';
+export { grads, valueAndGrads, noGrad, Tape } from './autograd.js';
+export { outSize, samePadding, resolvePadding, windowGeometry } from './geom.js';
+export type { Padding, Pad } from './geom.js';
+export { conv2d } from './ops/conv2d.js';
+export type { Conv2dOptions } from './ops/conv2d.js';
+export { maxPool2d, avgPool2d } from './ops/pool2d.js';
+export type { Pool2dOptions } from './ops/pool2d.js';
+export { matMul, dense } from './ops/dense.js';
+export { relu, softmax, softmaxCrossEntropy } from './ops/act.js';
+export { add, sub, mul, div, sum, mean, reshape } from './ops/elementwise.js';
+export { SGD } from './optim/sgd.js';
+export type { SGDConfig } from './optim/sgd.js';
+export { Adam } from './optim/adam.js';
+export type { AdamConfig } from './optim/adam.js';
+export { Optimizer } from './optim/optimizer.js';

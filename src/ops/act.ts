@@ -1,0 +1,66 @@
+// relu, softmax and the fused softmax + cross-entropy loss over assembly/kernels/act.ts.
+import { Tensor } from '../tensor.js';
+import { activeTape, record } from '../autograd.js';
+import { expectFinite, expectTensor, k } from './util.js';
+
+/** max(x, 0) element-wise. */
+export function relu(x: Tensor): Tensor {
+  expectTensor(x, null, 'relu', 'x');
+  const kx = k();
+  const out = new Tensor(x.shape);
+  kx.relu_forward(out.ptr, x.ptr, x.size);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.relu_backward(gx, dy.ptr, out.ptr, out.size);
+  });
+  return out;
+}
+
+function rowsCols(x: Tensor, what: string): [number, number] {
+  if (x.rank < 1) throw new Error(`${what}: input must have at least one axis, got a scalar`);
+  const K = x.shape[x.rank - 1];
+  if (K < 1) throw new Error(`${what}: the last axis is empty (shape [${x.shape}])`);
+  return [x.size / K, K];
+}
+
+/** Softmax over the last axis (stable: the row max is subtracted first). */
+export function softmax(x: Tensor): Tensor {
+  expectTensor(x, null, 'softmax', 'logits');
+  const [R, K] = rowsCols(x, 'softmax');
+  const kx = k();
+  const out = new Tensor(x.shape);
+  kx.softmax_forward(out.ptr, x.ptr, R, K);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.softmax_backward(gx, dy.ptr, out.ptr, R, K);
+  });
+  return out;
+}
+
+/**
+ * Mean over rows of the categorical cross-entropy between one-hot (or soft) `labels` and
+ * softmax(`logits`), fused and numerically stable (tf.losses.softmaxCrossEntropy). Returns a scalar.
+ * `probsOut`, when given, receives the softmax probabilities.
+ */
+export function softmaxCrossEntropy(labels: Tensor, logits: Tensor, probsOut?: Tensor): Tensor {
+  const what = 'softmaxCrossEntropy';
+  expectTensor(logits, null, what, 'logits');
+  expectTensor(labels, null, what, 'labels');
+  if (labels.shape.join() !== logits.shape.join()) {
+    throw new Error(`${what}: labels shape [${labels.shape}] differs from logits shape [${logits.shape}]`);
+  }
+  expectFinite(labels, what, 'labels');
+  const [R, K] = rowsCols(logits, what);
+  const kx = k();
+  const probs = probsOut ?? new Tensor(logits.shape);
+  const loss = new Tensor([]);
+  const value = kx.softmax_xent_forward(probs.ptr, logits.ptr, labels.ptr, R, K);
+  loss.view()[0] = value;
+  record([logits], loss, (dy, grad) => {
+    const gl = grad(logits);
+    if (gl) kx.softmax_xent_backward(gl, probs.ptr, labels.ptr, R, K, dy.view()[0] / R);
+  });
+  // Nothing will read the probabilities again unless the caller asked for them or backward runs.
+  if (!probsOut && !activeTape()?.tracked.has(loss.id)) probs.dispose();
+  return loss;
+}

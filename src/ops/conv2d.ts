@@ -1,0 +1,87 @@
+// conv2d: shape checks and geometry, then the kernels of assembly/kernels/conv2d.ts; records its
+// backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C, K), bias (K),
+// out (N, OH, OW, K).
+import { Tensor } from '../tensor.js';
+import { record } from '../autograd.js';
+import { Padding, pair, windowGeometry } from '../geom.js';
+import { expectFinite, expectTensor, k, withScratch } from './util.js';
+
+/** Options of {@link conv2d}. */
+export interface Conv2dOptions {
+  /** Stride as n or [rows, cols]; default 1. */
+  strides?: number | [number, number];
+  /** 'valid' (default), 'same', pixels on every side, or [[top, bottom], [left, right]]. */
+  padding?: Padding;
+  /** Bias of shape [K], added to every output pixel. */
+  bias?: Tensor | null;
+  /** 'relu' fuses max(x, 0) into the output store. */
+  activation?: 'linear' | 'relu';
+  /** Name used in error messages (a layer passes its own). */
+  name?: string;
+  /** @internal Skip the NaN/Infinity scan of the inputs (layers check data once at the model's door). */
+  skipFiniteCheck?: boolean;
+}
+
+// Output pixels per im2col block: the block (MB, KH*KW*C) is kept around 128 KB so it stays in cache.
+function blockRows(KK: number, M: number): number {
+  const mb = Math.max(4, Math.floor(32768 / KK / 4) * 4);
+  return Math.min(mb, M);
+}
+
+/** 2-D cross-correlation of NHWC `x` with `filter` (KH, KW, C, K), as tf.conv2d / Keras Conv2D. */
+export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const what = opts.name ?? 'conv2d';
+  expectTensor(x, 4, what, 'input x (N, H, W, C)');
+  expectTensor(filter, 4, what, 'filter (KH, KW, C, K)');
+  const [N, H, W, C] = x.shape;
+  const [KH, KW, FC, K] = filter.shape;
+  if (FC !== C) throw new Error(`${what}: input has ${C} channels but the filter expects ${FC} (filter shape [${filter.shape}], input shape [${x.shape}])`);
+  const bias = opts.bias ?? null;
+  if (bias) {
+    expectTensor(bias, 1, what, 'bias');
+    if (bias.size !== K) throw new Error(`${what}: bias has ${bias.size} values but the filter has ${K} output channels`);
+  }
+  const act = opts.activation ?? 'linear';
+  if (act !== 'linear' && act !== 'relu') throw new Error(`${what}: activation must be 'linear' or 'relu', got ${JSON.stringify(act)}`);
+  const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
+  const { pad, OH, OW } = windowGeometry(what, H, W, KH, KW, SH, SW, opts.padding ?? 'valid');
+  if (!opts.skipFiniteCheck) {
+    expectFinite(x, what, 'input x');
+    expectFinite(filter, what, 'filter');
+    if (bias) expectFinite(bias, what, 'bias');
+  }
+  const kx = k();
+  const KK = KH * KW * C;
+  const MB = blockRows(KK, OH * OW);
+  const out = new Tensor([N, OH, OW, K]);
+  const relu = act === 'relu' ? 1 : 0;
+  withScratch([kx.pack_b_size(KK, K), MB * KK], (wpack, cols) => {
+    kx.conv2d_forward(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, wpack, cols,
+      N, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB, relu);
+  });
+  const inputs = bias ? [x, filter, bias] : [x, filter];
+  record(inputs, out, (dy, grad) => {
+    let d = dy;
+    let masked: Tensor | null = null;
+    if (relu) {
+      masked = new Tensor(out.shape);
+      kx.relu_backward(masked.ptr, dy.ptr, out.ptr, out.size);
+      d = masked;
+    }
+    const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
+    if (gx) {
+      withScratch([kx.pack_b_size(K, KK), MB * KK], (wpack, dcols) => {
+        kx.conv2d_backward_input(gx, d.ptr, filter.ptr, wpack, dcols, N, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB);
+      });
+    }
+    if (gw) {
+      withScratch([MB * KK, kx.pack_b_size(MB, K)], (cols, dpack) => {
+        kx.conv2d_backward_weight(gw, gb, d.ptr, x.ptr, cols, dpack, N, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB);
+      });
+    } else if (gb) {
+      kx.bias_backward(gb, d.ptr, N * OH * OW, K);
+    }
+    masked?.dispose();
+  });
+  return out;
+}

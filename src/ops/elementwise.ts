@@ -1,0 +1,102 @@
+// add / sub / mul / div with broadcasting, sum / mean, reshape — over assembly/kernels/elementwise.ts.
+// Broadcasting: shapes equal, or one operand's shape is a suffix of the other's (leading 1s ignored),
+// e.g. [N, H, W, C] + [C], or a scalar. The kernel repeats the smaller operand.
+import { Tensor, tensor } from '../tensor.js';
+import { record } from '../autograd.js';
+import { expectTensor, k } from './util.js';
+
+const OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+type BinOp = keyof typeof OPS;
+
+function stripOnes(s: readonly number[]): number[] {
+  let i = 0;
+  while (i < s.length && s[i] === 1) i++;
+  return s.slice(i);
+}
+
+function isSuffix(small: readonly number[], big: readonly number[]): boolean {
+  const s = stripOnes(small);
+  if (s.length > big.length) return false;
+  return s.every((d, i) => d === big[big.length - s.length + i]);
+}
+
+function binary(op: BinOp, a: Tensor | number, b: Tensor | number): Tensor {
+  const at = typeof a === 'number' ? tensor([a], []) : expectTensor(a, null, op, 'a');
+  const bt = typeof b === 'number' ? tensor([b], []) : expectTensor(b, null, op, 'b');
+  let swap = 0;
+  let big = at, small = bt;
+  if (at.size < bt.size || (at.size === bt.size && at.rank < bt.rank)) { big = bt; small = at; swap = 1; }
+  if (!isSuffix(small.shape, big.shape)) {
+    throw new Error(`${op}: shapes [${at.shape}] and [${bt.shape}] cannot be broadcast (the smaller must be a suffix of the larger, or a scalar)`);
+  }
+  const kx = k();
+  const out = new Tensor(big.shape);
+  kx.binary_forward(out.ptr, big.ptr, small.ptr, big.size, Math.max(1, small.size), OPS[op], swap);
+  record([at, bt], out, (dy, grad) => {
+    const gBig = grad(big), gSmall = grad(small);
+    if (gBig || gSmall) kx.binary_backward(gBig, gSmall, dy.ptr, big.ptr, small.ptr, big.size, Math.max(1, small.size), OPS[op], swap);
+  });
+  return out;
+}
+
+/** a + b (broadcasting a suffix shape or scalar). */
+export function add(a: Tensor | number, b: Tensor | number): Tensor { return binary('add', a, b); }
+/** a - b */
+export function sub(a: Tensor | number, b: Tensor | number): Tensor { return binary('sub', a, b); }
+/** a * b */
+export function mul(a: Tensor | number, b: Tensor | number): Tensor { return binary('mul', a, b); }
+/** a / b */
+export function div(a: Tensor | number, b: Tensor | number): Tensor { return binary('div', a, b); }
+
+/** Sum of all elements (a scalar), accumulated in float64 in index order. */
+export function sum(x: Tensor): Tensor {
+  expectTensor(x, null, 'sum', 'x');
+  const kx = k();
+  const out = new Tensor([]);
+  out.view()[0] = kx.sum_all(x.ptr, x.size);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.add_scalar(gx, dy.view()[0], x.size);
+  });
+  return out;
+}
+
+/** Mean of all elements (a scalar). */
+export function mean(x: Tensor): Tensor {
+  expectTensor(x, null, 'mean', 'x');
+  if (x.size === 0) throw new Error('mean: the input is empty');
+  const kx = k();
+  const out = new Tensor([]);
+  out.view()[0] = kx.sum_all(x.ptr, x.size) / x.size;
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.add_scalar(gx, dy.view()[0] / x.size, x.size);
+  });
+  return out;
+}
+
+/** A copy of x with a new shape of the same size; one dimension may be -1 (inferred). */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  expectTensor(x, null, 'reshape', 'x');
+  const s = [...shape];
+  const unknown = s.indexOf(-1);
+  if (s.some((d, i) => !Number.isInteger(d) || (d < 0 && !(d === -1 && i === unknown)))) {
+    throw new Error(`reshape: shape [${shape}] must hold non-negative integers and at most one -1`);
+  }
+  if (s.indexOf(-1, unknown + 1) >= 0 && unknown >= 0) throw new Error(`reshape: shape [${shape}] has more than one -1`);
+  if (unknown >= 0) {
+    const known = s.reduce((a, d, i) => (i === unknown ? a : a * d), 1);
+    if (known === 0 || x.size % known !== 0) throw new Error(`reshape: cannot reshape [${x.shape}] (${x.size} elements) to [${shape}]`);
+    s[unknown] = x.size / known;
+  }
+  const size = s.reduce((a, b) => a * b, 1);
+  if (size !== x.size) throw new Error(`reshape: cannot reshape [${x.shape}] (${x.size} elements) to [${shape}] (${size} elements)`);
+  const kx = k();
+  const out = new Tensor(s);
+  out.view().set(x.view());
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.add_into(gx, dy.ptr, x.size);
+  });
+  return out;
+}

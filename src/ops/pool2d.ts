@@ -1,0 +1,70 @@
+// maxPool2d / avgPool2d: geometry and checks, then assembly/kernels/pool2d.ts; records backward.
+// x (N, H, W, C) -> out (N, OH, OW, C). Max pooling saves the argmax (int32, index into x).
+import { Tensor } from '../tensor.js';
+import { activeTape, record } from '../autograd.js';
+import { Padding, pair, windowGeometry } from '../geom.js';
+import { expectFinite, expectTensor, k, withScratch } from './util.js';
+
+/** Options of {@link maxPool2d} and {@link avgPool2d} (Keras names). */
+export interface Pool2dOptions {
+  /** Window as n or [rows, cols]; default 2. */
+  poolSize?: number | [number, number];
+  /** Default: the pool size (Keras). */
+  strides?: number | [number, number];
+  /** 'valid' (default), 'same', pixels, or [[top, bottom], [left, right]]; each side < window. */
+  padding?: Padding;
+  name?: string;
+  /** @internal */
+  skipFiniteCheck?: boolean;
+}
+
+function geometry(x: Tensor, opts: Pool2dOptions, what: string) {
+  expectTensor(x, 4, what, 'input x (N, H, W, C)');
+  const [N, H, W, C] = x.shape;
+  const [KH, KW] = pair(opts.poolSize ?? 2, what, 'poolSize');
+  const [SH, SW] = pair(opts.strides ?? opts.poolSize ?? 2, what, 'strides');
+  const g = windowGeometry(what, H, W, KH, KW, SH, SW, opts.padding ?? 'valid');
+  const { top, bottom, left, right } = g.pad;
+  // A window lying entirely in the padding would have no pixel to pool.
+  if (top >= KH || bottom >= KH || left >= KW || right >= KW) {
+    throw new Error(`${what}: padding [[${top},${bottom}],[${left},${right}]] must be smaller than the ${KH}x${KW} window on every side`);
+  }
+  if (!opts.skipFiniteCheck) expectFinite(x, what, 'input x');
+  return { N, H, W, C, KH, KW, SH, SW, ...g };
+}
+
+/** Max pooling over NHWC windows, as tf.maxPool / Keras MaxPooling2D. */
+export function maxPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
+  const what = opts.name ?? 'maxPool2d';
+  const { N, H, W, C, KH, KW, SH, SW, pad, OH, OW } = geometry(x, opts, what);
+  const kx = k();
+  const out = new Tensor([N, OH, OW, C]);
+  const run = (argmax: number) => kx.maxpool2d_forward(out.ptr, argmax, x.ptr, N, H, W, C, KH, KW, SH, SW, pad.top, pad.left, OH, OW);
+  const tape = activeTape();
+  if (!tape || !tape.tracked.has(x.id)) {
+    withScratch([out.size], run);
+    return out;
+  }
+  const argmax = new Tensor(out.shape, 'int32');
+  run(argmax.ptr);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.maxpool2d_backward(gx, dy.ptr, argmax.ptr, out.size);
+  });
+  return out;
+}
+
+/** Average pooling; the divisor counts only in-bounds pixels (Keras / TF). */
+export function avgPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
+  const what = opts.name ?? 'avgPool2d';
+  const { N, H, W, C, KH, KW, SH, SW, pad, OH, OW } = geometry(x, opts, what);
+  const kx = k();
+  const out = new Tensor([N, OH, OW, C]);
+  kx.avgpool2d_forward(out.ptr, x.ptr, N, H, W, C, KH, KW, SH, SW, pad.top, pad.left, OH, OW);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.avgpool2d_backward(gx, dy.ptr, N, H, W, C, KH, KW, SH, SW, pad.top, pad.left, OH, OW);
+  });
+  return out;
+}
+

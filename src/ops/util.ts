@@ -1,0 +1,33 @@
+// Shared checks and scratch memory for the ops.
+import { Tensor } from '../tensor.js';
+import { getArena } from '../wasm/arena.js';
+import { getEngine, KernelExports } from '../wasm/bindings.js';
+
+export function k(): KernelExports { return getEngine().k; }
+
+/** Throws unless x is a live float32 tensor of the given rank. */
+export function expectTensor(x: unknown, rank: number | null, what: string, name: string): Tensor {
+  if (!(x instanceof Tensor)) throw new Error(`${what}: ${name} must be a Tensor, got ${typeof x}`);
+  x.assertLive();
+  if (x.dtype !== 'float32') throw new Error(`${what}: ${name} must be float32, got ${x.dtype}`);
+  if (rank !== null && x.rank !== rank) {
+    throw new Error(`${what}: ${name} must have rank ${rank}, got shape [${x.shape}] (rank ${x.rank})`);
+  }
+  return x;
+}
+
+/** Throws if x holds NaN or ±Infinity, naming the op, the argument and the first bad index. */
+export function expectFinite(x: Tensor, what: string, name: string): void {
+  const i = k().find_nonfinite(x.ptr, x.size);
+  if (i >= 0) {
+    const v = x.view()[i];
+    throw new Error(`${what}: ${name} contains ${v} at flat index ${i} (shape [${x.shape}])`);
+  }
+}
+
+/** Runs fn with `floats` floats of zeroed scratch memory, released afterwards. */
+export function withScratch<T>(floats: number[], fn: (...ptrs: number[]) => T): T {
+  const arena = getArena();
+  const ptrs = floats.map((n) => arena.alloc(Math.max(1, n) * 4));
+  try { return fn(...ptrs); } finally { for (const p of ptrs) arena.release(p); }
+}

@@ -1,0 +1,144 @@
+// The arena: TypeScript owns all of the wasm memory above heap_base and hands out 16-byte-aligned
+// blocks (first fit over a free list, coalescing on release, bump at the top). Kernels never allocate.
+//
+//   heap_base ─► [ block | free | block | block | ... ] ◄─ top        (grows memory when needed)
+//
+// The per-step region is tidy() in src/tensor.ts: tensors made inside it are released at its end. A
+// training step repeats the same allocation sequence, so it reuses the same blocks and the
+// high-water mark stays flat after the first step.
+// Every typed view goes through f32()/i32()/u8(), which rebuild the view when memory.buffer changed:
+// growth detaches non-shared buffers and writes to a stale view are silently dropped.
+import { getEngine } from './bindings.js';
+
+const ALIGN = 16;
+// Kept free above the highest block: SIMD tails may read (never write) up to 32 bytes past a buffer.
+const SLACK = 64;
+const PAGE = 65536;
+
+interface FreeBlock { ptr: number; size: number }
+
+export class Arena {
+  readonly base: number;
+  private top: number;
+  private highWater: number;
+  private freeList: FreeBlock[] = [];
+  private sizes = new Map<number, number>();
+  private f32view: Float32Array;
+  private i32view: Int32Array;
+  private u8view: Uint8Array;
+
+  constructor(private readonly memory: WebAssembly.Memory, base: number) {
+    this.base = Math.ceil(base / ALIGN) * ALIGN;
+    this.top = this.base;
+    this.highWater = this.base;
+    this.f32view = new Float32Array(memory.buffer);
+    this.i32view = new Int32Array(memory.buffer);
+    this.u8view = new Uint8Array(memory.buffer);
+  }
+
+  /** Float32 view of the whole memory, valid until the next allocation. */
+  f32(): Float32Array {
+    if (this.f32view.buffer !== this.memory.buffer) this.f32view = new Float32Array(this.memory.buffer);
+    return this.f32view;
+  }
+
+  i32(): Int32Array {
+    if (this.i32view.buffer !== this.memory.buffer) this.i32view = new Int32Array(this.memory.buffer);
+    return this.i32view;
+  }
+
+  u8(): Uint8Array {
+    if (this.u8view.buffer !== this.memory.buffer) this.u8view = new Uint8Array(this.memory.buffer);
+    return this.u8view;
+  }
+
+  /** Allocates `bytes` (rounded up to 16), zero-filled. Returns the byte address. */
+  alloc(bytes: number): number {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new Error(`arena: cannot allocate ${bytes} bytes`);
+    const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    let ptr = -1;
+    for (let i = 0; i < this.freeList.length; i++) {
+      const f = this.freeList[i];
+      if (f.size >= size) {
+        ptr = f.ptr;
+        if (f.size === size) this.freeList.splice(i, 1);
+        else { f.ptr += size; f.size -= size; }
+        break;
+      }
+    }
+    if (ptr < 0) {
+      ptr = this.top;
+      this.ensure(ptr + size + SLACK);
+      this.top += size;
+      if (this.top > this.highWater) this.highWater = this.top;
+    }
+    this.sizes.set(ptr, size);
+    this.u8().fill(0, ptr, ptr + size);
+    return ptr;
+  }
+
+  /** Returns a block to the arena. Releasing an unknown address is an error (double free). */
+  release(ptr: number): void {
+    const size = this.sizes.get(ptr);
+    if (size === undefined) throw new Error(`arena: release of unknown block at ${ptr} (double dispose?)`);
+    this.sizes.delete(ptr);
+    if (ptr + size === this.top) {
+      this.top = ptr;
+      // Fold a free block that now touches the top back into the bump region.
+      const last = this.freeList[this.freeList.length - 1];
+      if (last && last.ptr + last.size === this.top) { this.top = last.ptr; this.freeList.pop(); }
+      return;
+    }
+    // Insert sorted by address, merging with neighbours.
+    let i = 0;
+    while (i < this.freeList.length && this.freeList[i].ptr < ptr) i++;
+    const prev = this.freeList[i - 1];
+    const next = this.freeList[i];
+    if (prev && prev.ptr + prev.size === ptr) {
+      prev.size += size;
+      if (next && prev.ptr + prev.size === next.ptr) { prev.size += next.size; this.freeList.splice(i, 1); }
+    } else if (next && ptr + size === next.ptr) {
+      next.ptr = ptr; next.size += size;
+    } else {
+      this.freeList.splice(i, 0, { ptr, size });
+    }
+  }
+
+  /** True while `ptr` is a live block. */
+  isLive(ptr: number): boolean { return this.sizes.has(ptr); }
+
+  /** Highest address ever handed out (bytes above heap_base: `highWaterMark - base`). */
+  get highWaterMark(): number { return this.highWater; }
+
+  /** Bytes currently allocated. */
+  get liveBytes(): number { let n = 0; for (const s of this.sizes.values()) n += s; return n; }
+
+  /** Current top of the bump region. */
+  get topAddress(): number { return this.top; }
+
+  private ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / PAGE);
+    // Grow by at least 1/8 of the current size so repeated small growths stay rare.
+    const grow = Math.max(pages, Math.ceil(have / PAGE / 8));
+    try {
+      this.memory.grow(grow);
+    } catch {
+      try { this.memory.grow(pages); } catch {
+        throw new Error(`arena: out of memory — cannot grow wasm memory from ${have} to ${end} bytes`);
+      }
+    }
+  }
+}
+
+let arena: Arena | null = null;
+
+/** The process-wide arena over the engine's memory. */
+export function getArena(): Arena {
+  if (!arena) {
+    const e = getEngine();
+    arena = new Arena(e.memory, e.k.heap_base());
+  }
+  return arena;
+}

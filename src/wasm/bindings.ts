@@ -1,0 +1,115 @@
+// Instantiates the embedded kernel module (SIMD build, or the scalar build where SIMD does not
+// validate) over one WebAssembly.Memory owned here. Our own ~40-line instantiation replaces the
+// deprecated @assemblyscript/loader: the module imports only `env.memory` and exports plain functions.
+import { simdBase64, scalarBase64 } from './kernels.bytes.js';
+
+/** Which compiled build of the kernels is running. */
+export type Build = 'simd' | 'scalar';
+
+/** The kernel exports; pointers are byte addresses, sizes are element counts (assembly/index.ts). */
+export interface KernelExports {
+  heap_base(): number;
+  pack_b_size(K: number, N: number): number;
+  pack_b(out: number, b: number, bias: number, K: number, N: number, rsb: number, csb: number): void;
+  gemm(c: number, a: number, w: number, M: number, N: number, K: number, rsa: number, csa: number, ldc: number, flags: number): void;
+  conv2d_forward(out: number, inp: number, weight: number, bias: number, wpack: number, cols: number,
+    N: number, H: number, W: number, C: number, K: number, KH: number, KW: number, SH: number, SW: number,
+    PT: number, PL: number, OH: number, OW: number, MB: number, relu: number): void;
+  conv2d_backward_input(dinp: number, dout: number, weight: number, wpack: number, dcols: number,
+    N: number, H: number, W: number, C: number, K: number, KH: number, KW: number, SH: number, SW: number,
+    PT: number, PL: number, OH: number, OW: number, MB: number): void;
+  conv2d_backward_weight(dweight: number, dbias: number, dout: number, inp: number, cols: number, dpack: number,
+    N: number, H: number, W: number, C: number, K: number, KH: number, KW: number, SH: number, SW: number,
+    PT: number, PL: number, OH: number, OW: number, MB: number): void;
+  bias_backward(dbias: number, dout: number, R: number, K: number): void;
+  dense_forward(out: number, inp: number, weight: number, bias: number, wpack: number, N: number, IN: number, OUT: number, relu: number): void;
+  dense_backward_input(dinp: number, dout: number, weight: number, wpack: number, N: number, IN: number, OUT: number): void;
+  dense_backward_weight(dweight: number, dbias: number, dout: number, inp: number, dpack: number, N: number, IN: number, OUT: number): void;
+  maxpool2d_forward(out: number, argmax: number, inp: number, N: number, H: number, W: number, C: number,
+    KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, OH: number, OW: number): void;
+  maxpool2d_backward(dinp: number, dout: number, argmax: number, count: number): void;
+  avgpool2d_forward(out: number, inp: number, N: number, H: number, W: number, C: number,
+    KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, OH: number, OW: number): void;
+  avgpool2d_backward(dinp: number, dout: number, N: number, H: number, W: number, C: number,
+    KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, OH: number, OW: number): void;
+  relu_forward(out: number, inp: number, n: number): void;
+  relu_backward(dinp: number, dout: number, y: number, n: number): void;
+  softmax_forward(out: number, x: number, R: number, K: number): void;
+  softmax_backward(dx: number, dy: number, y: number, R: number, K: number): void;
+  softmax_xent_forward(probs: number, logits: number, labels: number, R: number, K: number): number;
+  softmax_xent_backward(dlogits: number, probs: number, labels: number, R: number, K: number, scale: number): void;
+  sgd_step(param: number, grad: number, velocity: number, n: number, lr: number, momentum: number, nesterov: number): void;
+  adam_step(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, t: number): void;
+  binary_forward(out: number, a: number, b: number, n: number, nb: number, op: number, swap: number): void;
+  binary_backward(da: number, db: number, dout: number, a: number, b: number, n: number, nb: number, op: number, swap: number): void;
+  sum_all(x: number, n: number): number;
+  add_scalar(d: number, value: number, n: number): void;
+  add_into(dst: number, src: number, n: number): void;
+  scale(x: number, s: number, n: number): void;
+  find_nonfinite(x: number, n: number): number;
+}
+
+export interface Engine {
+  readonly build: Build;
+  readonly memory: WebAssembly.Memory;
+  readonly k: KernelExports;
+}
+
+let engine: Engine | null = null;
+let pending: Promise<Engine> | null = null;
+
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** The raw bytes of one build (used by tests, benchmarks and the browser bundle). */
+export function wasmBytes(build: Build): Uint8Array<ArrayBuffer> {
+  return decode(build === 'simd' ? simdBase64 : scalarBase64);
+}
+
+/** True when this engine validates the SIMD build. */
+export function simdSupported(): boolean {
+  return WebAssembly.validate(wasmBytes('simd'));
+}
+
+/** Options for {@link ready}. */
+export interface ReadyOptions {
+  /** 'auto' (default) picks SIMD where it validates, else scalar. */
+  build?: Build | 'auto';
+}
+
+/**
+ * Instantiates the kernels once; later calls return the same engine. Asking for a different build
+ * than the one already running is an error (one memory, one module per realm).
+ */
+export async function ready(opts: ReadyOptions = {}): Promise<Engine> {
+  const want = opts.build ?? 'auto';
+  if (want !== 'auto' && want !== 'simd' && want !== 'scalar') {
+    throw new Error(`ready(): build must be 'auto', 'simd' or 'scalar', got ${JSON.stringify(want)}`);
+  }
+  if (!pending) pending = instantiate(want);
+  const e = await pending;
+  if (want !== 'auto' && e.build !== want) {
+    throw new Error(`ready(): the '${e.build}' build is already running; cannot switch to '${want}'`);
+  }
+  return e;
+}
+
+async function instantiate(want: Build | 'auto'): Promise<Engine> {
+  let build: Build = want === 'auto' ? (simdSupported() ? 'simd' : 'scalar') : want;
+  if (build === 'simd' && !simdSupported()) throw new Error('ready(): this engine does not support WebAssembly SIMD');
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
+  const module = await WebAssembly.compile(wasmBytes(build));
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  engine = { build, memory, k: instance.exports as unknown as KernelExports };
+  return engine;
+}
+
+/** The running engine; throws a clear error before `await ready()`. */
+export function getEngine(): Engine {
+  if (!engine) throw new Error('simdnet is not initialised: call `await sn.ready()` first');
+  return engine;
+}
