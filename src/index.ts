@@ -20,3 +20,17 @@ export type { SGDConfig } from './optim/sgd.js';
 export { Adam } from './optim/adam.js';
 export type { AdamConfig } from './optim/adam.js';
 export { Optimizer } from './optim/optimizer.js';
+export { Layer } from './nn/layer.js';
+export type { Weight, CallArgs, ActivationName, InitializerName } from './nn/layer.js';
+export { layers, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, Activation } from './nn/layers.js';
+export type { Conv2DConfig, DenseConfig, Pooling2DConfig } from './nn/layers.js';
+export { Sequential } from './nn/sequential.js';
+export type { CompileArgs, FitArgs, History, Callbacks, Logs } from './nn/sequential.js';
+export type { Data, LossName } from './nn/data.js';
+export { loadModel, saveModel, FORMAT_VERSION } from './nn/serialize.js';
+export { Rng } from './rng.js';
+
+import { Sequential } from './nn/sequential.js';
+import type { Layer as L } from './nn/layer.js';
+/** tfjs-style factory: `sn.sequential({layers: [...]})`. */
+export function sequential(cfg?: { layers?: L[]; name?: string; seed?: number }): Sequential { return new Sequential(cfg); }

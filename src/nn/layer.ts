@@ -93,6 +93,9 @@ export abstract class Layer {
 
   protected buildWeights(_inputShape: readonly number[], _rng: Rng): void {}
 
+  /** Names (suffixes) and shapes of the parameters build() would create, without allocating. */
+  weightShapes(_inputShape: readonly number[]): Array<[string, number[]]> { return []; }
+
   protected addWeight(suffix: string, value: Tensor): Tensor {
     // Parameters outlive any tidy() scope the build happens in.
     this.weights.push({ name: `${this.name}/${suffix}`, value: keep(value), grad: keep(zeros(value.shape)) });

@@ -62,6 +62,12 @@ export class Conv2D extends Layer {
     const g = windowGeometry(this.name || 'Conv2D', s[0], s[1], KH, KW, SH, SW, this.cfg.padding);
     return [g.OH, g.OW, this.cfg.filters];
   }
+  weightShapes(s: readonly number[]): Array<[string, number[]]> {
+    const [KH, KW] = this.cfg.kernelSize as [number, number];
+    const w: Array<[string, number[]]> = [['kernel', [KH, KW, s[2], this.cfg.filters]]];
+    if (this.cfg.useBias) w.push(['bias', [this.cfg.filters]]);
+    return w;
+  }
   protected buildWeights(s: readonly number[], rng: Rng): void {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
     const C = s[2], K = this.cfg.filters;
@@ -161,6 +167,11 @@ export class Dense extends Layer {
   computeOutputShape(s: readonly number[]): number[] {
     expectRank(s, 1, this.name || 'Dense', '[features] (add a Flatten layer before Dense)');
     return [this.cfg.units];
+  }
+  weightShapes(s: readonly number[]): Array<[string, number[]]> {
+    const w: Array<[string, number[]]> = [['kernel', [s[0], this.cfg.units]]];
+    if (this.cfg.useBias) w.push(['bias', [this.cfg.units]]);
+    return w;
   }
   protected buildWeights(s: readonly number[], rng: Rng): void {
     const IN = s[0], OUT = this.cfg.units;

@@ -1,6 +1,6 @@
 // Optimizers update parameters in place in wasm (assembly/kernels/optim.ts). State (moments, step
 // count) lives in tensors owned by the optimizer so that a saved model resumes exactly.
-import { Tensor, zeros } from '../tensor.js';
+import { Tensor, zeros, keep } from '../tensor.js';
 
 /** A parameter and its gradient buffer. */
 export interface ParamGrad { name: string; value: Tensor; grad: Tensor }
@@ -27,7 +27,8 @@ export abstract class Optimizer {
   protected slotsFor(p: ParamGrad): Tensor[] {
     let s = this.slots.get(p.name);
     if (!s) {
-      s = Array.from({ length: this.slotCount() }, () => zeros(p.value.shape));
+      // Created lazily inside a training step's tidy(): keep() makes them outlive it.
+      s = Array.from({ length: this.slotCount() }, () => keep(zeros(p.value.shape)));
       this.slots.set(p.name, s);
     }
     return s;

@@ -1,0 +1,189 @@
+// The model file: one self-describing binary.
+//
+//   0   "SIMDNET\0"            magic (8 bytes)
+//   8   u32 version            FORMAT_VERSION
+//   12  u32 headerBytes        length of the JSON header (padded with spaces to a multiple of 4)
+//   16  JSON header            architecture, weight and optimizer-slot table, RNG states
+//   ..  float32[] blob         little-endian, addressed by {offset, length} in floats
+//
+// Loading checks everything (sizes, shapes against the architecture, bounds) before it allocates a
+// byte, and builds a new model, so a bad file never touches a model in memory.
+import { Sequential } from './sequential.js';
+import { layerClasses } from './layers.js';
+import { Layer } from './layer.js';
+import { Adam } from '../optim/adam.js';
+import { SGD } from '../optim/sgd.js';
+import { Optimizer, OptimizerState } from '../optim/optimizer.js';
+
+const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4e, 0x45, 0x54, 0x00]; // "SIMDNET\0"
+/** Version of the model file format written by this build. */
+export const FORMAT_VERSION = 1;
+const MAX_HEADER = 16 << 20;
+const MAX_FLOATS = 1 << 28; // 1 GiB of weights
+const MAX_ACTIVATION = 1 << 27; // elements per example in any layer's output
+
+interface Slice { offset: number; length: number }
+interface Header {
+  format: 'simdnet-model';
+  version: number;
+  name: string;
+  seed: number;
+  layers: Array<{ className: string; config: Record<string, unknown> }>;
+  weights: Array<{ name: string; shape: number[] } & Slice>;
+  compile: { loss: string; metrics: string[]; optimizer: { className: string; config: Record<string, number | boolean> } } | null;
+  optimizerState: { iterations: number; slots: Record<string, Slice[]> } | null;
+  rng: { init: number[]; train: number[] };
+}
+
+/** Serializes architecture, weights, optimizer state and RNG state. */
+export function saveModel(model: Sequential): ArrayBuffer {
+  const params = model.params();
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  const put = (a: Float32Array): Slice => { chunks.push(a); const s = { offset, length: a.length }; offset += a.length; return s; };
+  const weights = params.map((p) => ({ name: p.name, shape: [...p.value.shape], ...put(p.value.view().slice()) }));
+  let optimizerState: Header['optimizerState'] = null;
+  let st: OptimizerState | null = null;
+  if (model.optimizer) {
+    st = model.optimizer.getState(params);
+    const slots: Record<string, Slice[]> = {};
+    for (const [name, arrs] of Object.entries(st.slots)) slots[name] = arrs.map(put);
+    optimizerState = { iterations: st.iterations, slots };
+  }
+  const header: Header = {
+    format: 'simdnet-model', version: FORMAT_VERSION, name: model.name, seed: model.seed,
+    layers: model.layers.map((l) => ({ className: l.className, config: JSON.parse(JSON.stringify(l.getConfig())) })),
+    weights,
+    compile: model.optimizer && model.loss ? { loss: model.loss, metrics: model.metrics, optimizer: { className: st!.className, config: st!.config } } : null,
+    optimizerState,
+    rng: { init: model.initRng.getState(), train: model.trainRng.getState() },
+  };
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 4) * 4;
+  const hdr = new Uint8Array(padded).fill(0x20);
+  hdr.set(json);
+  const buf = new ArrayBuffer(16 + padded + offset * 4);
+  const u8 = new Uint8Array(buf);
+  u8.set(MAGIC, 0);
+  const dv = new DataView(buf);
+  dv.setUint32(8, FORMAT_VERSION, true);
+  dv.setUint32(12, padded, true);
+  u8.set(hdr, 16);
+  let at = 16 + padded;
+  for (const c of chunks) {
+    for (let i = 0; i < c.length; i++) dv.setFloat32(at + i * 4, c[i], true);
+    at += c.length * 4;
+  }
+  return buf;
+}
+
+function fail(msg: string): never { throw new Error(`loadModel: ${msg}`); }
+
+function checkSlice(s: unknown, total: number, what: string): Slice {
+  const o = s as Slice;
+  if (!o || !Number.isInteger(o.offset) || !Number.isInteger(o.length) || o.offset < 0 || o.length < 0 || o.offset + o.length > total) {
+    fail(`${what} points outside the weight data (${JSON.stringify(s)}, file holds ${total} floats)`);
+  }
+  return o;
+}
+
+/** Rebuilds a model from saveModel's bytes; throws a clear error for any damaged or foreign file. */
+export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
+  const u8 = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : fail('expected an ArrayBuffer or Uint8Array');
+  if (u8.length < 16) fail(`file is truncated (${u8.length} bytes; the header alone is 16)`);
+  for (let i = 0; i < 8; i++) if (u8[i] !== MAGIC[i]) fail('not a simdnet model file (wrong magic number)');
+  const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+  const version = dv.getUint32(8, true);
+  if (version > FORMAT_VERSION) fail(`format version ${version} is newer than this simdnet reads (${FORMAT_VERSION}); upgrade simdnet`);
+  if (version < 1) fail(`invalid format version ${version}`);
+  const hlen = dv.getUint32(12, true);
+  if (hlen > MAX_HEADER || hlen % 4 !== 0) fail(`header length ${hlen} is invalid`);
+  if (16 + hlen > u8.length) fail(`file is truncated (header needs ${16 + hlen} bytes, file has ${u8.length})`);
+  let h: Header;
+  try { h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(u8.subarray(16, 16 + hlen))); } catch { fail('header is not valid JSON (file damaged?)'); }
+  if (!h || h.format !== 'simdnet-model' || !Array.isArray(h.layers) || !Array.isArray(h.weights)) fail('header does not describe a simdnet model');
+  const blobBytes = u8.length - 16 - hlen;
+  if (blobBytes % 4 !== 0) fail(`weight data is ${blobBytes} bytes, not a whole number of float32 values (truncated?)`);
+  const total = blobBytes / 4;
+
+  // Every slice in bounds, and the slices account for the whole blob (no truncation, no trailing junk).
+  let used = 0;
+  for (const w of h.weights) {
+    checkSlice(w, total, `weight ${w?.name}`);
+    if (!Array.isArray(w.shape) || w.shape.some((d) => !Number.isInteger(d) || d < 1)) fail(`weight ${w.name} has an invalid shape ${JSON.stringify(w.shape)}`);
+    if (w.shape.reduce((a, b) => a * b, 1) !== w.length) fail(`weight ${w.name} has shape [${w.shape}] but ${w.length} values`);
+    used += w.length;
+  }
+  const slots = h.optimizerState?.slots ?? {};
+  for (const [name, arr] of Object.entries(slots)) {
+    if (!Array.isArray(arr)) fail(`optimizer state of ${name} is invalid`);
+    for (const s of arr) used += checkSlice(s, total, `optimizer state of ${name}`).length;
+  }
+  if (used !== total) fail(`weight data holds ${total} floats but the header accounts for ${used} (truncated or damaged file)`);
+  if (total > MAX_FLOATS) fail(`model is too large (${total} floats)`);
+
+  // Architecture: construct layers (no allocation) and infer every shape.
+  const layers: Layer[] = h.layers.map((l, i) => {
+    const C = layerClasses[l?.className];
+    if (!C) fail(`layer ${i} has unknown class ${JSON.stringify(l?.className)}`);
+    try { return new C(l.config); } catch (e) { fail(`layer ${i} (${l.className}): ${(e as Error).message}`); }
+  });
+  if (layers.length === 0) fail('the model has no layers');
+  let model: Sequential;
+  try { model = new Sequential({ layers, name: String(h.name ?? 'sequential'), seed: Number(h.seed) || 0 }); } catch (e) { fail((e as Error).message); }
+  let s = model.inputShape;
+  if (s.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`input shape [${s}] is too large`);
+  const expected: Array<{ name: string; shape: number[] }> = [];
+  for (const l of layers) {
+    let out: number[];
+    try { out = l.computeOutputShape(s); } catch (e) { fail((e as Error).message); }
+    for (const [suffix, shape] of l.weightShapes(s)) expected.push({ name: `${l.name}/${suffix}`, shape });
+    if (out.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`layer ${l.name} output [${out}] is too large`);
+    s = out;
+  }
+  if (expected.length !== h.weights.length) fail(`the architecture has ${expected.length} weight arrays but the file holds ${h.weights.length}`);
+  expected.forEach((e, i) => {
+    const w = h.weights[i];
+    if (w.name !== e.name || w.shape.join() !== e.shape.join()) fail(`weight ${i} is ${w.name} [${w.shape}] but the architecture needs ${e.name} [${e.shape}]`);
+  });
+  for (const [name, arr] of Object.entries(slots)) {
+    const e = expected.find((x) => x.name === name);
+    if (!e) fail(`optimizer state for unknown weight ${name}`);
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    for (const sl of arr) if (sl.length !== n) fail(`optimizer state of ${name} has ${sl.length} values, expected ${n}`);
+  }
+  let opt: Optimizer | null = null;
+  if (h.compile) {
+    const oc = h.compile.optimizer;
+    if (oc?.className === 'Adam') opt = new Adam(oc.config);
+    else if (oc?.className === 'SGD') opt = new SGD(oc.config);
+    else fail(`unknown optimizer ${JSON.stringify(oc?.className)}`);
+  }
+  const iterations = h.optimizerState?.iterations ?? 0;
+  if (!Number.isInteger(iterations) || iterations < 0) fail(`optimizer iterations ${JSON.stringify(iterations)} is invalid`);
+  if (!Array.isArray(h.rng?.init) || !Array.isArray(h.rng?.train)) fail('RNG state missing');
+
+  // All checked: now allocate and fill.
+  const read = (sl: Slice) => {
+    const a = new Float32Array(sl.length);
+    const base = 16 + hlen + sl.offset * 4;
+    for (let i = 0; i < sl.length; i++) a[i] = dv.getFloat32(base + i * 4, true);
+    return a;
+  };
+  try {
+    model.initRng.setState(h.rng.init);
+    model.trainRng.setState(h.rng.train);
+    model.build();
+    model.setWeights(h.weights.map(read));
+    if (h.compile && opt) {
+      model.compile({ optimizer: opt, loss: h.compile.loss as never, metrics: h.compile.metrics });
+      const st: OptimizerState = { className: opt.className, config: opt.getConfig(), iterations, slots: {} };
+      for (const [name, arr] of Object.entries(slots)) st.slots[name] = arr.map(read);
+      opt.setState(st, model.params());
+    }
+  } catch (e) {
+    model.dispose();
+    fail((e as Error).message);
+  }
+  return model;
+}
