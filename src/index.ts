@@ -34,3 +34,4 @@ import { Sequential } from './nn/sequential.js';
 import type { Layer as L } from './nn/layer.js';
 /** tfjs-style factory: `sn.sequential({layers: [...]})`. */
 export function sequential(cfg?: { layers?: L[]; name?: string; seed?: number }): Sequential { return new Sequential(cfg); }
+export { seedModel } from './nn/presets.js';

