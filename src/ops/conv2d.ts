@@ -4,7 +4,8 @@
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { Padding, pair, windowGeometry } from '../geom.js';
-import { expectFinite, expectTensor, k, withScratch } from './util.js';
+import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch } from './util.js';
+import type { Task } from '../wasm/pool.js';
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
@@ -55,9 +56,13 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   const MB = blockRows(KK, OH * OW);
   const out = new Tensor([N, OH, OW, K]);
   const relu = act === 'relu' ? 1 : 0;
-  withScratch([kx.pack_b_size(KK, K), MB * KK], (wpack, cols) => {
-    kx.conv2d_forward(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, wpack, cols,
-      N, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB, relu);
+  // One task per shard of images, each with its own scratch (packed weights, im2col block).
+  const shards = shardRanges(N);
+  const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
+  const packN = kx.pack_b_size(KK, K);
+  withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
+    runTasks(shards.map(([n0, nc], i): Task => ['conv2d_forward', out.ptr + n0 * outImg, x.ptr + n0 * inImg, filter.ptr,
+      bias ? bias.ptr : 0, scratch[2 * i], scratch[2 * i + 1], nc, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB, relu]));
   });
   const inputs = bias ? [x, filter, bias] : [x, filter];
   record(inputs, out, (dy, grad) => {
@@ -70,13 +75,24 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     }
     const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
     if (gx) {
-      withScratch([kx.pack_b_size(K, KK), MB * KK], (wpack, dcols) => {
-        kx.conv2d_backward_input(gx, d.ptr, filter.ptr, wpack, dcols, N, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB);
+      // Images are independent: each shard scatters into its own slice of dx.
+      const packN = kx.pack_b_size(K, KK);
+      withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
+        runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg, filter.ptr,
+          scratch[2 * i], scratch[2 * i + 1], nc, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB]));
       });
     }
     if (gw) {
-      withScratch([MB * KK, kx.pack_b_size(MB, K)], (cols, dpack) => {
-        kx.conv2d_backward_weight(gw, gb, d.ptr, x.ptr, cols, dpack, N, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB);
+      // Each shard sums its images into its own dW/db; the shards are then added in shard order.
+      const packN = kx.pack_b_size(MB, K);
+      const wSize = KK * K;
+      withScratch(shards.flatMap(() => [wSize, K, MB * KK, packN]), (...scratch) => {
+        runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_weight', scratch[4 * i], gb ? scratch[4 * i + 1] : 0,
+          d.ptr + n0 * outImg, x.ptr + n0 * inImg, scratch[4 * i + 2], scratch[4 * i + 3], nc, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB]));
+        shards.forEach((_, i) => {
+          kx.add_into(gw, scratch[4 * i], wSize);
+          if (gb) kx.add_into(gb, scratch[4 * i + 1], K);
+        });
       });
     } else if (gb) {
       kx.bias_backward(gb, d.ptr, N * OH * OW, K);

@@ -2,7 +2,8 @@
 // x (N, IN), weight (IN, OUT), bias (OUT), out (N, OUT).
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
-import { expectFinite, expectTensor, k, withScratch } from './util.js';
+import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch } from './util.js';
+import type { Task } from '../wasm/pool.js';
 
 /** Options of {@link dense}. */
 export interface DenseOptions {
@@ -36,8 +37,12 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
   const kx = k();
   const relu = act === 'relu' ? 1 : 0;
   const out = new Tensor([N, OUT]);
-  withScratch([kx.pack_b_size(IN, OUT)], (wpack) => {
-    kx.dense_forward(out.ptr, x.ptr, weight.ptr, bias ? bias.ptr : 0, wpack, N, IN, OUT, relu);
+  // Rows are cut into fixed shards (see SHARDS), each packing the weights into its own scratch.
+  const shards = shardRanges(N);
+  const packF = kx.pack_b_size(IN, OUT);
+  withScratch(shards.map(() => packF), (...wpack) => {
+    runTasks(shards.map(([r0, rc], i): Task => ['dense_forward', out.ptr + r0 * OUT * 4, x.ptr + r0 * IN * 4, weight.ptr,
+      bias ? bias.ptr : 0, wpack[i], rc, IN, OUT, relu]));
   });
   record(bias ? [x, weight, bias] : [x, weight], out, (dy, grad) => {
     let d = dy;
@@ -48,9 +53,24 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
       d = masked;
     }
     const gx = grad(x), gw = grad(weight), gb = bias ? grad(bias) : 0;
-    if (gx) withScratch([kx.pack_b_size(OUT, IN)], (wpack) => kx.dense_backward_input(gx, d.ptr, weight.ptr, wpack, N, IN, OUT));
-    if (gw) withScratch([kx.pack_b_size(N, OUT)], (dpack) => kx.dense_backward_weight(gw, gb, d.ptr, x.ptr, dpack, N, IN, OUT));
-    else if (gb) kx.bias_backward(gb, d.ptr, N, OUT);
+    if (gx) {
+      const packN = kx.pack_b_size(OUT, IN);
+      withScratch(shards.map(() => packN), (...wpack) => {
+        runTasks(shards.map(([r0, rc], i): Task => ['dense_backward_input', gx + r0 * IN * 4, d.ptr + r0 * OUT * 4, weight.ptr, wpack[i], rc, IN, OUT]));
+      });
+    }
+    if (gw) {
+      // Per-shard dW/db, then added in shard order: the same bits for any thread count.
+      const wSize = IN * OUT;
+      withScratch(shards.flatMap(([, rc]) => [wSize, OUT, kx.pack_b_size(rc, OUT)]), (...s) => {
+        runTasks(shards.map(([r0, rc], i): Task => ['dense_backward_weight', s[3 * i], gb ? s[3 * i + 1] : 0,
+          d.ptr + r0 * OUT * 4, x.ptr + r0 * IN * 4, s[3 * i + 2], rc, IN, OUT]));
+        shards.forEach((_, i) => {
+          kx.add_into(gw, s[3 * i], wSize);
+          if (gb) kx.add_into(gb, s[3 * i + 1], OUT);
+        });
+      });
+    } else if (gb) kx.bias_backward(gb, d.ptr, N, OUT);
     masked?.dispose();
   });
   return out;

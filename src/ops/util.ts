@@ -2,6 +2,7 @@
 import { Tensor } from '../tensor.js';
 import { getArena } from '../wasm/arena.js';
 import { getEngine, KernelExports } from '../wasm/bindings.js';
+import type { Task } from '../wasm/pool.js';
 
 export function k(): KernelExports { return getEngine().k; }
 
@@ -31,3 +32,25 @@ export function withScratch<T>(floats: number[], fn: (...ptrs: number[]) => T): 
   const ptrs = floats.map((n) => arena.alloc(Math.max(1, n) * 4));
   try { return fn(...ptrs); } finally { for (const p of ptrs) arena.release(p); }
 }
+
+/**
+ * Fixed number of shards a batch is cut into for the threaded kernels. It never depends on the
+ * thread count, so 1, 2 or 8 threads run the same shards and sum weight gradients in the same order.
+ */
+export const SHARDS = 4;
+
+/** [start, count] of each non-empty shard of n items. */
+export function shardRanges(n: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const base = Math.floor(n / SHARDS), extra = n % SHARDS;
+  let start = 0;
+  for (let s = 0; s < SHARDS; s++) {
+    const count = base + (s < extra ? 1 : 0);
+    if (count > 0) out.push([start, count]);
+    start += count;
+  }
+  return out;
+}
+
+/** Runs sharded kernel calls on the engine's threads. */
+export function runTasks(tasks: Task[]): void { getEngine().pool.run(tasks); }

@@ -1,10 +1,15 @@
 // Instantiates the embedded kernel module (SIMD build, or the scalar build where SIMD does not
 // validate) over one WebAssembly.Memory owned here. Our own ~40-line instantiation replaces the
 // deprecated @assemblyscript/loader: the module imports only `env.memory` and exports plain functions.
-import { simdBase64, scalarBase64 } from './kernels.bytes.js';
+import { simdBase64, scalarBase64, threadsBase64 } from './kernels.bytes.js';
+import { ThreadPool } from './pool.js';
 
-/** Which compiled build of the kernels is running. */
-export type Build = 'simd' | 'scalar';
+/**
+ * Which compiled build of the kernels is running: 'threads' is the SIMD build over a shared memory
+ * (worker threads possible), 'simd' the same kernels over a plain memory, 'scalar' the fallback for
+ * engines without wasm SIMD. All three run the same sources.
+ */
+export type Build = 'simd' | 'scalar' | 'threads';
 
 /** The kernel exports; pointers are byte addresses, sizes are element counts (assembly/index.ts). */
 export interface KernelExports {
@@ -53,6 +58,9 @@ export interface Engine {
   readonly build: Build;
   readonly memory: WebAssembly.Memory;
   readonly k: KernelExports;
+  readonly module: WebAssembly.Module;
+  /** Runs sharded kernel calls on the worker threads (or in order on this thread). */
+  readonly pool: ThreadPool;
 }
 
 let engine: Engine | null = null;
@@ -67,7 +75,7 @@ function decode(b64: string): Uint8Array<ArrayBuffer> {
 
 /** The raw bytes of one build (used by tests, benchmarks and the browser bundle). */
 export function wasmBytes(build: Build): Uint8Array<ArrayBuffer> {
-  return decode(build === 'simd' ? simdBase64 : scalarBase64);
+  return decode(build === 'simd' ? simdBase64 : build === 'threads' ? threadsBase64 : scalarBase64);
 }
 
 /** True when this engine validates the SIMD build. */
@@ -77,9 +85,56 @@ export function simdSupported(): boolean {
 
 /** Options for {@link ready}. */
 export interface ReadyOptions {
-  /** 'auto' (default) picks SIMD where it validates, else scalar. */
+  /** 'auto' (default): 'threads' where shared memory and SIMD work, else 'simd', else 'scalar'. */
   build?: Build | 'auto';
+  /** Threads to run kernels on (default: the machine's cores; 1 unless the build is 'threads'). */
+  threads?: number;
 }
+
+/** True where a shared WebAssembly.Memory can be handed to workers (Node; cross-origin-isolated pages). */
+export function sharedMemorySupported(): boolean {
+  const g = globalThis as { SharedArrayBuffer?: unknown; crossOriginIsolated?: boolean; process?: { versions?: { node?: string } } };
+  if (typeof g.SharedArrayBuffer !== 'function') return false;
+  if (typeof g.process?.versions?.node === 'string') return true;
+  return g.crossOriginIsolated === true;
+}
+
+/** Number of logical cores (Node: os.availableParallelism; browsers: navigator.hardwareConcurrency). */
+export async function hardwareThreads(): Promise<number> {
+  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { versions?: { node?: string } } };
+  if (typeof g.process?.versions?.node === 'string') {
+    const spec = 'node:os';
+    const os = await import(/* @vite-ignore */ spec);
+    return os.availableParallelism?.() ?? os.cpus().length;
+  }
+  return g.navigator?.hardwareConcurrency ?? 1;
+}
+
+let noticeShown = false;
+
+/**
+ * Sets the number of threads kernels run on. Results are bit-identical for any count (work is cut
+ * into fixed shards). Needs the 'threads' build; elsewhere it stays at 1 and says why once.
+ */
+export async function setThreads(n: number): Promise<number> {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: n must be a positive integer, got ${n}`);
+  const e = await ready();
+  if (e.build !== 'threads') {
+    if (n > 1 && !noticeShown) {
+      noticeShown = true;
+      console.warn(`simdnet: running on 1 thread — the '${e.build}' build has no shared memory${typeof (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === 'boolean' && !(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? ' (this page is not cross-origin isolated: serve it with COOP/COEP headers)' : ''}`);
+    }
+    return 1;
+  }
+  await e.pool.start(n, e.module, e.memory);
+  return e.pool.threads;
+}
+
+/** Threads currently running kernels. */
+export function getThreads(): number { return engine ? engine.pool.threads : 1; }
+
+/** Stops the worker threads (the process may also simply exit: workers never keep it alive). */
+export async function shutdown(): Promise<void> { if (engine) await engine.pool.stop(); }
 
 /**
  * Instantiates the kernels once; later calls return the same engine. Asking for a different build
@@ -90,8 +145,14 @@ export async function ready(opts: ReadyOptions = {}): Promise<Engine> {
   if (want !== 'auto' && want !== 'simd' && want !== 'scalar') {
     throw new Error(`ready(): build must be 'auto', 'simd' or 'scalar', got ${JSON.stringify(want)}`);
   }
+  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
+    throw new Error(`ready(): threads must be a positive integer, got ${opts.threads}`);
+  }
+  const first = !pending;
   if (!pending) pending = instantiate(want);
   const e = await pending;
+  if (first && e.build === 'threads') await e.pool.start(opts.threads ?? await hardwareThreads(), e.module, e.memory);
+  else if (!first && opts.threads !== undefined) await setThreads(opts.threads);
   if (want !== 'auto' && e.build !== want) {
     throw new Error(`ready(): the '${e.build}' build is already running; cannot switch to '${want}'`);
   }
@@ -99,12 +160,16 @@ export async function ready(opts: ReadyOptions = {}): Promise<Engine> {
 }
 
 async function instantiate(want: Build | 'auto'): Promise<Engine> {
-  let build: Build = want === 'auto' ? (simdSupported() ? 'simd' : 'scalar') : want;
-  if (build === 'simd' && !simdSupported()) throw new Error('ready(): this engine does not support WebAssembly SIMD');
-  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
+  const build: Build = want !== 'auto' ? want
+    : !simdSupported() ? 'scalar'
+    : sharedMemorySupported() && WebAssembly.validate(wasmBytes('threads')) ? 'threads' : 'simd';
+  if (build !== 'scalar' && !simdSupported()) throw new Error('ready(): this engine does not support WebAssembly SIMD');
+  if (build === 'threads' && !sharedMemorySupported()) throw new Error('ready(): the threads build needs a shared memory (SharedArrayBuffer; in browsers, cross-origin isolation)');
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: build === 'threads' });
   const module = await WebAssembly.compile(wasmBytes(build));
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  engine = { build, memory, k: instance.exports as unknown as KernelExports };
+  const k = instance.exports as unknown as KernelExports;
+  engine = { build, memory, k, module, pool: new ThreadPool(k) };
   return engine;
 }
 

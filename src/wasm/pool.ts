@@ -1,0 +1,166 @@
+// Runs lists of kernel calls ("tasks") on the main thread plus worker threads that share the one
+// WebAssembly.Memory. Ops cut their work into a fixed number of shards that does not depend on the
+// thread count, each shard writing its own outputs, so the bits are the same with 1, 2 or 8 threads;
+// threads only change who runs which shard.
+//
+// Protocol (a small SharedArrayBuffer, separate from wasm memory): the caller writes the task table,
+// stores COUNT and resets NEXT/FINISHED, bumps GEN and notifies. Every thread (the caller too) takes
+// task indices with Atomics.add(NEXT) until they run out, and bumps FINISHED after each task. Workers
+// sleep in Atomics.wait(GEN) between batches. Errors inside a worker are caught there and flagged.
+import type { KernelExports } from './bindings.js';
+
+const GEN = 0, COUNT = 1, NEXT = 2, FINISHED = 3, ERR = 4, CTRL_WORDS = 8;
+const STRIDE = 32; // float64 slots per task: fn index, argc, up to 30 arguments
+const MAX_TASKS = 256;
+
+/** One kernel call: export name and its numeric arguments. */
+export type Task = [name: keyof KernelExports, ...args: number[]];
+
+// Self-contained worker source: works as a Node worker_threads eval script and as a browser Worker.
+const WORKER_SRC = `
+'use strict';
+let post, listen;
+if (typeof require === 'function') {
+  const { parentPort } = require('node:worker_threads');
+  post = (m) => parentPort.postMessage(m);
+  listen = (f) => parentPort.once('message', f);
+} else {
+  post = (m) => self.postMessage(m);
+  listen = (f) => { self.onmessage = (e) => { self.onmessage = null; f(e.data); }; };
+}
+listen(({ module, memory, ctrl, table, names }) => {
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  const fns = names.map((n) => inst.exports[n]);
+  const c = new Int32Array(ctrl), t = new Float64Array(table);
+  post({ ready: true });
+  let gen = 0;
+  for (;;) {
+    Atomics.wait(c, ${GEN}, gen);
+    gen = Atomics.load(c, ${GEN});
+    if (gen < 0) return;
+    const count = Atomics.load(c, ${COUNT});
+    for (;;) {
+      const i = Atomics.add(c, ${NEXT}, 1);
+      if (i >= count) break;
+      const b = i * ${STRIDE};
+      const args = Array.from(t.subarray(b + 2, b + 2 + t[b + 1]));
+      try { fns[t[b]](...args); } catch (e) { Atomics.store(c, ${ERR}, i + 1); post({ error: String(e && e.message || e), task: i }); }
+      if (Atomics.add(c, ${FINISHED}, 1) + 1 === count) Atomics.notify(c, ${FINISHED});
+    }
+  }
+});
+`;
+
+interface WorkerLike { terminate(): unknown; postMessage(m: unknown): void }
+
+export class ThreadPool {
+  private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+  private readonly table = new Float64Array(new SharedArrayBuffer(MAX_TASKS * STRIDE * 8));
+  private readonly names: (keyof KernelExports)[];
+  private readonly index = new Map<string, number>();
+  private workers: WorkerLike[] = [];
+  private lastError = '';
+
+  constructor(private readonly k: KernelExports) {
+    this.names = Object.keys(k).filter((n) => typeof (k as unknown as Record<string, unknown>)[n] === 'function') as (keyof KernelExports)[];
+    this.names.forEach((n, i) => this.index.set(n, i));
+  }
+
+  /** Number of threads that run tasks (workers + the calling thread). */
+  get threads(): number { return this.workers.length + 1; }
+
+  /** Starts `n - 1` workers over `memory` (which must be shared) running `module`. */
+  async start(n: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<void> {
+    await this.stop();
+    const want = Math.max(0, Math.floor(n) - 1);
+    const spawned: Promise<void>[] = [];
+    for (let i = 0; i < want; i++) spawned.push(this.spawn(module, memory));
+    await Promise.all(spawned);
+  }
+
+  private async spawn(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<void> {
+    const init = { module, memory, ctrl: this.ctrl.buffer, table: this.table.buffer, names: this.names };
+    const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+    let w: WorkerLike;
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (m: { ready?: boolean; error?: string }) => {
+        if (m.ready) resolve();
+        if (m.error) this.lastError = m.error;
+      };
+      if (isNode) {
+        // A computed specifier keeps bundlers from pulling worker_threads into browser builds.
+        const spec = 'node:worker_threads';
+        import(/* @vite-ignore */ spec).then(({ Worker }) => {
+          const nw = new Worker(WORKER_SRC, { eval: true });
+          nw.on('message', onMessage);
+          nw.on('error', (e: Error) => { this.lastError = e.message; reject(e); });
+          nw.unref();
+          nw.postMessage(init);
+          w = nw;
+          this.workers.push(w);
+        }, reject);
+      } else {
+        const url = URL.createObjectURL(new Blob([WORKER_SRC], { type: 'text/javascript' }));
+        const bw = new Worker(url);
+        bw.onmessage = (e) => onMessage(e.data);
+        bw.onerror = (e) => { this.lastError = e.message; reject(new Error(e.message)); };
+        bw.postMessage(init);
+        w = bw;
+        this.workers.push(w);
+      }
+    });
+  }
+
+  /** Stops all workers. */
+  async stop(): Promise<void> {
+    if (this.workers.length === 0) return;
+    Atomics.store(this.ctrl, GEN, -1);
+    Atomics.notify(this.ctrl, GEN);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+    Atomics.store(this.ctrl, GEN, 0);
+  }
+
+  /** Runs every task exactly once (in any order, on any thread); returns when all are done. */
+  run(tasks: Task[]): void {
+    if (this.workers.length === 0 || tasks.length <= 1) {
+      for (const [name, ...args] of tasks) (this.k[name] as (...a: number[]) => unknown)(...args);
+      return;
+    }
+    if (tasks.length > MAX_TASKS) throw new Error(`thread pool: ${tasks.length} tasks exceed ${MAX_TASKS}`);
+    tasks.forEach(([name, ...args], i) => {
+      const b = i * STRIDE;
+      const fi = this.index.get(name);
+      if (fi === undefined || args.length > STRIDE - 2) throw new Error(`thread pool: bad task ${name}`);
+      this.table[b] = fi;
+      this.table[b + 1] = args.length;
+      for (let j = 0; j < args.length; j++) this.table[b + 2 + j] = args[j];
+    });
+    const c = this.ctrl;
+    const count = tasks.length;
+    Atomics.store(c, ERR, 0);
+    Atomics.store(c, FINISHED, 0);
+    Atomics.store(c, NEXT, 0);
+    Atomics.store(c, COUNT, count);
+    Atomics.add(c, GEN, 1);
+    Atomics.notify(c, GEN);
+    let mainError: unknown = null;
+    for (;;) {
+      const i = Atomics.add(c, NEXT, 1);
+      if (i >= count) break;
+      const [name, ...args] = tasks[i];
+      try { (this.k[name] as (...a: number[]) => unknown)(...args); } catch (e) { mainError = e; }
+      Atomics.add(c, FINISHED, 1);
+    }
+    const t0 = Date.now();
+    for (;;) {
+      const done = Atomics.load(c, FINISHED);
+      if (done >= count) break;
+      if (Date.now() - t0 > 60_000) throw new Error(`thread pool: a worker stopped responding (${done}/${count} tasks done after 60 s)`);
+      try { Atomics.wait(c, FINISHED, done, 1000); } catch { /* main thread of a browser: spin */ }
+    }
+    if (mainError) throw mainError;
+    const err = Atomics.load(c, ERR);
+    if (err) throw new Error(`thread pool: kernel ${tasks[err - 1][0]} failed in a worker${this.lastError ? `: ${this.lastError}` : ''}`);
+  }
+}
