@@ -17,6 +17,7 @@ Usage:
   simdnet train [options]              train the seed article's CNN on MNIST, write results to --out
   simdnet evaluate --model FILE [--data DIR] [--test-limit N] [--batch-size N]
   simdnet predict --model FILE IMAGE...  classify PNG or PGM images
+  simdnet export --model FILE --onnx OUT.onnx  write the model as ONNX (opset 13, NHWC input 'input')
 
 train options:
   --epochs N         epochs (default ${5})
@@ -29,6 +30,7 @@ train options:
   --train-limit N    use the first N training examples
   --test-limit N     use the first N test examples
   --out DIR          output directory (default runs/<timestamp>)
+  --threads N        threads to train on (default: all cores); results are identical for any N
   --json             print one final JSON line on stdout (human output goes to stderr)
 
 predict: each image is converted to grey, inverted if its border is light (a dark digit on a light
@@ -71,7 +73,8 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'train') return train(rest);
   if (cmd === 'evaluate') return evaluate(rest);
   if (cmd === 'predict') return predict(rest);
-  throw new Error(`unknown command ${JSON.stringify(cmd)} (use train, evaluate or predict; --help for options)`);
+  if (cmd === 'export') return exportOnnx(rest);
+  throw new Error(`unknown command ${JSON.stringify(cmd)} (use train, evaluate, predict or export; --help for options)`);
 }
 
 async function train(argv: string[]): Promise<number> {
@@ -80,7 +83,7 @@ async function train(argv: string[]): Promise<number> {
     options: {
       epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
       data: { type: 'string' }, 'train-limit': { type: 'string' }, 'test-limit': { type: 'string' },
-      out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      out: { type: 'string' }, json: { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (o.help) { console.log(HELP); return 0; }
@@ -94,11 +97,12 @@ async function train(argv: string[]): Promise<number> {
   const out = resolve(o.out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
   const dataDir = o.data ?? defaultMnistDir();
 
-  await sn.ready();
+  const threads = int(o.threads, 'threads', availableParallelism());
+  await sn.ready({ threads });
   const data = await loadIdxDir(dataDir, { trainLimit, testLimit });
   const { train: tr, test: te, numClasses } = data;
   say(`data: ${tr.count} training and ${te.count} test images of ${tr.height}x${tr.width} from ${dataDir}`);
-  say(`engine: ${sn.getEngine().build} build, 1 thread`);
+  say(`engine: ${sn.getEngine().build} build, ${sn.getThreads()} thread${sn.getThreads() > 1 ? 's' : ''}`);
   await mkdir(out, { recursive: true });
 
   const model = sn.seedModel({ seed, inputShape: [tr.height, tr.width, 1], numClasses });
@@ -171,7 +175,7 @@ async function train(argv: string[]): Promise<number> {
   if (o.json) {
     console.log(JSON.stringify({
       test_accuracy: testAcc, test_loss: testLoss, epochs: epochsDone, train_examples: tr.count, test_examples: te.count,
-      seconds, examples_per_second: examplesPerSecond, stopped: history.stopped, seed, batch_size: batchSize, out,
+      seconds, examples_per_second: examplesPerSecond, stopped: history.stopped, seed, batch_size: batchSize, threads: sn.getThreads(), out,
     }));
   }
   return 0;
@@ -223,6 +227,20 @@ async function predict(argv: string[]): Promise<number> {
     if (!o.json) console.log(`${path}: ${digit}   [${probs.map((v, i) => `${i}:${v.toFixed(3)}`).join(' ')}]`);
   }
   if (o.json) console.log(JSON.stringify(results));
+  model.dispose();
+  return 0;
+}
+
+async function exportOnnx(argv: string[]): Promise<number> {
+  const { values: o } = parseArgs({ args: argv, strict: true, options: { model: { type: 'string' }, onnx: { type: 'string' } } });
+  if (!o.model) throw new Error('export: --model FILE is required');
+  if (!o.onnx) throw new Error('export: --onnx OUT.onnx is required');
+  const { toONNX } = await import('../onnx/export.js');
+  await sn.ready();
+  const model = await loadModelFile(o.model);
+  const bytes = toONNX(model);
+  await writeFile(o.onnx, bytes);
+  console.log(`wrote ${o.onnx} (${bytes.length} bytes, ONNX opset 13; input 'input' [N, ${model.inputShape.join(', ')}], output 'output' [N, ${model.outputShape.join(', ')}])`);
   model.dispose();
   return 0;
 }

@@ -1,0 +1,443 @@
+#!/usr/bin/env node
+// Kernel micro-benchmark: GEMM and conv2d (forward / backward) of the SIMD and scalar wasm builds,
+// against a wasm-SIMD mul+add peak probe measured in the same run.
+//
+//   npm run build && node bench/kernels.mjs [--quick] [--json FILE]
+//
+// Instantiates the kernel wasm directly from dist/wasm/kernels.bytes.js (one memory per build; buffers
+// bump-allocated from heap_base(), 16-byte aligned, 64 bytes of slack after each). Every timed result
+// is spot-checked against plain JS loops, so a broken kernel cannot report a fast-looking number.
+// See bench/README.md for the columns.
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const jsonIdx = args.indexOf('--json');
+const JSON_FILE = jsonIdx >= 0 ? args[jsonIdx + 1] : null;
+if (jsonIdx >= 0 && !JSON_FILE) { console.error('--json needs a file name'); process.exit(2); }
+for (const a of args) {
+  if (a.startsWith('--') && a !== '--quick' && a !== '--json') { console.error(`unknown option ${a}`); process.exit(2); }
+}
+const MIN_TIME = QUICK ? 0.1 : 0.3; // seconds per timed repetition
+const WARM_TIME = QUICK ? 0.1 : 0.2; // seconds of small warm-up calls (V8 tiers Liftoff → TurboFan)
+const REPS = 3; // best of
+
+let bytesMod;
+try {
+  bytesMod = await import(new URL('../dist/wasm/kernels.bytes.js', import.meta.url).href);
+} catch (e) {
+  console.error('dist/wasm/kernels.bytes.js not found: run `npm run build` first.');
+  process.exit(1);
+}
+const wasmBytes = (build) => Buffer.from(build === 'simd' ? bytesMod.simdBase64 : bytesMod.scalarBase64, 'base64');
+
+// ---------------------------------------------------------------------------------------------
+// Timing
+// ---------------------------------------------------------------------------------------------
+
+// Smallest batch size n such that n calls of fn take >= MIN_TIME s.
+function calibrate(fn) {
+  let n = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    const dt = (performance.now() - t0) / 1000;
+    if (dt >= MIN_TIME) return { n, first: dt / n };
+    n = dt > 0 ? Math.max(n + 1, Math.ceil(n * MIN_TIME * 1.1 / dt)) : n * 2;
+    if (n > 1e7) throw new Error('calibrate: function too fast to time');
+  }
+}
+
+function batch(fn, n) {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) fn();
+  return (performance.now() - t0) / 1000 / n;
+}
+
+// Best seconds per call of fn over REPS batches of >= MIN_TIME s.
+function timeBest(fn) {
+  const c = calibrate(fn);
+  let best = c.first;
+  for (let r = 1; r < REPS; r++) best = Math.min(best, batch(fn, c.n));
+  return best;
+}
+
+// Like timeBest, but alternates batches of fn with batches of the peak probe, so the kernel and
+// the probe it is compared with see the same machine load. Returns both bests.
+function timePaired(fn, probe) {
+  const ck = calibrate(fn), cp = calibrate(probe);
+  let best = ck.first, bestP = cp.first;
+  for (let r = 1; r < REPS; r++) {
+    bestP = Math.min(bestP, batch(probe, cp.n));
+    best = Math.min(best, batch(fn, ck.n));
+  }
+  return { sec: best, probeSec: bestP };
+}
+
+// Small calls for WARM_TIME seconds (at least 3), then one full-size call.
+function warm(small, full) {
+  const t0 = performance.now();
+  let i = 0;
+  while (i < 3 || performance.now() - t0 < WARM_TIME * 1000) { small(); i++; }
+  full();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peak probe: a hand-assembled wasm module, PROBE_ACC independent f32x4 accumulators updated as
+// acc = acc*b + b (f32x4.mul then f32x4.add: 8 flops per pair), no memory traffic; b = 0.999, so
+// every lane converges to 999 (no overflow, no subnormals).
+// Why not the textbook `acc = a*b + acc`: V8's TurboFan value-numbers the loop-invariant a*b into a
+// single vmulps, so that loop times adds only (checked with node --print-wasm-code). With the
+// multiply on the accumulator's chain, each chain is mul→add (3+3 cycles on this Zen 4), and 2
+// pairs/cycle need >= 12 chains in flight: 12 sits exactly at that boundary, 13 (+ b = 14 xmm
+// registers, no spills) leaves a little margin; 8 ran at ~36 vs ~52 GFLOP/s. Unrolling by 4 or 8
+// ran slower than by 2 here. A well-blocked GEMM, whose multiplies are off the chain, can still
+// edge a few % above this probe.
+// ---------------------------------------------------------------------------------------------
+
+const PROBE_ACC = 13;
+const PROBE_UNROLL = 2; // mul+add pairs per accumulator per loop trip
+const PROBE_B = 0.999;
+
+function uleb(n) { const o = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n); return o; }
+function f32le(x) { const b = new Uint8Array(4); new DataView(b.buffer).setFloat32(0, x, true); return [...b]; }
+function section(id, body) { return [id, ...uleb(body.length), ...body]; }
+function str(s) { const b = [...Buffer.from(s)]; return [...uleb(b.length), ...b]; }
+
+function probeModule() {
+  const SIMD = (op) => [0xfd, ...uleb(op)];
+  const SPLAT = SIMD(0x13), ADD = SIMD(0xe4), MUL = SIMD(0xe6), LANE0 = [...SIMD(0x1f), 0];
+  const lget = (i) => [0x20, ...uleb(i)], lset = (i) => [0x21, ...uleb(i)];
+  const acc = (j) => 1 + j; // local 0 is the i32 iteration count
+  const B = 1 + PROBE_ACC;
+  const code = [];
+  for (let j = 0; j < PROBE_ACC; j++) code.push(0x43, ...f32le(1 + j / 64), ...SPLAT, ...lset(acc(j)));
+  code.push(0x43, ...f32le(PROBE_B), ...SPLAT, ...lset(B));
+  code.push(0x02, 0x40, 0x03, 0x40); // block, loop
+  code.push(...lget(0), 0x45, 0x0d, 1); // if (iters == 0) break
+  for (let u = 0; u < PROBE_UNROLL; u++) {
+    for (let j = 0; j < PROBE_ACC; j++) code.push(...lget(acc(j)), ...lget(B), ...MUL, ...lget(B), ...ADD, ...lset(acc(j)));
+  }
+  code.push(...lget(0), 0x41, 1, 0x6b, ...lset(0), 0x0c, 0, 0x0b, 0x0b); // iters--, continue; end loop, end block
+  code.push(...lget(acc(0)));
+  for (let j = 1; j < PROBE_ACC; j++) code.push(...lget(acc(j)), ...ADD);
+  code.push(...LANE0, 0x0b);
+  const body = [1, ...uleb(PROBE_ACC + 1), 0x7b, ...code]; // one local group: PROBE_ACC+1 v128
+  const bytes = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, [1, 0x60, 1, 0x7f, 1, 0x7d]), // type 0: (i32) -> f32
+    ...section(3, [1, 0]),
+    ...section(7, [1, ...str('probe'), 0x00, 0]),
+    ...section(10, [1, ...uleb(body.length), ...body])];
+  return new Uint8Array(bytes);
+}
+
+async function measureProbe() {
+  const bytes = probeModule();
+  if (!WebAssembly.validate(bytes)) throw new Error('probe module does not validate');
+  const { instance } = await WebAssembly.instantiate(bytes, {});
+  const probe = instance.exports.probe;
+  const ITERS = 1 << 16;
+  const flops = ITERS * PROBE_UNROLL * PROBE_ACC * 8;
+  warm(() => probe(256), () => probe(ITERS));
+  const r = probe(ITERS);
+  // each lane converges to b/(1-b) = 999: lane 0 of the sum of the accumulators is ~999 * PROBE_ACC
+  const want = PROBE_ACC * PROBE_B / (1 - PROBE_B);
+  if (!(Math.abs(r - want) < 0.01 * want)) throw new Error(`probe returned ${r}, expected ~${want}`);
+  const call = () => probe(ITERS);
+  const sec = timeBest(call);
+  return { call, flops, gflops: flops / sec / 1e9 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernel instances
+// ---------------------------------------------------------------------------------------------
+
+async function instantiateKernels(build) {
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536 });
+  const { instance } = await WebAssembly.instantiate(wasmBytes(build), { env: { memory } });
+  const k = instance.exports;
+  const base = Math.ceil(k.heap_base() / 16) * 16;
+  let top = base;
+  const eng = {
+    build, k, memory,
+    reset() { top = base; },
+    alloc(floats) {
+      const ptr = top;
+      top = ptr + Math.ceil((floats * 4 + 64) / 16) * 16; // 64 bytes of slack after each buffer
+      const need = Math.ceil(top / 65536) - memory.buffer.byteLength / 65536;
+      if (need > 0) memory.grow(need);
+      new Float32Array(memory.buffer, ptr, floats).fill(0);
+      return ptr;
+    },
+    f32(ptr, n) { return new Float32Array(memory.buffer, ptr, n); }, // fresh view each time (growth detaches)
+  };
+  return eng;
+}
+
+// Deterministic pseudo-random fill in [-1, 1).
+function fill(view, seed) {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < view.length; i++) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    view[i] = (s / 4294967296) * 2 - 1;
+  }
+}
+
+function close(got, want, scale, what) {
+  const tol = 1e-4 * Math.max(1, scale);
+  if (!(Math.abs(got - want) <= tol)) throw new Error(`CHECK FAILED ${what}: got ${got}, expected ${want}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Full small-case checks against naive JS (odd sizes, all tile tails, strides, padding, stride 2)
+// ---------------------------------------------------------------------------------------------
+
+function checkSmall(e) {
+  const { k } = e;
+  e.reset();
+  // GEMM: C (M,N) = bias + A·B, A read transposed through strides, then GEMM_ACC on top.
+  {
+    const M = 13, N = 11, K = 17;
+    const a = e.alloc(K * M), b = e.alloc(K * N), bias = e.alloc(N), w = e.alloc(k.pack_b_size(K, N)), c = e.alloc(M * N);
+    fill(e.f32(a, K * M), 1); fill(e.f32(b, K * N), 2); fill(e.f32(bias, N), 3);
+    k.pack_b(w, b, bias, K, N, N, 1);
+    k.gemm(c, a, w, M, N, K, 1, M, N, 0); // A stored (K, M): element (i,p) at p*M + i
+    const A = e.f32(a, K * M), Bv = e.f32(b, K * N), bi = e.f32(bias, N);
+    let C = e.f32(c, M * N);
+    const ref = new Float64Array(M * N);
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+      let s = bi[j];
+      for (let p = 0; p < K; p++) s += A[p * M + i] * Bv[p * N + j];
+      ref[i * N + j] = s;
+      close(C[i * N + j], s, K, `${e.build} gemm small (${i},${j})`);
+    }
+    k.gemm(c, a, w, M, N, K, 1, M, N, 1 | 2); // GEMM_ACC | GEMM_RELU
+    C = e.f32(c, M * N);
+    for (let i = 0; i < M * N; i++) close(C[i], Math.max(0, ref[i] + ref[i] - bi[i % N]), K, `${e.build} gemm acc+relu [${i}]`);
+  }
+  // conv2d forward / backward: N=2, 7x6x3 -> 3x3x5, stride 2, pads 1/1.
+  {
+    const g = { N: 2, H: 7, W: 6, C: 3, K: 5, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PL: 1 };
+    g.OH = Math.floor((g.H + 2 - g.KH) / g.SH) + 1; g.OW = Math.floor((g.W + 2 - g.KW) / g.SW) + 1;
+    runConvChecks(e, g, 4, 1e9);
+  }
+}
+
+// Allocates and fills a conv problem; `MB` pixel block; sample = how many entries to check (1e9 = all).
+function convSetup(e, g, MB) {
+  const { k } = e;
+  const { N, H, W, C, K, KH, KW, OH, OW } = g;
+  const KK = KH * KW * C;
+  const p = {
+    inp: e.alloc(N * H * W * C), weight: e.alloc(KK * K), bias: e.alloc(K), out: e.alloc(N * OH * OW * K),
+    dout: e.alloc(N * OH * OW * K), dinp: e.alloc(N * H * W * C), dweight: e.alloc(KK * K), dbias: e.alloc(K),
+    wpack: e.alloc(k.pack_b_size(KK, K)), cols: e.alloc(MB * KK),
+    wpackT: e.alloc(k.pack_b_size(K, KK)), dcols: e.alloc(MB * KK),
+    cols2: e.alloc(MB * KK), dpack: e.alloc(k.pack_b_size(MB, K)),
+  };
+  fill(e.f32(p.inp, N * H * W * C), 11); fill(e.f32(p.weight, KK * K), 12);
+  fill(e.f32(p.bias, K), 13); fill(e.f32(p.dout, N * OH * OW * K), 14);
+  const geo = [N, H, W, C, K, KH, KW, g.SH, g.SW, g.PT, g.PL, OH, OW, MB];
+  const calls = {
+    fwd: (n = N) => k.conv2d_forward(p.out, p.inp, p.weight, p.bias, p.wpack, p.cols, n, ...geo.slice(1), 0),
+    bwdInput: (n = N) => k.conv2d_backward_input(p.dinp, p.dout, p.weight, p.wpackT, p.dcols, n, ...geo.slice(1)),
+    bwdWeight: (n = N) => k.conv2d_backward_weight(p.dweight, p.dbias, p.dout, p.inp, p.cols2, p.dpack, n, ...geo.slice(1)),
+  };
+  return { p, calls };
+}
+
+// Checks `sample` entries (spread over the output) of each conv kernel against naive sums.
+function checkConv(e, g, p, calls, which, sample) {
+  const { N, H, W, C, K, KH, KW, SH, SW, PT, PL, OH, OW } = g;
+  const inp = e.f32(p.inp, N * H * W * C), wt = e.f32(p.weight, KH * KW * C * K), bias = e.f32(p.bias, K);
+  const dout = e.f32(p.dout, N * OH * OW * K);
+  const pick = (len) => {
+    if (sample >= len) return Array.from({ length: len }, (_, i) => i);
+    return Array.from({ length: sample }, (_, i) => Math.floor((i * 2654435761 % 4294967296) / 4294967296 * len));
+  };
+  const X = (n, ih, iw, c) => (ih < 0 || ih >= H || iw < 0 || iw >= W) ? 0 : inp[((n * H + ih) * W + iw) * C + c];
+  const Wt = (kh, kw, c, kk) => wt[((kh * KW + kw) * C + c) * K + kk];
+  if (which === 'fwd') {
+    calls.fwd();
+    const out = e.f32(p.out, N * OH * OW * K);
+    for (const idx of pick(out.length)) {
+      const kk = idx % K, ow = Math.floor(idx / K) % OW, oh = Math.floor(idx / K / OW) % OH, n = Math.floor(idx / K / OW / OH);
+      let s = bias[kk];
+      for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) for (let c = 0; c < C; c++) {
+        s += X(n, oh * SH - PT + kh, ow * SW - PL + kw, c) * Wt(kh, kw, c, kk);
+      }
+      close(out[idx], s, KH * KW * C, `${e.build} conv2d_forward [${idx}]`);
+    }
+  } else if (which === 'bwdInput') {
+    e.f32(p.dinp, N * H * W * C).fill(0); // the backward kernels accumulate
+    calls.bwdInput();
+    const dinp = e.f32(p.dinp, N * H * W * C);
+    for (const idx of pick(dinp.length)) {
+      const c = idx % C, iw = Math.floor(idx / C) % W, ih = Math.floor(idx / C / W) % H, n = Math.floor(idx / C / W / H);
+      let s = 0;
+      for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+        const kh = ih - oh * SH + PT, kw = iw - ow * SW + PL;
+        if (kh < 0 || kh >= KH || kw < 0 || kw >= KW) continue;
+        for (let kk = 0; kk < K; kk++) s += dout[((n * OH + oh) * OW + ow) * K + kk] * Wt(kh, kw, c, kk);
+      }
+      close(dinp[idx], s, K * KH * KW, `${e.build} conv2d_backward_input [${idx}]`);
+    }
+  } else {
+    e.f32(p.dweight, KH * KW * C * K).fill(0); e.f32(p.dbias, K).fill(0);
+    calls.bwdWeight();
+    const dw = e.f32(p.dweight, KH * KW * C * K), db = e.f32(p.dbias, K);
+    for (const idx of pick(dw.length)) {
+      const kk = idx % K, c = Math.floor(idx / K) % C, kw = Math.floor(idx / K / C) % KW, kh = Math.floor(idx / K / C / KW);
+      let s = 0;
+      for (let n = 0; n < N; n++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+        s += X(n, oh * SH - PT + kh, ow * SW - PL + kw, c) * dout[((n * OH + oh) * OW + ow) * K + kk];
+      }
+      close(dw[idx], s, Math.sqrt(N * OH * OW) * 4, `${e.build} conv2d_backward_weight [${idx}]`);
+    }
+    for (let kk = 0; kk < K; kk++) {
+      let s = 0;
+      for (let r = 0; r < N * OH * OW; r++) s += dout[r * K + kk];
+      close(db[kk], s, Math.sqrt(N * OH * OW) * 4, `${e.build} conv2d_backward_weight dbias [${kk}]`);
+    }
+  }
+}
+
+function runConvChecks(e, g, MB, sample) {
+  const { p, calls } = convSetup(e, g, MB);
+  for (const which of ['fwd', 'bwdInput', 'bwdWeight']) checkConv(e, g, p, calls, which, sample);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Benchmarks
+// ---------------------------------------------------------------------------------------------
+
+const GEMM_SHAPES = [
+  { name: 'conv2 as GEMM', M: 784, N: 32, K: 800 },
+  { name: 'dense1 fwd', M: 128, N: 128, K: 3136 },
+  { name: 'square', M: 256, N: 256, K: 256 },
+];
+
+// Seed model layer 2: 28x28x32 -> 5x5x32, 'same' (pads 2/2), stride 1.
+const CONV_N = QUICK ? 8 : 16;
+const CONV = { N: CONV_N, H: 28, W: 28, C: 32, K: 32, KH: 5, KW: 5, SH: 1, SW: 1, PT: 2, PL: 2, OH: 28, OW: 28 };
+const CONV_KK = CONV.KH * CONV.KW * CONV.C;
+const CONV_MB = Math.max(4, Math.floor(32768 / CONV_KK / 4) * 4);
+const CONV_FLOPS = 2 * CONV.N * CONV.OH * CONV.OW * CONV.K * CONV.KH * CONV.KW * CONV.C;
+
+// Times fn: paired with the probe for the SIMD build, alone for the scalar build.
+// Returns { sec, probeGflops } (probeGflops null when not paired).
+function timeKernel(e, fn) {
+  if (e.build !== 'simd') return { sec: timeBest(fn), probeGflops: null };
+  const r = timePaired(fn, PROBE.call);
+  return { sec: r.sec, probeGflops: PROBE.flops / r.probeSec / 1e9 };
+}
+
+function benchGemm(e, s) {
+  const { k } = e;
+  const { M, N, K } = s;
+  e.reset();
+  const a = e.alloc(M * K), b = e.alloc(K * N), bias = e.alloc(N), w = e.alloc(k.pack_b_size(K, N)), c = e.alloc(M * N);
+  fill(e.f32(a, M * K), 21); fill(e.f32(b, K * N), 22); fill(e.f32(bias, N), 23);
+  const gemmOnly = (m = M) => k.gemm(c, a, w, m, N, K, K, 1, N, 0);
+  const packOnly = (kk = K) => k.pack_b(w, b, bias, kk, N, N, 1);
+  const packGemm = (m = M) => { k.pack_b(w, b, bias, K, N, N, 1); k.gemm(c, a, w, m, N, K, K, 1, N, 0); };
+  const small = Math.min(M, 8);
+  warm(() => packOnly(16), () => packOnly());
+  const pack = timeBest(() => packOnly());
+  warm(() => packGemm(small), () => packGemm());
+  const withPack = timeKernel(e, () => packGemm());
+  warm(() => gemmOnly(small), () => gemmOnly());
+  const gemm = timeKernel(e, () => gemmOnly());
+  // spot-check 64 entries of the timed result
+  packGemm();
+  const A = e.f32(a, M * K), B = e.f32(b, K * N), bi = e.f32(bias, N), C = e.f32(c, M * N);
+  for (let t = 0; t < 64; t++) {
+    const i = (t * 7919) % M, j = (t * 104729) % N;
+    let sum = bi[j];
+    for (let p = 0; p < K; p++) sum += A[i * K + p] * B[p * N + j];
+    close(C[i * N + j], sum, Math.sqrt(K) * 4, `${e.build} gemm ${M}x${N}x${K} (${i},${j})`);
+  }
+  return { flops: 2 * M * N * K, gemm, packGemm: withPack, pack };
+}
+
+function benchConv(e) {
+  e.reset();
+  const { p, calls } = convSetup(e, CONV, CONV_MB);
+  const out = {};
+  for (const which of ['fwd', 'bwdInput', 'bwdWeight']) {
+    warm(() => calls[which](1), () => calls[which]());
+    out[which] = timeKernel(e, () => calls[which]());
+    checkConv(e, CONV, p, calls, which, 48);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+const t0 = performance.now();
+const PROBE = await measureProbe();
+const engines = {};
+for (const build of ['simd', 'scalar']) {
+  engines[build] = await instantiateKernels(build);
+  checkSmall(engines[build]);
+}
+
+const results = { simd: { gemm: [], conv: null }, scalar: { gemm: [], conv: null } };
+for (const build of ['simd', 'scalar']) {
+  for (const s of GEMM_SHAPES) results[build].gemm.push(benchGemm(engines[build], s));
+  results[build].conv = benchConv(engines[build]);
+}
+
+const rows = [];
+const gf = (flops, sec) => flops / sec / 1e9;
+const row = (kernel, shape, flops, ts, tc) => rows.push({
+  kernel, shape, mflop: flops / 1e6,
+  simd_ms: ts.sec * 1e3, simd_gflops: gf(flops, ts.sec), probe_gflops: ts.probeGflops,
+  pct_probe: 100 * gf(flops, ts.sec) / ts.probeGflops,
+  scalar_ms: tc.sec * 1e3, scalar_gflops: gf(flops, tc.sec), speedup: tc.sec / ts.sec,
+});
+GEMM_SHAPES.forEach((s, i) => {
+  const rs = results.simd.gemm[i], rc = results.scalar.gemm[i];
+  row('gemm (B pre-packed)', `${s.M}×${s.N}×${s.K} (${s.name})`, rs.flops, rs.gemm, rc.gemm);
+  row('pack_b + gemm', `${s.M}×${s.N}×${s.K} (${s.name})`, rs.flops, rs.packGemm, rc.packGemm);
+});
+const convShape = `N=${CONV.N} 28×28×32 → 5×5×32 same, MB=${CONV_MB}`;
+for (const [kind, key] of [['conv2d_forward', 'fwd'], ['conv2d_backward_input', 'bwdInput'], ['conv2d_backward_weight', 'bwdWeight']]) {
+  row(kind, convShape, CONV_FLOPS, results.simd.conv[key], results.scalar.conv[key]);
+}
+const probes = rows.map((r) => r.probe_gflops);
+const probeSummary = { start: PROBE.gflops, min: Math.min(...probes), max: Math.max(...probes) };
+
+const f = (x, d = 1) => x.toFixed(d);
+console.log(`\nsimdnet kernel bench — Node ${process.version}, V8 ${process.versions.v8}${QUICK ? ', --quick' : ''}; best of ${REPS}, ≥ ${MIN_TIME} s each\n`);
+console.log(`wasm SIMD mul+add probe (${PROBE_ACC} accumulators): ${f(PROBE.gflops)} GFLOP/s at start; ` +
+  `${f(probeSummary.min)}–${f(probeSummary.max)} GFLOP/s in the batches interleaved with the SIMD rows`);
+if (probeSummary.max > 1.25 * probeSummary.min) console.log('WARNING: the probe moved > 25 % during the run: the machine is noisy; "% of probe" pairs each row with its own probe batches.');
+console.log('correctness: small-case full checks and sampled checks of every timed result passed (simd and scalar)\n');
+console.log('| kernel | shape (M×N×K) | MFLOP/call | SIMD ms | SIMD GFLOP/s | probe GFLOP/s | % of probe | scalar ms | scalar GFLOP/s | SIMD/scalar |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  console.log(`| ${r.kernel} | ${r.shape} | ${f(r.mflop)} | ${f(r.simd_ms, 2)} | ${f(r.simd_gflops)} | ${f(r.probe_gflops)} | ${f(r.pct_probe, 0)} % | ${f(r.scalar_ms, 2)} | ${f(r.scalar_gflops, 2)} | ${f(r.speedup)}× |`);
+}
+const packs = GEMM_SHAPES.map((s, i) => {
+  const sec = results.simd.gemm[i].pack;
+  const bytes = 4 * (s.K * s.N + s.N + engines.simd.k.pack_b_size(s.K, s.N)); // read B + bias, write panels
+  return { shape: `${s.K}×${s.N}`, simd_ms: sec * 1e3, simd_gbps: bytes / sec / 1e9, scalar_ms: results.scalar.gemm[i].pack * 1e3,
+    pct_of_gemm: 100 * sec / results.simd.gemm[i].gemm.sec };
+});
+console.log('\npack_b alone (SIMD build): ' + packs.map((q) =>
+  `K×N ${q.shape}: ${f(q.simd_ms, 3)} ms, ${f(q.simd_gbps, 1)} GB/s, ${f(q.pct_of_gemm, 0)} % of its gemm`).join('; '));
+console.log(`\n(total ${f((performance.now() - t0) / 1000)} s)`);
+
+if (JSON_FILE) {
+  writeFileSync(JSON_FILE, JSON.stringify({
+    date: new Date().toISOString(), node: process.version, v8: process.versions.v8, quick: QUICK,
+    min_time_s: MIN_TIME, reps: REPS,
+    probe: { accumulators: PROBE_ACC, unroll: PROBE_UNROLL, start_gflops: PROBE.gflops, paired_min_gflops: probeSummary.min, paired_max_gflops: probeSummary.max },
+    conv: { ...CONV, MB: CONV_MB }, rows, pack_b: packs,
+  }, null, 2) + '\n');
+  console.log(`wrote ${JSON_FILE}`);
+}
