@@ -409,6 +409,15 @@ export class Sequential {
   /** The model as one binary file (architecture, weights, optimizer state, RNG state); see loadModel. */
   save(): ArrayBuffer { return saveModel(this); }
 
+  /**
+   * The model as ONNX bytes (opset 13, NHWC input named `input`, probabilities `output`). Async
+   * because the exporter and its protobuf library are loaded only when asked for.
+   */
+  async toONNX(): Promise<Uint8Array> {
+    const { toONNX } = await import('../onnx/export.js');
+    return toONNX(this);
+  }
+
   /** Frees weights, gradients and optimizer state. */
   dispose(): void {
     for (const l of this.layers) l.dispose();

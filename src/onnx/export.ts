@@ -1,0 +1,234 @@
+// ONNX export of a Sequential model (ir_version 8, opset 13), runnable by onnxruntime and other
+// ONNX engines. simdnet is channels-last (NHWC) and ONNX's Conv/MaxPool/AveragePool are NCHW, so:
+//   input [N,H,W,C] → Transpose(0,3,1,2) before the first convolution or pooling → NCHW ops →
+//   Transpose(0,2,3,1) back to NHWC before Flatten
+// which makes the flattened order simdnet's, so the Dense kernels are written unchanged.
+// 'same' padding becomes explicit pads computed by simdnet's own geometry (TF semantics: the extra
+// pixel goes bottom/right); AveragePooling2D excludes padding from the divisor (count_include_pad=0),
+// as simdnet's avgPool2d does. Dropout is the identity at inference and writes nothing.
+import type { Sequential } from '../nn/sequential.js';
+import type { Layer } from '../nn/layer.js';
+import { windowGeometry, type Padding } from '../geom.js';
+import { AttributeType, DataType, onnxType } from './onnx-schema.js';
+
+/** ONNX IR version and default-domain opset the exporter writes. */
+export const ONNX_IR_VERSION = 8;
+export const ONNX_OPSET = 13;
+
+/** Layer classes {@link toONNX} can write. */
+export const ONNX_SUPPORTED_LAYERS = ['Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'Flatten', 'Dense', 'Dropout', 'Activation'] as const;
+
+/** Options of {@link toONNX}. */
+export interface ToONNXOptions {
+  /** Graph name (default: the model's name). */
+  graphName?: string;
+  /** ModelProto.doc_string. */
+  docString?: string;
+}
+
+interface Attr { name: string; type: number; i?: number; f?: number; ints?: number[] }
+interface NodeObj { name: string; op_type: string; input: string[]; output: string[]; attribute: Attr[] }
+interface TensorObj { name: string; dims: number[]; data_type: number; raw_data: Uint8Array }
+
+const ints = (name: string, v: number[]): Attr => ({ name, type: AttributeType.INTS, ints: v });
+const int = (name: string, v: number): Attr => ({ name, type: AttributeType.INT, i: v });
+
+const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** float32 values as little-endian bytes (TensorProto.raw_data). */
+function f32Bytes(v: Float32Array): Uint8Array {
+  if (littleEndian) return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+  const out = new Uint8Array(v.length * 4);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < v.length; i++) dv.setFloat32(i * 4, v[i], true);
+  return out;
+}
+
+/** (KH, KW, C, K) → (K, C, KH, KW). */
+function hwioToOihw(w: Float32Array, KH: number, KW: number, C: number, K: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < KH; i++) {
+    for (let j = 0; j < KW; j++) {
+      for (let c = 0; c < C; c++) {
+        const src = ((i * KW + j) * C + c) * K;
+        for (let k = 0; k < K; k++) out[((k * C + c) * KH + i) * KW + j] = w[src + k];
+      }
+    }
+  }
+  return out;
+}
+
+/** The weight of `layer` whose name ends in `/suffix`, as a float32 copy, or null. */
+function weightData(layer: Layer, suffix: string): { data: Float32Array; shape: number[] } | null {
+  const w = layer.weights.find((x) => x.name === `${layer.name}/${suffix}` || x.name.endsWith(`/${suffix}`));
+  if (!w) return null;
+  const d = w.value.dataSync();
+  return { data: d instanceof Float32Array ? d : Float32Array.from(d), shape: [...w.value.shape] };
+}
+
+const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number]);
+
+/**
+ * The model as an ONNX ModelProto (ir_version 8, opset 13): input `input` float32 [N, H, W, C]
+ * (channels last, as simdnet; N symbolic), output `output` [N, ...model.outputShape] (the
+ * probabilities when the model ends in softmax). Builds the model first if it has no weights yet.
+ * Throws naming the layer when a layer has no ONNX equivalent here.
+ */
+export function toONNX(model: Sequential, opts: ToONNXOptions = {}): Uint8Array {
+  if (model.layers.length === 0) throw new Error('toONNX: the model has no layers');
+  for (const l of model.layers) {
+    if (!(ONNX_SUPPORTED_LAYERS as readonly string[]).includes(l.className)) {
+      throw new Error(`toONNX: layer ${l.name} (${l.className}) cannot be exported to ONNX; supported layers: ${ONNX_SUPPORTED_LAYERS.join(', ')}`);
+    }
+  }
+  model.build();
+  const inShape = model.inputShape;
+  const shapes = model.shapes();
+
+  const nodes: NodeObj[] = [];
+  const inits: TensorObj[] = [];
+  const used = new Set<string>(['input']);
+  const unique = (base: string): string => {
+    let n = base;
+    for (let i = 1; used.has(n); i++) n = `${base}_${i}`;
+    used.add(n);
+    return n;
+  };
+  let cur = 'input';
+  /** Appends a node with one output and makes that output current. */
+  const node = (opType: string, name: string, inputs: string[], attribute: Attr[] = []): string => {
+    const out = unique(`${name}/${opType}_output`);
+    nodes.push({ name: unique(`${name}/${opType}`), op_type: opType, input: inputs, output: [out], attribute });
+    cur = out;
+    return out;
+  };
+  const init = (name: string, data: Float32Array, dims: number[]): string => {
+    const n = unique(name);
+    inits.push({ name: n, dims, data_type: DataType.FLOAT, raw_data: f32Bytes(data) });
+    return n;
+  };
+
+  // 'nhwc': values as simdnet holds them (any rank); 'nchw': a rank-4 image transposed for ONNX.
+  let layout: 'nhwc' | 'nchw' = 'nhwc';
+  let rank = inShape.length + 1;
+  const toNCHW = (name: string, what: string) => {
+    if (layout === 'nchw') return;
+    if (rank !== 4) throw new Error(`toONNX: layer ${name} (${what}) needs a [height, width, channels] input`);
+    node('Transpose', name, [cur], [ints('perm', [0, 3, 1, 2])]);
+    layout = 'nchw';
+  };
+  const toNHWC = (name: string) => {
+    if (layout !== 'nchw') return;
+    node('Transpose', name, [cur], [ints('perm', [0, 2, 3, 1])]);
+    layout = 'nhwc';
+  };
+  const activation = (act: unknown, name: string) => {
+    if (act === 'relu') node('Relu', name, [cur]);
+    else if (act === 'softmax') {
+      // simdnet's softmax is over the last axis: channels, i.e. axis 1 once transposed to NCHW.
+      node('Softmax', name, [cur], [int('axis', layout === 'nchw' ? 1 : rank - 1)]);
+    } else if (act !== 'linear' && act !== undefined && act !== null) {
+      throw new Error(`toONNX: layer ${name}: activation ${JSON.stringify(act)} cannot be exported`);
+    }
+  };
+
+  model.layers.forEach((layer, li) => {
+    const name = layer.name;
+    const cfg = layer.getConfig() as Record<string, unknown>;
+    const s = li === 0 ? inShape : shapes[li - 1];
+    switch (layer.className) {
+      case 'Conv2D': {
+        toNCHW(name, 'Conv2D');
+        const [KH, KW] = pair(cfg.kernelSize);
+        const [SH, SW] = pair(cfg.strides ?? 1);
+        const [H, W, C] = s;
+        const K = cfg.filters as number;
+        const g = windowGeometry(name, H, W, KH, KW, SH, SW, cfg.padding as Padding);
+        const kernel = weightData(layer, 'kernel');
+        if (!kernel || kernel.shape.join() !== [KH, KW, C, K].join()) {
+          throw new Error(`toONNX: layer ${name} (Conv2D) has no kernel of shape [${[KH, KW, C, K]}]`);
+        }
+        const inputs = [cur, init(`${name}/kernel`, hwioToOihw(kernel.data, KH, KW, C, K), [K, C, KH, KW])];
+        if (cfg.useBias !== false) {
+          const bias = weightData(layer, 'bias');
+          if (!bias) throw new Error(`toONNX: layer ${name} (Conv2D) has useBias but no bias weight`);
+          inputs.push(init(`${name}/bias`, bias.data, [K]));
+        }
+        node('Conv', name, inputs, [
+          ints('kernel_shape', [KH, KW]), ints('strides', [SH, SW]), ints('dilations', [1, 1]), int('group', 1),
+          ints('pads', [g.pad.top, g.pad.left, g.pad.bottom, g.pad.right]),
+        ]);
+        activation(cfg.activation, name);
+        break;
+      }
+      case 'MaxPooling2D':
+      case 'AveragePooling2D': {
+        toNCHW(name, layer.className);
+        const [KH, KW] = pair(cfg.poolSize);
+        const [SH, SW] = pair(cfg.strides ?? cfg.poolSize);
+        const g = windowGeometry(name, s[0], s[1], KH, KW, SH, SW, cfg.padding as Padding);
+        const attrs = [ints('kernel_shape', [KH, KW]), ints('strides', [SH, SW]),
+          ints('pads', [g.pad.top, g.pad.left, g.pad.bottom, g.pad.right])];
+        if (layer.className === 'MaxPooling2D') node('MaxPool', name, [cur], attrs);
+        else node('AveragePool', name, [cur], [...attrs, int('count_include_pad', 0)]);
+        break;
+      }
+      case 'Flatten': {
+        toNHWC(name);
+        if (rank > 2) node('Flatten', name, [cur], [int('axis', 1)]);
+        rank = 2;
+        break;
+      }
+      case 'Dense': {
+        if (rank !== 2) throw new Error(`toONNX: layer ${name} (Dense) needs a flat input; add a Flatten layer before it`);
+        const IN = s[0];
+        const OUT = cfg.units as number;
+        const kernel = weightData(layer, 'kernel');
+        if (!kernel || kernel.shape.join() !== [IN, OUT].join()) {
+          throw new Error(`toONNX: layer ${name} (Dense) has no kernel of shape [${[IN, OUT]}]`);
+        }
+        const inputs = [cur, init(`${name}/kernel`, kernel.data, [IN, OUT])];
+        if (cfg.useBias !== false) {
+          const bias = weightData(layer, 'bias');
+          if (!bias) throw new Error(`toONNX: layer ${name} (Dense) has useBias but no bias weight`);
+          inputs.push(init(`${name}/bias`, bias.data, [OUT]));
+        }
+        node('Gemm', name, inputs, [int('transA', 0), int('transB', 0)]);
+        activation(cfg.activation, name);
+        break;
+      }
+      case 'Dropout':
+        break;
+      case 'Activation':
+        activation(cfg.activation, name);
+        break;
+    }
+  });
+
+  // The graph output keeps simdnet's layout.
+  toNHWC('output');
+  if (nodes.length === 0) node('Identity', 'output', [cur]);
+  const last = nodes[nodes.length - 1];
+  used.delete(last.output[0]);
+  last.output[0] = 'output';
+
+  const dims = (d: number[]) => ({ dim: [{ dim_param: 'N' }, ...d.map((v) => ({ dim_value: v }))] });
+  const valueInfo = (n: string, d: number[]) => ({ name: n, type: { tensor_type: { elem_type: DataType.FLOAT, shape: dims(d) } } });
+  const obj = {
+    ir_version: ONNX_IR_VERSION,
+    opset_import: [{ domain: '', version: ONNX_OPSET }],
+    producer_name: 'simdnet',
+    doc_string: opts.docString,
+    graph: {
+      name: opts.graphName ?? model.name,
+      node: nodes,
+      initializer: inits,
+      input: [valueInfo('input', inShape)],
+      output: [valueInfo('output', model.outputShape)],
+    },
+  };
+  const Model = onnxType('ModelProto');
+  const err = Model.verify(obj);
+  if (err) throw new Error(`toONNX: internal error building the ModelProto: ${err}`);
+  return Model.encode(Model.fromObject(obj)).finish();
+}
