@@ -35,6 +35,12 @@ export class Tape {
   /** Runs every recorded backward in reverse order, seeded with d(out)/d(out) = seed (default 1). */
   backward(out: Tensor, seed?: Tensor): void {
     if (!this.tracked.has(out.id)) return;
+    // Intermediate gradients belong to one pass: a second backward starts them from zero, so only
+    // the leaves (watched inputs, parameters) accumulate across passes.
+    for (const n of this.nodes) {
+      const g = this.grads.get(n.output.id);
+      if (g && !this.external.has(n.output.id)) { g.dispose(); this.grads.delete(n.output.id); }
+    }
     const g = this.gradOf(out);
     if (seed) getEngine().k.add_into(g.ptr, seed.ptr, g.size);
     else getEngine().k.add_scalar(g.ptr, 1, g.size);

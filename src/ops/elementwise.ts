@@ -21,8 +21,11 @@ function isSuffix(small: readonly number[], big: readonly number[]): boolean {
 }
 
 function binary(op: BinOp, a: Tensor | number, b: Tensor | number): Tensor {
-  const at = typeof a === 'number' ? tensor([a], []) : expectTensor(a, null, op, 'a');
-  const bt = typeof b === 'number' ? tensor([b], []) : expectTensor(b, null, op, 'b');
+  // Check tensor operands before making scalars from numbers, so a bad call leaks nothing.
+  if (typeof a !== 'number') expectTensor(a, null, op, 'a');
+  if (typeof b !== 'number') expectTensor(b, null, op, 'b');
+  const at = typeof a === 'number' ? tensor([a], []) : a;
+  const bt = typeof b === 'number' ? tensor([b], []) : b;
   let swap = 0;
   let big = at, small = bt;
   if (at.size < bt.size || (at.size === bt.size && at.rank < bt.rank)) { big = bt; small = at; swap = 1; }

@@ -142,8 +142,8 @@ export async function shutdown(): Promise<void> { if (engine) await engine.pool.
  */
 export async function ready(opts: ReadyOptions = {}): Promise<Engine> {
   const want = opts.build ?? 'auto';
-  if (want !== 'auto' && want !== 'simd' && want !== 'scalar') {
-    throw new Error(`ready(): build must be 'auto', 'simd' or 'scalar', got ${JSON.stringify(want)}`);
+  if (want !== 'auto' && want !== 'simd' && want !== 'scalar' && want !== 'threads') {
+    throw new Error(`ready(): build must be 'auto', 'threads', 'simd' or 'scalar', got ${JSON.stringify(want)}`);
   }
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
     throw new Error(`ready(): threads must be a positive integer, got ${opts.threads}`);
