@@ -33,7 +33,13 @@ export function pack_b(out: usize, b: usize, bias: usize, K: i32, N: i32, rsb: i
     for (let k = 0; k < K; k++) {
       const row = b + (<usize>(k * rsb + j0 * csb) << 2);
       if (csb == 1 && nc == 8) {
-        memory.copy(out, row, 32);
+        // Two vector moves: memory.copy would be a call out of wasm per 32 bytes.
+        if (ASC_FEATURE_SIMD) {
+          v128.store(out, v128.load(row));
+          v128.store(out, v128.load(row, 16), 16);
+        } else {
+          memory.copy(out, row, 32);
+        }
       } else {
         for (let j = 0; j < 8; j++) {
           store<f32>(out + (<usize>j << 2), j < nc ? load<f32>(row + (<usize>(j * csb) << 2)) : 0);
