@@ -38,7 +38,11 @@ export interface FitArgs {
   batchSize?: number;
   validationData?: [Data, Data];
   shuffle?: boolean;
-  /** Seeds weight init (if not built yet), shuffling and dropout. */
+  /**
+   * Reseeds shuffling and dropout. Weight initialisation is seeded by the model's own seed
+   * (`new Sequential({seed})` or `setSeed()` before compile), which also seeds shuffling and dropout
+   * when fit gets no seed — so one seed drives all three.
+   */
   seed?: number;
   callbacks?: Callbacks;
   /** 0 silent, 1 progress bar (default), 2 one line per epoch. */
@@ -181,6 +185,7 @@ export class Sequential {
     else if (optimizer === 'sgd') opt = new SGD();
     else if (optimizer instanceof Optimizer) opt = optimizer;
     else throw new Error(`compile: optimizer must be 'adam', 'sgd' or an optimizer object, got ${JSON.stringify(optimizer)}`);
+    // Like Keras, the weights exist once the model is compiled (seeded by the model's seed).
     this.build();
     if (this.optimizer && this.optimizer !== opt) this.optimizer.dispose();
     this.optimizer = opt;
@@ -220,6 +225,8 @@ export class Sequential {
   private step(xb: Tensor, yb: Tensor, where: string): { loss: number; correct: number } {
     const opt = this.optimizer!;
     const params = this.params();
+    // Optimizer state is made before the step's tidy(), so the first step already has the final layout.
+    opt.prepare(params);
     const u8 = getArena().u8();
     for (const p of params) u8.fill(0, p.grad.ptr, p.grad.ptr + p.grad.size * 4);
     return tidy(() => {
@@ -293,6 +300,8 @@ export class Sequential {
     for (let e = first; e < first + epochs && !history.stopped; e++) {
       if ((await cb.onEpochBegin?.(e)) === false) { history.stopped = true; break; }
       progress.epochBegin(e - first, epochs);
+      // Each epoch shuffles 0..n-1 afresh, so its order depends only on the RNG state (exact resume).
+      for (let i = 0; i < idx.length; i++) idx[i] = i;
       if (args.shuffle ?? true) this.trainRng.shuffle(idx);
       let lossSum = 0, correct = 0, seen = 0;
       let b = 0;

@@ -106,7 +106,12 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
   if (blobBytes % 4 !== 0) fail(`weight data is ${blobBytes} bytes, not a whole number of float32 values (truncated?)`);
   const total = blobBytes / 4;
 
-  // Every slice in bounds, and the slices account for the whole blob (no truncation, no trailing junk).
+  // The slices account for the whole blob (no truncation, no trailing junk), and each is in bounds.
+  let claimed = 0;
+  const slots0 = (h.optimizerState && typeof h.optimizerState.slots === 'object' && h.optimizerState.slots) || {};
+  for (const w of h.weights) claimed += Number(w?.length) || 0;
+  for (const arr of Object.values(slots0)) if (Array.isArray(arr)) for (const sl of arr) claimed += Number(sl?.length) || 0;
+  if (claimed > total) fail(`file is truncated: the header describes ${claimed} floats of weights and state, the file holds ${total}`);
   let used = 0;
   for (const w of h.weights) {
     checkSlice(w, total, `weight ${w?.name}`);
@@ -155,9 +160,12 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
   let opt: Optimizer | null = null;
   if (h.compile) {
     const oc = h.compile.optimizer;
-    if (oc?.className === 'Adam') opt = new Adam(oc.config);
-    else if (oc?.className === 'SGD') opt = new SGD(oc.config);
-    else fail(`unknown optimizer ${JSON.stringify(oc?.className)}`);
+    if (!oc || typeof oc.config !== 'object' || oc.config === null) fail('optimizer config is missing or invalid');
+    try {
+      if (oc.className === 'Adam') opt = new Adam(oc.config);
+      else if (oc.className === 'SGD') opt = new SGD(oc.config);
+    } catch (e) { fail(`optimizer config: ${(e as Error).message}`); }
+    if (!opt) fail(`unknown optimizer ${JSON.stringify(oc.className)}`);
   }
   const iterations = h.optimizerState?.iterations ?? 0;
   if (!Number.isInteger(iterations) || iterations < 0) fail(`optimizer iterations ${JSON.stringify(iterations)} is invalid`);

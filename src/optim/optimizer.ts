@@ -24,6 +24,9 @@ export abstract class Optimizer {
   /** Applies one update to every parameter. */
   abstract step(params: ParamGrad[]): void;
 
+  /** Creates the state of every parameter (zeros) if it does not exist yet. */
+  prepare(params: ParamGrad[]): void { for (const p of params) this.slotsFor(p); }
+
   protected slotsFor(p: ParamGrad): Tensor[] {
     let s = this.slots.get(p.name);
     if (!s) {
