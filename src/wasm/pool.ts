@@ -84,7 +84,8 @@ export class ThreadPool {
     let w: WorkerLike;
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: { ready?: boolean; error?: string }) => {
-        if (m.ready) resolve();
+        // Unref only once started: an unref'd worker still booting would let Node exit mid-await.
+        if (m.ready) { (w as { unref?: () => void }).unref?.(); resolve(); }
         if (m.error) this.lastError = m.error;
       };
       if (isNode) {
@@ -94,7 +95,6 @@ export class ThreadPool {
           const nw = new Worker(WORKER_SRC, { eval: true });
           nw.on('message', onMessage);
           nw.on('error', (e: Error) => { this.lastError = e.message; reject(e); });
-          nw.unref();
           nw.postMessage(init);
           w = nw;
           this.workers.push(w);

@@ -15,7 +15,7 @@ describe.skipIf(!built && !process.env.CI)('simdnet train and SIGINT', () => {
     const out = await mkdtemp(join(tmpdir(), 'simdnet-sigint-'));
     try {
       const child = spawn(process.execPath, [bin, 'train', '--train-limit', '6000', '--test-limit', '200', '--epochs', '5',
-        '--batch-size', '32', '--threads', '1', '--out', out, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        '--batch-size', '32', '--out', out, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '', stderr = '';
       child.stdout.on('data', (d) => { stdout += d; });
       child.stderr.on('data', (d) => {
