@@ -40,3 +40,50 @@ export function adam_step(param: usize, grad: usize, m: usize, v: usize, n: i32,
     store<f32>(param + o, load<f32>(param + o) - alpha * mi / (Mathf.sqrt(vi) + eps));
   }
 }
+
+// RMSprop (Keras 3): v = rho v + (1-rho) g^2; centered: a = rho a + (1-rho) g, denom = v - a^2 + eps,
+// else denom = v + eps; inc = lr g / sqrt(denom); momentum > 0: m = momentum m + inc, p -= m; else
+// p -= inc. rho arrives as f64 so 1 - rho is rounded from the exact difference, as Keras computes it.
+// velocity (n) always; mom (n) only when momentum > 0; avg (n) only when centered (else 0).
+export function rmsprop_step(param: usize, grad: usize, velocity: usize, mom: usize, avg: usize, n: i32,
+  lr: f32, rho: f64, momentum: f32, eps: f32, centered: i32): void {
+  const r = <f32>rho;
+  const c = <f32>(1.0 - rho);
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const g = load<f32>(grad + o);
+    const v = flush(r * load<f32>(velocity + o) + c * (g * g));
+    store<f32>(velocity + o, v);
+    let denom: f32;
+    if (centered) {
+      const a = flush(r * load<f32>(avg + o) + c * g);
+      store<f32>(avg + o, a);
+      denom = v - a * a + eps;
+    } else {
+      denom = v + eps;
+    }
+    const inc = lr * g / Mathf.sqrt(denom);
+    if (momentum > 0) {
+      const m = flush(momentum * load<f32>(mom + o) + inc);
+      store<f32>(mom + o, m);
+      store<f32>(param + o, load<f32>(param + o) - m);
+    } else {
+      store<f32>(param + o, load<f32>(param + o) - inc);
+    }
+  }
+}
+
+// Learning-rate schedules, evaluated here so every engine gives the same bits (JS Math.pow/cos may
+// differ between engines). step is the 0-based optimizer step (or an epoch, for per-epoch use).
+
+// initial * factor^floor(step / dropEvery), rounded to f32
+export function lr_step_decay(initial: f64, factor: f64, dropEvery: i32, step: i32): f32 {
+  return <f32>(initial * Math.pow(factor, <f64>(step / dropEvery)));
+}
+
+// Keras CosineDecay: initial * ((1 - alpha) * 0.5 * (1 + cos(pi * min(step, decaySteps) / decaySteps)) + alpha)
+export function lr_cosine_decay(initial: f64, alpha: f64, decaySteps: i32, step: i32): f32 {
+  const done = <f64>min(step, decaySteps) / <f64>decaySteps;
+  const cosine = 0.5 * (1.0 + Math.cos(Math.PI * done));
+  return <f32>(initial * ((1.0 - alpha) * cosine + alpha));
+}

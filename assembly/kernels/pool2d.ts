@@ -92,3 +92,105 @@ export function avgpool2d_backward(dinp: usize, dout: usize, N: i32, H: i32, W: 
     }
   }
 }
+
+// Global pooling: inp (N, HW, C) -> out (N, C), HW = H*W pixels of C contiguous channels; SIMD over
+// channels. The sum runs over pixels in order (the same order in the scalar build, so the same bits).
+
+// out (N, C) = sum over pixels / HW
+export function global_avgpool2d_forward(out: usize, inp: usize, N: i32, HW: i32, C: i32): void {
+  const fhw = <f32>HW;
+  for (let n = 0; n < N; n++) {
+    const orow = out + (<usize>(n * C) << 2);
+    const img = inp + (<usize>(n * HW * C) << 2);
+    for (let c = 0; c < C; c++) store<f32>(orow + (<usize>c << 2), 0);
+    for (let p = 0; p < HW; p++) {
+      const row = img + (<usize>(p * C) << 2);
+      let c = 0;
+      if (ASC_FEATURE_SIMD) {
+        for (; c + 4 <= C; c += 4) {
+          const oc = <usize>c << 2;
+          v128.store(orow + oc, f32x4.add(v128.load(orow + oc), v128.load(row + oc)));
+        }
+      }
+      for (; c < C; c++) {
+        const oc = <usize>c << 2;
+        store<f32>(orow + oc, load<f32>(orow + oc) + load<f32>(row + oc));
+      }
+    }
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vd = f32x4.splat(fhw);
+      for (; c + 4 <= C; c += 4) {
+        const oc = <usize>c << 2;
+        v128.store(orow + oc, f32x4.div(v128.load(orow + oc), vd));
+      }
+    }
+    for (; c < C; c++) {
+      const oc = <usize>c << 2;
+      store<f32>(orow + oc, load<f32>(orow + oc) / fhw);
+    }
+  }
+}
+
+// dinp (N, HW, C) += dout (N, C) / HW at every pixel
+export function global_avgpool2d_backward(dinp: usize, dout: usize, N: i32, HW: i32, C: i32): void {
+  const fhw = <f32>HW;
+  for (let n = 0; n < N; n++) {
+    const drow = dout + (<usize>(n * C) << 2);
+    const img = dinp + (<usize>(n * HW * C) << 2);
+    for (let p = 0; p < HW; p++) {
+      const row = img + (<usize>(p * C) << 2);
+      let c = 0;
+      if (ASC_FEATURE_SIMD) {
+        const vd = f32x4.splat(fhw);
+        for (; c + 4 <= C; c += 4) {
+          const oc = <usize>c << 2;
+          v128.store(row + oc, f32x4.add(v128.load(row + oc), f32x4.div(v128.load(drow + oc), vd)));
+        }
+      }
+      for (; c < C; c++) {
+        const oc = <usize>c << 2;
+        store<f32>(row + oc, load<f32>(row + oc) + load<f32>(drow + oc) / fhw);
+      }
+    }
+  }
+}
+
+// out, argmax (N, C) i32 = max over pixels and its flat index into inp; strict `>` from the first
+// pixel, so the first maximum wins (also when every value is negative or equal). Backward is
+// maxpool2d_backward over N*C outputs.
+export function global_maxpool2d_forward(out: usize, argmax: usize, inp: usize, N: i32, HW: i32, C: i32): void {
+  for (let n = 0; n < N; n++) {
+    const base = n * HW * C;
+    const img = inp + (<usize>base << 2);
+    const orow = out + (<usize>(n * C) << 2);
+    const arow = argmax + (<usize>(n * C) << 2);
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; c + 4 <= C; c += 4) {
+        const oc = <usize>c << 2;
+        let vbest = v128.load(img + oc);
+        let vidx = i32x4.add(i32x4.splat(base + c), i32x4(0, 1, 2, 3));
+        for (let p = 1; p < HW; p++) {
+          const v = v128.load(img + (<usize>(p * C) << 2) + oc);
+          const m = f32x4.gt(v, vbest);
+          vbest = v128.bitselect(v, vbest, m);
+          vidx = v128.bitselect(i32x4.add(i32x4.splat(base + p * C + c), i32x4(0, 1, 2, 3)), vidx, m);
+        }
+        v128.store(orow + oc, vbest);
+        v128.store(arow + oc, vidx);
+      }
+    }
+    for (; c < C; c++) {
+      let best = base + c;
+      let vbest = load<f32>(inp + (<usize>best << 2));
+      for (let p = 1; p < HW; p++) {
+        const idx = base + p * C + c;
+        const v = load<f32>(inp + (<usize>idx << 2));
+        if (v > vbest) { vbest = v; best = idx; }
+      }
+      store<f32>(orow + (<usize>c << 2), vbest);
+      store<i32>(arow + (<usize>c << 2), best);
+    }
+  }
+}

@@ -39,6 +39,26 @@ export function toSource(x: Data, what: string): DataSource {
     throw new Error(`${what}: expected a Tensor or {data, shape}, got ${x === null ? 'null' : typeof x}`);
   }
   if (shape.length < 1) throw new Error(`${what}: needs a batch axis, got a scalar`);
+  return makeSource(shape, values);
+}
+
+/**
+ * Examples start..start+count of src (no copy for typed arrays and tensors: the rows are read
+ * through the parent each time, so a tensor's view stays valid after memory growth).
+ */
+export function sliceSource(src: DataSource, start: number, count: number): DataSource {
+  const r = src.rowSize;
+  let cached: ArrayLike<number> | null = null;
+  const values = (): ArrayLike<number> => {
+    const v = src.values();
+    if (ArrayBuffer.isView(v)) return (v as Float32Array).subarray(start * r, (start + count) * r);
+    // Plain arrays never move: copy the slice once.
+    return (cached ??= Array.prototype.slice.call(v, start * r, (start + count) * r) as number[]);
+  };
+  return makeSource([count, ...src.rowShape], values);
+}
+
+function makeSource(shape: number[], values: () => ArrayLike<number>): DataSource {
   const n = shape[0];
   const rowShape = shape.slice(1);
   const rowSize = rowShape.reduce((a, b) => a * b, 1);

@@ -1,16 +1,27 @@
-// The layer contract (convnetjs/Keras): build(inputShape) creates the parameters, call(x) is a thin
-// call into ops/, computeOutputShape/countParams/getConfig describe it. Layers never call wasm.
+// The layer contract (convnetjs/Keras): build(inputShape) creates the parameters (trainable
+// `weights`, non-trainable `stateWeights`), call(x) is a thin call into ops/,
+// computeOutputShape/countParams/getConfig describe it. Layers never call wasm.
 // Shapes here exclude the batch axis: a Conv2D input is [H, W, C].
 import { Tensor, zeros, tensor, keep } from '../tensor.js';
 import { Rng } from '../rng.js';
-import { relu, softmax } from '../ops/act.js';
+import { elu, gelu, relu, sigmoid, softmax, tanh } from '../ops/act.js';
 
 /** A parameter of a layer with its gradient buffer. */
 export interface Weight { name: string; value: Tensor; grad: Tensor }
 
+/**
+ * Non-trainable state of a layer (BatchNormalization's moving mean and variance): saved with the
+ * model and returned by getWeights, never touched by the optimizer.
+ */
+export interface StateWeight { name: string; value: Tensor }
+
 /** Arguments of {@link Layer.call}. */
 export interface CallArgs {
-  /** Training mode: dropout active, ops recorded on the tape by the caller. */
+  /**
+   * Training mode (fit, trainOnBatch): dropout active, BatchNormalization normalizes with the batch
+   * statistics and updates its moving ones, ops recorded on the tape by the caller. false for
+   * predict and evaluate.
+   */
   training: boolean;
   /** Source of randomness for dropout. */
   rng: Rng;
@@ -18,22 +29,33 @@ export interface CallArgs {
   logits?: boolean;
 }
 
-/** Activation names accepted by layers. */
-export type ActivationName = 'linear' | 'relu' | 'softmax';
+/**
+ * Activation names accepted by layers (Keras names). 'elu' has alpha 1; 'gelu' is the exact
+ * x * Phi(x) (Keras approximate=False); 'softmax' is over the last axis.
+ */
+export type ActivationName = 'linear' | 'relu' | 'softmax' | 'sigmoid' | 'tanh' | 'elu' | 'gelu';
+
+const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu'];
 
 export function checkActivation(a: unknown, what: string): ActivationName {
   const v = a ?? 'linear';
-  if (v !== 'linear' && v !== 'relu' && v !== 'softmax') {
-    throw new Error(`${what}: activation must be 'linear', 'relu' or 'softmax', got ${JSON.stringify(a)}`);
+  if (!(ACTIVATIONS as readonly unknown[]).includes(v)) {
+    throw new Error(`${what}: activation must be one of ${ACTIVATIONS.map((n) => `'${n}'`).join(', ')}, got ${JSON.stringify(a)}`);
   }
-  return v;
+  return v as ActivationName;
 }
 
 /** Applies a non-fused activation through the ops. */
 export function applyActivation(x: Tensor, act: ActivationName, args: CallArgs): Tensor {
-  if (act === 'relu') return relu(x);
-  if (act === 'softmax' && !args.logits) return softmax(x);
-  return x;
+  switch (act) {
+    case 'relu': return relu(x);
+    case 'softmax': return args.logits ? x : softmax(x);
+    case 'sigmoid': return sigmoid(x);
+    case 'tanh': return tanh(x);
+    case 'elu': return elu(x, 1);
+    case 'gelu': return gelu(x);
+    default: return x;
+  }
 }
 
 /** Initializer names (Keras): uniform ones only, because they are bit-reproducible in every engine. */
@@ -58,6 +80,8 @@ export abstract class Layer {
   /** Input shape without the batch axis, known once built (or given as `inputShape`). */
   inputShape: number[] | null;
   weights: Weight[] = [];
+  /** Non-trainable state (saved, not optimized), e.g. BatchNormalization's moving statistics. */
+  stateWeights: StateWeight[] = [];
   built = false;
 
   constructor(cfg: { name?: string; inputShape?: number[] } = {}) {
@@ -96,19 +120,32 @@ export abstract class Layer {
   /** Names (suffixes) and shapes of the parameters build() would create, without allocating. */
   weightShapes(_inputShape: readonly number[]): Array<[string, number[]]> { return []; }
 
+  /** Names (suffixes) and shapes of the non-trainable state build() would create. */
+  stateShapes(_inputShape: readonly number[]): Array<[string, number[]]> { return []; }
+
   protected addWeight(suffix: string, value: Tensor): Tensor {
     // Parameters outlive any tidy() scope the build happens in.
     this.weights.push({ name: `${this.name}/${suffix}`, value: keep(value), grad: keep(zeros(value.shape)) });
     return value;
   }
 
-  /** Number of parameters. */
-  countParams(): number { return this.weights.reduce((a, w) => a + w.value.size, 0); }
+  protected addState(suffix: string, value: Tensor): Tensor {
+    this.stateWeights.push({ name: `${this.name}/${suffix}`, value: keep(value) });
+    return value;
+  }
 
-  /** Frees parameters and gradients. */
+  /** Number of parameters, trainable and not (the Keras summary's Param #). */
+  countParams(): number { return this.countTrainableParams() + this.stateWeights.reduce((a, w) => a + w.value.size, 0); }
+
+  /** Number of trainable parameters. */
+  countTrainableParams(): number { return this.weights.reduce((a, w) => a + w.value.size, 0); }
+
+  /** Frees parameters, gradients and state. */
   dispose(): void {
     for (const w of this.weights) { w.value.dispose(); w.grad.dispose(); }
+    for (const w of this.stateWeights) w.value.dispose();
     this.weights = [];
+    this.stateWeights = [];
     this.built = false;
   }
 }

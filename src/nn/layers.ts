@@ -1,9 +1,12 @@
-// Keras layers: Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, Activation.
+// Keras layers: Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
+// Flatten, Dense, Dropout, Activation, LeakyReLU (BatchNormalization lives in batchnorm.ts).
 // Each is parameters + a one-line call into ops/ (tinygrad's nn style); factories in `layers.*`.
 import { Tensor } from '../tensor.js';
 import { Rng } from '../rng.js';
 import { conv2d } from '../ops/conv2d.js';
-import { maxPool2d, avgPool2d } from '../ops/pool2d.js';
+import { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from '../ops/pool2d.js';
+import { leakyRelu } from '../ops/act.js';
+import { BatchNormalization, BatchNormalizationConfig } from './batchnorm.js';
 import { dense } from '../ops/dense.js';
 import { mul, reshape } from '../ops/elementwise.js';
 import { pair, windowGeometry } from '../geom.js';
@@ -80,7 +83,7 @@ export class Conv2D extends Layer {
       strides: this.cfg.strides, padding: this.cfg.padding, bias: this.weights[1]?.value ?? null,
       activation: act === 'relu' ? 'relu' : 'linear', name: this.name, skipFiniteCheck: true,
     });
-    return act === 'softmax' ? applyActivation(y, act, args) : y;
+    return act === 'relu' ? y : applyActivation(y, act, args);
   }
   getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
 }
@@ -123,6 +126,29 @@ export class AveragePooling2D extends Pooling2D {
   get className() { return 'AveragePooling2D'; }
   get defaultName() { return 'average_pooling2d'; }
   call(x: Tensor): Tensor { return avgPool2d(x, { ...this.cfg, name: this.name, skipFiniteCheck: true }); }
+}
+
+abstract class GlobalPooling2D extends Layer {
+  constructor(cfg: { inputShape?: number[]; name?: string } = {}) { super(cfg); }
+  computeOutputShape(s: readonly number[]): number[] {
+    expectRank(s, 3, this.name || this.className, '[height, width, channels]');
+    return [s[2]];
+  }
+  getConfig() { return { name: this.name, inputShape: this.inputShape ?? undefined }; }
+}
+
+/** Mean over height and width, [N, H, W, C] -> [N, C], as keras.layers.GlobalAveragePooling2D. */
+export class GlobalAveragePooling2D extends GlobalPooling2D {
+  get className() { return 'GlobalAveragePooling2D'; }
+  get defaultName() { return 'global_average_pooling2d'; }
+  call(x: Tensor): Tensor { return globalAvgPool2d(x, { name: this.name, skipFiniteCheck: true }); }
+}
+
+/** Max over height and width, [N, H, W, C] -> [N, C], as keras.layers.GlobalMaxPooling2D. */
+export class GlobalMaxPooling2D extends GlobalPooling2D {
+  get className() { return 'GlobalMaxPooling2D'; }
+  get defaultName() { return 'global_max_pooling2d'; }
+  call(x: Tensor): Tensor { return globalMaxPool2d(x, { name: this.name, skipFiniteCheck: true }); }
 }
 
 /** Flattens all axes but the batch axis. */
@@ -183,7 +209,7 @@ export class Dense extends Layer {
     const y = dense(x, this.weights[0].value, {
       bias: this.weights[1]?.value ?? null, activation: act === 'relu' ? 'relu' : 'linear', name: this.name, skipFiniteCheck: true,
     });
-    return act === 'softmax' ? applyActivation(y, act, args) : y;
+    return act === 'relu' ? y : applyActivation(y, act, args);
   }
   getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
 }
@@ -227,9 +253,36 @@ export class Activation extends Layer {
   getConfig() { return { activation: this.act, name: this.name, inputShape: this.inputShape ?? undefined }; }
 }
 
+/** Options of {@link LeakyReLU}. */
+export interface LeakyReLUConfig {
+  /** Slope for x <= 0 (Keras 3 calls it negative_slope); default 0.3 as Keras. */
+  alpha?: number;
+  inputShape?: number[];
+  name?: string;
+}
+
+/** x > 0 ? x : alpha * x, as keras.layers.LeakyReLU (alpha 0.3). */
+export class LeakyReLU extends Layer {
+  readonly alpha: number;
+  constructor(cfg: LeakyReLUConfig = {}) {
+    super(cfg ?? {});
+    const alpha = cfg?.alpha ?? 0.3;
+    if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) {
+      throw new Error(`LeakyReLU: alpha must be a non-negative number, got ${JSON.stringify(cfg?.alpha)}`);
+    }
+    this.alpha = alpha;
+  }
+  get className() { return 'LeakyReLU'; }
+  get defaultName() { return 'leaky_re_lu'; }
+  computeOutputShape(s: readonly number[]): number[] { return [...s]; }
+  call(x: Tensor): Tensor { return leakyRelu(x, this.alpha); }
+  getConfig() { return { alpha: this.alpha, name: this.name, inputShape: this.inputShape ?? undefined }; }
+}
+
 /** Layer classes by Keras class name (for loading saved models). */
 export const layerClasses: Record<string, new (cfg: any) => Layer> = {
-  Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, Activation,
+  Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout,
+  Activation, LeakyReLU, BatchNormalization,
 };
 
 /** Keras-style factories: `layers.conv2d({...})`, `layers.dense({...})`, ... */
@@ -241,4 +294,15 @@ export const layers = {
   dense: (cfg: DenseConfig) => new Dense(cfg),
   dropout: (cfg: { rate: number; inputShape?: number[]; name?: string }) => new Dropout(cfg),
   activation: (cfg: { activation: ActivationName; inputShape?: number[]; name?: string }) => new Activation(cfg),
+  leakyReLU: (cfg?: LeakyReLUConfig) => new LeakyReLU(cfg),
+  batchNormalization: (cfg?: BatchNormalizationConfig) => new BatchNormalization(cfg),
+  globalAveragePooling2D: (cfg?: { inputShape?: number[]; name?: string }) => new GlobalAveragePooling2D(cfg),
+  globalMaxPooling2D: (cfg?: { inputShape?: number[]; name?: string }) => new GlobalMaxPooling2D(cfg),
+  /** Alias of globalAveragePooling2D, spelled like maxPooling2d. */
+  globalAveragePooling2d: (cfg?: { inputShape?: number[]; name?: string }) => new GlobalAveragePooling2D(cfg),
+  /** Alias of globalMaxPooling2D, spelled like maxPooling2d. */
+  globalMaxPooling2d: (cfg?: { inputShape?: number[]; name?: string }) => new GlobalMaxPooling2D(cfg),
 };
+
+export { BatchNormalization };
+export type { BatchNormalizationConfig };

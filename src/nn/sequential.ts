@@ -7,17 +7,19 @@ import { Tape, noGrad, withTape } from '../autograd.js';
 import { softmaxCrossEntropy } from '../ops/act.js';
 import { getArena } from '../wasm/arena.js';
 import { Rng } from '../rng.js';
-import { Layer } from './layer.js';
+import { Layer, StateWeight } from './layer.js';
 import { Optimizer, ParamGrad } from '../optim/optimizer.js';
 import { Adam } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
+import { RMSprop } from '../optim/rmsprop.js';
+import type { LearningRateSchedule } from '../optim/schedules.js';
 import { Progress } from './progress.js';
-import { Data, DataSource, LossName, labelsToOneHot, toSource } from './data.js';
+import { Data, DataSource, LossName, labelsToOneHot, sliceSource, toSource } from './data.js';
 import { saveModel } from './serialize.js';
 
 /** Arguments of {@link Sequential.compile}. */
 export interface CompileArgs {
-  optimizer: 'adam' | 'sgd' | Optimizer;
+  optimizer: 'adam' | 'sgd' | 'rmsprop' | Optimizer;
   loss: LossName;
   metrics?: string[];
 }
@@ -37,6 +39,16 @@ export interface FitArgs {
   epochs?: number;
   batchSize?: number;
   validationData?: [Data, Data];
+  /**
+   * Fraction in [0, 1) of x/y held out as validation data, as Keras: the last examples, taken before
+   * shuffling. Not together with validationData.
+   */
+  validationSplit?: number;
+  /**
+   * Sets the optimizer's learning rate before every step to `schedule(optimizer.iterations)` (the
+   * 0-based step count, continuing across fits and saved models), e.g. `sn.schedules.cosineDecay(...)`.
+   */
+  learningRateSchedule?: LearningRateSchedule;
   shuffle?: boolean;
   /**
    * Reseeds shuffling and dropout. Weight initialisation is seeded by the model's own seed
@@ -145,22 +157,40 @@ export class Sequential {
     return this.layers.flatMap((l) => l.weights.map((w) => ({ name: w.name, value: w.value, grad: w.grad })));
   }
 
+  /** Non-trainable state of every layer, in order (BatchNormalization's moving statistics). */
+  stateWeights(): StateWeight[] {
+    this.build();
+    return this.layers.flatMap((l) => l.stateWeights.map((w) => ({ name: w.name, value: w.value })));
+  }
+
+  /** Every weight in Keras order: per layer its trainable weights, then its state. */
+  private allWeights(): StateWeight[] {
+    this.build();
+    return this.layers.flatMap((l) => [...l.weights, ...l.stateWeights].map((w) => ({ name: w.name, value: w.value })));
+  }
+
+  /** Number of parameters, trainable and not. */
   countParams(): number { this.build(); return this.layers.reduce((a, l) => a + l.countParams(), 0); }
+
+  /** Number of trainable parameters. */
+  countTrainableParams(): number { this.build(); return this.layers.reduce((a, l) => a + l.countTrainableParams(), 0); }
 
   /** The Keras summary table; printed with `print` (default console.log) and returned. */
   summary(print: ((s: string) => void) | null = (s) => console.log(s)): string {
     this.build();
     const shapes = this.shapes();
     const rule = (c: string) => c.repeat(69);
-    const row = (a: string, b: string, c: string) => `${a.padEnd(33)}${b.padEnd(26)}${c}`.trimEnd();
+    // Columns at 33 and 59 as Keras; a longer cell keeps one space before the next column.
+    const cell = (v: string, w: number) => (v.length < w ? v.padEnd(w) : `${v} `);
+    const row = (a: string, b: string, c: string) => `${cell(a, 33)}${cell(b, 26)}${c}`.trimEnd();
     const lines = [`Model: "${this.name}"`, rule('_'), row(' Layer (type)', 'Output Shape', 'Param #'), rule('=')];
     this.layers.forEach((l, i) => {
       if (i > 0) lines.push('');
       lines.push(row(` ${l.name} (${l.className})`, `(None, ${shapes[i].join(', ')})`, String(l.countParams())));
     });
-    const total = this.countParams();
-    lines.push(rule('='), `Total params: ${total.toLocaleString('en-US')}`, `Trainable params: ${total.toLocaleString('en-US')}`,
-      'Non-trainable params: 0', rule('_'));
+    const total = this.countParams(), trainable = this.countTrainableParams();
+    lines.push(rule('='), `Total params: ${total.toLocaleString('en-US')}`, `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`, rule('_'));
     const text = lines.join('\n');
     if (print) print(text);
     return text;
@@ -183,8 +213,9 @@ export class Sequential {
     let opt: Optimizer;
     if (optimizer === 'adam') opt = new Adam();
     else if (optimizer === 'sgd') opt = new SGD();
+    else if (optimizer === 'rmsprop') opt = new RMSprop();
     else if (optimizer instanceof Optimizer) opt = optimizer;
-    else throw new Error(`compile: optimizer must be 'adam', 'sgd' or an optimizer object, got ${JSON.stringify(optimizer)}`);
+    else throw new Error(`compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got ${JSON.stringify(optimizer)}`);
     // Like Keras, the weights exist once the model is compiled (seeded by the model's seed).
     this.build();
     if (this.optimizer && this.optimizer !== opt) this.optimizer.dispose();
@@ -280,13 +311,27 @@ export class Sequential {
     const batchSize = args.batchSize ?? 32;
     if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`fit: batchSize must be a positive integer, got ${batchSize}`);
-    const xs = toSource(x, 'fit x');
-    const ys = toSource(y, 'fit y');
+    const schedule = args.learningRateSchedule;
+    if (schedule !== undefined && typeof schedule !== 'function') throw new Error('fit: learningRateSchedule must be a function of the step number (e.g. sn.schedules.cosineDecay({...}))');
+    const split = args.validationSplit ?? 0;
+    if (typeof split !== 'number' || !(split >= 0 && split < 1)) throw new Error(`fit: validationSplit must be a number in [0, 1), got ${JSON.stringify(args.validationSplit)}`);
+    if (split > 0 && args.validationData) throw new Error('fit: give validationData or validationSplit, not both');
+    let xs = toSource(x, 'fit x');
+    let ys = toSource(y, 'fit y');
     this.checkXY(xs, ys, 'fit');
     let val: [DataSource, DataSource] | null = null;
     if (args.validationData) {
       val = [toSource(args.validationData[0], 'fit validationData x'), toSource(args.validationData[1], 'fit validationData y')];
       this.checkXY(val[0], val[1], 'fit validationData');
+    } else if (split > 0) {
+      // Keras: split_at = floor(n * (1 - split)); the tail (before any shuffling) is validation data.
+      const at = Math.floor(xs.n * (1 - split));
+      if (at === 0 || at === xs.n) {
+        throw new Error(`fit: validationSplit ${split} of ${xs.n} examples leaves ${at} for training and ${xs.n - at} for validation; both need at least one (use more data or another split)`);
+      }
+      val = [sliceSource(xs, at, xs.n - at), sliceSource(ys, at, ys.n - at)];
+      xs = sliceSource(xs, 0, at);
+      ys = sliceSource(ys, 0, at);
     }
     const progress = new Progress(args.verbose ?? 1, args.print);
     const steps = Math.ceil(xs.n / batchSize);
@@ -307,6 +352,7 @@ export class Sequential {
       let b = 0;
       for (; b < steps; b++) {
         const start = b * batchSize, count = Math.min(batchSize, xs.n - start);
+        if (schedule) this.optimizer!.learningRate = schedule(this.optimizer!.iterations);
         const r = tidy(() => {
           const [xb, yb] = this.batch(xs, ys, idx, start, count);
           return this.step(xb, yb, `at epoch ${e + 1}, batch ${b + 1}`);
@@ -392,14 +438,17 @@ export class Sequential {
     return out;
   }
 
-  /** Copies of all weights, in layer order (Keras getWeights). The caller disposes them. */
+  /**
+   * Copies of all weights in Keras order: per layer its trainable weights, then its non-trainable
+   * state (BatchNormalization: gamma, beta, moving_mean, moving_variance). The caller disposes them.
+   */
   getWeights(): Tensor[] {
-    return this.params().map((p) => keep(tensor(p.value.view().slice(), p.value.shape)));
+    return this.allWeights().map((p) => keep(tensor(p.value.view().slice(), p.value.shape)));
   }
 
-  /** Replaces all weights; checks count and shapes before writing anything. */
+  /** Replaces all weights (the order of getWeights); checks count and shapes before writing anything. */
   setWeights(weights: Array<Tensor | Float32Array>): void {
-    const params = this.params();
+    const params = this.allWeights();
     if (!Array.isArray(weights) || weights.length !== params.length) {
       throw new Error(`setWeights: the model has ${params.length} weight arrays, got ${Array.isArray(weights) ? weights.length : typeof weights}`);
     }

@@ -4,7 +4,12 @@
 //   8   u32 version            FORMAT_VERSION
 //   12  u32 headerBytes        length of the JSON header (padded with spaces to a multiple of 4)
 //   16  JSON header            architecture, weight and optimizer-slot table, RNG states
-//   ..  float32[] blob         little-endian, addressed by {offset, length} in floats
+//   ..  float32[] blob         little-endian, addressed by {offset, length} in floats:
+//                              trainable weights, then layer state, then optimizer slots
+//
+// Layer state (BatchNormalization's moving mean/variance: non-trainable) is listed under the header
+// key "state", written only when the model has some. Models without state therefore give the same
+// bytes as before the key existed, and those files load unchanged: a pure extension of version 1.
 //
 // Loading checks everything (sizes, shapes against the architecture, bounds) before it allocates a
 // byte, and builds a new model, so a bad file never touches a model in memory.
@@ -13,6 +18,7 @@ import { layerClasses } from './layers.js';
 import { Layer } from './layer.js';
 import { Adam } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
+import { RMSprop } from '../optim/rmsprop.js';
 import { Optimizer, OptimizerState } from '../optim/optimizer.js';
 
 const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4e, 0x45, 0x54, 0x00]; // "SIMDNET\0"
@@ -30,6 +36,8 @@ interface Header {
   seed: number;
   layers: Array<{ className: string; config: Record<string, unknown> }>;
   weights: Array<{ name: string; shape: number[] } & Slice>;
+  /** Non-trainable layer state; absent when the model has none. */
+  state?: Array<{ name: string; shape: number[] } & Slice>;
   compile: { loss: string; metrics: string[]; optimizer: { className: string; config: Record<string, number | boolean> } } | null;
   optimizerState: { iterations: number; slots: Record<string, Slice[]> } | null;
   rng: { init: number[]; train: number[] };
@@ -42,6 +50,8 @@ export function saveModel(model: Sequential): ArrayBuffer {
   let offset = 0;
   const put = (a: Float32Array): Slice => { chunks.push(a); const s = { offset, length: a.length }; offset += a.length; return s; };
   const weights = params.map((p) => ({ name: p.name, shape: [...p.value.shape], ...put(p.value.view().slice()) }));
+  const stateWeights = model.stateWeights();
+  const state = stateWeights.map((p) => ({ name: p.name, shape: [...p.value.shape], ...put(p.value.view().slice()) }));
   let optimizerState: Header['optimizerState'] = null;
   let st: OptimizerState | null = null;
   if (model.optimizer) {
@@ -54,6 +64,7 @@ export function saveModel(model: Sequential): ArrayBuffer {
     format: 'simdnet-model', version: FORMAT_VERSION, name: model.name, seed: model.seed,
     layers: model.layers.map((l) => ({ className: l.className, config: JSON.parse(JSON.stringify(l.getConfig())) })),
     weights,
+    ...(state.length > 0 ? { state } : {}),
     compile: model.optimizer && model.loss ? { loss: model.loss, metrics: model.metrics, optimizer: { className: st!.className, config: st!.config } } : null,
     optimizerState,
     rng: { init: model.initRng.getState(), train: model.trainRng.getState() },
@@ -109,11 +120,13 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
   // The slices account for the whole blob (no truncation, no trailing junk), and each is in bounds.
   let claimed = 0;
   const slots0 = (h.optimizerState && typeof h.optimizerState.slots === 'object' && h.optimizerState.slots) || {};
-  for (const w of h.weights) claimed += Number(w?.length) || 0;
+  if (h.state !== undefined && !Array.isArray(h.state)) fail('header "state" is not a list');
+  const stateList = h.state ?? [];
+  for (const w of [...h.weights, ...stateList]) claimed += Number(w?.length) || 0;
   for (const arr of Object.values(slots0)) if (Array.isArray(arr)) for (const sl of arr) claimed += Number(sl?.length) || 0;
   if (claimed > total) fail(`file is truncated: the header describes ${claimed} floats of weights and state, the file holds ${total}`);
   let used = 0;
-  for (const w of h.weights) {
+  for (const w of [...h.weights, ...stateList]) {
     checkSlice(w, total, `weight ${w?.name}`);
     if (!Array.isArray(w.shape) || w.shape.some((d) => !Number.isInteger(d) || d < 1)) fail(`weight ${w.name} has an invalid shape ${JSON.stringify(w.shape)}`);
     if (w.shape.reduce((a, b) => a * b, 1) !== w.length) fail(`weight ${w.name} has shape [${w.shape}] but ${w.length} values`);
@@ -139,10 +152,12 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
   let s = model.inputShape;
   if (s.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`input shape [${s}] is too large`);
   const expected: Array<{ name: string; shape: number[] }> = [];
+  const expectedState: Array<{ name: string; shape: number[] }> = [];
   for (const l of layers) {
     let out: number[];
     try { out = l.computeOutputShape(s); } catch (e) { fail((e as Error).message); }
     for (const [suffix, shape] of l.weightShapes(s)) expected.push({ name: `${l.name}/${suffix}`, shape });
+    for (const [suffix, shape] of l.stateShapes(s)) expectedState.push({ name: `${l.name}/${suffix}`, shape });
     if (out.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`layer ${l.name} output [${out}] is too large`);
     s = out;
   }
@@ -150,6 +165,11 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
   expected.forEach((e, i) => {
     const w = h.weights[i];
     if (w.name !== e.name || w.shape.join() !== e.shape.join()) fail(`weight ${i} is ${w.name} [${w.shape}] but the architecture needs ${e.name} [${e.shape}]`);
+  });
+  if (expectedState.length !== stateList.length) fail(`the architecture has ${expectedState.length} state arrays (e.g. moving statistics) but the file holds ${stateList.length}`);
+  expectedState.forEach((e, i) => {
+    const w = stateList[i];
+    if (w.name !== e.name || w.shape.join() !== e.shape.join()) fail(`state ${i} is ${w.name} [${w.shape}] but the architecture needs ${e.name} [${e.shape}]`);
   });
   for (const [name, arr] of Object.entries(slots)) {
     const e = expected.find((x) => x.name === name);
@@ -164,8 +184,12 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
     try {
       if (oc.className === 'Adam') opt = new Adam(oc.config);
       else if (oc.className === 'SGD') opt = new SGD(oc.config);
+      else if (oc.className === 'RMSprop') opt = new RMSprop(oc.config);
     } catch (e) { fail(`optimizer config: ${(e as Error).message}`); }
     if (!opt) fail(`unknown optimizer ${JSON.stringify(oc.className)}`);
+    for (const [name, arr] of Object.entries(slots)) {
+      if (arr.length !== opt.slotsPerParam) fail(`optimizer state of ${name} has ${arr.length} arrays but ${opt.className} with this config keeps ${opt.slotsPerParam}`);
+    }
   }
   const iterations = h.optimizerState?.iterations ?? 0;
   if (!Number.isInteger(iterations) || iterations < 0) fail(`optimizer iterations ${JSON.stringify(iterations)} is invalid`);
@@ -179,10 +203,13 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
     return a;
   };
   try {
+    // Build first: building draws initial weights from initRng (overwritten just below), and the
+    // restored state must be the saved one, so that load → save gives back the same bytes.
+    model.build();
     model.initRng.setState(h.rng.init);
     model.trainRng.setState(h.rng.train);
-    model.build();
-    model.setWeights(h.weights.map(read));
+    model.params().forEach((p, i) => p.value.view().set(read(h.weights[i])));
+    model.stateWeights().forEach((p, i) => p.value.view().set(read(stateList[i])));
     if (h.compile && opt) {
       model.compile({ optimizer: opt, loss: h.compile.loss as never, metrics: h.compile.metrics });
       const st: OptimizerState = { className: opt.className, config: opt.getConfig(), iterations, slots: {} };

@@ -6,6 +6,9 @@
 // 'same' padding becomes explicit pads computed by simdnet's own geometry (TF semantics: the extra
 // pixel goes bottom/right); AveragePooling2D excludes padding from the divisor (count_include_pad=0),
 // as simdnet's avgPool2d does. Dropout is the identity at inference and writes nothing.
+// BatchNormalization is exported in inference form (moving statistics, BatchNormalization op with C
+// on axis 1); the global pools become GlobalAveragePool/GlobalMaxPool + Flatten; the exact GELU has
+// no opset-13 op and is written as 0.5·x·(1 + Erf(x/√2)).
 import type { Sequential } from '../nn/sequential.js';
 import type { Layer } from '../nn/layer.js';
 import { windowGeometry, type Padding } from '../geom.js';
@@ -16,7 +19,8 @@ export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 13;
 
 /** Layer classes {@link toONNX} can write. */
-export const ONNX_SUPPORTED_LAYERS = ['Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'Flatten', 'Dense', 'Dropout', 'Activation'] as const;
+export const ONNX_SUPPORTED_LAYERS = ['Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
+  'Flatten', 'Dense', 'Dropout', 'Activation', 'LeakyReLU', 'BatchNormalization'] as const;
 
 /** Options of {@link toONNX}. */
 export interface ToONNXOptions {
@@ -32,6 +36,7 @@ interface TensorObj { name: string; dims: number[]; data_type: number; raw_data:
 
 const ints = (name: string, v: number[]): Attr => ({ name, type: AttributeType.INTS, ints: v });
 const int = (name: string, v: number): Attr => ({ name, type: AttributeType.INT, i: v });
+const float = (name: string, v: number): Attr => ({ name, type: AttributeType.FLOAT, f: v });
 
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -58,9 +63,9 @@ function hwioToOihw(w: Float32Array, KH: number, KW: number, C: number, K: numbe
   return out;
 }
 
-/** The weight of `layer` whose name ends in `/suffix`, as a float32 copy, or null. */
+/** The weight or state of `layer` whose name ends in `/suffix`, as a float32 copy, or null. */
 function weightData(layer: Layer, suffix: string): { data: Float32Array; shape: number[] } | null {
-  const w = layer.weights.find((x) => x.name === `${layer.name}/${suffix}` || x.name.endsWith(`/${suffix}`));
+  const w = [...layer.weights, ...layer.stateWeights].find((x) => x.name === `${layer.name}/${suffix}` || x.name.endsWith(`/${suffix}`));
   if (!w) return null;
   const d = w.value.dataSync();
   return { data: d instanceof Float32Array ? d : Float32Array.from(d), shape: [...w.value.shape] };
@@ -124,7 +129,20 @@ export function toONNX(model: Sequential, opts: ToONNXOptions = {}): Uint8Array 
   };
   const activation = (act: unknown, name: string) => {
     if (act === 'relu') node('Relu', name, [cur]);
-    else if (act === 'softmax') {
+    else if (act === 'sigmoid') node('Sigmoid', name, [cur]);
+    else if (act === 'tanh') node('Tanh', name, [cur]);
+    else if (act === 'elu') node('Elu', name, [cur], [float('alpha', 1)]);
+    else if (act === 'gelu') {
+      const x = cur;
+      const one = init(`${name}/gelu_one`, Float32Array.of(1), []);
+      const half = init(`${name}/gelu_half`, Float32Array.of(0.5), []);
+      const sqrt2 = init(`${name}/gelu_sqrt2`, Float32Array.of(Math.SQRT2), []);
+      node('Div', name, [x, sqrt2]);
+      node('Erf', name, [cur]);
+      node('Add', name, [cur, one]);
+      node('Mul', name, [x, cur]);
+      node('Mul', name, [cur, half]);
+    } else if (act === 'softmax') {
       // simdnet's softmax is over the last axis: channels, i.e. axis 1 once transposed to NCHW.
       node('Softmax', name, [cur], [int('axis', layout === 'nchw' ? 1 : rank - 1)]);
     } else if (act !== 'linear' && act !== undefined && act !== null) {
@@ -197,6 +215,29 @@ export function toONNX(model: Sequential, opts: ToONNXOptions = {}): Uint8Array 
         activation(cfg.activation, name);
         break;
       }
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D': {
+        toNCHW(name, layer.className);
+        node(layer.className === 'GlobalMaxPooling2D' ? 'GlobalMaxPool' : 'GlobalAveragePool', name, [cur]);
+        node('Flatten', name, [cur], [int('axis', 1)]);
+        layout = 'nhwc';
+        rank = 2;
+        break;
+      }
+      case 'BatchNormalization': {
+        // Channels are the last axis: axis 1 once an image is NCHW, and already axis 1 for [N, C].
+        if (rank === 4) toNCHW(name, 'BatchNormalization');
+        else if (rank !== 2) throw new Error(`toONNX: layer ${name} (BatchNormalization) needs a [height, width, channels] or [features] input`);
+        const C = s[s.length - 1];
+        const get = (suffix: string, fill: number) => weightData(layer, suffix)?.data ?? new Float32Array(C).fill(fill);
+        const inputs = [cur, init(`${name}/gamma`, get('gamma', 1), [C]), init(`${name}/beta`, get('beta', 0), [C]),
+          init(`${name}/moving_mean`, get('moving_mean', 0), [C]), init(`${name}/moving_variance`, get('moving_variance', 1), [C])];
+        node('BatchNormalization', name, inputs, [float('epsilon', cfg.epsilon as number)]);
+        break;
+      }
+      case 'LeakyReLU':
+        node('LeakyRelu', name, [cur], [float('alpha', cfg.alpha as number)]);
+        break;
       case 'Dropout':
         break;
       case 'Activation':

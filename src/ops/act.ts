@@ -1,4 +1,5 @@
-// relu, softmax and the fused softmax + cross-entropy loss over assembly/kernels/act.ts.
+// Element-wise activations (relu, sigmoid, tanh, elu, leakyRelu, gelu), softmax and the fused
+// softmax + cross-entropy loss over assembly/kernels/act.ts. exp/tanh/erfc run in wasm, never JS Math.
 import { Tensor } from '../tensor.js';
 import { activeTape, record } from '../autograd.js';
 import { expectFinite, expectTensor, k } from './util.js';
@@ -12,6 +13,81 @@ export function relu(x: Tensor): Tensor {
   record([x], out, (dy, grad) => {
     const gx = grad(x);
     if (gx) kx.relu_backward(gx, dy.ptr, out.ptr, out.size);
+  });
+  return out;
+}
+
+/** 1 / (1 + exp(-x)) element-wise. */
+export function sigmoid(x: Tensor): Tensor {
+  expectTensor(x, null, 'sigmoid', 'x');
+  const kx = k();
+  const out = new Tensor(x.shape);
+  kx.sigmoid_forward(out.ptr, x.ptr, x.size);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.sigmoid_backward(gx, dy.ptr, out.ptr, out.size);
+  });
+  return out;
+}
+
+/** tanh(x) element-wise. */
+export function tanh(x: Tensor): Tensor {
+  expectTensor(x, null, 'tanh', 'x');
+  const kx = k();
+  const out = new Tensor(x.shape);
+  kx.tanh_forward(out.ptr, x.ptr, x.size);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.tanh_backward(gx, dy.ptr, out.ptr, out.size);
+  });
+  return out;
+}
+
+function checkAlpha(alpha: unknown, what: string): number {
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new Error(`${what}: alpha must be a finite number, got ${JSON.stringify(alpha)}`);
+  return alpha;
+}
+
+/** x > 0 ? x : alpha * (exp(x) - 1), as Keras ELU (alpha 1). */
+export function elu(x: Tensor, alpha = 1): Tensor {
+  expectTensor(x, null, 'elu', 'x');
+  checkAlpha(alpha, 'elu');
+  const kx = k();
+  const out = new Tensor(x.shape);
+  kx.elu_forward(out.ptr, x.ptr, x.size, alpha);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.elu_backward(gx, dy.ptr, x.ptr, x.size, alpha);
+  });
+  return out;
+}
+
+/** x > 0 ? x : alpha * x, as Keras LeakyReLU (alpha / negative_slope 0.3). */
+export function leakyRelu(x: Tensor, alpha = 0.3): Tensor {
+  expectTensor(x, null, 'leakyRelu', 'x');
+  checkAlpha(alpha, 'leakyRelu');
+  const kx = k();
+  const out = new Tensor(x.shape);
+  kx.leaky_relu_forward(out.ptr, x.ptr, x.size, alpha);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.leaky_relu_backward(gx, dy.ptr, x.ptr, x.size, alpha);
+  });
+  return out;
+}
+
+/**
+ * GELU, exact: x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt 2)) — Keras `gelu` with approximate=False
+ * (its default and what `activation: 'gelu'` means), not the tanh approximation.
+ */
+export function gelu(x: Tensor): Tensor {
+  expectTensor(x, null, 'gelu', 'x');
+  const kx = k();
+  const out = new Tensor(x.shape);
+  kx.gelu_forward(out.ptr, x.ptr, x.size);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.gelu_backward(gx, dy.ptr, x.ptr, x.size);
   });
   return out;
 }

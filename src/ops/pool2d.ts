@@ -1,5 +1,6 @@
 // maxPool2d / avgPool2d: geometry and checks, then assembly/kernels/pool2d.ts; records backward.
-// x (N, H, W, C) -> out (N, OH, OW, C). Max pooling saves the argmax (int32, index into x).
+// x (N, H, W, C) -> out (N, OH, OW, C); the global ones x (N, H, W, C) -> out (N, C).
+// Max pooling saves the argmax (int32, index into x).
 import { Tensor } from '../tensor.js';
 import { activeTape, record } from '../autograd.js';
 import { Padding, pair, windowGeometry } from '../geom.js';
@@ -68,3 +69,45 @@ export function avgPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
   return out;
 }
 
+
+function globalGeometry(x: Tensor, what: string, skipFiniteCheck?: boolean) {
+  expectTensor(x, 4, what, 'input x (N, H, W, C)');
+  const [N, H, W, C] = x.shape;
+  if (H * W < 1) throw new Error(`${what}: the input has no pixels (shape [${x.shape}])`);
+  if (!skipFiniteCheck) expectFinite(x, what, 'input x');
+  return { N, HW: H * W, C };
+}
+
+/** Mean over height and width, as Keras GlobalAveragePooling2D: (N, H, W, C) -> (N, C). */
+export function globalAvgPool2d(x: Tensor, opts: { name?: string; skipFiniteCheck?: boolean } = {}): Tensor {
+  const what = opts.name ?? 'globalAvgPool2d';
+  const { N, HW, C } = globalGeometry(x, what, opts.skipFiniteCheck);
+  const kx = k();
+  const out = new Tensor([N, C]);
+  kx.global_avgpool2d_forward(out.ptr, x.ptr, N, HW, C);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.global_avgpool2d_backward(gx, dy.ptr, N, HW, C);
+  });
+  return out;
+}
+
+/** Max over height and width, as Keras GlobalMaxPooling2D: (N, H, W, C) -> (N, C); first max wins. */
+export function globalMaxPool2d(x: Tensor, opts: { name?: string; skipFiniteCheck?: boolean } = {}): Tensor {
+  const what = opts.name ?? 'globalMaxPool2d';
+  const { N, HW, C } = globalGeometry(x, what, opts.skipFiniteCheck);
+  const kx = k();
+  const out = new Tensor([N, C]);
+  const tape = activeTape();
+  if (!tape || !tape.tracked.has(x.id)) {
+    withScratch([out.size], (argmax) => kx.global_maxpool2d_forward(out.ptr, argmax, x.ptr, N, HW, C));
+    return out;
+  }
+  const argmax = new Tensor(out.shape, 'int32');
+  kx.global_maxpool2d_forward(out.ptr, argmax.ptr, x.ptr, N, HW, C);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.maxpool2d_backward(gx, dy.ptr, argmax.ptr, out.size);
+  });
+  return out;
+}

@@ -6,14 +6,13 @@ export interface AdamConfig { learningRate?: number; beta1?: number; beta2?: num
 
 /** Adam with Keras defaults (lr 0.001, β1 0.9, β2 0.999, ε 1e-7), as keras.optimizers.Adam. */
 export class Adam extends Optimizer {
-  readonly learningRate: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
 
   constructor(cfg: AdamConfig = {}) {
     super();
-    this.learningRate = checkRate(cfg.learningRate ?? 0.001, 'Adam', 'learningRate', 0, 1e6, true);
+    this.learningRate = cfg.learningRate ?? 0.001;
     this.beta1 = checkRate(cfg.beta1 ?? 0.9, 'Adam', 'beta1', 0, 0.999999999);
     this.beta2 = checkRate(cfg.beta2 ?? 0.999, 'Adam', 'beta2', 0, 0.999999999);
     this.epsilon = checkRate(cfg.epsilon ?? 1e-7, 'Adam', 'epsilon', 0, 1, true);

@@ -17,12 +17,23 @@ export abstract class Optimizer {
   /** Number of steps taken (Keras `iterations`). */
   iterations = 0;
   protected slots = new Map<string, Tensor[]>();
+  private lr = 0;
+
+  /**
+   * Step size of the next update. Settable (a schedule or a callback may change it between steps);
+   * the value in effect is saved with the model.
+   */
+  get learningRate(): number { return this.lr; }
+  set learningRate(v: number) { this.lr = checkRate(v, this.className, 'learningRate', 0, 1e6); }
 
   abstract get className(): string;
   abstract getConfig(): Record<string, number | boolean>;
   protected abstract slotCount(): number;
   /** Applies one update to every parameter. */
   abstract step(params: ParamGrad[]): void;
+
+  /** Number of state arrays kept per parameter (e.g. Adam 2: m and v). */
+  get slotsPerParam(): number { return this.slotCount(); }
 
   /** Creates the state of every parameter (zeros) if it does not exist yet. */
   prepare(params: ParamGrad[]): void { for (const p of params) this.slotsFor(p); }

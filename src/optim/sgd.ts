@@ -6,13 +6,12 @@ export interface SGDConfig { learningRate?: number; momentum?: number; nesterov?
 
 /** Stochastic gradient descent with optional (Nesterov) momentum, as keras.optimizers.SGD. */
 export class SGD extends Optimizer {
-  readonly learningRate: number;
   readonly momentum: number;
   readonly nesterov: boolean;
 
   constructor(cfg: SGDConfig = {}) {
     super();
-    this.learningRate = checkRate(cfg.learningRate ?? 0.01, 'SGD', 'learningRate', 0, 1e6, true);
+    this.learningRate = cfg.learningRate ?? 0.01;
     this.momentum = checkRate(cfg.momentum ?? 0, 'SGD', 'momentum', 0, 1);
     this.nesterov = !!cfg.nesterov;
   }

@@ -53,9 +53,15 @@ listen(({ module, memory, ctrl, table, names }) => {
 
 interface WorkerLike { terminate(): unknown; postMessage(m: unknown): void }
 
+/** A SharedArrayBuffer where the engine has one; a plain buffer otherwise (a browser page that is not
+ * cross-origin isolated), where the pool never starts workers and only the calling thread reads it. */
+function shared(bytes: number): ArrayBufferLike {
+  return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+}
+
 export class ThreadPool {
-  private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
-  private readonly table = new Float64Array(new SharedArrayBuffer(MAX_TASKS * STRIDE * 8));
+  private readonly ctrl = new Int32Array(shared(CTRL_WORDS * 4));
+  private readonly table = new Float64Array(shared(MAX_TASKS * STRIDE * 8));
   private readonly names: (keyof KernelExports)[];
   private readonly index = new Map<string, number>();
   private workers: WorkerLike[] = [];

@@ -263,7 +263,7 @@ describe('loader errors leave the model in memory untouched', () => {
     expectLoadError(editHeader(file, (h) => { h.layers = []; }), /no layers|architecture has 0 weight arrays/);
     expectLoadError(editHeader(file, (h) => { h.format = 'keras'; }), /header does not describe a simdnet model/);
     expectLoadError(editHeader(file, (h) => { h.compile.loss = 'mse'; }), /loss must be/);
-    expectLoadError(editHeader(file, (h) => { h.compile.optimizer.className = 'RMSprop'; }), /unknown optimizer "RMSprop"/);
+    expectLoadError(editHeader(file, (h) => { h.compile.optimizer.className = 'Adagrad'; }), /unknown optimizer "Adagrad"/);
     expectLoadError(editHeader(file, (h) => { h.optimizerState.iterations = -1; }), /optimizer iterations -1 is invalid/);
     expectLoadError(editHeader(file, (h) => { h.rng.train = [1, 2, 3]; }), /rng state/i);
     expectLoadError(editHeader(file, (h) => { delete h.rng; }), /RNG state missing/);

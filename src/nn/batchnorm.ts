@@ -1,0 +1,85 @@
+// BatchNormalization (Keras): gamma/beta trainable, moving mean/variance non-trainable state saved
+// with the model. Training mode (fit, trainOnBatch) normalizes with the batch statistics and updates
+// the moving ones; inference (predict, evaluate) uses the moving ones. The math is ops/batchnorm.ts.
+import { Tensor } from '../tensor.js';
+import { Rng } from '../rng.js';
+import { batchNorm } from '../ops/batchnorm.js';
+import { CallArgs, Layer, initialize } from './layer.js';
+
+/** Options of {@link BatchNormalization} (Keras names and defaults). */
+export interface BatchNormalizationConfig {
+  /** The channel axis: only the last one (-1, or its index counting the batch axis). Default -1. */
+  axis?: number;
+  /** moving = moving * momentum + batch * (1 - momentum). Default 0.99. */
+  momentum?: number;
+  /** Added to the variance. Default 1e-3. */
+  epsilon?: number;
+  /** Learn an offset beta (initialised to 0). Default true. */
+  center?: boolean;
+  /** Learn a scale gamma (initialised to 1). Default true. */
+  scale?: boolean;
+  inputShape?: number[];
+  name?: string;
+}
+
+/**
+ * Batch normalization over the last (channel) axis of NHWC or [N, features] inputs, as
+ * keras.layers.BatchNormalization. The moving variance is updated with the biased batch variance
+ * (÷ N·H·W), as Keras 3 does.
+ */
+export class BatchNormalization extends Layer {
+  readonly cfg: { axis: number; momentum: number; epsilon: number; center: boolean; scale: boolean };
+  constructor(cfg: BatchNormalizationConfig = {}) {
+    super(cfg);
+    const what = 'BatchNormalization';
+    const c = cfg ?? {};
+    const axis = c.axis ?? -1;
+    if (!Number.isInteger(axis)) throw new Error(`${what}: axis must be an integer, got ${JSON.stringify(c.axis)}`);
+    const momentum = c.momentum ?? 0.99;
+    if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new Error(`${what}: momentum must be a number in [0, 1], got ${JSON.stringify(c.momentum)}`);
+    const epsilon = c.epsilon ?? 1e-3;
+    if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon))) throw new Error(`${what}: epsilon must be a positive number, got ${JSON.stringify(c.epsilon)}`);
+    this.cfg = { axis, momentum, epsilon, center: c.center ?? true, scale: c.scale ?? true };
+  }
+  get className() { return 'BatchNormalization'; }
+  get defaultName() { return 'batch_normalization'; }
+  computeOutputShape(s: readonly number[]): number[] {
+    const what = this.name || 'BatchNormalization';
+    if (s.length < 1) throw new Error(`${what}: expected an input with a channel axis, got [${s}]`);
+    // With the batch axis the input has rank s.length + 1; its last axis is index s.length.
+    if (this.cfg.axis !== -1 && this.cfg.axis !== s.length) {
+      throw new Error(`${what}: only the last axis can be normalized (axis -1 or ${s.length} for input [None, ${s}]), got axis ${this.cfg.axis}`);
+    }
+    return [...s];
+  }
+  weightShapes(s: readonly number[]): Array<[string, number[]]> {
+    const C = s[s.length - 1];
+    const w: Array<[string, number[]]> = [];
+    if (this.cfg.scale) w.push(['gamma', [C]]);
+    if (this.cfg.center) w.push(['beta', [C]]);
+    return w;
+  }
+  stateShapes(s: readonly number[]): Array<[string, number[]]> {
+    const C = s[s.length - 1];
+    return [['moving_mean', [C]], ['moving_variance', [C]]];
+  }
+  protected buildWeights(s: readonly number[], rng: Rng): void {
+    const C = s[s.length - 1];
+    if (this.cfg.scale) this.addWeight('gamma', initialize('ones', [C], C, C, rng, this.name));
+    if (this.cfg.center) this.addWeight('beta', initialize('zeros', [C], C, C, rng, this.name));
+    this.addState('moving_mean', initialize('zeros', [C], C, C, rng, this.name));
+    this.addState('moving_variance', initialize('ones', [C], C, C, rng, this.name));
+  }
+  private param(suffix: string): Tensor | null {
+    return this.weights.find((w) => w.name === `${this.name}/${suffix}`)?.value ?? null;
+  }
+  call(x: Tensor, args: CallArgs): Tensor {
+    return batchNorm(x, {
+      gamma: this.param('gamma'), beta: this.param('beta'),
+      movingMean: this.stateWeights[0].value, movingVariance: this.stateWeights[1].value,
+      training: args.training, momentum: this.cfg.momentum, epsilon: this.cfg.epsilon,
+      name: this.name, skipFiniteCheck: true,
+    });
+  }
+  getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
+}

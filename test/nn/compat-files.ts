@@ -1,0 +1,55 @@
+// Model files written by simdnet before issue 7 (batch normalization state, RMSprop) — generated
+// by the code of commit 3de70a3, before any change, from the models rebuilt in compat.test.ts:
+//   FILE_UNTRAINED: compiled with 'adam', never trained (no optimizer slots yet)
+//   FILE_TRAINED:   2 trainOnBatch steps of SGD(lr 0.1, momentum 0.9) on COMPAT_X / COMPAT_Y
+//   PRED_TRAINED:   FILE_TRAINED's model.predict(COMPAT_X) (threads build)
+// Do not regenerate: these bytes are the backward-compatibility contract of format version 1.
+
+export const FILE_UNTRAINED = [
+  'U0lNRE5FVAABAAAADAUAAHsiZm9ybWF0Ijoic2ltZG5ldC1tb2RlbCIsInZlcnNpb24iOjEsIm5hbWUiOiJjb21wYXQiLCJzZWVk',
+  'IjoxMSwibGF5ZXJzIjpbeyJjbGFzc05hbWUiOiJDb252MkQiLCJjb25maWciOnsiZmlsdGVycyI6Miwia2VybmVsU2l6ZSI6WzIs',
+  'Ml0sInN0cmlkZXMiOlsxLDFdLCJwYWRkaW5nIjoidmFsaWQiLCJhY3RpdmF0aW9uIjoicmVsdSIsInVzZUJpYXMiOnRydWUsImtl',
+  'cm5lbEluaXRpYWxpemVyIjoiZ2xvcm90VW5pZm9ybSIsImJpYXNJbml0aWFsaXplciI6Inplcm9zIiwibmFtZSI6ImNvbnYyZCIs',
+  'ImlucHV0U2hhcGUiOlszLDMsMV19fSx7ImNsYXNzTmFtZSI6IkF2ZXJhZ2VQb29saW5nMkQiLCJjb25maWciOnsicG9vbFNpemUi',
+  'OlsyLDJdLCJzdHJpZGVzIjpbMiwyXSwicGFkZGluZyI6InZhbGlkIiwibmFtZSI6ImF2ZXJhZ2VfcG9vbGluZzJkIiwiaW5wdXRT',
+  'aGFwZSI6WzIsMiwyXX19LHsiY2xhc3NOYW1lIjoiRmxhdHRlbiIsImNvbmZpZyI6eyJuYW1lIjoiZmxhdHRlbiIsImlucHV0U2hh',
+  'cGUiOlsxLDEsMl19fSx7ImNsYXNzTmFtZSI6IkRlbnNlIiwiY29uZmlnIjp7InVuaXRzIjozLCJhY3RpdmF0aW9uIjoic29mdG1h',
+  'eCIsInVzZUJpYXMiOnRydWUsImtlcm5lbEluaXRpYWxpemVyIjoiZ2xvcm90VW5pZm9ybSIsImJpYXNJbml0aWFsaXplciI6Inpl',
+  'cm9zIiwibmFtZSI6ImRlbnNlIiwiaW5wdXRTaGFwZSI6WzJdfX1dLCJ3ZWlnaHRzIjpbeyJuYW1lIjoiY29udjJkL2tlcm5lbCIs',
+  'InNoYXBlIjpbMiwyLDEsMl0sIm9mZnNldCI6MCwibGVuZ3RoIjo4fSx7Im5hbWUiOiJjb252MmQvYmlhcyIsInNoYXBlIjpbMl0s',
+  'Im9mZnNldCI6OCwibGVuZ3RoIjoyfSx7Im5hbWUiOiJkZW5zZS9rZXJuZWwiLCJzaGFwZSI6WzIsM10sIm9mZnNldCI6MTAsImxl',
+  'bmd0aCI6Nn0seyJuYW1lIjoiZGVuc2UvYmlhcyIsInNoYXBlIjpbM10sIm9mZnNldCI6MTYsImxlbmd0aCI6M31dLCJjb21waWxl',
+  'Ijp7Imxvc3MiOiJzcGFyc2VDYXRlZ29yaWNhbENyb3NzZW50cm9weSIsIm1ldHJpY3MiOlsiYWNjdXJhY3kiXSwib3B0aW1pemVy',
+  'Ijp7ImNsYXNzTmFtZSI6IkFkYW0iLCJjb25maWciOnsibGVhcm5pbmdSYXRlIjowLjAwMSwiYmV0YTEiOjAuOSwiYmV0YTIiOjAu',
+  'OTk5LCJlcHNpbG9uIjoxZS03fX19LCJvcHRpbWl6ZXJTdGF0ZSI6eyJpdGVyYXRpb25zIjowLCJzbG90cyI6e319LCJybmciOnsi',
+  'aW5pdCI6WzI3NTMxMjU4NDEsMjM2MTE0NjAwOCwxNDQ1OTM0ODYzLDQ4ODMwNTIwM10sInRyYWluIjpbMzE2MDIzMDIwOCwzMTY4',
+  'MTM5Mzg4LDIwMjUyMDk5MTUsMzI1MzY0NzQxMF19fSAgSEolv+YQmb5XH28+WTszv/XUmL6m0Co/yTEJP4kFkb4AAAAAAAAAAPew',
+  'Qb+V17i+HXgHPjgNPz9jWT2/1a+iPgAAAAAAAAAAAAAAAA==',
+].join('');
+
+export const FILE_TRAINED = [
+  'U0lNRE5FVAABAAAAnAUAAHsiZm9ybWF0Ijoic2ltZG5ldC1tb2RlbCIsInZlcnNpb24iOjEsIm5hbWUiOiJjb21wYXQiLCJzZWVk',
+  'IjoxMSwibGF5ZXJzIjpbeyJjbGFzc05hbWUiOiJDb252MkQiLCJjb25maWciOnsiZmlsdGVycyI6Miwia2VybmVsU2l6ZSI6WzIs',
+  'Ml0sInN0cmlkZXMiOlsxLDFdLCJwYWRkaW5nIjoidmFsaWQiLCJhY3RpdmF0aW9uIjoicmVsdSIsInVzZUJpYXMiOnRydWUsImtl',
+  'cm5lbEluaXRpYWxpemVyIjoiZ2xvcm90VW5pZm9ybSIsImJpYXNJbml0aWFsaXplciI6Inplcm9zIiwibmFtZSI6ImNvbnYyZCIs',
+  'ImlucHV0U2hhcGUiOlszLDMsMV19fSx7ImNsYXNzTmFtZSI6IkF2ZXJhZ2VQb29saW5nMkQiLCJjb25maWciOnsicG9vbFNpemUi',
+  'OlsyLDJdLCJzdHJpZGVzIjpbMiwyXSwicGFkZGluZyI6InZhbGlkIiwibmFtZSI6ImF2ZXJhZ2VfcG9vbGluZzJkIiwiaW5wdXRT',
+  'aGFwZSI6WzIsMiwyXX19LHsiY2xhc3NOYW1lIjoiRmxhdHRlbiIsImNvbmZpZyI6eyJuYW1lIjoiZmxhdHRlbiIsImlucHV0U2hh',
+  'cGUiOlsxLDEsMl19fSx7ImNsYXNzTmFtZSI6IkRlbnNlIiwiY29uZmlnIjp7InVuaXRzIjozLCJhY3RpdmF0aW9uIjoic29mdG1h',
+  'eCIsInVzZUJpYXMiOnRydWUsImtlcm5lbEluaXRpYWxpemVyIjoiZ2xvcm90VW5pZm9ybSIsImJpYXNJbml0aWFsaXplciI6Inpl',
+  'cm9zIiwibmFtZSI6ImRlbnNlIiwiaW5wdXRTaGFwZSI6WzJdfX1dLCJ3ZWlnaHRzIjpbeyJuYW1lIjoiY29udjJkL2tlcm5lbCIs',
+  'InNoYXBlIjpbMiwyLDEsMl0sIm9mZnNldCI6MCwibGVuZ3RoIjo4fSx7Im5hbWUiOiJjb252MmQvYmlhcyIsInNoYXBlIjpbMl0s',
+  'Im9mZnNldCI6OCwibGVuZ3RoIjoyfSx7Im5hbWUiOiJkZW5zZS9rZXJuZWwiLCJzaGFwZSI6WzIsM10sIm9mZnNldCI6MTAsImxl',
+  'bmd0aCI6Nn0seyJuYW1lIjoiZGVuc2UvYmlhcyIsInNoYXBlIjpbM10sIm9mZnNldCI6MTYsImxlbmd0aCI6M31dLCJjb21waWxl',
+  'Ijp7Imxvc3MiOiJzcGFyc2VDYXRlZ29yaWNhbENyb3NzZW50cm9weSIsIm1ldHJpY3MiOltdLCJvcHRpbWl6ZXIiOnsiY2xhc3NO',
+  'YW1lIjoiU0dEIiwiY29uZmlnIjp7ImxlYXJuaW5nUmF0ZSI6MC4xLCJtb21lbnR1bSI6MC45LCJuZXN0ZXJvdiI6ZmFsc2V9fX0s',
+  'Im9wdGltaXplclN0YXRlIjp7Iml0ZXJhdGlvbnMiOjIsInNsb3RzIjp7ImNvbnYyZC9rZXJuZWwiOlt7Im9mZnNldCI6MTksImxl',
+  'bmd0aCI6OH1dLCJjb252MmQvYmlhcyI6W3sib2Zmc2V0IjoyNywibGVuZ3RoIjoyfV0sImRlbnNlL2tlcm5lbCI6W3sib2Zmc2V0',
+  'IjoyOSwibGVuZ3RoIjo2fV0sImRlbnNlL2JpYXMiOlt7Im9mZnNldCI6MzUsImxlbmd0aCI6M31dfX0sInJuZyI6eyJpbml0Ijpb',
+  'Mjc1MzEyNTg0MSwyMzYxMTQ2MDA4LDE0NDU5MzQ4NjMsNDg4MzA1MjAzXSwidHJhaW4iOlszMTYwMjMwMjA4LDMxNjgxMzkzODgs',
+  'MjAyNTIwOTkxNSwzMjUzNjQ3NDEwXX19ICAgKBwmv4zJn74gZWw+9nMwv43ymr7ReCs/AAUKP4PXkL7y/0A8Uvr4vPhJRb8rarC+',
+  'TwEFPjY9Pz/Nzjy/rDqhPrBizLwysXg92H8SveoXCrsqygy8BBLkupQx5zsG7DK7HR/gOthECztQuE05sz/+O/uQoLxQoha8WPov',
+  'PEbAyrqKCQY6vBepOoMc7LoAi4S8aqMhPdK7vrw=',
+].join('');
+
+export const PRED_TRAINED = [0.3571983873844147, 0.29827597737312317, 0.34452563524246216, 0.3189901113510132, 0.32111600041389465, 0.35989388823509216, 0.3205447494983673, 0.302982360124588, 0.3764728903770447, 0.2983361780643463, 0.33392614126205444, 0.36773768067359924];

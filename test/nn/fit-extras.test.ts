@@ -1,0 +1,157 @@
+// fit's issue-7 options through the model API: RMSprop (compile('rmsprop')), learning-rate
+// schedules (fit option and callbacks, settable optimizer.learningRate) and Keras validationSplit.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as sn from '../../src/index.js';
+import { bars, tinyModel, weightsHash } from './fixtures.js';
+
+beforeAll(async () => { await sn.ready(); });
+
+const live: sn.Sequential[] = [];
+const track = (m: sn.Sequential) => { live.push(m); return m; };
+afterEach(() => { while (live.length) live.pop()!.dispose(); });
+
+const train = bars(600, 1);
+const test = bars(300, 2);
+
+// rows [start, start + n) of a bars problem
+function rows(p: ReturnType<typeof bars>, start: number, n: number) {
+  return {
+    x: { data: p.x.data.slice(start * 64, (start + n) * 64), shape: [n, 8, 8, 1] },
+    labels: { data: p.labels.data.slice(start, start + n), shape: [n] },
+  };
+}
+
+describe('RMSprop through the model API', () => {
+  it("compile({optimizer: 'rmsprop'}) uses Keras defaults and learns the bars problem (150 steps, held-out accuracy > 0.95)", async () => {
+    const m = track(tinyModel(3));
+    m.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    expect(m.optimizer).toBeInstanceOf(sn.RMSprop);
+    expect(m.optimizer!.getConfig()).toEqual({ learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false });
+    m.optimizer!.learningRate = 0.005;
+    const [loss0] = m.evaluate(test.x, test.labels);
+    await m.fit(train.x, train.labels, { epochs: 5, batchSize: 20, verbose: 0 });
+    const [loss, acc] = m.evaluate(test.x, test.labels);
+    expect(m.optimizer!.iterations).toBe(150);
+    expect(loss).toBeLessThan(loss0 / 3);
+    expect(acc).toBeGreaterThan(0.95);
+  });
+});
+
+describe('learning-rate schedules', () => {
+  it('fit({learningRateSchedule}) sets learningRate = schedule(iterations) before every step, continuing across fits', async () => {
+    const m = track(tinyModel(4));
+    m.compile({ optimizer: new sn.SGD({ learningRate: 0.5 }), loss: 'sparseCategoricalCrossentropy' });
+    const sched = sn.schedules.stepDecay({ initial: 0.1, dropEvery: 4, factor: 0.5 });
+    const seen: number[] = [];
+    const cb = { onBatchEnd: () => { seen.push(m.optimizer!.learningRate); } };
+    const d = rows(train, 0, 60);
+    await m.fit(d.x, d.labels, { epochs: 1, batchSize: 10, verbose: 0, learningRateSchedule: sched, callbacks: cb });
+    await m.fit(d.x, d.labels, { epochs: 1, batchSize: 10, verbose: 0, learningRateSchedule: sched, callbacks: cb });
+    const f = Math.fround;
+    expect(seen).toEqual([0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.025].map(f));
+  });
+
+  it('a scheduled fit equals trainOnBatch steps with the learning rate set by hand (same bits)', async () => {
+    const sched = sn.schedules.cosineDecay({ initial: 0.05, decaySteps: 8, alpha: 0.1 });
+    const d = rows(train, 0, 80);
+    const a = track(tinyModel(5));
+    a.compile({ optimizer: new sn.SGD({ learningRate: 1, momentum: 0.9 }), loss: 'sparseCategoricalCrossentropy' });
+    await a.fit(d.x, d.labels, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0, learningRateSchedule: sched });
+    const b = track(tinyModel(5));
+    b.compile({ optimizer: new sn.SGD({ learningRate: 1, momentum: 0.9 }), loss: 'sparseCategoricalCrossentropy' });
+    for (let s = 0; s < 10; s++) {
+      b.optimizer!.learningRate = sched(s);
+      const r = rows(train, s * 8, 8);
+      b.trainOnBatch(r.x, r.labels);
+    }
+    expect(weightsHash(a)).toBe(weightsHash(b));
+    // Past decaySteps the rate stays at initial * alpha.
+    expect(a.optimizer!.learningRate).toBe(Math.fround(0.005));
+  });
+
+  it('a per-epoch schedule from a callback; cosine decay to 0 stops plain SGD', async () => {
+    const m = track(tinyModel(6));
+    m.compile({ optimizer: new sn.SGD({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy' });
+    const sched = sn.schedules.cosineDecay({ initial: 0.1, decaySteps: 2 });
+    const perEpoch: number[] = [];
+    const d = rows(train, 0, 40);
+    let before = '';
+    await m.fit(d.x, d.labels, {
+      epochs: 4, batchSize: 20, verbose: 0,
+      callbacks: {
+        onEpochBegin: (e) => { m.optimizer!.learningRate = sched(e); if (e === 3) before = weightsHash(m); },
+        onEpochEnd: () => { perEpoch.push(m.optimizer!.learningRate); },
+      },
+    });
+    expect(perEpoch).toEqual([0.1, 0.05, 0, 0].map(Math.fround));
+    // Epoch 4 ran at learning rate 0: the weights did not move.
+    expect(weightsHash(m)).toBe(before);
+    // The rate in effect is what a saved model keeps.
+    const loaded = track(sn.loadModel(m.save()));
+    expect(loaded.optimizer!.learningRate).toBe(0);
+  });
+
+  it('learningRate is validated when set; a bad schedule is refused', async () => {
+    const opt = new sn.Adam();
+    expect(() => { opt.learningRate = -0.1; }).toThrow(/Adam: learningRate must be a number in \[0, 1000000\], got -0.1/);
+    expect(() => { opt.learningRate = NaN; }).toThrow(/learningRate/);
+    opt.learningRate = 0.02;
+    expect(opt.getConfig().learningRate).toBe(0.02);
+    const m = track(tinyModel(7));
+    m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const d = rows(train, 0, 10);
+    await expect(m.fit(d.x, d.labels, { verbose: 0, learningRateSchedule: 0.1 as never })).rejects.toThrow(/learningRateSchedule must be a function/);
+    await expect(m.fit(d.x, d.labels, { verbose: 0, learningRateSchedule: () => -1 })).rejects.toThrow(/SGD: learningRate must be/);
+  });
+});
+
+describe('validationSplit', () => {
+  it('holds out the last fraction before shuffling: same weights as training on the head alone; val metrics are the tail', async () => {
+    const d = rows(train, 0, 50);
+    // floor(50 * (1 - 0.3)) = 35 training examples, 15 for validation.
+    const a = track(tinyModel(8));
+    a.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    let steps = 0;
+    const h = await a.fit(d.x, d.labels, { epochs: 2, batchSize: 10, verbose: 0, seed: 3, validationSplit: 0.3, callbacks: { onBatchEnd: () => { steps++; } } });
+    expect(steps).toBe(2 * 4);
+    const head = rows(train, 0, 35), tail = rows(train, 35, 15);
+    const b = track(tinyModel(8));
+    b.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const hb = await b.fit(head.x, head.labels, { epochs: 2, batchSize: 10, verbose: 0, seed: 3, validationData: [tail.x, tail.labels] });
+    expect(weightsHash(a)).toBe(weightsHash(b));
+    expect(h.history).toEqual(hb.history);
+    const [vl, va] = a.evaluate(tail.x, tail.labels, { batchSize: 10 });
+    expect(h.history.val_loss![1]).toBe(vl);
+    expect(h.history.val_accuracy![1]).toBe(va);
+  });
+
+  it('works with tensors and plain arrays alike', async () => {
+    const d = rows(train, 0, 20);
+    const xt = sn.tensor(d.x.data, d.x.shape);
+    const a = track(tinyModel(9));
+    a.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const ha = await a.fit(xt, { data: Array.from(d.labels.data), shape: [20] }, { batchSize: 5, verbose: 0, seed: 1, validationSplit: 0.25 });
+    const b = track(tinyModel(9));
+    b.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const hb = await b.fit(d.x, d.labels, { batchSize: 5, verbose: 0, seed: 1, validationSplit: 0.25 });
+    expect(ha.history).toEqual(hb.history);
+    expect(weightsHash(a)).toBe(weightsHash(b));
+    xt.dispose();
+  });
+
+  it('errors: with validationData, out of range, or a split that leaves no example on one side', async () => {
+    const m = track(tinyModel(10));
+    m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const d = rows(train, 0, 4);
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0.5, validationData: [d.x, d.labels] })).rejects.toThrow('fit: give validationData or validationSplit, not both');
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 1 })).rejects.toThrow(/validationSplit must be a number in \[0, 1\), got 1/);
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: -0.1 })).rejects.toThrow(/validationSplit must be a number in \[0, 1\)/);
+    // floor(4 * 0.1) = 0 left for training; floor(4 * (1 - 1e-20)) = 4 leaves none for validation.
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0.9 })).rejects.toThrow('fit: validationSplit 0.9 of 4 examples leaves 0 for training and 4 for validation; both need at least one');
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 1e-20 })).rejects.toThrow(/leaves 4 for training and 0 for validation/);
+    expect(m.optimizer!.iterations).toBe(0);
+    // 0 means no split.
+    const h = await m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0 });
+    expect(h.history.val_loss).toBeUndefined();
+  });
+});
