@@ -1,0 +1,224 @@
+#!/usr/bin/env node
+// Browser builds (npm run build:web):
+//   dist/simdnet.browser.js   ESM, minified, wasm kernels embedded: the inference API (web/browser-entry.ts)
+//   dist/simdnet.full.js      ESM, minified: all of simdnet that runs in a browser, training included
+//   dist/web/                 the demo pages of web/ (draw a digit, train), their scripts and a service worker
+// Both library bundles are checked: no protobufjs / ONNX exporter and no Node built-in may end up in
+// them (the exporter is swapped for a stub that rejects; node:os and node:worker_threads are reached
+// only through computed dynamic imports, which esbuild leaves alone).
+//
+// Every output file is written to a temporary name and renamed, so two builds running at once (two
+// browser test files) never leave a half-written file for the server to send.
+//
+//   node scripts/build-web.mjs                          build
+//   node scripts/build-web.mjs --import-model FILE [--note TEXT]
+//       writes FILE's weights (no optimizer state) to web/model/mnist.simdnet, and its accuracy on the
+//       10,000 MNIST test images (and TEXT, how it was trained) to web/model/mnist.json; needs dist/
+//       (npm run build)
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const web = join(root, 'web');
+const dist = join(root, 'dist');
+const out = join(dist, 'web');
+const GZIP_TARGET = 100 * 1024;
+
+function writeAtomic(path, data) {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+
+// --- --import-model: ship a trained model with the draw page ------------------------------------
+async function importModel(file, note) {
+  const sn = await import(pathToFileURL(join(dist, 'index.js')).href);
+  const { loadIdxDir, defaultMnistDir } = await import(pathToFileURL(join(dist, 'node', 'index.js')).href);
+  await sn.ready({ build: 'simd' });
+  const model = sn.loadModel(new Uint8Array(readFileSync(file)));
+  // Without its optimizer the model is saved with weights only (no Adam slots): a third of the file.
+  model.optimizer?.dispose();
+  model.optimizer = null;
+  model.loss = null;
+  model.metrics = [];
+  const bytes = new Uint8Array(model.save());
+  const { test } = await loadIdxDir(defaultMnistDir(), { trainLimit: 0 });
+  const probs = model.predict({ data: test.images, shape: [test.count, 28, 28, 1] }, { batchSize: 100 });
+  const p = probs.dataSync();
+  let correct = 0;
+  for (let r = 0; r < test.count; r++) {
+    let b = 0;
+    for (let k = 1; k < 10; k++) if (p[r * 10 + k] > p[r * 10 + b]) b = k;
+    if (b === test.labels[r]) correct++;
+  }
+  probs.dispose();
+  const meta = {
+    file: 'mnist.simdnet', bytes: bytes.length, params: model.countParams(),
+    testAccuracy: correct / test.count, testImages: test.count,
+    layers: model.layers.map((l) => l.className),
+    ...(note ? { trainedWith: note } : {}), importedAt: new Date().toISOString(),
+  };
+  writeAtomic(join(web, 'model', 'mnist.simdnet'), bytes);
+  writeAtomic(join(web, 'model', 'mnist.json'), JSON.stringify(meta, null, 2) + '\n');
+  console.log(`web/model/mnist.simdnet: ${bytes.length} bytes, ${meta.params} params, test accuracy ${(meta.testAccuracy * 100).toFixed(2)}% on ${test.count} MNIST test images`);
+}
+
+// --- the build --------------------------------------------------------------------------------------
+// The ONNX exporter (and protobufjs behind it) stays out of browser bundles: Sequential.toONNX()
+// imports it dynamically, and here that import resolves to a stub that rejects with a clear message.
+const noOnnx = {
+  name: 'no-onnx',
+  setup(b) {
+    b.onResolve({ filter: /onnx\/export(\.js)?$/ }, () => ({ path: 'onnx-export-stub', namespace: 'stub' }));
+    b.onResolve({ filter: /^protobufjs/ }, (a) => ({ errors: [{ text: `protobufjs must not be bundled for the browser (imported by ${a.importer})` }] }));
+    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+      contents: "export function toONNX() { throw new Error('toONNX is not available in the browser bundles of simdnet: export the model with Node (simdnet export --model FILE --onnx OUT.onnx)'); }",
+      loader: 'js',
+    }));
+  },
+};
+
+// The 'threads' kernels are the 'simd' kernels over a shared memory: the two modules differ only in
+// the limits flag of their memory import (a byte or so). Embedding both costs ~20 KB gzip, so the
+// bundles embed 'simd' and 'scalar' and rebuild the 'threads' bytes from 'simd' at load (checked here:
+// if the builds ever differ in more than a few bytes, all three are embedded as they are).
+const dedupeKernels = {
+  name: 'dedupe-kernels',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]wasm[\\/]kernels\.bytes\.ts$/ }, (a) => {
+      const src = readFileSync(a.path, 'utf8');
+      const get = (n) => new RegExp(`export const ${n} = "([^"]*)"`).exec(src)?.[1];
+      const simd = get('simdBase64'), scalar = get('scalarBase64'), threads = get('threadsBase64');
+      if (simd === undefined || scalar === undefined || threads === undefined) return { contents: src, loader: 'ts' };
+      const s = Buffer.from(simd, 'base64'), t = Buffer.from(threads, 'base64');
+      const patches = [];
+      if (s.length === t.length) for (let i = 0; i < s.length; i++) if (s[i] !== t[i]) patches.push([i, t[i]]);
+      if (s.length !== t.length || patches.length > 8) return { contents: src, loader: 'ts' };
+      return {
+        loader: 'js',
+        contents: `export const simdBase64 = ${JSON.stringify(simd)};
+export const scalarBase64 = ${JSON.stringify(scalar)};
+// 'threads' = 'simd' with a shared memory import: patched bytes (offset, value), verified at build time.
+const patch = (b64, patches) => { const c = atob(b64).split(''); for (const [i, v] of patches) c[i] = String.fromCharCode(v); return btoa(c.join('')); };
+export const threadsBase64 = patch(simdBase64, ${JSON.stringify(patches)});
+`,
+      };
+    });
+  },
+};
+
+// Page scripts import the library by its package names; they load the bundles next to them at run time.
+const libExternal = {
+  name: 'lib-external',
+  setup(b) {
+    b.onResolve({ filter: /^simdnet\/(browser|full)$/ }, (a) => ({ path: `./simdnet.${a.path.split('/')[1]}.js`, external: true }));
+  },
+};
+
+function checkBundle(name, result) {
+  const inputs = Object.keys(result.metafile.inputs);
+  const bad = inputs.filter((p) => /protobufjs|src\/onnx\/|^node:|node_modules/.test(p));
+  if (bad.length) throw new Error(`${name}: must not contain ${bad.join(', ')}`);
+  const text = result.outputFiles[0].text;
+  if (/protobuf/i.test(text)) throw new Error(`${name}: mentions protobuf`);
+  // Only computed dynamic imports may remain (import("node:...") with a literal would load in a browser).
+  const literal = text.match(/import\(\s*["'`][^"'`]*["'`]\s*\)/g);
+  if (literal) throw new Error(`${name}: literal dynamic import left in the bundle: ${literal.join(', ')}`);
+  // Nothing left to load at run time: no import of any kind survives in the output.
+  const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => `${i.kind} ${i.path}`));
+  if (imports.length) throw new Error(`${name}: imports ${imports.join(', ')}`);
+  if (/^\s*import\s|[;}]\s*import\s*[{*"']|\bfrom\s*["']node:/m.test(text)) throw new Error(`${name}: has a static import`);
+}
+
+// minifySyntax stays off: it would fold `const spec = 'node:os'; import(spec)` into import("node:os"),
+// a literal that other bundlers (and this check) would then try to resolve. It saves only ~0.2 KB gzip.
+async function buildLib(entry, outfile) {
+  const result = await build({
+    entryPoints: [join(web, entry)], bundle: true, format: 'esm', platform: 'browser', target: ['es2022'],
+    minifyWhitespace: true, minifyIdentifiers: true, minifySyntax: false, legalComments: 'none', metafile: true, write: false, outfile, plugins: [noOnnx, dedupeKernels], logLevel: 'warning',
+  });
+  checkBundle(relative(root, outfile), result);
+  const bytes = result.outputFiles[0].contents;
+  writeAtomic(outfile, bytes);
+  return { bytes, gzip: gzipSync(bytes, { level: 9 }).length };
+}
+
+function copyTree(from, to, skip) {
+  for (const name of readdirSync(from)) {
+    const src = join(from, name);
+    if (skip(name, src)) continue;
+    if (statSync(src).isDirectory()) copyTree(src, join(to, name), skip);
+    else writeAtomic(join(to, name), readFileSync(src));
+  }
+}
+
+async function buildAll() {
+  if (!existsSync(join(root, 'src', 'wasm', 'kernels.bytes.ts'))) {
+    console.log('src/wasm/kernels.bytes.ts is missing: running scripts/build-wasm.mjs first');
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs')], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('build-wasm failed');
+  }
+  const browser = await buildLib('browser-entry.ts', join(dist, 'simdnet.browser.js'));
+  const full = await buildLib('full-entry.ts', join(dist, 'simdnet.full.js'));
+  // Type declarations: the entries re-export from ../src, whose declarations tsc puts in dist/.
+  for (const [entry, dts] of [['browser-entry.ts', 'simdnet.browser.d.ts'], ['full-entry.ts', 'simdnet.full.d.ts']]) {
+    writeAtomic(join(dist, dts), readFileSync(join(web, entry), 'utf8').replaceAll("'../src/", "'./"));
+  }
+
+  // Pages: scripts bundled (library external), static files copied, bundles placed beside them.
+  const pages = await build({
+    entryPoints: ['draw.ts', 'train.ts', 'train-worker.ts'].map((f) => join(web, f)),
+    bundle: true, format: 'esm', platform: 'browser', target: ['es2022'], minify: true, legalComments: 'none',
+    write: false, outdir: out, plugins: [libExternal], logLevel: 'warning',
+  });
+  for (const f of pages.outputFiles) writeAtomic(f.path, f.contents);
+  writeAtomic(join(out, 'simdnet.browser.js'), browser.bytes);
+  writeAtomic(join(out, 'simdnet.full.js'), full.bytes);
+  copyTree(web, out, (name, src) => /\.ts$|^tsconfig|^README/.test(name) || src === join(web, 'model', 'README.md'));
+
+  // The service worker precaches the draw and train pages (not the data); its cache name is a hash
+  // of everything it caches, so a new build installs a new worker and drops the old cache.
+  const assets = ['./', 'index.html', 'console.html', 'draw.js', 'train.html', 'train.js', 'train-worker.js', 'style.css',
+    'simdnet.browser.js', 'simdnet.full.js', 'model/mnist.simdnet', 'model/mnist.json', 'icon.svg'];
+  const h = createHash('sha256');
+  for (const a of assets) if (a !== './') h.update(a).update(readFileSync(join(out, a)));
+  const version = h.digest('hex').slice(0, 16);
+  const sw = await build({
+    entryPoints: [join(web, 'sw.ts')], bundle: true, format: 'iife', platform: 'browser', target: ['es2022'], minify: true,
+    write: false, outfile: join(out, 'sw.js'), logLevel: 'warning',
+    define: { __VERSION__: JSON.stringify(version), __ASSETS__: JSON.stringify(assets) },
+  });
+  writeAtomic(join(out, 'sw.js'), sw.outputFiles[0].contents);
+
+  console.log(`dist/simdnet.browser.js  ${kb(browser.bytes.length)} raw, ${kb(browser.gzip)} gzip (target ≤ ${kb(GZIP_TARGET)})`);
+  console.log(`dist/simdnet.full.js     ${kb(full.bytes.length)} raw, ${kb(full.gzip)} gzip`);
+  console.log(`dist/web/                pages built (cache ${version}); serve with: npm run serve`);
+  if (browser.gzip > GZIP_TARGET) console.warn(`warning: the browser bundle is over its ${kb(GZIP_TARGET)} gzip target`);
+  writeAtomic(join(dist, 'web-sizes.json'), JSON.stringify({
+    browser: { raw: browser.bytes.length, gzip: browser.gzip }, full: { raw: full.bytes.length, gzip: full.gzip }, version,
+  }, null, 2) + '\n');
+}
+
+const args = process.argv.slice(2);
+try {
+  if (args[0] === '--import-model') {
+    if (!args[1]) throw new Error('--import-model needs a model file (e.g. runs/…/model.simdnet)');
+    if (args.length > 2 && (args[2] !== '--note' || args.length !== 4)) throw new Error('usage: --import-model FILE [--note TEXT]');
+    await importModel(args[1], args[3]);
+  } else if (args.length) {
+    throw new Error(`unknown arguments: ${args.join(' ')} (use no arguments, or --import-model FILE)`);
+  } else {
+    await buildAll();
+  }
+} catch (e) {
+  console.error(`build-web: ${e instanceof Error ? e.message : e}`);
+  process.exit(1);
+}

@@ -1,0 +1,128 @@
+// Node ≡ Chromium: the same model file and images give bit-identical probabilities, and the same seed
+// and 20 training steps give bit-identical weights — single-thread 'simd' build on both sides, and the
+// 'threads' build (3 threads) in the cross-origin-isolated page. The jobs below run unchanged in both:
+// in Node on src/, in the page on dist/simdnet.full.js (loaded by console.html as window.sn).
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import * as snNode from '../../src/index.js';
+import { parseIdx } from '../../src/data/idx.js';
+import { buildWeb, describeBrowser, launch, newPage, root, startServer, type Server } from './harness.js';
+import { readMnist } from './mnist.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// The jobs are serialized into the page (Function.prototype.toString), so they stay self-contained:
+// no imports, no outer variables; `sn` is the library, `files` raw bytes.
+type Lib = typeof snNode & { parseIdx: typeof parseIdx };
+interface Result { hash: string; build: string; threads: number; detail: number[] }
+
+async function inferenceJob(sn: Lib, files: { model: Uint8Array; images: Uint8Array }): Promise<Result> {
+  const n = 100;
+  const idx = sn.parseIdx(files.images, 't10k-images-idx3-ubyte');
+  const x = new Float32Array(n * 784);
+  for (let i = 0; i < x.length; i++) x[i] = idx.data[i] / 255;
+  const m = sn.loadModel(files.model);
+  const y = m.predict({ data: x, shape: [n, 28, 28, 1] }, { batchSize: 32 });
+  const out = (y.dataSync() as Float32Array).slice();
+  y.dispose();
+  m.dispose();
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', out));
+  const predictions: number[] = [];
+  for (let r = 0; r < n; r++) {
+    let b = 0;
+    for (let k = 1; k < 10; k++) if (out[r * 10 + k] > out[r * 10 + b]) b = k;
+    predictions.push(b);
+  }
+  return { hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''), build: sn.getEngine().build, threads: sn.getThreads(), detail: predictions };
+}
+
+async function trainingJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Array }): Promise<Result> {
+  const n = 512;
+  const imgs = sn.parseIdx(files.images, 'train-images-idx3-ubyte');
+  const lbls = sn.parseIdx(files.labels, 'train-labels-idx1-ubyte');
+  const x = new Float32Array(n * 784);
+  for (let i = 0; i < x.length; i++) x[i] = imgs.data[i] / 255;
+  const m = sn.seedModel({ seed: 7 });
+  m.compile({ optimizer: new sn.Adam({ learningRate: 0.001 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const losses: number[] = [];
+  let steps = 0;
+  // 512 images, batches of 32, shuffled by the seed: 16 steps in epoch 1, stop after 4 of epoch 2.
+  await m.fit({ data: x, shape: [n, 28, 28, 1] }, { data: lbls.data.slice(0, n), shape: [n] }, {
+    epochs: 2, batchSize: 32, seed: 7, verbose: 0,
+    callbacks: { onBatchEnd: (_b, logs) => { losses.push(logs.loss); return ++steps < 20; } },
+  });
+  const params = m.params();
+  const total = params.reduce((a, p) => a + p.value.size, 0);
+  const all = new Float32Array(total);
+  let at = 0;
+  for (const p of params) { all.set(p.value.view(), at); at += p.value.size; }
+  m.dispose();
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+  return { hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''), build: sn.getEngine().build, threads: sn.getThreads(), detail: [steps, ...losses] };
+}
+
+describeBrowser('Node and Chromium compute the same bits', () => {
+  let server: Server;
+  let browser: Browser;
+  const node: { inference?: Result; training?: Result } = {};
+  const modelBytes = new Uint8Array(readFileSync(join(root, 'web', 'model', 'mnist.simdnet')));
+
+  beforeAll(async () => {
+    buildWeb();
+    browser = await launch(); // first: it fails at once when Chromium is missing in CI
+    server = await startServer();
+    await snNode.ready({ build: 'simd' });
+    const lib = { ...snNode, parseIdx } as Lib;
+    node.inference = await inferenceJob(lib, { model: modelBytes, images: readMnist('t10k-images-idx3-ubyte') });
+    node.training = await trainingJob(lib, { images: readMnist('train-images-idx3-ubyte'), labels: readMnist('train-labels-idx1-ubyte') });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  /** A fresh page (fresh module instance) running build `build` of the full bundle. */
+  async function page(build: 'simd' | 'threads'): Promise<{ page: Page; errors: string[] }> {
+    const p = await newPage(await browser.newContext());
+    await p.page.goto(`${server.url}console.html`);
+    await p.page.waitForSelector('body[data-ready]');
+    if (build === 'threads') expect(await p.page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await p.page.evaluate((b) => (window as unknown as { sn: Lib }).sn.ready(b === 'threads' ? { build: 'threads', threads: 3 } : { build: 'simd' }), build);
+    return p;
+  }
+
+  async function run(p: Page, job: 'inference' | 'training'): Promise<Result> {
+    const src = (job === 'inference' ? inferenceJob : trainingJob).toString();
+    return p.evaluate(async ({ src, job }) => {
+      const get = async (path: string) => new Uint8Array(await (await fetch(path)).arrayBuffer());
+      const files = job === 'inference'
+        ? { model: await get('model/mnist.simdnet'), images: await get('data/t10k-images-idx3-ubyte') }
+        : { images: await get('data/train-images-idx3-ubyte'), labels: await get('data/train-labels-idx1-ubyte') };
+      const fn = (0, eval)(`(${src})`);
+      return fn((window as unknown as { sn: unknown }).sn, files);
+    }, { src, job });
+  }
+
+  it.each(['simd', 'threads'] as const)('inference: 100 MNIST test images, same probabilities bit for bit (%s build in Chromium)', async (build) => {
+    const { page: p, errors } = await page(build);
+    const r = await run(p, 'inference');
+    expect(r.build).toBe(build);
+    expect(r.threads).toBe(build === 'threads' ? 3 : 1);
+    expect(node.inference!.build).toBe('simd');
+    expect(r.detail).toEqual(node.inference!.detail);
+    expect(r.hash).toBe(node.inference!.hash);
+    expect(errors).toEqual([]);
+    await p.context().close();
+  });
+
+  it.each(['simd', 'threads'] as const)('training: same seed, 20 Adam steps on 512 images → identical weights (%s build in Chromium)', async (build) => {
+    const { page: p, errors } = await page(build);
+    const r = await run(p, 'training');
+    expect(r.build).toBe(build);
+    expect(r.detail[0]).toBe(20);
+    expect(r.detail).toEqual(node.training!.detail);
+    expect(r.hash).toBe(node.training!.hash);
+    expect(errors).toEqual([]);
+    await p.context().close();
+  });
+});

@@ -1,0 +1,6 @@
+// The full browser bundle (dist/simdnet.full.js, `simdnet/full`): everything in simdnet that runs in
+// a browser — training included — plus the IDX/MNIST decoder. Used by the training page's worker.
+// Only the ONNX exporter is left out (it needs protobufjs): `model.toONNX()` rejects here.
+export * from '../src/index.js';
+export { decodeMnist, parseIdx, readIdx, gunzip, isGzip, oneHot, MNIST_FILE_NAMES } from '../src/data/idx.js';
+export type { MnistData, MnistSplit, MnistFiles, IdxFile } from '../src/data/idx.js';
