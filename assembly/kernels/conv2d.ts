@@ -12,22 +12,29 @@
 import { gemm, pack_b, GEMM_ACC, GEMM_RELU } from "./gemm";
 
 // cols (MB, KH*KW*C) <- patches of output pixels m0 .. m0+mb of image `img`.
+// Within one kernel row kh the KW taps are neighbouring pixels, i.e. one contiguous span of KW*C
+// floats of the image (less what falls into the left/right padding), so each (pixel, kh) is one
+// span copy plus zero fills, not KW small copies (for C = 1 those were 4-byte memory.copy calls).
 function im2col(cols: usize, img: usize, m0: i32, mb: i32, H: i32, W: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OW: i32): void {
   const rowB = <usize>C << 2;
+  const spanB = <usize>KW * rowB;
   for (let m = m0; m < m0 + mb; m++) {
     const oh = m / OW;
     const ow = m - oh * OW;
+    const iw0 = ow * SW - PL;
+    // taps kw in [lo, hi) fall inside the image
+    const lo = max(0, -iw0);
+    const hi = min(KW, W - iw0);
     for (let kh = 0; kh < KH; kh++) {
       const ih = oh * SH - PT + kh;
-      for (let kw = 0; kw < KW; kw++) {
-        const iw = ow * SW - PL + kw;
-        if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
-          zero_row(cols, rowB);
-        } else {
-          copy_row(cols, img + (<usize>(ih * W + iw) * rowB), rowB);
-        }
-        cols += rowB;
+      if (ih < 0 || ih >= H || lo >= hi) {
+        zero_span(cols, spanB);
+      } else {
+        if (lo > 0) zero_span(cols, <usize>lo * rowB);
+        copy_span(cols + <usize>lo * rowB, img + (<usize>(ih * W + iw0 + lo) * rowB), <usize>(hi - lo) * rowB);
+        if (hi < KW) zero_span(cols + <usize>hi * rowB, <usize>(KW - hi) * rowB);
       }
+      cols += spanB;
     }
   }
 }
@@ -51,25 +58,26 @@ function col2im(dimg: usize, dcols: usize, m0: i32, mb: i32, H: i32, W: i32, C: 
   }
 }
 
-// memory.copy/fill become calls out of wasm in V8 (~4 ns each); im2col makes KH*KW of them per output
-// pixel, so rows of whole vectors are copied with v128 loads/stores instead.
+// memory.copy/fill become calls out of wasm in V8 (~4 ns each), too dear for spans of a few dozen
+// bytes, so spans are moved with v128 loads/stores (unaligned is fine in wasm) and a 4-byte tail.
+// Both builds move the same bytes; only the move width differs.
 // @ts-ignore: decorator
-@inline function copy_row(dst: usize, src: usize, bytes: usize): void {
-  if (ASC_FEATURE_SIMD && (bytes & 15) == 0) {
-    for (let o: usize = 0; o < bytes; o += 16) v128.store(dst + o, v128.load(src + o));
-  } else {
-    memory.copy(dst, src, bytes);
+@inline function copy_span(dst: usize, src: usize, bytes: usize): void {
+  let o: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; o + 16 <= bytes; o += 16) v128.store(dst + o, v128.load(src + o));
   }
+  for (; o < bytes; o += 4) store<u32>(dst + o, load<u32>(src + o));
 }
 
 // @ts-ignore: decorator
-@inline function zero_row(dst: usize, bytes: usize): void {
-  if (ASC_FEATURE_SIMD && (bytes & 15) == 0) {
+@inline function zero_span(dst: usize, bytes: usize): void {
+  let o: usize = 0;
+  if (ASC_FEATURE_SIMD) {
     const z = i32x4.splat(0);
-    for (let o: usize = 0; o < bytes; o += 16) v128.store(dst + o, z);
-  } else {
-    memory.fill(dst, 0, bytes);
+    for (; o + 16 <= bytes; o += 16) v128.store(dst + o, z);
   }
+  for (; o < bytes; o += 4) store<u32>(dst + o, 0);
 }
 
 // dst (n) += src (n)
@@ -110,6 +118,27 @@ export function conv2d_forward(out: usize, inp: usize, weight: usize, bias: usiz
       const mb = min(MB, M - m0);
       im2col(cols, img, m0, mb, H, W, C, KH, KW, SH, SW, PT, PL, OW);
       gemm(oimg + (<usize>(m0 * K) << 2), cols, wpack, mb, K, KK, KK, 1, K, flags);
+    }
+  }
+}
+
+// Output pixels m0 .. m1-1 of ONE image, weights already packed into wpack by pack_b(weight, bias).
+// Every output element is its own dot product in k order, so cutting an image into pixel ranges
+// gives the bits of conv2d_forward: this lets a batch of 1 run on several threads.
+export function conv2d_forward_pixels(out: usize, inp: usize, wpack: usize, cols: usize,
+  H: i32, W: i32, C: i32, K: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32,
+  OH: i32, OW: i32, MB: i32, relu: i32, m0: i32, m1: i32): void {
+  const KK = KH * KW * C;
+  const flags = relu ? GEMM_RELU : 0;
+  const direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W;
+  for (let m = m0; m < m1; m += MB) {
+    const mb = min(MB, m1 - m);
+    const o = out + (<usize>(m * K) << 2);
+    if (direct) {
+      gemm(o, inp + (<usize>(m * KK) << 2), wpack, mb, K, KK, KK, 1, K, flags);
+    } else {
+      im2col(cols, inp, m, mb, H, W, C, KH, KW, SH, SW, PT, PL, OW);
+      gemm(o, cols, wpack, mb, K, KK, KK, 1, K, flags);
     }
   }
 }

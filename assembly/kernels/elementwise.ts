@@ -93,3 +93,9 @@ export function find_nonfinite(x: usize, n: i32): i32 {
   }
   return -1;
 }
+
+// bytes at p <- 0. The arena zeroes every block it hands out; a JS TypedArray.fill over a shared
+// memory takes V8's slow element-by-element path, while this is one native memory.fill.
+export function zero_fill(p: usize, bytes: usize): void {
+  memory.fill(p, 0, bytes);
+}

@@ -7,6 +7,8 @@
 // out, argmax (N,OH,OW,C) i32 = index into inp of the max. Seeded with the window's first in-bounds
 // value and strict `>` afterwards, so the first maximum in row-major window order wins — also for
 // windows that are all negative or all equal.
+// Four channels at a time in the SIMD build: a lane takes a new value only where it is strictly
+// greater (f32x4.gt + bitselect), which is the scalar rule lane by lane, so both builds agree.
 export function maxpool2d_forward(out: usize, argmax: usize, inp: usize, N: i32, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
   for (let n = 0; n < N; n++) {
@@ -15,7 +17,29 @@ export function maxpool2d_forward(out: usize, argmax: usize, inp: usize, N: i32,
       const h0 = max(oh * SH - PT, 0), h1 = min(oh * SH - PT + KH, H);
       for (let ow = 0; ow < OW; ow++) {
         const w0 = max(ow * SW - PL, 0), w1 = min(ow * SW - PL + KW, W);
-        for (let c = 0; c < C; c++) {
+        let c = 0;
+        if (ASC_FEATURE_SIMD) {
+          const lanes = i32x4(0, 1, 2, 3);
+          for (; c + 4 <= C; c += 4) {
+            const first = base + (h0 * W + w0) * C + c;
+            let vbest = v128.load(inp + (<usize>first << 2));
+            let best = i32x4.add(i32x4.splat(first), lanes);
+            for (let ih = h0; ih < h1; ih++) {
+              for (let iw = w0; iw < w1; iw++) {
+                const idx = base + (ih * W + iw) * C + c;
+                const v = v128.load(inp + (<usize>idx << 2));
+                const gt = f32x4.gt(v, vbest);
+                vbest = v128.bitselect(v, vbest, gt);
+                best = v128.bitselect(i32x4.add(i32x4.splat(idx), lanes), best, gt);
+              }
+            }
+            v128.store(out, vbest);
+            v128.store(argmax, best);
+            out += 16;
+            argmax += 16;
+          }
+        }
+        for (; c < C; c++) {
           let best = base + (h0 * W + w0) * C + c;
           let vbest = load<f32>(inp + (<usize>best << 2));
           for (let ih = h0; ih < h1; ih++) {

@@ -4,7 +4,7 @@
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { Padding, pair, windowGeometry } from '../geom.js';
-import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch } from './util.js';
+import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withScratch } from './util.js';
 import type { Task } from '../wasm/pool.js';
 
 /** Options of {@link conv2d}. */
@@ -24,8 +24,8 @@ export interface Conv2dOptions {
 }
 
 // Output pixels per im2col block: the block (MB, KH*KW*C) is kept around 128 KB so it stays in cache.
-function blockRows(KK: number, M: number): number {
-  const mb = Math.max(4, Math.floor(32768 / KK / 4) * 4);
+function blockRows(KK: number, M: number, floats = 32768): number {
+  const mb = Math.max(4, Math.floor(floats / KK / 4) * 4);
   return Math.min(mb, M);
 }
 
@@ -60,10 +60,29 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   const shards = shardRanges(N);
   const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
   const packN = kx.pack_b_size(KK, K);
-  withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
-    runTasks(shards.map(([n0, nc], i): Task => ['conv2d_forward', out.ptr + n0 * outImg, x.ptr + n0 * inImg, filter.ptr,
-      bias ? bias.ptr : 0, scratch[2 * i], scratch[2 * i + 1], nc, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB, relu]));
-  });
+  if (N < SHARDS) {
+    // Too few images to go round: pack the weights once and cut each image into pixel ranges
+    // (the same bits as whole images; this is what lets batch-1 inference use every thread).
+    const M = OH * OW;
+    const parts = Math.min(Math.ceil(SHARDS / N), Math.ceil(M / MB));
+    const ranges: Array<[number, number, number]> = [];
+    for (let n = 0; n < N; n++) {
+      for (let p = 0; p < parts; p++) {
+        const m0 = Math.floor((M * p) / parts), m1 = Math.floor((M * (p + 1)) / parts);
+        if (m1 > m0) ranges.push([n, m0, m1]);
+      }
+    }
+    withScratch([packN, ...ranges.map(() => MB * KK)], (wpack, ...cols) => {
+      kx.pack_b(wpack, filter.ptr, bias ? bias.ptr : 0, KK, K, K, 1);
+      runTasks(ranges.map(([n, m0, m1], i): Task => ['conv2d_forward_pixels', out.ptr + n * outImg, x.ptr + n * inImg, wpack, cols[i],
+        H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB, relu, m0, m1]));
+    });
+  } else {
+    withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
+      runTasks(shards.map(([n0, nc], i): Task => ['conv2d_forward', out.ptr + n0 * outImg, x.ptr + n0 * inImg, filter.ptr,
+        bias ? bias.ptr : 0, scratch[2 * i], scratch[2 * i + 1], nc, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB, relu]));
+    });
+  }
   const inputs = bias ? [x, filter, bias] : [x, filter];
   record(inputs, out, (dy, grad) => {
     let d = dy;
@@ -84,6 +103,9 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     }
     if (gw) {
       // Each shard sums its images into its own dW/db; the shards are then added in shard order.
+      // Here the block is the GEMM's reduction length, so it is 4x longer (~512 KB, still in L2):
+      // dW accumulates in pixel order whatever the block, so the bits do not depend on it.
+      const MB = blockRows(KK, OH * OW, 4 * 32768);
       const packN = kx.pack_b_size(MB, K);
       const wSize = KK * K;
       withScratch(shards.flatMap(() => [wSize, K, MB * KK, packN]), (...scratch) => {

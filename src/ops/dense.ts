@@ -40,10 +40,15 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
   // Rows are cut into fixed shards (see SHARDS), each packing the weights into its own scratch.
   const shards = shardRanges(N);
   const packF = kx.pack_b_size(IN, OUT);
-  withScratch(shards.map(() => packF), (...wpack) => {
-    runTasks(shards.map(([r0, rc], i): Task => ['dense_forward', out.ptr + r0 * OUT * 4, x.ptr + r0 * IN * 4, weight.ptr,
-      bias ? bias.ptr : 0, wpack[i], rc, IN, OUT, relu]));
-  });
+  if (N < 4) {
+    // A few rows (batch-1 inference): straight from the weight, no packing; the same bits.
+    kx.dense_forward_rows(out.ptr, x.ptr, weight.ptr, bias ? bias.ptr : 0, N, IN, OUT, relu);
+  } else {
+    withScratch(shards.map(() => packF), (...wpack) => {
+      runTasks(shards.map(([r0, rc], i): Task => ['dense_forward', out.ptr + r0 * OUT * 4, x.ptr + r0 * IN * 4, weight.ptr,
+        bias ? bias.ptr : 0, wpack[i], rc, IN, OUT, relu]));
+    });
+  }
   record(bias ? [x, weight, bias] : [x, weight], out, (dy, grad) => {
     let d = dy;
     let masked: Tensor | null = null;

@@ -1,10 +1,11 @@
 // maxPool2d / avgPool2d: geometry and checks, then assembly/kernels/pool2d.ts; records backward.
 // x (N, H, W, C) -> out (N, OH, OW, C); the global ones x (N, H, W, C) -> out (N, C).
-// Max pooling saves the argmax (int32, index into x).
+// Max pooling saves the argmax (int32, index into its shard of x; see maxPool2d).
 import { Tensor } from '../tensor.js';
 import { activeTape, record } from '../autograd.js';
 import { Padding, pair, windowGeometry } from '../geom.js';
-import { expectFinite, expectTensor, k, withScratch } from './util.js';
+import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch } from './util.js';
+import type { Task } from '../wasm/pool.js';
 
 /** Options of {@link maxPool2d} and {@link avgPool2d} (Keras names). */
 export interface Pool2dOptions {
@@ -40,7 +41,12 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
   const { N, H, W, C, KH, KW, SH, SW, pad, OH, OW } = geometry(x, opts, what);
   const kx = k();
   const out = new Tensor([N, OH, OW, C]);
-  const run = (argmax: number) => kx.maxpool2d_forward(out.ptr, argmax, x.ptr, N, H, W, C, KH, KW, SH, SW, pad.top, pad.left, OH, OW);
+  // Images are independent: one task per shard, argmax indices relative to the shard's first image
+  // (the backward below uses the same shards, so the indices line up).
+  const shards = shardRanges(N);
+  const inImg = H * W * C * 4, outImg = OH * OW * C * 4;
+  const run = (argmax: number) => runTasks(shards.map(([n0, nc]): Task => ['maxpool2d_forward', out.ptr + n0 * outImg,
+    argmax + n0 * outImg, x.ptr + n0 * inImg, nc, H, W, C, KH, KW, SH, SW, pad.top, pad.left, OH, OW]));
   const tape = activeTape();
   if (!tape || !tape.tracked.has(x.id)) {
     withScratch([out.size], run);
@@ -50,7 +56,10 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
   run(argmax.ptr);
   record([x], out, (dy, grad) => {
     const gx = grad(x);
-    if (gx) kx.maxpool2d_backward(gx, dy.ptr, argmax.ptr, out.size);
+    if (gx) {
+      runTasks(shards.map(([n0, nc]): Task => ['maxpool2d_backward', gx + n0 * inImg, dy.ptr + n0 * outImg,
+        argmax.ptr + n0 * outImg, nc * OH * OW * C]));
+    }
   });
   return out;
 }

@@ -27,7 +27,11 @@ export class Arena {
   private i32view: Int32Array;
   private u8view: Uint8Array;
 
-  constructor(private readonly memory: WebAssembly.Memory, base: number) {
+  /**
+   * @param zero zeroes `bytes` at `ptr` (the kernels' `zero_fill`: a native memory.fill, where a JS
+   *   fill over a shared memory is many times slower); a JS fill when omitted.
+   */
+  constructor(private readonly memory: WebAssembly.Memory, base: number, private readonly zero?: (ptr: number, bytes: number) => void) {
     this.base = Math.ceil(base / ALIGN) * ALIGN;
     this.top = this.base;
     this.highWater = this.base;
@@ -73,7 +77,8 @@ export class Arena {
       if (this.top > this.highWater) this.highWater = this.top;
     }
     this.sizes.set(ptr, size);
-    this.u8().fill(0, ptr, ptr + size);
+    if (this.zero) this.zero(ptr, size);
+    else this.u8().fill(0, ptr, ptr + size);
     return ptr;
   }
 
@@ -138,7 +143,7 @@ let arena: Arena | null = null;
 export function getArena(): Arena {
   if (!arena) {
     const e = getEngine();
-    arena = new Arena(e.memory, e.k.heap_base());
+    arena = new Arena(e.memory, e.k.heap_base(), e.k.zero_fill);
   }
   return arena;
 }

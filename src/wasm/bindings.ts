@@ -20,6 +20,8 @@ export interface KernelExports {
   conv2d_forward(out: number, inp: number, weight: number, bias: number, wpack: number, cols: number,
     N: number, H: number, W: number, C: number, K: number, KH: number, KW: number, SH: number, SW: number,
     PT: number, PL: number, OH: number, OW: number, MB: number, relu: number): void;
+  conv2d_forward_pixels(out: number, inp: number, wpack: number, cols: number, H: number, W: number, C: number, K: number,
+    KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, OH: number, OW: number, MB: number, relu: number, m0: number, m1: number): void;
   conv2d_backward_input(dinp: number, dout: number, weight: number, wpack: number, dcols: number,
     N: number, H: number, W: number, C: number, K: number, KH: number, KW: number, SH: number, SW: number,
     PT: number, PL: number, OH: number, OW: number, MB: number): void;
@@ -28,6 +30,7 @@ export interface KernelExports {
     PT: number, PL: number, OH: number, OW: number, MB: number): void;
   bias_backward(dbias: number, dout: number, R: number, K: number): void;
   dense_forward(out: number, inp: number, weight: number, bias: number, wpack: number, N: number, IN: number, OUT: number, relu: number): void;
+  dense_forward_rows(out: number, inp: number, weight: number, bias: number, N: number, IN: number, OUT: number, relu: number): void;
   dense_backward_input(dinp: number, dout: number, weight: number, wpack: number, N: number, IN: number, OUT: number): void;
   dense_backward_weight(dweight: number, dbias: number, dout: number, inp: number, dpack: number, N: number, IN: number, OUT: number): void;
   maxpool2d_forward(out: number, argmax: number, inp: number, N: number, H: number, W: number, C: number,
@@ -77,6 +80,7 @@ export interface KernelExports {
   add_scalar(d: number, value: number, n: number): void;
   add_into(dst: number, src: number, n: number): void;
   scale(x: number, s: number, n: number): void;
+  zero_fill(ptr: number, bytes: number): void;
   find_nonfinite(x: number, n: number): number;
 }
 

@@ -1369,6 +1369,59 @@ export function kernelSuite(build: Build): void {
     });
   });
 
+  // Batches of 1-3 take other paths (conv2d cut by pixel ranges over packed weights, dense without
+  // packing); each output must have the bits the same image gets inside a larger batch.
+  describe(`small batches, same bits as inside a large batch [${build}]`, () => {
+    const convCases: Array<{ x: number[]; f: number[]; strides: number; padding: sn.Padding; bias: boolean; relu: boolean }> = [
+      { x: [28, 28, 1], f: [5, 5, 1, 32], strides: 1, padding: 'same', bias: true, relu: true },
+      { x: [14, 14, 32], f: [3, 3, 32, 20], strides: 1, padding: 'same', bias: true, relu: false },
+      { x: [9, 11, 5], f: [3, 2, 5, 7], strides: 2, padding: 'valid', bias: false, relu: true },
+      { x: [6, 6, 8], f: [1, 1, 8, 9], strides: 1, padding: 'valid', bias: true, relu: false },
+    ];
+    for (const c of convCases) {
+      it(`conv2d x ${c.x} filter ${c.f} strides ${c.strides} ${padStr(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`, () => {
+        const rng = makeRng(seedOf(`small conv ${c.x} ${c.f}`));
+        const B = 5, img = prod(c.x);
+        const xAll = rand(rng, B * img), w = sn.tensor(rand(rng, prod(c.f)), c.f), b = c.bias ? sn.tensor(rand(rng, c.f[3]!), [c.f[3]!]) : null;
+        const opts = { strides: c.strides, padding: c.padding, bias: b, activation: c.relu ? 'relu' as const : 'linear' as const };
+        const xt = sn.tensor(xAll, [B, ...c.x]);
+        const big = sn.conv2d(xt, w, opts);
+        const bigOut = big.dataSync();
+        const per = bigOut.length / B;
+        for (const n of [1, 2, 3]) {
+          for (const start of [0, B - n]) {
+            const xs = sn.tensor(xAll.subarray(start * img, (start + n) * img), [n, ...c.x]);
+            const y = sn.conv2d(xs, w, opts);
+            expect(bits(y.dataSync())).toEqual(bits(bigOut.slice(start * per, (start + n) * per)));
+            expect(y.shape).toEqual([n, ...big.shape.slice(1)]);
+            xs.dispose(); y.dispose();
+          }
+        }
+        [xt, big, w, b].forEach((t) => t?.dispose());
+      });
+    }
+    for (const [IN, OUT, bias, relu] of [[3136, 128, true, true], [128, 10, true, false], [37, 19, false, true], [5, 3, true, false]] as const) {
+      it(`dense ${IN}→${OUT}${bias ? ' bias' : ''}${relu ? ' relu' : ''}`, () => {
+        const rng = makeRng(seedOf(`small dense ${IN} ${OUT}`));
+        const B = 9;
+        const xAll = rand(rng, B * IN), w = sn.tensor(rand(rng, IN * OUT), [IN, OUT]), b = bias ? sn.tensor(rand(rng, OUT), [OUT]) : null;
+        const opts = { bias: b, activation: relu ? 'relu' as const : 'linear' as const };
+        const xt = sn.tensor(xAll, [B, IN]);
+        const big = sn.dense(xt, w, opts).dataSync();
+        const ref = denseForward(Float64Array.from(xAll.subarray(0, IN)), Float64Array.from(w.dataSync()), b ? Float64Array.from(b.dataSync()) : null, 1, IN, OUT, relu);
+        for (const n of [1, 2, 3]) {
+          const xs = sn.tensor(xAll.subarray(0, n * IN), [n, IN]);
+          const y = sn.dense(xs, w, opts).dataSync();
+          expect(bits(y)).toEqual(bits(big.slice(0, n * OUT)));
+          // and it is the right answer, not just a consistent one
+          close(y.slice(0, OUT), ref, accTol(IN + 1), `dense small n=${n}`);
+          xs.dispose();
+        }
+        [xt, w, b].forEach((t) => t?.dispose());
+      });
+    }
+  });
+
   if (STATS) {
     describe('stats', () => {
       it('print worst |k - r| / (u n)', () => {
