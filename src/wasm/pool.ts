@@ -3,15 +3,21 @@
 // thread count, each shard writing its own outputs, so the bits are the same with 1, 2 or 8 threads;
 // threads only change who runs which shard.
 //
-// Protocol (a small SharedArrayBuffer, separate from wasm memory): the caller writes the task table,
-// stores COUNT and resets NEXT/FINISHED, bumps GEN and notifies. Every thread (the caller too) takes
-// task indices with Atomics.add(NEXT) until they run out, and bumps FINISHED after each task. Workers
-// sleep in Atomics.wait(GEN) between batches. Errors inside a worker are caught there and flagged.
+// Protocol (a small SharedArrayBuffer, separate from wasm memory): the caller resets NEXT, writes the
+// task table, resets FINISHED, stores COUNT, bumps GEN and notifies. Every thread (the caller too) claims
+// task indices from NEXT until they run out, and bumps FINISHED after each task. Workers sleep in
+// Atomics.wait(GEN) between batches. Errors inside a worker are caught there and flagged.
+// NEXT holds (generation tag << 16 | next index) and is claimed by compare-exchange, so a worker still
+// finishing its loop of the previous batch can never claim (and lose, or run with a stale count) an
+// index of the next one: its tag no longer matches. (A plain Atomics.add here once lost or repeated a
+// task when the caller had already started the next batch: a hang with "3/4 tasks done", or a shard
+// run twice. test/wasm/pool.test.ts hammers exactly that.)
 import type { KernelExports } from './bindings.js';
 
 const GEN = 0, COUNT = 1, NEXT = 2, FINISHED = 3, ERR = 4, CTRL_WORDS = 8;
 const STRIDE = 32; // float64 slots per task: fn index, argc, up to 30 arguments
 const MAX_TASKS = 256;
+const TAG_MASK = 0x7fff; // generation bits kept in NEXT's tag
 
 /** One kernel call: export name and its numeric arguments. */
 export type Task = [name: keyof KernelExports, ...args: number[]];
@@ -39,9 +45,12 @@ listen(({ module, memory, ctrl, table, names }) => {
     gen = Atomics.load(c, ${GEN});
     if (gen < 0) return;
     const count = Atomics.load(c, ${COUNT});
+    const tag = (gen & ${TAG_MASK}) << 16;
     for (;;) {
-      const i = Atomics.add(c, ${NEXT}, 1);
-      if (i >= count) break;
+      const v = Atomics.load(c, ${NEXT});
+      if ((v & ~0xffff) !== tag || (v & 0xffff) >= count) break;
+      if (Atomics.compareExchange(c, ${NEXT}, v, v + 1) !== v) continue;
+      const i = v & 0xffff;
       const b = i * ${STRIDE};
       const args = Array.from(t.subarray(b + 2, b + 2 + t[b + 1]));
       try { fns[t[b]](...args); } catch (e) { Atomics.store(c, ${ERR}, i + 1); post({ error: String(e && e.message || e), task: i }); }
@@ -124,6 +133,7 @@ export class ThreadPool {
     Atomics.notify(this.ctrl, GEN);
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers = [];
+    Atomics.store(this.ctrl, NEXT, 0);
     Atomics.store(this.ctrl, GEN, 0);
   }
 
@@ -134,26 +144,35 @@ export class ThreadPool {
       return;
     }
     if (tasks.length > MAX_TASKS) throw new Error(`thread pool: ${tasks.length} tasks exceed ${MAX_TASKS}`);
-    tasks.forEach(([name, ...args], i) => {
-      const b = i * STRIDE;
+    const fis = tasks.map(([name, ...args]) => {
       const fi = this.index.get(name);
       if (fi === undefined || args.length > STRIDE - 2) throw new Error(`thread pool: bad task ${name}`);
-      this.table[b] = fi;
-      this.table[b + 1] = args.length;
-      for (let j = 0; j < args.length; j++) this.table[b + 2 + j] = args[j];
+      return fi;
     });
     const c = this.ctrl;
     const count = tasks.length;
+    const gen = (Atomics.load(c, GEN) + 1) & 0x3fffffff; // stays positive: a negative GEN stops the workers
+    const tag = (gen & TAG_MASK) << 16;
+    // NEXT first: from here on a worker still looping on the previous batch cannot claim anything,
+    // even once it sees the new COUNT or reads the new table.
+    Atomics.store(c, NEXT, tag);
+    tasks.forEach(([, ...args], i) => {
+      const b = i * STRIDE;
+      this.table[b] = fis[i];
+      this.table[b + 1] = args.length;
+      for (let j = 0; j < args.length; j++) this.table[b + 2 + j] = args[j];
+    });
     Atomics.store(c, ERR, 0);
     Atomics.store(c, FINISHED, 0);
-    Atomics.store(c, NEXT, 0);
     Atomics.store(c, COUNT, count);
-    Atomics.add(c, GEN, 1);
+    Atomics.store(c, GEN, gen);
     Atomics.notify(c, GEN);
     let mainError: unknown = null;
     for (;;) {
-      const i = Atomics.add(c, NEXT, 1);
-      if (i >= count) break;
+      const v = Atomics.load(c, NEXT);
+      if ((v & 0xffff) >= count) break;
+      if (Atomics.compareExchange(c, NEXT, v, v + 1) !== v) continue;
+      const i = v & 0xffff;
       const [name, ...args] = tasks[i];
       try { (this.k[name] as (...a: number[]) => unknown)(...args); } catch (e) { mainError = e; }
       Atomics.add(c, FINISHED, 1);
