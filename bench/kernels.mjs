@@ -10,6 +10,7 @@
 // See bench/README.md for the columns.
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { createProbe, PROBE_ACC, PROBE_UNROLL } from './peers/probe.mjs';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
@@ -96,57 +97,12 @@ function warm(small, full) {
 // edge a few % above this probe.
 // ---------------------------------------------------------------------------------------------
 
-const PROBE_ACC = 13;
-const PROBE_UNROLL = 2; // mul+add pairs per accumulator per loop trip
-const PROBE_B = 0.999;
-
-function uleb(n) { const o = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n); return o; }
-function f32le(x) { const b = new Uint8Array(4); new DataView(b.buffer).setFloat32(0, x, true); return [...b]; }
-function section(id, body) { return [id, ...uleb(body.length), ...body]; }
-function str(s) { const b = [...Buffer.from(s)]; return [...uleb(b.length), ...b]; }
-
-function probeModule() {
-  const SIMD = (op) => [0xfd, ...uleb(op)];
-  const SPLAT = SIMD(0x13), ADD = SIMD(0xe4), MUL = SIMD(0xe6), LANE0 = [...SIMD(0x1f), 0];
-  const lget = (i) => [0x20, ...uleb(i)], lset = (i) => [0x21, ...uleb(i)];
-  const acc = (j) => 1 + j; // local 0 is the i32 iteration count
-  const B = 1 + PROBE_ACC;
-  const code = [];
-  for (let j = 0; j < PROBE_ACC; j++) code.push(0x43, ...f32le(1 + j / 64), ...SPLAT, ...lset(acc(j)));
-  code.push(0x43, ...f32le(PROBE_B), ...SPLAT, ...lset(B));
-  code.push(0x02, 0x40, 0x03, 0x40); // block, loop
-  code.push(...lget(0), 0x45, 0x0d, 1); // if (iters == 0) break
-  for (let u = 0; u < PROBE_UNROLL; u++) {
-    for (let j = 0; j < PROBE_ACC; j++) code.push(...lget(acc(j)), ...lget(B), ...MUL, ...lget(B), ...ADD, ...lset(acc(j)));
-  }
-  code.push(...lget(0), 0x41, 1, 0x6b, ...lset(0), 0x0c, 0, 0x0b, 0x0b); // iters--, continue; end loop, end block
-  code.push(...lget(acc(0)));
-  for (let j = 1; j < PROBE_ACC; j++) code.push(...lget(acc(j)), ...ADD);
-  code.push(...LANE0, 0x0b);
-  const body = [1, ...uleb(PROBE_ACC + 1), 0x7b, ...code]; // one local group: PROBE_ACC+1 v128
-  const bytes = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    ...section(1, [1, 0x60, 1, 0x7f, 1, 0x7d]), // type 0: (i32) -> f32
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...str('probe'), 0x00, 0]),
-    ...section(10, [1, ...uleb(body.length), ...body])];
-  return new Uint8Array(bytes);
-}
-
+// The probe module itself lives in ./peers/probe.mjs (shared with bench/run.js).
 async function measureProbe() {
-  const bytes = probeModule();
-  if (!WebAssembly.validate(bytes)) throw new Error('probe module does not validate');
-  const { instance } = await WebAssembly.instantiate(bytes, {});
-  const probe = instance.exports.probe;
-  const ITERS = 1 << 16;
-  const flops = ITERS * PROBE_UNROLL * PROBE_ACC * 8;
-  warm(() => probe(256), () => probe(ITERS));
-  const r = probe(ITERS);
-  // each lane converges to b/(1-b) = 999: lane 0 of the sum of the accumulators is ~999 * PROBE_ACC
-  const want = PROBE_ACC * PROBE_B / (1 - PROBE_B);
-  if (!(Math.abs(r - want) < 0.01 * want)) throw new Error(`probe returned ${r}, expected ~${want}`);
-  const call = () => probe(ITERS);
-  const sec = timeBest(call);
-  return { call, flops, gflops: flops / sec / 1e9 };
+  const p = createProbe();
+  warm(() => p.call(), () => p.call());
+  const sec = timeBest(p.call);
+  return { call: p.call, flops: p.flops, gflops: p.flops / sec / 1e9 };
 }
 
 // ---------------------------------------------------------------------------------------------
