@@ -4,7 +4,7 @@
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { Padding, pair, windowGeometry } from '../geom.js';
-import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withScratch } from './util.js';
+import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withScratch, reluMasked } from './util.js';
 import type { Task } from '../wasm/pool.js';
 
 /** Options of {@link conv2d}. */
@@ -85,13 +85,8 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   }
   const inputs = bias ? [x, filter, bias] : [x, filter];
   record(inputs, out, (dy, grad) => {
-    let d = dy;
-    let masked: Tensor | null = null;
-    if (relu) {
-      masked = new Tensor(out.shape);
-      kx.relu_backward(masked.ptr, dy.ptr, out.ptr, out.size);
-      d = masked;
-    }
+    const masked = relu ? reluMasked(dy, out) : null;
+    const d = masked ?? dy;
     const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
     if (gx) {
       // Images are independent: each shard scatters into its own slice of dx.

@@ -2,7 +2,7 @@
 // x (N, IN), weight (IN, OUT), bias (OUT), out (N, OUT).
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
-import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch } from './util.js';
+import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch, reluMasked } from './util.js';
 import type { Task } from '../wasm/pool.js';
 
 /** Options of {@link dense}. */
@@ -50,13 +50,8 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
     });
   }
   record(bias ? [x, weight, bias] : [x, weight], out, (dy, grad) => {
-    let d = dy;
-    let masked: Tensor | null = null;
-    if (relu) {
-      masked = new Tensor(out.shape);
-      kx.relu_backward(masked.ptr, dy.ptr, out.ptr, out.size);
-      d = masked;
-    }
+    const masked = relu ? reluMasked(dy, out) : null;
+    const d = masked ?? dy;
     const gx = grad(x), gw = grad(weight), gb = bias ? grad(bias) : 0;
     if (gx) {
       const packN = kx.pack_b_size(OUT, IN);

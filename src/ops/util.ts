@@ -54,3 +54,10 @@ export function shardRanges(n: number): Array<[number, number]> {
 
 /** Runs sharded kernel calls on the engine's threads. */
 export function runTasks(tasks: Task[]): void { getEngine().pool.run(tasks); }
+
+/** dy where the fused-relu output `y` is > 0, else 0: the gradient behind a fused relu (caller disposes). */
+export function reluMasked(dy: Tensor, y: Tensor): Tensor {
+  const m = new Tensor(y.shape);
+  k().relu_backward(m.ptr, dy.ptr, y.ptr, y.size);
+  return m;
+}
