@@ -13,6 +13,7 @@ import { batchNormBackward, batchNormForward, updateMoving } from '../ref/batchn
 import * as act from '../ref/activations.js';
 import { globalAvgPoolBackward, globalAvgPoolForward, globalMaxPoolBackward, globalMaxPoolForward } from '../ref/globalpool.js';
 import { cosineDecay, rmspropStep, stepDecay } from '../ref/rmsprop.js';
+import { instantiateOther, otherAlloc, otherRead } from './suite.js';
 
 type Build = 'simd' | 'scalar' | 'threads';
 type K = sn.KernelExports;
@@ -71,28 +72,6 @@ function rawRun(label: string, inputs: ArrayLike<number>[], outputs: (number | A
   for (const g of [...ins, ...outs]) arena.release(g.base);
   return res;
 }
-
-// The other single-thread build, instantiated by hand over its own memory.
-interface Other { k: K; memory: WebAssembly.Memory; top: number }
-async function instantiateOther(build: 'simd' | 'scalar'): Promise<Other | null> {
-  const bytes = sn.wasmBytes(build);
-  if (!WebAssembly.validate(bytes)) return null;
-  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
-  const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
-  const k = instance.exports as unknown as K;
-  return { k, memory, top: Math.ceil(k.heap_base() / 16) * 16 };
-}
-function otherAlloc(o: Other, floats: number, init?: ArrayLike<number>): number {
-  const ptr = o.top;
-  o.top += Math.ceil(Math.max(floats, 1) * 4 / 16) * 16;
-  const need = o.top + 64 - o.memory.buffer.byteLength;
-  if (need > 0) o.memory.grow(Math.ceil(need / 65536));
-  const f = new Float32Array(o.memory.buffer);
-  f.fill(0, ptr >>> 2, (ptr >>> 2) + floats);
-  if (init) f.set(init, ptr >>> 2);
-  return ptr;
-}
-const otherRead = (o: Other, ptr: number, n: number) => new Float32Array(o.memory.buffer).slice(ptr >>> 2, (ptr >>> 2) + n);
 
 function expectError(fn: () => unknown, re: RegExp): void {
   const live0 = sn.getArena().liveBytes;

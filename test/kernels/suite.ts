@@ -488,10 +488,12 @@ function refPackB(b: ArrayLike<number>, bias: ArrayLike<number> | null, K: numbe
 // ---------------------------------------------------------------------------------------------
 // The other build, instantiated by hand over its own memory, for bit-for-bit agreement checks.
 // ---------------------------------------------------------------------------------------------
-interface Other { k: K; memory: WebAssembly.Memory; top: number }
+export interface Other { k: K; memory: WebAssembly.Memory; top: number }
 
-async function instantiateOther(build: Build): Promise<Other> {
+/** The other build over its own memory; null where this engine cannot validate it (no SIMD). */
+export async function instantiateOther(build: Build): Promise<Other | null> {
   const bytes = sn.wasmBytes(build);
+  if (!WebAssembly.validate(bytes)) return null;
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
   const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
   const k = instance.exports as unknown as K;
@@ -499,7 +501,7 @@ async function instantiateOther(build: Build): Promise<Other> {
 }
 
 // Bump allocation in the other instance (zeroed), with 64 bytes of slack like the arena's.
-function otherAlloc(o: Other, floats: number, init?: ArrayLike<number>): number {
+export function otherAlloc(o: Other, floats: number, init?: ArrayLike<number>): number {
   const ptr = o.top;
   o.top += Math.ceil(Math.max(floats, 1) * 4 / 16) * 16;
   const need = o.top + 64 - o.memory.buffer.byteLength;
@@ -510,7 +512,7 @@ function otherAlloc(o: Other, floats: number, init?: ArrayLike<number>): number 
   return ptr;
 }
 
-function otherRead(o: Other, ptr: number, n: number): Float32Array {
+export function otherRead(o: Other, ptr: number, n: number): Float32Array {
   return new Float32Array(o.memory.buffer).slice(ptr >>> 2, (ptr >>> 2) + n);
 }
 
@@ -1136,7 +1138,7 @@ export function kernelSuite(build: Build): void {
         const label = `conv2d fwd/bwd x=[${c.N},${c.H},${c.W},${c.C}] f=[${c.KH},${c.KW},${c.C},${c.K}] s=[${c.SH},${c.SW}]${c.relu ? ' relu' : ''}`;
         it(label, async () => {
           if (!WebAssembly.validate(sn.wasmBytes(otherBuild))) return; // the other build cannot run here
-          const o = await instantiateOther(otherBuild);
+          const o = (await instantiateOther(otherBuild))!;
           const k = sn.getEngine().k;
           const { N, H, W, C, K: Ko, KH, KW, SH, SW, PT, PL, PB, PR, relu } = c;
           const OH = Math.floor((H + PT + PB - KH) / SH) + 1, OW = Math.floor((W + PL + PR - KW) / SW) + 1;
@@ -1173,7 +1175,7 @@ export function kernelSuite(build: Build): void {
 
       it('dense, pooling, softmax, relu, optimizers: identical bits', async () => {
         if (!WebAssembly.validate(sn.wasmBytes(otherBuild))) return;
-        const o = await instantiateOther(otherBuild);
+        const o = (await instantiateOther(otherBuild))!;
         const k = sn.getEngine().k;
         const rng = makeRng(77);
         const [N, IN, OUT] = [5, 17, 9];
