@@ -2,7 +2,7 @@
 // Kernels never allocate: TypeScript owns all memory from heap_base() upward (src/wasm/arena.ts).
 
 export { pack_b_size, pack_b, gemm } from "./kernels/gemm";
-export { conv2d_forward, conv2d_forward_pixels, conv2d_backward_input, conv2d_backward_weight, bias_backward } from "./kernels/conv2d";
+export { conv2d_forward, conv2d_forward_pixels, conv2d_backward_input, conv2d_backward_weight } from "./kernels/conv2d";
 export { dense_forward, dense_forward_rows, dense_backward_input, dense_backward_weight } from "./kernels/dense";
 export { maxpool2d_forward, maxpool2d_backward, avgpool2d_forward, avgpool2d_backward,
   global_avgpool2d_forward, global_avgpool2d_backward, global_maxpool2d_forward } from "./kernels/pool2d";
@@ -12,7 +12,9 @@ export { relu_forward, relu_backward, softmax_forward, softmax_backward, softmax
 export { batchnorm_stats_sum, batchnorm_stats_sqdev, batchnorm_stats_reduce, batchnorm_invstd, batchnorm_update_moving,
   batchnorm_forward, batchnorm_backward_sums, batchnorm_backward_reduce, batchnorm_backward_input } from "./kernels/batchnorm";
 export { sgd_step, adam_step, rmsprop_step, lr_step_decay, lr_cosine_decay } from "./kernels/optim";
-export { binary_forward, binary_backward, sum_all, add_scalar, add_into, scale, find_nonfinite, zero_fill } from "./kernels/elementwise";
+export { binary_forward, binary_backward, sum_all, add_scalar, add_into, bias_backward, scale, find_nonfinite, zero_fill } from "./kernels/elementwise";
+
+export { geometry2d_bytes } from "./geometry";
 
 // First byte TypeScript may use; static data of this module lies below it.
 export function heap_base(): usize {

@@ -24,11 +24,12 @@ const MIN_TIME = QUICK ? 0.1 : 0.3; // seconds per timed repetition
 const WARM_TIME = QUICK ? 0.1 : 0.2; // seconds of small warm-up calls (V8 tiers Liftoff → TurboFan)
 const REPS = 3; // best of
 
-let bytesMod;
+let bytesMod, abiMod;
 try {
   bytesMod = await import(new URL('../dist/wasm/kernels.bytes.js', import.meta.url).href);
+  abiMod = await import(new URL('../dist/wasm/abi.js', import.meta.url).href);
 } catch (e) {
-  console.error('dist/wasm/kernels.bytes.js not found: run `npm run build` first.');
+  console.error('dist/wasm/kernels.bytes.js or abi.js not found: run `npm run build` first.');
   process.exit(1);
 }
 const wasmBytes = (build) => Buffer.from(build === 'simd' ? bytesMod.simdBase64 : bytesMod.scalarBase64, 'base64');
@@ -127,6 +128,12 @@ async function instantiateKernels(build) {
       return ptr;
     },
     f32(ptr, n) { return new Float32Array(memory.buffer, ptr, n); }, // fresh view each time (growth detaches)
+    // A Geometry2d struct (assembly/geometry.ts) for the conv/pool kernels.
+    geometry(g) {
+      const ptr = eng.alloc(abiMod.GEOMETRY2D_BYTES / 4);
+      abiMod.writeGeometry2d(new Int32Array(memory.buffer), ptr, g);
+      return ptr;
+    },
   };
   return eng;
 }
@@ -194,11 +201,11 @@ function convSetup(e, g, MB) {
   };
   fill(e.f32(p.inp, N * H * W * C), 11); fill(e.f32(p.weight, KK * K), 12);
   fill(e.f32(p.bias, K), 13); fill(e.f32(p.dout, N * OH * OW * K), 14);
-  const geo = [N, H, W, C, K, KH, KW, g.SH, g.SW, g.PT, g.PL, OH, OW, MB];
+  const geom = e.geometry({ H, W, C, K, KH, KW, SH: g.SH, SW: g.SW, PT: g.PT, PL: g.PL, OH, OW });
   const calls = {
-    fwd: (n = N) => k.conv2d_forward(p.out, p.inp, p.weight, p.bias, p.wpack, p.cols, n, ...geo.slice(1), 0),
-    bwdInput: (n = N) => k.conv2d_backward_input(p.dinp, p.dout, p.weight, p.wpackT, p.dcols, n, ...geo.slice(1)),
-    bwdWeight: (n = N) => k.conv2d_backward_weight(p.dweight, p.dbias, p.dout, p.inp, p.cols2, p.dpack, n, ...geo.slice(1)),
+    fwd: (n = N) => k.conv2d_forward(p.out, p.inp, p.weight, p.bias, p.wpack, p.cols, geom, n, MB, 0),
+    bwdInput: (n = N) => k.conv2d_backward_input(p.dinp, p.dout, p.weight, p.wpackT, p.dcols, geom, n, MB),
+    bwdWeight: (n = N) => k.conv2d_backward_weight(p.dweight, p.dbias, p.dout, p.inp, p.cols2, p.dpack, geom, n, MB),
   };
   return { p, calls };
 }

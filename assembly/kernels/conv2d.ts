@@ -1,6 +1,7 @@
 // 2-D convolution (cross-correlation, zero padding) as im2col + GEMM, forward and backward.
 // Layouts: inp (N, H, W, C), weight (KH, KW, C, K) — Keras' layout, so weight is already the
-// (KH*KW*C, K) GEMM matrix — out (N, OH, OW, K). S = strides, PT/PL = top/left padding.
+// (KH*KW*C, K) GEMM matrix — out (N, OH, OW, K). S = strides, PT/PL = top/left padding; all of these
+// but N come in one Geometry2d struct (`geom`, assembly/geometry.ts).
 // im2col works on a block of MB output pixels at a time (never the whole image or batch), so the
 // `cols` scratch (MB, KH*KW*C) stays in cache between being written and read by the GEMM:
 //
@@ -10,6 +11,8 @@
 // Backward functions ACCUMULATE into dinp / dweight / dbias; the caller zeroes them once per step.
 
 import { gemm, pack_b, GEMM_ACC, GEMM_RELU } from "./gemm";
+import { geometry } from "../geometry";
+import { add_into, bias_backward } from "./elementwise";
 
 // cols (MB, KH*KW*C) <- patches of output pixels m0 .. m0+mb of image `img`.
 // Within one kernel row kh the KW taps are neighbouring pixels, i.e. one contiguous span of KW*C
@@ -80,27 +83,13 @@ function col2im(dimg: usize, dcols: usize, m0: i32, mb: i32, H: i32, W: i32, C: 
   for (; o < bytes; o += 4) store<u32>(dst + o, 0);
 }
 
-// dst (n) += src (n)
-// @ts-ignore: decorator
-@inline function add_into(dst: usize, src: usize, n: i32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; i + 4 <= n; i += 4) {
-      const o = <usize>i << 2;
-      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-    }
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-  }
-}
-
 // out (N,OH,OW,K) = conv(inp, weight) + bias, relu if `relu`.
 // wpack: pack_b_size(KH*KW*C, K) floats of scratch; cols: MB*KH*KW*C floats of scratch.
 export function conv2d_forward(out: usize, inp: usize, weight: usize, bias: usize, wpack: usize, cols: usize,
-  N: i32, H: i32, W: i32, C: i32, K: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32,
-  OH: i32, OW: i32, MB: i32, relu: i32): void {
+  geom: usize, N: i32, MB: i32, relu: i32): void {
+  const g = geometry(geom);
+  const H = g.H, W = g.W, C = g.C, K = g.K, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PT = g.PT, PL = g.PL;
+  const OH = g.OH, OW = g.OW;
   const KK = KH * KW * C;
   pack_b(wpack, weight, bias, KK, K, K, 1);
   const flags = relu ? GEMM_RELU : 0;
@@ -126,8 +115,10 @@ export function conv2d_forward(out: usize, inp: usize, weight: usize, bias: usiz
 // Every output element is its own dot product in k order, so cutting an image into pixel ranges
 // gives the bits of conv2d_forward: this lets a batch of 1 run on several threads.
 export function conv2d_forward_pixels(out: usize, inp: usize, wpack: usize, cols: usize,
-  H: i32, W: i32, C: i32, K: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32,
-  OH: i32, OW: i32, MB: i32, relu: i32, m0: i32, m1: i32): void {
+  geom: usize, MB: i32, relu: i32, m0: i32, m1: i32): void {
+  const g = geometry(geom);
+  const H = g.H, W = g.W, C = g.C, K = g.K, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PT = g.PT, PL = g.PL;
+  const OH = g.OH, OW = g.OW;
   const KK = KH * KW * C;
   const flags = relu ? GEMM_RELU : 0;
   const direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W;
@@ -145,8 +136,10 @@ export function conv2d_forward_pixels(out: usize, inp: usize, wpack: usize, cols
 
 // dinp (N,H,W,C) += col2im(dout · weightᵀ).  wpack: pack_b_size(K, KH*KW*C); dcols: MB*KH*KW*C.
 export function conv2d_backward_input(dinp: usize, dout: usize, weight: usize, wpack: usize, dcols: usize,
-  N: i32, H: i32, W: i32, C: i32, K: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32,
-  OH: i32, OW: i32, MB: i32): void {
+  geom: usize, N: i32, MB: i32): void {
+  const g = geometry(geom);
+  const H = g.H, W = g.W, C = g.C, K = g.K, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PT = g.PT, PL = g.PL;
+  const OH = g.OH, OW = g.OW;
   const KK = KH * KW * C;
   // weightᵀ (K, KK): element (k, j) of weightᵀ is weight[j*K + k].
   pack_b(wpack, weight, 0, K, KK, 1, K);
@@ -166,8 +159,10 @@ export function conv2d_backward_input(dinp: usize, dout: usize, weight: usize, w
 // dbias (K) += column sums of dout (skipped when dbias == 0).
 // cols: MB*KH*KW*C floats; dpack: pack_b_size(MB, K) floats.
 export function conv2d_backward_weight(dweight: usize, dbias: usize, dout: usize, inp: usize, cols: usize, dpack: usize,
-  N: i32, H: i32, W: i32, C: i32, K: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32,
-  OH: i32, OW: i32, MB: i32): void {
+  geom: usize, N: i32, MB: i32): void {
+  const g = geometry(geom);
+  const H = g.H, W = g.W, C = g.C, K = g.K, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PT = g.PT, PL = g.PL;
+  const OH = g.OH, OW = g.OW;
   const KK = KH * KW * C;
   const M = OH * OW;
   for (let n = 0; n < N; n++) {
@@ -182,11 +177,4 @@ export function conv2d_backward_weight(dweight: usize, dbias: usize, dout: usize
     }
   }
   if (dbias != 0) bias_backward(dbias, dout, N * M, K);
-}
-
-// dbias (K) += sum over rows of dout (R, K), rows in order.
-export function bias_backward(dbias: usize, dout: usize, R: i32, K: i32): void {
-  for (let r = 0; r < R; r++) {
-    add_into(dbias, dout + (<usize>(r * K) << 2), K);
-  }
 }

@@ -4,7 +4,7 @@
 // matMul a (M, K) · b (K, N) is dense with N=M rows, IN=K, OUT=N and no bias.
 
 import { gemm, pack_b, GEMM_ACC, GEMM_RELU } from "./gemm";
-import { bias_backward } from "./conv2d";
+import { bias_backward } from "./elementwise";
 import { madd, relu1, relu4 } from "../simd";
 
 // out = inp · weight + bias (bias may be 0), relu if `relu`. wpack: pack_b_size(IN, OUT) floats.

@@ -62,8 +62,9 @@ export function add_scalar(d: usize, value: f32, n: i32): void {
   }
 }
 
-// dst (n) += src (n)
-export function add_into(dst: usize, src: usize, n: i32): void {
+// dst (n) += src (n). Inlined where kernels call it (col2im, bias sums); also exported for the ops.
+// @ts-ignore: decorator
+@inline export function add_into(dst: usize, src: usize, n: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     for (; i + 4 <= n; i += 4) {
@@ -74,6 +75,13 @@ export function add_into(dst: usize, src: usize, n: i32): void {
   for (; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}
+
+// dbias (K) += sum over rows of dout (R, K), rows in order (the bias gradient of conv2d and dense).
+export function bias_backward(dbias: usize, dout: usize, R: i32, K: i32): void {
+  for (let r = 0; r < R; r++) {
+    add_into(dbias, dout + (<usize>(r * K) << 2), K);
   }
 }
 

@@ -1,16 +1,21 @@
 // Max and average pooling, forward and backward. Layouts: inp (N, H, W, C), out (N, OH, OW, C).
-// S = strides, PT/PL = top/left padding. Padded positions never take part: max pooling ignores them
+// S = strides, PT/PL = top/left padding; all of these but N come in one Geometry2d struct (`geom`,
+// assembly/geometry.ts; K is unused). Padded positions never take part: max pooling ignores them
 // and average pooling divides by the number of in-bounds pixels (Keras / TF semantics).
 // The caller guarantees every window holds at least one in-bounds pixel (padding < window).
 // Backward functions ACCUMULATE into dinp; the caller zeroes it.
+
+import { geometry } from "../geometry";
 
 // out, argmax (N,OH,OW,C) i32 = index into inp of the max. Seeded with the window's first in-bounds
 // value and strict `>` afterwards, so the first maximum in row-major window order wins — also for
 // windows that are all negative or all equal.
 // Four channels at a time in the SIMD build: a lane takes a new value only where it is strictly
 // greater (f32x4.gt + bitselect), which is the scalar rule lane by lane, so both builds agree.
-export function maxpool2d_forward(out: usize, argmax: usize, inp: usize, N: i32, H: i32, W: i32, C: i32,
-  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+export function maxpool2d_forward(out: usize, argmax: usize, inp: usize, geom: usize, N: i32): void {
+  const g = geometry(geom);
+  const H = g.H, W = g.W, C = g.C, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PT = g.PT, PL = g.PL;
+  const OH = g.OH, OW = g.OW;
   for (let n = 0; n < N; n++) {
     const base = n * H * W * C;
     for (let oh = 0; oh < OH; oh++) {
@@ -68,8 +73,10 @@ export function maxpool2d_backward(dinp: usize, dout: usize, argmax: usize, coun
 }
 
 // out = mean of the in-bounds pixels of each window.
-export function avgpool2d_forward(out: usize, inp: usize, N: i32, H: i32, W: i32, C: i32,
-  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+export function avgpool2d_forward(out: usize, inp: usize, geom: usize, N: i32): void {
+  const g = geometry(geom);
+  const H = g.H, W = g.W, C = g.C, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PT = g.PT, PL = g.PL;
+  const OH = g.OH, OW = g.OW;
   for (let n = 0; n < N; n++) {
     const img = inp + (<usize>(n * H * W * C) << 2);
     for (let oh = 0; oh < OH; oh++) {
@@ -93,8 +100,10 @@ export function avgpool2d_forward(out: usize, inp: usize, N: i32, H: i32, W: i32
 }
 
 // dinp += dout / count spread over each window's in-bounds pixels.
-export function avgpool2d_backward(dinp: usize, dout: usize, N: i32, H: i32, W: i32, C: i32,
-  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+export function avgpool2d_backward(dinp: usize, dout: usize, geom: usize, N: i32): void {
+  const g = geometry(geom);
+  const H = g.H, W = g.W, C = g.C, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PT = g.PT, PL = g.PL;
+  const OH = g.OH, OW = g.OW;
   for (let n = 0; n < N; n++) {
     const dimg = dinp + (<usize>(n * H * W * C) << 2);
     for (let oh = 0; oh < OH; oh++) {
@@ -103,12 +112,12 @@ export function avgpool2d_backward(dinp: usize, dout: usize, N: i32, H: i32, W: 
         const w0 = max(ow * SW - PL, 0), w1 = min(ow * SW - PL + KW, W);
         const inv: f32 = <f32>1 / <f32>((h1 - h0) * (w1 - w0));
         for (let c = 0; c < C; c++) {
-          const g = load<f32>(dout) * inv;
+          const dv = load<f32>(dout) * inv;
           dout += 4;
           for (let ih = h0; ih < h1; ih++) {
             for (let iw = w0; iw < w1; iw++) {
               const p = dimg + (<usize>((ih * W + iw) * C + c) << 2);
-              store<f32>(p, load<f32>(p) + g);
+              store<f32>(p, load<f32>(p) + dv);
             }
           }
         }

@@ -6,7 +6,7 @@
 import { Tensor } from '../tensor.js';
 import { activeTape, record } from '../autograd.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch } from './util.js';
-import type { Task } from '../wasm/pool.js';
+import type { Task } from '../wasm/abi.js';
 
 /** Options of {@link batchNorm} (Keras BatchNormalization names and defaults). */
 export interface BatchNormOptions {

@@ -4,8 +4,8 @@
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { Padding, pair, windowGeometry } from '../geom.js';
-import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withScratch, reluMasked } from './util.js';
-import type { Task } from '../wasm/pool.js';
+import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
+import type { Geometry2d, Task } from '../wasm/abi.js';
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
@@ -52,6 +52,7 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     if (bias) expectFinite(bias, what, 'bias');
   }
   const kx = k();
+  const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW };
   const KK = KH * KW * C;
   const MB = blockRows(KK, OH * OW);
   const out = new Tensor([N, OH, OW, K]);
@@ -72,16 +73,16 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
         if (m1 > m0) ranges.push([n, m0, m1]);
       }
     }
-    withScratch([packN, ...ranges.map(() => MB * KK)], (wpack, ...cols) => {
+    withGeometry(geo, (geom) => withScratch([packN, ...ranges.map(() => MB * KK)], (wpack, ...cols) => {
       kx.pack_b(wpack, filter.ptr, bias ? bias.ptr : 0, KK, K, K, 1);
-      runTasks(ranges.map(([n, m0, m1], i): Task => ['conv2d_forward_pixels', out.ptr + n * outImg, x.ptr + n * inImg, wpack, cols[i],
-        H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB, relu, m0, m1]));
-    });
+      runTasks(ranges.map(([n, m0, m1], i): Task => ['conv2d_forward_pixels', out.ptr + n * outImg, x.ptr + n * inImg,
+        wpack, cols[i], geom, MB, relu, m0, m1]));
+    }));
   } else {
-    withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
+    withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
       runTasks(shards.map(([n0, nc], i): Task => ['conv2d_forward', out.ptr + n0 * outImg, x.ptr + n0 * inImg, filter.ptr,
-        bias ? bias.ptr : 0, scratch[2 * i], scratch[2 * i + 1], nc, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB, relu]));
-    });
+        bias ? bias.ptr : 0, scratch[2 * i], scratch[2 * i + 1], geom, nc, MB, relu]));
+    }));
   }
   const inputs = bias ? [x, filter, bias] : [x, filter];
   record(inputs, out, (dy, grad) => {
@@ -91,10 +92,10 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     if (gx) {
       // Images are independent: each shard scatters into its own slice of dx.
       const packN = kx.pack_b_size(K, KK);
-      withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
-        runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg, filter.ptr,
-          scratch[2 * i], scratch[2 * i + 1], nc, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB]));
-      });
+      withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
+        runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg,
+          filter.ptr, scratch[2 * i], scratch[2 * i + 1], geom, nc, MB]));
+      }));
     }
     if (gw) {
       // Each shard sums its images into its own dW/db; the shards are then added in shard order.
@@ -103,14 +104,14 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
       const MB = blockRows(KK, OH * OW, 4 * 32768);
       const packN = kx.pack_b_size(MB, K);
       const wSize = KK * K;
-      withScratch(shards.flatMap(() => [wSize, K, MB * KK, packN]), (...scratch) => {
+      withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [wSize, K, MB * KK, packN]), (...scratch) => {
         runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_weight', scratch[4 * i], gb ? scratch[4 * i + 1] : 0,
-          d.ptr + n0 * outImg, x.ptr + n0 * inImg, scratch[4 * i + 2], scratch[4 * i + 3], nc, H, W, C, K, KH, KW, SH, SW, pad.top, pad.left, OH, OW, MB]));
+          d.ptr + n0 * outImg, x.ptr + n0 * inImg, scratch[4 * i + 2], scratch[4 * i + 3], geom, nc, MB]));
         shards.forEach((_, i) => {
           kx.add_into(gw, scratch[4 * i], wSize);
           if (gb) kx.add_into(gb, scratch[4 * i + 1], K);
         });
-      });
+      }));
     } else if (gb) {
       kx.bias_backward(gb, d.ptr, N * OH * OW, K);
     }

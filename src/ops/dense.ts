@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch, reluMasked } from './util.js';
-import type { Task } from '../wasm/pool.js';
+import type { Task } from '../wasm/abi.js';
 
 /** Options of {@link dense}. */
 export interface DenseOptions {

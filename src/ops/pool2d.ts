@@ -4,8 +4,8 @@
 import { Tensor } from '../tensor.js';
 import { activeTape, record } from '../autograd.js';
 import { Padding, pair, windowGeometry } from '../geom.js';
-import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch } from './util.js';
-import type { Task } from '../wasm/pool.js';
+import { expectFinite, expectTensor, k, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
+import type { Geometry2d, Task } from '../wasm/abi.js';
 
 /** Options of {@link maxPool2d} and {@link avgPool2d} (Keras names). */
 export interface Pool2dOptions {
@@ -32,21 +32,21 @@ function geometry(x: Tensor, opts: Pool2dOptions, what: string) {
     throw new Error(`${what}: padding [[${top},${bottom}],[${left},${right}]] must be smaller than the ${KH}x${KW} window on every side`);
   }
   if (!opts.skipFiniteCheck) expectFinite(x, what, 'input x');
-  return { N, H, W, C, KH, KW, SH, SW, ...g };
+  const geo: Geometry2d = { H, W, C, K: C, KH, KW, SH, SW, PT: top, PL: left, OH: g.OH, OW: g.OW };
+  return { N, H, W, C, OH: g.OH, OW: g.OW, geo };
 }
 
 /** Max pooling over NHWC windows, as tf.maxPool / Keras MaxPooling2D. */
 export function maxPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
   const what = opts.name ?? 'maxPool2d';
-  const { N, H, W, C, KH, KW, SH, SW, pad, OH, OW } = geometry(x, opts, what);
-  const kx = k();
+  const { N, H, W, C, OH, OW, geo } = geometry(x, opts, what);
   const out = new Tensor([N, OH, OW, C]);
   // Images are independent: one task per shard, argmax indices relative to the shard's first image
   // (the backward below uses the same shards, so the indices line up).
   const shards = shardRanges(N);
   const inImg = H * W * C * 4, outImg = OH * OW * C * 4;
-  const run = (argmax: number) => runTasks(shards.map(([n0, nc]): Task => ['maxpool2d_forward', out.ptr + n0 * outImg,
-    argmax + n0 * outImg, x.ptr + n0 * inImg, nc, H, W, C, KH, KW, SH, SW, pad.top, pad.left, OH, OW]));
+  const run = (argmax: number) => withGeometry(geo, (geom) => runTasks(shards.map(([n0, nc]): Task => ['maxpool2d_forward',
+    out.ptr + n0 * outImg, argmax + n0 * outImg, x.ptr + n0 * inImg, geom, nc])));
   const tape = activeTape();
   if (!tape || !tape.tracked.has(x.id)) {
     withScratch([out.size], run);
@@ -67,13 +67,13 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
 /** Average pooling; the divisor counts only in-bounds pixels (Keras / TF). */
 export function avgPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
   const what = opts.name ?? 'avgPool2d';
-  const { N, H, W, C, KH, KW, SH, SW, pad, OH, OW } = geometry(x, opts, what);
+  const { N, C, OH, OW, geo } = geometry(x, opts, what);
   const kx = k();
   const out = new Tensor([N, OH, OW, C]);
-  kx.avgpool2d_forward(out.ptr, x.ptr, N, H, W, C, KH, KW, SH, SW, pad.top, pad.left, OH, OW);
+  withGeometry(geo, (geom) => kx.avgpool2d_forward(out.ptr, x.ptr, geom, N));
   record([x], out, (dy, grad) => {
     const gx = grad(x);
-    if (gx) kx.avgpool2d_backward(gx, dy.ptr, N, H, W, C, KH, KW, SH, SW, pad.top, pad.left, OH, OW);
+    if (gx) withGeometry(geo, (geom) => kx.avgpool2d_backward(gx, dy.ptr, geom, N));
   });
   return out;
 }

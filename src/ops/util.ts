@@ -1,8 +1,8 @@
 // Shared checks and scratch memory for the ops.
 import { Tensor } from '../tensor.js';
 import { getArena } from '../wasm/arena.js';
-import { getEngine, KernelExports } from '../wasm/bindings.js';
-import type { Task } from '../wasm/pool.js';
+import { getEngine } from '../wasm/bindings.js';
+import { GEOMETRY2D_BYTES, writeGeometry2d, type Geometry2d, type KernelExports, type Task } from '../wasm/abi.js';
 
 export function k(): KernelExports { return getEngine().k; }
 
@@ -31,6 +31,19 @@ export function withScratch<T>(floats: number[], fn: (...ptrs: number[]) => T): 
   const arena = getArena();
   const ptrs = floats.map((n) => arena.alloc(Math.max(1, n) * 4));
   try { return fn(...ptrs); } finally { for (const p of ptrs) arena.release(p); }
+}
+
+/**
+ * Runs fn with a pointer to `g` written into wasm memory as the kernels' Geometry2d struct, released
+ * afterwards: the one place geometry crosses into wasm.
+ */
+export function withGeometry<T>(g: Geometry2d, fn: (geom: number) => T): T {
+  const arena = getArena();
+  const ptr = arena.alloc(GEOMETRY2D_BYTES);
+  try {
+    writeGeometry2d(arena.i32(), ptr, g);
+    return fn(ptr);
+  } finally { arena.release(ptr); }
 }
 
 /**

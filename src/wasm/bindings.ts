@@ -3,6 +3,9 @@
 // deprecated @assemblyscript/loader: the module imports only `env.memory` and exports plain functions.
 import { simdBase64, scalarBase64, threadsBase64 } from './kernels.bytes.js';
 import { ThreadPool } from './pool.js';
+import type { KernelExports } from './abi.js';
+
+export type { KernelExports } from './abi.js';
 
 /**
  * Which compiled build of the kernels is running: 'threads' is the SIMD build over a shared memory
@@ -10,79 +13,6 @@ import { ThreadPool } from './pool.js';
  * engines without wasm SIMD. All three run the same sources.
  */
 export type Build = 'simd' | 'scalar' | 'threads';
-
-/** The kernel exports; pointers are byte addresses, sizes are element counts (assembly/index.ts). */
-export interface KernelExports {
-  heap_base(): number;
-  pack_b_size(K: number, N: number): number;
-  pack_b(out: number, b: number, bias: number, K: number, N: number, rsb: number, csb: number): void;
-  gemm(c: number, a: number, w: number, M: number, N: number, K: number, rsa: number, csa: number, ldc: number, flags: number): void;
-  conv2d_forward(out: number, inp: number, weight: number, bias: number, wpack: number, cols: number,
-    N: number, H: number, W: number, C: number, K: number, KH: number, KW: number, SH: number, SW: number,
-    PT: number, PL: number, OH: number, OW: number, MB: number, relu: number): void;
-  conv2d_forward_pixels(out: number, inp: number, wpack: number, cols: number, H: number, W: number, C: number, K: number,
-    KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, OH: number, OW: number, MB: number, relu: number, m0: number, m1: number): void;
-  conv2d_backward_input(dinp: number, dout: number, weight: number, wpack: number, dcols: number,
-    N: number, H: number, W: number, C: number, K: number, KH: number, KW: number, SH: number, SW: number,
-    PT: number, PL: number, OH: number, OW: number, MB: number): void;
-  conv2d_backward_weight(dweight: number, dbias: number, dout: number, inp: number, cols: number, dpack: number,
-    N: number, H: number, W: number, C: number, K: number, KH: number, KW: number, SH: number, SW: number,
-    PT: number, PL: number, OH: number, OW: number, MB: number): void;
-  bias_backward(dbias: number, dout: number, R: number, K: number): void;
-  dense_forward(out: number, inp: number, weight: number, bias: number, wpack: number, N: number, IN: number, OUT: number, relu: number): void;
-  dense_forward_rows(out: number, inp: number, weight: number, bias: number, N: number, IN: number, OUT: number, relu: number): void;
-  dense_backward_input(dinp: number, dout: number, weight: number, wpack: number, N: number, IN: number, OUT: number): void;
-  dense_backward_weight(dweight: number, dbias: number, dout: number, inp: number, dpack: number, N: number, IN: number, OUT: number): void;
-  maxpool2d_forward(out: number, argmax: number, inp: number, N: number, H: number, W: number, C: number,
-    KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, OH: number, OW: number): void;
-  maxpool2d_backward(dinp: number, dout: number, argmax: number, count: number): void;
-  avgpool2d_forward(out: number, inp: number, N: number, H: number, W: number, C: number,
-    KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, OH: number, OW: number): void;
-  avgpool2d_backward(dinp: number, dout: number, N: number, H: number, W: number, C: number,
-    KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, OH: number, OW: number): void;
-  global_avgpool2d_forward(out: number, inp: number, N: number, HW: number, C: number): void;
-  global_avgpool2d_backward(dinp: number, dout: number, N: number, HW: number, C: number): void;
-  global_maxpool2d_forward(out: number, argmax: number, inp: number, N: number, HW: number, C: number): void;
-  relu_forward(out: number, inp: number, n: number): void;
-  relu_backward(dinp: number, dout: number, y: number, n: number): void;
-  softmax_forward(out: number, x: number, R: number, K: number): void;
-  softmax_backward(dx: number, dy: number, y: number, R: number, K: number): void;
-  softmax_xent_forward(probs: number, logits: number, labels: number, R: number, K: number): number;
-  softmax_xent_backward(dlogits: number, probs: number, labels: number, R: number, K: number, scale: number): void;
-  sigmoid_forward(out: number, inp: number, n: number): void;
-  sigmoid_backward(dinp: number, dout: number, y: number, n: number): void;
-  tanh_forward(out: number, inp: number, n: number): void;
-  tanh_backward(dinp: number, dout: number, y: number, n: number): void;
-  elu_forward(out: number, inp: number, n: number, alpha: number): void;
-  elu_backward(dinp: number, dout: number, inp: number, n: number, alpha: number): void;
-  leaky_relu_forward(out: number, inp: number, n: number, alpha: number): void;
-  leaky_relu_backward(dinp: number, dout: number, inp: number, n: number, alpha: number): void;
-  gelu_forward(out: number, inp: number, n: number): void;
-  gelu_backward(dinp: number, dout: number, inp: number, n: number): void;
-  batchnorm_stats_sum(psum: number, x: number, R: number, C: number): void;
-  batchnorm_stats_sqdev(psum: number, x: number, mean: number, R: number, C: number): void;
-  batchnorm_stats_reduce(out: number, psum: number, S: number, C: number, count: number): void;
-  batchnorm_invstd(invstd: number, variance: number, C: number, eps: number): void;
-  batchnorm_update_moving(movingMean: number, movingVariance: number, mean: number, variance: number, C: number, momentum: number): void;
-  batchnorm_forward(out: number, x: number, mean: number, invstd: number, gamma: number, beta: number, R: number, C: number): void;
-  batchnorm_backward_sums(psum: number, dout: number, x: number, mean: number, invstd: number, R: number, C: number): void;
-  batchnorm_backward_reduce(dgamma: number, dbeta: number, means: number, psum: number, S: number, C: number, count: number): void;
-  batchnorm_backward_input(dinp: number, dout: number, x: number, mean: number, invstd: number, gamma: number, means: number, R: number, C: number): void;
-  sgd_step(param: number, grad: number, velocity: number, n: number, lr: number, momentum: number, nesterov: number): void;
-  adam_step(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, t: number): void;
-  rmsprop_step(param: number, grad: number, velocity: number, mom: number, avg: number, n: number,
-    lr: number, rho: number, momentum: number, eps: number, centered: number): void;
-  lr_step_decay(initial: number, factor: number, dropEvery: number, step: number): number;
-  lr_cosine_decay(initial: number, alpha: number, decaySteps: number, step: number): number;
-  binary_forward(out: number, a: number, b: number, n: number, nb: number, op: number, swap: number): void;
-  binary_backward(da: number, db: number, dout: number, a: number, b: number, n: number, nb: number, op: number, swap: number): void;
-  sum_all(x: number, n: number): number;
-  add_scalar(d: number, value: number, n: number): void;
-  add_into(dst: number, src: number, n: number): void;
-  scale(x: number, s: number, n: number): void;
-  zero_fill(ptr: number, bytes: number): void;
-  find_nonfinite(x: number, n: number): number;
-}
 
 export interface Engine {
   readonly build: Build;

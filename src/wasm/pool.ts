@@ -12,16 +12,15 @@
 // index of the next one: its tag no longer matches. (A plain Atomics.add here once lost or repeated a
 // task when the caller had already started the next batch: a hang with "3/4 tasks done", or a shard
 // run twice. test/wasm/pool.test.ts hammers exactly that.)
-import type { KernelExports } from './bindings.js';
+import { KERNEL_ARITY, type KernelExports, type KernelName, type Task } from './abi.js';
+
+export type { Task } from './abi.js';
 
 const GEN = 0, COUNT = 1, NEXT = 2, FINISHED = 3, ERR = 4, CTRL_WORDS = 8;
 const STRIDE = 32; // float64 slots per task: fn index, argc, up to 30 arguments
 const MAX_TASKS = 256;
 const TAG_MASK = 0x7fff; // generation bits kept in NEXT's tag
 const SPIN = 20000; // Atomics.load polls (~50 µs) before a thread sleeps in Atomics.wait
-
-/** One kernel call: export name and its numeric arguments. */
-export type Task = [name: keyof KernelExports, ...args: number[]];
 
 // Self-contained worker source: works as a Node worker_threads eval script and as a browser Worker.
 const WORKER_SRC = `
@@ -75,13 +74,12 @@ function shared(bytes: number): ArrayBufferLike {
 export class ThreadPool {
   private readonly ctrl = new Int32Array(shared(CTRL_WORDS * 4));
   private readonly table = new Float64Array(shared(MAX_TASKS * STRIDE * 8));
-  private readonly names: (keyof KernelExports)[];
+  private readonly names = Object.keys(KERNEL_ARITY) as KernelName[];
   private readonly index = new Map<string, number>();
   private workers: WorkerLike[] = [];
   private lastError = '';
 
   constructor(private readonly k: KernelExports) {
-    this.names = Object.keys(k).filter((n) => typeof (k as unknown as Record<string, unknown>)[n] === 'function') as (keyof KernelExports)[];
     this.names.forEach((n, i) => this.index.set(n, i));
   }
 
@@ -143,6 +141,13 @@ export class ThreadPool {
 
   /** Runs every task exactly once (in any order, on any thread); returns when all are done. */
   run(tasks: Task[]): void {
+    // The types already demand every argument; this catches calls from untyped code (a forgotten
+    // argument would otherwise reach the kernel as 0).
+    for (const [name, ...args] of tasks) {
+      const arity = KERNEL_ARITY[name];
+      if (arity === undefined) throw new Error(`thread pool: no kernel named ${String(name)}`);
+      if (arity !== args.length) throw new Error(`thread pool: ${name} takes ${arity} arguments, got ${args.length}`);
+    }
     if (this.workers.length === 0 || tasks.length <= 1) {
       for (const [name, ...args] of tasks) (this.k[name] as (...a: number[]) => unknown)(...args);
       return;
@@ -150,7 +155,7 @@ export class ThreadPool {
     if (tasks.length > MAX_TASKS) throw new Error(`thread pool: ${tasks.length} tasks exceed ${MAX_TASKS}`);
     const fis = tasks.map(([name, ...args]) => {
       const fi = this.index.get(name);
-      if (fi === undefined || args.length > STRIDE - 2) throw new Error(`thread pool: bad task ${name}`);
+      if (fi === undefined || args.length > STRIDE - 2) throw new Error(`thread pool: task ${name} cannot run on workers`);
       return fi;
     });
     const c = this.ctrl;

@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { withTape } from '../../src/autograd.js';
+import { GEOMETRY2D_BYTES, writeGeometry2d, type Geometry2d } from '../../src/wasm/abi.js';
 import { distinctValues, expectClose, makeRng, type Rng } from '../helpers/check.js';
 import { relu as refRelu, reluBackward, softmax as refSoftmax, softmaxCrossEntropy as refXent } from '../ref/act.js';
 import { conv2dBackward, conv2dForward } from '../ref/conv2d.js';
@@ -516,6 +517,21 @@ export function otherRead(o: Other, ptr: number, n: number): Float32Array {
   return new Float32Array(o.memory.buffer).slice(ptr >>> 2, (ptr >>> 2) + n);
 }
 
+/** The Geometry2d struct of `g` in our memory; release with sn.getArena().release. */
+export function geomPtr(g: Geometry2d): number {
+  const arena = sn.getArena();
+  const ptr = arena.alloc(GEOMETRY2D_BYTES);
+  writeGeometry2d(arena.i32(), ptr, g);
+  return ptr;
+}
+
+/** The Geometry2d struct of `g` in the other build's memory. */
+export function otherGeom(o: Other, g: Geometry2d): number {
+  const ptr = otherAlloc(o, GEOMETRY2D_BYTES / 4);
+  writeGeometry2d(new Int32Array(o.memory.buffer), ptr, g);
+  return ptr;
+}
+
 function firstBitDiff(a: Float32Array, b: Float32Array): string {
   const ua = bits(a), ub = bits(b);
   let count = 0, first = -1;
@@ -970,9 +986,10 @@ export function kernelSuite(build: Build): void {
             const mb = Math.min(MB, OH * OW);
             const rng = makeRng(seedOf(label));
             const x = rand(rng, N * H * W * C), w = rand(rng, KK * Ko), b = rand(rng, Ko);
+            const gp = geomPtr({ H, W, C, K: Ko, KH, KW, SH, SW, PT, PL, OH, OW });
             for (const relu of [0, 1]) {
               const [out] = rawRun(`${label} fwd relu=${relu}`, [x, w, b], [N * OH * OW * Ko, k.pack_b_size(KK, Ko), mb * KK],
-                ([px, pw, pb], [po, pwp, pcols]) => k.conv2d_forward(po!, px!, pw!, pb!, pwp!, pcols!, N, H, W, C, Ko, KH, KW, SH, SW, PT, PL, OH, OW, mb, relu));
+                ([px, pw, pb], [po, pwp, pcols]) => k.conv2d_forward(po!, px!, pw!, pb!, pwp!, pcols!, gp, N, mb, relu));
               close(out!, conv2dForward(x, w, b, N, H, W, C, Ko, KH, KW, SH, SW, pad, relu === 1).out, accTol(KK + 1), `${label} fwd relu=${relu}`, KK + 1);
             }
             // Backward accumulates into pre-filled buffers.
@@ -980,12 +997,13 @@ export function kernelSuite(build: Build): void {
             const dx0 = rand(rng, x.length), dw0 = rand(rng, w.length), db0 = rand(rng, Ko);
             const ref = conv2dBackward(dout, x, w, N, H, W, C, Ko, KH, KW, SH, SW, pad);
             const [dx] = rawRun(`${label} bwd input`, [dout, w], [dx0, k.pack_b_size(Ko, KK), mb * KK],
-              ([pd, pw], [pdx, pwp, pcols]) => k.conv2d_backward_input(pdx!, pd!, pw!, pwp!, pcols!, N, H, W, C, Ko, KH, KW, SH, SW, PT, PL, OH, OW, mb));
+              ([pd, pw], [pdx, pwp, pcols]) => k.conv2d_backward_input(pdx!, pd!, pw!, pwp!, pcols!, gp, N, mb));
             close(dx!, Array.from(ref.dx, (v, i) => v + dx0[i]!), accTol(Ko * KH * KW + 1), `${label} dx`);
             const [dw, db] = rawRun(`${label} bwd weight`, [dout, x], [dw0, db0, mb * KK, k.pack_b_size(mb, Ko)],
-              ([pd, px], [pdw, pdb, pcols, pdp]) => k.conv2d_backward_weight(pdw!, pdb!, pd!, px!, pcols!, pdp!, N, H, W, C, Ko, KH, KW, SH, SW, PT, PL, OH, OW, mb));
+              ([pd, px], [pdw, pdb, pcols, pdp]) => k.conv2d_backward_weight(pdw!, pdb!, pd!, px!, pcols!, pdp!, gp, N, mb));
             close(dw!, Array.from(ref.dw, (v, i) => v + dw0[i]!), accTol(N * OH * OW + 1), `${label} dw`);
             close(db!, Array.from(ref.db, (v, i) => v + db0[i]!), accTol(N * OH * OW + 1), `${label} db`);
+            sn.getArena().release(gp);
           });
         }
       }
@@ -1023,8 +1041,9 @@ export function kernelSuite(build: Build): void {
           const rng = makeRng(seedOf(label));
           const x = distinct(rng, N! * H! * W! * C!);
           const ref = maxPoolForward(x, N!, H!, W!, C!, KH!, KW!, SH!, SW!, pad);
+          const gp = geomPtr({ H: H!, W: W!, C: C!, K: C!, KH: KH!, KW: KW!, SH: SH!, SW: SW!, PT: PT!, PL: PL!, OH: ref.OH, OW: ref.OW });
           const [out, argmax] = rawRun(`${label} max fwd`, [x], [ref.out.length, ref.out.length],
-            ([px], [po, pa]) => k.maxpool2d_forward(po!, pa!, px!, N!, H!, W!, C!, KH!, KW!, SH!, SW!, PT!, PL!, ref.OH, ref.OW));
+            ([px], [po, pa]) => k.maxpool2d_forward(po!, pa!, px!, gp, N!));
           expect(Array.from(out!)).toEqual(Array.from(ref.out));
           expect(Array.from(new Int32Array(argmax!.buffer))).toEqual(Array.from(ref.argmax));
           const dout = rand(rng, ref.out.length);
@@ -1034,11 +1053,12 @@ export function kernelSuite(build: Build): void {
           close(dx!, Array.from(maxPoolBackward(dout, ref.argmax, x.length), (v, i) => v + dx0[i]!), accTol(KH! * KW! + 1), `${label} max dx`);
           const aref = avgPoolForward(x, N!, H!, W!, C!, KH!, KW!, SH!, SW!, pad);
           const [aout] = rawRun(`${label} avg fwd`, [x], [aref.out.length],
-            ([px], [po]) => k.avgpool2d_forward(po!, px!, N!, H!, W!, C!, KH!, KW!, SH!, SW!, PT!, PL!, aref.OH, aref.OW));
+            ([px], [po]) => k.avgpool2d_forward(po!, px!, gp, N!));
           close(aout!, aref.out, accTol(KH! * KW! + 2), `${label} avg fwd`);
           const [adx] = rawRun(`${label} avg bwd`, [dout], [dx0],
-            ([pd], [pdx]) => k.avgpool2d_backward(pdx!, pd!, N!, H!, W!, C!, KH!, KW!, SH!, SW!, PT!, PL!, aref.OH, aref.OW));
+            ([pd], [pdx]) => k.avgpool2d_backward(pdx!, pd!, gp, N!));
           close(adx!, Array.from(avgPoolBackward(dout, N!, H!, W!, C!, KH!, KW!, SH!, SW!, pad), (v, i) => v + dx0[i]!), accTol(KH! * KW! + 2), `${label} avg dx`);
+          sn.getArena().release(gp);
         }
       });
 
@@ -1146,23 +1166,26 @@ export function kernelSuite(build: Build): void {
           const rng = makeRng(seedOf(label));
           const x = rand(rng, N * H * W * C), w = rand(rng, KK * Ko), b = rand(rng, Ko), dout = rand(rng, N * M * Ko);
           const nOut = N * M * Ko;
+          const geo = { H, W, C, K: Ko, KH, KW, SH, SW, PT, PL, OH, OW };
+          const gp = geomPtr(geo), ogp = otherGeom(o, geo);
           // Ours.
           const [out, dx, dw, db] = (() => {
             const [y] = rawRun(`${label} fwd`, [x, w, b], [nOut, k.pack_b_size(KK, Ko), MB * KK], ([px, pw, pb], [po, pwp, pc]) =>
-              k.conv2d_forward(po!, px!, pw!, pb!, pwp!, pc!, N, H, W, C, Ko, KH, KW, SH, SW, PT, PL, OH, OW, MB, relu));
+              k.conv2d_forward(po!, px!, pw!, pb!, pwp!, pc!, gp, N, MB, relu));
             const [gx] = rawRun(`${label} dx`, [dout, w], [x.length, k.pack_b_size(Ko, KK), MB * KK], ([pd, pw], [pdx, pwp, pc]) =>
-              k.conv2d_backward_input(pdx!, pd!, pw!, pwp!, pc!, N, H, W, C, Ko, KH, KW, SH, SW, PT, PL, OH, OW, MB));
+              k.conv2d_backward_input(pdx!, pd!, pw!, pwp!, pc!, gp, N, MB));
             const [gw, gb] = rawRun(`${label} dw`, [dout, x], [w.length, Ko, MB * KK, k.pack_b_size(MB, Ko)], ([pd, px], [pdw, pdb, pc, pdp]) =>
-              k.conv2d_backward_weight(pdw!, pdb!, pd!, px!, pc!, pdp!, N, H, W, C, Ko, KH, KW, SH, SW, PT, PL, OH, OW, MB));
+              k.conv2d_backward_weight(pdw!, pdb!, pd!, px!, pc!, pdp!, gp, N, MB));
             return [y!, gx!, gw!, gb!];
           })();
           // Theirs, on copies of the same inputs.
           const ox = otherAlloc(o, x.length, x), ow = otherAlloc(o, w.length, w), ob = otherAlloc(o, Ko, b), od = otherAlloc(o, dout.length, dout);
           const oout = otherAlloc(o, nOut), owp = otherAlloc(o, o.k.pack_b_size(Math.max(KK, Ko), Math.max(KK, Ko, MB))), ocols = otherAlloc(o, MB * KK);
           const odx = otherAlloc(o, x.length), odw = otherAlloc(o, w.length), odb = otherAlloc(o, Ko);
-          o.k.conv2d_forward(oout, ox, ow, ob, owp, ocols, N, H, W, C, Ko, KH, KW, SH, SW, PT, PL, OH, OW, MB, relu);
-          o.k.conv2d_backward_input(odx, od, ow, owp, ocols, N, H, W, C, Ko, KH, KW, SH, SW, PT, PL, OH, OW, MB);
-          o.k.conv2d_backward_weight(odw, odb, od, ox, ocols, owp, N, H, W, C, Ko, KH, KW, SH, SW, PT, PL, OH, OW, MB);
+          o.k.conv2d_forward(oout, ox, ow, ob, owp, ocols, ogp, N, MB, relu);
+          o.k.conv2d_backward_input(odx, od, ow, owp, ocols, ogp, N, MB);
+          o.k.conv2d_backward_weight(odw, odb, od, ox, ocols, owp, ogp, N, MB);
+          sn.getArena().release(gp);
           // Sanity: both agree with the reference before comparing bits.
           const pad = { top: PT, bottom: PB, left: PL, right: PR };
           close(out, conv2dForward(x, w, b, N, H, W, C, Ko, KH, KW, SH, SW, pad, relu === 1).out, accTol(KK + 1), `${label} fwd vs ref`);
@@ -1185,11 +1208,14 @@ export function kernelSuite(build: Build): void {
         o.k.dense_forward(oy, otherAlloc(o, x.length, x), otherAlloc(o, w.length, w), otherAlloc(o, OUT, b), otherAlloc(o, o.k.pack_b_size(IN, OUT)), N, IN, OUT, 1);
         expect(firstBitDiff(y!, otherRead(o, oy, N * OUT)), 'dense relu').toBe('identical');
         const img = rand(rng, 2 * 7 * 9 * 5);
-        const [mp] = rawRun('maxpool', [img], [2 * 4 * 5 * 5, 2 * 4 * 5 * 5], ([pi], [po, pa]) => k.maxpool2d_forward(po!, pa!, pi!, 2, 7, 9, 5, 3, 3, 2, 2, 1, 1, 4, 5));
-        const [ap] = rawRun('avgpool', [img], [2 * 4 * 5 * 5], ([pi], [po]) => k.avgpool2d_forward(po!, pi!, 2, 7, 9, 5, 3, 3, 2, 2, 1, 1, 4, 5));
+        const pg = { H: 7, W: 9, C: 5, K: 5, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PL: 1, OH: 4, OW: 5 };
+        const gp = geomPtr(pg), ogp = otherGeom(o, pg);
+        const [mp] = rawRun('maxpool', [img], [2 * 4 * 5 * 5, 2 * 4 * 5 * 5], ([pi], [po, pa]) => k.maxpool2d_forward(po!, pa!, pi!, gp, 2));
+        const [ap] = rawRun('avgpool', [img], [2 * 4 * 5 * 5], ([pi], [po]) => k.avgpool2d_forward(po!, pi!, gp, 2));
         const oi = otherAlloc(o, img.length, img), omp = otherAlloc(o, 200), oam = otherAlloc(o, 200), oap = otherAlloc(o, 200);
-        o.k.maxpool2d_forward(omp, oam, oi, 2, 7, 9, 5, 3, 3, 2, 2, 1, 1, 4, 5);
-        o.k.avgpool2d_forward(oap, oi, 2, 7, 9, 5, 3, 3, 2, 2, 1, 1, 4, 5);
+        o.k.maxpool2d_forward(omp, oam, oi, ogp, 2);
+        o.k.avgpool2d_forward(oap, oi, ogp, 2);
+        sn.getArena().release(gp);
         expect(firstBitDiff(mp!, otherRead(o, omp, 200)), 'maxpool').toBe('identical');
         expect(firstBitDiff(ap!, otherRead(o, oap, 200)), 'avgpool').toBe('identical');
         const lg = rand(rng, 6 * 11, -5, 5);

@@ -3,7 +3,7 @@
 // to its own buffer, and the totals are checked against the exact expected counts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import type { Task } from '../../src/wasm/pool.js';
+import type { Task } from '../../src/wasm/abi.js';
 
 beforeAll(async () => { await sn.ready({ build: 'threads', threads: 2 }); });
 afterAll(async () => { await sn.shutdown(); });
