@@ -58,6 +58,12 @@ let active: Tape | null = null;
 /** The tape currently recording, if any. */
 export function activeTape(): Tape | null { return active; }
 
+/**
+ * True when a tape is recording and `t` is on it, i.e. a gradient will flow to (or through) `t`. Ops
+ * use it to skip saving state (argmax, probabilities) that only a backward pass would read.
+ */
+export function needsGrad(t: Tensor): boolean { return active !== null && active.tracked.has(t.id); }
+
 /** Called by every op after computing `output`: records the node when an input needs a gradient. */
 export function record(inputs: Tensor[], output: Tensor, backward: TapeNode['backward']): void {
   if (!active) return;

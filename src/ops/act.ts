@@ -1,7 +1,7 @@
 // Element-wise activations (relu, sigmoid, tanh, elu, leakyRelu, gelu), softmax and the fused
 // softmax + cross-entropy loss over assembly/kernels/act.ts. exp/tanh/erfc run in wasm, never JS Math.
 import { Tensor } from '../tensor.js';
-import { activeTape, record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { expectFinite, expectTensor, k } from './util.js';
 
 /** max(x, 0) element-wise. */
@@ -137,6 +137,6 @@ export function softmaxCrossEntropy(labels: Tensor, logits: Tensor, probsOut?: T
     if (gl) kx.softmax_xent_backward(gl, probs.ptr, labels.ptr, R, K, dy.view()[0] / R);
   });
   // Nothing will read the probabilities again unless the caller asked for them or backward runs.
-  if (!probsOut && !activeTape()?.tracked.has(loss.id)) probs.dispose();
+  if (!probsOut && !needsGrad(loss)) probs.dispose();
   return loss;
 }

@@ -4,7 +4,7 @@
 // each shard sums into its own f64 partials and the partials are added in shard order, so any
 // thread count gives the same bits.
 import { Tensor } from '../tensor.js';
-import { activeTape, record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch } from './util.js';
 import type { Task } from '../wasm/abi.js';
 
@@ -110,7 +110,7 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
     });
   });
   // Nothing reads the saved statistics again unless backward runs.
-  if (!activeTape()?.tracked.has(out.id)) {
+  if (!needsGrad(out)) {
     invstd.dispose();
     if (training) mean.dispose();
   }

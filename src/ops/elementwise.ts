@@ -2,7 +2,7 @@
 // Broadcasting: shapes equal, or one operand's shape is a suffix of the other's (leading 1s ignored),
 // e.g. [N, H, W, C] + [C], or a scalar. The kernel repeats the smaller operand.
 import { Tensor, tensor } from '../tensor.js';
-import { activeTape, record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { expectTensor, k } from './util.js';
 
 const OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
@@ -40,7 +40,7 @@ function binary(op: BinOp, a: Tensor | number, b: Tensor | number): Tensor {
     if (gBig || gSmall) kx.binary_backward(gBig, gSmall, dy.ptr, big.ptr, small.ptr, big.size, Math.max(1, small.size), OPS[op], swap);
   });
   // Scalars made from plain numbers are ours to free, unless the tape still needs them.
-  if (!activeTape()?.tracked.has(out.id)) {
+  if (!needsGrad(out)) {
     if (typeof a === 'number') at.dispose();
     if (typeof b === 'number') bt.dispose();
   }

@@ -2,7 +2,7 @@
 // x (N, H, W, C) -> out (N, OH, OW, C); the global ones x (N, H, W, C) -> out (N, C).
 // Max pooling saves the argmax (int32, index into its shard of x; see maxPool2d).
 import { Tensor } from '../tensor.js';
-import { activeTape, record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { Padding, pair, windowGeometry } from '../geom.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
@@ -47,8 +47,7 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
   const inImg = H * W * C * 4, outImg = OH * OW * C * 4;
   const run = (argmax: number) => withGeometry(geo, (geom) => runTasks(shards.map(([n0, nc]): Task => ['maxpool2d_forward',
     out.ptr + n0 * outImg, argmax + n0 * outImg, x.ptr + n0 * inImg, geom, nc])));
-  const tape = activeTape();
-  if (!tape || !tape.tracked.has(x.id)) {
+  if (!needsGrad(x)) {
     withScratch([out.size], run);
     return out;
   }
@@ -107,8 +106,7 @@ export function globalMaxPool2d(x: Tensor, opts: { name?: string; skipFiniteChec
   const { N, HW, C } = globalGeometry(x, what, opts.skipFiniteCheck);
   const kx = k();
   const out = new Tensor([N, C]);
-  const tape = activeTape();
-  if (!tape || !tape.tracked.has(x.id)) {
+  if (!needsGrad(x)) {
     withScratch([out.size], (argmax) => kx.global_maxpool2d_forward(out.ptr, argmax, x.ptr, N, HW, C));
     return out;
   }
