@@ -83,7 +83,7 @@ try {
   await runner.measure(R, machine);
 } catch (e) {
   failedSimdnet = e;
-  console.error(`simdnet FAILED: ${e && e.stack || e}`);
+  console.error(`simdnet FAILED: ${e?.stack || e}`);
 }
 const T = runner.threads;
 

@@ -57,7 +57,7 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
   row(`inference img/s, batch ${BATCH}`, (s) => fmtRate(s.imgPerSec), 'infer', (v) => v.imgPerSec, (s, v) => s.imgPerSec / v.imgPerSec);
   row('latency ms, batch 1', (s) => fmtMs(s.ms), 'latency', (v) => v.ms, (s, v) => v.ms / s.ms);
   out();
-  notes.forEach((n, i) => out(`[${i + 1}] ${n}`));
+  for (const [i, n] of notes.entries()) out(`[${i + 1}] ${n}`);
   if (notes.length) out();
 
   if (R.targets.length) {
@@ -147,11 +147,11 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
 /** Writes every figure of the run, and the markdown, as JSON. */
 export function writeJson(file, R, { machine, quick, T, data, probes, failed, seconds, lines }) {
   const strip = (o) => JSON.parse(JSON.stringify(o, (k, v) => (k === 'samples' || k === 'probs' ? undefined : v)));
-  writeFileSync(file, JSON.stringify({
+  writeFileSync(file, `${JSON.stringify({
     machine: { ...machine, loadavg_end: loadavg() }, quick,
     flop_per_image: { inference: INFER_FLOP, training: TRAIN_FLOP }, threads: T, data: data.source,
     probe: { ...R.probe, checks: probes.checks }, simdnet: strip(R.simdnet), peers: strip(R.peers), sweep: strip(R.sweep),
     fractions: R.fractions, memory: R.memory, agreement: R.agreement, targets: R.targets, drift: R.drift,
     simdnet_failed: failed, elapsed_s: seconds, markdown: lines.join('\n'),
-  }, null, 2) + '\n');
+  }, null, 2)}\n`);
 }

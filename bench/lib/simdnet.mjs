@@ -97,12 +97,14 @@ export class SimdnetRunner {
     const { sn, data, log, elapsed, quick } = this;
     const rssBase = process.memoryUsage.rss();
     const eng = await sn.ready();
-    const T = this.threads = sn.getThreads();
+    this.threads = sn.getThreads();
+    const T = this.threads;
     machine.simdnet_build = eng.build;
     log(`simdnet: '${eng.build}' build, ${T} thread${T > 1 ? 's' : ''} by default`);
 
     const p1 = this.probes.take('start');
-    const pt = this.probeThreads = await measureProbeThreads(T, { minTime: quick ? 0.2 : 0.5 });
+    this.probeThreads = await measureProbeThreads(T, { minTime: quick ? 0.2 : 0.5 });
+    const pt = this.probeThreads;
     R.probe = { single_start: p1, concurrent: pt };
     log(`wasm-SIMD probe: ${p1.toFixed(1)} GFLOP/s on 1 thread; ${pt.gflops.toFixed(1)} GFLOP/s with ${T} running at once ` +
       `(${pt.perThread.map((g) => g.toFixed(1)).join(' + ')}) (${elapsed()})`);
@@ -112,7 +114,7 @@ export class SimdnetRunner {
     model.build();
     const ws = model.getWeights();
     const weights = ws.map((w) => ({ shape: [...w.shape], data: Float32Array.from(w.view()) }));
-    ws.forEach((w) => w.dispose());
+    for (const w of ws) w.dispose();
     const onnx = await model.toONNX();
     const probs8 = Float32Array.from(this.predict(model, data.xTest, 8));
     this.reference = { model, weights, onnx, probs8 };
