@@ -11,14 +11,39 @@ export interface TapeNode {
   backward: (dy: Tensor, grad: (t: Tensor) => number) => void;
 }
 
+/**
+ * Records the ops of one forward pass so that their gradients can be computed.
+ *
+ * Tensors given to {@link Tape.watch} and everything computed from them are tracked; while the tape
+ * is active (see `withTape`), each op with a tracked input appends a `TapeNode`.
+ * {@link Tape.backward} then runs the nodes in reverse. Every backward kernel accumulates (`+=`) into
+ * the input gradients, so a tensor used twice receives both contributions, and parameter gradient
+ * buffers passed to `watch` keep accumulating across passes until the caller zeroes them.
+ * The gradient tensors in {@link Tape.grads} belong to the tape's tidy() scope.
+ *
+ * @example
+ * ```ts
+ * const tape = new Tape();
+ * tape.watch(x);
+ * const y = withTape(tape, () => sum(mul(x, x)));
+ * tape.backward(y);
+ * tape.grads.get(x.id); // 2·x
+ * ```
+ */
 export class Tape {
+  /** The recorded ops, in execution order. */
   readonly nodes: TapeNode[] = [];
+  /** Gradient accumulators by tensor id, filled by {@link Tape.backward}. */
   readonly grads = new Map<number, Tensor>();
   /** Ids of tensors that need a gradient: the watched inputs and everything computed from them. */
   readonly tracked = new Set<number>();
   /** Gradient buffers supplied by the caller (parameters keep theirs across steps). */
   readonly external = new Map<number, Tensor>();
 
+  /**
+   * Tracks `t`: ops that use it are recorded. With `gradBuffer`, the gradient of `t` accumulates into
+   * that tensor (a parameter's own gradient buffer) instead of a fresh one.
+   */
   watch(t: Tensor, gradBuffer?: Tensor): void {
     this.tracked.add(t.id);
     if (gradBuffer) this.external.set(t.id, gradBuffer);

@@ -75,15 +75,38 @@ export function initialize(name: InitializerName, shape: number[], fanIn: number
   return tensor(v, shape);
 }
 
+/**
+ * Base class of every layer of a {@link Sequential} model.
+ *
+ * A subclass describes itself ({@link Layer.className}, {@link Layer.getConfig},
+ * {@link Layer.computeOutputShape}), creates its parameters in `buildWeights` through `addWeight` /
+ * `addState`, and computes its output in {@link Layer.call} with the functional ops only, so the ops
+ * record the backward pass on the active {@link Tape} and no layer touches wasm directly. Shapes
+ * never include the batch axis, except the tensors passed to `call`.
+ *
+ * @example
+ * ```ts
+ * const conv = new Conv2D({ filters: 32, kernelSize: 5, padding: 'same', activation: 'relu' });
+ * conv.computeOutputShape([28, 28, 1]); // [28, 28, 32]
+ * ```
+ */
 export abstract class Layer {
+  /** Unique name in its model (e.g. 'conv2d_1'); prefixes its weights' names. '' until the model names it. */
   name: string;
   /** Input shape without the batch axis, known once built (or given as `inputShape`). */
   inputShape: number[] | null;
+  /** Trainable parameters with their gradient buffers, in {@link Layer.weightShapes} order once built. */
   weights: Weight[] = [];
   /** Non-trainable state (saved, not optimized), e.g. BatchNormalization's moving statistics. */
   stateWeights: StateWeight[] = [];
+  /** True once {@link Layer.build} created the parameters. */
   built = false;
 
+  /**
+   * @param cfg.name layer name (default: given by the model from {@link Layer.defaultName})
+   * @param cfg.inputShape input shape without the batch axis, for the first layer of a model
+   * @throws when `inputShape` is not an array of positive integers
+   */
   constructor(cfg: { name?: string; inputShape?: number[] } = {}) {
     this.name = cfg.name ?? '';
     if (cfg.inputShape !== undefined) {
@@ -94,7 +117,7 @@ export abstract class Layer {
     this.inputShape = cfg.inputShape ? [...cfg.inputShape] : null;
   }
 
-  /** Keras class name, e.g. 'Conv2D'. */
+  /** Keras class name, e.g. 'Conv2D' (the `class_name` in saved files). */
   abstract get className(): string;
   /** Base of the default name, e.g. 'conv2d'. */
   abstract get defaultName(): string;
@@ -107,7 +130,10 @@ export abstract class Layer {
   /** The activation applied last (Dense, Conv2D, Activation), or 'linear'. */
   get activation(): ActivationName { return 'linear'; }
 
-  /** Creates the parameters for `inputShape`. */
+  /**
+   * Creates the parameters for `inputShape` (without the batch axis), drawing initial values from `rng`.
+   * @throws when the input shape does not fit the layer (see {@link Layer.computeOutputShape})
+   */
   build(inputShape: readonly number[], rng: Rng): void {
     this.computeOutputShape(inputShape);
     this.inputShape = [...inputShape];
@@ -115,6 +141,7 @@ export abstract class Layer {
     this.built = true;
   }
 
+  /** Subclass hook of {@link Layer.build}: creates the parameters with `addWeight` / `addState`. */
   protected buildWeights(_inputShape: readonly number[], _rng: Rng): void {}
 
   /** Names (suffixes) and shapes of the parameters build() would create, without allocating. */
@@ -123,12 +150,14 @@ export abstract class Layer {
   /** Names (suffixes) and shapes of the non-trainable state build() would create. */
   stateShapes(_inputShape: readonly number[]): Array<[string, number[]]> { return []; }
 
+  /** Registers a trainable parameter named `<layer>/<suffix>` with a zeroed gradient; returns `value`. */
   protected addWeight(suffix: string, value: Tensor): Tensor {
     // Parameters outlive any tidy() scope the build happens in.
     this.weights.push({ name: `${this.name}/${suffix}`, value: keep(value), grad: keep(zeros(value.shape)) });
     return value;
   }
 
+  /** Registers non-trainable state named `<layer>/<suffix>`; returns `value`. */
   protected addState(suffix: string, value: Tensor): Tensor {
     this.stateWeights.push({ name: `${this.name}/${suffix}`, value: keep(value) });
     return value;

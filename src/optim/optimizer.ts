@@ -13,9 +13,19 @@ export interface OptimizerState {
   slots: Record<string, Float32Array[]>;
 }
 
+/**
+ * Base class of the optimizers (SGD, Adam, RMSprop).
+ *
+ * {@link Optimizer.step} updates every parameter in place with one wasm kernel call per parameter
+ * (assembly/kernels/optim.ts); JavaScript only passes pointers and scalars. Per-parameter state
+ * ("slots": momentum, Adam's m and v) lives in arena tensors keyed by parameter name, created zeroed
+ * on first use, and round-trips through {@link Optimizer.getState} / {@link Optimizer.setState}, so a
+ * saved model resumes training with the same bits.
+ */
 export abstract class Optimizer {
   /** Number of steps taken (Keras `iterations`). */
   iterations = 0;
+  /** State tensors by parameter name, {@link Optimizer.slotsPerParam} per parameter. */
   protected slots = new Map<string, Tensor[]>();
   private lr = 0;
 
@@ -26,8 +36,11 @@ export abstract class Optimizer {
   get learningRate(): number { return this.lr; }
   set learningRate(v: number) { this.lr = checkRate(v, this.className, 'learningRate', 0, 1e6); }
 
+  /** Keras class name, e.g. 'Adam' (saved with the model). */
   abstract get className(): string;
+  /** Hyperparameters in Keras names (e.g. `beta_1`), saved with the model. */
   abstract getConfig(): Record<string, number | boolean>;
+  /** Number of state arrays per parameter; see {@link Optimizer.slotsPerParam}. */
   protected abstract slotCount(): number;
   /** Applies one update to every parameter. */
   abstract step(params: ParamGrad[]): void;
@@ -38,6 +51,7 @@ export abstract class Optimizer {
   /** Creates the state of every parameter (zeros) if it does not exist yet. */
   prepare(params: ParamGrad[]): void { for (const p of params) this.slotsFor(p); }
 
+  /** The state tensors of `p`, created zeroed on first use. */
   protected slotsFor(p: ParamGrad): Tensor[] {
     let s = this.slots.get(p.name);
     if (!s) {

@@ -17,7 +17,17 @@ const PAGE = 65536;
 
 interface FreeBlock { ptr: number; size: number }
 
+/**
+ * Allocator of the wasm memory above `heap_base`: every tensor's data is a block of it.
+ *
+ * Blocks are 16-byte aligned and zero-filled; the allocator takes the first free block that fits
+ * (blocks coalesce on release) or bumps the top, growing the memory when needed. A training step
+ * repeats the same allocation sequence, so after the first step it reuses the same blocks and the
+ * high-water mark stays flat. Growing the memory replaces `memory.buffer`: never keep a typed view
+ * across an allocation, ask {@link Arena.f32} (or `i32`, `u8`) again.
+ */
 export class Arena {
+  /** First usable address: `heap_base` rounded up to 16. */
   readonly base: number;
   private top: number;
   private highWater: number;
@@ -28,6 +38,8 @@ export class Arena {
   private u8view: Uint8Array;
 
   /**
+   * @param memory the engine's memory (shared in the threads build)
+   * @param base first byte the arena may use (the kernels' `heap_base()`)
    * @param zero zeroes `bytes` at `ptr` (the kernels' `zero_fill`: a native memory.fill, where a JS
    *   fill over a shared memory is many times slower); a JS fill when omitted.
    */
@@ -46,17 +58,22 @@ export class Arena {
     return this.f32view;
   }
 
+  /** Int32 view of the whole memory, valid until the next allocation. */
   i32(): Int32Array {
     if (this.i32view.buffer !== this.memory.buffer) this.i32view = new Int32Array(this.memory.buffer);
     return this.i32view;
   }
 
+  /** Byte view of the whole memory, valid until the next allocation. */
   u8(): Uint8Array {
     if (this.u8view.buffer !== this.memory.buffer) this.u8view = new Uint8Array(this.memory.buffer);
     return this.u8view;
   }
 
-  /** Allocates `bytes` (rounded up to 16), zero-filled. Returns the byte address. */
+  /**
+   * Allocates `bytes` (rounded up to 16), zero-filled. Returns the byte address.
+   * @throws when `bytes` is not a non-negative integer, or the memory cannot grow
+   */
   alloc(bytes: number): number {
     if (!Number.isInteger(bytes) || bytes < 0) throw new Error(`arena: cannot allocate ${bytes} bytes`);
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);

@@ -71,6 +71,15 @@ function shared(bytes: number): ArrayBufferLike {
   return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
 }
 
+/**
+ * Runs batches of kernel calls ({@link Task}s) on the calling thread plus worker threads that
+ * instantiate the same module over the one shared `WebAssembly.Memory`.
+ *
+ * Ops cut their work into a fixed number of shards that does not depend on the thread count, each
+ * writing its own outputs, so results are bit-identical with 1, 2 or 8 threads: threads only change
+ * who runs which shard. Without workers (1 thread, or no SharedArrayBuffer) every task runs inline.
+ * A task that throws in a worker is rethrown by {@link ThreadPool.run} on the calling thread.
+ */
 export class ThreadPool {
   private readonly ctrl = new Int32Array(shared(CTRL_WORDS * 4));
   private readonly table = new Float64Array(shared(MAX_TASKS * STRIDE * 8));
@@ -79,6 +88,7 @@ export class ThreadPool {
   private workers: WorkerLike[] = [];
   private lastError = '';
 
+  /** @param k the calling thread's instance exports; tasks name its functions */
   constructor(private readonly k: KernelExports) {
     this.names.forEach((n, i) => this.index.set(n, i));
   }
