@@ -113,7 +113,7 @@ async function measureProbe() {
 async function instantiateKernels(build) {
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536 });
   const { instance } = await WebAssembly.instantiate(wasmBytes(build), { env: { memory } });
-  const k = instance.exports;
+  const k = /** @type {any} */ (instance.exports);
   const base = Math.ceil(k.heap_base() / 16) * 16;
   let top = base;
   const eng = {

@@ -81,7 +81,7 @@ const server = createServer((req, res) => {
 });
 
 server.listen(port, '127.0.0.1', () => {
-  const { port: actual } = server.address();
+  const { port: actual } = /** @type {import('node:net').AddressInfo} */ (server.address());
   console.log(`simdnet demo: http://127.0.0.1:${actual}/ (serving ${webRoot}, MNIST at /data/)`);
 });
 server.on('error', (e) => {

@@ -46,7 +46,7 @@ export function runPeer(def, { root, quick, T, reference, data }) {
     };
     const cap = def.budget + 20; // the child paces itself to `budget`; this is the hard stop
     const timer = setTimeout(() => { child.kill('SIGKILL'); finish(`timed out (cap ${cap} s)`); }, cap * 1000);
-    child.on('message', (m) => {
+    child.on('message', (/** @type {any} */ m) => {
       if (m.done) return finish('not measured');
       res[m.key] = m.value;
     });
@@ -71,7 +71,7 @@ export async function runPeers({ probes, log, elapsed, ...ctx }) {
   const peers = {};
   for (const def of peerList(ctx.quick, ctx.T).filter((d) => !d.skip)) {
     const probe = probes.take(`before ${def.id}`);
-    const r = await runPeer(def, ctx);
+    const r = await runPeer(def, /** @type {any} */ (ctx));
     r.probe_before = probe;
     peers[def.id] = r;
     const show = (k, f) => (r[k]?.failed ? `failed: ${r[k].failed}` : r[k]?.na ? 'n/a' : r[k] ? f(r[k]) : '—');

@@ -34,7 +34,14 @@ export class SimdnetRunner {
    * @param {() => string} o.elapsed
    */
   constructor({ sn, data, plan, quick, probes, sampler, log, elapsed }) {
-    Object.assign(this, { sn, data, plan, quick, probes, sampler, log, elapsed });
+    this.sn = /** @type {any} */ (sn);
+    this.data = /** @type {any} */ (data);
+    this.plan = /** @type {any} */ (plan);
+    this.quick = quick;
+    this.probes = probes;
+    this.sampler = sampler;
+    this.log = log;
+    this.elapsed = elapsed;
   }
 
   /** Softmax outputs of the first n test images, as one whole predict call. */

@@ -14,7 +14,7 @@ const PEERS = {
   convnetjs: () => import('./convnetjs.mjs'),
 };
 
-process.once('message', async (p) => {
+process.once('message', async (/** @type {any} */ p) => {
   const t0 = Date.now();
   const deadline = t0 + p.budget * 1000;
   const ctx = {

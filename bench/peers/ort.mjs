@@ -22,7 +22,7 @@ export async function run(ctx) {
 
   const predict = async (x, n) => {
     const out = await session.run({ input: new ort.Tensor('float32', x, [n, 28, 28, 1]) });
-    return out.output.data;
+    return /** @type {Float32Array} */ (out.output.data);
   };
   const { opts } = ctx;
 

@@ -57,7 +57,7 @@ export function createProbe() {
   const bytes = probeModule();
   if (!WebAssembly.validate(bytes)) throw new Error('probe module does not validate (no wasm SIMD?)');
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-  const probe = instance.exports.probe;
+  const probe = /** @type {(iters: number) => number} */ (instance.exports.probe);
   const t0 = performance.now();
   let i = 0;
   while (i < 3 || performance.now() - t0 < 200) { probe(256); i++; } // tier up Liftoff → TurboFan

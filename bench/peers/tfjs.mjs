@@ -36,7 +36,7 @@ export async function run(ctx) {
   });
 
   const predict = (x, n) => {
-    const y = tf.tidy(() => model.predict(tf.tensor4d(x, [n, 28, 28, 1])));
+    const y = /** @type {import('@tensorflow/tfjs-core').Tensor} */ (tf.tidy(() => model.predict(tf.tensor4d(x, [n, 28, 28, 1]))));
     const d = y.dataSync();
     y.dispose();
     return d;
