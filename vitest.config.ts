@@ -4,8 +4,6 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // build, named after it so every line vitest prints says which build ran. test/kernels/setup.ts starts
 // the build given by SIMDNET_BUILD before each file. Everything else runs once, in the 'simdnet' project.
 const BUILDS = ['simd', 'scalar', 'threads'] as const;
-// The per-build runners of the shared kernel suites, until every family has its own file.
-const LEGACY = ['test/kernels/{simd,scalar,threads}.test.ts', 'test/kernels/extras.{simd,scalar,threads}.test.ts'];
 
 export default defineConfig({
   test: {
@@ -19,7 +17,7 @@ export default defineConfig({
         test: {
           name: 'simdnet',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/kernels/**/!({simd,scalar,threads}|extras.*).test.ts'],
+          exclude: [...configDefaults.exclude, 'test/kernels/**'],
         },
       },
       ...BUILDS.map((build) => ({
@@ -27,7 +25,6 @@ export default defineConfig({
         test: {
           name: `kernels-${build}`,
           include: ['test/kernels/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, ...LEGACY],
           env: { SIMDNET_BUILD: build },
           setupFiles: ['test/kernels/setup.ts'],
         },
