@@ -79,7 +79,8 @@ describe('relu / softmax / softmaxCrossEntropy vs ref', () => {
     });
   }
   // softmax / xent work in f64 internally and store f32: a few ulps of each output.
-  for (const [shape, scale] of [[[1, 1], 1], [[7], 3], [[3, 5], 1], [[4, 10], 5], [[2, 3, 17], 2], [[5, 33], 50]] as [number[], number][]) {
+  for (const [shape, scale] of [[[1, 1], 1], [[7], 3], [[3, 5], 1], [[4, 10], 5], [[2, 3, 17], 2], [[5, 33],
+    50]] as [number[], number][]) {
     const name = `softmax x=[${shape}] scale=${scale}`;
     it(name, () => {
       const K = shape[shape.length - 1]!;
@@ -91,7 +92,8 @@ describe('relu / softmax / softmaxCrossEntropy vs ref', () => {
       });
     });
   }
-  for (const [R, Kc, soft, dyScale] of [[1, 1, false, 1], [4, 10, false, 1], [3, 17, false, 0.7], [5, 3, true, 1], [8, 33, true, -2]] as [number, number, boolean, number][]) {
+  for (const [R, Kc, soft, dyScale] of [[1, 1, false, 1], [4, 10, false, 1], [3, 17, false, 0.7], [5, 3, true, 1], [8,
+    33, true, -2]] as [number, number, boolean, number][]) {
     const name = `softmaxCrossEntropy logits=[${R},${Kc}] labels=${soft ? 'soft' : 'one-hot'} dy=${dyScale}`;
     it(name, () => {
       const rng = makeRng(seedOf(name));
@@ -115,7 +117,8 @@ describe('relu / softmax / softmaxCrossEntropy vs ref', () => {
       close(probs.dataSync(), ref.probs, { atol: 1e-7, rtol: 1e-6 }, `${name}: probs`);
       const { value, grads } = sn.valueAndGrads((t) => sn.mul(sn.softmaxCrossEntropy(lt, t!), dyScale))([xt]);
       close(value.dataSync(), [ref.loss * dyScale], { atol: 1e-6, rtol: 1e-6 }, `${name}: value`);
-      close(grads[0]!.dataSync(), Array.from(ref.dlogits, (v) => v * dyScale), { atol: 1e-7, rtol: 1e-5 }, `${name}: dlogits`);
+      close(grads[0]!.dataSync(), Array.from(ref.dlogits, (v) => v * dyScale), { atol: 1e-7, rtol: 1e-5 },
+        `${name}: dlogits`);
       for (const t of [lt, xt, probs, loss, value, ...grads]) t.dispose();
     });
   }
@@ -129,11 +132,13 @@ describe('relu / softmax / xent raw: NaN guard words survive, inputs unchanged, 
       const x = distinct(rng, n), dy = rand(rng, n), d0 = rand(rng, n);
       const [y] = rawRun(`relu_forward n=${n}`, [x], [n], ([px], [po]) => k.relu_forward(po!, px!, n));
       expect(Array.from(y!)).toEqual(Array.from(refRelu(x)));
-      const [dx] = rawRun(`relu_backward n=${n}`, [dy, y!], [d0], ([pd, py], [pdx]) => k.relu_backward(pdx!, pd!, py!, n));
+      const [dx] = rawRun(`relu_backward n=${n}`, [dy, y!], [d0], ([pd, py], [pdx]) => k.relu_backward(pdx!, pd!, py!,
+        n));
       expect(Array.from(dx!)).toEqual(Array.from(d0, (v, i) => Math.fround(v + (x[i]! > 0 ? dy[i]! : 0))));
       // softmax over (R=1, K=n) and (R=n, K=1).
       for (const [R, Kc] of [[1, n], [n, 1]]) {
-        const [p] = rawRun(`softmax_forward R=${R} K=${Kc}`, [x], [n], ([px], [po]) => k.softmax_forward(po!, px!, R!, Kc!));
+        const [p] = rawRun(`softmax_forward R=${R} K=${Kc}`, [x], [n], ([px], [po]) => k.softmax_forward(po!, px!, R!,
+          Kc!));
         const yref = refSoftmax(x, R!, Kc!);
         close(p!, yref, { atol: 1e-7, rtol: 1e-6 }, `softmax R=${R} K=${Kc}`);
         const [sdx] = rawRun(`softmax_backward R=${R} K=${Kc}`, [dy, p!], [d0],
@@ -149,7 +154,8 @@ describe('relu / softmax / xent raw: NaN guard words survive, inputs unchanged, 
       close([loss], [xref.loss], { atol: 1e-7, rtol: 1e-6 }, `xent loss n=${n}`);
       const [dl] = rawRun(`softmax_xent_backward n=${n}`, [probs!, labels], [d0],
         ([pp, pl], [pd]) => k.softmax_xent_backward(pd!, pp!, pl!, 1, n, 0.5));
-      close(dl!, Array.from(xref.dlogits, (v, i) => v * 0.5 + d0[i]!), { atol: 1e-7, rtol: 1e-6 }, `xent dlogits n=${n}`);
+      close(dl!, Array.from(xref.dlogits, (v, i) => v * 0.5 + d0[i]!), { atol: 1e-7, rtol: 1e-6 },
+        `xent dlogits n=${n}`);
     }
   });
 });
@@ -171,7 +177,8 @@ describe('sigmoid / tanh / elu / leakyRelu / gelu vs ref (forward and dx through
       const x = actInput(rng, n), dout = rand(rng, n), dinp0 = rand(rng, n);
       const [y] = rawRun(`${a.name} fwd`, [x], [n], ([px], [po]) => a.rawF(k, po!, px!, n));
       close(y!, a.fwd(x), TOL_ACT_FWD, `${a.name} raw forward`);
-      const [dx] = rawRun(`${a.name} bwd`, [dout, x, y!], [dinp0], ([pd, px, py], [pdx]) => a.rawB(k, pdx!, pd!, px!, py!, n));
+      const [dx] = rawRun(`${a.name} bwd`, [dout, x, y!], [dinp0], ([pd, px, py], [pdx]) => a.rawB(k, pdx!, pd!, px!,
+        py!, n));
       const want = a.bwd(dout, x).map((v, i) => v + dinp0[i]!);
       close(dx!, want, TOL_ACT_BWD, `${a.name} raw backward (accumulated)`);
     });

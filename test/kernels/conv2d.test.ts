@@ -153,7 +153,8 @@ describe('conv2d raw: NaN guard words survive, inputs unchanged, backward accumu
         const x = rand(rng, N * H * W * C), w = rand(rng, KK * Ko), b = rand(rng, Ko);
         const gp = geomPtr({ H, W, C, K: Ko, KH, KW, SH, SW, PT, PL, OH, OW });
         for (const relu of [0, 1]) {
-          const [out] = rawRun(`${label} fwd relu=${relu}`, [x, w, b], [N * OH * OW * Ko, k.pack_b_size(KK, Ko), mb * KK],
+          const [out] = rawRun(`${label} fwd relu=${relu}`, [x, w, b], [N * OH * OW * Ko, k.pack_b_size(KK, Ko),
+            mb * KK],
             ([px, pw, pb], [po, pwp, pcols]) => k.conv2d_forward(po!, px!, pw!, pb!, pwp!, pcols!, gp, N, mb, relu));
           close(out!, conv2dForward(x, w, b, N, H, W, C, Ko, KH, KW, SH, SW, pad, relu === 1).out, accTol(KK + 1),
             `${label} fwd relu=${relu}`, KK + 1);
@@ -166,7 +167,8 @@ describe('conv2d raw: NaN guard words survive, inputs unchanged, backward accumu
           ([pd, pw], [pdx, pwp, pcols]) => k.conv2d_backward_input(pdx!, pd!, pw!, pwp!, pcols!, gp, N, mb));
         close(dx!, Array.from(ref.dx, (v, i) => v + dx0[i]!), accTol(Ko * KH * KW + 1), `${label} dx`);
         const [dw, db] = rawRun(`${label} bwd weight`, [dout, x], [dw0, db0, mb * KK, k.pack_b_size(mb, Ko)],
-          ([pd, px], [pdw, pdb, pcols, pdp]) => k.conv2d_backward_weight(pdw!, pdb!, pd!, px!, pcols!, pdp!, gp, N, mb));
+          ([pd, px], [pdw, pdb, pcols, pdp]) => k.conv2d_backward_weight(pdw!, pdb!, pd!, px!, pcols!, pdp!, gp, N,
+            mb));
         close(dw!, Array.from(ref.dw, (v, i) => v + dw0[i]!), accTol(N * OH * OW + 1), `${label} dw`);
         close(db!, Array.from(ref.db, (v, i) => v + db0[i]!), accTol(N * OH * OW + 1), `${label} db`);
         sn.getArena().release(gp);
@@ -178,7 +180,8 @@ describe('conv2d raw: NaN guard words survive, inputs unchanged, backward accumu
 // Batches of 1-3 take another path (cut by pixel ranges over packed weights); each output must have
 // the bits the same image gets inside a larger batch.
 describe('conv2d small batches: same bits as inside a large batch', () => {
-  const cases: Array<{ x: number[]; f: number[]; strides: number; padding: sn.Padding; bias: boolean; relu: boolean }> = [
+  type Case = { x: number[]; f: number[]; strides: number; padding: sn.Padding; bias: boolean; relu: boolean };
+  const cases: Case[] = [
     { x: [28, 28, 1], f: [5, 5, 1, 32], strides: 1, padding: 'same', bias: true, relu: true },
     { x: [14, 14, 32], f: [3, 3, 32, 20], strides: 1, padding: 'same', bias: true, relu: false },
     { x: [9, 11, 5], f: [3, 2, 5, 7], strides: 2, padding: 'valid', bias: false, relu: true },
@@ -190,7 +193,8 @@ describe('conv2d small batches: same bits as inside a large batch', () => {
       const B = 5, img = prod(c.x);
       const xAll = rand(rng, B * img), w = sn.tensor(rand(rng, prod(c.f)), c.f);
       const b = c.bias ? sn.tensor(rand(rng, c.f[3]!), [c.f[3]!]) : null;
-      const opts = { strides: c.strides, padding: c.padding, bias: b, activation: c.relu ? 'relu' as const : 'linear' as const };
+      const opts = { strides: c.strides, padding: c.padding, bias: b,
+        activation: c.relu ? 'relu' as const : 'linear' as const };
       const xt = sn.tensor(xAll, [B, ...c.x]);
       const big = sn.conv2d(xt, w, opts);
       const bigOut = big.dataSync();

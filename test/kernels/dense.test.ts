@@ -36,7 +36,8 @@ describe('dense vs ref (forward, every gradient)', () => {
 describe('dense raw: NaN guard words survive, inputs unchanged, backward accumulates', () => {
   it('dense_forward / dense_backward_* / bias_backward N,IN,OUT in {1..9, 17, 33}', () => {
     const k = sn.getEngine().k;
-    for (const [N, IN, OUT] of [[1, 1, 1], [3, 5, 7], [5, 17, 9], [9, 4, 33], [4, 8, 8]] as [number, number, number][]) {
+    for (const [N, IN, OUT] of [[1, 1, 1], [3, 5, 7], [5, 17, 9], [9, 4, 33], [4, 8, 8]] as [number, number,
+      number][]) {
       const label = `dense raw N=${N} IN=${IN} OUT=${OUT}`;
       const rng = makeRng(seedOf(label));
       const x = rand(rng, N * IN), w = rand(rng, IN * OUT), b = rand(rng, OUT), dout = rand(rng, N * OUT);
@@ -52,7 +53,8 @@ describe('dense raw: NaN guard words survive, inputs unchanged, backward accumul
         ([pd, px], [pdw, pdb, pdp]) => k.dense_backward_weight(pdw!, pdb!, pd!, px!, pdp!, N, IN, OUT));
       close(dw!, Array.from(ref.dw, (v, i) => v + dw0[i]!), accTol(N + 1), `${label} dw`);
       close(db!, Array.from(ref.db, (v, i) => v + db0[i]!), accTol(N + 1), `${label} db`);
-      const [db2] = rawRun(`${label} bias_backward`, [dout], [db0], ([pd], [pdb]) => k.bias_backward(pdb!, pd!, N, OUT));
+      const [db2] = rawRun(`${label} bias_backward`, [dout], [db0], ([pd], [pdb]) => k.bias_backward(pdb!, pd!, N,
+        OUT));
       close(db2!, Array.from(ref.db, (v, i) => v + db0[i]!), accTol(N + 1), `${label} bias_backward`);
     }
   });
@@ -61,7 +63,8 @@ describe('dense raw: NaN guard words survive, inputs unchanged, backward accumul
 // Batches of 1-3 take another path (no weight packing); each output row must have the bits the same
 // row gets inside a larger batch.
 describe('dense small batches: same bits as inside a large batch', () => {
-  for (const [IN, OUT, bias, relu] of [[3136, 128, true, true], [128, 10, true, false], [37, 19, false, true], [5, 3, true, false]] as const) {
+  for (const [IN, OUT, bias, relu] of [[3136, 128, true, true], [128, 10, true, false], [37, 19, false, true], [5, 3,
+    true, false]] as const) {
     it(`dense ${IN}→${OUT}${bias ? ' bias' : ''}${relu ? ' relu' : ''} batch 1,2,3 vs 9`, () => {
       const rng = makeRng(seedOf(`small dense ${IN} ${OUT}`));
       const B = 9;

@@ -65,7 +65,8 @@ describe('add / sub / mul / div, sum, mean, reshape vs ref', () => {
         checkOp(name, {
           shapes, inputs, outShape,
           ref: (xs) => { const [a, b] = operands(xs); return refBinary(op, a, b, n, new Float64Array(n)).out; },
-          op: (ts) => fn(typeof sa === 'number' ? sa : ts[0]!, typeof sb === 'number' ? sb : ts[typeof sa === 'number' ? 0 : 1]!),
+          op: (ts) => fn(typeof sa === 'number' ? sa : ts[0]!,
+            typeof sb === 'number' ? sb : ts[typeof sa === 'number' ? 0 : 1]!),
           // One f32 op per element (div: within 1 ulp, plus the x/y² gradient's 3 roundings).
           tol: { atol: 1e-7, rtol: 2e-7 },
           // The repeating operand's gradient sums `reps` terms of magnitude ≤ 4 (div: |x|/y² ≤ 4).
@@ -102,7 +103,8 @@ describe('add / sub / mul / div, sum, mean, reshape vs ref', () => {
     });
   }
 
-  for (const [from, to, expected] of [[[2, 3, 4], [6, 4], [6, 4]], [[2, 3, 4], [-1, 3], [8, 3]], [[24], [2, -1, 3], [2, 4, 3]], [[5, 1], [5], [5]]] as [number[], number[], number[]][]) {
+  for (const [from, to, expected] of [[[2, 3, 4], [6, 4], [6, 4]], [[2, 3, 4], [-1, 3], [8, 3]], [[24], [2, -1, 3], [2,
+    4, 3]], [[5, 1], [5], [5]]] as [number[], number[], number[]][]) {
     const name = `reshape [${from}] -> [${to}]`;
     // A reshape moves no value: forward and gradient compare exactly (the gradient is r itself).
     it(name, () => checkOp(name, {
@@ -124,7 +126,8 @@ describe('elementwise raw: NaN guard words survive, inputs unchanged', () => {
       for (const [op, opId] of [['add', 0], ['sub', 1], ['mul', 2], ['div', 3]] as [BinOp, number][]) {
         for (const swap of [0, 1]) {
           const lbl = `binary ${op} n=${n} nb=${nb} swap=${swap}`;
-          const [out] = rawRun(lbl, [a, b], [n], ([pa, pb], [po]) => k.binary_forward(po!, pa!, pb!, n, nb, opId, swap));
+          const [out] = rawRun(lbl, [a, b], [n], ([pa, pb], [po]) => k.binary_forward(po!, pa!, pb!, n, nb, opId,
+            swap));
           const ref = swap ? refBinary(op, b, a, n, a) : refBinary(op, a, b, n, a);
           close(out!, ref.out, { atol: 1e-7, rtol: 2e-7 }, lbl);
           const db0 = rand(rng, nb);
@@ -146,7 +149,8 @@ describe('elementwise raw: NaN guard words survive, inputs unchanged', () => {
       expect(Array.from(sc!)).toEqual(Array.from(a, (v) => Math.fround(v * -3)));
       for (const bad of [NaN, Infinity, -Infinity]) {
         const z = Float32Array.from(a); z[n - 1] = bad; if (n > 2) z[n - 2] = bad;
-        rawRun(`find_nonfinite ${bad} n=${n}`, [z], [], ([pz]) => expect(k.find_nonfinite(pz!, n)).toBe(n > 2 ? n - 2 : n - 1));
+        rawRun(`find_nonfinite ${bad} n=${n}`, [z], [], ([pz]) => expect(k.find_nonfinite(pz!,
+          n)).toBe(n > 2 ? n - 2 : n - 1));
       }
       rawRun(`find_nonfinite clean n=${n}`, [a], [], ([pa]) => expect(k.find_nonfinite(pa!, n)).toBe(-1));
     }

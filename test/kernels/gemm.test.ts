@@ -83,7 +83,8 @@ describe('pack_b / gemm raw: NaN guard words survive, inputs unchanged', () => {
         const ldc = N + 3;
         const trans = (M + N + Kd) % 2 === 1;
         // A (M, K) row-major, or stored as its transpose (K, M) and read with rsa = 1, csa = M.
-        const aStore = trans ? Float32Array.from({ length: M * Kd }, (_, i) => a[(i % M) * Kd + Math.floor(i / M)]!) : a;
+        const aStore = trans ? Float32Array.from({ length: M * Kd }, (_,
+          i) => a[(i % M) * Kd + Math.floor(i / M)]!) : a;
         const c0 = new Float32Array(M * ldc).fill(NaN);
         const cInit = rand(rng, M * N);
         for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) c0[i * ldc + j] = (flags & 1) ? cInit[i * N + j]! : 0;

@@ -54,7 +54,8 @@ export const tolStats = new Map<string, number>();
 const STATS = process.env.SIMDNET_TOL_STATS === '1';
 
 /** expectClose with a label; `n` (terms per output) only feeds the optional statistics. */
-export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol, label: string, n?: number): void {
+export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol, label: string,
+  n?: number): void {
   if (STATS) {
     const m = Math.max(n ?? 1, 1);
     let worst = 0;
@@ -87,7 +88,7 @@ export function distinct(rng: Rng, n: number): Float32Array {
 }
 
 export const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
-export const bits = (a: Float32Array): Uint32Array =>
+export const bits = (a: Float32Array | Int32Array): Uint32Array =>
   new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
 
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -35,7 +35,8 @@ describe('SGD / Adam vs ref/optim (5 steps)', () => {
     const state = opt.getState(params);
     for (const p of params) {
       expect(state.slots[p.name]?.length ?? 0, `${label} ${p.name}: slot count`).toBe(nSlots);
-      p.slots.forEach((s, i) => close(state.slots[p.name]![i]!, s, { atol: 1e-7, rtol: 1e-5 }, `${label} ${p.name}: slot ${i}`));
+      p.slots.forEach((s, i) => close(state.slots[p.name]![i]!, s, { atol: 1e-7, rtol: 1e-5 },
+        `${label} ${p.name}: slot ${i}`));
     }
     opt.dispose();
     for (const p of params) { p.value.dispose(); p.grad.dispose(); }
@@ -48,11 +49,13 @@ describe('SGD / Adam vs ref/optim (5 steps)', () => {
     (p, g, s) => sgdStep(p, g, s[0] ?? new Float64Array(p.length), f(0.1)), 0, TOL_OPT));
   it('SGD lr=0.05 momentum=0.9', () => runOpt('SGD m0.9', () => new sn.SGD({ learningRate: 0.05, momentum: 0.9 }),
     (p, g, s) => sgdStep(p, g, s[0]!, f(0.05), f(0.9)), 1, TOL_OPT));
-  it('SGD lr=0.05 momentum=0.9 nesterov', () => runOpt('SGD nesterov', () => new sn.SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }),
+  it('SGD lr=0.05 momentum=0.9 nesterov', () => runOpt('SGD nesterov', () => new sn.SGD({ learningRate: 0.05,
+    momentum: 0.9, nesterov: true }),
     (p, g, s) => sgdStep(p, g, s[0]!, f(0.05), f(0.9), true), 1, TOL_OPT));
   it('Adam defaults', () => runOpt('Adam', () => new sn.Adam(),
     (p, g, s, t) => adamStep(p, g, s[0]!, s[1]!, t, f(0.001), f(0.9), f(0.999), f(1e-7)), 2, TOL_OPT));
-  it('Adam lr=0.01 beta1=0.8 beta2=0.99 eps=1e-4', () => runOpt('Adam custom', () => new sn.Adam({ learningRate: 0.01, beta1: 0.8, beta2: 0.99, epsilon: 1e-4 }),
+  it('Adam lr=0.01 beta1=0.8 beta2=0.99 eps=1e-4', () => runOpt('Adam custom', () => new sn.Adam({ learningRate: 0.01,
+    beta1: 0.8, beta2: 0.99, epsilon: 1e-4 }),
     (p, g, s, t) => adamStep(p, g, s[0]!, s[1]!, t, f(0.01), f(0.8), f(0.99), f(1e-4)), 2, TOL_OPT));
 });
 
@@ -111,13 +114,15 @@ describe('RMSprop vs ref/rmsprop (5 steps) and schedules', () => {
           rmspropStep(p.ref, g, p.v, p.m, p.a, lr, cfg.rho ?? 0.9, mom, eps, cfg.centered ?? false);
         }
         opt.step(params.map(({ name, value, grad }) => ({ name, value, grad })));
-        for (const p of params) close(p.value.dataSync(), p.ref, { atol: 1e-6, rtol: 1e-6 }, `${label} step ${t} ${p.name}`);
+        for (const p of params) close(p.value.dataSync(), p.ref, { atol: 1e-6, rtol: 1e-6 },
+          `${label} step ${t} ${p.name}`);
       }
       const state = opt.getState(params);
       for (const p of params) {
         const want = [p.v, ...(mom > 0 ? [p.m] : []), ...(cfg.centered ? [p.a] : [])];
         expect(state.slots[p.name]!.length, `${label} ${p.name}: slots`).toBe(nSlots);
-        want.forEach((s, i) => close(state.slots[p.name]![i]!, s, { atol: 1e-7, rtol: 1e-5 }, `${label} ${p.name}: slot ${i}`));
+        want.forEach((s, i) => close(state.slots[p.name]![i]!, s, { atol: 1e-7, rtol: 1e-5 },
+          `${label} ${p.name}: slot ${i}`));
       }
       opt.dispose();
       for (const p of params) { p.value.dispose(); p.grad.dispose(); }
@@ -129,7 +134,8 @@ describe('RMSprop vs ref/rmsprop (5 steps) and schedules', () => {
     expect(() => new sn.RMSprop({ epsilon: 0 })).toThrow(/RMSprop: epsilon/);
     expect(() => new sn.RMSprop({ learningRate: -1 })).toThrow(/RMSprop: learningRate/);
     expect(() => new sn.RMSprop({ centered: 'yes' as never })).toThrow(/centered must be a boolean/);
-    expect(new sn.RMSprop().getConfig()).toEqual({ learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false });
+    expect(new sn.RMSprop().getConfig()).toEqual({ learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7,
+      centered: false });
   });
 
   it('stepDecay and cosineDecay: wasm values are the f64 reference rounded to f32', () => {
@@ -144,8 +150,10 @@ describe('RMSprop vs ref/rmsprop (5 steps) and schedules', () => {
       expect(Math.fround(cd(s))).toBe(cd(s));
     }
     expect(cd0(1000)).toBe(0);
-    expect(() => sn.schedules.stepDecay({ initial: 0.1, dropEvery: 0, factor: 0.5 })).toThrow(/dropEvery must be a positive integer/);
-    expect(() => sn.schedules.stepDecay({ initial: 0.1, dropEvery: 2, factor: 2 })).toThrow(/factor must be a number in \(0, 1\]/);
+    expect(() => sn.schedules.stepDecay({ initial: 0.1, dropEvery: 0,
+      factor: 0.5 })).toThrow(/dropEvery must be a positive integer/);
+    expect(() => sn.schedules.stepDecay({ initial: 0.1, dropEvery: 2,
+      factor: 2 })).toThrow(/factor must be a number in \(0, 1\]/);
     expect(() => sn.schedules.cosineDecay({ initial: 0, decaySteps: 10 })).toThrow(/initial must be a positive number/);
     expect(() => sd(-1)).toThrow(/step must be a non-negative integer/);
   });

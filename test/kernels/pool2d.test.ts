@@ -75,7 +75,8 @@ function checkPool(kind: 'maxPool2d' | 'avgPool2d', c: PoolCase, data?: Float32A
       ref: ([xx]) => maxPoolForward(xx!, N, H, W, C, KH, KW, SH, SW, pad).out,
       op: ([t]) => sn.maxPool2d(t!, opts),
       tol: EXACT,
-      grad: fd ? undefined : (r, [xx]) => [maxPoolBackward(r, maxPoolForward(xx!, N, H, W, C, KH, KW, SH, SW, pad).argmax, x.length)],
+      grad: fd ? undefined : (r, [xx]) => [maxPoolBackward(r, maxPoolForward(xx!, N, H, W, C, KH, KW, SH, SW,
+        pad).argmax, x.length)],
       gradTol: accTol(overlap),
     });
   } else {
@@ -102,8 +103,10 @@ describe('maxPool2d / avgPool2d vs ref', () => {
   const tie = (H: number, W: number, C: number, k: number, s: number, padding: PaddingSpec): PoolCase =>
     ({ N: 1, H, W, C, KH: k, KW: k, SH: s, SW: s, padding, defaultStrides: false });
   const tieCases: [string, PoolCase, (n: number, rng: Rng) => Float32Array][] = [
-    ['maxPool2d all-equal -0.5 x=[1,5,7,3] k=3 s=1 p=same', tie(5, 7, 3, 3, 1, 'same'), (n) => new Float32Array(n).fill(-0.5)],
-    ['maxPool2d all-equal 2 x=[1,7,9,5] k=2 s=2 p=same', tie(7, 9, 5, 2, 2, 'same'), (n) => new Float32Array(n).fill(2)],
+    ['maxPool2d all-equal -0.5 x=[1,5,7,3] k=3 s=1 p=same', tie(5, 7, 3, 3, 1, 'same'),
+      (n) => new Float32Array(n).fill(-0.5)],
+    ['maxPool2d all-equal 2 x=[1,7,9,5] k=2 s=2 p=same', tie(7, 9, 5, 2, 2, 'same'),
+      (n) => new Float32Array(n).fill(2)],
     ['maxPool2d all-negative x=[1,7,9,4] k=3 s=2 p=same', tie(7, 9, 4, 3, 2, 'same'), (n, rng) => rand(rng, n, -3, -1)],
     ['maxPool2d all-negative ties x=[1,6,5,1] k=3 s=1 p=same', tie(6, 5, 1, 3, 1, 'same'),
       (n, rng) => Float32Array.from({ length: n }, () => -1 - Math.floor(rng.next() * 3))],
@@ -152,7 +155,8 @@ describe('maxpool2d / avgpool2d raw: NaN guard words survive, inputs unchanged, 
       const rng = makeRng(seedOf(label));
       const x = distinct(rng, N! * H! * W! * C!);
       const ref = maxPoolForward(x, N!, H!, W!, C!, KH!, KW!, SH!, SW!, pad);
-      const gp = geomPtr({ H: H!, W: W!, C: C!, K: C!, KH: KH!, KW: KW!, SH: SH!, SW: SW!, PT: PT!, PL: PL!, OH: ref.OH, OW: ref.OW });
+      const gp = geomPtr({ H: H!, W: W!, C: C!, K: C!, KH: KH!, KW: KW!, SH: SH!, SW: SW!, PT: PT!, PL: PL!,
+        OH: ref.OH, OW: ref.OW });
       const [out, argmax] = rawRun(`${label} max fwd`, [x], [ref.out.length, ref.out.length],
         ([px], [po, pa]) => k.maxpool2d_forward(po!, pa!, px!, gp, N!));
       expect(Array.from(out!)).toEqual(Array.from(ref.out));
@@ -216,14 +220,16 @@ describe('globalAvgPool2d / globalMaxPool2d vs ref', () => {
       const c = i % C;
       x[i] = c < 3 ? -5 - ((i * 7) % 11) : c < 6 ? 0 : c === 6 ? -1 : Math.fround(Math.sin(i));
     }
-    const [out, am] = rawRun('gmp raw', [x], [N * C, N * C], ([px], [po, pa]) => k.global_maxpool2d_forward(po!, pa!, px!, N, HW, C));
+    const [out, am] = rawRun('gmp raw', [x], [N * C, N * C], ([px], [po, pa]) => k.global_maxpool2d_forward(po!, pa!,
+      px!, N, HW, C));
     const ref = globalMaxPoolForward(x, N, HW, C);
     close(out!, ref.out, EXACT, 'gmp raw out');
     expect(Array.from(new Int32Array(am!.buffer))).toEqual(Array.from(ref.argmax));
     const [gap] = rawRun('gap raw', [x], [N * C], ([px], [po]) => k.global_avgpool2d_forward(po!, px!, N, HW, C));
     close(gap!, globalAvgPoolForward(x, N, HW, C), { atol: 1e-6, rtol: 1e-6 }, 'gap raw out');
     const dout = rand(makeRng(4), N * C), dinp0 = rand(makeRng(5), x.length);
-    const [dx] = rawRun('gap raw bwd', [dout], [dinp0], ([pd], [pdx]) => k.global_avgpool2d_backward(pdx!, pd!, N, HW, C));
+    const [dx] = rawRun('gap raw bwd', [dout], [dinp0], ([pd], [pdx]) => k.global_avgpool2d_backward(pdx!, pd!, N, HW,
+      C));
     close(dx!, globalAvgPoolBackward(dout, N, HW, C).map((v, i) => v + dinp0[i]!), { atol: 2 * U, rtol: 1e-6 },
       'gap raw bwd (accumulated)');
   });

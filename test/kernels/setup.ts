@@ -14,6 +14,7 @@ afterAll(async () => {
   if (build === 'threads') await sn.shutdown();
   if (process.env.SIMDNET_TOL_STATS === '1' && tolStats.size > 0) {
     const rows = [...tolStats.entries()].sort((a, b) => b[1] - a[1]);
-    console.log(`[${build}] worst error / (u*n):\n${rows.map(([k, v]) => `  ${k.padEnd(12)} ${v.toFixed(3)}`).join('\n')}`);
+    const lines = rows.map(([k, v]) => `  ${k.padEnd(12)} ${v.toFixed(3)}`);
+    console.log(`[${build}] worst error / (u*n):\n${lines.join('\n')}`);
   }
 });

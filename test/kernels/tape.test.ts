@@ -17,7 +17,7 @@ describe('gradient accumulation through the tape', () => {
     return { x, w, b, r, f, all: [x, w, b, r] };
   };
 
-  it('conv2d x=[2,6,5,3] f=[3,2,3,4] p=same bias relu: two tapes sharing grad buffers (parameters) accumulate twice one backward', () => {
+  it('conv2d x=[2,6,5,3] f=[3,2,3,4] p=same bias relu: two tapes on shared grad buffers add up to twice one backward', () => {
     const { x, w, b, f, all } = setup('accumulate external');
     const once = sn.grads(() => f())([x, w, b]).map((g) => g.dataSync());
     const gbufs = [sn.zeros(x.shape), sn.zeros(w.shape), sn.zeros(b.shape)];
@@ -30,7 +30,8 @@ describe('gradient accumulation through the tape', () => {
       });
     }
     const terms = [4 * 3 * 2, 2 * 6 * 5, 2 * 6 * 5];
-    gbufs.forEach((g, i) => close(g.dataSync(), Array.from(once[i]!, (v) => 2 * v), accTol(2 * terms[i]!), `accumulate grad ${i}`));
+    gbufs.forEach((g, i) => close(g.dataSync(), Array.from(once[i]!, (v) => 2 * v), accTol(2 * terms[i]!),
+      `accumulate grad ${i}`));
     for (const t of [...gbufs, ...all]) t.dispose();
   });
 
