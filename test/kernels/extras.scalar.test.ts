@@ -1,9 +1,0 @@
-// Issue-7 kernels (batch norm, activations, global pooling, RMSprop, schedules) on the scalar build;
-// the shared suite is test/kernels/extras.ts.
-import { beforeAll } from 'vitest';
-import * as sn from '../../src/index.js';
-import { extrasSuite } from './extras.js';
-
-beforeAll(async () => { await sn.ready({ build: 'scalar' }); });
-
-extrasSuite('scalar');
