@@ -4,7 +4,7 @@
 // right, each axis equal or 1 — a squeeze-excitation multiply of (H, W, C) by (1, 1, C).
 import { Tensor } from '../tensor.js';
 import { broadcastBinary, broadcastShapes, concat, concatShape, type MergeOp } from '../ops/merge.js';
-import { mul } from '../ops/elementwise.js';
+import { mul, reshape } from '../ops/elementwise.js';
 import { CallArgs, MergeLayer } from './layer.js';
 
 /** Options of the merge layers. */
@@ -29,7 +29,10 @@ abstract class ElementwiseMerge extends MergeLayer {
     }
     return out;
   }
-  callMany(xs: Tensor[], _args: CallArgs): Tensor {
+  callMany(inputs: Tensor[], _args: CallArgs): Tensor {
+    // As Keras, an input of lower rank gets axes of 1 inserted after the batch axis: (N, C) -> (N, 1, 1, C).
+    const r = Math.max(...inputs.map((x) => x.rank));
+    const xs = inputs.map((x) => (x.rank === r ? x : reshape(x, [x.shape[0], ...new Array(r - x.rank).fill(1), ...x.shape.slice(1)])));
     let y = broadcastBinary(this.op, xs[0], xs[1]);
     for (const x of xs.slice(2)) y = broadcastBinary(this.op, y, x);
     return y;

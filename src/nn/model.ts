@@ -357,16 +357,21 @@ export class Model {
   private functionalTable(): string {
     const pos = [33, 55, 67, 98];
     const lines = [`Model: "${this.name}"`, '_'.repeat(98)];
-    const row = (cols: string[][]) => {
+    // A cell wider than its column (two spaces kept before the next) wraps onto the next lines, as Keras.
+    const row = (cells: string[][]) => {
+      const cols = cells.map((c, i) => {
+        const width = pos[i] - (i === 0 ? 0 : pos[i - 1]) - (i < pos.length - 1 ? 2 : 0);
+        return c.flatMap((t) => {
+          const parts: string[] = [];
+          // The name column's continuation lines keep its leading space.
+          for (let at = 0; at < t.length || at === 0; at += width) parts.push((i === 0 && at > 0 ? ' ' : '') + t.slice(at, at + width));
+          return parts;
+        });
+      });
       const n = Math.max(...cols.map((c) => c.length));
       for (let r = 0; r < n; r++) {
         let line = '';
-        cols.forEach((c, i) => {
-          const start = i === 0 ? 0 : pos[i - 1];
-          if (line.length < start) line = line.padEnd(start);
-          else if (i > 0 && (c[r] ?? '') !== '') line += ' ';
-          line += c[r] ?? '';
-        });
+        cols.forEach((c, i) => { line = line.padEnd(i === 0 ? 0 : pos[i - 1]) + (c[r] ?? ''); });
         lines.push(line.trimEnd());
       }
     };

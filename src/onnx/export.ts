@@ -131,6 +131,14 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
     inits.push({ name: n, dims, data_type: DataType.FLOAT, raw_data: f32Bytes(data) });
     return n;
   };
+  const initInt64 = (name: string, values: number[]): string => {
+    const n = unique(name);
+    const raw = new Uint8Array(values.length * 8);
+    const dv = new DataView(raw.buffer);
+    values.forEach((v, i) => dv.setBigInt64(i * 8, BigInt(v), true));
+    inits.push({ name: n, dims: [values.length], data_type: DataType.INT64, raw_data: raw });
+    return n;
+  };
 
   // 'nhwc': values as simdnet holds them (any rank); 'nchw': a rank-4 image transposed for ONNX.
   let layout: 'nhwc' | 'nchw' = 'nhwc';
@@ -191,9 +199,20 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
     const merge = MERGE_OPS[layer.className];
     if (merge || layer.className === 'Concatenate') {
       const ins = st.inputs.map((i) => vals[i]);
-      const nchw = ins.every((v) => v.rank === 4 && v.primary === 'nchw');
-      const names = ins.map((v) => { use(v); if (nchw) toNCHW(name, layer.className); else toNHWC(name); return cur; });
-      const r = ins[0].rank;
+      const r = Math.max(...ins.map((v) => v.rank));
+      // NCHW when the images already are; a (N, C) input then broadcasts as (N, C, 1, 1).
+      const nchw = r === 4 && ins.every((v) => (v.rank === 4 && v.primary === 'nchw') || v.rank === 2);
+      const names = ins.map((v) => {
+        use(v);
+        if (nchw && v.rank === 4) toNCHW(name, layer.className);
+        else toNHWC(name);
+        if (v.rank < r) {
+          // Keras inserts the missing axes after the batch axis: (N, C) -> (N, 1, 1, C).
+          const axes = nchw ? [2, 3] : Array.from({ length: r - v.rank }, (_, i) => i + 1);
+          node('Unsqueeze', name, [cur, initInt64(`${name}/unsqueeze_axes`, axes)]);
+        }
+        return cur;
+      });
       if (merge && VARIADIC.has(merge)) node(merge, name, names);
       else if (merge) {
         let acc = names[0];
