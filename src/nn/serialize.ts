@@ -238,7 +238,16 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   const layers: Layer[] = h.layers.map((l, i) => {
     const C = layerClasses[l?.className];
     if (!C) fail(`layer ${i} has unknown class ${JSON.stringify(l?.className)}`);
-    try { return new C(l.config); } catch (e) { fail(`layer ${i} (${l.className}): ${(e as Error).message}`); }
+    // `trainable` is the model's business, not a constructor option: set after construction.
+    const raw = l.config as unknown;
+    const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
+    const { trainable, ...rest } = (isObject ? raw : {}) as Record<string, unknown>;
+    const config = isObject ? rest : raw;
+    if (trainable !== undefined && typeof trainable !== 'boolean') fail(`layer ${i} (${l.className}): trainable must be a boolean, got ${JSON.stringify(trainable)}`);
+    let layer: Layer;
+    try { layer = new C(config); } catch (e) { fail(`layer ${i} (${l.className}): ${(e as Error).message}`); }
+    layer.trainable = trainable !== false;
+    return layer;
   });
   if (layers.length === 0) fail('the model has no layers');
   let model: Model;
