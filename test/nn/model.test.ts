@@ -73,6 +73,22 @@ describe('functional models', () => {
     expect(weightsOf(back)).toEqual(weightsOf(m));
   });
 
+  it('a graph trains to the same bits with 1, 2 and 4 threads', async () => {
+    if (sn.getEngine().build !== 'threads') return;
+    const X = data(24, [6, 6, 2], 12), Y = labels(24, 3);
+    const run = async (threads: number) => {
+      await sn.setThreads(threads);
+      const m = track(residualModel(21));
+      m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+      await m.fit(X, Y, { epochs: 1, batchSize: 12, verbose: 0 });
+      return weightsOf(m);
+    };
+    const one = await run(1);
+    expect(await run(2)).toEqual(one);
+    expect(await run(4)).toEqual(one);
+    await sn.setThreads(2);
+  });
+
   it('a layer applied twice shares its weights, and its gradient is the sum over both uses', () => {
     const a = sn.input({ shape: [3] }), b = sn.input({ shape: [3] });
     const shared = L.dense({ units: 2, name: 'shared' });
