@@ -4,7 +4,7 @@
 // losses, saving graphs, and errors at construction naming the layer and the shapes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { makeRng } from '../helpers/check.js';
+import { makeRng, relErr } from '../helpers/check.js';
 import * as lossRef from '../ref/loss.js';
 
 beforeAll(async () => { await sn.ready(); });
@@ -22,17 +22,22 @@ const labels = (n: number, k: number) => ({ data: Float32Array.from({ length: n 
 const values = (t: sn.Tensor) => { const d = Array.from(t.dataSync()); t.dispose(); return d; };
 const weightsOf = (m: sn.Model) => m.getWeights().map(values);
 
-/** A small residual CNN: conv stem, a residual block with a projection shortcut, SE-style gating, concatenated skip. */
-function residualModel(seed: number): sn.Model {
+/**
+ * A small residual CNN: conv stem, a residual block with a projection shortcut, SE-style gating,
+ * concatenated skip. `smooth` uses tanh and average pooling instead of relu and max pooling (no kinks,
+ * for finite differences).
+ */
+function residualModel(seed: number, smooth = false): sn.Model {
+  const act = smooth ? 'tanh' : 'relu';
   const x = sn.input({ shape: [6, 6, 2], name: 'image' });
-  const stem = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x);
+  const stem = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: act }).apply(x);
   const c = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(stem);
   const shortcut = L.conv2d({ filters: 4, kernelSize: 1 }).apply(x);
-  const res = L.activation({ activation: 'relu' }).apply(L.add().apply([c, shortcut]));
+  const res = L.activation({ activation: act }).apply(L.add().apply([c, shortcut]));
   const gate = L.dense({ units: 4, activation: 'sigmoid' }).apply(L.globalAveragePooling2D().apply(res));
   const se = L.multiply().apply([res, gate]);
   const cat = L.concatenate().apply([se, stem]);
-  const pooled = L.maxPooling2d({ poolSize: 2 }).apply(cat);
+  const pooled = (smooth ? L.averagePooling2d({ poolSize: 2 }) : L.maxPooling2d({ poolSize: 2 })).apply(cat);
   const y = L.dense({ units: 3, activation: 'softmax' }).apply(L.flatten().apply(pooled));
   return sn.model({ inputs: x, outputs: y, seed, name: 'resnetish' });
 }
@@ -182,6 +187,75 @@ describe('functional models', () => {
     expect(text).toContain(`Total params: ${m.countParams().toLocaleString('en-US')}`);
     const rows = lines.filter((l) => /^ \S+ \(\w+\)/.test(l));
     expect(rows.length).toBe(m.layers.length);
+  });
+});
+
+/**
+ * The tape's gradient of every weight array (up to 16 sampled elements each) against central
+ * differences of evaluate's loss (float32, h = 1e-2 by default, relative error < 1e-2 or absolute < 2e-4, or a
+ * one-sided difference where the step crosses a kink;
+ * the models here have no dropout or BatchNormalization, so evaluate computes the training loss).
+ */
+function gradCheckGraph(m: sn.Model, x: Array<{ data: Float32Array; shape: number[] }>, y: { data: Float32Array; shape: number[] },
+  loss: sn.LossName, h = 1e-2): void {
+  m.compile({ optimizer: new sn.SGD({ learningRate: 1e-9 }), loss });
+  const saved = m.getWeights();
+  m.trainOnBatch(x, y);
+  const analytic = m.params().map((p) => p.grad.dataSync() as Float32Array);
+  m.setWeights(saved);
+  saved.forEach((w) => w.dispose());
+  const f = () => m.evaluate(x, y, { batchSize: 1024 })[0];
+  const rng = makeRng(3);
+  const failures: string[] = [];
+  let large = 0, checked = 0;
+  m.params().forEach((p, pi) => {
+    const n = p.value.size;
+    const picks = n <= 16 ? Array.from({ length: n }, (_, i) => i) : Array.from({ length: 16 }, () => Math.floor(rng.next() * n));
+    for (const j of picks) {
+      const old = p.value.view()[j];
+      p.value.view()[j] = old + h; const fp = f();
+      p.value.view()[j] = old - h; const fm = f();
+      p.value.view()[j] = old; const f0 = f();
+      const a = analytic[pi][j];
+      const ok = (num: number) => Math.abs(a - num) <= 2e-4 || relErr(a, num) < 1e-2;
+      checked++;
+      if (Math.abs(a) > 1e-3) large++;
+      // Where a step crosses a kink of maximum / minimum / |x| the tape holds one side's derivative.
+      const sides = [(fp - fm) / (2 * h), (fp - f0) / h, (f0 - fm) / h];
+      if (!sides.some(ok)) failures.push(`${p.name}[${j}]: tape ${a}, numeric ${sides.join(' / ')}`);
+    }
+  });
+  expect(failures, failures.slice(0, 8).join('\n')).toEqual([]);
+  expect(large).toBeGreaterThan(checked / 2);
+}
+
+describe('graph gradients against finite differences', () => {
+  it('residual add, broadcast multiply, concatenate (cross-entropy)', () => {
+    const m = track(residualModel(7, true));
+    gradCheckGraph(m, [data(6, [6, 6, 2], 30)], labels(6, 3), 'sparseCategoricalCrossentropy');
+  });
+
+  it('subtract, average, maximum, minimum, spatial concatenation, two inputs (mean squared error)', () => {
+    const a = sn.input({ shape: [3, 4, 2] }), b = sn.input({ shape: [3, 4, 2] });
+    const ca = L.conv2d({ filters: 2, kernelSize: 2, padding: 'same', activation: 'tanh' }).apply(a);
+    const cb = L.conv2d({ filters: 2, kernelSize: 1 }).apply(b);
+    const cat = L.concatenate({ axis: 1 }).apply([L.subtract().apply([ca, cb]), L.average().apply([ca, cb, a]),
+      L.maximum().apply([ca, cb]), L.minimum().apply([cb, b, ca])]);
+    const y = L.dense({ units: 3 }).apply(L.flatten().apply(cat));
+    const m = track(sn.model({ inputs: [a, b], outputs: y, seed: 8 }));
+    // A kernel weight moves many maximum/minimum comparisons: a smaller step crosses fewer of their kinks.
+    gradCheckGraph(m, [data(5, [3, 4, 2], 31), data(5, [3, 4, 2], 32)], data(5, [3], 33), 'meanSquaredError', 2e-3);
+  });
+
+  it('a shared layer, binary cross-entropy on sigmoid outputs, mean absolute error', () => {
+    for (const loss of ['binaryCrossentropy', 'meanAbsoluteError'] as const) {
+      const x = sn.input({ shape: [5] });
+      const shared = L.dense({ units: 5, activation: 'tanh' });
+      const y = L.dense({ units: 4, activation: 'sigmoid' }).apply(L.add().apply([shared.apply(shared.apply(x)), x]));
+      const m = track(sn.model({ inputs: x, outputs: y, seed: 9 }));
+      const t = { data: Float32Array.from({ length: 24 }, (_, i) => ((i * 5) % 7) / 6), shape: [6, 4] };
+      gradCheckGraph(m, [data(6, [5], 34)], t, loss);
+    }
   });
 });
 
