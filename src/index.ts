@@ -30,15 +30,32 @@ export { Layer } from './nn/layer.js';
 export type { Weight, StateWeight, CallArgs, ActivationName, InitializerName } from './nn/layer.js';
 export { layers, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout,
   Activation, LeakyReLU, BatchNormalization } from './nn/layers.js';
+export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate } from './nn/merge.js';
+export type { MergeConfig, ConcatenateConfig } from './nn/merge.js';
 export type { Conv2DConfig, DenseConfig, Pooling2DConfig, LeakyReLUConfig, BatchNormalizationConfig } from './nn/layers.js';
-export { Sequential } from './nn/sequential.js';
-export type { CompileArgs, FitArgs, History, Callbacks, Logs } from './nn/sequential.js';
+export { Model, Sequential, model } from './nn/model.js';
+export type { CompileArgs, FitArgs, History, Callbacks, Logs, ModelArgs } from './nn/model.js';
+export { SymbolicTensor, InputLayer, MergeLayer, input } from './nn/layer.js';
+export type { LayerNode } from './nn/layer.js';
 export type { Data, LossName } from './nn/data.js';
 export { loadModel, saveModel, FORMAT_VERSION } from './nn/serialize.js';
+export type { ToONNXOptions } from './onnx/export.js';
+export { meanSquaredError, meanAbsoluteError, binaryCrossentropy } from './ops/loss.js';
+export { maximum, minimum, concat, broadcastBinary } from './ops/merge.js';
 export { Rng } from './rng.js';
 
-import { Sequential } from './nn/sequential.js';
+import { Sequential } from './nn/model.js';
 import type { Layer as L } from './nn/layer.js';
+import type { Model as M } from './nn/model.js';
+import type { ToONNXOptions } from './onnx/export.js';
+/**
+ * The model as ONNX bytes (opset 13, NHWC inputs); see onnx/export.ts. Async because the exporter
+ * and its protobuf library are loaded only when asked for.
+ */
+export async function toONNX(model: M, opts?: ToONNXOptions): Promise<Uint8Array> {
+  const { toONNX: exportONNX } = await import('./onnx/export.js');
+  return exportONNX(model, opts);
+}
 /** tfjs-style factory: `sn.sequential({layers: [...]})`. */
 export function sequential(cfg?: { layers?: L[]; name?: string; seed?: number }): Sequential { return new Sequential(cfg); }
 export { seedModel } from './nn/presets.js';

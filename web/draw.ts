@@ -19,7 +19,7 @@ const penInput = $<HTMLInputElement>('pen');
 let penWidth = Number(penInput.value) || 18;
 penInput.addEventListener('input', () => { penWidth = Number(penInput.value) || 18; });
 
-let model: sn.Sequential | null = null;
+let model: sn.Model | null = null;
 let strokes = 0; // completed strokes since the last clear (tests wait for data-strokes to match)
 let drawing: { id: number; x: number; y: number } | null = null;
 let pending = false;

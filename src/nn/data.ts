@@ -6,7 +6,29 @@ import { Tensor } from '../tensor.js';
 export type Data = Tensor | { data: ArrayLike<number>; shape: number[] };
 
 /** Loss names (Keras). */
-export type LossName = 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy';
+export type LossName = 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' | 'meanSquaredError' | 'meanAbsoluteError'
+  | 'binaryCrossentropy';
+
+/** Every loss compile accepts. */
+export const LOSSES: readonly LossName[] = ['categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'meanSquaredError',
+  'meanAbsoluteError', 'binaryCrossentropy'];
+
+/**
+ * Checks targets of the element-wise losses: the shape of the model's output, finite values, and
+ * for binaryCrossentropy values in [0, 1].
+ */
+export function checkTargets(ys: DataSource, loss: LossName, outShape: readonly number[], what: string): void {
+  if (ys.rowShape.join() !== outShape.join()) {
+    throw new Error(`${what}: ${loss} needs targets of the output's shape [N, ${outShape}], got [${ys.n}, ${ys.rowShape}]`);
+  }
+  ys.checkFinite(what);
+  if (loss === 'binaryCrossentropy') {
+    const v = ys.values();
+    for (let i = 0; i < v.length; i++) {
+      if (!(v[i] >= 0 && v[i] <= 1)) throw new Error(`${what}: binaryCrossentropy targets must lie in [0, 1], got ${v[i]} at flat index ${i}`);
+    }
+  }
+}
 
 export interface DataSource {
   n: number;

@@ -76,7 +76,36 @@ export function initialize(name: InitializerName, shape: number[], fanIn: number
 }
 
 /**
- * Base class of every layer of a {@link Sequential} model.
+ * A symbolic tensor of the functional API: the shape (without batch) of a value in a graph, and the
+ * node that produces it. Made by {@link input} and {@link Layer.apply}; holds no data.
+ */
+export class SymbolicTensor {
+  constructor(
+    /** Shape without the batch axis. */
+    readonly shape: readonly number[],
+    /** The layer application that produces this value. */
+    readonly node: LayerNode,
+    /** Index among the node's outputs (always 0: every layer has one output). */
+    readonly index = 0,
+  ) {}
+  /** Rank without the batch axis. */
+  get rank(): number { return this.shape.length; }
+  toString(): string { return `SymbolicTensor(${this.node.layer.name || this.node.layer.defaultName}, [None, ${this.shape.join(', ')}])`; }
+}
+
+/** One application of a layer to symbolic inputs (Keras' Node). */
+export interface LayerNode {
+  layer: Layer;
+  inputs: SymbolicTensor[];
+  output: SymbolicTensor;
+  /** Position of this node among the layer's applications (the [i] of Keras' `layer[i][0]`). */
+  index: number;
+}
+
+const shapeText = (s: readonly number[]) => `(None, ${s.join(', ')})`;
+
+/**
+ * Base class of every layer of a {@link Model} (a Sequential stack or a functional graph).
  *
  * A subclass describes itself ({@link Layer.className}, {@link Layer.getConfig},
  * {@link Layer.computeOutputShape}), creates its parameters in `buildWeights` through `addWeight` /
@@ -93,6 +122,13 @@ export function initialize(name: InitializerName, shape: number[], fanIn: number
 export abstract class Layer {
   /** Unique name in its model (e.g. 'conv2d_1'); prefixes its weights' names. '' until the model names it. */
   name: string;
+  /**
+   * false freezes the layer: its weights get no gradient and no optimizer update, count as
+   * non-trainable in summary(), and a frozen BatchNormalization runs in inference mode (as Keras).
+   */
+  trainable: boolean;
+  /** Applications of this layer in graphs, in order ({@link Layer.apply}). */
+  readonly inboundNodes: LayerNode[] = [];
   /** Input shape without the batch axis, known once built (or given as `inputShape`). */
   inputShape: number[] | null;
   /** Trainable parameters with their gradient buffers, in {@link Layer.weightShapes} order once built. */
@@ -105,10 +141,15 @@ export abstract class Layer {
   /**
    * @param cfg.name layer name (default: given by the model from {@link Layer.defaultName})
    * @param cfg.inputShape input shape without the batch axis, for the first layer of a model
+   * @param cfg.trainable false freezes the layer (default true)
    * @throws when `inputShape` is not an array of positive integers
    */
-  constructor(cfg: { name?: string; inputShape?: number[] } = {}) {
+  constructor(cfg: { name?: string; inputShape?: number[]; trainable?: boolean } = {}) {
     this.name = cfg.name ?? '';
+    if (cfg.trainable !== undefined && typeof cfg.trainable !== 'boolean') {
+      throw new Error(`${this.constructor.name}: trainable must be a boolean, got ${JSON.stringify(cfg.trainable)}`);
+    }
+    this.trainable = cfg.trainable ?? true;
     if (cfg.inputShape !== undefined) {
       if (!Array.isArray(cfg.inputShape) || cfg.inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
         throw new Error(`${this.constructor.name}: inputShape must be positive integers without the batch axis, got ${JSON.stringify(cfg.inputShape)}`);
@@ -129,6 +170,48 @@ export abstract class Layer {
   abstract getConfig(): Record<string, unknown>;
   /** The activation applied last (Dense, Conv2D, Activation), or 'linear'. */
   get activation(): ActivationName { return 'linear'; }
+
+  /** Number of inputs the layer takes: 1, or 'many' for merge layers (a list). */
+  get arity(): 1 | 'many' { return 1; }
+
+  /**
+   * Applies the layer to a symbolic tensor (a list for merge layers) and returns the symbolic output,
+   * as Keras' functional API; the shapes are checked now, and an error names the layer and shapes.
+   * Applying a layer twice shares its weights, so both inputs must need the same weight shapes.
+   */
+  apply(x: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
+    const what = this.name || this.defaultName;
+    const xs = Array.isArray(x) ? x : [x];
+    if (xs.length === 0 || xs.some((t) => !(t instanceof SymbolicTensor))) {
+      throw new Error(`${what}.apply: expected ${this.arity === 1 ? 'a symbolic tensor' : 'a list of symbolic tensors'} (from sn.input or another layer's apply), got ${Array.isArray(x) ? `[${x.map((t) => typeof t)}]` : typeof x}`);
+    }
+    if (this.arity === 1 && xs.length !== 1) throw new Error(`${what}.apply: takes one input, got a list of ${xs.length}`);
+    const shapes = xs.map((t) => [...t.shape]);
+    let out: number[];
+    try { out = this.computeOutputShapeFor(shapes); } catch (e) {
+      throw new Error(`${what} (${this.className}) cannot be applied to input ${shapes.map(shapeText).join(', ')}: ${(e as Error).message}`);
+    }
+    const first = this.inboundNodes[0];
+    if (first && this.arity === 1) {
+      const a = JSON.stringify(this.weightShapes(first.inputs[0].shape)), b = JSON.stringify(this.weightShapes(shapes[0]));
+      if (a !== b) {
+        throw new Error(`${what} (${this.className}) is applied to ${shapeText(shapes[0])} but was first applied to ${shapeText(first.inputs[0].shape)}; a layer applied twice shares its weights, and these inputs need different ones`);
+      }
+    }
+    const node = { layer: this, inputs: xs, index: this.inboundNodes.length } as unknown as LayerNode;
+    node.output = new SymbolicTensor(out, node);
+    this.inboundNodes.push(node);
+    return node.output;
+  }
+
+  /** The output shape for the input shapes of one application (one shape unless a merge layer). */
+  computeOutputShapeFor(shapes: readonly (readonly number[])[]): number[] {
+    if (shapes.length !== 1) throw new Error(`${this.name || this.className} takes one input, got ${shapes.length}`);
+    return this.computeOutputShape(shapes[0]);
+  }
+
+  /** The forward computation for the inputs of one application (one tensor unless a merge layer). */
+  callFor(xs: Tensor[], args: CallArgs): Tensor { return this.call(xs[0], args); }
 
   /**
    * Creates the parameters for `inputShape` (without the batch axis), drawing initial values from `rng`.
@@ -177,4 +260,51 @@ export abstract class Layer {
     this.stateWeights = [];
     this.built = false;
   }
+}
+
+/**
+ * A layer of several inputs (add, concatenate, ...): {@link MergeLayer.callMany} and
+ * {@link MergeLayer.computeOutputShapeMany} take lists. A merge layer has no weights.
+ */
+export abstract class MergeLayer extends Layer {
+  get arity(): 'many' { return 'many'; }
+  /** Output shape (without batch) for the input shapes (without batch); throws when they do not fit. */
+  abstract computeOutputShapeMany(shapes: readonly (readonly number[])[]): number[];
+  /** The forward computation through ops over the inputs (batch axis first). */
+  abstract callMany(xs: Tensor[], args: CallArgs): Tensor;
+  computeOutputShape(s: readonly number[]): number[] { return this.computeOutputShapeMany([s]); }
+  /** Merge layers have no weights: building only marks them built. */
+  build(): void { this.built = true; }
+  computeOutputShapeFor(shapes: readonly (readonly number[])[]): number[] { return this.computeOutputShapeMany(shapes); }
+  call(x: Tensor, args: CallArgs): Tensor { return this.callMany([x], args); }
+  callFor(xs: Tensor[], args: CallArgs): Tensor { return this.callMany(xs, args); }
+}
+
+/** The source of a graph's input (Keras' InputLayer); made by {@link input}. */
+export class InputLayer extends Layer {
+  constructor(cfg: { shape?: number[]; inputShape?: number[]; batchInputShape?: (number | null)[]; name?: string }) {
+    const shape = cfg?.shape ?? cfg?.inputShape ?? cfg?.batchInputShape?.slice(1);
+    if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || (d as number) < 1)) {
+      throw new Error(`input: shape must be a non-empty list of positive integers without the batch axis, got ${JSON.stringify(cfg?.shape ?? shape)}`);
+    }
+    super({ name: cfg.name, inputShape: shape as number[] });
+    const node = { layer: this, inputs: [], index: 0 } as unknown as LayerNode;
+    node.output = new SymbolicTensor([...(shape as number[])], node);
+    this.inboundNodes.push(node);
+    this.built = true;
+  }
+  get className() { return 'InputLayer'; }
+  get defaultName() { return 'input_layer'; }
+  /** The symbolic tensor this input stands for. */
+  get output(): SymbolicTensor { return this.inboundNodes[0].output; }
+  computeOutputShape(s: readonly number[]): number[] { return [...s]; }
+  call(x: Tensor): Tensor { return x; }
+  apply(): SymbolicTensor { throw new Error(`${this.name || 'input_layer'}: an InputLayer cannot be applied; use sn.input({shape}) as a graph's input`); }
+  getConfig() { return { batchInputShape: [null, ...this.inputShape!], name: this.name }; }
+}
+
+/** A symbolic input of a functional model, as keras.Input / tf.input: `sn.input({shape: [28, 28, 1]})`. */
+export function input(cfg: { shape: number[]; name?: string }): SymbolicTensor {
+  if (!cfg || typeof cfg !== 'object') throw new Error('input: expected {shape, name?}');
+  return new InputLayer({ shape: cfg.shape, name: cfg.name }).output;
 }

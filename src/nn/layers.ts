@@ -12,6 +12,8 @@ import { mul, reshape } from '../ops/elementwise.js';
 import { pair, windowGeometry } from '../geom.js';
 import { ActivationName, CallArgs, InitializerName, Layer, applyActivation, checkActivation, initialize } from './layer.js';
 import { tensor } from '../tensor.js';
+import { InputLayer } from './layer.js';
+import { Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, mergeLayers } from './merge.js';
 
 function posInt(v: unknown, what: string, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
@@ -283,6 +285,7 @@ export class LeakyReLU extends Layer {
 export const layerClasses: Record<string, new (cfg: any) => Layer> = {
   Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout,
   Activation, LeakyReLU, BatchNormalization,
+  InputLayer, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
 };
 
 /** Keras-style factories: `layers.conv2d({...})`, `layers.dense({...})`, ... */
@@ -302,6 +305,7 @@ export const layers = {
   globalAveragePooling2d: (cfg?: { inputShape?: number[]; name?: string }) => new GlobalAveragePooling2D(cfg),
   /** Alias of globalMaxPooling2D, spelled like maxPooling2d. */
   globalMaxPooling2d: (cfg?: { inputShape?: number[]; name?: string }) => new GlobalMaxPooling2D(cfg),
+  ...mergeLayers,
 };
 
 export { BatchNormalization };

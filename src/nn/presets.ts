@@ -1,5 +1,5 @@
 // Ready-made architectures.
-import { Sequential } from './sequential.js';
+import { Sequential } from './model.js';
 import { layers } from './layers.js';
 
 /**

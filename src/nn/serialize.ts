@@ -11,11 +11,17 @@
 // key "state", written only when the model has some. Models without state therefore give the same
 // bytes as before the key existed, and those files load unchanged: a pure extension of version 1.
 //
+// A functional model also writes the header key "graph" (Keras' functional config: each layer's
+// inbound nodes as [layer, node, tensor] references, and the input and output layers); its "layers"
+// list then holds every layer, InputLayers included, in the same order. A Sequential model writes no
+// "graph" key, so its files are what they were, and a file without the key loads as a Sequential.
+// A layer with `trainable` false carries `trainable: false` in its config.
+//
 // Loading checks everything (sizes, shapes against the architecture, bounds) before it allocates a
 // byte, and builds a new model, so a bad file never touches a model in memory.
-import { Sequential } from './sequential.js';
+import { Model, Sequential, fileFormats } from './model.js';
 import { layerClasses } from './layers.js';
-import { Layer } from './layer.js';
+import { InputLayer, Layer, SymbolicTensor } from './layer.js';
 import { Adam } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
@@ -41,10 +47,50 @@ interface Header {
   compile: { loss: string; metrics: string[]; optimizer: { className: string; config: Record<string, number | boolean> } } | null;
   optimizerState: { iterations: number; slots: Record<string, Slice[]> } | null;
   rng: { init: number[]; train: number[] };
+  /** The topology of a functional model; absent for a Sequential one. */
+  graph?: GraphConfig;
+}
+
+/** A reference to one output of one application of a layer: [layer name, node index, tensor index]. */
+type NodeRef = [string, number, number];
+interface GraphConfig {
+  /** Per entry of the header's "layers", in order: the layer's name and its applications' inputs. */
+  layers: Array<{ name: string; inboundNodes: NodeRef[][] }>;
+  inputLayers: NodeRef[];
+  outputLayers: NodeRef[];
+}
+
+/** The layer's config as saved: getConfig(), plus `trainable: false` for a frozen layer. */
+function layerConfig(l: Layer): Record<string, unknown> {
+  const c = JSON.parse(JSON.stringify(l.getConfig()));
+  return l.trainable ? c : { ...c, trainable: false };
+}
+
+/** The functional topology, node indices counted within this model (a layer may be used elsewhere too). */
+function graphConfig(model: Model): GraphConfig {
+  const nodeIndex = new Map<unknown, number>();
+  const count = new Map<Layer, number>();
+  const ref = (t: SymbolicTensor): NodeRef => [t.node.layer.name, nodeIndex.get(t.node)!, t.index];
+  const inbound = new Map<Layer, NodeRef[][]>();
+  for (const t of model.inputs) nodeIndex.set(t.node, 0);
+  for (const st of model.steps) {
+    const n = count.get(st.layer) ?? 0;
+    count.set(st.layer, n + 1);
+    nodeIndex.set(st.node, n);
+    const list = inbound.get(st.layer) ?? [];
+    list.push(st.node!.inputs.map(ref));
+    inbound.set(st.layer, list);
+  }
+  return {
+    layers: model.layers.map((l) => ({ name: l.name, inboundNodes: inbound.get(l) ?? [] })),
+    inputLayers: model.inputs.map(ref),
+    outputLayers: model.outputs.map(ref),
+  };
 }
 
 /** Serializes architecture, weights, optimizer state and RNG state. */
-export function saveModel(model: Sequential): ArrayBuffer {
+export function saveModel(model: Model): ArrayBuffer {
+  if (!(model instanceof Model)) throw new Error(`saveModel: expected a model, got ${typeof model}`);
   const params = model.params();
   const chunks: Float32Array[] = [];
   let offset = 0;
@@ -62,12 +108,13 @@ export function saveModel(model: Sequential): ArrayBuffer {
   }
   const header: Header = {
     format: 'simdnet-model', version: FORMAT_VERSION, name: model.name, seed: model.seed,
-    layers: model.layers.map((l) => ({ className: l.className, config: JSON.parse(JSON.stringify(l.getConfig())) })),
+    layers: model.layers.map((l) => ({ className: l.className, config: layerConfig(l) })),
     weights,
     ...(state.length > 0 ? { state } : {}),
     compile: model.optimizer && model.loss ? { loss: model.loss, metrics: model.metrics, optimizer: { className: st!.className, config: st!.config } } : null,
     optimizerState,
     rng: { init: model.initRng.getState(), train: model.trainRng.getState() },
+    ...(model.isSequential ? {} : { graph: graphConfig(model) }),
   };
   let json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 4) * 4;
@@ -88,6 +135,53 @@ export function saveModel(model: Sequential): ArrayBuffer {
   return buf;
 }
 
+/** Rebuilds a functional model from the "graph" key: applies each node once its inputs exist. */
+function graphModel(h: Header, layers: Layer[]): Model {
+  const g = h.graph!;
+  if (!g || !Array.isArray(g.layers) || g.layers.length !== layers.length || !Array.isArray(g.inputLayers) || !Array.isArray(g.outputLayers)) {
+    fail('header "graph" does not match its "layers" list');
+  }
+  const byName = new Map<string, Layer>();
+  layers.forEach((l, i) => {
+    if (g.layers[i]?.name !== l.name) fail(`graph entry ${i} is ${JSON.stringify(g.layers[i]?.name)} but layer ${i} is ${l.name}`);
+    if (byName.has(l.name)) fail(`two layers are named ${l.name}`);
+    byName.set(l.name, l);
+  });
+  const made = new Map<string, SymbolicTensor>();
+  const key = (r: NodeRef) => `${r[0]}#${r[1]}`;
+  for (const l of layers) if (l instanceof InputLayer) made.set(`${l.name}#0`, l.output);
+  const pending: Array<{ layer: Layer; index: number; refs: NodeRef[] }> = [];
+  g.layers.forEach((e, i) => {
+    if (!Array.isArray(e.inboundNodes)) fail(`graph entry for ${e.name} has no inboundNodes list`);
+    e.inboundNodes.forEach((refs, index) => {
+      if (!Array.isArray(refs) || refs.some((r) => !Array.isArray(r) || typeof r[0] !== 'string' || !Number.isInteger(r[1]) || r[2] !== 0)) {
+        fail(`graph: node ${index} of layer ${e.name} has an invalid input list ${JSON.stringify(refs)}`);
+      }
+      for (const r of refs) if (!byName.has(r[0])) fail(`graph: layer ${e.name} takes input from unknown layer ${r[0]}`);
+      pending.push({ layer: layers[i], index, refs });
+    });
+  });
+  // Repeated passes: each applies the nodes whose inputs exist (a layer's nodes in order); no progress means a cycle.
+  while (pending.length > 0) {
+    let progressed = false;
+    for (let i = 0; i < pending.length; i++) {
+      const p = pending[i];
+      if (p.layer.inboundNodes.length !== p.index || !p.refs.every((r) => made.has(key(r)))) continue;
+      try {
+        made.set(`${p.layer.name}#${p.index}`, p.layer.apply(p.layer.arity === 1 ? made.get(key(p.refs[0]))! : p.refs.map((r) => made.get(key(r))!)));
+      } catch (e) { fail((e as Error).message); }
+      pending.splice(i--, 1);
+      progressed = true;
+    }
+    if (!progressed) fail(`graph: layers ${[...new Set(pending.map((p) => p.layer.name))].join(', ')} wait on each other's outputs (a cycle) or on a node that does not exist`);
+  }
+  const pick = (r: NodeRef, what: string) => made.get(key(r)) ?? fail(`graph: ${what} ${JSON.stringify(r)} is not a node of the graph`);
+  try {
+    return new Model({ inputs: g.inputLayers.map((r) => pick(r, 'input')), outputs: g.outputLayers.map((r) => pick(r, 'output')),
+      name: String(h.name ?? 'model'), seed: Number(h.seed) || 0 });
+  } catch (e) { fail((e as Error).message); }
+}
+
 function fail(msg: string): never { throw new Error(`loadModel: ${msg}`); }
 
 function checkSlice(s: unknown, total: number, what: string): Slice {
@@ -99,7 +193,7 @@ function checkSlice(s: unknown, total: number, what: string): Slice {
 }
 
 /** Rebuilds a model from saveModel's bytes; throws a clear error for any damaged or foreign file. */
-export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
+export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   const u8 = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : fail('expected an ArrayBuffer or Uint8Array');
   if (u8.length < 16) fail(`file is truncated (${u8.length} bytes; the header alone is 16)`);
   for (let i = 0; i < 8; i++) if (u8[i] !== MAGIC[i]) fail('not a simdnet model file (wrong magic number)');
@@ -144,23 +238,34 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
   const layers: Layer[] = h.layers.map((l, i) => {
     const C = layerClasses[l?.className];
     if (!C) fail(`layer ${i} has unknown class ${JSON.stringify(l?.className)}`);
-    try { return new C(l.config); } catch (e) { fail(`layer ${i} (${l.className}): ${(e as Error).message}`); }
+    // `trainable` is the model's business, not a constructor option: set after construction.
+    const raw = l.config as unknown;
+    const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
+    const { trainable, ...rest } = (isObject ? raw : {}) as Record<string, unknown>;
+    const config = isObject ? rest : raw;
+    if (trainable !== undefined && typeof trainable !== 'boolean') fail(`layer ${i} (${l.className}): trainable must be a boolean, got ${JSON.stringify(trainable)}`);
+    let layer: Layer;
+    try { layer = new C(config); } catch (e) { fail(`layer ${i} (${l.className}): ${(e as Error).message}`); }
+    layer.trainable = trainable !== false;
+    return layer;
   });
   if (layers.length === 0) fail('the model has no layers');
-  let model: Sequential;
-  try { model = new Sequential({ layers, name: String(h.name ?? 'sequential'), seed: Number(h.seed) || 0 }); } catch (e) { fail((e as Error).message); }
-  let s = model.inputShape;
-  if (s.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`input shape [${s}] is too large`);
-  const expected: Array<{ name: string; shape: number[] }> = [];
-  const expectedState: Array<{ name: string; shape: number[] }> = [];
-  for (const l of layers) {
-    let out: number[];
-    try { out = l.computeOutputShape(s); } catch (e) { fail((e as Error).message); }
-    for (const [suffix, shape] of l.weightShapes(s)) expected.push({ name: `${l.name}/${suffix}`, shape });
-    for (const [suffix, shape] of l.stateShapes(s)) expectedState.push({ name: `${l.name}/${suffix}`, shape });
-    if (out.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`layer ${l.name} output [${out}] is too large`);
-    s = out;
+  let model: Model;
+  if (h.graph !== undefined) model = graphModel(h, layers);
+  else {
+    try { model = new Sequential({ layers, name: String(h.name ?? 'sequential'), seed: Number(h.seed) || 0 }); } catch (e) { fail((e as Error).message); }
   }
+  for (const s of model.isSequential ? [model.inputShape] : model.inputShapes) {
+    if (s.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`input shape [${s}] is too large`);
+  }
+  let specs: ReturnType<Model['weightSpecs']>;
+  try {
+    for (const st of model.steps) {
+      if (st.outShape.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`layer ${st.layer.name} output [${st.outShape}] is too large`);
+    }
+    specs = model.weightSpecs();
+  } catch (e) { fail((e as Error).message.replace(/^loadModel: /, '')); }
+  const expected = specs.weights, expectedState = specs.state;
   if (expected.length !== h.weights.length) fail(`the architecture has ${expected.length} weight arrays but the file holds ${h.weights.length}`);
   expected.forEach((e, i) => {
     const w = h.weights[i];
@@ -222,3 +327,5 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
   }
   return model;
 }
+
+fileFormats.save = saveModel;

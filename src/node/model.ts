@@ -1,17 +1,17 @@
 // Node helpers: save a model to a path and load it back (the core works on ArrayBuffers).
 import { readFile, writeFile, rename } from 'node:fs/promises';
-import { Sequential } from '../nn/sequential.js';
+import type { Model } from '../nn/model.js';
 import { loadModel } from '../nn/serialize.js';
 
 /** Writes model.save() to `path` atomically (temp file + rename, so a crash never leaves half a file). */
-export async function saveModelFile(model: Sequential, path: string): Promise<void> {
+export async function saveModelFile(model: Model, path: string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, new Uint8Array(model.save()));
   await rename(tmp, path);
 }
 
 /** Reads a model file written by saveModelFile / the CLI. Errors name the file. */
-export async function loadModelFile(path: string): Promise<Sequential> {
+export async function loadModelFile(path: string): Promise<Model> {
   let bytes: Uint8Array;
   try { bytes = await readFile(path); } catch (e) { throw new Error(`cannot read model file ${path}: ${(e as Error).message}`); }
   try { return loadModel(bytes); } catch (e) { throw new Error(`${path}: ${(e as Error).message}`); }

@@ -1,15 +1,19 @@
-// ONNX export of a Sequential model (ir_version 8, opset 13), runnable by onnxruntime and other
-// ONNX engines. simdnet is channels-last (NHWC) and ONNX's Conv/MaxPool/AveragePool are NCHW, so:
+// ONNX export of a model — Sequential or functional graph — (ir_version 8, opset 13), runnable by
+// onnxruntime and other ONNX engines. simdnet is channels-last (NHWC) and ONNX's Conv/MaxPool/
+// AveragePool are NCHW, so every value of the graph is held in the layout its producer made, and a
+// Transpose is written the first time a consumer needs the other one (then reused):
 //   input [N,H,W,C] → Transpose(0,3,1,2) before the first convolution or pooling → NCHW ops →
 //   Transpose(0,2,3,1) back to NHWC before Flatten
-// which makes the flattened order simdnet's, so the Dense kernels are written unchanged.
+// which makes the flattened order simdnet's, so the Dense kernels are written unchanged. Merges
+// (Add/Sub/Mul/Max/Min, Mean for average, Concat) run in NCHW when all their inputs are NCHW images,
+// else in NHWC; ONNX's numpy broadcasting is Keras' (aligned on the right, batch axes equal).
 // 'same' padding becomes explicit pads computed by simdnet's own geometry (TF semantics: the extra
 // pixel goes bottom/right); AveragePooling2D excludes padding from the divisor (count_include_pad=0),
 // as simdnet's avgPool2d does. Dropout is the identity at inference and writes nothing.
 // BatchNormalization is exported in inference form (moving statistics, BatchNormalization op with C
 // on axis 1); the global pools become GlobalAveragePool/GlobalMaxPool + Flatten; the exact GELU has
 // no opset-13 op and is written as 0.5·x·(1 + Erf(x/√2)).
-import type { Sequential } from '../nn/sequential.js';
+import type { Model } from '../nn/model.js';
 import type { Layer } from '../nn/layer.js';
 import { windowGeometry, type Padding } from '../geom.js';
 import { AttributeType, DataType, onnxType } from './onnx-schema.js';
@@ -20,7 +24,15 @@ export const ONNX_OPSET = 13;
 
 /** Layer classes {@link toONNX} can write. */
 export const ONNX_SUPPORTED_LAYERS = ['Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
-  'Flatten', 'Dense', 'Dropout', 'Activation', 'LeakyReLU', 'BatchNormalization'] as const;
+  'Flatten', 'Dense', 'Dropout', 'Activation', 'LeakyReLU', 'BatchNormalization', 'Add', 'Subtract', 'Multiply', 'Average',
+  'Maximum', 'Minimum', 'Concatenate'] as const;
+
+const MERGE_OPS: Record<string, string> = { Add: 'Add', Subtract: 'Sub', Multiply: 'Mul', Average: 'Mean', Maximum: 'Max', Minimum: 'Min' };
+/** ONNX ops that take any number of inputs (the others are chained pairwise). */
+const VARIADIC = new Set(['Mean', 'Max', 'Min']);
+
+/** A value of the graph: its names in the layouts made so far, the one its producer wrote, its rank. */
+interface Val { nhwc: string | null; nchw: string | null; primary: 'nhwc' | 'nchw'; rank: number }
 
 /** Options of {@link toONNX}. */
 export interface ToONNXOptions {
@@ -76,35 +88,42 @@ const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1]] 
 /**
  * The model as an ONNX ModelProto (ir_version 8, opset 13): input `input` float32 [N, H, W, C]
  * (channels last, as simdnet; N symbolic), output `output` [N, ...model.outputShape] (the
- * probabilities when the model ends in softmax). Builds the model first if it has no weights yet.
- * Throws naming the layer when a layer has no ONNX equivalent here.
+ * probabilities when the model ends in softmax). A graph with several inputs or outputs names them
+ * after its InputLayers and `output_0`, `output_1`, ... Builds the model first if it has no weights
+ * yet. Throws naming the layer when a layer has no ONNX equivalent here.
  */
-export function toONNX(model: Sequential, opts: ToONNXOptions = {}): Uint8Array {
+export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
   if (model.layers.length === 0) throw new Error('toONNX: the model has no layers');
   for (const l of model.layers) {
+    if (l.className === 'InputLayer') continue;
     if (!(ONNX_SUPPORTED_LAYERS as readonly string[]).includes(l.className)) {
       throw new Error(`toONNX: layer ${l.name} (${l.className}) cannot be exported to ONNX; supported layers: ${ONNX_SUPPORTED_LAYERS.join(', ')}`);
     }
   }
   model.build();
-  const inShape = model.inputShape;
-  const shapes = model.shapes();
+  const inShapes = model.inputShapes;
+  const inNames = inShapes.length === 1 ? ['input'] : model.inputs.map((t) => t.node.layer.name);
+  const outShapes = model.outputShapes;
+  const outNames = outShapes.length === 1 ? ['output'] : outShapes.map((_, i) => `output_${i}`);
 
   const nodes: NodeObj[] = [];
   const inits: TensorObj[] = [];
-  const used = new Set<string>(['input']);
+  const used = new Set<string>([...inNames, ...outNames]);
   const unique = (base: string): string => {
     let n = base;
     for (let i = 1; used.has(n); i++) n = `${base}_${i}`;
     used.add(n);
     return n;
   };
-  let cur = 'input';
+  let cur = '';
+  // The value a layer reads, while nothing has been written for the layer yet (its transposes are cached).
+  let curVal: Val | null = null;
   /** Appends a node with one output and makes that output current. */
   const node = (opType: string, name: string, inputs: string[], attribute: Attr[] = []): string => {
     const out = unique(`${name}/${opType}_output`);
     nodes.push({ name: unique(`${name}/${opType}`), op_type: opType, input: inputs, output: [out], attribute });
     cur = out;
+    curVal = null;
     return out;
   };
   const init = (name: string, data: Float32Array, dims: number[]): string => {
@@ -112,21 +131,43 @@ export function toONNX(model: Sequential, opts: ToONNXOptions = {}): Uint8Array 
     inits.push({ name: n, dims, data_type: DataType.FLOAT, raw_data: f32Bytes(data) });
     return n;
   };
+  const initInt64 = (name: string, values: number[]): string => {
+    const n = unique(name);
+    const raw = new Uint8Array(values.length * 8);
+    const dv = new DataView(raw.buffer);
+    values.forEach((v, i) => dv.setBigInt64(i * 8, BigInt(v), true));
+    inits.push({ name: n, dims: [values.length], data_type: DataType.INT64, raw_data: raw });
+    return n;
+  };
 
   // 'nhwc': values as simdnet holds them (any rank); 'nchw': a rank-4 image transposed for ONNX.
   let layout: 'nhwc' | 'nchw' = 'nhwc';
-  let rank = inShape.length + 1;
+  let rank = 0;
   const toNCHW = (name: string, what: string) => {
     if (layout === 'nchw') return;
+    if (curVal?.nchw) { cur = curVal.nchw; layout = 'nchw'; return; }
     if (rank !== 4) throw new Error(`toONNX: layer ${name} (${what}) needs a [height, width, channels] input`);
+    const v = curVal;
     node('Transpose', name, [cur], [ints('perm', [0, 3, 1, 2])]);
+    if (v) { v.nchw = cur; curVal = v; }
     layout = 'nchw';
   };
   const toNHWC = (name: string) => {
     if (layout !== 'nchw') return;
+    if (curVal?.nhwc) { cur = curVal.nhwc; layout = 'nhwc'; return; }
+    const v = curVal;
     node('Transpose', name, [cur], [ints('perm', [0, 2, 3, 1])]);
+    if (v) { v.nhwc = cur; curVal = v; }
     layout = 'nhwc';
   };
+  /** Makes v current, in the layout its producer wrote. */
+  const use = (v: Val) => {
+    layout = v.primary;
+    cur = (v.primary === 'nchw' ? v.nchw : v.nhwc)!;
+    rank = v.rank;
+    curVal = v;
+  };
+  const vals: Val[] = inShapes.map((sh, i) => ({ nhwc: inNames[i], nchw: null, primary: 'nhwc', rank: sh.length + 1 }));
   const activation = (act: unknown, name: string) => {
     if (act === 'relu') node('Relu', name, [cur]);
     else if (act === 'sigmoid') node('Sigmoid', name, [cur]);
@@ -150,10 +191,41 @@ export function toONNX(model: Sequential, opts: ToONNXOptions = {}): Uint8Array 
     }
   };
 
-  model.layers.forEach((layer, li) => {
+  for (const st of model.steps) {
+    const layer = st.layer;
     const name = layer.name;
     const cfg = layer.getConfig() as Record<string, unknown>;
-    const s = li === 0 ? inShape : shapes[li - 1];
+    const s = st.inShapes[0];
+    const merge = MERGE_OPS[layer.className];
+    if (merge || layer.className === 'Concatenate') {
+      const ins = st.inputs.map((i) => vals[i]);
+      const r = Math.max(...ins.map((v) => v.rank));
+      // NCHW when the images already are; a (N, C) input then broadcasts as (N, C, 1, 1).
+      const nchw = r === 4 && ins.every((v) => (v.rank === 4 && v.primary === 'nchw') || v.rank === 2);
+      const names = ins.map((v) => {
+        use(v);
+        if (nchw && v.rank === 4) toNCHW(name, layer.className);
+        else toNHWC(name);
+        if (v.rank < r) {
+          // Keras inserts the missing axes after the batch axis: (N, C) -> (N, 1, 1, C).
+          const axes = nchw ? [2, 3] : Array.from({ length: r - v.rank }, (_, i) => i + 1);
+          node('Unsqueeze', name, [cur, initInt64(`${name}/unsqueeze_axes`, axes)]);
+        }
+        return cur;
+      });
+      if (merge && VARIADIC.has(merge)) node(merge, name, names);
+      else if (merge) {
+        let acc = names[0];
+        for (const n of names.slice(1)) acc = node(merge, name, [acc, n]);
+      } else {
+        const a = cfg.axis as number;
+        const ax = a < 0 ? a + r : a;
+        node('Concat', name, names, [int('axis', nchw ? [0, 2, 3, 1][ax] : ax)]);
+      }
+      vals[st.output] = nchw ? { nhwc: null, nchw: cur, primary: 'nchw', rank: r } : { nhwc: cur, nchw: null, primary: 'nhwc', rank: r };
+      continue;
+    }
+    use(vals[st.inputs[0]]);
     switch (layer.className) {
       case 'Conv2D': {
         toNCHW(name, 'Conv2D');
@@ -244,14 +316,25 @@ export function toONNX(model: Sequential, opts: ToONNXOptions = {}): Uint8Array 
         activation(cfg.activation, name);
         break;
     }
-  });
+    // A layer that wrote nothing (Dropout) passes its input value on.
+    vals[st.output] = curVal ?? ((layout as string) === 'nchw' ? { nhwc: null, nchw: cur, primary: 'nchw', rank } : { nhwc: cur, nchw: null, primary: 'nhwc', rank });
+  }
 
-  // The graph output keeps simdnet's layout.
-  toNHWC('output');
-  if (nodes.length === 0) node('Identity', 'output', [cur]);
-  const last = nodes[nodes.length - 1];
-  used.delete(last.output[0]);
-  last.output[0] = 'output';
+  // The graph outputs keep simdnet's layout. An output written by a node no one else reads is renamed;
+  // otherwise (an input, a value read further on, an output listed twice) an Identity names it.
+  const graphOut = model.graph().outputs;
+  graphOut.forEach((slot, i) => {
+    use(vals[slot]);
+    toNHWC(outNames[i]);
+    const producer = nodes.find((n) => n.output[0] === cur);
+    const read = nodes.some((n) => n.input.includes(cur)) || inNames.includes(cur) || graphOut.indexOf(slot) !== i;
+    if (producer && !read && !outNames.includes(cur)) {
+      used.delete(cur);
+      producer.output[0] = outNames[i];
+    } else {
+      nodes.push({ name: unique(`${outNames[i]}/Identity`), op_type: 'Identity', input: [cur], output: [outNames[i]], attribute: [] });
+    }
+  });
 
   const dims = (d: number[]) => ({ dim: [{ dim_param: 'N' }, ...d.map((v) => ({ dim_value: v }))] });
   const valueInfo = (n: string, d: number[]) => ({ name: n, type: { tensor_type: { elem_type: DataType.FLOAT, shape: dims(d) } } });
@@ -264,8 +347,8 @@ export function toONNX(model: Sequential, opts: ToONNXOptions = {}): Uint8Array 
       name: opts.graphName ?? model.name,
       node: nodes,
       initializer: inits,
-      input: [valueInfo('input', inShape)],
-      output: [valueInfo('output', model.outputShape)],
+      input: inShapes.map((sh, i) => valueInfo(inNames[i], sh)),
+      output: outShapes.map((sh, i) => valueInfo(outNames[i], sh)),
     },
   };
   const Model = onnxType('ModelProto');

@@ -1,5 +1,6 @@
 // Node ≡ Chromium: the same model file and images give bit-identical probabilities, and the same seed
-// and 20 training steps give bit-identical weights — single-thread 'simd' build on both sides, and the
+// and 20 training steps give bit-identical weights, for the seed model and for a functional graph
+// (residual add, squeeze-excitation multiply, concatenation) — single-thread 'simd' build on both sides, and the
 // 'threads' build (3 threads) in the cross-origin-isolated page. The jobs below run unchanged in both:
 // in Node on src/, in the page on dist/simdnet.full.js (loaded by console.html as window.sn).
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -61,10 +62,39 @@ async function trainingJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Ar
   return { hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''), build: sn.getEngine().build, threads: sn.getThreads(), detail: [steps, ...losses] };
 }
 
+async function graphJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Array }): Promise<Result> {
+  const n = 256;
+  const imgs = sn.parseIdx(files.images, 'train-images-idx3-ubyte');
+  const lbls = sn.parseIdx(files.labels, 'train-labels-idx1-ubyte');
+  const x = new Float32Array(n * 784);
+  for (let i = 0; i < x.length; i++) x[i] = imgs.data[i] / 255;
+  const L = sn.layers;
+  const inp = sn.input({ shape: [28, 28, 1] });
+  const stem = L.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(inp);
+  const c = L.batchNormalization().apply(L.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }).apply(stem));
+  const res = L.activation({ activation: 'relu' }).apply(L.add().apply([c, stem]));
+  const gate = L.dense({ units: 8, activation: 'sigmoid' }).apply(L.globalAveragePooling2D().apply(res));
+  const cat = L.concatenate().apply([L.multiply().apply([res, gate]), L.maximum().apply([stem, c])]);
+  const out = L.dense({ units: 10, activation: 'softmax' }).apply(L.flatten().apply(L.maxPooling2d({ poolSize: 2 }).apply(cat)));
+  const m = sn.model({ inputs: inp, outputs: out, seed: 5 });
+  m.compile({ optimizer: new sn.Adam({ learningRate: 0.002 }), loss: 'sparseCategoricalCrossentropy' });
+  const losses: number[] = [];
+  await m.fit({ data: x, shape: [n, 28, 28, 1] }, { data: lbls.data.slice(0, n), shape: [n] }, {
+    epochs: 1, batchSize: 32, seed: 5, verbose: 0, callbacks: { onBatchEnd: (_b, logs) => { losses.push(logs.loss); } },
+  });
+  const ws = m.getWeights();
+  const all = new Float32Array(ws.reduce((a, w) => a + w.size, 0));
+  let at = 0;
+  for (const w of ws) { all.set(w.dataSync() as Float32Array, at); at += w.size; w.dispose(); }
+  m.dispose();
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+  return { hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''), build: sn.getEngine().build, threads: sn.getThreads(), detail: losses };
+}
+
 describeBrowser('Node and Chromium compute the same bits', () => {
   let server: Server;
   let browser: Browser;
-  const node: { inference?: Result; training?: Result } = {};
+  const node: { inference?: Result; training?: Result; graph?: Result } = {};
   const modelBytes = new Uint8Array(readFileSync(join(root, 'web', 'model', 'mnist.simdnet')));
 
   beforeAll(async () => {
@@ -75,6 +105,7 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     const lib = { ...snNode, parseIdx } as Lib;
     node.inference = await inferenceJob(lib, { model: modelBytes, images: readMnist('t10k-images-idx3-ubyte') });
     node.training = await trainingJob(lib, { images: readMnist('train-images-idx3-ubyte'), labels: readMnist('train-labels-idx1-ubyte') });
+    node.graph = await graphJob(lib, { images: readMnist('train-images-idx3-ubyte'), labels: readMnist('train-labels-idx1-ubyte') });
   });
   afterAll(async () => {
     await browser?.close();
@@ -91,8 +122,8 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     return p;
   }
 
-  async function run(p: Page, job: 'inference' | 'training'): Promise<Result> {
-    const src = (job === 'inference' ? inferenceJob : trainingJob).toString();
+  async function run(p: Page, job: 'inference' | 'training' | 'graph'): Promise<Result> {
+    const src = (job === 'inference' ? inferenceJob : job === 'training' ? trainingJob : graphJob).toString();
     return p.evaluate(async ({ src, job }) => {
       const get = async (path: string) => new Uint8Array(await (await fetch(path)).arrayBuffer());
       const files = job === 'inference'
@@ -122,6 +153,17 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     expect(r.detail[0]).toBe(20);
     expect(r.detail).toEqual(node.training!.detail);
     expect(r.hash).toBe(node.training!.hash);
+    expect(errors).toEqual([]);
+    await p.context().close();
+  });
+
+  it.each(['simd', 'threads'] as const)('graph model: residual / SE / concatenate, 8 Adam steps → identical weights (%s build in Chromium)', async (build) => {
+    const { page: p, errors } = await page(build);
+    const r = await run(p, 'graph');
+    expect(r.build).toBe(build);
+    expect(r.detail.length).toBe(8);
+    expect(r.detail).toEqual(node.graph!.detail);
+    expect(r.hash).toBe(node.graph!.hash);
     expect(errors).toEqual([]);
     await p.context().close();
   });

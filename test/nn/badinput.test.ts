@@ -106,7 +106,7 @@ describe('model setup errors', () => {
 
   it('compile with an unknown loss, optimizer or metric', () => {
     const m = track(tinyModel(1));
-    expect(() => m.compile({ optimizer: 'adam', loss: 'meanSquaredError' as sn.LossName })).toThrow(`compile: loss must be 'categoricalCrossentropy' or 'sparseCategoricalCrossentropy', got "meanSquaredError"`);
+    expect(() => m.compile({ optimizer: 'adam', loss: 'hinge' as sn.LossName })).toThrow(`compile: loss must be one of 'categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'meanSquaredError', 'meanAbsoluteError', 'binaryCrossentropy', got "hinge"`);
     expect(() => m.compile({ optimizer: 'adagrad' as 'adam', loss: 'categoricalCrossentropy' })).toThrow(`compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got "adagrad"`);
     expect(() => m.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['auc'] })).toThrow('compile: unknown metric "auc" (supported: \'accuracy\')');
     expect(() => m.compile(undefined as unknown as sn.CompileArgs)).toThrow(/compile: expected \{optimizer, loss, metrics\}/);
