@@ -353,7 +353,8 @@ export function hard_swish_forward(out: usize, inp: usize, n: i32): void {
   }
 }
 
-// dinp (n) += dout * (x < -3 ? 0 : x > 3 ? 1 : (2x + 3) / 6), x = the input.
+// dinp (n) += dout * (x <= -3 ? 0 : x >= 3 ? 1 : (2x + 3) / 6), x = the input; at the kinks the
+// one-sided values TF's relu6 gradient gives (it is 0 at 0 and 6).
 export function hard_swish_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
@@ -362,14 +363,14 @@ export function hard_swish_backward(dinp: usize, dout: usize, inp: usize, n: i32
       const o = <usize>i << 2;
       const x = v128.load(inp + o), d = v128.load(dout + o);
       const mid = f32x4.div(f32x4.mul(d, f32x4.add(f32x4.mul(two, x), three)), six);
-      const g = v128.bitselect(d, v128.and(mid, f32x4.ge(x, m3)), f32x4.gt(x, three));
+      const g = v128.bitselect(d, v128.and(mid, f32x4.gt(x, m3)), f32x4.ge(x, three));
       v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
     }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const x = load<f32>(inp + o), d = load<f32>(dout + o);
-    const g: f32 = x > <f32>3 ? d : x >= <f32>-3 ? (d * (<f32>2 * x + <f32>3)) / <f32>6 : 0;
+    const g: f32 = x >= <f32>3 ? d : x > <f32>-3 ? (d * (<f32>2 * x + <f32>3)) / <f32>6 : 0;
     store<f32>(dinp + o, load<f32>(dinp + o) + g);
   }
 }

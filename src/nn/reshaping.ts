@@ -153,6 +153,8 @@ export class Permute extends Layer {
     const d = cfg?.dims;
     if (!Array.isArray(d) || d.length === 0) throw new Error(`Permute: dims must be a non-empty array, got ${JSON.stringify(d)}`);
     checkPermutation(d, d.length, 'Permute', 1);
+    // The permute kernel takes up to 8 axes, the batch included.
+    if (d.length > 7) throw new Error(`Permute: at most 7 axes (without batch) can be permuted, got dims ${JSON.stringify(d)}`);
     this.dims = [...d];
   }
   get className() { return 'Permute'; }

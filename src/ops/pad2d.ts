@@ -15,22 +15,20 @@ export type Sides2d = [[number, number], [number, number]];
  * left = right = cols) or [[top, bottom], [left, right]]; every value a non-negative integer.
  */
 export function sides2d(v: unknown, what: string, name: string): Sides2d {
+  const bad = () => new Error(`${what}: ${name} must be a non-negative integer, [rows, cols] or [[top, bottom], [left, right]] `
+    + `of non-negative integers, got ${JSON.stringify(v)}`);
   const int = (d: unknown): number => {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
-      throw new Error(`${what}: ${name} must be a non-negative integer, [rows, cols] or [[top, bottom], [left, right]] `
-        + `of non-negative integers, got ${JSON.stringify(v)}`);
-    }
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw bad();
     return d;
   };
   if (typeof v === 'number') { const p = int(v); return [[p, p], [p, p]]; }
-  if (Array.isArray(v) && v.length === 2) {
-    if (Array.isArray(v[0]) && Array.isArray(v[1]) && v[0].length === 2 && v[1].length === 2) {
-      return [[int(v[0][0]), int(v[0][1])], [int(v[1][0]), int(v[1][1])]];
-    }
-    if (!Array.isArray(v[0]) && !Array.isArray(v[1])) { const h = int(v[0]), w = int(v[1]); return [[h, h], [w, w]]; }
+  if (!Array.isArray(v) || v.length !== 2) throw bad();
+  if (Array.isArray(v[0]) && Array.isArray(v[1]) && v[0].length === 2 && v[1].length === 2) {
+    return [[int(v[0][0]), int(v[0][1])], [int(v[1][0]), int(v[1][1])]];
   }
-  int(undefined);
-  throw new Error('unreachable');
+  if (Array.isArray(v[0]) || Array.isArray(v[1])) throw bad();
+  const h = int(v[0]), w = int(v[1]);
+  return [[h, h], [w, w]];
 }
 
 // out (N, OH, OW, C) = x shifted by (PT, PL); the backward adds the same window of dy into dx.

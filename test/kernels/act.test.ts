@@ -104,6 +104,20 @@ describe(`act (Keras ReLU, hard sigmoid / swish, swish, softmax axis) [${build}]
     x.dispose();
   });
 
+  it("gradients at the kinks ±3, 0 and 6 are TF's one-sided choices (relu6' is 0 at 0 and 6)", () => {
+    const x = sn.tensor([-3, 3, 0, 6], [4]);
+    const g = (op: (t: sn.Tensor) => sn.Tensor) => {
+      const { value, grads } = sn.valueAndGrads((t) => sn.sum(op(t!)))([x]);
+      const v = Array.from(grads[0]!.dataSync());
+      value.dispose(); grads[0]!.dispose();
+      return v;
+    };
+    expect(g(sn.hardSwish)).toEqual([0, 1, 0.5, 1]);
+    expect(g(sn.hardSigmoid)).toEqual([0, 0, f(1 / 6), 0]);
+    expect(g(sn.relu6)).toEqual([0, 1, 0, 0]);
+    x.dispose();
+  });
+
   it('reference gradients match finite differences', () => {
     const x = Float64Array.from(actInput(makeRng(3), 40));
     for (const c of CASES) fdCheck(`ref ${c.name}`, (v) => c.fwd(v), (dy, v) => c.bwd(dy, v), x, 40);

@@ -81,7 +81,7 @@ export function hardSwish(x: ArrayLike<number>): Float64Array {
 }
 
 export function hardSwishBackward(dout: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
-  return Float64Array.from(x, (v, i) => dout[i]! * (v < -3 ? 0 : v > 3 ? 1 : (2 * v + 3) / 6));
+  return Float64Array.from(x, (v, i) => dout[i]! * (v <= -3 ? 0 : v >= 3 ? 1 : (2 * v + 3) / 6));
 }
 
 // swish / silu: x * sigmoid(x)
