@@ -15,7 +15,9 @@ import { type ActivationName, type CallArgs, Layer } from './layer.js';
 interface Common { inputShape?: number[]; name?: string }
 
 function expectImage(s: readonly number[], what: string): void {
-  if (s.length !== 3) throw new Error(`${what}: expected input of shape [height, width, channels] (without batch), got [${s}]`);
+  if (s.length !== 3) {
+    throw new Error(`${what}: expected input of shape [height, width, channels] (without batch), got [${s}]`);
+  }
 }
 
 /** Options of {@link ZeroPadding2D}. */
@@ -87,7 +89,8 @@ export class UpSampling2D extends Layer {
     this.size = pair(cfg?.size ?? 2, 'UpSampling2D', 'size');
     const interp = cfg?.interpolation ?? 'nearest';
     if (interp !== 'nearest' && interp !== 'bilinear') {
-      throw new Error(`UpSampling2D: interpolation must be 'nearest' or 'bilinear', got ${JSON.stringify(cfg?.interpolation)}`);
+      throw new Error(`UpSampling2D: interpolation must be 'nearest' or 'bilinear', `
+        + `got ${JSON.stringify(cfg?.interpolation)}`);
     }
     this.interpolation = interp;
   }
@@ -151,17 +154,22 @@ export class Permute extends Layer {
   constructor(cfg: PermuteConfig) {
     super(cfg ?? {});
     const d = cfg?.dims;
-    if (!Array.isArray(d) || d.length === 0) throw new Error(`Permute: dims must be a non-empty array, got ${JSON.stringify(d)}`);
+    if (!Array.isArray(d) || d.length === 0) {
+      throw new Error(`Permute: dims must be a non-empty array, got ${JSON.stringify(d)}`);
+    }
     checkPermutation(d, d.length, 'Permute', 1);
     // The permute kernel takes up to 8 axes, the batch included.
-    if (d.length > 7) throw new Error(`Permute: at most 7 axes (without batch) can be permuted, got dims ${JSON.stringify(d)}`);
+    if (d.length > 7) {
+      throw new Error(`Permute: at most 7 axes (without batch) can be permuted, got dims ${JSON.stringify(d)}`);
+    }
     this.dims = [...d];
   }
   get className() { return 'Permute'; }
   get defaultName() { return 'permute'; }
   computeOutputShape(s: readonly number[]): number[] {
     if (this.dims.length !== s.length) {
-      throw new Error(`${this.name || 'Permute'}: dims [${this.dims}] permute ${this.dims.length} axes but the input has shape [${s}] `
+      throw new Error(`${this.name || 'Permute'}: dims [${this.dims}] permute ${this.dims.length} axes `
+        + `but the input has shape [${s}] `
         + `(${s.length} axes without batch)`);
     }
     return this.dims.map((d) => s[d - 1]);

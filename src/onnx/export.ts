@@ -26,8 +26,8 @@ export const ONNX_OPSET = 13;
 
 /** Layer classes {@link toONNX} can write. */
 export const ONNX_SUPPORTED_LAYERS = ['Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
-  'Flatten', 'Dense', 'Dropout', 'Activation', 'LeakyReLU', 'BatchNormalization', 'ZeroPadding2D', 'Cropping2D', 'UpSampling2D',
-  'Reshape', 'Permute', 'ReLU', 'Softmax'] as const;
+  'Flatten', 'Dense', 'Dropout', 'Activation', 'LeakyReLU', 'BatchNormalization', 'ZeroPadding2D', 'Cropping2D',
+  'UpSampling2D', 'Reshape', 'Permute', 'ReLU', 'Softmax'] as const;
 
 /** Options of {@link toONNX}. */
 export interface ToONNXOptions {
@@ -272,8 +272,11 @@ export function toONNX(model: Sequential, opts: ToONNXOptions = {}): Uint8Array 
       }
       case 'ZeroPadding2D':
       case 'Cropping2D': {
-        if (rank !== 4) throw new Error(`toONNX: layer ${name} (${layer.className}) needs a [height, width, channels] input`);
-        const [[t, b], [l, r]] = (layer.className === 'ZeroPadding2D' ? cfg.padding : cfg.cropping) as [[number, number], [number, number]];
+        if (rank !== 4) {
+          throw new Error(`toONNX: layer ${name} (${layer.className}) needs a [height, width, channels] input`);
+        }
+        type Sides = [[number, number], [number, number]];
+        const [[t, b], [l, r]] = (layer.className === 'ZeroPadding2D' ? cfg.padding : cfg.cropping) as Sides;
         const [h, w] = [imageAxis(1), imageAxis(2)];
         if (layer.className === 'ZeroPadding2D') {
           const pads = new Array<number>(8).fill(0);

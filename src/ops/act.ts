@@ -227,10 +227,14 @@ function pointwise(x: Tensor, what: string, fwd: 'hard_sigmoid_forward' | 'hard_
  * relu6(x + 3) / 6 element-wise: Keras 3's `hard_sigmoid` (= clip(x / 6 + 0.5, 0, 1), ONNX
  * HardSigmoid with alpha 1/6). Keras 2 and tfjs use the steeper clip(0.2 x + 0.5, 0, 1).
  */
-export function hardSigmoid(x: Tensor): Tensor { return pointwise(x, 'hardSigmoid', 'hard_sigmoid_forward', 'hard_sigmoid_backward'); }
+export function hardSigmoid(x: Tensor): Tensor {
+  return pointwise(x, 'hardSigmoid', 'hard_sigmoid_forward', 'hard_sigmoid_backward');
+}
 
 /** x * relu6(x + 3) / 6 element-wise: Keras 3's `hard_swish` (MobileNetV3, ONNX HardSwish). */
-export function hardSwish(x: Tensor): Tensor { return pointwise(x, 'hardSwish', 'hard_swish_forward', 'hard_swish_backward'); }
+export function hardSwish(x: Tensor): Tensor {
+  return pointwise(x, 'hardSwish', 'hard_swish_forward', 'hard_swish_backward');
+}
 
 /** x * sigmoid(x) element-wise: Keras' `swish`, also called `silu`. */
 export function swish(x: Tensor): Tensor { return pointwise(x, 'swish', 'swish_forward', 'swish_backward'); }

@@ -15,8 +15,8 @@ export type Sides2d = [[number, number], [number, number]];
  * left = right = cols) or [[top, bottom], [left, right]]; every value a non-negative integer.
  */
 export function sides2d(v: unknown, what: string, name: string): Sides2d {
-  const bad = () => new Error(`${what}: ${name} must be a non-negative integer, [rows, cols] or [[top, bottom], [left, right]] `
-    + `of non-negative integers, got ${JSON.stringify(v)}`);
+  const bad = () => new Error(`${what}: ${name} must be a non-negative integer, [rows, cols] or `
+    + `[[top, bottom], [left, right]] of non-negative integers, got ${JSON.stringify(v)}`);
   const int = (d: unknown): number => {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw bad();
     return d;

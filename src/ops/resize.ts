@@ -30,10 +30,14 @@ export function upSampling2d(x: Tensor, size: number | [number, number] = 2, int
   const out = new Tensor([N, OH, OW, C]);
   const shards = shardRanges(N);
   const inImg = H * W * C * 4, outImg = OH * OW * C * 4;
-  withGeometry(geo, (geom) => runTasks(shards.map(([n0, nc]): Task => [fwd, out.ptr + n0 * outImg, x.ptr + n0 * inImg, geom, nc])));
+  withGeometry(geo, (geom) => runTasks(shards.map(([n0, nc]): Task =>
+    [fwd, out.ptr + n0 * outImg, x.ptr + n0 * inImg, geom, nc])));
   record([x], out, (dy, grad) => {
     const gx = grad(x);
-    if (gx) withGeometry(geo, (geom) => runTasks(shards.map(([n0, nc]): Task => [bwd, gx + n0 * inImg, dy.ptr + n0 * outImg, geom, nc])));
+    if (gx) {
+      withGeometry(geo, (geom) => runTasks(shards.map(([n0, nc]): Task =>
+        [bwd, gx + n0 * inImg, dy.ptr + n0 * outImg, geom, nc])));
+    }
   });
   return out;
 }

@@ -41,8 +41,8 @@ export function checkOp(label: string, op: (x: sn.Tensor) => sn.Tensor, x: Float
  * The reference's backward against central differences of x -> sum(fwd(x) * r), in float64.
  * Inputs should keep kinks (relu, clip, floor) farther than h from every x.
  */
-export function fdCheck(label: string, fwd: (x: Float64Array) => Float64Array, bwd: (dy: Float64Array, x: Float64Array) => Float64Array,
-  x: Float64Array, outSize: number, h = 1e-6): void {
+export function fdCheck(label: string, fwd: (x: Float64Array) => Float64Array,
+  bwd: (dy: Float64Array, x: Float64Array) => Float64Array, x: Float64Array, outSize: number, h = 1e-6): void {
   const r = Float64Array.from(makeRng(seedOf(label)).fill(outSize, -1, 1));
   const f = (v: Float64Array) => { const y = fwd(v); let s = 0; for (let i = 0; i < y.length; i++) s += y[i]! * r[i]!; return s; };
   const num = numericGrad(f, x, h);
@@ -79,7 +79,10 @@ export function rawRun(label: string, inputs: ArrayLike<number>[], outputs: (num
   [...ins, ...outs].forEach((g, i) => {
     const b = g.base >>> 2;
     for (let j = 0; j < GUARD; j++) {
-      if (!Number.isNaN(f[b + j]!) || !Number.isNaN(f[b + GUARD + g.n + j]!)) { problems.push(`buffer ${i}: guard word overwritten`); break; }
+      if (!Number.isNaN(f[b + j]!) || !Number.isNaN(f[b + GUARD + g.n + j]!)) {
+        problems.push(`buffer ${i}: guard word overwritten`);
+        break;
+      }
     }
   });
   ins.forEach((g, i) => { if (bits(read(g)).some((v, j) => v !== before[i]![j])) problems.push(`input ${i} changed`); });

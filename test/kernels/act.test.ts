@@ -45,13 +45,15 @@ const relu = (maxv: number, slope: number, t: number, name: string, op: Case['op
   name, op, tol: F32OPS,
   fwd: (x) => ref.reluGeneral(x, maxv, f(slope), f(t)),
   bwd: (d, x) => ref.reluGeneralBackward(d, x, maxv, f(slope), f(t)),
-  raw: (k) => [(o, i, n) => k.relu_general_forward(o, i, n, maxv, slope, t), (d, dy, x, n) => k.relu_general_backward(d, dy, x, n, maxv, slope, t)],
+  raw: (k) => [(o, i, n) => k.relu_general_forward(o, i, n, maxv, slope, t),
+    (d, dy, x, n) => k.relu_general_backward(d, dy, x, n, maxv, slope, t)],
 });
 const CASES: Case[] = [
   relu(6, 0, 0, 'relu6', (x) => sn.relu6(x)),
   relu(Infinity, 0, 0, 'reluGeneral defaults', (x) => sn.reluGeneral(x)),
   relu(Infinity, 0.1, 0, 'reluGeneral negativeSlope=0.1', (x) => sn.reluGeneral(x, { negativeSlope: 0.1 })),
-  relu(4.5, 0.2, 1, 'reluGeneral maxValue=4.5 negativeSlope=0.2 threshold=1', (x) => sn.reluGeneral(x, { maxValue: 4.5, negativeSlope: 0.2, threshold: 1 })),
+  relu(4.5, 0.2, 1, 'reluGeneral maxValue=4.5 negativeSlope=0.2 threshold=1',
+    (x) => sn.reluGeneral(x, { maxValue: 4.5, negativeSlope: 0.2, threshold: 1 })),
   relu(6, 0, 0.5, 'reluGeneral maxValue=6 threshold=0.5', (x) => sn.reluGeneral(x, { maxValue: 6, threshold: 0.5 })),
   { name: 'hardSigmoid', op: (x) => sn.hardSigmoid(x), fwd: ref.hardSigmoid, bwd: ref.hardSigmoidBackward, tol: F32OPS,
     raw: (k) => [(o, i, n) => k.hard_sigmoid_forward(o, i, n), (d, dy, x, n) => k.hard_sigmoid_backward(d, dy, x, n)] },
@@ -125,7 +127,8 @@ describe(`act (Keras ReLU, hard sigmoid / swish, swish, softmax axis) [${build}]
       Float64Array.from(makeRng(4).fill(40, -2, 2)), 40);
   });
 
-  for (const [shape, axis] of [[[2, 5, 4], 1], [[3, 4, 2, 6], 2], [[3, 4, 2, 6], 0], [[3, 4, 2, 6], -3], [[6, 7], -1], [[6, 7], 0]] as const) {
+  const AXES = [[[2, 5, 4], 1], [[3, 4, 2, 6], 2], [[3, 4, 2, 6], 0], [[3, 4, 2, 6], -3], [[6, 7], -1], [[6, 7], 0]] as const;
+  for (const [shape, axis] of AXES) {
     it(`softmax x=[${shape}] axis=${axis}`, () => {
       const name = `softmax x=[${shape}] axis=${axis}`;
       const a = axis < 0 ? axis + shape.length : axis;

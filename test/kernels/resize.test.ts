@@ -59,7 +59,8 @@ describe(`resize [${build}]`, () => {
   it('reference gradients match finite differences', () => {
     for (const mode of ['nearest', 'bilinear'] as const) {
       const x = Float64Array.from(makeRng(3).fill(2 * 3 * 4 * 2, -1, 1));
-      fdCheck(`ref ${mode}`, (v) => upsample(v, 2, 3, 4, 2, 3, 2, mode), (dy) => upsampleBackward(dy, 2, 3, 4, 2, 3, 2, mode), x, 2 * 9 * 8 * 2);
+      fdCheck(`ref ${mode}`, (v) => upsample(v, 2, 3, 4, 2, 3, 2, mode),
+        (dy) => upsampleBackward(dy, 2, 3, 4, 2, 3, 2, mode), x, 2 * 9 * 8 * 2);
     }
   });
 

@@ -32,7 +32,7 @@ async function compare(model: sn.Sequential, shape: number[], seed: number): Pro
 }
 
 describe('ONNX export of the reshaping and activation layers', () => {
-  it('on NHWC values: ZeroPadding2D → Cropping2D → UpSampling2D(bilinear) → ReLU(general) → Permute → Softmax(axis 2) → Reshape', async () => {
+  it('on NHWC values: ZeroPadding2D, Cropping2D, UpSampling2D(bilinear), ReLU, Permute, Softmax(2), Reshape', async () => {
     const model = sn.sequential({ seed: 1, layers: [
       L.zeroPadding2D({ padding: [[1, 2], [0, 1]], inputShape: [5, 4, 3] }),
       L.cropping2D({ cropping: [[0, 1], [1, 0]] }),
@@ -47,7 +47,8 @@ describe('ONNX export of the reshaping and activation layers', () => {
     model.dispose();
   });
 
-  it('on NCHW values after a convolution: Conv2D(hardSwish) → ZeroPadding2D → UpSampling2D(nearest) → Cropping2D → ReLU(6) → Conv2D(swish) → Softmax(axis 1) → GlobalAveragePooling2D(keepdims)', async () => {
+  it('on NCHW values after a convolution: Conv2D(hardSwish), ZeroPadding2D, UpSampling2D(nearest), Cropping2D, ReLU(6), '
+    + 'Conv2D(swish), Softmax(axis 1), GlobalAveragePooling2D(keepdims)', async () => {
     const model = sn.sequential({ seed: 2, layers: [
       L.conv2d({ filters: 4, kernelSize: 3, activation: 'hardSwish', inputShape: [7, 6, 2] }),
       L.zeroPadding2D({ padding: 1 }),
@@ -59,7 +60,9 @@ describe('ONNX export of the reshaping and activation layers', () => {
       L.globalAveragePooling2D({ keepdims: true }),
     ] });
     const ops = await compare(model, [3, 7, 6, 2], 4);
-    for (const op of ['Conv', 'HardSigmoid', 'Pad', 'Resize', 'Slice', 'Clip', 'Sigmoid', 'Softmax', 'GlobalAveragePool']) expect(ops).toContain(op);
+    for (const op of ['Conv', 'HardSigmoid', 'Pad', 'Resize', 'Slice', 'Clip', 'Sigmoid', 'Softmax', 'GlobalAveragePool']) {
+      expect(ops).toContain(op);
+    }
     model.dispose();
   });
 

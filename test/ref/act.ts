@@ -62,7 +62,8 @@ export function reluGeneral(x: ArrayLike<number>, maxValue: number, slope: numbe
   return Float64Array.from(x, (v) => (v > t ? Math.min(v, maxValue) : slope * (v - t)));
 }
 
-export function reluGeneralBackward(dout: ArrayLike<number>, x: ArrayLike<number>, maxValue: number, slope: number, t: number): Float64Array {
+export function reluGeneralBackward(dout: ArrayLike<number>, x: ArrayLike<number>, maxValue: number, slope: number,
+  t: number): Float64Array {
   return Float64Array.from(x, (v, i) => dout[i]! * (v > t ? (v < maxValue ? 1 : 0) : slope));
 }
 
@@ -110,7 +111,8 @@ export function softmaxAxis(x: ArrayLike<number>, outer: number, K: number, inne
 }
 
 // dout, x (outer, K, inner) -> dx = y * (dout - sum_k dout * y) along K
-export function softmaxAxisBackward(dout: ArrayLike<number>, x: ArrayLike<number>, outer: number, K: number, inner: number): Float64Array {
+export function softmaxAxisBackward(dout: ArrayLike<number>, x: ArrayLike<number>, outer: number, K: number,
+  inner: number): Float64Array {
   const y = softmaxAxis(x, outer, K, inner);
   const dx = new Float64Array(y.length);
   for (let a = 0; a < outer; a++) {
