@@ -8,7 +8,12 @@ export { maxpool2d_forward, maxpool2d_backward, avgpool2d_forward, avgpool2d_bac
   global_avgpool2d_forward, global_avgpool2d_backward, global_maxpool2d_forward } from "./kernels/pool2d";
 export { relu_forward, relu_backward, softmax_forward, softmax_backward, softmax_xent_forward, softmax_xent_backward,
   sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward, elu_forward, elu_backward,
-  leaky_relu_forward, leaky_relu_backward, gelu_forward, gelu_backward } from "./kernels/act";
+  leaky_relu_forward, leaky_relu_backward, gelu_forward, gelu_backward, relu_general_forward, relu_general_backward,
+  hard_sigmoid_forward, hard_sigmoid_backward, hard_swish_forward, hard_swish_backward, swish_forward, swish_backward,
+  softmax_axis_forward, softmax_axis_backward } from "./kernels/act";
+export { pad2d_forward, pad2d_backward } from "./kernels/pad2d";
+export { resize_nearest_forward, resize_nearest_backward, resize_bilinear_forward, resize_bilinear_backward } from "./kernels/resize";
+export { permute_forward, permute_backward } from "./kernels/permute";
 export { batchnorm_stats_sum, batchnorm_stats_sqdev, batchnorm_stats_reduce, batchnorm_invstd, batchnorm_update_moving,
   batchnorm_forward, batchnorm_backward_sums, batchnorm_backward_reduce, batchnorm_backward_input } from "./kernels/batchnorm";
 export { sgd_step, adam_step, rmsprop_step, lr_step_decay, lr_cosine_decay } from "./kernels/optim";

@@ -13,7 +13,13 @@ export type { Conv2dOptions } from './ops/conv2d.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';
 export { matMul, dense } from './ops/dense.js';
-export { relu, sigmoid, tanh, elu, leakyRelu, gelu, softmax, softmaxCrossEntropy } from './ops/act.js';
+export { relu, sigmoid, tanh, elu, leakyRelu, gelu, softmax, softmaxCrossEntropy, reluGeneral, relu6, hardSigmoid, hardSwish,
+  swish } from './ops/act.js';
+export type { ReluOptions } from './ops/act.js';
+export { zeroPadding2d, cropping2d } from './ops/pad2d.js';
+export { upSampling2d } from './ops/resize.js';
+export type { Interpolation } from './ops/resize.js';
+export { permute } from './ops/permute.js';
 export { batchNorm } from './ops/batchnorm.js';
 export type { BatchNormOptions } from './ops/batchnorm.js';
 export { add, sub, mul, div, sum, mean, reshape } from './ops/elementwise.js';
@@ -32,7 +38,11 @@ export { layers, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
   Activation, LeakyReLU, BatchNormalization } from './nn/layers.js';
 export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate } from './nn/merge.js';
 export type { MergeConfig, ConcatenateConfig } from './nn/merge.js';
-export type { Conv2DConfig, DenseConfig, Pooling2DConfig, LeakyReLUConfig, BatchNormalizationConfig } from './nn/layers.js';
+export type { Conv2DConfig, DenseConfig, Pooling2DConfig, LeakyReLUConfig, BatchNormalizationConfig, GlobalPooling2DConfig }
+  from './nn/layers.js';
+export { ZeroPadding2D, Cropping2D, UpSampling2D, Reshape, Permute, ReLU, Softmax } from './nn/reshaping.js';
+export type { ZeroPadding2DConfig, Cropping2DConfig, UpSampling2DConfig, ReshapeConfig, PermuteConfig, ReLUConfig, SoftmaxConfig }
+  from './nn/reshaping.js';
 export { Model, Sequential, model } from './nn/model.js';
 export type { CompileArgs, FitArgs, History, Callbacks, Logs, ModelArgs } from './nn/model.js';
 export { SymbolicTensor, InputLayer, MergeLayer, input } from './nn/layer.js';

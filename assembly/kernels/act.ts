@@ -243,3 +243,203 @@ export function gelu_backward(dinp: usize, dout: usize, inp: usize, n: i32): voi
     store<f32>(dinp + o, load<f32>(dinp + o) + <f32>(<f64>load<f32>(dout + o) * dy));
   }
 }
+
+// Keras ReLU with all its arguments (max_value, negative_slope, threshold >= 0); relu6 is (6, 0, 0):
+//   out = x > t ? min(x, maxv) : slope * (x - t)
+// "+ 0" turns the -0 of slope 0 times a negative into +0, as Keras' relu gives. pmin/pmax and the
+// scalar selects are the same comparisons, so both builds give the same bits. maxv may be +Infinity.
+export function relu_general_forward(out: usize, inp: usize, n: i32, maxv: f32, slope: f32, t: f32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vm = f32x4.splat(maxv), vs = f32x4.splat(slope), vt = f32x4.splat(t), zero = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      const x = v128.load(inp + o);
+      const neg = f32x4.add(f32x4.mul(vs, f32x4.sub(x, vt)), zero);
+      v128.store(out + o, v128.bitselect(f32x4.pmin(x, vm), neg, f32x4.gt(x, vt)));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = load<f32>(inp + o);
+    store<f32>(out + o, x > t ? (maxv < x ? maxv : x) : slope * (x - t) + <f32>0);
+  }
+}
+
+// dinp (n) += dout * (x > t ? (x < maxv ? 1 : 0) : slope), x = the input.
+export function relu_general_backward(dinp: usize, dout: usize, inp: usize, n: i32, maxv: f32, slope: f32, t: f32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vm = f32x4.splat(maxv), vs = f32x4.splat(slope), vt = f32x4.splat(t);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      const x = v128.load(inp + o), d = v128.load(dout + o);
+      const pos = v128.and(d, f32x4.lt(x, vm));
+      const g = v128.bitselect(pos, f32x4.mul(d, vs), f32x4.gt(x, vt));
+      v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = load<f32>(inp + o), d = load<f32>(dout + o);
+    const g: f32 = x > t ? (x < maxv ? d : 0) : d * slope;
+    store<f32>(dinp + o, load<f32>(dinp + o) + g);
+  }
+}
+
+// relu6(x + 3) in f32, the common part of hard sigmoid and hard swish.
+// @ts-ignore: decorator
+@inline function relu6p3(x: f32): f32 {
+  const a = x + <f32>3;
+  // The selects of f32x4.pmax(0, a) and f32x4.pmin(6, b), so -0 and NaN come out as in the SIMD loops.
+  const b: f32 = <f32>0 < a ? a : <f32>0;
+  return b < <f32>6 ? b : <f32>6;
+}
+
+// out (n) = relu6(x + 3) / 6: Keras 3's hard_sigmoid (Keras 2 and tfjs use clip(0.2 x + 0.5, 0, 1)).
+export function hard_sigmoid_forward(out: usize, inp: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const three = f32x4.splat(3), six = f32x4.splat(6), zero = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      const r = f32x4.pmin(six, f32x4.pmax(zero, f32x4.add(v128.load(inp + o), three)));
+      v128.store(out + o, f32x4.div(r, six));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, relu6p3(load<f32>(inp + o)) / <f32>6);
+  }
+}
+
+// dinp (n) += dout / 6 where -3 < x < 3, x = the input.
+export function hard_sigmoid_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const three = f32x4.splat(3), m3 = f32x4.splat(-3), six = f32x4.splat(6);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      const x = v128.load(inp + o);
+      const inside = v128.and(f32x4.gt(x, m3), f32x4.lt(x, three));
+      const g = v128.and(f32x4.div(v128.load(dout + o), six), inside);
+      v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = load<f32>(inp + o);
+    const g: f32 = x > <f32>-3 && x < <f32>3 ? load<f32>(dout + o) / <f32>6 : 0;
+    store<f32>(dinp + o, load<f32>(dinp + o) + g);
+  }
+}
+
+// out (n) = x * relu6(x + 3) / 6: Keras 3's hard_swish (MobileNetV3), in that order of rounding.
+export function hard_swish_forward(out: usize, inp: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const three = f32x4.splat(3), six = f32x4.splat(6), zero = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      const x = v128.load(inp + o);
+      const r = f32x4.pmin(six, f32x4.pmax(zero, f32x4.add(x, three)));
+      v128.store(out + o, f32x4.div(f32x4.mul(x, r), six));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = load<f32>(inp + o);
+    store<f32>(out + o, (x * relu6p3(x)) / <f32>6);
+  }
+}
+
+// dinp (n) += dout * (x <= -3 ? 0 : x >= 3 ? 1 : (2x + 3) / 6), x = the input; at the kinks the
+// one-sided values TF's relu6 gradient gives (it is 0 at 0 and 6).
+export function hard_swish_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const three = f32x4.splat(3), m3 = f32x4.splat(-3), six = f32x4.splat(6), two = f32x4.splat(2);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      const x = v128.load(inp + o), d = v128.load(dout + o);
+      const mid = f32x4.div(f32x4.mul(d, f32x4.add(f32x4.mul(two, x), three)), six);
+      const g = v128.bitselect(d, v128.and(mid, f32x4.gt(x, m3)), f32x4.ge(x, three));
+      v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = load<f32>(inp + o), d = load<f32>(dout + o);
+    const g: f32 = x >= <f32>3 ? d : x > <f32>-3 ? (d * (<f32>2 * x + <f32>3)) / <f32>6 : 0;
+    store<f32>(dinp + o, load<f32>(dinp + o) + g);
+  }
+}
+
+// out (n) = x * sigmoid(x) (swish / silu), in f64 with the overflow-free sigmoid, rounded once.
+export function swish_forward(out: usize, inp: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = <f64>load<f32>(inp + o);
+    let s: f64;
+    if (x >= 0) s = 1.0 / (1.0 + Math.exp(-x));
+    else { const e = Math.exp(x); s = e / (1.0 + e); }
+    store<f32>(out + o, <f32>(x * s));
+  }
+}
+
+// dinp (n) += dout * s * (1 + x (1 - s)), s = sigmoid(x), x = the input.
+export function swish_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = <f64>load<f32>(inp + o);
+    let s: f64;
+    if (x >= 0) s = 1.0 / (1.0 + Math.exp(-x));
+    else { const e = Math.exp(x); s = e / (1.0 + e); }
+    store<f32>(dinp + o, load<f32>(dinp + o) + <f32>(<f64>load<f32>(dout + o) * s * (1.0 + x * (1.0 - s))));
+  }
+}
+
+// Softmax along the middle axis of x (outer, K, inner), stable, sums in f64 as softmax_forward:
+// Keras Softmax(axis) for an axis that is not the last (inner = product of the axes after it).
+export function softmax_axis_forward(out: usize, x: usize, outer: i32, K: i32, inner: i32): void {
+  const step = <usize>inner << 2;
+  for (let a = 0; a < outer; a++) {
+    for (let b = 0; b < inner; b++) {
+      const base = <usize>(a * K * inner + b) << 2;
+      const xr = x + base, yr = out + base;
+      let m = load<f32>(xr);
+      for (let k = 1; k < K; k++) m = max(m, load<f32>(xr + <usize>k * step));
+      let s: f64 = 0;
+      for (let k = 0; k < K; k++) {
+        const e = Math.exp(<f64>(load<f32>(xr + <usize>k * step) - m));
+        store<f32>(yr + <usize>k * step, <f32>e);
+        s += e;
+      }
+      const inv = 1.0 / s;
+      for (let k = 0; k < K; k++) {
+        const p = yr + <usize>k * step;
+        store<f32>(p, <f32>(<f64>load<f32>(p) * inv));
+      }
+    }
+  }
+}
+
+// dx (outer, K, inner) += y * (dy - sum_k(dy * y)) along the middle axis, y = the softmax output.
+export function softmax_axis_backward(dx: usize, dy: usize, y: usize, outer: i32, K: i32, inner: i32): void {
+  const step = <usize>inner << 2;
+  for (let a = 0; a < outer; a++) {
+    for (let b = 0; b < inner; b++) {
+      const base = <usize>(a * K * inner + b) << 2;
+      let dot: f64 = 0;
+      for (let k = 0; k < K; k++) {
+        const p = base + <usize>k * step;
+        dot += <f64>load<f32>(dy + p) * <f64>load<f32>(y + p);
+      }
+      for (let k = 0; k < K; k++) {
+        const p = base + <usize>k * step;
+        const g = <f64>load<f32>(y + p) * (<f64>load<f32>(dy + p) - dot);
+        store<f32>(dx + p, load<f32>(dx + p) + <f32>g);
+      }
+    }
+  }
+}

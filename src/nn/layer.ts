@@ -4,7 +4,7 @@
 // Shapes here exclude the batch axis: a Conv2D input is [H, W, C].
 import { Tensor, zeros, tensor, keep } from '../tensor.js';
 import { Rng } from '../rng.js';
-import { elu, gelu, relu, sigmoid, softmax, tanh } from '../ops/act.js';
+import { elu, gelu, hardSigmoid, hardSwish, relu, relu6, sigmoid, softmax, swish, tanh } from '../ops/act.js';
 
 /** A parameter of a layer with its gradient buffer. */
 export interface Weight { name: string; value: Tensor; grad: Tensor }
@@ -31,11 +31,15 @@ export interface CallArgs {
 
 /**
  * Activation names accepted by layers (Keras names). 'elu' has alpha 1; 'gelu' is the exact
- * x * Phi(x) (Keras approximate=False); 'softmax' is over the last axis.
+ * x * Phi(x) (Keras approximate=False); 'softmax' is over the last axis. 'swish' and 'silu' are both
+ * x * sigmoid(x); 'relu6' is min(max(x, 0), 6); 'hardSigmoid' is Keras 3's relu6(x + 3) / 6 (not
+ * Keras 2's clip(0.2 x + 0.5, 0, 1)); 'hardSwish' is x * relu6(x + 3) / 6.
  */
-export type ActivationName = 'linear' | 'relu' | 'softmax' | 'sigmoid' | 'tanh' | 'elu' | 'gelu';
+export type ActivationName = 'linear' | 'relu' | 'softmax' | 'sigmoid' | 'tanh' | 'elu' | 'gelu'
+  | 'swish' | 'silu' | 'relu6' | 'hardSigmoid' | 'hardSwish';
 
-const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu'];
+const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu',
+  'swish', 'silu', 'relu6', 'hardSigmoid', 'hardSwish'];
 
 export function checkActivation(a: unknown, what: string): ActivationName {
   const v = a ?? 'linear';
@@ -54,6 +58,10 @@ export function applyActivation(x: Tensor, act: ActivationName, args: CallArgs):
     case 'tanh': return tanh(x);
     case 'elu': return elu(x, 1);
     case 'gelu': return gelu(x);
+    case 'swish': case 'silu': return swish(x);
+    case 'relu6': return relu6(x);
+    case 'hardSigmoid': return hardSigmoid(x);
+    case 'hardSwish': return hardSwish(x);
     default: return x;
   }
 }

@@ -14,6 +14,7 @@ import { ActivationName, CallArgs, InitializerName, Layer, applyActivation, chec
 import { tensor } from '../tensor.js';
 import { InputLayer } from './layer.js';
 import { Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, mergeLayers } from './merge.js';
+import { reshapingLayerClasses, reshapingLayers } from './reshaping.js';
 
 function posInt(v: unknown, what: string, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
@@ -130,27 +131,43 @@ export class AveragePooling2D extends Pooling2D {
   call(x: Tensor): Tensor { return avgPool2d(x, { ...this.cfg, name: this.name, skipFiniteCheck: true }); }
 }
 
+/** Options of the global pooling layers. */
+export interface GlobalPooling2DConfig {
+  /** Keep height and width as size-1 axes: [1, 1, C] instead of [C] (Keras keepdims; default false). */
+  keepdims?: boolean;
+  inputShape?: number[];
+  name?: string;
+}
+
 abstract class GlobalPooling2D extends Layer {
-  constructor(cfg: { inputShape?: number[]; name?: string } = {}) { super(cfg); }
+  readonly keepdims: boolean;
+  constructor(cfg: GlobalPooling2DConfig = {}) {
+    super(cfg ?? {});
+    const kd = cfg?.keepdims ?? false;
+    if (typeof kd !== 'boolean') throw new Error(`${(this as unknown as { className: string }).className}: keepdims must be true or false, got ${JSON.stringify(cfg?.keepdims)}`);
+    this.keepdims = kd;
+  }
   computeOutputShape(s: readonly number[]): number[] {
     expectRank(s, 3, this.name || this.className, '[height, width, channels]');
-    return [s[2]];
+    return this.keepdims ? [1, 1, s[2]] : [s[2]];
   }
-  getConfig() { return { name: this.name, inputShape: this.inputShape ?? undefined }; }
+  /** y (N, C) as (N, 1, 1, C) when keepdims. */
+  protected shaped(y: Tensor): Tensor { return this.keepdims ? reshape(y, [y.shape[0], 1, 1, y.shape[1]]) : y; }
+  getConfig() { return { ...(this.keepdims ? { keepdims: true } : {}), name: this.name, inputShape: this.inputShape ?? undefined }; }
 }
 
 /** Mean over height and width, [N, H, W, C] -> [N, C], as keras.layers.GlobalAveragePooling2D. */
 export class GlobalAveragePooling2D extends GlobalPooling2D {
   get className() { return 'GlobalAveragePooling2D'; }
   get defaultName() { return 'global_average_pooling2d'; }
-  call(x: Tensor): Tensor { return globalAvgPool2d(x, { name: this.name, skipFiniteCheck: true }); }
+  call(x: Tensor): Tensor { return this.shaped(globalAvgPool2d(x, { name: this.name, skipFiniteCheck: true })); }
 }
 
 /** Max over height and width, [N, H, W, C] -> [N, C], as keras.layers.GlobalMaxPooling2D. */
 export class GlobalMaxPooling2D extends GlobalPooling2D {
   get className() { return 'GlobalMaxPooling2D'; }
   get defaultName() { return 'global_max_pooling2d'; }
-  call(x: Tensor): Tensor { return globalMaxPool2d(x, { name: this.name, skipFiniteCheck: true }); }
+  call(x: Tensor): Tensor { return this.shaped(globalMaxPool2d(x, { name: this.name, skipFiniteCheck: true })); }
 }
 
 /** Flattens all axes but the batch axis. */
@@ -284,7 +301,7 @@ export class LeakyReLU extends Layer {
 /** Layer classes by Keras class name (for loading saved models). */
 export const layerClasses: Record<string, new (cfg: any) => Layer> = {
   Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout,
-  Activation, LeakyReLU, BatchNormalization,
+  Activation, LeakyReLU, BatchNormalization, ...reshapingLayerClasses,
   InputLayer, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
 };
 
@@ -299,13 +316,14 @@ export const layers = {
   activation: (cfg: { activation: ActivationName; inputShape?: number[]; name?: string }) => new Activation(cfg),
   leakyReLU: (cfg?: LeakyReLUConfig) => new LeakyReLU(cfg),
   batchNormalization: (cfg?: BatchNormalizationConfig) => new BatchNormalization(cfg),
-  globalAveragePooling2D: (cfg?: { inputShape?: number[]; name?: string }) => new GlobalAveragePooling2D(cfg),
-  globalMaxPooling2D: (cfg?: { inputShape?: number[]; name?: string }) => new GlobalMaxPooling2D(cfg),
+  globalAveragePooling2D: (cfg?: GlobalPooling2DConfig) => new GlobalAveragePooling2D(cfg),
+  globalMaxPooling2D: (cfg?: GlobalPooling2DConfig) => new GlobalMaxPooling2D(cfg),
   /** Alias of globalAveragePooling2D, spelled like maxPooling2d. */
-  globalAveragePooling2d: (cfg?: { inputShape?: number[]; name?: string }) => new GlobalAveragePooling2D(cfg),
+  globalAveragePooling2d: (cfg?: GlobalPooling2DConfig) => new GlobalAveragePooling2D(cfg),
   /** Alias of globalMaxPooling2D, spelled like maxPooling2d. */
-  globalMaxPooling2d: (cfg?: { inputShape?: number[]; name?: string }) => new GlobalMaxPooling2D(cfg),
+  globalMaxPooling2d: (cfg?: GlobalPooling2DConfig) => new GlobalMaxPooling2D(cfg),
   ...mergeLayers,
+  ...reshapingLayers,
 };
 
 export { BatchNormalization };

@@ -13,6 +13,12 @@
 // BatchNormalization is exported in inference form (moving statistics, BatchNormalization op with C
 // on axis 1); the global pools become GlobalAveragePool/GlobalMaxPool + Flatten; the exact GELU has
 // no opset-13 op and is written as 0.5·x·(1 + Erf(x/√2)).
+// ZeroPadding2D → Pad, Cropping2D → Slice, UpSampling2D → Resize (nearest: asymmetric + floor, which
+// is pixel repetition; bilinear: linear with half_pixel, TF's resize), all on the current layout's
+// H and W axes; Reshape and Permute work on simdnet's element order, so they go back to NHWC first
+// (Reshape keeps the batch dim with 0). ReLU → Relu / Clip, or Where(x > t, Min(x, max), slope·(x - t))
+// in general; relu6 → Clip(0, 6); hardSigmoid → HardSigmoid(1/6, 1/2); hardSwish (no opset-13 op) →
+// x·HardSigmoid(x); swish/silu → x·Sigmoid(x).
 import type { Model } from '../nn/model.js';
 import type { Layer } from '../nn/layer.js';
 import { windowGeometry, type Padding } from '../geom.js';
@@ -24,7 +30,8 @@ export const ONNX_OPSET = 13;
 
 /** Layer classes {@link toONNX} can write. */
 export const ONNX_SUPPORTED_LAYERS = ['Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
-  'Flatten', 'Dense', 'Dropout', 'Activation', 'LeakyReLU', 'BatchNormalization', 'Add', 'Subtract', 'Multiply', 'Average',
+  'Flatten', 'Dense', 'Dropout', 'Activation', 'LeakyReLU', 'BatchNormalization', 'ZeroPadding2D', 'Cropping2D',
+  'UpSampling2D', 'Reshape', 'Permute', 'ReLU', 'Softmax', 'Add', 'Subtract', 'Multiply', 'Average',
   'Maximum', 'Minimum', 'Concatenate'] as const;
 
 const MERGE_OPS: Record<string, string> = { Add: 'Add', Subtract: 'Sub', Multiply: 'Mul', Average: 'Mean', Maximum: 'Max', Minimum: 'Min' };
@@ -42,13 +49,14 @@ export interface ToONNXOptions {
   docString?: string;
 }
 
-interface Attr { name: string; type: number; i?: number; f?: number; ints?: number[] }
+interface Attr { name: string; type: number; i?: number; f?: number; ints?: number[]; s?: Uint8Array }
 interface NodeObj { name: string; op_type: string; input: string[]; output: string[]; attribute: Attr[] }
 interface TensorObj { name: string; dims: number[]; data_type: number; raw_data: Uint8Array }
 
 const ints = (name: string, v: number[]): Attr => ({ name, type: AttributeType.INTS, ints: v });
 const int = (name: string, v: number): Attr => ({ name, type: AttributeType.INT, i: v });
 const float = (name: string, v: number): Attr => ({ name, type: AttributeType.FLOAT, f: v });
+const str = (name: string, v: string): Attr => ({ name, type: AttributeType.STRING, s: new TextEncoder().encode(v) });
 
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -58,6 +66,14 @@ function f32Bytes(v: Float32Array): Uint8Array {
   const out = new Uint8Array(v.length * 4);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < v.length; i++) dv.setFloat32(i * 4, v[i], true);
+  return out;
+}
+
+/** int64 values as little-endian bytes (TensorProto.raw_data). */
+function i64Bytes(v: readonly number[]): Uint8Array {
+  const out = new Uint8Array(v.length * 8);
+  const dv = new DataView(out.buffer);
+  v.forEach((x, i) => dv.setBigInt64(i * 8, BigInt(x), true));
   return out;
 }
 
@@ -139,6 +155,26 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
     inits.push({ name: n, dims: [values.length], data_type: DataType.INT64, raw_data: raw });
     return n;
   };
+  const initI64 = (name: string, data: number[]): string => {
+    const n = unique(name);
+    inits.push({ name: n, dims: [data.length], data_type: DataType.INT64, raw_data: i64Bytes(data) });
+    return n;
+  };
+  const scalarInit = (name: string, v: number) => init(name, Float32Array.of(v), []);
+  /** Keras ReLU on cur: x > t ? min(x, maxValue) : slope * (x - t). */
+  const relu = (name: string, maxValue: number | null, slope: number, t: number) => {
+    if (slope === 0 && t === 0) {
+      if (maxValue === null) node('Relu', name, [cur]);
+      else node('Clip', name, [cur, scalarInit(`${name}/min`, 0), scalarInit(`${name}/max`, maxValue)]);
+      return;
+    }
+    const x = cur, tt = scalarInit(`${name}/threshold`, t);
+    const pos = maxValue === null ? x : node('Min', name, [x, scalarInit(`${name}/max`, maxValue)]);
+    const neg = node('Mul', name, [node('Sub', name, [x, tt]), scalarInit(`${name}/slope`, slope)]);
+    node('Where', name, [node('Greater', name, [x, tt]), pos, neg]);
+  };
+  /** Axis of the current layout holding NHWC axis a (0..3) of a rank-4 image. */
+  const imageAxis = (a: number) => (layout === 'nchw' ? [0, 2, 3, 1][a] : a);
 
   // 'nhwc': values as simdnet holds them (any rank); 'nchw': a rank-4 image transposed for ONNX.
   let layout: 'nhwc' | 'nchw' = 'nhwc';
@@ -173,6 +209,14 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
     else if (act === 'sigmoid') node('Sigmoid', name, [cur]);
     else if (act === 'tanh') node('Tanh', name, [cur]);
     else if (act === 'elu') node('Elu', name, [cur], [float('alpha', 1)]);
+    else if (act === 'relu6') relu(name, 6, 0, 0);
+    else if (act === 'hardSigmoid') node('HardSigmoid', name, [cur], [float('alpha', 1 / 6), float('beta', 0.5)]);
+    else if (act === 'hardSwish' || act === 'swish' || act === 'silu') {
+      const x = cur;
+      if (act === 'hardSwish') node('HardSigmoid', name, [x], [float('alpha', 1 / 6), float('beta', 0.5)]);
+      else node('Sigmoid', name, [x]);
+      node('Mul', name, [x, cur]);
+    }
     else if (act === 'gelu') {
       const x = cur;
       const one = init(`${name}/gelu_one`, Float32Array.of(1), []);
@@ -291,9 +335,58 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
       case 'GlobalMaxPooling2D': {
         toNCHW(name, layer.className);
         node(layer.className === 'GlobalMaxPooling2D' ? 'GlobalMaxPool' : 'GlobalAveragePool', name, [cur]);
+        // keepdims: the [N, C, 1, 1] result stays an NCHW image ([N, 1, 1, C] once back in NHWC).
+        if (cfg.keepdims === true) break;
         node('Flatten', name, [cur], [int('axis', 1)]);
         layout = 'nhwc';
         rank = 2;
+        break;
+      }
+      case 'ZeroPadding2D':
+      case 'Cropping2D': {
+        if (rank !== 4) {
+          throw new Error(`toONNX: layer ${name} (${layer.className}) needs a [height, width, channels] input`);
+        }
+        type Sides = [[number, number], [number, number]];
+        const [[t, b], [l, r]] = (layer.className === 'ZeroPadding2D' ? cfg.padding : cfg.cropping) as Sides;
+        const [h, w] = [imageAxis(1), imageAxis(2)];
+        if (layer.className === 'ZeroPadding2D') {
+          const pads = new Array<number>(8).fill(0);
+          pads[h] = t; pads[w] = l; pads[4 + h] = b; pads[4 + w] = r;
+          node('Pad', name, [cur, initI64(`${name}/pads`, pads)], [str('mode', 'constant')]);
+        } else {
+          node('Slice', name, [cur, initI64(`${name}/starts`, [t, l]), initI64(`${name}/ends`, [s[0] - b, s[1] - r]),
+            initI64(`${name}/axes`, [h, w])]);
+        }
+        break;
+      }
+      case 'UpSampling2D': {
+        toNCHW(name, 'UpSampling2D');
+        const [SH, SW] = cfg.size as [number, number];
+        const scales = init(`${name}/scales`, Float32Array.of(1, 1, SH, SW), [4]);
+        const attrs = cfg.interpolation === 'bilinear'
+          ? [str('mode', 'linear'), str('coordinate_transformation_mode', 'half_pixel')]
+          : [str('mode', 'nearest'), str('coordinate_transformation_mode', 'asymmetric'), str('nearest_mode', 'floor')];
+        node('Resize', name, [cur, '', scales], attrs);
+        break;
+      }
+      case 'Reshape': {
+        toNHWC(name);
+        const out = st.outShape;
+        node('Reshape', name, [cur, initI64(`${name}/shape`, [0, ...out])]);
+        rank = out.length + 1;
+        break;
+      }
+      case 'Permute':
+        toNHWC(name);
+        node('Transpose', name, [cur], [ints('perm', [0, ...(cfg.dims as number[])])]);
+        break;
+      case 'ReLU':
+        relu(name, cfg.maxValue as number | null, cfg.negativeSlope as number, cfg.threshold as number);
+        break;
+      case 'Softmax': {
+        const a = (cfg.axis as number) < 0 ? (cfg.axis as number) + rank : (cfg.axis as number);
+        node('Softmax', name, [cur], [int('axis', rank === 4 ? imageAxis(a) : a)]);
         break;
       }
       case 'BatchNormalization': {

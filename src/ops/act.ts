@@ -1,4 +1,5 @@
-// Element-wise activations (relu, sigmoid, tanh, elu, leakyRelu, gelu), softmax and the fused
+// Element-wise activations (relu, sigmoid, tanh, elu, leakyRelu, gelu, Keras' ReLU with its arguments,
+// relu6, hardSigmoid, hardSwish, swish), softmax over any axis and the fused
 // softmax + cross-entropy loss over assembly/kernels/act.ts. exp/tanh/erfc run in wasm, never JS Math.
 import { Tensor } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
@@ -99,9 +100,17 @@ function rowsCols(x: Tensor, what: string): [number, number] {
   return [x.size / K, K];
 }
 
-/** Softmax over the last axis (stable: the row max is subtracted first). */
-export function softmax(x: Tensor): Tensor {
+/**
+ * Softmax along `axis` (default the last; negative counts from the end), stable: the max along the
+ * axis is subtracted first.
+ */
+export function softmax(x: Tensor, axis = -1): Tensor {
   expectTensor(x, null, 'softmax', 'logits');
+  if (!Number.isInteger(axis) || axis < -x.rank || axis >= x.rank) {
+    throw new Error(`softmax: axis ${JSON.stringify(axis)} is out of range for shape [${x.shape}]`);
+  }
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (a !== x.rank - 1) return softmaxAxis(x, a);
   const [R, K] = rowsCols(x, 'softmax');
   const kx = k();
   const out = new Tensor(x.shape);
@@ -140,3 +149,92 @@ export function softmaxCrossEntropy(labels: Tensor, logits: Tensor, probsOut?: T
   if (!probsOut && !needsGrad(loss)) probs.dispose();
   return loss;
 }
+
+// Softmax along a middle axis a: x viewed as (outer, K, inner).
+function softmaxAxis(x: Tensor, a: number): Tensor {
+  const K = x.shape[a];
+  const outer = x.shape.slice(0, a).reduce((p, d) => p * d, 1);
+  const inner = x.shape.slice(a + 1).reduce((p, d) => p * d, 1);
+  const kx = k();
+  const out = new Tensor(x.shape);
+  if (out.size === 0) return out;
+  kx.softmax_axis_forward(out.ptr, x.ptr, outer, K, inner);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.softmax_axis_backward(gx, dy.ptr, out.ptr, outer, K, inner);
+  });
+  return out;
+}
+
+/** Arguments of {@link reluGeneral} (Keras ReLU). */
+export interface ReluOptions {
+  /** Upper bound of the output (default none: +Infinity); 6 gives ReLU6. Must be >= 0. */
+  maxValue?: number | null;
+  /** Slope below the threshold (default 0). Must be >= 0. */
+  negativeSlope?: number;
+  /** Values at or below it are on the sloped part (default 0). Must be >= 0. */
+  threshold?: number;
+}
+
+/** Checks Keras' ReLU arguments; returns [maxValue (Infinity for none), negativeSlope, threshold]. */
+export function reluArgs(o: ReluOptions, what: string): [number, number, number] {
+  const num = (v: unknown, name: string, dflt: number, allowNull: boolean): number => {
+    if (v === undefined || (allowNull && v === null)) return dflt;
+    if (typeof v !== 'number' || Number.isNaN(v) || v < 0 || (!allowNull && !Number.isFinite(v))) {
+      throw new Error(`${what}: ${name} must be a non-negative number, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  return [num(o.maxValue, 'maxValue', Infinity, true), num(o.negativeSlope, 'negativeSlope', 0, false),
+    num(o.threshold, 'threshold', 0, false)];
+}
+
+/**
+ * Keras ReLU: x > threshold ? min(x, maxValue) : negativeSlope * (x - threshold). With the defaults
+ * it is relu; maxValue 6 is ReLU6.
+ */
+export function reluGeneral(x: Tensor, opts: ReluOptions = {}): Tensor {
+  expectTensor(x, null, 'reluGeneral', 'x');
+  const [maxv, slope, t] = reluArgs(opts, 'reluGeneral');
+  const kx = k();
+  const out = new Tensor(x.shape);
+  kx.relu_general_forward(out.ptr, x.ptr, x.size, maxv, slope, t);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.relu_general_backward(gx, dy.ptr, x.ptr, x.size, maxv, slope, t);
+  });
+  return out;
+}
+
+/** min(max(x, 0), 6) element-wise (tf.relu6). */
+export function relu6(x: Tensor): Tensor { return reluGeneral(x, { maxValue: 6 }); }
+
+// An element-wise op whose backward reads the op's input.
+function pointwise(x: Tensor, what: string, fwd: 'hard_sigmoid_forward' | 'hard_swish_forward' | 'swish_forward',
+  bwd: 'hard_sigmoid_backward' | 'hard_swish_backward' | 'swish_backward'): Tensor {
+  expectTensor(x, null, what, 'x');
+  const kx = k();
+  const out = new Tensor(x.shape);
+  kx[fwd](out.ptr, x.ptr, x.size);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx[bwd](gx, dy.ptr, x.ptr, x.size);
+  });
+  return out;
+}
+
+/**
+ * relu6(x + 3) / 6 element-wise: Keras 3's `hard_sigmoid` (= clip(x / 6 + 0.5, 0, 1), ONNX
+ * HardSigmoid with alpha 1/6). Keras 2 and tfjs use the steeper clip(0.2 x + 0.5, 0, 1).
+ */
+export function hardSigmoid(x: Tensor): Tensor {
+  return pointwise(x, 'hardSigmoid', 'hard_sigmoid_forward', 'hard_sigmoid_backward');
+}
+
+/** x * relu6(x + 3) / 6 element-wise: Keras 3's `hard_swish` (MobileNetV3, ONNX HardSwish). */
+export function hardSwish(x: Tensor): Tensor {
+  return pointwise(x, 'hardSwish', 'hard_swish_forward', 'hard_swish_backward');
+}
+
+/** x * sigmoid(x) element-wise: Keras' `swish`, also called `silu`. */
+export function swish(x: Tensor): Tensor { return pointwise(x, 'swish', 'swish_forward', 'swish_backward'); }

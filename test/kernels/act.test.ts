@@ -199,7 +199,7 @@ describe('sigmoid / tanh / elu / leakyRelu / gelu vs ref (forward and dx through
       expect(() => sn.layers.conv2d({ filters: 2, kernelSize: 1, activation: a })).not.toThrow();
       expect(() => sn.layers.activation({ activation: a })).not.toThrow();
     }
-    expect(() => sn.layers.dense({ units: 2, activation: 'swish' as never }))
+    expect(() => sn.layers.dense({ units: 2, activation: 'mish' as never }))
       .toThrow(/activation must be one of 'linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu'/);
   });
 });

@@ -294,12 +294,12 @@ describe('config errors', () => {
     ['Conv2D strides 0', () => new sn.Conv2D({ filters: 2, kernelSize: 3, strides: 0 }), /strides must be a positive integer/],
     ["Conv2D padding 'full'", () => new sn.Conv2D({ filters: 2, kernelSize: 3, padding: 'full' as 'same' }), /padding must be 'valid' or 'same', got "full"/],
     ["MaxPooling2D padding 'full'", () => new sn.MaxPooling2D({ padding: 'full' as 'same' }), /MaxPooling2D: padding must be 'valid' or 'same'/],
-    ['Conv2D activation swish', () => new sn.Conv2D({ filters: 2, kernelSize: 3, activation: 'swish' as 'relu' }), /activation must be one of 'linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu', got "swish"/],
+    ['Conv2D activation mish', () => new sn.Conv2D({ filters: 2, kernelSize: 3, activation: 'mish' as 'relu' }), /activation must be one of 'linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu', 'swish', 'silu', 'relu6', 'hardSigmoid', 'hardSwish', got "mish"/],
     ['Dense units 1.5', () => new sn.Dense({ units: 1.5 }), /Dense: units must be a positive integer, got 1.5/],
     ['Dense unknown initializer', () => sn.sequential({ layers: [new sn.Dense({ units: 2, kernelInitializer: 'normal' as 'zeros', inputShape: [2] })] }).build(), /unknown initializer "normal"/],
     ['Dropout rate 1', () => new sn.Dropout({ rate: 1 }), /Dropout: rate must be a number in \[0, 1\), got 1/],
     ['Dropout rate -0.1', () => new sn.Dropout({ rate: -0.1 }), /rate must be a number in \[0, 1\)/],
-    ['Activation swish', () => new sn.Activation({ activation: 'swish' as 'relu' }), /Activation: activation must be/],
+    ['Activation mish', () => new sn.Activation({ activation: 'mish' as 'relu' }), /Activation: activation must be/],
     ['inputShape with 0', () => new sn.Dense({ units: 2, inputShape: [0] }), /inputShape must be positive integers/],
   ])('%s', (_name, make, re) => {
     expect(make).toThrow(re);

@@ -56,3 +56,72 @@ export function softmaxCrossEntropy(
   }
   return { loss: loss / rows, probs, dlogits };
 }
+
+// Keras ReLU: x > t ? min(x, maxValue) : slope * (x - t)
+export function reluGeneral(x: ArrayLike<number>, maxValue: number, slope: number, t: number): Float64Array {
+  return Float64Array.from(x, (v) => (v > t ? Math.min(v, maxValue) : slope * (v - t)));
+}
+
+export function reluGeneralBackward(dout: ArrayLike<number>, x: ArrayLike<number>, maxValue: number, slope: number,
+  t: number): Float64Array {
+  return Float64Array.from(x, (v, i) => dout[i]! * (v > t ? (v < maxValue ? 1 : 0) : slope));
+}
+
+// Keras 3 hard_sigmoid: relu6(x + 3) / 6
+export function hardSigmoid(x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v) => Math.min(Math.max(v + 3, 0), 6) / 6);
+}
+
+export function hardSigmoidBackward(dout: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v, i) => (v > -3 && v < 3 ? dout[i]! / 6 : 0));
+}
+
+// Keras 3 hard_swish: x * relu6(x + 3) / 6
+export function hardSwish(x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v) => (v * Math.min(Math.max(v + 3, 0), 6)) / 6);
+}
+
+export function hardSwishBackward(dout: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v, i) => dout[i]! * (v <= -3 ? 0 : v >= 3 ? 1 : (2 * v + 3) / 6));
+}
+
+// swish / silu: x * sigmoid(x)
+export function swish(x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v) => v / (1 + Math.exp(-v)));
+}
+
+export function swishBackward(dout: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v, i) => { const s = 1 / (1 + Math.exp(-v)); return dout[i]! * (s + v * s * (1 - s)); });
+}
+
+// x viewed as (outer, K, inner) -> softmax along K
+export function softmaxAxis(x: ArrayLike<number>, outer: number, K: number, inner: number): Float64Array {
+  const out = new Float64Array(outer * K * inner);
+  for (let a = 0; a < outer; a++) {
+    for (let b = 0; b < inner; b++) {
+      const at = (k: number) => (a * K + k) * inner + b;
+      let max = -Infinity;
+      for (let k = 0; k < K; k++) max = Math.max(max, x[at(k)]!);
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += Math.exp(x[at(k)]! - max);
+      for (let k = 0; k < K; k++) out[at(k)] = Math.exp(x[at(k)]! - max) / sum;
+    }
+  }
+  return out;
+}
+
+// dout, x (outer, K, inner) -> dx = y * (dout - sum_k dout * y) along K
+export function softmaxAxisBackward(dout: ArrayLike<number>, x: ArrayLike<number>, outer: number, K: number,
+  inner: number): Float64Array {
+  const y = softmaxAxis(x, outer, K, inner);
+  const dx = new Float64Array(y.length);
+  for (let a = 0; a < outer; a++) {
+    for (let b = 0; b < inner; b++) {
+      const at = (k: number) => (a * K + k) * inner + b;
+      let dot = 0;
+      for (let k = 0; k < K; k++) dot += dout[at(k)]! * y[at(k)]!;
+      for (let k = 0; k < K; k++) dx[at(k)] = y[at(k)]! * (dout[at(k)]! - dot);
+    }
+  }
+  return dx;
+}

@@ -1,0 +1,110 @@
+// pad2d kernels (zero padding and cropping of NHWC images) against test/ref/pad2d.ts, for the build
+// in SIMDNET_BUILD (default simd): forward and dx through the op, raw kernels with guard words and
+// accumulation, bits at 1, 2 and 4 threads, bad arguments.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sn from '../../src/index.js';
+import { GEOMETRY2D_BYTES, writeGeometry2d } from '../../src/wasm/abi.js';
+import { makeRng } from '../helpers/check.js';
+import { EXACT, checkOp, fdCheck, prod, rand, rawRun, sameBitsAcrossThreads, seedOf } from '../helpers/opcheck.js';
+import { crop, cropBackward, zeroPad, zeroPadBackward, type Sides } from '../ref/pad2d.js';
+
+const build = (process.env.SIMDNET_BUILD ?? 'simd') as sn.Build;
+beforeAll(() => sn.ready(build === 'threads' ? { build, threads: 2 } : { build }));
+
+// [N, H, W, C], sides: odd channel counts exercise the scalar tails of the SIMD runs.
+const CASES: Array<[number[], Sides]> = [
+  [[1, 1, 1, 1], [[0, 0], [0, 0]]],
+  [[2, 3, 4, 3], [[1, 1], [1, 1]]],
+  [[1, 4, 5, 5], [[2, 0], [0, 3]]],
+  [[3, 5, 3, 8], [[0, 1], [2, 1]]],
+  [[5, 6, 7, 2], [[1, 2], [3, 0]]],
+];
+
+describe(`pad2d [${build}]`, () => {
+  it('engine runs the requested build', () => { expect(sn.getEngine().build).toBe(build); });
+
+  for (const [shape, s] of CASES) {
+    const [N, H, W, C] = shape as [number, number, number, number];
+    const pads = `[[${s[0]}],[${s[1]}]]`;
+    it(`zeroPadding2d x=[${shape}] padding=${pads}`, () => {
+      const name = `pad x=[${shape}] ${pads}`;
+      const x = rand(makeRng(seedOf(name)), prod(shape));
+      const outShape = [N, H + s[0][0] + s[0][1], W + s[1][0] + s[1][1], C];
+      checkOp(name, (t) => sn.zeroPadding2d(t, s), x, shape,
+        { fwd: zeroPad(x, N, H, W, C, s), bwd: (dy) => zeroPadBackward(dy, N, H, W, C, s), outShape }, EXACT, EXACT);
+    });
+    const cs: Sides = [[s[0][0], Math.min(s[0][1], H - 1 - s[0][0])], [s[1][0], Math.min(s[1][1], W - 1 - s[1][0])]];
+    if (cs[0][0] + cs[0][1] < H && cs[1][0] + cs[1][1] < W) {
+      it(`cropping2d x=[${shape}] cropping=[[${cs[0]}],[${cs[1]}]]`, () => {
+        const name = `crop x=[${shape}] ${JSON.stringify(cs)}`;
+        const x = rand(makeRng(seedOf(name)), prod(shape));
+        const outShape = [N, H - cs[0][0] - cs[0][1], W - cs[1][0] - cs[1][1], C];
+        checkOp(name, (t) => sn.cropping2d(t, cs), x, shape,
+          { fwd: crop(x, N, H, W, C, cs), bwd: (dy) => cropBackward(dy, N, H, W, C, cs), outShape }, EXACT, EXACT);
+      });
+    }
+  }
+
+  it('Keras forms of padding: n, [rows, cols], [[top, bottom], [left, right]]', () => {
+    const x = sn.tensor(rand(makeRng(7), 2 * 3 * 4 * 3), [2, 3, 4, 3]);
+    expect(sn.zeroPadding2d(x, 2).shape).toEqual([2, 7, 8, 3]);
+    expect(sn.zeroPadding2d(x, [1, 3]).shape).toEqual([2, 5, 10, 3]);
+    expect(sn.zeroPadding2d(x, [[0, 1], [2, 0]]).shape).toEqual([2, 4, 6, 3]);
+    expect(sn.cropping2d(x, [1, 1]).shape).toEqual([2, 1, 2, 3]);
+    x.dispose();
+  });
+
+  it('reference gradients match finite differences', () => {
+    const s: Sides = [[1, 0], [2, 1]];
+    const x = Float64Array.from(makeRng(3).fill(2 * 3 * 4 * 3, -1, 1));
+    fdCheck('zeroPad', (v) => zeroPad(v, 2, 3, 4, 3, s), (dy) => zeroPadBackward(dy, 2, 3, 4, 3, s), x, 2 * 4 * 7 * 3);
+    fdCheck('crop', (v) => crop(v, 2, 3, 4, 3, s), (dy) => cropBackward(dy, 2, 3, 4, 3, s), x, 2 * 2 * 1 * 3);
+  });
+
+  it('raw kernels keep guard words; backward ACCUMULATES into dinp', () => {
+    const k = sn.getEngine().k;
+    const [N, H, W, C] = [2, 3, 5, 5];
+    const s: Sides = [[1, 2], [2, 1]];
+    const OH = H + 3, OW = W + 3;
+    const rng = makeRng(11);
+    const x = rand(rng, N * H * W * C), dout = rand(rng, N * OH * OW * C), dinp0 = rand(rng, x.length);
+    const geo = { H, W, C, K: C, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0, OH, OW };
+    const arena = sn.getArena();
+    const g = arena.alloc(GEOMETRY2D_BYTES);
+    writeGeometry2d(arena.i32(), g, geo);
+    const [y] = rawRun('pad fwd', [x], [N * OH * OW * C], ([px], [po]) => k.pad2d_forward(po!, px!, g, N, 1, 2));
+    expect(Array.from(y!)).toEqual(Array.from(zeroPad(x, N, H, W, C, s), Math.fround));
+    const [dx] = rawRun('pad bwd', [dout], [dinp0], ([pd], [pdx]) => k.pad2d_backward(pdx!, pd!, g, N, 1, 2));
+    const want = zeroPadBackward(dout, N, H, W, C, s).map((v, i) => Math.fround(v + dinp0[i]!));
+    expect(Array.from(dx!)).toEqual(Array.from(want));
+    arena.release(g);
+  });
+
+  it('bad arguments: wrong rank, negative or malformed sizes, a crop that leaves nothing', () => {
+    const x = sn.tensor(new Float32Array(2 * 3 * 4 * 1), [2, 3, 4, 1]);
+    const flat = sn.tensor(new Float32Array(6), [2, 3]);
+    expect(() => sn.zeroPadding2d(flat, 1)).toThrow(/rank 4, got shape \[2,3\]/);
+    expect(() => sn.zeroPadding2d(x, -1)).toThrow(/padding must be a non-negative integer.*got -1/);
+    expect(() => sn.zeroPadding2d(x, [1, 2, 3] as never)).toThrow(/padding must be/);
+    expect(() => sn.cropping2d(x, [[1, 2], [0, 0]])).toThrow(/leaves nothing of a 3x4 input \(shape \[2,3,4,1\]\)/);
+    expect(() => sn.cropping2d(x, [0, 2])).toThrow(/leaves nothing/);
+    x.dispose(); flat.dispose();
+  });
+
+  if (build === 'threads') {
+    it('zeroPadding2d and cropping2d forward and dx have the same bits at 1, 2 and 4 threads', async () => {
+      const shape = [9, 6, 5, 7];
+      const rng = makeRng(5);
+      const xd = rand(rng, prod(shape)), rd = rand(rng, 9 * 8 * 8 * 7);
+      await sameBitsAcrossThreads(() => {
+        const x = sn.tensor(xd, shape), r = sn.tensor(rd, [9, 8, 8, 7]);
+        const f = (t: sn.Tensor) => sn.cropping2d(sn.zeroPadding2d(t, [[2, 1], [3, 2]]), [[0, 1], [1, 1]]);
+        const y = f(x);
+        const { value, grads } = sn.valueAndGrads((t) => sn.sum(sn.mul(f(t!), r)))([x]);
+        const out = [y, grads[0]!].map((t) => t.dataSync() as Float32Array);
+        for (const t of [x, r, y, value, ...grads]) t.dispose();
+        return out;
+      });
+    });
+  }
+});
