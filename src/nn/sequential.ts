@@ -2,7 +2,7 @@
 // trainOnBatch, get/setWeights, save. One training step:
 //   tidy { zero grads · forward on the tape (last softmax fused into the loss) · backward · optimizer }
 // so every tensor of a step is released at its end and the arena high-water mark stays flat.
-import { Tensor, tensor, tidy, keep } from '../tensor.js';
+import { Tensor, tensor, tidy } from '../tensor.js';
 import { Tape, noGrad, withTape } from '../autograd.js';
 import { softmaxCrossEntropy } from '../ops/act.js';
 import { getArena } from '../wasm/arena.js';
@@ -16,6 +16,8 @@ import type { LearningRateSchedule } from '../optim/schedules.js';
 import { Progress } from './progress.js';
 import { Data, DataSource, LossName, labelsToOneHot, sliceSource, toSource } from './data.js';
 import { saveModel } from './serialize.js';
+import { BATCH_OPTIONS, COMPILE_OPTIONS, FIT_OPTIONS, MODEL_OPTIONS, checkArg, checkOptions, func, nullValue, or, seedInt } from './options.js';
+import { show } from '../show.js';
 
 /** Arguments of {@link Sequential.compile}. */
 export interface CompileArgs {
@@ -88,8 +90,10 @@ export class Sequential {
   metrics: string[] = [];
   private built = false;
   private stopFlag = false;
+  private disposed = false;
 
   constructor(arg?: Layer[] | { layers?: Layer[]; name?: string; seed?: number }) {
+    if (!Array.isArray(arg)) checkOptions('Sequential', arg, MODEL_OPTIONS);
     const cfg = Array.isArray(arg) ? { layers: arg } : (arg ?? {});
     this.name = cfg.name ?? 'sequential';
     this.seed = cfg.seed ?? Math.floor(Math.random() * 2 ** 31);
@@ -100,6 +104,7 @@ export class Sequential {
 
   /** Appends a layer; unnamed layers get Keras-style names (conv2d, conv2d_1, ...). */
   add(layer: Layer): void {
+    this.alive('Sequential.add');
     if (!(layer instanceof Layer)) throw new Error(`Sequential.add: expected a layer, got ${typeof layer}`);
     if (this.built) throw new Error('Sequential.add: the model is already built; add layers before compile/fit/summary');
     if (this.layers.includes(layer)) throw new Error(`Sequential.add: layer ${layer.name} is already in the model`);
@@ -117,6 +122,7 @@ export class Sequential {
 
   /** Sets the seed before the weights exist (they are created on first build). */
   setSeed(seed: number): void {
+    this.alive('setSeed'); checkArg('setSeed', 'seed', seed, seedInt);
     if (this.built) throw new Error('setSeed: the weights already exist; pass seed before compile/fit/summary');
     this.seed = seed;
     this.initRng = new Rng(seed);
@@ -139,6 +145,7 @@ export class Sequential {
 
   /** Creates every layer's weights (idempotent; done by compile, fit, summary). */
   build(): void {
+    this.alive('build');
     if (this.built) return;
     this.shapes();
     let s = this.inputShape;
@@ -177,6 +184,7 @@ export class Sequential {
 
   /** The Keras summary table; printed with `print` (default console.log) and returned. */
   summary(print: ((s: string) => void) | null = (s) => console.log(s)): string {
+    this.alive('summary'); checkArg('summary', 'print', print, or(func, nullValue));
     this.build();
     const shapes = this.shapes();
     const rule = (c: string) => c.repeat(69);
@@ -198,24 +206,25 @@ export class Sequential {
 
   /** Chooses optimizer, loss and metrics (Keras names). */
   compile(args: CompileArgs): void {
+    this.alive('compile'); checkOptions('compile', args, COMPILE_OPTIONS, 'its argument');
     if (!args || typeof args !== 'object') throw new Error('compile: expected {optimizer, loss, metrics}');
     const { optimizer, loss } = args;
     if (loss !== 'categoricalCrossentropy' && loss !== 'sparseCategoricalCrossentropy') {
-      throw new Error(`compile: loss must be 'categoricalCrossentropy' or 'sparseCategoricalCrossentropy', got ${JSON.stringify(loss)}`);
+      throw new Error(`compile: loss must be 'categoricalCrossentropy' or 'sparseCategoricalCrossentropy', got ${show(loss)}`);
     }
     const last = this.layers[this.layers.length - 1];
     if (!last || last.activation !== 'softmax') {
       throw new Error(`compile: ${loss} needs the model to end with a softmax activation (it is fused with the loss); the last layer ${last?.name ?? '(none)'} has '${last?.activation ?? 'none'}'`);
     }
     for (const m of args.metrics ?? []) {
-      if (m !== 'accuracy' && m !== 'acc') throw new Error(`compile: unknown metric ${JSON.stringify(m)} (supported: 'accuracy')`);
+      if (m !== 'accuracy' && m !== 'acc') throw new Error(`compile: unknown metric ${show(m)} (supported: 'accuracy')`);
     }
     let opt: Optimizer;
     if (optimizer === 'adam') opt = new Adam();
     else if (optimizer === 'sgd') opt = new SGD();
     else if (optimizer === 'rmsprop') opt = new RMSprop();
     else if (optimizer instanceof Optimizer) opt = optimizer;
-    else throw new Error(`compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got ${JSON.stringify(optimizer)}`);
+    else throw new Error(`compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got ${show(optimizer)}`);
     // Like Keras, the weights exist once the model is compiled (seeded by the model's seed).
     this.build();
     if (this.optimizer && this.optimizer !== opt) this.optimizer.dispose();
@@ -277,6 +286,7 @@ export class Sequential {
 
   /** One step on the given batch (Keras trainOnBatch); returns [loss, accuracy]. */
   trainOnBatch(x: Data, y: Data): [number, number] {
+    this.alive('trainOnBatch');
     this.requireCompiled('trainOnBatch');
     const xs = toSource(x, 'trainOnBatch x');
     const ys = toSource(y, 'trainOnBatch y');
@@ -302,6 +312,7 @@ export class Sequential {
 
   /** Trains for `epochs` epochs (Keras fit). */
   async fit(x: Data, y: Data, args: FitArgs = {}): Promise<History> {
+    this.alive('fit'); checkOptions('fit', args, FIT_OPTIONS);
     if (args.seed !== undefined) {
       if (!this.built) this.setSeed(args.seed);
       else this.trainRng = new Rng(args.seed ^ 0x5bd1e995);
@@ -314,7 +325,7 @@ export class Sequential {
     const schedule = args.learningRateSchedule;
     if (schedule !== undefined && typeof schedule !== 'function') throw new Error('fit: learningRateSchedule must be a function of the step number (e.g. sn.schedules.cosineDecay({...}))');
     const split = args.validationSplit ?? 0;
-    if (typeof split !== 'number' || !(split >= 0 && split < 1)) throw new Error(`fit: validationSplit must be a number in [0, 1), got ${JSON.stringify(args.validationSplit)}`);
+    if (typeof split !== 'number' || !(split >= 0 && split < 1)) throw new Error(`fit: validationSplit must be a number in [0, 1), got ${show(args.validationSplit)}`);
     if (split > 0 && args.validationData) throw new Error('fit: give validationData or validationSplit, not both');
     let xs = toSource(x, 'fit x');
     let ys = toSource(y, 'fit y');
@@ -406,6 +417,7 @@ export class Sequential {
 
   /** Loss and accuracy on (x, y), as Keras evaluate: returns [loss, accuracy]. */
   evaluate(x: Data, y: Data, args: { batchSize?: number } = {}): [number, number] {
+    this.alive('evaluate'); checkOptions('evaluate', args, BATCH_OPTIONS);
     this.requireCompiled('evaluate');
     const xs = toSource(x, 'evaluate x');
     const ys = toSource(y, 'evaluate y');
@@ -415,6 +427,7 @@ export class Sequential {
 
   /** Output probabilities for x (batched internally, no tape, no dropout). The caller disposes the result. */
   predict(x: Data, args: { batchSize?: number } = {}): Tensor {
+    this.alive('predict'); checkOptions('predict', args, BATCH_OPTIONS);
     this.build();
     const xs = toSource(x, 'predict x');
     this.checkInput(xs, 'predict');
@@ -422,7 +435,8 @@ export class Sequential {
     const batchSize = args.batchSize ?? 32;
     const outShape = this.outputShape;
     const rowSize = outShape.reduce((a, b) => a * b, 1);
-    const out = keep(new Tensor([xs.n, ...outShape]));
+    // Not keep(): inside the caller's tidy() the result is the caller's to return or lose (as tfjs).
+    const out = new Tensor([xs.n, ...outShape]);
     const idx = Int32Array.from({ length: xs.n }, (_, i) => i);
     noGrad(() => {
       for (let start = 0; start < xs.n; start += batchSize) {
@@ -443,11 +457,13 @@ export class Sequential {
    * state (BatchNormalization: gamma, beta, moving_mean, moving_variance). The caller disposes them.
    */
   getWeights(): Tensor[] {
-    return this.allWeights().map((p) => keep(tensor(p.value.view().slice(), p.value.shape)));
+    this.alive('getWeights');
+    return this.allWeights().map((p) => tensor(p.value.view().slice(), p.value.shape));
   }
 
   /** Replaces all weights (the order of getWeights); checks count and shapes before writing anything. */
   setWeights(weights: Array<Tensor | Float32Array>): void {
+    this.alive('setWeights');
     const params = this.allWeights();
     if (!Array.isArray(weights) || weights.length !== params.length) {
       throw new Error(`setWeights: the model has ${params.length} weight arrays, got ${Array.isArray(weights) ? weights.length : typeof weights}`);
@@ -465,13 +481,14 @@ export class Sequential {
   }
 
   /** The model as one binary file (architecture, weights, optimizer state, RNG state); see loadModel. */
-  save(): ArrayBuffer { return saveModel(this); }
+  save(): ArrayBuffer { this.alive('save'); return saveModel(this); }
 
   /**
    * The model as ONNX bytes (opset 13, NHWC input named `input`, probabilities `output`). Async
    * because the exporter and its protobuf library are loaded only when asked for.
    */
   async toONNX(): Promise<Uint8Array> {
+    this.alive('toONNX');
     const { toONNX } = await import('../onnx/export.js');
     return toONNX(this);
   }
@@ -481,6 +498,15 @@ export class Sequential {
     for (const l of this.layers) l.dispose();
     this.optimizer?.dispose();
     this.built = false;
+    this.disposed = true;
+  }
+
+  /** True once {@link dispose} ran; the model can then no longer be used. */
+  get isDisposed(): boolean { return this.disposed; }
+
+  /** Throws when the model was disposed (its weights are gone; rebuilding would make new random ones). */
+  private alive(what: string): void {
+    if (this.disposed) throw new Error(`${what}: the model ${this.name} was disposed; create or load a new model`);
   }
 }
 
