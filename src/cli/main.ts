@@ -10,6 +10,7 @@ import { saveModelFile, loadModelFile } from '../node/model.js';
 import { curvesSvg, confusionMatrix, confusionSvg, confusionText, perClassStats, samplesSvg, reportMd } from '../report/index.js';
 import { readGrey, toMnistInput } from './image.js';
 import type { MnistSplit } from '../data/idx.js';
+import { show } from '../show.js';
 
 const HELP = `simdnet — train and run convolutional networks on WebAssembly SIMD
 
@@ -41,14 +42,14 @@ should fill most of the image like MNIST's (white digit on black, about 20x20 in
 function int(v: string | undefined, name: string, def: number, min = 1): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${show(v)}`);
   return n;
 }
 
 function num(v: string | undefined, name: string, def: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${show(v)}`);
   return n;
 }
 
@@ -74,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'evaluate') return evaluate(rest);
   if (cmd === 'predict') return predict(rest);
   if (cmd === 'export') return exportOnnx(rest);
-  throw new Error(`unknown command ${JSON.stringify(cmd)} (use train, evaluate, predict or export; --help for options)`);
+  throw new Error(`unknown command ${show(cmd)} (use train, evaluate, predict or export; --help for options)`);
 }
 
 async function train(argv: string[]): Promise<number> {

@@ -12,9 +12,10 @@ import { mul, reshape } from '../ops/elementwise.js';
 import { pair, windowGeometry } from '../geom.js';
 import { ActivationName, CallArgs, InitializerName, Layer, applyActivation, checkActivation, initialize } from './layer.js';
 import { tensor } from '../tensor.js';
+import { show } from '../show.js';
 
 function posInt(v: unknown, what: string, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${show(v)}`);
   return v;
 }
 
@@ -53,7 +54,7 @@ export class Conv2D extends Layer {
       kernelInitializer: cfg.kernelInitializer ?? 'glorotUniform',
       biasInitializer: cfg.biasInitializer ?? 'zeros',
     };
-    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${JSON.stringify(cfg.padding)}`);
+    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(cfg.padding)}`);
   }
   get className() { return 'Conv2D'; }
   get defaultName() { return 'conv2d'; }
@@ -104,7 +105,7 @@ abstract class Pooling2D extends Layer {
     const what = (this as unknown as { className: string }).className;
     const poolSize = pair(cfg.poolSize ?? 2, what, 'poolSize');
     this.cfg = { poolSize, strides: pair(cfg.strides ?? poolSize, what, 'strides'), padding: cfg.padding ?? 'valid' };
-    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${JSON.stringify(cfg.padding)}`);
+    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(cfg.padding)}`);
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectRank(s, 3, this.name || this.className, '[height, width, channels]');
@@ -220,7 +221,7 @@ export class Dropout extends Layer {
   constructor(cfg: { rate: number; inputShape?: number[]; name?: string }) {
     super(cfg);
     if (!cfg || typeof cfg.rate !== 'number' || !(cfg.rate >= 0 && cfg.rate < 1)) {
-      throw new Error(`Dropout: rate must be a number in [0, 1), got ${JSON.stringify(cfg?.rate)}`);
+      throw new Error(`Dropout: rate must be a number in [0, 1), got ${show(cfg?.rate)}`);
     }
     this.rate = cfg.rate;
   }
@@ -268,7 +269,7 @@ export class LeakyReLU extends Layer {
     super(cfg ?? {});
     const alpha = cfg?.alpha ?? 0.3;
     if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) {
-      throw new Error(`LeakyReLU: alpha must be a non-negative number, got ${JSON.stringify(cfg?.alpha)}`);
+      throw new Error(`LeakyReLU: alpha must be a non-negative number, got ${show(cfg?.alpha)}`);
     }
     this.alpha = alpha;
   }

@@ -20,6 +20,7 @@ import { Adam } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
 import { Optimizer, OptimizerState } from '../optim/optimizer.js';
+import { show } from '../show.js';
 
 const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4e, 0x45, 0x54, 0x00]; // "SIMDNET\0"
 /** Version of the model file format written by this build. */
@@ -93,7 +94,7 @@ function fail(msg: string): never { throw new Error(`loadModel: ${msg}`); }
 function checkSlice(s: unknown, total: number, what: string): Slice {
   const o = s as Slice;
   if (!o || !Number.isInteger(o.offset) || !Number.isInteger(o.length) || o.offset < 0 || o.length < 0 || o.offset + o.length > total) {
-    fail(`${what} points outside the weight data (${JSON.stringify(s)}, file holds ${total} floats)`);
+    fail(`${what} points outside the weight data (${show(s)}, file holds ${total} floats)`);
   }
   return o;
 }
@@ -128,7 +129,7 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
   let used = 0;
   for (const w of [...h.weights, ...stateList]) {
     checkSlice(w, total, `weight ${w?.name}`);
-    if (!Array.isArray(w.shape) || w.shape.some((d) => !Number.isInteger(d) || d < 1)) fail(`weight ${w.name} has an invalid shape ${JSON.stringify(w.shape)}`);
+    if (!Array.isArray(w.shape) || w.shape.some((d) => !Number.isInteger(d) || d < 1)) fail(`weight ${w.name} has an invalid shape ${show(w.shape)}`);
     if (w.shape.reduce((a, b) => a * b, 1) !== w.length) fail(`weight ${w.name} has shape [${w.shape}] but ${w.length} values`);
     used += w.length;
   }
@@ -143,7 +144,7 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
   // Architecture: construct layers (no allocation) and infer every shape.
   const layers: Layer[] = h.layers.map((l, i) => {
     const C = layerClasses[l?.className];
-    if (!C) fail(`layer ${i} has unknown class ${JSON.stringify(l?.className)}`);
+    if (!C) fail(`layer ${i} has unknown class ${show(l?.className)}`);
     try { return new C(l.config); } catch (e) { fail(`layer ${i} (${l.className}): ${(e as Error).message}`); }
   });
   if (layers.length === 0) fail('the model has no layers');
@@ -186,13 +187,13 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Sequential {
       else if (oc.className === 'SGD') opt = new SGD(oc.config);
       else if (oc.className === 'RMSprop') opt = new RMSprop(oc.config);
     } catch (e) { fail(`optimizer config: ${(e as Error).message}`); }
-    if (!opt) fail(`unknown optimizer ${JSON.stringify(oc.className)}`);
+    if (!opt) fail(`unknown optimizer ${show(oc.className)}`);
     for (const [name, arr] of Object.entries(slots)) {
       if (arr.length !== opt.slotsPerParam) fail(`optimizer state of ${name} has ${arr.length} arrays but ${opt.className} with this config keeps ${opt.slotsPerParam}`);
     }
   }
   const iterations = h.optimizerState?.iterations ?? 0;
-  if (!Number.isInteger(iterations) || iterations < 0) fail(`optimizer iterations ${JSON.stringify(iterations)} is invalid`);
+  if (!Number.isInteger(iterations) || iterations < 0) fail(`optimizer iterations ${show(iterations)} is invalid`);
   if (!Array.isArray(h.rng?.init) || !Array.isArray(h.rng?.train)) fail('RNG state missing');
 
   // All checked: now allocate and fill.

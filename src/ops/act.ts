@@ -3,6 +3,7 @@
 import { Tensor } from '../tensor.js';
 import { activeTape, record } from '../autograd.js';
 import { expectFinite, expectTensor, k } from './util.js';
+import { show } from '../show.js';
 
 /** max(x, 0) element-wise. */
 export function relu(x: Tensor): Tensor {
@@ -44,7 +45,7 @@ export function tanh(x: Tensor): Tensor {
 }
 
 function checkAlpha(alpha: unknown, what: string): number {
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new Error(`${what}: alpha must be a finite number, got ${JSON.stringify(alpha)}`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new Error(`${what}: alpha must be a finite number, got ${show(alpha)}`);
   return alpha;
 }
 

@@ -1,6 +1,7 @@
 // Optimizers update parameters in place in wasm (assembly/kernels/optim.ts). State (moments, step
 // count) lives in tensors owned by the optimizer so that a saved model resumes exactly.
 import { Tensor, zeros, keep } from '../tensor.js';
+import { show } from '../show.js';
 
 /** A parameter and its gradient buffer. */
 export interface ParamGrad { name: string; value: Tensor; grad: Tensor }
@@ -78,7 +79,7 @@ export abstract class Optimizer {
 
 export function checkRate(v: unknown, what: string, name: string, lo: number, hi: number, loOpen = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (loOpen && v === lo)) {
-    throw new Error(`${what}: ${name} must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    throw new Error(`${what}: ${name} must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);
   }
   return v;
 }

@@ -3,6 +3,7 @@
 // deprecated @assemblyscript/loader: the module imports only `env.memory` and exports plain functions.
 import { simdBase64, scalarBase64, threadsBase64 } from './kernels.bytes.js';
 import { ThreadPool } from './pool.js';
+import { show } from '../show.js';
 
 /**
  * Which compiled build of the kernels is running: 'threads' is the SIMD build over a shared memory
@@ -173,7 +174,7 @@ export async function shutdown(): Promise<void> { if (engine) await engine.pool.
 export async function ready(opts: ReadyOptions = {}): Promise<Engine> {
   const want = opts.build ?? 'auto';
   if (want !== 'auto' && want !== 'simd' && want !== 'scalar' && want !== 'threads') {
-    throw new Error(`ready(): build must be 'auto', 'threads', 'simd' or 'scalar', got ${JSON.stringify(want)}`);
+    throw new Error(`ready(): build must be 'auto', 'threads', 'simd' or 'scalar', got ${show(want)}`);
   }
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
     throw new Error(`ready(): threads must be a positive integer, got ${opts.threads}`);
