@@ -16,6 +16,7 @@ import type { LearningRateSchedule } from '../optim/schedules.js';
 import { Progress } from './progress.js';
 import { Data, DataSource, LossName, labelsToOneHot, sliceSource, toSource } from './data.js';
 import { saveModel } from './serialize.js';
+import { StepGuard } from './guard.js';
 import { BATCH_OPTIONS, COMPILE_OPTIONS, FIT_OPTIONS, MODEL_OPTIONS, checkArg, checkOptions, func, nullValue, or, seedInt } from './options.js';
 import { show } from '../show.js';
 
@@ -91,6 +92,7 @@ export class Sequential {
   private built = false;
   private stopFlag = false;
   private disposed = false;
+  private guard = new StepGuard();
 
   constructor(arg?: Layer[] | { layers?: Layer[]; name?: string; seed?: number }) {
     if (!Array.isArray(arg)) checkOptions('Sequential', arg, MODEL_OPTIONS);
@@ -267,6 +269,14 @@ export class Sequential {
     const params = this.params();
     // Optimizer state is made before the step's tidy(), so the first step already has the final layout.
     opt.prepare(params);
+    // Everything a step changes, copied aside so a non-finite step can be undone.
+    const state = [...this.allWeights(), ...opt.stateWeights()];
+    this.guard.save(state.map((w) => w.value));
+    const iterations = opt.iterations;
+    const undo = (why: string) => {
+      this.guard.restore(); opt.iterations = iterations;
+      return new Error(`${why} ${where}; training stopped and the weights are those from before this batch`);
+    };
     const u8 = getArena().u8();
     for (const p of params) u8.fill(0, p.grad.ptr, p.grad.ptr + p.grad.size * 4);
     return tidy(() => {
@@ -275,11 +285,11 @@ export class Sequential {
       const probs = new Tensor(yb.shape);
       const loss = withTape(tape, () => softmaxCrossEntropy(yb, this.forward(xb, true, true), probs));
       const value = loss.view()[0];
-      if (!Number.isFinite(value)) {
-        throw new Error(`loss became ${value} ${where}; training stopped and the weights are those from before this batch`);
-      }
+      if (!Number.isFinite(value)) throw undo(`loss became ${value}`);
       tape.backward(loss);
       opt.step(params);
+      const bad = StepGuard.firstNonFinite(state.map((w) => w.value));
+      if (bad >= 0) throw undo(`the update made ${state[bad].name} non-finite (loss was ${value}; try a lower learning rate)`);
       return { loss: value, correct: countCorrect(probs.view(), yb.view(), yb.shape[1]) };
     });
   }
@@ -497,6 +507,7 @@ export class Sequential {
   dispose(): void {
     for (const l of this.layers) l.dispose();
     this.optimizer?.dispose();
+    this.guard.free();
     this.built = false;
     this.disposed = true;
   }

@@ -70,6 +70,11 @@ export abstract class Optimizer {
     }
   }
 
+  /** @internal The live state tensors, named `<param>/slot<i>` (for undoing a failed step). */
+  stateWeights(): Array<{ name: string; value: Tensor }> {
+    return [...this.slots].flatMap(([name, ts]) => ts.map((value, i) => ({ name: `${name}/slot${i}`, value })));
+  }
+
   /** Frees the state tensors. */
   dispose(): void {
     for (const s of this.slots.values()) for (const t of s) t.dispose();

@@ -177,6 +177,48 @@ describe('non-finite loss', () => {
   });
 });
 
+describe('non-finite update', () => {
+  // With zero weights the logits are 0 and the loss is finite (log 3), but a finite input near the
+  // float32 limit makes the gradient so large that the SGD step overflows: the step is undone, so the
+  // model keeps its last finite weights and optimizer state.
+  const L = sn.layers;
+  const zeroModel = (opt: sn.Optimizer) => {
+    const m = track(sn.sequential({ seed: 4, layers: [L.flatten({ inputShape: [8, 8, 1] }), L.dense({ units: 3, activation: 'softmax' })] }));
+    m.compile({ optimizer: opt, loss: 'sparseCategoricalCrossentropy' });
+    m.setWeights(weightArrays(m).map((w) => new Float32Array(w.length)));
+    return m;
+  };
+  const x = Float32Array.from(data.x.data);
+  x.fill(1e35, 3 * 64, 4 * 64);
+
+  it('an update that overflows stops fit naming epoch and batch; weights, momentum and iterations are unchanged', async () => {
+    const m = zeroModel(new sn.SGD({ learningRate: 1e6, momentum: 0.9 }));
+    const hash = weightsHash(m);
+    const err = await m.fit({ data: x, shape: [40, 8, 8, 1] }, data.labels, { batchSize: 8, shuffle: false, verbose: 0, initialEpoch: 2 })
+      .then(() => null, (e: Error) => e);
+    expect(err?.message).toMatch(/^the update made dense\/kernel non-finite \(loss was 1\.0986\d*; try a lower learning rate\) at epoch 3, batch 1; training stopped and the weights are those from before this batch$/);
+    expect(m.optimizer!.iterations).toBe(0);
+    expect(weightsHash(m)).toBe(hash);
+    // The momentum state was rolled back too: training on good data goes on with finite numbers.
+    const h = await m.fit(data.x, data.labels, { batchSize: 8, verbose: 0 });
+    expect(Number.isFinite(h.history.loss[0])).toBe(true);
+    expect(weightArrays(m).every((w) => w.every(Number.isFinite))).toBe(true);
+  });
+
+  it('trainOnBatch undoes an overflowing update the same way', () => {
+    // SGD's step overflows; so do Adam's and RMSprop's squared-gradient moments (g² > float32 max).
+    for (const opt of [new sn.SGD({ learningRate: 1e6 }), new sn.Adam(), new sn.RMSprop()]) {
+      const s = zeroModel(opt);
+      const hash = weightsHash(s);
+      expect(() => s.trainOnBatch({ data: x.subarray(3 * 64, 4 * 64), shape: [1, 8, 8, 1] }, { data: [1], shape: [1] }))
+        .toThrow(/^the update made dense\/(kernel|bias)(\/slot\d)? non-finite .* in trainOnBatch;/);
+      expect(weightsHash(s)).toBe(hash);
+      expect(s.optimizer!.iterations).toBe(0);
+      expect(s.optimizer!.stateWeights().every((w) => w.value.view().every((v) => v === 0))).toBe(true);
+    }
+  });
+});
+
 describe('setWeights', () => {
   it('wrong count or shape writes nothing', () => {
     const m = track(tinyModel(7));
