@@ -72,6 +72,7 @@ export function resolvePadding(padding: Padding, H: number, W: number, KH: numbe
 
 /** Padding and output size of a KHxKW window sliding with strides SH,SW; throws when the output is empty. */
 export function windowGeometry(what: string, H: number, W: number, KH: number, KW: number, SH: number, SW: number, padding: Padding): WindowGeometry {
+  if (!(KH >= 1 && KW >= 1)) throw new Error(`${what}: the window is ${KH}x${KW}; it needs at least one row and one column`);
   const pad = resolvePadding(padding, H, W, KH, KW, SH, SW, what);
   const OH = outSize(H, KH, SH, pad.top, pad.bottom);
   const OW = outSize(W, KW, SW, pad.left, pad.right);

@@ -2,6 +2,8 @@
 // and range before any work starts, and an unknown option name is an error (as Keras raises on an
 // unrecognised keyword argument) so a misspelt option is never silently ignored.
 import { show } from '../show.js';
+import { MAX_TENSOR_BYTES } from '../tensor.js';
+import type { Layer } from './layer.js';
 
 /** Returns null when `v` is acceptable, else what it should have been ("a positive integer"). */
 export type Check = (v: unknown) => string | null;
@@ -118,3 +120,21 @@ export const MODEL_OPTIONS: Spec = {
   name: str,
   seed: seedInt,
 };
+
+/**
+ * Returns `out` after checking that one example of the layer's output and each of its weights fit in
+ * wasm memory, so an absurd inputShape is a clear error at build instead of a RangeError deep inside.
+ */
+export function checkLayerSize(layer: Layer, input: readonly number[], out: number[]): number[] {
+  const check = (what: string, shape: readonly number[]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n * 4 > MAX_TENSOR_BYTES) {
+      throw new Error(`${layer.name}: ${what} of shape [${shape}] has ${n} floats (${(n * 4 / 2 ** 30).toFixed(1)} GiB); `
+        + 'wasm memory holds at most 4 GiB (use a smaller inputShape or more pooling)');
+    }
+  };
+  check('one example of the input', input);
+  check('one example of the output', out);
+  for (const [name, shape] of [...layer.weightShapes(input), ...layer.stateShapes(input)]) check(`the weight ${name}`, shape);
+  return out;
+}

@@ -17,7 +17,7 @@ import { Progress } from './progress.js';
 import { Data, DataSource, LossName, labelsToOneHot, sliceSource, toSource } from './data.js';
 import { saveModel } from './serialize.js';
 import { StepGuard } from './guard.js';
-import { BATCH_OPTIONS, COMPILE_OPTIONS, FIT_OPTIONS, MODEL_OPTIONS, checkArg, checkOptions, func, nullValue, or, seedInt } from './options.js';
+import { BATCH_OPTIONS, COMPILE_OPTIONS, FIT_OPTIONS, MODEL_OPTIONS, checkArg, checkLayerSize, checkOptions, func, nullValue, or, seedInt } from './options.js';
 import { show } from '../show.js';
 
 /** Arguments of {@link Sequential.compile}. */
@@ -140,7 +140,7 @@ export class Sequential {
   /** Output shapes of every layer, without the batch axis (validates the whole stack). */
   shapes(): number[][] {
     let s = this.inputShape;
-    return this.layers.map((l) => (s = l.computeOutputShape(s)));
+    return this.layers.map((l) => (s = checkLayerSize(l, s, l.computeOutputShape(s))));
   }
 
   get outputShape(): number[] { const s = this.shapes(); return s[s.length - 1]; }

@@ -128,6 +128,8 @@ export function softmaxCrossEntropy(labels: Tensor, logits: Tensor, probsOut?: T
   }
   expectFinite(labels, what, 'labels');
   const [R, K] = rowsCols(logits, what);
+  // The mean over no rows is 0/0: refuse it rather than return NaN (PyTorch's mean reduction gives NaN).
+  if (R === 0) throw new Error(`${what}: the batch is empty (logits shape [${logits.shape}])`);
   const kx = k();
   const probs = probsOut ?? new Tensor(logits.shape);
   const loss = new Tensor([]);

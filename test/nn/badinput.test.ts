@@ -244,3 +244,43 @@ describe('setWeights', () => {
     weightArrays(m).forEach((w) => expect(Array.from(new Set(w))).toEqual([1]));
   });
 });
+
+describe('op and tensor edge cases', () => {
+  it('softmaxCrossEntropy of an empty batch is an error, not NaN', () => {
+    const l = sn.zeros([0, 3]);
+    expect(() => sn.softmaxCrossEntropy(l, l)).toThrow('softmaxCrossEntropy: the batch is empty (logits shape [0,3])');
+    l.dispose();
+  });
+
+  it('a 0x0 (or 0-row) conv2d filter is an error, not a tensor of zeros', () => {
+    const x = sn.zeros([1, 4, 4, 1]);
+    for (const shape of [[0, 0, 1, 2], [0, 3, 1, 2], [3, 0, 1, 2]]) {
+      const f = sn.zeros(shape);
+      expect(() => sn.conv2d(x, f)).toThrow(`conv2d: the window is ${shape[0]}x${shape[1]}; it needs at least one row and one column`);
+      f.dispose();
+    }
+    x.dispose();
+  });
+
+  it('dtypes other than float32 and int32 are refused by tensor(), zeros() and the constructor', () => {
+    const live0 = sn.getArena().liveBytes;
+    expect(() => sn.zeros([2], 'float64' as sn.Tensor['dtype'])).toThrow("zeros(): dtype must be 'float32' or 'int32', got 'float64'");
+    expect(() => sn.tensor([1, 2], [2], 'float64' as sn.Tensor['dtype'])).toThrow("tensor(): dtype must be 'float32' or 'int32', got 'float64'");
+    expect(() => new sn.Tensor([2], 'uint8' as sn.Tensor['dtype'])).toThrow("tensor: dtype must be 'float32' or 'int32', got 'uint8'");
+    expect(sn.getArena().liveBytes).toBe(live0);
+  });
+
+  it('an inputShape too large for wasm memory is a clear error naming the layer, not a RangeError', () => {
+    const L = sn.layers;
+    const m = track(sn.sequential({ layers: [
+      L.conv2d({ filters: 2, kernelSize: 3, inputShape: [1e5, 1e5, 1] }), L.flatten(), L.dense({ units: 2, activation: 'softmax' })] }));
+    const err = (() => { try { m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' }); } catch (e) { return e as Error; } return null; })();
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(RangeError);
+    expect(err!.message).toMatch(/^conv2d: one example of the input of shape \[100000,100000,1\] has 10000000000 floats \(37\.3 GiB\); wasm memory holds at most 4 GiB/);
+    expect(m.isBuilt).toBe(false);
+    const wide = track(sn.sequential({ layers: [L.flatten({ inputShape: [2e4, 2e4, 1] }), L.dense({ units: 3, activation: 'softmax' })] }));
+    expect(() => wide.summary(null)).toThrow(/^dense: the weight kernel of shape \[400000000,3\] has 1200000000 floats \(4\.5 GiB\)/);
+    expect(() => sn.zeros([1e5, 1e5])).toThrow(/^tensor: shape \[100000,100000\] has 10000000000 elements \(37\.3 GiB\); wasm memory holds at most 4 GiB$/);
+  });
+});
