@@ -8,6 +8,8 @@ import { XMLValidator } from 'fast-xml-parser';
 import { PNG } from 'pngjs';
 import { main } from '../../src/cli/main.js';
 import { loadIdxDir, defaultMnistDir } from '../../src/node/data.js';
+import { loadModelFile } from '../../src/node/model.js';
+import { mkdirSync } from 'node:fs';
 
 let dir = '';
 const logs: string[] = [];
@@ -106,9 +108,59 @@ describe('simdnet train / evaluate / predict', () => {
 
   it('bad arguments give clear errors', async () => {
     await expect(main(['train', '--epochs', 'x'])).rejects.toThrow(/--epochs must be an integer/);
-    await expect(main(['train', '--data', join(dir, 'nope')])).rejects.toThrow(/nope/);
+    await expect(main(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'bad-args')])).rejects.toThrow(/nope/);
     await expect(main(['evaluate'])).rejects.toThrow(/--model FILE is required/);
     await expect(main(['predict', '--model', join(dir, 'missing.simdnet'), 'x.png'])).rejects.toThrow(/missing\.simdnet/);
     await expect(main(['frobnicate'])).rejects.toThrow(/unknown command/);
+  });
+});
+
+describe('simdnet train: the run directory', () => {
+  // Captures console output; `onLine` may act on a line as it is printed.
+  async function runCode(args: string[], onLine: (l: string) => void = () => {}): Promise<{ code: number; lines: string[] }> {
+    const lines: string[] = [];
+    const take = (...a: unknown[]) => { const l = a.join(' '); lines.push(l); onLine(l); };
+    const log = vi.spyOn(console, 'log').mockImplementation(take);
+    const err = vi.spyOn(console, 'error').mockImplementation(take);
+    try { return { code: await main(args), lines }; } finally { log.mockRestore(); err.mockRestore(); }
+  }
+  const tiny = ['train', '--train-limit', '64', '--test-limit', '0', '--epochs', '1', '--batch-size', '32', '--threads', '1'];
+
+  it('an existing model is not replaced without --overwrite, and the refusal comes before the data is read', async () => {
+    const out = join(dir, 'existing');
+    const first = await runCode([...tiny, '--out', out]);
+    expect(first.code).toBe(0);
+    const before = await readFile(join(out, 'model.simdnet'));
+    const second = runCode([...tiny, '--out', out, '--seed', '2']);
+    await expect(second).rejects.toThrow(`--out ${out} already holds a model (${join(out, 'model.simdnet')}); pass --overwrite`);
+    expect(await readFile(join(out, 'model.simdnet'))).toEqual(before);
+    const third = await runCode([...tiny, '--out', out, '--seed', '2', '--overwrite']);
+    expect(third.code).toBe(0);
+    expect(await readFile(join(out, 'model.simdnet'))).not.toEqual(before);
+  });
+
+  it('when the final write fails, the finished run goes to a fallback directory that the message names (exit 1)', async () => {
+    const out = join(dir, 'sabotaged');
+    // After the up-front checks passed, model.simdnet becomes a directory: the final write must fail.
+    let sabotaged = false;
+    const r = await runCode([...tiny, '--out', out], (l) => {
+      if (!sabotaged && l.startsWith('data: ')) { sabotaged = true; mkdirSync(join(out, 'model.simdnet', 'x'), { recursive: true }); }
+    });
+    expect(sabotaged).toBe(true);
+    expect(r.code).toBe(1);
+    const msg = r.lines.find((l) => l.includes('the whole run was written to'));
+    expect(msg).toMatch(new RegExp(`^simdnet: cannot write ${join(out, 'model.simdnet').replace(/[/.]/g, '\\$&')} \\(.*\\); the whole run was written to (\\S+) instead$`));
+    const fallback = /written to (\S+) instead$/.exec(msg!)![1];
+    const model = await loadModelFile(join(fallback, 'model.simdnet'));
+    expect(model.inputShape).toEqual([28, 28, 1]);
+    model.dispose();
+    expect((await stat(join(fallback, 'report.md'))).size).toBeGreaterThan(0);
+    await rm(fallback, { recursive: true, force: true });
+  });
+
+  it('a run that fails before writing (bad data path) leaves no empty output directory', async () => {
+    const out = join(dir, 'nodata', 'run');
+    await expect(runCode([...tiny, '--out', out, '--data', join(dir, 'nope')])).rejects.toThrow(/nope/);
+    await expect(stat(join(dir, 'nodata'))).rejects.toThrow(/ENOENT/);
   });
 });
