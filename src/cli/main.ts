@@ -7,7 +7,8 @@ import * as sn from '../index.js';
 import { loadIdxDir, defaultMnistDir } from '../node/data.js';
 import { loadModelFile } from '../node/model.js';
 import { curvesSvg, confusionMatrix, confusionSvg, confusionText, perClassStats, samplesSvg, reportMd } from '../report/index.js';
-import { readGrey, toMnistInput } from './image.js';
+import { readGrey } from './image.js';
+import { toMnistInput } from '../data/mnist-input.js';
 import type { MnistSplit } from '../data/idx.js';
 import { show } from '../show.js';
 import { parseTrainArgs, intFlag, type TrainOptions } from './args.js';
@@ -38,9 +39,10 @@ train options:
   --threads N        threads to train on, 1 to 64 (default: all cores); results are identical for any N
   --json             print one final JSON line on stdout (human output goes to stderr)
 
-predict: each image is converted to grey, inverted if its border is light (a dark digit on a light
-background), and resized as a whole to 28x28 by area averaging — no cropping or centring, so digits
-should fill most of the image like MNIST's (white digit on black, about 20x20 inside 28x28).
+predict: each image is converted to grey and inverted if its border is light (a dark digit on a
+light background), then prepared as MNIST's digits were (and as the draw page does): the ink's
+bounding box is scaled to fit 20x20, aspect kept, and placed in 28x28 with its centre of mass at
+the centre.
 `;
 
 const asX = (s: MnistSplit) => ({ data: s.images, shape: [s.count, s.height, s.width, 1] });
@@ -214,7 +216,8 @@ async function predict(argv: string[]): Promise<number> {
   if (C !== 1 || H !== W) throw new Error(`predict: the model expects ${H}x${W}x${C} input; only square grey-scale models are supported`);
   const results = [];
   for (const path of positionals) {
-    const x = toMnistInput(await readGrey(path), H);
+    const x = toMnistInput(await readGrey(path), { size: H });
+    if (!x) throw new Error(`${path}: the image is blank (no ink to classify)`);
     const p = model.predict({ data: x, shape: [1, H, W, 1] });
     const probs = Array.from(p.dataSync());
     p.dispose();

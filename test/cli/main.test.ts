@@ -106,6 +106,34 @@ describe('simdnet train / evaluate / predict', () => {
     expect(right).toBeGreaterThanOrEqual(8);
   });
 
+  it('predict prepares a small, off-centre digit on a large canvas as MNIST (ink box, centre of mass)', async () => {
+    const data = await loadIdxDir(defaultMnistDir(), { trainLimit: 0, testLimit: 20 });
+    const files: string[] = [];
+    for (let i = 10; i < 20; i++) {
+      const px = data.test.images.subarray(i * 784, (i + 1) * 784);
+      // 3x nearest-neighbour, dark ink on white, in a corner region of a 240x180 canvas.
+      const png = new PNG({ width: 240, height: 180 });
+      png.data.fill(255);
+      const ox = 5 + (i * 13) % 120, oy = 3 + (i * 7) % 80;
+      for (let y = 0; y < 84; y++) for (let x = 0; x < 84; x++) {
+        const g = 255 - Math.round(px[Math.floor(y / 3) * 28 + Math.floor(x / 3)] * 255);
+        png.data.set([g, g, g, 255], ((oy + y) * 240 + ox + x) * 4);
+      }
+      const f = join(dir, `small${i}.png`);
+      await writeFile(f, PNG.sync.write(png));
+      files.push(f);
+    }
+    const out = await run(['predict', '--model', join(dir, 'model.simdnet'), '--json', ...files]);
+    const r = JSON.parse(out[out.length - 1]) as Array<{ prediction: number }>;
+    const right = r.filter((p, i) => p.prediction === data.test.labels[10 + i]).length;
+    expect(right).toBeGreaterThanOrEqual(8);
+    const blank = new PNG({ width: 30, height: 30 });
+    blank.data.fill(255);
+    const f = join(dir, 'blank.png');
+    await writeFile(f, PNG.sync.write(blank));
+    await expect(main(['predict', '--model', join(dir, 'model.simdnet'), f])).rejects.toThrow(`${f}: the image is blank (no ink to classify)`);
+  });
+
   it('bad arguments give clear errors', async () => {
     await expect(main(['train', '--epochs', 'x'])).rejects.toThrow(/--epochs must be an integer/);
     await expect(main(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'bad-args')])).rejects.toThrow(/nope/);
@@ -133,10 +161,11 @@ describe('simdnet train: the run directory', () => {
     const before = await readFile(join(out, 'model.simdnet'));
     const second = runCode([...tiny, '--out', out, '--seed', '2']);
     await expect(second).rejects.toThrow(`--out ${out} already holds a model (${join(out, 'model.simdnet')}); pass --overwrite`);
-    expect(await readFile(join(out, 'model.simdnet'))).toEqual(before);
+    // Buffer.equals: a deep toEqual over megabytes is needlessly slow.
+    expect((await readFile(join(out, 'model.simdnet'))).equals(before)).toBe(true);
     const third = await runCode([...tiny, '--out', out, '--seed', '2', '--overwrite']);
     expect(third.code).toBe(0);
-    expect(await readFile(join(out, 'model.simdnet'))).not.toEqual(before);
+    expect((await readFile(join(out, 'model.simdnet'))).equals(before)).toBe(false);
   });
 
   it('when the final write fails, the finished run goes to a fallback directory that the message names (exit 1)', async () => {
