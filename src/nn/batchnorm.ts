@@ -6,6 +6,7 @@ import { Rng } from '../rng.js';
 import { batchNorm } from '../ops/batchnorm.js';
 import { CallArgs, Layer, initialize } from './layer.js';
 import { show } from '../show.js';
+import { checkLayerOptions } from './options.js';
 
 /** Options of {@link BatchNormalization} (Keras names and defaults). */
 export interface BatchNormalizationConfig {
@@ -31,6 +32,7 @@ export interface BatchNormalizationConfig {
 export class BatchNormalization extends Layer {
   readonly cfg: { axis: number; momentum: number; epsilon: number; center: boolean; scale: boolean };
   constructor(cfg: BatchNormalizationConfig = {}) {
+    checkLayerOptions('BatchNormalization', cfg, ['axis', 'momentum', 'epsilon', 'center', 'scale']);
     super(cfg);
     const what = 'BatchNormalization';
     const c = cfg ?? {};

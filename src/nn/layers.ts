@@ -13,6 +13,7 @@ import { pair, windowGeometry } from '../geom.js';
 import { ActivationName, CallArgs, InitializerName, Layer, applyActivation, checkActivation, initialize } from './layer.js';
 import { tensor } from '../tensor.js';
 import { show } from '../show.js';
+import { checkLayerOptions } from './options.js';
 
 function posInt(v: unknown, what: string, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${show(v)}`);
@@ -41,6 +42,7 @@ export interface Conv2DConfig {
 export class Conv2D extends Layer {
   readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name'>>;
   constructor(cfg: Conv2DConfig) {
+    checkLayerOptions('Conv2D', cfg, ['filters', 'kernelSize', 'strides', 'padding', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer']);
     super(cfg);
     const what = 'Conv2D';
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
@@ -103,6 +105,7 @@ abstract class Pooling2D extends Layer {
   constructor(cfg: Pooling2DConfig = {}) {
     super(cfg);
     const what = (this as unknown as { className: string }).className;
+    checkLayerOptions(what, cfg, ['poolSize', 'strides', 'padding']);
     const poolSize = pair(cfg.poolSize ?? 2, what, 'poolSize');
     this.cfg = { poolSize, strides: pair(cfg.strides ?? poolSize, what, 'strides'), padding: cfg.padding ?? 'valid' };
     if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(cfg.padding)}`);
@@ -130,7 +133,7 @@ export class AveragePooling2D extends Pooling2D {
 }
 
 abstract class GlobalPooling2D extends Layer {
-  constructor(cfg: { inputShape?: number[]; name?: string } = {}) { super(cfg); }
+  constructor(cfg: { inputShape?: number[]; name?: string } = {}) { super(cfg); checkLayerOptions((this as unknown as { className: string }).className, cfg, []); }
   computeOutputShape(s: readonly number[]): number[] {
     expectRank(s, 3, this.name || this.className, '[height, width, channels]');
     return [s[2]];
@@ -154,7 +157,7 @@ export class GlobalMaxPooling2D extends GlobalPooling2D {
 
 /** Flattens all axes but the batch axis. */
 export class Flatten extends Layer {
-  constructor(cfg: { inputShape?: number[]; name?: string } = {}) { super(cfg); }
+  constructor(cfg: { inputShape?: number[]; name?: string } = {}) { checkLayerOptions('Flatten', cfg, []); super(cfg); }
   get className() { return 'Flatten'; }
   get defaultName() { return 'flatten'; }
   computeOutputShape(s: readonly number[]): number[] { return [s.reduce((a, b) => a * b, 1)]; }
@@ -177,6 +180,7 @@ export interface DenseConfig {
 export class Dense extends Layer {
   readonly cfg: Required<Omit<DenseConfig, 'inputShape' | 'name'>>;
   constructor(cfg: DenseConfig) {
+    checkLayerOptions('Dense', cfg, ['units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer']);
     super(cfg);
     const what = 'Dense';
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
@@ -219,6 +223,7 @@ export class Dense extends Layer {
 export class Dropout extends Layer {
   readonly rate: number;
   constructor(cfg: { rate: number; inputShape?: number[]; name?: string }) {
+    checkLayerOptions('Dropout', cfg, ['rate']);
     super(cfg);
     if (!cfg || typeof cfg.rate !== 'number' || !(cfg.rate >= 0 && cfg.rate < 1)) {
       throw new Error(`Dropout: rate must be a number in [0, 1), got ${show(cfg?.rate)}`);
@@ -243,6 +248,7 @@ export class Dropout extends Layer {
 export class Activation extends Layer {
   readonly act: ActivationName;
   constructor(cfg: { activation: ActivationName; inputShape?: number[]; name?: string }) {
+    checkLayerOptions('Activation', cfg, ['activation']);
     super(cfg);
     this.act = checkActivation(cfg?.activation, 'Activation');
   }
@@ -266,6 +272,7 @@ export interface LeakyReLUConfig {
 export class LeakyReLU extends Layer {
   readonly alpha: number;
   constructor(cfg: LeakyReLUConfig = {}) {
+    checkLayerOptions('LeakyReLU', cfg, ['alpha']);
     super(cfg ?? {});
     const alpha = cfg?.alpha ?? 0.3;
     if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) {

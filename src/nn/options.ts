@@ -138,3 +138,14 @@ export function checkLayerSize(layer: Layer, input: readonly number[], out: numb
   for (const [name, shape] of [...layer.weightShapes(input), ...layer.stateShapes(input)]) check(`the weight ${name}`, shape);
   return out;
 }
+
+/**
+ * Throws when a layer config has an option the layer does not know (a misspelt `activaton` would
+ * otherwise be ignored and the default used) or a name that is not a string. Values are checked by
+ * the layer itself.
+ */
+export function checkLayerOptions(what: string, cfg: unknown, keys: readonly string[]): void {
+  const spec: Spec = { name: str, inputShape: () => null };
+  for (const k of keys) spec[k] = () => null;
+  checkOptions(what, cfg, spec, 'its config');
+}

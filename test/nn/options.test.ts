@@ -171,3 +171,17 @@ describe('tidy()', () => {
     expect(arena.liveBytes).toBe(before);
   });
 });
+
+describe('layer configs', () => {
+  it('a misspelt or unknown option is refused, naming the layer and the option; a non-string name too', () => {
+    const L = sn.layers;
+    expect(() => L.dense({ units: 3, activaton: 'relu' } as unknown as sn.DenseConfig)).toThrow(/^Dense: unknown option "activaton" \(known: name, inputShape, units, activation,/);
+    expect(() => L.conv2d({ filters: 2, kernel_size: 3 } as unknown as sn.Conv2DConfig)).toThrow(/^Conv2D: unknown option "kernel_size"/);
+    expect(() => L.maxPooling2d({ pool_size: 2 } as AnyArgs)).toThrow(/^MaxPooling2D: unknown option "pool_size"/);
+    expect(() => L.flatten({ inputshape: [2] } as AnyArgs)).toThrow(/^Flatten: unknown option "inputshape"/);
+    expect(() => L.batchNormalization({ eps: 1e-3 } as AnyArgs)).toThrow(/^BatchNormalization: unknown option "eps"/);
+    expect(() => L.dropout({ rate: 0.5, seed: 1 } as AnyArgs as { rate: number })).toThrow(/^Dropout: unknown option "seed"/);
+    expect(() => L.dense({ units: 3, name: 7 } as unknown as sn.DenseConfig)).toThrow('Dense: name must be a string, got 7');
+    expect(() => L.globalMaxPooling2D({ keepdims: true } as AnyArgs)).toThrow(/^GlobalMaxPooling2D: unknown option "keepdims"/);
+  });
+});
