@@ -7,7 +7,7 @@
 // pages are cross-origin isolated and simdnet can run its kernels on worker threads (shared memory).
 // Prints one line "simdnet demo: http://127.0.0.1:PORT/" once it listens (tests read it).
 import { createServer } from 'node:http';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,14 +39,25 @@ const ISOLATION = {
   'X-Content-Type-Options': 'nosniff',
 };
 
-/** The file for a URL path under `base`, or null when it escapes `base` or does not exist. */
+// The real (symlink-free) roots: a path is served only if its real path lies inside one, so a
+// symlink in the web root cannot hand out files from elsewhere on the machine.
+const realRoots = new Map();
+function realRoot(base) {
+  if (!realRoots.has(base)) realRoots.set(base, realpathSync(base));
+  return realRoots.get(base);
+}
+const inside = (base, path) => path === base || path.startsWith(base + sep);
+
+/** The file for a URL path under `base`, or null when it escapes `base` (also through a symlink) or does not exist. */
 function locate(base, rel) {
   const path = normalize(join(base, rel));
-  if (path !== base && !path.startsWith(base + sep)) return null;
+  if (!inside(base, path)) return null;
   try {
-    const st = statSync(path);
+    const real = realpathSync(path);
+    if (!inside(realRoot(base), real)) return null;
+    const st = statSync(real);
     if (st.isDirectory()) return locate(base, join(rel, 'index.html'));
-    return st.isFile() ? { path, size: st.size } : null;
+    return st.isFile() ? { path: real, size: st.size } : null;
   } catch {
     return null;
   }

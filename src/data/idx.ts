@@ -68,9 +68,12 @@ export function isGzip(bytes: Uint8Array): boolean {
 /**
  * Decompresses a gzip stream with the platform's `DecompressionStream`.
  * @param name file name, quoted in the error if the stream is corrupt
- * @throws Error naming `name` when the data is not valid gzip
+ * @param limit called once with the first bytes of output (at least `headBytes` of them, or all of a
+ *   shorter output): returns the most bytes the output may have. Inflation stops as soon as the
+ *   output passes it, so a small file that inflates to gigabytes (a gzip bomb) costs almost nothing.
+ * @throws Error naming `name` when the data is not valid gzip or inflates past the limit
  */
-export async function gunzip(bytes: Uint8Array, name: string): Promise<Uint8Array> {
+export async function gunzip(bytes: Uint8Array, name: string, limit?: { headBytes: number; max: (head: Uint8Array) => number }): Promise<Uint8Array> {
   const ds = new DecompressionStream('gzip');
   const writer = ds.writable.getWriter();
   // Write without awaiting: the reader below must drain concurrently or a
@@ -80,17 +83,33 @@ export async function gunzip(bytes: Uint8Array, name: string): Promise<Uint8Arra
   const reader = ds.readable.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
+  let max = Infinity;
+  let decided = !limit;
+  const decide = () => { max = limit!.max(concat(chunks, total)); decided = true; };
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       chunks.push(value);
       total += value.length;
+      if (!decided && total >= limit!.headBytes) decide();
+      if (total > max) {
+        reader.cancel().catch(() => {});
+        throw new Error(`${name}: inflates to more than the ${max} bytes its IDX header declares (trailing data, or a gzip bomb)`);
+      }
     }
   } catch (err) {
+    if (err instanceof Error && err.message.startsWith(`${name}: `)) throw err; // ours, not the stream's
     const why = err instanceof Error ? err.message : String(err);
     throw new Error(`${name}: not valid gzip data (${why})`);
   }
+  const out = concat(chunks, total);
+  if (!decided) decide();
+  return out;
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
@@ -100,14 +119,10 @@ export async function gunzip(bytes: Uint8Array, name: string): Promise<Uint8Arra
   return out;
 }
 
-/**
- * Parses an unsigned-byte IDX file (magic `00 00 08 nd`, then `nd` big-endian
- * uint32 dimensions, then the bytes). The returned `data` is a view into `bytes`.
- * @param name file name, quoted in every error message
- * @throws Error on short header, wrong magic/type, zero or absurd dimensions,
- *   truncated data or trailing bytes
- */
-export function parseIdx(bytes: Uint8Array, name: string): IdxFile {
+interface IdxHeader { dims: number[]; headerLen: number; size: number }
+
+/** Checks the magic, type and dimensions of an IDX header (the first bytes of a file). */
+function parseIdxHeader(bytes: Uint8Array, name: string): IdxHeader {
   if (bytes.length < 4) {
     throw new Error(`${name}: too short for an IDX header (${bytes.length} bytes)`);
   }
@@ -138,6 +153,18 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxFile {
     }
     dims.push(d);
   }
+  return { dims, headerLen, size };
+}
+
+/**
+ * Parses an unsigned-byte IDX file (magic `00 00 08 nd`, then `nd` big-endian
+ * uint32 dimensions, then the bytes). The returned `data` is a view into `bytes`.
+ * @param name file name, quoted in every error message
+ * @throws Error on short header, wrong magic/type, zero or absurd dimensions,
+ *   truncated data or trailing bytes
+ */
+export function parseIdx(bytes: Uint8Array, name: string): IdxFile {
+  const { dims, headerLen, size } = parseIdxHeader(bytes, name);
   const actual = bytes.length - headerLen;
   if (actual < size) {
     throw new Error(`${name}: truncated, dimensions ${dims.join('×')} need ${size} data bytes but only ${actual} present`);
@@ -153,7 +180,14 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxFile {
  * @param name file name, quoted in error messages
  */
 export async function readIdx(bytes: Uint8Array, name: string): Promise<IdxFile> {
-  return parseIdx(isGzip(bytes) ? await gunzip(bytes, name) : bytes, name);
+  if (!isGzip(bytes)) return parseIdx(bytes, name);
+  // Inflate no more than the header says the file holds (the header is checked on the first bytes).
+  const limit = { headBytes: 4 + 4 * MAX_DIMS, max: (head: Uint8Array) => {
+    if (head.length < 4 || head.length < 4 + 4 * head[3]!) return Infinity; // too short: parseIdx says so
+    const h = parseIdxHeader(head, name);
+    return h.headerLen + h.size;
+  } };
+  return parseIdx(await gunzip(bytes, name, limit), name);
 }
 
 function checkLimit(limit: number | undefined, what: string): number {

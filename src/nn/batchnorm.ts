@@ -5,6 +5,8 @@ import { Tensor } from '../tensor.js';
 import { Rng } from '../rng.js';
 import { batchNorm } from '../ops/batchnorm.js';
 import { CallArgs, Layer, initialize } from './layer.js';
+import { show } from '../show.js';
+import { checkLayerOptions } from './options.js';
 
 /** Options of {@link BatchNormalization} (Keras names and defaults). */
 export interface BatchNormalizationConfig {
@@ -30,15 +32,16 @@ export interface BatchNormalizationConfig {
 export class BatchNormalization extends Layer {
   readonly cfg: { axis: number; momentum: number; epsilon: number; center: boolean; scale: boolean };
   constructor(cfg: BatchNormalizationConfig = {}) {
+    checkLayerOptions('BatchNormalization', cfg, ['axis', 'momentum', 'epsilon', 'center', 'scale']);
     super(cfg);
     const what = 'BatchNormalization';
     const c = cfg ?? {};
     const axis = c.axis ?? -1;
-    if (!Number.isInteger(axis)) throw new Error(`${what}: axis must be an integer, got ${JSON.stringify(c.axis)}`);
+    if (!Number.isInteger(axis)) throw new Error(`${what}: axis must be an integer, got ${show(c.axis)}`);
     const momentum = c.momentum ?? 0.99;
-    if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new Error(`${what}: momentum must be a number in [0, 1], got ${JSON.stringify(c.momentum)}`);
+    if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new Error(`${what}: momentum must be a number in [0, 1], got ${show(c.momentum)}`);
     const epsilon = c.epsilon ?? 1e-3;
-    if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon))) throw new Error(`${what}: epsilon must be a positive number, got ${JSON.stringify(c.epsilon)}`);
+    if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon))) throw new Error(`${what}: epsilon must be a positive number, got ${show(c.epsilon)}`);
     this.cfg = { axis, momentum, epsilon, center: c.center ?? true, scale: c.scale ?? true };
   }
   get className() { return 'BatchNormalization'; }

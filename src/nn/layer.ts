@@ -5,6 +5,7 @@
 import { Tensor, zeros, tensor, keep } from '../tensor.js';
 import { Rng } from '../rng.js';
 import { elu, gelu, hardSigmoid, hardSwish, relu, relu6, sigmoid, softmax, swish, tanh } from '../ops/act.js';
+import { show } from '../show.js';
 
 /** A parameter of a layer with its gradient buffer. */
 export interface Weight { name: string; value: Tensor; grad: Tensor }
@@ -44,7 +45,7 @@ const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'softmax', 'si
 export function checkActivation(a: unknown, what: string): ActivationName {
   const v = a ?? 'linear';
   if (!(ACTIVATIONS as readonly unknown[]).includes(v)) {
-    throw new Error(`${what}: activation must be one of ${ACTIVATIONS.map((n) => `'${n}'`).join(', ')}, got ${JSON.stringify(a)}`);
+    throw new Error(`${what}: activation must be one of ${ACTIVATIONS.map((n) => `'${n}'`).join(', ')}, got ${show(a)}`);
   }
   return v as ActivationName;
 }
@@ -78,7 +79,7 @@ export function initialize(name: InitializerName, shape: number[], fanIn: number
     for (let i = 0; i < n; i++) v[i] = (2 * rng.uniform() - 1) * limit;
   } else if (name === 'ones') v.fill(1);
   else if (name !== 'zeros') {
-    throw new Error(`${what}: unknown initializer ${JSON.stringify(name)} (use 'glorotUniform', 'heUniform', 'zeros' or 'ones')`);
+    throw new Error(`${what}: unknown initializer ${show(name)} (use 'glorotUniform', 'heUniform', 'zeros' or 'ones')`);
   }
   return tensor(v, shape);
 }
@@ -160,7 +161,7 @@ export abstract class Layer {
     this.trainable = cfg.trainable ?? true;
     if (cfg.inputShape !== undefined) {
       if (!Array.isArray(cfg.inputShape) || cfg.inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
-        throw new Error(`${this.constructor.name}: inputShape must be positive integers without the batch axis, got ${JSON.stringify(cfg.inputShape)}`);
+        throw new Error(`${this.constructor.name}: inputShape must be positive integers without the batch axis, got ${show(cfg.inputShape)}`);
       }
     }
     this.inputShape = cfg.inputShape ? [...cfg.inputShape] : null;

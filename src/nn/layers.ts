@@ -15,9 +15,11 @@ import { tensor } from '../tensor.js';
 import { InputLayer } from './layer.js';
 import { Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, mergeLayers } from './merge.js';
 import { reshapingLayerClasses, reshapingLayers } from './reshaping.js';
+import { show } from '../show.js';
+import { checkLayerOptions } from './options.js';
 
 function posInt(v: unknown, what: string, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${show(v)}`);
   return v;
 }
 
@@ -43,6 +45,7 @@ export interface Conv2DConfig {
 export class Conv2D extends Layer {
   readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name'>>;
   constructor(cfg: Conv2DConfig) {
+    checkLayerOptions('Conv2D', cfg, ['filters', 'kernelSize', 'strides', 'padding', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer']);
     super(cfg);
     const what = 'Conv2D';
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
@@ -56,7 +59,7 @@ export class Conv2D extends Layer {
       kernelInitializer: cfg.kernelInitializer ?? 'glorotUniform',
       biasInitializer: cfg.biasInitializer ?? 'zeros',
     };
-    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${JSON.stringify(cfg.padding)}`);
+    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(cfg.padding)}`);
   }
   get className() { return 'Conv2D'; }
   get defaultName() { return 'conv2d'; }
@@ -105,9 +108,10 @@ abstract class Pooling2D extends Layer {
   constructor(cfg: Pooling2DConfig = {}) {
     super(cfg);
     const what = (this as unknown as { className: string }).className;
+    checkLayerOptions(what, cfg, ['poolSize', 'strides', 'padding']);
     const poolSize = pair(cfg.poolSize ?? 2, what, 'poolSize');
     this.cfg = { poolSize, strides: pair(cfg.strides ?? poolSize, what, 'strides'), padding: cfg.padding ?? 'valid' };
-    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${JSON.stringify(cfg.padding)}`);
+    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(cfg.padding)}`);
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectRank(s, 3, this.name || this.className, '[height, width, channels]');
@@ -143,8 +147,9 @@ abstract class GlobalPooling2D extends Layer {
   readonly keepdims: boolean;
   constructor(cfg: GlobalPooling2DConfig = {}) {
     super(cfg ?? {});
+    checkLayerOptions((this as unknown as { className: string }).className, cfg ?? {}, ['keepdims']);
     const kd = cfg?.keepdims ?? false;
-    if (typeof kd !== 'boolean') throw new Error(`${(this as unknown as { className: string }).className}: keepdims must be true or false, got ${JSON.stringify(cfg?.keepdims)}`);
+    if (typeof kd !== 'boolean') throw new Error(`${(this as unknown as { className: string }).className}: keepdims must be true or false, got ${show(cfg?.keepdims)}`);
     this.keepdims = kd;
   }
   computeOutputShape(s: readonly number[]): number[] {
@@ -172,7 +177,7 @@ export class GlobalMaxPooling2D extends GlobalPooling2D {
 
 /** Flattens all axes but the batch axis. */
 export class Flatten extends Layer {
-  constructor(cfg: { inputShape?: number[]; name?: string } = {}) { super(cfg); }
+  constructor(cfg: { inputShape?: number[]; name?: string } = {}) { checkLayerOptions('Flatten', cfg, []); super(cfg); }
   get className() { return 'Flatten'; }
   get defaultName() { return 'flatten'; }
   computeOutputShape(s: readonly number[]): number[] { return [s.reduce((a, b) => a * b, 1)]; }
@@ -195,6 +200,7 @@ export interface DenseConfig {
 export class Dense extends Layer {
   readonly cfg: Required<Omit<DenseConfig, 'inputShape' | 'name'>>;
   constructor(cfg: DenseConfig) {
+    checkLayerOptions('Dense', cfg, ['units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer']);
     super(cfg);
     const what = 'Dense';
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
@@ -237,9 +243,10 @@ export class Dense extends Layer {
 export class Dropout extends Layer {
   readonly rate: number;
   constructor(cfg: { rate: number; inputShape?: number[]; name?: string }) {
+    checkLayerOptions('Dropout', cfg, ['rate']);
     super(cfg);
     if (!cfg || typeof cfg.rate !== 'number' || !(cfg.rate >= 0 && cfg.rate < 1)) {
-      throw new Error(`Dropout: rate must be a number in [0, 1), got ${JSON.stringify(cfg?.rate)}`);
+      throw new Error(`Dropout: rate must be a number in [0, 1), got ${show(cfg?.rate)}`);
     }
     this.rate = cfg.rate;
   }
@@ -261,6 +268,7 @@ export class Dropout extends Layer {
 export class Activation extends Layer {
   readonly act: ActivationName;
   constructor(cfg: { activation: ActivationName; inputShape?: number[]; name?: string }) {
+    checkLayerOptions('Activation', cfg, ['activation']);
     super(cfg);
     this.act = checkActivation(cfg?.activation, 'Activation');
   }
@@ -284,10 +292,11 @@ export interface LeakyReLUConfig {
 export class LeakyReLU extends Layer {
   readonly alpha: number;
   constructor(cfg: LeakyReLUConfig = {}) {
+    checkLayerOptions('LeakyReLU', cfg, ['alpha']);
     super(cfg ?? {});
     const alpha = cfg?.alpha ?? 0.3;
     if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) {
-      throw new Error(`LeakyReLU: alpha must be a non-negative number, got ${JSON.stringify(cfg?.alpha)}`);
+      throw new Error(`LeakyReLU: alpha must be a non-negative number, got ${show(cfg?.alpha)}`);
     }
     this.alpha = alpha;
   }

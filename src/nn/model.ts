@@ -6,7 +6,7 @@
 //   tidy { zero grads · forward on the tape (final softmax fused into the loss) · backward · optimizer }
 // so every tensor of a step is released at its end and the arena high-water mark stays flat.
 // File formats live outside (serialize.ts, onnx/export.ts import this module, never the reverse).
-import { Tensor, tensor, tidy, keep } from '../tensor.js';
+import { Tensor, tensor, tidy } from '../tensor.js';
 import { Tape, noGrad, withTape } from '../autograd.js';
 import { softmaxCrossEntropy } from '../ops/act.js';
 import { binaryCrossentropy, meanAbsoluteError, meanSquaredError } from '../ops/loss.js';
@@ -20,6 +20,9 @@ import { RMSprop } from '../optim/rmsprop.js';
 import type { LearningRateSchedule } from '../optim/schedules.js';
 import { Progress } from './progress.js';
 import { Data, DataSource, LossName, LOSSES, checkTargets, labelsToOneHot, sliceSource, toSource } from './data.js';
+import { StepGuard } from './guard.js';
+import { BATCH_OPTIONS, COMPILE_OPTIONS, FIT_OPTIONS, MODEL_OPTIONS, checkArg, checkLayerSize, checkOptions, func, nullValue, or, seedInt } from './options.js';
+import { show } from '../show.js';
 
 /** Arguments of {@link Model.compile}. */
 export interface CompileArgs {
@@ -129,6 +132,8 @@ export class Model {
   readonly outputs: SymbolicTensor[];
   private built = false;
   private stopFlag = false;
+  private disposed = false;
+  private guard = new StepGuard();
   /** @internal */ protected graphCache: Graph | null = null;
   private layerList: Layer[] = [];
 
@@ -154,7 +159,7 @@ export class Model {
   /** The layer called `name`; throws naming the layers there are. */
   getLayer(name: string): Layer {
     const l = this.layers.find((x) => x.name === name);
-    if (!l) throw new Error(`getLayer: no layer named ${JSON.stringify(name)}; the model has ${this.layers.map((x) => x.name).join(', ')}`);
+    if (!l) throw new Error(`getLayer: no layer named ${show(name)}; the model has ${this.layers.map((x) => x.name).join(', ')}`);
     return l;
   }
 
@@ -212,6 +217,7 @@ export class Model {
     for (const n of order) {
       if (n.layer instanceof InputLayer) continue;
       const out = this.inputs.length + steps.length;
+      if (n.inputs.length === 1) checkLayerSize(n.layer, n.inputs[0].shape, n.output.shape as number[]);
       steps.push({
         layer: n.layer, node: n, inputs: n.inputs.map((t) => slot.get(t)!), output: out,
         inShapes: n.inputs.map((t) => [...t.shape]), outShape: [...n.output.shape],
@@ -236,6 +242,7 @@ export class Model {
 
   /** Sets the seed before the weights exist (they are created on first build). */
   setSeed(seed: number): void {
+    this.alive('setSeed'); checkArg('setSeed', 'seed', seed, seedInt);
     if (this.built) throw new Error('setSeed: the weights already exist; pass seed before compile/fit/summary');
     this.seed = seed;
     this.initRng = new Rng(seed);
@@ -276,6 +283,7 @@ export class Model {
 
   /** Creates every layer's weights (idempotent; done by compile, fit, summary). */
   build(): void {
+    this.alive('build');
     if (this.built) return;
     const g = this.graph();
     for (const st of g.steps) if (!st.layer.built) st.layer.build(st.inShapes[0], this.initRng);
@@ -325,6 +333,7 @@ export class Model {
    * model gets Keras' functional table with its "Connected to" column.
    */
   summary(print: ((s: string) => void) | null = (s) => console.log(s)): string {
+    this.alive('summary'); checkArg('summary', 'print', print, or(func, nullValue));
     this.build();
     const text = this.isSequential ? this.sequentialTable() : this.functionalTable();
     if (print) print(text);
@@ -398,10 +407,11 @@ export class Model {
 
   /** Chooses optimizer, loss and metrics (Keras names). */
   compile(args: CompileArgs): void {
+    this.alive('compile'); checkOptions('compile', args, COMPILE_OPTIONS, 'its argument');
     if (!args || typeof args !== 'object') throw new Error('compile: expected {optimizer, loss, metrics}');
     const { optimizer, loss } = args;
     if (!(LOSSES as readonly unknown[]).includes(loss)) {
-      throw new Error(`compile: loss must be one of ${LOSSES.map((l) => `'${l}'`).join(', ')}, got ${JSON.stringify(loss)}`);
+      throw new Error(`compile: loss must be one of ${LOSSES.map((l) => `'${l}'`).join(', ')}, got ${show(loss)}`);
     }
     if (!this.isSequential && this.outputs.length !== 1) {
       throw new Error(`compile: training needs a model with one output; this one has ${this.outputs.length} (predict works with several)`);
@@ -414,7 +424,7 @@ export class Model {
       if (this.outputShape.length !== 1) throw new Error(`compile: ${loss} needs an output of shape (None, classes), got ${shapeText(this.outputShape)}`);
     }
     for (const m of args.metrics ?? []) {
-      if (m !== 'accuracy' && m !== 'acc') throw new Error(`compile: unknown metric ${JSON.stringify(m)} (supported: 'accuracy')`);
+      if (m !== 'accuracy' && m !== 'acc') throw new Error(`compile: unknown metric ${show(m)} (supported: 'accuracy')`);
       if (loss === 'meanSquaredError' || loss === 'meanAbsoluteError') {
         throw new Error(`compile: metric 'accuracy' has no meaning for ${loss} (a regression loss); leave metrics out`);
       }
@@ -424,7 +434,7 @@ export class Model {
     else if (optimizer === 'sgd') opt = new SGD();
     else if (optimizer === 'rmsprop') opt = new RMSprop();
     else if (optimizer instanceof Optimizer) opt = optimizer;
-    else throw new Error(`compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got ${JSON.stringify(optimizer)}`);
+    else throw new Error(`compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got ${show(optimizer)}`);
     // Like Keras, the weights exist once the model is compiled (seeded by the model's seed).
     this.build();
     if (this.optimizer && this.optimizer !== opt) this.optimizer.dispose();
@@ -515,6 +525,14 @@ export class Model {
     const params = this.trainableParams();
     // Optimizer state is made before the step's tidy(), so the first step already has the final layout.
     opt.prepare(params);
+    // Everything a step changes, copied aside so a non-finite step can be undone.
+    const state = [...this.allWeights(), ...opt.stateWeights()];
+    this.guard.save(state.map((w) => w.value));
+    const iterations = opt.iterations;
+    const undo = (why: string) => {
+      this.guard.restore(); opt.iterations = iterations;
+      return new Error(`${why} ${where}; training stopped and the weights are those from before this batch`);
+    };
     const u8 = getArena().u8();
     for (const p of params) u8.fill(0, p.grad.ptr, p.grad.ptr + p.grad.size * 4);
     return tidy(() => {
@@ -522,17 +540,18 @@ export class Model {
       for (const p of params) tape.watch(p.value, p.grad);
       const r = withTape(tape, () => this.lossOf(xb, yb, true));
       const value = r.loss.view()[0];
-      if (!Number.isFinite(value)) {
-        throw new Error(`loss became ${value} ${where}; training stopped and the weights are those from before this batch`);
-      }
+      if (!Number.isFinite(value)) throw undo(`loss became ${value}`);
       tape.backward(r.loss);
       opt.step(params);
+      const bad = StepGuard.firstNonFinite(state.map((w) => w.value));
+      if (bad >= 0) throw undo(`the update made ${state[bad].name} non-finite (loss was ${value}; try a lower learning rate)`);
       return { loss: value, correct: r.correct() };
     });
   }
 
   /** One step on the given batch (Keras trainOnBatch); returns [loss, accuracy], or [loss] for regression losses. */
   trainOnBatch(x: Data | Data[], y: Data): number[] {
+    this.alive('trainOnBatch');
     this.requireCompiled('trainOnBatch');
     const xs = this.toSources(x, 'trainOnBatch x');
     const ys = toSource(y, 'trainOnBatch y');
@@ -565,6 +584,7 @@ export class Model {
 
   /** Trains for `epochs` epochs (Keras fit). */
   async fit(x: Data | Data[], y: Data, args: FitArgs = {}): Promise<History> {
+    this.alive('fit'); checkOptions('fit', args, FIT_OPTIONS);
     if (args.seed !== undefined) {
       if (!this.built) this.setSeed(args.seed);
       else this.trainRng = new Rng(args.seed ^ 0x5bd1e995);
@@ -577,7 +597,7 @@ export class Model {
     const schedule = args.learningRateSchedule;
     if (schedule !== undefined && typeof schedule !== 'function') throw new Error('fit: learningRateSchedule must be a function of the step number (e.g. sn.schedules.cosineDecay({...}))');
     const split = args.validationSplit ?? 0;
-    if (typeof split !== 'number' || !(split >= 0 && split < 1)) throw new Error(`fit: validationSplit must be a number in [0, 1), got ${JSON.stringify(args.validationSplit)}`);
+    if (typeof split !== 'number' || !(split >= 0 && split < 1)) throw new Error(`fit: validationSplit must be a number in [0, 1), got ${show(args.validationSplit)}`);
     if (split > 0 && args.validationData) throw new Error('fit: give validationData or validationSplit, not both');
     let xs = this.toSources(x, 'fit x');
     let ys = toSource(y, 'fit y');
@@ -677,6 +697,7 @@ export class Model {
    * at 0.5 for binaryCrossentropy), [loss] for meanSquaredError and meanAbsoluteError.
    */
   evaluate(x: Data | Data[], y: Data, args: { batchSize?: number } = {}): number[] {
+    this.alive('evaluate'); checkOptions('evaluate', args, BATCH_OPTIONS);
     this.requireCompiled('evaluate');
     const xs = this.toSources(x, 'evaluate x');
     const ys = toSource(y, 'evaluate y');
@@ -693,6 +714,7 @@ export class Model {
   predict(x: Data, args?: { batchSize?: number }): Tensor;
   predict(x: Data[], args?: { batchSize?: number }): Tensor[];
   predict(x: Data | Data[], args: { batchSize?: number } = {}): Tensor | Tensor[] {
+    this.alive('predict'); checkOptions('predict', args, BATCH_OPTIONS);
     this.build();
     const xs = this.toSources(x, 'predict x');
     const g = this.graph();
@@ -705,7 +727,8 @@ export class Model {
     const n = xs[0].n;
     const shapes = this.outputShapes;
     const rowSizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
-    const outs = shapes.map((s) => keep(new Tensor([n, ...s])));
+    // Not keep(): inside the caller's tidy() the result is the caller's to return or lose (as tfjs).
+    const outs = shapes.map((s) => new Tensor([n, ...s]));
     const idx = Int32Array.from({ length: n }, (_, i) => i);
     noGrad(() => {
       for (let start = 0; start < n; start += batchSize) {
@@ -727,11 +750,13 @@ export class Model {
    * state (BatchNormalization: gamma, beta, moving_mean, moving_variance). The caller disposes them.
    */
   getWeights(): Tensor[] {
-    return this.allWeights().map((p) => keep(tensor(p.value.view().slice(), p.value.shape)));
+    this.alive('getWeights');
+    return this.allWeights().map((p) => tensor(p.value.view().slice(), p.value.shape));
   }
 
   /** Replaces all weights (the order of getWeights); checks count and shapes before writing anything. */
   setWeights(weights: Array<Tensor | Float32Array>): void {
+    this.alive('setWeights');
     const params = this.allWeights();
     if (!Array.isArray(weights) || weights.length !== params.length) {
       throw new Error(`setWeights: the model has ${params.length} weight arrays, got ${Array.isArray(weights) ? weights.length : typeof weights}`);
@@ -753,6 +778,7 @@ export class Model {
    * `sn.saveModel(model)`, which registers itself here so that this module does not import it.
    */
   save(): ArrayBuffer {
+    this.alive('save');
     if (!fileFormats.save) throw new Error('save: the model file format is not loaded; use saveModel(model) from simdnet');
     return fileFormats.save(this);
   }
@@ -762,6 +788,7 @@ export class Model {
    * `sn.toONNX(model)`. Async because the exporter and its protobuf library load only when asked for.
    */
   async toONNX(): Promise<Uint8Array> {
+    this.alive('toONNX');
     const { toONNX } = await import('../onnx/export.js');
     return toONNX(this);
   }
@@ -770,7 +797,17 @@ export class Model {
   dispose(): void {
     for (const l of this.layers) l.dispose();
     this.optimizer?.dispose();
+    this.guard.free();
     this.built = false;
+    this.disposed = true;
+  }
+
+  /** True once {@link dispose} ran; the model can then no longer be used. */
+  get isDisposed(): boolean { return this.disposed; }
+
+  /** Throws when the model was disposed (its weights are gone; rebuilding would make new random ones). */
+  protected alive(what: string): void {
+    if (this.disposed) throw new Error(`${what}: the model ${this.name} was disposed; create or load a new model`);
   }
 }
 
@@ -783,6 +820,7 @@ export class Sequential extends Model {
   private readonly stack: Layer[] = [];
 
   constructor(arg?: Layer[] | { layers?: Layer[]; name?: string; seed?: number }) {
+    if (!Array.isArray(arg)) checkOptions('Sequential', arg, MODEL_OPTIONS);
     const cfg = Array.isArray(arg) ? { layers: arg } : (arg ?? {});
     super({ name: cfg.name ?? 'sequential', seed: cfg.seed });
     for (const l of cfg.layers ?? []) this.add(l);
@@ -795,6 +833,7 @@ export class Sequential extends Model {
 
   /** Appends a layer; unnamed layers get Keras-style names (conv2d, conv2d_1, ...). */
   add(layer: Layer): void {
+    this.alive('Sequential.add');
     if (!(layer instanceof Layer)) throw new Error(`Sequential.add: expected a layer, got ${typeof layer}`);
     if (this.isBuilt) throw new Error('Sequential.add: the model is already built; add layers before compile/fit/summary');
     if (this.stack.includes(layer)) throw new Error(`Sequential.add: layer ${layer.name} is already in the model`);
@@ -820,7 +859,7 @@ export class Sequential extends Model {
     const inputShapes = [s];
     const steps = this.stack.map((layer, i): GraphStep => {
       const inS = s;
-      s = layer.computeOutputShape(inS);
+      s = checkLayerSize(layer, inS, layer.computeOutputShape(inS));
       return { layer, node: null, inputs: [i], output: i + 1, inShapes: [inS], outShape: s };
     });
     return { inputShapes, steps, outputs: [steps.length], slots: steps.length + 1 };

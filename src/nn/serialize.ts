@@ -6,10 +6,13 @@
 //   16  JSON header            architecture, weight and optimizer-slot table, RNG states
 //   ..  float32[] blob         little-endian, addressed by {offset, length} in floats:
 //                              trainable weights, then layer state, then optimizer slots
+//   ..  u32 CRC-32             (version 2 on) of every byte before it
 //
 // Layer state (BatchNormalization's moving mean/variance: non-trainable) is listed under the header
 // key "state", written only when the model has some. Models without state therefore give the same
 // bytes as before the key existed, and those files load unchanged: a pure extension of version 1.
+// Version 2 appends the checksum (a flipped byte in a weight or a dropped section would otherwise load
+// as a valid-looking model); version 1 files, without it, still load.
 //
 // A functional model also writes the header key "graph" (Keras' functional config: each layer's
 // inbound nodes as [layer, node, tensor] references, and the input and output layers); its "layers"
@@ -17,8 +20,8 @@
 // "graph" key, so its files are what they were, and a file without the key loads as a Sequential.
 // A layer with `trainable` false carries `trainable: false` in its config.
 //
-// Loading checks everything (sizes, shapes against the architecture, bounds) before it allocates a
-// byte, and builds a new model, so a bad file never touches a model in memory.
+// Loading checks everything (checksum, sizes, shapes against the architecture, bounds, values) before
+// it allocates a byte, and builds a new model, so a bad file never touches a model in memory.
 import { Model, Sequential, fileFormats } from './model.js';
 import { layerClasses } from './layers.js';
 import { InputLayer, Layer, SymbolicTensor } from './layer.js';
@@ -26,13 +29,16 @@ import { Adam } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
 import { Optimizer, OptimizerState } from '../optim/optimizer.js';
+import { show } from '../show.js';
+import { crc32 } from './crc32.js';
 
 const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4e, 0x45, 0x54, 0x00]; // "SIMDNET\0"
 /** Version of the model file format written by this build. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 const MAX_HEADER = 16 << 20;
 const MAX_FLOATS = 1 << 28; // 1 GiB of weights
 const MAX_ACTIVATION = 1 << 27; // elements per example in any layer's output
+const MAX_ITERATIONS = 2 ** 31 - 2; // an i32 in the kernels, after one more step
 
 interface Slice { offset: number; length: number }
 interface Header {
@@ -120,7 +126,8 @@ export function saveModel(model: Model): ArrayBuffer {
   const padded = Math.ceil(json.length / 4) * 4;
   const hdr = new Uint8Array(padded).fill(0x20);
   hdr.set(json);
-  const buf = new ArrayBuffer(16 + padded + offset * 4);
+  const body = 16 + padded + offset * 4;
+  const buf = new ArrayBuffer(body + 4);
   const u8 = new Uint8Array(buf);
   u8.set(MAGIC, 0);
   const dv = new DataView(buf);
@@ -132,6 +139,7 @@ export function saveModel(model: Model): ArrayBuffer {
     for (let i = 0; i < c.length; i++) dv.setFloat32(at + i * 4, c[i], true);
     at += c.length * 4;
   }
+  dv.setUint32(body, crc32(u8.subarray(0, body)), true);
   return buf;
 }
 
@@ -182,25 +190,41 @@ function graphModel(h: Header, layers: Layer[]): Model {
   } catch (e) { fail((e as Error).message); }
 }
 
-function fail(msg: string): never { throw new Error(`loadModel: ${msg}`); }
+function failWith(msg: string): never { throw new Error(`loadModel: ${msg}`); }
+const fail: (msg: string) => never = failWith;
 
 function checkSlice(s: unknown, total: number, what: string): Slice {
   const o = s as Slice;
   if (!o || !Number.isInteger(o.offset) || !Number.isInteger(o.length) || o.offset < 0 || o.length < 0 || o.offset + o.length > total) {
-    fail(`${what} points outside the weight data (${JSON.stringify(s)}, file holds ${total} floats)`);
+    fail(`${what} points outside the weight data (${show(s)}, file holds ${total} floats)`);
   }
   return o;
 }
 
 /** Rebuilds a model from saveModel's bytes; throws a clear error for any damaged or foreign file. */
 export function loadModel(data: ArrayBuffer | Uint8Array): Model {
-  const u8 = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : fail('expected an ArrayBuffer or Uint8Array');
-  if (u8.length < 16) fail(`file is truncated (${u8.length} bytes; the header alone is 16)`);
-  for (let i = 0; i < 8; i++) if (u8[i] !== MAGIC[i]) fail('not a simdnet model file (wrong magic number)');
+  const file = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : failWith('expected an ArrayBuffer or Uint8Array');
+  if (file.length < 16) failWith(`file is truncated (${file.length} bytes; the header alone is 16)`);
+  for (let i = 0; i < 8; i++) if (file[i] !== MAGIC[i]) failWith('not a simdnet model file (wrong magic number)');
+  const version = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(8, true);
+  if (version > FORMAT_VERSION) failWith(`format version ${version} is newer than this simdnet reads (${FORMAT_VERSION}); upgrade simdnet`);
+  if (version < 1) failWith(`invalid format version ${version}`);
+  // The checksum is compared first; on a mismatch the structural checks still run, only to tell a
+  // truncated file (the likelier story, and the more useful message) from one damaged in place.
+  let corrupt: string | null = null;
+  let u8 = file;
+  if (version >= 2) {
+    if (file.length < 20) failWith(`file is truncated (${file.length} bytes)`);
+    u8 = file.subarray(0, file.length - 4);
+    const stored = new DataView(file.buffer, file.byteOffset + u8.length, 4).getUint32(0, true);
+    const actual = crc32(u8);
+    if (stored !== actual) {
+      const hex = (v: number) => v.toString(16).padStart(8, '0');
+      corrupt = `file is corrupt: its CRC-32 is ${hex(actual)} but the file says ${hex(stored)} (damaged after it was saved; use another copy)`;
+    }
+  }
+  const fail: (msg: string) => never = (msg) => failWith(corrupt && !msg.includes('truncated') ? corrupt : msg);
   const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-  const version = dv.getUint32(8, true);
-  if (version > FORMAT_VERSION) fail(`format version ${version} is newer than this simdnet reads (${FORMAT_VERSION}); upgrade simdnet`);
-  if (version < 1) fail(`invalid format version ${version}`);
   const hlen = dv.getUint32(12, true);
   if (hlen > MAX_HEADER || hlen % 4 !== 0) fail(`header length ${hlen} is invalid`);
   if (16 + hlen > u8.length) fail(`file is truncated (header needs ${16 + hlen} bytes, file has ${u8.length})`);
@@ -219,10 +243,11 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   for (const w of [...h.weights, ...stateList]) claimed += Number(w?.length) || 0;
   for (const arr of Object.values(slots0)) if (Array.isArray(arr)) for (const sl of arr) claimed += Number(sl?.length) || 0;
   if (claimed > total) fail(`file is truncated: the header describes ${claimed} floats of weights and state, the file holds ${total}`);
+  if (corrupt) fail(corrupt);
   let used = 0;
   for (const w of [...h.weights, ...stateList]) {
     checkSlice(w, total, `weight ${w?.name}`);
-    if (!Array.isArray(w.shape) || w.shape.some((d) => !Number.isInteger(d) || d < 1)) fail(`weight ${w.name} has an invalid shape ${JSON.stringify(w.shape)}`);
+    if (!Array.isArray(w.shape) || w.shape.some((d) => !Number.isInteger(d) || d < 1)) fail(`weight ${w.name} has an invalid shape ${show(w.shape)}`);
     if (w.shape.reduce((a, b) => a * b, 1) !== w.length) fail(`weight ${w.name} has shape [${w.shape}] but ${w.length} values`);
     used += w.length;
   }
@@ -232,18 +257,27 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
     for (const s of arr) used += checkSlice(s, total, `optimizer state of ${name}`).length;
   }
   if (used !== total) fail(`weight data holds ${total} floats but the header accounts for ${used} (truncated or damaged file)`);
+  // With used === total, the slices tile the data exactly unless two overlap (one float read twice).
+  const named = [...h.weights.map((w) => ({ name: `weight ${w.name}`, sl: w as Slice })),
+    ...stateList.map((w) => ({ name: `state ${w.name}`, sl: w as Slice }))];
+  for (const [name, arr] of Object.entries(slots)) arr.forEach((sl, i) => named.push({ name: `optimizer state ${i} of ${name}`, sl }));
+  const sorted = named.filter((x) => x.sl.length > 0).sort((a, b) => a.sl.offset - b.sl.offset);
+  for (let i = 1; i < sorted.length; i++) {
+    const p = sorted[i - 1], q = sorted[i];
+    if (q.sl.offset < p.sl.offset + p.sl.length) fail(`${p.name} and ${q.name} overlap in the weight data (damaged file)`);
+  }
   if (total > MAX_FLOATS) fail(`model is too large (${total} floats)`);
 
   // Architecture: construct layers (no allocation) and infer every shape.
   const layers: Layer[] = h.layers.map((l, i) => {
     const C = layerClasses[l?.className];
-    if (!C) fail(`layer ${i} has unknown class ${JSON.stringify(l?.className)}`);
+    if (!C) fail(`layer ${i} has unknown class ${show(l?.className)}`);
     // `trainable` is the model's business, not a constructor option: set after construction.
     const raw = l.config as unknown;
     const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
     const { trainable, ...rest } = (isObject ? raw : {}) as Record<string, unknown>;
     const config = isObject ? rest : raw;
-    if (trainable !== undefined && typeof trainable !== 'boolean') fail(`layer ${i} (${l.className}): trainable must be a boolean, got ${JSON.stringify(trainable)}`);
+    if (trainable !== undefined && typeof trainable !== 'boolean') fail(`layer ${i} (${l.className}): trainable must be a boolean, got ${show(trainable)}`);
     let layer: Layer;
     try { layer = new C(config); } catch (e) { fail(`layer ${i} (${l.className}): ${(e as Error).message}`); }
     layer.trainable = trainable !== false;
@@ -253,7 +287,11 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   let model: Model;
   if (h.graph !== undefined) model = graphModel(h, layers);
   else {
-    try { model = new Sequential({ layers, name: String(h.name ?? 'sequential'), seed: Number(h.seed) || 0 }); } catch (e) { fail((e as Error).message); }
+    // graph() checks the chain's shapes and sizes now, inside the try, so a bad file names the loader.
+    try {
+      model = new Sequential({ layers, name: String(h.name ?? 'sequential'), seed: Number(h.seed) || 0 });
+      model.graph();
+    } catch (e) { fail((e as Error).message); }
   }
   for (const s of model.isSequential ? [model.inputShape] : model.inputShapes) {
     if (s.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`input shape [${s}] is too large`);
@@ -291,14 +329,39 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
       else if (oc.className === 'SGD') opt = new SGD(oc.config);
       else if (oc.className === 'RMSprop') opt = new RMSprop(oc.config);
     } catch (e) { fail(`optimizer config: ${(e as Error).message}`); }
-    if (!opt) fail(`unknown optimizer ${JSON.stringify(oc.className)}`);
+    if (!opt) fail(`unknown optimizer ${show(oc.className)}`);
     for (const [name, arr] of Object.entries(slots)) {
       if (arr.length !== opt.slotsPerParam) fail(`optimizer state of ${name} has ${arr.length} arrays but ${opt.className} with this config keeps ${opt.slotsPerParam}`);
     }
   }
   const iterations = h.optimizerState?.iterations ?? 0;
-  if (!Number.isInteger(iterations) || iterations < 0) fail(`optimizer iterations ${JSON.stringify(iterations)} is invalid`);
+  // The step count reaches the kernels as an i32 (Adam's bias correction).
+  if (!Number.isInteger(iterations) || iterations < 0 || iterations > MAX_ITERATIONS) {
+    fail(`optimizer iterations ${show(iterations)} is invalid (an integer in [0, ${MAX_ITERATIONS}])`);
+  }
+  if (!h.compile && (iterations > 0 || Object.keys(slots).length > 0)) fail('optimizer state without a compile section (damaged file)');
   if (!Array.isArray(h.rng?.init) || !Array.isArray(h.rng?.train)) fail('RNG state missing');
+  for (const [key, st] of [['init', h.rng.init], ['train', h.rng.train]] as const) {
+    // xoshiro128** never leaves the all-zero state: every "random" number would be 0.
+    if (st.length === 4 && st.every((v) => v === 0)) fail(`RNG state ${key} is all zeros (not a state the generator can have)`);
+  }
+
+  // Values: weights and state finite; variances and second moments not negative.
+  const base = 16 + hlen;
+  const scan = (sl: Slice, what: string, nonNegative: boolean) => {
+    for (let i = 0; i < sl.length; i++) {
+      const v = dv.getFloat32(base + (sl.offset + i) * 4, true);
+      if (!Number.isFinite(v)) fail(`${what} holds ${v} at index ${i}`);
+      if (nonNegative && v < 0) fail(`${what} holds ${v} at index ${i}, but it cannot be negative`);
+    }
+  };
+  for (const w of h.weights) scan(w, `weight ${w.name}`, false);
+  for (const w of stateList) scan(w, `state ${w.name}`, w.name.endsWith('/moving_variance'));
+  for (const [name, arr] of Object.entries(slots)) {
+    // Slots that hold running means of squared gradients: Adam's v (1), RMSprop's mean square (0).
+    const squares = opt?.className === 'Adam' ? 1 : opt?.className === 'RMSprop' ? 0 : -1;
+    arr.forEach((sl, i) => scan(sl, `optimizer state ${i} of ${name}`, i === squares));
+  }
 
   // All checked: now allocate and fill.
   const read = (sl: Slice) => {

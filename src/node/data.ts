@@ -1,5 +1,5 @@
 /** Node-only loading of MNIST-like IDX files from disk. */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { decodeMnist, MNIST_FILE_NAMES, type MnistData, type MnistFiles } from '../data/idx.js';
@@ -18,8 +18,10 @@ async function readRawOrGz(dir: string, base: string): Promise<{ bytes: Uint8Arr
       return { bytes: await readFile(path), path };
     } catch (err) {
       // Only "not there" means "try the next name"; permission or I/O errors
-      // must not be disguised as a missing file.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // must not be disguised as a missing file, and they name the path.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EISDIR') throw new Error(`${path} is a directory, not an IDX file`);
+      if (code !== 'ENOENT') throw new Error(`cannot read ${path}: ${(err as Error).message}`);
     }
   }
   return null;
@@ -33,6 +35,10 @@ async function readRawOrGz(dir: string, base: string): Promise<{ bytes: Uint8Arr
  */
 export async function loadIdxDir(dir: string, opts: LoadIdxOptions = {}): Promise<MnistData> {
   const abs = resolve(dir);
+  const st = await stat(abs).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(e.code === 'ENOENT' ? `MNIST data directory ${abs} does not exist` : `cannot read MNIST data directory ${abs}: ${e.message}`);
+  });
+  if (!st.isDirectory()) throw new Error(`MNIST data path ${abs} is not a directory (give the directory holding the IDX files)`);
   const keys = Object.keys(MNIST_FILE_NAMES) as (keyof MnistFiles)[];
   const found = await Promise.all(keys.map((k) => readRawOrGz(abs, MNIST_FILE_NAMES[k])));
   // Name every missing file at once, so one look at the error fixes the directory.

@@ -23,6 +23,7 @@ import type { Model } from '../nn/model.js';
 import type { Layer } from '../nn/layer.js';
 import { windowGeometry, type Padding } from '../geom.js';
 import { AttributeType, DataType, onnxType } from './onnx-schema.js';
+import { show } from '../show.js';
 
 /** ONNX IR version and default-domain opset the exporter writes. */
 export const ONNX_IR_VERSION = 8;
@@ -231,7 +232,7 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
       // simdnet's softmax is over the last axis: channels, i.e. axis 1 once transposed to NCHW.
       node('Softmax', name, [cur], [int('axis', layout === 'nchw' ? 1 : rank - 1)]);
     } else if (act !== 'linear' && act !== undefined && act !== null) {
-      throw new Error(`toONNX: layer ${name}: activation ${JSON.stringify(act)} cannot be exported`);
+      throw new Error(`toONNX: layer ${name}: activation ${show(act)} cannot be exported`);
     }
   };
 

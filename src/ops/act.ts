@@ -4,6 +4,7 @@
 import { Tensor } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
 import { expectFinite, expectTensor, k } from './util.js';
+import { show } from '../show.js';
 
 /** max(x, 0) element-wise. */
 export function relu(x: Tensor): Tensor {
@@ -45,7 +46,7 @@ export function tanh(x: Tensor): Tensor {
 }
 
 function checkAlpha(alpha: unknown, what: string): number {
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new Error(`${what}: alpha must be a finite number, got ${JSON.stringify(alpha)}`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new Error(`${what}: alpha must be a finite number, got ${show(alpha)}`);
   return alpha;
 }
 
@@ -136,6 +137,8 @@ export function softmaxCrossEntropy(labels: Tensor, logits: Tensor, probsOut?: T
   }
   expectFinite(labels, what, 'labels');
   const [R, K] = rowsCols(logits, what);
+  // The mean over no rows is 0/0: refuse it rather than return NaN (PyTorch's mean reduction gives NaN).
+  if (R === 0) throw new Error(`${what}: the batch is empty (logits shape [${logits.shape}])`);
   const kx = k();
   const probs = probsOut ?? new Tensor(logits.shape);
   const loss = new Tensor([]);

@@ -7,6 +7,7 @@ import { Tensor } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch } from './util.js';
 import type { Task } from '../wasm/abi.js';
+import { show } from '../show.js';
 
 /** Options of {@link batchNorm} (Keras BatchNormalization names and defaults). */
 export interface BatchNormOptions {
@@ -50,8 +51,8 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
   const training = opts.training ?? false;
   const momentum = opts.momentum ?? 0.99;
   const eps = opts.epsilon ?? 1e-3;
-  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new Error(`${what}: momentum must be a number in [0, 1], got ${JSON.stringify(momentum)}`);
-  if (typeof eps !== 'number' || !(eps > 0 && Number.isFinite(eps))) throw new Error(`${what}: epsilon must be a positive number, got ${JSON.stringify(eps)}`);
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new Error(`${what}: momentum must be a number in [0, 1], got ${show(momentum)}`);
+  if (typeof eps !== 'number' || !(eps > 0 && Number.isFinite(eps))) throw new Error(`${what}: epsilon must be a positive number, got ${show(eps)}`);
   const gamma = channelVector(opts.gamma, C, what, 'gamma');
   const beta = channelVector(opts.beta, C, what, 'beta');
   const movingMean = channelVector(opts.movingMean, C, what, 'movingMean');

@@ -4,6 +4,7 @@ import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch, reluMasked } from './util.js';
 import type { Task } from '../wasm/abi.js';
+import { show } from '../show.js';
 
 /** Options of {@link dense}. */
 export interface DenseOptions {
@@ -28,7 +29,7 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
     if (bias.size !== OUT) throw new Error(`${what}: bias has ${bias.size} values but the weight has ${OUT} outputs`);
   }
   const act = opts.activation ?? 'linear';
-  if (act !== 'linear' && act !== 'relu') throw new Error(`${what}: activation must be 'linear' or 'relu', got ${JSON.stringify(act)}`);
+  if (act !== 'linear' && act !== 'relu') throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
   if (!opts.skipFiniteCheck) {
     expectFinite(x, what, 'input x');
     expectFinite(weight, what, 'weight');

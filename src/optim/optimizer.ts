@@ -1,6 +1,7 @@
 // Optimizers update parameters in place in wasm (assembly/kernels/optim.ts). State (moments, step
 // count) lives in tensors owned by the optimizer so that a saved model resumes exactly.
 import { Tensor, zeros, keep } from '../tensor.js';
+import { show } from '../show.js';
 
 /** A parameter and its gradient buffer. */
 export interface ParamGrad { name: string; value: Tensor; grad: Tensor }
@@ -83,6 +84,11 @@ export abstract class Optimizer {
     }
   }
 
+  /** @internal The live state tensors, named `<param>/slot<i>` (for undoing a failed step). */
+  stateWeights(): Array<{ name: string; value: Tensor }> {
+    return [...this.slots].flatMap(([name, ts]) => ts.map((value, i) => ({ name: `${name}/slot${i}`, value })));
+  }
+
   /** Frees the state tensors. */
   dispose(): void {
     for (const s of this.slots.values()) for (const t of s) t.dispose();
@@ -92,7 +98,7 @@ export abstract class Optimizer {
 
 export function checkRate(v: unknown, what: string, name: string, lo: number, hi: number, loOpen = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (loOpen && v === lo)) {
-    throw new Error(`${what}: ${name} must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    throw new Error(`${what}: ${name} must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${show(v)}`);
   }
   return v;
 }

@@ -1,5 +1,6 @@
 import { getEngine } from '../wasm/bindings.js';
 import { Optimizer, ParamGrad, checkRate } from './optimizer.js';
+import { show } from '../show.js';
 
 /** Options of {@link RMSprop} (Keras names and defaults). */
 export interface RMSpropConfig { learningRate?: number; rho?: number; momentum?: number; epsilon?: number; centered?: boolean }
@@ -22,7 +23,7 @@ export class RMSprop extends Optimizer {
     this.rho = checkRate(cfg.rho ?? 0.9, 'RMSprop', 'rho', 0, 1);
     this.momentum = checkRate(cfg.momentum ?? 0, 'RMSprop', 'momentum', 0, 1);
     this.epsilon = checkRate(cfg.epsilon ?? 1e-7, 'RMSprop', 'epsilon', 0, 1, true);
-    if (cfg.centered !== undefined && typeof cfg.centered !== 'boolean') throw new Error(`RMSprop: centered must be a boolean, got ${JSON.stringify(cfg.centered)}`);
+    if (cfg.centered !== undefined && typeof cfg.centered !== 'boolean') throw new Error(`RMSprop: centered must be a boolean, got ${show(cfg.centered)}`);
     this.centered = cfg.centered ?? false;
   }
 

@@ -6,12 +6,13 @@
 // (Keras LearningRateSchedule semantics: the first step sees 0). For a per-epoch schedule, call it
 // from a callback instead: `onEpochBegin: (e) => { model.optimizer!.learningRate = s(e); }`.
 import { getEngine } from '../wasm/bindings.js';
+import { show } from '../show.js';
 
 /** A learning rate as a function of the 0-based step (or epoch) number. */
 export type LearningRateSchedule = (step: number) => number;
 
 function num(v: unknown, what: string, name: string, ok: (x: number) => boolean, rule: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new Error(`${what}: ${name} must be ${rule}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new Error(`${what}: ${name} must be ${rule}, got ${show(v)}`);
   return v;
 }
 

@@ -2,10 +2,12 @@
 // validate) over one WebAssembly.Memory owned here. Our own ~40-line instantiation replaces the
 // deprecated @assemblyscript/loader: the module imports only `env.memory` and exports plain functions.
 import { simdBase64, scalarBase64, threadsBase64 } from './kernels.bytes.js';
-import { ThreadPool } from './pool.js';
+import { MAX_THREADS, ThreadPool } from './pool.js';
 import type { KernelExports } from './abi.js';
+import { show } from '../show.js';
 
 export type { KernelExports } from './abi.js';
+export { MAX_THREADS };
 
 /**
  * Which compiled build of the kernels is running: 'threads' is the SIMD build over a shared memory
@@ -72,29 +74,65 @@ export async function hardwareThreads(): Promise<number> {
 
 let noticeShown = false;
 
+// Thread-count requests (ready, setThreads, shutdown) form one queue: each one records the count it
+// wants and queues a step that applies the latest wanted count, so concurrent or overlapping calls
+// end at the last request's count and every promise settles, however they interleave.
+let wantedThreads = 1;
+let threadQueue: Promise<unknown> = Promise.resolve();
+let threadRequests = 0;
+
+// Registers the request at once (call order is what decides), applies it once the engine exists.
+function requestThreads(n: number): Promise<number> {
+  wantedThreads = n;
+  threadRequests++;
+  const engineReady = pending!;
+  const step = threadQueue.then(async () => {
+    const e = await engineReady;
+    if (e.build !== 'threads') return 1;
+    if (e.pool.threads !== wantedThreads) await e.pool.start(wantedThreads, e.module, e.memory);
+    return e.pool.threads;
+  });
+  threadQueue = step.catch(() => {});
+  return step;
+}
+
+function checkThreads(n: unknown, what: string): void {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
+    throw new Error(`${what}: threads must be an integer from 1 to ${MAX_THREADS} (MAX_THREADS), got ${show(n)}`);
+  }
+}
+
 /**
- * Sets the number of threads kernels run on. Results are bit-identical for any count (work is cut
- * into fixed shards). Needs the 'threads' build; elsewhere it stays at 1 and says why once.
+ * Sets the number of threads kernels run on (1 to {@link MAX_THREADS}). Results are bit-identical
+ * for any count (work is cut into fixed shards). Needs the 'threads' build; elsewhere it stays at 1
+ * and says why once. Overlapping calls (and shutdown) take effect in call order: the last one wins.
+ * Resolves with the thread count once this request has been applied.
  */
-export async function setThreads(n: number): Promise<number> {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`setThreads: n must be a positive integer, got ${n}`);
-  const e = await ready();
-  if (e.build !== 'threads') {
-    if (n > 1 && !noticeShown) {
+export function setThreads(n: number): Promise<number> {
+  try { checkThreads(n, 'setThreads'); } catch (err) { return Promise.reject(err); }
+  if (!pending) ready().catch(() => {}); // starts the engine; failures surface below
+  const applied = requestThreads(n);
+  return applied.then(async (threads) => {
+    const e = await pending!;
+    if (e.build !== 'threads' && n > 1 && !noticeShown) {
       noticeShown = true;
       console.warn(`simdnet: running on 1 thread — the '${e.build}' build has no shared memory${typeof (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === 'boolean' && !(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? ' (this page is not cross-origin isolated: serve it with COOP/COEP headers)' : ''}`);
     }
-    return 1;
-  }
-  await e.pool.start(n, e.module, e.memory);
-  return e.pool.threads;
+    return threads;
+  });
 }
 
-/** Threads currently running kernels. */
+/** Threads currently running kernels (a worker that died is not counted). */
 export function getThreads(): number { return engine ? engine.pool.threads : 1; }
 
-/** Stops the worker threads (the process may also simply exit: workers never keep it alive). */
-export async function shutdown(): Promise<void> { if (engine) await engine.pool.stop(); }
+/**
+ * Stops the worker threads; kernels then run on the calling thread (the process may also simply
+ * exit: workers never keep it alive). Queued like setThreads(1).
+ */
+export async function shutdown(): Promise<void> {
+  if (!pending) return;
+  await requestThreads(1);
+}
 
 /**
  * Instantiates the kernels once; later calls return the same engine. Asking for a different build
@@ -103,16 +141,22 @@ export async function shutdown(): Promise<void> { if (engine) await engine.pool.
 export async function ready(opts: ReadyOptions = {}): Promise<Engine> {
   const want = opts.build ?? 'auto';
   if (want !== 'auto' && want !== 'simd' && want !== 'scalar' && want !== 'threads') {
-    throw new Error(`ready(): build must be 'auto', 'threads', 'simd' or 'scalar', got ${JSON.stringify(want)}`);
+    throw new Error(`ready(): build must be 'auto', 'threads', 'simd' or 'scalar', got ${show(want)}`);
   }
-  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
-    throw new Error(`ready(): threads must be a positive integer, got ${opts.threads}`);
-  }
+  if (opts.threads !== undefined) checkThreads(opts.threads, 'ready()');
   const first = !pending;
   if (!pending) pending = instantiate(want);
+  // Registered before any await, so requests made after this call win over it.
+  const req = opts.threads !== undefined ? requestThreads(opts.threads) : null;
+  const seen = threadRequests;
   const e = await pending;
-  if (first && e.build === 'threads') await e.pool.start(opts.threads ?? await hardwareThreads(), e.module, e.memory);
-  else if (!first && opts.threads !== undefined) await setThreads(opts.threads);
+  if (req) await req;
+  else if (first && e.build === 'threads') {
+    const n = Math.min(await hardwareThreads(), MAX_THREADS);
+    // A setThreads/shutdown made meanwhile came later than this call: it wins.
+    if (threadRequests === seen) await requestThreads(n);
+    else await threadQueue;
+  }
   if (want !== 'auto' && e.build !== want) {
     throw new Error(`ready(): the '${e.build}' build is already running; cannot switch to '${want}'`);
   }

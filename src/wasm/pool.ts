@@ -22,6 +22,13 @@ const MAX_TASKS = 256;
 const TAG_MASK = 0x7fff; // generation bits kept in NEXT's tag
 const SPIN = 20000; // Atomics.load polls (~50 µs) before a thread sleeps in Atomics.wait
 
+/**
+ * The most threads a pool runs (workers + the calling thread). Each worker instantiates the module
+ * and keeps its own stacks (~20 MB), and work is cut into 4 shards per op, so more threads only cost
+ * memory; the cap keeps a typo such as `--threads 999` from starting hundreds of workers.
+ */
+export const MAX_THREADS = 64;
+
 // Self-contained worker source: works as a Node worker_threads eval script and as a browser Worker.
 const WORKER_SRC = `
 'use strict';
@@ -87,6 +94,10 @@ export class ThreadPool {
   private readonly index = new Map<string, number>();
   private workers: WorkerLike[] = [];
   private lastError = '';
+  // start/stop run one at a time, in call order, so a stop never races a worker that is booting.
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Workers that died on their own (not stopped by us), since the pool was made. */
+  deadWorkers = 0;
 
   /** @param k the calling thread's instance exports; tasks name its functions */
   constructor(private readonly k: KernelExports) {
@@ -96,13 +107,42 @@ export class ThreadPool {
   /** Number of threads that run tasks (workers + the calling thread). */
   get threads(): number { return this.workers.length + 1; }
 
-  /** Starts `n - 1` workers over `memory` (which must be shared) running `module`. */
-  async start(n: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<void> {
-    await this.stop();
-    const want = Math.max(0, Math.floor(n) - 1);
-    const spawned: Promise<void>[] = [];
-    for (let i = 0; i < want; i++) spawned.push(this.spawn(module, memory));
-    await Promise.all(spawned);
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(op);
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * Runs on `n` threads: stops the workers, then starts `n - 1` over `memory` (which must be shared)
+   * running `module`. Calls are queued behind any start/stop still in progress.
+   */
+  start(n: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<void> {
+    if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
+      return Promise.reject(new Error(`thread pool: thread count must be an integer from 1 to ${MAX_THREADS}, got ${n}`));
+    }
+    return this.serial(async () => {
+      await this.stopNow();
+      const spawned: Promise<void>[] = [];
+      for (let i = 0; i < n - 1; i++) spawned.push(this.spawn(module, memory));
+      const r = await Promise.allSettled(spawned);
+      const failed = r.find((x) => x.status === 'rejected');
+      if (failed) {
+        await this.stopNow();
+        throw new Error(`thread pool: a worker failed to start (${(failed as PromiseRejectedResult).reason?.message ?? failed})`);
+      }
+    });
+  }
+
+  // A worker that ended without being stopped (crash, out of memory, terminated from outside) is
+  // dropped, so threads counts only live ones, and reported once on the console.
+  private died(w: WorkerLike, why: string): void {
+    const i = this.workers.indexOf(w);
+    if (i < 0) return;
+    this.workers.splice(i, 1);
+    this.deadWorkers++;
+    this.lastError = why;
+    console.warn(`simdnet: a kernel worker thread died (${why}); continuing on ${this.threads} thread${this.threads > 1 ? 's' : ''}`);
   }
 
   private async spawn(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<void> {
@@ -122,6 +162,7 @@ export class ThreadPool {
           const nw = new Worker(WORKER_SRC, { eval: true });
           nw.on('message', onMessage);
           nw.on('error', (e: Error) => { this.lastError = e.message; reject(e); });
+          nw.on('exit', (code: number) => { reject(new Error(`worker exited with code ${code}`)); this.died(nw, `exit code ${code}`); });
           nw.postMessage(init);
           w = nw;
           this.workers.push(w);
@@ -130,7 +171,7 @@ export class ThreadPool {
         const url = URL.createObjectURL(new Blob([WORKER_SRC], { type: 'text/javascript' }));
         const bw = new Worker(url);
         bw.onmessage = (e) => onMessage(e.data);
-        bw.onerror = (e) => { this.lastError = e.message; reject(new Error(e.message)); };
+        bw.onerror = (e) => { this.lastError = e.message; reject(new Error(e.message)); this.died(bw, e.message); bw.terminate(); };
         bw.postMessage(init);
         w = bw;
         this.workers.push(w);
@@ -138,13 +179,17 @@ export class ThreadPool {
     });
   }
 
-  /** Stops all workers. */
-  async stop(): Promise<void> {
+  /** Stops all workers (after any start still in progress). */
+  stop(): Promise<void> { return this.serial(() => this.stopNow()); }
+
+  private async stopNow(): Promise<void> {
     if (this.workers.length === 0) return;
+    // Out of the list first: their exit events are ours, not deaths.
+    const ws = this.workers;
+    this.workers = [];
     Atomics.store(this.ctrl, GEN, -1);
     Atomics.notify(this.ctrl, GEN);
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers = [];
+    await Promise.all(ws.map((w) => w.terminate()));
     Atomics.store(this.ctrl, NEXT, 0);
     Atomics.store(this.ctrl, GEN, 0);
   }

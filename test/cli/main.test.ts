@@ -8,6 +8,8 @@ import { XMLValidator } from 'fast-xml-parser';
 import { PNG } from 'pngjs';
 import { main } from '../../src/cli/main.js';
 import { loadIdxDir, defaultMnistDir } from '../../src/node/data.js';
+import { loadModelFile } from '../../src/node/model.js';
+import { mkdirSync } from 'node:fs';
 
 let dir = '';
 const logs: string[] = [];
@@ -104,11 +106,90 @@ describe('simdnet train / evaluate / predict', () => {
     expect(right).toBeGreaterThanOrEqual(8);
   });
 
+  it('predict prepares a small, off-centre digit on a large canvas as MNIST (ink box, centre of mass)', async () => {
+    const data = await loadIdxDir(defaultMnistDir(), { trainLimit: 0, testLimit: 20 });
+    const files: string[] = [];
+    for (let i = 10; i < 20; i++) {
+      const px = data.test.images.subarray(i * 784, (i + 1) * 784);
+      // 3x nearest-neighbour, dark ink on white, in a corner region of a 240x180 canvas.
+      const png = new PNG({ width: 240, height: 180 });
+      png.data.fill(255);
+      const ox = 5 + (i * 13) % 120, oy = 3 + (i * 7) % 80;
+      for (let y = 0; y < 84; y++) for (let x = 0; x < 84; x++) {
+        const g = 255 - Math.round(px[Math.floor(y / 3) * 28 + Math.floor(x / 3)] * 255);
+        png.data.set([g, g, g, 255], ((oy + y) * 240 + ox + x) * 4);
+      }
+      const f = join(dir, `small${i}.png`);
+      await writeFile(f, PNG.sync.write(png));
+      files.push(f);
+    }
+    const out = await run(['predict', '--model', join(dir, 'model.simdnet'), '--json', ...files]);
+    const r = JSON.parse(out[out.length - 1]) as Array<{ prediction: number }>;
+    const right = r.filter((p, i) => p.prediction === data.test.labels[10 + i]).length;
+    expect(right).toBeGreaterThanOrEqual(8);
+    const blank = new PNG({ width: 30, height: 30 });
+    blank.data.fill(255);
+    const f = join(dir, 'blank.png');
+    await writeFile(f, PNG.sync.write(blank));
+    await expect(main(['predict', '--model', join(dir, 'model.simdnet'), f])).rejects.toThrow(`${f}: the image is blank (no ink to classify)`);
+  });
+
   it('bad arguments give clear errors', async () => {
     await expect(main(['train', '--epochs', 'x'])).rejects.toThrow(/--epochs must be an integer/);
-    await expect(main(['train', '--data', join(dir, 'nope')])).rejects.toThrow(/nope/);
+    await expect(main(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'bad-args')])).rejects.toThrow(/nope/);
     await expect(main(['evaluate'])).rejects.toThrow(/--model FILE is required/);
     await expect(main(['predict', '--model', join(dir, 'missing.simdnet'), 'x.png'])).rejects.toThrow(/missing\.simdnet/);
     await expect(main(['frobnicate'])).rejects.toThrow(/unknown command/);
+  });
+});
+
+describe('simdnet train: the run directory', () => {
+  // Captures console output; `onLine` may act on a line as it is printed.
+  async function runCode(args: string[], onLine: (l: string) => void = () => {}): Promise<{ code: number; lines: string[] }> {
+    const lines: string[] = [];
+    const take = (...a: unknown[]) => { const l = a.join(' '); lines.push(l); onLine(l); };
+    const log = vi.spyOn(console, 'log').mockImplementation(take);
+    const err = vi.spyOn(console, 'error').mockImplementation(take);
+    try { return { code: await main(args), lines }; } finally { log.mockRestore(); err.mockRestore(); }
+  }
+  const tiny = ['train', '--train-limit', '64', '--test-limit', '0', '--epochs', '1', '--batch-size', '32', '--threads', '1'];
+
+  it('an existing model is not replaced without --overwrite, and the refusal comes before the data is read', async () => {
+    const out = join(dir, 'existing');
+    const first = await runCode([...tiny, '--out', out]);
+    expect(first.code).toBe(0);
+    const before = await readFile(join(out, 'model.simdnet'));
+    const second = runCode([...tiny, '--out', out, '--seed', '2']);
+    await expect(second).rejects.toThrow(`--out ${out} already holds a model (${join(out, 'model.simdnet')}); pass --overwrite`);
+    // Buffer.equals: a deep toEqual over megabytes is needlessly slow.
+    expect((await readFile(join(out, 'model.simdnet'))).equals(before)).toBe(true);
+    const third = await runCode([...tiny, '--out', out, '--seed', '2', '--overwrite']);
+    expect(third.code).toBe(0);
+    expect((await readFile(join(out, 'model.simdnet'))).equals(before)).toBe(false);
+  });
+
+  it('when the final write fails, the finished run goes to a fallback directory that the message names (exit 1)', async () => {
+    const out = join(dir, 'sabotaged');
+    // After the up-front checks passed, model.simdnet becomes a directory: the final write must fail.
+    let sabotaged = false;
+    const r = await runCode([...tiny, '--out', out], (l) => {
+      if (!sabotaged && l.startsWith('data: ')) { sabotaged = true; mkdirSync(join(out, 'model.simdnet', 'x'), { recursive: true }); }
+    });
+    expect(sabotaged).toBe(true);
+    expect(r.code).toBe(1);
+    const msg = r.lines.find((l) => l.includes('the whole run was written to'));
+    expect(msg).toMatch(new RegExp(`^simdnet: cannot write ${join(out, 'model.simdnet').replace(/[/.]/g, '\\$&')} \\(.*\\); the whole run was written to (\\S+) instead$`));
+    const fallback = /written to (\S+) instead$/.exec(msg!)![1];
+    const model = await loadModelFile(join(fallback, 'model.simdnet'));
+    expect(model.inputShape).toEqual([28, 28, 1]);
+    model.dispose();
+    expect((await stat(join(fallback, 'report.md'))).size).toBeGreaterThan(0);
+    await rm(fallback, { recursive: true, force: true });
+  });
+
+  it('a run that fails before writing (bad data path) leaves no empty output directory', async () => {
+    const out = join(dir, 'nodata', 'run');
+    await expect(runCode([...tiny, '--out', out, '--data', join(dir, 'nope')])).rejects.toThrow(/nope/);
+    await expect(stat(join(dir, 'nodata'))).rejects.toThrow(/ENOENT/);
   });
 });

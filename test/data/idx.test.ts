@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { decodeMnist, gunzip, isGzip, oneHot, parseIdx, readIdx } from '../../src/data/idx.js';
 import { defaultMnistDir, loadIdxDir } from '../../src/node/data.js';
 
@@ -90,6 +90,63 @@ describe('gzip', () => {
   });
 });
 
+// A gzip stream of an IDX header declaring `dims` followed by `mb` MiB of zeros, compressed in
+// 1 MiB pieces so the test never holds the inflated bytes itself.
+async function gzipBomb(dims: number[], mb: number): Promise<Uint8Array> {
+  const gz = createGzip({ level: 9 });
+  const out: Buffer[] = [];
+  gz.on('data', (c: Buffer) => out.push(c));
+  const done = new Promise((r) => gz.on('end', r));
+  gz.write(idx(dims, []));
+  const zeros = Buffer.alloc(1 << 20);
+  for (let i = 0; i < mb; i++) gz.write(zeros);
+  gz.end();
+  await done;
+  return new Uint8Array(Buffer.concat(out));
+}
+
+// Counts the bytes every DecompressionStream made while fn ran.
+async function countInflated(fn: () => Promise<unknown>): Promise<number> {
+  const Real = globalThis.DecompressionStream;
+  let inflated = 0;
+  class Counting extends Real {
+    constructor(format: CompressionFormat) { super(format); }
+    override get readable(): ReadableStream<Uint8Array> {
+      return super.readable.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, c) { inflated += chunk.length; c.enqueue(chunk); },
+      }), { preventCancel: false });
+    }
+  }
+  globalThis.DecompressionStream = Counting as typeof DecompressionStream;
+  try { await fn().catch(() => {}); } finally { globalThis.DecompressionStream = Real; }
+  return inflated;
+}
+
+describe('gzip bombs', () => {
+  it('inflation stops at the size the IDX header declares: a 200 MiB bomb is refused after ~1 MiB', async () => {
+    const bomb = await gzipBomb([10, 28, 28], 200);
+    expect(bomb.length).toBeLessThan(1 << 20);
+    await expect(readIdx(bomb, 'bomb.gz')).rejects.toThrow('bomb.gz: inflates to more than the 7856 bytes its IDX header declares (trailing data, or a gzip bomb)');
+    const inflated = await countInflated(() => readIdx(bomb, 'bomb.gz'));
+    expect(inflated).toBeGreaterThan(0);
+    expect(inflated).toBeLessThan(2 << 20);
+  });
+
+  it('a bomb with a garbage header is refused on its first bytes, naming the header problem', async () => {
+    const bomb = await gzipBomb([], 50);
+    const bad = await countInflated(() => readIdx(bomb, 'nodims.gz'));
+    await expect(readIdx(bomb, 'nodims.gz')).rejects.toThrow('nodims.gz: IDX header declares 0 dimensions');
+    expect(bad).toBeLessThan(2 << 20);
+  });
+
+  it('a gzipped file of exactly the declared size still loads, and a short one says truncated', async () => {
+    const { images } = tinySet(300);
+    expect((await readIdx(new Uint8Array(gzipSync(images)), 'ok.gz')).dims).toEqual([300, 2, 3]);
+    await expect(readIdx(new Uint8Array(gzipSync(images.subarray(0, 100))), 'short.gz')).rejects.toThrow(/short\.gz: truncated/);
+    await expect(readIdx(new Uint8Array(gzipSync(images.subarray(0, 6))), 'tiny.gz')).rejects.toThrow(/tiny\.gz: too short for an IDX header with 3 dimensions/);
+  });
+});
+
 describe('decodeMnist', () => {
   const tr = tinySet(6);
   const te = tinySet(4);
@@ -169,6 +226,13 @@ describe('Node loading', () => {
       await rm(join(dir, 't10k-labels-idx1-ubyte.gz'));
       const missing = join(dir, 't10k-labels-idx1-ubyte');
       await expect(loadIdxDir(dir)).rejects.toThrow(missing);
+
+      // A data file that is a directory, and a data path that is a file or missing: errors name the path.
+      await mkdir(missing);
+      await expect(loadIdxDir(dir)).rejects.toThrow(`${missing} is a directory, not an IDX file`);
+      const file = join(dir, 't10k-images-idx3-ubyte');
+      await expect(loadIdxDir(file)).rejects.toThrow(`MNIST data path ${file} is not a directory (give the directory holding the IDX files)`);
+      await expect(loadIdxDir(join(dir, 'nope'))).rejects.toThrow(`MNIST data directory ${join(dir, 'nope')} does not exist`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

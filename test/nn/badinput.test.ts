@@ -177,6 +177,48 @@ describe('non-finite loss', () => {
   });
 });
 
+describe('non-finite update', () => {
+  // With zero weights the logits are 0 and the loss is finite (log 3), but a finite input near the
+  // float32 limit makes the gradient so large that the SGD step overflows: the step is undone, so the
+  // model keeps its last finite weights and optimizer state.
+  const L = sn.layers;
+  const zeroModel = (opt: sn.Optimizer) => {
+    const m = track(sn.sequential({ seed: 4, layers: [L.flatten({ inputShape: [8, 8, 1] }), L.dense({ units: 3, activation: 'softmax' })] }));
+    m.compile({ optimizer: opt, loss: 'sparseCategoricalCrossentropy' });
+    m.setWeights(weightArrays(m).map((w) => new Float32Array(w.length)));
+    return m;
+  };
+  const x = Float32Array.from(data.x.data);
+  x.fill(1e35, 3 * 64, 4 * 64);
+
+  it('an update that overflows stops fit naming epoch and batch; weights, momentum and iterations are unchanged', async () => {
+    const m = zeroModel(new sn.SGD({ learningRate: 1e6, momentum: 0.9 }));
+    const hash = weightsHash(m);
+    const err = await m.fit({ data: x, shape: [40, 8, 8, 1] }, data.labels, { batchSize: 8, shuffle: false, verbose: 0, initialEpoch: 2 })
+      .then(() => null, (e: Error) => e);
+    expect(err?.message).toMatch(/^the update made dense\/kernel non-finite \(loss was 1\.0986\d*; try a lower learning rate\) at epoch 3, batch 1; training stopped and the weights are those from before this batch$/);
+    expect(m.optimizer!.iterations).toBe(0);
+    expect(weightsHash(m)).toBe(hash);
+    // The momentum state was rolled back too: training on good data goes on with finite numbers.
+    const h = await m.fit(data.x, data.labels, { batchSize: 8, verbose: 0 });
+    expect(Number.isFinite(h.history.loss[0])).toBe(true);
+    expect(weightArrays(m).every((w) => w.every(Number.isFinite))).toBe(true);
+  });
+
+  it('trainOnBatch undoes an overflowing update the same way', () => {
+    // SGD's step overflows; so do Adam's and RMSprop's squared-gradient moments (g² > float32 max).
+    for (const opt of [new sn.SGD({ learningRate: 1e6 }), new sn.Adam(), new sn.RMSprop()]) {
+      const s = zeroModel(opt);
+      const hash = weightsHash(s);
+      expect(() => s.trainOnBatch({ data: x.subarray(3 * 64, 4 * 64), shape: [1, 8, 8, 1] }, { data: [1], shape: [1] }))
+        .toThrow(/^the update made dense\/(kernel|bias)(\/slot\d)? non-finite .* in trainOnBatch;/);
+      expect(weightsHash(s)).toBe(hash);
+      expect(s.optimizer!.iterations).toBe(0);
+      expect(s.optimizer!.stateWeights().every((w) => w.value.view().every((v) => v === 0))).toBe(true);
+    }
+  });
+});
+
 describe('setWeights', () => {
   it('wrong count or shape writes nothing', () => {
     const m = track(tinyModel(7));
@@ -200,5 +242,45 @@ describe('setWeights', () => {
     // A right set is written entirely.
     m.setWeights(ones);
     weightArrays(m).forEach((w) => expect(Array.from(new Set(w))).toEqual([1]));
+  });
+});
+
+describe('op and tensor edge cases', () => {
+  it('softmaxCrossEntropy of an empty batch is an error, not NaN', () => {
+    const l = sn.zeros([0, 3]);
+    expect(() => sn.softmaxCrossEntropy(l, l)).toThrow('softmaxCrossEntropy: the batch is empty (logits shape [0,3])');
+    l.dispose();
+  });
+
+  it('a 0x0 (or 0-row) conv2d filter is an error, not a tensor of zeros', () => {
+    const x = sn.zeros([1, 4, 4, 1]);
+    for (const shape of [[0, 0, 1, 2], [0, 3, 1, 2], [3, 0, 1, 2]]) {
+      const f = sn.zeros(shape);
+      expect(() => sn.conv2d(x, f)).toThrow(`conv2d: the window is ${shape[0]}x${shape[1]}; it needs at least one row and one column`);
+      f.dispose();
+    }
+    x.dispose();
+  });
+
+  it('dtypes other than float32 and int32 are refused by tensor(), zeros() and the constructor', () => {
+    const live0 = sn.getArena().liveBytes;
+    expect(() => sn.zeros([2], 'float64' as sn.Tensor['dtype'])).toThrow("zeros(): dtype must be 'float32' or 'int32', got 'float64'");
+    expect(() => sn.tensor([1, 2], [2], 'float64' as sn.Tensor['dtype'])).toThrow("tensor(): dtype must be 'float32' or 'int32', got 'float64'");
+    expect(() => new sn.Tensor([2], 'uint8' as sn.Tensor['dtype'])).toThrow("tensor: dtype must be 'float32' or 'int32', got 'uint8'");
+    expect(sn.getArena().liveBytes).toBe(live0);
+  });
+
+  it('an inputShape too large for wasm memory is a clear error naming the layer, not a RangeError', () => {
+    const L = sn.layers;
+    const m = track(sn.sequential({ layers: [
+      L.conv2d({ filters: 2, kernelSize: 3, inputShape: [1e5, 1e5, 1] }), L.flatten(), L.dense({ units: 2, activation: 'softmax' })] }));
+    const err = (() => { try { m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' }); } catch (e) { return e as Error; } return null; })();
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(RangeError);
+    expect(err!.message).toMatch(/^conv2d: one example of the input of shape \[100000,100000,1\] has 10000000000 floats \(37\.3 GiB\); wasm memory holds at most 4 GiB/);
+    expect(m.isBuilt).toBe(false);
+    const wide = track(sn.sequential({ layers: [L.flatten({ inputShape: [2e4, 2e4, 1] }), L.dense({ units: 3, activation: 'softmax' })] }));
+    expect(() => wide.summary(null)).toThrow(/^dense: the weight kernel of shape \[400000000,3\] has 1200000000 floats \(4\.5 GiB\)/);
+    expect(() => sn.zeros([1e5, 1e5])).toThrow(/^tensor: shape \[100000,100000\] has 10000000000 elements \(37\.3 GiB\); wasm memory holds at most 4 GiB$/);
   });
 });

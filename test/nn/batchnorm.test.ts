@@ -8,6 +8,7 @@ import { makeRng } from '../helpers/check.js';
 import { batchNormForward, updateMoving } from '../ref/batchnorm.js';
 import { bars, weightArrays, weightsHash } from './fixtures.js';
 import { gradCheckTraining, oneHot } from './gradcheck-helpers.js';
+import { crc32 } from '../../src/nn/crc32.js';
 
 beforeAll(async () => { await sn.ready(); });
 
@@ -264,15 +265,24 @@ describe('model file', () => {
     const bad = text.replace('"batch_normalization/moving_mean"', '"batch_normalization/moving_meen"');
     const out = new Uint8Array(file);
     out.set(new TextEncoder().encode(bad), 16);
+    // Unsealed, the edit is caught by the checksum; re-sealed, by the state check.
+    expect(() => sn.loadModel(out)).toThrow(/loadModel: file is corrupt/);
+    reseal(out);
     expect(() => sn.loadModel(out)).toThrow(/state 0 is batch_normalization\/moving_meen \[4\] but the architecture needs batch_normalization\/moving_mean \[4\]/);
     const h = JSON.parse(text);
     delete h.state;
     const noState = JSON.stringify(h).padEnd(hlen, ' ');
     const out2 = new Uint8Array(file);
     out2.set(new TextEncoder().encode(noState), 16);
+    reseal(out2);
     expect(() => sn.loadModel(out2)).toThrow(/loadModel: weight data holds \d+ floats but the header accounts for \d+/);
   });
 });
+
+// a version-2 file with its CRC-32 recomputed after an edit
+function reseal(file: Uint8Array): void {
+  new DataView(file.buffer, file.byteOffset).setUint32(file.length - 4, crc32(file.subarray(0, file.length - 4)), true);
+}
 
 function expectCloseArr(a: ArrayLike<number>, e: ArrayLike<number>, atol: number, label: string): void {
   expect(a.length, label).toBe(e.length);

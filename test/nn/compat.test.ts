@@ -1,10 +1,11 @@
-// Backward compatibility of the model file (format version 1 is extended, not changed): files
-// written before layer state (BatchNormalization) and RMSprop existed still load, and a model
-// without either still saves exactly the bytes it saved before. The files are literals recorded
-// from the earlier code (compat-files.ts).
+// Backward compatibility of the model file: version-1 files, written before layer state
+// (BatchNormalization), RMSprop and the checksum existed, still load, and a model without state
+// saves the same bytes as then except for the version number and the CRC-32 that version 2 appends.
+// The files are literals recorded from the earlier code (compat-files.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { FILE_TRAINED, FILE_UNTRAINED, PRED_TRAINED } from './compat-files.js';
+import { crc32 } from '../../src/nn/crc32.js';
 
 beforeAll(async () => { await sn.ready(); });
 
@@ -13,6 +14,22 @@ const track = (m: sn.Sequential) => { live.push(m); return m; };
 afterAll(() => { for (const m of live) m.dispose(); });
 
 const fromB64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+
+// A version-1 file -> the bytes this build saves for the same model: the version field and the
+// header's "version" set to 2 (same length, so the layout is unchanged) and the CRC-32 appended.
+function asVersion2(v1: Uint8Array): Uint8Array {
+  const out = new Uint8Array(v1.length + 4);
+  out.set(v1);
+  const dv = new DataView(out.buffer);
+  expect(dv.getUint32(8, true)).toBe(1);
+  dv.setUint32(8, 2, true);
+  const hlen = dv.getUint32(12, true);
+  const header = new TextDecoder().decode(out.subarray(16, 16 + hlen));
+  expect(header.startsWith('{"format":"simdnet-model","version":1,')).toBe(true);
+  out.set(new TextEncoder().encode('{"format":"simdnet-model","version":2,'), 16);
+  dv.setUint32(v1.length, crc32(out.subarray(0, v1.length)), true);
+  return out;
+}
 
 // The models the literals were made from.
 function compatModel(): sn.Sequential {
@@ -43,24 +60,26 @@ describe('model files from before layer state and RMSprop', () => {
     if (sn.getEngine().build !== 'scalar') expect(got).toEqual(PRED_TRAINED);
   });
 
-  it('loading and saving again reproduces both files byte for byte', () => {
+  it('loading and saving again reproduces both files byte for byte (as version 2: new version, checksum appended)', () => {
     for (const f of [FILE_UNTRAINED, FILE_TRAINED]) {
       const bytes = fromB64(f);
       const m = track(sn.loadModel(bytes));
-      expect(new Uint8Array(m.save())).toEqual(bytes);
+      const again = new Uint8Array(m.save());
+      expect(again).toEqual(asVersion2(bytes));
+      expect(new Uint8Array(track(sn.loadModel(again)).save())).toEqual(again);
     }
   });
 
   it('the same models built now save the same bytes (no "state" key, same layout)', () => {
     const a = track(compatModel());
     a.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-    expect(new Uint8Array(a.save())).toEqual(fromB64(FILE_UNTRAINED));
+    expect(new Uint8Array(a.save())).toEqual(asVersion2(fromB64(FILE_UNTRAINED)));
     const b = track(compatModel());
     b.compile({ optimizer: new sn.SGD({ learningRate: 0.1, momentum: 0.9 }), loss: 'sparseCategoricalCrossentropy' });
     b.trainOnBatch(X, Y);
     b.trainOnBatch(X, Y);
     const now = new Uint8Array(b.save());
-    const then = fromB64(FILE_TRAINED);
+    const then = asVersion2(fromB64(FILE_TRAINED));
     // The header (architecture, weight table, optimizer, RNG) is identical on every build; the
     // floats too, except on the scalar build whose sums may round differently.
     const hlen = new DataView(then.buffer).getUint32(12, true);
@@ -86,6 +105,8 @@ describe('optimizer state that does not fit the optimizer', () => {
     out.fill(0x20, 16, 16 + padded);
     out.set(json, 16);
     out.set(file.subarray(16 + hlen), 16 + padded);
+    // Re-seal: the checksum must pass so that the optimizer check is the one that refuses the file.
+    new DataView(out.buffer).setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
     const live0 = sn.getArena().liveBytes;
     expect(() => sn.loadModel(out)).toThrow(/loadModel: optimizer state of conv2d\/kernel has 2 arrays but RMSprop with this config keeps 1/);
     expect(sn.getArena().liveBytes).toBe(live0);

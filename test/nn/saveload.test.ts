@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { loadModelFile, saveModelFile } from '../../src/node/model.js';
 import { makeRng } from '../helpers/check.js';
+import { crc32 } from '../../src/nn/crc32.js';
 import { bars, tinyModel, weightArrays, weightsHash } from './fixtures.js';
 
 beforeAll(async () => { await sn.ready(); });
@@ -35,22 +36,24 @@ async function trainedModel(seed = 3): Promise<{ model: sn.Sequential; file: Uin
   return { model, file: new Uint8Array(model.save()) };
 }
 
-// file bytes -> its parts: version, JSON header (parsed), float blob bytes
+// file bytes -> its parts: version, JSON header (parsed), float blob bytes (without the checksum)
 function splitFile(file: Uint8Array): { version: number; header: any; blob: Uint8Array } {
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const hlen = dv.getUint32(12, true);
   return {
     version: dv.getUint32(8, true),
     header: JSON.parse(new TextDecoder().decode(file.subarray(16, 16 + hlen))),
-    blob: file.slice(16 + hlen),
+    blob: file.slice(16 + hlen, dv.getUint32(8, true) >= 2 ? file.length - 4 : file.length),
   };
 }
 
-// parts -> file bytes with the same layout (magic, version, padded header length, header, blob)
+// parts -> file bytes with the same layout (magic, version, padded header length, header, blob) and,
+// from version 2, a valid checksum: so the edited content, not the checksum, is what the loader judges
 function joinFile(parts: { version: number; header: unknown; blob: Uint8Array }): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(parts.header));
   const padded = Math.ceil(json.length / 4) * 4;
-  const out = new Uint8Array(16 + padded + parts.blob.length);
+  const body = 16 + padded + parts.blob.length;
+  const out = new Uint8Array(body + (parts.version >= 2 ? 4 : 0));
   out.set(new TextEncoder().encode('SIMDNET\0'), 0);
   const dv = new DataView(out.buffer);
   dv.setUint32(8, parts.version, true);
@@ -58,7 +61,15 @@ function joinFile(parts: { version: number; header: unknown; blob: Uint8Array })
   out.fill(0x20, 16, 16 + padded);
   out.set(json, 16);
   out.set(parts.blob, 16 + padded);
+  if (parts.version >= 2) dv.setUint32(body, crc32(out.subarray(0, body)), true);
   return out;
+}
+
+// a version-2 file with its checksum recomputed after an edit of its bytes
+function reseal(file: Uint8Array): Uint8Array {
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  dv.setUint32(file.length - 4, crc32(file.subarray(0, file.length - 4)), true);
+  return file;
 }
 
 // file with the header edited by `edit`
@@ -195,7 +206,9 @@ describe('loader errors leave the model in memory untouched', () => {
   it('trailing bytes after the weight data', () => {
     const longer = new Uint8Array(file.length + 8);
     longer.set(file);
-    expectLoadError(longer, /header accounts for/);
+    expectLoadError(longer, /file is corrupt: its CRC-32 is [0-9a-f]{8} but the file says 00000000/);
+    const parts = splitFile(file);
+    expectLoadError(joinFile({ ...parts, blob: Uint8Array.from([...parts.blob, 0, 0, 0, 0, 0, 0, 0, 0]) }), /header accounts for/);
   });
 
   it('wrong magic number, and foreign files', () => {
@@ -220,11 +233,12 @@ describe('loader errors leave the model in memory untouched', () => {
   it('header length that is not a multiple of 4 or beyond the file', () => {
     const bad = file.slice();
     new DataView(bad.buffer).setUint32(12, 6, true);
-    expectLoadError(bad, /header length 6 is invalid/);
+    expectLoadError(bad, /file is corrupt/);
+    expectLoadError(reseal(bad), /header length 6 is invalid/);
     new DataView(bad.buffer).setUint32(12, 0xfffffff0, true);
-    expectLoadError(bad, /header length \d+ is invalid/);
+    expectLoadError(reseal(bad), /header length \d+ is invalid/);
     new DataView(bad.buffer).setUint32(12, file.length, true);
-    expectLoadError(bad, /truncated \(header needs/);
+    expectLoadError(reseal(bad), /truncated \(header needs/);
   });
 
   it('header claiming a huge weight fails before allocating', () => {
@@ -236,7 +250,7 @@ describe('loader errors leave the model in memory untouched', () => {
     expectLoadError(huge, /file is truncated: the header describes \d+ floats/);
     // A huge input shape: every weight still fits, the activations would not.
     const wide = editHeader(file, (h) => { h.layers[0].config.inputShape = [100000, 100000, 1]; });
-    expectLoadError(wide, /input shape \[100000,100000,1\] is too large/);
+    expectLoadError(wide, /(input shape|input of shape) \[100000,100000,1\] (is too large|has 10000000000 floats)/);
     // An input under the limit whose first layer's output is over it.
     const deep = editHeader(file, (h) => { h.layers[0].config.inputShape = [8000, 8000, 1]; });
     expectLoadError(deep, /layer conv2d output \[7998,7998,4\] is too large/);
@@ -271,7 +285,8 @@ describe('loader errors leave the model in memory untouched', () => {
     const parts = splitFile(file);
     const notJson = joinFile(parts);
     notJson[16] = 0x7b + 1;
-    expectLoadError(notJson, /header is not valid JSON/);
+    expectLoadError(notJson, /file is corrupt/);
+    expectLoadError(reseal(notJson), /header is not valid JSON/);
   });
 
   // Checked like everything else in the header: a 'loadModel:' error, not the optimizer's own.

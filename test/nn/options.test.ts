@@ -1,0 +1,187 @@
+// Every option of every model method is checked (type, integer-ness, range) before any work, with an
+// error naming the method, the option and the value; a disposed model refuses to be used; tidy()
+// frees what predict and getWeights return when the caller drops it.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as sn from '../../src/index.js';
+import { show } from '../../src/show.js';
+import { bars, tinyModel, weightsHash } from './fixtures.js';
+
+beforeAll(async () => { await sn.ready(); });
+
+const live: sn.Sequential[] = [];
+const track = (m: sn.Sequential) => { live.push(m); return m; };
+afterEach(() => { while (live.length) { const m = live.pop()!; if (!m.isDisposed) m.dispose(); } });
+
+const data = bars(12, 3);
+const compiled = () => {
+  const m = track(tinyModel(2));
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  return m;
+};
+type AnyArgs = Record<string, unknown>;
+
+describe('predict / evaluate batchSize', () => {
+  // Each of these used to hang (0: an endless loop) or give NaN rows / a wrong loss (strings).
+  const bad: unknown[] = [0, -1, 1.5, '2', '1', NaN, Infinity, null, true, 2 ** 40];
+  for (const b of bad) {
+    it(`batchSize ${show(b)} is refused by predict and evaluate, naming the value`, () => {
+      const m = compiled();
+      const hash = weightsHash(m);
+      const text = `batchSize must be a positive integer, got ${show(b)}`;
+      expect(() => m.predict(data.x, { batchSize: b } as AnyArgs)).toThrow(`predict: ${text}`);
+      expect(() => m.evaluate(data.x, data.labels, { batchSize: b } as AnyArgs)).toThrow(`evaluate: ${text}`);
+      expect(weightsHash(m)).toBe(hash);
+    });
+  }
+
+  it('valid batch sizes give the same rows as one batch (the check refuses nothing valid)', () => {
+    const m = compiled();
+    const all = m.predict(data.x, { batchSize: 12 });
+    for (const b of [1, 5, 100]) {
+      const p = m.predict(data.x, { batchSize: b });
+      expect(Array.from(p.dataSync())).toEqual(Array.from(all.dataSync()));
+      p.dispose();
+    }
+    all.dispose();
+    const [l1] = m.evaluate(data.x, data.labels, { batchSize: 1 });
+    const [l12] = m.evaluate(data.x, data.labels, { batchSize: 12 });
+    expect(Math.abs(l1 - l12)).toBeLessThan(1e-5);
+  });
+
+  it('unknown option names and non-object options are refused', () => {
+    const m = compiled();
+    expect(() => m.predict(data.x, { batch_size: 4 } as AnyArgs)).toThrow(/predict: unknown option "batch_size" \(known: batchSize\)/);
+    expect(() => m.evaluate(data.x, data.labels, 4 as unknown as AnyArgs)).toThrow('evaluate: options must be an object, got 4');
+  });
+});
+
+describe('fit options', () => {
+  const cases: Array<[string, unknown, string]> = [
+    ['epochs', '2', 'a non-negative integer'],
+    ['epochs', -1, 'a non-negative integer'],
+    ['epochs', NaN, 'a non-negative integer'],
+    ['batchSize', '8', 'a positive integer'],
+    ['batchSize', 0, 'a positive integer'],
+    ['validationSplit', '0.2', 'a number in [0, 1)'],
+    ['validationSplit', 1, 'a number in [0, 1)'],
+    ['validationSplit', NaN, 'a number in [0, 1)'],
+    ['validationData', 'x', 'an array [x, y]'],
+    ['learningRateSchedule', 0.1, 'a function'],
+    ['shuffle', 'false', 'true or false'],
+    ['shuffle', 0, 'true or false'],
+    ['seed', '1', 'an integer'],
+    ['seed', 1.5, 'an integer'],
+    ['verbose', 3, 'one of 0, 1, 2'],
+    ['verbose', '0', 'one of 0, 1, 2'],
+    ['signal', {}, 'an AbortSignal'],
+    ['initialEpoch', -2, 'a non-negative integer'],
+    ['initialEpoch', Infinity, 'a non-negative integer'],
+    ['print', 'stdout', 'a function'],
+    ['callbacks', 1, 'an object'],
+  ];
+  for (const [name, value, want] of cases) {
+    it(`${name}: ${show(value)} is refused before any step`, async () => {
+      const m = compiled();
+      const hash = weightsHash(m);
+      await expect(m.fit(data.x, data.labels, { verbose: 0, [name]: value } as AnyArgs))
+        .rejects.toThrow(`fit: ${name} must be ${want}, got ${show(value)}`);
+      expect(m.optimizer!.iterations).toBe(0);
+      expect(weightsHash(m)).toBe(hash);
+    });
+  }
+
+  it('callbacks that are not functions, unknown callbacks and unknown options are refused', async () => {
+    const m = compiled();
+    await expect(m.fit(data.x, data.labels, { verbose: 0, callbacks: { onBatchEnd: 1 } } as AnyArgs))
+      .rejects.toThrow(/fit: callbacks must be an object whose onBatchEnd is a function \(onBatchEnd is 1\)/);
+    await expect(m.fit(data.x, data.labels, { verbose: 0, callbacks: { onTrainEnd: () => {} } } as AnyArgs))
+      .rejects.toThrow(/fit: callbacks must be an object with only onEpochBegin, onEpochEnd, onBatchEnd \(not "onTrainEnd"\)/);
+    await expect(m.fit(data.x, data.labels, { verbose: 0, epoch: 3 } as AnyArgs)).rejects.toThrow(/fit: unknown option "epoch"/);
+    expect(m.optimizer!.iterations).toBe(0);
+  });
+
+  it('valid options still train (undefined means the default)', async () => {
+    const m = compiled();
+    const h = await m.fit(data.x, data.labels, {
+      epochs: 1, batchSize: 4, verbose: 0, shuffle: false, seed: -3, initialEpoch: 0, validationSplit: 0.25,
+      callbacks: { onBatchEnd: () => {} }, signal: new AbortController().signal, print: () => {}, learningRateSchedule: undefined,
+    });
+    expect(h.epoch).toEqual([0]);
+    expect(m.optimizer!.iterations).toBe(3);
+  });
+});
+
+describe('other methods', () => {
+  it('constructor, setSeed, summary and compile check their arguments', () => {
+    expect(() => sn.sequential({ seed: '1' } as AnyArgs)).toThrow('Sequential: seed must be an integer, got "1"');
+    expect(() => sn.sequential({ seed: NaN } as AnyArgs)).toThrow('Sequential: seed must be an integer, got NaN');
+    expect(() => sn.sequential({ name: 3 } as AnyArgs)).toThrow('Sequential: name must be a string, got 3');
+    expect(() => sn.sequential({ layer: [] } as AnyArgs)).toThrow(/Sequential: unknown option "layer"/);
+    const m = track(tinyModel());
+    expect(() => m.setSeed(Infinity)).toThrow('setSeed: seed must be an integer, got Infinity');
+    expect(() => m.summary('yes' as unknown as null)).toThrow('summary: print must be a function or null, got "yes"');
+    expect(() => m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: 'accuracy' } as unknown as sn.CompileArgs))
+      .toThrow('compile: metrics must be an array of metric names, got "accuracy"');
+    expect(() => m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metric: ['accuracy'] } as unknown as sn.CompileArgs))
+      .toThrow(/compile: unknown option "metric"/);
+    expect(m.isBuilt).toBe(false);
+  });
+});
+
+describe('a disposed model', () => {
+  it('refuses every method with an error naming it, instead of rebuilding random weights', async () => {
+    const m = compiled();
+    m.dispose();
+    const msg = (what: string) => `${what}: the model sequential was disposed; create or load a new model`;
+    expect(() => m.predict(data.x)).toThrow(msg('predict'));
+    expect(() => m.evaluate(data.x, data.labels)).toThrow(msg('evaluate'));
+    await expect(m.fit(data.x, data.labels, { verbose: 0 })).rejects.toThrow(msg('fit'));
+    expect(() => m.trainOnBatch(data.x, data.labels)).toThrow(msg('trainOnBatch'));
+    expect(() => m.save()).toThrow(msg('save'));
+    await expect(m.toONNX()).rejects.toThrow(msg('toONNX'));
+    expect(() => m.getWeights()).toThrow(msg('getWeights'));
+    expect(() => m.setWeights([])).toThrow(msg('setWeights'));
+    expect(() => m.summary(null)).toThrow(msg('summary'));
+    expect(() => m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' })).toThrow(msg('compile'));
+    expect(() => m.countParams()).toThrow(msg('build'));
+    expect(() => m.add(sn.layers.flatten())).toThrow(msg('Sequential.add'));
+    expect(m.isBuilt).toBe(false);
+    expect(m.isDisposed).toBe(true);
+    expect(() => m.dispose()).not.toThrow();
+  });
+});
+
+describe('tidy()', () => {
+  it('frees what predict and getWeights return when the callback drops it', () => {
+    const m = compiled();
+    const arena = sn.getArena();
+    const one = { data: data.x.data.slice(0, 64), shape: [1, 8, 8, 1] };
+    sn.tidy(() => { m.predict(one); m.getWeights(); });
+    const before = arena.liveBytes;
+    for (let i = 0; i < 20; i++) sn.tidy(() => { m.predict(one); });
+    for (let i = 0; i < 20; i++) sn.tidy(() => { m.getWeights(); });
+    expect(arena.liveBytes - before).toBe(0);
+    // What the callback returns survives, and outside any tidy the caller owns the result.
+    const kept = sn.tidy(() => m.predict(one));
+    expect(kept.isDisposed).toBe(false);
+    const ws = m.getWeights();
+    expect(ws.every((w) => !w.isDisposed)).toBe(true);
+    expect(arena.liveBytes - before).toBeGreaterThan(0);
+    kept.dispose(); ws.forEach((w) => w.dispose());
+    expect(arena.liveBytes).toBe(before);
+  });
+});
+
+describe('layer configs', () => {
+  it('a misspelt or unknown option is refused, naming the layer and the option; a non-string name too', () => {
+    const L = sn.layers;
+    expect(() => L.dense({ units: 3, activaton: 'relu' } as unknown as sn.DenseConfig)).toThrow(/^Dense: unknown option "activaton" \(known: name, inputShape, trainable, units, activation,/);
+    expect(() => L.conv2d({ filters: 2, kernel_size: 3 } as unknown as sn.Conv2DConfig)).toThrow(/^Conv2D: unknown option "kernel_size"/);
+    expect(() => L.maxPooling2d({ pool_size: 2 } as AnyArgs)).toThrow(/^MaxPooling2D: unknown option "pool_size"/);
+    expect(() => L.flatten({ inputshape: [2] } as AnyArgs)).toThrow(/^Flatten: unknown option "inputshape"/);
+    expect(() => L.batchNormalization({ eps: 1e-3 } as AnyArgs)).toThrow(/^BatchNormalization: unknown option "eps"/);
+    expect(() => L.dropout({ rate: 0.5, seed: 1 } as AnyArgs as { rate: number })).toThrow(/^Dropout: unknown option "seed"/);
+    expect(() => L.dense({ units: 3, name: 7 } as unknown as sn.DenseConfig)).toThrow('Dense: name must be a string, got 7');
+    expect(() => L.globalMaxPooling2D({ keep_dims: true } as AnyArgs)).toThrow(/^GlobalMaxPooling2D: unknown option "keep_dims"/);
+  });
+});
