@@ -201,7 +201,7 @@ function convSetup(e, g, MB) {
   };
   fill(e.f32(p.inp, N * H * W * C), 11); fill(e.f32(p.weight, KK * K), 12);
   fill(e.f32(p.bias, K), 13); fill(e.f32(p.dout, N * OH * OW * K), 14);
-  const geom = e.geometry({ H, W, C, K, KH, KW, SH: g.SH, SW: g.SW, PT: g.PT, PL: g.PL, OH, OW });
+  const geom = e.geometry({ H, W, C, K, KH, KW, SH: g.SH, SW: g.SW, PT: g.PT, PL: g.PL, OH, OW, DH: 1, DW: 1, G: 1 });
   const calls = {
     fwd: (n = N) => k.conv2d_forward(p.out, p.inp, p.weight, p.bias, p.wpack, p.cols, geom, n, MB, 0),
     bwdInput: (n = N) => k.conv2d_backward_input(p.dinp, p.dout, p.weight, p.wpackT, p.dcols, geom, n, MB),

@@ -10,6 +10,10 @@ export { outSize, samePadding, resolvePadding, windowGeometry } from './geom.js'
 export type { Padding, Pad } from './geom.js';
 export { conv2d } from './ops/conv2d.js';
 export type { Conv2dOptions } from './ops/conv2d.js';
+export { depthwiseConv2d } from './ops/dwconv2d.js';
+export type { DepthwiseConv2dOptions } from './ops/dwconv2d.js';
+export { conv2dTranspose } from './ops/conv2dtranspose.js';
+export type { Conv2dTransposeOptions } from './ops/conv2dtranspose.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';
 export { matMul, dense } from './ops/dense.js';
@@ -31,6 +35,8 @@ export type { Weight, StateWeight, CallArgs, ActivationName, InitializerName } f
 export { layers, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout,
   Activation, LeakyReLU, BatchNormalization } from './nn/layers.js';
 export type { Conv2DConfig, DenseConfig, Pooling2DConfig, LeakyReLUConfig, BatchNormalizationConfig } from './nn/layers.js';
+export { DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './nn/convolutional.js';
+export type { DepthwiseConv2DConfig, SeparableConv2DConfig, Conv2DTransposeConfig } from './nn/convolutional.js';
 export { Sequential } from './nn/sequential.js';
 export type { CompileArgs, FitArgs, History, Callbacks, Logs } from './nn/sequential.js';
 export type { Data, LossName } from './nn/data.js';

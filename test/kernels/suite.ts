@@ -517,18 +517,21 @@ export function otherRead(o: Other, ptr: number, n: number): Float32Array {
   return new Float32Array(o.memory.buffer).slice(ptr >>> 2, (ptr >>> 2) + n);
 }
 
+/** Geometry2d with dilation and groups optional (default 1: a plain convolution or pooling). */
+export type GeometryIn = Omit<Geometry2d, 'DH' | 'DW' | 'G'> & Partial<Pick<Geometry2d, 'DH' | 'DW' | 'G'>>;
+
 /** The Geometry2d struct of `g` in our memory; release with sn.getArena().release. */
-export function geomPtr(g: Geometry2d): number {
+export function geomPtr(g: GeometryIn): number {
   const arena = sn.getArena();
   const ptr = arena.alloc(GEOMETRY2D_BYTES);
-  writeGeometry2d(arena.i32(), ptr, g);
+  writeGeometry2d(arena.i32(), ptr, { DH: 1, DW: 1, G: 1, ...g });
   return ptr;
 }
 
 /** The Geometry2d struct of `g` in the other build's memory. */
-export function otherGeom(o: Other, g: Geometry2d): number {
+export function otherGeom(o: Other, g: GeometryIn): number {
   const ptr = otherAlloc(o, GEOMETRY2D_BYTES / 4);
-  writeGeometry2d(new Int32Array(o.memory.buffer), ptr, g);
+  writeGeometry2d(new Int32Array(o.memory.buffer), ptr, { DH: 1, DW: 1, G: 1, ...g });
   return ptr;
 }
 
