@@ -5,8 +5,8 @@ import { Tensor } from '../tensor.js';
 import { Rng } from '../rng.js';
 import { conv2d } from '../ops/conv2d.js';
 import { depthwiseConv2d } from '../ops/dwconv2d.js';
-import { conv2dTranspose, conv2dTransposeShape } from '../ops/conv2dtranspose.js';
-import { pair, windowGeometry } from '../geom.js';
+import { conv2dTranspose } from '../ops/conv2dtranspose.js';
+import { conv2dTransposeShape, pair, windowGeometry } from '../geom.js';
 import { ActivationName, CallArgs, InitializerName, Layer, applyActivation, checkActivation, initialize } from './layer.js';
 
 function posInt(v: unknown, what: string, name: string): number {

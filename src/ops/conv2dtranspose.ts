@@ -7,12 +7,14 @@
 // x (N, H, W, C), kernel (KH, KW, F, C) as Keras' Conv2DTranspose kernel, bias (F), out (N, OH, OW, F).
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
-import { pair, samePadding } from '../geom.js';
+import { conv2dTransposeShape, type TransposeGeometryOptions } from '../geom.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 
+export { conv2dTransposeShape };
+
 /** Options of {@link conv2dTranspose}. */
-export interface Conv2dTransposeOptions {
+export interface Conv2dTransposeOptions extends TransposeGeometryOptions {
   /** Stride as n or [rows, cols]; default 1. */
   strides?: number | [number, number];
   /** 'valid' (default) or 'same', as Keras. */
@@ -27,47 +29,6 @@ export interface Conv2dTransposeOptions {
   name?: string;
   /** @internal Skip the NaN/Infinity scan of the inputs. */
   skipFiniteCheck?: boolean;
-}
-
-/** Keras' deconv_output_length for one axis (k already dilated). */
-function deconvLength(n: number, k: number, s: number, padding: 'valid' | 'same', op: number | null): number {
-  if (op === null) return padding === 'valid' ? n * s + Math.max(k - s, 0) : n * s;
-  const pad = padding === 'same' ? Math.floor(k / 2) : 0;
-  return (n - 1) * s + k - 2 * pad + op;
-}
-
-/** Output size and the padding of the convolution it is the transpose of, along one axis. */
-function transposeAxis(n: number, k: number, s: number, padding: 'valid' | 'same', op: number | null, what: string, axis: string) {
-  if (op !== null && !(Number.isInteger(op) && op >= 0 && op < s)) {
-    throw new Error(`${what}: outputPadding along ${axis} must be an integer in [0, stride ${s}), got ${op}`);
-  }
-  const out = deconvLength(n, k, s, padding, op);
-  if (out < 1) throw new Error(`${what}: output ${axis} would be ${out} for input ${n}, kernel ${k}, stride ${s}`);
-  // The convolution out -> n this is the gradient of (TensorFlow's padding rule on the `out` side).
-  const before = padding === 'same' ? samePadding(out, k, s)[0] : 0;
-  const convN = padding === 'same' ? Math.ceil(out / s) : Math.floor((out - k) / s) + 1;
-  if (convN !== n) {
-    throw new Error(`${what}: no convolution maps ${axis} ${out} back to ${n} (kernel ${k}, stride ${s}, padding '${padding}'`
-      + `${op !== null ? `, outputPadding ${op}` : ''})`);
-  }
-  return { out, before };
-}
-
-/** Output height and width of {@link conv2dTranspose} for an H x W input (Keras' rule). */
-export function conv2dTransposeShape(H: number, W: number, KH: number, KW: number, opts: Conv2dTransposeOptions, what: string) {
-  const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
-  const [DH, DW] = pair(opts.dilationRate ?? 1, what, 'dilationRate');
-  const padding = opts.padding ?? 'valid';
-  if (padding !== 'valid' && padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${JSON.stringify(padding)}`);
-  const opv = opts.outputPadding ?? null;
-  const [OPH, OPW] = opv === null ? [null, null] : Array.isArray(opv) ? opv : [opv, opv];
-  if (opv !== null && (typeof OPH !== 'number' || typeof OPW !== 'number')) {
-    throw new Error(`${what}: outputPadding must be a number, [rows, cols] or null, got ${JSON.stringify(opv)}`);
-  }
-  const ekh = (KH - 1) * DH + 1, ekw = (KW - 1) * DW + 1;
-  const h = transposeAxis(H, ekh, SH, padding, OPH, what, 'height');
-  const w = transposeAxis(W, ekw, SW, padding, OPW, what, 'width');
-  return { OH: h.out, OW: w.out, PT: h.before, PL: w.before, SH, SW, DH, DW };
 }
 
 // Output pixels per col2im/im2col block, as conv2d's.
