@@ -8,9 +8,22 @@ import { makeRng } from '../helpers/check.js';
 import { dwconv2dBackward, dwconv2dForward, type DwDims } from '../ref/dwconv2d.js';
 import { resolvePadding, type PaddingSpec } from '../ref/geom.js';
 import { checkOp, rand, seedOf } from './opcheck.js';
+import { instantiateOther, otherAlloc, otherGeom, otherRead } from './suite.js';
 
 const build = (process.env.SIMDNET_BUILD ?? 'simd') as sn.Build;
 beforeAll(() => sn.ready(build === 'threads' ? { build, threads: 2 } : { build }));
+
+// [start, count] of the 4 fixed shards of n images (src/ops/util.ts shardRanges).
+function shards(n: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let start = 0;
+  for (let s = 0; s < 4; s++) {
+    const count = Math.floor(n / 4) + (s < n % 4 ? 1 : 0);
+    if (count > 0) out.push([start, count]);
+    start += count;
+  }
+  return out;
+}
 
 interface Case {
   N: number; H: number; W: number; C: number; M: number; KH: number; KW: number;
@@ -97,6 +110,55 @@ describe(`depthwiseConv2d (${build})`, () => {
     }
     xt.dispose(); wt.dispose(); bt.dispose();
   });
+
+  // The SIMD and scalar kernels sum every value in the same order, so they agree bit for bit: the op here
+  // vs the raw kernels of the other build (weight gradient summed over the same 4 image shards).
+  for (const c of [
+    { N: 5, H: 7, W: 9, C: 37, M: 1, KH: 3, KW: 3, S: 1, D: 1, padding: 'same' as const },
+    { N: 3, H: 9, W: 8, C: 19, M: 1, KH: 5, KW: 5, S: 2, D: 1, padding: 'same' as const },
+    { N: 2, H: 8, W: 8, C: 6, M: 2, KH: 3, KW: 3, S: 1, D: 2, padding: 'valid' as const },
+  ]) {
+    const other: sn.Build = build === 'scalar' ? 'simd' : 'scalar';
+    it(`same bits as the ${other} build: ${JSON.stringify(c)}`, async () => {
+      const o = await instantiateOther(other);
+      if (!o) return; // the other build cannot run on this engine
+      const rng = makeRng(seedOf(JSON.stringify(c)));
+      const K = c.C * c.M;
+      const x = rand(rng, c.N * c.H * c.W * c.C), w = rand(rng, c.KH * c.KW * K), b = rand(rng, K);
+      const xt = sn.tensor(x, [c.N, c.H, c.W, c.C]), wt = sn.tensor(w, [c.KH, c.KW, c.C, c.M]), bt = sn.tensor(b, [K]);
+      const opts = { strides: c.S, padding: c.padding, dilationRate: c.D, bias: bt };
+      const y = sn.depthwiseConv2d(xt, wt, opts);
+      const r = rand(rng, y.size);
+      const rt = sn.tensor(r, y.shape);
+      const { grads } = sn.valueAndGrads((a, f, bb) => sn.sum(sn.mul(sn.depthwiseConv2d(a!, f!, { ...opts, bias: bb! }), rt)))([xt, wt, bt]);
+      const [, OH, OW] = y.shape as [number, number, number, number];
+      const pad = resolvePadding(c.padding, c.H, c.W, (c.KH - 1) * c.D + 1, (c.KW - 1) * c.D + 1, c.S, c.S);
+      const og = otherGeom(o, { H: c.H, W: c.W, C: c.C, K, KH: c.KH, KW: c.KW, SH: c.S, SW: c.S, PT: pad.top, PL: pad.left,
+        OH, OW, DH: c.D, DW: c.D, G: c.C });
+      const ox = otherAlloc(o, x.length, x), ow = otherAlloc(o, w.length, w), ob = otherAlloc(o, K, b);
+      const oy = otherAlloc(o, y.size), od = otherAlloc(o, r.length, r), odx = otherAlloc(o, x.length);
+      const odw = otherAlloc(o, w.length), odb = otherAlloc(o, K), pw = otherAlloc(o, w.length), pb = otherAlloc(o, K);
+      o.k.dwconv2d_forward(oy, ox, ow, ob, og, c.N, 0, 0, OH);
+      o.k.dwconv2d_backward_input(odx, od, ow, og, c.N);
+      const inImg = c.H * c.W * c.C * 4, outImg = OH * OW * K * 4;
+      for (const [n0, nc] of shards(c.N)) {
+        new Float32Array(o.memory.buffer).fill(0, pw >>> 2, (pw >>> 2) + w.length);
+        new Float32Array(o.memory.buffer).fill(0, pb >>> 2, (pb >>> 2) + K);
+        o.k.dwconv2d_backward_weight(pw, pb, od + n0 * outImg, ox + n0 * inImg, og, nc);
+        o.k.add_into(odw, pw, w.length);
+        o.k.add_into(odb, pb, K);
+      }
+      const same = (a: Float32Array, bb: Float32Array, what: string) => {
+        const i = a.findIndex((v, j) => !Object.is(v, bb[j]));
+        expect(i, `${what}: first differing index (ours ${a[i]}, ${other} ${bb[i]})`).toBe(-1);
+      };
+      same(y.dataSync() as Float32Array, otherRead(o, oy, y.size), 'forward');
+      same(grads[0]!.dataSync() as Float32Array, otherRead(o, odx, x.length), 'dx');
+      same(grads[1]!.dataSync() as Float32Array, otherRead(o, odw, w.length), 'dw');
+      same(grads[2]!.dataSync() as Float32Array, otherRead(o, odb, K), 'db');
+      for (const t of [xt, wt, bt, y, rt, ...grads]) t.dispose();
+    });
+  }
 
   it('rejects a filter for the wrong channel count and a bias of the wrong size', () => {
     const x = sn.zeros([1, 5, 5, 6]);
