@@ -34,8 +34,8 @@ import { bias_backward } from "./elementwise";
 // kw in [kw0, kw1); rx/cx: byte steps of x per kernel row / column, rw: byte step of w per kernel row.
 // @ts-ignore: decorator
 @inline function pixel_m1(o: usize, xp0: usize, wp0: usize, bias: usize, C: i32, nh: i32, nw: i32,
-  rx: usize, cx: usize, rw: usize, cw: usize, relu: i32): void {
-  let c = 0;
+  rx: usize, cx: usize, rw: usize, cw: usize, relu: i32, c0: i32): void {
+  let c = c0;
   if (ASC_FEATURE_SIMD) {
     const z = f32x4.splat(0);
     for (; c + 16 <= C; c += 16) {
@@ -92,6 +92,46 @@ import { bias_backward } from "./elementwise";
   }
 }
 
+// Two horizontally adjacent output pixels (stride 1, no dilation, depth multiplier 1, all KW taps
+// inside the image for both): pixel 1's tap kw reads pixel 0's tap kw+1, so each input vector is
+// loaded once for both and each weight vector once for both — half the loads of pixel_m1. Every
+// value is summed in the same order as pixel_m1, so the bits are the same; channels not in an 8-wide
+// tile go through pixel_m1's loops. o: pixel 0's output (pixel 1's follows at +C floats).
+// @ts-ignore: decorator
+@inline function pixel2_m1(o: usize, xp0: usize, wp0: usize, bias: usize, C: i32, nh: i32, KW: i32,
+  rx: usize, rw: usize, relu: i32): i32 {
+  const step = <usize>C << 2;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    const z = f32x4.splat(0);
+    for (; c + 8 <= C; c += 8) {
+      const off = <usize>c << 2;
+      let p0 = z, p1 = z;
+      if (bias != 0) { p0 = v128.load(bias + off); p1 = v128.load(bias + off, 16); }
+      let q0 = p0, q1 = p1;
+      let xr = xp0 + off, wr = wp0 + off;
+      for (let i = 0; i < nh; i++) {
+        let xp = xr, wp = wr;
+        let x0 = v128.load(xp), x1 = v128.load(xp, 16);
+        for (let j = 0; j < KW; j++) {
+          xp += step;
+          const y0 = v128.load(xp), y1 = v128.load(xp, 16);
+          const w0 = v128.load(wp), w1 = v128.load(wp, 16);
+          p0 = madd(x0, w0, p0); p1 = madd(x1, w1, p1);
+          q0 = madd(y0, w0, q0); q1 = madd(y1, w1, q1);
+          x0 = y0; x1 = y1;
+          wp += step;
+        }
+        xr += rx; wr += rw;
+      }
+      if (relu) { p0 = relu4(p0); p1 = relu4(p1); q0 = relu4(q0); q1 = relu4(q1); }
+      v128.store(o + off, p0); v128.store(o + off, p1, 16);
+      v128.store(o + step + off, q0); v128.store(o + step + off, q1, 16);
+    }
+  }
+  return c;
+}
+
 // The same for depth multiplier M > 1: output channel j reads input channel j / M.
 function pixel_mx(o: usize, xp0: usize, wp0: usize, bias: usize, C: i32, M: i32, nh: i32, nw: i32,
   rx: usize, cx: usize, rw: usize, cw: usize, relu: i32): void {
@@ -123,6 +163,9 @@ export function dwconv2d_forward(out: usize, inp: usize, weight: usize, bias: us
   const M = K / C;
   const cx = <usize>(g.DW * C) << 2, rx = <usize>(g.DH * W * C) << 2;
   const cw = <usize>K << 2, rw = <usize>(KW * K) << 2;
+  // Pairs of neighbouring output pixels share their input loads (pixel2_m1) when they are neighbours
+  // in the input too; only the SIMD build has a tile for it.
+  const pairs = ASC_FEATURE_SIMD && M == 1 && g.SW == 1 && g.DW == 1 && C >= 8;
   for (let n = 0; n < N; n++) {
     const img = inp + (<usize>(n * H * W * C) << 2);
     const oimg = out + (<usize>(n * OH * OW * K) << 2);
@@ -132,6 +175,19 @@ export function dwconv2d_forward(out: usize, inp: usize, weight: usize, bias: us
       const nh = max(0, kh1 - kh0);
       for (let ow = 0; ow < OW; ow++) {
         const iw0 = ow * g.SW - g.PL;
+        if (pairs && iw0 >= 0 && iw0 + KW + 1 <= W && ow + 1 < OW && nh > 0) {
+          // Both pixels ow, ow+1 see all KW taps: the two-pixel path, then pixel_m1 for the channels left.
+          const o = oimg + (<usize>((oh * OW + ow) * K) << 2);
+          const xp0 = img + (<usize>(((ih0 + kh0 * g.DH) * W + iw0) * C) << 2);
+          const wp0 = weight + (<usize>(kh0 * KW * K) << 2);
+          const c0 = pixel2_m1(o, xp0, wp0, bias, C, nh, KW, rx, rw, relu);
+          if (c0 < C) {
+            pixel_m1(o, xp0, wp0, bias, C, nh, KW, rx, cx, rw, cw, relu, c0);
+            pixel_m1(o + (<usize>K << 2), xp0 + cx, wp0, bias, C, nh, KW, rx, cx, rw, cw, relu, c0);
+          }
+          ow++;
+          continue;
+        }
         const kw0 = first_tap(iw0, g.DW), kw1 = end_tap(iw0, g.DW, W, KW);
         const nw = nh > 0 ? max(0, kw1 - kw0) : 0;
         const o = oimg + (<usize>((oh * OW + ow) * K) << 2);
@@ -139,7 +195,7 @@ export function dwconv2d_forward(out: usize, inp: usize, weight: usize, bias: us
         const ih = ih0 + kh0 * g.DH, iw = iw0 + kw0 * g.DW;
         const xp0 = nw > 0 ? img + (<usize>((ih * W + iw) * C) << 2) : img;
         const wp0 = weight + (<usize>((kh0 * KW + kw0) * K) << 2);
-        if (M == 1) pixel_m1(o, xp0, wp0, bias, C, nh, nw, rx, cx, rw, cw, relu);
+        if (M == 1) pixel_m1(o, xp0, wp0, bias, C, nh, nw, rx, cx, rw, cw, relu, 0);
         else pixel_mx(o, xp0, wp0, bias, C, M, nh, nw, rx, cx, rw, cw, relu);
       }
     }
