@@ -419,7 +419,14 @@ function benchDepthwise(e, peer) {
       const a = timeBest(ours);
       row = { ...row, simd_ms: a * 1e3, simd_gflops: flops / a / 1e9 };
     }
-    out.push(row);
+    // Backward kernels (simdnet only: tfjs-backend-wasm has no depthwise backward kernels).
+    const dy = e.alloc(OH * OW * C), dx = e.alloc(H * W * C), dw = e.alloc(KS * KS * C);
+    fill(e.f32(dy, OH * OW * C), 23);
+    const bwdIn = () => k.dwconv2d_backward_input(dx, dy, weight, geom, 1);
+    const bwdW = () => k.dwconv2d_backward_weight(dw, 0, dy, inp, geom, 1);
+    warm(bwdIn, bwdIn); warm(bwdW, bwdW);
+    const ti = timeBest(bwdIn), tw = timeBest(bwdW);
+    out.push({ ...row, bwd_input_ms: ti * 1e3, bwd_input_gflops: flops / ti / 1e9, bwd_weight_ms: tw * 1e3, bwd_weight_gflops: flops / tw / 1e9 });
   }
   return out;
 }
@@ -486,11 +493,12 @@ console.log('\npack_b alone (SIMD build): ' + packs.map((q) =>
   `K×N ${q.shape}: ${f(q.simd_ms, 3)} ms, ${f(q.simd_gbps, 1)} GB/s, ${f(q.pct_of_gemm, 0)} % of its gemm`).join('; '));
 console.log(`\ndepthwise conv, batch 1, 'same', no bias, one thread: dwconv2d_forward (SIMD build) vs tfjs-backend-wasm `
   + `depthwiseConv2d${PEER ? ` (tfjs ${PEER.version}, XNNPACK, SIMD ${PEER.simd ? 'on' : 'off'})` : ' (not available)'}, batches interleaved\n`);
-console.log('| shape (H×W×C kernel stride) | MFLOP/call | simdnet ms | simdnet GFLOP/s | tfjs-wasm ms | tfjs-wasm GFLOP/s | tfjs-wasm ms / simdnet ms |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log('| shape (H×W×C kernel stride) | MFLOP/call | simdnet ms | simdnet GFLOP/s | tfjs-wasm ms | tfjs-wasm GFLOP/s | tfjs-wasm ms / simdnet ms | backward-input ms (GFLOP/s) | backward-weight ms (GFLOP/s) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of dwRows) {
   const peerCols = r.tfjs_ms === undefined ? '– | – | –' : `${f(r.tfjs_ms, 3)} | ${f(r.tfjs_gflops, 2)} | ${f(r.ratio, 2)}×`;
-  console.log(`| ${r.shape} | ${f(r.mflop, 2)} | ${f(r.simd_ms, 3)} | ${f(r.simd_gflops, 2)} | ${peerCols} |`);
+  console.log(`| ${r.shape} | ${f(r.mflop, 2)} | ${f(r.simd_ms, 3)} | ${f(r.simd_gflops, 2)} | ${peerCols} | `
+    + `${f(r.bwd_input_ms, 3)} (${f(r.bwd_input_gflops, 2)}) | ${f(r.bwd_weight_ms, 3)} (${f(r.bwd_weight_gflops, 2)}) |`);
 }
 console.log(`\n(total ${f((performance.now() - t0) / 1000)} s)`);
 

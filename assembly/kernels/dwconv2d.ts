@@ -211,17 +211,61 @@ export function dwconv2d_backward_input(dinp: usize, dout: usize, weight: usize,
   const H = g.H, W = g.W, C = g.C, K = g.K, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW;
   const SH = g.SH, SW = g.SW, DH = g.DH, DW = g.DW;
   const M = K / C;
+  // With stride 1 or dilation 1 (always so for Keras layers) the taps reaching an output form an
+  // arithmetic progression along each axis, found without a division per tap: then the gather is
+  // pixel_m1's loop, accumulating onto dx, walking dy backwards as the taps go forwards.
+  const walk = M == 1 && (SH == 1 || DH == 1) && (SW == 1 || DW == 1);
+  const rowB = <isize>(OW * C) << 2, tapB = <isize>C << 2;
   for (let n = 0; n < N; n++) {
     const dimg = dinp + (<usize>(n * H * W * C) << 2);
     const doimg = dout + (<usize>(n * OH * OW * K) << 2);
     for (let ih = 0; ih < H; ih++) {
+      const ph = ih + g.PT;
+      const kh0 = tap_first(ph, KH, SH, DH, OH), nh = tap_count(ph, KH, SH, DH, OH, kh0);
+      const oh0 = (ph - kh0 * DH) / SH;
+      const dkh = SH == 1 ? 1 : SH, doh = SH == 1 ? DH : 1;
       for (let iw = 0; iw < W; iw++) {
         const d = dimg + (<usize>((ih * W + iw) * C) << 2);
-        if (M == 1) gather_m1(d, doimg, weight, C, ih + g.PT, iw + g.PL, KH, KW, SH, SW, DH, DW, OH, OW);
-        else gather_mx(d, doimg, weight, C, M, ih + g.PT, iw + g.PL, KH, KW, SH, SW, DH, DW, OH, OW);
+        if (walk) {
+          const pw = iw + g.PL;
+          const kw0 = tap_first(pw, KW, SW, DW, OW), nw = nh > 0 ? tap_count(pw, KW, SW, DW, OW, kw0) : 0;
+          const ow0 = (pw - kw0 * DW) / SW;
+          const dkw = SW == 1 ? 1 : SW, dow = SW == 1 ? DW : 1;
+          const yp = nw > 0 ? doimg + (<usize>((oh0 * OW + ow0) * C) << 2) : doimg;
+          const wp = weight + (<usize>((kh0 * KW + kw0) * C) << 2);
+          pixel_m1(d, yp, wp, d, C, nh, nw, <usize>(-(<isize>doh) * rowB), <usize>(-(<isize>dow) * tapB),
+            <usize>(dkh * KW * C) << 2, <usize>(dkw * C) << 2, 0, 0);
+        } else if (M == 1) {
+          gather_m1(d, doimg, weight, C, ph, iw + g.PL, KH, KW, SH, SW, DH, DW, OH, OW);
+        } else {
+          gather_mx(d, doimg, weight, C, M, ph, iw + g.PL, KH, KW, SH, SW, DH, DW, OH, OW);
+        }
       }
     }
   }
+}
+
+// First tap t whose output (p - t*D) / S exists, when S == 1 or D == 1 (p >= 0); KH if none.
+// S == 1: outputs p - t*D, need p - t*D <= O-1. D == 1: t ≡ p (mod S), and (p - t) / S <= O-1.
+// @ts-ignore: decorator
+@inline function tap_first(p: i32, T: i32, S: i32, D: i32, O: i32): i32 {
+  if (S == 1) {
+    const over = p - (O - 1);
+    return over <= 0 ? 0 : (over + D - 1) / D;
+  }
+  let t = p % S;
+  const o = (p - t) / S;
+  if (o > O - 1) t += (o - (O - 1)) * S;
+  return t;
+}
+
+// Number of taps from t0 on (step 1 with S == 1, step S with D == 1) whose output is >= 0 and t < T.
+// @ts-ignore: decorator
+@inline function tap_count(p: i32, T: i32, S: i32, D: i32, O: i32, t0: i32): i32 {
+  if (t0 >= T) return 0;
+  if (S == 1) return max(0, min(T - 1, p / D) - t0 + 1);
+  // outputs (p - t0)/S, one less per tap: at most that + 1 taps, and t0 + i*S < T.
+  return min((T - 1 - t0) / S + 1, (p - t0) / S + 1);
 }
 
 // Output pixel of tap t along one axis for padded input coordinate p, or -1 when there is none.

@@ -41,6 +41,8 @@ function cases(): Case[] {
     { N: 2, H: 3, W: 3, C: 16, M: 1, KH: 5, KW: 5, S: [1, 1], D: [1, 1], padding: 'same', bias: true, relu: false },
     // A window larger than the image in the padding; a 1-row image.
     { N: 3, H: 1, W: 6, C: 5, M: 2, KH: 3, KW: 3, S: [1, 2], D: [1, 1], padding: 'same', bias: false, relu: false },
+    // Stride and dilation both > 1 (the op allows it, Keras layers do not): the per-tap gather path.
+    { N: 2, H: 11, W: 10, C: 9, M: 1, KH: 3, KW: 3, S: [2, 2], D: [2, 3], padding: 'same', bias: true, relu: false },
     // Batch 5: uneven shards (2, 1, 1, 1) for the weight-gradient partials.
     { N: 5, H: 6, W: 5, C: 8, M: 1, KH: 3, KW: 3, S: [2, 2], D: [1, 1], padding: 'same', bias: true, relu: false },
   ];
