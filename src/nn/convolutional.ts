@@ -114,7 +114,15 @@ export class Conv2D extends Layer {
     });
     return act === 'relu' ? y : applyActivation(y, act, args);
   }
-  getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  getConfig() {
+    // A plain convolution leaves dilationRate and groups out, so it saves the bytes it always did.
+    const { dilationRate, groups, ...rest } = this.cfg;
+    const d = dilationRate as [number, number];
+    return {
+      ...rest, ...(d[0] !== 1 || d[1] !== 1 ? { dilationRate } : {}), ...(groups !== 1 ? { groups } : {}),
+      name: this.name, inputShape: this.inputShape ?? undefined,
+    };
+  }
 }
 
 /** Options of {@link DepthwiseConv2D}. */
