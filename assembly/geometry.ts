@@ -19,6 +19,9 @@ export class Geometry2d {
   PL: i32; // padding at the left
   OH: i32; // output height
   OW: i32; // output width
+  DH: i32; // dilation along H (1: taps are neighbours; pooling: 1)
+  DW: i32; // dilation along W
+  G: i32; // groups: C and K split into G independent convolutions (pooling: 1)
 }
 
 // The struct at byte address `ptr` (written by TypeScript; kernels only read it).

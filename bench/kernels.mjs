@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Kernel micro-benchmark: GEMM and conv2d (forward / backward) of the SIMD and scalar wasm builds,
-// against a wasm-SIMD mul+add peak probe measured in the same run.
+// against a wasm-SIMD mul+add peak probe measured in the same run; the depthwise conv kernel against
+// tfjs-backend-wasm's depthwiseConv2d (XNNPACK f32-dwconv, one thread) on the same shapes.
 //
 //   npm run build && node bench/kernels.mjs [--quick] [--json FILE]
 //
@@ -201,7 +202,7 @@ function convSetup(e, g, MB) {
   };
   fill(e.f32(p.inp, N * H * W * C), 11); fill(e.f32(p.weight, KK * K), 12);
   fill(e.f32(p.bias, K), 13); fill(e.f32(p.dout, N * OH * OW * K), 14);
-  const geom = e.geometry({ H, W, C, K, KH, KW, SH: g.SH, SW: g.SW, PT: g.PT, PL: g.PL, OH, OW });
+  const geom = e.geometry({ H, W, C, K, KH, KW, SH: g.SH, SW: g.SW, PT: g.PT, PL: g.PL, OH, OW, DH: 1, DW: 1, G: 1 });
   const calls = {
     fwd: (n = N) => k.conv2d_forward(p.out, p.inp, p.weight, p.bias, p.wpack, p.cols, geom, n, MB, 0),
     bwdInput: (n = N) => k.conv2d_backward_input(p.dinp, p.dout, p.weight, p.wpackT, p.dcols, geom, n, MB),
@@ -337,6 +338,100 @@ function benchConv(e) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Depthwise conv vs tfjs-backend-wasm (XNNPACK), batch 1, 'same' padding, no bias, one thread each.
+// MobileNet-like shapes: 3x3 and 5x5, stride 1 and 2, 32-256 channels.
+// ---------------------------------------------------------------------------------------------
+
+const DW_SHAPES = [
+  { H: 56, C: 32, K: 3, S: 1 }, { H: 56, C: 64, K: 3, S: 2 }, { H: 28, C: 128, K: 3, S: 1 }, { H: 28, C: 128, K: 3, S: 2 },
+  { H: 14, C: 256, K: 3, S: 1 }, { H: 28, C: 64, K: 5, S: 1 }, { H: 28, C: 128, K: 5, S: 2 }, { H: 14, C: 256, K: 5, S: 1 },
+];
+
+async function loadTfjsWasm() {
+  try {
+    const tf = await import('@tensorflow/tfjs-core');
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    wasm.setThreadsCount?.(1);
+    if (!(await tf.setBackend('wasm'))) throw new Error("tf.setBackend('wasm') failed");
+    await tf.ready();
+    return { tf, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), version: tf.version_core };
+  } catch (e) {
+    console.error(`tfjs-backend-wasm unavailable, depthwise rows run without the peer: ${e.message}`);
+    return null;
+  }
+}
+
+// Best seconds per call of a and b, their batches interleaved so both see the same machine load.
+function timeTwo(a, b) {
+  const ca = calibrate(a), cb = calibrate(b);
+  let ba = ca.first, bb = cb.first;
+  for (let r = 0; r < REPS + 2; r++) {
+    ba = Math.min(ba, batch(a, ca.n));
+    bb = Math.min(bb, batch(b, cb.n));
+  }
+  return [ba, bb];
+}
+
+function benchDepthwise(e, peer) {
+  const k = e.k;
+  const out = [];
+  for (const s of DW_SHAPES) {
+    e.reset();
+    const { H, C, K: KS, S } = s;
+    const W = H;
+    const OH = Math.ceil(H / S), OW = OH;
+    const total = Math.max((OH - 1) * S + KS - H, 0);
+    const PT = Math.floor(total / 2);
+    const inp = e.alloc(H * W * C), weight = e.alloc(KS * KS * C), o = e.alloc(OH * OW * C);
+    const x = e.f32(inp, H * W * C), w = e.f32(weight, KS * KS * C);
+    fill(x, 21); fill(w, 22);
+    const geom = e.geometry({ H, W, C, K: C, KH: KS, KW: KS, SH: S, SW: S, PT, PL: PT, OH, OW, DH: 1, DW: 1, G: C });
+    const ours = () => k.dwconv2d_forward(o, inp, weight, 0, geom, 1, 0, 0, OH);
+    warm(ours, ours);
+    // Spot check against a plain JS sum.
+    const got = e.f32(o, OH * OW * C);
+    for (let t = 0; t < 40; t++) {
+      const idx = (t * 7919) % (OH * OW * C);
+      const c = idx % C, ow = Math.floor(idx / C) % OW, oh = Math.floor(idx / C / OW);
+      let sum = 0;
+      for (let kh = 0; kh < KS; kh++) for (let kw = 0; kw < KS; kw++) {
+        const ih = oh * S - PT + kh, iw = ow * S - PT + kw;
+        if (ih >= 0 && ih < H && iw >= 0 && iw < W) sum += x[(ih * W + iw) * C + c] * w[(kh * KS + kw) * C + c];
+      }
+      close(got[idx], sum, KS * KS, `dwconv2d_forward ${JSON.stringify(s)} [${idx}]`);
+    }
+    const flops = 2 * OH * OW * C * KS * KS;
+    let row = { shape: `${H}×${W}×${C} k${KS} s${S}`, mflop: flops / 1e6 };
+    if (peer) {
+      const { tf } = peer;
+      const xt = tf.tensor4d(Float32Array.from(x), [1, H, W, C]);
+      const wt = tf.tensor4d(Float32Array.from(w), [KS, KS, C, 1]);
+      const theirs = () => tf.depthwiseConv2d(xt, wt, S, 'same').dispose();
+      warm(theirs, theirs);
+      const ty = tf.depthwiseConv2d(xt, wt, S, 'same');
+      const td = ty.dataSync();
+      ty.dispose();
+      for (let i = 0; i < td.length; i += 97) close(got[i], td[i], KS * KS, `tfjs-wasm depthwiseConv2d vs ours [${i}]`);
+      const [a, b] = timeTwo(ours, theirs);
+      row = { ...row, simd_ms: a * 1e3, simd_gflops: flops / a / 1e9, tfjs_ms: b * 1e3, tfjs_gflops: flops / b / 1e9, ratio: b / a };
+      xt.dispose(); wt.dispose();
+    } else {
+      const a = timeBest(ours);
+      row = { ...row, simd_ms: a * 1e3, simd_gflops: flops / a / 1e9 };
+    }
+    // Backward kernels (simdnet only: tfjs-backend-wasm has no depthwise backward kernels).
+    const dy = e.alloc(OH * OW * C), dx = e.alloc(H * W * C), dw = e.alloc(KS * KS * C);
+    fill(e.f32(dy, OH * OW * C), 23);
+    const bwdIn = () => k.dwconv2d_backward_input(dx, dy, weight, geom, 1);
+    const bwdW = () => k.dwconv2d_backward_weight(dw, 0, dy, inp, geom, 1);
+    warm(bwdIn, bwdIn); warm(bwdW, bwdW);
+    const ti = timeBest(bwdIn), tw = timeBest(bwdW);
+    out.push({ ...row, bwd_input_ms: ti * 1e3, bwd_input_gflops: flops / ti / 1e9, bwd_weight_ms: tw * 1e3, bwd_weight_gflops: flops / tw / 1e9 });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------
 
@@ -353,6 +448,9 @@ for (const build of ['simd', 'scalar']) {
   for (const s of GEMM_SHAPES) results[build].gemm.push(benchGemm(engines[build], s));
   results[build].conv = benchConv(engines[build]);
 }
+
+const PEER = await loadTfjsWasm();
+const dwRows = benchDepthwise(engines.simd, PEER);
 
 const rows = [];
 const gf = (flops, sec) => flops / sec / 1e9;
@@ -393,6 +491,15 @@ const packs = GEMM_SHAPES.map((s, i) => {
 });
 console.log('\npack_b alone (SIMD build): ' + packs.map((q) =>
   `K×N ${q.shape}: ${f(q.simd_ms, 3)} ms, ${f(q.simd_gbps, 1)} GB/s, ${f(q.pct_of_gemm, 0)} % of its gemm`).join('; '));
+console.log(`\ndepthwise conv, batch 1, 'same', no bias, one thread: dwconv2d_forward (SIMD build) vs tfjs-backend-wasm `
+  + `depthwiseConv2d${PEER ? ` (tfjs ${PEER.version}, XNNPACK, SIMD ${PEER.simd ? 'on' : 'off'})` : ' (not available)'}, batches interleaved\n`);
+console.log('| shape (H×W×C kernel stride) | MFLOP/call | simdnet ms | simdnet GFLOP/s | tfjs-wasm ms | tfjs-wasm GFLOP/s | tfjs-wasm ms / simdnet ms | backward-input ms (GFLOP/s) | backward-weight ms (GFLOP/s) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of dwRows) {
+  const peerCols = r.tfjs_ms === undefined ? '– | – | –' : `${f(r.tfjs_ms, 3)} | ${f(r.tfjs_gflops, 2)} | ${f(r.ratio, 2)}×`;
+  console.log(`| ${r.shape} | ${f(r.mflop, 2)} | ${f(r.simd_ms, 3)} | ${f(r.simd_gflops, 2)} | ${peerCols} | `
+    + `${f(r.bwd_input_ms, 3)} (${f(r.bwd_input_gflops, 2)}) | ${f(r.bwd_weight_ms, 3)} (${f(r.bwd_weight_gflops, 2)}) |`);
+}
 console.log(`\n(total ${f((performance.now() - t0) / 1000)} s)`);
 
 if (JSON_FILE) {
@@ -401,6 +508,7 @@ if (JSON_FILE) {
     min_time_s: MIN_TIME, reps: REPS,
     probe: { accumulators: PROBE_ACC, unroll: PROBE_UNROLL, start_gflops: PROBE.gflops, paired_min_gflops: probeSummary.min, paired_max_gflops: probeSummary.max },
     conv: { ...CONV, MB: CONV_MB }, rows, pack_b: packs,
+    depthwise: { peer: PEER ? `tfjs-backend-wasm ${PEER.version}` : null, rows: dwRows },
   }, null, 2) + '\n');
   console.log(`wrote ${JSON_FILE}`);
 }

@@ -24,7 +24,8 @@ export function samePadding(n: number, k: number, s: number): [number, number] {
   return [before, total - before];
 }
 
-function posInt(v: unknown, what: string, name: string): number {
+/** v, checked to be a positive integer; the error names the op or layer and the argument. */
+export function posInt(v: unknown, what: string, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw new Error(`${what}: ${name} must be a positive integer, got ${show(v)}`);
   }
@@ -81,4 +82,55 @@ export function windowGeometry(what: string, H: number, W: number, KH: number, K
       + `[[${pad.top},${pad.bottom}],[${pad.left},${pad.right}]] does not fit a ${H}x${W} input (output would be ${OH}x${OW})`);
   }
   return { pad, OH, OW };
+}
+
+/** Window options of a transposed convolution (Keras Conv2DTranspose). */
+export interface TransposeGeometryOptions {
+  strides?: number | [number, number];
+  padding?: 'valid' | 'same';
+  /** Extra rows/columns at the bottom/right (each < its stride), or null for Keras' rule. */
+  outputPadding?: number | [number, number] | null;
+  dilationRate?: number | [number, number];
+}
+
+/** Keras' deconv_output_length for one axis (k already dilated). */
+function deconvLength(n: number, k: number, s: number, padding: 'valid' | 'same', op: number | null): number {
+  if (op === null) return padding === 'valid' ? n * s + Math.max(k - s, 0) : n * s;
+  const pad = padding === 'same' ? Math.floor(k / 2) : 0;
+  return (n - 1) * s + k - 2 * pad + op;
+}
+
+/** Output size and the padding of the convolution it is the transpose of, along one axis. */
+function transposeAxis(n: number, k: number, s: number, padding: 'valid' | 'same', op: number | null, what: string, axis: string) {
+  if (op !== null && !(Number.isInteger(op) && op >= 0 && op < s)) {
+    throw new Error(`${what}: outputPadding along ${axis} must be an integer in [0, stride ${s}), got ${op}`);
+  }
+  const out = deconvLength(n, k, s, padding, op);
+  if (out < 1) throw new Error(`${what}: output ${axis} would be ${out} for input ${n}, kernel ${k}, stride ${s}`);
+  // The convolution out -> n this is the gradient of (TensorFlow's padding rule on the `out` side).
+  const before = padding === 'same' ? samePadding(out, k, s)[0] : 0;
+  const convN = padding === 'same' ? Math.ceil(out / s) : Math.floor((out - k) / s) + 1;
+  if (convN !== n) {
+    throw new Error(`${what}: no convolution maps ${axis} ${out} back to ${n} (kernel ${k}, stride ${s}, padding '${padding}'`
+      + `${op !== null ? `, outputPadding ${op}` : ''})`);
+  }
+  return { out, before };
+}
+
+/** Output height and width of {@link conv2dTranspose} for an H x W input (Keras' rule). */
+export function conv2dTransposeShape(H: number, W: number, KH: number, KW: number, opts: TransposeGeometryOptions,
+  what: string) {
+  const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
+  const [DH, DW] = pair(opts.dilationRate ?? 1, what, 'dilationRate');
+  const padding = opts.padding ?? 'valid';
+  if (padding !== 'valid' && padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(padding)}`);
+  const opv = opts.outputPadding ?? null;
+  const [OPH, OPW] = opv === null ? [null, null] : Array.isArray(opv) ? opv : [opv, opv];
+  if (opv !== null && (typeof OPH !== 'number' || typeof OPW !== 'number')) {
+    throw new Error(`${what}: outputPadding must be a number, [rows, cols] or null, got ${show(opv)}`);
+  }
+  const ekh = (KH - 1) * DH + 1, ekw = (KW - 1) * DW + 1;
+  const h = transposeAxis(H, ekh, SH, padding, OPH, what, 'height');
+  const w = transposeAxis(W, ekw, SW, padding, OPW, what, 'width');
+  return { OH: h.out, OW: w.out, PT: h.before, PL: w.before, SH, SW, DH, DW };
 }

@@ -10,6 +10,10 @@ export { outSize, samePadding, resolvePadding, windowGeometry } from './geom.js'
 export type { Padding, Pad } from './geom.js';
 export { conv2d } from './ops/conv2d.js';
 export type { Conv2dOptions } from './ops/conv2d.js';
+export { depthwiseConv2d } from './ops/dwconv2d.js';
+export type { DepthwiseConv2dOptions } from './ops/dwconv2d.js';
+export { conv2dTranspose } from './ops/conv2dtranspose.js';
+export type { Conv2dTransposeOptions } from './ops/conv2dtranspose.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';
 export { matMul, dense } from './ops/dense.js';
@@ -43,6 +47,8 @@ export type { Conv2DConfig, DenseConfig, Pooling2DConfig, LeakyReLUConfig, Batch
 export { ZeroPadding2D, Cropping2D, UpSampling2D, Reshape, Permute, ReLU, Softmax } from './nn/reshaping.js';
 export type { ZeroPadding2DConfig, Cropping2DConfig, UpSampling2DConfig, ReshapeConfig, PermuteConfig, ReLUConfig, SoftmaxConfig }
   from './nn/reshaping.js';
+export { DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './nn/convolutional.js';
+export type { DepthwiseConv2DConfig, SeparableConv2DConfig, Conv2DTransposeConfig } from './nn/convolutional.js';
 export { Model, Sequential, model } from './nn/model.js';
 export type { CompileArgs, FitArgs, History, Callbacks, Logs, ModelArgs } from './nn/model.js';
 export { SymbolicTensor, InputLayer, MergeLayer, input } from './nn/layer.js';

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import type { Grey } from '../data/mnist-input.js';
+import { show } from '../show.js';
 
 function parsePgm(bytes: Uint8Array, path: string): Grey {
   const text = new TextDecoder('latin1').decode(bytes.subarray(0, Math.min(bytes.length, 1024)));
@@ -25,7 +26,7 @@ function parsePgm(bytes: Uint8Array, path: string): Grey {
     const words = new TextDecoder('latin1').decode(bytes).slice(m[0].length).replace(/#[^\n]*/g, '').trim().split(/\s+/);
     if (words.length < data.length || words[0] === '') throw new Error(`${path}: PGM data is truncated (${words[0] === '' ? 0 : words.length} of ${data.length} samples)`);
     for (let i = 0; i < data.length; i++) {
-      if (!/^[0-9]+$/.test(words[i]!)) throw new Error(`${path}: PGM sample ${i} is ${JSON.stringify(words[i]!.slice(0, 20))}, not a non-negative integer`);
+      if (!/^[0-9]+$/.test(words[i]!)) throw new Error(`${path}: PGM sample ${i} is ${show(words[i]!.slice(0, 20))}, not a non-negative integer`);
       data[i] = Math.min(Number(words[i]), maxv) / maxv;
     }
   }

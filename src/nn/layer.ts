@@ -156,7 +156,7 @@ export abstract class Layer {
   constructor(cfg: { name?: string; inputShape?: number[]; trainable?: boolean } = {}) {
     this.name = cfg.name ?? '';
     if (cfg.trainable !== undefined && typeof cfg.trainable !== 'boolean') {
-      throw new Error(`${this.constructor.name}: trainable must be a boolean, got ${JSON.stringify(cfg.trainable)}`);
+      throw new Error(`${this.constructor.name}: trainable must be a boolean, got ${show(cfg.trainable)}`);
     }
     this.trainable = cfg.trainable ?? true;
     if (cfg.inputShape !== undefined) {
@@ -294,7 +294,7 @@ export class InputLayer extends Layer {
   constructor(cfg: { shape?: number[]; inputShape?: number[]; batchInputShape?: (number | null)[]; name?: string }) {
     const shape = cfg?.shape ?? cfg?.inputShape ?? cfg?.batchInputShape?.slice(1);
     if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || (d as number) < 1)) {
-      throw new Error(`input: shape must be a non-empty list of positive integers without the batch axis, got ${JSON.stringify(cfg?.shape ?? shape)}`);
+      throw new Error(`input: shape must be a non-empty list of positive integers without the batch axis, got ${show(cfg?.shape ?? shape)}`);
     }
     super({ name: cfg.name, inputShape: shape as number[] });
     const node = { layer: this, inputs: [], index: 0 } as unknown as LayerNode;

@@ -1,15 +1,17 @@
-// Keras layers: Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
-// Flatten, Dense, Dropout, Activation, LeakyReLU (BatchNormalization lives in batchnorm.ts).
+// Keras layers: MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
+// Flatten, Dense, Dropout, Activation, LeakyReLU (BatchNormalization lives in batchnorm.ts, the
+// convolutions — Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose — in convolutional.ts).
 // Each is parameters + a one-line call into ops/ (tinygrad's nn style); factories in `layers.*`.
 import { Tensor } from '../tensor.js';
 import { Rng } from '../rng.js';
-import { conv2d } from '../ops/conv2d.js';
 import { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from '../ops/pool2d.js';
 import { leakyRelu } from '../ops/act.js';
 import { BatchNormalization, BatchNormalizationConfig } from './batchnorm.js';
+import { Conv2D, convolutionalClasses, convolutionalLayers } from './convolutional.js';
+import type { Conv2DConfig, Conv2DTransposeConfig, DepthwiseConv2DConfig, SeparableConv2DConfig } from './convolutional.js';
 import { dense } from '../ops/dense.js';
 import { mul, reshape } from '../ops/elementwise.js';
-import { pair, windowGeometry } from '../geom.js';
+import { pair, posInt, windowGeometry } from '../geom.js';
 import { ActivationName, CallArgs, InitializerName, Layer, applyActivation, checkActivation, initialize } from './layer.js';
 import { tensor } from '../tensor.js';
 import { InputLayer } from './layer.js';
@@ -18,80 +20,9 @@ import { reshapingLayerClasses, reshapingLayers } from './reshaping.js';
 import { show } from '../show.js';
 import { checkLayerOptions } from './options.js';
 
-function posInt(v: unknown, what: string, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${show(v)}`);
-  return v;
-}
 
 function expectRank(s: readonly number[], rank: number, what: string, desc: string): void {
   if (s.length !== rank) throw new Error(`${what}: expected input of shape ${desc} (without batch), got [${s}]`);
-}
-
-/** Options of {@link Conv2D}. */
-export interface Conv2DConfig {
-  filters: number;
-  kernelSize: number | [number, number];
-  strides?: number | [number, number];
-  padding?: 'valid' | 'same';
-  activation?: ActivationName;
-  useBias?: boolean;
-  kernelInitializer?: InitializerName;
-  biasInitializer?: InitializerName;
-  inputShape?: number[];
-  name?: string;
-}
-
-/** 2-D convolution layer (channels last), as keras.layers.Conv2D. */
-export class Conv2D extends Layer {
-  readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name'>>;
-  constructor(cfg: Conv2DConfig) {
-    checkLayerOptions('Conv2D', cfg, ['filters', 'kernelSize', 'strides', 'padding', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer']);
-    super(cfg);
-    const what = 'Conv2D';
-    if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
-    this.cfg = {
-      filters: posInt(cfg.filters, what, 'filters'),
-      kernelSize: pair(cfg.kernelSize, what, 'kernelSize'),
-      strides: pair(cfg.strides ?? 1, what, 'strides'),
-      padding: cfg.padding ?? 'valid',
-      activation: checkActivation(cfg.activation, what),
-      useBias: cfg.useBias ?? true,
-      kernelInitializer: cfg.kernelInitializer ?? 'glorotUniform',
-      biasInitializer: cfg.biasInitializer ?? 'zeros',
-    };
-    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(cfg.padding)}`);
-  }
-  get className() { return 'Conv2D'; }
-  get defaultName() { return 'conv2d'; }
-  get activation() { return this.cfg.activation; }
-  computeOutputShape(s: readonly number[]): number[] {
-    expectRank(s, 3, this.name || 'Conv2D', '[height, width, channels]');
-    const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const [SH, SW] = this.cfg.strides as [number, number];
-    const g = windowGeometry(this.name || 'Conv2D', s[0], s[1], KH, KW, SH, SW, this.cfg.padding);
-    return [g.OH, g.OW, this.cfg.filters];
-  }
-  weightShapes(s: readonly number[]): Array<[string, number[]]> {
-    const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const w: Array<[string, number[]]> = [['kernel', [KH, KW, s[2], this.cfg.filters]]];
-    if (this.cfg.useBias) w.push(['bias', [this.cfg.filters]]);
-    return w;
-  }
-  protected buildWeights(s: readonly number[], rng: Rng): void {
-    const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const C = s[2], K = this.cfg.filters;
-    this.addWeight('kernel', initialize(this.cfg.kernelInitializer, [KH, KW, C, K], KH * KW * C, KH * KW * K, rng, this.name));
-    if (this.cfg.useBias) this.addWeight('bias', initialize(this.cfg.biasInitializer, [K], KH * KW * C, KH * KW * K, rng, this.name));
-  }
-  call(x: Tensor, args: CallArgs): Tensor {
-    const act = this.cfg.activation;
-    const y = conv2d(x, this.weights[0].value, {
-      strides: this.cfg.strides, padding: this.cfg.padding, bias: this.weights[1]?.value ?? null,
-      activation: act === 'relu' ? 'relu' : 'linear', name: this.name, skipFiniteCheck: true,
-    });
-    return act === 'relu' ? y : applyActivation(y, act, args);
-  }
-  getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
 }
 
 /** Options of the pooling layers. */
@@ -309,14 +240,14 @@ export class LeakyReLU extends Layer {
 
 /** Layer classes by Keras class name (for loading saved models). */
 export const layerClasses: Record<string, new (cfg: any) => Layer> = {
-  Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout,
-  Activation, LeakyReLU, BatchNormalization, ...reshapingLayerClasses,
+  MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout,
+  Activation, LeakyReLU, BatchNormalization, ...convolutionalClasses, ...reshapingLayerClasses,
   InputLayer, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
 };
 
 /** Keras-style factories: `layers.conv2d({...})`, `layers.dense({...})`, ... */
 export const layers = {
-  conv2d: (cfg: Conv2DConfig) => new Conv2D(cfg),
+  ...convolutionalLayers,
   maxPooling2d: (cfg?: Pooling2DConfig) => new MaxPooling2D(cfg),
   averagePooling2d: (cfg?: Pooling2DConfig) => new AveragePooling2D(cfg),
   flatten: (cfg?: { inputShape?: number[]; name?: string }) => new Flatten(cfg),
@@ -335,5 +266,6 @@ export const layers = {
   ...reshapingLayers,
 };
 
-export { BatchNormalization };
-export type { BatchNormalizationConfig };
+export { BatchNormalization, Conv2D };
+export { DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './convolutional.js';
+export type { BatchNormalizationConfig, Conv2DConfig, Conv2DTransposeConfig, DepthwiseConv2DConfig, SeparableConv2DConfig };

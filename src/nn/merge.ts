@@ -6,6 +6,7 @@ import { Tensor } from '../tensor.js';
 import { broadcastBinary, broadcastShapes, concat, concatShape, type MergeOp } from '../ops/merge.js';
 import { mul, reshape } from '../ops/elementwise.js';
 import { CallArgs, MergeLayer } from './layer.js';
+import { show } from '../show.js';
 
 /** Options of the merge layers. */
 export interface MergeConfig { name?: string; trainable?: boolean }
@@ -96,7 +97,7 @@ export class Concatenate extends MergeLayer {
   constructor(cfg: ConcatenateConfig = {}) {
     super(cfg ?? {});
     const axis = cfg?.axis ?? -1;
-    if (!Number.isInteger(axis) || axis === 0) throw new Error(`Concatenate: axis must be a non-zero integer (0 is the batch axis), got ${JSON.stringify(cfg?.axis)}`);
+    if (!Number.isInteger(axis) || axis === 0) throw new Error(`Concatenate: axis must be a non-zero integer (0 is the batch axis), got ${show(cfg?.axis)}`);
     this.axis = axis;
   }
   get className() { return 'Concatenate'; }

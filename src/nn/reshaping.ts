@@ -10,6 +10,7 @@ import { reluArgs, reluGeneral, softmax } from '../ops/act.js';
 import { reshape } from '../ops/elementwise.js';
 import { pair } from '../geom.js';
 import { type ActivationName, type CallArgs, Layer } from './layer.js';
+import { show } from '../show.js';
 
 /** Options every layer takes. */
 interface Common { inputShape?: number[]; name?: string }
@@ -90,7 +91,7 @@ export class UpSampling2D extends Layer {
     const interp = cfg?.interpolation ?? 'nearest';
     if (interp !== 'nearest' && interp !== 'bilinear') {
       throw new Error(`UpSampling2D: interpolation must be 'nearest' or 'bilinear', `
-        + `got ${JSON.stringify(cfg?.interpolation)}`);
+        + `got ${show(cfg?.interpolation)}`);
     }
     this.interpolation = interp;
   }
@@ -120,7 +121,7 @@ export class Reshape extends Layer {
     const t = cfg?.targetShape;
     if (!Array.isArray(t) || t.length === 0 || t.some((d) => !Number.isInteger(d) || (d < 1 && d !== -1))
       || t.filter((d) => d === -1).length > 1) {
-      throw new Error(`Reshape: targetShape must be positive integers with at most one -1, got ${JSON.stringify(t)}`);
+      throw new Error(`Reshape: targetShape must be positive integers with at most one -1, got ${show(t)}`);
     }
     this.targetShape = [...t];
   }
@@ -155,12 +156,12 @@ export class Permute extends Layer {
     super(cfg ?? {});
     const d = cfg?.dims;
     if (!Array.isArray(d) || d.length === 0) {
-      throw new Error(`Permute: dims must be a non-empty array, got ${JSON.stringify(d)}`);
+      throw new Error(`Permute: dims must be a non-empty array, got ${show(d)}`);
     }
     checkPermutation(d, d.length, 'Permute', 1);
     // The permute kernel takes up to 8 axes, the batch included.
     if (d.length > 7) {
-      throw new Error(`Permute: at most 7 axes (without batch) can be permuted, got dims ${JSON.stringify(d)}`);
+      throw new Error(`Permute: at most 7 axes (without batch) can be permuted, got dims ${show(d)}`);
     }
     this.dims = [...d];
   }
@@ -227,7 +228,7 @@ export class Softmax extends Layer {
   constructor(cfg: SoftmaxConfig = {}) {
     super(cfg ?? {});
     const a = cfg?.axis ?? -1;
-    if (!Number.isInteger(a)) throw new Error(`Softmax: axis must be an integer, got ${JSON.stringify(cfg?.axis)}`);
+    if (!Number.isInteger(a)) throw new Error(`Softmax: axis must be an integer, got ${show(cfg?.axis)}`);
     this.axis = a;
   }
   get className() { return 'Softmax'; }

@@ -151,7 +151,7 @@ function graphModel(h: Header, layers: Layer[]): Model {
   }
   const byName = new Map<string, Layer>();
   layers.forEach((l, i) => {
-    if (g.layers[i]?.name !== l.name) fail(`graph entry ${i} is ${JSON.stringify(g.layers[i]?.name)} but layer ${i} is ${l.name}`);
+    if (g.layers[i]?.name !== l.name) fail(`graph entry ${i} is ${show(g.layers[i]?.name)} but layer ${i} is ${l.name}`);
     if (byName.has(l.name)) fail(`two layers are named ${l.name}`);
     byName.set(l.name, l);
   });
@@ -163,7 +163,7 @@ function graphModel(h: Header, layers: Layer[]): Model {
     if (!Array.isArray(e.inboundNodes)) fail(`graph entry for ${e.name} has no inboundNodes list`);
     e.inboundNodes.forEach((refs, index) => {
       if (!Array.isArray(refs) || refs.some((r) => !Array.isArray(r) || typeof r[0] !== 'string' || !Number.isInteger(r[1]) || r[2] !== 0)) {
-        fail(`graph: node ${index} of layer ${e.name} has an invalid input list ${JSON.stringify(refs)}`);
+        fail(`graph: node ${index} of layer ${e.name} has an invalid input list ${show(refs)}`);
       }
       for (const r of refs) if (!byName.has(r[0])) fail(`graph: layer ${e.name} takes input from unknown layer ${r[0]}`);
       pending.push({ layer: layers[i], index, refs });
@@ -183,7 +183,7 @@ function graphModel(h: Header, layers: Layer[]): Model {
     }
     if (!progressed) fail(`graph: layers ${[...new Set(pending.map((p) => p.layer.name))].join(', ')} wait on each other's outputs (a cycle) or on a node that does not exist`);
   }
-  const pick = (r: NodeRef, what: string) => made.get(key(r)) ?? fail(`graph: ${what} ${JSON.stringify(r)} is not a node of the graph`);
+  const pick = (r: NodeRef, what: string) => made.get(key(r)) ?? fail(`graph: ${what} ${show(r)} is not a node of the graph`);
   try {
     return new Model({ inputs: g.inputLayers.map((r) => pick(r, 'input')), outputs: g.outputLayers.map((r) => pick(r, 'output')),
       name: String(h.name ?? 'model'), seed: Number(h.seed) || 0 });

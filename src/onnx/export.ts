@@ -19,9 +19,13 @@
 // (Reshape keeps the batch dim with 0). ReLU → Relu / Clip, or Where(x > t, Min(x, max), slope·(x - t))
 // in general; relu6 → Clip(0, 6); hardSigmoid → HardSigmoid(1/6, 1/2); hardSwish (no opset-13 op) →
 // x·HardSigmoid(x); swish/silu → x·Sigmoid(x).
+// Convolutions: Conv2D is Conv with its dilations and group; DepthwiseConv2D is Conv with group = C
+// (kernel (KH, KW, C, M) read as (KH, KW, 1, C*M)); SeparableConv2D is that Conv then a 1x1 Conv;
+// Conv2DTranspose is ConvTranspose with explicit pads (and output_padding where Keras' output is
+// larger than the taps reach, i.e. kernel < stride with 'valid').
 import type { Model } from '../nn/model.js';
 import type { Layer } from '../nn/layer.js';
-import { windowGeometry, type Padding } from '../geom.js';
+import { conv2dTransposeShape, windowGeometry, type Padding } from '../geom.js';
 import { AttributeType, DataType, onnxType } from './onnx-schema.js';
 import { show } from '../show.js';
 
@@ -30,7 +34,7 @@ export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 13;
 
 /** Layer classes {@link toONNX} can write. */
-export const ONNX_SUPPORTED_LAYERS = ['Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
+export const ONNX_SUPPORTED_LAYERS = ['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Conv2DTranspose', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
   'Flatten', 'Dense', 'Dropout', 'Activation', 'LeakyReLU', 'BatchNormalization', 'ZeroPadding2D', 'Cropping2D',
   'UpSampling2D', 'Reshape', 'Permute', 'ReLU', 'Softmax', 'Add', 'Subtract', 'Multiply', 'Average',
   'Maximum', 'Minimum', 'Concatenate'] as const;
@@ -86,6 +90,20 @@ function hwioToOihw(w: Float32Array, KH: number, KW: number, C: number, K: numbe
       for (let c = 0; c < C; c++) {
         const src = ((i * KW + j) * C + c) * K;
         for (let k = 0; k < K; k++) out[((k * C + c) * KH + i) * KW + j] = w[src + k];
+      }
+    }
+  }
+  return out;
+}
+
+/** Keras' Conv2DTranspose kernel (KH, KW, F, C) → ONNX ConvTranspose's (C, F, KH, KW). */
+function hwioToIohw(w: Float32Array, KH: number, KW: number, F: number, C: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < KH; i++) {
+    for (let j = 0; j < KW; j++) {
+      for (let f = 0; f < F; f++) {
+        const src = ((i * KW + j) * F + f) * C;
+        for (let c = 0; c < C; c++) out[((c * F + f) * KH + i) * KW + j] = w[src + c];
       }
     }
   }
@@ -272,26 +290,84 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
     }
     use(vals[st.inputs[0]]);
     switch (layer.className) {
-      case 'Conv2D': {
-        toNCHW(name, 'Conv2D');
+      case 'Conv2D':
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D': {
+        const what = layer.className;
+        toNCHW(name, what);
         const [KH, KW] = pair(cfg.kernelSize);
         const [SH, SW] = pair(cfg.strides ?? 1);
+        const [DH, DW] = pair(cfg.dilationRate ?? 1);
         const [H, W, C] = s;
-        const K = cfg.filters as number;
-        const g = windowGeometry(name, H, W, KH, KW, SH, SW, cfg.padding as Padding);
+        const g = windowGeometry(name, H, W, (KH - 1) * DH + 1, (KW - 1) * DW + 1, SH, SW, cfg.padding as Padding);
+        const window = [ints('kernel_shape', [KH, KW]), ints('strides', [SH, SW]), ints('dilations', [DH, DW]),
+          ints('pads', [g.pad.top, g.pad.left, g.pad.bottom, g.pad.right])];
+        const bias = (K: number): string[] => {
+          if (cfg.useBias === false) return [];
+          const b = weightData(layer, 'bias');
+          if (!b || b.data.length !== K) throw new Error(`toONNX: layer ${name} (${what}) has useBias but no bias of ${K} values`);
+          return [init(`${name}/bias`, b.data, [K])];
+        };
+        if (what === 'Conv2D') {
+          const G = (cfg.groups as number | undefined) ?? 1;
+          const K = cfg.filters as number;
+          const kernel = weightData(layer, 'kernel');
+          if (!kernel || kernel.shape.join() !== [KH, KW, C / G, K].join()) {
+            throw new Error(`toONNX: layer ${name} (Conv2D) has no kernel of shape [${[KH, KW, C / G, K]}]`);
+          }
+          const w = init(`${name}/kernel`, hwioToOihw(kernel.data, KH, KW, C / G, K), [K, C / G, KH, KW]);
+          node('Conv', name, [cur, w, ...bias(K)], [...window, int('group', G)]);
+        } else {
+          const M = cfg.depthMultiplier as number;
+          const dk = weightData(layer, 'depthwise_kernel');
+          if (!dk || dk.shape.join() !== [KH, KW, C, M].join()) {
+            throw new Error(`toONNX: layer ${name} (${what}) has no depthwise_kernel of shape [${[KH, KW, C, M]}]`);
+          }
+          // Output channel c*M + m of group c: the (KH, KW, C, M) kernel is the (KH, KW, 1, C*M) one.
+          const w = init(`${name}/depthwise_kernel`, hwioToOihw(dk.data, KH, KW, 1, C * M), [C * M, 1, KH, KW]);
+          if (what === 'DepthwiseConv2D') {
+            node('Conv', name, [cur, w, ...bias(C * M)], [...window, int('group', C)]);
+          } else {
+            node('Conv', name, [cur, w], [...window, int('group', C)]);
+            const F = cfg.filters as number;
+            const pk = weightData(layer, 'pointwise_kernel');
+            if (!pk || pk.shape.join() !== [1, 1, C * M, F].join()) {
+              throw new Error(`toONNX: layer ${name} (SeparableConv2D) has no pointwise_kernel of shape [${[1, 1, C * M, F]}]`);
+            }
+            const pw = init(`${name}/pointwise_kernel`, hwioToOihw(pk.data, 1, 1, C * M, F), [F, C * M, 1, 1]);
+            node('Conv', name, [cur, pw, ...bias(F)], [ints('kernel_shape', [1, 1]), ints('strides', [1, 1]),
+              ints('dilations', [1, 1]), ints('pads', [0, 0, 0, 0]), int('group', 1)]);
+          }
+        }
+        activation(cfg.activation, name);
+        break;
+      }
+      case 'Conv2DTranspose': {
+        toNCHW(name, 'Conv2DTranspose');
+        const [KH, KW] = pair(cfg.kernelSize);
+        const [SH, SW] = pair(cfg.strides ?? 1);
+        const [DH, DW] = pair(cfg.dilationRate ?? 1);
+        const [H, W, C] = s;
+        const F = cfg.filters as number;
+        const [OH, OW] = st.outShape;
+        const t = conv2dTransposeShape(H, W, KH, KW, { strides: [SH, SW], dilationRate: [DH, DW],
+          padding: cfg.padding as 'valid' | 'same', outputPadding: cfg.outputPadding as [number, number] | null }, name);
         const kernel = weightData(layer, 'kernel');
-        if (!kernel || kernel.shape.join() !== [KH, KW, C, K].join()) {
-          throw new Error(`toONNX: layer ${name} (Conv2D) has no kernel of shape [${[KH, KW, C, K]}]`);
+        if (!kernel || kernel.shape.join() !== [KH, KW, F, C].join()) {
+          throw new Error(`toONNX: layer ${name} (Conv2DTranspose) has no kernel of shape [${[KH, KW, F, C]}]`);
         }
-        const inputs = [cur, init(`${name}/kernel`, hwioToOihw(kernel.data, KH, KW, C, K), [K, C, KH, KW])];
-        if (cfg.useBias !== false) {
-          const bias = weightData(layer, 'bias');
-          if (!bias) throw new Error(`toONNX: layer ${name} (Conv2D) has useBias but no bias weight`);
-          inputs.push(init(`${name}/bias`, bias.data, [K]));
-        }
-        node('Conv', name, inputs, [
-          ints('kernel_shape', [KH, KW]), ints('strides', [SH, SW]), ints('dilations', [1, 1]), int('group', 1),
-          ints('pads', [g.pad.top, g.pad.left, g.pad.bottom, g.pad.right]),
+        // ONNX: out = S*(in-1) + output_padding + (k-1)*D+1 - pad_begin - pad_end. Keras' 'valid' with a
+        // kernel smaller than the stride has rows no tap reaches: they become output_padding, not a negative pad.
+        const end = (n: number, k: number, st: number, d: number, o: number, b: number) => st * (n - 1) + (k - 1) * d + 1 - o - b;
+        const eh = end(H, KH, SH, DH, OH, t.PT), ew = end(W, KW, SW, DW, OW, t.PL);
+        const b = cfg.useBias === false ? null : weightData(layer, 'bias');
+        if (cfg.useBias !== false && (!b || b.data.length !== F)) throw new Error(`toONNX: layer ${name} (Conv2DTranspose) has useBias but no bias of ${F} values`);
+        // ONNX's ConvTranspose weight is (C_in, C_out, KH, KW).
+        const w = init(`${name}/kernel`, hwioToIohw(kernel.data, KH, KW, F, C), [C, F, KH, KW]);
+        node('ConvTranspose', name, [cur, w, ...(b ? [init(`${name}/bias`, b.data, [F])] : [])], [
+          ints('kernel_shape', [KH, KW]), ints('strides', [SH, SW]), ints('dilations', [DH, DW]), int('group', 1),
+          ints('pads', [t.PT, t.PL, Math.max(eh, 0), Math.max(ew, 0)]),
+          ints('output_padding', [Math.max(-eh, 0), Math.max(-ew, 0)]),
         ]);
         activation(cfg.activation, name);
         break;

@@ -108,7 +108,7 @@ function rowsCols(x: Tensor, what: string): [number, number] {
 export function softmax(x: Tensor, axis = -1): Tensor {
   expectTensor(x, null, 'softmax', 'logits');
   if (!Number.isInteger(axis) || axis < -x.rank || axis >= x.rank) {
-    throw new Error(`softmax: axis ${JSON.stringify(axis)} is out of range for shape [${x.shape}]`);
+    throw new Error(`softmax: axis ${show(axis)} is out of range for shape [${x.shape}]`);
   }
   const a = axis < 0 ? axis + x.rank : axis;
   if (a !== x.rank - 1) return softmaxAxis(x, a);
@@ -184,7 +184,7 @@ export function reluArgs(o: ReluOptions, what: string): [number, number, number]
   const num = (v: unknown, name: string, dflt: number, allowNull: boolean): number => {
     if (v === undefined || (allowNull && v === null)) return dflt;
     if (typeof v !== 'number' || Number.isNaN(v) || v < 0 || (!allowNull && !Number.isFinite(v))) {
-      throw new Error(`${what}: ${name} must be a non-negative number, got ${JSON.stringify(v)}`);
+      throw new Error(`${what}: ${name} must be a non-negative number, got ${show(v)}`);
     }
     return v;
   };

@@ -1,11 +1,12 @@
 // conv2d: shape checks and geometry, then the kernels of assembly/kernels/conv2d.ts; records its
-// backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C, K), bias (K),
+// backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C/groups, K), bias (K),
 // out (N, OH, OW, K).
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { Padding, pair, windowGeometry } from '../geom.js';
 import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
+import { show } from '../show.js';
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
@@ -15,6 +16,10 @@ export interface Conv2dOptions {
   padding?: Padding;
   /** Bias of shape [K], added to every output pixel. */
   bias?: Tensor | null;
+  /** Dilation as n or [rows, cols]: taps d pixels apart; default 1. */
+  dilationRate?: number | [number, number];
+  /** Groups (Keras): C and K split into this many independent convolutions; default 1. */
+  groups?: number;
   /** 'relu' fuses max(x, 0) into the output store. */
   activation?: 'linear' | 'relu';
   /** Name used in error messages (a layer passes its own). */
@@ -29,38 +34,58 @@ function blockRows(KK: number, M: number, floats = 32768): number {
   return Math.min(mb, M);
 }
 
-/** 2-D cross-correlation of NHWC `x` with `filter` (KH, KW, C, K), as tf.conv2d / Keras Conv2D. */
+/** Checks `groups` against C input and K output channels; returns it. */
+export function checkGroups(groups: unknown, C: number, K: number, what: string): number {
+  if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1) {
+    throw new Error(`${what}: groups must be a positive integer, got ${show(groups)}`);
+  }
+  if (C % groups !== 0 || K % groups !== 0) {
+    throw new Error(`${what}: groups = ${groups} must divide both the input channels (${C}) and the filters (${K})`);
+  }
+  return groups;
+}
+
+/**
+ * 2-D cross-correlation of NHWC `x` with `filter` (KH, KW, C/groups, K), as tf.conv2d / Keras Conv2D
+ * (with `dilationRate` and `groups`).
+ */
 export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Tensor {
   const what = opts.name ?? 'conv2d';
   expectTensor(x, 4, what, 'input x (N, H, W, C)');
-  expectTensor(filter, 4, what, 'filter (KH, KW, C, K)');
+  expectTensor(filter, 4, what, 'filter (KH, KW, C/groups, K)');
   const [N, H, W, C] = x.shape;
   const [KH, KW, FC, K] = filter.shape;
-  if (FC !== C) throw new Error(`${what}: input has ${C} channels but the filter expects ${FC} (filter shape [${filter.shape}], input shape [${x.shape}])`);
+  const G = checkGroups(opts.groups ?? 1, C, K, what);
+  if (FC * G !== C) {
+    throw new Error(`${what}: input has ${C} channels but the filter expects ${FC * G} (${FC} per group x ${G} groups; `
+      + `filter shape [${filter.shape}], input shape [${x.shape}])`);
+  }
   const bias = opts.bias ?? null;
   if (bias) {
     expectTensor(bias, 1, what, 'bias');
     if (bias.size !== K) throw new Error(`${what}: bias has ${bias.size} values but the filter has ${K} output channels`);
   }
   const act = opts.activation ?? 'linear';
-  if (act !== 'linear' && act !== 'relu') throw new Error(`${what}: activation must be 'linear' or 'relu', got ${JSON.stringify(act)}`);
+  if (act !== 'linear' && act !== 'relu') throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
   const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
-  const { pad, OH, OW } = windowGeometry(what, H, W, KH, KW, SH, SW, opts.padding ?? 'valid');
+  const [DH, DW] = pair(opts.dilationRate ?? 1, what, 'dilationRate');
+  const { pad, OH, OW } = windowGeometry(what, H, W, (KH - 1) * DH + 1, (KW - 1) * DW + 1, SH, SW, opts.padding ?? 'valid');
   if (!opts.skipFiniteCheck) {
     expectFinite(x, what, 'input x');
     expectFinite(filter, what, 'filter');
     if (bias) expectFinite(bias, what, 'bias');
   }
   const kx = k();
-  const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW };
-  const KK = KH * KW * C;
+  const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G };
+  const KK = KH * KW * FC; // im2col row length (one group's)
+  const Kg = K / G;
   const MB = blockRows(KK, OH * OW);
   const out = new Tensor([N, OH, OW, K]);
   const relu = act === 'relu' ? 1 : 0;
   // One task per shard of images, each with its own scratch (packed weights, im2col block).
   const shards = shardRanges(N);
   const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
-  const packN = kx.pack_b_size(KK, K);
+  const packN = G * kx.pack_b_size(KK, Kg);
   if (N < SHARDS) {
     // Too few images to go round: pack the weights once and cut each image into pixel ranges
     // (the same bits as whole images; this is what lets batch-1 inference use every thread).
@@ -74,7 +99,7 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
       }
     }
     withGeometry(geo, (geom) => withScratch([packN, ...ranges.map(() => MB * KK)], (wpack, ...cols) => {
-      kx.pack_b(wpack, filter.ptr, bias ? bias.ptr : 0, KK, K, K, 1);
+      kx.conv2d_pack_weights(wpack, filter.ptr, bias ? bias.ptr : 0, geom);
       runTasks(ranges.map(([n, m0, m1], i): Task => ['conv2d_forward_pixels', out.ptr + n * outImg, x.ptr + n * inImg,
         wpack, cols[i], geom, MB, relu, m0, m1]));
     }));
@@ -91,7 +116,7 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
     if (gx) {
       // Images are independent: each shard scatters into its own slice of dx.
-      const packN = kx.pack_b_size(K, KK);
+      const packN = G * kx.pack_b_size(Kg, KK);
       withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
         runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg,
           filter.ptr, scratch[2 * i], scratch[2 * i + 1], geom, nc, MB]));
@@ -102,7 +127,7 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
       // Here the block is the GEMM's reduction length, so it is 4x longer (~512 KB, still in L2):
       // dW accumulates in pixel order whatever the block, so the bits do not depend on it.
       const MB = blockRows(KK, OH * OW, 4 * 32768);
-      const packN = kx.pack_b_size(MB, K);
+      const packN = kx.pack_b_size(MB, Kg);
       const wSize = KK * K;
       withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [wSize, K, MB * KK, packN]), (...scratch) => {
         runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_weight', scratch[4 * i], gb ? scratch[4 * i + 1] : 0,

@@ -6,6 +6,7 @@ import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { expectTensor, runTasks, shardRanges, withGeometry } from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
+import { show } from '../show.js';
 
 /** Pixels per side of a 2-D image: [[top, bottom], [left, right]]. */
 export type Sides2d = [[number, number], [number, number]];
@@ -16,7 +17,7 @@ export type Sides2d = [[number, number], [number, number]];
  */
 export function sides2d(v: unknown, what: string, name: string): Sides2d {
   const bad = () => new Error(`${what}: ${name} must be a non-negative integer, [rows, cols] or `
-    + `[[top, bottom], [left, right]] of non-negative integers, got ${JSON.stringify(v)}`);
+    + `[[top, bottom], [left, right]] of non-negative integers, got ${show(v)}`);
   const int = (d: unknown): number => {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw bad();
     return d;
@@ -34,7 +35,7 @@ export function sides2d(v: unknown, what: string, name: string): Sides2d {
 // out (N, OH, OW, C) = x shifted by (PT, PL); the backward adds the same window of dy into dx.
 function shiftCopy(x: Tensor, OH: number, OW: number, PT: number, PL: number): Tensor {
   const [N, H, W, C] = x.shape;
-  const geo: Geometry2d = { H, W, C, K: C, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0, OH, OW };
+  const geo: Geometry2d = { H, W, C, K: C, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0, OH, OW, DH: 1, DW: 1, G: 1 };
   const out = new Tensor([N, OH, OW, C]);
   const shards = shardRanges(N);
   const inImg = H * W * C * 4, outImg = OH * OW * C * 4;

@@ -4,6 +4,7 @@ import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { getArena } from '../wasm/arena.js';
 import { expectTensor, k } from './util.js';
+import { show } from '../show.js';
 
 const MAX_RANK = 8;
 
@@ -12,7 +13,7 @@ export function checkPermutation(perm: readonly unknown[], rank: number, what: s
   const ok = Array.isArray(perm) && perm.length === rank && perm.every((p) => Number.isInteger(p))
     && new Set(perm).size === rank && perm.every((p) => (p as number) >= base && (p as number) < rank + base);
   if (!ok) {
-    throw new Error(`${what}: dims ${JSON.stringify(perm)} must be a permutation of ${base}..${rank - 1 + base} `
+    throw new Error(`${what}: dims ${show(perm)} must be a permutation of ${base}..${rank - 1 + base} `
       + `(one entry per axis of a rank-${rank} input)`);
   }
 }

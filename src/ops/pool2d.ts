@@ -32,7 +32,7 @@ function geometry(x: Tensor, opts: Pool2dOptions, what: string) {
     throw new Error(`${what}: padding [[${top},${bottom}],[${left},${right}]] must be smaller than the ${KH}x${KW} window on every side`);
   }
   if (!opts.skipFiniteCheck) expectFinite(x, what, 'input x');
-  const geo: Geometry2d = { H, W, C, K: C, KH, KW, SH, SW, PT: top, PL: left, OH: g.OH, OW: g.OW };
+  const geo: Geometry2d = { H, W, C, K: C, KH, KW, SH, SW, PT: top, PL: left, OH: g.OH, OW: g.OW, DH: 1, DW: 1, G: 1 };
   return { N, H, W, C, OH: g.OH, OW: g.OW, geo };
 }
 

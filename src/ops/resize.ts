@@ -6,6 +6,7 @@ import { record } from '../autograd.js';
 import { pair } from '../geom.js';
 import { expectTensor, runTasks, shardRanges, withGeometry } from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
+import { show } from '../show.js';
 
 /** Interpolations of {@link upSampling2d}. */
 export type Interpolation = 'nearest' | 'bilinear';
@@ -20,11 +21,11 @@ export function upSampling2d(x: Tensor, size: number | [number, number] = 2, int
   expectTensor(x, 4, name, 'input x (N, H, W, C)');
   const [SH, SW] = pair(size, name, 'size');
   if (interpolation !== 'nearest' && interpolation !== 'bilinear') {
-    throw new Error(`${name}: interpolation must be 'nearest' or 'bilinear', got ${JSON.stringify(interpolation)}`);
+    throw new Error(`${name}: interpolation must be 'nearest' or 'bilinear', got ${show(interpolation)}`);
   }
   const [N, H, W, C] = x.shape;
   const OH = H * SH, OW = W * SW;
-  const geo: Geometry2d = { H, W, C, K: C, KH: 1, KW: 1, SH, SW, PT: 0, PL: 0, OH, OW };
+  const geo: Geometry2d = { H, W, C, K: C, KH: 1, KW: 1, SH, SW, PT: 0, PL: 0, OH, OW, DH: 1, DW: 1, G: 1 };
   const fwd = interpolation === 'nearest' ? 'resize_nearest_forward' : 'resize_bilinear_forward';
   const bwd = interpolation === 'nearest' ? 'resize_nearest_backward' : 'resize_bilinear_backward';
   const out = new Tensor([N, OH, OW, C]);

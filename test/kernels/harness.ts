@@ -283,11 +283,15 @@ export function rawRun(label: string, inputs: ArrayLike<number>[], outputs: (num
   return res;
 }
 
+/** Geometry for the plain kernels: dilation and groups default to 1. */
+export type GeometryArgs = Omit<Geometry2d, 'DH' | 'DW' | 'G'> & Partial<Pick<Geometry2d, 'DH' | 'DW' | 'G'>>;
+const withDefaults = (g: GeometryArgs): Geometry2d => ({ DH: 1, DW: 1, G: 1, ...g });
+
 /** The Geometry2d struct of `g` in our memory; release with sn.getArena().release. */
-export function geomPtr(g: Geometry2d): number {
+export function geomPtr(g: GeometryArgs): number {
   const arena = sn.getArena();
   const ptr = arena.alloc(GEOMETRY2D_BYTES);
-  writeGeometry2d(arena.i32(), ptr, g);
+  writeGeometry2d(arena.i32(), ptr, withDefaults(g));
   return ptr;
 }
 
@@ -323,9 +327,9 @@ export function otherRead(o: Other, ptr: number, n: number): Float32Array {
 }
 
 /** The Geometry2d struct of `g` in the other build's memory. */
-export function otherGeom(o: Other, g: Geometry2d): number {
+export function otherGeom(o: Other, g: GeometryArgs): number {
   const ptr = otherAlloc(o, GEOMETRY2D_BYTES / 4);
-  writeGeometry2d(new Int32Array(o.memory.buffer), ptr, g);
+  writeGeometry2d(new Int32Array(o.memory.buffer), ptr, withDefaults(g));
   return ptr;
 }
 

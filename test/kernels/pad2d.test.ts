@@ -68,7 +68,7 @@ describe(`pad2d [${build}]`, () => {
     const OH = H + 3, OW = W + 3;
     const rng = makeRng(11);
     const x = rand(rng, N * H * W * C), dout = rand(rng, N * OH * OW * C), dinp0 = rand(rng, x.length);
-    const geo = { H, W, C, K: C, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0, OH, OW };
+    const geo = { H, W, C, K: C, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0, OH, OW, DH: 1, DW: 1, G: 1 };
     const arena = sn.getArena();
     const g = arena.alloc(GEOMETRY2D_BYTES);
     writeGeometry2d(arena.i32(), g, geo);

@@ -72,7 +72,7 @@ describe(`resize [${build}]`, () => {
     const x = rand(rng, N * H * W * C), dout = rand(rng, N * OH * OW * C), dinp0 = rand(rng, x.length);
     const arena = sn.getArena();
     const g = arena.alloc(GEOMETRY2D_BYTES);
-    writeGeometry2d(arena.i32(), g, { H, W, C, K: C, KH: 1, KW: 1, SH, SW, PT: 0, PL: 0, OH, OW });
+    writeGeometry2d(arena.i32(), g, { H, W, C, K: C, KH: 1, KW: 1, SH, SW, PT: 0, PL: 0, OH, OW, DH: 1, DW: 1, G: 1 });
     for (const mode of ['nearest', 'bilinear'] as const) {
       const fwd = mode === 'nearest' ? k.resize_nearest_forward : k.resize_bilinear_forward;
       const bwd = mode === 'nearest' ? k.resize_nearest_backward : k.resize_bilinear_backward;

@@ -1,0 +1,105 @@
+// conv2dTranspose (Keras Conv2DTranspose, tf.conv2dTranspose): the input gradient of a convolution,
+// run as the conv2d kernels of assembly/kernels/conv2d.ts with the roles swapped, never by dilating
+// the input with zeros in memory. Seen as the conv y -> x, with y the transposed conv's output:
+//   forward         = conv2d_backward_input (col2im scatter of x · kernelᵀ)
+//   backward input  = conv2d_forward of dy
+//   backward weight = conv2d_backward_weight with conv input dy and conv output gradient x.
+// x (N, H, W, C), kernel (KH, KW, F, C) as Keras' Conv2DTranspose kernel, bias (F), out (N, OH, OW, F).
+import { Tensor } from '../tensor.js';
+import { record } from '../autograd.js';
+import { conv2dTransposeShape, type TransposeGeometryOptions } from '../geom.js';
+import { expectFinite, expectTensor, k, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
+import type { Geometry2d, Task } from '../wasm/abi.js';
+
+export { conv2dTransposeShape };
+
+/** Options of {@link conv2dTranspose}. */
+export interface Conv2dTransposeOptions extends TransposeGeometryOptions {
+  /** Stride as n or [rows, cols]; default 1. */
+  strides?: number | [number, number];
+  /** 'valid' (default) or 'same', as Keras. */
+  padding?: 'valid' | 'same';
+  /** Extra rows/columns at the bottom/right (each < its stride), or null to let Keras' rule choose. */
+  outputPadding?: number | [number, number] | null;
+  /** Dilation as n or [rows, cols]; default 1. */
+  dilationRate?: number | [number, number];
+  /** Bias of shape [F]. */
+  bias?: Tensor | null;
+  /** Name used in error messages (a layer passes its own). */
+  name?: string;
+  /** @internal Skip the NaN/Infinity scan of the inputs. */
+  skipFiniteCheck?: boolean;
+}
+
+// Output pixels per col2im/im2col block, as conv2d's.
+function blockRows(KK: number, M: number, floats = 32768): number {
+  const mb = Math.max(4, Math.floor(floats / KK / 4) * 4);
+  return Math.min(mb, M);
+}
+
+/** Transposed 2-D convolution of NHWC `x` with `kernel` (KH, KW, F, C), as tf.conv2dTranspose / Keras Conv2DTranspose. */
+export function conv2dTranspose(x: Tensor, kernel: Tensor, opts: Conv2dTransposeOptions = {}): Tensor {
+  const what = opts.name ?? 'conv2dTranspose';
+  expectTensor(x, 4, what, 'input x (N, H, W, C)');
+  expectTensor(kernel, 4, what, 'kernel (KH, KW, filters, C)');
+  const [N, H, W, C] = x.shape;
+  const [KH, KW, F, KC] = kernel.shape;
+  if (KC !== C) throw new Error(`${what}: input has ${C} channels but the kernel expects ${KC} (kernel shape [${kernel.shape}], input shape [${x.shape}])`);
+  const bias = opts.bias ?? null;
+  if (bias) {
+    expectTensor(bias, 1, what, 'bias');
+    if (bias.size !== F) throw new Error(`${what}: bias has ${bias.size} values but the kernel has ${F} filters`);
+  }
+  const t = conv2dTransposeShape(H, W, KH, KW, opts, what);
+  const { OH, OW } = t;
+  if (!opts.skipFiniteCheck) {
+    expectFinite(x, what, 'input x');
+    expectFinite(kernel, what, 'kernel');
+    if (bias) expectFinite(bias, what, 'bias');
+  }
+  const kx = k();
+  // The convolution (N, OH, OW, F) -> (N, H, W, C) whose input gradient this is.
+  const geo: Geometry2d = { H: OH, W: OW, C: F, K: C, KH, KW, SH: t.SH, SW: t.SW, PT: t.PT, PL: t.PL, OH: H, OW: W,
+    DH: t.DH, DW: t.DW, G: 1 };
+  const KK = KH * KW * F;
+  const MB = blockRows(KK, H * W);
+  const out = new Tensor([N, OH, OW, F]);
+  // The bias first, then every tap scatters onto it.
+  if (bias) kx.binary_forward(out.ptr, out.ptr, bias.ptr, out.size, F, 0, 0);
+  const shards = shardRanges(N);
+  const xImg = H * W * C * 4, yImg = OH * OW * F * 4;
+  withGeometry(geo, (geom) => {
+    const packN = kx.pack_b_size(C, KK);
+    withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
+      runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_input', out.ptr + n0 * yImg, x.ptr + n0 * xImg,
+        kernel.ptr, scratch[2 * i], scratch[2 * i + 1], geom, nc, MB]));
+    });
+  });
+  const inputs = bias ? [x, kernel, bias] : [x, kernel];
+  record(inputs, out, (dy, grad) => {
+    const gx = grad(x), gw = grad(kernel), gb = bias ? grad(bias) : 0;
+    withGeometry(geo, (geom) => {
+      if (gx) {
+        // conv2d_forward stores rather than accumulates: each shard writes a scratch slice, added to dx.
+        const packN = kx.pack_b_size(KK, C);
+        withScratch([N * H * W * C, ...shards.flatMap(() => [packN, MB * KK])], (tmp, ...scratch) => {
+          runTasks(shards.map(([n0, nc], i): Task => ['conv2d_forward', tmp + n0 * xImg, dy.ptr + n0 * yImg, kernel.ptr, 0,
+            scratch[2 * i], scratch[2 * i + 1], geom, nc, MB, 0]));
+          kx.add_into(gx, tmp, N * H * W * C);
+        });
+      }
+      if (gw) {
+        const MBw = blockRows(KK, H * W, 4 * 32768);
+        const packN = kx.pack_b_size(MBw, C);
+        const wSize = KK * C;
+        withScratch(shards.flatMap(() => [wSize, MBw * KK, packN]), (...scratch) => {
+          runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_weight', scratch[3 * i], 0, x.ptr + n0 * xImg,
+            dy.ptr + n0 * yImg, scratch[3 * i + 1], scratch[3 * i + 2], geom, nc, MBw]));
+          shards.forEach((_, i) => kx.add_into(gw, scratch[3 * i], wSize));
+        });
+      }
+    });
+    if (gb) kx.bias_backward(gb, dy.ptr, N * OH * OW, F);
+  });
+  return out;
+}

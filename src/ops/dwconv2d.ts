@@ -1,0 +1,111 @@
+// depthwiseConv2d: shape checks and geometry, then the kernels of assembly/kernels/dwconv2d.ts; records
+// its backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C, M) as Keras'
+// depthwise_kernel, bias (C*M), out (N, OH, OW, C*M) with output channel c*M + m.
+import { Tensor } from '../tensor.js';
+import { record } from '../autograd.js';
+import { Padding, pair, windowGeometry } from '../geom.js';
+import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
+import type { Geometry2d, Task } from '../wasm/abi.js';
+import { show } from '../show.js';
+
+/** Options of {@link depthwiseConv2d}. */
+export interface DepthwiseConv2dOptions {
+  /** Stride as n or [rows, cols]; default 1. */
+  strides?: number | [number, number];
+  /** 'valid' (default), 'same', pixels on every side, or [[top, bottom], [left, right]]. */
+  padding?: Padding;
+  /** Dilation as n or [rows, cols]; default 1. */
+  dilationRate?: number | [number, number];
+  /** Bias of shape [C*M]. */
+  bias?: Tensor | null;
+  /** 'relu' fuses max(x, 0) into the output store. */
+  activation?: 'linear' | 'relu';
+  /** Name used in error messages (a layer passes its own). */
+  name?: string;
+  /** @internal Skip the NaN/Infinity scan of the inputs. */
+  skipFiniteCheck?: boolean;
+}
+
+/**
+ * Depthwise 2-D convolution of NHWC `x` with `filter` (KH, KW, C, M), as tf.depthwiseConv2d / Keras
+ * DepthwiseConv2D: every input channel is convolved with its own M filters.
+ */
+export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2dOptions = {}): Tensor {
+  const what = opts.name ?? 'depthwiseConv2d';
+  expectTensor(x, 4, what, 'input x (N, H, W, C)');
+  expectTensor(filter, 4, what, 'filter (KH, KW, C, depthMultiplier)');
+  const [N, H, W, C] = x.shape;
+  const [KH, KW, FC, M] = filter.shape;
+  if (FC !== C) {
+    throw new Error(`${what}: input has ${C} channels but the depthwise filter expects ${FC} (filter shape [${filter.shape}], input shape [${x.shape}])`);
+  }
+  const K = C * M;
+  const bias = opts.bias ?? null;
+  if (bias) {
+    expectTensor(bias, 1, what, 'bias');
+    if (bias.size !== K) throw new Error(`${what}: bias has ${bias.size} values but there are ${K} output channels (${C} x depth multiplier ${M})`);
+  }
+  const act = opts.activation ?? 'linear';
+  if (act !== 'linear' && act !== 'relu') throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
+  const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
+  const [DH, DW] = pair(opts.dilationRate ?? 1, what, 'dilationRate');
+  const { pad, OH, OW } = windowGeometry(what, H, W, (KH - 1) * DH + 1, (KW - 1) * DW + 1, SH, SW, opts.padding ?? 'valid');
+  if (!opts.skipFiniteCheck) {
+    expectFinite(x, what, 'input x');
+    expectFinite(filter, what, 'filter');
+    if (bias) expectFinite(bias, what, 'bias');
+  }
+  const kx = k();
+  const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: C };
+  const out = new Tensor([N, OH, OW, K]);
+  const relu = act === 'relu' ? 1 : 0;
+  const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
+  const shards = shardRanges(N);
+  const bp = bias ? bias.ptr : 0;
+  withGeometry(geo, (geom) => {
+    if (N < SHARDS) {
+      // Too few images to go round: cut each into row ranges (same bits; lets batch 1 use every thread).
+      const parts = Math.min(Math.ceil(SHARDS / N), OH);
+      const tasks: Task[] = [];
+      for (let n = 0; n < N; n++) {
+        for (let p = 0; p < parts; p++) {
+          const r0 = Math.floor((OH * p) / parts), r1 = Math.floor((OH * (p + 1)) / parts);
+          if (r1 > r0) tasks.push(['dwconv2d_forward', out.ptr + n * outImg, x.ptr + n * inImg, filter.ptr, bp, geom, 1, relu, r0, r1]);
+        }
+      }
+      runTasks(tasks);
+    } else {
+      runTasks(shards.map(([n0, nc]): Task => ['dwconv2d_forward', out.ptr + n0 * outImg, x.ptr + n0 * inImg, filter.ptr, bp,
+        geom, nc, relu, 0, OH]));
+    }
+  });
+  const inputs = bias ? [x, filter, bias] : [x, filter];
+  record(inputs, out, (dy, grad) => {
+    const masked = relu ? reluMasked(dy, out) : null;
+    const d = masked ?? dy;
+    const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
+    withGeometry(geo, (geom) => {
+      if (gx) {
+        // Images are independent: each shard gathers into its own slice of dx.
+        runTasks(shards.map(([n0, nc]): Task => ['dwconv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg, filter.ptr,
+          geom, nc]));
+      }
+      if (gw) {
+        // Each shard sums its images into its own dW/db; the shards are then added in shard order.
+        const wSize = KH * KW * K;
+        withScratch(shards.flatMap(() => [wSize, K]), (...scratch) => {
+          runTasks(shards.map(([n0, nc], i): Task => ['dwconv2d_backward_weight', scratch[2 * i], gb ? scratch[2 * i + 1] : 0,
+            d.ptr + n0 * outImg, x.ptr + n0 * inImg, geom, nc]));
+          shards.forEach((_, i) => {
+            kx.add_into(gw, scratch[2 * i], wSize);
+            if (gb) kx.add_into(gb, scratch[2 * i + 1], K);
+          });
+        });
+      } else if (gb) {
+        kx.bias_backward(gb, d.ptr, N * OH * OW, K);
+      }
+    });
+    masked?.dispose();
+  });
+  return out;
+}

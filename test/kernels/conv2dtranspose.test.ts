@@ -1,0 +1,59 @@
+// conv2dTranspose per build (SIMDNET_BUILD = simd | scalar | threads): forward and input/kernel/bias
+// gradients against the float64 scatter reference of test/ref/conv2dtranspose.ts, over strides,
+// paddings, output paddings, dilations and channel counts around the SIMD width.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sn from '../../src/index.js';
+import { makeRng } from '../helpers/check.js';
+import { conv2dTransposeBackward, conv2dTransposeForward, type TrDims } from '../ref/conv2dtranspose.js';
+import { checkOp, rand, seedOf } from './opcheck.js';
+
+const build = (process.env.SIMDNET_BUILD ?? 'simd') as sn.Build;
+beforeAll(() => sn.ready(build === 'threads' ? { build, threads: 2 } : { build }));
+
+const CASES: TrDims[] = [
+  { N: 2, H: 4, W: 5, C: 3, F: 4, KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, padding: 'same', outputPadding: null },
+  { N: 1, H: 5, W: 4, C: 5, F: 3, KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, padding: 'valid', outputPadding: null },
+  { N: 3, H: 3, W: 3, C: 4, F: 8, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, padding: 'valid', outputPadding: null },
+  { N: 1, H: 4, W: 4, C: 7, F: 5, KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, padding: 'same', outputPadding: [1, 0] },
+  { N: 2, H: 6, W: 5, C: 8, F: 17, KH: 3, KW: 2, SH: 1, SW: 1, DH: 1, DW: 1, padding: 'same', outputPadding: null },
+  // Kernel smaller than the stride: output rows that no tap reaches hold the bias only.
+  { N: 2, H: 3, W: 4, C: 4, F: 3, KH: 1, KW: 2, SH: 3, SW: 3, DH: 1, DW: 1, padding: 'valid', outputPadding: null },
+  { N: 1, H: 5, W: 5, C: 3, F: 4, KH: 3, KW: 3, SH: 1, SW: 1, DH: 2, DW: 2, padding: 'same', outputPadding: null },
+  { N: 5, H: 4, W: 3, C: 16, F: 5, KH: 5, KW: 5, SH: 2, SW: 3, DH: 1, DW: 1, padding: 'same', outputPadding: [1, 2] },
+];
+
+const name = (d: TrDims) => `conv2dTranspose ${JSON.stringify(d)}`;
+
+describe(`conv2dTranspose (${build})`, () => {
+  for (const d of CASES) {
+    for (const bias of [true, false]) {
+      it(`${name(d)}${bias ? ' bias' : ''}`, () => {
+        const rng = makeRng(seedOf(name(d)) + (bias ? 1 : 0));
+        const x = rand(rng, d.N * d.H * d.W * d.C), w = rand(rng, d.KH * d.KW * d.F * d.C), b = rand(rng, d.F);
+        const ref = conv2dTransposeForward(x, w, bias ? b : null, d);
+        const inputs = [{ data: x, shape: [d.N, d.H, d.W, d.C] }, { data: w, shape: [d.KH, d.KW, d.F, d.C] }];
+        if (bias) inputs.push({ data: b, shape: [d.F] });
+        const taps = Math.ceil(d.KH / d.SH) * Math.ceil(d.KW / d.SW);
+        checkOp({
+          name: name(d), inputs,
+          op: (xt, wt, bt) => sn.conv2dTranspose(xt!, wt!, { strides: [d.SH, d.SW], padding: d.padding,
+            outputPadding: d.outputPadding, dilationRate: [d.DH, d.DW], bias: bt ?? null }),
+          refOut: ref.out, refShape: [d.N, ref.OH, ref.OW, d.F], outTerms: taps * d.C + 1,
+          refGrads: (r) => {
+            const g = conv2dTransposeBackward(r, x, w, d);
+            return bias ? [g.dx, g.dw, g.db] : [g.dx, g.dw];
+          },
+          gradTerms: [d.KH * d.KW * d.F, d.N * d.H * d.W, d.N * ref.OH * ref.OW],
+        });
+      });
+    }
+  }
+
+  it('rejects an output padding not smaller than the stride and a kernel for other channels', () => {
+    const x = sn.zeros([1, 4, 4, 3]);
+    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 3]), { strides: 2, outputPadding: 2 }))
+      .toThrow(/outputPadding along height must be an integer in \[0, stride 2\), got 2/);
+    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 5]))).toThrow(/input has 3 channels but the kernel expects 5/);
+    x.dispose();
+  });
+});
