@@ -10,6 +10,8 @@ export { outSize, samePadding, resolvePadding, windowGeometry } from './geom.js'
 export type { Padding, Pad } from './geom.js';
 export { conv2d } from './ops/conv2d.js';
 export type { Conv2dOptions } from './ops/conv2d.js';
+export { setConvAlgorithm, getConvAlgorithm } from './ops/winograd.js';
+export type { ConvAlgorithm, WinogradTile } from './ops/winograd.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';
 export { matMul, dense } from './ops/dense.js';

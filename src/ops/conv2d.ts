@@ -6,6 +6,7 @@ import { record } from '../autograd.js';
 import { Padding, pair, windowGeometry } from '../geom.js';
 import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
+import { conv2dWinograd, winogradTileFor, type ConvAlgorithm, type WinogradTile } from './winograd.js';
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
@@ -17,6 +18,10 @@ export interface Conv2dOptions {
   bias?: Tensor | null;
   /** 'relu' fuses max(x, 0) into the output store. */
   activation?: 'linear' | 'relu';
+  /** 'direct', 'winograd' or 'auto' (see {@link ConvAlgorithm}); default: the one of setConvAlgorithm. */
+  algorithm?: ConvAlgorithm;
+  /** Winograd output tile m of F(m x m, 3x3), 2 or 4; default: the one of setConvAlgorithm. */
+  winogradTile?: WinogradTile;
   /** Name used in error messages (a layer passes its own). */
   name?: string;
   /** @internal Skip the NaN/Infinity scan of the inputs (layers check data once at the model's door). */
@@ -53,6 +58,8 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   }
   const kx = k();
   const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW };
+  const tile = winogradTileFor(what, opts.algorithm, opts.winogradTile, KH, KW, SH, SW);
+  if (tile) return conv2dWinograd(x, filter, bias, geo, act === 'relu', tile);
   const KK = KH * KW * C;
   const MB = blockRows(KK, OH * OW);
   const out = new Tensor([N, OH, OW, K]);

@@ -1,0 +1,146 @@
+// Winograd F(m x m, 3x3) convolution for stride-1 3x3 layers (kernels in assembly/kernels/winograd.ts),
+// and the choice between it and the direct im2col + GEMM path of conv2d. Forward and backward w.r.t. the
+// input run on Winograd tiles; the weight gradient runs on the direct kernel.
+// Output tiles are numbered over the whole batch and cut into the fixed SHARDS, and every output value
+// depends only on its own tile, so the bits are the same at any thread count (and batch size).
+import { Tensor } from '../tensor.js';
+import { record } from '../autograd.js';
+import { k, runTasks, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
+import type { Geometry2d, Task } from '../wasm/abi.js';
+
+/**
+ * How {@link conv2d} computes a convolution. 'direct' is im2col + GEMM (every shape; the reference);
+ * 'winograd' is Winograd F(m x m, 3x3) (3x3 kernels at stride 1 only, an error for anything else);
+ * 'auto' takes Winograd F(2x2, 3x3) where it applies and 'direct' elsewhere.
+ */
+export type ConvAlgorithm = 'auto' | 'direct' | 'winograd';
+
+/** Output tile size m of Winograd F(m x m, 3x3): 2 (alpha 4, the accurate one) or 4 (alpha 6, fewer multiplies). */
+export type WinogradTile = 2 | 4;
+
+const ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'direct', 'winograd'];
+
+let defaultAlgorithm: ConvAlgorithm = 'direct';
+let defaultTile: WinogradTile = 2;
+
+function checkAlgorithm(a: unknown, what: string): ConvAlgorithm {
+  if (!ALGORITHMS.includes(a as ConvAlgorithm)) {
+    throw new Error(`${what}: algorithm must be one of ${ALGORITHMS.map((s) => `'${s}'`).join(', ')}, got ${JSON.stringify(a)}`);
+  }
+  return a as ConvAlgorithm;
+}
+
+function checkTile(t: unknown, what: string): WinogradTile {
+  if (t !== 2 && t !== 4) throw new Error(`${what}: winogradTile must be 2 or 4, got ${JSON.stringify(t)}`);
+  return t;
+}
+
+/**
+ * Sets the algorithm conv2d uses when neither the call nor the layer names one (initially 'direct'),
+ * and optionally the Winograd tile size m used by 'winograd' and 'auto' (initially 2).
+ */
+export function setConvAlgorithm(algorithm: ConvAlgorithm, opts: { winogradTile?: WinogradTile } = {}): void {
+  defaultAlgorithm = checkAlgorithm(algorithm, 'setConvAlgorithm');
+  if (opts.winogradTile !== undefined) defaultTile = checkTile(opts.winogradTile, 'setConvAlgorithm');
+}
+
+/** The current default of {@link setConvAlgorithm}. */
+export function getConvAlgorithm(): { algorithm: ConvAlgorithm; winogradTile: WinogradTile } {
+  return { algorithm: defaultAlgorithm, winogradTile: defaultTile };
+}
+
+/** Throws unless `a` is a ConvAlgorithm (for layer configs). */
+export function expectConvAlgorithm(a: unknown, what: string): ConvAlgorithm { return checkAlgorithm(a, what); }
+
+/**
+ * The Winograd tile to use for this convolution, or 0 for the direct path. `algorithm`/`tile` are the
+ * call's options (undefined: the global default).
+ */
+export function winogradTileFor(what: string, algorithm: unknown, tile: unknown, KH: number, KW: number,
+  SH: number, SW: number): 0 | WinogradTile {
+  const alg = algorithm === undefined ? defaultAlgorithm : checkAlgorithm(algorithm, what);
+  const m = tile === undefined ? defaultTile : checkTile(tile, what);
+  if (alg === 'direct') return 0;
+  const fits = KH === 3 && KW === 3 && SH === 1 && SW === 1;
+  if (alg === 'winograd' && !fits) {
+    throw new Error(`${what}: algorithm 'winograd' needs a 3x3 kernel at stride 1, got kernel ${KH}x${KW} and strides ${SH}x${SW}`);
+  }
+  return fits ? m : 0;
+}
+
+// Tiles per block: the block's V (alpha², TB, C) and M (alpha², TB, K) stay within ~256 KB of L2.
+// Any block size gives the same bits; a multiple of 4 fills the 4-row GEMM microkernel.
+function tileBlock(m: number, C: number, K: number, tiles: number): number {
+  const T = (m + 2) ** 2;
+  const tb = Math.max(4, Math.floor(65536 / (T * (C + K)) / 4) * 4);
+  return Math.min(tb, Math.max(1, tiles));
+}
+
+const WINO_RELU = 1, WINO_ACC = 2;
+
+// out (N, geo.OH, geo.OW, geo.K) (+)= Winograd conv of inp (N, geo.H, geo.W, geo.C) with `weight` (3,3,C,K)
+// (flip = 0) or, for the input gradient, the flipped kernel of a (3,3,K,C) weight (flip = 1).
+function run(out: number, inp: number, weight: number, bias: number, geo: Geometry2d, N: number, m: WinogradTile,
+  flip: 0 | 1, flags: number): void {
+  const kx = k();
+  const { C, K, OH, OW } = geo;
+  const tiles = N * Math.ceil(OH / m) * Math.ceil(OW / m);
+  const TB = tileBlock(m, C, K, tiles);
+  const shards = shardRanges(tiles);
+  // the weight's own channel dims (C, K) swap for the flipped kernel
+  const [wc, wk] = flip ? [K, C] : [C, K];
+  const work = kx.winograd_forward_work(m, TB, C, K);
+  withGeometry(geo, (geom) => withScratch([kx.winograd_pack_size(m, C, K), kx.winograd_weight_work(m, wc, wk),
+    ...shards.map(() => work)], (upack, wwork, ...works) => {
+    kx.winograd_weight(upack, weight, wwork, wc, wk, m, flip);
+    runTasks(shards.map(([t0, tc], i): Task => ['winograd_forward', out, inp, upack, bias, works[i], geom, m, TB,
+      t0, t0 + tc, flags]));
+  }));
+}
+
+/**
+ * @internal conv2d's Winograd path: x (N,H,W,C), filter (3,3,C,K), bias (K) or null; shapes, strides and
+ * geometry already checked by conv2d.
+ */
+export function conv2dWinograd(x: Tensor, filter: Tensor, bias: Tensor | null, geo: Geometry2d, relu: boolean,
+  m: WinogradTile): Tensor {
+  const N = x.shape[0];
+  const { H, W, C, K, OH, OW, PT, PL } = geo;
+  const out = new Tensor([N, OH, OW, K]);
+  run(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, geo, N, m, 0, relu ? WINO_RELU : 0);
+  const inputs = bias ? [x, filter, bias] : [x, filter];
+  record(inputs, out, (dy, grad) => {
+    const masked = relu ? reluMasked(dy, out) : null;
+    const d = masked ?? dy;
+    const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
+    if (gx) {
+      // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding 2 - PT, 2 - PL.
+      const back: Geometry2d = { H: OH, W: OW, C: K, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 2 - PT, PL: 2 - PL, OH: H, OW: W };
+      run(gx, d.ptr, filter.ptr, 0, back, N, m, 1, WINO_ACC);
+    }
+    if (gw) directWeightGrad(gw, gb, d, x, geo, N);
+    else if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
+    masked?.dispose();
+  });
+  return out;
+}
+
+// dW (and db) on the direct kernel, as conv2d does it: per-shard partials summed in shard order.
+function directWeightGrad(gw: number, gb: number, d: Tensor, x: Tensor, geo: Geometry2d, N: number): void {
+  const kx = k();
+  const { H, W, C, K, KH, KW, OH, OW } = geo;
+  const KK = KH * KW * C;
+  const MB = Math.min(Math.max(4, Math.floor(4 * 32768 / KK / 4) * 4), OH * OW);
+  const packN = kx.pack_b_size(MB, K);
+  const wSize = KK * K;
+  const shards = shardRanges(N);
+  const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
+  withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [wSize, K, MB * KK, packN]), (...scratch) => {
+    runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_weight', scratch[4 * i], gb ? scratch[4 * i + 1] : 0,
+      d.ptr + n0 * outImg, x.ptr + n0 * inImg, scratch[4 * i + 2], scratch[4 * i + 3], geom, nc, MB]));
+    shards.forEach((_, i) => {
+      kx.add_into(gw, scratch[4 * i], wSize);
+      if (gb) kx.add_into(gb, scratch[4 * i + 1], K);
+    });
+  }));
+}
