@@ -1,6 +1,7 @@
 // Winograd F(m x m, 3x3) convolution for stride-1 3x3 layers (kernels in assembly/kernels/winograd.ts),
 // and the choice between it and the direct im2col + GEMM path of conv2d. Forward and backward w.r.t. the
-// input run on Winograd tiles; the weight gradient runs on the direct kernel.
+// input run on Winograd tiles (the input gradient falls back to the direct kernel for padding > 2); the
+// weight gradient runs on the direct kernel.
 // Output tiles are numbered over the whole batch and cut into the fixed SHARDS, and every output value
 // depends only on its own tile, so the bits are the same at any thread count (and batch size).
 import { Tensor } from '../tensor.js';
@@ -113,16 +114,34 @@ export function conv2dWinograd(x: Tensor, filter: Tensor, bias: Tensor | null, g
     const masked = relu ? reluMasked(dy, out) : null;
     const d = masked ?? dy;
     const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
-    if (gx) {
+    if (gx && PT <= 2 && PL <= 2) {
       // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding 2 - PT, 2 - PL.
       const back: Geometry2d = { H: OH, W: OW, C: K, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 2 - PT, PL: 2 - PL, OH: H, OW: W };
       run(gx, d.ptr, filter.ptr, 0, back, N, m, 1, WINO_ACC);
+    } else if (gx) {
+      // Padding beyond the kernel (outputs made of padding only) would need a negative padding here.
+      directInputGrad(gx, d, filter, geo, N);
     }
     if (gw) directWeightGrad(gw, gb, d, x, geo, N);
     else if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
     masked?.dispose();
   });
   return out;
+}
+
+// dx on the direct kernel, as conv2d does it: shards of images, each scattering into its own slice.
+function directInputGrad(gx: number, d: Tensor, filter: Tensor, geo: Geometry2d, N: number): void {
+  const kx = k();
+  const { H, W, C, K, KH, KW, OH, OW } = geo;
+  const KK = KH * KW * C;
+  const MB = Math.min(Math.max(4, Math.floor(32768 / KK / 4) * 4), OH * OW);
+  const packN = kx.pack_b_size(K, KK);
+  const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
+  const shards = shardRanges(N);
+  withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
+    runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg,
+      filter.ptr, scratch[2 * i], scratch[2 * i + 1], geom, nc, MB]));
+  }));
 }
 
 // dW (and db) on the direct kernel, as conv2d does it: per-shard partials summed in shard order.
