@@ -4,6 +4,7 @@
 import { Tensor } from '../tensor.js';
 import { Rng } from '../rng.js';
 import { conv2d } from '../ops/conv2d.js';
+import { expectConvAlgorithm, expectWinogradTile, type ConvAlgorithm, type WinogradTile } from '../ops/winograd.js';
 import { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from '../ops/pool2d.js';
 import { leakyRelu } from '../ops/act.js';
 import { BatchNormalization, BatchNormalizationConfig } from './batchnorm.js';
@@ -32,13 +33,18 @@ export interface Conv2DConfig {
   useBias?: boolean;
   kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
+  /** How the convolution is computed (saved with the model); default: the one of setConvAlgorithm. */
+  algorithm?: ConvAlgorithm;
+  /** Winograd tile m of F(m x m, 3x3), 2 or 4 (saved with the model); default: the one of setConvAlgorithm. */
+  winogradTile?: WinogradTile;
   inputShape?: number[];
   name?: string;
 }
 
 /** 2-D convolution layer (channels last), as keras.layers.Conv2D. */
 export class Conv2D extends Layer {
-  readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name'>>;
+  readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name' | 'algorithm' | 'winogradTile'>>
+    & Pick<Conv2DConfig, 'algorithm' | 'winogradTile'>;
   constructor(cfg: Conv2DConfig) {
     super(cfg);
     const what = 'Conv2D';
@@ -52,6 +58,8 @@ export class Conv2D extends Layer {
       useBias: cfg.useBias ?? true,
       kernelInitializer: cfg.kernelInitializer ?? 'glorotUniform',
       biasInitializer: cfg.biasInitializer ?? 'zeros',
+      algorithm: cfg.algorithm === undefined ? undefined : expectConvAlgorithm(cfg.algorithm, what),
+      winogradTile: cfg.winogradTile === undefined ? undefined : expectWinogradTile(cfg.winogradTile, what),
     };
     if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${JSON.stringify(cfg.padding)}`);
   }
@@ -81,7 +89,8 @@ export class Conv2D extends Layer {
     const act = this.cfg.activation;
     const y = conv2d(x, this.weights[0].value, {
       strides: this.cfg.strides, padding: this.cfg.padding, bias: this.weights[1]?.value ?? null,
-      activation: act === 'relu' ? 'relu' : 'linear', name: this.name, skipFiniteCheck: true,
+      activation: act === 'relu' ? 'relu' : 'linear', algorithm: this.cfg.algorithm, winogradTile: this.cfg.winogradTile,
+      name: this.name, skipFiniteCheck: true,
     });
     return act === 'relu' ? y : applyActivation(y, act, args);
   }

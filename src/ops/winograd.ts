@@ -53,6 +53,9 @@ export function getConvAlgorithm(): { algorithm: ConvAlgorithm; winogradTile: Wi
 /** Throws unless `a` is a ConvAlgorithm (for layer configs). */
 export function expectConvAlgorithm(a: unknown, what: string): ConvAlgorithm { return checkAlgorithm(a, what); }
 
+/** Throws unless `t` is a WinogradTile (for layer configs). */
+export function expectWinogradTile(t: unknown, what: string): WinogradTile { return checkTile(t, what); }
+
 /**
  * The Winograd tile to use for this convolution, or 0 for the direct path. `algorithm`/`tile` are the
  * call's options (undefined: the global default).
