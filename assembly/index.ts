@@ -14,7 +14,8 @@ export { batchnorm_stats_sum, batchnorm_stats_sqdev, batchnorm_stats_reduce, bat
 export { sgd_step, adam_step, rmsprop_step, lr_step_decay, lr_cosine_decay } from "./kernels/optim";
 export { binary_forward, binary_backward, sum_all, add_scalar, add_into, bias_backward, scale, find_nonfinite, zero_fill } from "./kernels/elementwise";
 
-export { winograd_pack_size, winograd_weight_work, winograd_forward_work, winograd_weight, winograd_forward } from "./kernels/winograd";
+export { winograd_pack_size, winograd_weight_work, winograd_forward_work, winograd_weight, winograd_forward,
+  winograd_backward_weight_work, winograd_backward_weight, winograd_weight_grad } from "./kernels/winograd";
 
 export { geometry2d_bytes } from "./geometry";
 

@@ -1,7 +1,7 @@
 // Winograd F(m x m, 3x3) convolution for stride-1 3x3 layers (kernels in assembly/kernels/winograd.ts),
 // and the choice between it and the direct im2col + GEMM path of conv2d. Forward and backward w.r.t. the
-// input run on Winograd tiles (the input gradient falls back to the direct kernel for padding > 2); the
-// weight gradient runs on the direct kernel.
+// input and w.r.t. the weights run on Winograd tiles too (the input gradient falls back to the direct
+// kernel for padding > 2).
 // Output tiles are numbered over the whole batch and cut into the fixed SHARDS, and every output value
 // depends only on its own tile, so the bits are the same at any thread count (and batch size).
 import { Tensor } from '../tensor.js';
@@ -125,8 +125,8 @@ export function conv2dWinograd(x: Tensor, filter: Tensor, bias: Tensor | null, g
       // Padding beyond the kernel (outputs made of padding only) would need a negative padding here.
       directInputGrad(gx, d, filter, geo, N);
     }
-    if (gw) directWeightGrad(gw, gb, d, x, geo, N);
-    else if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
+    if (gw) winogradWeightGrad(gw, d, x, geo, N, m);
+    if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
     masked?.dispose();
   });
   return out;
@@ -147,22 +147,21 @@ function directInputGrad(gx: number, d: Tensor, filter: Tensor, geo: Geometry2d,
   }));
 }
 
-// dW (and db) on the direct kernel, as conv2d does it: per-shard partials summed in shard order.
-function directWeightGrad(gw: number, gb: number, d: Tensor, x: Tensor, geo: Geometry2d, N: number): void {
+// dW += Gᵀ dU G with dU = Σ_tiles V ⊗ (A dY Aᵀ): each shard of tiles sums into its own dU, the shards are
+// added in shard order, then transformed back once.
+function winogradWeightGrad(gw: number, d: Tensor, x: Tensor, geo: Geometry2d, N: number, m: WinogradTile): void {
   const kx = k();
-  const { H, W, C, K, KH, KW, OH, OW } = geo;
-  const KK = KH * KW * C;
-  const MB = Math.min(Math.max(4, Math.floor(4 * 32768 / KK / 4) * 4), OH * OW);
-  const packN = kx.pack_b_size(MB, K);
-  const wSize = KK * K;
-  const shards = shardRanges(N);
-  const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
-  withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [wSize, K, MB * KK, packN]), (...scratch) => {
-    runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_weight', scratch[4 * i], gb ? scratch[4 * i + 1] : 0,
-      d.ptr + n0 * outImg, x.ptr + n0 * inImg, scratch[4 * i + 2], scratch[4 * i + 3], geom, nc, MB]));
-    shards.forEach((_, i) => {
-      kx.add_into(gw, scratch[4 * i], wSize);
-      if (gb) kx.add_into(gb, scratch[4 * i + 1], K);
-    });
+  const { C, K, OH, OW } = geo;
+  const T = (m + 2) ** 2;
+  const tiles = N * Math.ceil(OH / m) * Math.ceil(OW / m);
+  const TB = tileBlock(m, C, K, tiles);
+  const shards = shardRanges(tiles);
+  const uSize = T * C * K;
+  const work = kx.winograd_backward_weight_work(m, TB, C, K);
+  withGeometry(geo, (geom) => withScratch([...shards.flatMap(() => [uSize, work]), 3 * (m + 2) * K], (...s) => {
+    runTasks(shards.map(([t0, tc], i): Task => ['winograd_backward_weight', s[2 * i]!, d.ptr, x.ptr, s[2 * i + 1]!, geom,
+      m, TB, t0, t0 + tc]));
+    for (let i = 1; i < shards.length; i++) kx.add_into(s[0]!, s[2 * i]!, uSize);
+    kx.winograd_weight_grad(gw, s[0]!, s[s.length - 1]!, C, K, m);
   }));
 }

@@ -11,7 +11,10 @@
 //       direct: forward <= 0.86     F(2,3): forward <= 0.51, input gradient <= 0.36
 //                                   F(4,3): forward <= 6.95, input gradient <= 6.39
 //   (the derived bound is 500-2000x above what is measured for F(2,3), 1300-5000x for F(4,3));
-//   so the tests assert |δy| <= KAPPA_m·u·9·cin with KAPPA_2 = 2 and KAPPA_4 = 20 (about 3-4x the worst seen).
+//       weight gradient, max |δdw| / (u·N·OH·OW):  F(2,3) <= 0.85, F(4,3) <= 4.38 (direct: <= 4, suite.ts)
+//   so the tests assert |δy| <= KAPPA_m·u·9·cin with KAPPA_2 = 2 and KAPPA_4 = 20, and
+//   |δdw| <= KAPPA_W_m·u·N·OH·OW with KAPPA_W_2 = 3 and KAPPA_W_4 = 15 (about 3-4x the worst seen; for dw
+//   only the measured bound is asserted).
 //   F(2,3) is about as accurate as the direct path (its GEMM sums cin terms, not 9·cin; its transforms
 //   add little), F(4,3) ~10x less: F(2,3) is the choice for training, F(4,3) where ~1e-5..1e-4 relative
 //   error is acceptable (inference).
@@ -28,6 +31,7 @@ afterAll(() => sn.shutdown());
 
 const U = 2 ** -24;
 const KAPPA = { 2: 2, 4: 20 } as const;
+const KAPPA_W = { 2: 3, 4: 15 } as const;
 const STATS = process.env.WINO_STATS === '1';
 const TILES = [2, 4] as const;
 
@@ -116,9 +120,9 @@ describe(`winograd (${build})`, () => {
         const ins = b ? [x, w, b] : [x, w];
         const gs = sn.grads((...t) => sn.sum(sn.mul(sn.conv2d(t[0]!, t[1]!, { ...opts, bias: t[2] ?? null }), rt)))(ins);
         const ge = checkErr(gs[0]!.dataSync(), want.dx, KAPPA[m] * U * 9 * K, winogradBound(m, K), `${label(c, m)} dx`);
-        // the weight gradient runs on the direct kernel: an f32 sum of N*OH*OW terms (suite.ts' accTol)
+        // the weight gradient: a sum over the N*OH*OW output pixels (the direct path's term count)
         const n = N * ref.OH * ref.OW;
-        expectClose(gs[1]!.dataSync(), want.dw, { atol: 4 * U * n, rtol: 1e-6, label: `${label(c, m)} dw` });
+        const we = checkErr(gs[1]!.dataSync(), want.dw, KAPPA_W[m] * U * n, Infinity, `${label(c, m)} dw`);
         if (b) expectClose(gs[2]!.dataSync(), want.db, { atol: 4 * U * n, rtol: 1e-6, label: `${label(c, m)} db` });
         if (STATS) {
           const yD = sn.tidy(() => sn.conv2d(x, w, { ...opts, algorithm: 'direct' }).dataSync());
@@ -126,7 +130,8 @@ describe(`winograd (${build})`, () => {
           for (let i = 0; i < yD.length; i++) de = Math.max(de, Math.abs(yD[i]! - ref.out[i]!));
           console.log(`${label(c, m)}: direct fwd ${(de / (U * 9 * C)).toFixed(2)}; winograd:` +
             `${label(c, m)}: fwd ${(fe / (U * 9 * C)).toFixed(2)} (bound x${(winogradBound(m, C) / fe).toFixed(0)})` +
-            `  dx ${(ge / (U * 9 * K)).toFixed(2)} (bound x${(winogradBound(m, K) / ge).toFixed(0)})  [max err / (u*9*cin)]`);
+            `  dx ${(ge / (U * 9 * K)).toFixed(2)} (bound x${(winogradBound(m, K) / ge).toFixed(0)})  [max err / (u*9*cin)]` +
+            `  dw ${(we / (U * n)).toFixed(2)} [/ (u*N*OH*OW)]`);
         }
         for (const t of [x, w, y, rt, ...gs]) t.dispose();
         b?.dispose();
