@@ -371,11 +371,17 @@ function benchWinograd(e, s) {
   const geom = e.geometry({ H, W, C, K, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W });
   const back = e.geometry({ H, W, C: K, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W });
   const flops = 2 * N * H * W * K * KK;
-  const res = { shape: `N=${N} ${H}×${W}×${C} → ${K} same`, flops, fwd: {}, bwdInput: {} };
+  const res = { shape: `N=${N} ${H}×${W}×${C} → ${K} same`, flops, fwd: {}, bwdInput: {}, bwdWeight: {} };
   warm(() => calls.fwd(1), () => calls.fwd());
   res.fwd.direct = timeKernel(e, () => calls.fwd());
   warm(() => calls.bwdInput(1), () => calls.bwdInput());
   res.bwdInput.direct = timeKernel(e, () => calls.bwdInput());
+  warm(() => calls.bwdWeight(1), () => calls.bwdWeight());
+  res.bwdWeight.direct = timeKernel(e, () => calls.bwdWeight());
+  const wref = e.alloc(KK * K);
+  e.f32(p.dweight, KK * K).fill(0);
+  calls.bwdWeight();
+  e.f32(wref, KK * K).set(e.f32(p.dweight, KK * K));
   calls.fwd();
   const dref = e.alloc(N * H * W * C);
   e.f32(p.dinp, N * H * W * C).fill(0);
@@ -397,6 +403,24 @@ function benchWinograd(e, s) {
       k.winograd_weight(upackT, p.weight, wwork, C, K, m, 1);
       k.winograd_forward(dinp, p.dout, upackT, 0, workB, back, m, tbB, 0, t1, 2); // WINO_ACC
     };
+    // dW: dU per tile block, then Gᵀ dU G (one shard; the op sums shards first). dbias is not included
+    // here (the direct row includes it: a column sum, ~1 % of the time).
+    const du = e.alloc((m + 2) ** 2 * C * K), dwork = e.alloc(k.winograd_backward_weight_work(m, tb, C, K));
+    const gtmp = e.alloc(3 * (m + 2) * K), dw = e.alloc(KK * K);
+    const bww = (t1 = tiles) => {
+      e.f32(du, (m + 2) ** 2 * C * K).fill(0);
+      k.winograd_backward_weight(du, p.dout, p.inp, dwork, geom, m, tb, 0, t1);
+      k.winograd_weight_grad(dw, du, gtmp, C, K, m);
+    };
+    warm(() => bww(4), () => bww());
+    res.bwdWeight[`F${m}`] = timeKernel(e, () => bww());
+    e.f32(dw, KK * K).fill(0);
+    bww();
+    const got = e.f32(dw, KK * K), want = e.f32(wref, KK * K);
+    const wtol = 50 * 2 ** -24 * N * H * W;
+    for (let i = 0; i < KK * K; i++) {
+      if (!(Math.abs(got[i] - want[i]) <= wtol)) throw new Error(`CHECK FAILED winograd F(${m},3) weight gradient [${i}]: got ${got[i]}, direct ${want[i]}`);
+    }
     warm(() => fwd(4), () => fwd());
     res.fwd[`F${m}`] = timeKernel(e, () => fwd());
     warm(() => bwd(4), () => bwd());
@@ -449,7 +473,7 @@ for (const [kind, key] of [['conv2d_forward', 'fwd'], ['conv2d_backward_input', 
 }
 const winoRows = [];
 for (const r of winoResults) {
-  for (const [pass, key] of [['forward', 'fwd'], ['input gradient', 'bwdInput']]) {
+  for (const [pass, key] of [['forward', 'fwd'], ['input gradient', 'bwdInput'], ['weight gradient', 'bwdWeight']]) {
     const t = r[key];
     const eff = (x) => gf(r.flops, x.sec);
     const probe = Math.min(...Object.values(t).map((x) => x.probeGflops)); // the slowest probe of the three
@@ -459,7 +483,7 @@ for (const r of winoResults) {
       direct_gflops: eff(t.direct), f2_gflops: eff(t.F2), f4_gflops: eff(t.F4),
       probe_direct: t.direct.probeGflops, probe_f2: t.F2.probeGflops, probe_f4: t.F4.probeGflops,
       f2_speedup: t.direct.sec / t.F2.sec, f4_speedup: t.direct.sec / t.F4.sec,
-      f2_vs_probe: eff(t.F2) / t.F2.probeGflops, f4_vs_probe: eff(t.F4) / t.F4.probeGflops, probe_min: probe,
+      direct_vs_probe: eff(t.direct) / t.direct.probeGflops, f2_vs_probe: eff(t.F2) / t.F2.probeGflops, f4_vs_probe: eff(t.F4) / t.F4.probeGflops, probe_min: probe,
     });
   }
 }
@@ -487,11 +511,12 @@ console.log('\npack_b alone (SIMD build): ' + packs.map((q) =>
   `K×N ${q.shape}: ${f(q.simd_ms, 3)} ms, ${f(q.simd_gbps, 1)} GB/s, ${f(q.pct_of_gemm, 0)} % of its gemm`).join('; '));
 console.log('\nWinograd vs direct, SIMD build, one thread, weight transform included; effective GFLOP/s = direct-conv flops / time; ' +
   '"× probe" divides by the probe batches timed next to that kernel:\n');
-console.log('| 3x3 layer | pass | direct ms | F(2,3) ms | F(4,3) ms | direct GFLOP/s | F(2,3) eff. | F(4,3) eff. | F(2,3)/direct | F(4,3)/direct | F(2,3) × probe | F(4,3) × probe |');
-console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| 3x3 layer | pass | direct ms | F(2,3) ms | F(4,3) ms | direct GFLOP/s | F(2,3) eff. | F(4,3) eff. | F(2,3)/direct | F(4,3)/direct | direct × probe | F(2,3) × probe | F(4,3) × probe |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of winoRows) {
   console.log(`| ${r.shape} | ${r.pass} | ${f(r.direct_ms, 2)} | ${f(r.f2_ms, 2)} | ${f(r.f4_ms, 2)} | ${f(r.direct_gflops)} | ` +
-    `${f(r.f2_gflops)} | ${f(r.f4_gflops)} | ${f(r.f2_speedup, 2)}× | ${f(r.f4_speedup, 2)}× | ${f(r.f2_vs_probe, 2)} | ${f(r.f4_vs_probe, 2)} |`);
+    `${f(r.f2_gflops)} | ${f(r.f4_gflops)} | ${f(r.f2_speedup, 2)}× | ${f(r.f4_speedup, 2)}× | ${f(r.direct_vs_probe, 2)} | ` +
+    `${f(r.f2_vs_probe, 2)} | ${f(r.f4_vs_probe, 2)} |`);
 }
 console.log(`\n(total ${f((performance.now() - t0) / 1000)} s)`);
 
