@@ -397,11 +397,11 @@ function benchWinograd(e, s) {
     // The weight transform is part of every call, as in the op.
     const fwd = (t1 = tiles) => {
       k.winograd_weight(upack, p.weight, wwork, C, K, m, 0);
-      k.winograd_forward(out, p.inp, upack, p.bias, work, geom, m, tb, 0, t1, 0);
+      k.winograd_forward(out, p.inp, upack, p.bias, work, geom, m, tb, 0, t1, 0, 0, 0);
     };
     const bwd = (t1 = tiles) => {
       k.winograd_weight(upackT, p.weight, wwork, C, K, m, 1);
-      k.winograd_forward(dinp, p.dout, upackT, 0, workB, back, m, tbB, 0, t1, 2); // WINO_ACC
+      k.winograd_forward(dinp, p.dout, upackT, 0, workB, back, m, tbB, 0, t1, 2, 0, 0); // WINO_ACC
     };
     // dW: dU per tile block, then Gᵀ dU G (one shard; the op sums shards first). dbias is not included
     // here (the direct row includes it: a column sum, ~1 % of the time).
@@ -409,7 +409,7 @@ function benchWinograd(e, s) {
     const gtmp = e.alloc(3 * (m + 2) * K), dw = e.alloc(KK * K);
     const bww = (t1 = tiles) => {
       e.f32(du, (m + 2) ** 2 * C * K).fill(0);
-      k.winograd_backward_weight(du, p.dout, p.inp, dwork, geom, m, tb, 0, t1);
+      k.winograd_backward_weight(du, p.dout, p.inp, dwork, geom, m, tb, 0, t1, 0, 0);
       k.winograd_weight_grad(dw, du, gtmp, C, K, m);
     };
     warm(() => bww(4), () => bww());

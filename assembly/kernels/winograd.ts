@@ -346,9 +346,10 @@ export function winograd_weight(upack: usize, weight: usize, work: usize, C: i32
 
 // out (N, OH, OW, K) <- winograd conv of inp (N, H, W, C) for output tiles t0 .. t1-1 (see header);
 // upack from winograd_weight (flip 0, or flip 1 for the input gradient); bias (K) or 0;
-// work: winograd_forward_work(m, TB, C, K) floats; flags: WINO_RELU | WINO_ACC.
+// work: winograd_forward_work(m, TB, C, K) floats; flags: WINO_RELU | WINO_ACC. (oy, ox) shift the input
+// window (a 3x3 piece of a larger kernel, whose padding minus the offset can be negative).
 export function winograd_forward(out: usize, inp: usize, upack: usize, bias: usize, work: usize,
-  geom: usize, m: i32, TB: i32, t0: i32, t1: i32, flags: i32): void {
+  geom: usize, m: i32, TB: i32, t0: i32, t1: i32, flags: i32, oy: i32, ox: i32): void {
   const g = geometry(geom);
   const H = g.H, W = g.W, C = g.C, K = g.K, PT = g.PT, PL = g.PL, OH = g.OH, OW = g.OW;
   const a = alphaOf(m);
@@ -366,7 +367,7 @@ export function winograd_forward(out: usize, inp: usize, upack: usize, bias: usi
   const P = <usize>pack_b_size(C, K) << 2;
   for (let tb = t0; tb < t1; tb += TB) {
     const nb = min(TB, t1 - tb);
-    input_block(vbuf, inp, tmp, zeros, tb, nb, TB, H, W, C, PT, PL, m, TH, TW);
+    input_block(vbuf, inp, tmp, zeros, tb, nb, TB, H, W, C, PT - oy, PL - ox, m, TH, TW);
     // The alpha^2 products, each (nb, C) x (C, K).
     for (let xi = 0; xi < T; xi++) {
       gemm(mbuf + <usize>xi * mStride, vbuf + <usize>xi * vStride, upack + <usize>xi * P, nb, K, C, C, 1, K, 0);
@@ -469,7 +470,7 @@ function input_block(vbuf: usize, inp: usize, tmp: usize, zeros: usize, tb: i32,
 // du (T, C, K) += Σ over tiles t0 .. t1-1 of V[xi][t]ᵀ dM[xi][t], dM = A dY Aᵀ of each tile's m x m block of
 // dout (N, OH, OW, K) (zeros past the edge); inp (N, H, W, C). work: winograd_backward_weight_work floats.
 export function winograd_backward_weight(du: usize, dout: usize, inp: usize, work: usize,
-  geom: usize, m: i32, TB: i32, t0: i32, t1: i32): void {
+  geom: usize, m: i32, TB: i32, t0: i32, t1: i32, oy: i32, ox: i32): void {
   const g = geometry(geom);
   const H = g.H, W = g.W, C = g.C, K = g.K, PT = g.PT, PL = g.PL, OH = g.OH, OW = g.OW;
   const a = alphaOf(m);
@@ -488,7 +489,7 @@ export function winograd_backward_weight(du: usize, dout: usize, inp: usize, wor
   const oRow = <usize>a * KB;
   for (let tb = t0; tb < t1; tb += TB) {
     const nb = min(TB, t1 - tb);
-    input_block(vbuf, inp, tmp, zeros, tb, nb, TB, H, W, C, PT, PL, m, TH, TW);
+    input_block(vbuf, inp, tmp, zeros, tb, nb, TB, H, W, C, PT - oy, PL - ox, m, TH, TW);
     for (let q = 0; q < nb; q++) {
       const t = tb + q;
       const n = t / (TH * TW);

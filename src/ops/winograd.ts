@@ -4,7 +4,8 @@
 // kernel for padding > 2).
 // Output tiles are numbered over the whole batch and cut into the fixed SHARDS, and every output value
 // depends only on its own tile, so the bits are the same at any thread count (and batch size).
-import { Tensor } from '../tensor.js';
+import { Tensor, tensor } from '../tensor.js';
+import { getArena } from '../wasm/arena.js';
 import { record } from '../autograd.js';
 import { k, runTasks, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
@@ -65,11 +66,14 @@ export function winogradTileFor(what: string, algorithm: unknown, tile: unknown,
   const alg = algorithm === undefined ? defaultAlgorithm : checkAlgorithm(algorithm, what);
   const m = tile === undefined ? defaultTile : checkTile(tile, what);
   if (alg === 'direct') return 0;
-  const fits = KH === 3 && KW === 3 && SH === 1 && SW === 1;
-  if (alg === 'winograd' && !fits) {
-    throw new Error(`${what}: algorithm 'winograd' needs a 3x3 kernel at stride 1, got kernel ${KH}x${KW} and strides ${SH}x${SW}`);
+  const stride1 = SH === 1 && SW === 1;
+  const fits = KH === 3 && KW === 3 && stride1;
+  // 5x5 runs as four 3x3 pieces; 'auto' does not take it (see the bench for when it pays).
+  const fits5 = KH === 5 && KW === 5 && stride1;
+  if (alg === 'winograd' && !fits && !fits5) {
+    throw new Error(`${what}: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel ${KH}x${KW} and strides ${SH}x${SW}`);
   }
-  return fits ? m : 0;
+  return fits || (alg === 'winograd' && fits5) ? m : 0;
 }
 
 // Tiles per block: the block's V (alpha², TB, C) and M (alpha², TB, K) stay within ~256 KB of L2.
@@ -85,7 +89,7 @@ const WINO_RELU = 1, WINO_ACC = 2;
 // out (N, geo.OH, geo.OW, geo.K) (+)= Winograd conv of inp (N, geo.H, geo.W, geo.C) with `weight` (3,3,C,K)
 // (flip = 0) or, for the input gradient, the flipped kernel of a (3,3,K,C) weight (flip = 1).
 function run(out: number, inp: number, weight: number, bias: number, geo: Geometry2d, N: number, m: WinogradTile,
-  flip: 0 | 1, flags: number): void {
+  flip: 0 | 1, flags: number, oy = 0, ox = 0): void {
   const kx = k();
   const { C, K, OH, OW } = geo;
   const tiles = N * Math.ceil(OH / m) * Math.ceil(OW / m);
@@ -98,7 +102,7 @@ function run(out: number, inp: number, weight: number, bias: number, geo: Geomet
     ...shards.map(() => work)], (upack, wwork, ...works) => {
     kx.winograd_weight(upack, weight, wwork, wc, wk, m, flip);
     runTasks(shards.map(([t0, tc], i): Task => ['winograd_forward', out, inp, upack, bias, works[i], geom, m, TB,
-      t0, t0 + tc, flags]));
+      t0, t0 + tc, flags, oy, ox]));
   }));
 }
 
@@ -108,6 +112,7 @@ function run(out: number, inp: number, weight: number, bias: number, geo: Geomet
  */
 export function conv2dWinograd(x: Tensor, filter: Tensor, bias: Tensor | null, geo: Geometry2d, relu: boolean,
   m: WinogradTile): Tensor {
+  if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m);
   const N = x.shape[0];
   const { H, W, C, K, OH, OW, PT, PL } = geo;
   const out = new Tensor([N, OH, OW, K]);
@@ -149,7 +154,8 @@ function directInputGrad(gx: number, d: Tensor, filter: Tensor, geo: Geometry2d,
 
 // dW += Gᵀ dU G with dU = Σ_tiles V ⊗ (A dY Aᵀ): each shard of tiles sums into its own dU, the shards are
 // added in shard order, then transformed back once.
-function winogradWeightGrad(gw: number, d: Tensor, x: Tensor, geo: Geometry2d, N: number, m: WinogradTile): void {
+function winogradWeightGrad(gw: number, d: Tensor, x: Tensor, geo: Geometry2d, N: number, m: WinogradTile,
+  oy = 0, ox = 0): void {
   const kx = k();
   const { C, K, OH, OW } = geo;
   const T = (m + 2) ** 2;
@@ -160,8 +166,85 @@ function winogradWeightGrad(gw: number, d: Tensor, x: Tensor, geo: Geometry2d, N
   const work = kx.winograd_backward_weight_work(m, TB, C, K);
   withGeometry(geo, (geom) => withScratch([...shards.flatMap(() => [uSize, work]), 3 * (m + 2) * K], (...s) => {
     runTasks(shards.map(([t0, tc], i): Task => ['winograd_backward_weight', s[2 * i]!, d.ptr, x.ptr, s[2 * i + 1]!, geom,
-      m, TB, t0, t0 + tc]));
+      m, TB, t0, t0 + tc, oy, ox]));
     for (let i = 1; i < shards.length; i++) kx.add_into(s[0]!, s[2 * i]!, uSize);
     kx.winograd_weight_grad(gw, s[0]!, s[s.length - 1]!, C, K, m);
   }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5x5 stride 1 as four 3x3 pieces: piece (pi, pj) holds taps 3pi .. 3pi+2, 3pj .. 3pj+2 of the kernel
+// (zeros past tap 4) and reads the input shifted by (3pi, 3pj); the pieces are summed in a fixed order.
+// ---------------------------------------------------------------------------------------------
+
+const PIECES: Array<[number, number]> = [[0, 0], [0, 1], [1, 0], [1, 1]];
+
+// The pieces of a (5,5,C,K) kernel as (3,3,C,K) tensors, or (flip) of its input-gradient kernel
+// w'[a][b][k][c] = w[4-a][4-b][c][k] as (3,3,K,C) tensors (caller disposes).
+function pieces5(filter: Tensor, flip: boolean): Tensor[] {
+  const [, , C, K] = filter.shape;
+  const w = filter.view();
+  return PIECES.map(([pi, pj]) => {
+    const p = new Float32Array(9 * C * K);
+    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
+      const kh = 3 * pi + a, kw = 3 * pj + b;
+      if (kh > 4 || kw > 4) continue;
+      const src = ((flip ? 4 - kh : kh) * 5 + (flip ? 4 - kw : kw)) * C * K, dst = (a * 3 + b) * C * K;
+      for (let c = 0; c < C; c++) for (let k = 0; k < K; k++) {
+        p[dst + (flip ? k * C + c : c * K + k)] = w[src + c * K + k]!;
+      }
+    }
+    return tensor(p, flip ? [3, 3, K, C] : [3, 3, C, K]);
+  });
+}
+
+function conv5x5(x: Tensor, filter: Tensor, bias: Tensor | null, geo: Geometry2d, relu: boolean, m: WinogradTile): Tensor {
+  const N = x.shape[0];
+  const { H, W, C, K, OH, OW, PT, PL } = geo;
+  const g3: Geometry2d = { ...geo, KH: 3, KW: 3 };
+  const out = new Tensor([N, OH, OW, K]);
+  const ps = pieces5(filter, false);
+  try {
+    ps.forEach((p, i) => {
+      const [pi, pj] = PIECES[i]!;
+      const flags = (i > 0 ? WINO_ACC : 0) | (i === 3 && relu ? WINO_RELU : 0);
+      run(out.ptr, x.ptr, p.ptr, i === 0 && bias ? bias.ptr : 0, g3, N, m, 0, flags, 3 * pi, 3 * pj);
+    });
+  } finally { for (const p of ps) p.dispose(); }
+  const inputs = bias ? [x, filter, bias] : [x, filter];
+  record(inputs, out, (dy, grad) => {
+    const masked = relu ? reluMasked(dy, out) : null;
+    const d = masked ?? dy;
+    const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
+    if (gx && PT <= 4 && PL <= 4) {
+      // dx = 5x5 correlation of dy with the flipped kernel, padding 4 - PT, 4 - PL, in pieces.
+      const back: Geometry2d = { H: OH, W: OW, C: K, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 4 - PT, PL: 4 - PL, OH: H, OW: W };
+      const fs = pieces5(filter, true);
+      try {
+        fs.forEach((p, i) => run(gx, d.ptr, p.ptr, 0, back, N, m, 0, WINO_ACC, 3 * PIECES[i]![0], 3 * PIECES[i]![1]));
+      } finally { for (const p of fs) p.dispose(); }
+    } else if (gx) {
+      directInputGrad(gx, d, filter, geo, N);
+    }
+    if (gw) {
+      // dW of each piece, then its valid taps added into gw (pieces in order).
+      const part = new Tensor([3, 3, C, K]);
+      try {
+        PIECES.forEach(([pi, pj]) => {
+          part.view().fill(0);
+          winogradWeightGrad(part.ptr, d, x, g3, N, m, 3 * pi, 3 * pj);
+          const src = part.view(), dst = getArena().f32();
+          for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
+            const kh = 3 * pi + a, kw = 3 * pj + b;
+            if (kh > 4 || kw > 4) continue;
+            const o = gw / 4 + (kh * 5 + kw) * C * K, so = (a * 3 + b) * C * K;
+            for (let i = 0; i < C * K; i++) dst[o + i] = dst[o + i]! + src[so + i]!;
+          }
+        });
+      } finally { part.dispose(); }
+    }
+    if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
+    masked?.dispose();
+  });
+  return out;
 }
