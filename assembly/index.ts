@@ -23,6 +23,9 @@ export { binary_forward, binary_backward, sum_all, add_scalar, add_into, bias_ba
 export { merge_binary_forward, merge_binary_backward, concat_forward, concat_backward } from "./kernels/merge";
 export { mse_forward, mse_backward, mae_forward, mae_backward, bce_forward, bce_backward } from "./kernels/loss";
 
+export { winograd_pack_size, winograd_weight_work, winograd_forward_work, winograd_weight, winograd_forward,
+  winograd_backward_weight_work, winograd_backward_weight, winograd_weight_grad } from "./kernels/winograd";
+
 export { geometry2d_bytes } from "./geometry";
 
 // First byte TypeScript may use; static data of this module lies below it.

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Kernel micro-benchmark: GEMM and conv2d (forward / backward) of the SIMD and scalar wasm builds,
 // against a wasm-SIMD mul+add peak probe measured in the same run; the depthwise conv kernel against
-// tfjs-backend-wasm's depthwiseConv2d (XNNPACK f32-dwconv, one thread) on the same shapes.
+// tfjs-backend-wasm's depthwiseConv2d (XNNPACK f32-dwconv, one thread) on the same shapes;
+// and, SIMD build only, the seed model's
+// 3x3 layers on the direct kernels vs Winograd F(2x2,3x3) and F(4x4,3x3) as effective GFLOP/s
+// (direct-convolution flops / time), each timed side by side with the probe.
 //
 //   npm run build && node bench/kernels.mjs [--quick] [--json FILE]
 //
@@ -432,6 +435,102 @@ function benchDepthwise(e, peer) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Winograd vs direct on the seed model's 3x3 layers (after the first pool): 14x14, 'same', stride 1
+// ---------------------------------------------------------------------------------------------
+
+const WINO_N = QUICK ? 8 : 128;
+const WINO_SHAPES = [{ H: 14, W: 14, C: 32, K: 64 }, { H: 14, W: 14, C: 64, K: 64 }];
+// Tiles per block, as src/ops/winograd.ts chooses them.
+function winoBlock(m, C, K, tiles) {
+  const T = (m + 2) ** 2;
+  return Math.min(Math.max(4, Math.floor(65536 / (T * (C + K)) / 4) * 4), Math.max(1, tiles));
+}
+
+// Every value of a against b within the tile's error bound (test/kernels/winograd.test.ts: KAPPA_4 = 20,
+// measured <= 7, times u*9*cin), so a broken or skipped kernel cannot report a fast time.
+function checkAll(e, a, b, n, cin, what) {
+  const x = e.f32(a, n), y = e.f32(b, n);
+  const tol = 30 * 2 ** -24 * 9 * cin;
+  for (let i = 0; i < n; i++) {
+    if (!(Math.abs(x[i] - y[i]) <= tol)) throw new Error(`CHECK FAILED ${what} [${i}]: got ${x[i]}, direct ${y[i]}`);
+  }
+}
+
+function benchWinograd(e, s) {
+  const { k } = e;
+  e.reset();
+  const N = WINO_N, { H, W, C, K } = s;
+  const g = { N, H, W, C, K, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W };
+  const KK = 9 * C;
+  const MB = Math.max(4, Math.floor(32768 / KK / 4) * 4);
+  const { p, calls } = convSetup(e, g, MB);
+  const geom = e.geometry({ H, W, C, K, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W });
+  const back = e.geometry({ H, W, C: K, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W });
+  const flops = 2 * N * H * W * K * KK;
+  const res = { shape: `N=${N} ${H}×${W}×${C} → ${K} same`, flops, fwd: {}, bwdInput: {}, bwdWeight: {} };
+  warm(() => calls.fwd(1), () => calls.fwd());
+  res.fwd.direct = timeKernel(e, () => calls.fwd());
+  warm(() => calls.bwdInput(1), () => calls.bwdInput());
+  res.bwdInput.direct = timeKernel(e, () => calls.bwdInput());
+  warm(() => calls.bwdWeight(1), () => calls.bwdWeight());
+  res.bwdWeight.direct = timeKernel(e, () => calls.bwdWeight());
+  const wref = e.alloc(KK * K);
+  e.f32(p.dweight, KK * K).fill(0);
+  calls.bwdWeight();
+  e.f32(wref, KK * K).set(e.f32(p.dweight, KK * K));
+  calls.fwd();
+  const dref = e.alloc(N * H * W * C);
+  e.f32(p.dinp, N * H * W * C).fill(0);
+  calls.bwdInput();
+  e.f32(dref, N * H * W * C).set(e.f32(p.dinp, N * H * W * C));
+  for (const m of [2, 4]) {
+    const tiles = N * Math.ceil(H / m) * Math.ceil(W / m);
+    const tb = winoBlock(m, C, K, tiles), tbB = winoBlock(m, K, C, tiles);
+    const upack = e.alloc(k.winograd_pack_size(m, C, K)), upackT = e.alloc(k.winograd_pack_size(m, K, C));
+    const wwork = e.alloc(k.winograd_weight_work(m, C, K));
+    const work = e.alloc(k.winograd_forward_work(m, tb, C, K)), workB = e.alloc(k.winograd_forward_work(m, tbB, K, C));
+    const out = e.alloc(N * H * W * K), dinp = e.alloc(N * H * W * C);
+    // The weight transform is part of every call, as in the op.
+    const fwd = (t1 = tiles) => {
+      k.winograd_weight(upack, p.weight, wwork, C, K, m, 0);
+      k.winograd_forward(out, p.inp, upack, p.bias, work, geom, m, tb, 0, t1, 0, 0, 0);
+    };
+    const bwd = (t1 = tiles) => {
+      k.winograd_weight(upackT, p.weight, wwork, C, K, m, 1);
+      k.winograd_forward(dinp, p.dout, upackT, 0, workB, back, m, tbB, 0, t1, 2, 0, 0); // WINO_ACC
+    };
+    // dW: dU per tile block, then Gᵀ dU G (one shard; the op sums shards first). dbias is not included
+    // here (the direct row includes it: a column sum, ~1 % of the time).
+    const du = e.alloc((m + 2) ** 2 * C * K), dwork = e.alloc(k.winograd_backward_weight_work(m, tb, C, K));
+    const gtmp = e.alloc(3 * (m + 2) * K), dw = e.alloc(KK * K);
+    const bww = (t1 = tiles) => {
+      e.f32(du, (m + 2) ** 2 * C * K).fill(0);
+      k.winograd_backward_weight(du, p.dout, p.inp, dwork, geom, m, tb, 0, t1, 0, 0);
+      k.winograd_weight_grad(dw, du, gtmp, C, K, m);
+    };
+    warm(() => bww(4), () => bww());
+    res.bwdWeight[`F${m}`] = timeKernel(e, () => bww());
+    e.f32(dw, KK * K).fill(0);
+    bww();
+    const got = e.f32(dw, KK * K), want = e.f32(wref, KK * K);
+    const wtol = 50 * 2 ** -24 * N * H * W;
+    for (let i = 0; i < KK * K; i++) {
+      if (!(Math.abs(got[i] - want[i]) <= wtol)) throw new Error(`CHECK FAILED winograd F(${m},3) weight gradient [${i}]: got ${got[i]}, direct ${want[i]}`);
+    }
+    warm(() => fwd(4), () => fwd());
+    res.fwd[`F${m}`] = timeKernel(e, () => fwd());
+    warm(() => bwd(4), () => bwd());
+    res.bwdInput[`F${m}`] = timeKernel(e, () => bwd());
+    fwd();
+    checkAll(e, out, p.out, N * H * W * K, C, `winograd F(${m},3) forward ${res.shape}`);
+    e.f32(dinp, N * H * W * C).fill(0);
+    bwd();
+    checkAll(e, dinp, dref, N * H * W * C, K, `winograd F(${m},3) input gradient ${res.shape}`);
+  }
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------
 
@@ -451,6 +550,7 @@ for (const build of ['simd', 'scalar']) {
 
 const PEER = await loadTfjsWasm();
 const dwRows = benchDepthwise(engines.simd, PEER);
+const winoResults = WINO_SHAPES.map((s) => benchWinograd(engines.simd, s));
 
 const rows = [];
 const gf = (flops, sec) => flops / sec / 1e9;
@@ -469,7 +569,23 @@ const convShape = `N=${CONV.N} 28×28×32 → 5×5×32 same, MB=${CONV_MB}`;
 for (const [kind, key] of [['conv2d_forward', 'fwd'], ['conv2d_backward_input', 'bwdInput'], ['conv2d_backward_weight', 'bwdWeight']]) {
   row(kind, convShape, CONV_FLOPS, results.simd.conv[key], results.scalar.conv[key]);
 }
-const probes = rows.map((r) => r.probe_gflops);
+const winoRows = [];
+for (const r of winoResults) {
+  for (const [pass, key] of [['forward', 'fwd'], ['input gradient', 'bwdInput'], ['weight gradient', 'bwdWeight']]) {
+    const t = r[key];
+    const eff = (x) => gf(r.flops, x.sec);
+    const probe = Math.min(...Object.values(t).map((x) => x.probeGflops)); // the slowest probe of the three
+    winoRows.push({
+      shape: r.shape, pass, mflop: r.flops / 1e6,
+      direct_ms: t.direct.sec * 1e3, f2_ms: t.F2.sec * 1e3, f4_ms: t.F4.sec * 1e3,
+      direct_gflops: eff(t.direct), f2_gflops: eff(t.F2), f4_gflops: eff(t.F4),
+      probe_direct: t.direct.probeGflops, probe_f2: t.F2.probeGflops, probe_f4: t.F4.probeGflops,
+      f2_speedup: t.direct.sec / t.F2.sec, f4_speedup: t.direct.sec / t.F4.sec,
+      direct_vs_probe: eff(t.direct) / t.direct.probeGflops, f2_vs_probe: eff(t.F2) / t.F2.probeGflops, f4_vs_probe: eff(t.F4) / t.F4.probeGflops, probe_min: probe,
+    });
+  }
+}
+const probes = [...rows.map((r) => r.probe_gflops), ...winoRows.flatMap((r) => [r.probe_direct, r.probe_f2, r.probe_f4])];
 const probeSummary = { start: PROBE.gflops, min: Math.min(...probes), max: Math.max(...probes) };
 
 const f = (x, d = 1) => x.toFixed(d);
@@ -500,6 +616,15 @@ for (const r of dwRows) {
   console.log(`| ${r.shape} | ${f(r.mflop, 2)} | ${f(r.simd_ms, 3)} | ${f(r.simd_gflops, 2)} | ${peerCols} | `
     + `${f(r.bwd_input_ms, 3)} (${f(r.bwd_input_gflops, 2)}) | ${f(r.bwd_weight_ms, 3)} (${f(r.bwd_weight_gflops, 2)}) |`);
 }
+console.log('\nWinograd vs direct, SIMD build, one thread, weight transform included; effective GFLOP/s = direct-conv flops / time; ' +
+  '"× probe" divides by the probe batches timed next to that kernel:\n');
+console.log('| 3x3 layer | pass | direct ms | F(2,3) ms | F(4,3) ms | direct GFLOP/s | F(2,3) eff. | F(4,3) eff. | F(2,3)/direct | F(4,3)/direct | direct × probe | F(2,3) × probe | F(4,3) × probe |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of winoRows) {
+  console.log(`| ${r.shape} | ${r.pass} | ${f(r.direct_ms, 2)} | ${f(r.f2_ms, 2)} | ${f(r.f4_ms, 2)} | ${f(r.direct_gflops)} | ` +
+    `${f(r.f2_gflops)} | ${f(r.f4_gflops)} | ${f(r.f2_speedup, 2)}× | ${f(r.f4_speedup, 2)}× | ${f(r.direct_vs_probe, 2)} | ` +
+    `${f(r.f2_vs_probe, 2)} | ${f(r.f4_vs_probe, 2)} |`);
+}
 console.log(`\n(total ${f((performance.now() - t0) / 1000)} s)`);
 
 if (JSON_FILE) {
@@ -507,7 +632,7 @@ if (JSON_FILE) {
     date: new Date().toISOString(), node: process.version, v8: process.versions.v8, quick: QUICK,
     min_time_s: MIN_TIME, reps: REPS,
     probe: { accumulators: PROBE_ACC, unroll: PROBE_UNROLL, start_gflops: PROBE.gflops, paired_min_gflops: probeSummary.min, paired_max_gflops: probeSummary.max },
-    conv: { ...CONV, MB: CONV_MB }, rows, pack_b: packs,
+    conv: { ...CONV, MB: CONV_MB }, rows, pack_b: packs, winograd: winoRows,
     depthwise: { peer: PEER ? `tfjs-backend-wasm ${PEER.version}` : null, rows: dwRows },
   }, null, 2) + '\n');
   console.log(`wrote ${JSON_FILE}`);

@@ -3,6 +3,8 @@
 // and esbuild bundles load the same bytes with no file paths. It also generates the kernel ABI,
 // src/wasm/abi.ts, from the sources: the exports' TypeScript signatures come from asc's own
 // `--bindings raw` declarations, and the geometry struct's fields from assembly/geometry.ts.
+// The scalar build, a fallback for engines without wasm SIMD, is optimised for size (asconfig.json's
+// shrinkLevel 2): it is embedded in every bundle, and its results are the same bits either way.
 // Run by `npm run build:wasm` (and by `prepare`, so `npm install` / `npm ci` leave the package built).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';

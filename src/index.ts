@@ -14,6 +14,8 @@ export { depthwiseConv2d } from './ops/dwconv2d.js';
 export type { DepthwiseConv2dOptions } from './ops/dwconv2d.js';
 export { conv2dTranspose } from './ops/conv2dtranspose.js';
 export type { Conv2dTransposeOptions } from './ops/conv2dtranspose.js';
+export { setConvAlgorithm, getConvAlgorithm } from './ops/winograd.js';
+export type { ConvAlgorithm, WinogradTile } from './ops/winograd.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';
 export { matMul, dense } from './ops/dense.js';

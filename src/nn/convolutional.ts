@@ -5,6 +5,7 @@ import { checkLayerOptions } from './options.js';
 import { Tensor } from '../tensor.js';
 import { Rng } from '../rng.js';
 import { conv2d } from '../ops/conv2d.js';
+import { expectConvAlgorithm, expectWinogradTile, type ConvAlgorithm, type WinogradTile } from '../ops/winograd.js';
 import { depthwiseConv2d } from '../ops/dwconv2d.js';
 import { conv2dTranspose } from '../ops/conv2dtranspose.js';
 import { conv2dTransposeShape, pair, posInt, windowGeometry } from '../geom.js';
@@ -49,15 +50,20 @@ export interface Conv2DConfig {
   useBias?: boolean;
   kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
+  /** How the convolution is computed (saved with the model); default: the one of setConvAlgorithm. */
+  algorithm?: ConvAlgorithm;
+  /** Winograd tile m of F(m x m, 3x3), 2 or 4 (saved with the model); default: the one of setConvAlgorithm. */
+  winogradTile?: WinogradTile;
   inputShape?: number[];
   name?: string;
 }
 
 /** 2-D convolution layer (channels last), as keras.layers.Conv2D; kernel (KH, KW, C/groups, filters). */
 export class Conv2D extends Layer {
-  readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name'>>;
+  readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name' | 'algorithm' | 'winogradTile'>>
+    & Pick<Conv2DConfig, 'algorithm' | 'winogradTile'>;
   constructor(cfg: Conv2DConfig) {
-    checkLayerOptions('Conv2D', cfg, ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer']);
+    checkLayerOptions('Conv2D', cfg, ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'algorithm', 'winogradTile']);
     super(cfg);
     const what = 'Conv2D';
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
@@ -72,6 +78,8 @@ export class Conv2D extends Layer {
       useBias: cfg.useBias ?? true,
       kernelInitializer: cfg.kernelInitializer ?? 'glorotUniform',
       biasInitializer: cfg.biasInitializer ?? 'zeros',
+      algorithm: cfg.algorithm === undefined ? undefined : expectConvAlgorithm(cfg.algorithm, what),
+      winogradTile: cfg.winogradTile === undefined ? undefined : expectWinogradTile(cfg.winogradTile, what),
     };
     checkStridesDilation(this.cfg.strides as [number, number], this.cfg.dilationRate as [number, number], what);
     if (this.cfg.filters % this.cfg.groups !== 0) {
@@ -110,11 +118,13 @@ export class Conv2D extends Layer {
     const y = conv2d(x, this.weights[0].value, {
       strides: this.cfg.strides, padding: this.cfg.padding, dilationRate: this.cfg.dilationRate, groups: this.cfg.groups,
       bias: this.weights[1]?.value ?? null, activation: act === 'relu' ? 'relu' : 'linear', name: this.name, skipFiniteCheck: true,
+      algorithm: this.cfg.algorithm, winogradTile: this.cfg.winogradTile,
     });
     return act === 'relu' ? y : applyActivation(y, act, args);
   }
   getConfig() {
-    // A plain convolution leaves dilationRate and groups out, so it saves the bytes it always did.
+    // A plain convolution leaves dilationRate, groups and the algorithm out, so it saves the bytes it
+    // always did (JSON drops the undefined algorithm and winogradTile).
     const { dilationRate, groups, ...rest } = this.cfg;
     const d = dilationRate as [number, number];
     return {

@@ -7,6 +7,7 @@ import { Padding, pair, windowGeometry } from '../geom.js';
 import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { show } from '../show.js';
+import { conv2dWinograd, winogradTileFor, type ConvAlgorithm, type WinogradTile } from './winograd.js';
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
@@ -22,6 +23,10 @@ export interface Conv2dOptions {
   groups?: number;
   /** 'relu' fuses max(x, 0) into the output store. */
   activation?: 'linear' | 'relu';
+  /** 'direct', 'winograd' or 'auto' (see {@link ConvAlgorithm}); default: the one of setConvAlgorithm. */
+  algorithm?: ConvAlgorithm;
+  /** Winograd output tile m of F(m x m, 3x3), 2 or 4; default: the one of setConvAlgorithm. */
+  winogradTile?: WinogradTile;
   /** Name used in error messages (a layer passes its own). */
   name?: string;
   /** @internal Skip the NaN/Infinity scan of the inputs (layers check data once at the model's door). */
@@ -79,6 +84,13 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G };
   const KK = KH * KW * FC; // im2col row length (one group's)
   const Kg = K / G;
+  // Winograd covers plain 3x3 (and 5x5) stride-1 convolutions: one group, no dilation.
+  const plain = G === 1 && DH === 1 && DW === 1;
+  if (!plain && opts.algorithm === 'winograd') {
+    throw new Error(`${what}: algorithm 'winograd' needs groups 1 and dilationRate 1, got groups ${G} and dilationRate [${DH}, ${DW}]`);
+  }
+  const tile = plain ? winogradTileFor(what, opts.algorithm, opts.winogradTile, KH, KW, SH, SW) : 0;
+  if (tile) return conv2dWinograd(x, filter, bias, geo, act === 'relu', tile);
   const MB = blockRows(KK, OH * OW);
   const out = new Tensor([N, OH, OW, K]);
   const relu = act === 'relu' ? 1 : 0;

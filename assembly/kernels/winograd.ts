@@ -1,0 +1,543 @@
+// Winograd convolution F(m x m, 3x3) for stride-1 3x3 layers, m = 2 (tile alpha = 4) or m = 4 (alpha = 6).
+// Layouts as in conv2d.ts: inp (N, H, W, C), weight (3, 3, C, K), out (N, OH, OW, K); geometry in `geom`.
+// Output tiles of m x m pixels are numbered over the whole batch, t = (n*TH + th)*TW + tw, with
+// TH = ceil(OH/m), TW = ceil(OW/m); a call handles tiles t0 .. t1-1 in blocks of TB tiles:
+//
+//   U (T = alpha^2 matrices of (C, K)) = G g Gᵀ            once per call, packed for gemm (no bias)
+//   V (T, TB, C)   = Bᵀ d Bᵀᵀ of each tile's alpha x alpha input patch (zeros in the padding)
+//   M (T, TB, K)   = V[xi] · U[xi]                          T GEMMs on the 4x8 microkernel
+//   out tile       = Aᵀ M A (+ bias, + old value, relu)      partial tiles store only what is inside
+//
+// Every transform runs vectorised over the contiguous channel axis (4 lanes, scalar tail) with the
+// same operations in the same order in both builds, and each output depends only on its own tile and
+// the GEMM row of its tile (summed over C in order), so neither the block size nor the split of the
+// tiles into calls changes any bit.
+// The backward pass w.r.t. the input of a stride-1 convolution is the same computation on dout with
+// the kernel flipped and its channel axes swapped (winograd_weight with flip = 1) and the padding
+// mirrored (2 - PT, 2 - PL); WINO_ACC accumulates into the output the way the direct kernels do.
+// The weight gradient runs the transposed chain: dM = A dY Aᵀ per tile, dU[xi] += V[xi]ᵀ · dM[xi] (GEMMs
+// accumulating tile after tile in tile order, whatever the block), and at the end dg = Gᵀ dU G.
+
+import { gemm, pack_b, pack_b_size, GEMM_ACC } from "./gemm";
+import { geometry } from "../geometry";
+
+export const WINO_RELU: i32 = 1; // relu before storing
+export const WINO_ACC: i32 = 2; // add into the output instead of overwriting it
+
+// ---------------------------------------------------------------------------------------------
+// Lane-generic arithmetic: T is v128 (4 channels) or f32 (a tail channel, or the scalar build).
+// ---------------------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function add<T>(a: T, b: T): T {
+  if (isVector<T>()) return <T>f32x4.add(<v128>a, <v128>b);
+  else return a + b;
+}
+// @ts-ignore: decorator
+@inline function sub<T>(a: T, b: T): T {
+  if (isVector<T>()) return <T>f32x4.sub(<v128>a, <v128>b);
+  else return a - b;
+}
+// @ts-ignore: decorator
+@inline function neg<T>(a: T): T {
+  if (isVector<T>()) return <T>f32x4.neg(<v128>a);
+  else return <T>(-<f32>a);
+}
+// a * k for a constant k
+// @ts-ignore: decorator
+@inline function mulk<T>(a: T, k: f32): T {
+  if (isVector<T>()) return <T>f32x4.mul(<v128>a, f32x4.splat(k));
+  else return <T>(<f32>a * k);
+}
+// @ts-ignore: decorator
+@inline function relu<T>(a: T): T {
+  if (isVector<T>()) return <T>f32x4.pmax(<v128>a, f32x4.splat(0));
+  else return <T>(<f32>a < 0 ? <f32>0 : <f32>a);
+}
+// @ts-ignore: decorator
+@inline function ld<T>(p: usize, o: usize): T { return load<T>(p + o); }
+// @ts-ignore: decorator
+@inline function st<T>(p: usize, o: usize, v: T): void { store<T>(p + o, v); }
+
+// ---------------------------------------------------------------------------------------------
+// 1-D transforms of one lane group at byte offset o. Sources and destinations are separate pointers
+// so that padding (a shared zero row) and partial tiles (a sink row) need no special cases.
+// ---------------------------------------------------------------------------------------------
+
+// F(2,3) input: Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; destinations d + i*ds.
+// @ts-ignore: decorator
+@inline function bt4<T>(o: usize, s0: usize, s1: usize, s2: usize, s3: usize, d: usize, ds: usize): void {
+  const x0 = ld<T>(s0, o), x1 = ld<T>(s1, o), x2 = ld<T>(s2, o), x3 = ld<T>(s3, o);
+  st<T>(d, o, sub<T>(x0, x2));
+  st<T>(d + ds, o, add<T>(x1, x2));
+  st<T>(d + 2 * ds, o, sub<T>(x2, x1));
+  st<T>(d + 3 * ds, o, sub<T>(x1, x3));
+}
+
+// F(4,3) input, Bᵀ of Lavin & Gray (rows 4,0,-5,0,1,0 / 0,-4,-4,1,1,0 / 0,4,-4,-1,1,0 / 0,-2,-1,2,1,0 /
+// 0,2,-1,-2,1,0 / 0,4,0,-5,0,1), with the shared sums factored out. All coefficients are exact in f32.
+// @ts-ignore: decorator
+@inline function bt6<T>(o: usize, s0: usize, s1: usize, s2: usize, s3: usize, s4: usize, s5: usize,
+  d: usize, ds: usize): void {
+  const x0 = ld<T>(s0, o), x1 = ld<T>(s1, o), x2 = ld<T>(s2, o);
+  const x3 = ld<T>(s3, o), x4 = ld<T>(s4, o), x5 = ld<T>(s5, o);
+  st<T>(d, o, add<T>(sub<T>(mulk<T>(x0, 4), mulk<T>(x2, 5)), x4));
+  st<T>(d + ds, o, sub<T>(add<T>(x3, x4), mulk<T>(add<T>(x1, x2), 4)));
+  st<T>(d + 2 * ds, o, add<T>(sub<T>(x4, x3), mulk<T>(sub<T>(x1, x2), 4)));
+  const a = sub<T>(x4, x2), b = mulk<T>(sub<T>(x3, x1), 2);
+  st<T>(d + 3 * ds, o, add<T>(a, b));
+  st<T>(d + 4 * ds, o, sub<T>(a, b));
+  st<T>(d + 5 * ds, o, add<T>(sub<T>(mulk<T>(x1, 4), mulk<T>(x3, 5)), x5));
+}
+
+// F(2,3) weight: G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1].
+// @ts-ignore: decorator
+@inline function g4<T>(o: usize, s0: usize, s1: usize, s2: usize, d: usize, ds: usize): void {
+  const x0 = ld<T>(s0, o), x1 = ld<T>(s1, o), x2 = ld<T>(s2, o);
+  const e = add<T>(x0, x2);
+  st<T>(d, o, x0);
+  st<T>(d + ds, o, mulk<T>(add<T>(e, x1), 0.5));
+  st<T>(d + 2 * ds, o, mulk<T>(sub<T>(e, x1), 0.5));
+  st<T>(d + 3 * ds, o, x2);
+}
+
+// F(4,3) weight: G = [¼ 0 0; -⅙ -⅙ -⅙; -⅙ ⅙ -⅙; 1/24 1/12 ⅙; 1/24 -1/12 ⅙; 0 0 1].
+// @ts-ignore: decorator
+@inline function g6<T>(o: usize, s0: usize, s1: usize, s2: usize, d: usize, ds: usize): void {
+  const x0 = ld<T>(s0, o), x1 = ld<T>(s1, o), x2 = ld<T>(s2, o);
+  const e = add<T>(x0, x2);
+  const f = add<T>(mulk<T>(x0, <f32>(1.0 / 24)), mulk<T>(x2, <f32>(1.0 / 6)));
+  const h = mulk<T>(x1, <f32>(1.0 / 12));
+  st<T>(d, o, mulk<T>(x0, 0.25));
+  st<T>(d + ds, o, mulk<T>(add<T>(e, x1), <f32>(-1.0 / 6)));
+  st<T>(d + 2 * ds, o, mulk<T>(sub<T>(e, x1), <f32>(-1.0 / 6)));
+  st<T>(d + 3 * ds, o, add<T>(f, h));
+  st<T>(d + 4 * ds, o, sub<T>(f, h));
+  st<T>(d + 5 * ds, o, x2);
+}
+
+// Epilogue of the last output pass: + bias, + old value (WINO_ACC), relu (WINO_RELU).
+// @ts-ignore: decorator
+@inline function emit<T>(o: usize, d: usize, v: T, bias: usize, flags: i32): void {
+  if (bias != 0) v = add<T>(v, ld<T>(bias, o));
+  if (flags & WINO_ACC) v = add<T>(ld<T>(d, o), v);
+  if (flags & WINO_RELU) v = relu<T>(v);
+  st<T>(d, o, v);
+}
+
+// F(2,3) output: Aᵀ = [1 1 1 0; 0 1 -1 -1].
+// @ts-ignore: decorator
+@inline function at4<T>(o: usize, s0: usize, s1: usize, s2: usize, s3: usize, d0: usize, d1: usize,
+  bias: usize, flags: i32): void {
+  const x0 = ld<T>(s0, o), x1 = ld<T>(s1, o), x2 = ld<T>(s2, o), x3 = ld<T>(s3, o);
+  emit<T>(o, d0, add<T>(add<T>(x0, x1), x2), bias, flags);
+  emit<T>(o, d1, sub<T>(sub<T>(x1, x2), x3), bias, flags);
+}
+
+// F(4,3) output: Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+// @ts-ignore: decorator
+@inline function at6<T>(o: usize, s0: usize, s1: usize, s2: usize, s3: usize, s4: usize, s5: usize,
+  d0: usize, d1: usize, d2: usize, d3: usize, bias: usize, flags: i32): void {
+  const x0 = ld<T>(s0, o), x1 = ld<T>(s1, o), x2 = ld<T>(s2, o);
+  const x3 = ld<T>(s3, o), x4 = ld<T>(s4, o), x5 = ld<T>(s5, o);
+  const p12 = add<T>(x1, x2), m12 = sub<T>(x1, x2), p34 = add<T>(x3, x4), m34 = sub<T>(x3, x4);
+  emit<T>(o, d0, add<T>(add<T>(x0, p12), p34), bias, flags);
+  emit<T>(o, d1, add<T>(m12, mulk<T>(m34, 2)), bias, flags);
+  emit<T>(o, d2, add<T>(p12, mulk<T>(p34, 4)), bias, flags);
+  emit<T>(o, d3, add<T>(add<T>(m12, mulk<T>(m34, 8)), x5), bias, flags);
+}
+
+// Transposed F(2,3) output transform (A = (Aᵀ)ᵀ): m = 2 values of dY -> alpha = 4 values of dM.
+// @ts-ignore: decorator
+@inline function a4<T>(o: usize, s0: usize, s1: usize, d: usize, ds: usize): void {
+  const y0 = ld<T>(s0, o), y1 = ld<T>(s1, o);
+  st<T>(d, o, y0);
+  st<T>(d + ds, o, add<T>(y0, y1));
+  st<T>(d + 2 * ds, o, sub<T>(y0, y1));
+  st<T>(d + 3 * ds, o, neg<T>(y1));
+}
+
+// Transposed F(4,3) output transform: 4 values -> 6.
+// @ts-ignore: decorator
+@inline function a6<T>(o: usize, s0: usize, s1: usize, s2: usize, s3: usize, d: usize, ds: usize): void {
+  const y0 = ld<T>(s0, o), y1 = ld<T>(s1, o), y2 = ld<T>(s2, o), y3 = ld<T>(s3, o);
+  const e = add<T>(y0, y2), f = add<T>(y1, y3);
+  const e4 = add<T>(y0, mulk<T>(y2, 4)), f8 = add<T>(mulk<T>(y1, 2), mulk<T>(y3, 8));
+  st<T>(d, o, y0);
+  st<T>(d + ds, o, add<T>(e, f));
+  st<T>(d + 2 * ds, o, sub<T>(e, f));
+  st<T>(d + 3 * ds, o, add<T>(e4, f8));
+  st<T>(d + 4 * ds, o, sub<T>(e4, f8));
+  st<T>(d + 5 * ds, o, y3);
+}
+
+// Transposed weight transform Gᵀ: alpha values -> 3, added into d0..d2 when acc (the final dW).
+// @ts-ignore: decorator
+@inline function gt<T>(o: usize, alpha: i32, s: usize, ss: usize, d0: usize, d1: usize, d2: usize, acc: bool): void {
+  let o0: T, o1: T, o2: T;
+  if (alpha == 4) {
+    const x0 = ld<T>(s, o), x1 = ld<T>(s + ss, o), x2 = ld<T>(s + 2 * ss, o), x3 = ld<T>(s + 3 * ss, o);
+    const p = mulk<T>(add<T>(x1, x2), 0.5);
+    o0 = add<T>(x0, p);
+    o1 = mulk<T>(sub<T>(x1, x2), 0.5);
+    o2 = add<T>(p, x3);
+  } else {
+    const x0 = ld<T>(s, o), x1 = ld<T>(s + ss, o), x2 = ld<T>(s + 2 * ss, o);
+    const x3 = ld<T>(s + 3 * ss, o), x4 = ld<T>(s + 4 * ss, o), x5 = ld<T>(s + 5 * ss, o);
+    const p12 = mulk<T>(add<T>(x1, x2), <f32>(-1.0 / 6)), p34 = add<T>(x3, x4);
+    o0 = add<T>(add<T>(mulk<T>(x0, 0.25), p12), mulk<T>(p34, <f32>(1.0 / 24)));
+    o1 = add<T>(mulk<T>(sub<T>(x2, x1), <f32>(1.0 / 6)), mulk<T>(sub<T>(x3, x4), <f32>(1.0 / 12)));
+    o2 = add<T>(add<T>(p12, mulk<T>(p34, <f32>(1.0 / 6))), x5);
+  }
+  if (acc) { o0 = add<T>(ld<T>(d0, o), o0); o1 = add<T>(ld<T>(d1, o), o1); o2 = add<T>(ld<T>(d2, o), o2); }
+  st<T>(d0, o, o0); st<T>(d1, o, o1); st<T>(d2, o, o2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same transforms over a whole channel vector of n floats: v128 groups, then a scalar tail.
+// ---------------------------------------------------------------------------------------------
+
+function bt4_n(n: i32, s0: usize, s1: usize, s2: usize, s3: usize, d: usize, ds: usize): void {
+  const end = <usize>n << 2;
+  let o: usize = 0;
+  if (ASC_FEATURE_SIMD) { for (; o + 16 <= end; o += 16) bt4<v128>(o, s0, s1, s2, s3, d, ds); }
+  for (; o < end; o += 4) bt4<f32>(o, s0, s1, s2, s3, d, ds);
+}
+
+function bt6_n(n: i32, s0: usize, s1: usize, s2: usize, s3: usize, s4: usize, s5: usize, d: usize, ds: usize): void {
+  const end = <usize>n << 2;
+  let o: usize = 0;
+  if (ASC_FEATURE_SIMD) { for (; o + 16 <= end; o += 16) bt6<v128>(o, s0, s1, s2, s3, s4, s5, d, ds); }
+  for (; o < end; o += 4) bt6<f32>(o, s0, s1, s2, s3, s4, s5, d, ds);
+}
+
+function g_n(alpha: i32, n: i32, s0: usize, s1: usize, s2: usize, d: usize, ds: usize): void {
+  const end = <usize>n << 2;
+  let o: usize = 0;
+  if (alpha == 4) {
+    if (ASC_FEATURE_SIMD) { for (; o + 16 <= end; o += 16) g4<v128>(o, s0, s1, s2, d, ds); }
+    for (; o < end; o += 4) g4<f32>(o, s0, s1, s2, d, ds);
+  } else {
+    if (ASC_FEATURE_SIMD) { for (; o + 16 <= end; o += 16) g6<v128>(o, s0, s1, s2, d, ds); }
+    for (; o < end; o += 4) g6<f32>(o, s0, s1, s2, d, ds);
+  }
+}
+
+function at4_n(n: i32, s0: usize, s1: usize, s2: usize, s3: usize, d0: usize, d1: usize, bias: usize, flags: i32): void {
+  const end = <usize>n << 2;
+  let o: usize = 0;
+  if (ASC_FEATURE_SIMD) { for (; o + 16 <= end; o += 16) at4<v128>(o, s0, s1, s2, s3, d0, d1, bias, flags); }
+  for (; o < end; o += 4) at4<f32>(o, s0, s1, s2, s3, d0, d1, bias, flags);
+}
+
+function at6_n(n: i32, s0: usize, s1: usize, s2: usize, s3: usize, s4: usize, s5: usize,
+  d0: usize, d1: usize, d2: usize, d3: usize, bias: usize, flags: i32): void {
+  const end = <usize>n << 2;
+  let o: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; o + 16 <= end; o += 16) at6<v128>(o, s0, s1, s2, s3, s4, s5, d0, d1, d2, d3, bias, flags);
+  }
+  for (; o < end; o += 4) at6<f32>(o, s0, s1, s2, s3, s4, s5, d0, d1, d2, d3, bias, flags);
+}
+
+function a_n(alpha: i32, n: i32, s0: usize, s1: usize, s2: usize, s3: usize, d: usize, ds: usize): void {
+  const end = <usize>n << 2;
+  let o: usize = 0;
+  if (alpha == 4) {
+    if (ASC_FEATURE_SIMD) { for (; o + 16 <= end; o += 16) a4<v128>(o, s0, s1, d, ds); }
+    for (; o < end; o += 4) a4<f32>(o, s0, s1, d, ds);
+  } else {
+    if (ASC_FEATURE_SIMD) { for (; o + 16 <= end; o += 16) a6<v128>(o, s0, s1, s2, s3, d, ds); }
+    for (; o < end; o += 4) a6<f32>(o, s0, s1, s2, s3, d, ds);
+  }
+}
+
+function gt_n(alpha: i32, n: i32, s: usize, ss: usize, d0: usize, d1: usize, d2: usize, acc: bool): void {
+  const end = <usize>n << 2;
+  let o: usize = 0;
+  if (ASC_FEATURE_SIMD) { for (; o + 16 <= end; o += 16) gt<v128>(o, alpha, s, ss, d0, d1, d2, acc); }
+  for (; o < end; o += 4) gt<f32>(o, alpha, s, ss, d0, d1, d2, acc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes (floats) of the buffers the TypeScript side allocates.
+// ---------------------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function alphaOf(m: i32): i32 { return m + 2; }
+
+// Packed transformed weights: alpha^2 gemm panels sets of a (Cin, Cout) matrix.
+export function winograd_pack_size(m: i32, Cin: i32, Cout: i32): i32 {
+  const a = alphaOf(m);
+  return a * a * pack_b_size(Cin, Cout);
+}
+
+// Scratch of winograd_weight for a (3, 3, C, K) weight (either direction).
+export function winograd_weight_work(m: i32, C: i32, K: i32): i32 {
+  const a = alphaOf(m);
+  return a * a * C * K + a * 3 * max(C, K) + 9 * C * K;
+}
+
+// Scratch of one winograd_forward call: V and M blocks, a transform row buffer, a zero row and a sink row.
+export function winograd_forward_work(m: i32, TB: i32, C: i32, K: i32): i32 {
+  const a = alphaOf(m);
+  const T = a * a;
+  return T * TB * C + T * TB * K + a * a * max(C, K) + max(C, K) + K + 8;
+}
+
+// Scratch of one winograd_backward_weight call: V and dM blocks, a row buffer, a zero row, a packed dM.
+export function winograd_backward_weight_work(m: i32, TB: i32, C: i32, K: i32): i32 {
+  const a = alphaOf(m);
+  const T = a * a;
+  return T * TB * C + T * TB * K + a * a * max(C, K) + max(C, K) + pack_b_size(TB, K) + 8;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight transform
+// ---------------------------------------------------------------------------------------------
+
+// upack <- U = G g Gᵀ of each (cin, cout) pair, as alpha^2 packed (Cin, Cout) gemm operands.
+// flip = 0: g[kh][kw][c][k] is the weight itself, Cin = C, Cout = K.
+// flip = 1: g[kh][kw][k][c] = weight[2-kh][2-kw][c][k] (the kernel of the input gradient), Cin = K, Cout = C.
+export function winograd_weight(upack: usize, weight: usize, work: usize, C: i32, K: i32, m: i32, flip: i32): void {
+  const a = alphaOf(m);
+  const T = a * a;
+  let Cin = C, Cout = K;
+  let g = weight;
+  const u = work; // (T, Cin, Cout)
+  const tmp = work + (<usize>(T * C * K) << 2); // (a, 3, Cout)
+  if (flip) {
+    Cin = K; Cout = C;
+    g = tmp + (<usize>(a * 3 * max(C, K)) << 2); // (3, 3, K, C)
+    for (let t = 0; t < 9; t++) {
+      const src = weight + (<usize>((8 - t) * C * K) << 2);
+      const dst = g + (<usize>(t * C * K) << 2);
+      for (let c = 0; c < C; c++) {
+        for (let k = 0; k < K; k++) {
+          store<f32>(dst + (<usize>(k * C + c) << 2), load<f32>(src + (<usize>(c * K + k) << 2)));
+        }
+      }
+    }
+  }
+  const rowB = <usize>Cout << 2;
+  const uStride = <usize>(Cin * Cout) << 2; // between the matrices of U
+  for (let c = 0; c < Cin; c++) {
+    // tmp[i][b] = Σ_a G[i][a] g[a][b][c]: the three kernel rows a of column b, vectorised over Cout.
+    for (let b = 0; b < 3; b++) {
+      const s = g + (<usize>((b * Cin + c) * Cout) << 2);
+      const tapRow = <usize>(3 * Cin * Cout) << 2; // from kernel row a to a+1
+      g_n(a, Cout, s, s + tapRow, s + 2 * tapRow, tmp + <usize>b * rowB, 3 * rowB);
+    }
+    // U[i*a + j][c] = Σ_b tmp[i][b] G[j][b]
+    for (let i = 0; i < a; i++) {
+      const s = tmp + <usize>(i * 3) * rowB;
+      g_n(a, Cout, s, s + rowB, s + 2 * rowB, u + <usize>(i * a) * uStride + <usize>c * rowB, uStride);
+    }
+  }
+  const P = <usize>pack_b_size(Cin, Cout) << 2;
+  for (let xi = 0; xi < T; xi++) {
+    pack_b(upack + <usize>xi * P, u + <usize>xi * uStride, 0, Cin, Cout, Cout, 1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+// ---------------------------------------------------------------------------------------------
+
+// out (N, OH, OW, K) <- winograd conv of inp (N, H, W, C) for output tiles t0 .. t1-1 (see header);
+// upack from winograd_weight (flip 0, or flip 1 for the input gradient); bias (K) or 0;
+// work: winograd_forward_work(m, TB, C, K) floats; flags: WINO_RELU | WINO_ACC. (oy, ox) shift the input
+// window (a 3x3 piece of a larger kernel, whose padding minus the offset can be negative).
+export function winograd_forward(out: usize, inp: usize, upack: usize, bias: usize, work: usize,
+  geom: usize, m: i32, TB: i32, t0: i32, t1: i32, flags: i32, oy: i32, ox: i32): void {
+  const g = geometry(geom);
+  const H = g.H, W = g.W, C = g.C, K = g.K, PT = g.PT, PL = g.PL, OH = g.OH, OW = g.OW;
+  const a = alphaOf(m);
+  const T = a * a;
+  const TH = (OH + m - 1) / m, TW = (OW + m - 1) / m;
+  const CB = <usize>C << 2, KB = <usize>K << 2;
+  const vbuf = work;
+  const mbuf = vbuf + (<usize>(T * TB * C) << 2);
+  const tmp = mbuf + (<usize>(T * TB * K) << 2);
+  const zeros = tmp + (<usize>(a * a * max(C, K)) << 2);
+  const sink = zeros + (<usize>max(C, K) << 2);
+  memory.fill(zeros, 0, <usize>max(C, K) << 2);
+  const vStride = <usize>(TB * C) << 2; // between the matrices of V
+  const mStride = <usize>(TB * K) << 2;
+  const P = <usize>pack_b_size(C, K) << 2;
+  for (let tb = t0; tb < t1; tb += TB) {
+    const nb = min(TB, t1 - tb);
+    input_block(vbuf, inp, tmp, zeros, tb, nb, TB, H, W, C, PT - oy, PL - ox, m, TH, TW);
+    // The alpha^2 products, each (nb, C) x (C, K).
+    for (let xi = 0; xi < T; xi++) {
+      gemm(mbuf + <usize>xi * mStride, vbuf + <usize>xi * vStride, upack + <usize>xi * P, nb, K, C, C, 1, K, 0);
+    }
+    // Output transform of each tile.
+    const oRow = <usize>a * KB; // tmp row for the output transform
+    for (let q = 0; q < nb; q++) {
+      const t = tb + q;
+      const n = t / (TH * TW);
+      const r = t - n * TH * TW;
+      const th = r / TW, tw = r - th * TW;
+      const oh0 = th * m, ow0 = tw * m;
+      const oimg = out + <usize>n * <usize>(OH * OW) * KB;
+      const mq = mbuf + <usize>q * KB;
+      // tmp[i][j] = Σ_r Aᵀ[i][r] M[r*a + j], column by column (i < m).
+      for (let j = 0; j < a; j++) {
+        const s = mq + <usize>j * mStride;
+        const st = <usize>a * mStride; // from M row r to r+1
+        const d = tmp + <usize>j * KB;
+        if (a == 4) {
+          at4_n(K, s, s + st, s + 2 * st, s + 3 * st, d, d + oRow, 0, 0);
+        } else {
+          at6_n(K, s, s + st, s + 2 * st, s + 3 * st, s + 4 * st, s + 5 * st,
+            d, d + oRow, d + 2 * oRow, d + 3 * oRow, 0, 0);
+        }
+      }
+      // out[oh0 + i][ow0 + j] = Σ_c tmp[i][c] Aᵀ[j][c]; pixels past the image edge go to the sink.
+      for (let i = 0; i < m; i++) {
+        const oh = oh0 + i;
+        const s = tmp + <usize>i * oRow;
+        const rowOk = oh < OH;
+        const base = oimg + <usize>(oh * OW) * KB;
+        const d0 = rowOk && ow0 < OW ? base + <usize>ow0 * KB : sink;
+        const d1 = rowOk && ow0 + 1 < OW ? base + <usize>(ow0 + 1) * KB : sink;
+        if (a == 4) {
+          at4_n(K, s, s + KB, s + 2 * KB, s + 3 * KB, d0, d1, bias, flags);
+        } else {
+          const d2 = rowOk && ow0 + 2 < OW ? base + <usize>(ow0 + 2) * KB : sink;
+          const d3 = rowOk && ow0 + 3 < OW ? base + <usize>(ow0 + 3) * KB : sink;
+          at6_n(K, s, s + KB, s + 2 * KB, s + 3 * KB, s + 4 * KB, s + 5 * KB, d0, d1, d2, d3, bias, flags);
+        }
+      }
+    }
+  }
+}
+
+
+// V (T, TB, C) rows 0 .. nb-1 <- Bᵀ d B of the input patches of tiles tb .. tb+nb-1 (see header).
+function input_block(vbuf: usize, inp: usize, tmp: usize, zeros: usize, tb: i32, nb: i32, TB: i32,
+  H: i32, W: i32, C: i32, PT: i32, PL: i32, m: i32, TH: i32, TW: i32): void {
+  const a = alphaOf(m);
+  const CB = <usize>C << 2;
+  const tRow = <usize>a * CB; // tmp row (a values of C)
+  const vStride = <usize>(TB * C) << 2;
+  // Input transform of each tile of the block.
+  for (let q = 0; q < nb; q++) {
+    const t = tb + q;
+    const n = t / (TH * TW);
+    const r = t - n * TH * TW;
+    const th = r / TW, tw = r - th * TW;
+    const ih0 = th * m - PT, iw0 = tw * m - PL;
+    const img = inp + <usize>n * <usize>(H * W) * CB;
+    // tmp[i][j] = Σ_r Bᵀ[i][r] d[r][j], column by column; rows of the patch outside the image read zeros.
+    for (let j = 0; j < a; j++) {
+      const iw = iw0 + j;
+      const colIn = iw >= 0 && iw < W;
+      const p0 = pix(img, zeros, ih0, iw, colIn, H, W, CB);
+      const p1 = pix(img, zeros, ih0 + 1, iw, colIn, H, W, CB);
+      const p2 = pix(img, zeros, ih0 + 2, iw, colIn, H, W, CB);
+      const p3 = pix(img, zeros, ih0 + 3, iw, colIn, H, W, CB);
+      const d = tmp + <usize>j * CB;
+      if (a == 4) {
+        bt4_n(C, p0, p1, p2, p3, d, tRow);
+      } else {
+        const p4 = pix(img, zeros, ih0 + 4, iw, colIn, H, W, CB);
+        const p5 = pix(img, zeros, ih0 + 5, iw, colIn, H, W, CB);
+        bt6_n(C, p0, p1, p2, p3, p4, p5, d, tRow);
+      }
+    }
+    // V[i*a + j][q] = Σ_c tmp[i][c] Bᵀ[j][c]
+    for (let i = 0; i < a; i++) {
+      const s = tmp + <usize>i * tRow;
+      const d = vbuf + <usize>(i * a) * vStride + <usize>q * CB;
+      if (a == 4) bt4_n(C, s, s + CB, s + 2 * CB, s + 3 * CB, d, vStride);
+      else bt6_n(C, s, s + CB, s + 2 * CB, s + 3 * CB, s + 4 * CB, s + 5 * CB, d, vStride);
+    }
+  }
+}
+
+// Address of pixel (ih, iw) of img, or of the zero row when it lies in the padding.
+// @ts-ignore: decorator
+@inline function pix(img: usize, zeros: usize, ih: i32, iw: i32, colIn: bool, H: i32, W: i32, CB: usize): usize {
+  return colIn && ih >= 0 && ih < H ? img + <usize>(ih * W + iw) * CB : zeros;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight gradient
+// ---------------------------------------------------------------------------------------------
+
+// du (T, C, K) += Σ over tiles t0 .. t1-1 of V[xi][t]ᵀ dM[xi][t], dM = A dY Aᵀ of each tile's m x m block of
+// dout (N, OH, OW, K) (zeros past the edge); inp (N, H, W, C). work: winograd_backward_weight_work floats.
+export function winograd_backward_weight(du: usize, dout: usize, inp: usize, work: usize,
+  geom: usize, m: i32, TB: i32, t0: i32, t1: i32, oy: i32, ox: i32): void {
+  const g = geometry(geom);
+  const H = g.H, W = g.W, C = g.C, K = g.K, PT = g.PT, PL = g.PL, OH = g.OH, OW = g.OW;
+  const a = alphaOf(m);
+  const T = a * a;
+  const TH = (OH + m - 1) / m, TW = (OW + m - 1) / m;
+  const KB = <usize>K << 2;
+  const vbuf = work;
+  const mbuf = vbuf + (<usize>(T * TB * C) << 2);
+  const tmp = mbuf + (<usize>(T * TB * K) << 2);
+  const zeros = tmp + (<usize>(a * a * max(C, K)) << 2);
+  const dpack = zeros + (<usize>max(C, K) << 2);
+  memory.fill(zeros, 0, <usize>max(C, K) << 2);
+  const vStride = <usize>(TB * C) << 2;
+  const mStride = <usize>(TB * K) << 2;
+  const uStride = <usize>(C * K) << 2;
+  const oRow = <usize>a * KB;
+  for (let tb = t0; tb < t1; tb += TB) {
+    const nb = min(TB, t1 - tb);
+    input_block(vbuf, inp, tmp, zeros, tb, nb, TB, H, W, C, PT - oy, PL - ox, m, TH, TW);
+    for (let q = 0; q < nb; q++) {
+      const t = tb + q;
+      const n = t / (TH * TW);
+      const r = t - n * TH * TW;
+      const th = r / TW, tw = r - th * TW;
+      const oh0 = th * m, ow0 = tw * m;
+      const oimg = dout + <usize>n * <usize>(OH * OW) * KB;
+      // tmp[i][s] = Σ_j dY[i][j] Aᵀ[j][s] row by row (i < m), then dM[r*a + s][q] = Σ_i Aᵀ[i][r] tmp[i][s].
+      for (let i = 0; i < m; i++) {
+        const oh = oh0 + i;
+        const rowOk = oh < OH;
+        const base = oimg + <usize>(oh * OW) * KB;
+        const p0 = rowOk && ow0 < OW ? base + <usize>ow0 * KB : zeros;
+        const p1 = rowOk && ow0 + 1 < OW ? base + <usize>(ow0 + 1) * KB : zeros;
+        const p2 = rowOk && ow0 + 2 < OW ? base + <usize>(ow0 + 2) * KB : zeros;
+        const p3 = rowOk && ow0 + 3 < OW ? base + <usize>(ow0 + 3) * KB : zeros;
+        a_n(a, K, p0, p1, p2, p3, tmp + <usize>i * oRow, KB);
+      }
+      for (let s2 = 0; s2 < a; s2++) {
+        const s = tmp + <usize>s2 * KB;
+        a_n(a, K, s, s + oRow, s + 2 * oRow, s + 3 * oRow, mbuf + <usize>s2 * mStride + <usize>q * KB, <usize>a * mStride);
+      }
+    }
+    for (let xi = 0; xi < T; xi++) {
+      pack_b(dpack, mbuf + <usize>xi * mStride, 0, nb, K, K, 1);
+      // A = V[xi]ᵀ (C, nb): element (c, q) at q*C + c -> rsa = 1, csa = C.
+      gemm(du + <usize>xi * uStride, vbuf + <usize>xi * vStride, dpack, C, K, nb, 1, C, K, GEMM_ACC);
+    }
+  }
+}
+
+// dweight (3, 3, C, K) += Gᵀ dU G of du (T, C, K); tmp: 3 * alpha * K floats.
+export function winograd_weight_grad(dweight: usize, du: usize, tmp: usize, C: i32, K: i32, m: i32): void {
+  const a = alphaOf(m);
+  const KB = <usize>K << 2;
+  const uStride = <usize>(C * K) << 2;
+  const tap = <usize>(C * K) << 2; // between kernel taps of dweight
+  for (let c = 0; c < C; c++) {
+    // tmp[p][j] = Σ_i G[i][p] dU[i*a + j][c]  (p < 3), then dW[p][q][c] += Σ_j tmp[p][j] G[j][q].
+    for (let j = 0; j < a; j++) {
+      const s = du + <usize>j * uStride + <usize>c * KB;
+      const d = tmp + <usize>j * KB;
+      gt_n(a, K, s, <usize>a * uStride, d, d + <usize>a * KB, d + <usize>(2 * a) * KB, false);
+    }
+    for (let p = 0; p < 3; p++) {
+      const s = tmp + <usize>(p * a) * KB;
+      const d = dweight + <usize>(3 * p) * tap + <usize>c * KB;
+      gt_n(a, K, s, KB, d, d + tap, d + 2 * tap, true);
+    }
+  }
+}

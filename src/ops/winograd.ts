@@ -1,0 +1,250 @@
+// Winograd F(m x m, 3x3) convolution for stride-1 3x3 layers (kernels in assembly/kernels/winograd.ts),
+// and the choice between it and the direct im2col + GEMM path of conv2d. Forward and backward w.r.t. the
+// input and w.r.t. the weights run on Winograd tiles too (the input gradient falls back to the direct
+// kernel for padding > 2).
+// Output tiles are numbered over the whole batch and cut into the fixed SHARDS, and every output value
+// depends only on its own tile, so the bits are the same at any thread count (and batch size).
+import { Tensor, tensor } from '../tensor.js';
+import { getArena } from '../wasm/arena.js';
+import { record } from '../autograd.js';
+import { k, runTasks, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
+import type { Geometry2d, Task } from '../wasm/abi.js';
+
+/**
+ * How {@link conv2d} computes a convolution. 'direct' is im2col + GEMM (every shape; the reference);
+ * 'winograd' is Winograd F(m x m, 3x3) (3x3 kernels at stride 1 only, an error for anything else);
+ * 'auto' takes Winograd F(2x2, 3x3) where it applies and 'direct' elsewhere.
+ */
+export type ConvAlgorithm = 'auto' | 'direct' | 'winograd';
+
+/** Output tile size m of Winograd F(m x m, 3x3): 2 (alpha 4, the accurate one) or 4 (alpha 6, fewer multiplies). */
+export type WinogradTile = 2 | 4;
+
+const ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'direct', 'winograd'];
+
+let defaultAlgorithm: ConvAlgorithm = 'direct';
+let defaultTile: WinogradTile = 2;
+
+function checkAlgorithm(a: unknown, what: string): ConvAlgorithm {
+  if (!ALGORITHMS.includes(a as ConvAlgorithm)) {
+    throw new Error(`${what}: algorithm must be one of ${ALGORITHMS.map((s) => `'${s}'`).join(', ')}, got ${JSON.stringify(a)}`);
+  }
+  return a as ConvAlgorithm;
+}
+
+function checkTile(t: unknown, what: string): WinogradTile {
+  if (t !== 2 && t !== 4) throw new Error(`${what}: winogradTile must be 2 or 4, got ${JSON.stringify(t)}`);
+  return t;
+}
+
+/**
+ * Sets the algorithm conv2d uses when neither the call nor the layer names one (initially 'direct'),
+ * and optionally the Winograd tile size m used by 'winograd' and 'auto' (initially 2).
+ */
+export function setConvAlgorithm(algorithm: ConvAlgorithm, opts: { winogradTile?: WinogradTile } = {}): void {
+  defaultAlgorithm = checkAlgorithm(algorithm, 'setConvAlgorithm');
+  if (opts.winogradTile !== undefined) defaultTile = checkTile(opts.winogradTile, 'setConvAlgorithm');
+}
+
+/** The current default of {@link setConvAlgorithm}. */
+export function getConvAlgorithm(): { algorithm: ConvAlgorithm; winogradTile: WinogradTile } {
+  return { algorithm: defaultAlgorithm, winogradTile: defaultTile };
+}
+
+/** Throws unless `a` is a ConvAlgorithm (for layer configs). */
+export function expectConvAlgorithm(a: unknown, what: string): ConvAlgorithm { return checkAlgorithm(a, what); }
+
+/** Throws unless `t` is a WinogradTile (for layer configs). */
+export function expectWinogradTile(t: unknown, what: string): WinogradTile { return checkTile(t, what); }
+
+/**
+ * The Winograd tile to use for this convolution, or 0 for the direct path. `algorithm`/`tile` are the
+ * call's options (undefined: the global default).
+ */
+export function winogradTileFor(what: string, algorithm: unknown, tile: unknown, KH: number, KW: number,
+  SH: number, SW: number): 0 | WinogradTile {
+  const alg = algorithm === undefined ? defaultAlgorithm : checkAlgorithm(algorithm, what);
+  const m = tile === undefined ? defaultTile : checkTile(tile, what);
+  if (alg === 'direct') return 0;
+  const stride1 = SH === 1 && SW === 1;
+  const fits = KH === 3 && KW === 3 && stride1;
+  // 5x5 runs as four 3x3 pieces; 'auto' does not take it (see the bench for when it pays).
+  const fits5 = KH === 5 && KW === 5 && stride1;
+  if (alg === 'winograd' && !fits && !fits5) {
+    throw new Error(`${what}: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel ${KH}x${KW} and strides ${SH}x${SW}`);
+  }
+  return fits || (alg === 'winograd' && fits5) ? m : 0;
+}
+
+// Tiles per block: the block's V (alpha², TB, C) and M (alpha², TB, K) stay within ~256 KB of L2.
+// Any block size gives the same bits; a multiple of 4 fills the 4-row GEMM microkernel.
+function tileBlock(m: number, C: number, K: number, tiles: number): number {
+  const T = (m + 2) ** 2;
+  const tb = Math.max(4, Math.floor(65536 / (T * (C + K)) / 4) * 4);
+  return Math.min(tb, Math.max(1, tiles));
+}
+
+const WINO_RELU = 1, WINO_ACC = 2;
+
+// out (N, geo.OH, geo.OW, geo.K) (+)= Winograd conv of inp (N, geo.H, geo.W, geo.C) with `weight` (3,3,C,K)
+// (flip = 0) or, for the input gradient, the flipped kernel of a (3,3,K,C) weight (flip = 1).
+function run(out: number, inp: number, weight: number, bias: number, geo: Geometry2d, N: number, m: WinogradTile,
+  flip: 0 | 1, flags: number, oy = 0, ox = 0): void {
+  const kx = k();
+  const { C, K, OH, OW } = geo;
+  const tiles = N * Math.ceil(OH / m) * Math.ceil(OW / m);
+  const TB = tileBlock(m, C, K, tiles);
+  const shards = shardRanges(tiles);
+  // the weight's own channel dims (C, K) swap for the flipped kernel
+  const [wc, wk] = flip ? [K, C] : [C, K];
+  const work = kx.winograd_forward_work(m, TB, C, K);
+  withGeometry(geo, (geom) => withScratch([kx.winograd_pack_size(m, C, K), kx.winograd_weight_work(m, wc, wk),
+    ...shards.map(() => work)], (upack, wwork, ...works) => {
+    kx.winograd_weight(upack, weight, wwork, wc, wk, m, flip);
+    runTasks(shards.map(([t0, tc], i): Task => ['winograd_forward', out, inp, upack, bias, works[i], geom, m, TB,
+      t0, t0 + tc, flags, oy, ox]));
+  }));
+}
+
+/**
+ * @internal conv2d's Winograd path: x (N,H,W,C), filter (3,3,C,K), bias (K) or null; shapes, strides and
+ * geometry already checked by conv2d.
+ */
+export function conv2dWinograd(x: Tensor, filter: Tensor, bias: Tensor | null, geo: Geometry2d, relu: boolean,
+  m: WinogradTile): Tensor {
+  if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m);
+  const N = x.shape[0];
+  const { H, W, C, K, OH, OW, PT, PL } = geo;
+  const out = new Tensor([N, OH, OW, K]);
+  run(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, geo, N, m, 0, relu ? WINO_RELU : 0);
+  const inputs = bias ? [x, filter, bias] : [x, filter];
+  record(inputs, out, (dy, grad) => {
+    const masked = relu ? reluMasked(dy, out) : null;
+    const d = masked ?? dy;
+    const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
+    if (gx && PT <= 2 && PL <= 2) {
+      // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding 2 - PT, 2 - PL.
+      const back: Geometry2d = { H: OH, W: OW, C: K, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 2 - PT, PL: 2 - PL, OH: H, OW: W, DH: 1, DW: 1, G: 1 };
+      run(gx, d.ptr, filter.ptr, 0, back, N, m, 1, WINO_ACC);
+    } else if (gx) {
+      // Padding beyond the kernel (outputs made of padding only) would need a negative padding here.
+      directInputGrad(gx, d, filter, geo, N);
+    }
+    if (gw) winogradWeightGrad(gw, d, x, geo, N, m);
+    if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
+    masked?.dispose();
+  });
+  return out;
+}
+
+// dx on the direct kernel, as conv2d does it: shards of images, each scattering into its own slice.
+function directInputGrad(gx: number, d: Tensor, filter: Tensor, geo: Geometry2d, N: number): void {
+  const kx = k();
+  const { H, W, C, K, KH, KW, OH, OW } = geo;
+  const KK = KH * KW * C;
+  const MB = Math.min(Math.max(4, Math.floor(32768 / KK / 4) * 4), OH * OW);
+  const packN = kx.pack_b_size(K, KK);
+  const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
+  const shards = shardRanges(N);
+  withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
+    runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg,
+      filter.ptr, scratch[2 * i], scratch[2 * i + 1], geom, nc, MB]));
+  }));
+}
+
+// dW += Gᵀ dU G with dU = Σ_tiles V ⊗ (A dY Aᵀ): each shard of tiles sums into its own dU, the shards are
+// added in shard order, then transformed back once.
+function winogradWeightGrad(gw: number, d: Tensor, x: Tensor, geo: Geometry2d, N: number, m: WinogradTile,
+  oy = 0, ox = 0): void {
+  const kx = k();
+  const { C, K, OH, OW } = geo;
+  const T = (m + 2) ** 2;
+  const tiles = N * Math.ceil(OH / m) * Math.ceil(OW / m);
+  const TB = tileBlock(m, C, K, tiles);
+  const shards = shardRanges(tiles);
+  const uSize = T * C * K;
+  const work = kx.winograd_backward_weight_work(m, TB, C, K);
+  withGeometry(geo, (geom) => withScratch([...shards.flatMap(() => [uSize, work]), 3 * (m + 2) * K], (...s) => {
+    runTasks(shards.map(([t0, tc], i): Task => ['winograd_backward_weight', s[2 * i]!, d.ptr, x.ptr, s[2 * i + 1]!, geom,
+      m, TB, t0, t0 + tc, oy, ox]));
+    for (let i = 1; i < shards.length; i++) kx.add_into(s[0]!, s[2 * i]!, uSize);
+    kx.winograd_weight_grad(gw, s[0]!, s[s.length - 1]!, C, K, m);
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5x5 stride 1 as four 3x3 pieces: piece (pi, pj) holds taps 3pi .. 3pi+2, 3pj .. 3pj+2 of the kernel
+// (zeros past tap 4) and reads the input shifted by (3pi, 3pj); the pieces are summed in a fixed order.
+// ---------------------------------------------------------------------------------------------
+
+const PIECES: Array<[number, number]> = [[0, 0], [0, 1], [1, 0], [1, 1]];
+
+// The pieces of a (5,5,C,K) kernel as (3,3,C,K) tensors, or (flip) of its input-gradient kernel
+// w'[a][b][k][c] = w[4-a][4-b][c][k] as (3,3,K,C) tensors (caller disposes).
+function pieces5(filter: Tensor, flip: boolean): Tensor[] {
+  const [, , C, K] = filter.shape;
+  const w = filter.view();
+  return PIECES.map(([pi, pj]) => {
+    const p = new Float32Array(9 * C * K);
+    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
+      const kh = 3 * pi + a, kw = 3 * pj + b;
+      if (kh > 4 || kw > 4) continue;
+      const src = ((flip ? 4 - kh : kh) * 5 + (flip ? 4 - kw : kw)) * C * K, dst = (a * 3 + b) * C * K;
+      for (let c = 0; c < C; c++) for (let k = 0; k < K; k++) {
+        p[dst + (flip ? k * C + c : c * K + k)] = w[src + c * K + k]!;
+      }
+    }
+    return tensor(p, flip ? [3, 3, K, C] : [3, 3, C, K]);
+  });
+}
+
+function conv5x5(x: Tensor, filter: Tensor, bias: Tensor | null, geo: Geometry2d, relu: boolean, m: WinogradTile): Tensor {
+  const N = x.shape[0];
+  const { H, W, C, K, OH, OW, PT, PL } = geo;
+  const g3: Geometry2d = { ...geo, KH: 3, KW: 3 };
+  const out = new Tensor([N, OH, OW, K]);
+  const ps = pieces5(filter, false);
+  try {
+    ps.forEach((p, i) => {
+      const [pi, pj] = PIECES[i]!;
+      const flags = (i > 0 ? WINO_ACC : 0) | (i === 3 && relu ? WINO_RELU : 0);
+      run(out.ptr, x.ptr, p.ptr, i === 0 && bias ? bias.ptr : 0, g3, N, m, 0, flags, 3 * pi, 3 * pj);
+    });
+  } finally { for (const p of ps) p.dispose(); }
+  const inputs = bias ? [x, filter, bias] : [x, filter];
+  record(inputs, out, (dy, grad) => {
+    const masked = relu ? reluMasked(dy, out) : null;
+    const d = masked ?? dy;
+    const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
+    if (gx && PT <= 4 && PL <= 4) {
+      // dx = 5x5 correlation of dy with the flipped kernel, padding 4 - PT, 4 - PL, in pieces.
+      const back: Geometry2d = { H: OH, W: OW, C: K, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 4 - PT, PL: 4 - PL, OH: H, OW: W, DH: 1, DW: 1, G: 1 };
+      const fs = pieces5(filter, true);
+      try {
+        fs.forEach((p, i) => run(gx, d.ptr, p.ptr, 0, back, N, m, 0, WINO_ACC, 3 * PIECES[i]![0], 3 * PIECES[i]![1]));
+      } finally { for (const p of fs) p.dispose(); }
+    } else if (gx) {
+      directInputGrad(gx, d, filter, geo, N);
+    }
+    if (gw) {
+      // dW of each piece, then its valid taps added into gw (pieces in order).
+      const part = new Tensor([3, 3, C, K]);
+      try {
+        PIECES.forEach(([pi, pj]) => {
+          part.view().fill(0);
+          winogradWeightGrad(part.ptr, d, x, g3, N, m, 3 * pi, 3 * pj);
+          const src = part.view(), dst = getArena().f32();
+          for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
+            const kh = 3 * pi + a, kw = 3 * pj + b;
+            if (kh > 4 || kw > 4) continue;
+            const o = gw / 4 + (kh * 5 + kw) * C * K, so = (a * 3 + b) * C * K;
+            for (let i = 0; i < C * K; i++) dst[o + i] = dst[o + i]! + src[so + i]!;
+          }
+        });
+      } finally { part.dispose(); }
+    }
+    if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
+    masked?.dispose();
+  });
+  return out;
+}
