@@ -44,9 +44,15 @@ if (args.includes('--help') || args.includes('-h')) {
   console.log('usage: node bench/run.js [--quick] [--json FILE]');
   process.exit(0);
 }
-if (jsonIdx >= 0 && (!JSON_FILE || JSON_FILE.startsWith('--'))) { console.error('--json needs a file name'); process.exit(2); }
+if (jsonIdx >= 0 && (!JSON_FILE || JSON_FILE.startsWith('--'))) {
+  console.error('--json needs a file name');
+  process.exit(2);
+}
 for (const a of args) {
-  if (a.startsWith('--') && a !== '--quick' && a !== '--json') { console.error(`unknown option ${a}`); process.exit(2); }
+  if (a.startsWith('--') && a !== '--quick' && a !== '--json') {
+    console.error(`unknown option ${a}`);
+    process.exit(2);
+  }
 }
 
 const clock = startClock();
@@ -63,11 +69,15 @@ try {
 const staleNote = staleBuildNote(ROOT);
 
 log(`# simdnet bench — seed model (484,714 params), ${QUICK ? '--quick' : 'full run'}`);
-log(`machine: ${machine.cpu}, ${machine.cores} threads, ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}); ` +
-  `load average ${machine.loadavg_start.join(' ')}`);
+log(
+  `machine: ${machine.cpu}, ${machine.cores} threads, ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}); ` +
+    `load average ${machine.loadavg_start.join(' ')}`,
+);
 if (machine.loadavg_start[0] > 1.5) {
-  log(`WARNING: load average ${machine.loadavg_start[0]} > 1.5: other work is running; ratios within this run still compare, ` +
-    'absolute figures will be low.');
+  log(
+    `WARNING: load average ${machine.loadavg_start[0]} > 1.5: other work is running; ratios within this run still compare, ` +
+      'absolute figures will be low.',
+  );
 }
 if (staleNote) log(`WARNING: ${staleNote}`);
 
@@ -77,7 +87,16 @@ log(`data: ${data.source}`);
 
 const R = { simdnet: {}, peers: {}, sweep: [], fractions: [], memory: {}, agreement: {}, targets: [] };
 const probes = new ProbeLog(QUICK);
-const runner = new SimdnetRunner({ sn, data, plan: plan(QUICK), quick: QUICK, probes, sampler, log, elapsed: clock.elapsed });
+const runner = new SimdnetRunner({
+  sn,
+  data,
+  plan: plan(QUICK),
+  quick: QUICK,
+  probes,
+  sampler,
+  log,
+  elapsed: clock.elapsed,
+});
 let failedSimdnet = null;
 try {
   await runner.measure(R, machine);
@@ -88,15 +107,28 @@ try {
 const T = runner.threads;
 
 if (!failedSimdnet) {
-  R.peers = await runPeers({ root: ROOT, quick: QUICK, T, reference: runner.reference, data, probes, log, elapsed: clock.elapsed });
+  R.peers = await runPeers({
+    root: ROOT,
+    quick: QUICK,
+    T,
+    reference: runner.reference,
+    data,
+    probes,
+    log,
+    elapsed: clock.elapsed,
+  });
   R.drift = await runner.drift(R);
   if (!R.drift.failed) {
-    log(`re-measured after the peers: ${Object.entries(R.drift).map(([k, d]) => `${k} ${d.threads}T ${fmtRate(d.start)} → ${fmtRate(d.end)} img/s`)
-      .join('; ')} (${clock.elapsed()})`);
+    log(
+      `re-measured after the peers: ${Object.entries(R.drift)
+        .map(([k, d]) => `${k} ${d.threads}T ${fmtRate(d.start)} → ${fmtRate(d.end)} img/s`)
+        .join('; ')} (${clock.elapsed()})`,
+    );
   }
   const agree = agreement(R.peers, runner.reference.probs8);
   R.agreement = agree.byPeer;
-  if (agree.disagrees) failedSimdnet = new Error(`simdnet's predictions differ from every reference peer by more than ${AGREE_TOL}`);
+  if (agree.disagrees)
+    failedSimdnet = new Error(`simdnet's predictions differ from every reference peer by more than ${AGREE_TOL}`);
   R.fractions = fractions(R, T, runner.probeThreads);
   R.targets = targets(R, T);
 }
@@ -108,12 +140,20 @@ for (const l of lines) log(l);
 
 if (JSON_FILE) {
   writeJson(JSON_FILE, R, {
-    ...ctx, data, failed: failedSimdnet ? reason(failedSimdnet) : null, seconds: clock.seconds(), lines,
+    ...ctx,
+    data,
+    failed: failedSimdnet ? reason(failedSimdnet) : null,
+    seconds: clock.seconds(),
+    lines,
   });
   log(`wrote ${JSON_FILE}`);
 }
 
-try { await sn.shutdown(); } catch { /* exiting anyway */ }
+try {
+  await sn.shutdown();
+} catch {
+  /* exiting anyway */
+}
 await sampler.stop();
 clearInterval(keepAlive);
 if (failedSimdnet) {

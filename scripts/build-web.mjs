@@ -61,14 +61,20 @@ async function importModel(file, note) {
   }
   probs.dispose();
   const meta = {
-    file: 'mnist.simdnet', bytes: bytes.length, params: model.countParams(),
-    testAccuracy: correct / test.count, testImages: test.count,
+    file: 'mnist.simdnet',
+    bytes: bytes.length,
+    params: model.countParams(),
+    testAccuracy: correct / test.count,
+    testImages: test.count,
     layers: model.layers.map((l) => l.className),
-    ...(note ? { trainedWith: note } : {}), importedAt: new Date().toISOString(),
+    ...(note ? { trainedWith: note } : {}),
+    importedAt: new Date().toISOString(),
   };
   writeAtomic(join(web, 'model', 'mnist.simdnet'), bytes);
   writeAtomic(join(web, 'model', 'mnist.json'), JSON.stringify(meta, null, 2) + '\n');
-  console.log(`web/model/mnist.simdnet: ${bytes.length} bytes, ${meta.params} params, test accuracy ${(meta.testAccuracy * 100).toFixed(2)}% on ${test.count} MNIST test images`);
+  console.log(
+    `web/model/mnist.simdnet: ${bytes.length} bytes, ${meta.params} params, test accuracy ${(meta.testAccuracy * 100).toFixed(2)}% on ${test.count} MNIST test images`,
+  );
 }
 
 // --- the build --------------------------------------------------------------------------------------
@@ -78,9 +84,12 @@ const noOnnx = {
   name: 'no-onnx',
   setup(b) {
     b.onResolve({ filter: /onnx\/export(\.js)?$/ }, () => ({ path: 'onnx-export-stub', namespace: 'stub' }));
-    b.onResolve({ filter: /^protobufjs/ }, (a) => ({ errors: [{ text: `protobufjs must not be bundled for the browser (imported by ${a.importer})` }] }));
+    b.onResolve({ filter: /^protobufjs/ }, (a) => ({
+      errors: [{ text: `protobufjs must not be bundled for the browser (imported by ${a.importer})` }],
+    }));
     b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
-      contents: "export function toONNX() { throw new Error('toONNX is not available in the browser bundles of simdnet: export the model with Node (simdnet export --model FILE --onnx OUT.onnx)'); }",
+      contents:
+        "export function toONNX() { throw new Error('toONNX is not available in the browser bundles of simdnet: export the model with Node (simdnet export --model FILE --onnx OUT.onnx)'); }",
       loader: 'js',
     }));
   },
@@ -96,9 +105,12 @@ const dedupeKernels = {
     b.onLoad({ filter: /[\\/]wasm[\\/]kernels\.bytes\.ts$/ }, (a) => {
       const src = readFileSync(a.path, 'utf8');
       const get = (n) => new RegExp(`export const ${n} = "([^"]*)"`).exec(src)?.[1];
-      const simd = get('simdBase64'), scalar = get('scalarBase64'), threads = get('threadsBase64');
+      const simd = get('simdBase64'),
+        scalar = get('scalarBase64'),
+        threads = get('threadsBase64');
       if (simd === undefined || scalar === undefined || threads === undefined) return { contents: src, loader: 'ts' };
-      const s = Buffer.from(simd, 'base64'), t = Buffer.from(threads, 'base64');
+      const s = Buffer.from(simd, 'base64'),
+        t = Buffer.from(threads, 'base64');
       const patches = [];
       if (s.length === t.length) for (let i = 0; i < s.length; i++) if (s[i] !== t[i]) patches.push([i, t[i]]);
       if (s.length !== t.length || patches.length > 8) return { contents: src, loader: 'ts' };
@@ -119,7 +131,10 @@ export const threadsBase64 = patch(simdBase64, ${JSON.stringify(patches)});
 const libExternal = {
   name: 'lib-external',
   setup(b) {
-    b.onResolve({ filter: /^simdnet\/(browser|full)$/ }, (a) => ({ path: `./simdnet.${a.path.split('/')[1]}.js`, external: true }));
+    b.onResolve({ filter: /^simdnet\/(browser|full)$/ }, (a) => ({
+      path: `./simdnet.${a.path.split('/')[1]}.js`,
+      external: true,
+    }));
   },
 };
 
@@ -135,15 +150,28 @@ function checkBundle(name, result) {
   // Nothing left to load at run time: no import of any kind survives in the output.
   const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => `${i.kind} ${i.path}`));
   if (imports.length) throw new Error(`${name}: imports ${imports.join(', ')}`);
-  if (/^\s*import\s|[;}]\s*import\s*[{*"']|\bfrom\s*["']node:/m.test(text)) throw new Error(`${name}: has a static import`);
+  if (/^\s*import\s|[;}]\s*import\s*[{*"']|\bfrom\s*["']node:/m.test(text))
+    throw new Error(`${name}: has a static import`);
 }
 
 // minifySyntax stays off: it would fold `const spec = 'node:os'; import(spec)` into import("node:os"),
 // a literal that other bundlers (and this check) would then try to resolve. It saves only ~0.2 KB gzip.
 async function buildLib(entry, outfile) {
   const result = await build({
-    entryPoints: [join(web, entry)], bundle: true, format: 'esm', platform: 'browser', target: ['es2022'],
-    minifyWhitespace: true, minifyIdentifiers: true, minifySyntax: false, legalComments: 'none', metafile: true, write: false, outfile, plugins: [noOnnx, dedupeKernels], logLevel: 'warning',
+    entryPoints: [join(web, entry)],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022'],
+    minifyWhitespace: true,
+    minifyIdentifiers: true,
+    minifySyntax: false,
+    legalComments: 'none',
+    metafile: true,
+    write: false,
+    outfile,
+    plugins: [noOnnx, dedupeKernels],
+    logLevel: 'warning',
   });
   checkBundle(relative(root, outfile), result);
   const bytes = result.outputFiles[0].contents;
@@ -169,15 +197,26 @@ async function buildAll() {
   const browser = await buildLib('browser-entry.ts', join(dist, 'simdnet.browser.js'));
   const full = await buildLib('full-entry.ts', join(dist, 'simdnet.full.js'));
   // Type declarations: the entries re-export from ../src, whose declarations tsc puts in dist/.
-  for (const [entry, dts] of [['browser-entry.ts', 'simdnet.browser.d.ts'], ['full-entry.ts', 'simdnet.full.d.ts']]) {
+  for (const [entry, dts] of [
+    ['browser-entry.ts', 'simdnet.browser.d.ts'],
+    ['full-entry.ts', 'simdnet.full.d.ts'],
+  ]) {
     writeAtomic(join(dist, dts), readFileSync(join(web, entry), 'utf8').replaceAll("'../src/", "'./"));
   }
 
   // Pages: scripts bundled (library external), static files copied, bundles placed beside them.
   const pages = await build({
     entryPoints: ['draw.ts', 'train.ts', 'train-worker.ts'].map((f) => join(web, f)),
-    bundle: true, format: 'esm', platform: 'browser', target: ['es2022'], minify: true, legalComments: 'none',
-    write: false, outdir: out, plugins: [libExternal], logLevel: 'warning',
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022'],
+    minify: true,
+    legalComments: 'none',
+    write: false,
+    outdir: out,
+    plugins: [libExternal],
+    logLevel: 'warning',
   });
   for (const f of pages.outputFiles) writeAtomic(f.path, f.contents);
   writeAtomic(join(out, 'simdnet.browser.js'), browser.bytes);
@@ -186,32 +225,65 @@ async function buildAll() {
 
   // The service worker precaches the draw and train pages (not the data); its cache name is a hash
   // of everything it caches, so a new build installs a new worker and drops the old cache.
-  const assets = ['./', 'index.html', 'console.html', 'draw.js', 'train.html', 'train.js', 'train-worker.js', 'style.css',
-    'simdnet.browser.js', 'simdnet.full.js', 'model/mnist.simdnet', 'model/mnist.json', 'icon.svg'];
+  const assets = [
+    './',
+    'index.html',
+    'console.html',
+    'draw.js',
+    'train.html',
+    'train.js',
+    'train-worker.js',
+    'style.css',
+    'simdnet.browser.js',
+    'simdnet.full.js',
+    'model/mnist.simdnet',
+    'model/mnist.json',
+    'icon.svg',
+  ];
   const h = createHash('sha256');
   for (const a of assets) if (a !== './') h.update(a).update(readFileSync(join(out, a)));
   const version = h.digest('hex').slice(0, 16);
   const sw = await build({
-    entryPoints: [join(web, 'sw.ts')], bundle: true, format: 'iife', platform: 'browser', target: ['es2022'], minify: true,
-    write: false, outfile: join(out, 'sw.js'), logLevel: 'warning',
+    entryPoints: [join(web, 'sw.ts')],
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: ['es2022'],
+    minify: true,
+    write: false,
+    outfile: join(out, 'sw.js'),
+    logLevel: 'warning',
     define: { __VERSION__: JSON.stringify(version), __ASSETS__: JSON.stringify(assets) },
   });
   writeAtomic(join(out, 'sw.js'), sw.outputFiles[0].contents);
 
-  console.log(`dist/simdnet.browser.js  ${kb(browser.bytes.length)} raw, ${kb(browser.gzip)} gzip (target ≤ ${kb(GZIP_TARGET)})`);
+  console.log(
+    `dist/simdnet.browser.js  ${kb(browser.bytes.length)} raw, ${kb(browser.gzip)} gzip (target ≤ ${kb(GZIP_TARGET)})`,
+  );
   console.log(`dist/simdnet.full.js     ${kb(full.bytes.length)} raw, ${kb(full.gzip)} gzip`);
   console.log(`dist/web/                pages built (cache ${version}); serve with: npm run serve`);
-  if (browser.gzip > GZIP_TARGET) console.warn(`warning: the browser bundle is over its ${kb(GZIP_TARGET)} gzip target`);
-  writeAtomic(join(dist, 'web-sizes.json'), JSON.stringify({
-    browser: { raw: browser.bytes.length, gzip: browser.gzip }, full: { raw: full.bytes.length, gzip: full.gzip }, version,
-  }, null, 2) + '\n');
+  if (browser.gzip > GZIP_TARGET)
+    console.warn(`warning: the browser bundle is over its ${kb(GZIP_TARGET)} gzip target`);
+  writeAtomic(
+    join(dist, 'web-sizes.json'),
+    JSON.stringify(
+      {
+        browser: { raw: browser.bytes.length, gzip: browser.gzip },
+        full: { raw: full.bytes.length, gzip: full.gzip },
+        version,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
 }
 
 const args = process.argv.slice(2);
 try {
   if (args[0] === '--import-model') {
     if (!args[1]) throw new Error('--import-model needs a model file (e.g. runs/…/model.simdnet)');
-    if (args.length > 2 && (args[2] !== '--note' || args.length !== 4)) throw new Error('usage: --import-model FILE [--note TEXT]');
+    if (args.length > 2 && (args[2] !== '--note' || args.length !== 4))
+      throw new Error('usage: --import-model FILE [--note TEXT]');
     await importModel(args[1], args[3]);
   } else if (args.length) {
     throw new Error(`unknown arguments: ${args.join(' ')} (use no arguments, or --import-model FILE)`);

@@ -26,9 +26,15 @@ if (!existsSync(join(webRoot, 'index.html'))) {
 }
 
 const TYPES = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json; charset=utf-8', '.svg': 'image/svg+xml',
-  '.png': 'image/png', '.wasm': 'application/wasm', '.webmanifest': 'application/manifest+json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.wasm': 'application/wasm',
+  '.webmanifest': 'application/manifest+json',
   '.txt': 'text/plain; charset=utf-8',
 };
 
@@ -88,7 +94,9 @@ const server = createServer((req, res) => {
     'Cache-Control': 'no-cache',
   });
   if (req.method === 'HEAD') return res.end();
-  createReadStream(file.path).on('error', () => res.destroy()).pipe(res);
+  createReadStream(file.path)
+    .on('error', () => res.destroy())
+    .pipe(res);
 });
 
 server.listen(port, '127.0.0.1', () => {
@@ -102,8 +110,14 @@ server.on('error', (e) => {
 // Tests start the server with SERVE_EXIT_WITH_STDIN=1 and a pipe on stdin: if the test process dies
 // without stopping it, the pipe closes and the server goes too.
 if (process.env.SERVE_EXIT_WITH_STDIN === '1') {
-  process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();
+  process.stdin
+    .on('end', () => process.exit(0))
+    .on('error', () => process.exit(0))
+    .resume();
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => { server.close(() => process.exit(0)); server.closeAllConnections(); });
+  process.on(sig, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
 }

@@ -52,8 +52,10 @@ export class Tape {
   /** The gradient accumulator of t, created zeroed on first use. */
   gradOf(t: Tensor): Tensor {
     let g = this.grads.get(t.id) ?? this.external.get(t.id);
-    if (!g) { g = zeros(t.shape); this.grads.set(t.id, g); }
-    else this.grads.set(t.id, g);
+    if (!g) {
+      g = zeros(t.shape);
+      this.grads.set(t.id, g);
+    } else this.grads.set(t.id, g);
     return g;
   }
 
@@ -64,7 +66,10 @@ export class Tape {
     // the leaves (watched inputs, parameters) accumulate across passes.
     for (const n of this.nodes) {
       const g = this.grads.get(n.output.id);
-      if (g && !this.external.has(n.output.id)) { g.dispose(); this.grads.delete(n.output.id); }
+      if (g && !this.external.has(n.output.id)) {
+        g.dispose();
+        this.grads.delete(n.output.id);
+      }
     }
     const g = this.gradOf(out);
     if (seed) getEngine().k.add_into(g.ptr, seed.ptr, g.size);
@@ -81,13 +86,17 @@ export class Tape {
 let active: Tape | null = null;
 
 /** The tape currently recording, if any. */
-export function activeTape(): Tape | null { return active; }
+export function activeTape(): Tape | null {
+  return active;
+}
 
 /**
  * True when a tape is recording and `t` is on it, i.e. a gradient will flow to (or through) `t`. Ops
  * use it to skip saving state (argmax, probabilities) that only a backward pass would read.
  */
-export function needsGrad(t: Tensor): boolean { return active !== null && active.tracked.has(t.id); }
+export function needsGrad(t: Tensor): boolean {
+  return active !== null && active.tracked.has(t.id);
+}
 
 /** Called by every op after computing `output`: records the node when an input needs a gradient. */
 export function record(inputs: Tensor[], output: Tensor, backward: TapeNode['backward']): void {
@@ -101,14 +110,22 @@ export function record(inputs: Tensor[], output: Tensor, backward: TapeNode['bac
 export function withTape<T>(tape: Tape, fn: () => T): T {
   if (active) throw new Error('gradients cannot be nested: a gradient tape is already recording');
   active = tape;
-  try { return fn(); } finally { active = null; }
+  try {
+    return fn();
+  } finally {
+    active = null;
+  }
 }
 
 /** Runs fn without recording (inference). */
 export function noGrad<T>(fn: () => T): T {
   const saved = active;
   active = null;
-  try { return fn(); } finally { active = saved; }
+  try {
+    return fn();
+  } finally {
+    active = saved;
+  }
 }
 
 /**
@@ -125,7 +142,10 @@ export function valueAndGrads(f: (...xs: Tensor[]) => Tensor) {
       for (const x of xs) tape.watch(x);
       const value = withTape(tape, () => f(...xs));
       if (!(value instanceof Tensor)) throw new Error('valueAndGrads(f): f must return a tensor');
-      if (value.size !== 1 && !dy) throw new Error(`valueAndGrads(f): f must return a scalar, got shape [${value.shape}] (pass dy for non-scalars)`);
+      if (value.size !== 1 && !dy)
+        throw new Error(
+          `valueAndGrads(f): f must return a scalar, got shape [${value.shape}] (pass dy for non-scalars)`,
+        );
       tape.backward(value, dy);
       const grads = xs.map((x) => keep(tape.grads.get(x.id) ?? zeros(x.shape)));
       return { value: keep(value), grads };

@@ -7,9 +7,18 @@ import { show } from './show.js';
 /** Padding as Keras names it, a number of pixels on every side, or explicit [[top, bottom], [left, right]]. */
 export type Padding = 'valid' | 'same' | number | [[number, number], [number, number]];
 
-export interface Pad { top: number; bottom: number; left: number; right: number }
+export interface Pad {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
 
-export interface WindowGeometry { pad: Pad; OH: number; OW: number }
+export interface WindowGeometry {
+  pad: Pad;
+  OH: number;
+  OW: number;
+}
 
 /** floor((n + p0 + p1 - k) / s) + 1 */
 export function outSize(n: number, k: number, s: number, p0: number, p1: number): number {
@@ -44,13 +53,24 @@ export function pair(v: number | readonly number[], what: string, name: string):
 
 function nonNegInt(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw new Error(`${what}: padding must be 'valid', 'same', a non-negative integer or [[top, bottom], [left, right]], got ${show(v)}`);
+    throw new Error(
+      `${what}: padding must be 'valid', 'same', a non-negative integer or [[top, bottom], [left, right]], got ${show(v)}`,
+    );
   }
   return v;
 }
 
 /** Resolves padding to explicit pixels on each side. */
-export function resolvePadding(padding: Padding, H: number, W: number, KH: number, KW: number, SH: number, SW: number, what: string): Pad {
+export function resolvePadding(
+  padding: Padding,
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  SH: number,
+  SW: number,
+  what: string,
+): Pad {
   if (padding === 'valid') return { top: 0, bottom: 0, left: 0, right: 0 };
   if (padding === 'same') {
     const [top, bottom] = samePadding(H, KH, SH);
@@ -61,25 +81,47 @@ export function resolvePadding(padding: Padding, H: number, W: number, KH: numbe
     const p = nonNegInt(padding, what);
     return { top: p, bottom: p, left: p, right: p };
   }
-  if (Array.isArray(padding) && padding.length === 2 && Array.isArray(padding[0]) && Array.isArray(padding[1])
-    && padding[0].length === 2 && padding[1].length === 2) {
+  if (
+    Array.isArray(padding) &&
+    padding.length === 2 &&
+    Array.isArray(padding[0]) &&
+    Array.isArray(padding[1]) &&
+    padding[0].length === 2 &&
+    padding[1].length === 2
+  ) {
     return {
-      top: nonNegInt(padding[0][0], what), bottom: nonNegInt(padding[0][1], what),
-      left: nonNegInt(padding[1][0], what), right: nonNegInt(padding[1][1], what),
+      top: nonNegInt(padding[0][0], what),
+      bottom: nonNegInt(padding[0][1], what),
+      left: nonNegInt(padding[1][0], what),
+      right: nonNegInt(padding[1][1], what),
     };
   }
-  throw new Error(`${what}: padding must be 'valid', 'same', a non-negative integer or [[top, bottom], [left, right]], got ${show(padding)}`);
+  throw new Error(
+    `${what}: padding must be 'valid', 'same', a non-negative integer or [[top, bottom], [left, right]], got ${show(padding)}`,
+  );
 }
 
 /** Padding and output size of a KHxKW window sliding with strides SH,SW; throws when the output is empty. */
-export function windowGeometry(what: string, H: number, W: number, KH: number, KW: number, SH: number, SW: number, padding: Padding): WindowGeometry {
-  if (!(KH >= 1 && KW >= 1)) throw new Error(`${what}: the window is ${KH}x${KW}; it needs at least one row and one column`);
+export function windowGeometry(
+  what: string,
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  SH: number,
+  SW: number,
+  padding: Padding,
+): WindowGeometry {
+  if (!(KH >= 1 && KW >= 1))
+    throw new Error(`${what}: the window is ${KH}x${KW}; it needs at least one row and one column`);
   const pad = resolvePadding(padding, H, W, KH, KW, SH, SW, what);
   const OH = outSize(H, KH, SH, pad.top, pad.bottom);
   const OW = outSize(W, KW, SW, pad.left, pad.right);
   if (OH < 1 || OW < 1) {
-    throw new Error(`${what}: a ${KH}x${KW} window with strides ${SH}x${SW} and padding `
-      + `[[${pad.top},${pad.bottom}],[${pad.left},${pad.right}]] does not fit a ${H}x${W} input (output would be ${OH}x${OW})`);
+    throw new Error(
+      `${what}: a ${KH}x${KW} window with strides ${SH}x${SW} and padding ` +
+        `[[${pad.top},${pad.bottom}],[${pad.left},${pad.right}]] does not fit a ${H}x${W} input (output would be ${OH}x${OW})`,
+    );
   }
   return { pad, OH, OW };
 }
@@ -101,7 +143,15 @@ function deconvLength(n: number, k: number, s: number, padding: 'valid' | 'same'
 }
 
 /** Output size and the padding of the convolution it is the transpose of, along one axis. */
-function transposeAxis(n: number, k: number, s: number, padding: 'valid' | 'same', op: number | null, what: string, axis: string) {
+function transposeAxis(
+  n: number,
+  k: number,
+  s: number,
+  padding: 'valid' | 'same',
+  op: number | null,
+  what: string,
+  axis: string,
+) {
   if (op !== null && !(Number.isInteger(op) && op >= 0 && op < s)) {
     throw new Error(`${what}: outputPadding along ${axis} must be an integer in [0, stride ${s}), got ${op}`);
   }
@@ -111,25 +161,35 @@ function transposeAxis(n: number, k: number, s: number, padding: 'valid' | 'same
   const before = padding === 'same' ? samePadding(out, k, s)[0] : 0;
   const convN = padding === 'same' ? Math.ceil(out / s) : Math.floor((out - k) / s) + 1;
   if (convN !== n) {
-    throw new Error(`${what}: no convolution maps ${axis} ${out} back to ${n} (kernel ${k}, stride ${s}, padding '${padding}'`
-      + `${op !== null ? `, outputPadding ${op}` : ''})`);
+    throw new Error(
+      `${what}: no convolution maps ${axis} ${out} back to ${n} (kernel ${k}, stride ${s}, padding '${padding}'` +
+        `${op !== null ? `, outputPadding ${op}` : ''})`,
+    );
   }
   return { out, before };
 }
 
 /** Output height and width of {@link conv2dTranspose} for an H x W input (Keras' rule). */
-export function conv2dTransposeShape(H: number, W: number, KH: number, KW: number, opts: TransposeGeometryOptions,
-  what: string) {
+export function conv2dTransposeShape(
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  opts: TransposeGeometryOptions,
+  what: string,
+) {
   const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
   const [DH, DW] = pair(opts.dilationRate ?? 1, what, 'dilationRate');
   const padding = opts.padding ?? 'valid';
-  if (padding !== 'valid' && padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(padding)}`);
+  if (padding !== 'valid' && padding !== 'same')
+    throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(padding)}`);
   const opv = opts.outputPadding ?? null;
   const [OPH, OPW] = opv === null ? [null, null] : Array.isArray(opv) ? opv : [opv, opv];
   if (opv !== null && (typeof OPH !== 'number' || typeof OPW !== 'number')) {
     throw new Error(`${what}: outputPadding must be a number, [rows, cols] or null, got ${show(opv)}`);
   }
-  const ekh = (KH - 1) * DH + 1, ekw = (KW - 1) * DW + 1;
+  const ekh = (KH - 1) * DH + 1,
+    ekw = (KW - 1) * DW + 1;
   const h = transposeAxis(H, ekh, SH, padding, OPH, what, 'height');
   const w = transposeAxis(W, ekw, SW, padding, OPW, what, 'width');
   return { OH: h.out, OW: w.out, PT: h.before, PL: w.before, SH, SW, DH, DW };

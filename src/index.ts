@@ -1,6 +1,17 @@
 // simdnet: convolutional neural networks for TypeScript on WebAssembly SIMD kernels.
 // `await ready()` once, then tensors, functional ops with tfjs-style gradients, layers and models.
-export { ready, getEngine, simdSupported, wasmBytes, setThreads, getThreads, shutdown, sharedMemorySupported, hardwareThreads, MAX_THREADS } from './wasm/bindings.js';
+export {
+  ready,
+  getEngine,
+  simdSupported,
+  wasmBytes,
+  setThreads,
+  getThreads,
+  shutdown,
+  sharedMemorySupported,
+  hardwareThreads,
+  MAX_THREADS,
+} from './wasm/bindings.js';
 export type { Build, Engine, ReadyOptions, KernelExports } from './wasm/bindings.js';
 export { getArena, Arena } from './wasm/arena.js';
 export { Tensor, tensor, zeros, scalar, tidy, keep } from './tensor.js';
@@ -19,8 +30,21 @@ export type { ConvAlgorithm, WinogradTile } from './ops/winograd.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';
 export { matMul, dense } from './ops/dense.js';
-export { relu, sigmoid, tanh, elu, leakyRelu, gelu, softmax, softmaxCrossEntropy, reluGeneral, relu6, hardSigmoid, hardSwish,
-  swish } from './ops/act.js';
+export {
+  relu,
+  sigmoid,
+  tanh,
+  elu,
+  leakyRelu,
+  gelu,
+  softmax,
+  softmaxCrossEntropy,
+  reluGeneral,
+  relu6,
+  hardSigmoid,
+  hardSwish,
+  swish,
+} from './ops/act.js';
 export type { ReluOptions } from './ops/act.js';
 export { zeroPadding2d, cropping2d } from './ops/pad2d.js';
 export { upSampling2d } from './ops/resize.js';
@@ -40,15 +64,40 @@ export * as schedules from './optim/schedules.js';
 export type { LearningRateSchedule, StepDecayConfig, CosineDecayConfig } from './optim/schedules.js';
 export { Layer } from './nn/layer.js';
 export type { Weight, StateWeight, CallArgs, ActivationName, InitializerName } from './nn/layer.js';
-export { layers, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout,
-  Activation, LeakyReLU, BatchNormalization } from './nn/layers.js';
+export {
+  layers,
+  Conv2D,
+  MaxPooling2D,
+  AveragePooling2D,
+  GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
+  Flatten,
+  Dense,
+  Dropout,
+  Activation,
+  LeakyReLU,
+  BatchNormalization,
+} from './nn/layers.js';
 export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate } from './nn/merge.js';
 export type { MergeConfig, ConcatenateConfig } from './nn/merge.js';
-export type { Conv2DConfig, DenseConfig, Pooling2DConfig, LeakyReLUConfig, BatchNormalizationConfig, GlobalPooling2DConfig }
-  from './nn/layers.js';
+export type {
+  Conv2DConfig,
+  DenseConfig,
+  Pooling2DConfig,
+  LeakyReLUConfig,
+  BatchNormalizationConfig,
+  GlobalPooling2DConfig,
+} from './nn/layers.js';
 export { ZeroPadding2D, Cropping2D, UpSampling2D, Reshape, Permute, ReLU, Softmax } from './nn/reshaping.js';
-export type { ZeroPadding2DConfig, Cropping2DConfig, UpSampling2DConfig, ReshapeConfig, PermuteConfig, ReLUConfig, SoftmaxConfig }
-  from './nn/reshaping.js';
+export type {
+  ZeroPadding2DConfig,
+  Cropping2DConfig,
+  UpSampling2DConfig,
+  ReshapeConfig,
+  PermuteConfig,
+  ReLUConfig,
+  SoftmaxConfig,
+} from './nn/reshaping.js';
 export { DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './nn/convolutional.js';
 export type { DepthwiseConv2DConfig, SeparableConv2DConfig, Conv2DTransposeConfig } from './nn/convolutional.js';
 export { Model, Sequential, model } from './nn/model.js';
@@ -75,5 +124,7 @@ export async function toONNX(model: M, opts?: ToONNXOptions): Promise<Uint8Array
   return exportONNX(model, opts);
 }
 /** tfjs-style factory: `sn.sequential({layers: [...]})`. */
-export function sequential(cfg?: { layers?: L[]; name?: string; seed?: number }): Sequential { return new Sequential(cfg); }
+export function sequential(cfg?: { layers?: L[]; name?: string; seed?: number }): Sequential {
+  return new Sequential(cfg);
+}
 export { seedModel } from './nn/presets.js';

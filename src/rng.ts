@@ -41,39 +41,57 @@ export class Rng {
     const s = this.s;
     const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
     const t = (s[1] << 9) >>> 0;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
     s[2] ^= t;
     s[3] = rotl(s[3], 11);
     return result;
   }
 
   /** Uniform in [0, 1) with 24 random bits (exactly representable as float32). */
-  uniform(): number { return (this.nextU32() >>> 8) / 16777216; }
+  uniform(): number {
+    return (this.nextU32() >>> 8) / 16777216;
+  }
 
   /** Uniform integer in [0, n). */
-  int(n: number): number { return Math.floor(this.uniform() * n); }
+  int(n: number): number {
+    return Math.floor(this.uniform() * n);
+  }
 
   /** In-place Fisher–Yates shuffle. */
   shuffle(a: Int32Array | number[]): void {
     for (let i = a.length - 1; i > 0; i--) {
       const j = Math.floor(((this.nextU32() >>> 0) / 4294967296) * (i + 1));
-      const t = a[i]; a[i] = a[j]; a[j] = t;
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
     }
   }
 
   /** The 4 state words, to save. */
-  getState(): number[] { return Array.from(this.s); }
+  getState(): number[] {
+    return Array.from(this.s);
+  }
   /**
    * Restores state from {@link Rng.getState}: the sequence continues where it was saved.
    * @throws when `state` is not 4 unsigned 32-bit integers
    */
   setState(state: readonly number[]): void {
-    if (!Array.isArray(state) || state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
+    if (
+      !Array.isArray(state) ||
+      state.length !== 4 ||
+      state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    ) {
       throw new Error('rng state must be 4 unsigned 32-bit integers');
     }
-    if (state.every((v) => v === 0)) throw new Error('rng state must not be all zeros (the generator would only return 0)');
+    if (state.every((v) => v === 0))
+      throw new Error('rng state must not be all zeros (the generator would only return 0)');
     this.s.set(state);
   }
 }
 
-function rotl(x: number, k: number): number { return ((x << k) | (x >>> (32 - k))) >>> 0; }
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}

@@ -31,22 +31,30 @@ export class Tensor {
     this.dtype = dtype;
     this.size = shape.reduce((a, b) => a * b, 1);
     if (this.size * 4 > MAX_TENSOR_BYTES) {
-      throw new Error(`tensor: shape [${shape}] has ${this.size} elements (${(this.size * 4 / 2 ** 30).toFixed(1)} GiB); `
-        + 'wasm memory holds at most 4 GiB');
+      throw new Error(
+        `tensor: shape [${shape}] has ${this.size} elements (${((this.size * 4) / 2 ** 30).toFixed(1)} GiB); ` +
+          'wasm memory holds at most 4 GiB',
+      );
     }
     this.ptr = getArena().alloc(this.size * 4);
     this.id = nextId++;
     if (scopes.length > 0) scopes[scopes.length - 1].add(this);
   }
 
-  get rank(): number { return this.shape.length; }
-  get isDisposed(): boolean { return this.disposed; }
+  get rank(): number {
+    return this.shape.length;
+  }
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
 
   /** A live Float32Array view (invalid after any allocation): for internal use and tests. */
   view(): Float32Array {
     this.assertLive();
     const start = this.ptr >>> 2;
-    return getArena().f32().subarray(start, start + this.size);
+    return getArena()
+      .f32()
+      .subarray(start, start + this.size);
   }
 
   /** A copy of the data. */
@@ -54,8 +62,12 @@ export class Tensor {
     this.assertLive();
     const start = this.ptr >>> 2;
     return this.dtype === 'int32'
-      ? getArena().i32().slice(start, start + this.size)
-      : getArena().f32().slice(start, start + this.size);
+      ? getArena()
+          .i32()
+          .slice(start, start + this.size)
+      : getArena()
+          .f32()
+          .slice(start, start + this.size);
   }
 
   /** The data as nested arrays (like tfjs `arraySync`). */
@@ -84,14 +96,17 @@ export class Tensor {
     if (this.disposed) throw new Error(`tensor #${this.id} (shape [${this.shape}]) was disposed`);
   }
 
-  toString(): string { return `Tensor(shape=[${this.shape}], dtype=${this.dtype})`; }
+  toString(): string {
+    return `Tensor(shape=[${this.shape}], dtype=${this.dtype})`;
+  }
 }
 
 /** Throws unless every dim is a non-negative integer. */
 export function checkShape(shape: readonly number[], what: string): void {
   if (!Array.isArray(shape)) throw new Error(`${what}: shape must be an array of integers, got ${String(shape)}`);
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new Error(`${what}: shape [${shape}] has a dimension that is not a non-negative integer (${d})`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new Error(`${what}: shape [${shape}] has a dimension that is not a non-negative integer (${d})`);
   }
 }
 
@@ -100,7 +115,9 @@ const DTYPES: readonly DType[] = ['float32', 'int32'];
 /** Throws unless dtype is one simdnet stores (4-byte elements; there is no float64 kernel). */
 export function checkDType(dtype: unknown, what: string): void {
   if (!DTYPES.includes(dtype as DType)) {
-    throw new Error(`${what}: dtype must be 'float32' or 'int32', got ${typeof dtype === 'string' ? `'${dtype}'` : String(dtype)}`);
+    throw new Error(
+      `${what}: dtype must be 'float32' or 'int32', got ${typeof dtype === 'string' ? `'${dtype}'` : String(dtype)}`,
+    );
   }
 }
 
@@ -109,7 +126,10 @@ type Nested = number | Nested[];
 function inferShape(v: Nested): number[] {
   const shape: number[] = [];
   let cur: Nested = v;
-  while (Array.isArray(cur)) { shape.push(cur.length); cur = cur[0] as Nested; }
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0] as Nested;
+  }
   return shape;
 }
 
@@ -117,20 +137,26 @@ function inferShape(v: Nested): number[] {
  * Creates a tensor from values (flat or nested arrays, or a typed array) and an optional shape.
  * @example sn.tensor([[1, 2], [3, 4]]) or sn.tensor(new Float32Array(6), [2, 3])
  */
-export function tensor(values: ArrayLike<number> | Nested, shape?: readonly number[], dtype: DType = 'float32'): Tensor {
+export function tensor(
+  values: ArrayLike<number> | Nested,
+  shape?: readonly number[],
+  dtype: DType = 'float32',
+): Tensor {
   let flat: ArrayLike<number>;
   if (typeof values === 'number') flat = [values];
   else if (Array.isArray(values) && values.some(Array.isArray)) {
     const inferred = inferShape(values);
     flat = (values as unknown[]).flat(Infinity) as number[];
-    if (flat.length !== inferred.reduce((a, b) => a * b, 1)) throw new Error(`tensor(): nested array is ragged (inferred shape [${inferred}])`);
+    if (flat.length !== inferred.reduce((a, b) => a * b, 1))
+      throw new Error(`tensor(): nested array is ragged (inferred shape [${inferred}])`);
     shape = shape ?? inferred;
   } else flat = values as ArrayLike<number>;
   const s = shape ?? (typeof values === 'number' ? [] : [flat.length]);
   checkShape(s, 'tensor()');
   checkDType(dtype, 'tensor()');
   const size = s.reduce((a, b) => a * b, 1);
-  if (flat.length !== size) throw new Error(`tensor(): ${flat.length} values do not fill shape [${s}] (${size} elements)`);
+  if (flat.length !== size)
+    throw new Error(`tensor(): ${flat.length} values do not fill shape [${s}] (${size} elements)`);
   for (let i = 0; i < flat.length; i++) {
     if (typeof flat[i] !== 'number') throw new Error(`tensor(): value at index ${i} is not a number`);
   }
@@ -148,7 +174,9 @@ export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tenso
 }
 
 /** A scalar tensor. */
-export function scalar(v: number): Tensor { return tensor([v], []); }
+export function scalar(v: number): Tensor {
+  return tensor([v], []);
+}
 
 /**
  * Runs fn; disposes every tensor it created except those it returns (a tensor, an array or an
@@ -169,8 +197,9 @@ export function tidy<T>(fn: () => T): T {
   const kept = new Set<Tensor>();
   collect(result, kept);
   for (const t of scope) {
-    if (kept.has(t)) { if (scopes.length > 0) scopes[scopes.length - 1].add(t); }
-    else t.dispose();
+    if (kept.has(t)) {
+      if (scopes.length > 0) scopes[scopes.length - 1].add(t);
+    } else t.dispose();
   }
   return result;
 }

@@ -17,7 +17,9 @@ const pctx = preview.getContext('2d')!;
 // 18 px pen gives strokes of ~2 px: as thick as MNIST's. The slider is for larger or smaller hands.
 const penInput = $<HTMLInputElement>('pen');
 let penWidth = Number(penInput.value) || 18;
-penInput.addEventListener('input', () => { penWidth = Number(penInput.value) || 18; });
+penInput.addEventListener('input', () => {
+  penWidth = Number(penInput.value) || 18;
+});
 
 let model: sn.Model | null = null;
 let strokes = 0; // completed strokes since the last clear (tests wait for data-strokes to match)
@@ -87,7 +89,8 @@ pad.addEventListener('pointerdown', (e) => {
 pad.addEventListener('pointermove', (e) => {
   if (!drawing || e.pointerId !== drawing.id) return;
   // Coalesced events keep fast strokes smooth where the browser batches moves.
-  const events = typeof e.getCoalescedEvents === 'function' && e.getCoalescedEvents().length ? e.getCoalescedEvents() : [e];
+  const events =
+    typeof e.getCoalescedEvents === 'function' && e.getCoalescedEvents().length ? e.getCoalescedEvents() : [e];
   for (const ev of events) {
     const p = toPad(ev);
     segment(drawing, p);
@@ -105,13 +108,18 @@ const end = (e: PointerEvent) => {
 pad.addEventListener('pointerup', end);
 pad.addEventListener('pointercancel', end);
 $('clear').addEventListener('click', clearPad);
-document.addEventListener('keydown', (e) => { if (e.key === 'Escape' || e.key === 'Delete') clearPad(); });
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' || e.key === 'Delete') clearPad();
+});
 
 // --- classification, at most once per frame ---
 function schedule(): void {
   if (pending) return;
   pending = true;
-  requestAnimationFrame(() => { pending = false; classify(); });
+  requestAnimationFrame(() => {
+    pending = false;
+    classify();
+  });
 }
 
 function classify(): void {
@@ -119,7 +127,11 @@ function classify(): void {
   const seen = strokes;
   const x = toMnistInput(greyFromRgba(ctx.getImageData(0, 0, pad.width, pad.height).data, pad.width, pad.height));
   drawPreview(x);
-  if (!x) { showProbs(null); result.dataset.strokes = String(seen); return; }
+  if (!x) {
+    showProbs(null);
+    result.dataset.strokes = String(seen);
+    return;
+  }
   const y = model.predict({ data: x, shape: [1, 28, 28, 1] });
   const p = (y.dataSync() as Float32Array).slice();
   y.dispose();
@@ -140,8 +152,12 @@ function drawPreview(x: Float32Array | null): void {
 // --- start-up ---
 async function useModel(bytes: ArrayBuffer, label: string): Promise<void> {
   const m = sn.loadModel(bytes);
-  const shape = m.inputShape.join('×'), out = m.outputShape.join('×');
-  if (shape !== '28×28×1' || out !== '10') { m.dispose(); throw new Error(`${label}: expects ${shape} → ${out}, not 28×28×1 → 10`); }
+  const shape = m.inputShape.join('×'),
+    out = m.outputShape.join('×');
+  if (shape !== '28×28×1' || out !== '10') {
+    m.dispose();
+    throw new Error(`${label}: expects ${shape} → ${out}, not 28×28×1 → 10`);
+  }
   model?.dispose();
   model = m;
   classify();
@@ -153,7 +169,9 @@ async function main(): Promise<void> {
   const engine = await sn.ready({ threads: 1 });
   const [res, meta] = await Promise.all([
     fetch('model/mnist.simdnet'),
-    fetch('model/mnist.json').then((r) => (r.ok ? r.json() : null)).catch(() => null),
+    fetch('model/mnist.json')
+      .then((r) => (r.ok ? r.json() : null))
+      .catch(() => null),
   ]);
   if (!res.ok) throw new Error(`model/mnist.simdnet: HTTP ${res.status}`);
   await useModel(await res.arrayBuffer(), 'model/mnist.simdnet');

@@ -9,23 +9,32 @@ const sw = self as unknown as ServiceWorkerGlobalScope;
 const CACHE = `simdnet-${__VERSION__}`;
 
 sw.addEventListener('install', (e) => {
-  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(__ASSETS__)).then(() => sw.skipWaiting()));
+  e.waitUntil(
+    caches
+      .open(CACHE)
+      .then((c) => c.addAll(__ASSETS__))
+      .then(() => sw.skipWaiting()),
+  );
 });
 
 sw.addEventListener('activate', (e) => {
-  e.waitUntil((async () => {
-    for (const k of await caches.keys()) if (k.startsWith('simdnet-') && k !== CACHE) await caches.delete(k);
-    await sw.clients.claim();
-  })());
+  e.waitUntil(
+    (async () => {
+      for (const k of await caches.keys()) if (k.startsWith('simdnet-') && k !== CACHE) await caches.delete(k);
+      await sw.clients.claim();
+    })(),
+  );
 });
 
 sw.addEventListener('fetch', (e) => {
   const req = e.request;
   const url = new URL(req.url);
   if (req.method !== 'GET' || url.origin !== sw.location.origin || url.pathname.startsWith('/data/')) return;
-  e.respondWith((async () => {
-    const cache = await caches.open(CACHE);
-    const hit = await cache.match(req, { ignoreSearch: true });
-    return hit ?? fetch(req);
-  })());
+  e.respondWith(
+    (async () => {
+      const cache = await caches.open(CACHE);
+      const hit = await cache.match(req, { ignoreSearch: true });
+      return hit ?? fetch(req);
+    })(),
+  );
 });

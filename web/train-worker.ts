@@ -10,10 +10,15 @@ let stopRequested = false; // a stop that arrives while the data loads counts to
 
 /** The architectures offered by the page. */
 function makeModel(arch: Arch, seed: number): sn.Sequential {
-  if (arch === 'seed') { const m = sn.seedModel({ seed }); m.name = 'seed'; return m; }
+  if (arch === 'seed') {
+    const m = sn.seedModel({ seed });
+    m.name = 'seed';
+    return m;
+  }
   const L = sn.layers;
   return sn.sequential({
-    name: 'small', seed,
+    name: 'small',
+    seed,
     layers: [
       L.conv2d({ filters: 8, kernelSize: 5, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }),
       L.maxPooling2d({ poolSize: 2 }),
@@ -45,40 +50,85 @@ async function start(cfg: TrainConfig): Promise<void> {
   post({ type: 'log', text: 'fetching MNIST from data/ …' });
   const names = sn.MNIST_FILE_NAMES;
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
-    [names.trainImages, names.trainLabels, names.testImages, names.testLabels].map(fetchBytes));
-  const data = await sn.decodeMnist({ trainImages, trainLabels, testImages, testLabels },
-    { trainLimit: cfg.trainLimit, testLimit: cfg.testLimit });
+    [names.trainImages, names.trainLabels, names.testImages, names.testLabels].map(fetchBytes),
+  );
+  const data = await sn.decodeMnist(
+    { trainImages, trainLabels, testImages, testLabels },
+    { trainLimit: cfg.trainLimit, testLimit: cfg.testLimit },
+  );
   const { train: tr, test: te } = data;
   post({ type: 'data', train: tr.count, test: te.count });
 
   model?.dispose();
-  const m = model = makeModel(cfg.arch, cfg.seed);
-  m.compile({ optimizer: new sn.Adam({ learningRate: cfg.lr }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const m = (model = makeModel(cfg.arch, cfg.seed));
+  m.compile({
+    optimizer: new sn.Adam({ learningRate: cfg.lr }),
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   const steps = Math.ceil(tr.count / cfg.batchSize);
   const t0 = performance.now();
-  if (stopRequested) { post({ type: 'done', stopped: true, seconds: 0 }); running = false; return; }
+  if (stopRequested) {
+    post({ type: 'done', stopped: true, seconds: 0 });
+    running = false;
+    return;
+  }
   post({ type: 'begin', params: m.countParams(), steps, epochs: cfg.epochs });
   const x = { data: tr.images, shape: [tr.count, 28, 28, 1] };
   const y = { data: tr.labels, shape: [tr.count] };
-  const val: [sn.Data, sn.Data] | undefined = te.count > 0
-    ? [{ data: te.images, shape: [te.count, 28, 28, 1] }, { data: te.labels, shape: [te.count] }] : undefined;
+  const val: [sn.Data, sn.Data] | undefined =
+    te.count > 0
+      ? [
+          { data: te.images, shape: [te.count, 28, 28, 1] },
+          { data: te.labels, shape: [te.count] },
+        ]
+      : undefined;
 
-  let epoch = 0, prevSum = 0, prevSeen = 0, tEpoch = t0;
+  let epoch = 0,
+    prevSum = 0,
+    prevSeen = 0,
+    tEpoch = t0;
   const history = await m.fit(x, y, {
-    epochs: cfg.epochs, batchSize: cfg.batchSize, validationData: val, seed: cfg.seed, verbose: 0,
+    epochs: cfg.epochs,
+    batchSize: cfg.batchSize,
+    validationData: val,
+    seed: cfg.seed,
+    verbose: 0,
     callbacks: {
-      onEpochBegin: (e) => { epoch = e; prevSum = 0; prevSeen = 0; tEpoch = performance.now(); },
+      onEpochBegin: (e) => {
+        epoch = e;
+        prevSum = 0;
+        prevSeen = 0;
+        tEpoch = performance.now();
+      },
       onBatchEnd: (b, logs) => {
         const count = Math.min(cfg.batchSize, tr.count - b * cfg.batchSize);
         const sum = logs.loss * (prevSeen + count);
         const batchLoss = (sum - prevSum) / count;
-        prevSum = sum; prevSeen += count;
+        prevSum = sum;
+        prevSeen += count;
         const examplesPerSecond = prevSeen / ((performance.now() - tEpoch) / 1000);
-        post({ type: 'batch', epoch, batch: b + 1, steps, loss: logs.loss, accuracy: logs.accuracy, batchLoss, examplesPerSecond });
+        post({
+          type: 'batch',
+          epoch,
+          batch: b + 1,
+          steps,
+          loss: logs.loss,
+          accuracy: logs.accuracy,
+          batchLoss,
+          examplesPerSecond,
+        });
         return !stopRequested;
       },
       onEpochEnd: (e, logs) => {
-        post({ type: 'epoch', epoch: e, loss: logs.loss, accuracy: logs.accuracy, valLoss: logs.val_loss, valAccuracy: logs.val_accuracy });
+        post({
+          type: 'epoch',
+          epoch: e,
+          loss: logs.loss,
+          accuracy: logs.accuracy,
+          valLoss: logs.val_loss,
+          valAccuracy: logs.val_accuracy,
+        });
       },
     },
   });

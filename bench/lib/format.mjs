@@ -3,8 +3,14 @@
 export const f1 = (x, d = 1) => (x == null || !Number.isFinite(x) ? '—' : x.toFixed(d));
 export const fmtRate = (x) => (x == null ? '—' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 export const fmtMs = fmtRate; // same digits: 3 significant figures, at least 2 decimals below 10
-export const fmtX = (x) => (x == null || !Number.isFinite(x) ? '—'
-  : x >= 100 ? `${x.toFixed(0)}×` : x >= 10 ? `${x.toFixed(1)}×` : `${x.toFixed(2)}×`);
+export const fmtX = (x) =>
+  x == null || !Number.isFinite(x)
+    ? '—'
+    : x >= 100
+      ? `${x.toFixed(0)}×`
+      : x >= 10
+        ? `${x.toFixed(1)}×`
+        : `${x.toFixed(2)}×`;
 
 /** Wall time since the run started: `elapsed()` → '42 s' for the log, `seconds()` for JSON. */
 export function startClock() {

@@ -7,7 +7,9 @@ function cpuModel() {
   try {
     const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m);
     if (m) return m[1].trim();
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return os.cpus()[0]?.model ?? 'unknown';
 }
 
@@ -26,8 +28,12 @@ export const loadavg = () => os.loadavg().map((x) => +x.toFixed(2));
 /** CPU, thread count, Node/V8, platform, load average now, date. The runner adds `simdnet_build`. */
 export function machineInfo() {
   return {
-    cpu: cpuModel(), cores: os.availableParallelism?.() ?? os.cpus().length, node: process.version,
-    v8: process.versions.v8, platform: `${os.platform()} ${os.arch()}`, loadavg_start: loadavg(),
+    cpu: cpuModel(),
+    cores: os.availableParallelism?.() ?? os.cpus().length,
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.platform()} ${os.arch()}`,
+    loadavg_start: loadavg(),
     date: new Date().toISOString(),
   };
 }
@@ -37,7 +43,10 @@ export function staleBuildNote(root) {
   try {
     const built = statSync(join(root, 'dist/index.js')).mtimeMs;
     const src = Math.max(newestMtime(join(root, 'src')), newestMtime(join(root, 'assembly')));
-    if (src > built) return 'dist/ is older than src/ or assembly/: results are for the last build (run `npm run build`)';
-  } catch { /* no sources next to dist: fine */ }
+    if (src > built)
+      return 'dist/ is older than src/ or assembly/: results are for the last build (run `npm run build`)';
+  } catch {
+    /* no sources next to dist: fine */
+  }
   return null;
 }

@@ -13,17 +13,28 @@ parentPort.on('message', (m) => { tick(); parentPort.postMessage(max); if (m ===
 export class RssSampler {
   #worker = new Worker(SAMPLER_SRC, { eval: true });
 
-  constructor() { this.#worker.unref(); }
+  constructor() {
+    this.#worker.unref();
+  }
 
   #ask(m) {
-    return new Promise((resolve) => { this.#worker.once('message', resolve); this.#worker.postMessage(m); });
+    return new Promise((resolve) => {
+      this.#worker.once('message', resolve);
+      this.#worker.postMessage(m);
+    });
   }
 
   /** Starts a new peak from now. */
-  reset() { return this.#ask('reset'); }
+  reset() {
+    return this.#ask('reset');
+  }
 
   /** Highest RSS in bytes seen since the last reset. */
-  peak() { return this.#ask('get'); }
+  peak() {
+    return this.#ask('get');
+  }
 
-  stop() { return this.#worker.terminate(); }
+  stop() {
+    return this.#worker.terminate();
+  }
 }

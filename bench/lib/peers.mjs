@@ -14,11 +14,33 @@ const REFERENCE_PEERS = ['ort-node', 'tfjs-wasm'];
 /** The peers to run, with their time budgets (s); `threads: 'T'` means all of simdnet's threads. */
 export function peerList(quick, T) {
   return [
-    { id: 'tfjs-cpu', label: 'tfjs-backend-cpu', peer: 'tfjs', variant: 'cpu', budget: quick ? 45 : 240, trainBatch: quick ? 1 : 8 },
-    { id: 'tfjs-wasm', label: 'tfjs-backend-wasm', peer: 'tfjs', variant: 'wasm', budget: quick ? 40 : 90, trainBatch: BATCH },
+    {
+      id: 'tfjs-cpu',
+      label: 'tfjs-backend-cpu',
+      peer: 'tfjs',
+      variant: 'cpu',
+      budget: quick ? 45 : 240,
+      trainBatch: quick ? 1 : 8,
+    },
+    {
+      id: 'tfjs-wasm',
+      label: 'tfjs-backend-wasm',
+      peer: 'tfjs',
+      variant: 'wasm',
+      budget: quick ? 40 : 90,
+      trainBatch: BATCH,
+    },
     { id: 'ort-web', label: 'onnxruntime-web', peer: 'ort', variant: 'web', threads: 1, budget: quick ? 30 : 60 },
     // its Node default is 1 thread on 2 cores; the full run also tries numThreads = T
-    { id: 'ort-web-mt', label: 'onnxruntime-web', peer: 'ort', variant: 'web', threads: 'T', budget: 60, skip: quick || T < 2 },
+    {
+      id: 'ort-web-mt',
+      label: 'onnxruntime-web',
+      peer: 'ort',
+      variant: 'web',
+      threads: 'T',
+      budget: 60,
+      skip: quick || T < 2,
+    },
     { id: 'ort-node', label: 'onnxruntime-node', peer: 'ort', variant: 'node', threads: 'T', budget: quick ? 30 : 60 },
     { id: 'convnetjs', label: 'convnetjs', peer: 'convnetjs', budget: quick ? 30 : 90 },
   ];
@@ -32,9 +54,17 @@ export function runPeer(def, { root, quick, T, reference, data }) {
   return new Promise((resolve) => {
     const res = { id: def.id, label: def.label };
     let out = '';
-    const child = fork(join(PEERS_DIR, 'child.mjs'), [], { serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'], cwd: root });
-    child.stdout.on('data', (b) => { out = (out + b).slice(-4000); });
-    child.stderr.on('data', (b) => { out = (out + b).slice(-4000); });
+    const child = fork(join(PEERS_DIR, 'child.mjs'), [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      cwd: root,
+    });
+    child.stdout.on('data', (b) => {
+      out = (out + b).slice(-4000);
+    });
+    child.stderr.on('data', (b) => {
+      out = (out + b).slice(-4000);
+    });
     let finished = false;
     const finish = (why) => {
       if (finished) return;
@@ -45,20 +75,37 @@ export function runPeer(def, { root, quick, T, reference, data }) {
       resolve(res);
     };
     const cap = def.budget + 20; // the child paces itself to `budget`; this is the hard stop
-    const timer = setTimeout(() => { child.kill('SIGKILL'); finish(`timed out (cap ${cap} s)`); }, cap * 1000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      finish(`timed out (cap ${cap} s)`);
+    }, cap * 1000);
     child.on('message', (/** @type {any} */ m) => {
       if (m.done) return finish('not measured');
       res[m.key] = m.value;
     });
     child.on('error', (e) => finish(`could not start: ${reason(e)}`));
-    child.on('close', (code, sig) => finish(code === 0 ? 'not measured'
-      : `process exited (${sig ?? `code ${code}`}): ${out.trim().split('\n').slice(-1)[0] ?? ''}`));
+    child.on('close', (code, sig) =>
+      finish(
+        code === 0
+          ? 'not measured'
+          : `process exited (${sig ?? `code ${code}`}): ${out.trim().split('\n').slice(-1)[0] ?? ''}`,
+      ),
+    );
     const threads = def.threads === 'T' ? T : def.threads;
     child.send({
-      peer: def.peer, variant: def.variant, quick, threads, budget: def.budget,
-      weights: reference.weights, onnx: reference.onnx, x8: data.xTest.slice(0, 8 * 784), xInfer: data.xTest.slice(0, BATCH * 784),
-      xTrain: data.xTrain.slice(0, BATCH * 784), yTrain: data.yTrain.slice(0, BATCH * 10),
-      inferBatch: BATCH, trainBatch: def.trainBatch ?? BATCH,
+      peer: def.peer,
+      variant: def.variant,
+      quick,
+      threads,
+      budget: def.budget,
+      weights: reference.weights,
+      onnx: reference.onnx,
+      x8: data.xTest.slice(0, 8 * 784),
+      xInfer: data.xTest.slice(0, BATCH * 784),
+      xTrain: data.xTrain.slice(0, BATCH * 784),
+      yTrain: data.yTrain.slice(0, BATCH * 10),
+      inferBatch: BATCH,
+      trainBatch: def.trainBatch ?? BATCH,
     });
   });
 }
@@ -75,8 +122,10 @@ export async function runPeers({ probes, log, elapsed, ...ctx }) {
     r.probe_before = probe;
     peers[def.id] = r;
     const show = (k, f) => (r[k]?.failed ? `failed: ${r[k].failed}` : r[k]?.na ? 'n/a' : r[k] ? f(r[k]) : '—');
-    log(`${def.id}${r.info?.threads !== undefined ? ` (${r.info.threads} thr)` : ''}: infer ${show('infer', (v) => `${v.imgPerSec.toFixed(1)} img/s`)}; ` +
-      `latency ${show('latency', (v) => `${v.ms.toFixed(2)} ms`)}; train ${show('train', (v) => `${v.imgPerSec.toFixed(2)} img/s`)} (${elapsed()})`);
+    log(
+      `${def.id}${r.info?.threads !== undefined ? ` (${r.info.threads} thr)` : ''}: infer ${show('infer', (v) => `${v.imgPerSec.toFixed(1)} img/s`)}; ` +
+        `latency ${show('latency', (v) => `${v.ms.toFixed(2)} ms`)}; train ${show('train', (v) => `${v.imgPerSec.toFixed(2)} img/s`)} (${elapsed()})`,
+    );
   }
   return peers;
 }

@@ -7,7 +7,9 @@ export class ProbeLog {
   /** @type {{ where: string, gflops: number }[]} */
   checks = [];
 
-  constructor(quick) { this.minTime = quick ? 0.05 : 0.1; }
+  constructor(quick) {
+    this.minTime = quick ? 0.05 : 0.1;
+  }
 
   /** Measures the 1-thread probe now; GFLOP/s. */
   take(where) {

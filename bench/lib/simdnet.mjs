@@ -67,7 +67,13 @@ export class SimdnetRunner {
       await warmUp(step, P.thrWarm);
       const t = await timeCalls(step, P.thr);
       const out = {
-        imgPerSec: n / t.median, batch: n, threads, reps: t.reps, median_s: t.median, best_s: t.best, probe,
+        imgPerSec: n / t.median,
+        batch: n,
+        threads,
+        reps: t.reps,
+        median_s: t.median,
+        best_s: t.best,
+        probe,
         cpu_per_wall: t.cpuPerWall,
       };
       if (memory) {
@@ -91,8 +97,15 @@ export class SimdnetRunner {
     await warmUp(call, lat ? P.latWarm : P.thrWarm);
     const t = await timeCalls(call, lat ? P.lat : P.thr);
     return {
-      imgPerSec: n / t.median, ms: t.median * 1e3, batch: n, threads, reps: t.reps, median_s: t.median,
-      best_s: t.best, probe, cpu_per_wall: t.cpuPerWall,
+      imgPerSec: n / t.median,
+      ms: t.median * 1e3,
+      batch: n,
+      threads,
+      reps: t.reps,
+      median_s: t.median,
+      best_s: t.best,
+      probe,
+      cpu_per_wall: t.cpuPerWall,
     };
   }
 
@@ -113,8 +126,10 @@ export class SimdnetRunner {
     this.probeThreads = await measureProbeThreads(T, { minTime: quick ? 0.2 : 0.5 });
     const pt = this.probeThreads;
     R.probe = { single_start: p1, concurrent: pt };
-    log(`wasm-SIMD probe: ${p1.toFixed(1)} GFLOP/s on 1 thread; ${pt.gflops.toFixed(1)} GFLOP/s with ${T} running at once ` +
-      `(${pt.perThread.map((g) => g.toFixed(1)).join(' + ')}) (${elapsed()})`);
+    log(
+      `wasm-SIMD probe: ${p1.toFixed(1)} GFLOP/s on 1 thread; ${pt.gflops.toFixed(1)} GFLOP/s with ${T} running at once ` +
+        `(${pt.perThread.map((g) => g.toFixed(1)).join(' + ')}) (${elapsed()})`,
+    );
 
     // The reference model: never trained; its weights and ONNX go to the peers.
     const model = sn.seedModel({ seed: 1 });
@@ -125,16 +140,23 @@ export class SimdnetRunner {
     const onnx = await model.toONNX();
     const probs8 = Float32Array.from(this.predict(model, data.xTest, 8));
     this.reference = { model, weights, onnx, probs8 };
-    log(`weights: ${weights.length} arrays, ${weights.reduce((a, w) => a + w.data.length, 0).toLocaleString('en-US')} params; ` +
-      `ONNX ${(onnx.length / 1e6).toFixed(2)} MB`);
+    log(
+      `weights: ${weights.length} arrays, ${weights.reduce((a, w) => a + w.data.length, 0).toLocaleString('en-US')} params; ` +
+        `ONNX ${(onnx.length / 1e6).toFixed(2)} MB`,
+    );
 
     // Training, batch 128, all threads first (peak memory measured here), then 1 thread.
     const trT = await this.train(BATCH, T, { memory: true });
     R.memory = {
-      wasm_bytes: trT.wasmBytes, rss_peak_bytes: trT.rssPeak, rss_before_simdnet_bytes: rssBase, max_rss_os_bytes: trT.maxRssOS,
+      wasm_bytes: trT.wasmBytes,
+      rss_peak_bytes: trT.rssPeak,
+      rss_before_simdnet_bytes: rssBase,
+      max_rss_os_bytes: trT.maxRssOS,
     };
-    log(`simdnet train b${BATCH} ${T}T: ${trT.imgPerSec.toFixed(1)} img/s; wasm memory ${MB(trT.wasmBytes).toFixed(1)} MB, ` +
-      `peak RSS ${MB(trT.rssPeak).toFixed(0)} MB (${elapsed()})`);
+    log(
+      `simdnet train b${BATCH} ${T}T: ${trT.imgPerSec.toFixed(1)} img/s; wasm memory ${MB(trT.wasmBytes).toFixed(1)} MB, ` +
+        `peak RSS ${MB(trT.rssPeak).toFixed(0)} MB (${elapsed()})`,
+    );
     const tr1 = T > 1 ? await this.train(BATCH, 1) : trT;
     log(`simdnet train b${BATCH} 1T: ${tr1.imgPerSec.toFixed(1)} img/s (${elapsed()})`);
 
@@ -143,8 +165,10 @@ export class SimdnetRunner {
     const inT = T > 1 ? await this.infer(model, BATCH, T) : in1;
     const latT = T > 1 ? await this.infer(model, 1, T) : lat1;
     R.simdnet = { train: { 1: tr1, [T]: trT }, infer: { 1: in1, [T]: inT }, latency: { 1: lat1, [T]: latT } };
-    log(`simdnet infer b${BATCH}: ${in1.imgPerSec.toFixed(0)} img/s 1T, ${inT.imgPerSec.toFixed(0)} img/s ${T}T; ` +
-      `latency b1: ${lat1.ms.toFixed(2)} ms 1T, ${latT.ms.toFixed(2)} ms ${T}T (${elapsed()})`);
+    log(
+      `simdnet infer b${BATCH}: ${in1.imgPerSec.toFixed(0)} img/s 1T, ${inT.imgPerSec.toFixed(0)} img/s ${T}T; ` +
+        `latency b1: ${lat1.ms.toFixed(2)} ms 1T, ${latT.ms.toFixed(2)} ms ${T}T (${elapsed()})`,
+    );
 
     // How cost grows with the batch (all threads).
     for (const n of SWEEP) {
@@ -163,12 +187,17 @@ export class SimdnetRunner {
     const T = this.threads;
     try {
       const again = await this.infer(this.reference.model, BATCH, T);
-      const drift = { infer: { threads: T, start: R.simdnet.infer[T].imgPerSec, end: again.imgPerSec, probe_end: again.probe } };
+      const drift = {
+        infer: { threads: T, start: R.simdnet.infer[T].imgPerSec, end: again.imgPerSec, probe_end: again.probe },
+      };
       if (!this.quick) {
         for (const thr of T > 1 ? [T, 1] : [1]) {
           const tr = await this.train(BATCH, thr);
           drift[`train_${thr}`] = {
-            threads: thr, start: R.simdnet.train[thr].imgPerSec, end: tr.imgPerSec, probe_end: tr.probe,
+            threads: thr,
+            start: R.simdnet.train[thr].imgPerSec,
+            end: tr.imgPerSec,
+            probe_end: tr.probe,
             cpu_per_wall_end: tr.cpu_per_wall,
           };
         }

@@ -10,7 +10,15 @@ export function fractions(R, T, probeThreads) {
   const S = R.simdnet;
   const frac = (phase, threads, imgPerSec, flop, probe, cpu) => {
     const g = gflops(imgPerSec, flop);
-    const f = { phase, threads, img_per_s: imgPerSec, gflops: g, probe_gflops: probe, fraction: g / (probe * threads), cpu_per_wall: cpu };
+    const f = {
+      phase,
+      threads,
+      img_per_s: imgPerSec,
+      gflops: g,
+      probe_gflops: probe,
+      fraction: g / (probe * threads),
+      cpu_per_wall: cpu,
+    };
     if (threads > 1 && probeThreads) f.fraction_of_concurrent_probe = g / probeThreads.gflops;
     return f;
   };
@@ -33,55 +41,114 @@ export function fractions(R, T, probeThreads) {
 export function targets(R, T) {
   const S = R.simdnet;
   const rows = [];
-  const peerVal = (id, k, f) => { const v = R.peers[id]?.[k]; return v && !v.failed && !v.na ? f(v) : null; };
-  const ortWeb1 = { infer: peerVal('ort-web', 'infer', (v) => v.imgPerSec), latency: peerVal('ort-web', 'latency', (v) => v.ms) };
-  const ortWebMT = { infer: peerVal('ort-web-mt', 'infer', (v) => v.imgPerSec), latency: peerVal('ort-web-mt', 'latency', (v) => v.ms) };
+  const peerVal = (id, k, f) => {
+    const v = R.peers[id]?.[k];
+    return v && !v.failed && !v.na ? f(v) : null;
+  };
+  const ortWeb1 = {
+    infer: peerVal('ort-web', 'infer', (v) => v.imgPerSec),
+    latency: peerVal('ort-web', 'latency', (v) => v.ms),
+  };
+  const ortWebMT = {
+    infer: peerVal('ort-web-mt', 'infer', (v) => v.imgPerSec),
+    latency: peerVal('ort-web-mt', 'latency', (v) => v.ms),
+  };
   // all-thread targets compare with ORT-web's best configuration measured (stricter), 1-thread ones with 1 thread
   const bestOf = (a, b, better) => (a == null ? b : b == null ? a : better(a, b));
   const ortWebBestInfer = bestOf(ortWeb1.infer, ortWebMT.infer, Math.max);
   const ortWebBestLat = bestOf(ortWeb1.latency, ortWebMT.latency, Math.min);
   const ortWebWhich = (v, one) => (v == null ? '' : v === one ? ' (1 thr, its Node default)' : ` (numThreads ${T})`);
-  const tw = { infer: peerVal('tfjs-wasm', 'infer', (v) => v.imgPerSec), latency: peerVal('tfjs-wasm', 'latency', (v) => v.ms) };
+  const tw = {
+    infer: peerVal('tfjs-wasm', 'infer', (v) => v.imgPerSec),
+    latency: peerVal('tfjs-wasm', 'latency', (v) => v.ms),
+  };
   const trFrac = R.fractions.find((f) => f.phase.startsWith('training') && f.threads === T);
   const ge = (x, want) => (x == null ? null : x >= want);
-  const tgt = (name, measured, want, ok, shortfall) => rows.push({ target: name, measured, want, ok, shortfall: ok === false ? shortfall : undefined });
+  const tgt = (name, measured, want, ok, shortfall) =>
+    rows.push({ target: name, measured, want, ok, shortfall: ok === false ? shortfall : undefined });
   const ratioT = (peer) => (peer == null ? null : S.infer[T].imgPerSec / peer);
   const ratio1 = (peer) => (peer == null ? null : S.infer[1].imgPerSec / peer);
   const fx = (x, d = 2) => (x == null ? '—' : `${x.toFixed(d)}×`);
-  const need = (x, want) => (x == null ? undefined : `${((want / x - 1) * 100).toFixed(0)} % short (needs ×${(want / x).toFixed(2)})`);
+  const need = (x, want) =>
+    x == null ? undefined : `${((want / x - 1) * 100).toFixed(0)} % short (needs ×${(want / x).toFixed(2)})`;
   const imgs = (a, b) => `${a.toFixed(0)} vs ${b?.toFixed(0) ?? '—'} img/s`;
 
   let r = ratioT(tw.infer);
-  tgt(`inference b${BATCH}, ${T} threads ≥ 2.0× tfjs-backend-wasm`, `${fx(r)} (${imgs(S.infer[T].imgPerSec, tw.infer)})`, '≥ 2.0×', ge(r, 2), need(r, 2));
+  tgt(
+    `inference b${BATCH}, ${T} threads ≥ 2.0× tfjs-backend-wasm`,
+    `${fx(r)} (${imgs(S.infer[T].imgPerSec, tw.infer)})`,
+    '≥ 2.0×',
+    ge(r, 2),
+    need(r, 2),
+  );
   r = ratioT(ortWebBestInfer);
-  tgt(`inference b${BATCH}, ${T} threads ≥ 2.0× onnxruntime-web${ortWebWhich(ortWebBestInfer, ortWeb1.infer)}`,
-    `${fx(r)} (${imgs(S.infer[T].imgPerSec, ortWebBestInfer)})`, '≥ 2.0×', ge(r, 2), need(r, 2));
+  tgt(
+    `inference b${BATCH}, ${T} threads ≥ 2.0× onnxruntime-web${ortWebWhich(ortWebBestInfer, ortWeb1.infer)}`,
+    `${fx(r)} (${imgs(S.infer[T].imgPerSec, ortWebBestInfer)})`,
+    '≥ 2.0×',
+    ge(r, 2),
+    need(r, 2),
+  );
   r = ratio1(tw.infer);
-  tgt(`inference b${BATCH}, 1 thread ≥ 1.3× tfjs-backend-wasm`, `${fx(r)} (${imgs(S.infer[1].imgPerSec, tw.infer)})`, '≥ 1.3×', ge(r, 1.3), need(r, 1.3));
+  tgt(
+    `inference b${BATCH}, 1 thread ≥ 1.3× tfjs-backend-wasm`,
+    `${fx(r)} (${imgs(S.infer[1].imgPerSec, tw.infer)})`,
+    '≥ 1.3×',
+    ge(r, 1.3),
+    need(r, 1.3),
+  );
   r = ratio1(ortWeb1.infer);
-  tgt(`inference b${BATCH}, 1 thread ≥ 1.3× onnxruntime-web (1 thr)`, `${fx(r)} (${imgs(S.infer[1].imgPerSec, ortWeb1.infer)})`,
-    '≥ 1.3×', ge(r, 1.3), need(r, 1.3));
+  tgt(
+    `inference b${BATCH}, 1 thread ≥ 1.3× onnxruntime-web (1 thr)`,
+    `${fx(r)} (${imgs(S.infer[1].imgPerSec, ortWeb1.infer)})`,
+    '≥ 1.3×',
+    ge(r, 1.3),
+    need(r, 1.3),
+  );
   const lat = S.latency[T].ms;
   r = tw.latency == null ? null : lat / tw.latency;
-  tgt(`latency b1 (${T} threads) ≤ 0.6× tfjs-backend-wasm`, `${fx(r)} (${lat.toFixed(2)} vs ${tw.latency?.toFixed(2) ?? '—'} ms)`, '≤ 0.6×',
-    r == null ? null : r <= 0.6, r == null ? undefined : `${((r / 0.6 - 1) * 100).toFixed(0)} % over (needs ${(0.6 * tw.latency).toFixed(2)} ms)`);
+  tgt(
+    `latency b1 (${T} threads) ≤ 0.6× tfjs-backend-wasm`,
+    `${fx(r)} (${lat.toFixed(2)} vs ${tw.latency?.toFixed(2) ?? '—'} ms)`,
+    '≤ 0.6×',
+    r == null ? null : r <= 0.6,
+    r == null ? undefined : `${((r / 0.6 - 1) * 100).toFixed(0)} % over (needs ${(0.6 * tw.latency).toFixed(2)} ms)`,
+  );
   r = ortWebBestLat == null ? null : lat / ortWebBestLat;
-  tgt(`latency b1 (${T} threads) below onnxruntime-web${ortWebWhich(ortWebBestLat, ortWeb1.latency)}`,
-    `${fx(r)} (${lat.toFixed(2)} vs ${ortWebBestLat?.toFixed(2) ?? '—'} ms)`, '< 1.0×', r == null ? null : r < 1,
-    r == null ? undefined : `${((r - 1) * 100).toFixed(0)} % over`);
+  tgt(
+    `latency b1 (${T} threads) below onnxruntime-web${ortWebWhich(ortWebBestLat, ortWeb1.latency)}`,
+    `${fx(r)} (${lat.toFixed(2)} vs ${ortWebBestLat?.toFixed(2) ?? '—'} ms)`,
+    '< 1.0×',
+    r == null ? null : r < 1,
+    r == null ? undefined : `${((r - 1) * 100).toFixed(0)} % over`,
+  );
   const tr = S.train[T].imgPerSec;
   tgt(`training b${BATCH}, ${T} threads ≥ 200 img/s`, `${tr.toFixed(1)} img/s`, '≥ 200', tr >= 200, need(tr, 200));
-  tgt(`training b${BATCH}, ${T} threads ≥ 0.6 of probe × threads`,
-    `${trFrac.fraction.toFixed(2)} (${trFrac.gflops.toFixed(1)} of ${(trFrac.probe_gflops * T).toFixed(1)} GFLOP/s)`, '≥ 0.60',
-    trFrac.fraction >= 0.6, need(trFrac.fraction, 0.6));
+  tgt(
+    `training b${BATCH}, ${T} threads ≥ 0.6 of probe × threads`,
+    `${trFrac.fraction.toFixed(2)} (${trFrac.gflops.toFixed(1)} of ${(trFrac.probe_gflops * T).toFixed(1)} GFLOP/s)`,
+    '≥ 0.60',
+    trFrac.fraction >= 0.6,
+    need(trFrac.fraction, 0.6),
+  );
   if (T > 1) {
     r = S.train[T].imgPerSec / S.train[1].imgPerSec;
     const want = T === 2 ? 1.6 : 0.8 * T;
-    tgt(`training: ${T} threads ≥ ${want}× 1 thread`, `${fx(r)} (${S.train[T].imgPerSec.toFixed(1)} vs ${S.train[1].imgPerSec.toFixed(1)} img/s)`,
-      `≥ ${want}×`, r >= want, need(r, want));
+    tgt(
+      `training: ${T} threads ≥ ${want}× 1 thread`,
+      `${fx(r)} (${S.train[T].imgPerSec.toFixed(1)} vs ${S.train[1].imgPerSec.toFixed(1)} img/s)`,
+      `≥ ${want}×`,
+      r >= want,
+      need(r, want),
+    );
   }
   const wm = MB(R.memory.wasm_bytes);
-  tgt('training peak wasm memory < 200 MB', `${wm.toFixed(1)} MB (RSS peak ${MB(R.memory.rss_peak_bytes).toFixed(0)} MB)`, '< 200 MB',
-    wm < 200, `${(wm - 200).toFixed(0)} MB over`);
+  tgt(
+    'training peak wasm memory < 200 MB',
+    `${wm.toFixed(1)} MB (RSS peak ${MB(R.memory.rss_peak_bytes).toFixed(0)} MB)`,
+    '< 200 MB',
+    wm < 200,
+    `${(wm - 200).toFixed(0)} MB over`,
+  );
   return rows;
 }

@@ -25,7 +25,11 @@ process.once('message', async (/** @type {any} */ p) => {
     emit: (key, value) => process.send({ key, value }),
     /** Runs one measurement; a throw becomes { failed: reason }. */
     async measure(key, fn) {
-      try { ctx.emit(key, await fn()); } catch (e) { ctx.emit(key, { failed: reason(e) }); }
+      try {
+        ctx.emit(key, await fn());
+      } catch (e) {
+        ctx.emit(key, { failed: reason(e) });
+      }
     },
   };
   try {

@@ -22,12 +22,15 @@ export async function run(ctx) {
     { type: 'softmax', num_classes: 10 },
   ]);
   const params = net.layers.filter((l) => l.layer_type === 'conv' || l.layer_type === 'fc');
-  if (params.length * 2 !== ctx.weights.length) throw new Error(`convnetjs has ${params.length} weighted layers, simdnet ${ctx.weights.length / 2}`);
+  if (params.length * 2 !== ctx.weights.length)
+    throw new Error(`convnetjs has ${params.length} weighted layers, simdnet ${ctx.weights.length / 2}`);
   params.forEach((l, i) => {
-    const W = ctx.weights[2 * i], b = ctx.weights[2 * i + 1];
+    const W = ctx.weights[2 * i],
+      b = ctx.weights[2 * i + 1];
     if (l.layer_type === 'conv') {
       const [KH, KW, C, K] = W.shape;
-      if (l.sx !== KW || l.sy !== KH || l.in_depth !== C || l.out_depth !== K) throw new Error(`conv ${i}: shape mismatch`);
+      if (l.sx !== KW || l.sy !== KH || l.in_depth !== C || l.out_depth !== K)
+        throw new Error(`conv ${i}: shape mismatch`);
       for (let k = 0; k < K; k++) {
         const f = l.filters[k].w;
         for (let j = 0; j < KH * KW * C; j++) f[j] = W.data[j * K + k];
@@ -53,7 +56,11 @@ export async function run(ctx) {
   const infer = Array.from({ length: Math.min(nInfer, 32) }, (_, i) => vol(ctx.xInfer, i));
   const nTrain = ctx.xTrain.length / 784;
   const train = Array.from({ length: Math.min(nTrain, 32) }, (_, i) => vol(ctx.xTrain, i));
-  const label = (i) => { let c = 0; for (let k = 1; k < 10; k++) if (ctx.yTrain[i * 10 + k] > ctx.yTrain[i * 10 + c]) c = k; return c; };
+  const label = (i) => {
+    let c = 0;
+    for (let k = 1; k < 10; k++) if (ctx.yTrain[i * 10 + k] > ctx.yTrain[i * 10 + c]) c = k;
+    return c;
+  };
 
   await ctx.measure('agree', async () => {
     const probs = new Float32Array(80);
@@ -74,16 +81,31 @@ export async function run(ctx) {
     const n = ctx.quick ? 3 : 16;
     let i = 0;
     const t = await timeCalls(() => net.forward(infer[i++ % infer.length], false), { reps: n, time: 0 });
-    return { imgPerSec: 1 / t.median, batch: 1, reps: t.reps, cpu_per_wall: t.cpuPerWall, note: `loop over ${t.reps} single images` };
+    return {
+      imgPerSec: 1 / t.median,
+      batch: 1,
+      reps: t.reps,
+      cpu_per_wall: t.cpuPerWall,
+      note: `loop over ${t.reps} single images`,
+    };
   });
 
   await ctx.measure('train', async () => {
     const trainer = new convnetjs.Trainer(net, { method: 'adadelta', batch_size: 128, l2_decay: 0 });
     let i = 0;
-    const step = () => { const j = i++ % train.length; trainer.train(train[j], label(j)); };
+    const step = () => {
+      const j = i++ % train.length;
+      trainer.train(train[j], label(j));
+    };
     await warmUp(step, { calls: 2, time: 0 });
     const n = ctx.quick ? 3 : 12;
     const t = await timeCalls(step, { reps: n, time: 0 });
-    return { imgPerSec: 1 / t.median, batch: 1, reps: t.reps, cpu_per_wall: t.cpuPerWall, note: `adadelta, ${t.reps} images timed one by one (update every 128)` };
+    return {
+      imgPerSec: 1 / t.median,
+      batch: 1,
+      reps: t.reps,
+      cpu_per_wall: t.cpuPerWall,
+      note: `adadelta, ${t.reps} images timed one by one (update every 128)`,
+    };
   });
 }

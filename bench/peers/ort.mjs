@@ -17,7 +17,7 @@ export async function run(ctx) {
   ctx.emit('info', {
     version: (web ? ort.env.versions?.web : ort.env.versions?.node) ?? ort.env.versions?.common,
     threads: web ? ort.env.wasm.numThreads : ctx.threads,
-    simd: web ? ort.env.wasm.simd ?? 'auto' : undefined,
+    simd: web ? (ort.env.wasm.simd ?? 'auto') : undefined,
   });
 
   const predict = async (x, n) => {

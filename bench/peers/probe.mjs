@@ -17,16 +17,38 @@ export const PROBE_UNROLL = 2; // mul+add pairs per accumulator per loop trip
 const PROBE_B = 0.999;
 const ITERS = 1 << 16;
 
-function uleb(n) { const o = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n); return o; }
-function f32le(x) { const b = new Uint8Array(4); new DataView(b.buffer).setFloat32(0, x, true); return [...b]; }
-function section(id, body) { return [id, ...uleb(body.length), ...body]; }
-function str(s) { const b = [...Buffer.from(s)]; return [...uleb(b.length), ...b]; }
+function uleb(n) {
+  const o = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    o.push(b);
+  } while (n);
+  return o;
+}
+function f32le(x) {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setFloat32(0, x, true);
+  return [...b];
+}
+function section(id, body) {
+  return [id, ...uleb(body.length), ...body];
+}
+function str(s) {
+  const b = [...Buffer.from(s)];
+  return [...uleb(b.length), ...b];
+}
 
 /** The probe module's bytes: export `probe(iters: i32) -> f32`. */
 export function probeModule() {
   const SIMD = (op) => [0xfd, ...uleb(op)];
-  const SPLAT = SIMD(0x13), ADD = SIMD(0xe4), MUL = SIMD(0xe6), LANE0 = [...SIMD(0x1f), 0];
-  const lget = (i) => [0x20, ...uleb(i)], lset = (i) => [0x21, ...uleb(i)];
+  const SPLAT = SIMD(0x13),
+    ADD = SIMD(0xe4),
+    MUL = SIMD(0xe6),
+    LANE0 = [...SIMD(0x1f), 0];
+  const lget = (i) => [0x20, ...uleb(i)],
+    lset = (i) => [0x21, ...uleb(i)];
   const acc = (j) => 1 + j; // local 0 is the i32 iteration count
   const B = 1 + PROBE_ACC;
   const code = [];
@@ -35,18 +57,28 @@ export function probeModule() {
   code.push(0x02, 0x40, 0x03, 0x40); // block, loop
   code.push(...lget(0), 0x45, 0x0d, 1); // if (iters == 0) break
   for (let u = 0; u < PROBE_UNROLL; u++) {
-    for (let j = 0; j < PROBE_ACC; j++) code.push(...lget(acc(j)), ...lget(B), ...MUL, ...lget(B), ...ADD, ...lset(acc(j)));
+    for (let j = 0; j < PROBE_ACC; j++)
+      code.push(...lget(acc(j)), ...lget(B), ...MUL, ...lget(B), ...ADD, ...lset(acc(j)));
   }
   code.push(...lget(0), 0x41, 1, 0x6b, ...lset(0), 0x0c, 0, 0x0b, 0x0b); // iters--, continue; end loop, end block
   code.push(...lget(acc(0)));
   for (let j = 1; j < PROBE_ACC; j++) code.push(...lget(acc(j)), ...ADD);
   code.push(...LANE0, 0x0b);
   const body = [1, ...uleb(PROBE_ACC + 1), 0x7b, ...code]; // one local group: PROBE_ACC+1 v128
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
     ...section(1, [1, 0x60, 1, 0x7f, 1, 0x7d]), // type 0: (i32) -> f32
     ...section(3, [1, 0]),
     ...section(7, [1, ...str('probe'), 0x00, 0]),
-    ...section(10, [1, ...uleb(body.length), ...body])]);
+    ...section(10, [1, ...uleb(body.length), ...body]),
+  ]);
 }
 
 /** Flops of one `probe(ITERS)` call. */
@@ -60,9 +92,12 @@ export function createProbe() {
   const probe = /** @type {(iters: number) => number} */ (instance.exports.probe);
   const t0 = performance.now();
   let i = 0;
-  while (i < 3 || performance.now() - t0 < 200) { probe(256); i++; } // tier up Liftoff → TurboFan
+  while (i < 3 || performance.now() - t0 < 200) {
+    probe(256);
+    i++;
+  } // tier up Liftoff → TurboFan
   const r = probe(ITERS);
-  const want = PROBE_ACC * PROBE_B / (1 - PROBE_B); // each lane converges to 999
+  const want = (PROBE_ACC * PROBE_B) / (1 - PROBE_B); // each lane converges to 999
   if (!(Math.abs(r - want) < 0.01 * want)) throw new Error(`probe returned ${r}, expected ~${want}`);
   return { call: () => probe(ITERS), flops: PROBE_FLOPS };
 }
@@ -75,13 +110,18 @@ let shared = null;
 export function measureProbe({ minTime = 0.1, reps = 3 } = {}) {
   shared ??= createProbe();
   const { call, flops } = shared;
-  let n = 1, first;
-  for (;;) { // calibrate: smallest n with n calls >= minTime
+  let n = 1,
+    first;
+  for (;;) {
+    // calibrate: smallest n with n calls >= minTime
     const t0 = performance.now();
     for (let i = 0; i < n; i++) call();
     const dt = (performance.now() - t0) / 1000;
-    if (dt >= minTime) { first = dt / n; break; }
-    n = dt > 0 ? Math.max(n + 1, Math.ceil(n * minTime * 1.1 / dt)) : n * 2;
+    if (dt >= minTime) {
+      first = dt / n;
+      break;
+    }
+    n = dt > 0 ? Math.max(n + 1, Math.ceil((n * minTime * 1.1) / dt)) : n * 2;
   }
   let best = first;
   for (let r = 1; r < reps; r++) {
@@ -120,11 +160,20 @@ export async function measureProbeThreads(n, { minTime = 0.3 } = {}) {
   const bytes = probeModule();
   const barrier = new SharedArrayBuffer(8);
   const b = new Int32Array(barrier);
-  const workers = [], results = [];
+  const workers = [],
+    results = [];
   for (let i = 0; i < n; i++) {
-    const w = new Worker(WORKER_SRC, { eval: true, workerData: { bytes, ms: minTime * 1000, flops: PROBE_FLOPS, barrier } });
+    const w = new Worker(WORKER_SRC, {
+      eval: true,
+      workerData: { bytes, ms: minTime * 1000, flops: PROBE_FLOPS, barrier },
+    });
     workers.push(w);
-    results.push(new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
+    results.push(
+      new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      }),
+    );
   }
   try {
     const t0 = performance.now();

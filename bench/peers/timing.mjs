@@ -32,7 +32,8 @@ export async function timeCalls(fn, { reps = 5, time = 1, maxReps = 1000, maxTim
     await fn();
     samples.push((performance.now() - s) / 1000);
   }
-  const cpu = process.cpuUsage(cpu0), wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0),
+    wall = (performance.now() - t0) / 1000;
   // CPU seconds of the whole process (all its threads) per wall second: ~ the cores it kept busy
   const cpuPerWall = (cpu.user + cpu.system) / 1e6 / wall;
   return { median: median(samples), best: Math.min(...samples), reps: samples.length, samples, cpuPerWall };
@@ -57,17 +58,25 @@ export function maxAbsDiff(a, b) {
 
 /** One line from an error, for tables ('Kernel ... not registered for backend ...'). */
 export function reason(e) {
-  const s = String((e && e.message) || e).split('\n')[0].trim();
+  const s = String((e && e.message) || e)
+    .split('\n')[0]
+    .trim();
   return s.length > 160 ? s.slice(0, 157) + '...' : s;
 }
 
 /** Warm-up and timing options per kind of measurement, the same for simdnet and every peer. */
 export function plan(quick) {
-  return quick ? {
-    latWarm: { calls: 3, time: 0.2, maxTime: 5 }, lat: { reps: 10, time: 0.3, maxTime: 3 },
-    thrWarm: { calls: 1, time: 0.2, maxTime: 5 }, thr: { reps: 3, time: 0.5, maxTime: 5 },
-  } : {
-    latWarm: { calls: 5, time: 1, maxTime: 10 }, lat: { reps: 30, time: 2, maxTime: 10 },
-    thrWarm: { calls: 2, time: 1, maxTime: 20 }, thr: { reps: 7, time: 4, maxTime: 20 },
-  };
+  return quick
+    ? {
+        latWarm: { calls: 3, time: 0.2, maxTime: 5 },
+        lat: { reps: 10, time: 0.3, maxTime: 3 },
+        thrWarm: { calls: 1, time: 0.2, maxTime: 5 },
+        thr: { reps: 3, time: 0.5, maxTime: 5 },
+      }
+    : {
+        latWarm: { calls: 5, time: 1, maxTime: 10 },
+        lat: { reps: 30, time: 2, maxTime: 10 },
+        thrWarm: { calls: 2, time: 1, maxTime: 20 },
+        thr: { reps: 7, time: 4, maxTime: 20 },
+      };
 }

@@ -53,11 +53,20 @@ export interface TrainOptions {
 /** Parses and checks the flags of `simdnet train`; throws naming the first bad flag. */
 export function parseTrainArgs(argv: string[], defaultThreads: number, now = new Date()): TrainOptions {
   const { values: o } = parseArgs({
-    args: argv, strict: true,
+    args: argv,
+    strict: true,
     options: {
-      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
-      data: { type: 'string' }, 'train-limit': { type: 'string' }, 'test-limit': { type: 'string' },
-      out: { type: 'string' }, overwrite: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      data: { type: 'string' },
+      'train-limit': { type: 'string' },
+      'test-limit': { type: 'string' },
+      out: { type: 'string' },
+      overwrite: { type: 'boolean' },
+      json: { type: 'boolean' },
+      threads: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

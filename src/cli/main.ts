@@ -6,7 +6,15 @@ import { availableParallelism } from 'node:os';
 import * as sn from '../index.js';
 import { loadIdxDir, defaultMnistDir } from '../node/data.js';
 import { loadModelFile } from '../node/model.js';
-import { curvesSvg, confusionMatrix, confusionSvg, confusionText, perClassStats, samplesSvg, reportMd } from '../report/index.js';
+import {
+  curvesSvg,
+  confusionMatrix,
+  confusionSvg,
+  confusionText,
+  perClassStats,
+  samplesSvg,
+  reportMd,
+} from '../report/index.js';
 import { readGrey } from './image.js';
 import { toMnistInput } from '../data/mnist-input.js';
 import type { MnistSplit } from '../data/idx.js';
@@ -61,7 +69,10 @@ function argmaxRows(p: ArrayLike<number>, K: number): Int32Array {
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const cmd = argv[0];
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(HELP); return cmd ? 0 : 1; }
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(HELP);
+    return cmd ? 0 : 1;
+  }
   const rest = argv.slice(1);
   if (cmd === 'train') return train(rest);
   if (cmd === 'evaluate') return evaluate(rest);
@@ -72,7 +83,10 @@ export async function main(argv: string[]): Promise<number> {
 
 async function train(argv: string[]): Promise<number> {
   const o = parseTrainArgs(argv, availableParallelism());
-  if (o.help) { console.log(HELP); return 0; }
+  if (o.help) {
+    console.log(HELP);
+    return 0;
+  }
   const say = o.json ? (s: string) => console.error(s) : (s: string) => console.log(s);
   const { out } = o;
   const dataDir = o.data ?? defaultMnistDir();
@@ -98,7 +112,11 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
 
   const model = sn.seedModel({ seed, inputShape: [tr.height, tr.width, 1], numClasses });
   model.summary(say);
-  model.compile({ optimizer: new sn.Adam({ learningRate: o.lr }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({
+    optimizer: new sn.Adam({ learningRate: o.lr }),
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
 
   // Ctrl-C: stop after the current batch and still write what was trained; a second one exits.
   let interrupted = false;
@@ -113,8 +131,12 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   let history: sn.History;
   try {
     history = await model.fit(asX(tr), asY(tr), {
-      epochs: o.epochs, batchSize, validationData: te.count > 0 ? [asX(te), asY(te)] : undefined,
-      shuffle: true, verbose: o.json ? 2 : 1, print: say,
+      epochs: o.epochs,
+      batchSize,
+      validationData: te.count > 0 ? [asX(te), asY(te)] : undefined,
+      shuffle: true,
+      verbose: o.json ? 2 : 1,
+      print: say,
     });
   } finally {
     process.off('SIGINT', onSigint);
@@ -123,7 +145,8 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   const epochsDone = history.epoch.length;
   const trained = history.stopped ? '(stopped early) ' : '';
 
-  let testLoss = NaN, testAcc = NaN;
+  let testLoss = NaN,
+    testAcc = NaN;
   let pred: Int32Array = new Int32Array(0);
   if (te.count > 0) {
     [testLoss, testAcc] = model.evaluate(asX(te), asY(te), { batchSize });
@@ -132,7 +155,9 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
     probs.dispose();
   }
   const examplesPerSecond = (tr.count * Math.max(epochsDone, history.stopped ? 1 : 0)) / seconds;
-  say(`${trained}test accuracy ${(testAcc * 100).toFixed(2)}% · test loss ${testLoss.toFixed(4)} · ${epochsDone} epochs in ${seconds.toFixed(1)} s (${examplesPerSecond.toFixed(1)} examples/s)`);
+  say(
+    `${trained}test accuracy ${(testAcc * 100).toFixed(2)}% · test loss ${testLoss.toFixed(4)} · ${epochsDone} epochs in ${seconds.toFixed(1)} s (${examplesPerSecond.toFixed(1)} examples/s)`,
+  );
 
   const files: RunFiles = {
     [MODEL_FILE]: new Uint8Array(model.save()),
@@ -141,7 +166,7 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   };
   model.dispose();
   const links: Record<string, string> = { model: MODEL_FILE, history: 'history.json', curves: 'curves.svg' };
-  let perClass;
+  let perClass: ReturnType<typeof perClassStats> | undefined;
   if (te.count > 0) {
     const cm = confusionMatrix(te.labels, pred, numClasses);
     perClass = perClassStats(cm);
@@ -156,13 +181,30 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
     const px = te.height * te.width;
     const imgs = new Float32Array(n * px);
     idx.forEach((j, i) => imgs.set(te.images.subarray(j * px, (j + 1) * px), i * px));
-    files['samples.svg'] = samplesSvg(imgs, te.height, te.width, idx.map((j) => te.labels[j]), idx.map((j) => pred[j]), { cols: 9 });
+    files['samples.svg'] = samplesSvg(
+      imgs,
+      te.height,
+      te.width,
+      idx.map((j) => te.labels[j]),
+      idx.map((j) => pred[j]),
+      { cols: 9 },
+    );
     Object.assign(links, { confusion: 'confusion.svg', samples: 'samples.svg' });
   }
   files['report.md'] = reportMd({
-    accuracy: testAcc, loss: testLoss, epochs: epochsDone, seconds, examplesPerSecond,
-    trainExamples: tr.count, testExamples: te.count, seed, cores: availableParallelism(),
-    node: process.version, date: new Date().toISOString(), files: links, perClass,
+    accuracy: testAcc,
+    loss: testLoss,
+    epochs: epochsDone,
+    seconds,
+    examplesPerSecond,
+    trainExamples: tr.count,
+    testExamples: te.count,
+    seed,
+    cores: availableParallelism(),
+    node: process.version,
+    date: new Date().toISOString(),
+    files: links,
+    perClass,
   });
   const written = await writeRun(out, files);
   if (written.fallback) {
@@ -170,19 +212,38 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   }
   say(`wrote ${written.dir}/{${Object.keys(files).join(', ')}}`);
   if (o.json) {
-    console.log(JSON.stringify({
-      test_accuracy: testAcc, test_loss: testLoss, epochs: epochsDone, train_examples: tr.count, test_examples: te.count,
-      seconds, examples_per_second: examplesPerSecond, stopped: history.stopped, seed, batch_size: batchSize, threads: sn.getThreads(),
-      out: written.dir, ...(written.fallback ? { fallback: true, error: written.error } : {}),
-    }));
+    console.log(
+      JSON.stringify({
+        test_accuracy: testAcc,
+        test_loss: testLoss,
+        epochs: epochsDone,
+        train_examples: tr.count,
+        test_examples: te.count,
+        seconds,
+        examples_per_second: examplesPerSecond,
+        stopped: history.stopped,
+        seed,
+        batch_size: batchSize,
+        threads: sn.getThreads(),
+        out: written.dir,
+        ...(written.fallback ? { fallback: true, error: written.error } : {}),
+      }),
+    );
   }
   return written.fallback ? 1 : 0;
 }
 
 async function evaluate(argv: string[]): Promise<number> {
   const { values: o } = parseArgs({
-    args: argv, strict: true,
-    options: { model: { type: 'string' }, data: { type: 'string' }, 'test-limit': { type: 'string' }, 'batch-size': { type: 'string' }, json: { type: 'boolean' } },
+    args: argv,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      data: { type: 'string' },
+      'test-limit': { type: 'string' },
+      'batch-size': { type: 'string' },
+      json: { type: 'boolean' },
+    },
   });
   if (!o.model) throw new Error('evaluate: --model FILE is required');
   await sn.ready();
@@ -190,14 +251,16 @@ async function evaluate(argv: string[]): Promise<number> {
   const testLimit = o['test-limit'] === undefined ? undefined : intFlag(o['test-limit'], 'test-limit', 0, 1);
   const data = await loadIdxDir(o.data ?? defaultMnistDir(), { trainLimit: 0, testLimit });
   const te = data.test;
-  if (!model.optimizer) model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  if (!model.optimizer)
+    model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const batchSize = intFlag(o['batch-size'], 'batch-size', 128, 1, 65536);
   const [loss, acc] = model.evaluate(asX(te), asY(te), { batchSize });
   const probs = model.predict(asX(te), { batchSize });
   const K = model.outputShape[0];
   const cm = confusionMatrix(te.labels, argmaxRows(probs.dataSync() as Float32Array, K), K);
   probs.dispose();
-  if (o.json) console.log(JSON.stringify({ test_accuracy: acc, test_loss: loss, test_examples: te.count, confusion: cm }));
+  if (o.json)
+    console.log(JSON.stringify({ test_accuracy: acc, test_loss: loss, test_examples: te.count, confusion: cm }));
   else {
     console.log(`${te.count} test images: accuracy ${(acc * 100).toFixed(2)}% · loss ${loss.toFixed(4)}\n`);
     console.log(confusionText(cm));
@@ -207,13 +270,19 @@ async function evaluate(argv: string[]): Promise<number> {
 }
 
 async function predict(argv: string[]): Promise<number> {
-  const { values: o, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { model: { type: 'string' }, json: { type: 'boolean' } } });
+  const { values: o, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: { model: { type: 'string' }, json: { type: 'boolean' } },
+  });
   if (!o.model) throw new Error('predict: --model FILE is required');
   if (positionals.length === 0) throw new Error('predict: give one or more image files (PNG or PGM)');
   await sn.ready();
   const model = await loadModelFile(o.model);
   const [H, W, C] = model.inputShape;
-  if (C !== 1 || H !== W) throw new Error(`predict: the model expects ${H}x${W}x${C} input; only square grey-scale models are supported`);
+  if (C !== 1 || H !== W)
+    throw new Error(`predict: the model expects ${H}x${W}x${C} input; only square grey-scale models are supported`);
   const results = [];
   for (const path of positionals) {
     const x = toMnistInput(await readGrey(path), { size: H });
@@ -231,7 +300,11 @@ async function predict(argv: string[]): Promise<number> {
 }
 
 async function exportOnnx(argv: string[]): Promise<number> {
-  const { values: o } = parseArgs({ args: argv, strict: true, options: { model: { type: 'string' }, onnx: { type: 'string' } } });
+  const { values: o } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { model: { type: 'string' }, onnx: { type: 'string' } },
+  });
   if (!o.model) throw new Error('export: --model FILE is required');
   if (!o.onnx) throw new Error('export: --onnx OUT.onnx is required');
   const { toONNX } = await import('../onnx/export.js');
@@ -239,7 +312,9 @@ async function exportOnnx(argv: string[]): Promise<number> {
   const model = await loadModelFile(o.model);
   const bytes = toONNX(model);
   await writeFile(o.onnx, bytes);
-  console.log(`wrote ${o.onnx} (${bytes.length} bytes, ONNX opset 13; input 'input' [N, ${model.inputShape.join(', ')}], output 'output' [N, ${model.outputShape.join(', ')}])`);
+  console.log(
+    `wrote ${o.onnx} (${bytes.length} bytes, ONNX opset 13; input 'input' [N, ${model.inputShape.join(', ')}], output 'output' [N, ${model.outputShape.join(', ')}])`,
+  );
   model.dispose();
   return 0;
 }

@@ -73,7 +73,11 @@ export function isGzip(bytes: Uint8Array): boolean {
  *   output passes it, so a small file that inflates to gigabytes (a gzip bomb) costs almost nothing.
  * @throws Error naming `name` when the data is not valid gzip or inflates past the limit
  */
-export async function gunzip(bytes: Uint8Array, name: string, limit?: { headBytes: number; max: (head: Uint8Array) => number }): Promise<Uint8Array> {
+export async function gunzip(
+  bytes: Uint8Array,
+  name: string,
+  limit?: { headBytes: number; max: (head: Uint8Array) => number },
+): Promise<Uint8Array> {
   const ds = new DecompressionStream('gzip');
   const writer = ds.writable.getWriter();
   // Write without awaiting: the reader below must drain concurrently or a
@@ -85,7 +89,10 @@ export async function gunzip(bytes: Uint8Array, name: string, limit?: { headByte
   let total = 0;
   let max = Infinity;
   let decided = !limit;
-  const decide = () => { max = limit!.max(concat(chunks, total)); decided = true; };
+  const decide = () => {
+    max = limit!.max(concat(chunks, total));
+    decided = true;
+  };
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -95,7 +102,9 @@ export async function gunzip(bytes: Uint8Array, name: string, limit?: { headByte
       if (!decided && total >= limit!.headBytes) decide();
       if (total > max) {
         reader.cancel().catch(() => {});
-        throw new Error(`${name}: inflates to more than the ${max} bytes its IDX header declares (trailing data, or a gzip bomb)`);
+        throw new Error(
+          `${name}: inflates to more than the ${max} bytes its IDX header declares (trailing data, or a gzip bomb)`,
+        );
       }
     }
   } catch (err) {
@@ -119,7 +128,11 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-interface IdxHeader { dims: number[]; headerLen: number; size: number }
+interface IdxHeader {
+  dims: number[];
+  headerLen: number;
+  size: number;
+}
 
 /** Checks the magic, type and dimensions of an IDX header (the first bytes of a file). */
 function parseIdxHeader(bytes: Uint8Array, name: string): IdxHeader {
@@ -139,7 +152,9 @@ function parseIdxHeader(bytes: Uint8Array, name: string): IdxHeader {
   }
   const headerLen = 4 + 4 * nd;
   if (bytes.length < headerLen) {
-    throw new Error(`${name}: too short for an IDX header with ${nd} dimensions (${bytes.length} of ${headerLen} bytes)`);
+    throw new Error(
+      `${name}: too short for an IDX header with ${nd} dimensions (${bytes.length} of ${headerLen} bytes)`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, headerLen);
   const dims: number[] = [];
@@ -167,10 +182,14 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxFile {
   const { dims, headerLen, size } = parseIdxHeader(bytes, name);
   const actual = bytes.length - headerLen;
   if (actual < size) {
-    throw new Error(`${name}: truncated, dimensions ${dims.join('×')} need ${size} data bytes but only ${actual} present`);
+    throw new Error(
+      `${name}: truncated, dimensions ${dims.join('×')} need ${size} data bytes but only ${actual} present`,
+    );
   }
   if (actual > size) {
-    throw new Error(`${name}: ${actual - size} unexpected trailing bytes (dimensions ${dims.join('×')} need ${size} data bytes, file has ${actual})`);
+    throw new Error(
+      `${name}: ${actual - size} unexpected trailing bytes (dimensions ${dims.join('×')} need ${size} data bytes, file has ${actual})`,
+    );
   }
   return { dims, data: bytes.subarray(headerLen) };
 }
@@ -182,11 +201,14 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxFile {
 export async function readIdx(bytes: Uint8Array, name: string): Promise<IdxFile> {
   if (!isGzip(bytes)) return parseIdx(bytes, name);
   // Inflate no more than the header says the file holds (the header is checked on the first bytes).
-  const limit = { headBytes: 4 + 4 * MAX_DIMS, max: (head: Uint8Array) => {
-    if (head.length < 4 || head.length < 4 + 4 * head[3]!) return Infinity; // too short: parseIdx says so
-    const h = parseIdxHeader(head, name);
-    return h.headerLen + h.size;
-  } };
+  const limit = {
+    headBytes: 4 + 4 * MAX_DIMS,
+    max: (head: Uint8Array) => {
+      if (head.length < 4 || head.length < 4 + 4 * head[3]!) return Infinity; // too short: parseIdx says so
+      const h = parseIdxHeader(head, name);
+      return h.headerLen + h.size;
+    },
+  };
   return parseIdx(await gunzip(bytes, name, limit), name);
 }
 

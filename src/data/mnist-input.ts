@@ -4,7 +4,11 @@
 // the same digit gets the same input (and prediction) in both. Pure functions over grey levels.
 
 /** Grey image, values in [0, 1], row-major. */
-export interface Grey { width: number; height: number; data: Float32Array }
+export interface Grey {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
 
 /** Ink below this level is treated as background when finding the bounding box. */
 const INK = 0.05;
@@ -18,7 +22,10 @@ export function greyFromRgba(rgba: Uint8ClampedArray, width: number, height: num
 
 /** [x0, y0, x1, y1) of the pixels above INK, or null for an empty image. */
 export function inkBox(g: Grey): [number, number, number, number] | null {
-  let x0 = g.width, y0 = g.height, x1 = -1, y1 = -1;
+  let x0 = g.width,
+    y0 = g.height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < g.height; y++) {
     for (let x = 0; x < g.width; x++) {
       if (g.data[y * g.width + x] > INK) {
@@ -38,7 +45,8 @@ function areaWeights(n: number, m: number): Array<Array<[number, number]>> {
   const out: Array<Array<[number, number]>> = [];
   const step = n / m;
   for (let j = 0; j < m; j++) {
-    const a = j * step, b = (j + 1) * step;
+    const a = j * step,
+      b = (j + 1) * step;
     const w: Array<[number, number]> = [];
     for (let i = Math.floor(a); i < Math.min(n, Math.ceil(b)); i++) {
       const overlap = Math.min(b, i + 1) - Math.max(a, i);
@@ -51,7 +59,8 @@ function areaWeights(n: number, m: number): Array<Array<[number, number]>> {
 
 /** Area-averaging resize of the region [x0, x0+w) × [y0, y0+h) of `g` to tw × th. */
 export function resizeArea(g: Grey, x0: number, y0: number, w: number, h: number, tw: number, th: number): Grey {
-  const wx = areaWeights(w, tw), wy = areaWeights(h, th);
+  const wx = areaWeights(w, tw),
+    wy = areaWeights(h, th);
   const rows = new Float32Array(h * tw); // horizontal pass
   for (let y = 0; y < h; y++) {
     const src = (y0 + y) * g.width + x0;
@@ -86,9 +95,16 @@ export interface MnistInputOptions {
 /** Mean grey level of the outermost rows and columns. */
 export function borderMean(g: Grey): number {
   const { width: W, height: H, data } = g;
-  let s = 0, n = 0;
-  for (let x = 0; x < W; x++) { s += data[x] + data[(H - 1) * W + x]; n += 2; }
-  for (let y = 0; y < H; y++) { s += data[y * W] + data[y * W + W - 1]; n += 2; }
+  let s = 0,
+    n = 0;
+  for (let x = 0; x < W; x++) {
+    s += data[x] + data[(H - 1) * W + x];
+    n += 2;
+  }
+  for (let y = 0; y < H; y++) {
+    s += data[y * W] + data[y * W + W - 1];
+    n += 2;
+  }
   return n > 0 ? s / n : 0;
 }
 
@@ -99,9 +115,12 @@ export function borderMean(g: Grey): number {
  */
 export function toMnistInput(g: Grey, opts: MnistInputOptions = {}): Float32Array | null {
   const size = opts.size ?? 28;
-  if (!Number.isInteger(size) || size < 1) throw new Error(`toMnistInput: size must be a positive integer, got ${size}`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new Error(`toMnistInput: size must be a positive integer, got ${size}`);
   if (!(g.width >= 1 && g.height >= 1 && g.data.length === g.width * g.height)) {
-    throw new Error(`toMnistInput: expected a grey image with width × height values, got ${g.width}x${g.height} with ${g.data.length}`);
+    throw new Error(
+      `toMnistInput: expected a grey image with width × height values, got ${g.width}x${g.height} with ${g.data.length}`,
+    );
   }
   const invert = opts.invert ?? 'auto';
   if (invert === true || (invert === 'auto' && borderMean(g) > 0.5)) {
@@ -111,20 +130,27 @@ export function toMnistInput(g: Grey, opts: MnistInputOptions = {}): Float32Arra
   const box = inkBox(g);
   if (!box) return null;
   const [x0, y0, x1, y1] = box;
-  const w = x1 - x0, h = y1 - y0;
+  const w = x1 - x0,
+    h = y1 - y0;
   const s = boxSide / Math.max(w, h);
-  const tw = Math.max(1, Math.min(boxSide, Math.round(w * s))), th = Math.max(1, Math.min(boxSide, Math.round(h * s)));
+  const tw = Math.max(1, Math.min(boxSide, Math.round(w * s))),
+    th = Math.max(1, Math.min(boxSide, Math.round(h * s)));
   const small = resizeArea(g, x0, y0, w, h, tw, th);
-  let m = 0, mx = 0, my = 0;
+  let m = 0,
+    mx = 0,
+    my = 0;
   for (let y = 0; y < th; y++) {
     for (let x = 0; x < tw; x++) {
       const v = small.data[y * tw + x];
       // Index coordinates, as MNIST's own digits: their centre of mass lies at pixel index (14, 14).
-      m += v; mx += v * x; my += v * y;
+      m += v;
+      mx += v * x;
+      my += v * y;
     }
   }
   // Top-left corner that puts the centre of mass at the centre of the field (whole pixels).
-  const ox = Math.round(size / 2 - mx / m), oy = Math.round(size / 2 - my / m);
+  const ox = Math.round(size / 2 - mx / m),
+    oy = Math.round(size / 2 - my / m);
   const out = new Float32Array(size * size);
   for (let y = 0; y < th; y++) {
     const ty = y + oy;

@@ -1,10 +1,10 @@
 // BatchNormalization (Keras): gamma/beta trainable, moving mean/variance non-trainable state saved
 // with the model. Training mode (fit, trainOnBatch) normalizes with the batch statistics and updates
 // the moving ones; inference (predict, evaluate) uses the moving ones. The math is ops/batchnorm.ts.
-import { Tensor } from '../tensor.js';
-import { Rng } from '../rng.js';
+import type { Tensor } from '../tensor.js';
+import type { Rng } from '../rng.js';
 import { batchNorm } from '../ops/batchnorm.js';
-import { CallArgs, Layer, initialize } from './layer.js';
+import { type CallArgs, Layer, initialize } from './layer.js';
 import { show } from '../show.js';
 import { checkLayerOptions } from './options.js';
 
@@ -39,19 +39,27 @@ export class BatchNormalization extends Layer {
     const axis = c.axis ?? -1;
     if (!Number.isInteger(axis)) throw new Error(`${what}: axis must be an integer, got ${show(c.axis)}`);
     const momentum = c.momentum ?? 0.99;
-    if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new Error(`${what}: momentum must be a number in [0, 1], got ${show(c.momentum)}`);
+    if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1))
+      throw new Error(`${what}: momentum must be a number in [0, 1], got ${show(c.momentum)}`);
     const epsilon = c.epsilon ?? 1e-3;
-    if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon))) throw new Error(`${what}: epsilon must be a positive number, got ${show(c.epsilon)}`);
+    if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon)))
+      throw new Error(`${what}: epsilon must be a positive number, got ${show(c.epsilon)}`);
     this.cfg = { axis, momentum, epsilon, center: c.center ?? true, scale: c.scale ?? true };
   }
-  get className() { return 'BatchNormalization'; }
-  get defaultName() { return 'batch_normalization'; }
+  get className() {
+    return 'BatchNormalization';
+  }
+  get defaultName() {
+    return 'batch_normalization';
+  }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'BatchNormalization';
     if (s.length < 1) throw new Error(`${what}: expected an input with a channel axis, got [${s}]`);
     // With the batch axis the input has rank s.length + 1; its last axis is index s.length.
     if (this.cfg.axis !== -1 && this.cfg.axis !== s.length) {
-      throw new Error(`${what}: only the last axis can be normalized (axis -1 or ${s.length} for input [None, ${s}]), got axis ${this.cfg.axis}`);
+      throw new Error(
+        `${what}: only the last axis can be normalized (axis -1 or ${s.length} for input [None, ${s}]), got axis ${this.cfg.axis}`,
+      );
     }
     return [...s];
   }
@@ -64,7 +72,10 @@ export class BatchNormalization extends Layer {
   }
   stateShapes(s: readonly number[]): Array<[string, number[]]> {
     const C = s[s.length - 1];
-    return [['moving_mean', [C]], ['moving_variance', [C]]];
+    return [
+      ['moving_mean', [C]],
+      ['moving_variance', [C]],
+    ];
   }
   protected buildWeights(s: readonly number[], rng: Rng): void {
     const C = s[s.length - 1];
@@ -78,11 +89,18 @@ export class BatchNormalization extends Layer {
   }
   call(x: Tensor, args: CallArgs): Tensor {
     return batchNorm(x, {
-      gamma: this.param('gamma'), beta: this.param('beta'),
-      movingMean: this.stateWeights[0].value, movingVariance: this.stateWeights[1].value,
-      training: args.training, momentum: this.cfg.momentum, epsilon: this.cfg.epsilon,
-      name: this.name, skipFiniteCheck: true,
+      gamma: this.param('gamma'),
+      beta: this.param('beta'),
+      movingMean: this.stateWeights[0].value,
+      movingVariance: this.stateWeights[1].value,
+      training: args.training,
+      momentum: this.cfg.momentum,
+      epsilon: this.cfg.epsilon,
+      name: this.name,
+      skipFiniteCheck: true,
     });
   }
-  getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  getConfig() {
+    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }

@@ -2,16 +2,23 @@
 // Channels last; weights in Keras' layout and under Keras' names, so getWeights/setWeights line up with
 // tfjs-layers and Keras. Each is parameters + calls into ops/ (conv2d, depthwiseConv2d, conv2dTranspose).
 import { checkLayerOptions } from './options.js';
-import { Tensor } from '../tensor.js';
-import { Rng } from '../rng.js';
+import type { Tensor } from '../tensor.js';
+import type { Rng } from '../rng.js';
 import { conv2d } from '../ops/conv2d.js';
 import { expectConvAlgorithm, expectWinogradTile, type ConvAlgorithm, type WinogradTile } from '../ops/winograd.js';
 import { depthwiseConv2d } from '../ops/dwconv2d.js';
 import { conv2dTranspose } from '../ops/conv2dtranspose.js';
 import { conv2dTransposeShape, pair, posInt, windowGeometry } from '../geom.js';
-import { ActivationName, CallArgs, InitializerName, Layer, applyActivation, checkActivation, initialize } from './layer.js';
+import {
+  type ActivationName,
+  type CallArgs,
+  type InitializerName,
+  Layer,
+  applyActivation,
+  checkActivation,
+  initialize,
+} from './layer.js';
 import { show } from '../show.js';
-
 
 function checkPadding(p: unknown, what: string): 'valid' | 'same' {
   const v = p ?? 'valid';
@@ -27,12 +34,19 @@ function checkStridesDilation(s: [number, number], d: [number, number], what: st
 }
 
 function expectImage(s: readonly number[], what: string): void {
-  if (s.length !== 3) throw new Error(`${what}: expected input of shape [height, width, channels] (without batch), got [${s}]`);
+  if (s.length !== 3)
+    throw new Error(`${what}: expected input of shape [height, width, channels] (without batch), got [${s}]`);
 }
 
 /** Output size of a dilated window (the effective kernel is (k-1)*d+1). */
-function dilatedWindow(what: string, s: readonly number[], k: [number, number], st: [number, number], d: [number, number],
-  padding: 'valid' | 'same') {
+function dilatedWindow(
+  what: string,
+  s: readonly number[],
+  k: [number, number],
+  st: [number, number],
+  d: [number, number],
+  padding: 'valid' | 'same',
+) {
   return windowGeometry(what, s[0], s[1], (k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1, st[0], st[1], padding);
 }
 
@@ -60,10 +74,23 @@ export interface Conv2DConfig {
 
 /** 2-D convolution layer (channels last), as keras.layers.Conv2D; kernel (KH, KW, C/groups, filters). */
 export class Conv2D extends Layer {
-  readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name' | 'algorithm' | 'winogradTile'>>
-    & Pick<Conv2DConfig, 'algorithm' | 'winogradTile'>;
+  readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name' | 'algorithm' | 'winogradTile'>> &
+    Pick<Conv2DConfig, 'algorithm' | 'winogradTile'>;
   constructor(cfg: Conv2DConfig) {
-    checkLayerOptions('Conv2D', cfg, ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'groups', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'algorithm', 'winogradTile']);
+    checkLayerOptions('Conv2D', cfg, [
+      'filters',
+      'kernelSize',
+      'strides',
+      'padding',
+      'dilationRate',
+      'groups',
+      'activation',
+      'useBias',
+      'kernelInitializer',
+      'biasInitializer',
+      'algorithm',
+      'winogradTile',
+    ]);
     super(cfg);
     const what = 'Conv2D';
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
@@ -86,19 +113,33 @@ export class Conv2D extends Layer {
       throw new Error(`${what}: filters (${this.cfg.filters}) must be divisible by groups (${this.cfg.groups})`);
     }
   }
-  get className() { return 'Conv2D'; }
-  get defaultName() { return 'conv2d'; }
-  get activation() { return this.cfg.activation; }
+  get className() {
+    return 'Conv2D';
+  }
+  get defaultName() {
+    return 'conv2d';
+  }
+  get activation() {
+    return this.cfg.activation;
+  }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'Conv2D';
     expectImage(s, what);
     const G = this.cfg.groups;
     if (s[2] % G !== 0) {
-      throw new Error(`${what}: groups = ${G} must divide the input channels, got input shape [${s}] (${s[2]} channels) `
-        + `and ${this.cfg.filters} filters`);
+      throw new Error(
+        `${what}: groups = ${G} must divide the input channels, got input shape [${s}] (${s[2]} channels) ` +
+          `and ${this.cfg.filters} filters`,
+      );
     }
-    const g = dilatedWindow(what, s, this.cfg.kernelSize as [number, number], this.cfg.strides as [number, number],
-      this.cfg.dilationRate as [number, number], this.cfg.padding);
+    const g = dilatedWindow(
+      what,
+      s,
+      this.cfg.kernelSize as [number, number],
+      this.cfg.strides as [number, number],
+      this.cfg.dilationRate as [number, number],
+      this.cfg.padding,
+    );
     return [g.OH, g.OW, this.cfg.filters];
   }
   weightShapes(s: readonly number[]): Array<[string, number[]]> {
@@ -109,16 +150,28 @@ export class Conv2D extends Layer {
   }
   protected buildWeights(s: readonly number[], rng: Rng): void {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const Cg = s[2] / this.cfg.groups, K = this.cfg.filters;
-    this.addWeight('kernel', initialize(this.cfg.kernelInitializer, [KH, KW, Cg, K], KH * KW * Cg, KH * KW * K, rng, this.name));
-    if (this.cfg.useBias) this.addWeight('bias', initialize(this.cfg.biasInitializer, [K], KH * KW * Cg, KH * KW * K, rng, this.name));
+    const Cg = s[2] / this.cfg.groups,
+      K = this.cfg.filters;
+    this.addWeight(
+      'kernel',
+      initialize(this.cfg.kernelInitializer, [KH, KW, Cg, K], KH * KW * Cg, KH * KW * K, rng, this.name),
+    );
+    if (this.cfg.useBias)
+      this.addWeight('bias', initialize(this.cfg.biasInitializer, [K], KH * KW * Cg, KH * KW * K, rng, this.name));
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
     const y = conv2d(x, this.weights[0].value, {
-      strides: this.cfg.strides, padding: this.cfg.padding, dilationRate: this.cfg.dilationRate, groups: this.cfg.groups,
-      bias: this.weights[1]?.value ?? null, activation: act === 'relu' ? 'relu' : 'linear', name: this.name, skipFiniteCheck: true,
-      algorithm: this.cfg.algorithm, winogradTile: this.cfg.winogradTile,
+      strides: this.cfg.strides,
+      padding: this.cfg.padding,
+      dilationRate: this.cfg.dilationRate,
+      groups: this.cfg.groups,
+      bias: this.weights[1]?.value ?? null,
+      activation: act === 'relu' ? 'relu' : 'linear',
+      name: this.name,
+      skipFiniteCheck: true,
+      algorithm: this.cfg.algorithm,
+      winogradTile: this.cfg.winogradTile,
     });
     return act === 'relu' ? y : applyActivation(y, act, args);
   }
@@ -128,8 +181,11 @@ export class Conv2D extends Layer {
     const { dilationRate, groups, ...rest } = this.cfg;
     const d = dilationRate as [number, number];
     return {
-      ...rest, ...(d[0] !== 1 || d[1] !== 1 ? { dilationRate } : {}), ...(groups !== 1 ? { groups } : {}),
-      name: this.name, inputShape: this.inputShape ?? undefined,
+      ...rest,
+      ...(d[0] !== 1 || d[1] !== 1 ? { dilationRate } : {}),
+      ...(groups !== 1 ? { groups } : {}),
+      name: this.name,
+      inputShape: this.inputShape ?? undefined,
     };
   }
 }
@@ -154,7 +210,17 @@ export interface DepthwiseConv2DConfig {
 export class DepthwiseConv2D extends Layer {
   readonly cfg: Required<Omit<DepthwiseConv2DConfig, 'inputShape' | 'name'>>;
   constructor(cfg: DepthwiseConv2DConfig) {
-    checkLayerOptions('DepthwiseConv2D', cfg, ['kernelSize', 'strides', 'padding', 'depthMultiplier', 'dilationRate', 'activation', 'useBias', 'depthwiseInitializer', 'biasInitializer']);
+    checkLayerOptions('DepthwiseConv2D', cfg, [
+      'kernelSize',
+      'strides',
+      'padding',
+      'depthMultiplier',
+      'dilationRate',
+      'activation',
+      'useBias',
+      'depthwiseInitializer',
+      'biasInitializer',
+    ]);
     super(cfg);
     const what = 'DepthwiseConv2D';
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
@@ -171,14 +237,26 @@ export class DepthwiseConv2D extends Layer {
     };
     checkStridesDilation(this.cfg.strides as [number, number], this.cfg.dilationRate as [number, number], what);
   }
-  get className() { return 'DepthwiseConv2D'; }
-  get defaultName() { return 'depthwise_conv2d'; }
-  get activation() { return this.cfg.activation; }
+  get className() {
+    return 'DepthwiseConv2D';
+  }
+  get defaultName() {
+    return 'depthwise_conv2d';
+  }
+  get activation() {
+    return this.cfg.activation;
+  }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'DepthwiseConv2D';
     expectImage(s, what);
-    const g = dilatedWindow(what, s, this.cfg.kernelSize as [number, number], this.cfg.strides as [number, number],
-      this.cfg.dilationRate as [number, number], this.cfg.padding);
+    const g = dilatedWindow(
+      what,
+      s,
+      this.cfg.kernelSize as [number, number],
+      this.cfg.strides as [number, number],
+      this.cfg.dilationRate as [number, number],
+      this.cfg.padding,
+    );
     return [g.OH, g.OW, s[2] * this.cfg.depthMultiplier];
   }
   weightShapes(s: readonly number[]): Array<[string, number[]]> {
@@ -190,20 +268,32 @@ export class DepthwiseConv2D extends Layer {
   }
   protected buildWeights(s: readonly number[], rng: Rng): void {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const C = s[2], M = this.cfg.depthMultiplier;
+    const C = s[2],
+      M = this.cfg.depthMultiplier;
     // Keras' fans for a (KH, KW, C, M) kernel: receptive field times the last two axes.
-    this.addWeight('depthwise_kernel', initialize(this.cfg.depthwiseInitializer, [KH, KW, C, M], KH * KW * C, KH * KW * M, rng, this.name));
-    if (this.cfg.useBias) this.addWeight('bias', initialize(this.cfg.biasInitializer, [C * M], KH * KW * C, KH * KW * M, rng, this.name));
+    this.addWeight(
+      'depthwise_kernel',
+      initialize(this.cfg.depthwiseInitializer, [KH, KW, C, M], KH * KW * C, KH * KW * M, rng, this.name),
+    );
+    if (this.cfg.useBias)
+      this.addWeight('bias', initialize(this.cfg.biasInitializer, [C * M], KH * KW * C, KH * KW * M, rng, this.name));
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
     const y = depthwiseConv2d(x, this.weights[0].value, {
-      strides: this.cfg.strides, padding: this.cfg.padding, dilationRate: this.cfg.dilationRate,
-      bias: this.weights[1]?.value ?? null, activation: act === 'relu' ? 'relu' : 'linear', name: this.name, skipFiniteCheck: true,
+      strides: this.cfg.strides,
+      padding: this.cfg.padding,
+      dilationRate: this.cfg.dilationRate,
+      bias: this.weights[1]?.value ?? null,
+      activation: act === 'relu' ? 'relu' : 'linear',
+      name: this.name,
+      skipFiniteCheck: true,
     });
     return act === 'relu' ? y : applyActivation(y, act, args);
   }
-  getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  getConfig() {
+    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Options of {@link SeparableConv2D}. */
@@ -230,7 +320,19 @@ export interface SeparableConv2DConfig {
 export class SeparableConv2D extends Layer {
   readonly cfg: Required<Omit<SeparableConv2DConfig, 'inputShape' | 'name'>>;
   constructor(cfg: SeparableConv2DConfig) {
-    checkLayerOptions('SeparableConv2D', cfg, ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'depthMultiplier', 'activation', 'useBias', 'depthwiseInitializer', 'pointwiseInitializer', 'biasInitializer']);
+    checkLayerOptions('SeparableConv2D', cfg, [
+      'filters',
+      'kernelSize',
+      'strides',
+      'padding',
+      'dilationRate',
+      'depthMultiplier',
+      'activation',
+      'useBias',
+      'depthwiseInitializer',
+      'pointwiseInitializer',
+      'biasInitializer',
+    ]);
     super(cfg);
     const what = 'SeparableConv2D';
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
@@ -249,42 +351,75 @@ export class SeparableConv2D extends Layer {
     };
     checkStridesDilation(this.cfg.strides as [number, number], this.cfg.dilationRate as [number, number], what);
   }
-  get className() { return 'SeparableConv2D'; }
-  get defaultName() { return 'separable_conv2d'; }
-  get activation() { return this.cfg.activation; }
+  get className() {
+    return 'SeparableConv2D';
+  }
+  get defaultName() {
+    return 'separable_conv2d';
+  }
+  get activation() {
+    return this.cfg.activation;
+  }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'SeparableConv2D';
     expectImage(s, what);
-    const g = dilatedWindow(what, s, this.cfg.kernelSize as [number, number], this.cfg.strides as [number, number],
-      this.cfg.dilationRate as [number, number], this.cfg.padding);
+    const g = dilatedWindow(
+      what,
+      s,
+      this.cfg.kernelSize as [number, number],
+      this.cfg.strides as [number, number],
+      this.cfg.dilationRate as [number, number],
+      this.cfg.padding,
+    );
     return [g.OH, g.OW, this.cfg.filters];
   }
   weightShapes(s: readonly number[]): Array<[string, number[]]> {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const M = this.cfg.depthMultiplier, F = this.cfg.filters;
-    const w: Array<[string, number[]]> = [['depthwise_kernel', [KH, KW, s[2], M]], ['pointwise_kernel', [1, 1, s[2] * M, F]]];
+    const M = this.cfg.depthMultiplier,
+      F = this.cfg.filters;
+    const w: Array<[string, number[]]> = [
+      ['depthwise_kernel', [KH, KW, s[2], M]],
+      ['pointwise_kernel', [1, 1, s[2] * M, F]],
+    ];
     if (this.cfg.useBias) w.push(['bias', [F]]);
     return w;
   }
   protected buildWeights(s: readonly number[], rng: Rng): void {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const C = s[2], M = this.cfg.depthMultiplier, F = this.cfg.filters;
-    this.addWeight('depthwise_kernel', initialize(this.cfg.depthwiseInitializer, [KH, KW, C, M], KH * KW * C, KH * KW * M, rng, this.name));
-    this.addWeight('pointwise_kernel', initialize(this.cfg.pointwiseInitializer, [1, 1, C * M, F], C * M, F, rng, this.name));
+    const C = s[2],
+      M = this.cfg.depthMultiplier,
+      F = this.cfg.filters;
+    this.addWeight(
+      'depthwise_kernel',
+      initialize(this.cfg.depthwiseInitializer, [KH, KW, C, M], KH * KW * C, KH * KW * M, rng, this.name),
+    );
+    this.addWeight(
+      'pointwise_kernel',
+      initialize(this.cfg.pointwiseInitializer, [1, 1, C * M, F], C * M, F, rng, this.name),
+    );
     if (this.cfg.useBias) this.addWeight('bias', initialize(this.cfg.biasInitializer, [F], C * M, F, rng, this.name));
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
     const d = depthwiseConv2d(x, this.weights[0].value, {
-      strides: this.cfg.strides, padding: this.cfg.padding, dilationRate: this.cfg.dilationRate, name: this.name, skipFiniteCheck: true,
+      strides: this.cfg.strides,
+      padding: this.cfg.padding,
+      dilationRate: this.cfg.dilationRate,
+      name: this.name,
+      skipFiniteCheck: true,
     });
     // 1x1, stride 1: conv2d's direct path (the depthwise output is already the GEMM's A matrix).
     const y = conv2d(d, this.weights[1].value, {
-      bias: this.weights[2]?.value ?? null, activation: act === 'relu' ? 'relu' : 'linear', name: this.name, skipFiniteCheck: true,
+      bias: this.weights[2]?.value ?? null,
+      activation: act === 'relu' ? 'relu' : 'linear',
+      name: this.name,
+      skipFiniteCheck: true,
     });
     return act === 'relu' ? y : applyActivation(y, act, args);
   }
-  getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  getConfig() {
+    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Options of {@link Conv2DTranspose}. */
@@ -308,7 +443,18 @@ export interface Conv2DTransposeConfig {
 export class Conv2DTranspose extends Layer {
   readonly cfg: Required<Omit<Conv2DTransposeConfig, 'inputShape' | 'name'>>;
   constructor(cfg: Conv2DTransposeConfig) {
-    checkLayerOptions('Conv2DTranspose', cfg, ['filters', 'kernelSize', 'strides', 'padding', 'outputPadding', 'dilationRate', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer']);
+    checkLayerOptions('Conv2DTranspose', cfg, [
+      'filters',
+      'kernelSize',
+      'strides',
+      'padding',
+      'outputPadding',
+      'dilationRate',
+      'activation',
+      'useBias',
+      'kernelInitializer',
+      'biasInitializer',
+    ]);
     super(cfg);
     const what = 'Conv2DTranspose';
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
@@ -331,17 +477,29 @@ export class Conv2DTranspose extends Layer {
       const s = this.cfg.strides as [number, number];
       opv.forEach((v, i) => {
         if (!Number.isInteger(v) || v < 0 || v >= s[i]) {
-          throw new Error(`${what}: outputPadding [${opv}] must be non-negative integers smaller than the strides [${s}]`);
+          throw new Error(
+            `${what}: outputPadding [${opv}] must be non-negative integers smaller than the strides [${s}]`,
+          );
         }
       });
     }
   }
-  get className() { return 'Conv2DTranspose'; }
-  get defaultName() { return 'conv2d_transpose'; }
-  get activation() { return this.cfg.activation; }
+  get className() {
+    return 'Conv2DTranspose';
+  }
+  get defaultName() {
+    return 'conv2d_transpose';
+  }
+  get activation() {
+    return this.cfg.activation;
+  }
   private opts() {
-    return { strides: this.cfg.strides, padding: this.cfg.padding, dilationRate: this.cfg.dilationRate,
-      outputPadding: this.cfg.outputPadding as [number, number] | null };
+    return {
+      strides: this.cfg.strides,
+      padding: this.cfg.padding,
+      dilationRate: this.cfg.dilationRate,
+      outputPadding: this.cfg.outputPadding as [number, number] | null,
+    };
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'Conv2DTranspose';
@@ -358,18 +516,28 @@ export class Conv2DTranspose extends Layer {
   }
   protected buildWeights(s: readonly number[], rng: Rng): void {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const C = s[2], F = this.cfg.filters;
+    const C = s[2],
+      F = this.cfg.filters;
     // Keras' fans read the kernel (KH, KW, F, C) as (..., in, out): fan_in KH*KW*F, fan_out KH*KW*C.
-    this.addWeight('kernel', initialize(this.cfg.kernelInitializer, [KH, KW, F, C], KH * KW * F, KH * KW * C, rng, this.name));
-    if (this.cfg.useBias) this.addWeight('bias', initialize(this.cfg.biasInitializer, [F], KH * KW * F, KH * KW * C, rng, this.name));
+    this.addWeight(
+      'kernel',
+      initialize(this.cfg.kernelInitializer, [KH, KW, F, C], KH * KW * F, KH * KW * C, rng, this.name),
+    );
+    if (this.cfg.useBias)
+      this.addWeight('bias', initialize(this.cfg.biasInitializer, [F], KH * KW * F, KH * KW * C, rng, this.name));
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const y = conv2dTranspose(x, this.weights[0].value, {
-      ...this.opts(), bias: this.weights[1]?.value ?? null, name: this.name, skipFiniteCheck: true,
+      ...this.opts(),
+      bias: this.weights[1]?.value ?? null,
+      name: this.name,
+      skipFiniteCheck: true,
     });
     return applyActivation(y, this.cfg.activation, args);
   }
-  getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  getConfig() {
+    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** The convolution layer classes by Keras class name (merged into the registry of layers.ts). */

@@ -6,12 +6,21 @@ import { Tensor } from '../tensor.js';
 export type Data = Tensor | { data: ArrayLike<number>; shape: number[] };
 
 /** Loss names (Keras). */
-export type LossName = 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' | 'meanSquaredError' | 'meanAbsoluteError'
+export type LossName =
+  | 'categoricalCrossentropy'
+  | 'sparseCategoricalCrossentropy'
+  | 'meanSquaredError'
+  | 'meanAbsoluteError'
   | 'binaryCrossentropy';
 
 /** Every loss compile accepts. */
-export const LOSSES: readonly LossName[] = ['categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'meanSquaredError',
-  'meanAbsoluteError', 'binaryCrossentropy'];
+export const LOSSES: readonly LossName[] = [
+  'categoricalCrossentropy',
+  'sparseCategoricalCrossentropy',
+  'meanSquaredError',
+  'meanAbsoluteError',
+  'binaryCrossentropy',
+];
 
 /**
  * Checks targets of the element-wise losses: the shape of the model's output, finite values, and
@@ -19,13 +28,16 @@ export const LOSSES: readonly LossName[] = ['categoricalCrossentropy', 'sparseCa
  */
 export function checkTargets(ys: DataSource, loss: LossName, outShape: readonly number[], what: string): void {
   if (ys.rowShape.join() !== outShape.join()) {
-    throw new Error(`${what}: ${loss} needs targets of the output's shape [N, ${outShape}], got [${ys.n}, ${ys.rowShape}]`);
+    throw new Error(
+      `${what}: ${loss} needs targets of the output's shape [N, ${outShape}], got [${ys.n}, ${ys.rowShape}]`,
+    );
   }
   ys.checkFinite(what);
   if (loss === 'binaryCrossentropy') {
     const v = ys.values();
     for (let i = 0; i < v.length; i++) {
-      if (!(v[i] >= 0 && v[i] <= 1)) throw new Error(`${what}: binaryCrossentropy targets must lie in [0, 1], got ${v[i]} at flat index ${i}`);
+      if (!(v[i] >= 0 && v[i] <= 1))
+        throw new Error(`${what}: binaryCrossentropy targets must lie in [0, 1], got ${v[i]} at flat index ${i}`);
     }
   }
 }
@@ -52,9 +64,11 @@ export function toSource(x: Data, what: string): DataSource {
     values = () => x.view();
   } else if (x && typeof x === 'object' && 'data' in x && 'shape' in x) {
     shape = [...x.shape];
-    if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`${what}: shape [${shape}] must hold non-negative integers`);
+    if (shape.some((d) => !Number.isInteger(d) || d < 0))
+      throw new Error(`${what}: shape [${shape}] must hold non-negative integers`);
     const size = shape.reduce((a, b) => a * b, 1);
-    if (x.data.length !== size) throw new Error(`${what}: ${x.data.length} values do not fill shape [${shape}] (${size})`);
+    if (x.data.length !== size)
+      throw new Error(`${what}: ${x.data.length} values do not fill shape [${shape}] (${size})`);
     const d = x.data;
     values = () => d;
   } else {
@@ -85,7 +99,10 @@ function makeSource(shape: number[], values: () => ArrayLike<number>): DataSourc
   const rowShape = shape.slice(1);
   const rowSize = rowShape.reduce((a, b) => a * b, 1);
   return {
-    n, rowShape, rowSize, values,
+    n,
+    rowShape,
+    rowSize,
+    values,
     gather(idx, start, count, dst) {
       const v = values();
       for (let i = 0; i < count; i++) {
@@ -97,29 +114,40 @@ function makeSource(shape: number[], values: () => ArrayLike<number>): DataSourc
     checkFinite(w) {
       const v = values();
       for (let i = 0; i < v.length; i++) {
-        if (!Number.isFinite(v[i])) throw new Error(`${w}: contains ${v[i]} at flat index ${i} (example ${Math.floor(i / Math.max(1, rowSize))})`);
+        if (!Number.isFinite(v[i]))
+          throw new Error(
+            `${w}: contains ${v[i]} at flat index ${i} (example ${Math.floor(i / Math.max(1, rowSize))})`,
+          );
       }
     },
     checkLabels(loss, K, w) {
       const v = values();
       if (loss === 'sparseCategoricalCrossentropy') {
-        if (rowSize !== 1) throw new Error(`${w}: sparseCategoricalCrossentropy needs integer class labels of shape [N] or [N, 1], got [${shape}]`);
+        if (rowSize !== 1)
+          throw new Error(
+            `${w}: sparseCategoricalCrossentropy needs integer class labels of shape [N] or [N, 1], got [${shape}]`,
+          );
         for (let i = 0; i < n; i++) {
           const c = v[i];
-          if (!Number.isInteger(c) || c < 0 || c >= K) throw new Error(`${w}: label ${c} of example ${i} is not a class index in [0, ${K})`);
+          if (!Number.isInteger(c) || c < 0 || c >= K)
+            throw new Error(`${w}: label ${c} of example ${i} is not a class index in [0, ${K})`);
         }
       } else {
         if (rowShape.length !== 1 || rowSize !== K) {
-          throw new Error(`${w}: categoricalCrossentropy needs one-hot labels of shape [N, ${K}], got [${shape}]${rowSize === 1 ? ' (use sparseCategoricalCrossentropy for class indices)' : ''}`);
+          throw new Error(
+            `${w}: categoricalCrossentropy needs one-hot labels of shape [N, ${K}], got [${shape}]${rowSize === 1 ? ' (use sparseCategoricalCrossentropy for class indices)' : ''}`,
+          );
         }
         for (let i = 0; i < n; i++) {
           let s = 0;
           for (let k = 0; k < K; k++) {
             const p = v[i * K + k];
-            if (!(p >= 0 && p <= 1)) throw new Error(`${w}: example ${i} is not a one-hot (or probability) row: value ${p} at class ${k}`);
+            if (!(p >= 0 && p <= 1))
+              throw new Error(`${w}: example ${i} is not a one-hot (or probability) row: value ${p} at class ${k}`);
             s += p;
           }
-          if (Math.abs(s - 1) > 1e-3) throw new Error(`${w}: example ${i} is not a one-hot (or probability) row: it sums to ${s}`);
+          if (Math.abs(s - 1) > 1e-3)
+            throw new Error(`${w}: example ${i} is not a one-hot (or probability) row: it sums to ${s}`);
         }
       }
     },
@@ -127,8 +155,19 @@ function makeSource(shape: number[], values: () => ArrayLike<number>): DataSourc
 }
 
 /** Writes one-hot rows for the batch into dst (count * K floats, zeroed by the caller). */
-export function labelsToOneHot(ys: DataSource, idx: Int32Array, start: number, count: number, loss: LossName, K: number, dst: Float32Array): void {
-  if (loss === 'categoricalCrossentropy') { ys.gather(idx, start, count, dst); return; }
+export function labelsToOneHot(
+  ys: DataSource,
+  idx: Int32Array,
+  start: number,
+  count: number,
+  loss: LossName,
+  K: number,
+  dst: Float32Array,
+): void {
+  if (loss === 'categoricalCrossentropy') {
+    ys.gather(idx, start, count, dst);
+    return;
+  }
   const v = ys.values();
   for (let i = 0; i < count; i++) dst[i * K + v[idx[start + i]]] = 1;
 }

@@ -21,7 +21,10 @@ export class StepGuard {
     }
     const u8 = arena.u8();
     let at = this.ptr;
-    for (const t of tensors) { u8.copyWithin(at, t.ptr, t.ptr + t.size * 4); at += t.size * 4; }
+    for (const t of tensors) {
+      u8.copyWithin(at, t.ptr, t.ptr + t.size * 4);
+      at += t.size * 4;
+    }
     this.saved = tensors;
   }
 
@@ -29,7 +32,10 @@ export class StepGuard {
   restore(): void {
     const u8 = getArena().u8();
     let at = this.ptr;
-    for (const t of this.saved) { u8.copyWithin(t.ptr, at, at + t.size * 4); at += t.size * 4; }
+    for (const t of this.saved) {
+      u8.copyWithin(t.ptr, at, at + t.size * 4);
+      at += t.size * 4;
+    }
   }
 
   /** Index of the first tensor holding NaN or ±Infinity, or -1. */
@@ -41,6 +47,8 @@ export class StepGuard {
   /** Releases the copy. */
   free(): void {
     if (this.ptr >= 0) getArena().release(this.ptr);
-    this.ptr = -1; this.bytes = 0; this.saved = [];
+    this.ptr = -1;
+    this.bytes = 0;
+    this.saved = [];
   }
 }

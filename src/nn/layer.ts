@@ -2,19 +2,26 @@
 // `weights`, non-trainable `stateWeights`), call(x) is a thin call into ops/,
 // computeOutputShape/countParams/getConfig describe it. Layers never call wasm.
 // Shapes here exclude the batch axis: a Conv2D input is [H, W, C].
-import { Tensor, zeros, tensor, keep } from '../tensor.js';
-import { Rng } from '../rng.js';
+import { type Tensor, zeros, tensor, keep } from '../tensor.js';
+import type { Rng } from '../rng.js';
 import { elu, gelu, hardSigmoid, hardSwish, relu, relu6, sigmoid, softmax, swish, tanh } from '../ops/act.js';
 import { show } from '../show.js';
 
 /** A parameter of a layer with its gradient buffer. */
-export interface Weight { name: string; value: Tensor; grad: Tensor }
+export interface Weight {
+  name: string;
+  value: Tensor;
+  grad: Tensor;
+}
 
 /**
  * Non-trainable state of a layer (BatchNormalization's moving mean and variance): saved with the
  * model and returned by getWeights, never touched by the optimizer.
  */
-export interface StateWeight { name: string; value: Tensor }
+export interface StateWeight {
+  name: string;
+  value: Tensor;
+}
 
 /** Arguments of {@link Layer.call}. */
 export interface CallArgs {
@@ -36,16 +43,41 @@ export interface CallArgs {
  * x * sigmoid(x); 'relu6' is min(max(x, 0), 6); 'hardSigmoid' is Keras 3's relu6(x + 3) / 6 (not
  * Keras 2's clip(0.2 x + 0.5, 0, 1)); 'hardSwish' is x * relu6(x + 3) / 6.
  */
-export type ActivationName = 'linear' | 'relu' | 'softmax' | 'sigmoid' | 'tanh' | 'elu' | 'gelu'
-  | 'swish' | 'silu' | 'relu6' | 'hardSigmoid' | 'hardSwish';
+export type ActivationName =
+  | 'linear'
+  | 'relu'
+  | 'softmax'
+  | 'sigmoid'
+  | 'tanh'
+  | 'elu'
+  | 'gelu'
+  | 'swish'
+  | 'silu'
+  | 'relu6'
+  | 'hardSigmoid'
+  | 'hardSwish';
 
-const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu',
-  'swish', 'silu', 'relu6', 'hardSigmoid', 'hardSwish'];
+const ACTIVATIONS: readonly ActivationName[] = [
+  'linear',
+  'relu',
+  'softmax',
+  'sigmoid',
+  'tanh',
+  'elu',
+  'gelu',
+  'swish',
+  'silu',
+  'relu6',
+  'hardSigmoid',
+  'hardSwish',
+];
 
 export function checkActivation(a: unknown, what: string): ActivationName {
   const v = a ?? 'linear';
   if (!(ACTIVATIONS as readonly unknown[]).includes(v)) {
-    throw new Error(`${what}: activation must be one of ${ACTIVATIONS.map((n) => `'${n}'`).join(', ')}, got ${show(a)}`);
+    throw new Error(
+      `${what}: activation must be one of ${ACTIVATIONS.map((n) => `'${n}'`).join(', ')}, got ${show(a)}`,
+    );
   }
   return v as ActivationName;
 }
@@ -53,17 +85,29 @@ export function checkActivation(a: unknown, what: string): ActivationName {
 /** Applies a non-fused activation through the ops. */
 export function applyActivation(x: Tensor, act: ActivationName, args: CallArgs): Tensor {
   switch (act) {
-    case 'relu': return relu(x);
-    case 'softmax': return args.logits ? x : softmax(x);
-    case 'sigmoid': return sigmoid(x);
-    case 'tanh': return tanh(x);
-    case 'elu': return elu(x, 1);
-    case 'gelu': return gelu(x);
-    case 'swish': case 'silu': return swish(x);
-    case 'relu6': return relu6(x);
-    case 'hardSigmoid': return hardSigmoid(x);
-    case 'hardSwish': return hardSwish(x);
-    default: return x;
+    case 'relu':
+      return relu(x);
+    case 'softmax':
+      return args.logits ? x : softmax(x);
+    case 'sigmoid':
+      return sigmoid(x);
+    case 'tanh':
+      return tanh(x);
+    case 'elu':
+      return elu(x, 1);
+    case 'gelu':
+      return gelu(x);
+    case 'swish':
+    case 'silu':
+      return swish(x);
+    case 'relu6':
+      return relu6(x);
+    case 'hardSigmoid':
+      return hardSigmoid(x);
+    case 'hardSwish':
+      return hardSwish(x);
+    default:
+      return x;
   }
 }
 
@@ -71,7 +115,14 @@ export function applyActivation(x: Tensor, act: ActivationName, args: CallArgs):
 export type InitializerName = 'glorotUniform' | 'heUniform' | 'zeros' | 'ones';
 
 /** Values for a weight of `shape` with the given fans. */
-export function initialize(name: InitializerName, shape: number[], fanIn: number, fanOut: number, rng: Rng, what: string): Tensor {
+export function initialize(
+  name: InitializerName,
+  shape: number[],
+  fanIn: number,
+  fanOut: number,
+  rng: Rng,
+  what: string,
+): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const v = new Float32Array(n);
   if (name === 'glorotUniform' || name === 'heUniform') {
@@ -98,8 +149,12 @@ export class SymbolicTensor {
     readonly index = 0,
   ) {}
   /** Rank without the batch axis. */
-  get rank(): number { return this.shape.length; }
-  toString(): string { return `SymbolicTensor(${this.node.layer.name || this.node.layer.defaultName}, [None, ${this.shape.join(', ')}])`; }
+  get rank(): number {
+    return this.shape.length;
+  }
+  toString(): string {
+    return `SymbolicTensor(${this.node.layer.name || this.node.layer.defaultName}, [None, ${this.shape.join(', ')}])`;
+  }
 }
 
 /** One application of a layer to symbolic inputs (Keras' Node). */
@@ -161,7 +216,9 @@ export abstract class Layer {
     this.trainable = cfg.trainable ?? true;
     if (cfg.inputShape !== undefined) {
       if (!Array.isArray(cfg.inputShape) || cfg.inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
-        throw new Error(`${this.constructor.name}: inputShape must be positive integers without the batch axis, got ${show(cfg.inputShape)}`);
+        throw new Error(
+          `${this.constructor.name}: inputShape must be positive integers without the batch axis, got ${show(cfg.inputShape)}`,
+        );
       }
     }
     this.inputShape = cfg.inputShape ? [...cfg.inputShape] : null;
@@ -178,10 +235,14 @@ export abstract class Layer {
   /** Constructor arguments, for saving. */
   abstract getConfig(): Record<string, unknown>;
   /** The activation applied last (Dense, Conv2D, Activation), or 'linear'. */
-  get activation(): ActivationName { return 'linear'; }
+  get activation(): ActivationName {
+    return 'linear';
+  }
 
   /** Number of inputs the layer takes: 1, or 'many' for merge layers (a list). */
-  get arity(): 1 | 'many' { return 1; }
+  get arity(): 1 | 'many' {
+    return 1;
+  }
 
   /**
    * Applies the layer to a symbolic tensor (a list for merge layers) and returns the symbolic output,
@@ -192,19 +253,29 @@ export abstract class Layer {
     const what = this.name || this.defaultName;
     const xs = Array.isArray(x) ? x : [x];
     if (xs.length === 0 || xs.some((t) => !(t instanceof SymbolicTensor))) {
-      throw new Error(`${what}.apply: expected ${this.arity === 1 ? 'a symbolic tensor' : 'a list of symbolic tensors'} (from sn.input or another layer's apply), got ${Array.isArray(x) ? `[${x.map((t) => typeof t)}]` : typeof x}`);
+      throw new Error(
+        `${what}.apply: expected ${this.arity === 1 ? 'a symbolic tensor' : 'a list of symbolic tensors'} (from sn.input or another layer's apply), got ${Array.isArray(x) ? `[${x.map((t) => typeof t)}]` : typeof x}`,
+      );
     }
-    if (this.arity === 1 && xs.length !== 1) throw new Error(`${what}.apply: takes one input, got a list of ${xs.length}`);
+    if (this.arity === 1 && xs.length !== 1)
+      throw new Error(`${what}.apply: takes one input, got a list of ${xs.length}`);
     const shapes = xs.map((t) => [...t.shape]);
     let out: number[];
-    try { out = this.computeOutputShapeFor(shapes); } catch (e) {
-      throw new Error(`${what} (${this.className}) cannot be applied to input ${shapes.map(shapeText).join(', ')}: ${(e as Error).message}`);
+    try {
+      out = this.computeOutputShapeFor(shapes);
+    } catch (e) {
+      throw new Error(
+        `${what} (${this.className}) cannot be applied to input ${shapes.map(shapeText).join(', ')}: ${(e as Error).message}`,
+      );
     }
     const first = this.inboundNodes[0];
     if (first && this.arity === 1) {
-      const a = JSON.stringify(this.weightShapes(first.inputs[0].shape)), b = JSON.stringify(this.weightShapes(shapes[0]));
+      const a = JSON.stringify(this.weightShapes(first.inputs[0].shape)),
+        b = JSON.stringify(this.weightShapes(shapes[0]));
       if (a !== b) {
-        throw new Error(`${what} (${this.className}) is applied to ${shapeText(shapes[0])} but was first applied to ${shapeText(first.inputs[0].shape)}; a layer applied twice shares its weights, and these inputs need different ones`);
+        throw new Error(
+          `${what} (${this.className}) is applied to ${shapeText(shapes[0])} but was first applied to ${shapeText(first.inputs[0].shape)}; a layer applied twice shares its weights, and these inputs need different ones`,
+        );
       }
     }
     const node = { layer: this, inputs: xs, index: this.inboundNodes.length } as unknown as LayerNode;
@@ -220,7 +291,9 @@ export abstract class Layer {
   }
 
   /** The forward computation for the inputs of one application (one tensor unless a merge layer). */
-  callFor(xs: Tensor[], args: CallArgs): Tensor { return this.call(xs[0], args); }
+  callFor(xs: Tensor[], args: CallArgs): Tensor {
+    return this.call(xs[0], args);
+  }
 
   /**
    * Creates the parameters for `inputShape` (without the batch axis), drawing initial values from `rng`.
@@ -237,10 +310,14 @@ export abstract class Layer {
   protected buildWeights(_inputShape: readonly number[], _rng: Rng): void {}
 
   /** Names (suffixes) and shapes of the parameters build() would create, without allocating. */
-  weightShapes(_inputShape: readonly number[]): Array<[string, number[]]> { return []; }
+  weightShapes(_inputShape: readonly number[]): Array<[string, number[]]> {
+    return [];
+  }
 
   /** Names (suffixes) and shapes of the non-trainable state build() would create. */
-  stateShapes(_inputShape: readonly number[]): Array<[string, number[]]> { return []; }
+  stateShapes(_inputShape: readonly number[]): Array<[string, number[]]> {
+    return [];
+  }
 
   /** Registers a trainable parameter named `<layer>/<suffix>` with a zeroed gradient; returns `value`. */
   protected addWeight(suffix: string, value: Tensor): Tensor {
@@ -256,14 +333,21 @@ export abstract class Layer {
   }
 
   /** Number of parameters, trainable and not (the Keras summary's Param #). */
-  countParams(): number { return this.countTrainableParams() + this.stateWeights.reduce((a, w) => a + w.value.size, 0); }
+  countParams(): number {
+    return this.countTrainableParams() + this.stateWeights.reduce((a, w) => a + w.value.size, 0);
+  }
 
   /** Number of trainable parameters. */
-  countTrainableParams(): number { return this.weights.reduce((a, w) => a + w.value.size, 0); }
+  countTrainableParams(): number {
+    return this.weights.reduce((a, w) => a + w.value.size, 0);
+  }
 
   /** Frees parameters, gradients and state. */
   dispose(): void {
-    for (const w of this.weights) { w.value.dispose(); w.grad.dispose(); }
+    for (const w of this.weights) {
+      w.value.dispose();
+      w.grad.dispose();
+    }
     for (const w of this.stateWeights) w.value.dispose();
     this.weights = [];
     this.stateWeights = [];
@@ -276,17 +360,29 @@ export abstract class Layer {
  * {@link MergeLayer.computeOutputShapeMany} take lists. A merge layer has no weights.
  */
 export abstract class MergeLayer extends Layer {
-  get arity(): 'many' { return 'many'; }
+  get arity(): 'many' {
+    return 'many';
+  }
   /** Output shape (without batch) for the input shapes (without batch); throws when they do not fit. */
   abstract computeOutputShapeMany(shapes: readonly (readonly number[])[]): number[];
   /** The forward computation through ops over the inputs (batch axis first). */
   abstract callMany(xs: Tensor[], args: CallArgs): Tensor;
-  computeOutputShape(s: readonly number[]): number[] { return this.computeOutputShapeMany([s]); }
+  computeOutputShape(s: readonly number[]): number[] {
+    return this.computeOutputShapeMany([s]);
+  }
   /** Merge layers have no weights: building only marks them built. */
-  build(): void { this.built = true; }
-  computeOutputShapeFor(shapes: readonly (readonly number[])[]): number[] { return this.computeOutputShapeMany(shapes); }
-  call(x: Tensor, args: CallArgs): Tensor { return this.callMany([x], args); }
-  callFor(xs: Tensor[], args: CallArgs): Tensor { return this.callMany(xs, args); }
+  build(): void {
+    this.built = true;
+  }
+  computeOutputShapeFor(shapes: readonly (readonly number[])[]): number[] {
+    return this.computeOutputShapeMany(shapes);
+  }
+  call(x: Tensor, args: CallArgs): Tensor {
+    return this.callMany([x], args);
+  }
+  callFor(xs: Tensor[], args: CallArgs): Tensor {
+    return this.callMany(xs, args);
+  }
 }
 
 /** The source of a graph's input (Keras' InputLayer); made by {@link input}. */
@@ -294,7 +390,9 @@ export class InputLayer extends Layer {
   constructor(cfg: { shape?: number[]; inputShape?: number[]; batchInputShape?: (number | null)[]; name?: string }) {
     const shape = cfg?.shape ?? cfg?.inputShape ?? cfg?.batchInputShape?.slice(1);
     if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || (d as number) < 1)) {
-      throw new Error(`input: shape must be a non-empty list of positive integers without the batch axis, got ${show(cfg?.shape ?? shape)}`);
+      throw new Error(
+        `input: shape must be a non-empty list of positive integers without the batch axis, got ${show(cfg?.shape ?? shape)}`,
+      );
     }
     super({ name: cfg.name, inputShape: shape as number[] });
     const node = { layer: this, inputs: [], index: 0 } as unknown as LayerNode;
@@ -302,14 +400,30 @@ export class InputLayer extends Layer {
     this.inboundNodes.push(node);
     this.built = true;
   }
-  get className() { return 'InputLayer'; }
-  get defaultName() { return 'input_layer'; }
+  get className() {
+    return 'InputLayer';
+  }
+  get defaultName() {
+    return 'input_layer';
+  }
   /** The symbolic tensor this input stands for. */
-  get output(): SymbolicTensor { return this.inboundNodes[0].output; }
-  computeOutputShape(s: readonly number[]): number[] { return [...s]; }
-  call(x: Tensor): Tensor { return x; }
-  apply(): SymbolicTensor { throw new Error(`${this.name || 'input_layer'}: an InputLayer cannot be applied; use sn.input({shape}) as a graph's input`); }
-  getConfig() { return { batchInputShape: [null, ...this.inputShape!], name: this.name }; }
+  get output(): SymbolicTensor {
+    return this.inboundNodes[0].output;
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
+  call(x: Tensor): Tensor {
+    return x;
+  }
+  apply(): SymbolicTensor {
+    throw new Error(
+      `${this.name || 'input_layer'}: an InputLayer cannot be applied; use sn.input({shape}) as a graph's input`,
+    );
+  }
+  getConfig() {
+    return { batchInputShape: [null, ...this.inputShape!], name: this.name };
+  }
 }
 
 /** A symbolic input of a functional model, as keras.Input / tf.input: `sn.input({shape: [28, 28, 1]})`. */

@@ -2,24 +2,36 @@
 // Flatten, Dense, Dropout, Activation, LeakyReLU (BatchNormalization lives in batchnorm.ts, the
 // convolutions — Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose — in convolutional.ts).
 // Each is parameters + a one-line call into ops/ (tinygrad's nn style); factories in `layers.*`.
-import { Tensor } from '../tensor.js';
-import { Rng } from '../rng.js';
+import type { Tensor } from '../tensor.js';
+import type { Rng } from '../rng.js';
 import { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from '../ops/pool2d.js';
 import { leakyRelu } from '../ops/act.js';
-import { BatchNormalization, BatchNormalizationConfig } from './batchnorm.js';
+import { BatchNormalization, type BatchNormalizationConfig } from './batchnorm.js';
 import { Conv2D, convolutionalClasses, convolutionalLayers } from './convolutional.js';
-import type { Conv2DConfig, Conv2DTransposeConfig, DepthwiseConv2DConfig, SeparableConv2DConfig } from './convolutional.js';
+import type {
+  Conv2DConfig,
+  Conv2DTransposeConfig,
+  DepthwiseConv2DConfig,
+  SeparableConv2DConfig,
+} from './convolutional.js';
 import { dense } from '../ops/dense.js';
 import { mul, reshape } from '../ops/elementwise.js';
 import { pair, posInt, windowGeometry } from '../geom.js';
-import { ActivationName, CallArgs, InitializerName, Layer, applyActivation, checkActivation, initialize } from './layer.js';
+import {
+  type ActivationName,
+  type CallArgs,
+  type InitializerName,
+  Layer,
+  applyActivation,
+  checkActivation,
+  initialize,
+} from './layer.js';
 import { tensor } from '../tensor.js';
 import { InputLayer } from './layer.js';
 import { Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, mergeLayers } from './merge.js';
 import { reshapingLayerClasses, reshapingLayers } from './reshaping.js';
 import { show } from '../show.js';
 import { checkLayerOptions } from './options.js';
-
 
 function expectRank(s: readonly number[], rank: number, what: string, desc: string): void {
   if (s.length !== rank) throw new Error(`${what}: expected input of shape ${desc} (without batch), got [${s}]`);
@@ -42,28 +54,50 @@ abstract class Pooling2D extends Layer {
     checkLayerOptions(what, cfg, ['poolSize', 'strides', 'padding']);
     const poolSize = pair(cfg.poolSize ?? 2, what, 'poolSize');
     this.cfg = { poolSize, strides: pair(cfg.strides ?? poolSize, what, 'strides'), padding: cfg.padding ?? 'valid' };
-    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(cfg.padding)}`);
+    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same')
+      throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(cfg.padding)}`);
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectRank(s, 3, this.name || this.className, '[height, width, channels]');
-    const g = windowGeometry(this.name || this.className, s[0], s[1], ...this.cfg.poolSize, ...this.cfg.strides, this.cfg.padding);
+    const g = windowGeometry(
+      this.name || this.className,
+      s[0],
+      s[1],
+      ...this.cfg.poolSize,
+      ...this.cfg.strides,
+      this.cfg.padding,
+    );
     return [g.OH, g.OW, s[2]];
   }
-  getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  getConfig() {
+    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Max pooling, as keras.layers.MaxPooling2D (strides default to the pool size). */
 export class MaxPooling2D extends Pooling2D {
-  get className() { return 'MaxPooling2D'; }
-  get defaultName() { return 'max_pooling2d'; }
-  call(x: Tensor): Tensor { return maxPool2d(x, { ...this.cfg, name: this.name, skipFiniteCheck: true }); }
+  get className() {
+    return 'MaxPooling2D';
+  }
+  get defaultName() {
+    return 'max_pooling2d';
+  }
+  call(x: Tensor): Tensor {
+    return maxPool2d(x, { ...this.cfg, name: this.name, skipFiniteCheck: true });
+  }
 }
 
 /** Average pooling (padding not counted), as keras.layers.AveragePooling2D. */
 export class AveragePooling2D extends Pooling2D {
-  get className() { return 'AveragePooling2D'; }
-  get defaultName() { return 'average_pooling2d'; }
-  call(x: Tensor): Tensor { return avgPool2d(x, { ...this.cfg, name: this.name, skipFiniteCheck: true }); }
+  get className() {
+    return 'AveragePooling2D';
+  }
+  get defaultName() {
+    return 'average_pooling2d';
+  }
+  call(x: Tensor): Tensor {
+    return avgPool2d(x, { ...this.cfg, name: this.name, skipFiniteCheck: true });
+  }
 }
 
 /** Options of the global pooling layers. */
@@ -80,7 +114,10 @@ abstract class GlobalPooling2D extends Layer {
     super(cfg ?? {});
     checkLayerOptions((this as unknown as { className: string }).className, cfg ?? {}, ['keepdims']);
     const kd = cfg?.keepdims ?? false;
-    if (typeof kd !== 'boolean') throw new Error(`${(this as unknown as { className: string }).className}: keepdims must be true or false, got ${show(cfg?.keepdims)}`);
+    if (typeof kd !== 'boolean')
+      throw new Error(
+        `${(this as unknown as { className: string }).className}: keepdims must be true or false, got ${show(cfg?.keepdims)}`,
+      );
     this.keepdims = kd;
   }
   computeOutputShape(s: readonly number[]): number[] {
@@ -88,32 +125,61 @@ abstract class GlobalPooling2D extends Layer {
     return this.keepdims ? [1, 1, s[2]] : [s[2]];
   }
   /** y (N, C) as (N, 1, 1, C) when keepdims. */
-  protected shaped(y: Tensor): Tensor { return this.keepdims ? reshape(y, [y.shape[0], 1, 1, y.shape[1]]) : y; }
-  getConfig() { return { ...(this.keepdims ? { keepdims: true } : {}), name: this.name, inputShape: this.inputShape ?? undefined }; }
+  protected shaped(y: Tensor): Tensor {
+    return this.keepdims ? reshape(y, [y.shape[0], 1, 1, y.shape[1]]) : y;
+  }
+  getConfig() {
+    return { ...(this.keepdims ? { keepdims: true } : {}), name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Mean over height and width, [N, H, W, C] -> [N, C], as keras.layers.GlobalAveragePooling2D. */
 export class GlobalAveragePooling2D extends GlobalPooling2D {
-  get className() { return 'GlobalAveragePooling2D'; }
-  get defaultName() { return 'global_average_pooling2d'; }
-  call(x: Tensor): Tensor { return this.shaped(globalAvgPool2d(x, { name: this.name, skipFiniteCheck: true })); }
+  get className() {
+    return 'GlobalAveragePooling2D';
+  }
+  get defaultName() {
+    return 'global_average_pooling2d';
+  }
+  call(x: Tensor): Tensor {
+    return this.shaped(globalAvgPool2d(x, { name: this.name, skipFiniteCheck: true }));
+  }
 }
 
 /** Max over height and width, [N, H, W, C] -> [N, C], as keras.layers.GlobalMaxPooling2D. */
 export class GlobalMaxPooling2D extends GlobalPooling2D {
-  get className() { return 'GlobalMaxPooling2D'; }
-  get defaultName() { return 'global_max_pooling2d'; }
-  call(x: Tensor): Tensor { return this.shaped(globalMaxPool2d(x, { name: this.name, skipFiniteCheck: true })); }
+  get className() {
+    return 'GlobalMaxPooling2D';
+  }
+  get defaultName() {
+    return 'global_max_pooling2d';
+  }
+  call(x: Tensor): Tensor {
+    return this.shaped(globalMaxPool2d(x, { name: this.name, skipFiniteCheck: true }));
+  }
 }
 
 /** Flattens all axes but the batch axis. */
 export class Flatten extends Layer {
-  constructor(cfg: { inputShape?: number[]; name?: string } = {}) { checkLayerOptions('Flatten', cfg, []); super(cfg); }
-  get className() { return 'Flatten'; }
-  get defaultName() { return 'flatten'; }
-  computeOutputShape(s: readonly number[]): number[] { return [s.reduce((a, b) => a * b, 1)]; }
-  call(x: Tensor): Tensor { return reshape(x, [x.shape[0], -1]); }
-  getConfig() { return { name: this.name, inputShape: this.inputShape ?? undefined }; }
+  constructor(cfg: { inputShape?: number[]; name?: string } = {}) {
+    checkLayerOptions('Flatten', cfg, []);
+    super(cfg);
+  }
+  get className() {
+    return 'Flatten';
+  }
+  get defaultName() {
+    return 'flatten';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [s.reduce((a, b) => a * b, 1)];
+  }
+  call(x: Tensor): Tensor {
+    return reshape(x, [x.shape[0], -1]);
+  }
+  getConfig() {
+    return { name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Options of {@link Dense}. */
@@ -143,9 +209,15 @@ export class Dense extends Layer {
       biasInitializer: cfg.biasInitializer ?? 'zeros',
     };
   }
-  get className() { return 'Dense'; }
-  get defaultName() { return 'dense'; }
-  get activation() { return this.cfg.activation; }
+  get className() {
+    return 'Dense';
+  }
+  get defaultName() {
+    return 'dense';
+  }
+  get activation() {
+    return this.cfg.activation;
+  }
   computeOutputShape(s: readonly number[]): number[] {
     expectRank(s, 1, this.name || 'Dense', '[features] (add a Flatten layer before Dense)');
     return [this.cfg.units];
@@ -156,18 +228,24 @@ export class Dense extends Layer {
     return w;
   }
   protected buildWeights(s: readonly number[], rng: Rng): void {
-    const IN = s[0], OUT = this.cfg.units;
+    const IN = s[0],
+      OUT = this.cfg.units;
     this.addWeight('kernel', initialize(this.cfg.kernelInitializer, [IN, OUT], IN, OUT, rng, this.name));
     if (this.cfg.useBias) this.addWeight('bias', initialize(this.cfg.biasInitializer, [OUT], IN, OUT, rng, this.name));
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
     const y = dense(x, this.weights[0].value, {
-      bias: this.weights[1]?.value ?? null, activation: act === 'relu' ? 'relu' : 'linear', name: this.name, skipFiniteCheck: true,
+      bias: this.weights[1]?.value ?? null,
+      activation: act === 'relu' ? 'relu' : 'linear',
+      name: this.name,
+      skipFiniteCheck: true,
     });
     return act === 'relu' ? y : applyActivation(y, act, args);
   }
-  getConfig() { return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  getConfig() {
+    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Dropout: in training, zeroes each value with probability `rate` and scales the rest by 1/(1-rate). */
@@ -181,9 +259,15 @@ export class Dropout extends Layer {
     }
     this.rate = cfg.rate;
   }
-  get className() { return 'Dropout'; }
-  get defaultName() { return 'dropout'; }
-  computeOutputShape(s: readonly number[]): number[] { return [...s]; }
+  get className() {
+    return 'Dropout';
+  }
+  get defaultName() {
+    return 'dropout';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
   call(x: Tensor, args: CallArgs): Tensor {
     if (!args.training || this.rate === 0) return x;
     // The mask is data (drawn from the seeded RNG), the multiply is an op on the tape.
@@ -192,7 +276,9 @@ export class Dropout extends Layer {
     for (let i = 0; i < m.length; i++) m[i] = args.rng.uniform() < this.rate ? 0 : keepScale;
     return mul(x, tensor(m, x.shape));
   }
-  getConfig() { return { rate: this.rate, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  getConfig() {
+    return { rate: this.rate, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** A standalone activation, as keras.layers.Activation. */
@@ -203,12 +289,24 @@ export class Activation extends Layer {
     super(cfg);
     this.act = checkActivation(cfg?.activation, 'Activation');
   }
-  get className() { return 'Activation'; }
-  get defaultName() { return 'activation'; }
-  get activation() { return this.act; }
-  computeOutputShape(s: readonly number[]): number[] { return [...s]; }
-  call(x: Tensor, args: CallArgs): Tensor { return applyActivation(x, this.act, args); }
-  getConfig() { return { activation: this.act, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  get className() {
+    return 'Activation';
+  }
+  get defaultName() {
+    return 'activation';
+  }
+  get activation() {
+    return this.act;
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
+  call(x: Tensor, args: CallArgs): Tensor {
+    return applyActivation(x, this.act, args);
+  }
+  getConfig() {
+    return { activation: this.act, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Options of {@link LeakyReLU}. */
@@ -231,18 +329,46 @@ export class LeakyReLU extends Layer {
     }
     this.alpha = alpha;
   }
-  get className() { return 'LeakyReLU'; }
-  get defaultName() { return 'leaky_re_lu'; }
-  computeOutputShape(s: readonly number[]): number[] { return [...s]; }
-  call(x: Tensor): Tensor { return leakyRelu(x, this.alpha); }
-  getConfig() { return { alpha: this.alpha, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  get className() {
+    return 'LeakyReLU';
+  }
+  get defaultName() {
+    return 'leaky_re_lu';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
+  call(x: Tensor): Tensor {
+    return leakyRelu(x, this.alpha);
+  }
+  getConfig() {
+    return { alpha: this.alpha, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Layer classes by Keras class name (for loading saved models). */
+// biome-ignore lint/suspicious/noExplicitAny: each class takes its own config type; the loader checks them.
 export const layerClasses: Record<string, new (cfg: any) => Layer> = {
-  MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense, Dropout,
-  Activation, LeakyReLU, BatchNormalization, ...convolutionalClasses, ...reshapingLayerClasses,
-  InputLayer, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
+  MaxPooling2D,
+  AveragePooling2D,
+  GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
+  Flatten,
+  Dense,
+  Dropout,
+  Activation,
+  LeakyReLU,
+  BatchNormalization,
+  ...convolutionalClasses,
+  ...reshapingLayerClasses,
+  InputLayer,
+  Add,
+  Subtract,
+  Multiply,
+  Average,
+  Maximum,
+  Minimum,
+  Concatenate,
 };
 
 /** Keras-style factories: `layers.conv2d({...})`, `layers.dense({...})`, ... */
@@ -268,4 +394,10 @@ export const layers = {
 
 export { BatchNormalization, Conv2D };
 export { DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './convolutional.js';
-export type { BatchNormalizationConfig, Conv2DConfig, Conv2DTransposeConfig, DepthwiseConv2DConfig, SeparableConv2DConfig };
+export type {
+  BatchNormalizationConfig,
+  Conv2DConfig,
+  Conv2DTransposeConfig,
+  DepthwiseConv2DConfig,
+  SeparableConv2DConfig,
+};

@@ -2,87 +2,143 @@
 // list of inputs (`layer.apply([a, b])`), has no weights, and is one call per input pair into
 // ops/merge.ts. Element-wise merges broadcast as Keras: shapes without the batch axis aligned on the
 // right, each axis equal or 1 — a squeeze-excitation multiply of (H, W, C) by (1, 1, C).
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { broadcastBinary, broadcastShapes, concat, concatShape, type MergeOp } from '../ops/merge.js';
 import { mul, reshape } from '../ops/elementwise.js';
-import { CallArgs, MergeLayer } from './layer.js';
+import { type CallArgs, MergeLayer } from './layer.js';
 import { show } from '../show.js';
 
 /** Options of the merge layers. */
-export interface MergeConfig { name?: string; trainable?: boolean }
+export interface MergeConfig {
+  name?: string;
+  trainable?: boolean;
+}
 
 const shapeList = (shapes: readonly (readonly number[])[]) => shapes.map((s) => `(None, ${s.join(', ')})`).join(', ');
 
 abstract class ElementwiseMerge extends MergeLayer {
-  constructor(cfg: MergeConfig = {}) { super(cfg ?? {}); }
+  constructor(cfg: MergeConfig = {}) {
+    super(cfg ?? {});
+  }
   protected abstract get op(): MergeOp;
   /** Exactly two inputs (Subtract), or at least two. */
-  protected get exactlyTwo(): boolean { return false; }
+  protected get exactlyTwo(): boolean {
+    return false;
+  }
   computeOutputShapeMany(shapes: readonly (readonly number[])[]): number[] {
     const what = this.name || this.className;
     if (this.exactlyTwo ? shapes.length !== 2 : shapes.length < 2) {
-      throw new Error(`${what}: takes ${this.exactlyTwo ? 'exactly 2 inputs' : 'a list of at least 2 inputs'}, got ${shapes.length}`);
+      throw new Error(
+        `${what}: takes ${this.exactlyTwo ? 'exactly 2 inputs' : 'a list of at least 2 inputs'}, got ${shapes.length}`,
+      );
     }
     let out: number[] | null = [...shapes[0]];
     for (const s of shapes.slice(1)) {
       out = broadcastShapes(out, s);
-      if (!out) throw new Error(`${what}: input shapes ${shapeList(shapes)} do not broadcast (each axis, aligned on the right, must be equal or 1)`);
+      if (!out)
+        throw new Error(
+          `${what}: input shapes ${shapeList(shapes)} do not broadcast (each axis, aligned on the right, must be equal or 1)`,
+        );
     }
     return out;
   }
   callMany(inputs: Tensor[], _args: CallArgs): Tensor {
     // As Keras, an input of lower rank gets axes of 1 inserted after the batch axis: (N, C) -> (N, 1, 1, C).
     const r = Math.max(...inputs.map((x) => x.rank));
-    const xs = inputs.map((x) => (x.rank === r ? x : reshape(x, [x.shape[0], ...new Array(r - x.rank).fill(1), ...x.shape.slice(1)])));
+    const xs = inputs.map((x) =>
+      x.rank === r ? x : reshape(x, [x.shape[0], ...new Array(r - x.rank).fill(1), ...x.shape.slice(1)]),
+    );
     let y = broadcastBinary(this.op, xs[0], xs[1]);
     for (const x of xs.slice(2)) y = broadcastBinary(this.op, y, x);
     return y;
   }
-  getConfig(): Record<string, unknown> { return { name: this.name }; }
+  getConfig(): Record<string, unknown> {
+    return { name: this.name };
+  }
 }
 
 /** Sum of the inputs, as keras.layers.Add. */
 export class Add extends ElementwiseMerge {
-  get className() { return 'Add'; }
-  get defaultName() { return 'add'; }
-  protected get op(): MergeOp { return 'add'; }
+  get className() {
+    return 'Add';
+  }
+  get defaultName() {
+    return 'add';
+  }
+  protected get op(): MergeOp {
+    return 'add';
+  }
 }
 
 /** inputs[0] - inputs[1], as keras.layers.Subtract (exactly two inputs). */
 export class Subtract extends ElementwiseMerge {
-  get className() { return 'Subtract'; }
-  get defaultName() { return 'subtract'; }
-  protected get op(): MergeOp { return 'sub'; }
-  protected get exactlyTwo() { return true; }
+  get className() {
+    return 'Subtract';
+  }
+  get defaultName() {
+    return 'subtract';
+  }
+  protected get op(): MergeOp {
+    return 'sub';
+  }
+  protected get exactlyTwo() {
+    return true;
+  }
 }
 
 /** Product of the inputs, as keras.layers.Multiply. */
 export class Multiply extends ElementwiseMerge {
-  get className() { return 'Multiply'; }
-  get defaultName() { return 'multiply'; }
-  protected get op(): MergeOp { return 'mul'; }
+  get className() {
+    return 'Multiply';
+  }
+  get defaultName() {
+    return 'multiply';
+  }
+  protected get op(): MergeOp {
+    return 'mul';
+  }
 }
 
 /** Mean of the inputs, as keras.layers.Average: their sum times 1/n. */
 export class Average extends ElementwiseMerge {
-  get className() { return 'Average'; }
-  get defaultName() { return 'average'; }
-  protected get op(): MergeOp { return 'add'; }
-  callMany(xs: Tensor[], args: CallArgs): Tensor { return mul(super.callMany(xs, args), 1 / xs.length); }
+  get className() {
+    return 'Average';
+  }
+  get defaultName() {
+    return 'average';
+  }
+  protected get op(): MergeOp {
+    return 'add';
+  }
+  callMany(xs: Tensor[], args: CallArgs): Tensor {
+    return mul(super.callMany(xs, args), 1 / xs.length);
+  }
 }
 
 /** Element-wise maximum of the inputs, as keras.layers.Maximum. */
 export class Maximum extends ElementwiseMerge {
-  get className() { return 'Maximum'; }
-  get defaultName() { return 'maximum'; }
-  protected get op(): MergeOp { return 'maximum'; }
+  get className() {
+    return 'Maximum';
+  }
+  get defaultName() {
+    return 'maximum';
+  }
+  protected get op(): MergeOp {
+    return 'maximum';
+  }
 }
 
 /** Element-wise minimum of the inputs, as keras.layers.Minimum. */
 export class Minimum extends ElementwiseMerge {
-  get className() { return 'Minimum'; }
-  get defaultName() { return 'minimum'; }
-  protected get op(): MergeOp { return 'minimum'; }
+  get className() {
+    return 'Minimum';
+  }
+  get defaultName() {
+    return 'minimum';
+  }
+  protected get op(): MergeOp {
+    return 'minimum';
+  }
 }
 
 /** Options of {@link Concatenate}. */
@@ -97,22 +153,35 @@ export class Concatenate extends MergeLayer {
   constructor(cfg: ConcatenateConfig = {}) {
     super(cfg ?? {});
     const axis = cfg?.axis ?? -1;
-    if (!Number.isInteger(axis) || axis === 0) throw new Error(`Concatenate: axis must be a non-zero integer (0 is the batch axis), got ${show(cfg?.axis)}`);
+    if (!Number.isInteger(axis) || axis === 0)
+      throw new Error(`Concatenate: axis must be a non-zero integer (0 is the batch axis), got ${show(cfg?.axis)}`);
     this.axis = axis;
   }
-  get className() { return 'Concatenate'; }
-  get defaultName() { return 'concatenate'; }
+  get className() {
+    return 'Concatenate';
+  }
+  get defaultName() {
+    return 'concatenate';
+  }
   computeOutputShapeMany(shapes: readonly (readonly number[])[]): number[] {
     const what = this.name || 'Concatenate';
     if (shapes.length < 2) throw new Error(`${what}: takes a list of at least 2 inputs, got ${shapes.length}`);
     // Shapes here have no batch axis: a positive (Keras) axis shifts by one.
     const ax = this.axis > 0 ? this.axis - 1 : this.axis;
-    try { return concatShape(shapes, ax, what); } catch {
-      throw new Error(`${what}: input shapes ${shapeList(shapes)} must match except on the concatenation axis ${this.axis}`);
+    try {
+      return concatShape(shapes, ax, what);
+    } catch {
+      throw new Error(
+        `${what}: input shapes ${shapeList(shapes)} must match except on the concatenation axis ${this.axis}`,
+      );
     }
   }
-  callMany(xs: Tensor[]): Tensor { return concat(xs, this.axis); }
-  getConfig(): Record<string, unknown> { return { axis: this.axis, name: this.name }; }
+  callMany(xs: Tensor[]): Tensor {
+    return concat(xs, this.axis);
+  }
+  getConfig(): Record<string, unknown> {
+    return { axis: this.axis, name: this.name };
+  }
 }
 
 /** Factories of the merge layers (`sn.layers.add()`, ...). */

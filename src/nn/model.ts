@@ -12,16 +12,37 @@ import { softmaxCrossEntropy } from '../ops/act.js';
 import { binaryCrossentropy, meanAbsoluteError, meanSquaredError } from '../ops/loss.js';
 import { getArena } from '../wasm/arena.js';
 import { Rng } from '../rng.js';
-import { InputLayer, Layer, LayerNode, StateWeight, SymbolicTensor } from './layer.js';
-import { Optimizer, ParamGrad } from '../optim/optimizer.js';
+import { InputLayer, Layer, type LayerNode, type StateWeight, SymbolicTensor } from './layer.js';
+import { Optimizer, type ParamGrad } from '../optim/optimizer.js';
 import { Adam } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
 import type { LearningRateSchedule } from '../optim/schedules.js';
 import { Progress } from './progress.js';
-import { Data, DataSource, LossName, LOSSES, checkTargets, labelsToOneHot, sliceSource, toSource } from './data.js';
+import {
+  type Data,
+  type DataSource,
+  type LossName,
+  LOSSES,
+  checkTargets,
+  labelsToOneHot,
+  sliceSource,
+  toSource,
+} from './data.js';
 import { StepGuard } from './guard.js';
-import { BATCH_OPTIONS, COMPILE_OPTIONS, FIT_OPTIONS, MODEL_OPTIONS, checkArg, checkLayerSize, checkOptions, func, nullValue, or, seedInt } from './options.js';
+import {
+  BATCH_OPTIONS,
+  COMPILE_OPTIONS,
+  FIT_OPTIONS,
+  MODEL_OPTIONS,
+  checkArg,
+  checkLayerSize,
+  checkOptions,
+  func,
+  nullValue,
+  or,
+  seedInt,
+} from './options.js';
 import { show } from '../show.js';
 
 /** Arguments of {@link Model.compile}. */
@@ -148,18 +169,28 @@ export class Model {
   }
 
   /** True for a Sequential chain (its summary and files keep the Sequential form). */
-  get isSequential(): boolean { return false; }
+  get isSequential(): boolean {
+    return false;
+  }
 
   /** Every layer once, in topological order (a functional model lists its InputLayers first, as Keras). */
-  get layers(): Layer[] { this.graph(); return this.layerList; }
+  get layers(): Layer[] {
+    this.graph();
+    return this.layerList;
+  }
 
   /** @internal Sets the layer list (Sequential keeps its own). */
-  protected setLayers(l: Layer[]): void { this.layerList = l; }
+  protected setLayers(l: Layer[]): void {
+    this.layerList = l;
+  }
 
   /** The layer called `name`; throws naming the layers there are. */
   getLayer(name: string): Layer {
     const l = this.layers.find((x) => x.name === name);
-    if (!l) throw new Error(`getLayer: no layer named ${show(name)}; the model has ${this.layers.map((x) => x.name).join(', ')}`);
+    if (!l)
+      throw new Error(
+        `getLayer: no layer named ${show(name)}; the model has ${this.layers.map((x) => x.name).join(', ')}`,
+      );
     return l;
   }
 
@@ -169,10 +200,16 @@ export class Model {
     if (this.inputs.length === 0) throw new Error(`${what}: needs at least one input (sn.input({shape}))`);
     if (this.outputs.length === 0) throw new Error(`${what}: needs at least one output`);
     for (const t of [...this.inputs, ...this.outputs]) {
-      if (!(t instanceof SymbolicTensor)) throw new Error(`${what}: inputs and outputs must be symbolic tensors (sn.input, layer.apply), got ${typeof t}`);
+      if (!(t instanceof SymbolicTensor))
+        throw new Error(
+          `${what}: inputs and outputs must be symbolic tensors (sn.input, layer.apply), got ${typeof t}`,
+        );
     }
     this.inputs.forEach((t, i) => {
-      if (!(t.node.layer instanceof InputLayer)) throw new Error(`${what}: input ${i} comes from layer ${t.node.layer.name || t.node.layer.className}, not from sn.input`);
+      if (!(t.node.layer instanceof InputLayer))
+        throw new Error(
+          `${what}: input ${i} comes from layer ${t.node.layer.name || t.node.layer.className}, not from sn.input`,
+        );
       if (this.inputs.indexOf(t) !== i) throw new Error(`${what}: input ${i} is listed twice`);
     });
     const order: LayerNode[] = [];
@@ -180,10 +217,13 @@ export class Model {
     const visit = (n: LayerNode, from: string) => {
       const st = state.get(n);
       if (st === 2) return;
-      if (st === 1) throw new Error(`${what}: the graph has a cycle through layer ${n.layer.name || n.layer.className}`);
+      if (st === 1)
+        throw new Error(`${what}: the graph has a cycle through layer ${n.layer.name || n.layer.className}`);
       state.set(n, 1);
       if (n.layer instanceof InputLayer && !this.inputs.includes(n.output)) {
-        throw new Error(`${what}: ${from} depends on input ${n.layer.name || '(unnamed)'} ${shapeText(n.output.shape)}, which is not in the model's inputs`);
+        throw new Error(
+          `${what}: ${from} depends on input ${n.layer.name || '(unnamed)'} ${shapeText(n.output.shape)}, which is not in the model's inputs`,
+        );
       }
       for (const t of n.inputs) visit(t.node, `layer ${n.layer.name || n.layer.className}`);
       state.set(n, 2);
@@ -191,7 +231,10 @@ export class Model {
     };
     this.outputs.forEach((t, i) => visit(t.node, `output ${i}`));
     this.inputs.forEach((t, i) => {
-      if (!state.has(t.node)) throw new Error(`${what}: input ${i} (${t.node.layer.name || 'unnamed'} ${shapeText(t.shape)}) is not connected to the outputs`);
+      if (!state.has(t.node))
+        throw new Error(
+          `${what}: input ${i} (${t.node.layer.name || 'unnamed'} ${shapeText(t.shape)}) is not connected to the outputs`,
+        );
     });
     // Layers: inputs first, then in order of first use; unnamed ones get Keras names (dense, dense_1, ...).
     const layers: Layer[] = [];
@@ -208,7 +251,10 @@ export class Model {
     const seen = new Map<string, Layer>();
     for (const l of layers) {
       const other = seen.get(l.name);
-      if (other && other !== l) throw new Error(`${what}: two layers are named ${l.name} (${other.className} and ${l.className}); layer names must be unique`);
+      if (other && other !== l)
+        throw new Error(
+          `${what}: two layers are named ${l.name} (${other.className} and ${l.className}); layer names must be unique`,
+        );
       seen.set(l.name, l);
     }
     const slot = new Map<SymbolicTensor, number>();
@@ -219,13 +265,22 @@ export class Model {
       const out = this.inputs.length + steps.length;
       if (n.inputs.length === 1) checkLayerSize(n.layer, n.inputs[0].shape, n.output.shape as number[]);
       steps.push({
-        layer: n.layer, node: n, inputs: n.inputs.map((t) => slot.get(t)!), output: out,
-        inShapes: n.inputs.map((t) => [...t.shape]), outShape: [...n.output.shape],
+        layer: n.layer,
+        node: n,
+        inputs: n.inputs.map((t) => slot.get(t)!),
+        output: out,
+        inShapes: n.inputs.map((t) => [...t.shape]),
+        outShape: [...n.output.shape],
       });
       slot.set(n.output, out);
     }
     this.layerList = layers;
-    return { inputShapes: this.inputs.map((t) => [...t.shape]), steps, outputs: this.outputs.map((t) => slot.get(t)!), slots: slot.size };
+    return {
+      inputShapes: this.inputs.map((t) => [...t.shape]),
+      steps,
+      outputs: this.outputs.map((t) => slot.get(t)!),
+      slots: slot.size,
+    };
   }
 
   /** @internal The graph in topological order (computed once). */
@@ -235,14 +290,19 @@ export class Model {
   }
 
   /** @internal Computes the graph (a functional model traces it from its outputs). */
-  protected makeGraph(): Graph { return this.traceGraph(); }
+  protected makeGraph(): Graph {
+    return this.traceGraph();
+  }
 
   /** @internal The steps of the graph in topological order. */
-  get steps(): GraphStep[] { return this.graph().steps; }
+  get steps(): GraphStep[] {
+    return this.graph().steps;
+  }
 
   /** Sets the seed before the weights exist (they are created on first build). */
   setSeed(seed: number): void {
-    this.alive('setSeed'); checkArg('setSeed', 'seed', seed, seedInt);
+    this.alive('setSeed');
+    checkArg('setSeed', 'seed', seed, seedInt);
     if (this.built) throw new Error('setSeed: the weights already exist; pass seed before compile/fit/summary');
     this.seed = seed;
     this.initRng = new Rng(seed);
@@ -250,33 +310,49 @@ export class Model {
   }
 
   /** Input shape without the batch axis (the first input's for several). */
-  get inputShape(): number[] { return [...this.graph().inputShapes[0]]; }
+  get inputShape(): number[] {
+    return [...this.graph().inputShapes[0]];
+  }
 
   /** Shapes of every input, without the batch axis. */
-  get inputShapes(): number[][] { return this.graph().inputShapes.map((s) => [...s]); }
+  get inputShapes(): number[][] {
+    return this.graph().inputShapes.map((s) => [...s]);
+  }
 
   /** Output shapes of every step (every layer of a Sequential model), without the batch axis. */
-  shapes(): number[][] { return this.graph().steps.map((s) => [...s.outShape]); }
+  shapes(): number[][] {
+    return this.graph().steps.map((s) => [...s.outShape]);
+  }
 
   /** Output shape without the batch axis (the first output's for several). */
-  get outputShape(): number[] { return this.outputShapes[0]; }
+  get outputShape(): number[] {
+    return this.outputShapes[0];
+  }
 
   /** Shapes of every output, without the batch axis. */
   get outputShapes(): number[][] {
     const g = this.graph();
-    return g.outputs.map((o) => (o < g.inputShapes.length ? [...g.inputShapes[o]] : [...g.steps[o - g.inputShapes.length].outShape]));
+    return g.outputs.map((o) =>
+      o < g.inputShapes.length ? [...g.inputShapes[o]] : [...g.steps[o - g.inputShapes.length].outShape],
+    );
   }
 
   /** Names and shapes of every weight and state array build() would create, in getWeights order. */
-  weightSpecs(): { weights: Array<{ name: string; shape: number[] }>; state: Array<{ name: string; shape: number[] }> } {
-    const weights: Array<{ name: string; shape: number[] }> = [], state: Array<{ name: string; shape: number[] }> = [];
+  weightSpecs(): {
+    weights: Array<{ name: string; shape: number[] }>;
+    state: Array<{ name: string; shape: number[] }>;
+  } {
+    const weights: Array<{ name: string; shape: number[] }> = [],
+      state: Array<{ name: string; shape: number[] }> = [];
     const done = new Set<Layer>();
     for (const st of this.graph().steps) {
       if (done.has(st.layer)) continue;
       done.add(st.layer);
       if (st.layer.arity !== 1) continue;
-      for (const [suffix, shape] of st.layer.weightShapes(st.inShapes[0])) weights.push({ name: `${st.layer.name}/${suffix}`, shape });
-      for (const [suffix, shape] of st.layer.stateShapes(st.inShapes[0])) state.push({ name: `${st.layer.name}/${suffix}`, shape });
+      for (const [suffix, shape] of st.layer.weightShapes(st.inShapes[0]))
+        weights.push({ name: `${st.layer.name}/${suffix}`, shape });
+      for (const [suffix, shape] of st.layer.stateShapes(st.inShapes[0]))
+        state.push({ name: `${st.layer.name}/${suffix}`, shape });
     }
     return { weights, state };
   }
@@ -290,10 +366,14 @@ export class Model {
     this.built = true;
   }
 
-  get isBuilt(): boolean { return this.built; }
+  get isBuilt(): boolean {
+    return this.built;
+  }
 
   /** Layers that own weights, each once, in order. */
-  private weightLayers(): Layer[] { return this.layers.filter((l) => !(l instanceof InputLayer)); }
+  private weightLayers(): Layer[] {
+    return this.layers.filter((l) => !(l instanceof InputLayer));
+  }
 
   /** Parameters and gradients of every layer, in order (frozen layers included). */
   params(): ParamGrad[] {
@@ -304,7 +384,9 @@ export class Model {
   /** The parameters the optimizer updates: those of layers with `trainable` true. */
   trainableParams(): ParamGrad[] {
     this.build();
-    return this.weightLayers().filter((l) => l.trainable).flatMap((l) => l.weights.map((w) => ({ name: w.name, value: w.value, grad: w.grad })));
+    return this.weightLayers()
+      .filter((l) => l.trainable)
+      .flatMap((l) => l.weights.map((w) => ({ name: w.name, value: w.value, grad: w.grad })));
   }
 
   /** Non-trainable state of every layer, in order (BatchNormalization's moving statistics). */
@@ -316,11 +398,16 @@ export class Model {
   /** Every weight in Keras order: per layer its trainable weights, then its state. */
   private allWeights(): StateWeight[] {
     this.build();
-    return this.weightLayers().flatMap((l) => [...l.weights, ...l.stateWeights].map((w) => ({ name: w.name, value: w.value })));
+    return this.weightLayers().flatMap((l) =>
+      [...l.weights, ...l.stateWeights].map((w) => ({ name: w.name, value: w.value })),
+    );
   }
 
   /** Number of parameters, trainable and not. */
-  countParams(): number { this.build(); return this.weightLayers().reduce((a, l) => a + l.countParams(), 0); }
+  countParams(): number {
+    this.build();
+    return this.weightLayers().reduce((a, l) => a + l.countParams(), 0);
+  }
 
   /** Number of trainable parameters (frozen layers count as non-trainable). */
   countTrainableParams(): number {
@@ -333,7 +420,8 @@ export class Model {
    * model gets Keras' functional table with its "Connected to" column.
    */
   summary(print: ((s: string) => void) | null = (s) => console.log(s)): string {
-    this.alive('summary'); checkArg('summary', 'print', print, or(func, nullValue));
+    this.alive('summary');
+    checkArg('summary', 'print', print, or(func, nullValue));
     this.build();
     const text = this.isSequential ? this.sequentialTable() : this.functionalTable();
     if (print) print(text);
@@ -341,9 +429,15 @@ export class Model {
   }
 
   private totals(width: number): string[] {
-    const total = this.countParams(), trainable = this.countTrainableParams();
-    return ['='.repeat(width), `Total params: ${total.toLocaleString('en-US')}`, `Trainable params: ${trainable.toLocaleString('en-US')}`,
-      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`, '_'.repeat(width)];
+    const total = this.countParams(),
+      trainable = this.countTrainableParams();
+    return [
+      '='.repeat(width),
+      `Total params: ${total.toLocaleString('en-US')}`,
+      `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
+      '_'.repeat(width),
+    ];
   }
 
   private sequentialTable(): string {
@@ -351,7 +445,12 @@ export class Model {
     // Columns at 33 and 59 as Keras; a longer cell keeps one space before the next column.
     const cell = (v: string, w: number) => (v.length < w ? v.padEnd(w) : `${v} `);
     const row = (a: string, b: string, c: string) => `${cell(a, 33)}${cell(b, 26)}${c}`.trimEnd();
-    const lines = [`Model: "${this.name}"`, '_'.repeat(69), row(' Layer (type)', 'Output Shape', 'Param #'), '='.repeat(69)];
+    const lines = [
+      `Model: "${this.name}"`,
+      '_'.repeat(69),
+      row(' Layer (type)', 'Output Shape', 'Param #'),
+      '='.repeat(69),
+    ];
     this.layers.forEach((l, i) => {
       if (i > 0) lines.push('');
       lines.push(row(` ${l.name} (${l.className})`, `(None, ${shapes[i].join(', ')})`, String(l.countParams())));
@@ -373,14 +472,17 @@ export class Model {
         return c.flatMap((t) => {
           const parts: string[] = [];
           // The name column's continuation lines keep its leading space.
-          for (let at = 0; at < t.length || at === 0; at += width) parts.push((i === 0 && at > 0 ? ' ' : '') + t.slice(at, at + width));
+          for (let at = 0; at < t.length || at === 0; at += width)
+            parts.push((i === 0 && at > 0 ? ' ' : '') + t.slice(at, at + width));
           return parts;
         });
       });
       const n = Math.max(...cols.map((c) => c.length));
       for (let r = 0; r < n; r++) {
         let line = '';
-        cols.forEach((c, i) => { line = line.padEnd(i === 0 ? 0 : pos[i - 1]) + (c[r] ?? ''); });
+        cols.forEach((c, i) => {
+          line = line.padEnd(i === 0 ? 0 : pos[i - 1]) + (c[r] ?? '');
+        });
         lines.push(line.trimEnd());
       }
     };
@@ -399,7 +501,10 @@ export class Model {
       if (i > 0) lines.push('');
       const params = counted.has(e.layer) ? 0 : e.layer.countParams();
       counted.add(e.layer);
-      const conn = e.connected.length === 0 ? ['[]'] : e.connected.map((c, j) => `${j === 0 ? '[' : ' '}'${c}'${j === e.connected.length - 1 ? ']' : ','}`);
+      const conn =
+        e.connected.length === 0
+          ? ['[]']
+          : e.connected.map((c, j) => `${j === 0 ? '[' : ' '}'${c}'${j === e.connected.length - 1 ? ']' : ','}`);
       row([[` ${e.layer.name} (${e.layer.className})`], [e.shape], [String(params)], conn]);
     });
     return [...lines, ...this.totals(98)].join('\n');
@@ -407,24 +512,35 @@ export class Model {
 
   /** Chooses optimizer, loss and metrics (Keras names). */
   compile(args: CompileArgs): void {
-    this.alive('compile'); checkOptions('compile', args, COMPILE_OPTIONS, 'its argument');
+    this.alive('compile');
+    checkOptions('compile', args, COMPILE_OPTIONS, 'its argument');
     if (!args || typeof args !== 'object') throw new Error('compile: expected {optimizer, loss, metrics}');
     const { optimizer, loss } = args;
     if (!(LOSSES as readonly unknown[]).includes(loss)) {
       throw new Error(`compile: loss must be one of ${LOSSES.map((l) => `'${l}'`).join(', ')}, got ${show(loss)}`);
     }
     if (!this.isSequential && this.outputs.length !== 1) {
-      throw new Error(`compile: training needs a model with one output; this one has ${this.outputs.length} (predict works with several)`);
+      throw new Error(
+        `compile: training needs a model with one output; this one has ${this.outputs.length} (predict works with several)`,
+      );
     }
     if (isCrossentropy(loss)) {
-      const last = this.isSequential ? (this.layers[this.layers.length - 1] ?? null) : (this.outputStep()?.layer ?? null);
+      const last = this.isSequential
+        ? (this.layers[this.layers.length - 1] ?? null)
+        : (this.outputStep()?.layer ?? null);
       if (!last || last.activation !== 'softmax') {
-        throw new Error(`compile: ${loss} needs the model to end with a softmax activation (it is fused with the loss); the last layer ${last?.name ?? '(none)'} has '${last?.activation ?? 'none'}'`);
+        throw new Error(
+          `compile: ${loss} needs the model to end with a softmax activation (it is fused with the loss); the last layer ${last?.name ?? '(none)'} has '${last?.activation ?? 'none'}'`,
+        );
       }
-      if (this.outputShape.length !== 1) throw new Error(`compile: ${loss} needs an output of shape (None, classes), got ${shapeText(this.outputShape)}`);
+      if (this.outputShape.length !== 1)
+        throw new Error(
+          `compile: ${loss} needs an output of shape (None, classes), got ${shapeText(this.outputShape)}`,
+        );
     }
     for (const m of args.metrics ?? []) {
-      if (m !== 'accuracy' && m !== 'acc') throw new Error(`compile: unknown metric ${show(m)} (supported: 'accuracy')`);
+      if (m !== 'accuracy' && m !== 'acc')
+        throw new Error(`compile: unknown metric ${show(m)} (supported: 'accuracy')`);
       if (loss === 'meanSquaredError' || loss === 'meanAbsoluteError') {
         throw new Error(`compile: metric 'accuracy' has no meaning for ${loss} (a regression loss); leave metrics out`);
       }
@@ -434,7 +550,10 @@ export class Model {
     else if (optimizer === 'sgd') opt = new SGD();
     else if (optimizer === 'rmsprop') opt = new RMSprop();
     else if (optimizer instanceof Optimizer) opt = optimizer;
-    else throw new Error(`compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got ${show(optimizer)}`);
+    else
+      throw new Error(
+        `compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got ${show(optimizer)}`,
+      );
     // Like Keras, the weights exist once the model is compiled (seeded by the model's seed).
     this.build();
     if (this.optimizer && this.optimizer !== opt) this.optimizer.dispose();
@@ -454,12 +573,17 @@ export class Model {
   private forward(xs: Tensor[], training: boolean, logits: boolean): Tensor[] {
     const g = this.graph();
     const vals: Tensor[] = new Array(g.slots);
-    xs.forEach((x, i) => { vals[i] = x; });
+    xs.forEach((x, i) => {
+      vals[i] = x;
+    });
     const fused = logits ? this.outputStep() : null;
     for (const st of g.steps) {
       // A frozen BatchNormalization normalizes with its moving statistics, as in Keras.
       const t = training && !(st.layer.trainable === false && st.layer.stateWeights.length > 0);
-      vals[st.output] = st.layer.callFor(st.inputs.map((i) => vals[i]), { training: t, rng: this.trainRng, logits: st === fused });
+      vals[st.output] = st.layer.callFor(
+        st.inputs.map((i) => vals[i]),
+        { training: t, rng: this.trainRng, logits: st === fused },
+      );
     }
     return g.outputs.map((o) => vals[o]);
   }
@@ -475,7 +599,8 @@ export class Model {
         const who = this.isSequential ? `layer ${this.layers[0].name}` : `input ${this.inputs[i].node.layer.name}`;
         throw new Error(`${what}: ${who} expects input of shape [None, ${want}], got [${src.n}, ${src.rowShape}]`);
       }
-      if (src.n !== srcs[0].n) throw new Error(`${what}: input 0 has ${srcs[0].n} examples but input ${i} has ${src.n}`);
+      if (src.n !== srcs[0].n)
+        throw new Error(`${what}: input 0 has ${srcs[0].n} examples but input ${i} has ${src.n}`);
     });
   }
 
@@ -512,12 +637,15 @@ export class Model {
       return { loss: l, correct: () => countCorrect(probs.view(), yb.view(), yb.shape[1]) };
     }
     const y = this.forward(xb, training, false)[0];
-    if (loss === 'binaryCrossentropy') return { loss: binaryCrossentropy(yb, y), correct: () => countBinary(y.view(), yb.view()) };
+    if (loss === 'binaryCrossentropy')
+      return { loss: binaryCrossentropy(yb, y), correct: () => countBinary(y.view(), yb.view()) };
     return { loss: loss === 'meanSquaredError' ? meanSquaredError(yb, y) : meanAbsoluteError(yb, y), correct: () => 0 };
   }
 
   /** Whether the loss comes with an accuracy: the cross-entropies (binary accuracy for binaryCrossentropy). */
-  private get hasAccuracy(): boolean { return this.loss !== 'meanSquaredError' && this.loss !== 'meanAbsoluteError'; }
+  private get hasAccuracy(): boolean {
+    return this.loss !== 'meanSquaredError' && this.loss !== 'meanAbsoluteError';
+  }
 
   /** One optimizer step on a batch; returns the batch loss and number of correct predictions. */
   private step(xb: Tensor[], yb: Tensor, where: string): { loss: number; correct: number } {
@@ -530,7 +658,8 @@ export class Model {
     this.guard.save(state.map((w) => w.value));
     const iterations = opt.iterations;
     const undo = (why: string) => {
-      this.guard.restore(); opt.iterations = iterations;
+      this.guard.restore();
+      opt.iterations = iterations;
       return new Error(`${why} ${where}; training stopped and the weights are those from before this batch`);
     };
     const u8 = getArena().u8();
@@ -544,7 +673,8 @@ export class Model {
       tape.backward(r.loss);
       opt.step(params);
       const bad = StepGuard.firstNonFinite(state.map((w) => w.value));
-      if (bad >= 0) throw undo(`the update made ${state[bad].name} non-finite (loss was ${value}; try a lower learning rate)`);
+      if (bad >= 0)
+        throw undo(`the update made ${state[bad].name} non-finite (loss was ${value}; try a lower learning rate)`);
       return { loss: value, correct: r.correct() };
     });
   }
@@ -580,11 +710,14 @@ export class Model {
     else checkTargets(ys, this.loss!, this.outputShape, `${what} y`);
   }
   /** Stops a running fit after the current batch. */
-  stopTraining(): void { this.stopFlag = true; }
+  stopTraining(): void {
+    this.stopFlag = true;
+  }
 
   /** Trains for `epochs` epochs (Keras fit). */
   async fit(x: Data | Data[], y: Data, args: FitArgs = {}): Promise<History> {
-    this.alive('fit'); checkOptions('fit', args, FIT_OPTIONS);
+    this.alive('fit');
+    checkOptions('fit', args, FIT_OPTIONS);
     if (args.seed !== undefined) {
       if (!this.built) this.setSeed(args.seed);
       else this.trainRng = new Rng(args.seed ^ 0x5bd1e995);
@@ -592,26 +725,37 @@ export class Model {
     this.requireCompiled('fit');
     const epochs = args.epochs ?? 1;
     const batchSize = args.batchSize ?? 32;
-    if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`fit: batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(epochs) || epochs < 0)
+      throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new Error(`fit: batchSize must be a positive integer, got ${batchSize}`);
     const schedule = args.learningRateSchedule;
-    if (schedule !== undefined && typeof schedule !== 'function') throw new Error('fit: learningRateSchedule must be a function of the step number (e.g. sn.schedules.cosineDecay({...}))');
+    if (schedule !== undefined && typeof schedule !== 'function')
+      throw new Error(
+        'fit: learningRateSchedule must be a function of the step number (e.g. sn.schedules.cosineDecay({...}))',
+      );
     const split = args.validationSplit ?? 0;
-    if (typeof split !== 'number' || !(split >= 0 && split < 1)) throw new Error(`fit: validationSplit must be a number in [0, 1), got ${show(args.validationSplit)}`);
+    if (typeof split !== 'number' || !(split >= 0 && split < 1))
+      throw new Error(`fit: validationSplit must be a number in [0, 1), got ${show(args.validationSplit)}`);
     if (split > 0 && args.validationData) throw new Error('fit: give validationData or validationSplit, not both');
     let xs = this.toSources(x, 'fit x');
     let ys = toSource(y, 'fit y');
     this.checkXY(xs, ys, 'fit');
     let val: [DataSource[], DataSource] | null = null;
     if (args.validationData) {
-      val = [this.toSources(args.validationData[0], 'fit validationData x'), toSource(args.validationData[1], 'fit validationData y')];
+      val = [
+        this.toSources(args.validationData[0], 'fit validationData x'),
+        toSource(args.validationData[1], 'fit validationData y'),
+      ];
       this.checkXY(val[0], val[1], 'fit validationData');
     } else if (split > 0) {
       // Keras: split_at = floor(n * (1 - split)); the tail (before any shuffling) is validation data.
       const n = xs[0].n;
       const at = Math.floor(n * (1 - split));
       if (at === 0 || at === n) {
-        throw new Error(`fit: validationSplit ${split} of ${n} examples leaves ${at} for training and ${n - at} for validation; both need at least one (use more data or another split)`);
+        throw new Error(
+          `fit: validationSplit ${split} of ${n} examples leaves ${at} for training and ${n - at} for validation; both need at least one (use more data or another split)`,
+        );
       }
       val = [xs.map((s) => sliceSource(s, at, n - at)), sliceSource(ys, at, ys.n - at)];
       xs = xs.map((s) => sliceSource(s, 0, at));
@@ -622,36 +766,53 @@ export class Model {
     const steps = Math.ceil(N / batchSize);
     const acc = this.hasAccuracy;
     const history: History = { epoch: [], history: { loss: [], accuracy: [] }, stopped: false };
-    if (val) { history.history.val_loss = []; history.history.val_accuracy = []; }
+    if (val) {
+      history.history.val_loss = [];
+      history.history.val_accuracy = [];
+    }
     const idx = Int32Array.from({ length: N }, (_, i) => i);
     const first = args.initialEpoch ?? 0;
     this.stopFlag = false;
     const cb = args.callbacks ?? {};
     let lastYield = Date.now();
     for (let e = first; e < first + epochs && !history.stopped; e++) {
-      if ((await cb.onEpochBegin?.(e)) === false) { history.stopped = true; break; }
+      if ((await cb.onEpochBegin?.(e)) === false) {
+        history.stopped = true;
+        break;
+      }
       progress.epochBegin(e - first, epochs);
       // Each epoch shuffles 0..n-1 afresh, so its order depends only on the RNG state (exact resume).
       for (let i = 0; i < idx.length; i++) idx[i] = i;
       if (args.shuffle ?? true) this.trainRng.shuffle(idx);
-      let lossSum = 0, correct = 0, seen = 0;
+      let lossSum = 0,
+        correct = 0,
+        seen = 0;
       let b = 0;
       for (; b < steps; b++) {
-        const start = b * batchSize, count = Math.min(batchSize, N - start);
+        const start = b * batchSize,
+          count = Math.min(batchSize, N - start);
         if (schedule) this.optimizer!.learningRate = schedule(this.optimizer!.iterations);
         const r = tidy(() => {
           const [xb, yb] = this.batch(xs, ys, idx, start, count);
           return this.step(xb, yb, `at epoch ${e + 1}, batch ${b + 1}`);
         });
-        lossSum += r.loss * count; correct += r.correct; seen += count;
+        lossSum += r.loss * count;
+        correct += r.correct;
+        seen += count;
         const logs: Logs = { loss: lossSum / seen };
         if (acc) logs.accuracy = correct / this.accuracyDenominator(seen);
         progress.batchEnd(b + 1, steps, logs);
         if ((await cb.onBatchEnd?.(b, logs)) === false) history.stopped = true;
         if (args.signal?.aborted || this.stopFlag) history.stopped = true;
-        if (history.stopped) { b++; break; }
+        if (history.stopped) {
+          b++;
+          break;
+        }
         // Let the event loop breathe (timers, Ctrl-C, UI) about every 50 ms.
-        if (Date.now() - lastYield > 50) { await new Promise((r) => setTimeout(r, 0)); lastYield = Date.now(); }
+        if (Date.now() - lastYield > 50) {
+          await new Promise((r) => setTimeout(r, 0));
+          lastYield = Date.now();
+        }
       }
       const logs: Logs = { loss: lossSum / seen };
       if (acc) logs.accuracy = correct / this.accuracyDenominator(seen);
@@ -664,7 +825,10 @@ export class Model {
         history.epoch.push(e);
         history.history.loss.push(logs.loss);
         if (acc) history.history.accuracy.push(logs.accuracy);
-        if (val) { history.history.val_loss!.push(logs.val_loss); if (acc) history.history.val_accuracy!.push(logs.val_accuracy); }
+        if (val) {
+          history.history.val_loss!.push(logs.val_loss);
+          if (acc) history.history.val_accuracy!.push(logs.val_accuracy);
+        }
         progress.epochEnd(steps, logs);
       } else {
         progress.epochEnd(b, logs);
@@ -677,7 +841,8 @@ export class Model {
   private evaluateSources(xs: DataSource[], ys: DataSource, batchSize: number): [number, number] {
     const n = xs[0].n;
     const idx = Int32Array.from({ length: n }, (_, i) => i);
-    let lossSum = 0, correct = 0;
+    let lossSum = 0,
+      correct = 0;
     noGrad(() => {
       for (let start = 0; start < n; start += batchSize) {
         const count = Math.min(batchSize, n - start);
@@ -697,7 +862,8 @@ export class Model {
    * at 0.5 for binaryCrossentropy), [loss] for meanSquaredError and meanAbsoluteError.
    */
   evaluate(x: Data | Data[], y: Data, args: { batchSize?: number } = {}): number[] {
-    this.alive('evaluate'); checkOptions('evaluate', args, BATCH_OPTIONS);
+    this.alive('evaluate');
+    checkOptions('evaluate', args, BATCH_OPTIONS);
     this.requireCompiled('evaluate');
     const xs = this.toSources(x, 'evaluate x');
     const ys = toSource(y, 'evaluate y');
@@ -714,12 +880,15 @@ export class Model {
   predict(x: Data, args?: { batchSize?: number }): Tensor;
   predict(x: Data[], args?: { batchSize?: number }): Tensor[];
   predict(x: Data | Data[], args: { batchSize?: number } = {}): Tensor | Tensor[] {
-    this.alive('predict'); checkOptions('predict', args, BATCH_OPTIONS);
+    this.alive('predict');
+    checkOptions('predict', args, BATCH_OPTIONS);
     this.build();
     const xs = this.toSources(x, 'predict x');
     const g = this.graph();
     if (!Array.isArray(x) && g.outputs.length !== 1) {
-      throw new Error(`predict: the model has ${g.outputs.length} outputs; pass the inputs as a list (predict([x])) to get a list of outputs`);
+      throw new Error(
+        `predict: the model has ${g.outputs.length} outputs; pass the inputs as a list (predict([x])) to get a list of outputs`,
+      );
     }
     this.checkInputs(xs, 'predict');
     xs.forEach((s, i) => s.checkFinite(xs.length === 1 ? 'predict x' : `predict x[${i}]`));
@@ -759,13 +928,16 @@ export class Model {
     this.alive('setWeights');
     const params = this.allWeights();
     if (!Array.isArray(weights) || weights.length !== params.length) {
-      throw new Error(`setWeights: the model has ${params.length} weight arrays, got ${Array.isArray(weights) ? weights.length : typeof weights}`);
+      throw new Error(
+        `setWeights: the model has ${params.length} weight arrays, got ${Array.isArray(weights) ? weights.length : typeof weights}`,
+      );
     }
     weights.forEach((w, i) => {
       const p = params[i];
       if (w instanceof Tensor) {
         w.assertLive();
-        if (w.shape.join() !== p.value.shape.join()) throw new Error(`setWeights: ${p.name} has shape [${p.value.shape}], got [${w.shape}]`);
+        if (w.shape.join() !== p.value.shape.join())
+          throw new Error(`setWeights: ${p.name} has shape [${p.value.shape}], got [${w.shape}]`);
       } else if (!(w instanceof Float32Array) || w.length !== p.value.size) {
         throw new Error(`setWeights: ${p.name} needs ${p.value.size} float32 values`);
       }
@@ -779,7 +951,8 @@ export class Model {
    */
   save(): ArrayBuffer {
     this.alive('save');
-    if (!fileFormats.save) throw new Error('save: the model file format is not loaded; use saveModel(model) from simdnet');
+    if (!fileFormats.save)
+      throw new Error('save: the model file format is not loaded; use saveModel(model) from simdnet');
     return fileFormats.save(this);
   }
 
@@ -803,14 +976,15 @@ export class Model {
   }
 
   /** True once {@link dispose} ran; the model can then no longer be used. */
-  get isDisposed(): boolean { return this.disposed; }
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
 
   /** Throws when the model was disposed (its weights are gone; rebuilding would make new random ones). */
   protected alive(what: string): void {
     if (this.disposed) throw new Error(`${what}: the model ${this.name} was disposed; create or load a new model`);
   }
 }
-
 
 /** @internal Where the binary format registers its writer, so Model.save() needs no import of it. */
 export const fileFormats: { save: ((m: Model) => ArrayBuffer) | null } = { save: null };
@@ -826,27 +1000,39 @@ export class Sequential extends Model {
     for (const l of cfg.layers ?? []) this.add(l);
   }
 
-  get isSequential(): boolean { return true; }
+  get isSequential(): boolean {
+    return true;
+  }
 
   /** The layers in order (no InputLayer, as Keras' Sequential). */
-  get layers(): Layer[] { return this.stack; }
+  get layers(): Layer[] {
+    return this.stack;
+  }
 
   /** Appends a layer; unnamed layers get Keras-style names (conv2d, conv2d_1, ...). */
   add(layer: Layer): void {
     this.alive('Sequential.add');
     if (!(layer instanceof Layer)) throw new Error(`Sequential.add: expected a layer, got ${typeof layer}`);
-    if (this.isBuilt) throw new Error('Sequential.add: the model is already built; add layers before compile/fit/summary');
+    if (this.isBuilt)
+      throw new Error('Sequential.add: the model is already built; add layers before compile/fit/summary');
     if (this.stack.includes(layer)) throw new Error(`Sequential.add: layer ${layer.name} is already in the model`);
-    if (layer.arity !== 1) throw new Error(`Sequential.add: ${layer.name || layer.className} takes several inputs; build graphs with sn.model({inputs, outputs})`);
-    if (layer instanceof InputLayer) throw new Error('Sequential.add: give the first layer an inputShape instead of an InputLayer');
+    if (layer.arity !== 1)
+      throw new Error(
+        `Sequential.add: ${layer.name || layer.className} takes several inputs; build graphs with sn.model({inputs, outputs})`,
+      );
+    if (layer instanceof InputLayer)
+      throw new Error('Sequential.add: give the first layer an inputShape instead of an InputLayer');
     if (!layer.name) {
       const base = layer.defaultName;
       const n = this.stack.filter((l) => l.defaultName === base).length;
       layer.name = n === 0 ? base : `${base}_${n}`;
     }
-    if (this.stack.some((l) => l.name === layer.name)) throw new Error(`Sequential.add: a layer named ${layer.name} already exists`);
+    if (this.stack.some((l) => l.name === layer.name))
+      throw new Error(`Sequential.add: a layer named ${layer.name} already exists`);
     if (this.stack.length === 0 && !layer.inputShape) {
-      throw new Error(`Sequential.add: the first layer (${layer.name}) needs an inputShape, e.g. inputShape: [28, 28, 1]`);
+      throw new Error(
+        `Sequential.add: the first layer (${layer.name}) needs an inputShape, e.g. inputShape: [28, 28, 1]`,
+      );
     }
     this.stack.push(layer);
     this.graphCache = null;
@@ -878,14 +1064,20 @@ export function model(args: ModelArgs): Model {
     if (v === undefined) throw new Error(`model: ${what} is missing`);
     return Array.isArray(v) ? v : [v];
   };
-  return new Model({ inputs: list(args.inputs, 'inputs'), outputs: list(args.outputs, 'outputs'), name: args.name, seed: args.seed });
+  return new Model({
+    inputs: list(args.inputs, 'inputs'),
+    outputs: list(args.outputs, 'outputs'),
+    name: args.name,
+    seed: args.seed,
+  });
 }
 
 /** Number of rows whose argmax of probs equals the argmax of the (one-hot) labels. */
 function countCorrect(probs: Float32Array, labels: Float32Array, K: number): number {
   let c = 0;
   for (let r = 0; r * K < probs.length; r++) {
-    let bp = 0, bl = 0;
+    let bp = 0,
+      bl = 0;
     for (let k = 1; k < K; k++) {
       if (probs[r * K + k] > probs[r * K + bp]) bp = k;
       if (labels[r * K + k] > labels[r * K + bl]) bl = k;

@@ -51,20 +51,29 @@ export function oneOf(...values: unknown[]): Check {
 
 /** A number in [lo, hi) (or [lo, hi] when `hiClosed`). */
 export function numberIn(lo: number, hi: number, hiClosed = false): Check {
-  return (v) => (typeof v === 'number' && v >= lo && (hiClosed ? v <= hi : v < hi)
-    ? null : `a number in [${lo}, ${hi}${hiClosed ? ']' : ')'}`);
+  return (v) =>
+    typeof v === 'number' && v >= lo && (hiClosed ? v <= hi : v < hi)
+      ? null
+      : `a number in [${lo}, ${hi}${hiClosed ? ']' : ')'}`;
 }
 
 /** Either check passes (e.g. a function or null). */
 export function or(a: Check, b: Check): Check {
-  return (v) => { const x = a(v); if (x === null) return null; const y = b(v); return y === null ? null : `${x} or ${y}`; };
+  return (v) => {
+    const x = a(v);
+    if (x === null) return null;
+    const y = b(v);
+    return y === null ? null : `${x} or ${y}`;
+  };
 }
 
 export const nullValue: Check = (v) => (v === null ? null : 'null');
 
 /** An AbortSignal (or anything with a boolean `aborted`, as in browsers and Node). */
 export const abortSignal: Check = (v) =>
-  (v !== null && typeof v === 'object' && typeof (v as { aborted?: unknown }).aborted === 'boolean' ? null : 'an AbortSignal');
+  v !== null && typeof v === 'object' && typeof (v as { aborted?: unknown }).aborted === 'boolean'
+    ? null
+    : 'an AbortSignal';
 
 /** An array of exactly two items, e.g. validationData [x, y]. */
 export const pairOf: Check = (v) => (Array.isArray(v) && v.length === 2 ? null : 'an array [x, y]');
@@ -129,13 +138,16 @@ export function checkLayerSize(layer: Layer, input: readonly number[], out: numb
   const check = (what: string, shape: readonly number[]) => {
     const n = shape.reduce((a, b) => a * b, 1);
     if (n * 4 > MAX_TENSOR_BYTES) {
-      throw new Error(`${layer.name}: ${what} of shape [${shape}] has ${n} floats (${(n * 4 / 2 ** 30).toFixed(1)} GiB); `
-        + 'wasm memory holds at most 4 GiB (use a smaller inputShape or more pooling)');
+      throw new Error(
+        `${layer.name}: ${what} of shape [${shape}] has ${n} floats (${((n * 4) / 2 ** 30).toFixed(1)} GiB); ` +
+          'wasm memory holds at most 4 GiB (use a smaller inputShape or more pooling)',
+      );
     }
   };
   check('one example of the input', input);
   check('one example of the output', out);
-  for (const [name, shape] of [...layer.weightShapes(input), ...layer.stateShapes(input)]) check(`the weight ${name}`, shape);
+  for (const [name, shape] of [...layer.weightShapes(input), ...layer.stateShapes(input)])
+    check(`the weight ${name}`, shape);
   return out;
 }
 

@@ -12,7 +12,13 @@ export function seedModel(opts: { seed?: number; inputShape?: number[]; numClass
   return new Sequential({
     seed: opts.seed,
     layers: [
-      L.conv2d({ filters: 32, kernelSize: 5, padding: 'same', activation: 'relu', inputShape: opts.inputShape ?? [28, 28, 1] }),
+      L.conv2d({
+        filters: 32,
+        kernelSize: 5,
+        padding: 'same',
+        activation: 'relu',
+        inputShape: opts.inputShape ?? [28, 28, 1],
+      }),
       L.conv2d({ filters: 32, kernelSize: 5, padding: 'same', activation: 'relu' }),
       L.maxPooling2d({ poolSize: 2 }),
       L.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),

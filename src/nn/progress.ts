@@ -3,7 +3,10 @@
 // redrawn in place on a terminal, one plain line per epoch otherwise. Browser-safe: the Node stdout
 // is reached through globalThis, never imported.
 
-interface Out { isTTY?: boolean; write(s: string): unknown }
+interface Out {
+  isTTY?: boolean;
+  write(s: string): unknown;
+}
 
 function stdout(): Out | null {
   const p = (globalThis as { process?: { stdout?: Out } }).process;
@@ -19,7 +22,9 @@ function bar(done: number, total: number): string {
 }
 
 function fmtLogs(logs: Record<string, number>): string {
-  return Object.entries(logs).map(([k, v]) => ` - ${k}: ${v.toFixed(4)}`).join('');
+  return Object.entries(logs)
+    .map(([k, v]) => ` - ${k}: ${v.toFixed(4)}`)
+    .join('');
 }
 
 export class Progress {
@@ -28,7 +33,10 @@ export class Progress {
   private start = 0;
   private lastDraw = 0;
 
-  constructor(private readonly verbose: number, private readonly print: (s: string) => void = (s) => console.log(s)) {
+  constructor(
+    private readonly verbose: number,
+    private readonly print: (s: string) => void = (s) => console.log(s),
+  ) {
     this.out = stdout();
     this.tty = !!this.out?.isTTY;
   }
@@ -43,8 +51,10 @@ export class Progress {
     const now = Date.now();
     if (now - this.lastDraw < 100 && step < steps) return;
     this.lastDraw = now;
-    const eta = ((now - this.start) / step) * (steps - step) / 1000;
-    this.out.write(`\r${pad(step, steps)}/${steps} [${bar(step, steps)}] - ETA: ${Math.round(eta)}s${fmtLogs(logs)}\x1b[K`);
+    const eta = (((now - this.start) / step) * (steps - step)) / 1000;
+    this.out.write(
+      `\r${pad(step, steps)}/${steps} [${bar(step, steps)}] - ETA: ${Math.round(eta)}s${fmtLogs(logs)}\x1b[K`,
+    );
   }
 
   epochEnd(steps: number, logs: Record<string, number>): void {
@@ -56,4 +66,6 @@ export class Progress {
   }
 }
 
-function pad(n: number, total: number): string { return String(n).padStart(String(total).length); }
+function pad(n: number, total: number): string {
+  return String(n).padStart(String(total).length);
+}

@@ -2,7 +2,7 @@
 // UpSampling2D, Reshape, Permute, and the activation layers ReLU (max value, negative slope,
 // threshold) and Softmax (any axis). Each is a shape check at build time and one call into ops/.
 // Shapes exclude the batch axis; images are [height, width, channels].
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { cropping2d, sides2d, zeroPadding2d, type Sides2d } from '../ops/pad2d.js';
 import { upSampling2d, type Interpolation } from '../ops/resize.js';
 import { checkPermutation, permute } from '../ops/permute.js';
@@ -13,7 +13,10 @@ import { type ActivationName, type CallArgs, Layer } from './layer.js';
 import { show } from '../show.js';
 
 /** Options every layer takes. */
-interface Common { inputShape?: number[]; name?: string }
+interface Common {
+  inputShape?: number[];
+  name?: string;
+}
 
 function expectImage(s: readonly number[], what: string): void {
   if (s.length !== 3) {
@@ -34,15 +37,23 @@ export class ZeroPadding2D extends Layer {
     super(cfg ?? {});
     this.padding = sides2d(cfg?.padding ?? 1, 'ZeroPadding2D', 'padding');
   }
-  get className() { return 'ZeroPadding2D'; }
-  get defaultName() { return 'zero_padding2d'; }
+  get className() {
+    return 'ZeroPadding2D';
+  }
+  get defaultName() {
+    return 'zero_padding2d';
+  }
   computeOutputShape(s: readonly number[]): number[] {
     expectImage(s, this.name || 'ZeroPadding2D');
     const [[t, b], [l, r]] = this.padding;
     return [s[0] + t + b, s[1] + l + r, s[2]];
   }
-  call(x: Tensor): Tensor { return zeroPadding2d(x, this.padding, this.name); }
-  getConfig() { return { padding: this.padding, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  call(x: Tensor): Tensor {
+    return zeroPadding2d(x, this.padding, this.name);
+  }
+  getConfig() {
+    return { padding: this.padding, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Options of {@link Cropping2D}. */
@@ -58,8 +69,12 @@ export class Cropping2D extends Layer {
     super(cfg ?? {});
     this.cropping = sides2d(cfg?.cropping ?? 0, 'Cropping2D', 'cropping');
   }
-  get className() { return 'Cropping2D'; }
-  get defaultName() { return 'cropping2d'; }
+  get className() {
+    return 'Cropping2D';
+  }
+  get defaultName() {
+    return 'cropping2d';
+  }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'Cropping2D';
     expectImage(s, what);
@@ -69,8 +84,12 @@ export class Cropping2D extends Layer {
     }
     return [s[0] - t - b, s[1] - l - r, s[2]];
   }
-  call(x: Tensor): Tensor { return cropping2d(x, this.cropping, this.name); }
-  getConfig() { return { cropping: this.cropping, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  call(x: Tensor): Tensor {
+    return cropping2d(x, this.cropping, this.name);
+  }
+  getConfig() {
+    return { cropping: this.cropping, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Options of {@link UpSampling2D}. */
@@ -90,20 +109,32 @@ export class UpSampling2D extends Layer {
     this.size = pair(cfg?.size ?? 2, 'UpSampling2D', 'size');
     const interp = cfg?.interpolation ?? 'nearest';
     if (interp !== 'nearest' && interp !== 'bilinear') {
-      throw new Error(`UpSampling2D: interpolation must be 'nearest' or 'bilinear', `
-        + `got ${show(cfg?.interpolation)}`);
+      throw new Error(
+        `UpSampling2D: interpolation must be 'nearest' or 'bilinear', ` + `got ${show(cfg?.interpolation)}`,
+      );
     }
     this.interpolation = interp;
   }
-  get className() { return 'UpSampling2D'; }
-  get defaultName() { return 'up_sampling2d'; }
+  get className() {
+    return 'UpSampling2D';
+  }
+  get defaultName() {
+    return 'up_sampling2d';
+  }
   computeOutputShape(s: readonly number[]): number[] {
     expectImage(s, this.name || 'UpSampling2D');
     return [s[0] * this.size[0], s[1] * this.size[1], s[2]];
   }
-  call(x: Tensor): Tensor { return upSampling2d(x, this.size, this.interpolation, this.name); }
+  call(x: Tensor): Tensor {
+    return upSampling2d(x, this.size, this.interpolation, this.name);
+  }
   getConfig() {
-    return { size: this.size, interpolation: this.interpolation, name: this.name, inputShape: this.inputShape ?? undefined };
+    return {
+      size: this.size,
+      interpolation: this.interpolation,
+      name: this.name,
+      inputShape: this.inputShape ?? undefined,
+    };
   }
 }
 
@@ -119,14 +150,22 @@ export class Reshape extends Layer {
   constructor(cfg: ReshapeConfig) {
     super(cfg ?? {});
     const t = cfg?.targetShape;
-    if (!Array.isArray(t) || t.length === 0 || t.some((d) => !Number.isInteger(d) || (d < 1 && d !== -1))
-      || t.filter((d) => d === -1).length > 1) {
+    if (
+      !Array.isArray(t) ||
+      t.length === 0 ||
+      t.some((d) => !Number.isInteger(d) || (d < 1 && d !== -1)) ||
+      t.filter((d) => d === -1).length > 1
+    ) {
       throw new Error(`Reshape: targetShape must be positive integers with at most one -1, got ${show(t)}`);
     }
     this.targetShape = [...t];
   }
-  get className() { return 'Reshape'; }
-  get defaultName() { return 'reshape'; }
+  get className() {
+    return 'Reshape';
+  }
+  get defaultName() {
+    return 'reshape';
+  }
   computeOutputShape(s: readonly number[]): number[] {
     const size = s.reduce((a, b) => a * b, 1);
     const known = this.targetShape.reduce((a, d) => (d === -1 ? a : a * d), 1);
@@ -134,13 +173,19 @@ export class Reshape extends Layer {
     const u = out.indexOf(-1);
     if (u >= 0 && size % known === 0) out[u] = size / known;
     if (out.reduce((a, b) => a * b, 1) !== size) {
-      throw new Error(`${this.name || 'Reshape'}: cannot reshape an input of shape [${s}] (${size} values per sample) `
-        + `to targetShape [${this.targetShape}]`);
+      throw new Error(
+        `${this.name || 'Reshape'}: cannot reshape an input of shape [${s}] (${size} values per sample) ` +
+          `to targetShape [${this.targetShape}]`,
+      );
     }
     return out;
   }
-  call(x: Tensor): Tensor { return reshape(x, [x.shape[0], ...this.targetShape]); }
-  getConfig() { return { targetShape: this.targetShape, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  call(x: Tensor): Tensor {
+    return reshape(x, [x.shape[0], ...this.targetShape]);
+  }
+  getConfig() {
+    return { targetShape: this.targetShape, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Options of {@link Permute}. */
@@ -165,18 +210,28 @@ export class Permute extends Layer {
     }
     this.dims = [...d];
   }
-  get className() { return 'Permute'; }
-  get defaultName() { return 'permute'; }
+  get className() {
+    return 'Permute';
+  }
+  get defaultName() {
+    return 'permute';
+  }
   computeOutputShape(s: readonly number[]): number[] {
     if (this.dims.length !== s.length) {
-      throw new Error(`${this.name || 'Permute'}: dims [${this.dims}] permute ${this.dims.length} axes `
-        + `but the input has shape [${s}] `
-        + `(${s.length} axes without batch)`);
+      throw new Error(
+        `${this.name || 'Permute'}: dims [${this.dims}] permute ${this.dims.length} axes ` +
+          `but the input has shape [${s}] ` +
+          `(${s.length} axes without batch)`,
+      );
     }
     return this.dims.map((d) => s[d - 1]);
   }
-  call(x: Tensor): Tensor { return permute(x, [0, ...this.dims], this.name); }
-  getConfig() { return { dims: this.dims, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  call(x: Tensor): Tensor {
+    return permute(x, [0, ...this.dims], this.name);
+  }
+  getConfig() {
+    return { dims: this.dims, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Options of {@link ReLU} (Keras names and defaults). */
@@ -201,15 +256,26 @@ export class ReLU extends Layer {
     this.negativeSlope = slope;
     this.threshold = t;
   }
-  get className() { return 'ReLU'; }
-  get defaultName() { return 're_lu'; }
-  computeOutputShape(s: readonly number[]): number[] { return [...s]; }
+  get className() {
+    return 'ReLU';
+  }
+  get defaultName() {
+    return 're_lu';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
   call(x: Tensor): Tensor {
     return reluGeneral(x, { maxValue: this.maxValue, negativeSlope: this.negativeSlope, threshold: this.threshold });
   }
   getConfig() {
-    return { maxValue: this.maxValue, negativeSlope: this.negativeSlope, threshold: this.threshold, name: this.name,
-      inputShape: this.inputShape ?? undefined };
+    return {
+      maxValue: this.maxValue,
+      negativeSlope: this.negativeSlope,
+      threshold: this.threshold,
+      name: this.name,
+      inputShape: this.inputShape ?? undefined,
+    };
   }
 }
 
@@ -231,8 +297,12 @@ export class Softmax extends Layer {
     if (!Number.isInteger(a)) throw new Error(`Softmax: axis must be an integer, got ${show(cfg?.axis)}`);
     this.axis = a;
   }
-  get className() { return 'Softmax'; }
-  get defaultName() { return 'softmax'; }
+  get className() {
+    return 'Softmax';
+  }
+  get defaultName() {
+    return 'softmax';
+  }
   /** 'softmax' when the axis is the last one (known once built), else 'linear'. */
   get activation(): ActivationName {
     const r = this.inputShape ? this.inputShape.length + 1 : null;
@@ -241,8 +311,10 @@ export class Softmax extends Layer {
   computeOutputShape(s: readonly number[]): number[] {
     const r = s.length + 1;
     if (this.axis < -r || this.axis >= r) {
-      throw new Error(`${this.name || 'Softmax'}: axis ${this.axis} is out of range for an input of shape [${s}] `
-        + `(rank ${r} with the batch axis)`);
+      throw new Error(
+        `${this.name || 'Softmax'}: axis ${this.axis} is out of range for an input of shape [${s}] ` +
+          `(rank ${r} with the batch axis)`,
+      );
     }
     return [...s];
   }
@@ -250,7 +322,9 @@ export class Softmax extends Layer {
     if (args.logits && this.activation === 'softmax') return x;
     return softmax(x, this.axis);
   }
-  getConfig() { return { axis: this.axis, name: this.name, inputShape: this.inputShape ?? undefined }; }
+  getConfig() {
+    return { axis: this.axis, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
 }
 
 /** Layer classes of this file by Keras class name (for loading saved models). */

@@ -24,11 +24,11 @@
 // it allocates a byte, and builds a new model, so a bad file never touches a model in memory.
 import { Model, Sequential, fileFormats } from './model.js';
 import { layerClasses } from './layers.js';
-import { InputLayer, Layer, SymbolicTensor } from './layer.js';
+import { InputLayer, type Layer, type SymbolicTensor } from './layer.js';
 import { Adam } from '../optim/adam.js';
 import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
-import { Optimizer, OptimizerState } from '../optim/optimizer.js';
+import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
 import { show } from '../show.js';
 import { crc32 } from './crc32.js';
 
@@ -40,7 +40,10 @@ const MAX_FLOATS = 1 << 28; // 1 GiB of weights
 const MAX_ACTIVATION = 1 << 27; // elements per example in any layer's output
 const MAX_ITERATIONS = 2 ** 31 - 2; // an i32 in the kernels, after one more step
 
-interface Slice { offset: number; length: number }
+interface Slice {
+  offset: number;
+  length: number;
+}
 interface Header {
   format: 'simdnet-model';
   version: number;
@@ -50,7 +53,11 @@ interface Header {
   weights: Array<{ name: string; shape: number[] } & Slice>;
   /** Non-trainable layer state; absent when the model has none. */
   state?: Array<{ name: string; shape: number[] } & Slice>;
-  compile: { loss: string; metrics: string[]; optimizer: { className: string; config: Record<string, number | boolean> } } | null;
+  compile: {
+    loss: string;
+    metrics: string[];
+    optimizer: { className: string; config: Record<string, number | boolean> };
+  } | null;
   optimizerState: { iterations: number; slots: Record<string, Slice[]> } | null;
   rng: { init: number[]; train: number[] };
   /** The topology of a functional model; absent for a Sequential one. */
@@ -100,7 +107,12 @@ export function saveModel(model: Model): ArrayBuffer {
   const params = model.params();
   const chunks: Float32Array[] = [];
   let offset = 0;
-  const put = (a: Float32Array): Slice => { chunks.push(a); const s = { offset, length: a.length }; offset += a.length; return s; };
+  const put = (a: Float32Array): Slice => {
+    chunks.push(a);
+    const s = { offset, length: a.length };
+    offset += a.length;
+    return s;
+  };
   const weights = params.map((p) => ({ name: p.name, shape: [...p.value.shape], ...put(p.value.view().slice()) }));
   const stateWeights = model.stateWeights();
   const state = stateWeights.map((p) => ({ name: p.name, shape: [...p.value.shape], ...put(p.value.view().slice()) }));
@@ -113,16 +125,22 @@ export function saveModel(model: Model): ArrayBuffer {
     optimizerState = { iterations: st.iterations, slots };
   }
   const header: Header = {
-    format: 'simdnet-model', version: FORMAT_VERSION, name: model.name, seed: model.seed,
+    format: 'simdnet-model',
+    version: FORMAT_VERSION,
+    name: model.name,
+    seed: model.seed,
     layers: model.layers.map((l) => ({ className: l.className, config: layerConfig(l) })),
     weights,
     ...(state.length > 0 ? { state } : {}),
-    compile: model.optimizer && model.loss ? { loss: model.loss, metrics: model.metrics, optimizer: { className: st!.className, config: st!.config } } : null,
+    compile:
+      model.optimizer && model.loss
+        ? { loss: model.loss, metrics: model.metrics, optimizer: { className: st!.className, config: st!.config } }
+        : null,
     optimizerState,
     rng: { init: model.initRng.getState(), train: model.trainRng.getState() },
     ...(model.isSequential ? {} : { graph: graphConfig(model) }),
   };
-  let json = new TextEncoder().encode(JSON.stringify(header));
+  const json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 4) * 4;
   const hdr = new Uint8Array(padded).fill(0x20);
   hdr.set(json);
@@ -146,12 +164,19 @@ export function saveModel(model: Model): ArrayBuffer {
 /** Rebuilds a functional model from the "graph" key: applies each node once its inputs exist. */
 function graphModel(h: Header, layers: Layer[]): Model {
   const g = h.graph!;
-  if (!g || !Array.isArray(g.layers) || g.layers.length !== layers.length || !Array.isArray(g.inputLayers) || !Array.isArray(g.outputLayers)) {
+  if (
+    !g ||
+    !Array.isArray(g.layers) ||
+    g.layers.length !== layers.length ||
+    !Array.isArray(g.inputLayers) ||
+    !Array.isArray(g.outputLayers)
+  ) {
     fail('header "graph" does not match its "layers" list');
   }
   const byName = new Map<string, Layer>();
   layers.forEach((l, i) => {
-    if (g.layers[i]?.name !== l.name) fail(`graph entry ${i} is ${show(g.layers[i]?.name)} but layer ${i} is ${l.name}`);
+    if (g.layers[i]?.name !== l.name)
+      fail(`graph entry ${i} is ${show(g.layers[i]?.name)} but layer ${i} is ${l.name}`);
     if (byName.has(l.name)) fail(`two layers are named ${l.name}`);
     byName.set(l.name, l);
   });
@@ -162,10 +187,14 @@ function graphModel(h: Header, layers: Layer[]): Model {
   g.layers.forEach((e, i) => {
     if (!Array.isArray(e.inboundNodes)) fail(`graph entry for ${e.name} has no inboundNodes list`);
     e.inboundNodes.forEach((refs, index) => {
-      if (!Array.isArray(refs) || refs.some((r) => !Array.isArray(r) || typeof r[0] !== 'string' || !Number.isInteger(r[1]) || r[2] !== 0)) {
+      if (
+        !Array.isArray(refs) ||
+        refs.some((r) => !Array.isArray(r) || typeof r[0] !== 'string' || !Number.isInteger(r[1]) || r[2] !== 0)
+      ) {
         fail(`graph: node ${index} of layer ${e.name} has an invalid input list ${show(refs)}`);
       }
-      for (const r of refs) if (!byName.has(r[0])) fail(`graph: layer ${e.name} takes input from unknown layer ${r[0]}`);
+      for (const r of refs)
+        if (!byName.has(r[0])) fail(`graph: layer ${e.name} takes input from unknown layer ${r[0]}`);
       pending.push({ layer: layers[i], index, refs });
     });
   });
@@ -176,26 +205,50 @@ function graphModel(h: Header, layers: Layer[]): Model {
       const p = pending[i];
       if (p.layer.inboundNodes.length !== p.index || !p.refs.every((r) => made.has(key(r)))) continue;
       try {
-        made.set(`${p.layer.name}#${p.index}`, p.layer.apply(p.layer.arity === 1 ? made.get(key(p.refs[0]))! : p.refs.map((r) => made.get(key(r))!)));
-      } catch (e) { fail((e as Error).message); }
+        made.set(
+          `${p.layer.name}#${p.index}`,
+          p.layer.apply(p.layer.arity === 1 ? made.get(key(p.refs[0]))! : p.refs.map((r) => made.get(key(r))!)),
+        );
+      } catch (e) {
+        fail((e as Error).message);
+      }
       pending.splice(i--, 1);
       progressed = true;
     }
-    if (!progressed) fail(`graph: layers ${[...new Set(pending.map((p) => p.layer.name))].join(', ')} wait on each other's outputs (a cycle) or on a node that does not exist`);
+    if (!progressed)
+      fail(
+        `graph: layers ${[...new Set(pending.map((p) => p.layer.name))].join(', ')} wait on each other's outputs (a cycle) or on a node that does not exist`,
+      );
   }
-  const pick = (r: NodeRef, what: string) => made.get(key(r)) ?? fail(`graph: ${what} ${show(r)} is not a node of the graph`);
+  const pick = (r: NodeRef, what: string) =>
+    made.get(key(r)) ?? fail(`graph: ${what} ${show(r)} is not a node of the graph`);
   try {
-    return new Model({ inputs: g.inputLayers.map((r) => pick(r, 'input')), outputs: g.outputLayers.map((r) => pick(r, 'output')),
-      name: String(h.name ?? 'model'), seed: Number(h.seed) || 0 });
-  } catch (e) { fail((e as Error).message); }
+    return new Model({
+      inputs: g.inputLayers.map((r) => pick(r, 'input')),
+      outputs: g.outputLayers.map((r) => pick(r, 'output')),
+      name: String(h.name ?? 'model'),
+      seed: Number(h.seed) || 0,
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
 }
 
-function failWith(msg: string): never { throw new Error(`loadModel: ${msg}`); }
+function failWith(msg: string): never {
+  throw new Error(`loadModel: ${msg}`);
+}
 const fail: (msg: string) => never = failWith;
 
 function checkSlice(s: unknown, total: number, what: string): Slice {
   const o = s as Slice;
-  if (!o || !Number.isInteger(o.offset) || !Number.isInteger(o.length) || o.offset < 0 || o.length < 0 || o.offset + o.length > total) {
+  if (
+    !o ||
+    !Number.isInteger(o.offset) ||
+    !Number.isInteger(o.length) ||
+    o.offset < 0 ||
+    o.length < 0 ||
+    o.offset + o.length > total
+  ) {
     fail(`${what} points outside the weight data (${show(s)}, file holds ${total} floats)`);
   }
   return o;
@@ -203,11 +256,17 @@ function checkSlice(s: unknown, total: number, what: string): Slice {
 
 /** Rebuilds a model from saveModel's bytes; throws a clear error for any damaged or foreign file. */
 export function loadModel(data: ArrayBuffer | Uint8Array): Model {
-  const file = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : failWith('expected an ArrayBuffer or Uint8Array');
+  const file =
+    data instanceof Uint8Array
+      ? data
+      : data instanceof ArrayBuffer
+        ? new Uint8Array(data)
+        : failWith('expected an ArrayBuffer or Uint8Array');
   if (file.length < 16) failWith(`file is truncated (${file.length} bytes; the header alone is 16)`);
   for (let i = 0; i < 8; i++) if (file[i] !== MAGIC[i]) failWith('not a simdnet model file (wrong magic number)');
   const version = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(8, true);
-  if (version > FORMAT_VERSION) failWith(`format version ${version} is newer than this simdnet reads (${FORMAT_VERSION}); upgrade simdnet`);
+  if (version > FORMAT_VERSION)
+    failWith(`format version ${version} is newer than this simdnet reads (${FORMAT_VERSION}); upgrade simdnet`);
   if (version < 1) failWith(`invalid format version ${version}`);
   // The checksum is compared first; on a mismatch the structural checks still run, only to tell a
   // truncated file (the likelier story, and the more useful message) from one damaged in place.
@@ -229,8 +288,13 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   if (hlen > MAX_HEADER || hlen % 4 !== 0) fail(`header length ${hlen} is invalid`);
   if (16 + hlen > u8.length) fail(`file is truncated (header needs ${16 + hlen} bytes, file has ${u8.length})`);
   let h: Header;
-  try { h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(u8.subarray(16, 16 + hlen))); } catch { fail('header is not valid JSON (file damaged?)'); }
-  if (!h || h.format !== 'simdnet-model' || !Array.isArray(h.layers) || !Array.isArray(h.weights)) fail('header does not describe a simdnet model');
+  try {
+    h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(u8.subarray(16, 16 + hlen)));
+  } catch {
+    fail('header is not valid JSON (file damaged?)');
+  }
+  if (!h || h.format !== 'simdnet-model' || !Array.isArray(h.layers) || !Array.isArray(h.weights))
+    fail('header does not describe a simdnet model');
   const blobBytes = u8.length - 16 - hlen;
   if (blobBytes % 4 !== 0) fail(`weight data is ${blobBytes} bytes, not a whole number of float32 values (truncated?)`);
   const total = blobBytes / 4;
@@ -241,14 +305,18 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   if (h.state !== undefined && !Array.isArray(h.state)) fail('header "state" is not a list');
   const stateList = h.state ?? [];
   for (const w of [...h.weights, ...stateList]) claimed += Number(w?.length) || 0;
-  for (const arr of Object.values(slots0)) if (Array.isArray(arr)) for (const sl of arr) claimed += Number(sl?.length) || 0;
-  if (claimed > total) fail(`file is truncated: the header describes ${claimed} floats of weights and state, the file holds ${total}`);
+  for (const arr of Object.values(slots0))
+    if (Array.isArray(arr)) for (const sl of arr) claimed += Number(sl?.length) || 0;
+  if (claimed > total)
+    fail(`file is truncated: the header describes ${claimed} floats of weights and state, the file holds ${total}`);
   if (corrupt) fail(corrupt);
   let used = 0;
   for (const w of [...h.weights, ...stateList]) {
     checkSlice(w, total, `weight ${w?.name}`);
-    if (!Array.isArray(w.shape) || w.shape.some((d) => !Number.isInteger(d) || d < 1)) fail(`weight ${w.name} has an invalid shape ${show(w.shape)}`);
-    if (w.shape.reduce((a, b) => a * b, 1) !== w.length) fail(`weight ${w.name} has shape [${w.shape}] but ${w.length} values`);
+    if (!Array.isArray(w.shape) || w.shape.some((d) => !Number.isInteger(d) || d < 1))
+      fail(`weight ${w.name} has an invalid shape ${show(w.shape)}`);
+    if (w.shape.reduce((a, b) => a * b, 1) !== w.length)
+      fail(`weight ${w.name} has shape [${w.shape}] but ${w.length} values`);
     used += w.length;
   }
   const slots = h.optimizerState?.slots ?? {};
@@ -256,15 +324,21 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
     if (!Array.isArray(arr)) fail(`optimizer state of ${name} is invalid`);
     for (const s of arr) used += checkSlice(s, total, `optimizer state of ${name}`).length;
   }
-  if (used !== total) fail(`weight data holds ${total} floats but the header accounts for ${used} (truncated or damaged file)`);
+  if (used !== total)
+    fail(`weight data holds ${total} floats but the header accounts for ${used} (truncated or damaged file)`);
   // With used === total, the slices tile the data exactly unless two overlap (one float read twice).
-  const named = [...h.weights.map((w) => ({ name: `weight ${w.name}`, sl: w as Slice })),
-    ...stateList.map((w) => ({ name: `state ${w.name}`, sl: w as Slice }))];
-  for (const [name, arr] of Object.entries(slots)) arr.forEach((sl, i) => named.push({ name: `optimizer state ${i} of ${name}`, sl }));
+  const named = [
+    ...h.weights.map((w) => ({ name: `weight ${w.name}`, sl: w as Slice })),
+    ...stateList.map((w) => ({ name: `state ${w.name}`, sl: w as Slice })),
+  ];
+  for (const [name, arr] of Object.entries(slots))
+    arr.forEach((sl, i) => named.push({ name: `optimizer state ${i} of ${name}`, sl }));
   const sorted = named.filter((x) => x.sl.length > 0).sort((a, b) => a.sl.offset - b.sl.offset);
   for (let i = 1; i < sorted.length; i++) {
-    const p = sorted[i - 1], q = sorted[i];
-    if (q.sl.offset < p.sl.offset + p.sl.length) fail(`${p.name} and ${q.name} overlap in the weight data (damaged file)`);
+    const p = sorted[i - 1],
+      q = sorted[i];
+    if (q.sl.offset < p.sl.offset + p.sl.length)
+      fail(`${p.name} and ${q.name} overlap in the weight data (damaged file)`);
   }
   if (total > MAX_FLOATS) fail(`model is too large (${total} floats)`);
 
@@ -277,9 +351,14 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
     const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
     const { trainable, ...rest } = (isObject ? raw : {}) as Record<string, unknown>;
     const config = isObject ? rest : raw;
-    if (trainable !== undefined && typeof trainable !== 'boolean') fail(`layer ${i} (${l.className}): trainable must be a boolean, got ${show(trainable)}`);
+    if (trainable !== undefined && typeof trainable !== 'boolean')
+      fail(`layer ${i} (${l.className}): trainable must be a boolean, got ${show(trainable)}`);
     let layer: Layer;
-    try { layer = new C(config); } catch (e) { fail(`layer ${i} (${l.className}): ${(e as Error).message}`); }
+    try {
+      layer = new C(config);
+    } catch (e) {
+      fail(`layer ${i} (${l.className}): ${(e as Error).message}`);
+    }
     layer.trainable = trainable !== false;
     return layer;
   });
@@ -291,7 +370,9 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
     try {
       model = new Sequential({ layers, name: String(h.name ?? 'sequential'), seed: Number(h.seed) || 0 });
       model.graph();
-    } catch (e) { fail((e as Error).message); }
+    } catch (e) {
+      fail((e as Error).message);
+    }
   }
   for (const s of model.isSequential ? [model.inputShape] : model.inputShapes) {
     if (s.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`input shape [${s}] is too large`);
@@ -299,26 +380,37 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   let specs: ReturnType<Model['weightSpecs']>;
   try {
     for (const st of model.steps) {
-      if (st.outShape.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`layer ${st.layer.name} output [${st.outShape}] is too large`);
+      if (st.outShape.reduce((a, b) => a * b, 1) > MAX_ACTIVATION)
+        fail(`layer ${st.layer.name} output [${st.outShape}] is too large`);
     }
     specs = model.weightSpecs();
-  } catch (e) { fail((e as Error).message.replace(/^loadModel: /, '')); }
-  const expected = specs.weights, expectedState = specs.state;
-  if (expected.length !== h.weights.length) fail(`the architecture has ${expected.length} weight arrays but the file holds ${h.weights.length}`);
+  } catch (e) {
+    fail((e as Error).message.replace(/^loadModel: /, ''));
+  }
+  const expected = specs.weights,
+    expectedState = specs.state;
+  if (expected.length !== h.weights.length)
+    fail(`the architecture has ${expected.length} weight arrays but the file holds ${h.weights.length}`);
   expected.forEach((e, i) => {
     const w = h.weights[i];
-    if (w.name !== e.name || w.shape.join() !== e.shape.join()) fail(`weight ${i} is ${w.name} [${w.shape}] but the architecture needs ${e.name} [${e.shape}]`);
+    if (w.name !== e.name || w.shape.join() !== e.shape.join())
+      fail(`weight ${i} is ${w.name} [${w.shape}] but the architecture needs ${e.name} [${e.shape}]`);
   });
-  if (expectedState.length !== stateList.length) fail(`the architecture has ${expectedState.length} state arrays (e.g. moving statistics) but the file holds ${stateList.length}`);
+  if (expectedState.length !== stateList.length)
+    fail(
+      `the architecture has ${expectedState.length} state arrays (e.g. moving statistics) but the file holds ${stateList.length}`,
+    );
   expectedState.forEach((e, i) => {
     const w = stateList[i];
-    if (w.name !== e.name || w.shape.join() !== e.shape.join()) fail(`state ${i} is ${w.name} [${w.shape}] but the architecture needs ${e.name} [${e.shape}]`);
+    if (w.name !== e.name || w.shape.join() !== e.shape.join())
+      fail(`state ${i} is ${w.name} [${w.shape}] but the architecture needs ${e.name} [${e.shape}]`);
   });
   for (const [name, arr] of Object.entries(slots)) {
     const e = expected.find((x) => x.name === name);
     if (!e) fail(`optimizer state for unknown weight ${name}`);
     const n = e.shape.reduce((a, b) => a * b, 1);
-    for (const sl of arr) if (sl.length !== n) fail(`optimizer state of ${name} has ${sl.length} values, expected ${n}`);
+    for (const sl of arr)
+      if (sl.length !== n) fail(`optimizer state of ${name} has ${sl.length} values, expected ${n}`);
   }
   let opt: Optimizer | null = null;
   if (h.compile) {
@@ -328,10 +420,15 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
       if (oc.className === 'Adam') opt = new Adam(oc.config);
       else if (oc.className === 'SGD') opt = new SGD(oc.config);
       else if (oc.className === 'RMSprop') opt = new RMSprop(oc.config);
-    } catch (e) { fail(`optimizer config: ${(e as Error).message}`); }
+    } catch (e) {
+      fail(`optimizer config: ${(e as Error).message}`);
+    }
     if (!opt) fail(`unknown optimizer ${show(oc.className)}`);
     for (const [name, arr] of Object.entries(slots)) {
-      if (arr.length !== opt.slotsPerParam) fail(`optimizer state of ${name} has ${arr.length} arrays but ${opt.className} with this config keeps ${opt.slotsPerParam}`);
+      if (arr.length !== opt.slotsPerParam)
+        fail(
+          `optimizer state of ${name} has ${arr.length} arrays but ${opt.className} with this config keeps ${opt.slotsPerParam}`,
+        );
     }
   }
   const iterations = h.optimizerState?.iterations ?? 0;
@@ -339,11 +436,16 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   if (!Number.isInteger(iterations) || iterations < 0 || iterations > MAX_ITERATIONS) {
     fail(`optimizer iterations ${show(iterations)} is invalid (an integer in [0, ${MAX_ITERATIONS}])`);
   }
-  if (!h.compile && (iterations > 0 || Object.keys(slots).length > 0)) fail('optimizer state without a compile section (damaged file)');
+  if (!h.compile && (iterations > 0 || Object.keys(slots).length > 0))
+    fail('optimizer state without a compile section (damaged file)');
   if (!Array.isArray(h.rng?.init) || !Array.isArray(h.rng?.train)) fail('RNG state missing');
-  for (const [key, st] of [['init', h.rng.init], ['train', h.rng.train]] as const) {
+  for (const [key, st] of [
+    ['init', h.rng.init],
+    ['train', h.rng.train],
+  ] as const) {
     // xoshiro128** never leaves the all-zero state: every "random" number would be 0.
-    if (st.length === 4 && st.every((v) => v === 0)) fail(`RNG state ${key} is all zeros (not a state the generator can have)`);
+    if (st.length === 4 && st.every((v) => v === 0))
+      fail(`RNG state ${key} is all zeros (not a state the generator can have)`);
   }
 
   // Values: weights and state finite; variances and second moments not negative.

@@ -36,9 +36,14 @@ async function readRawOrGz(dir: string, base: string): Promise<{ bytes: Uint8Arr
 export async function loadIdxDir(dir: string, opts: LoadIdxOptions = {}): Promise<MnistData> {
   const abs = resolve(dir);
   const st = await stat(abs).catch((e: NodeJS.ErrnoException) => {
-    throw new Error(e.code === 'ENOENT' ? `MNIST data directory ${abs} does not exist` : `cannot read MNIST data directory ${abs}: ${e.message}`);
+    throw new Error(
+      e.code === 'ENOENT'
+        ? `MNIST data directory ${abs} does not exist`
+        : `cannot read MNIST data directory ${abs}: ${e.message}`,
+    );
   });
-  if (!st.isDirectory()) throw new Error(`MNIST data path ${abs} is not a directory (give the directory holding the IDX files)`);
+  if (!st.isDirectory())
+    throw new Error(`MNIST data path ${abs} is not a directory (give the directory holding the IDX files)`);
   const keys = Object.keys(MNIST_FILE_NAMES) as (keyof MnistFiles)[];
   const found = await Promise.all(keys.map((k) => readRawOrGz(abs, MNIST_FILE_NAMES[k])));
   // Name every missing file at once, so one look at the error fixes the directory.

@@ -13,6 +13,14 @@ export async function saveModelFile(model: Model, path: string): Promise<void> {
 /** Reads a model file written by saveModelFile / the CLI. Errors name the file. */
 export async function loadModelFile(path: string): Promise<Model> {
   let bytes: Uint8Array;
-  try { bytes = await readFile(path); } catch (e) { throw new Error(`cannot read model file ${path}: ${(e as Error).message}`); }
-  try { return loadModel(bytes); } catch (e) { throw new Error(`${path}: ${(e as Error).message}`); }
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new Error(`cannot read model file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return loadModel(bytes);
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
 }

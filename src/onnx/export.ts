@@ -34,17 +34,55 @@ export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 13;
 
 /** Layer classes {@link toONNX} can write. */
-export const ONNX_SUPPORTED_LAYERS = ['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Conv2DTranspose', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
-  'Flatten', 'Dense', 'Dropout', 'Activation', 'LeakyReLU', 'BatchNormalization', 'ZeroPadding2D', 'Cropping2D',
-  'UpSampling2D', 'Reshape', 'Permute', 'ReLU', 'Softmax', 'Add', 'Subtract', 'Multiply', 'Average',
-  'Maximum', 'Minimum', 'Concatenate'] as const;
+export const ONNX_SUPPORTED_LAYERS = [
+  'Conv2D',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'Conv2DTranspose',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'Flatten',
+  'Dense',
+  'Dropout',
+  'Activation',
+  'LeakyReLU',
+  'BatchNormalization',
+  'ZeroPadding2D',
+  'Cropping2D',
+  'UpSampling2D',
+  'Reshape',
+  'Permute',
+  'ReLU',
+  'Softmax',
+  'Add',
+  'Subtract',
+  'Multiply',
+  'Average',
+  'Maximum',
+  'Minimum',
+  'Concatenate',
+] as const;
 
-const MERGE_OPS: Record<string, string> = { Add: 'Add', Subtract: 'Sub', Multiply: 'Mul', Average: 'Mean', Maximum: 'Max', Minimum: 'Min' };
+const MERGE_OPS: Record<string, string> = {
+  Add: 'Add',
+  Subtract: 'Sub',
+  Multiply: 'Mul',
+  Average: 'Mean',
+  Maximum: 'Max',
+  Minimum: 'Min',
+};
 /** ONNX ops that take any number of inputs (the others are chained pairwise). */
 const VARIADIC = new Set(['Mean', 'Max', 'Min']);
 
 /** A value of the graph: its names in the layouts made so far, the one its producer wrote, its rank. */
-interface Val { nhwc: string | null; nchw: string | null; primary: 'nhwc' | 'nchw'; rank: number }
+interface Val {
+  nhwc: string | null;
+  nchw: string | null;
+  primary: 'nhwc' | 'nchw';
+  rank: number;
+}
 
 /** Options of {@link toONNX}. */
 export interface ToONNXOptions {
@@ -54,9 +92,27 @@ export interface ToONNXOptions {
   docString?: string;
 }
 
-interface Attr { name: string; type: number; i?: number; f?: number; ints?: number[]; s?: Uint8Array }
-interface NodeObj { name: string; op_type: string; input: string[]; output: string[]; attribute: Attr[] }
-interface TensorObj { name: string; dims: number[]; data_type: number; raw_data: Uint8Array }
+interface Attr {
+  name: string;
+  type: number;
+  i?: number;
+  f?: number;
+  ints?: number[];
+  s?: Uint8Array;
+}
+interface NodeObj {
+  name: string;
+  op_type: string;
+  input: string[];
+  output: string[];
+  attribute: Attr[];
+}
+interface TensorObj {
+  name: string;
+  dims: number[];
+  data_type: number;
+  raw_data: Uint8Array;
+}
 
 const ints = (name: string, v: number[]): Attr => ({ name, type: AttributeType.INTS, ints: v });
 const int = (name: string, v: number): Attr => ({ name, type: AttributeType.INT, i: v });
@@ -112,7 +168,9 @@ function hwioToIohw(w: Float32Array, KH: number, KW: number, F: number, C: numbe
 
 /** The weight or state of `layer` whose name ends in `/suffix`, as a float32 copy, or null. */
 function weightData(layer: Layer, suffix: string): { data: Float32Array; shape: number[] } | null {
-  const w = [...layer.weights, ...layer.stateWeights].find((x) => x.name === `${layer.name}/${suffix}` || x.name.endsWith(`/${suffix}`));
+  const w = [...layer.weights, ...layer.stateWeights].find(
+    (x) => x.name === `${layer.name}/${suffix}` || x.name.endsWith(`/${suffix}`),
+  );
   if (!w) return null;
   const d = w.value.dataSync();
   return { data: d instanceof Float32Array ? d : Float32Array.from(d), shape: [...w.value.shape] };
@@ -132,7 +190,9 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
   for (const l of model.layers) {
     if (l.className === 'InputLayer') continue;
     if (!(ONNX_SUPPORTED_LAYERS as readonly string[]).includes(l.className)) {
-      throw new Error(`toONNX: layer ${l.name} (${l.className}) cannot be exported to ONNX; supported layers: ${ONNX_SUPPORTED_LAYERS.join(', ')}`);
+      throw new Error(
+        `toONNX: layer ${l.name} (${l.className}) cannot be exported to ONNX; supported layers: ${ONNX_SUPPORTED_LAYERS.join(', ')}`,
+      );
     }
   }
   model.build();
@@ -187,7 +247,8 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
       else node('Clip', name, [cur, scalarInit(`${name}/min`, 0), scalarInit(`${name}/max`, maxValue)]);
       return;
     }
-    const x = cur, tt = scalarInit(`${name}/threshold`, t);
+    const x = cur,
+      tt = scalarInit(`${name}/threshold`, t);
     const pos = maxValue === null ? x : node('Min', name, [x, scalarInit(`${name}/max`, maxValue)]);
     const neg = node('Mul', name, [node('Sub', name, [x, tt]), scalarInit(`${name}/slope`, slope)]);
     node('Where', name, [node('Greater', name, [x, tt]), pos, neg]);
@@ -200,19 +261,33 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
   let rank = 0;
   const toNCHW = (name: string, what: string) => {
     if (layout === 'nchw') return;
-    if (curVal?.nchw) { cur = curVal.nchw; layout = 'nchw'; return; }
+    if (curVal?.nchw) {
+      cur = curVal.nchw;
+      layout = 'nchw';
+      return;
+    }
     if (rank !== 4) throw new Error(`toONNX: layer ${name} (${what}) needs a [height, width, channels] input`);
     const v = curVal;
     node('Transpose', name, [cur], [ints('perm', [0, 3, 1, 2])]);
-    if (v) { v.nchw = cur; curVal = v; }
+    if (v) {
+      v.nchw = cur;
+      curVal = v;
+    }
     layout = 'nchw';
   };
   const toNHWC = (name: string) => {
     if (layout !== 'nchw') return;
-    if (curVal?.nhwc) { cur = curVal.nhwc; layout = 'nhwc'; return; }
+    if (curVal?.nhwc) {
+      cur = curVal.nhwc;
+      layout = 'nhwc';
+      return;
+    }
     const v = curVal;
     node('Transpose', name, [cur], [ints('perm', [0, 2, 3, 1])]);
-    if (v) { v.nhwc = cur; curVal = v; }
+    if (v) {
+      v.nhwc = cur;
+      curVal = v;
+    }
     layout = 'nhwc';
   };
   /** Makes v current, in the layout its producer wrote. */
@@ -235,8 +310,7 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
       if (act === 'hardSwish') node('HardSigmoid', name, [x], [float('alpha', 1 / 6), float('beta', 0.5)]);
       else node('Sigmoid', name, [x]);
       node('Mul', name, [x, cur]);
-    }
-    else if (act === 'gelu') {
+    } else if (act === 'gelu') {
       const x = cur;
       const one = init(`${name}/gelu_one`, Float32Array.of(1), []);
       const half = init(`${name}/gelu_half`, Float32Array.of(0.5), []);
@@ -285,7 +359,9 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         const ax = a < 0 ? a + r : a;
         node('Concat', name, names, [int('axis', nchw ? [0, 2, 3, 1][ax] : ax)]);
       }
-      vals[st.output] = nchw ? { nhwc: null, nchw: cur, primary: 'nchw', rank: r } : { nhwc: cur, nchw: null, primary: 'nhwc', rank: r };
+      vals[st.output] = nchw
+        ? { nhwc: null, nchw: cur, primary: 'nchw', rank: r }
+        : { nhwc: cur, nchw: null, primary: 'nhwc', rank: r };
       continue;
     }
     use(vals[st.inputs[0]]);
@@ -300,12 +376,17 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         const [DH, DW] = pair(cfg.dilationRate ?? 1);
         const [H, W, C] = s;
         const g = windowGeometry(name, H, W, (KH - 1) * DH + 1, (KW - 1) * DW + 1, SH, SW, cfg.padding as Padding);
-        const window = [ints('kernel_shape', [KH, KW]), ints('strides', [SH, SW]), ints('dilations', [DH, DW]),
-          ints('pads', [g.pad.top, g.pad.left, g.pad.bottom, g.pad.right])];
+        const window = [
+          ints('kernel_shape', [KH, KW]),
+          ints('strides', [SH, SW]),
+          ints('dilations', [DH, DW]),
+          ints('pads', [g.pad.top, g.pad.left, g.pad.bottom, g.pad.right]),
+        ];
         const bias = (K: number): string[] => {
           if (cfg.useBias === false) return [];
           const b = weightData(layer, 'bias');
-          if (!b || b.data.length !== K) throw new Error(`toONNX: layer ${name} (${what}) has useBias but no bias of ${K} values`);
+          if (!b || b.data.length !== K)
+            throw new Error(`toONNX: layer ${name} (${what}) has useBias but no bias of ${K} values`);
           return [init(`${name}/bias`, b.data, [K])];
         };
         if (what === 'Conv2D') {
@@ -332,11 +413,23 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
             const F = cfg.filters as number;
             const pk = weightData(layer, 'pointwise_kernel');
             if (!pk || pk.shape.join() !== [1, 1, C * M, F].join()) {
-              throw new Error(`toONNX: layer ${name} (SeparableConv2D) has no pointwise_kernel of shape [${[1, 1, C * M, F]}]`);
+              throw new Error(
+                `toONNX: layer ${name} (SeparableConv2D) has no pointwise_kernel of shape [${[1, 1, C * M, F]}]`,
+              );
             }
             const pw = init(`${name}/pointwise_kernel`, hwioToOihw(pk.data, 1, 1, C * M, F), [F, C * M, 1, 1]);
-            node('Conv', name, [cur, pw, ...bias(F)], [ints('kernel_shape', [1, 1]), ints('strides', [1, 1]),
-              ints('dilations', [1, 1]), ints('pads', [0, 0, 0, 0]), int('group', 1)]);
+            node(
+              'Conv',
+              name,
+              [cur, pw, ...bias(F)],
+              [
+                ints('kernel_shape', [1, 1]),
+                ints('strides', [1, 1]),
+                ints('dilations', [1, 1]),
+                ints('pads', [0, 0, 0, 0]),
+                int('group', 1),
+              ],
+            );
           }
         }
         activation(cfg.activation, name);
@@ -350,25 +443,47 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         const [H, W, C] = s;
         const F = cfg.filters as number;
         const [OH, OW] = st.outShape;
-        const t = conv2dTransposeShape(H, W, KH, KW, { strides: [SH, SW], dilationRate: [DH, DW],
-          padding: cfg.padding as 'valid' | 'same', outputPadding: cfg.outputPadding as [number, number] | null }, name);
+        const t = conv2dTransposeShape(
+          H,
+          W,
+          KH,
+          KW,
+          {
+            strides: [SH, SW],
+            dilationRate: [DH, DW],
+            padding: cfg.padding as 'valid' | 'same',
+            outputPadding: cfg.outputPadding as [number, number] | null,
+          },
+          name,
+        );
         const kernel = weightData(layer, 'kernel');
         if (!kernel || kernel.shape.join() !== [KH, KW, F, C].join()) {
           throw new Error(`toONNX: layer ${name} (Conv2DTranspose) has no kernel of shape [${[KH, KW, F, C]}]`);
         }
         // ONNX: out = S*(in-1) + output_padding + (k-1)*D+1 - pad_begin - pad_end. Keras' 'valid' with a
         // kernel smaller than the stride has rows no tap reaches: they become output_padding, not a negative pad.
-        const end = (n: number, k: number, st: number, d: number, o: number, b: number) => st * (n - 1) + (k - 1) * d + 1 - o - b;
-        const eh = end(H, KH, SH, DH, OH, t.PT), ew = end(W, KW, SW, DW, OW, t.PL);
+        const end = (n: number, k: number, st: number, d: number, o: number, b: number) =>
+          st * (n - 1) + (k - 1) * d + 1 - o - b;
+        const eh = end(H, KH, SH, DH, OH, t.PT),
+          ew = end(W, KW, SW, DW, OW, t.PL);
         const b = cfg.useBias === false ? null : weightData(layer, 'bias');
-        if (cfg.useBias !== false && (!b || b.data.length !== F)) throw new Error(`toONNX: layer ${name} (Conv2DTranspose) has useBias but no bias of ${F} values`);
+        if (cfg.useBias !== false && (!b || b.data.length !== F))
+          throw new Error(`toONNX: layer ${name} (Conv2DTranspose) has useBias but no bias of ${F} values`);
         // ONNX's ConvTranspose weight is (C_in, C_out, KH, KW).
         const w = init(`${name}/kernel`, hwioToIohw(kernel.data, KH, KW, F, C), [C, F, KH, KW]);
-        node('ConvTranspose', name, [cur, w, ...(b ? [init(`${name}/bias`, b.data, [F])] : [])], [
-          ints('kernel_shape', [KH, KW]), ints('strides', [SH, SW]), ints('dilations', [DH, DW]), int('group', 1),
-          ints('pads', [t.PT, t.PL, Math.max(eh, 0), Math.max(ew, 0)]),
-          ints('output_padding', [Math.max(-eh, 0), Math.max(-ew, 0)]),
-        ]);
+        node(
+          'ConvTranspose',
+          name,
+          [cur, w, ...(b ? [init(`${name}/bias`, b.data, [F])] : [])],
+          [
+            ints('kernel_shape', [KH, KW]),
+            ints('strides', [SH, SW]),
+            ints('dilations', [DH, DW]),
+            int('group', 1),
+            ints('pads', [t.PT, t.PL, Math.max(eh, 0), Math.max(ew, 0)]),
+            ints('output_padding', [Math.max(-eh, 0), Math.max(-ew, 0)]),
+          ],
+        );
         activation(cfg.activation, name);
         break;
       }
@@ -378,8 +493,11 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         const [KH, KW] = pair(cfg.poolSize);
         const [SH, SW] = pair(cfg.strides ?? cfg.poolSize);
         const g = windowGeometry(name, s[0], s[1], KH, KW, SH, SW, cfg.padding as Padding);
-        const attrs = [ints('kernel_shape', [KH, KW]), ints('strides', [SH, SW]),
-          ints('pads', [g.pad.top, g.pad.left, g.pad.bottom, g.pad.right])];
+        const attrs = [
+          ints('kernel_shape', [KH, KW]),
+          ints('strides', [SH, SW]),
+          ints('pads', [g.pad.top, g.pad.left, g.pad.bottom, g.pad.right]),
+        ];
         if (layer.className === 'MaxPooling2D') node('MaxPool', name, [cur], attrs);
         else node('AveragePool', name, [cur], [...attrs, int('count_include_pad', 0)]);
         break;
@@ -391,7 +509,8 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         break;
       }
       case 'Dense': {
-        if (rank !== 2) throw new Error(`toONNX: layer ${name} (Dense) needs a flat input; add a Flatten layer before it`);
+        if (rank !== 2)
+          throw new Error(`toONNX: layer ${name} (Dense) needs a flat input; add a Flatten layer before it`);
         const IN = s[0];
         const OUT = cfg.units as number;
         const kernel = weightData(layer, 'kernel');
@@ -429,11 +548,18 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         const [h, w] = [imageAxis(1), imageAxis(2)];
         if (layer.className === 'ZeroPadding2D') {
           const pads = new Array<number>(8).fill(0);
-          pads[h] = t; pads[w] = l; pads[4 + h] = b; pads[4 + w] = r;
+          pads[h] = t;
+          pads[w] = l;
+          pads[4 + h] = b;
+          pads[4 + w] = r;
           node('Pad', name, [cur, initI64(`${name}/pads`, pads)], [str('mode', 'constant')]);
         } else {
-          node('Slice', name, [cur, initI64(`${name}/starts`, [t, l]), initI64(`${name}/ends`, [s[0] - b, s[1] - r]),
-            initI64(`${name}/axes`, [h, w])]);
+          node('Slice', name, [
+            cur,
+            initI64(`${name}/starts`, [t, l]),
+            initI64(`${name}/ends`, [s[0] - b, s[1] - r]),
+            initI64(`${name}/axes`, [h, w]),
+          ]);
         }
         break;
       }
@@ -441,9 +567,14 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         toNCHW(name, 'UpSampling2D');
         const [SH, SW] = cfg.size as [number, number];
         const scales = init(`${name}/scales`, Float32Array.of(1, 1, SH, SW), [4]);
-        const attrs = cfg.interpolation === 'bilinear'
-          ? [str('mode', 'linear'), str('coordinate_transformation_mode', 'half_pixel')]
-          : [str('mode', 'nearest'), str('coordinate_transformation_mode', 'asymmetric'), str('nearest_mode', 'floor')];
+        const attrs =
+          cfg.interpolation === 'bilinear'
+            ? [str('mode', 'linear'), str('coordinate_transformation_mode', 'half_pixel')]
+            : [
+                str('mode', 'nearest'),
+                str('coordinate_transformation_mode', 'asymmetric'),
+                str('nearest_mode', 'floor'),
+              ];
         node('Resize', name, [cur, '', scales], attrs);
         break;
       }
@@ -469,11 +600,19 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
       case 'BatchNormalization': {
         // Channels are the last axis: axis 1 once an image is NCHW, and already axis 1 for [N, C].
         if (rank === 4) toNCHW(name, 'BatchNormalization');
-        else if (rank !== 2) throw new Error(`toONNX: layer ${name} (BatchNormalization) needs a [height, width, channels] or [features] input`);
+        else if (rank !== 2)
+          throw new Error(
+            `toONNX: layer ${name} (BatchNormalization) needs a [height, width, channels] or [features] input`,
+          );
         const C = s[s.length - 1];
         const get = (suffix: string, fill: number) => weightData(layer, suffix)?.data ?? new Float32Array(C).fill(fill);
-        const inputs = [cur, init(`${name}/gamma`, get('gamma', 1), [C]), init(`${name}/beta`, get('beta', 0), [C]),
-          init(`${name}/moving_mean`, get('moving_mean', 0), [C]), init(`${name}/moving_variance`, get('moving_variance', 1), [C])];
+        const inputs = [
+          cur,
+          init(`${name}/gamma`, get('gamma', 1), [C]),
+          init(`${name}/beta`, get('beta', 0), [C]),
+          init(`${name}/moving_mean`, get('moving_mean', 0), [C]),
+          init(`${name}/moving_variance`, get('moving_variance', 1), [C]),
+        ];
         node('BatchNormalization', name, inputs, [float('epsilon', cfg.epsilon as number)]);
         break;
       }
@@ -487,7 +626,11 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         break;
     }
     // A layer that wrote nothing (Dropout) passes its input value on.
-    vals[st.output] = curVal ?? ((layout as string) === 'nchw' ? { nhwc: null, nchw: cur, primary: 'nchw', rank } : { nhwc: cur, nchw: null, primary: 'nhwc', rank });
+    vals[st.output] =
+      curVal ??
+      ((layout as string) === 'nchw'
+        ? { nhwc: null, nchw: cur, primary: 'nchw', rank }
+        : { nhwc: cur, nchw: null, primary: 'nhwc', rank });
   }
 
   // The graph outputs keep simdnet's layout. An output written by a node no one else reads is renamed;
@@ -502,12 +645,21 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
       used.delete(cur);
       producer.output[0] = outNames[i];
     } else {
-      nodes.push({ name: unique(`${outNames[i]}/Identity`), op_type: 'Identity', input: [cur], output: [outNames[i]], attribute: [] });
+      nodes.push({
+        name: unique(`${outNames[i]}/Identity`),
+        op_type: 'Identity',
+        input: [cur],
+        output: [outNames[i]],
+        attribute: [],
+      });
     }
   });
 
   const dims = (d: number[]) => ({ dim: [{ dim_param: 'N' }, ...d.map((v) => ({ dim_value: v }))] });
-  const valueInfo = (n: string, d: number[]) => ({ name: n, type: { tensor_type: { elem_type: DataType.FLOAT, shape: dims(d) } } });
+  const valueInfo = (n: string, d: number[]) => ({
+    name: n,
+    type: { tensor_type: { elem_type: DataType.FLOAT, shape: dims(d) } },
+  });
   const obj = {
     ir_version: ONNX_IR_VERSION,
     opset_import: [{ domain: '', version: ONNX_OPSET }],

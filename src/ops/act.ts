@@ -46,7 +46,8 @@ export function tanh(x: Tensor): Tensor {
 }
 
 function checkAlpha(alpha: unknown, what: string): number {
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new Error(`${what}: alpha must be a finite number, got ${show(alpha)}`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha))
+    throw new Error(`${what}: alpha must be a finite number, got ${show(alpha)}`);
   return alpha;
 }
 
@@ -188,8 +189,11 @@ export function reluArgs(o: ReluOptions, what: string): [number, number, number]
     }
     return v;
   };
-  return [num(o.maxValue, 'maxValue', Infinity, true), num(o.negativeSlope, 'negativeSlope', 0, false),
-    num(o.threshold, 'threshold', 0, false)];
+  return [
+    num(o.maxValue, 'maxValue', Infinity, true),
+    num(o.negativeSlope, 'negativeSlope', 0, false),
+    num(o.threshold, 'threshold', 0, false),
+  ];
 }
 
 /**
@@ -210,11 +214,17 @@ export function reluGeneral(x: Tensor, opts: ReluOptions = {}): Tensor {
 }
 
 /** min(max(x, 0), 6) element-wise (tf.relu6). */
-export function relu6(x: Tensor): Tensor { return reluGeneral(x, { maxValue: 6 }); }
+export function relu6(x: Tensor): Tensor {
+  return reluGeneral(x, { maxValue: 6 });
+}
 
 // An element-wise op whose backward reads the op's input.
-function pointwise(x: Tensor, what: string, fwd: 'hard_sigmoid_forward' | 'hard_swish_forward' | 'swish_forward',
-  bwd: 'hard_sigmoid_backward' | 'hard_swish_backward' | 'swish_backward'): Tensor {
+function pointwise(
+  x: Tensor,
+  what: string,
+  fwd: 'hard_sigmoid_forward' | 'hard_swish_forward' | 'swish_forward',
+  bwd: 'hard_sigmoid_backward' | 'hard_swish_backward' | 'swish_backward',
+): Tensor {
   expectTensor(x, null, what, 'x');
   const kx = k();
   const out = new Tensor(x.shape);
@@ -240,4 +250,6 @@ export function hardSwish(x: Tensor): Tensor {
 }
 
 /** x * sigmoid(x) element-wise: Keras' `swish`, also called `silu`. */
-export function swish(x: Tensor): Tensor { return pointwise(x, 'swish', 'swish_forward', 'swish_backward'); }
+export function swish(x: Tensor): Tensor {
+  return pointwise(x, 'swish', 'swish_forward', 'swish_backward');
+}

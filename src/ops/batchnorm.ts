@@ -32,7 +32,8 @@ export interface BatchNormOptions {
 function channelVector(t: Tensor | null | undefined, C: number, what: string, name: string): Tensor | null {
   if (t === undefined || t === null) return null;
   expectTensor(t, 1, what, name);
-  if (t.size !== C) throw new Error(`${what}: ${name} has ${t.size} values but the input has ${C} channels (last axis)`);
+  if (t.size !== C)
+    throw new Error(`${what}: ${name} has ${t.size} values but the input has ${C} channels (last axis)`);
   return t;
 }
 
@@ -51,21 +52,32 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
   const training = opts.training ?? false;
   const momentum = opts.momentum ?? 0.99;
   const eps = opts.epsilon ?? 1e-3;
-  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) throw new Error(`${what}: momentum must be a number in [0, 1], got ${show(momentum)}`);
-  if (typeof eps !== 'number' || !(eps > 0 && Number.isFinite(eps))) throw new Error(`${what}: epsilon must be a positive number, got ${show(eps)}`);
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1))
+    throw new Error(`${what}: momentum must be a number in [0, 1], got ${show(momentum)}`);
+  if (typeof eps !== 'number' || !(eps > 0 && Number.isFinite(eps)))
+    throw new Error(`${what}: epsilon must be a positive number, got ${show(eps)}`);
   const gamma = channelVector(opts.gamma, C, what, 'gamma');
   const beta = channelVector(opts.beta, C, what, 'beta');
   const movingMean = channelVector(opts.movingMean, C, what, 'movingMean');
   const movingVariance = channelVector(opts.movingVariance, C, what, 'movingVariance');
-  if (!!movingMean !== !!movingVariance) throw new Error(`${what}: give both movingMean and movingVariance, or neither`);
-  if (!training && !movingMean) throw new Error(`${what}: inference (training: false) needs movingMean and movingVariance`);
+  if (!!movingMean !== !!movingVariance)
+    throw new Error(`${what}: give both movingMean and movingVariance, or neither`);
+  if (!training && !movingMean)
+    throw new Error(`${what}: inference (training: false) needs movingMean and movingVariance`);
   if (training && R < 2) {
-    throw new Error(`${what}: training needs more than one value per channel to compute a batch variance, got input shape [${x.shape}] ` +
-      `(a batch of 1 example of a [N, features] input, e.g. the last partial batch of an epoch: choose a batchSize that leaves no batch of 1)`);
+    throw new Error(
+      `${what}: training needs more than one value per channel to compute a batch variance, got input shape [${x.shape}] ` +
+        `(a batch of 1 example of a [N, features] input, e.g. the last partial batch of an epoch: choose a batchSize that leaves no batch of 1)`,
+    );
   }
   if (!opts.skipFiniteCheck) {
     expectFinite(x, what, 'input x');
-    for (const [t, n] of [[gamma, 'gamma'], [beta, 'beta'], [movingMean, 'movingMean'], [movingVariance, 'movingVariance']] as const) {
+    for (const [t, n] of [
+      [gamma, 'gamma'],
+      [beta, 'beta'],
+      [movingMean, 'movingMean'],
+      [movingVariance, 'movingVariance'],
+    ] as const) {
       if (t) expectFinite(t, what, n);
     }
   }
@@ -82,31 +94,70 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
     withScratch([S * C * 2], (psum) => {
       runTasks(shards.map(([r0, rc], s): Task => ['batchnorm_stats_sum', psum + s * C * 8, x.ptr + row(r0), rc, C]));
       kx.batchnorm_stats_reduce(mean.ptr, psum, S, C, R);
-      runTasks(shards.map(([r0, rc], s): Task => ['batchnorm_stats_sqdev', psum + s * C * 8, x.ptr + row(r0), mean.ptr, rc, C]));
+      runTasks(
+        shards.map(
+          ([r0, rc], s): Task => ['batchnorm_stats_sqdev', psum + s * C * 8, x.ptr + row(r0), mean.ptr, rc, C],
+        ),
+      );
       kx.batchnorm_stats_reduce(variance.ptr, psum, S, C, R);
     });
     kx.batchnorm_invstd(invstd.ptr, variance.ptr, C, eps);
-    if (movingMean && movingVariance) kx.batchnorm_update_moving(movingMean.ptr, movingVariance.ptr, mean.ptr, variance.ptr, C, momentum);
+    if (movingMean && movingVariance)
+      kx.batchnorm_update_moving(movingMean.ptr, movingVariance.ptr, mean.ptr, variance.ptr, C, momentum);
     variance.dispose();
   } else {
     mean = movingMean!;
     kx.batchnorm_invstd(invstd.ptr, movingVariance!.ptr, C, eps);
   }
   const out = new Tensor(x.shape);
-  const g = gamma ? gamma.ptr : 0, b = beta ? beta.ptr : 0;
-  runTasks(shards.map(([r0, rc]): Task => ['batchnorm_forward', out.ptr + row(r0), x.ptr + row(r0), mean.ptr, invstd.ptr, g, b, rc, C]));
+  const g = gamma ? gamma.ptr : 0,
+    b = beta ? beta.ptr : 0;
+  runTasks(
+    shards.map(
+      ([r0, rc]): Task => ['batchnorm_forward', out.ptr + row(r0), x.ptr + row(r0), mean.ptr, invstd.ptr, g, b, rc, C],
+    ),
+  );
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   record(inputs, out, (dy, grad) => {
-    const gx = grad(x), gg = gamma ? grad(gamma) : 0, gb = beta ? grad(beta) : 0;
+    const gx = grad(x),
+      gg = gamma ? grad(gamma) : 0,
+      gb = beta ? grad(beta) : 0;
     const needSums = gg || gb || (gx && training);
     withScratch([needSums ? S * C * 4 : 0, 2 * C], (psum, means) => {
       if (needSums) {
-        runTasks(shards.map(([r0, rc], s): Task => ['batchnorm_backward_sums', psum + s * C * 16, dy.ptr + row(r0), x.ptr + row(r0), mean.ptr, invstd.ptr, rc, C]));
+        runTasks(
+          shards.map(
+            ([r0, rc], s): Task => [
+              'batchnorm_backward_sums',
+              psum + s * C * 16,
+              dy.ptr + row(r0),
+              x.ptr + row(r0),
+              mean.ptr,
+              invstd.ptr,
+              rc,
+              C,
+            ],
+          ),
+        );
         kx.batchnorm_backward_reduce(gg, gb, training ? means : 0, psum, S, C, R);
       }
       if (gx) {
-        runTasks(shards.map(([r0, rc]): Task => ['batchnorm_backward_input', gx + row(r0), dy.ptr + row(r0), x.ptr + row(r0),
-          mean.ptr, invstd.ptr, g, training ? means : 0, rc, C]));
+        runTasks(
+          shards.map(
+            ([r0, rc]): Task => [
+              'batchnorm_backward_input',
+              gx + row(r0),
+              dy.ptr + row(r0),
+              x.ptr + row(r0),
+              mean.ptr,
+              invstd.ptr,
+              g,
+              training ? means : 0,
+              rc,
+              C,
+            ],
+          ),
+        );
       }
     });
   });

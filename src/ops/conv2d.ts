@@ -3,8 +3,18 @@
 // out (N, OH, OW, K).
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
-import { Padding, pair, windowGeometry } from '../geom.js';
-import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
+import { type Padding, pair, windowGeometry } from '../geom.js';
+import {
+  expectFinite,
+  expectTensor,
+  k,
+  runTasks,
+  SHARDS,
+  shardRanges,
+  withGeometry,
+  withScratch,
+  reluMasked,
+} from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { show } from '../show.js';
 import { conv2dWinograd, winogradTileFor, type ConvAlgorithm, type WinogradTile } from './winograd.js';
@@ -62,19 +72,32 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   const [KH, KW, FC, K] = filter.shape;
   const G = checkGroups(opts.groups ?? 1, C, K, what);
   if (FC * G !== C) {
-    throw new Error(`${what}: input has ${C} channels but the filter expects ${FC * G} (${FC} per group x ${G} groups; `
-      + `filter shape [${filter.shape}], input shape [${x.shape}])`);
+    throw new Error(
+      `${what}: input has ${C} channels but the filter expects ${FC * G} (${FC} per group x ${G} groups; ` +
+        `filter shape [${filter.shape}], input shape [${x.shape}])`,
+    );
   }
   const bias = opts.bias ?? null;
   if (bias) {
     expectTensor(bias, 1, what, 'bias');
-    if (bias.size !== K) throw new Error(`${what}: bias has ${bias.size} values but the filter has ${K} output channels`);
+    if (bias.size !== K)
+      throw new Error(`${what}: bias has ${bias.size} values but the filter has ${K} output channels`);
   }
   const act = opts.activation ?? 'linear';
-  if (act !== 'linear' && act !== 'relu') throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
+  if (act !== 'linear' && act !== 'relu')
+    throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
   const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
   const [DH, DW] = pair(opts.dilationRate ?? 1, what, 'dilationRate');
-  const { pad, OH, OW } = windowGeometry(what, H, W, (KH - 1) * DH + 1, (KW - 1) * DW + 1, SH, SW, opts.padding ?? 'valid');
+  const { pad, OH, OW } = windowGeometry(
+    what,
+    H,
+    W,
+    (KH - 1) * DH + 1,
+    (KW - 1) * DW + 1,
+    SH,
+    SW,
+    opts.padding ?? 'valid',
+  );
   if (!opts.skipFiniteCheck) {
     expectFinite(x, what, 'input x');
     expectFinite(filter, what, 'filter');
@@ -87,7 +110,9 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   // Winograd covers plain 3x3 (and 5x5) stride-1 convolutions: one group, no dilation.
   const plain = G === 1 && DH === 1 && DW === 1;
   if (!plain && opts.algorithm === 'winograd') {
-    throw new Error(`${what}: algorithm 'winograd' needs groups 1 and dilationRate 1, got groups ${G} and dilationRate [${DH}, ${DW}]`);
+    throw new Error(
+      `${what}: algorithm 'winograd' needs groups 1 and dilationRate 1, got groups ${G} and dilationRate [${DH}, ${DW}]`,
+    );
   }
   const tile = plain ? winogradTileFor(what, opts.algorithm, opts.winogradTile, KH, KW, SH, SW) : 0;
   if (tile) return conv2dWinograd(x, filter, bias, geo, act === 'relu', tile);
@@ -96,7 +121,8 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   const relu = act === 'relu' ? 1 : 0;
   // One task per shard of images, each with its own scratch (packed weights, im2col block).
   const shards = shardRanges(N);
-  const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
+  const inImg = H * W * C * 4,
+    outImg = OH * OW * K * 4;
   const packN = G * kx.pack_b_size(KK, Kg);
   if (N < SHARDS) {
     // Too few images to go round: pack the weights once and cut each image into pixel ranges
@@ -106,33 +132,90 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     const ranges: Array<[number, number, number]> = [];
     for (let n = 0; n < N; n++) {
       for (let p = 0; p < parts; p++) {
-        const m0 = Math.floor((M * p) / parts), m1 = Math.floor((M * (p + 1)) / parts);
+        const m0 = Math.floor((M * p) / parts),
+          m1 = Math.floor((M * (p + 1)) / parts);
         if (m1 > m0) ranges.push([n, m0, m1]);
       }
     }
-    withGeometry(geo, (geom) => withScratch([packN, ...ranges.map(() => MB * KK)], (wpack, ...cols) => {
-      kx.conv2d_pack_weights(wpack, filter.ptr, bias ? bias.ptr : 0, geom);
-      runTasks(ranges.map(([n, m0, m1], i): Task => ['conv2d_forward_pixels', out.ptr + n * outImg, x.ptr + n * inImg,
-        wpack, cols[i], geom, MB, relu, m0, m1]));
-    }));
+    withGeometry(geo, (geom) =>
+      withScratch([packN, ...ranges.map(() => MB * KK)], (wpack, ...cols) => {
+        kx.conv2d_pack_weights(wpack, filter.ptr, bias ? bias.ptr : 0, geom);
+        runTasks(
+          ranges.map(
+            ([n, m0, m1], i): Task => [
+              'conv2d_forward_pixels',
+              out.ptr + n * outImg,
+              x.ptr + n * inImg,
+              wpack,
+              cols[i],
+              geom,
+              MB,
+              relu,
+              m0,
+              m1,
+            ],
+          ),
+        );
+      }),
+    );
   } else {
-    withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
-      runTasks(shards.map(([n0, nc], i): Task => ['conv2d_forward', out.ptr + n0 * outImg, x.ptr + n0 * inImg, filter.ptr,
-        bias ? bias.ptr : 0, scratch[2 * i], scratch[2 * i + 1], geom, nc, MB, relu]));
-    }));
+    withGeometry(geo, (geom) =>
+      withScratch(
+        shards.flatMap(() => [packN, MB * KK]),
+        (...scratch) => {
+          runTasks(
+            shards.map(
+              ([n0, nc], i): Task => [
+                'conv2d_forward',
+                out.ptr + n0 * outImg,
+                x.ptr + n0 * inImg,
+                filter.ptr,
+                bias ? bias.ptr : 0,
+                scratch[2 * i],
+                scratch[2 * i + 1],
+                geom,
+                nc,
+                MB,
+                relu,
+              ],
+            ),
+          );
+        },
+      ),
+    );
   }
   const inputs = bias ? [x, filter, bias] : [x, filter];
   record(inputs, out, (dy, grad) => {
     const masked = relu ? reluMasked(dy, out) : null;
     const d = masked ?? dy;
-    const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
+    const gx = grad(x),
+      gw = grad(filter),
+      gb = bias ? grad(bias) : 0;
     if (gx) {
       // Images are independent: each shard scatters into its own slice of dx.
       const packN = G * kx.pack_b_size(Kg, KK);
-      withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
-        runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg,
-          filter.ptr, scratch[2 * i], scratch[2 * i + 1], geom, nc, MB]));
-      }));
+      withGeometry(geo, (geom) =>
+        withScratch(
+          shards.flatMap(() => [packN, MB * KK]),
+          (...scratch) => {
+            runTasks(
+              shards.map(
+                ([n0, nc], i): Task => [
+                  'conv2d_backward_input',
+                  gx + n0 * inImg,
+                  d.ptr + n0 * outImg,
+                  filter.ptr,
+                  scratch[2 * i],
+                  scratch[2 * i + 1],
+                  geom,
+                  nc,
+                  MB,
+                ],
+              ),
+            );
+          },
+        ),
+      );
     }
     if (gw) {
       // Each shard sums its images into its own dW/db; the shards are then added in shard order.
@@ -141,14 +224,33 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
       const MB = blockRows(KK, OH * OW, 4 * 32768);
       const packN = kx.pack_b_size(MB, Kg);
       const wSize = KK * K;
-      withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [wSize, K, MB * KK, packN]), (...scratch) => {
-        runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_weight', scratch[4 * i], gb ? scratch[4 * i + 1] : 0,
-          d.ptr + n0 * outImg, x.ptr + n0 * inImg, scratch[4 * i + 2], scratch[4 * i + 3], geom, nc, MB]));
-        shards.forEach((_, i) => {
-          kx.add_into(gw, scratch[4 * i], wSize);
-          if (gb) kx.add_into(gb, scratch[4 * i + 1], K);
-        });
-      }));
+      withGeometry(geo, (geom) =>
+        withScratch(
+          shards.flatMap(() => [wSize, K, MB * KK, packN]),
+          (...scratch) => {
+            runTasks(
+              shards.map(
+                ([n0, nc], i): Task => [
+                  'conv2d_backward_weight',
+                  scratch[4 * i],
+                  gb ? scratch[4 * i + 1] : 0,
+                  d.ptr + n0 * outImg,
+                  x.ptr + n0 * inImg,
+                  scratch[4 * i + 2],
+                  scratch[4 * i + 3],
+                  geom,
+                  nc,
+                  MB,
+                ],
+              ),
+            );
+            shards.forEach((_, i) => {
+              kx.add_into(gw, scratch[4 * i], wSize);
+              if (gb) kx.add_into(gb, scratch[4 * i + 1], K);
+            });
+          },
+        ),
+      );
     } else if (gb) {
       kx.bias_backward(gb, d.ptr, N * OH * OW, K);
     }

@@ -44,7 +44,10 @@ export function conv2dTranspose(x: Tensor, kernel: Tensor, opts: Conv2dTranspose
   expectTensor(kernel, 4, what, 'kernel (KH, KW, filters, C)');
   const [N, H, W, C] = x.shape;
   const [KH, KW, F, KC] = kernel.shape;
-  if (KC !== C) throw new Error(`${what}: input has ${C} channels but the kernel expects ${KC} (kernel shape [${kernel.shape}], input shape [${x.shape}])`);
+  if (KC !== C)
+    throw new Error(
+      `${what}: input has ${C} channels but the kernel expects ${KC} (kernel shape [${kernel.shape}], input shape [${x.shape}])`,
+    );
   const bias = opts.bias ?? null;
   if (bias) {
     expectTensor(bias, 1, what, 'bias');
@@ -59,32 +62,81 @@ export function conv2dTranspose(x: Tensor, kernel: Tensor, opts: Conv2dTranspose
   }
   const kx = k();
   // The convolution (N, OH, OW, F) -> (N, H, W, C) whose input gradient this is.
-  const geo: Geometry2d = { H: OH, W: OW, C: F, K: C, KH, KW, SH: t.SH, SW: t.SW, PT: t.PT, PL: t.PL, OH: H, OW: W,
-    DH: t.DH, DW: t.DW, G: 1 };
+  const geo: Geometry2d = {
+    H: OH,
+    W: OW,
+    C: F,
+    K: C,
+    KH,
+    KW,
+    SH: t.SH,
+    SW: t.SW,
+    PT: t.PT,
+    PL: t.PL,
+    OH: H,
+    OW: W,
+    DH: t.DH,
+    DW: t.DW,
+    G: 1,
+  };
   const KK = KH * KW * F;
   const MB = blockRows(KK, H * W);
   const out = new Tensor([N, OH, OW, F]);
   // The bias first, then every tap scatters onto it.
   if (bias) kx.binary_forward(out.ptr, out.ptr, bias.ptr, out.size, F, 0, 0);
   const shards = shardRanges(N);
-  const xImg = H * W * C * 4, yImg = OH * OW * F * 4;
+  const xImg = H * W * C * 4,
+    yImg = OH * OW * F * 4;
   withGeometry(geo, (geom) => {
     const packN = kx.pack_b_size(C, KK);
-    withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
-      runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_input', out.ptr + n0 * yImg, x.ptr + n0 * xImg,
-        kernel.ptr, scratch[2 * i], scratch[2 * i + 1], geom, nc, MB]));
-    });
+    withScratch(
+      shards.flatMap(() => [packN, MB * KK]),
+      (...scratch) => {
+        runTasks(
+          shards.map(
+            ([n0, nc], i): Task => [
+              'conv2d_backward_input',
+              out.ptr + n0 * yImg,
+              x.ptr + n0 * xImg,
+              kernel.ptr,
+              scratch[2 * i],
+              scratch[2 * i + 1],
+              geom,
+              nc,
+              MB,
+            ],
+          ),
+        );
+      },
+    );
   });
   const inputs = bias ? [x, kernel, bias] : [x, kernel];
   record(inputs, out, (dy, grad) => {
-    const gx = grad(x), gw = grad(kernel), gb = bias ? grad(bias) : 0;
+    const gx = grad(x),
+      gw = grad(kernel),
+      gb = bias ? grad(bias) : 0;
     withGeometry(geo, (geom) => {
       if (gx) {
         // conv2d_forward stores rather than accumulates: each shard writes a scratch slice, added to dx.
         const packN = kx.pack_b_size(KK, C);
         withScratch([N * H * W * C, ...shards.flatMap(() => [packN, MB * KK])], (tmp, ...scratch) => {
-          runTasks(shards.map(([n0, nc], i): Task => ['conv2d_forward', tmp + n0 * xImg, dy.ptr + n0 * yImg, kernel.ptr, 0,
-            scratch[2 * i], scratch[2 * i + 1], geom, nc, MB, 0]));
+          runTasks(
+            shards.map(
+              ([n0, nc], i): Task => [
+                'conv2d_forward',
+                tmp + n0 * xImg,
+                dy.ptr + n0 * yImg,
+                kernel.ptr,
+                0,
+                scratch[2 * i],
+                scratch[2 * i + 1],
+                geom,
+                nc,
+                MB,
+                0,
+              ],
+            ),
+          );
           kx.add_into(gx, tmp, N * H * W * C);
         });
       }
@@ -92,11 +144,28 @@ export function conv2dTranspose(x: Tensor, kernel: Tensor, opts: Conv2dTranspose
         const MBw = blockRows(KK, H * W, 4 * 32768);
         const packN = kx.pack_b_size(MBw, C);
         const wSize = KK * C;
-        withScratch(shards.flatMap(() => [wSize, MBw * KK, packN]), (...scratch) => {
-          runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_weight', scratch[3 * i], 0, x.ptr + n0 * xImg,
-            dy.ptr + n0 * yImg, scratch[3 * i + 1], scratch[3 * i + 2], geom, nc, MBw]));
-          shards.forEach((_, i) => kx.add_into(gw, scratch[3 * i], wSize));
-        });
+        withScratch(
+          shards.flatMap(() => [wSize, MBw * KK, packN]),
+          (...scratch) => {
+            runTasks(
+              shards.map(
+                ([n0, nc], i): Task => [
+                  'conv2d_backward_weight',
+                  scratch[3 * i],
+                  0,
+                  x.ptr + n0 * xImg,
+                  dy.ptr + n0 * yImg,
+                  scratch[3 * i + 1],
+                  scratch[3 * i + 2],
+                  geom,
+                  nc,
+                  MBw,
+                ],
+              ),
+            );
+            shards.forEach((_, i) => kx.add_into(gw, scratch[3 * i], wSize));
+          },
+        );
       }
     });
     if (gb) kx.bias_backward(gb, dy.ptr, N * OH * OW, F);

@@ -22,14 +22,18 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
   expectTensor(weight, 2, what, 'weight (IN, OUT)');
   const [N, IN] = x.shape;
   const [WIN, OUT] = weight.shape;
-  if (WIN !== IN) throw new Error(`${what}: input has ${IN} features but the weight expects ${WIN} (weight shape [${weight.shape}], input shape [${x.shape}])`);
+  if (WIN !== IN)
+    throw new Error(
+      `${what}: input has ${IN} features but the weight expects ${WIN} (weight shape [${weight.shape}], input shape [${x.shape}])`,
+    );
   const bias = opts.bias ?? null;
   if (bias) {
     expectTensor(bias, 1, what, 'bias');
     if (bias.size !== OUT) throw new Error(`${what}: bias has ${bias.size} values but the weight has ${OUT} outputs`);
   }
   const act = opts.activation ?? 'linear';
-  if (act !== 'linear' && act !== 'relu') throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
+  if (act !== 'linear' && act !== 'relu')
+    throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
   if (!opts.skipFiniteCheck) {
     expectFinite(x, what, 'input x');
     expectFinite(weight, what, 'weight');
@@ -45,32 +49,83 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
     // A few rows (batch-1 inference): straight from the weight, no packing; the same bits.
     kx.dense_forward_rows(out.ptr, x.ptr, weight.ptr, bias ? bias.ptr : 0, N, IN, OUT, relu);
   } else {
-    withScratch(shards.map(() => packF), (...wpack) => {
-      runTasks(shards.map(([r0, rc], i): Task => ['dense_forward', out.ptr + r0 * OUT * 4, x.ptr + r0 * IN * 4, weight.ptr,
-        bias ? bias.ptr : 0, wpack[i], rc, IN, OUT, relu]));
-    });
+    withScratch(
+      shards.map(() => packF),
+      (...wpack) => {
+        runTasks(
+          shards.map(
+            ([r0, rc], i): Task => [
+              'dense_forward',
+              out.ptr + r0 * OUT * 4,
+              x.ptr + r0 * IN * 4,
+              weight.ptr,
+              bias ? bias.ptr : 0,
+              wpack[i],
+              rc,
+              IN,
+              OUT,
+              relu,
+            ],
+          ),
+        );
+      },
+    );
   }
   record(bias ? [x, weight, bias] : [x, weight], out, (dy, grad) => {
     const masked = relu ? reluMasked(dy, out) : null;
     const d = masked ?? dy;
-    const gx = grad(x), gw = grad(weight), gb = bias ? grad(bias) : 0;
+    const gx = grad(x),
+      gw = grad(weight),
+      gb = bias ? grad(bias) : 0;
     if (gx) {
       const packN = kx.pack_b_size(OUT, IN);
-      withScratch(shards.map(() => packN), (...wpack) => {
-        runTasks(shards.map(([r0, rc], i): Task => ['dense_backward_input', gx + r0 * IN * 4, d.ptr + r0 * OUT * 4, weight.ptr, wpack[i], rc, IN, OUT]));
-      });
+      withScratch(
+        shards.map(() => packN),
+        (...wpack) => {
+          runTasks(
+            shards.map(
+              ([r0, rc], i): Task => [
+                'dense_backward_input',
+                gx + r0 * IN * 4,
+                d.ptr + r0 * OUT * 4,
+                weight.ptr,
+                wpack[i],
+                rc,
+                IN,
+                OUT,
+              ],
+            ),
+          );
+        },
+      );
     }
     if (gw) {
       // Per-shard dW/db, then added in shard order: the same bits for any thread count.
       const wSize = IN * OUT;
-      withScratch(shards.flatMap(([, rc]) => [wSize, OUT, kx.pack_b_size(rc, OUT)]), (...s) => {
-        runTasks(shards.map(([r0, rc], i): Task => ['dense_backward_weight', s[3 * i], gb ? s[3 * i + 1] : 0,
-          d.ptr + r0 * OUT * 4, x.ptr + r0 * IN * 4, s[3 * i + 2], rc, IN, OUT]));
-        shards.forEach((_, i) => {
-          kx.add_into(gw, s[3 * i], wSize);
-          if (gb) kx.add_into(gb, s[3 * i + 1], OUT);
-        });
-      });
+      withScratch(
+        shards.flatMap(([, rc]) => [wSize, OUT, kx.pack_b_size(rc, OUT)]),
+        (...s) => {
+          runTasks(
+            shards.map(
+              ([r0, rc], i): Task => [
+                'dense_backward_weight',
+                s[3 * i],
+                gb ? s[3 * i + 1] : 0,
+                d.ptr + r0 * OUT * 4,
+                x.ptr + r0 * IN * 4,
+                s[3 * i + 2],
+                rc,
+                IN,
+                OUT,
+              ],
+            ),
+          );
+          shards.forEach((_, i) => {
+            kx.add_into(gw, s[3 * i], wSize);
+            if (gb) kx.add_into(gb, s[3 * i + 1], OUT);
+          });
+        },
+      );
     } else if (gb) kx.bias_backward(gb, d.ptr, N, OUT);
     masked?.dispose();
   });
@@ -81,6 +136,7 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
 export function matMul(a: Tensor, b: Tensor): Tensor {
   expectTensor(a, 2, 'matMul', 'a (M, K)');
   expectTensor(b, 2, 'matMul', 'b (K, N)');
-  if (a.shape[1] !== b.shape[0]) throw new Error(`matMul: inner dimensions differ: a is [${a.shape}], b is [${b.shape}]`);
+  if (a.shape[1] !== b.shape[0])
+    throw new Error(`matMul: inner dimensions differ: a is [${a.shape}], b is [${b.shape}]`);
   return dense(a, b, { name: 'matMul' });
 }

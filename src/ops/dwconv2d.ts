@@ -3,8 +3,18 @@
 // depthwise_kernel, bias (C*M), out (N, OH, OW, C*M) with output channel c*M + m.
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
-import { Padding, pair, windowGeometry } from '../geom.js';
-import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
+import { type Padding, pair, windowGeometry } from '../geom.js';
+import {
+  expectFinite,
+  expectTensor,
+  k,
+  runTasks,
+  SHARDS,
+  shardRanges,
+  withGeometry,
+  withScratch,
+  reluMasked,
+} from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { show } from '../show.js';
 
@@ -37,19 +47,34 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
   const [N, H, W, C] = x.shape;
   const [KH, KW, FC, M] = filter.shape;
   if (FC !== C) {
-    throw new Error(`${what}: input has ${C} channels but the depthwise filter expects ${FC} (filter shape [${filter.shape}], input shape [${x.shape}])`);
+    throw new Error(
+      `${what}: input has ${C} channels but the depthwise filter expects ${FC} (filter shape [${filter.shape}], input shape [${x.shape}])`,
+    );
   }
   const K = C * M;
   const bias = opts.bias ?? null;
   if (bias) {
     expectTensor(bias, 1, what, 'bias');
-    if (bias.size !== K) throw new Error(`${what}: bias has ${bias.size} values but there are ${K} output channels (${C} x depth multiplier ${M})`);
+    if (bias.size !== K)
+      throw new Error(
+        `${what}: bias has ${bias.size} values but there are ${K} output channels (${C} x depth multiplier ${M})`,
+      );
   }
   const act = opts.activation ?? 'linear';
-  if (act !== 'linear' && act !== 'relu') throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
+  if (act !== 'linear' && act !== 'relu')
+    throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
   const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
   const [DH, DW] = pair(opts.dilationRate ?? 1, what, 'dilationRate');
-  const { pad, OH, OW } = windowGeometry(what, H, W, (KH - 1) * DH + 1, (KW - 1) * DW + 1, SH, SW, opts.padding ?? 'valid');
+  const { pad, OH, OW } = windowGeometry(
+    what,
+    H,
+    W,
+    (KH - 1) * DH + 1,
+    (KW - 1) * DW + 1,
+    SH,
+    SW,
+    opts.padding ?? 'valid',
+  );
   if (!opts.skipFiniteCheck) {
     expectFinite(x, what, 'input x');
     expectFinite(filter, what, 'filter');
@@ -59,7 +84,8 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
   const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: C };
   const out = new Tensor([N, OH, OW, K]);
   const relu = act === 'relu' ? 1 : 0;
-  const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
+  const inImg = H * W * C * 4,
+    outImg = OH * OW * K * 4;
   const shards = shardRanges(N);
   const bp = bias ? bias.ptr : 0;
   withGeometry(geo, (geom) => {
@@ -69,38 +95,84 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
       const tasks: Task[] = [];
       for (let n = 0; n < N; n++) {
         for (let p = 0; p < parts; p++) {
-          const r0 = Math.floor((OH * p) / parts), r1 = Math.floor((OH * (p + 1)) / parts);
-          if (r1 > r0) tasks.push(['dwconv2d_forward', out.ptr + n * outImg, x.ptr + n * inImg, filter.ptr, bp, geom, 1, relu, r0, r1]);
+          const r0 = Math.floor((OH * p) / parts),
+            r1 = Math.floor((OH * (p + 1)) / parts);
+          if (r1 > r0)
+            tasks.push([
+              'dwconv2d_forward',
+              out.ptr + n * outImg,
+              x.ptr + n * inImg,
+              filter.ptr,
+              bp,
+              geom,
+              1,
+              relu,
+              r0,
+              r1,
+            ]);
         }
       }
       runTasks(tasks);
     } else {
-      runTasks(shards.map(([n0, nc]): Task => ['dwconv2d_forward', out.ptr + n0 * outImg, x.ptr + n0 * inImg, filter.ptr, bp,
-        geom, nc, relu, 0, OH]));
+      runTasks(
+        shards.map(
+          ([n0, nc]): Task => [
+            'dwconv2d_forward',
+            out.ptr + n0 * outImg,
+            x.ptr + n0 * inImg,
+            filter.ptr,
+            bp,
+            geom,
+            nc,
+            relu,
+            0,
+            OH,
+          ],
+        ),
+      );
     }
   });
   const inputs = bias ? [x, filter, bias] : [x, filter];
   record(inputs, out, (dy, grad) => {
     const masked = relu ? reluMasked(dy, out) : null;
     const d = masked ?? dy;
-    const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
+    const gx = grad(x),
+      gw = grad(filter),
+      gb = bias ? grad(bias) : 0;
     withGeometry(geo, (geom) => {
       if (gx) {
         // Images are independent: each shard gathers into its own slice of dx.
-        runTasks(shards.map(([n0, nc]): Task => ['dwconv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg, filter.ptr,
-          geom, nc]));
+        runTasks(
+          shards.map(
+            ([n0, nc]): Task => ['dwconv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg, filter.ptr, geom, nc],
+          ),
+        );
       }
       if (gw) {
         // Each shard sums its images into its own dW/db; the shards are then added in shard order.
         const wSize = KH * KW * K;
-        withScratch(shards.flatMap(() => [wSize, K]), (...scratch) => {
-          runTasks(shards.map(([n0, nc], i): Task => ['dwconv2d_backward_weight', scratch[2 * i], gb ? scratch[2 * i + 1] : 0,
-            d.ptr + n0 * outImg, x.ptr + n0 * inImg, geom, nc]));
-          shards.forEach((_, i) => {
-            kx.add_into(gw, scratch[2 * i], wSize);
-            if (gb) kx.add_into(gb, scratch[2 * i + 1], K);
-          });
-        });
+        withScratch(
+          shards.flatMap(() => [wSize, K]),
+          (...scratch) => {
+            runTasks(
+              shards.map(
+                ([n0, nc], i): Task => [
+                  'dwconv2d_backward_weight',
+                  scratch[2 * i],
+                  gb ? scratch[2 * i + 1] : 0,
+                  d.ptr + n0 * outImg,
+                  x.ptr + n0 * inImg,
+                  geom,
+                  nc,
+                ],
+              ),
+            );
+            shards.forEach((_, i) => {
+              kx.add_into(gw, scratch[2 * i], wSize);
+              if (gb) kx.add_into(gb, scratch[2 * i + 1], K);
+            });
+          },
+        );
       } else if (gb) {
         kx.bias_backward(gb, d.ptr, N * OH * OW, K);
       }

@@ -27,17 +27,26 @@ function binary(op: BinOp, a: Tensor | number, b: Tensor | number): Tensor {
   const at = typeof a === 'number' ? tensor([a], []) : a;
   const bt = typeof b === 'number' ? tensor([b], []) : b;
   let swap = 0;
-  let big = at, small = bt;
-  if (at.size < bt.size || (at.size === bt.size && at.rank < bt.rank)) { big = bt; small = at; swap = 1; }
+  let big = at,
+    small = bt;
+  if (at.size < bt.size || (at.size === bt.size && at.rank < bt.rank)) {
+    big = bt;
+    small = at;
+    swap = 1;
+  }
   if (!isSuffix(small.shape, big.shape)) {
-    throw new Error(`${op}: shapes [${at.shape}] and [${bt.shape}] cannot be broadcast (the smaller must be a suffix of the larger, or a scalar)`);
+    throw new Error(
+      `${op}: shapes [${at.shape}] and [${bt.shape}] cannot be broadcast (the smaller must be a suffix of the larger, or a scalar)`,
+    );
   }
   const kx = k();
   const out = new Tensor(big.shape);
   kx.binary_forward(out.ptr, big.ptr, small.ptr, big.size, Math.max(1, small.size), OPS[op], swap);
   record([at, bt], out, (dy, grad) => {
-    const gBig = grad(big), gSmall = grad(small);
-    if (gBig || gSmall) kx.binary_backward(gBig, gSmall, dy.ptr, big.ptr, small.ptr, big.size, Math.max(1, small.size), OPS[op], swap);
+    const gBig = grad(big),
+      gSmall = grad(small);
+    if (gBig || gSmall)
+      kx.binary_backward(gBig, gSmall, dy.ptr, big.ptr, small.ptr, big.size, Math.max(1, small.size), OPS[op], swap);
   });
   // Scalars made from plain numbers are ours to free, unless the tape still needs them.
   if (!needsGrad(out)) {
@@ -48,13 +57,21 @@ function binary(op: BinOp, a: Tensor | number, b: Tensor | number): Tensor {
 }
 
 /** a + b (broadcasting a suffix shape or scalar). */
-export function add(a: Tensor | number, b: Tensor | number): Tensor { return binary('add', a, b); }
+export function add(a: Tensor | number, b: Tensor | number): Tensor {
+  return binary('add', a, b);
+}
 /** a - b */
-export function sub(a: Tensor | number, b: Tensor | number): Tensor { return binary('sub', a, b); }
+export function sub(a: Tensor | number, b: Tensor | number): Tensor {
+  return binary('sub', a, b);
+}
 /** a * b */
-export function mul(a: Tensor | number, b: Tensor | number): Tensor { return binary('mul', a, b); }
+export function mul(a: Tensor | number, b: Tensor | number): Tensor {
+  return binary('mul', a, b);
+}
 /** a / b */
-export function div(a: Tensor | number, b: Tensor | number): Tensor { return binary('div', a, b); }
+export function div(a: Tensor | number, b: Tensor | number): Tensor {
+  return binary('div', a, b);
+}
 
 /** Sum of all elements (a scalar), accumulated in float64 in index order. */
 export function sum(x: Tensor): Tensor {
@@ -91,14 +108,17 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (s.some((d, i) => !Number.isInteger(d) || (d < 0 && !(d === -1 && i === unknown)))) {
     throw new Error(`reshape: shape [${shape}] must hold non-negative integers and at most one -1`);
   }
-  if (s.indexOf(-1, unknown + 1) >= 0 && unknown >= 0) throw new Error(`reshape: shape [${shape}] has more than one -1`);
+  if (s.indexOf(-1, unknown + 1) >= 0 && unknown >= 0)
+    throw new Error(`reshape: shape [${shape}] has more than one -1`);
   if (unknown >= 0) {
     const known = s.reduce((a, d, i) => (i === unknown ? a : a * d), 1);
-    if (known === 0 || x.size % known !== 0) throw new Error(`reshape: cannot reshape [${x.shape}] (${x.size} elements) to [${shape}]`);
+    if (known === 0 || x.size % known !== 0)
+      throw new Error(`reshape: cannot reshape [${x.shape}] (${x.size} elements) to [${shape}]`);
     s[unknown] = x.size / known;
   }
   const size = s.reduce((a, b) => a * b, 1);
-  if (size !== x.size) throw new Error(`reshape: cannot reshape [${x.shape}] (${x.size} elements) to [${shape}] (${size} elements)`);
+  if (size !== x.size)
+    throw new Error(`reshape: cannot reshape [${x.shape}] (${x.size} elements) to [${shape}] (${size} elements)`);
   const kx = k();
   const out = new Tensor(s);
   out.view().set(x.view());

@@ -52,6 +52,10 @@ export function meanAbsoluteError(labels: Tensor, preds: Tensor): Tensor {
 export function binaryCrossentropy(labels: Tensor, preds: Tensor): Tensor {
   check(labels, preds, 'binaryCrossentropy');
   const kx = k();
-  return elementLoss(labels, preds, (p, y, n) => kx.bce_forward(p, y, n, EPSILON),
-    (dp, p, y, n, s) => kx.bce_backward(dp, p, y, n, EPSILON, s));
+  return elementLoss(
+    labels,
+    preds,
+    (p, y, n) => kx.bce_forward(p, y, n, EPSILON),
+    (dp, p, y, n, s) => kx.bce_backward(dp, p, y, n, EPSILON, s),
+  );
 }

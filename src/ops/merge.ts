@@ -15,7 +15,8 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
   const r = Math.max(a.length, b.length);
   const out: number[] = [];
   for (let i = 0; i < r; i++) {
-    const x = a[a.length - r + i] ?? 1, y = b[b.length - r + i] ?? 1;
+    const x = a[a.length - r + i] ?? 1,
+      y = b[b.length - r + i] ?? 1;
     if (x !== y && x !== 1 && y !== 1) return null;
     out.push(x === 1 ? y : x);
   }
@@ -39,42 +40,58 @@ export function broadcastBinary(op: MergeOp, a: Tensor, b: Tensor): Tensor {
   expectTensor(a, null, op, 'a');
   expectTensor(b, null, op, 'b');
   const shape = broadcastShapes(a.shape, b.shape);
-  if (!shape) throw new Error(`${op}: shapes [${a.shape}] and [${b.shape}] do not broadcast (each axis, aligned on the right, must be equal or 1)`);
+  if (!shape)
+    throw new Error(
+      `${op}: shapes [${a.shape}] and [${b.shape}] do not broadcast (each axis, aligned on the right, must be equal or 1)`,
+    );
   // Rank 0 runs as rank 1 of one element.
   const dims = shape.length === 0 ? [1] : shape;
-  const as = stridesFor(a.shape, dims), bs = stridesFor(b.shape, dims);
+  const as = stridesFor(a.shape, dims),
+    bs = stridesFor(b.shape, dims);
   const rank = dims.length;
   const kx = k();
   const out = new Tensor(shape);
-  const withMeta = (fn: (d: number, sa: number, sb: number) => void) => withScratch([rank, rank, rank], (d, sa, sb) => {
-    const i32 = getArena().i32();
-    i32.set(dims, d >>> 2); i32.set(as, sa >>> 2); i32.set(bs, sb >>> 2);
-    fn(d, sa, sb);
-  });
+  const withMeta = (fn: (d: number, sa: number, sb: number) => void) =>
+    withScratch([rank, rank, rank], (d, sa, sb) => {
+      const i32 = getArena().i32();
+      i32.set(dims, d >>> 2);
+      i32.set(as, sa >>> 2);
+      i32.set(bs, sb >>> 2);
+      fn(d, sa, sb);
+    });
   if (out.size > 0) withMeta((d, sa, sb) => kx.merge_binary_forward(out.ptr, a.ptr, b.ptr, d, sa, sb, rank, OPS[op]));
   record([a, b], out, (dy, grad) => {
-    const ga = grad(a), gb = grad(b);
-    if ((ga || gb) && out.size > 0) withMeta((d, sa, sb) => kx.merge_binary_backward(ga, gb, dy.ptr, a.ptr, b.ptr, d, sa, sb, rank, OPS[op]));
+    const ga = grad(a),
+      gb = grad(b);
+    if ((ga || gb) && out.size > 0)
+      withMeta((d, sa, sb) => kx.merge_binary_backward(ga, gb, dy.ptr, a.ptr, b.ptr, d, sa, sb, rank, OPS[op]));
   });
   return out;
 }
 
 /** max(a, b) element-wise with numpy broadcasting (a tie passes the gradient to a). */
-export function maximum(a: Tensor, b: Tensor): Tensor { return broadcastBinary('maximum', a, b); }
+export function maximum(a: Tensor, b: Tensor): Tensor {
+  return broadcastBinary('maximum', a, b);
+}
 
 /** min(a, b) element-wise with numpy broadcasting (a tie passes the gradient to a). */
-export function minimum(a: Tensor, b: Tensor): Tensor { return broadcastBinary('minimum', a, b); }
+export function minimum(a: Tensor, b: Tensor): Tensor {
+  return broadcastBinary('minimum', a, b);
+}
 
 /** The shape of concatenating `shapes` along `axis` (negative counts from the end); throws naming the mismatch. */
 export function concatShape(shapes: readonly (readonly number[])[], axis: number, what = 'concat'): number[] {
   if (shapes.length === 0) throw new Error(`${what}: needs at least one input`);
   const r = shapes[0].length;
   const ax = axis < 0 ? axis + r : axis;
-  if (!Number.isInteger(axis) || ax < 0 || ax >= r) throw new Error(`${what}: axis ${axis} is out of range for rank ${r} inputs`);
+  if (!Number.isInteger(axis) || ax < 0 || ax >= r)
+    throw new Error(`${what}: axis ${axis} is out of range for rank ${r} inputs`);
   const out = [...shapes[0]];
   for (const s of shapes.slice(1)) {
     if (s.length !== r || s.some((d, i) => i !== ax && d !== shapes[0][i])) {
-      throw new Error(`${what}: shapes ${shapes.map((x) => `[${x}]`).join(', ')} differ on an axis other than the concatenation axis ${axis}`);
+      throw new Error(
+        `${what}: shapes ${shapes.map((x) => `[${x}]`).join(', ')} differ on an axis other than the concatenation axis ${axis}`,
+      );
     }
     out[ax] += s[ax];
   }
@@ -85,7 +102,10 @@ export function concatShape(shapes: readonly (readonly number[])[], axis: number
 export function concat(xs: Tensor[], axis = -1): Tensor {
   if (!Array.isArray(xs)) throw new Error('concat: xs must be a list of tensors');
   xs.forEach((x, i) => expectTensor(x, null, 'concat', `xs[${i}]`));
-  const shape = concatShape(xs.map((x) => x.shape), axis);
+  const shape = concatShape(
+    xs.map((x) => x.shape),
+    axis,
+  );
   const ax = axis < 0 ? axis + shape.length : axis;
   const outer = shape.slice(0, ax).reduce((a, b) => a * b, 1);
   const outInner = shape.slice(ax).reduce((a, b) => a * b, 1);
@@ -93,7 +113,11 @@ export function concat(xs: Tensor[], axis = -1): Tensor {
   const kx = k();
   const out = new Tensor(shape);
   let off = 0;
-  const offsets = inners.map((n) => { const o = off; off += n; return o; });
+  const offsets = inners.map((n) => {
+    const o = off;
+    off += n;
+    return o;
+  });
   xs.forEach((x, i) => kx.concat_forward(out.ptr, x.ptr, outer, inners[i], outInner, offsets[i]));
   record(xs, out, (dy, grad) => {
     xs.forEach((x, i) => {

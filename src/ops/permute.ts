@@ -10,11 +10,17 @@ const MAX_RANK = 8;
 
 /** Checks that perm is a permutation of 0..rank-1 (0-based). */
 export function checkPermutation(perm: readonly unknown[], rank: number, what: string, base = 0): void {
-  const ok = Array.isArray(perm) && perm.length === rank && perm.every((p) => Number.isInteger(p))
-    && new Set(perm).size === rank && perm.every((p) => (p as number) >= base && (p as number) < rank + base);
+  const ok =
+    Array.isArray(perm) &&
+    perm.length === rank &&
+    perm.every((p) => Number.isInteger(p)) &&
+    new Set(perm).size === rank &&
+    perm.every((p) => (p as number) >= base && (p as number) < rank + base);
   if (!ok) {
-    throw new Error(`${what}: dims ${show(perm)} must be a permutation of ${base}..${rank - 1 + base} `
-      + `(one entry per axis of a rank-${rank} input)`);
+    throw new Error(
+      `${what}: dims ${show(perm)} must be a permutation of ${base}..${rank - 1 + base} ` +
+        `(one entry per axis of a rank-${rank} input)`,
+    );
   }
 }
 
@@ -25,7 +31,10 @@ export function permute(x: Tensor, perm: readonly number[], name = 'permute'): T
   if (R < 1 || R > MAX_RANK) throw new Error(`${name}: input rank must be 1..${MAX_RANK}, got shape [${x.shape}]`);
   checkPermutation(perm, R, name);
   const strides = new Array<number>(R);
-  for (let a = R - 1, s = 1; a >= 0; a--) { strides[a] = s; s *= x.shape[a]; }
+  for (let a = R - 1, s = 1; a >= 0; a--) {
+    strides[a] = s;
+    s *= x.shape[a];
+  }
   const dims = perm.map((p) => x.shape[p]);
   const out = new Tensor(dims);
   if (out.size === 0) return out;
@@ -37,7 +46,9 @@ export function permute(x: Tensor, perm: readonly number[], name = 'permute'): T
     try {
       arena.i32().set(meta, m >>> 2);
       fn(m);
-    } finally { arena.release(m); }
+    } finally {
+      arena.release(m);
+    }
   };
   const kx = k();
   withMeta((m) => kx.permute_forward(out.ptr, x.ptr, m, R));

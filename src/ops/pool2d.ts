@@ -3,7 +3,7 @@
 // Max pooling saves the argmax (int32, index into its shard of x; see maxPool2d).
 import { Tensor } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
-import { Padding, pair, windowGeometry } from '../geom.js';
+import { type Padding, pair, windowGeometry } from '../geom.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 
@@ -29,7 +29,9 @@ function geometry(x: Tensor, opts: Pool2dOptions, what: string) {
   const { top, bottom, left, right } = g.pad;
   // A window lying entirely in the padding would have no pixel to pool.
   if (top >= KH || bottom >= KH || left >= KW || right >= KW) {
-    throw new Error(`${what}: padding [[${top},${bottom}],[${left},${right}]] must be smaller than the ${KH}x${KW} window on every side`);
+    throw new Error(
+      `${what}: padding [[${top},${bottom}],[${left},${right}]] must be smaller than the ${KH}x${KW} window on every side`,
+    );
   }
   if (!opts.skipFiniteCheck) expectFinite(x, what, 'input x');
   const geo: Geometry2d = { H, W, C, K: C, KH, KW, SH, SW, PT: top, PL: left, OH: g.OH, OW: g.OW, DH: 1, DW: 1, G: 1 };
@@ -44,9 +46,23 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
   // Images are independent: one task per shard, argmax indices relative to the shard's first image
   // (the backward below uses the same shards, so the indices line up).
   const shards = shardRanges(N);
-  const inImg = H * W * C * 4, outImg = OH * OW * C * 4;
-  const run = (argmax: number) => withGeometry(geo, (geom) => runTasks(shards.map(([n0, nc]): Task => ['maxpool2d_forward',
-    out.ptr + n0 * outImg, argmax + n0 * outImg, x.ptr + n0 * inImg, geom, nc])));
+  const inImg = H * W * C * 4,
+    outImg = OH * OW * C * 4;
+  const run = (argmax: number) =>
+    withGeometry(geo, (geom) =>
+      runTasks(
+        shards.map(
+          ([n0, nc]): Task => [
+            'maxpool2d_forward',
+            out.ptr + n0 * outImg,
+            argmax + n0 * outImg,
+            x.ptr + n0 * inImg,
+            geom,
+            nc,
+          ],
+        ),
+      ),
+    );
   if (!needsGrad(x)) {
     withScratch([out.size], run);
     return out;
@@ -56,8 +72,17 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
   record([x], out, (dy, grad) => {
     const gx = grad(x);
     if (gx) {
-      runTasks(shards.map(([n0, nc]): Task => ['maxpool2d_backward', gx + n0 * inImg, dy.ptr + n0 * outImg,
-        argmax.ptr + n0 * outImg, nc * OH * OW * C]));
+      runTasks(
+        shards.map(
+          ([n0, nc]): Task => [
+            'maxpool2d_backward',
+            gx + n0 * inImg,
+            dy.ptr + n0 * outImg,
+            argmax.ptr + n0 * outImg,
+            nc * OH * OW * C,
+          ],
+        ),
+      );
     }
   });
   return out;
@@ -76,7 +101,6 @@ export function avgPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
   });
   return out;
 }
-
 
 function globalGeometry(x: Tensor, what: string, skipFiniteCheck?: boolean) {
   expectTensor(x, 4, what, 'input x (N, H, W, C)');

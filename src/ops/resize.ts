@@ -16,28 +16,36 @@ export type Interpolation = 'nearest' | 'bilinear';
  * (N, H * size[0], W * size[1], C). 'bilinear' is TF's resize with half-pixel centers (note that
  * tfjs-layers' UpSampling2D uses tfjs' default, without half-pixel centers, and so differs).
  */
-export function upSampling2d(x: Tensor, size: number | [number, number] = 2, interpolation: Interpolation = 'nearest',
-  name = 'upSampling2d'): Tensor {
+export function upSampling2d(
+  x: Tensor,
+  size: number | [number, number] = 2,
+  interpolation: Interpolation = 'nearest',
+  name = 'upSampling2d',
+): Tensor {
   expectTensor(x, 4, name, 'input x (N, H, W, C)');
   const [SH, SW] = pair(size, name, 'size');
   if (interpolation !== 'nearest' && interpolation !== 'bilinear') {
     throw new Error(`${name}: interpolation must be 'nearest' or 'bilinear', got ${show(interpolation)}`);
   }
   const [N, H, W, C] = x.shape;
-  const OH = H * SH, OW = W * SW;
+  const OH = H * SH,
+    OW = W * SW;
   const geo: Geometry2d = { H, W, C, K: C, KH: 1, KW: 1, SH, SW, PT: 0, PL: 0, OH, OW, DH: 1, DW: 1, G: 1 };
   const fwd = interpolation === 'nearest' ? 'resize_nearest_forward' : 'resize_bilinear_forward';
   const bwd = interpolation === 'nearest' ? 'resize_nearest_backward' : 'resize_bilinear_backward';
   const out = new Tensor([N, OH, OW, C]);
   const shards = shardRanges(N);
-  const inImg = H * W * C * 4, outImg = OH * OW * C * 4;
-  withGeometry(geo, (geom) => runTasks(shards.map(([n0, nc]): Task =>
-    [fwd, out.ptr + n0 * outImg, x.ptr + n0 * inImg, geom, nc])));
+  const inImg = H * W * C * 4,
+    outImg = OH * OW * C * 4;
+  withGeometry(geo, (geom) =>
+    runTasks(shards.map(([n0, nc]): Task => [fwd, out.ptr + n0 * outImg, x.ptr + n0 * inImg, geom, nc])),
+  );
   record([x], out, (dy, grad) => {
     const gx = grad(x);
     if (gx) {
-      withGeometry(geo, (geom) => runTasks(shards.map(([n0, nc]): Task =>
-        [bwd, gx + n0 * inImg, dy.ptr + n0 * outImg, geom, nc])));
+      withGeometry(geo, (geom) =>
+        runTasks(shards.map(([n0, nc]): Task => [bwd, gx + n0 * inImg, dy.ptr + n0 * outImg, geom, nc])),
+      );
     }
   });
   return out;

@@ -4,7 +4,9 @@ import { getArena } from '../wasm/arena.js';
 import { getEngine } from '../wasm/bindings.js';
 import { GEOMETRY2D_BYTES, writeGeometry2d, type Geometry2d, type KernelExports, type Task } from '../wasm/abi.js';
 
-export function k(): KernelExports { return getEngine().k; }
+export function k(): KernelExports {
+  return getEngine().k;
+}
 
 /** Throws unless x is a live float32 tensor of the given rank. */
 export function expectTensor(x: unknown, rank: number | null, what: string, name: string): Tensor {
@@ -30,7 +32,11 @@ export function expectFinite(x: Tensor, what: string, name: string): void {
 export function withScratch<T>(floats: number[], fn: (...ptrs: number[]) => T): T {
   const arena = getArena();
   const ptrs = floats.map((n) => arena.alloc(Math.max(1, n) * 4));
-  try { return fn(...ptrs); } finally { for (const p of ptrs) arena.release(p); }
+  try {
+    return fn(...ptrs);
+  } finally {
+    for (const p of ptrs) arena.release(p);
+  }
 }
 
 /**
@@ -43,7 +49,9 @@ export function withGeometry<T>(g: Geometry2d, fn: (geom: number) => T): T {
   try {
     writeGeometry2d(arena.i32(), ptr, g);
     return fn(ptr);
-  } finally { arena.release(ptr); }
+  } finally {
+    arena.release(ptr);
+  }
 }
 
 /**
@@ -55,7 +63,8 @@ export const SHARDS = 4;
 /** [start, count] of each non-empty shard of n items. */
 export function shardRanges(n: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
-  const base = Math.floor(n / SHARDS), extra = n % SHARDS;
+  const base = Math.floor(n / SHARDS),
+    extra = n % SHARDS;
   let start = 0;
   for (let s = 0; s < SHARDS; s++) {
     const count = base + (s < extra ? 1 : 0);
@@ -66,7 +75,9 @@ export function shardRanges(n: number): Array<[number, number]> {
 }
 
 /** Runs sharded kernel calls on the engine's threads. */
-export function runTasks(tasks: Task[]): void { getEngine().pool.run(tasks); }
+export function runTasks(tasks: Task[]): void {
+  getEngine().pool.run(tasks);
+}
 
 /** dy where the fused-relu output `y` is > 0, else 0: the gradient behind a fused relu (caller disposes). */
 export function reluMasked(dy: Tensor, y: Tensor): Tensor {

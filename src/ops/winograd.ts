@@ -27,7 +27,9 @@ let defaultTile: WinogradTile = 2;
 
 function checkAlgorithm(a: unknown, what: string): ConvAlgorithm {
   if (!ALGORITHMS.includes(a as ConvAlgorithm)) {
-    throw new Error(`${what}: algorithm must be one of ${ALGORITHMS.map((s) => `'${s}'`).join(', ')}, got ${JSON.stringify(a)}`);
+    throw new Error(
+      `${what}: algorithm must be one of ${ALGORITHMS.map((s) => `'${s}'`).join(', ')}, got ${JSON.stringify(a)}`,
+    );
   }
   return a as ConvAlgorithm;
 }
@@ -52,17 +54,28 @@ export function getConvAlgorithm(): { algorithm: ConvAlgorithm; winogradTile: Wi
 }
 
 /** Throws unless `a` is a ConvAlgorithm (for layer configs). */
-export function expectConvAlgorithm(a: unknown, what: string): ConvAlgorithm { return checkAlgorithm(a, what); }
+export function expectConvAlgorithm(a: unknown, what: string): ConvAlgorithm {
+  return checkAlgorithm(a, what);
+}
 
 /** Throws unless `t` is a WinogradTile (for layer configs). */
-export function expectWinogradTile(t: unknown, what: string): WinogradTile { return checkTile(t, what); }
+export function expectWinogradTile(t: unknown, what: string): WinogradTile {
+  return checkTile(t, what);
+}
 
 /**
  * The Winograd tile to use for this convolution, or 0 for the direct path. `algorithm`/`tile` are the
  * call's options (undefined: the global default).
  */
-export function winogradTileFor(what: string, algorithm: unknown, tile: unknown, KH: number, KW: number,
-  SH: number, SW: number): 0 | WinogradTile {
+export function winogradTileFor(
+  what: string,
+  algorithm: unknown,
+  tile: unknown,
+  KH: number,
+  KW: number,
+  SH: number,
+  SW: number,
+): 0 | WinogradTile {
   const alg = algorithm === undefined ? defaultAlgorithm : checkAlgorithm(algorithm, what);
   const m = tile === undefined ? defaultTile : checkTile(tile, what);
   if (alg === 'direct') return 0;
@@ -71,7 +84,9 @@ export function winogradTileFor(what: string, algorithm: unknown, tile: unknown,
   // 5x5 runs as four 3x3 pieces; 'auto' does not take it (see the bench for when it pays).
   const fits5 = KH === 5 && KW === 5 && stride1;
   if (alg === 'winograd' && !fits && !fits5) {
-    throw new Error(`${what}: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel ${KH}x${KW} and strides ${SH}x${SW}`);
+    throw new Error(
+      `${what}: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel ${KH}x${KW} and strides ${SH}x${SW}`,
+    );
   }
   return fits || (alg === 'winograd' && fits5) ? m : 0;
 }
@@ -84,12 +99,24 @@ function tileBlock(m: number, C: number, K: number, tiles: number): number {
   return Math.min(tb, Math.max(1, tiles));
 }
 
-const WINO_RELU = 1, WINO_ACC = 2;
+const WINO_RELU = 1,
+  WINO_ACC = 2;
 
 // out (N, geo.OH, geo.OW, geo.K) (+)= Winograd conv of inp (N, geo.H, geo.W, geo.C) with `weight` (3,3,C,K)
 // (flip = 0) or, for the input gradient, the flipped kernel of a (3,3,K,C) weight (flip = 1).
-function run(out: number, inp: number, weight: number, bias: number, geo: Geometry2d, N: number, m: WinogradTile,
-  flip: 0 | 1, flags: number, oy = 0, ox = 0): void {
+function run(
+  out: number,
+  inp: number,
+  weight: number,
+  bias: number,
+  geo: Geometry2d,
+  N: number,
+  m: WinogradTile,
+  flip: 0 | 1,
+  flags: number,
+  oy = 0,
+  ox = 0,
+): void {
   const kx = k();
   const { C, K, OH, OW } = geo;
   const tiles = N * Math.ceil(OH / m) * Math.ceil(OW / m);
@@ -98,20 +125,48 @@ function run(out: number, inp: number, weight: number, bias: number, geo: Geomet
   // the weight's own channel dims (C, K) swap for the flipped kernel
   const [wc, wk] = flip ? [K, C] : [C, K];
   const work = kx.winograd_forward_work(m, TB, C, K);
-  withGeometry(geo, (geom) => withScratch([kx.winograd_pack_size(m, C, K), kx.winograd_weight_work(m, wc, wk),
-    ...shards.map(() => work)], (upack, wwork, ...works) => {
-    kx.winograd_weight(upack, weight, wwork, wc, wk, m, flip);
-    runTasks(shards.map(([t0, tc], i): Task => ['winograd_forward', out, inp, upack, bias, works[i], geom, m, TB,
-      t0, t0 + tc, flags, oy, ox]));
-  }));
+  withGeometry(geo, (geom) =>
+    withScratch(
+      [kx.winograd_pack_size(m, C, K), kx.winograd_weight_work(m, wc, wk), ...shards.map(() => work)],
+      (upack, wwork, ...works) => {
+        kx.winograd_weight(upack, weight, wwork, wc, wk, m, flip);
+        runTasks(
+          shards.map(
+            ([t0, tc], i): Task => [
+              'winograd_forward',
+              out,
+              inp,
+              upack,
+              bias,
+              works[i],
+              geom,
+              m,
+              TB,
+              t0,
+              t0 + tc,
+              flags,
+              oy,
+              ox,
+            ],
+          ),
+        );
+      },
+    ),
+  );
 }
 
 /**
  * @internal conv2d's Winograd path: x (N,H,W,C), filter (3,3,C,K), bias (K) or null; shapes, strides and
  * geometry already checked by conv2d.
  */
-export function conv2dWinograd(x: Tensor, filter: Tensor, bias: Tensor | null, geo: Geometry2d, relu: boolean,
-  m: WinogradTile): Tensor {
+export function conv2dWinograd(
+  x: Tensor,
+  filter: Tensor,
+  bias: Tensor | null,
+  geo: Geometry2d,
+  relu: boolean,
+  m: WinogradTile,
+): Tensor {
   if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m);
   const N = x.shape[0];
   const { H, W, C, K, OH, OW, PT, PL } = geo;
@@ -121,10 +176,28 @@ export function conv2dWinograd(x: Tensor, filter: Tensor, bias: Tensor | null, g
   record(inputs, out, (dy, grad) => {
     const masked = relu ? reluMasked(dy, out) : null;
     const d = masked ?? dy;
-    const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
+    const gx = grad(x),
+      gw = grad(filter),
+      gb = bias ? grad(bias) : 0;
     if (gx && PT <= 2 && PL <= 2) {
       // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding 2 - PT, 2 - PL.
-      const back: Geometry2d = { H: OH, W: OW, C: K, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 2 - PT, PL: 2 - PL, OH: H, OW: W, DH: 1, DW: 1, G: 1 };
+      const back: Geometry2d = {
+        H: OH,
+        W: OW,
+        C: K,
+        K: C,
+        KH: 3,
+        KW: 3,
+        SH: 1,
+        SW: 1,
+        PT: 2 - PT,
+        PL: 2 - PL,
+        OH: H,
+        OW: W,
+        DH: 1,
+        DW: 1,
+        G: 1,
+      };
       run(gx, d.ptr, filter.ptr, 0, back, N, m, 1, WINO_ACC);
     } else if (gx) {
       // Padding beyond the kernel (outputs made of padding only) would need a negative padding here.
@@ -144,18 +217,45 @@ function directInputGrad(gx: number, d: Tensor, filter: Tensor, geo: Geometry2d,
   const KK = KH * KW * C;
   const MB = Math.min(Math.max(4, Math.floor(32768 / KK / 4) * 4), OH * OW);
   const packN = kx.pack_b_size(K, KK);
-  const inImg = H * W * C * 4, outImg = OH * OW * K * 4;
+  const inImg = H * W * C * 4,
+    outImg = OH * OW * K * 4;
   const shards = shardRanges(N);
-  withGeometry(geo, (geom) => withScratch(shards.flatMap(() => [packN, MB * KK]), (...scratch) => {
-    runTasks(shards.map(([n0, nc], i): Task => ['conv2d_backward_input', gx + n0 * inImg, d.ptr + n0 * outImg,
-      filter.ptr, scratch[2 * i], scratch[2 * i + 1], geom, nc, MB]));
-  }));
+  withGeometry(geo, (geom) =>
+    withScratch(
+      shards.flatMap(() => [packN, MB * KK]),
+      (...scratch) => {
+        runTasks(
+          shards.map(
+            ([n0, nc], i): Task => [
+              'conv2d_backward_input',
+              gx + n0 * inImg,
+              d.ptr + n0 * outImg,
+              filter.ptr,
+              scratch[2 * i],
+              scratch[2 * i + 1],
+              geom,
+              nc,
+              MB,
+            ],
+          ),
+        );
+      },
+    ),
+  );
 }
 
 // dW += Gᵀ dU G with dU = Σ_tiles V ⊗ (A dY Aᵀ): each shard of tiles sums into its own dU, the shards are
 // added in shard order, then transformed back once.
-function winogradWeightGrad(gw: number, d: Tensor, x: Tensor, geo: Geometry2d, N: number, m: WinogradTile,
-  oy = 0, ox = 0): void {
+function winogradWeightGrad(
+  gw: number,
+  d: Tensor,
+  x: Tensor,
+  geo: Geometry2d,
+  N: number,
+  m: WinogradTile,
+  oy = 0,
+  ox = 0,
+): void {
   const kx = k();
   const { C, K, OH, OW } = geo;
   const T = (m + 2) ** 2;
@@ -164,12 +264,30 @@ function winogradWeightGrad(gw: number, d: Tensor, x: Tensor, geo: Geometry2d, N
   const shards = shardRanges(tiles);
   const uSize = T * C * K;
   const work = kx.winograd_backward_weight_work(m, TB, C, K);
-  withGeometry(geo, (geom) => withScratch([...shards.flatMap(() => [uSize, work]), 3 * (m + 2) * K], (...s) => {
-    runTasks(shards.map(([t0, tc], i): Task => ['winograd_backward_weight', s[2 * i]!, d.ptr, x.ptr, s[2 * i + 1]!, geom,
-      m, TB, t0, t0 + tc, oy, ox]));
-    for (let i = 1; i < shards.length; i++) kx.add_into(s[0]!, s[2 * i]!, uSize);
-    kx.winograd_weight_grad(gw, s[0]!, s[s.length - 1]!, C, K, m);
-  }));
+  withGeometry(geo, (geom) =>
+    withScratch([...shards.flatMap(() => [uSize, work]), 3 * (m + 2) * K], (...s) => {
+      runTasks(
+        shards.map(
+          ([t0, tc], i): Task => [
+            'winograd_backward_weight',
+            s[2 * i]!,
+            d.ptr,
+            x.ptr,
+            s[2 * i + 1]!,
+            geom,
+            m,
+            TB,
+            t0,
+            t0 + tc,
+            oy,
+            ox,
+          ],
+        ),
+      );
+      for (let i = 1; i < shards.length; i++) kx.add_into(s[0]!, s[2 * i]!, uSize);
+      kx.winograd_weight_grad(gw, s[0]!, s[s.length - 1]!, C, K, m);
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,7 +295,12 @@ function winogradWeightGrad(gw: number, d: Tensor, x: Tensor, geo: Geometry2d, N
 // (zeros past tap 4) and reads the input shifted by (3pi, 3pj); the pieces are summed in a fixed order.
 // ---------------------------------------------------------------------------------------------
 
-const PIECES: Array<[number, number]> = [[0, 0], [0, 1], [1, 0], [1, 1]];
+const PIECES: Array<[number, number]> = [
+  [0, 0],
+  [0, 1],
+  [1, 0],
+  [1, 1],
+];
 
 // The pieces of a (5,5,C,K) kernel as (3,3,C,K) tensors, or (flip) of its input-gradient kernel
 // w'[a][b][k][c] = w[4-a][4-b][c][k] as (3,3,K,C) tensors (caller disposes).
@@ -186,19 +309,30 @@ function pieces5(filter: Tensor, flip: boolean): Tensor[] {
   const w = filter.view();
   return PIECES.map(([pi, pj]) => {
     const p = new Float32Array(9 * C * K);
-    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
-      const kh = 3 * pi + a, kw = 3 * pj + b;
-      if (kh > 4 || kw > 4) continue;
-      const src = ((flip ? 4 - kh : kh) * 5 + (flip ? 4 - kw : kw)) * C * K, dst = (a * 3 + b) * C * K;
-      for (let c = 0; c < C; c++) for (let k = 0; k < K; k++) {
-        p[dst + (flip ? k * C + c : c * K + k)] = w[src + c * K + k]!;
+    for (let a = 0; a < 3; a++)
+      for (let b = 0; b < 3; b++) {
+        const kh = 3 * pi + a,
+          kw = 3 * pj + b;
+        if (kh > 4 || kw > 4) continue;
+        const src = ((flip ? 4 - kh : kh) * 5 + (flip ? 4 - kw : kw)) * C * K,
+          dst = (a * 3 + b) * C * K;
+        for (let c = 0; c < C; c++)
+          for (let k = 0; k < K; k++) {
+            p[dst + (flip ? k * C + c : c * K + k)] = w[src + c * K + k]!;
+          }
       }
-    }
     return tensor(p, flip ? [3, 3, K, C] : [3, 3, C, K]);
   });
 }
 
-function conv5x5(x: Tensor, filter: Tensor, bias: Tensor | null, geo: Geometry2d, relu: boolean, m: WinogradTile): Tensor {
+function conv5x5(
+  x: Tensor,
+  filter: Tensor,
+  bias: Tensor | null,
+  geo: Geometry2d,
+  relu: boolean,
+  m: WinogradTile,
+): Tensor {
   const N = x.shape[0];
   const { H, W, C, K, OH, OW, PT, PL } = geo;
   const g3: Geometry2d = { ...geo, KH: 3, KW: 3 };
@@ -210,19 +344,41 @@ function conv5x5(x: Tensor, filter: Tensor, bias: Tensor | null, geo: Geometry2d
       const flags = (i > 0 ? WINO_ACC : 0) | (i === 3 && relu ? WINO_RELU : 0);
       run(out.ptr, x.ptr, p.ptr, i === 0 && bias ? bias.ptr : 0, g3, N, m, 0, flags, 3 * pi, 3 * pj);
     });
-  } finally { for (const p of ps) p.dispose(); }
+  } finally {
+    for (const p of ps) p.dispose();
+  }
   const inputs = bias ? [x, filter, bias] : [x, filter];
   record(inputs, out, (dy, grad) => {
     const masked = relu ? reluMasked(dy, out) : null;
     const d = masked ?? dy;
-    const gx = grad(x), gw = grad(filter), gb = bias ? grad(bias) : 0;
+    const gx = grad(x),
+      gw = grad(filter),
+      gb = bias ? grad(bias) : 0;
     if (gx && PT <= 4 && PL <= 4) {
       // dx = 5x5 correlation of dy with the flipped kernel, padding 4 - PT, 4 - PL, in pieces.
-      const back: Geometry2d = { H: OH, W: OW, C: K, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 4 - PT, PL: 4 - PL, OH: H, OW: W, DH: 1, DW: 1, G: 1 };
+      const back: Geometry2d = {
+        H: OH,
+        W: OW,
+        C: K,
+        K: C,
+        KH: 3,
+        KW: 3,
+        SH: 1,
+        SW: 1,
+        PT: 4 - PT,
+        PL: 4 - PL,
+        OH: H,
+        OW: W,
+        DH: 1,
+        DW: 1,
+        G: 1,
+      };
       const fs = pieces5(filter, true);
       try {
         fs.forEach((p, i) => run(gx, d.ptr, p.ptr, 0, back, N, m, 0, WINO_ACC, 3 * PIECES[i]![0], 3 * PIECES[i]![1]));
-      } finally { for (const p of fs) p.dispose(); }
+      } finally {
+        for (const p of fs) p.dispose();
+      }
     } else if (gx) {
       directInputGrad(gx, d, filter, geo, N);
     }
@@ -233,15 +389,21 @@ function conv5x5(x: Tensor, filter: Tensor, bias: Tensor | null, geo: Geometry2d
         PIECES.forEach(([pi, pj]) => {
           part.view().fill(0);
           winogradWeightGrad(part.ptr, d, x, g3, N, m, 3 * pi, 3 * pj);
-          const src = part.view(), dst = getArena().f32();
-          for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
-            const kh = 3 * pi + a, kw = 3 * pj + b;
-            if (kh > 4 || kw > 4) continue;
-            const o = gw / 4 + (kh * 5 + kw) * C * K, so = (a * 3 + b) * C * K;
-            for (let i = 0; i < C * K; i++) dst[o + i] = dst[o + i]! + src[so + i]!;
-          }
+          const src = part.view(),
+            dst = getArena().f32();
+          for (let a = 0; a < 3; a++)
+            for (let b = 0; b < 3; b++) {
+              const kh = 3 * pi + a,
+                kw = 3 * pj + b;
+              if (kh > 4 || kw > 4) continue;
+              const o = gw / 4 + (kh * 5 + kw) * C * K,
+                so = (a * 3 + b) * C * K;
+              for (let i = 0; i < C * K; i++) dst[o + i] = dst[o + i]! + src[so + i]!;
+            }
         });
-      } finally { part.dispose(); }
+      } finally {
+        part.dispose();
+      }
     }
     if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
     masked?.dispose();

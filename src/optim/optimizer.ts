@@ -1,10 +1,14 @@
 // Optimizers update parameters in place in wasm (assembly/kernels/optim.ts). State (moments, step
 // count) lives in tensors owned by the optimizer so that a saved model resumes exactly.
-import { Tensor, zeros, keep } from '../tensor.js';
+import { type Tensor, zeros, keep } from '../tensor.js';
 import { show } from '../show.js';
 
 /** A parameter and its gradient buffer. */
-export interface ParamGrad { name: string; value: Tensor; grad: Tensor }
+export interface ParamGrad {
+  name: string;
+  value: Tensor;
+  grad: Tensor;
+}
 
 /** Serializable optimizer state: config, step count and one list of slot arrays per parameter. */
 export interface OptimizerState {
@@ -34,8 +38,12 @@ export abstract class Optimizer {
    * Step size of the next update. Settable (a schedule or a callback may change it between steps);
    * the value in effect is saved with the model.
    */
-  get learningRate(): number { return this.lr; }
-  set learningRate(v: number) { this.lr = checkRate(v, this.className, 'learningRate', 0, 1e6); }
+  get learningRate(): number {
+    return this.lr;
+  }
+  set learningRate(v: number) {
+    this.lr = checkRate(v, this.className, 'learningRate', 0, 1e6);
+  }
 
   /** Keras class name, e.g. 'Adam' (saved with the model). */
   abstract get className(): string;
@@ -47,10 +55,14 @@ export abstract class Optimizer {
   abstract step(params: ParamGrad[]): void;
 
   /** Number of state arrays kept per parameter (e.g. Adam 2: m and v). */
-  get slotsPerParam(): number { return this.slotCount(); }
+  get slotsPerParam(): number {
+    return this.slotCount();
+  }
 
   /** Creates the state of every parameter (zeros) if it does not exist yet. */
-  prepare(params: ParamGrad[]): void { for (const p of params) this.slotsFor(p); }
+  prepare(params: ParamGrad[]): void {
+    for (const p of params) this.slotsFor(p);
+  }
 
   /** The state tensors of `p`, created zeroed on first use. */
   protected slotsFor(p: ParamGrad): Tensor[] {

@@ -1,9 +1,15 @@
 import { getEngine } from '../wasm/bindings.js';
-import { Optimizer, ParamGrad, checkRate } from './optimizer.js';
+import { Optimizer, type ParamGrad, checkRate } from './optimizer.js';
 import { show } from '../show.js';
 
 /** Options of {@link RMSprop} (Keras names and defaults). */
-export interface RMSpropConfig { learningRate?: number; rho?: number; momentum?: number; epsilon?: number; centered?: boolean }
+export interface RMSpropConfig {
+  learningRate?: number;
+  rho?: number;
+  momentum?: number;
+  epsilon?: number;
+  centered?: boolean;
+}
 
 /**
  * RMSprop with Keras 3 semantics and defaults (lr 0.001, rho 0.9, momentum 0, ε 1e-7, not centered),
@@ -23,13 +29,26 @@ export class RMSprop extends Optimizer {
     this.rho = checkRate(cfg.rho ?? 0.9, 'RMSprop', 'rho', 0, 1);
     this.momentum = checkRate(cfg.momentum ?? 0, 'RMSprop', 'momentum', 0, 1);
     this.epsilon = checkRate(cfg.epsilon ?? 1e-7, 'RMSprop', 'epsilon', 0, 1, true);
-    if (cfg.centered !== undefined && typeof cfg.centered !== 'boolean') throw new Error(`RMSprop: centered must be a boolean, got ${show(cfg.centered)}`);
+    if (cfg.centered !== undefined && typeof cfg.centered !== 'boolean')
+      throw new Error(`RMSprop: centered must be a boolean, got ${show(cfg.centered)}`);
     this.centered = cfg.centered ?? false;
   }
 
-  get className(): string { return 'RMSprop'; }
-  getConfig() { return { learningRate: this.learningRate, rho: this.rho, momentum: this.momentum, epsilon: this.epsilon, centered: this.centered }; }
-  protected slotCount(): number { return 1 + (this.momentum > 0 ? 1 : 0) + (this.centered ? 1 : 0); }
+  get className(): string {
+    return 'RMSprop';
+  }
+  getConfig() {
+    return {
+      learningRate: this.learningRate,
+      rho: this.rho,
+      momentum: this.momentum,
+      epsilon: this.epsilon,
+      centered: this.centered,
+    };
+  }
+  protected slotCount(): number {
+    return 1 + (this.momentum > 0 ? 1 : 0) + (this.centered ? 1 : 0);
+  }
 
   step(params: ParamGrad[]): void {
     const k = getEngine().k;
@@ -38,7 +57,19 @@ export class RMSprop extends Optimizer {
       const s = this.slotsFor(p);
       const mom = this.momentum > 0 ? s[1].ptr : 0;
       const avg = this.centered ? s[s.length - 1].ptr : 0;
-      k.rmsprop_step(p.value.ptr, p.grad.ptr, s[0].ptr, mom, avg, p.value.size, this.learningRate, this.rho, this.momentum, this.epsilon, this.centered ? 1 : 0);
+      k.rmsprop_step(
+        p.value.ptr,
+        p.grad.ptr,
+        s[0].ptr,
+        mom,
+        avg,
+        p.value.size,
+        this.learningRate,
+        this.rho,
+        this.momentum,
+        this.epsilon,
+        this.centered ? 1 : 0,
+      );
     }
   }
 }

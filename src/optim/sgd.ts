@@ -1,8 +1,12 @@
 import { getEngine } from '../wasm/bindings.js';
-import { Optimizer, ParamGrad, checkRate } from './optimizer.js';
+import { Optimizer, type ParamGrad, checkRate } from './optimizer.js';
 
 /** Options of {@link SGD} (Keras names and defaults). */
-export interface SGDConfig { learningRate?: number; momentum?: number; nesterov?: boolean }
+export interface SGDConfig {
+  learningRate?: number;
+  momentum?: number;
+  nesterov?: boolean;
+}
 
 /** Stochastic gradient descent with optional (Nesterov) momentum, as keras.optimizers.SGD. */
 export class SGD extends Optimizer {
@@ -16,16 +20,30 @@ export class SGD extends Optimizer {
     this.nesterov = !!cfg.nesterov;
   }
 
-  get className(): string { return 'SGD'; }
-  getConfig() { return { learningRate: this.learningRate, momentum: this.momentum, nesterov: this.nesterov }; }
-  protected slotCount(): number { return this.momentum === 0 ? 0 : 1; }
+  get className(): string {
+    return 'SGD';
+  }
+  getConfig() {
+    return { learningRate: this.learningRate, momentum: this.momentum, nesterov: this.nesterov };
+  }
+  protected slotCount(): number {
+    return this.momentum === 0 ? 0 : 1;
+  }
 
   step(params: ParamGrad[]): void {
     const k = getEngine().k;
     this.iterations++;
     for (const p of params) {
       const [v] = this.slotsFor(p);
-      k.sgd_step(p.value.ptr, p.grad.ptr, v ? v.ptr : 0, p.value.size, this.learningRate, this.momentum, this.nesterov ? 1 : 0);
+      k.sgd_step(
+        p.value.ptr,
+        p.grad.ptr,
+        v ? v.ptr : 0,
+        p.value.size,
+        this.learningRate,
+        this.momentum,
+        this.nesterov ? 1 : 0,
+      );
     }
   }
 }

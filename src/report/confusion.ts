@@ -31,7 +31,10 @@ export function confusionMatrix(
   for (let i = 0; i < trueLabels.length; i++) {
     const t = trueLabels[i]!;
     const p = predLabels[i]!;
-    for (const [what, v] of [['true label', t], ['prediction', p]] as const) {
+    for (const [what, v] of [
+      ['true label', t],
+      ['prediction', p],
+    ] as const) {
       if (!Number.isInteger(v) || v < 0 || v >= numClasses) {
         throw new RangeError(`${what} ${v} at index ${i} is outside [0, ${numClasses})`);
       }
@@ -102,14 +105,22 @@ export function confusionSvg(matrix: number[][], opts: ConfusionSvgOptions = {})
 
   const out: string[] = [svgOpen(width, height, 'confusion matrix'), `<rect width="100%" height="100%" fill="#fff"/>`];
   const title = opts.title ?? `Confusion matrix (accuracy ${pct(matrixAccuracy(matrix))}%)`;
-  out.push(`<text x="${n2(left + grid / 2)}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`);
+  out.push(
+    `<text x="${n2(left + grid / 2)}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`,
+  );
   out.push(`<text x="${n2(left + grid / 2)}" y="42" text-anchor="middle" class="axis-title">predicted</text>`);
   const yMid = n2(top + grid / 2);
-  out.push(`<text x="18" y="${yMid}" text-anchor="middle" class="axis-title" transform="rotate(-90 18 ${yMid})">true</text>`);
+  out.push(
+    `<text x="18" y="${yMid}" text-anchor="middle" class="axis-title" transform="rotate(-90 18 ${yMid})">true</text>`,
+  );
 
   for (let i = 0; i < n; i++) {
-    out.push(`<text x="${n2(left + i * cell + cell / 2)}" y="${top - 8}" text-anchor="middle">${esc(names[i]!)}</text>`);
-    out.push(`<text x="${left - 8}" y="${n2(top + i * cell + cell / 2)}" text-anchor="end" dominant-baseline="middle">${esc(names[i]!)}</text>`);
+    out.push(
+      `<text x="${n2(left + i * cell + cell / 2)}" y="${top - 8}" text-anchor="middle">${esc(names[i]!)}</text>`,
+    );
+    out.push(
+      `<text x="${left - 8}" y="${n2(top + i * cell + cell / 2)}" text-anchor="end" dominant-baseline="middle">${esc(names[i]!)}</text>`,
+    );
   }
 
   matrix.forEach((row, r) => {
@@ -136,14 +147,20 @@ export function confusionSvg(matrix: number[][], opts: ConfusionSvgOptions = {})
   const rx = left + grid + 8;
   out.push(`<text x="${rx}" y="${top - 8}" class="stat-title">recall %</text>`);
   stats.forEach((s, i) => {
-    out.push(`<text x="${rx}" y="${n2(top + i * cell + cell / 2)}" dominant-baseline="middle" font-size="${font}" class="recall">${pct(s.recall)}</text>`);
+    out.push(
+      `<text x="${rx}" y="${n2(top + i * cell + cell / 2)}" dominant-baseline="middle" font-size="${font}" class="recall">${pct(s.recall)}</text>`,
+    );
   });
   const py = top + grid + 18;
   out.push(`<text x="${left - 8}" y="${py}" text-anchor="end" class="stat-title">precision %</text>`);
   stats.forEach((s, i) => {
-    out.push(`<text x="${n2(left + i * cell + cell / 2)}" y="${py}" text-anchor="middle" font-size="${font}" class="precision">${pct(s.precision)}</text>`);
+    out.push(
+      `<text x="${n2(left + i * cell + cell / 2)}" y="${py}" text-anchor="middle" font-size="${font}" class="precision">${pct(s.precision)}</text>`,
+    );
   });
-  out.push(`<text x="${left}" y="${py + 30}" fill="#555">cell colour: share of the true class predicted as each column</text>`);
+  out.push(
+    `<text x="${left}" y="${py + 30}" fill="#555">cell colour: share of the true class predicted as each column</text>`,
+  );
   out.push(`</svg>`);
   return out.join('\n');
 }

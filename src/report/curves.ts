@@ -49,13 +49,17 @@ function panel(x0: number, title: string, yLabel: string, series: Series[], epoc
   const sy = (v: number): number => top + ph - ((v - yt.lo) / (yt.hi - yt.lo)) * ph;
 
   const out: string[] = [`<g class="panel">`];
-  out.push(`<text x="${n2(left + pw / 2)}" y="${top - 10}" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`);
+  out.push(
+    `<text x="${n2(left + pw / 2)}" y="${top - 10}" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`,
+  );
   // Grid lines and y tick labels.
   for (const v of yt.values) {
     const y = n2(sy(v));
     out.push(`<line x1="${left}" x2="${n2(left + pw)}" y1="${y}" y2="${y}" stroke="#e4e4e4"/>`);
     out.push(`<line x1="${left - 4}" x2="${left}" y1="${y}" y2="${y}" stroke="#333"/>`);
-    out.push(`<text x="${left - 7}" y="${y}" text-anchor="end" dominant-baseline="middle">${v.toFixed(yt.decimals)}</text>`);
+    out.push(
+      `<text x="${left - 7}" y="${y}" text-anchor="end" dominant-baseline="middle">${v.toFixed(yt.decimals)}</text>`,
+    );
   }
   for (const e of epochTicks(epochs)) {
     const x = n2(sx(e));
@@ -67,7 +71,9 @@ function panel(x0: number, title: string, yLabel: string, series: Series[], epoc
   out.push(`<line x1="${left}" x2="${n2(left + pw)}" y1="${top + ph}" y2="${top + ph}" stroke="#333"/>`);
   out.push(`<text x="${n2(left + pw / 2)}" y="${top + ph + 36}" text-anchor="middle">epoch</text>`);
   const yMid = n2(top + ph / 2);
-  out.push(`<text x="${x0 + 16}" y="${yMid}" text-anchor="middle" transform="rotate(-90 ${x0 + 16} ${yMid})">${esc(yLabel)}</text>`);
+  out.push(
+    `<text x="${x0 + 16}" y="${yMid}" text-anchor="middle" transform="rotate(-90 ${x0 + 16} ${yMid})">${esc(yLabel)}</text>`,
+  );
 
   for (const s of series) {
     const pts: string[] = [];
@@ -96,7 +102,9 @@ function legend(entries: { name: string; color: string; dash: string }[], width:
   const out = [`<g class="legend">`];
   for (const e of entries) {
     const dash = e.dash ? ` stroke-dasharray="${e.dash}"` : '';
-    out.push(`<line x1="${n2(x)}" x2="${n2(x + 28)}" y1="${y}" y2="${y}" stroke="${e.color}" stroke-width="2"${dash}/>`);
+    out.push(
+      `<line x1="${n2(x)}" x2="${n2(x + 28)}" y1="${y}" y2="${y}" stroke="${e.color}" stroke-width="2"${dash}/>`,
+    );
     out.push(`<circle cx="${n2(x + 14)}" cy="${y}" r="3" fill="${e.color}"/>`);
     out.push(`<text x="${n2(x + 34)}" y="${y}" dominant-baseline="middle">${esc(e.name)}</text>`);
     x += itemW;

@@ -75,9 +75,16 @@ export function reportMd(info: ReportInfo): string {
     if (path) lines.push(`## ${heading}`, '', `![${heading}](${link(path)})`, '');
   }
   if (info.perClass?.length) {
-    lines.push('## Per-class results', '', '| class | precision | recall | F1 | support |', '|---:|---:|---:|---:|---:|');
+    lines.push(
+      '## Per-class results',
+      '',
+      '| class | precision | recall | F1 | support |',
+      '|---:|---:|---:|---:|---:|',
+    );
     for (const s of info.perClass) {
-      lines.push(`| ${s.class} | ${fixed(s.precision, 3)} | ${fixed(s.recall, 3)} | ${fixed(s.f1, 3)} | ${s.support} |`);
+      lines.push(
+        `| ${s.class} | ${fixed(s.precision, 3)} | ${fixed(s.recall, 3)} | ${fixed(s.f1, 3)} | ${s.support} |`,
+      );
     }
     lines.push('');
   }

@@ -36,10 +36,15 @@ export async function makeDir(dir: string, what: string): Promise<string[]> {
   }
   const made: string[] = [];
   for (const d of missing.reverse()) {
-    await mkdir(d).then(() => { made.push(d); }, (e) => {
-      if (code(e) === 'EEXIST') return;
-      throw new Error(`${what} ${dir}: cannot create ${d} (${errMsg(e)})`);
-    });
+    await mkdir(d).then(
+      () => {
+        made.push(d);
+      },
+      (e) => {
+        if (code(e) === 'EEXIST') return;
+        throw new Error(`${what} ${dir}: cannot create ${d} (${errMsg(e)})`);
+      },
+    );
   }
   return made;
 }
@@ -53,12 +58,17 @@ export async function makeDir(dir: string, what: string): Promise<string[]> {
  */
 export async function prepareRunDir(out: string, overwrite: boolean): Promise<{ undo: () => Promise<void> }> {
   const made = await makeDir(out, '--out');
-  const undo = async () => { for (const d of [...made].reverse()) await rmdir(d).catch(() => {}); };
+  const undo = async () => {
+    for (const d of [...made].reverse()) await rmdir(d).catch(() => {});
+  };
   const model = join(out, MODEL_FILE);
   const st = await stat(model).catch(() => null);
-  if (st?.isDirectory()) throw new Error(`--out ${out}: ${model} is a directory, so the model could not be written there`);
+  if (st?.isDirectory())
+    throw new Error(`--out ${out}: ${model} is a directory, so the model could not be written there`);
   if (st && !overwrite) {
-    throw new Error(`--out ${out} already holds a model (${model}); pass --overwrite to replace it, or choose another --out`);
+    throw new Error(
+      `--out ${out} already holds a model (${model}); pass --overwrite to replace it, or choose another --out`,
+    );
   }
   const probe = join(out, `.simdnet-write-test-${process.pid}`);
   try {
@@ -75,7 +85,11 @@ export async function prepareRunDir(out: string, overwrite: boolean): Promise<{ 
 export type RunFiles = Record<string, string | Uint8Array>;
 
 /** Where the run was written; `error` says why `out` could not take it when `dir` is a fallback. */
-export interface WrittenRun { dir: string; fallback: boolean; error?: string }
+export interface WrittenRun {
+  dir: string;
+  fallback: boolean;
+  error?: string;
+}
 
 async function writeAll(dir: string, files: RunFiles): Promise<void> {
   const names = Object.keys(files).sort((a, b) => (a === MODEL_FILE ? -1 : b === MODEL_FILE ? 1 : 0));
@@ -98,7 +112,11 @@ async function writeAll(dir: string, files: RunFiles): Promise<void> {
  * `fallbackRoots` (default: the system temp directory, then the working directory).
  * @throws Error only when no place at all could take the run (naming every attempt)
  */
-export async function writeRun(out: string, files: RunFiles, fallbackRoots = [tmpdir(), process.cwd()]): Promise<WrittenRun> {
+export async function writeRun(
+  out: string,
+  files: RunFiles,
+  fallbackRoots = [tmpdir(), process.cwd()],
+): Promise<WrittenRun> {
   let error: string;
   try {
     await makeDir(out, '--out');

@@ -2,11 +2,7 @@
 
 /** Escapes text for use in XML content or a double-quoted attribute. */
 export function esc(text: string | number): string {
-  return String(text)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
+  return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** Rounds a coordinate to 2 decimals: keeps the SVG short without visible loss. */

@@ -15,7 +15,10 @@ const ALIGN = 16;
 const SLACK = 64;
 const PAGE = 65536;
 
-interface FreeBlock { ptr: number; size: number }
+interface FreeBlock {
+  ptr: number;
+  size: number;
+}
 
 /**
  * Allocator of the wasm memory above `heap_base`: every tensor's data is a block of it.
@@ -43,7 +46,11 @@ export class Arena {
    * @param zero zeroes `bytes` at `ptr` (the kernels' `zero_fill`: a native memory.fill, where a JS
    *   fill over a shared memory is many times slower); a JS fill when omitted.
    */
-  constructor(private readonly memory: WebAssembly.Memory, base: number, private readonly zero?: (ptr: number, bytes: number) => void) {
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    base: number,
+    private readonly zero?: (ptr: number, bytes: number) => void,
+  ) {
     this.base = Math.ceil(base / ALIGN) * ALIGN;
     this.top = this.base;
     this.highWater = this.base;
@@ -83,7 +90,10 @@ export class Arena {
       if (f.size >= size) {
         ptr = f.ptr;
         if (f.size === size) this.freeList.splice(i, 1);
-        else { f.ptr += size; f.size -= size; }
+        else {
+          f.ptr += size;
+          f.size -= size;
+        }
         break;
       }
     }
@@ -108,7 +118,10 @@ export class Arena {
       this.top = ptr;
       // Fold a free block that now touches the top back into the bump region.
       const last = this.freeList[this.freeList.length - 1];
-      if (last && last.ptr + last.size === this.top) { this.top = last.ptr; this.freeList.pop(); }
+      if (last && last.ptr + last.size === this.top) {
+        this.top = last.ptr;
+        this.freeList.pop();
+      }
       return;
     }
     // Insert sorted by address, merging with neighbours.
@@ -118,25 +131,39 @@ export class Arena {
     const next = this.freeList[i];
     if (prev && prev.ptr + prev.size === ptr) {
       prev.size += size;
-      if (next && prev.ptr + prev.size === next.ptr) { prev.size += next.size; this.freeList.splice(i, 1); }
+      if (next && prev.ptr + prev.size === next.ptr) {
+        prev.size += next.size;
+        this.freeList.splice(i, 1);
+      }
     } else if (next && ptr + size === next.ptr) {
-      next.ptr = ptr; next.size += size;
+      next.ptr = ptr;
+      next.size += size;
     } else {
       this.freeList.splice(i, 0, { ptr, size });
     }
   }
 
   /** True while `ptr` is a live block. */
-  isLive(ptr: number): boolean { return this.sizes.has(ptr); }
+  isLive(ptr: number): boolean {
+    return this.sizes.has(ptr);
+  }
 
   /** Highest address ever handed out (bytes above heap_base: `highWaterMark - base`). */
-  get highWaterMark(): number { return this.highWater; }
+  get highWaterMark(): number {
+    return this.highWater;
+  }
 
   /** Bytes currently allocated. */
-  get liveBytes(): number { let n = 0; for (const s of this.sizes.values()) n += s; return n; }
+  get liveBytes(): number {
+    let n = 0;
+    for (const s of this.sizes.values()) n += s;
+    return n;
+  }
 
   /** Current top of the bump region. */
-  get topAddress(): number { return this.top; }
+  get topAddress(): number {
+    return this.top;
+  }
 
   private ensure(end: number): void {
     const have = this.memory.buffer.byteLength;
@@ -147,7 +174,9 @@ export class Arena {
     try {
       this.memory.grow(grow);
     } catch {
-      try { this.memory.grow(pages); } catch {
+      try {
+        this.memory.grow(pages);
+      } catch {
         throw new Error(`arena: out of memory — cannot grow wasm memory from ${have} to ${end} bytes`);
       }
     }

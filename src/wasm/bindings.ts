@@ -55,7 +55,11 @@ export interface ReadyOptions {
 
 /** True where a shared WebAssembly.Memory can be handed to workers (Node; cross-origin-isolated pages). */
 export function sharedMemorySupported(): boolean {
-  const g = globalThis as { SharedArrayBuffer?: unknown; crossOriginIsolated?: boolean; process?: { versions?: { node?: string } } };
+  const g = globalThis as {
+    SharedArrayBuffer?: unknown;
+    crossOriginIsolated?: boolean;
+    process?: { versions?: { node?: string } };
+  };
   if (typeof g.SharedArrayBuffer !== 'function') return false;
   if (typeof g.process?.versions?.node === 'string') return true;
   return g.crossOriginIsolated === true;
@@ -109,21 +113,29 @@ function checkThreads(n: unknown, what: string): void {
  * Resolves with the thread count once this request has been applied.
  */
 export function setThreads(n: number): Promise<number> {
-  try { checkThreads(n, 'setThreads'); } catch (err) { return Promise.reject(err); }
+  try {
+    checkThreads(n, 'setThreads');
+  } catch (err) {
+    return Promise.reject(err);
+  }
   if (!pending) ready().catch(() => {}); // starts the engine; failures surface below
   const applied = requestThreads(n);
   return applied.then(async (threads) => {
     const e = await pending!;
     if (e.build !== 'threads' && n > 1 && !noticeShown) {
       noticeShown = true;
-      console.warn(`simdnet: running on 1 thread — the '${e.build}' build has no shared memory${typeof (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === 'boolean' && !(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? ' (this page is not cross-origin isolated: serve it with COOP/COEP headers)' : ''}`);
+      console.warn(
+        `simdnet: running on 1 thread — the '${e.build}' build has no shared memory${typeof (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === 'boolean' && !(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? ' (this page is not cross-origin isolated: serve it with COOP/COEP headers)' : ''}`,
+      );
     }
     return threads;
   });
 }
 
 /** Threads currently running kernels (a worker that died is not counted). */
-export function getThreads(): number { return engine ? engine.pool.threads : 1; }
+export function getThreads(): number {
+  return engine ? engine.pool.threads : 1;
+}
 
 /**
  * Stops the worker threads; kernels then run on the calling thread (the process may also simply
@@ -164,11 +176,19 @@ export async function ready(opts: ReadyOptions = {}): Promise<Engine> {
 }
 
 async function instantiate(want: Build | 'auto'): Promise<Engine> {
-  const build: Build = want !== 'auto' ? want
-    : !simdSupported() ? 'scalar'
-    : sharedMemorySupported() && WebAssembly.validate(wasmBytes('threads')) ? 'threads' : 'simd';
+  const build: Build =
+    want !== 'auto'
+      ? want
+      : !simdSupported()
+        ? 'scalar'
+        : sharedMemorySupported() && WebAssembly.validate(wasmBytes('threads'))
+          ? 'threads'
+          : 'simd';
   if (build !== 'scalar' && !simdSupported()) throw new Error('ready(): this engine does not support WebAssembly SIMD');
-  if (build === 'threads' && !sharedMemorySupported()) throw new Error('ready(): the threads build needs a shared memory (SharedArrayBuffer; in browsers, cross-origin isolation)');
+  if (build === 'threads' && !sharedMemorySupported())
+    throw new Error(
+      'ready(): the threads build needs a shared memory (SharedArrayBuffer; in browsers, cross-origin isolation)',
+    );
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: build === 'threads' });
   const module = await WebAssembly.compile(wasmBytes(build));
   const instance = await WebAssembly.instantiate(module, { env: { memory } });

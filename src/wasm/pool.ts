@@ -16,7 +16,12 @@ import { KERNEL_ARITY, type KernelExports, type KernelName, type Task } from './
 
 export type { Task } from './abi.js';
 
-const GEN = 0, COUNT = 1, NEXT = 2, FINISHED = 3, ERR = 4, CTRL_WORDS = 8;
+const GEN = 0,
+  COUNT = 1,
+  NEXT = 2,
+  FINISHED = 3,
+  ERR = 4,
+  CTRL_WORDS = 8;
 const STRIDE = 32; // float64 slots per task: fn index, argc, up to 30 arguments
 const MAX_TASKS = 256;
 const TAG_MASK = 0x7fff; // generation bits kept in NEXT's tag
@@ -70,7 +75,10 @@ listen(({ module, memory, ctrl, table, names }) => {
 });
 `;
 
-interface WorkerLike { terminate(): unknown; postMessage(m: unknown): void }
+interface WorkerLike {
+  terminate(): unknown;
+  postMessage(m: unknown): void;
+}
 
 /** A SharedArrayBuffer where the engine has one; a plain buffer otherwise (a browser page that is not
  * cross-origin isolated), where the pool never starts workers and only the calling thread reads it. */
@@ -105,7 +113,9 @@ export class ThreadPool {
   }
 
   /** Number of threads that run tasks (workers + the calling thread). */
-  get threads(): number { return this.workers.length + 1; }
+  get threads(): number {
+    return this.workers.length + 1;
+  }
 
   private serial<T>(op: () => Promise<T>): Promise<T> {
     const p = this.queue.then(op);
@@ -119,7 +129,9 @@ export class ThreadPool {
    */
   start(n: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<void> {
     if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
-      return Promise.reject(new Error(`thread pool: thread count must be an integer from 1 to ${MAX_THREADS}, got ${n}`));
+      return Promise.reject(
+        new Error(`thread pool: thread count must be an integer from 1 to ${MAX_THREADS}, got ${n}`),
+      );
     }
     return this.serial(async () => {
       await this.stopNow();
@@ -129,7 +141,9 @@ export class ThreadPool {
       const failed = r.find((x) => x.status === 'rejected');
       if (failed) {
         await this.stopNow();
-        throw new Error(`thread pool: a worker failed to start (${(failed as PromiseRejectedResult).reason?.message ?? failed})`);
+        throw new Error(
+          `thread pool: a worker failed to start (${(failed as PromiseRejectedResult).reason?.message ?? failed})`,
+        );
       }
     });
   }
@@ -142,17 +156,23 @@ export class ThreadPool {
     this.workers.splice(i, 1);
     this.deadWorkers++;
     this.lastError = why;
-    console.warn(`simdnet: a kernel worker thread died (${why}); continuing on ${this.threads} thread${this.threads > 1 ? 's' : ''}`);
+    console.warn(
+      `simdnet: a kernel worker thread died (${why}); continuing on ${this.threads} thread${this.threads > 1 ? 's' : ''}`,
+    );
   }
 
   private async spawn(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<void> {
     const init = { module, memory, ctrl: this.ctrl.buffer, table: this.table.buffer, names: this.names };
-    const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+    const isNode =
+      typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
     let w: WorkerLike;
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: { ready?: boolean; error?: string }) => {
         // Unref only once started: an unref'd worker still booting would let Node exit mid-await.
-        if (m.ready) { (w as { unref?: () => void }).unref?.(); resolve(); }
+        if (m.ready) {
+          (w as { unref?: () => void }).unref?.();
+          resolve();
+        }
         if (m.error) this.lastError = m.error;
       };
       if (isNode) {
@@ -161,8 +181,14 @@ export class ThreadPool {
         import(/* @vite-ignore */ spec).then(({ Worker }) => {
           const nw = new Worker(WORKER_SRC, { eval: true });
           nw.on('message', onMessage);
-          nw.on('error', (e: Error) => { this.lastError = e.message; reject(e); });
-          nw.on('exit', (code: number) => { reject(new Error(`worker exited with code ${code}`)); this.died(nw, `exit code ${code}`); });
+          nw.on('error', (e: Error) => {
+            this.lastError = e.message;
+            reject(e);
+          });
+          nw.on('exit', (code: number) => {
+            reject(new Error(`worker exited with code ${code}`));
+            this.died(nw, `exit code ${code}`);
+          });
           nw.postMessage(init);
           w = nw;
           this.workers.push(w);
@@ -171,7 +197,12 @@ export class ThreadPool {
         const url = URL.createObjectURL(new Blob([WORKER_SRC], { type: 'text/javascript' }));
         const bw = new Worker(url);
         bw.onmessage = (e) => onMessage(e.data);
-        bw.onerror = (e) => { this.lastError = e.message; reject(new Error(e.message)); this.died(bw, e.message); bw.terminate(); };
+        bw.onerror = (e) => {
+          this.lastError = e.message;
+          reject(new Error(e.message));
+          this.died(bw, e.message);
+          bw.terminate();
+        };
         bw.postMessage(init);
         w = bw;
         this.workers.push(w);
@@ -180,7 +211,9 @@ export class ThreadPool {
   }
 
   /** Stops all workers (after any start still in progress). */
-  stop(): Promise<void> { return this.serial(() => this.stopNow()); }
+  stop(): Promise<void> {
+    return this.serial(() => this.stopNow());
+  }
 
   private async stopNow(): Promise<void> {
     if (this.workers.length === 0) return;
@@ -210,7 +243,8 @@ export class ThreadPool {
     if (tasks.length > MAX_TASKS) throw new Error(`thread pool: ${tasks.length} tasks exceed ${MAX_TASKS}`);
     const fis = tasks.map(([name, ...args]) => {
       const fi = this.index.get(name);
-      if (fi === undefined || args.length > STRIDE - 2) throw new Error(`thread pool: task ${name} cannot run on workers`);
+      if (fi === undefined || args.length > STRIDE - 2)
+        throw new Error(`thread pool: task ${name} cannot run on workers`);
       return fi;
     });
     const c = this.ctrl;
@@ -238,7 +272,11 @@ export class ThreadPool {
       if (Atomics.compareExchange(c, NEXT, v, v + 1) !== v) continue;
       const i = v & 0xffff;
       const [name, ...args] = tasks[i];
-      try { (this.k[name] as (...a: number[]) => unknown)(...args); } catch (e) { mainError = e; }
+      try {
+        (this.k[name] as (...a: number[]) => unknown)(...args);
+      } catch (e) {
+        mainError = e;
+      }
       Atomics.add(c, FINISHED, 1);
     }
     for (let s = 0; s < SPIN && Atomics.load(c, FINISHED) < count; s++);
@@ -246,11 +284,19 @@ export class ThreadPool {
     for (;;) {
       const done = Atomics.load(c, FINISHED);
       if (done >= count) break;
-      if (Date.now() - t0 > 60_000) throw new Error(`thread pool: a worker stopped responding (${done}/${count} tasks done after 60 s)`);
-      try { Atomics.wait(c, FINISHED, done, 1000); } catch { /* main thread of a browser: spin */ }
+      if (Date.now() - t0 > 60_000)
+        throw new Error(`thread pool: a worker stopped responding (${done}/${count} tasks done after 60 s)`);
+      try {
+        Atomics.wait(c, FINISHED, done, 1000);
+      } catch {
+        /* main thread of a browser: spin */
+      }
     }
     if (mainError) throw mainError;
     const err = Atomics.load(c, ERR);
-    if (err) throw new Error(`thread pool: kernel ${tasks[err - 1][0]} failed in a worker${this.lastError ? `: ${this.lastError}` : ''}`);
+    if (err)
+      throw new Error(
+        `thread pool: kernel ${tasks[err - 1][0]} failed in a worker${this.lastError ? `: ${this.lastError}` : ''}`,
+      );
   }
 }
