@@ -5,44 +5,47 @@ import { Tensor } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
 import { expectFinite, expectTensor, k } from './util.js';
 import { show } from '../show.js';
+import { KERNEL_ARITY, type KernelName } from '../wasm/abi.js';
+
+// One element-wise activation: out = fwd(x, ...params); backward dx += bwd(dy, saved, ...params), where
+// `saved` is the op's input or its output (sigmoid and tanh differentiate through y, which is cheaper).
+type UnaryKernel = { [K in KernelName]: K extends `${string}_forward` | `${string}_backward` ? K : never }[KernelName];
+function unary(
+  x: Tensor,
+  what: string,
+  fwd: UnaryKernel,
+  bwd: UnaryKernel,
+  saved: 'input' | 'output',
+  ...params: number[]
+): Tensor {
+  expectTensor(x, null, what, 'x');
+  // Every unary kernel takes (out, inp, n, ...params) / (dinp, dout, saved, n, ...params).
+  if (KERNEL_ARITY[fwd] !== 3 + params.length || KERNEL_ARITY[bwd] !== 4 + params.length) {
+    throw new Error(`${what}: ${fwd}/${bwd} do not take ${params.length} parameters`);
+  }
+  const kx = k() as unknown as Record<UnaryKernel, (...args: number[]) => void>;
+  const out = new Tensor(x.shape);
+  kx[fwd](out.ptr, x.ptr, x.size, ...params);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx[bwd](gx, dy.ptr, (saved === 'output' ? out : x).ptr, x.size, ...params);
+  });
+  return out;
+}
 
 /** max(x, 0) element-wise. */
 export function relu(x: Tensor): Tensor {
-  expectTensor(x, null, 'relu', 'x');
-  const kx = k();
-  const out = new Tensor(x.shape);
-  kx.relu_forward(out.ptr, x.ptr, x.size);
-  record([x], out, (dy, grad) => {
-    const gx = grad(x);
-    if (gx) kx.relu_backward(gx, dy.ptr, out.ptr, out.size);
-  });
-  return out;
+  return unary(x, 'relu', 'relu_forward', 'relu_backward', 'output');
 }
 
 /** 1 / (1 + exp(-x)) element-wise. */
 export function sigmoid(x: Tensor): Tensor {
-  expectTensor(x, null, 'sigmoid', 'x');
-  const kx = k();
-  const out = new Tensor(x.shape);
-  kx.sigmoid_forward(out.ptr, x.ptr, x.size);
-  record([x], out, (dy, grad) => {
-    const gx = grad(x);
-    if (gx) kx.sigmoid_backward(gx, dy.ptr, out.ptr, out.size);
-  });
-  return out;
+  return unary(x, 'sigmoid', 'sigmoid_forward', 'sigmoid_backward', 'output');
 }
 
 /** tanh(x) element-wise. */
 export function tanh(x: Tensor): Tensor {
-  expectTensor(x, null, 'tanh', 'x');
-  const kx = k();
-  const out = new Tensor(x.shape);
-  kx.tanh_forward(out.ptr, x.ptr, x.size);
-  record([x], out, (dy, grad) => {
-    const gx = grad(x);
-    if (gx) kx.tanh_backward(gx, dy.ptr, out.ptr, out.size);
-  });
-  return out;
+  return unary(x, 'tanh', 'tanh_forward', 'tanh_backward', 'output');
 }
 
 function checkAlpha(alpha: unknown, what: string): number {
@@ -53,30 +56,12 @@ function checkAlpha(alpha: unknown, what: string): number {
 
 /** x > 0 ? x : alpha * (exp(x) - 1), as Keras ELU (alpha 1). */
 export function elu(x: Tensor, alpha = 1): Tensor {
-  expectTensor(x, null, 'elu', 'x');
-  checkAlpha(alpha, 'elu');
-  const kx = k();
-  const out = new Tensor(x.shape);
-  kx.elu_forward(out.ptr, x.ptr, x.size, alpha);
-  record([x], out, (dy, grad) => {
-    const gx = grad(x);
-    if (gx) kx.elu_backward(gx, dy.ptr, x.ptr, x.size, alpha);
-  });
-  return out;
+  return unary(x, 'elu', 'elu_forward', 'elu_backward', 'input', checkAlpha(alpha, 'elu'));
 }
 
 /** x > 0 ? x : alpha * x, as Keras LeakyReLU (alpha / negative_slope 0.3). */
 export function leakyRelu(x: Tensor, alpha = 0.3): Tensor {
-  expectTensor(x, null, 'leakyRelu', 'x');
-  checkAlpha(alpha, 'leakyRelu');
-  const kx = k();
-  const out = new Tensor(x.shape);
-  kx.leaky_relu_forward(out.ptr, x.ptr, x.size, alpha);
-  record([x], out, (dy, grad) => {
-    const gx = grad(x);
-    if (gx) kx.leaky_relu_backward(gx, dy.ptr, x.ptr, x.size, alpha);
-  });
-  return out;
+  return unary(x, 'leakyRelu', 'leaky_relu_forward', 'leaky_relu_backward', 'input', checkAlpha(alpha, 'leakyRelu'));
 }
 
 /**
@@ -84,15 +69,7 @@ export function leakyRelu(x: Tensor, alpha = 0.3): Tensor {
  * (its default and what `activation: 'gelu'` means), not the tanh approximation.
  */
 export function gelu(x: Tensor): Tensor {
-  expectTensor(x, null, 'gelu', 'x');
-  const kx = k();
-  const out = new Tensor(x.shape);
-  kx.gelu_forward(out.ptr, x.ptr, x.size);
-  record([x], out, (dy, grad) => {
-    const gx = grad(x);
-    if (gx) kx.gelu_backward(gx, dy.ptr, x.ptr, x.size);
-  });
-  return out;
+  return unary(x, 'gelu', 'gelu_forward', 'gelu_backward', 'input');
 }
 
 function rowsCols(x: Tensor, what: string): [number, number] {
@@ -202,15 +179,14 @@ export function reluArgs(o: ReluOptions, what: string): [number, number, number]
  */
 export function reluGeneral(x: Tensor, opts: ReluOptions = {}): Tensor {
   expectTensor(x, null, 'reluGeneral', 'x');
-  const [maxv, slope, t] = reluArgs(opts, 'reluGeneral');
-  const kx = k();
-  const out = new Tensor(x.shape);
-  kx.relu_general_forward(out.ptr, x.ptr, x.size, maxv, slope, t);
-  record([x], out, (dy, grad) => {
-    const gx = grad(x);
-    if (gx) kx.relu_general_backward(gx, dy.ptr, x.ptr, x.size, maxv, slope, t);
-  });
-  return out;
+  return unary(
+    x,
+    'reluGeneral',
+    'relu_general_forward',
+    'relu_general_backward',
+    'input',
+    ...reluArgs(opts, 'reluGeneral'),
+  );
 }
 
 /** min(max(x, 0), 6) element-wise (tf.relu6). */
@@ -218,38 +194,20 @@ export function relu6(x: Tensor): Tensor {
   return reluGeneral(x, { maxValue: 6 });
 }
 
-// An element-wise op whose backward reads the op's input.
-function pointwise(
-  x: Tensor,
-  what: string,
-  fwd: 'hard_sigmoid_forward' | 'hard_swish_forward' | 'swish_forward',
-  bwd: 'hard_sigmoid_backward' | 'hard_swish_backward' | 'swish_backward',
-): Tensor {
-  expectTensor(x, null, what, 'x');
-  const kx = k();
-  const out = new Tensor(x.shape);
-  kx[fwd](out.ptr, x.ptr, x.size);
-  record([x], out, (dy, grad) => {
-    const gx = grad(x);
-    if (gx) kx[bwd](gx, dy.ptr, x.ptr, x.size);
-  });
-  return out;
-}
-
 /**
  * relu6(x + 3) / 6 element-wise: Keras 3's `hard_sigmoid` (= clip(x / 6 + 0.5, 0, 1), ONNX
  * HardSigmoid with alpha 1/6). Keras 2 and tfjs use the steeper clip(0.2 x + 0.5, 0, 1).
  */
 export function hardSigmoid(x: Tensor): Tensor {
-  return pointwise(x, 'hardSigmoid', 'hard_sigmoid_forward', 'hard_sigmoid_backward');
+  return unary(x, 'hardSigmoid', 'hard_sigmoid_forward', 'hard_sigmoid_backward', 'input');
 }
 
 /** x * relu6(x + 3) / 6 element-wise: Keras 3's `hard_swish` (MobileNetV3, ONNX HardSwish). */
 export function hardSwish(x: Tensor): Tensor {
-  return pointwise(x, 'hardSwish', 'hard_swish_forward', 'hard_swish_backward');
+  return unary(x, 'hardSwish', 'hard_swish_forward', 'hard_swish_backward', 'input');
 }
 
 /** x * sigmoid(x) element-wise: Keras' `swish`, also called `silu`. */
 export function swish(x: Tensor): Tensor {
-  return pointwise(x, 'swish', 'swish_forward', 'swish_backward');
+  return unary(x, 'swish', 'swish_forward', 'swish_backward', 'input');
 }
