@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import * as sn from '../index.js';
+import { argmaxRows } from '../nn/metrics.js';
 import { loadIdxDir, defaultMnistDir } from '../node/data.js';
 import { loadModelFile } from '../node/model.js';
 import {
@@ -55,16 +56,6 @@ the centre.
 
 const asX = (s: MnistSplit) => ({ data: s.images, shape: [s.count, s.height, s.width, 1] });
 const asY = (s: MnistSplit) => ({ data: s.labels, shape: [s.count] });
-
-function argmaxRows(p: ArrayLike<number>, K: number): Int32Array {
-  const out = new Int32Array(p.length / K);
-  for (let r = 0; r < out.length; r++) {
-    let b = 0;
-    for (let k = 1; k < K; k++) if (p[r * K + k] > p[r * K + b]) b = k;
-    out[r] = b;
-  }
-  return out;
-}
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -30,6 +30,7 @@ import {
   toSource,
 } from './data.js';
 import { StepGuard } from './guard.js';
+import { countBinary, countCorrect } from './metrics.js';
 import {
   BATCH_OPTIONS,
   COMPILE_OPTIONS,
@@ -1070,26 +1071,4 @@ export function model(args: ModelArgs): Model {
     name: args.name,
     seed: args.seed,
   });
-}
-
-/** Number of rows whose argmax of probs equals the argmax of the (one-hot) labels. */
-function countCorrect(probs: Float32Array, labels: Float32Array, K: number): number {
-  let c = 0;
-  for (let r = 0; r * K < probs.length; r++) {
-    let bp = 0,
-      bl = 0;
-    for (let k = 1; k < K; k++) {
-      if (probs[r * K + k] > probs[r * K + bp]) bp = k;
-      if (labels[r * K + k] > labels[r * K + bl]) bl = k;
-    }
-    if (bp === bl) c++;
-  }
-  return c;
-}
-
-/** Number of elements where (p > 0.5 ? 1 : 0) equals the label: Keras' binary accuracy. */
-function countBinary(p: Float32Array, labels: Float32Array): number {
-  let c = 0;
-  for (let i = 0; i < p.length; i++) if ((p[i] > 0.5 ? 1 : 0) === labels[i]) c++;
-  return c;
 }
