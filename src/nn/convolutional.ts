@@ -3,7 +3,6 @@
 // tfjs-layers and Keras. Each is parameters + calls into ops/ (conv2d, depthwiseConv2d, conv2dTranspose).
 import { checkLayerOptions } from './options.js';
 import type { Tensor } from '../tensor.js';
-import type { Rng } from '../rng.js';
 import { conv2d } from '../ops/conv2d.js';
 import { expectConvAlgorithm, expectWinogradTile, type ConvAlgorithm, type WinogradTile } from '../ops/winograd.js';
 import { depthwiseConv2d } from '../ops/dwconv2d.js';
@@ -14,9 +13,9 @@ import {
   type CallArgs,
   type InitializerName,
   Layer,
+  type WeightSpec,
   applyActivation,
   checkActivation,
-  initialize,
 } from './layer.js';
 import { show } from '../show.js';
 
@@ -142,22 +141,14 @@ export class Conv2D extends Layer {
     );
     return [g.OH, g.OW, this.cfg.filters];
   }
-  weightShapes(s: readonly number[]): Array<[string, number[]]> {
-    const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const w: Array<[string, number[]]> = [['kernel', [KH, KW, s[2] / this.cfg.groups, this.cfg.filters]]];
-    if (this.cfg.useBias) w.push(['bias', [this.cfg.filters]]);
-    return w;
-  }
-  protected buildWeights(s: readonly number[], rng: Rng): void {
+  protected weightSpecs(s: readonly number[]): WeightSpec[] {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
     const Cg = s[2] / this.cfg.groups,
       K = this.cfg.filters;
-    this.addWeight(
-      'kernel',
-      initialize(this.cfg.kernelInitializer, [KH, KW, Cg, K], KH * KW * Cg, KH * KW * K, rng, this.name),
-    );
-    if (this.cfg.useBias)
-      this.addWeight('bias', initialize(this.cfg.biasInitializer, [K], KH * KW * Cg, KH * KW * K, rng, this.name));
+    const fans = { fanIn: KH * KW * Cg, fanOut: KH * KW * K };
+    const w: WeightSpec[] = [{ suffix: 'kernel', shape: [KH, KW, Cg, K], init: this.cfg.kernelInitializer, ...fans }];
+    if (this.cfg.useBias) w.push({ suffix: 'bias', shape: [K], init: this.cfg.biasInitializer, ...fans });
+    return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
@@ -259,24 +250,17 @@ export class DepthwiseConv2D extends Layer {
     );
     return [g.OH, g.OW, s[2] * this.cfg.depthMultiplier];
   }
-  weightShapes(s: readonly number[]): Array<[string, number[]]> {
-    const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const M = this.cfg.depthMultiplier;
-    const w: Array<[string, number[]]> = [['depthwise_kernel', [KH, KW, s[2], M]]];
-    if (this.cfg.useBias) w.push(['bias', [s[2] * M]]);
-    return w;
-  }
-  protected buildWeights(s: readonly number[], rng: Rng): void {
+  protected weightSpecs(s: readonly number[]): WeightSpec[] {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
     const C = s[2],
       M = this.cfg.depthMultiplier;
     // Keras' fans for a (KH, KW, C, M) kernel: receptive field times the last two axes.
-    this.addWeight(
-      'depthwise_kernel',
-      initialize(this.cfg.depthwiseInitializer, [KH, KW, C, M], KH * KW * C, KH * KW * M, rng, this.name),
-    );
-    if (this.cfg.useBias)
-      this.addWeight('bias', initialize(this.cfg.biasInitializer, [C * M], KH * KW * C, KH * KW * M, rng, this.name));
+    const fans = { fanIn: KH * KW * C, fanOut: KH * KW * M };
+    const w: WeightSpec[] = [
+      { suffix: 'depthwise_kernel', shape: [KH, KW, C, M], init: this.cfg.depthwiseInitializer, ...fans },
+    ];
+    if (this.cfg.useBias) w.push({ suffix: 'bias', shape: [C * M], init: this.cfg.biasInitializer, ...fans });
+    return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
@@ -373,31 +357,30 @@ export class SeparableConv2D extends Layer {
     );
     return [g.OH, g.OW, this.cfg.filters];
   }
-  weightShapes(s: readonly number[]): Array<[string, number[]]> {
-    const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const M = this.cfg.depthMultiplier,
-      F = this.cfg.filters;
-    const w: Array<[string, number[]]> = [
-      ['depthwise_kernel', [KH, KW, s[2], M]],
-      ['pointwise_kernel', [1, 1, s[2] * M, F]],
-    ];
-    if (this.cfg.useBias) w.push(['bias', [F]]);
-    return w;
-  }
-  protected buildWeights(s: readonly number[], rng: Rng): void {
+  protected weightSpecs(s: readonly number[]): WeightSpec[] {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
     const C = s[2],
       M = this.cfg.depthMultiplier,
       F = this.cfg.filters;
-    this.addWeight(
-      'depthwise_kernel',
-      initialize(this.cfg.depthwiseInitializer, [KH, KW, C, M], KH * KW * C, KH * KW * M, rng, this.name),
-    );
-    this.addWeight(
-      'pointwise_kernel',
-      initialize(this.cfg.pointwiseInitializer, [1, 1, C * M, F], C * M, F, rng, this.name),
-    );
-    if (this.cfg.useBias) this.addWeight('bias', initialize(this.cfg.biasInitializer, [F], C * M, F, rng, this.name));
+    const w: WeightSpec[] = [
+      {
+        suffix: 'depthwise_kernel',
+        shape: [KH, KW, C, M],
+        init: this.cfg.depthwiseInitializer,
+        fanIn: KH * KW * C,
+        fanOut: KH * KW * M,
+      },
+      {
+        suffix: 'pointwise_kernel',
+        shape: [1, 1, C * M, F],
+        init: this.cfg.pointwiseInitializer,
+        fanIn: C * M,
+        fanOut: F,
+      },
+    ];
+    if (this.cfg.useBias)
+      w.push({ suffix: 'bias', shape: [F], init: this.cfg.biasInitializer, fanIn: C * M, fanOut: F });
+    return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
@@ -508,23 +491,15 @@ export class Conv2DTranspose extends Layer {
     const t = conv2dTransposeShape(s[0], s[1], KH, KW, this.opts(), `${what} (input shape [${s}])`);
     return [t.OH, t.OW, this.cfg.filters];
   }
-  weightShapes(s: readonly number[]): Array<[string, number[]]> {
-    const [KH, KW] = this.cfg.kernelSize as [number, number];
-    const w: Array<[string, number[]]> = [['kernel', [KH, KW, this.cfg.filters, s[2]]]];
-    if (this.cfg.useBias) w.push(['bias', [this.cfg.filters]]);
-    return w;
-  }
-  protected buildWeights(s: readonly number[], rng: Rng): void {
+  protected weightSpecs(s: readonly number[]): WeightSpec[] {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
     const C = s[2],
       F = this.cfg.filters;
     // Keras' fans read the kernel (KH, KW, F, C) as (..., in, out): fan_in KH*KW*F, fan_out KH*KW*C.
-    this.addWeight(
-      'kernel',
-      initialize(this.cfg.kernelInitializer, [KH, KW, F, C], KH * KW * F, KH * KW * C, rng, this.name),
-    );
-    if (this.cfg.useBias)
-      this.addWeight('bias', initialize(this.cfg.biasInitializer, [F], KH * KW * F, KH * KW * C, rng, this.name));
+    const fans = { fanIn: KH * KW * F, fanOut: KH * KW * C };
+    const w: WeightSpec[] = [{ suffix: 'kernel', shape: [KH, KW, F, C], init: this.cfg.kernelInitializer, ...fans }];
+    if (this.cfg.useBias) w.push({ suffix: 'bias', shape: [F], init: this.cfg.biasInitializer, ...fans });
+    return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const y = conv2dTranspose(x, this.weights[0].value, {

@@ -111,6 +111,15 @@ export function applyActivation(x: Tensor, act: ActivationName, args: CallArgs):
   }
 }
 
+/** A trainable parameter a layer makes: name suffix, shape, initializer and the fans it draws with. */
+export interface WeightSpec {
+  suffix: string;
+  shape: number[];
+  init: InitializerName;
+  fanIn: number;
+  fanOut: number;
+}
+
 /** Initializer names (Keras): uniform ones only, because they are bit-reproducible in every engine. */
 export type InitializerName = 'glorotUniform' | 'heUniform' | 'zeros' | 'ones';
 
@@ -306,12 +315,28 @@ export abstract class Layer {
     this.built = true;
   }
 
-  /** Subclass hook of {@link Layer.build}: creates the parameters with `addWeight` / `addState`. */
-  protected buildWeights(_inputShape: readonly number[], _rng: Rng): void {}
+  /**
+   * The trainable parameters for an input shape, in order: the one description that both
+   * {@link Layer.weightShapes} and the default {@link Layer.buildWeights} read, so the shapes a model
+   * plans and the weights a layer makes cannot disagree.
+   */
+  protected weightSpecs(_inputShape: readonly number[]): WeightSpec[] {
+    return [];
+  }
+
+  /**
+   * Subclass hook of {@link Layer.build}: creates the parameters with `addWeight` / `addState`; by
+   * default the ones of {@link Layer.weightSpecs}, initialised in their order from `rng`.
+   */
+  protected buildWeights(inputShape: readonly number[], rng: Rng): void {
+    for (const w of this.weightSpecs(inputShape)) {
+      this.addWeight(w.suffix, initialize(w.init, w.shape, w.fanIn, w.fanOut, rng, this.name));
+    }
+  }
 
   /** Names (suffixes) and shapes of the parameters build() would create, without allocating. */
-  weightShapes(_inputShape: readonly number[]): Array<[string, number[]]> {
-    return [];
+  weightShapes(inputShape: readonly number[]): Array<[string, number[]]> {
+    return this.weightSpecs(inputShape).map((w) => [w.suffix, w.shape]);
   }
 
   /** Names (suffixes) and shapes of the non-trainable state build() would create. */

@@ -3,7 +3,6 @@
 // convolutions — Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose — in convolutional.ts).
 // Each is parameters + a one-line call into ops/ (tinygrad's nn style); factories in `layers.*`.
 import type { Tensor } from '../tensor.js';
-import type { Rng } from '../rng.js';
 import { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from '../ops/pool2d.js';
 import { leakyRelu } from '../ops/act.js';
 import { BatchNormalization, type BatchNormalizationConfig } from './batchnorm.js';
@@ -22,9 +21,9 @@ import {
   type CallArgs,
   type InitializerName,
   Layer,
+  type WeightSpec,
   applyActivation,
   checkActivation,
-  initialize,
 } from './layer.js';
 import { tensor } from '../tensor.js';
 import { InputLayer } from './layer.js';
@@ -222,16 +221,13 @@ export class Dense extends Layer {
     expectRank(s, 1, this.name || 'Dense', '[features] (add a Flatten layer before Dense)');
     return [this.cfg.units];
   }
-  weightShapes(s: readonly number[]): Array<[string, number[]]> {
-    const w: Array<[string, number[]]> = [['kernel', [s[0], this.cfg.units]]];
-    if (this.cfg.useBias) w.push(['bias', [this.cfg.units]]);
+  protected weightSpecs(s: readonly number[]): WeightSpec[] {
+    const fans = { fanIn: s[0], fanOut: this.cfg.units };
+    const w: WeightSpec[] = [
+      { suffix: 'kernel', shape: [s[0], this.cfg.units], init: this.cfg.kernelInitializer, ...fans },
+    ];
+    if (this.cfg.useBias) w.push({ suffix: 'bias', shape: [this.cfg.units], init: this.cfg.biasInitializer, ...fans });
     return w;
-  }
-  protected buildWeights(s: readonly number[], rng: Rng): void {
-    const IN = s[0],
-      OUT = this.cfg.units;
-    this.addWeight('kernel', initialize(this.cfg.kernelInitializer, [IN, OUT], IN, OUT, rng, this.name));
-    if (this.cfg.useBias) this.addWeight('bias', initialize(this.cfg.biasInitializer, [OUT], IN, OUT, rng, this.name));
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
