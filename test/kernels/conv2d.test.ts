@@ -262,7 +262,9 @@ describe('conv2d small batches: same bits as inside a large batch', () => {
     { x: [6, 6, 8], f: [1, 1, 8, 9], strides: 1, padding: 'valid', bias: true, relu: false },
   ];
   for (const c of cases) {
-    it(`conv2d x ${c.x} filter ${c.f} strides ${c.strides} ${padStr(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`, () => {
+    const title = `conv2d x ${c.x} filter ${c.f} strides ${c.strides} ${padStr(c.padding)}`
+      + `${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`;
+    it(title, () => {
       const rng = makeRng(seedOf(`small conv ${c.x} ${c.f}`));
       const B = 5, img = prod(c.x);
       const xAll = rand(rng, B * img), w = sn.tensor(rand(rng, prod(c.f)), c.f);
@@ -282,7 +284,7 @@ describe('conv2d small batches: same bits as inside a large batch', () => {
           xs.dispose(); y.dispose();
         }
       }
-      [xt, big, w, b].forEach((t) => t?.dispose());
+      for (const t of [xt, big, w, b]) t?.dispose();
     });
   }
 });

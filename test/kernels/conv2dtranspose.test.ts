@@ -54,7 +54,8 @@ describe('conv2dTranspose vs ref (forward, dx, dw, db)', () => {
     const x = sn.zeros([1, 4, 4, 3]);
     expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 3]), { strides: 2, outputPadding: 2 }))
       .toThrow(/outputPadding along height must be an integer in \[0, stride 2\), got 2/);
-    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 5]))).toThrow(/input has 3 channels but the kernel expects 5/);
+    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 5])))
+      .toThrow(/input has 3 channels but the kernel expects 5/);
     x.dispose();
   });
 });

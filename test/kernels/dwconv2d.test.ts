@@ -61,7 +61,8 @@ function cases(): Case[] {
 
 function dims(c: Case): DwDims {
   const pad = resolvePadding(c.padding, c.H, c.W, (c.KH - 1) * c.D[0] + 1, (c.KW - 1) * c.D[1] + 1, c.S[0], c.S[1]);
-  return { N: c.N, H: c.H, W: c.W, C: c.C, M: c.M, KH: c.KH, KW: c.KW, SH: c.S[0], SW: c.S[1], DH: c.D[0], DW: c.D[1], pad };
+  return { N: c.N, H: c.H, W: c.W, C: c.C, M: c.M, KH: c.KH, KW: c.KW, SH: c.S[0], SW: c.S[1], DH: c.D[0],
+    DW: c.D[1], pad };
 }
 
 function name(c: Case): string {
@@ -134,11 +135,12 @@ describe('depthwiseConv2d vs ref (forward, dx, dw, db)', () => {
       const y = sn.depthwiseConv2d(xt, wt, opts);
       const r = rand(rng, y.size);
       const rt = sn.tensor(r, y.shape);
-      const { grads } = sn.valueAndGrads((a, f, bb) => sn.sum(sn.mul(sn.depthwiseConv2d(a!, f!, { ...opts, bias: bb! }), rt)))([xt, wt, bt]);
+      const { grads } = sn.valueAndGrads((a, f, bb) =>
+        sn.sum(sn.mul(sn.depthwiseConv2d(a!, f!, { ...opts, bias: bb! }), rt)))([xt, wt, bt]);
       const [, OH, OW] = y.shape as [number, number, number, number];
       const pad = resolvePadding(c.padding, c.H, c.W, (c.KH - 1) * c.D + 1, (c.KW - 1) * c.D + 1, c.S, c.S);
-      const og = otherGeom(o, { H: c.H, W: c.W, C: c.C, K, KH: c.KH, KW: c.KW, SH: c.S, SW: c.S, PT: pad.top, PL: pad.left,
-        OH, OW, DH: c.D, DW: c.D, G: c.C });
+      const og = otherGeom(o, { H: c.H, W: c.W, C: c.C, K, KH: c.KH, KW: c.KW, SH: c.S, SW: c.S, PT: pad.top,
+        PL: pad.left, OH, OW, DH: c.D, DW: c.D, G: c.C });
       const ox = otherAlloc(o, x.length, x), ow = otherAlloc(o, w.length, w), ob = otherAlloc(o, K, b);
       const oy = otherAlloc(o, y.size), od = otherAlloc(o, r.length, r), odx = otherAlloc(o, x.length);
       const odw = otherAlloc(o, w.length), odb = otherAlloc(o, K), pw = otherAlloc(o, w.length), pb = otherAlloc(o, K);
@@ -166,8 +168,10 @@ describe('depthwiseConv2d vs ref (forward, dx, dw, db)', () => {
 
   it('rejects a filter for the wrong channel count and a bias of the wrong size', () => {
     const x = sn.zeros([1, 5, 5, 6]);
-    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 4, 1]))).toThrow(/input has 6 channels but the depthwise filter expects 4/);
-    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 6, 2]), { bias: sn.zeros([6]) })).toThrow(/bias has 6 values but there are 12 output channels/);
+    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 4, 1])))
+      .toThrow(/input has 6 channels but the depthwise filter expects 4/);
+    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 6, 2]), { bias: sn.zeros([6]) }))
+      .toThrow(/bias has 6 values but there are 12 output channels/);
     x.dispose();
   });
 });

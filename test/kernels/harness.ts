@@ -62,7 +62,8 @@ export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, to
     const m = Math.max(n ?? 1, 1);
     let worst = 0;
     for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / (U * m));
-    const kind = `${label.split(' ')[0]} ${label.split(': ').pop()!.slice(0, 12)} n${m < 10 ? '<10' : m < 100 ? '<100' : '>=100'}`;
+    const bucket = m < 10 ? '<10' : m < 100 ? '<100' : '>=100';
+    const kind = `${label.split(' ')[0]} ${label.split(': ').pop()!.slice(0, 12)} n${bucket}`;
     tolStats.set(kind, Math.max(tolStats.get(kind) ?? 0, worst));
   }
   expectClose(actual, expected, { ...tol, label });

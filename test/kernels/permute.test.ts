@@ -9,7 +9,8 @@ import { build, checkOp, EXACT, fdCheck, nans, prod, rand, rawRun, seedOf } from
 
 function permutations(n: number): number[][] {
   if (n === 1) return [[0]];
-  return permutations(n - 1).flatMap((p) => Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)]));
+  return permutations(n - 1)
+    .flatMap((p) => Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)]));
 }
 
 const SHAPES = [[7], [3, 5], [2, 3, 9], [2, 3, 4, 5]];
@@ -36,7 +37,8 @@ describe('permute', () => {
 
   it('reference gradient matches finite differences', () => {
     const x = Float64Array.from(makeRng(3).fill(24, -1, 1));
-    fdCheck('ref permute', (v) => permute(v, [2, 3, 4], [2, 0, 1]), (dy) => permuteBackward(dy, [2, 3, 4], [2, 0, 1]), x, 24);
+    fdCheck('ref permute', (v) => permute(v, [2, 3, 4], [2, 0, 1]), (dy) => permuteBackward(dy, [2, 3, 4], [2, 0, 1]),
+      x, 24);
   });
 
   it('raw kernels keep guard words; backward ACCUMULATES into dinp (contiguous and strided inner runs)', () => {
@@ -55,7 +57,8 @@ describe('permute', () => {
       const [y] = rawRun('permute fwd', [x], [nans(72)], ([px], [po]) => k.permute_forward(po!, px!, m, 3));
       expect(Array.from(y!)).toEqual(Array.from(permute(x, shape, perm)));
       const [dx] = rawRun('permute bwd', [dout], [dinp0], ([pd], [pdx]) => k.permute_backward(pdx!, pd!, m, 3));
-      expect(Array.from(dx!)).toEqual(Array.from(permuteBackward(dout, shape, perm), (v, i) => Math.fround(v + dinp0[i]!)));
+      const want = Array.from(permuteBackward(dout, shape, perm), (v, i) => Math.fround(v + dinp0[i]!));
+      expect(Array.from(dx!)).toEqual(want);
       arena.release(m);
     }
   });
@@ -63,7 +66,8 @@ describe('permute', () => {
   it('bad arguments: not a permutation, wrong length, rank above 8', () => {
     const x = sn.tensor(new Float32Array(24), [2, 3, 4]);
     expect(() => sn.permute(x, [0, 1, 1])).toThrow(/dims \[0,1,1\] must be a permutation of 0..2/);
-    expect(() => sn.permute(x, [0, 1])).toThrow(/must be a permutation of 0..2 \(one entry per axis of a rank-3 input\)/);
+    expect(() => sn.permute(x, [0, 1]))
+      .toThrow(/must be a permutation of 0..2 \(one entry per axis of a rank-3 input\)/);
     expect(() => sn.permute(x, [0, 1, 3])).toThrow(/permutation/);
     const big = sn.tensor(new Float32Array(1), [1, 1, 1, 1, 1, 1, 1, 1, 1]);
     expect(() => sn.permute(big, [0, 1, 2, 3, 4, 5, 6, 7, 8])).toThrow(/rank must be 1..8/);

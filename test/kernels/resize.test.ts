@@ -96,7 +96,8 @@ describe('resize', () => {
     expect(() => sn.upSampling2d(flat, 2)).toThrow(/rank 4, got shape \[2,3\]/);
     expect(() => sn.upSampling2d(x, 0)).toThrow(/size must be a positive integer, got 0/);
     expect(() => sn.upSampling2d(x, [2, 1.5])).toThrow(/size must be a positive integer, got 1.5/);
-    expect(() => sn.upSampling2d(x, 2, 'bicubic' as never)).toThrow(/interpolation must be 'nearest' or 'bilinear', got "bicubic"/);
+    expect(() => sn.upSampling2d(x, 2, 'bicubic' as never))
+      .toThrow(/interpolation must be 'nearest' or 'bilinear', got "bicubic"/);
     x.dispose(); flat.dispose();
   });
 
