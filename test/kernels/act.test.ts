@@ -1,12 +1,19 @@
 // The activation kernels (assembly/kernels/act.ts: relu, softmax, softmax cross-entropy, sigmoid,
-// tanh, elu, leaky relu, gelu) raw and through the ops, against the float64 references of
-// test/ref/act.ts and test/ref/activations.ts.
+// tanh, elu, leaky relu, gelu; Keras' ReLU with max value, negative slope and threshold, hard sigmoid,
+// hard swish, swish, softmax along any axis) raw and through the ops, against the float64 references
+// of test/ref/act.ts and test/ref/activations.ts.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { distinctValues, makeRng, type Rng } from '../helpers/check.js';
 import * as act from '../ref/activations.js';
-import { relu as refRelu, reluBackward, softmax as refSoftmax, softmaxCrossEntropy as refXent } from '../ref/act.js';
-import { checkOp, close, distinct, EXACT, type K, prod, rand, rawRun, seedOf, type Tol, U } from './harness.js';
+import {
+  hardSigmoid, hardSigmoidBackward, hardSwish, hardSwishBackward, relu as refRelu, reluBackward, reluGeneral,
+  reluGeneralBackward, softmax as refSoftmax, softmaxAxis, softmaxAxisBackward, softmaxCrossEntropy as refXent, swish,
+  swishBackward,
+} from '../ref/act.js';
+import {
+  bits, build, checkOp, close, distinct, EXACT, fdCheck, type K, nans, prod, rand, rawRun, seedOf, type Tol, U,
+} from './harness.js';
 
 // softmax rows (R, K): dx = y ⊙ (dy − Σ dy·y) per row.
 function refSoftmaxBackward(dy: ArrayLike<number>, y: ArrayLike<number>, R: number, K: number): Float64Array {
@@ -201,5 +208,156 @@ describe('sigmoid / tanh / elu / leakyRelu / gelu vs ref (forward and dx through
     }
     expect(() => sn.layers.dense({ units: 2, activation: 'mish' as never }))
       .toThrow(/activation must be one of 'linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu'/);
+  });
+});
+
+// Tolerances of the Keras activations, x in about [-8, 8], dout in [-1, 1]:
+//  - relu family, hard sigmoid / swish: a few f32 operations (x + 3, clip, x * r, / 6): rtol 4 ulps
+//    plus atol 4U (times the input scale 8) for results near 0 that come from a difference (x - t, x + 3).
+//  - swish: evaluated in f64, rounded once: TOL_ACT_FWD. Backward of all: one f64 derivative rounded,
+//    times dout, plus the accumulation: TOL_ACT_BWD.
+//  - softmax along an axis: f64 sums, exp of an f32 difference: atol 1e-7, rtol 1e-6.
+const TOL_F32_OPS: Tol = { atol: 4 * U * 8, rtol: 4 * 2 ** -23 };
+const TOL_SOFTMAX_AXIS: Tol = { atol: 1e-7, rtol: 1e-6 };
+
+// x in about [-8, 8], no value within 8e-3 of the kinks at 0, ±3, 6 or a threshold of 0.5 / 1.
+function kerasInput(rng: Rng, n: number): Float32Array {
+  const kinks = [0, 3, -3, 6, 0.5, 1];
+  return Float32Array.from(distinctValues(Math.max(n, 2), rng).subarray(0, n), (v) => {
+    let x = v * 8;
+    for (const k of kinks) if (Math.abs(x - k) < 8e-3) x = k + 0.02;
+    return x;
+  });
+}
+
+interface KerasCase {
+  name: string;
+  op: (x: sn.Tensor) => sn.Tensor;
+  fwd: (x: ArrayLike<number>) => Float64Array;
+  bwd: (d: ArrayLike<number>, x: ArrayLike<number>) => Float64Array;
+  /** raw forward (out, inp, n) and backward (dinp, dout, x, n) kernels */
+  raw: (k: K) => [(o: number, i: number, n: number) => void, (d: number, dy: number, x: number, n: number) => void];
+  tol: Tol;
+}
+const kerasRelu = (maxv: number, slope: number, t: number, name: string, op: KerasCase['op']): KerasCase => ({
+  name, op, tol: TOL_F32_OPS,
+  fwd: (x) => reluGeneral(x, maxv, f(slope), f(t)),
+  bwd: (d, x) => reluGeneralBackward(d, x, maxv, f(slope), f(t)),
+  raw: (k) => [(o, i, n) => k.relu_general_forward(o, i, n, maxv, slope, t),
+    (d, dy, x, n) => k.relu_general_backward(d, dy, x, n, maxv, slope, t)],
+});
+const KERAS: KerasCase[] = [
+  kerasRelu(6, 0, 0, 'relu6', (x) => sn.relu6(x)),
+  kerasRelu(Infinity, 0, 0, 'reluGeneral defaults', (x) => sn.reluGeneral(x)),
+  kerasRelu(Infinity, 0.1, 0, 'reluGeneral negativeSlope=0.1', (x) => sn.reluGeneral(x, { negativeSlope: 0.1 })),
+  kerasRelu(4.5, 0.2, 1, 'reluGeneral maxValue=4.5 negativeSlope=0.2 threshold=1',
+    (x) => sn.reluGeneral(x, { maxValue: 4.5, negativeSlope: 0.2, threshold: 1 })),
+  kerasRelu(6, 0, 0.5, 'reluGeneral maxValue=6 threshold=0.5',
+    (x) => sn.reluGeneral(x, { maxValue: 6, threshold: 0.5 })),
+  { name: 'hardSigmoid', op: (x) => sn.hardSigmoid(x), fwd: hardSigmoid, bwd: hardSigmoidBackward,
+    tol: TOL_F32_OPS,
+    raw: (k) => [(o, i, n) => k.hard_sigmoid_forward(o, i, n), (d, dy, x, n) => k.hard_sigmoid_backward(d, dy, x, n)] },
+  { name: 'hardSwish', op: (x) => sn.hardSwish(x), fwd: hardSwish, bwd: hardSwishBackward, tol: TOL_F32_OPS,
+    raw: (k) => [(o, i, n) => k.hard_swish_forward(o, i, n), (d, dy, x, n) => k.hard_swish_backward(d, dy, x, n)] },
+  { name: 'swish', op: (x) => sn.swish(x), fwd: swish, bwd: swishBackward, tol: TOL_ACT_FWD,
+    raw: (k) => [(o, i, n) => k.swish_forward(o, i, n), (d, dy, x, n) => k.swish_backward(d, dy, x, n)] },
+];
+
+describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref', () => {
+  it('engine runs the requested build', () => { expect(sn.getEngine().build).toBe(build); });
+
+  for (const c of KERAS) {
+    it(`${c.name}: forward and dx vs ref for shapes [1] [3] [4] [5] [2,17] [3,4,5] [100]`, () => {
+      for (const shape of [[1], [3], [4], [5], [2, 17], [3, 4, 5], [100]]) {
+        const name = `${c.name} x=[${shape}]`;
+        const x = kerasInput(makeRng(seedOf(name)), prod(shape));
+        // The analytic backward is the oracle; 'reference gradients match finite differences' checks it.
+        checkOp(name, {
+          shapes: [shape], inputs: [x], ref: ([v]) => c.fwd(v!), op: ([t]) => c.op(t!),
+          tol: c.tol, gradTol: TOL_ACT_BWD, grad: (r) => [c.bwd(r, x)],
+        });
+      }
+    });
+    it(`${c.name}: raw kernels keep guard words, backward ACCUMULATES, SIMD body and scalar tail agree`, () => {
+      const k = sn.getEngine().k;
+      const [fw, bw] = c.raw(k);
+      const rng = makeRng(seedOf(c.name) ^ 2);
+      const n = 37;
+      const x = kerasInput(rng, n), dout = rand(rng, n), dinp0 = rand(rng, n);
+      // The forward output starts as NaN, so an element the kernel does not write shows.
+      const [y] = rawRun(`${c.name} fwd`, [x], [nans(n)], ([px], [po]) => fw(po!, px!, n));
+      const [dx] = rawRun(`${c.name} bwd`, [dout, x], [dinp0], ([pd, px], [pdx]) => bw(pdx!, pd!, px!, n));
+      const yRef = c.fwd(x);
+      const want = c.bwd(dout, x).map((v, i) => v + dinp0[i]!);
+      for (let i = 0; i < n; i++) {
+        expect(Math.abs(y![i]! - yRef[i]!)).toBeLessThanOrEqual(c.tol.atol + c.tol.rtol * Math.abs(yRef[i]!));
+        expect(Math.abs(dx![i]! - want[i]!))
+          .toBeLessThanOrEqual(TOL_ACT_BWD.atol + 2 * U + TOL_ACT_BWD.rtol * Math.abs(want[i]!));
+      }
+      // Element i computed alone (n = 1: the scalar loop) has the bits of the same element inside the SIMD body.
+      for (let i = 0; i < n; i++) {
+        const [y1] = rawRun(`${c.name} fwd single`, [x.subarray(i, i + 1)], [nans(1)], ([px], [po]) => fw(po!, px!, 1));
+        expect(bits(y1!)[0], `${c.name} element ${i} = ${x[i]}`).toBe(bits(y!.subarray(i, i + 1))[0]);
+      }
+    });
+  }
+
+  it('edge values: relu6 gives +0 (not -0) below the kink and caps at 6, hard sigmoid is 0 / 1 beyond ±3', () => {
+    const x = sn.tensor([-5, -0, 0, 2, 7, 6, -3, 3], [8]);
+    const r6 = Array.from(sn.relu6(x).dataSync());
+    expect(r6).toEqual([0, 0, 0, 2, 6, 6, 0, 3]);
+    expect(r6.map((v) => Object.is(v, -0))).toEqual(new Array(8).fill(false));
+    expect(Array.from(sn.hardSigmoid(x).dataSync())).toEqual([0, 0.5, 0.5, f(5 / 6), 1, 1, 0, 1]);
+    // hard swish is the product x * relu6(x + 3) / 6, so a negative x times 0 is -0, as in TF.
+    expect(Array.from(sn.hardSwish(x).dataSync())).toEqual([-0, -0, 0, f(10 / 6), 7, 6, -0, 3]);
+    x.dispose();
+  });
+
+  it("gradients at the kinks ±3, 0 and 6 are TF's one-sided choices (relu6' is 0 at 0 and 6)", () => {
+    const x = sn.tensor([-3, 3, 0, 6], [4]);
+    const g = (op: (t: sn.Tensor) => sn.Tensor) => {
+      const { value, grads } = sn.valueAndGrads((t) => sn.sum(op(t!)))([x]);
+      const v = Array.from(grads[0]!.dataSync());
+      value.dispose(); grads[0]!.dispose();
+      return v;
+    };
+    expect(g(sn.hardSwish)).toEqual([0, 1, 0.5, 1]);
+    expect(g(sn.hardSigmoid)).toEqual([0, 0, f(1 / 6), 0]);
+    expect(g(sn.relu6)).toEqual([0, 1, 0, 0]);
+    x.dispose();
+  });
+
+  it('reference gradients match finite differences', () => {
+    const x = Float64Array.from(kerasInput(makeRng(3), 40));
+    for (const c of KERAS) fdCheck(`ref ${c.name}`, (v) => c.fwd(v), (dy, v) => c.bwd(dy, v), x, 40);
+    fdCheck('ref softmaxAxis', (v) => softmaxAxis(v, 2, 5, 4), (dy, v) => softmaxAxisBackward(dy, v, 2, 5, 4),
+      Float64Array.from(makeRng(4).fill(40, -2, 2)), 40);
+  });
+
+  const AXES = [[[2, 5, 4], 1], [[3, 4, 2, 6], 2], [[3, 4, 2, 6], 0], [[3, 4, 2, 6], -3], [[6, 7], -1],
+    [[6, 7], 0]] as const;
+  for (const [shape, axis] of AXES) {
+    const name = `softmax x=[${shape}] axis=${axis}`;
+    it(name, () => {
+      const a = axis < 0 ? axis + shape.length : axis;
+      const outer = prod(shape.slice(0, a)), Ka = shape[a]!, inner = prod(shape.slice(a + 1));
+      const x = rand(makeRng(seedOf(name)), prod(shape), -3, 3);
+      checkOp(name, {
+        shapes: [[...shape]], inputs: [x], ref: ([v]) => softmaxAxis(v!, outer, Ka, inner),
+        op: ([t]) => sn.softmax(t!, axis), tol: TOL_SOFTMAX_AXIS,
+        grad: (r) => [softmaxAxisBackward(r, x, outer, Ka, inner)],
+      });
+    });
+  }
+
+  it('bad arguments: negative maxValue / negativeSlope / threshold, softmax axis out of range', () => {
+    const x = sn.tensor([1, 2, 3, 4], [2, 2]);
+    expect(() => sn.reluGeneral(x, { maxValue: -1 })).toThrow(/maxValue must be a non-negative number, got -1/);
+    expect(() => sn.reluGeneral(x, { negativeSlope: -0.1 }))
+      .toThrow(/negativeSlope must be a non-negative number, got -0.1/);
+    expect(() => sn.reluGeneral(x, { threshold: Number.NaN })).toThrow(/threshold must be a non-negative number/);
+    expect(() => sn.softmax(x, 2)).toThrow(/axis 2 is out of range for shape \[2,2\]/);
+    expect(() => sn.softmax(x, -3)).toThrow(/axis -3 is out of range/);
+    x.dispose();
   });
 });

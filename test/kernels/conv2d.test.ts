@@ -1,11 +1,12 @@
 // The conv2d kernels (assembly/kernels/conv2d.ts) raw and the conv2d op, against the float64
-// reference of test/ref/conv2d.ts (forward, dx, dw, db), and the small-batch paths against the same
-// images inside a large batch.
+// reference of test/ref/conv2d.ts (forward, dx, dw, db), with dilation and groups too, and the
+// small-batch paths against the same images inside a large batch.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { makeRng } from '../helpers/check.js';
 import { reluBackward, relu as refRelu } from '../ref/act.js';
-import { conv2dBackward, conv2dForward } from '../ref/conv2d.js';
+import { conv2dBackward, conv2dForward, conv2dGeneralBackward, conv2dGeneralForward, type ConvDims, convGeneralOut }
+  from '../ref/conv2d.js';
 import { type Pad, type PaddingSpec, resolvePadding } from '../ref/geom.js';
 import { accTol, bits, checkOp, close, geomPtr, padStr, prod, rand, rawRun, seedOf, stridesStr } from './harness.js';
 
@@ -177,6 +178,79 @@ describe('conv2d raw: NaN guard words survive, inputs unchanged, backward accumu
   }
 });
 
+interface GeneralCase {
+  N: number; H: number; W: number; C: number; K: number; KH: number; KW: number;
+  S: number; D: [number, number]; G: number; padding: PaddingSpec; bias: boolean; relu: boolean;
+}
+
+// LANES = 4: channel counts per group around it (3, 4, 5, 8) and a prime (7), groups 1..C,
+// dilation 1/2/3 with stride 1, strides 1/2 with dilation 1 (Keras forbids both > 1).
+const GENERAL_CASES: GeneralCase[] = [
+  { N: 2, H: 9, W: 8, C: 4, K: 6, KH: 3, KW: 3, S: 1, D: [2, 2], G: 1, padding: 'same', bias: true, relu: false },
+  { N: 1, H: 10, W: 9, C: 5, K: 3, KH: 3, KW: 2, S: 1, D: [3, 2], G: 1, padding: 'valid', bias: false, relu: true },
+  { N: 3, H: 7, W: 7, C: 8, K: 8, KH: 3, KW: 3, S: 1, D: [1, 1], G: 2, padding: 'same', bias: true, relu: false },
+  { N: 2, H: 8, W: 6, C: 6, K: 9, KH: 3, KW: 3, S: 2, D: [1, 1], G: 3, padding: 'same', bias: true, relu: true },
+  { N: 1, H: 7, W: 9, C: 14, K: 21, KH: 2, KW: 3, S: 2, D: [1, 1], G: 7, padding: 'valid', bias: true, relu: false },
+  { N: 5, H: 6, W: 6, C: 12, K: 12, KH: 3, KW: 3, S: 1, D: [2, 2], G: 4, padding: 'same', bias: false, relu: false },
+  // 1x1 grouped: the direct path with a row stride of C and a column slice per group.
+  { N: 2, H: 5, W: 7, C: 10, K: 15, KH: 1, KW: 1, S: 1, D: [1, 1], G: 5, padding: 'valid', bias: true, relu: true },
+  { N: 1, H: 6, W: 5, C: 16, K: 8, KH: 1, KW: 1, S: 1, D: [1, 1], G: 2, padding: 'valid', bias: false, relu: false },
+  // groups = C (a depthwise conv as a grouped one) and big per-group channel counts (several blocks).
+  { N: 2, H: 8, W: 8, C: 5, K: 10, KH: 3, KW: 3, S: 1, D: [1, 1], G: 5, padding: 'same', bias: true, relu: false },
+  { N: 1, H: 12, W: 11, C: 34, K: 18, KH: 5, KW: 5, S: 1, D: [1, 1], G: 2, padding: 'same', bias: true, relu: false },
+  { N: 1, H: 12, W: 12, C: 9, K: 4, KH: 3, KW: 3, S: 1, D: [4, 1], G: 1, padding: [[2, 1], [0, 3]], bias: true,
+    relu: false },
+];
+
+function generalName(c: GeneralCase): string {
+  return `conv2d x=[${c.N},${c.H},${c.W},${c.C}] k=${c.KH}x${c.KW} K=${c.K} s=${c.S} d=[${c.D}] g=${c.G} `
+    + `p=${JSON.stringify(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`;
+}
+
+// As checkConv, over the general reference (dilation, groups); its analytic backward is the oracle.
+function checkGeneralConv(c: GeneralCase): void {
+  const name = generalName(c);
+  const rng = makeRng(seedOf(name));
+  const Cg = c.C / c.G;
+  const x = rand(rng, c.N * c.H * c.W * c.C), w = rand(rng, c.KH * c.KW * Cg * c.K), b = rand(rng, c.K);
+  const pad = resolvePadding(c.padding, c.H, c.W, (c.KH - 1) * c.D[0] + 1, (c.KW - 1) * c.D[1] + 1, c.S, c.S);
+  const d: ConvDims = { N: c.N, H: c.H, W: c.W, C: c.C, K: c.K, KH: c.KH, KW: c.KW, SH: c.S, SW: c.S,
+    DH: c.D[0], DW: c.D[1], G: c.G, pad };
+  const { OH, OW } = convGeneralOut(d);
+  const pre = ([xx, ww, bb]: Float64Array[]) => conv2dGeneralForward(xx!, ww!, c.bias ? bb! : null, d).out;
+  const outTerms = c.KH * c.KW * Cg + 1;
+  const gradTerms = [(c.K / c.G) * c.KH * c.KW, c.N * OH * OW, c.N * OH * OW];
+  checkOp(name, {
+    shapes: [[c.N, c.H, c.W, c.C], [c.KH, c.KW, Cg, c.K], ...(c.bias ? [[c.K]] : [])],
+    inputs: c.bias ? [x, w, b] : [x, w], outShape: [c.N, OH, OW, c.K],
+    ref: (xs) => (c.relu ? refRelu(pre(xs)) : pre(xs)),
+    op: ([xt, wt, bt]) => sn.conv2d(xt!, wt!, { strides: c.S, padding: c.padding as sn.Padding, dilationRate: c.D,
+      groups: c.G, bias: bt ?? null, activation: c.relu ? 'relu' : 'linear' }),
+    tol: accTol(outTerms), terms: outTerms,
+    grad: (r, xs) => {
+      const dout = c.relu ? reluBackward(r, pre(xs)) : r;
+      const g = conv2dGeneralBackward(dout, xs[0]!, xs[1]!, d);
+      return c.bias ? [g.dx, g.dw, g.db] : [g.dx, g.dw];
+    },
+    gradTol: gradTerms.map((n) => accTol(n)), gradTerms,
+  });
+}
+
+describe('conv2d with dilation and groups vs ref (forward, dx, dw, db)', () => {
+  for (const c of GENERAL_CASES) it(generalName(c), () => checkGeneralConv(c));
+
+  it('rejects groups that do not divide the channels, naming the shapes', () => {
+    const x = sn.zeros([1, 5, 5, 6]);
+    expect(() => sn.conv2d(x, sn.zeros([3, 3, 2, 4]), { groups: 4 }))
+      .toThrow(/groups = 4 must divide both the input channels \(6\) and the filters \(4\)/);
+    expect(() => sn.conv2d(x, sn.zeros([3, 3, 2, 4]), { groups: 2 })).toThrow(/expects 4 \(2 per group x 2 groups/);
+    expect(() => sn.conv2d(x, sn.zeros([3, 3, 6, 4]), { dilationRate: 0 }))
+      .toThrow(/dilationRate must be a positive integer/);
+    expect(() => sn.conv2d(x, sn.zeros([3, 3, 6, 4]), { dilationRate: 3 })).toThrow(/does not fit a 5x5 input/);
+    x.dispose();
+  });
+});
+
 // Batches of 1-3 take another path (cut by pixel ranges over packed weights); each output must have
 // the bits the same image gets inside a larger batch.
 describe('conv2d small batches: same bits as inside a large batch', () => {
@@ -188,7 +262,9 @@ describe('conv2d small batches: same bits as inside a large batch', () => {
     { x: [6, 6, 8], f: [1, 1, 8, 9], strides: 1, padding: 'valid', bias: true, relu: false },
   ];
   for (const c of cases) {
-    it(`conv2d x ${c.x} filter ${c.f} strides ${c.strides} ${padStr(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`, () => {
+    const title = `conv2d x ${c.x} filter ${c.f} strides ${c.strides} ${padStr(c.padding)}`
+      + `${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`;
+    it(title, () => {
       const rng = makeRng(seedOf(`small conv ${c.x} ${c.f}`));
       const B = 5, img = prod(c.x);
       const xAll = rand(rng, B * img), w = sn.tensor(rand(rng, prod(c.f)), c.f);
@@ -208,7 +284,7 @@ describe('conv2d small batches: same bits as inside a large batch', () => {
           xs.dispose(); y.dispose();
         }
       }
-      [xt, big, w, b].forEach((t) => t?.dispose());
+      for (const t of [xt, big, w, b]) t?.dispose();
     });
   }
 });

@@ -1,17 +1,14 @@
-// depthwiseConv2d per build (SIMDNET_BUILD = simd | scalar | threads): forward and input/filter/bias
-// gradients against the float64 reference of test/ref/dwconv2d.ts, over channel counts around the
-// SIMD width (LANES = 4; the kernel's tile is 16 channels: 15, 16, 17, 32 too), strides, paddings,
-// dilations and depth multipliers; row-split batch-1 forwards; agreement of the builds' bits.
-import { beforeAll, describe, expect, it } from 'vitest';
+// The depthwiseConv2d op: forward and input/filter/bias gradients against the float64 reference of
+// test/ref/dwconv2d.ts, over channel counts around the SIMD width (LANES = 4; the kernel's tile is 16
+// channels: 15, 16, 17, 32 too), strides, paddings, dilations and depth multipliers; row-split batch-1
+// forwards; agreement of the builds' bits.
+import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { makeRng } from '../helpers/check.js';
-import { dwconv2dBackward, dwconv2dForward, type DwDims } from '../ref/dwconv2d.js';
+import { dwconv2dBackward, dwconv2dForward, type DwDims, dwOut } from '../ref/dwconv2d.js';
 import { resolvePadding, type PaddingSpec } from '../ref/geom.js';
-import { checkOp, rand, seedOf } from './opcheck.js';
-import { instantiateOther, otherAlloc, otherGeom, otherRead } from './harness.js';
-
-const build = (process.env.SIMDNET_BUILD ?? 'simd') as sn.Build;
-beforeAll(() => sn.ready(build === 'threads' ? { build, threads: 2 } : { build }));
+import { accTol, checkOp, instantiateOther, otherAlloc, otherBuild, otherGeom, otherRead, rand, seedOf } from
+  './harness.js';
 
 // [start, count] of the 4 fixed shards of n images (src/ops/util.ts shardRanges).
 function shards(n: number): Array<[number, number]> {
@@ -64,7 +61,8 @@ function cases(): Case[] {
 
 function dims(c: Case): DwDims {
   const pad = resolvePadding(c.padding, c.H, c.W, (c.KH - 1) * c.D[0] + 1, (c.KW - 1) * c.D[1] + 1, c.S[0], c.S[1]);
-  return { N: c.N, H: c.H, W: c.W, C: c.C, M: c.M, KH: c.KH, KW: c.KW, SH: c.S[0], SW: c.S[1], DH: c.D[0], DW: c.D[1], pad };
+  return { N: c.N, H: c.H, W: c.W, C: c.C, M: c.M, KH: c.KH, KW: c.KW, SH: c.S[0], SW: c.S[1], DH: c.D[0],
+    DW: c.D[1], pad };
 }
 
 function name(c: Case): string {
@@ -72,28 +70,33 @@ function name(c: Case): string {
     + `p=${JSON.stringify(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`;
 }
 
-describe(`depthwiseConv2d (${build})`, () => {
+describe('depthwiseConv2d vs ref (forward, dx, dw, db)', () => {
   for (const c of cases()) {
     it(name(c), () => {
       const rng = makeRng(seedOf(name(c)));
       const K = c.C * c.M;
       const x = rand(rng, c.N * c.H * c.W * c.C), w = rand(rng, c.KH * c.KW * K), b = rand(rng, K);
       const d = dims(c);
-      const ref = dwconv2dForward(x, w, c.bias ? b : null, d);
-      const out = c.relu ? ref.out.map((v) => (v < 0 ? 0 : v)) : ref.out;
-      const inputs = [{ data: x, shape: [c.N, c.H, c.W, c.C] }, { data: w, shape: [c.KH, c.KW, c.C, c.M] }];
-      if (c.bias) inputs.push({ data: b, shape: [K] });
-      checkOp({
-        name: name(c), inputs,
-        op: (xt, wt, bt) => sn.depthwiseConv2d(xt!, wt!, { strides: c.S, padding: c.padding as sn.Padding, dilationRate: c.D,
-          bias: bt ?? null, activation: c.relu ? 'relu' : 'linear' }),
-        refOut: out, refShape: [c.N, ref.OH, ref.OW, K], outTerms: c.KH * c.KW + 1,
-        refGrads: (r) => {
-          const dout = c.relu ? Float64Array.from(r, (v, i) => (ref.out[i]! > 0 ? v : 0)) : r;
-          const g = dwconv2dBackward(dout, x, w, d);
+      const pre = ([xx, ww, bb]: Float64Array[]) => dwconv2dForward(xx!, ww!, c.bias ? bb! : null, d);
+      const { OH, OW } = dwOut(d);
+      const outTerms = c.KH * c.KW + 1;
+      const gradTerms = [c.M * c.KH * c.KW, c.N * OH * OW, c.N * OH * OW];
+      // The analytic backward (checked by finite differences in test/ref) is the gradient oracle:
+      // differencing the reference over every input of the larger cases would be too slow.
+      checkOp(name(c), {
+        shapes: [[c.N, c.H, c.W, c.C], [c.KH, c.KW, c.C, c.M], ...(c.bias ? [[K]] : [])],
+        inputs: c.bias ? [x, w, b] : [x, w], outShape: [c.N, OH, OW, K],
+        ref: (xs) => { const out = pre(xs).out; return c.relu ? out.map((v) => (v < 0 ? 0 : v)) : out; },
+        op: ([xt, wt, bt]) => sn.depthwiseConv2d(xt!, wt!, { strides: c.S, padding: c.padding as sn.Padding,
+          dilationRate: c.D, bias: bt ?? null, activation: c.relu ? 'relu' : 'linear' }),
+        tol: accTol(outTerms), terms: outTerms,
+        grad: (r, xs) => {
+          const out = pre(xs).out;
+          const dout = c.relu ? Float64Array.from(r, (v, i) => (out[i]! > 0 ? v : 0)) : r;
+          const g = dwconv2dBackward(dout, xs[0]!, xs[1]!, d);
           return c.bias ? [g.dx, g.dw, g.db] : [g.dx, g.dw];
         },
-        gradTerms: [c.M * c.KH * c.KW, c.N * ref.OH * ref.OW, c.N * ref.OH * ref.OW],
+        gradTol: gradTerms.map((n) => accTol(n)), gradTerms,
       });
     });
   }
@@ -120,7 +123,7 @@ describe(`depthwiseConv2d (${build})`, () => {
     { N: 3, H: 9, W: 8, C: 19, M: 1, KH: 5, KW: 5, S: 2, D: 1, padding: 'same' as const },
     { N: 2, H: 8, W: 8, C: 6, M: 2, KH: 3, KW: 3, S: 1, D: 2, padding: 'valid' as const },
   ]) {
-    const other: sn.Build = build === 'scalar' ? 'simd' : 'scalar';
+    const other = otherBuild;
     it(`same bits as the ${other} build: ${JSON.stringify(c)}`, async () => {
       const o = await instantiateOther(other);
       if (!o) return; // the other build cannot run on this engine
@@ -132,11 +135,12 @@ describe(`depthwiseConv2d (${build})`, () => {
       const y = sn.depthwiseConv2d(xt, wt, opts);
       const r = rand(rng, y.size);
       const rt = sn.tensor(r, y.shape);
-      const { grads } = sn.valueAndGrads((a, f, bb) => sn.sum(sn.mul(sn.depthwiseConv2d(a!, f!, { ...opts, bias: bb! }), rt)))([xt, wt, bt]);
+      const { grads } = sn.valueAndGrads((a, f, bb) =>
+        sn.sum(sn.mul(sn.depthwiseConv2d(a!, f!, { ...opts, bias: bb! }), rt)))([xt, wt, bt]);
       const [, OH, OW] = y.shape as [number, number, number, number];
       const pad = resolvePadding(c.padding, c.H, c.W, (c.KH - 1) * c.D + 1, (c.KW - 1) * c.D + 1, c.S, c.S);
-      const og = otherGeom(o, { H: c.H, W: c.W, C: c.C, K, KH: c.KH, KW: c.KW, SH: c.S, SW: c.S, PT: pad.top, PL: pad.left,
-        OH, OW, DH: c.D, DW: c.D, G: c.C });
+      const og = otherGeom(o, { H: c.H, W: c.W, C: c.C, K, KH: c.KH, KW: c.KW, SH: c.S, SW: c.S, PT: pad.top,
+        PL: pad.left, OH, OW, DH: c.D, DW: c.D, G: c.C });
       const ox = otherAlloc(o, x.length, x), ow = otherAlloc(o, w.length, w), ob = otherAlloc(o, K, b);
       const oy = otherAlloc(o, y.size), od = otherAlloc(o, r.length, r), odx = otherAlloc(o, x.length);
       const odw = otherAlloc(o, w.length), odb = otherAlloc(o, K), pw = otherAlloc(o, w.length), pb = otherAlloc(o, K);
@@ -164,8 +168,10 @@ describe(`depthwiseConv2d (${build})`, () => {
 
   it('rejects a filter for the wrong channel count and a bias of the wrong size', () => {
     const x = sn.zeros([1, 5, 5, 6]);
-    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 4, 1]))).toThrow(/input has 6 channels but the depthwise filter expects 4/);
-    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 6, 2]), { bias: sn.zeros([6]) })).toThrow(/bias has 6 values but there are 12 output channels/);
+    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 4, 1])))
+      .toThrow(/input has 6 channels but the depthwise filter expects 4/);
+    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 6, 2]), { bias: sn.zeros([6]) }))
+      .toThrow(/bias has 6 values but there are 12 output channels/);
     x.dispose();
   });
 });

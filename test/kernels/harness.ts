@@ -2,7 +2,9 @@
 // project started (SIMDNET_BUILD, see vitest.config.ts and setup.ts):
 //  - checkOp: an op's forward and every input gradient through the tape against a float64 reference;
 //  - tolerances (accTol) and a tolerant comparison that can report the worst error seen;
+//  - a float64 reference backward against finite differences of its forward (fdCheck);
 //  - raw kernel calls over buffers fenced by NaN guard words (rawRun);
+//  - the same bits at 1, 2 and 4 threads (sameBitsAcrossThreads, threads build);
 //  - the other build instantiated by hand over its own memory, for bit-for-bit agreement;
 //  - expectError for bad input.
 // Layouts as in src: x (N, H, W, C), filter (KH, KW, C, K), out (N, OH, OW, K); a (M, K) · b (K, N).
@@ -11,7 +13,7 @@
 import { expect } from 'vitest';
 import * as sn from '../../src/index.js';
 import { GEOMETRY2D_BYTES, type Geometry2d, writeGeometry2d } from '../../src/wasm/abi.js';
-import { distinctValues, expectClose, makeRng, type Rng } from '../helpers/check.js';
+import { distinctValues, expectClose, makeRng, relErr, type Rng } from '../helpers/check.js';
 
 export type Build = sn.Build;
 export type K = sn.KernelExports;
@@ -60,7 +62,8 @@ export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, to
     const m = Math.max(n ?? 1, 1);
     let worst = 0;
     for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / (U * m));
-    const kind = `${label.split(' ')[0]} ${label.split(': ').pop()!.slice(0, 12)} n${m < 10 ? '<10' : m < 100 ? '<100' : '>=100'}`;
+    const bucket = m < 10 ? '<10' : m < 100 ? '<100' : '>=100';
+    const kind = `${label.split(' ')[0]} ${label.split(': ').pop()!.slice(0, 12)} n${bucket}`;
     tolStats.set(kind, Math.max(tolStats.get(kind) ?? 0, worst));
   }
   expectClose(actual, expected, { ...tol, label });
@@ -179,6 +182,25 @@ export function fdAffordable(elements: number, flops: number): boolean {
   return 4 * elements * flops <= 5e6;
 }
 
+/**
+ * A float64 reference backward `bwd(r, x)` against the finite-difference gradient of x -> sum(fwd(x) ⊙ r)
+ * for a random r, worst relative error below 1e-6 (elements where both are within 1e-8 are skipped).
+ * For references too slow to difference inside checkOp, or whose op is checked exactly against `bwd`.
+ * Inputs should keep kinks (relu, clip) farther than h from every x.
+ */
+export function fdCheck(label: string, fwd: (x: Float64Array) => ArrayLike<number>,
+  bwd: (r: Float64Array, x: Float64Array) => ArrayLike<number>, x: Float64Array, outSize: number, h = 1e-4): void {
+  const r = Float64Array.from(makeRng(seedOf(label)).fill(outSize, -1, 1));
+  const num = fdGrad(([v]) => fwd(v!), [x], 0, r, h);
+  const ana = bwd(r, x);
+  expect(ana.length, `${label}: reference gradient size`).toBe(x.length);
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (Math.abs(ana[i]! - num[i]!) > 1e-8) worst = Math.max(worst, relErr(ana[i]!, num[i]!));
+  }
+  expect(worst, `${label}: reference gradient vs finite differences (worst relative error)`).toBeLessThan(1e-6);
+}
+
 export function checkOp(name: string, spec: OpCheck): void {
   const rng = makeRng(seedOf(name));
   const data = spec.inputs ?? spec.shapes.map((s) => rand(rng, prod(s)));
@@ -283,6 +305,9 @@ export function rawRun(label: string, inputs: ArrayLike<number>[], outputs: (num
   return res;
 }
 
+/** n NaNs: initial contents of a rawRun output the kernel must write everywhere (a bare size is zero-filled). */
+export const nans = (n: number): Float32Array => new Float32Array(n).fill(NaN);
+
 /** Geometry for the plain kernels: dilation and groups default to 1. */
 export type GeometryArgs = Omit<Geometry2d, 'DH' | 'DW' | 'G'> & Partial<Pick<Geometry2d, 'DH' | 'DW' | 'G'>>;
 const withDefaults = (g: GeometryArgs): Geometry2d => ({ DH: 1, DW: 1, G: 1, ...g });
@@ -293,6 +318,25 @@ export function geomPtr(g: GeometryArgs): number {
   const ptr = arena.alloc(GEOMETRY2D_BYTES);
   writeGeometry2d(arena.i32(), ptr, withDefaults(g));
   return ptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thread-count independence (threads build): the fixed shards make 1, 2 and 4 threads sum in one order.
+// ---------------------------------------------------------------------------------------------
+/** run() at 1, 2 and 4 threads must give the same bits in every array it returns; leaves 2 threads running. */
+export async function sameBitsAcrossThreads(run: () => Float32Array[]): Promise<void> {
+  const results: Float32Array[][] = [];
+  for (const n of [1, 2, 4]) {
+    expect(await sn.setThreads(n), 'threads started').toBe(n);
+    results.push(run());
+  }
+  await sn.setThreads(2);
+  results.slice(1).forEach((res, t) => {
+    expect(res.length, `${[2, 4][t]} threads: arrays returned`).toBe(results[0]!.length);
+    res.forEach((a, i) => {
+      expect(firstBitDiff(a, results[0]![i]!), `array ${i} at ${[2, 4][t]} threads vs 1 thread`).toBe('identical');
+    });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,15 +1,12 @@
-// pad2d kernels (zero padding and cropping of NHWC images) against test/ref/pad2d.ts, for the build
-// in SIMDNET_BUILD (default simd): forward and dx through the op, raw kernels with guard words and
-// accumulation, bits at 1, 2 and 4 threads, bad arguments.
-import { beforeAll, describe, expect, it } from 'vitest';
+// The pad2d kernels (zero padding and cropping of NHWC images) raw and through the ops, against
+// test/ref/pad2d.ts: forward and dx, raw kernels with guard words and accumulation, bits at 1, 2 and
+// 4 threads, bad arguments. Copies only, so every comparison is exact.
+import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { GEOMETRY2D_BYTES, writeGeometry2d } from '../../src/wasm/abi.js';
 import { makeRng } from '../helpers/check.js';
-import { EXACT, checkOp, fdCheck, prod, rand, rawRun, sameBitsAcrossThreads, seedOf } from '../helpers/opcheck.js';
 import { crop, cropBackward, zeroPad, zeroPadBackward, type Sides } from '../ref/pad2d.js';
-
-const build = (process.env.SIMDNET_BUILD ?? 'simd') as sn.Build;
-beforeAll(() => sn.ready(build === 'threads' ? { build, threads: 2 } : { build }));
+import { build, checkOp, EXACT, fdCheck, geomPtr, nans, prod, rand, rawRun, sameBitsAcrossThreads, seedOf } from
+  './harness.js';
 
 // [N, H, W, C], sides: odd channel counts exercise the scalar tails of the SIMD runs.
 const CASES: Array<[number[], Sides]> = [
@@ -20,7 +17,7 @@ const CASES: Array<[number[], Sides]> = [
   [[5, 6, 7, 2], [[1, 2], [3, 0]]],
 ];
 
-describe(`pad2d [${build}]`, () => {
+describe('pad2d', () => {
   it('engine runs the requested build', () => { expect(sn.getEngine().build).toBe(build); });
 
   for (const [shape, s] of CASES) {
@@ -29,18 +26,24 @@ describe(`pad2d [${build}]`, () => {
     it(`zeroPadding2d x=[${shape}] padding=${pads}`, () => {
       const name = `pad x=[${shape}] ${pads}`;
       const x = rand(makeRng(seedOf(name)), prod(shape));
-      const outShape = [N, H + s[0][0] + s[0][1], W + s[1][0] + s[1][1], C];
-      checkOp(name, (t) => sn.zeroPadding2d(t, s), x, shape,
-        { fwd: zeroPad(x, N, H, W, C, s), bwd: (dy) => zeroPadBackward(dy, N, H, W, C, s), outShape }, EXACT, EXACT);
+      // The analytic backward is the oracle (finite differences are not exact); it is itself checked
+      // against finite differences below.
+      checkOp(name, {
+        shapes: [shape], inputs: [x], outShape: [N, H + s[0][0] + s[0][1], W + s[1][0] + s[1][1], C],
+        ref: ([v]) => zeroPad(v!, N, H, W, C, s), op: ([t]) => sn.zeroPadding2d(t!, s),
+        tol: EXACT, grad: (r) => [zeroPadBackward(r, N, H, W, C, s)],
+      });
     });
     const cs: Sides = [[s[0][0], Math.min(s[0][1], H - 1 - s[0][0])], [s[1][0], Math.min(s[1][1], W - 1 - s[1][0])]];
     if (cs[0][0] + cs[0][1] < H && cs[1][0] + cs[1][1] < W) {
       it(`cropping2d x=[${shape}] cropping=[[${cs[0]}],[${cs[1]}]]`, () => {
         const name = `crop x=[${shape}] ${JSON.stringify(cs)}`;
         const x = rand(makeRng(seedOf(name)), prod(shape));
-        const outShape = [N, H - cs[0][0] - cs[0][1], W - cs[1][0] - cs[1][1], C];
-        checkOp(name, (t) => sn.cropping2d(t, cs), x, shape,
-          { fwd: crop(x, N, H, W, C, cs), bwd: (dy) => cropBackward(dy, N, H, W, C, cs), outShape }, EXACT, EXACT);
+        checkOp(name, {
+          shapes: [shape], inputs: [x], outShape: [N, H - cs[0][0] - cs[0][1], W - cs[1][0] - cs[1][1], C],
+          ref: ([v]) => crop(v!, N, H, W, C, cs), op: ([t]) => sn.cropping2d(t!, cs),
+          tol: EXACT, grad: (r) => [cropBackward(r, N, H, W, C, cs)],
+        });
       });
     }
   }
@@ -68,16 +71,14 @@ describe(`pad2d [${build}]`, () => {
     const OH = H + 3, OW = W + 3;
     const rng = makeRng(11);
     const x = rand(rng, N * H * W * C), dout = rand(rng, N * OH * OW * C), dinp0 = rand(rng, x.length);
-    const geo = { H, W, C, K: C, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0, OH, OW, DH: 1, DW: 1, G: 1 };
-    const arena = sn.getArena();
-    const g = arena.alloc(GEOMETRY2D_BYTES);
-    writeGeometry2d(arena.i32(), g, geo);
-    const [y] = rawRun('pad fwd', [x], [N * OH * OW * C], ([px], [po]) => k.pad2d_forward(po!, px!, g, N, 1, 2));
+    const g = geomPtr({ H, W, C, K: C, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0, OH, OW });
+    // The output starts as NaN, so a padding element the kernel does not write shows.
+    const [y] = rawRun('pad fwd', [x], [nans(N * OH * OW * C)], ([px], [po]) => k.pad2d_forward(po!, px!, g, N, 1, 2));
     expect(Array.from(y!)).toEqual(Array.from(zeroPad(x, N, H, W, C, s), Math.fround));
     const [dx] = rawRun('pad bwd', [dout], [dinp0], ([pd], [pdx]) => k.pad2d_backward(pdx!, pd!, g, N, 1, 2));
     const want = zeroPadBackward(dout, N, H, W, C, s).map((v, i) => Math.fround(v + dinp0[i]!));
     expect(Array.from(dx!)).toEqual(Array.from(want));
-    arena.release(g);
+    sn.getArena().release(g);
   });
 
   it('bad arguments: wrong rank, negative or malformed sizes, a crop that leaves nothing', () => {

@@ -1,15 +1,13 @@
-// resize kernels (nearest and half-pixel bilinear upsampling of NHWC images) against
-// test/ref/resize.ts, for the build in SIMDNET_BUILD (default simd): forward and dx through the op,
-// raw kernels with guard words and accumulation, bits at 1, 2 and 4 threads, bad arguments.
-import { beforeAll, describe, expect, it } from 'vitest';
+// The resize kernels (nearest and half-pixel bilinear upsampling of NHWC images) raw and through the
+// op, against test/ref/resize.ts: forward and dx, raw kernels with guard words and accumulation, bits
+// at 1, 2 and 4 threads, bad arguments.
+import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { GEOMETRY2D_BYTES, writeGeometry2d } from '../../src/wasm/abi.js';
 import { makeRng } from '../helpers/check.js';
-import { EXACT, U, checkOp, fdCheck, prod, rand, rawRun, sameBitsAcrossThreads, seedOf, type Tol } from '../helpers/opcheck.js';
 import { upsample, upsampleBackward } from '../ref/resize.js';
-
-const build = (process.env.SIMDNET_BUILD ?? 'simd') as sn.Build;
-beforeAll(() => sn.ready(build === 'threads' ? { build, threads: 2 } : { build }));
+import {
+  build, checkOp, EXACT, fdCheck, geomPtr, nans, prod, rand, rawRun, sameBitsAcrossThreads, seedOf, type Tol, U,
+} from './harness.js';
 
 // Tolerances, values in [-1, 1]:
 //  - nearest forward is a copy (exact); its dx sums SH*SW f32 terms: atol 2U per term.
@@ -31,7 +29,7 @@ const CASES: Array<[number[], [number, number]]> = [
   [[2, 5, 5, 4], [4, 4]],
 ];
 
-describe(`resize [${build}]`, () => {
+describe('resize', () => {
   it('engine runs the requested build', () => { expect(sn.getEngine().build).toBe(build); });
 
   for (const mode of ['nearest', 'bilinear'] as const) {
@@ -40,10 +38,14 @@ describe(`resize [${build}]`, () => {
       const name = `upSampling2d ${mode} x=[${shape}] size=[${SH},${SW}]`;
       it(name, () => {
         const x = rand(makeRng(seedOf(name)), prod(shape));
-        checkOp(name, (t) => sn.upSampling2d(t, [SH, SW], mode), x, shape, {
-          fwd: upsample(x, N, H, W, C, SH, SW, mode), bwd: (dy) => upsampleBackward(dy, N, H, W, C, SH, SW, mode),
-          outShape: [N, H * SH, W * SW, C],
-        }, mode === 'nearest' ? EXACT : bilinearFwd(H, W), mode === 'nearest' ? nearestBwd(SH, SW) : bilinearBwd(H, W, SH, SW));
+        // The analytic backward is the oracle (checked against finite differences below).
+        checkOp(name, {
+          shapes: [shape], inputs: [x], outShape: [N, H * SH, W * SW, C],
+          ref: ([v]) => upsample(v!, N, H, W, C, SH, SW, mode), op: ([t]) => sn.upSampling2d(t!, [SH, SW], mode),
+          tol: mode === 'nearest' ? EXACT : bilinearFwd(H, W),
+          gradTol: mode === 'nearest' ? nearestBwd(SH, SW) : bilinearBwd(H, W, SH, SW),
+          grad: (r) => [upsampleBackward(r, N, H, W, C, SH, SW, mode)],
+        });
       });
     }
   }
@@ -70,13 +72,12 @@ describe(`resize [${build}]`, () => {
     const OH = H * SH, OW = W * SW;
     const rng = makeRng(11);
     const x = rand(rng, N * H * W * C), dout = rand(rng, N * OH * OW * C), dinp0 = rand(rng, x.length);
-    const arena = sn.getArena();
-    const g = arena.alloc(GEOMETRY2D_BYTES);
-    writeGeometry2d(arena.i32(), g, { H, W, C, K: C, KH: 1, KW: 1, SH, SW, PT: 0, PL: 0, OH, OW, DH: 1, DW: 1, G: 1 });
+    const g = geomPtr({ H, W, C, K: C, KH: 1, KW: 1, SH, SW, PT: 0, PL: 0, OH, OW });
     for (const mode of ['nearest', 'bilinear'] as const) {
       const fwd = mode === 'nearest' ? k.resize_nearest_forward : k.resize_bilinear_forward;
       const bwd = mode === 'nearest' ? k.resize_nearest_backward : k.resize_bilinear_backward;
-      const [y] = rawRun(`${mode} fwd`, [x], [N * OH * OW * C], ([px], [po]) => fwd(po!, px!, g, N));
+      // The output starts as NaN, so an element the kernel does not write shows.
+      const [y] = rawRun(`${mode} fwd`, [x], [nans(N * OH * OW * C)], ([px], [po]) => fwd(po!, px!, g, N));
       const ft = mode === 'nearest' ? EXACT : bilinearFwd(H, W);
       expect(y!.some(Number.isNaN)).toBe(false);
       const want = upsample(x, N, H, W, C, SH, SW, mode);
@@ -86,7 +87,7 @@ describe(`resize [${build}]`, () => {
       const bt = bilinearBwd(H, W, SH, SW).atol + 2 * U;
       for (let i = 0; i < wantDx.length; i++) expect(Math.abs(dx![i]! - wantDx[i]!)).toBeLessThanOrEqual(bt);
     }
-    arena.release(g);
+    sn.getArena().release(g);
   });
 
   it('bad arguments: wrong rank, non-integer or zero size, unknown interpolation', () => {
@@ -95,7 +96,8 @@ describe(`resize [${build}]`, () => {
     expect(() => sn.upSampling2d(flat, 2)).toThrow(/rank 4, got shape \[2,3\]/);
     expect(() => sn.upSampling2d(x, 0)).toThrow(/size must be a positive integer, got 0/);
     expect(() => sn.upSampling2d(x, [2, 1.5])).toThrow(/size must be a positive integer, got 1.5/);
-    expect(() => sn.upSampling2d(x, 2, 'bicubic' as never)).toThrow(/interpolation must be 'nearest' or 'bilinear', got "bicubic"/);
+    expect(() => sn.upSampling2d(x, 2, 'bicubic' as never))
+      .toThrow(/interpolation must be 'nearest' or 'bilinear', got "bicubic"/);
     x.dispose(); flat.dispose();
   });
 
