@@ -111,8 +111,9 @@ async function countInflated(fn: () => Promise<unknown>): Promise<number> {
   let inflated = 0;
   class Counting extends Real {
     constructor(format: CompressionFormat) { super(format); }
-    override get readable(): ReadableStream<Uint8Array> {
-      return super.readable.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+    override get readable(): DecompressionStream['readable'] {
+      type Chunk = DecompressionStream['readable'] extends ReadableStream<infer C> ? C : never;
+      return super.readable.pipeThrough(new TransformStream<Chunk, Chunk>({
         transform(chunk, c) { inflated += chunk.length; c.enqueue(chunk); },
       }), { preventCancel: false });
     }

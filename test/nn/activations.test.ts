@@ -9,8 +9,8 @@ import { gradCheckTraining, oneHot } from './gradcheck-helpers.js';
 
 beforeAll(async () => { await sn.ready(); });
 
-const live: sn.Sequential[] = [];
-const track = (m: sn.Sequential) => { live.push(m); return m; };
+const live: sn.Model[] = [];
+const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
 afterAll(() => { for (const m of live) m.dispose(); });
 
 const L = sn.layers;

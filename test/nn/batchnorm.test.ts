@@ -12,8 +12,8 @@ import { crc32 } from '../../src/nn/crc32.js';
 
 beforeAll(async () => { await sn.ready(); });
 
-const live: sn.Sequential[] = [];
-const track = (m: sn.Sequential) => { live.push(m); return m; };
+const live: sn.Model[] = [];
+const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
 afterAll(() => { for (const m of live) m.dispose(); });
 
 const L = sn.layers;

@@ -8,9 +8,9 @@ import { bars, weightArrays, weightsHash } from './fixtures.js';
 
 const L = sn.layers;
 beforeAll(async () => { await sn.ready(); });
-const live: sn.Sequential[] = [];
+const live: sn.Model[] = [];
 afterEach(() => { while (live.length) live.pop()!.dispose(); });
-const track = (m: sn.Sequential) => { live.push(m); return m; };
+const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
 
 // 8x8x1 -> conv 8x8x4 -> depthwise M=2 8x8x8 -> grouped dilated conv 8x8x4 -> separable s2 3x3x4
 // -> transpose s2 6x6x3 -> dense 3.

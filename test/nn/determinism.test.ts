@@ -6,7 +6,7 @@ import { bars, tinyModel, weightsHash } from './fixtures.js';
 
 beforeAll(async () => { await sn.ready(); });
 
-const live: sn.Sequential[] = [];
+const live: sn.Model[] = [];
 afterEach(() => { while (live.length) live.pop()!.dispose(); });
 
 const data = bars(240, 77);

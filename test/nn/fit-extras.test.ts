@@ -6,8 +6,8 @@ import { bars, tinyModel, weightsHash } from './fixtures.js';
 
 beforeAll(async () => { await sn.ready(); });
 
-const live: sn.Sequential[] = [];
-const track = (m: sn.Sequential) => { live.push(m); return m; };
+const live: sn.Model[] = [];
+const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
 afterEach(() => { while (live.length) live.pop()!.dispose(); });
 
 const train = bars(600, 1);

@@ -51,7 +51,7 @@ export function tinyModel(seed?: number, extra: sn.Layer[] = []): sn.Sequential 
 }
 
 // model -> FNV-1a (32-bit) over the little-endian float32 bytes of every weight array, as 8 hex digits
-export function weightsHash(model: sn.Sequential): string {
+export function weightsHash(model: sn.Model): string {
   let h = 0x811c9dc5;
   for (const t of model.getWeights()) {
     const f = t.dataSync() as Float32Array;
@@ -63,6 +63,6 @@ export function weightsHash(model: sn.Sequential): string {
 }
 
 // model -> copies of all weights as plain Float32Arrays
-export function weightArrays(model: sn.Sequential): Float32Array[] {
+export function weightArrays(model: sn.Model): Float32Array[] {
   return model.getWeights().map((t) => { const a = t.dataSync() as Float32Array; t.dispose(); return a; });
 }

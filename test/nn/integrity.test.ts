@@ -16,8 +16,8 @@ import { FILE_TRAINED } from './compat-files.js';
 
 beforeAll(async () => { await sn.ready(); });
 
-const live: sn.Sequential[] = [];
-const track = (m: sn.Sequential) => { live.push(m); return m; };
+const live: sn.Model[] = [];
+const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
 afterAll(() => { for (const m of live) m.dispose(); });
 
 const data = bars(32, 8);

@@ -7,8 +7,8 @@ import { distinctValues, makeRng, relErr } from '../helpers/check.js';
 
 beforeAll(async () => { await sn.ready(); });
 
-const models: sn.Sequential[] = [];
-const track = (m: sn.Sequential) => { models.push(m); return m; };
+const models: sn.Model[] = [];
+const track = <M extends sn.Model>(m: M) => { models.push(m); return m; };
 afterAll(() => { for (const m of models) m.dispose(); });
 
 // STYLE tier 4 (float32 end to end): step h = 1e-2, relative error < 1e-2.

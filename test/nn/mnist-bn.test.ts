@@ -11,7 +11,7 @@ import { defaultMnistDir, loadIdxDir } from '../../src/node/data.js';
 
 beforeAll(async () => { await sn.ready(); });
 
-const live: sn.Sequential[] = [];
+const live: sn.Model[] = [];
 afterAll(() => { for (const m of live) m.dispose(); });
 
 // 28x28x1 → conv 8 3x3 (+ BN) → relu → maxpool 2 → conv 16 3x3 (+ BN) → relu → maxpool 2 → flatten → dense 10 softmax

@@ -14,8 +14,8 @@ import { bars } from './fixtures.js';
 beforeAll(async () => { await sn.ready(); await tfc.setBackend('cpu'); });
 
 const L = sn.layers;
-const live: sn.Sequential[] = [];
-const track = (m: sn.Sequential) => { live.push(m); return m; };
+const live: sn.Model[] = [];
+const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
 afterAll(() => { for (const m of live) m.dispose(); });
 
 // A layer of ours applied to x (with batch) through a one-layer model, as a plain array.
@@ -160,7 +160,7 @@ describe('in Sequential models', () => {
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[losses.length - 1]!).toBeLessThan(losses[0]!);
     const loaded = track(sn.loadModel(m.save()));
-    const p = (mm: sn.Sequential) => { const y = mm.predict(probe); const v = y.dataSync(); y.dispose(); return Array.from(v); };
+    const p = (mm: sn.Model) => { const y = mm.predict(probe); const v = y.dataSync(); y.dispose(); return Array.from(v); };
     expect(p(loaded)).toEqual(p(m));
     expect(loaded.summary(null)).toBe(m.summary(null));
     expect(loaded.layers.map((l) => JSON.stringify(l.getConfig()))).toEqual(m.layers.map((l) => JSON.stringify(l.getConfig())));

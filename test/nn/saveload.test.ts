@@ -13,15 +13,15 @@ import { bars, tinyModel, weightArrays, weightsHash } from './fixtures.js';
 
 beforeAll(async () => { await sn.ready(); });
 
-const live: sn.Sequential[] = [];
-const track = (m: sn.Sequential) => { live.push(m); return m; };
+const live: sn.Model[] = [];
+const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
 afterAll(() => { for (const m of live) m.dispose(); });
 
 const data = bars(2000, 5);
 const probeX = bars(12, 99).x;
 
 // model -> its predictions on probeX as a plain array
-function predictions(m: sn.Sequential): Float32Array {
+function predictions(m: sn.Model): Float32Array {
   const p = m.predict(probeX);
   const v = p.dataSync() as Float32Array;
   p.dispose();

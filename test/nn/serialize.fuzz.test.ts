@@ -30,7 +30,7 @@ function judge(kind: string, bytes: Uint8Array): 'refused' | 'identical' {
   const c = (counts[kind] ??= { refused: 0, identical: 0 });
   const arena = sn.getArena();
   const live = arena.liveBytes;
-  let m: sn.Sequential;
+  let m: sn.Model;
   try {
     m = sn.loadModel(bytes);
   } catch (e) {
@@ -109,7 +109,7 @@ describe('loadModel fuzz', () => {
       // then the content, not the bytes, must match: saving twice is stable and weights are the file's.
       const arena = sn.getArena();
       const live = arena.liveBytes;
-      let m: sn.Sequential;
+      let m: sn.Model;
       try { m = sn.loadModel(reseal(b)); } catch (e) {
         expect(Object.getPrototypeOf(e), String(e)).toBe(Error.prototype);
         expect((e as Error).message).toMatch(/^loadModel: \S/);
