@@ -16,10 +16,14 @@ import { isMain, mnistSubset, options, saveLoadCheck, trainAndReport } from './s
 
 const L = sn.layers;
 const DEFAULTS = {
-  train: 2000, test: 200, epochs: 1, batchSize: 32, lr: 0.003, noise: 0.4, seed: 1, show: 10, svg: 'denoise.svg', out: '', data: '',
+  train: 2000, test: 200, epochs: 1, batchSize: 32, lr: 0.003, noise: 0.4, seed: 1, show: 10, svg: 'denoise.svg',
+  out: '', data: '',
 };
 
-/** 28 -> conv 16 -> pool -> 14 -> conv 32 -> pool -> 7 -> conv 32 -> transpose to 14 (+ skip) -> up to 28 (+ skip) -> 1. */
+/**
+ * 28 -> conv 16 -> pool -> 14 -> conv 32 -> pool -> 7 -> conv 32 -> transposed conv to 14 (+ skip)
+ * -> upsample to 28 (+ skip) -> 1 channel.
+ */
 export function buildDenoiser({ seed = 1 } = {}) {
   const conv = (filters, name, activation = 'relu') =>
     L.conv2d({ filters, kernelSize: 3, padding: 'same', activation, name });
@@ -27,8 +31,9 @@ export function buildDenoiser({ seed = 1 } = {}) {
   const e1 = conv(16, 'enc1').apply(input); // 28x28x16
   const e2 = conv(32, 'enc2').apply(L.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(e1)); // 14x14x32
   const mid = conv(32, 'mid').apply(L.maxPooling2d({ poolSize: 2, name: 'pool2' }).apply(e2)); // 7x7x32
-  const u2 = L.conv2dTranspose({ filters: 32, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'up2' })
-    .apply(mid); // 14x14x32
+  const u2 = L.conv2dTranspose({
+    filters: 32, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'up2',
+  }).apply(mid); // 14x14x32
   const d2 = conv(16, 'dec2').apply(L.concatenate({ name: 'skip2' }).apply([u2, e2])); // 14x14x16
   const u1 = L.upSampling2D({ size: 2, name: 'up1' }).apply(d2); // 28x28x16
   const d1 = conv(16, 'dec1').apply(L.concatenate({ name: 'skip1' }).apply([u1, e1])); // 28x28x16
@@ -57,7 +62,9 @@ function digit(img, off, x0, y0, s) {
     for (let x = 0; x < 28; x++) {
       const v = img[off + y * 28 + x];
       const g = v > 0 ? (v >= 1 ? 255 : Math.round(v * 255)) : 0;
-      if (g > 0) out.push(`<rect x="${x0 + x * s}" y="${y0 + y * s}" width="${s}" height="${s}" fill="rgb(${g},${g},${g})"/>`);
+      if (g > 0) {
+        out.push(`<rect x="${x0 + x * s}" y="${y0 + y * s}" width="${s}" height="${s}" fill="rgb(${g},${g},${g})"/>`);
+      }
     }
   }
   return out.join('');
@@ -74,8 +81,8 @@ export function denoiseSvg(noisy, denoised, clean, count, scale = 3) {
     parts.push(`<text x="4" y="${y0 + cell / 2}">${esc(name)}</text>`);
     for (let i = 0; i < count; i++) {
       const x0 = labelW + i * cell;
-      parts.push(`<g class="${esc(name)}"><rect x="${x0}" y="${y0}" width="${28 * scale}" height="${28 * scale}" fill="black"/>` +
-        `${digit(imgs, i * 784, x0, y0, scale)}</g>`);
+      const frame = `<rect x="${x0}" y="${y0}" width="${28 * scale}" height="${28 * scale}" fill="black"/>`;
+      parts.push(`<g class="${esc(name)}">${frame}${digit(imgs, i * 784, x0, y0, scale)}</g>`);
     }
   });
   parts.push('</svg>');
@@ -109,7 +116,8 @@ export async function main(opts = {}, argv = []) {
   const t0 = performance.now();
   const losses = await trainAndReport(model, x, y, xTest, yTest,
     { epochs: o.epochs, batchSize: o.batchSize, seed: o.seed, log });
-  log(`trained in ${((performance.now() - t0) / 1000).toFixed(1)} s; test mean squared error ${losses.after.toFixed(4)}`);
+  const seconds = (performance.now() - t0) / 1000;
+  log(`trained in ${seconds.toFixed(1)} s; test mean squared error ${losses.after.toFixed(4)}`);
   const saved = saveLoadCheck(model, xTest, log);
   const onnx = await sn.toONNX(model);
   if (o.out) await writeFile(o.out, onnx);

@@ -14,7 +14,9 @@ const L = sn.layers;
 // Keras' 0.99 needs hundreds of steps before the moving statistics (used by evaluate/predict) forget
 // their initial values; one short epoch is tens of steps, so the moving averages follow faster.
 const BN_MOMENTUM = 0.9;
-const DEFAULTS = { train: 2000, test: 500, epochs: 1, batchSize: 32, lr: 0.003, expansion: 4, seed: 1, out: '', data: '' };
+const DEFAULTS = {
+  train: 2000, test: 500, epochs: 1, batchSize: 32, lr: 0.003, expansion: 4, seed: 1, out: '', data: '',
+};
 
 /** BatchNormalization then ReLU6 (the layer form: reLU({ maxValue: 6 })), or nothing after BN for linear. */
 function bn(x, relu6, name) {
@@ -35,7 +37,8 @@ function invertedResidual(x, filters, strides, expansion, name) {
   }
   h = bn(L.depthwiseConv2d({ kernelSize: 3, strides, padding: 'same', useBias: false, name: `${name}_dw` })
     .apply(h), true, `${name}_dw`);
-  h = bn(L.conv2d({ filters, kernelSize: 1, useBias: false, name: `${name}_project` }).apply(h), false, `${name}_project`);
+  h = bn(L.conv2d({ filters, kernelSize: 1, useBias: false, name: `${name}_project` }).apply(h), false,
+    `${name}_project`);
   return strides === 1 && inChannels === filters ? L.add({ name: `${name}_add` }).apply([x, h]) : h;
 }
 
@@ -66,7 +69,8 @@ export async function main(opts = {}, argv = []) {
   const data = await mnistSubset(o.train, o.test, o.data);
   const model = buildMobileNetV2({ expansion: o.expansion, seed: o.seed, classes: data.numClasses });
   if (!quiet) model.summary();
-  model.compile({ optimizer: new sn.Adam({ learningRate: o.lr }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const optimizer = new sn.Adam({ learningRate: o.lr });
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const x = images(data.train), y = oneHot(data.train.labels, data.numClasses);
   const xTest = images(data.test), yTest = oneHot(data.test.labels, data.numClasses);
   const t0 = performance.now();

@@ -15,7 +15,9 @@ const L = sn.layers;
 // Keras' 0.99 needs hundreds of steps before the moving statistics (used by evaluate/predict) forget
 // their initial values; one short epoch is tens of steps, so the moving averages follow faster.
 const BN_MOMENTUM = 0.9;
-const DEFAULTS = { train: 2000, test: 500, epochs: 1, batchSize: 32, lr: 0.003, width: 8, blocks: 1, seed: 1, out: '', data: '' };
+const DEFAULTS = {
+  train: 2000, test: 500, epochs: 1, batchSize: 32, lr: 0.003, width: 8, blocks: 1, seed: 1, out: '', data: '',
+};
 
 /** conv -> BatchNormalization (-> relu): the conv has no bias, BatchNormalization's beta plays its part. */
 function convBn(x, filters, kernelSize, strides, relu, name) {
@@ -32,7 +34,8 @@ function residualBlock(x, filters, strides, name) {
   const inChannels = x.shape[x.shape.length - 1];
   const h = convBn(convBn(x, filters, 3, strides, true, `${name}_a`), filters, 3, 1, false, `${name}_b`);
   const shortcut = strides !== 1 || inChannels !== filters ? convBn(x, filters, 1, strides, false, `${name}_proj`) : x;
-  return L.activation({ activation: 'relu', name: `${name}_out` }).apply(L.add({ name: `${name}_add` }).apply([h, shortcut]));
+  const sum = L.add({ name: `${name}_add` }).apply([h, shortcut]);
+  return L.activation({ activation: 'relu', name: `${name}_out` }).apply(sum);
 }
 
 /** 28x28x1 -> stem (width) -> stage 1 (width, 28x28) -> stage 2 (2 width, 14x14) -> stage 3 (4 width, 7x7) -> 10. */
@@ -64,7 +67,8 @@ export async function main(opts = {}, argv = []) {
   const data = await mnistSubset(o.train, o.test, o.data);
   const model = buildResNet({ width: o.width, blocks: o.blocks, seed: o.seed, classes: data.numClasses });
   if (!quiet) model.summary();
-  model.compile({ optimizer: new sn.Adam({ learningRate: o.lr }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const optimizer = new sn.Adam({ learningRate: o.lr });
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const x = images(data.train), y = oneHot(data.train.labels, data.numClasses);
   const xTest = images(data.test), yTest = oneHot(data.test.labels, data.numClasses);
   const t0 = performance.now();
