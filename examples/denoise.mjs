@@ -16,8 +16,17 @@ import { isMain, mnistSubset, options, saveLoadCheck, trainAndReport } from './s
 
 const L = sn.layers;
 const DEFAULTS = {
-  train: 2000, test: 200, epochs: 1, batchSize: 32, lr: 0.003, noise: 0.4, seed: 1, show: 10, svg: 'denoise.svg',
-  out: '', data: '',
+  train: 2000,
+  test: 200,
+  epochs: 1,
+  batchSize: 32,
+  lr: 0.003,
+  noise: 0.4,
+  seed: 1,
+  show: 10,
+  svg: 'denoise.svg',
+  out: '',
+  data: '',
 };
 
 /**
@@ -32,7 +41,12 @@ export function buildDenoiser({ seed = 1 } = {}) {
   const e2 = conv(32, 'enc2').apply(L.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(e1)); // 14x14x32
   const mid = conv(32, 'mid').apply(L.maxPooling2d({ poolSize: 2, name: 'pool2' }).apply(e2)); // 7x7x32
   const u2 = L.conv2dTranspose({
-    filters: 32, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'up2',
+    filters: 32,
+    kernelSize: 3,
+    strides: 2,
+    padding: 'same',
+    activation: 'relu',
+    name: 'up2',
   }).apply(mid); // 14x14x32
   const d2 = conv(16, 'dec2').apply(L.concatenate({ name: 'skip2' }).apply([u2, e2])); // 14x14x16
   const u1 = L.upSampling2D({ size: 2, name: 'up1' }).apply(d2); // 28x28x16
@@ -72,10 +86,19 @@ function digit(img, off, x0, y0, s) {
 
 /** Rows noisy / denoised / clean of the first `count` images, each row labelled. */
 export function denoiseSvg(noisy, denoised, clean, count, scale = 3) {
-  const cell = 28 * scale + 6, labelW = 80, rows = [['noisy', noisy], ['denoised', denoised], ['clean', clean]];
-  const width = labelW + count * cell, height = rows.length * cell + 6;
-  const parts = [svgOpen(width, height, 'MNIST digits: noisy, denoised by the model, clean'),
-    `<rect width="${width}" height="${height}" fill="white"/>`];
+  const cell = 28 * scale + 6,
+    labelW = 80,
+    rows = [
+      ['noisy', noisy],
+      ['denoised', denoised],
+      ['clean', clean],
+    ];
+  const width = labelW + count * cell,
+    height = rows.length * cell + 6;
+  const parts = [
+    svgOpen(width, height, 'MNIST digits: noisy, denoised by the model, clean'),
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+  ];
   rows.forEach(([name, imgs], r) => {
     const y0 = 6 + r * cell;
     parts.push(`<text x="4" y="${y0 + cell / 2}">${esc(name)}</text>`);
@@ -114,8 +137,12 @@ export async function main(opts = {}, argv = []) {
   identity /= xTest.data.length;
   log(`mean squared error of the noisy test input itself: ${identity.toFixed(4)}`);
   const t0 = performance.now();
-  const losses = await trainAndReport(model, x, y, xTest, yTest,
-    { epochs: o.epochs, batchSize: o.batchSize, seed: o.seed, log });
+  const losses = await trainAndReport(model, x, y, xTest, yTest, {
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    log,
+  });
   const seconds = (performance.now() - t0) / 1000;
   log(`trained in ${seconds.toFixed(1)} s; test mean squared error ${losses.after.toFixed(4)}`);
   const saved = saveLoadCheck(model, xTest, log);

@@ -15,7 +15,15 @@ const L = sn.layers;
 // their initial values; one short epoch is tens of steps, so the moving averages follow faster.
 const BN_MOMENTUM = 0.9;
 const DEFAULTS = {
-  train: 2000, test: 500, epochs: 1, batchSize: 32, lr: 0.003, expansion: 4, seed: 1, out: '', data: '',
+  train: 2000,
+  test: 500,
+  epochs: 1,
+  batchSize: 32,
+  lr: 0.003,
+  expansion: 4,
+  seed: 1,
+  out: '',
+  data: '',
 };
 
 /** BatchNormalization then ReLU6 (the layer form: reLU({ maxValue: 6 })), or nothing after BN for linear. */
@@ -32,24 +40,44 @@ function invertedResidual(x, filters, strides, expansion, name) {
   const inChannels = x.shape[x.shape.length - 1];
   let h = x;
   if (expansion !== 1) {
-    h = bn(L.conv2d({ filters: inChannels * expansion, kernelSize: 1, useBias: false, name: `${name}_expand` })
-      .apply(h), true, `${name}_expand`);
+    h = bn(
+      L.conv2d({ filters: inChannels * expansion, kernelSize: 1, useBias: false, name: `${name}_expand` }).apply(h),
+      true,
+      `${name}_expand`,
+    );
   }
-  h = bn(L.depthwiseConv2d({ kernelSize: 3, strides, padding: 'same', useBias: false, name: `${name}_dw` })
-    .apply(h), true, `${name}_dw`);
-  h = bn(L.conv2d({ filters, kernelSize: 1, useBias: false, name: `${name}_project` }).apply(h), false,
-    `${name}_project`);
+  h = bn(
+    L.depthwiseConv2d({ kernelSize: 3, strides, padding: 'same', useBias: false, name: `${name}_dw` }).apply(h),
+    true,
+    `${name}_dw`,
+  );
+  h = bn(
+    L.conv2d({ filters, kernelSize: 1, useBias: false, name: `${name}_project` }).apply(h),
+    false,
+    `${name}_project`,
+  );
   return strides === 1 && inChannels === filters ? L.add({ name: `${name}_add` }).apply([x, h]) : h;
 }
 
 /** 28x28x1 -> stem conv (stride 2, 14x14) -> inverted residual blocks (7x7) -> 1x1 head -> GAP -> softmax. */
 export function buildMobileNetV2({ expansion = 4, seed = 1, classes = 10 } = {}) {
   const input = sn.input({ shape: [28, 28, 1], name: 'input' });
-  let x = bn(L.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'stem' })
-    .apply(input), true, 'stem');
+  let x = bn(
+    L.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'stem' }).apply(input),
+    true,
+    'stem',
+  );
   // [filters, stride, expansion]: the first block has expansion 1, as in the paper.
-  const blocks = [[8, 1, 1], [16, 2, expansion], [16, 1, expansion], [24, 1, expansion], [24, 1, expansion]];
-  blocks.forEach(([f, s, t], i) => { x = invertedResidual(x, f, s, t, `block${i + 1}`); });
+  const blocks = [
+    [8, 1, 1],
+    [16, 2, expansion],
+    [16, 1, expansion],
+    [24, 1, expansion],
+    [24, 1, expansion],
+  ];
+  blocks.forEach(([f, s, t], i) => {
+    x = invertedResidual(x, f, s, t, `block${i + 1}`);
+  });
   x = bn(L.conv2d({ filters: 64, kernelSize: 1, useBias: false, name: 'head' }).apply(x), true, 'head');
   const pooled = L.globalAveragePooling2D({ name: 'gap' }).apply(x);
   const output = L.dense({ units: classes, activation: 'softmax', name: 'logits' }).apply(pooled);
@@ -71,14 +99,22 @@ export async function main(opts = {}, argv = []) {
   if (!quiet) model.summary();
   const optimizer = new sn.Adam({ learningRate: o.lr });
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  const x = images(data.train), y = oneHot(data.train.labels, data.numClasses);
-  const xTest = images(data.test), yTest = oneHot(data.test.labels, data.numClasses);
+  const x = images(data.train),
+    y = oneHot(data.train.labels, data.numClasses);
+  const xTest = images(data.test),
+    yTest = oneHot(data.test.labels, data.numClasses);
   const t0 = performance.now();
-  const losses = await trainAndReport(model, x, y, xTest, yTest,
-    { epochs: o.epochs, batchSize: o.batchSize, seed: o.seed, log });
+  const losses = await trainAndReport(model, x, y, xTest, yTest, {
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    log,
+  });
   const [testLoss, testAccuracy] = model.evaluate(xTest, yTest);
-  log(`trained in ${((performance.now() - t0) / 1000).toFixed(1)} s; test loss ${testLoss.toFixed(4)}, ` +
-    `test accuracy ${(100 * testAccuracy).toFixed(1)}% on ${data.test.count} images`);
+  log(
+    `trained in ${((performance.now() - t0) / 1000).toFixed(1)} s; test loss ${testLoss.toFixed(4)}, ` +
+      `test accuracy ${(100 * testAccuracy).toFixed(1)}% on ${data.test.count} images`,
+  );
   const saved = saveLoadCheck(model, xTest, log);
   const onnx = await sn.toONNX(model);
   if (o.out) await writeFile(o.out, onnx);

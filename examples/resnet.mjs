@@ -16,7 +16,16 @@ const L = sn.layers;
 // their initial values; one short epoch is tens of steps, so the moving averages follow faster.
 const BN_MOMENTUM = 0.9;
 const DEFAULTS = {
-  train: 2000, test: 500, epochs: 1, batchSize: 32, lr: 0.003, width: 8, blocks: 1, seed: 1, out: '', data: '',
+  train: 2000,
+  test: 500,
+  epochs: 1,
+  batchSize: 32,
+  lr: 0.003,
+  width: 8,
+  blocks: 1,
+  seed: 1,
+  out: '',
+  data: '',
 };
 
 /** conv -> BatchNormalization (-> relu): the conv has no bias, BatchNormalization's beta plays its part. */
@@ -69,14 +78,22 @@ export async function main(opts = {}, argv = []) {
   if (!quiet) model.summary();
   const optimizer = new sn.Adam({ learningRate: o.lr });
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  const x = images(data.train), y = oneHot(data.train.labels, data.numClasses);
-  const xTest = images(data.test), yTest = oneHot(data.test.labels, data.numClasses);
+  const x = images(data.train),
+    y = oneHot(data.train.labels, data.numClasses);
+  const xTest = images(data.test),
+    yTest = oneHot(data.test.labels, data.numClasses);
   const t0 = performance.now();
-  const losses = await trainAndReport(model, x, y, xTest, yTest,
-    { epochs: o.epochs, batchSize: o.batchSize, seed: o.seed, log });
+  const losses = await trainAndReport(model, x, y, xTest, yTest, {
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    log,
+  });
   const [testLoss, testAccuracy] = model.evaluate(xTest, yTest);
-  log(`trained in ${((performance.now() - t0) / 1000).toFixed(1)} s; test loss ${testLoss.toFixed(4)}, ` +
-    `test accuracy ${(100 * testAccuracy).toFixed(1)}% on ${data.test.count} images`);
+  log(
+    `trained in ${((performance.now() - t0) / 1000).toFixed(1)} s; test loss ${testLoss.toFixed(4)}, ` +
+      `test accuracy ${(100 * testAccuracy).toFixed(1)}% on ${data.test.count} images`,
+  );
   const saved = saveLoadCheck(model, xTest, log);
   const onnx = await sn.toONNX(model);
   if (o.out) await writeFile(o.out, onnx);

@@ -76,7 +76,10 @@ export async function trainAndReport(model, x, y, xEval, yEval, { epochs, batchS
   const every = Math.max(1, Math.floor(steps / prints));
   const running = [];
   const history = await model.fit(x, y, {
-    epochs, batchSize, seed, verbose: 0,
+    epochs,
+    batchSize,
+    seed,
+    verbose: 0,
     callbacks: {
       onBatchEnd: (b, logs) => {
         if ((b + 1) % every === 0 || b + 1 === steps) {

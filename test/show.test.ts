@@ -4,7 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../src/index.js';
 import { show } from '../src/show.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 describe('show', () => {
   it('prints non-finite numbers, -0 and undefined as themselves, and strings and plain data as JSON', () => {
@@ -22,8 +24,14 @@ describe('show', () => {
 
   it('errors of layers, ops and optimizers name NaN and Infinity', () => {
     expect(() => sn.layers.dropout({ rate: NaN })).toThrow('Dropout: rate must be a number in [0, 1), got NaN');
-    expect(() => new sn.Adam({ learningRate: Infinity })).toThrow(/learningRate must be a number in \[0, 1000000\], got Infinity/);
-    expect(() => sn.layers.conv2d({ filters: NaN, kernelSize: 3, inputShape: [8, 8, 1] })).toThrow(/filters must be a positive integer, got NaN/);
-    expect(() => sn.layers.conv2d({ filters: 2, kernelSize: [3, Infinity], inputShape: [8, 8, 1] })).toThrow(/kernelSize must be a positive integer, got Infinity/);
+    expect(() => new sn.Adam({ learningRate: Infinity })).toThrow(
+      /learningRate must be a number in \[0, 1000000\], got Infinity/,
+    );
+    expect(() => sn.layers.conv2d({ filters: NaN, kernelSize: 3, inputShape: [8, 8, 1] })).toThrow(
+      /filters must be a positive integer, got NaN/,
+    );
+    expect(() => sn.layers.conv2d({ filters: 2, kernelSize: [3, Infinity], inputShape: [8, 8, 1] })).toThrow(
+      /kernelSize must be a positive integer, got Infinity/,
+    );
   });
 });

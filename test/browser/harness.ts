@@ -15,7 +15,9 @@ export const resultsDir = join(root, 'test-results');
 const missing = !existsSync(CHROMIUM);
 const skip = missing && !process.env.CI;
 if (skip) {
-  console.warn(`browser tests skipped: ${CHROMIUM} is missing (install it with \`apt-get install -y chromium\`; in CI they run)`);
+  console.warn(
+    `browser tests skipped: ${CHROMIUM} is missing (install it with \`apt-get install -y chromium\`; in CI they run)`,
+  );
 }
 
 /** describe() for browser tests: skipped with a message when Chromium is missing and CI is unset. */
@@ -29,18 +31,32 @@ export function buildWeb(): void {
   execFileSync(process.execPath, [join(root, 'scripts', 'build-web.mjs')], { cwd: root, stdio: 'pipe' });
 }
 
-export interface Server { url: string; stop(): Promise<void> }
+export interface Server {
+  url: string;
+  stop(): Promise<void>;
+}
 
 /** Starts scripts/serve.mjs on a free port (PORT=0) and resolves with its base URL. */
 export function startServer(): Promise<Server> {
   const child: ChildProcess = spawn(process.execPath, [join(root, 'scripts', 'serve.mjs')], {
-    cwd: root, env: { ...process.env, PORT: '0', SERVE_EXIT_WITH_STDIN: '1' }, stdio: ['pipe', 'pipe', 'pipe'],
+    cwd: root,
+    env: { ...process.env, PORT: '0', SERVE_EXIT_WITH_STDIN: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   return new Promise((resolveP, reject) => {
-    let out = '', err = '';
-    const timer = setTimeout(() => { child.kill(); reject(new Error(`serve.mjs did not start: ${out}${err}`)); }, 15_000);
-    child.stderr!.on('data', (d) => { err += d; });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve.mjs exited with ${code}: ${err}`)); });
+    let out = '',
+      err = '';
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`serve.mjs did not start: ${out}${err}`));
+    }, 15_000);
+    child.stderr!.on('data', (d) => {
+      err += d;
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve.mjs exited with ${code}: ${err}`));
+    });
     child.stdout!.on('data', (d) => {
       out += d;
       const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
@@ -49,19 +65,26 @@ export function startServer(): Promise<Server> {
       child.removeAllListeners('exit');
       resolveP({
         url: m[0],
-        stop: () => new Promise<void>((done) => {
-          if (child.exitCode !== null) return done();
-          child.once('exit', () => done());
-          child.kill('SIGTERM');
-        }),
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
       });
     });
   });
 }
 
 // The flags the machine notes ask for; playwright adds --headless, --no-sandbox and a fresh profile.
-const FLAGS = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export async function launch(): Promise<Browser> {
   if (missing) throw new Error(`${CHROMIUM} is missing: CI must install it (apt-get install -y chromium)`);
@@ -74,7 +97,9 @@ export async function newPage(context: BrowserContext): Promise<{ page: Page; er
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
   return { page, errors };
 }
 

@@ -5,7 +5,16 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import * as sn from '../../src/index.js';
-import { buildWeb, describeBrowser, launch, newPage, resultsDir, screenshotPath, startServer, type Server } from './harness.js';
+import {
+  buildWeb,
+  describeBrowser,
+  launch,
+  newPage,
+  resultsDir,
+  screenshotPath,
+  startServer,
+  type Server,
+} from './harness.js';
 import { inkRuns, testDigits } from './mnist.js';
 
 describeBrowser('demo pages in Chromium', () => {
@@ -167,14 +176,21 @@ describeBrowser('demo pages in Chromium', () => {
     await page.goto(server.url);
     await page.waitForSelector('body[data-ready]', { timeout: 30_000 });
     // The service worker has precached everything once it is active.
-    await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
     await context.setOffline(true);
     try {
       await page.reload();
       await page.waitForSelector('body[data-ready]', { timeout: 30_000 });
       expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
       // The network really is gone: data the service worker does not cache cannot be fetched.
-      const fetched = await page.evaluate(() => fetch('data/t10k-labels-idx1-ubyte').then(() => 'fetched', () => 'failed'));
+      const fetched = await page.evaluate(() =>
+        fetch('data/t10k-labels-idx1-ubyte').then(
+          () => 'fetched',
+          () => 'failed',
+        ),
+      );
       expect(fetched).toBe('failed');
       // Offline it reads a digit as it did online (or right, when run alone).
       expect(await classifyDrawn(page, picks[3])).toBe(online.length ? online[3] : 3);

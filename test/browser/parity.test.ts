@@ -15,7 +15,12 @@ import { join } from 'node:path';
 // The jobs are serialized into the page (Function.prototype.toString), so they stay self-contained:
 // no imports, no outer variables; `sn` is the library, `files` raw bytes.
 type Lib = typeof snNode & { parseIdx: typeof parseIdx };
-interface Result { hash: string; build: string; threads: number; detail: number[] }
+interface Result {
+  hash: string;
+  build: string;
+  threads: number;
+  detail: number[];
+}
 
 async function inferenceJob(sn: Lib, files: { model: Uint8Array; images: Uint8Array }): Promise<Result> {
   const n = 100;
@@ -34,7 +39,12 @@ async function inferenceJob(sn: Lib, files: { model: Uint8Array; images: Uint8Ar
     for (let k = 1; k < 10; k++) if (out[r * 10 + k] > out[r * 10 + b]) b = k;
     predictions.push(b);
   }
-  return { hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''), build: sn.getEngine().build, threads: sn.getThreads(), detail: predictions };
+  return {
+    hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''),
+    build: sn.getEngine().build,
+    threads: sn.getThreads(),
+    detail: predictions,
+  };
 }
 
 async function trainingJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Array }): Promise<Result> {
@@ -44,22 +54,46 @@ async function trainingJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Ar
   const x = new Float32Array(n * 784);
   for (let i = 0; i < x.length; i++) x[i] = imgs.data[i] / 255;
   const m = sn.seedModel({ seed: 7 });
-  m.compile({ optimizer: new sn.Adam({ learningRate: 0.001 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  m.compile({
+    optimizer: new sn.Adam({ learningRate: 0.001 }),
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   const losses: number[] = [];
   let steps = 0;
   // 512 images, batches of 32, shuffled by the seed: 16 steps in epoch 1, stop after 4 of epoch 2.
-  await m.fit({ data: x, shape: [n, 28, 28, 1] }, { data: lbls.data.slice(0, n), shape: [n] }, {
-    epochs: 2, batchSize: 32, seed: 7, verbose: 0,
-    callbacks: { onBatchEnd: (_b, logs) => { losses.push(logs.loss); return ++steps < 20; } },
-  });
+  await m.fit(
+    { data: x, shape: [n, 28, 28, 1] },
+    { data: lbls.data.slice(0, n), shape: [n] },
+    {
+      epochs: 2,
+      batchSize: 32,
+      seed: 7,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd: (_b, logs) => {
+          losses.push(logs.loss);
+          return ++steps < 20;
+        },
+      },
+    },
+  );
   const params = m.params();
   const total = params.reduce((a, p) => a + p.value.size, 0);
   const all = new Float32Array(total);
   let at = 0;
-  for (const p of params) { all.set(p.value.view(), at); at += p.value.size; }
+  for (const p of params) {
+    all.set(p.value.view(), at);
+    at += p.value.size;
+  }
   m.dispose();
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
-  return { hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''), build: sn.getEngine().build, threads: sn.getThreads(), detail: [steps, ...losses] };
+  return {
+    hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''),
+    build: sn.getEngine().build,
+    threads: sn.getThreads(),
+    detail: [steps, ...losses],
+  };
 }
 
 async function graphJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Array }): Promise<Result> {
@@ -75,20 +109,43 @@ async function graphJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Array
   const res = L.activation({ activation: 'relu' }).apply(L.add().apply([c, stem]));
   const gate = L.dense({ units: 8, activation: 'sigmoid' }).apply(L.globalAveragePooling2D().apply(res));
   const cat = L.concatenate().apply([L.multiply().apply([res, gate]), L.maximum().apply([stem, c])]);
-  const out = L.dense({ units: 10, activation: 'softmax' }).apply(L.flatten().apply(L.maxPooling2d({ poolSize: 2 }).apply(cat)));
+  const out = L.dense({ units: 10, activation: 'softmax' }).apply(
+    L.flatten().apply(L.maxPooling2d({ poolSize: 2 }).apply(cat)),
+  );
   const m = sn.model({ inputs: inp, outputs: out, seed: 5 });
   m.compile({ optimizer: new sn.Adam({ learningRate: 0.002 }), loss: 'sparseCategoricalCrossentropy' });
   const losses: number[] = [];
-  await m.fit({ data: x, shape: [n, 28, 28, 1] }, { data: lbls.data.slice(0, n), shape: [n] }, {
-    epochs: 1, batchSize: 32, seed: 5, verbose: 0, callbacks: { onBatchEnd: (_b, logs) => { losses.push(logs.loss); } },
-  });
+  await m.fit(
+    { data: x, shape: [n, 28, 28, 1] },
+    { data: lbls.data.slice(0, n), shape: [n] },
+    {
+      epochs: 1,
+      batchSize: 32,
+      seed: 5,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd: (_b, logs) => {
+          losses.push(logs.loss);
+        },
+      },
+    },
+  );
   const ws = m.getWeights();
   const all = new Float32Array(ws.reduce((a, w) => a + w.size, 0));
   let at = 0;
-  for (const w of ws) { all.set(w.dataSync() as Float32Array, at); at += w.size; w.dispose(); }
+  for (const w of ws) {
+    all.set(w.dataSync() as Float32Array, at);
+    at += w.size;
+    w.dispose();
+  }
   m.dispose();
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
-  return { hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''), build: sn.getEngine().build, threads: sn.getThreads(), detail: losses };
+  return {
+    hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''),
+    build: sn.getEngine().build,
+    threads: sn.getThreads(),
+    detail: losses,
+  };
 }
 
 describeBrowser('Node and Chromium compute the same bits', () => {
@@ -104,8 +161,14 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     await snNode.ready({ build: 'simd' });
     const lib = { ...snNode, parseIdx } as Lib;
     node.inference = await inferenceJob(lib, { model: modelBytes, images: readMnist('t10k-images-idx3-ubyte') });
-    node.training = await trainingJob(lib, { images: readMnist('train-images-idx3-ubyte'), labels: readMnist('train-labels-idx1-ubyte') });
-    node.graph = await graphJob(lib, { images: readMnist('train-images-idx3-ubyte'), labels: readMnist('train-labels-idx1-ubyte') });
+    node.training = await trainingJob(lib, {
+      images: readMnist('train-images-idx3-ubyte'),
+      labels: readMnist('train-labels-idx1-ubyte'),
+    });
+    node.graph = await graphJob(lib, {
+      images: readMnist('train-images-idx3-ubyte'),
+      labels: readMnist('train-labels-idx1-ubyte'),
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -118,53 +181,73 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     await p.page.goto(`${server.url}console.html`);
     await p.page.waitForSelector('body[data-ready]');
     if (build === 'threads') expect(await p.page.evaluate(() => crossOriginIsolated)).toBe(true);
-    await p.page.evaluate((b) => (window as unknown as { sn: Lib }).sn.ready(b === 'threads' ? { build: 'threads', threads: 3 } : { build: 'simd' }), build);
+    await p.page.evaluate(
+      (b) =>
+        (window as unknown as { sn: Lib }).sn.ready(
+          b === 'threads' ? { build: 'threads', threads: 3 } : { build: 'simd' },
+        ),
+      build,
+    );
     return p;
   }
 
   async function run(p: Page, job: 'inference' | 'training' | 'graph'): Promise<Result> {
     const src = (job === 'inference' ? inferenceJob : job === 'training' ? trainingJob : graphJob).toString();
-    return p.evaluate(async ({ src, job }) => {
-      const get = async (path: string) => new Uint8Array(await (await fetch(path)).arrayBuffer());
-      const files = job === 'inference'
-        ? { model: await get('model/mnist.simdnet'), images: await get('data/t10k-images-idx3-ubyte') }
-        : { images: await get('data/train-images-idx3-ubyte'), labels: await get('data/train-labels-idx1-ubyte') };
-      const fn = (0, eval)(`(${src})`);
-      return fn((window as unknown as { sn: unknown }).sn, files);
-    }, { src, job });
+    return p.evaluate(
+      async ({ src, job }) => {
+        const get = async (path: string) => new Uint8Array(await (await fetch(path)).arrayBuffer());
+        const files =
+          job === 'inference'
+            ? { model: await get('model/mnist.simdnet'), images: await get('data/t10k-images-idx3-ubyte') }
+            : { images: await get('data/train-images-idx3-ubyte'), labels: await get('data/train-labels-idx1-ubyte') };
+        // biome-ignore lint/security/noGlobalEval: the job source is this test's own function, sent to the page as text.
+        const fn = (0, eval)(`(${src})`);
+        return fn((window as unknown as { sn: unknown }).sn, files);
+      },
+      { src, job },
+    );
   }
 
-  it.each(['simd', 'threads'] as const)('inference: 100 MNIST test images, same probabilities bit for bit (%s build in Chromium)', async (build) => {
-    const { page: p, errors } = await page(build);
-    const r = await run(p, 'inference');
-    expect(r.build).toBe(build);
-    expect(r.threads).toBe(build === 'threads' ? 3 : 1);
-    expect(node.inference!.build).toBe('simd');
-    expect(r.detail).toEqual(node.inference!.detail);
-    expect(r.hash).toBe(node.inference!.hash);
-    expect(errors).toEqual([]);
-    await p.context().close();
-  });
+  it.each(['simd', 'threads'] as const)(
+    'inference: 100 MNIST test images, same probabilities bit for bit (%s build in Chromium)',
+    async (build) => {
+      const { page: p, errors } = await page(build);
+      const r = await run(p, 'inference');
+      expect(r.build).toBe(build);
+      expect(r.threads).toBe(build === 'threads' ? 3 : 1);
+      expect(node.inference!.build).toBe('simd');
+      expect(r.detail).toEqual(node.inference!.detail);
+      expect(r.hash).toBe(node.inference!.hash);
+      expect(errors).toEqual([]);
+      await p.context().close();
+    },
+  );
 
-  it.each(['simd', 'threads'] as const)('training: same seed, 20 Adam steps on 512 images → identical weights (%s build in Chromium)', async (build) => {
-    const { page: p, errors } = await page(build);
-    const r = await run(p, 'training');
-    expect(r.build).toBe(build);
-    expect(r.detail[0]).toBe(20);
-    expect(r.detail).toEqual(node.training!.detail);
-    expect(r.hash).toBe(node.training!.hash);
-    expect(errors).toEqual([]);
-    await p.context().close();
-  });
+  it.each(['simd', 'threads'] as const)(
+    'training: same seed, 20 Adam steps on 512 images → identical weights (%s build in Chromium)',
+    async (build) => {
+      const { page: p, errors } = await page(build);
+      const r = await run(p, 'training');
+      expect(r.build).toBe(build);
+      expect(r.detail[0]).toBe(20);
+      expect(r.detail).toEqual(node.training!.detail);
+      expect(r.hash).toBe(node.training!.hash);
+      expect(errors).toEqual([]);
+      await p.context().close();
+    },
+  );
 
-  it.each(['simd', 'threads'] as const)('graph model: residual / SE / concatenate, 8 Adam steps → identical weights (%s build in Chromium)', async (build) => {
-    const { page: p, errors } = await page(build);
-    const r = await run(p, 'graph');
-    expect(r.build).toBe(build);
-    expect(r.detail.length).toBe(8);
-    expect(r.detail).toEqual(node.graph!.detail);
-    expect(r.hash).toBe(node.graph!.hash);
-    expect(errors).toEqual([]);
-    await p.context().close();
-  });
+  it.each(['simd', 'threads'] as const)(
+    'graph model: residual / SE / concatenate, 8 Adam steps → identical weights (%s build in Chromium)',
+    async (build) => {
+      const { page: p, errors } = await page(build);
+      const r = await run(p, 'graph');
+      expect(r.build).toBe(build);
+      expect(r.detail.length).toBe(8);
+      expect(r.detail).toEqual(node.graph!.detail);
+      expect(r.hash).toBe(node.graph!.hash);
+      expect(errors).toEqual([]);
+      await p.context().close();
+    },
+  );
 });

@@ -8,13 +8,29 @@ import { main } from '../../src/cli/main.js';
 import { MAX_CLI_THREADS, parseTrainArgs } from '../../src/cli/args.js';
 
 let dir = '';
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'simdnet-args-')); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'simdnet-args-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 describe('parseTrainArgs', () => {
   it('accepts plain numbers and applies the defaults', () => {
-    const o = parseTrainArgs(['--epochs', '3', '--lr', '1e-3', '--seed', '0', '--test-limit', '0', '--train-limit', '10', '--out', 'x'], 8);
-    expect(o).toMatchObject({ epochs: 3, lr: 0.001, seed: 0, testLimit: 0, trainLimit: 10, batchSize: 128, threads: 8, overwrite: false });
+    const o = parseTrainArgs(
+      ['--epochs', '3', '--lr', '1e-3', '--seed', '0', '--test-limit', '0', '--train-limit', '10', '--out', 'x'],
+      8,
+    );
+    expect(o).toMatchObject({
+      epochs: 3,
+      lr: 0.001,
+      seed: 0,
+      testLimit: 0,
+      trainLimit: 10,
+      batchSize: 128,
+      threads: 8,
+      overwrite: false,
+    });
     expect(o.out).toBe(join(process.cwd(), 'x'));
     expect(parseTrainArgs(['--lr', '.5'], 200).lr).toBe(0.5);
     expect(parseTrainArgs([], 200).threads).toBe(MAX_CLI_THREADS);
@@ -40,7 +56,9 @@ describe('parseTrainArgs', () => {
     [['--out', ' '], '--out must be a path, got " "'],
   ];
   for (const [args, msg] of bad) {
-    it(`refuses ${args.join(' ')}`, () => { expect(() => parseTrainArgs(args, 2)).toThrow(msg); });
+    it(`refuses ${args.join(' ')}`, () => {
+      expect(() => parseTrainArgs(args, 2)).toThrow(msg);
+    });
   }
 
   it('refuses unknown flags and stray words', () => {
@@ -52,13 +70,22 @@ describe('parseTrainArgs', () => {
 describe('simdnet train refuses bad flags before any work', () => {
   it('--lr 1e7: no summary, no data line, no output directory', async () => {
     const lines: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...a) => { lines.push(a.join(' ')); });
-    const err = vi.spyOn(console, 'error').mockImplementation((...a) => { lines.push(a.join(' ')); });
+    const log = vi.spyOn(console, 'log').mockImplementation((...a) => {
+      lines.push(a.join(' '));
+    });
+    const err = vi.spyOn(console, 'error').mockImplementation((...a) => {
+      lines.push(a.join(' '));
+    });
     const out = join(dir, 'never');
     try {
-      await expect(main(['train', '--lr', '1e7', '--out', out, '--train-limit', '100'])).rejects.toThrow(/--lr must be/);
+      await expect(main(['train', '--lr', '1e7', '--out', out, '--train-limit', '100'])).rejects.toThrow(
+        /--lr must be/,
+      );
       await expect(main(['train', '--epochs', '0x1', '--out', out])).rejects.toThrow(/--epochs must be/);
-    } finally { log.mockRestore(); err.mockRestore(); }
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
     expect(lines).toEqual([]);
     expect(await readdir(dir)).toEqual([]);
   });

@@ -8,8 +8,12 @@ import { PNG } from 'pngjs';
 import { readGrey } from '../../src/cli/image.js';
 
 let dir = '';
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'simdnet-image-')); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'simdnet-image-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 async function file(name: string, bytes: Uint8Array | string): Promise<string> {
   const p = join(dir, name);
@@ -21,9 +25,13 @@ describe('readGrey', () => {
   it('clamps PGM samples above maxval (P2 and P5) to 1', async () => {
     const p2 = await readGrey(await file('a.pgm', 'P2\n3 1\n100\n50 100 250\n'));
     expect(Array.from(p2.data)).toEqual([0.5, 1, 1]);
-    const p5 = await readGrey(await file('b.pgm', new Uint8Array([...new TextEncoder().encode('P5\n2 1\n100\n'), 50, 200])));
+    const p5 = await readGrey(
+      await file('b.pgm', new Uint8Array([...new TextEncoder().encode('P5\n2 1\n100\n'), 50, 200])),
+    );
     expect(Array.from(p5.data)).toEqual([0.5, 1]);
-    const wide = await readGrey(await file('c.pgm', new Uint8Array([...new TextEncoder().encode('P5\n1 1\n1000\n'), 0xff, 0xff])));
+    const wide = await readGrey(
+      await file('c.pgm', new Uint8Array([...new TextEncoder().encode('P5\n1 1\n1000\n'), 0xff, 0xff])),
+    );
     expect(Array.from(wide.data)).toEqual([1]);
   });
 

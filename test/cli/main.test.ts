@@ -16,7 +16,9 @@ const logs: string[] = [];
 
 async function run(args: string[]): Promise<string[]> {
   logs.length = 0;
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => { logs.push(a.join(' ')); });
+  const log = vi.spyOn(console, 'log').mockImplementation((...a) => {
+    logs.push(a.join(' '));
+  });
   const err = vi.spyOn(console, 'error').mockImplementation(() => {});
   try {
     expect(await main(args)).toBe(0);
@@ -27,16 +29,41 @@ async function run(args: string[]): Promise<string[]> {
   return [...logs];
 }
 
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'simdnet-cli-')); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'simdnet-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 describe('simdnet train / evaluate / predict', () => {
   let result: Record<string, number>;
 
   it('train on 2,000 images for 1 epoch reaches >= 90% on 1,000 test images and writes every file', async () => {
-    const out = await run(['train', '--train-limit', '2000', '--test-limit', '1000', '--epochs', '1', '--batch-size', '16', '--out', dir, '--json']);
+    const out = await run([
+      'train',
+      '--train-limit',
+      '2000',
+      '--test-limit',
+      '1000',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '16',
+      '--out',
+      dir,
+      '--json',
+    ]);
     result = JSON.parse(out[out.length - 1]);
-    for (const k of ['test_accuracy', 'test_loss', 'epochs', 'train_examples', 'test_examples', 'seconds', 'examples_per_second']) {
+    for (const k of [
+      'test_accuracy',
+      'test_loss',
+      'epochs',
+      'train_examples',
+      'test_examples',
+      'seconds',
+      'examples_per_second',
+    ]) {
       expect(typeof result[k], k).toBe('number');
     }
     expect(result.train_examples).toBe(2000);
@@ -44,7 +71,15 @@ describe('simdnet train / evaluate / predict', () => {
     expect(result.epochs).toBe(1);
     expect(result.test_accuracy).toBeGreaterThanOrEqual(0.9);
 
-    for (const f of ['model.simdnet', 'history.json', 'curves.svg', 'confusion.svg', 'confusion.txt', 'samples.svg', 'report.md']) {
+    for (const f of [
+      'model.simdnet',
+      'history.json',
+      'curves.svg',
+      'confusion.svg',
+      'confusion.txt',
+      'samples.svg',
+      'report.md',
+    ]) {
       expect((await stat(join(dir, f))).size, f).toBeGreaterThan(0);
     }
     const history = JSON.parse(await readFile(join(dir, 'history.json'), 'utf8'));
@@ -61,7 +96,7 @@ describe('simdnet train / evaluate / predict', () => {
     const report = await readFile(join(dir, 'report.md'), 'utf8');
     expect(report).toContain((result.test_accuracy * 100).toFixed(2));
     expect(report).toContain('confusion.svg');
-  });
+  }, 400_000); // a full CLI run in a child process; slow only on a loaded machine
 
   it('evaluate on the written model gives the same accuracy', async () => {
     const out = await run(['evaluate', '--model', join(dir, 'model.simdnet'), '--test-limit', '1000', '--json']);
@@ -79,17 +114,20 @@ describe('simdnet train / evaluate / predict', () => {
         const header = new TextEncoder().encode('P5\n28 28\n255\n');
         const bytes = new Uint8Array(header.length + 784);
         bytes.set(header);
-        px.forEach((v, j) => { bytes[header.length + j] = Math.round(v * 255); });
+        px.forEach((v, j) => {
+          bytes[header.length + j] = Math.round(v * 255);
+        });
         const f = join(dir, `digit${i}.pgm`);
         await writeFile(f, bytes);
         files.push(f);
       } else {
         // PNG at 56x56, dark digit on white: predict must invert and downscale it.
         const png = new PNG({ width: 56, height: 56 });
-        for (let y = 0; y < 56; y++) for (let x = 0; x < 56; x++) {
-          const g = 255 - Math.round(px[(y >> 1) * 28 + (x >> 1)] * 255);
-          png.data.set([g, g, g, 255], (y * 56 + x) * 4);
-        }
+        for (let y = 0; y < 56; y++)
+          for (let x = 0; x < 56; x++) {
+            const g = 255 - Math.round(px[(y >> 1) * 28 + (x >> 1)] * 255);
+            png.data.set([g, g, g, 255], (y * 56 + x) * 4);
+          }
         const f = join(dir, `digit${i}.png`);
         await writeFile(f, PNG.sync.write(png));
         files.push(f);
@@ -114,11 +152,13 @@ describe('simdnet train / evaluate / predict', () => {
       // 3x nearest-neighbour, dark ink on white, in a corner region of a 240x180 canvas.
       const png = new PNG({ width: 240, height: 180 });
       png.data.fill(255);
-      const ox = 5 + (i * 13) % 120, oy = 3 + (i * 7) % 80;
-      for (let y = 0; y < 84; y++) for (let x = 0; x < 84; x++) {
-        const g = 255 - Math.round(px[Math.floor(y / 3) * 28 + Math.floor(x / 3)] * 255);
-        png.data.set([g, g, g, 255], ((oy + y) * 240 + ox + x) * 4);
-      }
+      const ox = 5 + ((i * 13) % 120),
+        oy = 3 + ((i * 7) % 80);
+      for (let y = 0; y < 84; y++)
+        for (let x = 0; x < 84; x++) {
+          const g = 255 - Math.round(px[Math.floor(y / 3) * 28 + Math.floor(x / 3)] * 255);
+          png.data.set([g, g, g, 255], ((oy + y) * 240 + ox + x) * 4);
+        }
       const f = join(dir, `small${i}.png`);
       await writeFile(f, PNG.sync.write(png));
       files.push(f);
@@ -131,28 +171,56 @@ describe('simdnet train / evaluate / predict', () => {
     blank.data.fill(255);
     const f = join(dir, 'blank.png');
     await writeFile(f, PNG.sync.write(blank));
-    await expect(main(['predict', '--model', join(dir, 'model.simdnet'), f])).rejects.toThrow(`${f}: the image is blank (no ink to classify)`);
+    await expect(main(['predict', '--model', join(dir, 'model.simdnet'), f])).rejects.toThrow(
+      `${f}: the image is blank (no ink to classify)`,
+    );
   });
 
   it('bad arguments give clear errors', async () => {
     await expect(main(['train', '--epochs', 'x'])).rejects.toThrow(/--epochs must be an integer/);
     await expect(main(['train', '--data', join(dir, 'nope'), '--out', join(dir, 'bad-args')])).rejects.toThrow(/nope/);
     await expect(main(['evaluate'])).rejects.toThrow(/--model FILE is required/);
-    await expect(main(['predict', '--model', join(dir, 'missing.simdnet'), 'x.png'])).rejects.toThrow(/missing\.simdnet/);
+    await expect(main(['predict', '--model', join(dir, 'missing.simdnet'), 'x.png'])).rejects.toThrow(
+      /missing\.simdnet/,
+    );
     await expect(main(['frobnicate'])).rejects.toThrow(/unknown command/);
   });
 });
 
 describe('simdnet train: the run directory', () => {
   // Captures console output; `onLine` may act on a line as it is printed.
-  async function runCode(args: string[], onLine: (l: string) => void = () => {}): Promise<{ code: number; lines: string[] }> {
+  async function runCode(
+    args: string[],
+    onLine: (l: string) => void = () => {},
+  ): Promise<{ code: number; lines: string[] }> {
     const lines: string[] = [];
-    const take = (...a: unknown[]) => { const l = a.join(' '); lines.push(l); onLine(l); };
+    const take = (...a: unknown[]) => {
+      const l = a.join(' ');
+      lines.push(l);
+      onLine(l);
+    };
     const log = vi.spyOn(console, 'log').mockImplementation(take);
     const err = vi.spyOn(console, 'error').mockImplementation(take);
-    try { return { code: await main(args), lines }; } finally { log.mockRestore(); err.mockRestore(); }
+    try {
+      return { code: await main(args), lines };
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
   }
-  const tiny = ['train', '--train-limit', '64', '--test-limit', '0', '--epochs', '1', '--batch-size', '32', '--threads', '1'];
+  const tiny = [
+    'train',
+    '--train-limit',
+    '64',
+    '--test-limit',
+    '0',
+    '--epochs',
+    '1',
+    '--batch-size',
+    '32',
+    '--threads',
+    '1',
+  ];
 
   it('an existing model is not replaced without --overwrite, and the refusal comes before the data is read', async () => {
     const out = join(dir, 'existing');
@@ -160,7 +228,9 @@ describe('simdnet train: the run directory', () => {
     expect(first.code).toBe(0);
     const before = await readFile(join(out, 'model.simdnet'));
     const second = runCode([...tiny, '--out', out, '--seed', '2']);
-    await expect(second).rejects.toThrow(`--out ${out} already holds a model (${join(out, 'model.simdnet')}); pass --overwrite`);
+    await expect(second).rejects.toThrow(
+      `--out ${out} already holds a model (${join(out, 'model.simdnet')}); pass --overwrite`,
+    );
     // Buffer.equals: a deep toEqual over megabytes is needlessly slow.
     expect((await readFile(join(out, 'model.simdnet'))).equals(before)).toBe(true);
     const third = await runCode([...tiny, '--out', out, '--seed', '2', '--overwrite']);
@@ -173,12 +243,19 @@ describe('simdnet train: the run directory', () => {
     // After the up-front checks passed, model.simdnet becomes a directory: the final write must fail.
     let sabotaged = false;
     const r = await runCode([...tiny, '--out', out], (l) => {
-      if (!sabotaged && l.startsWith('data: ')) { sabotaged = true; mkdirSync(join(out, 'model.simdnet', 'x'), { recursive: true }); }
+      if (!sabotaged && l.startsWith('data: ')) {
+        sabotaged = true;
+        mkdirSync(join(out, 'model.simdnet', 'x'), { recursive: true });
+      }
     });
     expect(sabotaged).toBe(true);
     expect(r.code).toBe(1);
     const msg = r.lines.find((l) => l.includes('the whole run was written to'));
-    expect(msg).toMatch(new RegExp(`^simdnet: cannot write ${join(out, 'model.simdnet').replace(/[/.]/g, '\\$&')} \\(.*\\); the whole run was written to (\\S+) instead$`));
+    expect(msg).toMatch(
+      new RegExp(
+        `^simdnet: cannot write ${join(out, 'model.simdnet').replace(/[/.]/g, '\\$&')} \\(.*\\); the whole run was written to (\\S+) instead$`,
+      ),
+    );
     const fallback = /written to (\S+) instead$/.exec(msg!)![1];
     const model = await loadModelFile(join(fallback, 'model.simdnet'));
     expect(model.inputShape).toEqual([28, 28, 1]);

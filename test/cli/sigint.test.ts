@@ -14,10 +14,30 @@ describe.skipIf(!built && !process.env.CI)('simdnet train and SIGINT', () => {
   it('stops after the current batch, exits 0 and writes model, history and report', async () => {
     const out = await mkdtemp(join(tmpdir(), 'simdnet-sigint-'));
     try {
-      const child = spawn(process.execPath, [bin, 'train', '--train-limit', '6000', '--test-limit', '200', '--epochs', '5',
-        '--batch-size', '32', '--out', out, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '', stderr = '';
-      child.stdout.on('data', (d) => { stdout += d; });
+      const child = spawn(
+        process.execPath,
+        [
+          bin,
+          'train',
+          '--train-limit',
+          '6000',
+          '--test-limit',
+          '200',
+          '--epochs',
+          '5',
+          '--batch-size',
+          '32',
+          '--out',
+          out,
+          '--json',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '',
+        stderr = '';
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
       child.stderr.on('data', (d) => {
         stderr += d;
         // Interrupt once training is under way.

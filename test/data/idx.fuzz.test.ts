@@ -18,7 +18,9 @@ const images = encode({ dims: [6, 5, 4], data: Uint8Array.from({ length: 120 }, 
 const labels = encode({ dims: [6], data: Uint8Array.from([3, 1, 4, 1, 5, 9]) });
 
 const counts: Record<string, { refused: number; identical: number }> = {};
-afterAll(() => { console.log(`IDX fuzz outcomes: ${JSON.stringify(counts)}`); });
+afterAll(() => {
+  console.log(`IDX fuzz outcomes: ${JSON.stringify(counts)}`);
+});
 
 async function judge(kind: string, bytes: Uint8Array, expected: () => Uint8Array | null): Promise<void> {
   const c = (counts[kind] ??= { refused: 0, identical: 0 });
@@ -43,21 +45,36 @@ const RUN = { seed: 777, numRuns: 400, interruptAfterTimeLimit: 20_000 };
 function mutations(base: Uint8Array) {
   const n = base.length;
   return fc.oneof(
-    fc.array(fc.record({ at: fc.nat({ max: n - 1 }), v: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 4 })
-      .map((ps) => { const b = base.slice(); for (const p of ps) b[p.at] = p.v; return b; }),
+    fc
+      .array(fc.record({ at: fc.nat({ max: n - 1 }), v: fc.integer({ min: 0, max: 255 }) }), {
+        minLength: 1,
+        maxLength: 4,
+      })
+      .map((ps) => {
+        const b = base.slice();
+        for (const p of ps) b[p.at] = p.v;
+        return b;
+      }),
     fc.nat({ max: n }).map((cut) => base.slice(0, cut)),
-    fc.tuple(fc.nat({ max: n }), fc.uint8Array({ minLength: 1, maxLength: 8 }))
+    fc
+      .tuple(fc.nat({ max: n }), fc.uint8Array({ minLength: 1, maxLength: 8 }))
       .map(([at, ins]) => Uint8Array.from([...base.subarray(0, at), ...ins, ...base.subarray(at)])),
   );
 }
 
 describe('IDX reader fuzz', () => {
-  for (const [name, base] of [['images', images], ['labels', labels]] as const) {
+  for (const [name, base] of [
+    ['images', images],
+    ['labels', labels],
+  ] as const) {
     it(`raw ${name}: refused naming the file, or read exactly as the bytes say`, async () => {
-      await fc.assert(fc.asyncProperty(mutations(base), async (b) => {
-        // A raw file that reads must re-encode to itself (no bytes ignored, none invented).
-        await judge(`raw-${name}`, b, () => b);
-      }), RUN);
+      await fc.assert(
+        fc.asyncProperty(mutations(base), async (b) => {
+          // A raw file that reads must re-encode to itself (no bytes ignored, none invented).
+          await judge(`raw-${name}`, b, () => b);
+        }),
+        RUN,
+      );
       expect(counts[`raw-${name}`].refused).toBeGreaterThan(100);
       expect(counts[`raw-${name}`].identical).toBeGreaterThan(10);
     });
@@ -65,13 +82,20 @@ describe('IDX reader fuzz', () => {
 
   it('gzipped images: refused naming the file, or read exactly as zlib inflates them', async () => {
     const gz = new Uint8Array(gzipSync(images));
-    await fc.assert(fc.asyncProperty(mutations(gz), async (b) => {
-      await judge('gzip', b, () => {
-        // What a reference inflater makes of it; a gzip header flip can make it not gzip at all (raw).
-        if (b.length < 2 || b[0] !== 0x1f || b[1] !== 0x8b) return b;
-        try { return new Uint8Array(gunzipSync(b)); } catch { return null; }
-      });
-    }), { ...RUN, numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(mutations(gz), async (b) => {
+        await judge('gzip', b, () => {
+          // What a reference inflater makes of it; a gzip header flip can make it not gzip at all (raw).
+          if (b.length < 2 || b[0] !== 0x1f || b[1] !== 0x8b) return b;
+          try {
+            return new Uint8Array(gunzipSync(b));
+          } catch {
+            return null;
+          }
+        });
+      }),
+      { ...RUN, numRuns: 300 },
+    );
     expect(counts.gzip.refused).toBeGreaterThan(100);
   });
 });

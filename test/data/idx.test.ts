@@ -21,7 +21,10 @@ function tinySet(n: number): { images: Uint8Array; labels: Uint8Array } {
   const px = Array.from({ length: n * 6 }, (_, i) => (i * 51) % 256);
   return {
     images: idx([n, 2, 3], px),
-    labels: idx([n], Array.from({ length: n }, (_, i) => i % 10)),
+    labels: idx(
+      [n],
+      Array.from({ length: n }, (_, i) => i % 10),
+    ),
   };
 }
 
@@ -110,16 +113,28 @@ async function countInflated(fn: () => Promise<unknown>): Promise<number> {
   const Real = globalThis.DecompressionStream;
   let inflated = 0;
   class Counting extends Real {
-    constructor(format: CompressionFormat) { super(format); }
+    constructor(format: CompressionFormat) {
+      super(format);
+    }
     override get readable(): DecompressionStream['readable'] {
       type Chunk = DecompressionStream['readable'] extends ReadableStream<infer C> ? C : never;
-      return super.readable.pipeThrough(new TransformStream<Chunk, Chunk>({
-        transform(chunk, c) { inflated += chunk.length; c.enqueue(chunk); },
-      }), { preventCancel: false });
+      return super.readable.pipeThrough(
+        new TransformStream<Chunk, Chunk>({
+          transform(chunk, c) {
+            inflated += chunk.length;
+            c.enqueue(chunk);
+          },
+        }),
+        { preventCancel: false },
+      );
     }
   }
   globalThis.DecompressionStream = Counting as typeof DecompressionStream;
-  try { await fn().catch(() => {}); } finally { globalThis.DecompressionStream = Real; }
+  try {
+    await fn().catch(() => {});
+  } finally {
+    globalThis.DecompressionStream = Real;
+  }
   return inflated;
 }
 
@@ -127,7 +142,9 @@ describe('gzip bombs', () => {
   it('inflation stops at the size the IDX header declares: a 200 MiB bomb is refused after ~1 MiB', async () => {
     const bomb = await gzipBomb([10, 28, 28], 200);
     expect(bomb.length).toBeLessThan(1 << 20);
-    await expect(readIdx(bomb, 'bomb.gz')).rejects.toThrow('bomb.gz: inflates to more than the 7856 bytes its IDX header declares (trailing data, or a gzip bomb)');
+    await expect(readIdx(bomb, 'bomb.gz')).rejects.toThrow(
+      'bomb.gz: inflates to more than the 7856 bytes its IDX header declares (trailing data, or a gzip bomb)',
+    );
     const inflated = await countInflated(() => readIdx(bomb, 'bomb.gz'));
     expect(inflated).toBeGreaterThan(0);
     expect(inflated).toBeLessThan(2 << 20);
@@ -143,8 +160,12 @@ describe('gzip bombs', () => {
   it('a gzipped file of exactly the declared size still loads, and a short one says truncated', async () => {
     const { images } = tinySet(300);
     expect((await readIdx(new Uint8Array(gzipSync(images)), 'ok.gz')).dims).toEqual([300, 2, 3]);
-    await expect(readIdx(new Uint8Array(gzipSync(images.subarray(0, 100))), 'short.gz')).rejects.toThrow(/short\.gz: truncated/);
-    await expect(readIdx(new Uint8Array(gzipSync(images.subarray(0, 6))), 'tiny.gz')).rejects.toThrow(/tiny\.gz: too short for an IDX header with 3 dimensions/);
+    await expect(readIdx(new Uint8Array(gzipSync(images.subarray(0, 100))), 'short.gz')).rejects.toThrow(
+      /short\.gz: truncated/,
+    );
+    await expect(readIdx(new Uint8Array(gzipSync(images.subarray(0, 6))), 'tiny.gz')).rejects.toThrow(
+      /tiny\.gz: too short for an IDX header with 3 dimensions/,
+    );
   });
 });
 
@@ -179,7 +200,9 @@ describe('decodeMnist', () => {
   });
 
   it('rejects swapped files (labels given as images)', async () => {
-    await expect(decodeMnist({ ...files, trainImages: tr.labels })).rejects.toThrow(/train-images-idx3-ubyte: expected 3-D/);
+    await expect(decodeMnist({ ...files, trainImages: tr.labels })).rejects.toThrow(
+      /train-images-idx3-ubyte: expected 3-D/,
+    );
   });
 
   it('one-hot encodes labels', () => {
@@ -232,8 +255,12 @@ describe('Node loading', () => {
       await mkdir(missing);
       await expect(loadIdxDir(dir)).rejects.toThrow(`${missing} is a directory, not an IDX file`);
       const file = join(dir, 't10k-images-idx3-ubyte');
-      await expect(loadIdxDir(file)).rejects.toThrow(`MNIST data path ${file} is not a directory (give the directory holding the IDX files)`);
-      await expect(loadIdxDir(join(dir, 'nope'))).rejects.toThrow(`MNIST data directory ${join(dir, 'nope')} does not exist`);
+      await expect(loadIdxDir(file)).rejects.toThrow(
+        `MNIST data path ${file} is not a directory (give the directory holding the IDX files)`,
+      );
+      await expect(loadIdxDir(join(dir, 'nope'))).rejects.toThrow(
+        `MNIST data directory ${join(dir, 'nope')} does not exist`,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -7,12 +7,37 @@ import * as sn from '../../src/index.js';
 import { distinctValues, makeRng, type Rng } from '../helpers/check.js';
 import * as act from '../ref/activations.js';
 import {
-  hardSigmoid, hardSigmoidBackward, hardSwish, hardSwishBackward, relu as refRelu, reluBackward, reluGeneral,
-  reluGeneralBackward, softmax as refSoftmax, softmaxAxis, softmaxAxisBackward, softmaxCrossEntropy as refXent, swish,
+  hardSigmoid,
+  hardSigmoidBackward,
+  hardSwish,
+  hardSwishBackward,
+  relu as refRelu,
+  reluBackward,
+  reluGeneral,
+  reluGeneralBackward,
+  softmax as refSoftmax,
+  softmaxAxis,
+  softmaxAxisBackward,
+  softmaxCrossEntropy as refXent,
+  swish,
   swishBackward,
 } from '../ref/act.js';
 import {
-  bits, build, checkOp, close, distinct, EXACT, fdCheck, type K, nans, prod, rand, rawRun, seedOf, type Tol, U,
+  bits,
+  build,
+  checkOp,
+  close,
+  distinct,
+  EXACT,
+  fdCheck,
+  type K,
+  nans,
+  prod,
+  rand,
+  rawRun,
+  seedOf,
+  type Tol,
+  U,
 } from './harness.js';
 
 // softmax rows (R, K): dx = y ⊙ (dy − Σ dy·y) per row.
@@ -47,25 +72,62 @@ interface ActCase {
 const f = Math.fround;
 // The smooth activations and leaky relu: op, reference, raw kernels.
 const ACTS: ActCase[] = [
-  { name: 'sigmoid', op: (x) => sn.sigmoid(x), fwd: act.sigmoid, bwd: act.sigmoidBackward,
-    rawF: (k, o, i, n) => k.sigmoid_forward(o, i, n), rawB: (k, d, dy, _x, y, n) => k.sigmoid_backward(d, dy, y, n) },
-  { name: 'tanh', op: (x) => sn.tanh(x), fwd: act.tanh, bwd: act.tanhBackward,
-    rawF: (k, o, i, n) => k.tanh_forward(o, i, n), rawB: (k, d, dy, _x, y, n) => k.tanh_backward(d, dy, y, n) },
-  { name: 'elu', op: (x) => sn.elu(x), fwd: (x) => act.elu(x, 1), bwd: (d, x) => act.eluBackward(d, x, 1),
-    rawF: (k, o, i, n) => k.elu_forward(o, i, n, 1), rawB: (k, d, dy, x, _y, n) => k.elu_backward(d, dy, x, n, 1) },
-  { name: 'elu alpha=0.7', op: (x) => sn.elu(x, 0.7), fwd: (x) => act.elu(x, f(0.7)),
+  {
+    name: 'sigmoid',
+    op: (x) => sn.sigmoid(x),
+    fwd: act.sigmoid,
+    bwd: act.sigmoidBackward,
+    rawF: (k, o, i, n) => k.sigmoid_forward(o, i, n),
+    rawB: (k, d, dy, _x, y, n) => k.sigmoid_backward(d, dy, y, n),
+  },
+  {
+    name: 'tanh',
+    op: (x) => sn.tanh(x),
+    fwd: act.tanh,
+    bwd: act.tanhBackward,
+    rawF: (k, o, i, n) => k.tanh_forward(o, i, n),
+    rawB: (k, d, dy, _x, y, n) => k.tanh_backward(d, dy, y, n),
+  },
+  {
+    name: 'elu',
+    op: (x) => sn.elu(x),
+    fwd: (x) => act.elu(x, 1),
+    bwd: (d, x) => act.eluBackward(d, x, 1),
+    rawF: (k, o, i, n) => k.elu_forward(o, i, n, 1),
+    rawB: (k, d, dy, x, _y, n) => k.elu_backward(d, dy, x, n, 1),
+  },
+  {
+    name: 'elu alpha=0.7',
+    op: (x) => sn.elu(x, 0.7),
+    fwd: (x) => act.elu(x, f(0.7)),
     bwd: (d, x) => act.eluBackward(d, x, f(0.7)),
-    rawF: (k, o, i, n) => k.elu_forward(o, i, n, 0.7), rawB: (k, d, dy, x, _y, n) => k.elu_backward(d, dy, x, n, 0.7) },
-  { name: 'leakyRelu', op: (x) => sn.leakyRelu(x), fwd: (x) => act.leakyRelu(x, f(0.3)),
+    rawF: (k, o, i, n) => k.elu_forward(o, i, n, 0.7),
+    rawB: (k, d, dy, x, _y, n) => k.elu_backward(d, dy, x, n, 0.7),
+  },
+  {
+    name: 'leakyRelu',
+    op: (x) => sn.leakyRelu(x),
+    fwd: (x) => act.leakyRelu(x, f(0.3)),
     bwd: (d, x) => act.leakyReluBackward(d, x, f(0.3)),
     rawF: (k, o, i, n) => k.leaky_relu_forward(o, i, n, 0.3),
-    rawB: (k, d, dy, x, _y, n) => k.leaky_relu_backward(d, dy, x, n, 0.3) },
-  { name: 'leakyRelu alpha=0.01', op: (x) => sn.leakyRelu(x, 0.01), fwd: (x) => act.leakyRelu(x, f(0.01)),
+    rawB: (k, d, dy, x, _y, n) => k.leaky_relu_backward(d, dy, x, n, 0.3),
+  },
+  {
+    name: 'leakyRelu alpha=0.01',
+    op: (x) => sn.leakyRelu(x, 0.01),
+    fwd: (x) => act.leakyRelu(x, f(0.01)),
     bwd: (d, x) => act.leakyReluBackward(d, x, f(0.01)),
     rawF: (k, o, i, n) => k.leaky_relu_forward(o, i, n, 0.01),
-    rawB: (k, d, dy, x, _y, n) => k.leaky_relu_backward(d, dy, x, n, 0.01) },
-  { name: 'gelu', op: (x) => sn.gelu(x), fwd: act.gelu, bwd: act.geluBackward,
-    rawF: (k, o, i, n) => k.gelu_forward(o, i, n), rawB: (k, d, dy, x, _y, n) => k.gelu_backward(d, dy, x, n) },
+    rawB: (k, d, dy, x, _y, n) => k.leaky_relu_backward(d, dy, x, n, 0.01),
+  },
+  {
+    name: 'gelu',
+    op: (x) => sn.gelu(x),
+    fwd: act.gelu,
+    bwd: act.geluBackward,
+    rawF: (k, o, i, n) => k.gelu_forward(o, i, n),
+    rawB: (k, d, dy, x, _y, n) => k.gelu_backward(d, dy, x, n),
+  },
 ];
 
 // x values in about [-4, 4], none within 4e-3 of 0 (the kinks of elu / leaky relu).
@@ -80,27 +142,45 @@ describe('relu / softmax / softmaxCrossEntropy vs ref', () => {
       const x = distinct(makeRng(seedOf(name)), prod(shape));
       // relu passes r through or drops it, exactly: the analytic backward, compared bit for bit.
       checkOp(name, {
-        shapes: [shape], inputs: [x], ref: ([xx]) => refRelu(xx!), op: ([t]) => sn.relu(t!),
-        tol: EXACT, grad: (r) => [reluBackward(r, x)],
+        shapes: [shape],
+        inputs: [x],
+        ref: ([xx]) => refRelu(xx!),
+        op: ([t]) => sn.relu(t!),
+        tol: EXACT,
+        grad: (r) => [reluBackward(r, x)],
       });
     });
   }
   // softmax / xent work in f64 internally and store f32: a few ulps of each output.
-  for (const [shape, scale] of [[[1, 1], 1], [[7], 3], [[3, 5], 1], [[4, 10], 5], [[2, 3, 17], 2], [[5, 33],
-    50]] as [number[], number][]) {
+  for (const [shape, scale] of [
+    [[1, 1], 1],
+    [[7], 3],
+    [[3, 5], 1],
+    [[4, 10], 5],
+    [[2, 3, 17], 2],
+    [[5, 33], 50],
+  ] as [number[], number][]) {
     const name = `softmax x=[${shape}] scale=${scale}`;
     it(name, () => {
       const K = shape[shape.length - 1]!;
       const R = prod(shape) / K;
       checkOp(name, {
-        shapes: [shape], inputs: [rand(makeRng(seedOf(name)), prod(shape), -scale, scale)],
-        ref: ([x]) => refSoftmax(x!, R, K), op: ([t]) => sn.softmax(t!),
-        tol: { atol: 1e-7, rtol: 1e-6 }, gradTol: { atol: 1e-7, rtol: 1e-5 },
+        shapes: [shape],
+        inputs: [rand(makeRng(seedOf(name)), prod(shape), -scale, scale)],
+        ref: ([x]) => refSoftmax(x!, R, K),
+        op: ([t]) => sn.softmax(t!),
+        tol: { atol: 1e-7, rtol: 1e-6 },
+        gradTol: { atol: 1e-7, rtol: 1e-5 },
       });
     });
   }
-  for (const [R, Kc, soft, dyScale] of [[1, 1, false, 1], [4, 10, false, 1], [3, 17, false, 0.7], [5, 3, true, 1], [8,
-    33, true, -2]] as [number, number, boolean, number][]) {
+  for (const [R, Kc, soft, dyScale] of [
+    [1, 1, false, 1],
+    [4, 10, false, 1],
+    [3, 17, false, 0.7],
+    [5, 3, true, 1],
+    [8, 33, true, -2],
+  ] as [number, number, boolean, number][]) {
     const name = `softmaxCrossEntropy logits=[${R},${Kc}] labels=${soft ? 'soft' : 'one-hot'} dy=${dyScale}`;
     it(name, () => {
       const rng = makeRng(seedOf(name));
@@ -124,8 +204,12 @@ describe('relu / softmax / softmaxCrossEntropy vs ref', () => {
       close(probs.dataSync(), ref.probs, { atol: 1e-7, rtol: 1e-6 }, `${name}: probs`);
       const { value, grads } = sn.valueAndGrads((t) => sn.mul(sn.softmaxCrossEntropy(lt, t!), dyScale))([xt]);
       close(value.dataSync(), [ref.loss * dyScale], { atol: 1e-6, rtol: 1e-6 }, `${name}: value`);
-      close(grads[0]!.dataSync(), Array.from(ref.dlogits, (v) => v * dyScale), { atol: 1e-7, rtol: 1e-5 },
-        `${name}: dlogits`);
+      close(
+        grads[0]!.dataSync(),
+        Array.from(ref.dlogits, (v) => v * dyScale),
+        { atol: 1e-7, rtol: 1e-5 },
+        `${name}: dlogits`,
+      );
       for (const t of [lt, xt, probs, loss, value, ...grads]) t.dispose();
     });
   }
@@ -136,33 +220,52 @@ describe('relu / softmax / xent raw: NaN guard words survive, inputs unchanged, 
     const k = sn.getEngine().k;
     for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 17]) {
       const rng = makeRng(n);
-      const x = distinct(rng, n), dy = rand(rng, n), d0 = rand(rng, n);
+      const x = distinct(rng, n),
+        dy = rand(rng, n),
+        d0 = rand(rng, n);
       const [y] = rawRun(`relu_forward n=${n}`, [x], [n], ([px], [po]) => k.relu_forward(po!, px!, n));
       expect(Array.from(y!)).toEqual(Array.from(refRelu(x)));
-      const [dx] = rawRun(`relu_backward n=${n}`, [dy, y!], [d0], ([pd, py], [pdx]) => k.relu_backward(pdx!, pd!, py!,
-        n));
+      const [dx] = rawRun(`relu_backward n=${n}`, [dy, y!], [d0], ([pd, py], [pdx]) =>
+        k.relu_backward(pdx!, pd!, py!, n),
+      );
       expect(Array.from(dx!)).toEqual(Array.from(d0, (v, i) => Math.fround(v + (x[i]! > 0 ? dy[i]! : 0))));
       // softmax over (R=1, K=n) and (R=n, K=1).
-      for (const [R, Kc] of [[1, n], [n, 1]]) {
-        const [p] = rawRun(`softmax_forward R=${R} K=${Kc}`, [x], [n], ([px], [po]) => k.softmax_forward(po!, px!, R!,
-          Kc!));
+      for (const [R, Kc] of [
+        [1, n],
+        [n, 1],
+      ]) {
+        const [p] = rawRun(`softmax_forward R=${R} K=${Kc}`, [x], [n], ([px], [po]) =>
+          k.softmax_forward(po!, px!, R!, Kc!),
+        );
         const yref = refSoftmax(x, R!, Kc!);
         close(p!, yref, { atol: 1e-7, rtol: 1e-6 }, `softmax R=${R} K=${Kc}`);
-        const [sdx] = rawRun(`softmax_backward R=${R} K=${Kc}`, [dy, p!], [d0],
-          ([pd, py], [pdx]) => k.softmax_backward(pdx!, pd!, py!, R!, Kc!));
-        close(sdx!, Array.from(refSoftmaxBackward(dy, p!, R!, Kc!), (v, i) => v + d0[i]!), { atol: 1e-7, rtol: 1e-6 },
-          `softmax_backward R=${R} K=${Kc}`);
+        const [sdx] = rawRun(`softmax_backward R=${R} K=${Kc}`, [dy, p!], [d0], ([pd, py], [pdx]) =>
+          k.softmax_backward(pdx!, pd!, py!, R!, Kc!),
+        );
+        close(
+          sdx!,
+          Array.from(refSoftmaxBackward(dy, p!, R!, Kc!), (v, i) => v + d0[i]!),
+          { atol: 1e-7, rtol: 1e-6 },
+          `softmax_backward R=${R} K=${Kc}`,
+        );
       }
-      const labels = new Float32Array(n); labels[n - 1] = 1;
+      const labels = new Float32Array(n);
+      labels[n - 1] = 1;
       let loss = 0;
-      const [probs] = rawRun(`softmax_xent_forward n=${n}`, [x, labels], [n],
-        ([px, pl], [pp]) => { loss = k.softmax_xent_forward(pp!, px!, pl!, 1, n); });
+      const [probs] = rawRun(`softmax_xent_forward n=${n}`, [x, labels], [n], ([px, pl], [pp]) => {
+        loss = k.softmax_xent_forward(pp!, px!, pl!, 1, n);
+      });
       const xref = refXent(x, labels, 1, n);
       close([loss], [xref.loss], { atol: 1e-7, rtol: 1e-6 }, `xent loss n=${n}`);
-      const [dl] = rawRun(`softmax_xent_backward n=${n}`, [probs!, labels], [d0],
-        ([pp, pl], [pd]) => k.softmax_xent_backward(pd!, pp!, pl!, 1, n, 0.5));
-      close(dl!, Array.from(xref.dlogits, (v, i) => v * 0.5 + d0[i]!), { atol: 1e-7, rtol: 1e-6 },
-        `xent dlogits n=${n}`);
+      const [dl] = rawRun(`softmax_xent_backward n=${n}`, [probs!, labels], [d0], ([pp, pl], [pd]) =>
+        k.softmax_xent_backward(pd!, pp!, pl!, 1, n, 0.5),
+      );
+      close(
+        dl!,
+        Array.from(xref.dlogits, (v, i) => v * 0.5 + d0[i]!),
+        { atol: 1e-7, rtol: 1e-6 },
+        `xent dlogits n=${n}`,
+      );
     }
   });
 });
@@ -171,21 +274,29 @@ describe('sigmoid / tanh / elu / leakyRelu / gelu vs ref (forward and dx through
   for (const a of ACTS) {
     for (const shape of [[1], [3], [4], [5], [2, 17], [3, 4, 5], [100]]) {
       const name = `${a.name} x=[${shape}]`;
-      it(name, () => checkOp(name, {
-        shapes: [shape], inputs: [actInput(makeRng(seedOf(name)), prod(shape))],
-        ref: ([x]) => a.fwd(x!), op: ([t]) => a.op(t!),
-        tol: TOL_ACT_FWD, gradTol: TOL_ACT_BWD,
-      }));
+      it(name, () =>
+        checkOp(name, {
+          shapes: [shape],
+          inputs: [actInput(makeRng(seedOf(name)), prod(shape))],
+          ref: ([x]) => a.fwd(x!),
+          op: ([t]) => a.op(t!),
+          tol: TOL_ACT_FWD,
+          gradTol: TOL_ACT_BWD,
+        }),
+      );
     }
     it(`${a.name} raw n=37: guard words intact, backward ACCUMULATES into dinp`, () => {
       const k = sn.getEngine().k;
       const rng = makeRng(seedOf(a.name) ^ 2);
       const n = 37;
-      const x = actInput(rng, n), dout = rand(rng, n), dinp0 = rand(rng, n);
+      const x = actInput(rng, n),
+        dout = rand(rng, n),
+        dinp0 = rand(rng, n);
       const [y] = rawRun(`${a.name} fwd`, [x], [n], ([px], [po]) => a.rawF(k, po!, px!, n));
       close(y!, a.fwd(x), TOL_ACT_FWD, `${a.name} raw forward`);
-      const [dx] = rawRun(`${a.name} bwd`, [dout, x, y!], [dinp0], ([pd, px, py], [pdx]) => a.rawB(k, pdx!, pd!, px!,
-        py!, n));
+      const [dx] = rawRun(`${a.name} bwd`, [dout, x, y!], [dinp0], ([pd, px, py], [pdx]) =>
+        a.rawB(k, pdx!, pd!, px!, py!, n),
+      );
       const want = a.bwd(dout, x).map((v, i) => v + dinp0[i]!);
       close(dx!, want, TOL_ACT_BWD, `${a.name} raw backward (accumulated)`);
     });
@@ -194,10 +305,15 @@ describe('sigmoid / tanh / elu / leakyRelu / gelu vs ref (forward and dx through
   it('gelu is the exact one (erf), not the tanh approximation: gelu(1) = Φ(1)', () => {
     const t = sn.tensor([1, -1, 3, -3, -6], [5]);
     const y = sn.gelu(t);
-    close(y.dataSync(), [0.8413447460685429, -0.15865525393145707, 2.995950305905, -0.004049694094, -5.92e-9],
-      { atol: 1e-12, rtol: 2e-7 }, 'gelu known values');
+    close(
+      y.dataSync(),
+      [0.8413447460685429, -0.15865525393145707, 2.995950305905, -0.004049694094, -5.92e-9],
+      { atol: 1e-12, rtol: 2e-7 },
+      'gelu known values',
+    );
     // tanh approximation at 1: 0.8411919906082768 — 1.5e-4 away, far outside the tolerance above.
-    y.dispose(); t.dispose();
+    y.dispose();
+    t.dispose();
   });
 
   it('Dense / Conv2D / Activation layers accept every activation name and reject others', () => {
@@ -206,8 +322,9 @@ describe('sigmoid / tanh / elu / leakyRelu / gelu vs ref (forward and dx through
       expect(() => sn.layers.conv2d({ filters: 2, kernelSize: 1, activation: a })).not.toThrow();
       expect(() => sn.layers.activation({ activation: a })).not.toThrow();
     }
-    expect(() => sn.layers.dense({ units: 2, activation: 'mish' as never }))
-      .toThrow(/activation must be one of 'linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu'/);
+    expect(() => sn.layers.dense({ units: 2, activation: 'mish' as never })).toThrow(
+      /activation must be one of 'linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu'/,
+    );
   });
 });
 
@@ -240,31 +357,56 @@ interface KerasCase {
   tol: Tol;
 }
 const kerasRelu = (maxv: number, slope: number, t: number, name: string, op: KerasCase['op']): KerasCase => ({
-  name, op, tol: TOL_F32_OPS,
+  name,
+  op,
+  tol: TOL_F32_OPS,
   fwd: (x) => reluGeneral(x, maxv, f(slope), f(t)),
   bwd: (d, x) => reluGeneralBackward(d, x, maxv, f(slope), f(t)),
-  raw: (k) => [(o, i, n) => k.relu_general_forward(o, i, n, maxv, slope, t),
-    (d, dy, x, n) => k.relu_general_backward(d, dy, x, n, maxv, slope, t)],
+  raw: (k) => [
+    (o, i, n) => k.relu_general_forward(o, i, n, maxv, slope, t),
+    (d, dy, x, n) => k.relu_general_backward(d, dy, x, n, maxv, slope, t),
+  ],
 });
 const KERAS: KerasCase[] = [
   kerasRelu(6, 0, 0, 'relu6', (x) => sn.relu6(x)),
   kerasRelu(Infinity, 0, 0, 'reluGeneral defaults', (x) => sn.reluGeneral(x)),
   kerasRelu(Infinity, 0.1, 0, 'reluGeneral negativeSlope=0.1', (x) => sn.reluGeneral(x, { negativeSlope: 0.1 })),
-  kerasRelu(4.5, 0.2, 1, 'reluGeneral maxValue=4.5 negativeSlope=0.2 threshold=1',
-    (x) => sn.reluGeneral(x, { maxValue: 4.5, negativeSlope: 0.2, threshold: 1 })),
-  kerasRelu(6, 0, 0.5, 'reluGeneral maxValue=6 threshold=0.5',
-    (x) => sn.reluGeneral(x, { maxValue: 6, threshold: 0.5 })),
-  { name: 'hardSigmoid', op: (x) => sn.hardSigmoid(x), fwd: hardSigmoid, bwd: hardSigmoidBackward,
+  kerasRelu(4.5, 0.2, 1, 'reluGeneral maxValue=4.5 negativeSlope=0.2 threshold=1', (x) =>
+    sn.reluGeneral(x, { maxValue: 4.5, negativeSlope: 0.2, threshold: 1 }),
+  ),
+  kerasRelu(6, 0, 0.5, 'reluGeneral maxValue=6 threshold=0.5', (x) =>
+    sn.reluGeneral(x, { maxValue: 6, threshold: 0.5 }),
+  ),
+  {
+    name: 'hardSigmoid',
+    op: (x) => sn.hardSigmoid(x),
+    fwd: hardSigmoid,
+    bwd: hardSigmoidBackward,
     tol: TOL_F32_OPS,
-    raw: (k) => [(o, i, n) => k.hard_sigmoid_forward(o, i, n), (d, dy, x, n) => k.hard_sigmoid_backward(d, dy, x, n)] },
-  { name: 'hardSwish', op: (x) => sn.hardSwish(x), fwd: hardSwish, bwd: hardSwishBackward, tol: TOL_F32_OPS,
-    raw: (k) => [(o, i, n) => k.hard_swish_forward(o, i, n), (d, dy, x, n) => k.hard_swish_backward(d, dy, x, n)] },
-  { name: 'swish', op: (x) => sn.swish(x), fwd: swish, bwd: swishBackward, tol: TOL_ACT_FWD,
-    raw: (k) => [(o, i, n) => k.swish_forward(o, i, n), (d, dy, x, n) => k.swish_backward(d, dy, x, n)] },
+    raw: (k) => [(o, i, n) => k.hard_sigmoid_forward(o, i, n), (d, dy, x, n) => k.hard_sigmoid_backward(d, dy, x, n)],
+  },
+  {
+    name: 'hardSwish',
+    op: (x) => sn.hardSwish(x),
+    fwd: hardSwish,
+    bwd: hardSwishBackward,
+    tol: TOL_F32_OPS,
+    raw: (k) => [(o, i, n) => k.hard_swish_forward(o, i, n), (d, dy, x, n) => k.hard_swish_backward(d, dy, x, n)],
+  },
+  {
+    name: 'swish',
+    op: (x) => sn.swish(x),
+    fwd: swish,
+    bwd: swishBackward,
+    tol: TOL_ACT_FWD,
+    raw: (k) => [(o, i, n) => k.swish_forward(o, i, n), (d, dy, x, n) => k.swish_backward(d, dy, x, n)],
+  },
 ];
 
 describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref', () => {
-  it('engine runs the requested build', () => { expect(sn.getEngine().build).toBe(build); });
+  it('engine runs the requested build', () => {
+    expect(sn.getEngine().build).toBe(build);
+  });
 
   for (const c of KERAS) {
     it(`${c.name}: forward and dx vs ref for shapes [1] [3] [4] [5] [2,17] [3,4,5] [100]`, () => {
@@ -273,8 +415,13 @@ describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref'
         const x = kerasInput(makeRng(seedOf(name)), prod(shape));
         // The analytic backward is the oracle; 'reference gradients match finite differences' checks it.
         checkOp(name, {
-          shapes: [shape], inputs: [x], ref: ([v]) => c.fwd(v!), op: ([t]) => c.op(t!),
-          tol: c.tol, gradTol: TOL_ACT_BWD, grad: (r) => [c.bwd(r, x)],
+          shapes: [shape],
+          inputs: [x],
+          ref: ([v]) => c.fwd(v!),
+          op: ([t]) => c.op(t!),
+          tol: c.tol,
+          gradTol: TOL_ACT_BWD,
+          grad: (r) => [c.bwd(r, x)],
         });
       }
     });
@@ -283,7 +430,9 @@ describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref'
       const [fw, bw] = c.raw(k);
       const rng = makeRng(seedOf(c.name) ^ 2);
       const n = 37;
-      const x = kerasInput(rng, n), dout = rand(rng, n), dinp0 = rand(rng, n);
+      const x = kerasInput(rng, n),
+        dout = rand(rng, n),
+        dinp0 = rand(rng, n);
       // The forward output starts as NaN, so an element the kernel does not write shows.
       const [y] = rawRun(`${c.name} fwd`, [x], [nans(n)], ([px], [po]) => fw(po!, px!, n));
       const [dx] = rawRun(`${c.name} bwd`, [dout, x], [dinp0], ([pd, px], [pdx]) => bw(pdx!, pd!, px!, n));
@@ -291,8 +440,9 @@ describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref'
       const want = c.bwd(dout, x).map((v, i) => v + dinp0[i]!);
       for (let i = 0; i < n; i++) {
         expect(Math.abs(y![i]! - yRef[i]!)).toBeLessThanOrEqual(c.tol.atol + c.tol.rtol * Math.abs(yRef[i]!));
-        expect(Math.abs(dx![i]! - want[i]!))
-          .toBeLessThanOrEqual(TOL_ACT_BWD.atol + 2 * U + TOL_ACT_BWD.rtol * Math.abs(want[i]!));
+        expect(Math.abs(dx![i]! - want[i]!)).toBeLessThanOrEqual(
+          TOL_ACT_BWD.atol + 2 * U + TOL_ACT_BWD.rtol * Math.abs(want[i]!),
+        );
       }
       // Element i computed alone (n = 1: the scalar loop) has the bits of the same element inside the SIMD body.
       for (let i = 0; i < n; i++) {
@@ -318,7 +468,8 @@ describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref'
     const g = (op: (t: sn.Tensor) => sn.Tensor) => {
       const { value, grads } = sn.valueAndGrads((t) => sn.sum(op(t!)))([x]);
       const v = Array.from(grads[0]!.dataSync());
-      value.dispose(); grads[0]!.dispose();
+      value.dispose();
+      grads[0]!.dispose();
       return v;
     };
     expect(g(sn.hardSwish)).toEqual([0, 1, 0.5, 1]);
@@ -329,22 +480,45 @@ describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref'
 
   it('reference gradients match finite differences', () => {
     const x = Float64Array.from(kerasInput(makeRng(3), 40));
-    for (const c of KERAS) fdCheck(`ref ${c.name}`, (v) => c.fwd(v), (dy, v) => c.bwd(dy, v), x, 40);
-    fdCheck('ref softmaxAxis', (v) => softmaxAxis(v, 2, 5, 4), (dy, v) => softmaxAxisBackward(dy, v, 2, 5, 4),
-      Float64Array.from(makeRng(4).fill(40, -2, 2)), 40);
+    for (const c of KERAS)
+      fdCheck(
+        `ref ${c.name}`,
+        (v) => c.fwd(v),
+        (dy, v) => c.bwd(dy, v),
+        x,
+        40,
+      );
+    fdCheck(
+      'ref softmaxAxis',
+      (v) => softmaxAxis(v, 2, 5, 4),
+      (dy, v) => softmaxAxisBackward(dy, v, 2, 5, 4),
+      Float64Array.from(makeRng(4).fill(40, -2, 2)),
+      40,
+    );
   });
 
-  const AXES = [[[2, 5, 4], 1], [[3, 4, 2, 6], 2], [[3, 4, 2, 6], 0], [[3, 4, 2, 6], -3], [[6, 7], -1],
-    [[6, 7], 0]] as const;
+  const AXES = [
+    [[2, 5, 4], 1],
+    [[3, 4, 2, 6], 2],
+    [[3, 4, 2, 6], 0],
+    [[3, 4, 2, 6], -3],
+    [[6, 7], -1],
+    [[6, 7], 0],
+  ] as const;
   for (const [shape, axis] of AXES) {
     const name = `softmax x=[${shape}] axis=${axis}`;
     it(name, () => {
       const a = axis < 0 ? axis + shape.length : axis;
-      const outer = prod(shape.slice(0, a)), Ka = shape[a]!, inner = prod(shape.slice(a + 1));
+      const outer = prod(shape.slice(0, a)),
+        Ka = shape[a]!,
+        inner = prod(shape.slice(a + 1));
       const x = rand(makeRng(seedOf(name)), prod(shape), -3, 3);
       checkOp(name, {
-        shapes: [[...shape]], inputs: [x], ref: ([v]) => softmaxAxis(v!, outer, Ka, inner),
-        op: ([t]) => sn.softmax(t!, axis), tol: TOL_SOFTMAX_AXIS,
+        shapes: [[...shape]],
+        inputs: [x],
+        ref: ([v]) => softmaxAxis(v!, outer, Ka, inner),
+        op: ([t]) => sn.softmax(t!, axis),
+        tol: TOL_SOFTMAX_AXIS,
         grad: (r) => [softmaxAxisBackward(r, x, outer, Ka, inner)],
       });
     });
@@ -353,8 +527,9 @@ describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref'
   it('bad arguments: negative maxValue / negativeSlope / threshold, softmax axis out of range', () => {
     const x = sn.tensor([1, 2, 3, 4], [2, 2]);
     expect(() => sn.reluGeneral(x, { maxValue: -1 })).toThrow(/maxValue must be a non-negative number, got -1/);
-    expect(() => sn.reluGeneral(x, { negativeSlope: -0.1 }))
-      .toThrow(/negativeSlope must be a non-negative number, got -0.1/);
+    expect(() => sn.reluGeneral(x, { negativeSlope: -0.1 })).toThrow(
+      /negativeSlope must be a non-negative number, got -0.1/,
+    );
     expect(() => sn.reluGeneral(x, { threshold: Number.NaN })).toThrow(/threshold must be a non-negative number/);
     expect(() => sn.softmax(x, 2)).toThrow(/axis 2 is out of range for shape \[2,2\]/);
     expect(() => sn.softmax(x, -3)).toThrow(/axis -3 is out of range/);

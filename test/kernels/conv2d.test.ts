@@ -5,22 +5,73 @@ import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { makeRng } from '../helpers/check.js';
 import { reluBackward, relu as refRelu } from '../ref/act.js';
-import { conv2dBackward, conv2dForward, conv2dGeneralBackward, conv2dGeneralForward, type ConvDims, convGeneralOut }
-  from '../ref/conv2d.js';
+import {
+  conv2dBackward,
+  conv2dForward,
+  conv2dGeneralBackward,
+  conv2dGeneralForward,
+  type ConvDims,
+  convGeneralOut,
+} from '../ref/conv2d.js';
 import { type Pad, type PaddingSpec, resolvePadding } from '../ref/geom.js';
 import { accTol, bits, checkOp, close, geomPtr, padStr, prod, rand, rawRun, seedOf, stridesStr } from './harness.js';
 
 interface ConvCase {
-  N: number; H: number; W: number; C: number; K: number; KH: number; KW: number;
-  SH: number; SW: number; padding: PaddingSpec; bias: boolean; relu: boolean;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  K: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  padding: PaddingSpec;
+  bias: boolean;
+  relu: boolean;
 }
 
 // Sweeps chosen deterministically (XNNPACK style, LANES = 4: 1, 3, 4, 5, 8, 17, 32 channels).
 const CHANNELS = [1, 3, 4, 5, 8, 17, 32];
-const KERNELS: [number, number][] = [[1, 1], [2, 2], [3, 3], [5, 5], [3, 2], [1, 5], [2, 3], [5, 1]];
-const STRIDES: [number, number][] = [[1, 1], [2, 2], [3, 3], [2, 1], [1, 3]];
-const PADDINGS: PaddingSpec[] = ['valid', 'same', [[1, 0], [2, 1]], 1, [[0, 2], [1, 0]]];
-const SPATIAL: [number, number][] = [[7, 9], [11, 5], [5, 5], [8, 8], [9, 7], [6, 11], [4, 3]];
+const KERNELS: [number, number][] = [
+  [1, 1],
+  [2, 2],
+  [3, 3],
+  [5, 5],
+  [3, 2],
+  [1, 5],
+  [2, 3],
+  [5, 1],
+];
+const STRIDES: [number, number][] = [
+  [1, 1],
+  [2, 2],
+  [3, 3],
+  [2, 1],
+  [1, 3],
+];
+const PADDINGS: PaddingSpec[] = [
+  'valid',
+  'same',
+  [
+    [1, 0],
+    [2, 1],
+  ],
+  1,
+  [
+    [0, 2],
+    [1, 0],
+  ],
+];
+const SPATIAL: [number, number][] = [
+  [7, 9],
+  [11, 5],
+  [5, 5],
+  [8, 8],
+  [9, 7],
+  [6, 11],
+  [4, 3],
+];
 
 function convOut(c: ConvCase): { pad: Pad; OH: number; OW: number } {
   const pad = resolvePadding(c.padding, c.H, c.W, c.KH, c.KW, c.SH, c.SW);
@@ -40,7 +91,23 @@ function convCases(): ConvCase[] {
     // The brief's example and friends.
     { N: 2, H: 7, W: 9, C: 3, K: 5, KH: 3, KW: 2, SH: 2, SW: 2, padding: 'same', bias: true, relu: false },
     { N: 1, H: 11, W: 5, C: 4, K: 4, KH: 1, KW: 5, SH: 1, SW: 1, padding: 'same', bias: true, relu: false },
-    { N: 3, H: 11, W: 5, C: 1, K: 1, KH: 3, KW: 3, SH: 1, SW: 1, padding: [[1, 0], [2, 1]], bias: true, relu: true },
+    {
+      N: 3,
+      H: 11,
+      W: 5,
+      C: 1,
+      K: 1,
+      KH: 3,
+      KW: 3,
+      SH: 1,
+      SW: 1,
+      padding: [
+        [1, 0],
+        [2, 1],
+      ],
+      bias: true,
+      relu: true,
+    },
     // Kernel as large as the padded input: a single output pixel.
     { N: 1, H: 5, W: 5, C: 3, K: 8, KH: 5, KW: 5, SH: 3, SW: 3, padding: 'valid', bias: true, relu: false },
     // Big KK (5*5*32 = 800): im2col in several blocks of MB = 40 rows, MB not dividing M.
@@ -50,7 +117,23 @@ function convCases(): ConvCase[] {
     { N: 5, H: 7, W: 9, C: 4, K: 5, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'same', bias: true, relu: true },
     // Stride larger than the kernel (pixels skipped) and padding wider than the 1x1 kernel.
     { N: 3, H: 7, W: 9, C: 5, K: 3, KH: 2, KW: 2, SH: 3, SW: 3, padding: 'valid', bias: true, relu: false },
-    { N: 1, H: 4, W: 3, C: 8, K: 5, KH: 1, KW: 1, SH: 2, SW: 1, padding: [[1, 0], [2, 1]], bias: true, relu: false },
+    {
+      N: 1,
+      H: 4,
+      W: 3,
+      C: 8,
+      K: 5,
+      KH: 1,
+      KW: 1,
+      SH: 2,
+      SW: 1,
+      padding: [
+        [1, 0],
+        [2, 1],
+      ],
+      bias: true,
+      relu: false,
+    },
     // 1-pixel images.
     { N: 3, H: 1, W: 1, C: 17, K: 9, KH: 1, KW: 1, SH: 1, SW: 1, padding: 'valid', bias: true, relu: false },
     { N: 1, H: 1, W: 1, C: 4, K: 5, KH: 3, KW: 3, SH: 2, SW: 2, padding: 'same', bias: true, relu: false },
@@ -60,17 +143,25 @@ function convCases(): ConvCase[] {
     const [SH, SW] = STRIDES[(i + Math.floor(i / 4)) % STRIDES.length]!;
     let [H, W] = SPATIAL[(i * 3 + Math.floor(i / 7)) % SPATIAL.length]!;
     const c: ConvCase = {
-      N: (Math.floor(i / 2) % 2) ? 3 : 1,
-      H, W,
+      N: Math.floor(i / 2) % 2 ? 3 : 1,
+      H,
+      W,
       C: CHANNELS[i % CHANNELS.length]!,
       K: CHANNELS[(i * 3 + 2 + Math.floor(i / 7)) % CHANNELS.length]!,
-      KH, KW, SH, SW,
+      KH,
+      KW,
+      SH,
+      SW,
       padding: PADDINGS[(i * 2 + Math.floor(i / 5)) % PADDINGS.length]!,
       bias: i % 3 !== 0,
       relu: i % 4 === 1,
     };
     let { OH, OW } = convOut(c);
-    while (OH < 1 || OW < 1) { c.H = H = H + 2; c.W = W = W + 2; ({ OH, OW } = convOut(c)); }
+    while (OH < 1 || OW < 1) {
+      c.H = H = H + 2;
+      c.W = W = W + 2;
+      ({ OH, OW } = convOut(c));
+    }
     if (c.N * OH * OW * c.K * c.KH * c.KW * c.C > 1_500_000) c.N = 1;
     cases.push(c);
   }
@@ -78,8 +169,10 @@ function convCases(): ConvCase[] {
 }
 
 function convName(c: ConvCase): string {
-  return `conv2d x=[${c.N},${c.H},${c.W},${c.C}] f=[${c.KH},${c.KW},${c.C},${c.K}] `
-    + `s=${stridesStr(c.SH, c.SW)} p=${padStr(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`;
+  return (
+    `conv2d x=[${c.N},${c.H},${c.W},${c.C}] f=[${c.KH},${c.KW},${c.C},${c.K}] ` +
+    `s=${stridesStr(c.SH, c.SW)} p=${padStr(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`
+  );
 }
 
 // The f64 reference is a 7-deep loop, too slow to difference over every input: the analytic backward
@@ -97,10 +190,15 @@ function checkConv(c: ConvCase): void {
     shapes: [[N, H, W, C], [KH, KW, C, K], ...(c.bias ? [[K]] : [])],
     outShape: [N, OH, OW, K],
     ref: (xs) => (c.relu ? refRelu(pre(xs)) : pre(xs)),
-    op: ([x, w, b]) => sn.conv2d(x!, w!, {
-      strides: [SH, SW], padding: c.padding as sn.Padding, bias: b ?? null, activation: c.relu ? 'relu' : 'linear',
-    }),
-    tol: accTol(KK + 1), terms: KK + 1,
+    op: ([x, w, b]) =>
+      sn.conv2d(x!, w!, {
+        strides: [SH, SW],
+        padding: c.padding as sn.Padding,
+        bias: b ?? null,
+        activation: c.relu ? 'relu' : 'linear',
+      }),
+    tol: accTol(KK + 1),
+    terms: KK + 1,
     grad: (r, xs) => {
       const dout = c.relu ? reluBackward(r, pre(xs)) : r;
       const g = conv2dBackward(dout, xs[0]!, xs[1]!, N, H, W, C, K, KH, KW, SH, SW, pad);
@@ -141,37 +239,73 @@ describe('conv2d raw: NaN guard words survive, inputs unchanged, backward accumu
   for (const g of rawConv) {
     // MB: rows of the im2col block, from 1 up to more than the whole image.
     for (const MB of [1, 3, 4, 7, 1000]) {
-      const label = `conv2d_forward/backward raw x=[${g.N},${g.H},${g.W},${g.C}] f=[${g.KH},${g.KW},${g.C},${g.K}] `
-        + `s=[${g.SH},${g.SW}] pad=[[${g.PT},${g.PB}],[${g.PL},${g.PR}]] MB=${MB}`;
+      const label =
+        `conv2d_forward/backward raw x=[${g.N},${g.H},${g.W},${g.C}] f=[${g.KH},${g.KW},${g.C},${g.K}] ` +
+        `s=[${g.SH},${g.SW}] pad=[[${g.PT},${g.PB}],[${g.PL},${g.PR}]] MB=${MB}`;
       it(label, () => {
         const k = sn.getEngine().k;
         const { N, H, W, C, K: Ko, KH, KW, SH, SW, PT, PB, PL, PR } = g;
         const pad = { top: PT, bottom: PB, left: PL, right: PR };
-        const OH = Math.floor((H + PT + PB - KH) / SH) + 1, OW = Math.floor((W + PL + PR - KW) / SW) + 1;
+        const OH = Math.floor((H + PT + PB - KH) / SH) + 1,
+          OW = Math.floor((W + PL + PR - KW) / SW) + 1;
         const KK = KH * KW * C;
         const mb = Math.min(MB, OH * OW);
         const rng = makeRng(seedOf(label));
-        const x = rand(rng, N * H * W * C), w = rand(rng, KK * Ko), b = rand(rng, Ko);
+        const x = rand(rng, N * H * W * C),
+          w = rand(rng, KK * Ko),
+          b = rand(rng, Ko);
         const gp = geomPtr({ H, W, C, K: Ko, KH, KW, SH, SW, PT, PL, OH, OW });
         for (const relu of [0, 1]) {
-          const [out] = rawRun(`${label} fwd relu=${relu}`, [x, w, b], [N * OH * OW * Ko, k.pack_b_size(KK, Ko),
-            mb * KK],
-            ([px, pw, pb], [po, pwp, pcols]) => k.conv2d_forward(po!, px!, pw!, pb!, pwp!, pcols!, gp, N, mb, relu));
-          close(out!, conv2dForward(x, w, b, N, H, W, C, Ko, KH, KW, SH, SW, pad, relu === 1).out, accTol(KK + 1),
-            `${label} fwd relu=${relu}`, KK + 1);
+          const [out] = rawRun(
+            `${label} fwd relu=${relu}`,
+            [x, w, b],
+            [N * OH * OW * Ko, k.pack_b_size(KK, Ko), mb * KK],
+            ([px, pw, pb], [po, pwp, pcols]) => k.conv2d_forward(po!, px!, pw!, pb!, pwp!, pcols!, gp, N, mb, relu),
+          );
+          close(
+            out!,
+            conv2dForward(x, w, b, N, H, W, C, Ko, KH, KW, SH, SW, pad, relu === 1).out,
+            accTol(KK + 1),
+            `${label} fwd relu=${relu}`,
+            KK + 1,
+          );
         }
         // Backward accumulates into pre-filled buffers.
         const dout = rand(rng, N * OH * OW * Ko);
-        const dx0 = rand(rng, x.length), dw0 = rand(rng, w.length), db0 = rand(rng, Ko);
+        const dx0 = rand(rng, x.length),
+          dw0 = rand(rng, w.length),
+          db0 = rand(rng, Ko);
         const ref = conv2dBackward(dout, x, w, N, H, W, C, Ko, KH, KW, SH, SW, pad);
-        const [dx] = rawRun(`${label} bwd input`, [dout, w], [dx0, k.pack_b_size(Ko, KK), mb * KK],
-          ([pd, pw], [pdx, pwp, pcols]) => k.conv2d_backward_input(pdx!, pd!, pw!, pwp!, pcols!, gp, N, mb));
-        close(dx!, Array.from(ref.dx, (v, i) => v + dx0[i]!), accTol(Ko * KH * KW + 1), `${label} dx`);
-        const [dw, db] = rawRun(`${label} bwd weight`, [dout, x], [dw0, db0, mb * KK, k.pack_b_size(mb, Ko)],
-          ([pd, px], [pdw, pdb, pcols, pdp]) => k.conv2d_backward_weight(pdw!, pdb!, pd!, px!, pcols!, pdp!, gp, N,
-            mb));
-        close(dw!, Array.from(ref.dw, (v, i) => v + dw0[i]!), accTol(N * OH * OW + 1), `${label} dw`);
-        close(db!, Array.from(ref.db, (v, i) => v + db0[i]!), accTol(N * OH * OW + 1), `${label} db`);
+        const [dx] = rawRun(
+          `${label} bwd input`,
+          [dout, w],
+          [dx0, k.pack_b_size(Ko, KK), mb * KK],
+          ([pd, pw], [pdx, pwp, pcols]) => k.conv2d_backward_input(pdx!, pd!, pw!, pwp!, pcols!, gp, N, mb),
+        );
+        close(
+          dx!,
+          Array.from(ref.dx, (v, i) => v + dx0[i]!),
+          accTol(Ko * KH * KW + 1),
+          `${label} dx`,
+        );
+        const [dw, db] = rawRun(
+          `${label} bwd weight`,
+          [dout, x],
+          [dw0, db0, mb * KK, k.pack_b_size(mb, Ko)],
+          ([pd, px], [pdw, pdb, pcols, pdp]) => k.conv2d_backward_weight(pdw!, pdb!, pd!, px!, pcols!, pdp!, gp, N, mb),
+        );
+        close(
+          dw!,
+          Array.from(ref.dw, (v, i) => v + dw0[i]!),
+          accTol(N * OH * OW + 1),
+          `${label} dw`,
+        );
+        close(
+          db!,
+          Array.from(ref.db, (v, i) => v + db0[i]!),
+          accTol(N * OH * OW + 1),
+          `${label} db`,
+        );
         sn.getArena().release(gp);
       });
     }
@@ -179,8 +313,19 @@ describe('conv2d raw: NaN guard words survive, inputs unchanged, backward accumu
 });
 
 interface GeneralCase {
-  N: number; H: number; W: number; C: number; K: number; KH: number; KW: number;
-  S: number; D: [number, number]; G: number; padding: PaddingSpec; bias: boolean; relu: boolean;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  K: number;
+  KH: number;
+  KW: number;
+  S: number;
+  D: [number, number];
+  G: number;
+  padding: PaddingSpec;
+  bias: boolean;
+  relu: boolean;
 }
 
 // LANES = 4: channel counts per group around it (3, 4, 5, 8) and a prime (7), groups 1..C,
@@ -198,13 +343,31 @@ const GENERAL_CASES: GeneralCase[] = [
   // groups = C (a depthwise conv as a grouped one) and big per-group channel counts (several blocks).
   { N: 2, H: 8, W: 8, C: 5, K: 10, KH: 3, KW: 3, S: 1, D: [1, 1], G: 5, padding: 'same', bias: true, relu: false },
   { N: 1, H: 12, W: 11, C: 34, K: 18, KH: 5, KW: 5, S: 1, D: [1, 1], G: 2, padding: 'same', bias: true, relu: false },
-  { N: 1, H: 12, W: 12, C: 9, K: 4, KH: 3, KW: 3, S: 1, D: [4, 1], G: 1, padding: [[2, 1], [0, 3]], bias: true,
-    relu: false },
+  {
+    N: 1,
+    H: 12,
+    W: 12,
+    C: 9,
+    K: 4,
+    KH: 3,
+    KW: 3,
+    S: 1,
+    D: [4, 1],
+    G: 1,
+    padding: [
+      [2, 1],
+      [0, 3],
+    ],
+    bias: true,
+    relu: false,
+  },
 ];
 
 function generalName(c: GeneralCase): string {
-  return `conv2d x=[${c.N},${c.H},${c.W},${c.C}] k=${c.KH}x${c.KW} K=${c.K} s=${c.S} d=[${c.D}] g=${c.G} `
-    + `p=${JSON.stringify(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`;
+  return (
+    `conv2d x=[${c.N},${c.H},${c.W},${c.C}] k=${c.KH}x${c.KW} K=${c.K} s=${c.S} d=[${c.D}] g=${c.G} ` +
+    `p=${JSON.stringify(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`
+  );
 }
 
 // As checkConv, over the general reference (dilation, groups); its analytic backward is the oracle.
@@ -212,27 +375,52 @@ function checkGeneralConv(c: GeneralCase): void {
   const name = generalName(c);
   const rng = makeRng(seedOf(name));
   const Cg = c.C / c.G;
-  const x = rand(rng, c.N * c.H * c.W * c.C), w = rand(rng, c.KH * c.KW * Cg * c.K), b = rand(rng, c.K);
+  const x = rand(rng, c.N * c.H * c.W * c.C),
+    w = rand(rng, c.KH * c.KW * Cg * c.K),
+    b = rand(rng, c.K);
   const pad = resolvePadding(c.padding, c.H, c.W, (c.KH - 1) * c.D[0] + 1, (c.KW - 1) * c.D[1] + 1, c.S, c.S);
-  const d: ConvDims = { N: c.N, H: c.H, W: c.W, C: c.C, K: c.K, KH: c.KH, KW: c.KW, SH: c.S, SW: c.S,
-    DH: c.D[0], DW: c.D[1], G: c.G, pad };
+  const d: ConvDims = {
+    N: c.N,
+    H: c.H,
+    W: c.W,
+    C: c.C,
+    K: c.K,
+    KH: c.KH,
+    KW: c.KW,
+    SH: c.S,
+    SW: c.S,
+    DH: c.D[0],
+    DW: c.D[1],
+    G: c.G,
+    pad,
+  };
   const { OH, OW } = convGeneralOut(d);
   const pre = ([xx, ww, bb]: Float64Array[]) => conv2dGeneralForward(xx!, ww!, c.bias ? bb! : null, d).out;
   const outTerms = c.KH * c.KW * Cg + 1;
   const gradTerms = [(c.K / c.G) * c.KH * c.KW, c.N * OH * OW, c.N * OH * OW];
   checkOp(name, {
     shapes: [[c.N, c.H, c.W, c.C], [c.KH, c.KW, Cg, c.K], ...(c.bias ? [[c.K]] : [])],
-    inputs: c.bias ? [x, w, b] : [x, w], outShape: [c.N, OH, OW, c.K],
+    inputs: c.bias ? [x, w, b] : [x, w],
+    outShape: [c.N, OH, OW, c.K],
     ref: (xs) => (c.relu ? refRelu(pre(xs)) : pre(xs)),
-    op: ([xt, wt, bt]) => sn.conv2d(xt!, wt!, { strides: c.S, padding: c.padding as sn.Padding, dilationRate: c.D,
-      groups: c.G, bias: bt ?? null, activation: c.relu ? 'relu' : 'linear' }),
-    tol: accTol(outTerms), terms: outTerms,
+    op: ([xt, wt, bt]) =>
+      sn.conv2d(xt!, wt!, {
+        strides: c.S,
+        padding: c.padding as sn.Padding,
+        dilationRate: c.D,
+        groups: c.G,
+        bias: bt ?? null,
+        activation: c.relu ? 'relu' : 'linear',
+      }),
+    tol: accTol(outTerms),
+    terms: outTerms,
     grad: (r, xs) => {
       const dout = c.relu ? reluBackward(r, pre(xs)) : r;
       const g = conv2dGeneralBackward(dout, xs[0]!, xs[1]!, d);
       return c.bias ? [g.dx, g.dw, g.db] : [g.dx, g.dw];
     },
-    gradTol: gradTerms.map((n) => accTol(n)), gradTerms,
+    gradTol: gradTerms.map((n) => accTol(n)),
+    gradTerms,
   });
 }
 
@@ -241,11 +429,13 @@ describe('conv2d with dilation and groups vs ref (forward, dx, dw, db)', () => {
 
   it('rejects groups that do not divide the channels, naming the shapes', () => {
     const x = sn.zeros([1, 5, 5, 6]);
-    expect(() => sn.conv2d(x, sn.zeros([3, 3, 2, 4]), { groups: 4 }))
-      .toThrow(/groups = 4 must divide both the input channels \(6\) and the filters \(4\)/);
+    expect(() => sn.conv2d(x, sn.zeros([3, 3, 2, 4]), { groups: 4 })).toThrow(
+      /groups = 4 must divide both the input channels \(6\) and the filters \(4\)/,
+    );
     expect(() => sn.conv2d(x, sn.zeros([3, 3, 2, 4]), { groups: 2 })).toThrow(/expects 4 \(2 per group x 2 groups/);
-    expect(() => sn.conv2d(x, sn.zeros([3, 3, 6, 4]), { dilationRate: 0 }))
-      .toThrow(/dilationRate must be a positive integer/);
+    expect(() => sn.conv2d(x, sn.zeros([3, 3, 6, 4]), { dilationRate: 0 })).toThrow(
+      /dilationRate must be a positive integer/,
+    );
     expect(() => sn.conv2d(x, sn.zeros([3, 3, 6, 4]), { dilationRate: 3 })).toThrow(/does not fit a 5x5 input/);
     x.dispose();
   });
@@ -262,15 +452,22 @@ describe('conv2d small batches: same bits as inside a large batch', () => {
     { x: [6, 6, 8], f: [1, 1, 8, 9], strides: 1, padding: 'valid', bias: true, relu: false },
   ];
   for (const c of cases) {
-    const title = `conv2d x ${c.x} filter ${c.f} strides ${c.strides} ${padStr(c.padding)}`
-      + `${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`;
+    const title =
+      `conv2d x ${c.x} filter ${c.f} strides ${c.strides} ${padStr(c.padding)}` +
+      `${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`;
     it(title, () => {
       const rng = makeRng(seedOf(`small conv ${c.x} ${c.f}`));
-      const B = 5, img = prod(c.x);
-      const xAll = rand(rng, B * img), w = sn.tensor(rand(rng, prod(c.f)), c.f);
+      const B = 5,
+        img = prod(c.x);
+      const xAll = rand(rng, B * img),
+        w = sn.tensor(rand(rng, prod(c.f)), c.f);
       const b = c.bias ? sn.tensor(rand(rng, c.f[3]!), [c.f[3]!]) : null;
-      const opts = { strides: c.strides, padding: c.padding, bias: b,
-        activation: c.relu ? 'relu' as const : 'linear' as const };
+      const opts = {
+        strides: c.strides,
+        padding: c.padding,
+        bias: b,
+        activation: c.relu ? ('relu' as const) : ('linear' as const),
+      };
       const xt = sn.tensor(xAll, [B, ...c.x]);
       const big = sn.conv2d(xt, w, opts);
       const bigOut = big.dataSync();
@@ -281,7 +478,8 @@ describe('conv2d small batches: same bits as inside a large batch', () => {
           const y = sn.conv2d(xs, w, opts);
           expect(bits(y.dataSync())).toEqual(bits(bigOut.slice(start * per, (start + n) * per)));
           expect(y.shape).toEqual([n, ...big.shape.slice(1)]);
-          xs.dispose(); y.dispose();
+          xs.dispose();
+          y.dispose();
         }
       }
       for (const t of [xt, big, w, b]) t?.dispose();

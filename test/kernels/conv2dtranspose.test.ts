@@ -26,7 +26,9 @@ describe('conv2dTranspose vs ref (forward, dx, dw, db)', () => {
     for (const bias of [true, false]) {
       it(`${name(d)}${bias ? ' bias' : ''}`, () => {
         const rng = makeRng(seedOf(name(d)) + (bias ? 1 : 0));
-        const x = rand(rng, d.N * d.H * d.W * d.C), w = rand(rng, d.KH * d.KW * d.F * d.C), b = rand(rng, d.F);
+        const x = rand(rng, d.N * d.H * d.W * d.C),
+          w = rand(rng, d.KH * d.KW * d.F * d.C),
+          b = rand(rng, d.F);
         const { OH, OW } = trOut(d);
         const taps = Math.ceil(d.KH / d.SH) * Math.ceil(d.KW / d.SW);
         const outTerms = taps * d.C + 1;
@@ -35,16 +37,25 @@ describe('conv2dTranspose vs ref (forward, dx, dw, db)', () => {
         // (checked by finite differences in test/ref) is the gradient oracle.
         checkOp(`${name(d)}${bias ? ' bias' : ''}`, {
           shapes: [[d.N, d.H, d.W, d.C], [d.KH, d.KW, d.F, d.C], ...(bias ? [[d.F]] : [])],
-          inputs: bias ? [x, w, b] : [x, w], outShape: [d.N, OH, OW, d.F],
+          inputs: bias ? [x, w, b] : [x, w],
+          outShape: [d.N, OH, OW, d.F],
           ref: ([xx, ww, bb]) => conv2dTransposeForward(xx!, ww!, bb ?? null, d).out,
-          op: ([xt, wt, bt]) => sn.conv2dTranspose(xt!, wt!, { strides: [d.SH, d.SW], padding: d.padding,
-            outputPadding: d.outputPadding, dilationRate: [d.DH, d.DW], bias: bt ?? null }),
-          tol: accTol(outTerms), terms: outTerms,
+          op: ([xt, wt, bt]) =>
+            sn.conv2dTranspose(xt!, wt!, {
+              strides: [d.SH, d.SW],
+              padding: d.padding,
+              outputPadding: d.outputPadding,
+              dilationRate: [d.DH, d.DW],
+              bias: bt ?? null,
+            }),
+          tol: accTol(outTerms),
+          terms: outTerms,
           grad: (r, [xx, ww]) => {
             const g = conv2dTransposeBackward(r, xx!, ww!, d);
             return bias ? [g.dx, g.dw, g.db] : [g.dx, g.dw];
           },
-          gradTol: gradTerms.map((n) => accTol(n)), gradTerms,
+          gradTol: gradTerms.map((n) => accTol(n)),
+          gradTerms,
         });
       });
     }
@@ -52,10 +63,12 @@ describe('conv2dTranspose vs ref (forward, dx, dw, db)', () => {
 
   it('rejects an output padding not smaller than the stride and a kernel for other channels', () => {
     const x = sn.zeros([1, 4, 4, 3]);
-    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 3]), { strides: 2, outputPadding: 2 }))
-      .toThrow(/outputPadding along height must be an integer in \[0, stride 2\), got 2/);
-    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 5])))
-      .toThrow(/input has 3 channels but the kernel expects 5/);
+    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 3]), { strides: 2, outputPadding: 2 })).toThrow(
+      /outputPadding along height must be an integer in \[0, stride 2\), got 2/,
+    );
+    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 5]))).toThrow(
+      /input has 3 channels but the kernel expects 5/,
+    );
     x.dispose();
   });
 });

@@ -7,8 +7,17 @@ import * as sn from '../../src/index.js';
 import { makeRng } from '../helpers/check.js';
 import { dwconv2dBackward, dwconv2dForward, type DwDims, dwOut } from '../ref/dwconv2d.js';
 import { resolvePadding, type PaddingSpec } from '../ref/geom.js';
-import { accTol, checkOp, instantiateOther, otherAlloc, otherBuild, otherGeom, otherRead, rand, seedOf } from
-  './harness.js';
+import {
+  accTol,
+  checkOp,
+  instantiateOther,
+  otherAlloc,
+  otherBuild,
+  otherGeom,
+  otherRead,
+  rand,
+  seedOf,
+} from './harness.js';
 
 // [start, count] of the 4 fixed shards of n images (src/ops/util.ts shardRanges).
 function shards(n: number): Array<[number, number]> {
@@ -23,13 +32,36 @@ function shards(n: number): Array<[number, number]> {
 }
 
 interface Case {
-  N: number; H: number; W: number; C: number; M: number; KH: number; KW: number;
-  S: [number, number]; D: [number, number]; padding: PaddingSpec; bias: boolean; relu: boolean;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  M: number;
+  KH: number;
+  KW: number;
+  S: [number, number];
+  D: [number, number];
+  padding: PaddingSpec;
+  bias: boolean;
+  relu: boolean;
 }
 
 const CHANNELS = [3, 4, 5, 8, 7, 15, 16, 17, 32, 37];
-const KERNELS: [number, number][] = [[3, 3], [5, 5], [1, 1], [3, 2], [2, 3]];
-const PADDINGS: PaddingSpec[] = ['same', 'valid', [[1, 0], [2, 1]]];
+const KERNELS: [number, number][] = [
+  [3, 3],
+  [5, 5],
+  [1, 1],
+  [3, 2],
+  [2, 3],
+];
+const PADDINGS: PaddingSpec[] = [
+  'same',
+  'valid',
+  [
+    [1, 0],
+    [2, 1],
+  ],
+];
 
 function cases(): Case[] {
   const out: Case[] = [
@@ -47,13 +79,18 @@ function cases(): Case[] {
     const [KH, KW] = KERNELS[i % KERNELS.length]!;
     const dil = i % 5 === 3;
     out.push({
-      N: i % 3 === 0 ? 1 : 3, H: 6 + (i % 4), W: 5 + ((i * 3) % 5),
+      N: i % 3 === 0 ? 1 : 3,
+      H: 6 + (i % 4),
+      W: 5 + ((i * 3) % 5),
       C: CHANNELS[(i * 3 + Math.floor(i / 10)) % CHANNELS.length]!,
-      M: i % 4 === 2 ? 2 : i % 11 === 7 ? 3 : 1, KH, KW,
+      M: i % 4 === 2 ? 2 : i % 11 === 7 ? 3 : 1,
+      KH,
+      KW,
       S: dil ? [1, 1] : i % 3 === 1 ? [2, 2] : i % 7 === 5 ? [2, 1] : [1, 1],
       D: dil ? [2, (i % 2) + 1] : [1, 1],
       padding: PADDINGS[(i + Math.floor(i / 3)) % PADDINGS.length]!,
-      bias: i % 3 !== 2, relu: i % 4 === 1,
+      bias: i % 3 !== 2,
+      relu: i % 4 === 1,
     });
   }
   return out;
@@ -61,13 +98,27 @@ function cases(): Case[] {
 
 function dims(c: Case): DwDims {
   const pad = resolvePadding(c.padding, c.H, c.W, (c.KH - 1) * c.D[0] + 1, (c.KW - 1) * c.D[1] + 1, c.S[0], c.S[1]);
-  return { N: c.N, H: c.H, W: c.W, C: c.C, M: c.M, KH: c.KH, KW: c.KW, SH: c.S[0], SW: c.S[1], DH: c.D[0],
-    DW: c.D[1], pad };
+  return {
+    N: c.N,
+    H: c.H,
+    W: c.W,
+    C: c.C,
+    M: c.M,
+    KH: c.KH,
+    KW: c.KW,
+    SH: c.S[0],
+    SW: c.S[1],
+    DH: c.D[0],
+    DW: c.D[1],
+    pad,
+  };
 }
 
 function name(c: Case): string {
-  return `dwconv2d x=[${c.N},${c.H},${c.W},${c.C}] k=${c.KH}x${c.KW} M=${c.M} s=[${c.S}] d=[${c.D}] `
-    + `p=${JSON.stringify(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`;
+  return (
+    `dwconv2d x=[${c.N},${c.H},${c.W},${c.C}] k=${c.KH}x${c.KW} M=${c.M} s=[${c.S}] d=[${c.D}] ` +
+    `p=${JSON.stringify(c.padding)}${c.bias ? ' bias' : ''}${c.relu ? ' relu' : ''}`
+  );
 }
 
 describe('depthwiseConv2d vs ref (forward, dx, dw, db)', () => {
@@ -75,7 +126,9 @@ describe('depthwiseConv2d vs ref (forward, dx, dw, db)', () => {
     it(name(c), () => {
       const rng = makeRng(seedOf(name(c)));
       const K = c.C * c.M;
-      const x = rand(rng, c.N * c.H * c.W * c.C), w = rand(rng, c.KH * c.KW * K), b = rand(rng, K);
+      const x = rand(rng, c.N * c.H * c.W * c.C),
+        w = rand(rng, c.KH * c.KW * K),
+        b = rand(rng, K);
       const d = dims(c);
       const pre = ([xx, ww, bb]: Float64Array[]) => dwconv2dForward(xx!, ww!, c.bias ? bb! : null, d);
       const { OH, OW } = dwOut(d);
@@ -85,35 +138,54 @@ describe('depthwiseConv2d vs ref (forward, dx, dw, db)', () => {
       // differencing the reference over every input of the larger cases would be too slow.
       checkOp(name(c), {
         shapes: [[c.N, c.H, c.W, c.C], [c.KH, c.KW, c.C, c.M], ...(c.bias ? [[K]] : [])],
-        inputs: c.bias ? [x, w, b] : [x, w], outShape: [c.N, OH, OW, K],
-        ref: (xs) => { const out = pre(xs).out; return c.relu ? out.map((v) => (v < 0 ? 0 : v)) : out; },
-        op: ([xt, wt, bt]) => sn.depthwiseConv2d(xt!, wt!, { strides: c.S, padding: c.padding as sn.Padding,
-          dilationRate: c.D, bias: bt ?? null, activation: c.relu ? 'relu' : 'linear' }),
-        tol: accTol(outTerms), terms: outTerms,
+        inputs: c.bias ? [x, w, b] : [x, w],
+        outShape: [c.N, OH, OW, K],
+        ref: (xs) => {
+          const out = pre(xs).out;
+          return c.relu ? out.map((v) => (v < 0 ? 0 : v)) : out;
+        },
+        op: ([xt, wt, bt]) =>
+          sn.depthwiseConv2d(xt!, wt!, {
+            strides: c.S,
+            padding: c.padding as sn.Padding,
+            dilationRate: c.D,
+            bias: bt ?? null,
+            activation: c.relu ? 'relu' : 'linear',
+          }),
+        tol: accTol(outTerms),
+        terms: outTerms,
         grad: (r, xs) => {
           const out = pre(xs).out;
           const dout = c.relu ? Float64Array.from(r, (v, i) => (out[i]! > 0 ? v : 0)) : r;
           const g = dwconv2dBackward(dout, xs[0]!, xs[1]!, d);
           return c.bias ? [g.dx, g.dw, g.db] : [g.dx, g.dw];
         },
-        gradTol: gradTerms.map((n) => accTol(n)), gradTerms,
+        gradTol: gradTerms.map((n) => accTol(n)),
+        gradTerms,
       });
     });
   }
 
   it('a batch run image by image gives the bits of the whole batch (row-split batch-1 path)', () => {
     const rng = makeRng(77);
-    const x = rand(rng, 6 * 10 * 9 * 19), w = rand(rng, 3 * 3 * 19), b = rand(rng, 19);
-    const xt = sn.tensor(x, [6, 10, 9, 19]), wt = sn.tensor(w, [3, 3, 19, 1]), bt = sn.tensor(b, [19]);
+    const x = rand(rng, 6 * 10 * 9 * 19),
+      w = rand(rng, 3 * 3 * 19),
+      b = rand(rng, 19);
+    const xt = sn.tensor(x, [6, 10, 9, 19]),
+      wt = sn.tensor(w, [3, 3, 19, 1]),
+      bt = sn.tensor(b, [19]);
     const all = sn.depthwiseConv2d(xt, wt, { padding: 'same', bias: bt }).dataSync();
     const per = 10 * 9 * 19;
     for (let n = 0; n < 6; n++) {
       const one = sn.tensor(x.subarray(n * per, (n + 1) * per), [1, 10, 9, 19]);
       const y = sn.depthwiseConv2d(one, wt, { padding: 'same', bias: bt });
       expect(Array.from(y.dataSync())).toEqual(Array.from(all.subarray(n * per, (n + 1) * per)));
-      y.dispose(); one.dispose();
+      y.dispose();
+      one.dispose();
     }
-    xt.dispose(); wt.dispose(); bt.dispose();
+    xt.dispose();
+    wt.dispose();
+    bt.dispose();
   });
 
   // The SIMD and scalar kernels sum every value in the same order, so they agree bit for bit: the op here
@@ -129,24 +201,52 @@ describe('depthwiseConv2d vs ref (forward, dx, dw, db)', () => {
       if (!o) return; // the other build cannot run on this engine
       const rng = makeRng(seedOf(JSON.stringify(c)));
       const K = c.C * c.M;
-      const x = rand(rng, c.N * c.H * c.W * c.C), w = rand(rng, c.KH * c.KW * K), b = rand(rng, K);
-      const xt = sn.tensor(x, [c.N, c.H, c.W, c.C]), wt = sn.tensor(w, [c.KH, c.KW, c.C, c.M]), bt = sn.tensor(b, [K]);
+      const x = rand(rng, c.N * c.H * c.W * c.C),
+        w = rand(rng, c.KH * c.KW * K),
+        b = rand(rng, K);
+      const xt = sn.tensor(x, [c.N, c.H, c.W, c.C]),
+        wt = sn.tensor(w, [c.KH, c.KW, c.C, c.M]),
+        bt = sn.tensor(b, [K]);
       const opts = { strides: c.S, padding: c.padding, dilationRate: c.D, bias: bt };
       const y = sn.depthwiseConv2d(xt, wt, opts);
       const r = rand(rng, y.size);
       const rt = sn.tensor(r, y.shape);
       const { grads } = sn.valueAndGrads((a, f, bb) =>
-        sn.sum(sn.mul(sn.depthwiseConv2d(a!, f!, { ...opts, bias: bb! }), rt)))([xt, wt, bt]);
+        sn.sum(sn.mul(sn.depthwiseConv2d(a!, f!, { ...opts, bias: bb! }), rt)),
+      )([xt, wt, bt]);
       const [, OH, OW] = y.shape as [number, number, number, number];
       const pad = resolvePadding(c.padding, c.H, c.W, (c.KH - 1) * c.D + 1, (c.KW - 1) * c.D + 1, c.S, c.S);
-      const og = otherGeom(o, { H: c.H, W: c.W, C: c.C, K, KH: c.KH, KW: c.KW, SH: c.S, SW: c.S, PT: pad.top,
-        PL: pad.left, OH, OW, DH: c.D, DW: c.D, G: c.C });
-      const ox = otherAlloc(o, x.length, x), ow = otherAlloc(o, w.length, w), ob = otherAlloc(o, K, b);
-      const oy = otherAlloc(o, y.size), od = otherAlloc(o, r.length, r), odx = otherAlloc(o, x.length);
-      const odw = otherAlloc(o, w.length), odb = otherAlloc(o, K), pw = otherAlloc(o, w.length), pb = otherAlloc(o, K);
+      const og = otherGeom(o, {
+        H: c.H,
+        W: c.W,
+        C: c.C,
+        K,
+        KH: c.KH,
+        KW: c.KW,
+        SH: c.S,
+        SW: c.S,
+        PT: pad.top,
+        PL: pad.left,
+        OH,
+        OW,
+        DH: c.D,
+        DW: c.D,
+        G: c.C,
+      });
+      const ox = otherAlloc(o, x.length, x),
+        ow = otherAlloc(o, w.length, w),
+        ob = otherAlloc(o, K, b);
+      const oy = otherAlloc(o, y.size),
+        od = otherAlloc(o, r.length, r),
+        odx = otherAlloc(o, x.length);
+      const odw = otherAlloc(o, w.length),
+        odb = otherAlloc(o, K),
+        pw = otherAlloc(o, w.length),
+        pb = otherAlloc(o, K);
       o.k.dwconv2d_forward(oy, ox, ow, ob, og, c.N, 0, 0, OH);
       o.k.dwconv2d_backward_input(odx, od, ow, og, c.N);
-      const inImg = c.H * c.W * c.C * 4, outImg = OH * OW * K * 4;
+      const inImg = c.H * c.W * c.C * 4,
+        outImg = OH * OW * K * 4;
       for (const [n0, nc] of shards(c.N)) {
         new Float32Array(o.memory.buffer).fill(0, pw >>> 2, (pw >>> 2) + w.length);
         new Float32Array(o.memory.buffer).fill(0, pb >>> 2, (pb >>> 2) + K);
@@ -168,10 +268,12 @@ describe('depthwiseConv2d vs ref (forward, dx, dw, db)', () => {
 
   it('rejects a filter for the wrong channel count and a bias of the wrong size', () => {
     const x = sn.zeros([1, 5, 5, 6]);
-    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 4, 1])))
-      .toThrow(/input has 6 channels but the depthwise filter expects 4/);
-    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 6, 2]), { bias: sn.zeros([6]) }))
-      .toThrow(/bias has 6 values but there are 12 output channels/);
+    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 4, 1]))).toThrow(
+      /input has 6 channels but the depthwise filter expects 4/,
+    );
+    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 6, 2]), { bias: sn.zeros([6]) })).toThrow(
+      /bias has 6 values but there are 12 output channels/,
+    );
     x.dispose();
   });
 });

@@ -43,7 +43,10 @@ export const otherBuild: Build = build === 'scalar' ? 'simd' : 'scalar';
 /** Unit roundoff of f32. */
 export const U = 2 ** -24;
 const ATOL_U = 4;
-export interface Tol { atol: number; rtol: number }
+export interface Tol {
+  atol: number;
+  rtol: number;
+}
 /** Tolerance for outputs that are f32 sums of `n` terms of magnitude ≤ `mag`. */
 export function accTol(n: number, mag = 1): Tol {
   return { atol: ATOL_U * U * Math.max(n, 1) * mag, rtol: 1e-6 };
@@ -56,8 +59,13 @@ export const tolStats = new Map<string, number>();
 const STATS = process.env.SIMDNET_TOL_STATS === '1';
 
 /** expectClose with a label; `n` (terms per output) only feeds the optional statistics. */
-export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol, label: string,
-  n?: number): void {
+export function close(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tol,
+  label: string,
+  n?: number,
+): void {
   if (STATS) {
     const m = Math.max(n ?? 1, 1);
     let worst = 0;
@@ -110,9 +118,15 @@ export function stridesStr(sh: number, sw: number): string {
 
 /** 'identical', or how many bits patterns differ and where the first one is. */
 export function firstBitDiff(a: Float32Array, b: Float32Array): string {
-  const ua = bits(a), ub = bits(b);
-  let count = 0, first = -1;
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) { count++; if (first < 0) first = i; }
+  const ua = bits(a),
+    ub = bits(b);
+  let count = 0,
+    first = -1;
+  for (let i = 0; i < ua.length; i++)
+    if (ua[i] !== ub[i]) {
+      count++;
+      if (first < 0) first = i;
+    }
   return count === 0 ? 'identical' : `${count}/${ua.length} differ, first at [${first}]: ${a[first]} vs ${b[first]}`;
 }
 
@@ -150,8 +164,13 @@ export interface OpCheck {
 }
 
 /** float64 d/dx_i sum(f(xs) ⊙ r) for every element of xs[which], by central differences at h and h/2. */
-export function fdGrad(f: (xs: Float64Array[]) => ArrayLike<number>, xs: Float64Array[], which: number,
-  r: ArrayLike<number>, h: number): Float64Array {
+export function fdGrad(
+  f: (xs: Float64Array[]) => ArrayLike<number>,
+  xs: Float64Array[],
+  which: number,
+  r: ArrayLike<number>,
+  h: number,
+): Float64Array {
   const x = xs[which]!;
   const g = new Float64Array(x.length);
   // Differences are taken per output before summing, so the large common part cancels exactly.
@@ -168,7 +187,8 @@ export function fdGrad(f: (xs: Float64Array[]) => ArrayLike<number>, xs: Float64
   };
   // Richardson: D(h/2) + (D(h/2) − D(h)) / 3 cancels the h² error term.
   for (let i = 0; i < x.length; i++) {
-    const d1 = diff(i, h), d2 = diff(i, h / 2);
+    const d1 = diff(i, h),
+      d2 = diff(i, h / 2);
     g[i] = d2 + (d2 - d1) / 3;
   }
   return g;
@@ -188,8 +208,14 @@ export function fdAffordable(elements: number, flops: number): boolean {
  * For references too slow to difference inside checkOp, or whose op is checked exactly against `bwd`.
  * Inputs should keep kinks (relu, clip) farther than h from every x.
  */
-export function fdCheck(label: string, fwd: (x: Float64Array) => ArrayLike<number>,
-  bwd: (r: Float64Array, x: Float64Array) => ArrayLike<number>, x: Float64Array, outSize: number, h = 1e-4): void {
+export function fdCheck(
+  label: string,
+  fwd: (x: Float64Array) => ArrayLike<number>,
+  bwd: (r: Float64Array, x: Float64Array) => ArrayLike<number>,
+  x: Float64Array,
+  outSize: number,
+  h = 1e-4,
+): void {
   const r = Float64Array.from(makeRng(seedOf(label)).fill(outSize, -1, 1));
   const num = fdGrad(([v]) => fwd(v!), [x], 0, r, h);
   const ana = bwd(r, x);
@@ -204,7 +230,10 @@ export function fdCheck(label: string, fwd: (x: Float64Array) => ArrayLike<numbe
 export function checkOp(name: string, spec: OpCheck): void {
   const rng = makeRng(seedOf(name));
   const data = spec.inputs ?? spec.shapes.map((s) => rand(rng, prod(s)));
-  expect(data.map((d) => d.length), `${name}: input sizes`).toEqual(spec.shapes.map(prod));
+  expect(
+    data.map((d) => d.length),
+    `${name}: input sizes`,
+  ).toEqual(spec.shapes.map(prod));
   const xs64 = data.map((d) => Float64Array.from(d));
   const refOut = Float64Array.from(spec.ref(xs64));
   const outShape = spec.outShape ?? spec.shapes[0]!;
@@ -228,9 +257,7 @@ export function checkOp(name: string, spec: OpCheck): void {
     vTol += (spec.tol.atol + spec.tol.rtol * Math.abs(ref)) * Math.abs(r[i]!) + 2 * U * Math.abs(r[i]! * ref);
   }
   close([value.dataSync()[0]!], [dot(refOut, r)], { atol: vTol + 1e-7, rtol: 0 }, `${name}: value`);
-  const want = spec.grad
-    ? spec.grad(r, xs64)
-    : xs64.map((_, i) => fdGrad(spec.ref, xs64, i, r, spec.h ?? 1e-4));
+  const want = spec.grad ? spec.grad(r, xs64) : xs64.map((_, i) => fdGrad(spec.ref, xs64, i, r, spec.h ?? 1e-4));
   expect(grads.length, `${name}: one gradient per input`).toBe(xs.length);
   const gt = spec.gradTol ?? spec.tol;
   grads.forEach((g, i) => {
@@ -250,7 +277,11 @@ export function checkOp(name: string, spec: OpCheck): void {
 // ---------------------------------------------------------------------------------------------
 const GUARD = 8; // floats (32 bytes, keeps 16-byte alignment of the payload)
 
-interface Guarded { base: number; ptr: number; n: number }
+interface Guarded {
+  base: number;
+  ptr: number;
+  n: number;
+}
 
 function allocGuarded(n: number, init?: ArrayLike<number>): Guarded {
   const base = sn.getArena().alloc((n + 2 * GUARD) * 4);
@@ -264,7 +295,10 @@ function allocGuarded(n: number, init?: ArrayLike<number>): Guarded {
 
 function readGuarded(g: Guarded): Float32Array {
   const s = g.ptr >>> 2;
-  return sn.getArena().f32().slice(s, s + g.n);
+  return sn
+    .getArena()
+    .f32()
+    .slice(s, s + g.n);
 }
 
 // '' when every guard word is still NaN, else a description of the first overwritten one.
@@ -283,22 +317,33 @@ function guardDamage(g: Guarded): string {
  * or initial values, for kernels that accumulate); asserts inputs unchanged and all guards intact;
  * returns the outputs.
  */
-export function rawRun(label: string, inputs: ArrayLike<number>[], outputs: (number | ArrayLike<number>)[],
-  fn: (ins: number[], outs: number[]) => void): Float32Array[] {
+export function rawRun(
+  label: string,
+  inputs: ArrayLike<number>[],
+  outputs: (number | ArrayLike<number>)[],
+  fn: (ins: number[], outs: number[]) => void,
+): Float32Array[] {
   const arena = sn.getArena();
   const ins = inputs.map((d) => allocGuarded(d.length, d));
   const outs = outputs.map((o) => (typeof o === 'number' ? allocGuarded(o) : allocGuarded(o.length, o)));
   const before = ins.map((g) => bits(readGuarded(g)));
-  fn(ins.map((g) => g.ptr), outs.map((g) => g.ptr));
+  fn(
+    ins.map((g) => g.ptr),
+    outs.map((g) => g.ptr),
+  );
   const problems: string[] = [];
   ins.forEach((g, i) => {
-    const now = bits(readGuarded(g)), was = before[i]!;
+    const now = bits(readGuarded(g)),
+      was = before[i]!;
     const at = now.findIndex((v, j) => v !== was[j]);
     if (at >= 0) problems.push(`input ${i} changed at [${at}]`);
     const d = guardDamage(g);
     if (d) problems.push(`input ${i}: ${d}`);
   });
-  outs.forEach((g, i) => { const d = guardDamage(g); if (d) problems.push(`output ${i}: ${d}`); });
+  outs.forEach((g, i) => {
+    const d = guardDamage(g);
+    if (d) problems.push(`output ${i}: ${d}`);
+  });
   expect(problems, `${label}: guard words / inputs`).toEqual([]);
   const res = outs.map(readGuarded);
   for (const g of [...ins, ...outs]) arena.release(g.base);
@@ -342,7 +387,11 @@ export async function sameBitsAcrossThreads(run: () => Float32Array[]): Promise<
 // ---------------------------------------------------------------------------------------------
 // The other build, instantiated by hand over its own memory, for bit-for-bit agreement checks.
 // ---------------------------------------------------------------------------------------------
-export interface Other { k: K; memory: WebAssembly.Memory; top: number }
+export interface Other {
+  k: K;
+  memory: WebAssembly.Memory;
+  top: number;
+}
 
 /** The other build over its own memory; null where this engine cannot validate it (no SIMD). */
 export async function instantiateOther(which: Build = otherBuild): Promise<Other | null> {
@@ -357,7 +406,7 @@ export async function instantiateOther(which: Build = otherBuild): Promise<Other
 /** Bump allocation in the other instance (zeroed), with 64 bytes of slack like the arena's. */
 export function otherAlloc(o: Other, floats: number, init?: ArrayLike<number>): number {
   const ptr = o.top;
-  o.top += Math.ceil(Math.max(floats, 1) * 4 / 16) * 16;
+  o.top += Math.ceil((Math.max(floats, 1) * 4) / 16) * 16;
   const need = o.top + 64 - o.memory.buffer.byteLength;
   if (need > 0) o.memory.grow(Math.ceil(need / 65536));
   const f = new Float32Array(o.memory.buffer);
@@ -383,7 +432,11 @@ export function otherGeom(o: Other, g: GeometryArgs): number {
 export function expectError(fn: () => unknown, re: RegExp): void {
   const live0 = sn.getArena().liveBytes;
   let err: unknown = null;
-  try { fn(); } catch (e) { err = e; }
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
   expect(err, `expected an error matching ${re}`).toBeInstanceOf(Error);
   expect(err).not.toBeInstanceOf(WebAssembly.RuntimeError);
   expect((err as Error).message).toMatch(re);

@@ -23,9 +23,11 @@ describe('memory growth', () => {
     // Writes through a fresh view land in wasm memory (the kernels see them).
     const v = held.view();
     expect(v.buffer.byteLength).toBe(mem.buffer.byteLength);
-    v[0] = 1000; v[999] = -2000;
+    v[0] = 1000;
+    v[999] = -2000;
     expect(held.dataSync()[0]).toBe(1000);
-    let s = 0; for (let i = 1; i < 999; i++) s += data[i]!;
+    let s = 0;
+    for (let i = 1; i < 999; i++) s += data[i]!;
     const total = sn.sum(held);
     close(total.dataSync(), [s + 1000 - 2000], { atol: 1e-4, rtol: 1e-7 }, 'sum after growth');
     // The big block is usable too: write its last element and read it back through a kernel.
@@ -39,4 +41,3 @@ describe('memory growth', () => {
     for (const t of [held, big, total, y]) t.dispose();
   });
 });
-

@@ -11,12 +11,33 @@ beforeAll(() => sn.ready(build === 'threads' ? { build, threads: 2 } : { build }
 const OPS: ref.MergeOpName[] = ['add', 'sub', 'mul', 'maximum', 'minimum'];
 // Same shape, squeeze-excitation (N,H,W,C)*(N,1,1,C), per-channel (C), both sides broadcasting, rank 2.
 const CASES: Array<[number[], number[]]> = [
-  [[2, 3, 4, 5], [2, 3, 4, 5]], [[2, 3, 4, 6], [2, 1, 1, 6]], [[2, 3, 3, 5], [5]], [[2, 1, 4, 1], [2, 3, 1, 5]],
-  [[3, 7], [3, 1]], [[1, 1, 1, 3], [2, 4, 4, 3]],
+  [
+    [2, 3, 4, 5],
+    [2, 3, 4, 5],
+  ],
+  [
+    [2, 3, 4, 6],
+    [2, 1, 1, 6],
+  ],
+  [[2, 3, 3, 5], [5]],
+  [
+    [2, 1, 4, 1],
+    [2, 3, 1, 5],
+  ],
+  [
+    [3, 7],
+    [3, 1],
+  ],
+  [
+    [1, 1, 1, 3],
+    [2, 4, 4, 3],
+  ],
 ];
 
 // Weighted sum of the output: a scalar whose gradient is the weights, so every output element counts.
-function weights(n: number, seed: number): Float64Array { return makeRng(seed).fill(n, -1, 1); }
+function weights(n: number, seed: number): Float64Array {
+  return makeRng(seed).fill(n, -1, 1);
+}
 
 describe(`merge kernels (${build})`, () => {
   for (const op of OPS) {
@@ -25,23 +46,39 @@ describe(`merge kernels (${build})`, () => {
         const size = (s: number[]) => s.reduce((p, q) => p * q, 1);
         // Distinct values keep max/min away from ties under finite differences.
         const vals = distinctValues(size(sa) + size(sb), makeRng(ci * 7 + 1));
-        const a64 = vals.slice(0, size(sa)), b64 = vals.slice(size(sa));
-        const a = Float32Array.from(a64), b = Float32Array.from(b64);
+        const a64 = vals.slice(0, size(sa)),
+          b64 = vals.slice(size(sa));
+        const a = Float32Array.from(a64),
+          b = Float32Array.from(b64);
         const outShape = ref.broadcastShape(sa, sb);
         const w = weights(size(outShape), ci + 100);
         sn.tidy(() => {
-          const at = sn.tensor(a, sa), bt = sn.tensor(b, sb), wt = sn.tensor(Float32Array.from(w), outShape);
+          const at = sn.tensor(a, sa),
+            bt = sn.tensor(b, sb),
+            wt = sn.tensor(Float32Array.from(w), outShape);
           const y = sn.broadcastBinary(op, at, bt);
           expect(y.shape).toEqual(outShape);
-          expectClose(y.dataSync(), ref.binary(op, a, sa, b, sb), { atol: 1e-6, label: `${op} [${sa}] [${sb}] forward` });
+          expectClose(y.dataSync(), ref.binary(op, a, sa, b, sb), {
+            atol: 1e-6,
+            label: `${op} [${sa}] [${sb}] forward`,
+          });
           const [ga, gb] = sn.grads((x, z) => sn.sum(sn.mul(sn.broadcastBinary(op, x, z), wt)))([at, bt]);
           const r = ref.binaryBackward(op, w, a, sa, b, sb);
           expectClose(ga.dataSync(), r.da, { atol: 1e-5, rtol: 1e-4, label: `${op} [${sa}] [${sb}] da` });
           expectClose(gb.dataSync(), r.db, { atol: 1e-5, rtol: 1e-4, label: `${op} [${sa}] [${sb}] db` });
           // The reference gradients against float64 finite differences.
-          const f = (x: Float64Array, z: Float64Array) => ref.binary(op, x, sa, z, sb).reduce((s, v, i) => s + v * w[i]!, 0);
-          expectClose(r.da, numericGrad((x) => f(x, b64), a64.slice(), 1e-4), { atol: 1e-6, label: `${op} ref da` });
-          expectClose(r.db, numericGrad((z) => f(a64, z), b64.slice(), 1e-4), { atol: 1e-6, label: `${op} ref db` });
+          const f = (x: Float64Array, z: Float64Array) =>
+            ref.binary(op, x, sa, z, sb).reduce((s, v, i) => s + v * w[i]!, 0);
+          expectClose(
+            r.da,
+            numericGrad((x) => f(x, b64), a64.slice(), 1e-4),
+            { atol: 1e-6, label: `${op} ref da` },
+          );
+          expectClose(
+            r.db,
+            numericGrad((z) => f(a64, z), b64.slice(), 1e-4),
+            { atol: 1e-6, label: `${op} ref db` },
+          );
         });
       });
     });
@@ -57,7 +94,9 @@ describe(`merge kernels (${build})`, () => {
 
   it('shapes that do not broadcast are an error naming both', () => {
     sn.tidy(() => {
-      expect(() => sn.broadcastBinary('add', sn.zeros([2, 3, 4]), sn.zeros([2, 3, 5]))).toThrow('add: shapes [2,3,4] and [2,3,5] do not broadcast');
+      expect(() => sn.broadcastBinary('add', sn.zeros([2, 3, 4]), sn.zeros([2, 3, 5]))).toThrow(
+        'add: shapes [2,3,4] and [2,3,5] do not broadcast',
+      );
     });
   });
 
@@ -67,7 +106,15 @@ describe(`merge kernels (${build})`, () => {
       const ax = axis < 0 ? axis + 4 : axis;
       const ss = [2, 5, 1].map((d) => [2, 3, 4, 2].map((v, i) => (i === ax ? d : v)));
       const rng = makeRng(ax + 20);
-      const xs = ss.map((s) => Float32Array.from(rng.fill(s.reduce((p, q) => p * q, 1), -1, 1)));
+      const xs = ss.map((s) =>
+        Float32Array.from(
+          rng.fill(
+            s.reduce((p, q) => p * q, 1),
+            -1,
+            1,
+          ),
+        ),
+      );
       const expected = ref.concat(xs, ss, ax);
       const w = weights(expected.length, ax);
       sn.tidy(() => {
@@ -79,13 +126,26 @@ describe(`merge kernels (${build})`, () => {
         // d(sum w * concat)/dx_k is the slice of w that x_k fills: finite differences of the reference.
         gs.forEach((g, k) => {
           const x64 = Float64Array.from(xs[k]!);
-          const num = numericGrad((x) => ref.concat(xs.map((o, j) => (j === k ? x : o)), ss, ax).reduce((s, v, i) => s + v * w[i]!, 0), x64, 1e-3);
+          const num = numericGrad(
+            (x) =>
+              ref
+                .concat(
+                  xs.map((o, j) => (j === k ? x : o)),
+                  ss,
+                  ax,
+                )
+                .reduce((s, v, i) => s + v * w[i]!, 0),
+            x64,
+            1e-3,
+          );
           expectClose(g.dataSync(), num, { atol: 1e-5, label: `concat axis ${axis} grad ${k}` });
         });
       });
     }
     sn.tidy(() => {
-      expect(() => sn.concat([sn.zeros([2, 3]), sn.zeros([3, 3])], -1)).toThrow(/differ on an axis other than the concatenation axis/);
+      expect(() => sn.concat([sn.zeros([2, 3]), sn.zeros([3, 3])], -1)).toThrow(
+        /differ on an axis other than the concatenation axis/,
+      );
     });
   });
 });

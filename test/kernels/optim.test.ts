@@ -12,15 +12,29 @@ const f = Math.fround;
 
 describe('SGD / Adam vs ref/optim (5 steps)', () => {
   // Per step: a handful of f32 roundings of values of size |p| ≤ 2 → ~1e-7 each.
-  const shapes: [string, number[]][] = [['w', [5, 3]], ['b', [7]], ['c', [1]]];
-  const runOpt = (label: string, make: () => sn.Optimizer,
-    ref: (p: Float64Array, g: Float32Array, slots: Float64Array[], t: number) => void, nSlots: number, tol: Tol) => {
+  const shapes: [string, number[]][] = [
+    ['w', [5, 3]],
+    ['b', [7]],
+    ['c', [1]],
+  ];
+  const runOpt = (
+    label: string,
+    make: () => sn.Optimizer,
+    ref: (p: Float64Array, g: Float32Array, slots: Float64Array[], t: number) => void,
+    nSlots: number,
+    tol: Tol,
+  ) => {
     const rng = makeRng(seedOf(label));
     const opt = make();
     const params = shapes.map(([name, s]) => {
       const init = rand(rng, prod(s));
-      return { name, value: sn.tensor(init, s), grad: sn.zeros(s), ref: Float64Array.from(init),
-        slots: Array.from({ length: nSlots }, () => new Float64Array(prod(s))) };
+      return {
+        name,
+        value: sn.tensor(init, s),
+        grad: sn.zeros(s),
+        ref: Float64Array.from(init),
+        slots: Array.from({ length: nSlots }, () => new Float64Array(prod(s))),
+      };
     });
     for (let t = 1; t <= 5; t++) {
       for (const p of params) {
@@ -35,30 +49,61 @@ describe('SGD / Adam vs ref/optim (5 steps)', () => {
     const state = opt.getState(params);
     for (const p of params) {
       expect(state.slots[p.name]?.length ?? 0, `${label} ${p.name}: slot count`).toBe(nSlots);
-      p.slots.forEach((s, i) => close(state.slots[p.name]![i]!, s, { atol: 1e-7, rtol: 1e-5 },
-        `${label} ${p.name}: slot ${i}`));
+      p.slots.forEach((s, i) =>
+        close(state.slots[p.name]![i]!, s, { atol: 1e-7, rtol: 1e-5 }, `${label} ${p.name}: slot ${i}`),
+      );
     }
     opt.dispose();
-    for (const p of params) { p.value.dispose(); p.grad.dispose(); }
+    for (const p of params) {
+      p.value.dispose();
+      p.grad.dispose();
+    }
   };
   const TOL_OPT: Tol = { atol: 1e-6, rtol: 1e-6 };
   // The kernels receive the hyperparameters as f32, so the reference gets the same rounded values
   // (f32(0.999) makes 1 − β2 = 9.99987e-4, 1.3e-5 relative off 1e-3: the v slot differs by that
   // much from a pure-f64 Adam; the parameter update itself cancels it to ~1e-9).
-  it('SGD lr=0.1 momentum=0', () => runOpt('SGD m0', () => new sn.SGD({ learningRate: 0.1 }),
-    (p, g, s) => sgdStep(p, g, s[0] ?? new Float64Array(p.length), f(0.1)), 0, TOL_OPT));
-  it('SGD lr=0.05 momentum=0.9', () => runOpt('SGD m0.9', () => new sn.SGD({ learningRate: 0.05, momentum: 0.9 }),
-    (p, g, s) => sgdStep(p, g, s[0]!, f(0.05), f(0.9)), 1, TOL_OPT));
-  it('SGD lr=0.05 momentum=0.9 nesterov', () => runOpt('SGD nesterov', () => new sn.SGD({ learningRate: 0.05,
-    momentum: 0.9, nesterov: true }),
-    (p, g, s) => sgdStep(p, g, s[0]!, f(0.05), f(0.9), true), 1, TOL_OPT));
-  it('Adam defaults', () => runOpt('Adam', () => new sn.Adam(),
-    (p, g, s, t) => adamStep(p, g, s[0]!, s[1]!, t, f(0.001), f(0.9), f(0.999), f(1e-7)), 2, TOL_OPT));
-  it('Adam lr=0.01 beta1=0.8 beta2=0.99 eps=1e-4', () => runOpt('Adam custom', () => new sn.Adam({ learningRate: 0.01,
-    beta1: 0.8, beta2: 0.99, epsilon: 1e-4 }),
-    (p, g, s, t) => adamStep(p, g, s[0]!, s[1]!, t, f(0.01), f(0.8), f(0.99), f(1e-4)), 2, TOL_OPT));
+  it('SGD lr=0.1 momentum=0', () =>
+    runOpt(
+      'SGD m0',
+      () => new sn.SGD({ learningRate: 0.1 }),
+      (p, g, s) => sgdStep(p, g, s[0] ?? new Float64Array(p.length), f(0.1)),
+      0,
+      TOL_OPT,
+    ));
+  it('SGD lr=0.05 momentum=0.9', () =>
+    runOpt(
+      'SGD m0.9',
+      () => new sn.SGD({ learningRate: 0.05, momentum: 0.9 }),
+      (p, g, s) => sgdStep(p, g, s[0]!, f(0.05), f(0.9)),
+      1,
+      TOL_OPT,
+    ));
+  it('SGD lr=0.05 momentum=0.9 nesterov', () =>
+    runOpt(
+      'SGD nesterov',
+      () => new sn.SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }),
+      (p, g, s) => sgdStep(p, g, s[0]!, f(0.05), f(0.9), true),
+      1,
+      TOL_OPT,
+    ));
+  it('Adam defaults', () =>
+    runOpt(
+      'Adam',
+      () => new sn.Adam(),
+      (p, g, s, t) => adamStep(p, g, s[0]!, s[1]!, t, f(0.001), f(0.9), f(0.999), f(1e-7)),
+      2,
+      TOL_OPT,
+    ));
+  it('Adam lr=0.01 beta1=0.8 beta2=0.99 eps=1e-4', () =>
+    runOpt(
+      'Adam custom',
+      () => new sn.Adam({ learningRate: 0.01, beta1: 0.8, beta2: 0.99, epsilon: 1e-4 }),
+      (p, g, s, t) => adamStep(p, g, s[0]!, s[1]!, t, f(0.01), f(0.8), f(0.99), f(1e-4)),
+      2,
+      TOL_OPT,
+    ));
 });
-
 
 describe('sgd_step / adam_step raw: NaN guard words survive, one step vs ref', () => {
   it('sgd_step (momentum 0, 0.9, nesterov) / adam_step raw, n = 1..9, 17', () => {
@@ -67,19 +112,29 @@ describe('sgd_step / adam_step raw: NaN guard words survive, one step vs ref', (
       const rng = makeRng(200 + n);
       const a = rand(rng, n, -2, 2);
       const g = rand(rng, n, -2, 2);
-      for (const [mom, nest] of [[0, 0], [0.9, 0], [0.9, 1]]) {
+      for (const [mom, nest] of [
+        [0, 0],
+        [0.9, 0],
+        [0.9, 1],
+      ]) {
         const v0 = rand(rng, n, -0.1, 0.1);
-        const [p, v] = rawRun(`sgd_step n=${n} m=${mom} nesterov=${nest}`, [g], [a, v0],
-          ([pg], [pp, pv]) => k.sgd_step(pp!, pg!, mom === 0 ? 0 : pv!, n, 0.1, mom!, nest!));
-        const pr = Float64Array.from(a), vr = Float64Array.from(v0);
+        const [p, v] = rawRun(`sgd_step n=${n} m=${mom} nesterov=${nest}`, [g], [a, v0], ([pg], [pp, pv]) =>
+          k.sgd_step(pp!, pg!, mom === 0 ? 0 : pv!, n, 0.1, mom!, nest!),
+        );
+        const pr = Float64Array.from(a),
+          vr = Float64Array.from(v0);
         sgdStep(pr, g, vr, f(0.1), f(mom!), nest === 1);
         close(p!, pr, { atol: 1e-7, rtol: 1e-6 }, `sgd p n=${n} m=${mom}`);
         close(v!, mom === 0 ? v0 : vr, { atol: 1e-7, rtol: 1e-6 }, `sgd v n=${n} m=${mom}`);
       }
-      const m0 = rand(rng, n, -0.1, 0.1), s0 = rand(rng, n, 0, 0.1);
-      const [p, m, v] = rawRun(`adam_step n=${n}`, [g], [a, m0, s0],
-        ([pg], [pp, pm, pv]) => k.adam_step(pp!, pg!, pm!, pv!, n, 0.01, 0.9, 0.999, 1e-7, 3));
-      const pr = Float64Array.from(a), mr = Float64Array.from(m0), vr = Float64Array.from(s0);
+      const m0 = rand(rng, n, -0.1, 0.1),
+        s0 = rand(rng, n, 0, 0.1);
+      const [p, m, v] = rawRun(`adam_step n=${n}`, [g], [a, m0, s0], ([pg], [pp, pm, pv]) =>
+        k.adam_step(pp!, pg!, pm!, pv!, n, 0.01, 0.9, 0.999, 1e-7, 3),
+      );
+      const pr = Float64Array.from(a),
+        mr = Float64Array.from(m0),
+        vr = Float64Array.from(s0);
       adamStep(pr, g, mr, vr, 3, f(0.01), f(0.9), f(0.999), f(1e-7));
       close(p!, pr, { atol: 1e-7, rtol: 1e-6 }, `adam p n=${n}`);
       close(m!, mr, { atol: 1e-7, rtol: 1e-6 }, `adam m n=${n}`);
@@ -89,7 +144,11 @@ describe('sgd_step / adam_step raw: NaN guard words survive, one step vs ref', (
 });
 
 describe('RMSprop vs ref/rmsprop (5 steps) and schedules', () => {
-  const shapes: [string, number[]][] = [['w', [5, 3]], ['b', [7]], ['c', [1]]];
+  const shapes: [string, number[]][] = [
+    ['w', [5, 3]],
+    ['b', [7]],
+    ['c', [1]],
+  ];
   const configs: Array<[string, sn.RMSpropConfig, number]> = [
     ['defaults', {}, 1],
     ['lr=0.01 rho=0.8 momentum=0.9', { learningRate: 0.01, rho: 0.8, momentum: 0.9 }, 2],
@@ -102,11 +161,20 @@ describe('RMSprop vs ref/rmsprop (5 steps) and schedules', () => {
       const opt = new sn.RMSprop(cfg);
       const params = shapes.map(([name, s]) => {
         const init = rand(rng, prod(s));
-        return { name, value: sn.tensor(init, s), grad: sn.zeros(s), ref: Float64Array.from(init),
-          v: new Float64Array(prod(s)), m: new Float64Array(prod(s)), a: new Float64Array(prod(s)) };
+        return {
+          name,
+          value: sn.tensor(init, s),
+          grad: sn.zeros(s),
+          ref: Float64Array.from(init),
+          v: new Float64Array(prod(s)),
+          m: new Float64Array(prod(s)),
+          a: new Float64Array(prod(s)),
+        };
       });
       // The kernel gets lr, momentum and eps as f32 and rho as f64 (1 - rho rounded from f64).
-      const lr = f(cfg.learningRate ?? 0.001), mom = f(cfg.momentum ?? 0), eps = f(cfg.epsilon ?? 1e-7);
+      const lr = f(cfg.learningRate ?? 0.001),
+        mom = f(cfg.momentum ?? 0),
+        eps = f(cfg.epsilon ?? 1e-7);
       for (let t = 1; t <= 5; t++) {
         for (const p of params) {
           const g = rand(rng, p.ref.length, -2, 2);
@@ -114,18 +182,22 @@ describe('RMSprop vs ref/rmsprop (5 steps) and schedules', () => {
           rmspropStep(p.ref, g, p.v, p.m, p.a, lr, cfg.rho ?? 0.9, mom, eps, cfg.centered ?? false);
         }
         opt.step(params.map(({ name, value, grad }) => ({ name, value, grad })));
-        for (const p of params) close(p.value.dataSync(), p.ref, { atol: 1e-6, rtol: 1e-6 },
-          `${label} step ${t} ${p.name}`);
+        for (const p of params)
+          close(p.value.dataSync(), p.ref, { atol: 1e-6, rtol: 1e-6 }, `${label} step ${t} ${p.name}`);
       }
       const state = opt.getState(params);
       for (const p of params) {
         const want = [p.v, ...(mom > 0 ? [p.m] : []), ...(cfg.centered ? [p.a] : [])];
         expect(state.slots[p.name]!.length, `${label} ${p.name}: slots`).toBe(nSlots);
-        want.forEach((s, i) => close(state.slots[p.name]![i]!, s, { atol: 1e-7, rtol: 1e-5 },
-          `${label} ${p.name}: slot ${i}`));
+        want.forEach((s, i) =>
+          close(state.slots[p.name]![i]!, s, { atol: 1e-7, rtol: 1e-5 }, `${label} ${p.name}: slot ${i}`),
+        );
       }
       opt.dispose();
-      for (const p of params) { p.value.dispose(); p.grad.dispose(); }
+      for (const p of params) {
+        p.value.dispose();
+        p.grad.dispose();
+      }
     });
   }
 
@@ -134,8 +206,13 @@ describe('RMSprop vs ref/rmsprop (5 steps) and schedules', () => {
     expect(() => new sn.RMSprop({ epsilon: 0 })).toThrow(/RMSprop: epsilon/);
     expect(() => new sn.RMSprop({ learningRate: -1 })).toThrow(/RMSprop: learningRate/);
     expect(() => new sn.RMSprop({ centered: 'yes' as never })).toThrow(/centered must be a boolean/);
-    expect(new sn.RMSprop().getConfig()).toEqual({ learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7,
-      centered: false });
+    expect(new sn.RMSprop().getConfig()).toEqual({
+      learningRate: 0.001,
+      rho: 0.9,
+      momentum: 0,
+      epsilon: 1e-7,
+      centered: false,
+    });
   });
 
   it('stepDecay and cosineDecay: wasm values are the f64 reference rounded to f32', () => {
@@ -150,12 +227,13 @@ describe('RMSprop vs ref/rmsprop (5 steps) and schedules', () => {
       expect(Math.fround(cd(s))).toBe(cd(s));
     }
     expect(cd0(1000)).toBe(0);
-    expect(() => sn.schedules.stepDecay({ initial: 0.1, dropEvery: 0,
-      factor: 0.5 })).toThrow(/dropEvery must be a positive integer/);
-    expect(() => sn.schedules.stepDecay({ initial: 0.1, dropEvery: 2,
-      factor: 2 })).toThrow(/factor must be a number in \(0, 1\]/);
+    expect(() => sn.schedules.stepDecay({ initial: 0.1, dropEvery: 0, factor: 0.5 })).toThrow(
+      /dropEvery must be a positive integer/,
+    );
+    expect(() => sn.schedules.stepDecay({ initial: 0.1, dropEvery: 2, factor: 2 })).toThrow(
+      /factor must be a number in \(0, 1\]/,
+    );
     expect(() => sn.schedules.cosineDecay({ initial: 0, decaySteps: 10 })).toThrow(/initial must be a positive number/);
     expect(() => sd(-1)).toThrow(/step must be a non-negative integer/);
   });
 });
-

@@ -9,17 +9,26 @@ import { build, checkOp, EXACT, fdCheck, nans, prod, rand, rawRun, seedOf } from
 
 function permutations(n: number): number[][] {
   if (n === 1) return [[0]];
-  return permutations(n - 1)
-    .flatMap((p) => Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)]));
+  return permutations(n - 1).flatMap((p) =>
+    Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)]),
+  );
 }
 
 const SHAPES = [[7], [3, 5], [2, 3, 9], [2, 3, 4, 5]];
 
 describe('permute', () => {
-  it('engine runs the requested build', () => { expect(sn.getEngine().build).toBe(build); });
+  it('engine runs the requested build', () => {
+    expect(sn.getEngine().build).toBe(build);
+  });
 
   for (const shape of [...SHAPES, [2, 1, 3, 2, 2, 5]]) {
-    const perms = shape.length <= 4 ? permutations(shape.length) : [[0, 5, 2, 4, 1, 3], [0, 1, 2, 3, 5, 4]];
+    const perms =
+      shape.length <= 4
+        ? permutations(shape.length)
+        : [
+            [0, 5, 2, 4, 1, 3],
+            [0, 1, 2, 3, 5, 4],
+          ];
     it(`x=[${shape}]: ${perms.length} permutations, forward and dx exact`, () => {
       for (const perm of perms) {
         const name = `permute x=[${shape}] perm=[${perm}]`;
@@ -27,9 +36,13 @@ describe('permute', () => {
         // The analytic backward is the oracle (finite differences are not exact); it is itself checked
         // against finite differences below.
         checkOp(name, {
-          shapes: [shape], inputs: [x], outShape: perm.map((p) => shape[p]!),
-          ref: ([v]) => permute(v!, shape, perm), op: ([t]) => sn.permute(t!, perm),
-          tol: EXACT, grad: (r) => [permuteBackward(r, shape, perm)],
+          shapes: [shape],
+          inputs: [x],
+          outShape: perm.map((p) => shape[p]!),
+          ref: ([v]) => permute(v!, shape, perm),
+          op: ([t]) => sn.permute(t!, perm),
+          tol: EXACT,
+          grad: (r) => [permuteBackward(r, shape, perm)],
         });
       }
     });
@@ -37,8 +50,13 @@ describe('permute', () => {
 
   it('reference gradient matches finite differences', () => {
     const x = Float64Array.from(makeRng(3).fill(24, -1, 1));
-    fdCheck('ref permute', (v) => permute(v, [2, 3, 4], [2, 0, 1]), (dy) => permuteBackward(dy, [2, 3, 4], [2, 0, 1]),
-      x, 24);
+    fdCheck(
+      'ref permute',
+      (v) => permute(v, [2, 3, 4], [2, 0, 1]),
+      (dy) => permuteBackward(dy, [2, 3, 4], [2, 0, 1]),
+      x,
+      24,
+    );
   });
 
   it('raw kernels keep guard words; backward ACCUMULATES into dinp (contiguous and strided inner runs)', () => {
@@ -46,8 +64,13 @@ describe('permute', () => {
     const shape = [3, 4, 6];
     const rng = makeRng(9);
     const arena = sn.getArena();
-    for (const perm of [[1, 0, 2], [2, 0, 1]]) {
-      const x = rand(rng, 72), dout = rand(rng, 72), dinp0 = rand(rng, 72);
+    for (const perm of [
+      [1, 0, 2],
+      [2, 0, 1],
+    ]) {
+      const x = rand(rng, 72),
+        dout = rand(rng, 72),
+        dinp0 = rand(rng, 72);
       const strides = [24, 6, 1];
       // The kernels read the output's sizes then the input's strides per output axis, as i32s.
       const meta = [...perm.map((p) => shape[p]!), ...perm.map((p) => strides[p]!)];
@@ -66,11 +89,13 @@ describe('permute', () => {
   it('bad arguments: not a permutation, wrong length, rank above 8', () => {
     const x = sn.tensor(new Float32Array(24), [2, 3, 4]);
     expect(() => sn.permute(x, [0, 1, 1])).toThrow(/dims \[0,1,1\] must be a permutation of 0..2/);
-    expect(() => sn.permute(x, [0, 1]))
-      .toThrow(/must be a permutation of 0..2 \(one entry per axis of a rank-3 input\)/);
+    expect(() => sn.permute(x, [0, 1])).toThrow(
+      /must be a permutation of 0..2 \(one entry per axis of a rank-3 input\)/,
+    );
     expect(() => sn.permute(x, [0, 1, 3])).toThrow(/permutation/);
     const big = sn.tensor(new Float32Array(1), [1, 1, 1, 1, 1, 1, 1, 1, 1]);
     expect(() => sn.permute(big, [0, 1, 2, 3, 4, 5, 6, 7, 8])).toThrow(/rank must be 1..8/);
-    x.dispose(); big.dispose();
+    x.dispose();
+    big.dispose();
   });
 });

@@ -6,7 +6,19 @@ import * as sn from '../../src/index.js';
 import { makeRng } from '../helpers/check.js';
 import { upsample, upsampleBackward } from '../ref/resize.js';
 import {
-  build, checkOp, EXACT, fdCheck, geomPtr, nans, prod, rand, rawRun, sameBitsAcrossThreads, seedOf, type Tol, U,
+  build,
+  checkOp,
+  EXACT,
+  fdCheck,
+  geomPtr,
+  nans,
+  prod,
+  rand,
+  rawRun,
+  sameBitsAcrossThreads,
+  seedOf,
+  type Tol,
+  U,
 } from './harness.js';
 
 // Tolerances, values in [-1, 1]:
@@ -18,19 +30,38 @@ import {
 //    weight error: atol 8U * (1 + max(H, W)) per term.
 const nearestBwd = (SH: number, SW: number): Tol => ({ atol: 2 * U * SH * SW, rtol: 0 });
 const bilinearFwd = (H: number, W: number): Tol => ({ atol: 8 * U * (1 + Math.max(H, W)), rtol: 0 });
-const bilinearBwd = (H: number, W: number, SH: number, SW: number): Tol =>
-  ({ atol: 8 * U * (1 + Math.max(H, W)) * (SH + 1) * (SW + 1), rtol: 0 });
+const bilinearBwd = (H: number, W: number, SH: number, SW: number): Tol => ({
+  atol: 8 * U * (1 + Math.max(H, W)) * (SH + 1) * (SW + 1),
+  rtol: 0,
+});
 
 const CASES: Array<[number[], [number, number]]> = [
-  [[1, 1, 1, 1], [2, 2]],
-  [[2, 3, 4, 3], [2, 2]],
-  [[1, 4, 3, 5], [3, 2]],
-  [[3, 2, 5, 8], [1, 3]],
-  [[2, 5, 5, 4], [4, 4]],
+  [
+    [1, 1, 1, 1],
+    [2, 2],
+  ],
+  [
+    [2, 3, 4, 3],
+    [2, 2],
+  ],
+  [
+    [1, 4, 3, 5],
+    [3, 2],
+  ],
+  [
+    [3, 2, 5, 8],
+    [1, 3],
+  ],
+  [
+    [2, 5, 5, 4],
+    [4, 4],
+  ],
 ];
 
 describe('resize', () => {
-  it('engine runs the requested build', () => { expect(sn.getEngine().build).toBe(build); });
+  it('engine runs the requested build', () => {
+    expect(sn.getEngine().build).toBe(build);
+  });
 
   for (const mode of ['nearest', 'bilinear'] as const) {
     for (const [shape, [SH, SW]] of CASES) {
@@ -40,8 +71,11 @@ describe('resize', () => {
         const x = rand(makeRng(seedOf(name)), prod(shape));
         // The analytic backward is the oracle (checked against finite differences below).
         checkOp(name, {
-          shapes: [shape], inputs: [x], outShape: [N, H * SH, W * SW, C],
-          ref: ([v]) => upsample(v!, N, H, W, C, SH, SW, mode), op: ([t]) => sn.upSampling2d(t!, [SH, SW], mode),
+          shapes: [shape],
+          inputs: [x],
+          outShape: [N, H * SH, W * SW, C],
+          ref: ([v]) => upsample(v!, N, H, W, C, SH, SW, mode),
+          op: ([t]) => sn.upSampling2d(t!, [SH, SW], mode),
           tol: mode === 'nearest' ? EXACT : bilinearFwd(H, W),
           gradTol: mode === 'nearest' ? nearestBwd(SH, SW) : bilinearBwd(H, W, SH, SW),
           grad: (r) => [upsampleBackward(r, N, H, W, C, SH, SW, mode)],
@@ -55,23 +89,32 @@ describe('resize', () => {
     const y = sn.upSampling2d(x, [1, 2], 'bilinear');
     // sources -0.25 (clamped to 0), 0.25, 0.75, 1.25, 1.75, 2.25 (last row clamped to column 2)
     expect(Array.from(y.dataSync())).toEqual([0, 1, 3, 5, 7, 8]);
-    x.dispose(); y.dispose();
+    x.dispose();
+    y.dispose();
   });
 
   it('reference gradients match finite differences', () => {
     for (const mode of ['nearest', 'bilinear'] as const) {
       const x = Float64Array.from(makeRng(3).fill(2 * 3 * 4 * 2, -1, 1));
-      fdCheck(`ref ${mode}`, (v) => upsample(v, 2, 3, 4, 2, 3, 2, mode),
-        (dy) => upsampleBackward(dy, 2, 3, 4, 2, 3, 2, mode), x, 2 * 9 * 8 * 2);
+      fdCheck(
+        `ref ${mode}`,
+        (v) => upsample(v, 2, 3, 4, 2, 3, 2, mode),
+        (dy) => upsampleBackward(dy, 2, 3, 4, 2, 3, 2, mode),
+        x,
+        2 * 9 * 8 * 2,
+      );
     }
   });
 
   it('raw kernels keep guard words; backward ACCUMULATES into dinp', () => {
     const k = sn.getEngine().k;
     const [N, H, W, C, SH, SW] = [2, 3, 4, 6, 2, 3];
-    const OH = H * SH, OW = W * SW;
+    const OH = H * SH,
+      OW = W * SW;
     const rng = makeRng(11);
-    const x = rand(rng, N * H * W * C), dout = rand(rng, N * OH * OW * C), dinp0 = rand(rng, x.length);
+    const x = rand(rng, N * H * W * C),
+      dout = rand(rng, N * OH * OW * C),
+      dinp0 = rand(rng, x.length);
     const g = geomPtr({ H, W, C, K: C, KH: 1, KW: 1, SH, SW, PT: 0, PL: 0, OH, OW });
     for (const mode of ['nearest', 'bilinear'] as const) {
       const fwd = mode === 'nearest' ? k.resize_nearest_forward : k.resize_bilinear_forward;
@@ -96,20 +139,24 @@ describe('resize', () => {
     expect(() => sn.upSampling2d(flat, 2)).toThrow(/rank 4, got shape \[2,3\]/);
     expect(() => sn.upSampling2d(x, 0)).toThrow(/size must be a positive integer, got 0/);
     expect(() => sn.upSampling2d(x, [2, 1.5])).toThrow(/size must be a positive integer, got 1.5/);
-    expect(() => sn.upSampling2d(x, 2, 'bicubic' as never))
-      .toThrow(/interpolation must be 'nearest' or 'bilinear', got "bicubic"/);
-    x.dispose(); flat.dispose();
+    expect(() => sn.upSampling2d(x, 2, 'bicubic' as never)).toThrow(
+      /interpolation must be 'nearest' or 'bilinear', got "bicubic"/,
+    );
+    x.dispose();
+    flat.dispose();
   });
 
   if (build === 'threads') {
     it('nearest and bilinear forward and dx have the same bits at 1, 2 and 4 threads', async () => {
       const shape = [9, 5, 4, 7];
       const rng = makeRng(5);
-      const xd = rand(rng, prod(shape)), rd = rand(rng, 9 * 15 * 8 * 7);
+      const xd = rand(rng, prod(shape)),
+        rd = rand(rng, 9 * 15 * 8 * 7);
       await sameBitsAcrossThreads(() => {
         const out: Float32Array[] = [];
         for (const mode of ['nearest', 'bilinear'] as const) {
-          const x = sn.tensor(xd, shape), r = sn.tensor(rd, [9, 15, 8, 7]);
+          const x = sn.tensor(xd, shape),
+            r = sn.tensor(rd, [9, 15, 8, 7]);
           const y = sn.upSampling2d(x, [3, 2], mode);
           const { value, grads } = sn.valueAndGrads((t) => sn.sum(sn.mul(sn.upSampling2d(t!, [3, 2], mode), r)))([x]);
           out.push(...[y, grads[0]!].map((t) => t.dataSync() as Float32Array));

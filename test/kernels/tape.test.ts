@@ -19,7 +19,9 @@ describe('gradient accumulation through the tape', () => {
 
   it('conv2d x=[2,6,5,3] f=[3,2,3,4] p=same bias relu: two tapes on shared grad buffers add up to twice one backward', () => {
     const { x, w, b, f, all } = setup('accumulate external');
-    const once = sn.grads(() => f())([x, w, b]).map((g) => g.dataSync());
+    const once = sn
+      .grads(() => f())([x, w, b])
+      .map((g) => g.dataSync());
     const gbufs = [sn.zeros(x.shape), sn.zeros(w.shape), sn.zeros(b.shape)];
     for (let pass = 0; pass < 2; pass++) {
       sn.tidy(() => {
@@ -30,8 +32,14 @@ describe('gradient accumulation through the tape', () => {
       });
     }
     const terms = [4 * 3 * 2, 2 * 6 * 5, 2 * 6 * 5];
-    gbufs.forEach((g, i) => close(g.dataSync(), Array.from(once[i]!, (v) => 2 * v), accTol(2 * terms[i]!),
-      `accumulate grad ${i}`));
+    gbufs.forEach((g, i) =>
+      close(
+        g.dataSync(),
+        Array.from(once[i]!, (v) => 2 * v),
+        accTol(2 * terms[i]!),
+        `accumulate grad ${i}`,
+      ),
+    );
     for (const t of [...gbufs, ...all]) t.dispose();
   });
 
@@ -54,7 +62,12 @@ describe('gradient accumulation through the tape', () => {
     const x = sn.tensor(rand(makeRng(5), 10), [2, 5]);
     const dy = sn.tensor(rand(makeRng(6), 10), [2, 5]);
     const [g] = sn.grads((t) => sn.mul(t!, 3))([x], dy);
-    close(g!.dataSync(), Array.from(dy.dataSync(), (v) => 3 * v), { atol: 0, rtol: 1e-7 }, 'seeded dy');
+    close(
+      g!.dataSync(),
+      Array.from(dy.dataSync(), (v) => 3 * v),
+      { atol: 0, rtol: 1e-7 },
+      'seeded dy',
+    );
     for (const t of [x, dy, g!]) t.dispose();
   });
 
@@ -64,4 +77,3 @@ describe('gradient accumulation through the tape', () => {
     x.dispose();
   });
 });
-

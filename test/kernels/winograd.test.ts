@@ -44,17 +44,61 @@ function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return -1;
 }
 
-interface Case { N: number; H: number; W: number; C: number; K: number; pad: PaddingSpec; bias: boolean; relu: boolean }
+interface Case {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  K: number;
+  pad: PaddingSpec;
+  bias: boolean;
+  relu: boolean;
+}
 
 // Channels LANES-1 .. 2*LANES+1 (LANES = 4) and the prime 13, each with an odd-sized image so that edge
 // tiles are partial, and every padding kind; plus the seed model's shapes (several tile blocks and shards).
 const CH = [3, 4, 5, 6, 7, 8, 9, 13];
 const KS = [5, 8, 11, 4, 17, 9, 13, 7];
-const SIZES: Array<[number, number]> = [[7, 9], [5, 5], [9, 7], [3, 11], [13, 13], [6, 8], [11, 5], [4, 4]];
-const PADS: PaddingSpec[] = ['valid', 'same', [[1, 0], [2, 1]], [[0, 2], [2, 0]], [[3, 1], [0, 3]], 'same', 1, 'valid'];
+const SIZES: Array<[number, number]> = [
+  [7, 9],
+  [5, 5],
+  [9, 7],
+  [3, 11],
+  [13, 13],
+  [6, 8],
+  [11, 5],
+  [4, 4],
+];
+const PADS: PaddingSpec[] = [
+  'valid',
+  'same',
+  [
+    [1, 0],
+    [2, 1],
+  ],
+  [
+    [0, 2],
+    [2, 0],
+  ],
+  [
+    [3, 1],
+    [0, 3],
+  ],
+  'same',
+  1,
+  'valid',
+];
 const CASES: Case[] = [
-  ...CH.map((C, i) => ({ N: 1 + (i % 3), H: SIZES[i]![0], W: SIZES[i]![1], C, K: KS[i]!, pad: PADS[i]!,
-    bias: i % 2 === 0, relu: i % 3 === 1 })),
+  ...CH.map((C, i) => ({
+    N: 1 + (i % 3),
+    H: SIZES[i]![0],
+    W: SIZES[i]![1],
+    C,
+    K: KS[i]!,
+    pad: PADS[i]!,
+    bias: i % 2 === 0,
+    relu: i % 3 === 1,
+  })),
   { N: 2, H: 14, W: 14, C: 32, K: 64, pad: 'same', bias: true, relu: true },
   { N: 1, H: 14, W: 14, C: 64, K: 64, pad: 'same', bias: true, relu: false },
   { N: 1, H: 15, W: 13, C: 31, K: 33, pad: 'valid', bias: false, relu: false },
@@ -66,13 +110,20 @@ const label = (c: Case, m: number) =>
 // max |a - r| over all elements, and asserts every element within tol and the derived bound
 function checkErr(actual: ArrayLike<number>, ref: ArrayLike<number>, tol: number, bound: number, what: string): number {
   expect(actual.length, `${what}: length`).toBe(ref.length);
-  let worst = 0, bad = 0, first = '';
+  let worst = 0,
+    bad = 0,
+    first = '';
   for (let i = 0; i < ref.length; i++) {
     const e = Math.abs(actual[i]! - ref[i]!);
     if (!(e <= worst)) worst = e;
-    if (!(e <= tol) || !(e <= bound)) { if (!bad++) first = `[${i}] got ${actual[i]} expected ${ref[i]}`; }
+    if (!(e <= tol) || !(e <= bound)) {
+      if (!bad++) first = `[${i}] got ${actual[i]} expected ${ref[i]}`;
+    }
   }
-  expect(bad, `${what}: ${bad} values outside tol ${tol.toExponential(2)} / bound ${bound.toExponential(2)}, first ${first}, max err ${worst}`).toBe(0);
+  expect(
+    bad,
+    `${what}: ${bad} values outside tol ${tol.toExponential(2)} / bound ${bound.toExponential(2)}, first ${first}, max err ${worst}`,
+  ).toBe(0);
   return worst;
 }
 
@@ -84,11 +135,12 @@ describe(`winograd (${build})`, () => {
       const d = Array.from({ length: a }, () => Array.from(rng.fill(a, -1, 1)));
       const g = Array.from({ length: 3 }, () => Array.from(rng.fill(3, -1, 1)));
       const y = winogradTile(m, d, g);
-      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
-        let s = 0;
-        for (let p = 0; p < 3; p++) for (let q = 0; q < 3; q++) s += d[i + p]![j + q]! * g[p]![q]!;
-        expect(Math.abs(y[i]![j]! - s), `F(${m},3) tile (${i},${j})`).toBeLessThan(1e-12);
-      }
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < m; j++) {
+          let s = 0;
+          for (let p = 0; p < 3; p++) for (let q = 0; q < 3; q++) s += d[i + p]![j + q]! * g[p]![q]!;
+          expect(Math.abs(y[i]![j]! - s), `F(${m},3) tile (${i},${j})`).toBeLessThan(1e-12);
+        }
     }
     // By hand for F(2,3): every |Bᵀ| row sums to 2 (so |Bᵀ|J|B| = 4 everywhere), |G| rows sum to
     // 1, 1.5, 1.5, 1 and both |Aᵀ| rows weight those to 4: E_2 = 4·4·4.
@@ -101,13 +153,21 @@ describe(`winograd (${build})`, () => {
       it(`${label(c, m)}: forward, input and weight gradients vs the float64 reference`, () => {
         const rng = makeRng(1000 * m + c.C * 31 + c.K);
         const { N, H, W, C, K } = c;
-        const xd = rand(rng, N * H * W * C), wd = rand(rng, 9 * C * K), bd = c.bias ? rand(rng, K) : null;
+        const xd = rand(rng, N * H * W * C),
+          wd = rand(rng, 9 * C * K),
+          bd = c.bias ? rand(rng, K) : null;
         const pad = resolvePadding(c.pad, H, W, 3, 3, 1, 1);
         const ref = conv2dForward(xd, wd, bd, N, H, W, C, K, 3, 3, 1, 1, pad, c.relu);
-        const x = sn.tensor(xd, [N, H, W, C]), w = sn.tensor(wd, [3, 3, C, K]);
+        const x = sn.tensor(xd, [N, H, W, C]),
+          w = sn.tensor(wd, [3, 3, C, K]);
         const b = bd ? sn.tensor(bd, [K]) : null;
-        const opts = { padding: c.pad, bias: b, activation: c.relu ? 'relu' as const : 'linear' as const,
-          algorithm: 'winograd' as const, winogradTile: m };
+        const opts = {
+          padding: c.pad,
+          bias: b,
+          activation: c.relu ? ('relu' as const) : ('linear' as const),
+          algorithm: 'winograd' as const,
+          winogradTile: m,
+        };
         const y = sn.conv2d(x, w, opts);
         expect(y.shape).toEqual([N, ref.OH, ref.OW, K]);
         const yd = y.dataSync();
@@ -118,7 +178,9 @@ describe(`winograd (${build})`, () => {
         const want = conv2dBackward(dout, xd, wd, N, H, W, C, K, 3, 3, 1, 1, pad);
         const rt = sn.tensor(r, y.shape);
         const ins = b ? [x, w, b] : [x, w];
-        const gs = sn.grads((...t) => sn.sum(sn.mul(sn.conv2d(t[0]!, t[1]!, { ...opts, bias: t[2] ?? null }), rt)))(ins);
+        const gs = sn.grads((...t) => sn.sum(sn.mul(sn.conv2d(t[0]!, t[1]!, { ...opts, bias: t[2] ?? null }), rt)))(
+          ins,
+        );
         const ge = checkErr(gs[0]!.dataSync(), want.dx, KAPPA[m] * U * 9 * K, winogradBound(m, K), `${label(c, m)} dx`);
         // the weight gradient: a sum over the N*OH*OW output pixels (the direct path's term count)
         const n = N * ref.OH * ref.OW;
@@ -128,10 +190,12 @@ describe(`winograd (${build})`, () => {
           const yD = sn.tidy(() => sn.conv2d(x, w, { ...opts, algorithm: 'direct' }).dataSync());
           let de = 0;
           for (let i = 0; i < yD.length; i++) de = Math.max(de, Math.abs(yD[i]! - ref.out[i]!));
-          console.log(`${label(c, m)}: direct fwd ${(de / (U * 9 * C)).toFixed(2)}; winograd:` +
-            `${label(c, m)}: fwd ${(fe / (U * 9 * C)).toFixed(2)} (bound x${(winogradBound(m, C) / fe).toFixed(0)})` +
-            `  dx ${(ge / (U * 9 * K)).toFixed(2)} (bound x${(winogradBound(m, K) / ge).toFixed(0)})  [max err / (u*9*cin)]` +
-            `  dw ${(we / (U * n)).toFixed(2)} [/ (u*N*OH*OW)]`);
+          console.log(
+            `${label(c, m)}: direct fwd ${(de / (U * 9 * C)).toFixed(2)}; winograd:` +
+              `${label(c, m)}: fwd ${(fe / (U * 9 * C)).toFixed(2)} (bound x${(winogradBound(m, C) / fe).toFixed(0)})` +
+              `  dx ${(ge / (U * 9 * K)).toFixed(2)} (bound x${(winogradBound(m, K) / ge).toFixed(0)})  [max err / (u*9*cin)]` +
+              `  dw ${(we / (U * n)).toFixed(2)} [/ (u*N*OH*OW)]`,
+          );
         }
         for (const t of [x, w, y, rt, ...gs]) t.dispose();
         b?.dispose();
@@ -147,8 +211,32 @@ describe(`winograd (${build})`, () => {
   const CASES5: Case[] = [
     { N: 2, H: 9, W: 7, C: 3, K: 4, pad: 'same', bias: true, relu: true },
     { N: 1, H: 11, W: 13, C: 5, K: 9, pad: 'valid', bias: false, relu: false },
-    { N: 3, H: 8, W: 6, C: 8, K: 5, pad: [[4, 0], [1, 3]], bias: true, relu: false },
-    { N: 1, H: 7, W: 7, C: 9, K: 8, pad: [[5, 1], [0, 2]], bias: false, relu: true }, // padding > 4: direct dx
+    {
+      N: 3,
+      H: 8,
+      W: 6,
+      C: 8,
+      K: 5,
+      pad: [
+        [4, 0],
+        [1, 3],
+      ],
+      bias: true,
+      relu: false,
+    },
+    {
+      N: 1,
+      H: 7,
+      W: 7,
+      C: 9,
+      K: 8,
+      pad: [
+        [5, 1],
+        [0, 2],
+      ],
+      bias: false,
+      relu: true,
+    }, // padding > 4: direct dx
     { N: 2, H: 14, W: 14, C: 32, K: 32, pad: 'same', bias: true, relu: true },
   ];
   for (const m of TILES) {
@@ -156,30 +244,48 @@ describe(`winograd (${build})`, () => {
       it(`5x5 as 3x3 pieces, ${label(c, m)}: forward, input and weight gradients vs the float64 reference`, () => {
         const rng = makeRng(5000 * m + c.C * 31 + c.K);
         const { N, H, W, C, K } = c;
-        const xd = rand(rng, N * H * W * C), wd = rand(rng, 25 * C * K), bd = c.bias ? rand(rng, K) : null;
+        const xd = rand(rng, N * H * W * C),
+          wd = rand(rng, 25 * C * K),
+          bd = c.bias ? rand(rng, K) : null;
         const pad = resolvePadding(c.pad, H, W, 5, 5, 1, 1);
         const ref = conv2dForward(xd, wd, bd, N, H, W, C, K, 5, 5, 1, 1, pad, c.relu);
-        const x = sn.tensor(xd, [N, H, W, C]), w = sn.tensor(wd, [5, 5, C, K]);
+        const x = sn.tensor(xd, [N, H, W, C]),
+          w = sn.tensor(wd, [5, 5, C, K]);
         const b = bd ? sn.tensor(bd, [K]) : null;
-        const opts = { padding: c.pad, bias: b, activation: c.relu ? 'relu' as const : 'linear' as const,
-          algorithm: 'winograd' as const, winogradTile: m };
+        const opts = {
+          padding: c.pad,
+          bias: b,
+          activation: c.relu ? ('relu' as const) : ('linear' as const),
+          algorithm: 'winograd' as const,
+          winogradTile: m,
+        };
         const y = sn.conv2d(x, w, opts);
         expect(y.shape).toEqual([N, ref.OH, ref.OW, K]);
         const yd = y.dataSync();
-        const fe = checkErr(yd, ref.out, KAPPA[m] * U * 25 * C, 4 * winogradBound(m, 4 * C), `5x5 ${label(c, m)} forward`);
+        const fe = checkErr(
+          yd,
+          ref.out,
+          KAPPA[m] * U * 25 * C,
+          4 * winogradBound(m, 4 * C),
+          `5x5 ${label(c, m)} forward`,
+        );
         const r = rand(rng, yd.length);
         const dout = Float64Array.from(r, (v, i) => (c.relu && !(yd[i]! > 0) ? 0 : v));
         const want = conv2dBackward(dout, xd, wd, N, H, W, C, K, 5, 5, 1, 1, pad);
         const rt = sn.tensor(r, y.shape);
         const ins = b ? [x, w, b] : [x, w];
-        const gs = sn.grads((...t) => sn.sum(sn.mul(sn.conv2d(t[0]!, t[1]!, { ...opts, bias: t[2] ?? null }), rt)))(ins);
+        const gs = sn.grads((...t) => sn.sum(sn.mul(sn.conv2d(t[0]!, t[1]!, { ...opts, bias: t[2] ?? null }), rt)))(
+          ins,
+        );
         const ge = checkErr(gs[0]!.dataSync(), want.dx, KAPPA[m] * U * 25 * K, Infinity, `5x5 ${label(c, m)} dx`);
         const n = N * ref.OH * ref.OW;
         const we = checkErr(gs[1]!.dataSync(), want.dw, KAPPA_W[m] * U * n, Infinity, `5x5 ${label(c, m)} dw`);
         if (b) expectClose(gs[2]!.dataSync(), want.db, { atol: 4 * U * n, rtol: 1e-6, label: `${label(c, m)} db` });
         if (STATS) {
-          console.log(`5x5 ${label(c, m)}: fwd ${(fe / (U * 25 * C)).toFixed(2)} dx ${(ge / (U * 25 * K)).toFixed(2)}` +
-            ` dw ${(we / (U * n)).toFixed(2)}`);
+          console.log(
+            `5x5 ${label(c, m)}: fwd ${(fe / (U * 25 * C)).toFixed(2)} dx ${(ge / (U * 25 * K)).toFixed(2)}` +
+              ` dw ${(we / (U * n)).toFixed(2)}`,
+          );
         }
         for (const t of [x, w, y, rt, ...gs]) t.dispose();
         b?.dispose();
@@ -189,18 +295,31 @@ describe(`winograd (${build})`, () => {
 
   it('gradients agree with float64 finite differences of the reference, and f32 ones through the op', () => {
     const rng = makeRng(99);
-    const N = 2, H = 5, W = 6, C = 3, K = 4;
+    const N = 2,
+      H = 5,
+      W = 6,
+      C = 3,
+      K = 4;
     const pad = resolvePadding('same', H, W, 3, 3, 1, 1);
-    const xd = rand(rng, N * H * W * C), wd = rand(rng, 9 * C * K), bd = rand(rng, K);
+    const xd = rand(rng, N * H * W * C),
+      wd = rand(rng, 9 * C * K),
+      bd = rand(rng, K);
     const r = rand(rng, N * H * W * K);
-    const x = sn.tensor(xd, [N, H, W, C]), w = sn.tensor(wd, [3, 3, C, K]), b = sn.tensor(bd, [K]);
+    const x = sn.tensor(xd, [N, H, W, C]),
+      w = sn.tensor(wd, [3, 3, C, K]),
+      b = sn.tensor(bd, [K]);
     const rt = sn.tensor(r, [N, H, W, K]);
     for (const m of TILES) {
-      const loss = (t: sn.Tensor[]) => sn.sum(sn.mul(sn.conv2d(t[0]!, t[1]!, { padding: 'same', bias: t[2]!,
-        algorithm: 'winograd', winogradTile: m }), rt));
+      const loss = (t: sn.Tensor[]) =>
+        sn.sum(
+          sn.mul(sn.conv2d(t[0]!, t[1]!, { padding: 'same', bias: t[2]!, algorithm: 'winograd', winogradTile: m }), rt),
+        );
       const gs = sn.grads((...t) => loss(t))([x, w, b]);
-      const x64 = Float64Array.from(xd), w64 = Float64Array.from(wd), b64 = Float64Array.from(bd);
-      const f = () => conv2dForward(x64, w64, b64, N, H, W, C, K, 3, 3, 1, 1, pad).out.reduce((s, v, i) => s + v * r[i]!, 0);
+      const x64 = Float64Array.from(xd),
+        w64 = Float64Array.from(wd),
+        b64 = Float64Array.from(bd);
+      const f = () =>
+        conv2dForward(x64, w64, b64, N, H, W, C, K, 3, 3, 1, 1, pad).out.reduce((s, v, i) => s + v * r[i]!, 0);
       const tol = { atol: KAPPA[m] * U * 9 * K + 1e-6, rtol: 1e-5 };
       expectClose(gs[0]!.dataSync(), numericGrad(f, x64), { ...tol, label: `F(${m},3) dx vs f64 FD` });
       expectClose(gs[1]!.dataSync(), numericGrad(f, w64), { atol: 1e-5, rtol: 1e-5, label: `F(${m},3) dw vs f64 FD` });
@@ -210,7 +329,8 @@ describe(`winograd (${build})`, () => {
       const gx = gs[0]!.dataSync();
       const xv = x.view();
       for (const i of [0, 7, 31, 64, 89, 179]) {
-        const old = xv[i]!, h = 0.25;
+        const old = xv[i]!,
+          h = 0.25;
         xv[i] = old + h;
         const lp = sn.tidy(() => loss([x, w, b]).dataSync()[0]!);
         xv[i] = old - h;
@@ -225,8 +345,13 @@ describe(`winograd (${build})`, () => {
 
   it('the bits do not depend on how the batch is split (an image alone = the same image in a batch)', () => {
     const rng = makeRng(5);
-    const N = 3, H = 9, W = 7, C = 6, K = 10;
-    const xd = rand(rng, N * H * W * C), wd = rand(rng, 9 * C * K);
+    const N = 3,
+      H = 9,
+      W = 7,
+      C = 6,
+      K = 10;
+    const xd = rand(rng, N * H * W * C),
+      wd = rand(rng, 9 * C * K);
     const w = sn.tensor(wd, [3, 3, C, K]);
     const r = sn.tensor(rand(rng, N * H * W * K), [N, H, W, K]);
     for (const m of TILES) {
@@ -239,30 +364,49 @@ describe(`winograd (${build})`, () => {
         const xn = sn.tensor(xd.subarray(n * H * W * C, (n + 1) * H * W * C), [1, H, W, C]);
         const rn = sn.tensor(r.dataSync().subarray(n * H * W * K, (n + 1) * H * W * K), [1, H, W, K]);
         const yn = sn.conv2d(xn, w, opts).dataSync();
-        expect(Array.from(yn), `F(${m},3) image ${n} forward`).toEqual(Array.from(y.subarray(n * H * W * K, (n + 1) * H * W * K)));
+        expect(Array.from(yn), `F(${m},3) image ${n} forward`).toEqual(
+          Array.from(y.subarray(n * H * W * K, (n + 1) * H * W * K)),
+        );
         const [gn] = sn.grads((t) => sn.sum(sn.mul(sn.conv2d(t!, w, opts), rn)))([xn]);
-        expect(Array.from(gn!.dataSync()), `F(${m},3) image ${n} dx`).toEqual(Array.from(gxd.subarray(n * H * W * C, (n + 1) * H * W * C)));
+        expect(Array.from(gn!.dataSync()), `F(${m},3) image ${n} dx`).toEqual(
+          Array.from(gxd.subarray(n * H * W * C, (n + 1) * H * W * C)),
+        );
         for (const t of [xn, rn, gn!]) t.dispose();
       }
-      x.dispose(); gx!.dispose();
+      x.dispose();
+      gx!.dispose();
     }
-    w.dispose(); r.dispose();
+    w.dispose();
+    r.dispose();
   });
 
   it.runIf(build === 'threads')('same bits at 1, 2 and 4 threads (forward and every gradient)', async () => {
     const run = (N: number, H: number, C: number, K: number, m: 2 | 4) => {
       const x = sn.tensor(rand(makeRng(N * 7 + m), N * H * H * C), [N, H, H, C]);
-      const w = sn.tensor(rand(makeRng(C + K), 9 * C * K), [3, 3, C, K]), b = sn.tensor(rand(makeRng(K), K), [K]);
-      const opts = (t: sn.Tensor[]) => ({ padding: 'same' as const, bias: t[2]!, activation: 'relu' as const,
-        algorithm: 'winograd' as const, winogradTile: m });
+      const w = sn.tensor(rand(makeRng(C + K), 9 * C * K), [3, 3, C, K]),
+        b = sn.tensor(rand(makeRng(K), K), [K]);
+      const opts = (t: sn.Tensor[]) => ({
+        padding: 'same' as const,
+        bias: t[2]!,
+        activation: 'relu' as const,
+        algorithm: 'winograd' as const,
+        winogradTile: m,
+      });
       const r = sn.tensor(rand(makeRng(3), N * H * H * K), [N, H, H, K]);
-      const { value, grads } = sn.valueAndGrads((...t) => sn.sum(sn.mul(sn.conv2d(t[0]!, t[1]!, opts(t)), r)))([x, w, b]);
+      const { value, grads } = sn.valueAndGrads((...t) => sn.sum(sn.mul(sn.conv2d(t[0]!, t[1]!, opts(t)), r)))([
+        x,
+        w,
+        b,
+      ]);
       const y = sn.conv2d(x, w, opts([x, w, b]));
       const out = [y, value, ...grads].map((t) => t.dataSync().slice());
       for (const t of [x, w, b, r, y, value, ...grads]) t.dispose();
       return out;
     };
-    const shapes: Array<[number, number, number, number]> = [[5, 14, 32, 64], [1, 9, 5, 7]];
+    const shapes: Array<[number, number, number, number]> = [
+      [5, 14, 32, 64],
+      [1, 9, 5, 7],
+    ];
     try {
       for (const m of TILES) {
         for (const [N, H, C, K] of shapes) {
@@ -271,18 +415,26 @@ describe(`winograd (${build})`, () => {
           for (const t of [2, 4]) {
             await sn.setThreads(t);
             const got = run(N, H, C, K, m);
-            got.forEach((a, i) => expect(firstDiff(a, one[i]!), `F(${m},3) N=${N} ${H}x${H}x${C}->${K} at ${t} threads, output ${i}`).toBe(-1));
+            got.forEach((a, i) =>
+              expect(firstDiff(a, one[i]!), `F(${m},3) N=${N} ${H}x${H}x${C}->${K} at ${t} threads, output ${i}`).toBe(
+                -1,
+              ),
+            );
           }
         }
       }
-    } finally { await sn.setThreads(2); }
+    } finally {
+      await sn.setThreads(2);
+    }
   });
 
   it("'auto' takes F(2,3) for 3x3 stride 1 and the direct path elsewhere; setConvAlgorithm sets the default", () => {
     const rng = makeRng(21);
     const x = sn.tensor(rand(rng, 2 * 8 * 8 * 5), [2, 8, 8, 5]);
-    const w3 = sn.tensor(rand(rng, 9 * 5 * 6), [3, 3, 5, 6]), w5 = sn.tensor(rand(rng, 25 * 5 * 6), [5, 5, 5, 6]);
-    const bits = (w: sn.Tensor, o: sn.Conv2dOptions) => Array.from(sn.tidy(() => sn.conv2d(x, w, { padding: 'same', ...o }).dataSync()));
+    const w3 = sn.tensor(rand(rng, 9 * 5 * 6), [3, 3, 5, 6]),
+      w5 = sn.tensor(rand(rng, 25 * 5 * 6), [5, 5, 5, 6]);
+    const bits = (w: sn.Tensor, o: sn.Conv2dOptions) =>
+      Array.from(sn.tidy(() => sn.conv2d(x, w, { padding: 'same', ...o }).dataSync()));
     const wino = bits(w3, { algorithm: 'winograd', winogradTile: 2 });
     const direct = bits(w3, { algorithm: 'direct' });
     expect(wino).not.toEqual(direct); // the two paths round differently, so the checks below can tell them apart
@@ -297,16 +449,26 @@ describe(`winograd (${build})`, () => {
       expect(bits(w3, { algorithm: 'direct' })).toEqual(direct); // the call's own choice wins
       sn.setConvAlgorithm('auto', { winogradTile: 2 });
       expect(bits(w3, {})).toEqual(wino);
-    } finally { sn.setConvAlgorithm('direct', { winogradTile: 2 }); }
+    } finally {
+      sn.setConvAlgorithm('direct', { winogradTile: 2 });
+    }
     for (const t of [x, w3, w5]) t.dispose();
   });
 
   it('bad algorithm, tile or shape give clear errors', () => {
-    const x = sn.zeros([1, 8, 8, 2]), w5 = sn.zeros([7, 7, 2, 3]), w3 = sn.zeros([3, 3, 2, 3]);
-    expect(() => sn.conv2d(x, w5, { algorithm: 'winograd' })).toThrow(/conv2d: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel 7x7/);
+    const x = sn.zeros([1, 8, 8, 2]),
+      w5 = sn.zeros([7, 7, 2, 3]),
+      w3 = sn.zeros([3, 3, 2, 3]);
+    expect(() => sn.conv2d(x, w5, { algorithm: 'winograd' })).toThrow(
+      /conv2d: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel 7x7/,
+    );
     expect(() => sn.conv2d(x, w3, { algorithm: 'winograd', strides: 2 })).toThrow(/strides 2x2/);
-    expect(() => sn.conv2d(x, w3, { algorithm: 'fast' as never })).toThrow(/algorithm must be one of 'auto', 'direct', 'winograd', got "fast"/);
-    expect(() => sn.conv2d(x, w3, { algorithm: 'winograd', winogradTile: 3 as never })).toThrow(/winogradTile must be 2 or 4, got 3/);
+    expect(() => sn.conv2d(x, w3, { algorithm: 'fast' as never })).toThrow(
+      /algorithm must be one of 'auto', 'direct', 'winograd', got "fast"/,
+    );
+    expect(() => sn.conv2d(x, w3, { algorithm: 'winograd', winogradTile: 3 as never })).toThrow(
+      /winogradTile must be 2 or 4, got 3/,
+    );
     expect(() => sn.setConvAlgorithm('slow' as never)).toThrow(/setConvAlgorithm: algorithm must be one of/);
     expect(sn.getConvAlgorithm().algorithm).toBe('direct');
     for (const t of [x, w3, w5]) t.dispose();

@@ -1,4 +1,4 @@
-// Model files written by simdnet before issue 7 (batch normalization state, RMSprop) — generated
+// Model files written by simdnet before it had batch normalization state and RMSprop — generated
 // by the code of commit 3de70a3, before any change, from the models rebuilt in compat.test.ts:
 //   FILE_UNTRAINED: compiled with 'adam', never trained (no optimizer slots yet)
 //   FILE_TRAINED:   2 trainOnBatch steps of SGD(lr 0.1, momentum 0.9) on COMPAT_X / COMPAT_Y

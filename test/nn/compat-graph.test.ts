@@ -6,11 +6,18 @@ import * as sn from '../../src/index.js';
 import { FILE_GRAPH, PRED_GRAPH } from './compat-graph-files.js';
 import { GRAPH_X, compatGraphModel, trainCompatGraph } from './compat-graph-model.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const live: sn.Model[] = [];
-const track = (m: sn.Model) => { live.push(m); return m; };
-afterAll(() => { for (const m of live) m.dispose(); });
+const track = (m: sn.Model) => {
+  live.push(m);
+  return m;
+};
+afterAll(() => {
+  for (const m of live) m.dispose();
+});
 
 const fromB64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
@@ -20,7 +27,11 @@ function parts(file: Uint8Array): { header: Record<string, unknown>; floats: Flo
   const hlen = dv.getUint32(12, true);
   const header = JSON.parse(new TextDecoder().decode(file.subarray(16, 16 + hlen)));
   delete header.version;
-  const slices = [...header.weights, ...(header.state ?? []), ...Object.values(header.optimizerState?.slots ?? {}).flat()] as Array<{ offset: number; length: number }>;
+  const slices = [
+    ...header.weights,
+    ...(header.state ?? []),
+    ...Object.values(header.optimizerState?.slots ?? {}).flat(),
+  ] as Array<{ offset: number; length: number }>;
   const n = Math.max(0, ...slices.map((s) => s.offset + s.length));
   const floats = new Float32Array(n);
   for (let i = 0; i < n; i++) floats[i] = dv.getFloat32(16 + hlen + i * 4, true);
@@ -72,17 +83,48 @@ describe('graph model files', () => {
   it('a damaged topology is a clear loadModel error', () => {
     const file = fromB64(FILE_GRAPH);
     // add takes its input from multiply, which (through the gate) depends on add: a cycle.
-    const cyc = withHeader(file, (h) => { h.graph.layers[3].inboundNodes = [[['conv2d', 0, 0], ['multiply', 0, 0]]]; });
-    expect(() => sn.loadModel(cyc)).toThrow(/loadModel: graph: layers .*add.* wait on each other's outputs \(a cycle\)/);
-    const missing = withHeader(file, (h) => { h.graph.layers[3].inboundNodes = [[['conv2d', 0, 0], ['nowhere', 0, 0]]]; });
+    const cyc = withHeader(file, (h) => {
+      h.graph.layers[3].inboundNodes = [
+        [
+          ['conv2d', 0, 0],
+          ['multiply', 0, 0],
+        ],
+      ];
+    });
+    expect(() => sn.loadModel(cyc)).toThrow(
+      /loadModel: graph: layers .*add.* wait on each other's outputs \(a cycle\)/,
+    );
+    const missing = withHeader(file, (h) => {
+      h.graph.layers[3].inboundNodes = [
+        [
+          ['conv2d', 0, 0],
+          ['nowhere', 0, 0],
+        ],
+      ];
+    });
     expect(() => sn.loadModel(missing)).toThrow('loadModel: graph: layer add takes input from unknown layer nowhere');
-    const badNode = withHeader(file, (h) => { h.graph.outputLayers = [['dense', 4, 0]]; });
+    const badNode = withHeader(file, (h) => {
+      h.graph.outputLayers = [['dense', 4, 0]];
+    });
     expect(() => sn.loadModel(badNode)).toThrow('loadModel: graph: output ["dense",4,0] is not a node of the graph');
-    const renamed = withHeader(file, (h) => { h.graph.layers[1].name = 'other'; });
+    const renamed = withHeader(file, (h) => {
+      h.graph.layers[1].name = 'other';
+    });
     expect(() => sn.loadModel(renamed)).toThrow('loadModel: graph entry 1 is "other" but layer 1 is conv2d');
-    const short = withHeader(file, (h) => { h.graph.layers.pop(); });
+    const short = withHeader(file, (h) => {
+      h.graph.layers.pop();
+    });
     expect(() => sn.loadModel(short)).toThrow('loadModel: header "graph" does not match its "layers" list');
-    const wrongShape = withHeader(file, (h) => { h.graph.layers[8].inboundNodes = [[['multiply', 0, 0], ['global_average_pooling2d', 0, 0]]]; });
-    expect(() => sn.loadModel(wrongShape)).toThrow(/loadModel: concatenate \(Concatenate\) cannot be applied to input \(None, 4, 4, 3\), \(None, 3\)/);
+    const wrongShape = withHeader(file, (h) => {
+      h.graph.layers[8].inboundNodes = [
+        [
+          ['multiply', 0, 0],
+          ['global_average_pooling2d', 0, 0],
+        ],
+      ];
+    });
+    expect(() => sn.loadModel(wrongShape)).toThrow(
+      /loadModel: concatenate \(Concatenate\) cannot be applied to input \(None, 4, 4, 3\), \(None, 3\)/,
+    );
   });
 });

@@ -7,11 +7,18 @@ import * as sn from '../../src/index.js';
 import { FILE_TRAINED, FILE_UNTRAINED, PRED_TRAINED } from './compat-files.js';
 import { crc32 } from '../../src/nn/crc32.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const live: sn.Model[] = [];
-const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
-afterAll(() => { for (const m of live) m.dispose(); });
+const track = <M extends sn.Model>(m: M) => {
+  live.push(m);
+  return m;
+};
+afterAll(() => {
+  for (const m of live) m.dispose();
+});
 
 const fromB64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
@@ -34,12 +41,16 @@ function asVersion2(v1: Uint8Array): Uint8Array {
 // The models the literals were made from.
 function compatModel(): sn.Sequential {
   const L = sn.layers;
-  return sn.sequential({ seed: 11, name: 'compat', layers: [
-    L.conv2d({ filters: 2, kernelSize: 2, activation: 'relu', inputShape: [3, 3, 1] }),
-    L.averagePooling2d({ poolSize: 2 }),
-    L.flatten(),
-    L.dense({ units: 3, activation: 'softmax' }),
-  ] });
+  return sn.sequential({
+    seed: 11,
+    name: 'compat',
+    layers: [
+      L.conv2d({ filters: 2, kernelSize: 2, activation: 'relu', inputShape: [3, 3, 1] }),
+      L.averagePooling2d({ poolSize: 2 }),
+      L.flatten(),
+      L.dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
 }
 const X = { data: Float32Array.from({ length: 4 * 9 }, (_, i) => ((i * 7) % 11) / 11 - 0.5), shape: [4, 3, 3, 1] };
 const Y = { data: Float32Array.from([0, 1, 2, 1]), shape: [4] };
@@ -96,7 +107,10 @@ describe('optimizer state that does not fit the optimizer', () => {
     const file = new Uint8Array(m.save());
     const hlen = new DataView(file.buffer).getUint32(12, true);
     const h = JSON.parse(new TextDecoder().decode(file.subarray(16, 16 + hlen)));
-    h.compile.optimizer = { className: 'RMSprop', config: { learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false } };
+    h.compile.optimizer = {
+      className: 'RMSprop',
+      config: { learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false },
+    };
     const json = new TextEncoder().encode(JSON.stringify(h));
     const padded = Math.ceil(json.length / 4) * 4;
     const out = new Uint8Array(16 + padded + file.length - 16 - hlen);
@@ -108,7 +122,9 @@ describe('optimizer state that does not fit the optimizer', () => {
     // Re-seal: the checksum must pass so that the optimizer check is the one that refuses the file.
     new DataView(out.buffer).setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
     const live0 = sn.getArena().liveBytes;
-    expect(() => sn.loadModel(out)).toThrow(/loadModel: optimizer state of conv2d\/kernel has 2 arrays but RMSprop with this config keeps 1/);
+    expect(() => sn.loadModel(out)).toThrow(
+      /loadModel: optimizer state of conv2d\/kernel has 2 arrays but RMSprop with this config keeps 1/,
+    );
     expect(sn.getArena().liveBytes).toBe(live0);
   });
 });

@@ -4,7 +4,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { bars, weightArrays } from './fixtures.js';
 
-beforeAll(async () => { await sn.ready({ build: 'simd' }); });
+beforeAll(async () => {
+  await sn.ready({ build: 'simd' });
+});
 afterEach(() => sn.setConvAlgorithm('direct', { winogradTile: 2 }));
 
 const L = sn.layers;
@@ -26,8 +28,10 @@ async function train(m: sn.Sequential): Promise<{ loss: number[]; acc: number; w
   const data = bars(300, 17);
   const test = bars(150, 18);
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  const x = sn.tensor(data.x.data, data.x.shape), y = sn.tensor(data.labels.data, data.labels.shape);
-  const tx = sn.tensor(test.x.data, test.x.shape), ty = sn.tensor(test.labels.data, test.labels.shape);
+  const x = sn.tensor(data.x.data, data.x.shape),
+    y = sn.tensor(data.labels.data, data.labels.shape);
+  const tx = sn.tensor(test.x.data, test.x.shape),
+    ty = sn.tensor(test.labels.data, test.labels.shape);
   const h = await m.fit(x, y, { epochs: 6, batchSize: 20, verbose: 0, seed: 5 });
   const [, acc] = m.evaluate(tx, ty);
   const out = { loss: h.history.loss, acc, w: weightArrays(m) };
@@ -43,14 +47,21 @@ describe('conv algorithm selection in models', () => {
     const auto = await train(model());
     const f4 = await train(model({ algorithm: 'winograd', winogradTile: 4 }));
     expect(direct.loss.at(-1)!).toBeLessThan(0.7 * direct.loss[0]!); // it does learn
-    for (const [name, r] of [['auto', auto], ['F(4,3)', f4]] as const) {
+    for (const [name, r] of [
+      ['auto', auto],
+      ['F(4,3)', f4],
+    ] as const) {
       // A different rounding (<= 1e-6 relative per op, test/kernels/winograd.test.ts) must not change
       // what is learnt: after 90 Adam steps the epoch losses agree to 1e-5 (measured: ~3e-8 for both
       // tiles) and the weights to 1e-4.
       r.loss.forEach((l, i) => expect(Math.abs(l - direct.loss[i]!), `${name} epoch ${i} loss`).toBeLessThan(1e-5));
       expect(Math.abs(r.acc - direct.acc), `${name} test accuracy`).toBeLessThanOrEqual(1 / 150);
       let worst = 0;
-      r.w.forEach((a, i) => a.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - direct.w[i]![j]!)); }));
+      r.w.forEach((a, i) =>
+        a.forEach((v, j) => {
+          worst = Math.max(worst, Math.abs(v - direct.w[i]![j]!));
+        }),
+      );
       expect(worst, `${name} weights`).toBeLessThan(1e-4);
       expect(worst, `${name} took another path than 'direct'`).toBeGreaterThan(0);
     }
@@ -70,11 +81,16 @@ describe('conv algorithm selection in models', () => {
     // without the option nothing new is saved
     expect(JSON.stringify(model().layers[0]!.getConfig())).not.toMatch(/algorithm|winogradTile/);
     for (const t of [x, y, y2]) t.dispose();
-    m.dispose(); back.dispose();
+    m.dispose();
+    back.dispose();
   });
 
   it('bad algorithm or tile in a layer config is a clear error', () => {
-    expect(() => L.conv2d({ filters: 2, kernelSize: 3, algorithm: 'fft' as never })).toThrow(/Conv2D: algorithm must be one of 'auto', 'direct', 'winograd', got "fft"/);
-    expect(() => L.conv2d({ filters: 2, kernelSize: 3, winogradTile: 6 as never })).toThrow(/Conv2D: winogradTile must be 2 or 4, got 6/);
+    expect(() => L.conv2d({ filters: 2, kernelSize: 3, algorithm: 'fft' as never })).toThrow(
+      /Conv2D: algorithm must be one of 'auto', 'direct', 'winograd', got "fft"/,
+    );
+    expect(() => L.conv2d({ filters: 2, kernelSize: 3, winogradTile: 6 as never })).toThrow(
+      /Conv2D: winogradTile must be 2 or 4, got 6/,
+    );
   });
 });

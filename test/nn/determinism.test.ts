@@ -4,10 +4,14 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { bars, tinyModel, weightsHash } from './fixtures.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const live: sn.Model[] = [];
-afterEach(() => { while (live.length) live.pop()!.dispose(); });
+afterEach(() => {
+  while (live.length) live.pop()!.dispose();
+});
 
 const data = bars(240, 77);
 const STEPS = 30; // 240 examples / batch 8, one epoch
@@ -18,7 +22,17 @@ async function run(make: () => sn.Sequential, fitSeed?: number): Promise<string>
   live.push(m);
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   let batches = 0;
-  await m.fit(data.x, data.labels, { epochs: 1, batchSize: 8, verbose: 0, seed: fitSeed, callbacks: { onBatchEnd: () => { batches++; } } });
+  await m.fit(data.x, data.labels, {
+    epochs: 1,
+    batchSize: 8,
+    verbose: 0,
+    seed: fitSeed,
+    callbacks: {
+      onBatchEnd: () => {
+        batches++;
+      },
+    },
+  });
   expect(batches).toBe(STEPS);
   return weightsHash(m);
 }
@@ -51,10 +65,12 @@ describe('determinism', () => {
   });
 
   it('identical initial weights for the same constructor seed (sequential({seed}) and setSeed)', () => {
-    const a = tinyModel(21); const b = tinyModel(undefined);
+    const a = tinyModel(21);
+    const b = tinyModel(undefined);
     live.push(a, b);
     b.setSeed(21);
-    a.build(); b.build();
+    a.build();
+    b.build();
     expect(weightsHash(b)).toBe(weightsHash(a));
     expect(a.seed).toBe(21);
     expect(() => b.setSeed(3)).toThrow(/weights already exist/);

@@ -1,14 +1,21 @@
-// fit's issue-7 options through the model API: RMSprop (compile('rmsprop')), learning-rate
+// fit's optimizer and schedule options through the model API: RMSprop (compile('rmsprop')), learning-rate
 // schedules (fit option and callbacks, settable optimizer.learningRate) and Keras validationSplit.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { bars, tinyModel, weightsHash } from './fixtures.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const live: sn.Model[] = [];
-const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
-afterEach(() => { while (live.length) live.pop()!.dispose(); });
+const track = <M extends sn.Model>(m: M) => {
+  live.push(m);
+  return m;
+};
+afterEach(() => {
+  while (live.length) live.pop()!.dispose();
+});
 
 const train = bars(600, 1);
 const test = bars(300, 2);
@@ -26,7 +33,13 @@ describe('RMSprop through the model API', () => {
     const m = track(tinyModel(3));
     m.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     expect(m.optimizer).toBeInstanceOf(sn.RMSprop);
-    expect(m.optimizer!.getConfig()).toEqual({ learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false });
+    expect(m.optimizer!.getConfig()).toEqual({
+      learningRate: 0.001,
+      rho: 0.9,
+      momentum: 0,
+      epsilon: 1e-7,
+      centered: false,
+    });
     m.optimizer!.learningRate = 0.005;
     const [loss0] = m.evaluate(test.x, test.labels);
     await m.fit(train.x, train.labels, { epochs: 5, batchSize: 20, verbose: 0 });
@@ -43,7 +56,11 @@ describe('learning-rate schedules', () => {
     m.compile({ optimizer: new sn.SGD({ learningRate: 0.5 }), loss: 'sparseCategoricalCrossentropy' });
     const sched = sn.schedules.stepDecay({ initial: 0.1, dropEvery: 4, factor: 0.5 });
     const seen: number[] = [];
-    const cb = { onBatchEnd: () => { seen.push(m.optimizer!.learningRate); } };
+    const cb = {
+      onBatchEnd: () => {
+        seen.push(m.optimizer!.learningRate);
+      },
+    };
     const d = rows(train, 0, 60);
     await m.fit(d.x, d.labels, { epochs: 1, batchSize: 10, verbose: 0, learningRateSchedule: sched, callbacks: cb });
     await m.fit(d.x, d.labels, { epochs: 1, batchSize: 10, verbose: 0, learningRateSchedule: sched, callbacks: cb });
@@ -77,10 +94,17 @@ describe('learning-rate schedules', () => {
     const d = rows(train, 0, 40);
     let before = '';
     await m.fit(d.x, d.labels, {
-      epochs: 4, batchSize: 20, verbose: 0,
+      epochs: 4,
+      batchSize: 20,
+      verbose: 0,
       callbacks: {
-        onEpochBegin: (e) => { m.optimizer!.learningRate = sched(e); if (e === 3) before = weightsHash(m); },
-        onEpochEnd: () => { perEpoch.push(m.optimizer!.learningRate); },
+        onEpochBegin: (e) => {
+          m.optimizer!.learningRate = sched(e);
+          if (e === 3) before = weightsHash(m);
+        },
+        onEpochEnd: () => {
+          perEpoch.push(m.optimizer!.learningRate);
+        },
       },
     });
     expect(perEpoch).toEqual([0.1, 0.05, 0, 0].map(Math.fround));
@@ -93,15 +117,23 @@ describe('learning-rate schedules', () => {
 
   it('learningRate is validated when set; a bad schedule is refused', async () => {
     const opt = new sn.Adam();
-    expect(() => { opt.learningRate = -0.1; }).toThrow(/Adam: learningRate must be a number in \[0, 1000000\], got -0.1/);
-    expect(() => { opt.learningRate = NaN; }).toThrow(/learningRate/);
+    expect(() => {
+      opt.learningRate = -0.1;
+    }).toThrow(/Adam: learningRate must be a number in \[0, 1000000\], got -0.1/);
+    expect(() => {
+      opt.learningRate = NaN;
+    }).toThrow(/learningRate/);
     opt.learningRate = 0.02;
     expect(opt.getConfig().learningRate).toBe(0.02);
     const m = track(tinyModel(7));
     m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
     const d = rows(train, 0, 10);
-    await expect(m.fit(d.x, d.labels, { verbose: 0, learningRateSchedule: 0.1 as never })).rejects.toThrow(/learningRateSchedule must be a function/);
-    await expect(m.fit(d.x, d.labels, { verbose: 0, learningRateSchedule: () => -1 })).rejects.toThrow(/SGD: learningRate must be/);
+    await expect(m.fit(d.x, d.labels, { verbose: 0, learningRateSchedule: 0.1 as never })).rejects.toThrow(
+      /learningRateSchedule must be a function/,
+    );
+    await expect(m.fit(d.x, d.labels, { verbose: 0, learningRateSchedule: () => -1 })).rejects.toThrow(
+      /SGD: learningRate must be/,
+    );
   });
 });
 
@@ -112,12 +144,30 @@ describe('validationSplit', () => {
     const a = track(tinyModel(8));
     a.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     let steps = 0;
-    const h = await a.fit(d.x, d.labels, { epochs: 2, batchSize: 10, verbose: 0, seed: 3, validationSplit: 0.3, callbacks: { onBatchEnd: () => { steps++; } } });
+    const h = await a.fit(d.x, d.labels, {
+      epochs: 2,
+      batchSize: 10,
+      verbose: 0,
+      seed: 3,
+      validationSplit: 0.3,
+      callbacks: {
+        onBatchEnd: () => {
+          steps++;
+        },
+      },
+    });
     expect(steps).toBe(2 * 4);
-    const head = rows(train, 0, 35), tail = rows(train, 35, 15);
+    const head = rows(train, 0, 35),
+      tail = rows(train, 35, 15);
     const b = track(tinyModel(8));
     b.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-    const hb = await b.fit(head.x, head.labels, { epochs: 2, batchSize: 10, verbose: 0, seed: 3, validationData: [tail.x, tail.labels] });
+    const hb = await b.fit(head.x, head.labels, {
+      epochs: 2,
+      batchSize: 10,
+      verbose: 0,
+      seed: 3,
+      validationData: [tail.x, tail.labels],
+    });
     expect(weightsHash(a)).toBe(weightsHash(b));
     expect(h.history).toEqual(hb.history);
     const [vl, va] = a.evaluate(tail.x, tail.labels, { batchSize: 10 });
@@ -130,7 +180,11 @@ describe('validationSplit', () => {
     const xt = sn.tensor(d.x.data, d.x.shape);
     const a = track(tinyModel(9));
     a.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
-    const ha = await a.fit(xt, { data: Array.from(d.labels.data), shape: [20] }, { batchSize: 5, verbose: 0, seed: 1, validationSplit: 0.25 });
+    const ha = await a.fit(
+      xt,
+      { data: Array.from(d.labels.data), shape: [20] },
+      { batchSize: 5, verbose: 0, seed: 1, validationSplit: 0.25 },
+    );
     const b = track(tinyModel(9));
     b.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
     const hb = await b.fit(d.x, d.labels, { batchSize: 5, verbose: 0, seed: 1, validationSplit: 0.25 });
@@ -143,12 +197,22 @@ describe('validationSplit', () => {
     const m = track(tinyModel(10));
     m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
     const d = rows(train, 0, 4);
-    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0.5, validationData: [d.x, d.labels] })).rejects.toThrow('fit: give validationData or validationSplit, not both');
-    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 1 })).rejects.toThrow(/validationSplit must be a number in \[0, 1\), got 1/);
-    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: -0.1 })).rejects.toThrow(/validationSplit must be a number in \[0, 1\)/);
+    await expect(
+      m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0.5, validationData: [d.x, d.labels] }),
+    ).rejects.toThrow('fit: give validationData or validationSplit, not both');
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 1 })).rejects.toThrow(
+      /validationSplit must be a number in \[0, 1\), got 1/,
+    );
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: -0.1 })).rejects.toThrow(
+      /validationSplit must be a number in \[0, 1\)/,
+    );
     // floor(4 * 0.1) = 0 left for training; floor(4 * (1 - 1e-20)) = 4 leaves none for validation.
-    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0.9 })).rejects.toThrow('fit: validationSplit 0.9 of 4 examples leaves 0 for training and 4 for validation; both need at least one');
-    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 1e-20 })).rejects.toThrow(/leaves 4 for training and 0 for validation/);
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0.9 })).rejects.toThrow(
+      'fit: validationSplit 0.9 of 4 examples leaves 0 for training and 4 for validation; both need at least one',
+    );
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 1e-20 })).rejects.toThrow(
+      /leaves 4 for training and 0 for validation/,
+    );
     expect(m.optimizer!.iterations).toBe(0);
     // 0 means no split.
     const h = await m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0 });

@@ -32,7 +32,11 @@ export function bars(n: number, seed: number, noise = 0.3, size = 8): Problem {
       else img[t * size + (flip ? size - 1 - t : t)] += 1;
     }
   }
-  return { x: { data: x, shape: [n, size, size, 1] }, labels: { data: labels, shape: [n] }, oneHot: { data: oneHot, shape: [n, 3] } };
+  return {
+    x: { data: x, shape: [n, size, size, 1] },
+    labels: { data: labels, shape: [n] },
+    oneHot: { data: oneHot, shape: [n, 3] },
+  };
 }
 
 // seed -> input 8x8x1 → conv 4 3x3 relu → maxpool 2 → flatten → dense 3 softmax (151 parameters)
@@ -64,5 +68,9 @@ export function weightsHash(model: sn.Model): string {
 
 // model -> copies of all weights as plain Float32Arrays
 export function weightArrays(model: sn.Model): Float32Array[] {
-  return model.getWeights().map((t) => { const a = t.dataSync() as Float32Array; t.dispose(); return a; });
+  return model.getWeights().map((t) => {
+    const a = t.dataSync() as Float32Array;
+    t.dispose();
+    return a;
+  });
 }

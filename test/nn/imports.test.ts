@@ -32,7 +32,11 @@ describe('module structure', () => {
 
   it('src/nn/model.ts reaches neither serialize.ts nor onnx/export.ts', () => {
     const seen = new Set<string>();
-    const walk = (f: string) => { if (seen.has(f)) return; seen.add(f); for (const g of graph.get(f) ?? []) walk(g); };
+    const walk = (f: string) => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      for (const g of graph.get(f) ?? []) walk(g);
+    };
     walk(join(src, 'nn/model.ts'));
     expect(seen.size).toBeGreaterThan(5);
     expect([...seen].map((f) => relative(src, f))).not.toContain('nn/serialize.ts');
@@ -45,7 +49,10 @@ describe('module structure', () => {
     const cycles: string[] = [];
     const visit = (f: string, path: string[]) => {
       if (state.get(f) === 2) return;
-      if (state.get(f) === 1) { cycles.push([...path.slice(path.indexOf(f)), f].map((p) => relative(src, p)).join(' -> ')); return; }
+      if (state.get(f) === 1) {
+        cycles.push([...path.slice(path.indexOf(f)), f].map((p) => relative(src, p)).join(' -> '));
+        return;
+      }
       state.set(f, 1);
       for (const g of graph.get(f) ?? []) visit(g, [...path, f]);
       state.set(f, 2);

@@ -14,11 +14,18 @@ import { makeRng } from '../helpers/check.js';
 import { bars, tinyModel } from './fixtures.js';
 import { FILE_TRAINED } from './compat-files.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const live: sn.Model[] = [];
-const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
-afterAll(() => { for (const m of live) m.dispose(); });
+const track = <M extends sn.Model>(m: M) => {
+  live.push(m);
+  return m;
+};
+afterAll(() => {
+  for (const m of live) m.dispose();
+});
 
 const data = bars(32, 8);
 
@@ -36,7 +43,8 @@ function split(file: Uint8Array): Parts {
   const hlen = dv.getUint32(12, true);
   const version = dv.getUint32(8, true);
   return {
-    version, header: JSON.parse(new TextDecoder().decode(file.subarray(16, 16 + hlen))),
+    version,
+    header: JSON.parse(new TextDecoder().decode(file.subarray(16, 16 + hlen))),
     blob: file.slice(16 + hlen, version >= 2 ? file.length - 4 : file.length),
   };
 }
@@ -56,12 +64,18 @@ function join2(p: Parts): Uint8Array {
   if (p.version >= 2) dv.setUint32(body, crc32(out.subarray(0, body)), true);
   return out;
 }
-const edited = (file: Uint8Array, edit: (p: Parts) => void) => { const p = split(file); edit(p); return join2(p); };
+const edited = (file: Uint8Array, edit: (p: Parts) => void) => {
+  const p = split(file);
+  edit(p);
+  return join2(p);
+};
 const setFloat = (p: Parts, index: number, v: number) => new DataView(p.blob.buffer).setFloat32(index * 4, v, true);
 
 function loadError(bytes: Uint8Array): string {
   const live0 = sn.getArena().liveBytes;
-  try { sn.loadModel(bytes).dispose(); } catch (e) {
+  try {
+    sn.loadModel(bytes).dispose();
+  } catch (e) {
     expect(Object.getPrototypeOf(e)).toBe(Error.prototype);
     expect(sn.getArena().liveBytes, 'a refused file allocated memory').toBe(live0);
     return (e as Error).message;
@@ -99,11 +113,17 @@ describe('checksum', () => {
       const msg = loadError(bytes);
       if (msg === '(loaded)') counts.loaded++;
       else if (msg.startsWith('loadModel: file is corrupt: its CRC-32 is')) counts.corrupt++;
-      else { counts.other++; others.push(`byte ${at}: ${msg}`); }
+      else {
+        counts.other++;
+        others.push(`byte ${at}: ${msg}`);
+      }
     }
     expect(counts.loaded).toBe(0);
     // Only the magic number and the version field are read before the checksum (and name themselves).
-    for (const o of others) expect(o).toMatch(/^byte ([0-9]|1[01]): loadModel: (not a simdnet model file|format version|invalid format version)/);
+    for (const o of others)
+      expect(o).toMatch(
+        /^byte ([0-9]|1[01]): loadModel: (not a simdnet model file|format version|invalid format version)/,
+      );
     expect(counts.corrupt + counts.other).toBe(300);
     expect(counts.corrupt).toBeGreaterThan(280);
   });
@@ -115,7 +135,11 @@ describe('checksum', () => {
     p.header.optimizerState = null;
     // Re-written without the section but with the original checksum, as a damaged copy would be.
     const unsealed = join2(p);
-    new DataView(unsealed.buffer).setUint32(unsealed.length - 4, new DataView(file.buffer).getUint32(file.length - 4, true), true);
+    new DataView(unsealed.buffer).setUint32(
+      unsealed.length - 4,
+      new DataView(file.buffer).getUint32(file.length - 4, true),
+      true,
+    );
     expect(loadError(unsealed)).toMatch(/^loadModel: file is corrupt/);
   });
 
@@ -129,7 +153,9 @@ describe('checksum', () => {
       bytes[bytes.length - 20] ^= 0x40;
       await writeFile(path, bytes);
       await expect(loadModelFile(path)).rejects.toThrow(`${path}: loadModel: file is corrupt: its CRC-32 is`);
-    } finally { await rm(dir, { recursive: true, force: true }); }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -138,23 +164,35 @@ describe('value checks (files with a valid checksum, and version-1 files)', () =
     const file = await bnModel();
     const p0 = split(file);
     const w = p0.header.weights[2];
-    expect(loadError(edited(file, (p) => setFloat(p, w.offset + 1, NaN)))).toBe(`loadModel: weight ${w.name} holds NaN at index 1`);
-    expect(loadError(edited(file, (p) => setFloat(p, w.offset, -Infinity)))).toBe(`loadModel: weight ${w.name} holds -Infinity at index 0`);
+    expect(loadError(edited(file, (p) => setFloat(p, w.offset + 1, NaN)))).toBe(
+      `loadModel: weight ${w.name} holds NaN at index 1`,
+    );
+    expect(loadError(edited(file, (p) => setFloat(p, w.offset, -Infinity)))).toBe(
+      `loadModel: weight ${w.name} holds -Infinity at index 0`,
+    );
     const mean = p0.header.state.find((s: any) => s.name.endsWith('moving_mean'));
-    expect(loadError(edited(file, (p) => setFloat(p, mean.offset + 2, Infinity)))).toBe(`loadModel: state ${mean.name} holds Infinity at index 2`);
+    expect(loadError(edited(file, (p) => setFloat(p, mean.offset + 2, Infinity)))).toBe(
+      `loadModel: state ${mean.name} holds Infinity at index 2`,
+    );
     const [name, slots] = Object.entries(p0.header.optimizerState.slots)[0] as [string, any[]];
-    expect(loadError(edited(file, (p) => setFloat(p, slots[0].offset, NaN)))).toBe(`loadModel: optimizer state 0 of ${name} holds NaN at index 0`);
+    expect(loadError(edited(file, (p) => setFloat(p, slots[0].offset, NaN)))).toBe(
+      `loadModel: optimizer state 0 of ${name} holds NaN at index 0`,
+    );
   });
 
   it('a negative moving variance or Adam second moment is refused; a negative mean or first moment is not', async () => {
     const file = await bnModel();
     const p0 = split(file);
     const v = p0.header.state.find((s: any) => s.name.endsWith('moving_variance'));
-    expect(loadError(edited(file, (p) => setFloat(p, v.offset, -0.5)))).toBe(`loadModel: state ${v.name} holds -0.5 at index 0, but it cannot be negative`);
+    expect(loadError(edited(file, (p) => setFloat(p, v.offset, -0.5)))).toBe(
+      `loadModel: state ${v.name} holds -0.5 at index 0, but it cannot be negative`,
+    );
     const mean = p0.header.state.find((s: any) => s.name.endsWith('moving_mean'));
     expect(loadError(edited(file, (p) => setFloat(p, mean.offset, -0.5)))).toBe('(loaded)');
     const [name, slots] = Object.entries(p0.header.optimizerState.slots)[0] as [string, any[]];
-    expect(loadError(edited(file, (p) => setFloat(p, slots[1].offset + 3, -1)))).toBe(`loadModel: optimizer state 1 of ${name} holds -1 at index 3, but it cannot be negative`);
+    expect(loadError(edited(file, (p) => setFloat(p, slots[1].offset + 3, -1)))).toBe(
+      `loadModel: optimizer state 1 of ${name} holds -1 at index 3, but it cannot be negative`,
+    );
     expect(loadError(edited(file, (p) => setFloat(p, slots[0].offset + 3, -1)))).toBe('(loaded)');
   });
 
@@ -162,18 +200,39 @@ describe('value checks (files with a valid checksum, and version-1 files)', () =
     const file = await bnModel();
     // The bias pointed into the kernel: the total is unchanged and every slice is in bounds, so only
     // the overlap tells (the bias' own floats would be read by no one).
-    const bad = edited(file, (p) => { p.header.weights[1].offset = p.header.weights[0].offset + 2; });
-    expect(loadError(bad)).toBe('loadModel: weight conv2d/kernel and weight conv2d/bias overlap in the weight data (damaged file)');
+    const bad = edited(file, (p) => {
+      p.header.weights[1].offset = p.header.weights[0].offset + 2;
+    });
+    expect(loadError(bad)).toBe(
+      'loadModel: weight conv2d/kernel and weight conv2d/bias overlap in the weight data (damaged file)',
+    );
   });
 
   it('an all-zero RNG state, absurd iterations and optimizer state without compile are refused', async () => {
     const file = await bnModel();
-    expect(loadError(edited(file, (p) => { p.header.rng.train = [0, 0, 0, 0]; }))).toBe('loadModel: RNG state train is all zeros (not a state the generator can have)');
+    expect(
+      loadError(
+        edited(file, (p) => {
+          p.header.rng.train = [0, 0, 0, 0];
+        }),
+      ),
+    ).toBe('loadModel: RNG state train is all zeros (not a state the generator can have)');
     for (const it of [2 ** 31, 1e300, 2 ** 53]) {
-      expect(loadError(edited(file, (p) => { p.header.optimizerState.iterations = it; })))
-        .toBe(`loadModel: optimizer iterations ${it} is invalid (an integer in [0, 2147483646])`);
+      expect(
+        loadError(
+          edited(file, (p) => {
+            p.header.optimizerState.iterations = it;
+          }),
+        ),
+      ).toBe(`loadModel: optimizer iterations ${it} is invalid (an integer in [0, 2147483646])`);
     }
-    expect(loadError(edited(file, (p) => { p.header.compile = null; }))).toBe('loadModel: optimizer state without a compile section (damaged file)');
+    expect(
+      loadError(
+        edited(file, (p) => {
+          p.header.compile = null;
+        }),
+      ),
+    ).toBe('loadModel: optimizer state without a compile section (damaged file)');
     expect(() => new sn.Rng(1).setState([0, 0, 0, 0])).toThrow(/all zeros/);
   });
 
@@ -182,6 +241,8 @@ describe('value checks (files with a valid checksum, and version-1 files)', () =
     expect(loadError(v1)).toBe('(loaded)');
     const p0 = split(v1);
     expect(p0.version).toBe(1);
-    expect(loadError(edited(v1, (p) => setFloat(p, 0, NaN)))).toBe(`loadModel: weight ${p0.header.weights[0].name} holds NaN at index 0`);
+    expect(loadError(edited(v1, (p) => setFloat(p, 0, NaN)))).toBe(
+      `loadModel: weight ${p0.header.weights[0].name} holds NaN at index 0`,
+    );
   });
 });

@@ -4,7 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { bars, tinyModel } from './fixtures.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const data = bars(96, 31);
 const batch = (i: number) => ({
@@ -14,12 +16,16 @@ const batch = (i: number) => ({
 
 describe('arena use of the model API', () => {
   // model, optimizer -> 1,000 trainOnBatch steps; returns the high-water marks after steps 1, 2 and 1,000
-  function thousandSteps(model: sn.Sequential, optimizer: 'adam' | sn.Optimizer): { hw1: number; hw2: number; hw1000: number } {
+  function thousandSteps(
+    model: sn.Sequential,
+    optimizer: 'adam' | sn.Optimizer,
+  ): { hw1: number; hw2: number; hw1000: number } {
     const arena = sn.getArena();
     const before = arena.liveBytes;
     model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     const hws: number[] = [];
-    let live1 = 0, lastLoss = NaN;
+    let live1 = 0,
+      lastLoss = NaN;
     for (let s = 1; s <= 1000; s++) {
       const b = batch(s % 12);
       [lastLoss] = model.trainOnBatch(b.x, b.y);
@@ -56,14 +62,22 @@ describe('arena use of the model API', () => {
     const before = arena.liveBytes;
     const model = tinyModel(2);
     model.compile({ optimizer: new sn.SGD({ learningRate: 0.1, momentum: 0.9 }), loss: 'categoricalCrossentropy' });
-    await model.fit(data.x, data.oneHot, { epochs: 2, batchSize: 16, verbose: 0, validationData: [data.x, data.oneHot] });
+    await model.fit(data.x, data.oneHot, {
+      epochs: 2,
+      batchSize: 16,
+      verbose: 0,
+      validationData: [data.x, data.oneHot],
+    });
     expect(arena.liveBytes).toBeGreaterThan(before);
     model.dispose();
     expect(arena.liveBytes).toBe(before);
     // The seed model too (built, compiled with Adam, one step).
     const seed = sn.seedModel({ seed: 1 });
     seed.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
-    seed.trainOnBatch({ data: new Float32Array(2 * 784).fill(0.5), shape: [2, 28, 28, 1] }, { data: [3, 7], shape: [2] });
+    seed.trainOnBatch(
+      { data: new Float32Array(2 * 784).fill(0.5), shape: [2, 28, 28, 1] },
+      { data: [3, 7], shape: [2] },
+    );
     expect(arena.liveBytes - before).toBeGreaterThanOrEqual(4 * 484714 * 4);
     seed.dispose();
     expect(arena.liveBytes).toBe(before);

@@ -9,18 +9,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { defaultMnistDir, loadIdxDir } from '../../src/node/data.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const live: sn.Model[] = [];
-afterAll(() => { for (const m of live) m.dispose(); });
+afterAll(() => {
+  for (const m of live) m.dispose();
+});
 
 // 28x28x1 → conv 8 3x3 (+ BN) → relu → maxpool 2 → conv 16 3x3 (+ BN) → relu → maxpool 2 → flatten → dense 10 softmax
 function cnn(bn: boolean): sn.Sequential {
   const L = sn.layers;
-  const block = (filters: number, first: boolean): sn.Layer[] => bn
-    ? [L.conv2d({ filters, kernelSize: 3, useBias: false, ...(first ? { inputShape: [28, 28, 1] } : {}) }), L.batchNormalization({ momentum: 0.9 }), L.activation({ activation: 'relu' }), L.maxPooling2d()]
-    : [L.conv2d({ filters, kernelSize: 3, activation: 'relu', ...(first ? { inputShape: [28, 28, 1] } : {}) }), L.maxPooling2d()];
-  return sn.sequential({ seed: 7, layers: [...block(8, true), ...block(16, false), L.flatten(), L.dense({ units: 10, activation: 'softmax' })] });
+  const block = (filters: number, first: boolean): sn.Layer[] =>
+    bn
+      ? [
+          L.conv2d({ filters, kernelSize: 3, useBias: false, ...(first ? { inputShape: [28, 28, 1] } : {}) }),
+          L.batchNormalization({ momentum: 0.9 }),
+          L.activation({ activation: 'relu' }),
+          L.maxPooling2d(),
+        ]
+      : [
+          L.conv2d({ filters, kernelSize: 3, activation: 'relu', ...(first ? { inputShape: [28, 28, 1] } : {}) }),
+          L.maxPooling2d(),
+        ];
+  return sn.sequential({
+    seed: 7,
+    layers: [...block(8, true), ...block(16, false), L.flatten(), L.dense({ units: 10, activation: 'softmax' })],
+  });
 }
 
 describe('MNIST subset', () => {

@@ -6,11 +6,21 @@ import * as sn from '../../src/index.js';
 import { show } from '../../src/show.js';
 import { bars, tinyModel, weightsHash } from './fixtures.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const live: sn.Model[] = [];
-const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
-afterEach(() => { while (live.length) { const m = live.pop()!; if (!m.isDisposed) m.dispose(); } });
+const track = <M extends sn.Model>(m: M) => {
+  live.push(m);
+  return m;
+};
+afterEach(() => {
+  while (live.length) {
+    const m = live.pop()!;
+    if (!m.isDisposed) m.dispose();
+  }
+});
 
 const data = bars(12, 3);
 const compiled = () => {
@@ -50,8 +60,12 @@ describe('predict / evaluate batchSize', () => {
 
   it('unknown option names and non-object options are refused', () => {
     const m = compiled();
-    expect(() => m.predict(data.x, { batch_size: 4 } as AnyArgs)).toThrow(/predict: unknown option "batch_size" \(known: batchSize\)/);
-    expect(() => m.evaluate(data.x, data.labels, 4 as unknown as AnyArgs)).toThrow('evaluate: options must be an object, got 4');
+    expect(() => m.predict(data.x, { batch_size: 4 } as AnyArgs)).toThrow(
+      /predict: unknown option "batch_size" \(known: batchSize\)/,
+    );
+    expect(() => m.evaluate(data.x, data.labels, 4 as unknown as AnyArgs)).toThrow(
+      'evaluate: options must be an object, got 4',
+    );
   });
 });
 
@@ -83,8 +97,9 @@ describe('fit options', () => {
     it(`${name}: ${show(value)} is refused before any step`, async () => {
       const m = compiled();
       const hash = weightsHash(m);
-      await expect(m.fit(data.x, data.labels, { verbose: 0, [name]: value } as AnyArgs))
-        .rejects.toThrow(`fit: ${name} must be ${want}, got ${show(value)}`);
+      await expect(m.fit(data.x, data.labels, { verbose: 0, [name]: value } as AnyArgs)).rejects.toThrow(
+        `fit: ${name} must be ${want}, got ${show(value)}`,
+      );
       expect(m.optimizer!.iterations).toBe(0);
       expect(weightsHash(m)).toBe(hash);
     });
@@ -92,19 +107,34 @@ describe('fit options', () => {
 
   it('callbacks that are not functions, unknown callbacks and unknown options are refused', async () => {
     const m = compiled();
-    await expect(m.fit(data.x, data.labels, { verbose: 0, callbacks: { onBatchEnd: 1 } } as AnyArgs))
-      .rejects.toThrow(/fit: callbacks must be an object whose onBatchEnd is a function \(onBatchEnd is 1\)/);
-    await expect(m.fit(data.x, data.labels, { verbose: 0, callbacks: { onTrainEnd: () => {} } } as AnyArgs))
-      .rejects.toThrow(/fit: callbacks must be an object with only onEpochBegin, onEpochEnd, onBatchEnd \(not "onTrainEnd"\)/);
-    await expect(m.fit(data.x, data.labels, { verbose: 0, epoch: 3 } as AnyArgs)).rejects.toThrow(/fit: unknown option "epoch"/);
+    await expect(m.fit(data.x, data.labels, { verbose: 0, callbacks: { onBatchEnd: 1 } } as AnyArgs)).rejects.toThrow(
+      /fit: callbacks must be an object whose onBatchEnd is a function \(onBatchEnd is 1\)/,
+    );
+    await expect(
+      m.fit(data.x, data.labels, { verbose: 0, callbacks: { onTrainEnd: () => {} } } as AnyArgs),
+    ).rejects.toThrow(
+      /fit: callbacks must be an object with only onEpochBegin, onEpochEnd, onBatchEnd \(not "onTrainEnd"\)/,
+    );
+    await expect(m.fit(data.x, data.labels, { verbose: 0, epoch: 3 } as AnyArgs)).rejects.toThrow(
+      /fit: unknown option "epoch"/,
+    );
     expect(m.optimizer!.iterations).toBe(0);
   });
 
   it('valid options still train (undefined means the default)', async () => {
     const m = compiled();
     const h = await m.fit(data.x, data.labels, {
-      epochs: 1, batchSize: 4, verbose: 0, shuffle: false, seed: -3, initialEpoch: 0, validationSplit: 0.25,
-      callbacks: { onBatchEnd: () => {} }, signal: new AbortController().signal, print: () => {}, learningRateSchedule: undefined,
+      epochs: 1,
+      batchSize: 4,
+      verbose: 0,
+      shuffle: false,
+      seed: -3,
+      initialEpoch: 0,
+      validationSplit: 0.25,
+      callbacks: { onBatchEnd: () => {} },
+      signal: new AbortController().signal,
+      print: () => {},
+      learningRateSchedule: undefined,
     });
     expect(h.epoch).toEqual([0]);
     expect(m.optimizer!.iterations).toBe(3);
@@ -120,10 +150,20 @@ describe('other methods', () => {
     const m = track(tinyModel());
     expect(() => m.setSeed(Infinity)).toThrow('setSeed: seed must be an integer, got Infinity');
     expect(() => m.summary('yes' as unknown as null)).toThrow('summary: print must be a function or null, got "yes"');
-    expect(() => m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: 'accuracy' } as unknown as sn.CompileArgs))
-      .toThrow('compile: metrics must be an array of metric names, got "accuracy"');
-    expect(() => m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metric: ['accuracy'] } as unknown as sn.CompileArgs))
-      .toThrow(/compile: unknown option "metric"/);
+    expect(() =>
+      m.compile({
+        optimizer: 'adam',
+        loss: 'sparseCategoricalCrossentropy',
+        metrics: 'accuracy',
+      } as unknown as sn.CompileArgs),
+    ).toThrow('compile: metrics must be an array of metric names, got "accuracy"');
+    expect(() =>
+      m.compile({
+        optimizer: 'adam',
+        loss: 'sparseCategoricalCrossentropy',
+        metric: ['accuracy'],
+      } as unknown as sn.CompileArgs),
+    ).toThrow(/compile: unknown option "metric"/);
     expect(m.isBuilt).toBe(false);
   });
 });
@@ -156,10 +196,19 @@ describe('tidy()', () => {
     const m = compiled();
     const arena = sn.getArena();
     const one = { data: data.x.data.slice(0, 64), shape: [1, 8, 8, 1] };
-    sn.tidy(() => { m.predict(one); m.getWeights(); });
+    sn.tidy(() => {
+      m.predict(one);
+      m.getWeights();
+    });
     const before = arena.liveBytes;
-    for (let i = 0; i < 20; i++) sn.tidy(() => { m.predict(one); });
-    for (let i = 0; i < 20; i++) sn.tidy(() => { m.getWeights(); });
+    for (let i = 0; i < 20; i++)
+      sn.tidy(() => {
+        m.predict(one);
+      });
+    for (let i = 0; i < 20; i++)
+      sn.tidy(() => {
+        m.getWeights();
+      });
     expect(arena.liveBytes - before).toBe(0);
     // What the callback returns survives, and outside any tidy the caller owns the result.
     const kept = sn.tidy(() => m.predict(one));
@@ -167,7 +216,8 @@ describe('tidy()', () => {
     const ws = m.getWeights();
     expect(ws.every((w) => !w.isDisposed)).toBe(true);
     expect(arena.liveBytes - before).toBeGreaterThan(0);
-    kept.dispose(); ws.forEach((w) => w.dispose());
+    kept.dispose();
+    ws.forEach((w) => w.dispose());
     expect(arena.liveBytes).toBe(before);
   });
 });
@@ -175,13 +225,23 @@ describe('tidy()', () => {
 describe('layer configs', () => {
   it('a misspelt or unknown option is refused, naming the layer and the option; a non-string name too', () => {
     const L = sn.layers;
-    expect(() => L.dense({ units: 3, activaton: 'relu' } as unknown as sn.DenseConfig)).toThrow(/^Dense: unknown option "activaton" \(known: name, inputShape, trainable, units, activation,/);
-    expect(() => L.conv2d({ filters: 2, kernel_size: 3 } as unknown as sn.Conv2DConfig)).toThrow(/^Conv2D: unknown option "kernel_size"/);
+    expect(() => L.dense({ units: 3, activaton: 'relu' } as unknown as sn.DenseConfig)).toThrow(
+      /^Dense: unknown option "activaton" \(known: name, inputShape, trainable, units, activation,/,
+    );
+    expect(() => L.conv2d({ filters: 2, kernel_size: 3 } as unknown as sn.Conv2DConfig)).toThrow(
+      /^Conv2D: unknown option "kernel_size"/,
+    );
     expect(() => L.maxPooling2d({ pool_size: 2 } as AnyArgs)).toThrow(/^MaxPooling2D: unknown option "pool_size"/);
     expect(() => L.flatten({ inputshape: [2] } as AnyArgs)).toThrow(/^Flatten: unknown option "inputshape"/);
     expect(() => L.batchNormalization({ eps: 1e-3 } as AnyArgs)).toThrow(/^BatchNormalization: unknown option "eps"/);
-    expect(() => L.dropout({ rate: 0.5, seed: 1 } as AnyArgs as { rate: number })).toThrow(/^Dropout: unknown option "seed"/);
-    expect(() => L.dense({ units: 3, name: 7 } as unknown as sn.DenseConfig)).toThrow('Dense: name must be a string, got 7');
-    expect(() => L.globalMaxPooling2D({ keep_dims: true } as AnyArgs)).toThrow(/^GlobalMaxPooling2D: unknown option "keep_dims"/);
+    expect(() => L.dropout({ rate: 0.5, seed: 1 } as AnyArgs as { rate: number })).toThrow(
+      /^Dropout: unknown option "seed"/,
+    );
+    expect(() => L.dense({ units: 3, name: 7 } as unknown as sn.DenseConfig)).toThrow(
+      'Dense: name must be a string, got 7',
+    );
+    expect(() => L.globalMaxPooling2D({ keep_dims: true } as AnyArgs)).toThrow(
+      /^GlobalMaxPooling2D: unknown option "keep_dims"/,
+    );
   });
 });

@@ -11,11 +11,18 @@ import { makeRng } from '../helpers/check.js';
 import { crc32 } from '../../src/nn/crc32.js';
 import { bars, tinyModel, weightArrays, weightsHash } from './fixtures.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const live: sn.Model[] = [];
-const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
-afterAll(() => { for (const m of live) m.dispose(); });
+const track = <M extends sn.Model>(m: M) => {
+  live.push(m);
+  return m;
+};
+afterAll(() => {
+  for (const m of live) m.dispose();
+});
 
 const data = bars(2000, 5);
 const probeX = bars(12, 99).x;
@@ -32,7 +39,11 @@ function predictions(m: sn.Model): Float32Array {
 async function trainedModel(seed = 3): Promise<{ model: sn.Sequential; file: Uint8Array }> {
   const model = track(tinyModel(seed));
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  await model.fit({ data: data.x.data.subarray(0, 64 * 64), shape: [64, 8, 8, 1] }, { data: data.labels.data.subarray(0, 64), shape: [64] }, { epochs: 1, batchSize: 16, verbose: 0 });
+  await model.fit(
+    { data: data.x.data.subarray(0, 64 * 64), shape: [64, 8, 8, 1] },
+    { data: data.labels.data.subarray(0, 64), shape: [64] },
+    { epochs: 1, batchSize: 16, verbose: 0 },
+  );
   return { model, file: new Uint8Array(model.save()) };
 }
 
@@ -113,7 +124,10 @@ describe('round trip', () => {
 
   it('SGD with momentum (and its velocity) round-trips', async () => {
     const m = track(tinyModel(9));
-    m.compile({ optimizer: new sn.SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }), loss: 'categoricalCrossentropy' });
+    m.compile({
+      optimizer: new sn.SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }),
+      loss: 'categoricalCrossentropy',
+    });
     const x = { data: data.x.data.subarray(0, 32 * 64), shape: [32, 8, 8, 1] };
     const y = { data: data.oneHot.data.subarray(0, 32 * 3), shape: [32, 3] };
     await m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
@@ -133,7 +147,15 @@ describe('round trip', () => {
     const a = make();
     a.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     let stepsA = 0;
-    const ha = await a.fit(data.x, data.labels, { ...fitArgs, epochs: 2, callbacks: { onBatchEnd: () => { stepsA++; } } });
+    const ha = await a.fit(data.x, data.labels, {
+      ...fitArgs,
+      epochs: 2,
+      callbacks: {
+        onBatchEnd: () => {
+          stepsA++;
+        },
+      },
+    });
     expect(stepsA).toBe(1000);
 
     const b = make();
@@ -147,7 +169,8 @@ describe('round trip', () => {
     expect(c.optimizer?.iterations).toBe(1000);
     expect(hc.epoch).toEqual([1]);
     expect(weightsHash(c)).toBe(weightsHash(a));
-    const wa = weightArrays(a), wc = weightArrays(c);
+    const wa = weightArrays(a),
+      wc = weightArrays(c);
     wa.forEach((w, i) => expect(wc[i]).toEqual(w));
     expect(hc.history.loss[0]).toBe(ha.history.loss[1]);
   }
@@ -176,9 +199,14 @@ describe('loader errors leave the model in memory untouched', () => {
   // the arena neither grows nor leaks, and the existing model is unchanged
   function expectLoadError(bytes: Uint8Array, re: RegExp): string {
     const arena = sn.getArena();
-    const hw = arena.highWaterMark, liveBytes = arena.liveBytes;
+    const hw = arena.highWaterMark,
+      liveBytes = arena.liveBytes;
     let err: unknown = null;
-    try { track(sn.loadModel(bytes)); } catch (e) { err = e; }
+    try {
+      track(sn.loadModel(bytes));
+    } catch (e) {
+      err = e;
+    }
     expect(err, 'loadModel did not throw').toBeInstanceOf(Error);
     const e = err as Error;
     expect(Object.getPrototypeOf(e), `${e.name}: ${e.message}`).toBe(Error.prototype);
@@ -193,14 +221,30 @@ describe('loader errors leave the model in memory untouched', () => {
 
   it('truncated files', () => {
     const hlen = new DataView(file.buffer).getUint32(12, true);
-    const cuts = [0, 1, 7, 8, 12, 15, 16, 17, 40, 16 + hlen - 1, 16 + hlen + 1, 16 + hlen + 6, file.length - 3, file.length - 1];
+    const cuts = [
+      0,
+      1,
+      7,
+      8,
+      12,
+      15,
+      16,
+      17,
+      40,
+      16 + hlen - 1,
+      16 + hlen + 1,
+      16 + hlen + 6,
+      file.length - 3,
+      file.length - 1,
+    ];
     for (const cut of cuts) expectLoadError(file.slice(0, cut), /truncated/);
   });
 
   it('a file truncated at a float boundary inside the weight data says it is truncated', () => {
     const hlen = new DataView(file.buffer).getUint32(12, true);
     // Cut at the start of the weight data, in the middle, and 4 bytes short of the end.
-    for (const cut of [16 + hlen, 16 + hlen + 4 * 20, file.length - 4]) expectLoadError(file.slice(0, cut), /truncated/);
+    for (const cut of [16 + hlen, 16 + hlen + 4 * 20, file.length - 4])
+      expectLoadError(file.slice(0, cut), /truncated/);
   });
 
   it('trailing bytes after the weight data', () => {
@@ -208,7 +252,10 @@ describe('loader errors leave the model in memory untouched', () => {
     longer.set(file);
     expectLoadError(longer, /file is corrupt: its CRC-32 is [0-9a-f]{8} but the file says 00000000/);
     const parts = splitFile(file);
-    expectLoadError(joinFile({ ...parts, blob: Uint8Array.from([...parts.blob, 0, 0, 0, 0, 0, 0, 0, 0]) }), /header accounts for/);
+    expectLoadError(
+      joinFile({ ...parts, blob: Uint8Array.from([...parts.blob, 0, 0, 0, 0, 0, 0, 0, 0]) }),
+      /header accounts for/,
+    );
   });
 
   it('wrong magic number, and foreign files', () => {
@@ -219,13 +266,18 @@ describe('loader errors leave the model in memory untouched', () => {
     png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     expectLoadError(png, /wrong magic number/);
     expectLoadError(new TextEncoder().encode(JSON.stringify(splitFile(file).header)), /wrong magic number/);
-    expect(() => sn.loadModel('SIMDNET' as unknown as Uint8Array)).toThrow(/^loadModel: expected an ArrayBuffer or Uint8Array/);
+    expect(() => sn.loadModel('SIMDNET' as unknown as Uint8Array)).toThrow(
+      /^loadModel: expected an ArrayBuffer or Uint8Array/,
+    );
   });
 
   it('newer format version', () => {
     const bad = file.slice();
     bad[8] = sn.FORMAT_VERSION + 1;
-    expectLoadError(bad, new RegExp(`format version ${sn.FORMAT_VERSION + 1} is newer than this simdnet reads \\(${sn.FORMAT_VERSION}\\)`));
+    expectLoadError(
+      bad,
+      new RegExp(`format version ${sn.FORMAT_VERSION + 1} is newer than this simdnet reads \\(${sn.FORMAT_VERSION}\\)`),
+    );
     bad[8] = 0;
     expectLoadError(bad, /invalid format version 0/);
   });
@@ -249,39 +301,108 @@ describe('loader errors leave the model in memory untouched', () => {
     });
     expectLoadError(huge, /file is truncated: the header describes \d+ floats/);
     // A huge input shape: every weight still fits, the activations would not.
-    const wide = editHeader(file, (h) => { h.layers[0].config.inputShape = [100000, 100000, 1]; });
+    const wide = editHeader(file, (h) => {
+      h.layers[0].config.inputShape = [100000, 100000, 1];
+    });
     expectLoadError(wide, /(input shape|input of shape) \[100000,100000,1\] (is too large|has 10000000000 floats)/);
     // An input under the limit whose first layer's output is over it.
-    const deep = editHeader(file, (h) => { h.layers[0].config.inputShape = [8000, 8000, 1]; });
+    const deep = editHeader(file, (h) => {
+      h.layers[0].config.inputShape = [8000, 8000, 1];
+    });
     expectLoadError(deep, /layer conv2d output \[7998,7998,4\] is too large/);
   });
 
   it('weights that do not fit the architecture', () => {
-    const filters = editHeader(file, (h) => { h.layers[0].config.filters = 5; });
-    expectLoadError(filters, /weight 0 is conv2d\/kernel \[3,3,1,4\] but the architecture needs conv2d\/kernel \[3,3,1,5\]/);
-    const units = editHeader(file, (h) => { h.layers[h.layers.length - 1].config.units = 4; });
+    const filters = editHeader(file, (h) => {
+      h.layers[0].config.filters = 5;
+    });
+    expectLoadError(
+      filters,
+      /weight 0 is conv2d\/kernel \[3,3,1,4\] but the architecture needs conv2d\/kernel \[3,3,1,5\]/,
+    );
+    const units = editHeader(file, (h) => {
+      h.layers[h.layers.length - 1].config.units = 4;
+    });
     expectLoadError(units, /architecture needs dense\/kernel \[36,4\]/);
-    const noBias = editHeader(file, (h) => { h.layers[0].config.useBias = false; });
+    const noBias = editHeader(file, (h) => {
+      h.layers[0].config.useBias = false;
+    });
     expectLoadError(noBias, /the architecture has 3 weight arrays but the file holds 4/);
-    const renamed = editHeader(file, (h) => { h.layers[0].config.name = 'conv'; });
+    const renamed = editHeader(file, (h) => {
+      h.layers[0].config.name = 'conv';
+    });
     expectLoadError(renamed, /weight 0 is conv2d\/kernel .* but the architecture needs conv\/kernel/);
-    const shape = editHeader(file, (h) => { h.weights[0].shape = [9, 4]; });
+    const shape = editHeader(file, (h) => {
+      h.weights[0].shape = [9, 4];
+    });
     expectLoadError(shape, /weight 0 is conv2d\/kernel \[9,4\] but the architecture needs conv2d\/kernel \[3,3,1,4\]/);
-    const count = editHeader(file, (h) => { h.weights[0].shape = [3, 3, 1, 5]; });
+    const count = editHeader(file, (h) => {
+      h.weights[0].shape = [3, 3, 1, 5];
+    });
     expectLoadError(count, /weight conv2d\/kernel has shape \[3,3,1,5\] but 36 values/);
   });
 
   it('bad layer configs and unknown classes in the header', () => {
-    expectLoadError(editHeader(file, (h) => { h.layers[1].className = 'Lambda'; }), /layer 1 has unknown class "Lambda"/);
-    expectLoadError(editHeader(file, (h) => { h.layers[0].config.padding = 'full'; }), /layer 0 \(Conv2D\): Conv2D: padding must be 'valid' or 'same'/);
-    expectLoadError(editHeader(file, (h) => { h.layers = []; }), /no layers|architecture has 0 weight arrays/);
-    expectLoadError(editHeader(file, (h) => { h.format = 'keras'; }), /header does not describe a simdnet model/);
-    expectLoadError(editHeader(file, (h) => { h.compile.loss = 'mse'; }), /loss must be/);
-    expectLoadError(editHeader(file, (h) => { h.compile.optimizer.className = 'Adagrad'; }), /unknown optimizer "Adagrad"/);
-    expectLoadError(editHeader(file, (h) => { h.optimizerState.iterations = -1; }), /optimizer iterations -1 is invalid/);
-    expectLoadError(editHeader(file, (h) => { h.rng.train = [1, 2, 3]; }), /rng state/i);
-    expectLoadError(editHeader(file, (h) => { delete h.rng; }), /RNG state missing/);
-    expectLoadError(editHeader(file, (h) => { h.optimizerState.slots['conv2d/kernel'][0].length = 35; }), /(header accounts for|optimizer state of conv2d\/kernel)/);
+    expectLoadError(
+      editHeader(file, (h) => {
+        h.layers[1].className = 'Lambda';
+      }),
+      /layer 1 has unknown class "Lambda"/,
+    );
+    expectLoadError(
+      editHeader(file, (h) => {
+        h.layers[0].config.padding = 'full';
+      }),
+      /layer 0 \(Conv2D\): Conv2D: padding must be 'valid' or 'same'/,
+    );
+    expectLoadError(
+      editHeader(file, (h) => {
+        h.layers = [];
+      }),
+      /no layers|architecture has 0 weight arrays/,
+    );
+    expectLoadError(
+      editHeader(file, (h) => {
+        h.format = 'keras';
+      }),
+      /header does not describe a simdnet model/,
+    );
+    expectLoadError(
+      editHeader(file, (h) => {
+        h.compile.loss = 'mse';
+      }),
+      /loss must be/,
+    );
+    expectLoadError(
+      editHeader(file, (h) => {
+        h.compile.optimizer.className = 'Adagrad';
+      }),
+      /unknown optimizer "Adagrad"/,
+    );
+    expectLoadError(
+      editHeader(file, (h) => {
+        h.optimizerState.iterations = -1;
+      }),
+      /optimizer iterations -1 is invalid/,
+    );
+    expectLoadError(
+      editHeader(file, (h) => {
+        h.rng.train = [1, 2, 3];
+      }),
+      /rng state/i,
+    );
+    expectLoadError(
+      editHeader(file, (h) => {
+        delete h.rng;
+      }),
+      /RNG state missing/,
+    );
+    expectLoadError(
+      editHeader(file, (h) => {
+        h.optimizerState.slots['conv2d/kernel'][0].length = 35;
+      }),
+      /(header accounts for|optimizer state of conv2d\/kernel)/,
+    );
     const parts = splitFile(file);
     const notJson = joinFile(parts);
     notJson[16] = 0x7b + 1;
@@ -291,14 +412,34 @@ describe('loader errors leave the model in memory untouched', () => {
 
   // Checked like everything else in the header: a 'loadModel:' error, not the optimizer's own.
   it.each([
-    ['beta1 2', (c: any) => { c.beta1 = 2; }, /beta1/],
-    ['learningRate -1', (c: any) => { c.learningRate = -1; }, /learningRate/],
+    [
+      'beta1 2',
+      (c: any) => {
+        c.beta1 = 2;
+      },
+      /beta1/,
+    ],
+    [
+      'learningRate -1',
+      (c: any) => {
+        c.learningRate = -1;
+      },
+      /learningRate/,
+    ],
   ])('an invalid optimizer config in the header (%s) is a loadModel error', (_name, edit, re) => {
-    expectLoadError(editHeader(file, (h) => edit(h.compile.optimizer.config)), re);
+    expectLoadError(
+      editHeader(file, (h) => edit(h.compile.optimizer.config)),
+      re,
+    );
   });
 
   it('a null optimizer config in the header is a loadModel error (not a TypeError)', () => {
-    expectLoadError(editHeader(file, (h) => { h.compile.optimizer.config = null; }), /optimizer/);
+    expectLoadError(
+      editHeader(file, (h) => {
+        h.compile.optimizer.config = null;
+      }),
+      /optimizer/,
+    );
   });
 
   it('fuzz: 300 random corruptions load or fail with a loadModel error, never anything else', () => {
@@ -333,7 +474,8 @@ describe('loader errors leave the model in memory untouched', () => {
         outcomes.loaded++;
       } catch (e) {
         outcomes.rejected++;
-        const ok = e instanceof Error && Object.getPrototypeOf(e) === Error.prototype && e.message.startsWith('loadModel:');
+        const ok =
+          e instanceof Error && Object.getPrototypeOf(e) === Error.prototype && e.message.startsWith('loadModel:');
         if (!ok) unexpected.push(`${what}: ${(e as Error)?.name}: ${(e as Error)?.message}`);
       }
     }
@@ -347,8 +489,12 @@ describe('loader errors leave the model in memory untouched', () => {
 
 describe('Node file helpers', () => {
   let dir: string;
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'simdnet-saveload-')); });
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'simdnet-saveload-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('saveModelFile → loadModelFile round-trips, leaving no temp file', async () => {
     const { model } = await trainedModel(6);

@@ -3,18 +3,41 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
-const NAMES = ['conv2d', 'conv2d_1', 'max_pooling2d', 'conv2d_2', 'conv2d_3', 'max_pooling2d_1', 'flatten', 'dense', 'dense_1'];
+const NAMES = [
+  'conv2d',
+  'conv2d_1',
+  'max_pooling2d',
+  'conv2d_2',
+  'conv2d_3',
+  'max_pooling2d_1',
+  'flatten',
+  'dense',
+  'dense_1',
+];
 const CLASSES = ['Conv2D', 'Conv2D', 'MaxPooling2D', 'Conv2D', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense', 'Dense'];
 const SHAPES = [[28, 28, 32], [28, 28, 32], [14, 14, 32], [14, 14, 64], [14, 14, 64], [7, 7, 64], [3136], [128], [10]];
 const PARAMS = [832, 25632, 0, 18496, 36928, 0, 0, 401536, 1290];
 const TOTAL = 484714;
 
-interface Row { name: string; className: string; shape: string; params: number }
+interface Row {
+  name: string;
+  className: string;
+  shape: string;
+  params: number;
+}
 
 // summary text -> the layer rows and the three totals
-function parseSummary(text: string): { title: string; rows: Row[]; total: string; trainable: string; nonTrainable: string } {
+function parseSummary(text: string): {
+  title: string;
+  rows: Row[];
+  total: string;
+  trainable: string;
+  nonTrainable: string;
+} {
   const lines = text.split('\n');
   const rows: Row[] = [];
   for (const line of lines) {
@@ -32,14 +55,18 @@ function parseSummary(text: string): { title: string; rows: Row[]; total: string
 }
 
 const models: sn.Sequential[] = [];
-afterAll(() => { for (const m of models) m.dispose(); });
+afterAll(() => {
+  for (const m of models) m.dispose();
+});
 
 describe('seed model summary', () => {
   it('lists every layer with Keras names, output shapes and parameter counts', () => {
     const model = sn.seedModel({ seed: 1 });
     models.push(model);
     let printed = 0;
-    const text = model.summary(() => { printed++; });
+    const text = model.summary(() => {
+      printed++;
+    });
     expect(printed).toBe(1);
     const s = parseSummary(text);
     expect(s.title).toBe('Model: "sequential"');
@@ -84,12 +111,18 @@ describe('seed model summary', () => {
     expect(model.outputShape).toEqual([10]);
     // Parameter arrays: conv kernels [KH, KW, C, K] + bias [K], dense [IN, OUT] + bias [OUT].
     expect(model.params().map((p) => [p.name, [...p.value.shape]])).toEqual([
-      ['conv2d/kernel', [5, 5, 1, 32]], ['conv2d/bias', [32]],
-      ['conv2d_1/kernel', [5, 5, 32, 32]], ['conv2d_1/bias', [32]],
-      ['conv2d_2/kernel', [3, 3, 32, 64]], ['conv2d_2/bias', [64]],
-      ['conv2d_3/kernel', [3, 3, 64, 64]], ['conv2d_3/bias', [64]],
-      ['dense/kernel', [3136, 128]], ['dense/bias', [128]],
-      ['dense_1/kernel', [128, 10]], ['dense_1/bias', [10]],
+      ['conv2d/kernel', [5, 5, 1, 32]],
+      ['conv2d/bias', [32]],
+      ['conv2d_1/kernel', [5, 5, 32, 32]],
+      ['conv2d_1/bias', [32]],
+      ['conv2d_2/kernel', [3, 3, 32, 64]],
+      ['conv2d_2/bias', [64]],
+      ['conv2d_3/kernel', [3, 3, 64, 64]],
+      ['conv2d_3/bias', [64]],
+      ['dense/kernel', [3136, 128]],
+      ['dense/bias', [128]],
+      ['dense_1/kernel', [128, 10]],
+      ['dense_1/bias', [10]],
     ]);
   });
 
@@ -124,7 +157,10 @@ describe('seed model summary', () => {
   });
 
   it('a model with layers after build refuses add(), and duplicate names are refused', () => {
-    const model = new sn.Sequential({ seed: 6, layers: [sn.layers.flatten({ inputShape: [2, 2, 1] }), sn.layers.dense({ units: 2, activation: 'softmax' })] });
+    const model = new sn.Sequential({
+      seed: 6,
+      layers: [sn.layers.flatten({ inputShape: [2, 2, 1] }), sn.layers.dense({ units: 2, activation: 'softmax' })],
+    });
     models.push(model);
     expect(() => model.add(sn.layers.dense({ units: 2, name: 'dense' }))).toThrow(/a layer named dense already exists/);
     model.summary(null);

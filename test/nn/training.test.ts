@@ -5,11 +5,18 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { bars, tinyModel } from './fixtures.js';
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const live: sn.Model[] = [];
-const track = <M extends sn.Model>(m: M) => { live.push(m); return m; };
-afterEach(() => { while (live.length) live.pop()!.dispose(); });
+const track = <M extends sn.Model>(m: M) => {
+  live.push(m);
+  return m;
+};
+afterEach(() => {
+  while (live.length) live.pop()!.dispose();
+});
 
 const train = bars(600, 1);
 const test = bars(300, 2);
@@ -21,38 +28,54 @@ const MIN_ACCURACY = 0.95;
 describe('learning', () => {
   it.each([
     ['Adam (lr 0.01)', () => new sn.Adam({ learningRate: 0.01 }), 'sparseCategoricalCrossentropy'],
-    ['SGD with momentum 0.9 (lr 0.05)', () => new sn.SGD({ learningRate: 0.05, momentum: 0.9 }), 'categoricalCrossentropy'],
-  ] as const)(`%s: 300 steps reach held-out loss < ${MAX_LOSS} and accuracy > ${MIN_ACCURACY}`, async (_name, opt, loss) => {
-    const model = track(tinyModel(3));
-    model.compile({ optimizer: opt(), loss, metrics: ['accuracy'] });
-    const y = loss === 'categoricalCrossentropy' ? train.oneHot : train.labels;
-    const yTest = loss === 'categoricalCrossentropy' ? test.oneHot : test.labels;
-    const [loss0, acc0] = model.evaluate(test.x, yTest);
-    expect(loss0).toBeGreaterThan(0.5);
-    expect(acc0).toBeLessThan(0.8);
-    let steps = 0;
-    // 600 examples / batch 20 = 30 steps per epoch, 10 epochs.
-    const h = await model.fit(train.x, y, { epochs: 10, batchSize: 20, verbose: 0, callbacks: { onBatchEnd: () => { steps++; } } });
-    expect(steps).toBe(300);
-    expect(model.optimizer?.iterations).toBe(300);
-    const [testLoss, testAcc] = model.evaluate(test.x, yTest);
-    expect(testLoss).toBeLessThan(MAX_LOSS);
-    expect(testAcc).toBeGreaterThan(MIN_ACCURACY);
-    expect(h.history.loss[9]).toBeLessThan(MAX_LOSS);
-    expect(h.history.accuracy[9]).toBeGreaterThan(MIN_ACCURACY);
-    expect(h.history.loss[9]).toBeLessThan(h.history.loss[0]);
-    // predict agrees with evaluate's accuracy.
-    const p = model.predict(test.x);
-    const probs = p.dataSync();
-    p.dispose();
-    let correct = 0;
-    for (let i = 0; i < 300; i++) {
-      const row = Array.from(probs.subarray(i * 3, i * 3 + 3));
-      expect(row[0] + row[1] + row[2]).toBeCloseTo(1, 5);
-      if (row.indexOf(Math.max(...row)) === test.labels.data[i]) correct++;
-    }
-    expect(correct / 300).toBe(testAcc);
-  });
+    [
+      'SGD with momentum 0.9 (lr 0.05)',
+      () => new sn.SGD({ learningRate: 0.05, momentum: 0.9 }),
+      'categoricalCrossentropy',
+    ],
+  ] as const)(
+    `%s: 300 steps reach held-out loss < ${MAX_LOSS} and accuracy > ${MIN_ACCURACY}`,
+    async (_name, opt, loss) => {
+      const model = track(tinyModel(3));
+      model.compile({ optimizer: opt(), loss, metrics: ['accuracy'] });
+      const y = loss === 'categoricalCrossentropy' ? train.oneHot : train.labels;
+      const yTest = loss === 'categoricalCrossentropy' ? test.oneHot : test.labels;
+      const [loss0, acc0] = model.evaluate(test.x, yTest);
+      expect(loss0).toBeGreaterThan(0.5);
+      expect(acc0).toBeLessThan(0.8);
+      let steps = 0;
+      // 600 examples / batch 20 = 30 steps per epoch, 10 epochs.
+      const h = await model.fit(train.x, y, {
+        epochs: 10,
+        batchSize: 20,
+        verbose: 0,
+        callbacks: {
+          onBatchEnd: () => {
+            steps++;
+          },
+        },
+      });
+      expect(steps).toBe(300);
+      expect(model.optimizer?.iterations).toBe(300);
+      const [testLoss, testAcc] = model.evaluate(test.x, yTest);
+      expect(testLoss).toBeLessThan(MAX_LOSS);
+      expect(testAcc).toBeGreaterThan(MIN_ACCURACY);
+      expect(h.history.loss[9]).toBeLessThan(MAX_LOSS);
+      expect(h.history.accuracy[9]).toBeGreaterThan(MIN_ACCURACY);
+      expect(h.history.loss[9]).toBeLessThan(h.history.loss[0]);
+      // predict agrees with evaluate's accuracy.
+      const p = model.predict(test.x);
+      const probs = p.dataSync();
+      p.dispose();
+      let correct = 0;
+      for (let i = 0; i < 300; i++) {
+        const row = Array.from(probs.subarray(i * 3, i * 3 + 3));
+        expect(row[0] + row[1] + row[2]).toBeCloseTo(1, 5);
+        if (row.indexOf(Math.max(...row)) === test.labels.data[i]) correct++;
+      }
+      expect(correct / 300).toBe(testAcc);
+    },
+  );
 
   it('trainOnBatch returns [loss, accuracy] and repeated steps on one batch drive its loss down', () => {
     const model = track(tinyModel(4));
@@ -61,7 +84,8 @@ describe('learning', () => {
     const y = { data: train.labels.data.subarray(0, 12), shape: [12] };
     const [l0, a0] = model.trainOnBatch(x, y);
     expect(a0 * 12).toBe(Math.round(a0 * 12));
-    let l = l0, a = a0;
+    let l = l0,
+      a = a0;
     for (let i = 0; i < 60; i++) [l, a] = model.trainOnBatch(x, y);
     expect(l).toBeLessThan(l0 / 5);
     expect(a).toBe(1);
@@ -83,11 +107,22 @@ describe('fit callbacks and history', () => {
     const epochLogs: sn.Logs[] = [];
     // 100 examples, batch 32 → 4 steps per epoch (the last has 4 examples).
     const h = await model.fit(small.x, small.labels, {
-      epochs: 3, batchSize: 32, verbose: 0,
+      epochs: 3,
+      batchSize: 32,
+      verbose: 0,
       callbacks: {
-        onEpochBegin: (e) => { calls.push(`begin ${e}`); },
-        onBatchEnd: async (b, logs) => { calls.push(`batch ${b}`); batchLogs.push({ ...logs }); await Promise.resolve(); },
-        onEpochEnd: (e, logs) => { calls.push(`end ${e}`); epochLogs.push({ ...logs }); },
+        onEpochBegin: (e) => {
+          calls.push(`begin ${e}`);
+        },
+        onBatchEnd: async (b, logs) => {
+          calls.push(`batch ${b}`);
+          batchLogs.push({ ...logs });
+          await Promise.resolve();
+        },
+        onEpochEnd: (e, logs) => {
+          calls.push(`end ${e}`);
+          epochLogs.push({ ...logs });
+        },
       },
     });
     const perEpoch = (e: number) => [`begin ${e}`, 'batch 0', 'batch 1', 'batch 2', 'batch 3', `end ${e}`];
@@ -111,7 +146,17 @@ describe('fit callbacks and history', () => {
   it('initialEpoch numbers the epochs; epochs: 0 trains nothing', async () => {
     const model = compiled();
     const begun: number[] = [];
-    const h = await model.fit(small.x, small.labels, { epochs: 2, initialEpoch: 3, batchSize: 50, verbose: 0, callbacks: { onEpochBegin: (e) => { begun.push(e); } } });
+    const h = await model.fit(small.x, small.labels, {
+      epochs: 2,
+      initialEpoch: 3,
+      batchSize: 50,
+      verbose: 0,
+      callbacks: {
+        onEpochBegin: (e) => {
+          begun.push(e);
+        },
+      },
+    });
     expect(begun).toEqual([3, 4]);
     expect(h.epoch).toEqual([3, 4]);
     const h0 = await model.fit(small.x, small.labels, { epochs: 0, verbose: 0 });
@@ -121,10 +166,21 @@ describe('fit callbacks and history', () => {
 
   it('returning false from onBatchEnd stops after that batch', async () => {
     const model = compiled();
-    let batches = 0, epochEnds = 0;
+    let batches = 0,
+      epochEnds = 0;
     const h = await model.fit(small.x, small.labels, {
-      epochs: 3, batchSize: 10, verbose: 0,
-      callbacks: { onBatchEnd: (b) => { batches++; return b === 1 ? false : undefined; }, onEpochEnd: () => { epochEnds++; } },
+      epochs: 3,
+      batchSize: 10,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd: (b) => {
+          batches++;
+          return b === 1 ? false : undefined;
+        },
+        onEpochEnd: () => {
+          epochEnds++;
+        },
+      },
     });
     expect(h.stopped).toBe(true);
     expect(batches).toBe(2);
@@ -137,7 +193,12 @@ describe('fit callbacks and history', () => {
 
   it('returning false from onEpochEnd stops after that epoch', async () => {
     const model = compiled();
-    const h = await model.fit(small.x, small.labels, { epochs: 5, batchSize: 25, verbose: 0, callbacks: { onEpochEnd: (e) => (e === 1 ? false : undefined) } });
+    const h = await model.fit(small.x, small.labels, {
+      epochs: 5,
+      batchSize: 25,
+      verbose: 0,
+      callbacks: { onEpochEnd: (e) => (e === 1 ? false : undefined) },
+    });
     expect(h.stopped).toBe(true);
     expect(h.epoch).toEqual([0, 1]);
     expect(h.history.loss).toHaveLength(2);
@@ -149,8 +210,16 @@ describe('fit callbacks and history', () => {
     const ac = new AbortController();
     let batches = 0;
     const h = await model.fit(small.x, small.labels, {
-      epochs: 3, batchSize: 10, verbose: 0, signal: ac.signal,
-      callbacks: { onBatchEnd: (b) => { batches++; if (b === 2) ac.abort(); } },
+      epochs: 3,
+      batchSize: 10,
+      verbose: 0,
+      signal: ac.signal,
+      callbacks: {
+        onBatchEnd: (b) => {
+          batches++;
+          if (b === 2) ac.abort();
+        },
+      },
     });
     expect(h.stopped).toBe(true);
     expect(batches).toBe(3);
@@ -163,7 +232,15 @@ describe('fit callbacks and history', () => {
     let batches = 0;
     const timer = setTimeout(() => ac.abort(), 30);
     const h = await model.fit(bars(400, 9).x, bars(400, 9).labels, {
-      epochs: 1000, batchSize: 4, verbose: 0, signal: ac.signal, callbacks: { onBatchEnd: () => { batches++; } },
+      epochs: 1000,
+      batchSize: 4,
+      verbose: 0,
+      signal: ac.signal,
+      callbacks: {
+        onBatchEnd: () => {
+          batches++;
+        },
+      },
     });
     clearTimeout(timer);
     expect(h.stopped).toBe(true);
@@ -175,7 +252,16 @@ describe('fit callbacks and history', () => {
   it('stopTraining() from a callback stops after the current batch', async () => {
     const model = compiled();
     let batches = 0;
-    const h = await model.fit(small.x, small.labels, { epochs: 2, batchSize: 10, verbose: 0, callbacks: { onBatchEnd: () => { if (++batches === 4) model.stopTraining(); } } });
+    const h = await model.fit(small.x, small.labels, {
+      epochs: 2,
+      batchSize: 10,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd: () => {
+          if (++batches === 4) model.stopTraining();
+        },
+      },
+    });
     expect(h.stopped).toBe(true);
     expect(batches).toBe(4);
     // A later fit starts afresh.
@@ -189,8 +275,15 @@ describe('fit callbacks and history', () => {
     const val = bars(45, 8);
     const epochLogs: sn.Logs[] = [];
     const h = await model.fit(small.x, small.labels, {
-      epochs: 3, batchSize: 16, verbose: 0, validationData: [val.x, val.labels],
-      callbacks: { onEpochEnd: (_e, logs) => { epochLogs.push({ ...logs }); } },
+      epochs: 3,
+      batchSize: 16,
+      verbose: 0,
+      validationData: [val.x, val.labels],
+      callbacks: {
+        onEpochEnd: (_e, logs) => {
+          epochLogs.push({ ...logs });
+        },
+      },
     });
     expect(h.epoch).toEqual([0, 1, 2]);
     expect(h.history.val_loss).toHaveLength(3);

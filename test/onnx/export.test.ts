@@ -23,7 +23,9 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'simdnet-onnx-'));
   mnist = await loadIdxDir(defaultMnistDir(), { trainLimit: 512, testLimit: 100 });
 });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 /** One ORT session (single thread: the machine is shared). */
 function session(model: Uint8Array | string): Promise<ort.InferenceSession> {
@@ -31,7 +33,11 @@ function session(model: Uint8Array | string): Promise<ort.InferenceSession> {
   return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
 }
 
-async function runOrt(s: ort.InferenceSession, x: Float32Array, shape: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
+async function runOrt(
+  s: ort.InferenceSession,
+  x: Float32Array,
+  shape: number[],
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const out = await s.run({ input: new ort.Tensor('float32', x, shape) });
   const y = out.output;
   return { data: y.data as Float32Array, dims: y.dims };
@@ -105,9 +111,16 @@ describe('toONNX', () => {
     const model = sn.seedModel({ seed: 1 });
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
     const tr = mnist.train;
-    const before = model.getWeights().map((w) => { const d = w.dataSync(); w.dispose(); return d; });
-    await model.fit({ data: tr.images, shape: [tr.count, 28, 28, 1] }, { data: tr.labels, shape: [tr.count] },
-      { epochs: 1, batchSize: 128, verbose: 0, seed: 1 });
+    const before = model.getWeights().map((w) => {
+      const d = w.dataSync();
+      w.dispose();
+      return d;
+    });
+    await model.fit(
+      { data: tr.images, shape: [tr.count, 28, 28, 1] },
+      { data: tr.labels, shape: [tr.count] },
+      { epochs: 1, batchSize: 128, verbose: 0, seed: 1 },
+    );
     // The weights moved away from their initial values, so the export carries trained values.
     const after = model.getWeights();
     expect(maxAbsDiff(after[0].dataSync(), before[0])).toBeGreaterThan(1e-3);
@@ -121,11 +134,31 @@ describe('toONNX', () => {
     const m = onnxType('ModelProto').toObject(onnxType('ModelProto').decode(toONNX(model)), { longs: Number }) as any;
     expect(m.ir_version).toBe(8);
     expect(m.opset_import).toEqual([{ domain: '', version: 13 }]);
-    expect(m.graph.input[0].type.tensor_type.shape.dim).toEqual([{ dim_param: 'N' }, { dim_value: 28 }, { dim_value: 28 }, { dim_value: 1 }]);
+    expect(m.graph.input[0].type.tensor_type.shape.dim).toEqual([
+      { dim_param: 'N' },
+      { dim_value: 28 },
+      { dim_value: 28 },
+      { dim_value: 1 },
+    ]);
     expect(m.graph.output[0].type.tensor_type.shape.dim).toEqual([{ dim_param: 'N' }, { dim_value: 10 }]);
     expect(m.graph.node.map((n: any) => n.op_type)).toEqual([
-      'Transpose', 'Conv', 'Relu', 'Conv', 'Relu', 'MaxPool', 'Conv', 'Relu', 'Conv', 'Relu', 'MaxPool',
-      'Transpose', 'Flatten', 'Gemm', 'Relu', 'Gemm', 'Softmax',
+      'Transpose',
+      'Conv',
+      'Relu',
+      'Conv',
+      'Relu',
+      'MaxPool',
+      'Conv',
+      'Relu',
+      'Conv',
+      'Relu',
+      'MaxPool',
+      'Transpose',
+      'Flatten',
+      'Gemm',
+      'Relu',
+      'Gemm',
+      'Softmax',
     ]);
     const conv = m.graph.node[1];
     expect(conv.attribute.find((a: any) => a.name === 'pads').ints).toEqual([2, 2, 2, 2]);
@@ -138,7 +171,14 @@ describe('toONNX', () => {
     const model = new sn.Sequential({
       seed: 3,
       layers: [
-        L.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', inputShape: [9, 11, 3] }), // 4x5x4
+        L.conv2d({
+          filters: 4,
+          kernelSize: 3,
+          strides: 2,
+          padding: 'valid',
+          activation: 'relu',
+          inputShape: [9, 11, 3],
+        }), // 4x5x4
         L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }), // 2x3x4, pads [0,1] x [1,1]
         L.conv2d({ filters: 5, kernelSize: [2, 3], strides: [1, 2], padding: 'same' }), // 2x2x5, pads [0,1] x [1,1]
         L.activation({ activation: 'relu' }),
@@ -183,8 +223,13 @@ describe('toONNX', () => {
     const L = sn.layers;
     const model = new sn.Sequential({
       seed: 6,
-      layers: [L.dense({ units: 8, inputShape: [6] }), L.activation({ activation: 'relu' }), L.dropout({ rate: 0.5 }),
-        L.dense({ units: 3 }), L.activation({ activation: 'softmax' })],
+      layers: [
+        L.dense({ units: 8, inputShape: [6] }),
+        L.activation({ activation: 'relu' }),
+        L.dropout({ rate: 0.5 }),
+        L.dense({ units: 3 }),
+        L.activation({ activation: 'softmax' }),
+      ],
     });
     randomizeWeights(model, 15);
     const { x, shape } = randomInput(9, [6], 16);
@@ -196,14 +241,28 @@ describe('toONNX', () => {
 
   it('a layer without an ONNX equivalent is an error naming it', () => {
     class Scale extends sn.Layer {
-      get className() { return 'Scale'; }
-      get defaultName() { return 'scale'; }
-      computeOutputShape(s: readonly number[]) { return [...s]; }
-      call(x: sn.Tensor) { return x; }
-      getConfig() { return { name: this.name }; }
+      get className() {
+        return 'Scale';
+      }
+      get defaultName() {
+        return 'scale';
+      }
+      computeOutputShape(s: readonly number[]) {
+        return [...s];
+      }
+      call(x: sn.Tensor) {
+        return x;
+      }
+      getConfig() {
+        return { name: this.name };
+      }
     }
-    const model = new sn.Sequential({ layers: [sn.layers.flatten({ inputShape: [4, 4, 1] }), new Scale({ name: 'my_scale' })] });
-    expect(() => toONNX(model)).toThrow(/layer my_scale \(Scale\) cannot be exported to ONNX; supported layers: Conv2D/);
+    const model = new sn.Sequential({
+      layers: [sn.layers.flatten({ inputShape: [4, 4, 1] }), new Scale({ name: 'my_scale' })],
+    });
+    expect(() => toONNX(model)).toThrow(
+      /layer my_scale \(Scale\) cannot be exported to ONNX; supported layers: Conv2D/,
+    );
     expect(() => toONNX(new sn.Sequential())).toThrow(/no layers/);
   });
 });

@@ -8,7 +8,9 @@ import { onnxType } from '../../src/onnx/onnx-schema.js';
 import { makeRng } from '../helpers/check.js';
 
 const TOL = 1e-4;
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 const L = sn.layers;
 
 /** Random weights (the initial biases are zeros, which would hide a bias mistake); moving variances stay positive. */
@@ -21,14 +23,19 @@ function randomize(m: sn.Model, seed: number): void {
 }
 
 function input(shape: number[], n: number, seed: number) {
-  return { data: Float32Array.from(makeRng(seed).fill(n * shape.reduce((a, b) => a * b, 1), -1, 1)), shape: [n, ...shape] };
+  return {
+    data: Float32Array.from(makeRng(seed).fill(n * shape.reduce((a, b) => a * b, 1), -1, 1)),
+    shape: [n, ...shape],
+  };
 }
 
 async function compare(m: sn.Model, xs: Array<{ data: Float32Array; shape: number[] }>): Promise<any> {
   const bytes = await sn.toONNX(m);
   const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const feeds: Record<string, ort.Tensor> = {};
-  s.inputNames.forEach((name, i) => { feeds[name] = new ort.Tensor('float32', xs[i].data, xs[i].shape); });
+  s.inputNames.forEach((name, i) => {
+    feeds[name] = new ort.Tensor('float32', xs[i].data, xs[i].shape);
+  });
   const out = await s.run(feeds);
   const ours = m.predict(xs);
   expect(s.outputNames.length).toBe(ours.length);
@@ -52,9 +59,14 @@ describe('toONNX of graph models', () => {
     const stem = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x);
     const c = L.batchNormalization().apply(L.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(stem));
     const res = L.activation({ activation: 'relu' }).apply(L.add().apply([c, stem]));
-    const se = L.multiply().apply([res, L.dense({ units: 4, activation: 'sigmoid' }).apply(L.globalAveragePooling2D().apply(res))]);
+    const se = L.multiply().apply([
+      res,
+      L.dense({ units: 4, activation: 'sigmoid' }).apply(L.globalAveragePooling2D().apply(res)),
+    ]);
     const cat = L.concatenate().apply([se, L.conv2d({ filters: 2, kernelSize: 1 }).apply(x)]);
-    const y = L.dense({ units: 5, activation: 'softmax' }).apply(L.flatten().apply(L.maxPooling2d({ poolSize: 2 }).apply(cat)));
+    const y = L.dense({ units: 5, activation: 'softmax' }).apply(
+      L.flatten().apply(L.maxPooling2d({ poolSize: 2 }).apply(cat)),
+    );
     const m = sn.model({ inputs: x, outputs: y, seed: 1 });
     randomize(m, 2);
     const g = await compare(m, [input([8, 8, 3], 6, 3)]);
@@ -68,9 +80,15 @@ describe('toONNX of graph models', () => {
   });
 
   it('subtract, average, maximum, minimum, and a concatenation along width of NHWC values', async () => {
-    const a = sn.input({ shape: [4, 5, 2], name: 'a' }), b = sn.input({ shape: [4, 5, 2], name: 'b' });
+    const a = sn.input({ shape: [4, 5, 2], name: 'a' }),
+      b = sn.input({ shape: [4, 5, 2], name: 'b' });
     const ca = L.conv2d({ filters: 2, kernelSize: 1 }).apply(a);
-    const parts = [L.subtract().apply([ca, b]), L.average().apply([a, b, ca]), L.maximum().apply([a, b]), L.minimum().apply([ca, b, a])];
+    const parts = [
+      L.subtract().apply([ca, b]),
+      L.average().apply([a, b, ca]),
+      L.maximum().apply([a, b]),
+      L.minimum().apply([ca, b, a]),
+    ];
     const cat = L.concatenate({ axis: 2 }).apply(parts);
     const o1 = L.dense({ units: 3, activation: 'softmax' }).apply(L.flatten().apply(cat));
     const o2 = L.leakyReLU().apply(L.add().apply([a, ca]));
@@ -79,7 +97,11 @@ describe('toONNX of graph models', () => {
     const g = await compare(m, [input([4, 5, 2], 3, 6), input([4, 5, 2], 3, 7)]);
     expect(g.graph.input.map((i: any) => i.name)).toEqual(['a', 'b']);
     expect(g.graph.output.map((o: any) => o.name)).toEqual(['output_0', 'output_1']);
-    for (const op of ['Sub', 'Mean', 'Max', 'Min', 'Concat', 'Add']) expect(g.graph.node.some((n: any) => n.op_type === op), op).toBe(true);
+    for (const op of ['Sub', 'Mean', 'Max', 'Min', 'Concat', 'Add'])
+      expect(
+        g.graph.node.some((n: any) => n.op_type === op),
+        op,
+      ).toBe(true);
     m.dispose();
   });
 

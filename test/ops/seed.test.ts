@@ -2,10 +2,21 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 
-const input = [[0, 1, 2, 4], [3, 0, -1, 5], [-2, 0, 1, 3], [1, 0, 9, 0]];
-const kernel = [[0, 2, 1], [1, 3, 2], [2, 0, -1]];
+const input = [
+  [0, 1, 2, 4],
+  [3, 0, -1, 5],
+  [-2, 0, 1, 3],
+  [1, 0, 9, 0],
+];
+const kernel = [
+  [0, 2, 1],
+  [1, 3, 2],
+  [2, 0, -1],
+];
 
-beforeAll(async () => { await sn.ready(); });
+beforeAll(async () => {
+  await sn.ready();
+});
 
 const x4 = () => sn.tensor(input.flat(), [1, 4, 4, 1]);
 const k3 = () => sn.tensor(kernel.flat(), [3, 3, 1, 1]);

@@ -34,7 +34,10 @@ export function softmax(x: ArrayLike<number>, rows: number, cols: number): Float
 
 // logits (rows,cols), labelsOneHot (rows,cols) -> loss (mean over rows), probs (rows,cols), dlogits (rows,cols)
 export function softmaxCrossEntropy(
-  logits: ArrayLike<number>, labelsOneHot: ArrayLike<number>, rows: number, cols: number,
+  logits: ArrayLike<number>,
+  labelsOneHot: ArrayLike<number>,
+  rows: number,
+  cols: number,
 ): { loss: number; probs: Float64Array; dlogits: Float64Array } {
   const probs = softmax(logits, rows, cols);
   const dlogits = new Float64Array(rows * cols);
@@ -62,8 +65,13 @@ export function reluGeneral(x: ArrayLike<number>, maxValue: number, slope: numbe
   return Float64Array.from(x, (v) => (v > t ? Math.min(v, maxValue) : slope * (v - t)));
 }
 
-export function reluGeneralBackward(dout: ArrayLike<number>, x: ArrayLike<number>, maxValue: number, slope: number,
-  t: number): Float64Array {
+export function reluGeneralBackward(
+  dout: ArrayLike<number>,
+  x: ArrayLike<number>,
+  maxValue: number,
+  slope: number,
+  t: number,
+): Float64Array {
   return Float64Array.from(x, (v, i) => dout[i]! * (v > t ? (v < maxValue ? 1 : 0) : slope));
 }
 
@@ -91,7 +99,10 @@ export function swish(x: ArrayLike<number>): Float64Array {
 }
 
 export function swishBackward(dout: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
-  return Float64Array.from(x, (v, i) => { const s = 1 / (1 + Math.exp(-v)); return dout[i]! * (s + v * s * (1 - s)); });
+  return Float64Array.from(x, (v, i) => {
+    const s = 1 / (1 + Math.exp(-v));
+    return dout[i]! * (s + v * s * (1 - s));
+  });
 }
 
 // x viewed as (outer, K, inner) -> softmax along K
@@ -111,8 +122,13 @@ export function softmaxAxis(x: ArrayLike<number>, outer: number, K: number, inne
 }
 
 // dout, x (outer, K, inner) -> dx = y * (dout - sum_k dout * y) along K
-export function softmaxAxisBackward(dout: ArrayLike<number>, x: ArrayLike<number>, outer: number, K: number,
-  inner: number): Float64Array {
+export function softmaxAxisBackward(
+  dout: ArrayLike<number>,
+  x: ArrayLike<number>,
+  outer: number,
+  K: number,
+  inner: number,
+): Float64Array {
   const y = softmaxAxis(x, outer, K, inner);
   const dx = new Float64Array(y.length);
   for (let a = 0; a < outer; a++) {

@@ -7,7 +7,10 @@ export function sigmoid(x: ArrayLike<number>): Float64Array {
 
 export function sigmoidBackward(dout: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
   // d/dx sigmoid = s (1 - s)
-  return Float64Array.from(x, (v, i) => { const s = 1 / (1 + Math.exp(-v)); return dout[i]! * s * (1 - s); });
+  return Float64Array.from(x, (v, i) => {
+    const s = 1 / (1 + Math.exp(-v));
+    return dout[i]! * s * (1 - s);
+  });
 }
 
 export function tanh(x: ArrayLike<number>): Float64Array {
@@ -15,7 +18,10 @@ export function tanh(x: ArrayLike<number>): Float64Array {
 }
 
 export function tanhBackward(dout: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
-  return Float64Array.from(x, (v, i) => { const t = Math.tanh(v); return dout[i]! * (1 - t * t); });
+  return Float64Array.from(x, (v, i) => {
+    const t = Math.tanh(v);
+    return dout[i]! * (1 - t * t);
+  });
 }
 
 // Keras ELU: x > 0 ? x : alpha (e^x - 1)
@@ -42,7 +48,8 @@ export function leakyReluBackward(dout: ArrayLike<number>, x: ArrayLike<number>,
 export function erf(t: number): number {
   if (t < 0) return -erf(-t);
   if (t >= 2) return 1 - erfc(t);
-  let term = t, sum = t;
+  let term = t,
+    sum = t;
   for (let n = 1; n < 200; n++) {
     term *= (2 * t * t) / (2 * n + 1);
     sum += term;
@@ -55,7 +62,7 @@ export function erfc(t: number): number {
   if (t < 2) return 1 - erf(t);
   // erfc(t) = e^(-t²)/sqrt(pi) · 1/(t + (1/2)/(t + 1/(t + (3/2)/(t + 2/(t + ...))))), evaluated bottom-up.
   let f = t;
-  for (let k = 100; k >= 1; k--) f = t + (k / 2) / f;
+  for (let k = 100; k >= 1; k--) f = t + k / 2 / f;
   return Math.exp(-t * t) / Math.sqrt(Math.PI) / f;
 }
 
@@ -66,5 +73,8 @@ export function gelu(x: ArrayLike<number>): Float64Array {
 
 // d/dx x Φ(x) = Φ(x) + x φ(x), φ the standard normal density
 export function geluBackward(dout: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
-  return Float64Array.from(x, (v, i) => dout[i]! * (0.5 * erfc(-v / Math.SQRT2) + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI)));
+  return Float64Array.from(
+    x,
+    (v, i) => dout[i]! * (0.5 * erfc(-v / Math.SQRT2) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI)),
+  );
 }

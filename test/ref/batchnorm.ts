@@ -11,8 +11,15 @@ export interface BatchNormResult {
 // x (R,C) -> out (R,C) = (x - mean) / sqrt(variance + eps) * gamma + beta
 // training: mean/variance of the batch; else the given moving ones. gamma/beta null = 1 / 0.
 export function batchNormForward(
-  x: ArrayLike<number>, R: number, C: number, gamma: ArrayLike<number> | null, beta: ArrayLike<number> | null,
-  eps: number, training: boolean, movingMean?: ArrayLike<number>, movingVariance?: ArrayLike<number>,
+  x: ArrayLike<number>,
+  R: number,
+  C: number,
+  gamma: ArrayLike<number> | null,
+  beta: ArrayLike<number> | null,
+  eps: number,
+  training: boolean,
+  movingMean?: ArrayLike<number>,
+  movingVariance?: ArrayLike<number>,
 ): BatchNormResult {
   const mean = new Float64Array(C);
   const variance = new Float64Array(C);
@@ -20,10 +27,17 @@ export function batchNormForward(
     for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) mean[c]! += x[r * C + c]!;
     for (let c = 0; c < C; c++) mean[c]! /= R;
     // Biased variance: divide by R, not R - 1 (Keras 3, and what normalizes the batch).
-    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) { const d = x[r * C + c]! - mean[c]!; variance[c]! += d * d; }
+    for (let r = 0; r < R; r++)
+      for (let c = 0; c < C; c++) {
+        const d = x[r * C + c]! - mean[c]!;
+        variance[c]! += d * d;
+      }
     for (let c = 0; c < C; c++) variance[c]! /= R;
   } else {
-    for (let c = 0; c < C; c++) { mean[c] = movingMean![c]!; variance[c] = movingVariance![c]!; }
+    for (let c = 0; c < C; c++) {
+      mean[c] = movingMean![c]!;
+      variance[c] = movingVariance![c]!;
+    }
   }
   const out = new Float64Array(R * C);
   for (let r = 0; r < R; r++) {
@@ -39,15 +53,23 @@ export function batchNormForward(
 //   dx = gamma * invstd * (dout - mean_r(dout) - xhat * mean_r(dout * xhat))
 // in inference they are constants: dx = gamma * invstd * dout.
 export function batchNormBackward(
-  dout: ArrayLike<number>, x: ArrayLike<number>, R: number, C: number, gamma: ArrayLike<number> | null,
-  mean: ArrayLike<number>, variance: ArrayLike<number>, eps: number, training: boolean,
+  dout: ArrayLike<number>,
+  x: ArrayLike<number>,
+  R: number,
+  C: number,
+  gamma: ArrayLike<number> | null,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  eps: number,
+  training: boolean,
 ): { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array } {
   const dx = new Float64Array(R * C);
   const dgamma = new Float64Array(C);
   const dbeta = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     const invstd = 1 / Math.sqrt(variance[c]! + eps);
-    let sdy = 0, sdyx = 0;
+    let sdy = 0,
+      sdyx = 0;
     for (let r = 0; r < R; r++) {
       const i = r * C + c;
       sdy += dout[i]!;
@@ -59,7 +81,7 @@ export function batchNormBackward(
     for (let r = 0; r < R; r++) {
       const i = r * C + c;
       const xhat = (x[i]! - mean[c]!) * invstd;
-      dx[i] = training ? k * (dout[i]! - sdy / R - xhat * sdyx / R) : k * dout[i]!;
+      dx[i] = training ? k * (dout[i]! - sdy / R - (xhat * sdyx) / R) : k * dout[i]!;
     }
   }
   return { dx, dgamma, dbeta };

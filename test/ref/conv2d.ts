@@ -4,9 +4,20 @@ import { outSize, type Pad } from './geom.js';
 
 // x (N,H,W,C), w (KH,KW,C,K), b (K) or null -> out (N,OH,OW,K), optionally relu'd
 export function conv2dForward(
-  x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null,
-  N: number, H: number, W: number, C: number, K: number,
-  KH: number, KW: number, SH: number, SW: number, pad: Pad, relu = false,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  K: number,
+  KH: number,
+  KW: number,
+  SH: number,
+  SW: number,
+  pad: Pad,
+  relu = false,
 ): { out: Float64Array; OH: number; OW: number } {
   const OH = outSize(H, KH, SH, pad.top, pad.bottom);
   const OW = outSize(W, KW, SW, pad.left, pad.right);
@@ -39,9 +50,19 @@ export function conv2dForward(
 // dout (N,OH,OW,K), x (N,H,W,C), w (KH,KW,C,K) -> dx (N,H,W,C), dw (KH,KW,C,K), db (K)
 // dout must already carry any activation mask (e.g. from reluBackward).
 export function conv2dBackward(
-  dout: ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>,
-  N: number, H: number, W: number, C: number, K: number,
-  KH: number, KW: number, SH: number, SW: number, pad: Pad,
+  dout: ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  K: number,
+  KH: number,
+  KW: number,
+  SH: number,
+  SW: number,
+  pad: Pad,
 ): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
   const OH = outSize(H, KH, SH, pad.top, pad.bottom);
   const OW = outSize(W, KW, SW, pad.left, pad.right);
@@ -79,8 +100,19 @@ export function conv2dBackward(
 
 /** Geometry of the general reference: dilation D and groups G (w is (KH, KW, C/G, K)). */
 export interface ConvDims {
-  N: number; H: number; W: number; C: number; K: number; KH: number; KW: number;
-  SH: number; SW: number; DH: number; DW: number; G: number; pad: Pad;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  K: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  DH: number;
+  DW: number;
+  G: number;
+  pad: Pad;
 }
 
 // Output size of a dilated window: the effective kernel spans (k-1)*d+1 pixels.
@@ -96,7 +128,8 @@ export function convGeneralOut(d: ConvDims): { OH: number; OW: number } {
 function convTaps(d: ConvDims, f: (xi: number, wi: number, oi: number) => void): void {
   const { N, H, W, C, K, KH, KW, SH, SW, DH, DW, G, pad } = d;
   const { OH, OW } = convGeneralOut(d);
-  const Cg = C / G, Kg = K / G;
+  const Cg = C / G,
+    Kg = K / G;
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
@@ -121,18 +154,28 @@ function convTaps(d: ConvDims, f: (xi: number, wi: number, oi: number) => void):
 }
 
 // x (N,H,W,C), w (KH,KW,C/G,K), b (K) or null -> out (N,OH,OW,K): Keras Conv2D with dilation_rate and groups.
-export function conv2dGeneralForward(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null,
-  d: ConvDims): { out: Float64Array; OH: number; OW: number } {
+export function conv2dGeneralForward(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  d: ConvDims,
+): { out: Float64Array; OH: number; OW: number } {
   const { OH, OW } = convGeneralOut(d);
   const out = new Float64Array(d.N * OH * OW * d.K);
   if (b) for (let i = 0; i < out.length; i++) out[i] = b[i % d.K]!;
-  convTaps(d, (xi, wi, oi) => { out[oi]! += x[xi]! * w[wi]!; });
+  convTaps(d, (xi, wi, oi) => {
+    out[oi]! += x[xi]! * w[wi]!;
+  });
   return { out, OH, OW };
 }
 
 // dout (N,OH,OW,K) -> dx, dw, db of conv2dGeneralForward.
-export function conv2dGeneralBackward(dout: ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>,
-  d: ConvDims): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
+export function conv2dGeneralBackward(
+  dout: ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  d: ConvDims,
+): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
   const dx = new Float64Array(d.N * d.H * d.W * d.C);
   const dw = new Float64Array(d.KH * d.KW * (d.C / d.G) * d.K);
   const db = new Float64Array(d.K);

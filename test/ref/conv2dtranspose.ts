@@ -3,8 +3,18 @@
 // x (N,H,W,C), w (KH,KW,F,C) (Keras' layout), b (F), out (N,OH,OW,F).
 
 export interface TrDims {
-  N: number; H: number; W: number; C: number; F: number; KH: number; KW: number;
-  SH: number; SW: number; DH: number; DW: number; padding: 'valid' | 'same';
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  F: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  DH: number;
+  DW: number;
+  padding: 'valid' | 'same';
   outputPadding: [number, number] | null;
 }
 
@@ -39,7 +49,11 @@ function trTaps(d: TrDims, f: (xi: number, wi: number, oi: number) => void): voi
             if (ow < 0 || ow >= OW) continue;
             for (let f0 = 0; f0 < F; f0++) {
               for (let c = 0; c < C; c++) {
-                f(((n * H + ih) * W + iw) * C + c, ((kh * KW + kw) * F + f0) * C + c, ((n * OH + oh) * OW + ow) * F + f0);
+                f(
+                  ((n * H + ih) * W + iw) * C + c,
+                  ((kh * KW + kw) * F + f0) * C + c,
+                  ((n * OH + oh) * OW + ow) * F + f0,
+                );
               }
             }
           }
@@ -49,17 +63,27 @@ function trTaps(d: TrDims, f: (xi: number, wi: number, oi: number) => void): voi
   }
 }
 
-export function conv2dTransposeForward(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null,
-  d: TrDims): { out: Float64Array; OH: number; OW: number } {
+export function conv2dTransposeForward(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  d: TrDims,
+): { out: Float64Array; OH: number; OW: number } {
   const { OH, OW } = trOut(d);
   const out = new Float64Array(d.N * OH * OW * d.F);
   if (b) for (let i = 0; i < out.length; i++) out[i] = b[i % d.F]!;
-  trTaps(d, (xi, wi, oi) => { out[oi]! += x[xi]! * w[wi]!; });
+  trTaps(d, (xi, wi, oi) => {
+    out[oi]! += x[xi]! * w[wi]!;
+  });
   return { out, OH, OW };
 }
 
-export function conv2dTransposeBackward(dout: ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>,
-  d: TrDims): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
+export function conv2dTransposeBackward(
+  dout: ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  d: TrDims,
+): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
   const dx = new Float64Array(d.N * d.H * d.W * d.C);
   const dw = new Float64Array(d.KH * d.KW * d.F * d.C);
   const db = new Float64Array(d.F);

@@ -15,8 +15,13 @@ export function matMul(a: ArrayLike<number>, b: ArrayLike<number>, M: number, K:
 
 // x (N,IN), w (IN,OUT), b (OUT) or null -> out (N,OUT), optionally relu'd
 export function denseForward(
-  x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null,
-  N: number, IN: number, OUT: number, relu = false,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  N: number,
+  IN: number,
+  OUT: number,
+  relu = false,
 ): Float64Array {
   const out = new Float64Array(N * OUT);
   for (let n = 0; n < N; n++) {
@@ -32,8 +37,12 @@ export function denseForward(
 // dout (N,OUT), x (N,IN), w (IN,OUT) -> dx (N,IN), dw (IN,OUT), db (OUT)
 // dout must already carry any activation mask.
 export function denseBackward(
-  dout: ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>,
-  N: number, IN: number, OUT: number,
+  dout: ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  N: number,
+  IN: number,
+  OUT: number,
 ): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
   const dx = new Float64Array(N * IN);
   const dw = new Float64Array(IN * OUT);

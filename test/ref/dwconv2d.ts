@@ -3,8 +3,18 @@
 import { outSize, type Pad } from './geom.js';
 
 export interface DwDims {
-  N: number; H: number; W: number; C: number; M: number; KH: number; KW: number;
-  SH: number; SW: number; DH: number; DW: number; pad: Pad;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  M: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  DH: number;
+  DW: number;
+  pad: Pad;
 }
 
 export function dwOut(d: DwDims): { OH: number; OW: number } {
@@ -40,18 +50,28 @@ function dwTaps(d: DwDims, f: (xi: number, wi: number, oi: number) => void): voi
   }
 }
 
-export function dwconv2dForward(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null,
-  d: DwDims): { out: Float64Array; OH: number; OW: number } {
+export function dwconv2dForward(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  d: DwDims,
+): { out: Float64Array; OH: number; OW: number } {
   const { OH, OW } = dwOut(d);
   const K = d.C * d.M;
   const out = new Float64Array(d.N * OH * OW * K);
   if (b) for (let i = 0; i < out.length; i++) out[i] = b[i % K]!;
-  dwTaps(d, (xi, wi, oi) => { out[oi]! += x[xi]! * w[wi]!; });
+  dwTaps(d, (xi, wi, oi) => {
+    out[oi]! += x[xi]! * w[wi]!;
+  });
   return { out, OH, OW };
 }
 
-export function dwconv2dBackward(dout: ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>,
-  d: DwDims): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
+export function dwconv2dBackward(
+  dout: ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  d: DwDims,
+): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
   const K = d.C * d.M;
   const dx = new Float64Array(d.N * d.H * d.W * d.C);
   const dw = new Float64Array(d.KH * d.KW * K);

@@ -30,7 +30,12 @@ export function samePadding(n: number, k: number, s: number): { before: number; 
 // padding spec, input H W, kernel KH KW, strides SH SW -> Pad {top, bottom, left, right}
 export function resolvePadding(
   padding: PaddingSpec,
-  H: number, W: number, KH: number, KW: number, SH: number, SW: number,
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  SH: number,
+  SW: number,
 ): Pad {
   if (padding === 'valid') return { top: 0, bottom: 0, left: 0, right: 0 };
   if (padding === 'same') {

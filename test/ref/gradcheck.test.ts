@@ -19,7 +19,12 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 // Compares an analytic gradient with central differences of f at x, element by element.
-function expectGradMatches(label: string, analytic: ArrayLike<number>, f: (x: Float64Array) => number, x: Float64Array): void {
+function expectGradMatches(
+  label: string,
+  analytic: ArrayLike<number>,
+  f: (x: Float64Array) => number,
+  x: Float64Array,
+): void {
   const numeric = numericGrad(f, x, H_STEP);
   expect(analytic.length, `${label}: length`).toBe(numeric.length);
   let worst = 0;
@@ -61,7 +66,14 @@ describe('geometry', () => {
   });
 
   it("'same' output size is ceil(n / s)", () => {
-    for (const [n, k, s] of [[28, 5, 1], [28, 2, 2], [5, 4, 1], [7, 3, 2], [9, 4, 3], [1, 3, 2]] as const) {
+    for (const [n, k, s] of [
+      [28, 5, 1],
+      [28, 2, 2],
+      [5, 4, 1],
+      [7, 3, 2],
+      [9, 4, 3],
+      [1, 3, 2],
+    ] as const) {
       const p = samePadding(n, k, s);
       expect(outSize(n, k, s, p.before, p.after), `n=${n} k=${k} s=${s}`).toBe(Math.ceil(n / s));
     }
@@ -72,7 +84,20 @@ describe('geometry', () => {
     expect(resolvePadding('same', 5, 6, 4, 2, 1, 1)).toEqual({ top: 1, bottom: 2, left: 0, right: 1 });
     expect(resolvePadding('same', 28, 28, 2, 2, 2, 2)).toEqual(ZERO_PAD);
     expect(resolvePadding(1, 4, 4, 3, 3, 1, 1)).toEqual({ top: 1, bottom: 1, left: 1, right: 1 });
-    expect(resolvePadding([[0, 2], [1, 3]], 4, 4, 3, 3, 1, 1)).toEqual({ top: 0, bottom: 2, left: 1, right: 3 });
+    expect(
+      resolvePadding(
+        [
+          [0, 2],
+          [1, 3],
+        ],
+        4,
+        4,
+        3,
+        3,
+        1,
+        1,
+      ),
+    ).toEqual({ top: 0, bottom: 2, left: 1, right: 3 });
   });
 });
 
@@ -90,12 +115,7 @@ describe('worked example', () => {
   it('1-pixel zero padding gives the by-hand 4×4', () => {
     // Each entry summed by hand over the taps that land inside the image, e.g.
     // corner (0,0): 0·3 + 1·2 + 3·0 + 0·(-1) = 2; (2,3): 5·2 + 1·1 + 3·3 + 9·2 = 38.
-    const expected = [
-      2, 14, 10, 12,
-      10, 0, 12, 24,
-      0, -8, 12, 38,
-      -1, 20, 32, 15,
-    ];
+    const expected = [2, 14, 10, 12, 10, 0, 12, 24, 0, -8, 12, 38, -1, 20, 32, 15];
     const pad = resolvePadding(1, 4, 4, 3, 3, 1, 1);
     const { out, OH, OW } = conv2dForward(X4, K3, null, 1, 4, 4, 1, 1, 3, 3, 1, 1, pad);
     expect([OH, OW]).toEqual([4, 4]);
@@ -121,7 +141,9 @@ describe('worked example', () => {
     expect(Array.from(out)).toEqual([3, 5, 9, 9]);
     // The 9 at (3,2) wins both bottom windows.
     expect(Array.from(argmax)).toEqual([4, 7, 14, 14]);
-    expect(Array.from(maxPoolBackward([1, 2, 3, 4], argmax, 16))).toEqual([0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 7, 0]);
+    expect(Array.from(maxPoolBackward([1, 2, 3, 4], argmax, 16))).toEqual([
+      0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 7, 0,
+    ]);
   });
 
   it('2×2 average pool, stride 2', () => {
@@ -183,8 +205,15 @@ describe('layout consistency', () => {
 
 interface ConvCase {
   name: string;
-  N: number; H: number; W: number; C: number; K: number;
-  KH: number; KW: number; SH: number; SW: number;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  K: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
   padding: PaddingSpec;
   relu?: boolean;
 }
@@ -194,7 +223,22 @@ const CONV_CASES: ConvCase[] = [
   { name: 'non-square 2×3 kernel', N: 1, H: 6, W: 7, C: 2, K: 2, KH: 2, KW: 3, SH: 1, SW: 1, padding: 'valid' },
   { name: 'stride 2, non-square input', N: 2, H: 7, W: 6, C: 2, K: 2, KH: 3, KW: 3, SH: 2, SW: 2, padding: 'valid' },
   { name: "'same' with even 4×2 kernel", N: 1, H: 5, W: 6, C: 2, K: 3, KH: 4, KW: 2, SH: 1, SW: 1, padding: 'same' },
-  { name: 'explicit asymmetric pad, strides 2×1', N: 1, H: 5, W: 5, C: 2, K: 2, KH: 3, KW: 2, SH: 2, SW: 1, padding: [[0, 2], [1, 0]] },
+  {
+    name: 'explicit asymmetric pad, strides 2×1',
+    N: 1,
+    H: 5,
+    W: 5,
+    C: 2,
+    K: 2,
+    KH: 3,
+    KW: 2,
+    SH: 2,
+    SW: 1,
+    padding: [
+      [0, 2],
+      [1, 0],
+    ],
+  },
   { name: "C=3 K=5, 'same' stride 2", N: 2, H: 6, W: 5, C: 3, K: 5, KH: 3, KW: 3, SH: 2, SW: 2, padding: 'same' },
   { name: 'fused relu', N: 1, H: 5, W: 5, C: 2, K: 3, KH: 3, KW: 3, SH: 1, SW: 1, padding: 1, relu: true },
 ];
@@ -231,8 +275,14 @@ describe('conv2d gradients', () => {
 
 interface PoolCase {
   name: string;
-  N: number; H: number; W: number; C: number;
-  KH: number; KW: number; SH: number; SW: number;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
   padding: PaddingSpec;
 }
 
@@ -240,8 +290,33 @@ const POOL_CASES: PoolCase[] = [
   { name: '2×2 stride 2 valid', N: 2, H: 4, W: 6, C: 2, KH: 2, KW: 2, SH: 2, SW: 2, padding: 'valid' },
   { name: '3×3 stride 1 overlapping', N: 1, H: 5, W: 5, C: 2, KH: 3, KW: 3, SH: 1, SW: 1, padding: 'valid' },
   { name: "3×3 stride 2 'same'", N: 2, H: 6, W: 5, C: 3, KH: 3, KW: 3, SH: 2, SW: 2, padding: 'same' },
-  { name: "2×2 stride 1 'same' (pad bottom/right)", N: 1, H: 4, W: 5, C: 2, KH: 2, KW: 2, SH: 1, SW: 1, padding: 'same' },
-  { name: 'explicit asymmetric pad', N: 1, H: 5, W: 4, C: 1, KH: 3, KW: 2, SH: 2, SW: 1, padding: [[1, 0], [0, 1]] },
+  {
+    name: "2×2 stride 1 'same' (pad bottom/right)",
+    N: 1,
+    H: 4,
+    W: 5,
+    C: 2,
+    KH: 2,
+    KW: 2,
+    SH: 1,
+    SW: 1,
+    padding: 'same',
+  },
+  {
+    name: 'explicit asymmetric pad',
+    N: 1,
+    H: 5,
+    W: 4,
+    C: 1,
+    KH: 3,
+    KW: 2,
+    SH: 2,
+    SW: 1,
+    padding: [
+      [1, 0],
+      [0, 1],
+    ],
+  },
 ];
 
 describe('pooling gradients', () => {
@@ -257,7 +332,12 @@ describe('pooling gradients', () => {
       const { out, argmax } = maxPoolForward(x, N, H, W, C, KH, KW, SH, SW, pad);
       const r = rng.fill(out.length, -1, 1);
       const dx = maxPoolBackward(r, argmax, xSize);
-      expectGradMatches(`max ${pc.name} dx`, dx, () => dot(maxPoolForward(x, N, H, W, C, KH, KW, SH, SW, pad).out, r), x);
+      expectGradMatches(
+        `max ${pc.name} dx`,
+        dx,
+        () => dot(maxPoolForward(x, N, H, W, C, KH, KW, SH, SW, pad).out, r),
+        x,
+      );
     });
 
     it(`avg pool: ${pc.name}`, () => {
@@ -266,7 +346,12 @@ describe('pooling gradients', () => {
       const { out } = avgPoolForward(x, N, H, W, C, KH, KW, SH, SW, pad);
       const r = rng.fill(out.length, -1, 1);
       const dx = avgPoolBackward(r, N, H, W, C, KH, KW, SH, SW, pad);
-      expectGradMatches(`avg ${pc.name} dx`, dx, () => dot(avgPoolForward(x, N, H, W, C, KH, KW, SH, SW, pad).out, r), x);
+      expectGradMatches(
+        `avg ${pc.name} dx`,
+        dx,
+        () => dot(avgPoolForward(x, N, H, W, C, KH, KW, SH, SW, pad).out, r),
+        x,
+      );
     });
   });
 });

@@ -6,7 +6,8 @@ export type MergeOpName = 'add' | 'sub' | 'mul' | 'maximum' | 'minimum';
 export function broadcastShape(a: number[], b: number[]): number[] {
   const r = Math.max(a.length, b.length);
   return Array.from({ length: r }, (_, i) => {
-    const x = a[a.length - r + i] ?? 1, y = b[b.length - r + i] ?? 1;
+    const x = a[a.length - r + i] ?? 1,
+      y = b[b.length - r + i] ?? 1;
     if (x !== y && x !== 1 && y !== 1) throw new Error(`ref: [${a}] and [${b}] do not broadcast`);
     return Math.max(x, y);
   });
@@ -14,7 +15,9 @@ export function broadcastShape(a: number[], b: number[]): number[] {
 
 // flat output index i of shape out -> flat index into an operand of shape s (broadcast on the right)
 function sourceIndex(i: number, out: number[], s: number[]): number {
-  let idx = 0, stride = 1, rem = i;
+  let idx = 0,
+    stride = 1,
+    rem = i;
   for (let d = out.length - 1; d >= 0; d--) {
     const coord = rem % out[d]!;
     rem = Math.floor(rem / out[d]!);
@@ -36,7 +39,13 @@ function apply(op: MergeOpName, x: number, y: number): number {
 }
 
 // a (shape sa), b (shape sb) -> a op b (broadcast shape)
-export function binary(op: MergeOpName, a: ArrayLike<number>, sa: number[], b: ArrayLike<number>, sb: number[]): Float64Array {
+export function binary(
+  op: MergeOpName,
+  a: ArrayLike<number>,
+  sa: number[],
+  b: ArrayLike<number>,
+  sb: number[],
+): Float64Array {
   const out = broadcastShape(sa, sb);
   const n = out.reduce((p, q) => p * q, 1);
   const y = new Float64Array(n);
@@ -45,18 +54,37 @@ export function binary(op: MergeOpName, a: ArrayLike<number>, sa: number[], b: A
 }
 
 // dout (broadcast shape), a, b -> da (shape sa), db (shape sb); ties of max/min go to a
-export function binaryBackward(op: MergeOpName, dout: ArrayLike<number>, a: ArrayLike<number>, sa: number[],
-  b: ArrayLike<number>, sb: number[]): { da: Float64Array; db: Float64Array } {
+export function binaryBackward(
+  op: MergeOpName,
+  dout: ArrayLike<number>,
+  a: ArrayLike<number>,
+  sa: number[],
+  b: ArrayLike<number>,
+  sb: number[],
+): { da: Float64Array; db: Float64Array } {
   const out = broadcastShape(sa, sb);
-  const da = new Float64Array(a.length), db = new Float64Array(b.length);
+  const da = new Float64Array(a.length),
+    db = new Float64Array(b.length);
   for (let i = 0; i < dout.length; i++) {
-    const ia = sourceIndex(i, out, sa), ib = sourceIndex(i, out, sb);
-    const g = dout[i]!, x = a[ia]!, y = b[ib]!;
-    if (op === 'add') { da[ia] += g; db[ib] += g; }
-    else if (op === 'sub') { da[ia] += g; db[ib] -= g; }
-    else if (op === 'mul') { da[ia] += g * y; db[ib] += g * x; }
-    else if (op === 'maximum') { if (x >= y) da[ia] += g; else db[ib] += g; }
-    else if (x <= y) da[ia] += g; else db[ib] += g;
+    const ia = sourceIndex(i, out, sa),
+      ib = sourceIndex(i, out, sb);
+    const g = dout[i]!,
+      x = a[ia]!,
+      y = b[ib]!;
+    if (op === 'add') {
+      da[ia] += g;
+      db[ib] += g;
+    } else if (op === 'sub') {
+      da[ia] += g;
+      db[ib] -= g;
+    } else if (op === 'mul') {
+      da[ia] += g * y;
+      db[ib] += g * x;
+    } else if (op === 'maximum') {
+      if (x >= y) da[ia] += g;
+      else db[ib] += g;
+    } else if (x <= y) da[ia] += g;
+    else db[ib] += g;
   }
   return { da, db };
 }

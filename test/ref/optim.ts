@@ -2,8 +2,12 @@
 
 // p, g, v (same length); v is the velocity buffer -> updates p (and v when momentum != 0)
 export function sgdStep(
-  p: Float64Array, g: ArrayLike<number>, v: Float64Array,
-  lr: number, momentum = 0, nesterov = false,
+  p: Float64Array,
+  g: ArrayLike<number>,
+  v: Float64Array,
+  lr: number,
+  momentum = 0,
+  nesterov = false,
 ): void {
   for (let i = 0; i < p.length; i++) {
     if (momentum === 0) {
@@ -19,8 +23,15 @@ export function sgdStep(
 
 // p, g, m, v (same length); t is the 1-based step count -> updates p, m, v
 export function adamStep(
-  p: Float64Array, g: ArrayLike<number>, m: Float64Array, v: Float64Array, t: number,
-  lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-7,
+  p: Float64Array,
+  g: ArrayLike<number>,
+  m: Float64Array,
+  v: Float64Array,
+  t: number,
+  lr = 0.001,
+  beta1 = 0.9,
+  beta2 = 0.999,
+  eps = 1e-7,
 ): void {
   // Keras folds both bias corrections into the step size, so eps is added
   // to the *uncorrected* sqrt(v) (this differs slightly from the paper).

@@ -4,8 +4,16 @@
 export type Sides = [[number, number], [number, number]];
 
 // x (N,H,W,C) -> (N, H+t+b, W+l+r, C) with zeros around
-export function zeroPad(x: ArrayLike<number>, N: number, H: number, W: number, C: number, [[t, b], [l, r]]: Sides): Float64Array {
-  const OH = H + t + b, OW = W + l + r;
+export function zeroPad(
+  x: ArrayLike<number>,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  [[t, b], [l, r]]: Sides,
+): Float64Array {
+  const OH = H + t + b,
+    OW = W + l + r;
   const out = new Float64Array(N * OH * OW * C);
   for (let n = 0; n < N; n++) {
     for (let h = 0; h < H; h++) {
@@ -18,8 +26,16 @@ export function zeroPad(x: ArrayLike<number>, N: number, H: number, W: number, C
 }
 
 // x (N,H,W,C) -> (N, H-t-b, W-l-r, C), the middle
-export function crop(x: ArrayLike<number>, N: number, H: number, W: number, C: number, [[t, b], [l, r]]: Sides): Float64Array {
-  const OH = H - t - b, OW = W - l - r;
+export function crop(
+  x: ArrayLike<number>,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  [[t, b], [l, r]]: Sides,
+): Float64Array {
+  const OH = H - t - b,
+    OW = W - l - r;
   const out = new Float64Array(N * OH * OW * C);
   for (let n = 0; n < N; n++) {
     for (let h = 0; h < OH; h++) {
@@ -32,11 +48,25 @@ export function crop(x: ArrayLike<number>, N: number, H: number, W: number, C: n
 }
 
 // dout (N, H+t+b, W+l+r, C) -> dx (N,H,W,C): the gradient of zeroPad is the crop of dout
-export function zeroPadBackward(dout: ArrayLike<number>, N: number, H: number, W: number, C: number, s: Sides): Float64Array {
+export function zeroPadBackward(
+  dout: ArrayLike<number>,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  s: Sides,
+): Float64Array {
   return crop(dout, N, H + s[0][0] + s[0][1], W + s[1][0] + s[1][1], C, s);
 }
 
 // dout (N, H-t-b, W-l-r, C) -> dx (N,H,W,C): the gradient of crop is dout padded with zeros
-export function cropBackward(dout: ArrayLike<number>, N: number, H: number, W: number, C: number, s: Sides): Float64Array {
+export function cropBackward(
+  dout: ArrayLike<number>,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  s: Sides,
+): Float64Array {
   return zeroPad(dout, N, H - s[0][0] - s[0][1], W - s[1][0] - s[1][1], C, s);
 }

@@ -13,14 +13,27 @@ export function permute(x: ArrayLike<number>, shape: readonly number[], perm: re
     let src = 0;
     for (let k = 0; k < R; k++) src += idx[k]! * stride[perm[k]!]!;
     out[o] = x[src]!;
-    for (let k = R - 1; k >= 0; k--) { if (++idx[k]! < dims[k]!) break; idx[k] = 0; }
+    for (let k = R - 1; k >= 0; k--) {
+      if (++idx[k]! < dims[k]!) break;
+      idx[k] = 0;
+    }
   }
   return out;
 }
 
 // dout (permuted shape) -> dx (shape): the inverse permutation
-export function permuteBackward(dout: ArrayLike<number>, shape: readonly number[], perm: readonly number[]): Float64Array {
+export function permuteBackward(
+  dout: ArrayLike<number>,
+  shape: readonly number[],
+  perm: readonly number[],
+): Float64Array {
   const inv = new Array<number>(perm.length);
-  perm.forEach((p, k) => { inv[p] = k; });
-  return permute(dout, perm.map((p) => shape[p]!), inv);
+  perm.forEach((p, k) => {
+    inv[p] = k;
+  });
+  return permute(
+    dout,
+    perm.map((p) => shape[p]!),
+    inv,
+  );
 }

@@ -5,8 +5,16 @@ import { outSize, type Pad } from './geom.js';
 // x (N,H,W,C) -> out (N,OH,OW,C), argmax (N,OH,OW,C) flat index into x of each winner
 // A window lying wholly in padding (possible only with explicit padding >= kernel) yields -Infinity and argmax -1.
 export function maxPoolForward(
-  x: ArrayLike<number>, N: number, H: number, W: number, C: number,
-  KH: number, KW: number, SH: number, SW: number, pad: Pad,
+  x: ArrayLike<number>,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  KH: number,
+  KW: number,
+  SH: number,
+  SW: number,
+  pad: Pad,
 ): { out: Float64Array; argmax: Int32Array; OH: number; OW: number } {
   const OH = outSize(H, KH, SH, pad.top, pad.bottom);
   const OW = outSize(W, KW, SW, pad.left, pad.right);
@@ -56,8 +64,16 @@ export function maxPoolBackward(dout: ArrayLike<number>, argmax: ArrayLike<numbe
 // x (N,H,W,C) -> out (N,OH,OW,C), mean over the in-bounds pixels of each window
 // A window lying wholly in padding yields 0.
 export function avgPoolForward(
-  x: ArrayLike<number>, N: number, H: number, W: number, C: number,
-  KH: number, KW: number, SH: number, SW: number, pad: Pad,
+  x: ArrayLike<number>,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  KH: number,
+  KW: number,
+  SH: number,
+  SW: number,
+  pad: Pad,
 ): { out: Float64Array; OH: number; OW: number } {
   const OH = outSize(H, KH, SH, pad.top, pad.bottom);
   const OW = outSize(W, KW, SW, pad.left, pad.right);
@@ -88,8 +104,16 @@ export function avgPoolForward(
 
 // dout (N,OH,OW,C) -> dx (N,H,W,C); each in-bounds pixel of a window gets dout / count
 export function avgPoolBackward(
-  dout: ArrayLike<number>, N: number, H: number, W: number, C: number,
-  KH: number, KW: number, SH: number, SW: number, pad: Pad,
+  dout: ArrayLike<number>,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  KH: number,
+  KW: number,
+  SH: number,
+  SW: number,
+  pad: Pad,
 ): Float64Array {
   const OH = outSize(H, KH, SH, pad.top, pad.bottom);
   const OW = outSize(W, KW, SW, pad.left, pad.right);

@@ -12,9 +12,18 @@ function taps(o: number, n: number, on: number): [number, number, number] {
 }
 
 // Calls f(outIndex, inIndex, weight) for every term of the forward linear map.
-function terms(N: number, H: number, W: number, C: number, SH: number, SW: number, mode: 'nearest' | 'bilinear',
-  f: (o: number, i: number, wgt: number) => void): void {
-  const OH = H * SH, OW = W * SW;
+function terms(
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  SH: number,
+  SW: number,
+  mode: 'nearest' | 'bilinear',
+  f: (o: number, i: number, wgt: number) => void,
+): void {
+  const OH = H * SH,
+    OW = W * SW;
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
@@ -24,7 +33,8 @@ function terms(N: number, H: number, W: number, C: number, SH: number, SW: numbe
           for (let c = 0; c < C; c++) f(o + c, at(Math.floor(oh / SH), Math.floor(ow / SW)) + c, 1);
           continue;
         }
-        const [h0, h1, fy] = taps(oh, H, OH), [w0, w1, fx] = taps(ow, W, OW);
+        const [h0, h1, fy] = taps(oh, H, OH),
+          [w0, w1, fx] = taps(ow, W, OW);
         for (let c = 0; c < C; c++) {
           f(o + c, at(h0, w0) + c, (1 - fy) * (1 - fx));
           f(o + c, at(h0, w1) + c, (1 - fy) * fx);
@@ -37,17 +47,37 @@ function terms(N: number, H: number, W: number, C: number, SH: number, SW: numbe
 }
 
 // x (N,H,W,C) -> (N, H*SH, W*SW, C)
-export function upsample(x: ArrayLike<number>, N: number, H: number, W: number, C: number, SH: number, SW: number,
-  mode: 'nearest' | 'bilinear'): Float64Array {
+export function upsample(
+  x: ArrayLike<number>,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  SH: number,
+  SW: number,
+  mode: 'nearest' | 'bilinear',
+): Float64Array {
   const out = new Float64Array(N * H * SH * W * SW * C);
-  terms(N, H, W, C, SH, SW, mode, (o, i, w) => { out[o] += w * x[i]!; });
+  terms(N, H, W, C, SH, SW, mode, (o, i, w) => {
+    out[o] += w * x[i]!;
+  });
   return out;
 }
 
 // dout (N, H*SH, W*SW, C) -> dx (N,H,W,C)
-export function upsampleBackward(dout: ArrayLike<number>, N: number, H: number, W: number, C: number, SH: number, SW: number,
-  mode: 'nearest' | 'bilinear'): Float64Array {
+export function upsampleBackward(
+  dout: ArrayLike<number>,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  SH: number,
+  SW: number,
+  mode: 'nearest' | 'bilinear',
+): Float64Array {
   const dx = new Float64Array(N * H * W * C);
-  terms(N, H, W, C, SH, SW, mode, (o, i, w) => { dx[i] += w * dout[o]!; });
+  terms(N, H, W, C, SH, SW, mode, (o, i, w) => {
+    dx[i] += w * dout[o]!;
+  });
   return dx;
 }

@@ -4,8 +4,16 @@
 // v = rho v + (1 - rho) g²; centered: a = rho a + (1 - rho) g and denom = v - a² + eps, else v + eps;
 // inc = lr g / sqrt(denom); momentum > 0: m = momentum m + inc, p -= m; else p -= inc.
 export function rmspropStep(
-  p: Float64Array, g: ArrayLike<number>, v: Float64Array, m: Float64Array, a: Float64Array,
-  lr = 0.001, rho = 0.9, momentum = 0, eps = 1e-7, centered = false,
+  p: Float64Array,
+  g: ArrayLike<number>,
+  v: Float64Array,
+  m: Float64Array,
+  a: Float64Array,
+  lr = 0.001,
+  rho = 0.9,
+  momentum = 0,
+  eps = 1e-7,
+  centered = false,
 ): void {
   for (let i = 0; i < p.length; i++) {
     const gi = g[i]!;

@@ -7,11 +7,16 @@ import { join } from 'node:path';
 import { MODEL_FILE, makeDir, prepareRunDir, writeRun } from '../../src/report/run-dir.js';
 
 let dir = '';
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'simdnet-rundir-')); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'simdnet-rundir-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 // Fails the test instead of hanging it when a call never settles.
-const within = <T>(p: Promise<T>, ms = 5000) => Promise.race([p, new Promise<T>((_, r) => setTimeout(() => r(new Error('hung')), ms))]);
+const within = <T>(p: Promise<T>, ms = 5000) =>
+  Promise.race([p, new Promise<T>((_, r) => setTimeout(() => r(new Error('hung')), ms))]);
 
 describe('prepareRunDir', () => {
   it('creates nested directories and leaves no probe file behind', async () => {
@@ -21,18 +26,26 @@ describe('prepareRunDir', () => {
   });
 
   it('paths under /proc fail at once instead of hanging', async () => {
-    await expect(within(prepareRunDir('/proc/simdnet-x', false))).rejects.toThrow(/^--out \/proc\/simdnet-x: cannot create \/proc\/simdnet-x/);
-    await expect(within(prepareRunDir('/proc/simdnet-x/y/z', false))).rejects.toThrow(/^--out \/proc\/simdnet-x\/y\/z: cannot create \/proc\/simdnet-x /);
+    await expect(within(prepareRunDir('/proc/simdnet-x', false))).rejects.toThrow(
+      /^--out \/proc\/simdnet-x: cannot create \/proc\/simdnet-x/,
+    );
+    await expect(within(prepareRunDir('/proc/simdnet-x/y/z', false))).rejects.toThrow(
+      /^--out \/proc\/simdnet-x\/y\/z: cannot create \/proc\/simdnet-x /,
+    );
   });
 
   it('a path through a file, an existing model and a model path that is a directory are refused', async () => {
     const file = join(dir, 'file');
     await writeFile(file, 'x');
-    await expect(prepareRunDir(join(file, 'out'), false)).rejects.toThrow(`--out ${join(file, 'out')}: ${file} exists and is not a directory`);
+    await expect(prepareRunDir(join(file, 'out'), false)).rejects.toThrow(
+      `--out ${join(file, 'out')}: ${file} exists and is not a directory`,
+    );
     const run = join(dir, 'run');
     await mkdir(run);
     await writeFile(join(run, MODEL_FILE), 'old');
-    await expect(prepareRunDir(run, false)).rejects.toThrow(`--out ${run} already holds a model (${join(run, MODEL_FILE)}); pass --overwrite to replace it, or choose another --out`);
+    await expect(prepareRunDir(run, false)).rejects.toThrow(
+      `--out ${run} already holds a model (${join(run, MODEL_FILE)}); pass --overwrite to replace it, or choose another --out`,
+    );
     await prepareRunDir(run, true);
     expect(await readFile(join(run, MODEL_FILE), 'utf8')).toBe('old');
     const odd = join(dir, 'odd');

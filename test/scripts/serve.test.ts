@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-let dir = '', base = '';
+let dir = '',
+  base = '';
 let child: ChildProcess;
 
 beforeAll(async () => {
@@ -23,11 +24,16 @@ beforeAll(async () => {
   await symlink(join(web, 'sub', 'page.txt'), join(web, 'alias.txt'));
   await symlink(join(web, 'sub'), join(web, 'subalias'));
   child = spawn(process.execPath, [resolve('scripts/serve.mjs')], {
-    env: { ...process.env, PORT: '0', WEB_ROOT: web, SERVE_EXIT_WITH_STDIN: '1' }, stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, PORT: '0', WEB_ROOT: web, SERVE_EXIT_WITH_STDIN: '1' },
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   base = await new Promise<string>((res, rej) => {
     let out = '';
-    child.stdout!.on('data', (c) => { out += c; const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out); if (m) res(m[0]); });
+    child.stdout!.on('data', (c) => {
+      out += c;
+      const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+      if (m) res(m[0]);
+    });
     child.on('exit', (code) => rej(new Error(`serve exited with ${code}`)));
   });
 });
@@ -36,7 +42,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const get = async (path: string) => { const r = await fetch(base + path); return { status: r.status, text: await r.text() }; };
+const get = async (path: string) => {
+  const r = await fetch(base + path);
+  return { status: r.status, text: await r.text() };
+};
 
 describe('serve.mjs', () => {
   it('serves files and symlinks that stay inside the web root', async () => {

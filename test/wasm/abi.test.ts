@@ -15,16 +15,22 @@ async function exportsOf(build: sn.Build): Promise<Record<string, unknown> | nul
   return instance.exports as Record<string, unknown>;
 }
 
-beforeAll(async () => { await sn.ready({ build: 'simd' }); });
+beforeAll(async () => {
+  await sn.ready({ build: 'simd' });
+});
 
 describe('kernel ABI', () => {
   for (const build of builds) {
     it(`${build} build: exports = the generated table, with its arities`, async () => {
       const ex = await exportsOf(build);
       if (!ex) return; // this engine cannot validate the build (no SIMD / threads)
-      const fns = Object.keys(ex).filter((n) => typeof ex[n] === 'function').sort();
+      const fns = Object.keys(ex)
+        .filter((n) => typeof ex[n] === 'function')
+        .sort();
       expect(fns).toEqual(Object.keys(KERNEL_ARITY).sort());
-      const wrong = fns.filter((n) => (ex[n] as (...a: number[]) => unknown).length !== KERNEL_ARITY[n as keyof typeof KERNEL_ARITY]);
+      const wrong = fns.filter(
+        (n) => (ex[n] as (...a: number[]) => unknown).length !== KERNEL_ARITY[n as keyof typeof KERNEL_ARITY],
+      );
       expect(wrong).toEqual([]);
       expect((ex.geometry2d_bytes as () => number)()).toBe(GEOMETRY2D_BYTES);
     });
@@ -33,7 +39,10 @@ describe('kernel ABI', () => {
   it('Geometry2d: fields in memory order, integers only', () => {
     expect(GEOMETRY2D_FIELDS.length * 4).toBe(GEOMETRY2D_BYTES);
     const view = new Int32Array(GEOMETRY2D_FIELDS.length + 2);
-    const g = Object.fromEntries(GEOMETRY2D_FIELDS.map((f, i) => [f, 10 + i])) as Record<(typeof GEOMETRY2D_FIELDS)[number], number>;
+    const g = Object.fromEntries(GEOMETRY2D_FIELDS.map((f, i) => [f, 10 + i])) as Record<
+      (typeof GEOMETRY2D_FIELDS)[number],
+      number
+    >;
     writeGeometry2d(view, 4, g);
     expect(Array.from(view)).toEqual([0, ...GEOMETRY2D_FIELDS.map((_, i) => 10 + i), 0]);
     expect(() => writeGeometry2d(view, 0, { ...g, KH: 2.5 })).toThrow(/KH must be a non-negative integer, got 2.5/);

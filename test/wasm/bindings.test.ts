@@ -13,8 +13,12 @@ const settles = <T>(p: Promise<T>, ms = 30000): Promise<T> =>
   Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error(`did not settle in ${ms} ms`)), ms))]);
 const workers = () => (sn.getEngine().pool as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers;
 
-beforeAll(async () => { await sn.ready({ threads: 1 }); });
-afterAll(async () => { await sn.shutdown(); });
+beforeAll(async () => {
+  await sn.ready({ threads: 1 });
+});
+afterAll(async () => {
+  await sn.shutdown();
+});
 
 const data = bars(24, 3);
 // model seed -> predictions on data.x and the weight hash after one seeded epoch
@@ -63,10 +67,16 @@ describe.runIf(sn.sharedMemorySupported())('thread-count requests', () => {
 
   it('the thread count is capped at MAX_THREADS with an error naming the cap, before any worker starts', async () => {
     expect(sn.MAX_THREADS).toBe(64);
-    await expect(sn.setThreads(999)).rejects.toThrow('setThreads: threads must be an integer from 1 to 64 (MAX_THREADS), got 999');
-    await expect(sn.ready({ threads: 65 })).rejects.toThrow('ready(): threads must be an integer from 1 to 64 (MAX_THREADS), got 65');
+    await expect(sn.setThreads(999)).rejects.toThrow(
+      'setThreads: threads must be an integer from 1 to 64 (MAX_THREADS), got 999',
+    );
+    await expect(sn.ready({ threads: 65 })).rejects.toThrow(
+      'ready(): threads must be an integer from 1 to 64 (MAX_THREADS), got 65',
+    );
     await expect(sn.setThreads(1.5)).rejects.toThrow(/got 1\.5/);
-    await expect(sn.getEngine().pool.start(100, sn.getEngine().module, sn.getEngine().memory)).rejects.toThrow(/from 1 to 64, got 100/);
+    await expect(sn.getEngine().pool.start(100, sn.getEngine().module, sn.getEngine().memory)).rejects.toThrow(
+      /from 1 to 64, got 100/,
+    );
     expect(workers()).toHaveLength(0);
   });
 
@@ -80,11 +90,15 @@ describe.runIf(sn.sharedMemorySupported())('thread-count requests', () => {
       for (let i = 0; i < 100 && sn.getThreads() === 3; i++) await sleep(10);
       expect(sn.getThreads()).toBe(2);
       expect(sn.getEngine().pool.deadWorkers).toBe(dead + 1);
-      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^simdnet: a kernel worker thread died \(exit code \d+\); continuing on 2 threads$/));
+      expect(warn).toHaveBeenCalledWith(
+        expect.stringMatching(/^simdnet: a kernel worker thread died \(exit code \d+\); continuing on 2 threads$/),
+      );
       expect(await reference()).toEqual(ref);
       // Asking for 3 again replaces it.
       expect(await sn.setThreads(3)).toBe(3);
-    } finally { warn.mockRestore(); }
+    } finally {
+      warn.mockRestore();
+    }
     await sn.shutdown();
   });
 
@@ -97,17 +111,31 @@ describe.runIf(sn.sharedMemorySupported())('thread-count requests', () => {
       let last = sn.getThreads();
       for (let step = 0; step < 25; step++) {
         const r = rng.next();
-        if (r < 0.25) { last = 1 + Math.floor(rng.next() * 4); pending.push(sn.setThreads(last)); counts.requests++; }
-        else if (r < 0.35) { last = 1; pending.push(sn.shutdown()); counts.requests++; }
-        else if (r < 0.45) { last = 1 + Math.floor(rng.next() * 3); pending.push(sn.ready({ threads: last })); counts.requests++; }
-        else if (r < 0.8) {
+        if (r < 0.25) {
+          last = 1 + Math.floor(rng.next() * 4);
+          pending.push(sn.setThreads(last));
+          counts.requests++;
+        } else if (r < 0.35) {
+          last = 1;
+          pending.push(sn.shutdown());
+          counts.requests++;
+        } else if (r < 0.45) {
+          last = 1 + Math.floor(rng.next() * 3);
+          pending.push(sn.ready({ threads: last }));
+          counts.requests++;
+        } else if (r < 0.8) {
           const m = tinyModel(9);
           const p = m.predict(data.x);
           expect(Array.from(p.dataSync())).toEqual(ref.pred);
-          p.dispose(); m.dispose();
+          p.dispose();
+          m.dispose();
           counts.predicts++;
         } else {
-          pending.push(reference().then((x) => { expect(x.hash).toBe(ref.hash); }));
+          pending.push(
+            reference().then((x) => {
+              expect(x.hash).toBe(ref.hash);
+            }),
+          );
           counts.fits++;
         }
         if (rng.next() < 0.5) await sleep(Math.floor(rng.next() * 20));

@@ -5,8 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import type { Task } from '../../src/wasm/abi.js';
 
-beforeAll(async () => { await sn.ready({ build: 'threads', threads: 2 }); });
-afterAll(async () => { await sn.shutdown(); });
+beforeAll(async () => {
+  await sn.ready({ build: 'threads', threads: 2 });
+});
+afterAll(async () => {
+  await sn.shutdown();
+});
 
 describe('thread pool', () => {
   it('runs every task exactly once over many short batches of changing size (2 s)', () => {
@@ -21,7 +25,11 @@ describe('thread pool', () => {
       e.pool.run(bufs.slice(0, n).map((p): Task => ['add_scalar', p, 1, 16]));
     }
     const f = arena.f32();
-    const want = bufs.map((_, i) => { let c = 0; for (let r = 0; r < runs; r++) if (2 + (r % 5) > i) c++; return c; });
+    const want = bufs.map((_, i) => {
+      let c = 0;
+      for (let r = 0; r < runs; r++) if (2 + (r % 5) > i) c++;
+      return c;
+    });
     const got = bufs.map((p) => f[p / 4]);
     expect(runs).toBeGreaterThan(1000);
     expect(got).toEqual(want);
@@ -33,7 +41,10 @@ describe('thread pool', () => {
     const p = arena.alloc(24 * 4);
     for (let r = 0; r < 20; r++) {
       await sn.setThreads(r % 2 ? 1 : 2);
-      sn.getEngine().pool.run([['add_scalar', p, 1, 16], ['add_scalar', p + 64, 2, 8]]);
+      sn.getEngine().pool.run([
+        ['add_scalar', p, 1, 16],
+        ['add_scalar', p + 64, 2, 8],
+      ]);
     }
     const f = arena.f32();
     expect(f[p / 4]).toBe(20);
