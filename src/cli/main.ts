@@ -21,7 +21,7 @@ import { toMnistInput } from '../data/mnist-input.js';
 import type { MnistSplit } from '../data/idx.js';
 import { show } from '../show.js';
 import { parseTrainArgs, intFlag, type TrainOptions } from './args.js';
-import { MODEL_FILE, prepareRunDir, writeRun, type RunFiles } from '../report/run-dir.js';
+import { MODEL_FILE, prepareRunDir, writeRun, type RunFiles } from '../node/run-dir.js';
 
 const HELP = `simdnet — train and run convolutional networks on WebAssembly SIMD
 

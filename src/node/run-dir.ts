@@ -1,5 +1,5 @@
-// The run directory of `simdnet train` (Node only, so not exported by report/index.ts, which stays
-// browser-safe): made and proven writable before any data is read, and written at the end so that a
+// The run directory of `simdnet train` (file system, so it lives with the other Node-only code): made
+// and proven writable before any data is read, and written at the end so that a
 // finished run is never lost — if anything cannot be written into it, the whole run goes to a
 // fallback directory whose path the caller reports.
 import { mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';

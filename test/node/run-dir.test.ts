@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MODEL_FILE, makeDir, prepareRunDir, writeRun } from '../../src/report/run-dir.js';
+import { MODEL_FILE, makeDir, prepareRunDir, writeRun } from '../../src/node/run-dir.js';
 
 let dir = '';
 beforeAll(async () => {
