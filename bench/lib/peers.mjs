@@ -49,6 +49,8 @@ export function peerList(quick, T) {
 /**
  * Runs one peer in a child process; resolves (never rejects) with its measurements by key, a
  * `{ failed }` for every key it did not deliver, and the last lines of its output.
+ * @param {any} def
+ * @param {{ root: string, quick: boolean, T: number, reference?: any, data?: any, payload?: object }} ctx
  */
 export function runPeer(def, { root, quick, T, reference, data, payload }) {
   return new Promise((resolve) => {

@@ -47,7 +47,7 @@ async function tfjsPredictor(ctx) {
   });
   return async (x, n) => {
     const y = /** @type {import('@tensorflow/tfjs-core').Tensor} */ (
-      tf.tidy(() => model.predict(tf.tensor4d(x, [n, ...MNV2_INPUT])))
+      tf.tidy(() => model.predict(tf.tensor4d(x, [n, MNV2_INPUT[0], MNV2_INPUT[1], MNV2_INPUT[2]])))
     );
     const d = y.dataSync();
     y.dispose();
