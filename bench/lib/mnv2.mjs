@@ -30,8 +30,8 @@ export function mnv2Plan(quick) {
       };
 }
 
-/** Deterministic uniform [0, 1) floats (mulberry32), so every run feeds the same images. */
-function uniform(n, seed) {
+/** Deterministic uniform [0, 1) floats (mulberry32), so every run feeds the same images and weights. */
+export function uniform(n, seed) {
   let s = seed >>> 0;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -44,7 +44,7 @@ function uniform(n, seed) {
 }
 
 /** The model with its weights, grouped by layer for the tfjs copy, and its ONNX export. */
-async function reference(sn) {
+export async function mnv2Reference(sn) {
   const model = buildMnv2({ L: sn.layers, input: sn.input, model: sn.model }, { seed: 1 });
   model.build();
   const specs = model.weightSpecs();
@@ -91,7 +91,8 @@ async function reference(sn) {
   return { model, layers, params: arrays.reduce((a, w) => a + w.data.length, 0), onnx: await model.toONNX() };
 }
 
-function predict(model, x, n) {
+/** simdnet's softmax outputs of the first n images, as one whole predict call. */
+export function mnv2Predict(model, x, n) {
   const p = model.predict({ data: x.subarray(0, n * MNV2_PIXELS), shape: [n, ...MNV2_INPUT] }, { batchSize: n });
   const d = p.dataSync();
   p.dispose();
@@ -118,16 +119,16 @@ export async function measureMnv2({ sn, root, quick, T, log, elapsed }) {
   const R = { input: MNV2_INPUT, batch: MNV2_BATCH, threads: T, tolerance: MNV2_TOL, simdnet: {}, peers: {} };
   try {
     await sn.setThreads(T);
-    ref = await reference(sn);
+    ref = await mnv2Reference(sn);
     R.params = ref.params;
     R.onnx_bytes = ref.onnx.length;
-    const probs8 = Float32Array.from(predict(ref.model, x, 8));
+    const probs8 = Float32Array.from(mnv2Predict(ref.model, x, 8));
     // how far the outputs are from uniform: the agreement check means something only when this ≫ MNV2_TOL
     R.softmax_range = [Math.min(...probs8), Math.max(...probs8)];
     const x1 = x.slice(0, MNV2_PIXELS);
-    await warmUp(() => predict(ref.model, x1, 1), P.latWarm);
-    const lat = await timeCalls(() => predict(ref.model, x1, 1), P.lat);
-    const call = () => predict(ref.model, x, MNV2_BATCH);
+    await warmUp(() => mnv2Predict(ref.model, x1, 1), P.latWarm);
+    const lat = await timeCalls(() => mnv2Predict(ref.model, x1, 1), P.lat);
+    const call = () => mnv2Predict(ref.model, x, MNV2_BATCH);
     await warmUp(call, P.thrWarm);
     const thr = await timeCalls(call, P.thr);
     R.simdnet = {
