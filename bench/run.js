@@ -12,6 +12,8 @@
 //   whole calls, Float32Array in → Float32Array out, after warm-up) · simdnet's batch sweep
 //   (1..256) · the same-run wasm-SIMD peak probe and the fraction of it each simdnet phase reaches ·
 //   peak wasm memory and process RSS while training · the performance targets, each ✓/✗.
+// Then a second, inference-only row on a MobileNetV2-style model (lib/mnv2.mjs): img/s at batch 32
+// and ms at batch 1, simdnet on all threads vs onnxruntime-node, onnxruntime-web, tfjs-backend-wasm.
 // --quick (CI smoke test, < 3 min): fewer repetitions, tiny steps for the slow peers. Exit code 0
 // unless simdnet itself fails (or disagrees with every reference peer). See bench/README.md.
 //
@@ -27,6 +29,7 @@ import { fmtRate, startClock } from './lib/format.mjs';
 import { machineInfo, staleBuildNote } from './lib/machine.mjs';
 import { RssSampler } from './lib/memory.mjs';
 import { agreement, runPeers } from './lib/peers.mjs';
+import { measureMnv2 } from './lib/mnv2.mjs';
 import { ProbeLog } from './lib/probes.mjs';
 import { markdown, writeJson } from './lib/report.mjs';
 import { SimdnetRunner, loadSimdnet } from './lib/simdnet.mjs';
@@ -117,6 +120,7 @@ if (!failedSimdnet) {
     log,
     elapsed: clock.elapsed,
   });
+  R.mnv2 = await measureMnv2({ sn, root: ROOT, quick: QUICK, T, log, elapsed: clock.elapsed });
   R.drift = await runner.drift(R);
   if (!R.drift.failed) {
     log(

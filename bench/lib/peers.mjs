@@ -49,8 +49,10 @@ export function peerList(quick, T) {
 /**
  * Runs one peer in a child process; resolves (never rejects) with its measurements by key, a
  * `{ failed }` for every key it did not deliver, and the last lines of its output.
+ * @param {any} def
+ * @param {{ root: string, quick: boolean, T: number, reference?: any, data?: any, payload?: object }} ctx
  */
-export function runPeer(def, { root, quick, T, reference, data }) {
+export function runPeer(def, { root, quick, T, reference, data, payload }) {
   return new Promise((resolve) => {
     const res = { id: def.id, label: def.label };
     let out = '';
@@ -92,12 +94,11 @@ export function runPeer(def, { root, quick, T, reference, data }) {
       ),
     );
     const threads = def.threads === 'T' ? T : def.threads;
+    const common = { peer: def.peer, variant: def.variant, quick, threads, budget: def.budget };
+    // `payload`: a row with its own model and inputs (the MobileNetV2 row) instead of the seed model's
+    if (payload) return void child.send({ ...common, ...payload });
     child.send({
-      peer: def.peer,
-      variant: def.variant,
-      quick,
-      threads,
-      budget: def.budget,
+      ...common,
       weights: reference.weights,
       onnx: reference.onnx,
       x8: data.xTest.slice(0, 8 * 784),

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { AGREE_TOL, BATCH, INFER_FLOP, MB, TRAIN_FLOP, gflops } from './constants.mjs';
 import { f1, fmtMs, fmtRate, fmtX } from './format.mjs';
 import { loadavg } from './machine.mjs';
+import { mnv2Markdown } from './mnv2.mjs';
 
 /**
  * The markdown report as lines.
@@ -88,6 +89,7 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
   out();
   for (const [i, n] of notes.entries()) out(`[${i + 1}] ${n}`);
   if (notes.length) out();
+  if (R.mnv2) for (const l of mnv2Markdown(R.mnv2)) out(l);
 
   if (R.targets.length) {
     out('### Targets');
@@ -222,6 +224,7 @@ export function writeJson(file, R, { machine, quick, T, data, probes, failed, se
         agreement: R.agreement,
         targets: R.targets,
         drift: R.drift,
+        mobilenetv2: R.mnv2 ? strip(R.mnv2) : null,
         simdnet_failed: failed,
         elapsed_s: seconds,
         markdown: lines.join('\n'),
