@@ -32,6 +32,26 @@ function checkStridesDilation(s: [number, number], d: [number, number], what: st
   }
 }
 
+/** The window options every convolution layer shares, checked once: kernel, strides, padding, dilation. */
+function windowOptions(
+  cfg: { kernelSize: unknown; strides?: unknown; padding?: unknown; dilationRate?: unknown },
+  what: string,
+): {
+  kernelSize: [number, number];
+  strides: [number, number];
+  padding: 'valid' | 'same';
+  dilationRate: [number, number];
+} {
+  const w = {
+    kernelSize: pair(cfg.kernelSize as number, what, 'kernelSize'),
+    strides: pair((cfg.strides ?? 1) as number, what, 'strides'),
+    padding: checkPadding(cfg.padding, what),
+    dilationRate: pair((cfg.dilationRate ?? 1) as number, what, 'dilationRate'),
+  };
+  checkStridesDilation(w.strides, w.dilationRate, what);
+  return w;
+}
+
 function expectImage(s: readonly number[], what: string): void {
   if (s.length !== 3)
     throw new Error(`${what}: expected input of shape [height, width, channels] (without batch), got [${s}]`);
@@ -95,10 +115,7 @@ export class Conv2D extends Layer {
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
     this.cfg = {
       filters: posInt(cfg.filters, what, 'filters'),
-      kernelSize: pair(cfg.kernelSize, what, 'kernelSize'),
-      strides: pair(cfg.strides ?? 1, what, 'strides'),
-      padding: checkPadding(cfg.padding, what),
-      dilationRate: pair(cfg.dilationRate ?? 1, what, 'dilationRate'),
+      ...windowOptions(cfg, what),
       groups: posInt(cfg.groups ?? 1, what, 'groups'),
       activation: checkActivation(cfg.activation, what),
       useBias: cfg.useBias ?? true,
@@ -107,7 +124,6 @@ export class Conv2D extends Layer {
       algorithm: cfg.algorithm === undefined ? undefined : expectConvAlgorithm(cfg.algorithm, what),
       winogradTile: cfg.winogradTile === undefined ? undefined : expectWinogradTile(cfg.winogradTile, what),
     };
-    checkStridesDilation(this.cfg.strides as [number, number], this.cfg.dilationRate as [number, number], what);
     if (this.cfg.filters % this.cfg.groups !== 0) {
       throw new Error(`${what}: filters (${this.cfg.filters}) must be divisible by groups (${this.cfg.groups})`);
     }
@@ -216,17 +232,13 @@ export class DepthwiseConv2D extends Layer {
     const what = 'DepthwiseConv2D';
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
     this.cfg = {
-      kernelSize: pair(cfg.kernelSize, what, 'kernelSize'),
-      strides: pair(cfg.strides ?? 1, what, 'strides'),
-      padding: checkPadding(cfg.padding, what),
+      ...windowOptions(cfg, what),
       depthMultiplier: posInt(cfg.depthMultiplier ?? 1, what, 'depthMultiplier'),
-      dilationRate: pair(cfg.dilationRate ?? 1, what, 'dilationRate'),
       activation: checkActivation(cfg.activation, what),
       useBias: cfg.useBias ?? true,
       depthwiseInitializer: cfg.depthwiseInitializer ?? 'glorotUniform',
       biasInitializer: cfg.biasInitializer ?? 'zeros',
     };
-    checkStridesDilation(this.cfg.strides as [number, number], this.cfg.dilationRate as [number, number], what);
   }
   get className() {
     return 'DepthwiseConv2D';
@@ -322,10 +334,7 @@ export class SeparableConv2D extends Layer {
     if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
     this.cfg = {
       filters: posInt(cfg.filters, what, 'filters'),
-      kernelSize: pair(cfg.kernelSize, what, 'kernelSize'),
-      strides: pair(cfg.strides ?? 1, what, 'strides'),
-      padding: checkPadding(cfg.padding, what),
-      dilationRate: pair(cfg.dilationRate ?? 1, what, 'dilationRate'),
+      ...windowOptions(cfg, what),
       depthMultiplier: posInt(cfg.depthMultiplier ?? 1, what, 'depthMultiplier'),
       activation: checkActivation(cfg.activation, what),
       useBias: cfg.useBias ?? true,
@@ -333,7 +342,6 @@ export class SeparableConv2D extends Layer {
       pointwiseInitializer: cfg.pointwiseInitializer ?? 'glorotUniform',
       biasInitializer: cfg.biasInitializer ?? 'zeros',
     };
-    checkStridesDilation(this.cfg.strides as [number, number], this.cfg.dilationRate as [number, number], what);
   }
   get className() {
     return 'SeparableConv2D';
@@ -444,17 +452,13 @@ export class Conv2DTranspose extends Layer {
     const op = cfg.outputPadding ?? null;
     this.cfg = {
       filters: posInt(cfg.filters, what, 'filters'),
-      kernelSize: pair(cfg.kernelSize, what, 'kernelSize'),
-      strides: pair(cfg.strides ?? 1, what, 'strides'),
-      padding: checkPadding(cfg.padding, what),
+      ...windowOptions(cfg, what),
       outputPadding: op === null ? null : Array.isArray(op) ? [op[0], op[1]] : [op, op],
-      dilationRate: pair(cfg.dilationRate ?? 1, what, 'dilationRate'),
       activation: checkActivation(cfg.activation, what),
       useBias: cfg.useBias ?? true,
       kernelInitializer: cfg.kernelInitializer ?? 'glorotUniform',
       biasInitializer: cfg.biasInitializer ?? 'zeros',
     };
-    checkStridesDilation(this.cfg.strides as [number, number], this.cfg.dilationRate as [number, number], what);
     const opv = this.cfg.outputPadding as [number, number] | null;
     if (opv) {
       const s = this.cfg.strides as [number, number];
