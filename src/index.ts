@@ -107,6 +107,13 @@ export type { LayerNode } from './nn/layer.js';
 export type { Data, LossName } from './nn/data.js';
 export { loadModel, saveModel, FORMAT_VERSION } from './nn/serialize.js';
 export type { ToONNXOptions } from './onnx/export.js';
+export { loadLayersModel, saveLayersModel, layersModelJSON } from './tfjs/layers-format.js';
+export type {
+  LayersModelArtifacts,
+  LayersModelJSON,
+  LayersWeightSpec,
+  LayersWeightData,
+} from './tfjs/layers-format.js';
 export { meanSquaredError, meanAbsoluteError, binaryCrossentropy } from './ops/loss.js';
 export { maximum, minimum, concat, broadcastBinary } from './ops/merge.js';
 export { Rng } from './rng.js';
