@@ -107,7 +107,13 @@ export type { LayerNode } from './nn/layer.js';
 export type { Data, LossName } from './nn/data.js';
 export { loadModel, saveModel, FORMAT_VERSION } from './nn/serialize.js';
 export type { ToONNXOptions } from './onnx/export.js';
-export { loadLayersModel, saveLayersModel, layersModelJSON } from './tfjs/layers-format.js';
+export {
+  loadLayersModel,
+  loadLayersModelURL,
+  saveLayersModel,
+  layersModelJSON,
+  weightSpecBytes,
+} from './tfjs/layers-format.js';
 export type {
   LayersModelArtifacts,
   LayersModelJSON,

@@ -3,14 +3,13 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Model } from '../nn/model.js';
-import { type LayersModelJSON, layersModelJSON, loadLayersModel, saveLayersModel } from '../tfjs/layers-format.js';
-
-/** Bytes per stored value of a manifest entry (quantised entries store 1 or 2 bytes a value). */
-function entryBytes(w: { shape: number[]; dtype: string; quantization?: { dtype: string } }): number {
-  const q = w.quantization?.dtype;
-  const per = q === 'uint8' ? 1 : q === 'uint16' || q === 'float16' ? 2 : w.dtype === 'bool' ? 1 : 4;
-  return w.shape.reduce((a, b) => a * b, 1) * per;
-}
+import {
+  type LayersModelJSON,
+  layersModelJSON,
+  loadLayersModel,
+  saveLayersModel,
+  weightSpecBytes,
+} from '../tfjs/layers-format.js';
 
 /**
  * Loads a tfjs-layers model.json (from tensorflowjs_converter or tfjs' model.save) and the weight shards
@@ -48,9 +47,9 @@ export async function loadLayersModelFile(path: string): Promise<Model> {
     }
     let need = 0;
     try {
-      need = group.weights.reduce((a, w) => a + entryBytes(w), 0);
-    } catch {
-      throw new Error(`${path}: weightsManifest group ${i} has an invalid weight entry`);
+      need = group.weights.reduce((a, w) => a + weightSpecBytes(w), 0);
+    } catch (e) {
+      throw new Error(`${path}: weightsManifest group ${i}: ${(e as Error).message}`);
     }
     if (got !== need) {
       throw new Error(

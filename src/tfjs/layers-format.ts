@@ -545,6 +545,11 @@ function storedBytes(s: LayersWeightSpec): number {
   throw new Error(`loadLayersModel: weight ${s.name} has dtype ${show(s.dtype)}, which cannot be a weight`);
 }
 
+/** Bytes a manifest entry takes in the weight data (its values times the bytes each is stored in). */
+export function weightSpecBytes(s: LayersWeightSpec): number {
+  return s.shape.reduce((a, b) => a * b, 1) * storedBytes(s);
+}
+
 /** The float32 values of the spec stored at `bytes[offset..]`, dequantised. */
 function decode(s: LayersWeightSpec, dv: DataView, offset: number, n: number): Float32Array {
   const out = new Float32Array(n);
@@ -611,7 +616,7 @@ function checkSpec(s: unknown, i: number): asserts s is LayersWeightSpec {
 function setWeights(model: Model, specs: LayersWeightSpec[], bytes: Uint8Array): void {
   model.build();
   specs.forEach(checkSpec);
-  const need = specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1) * storedBytes(s), 0);
+  const need = specs.reduce((a, s) => a + weightSpecBytes(s), 0);
   if (need !== bytes.length) {
     throw new Error(
       `loadLayersModel: the weight specs describe ${need} bytes but the weight data has ${bytes.length} bytes`,
@@ -905,4 +910,57 @@ export function layersModelJSON(a: LayersModelArtifacts, paths: string[]): Layer
     modelTopology: a.modelTopology,
     weightsManifest: [{ paths, weights: a.weightSpecs ?? [] }],
   };
+}
+
+/**
+ * Fetches a tfjs-layers model.json and the weight shards its manifest names (URLs relative to it), then
+ * loads it with {@link loadLayersModel}: the browser way to open a tensorflowjs_converter output
+ * directory served over HTTP. Errors name the URL that failed or whose size is wrong.
+ *
+ * @param fetchFn the fetch to use (default: the global one)
+ */
+export async function loadLayersModelURL(url: string | URL, fetchFn: typeof fetch = globalThis.fetch): Promise<Model> {
+  const get = async (u: URL): Promise<Response> => {
+    let r: Response;
+    try {
+      r = await fetchFn(u.href);
+    } catch (e) {
+      throw new Error(`loadLayersModelURL: cannot fetch ${u.href}: ${(e as Error).message}`);
+    }
+    if (!r.ok) throw new Error(`loadLayersModelURL: ${u.href} answered ${r.status} ${r.statusText}`);
+    return r;
+  };
+  const base = new URL(String(url), globalThis.location?.href);
+  let json: LayersModelJSON;
+  try {
+    json = (await (await get(base)).json()) as LayersModelJSON;
+  } catch (e) {
+    const m = (e as Error).message;
+    throw new Error(m.startsWith('loadLayersModelURL') ? m : `loadLayersModelURL: ${base.href} is not JSON: ${m}`);
+  }
+  if (!isObj(json) || !Array.isArray(json.weightsManifest)) {
+    throw new Error(`loadLayersModelURL: ${base.href} has no weightsManifest list (is it a tfjs layers model.json?)`);
+  }
+  const parts: Uint8Array[] = [];
+  for (const [i, g] of json.weightsManifest.entries()) {
+    if (!isObj(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights)) {
+      throw new Error(`loadLayersModelURL: ${base.href}: weightsManifest group ${i} needs "paths" and "weights" lists`);
+    }
+    g.weights.forEach(checkSpec);
+    const need = g.weights.reduce((a, s) => a + weightSpecBytes(s), 0);
+    const urls = g.paths.map((p) => new URL(String(p), base));
+    let got = 0;
+    for (const u of urls) {
+      const b = new Uint8Array(await (await get(u)).arrayBuffer());
+      parts.push(b);
+      got += b.length;
+    }
+    if (got !== need) {
+      throw new Error(
+        `loadLayersModelURL: weight shards ${urls.map((u) => u.href).join(', ')} hold ${got} bytes, ` +
+          `the weights of manifest group ${i} need ${need}`,
+      );
+    }
+  }
+  return loadLayersModel(json, parts);
 }
