@@ -324,7 +324,10 @@ function makeLayer(entry: Obj, ctx: Ctx, inputShape?: number[]): Layer | null {
   }
   const conv = CONVERTERS[cls];
   if (!conv) {
-    ctx.problems.push(`${what}: unsupported layer class`);
+    const nested = cls === 'Sequential' || cls === 'Functional' || cls === 'Model';
+    ctx.problems.push(
+      `${what}: ${nested ? 'nested models are not supported (flatten the model)' : 'unsupported layer class'}`,
+    );
     return null;
   }
   const before = ctx.problems.length;
@@ -692,6 +695,16 @@ export function loadLayersModel(
     specs = (a.weightSpecs as LayersWeightSpec[] | undefined) ?? [];
   } else throw new Error(`loadLayersModel: weightSpecs must be a list, got ${show(a.weightSpecs)}`);
   const bytes = toBytes(weightData ?? (a.weightData as LayersWeightData | undefined));
+  if (
+    a.format === 'graph-model' ||
+    a.modelTopology instanceof ArrayBuffer ||
+    Array.isArray((a.modelTopology as Obj)?.node)
+  ) {
+    throw new Error(
+      'loadLayersModel: this is a tfjs graph model (a TensorFlow graph, from a SavedModel), not a layers model; ' +
+        'convert the Keras model with --input_format keras (or keras_saved_model) instead',
+    );
+  }
   const { cls, config, keras3 } = modelConfig(a.modelTopology);
   const ctx: Ctx = { keras3, problems: [] };
   let model: Model;
@@ -699,6 +712,11 @@ export function loadLayersModel(
   else if (cls === 'Model' || cls === 'Functional') model = functionalModel(config, ctx);
   else malformed(`the model class must be Sequential, Functional or Model, got ${show(cls)}`);
   try {
+    try {
+      model.build();
+    } catch (e) {
+      throw new Error(`loadLayersModel: ${(e as Error).message}`);
+    }
     setWeights(model, specs, bytes);
   } catch (e) {
     model.dispose();

@@ -206,6 +206,39 @@ describe('tfjs-layers models load in simdnet', () => {
     tm.dispose();
   });
 
+  it('Keras 2 spellings: an InputLayer entry, BN axis as a list, ReLU with nulls; trainable false is kept and saved', async () => {
+    const tm = tfjsSequential();
+    randomizeTfjs(tm, 41);
+    const art = await tfjsArtifacts(tm);
+    const topo = JSON.parse(JSON.stringify(art.modelTopology));
+    const layers = topo.config.layers;
+    delete layers[0].config.batch_input_shape;
+    layers.unshift({
+      class_name: 'InputLayer',
+      config: {
+        batch_input_shape: [null, 12, 12, 2],
+        dtype: 'float32',
+        sparse: false,
+        ragged: false,
+        name: 'conv2d_input',
+      },
+    });
+    layers[4].config.axis = [3];
+    layers[1].config.trainable = false;
+    layers[1].config.groups = 1;
+    const m = track(sn.loadLayersModel({ ...art, modelTopology: { ...topo, keras_version: '2.15.0' } }));
+    expect(m.layers.length).toBe(10);
+    expect(m.layers[0]!.trainable).toBe(false);
+    expect(m.countTrainableParams()).toBe(m.countParams() - 6 * 2 * 9 - 6 - 2 * 5);
+    const x = input([2, 12, 12, 2], 42);
+    expect(relErr(snPredict(m, x, [2, 12, 12, 2]), tfPredict(tm, x, [2, 12, 12, 2]))).toBeLessThan(1e-5);
+    const saved = sn.saveLayersModel(m).modelTopology as {
+      config: { layers: Array<{ config: { trainable: boolean } }> };
+    };
+    expect(saved.config.layers.map((l) => l.config.trainable)).toEqual([false, ...new Array(9).fill(true)]);
+    tm.dispose();
+  });
+
   it('a loaded model fine-tunes: a few steps lower the loss', async () => {
     const tm = tfjsFunctional();
     randomizeTfjs(tm, 7);
@@ -546,6 +579,24 @@ describe('errors', () => {
     expect(bad(fn([inp, { ...dense('in'), inbound_nodes: 'x' }]))).toThrow(/inbound_nodes must be a list/);
     const unknownSize = { ...inp, config: { batch_input_shape: [null, null, 3], name: 'in' } };
     expect(bad(fn([unknownSize, dense('in')]))).toThrow(/must have fixed positive sizes/);
+  });
+
+  it('graph models, nested models and shapes that do not fit say what is wrong', () => {
+    const load = (a: unknown) => () => sn.loadLayersModel(a as sn.LayersModelArtifacts);
+    expect(load({ format: 'graph-model', modelTopology: { node: [] } })).toThrow(/tfjs graph model/);
+    const inner = { class_name: 'Sequential', config: { name: 'inner', layers: [] } };
+    expect(
+      load({
+        modelTopology: seqTopology([
+          entry('Flatten', { name: 'f', batch_input_shape: [null, 2, 2, 1] }),
+          { ...inner, config: { ...inner.config, name: 'inner' } },
+        ]),
+      }),
+    ).toThrow(/Sequential "inner": nested models are not supported/);
+    // Keras' Dense applies to the last axis of any rank; simdnet's needs a Flatten first.
+    expect(
+      load({ modelTopology: seqTopology([entry('Dense', { name: 'd3', units: 2, batch_input_shape: [null, 4, 3] })]) }),
+    ).toThrow(/loadLayersModel: d3: expected input of shape \[features\]/);
   });
 
   it('weights: missing, unmatched, wrong shape and wrong total size are named', async () => {
