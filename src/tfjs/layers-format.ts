@@ -399,9 +399,9 @@ function refList(v: unknown, key: string): NodeRef[] {
 
 function problemsError(ctx: Ctx): void {
   if (ctx.problems.length === 0) return;
+  const n = ctx.problems.length;
   throw new Error(
-    `loadLayersModel: the model cannot be loaded, ${ctx.problems.length} problem${ctx.problems.length > 1 ? 's' : ''}:\n  ` +
-      ctx.problems.join('\n  '),
+    `loadLayersModel: the model cannot be loaded, ${n} problem${n > 1 ? 's' : ''}:\n  ${ctx.problems.join('\n  ')}`,
   );
 }
 
@@ -491,9 +491,8 @@ function functionalModel(config: unknown, ctx: Ctx): Model {
       progressed = true;
     }
     if (!progressed) {
-      malformed(
-        `layers ${[...new Set(pending.map((p) => p.layer.name))].join(', ')} wait on outputs that never exist (a cycle or a missing node)`,
-      );
+      const stuck = [...new Set(pending.map((p) => p.layer.name))].join(', ');
+      malformed(`layers ${stuck} wait on outputs that never exist (a cycle or a missing node)`);
     }
   }
   const pick = (r: NodeRef, what: string) =>

@@ -48,7 +48,7 @@ function predict(m: sn.Model): Float32Array {
 }
 
 describe('model.json files', () => {
-  it('saveLayersModelFile writes model.json + group1-shard1of1.bin that load back with the same predictions', async () => {
+  it('saveLayersModelFile writes model.json + group1-shard1of1.bin that load back the same', async () => {
     const m = track(net(1));
     const path = await saveLayersModelFile(m, join(dir, 'one'));
     expect(path).toBe(join(dir, 'one', 'model.json'));
@@ -60,7 +60,7 @@ describe('model.json files', () => {
     expect(predict(back)).toEqual(predict(m));
   });
 
-  it('weights split over several shards and manifest groups load; a missing or short shard names the file', async () => {
+  it('weights over several shards and groups load; a missing or short shard names the file', async () => {
     const m = track(net(2));
     const a = sn.saveLayersModel(m);
     const bytes = new Uint8Array(a.weightData as ArrayBuffer);

@@ -186,7 +186,7 @@ describe('tfjs-layers models load in simdnet', () => {
     tm.dispose();
   });
 
-  it('the model.json form (weightsManifest + bytes), the converter wrapper, ":0" names and outer scopes load', async () => {
+  it('model.json form (manifest + bytes), the converter wrapper, ":0" names and outer scopes load', async () => {
     const tm = tfjsSequential();
     randomizeTfjs(tm, 5);
     const art = await tfjsArtifacts(tm);
@@ -206,7 +206,7 @@ describe('tfjs-layers models load in simdnet', () => {
     tm.dispose();
   });
 
-  it('Keras 2 spellings: an InputLayer entry, BN axis as a list, ReLU with nulls; trainable false is kept and saved', async () => {
+  it('Keras 2 spellings (InputLayer entry, BN axis as a list); trainable false is kept and saved', async () => {
     const tm = tfjsSequential();
     randomizeTfjs(tm, 41);
     const art = await tfjsArtifacts(tm);
