@@ -99,7 +99,8 @@ function tfPredict(m: TModel, x: Float32Array, shape: number[]): Float32Array {
   return v;
 }
 
-// A Sequential CNN: conv, pool, dilated conv, BN, leaky relu, padding, average pool, flatten, dropout, dense.
+// A Sequential CNN: conv, pool, dilated conv, BN, leaky relu, padding, average pool, transposed conv,
+// cropping, reshape, permute, flatten, dropout, dense.
 function tfjsSequential(): TModel {
   const l = L();
   return tfl.sequential({
@@ -116,6 +117,15 @@ function tfjsSequential(): TModel {
         ],
       }),
       l.averagePooling2d({ poolSize: 2, strides: 1 }),
+      l.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+      l.cropping2D({
+        cropping: [
+          [1, 1],
+          [2, 0],
+        ],
+      }),
+      l.reshape({ targetShape: [10, 30] }),
+      l.permute({ dims: [2, 1] }),
       l.flatten(),
       l.dropout({ rate: 0.3 }),
       l.dense({ units: 4, activation: 'softmax' }),
@@ -160,6 +170,10 @@ describe('tfjs-layers models load in simdnet', () => {
       'LeakyReLU',
       'ZeroPadding2D',
       'AveragePooling2D',
+      'Conv2DTranspose',
+      'Cropping2D',
+      'Reshape',
+      'Permute',
       'Flatten',
       'Dropout',
       'Dense',
@@ -227,7 +241,7 @@ describe('tfjs-layers models load in simdnet', () => {
     layers[1].config.trainable = false;
     layers[1].config.groups = 1;
     const m = track(sn.loadLayersModel({ ...art, modelTopology: { ...topo, keras_version: '2.15.0' } }));
-    expect(m.layers.length).toBe(10);
+    expect(m.layers.length).toBe(14);
     expect(m.layers[0]!.trainable).toBe(false);
     expect(m.countTrainableParams()).toBe(m.countParams() - 6 * 2 * 9 - 6 - 2 * 5);
     const x = input([2, 12, 12, 2], 42);
@@ -235,7 +249,7 @@ describe('tfjs-layers models load in simdnet', () => {
     const saved = sn.saveLayersModel(m).modelTopology as {
       config: { layers: Array<{ config: { trainable: boolean } }> };
     };
-    expect(saved.config.layers.map((l) => l.config.trainable)).toEqual([false, ...new Array(9).fill(true)]);
+    expect(saved.config.layers.map((l) => l.config.trainable)).toEqual([false, ...new Array(13).fill(true)]);
     tm.dispose();
   });
 
@@ -507,6 +521,67 @@ describe('Keras 3 topologies', () => {
     const xin = input([4, 6, 6, 2], 34);
     expect(relErr(snPredict(m, xin, [4, 6, 6, 2]), tfPredict(tm, xin, [4, 6, 6, 2]))).toBeLessThan(1e-5);
     tm.dispose();
+  });
+
+  it('grouped and dilated convolutions, dilated depthwise, keepdims and Softmax map to the same simdnet layers', () => {
+    const k = (class_name: string, config: Record<string, unknown>) => ({ module: 'keras.layers', class_name, config });
+    const topo = {
+      module: 'keras',
+      class_name: 'Sequential',
+      config: {
+        name: 'g',
+        layers: [
+          k('InputLayer', { batch_shape: [null, 9, 9, 4], dtype: 'float32', name: 'in' }),
+          k('Conv2D', {
+            name: 'grp',
+            filters: 6,
+            kernel_size: [3, 3],
+            groups: 2,
+            dilation_rate: [2, 2],
+            padding: 'same',
+          }),
+          k('DepthwiseConv2D', { name: 'dw', kernel_size: [3, 3], dilation_rate: [2, 2], depth_multiplier: 1 }),
+          k('GlobalMaxPooling2D', { name: 'gmp', keepdims: true, data_format: 'channels_last' }),
+          k('Flatten', { name: 'fl' }),
+          k('Softmax', { name: 'sm', axis: -1 }),
+        ],
+      },
+    };
+    const l = sn.layers;
+    const native = track(
+      sn.sequential({
+        seed: 8,
+        layers: [
+          l.conv2d({
+            name: 'grp',
+            filters: 6,
+            kernelSize: 3,
+            groups: 2,
+            dilationRate: 2,
+            padding: 'same',
+            inputShape: [9, 9, 4],
+          }),
+          l.depthwiseConv2d({ name: 'dw', kernelSize: 3, dilationRate: 2 }),
+          l.globalMaxPooling2D({ name: 'gmp', keepdims: true }),
+          l.flatten({ name: 'fl' }),
+          l.softmax({ name: 'sm' }),
+        ],
+      }),
+    );
+    native.build();
+    const ws = native.layers.flatMap((q) => q.weights);
+    for (const w of ws) w.value.view().set(makeRng(w.value.size).fill(w.value.size, -1, 1));
+    const data = new Float32Array(ws.reduce((a, w) => a + w.value.size, 0));
+    let at = 0;
+    for (const w of ws) {
+      data.set(w.value.view(), at);
+      at += w.value.size;
+    }
+    const weightSpecs = ws.map((w) => ({ name: w.name, shape: [...w.value.shape], dtype: 'float32' }));
+    const m = track(sn.loadLayersModel({ modelTopology: topo, weightSpecs, weightData: data.buffer }));
+    expect(m.layers.map((q) => q.getConfig())).toEqual(native.layers.map((q) => q.getConfig()));
+    const x = input([2, 9, 9, 4], 51);
+    expect(snPredict(m, x, [2, 9, 9, 4])).toEqual(snPredict(native, x, [2, 9, 9, 4]));
   });
 
   it("Keras 2 / tfjs hard_sigmoid is refused (it is not Keras 3's)", async () => {
