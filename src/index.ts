@@ -119,6 +119,7 @@ export type {
   LayersModelJSON,
   LayersWeightSpec,
   LayersWeightData,
+  SaveLayersOptions,
 } from './tfjs/layers-format.js';
 export { meanSquaredError, meanAbsoluteError, binaryCrossentropy } from './ops/loss.js';
 export { maximum, minimum, concat, broadcastBinary } from './ops/merge.js';

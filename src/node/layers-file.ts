@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Model } from '../nn/model.js';
 import {
   type LayersModelJSON,
+  type SaveLayersOptions,
   layersModelJSON,
   loadLayersModel,
   saveLayersModel,
@@ -68,10 +69,11 @@ export async function loadLayersModelFile(path: string): Promise<Model> {
 /**
  * Writes the model in the tfjs-layers format to directory `dir` (created if needed): model.json and
  * group1-shard1of1.bin, which `tf.loadLayersModel('file://dir/model.json')` and tensorflowjs_converter
- * read. Each file is written atomically (temp file + rename). Returns the path of model.json.
+ * read; `opts.quantize` as in saveLayersModel. Each file is written atomically (temp file + rename).
+ * Returns the path of model.json.
  */
-export async function saveLayersModelFile(model: Model, dir: string): Promise<string> {
-  const a = saveLayersModel(model);
+export async function saveLayersModelFile(model: Model, dir: string, opts?: SaveLayersOptions): Promise<string> {
+  const a = saveLayersModel(model, opts);
   const shard = 'group1-shard1of1.bin';
   await mkdir(dir, { recursive: true });
   const put = async (name: string, data: string | Uint8Array) => {

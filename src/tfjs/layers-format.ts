@@ -8,7 +8,7 @@ import { InputLayer, type Layer, type SymbolicTensor } from '../nn/layer.js';
 import { layerClasses } from '../nn/layers.js';
 import { Model, Sequential } from '../nn/model.js';
 import { show } from '../show.js';
-import { float16ToFloat32 } from './float16.js';
+import { float16ToFloat32, float32ToFloat16 } from './float16.js';
 
 /** One entry of a weights manifest (tfjs' WeightsManifestEntry). */
 export interface LayersWeightSpec {
@@ -838,13 +838,22 @@ function kerasConfig(l: Layer, problems: string[]): Obj {
 
 /**
  * The model in the tfjs-layers format, as tfjs' ModelArtifacts: `tf.loadLayersModel(tf.io.fromMemory(a))`
- * reads it (and so does {@link loadLayersModel}). Weights are float32 under their Keras names.
+ * reads it (and so does {@link loadLayersModel}). Weights are float32 under their Keras names, or
+ * quantised as tensorflowjs_converter's `--quantize_uint8` / `--quantize_uint16` / `--quantize_float16`
+ * do with `opts.quantize` (affine codes with zero exactly representable; error at most half a step).
  *
  * @throws one error listing every layer or option tfjs-layers cannot represent faithfully (grouped
  *   convolution, a dilated DepthwiseConv2D, hard sigmoid, Subtract, ...)
  */
-export function saveLayersModel(model: Model): LayersModelArtifacts {
+export function saveLayersModel(model: Model, opts: SaveLayersOptions = {}): LayersModelArtifacts {
   if (!(model instanceof Model)) throw new Error(`saveLayersModel: expected a simdnet model, got ${show(model)}`);
+  if (!isObj(opts) || Object.keys(opts).some((k) => k !== 'quantize')) {
+    throw new Error(`saveLayersModel: options must be {quantize?}, got ${show(opts)}`);
+  }
+  const q = opts.quantize;
+  if (q !== undefined && q !== 'uint8' && q !== 'uint16' && q !== 'float16') {
+    throw new Error(`saveLayersModel: quantize must be 'uint8', 'uint16' or 'float16', got ${show(q)}`);
+  }
   model.build();
   const problems: string[] = [];
   const layerEntry = (l: Layer): Obj => ({
@@ -899,15 +908,15 @@ export function saveLayersModel(model: Model): LayersModelArtifacts {
     throw new Error(`saveLayersModel: tfjs-layers cannot represent this model:\n  ${problems.join('\n  ')}`);
   }
   const weights = model.layers.flatMap((l) => [...l.weights, ...l.stateWeights]);
-  const total = weights.reduce((a, w) => a + w.value.size, 0);
-  const data = new Float32Array(total);
+  const parts = weights.map((w) => encode(w.value.view(), q));
+  const data = new Uint8Array(parts.reduce((a, p) => a + p.bytes.length, 0));
   let at = 0;
-  const weightSpecs: LayersWeightSpec[] = weights.map((w) => {
-    data.set(w.value.view(), at);
-    at += w.value.size;
-    return { name: w.name, shape: [...w.value.shape], dtype: 'float32' };
+  const weightSpecs: LayersWeightSpec[] = weights.map((w, i) => {
+    data.set(parts[i].bytes, at);
+    at += parts[i].bytes.length;
+    const spec: LayersWeightSpec = { name: w.name, shape: [...w.value.shape], dtype: 'float32' };
+    return parts[i].quantization ? { ...spec, quantization: parts[i].quantization } : spec;
   });
-  // Float32Array is little-endian on every platform simdnet runs on (wasm is little-endian too).
   return {
     modelTopology: { ...topology, keras_version: 'simdnet', backend: 'simdnet' },
     format: 'layers-model',
@@ -916,6 +925,51 @@ export function saveLayersModel(model: Model): LayersModelArtifacts {
     weightSpecs,
     weightData: data.buffer,
   };
+}
+
+/** Options of {@link saveLayersModel}. */
+export interface SaveLayersOptions {
+  /** Store weights as 1- or 2-byte affine codes or as float16 (tfjs dequantises them on load). */
+  quantize?: 'uint8' | 'uint16' | 'float16';
+}
+
+/** Little-endian bytes of one weight, float32 or quantised. */
+function encode(
+  v: Float32Array,
+  q: SaveLayersOptions['quantize'],
+): { bytes: Uint8Array; quantization?: LayersWeightSpec['quantization'] } {
+  const dv = (n: number) => {
+    const b = new Uint8Array(n);
+    return { b, d: new DataView(b.buffer) };
+  };
+  if (q === undefined) {
+    const { b, d } = dv(v.length * 4);
+    for (let i = 0; i < v.length; i++) d.setFloat32(4 * i, v[i], true);
+    return { bytes: b };
+  }
+  if (q === 'float16') {
+    const { b, d } = dv(v.length * 2);
+    for (let i = 0; i < v.length; i++) d.setUint16(2 * i, float32ToFloat16(v[i]), true);
+    return { bytes: b, quantization: { dtype: 'float16' } };
+  }
+  // The range is widened to hold 0 and the grid shifted (by under half a step) so that 0 is a code:
+  // zero biases and padding stay exactly zero.
+  const levels = q === 'uint8' ? 255 : 65535;
+  let lo = 0,
+    hi = 0;
+  for (const x of v) {
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  const scale = hi > lo ? (hi - lo) / levels : 1;
+  const zero = Math.round(-lo / scale);
+  const { b, d } = dv(v.length * (q === 'uint8' ? 1 : 2));
+  for (let i = 0; i < v.length; i++) {
+    const c = Math.min(levels, Math.max(0, Math.round(v[i] / scale) + zero));
+    if (q === 'uint8') d.setUint8(i, c);
+    else d.setUint16(2 * i, c, true);
+  }
+  return { bytes: b, quantization: { dtype: q, scale, min: -zero * scale } };
 }
 
 /** The model.json object of artifacts whose weights are written to the shard files `paths` (in order). */

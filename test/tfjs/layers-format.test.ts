@@ -420,6 +420,54 @@ describe('quantised weights', () => {
     tm.dispose();
   });
 
+  it('saveLayersModel({quantize}) writes what tfjs-layers loads; both dequantise alike, within half a step', async () => {
+    const tm = tfjsFunctional();
+    randomizeTfjs(tm, 61);
+    const m = track(sn.loadLayersModel(await tfjsArtifacts(tm)));
+    const float = new Map(
+      m.layers.flatMap((l) => [...l.weights, ...l.stateWeights]).map((w) => [w.name, w.value.view()]),
+    );
+    // A zero weight stays exactly zero.
+    const dense = m.layers.find((l) => l.className === 'Dense')!;
+    dense.weights[1]!.value.view()[0] = 0;
+    const x = input([2, 10, 10, 3], 62);
+    const exact = snPredict(m, x, [2, 10, 10, 3]);
+    const figures: Record<string, number> = {};
+    for (const quantize of ['uint8', 'uint16', 'float16'] as const) {
+      const a = sn.saveLayersModel(m, { quantize });
+      const bytes = (a.weightData as ArrayBuffer).byteLength;
+      expect(bytes).toBe(m.countParams() * (quantize === 'uint8' ? 1 : 2));
+      const q = track(sn.loadLayersModel(a));
+      const t = await tfl.loadLayersModel(tf.io.fromMemory(a as never));
+      // simdnet and tfjs run the same dequantised weights.
+      const ours = snPredict(q, x, [2, 10, 10, 3]);
+      expect(relErr(ours, tfPredict(t, x, [2, 10, 10, 3]))).toBeLessThan(1e-5);
+      figures[quantize] = relErr(ours, exact);
+      for (const l of q.layers) {
+        for (const w of [...l.weights, ...l.stateWeights]) {
+          const spec = a.weightSpecs!.find((s) => s.name === w.name)!;
+          const orig = float.get(w.name)!;
+          const got = w.value.view();
+          for (let j = 0; j < got.length; j++) {
+            const bound =
+              spec.quantization!.dtype === 'float16'
+                ? 2 ** -11 * Math.abs(orig[j]!) + 2 ** -25
+                : (spec.quantization!.scale! / 2) * (1 + 1e-6) + 1e-7;
+            expect(Math.abs(got[j]! - orig[j]!)).toBeLessThanOrEqual(bound);
+            if (orig[j] === 0) expect(got[j]).toBe(0);
+          }
+        }
+      }
+      t.dispose();
+    }
+    // Coarser codes, larger (but still small) output error.
+    expect(figures.uint8!).toBeLessThan(0.05);
+    expect(figures.uint16!).toBeLessThan(figures.uint8!);
+    expect(figures.float16!).toBeLessThan(5e-3);
+    expect(() => sn.saveLayersModel(m, { quantize: 'int4' as never })).toThrow(/quantize must be 'uint8'/);
+    tm.dispose();
+  });
+
   it('float16 decoding is exact for every half, and encoding rounds to nearest', () => {
     const wrong: number[] = [];
     for (let h = 0; h < 65536; h++) {
