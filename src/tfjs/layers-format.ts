@@ -569,7 +569,10 @@ function decode(s: LayersWeightSpec, dv: DataView, offset: number, n: number): F
       out[i] = code * scale + min;
     }
   } else if (s.dtype === 'float32') {
-    for (let i = 0; i < n; i++) out[i] = dv.getFloat32(offset + 4 * i, true);
+    // Aligned float32 (the common case) is copied in one go; wasm and every host simdnet runs on are little-endian.
+    const at = dv.byteOffset + offset;
+    if (at % 4 === 0) out.set(new Float32Array(dv.buffer, at, n));
+    else for (let i = 0; i < n; i++) out[i] = dv.getFloat32(offset + 4 * i, true);
   } else if (s.dtype === 'int32') {
     for (let i = 0; i < n; i++) out[i] = dv.getInt32(offset + 4 * i, true);
   } else {

@@ -487,7 +487,7 @@ describe('quantised weights', () => {
     expect(float32ToFloat16(1e6)).toBe(0x7c00);
   });
 
-  it('int32 weights decode as integers', async () => {
+  it('int32 weights decode as integers; float32 weights at unaligned offsets decode too', async () => {
     const tm = tfl.sequential({ layers: [L().dense({ inputShape: [3], units: 2 })] });
     const art = await tfjsArtifacts(tm);
     const kernel = Int32Array.from([1, -2, 3, -4, 5, 6]);
@@ -506,6 +506,25 @@ describe('quantised weights', () => {
     expect(Array.from(ws[0]!.dataSync())).toEqual([1, -2, 3, -4, 5, 6]);
     expect(Array.from(ws[1]!.dataSync())).toEqual([7, -8]);
     for (const w of ws) w.dispose();
+    // A float32 weight after a 6-byte uint8 one starts unaligned.
+    const mixed = new Uint8Array(14);
+    mixed.set([10, 20, 30, 40, 50, 60], 0);
+    new DataView(mixed.buffer).setFloat32(6, 0.1, true);
+    new DataView(mixed.buffer).setFloat32(10, -3.5, true);
+    const u = track(
+      sn.loadLayersModel({
+        modelTopology: art.modelTopology,
+        weightSpecs: [
+          { ...art.weightSpecs![0]!, quantization: { dtype: 'uint8', scale: 0.5, min: -1 } },
+          art.weightSpecs![1]!,
+        ],
+        weightData: mixed,
+      }),
+    );
+    const uw = u.getWeights();
+    expect(Array.from(uw[0]!.dataSync())).toEqual([4, 9, 14, 19, 24, 29]);
+    expect(Array.from(uw[1]!.dataSync())).toEqual([Math.fround(0.1), -3.5]);
+    for (const w of uw) w.dispose();
     tm.dispose();
   });
 });
