@@ -3,18 +3,9 @@
 // depthwise_kernel, bias (C*M), out (N, OH, OW, C*M) with output channel c*M + m.
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
-import { type Padding, pair, windowGeometry } from '../geom.js';
-import {
-  expectFinite,
-  expectTensor,
-  k,
-  runTasks,
-  SHARDS,
-  shardRanges,
-  withGeometry,
-  withScratch,
-  reluMasked,
-} from './util.js';
+import { convGeometry, type Padding } from '../geom.js';
+import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withGeometry, reluMasked } from './util.js';
+import { addShardSums, runShards } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { show } from '../show.js';
 
@@ -63,18 +54,7 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
   const act = opts.activation ?? 'linear';
   if (act !== 'linear' && act !== 'relu')
     throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
-  const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
-  const [DH, DW] = pair(opts.dilationRate ?? 1, what, 'dilationRate');
-  const { pad, OH, OW } = windowGeometry(
-    what,
-    H,
-    W,
-    (KH - 1) * DH + 1,
-    (KW - 1) * DW + 1,
-    SH,
-    SW,
-    opts.padding ?? 'valid',
-  );
+  const { pad, OH, OW, SH, SW, DH, DW } = convGeometry(what, H, W, KH, KW, opts);
   if (!opts.skipFiniteCheck) {
     expectFinite(x, what, 'input x');
     expectFinite(filter, what, 'filter');
@@ -151,27 +131,19 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
       if (gw) {
         // Each shard sums its images into its own dW/db; the shards are then added in shard order.
         const wSize = KH * KW * K;
-        withScratch(
-          shards.flatMap(() => [wSize, K]),
-          (...scratch) => {
-            runTasks(
-              shards.map(
-                ([n0, nc], i): Task => [
-                  'dwconv2d_backward_weight',
-                  scratch[2 * i],
-                  gb ? scratch[2 * i + 1] : 0,
-                  d.ptr + n0 * outImg,
-                  x.ptr + n0 * inImg,
-                  geom,
-                  nc,
-                ],
-              ),
-            );
-            shards.forEach((_, i) => {
-              kx.add_into(gw, scratch[2 * i], wSize);
-              if (gb) kx.add_into(gb, scratch[2 * i + 1], K);
-            });
-          },
+        runShards(
+          shards,
+          [wSize, K],
+          ([n0, nc], [dw, db]): Task => [
+            'dwconv2d_backward_weight',
+            dw!,
+            gb ? db! : 0,
+            d.ptr + n0 * outImg,
+            x.ptr + n0 * inImg,
+            geom,
+            nc,
+          ],
+          (bufs) => addShardSums([gw, gb], [wSize, K], bufs),
         );
       } else if (gb) {
         kx.bias_backward(gb, d.ptr, N * OH * OW, K);

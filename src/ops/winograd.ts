@@ -8,6 +8,7 @@ import { Tensor, tensor } from '../tensor.js';
 import { getArena } from '../wasm/arena.js';
 import { record } from '../autograd.js';
 import { k, runTasks, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
+import { addShardSums, blockRows, conv2dInputGrad, runShards } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 
 /**
@@ -210,38 +211,9 @@ export function conv2dWinograd(
   return out;
 }
 
-// dx on the direct kernel, as conv2d does it: shards of images, each scattering into its own slice.
+// dx on the direct kernel, as conv2d does it.
 function directInputGrad(gx: number, d: Tensor, filter: Tensor, geo: Geometry2d, N: number): void {
-  const kx = k();
-  const { H, W, C, K, KH, KW, OH, OW } = geo;
-  const KK = KH * KW * C;
-  const MB = Math.min(Math.max(4, Math.floor(32768 / KK / 4) * 4), OH * OW);
-  const packN = kx.pack_b_size(K, KK);
-  const inImg = H * W * C * 4,
-    outImg = OH * OW * K * 4;
-  const shards = shardRanges(N);
-  withGeometry(geo, (geom) =>
-    withScratch(
-      shards.flatMap(() => [packN, MB * KK]),
-      (...scratch) => {
-        runTasks(
-          shards.map(
-            ([n0, nc], i): Task => [
-              'conv2d_backward_input',
-              gx + n0 * inImg,
-              d.ptr + n0 * outImg,
-              filter.ptr,
-              scratch[2 * i],
-              scratch[2 * i + 1],
-              geom,
-              nc,
-              MB,
-            ],
-          ),
-        );
-      },
-    ),
-  );
+  conv2dInputGrad(gx, d.ptr, filter.ptr, geo, N, blockRows(geo.KH * geo.KW * geo.C, geo.OH * geo.OW));
 }
 
 // dW += Gᵀ dU G with dU = Σ_tiles V ⊗ (A dY Aᵀ): each shard of tiles sums into its own dU, the shards are
@@ -265,28 +237,31 @@ function winogradWeightGrad(
   const uSize = T * C * K;
   const work = kx.winograd_backward_weight_work(m, TB, C, K);
   withGeometry(geo, (geom) =>
-    withScratch([...shards.flatMap(() => [uSize, work]), 3 * (m + 2) * K], (...s) => {
-      runTasks(
-        shards.map(
-          ([t0, tc], i): Task => [
-            'winograd_backward_weight',
-            s[2 * i]!,
-            d.ptr,
-            x.ptr,
-            s[2 * i + 1]!,
-            geom,
-            m,
-            TB,
-            t0,
-            t0 + tc,
-            oy,
-            ox,
-          ],
-        ),
-      );
-      for (let i = 1; i < shards.length; i++) kx.add_into(s[0]!, s[2 * i]!, uSize);
-      kx.winograd_weight_grad(gw, s[0]!, s[s.length - 1]!, C, K, m);
-    }),
+    withScratch([3 * (m + 2) * K], (tmp) =>
+      runShards(
+        shards,
+        [uSize, work],
+        ([t0, tc], [du, w]): Task => [
+          'winograd_backward_weight',
+          du!,
+          d.ptr,
+          x.ptr,
+          w!,
+          geom,
+          m,
+          TB,
+          t0,
+          t0 + tc,
+          oy,
+          ox,
+        ],
+        // the sum lands in shard 0's dU, transformed back once
+        (bufs) => {
+          addShardSums([bufs[0]![0]!], [uSize], bufs.slice(1));
+          kx.winograd_weight_grad(gw, bufs[0]![0]!, tmp, C, K, m);
+        },
+      ),
+    ),
   );
 }
 
