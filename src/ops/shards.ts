@@ -61,17 +61,21 @@ export function conv2dInputGrad(gx: number, dy: number, weight: number, geo: Geo
   const packN = geo.G * k().pack_b_size(geo.K / geo.G, KK);
   const [inImg, outImg] = imageBytes(geo);
   withGeometry(geo, (geom) =>
-    runShards(shardRanges(N), [packN, MB * KK], ([n0, nc], [pack, col]): Task => [
-      'conv2d_backward_input',
-      gx + n0 * inImg,
-      dy + n0 * outImg,
-      weight,
-      pack!,
-      col!,
-      geom,
-      nc,
-      MB,
-    ]),
+    runShards(
+      shardRanges(N),
+      [packN, MB * KK],
+      ([n0, nc], [pack, col]): Task => [
+        'conv2d_backward_input',
+        gx + n0 * inImg,
+        dy + n0 * outImg,
+        weight,
+        pack!,
+        col!,
+        geom,
+        nc,
+        MB,
+      ],
+    ),
   );
 }
 
@@ -93,19 +97,23 @@ export function conv2dForwardImages(
   const packN = geo.G * k().pack_b_size(KK, geo.K / geo.G);
   const [inImg, outImg] = imageBytes(geo);
   withGeometry(geo, (geom) =>
-    runShards(shardRanges(N), [packN, MB * KK], ([n0, nc], [pack, col]): Task => [
-      'conv2d_forward',
-      out + n0 * outImg,
-      inp + n0 * inImg,
-      weight,
-      bias,
-      pack!,
-      col!,
-      geom,
-      nc,
-      MB,
-      relu,
-    ]),
+    runShards(
+      shardRanges(N),
+      [packN, MB * KK],
+      ([n0, nc], [pack, col]): Task => [
+        'conv2d_forward',
+        out + n0 * outImg,
+        inp + n0 * inImg,
+        weight,
+        bias,
+        pack!,
+        col!,
+        geom,
+        nc,
+        MB,
+        relu,
+      ],
+    ),
   );
 }
 
