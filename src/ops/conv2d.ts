@@ -2,9 +2,19 @@
 // backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C/groups, K), bias (K),
 // out (N, OH, OW, K).
 import { Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
 import { convGeometry, type Padding } from '../geom.js';
-import { expectFinite, expectTensor, k, runTasks, SHARDS, withGeometry, withScratch, reluMasked } from './util.js';
+import {
+  expectAllFinite,
+  expectBias,
+  expectTensor,
+  fusedRelu,
+  k,
+  recordConv,
+  runTasks,
+  SHARDS,
+  withGeometry,
+  withScratch,
+} from './util.js';
 import { blockRows, conv2dForwardImages, conv2dInputGrad, conv2dWeightGrad } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { show } from '../show.js';
@@ -62,21 +72,14 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
         `filter shape [${filter.shape}], input shape [${x.shape}])`,
     );
   }
-  const bias = opts.bias ?? null;
-  if (bias) {
-    expectTensor(bias, 1, what, 'bias');
-    if (bias.size !== K)
-      throw new Error(`${what}: bias has ${bias.size} values but the filter has ${K} output channels`);
-  }
-  const act = opts.activation ?? 'linear';
-  if (act !== 'linear' && act !== 'relu')
-    throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
+  const bias = expectBias(opts.bias, K, what, `the filter has ${K} output channels`);
+  const relu = fusedRelu(opts.activation, what);
   const { pad, OH, OW, SH, SW, DH, DW } = convGeometry(what, H, W, KH, KW, opts);
-  if (!opts.skipFiniteCheck) {
-    expectFinite(x, what, 'input x');
-    expectFinite(filter, what, 'filter');
-    if (bias) expectFinite(bias, what, 'bias');
-  }
+  expectAllFinite(what, opts.skipFiniteCheck, [
+    [x, 'input x'],
+    [filter, 'filter'],
+    [bias, 'bias'],
+  ]);
   const kx = k();
   const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G };
   const KK = KH * KW * FC; // im2col row length (one group's)
@@ -88,10 +91,9 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     );
   }
   const tile = plain ? winogradTileFor(what, opts.algorithm, opts.winogradTile, KH, KW, SH, SW) : 0;
-  if (tile) return conv2dWinograd(x, filter, bias, geo, act === 'relu', tile);
+  if (tile) return conv2dWinograd(x, filter, bias, geo, relu === 1, tile);
   const MB = blockRows(KK, OH * OW);
   const out = new Tensor([N, OH, OW, K]);
-  const relu = act === 'relu' ? 1 : 0;
   if (N < SHARDS) {
     // Too few images to go round: pack the weights once and cut each image into pixel ranges
     // (the same bits as whole images; this is what lets batch-1 inference use every thread).
@@ -133,17 +135,10 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     // One task per shard of images, each with its own scratch (packed weights, im2col block).
     conv2dForwardImages(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, geo, N, MB, relu);
   }
-  const inputs = bias ? [x, filter, bias] : [x, filter];
-  record(inputs, out, (dy, grad) => {
-    const masked = relu ? reluMasked(dy, out) : null;
-    const d = masked ?? dy;
-    const gx = grad(x),
-      gw = grad(filter),
-      gb = bias ? grad(bias) : 0;
+  recordConv(x, filter, bias, out, relu, (d, gx, gw, gb) => {
     if (gx) conv2dInputGrad(gx, d.ptr, filter.ptr, geo, N, MB);
     if (gw) conv2dWeightGrad(gw, gb, d.ptr, x.ptr, geo, N);
     else if (gb) kx.bias_backward(gb, d.ptr, N * OH * OW, K);
-    masked?.dispose();
   });
   return out;
 }

@@ -6,9 +6,8 @@
 //   backward weight = conv2d_backward_weight with conv input dy and conv output gradient x.
 // x (N, H, W, C), kernel (KH, KW, F, C) as Keras' Conv2DTranspose kernel, bias (F), out (N, OH, OW, F).
 import { Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
 import { conv2dTransposeShape, type TransposeGeometryOptions } from '../geom.js';
-import { expectFinite, expectTensor, k, withScratch } from './util.js';
+import { expectAllFinite, expectBias, expectTensor, k, recordConv, withScratch } from './util.js';
 import { blockRows, conv2dForwardImages, conv2dInputGrad, conv2dWeightGrad } from './shards.js';
 import type { Geometry2d } from '../wasm/abi.js';
 
@@ -43,18 +42,14 @@ export function conv2dTranspose(x: Tensor, kernel: Tensor, opts: Conv2dTranspose
     throw new Error(
       `${what}: input has ${C} channels but the kernel expects ${KC} (kernel shape [${kernel.shape}], input shape [${x.shape}])`,
     );
-  const bias = opts.bias ?? null;
-  if (bias) {
-    expectTensor(bias, 1, what, 'bias');
-    if (bias.size !== F) throw new Error(`${what}: bias has ${bias.size} values but the kernel has ${F} filters`);
-  }
+  const bias = expectBias(opts.bias, F, what, `the kernel has ${F} filters`);
   const t = conv2dTransposeShape(H, W, KH, KW, opts, what);
   const { OH, OW } = t;
-  if (!opts.skipFiniteCheck) {
-    expectFinite(x, what, 'input x');
-    expectFinite(kernel, what, 'kernel');
-    if (bias) expectFinite(bias, what, 'bias');
-  }
+  expectAllFinite(what, opts.skipFiniteCheck, [
+    [x, 'input x'],
+    [kernel, 'kernel'],
+    [bias, 'bias'],
+  ]);
   const kx = k();
   // The convolution (N, OH, OW, F) -> (N, H, W, C) whose input gradient this is.
   const geo: Geometry2d = {
@@ -80,11 +75,7 @@ export function conv2dTranspose(x: Tensor, kernel: Tensor, opts: Conv2dTranspose
   // The bias first, then every tap scatters onto it.
   if (bias) kx.binary_forward(out.ptr, out.ptr, bias.ptr, out.size, F, 0, 0);
   conv2dInputGrad(out.ptr, x.ptr, kernel.ptr, geo, N, MB);
-  const inputs = bias ? [x, kernel, bias] : [x, kernel];
-  record(inputs, out, (dy, grad) => {
-    const gx = grad(x),
-      gw = grad(kernel),
-      gb = bias ? grad(bias) : 0;
+  recordConv(x, kernel, bias, out, 0, (dy, gx, gw, gb) => {
     if (gx) {
       // conv2d_forward stores rather than accumulates: it writes a scratch tensor, added to dx.
       withScratch([N * H * W * C], (tmp) => {

@@ -2,12 +2,21 @@
 // its backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C, M) as Keras'
 // depthwise_kernel, bias (C*M), out (N, OH, OW, C*M) with output channel c*M + m.
 import { Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
 import { convGeometry, type Padding } from '../geom.js';
-import { expectFinite, expectTensor, k, runTasks, SHARDS, shardRanges, withGeometry, reluMasked } from './util.js';
+import {
+  expectAllFinite,
+  expectBias,
+  expectTensor,
+  fusedRelu,
+  k,
+  recordConv,
+  runTasks,
+  SHARDS,
+  shardRanges,
+  withGeometry,
+} from './util.js';
 import { addShardSums, runShards } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
-import { show } from '../show.js';
 
 /** Options of {@link depthwiseConv2d}. */
 export interface DepthwiseConv2dOptions {
@@ -43,27 +52,17 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
     );
   }
   const K = C * M;
-  const bias = opts.bias ?? null;
-  if (bias) {
-    expectTensor(bias, 1, what, 'bias');
-    if (bias.size !== K)
-      throw new Error(
-        `${what}: bias has ${bias.size} values but there are ${K} output channels (${C} x depth multiplier ${M})`,
-      );
-  }
-  const act = opts.activation ?? 'linear';
-  if (act !== 'linear' && act !== 'relu')
-    throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
+  const bias = expectBias(opts.bias, K, what, `there are ${K} output channels (${C} x depth multiplier ${M})`);
+  const relu = fusedRelu(opts.activation, what);
   const { pad, OH, OW, SH, SW, DH, DW } = convGeometry(what, H, W, KH, KW, opts);
-  if (!opts.skipFiniteCheck) {
-    expectFinite(x, what, 'input x');
-    expectFinite(filter, what, 'filter');
-    if (bias) expectFinite(bias, what, 'bias');
-  }
+  expectAllFinite(what, opts.skipFiniteCheck, [
+    [x, 'input x'],
+    [filter, 'filter'],
+    [bias, 'bias'],
+  ]);
   const kx = k();
   const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: C };
   const out = new Tensor([N, OH, OW, K]);
-  const relu = act === 'relu' ? 1 : 0;
   const inImg = H * W * C * 4,
     outImg = OH * OW * K * 4;
   const shards = shardRanges(N);
@@ -112,13 +111,7 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
       );
     }
   });
-  const inputs = bias ? [x, filter, bias] : [x, filter];
-  record(inputs, out, (dy, grad) => {
-    const masked = relu ? reluMasked(dy, out) : null;
-    const d = masked ?? dy;
-    const gx = grad(x),
-      gw = grad(filter),
-      gb = bias ? grad(bias) : 0;
+  recordConv(x, filter, bias, out, relu, (d, gx, gw, gb) => {
     withGeometry(geo, (geom) => {
       if (gx) {
         // Images are independent: each shard gathers into its own slice of dx.
@@ -149,7 +142,6 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
         kx.bias_backward(gb, d.ptr, N * OH * OW, K);
       }
     });
-    masked?.dispose();
   });
   return out;
 }

@@ -6,8 +6,7 @@
 // depends only on its own tile, so the bits are the same at any thread count (and batch size).
 import { Tensor, tensor } from '../tensor.js';
 import { getArena } from '../wasm/arena.js';
-import { record } from '../autograd.js';
-import { k, runTasks, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
+import { k, recordConv, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
 import { addShardSums, blockRows, conv2dInputGrad, runShards } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 
@@ -170,35 +169,13 @@ export function conv2dWinograd(
 ): Tensor {
   if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m);
   const N = x.shape[0];
-  const { H, W, C, K, OH, OW, PT, PL } = geo;
+  const { K, OH, OW, PT, PL } = geo;
   const out = new Tensor([N, OH, OW, K]);
   run(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, geo, N, m, 0, relu ? WINO_RELU : 0);
-  const inputs = bias ? [x, filter, bias] : [x, filter];
-  record(inputs, out, (dy, grad) => {
-    const masked = relu ? reluMasked(dy, out) : null;
-    const d = masked ?? dy;
-    const gx = grad(x),
-      gw = grad(filter),
-      gb = bias ? grad(bias) : 0;
+  recordConv(x, filter, bias, out, relu ? 1 : 0, (d, gx, gw, gb) => {
     if (gx && PT <= 2 && PL <= 2) {
       // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding 2 - PT, 2 - PL.
-      const back: Geometry2d = {
-        H: OH,
-        W: OW,
-        C: K,
-        K: C,
-        KH: 3,
-        KW: 3,
-        SH: 1,
-        SW: 1,
-        PT: 2 - PT,
-        PL: 2 - PL,
-        OH: H,
-        OW: W,
-        DH: 1,
-        DW: 1,
-        G: 1,
-      };
+      const back = inputGradGeometry(geo, 3);
       run(gx, d.ptr, filter.ptr, 0, back, N, m, 1, WINO_ACC);
     } else if (gx) {
       // Padding beyond the kernel (outputs made of padding only) would need a negative padding here.
@@ -206,9 +183,31 @@ export function conv2dWinograd(
     }
     if (gw) winogradWeightGrad(gw, d, x, geo, N, m);
     if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
-    masked?.dispose();
   });
   return out;
+}
+
+// The stride-1 convolution dy -> dx that is the input gradient of `geo`'s k x k convolution, run on the
+// flipped, channel-swapped kernel ('full' correlation: padding k - 1 - PT, k - 1 - PL), in 3x3 pieces.
+function inputGradGeometry(geo: Geometry2d, k: number): Geometry2d {
+  const { H, W, C, K, OH, OW, PT, PL } = geo;
+  return {
+    H: OH,
+    W: OW,
+    C: K,
+    K: C,
+    KH: 3,
+    KW: 3,
+    SH: 1,
+    SW: 1,
+    PT: k - 1 - PT,
+    PL: k - 1 - PL,
+    OH: H,
+    OW: W,
+    DH: 1,
+    DW: 1,
+    G: 1,
+  };
 }
 
 // dx on the direct kernel, as conv2d does it.
@@ -309,7 +308,7 @@ function conv5x5(
   m: WinogradTile,
 ): Tensor {
   const N = x.shape[0];
-  const { H, W, C, K, OH, OW, PT, PL } = geo;
+  const { C, K, OH, OW, PT, PL } = geo;
   const g3: Geometry2d = { ...geo, KH: 3, KW: 3 };
   const out = new Tensor([N, OH, OW, K]);
   const ps = pieces5(filter, false);
@@ -322,32 +321,10 @@ function conv5x5(
   } finally {
     for (const p of ps) p.dispose();
   }
-  const inputs = bias ? [x, filter, bias] : [x, filter];
-  record(inputs, out, (dy, grad) => {
-    const masked = relu ? reluMasked(dy, out) : null;
-    const d = masked ?? dy;
-    const gx = grad(x),
-      gw = grad(filter),
-      gb = bias ? grad(bias) : 0;
+  recordConv(x, filter, bias, out, relu ? 1 : 0, (d, gx, gw, gb) => {
     if (gx && PT <= 4 && PL <= 4) {
       // dx = 5x5 correlation of dy with the flipped kernel, padding 4 - PT, 4 - PL, in pieces.
-      const back: Geometry2d = {
-        H: OH,
-        W: OW,
-        C: K,
-        K: C,
-        KH: 3,
-        KW: 3,
-        SH: 1,
-        SW: 1,
-        PT: 4 - PT,
-        PL: 4 - PL,
-        OH: H,
-        OW: W,
-        DH: 1,
-        DW: 1,
-        G: 1,
-      };
+      const back = inputGradGeometry(geo, 5);
       const fs = pieces5(filter, true);
       try {
         fs.forEach((p, i) => run(gx, d.ptr, p.ptr, 0, back, N, m, 0, WINO_ACC, 3 * PIECES[i]![0], 3 * PIECES[i]![1]));
@@ -381,7 +358,6 @@ function conv5x5(
       }
     }
     if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
-    masked?.dispose();
   });
   return out;
 }
