@@ -15,7 +15,7 @@ import {
   withGeometry,
   withScratch,
 } from './util.js';
-import { blockRows, conv2dForwardImages, conv2dInputGrad, conv2dWeightGrad } from './shards.js';
+import { blockRows, conv2dForwardImages, conv2dInputGrad, conv2dWeightGrad, imageParts } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { show } from '../show.js';
 import { conv2dWinograd, winogradTileFor, type ConvAlgorithm, type WinogradTile } from './winograd.js';
@@ -101,15 +101,7 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     const inImg = H * W * C * 4,
       outImg = OH * OW * K * 4;
     const packN = G * kx.pack_b_size(KK, K / G);
-    const parts = Math.min(Math.ceil(SHARDS / N), Math.ceil(M / MB));
-    const ranges: Array<[number, number, number]> = [];
-    for (let n = 0; n < N; n++) {
-      for (let p = 0; p < parts; p++) {
-        const m0 = Math.floor((M * p) / parts),
-          m1 = Math.floor((M * (p + 1)) / parts);
-        if (m1 > m0) ranges.push([n, m0, m1]);
-      }
-    }
+    const ranges = imageParts(N, M, Math.min(Math.ceil(SHARDS / N), Math.ceil(M / MB)));
     withGeometry(geo, (geom) =>
       withScratch([packN, ...ranges.map(() => MB * KK)], (wpack, ...cols) => {
         kx.conv2d_pack_weights(wpack, filter.ptr, bias ? bias.ptr : 0, geom);

@@ -15,7 +15,7 @@ import {
   shardRanges,
   withGeometry,
 } from './util.js';
-import { addShardSums, runShards } from './shards.js';
+import { addShardSums, imageParts, runShards } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 
 /** Options of {@link depthwiseConv2d}. */
@@ -67,50 +67,30 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
     outImg = OH * OW * K * 4;
   const shards = shardRanges(N);
   const bp = bias ? bias.ptr : 0;
-  withGeometry(geo, (geom) => {
-    if (N < SHARDS) {
-      // Too few images to go round: cut each into row ranges (same bits; lets batch 1 use every thread).
-      const parts = Math.min(Math.ceil(SHARDS / N), OH);
-      const tasks: Task[] = [];
-      for (let n = 0; n < N; n++) {
-        for (let p = 0; p < parts; p++) {
-          const r0 = Math.floor((OH * p) / parts),
-            r1 = Math.floor((OH * (p + 1)) / parts);
-          if (r1 > r0)
-            tasks.push([
-              'dwconv2d_forward',
-              out.ptr + n * outImg,
-              x.ptr + n * inImg,
-              filter.ptr,
-              bp,
-              geom,
-              1,
-              relu,
-              r0,
-              r1,
-            ]);
-        }
-      }
-      runTasks(tasks);
-    } else {
-      runTasks(
-        shards.map(
-          ([n0, nc]): Task => [
-            'dwconv2d_forward',
-            out.ptr + n0 * outImg,
-            x.ptr + n0 * inImg,
-            filter.ptr,
-            bp,
-            geom,
-            nc,
-            relu,
-            0,
-            OH,
-          ],
-        ),
-      );
-    }
-  });
+  // [first image, images, first row, end row] per task. Too few images to go round: cut each into row
+  // ranges (same bits; lets batch 1 use every thread).
+  const ranges: Array<[number, number, number, number]> =
+    N < SHARDS
+      ? imageParts(N, OH, Math.min(Math.ceil(SHARDS / N), OH)).map(([n, r0, r1]) => [n, 1, r0, r1])
+      : shards.map(([n0, nc]) => [n0, nc, 0, OH]);
+  withGeometry(geo, (geom) =>
+    runTasks(
+      ranges.map(
+        ([n0, nc, r0, r1]): Task => [
+          'dwconv2d_forward',
+          out.ptr + n0 * outImg,
+          x.ptr + n0 * inImg,
+          filter.ptr,
+          bp,
+          geom,
+          nc,
+          relu,
+          r0,
+          r1,
+        ],
+      ),
+    ),
+  );
   recordConv(x, filter, bias, out, relu, (d, gx, gw, gb) => {
     withGeometry(geo, (geom) => {
       if (gx) {

@@ -41,6 +41,23 @@ export function addShardSums(into: number[], sizes: number[], bufs: number[][]):
   }
 }
 
+/**
+ * Each of N images cut into `parts` ranges of its M outputs (rows or pixels): [image, start, end] of
+ * every non-empty range, for batches too small to fill the shards. Outputs are computed on their own,
+ * so the cut does not change the bits.
+ */
+export function imageParts(N: number, M: number, parts: number): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
+  for (let n = 0; n < N; n++) {
+    for (let p = 0; p < parts; p++) {
+      const m0 = Math.floor((M * p) / parts),
+        m1 = Math.floor((M * (p + 1)) / parts);
+      if (m1 > m0) out.push([n, m0, m1]);
+    }
+  }
+  return out;
+}
+
 /** Output pixels per im2col block: the block (MB, KK) is kept around `floats` floats so it stays in cache. */
 export function blockRows(KK: number, M: number, floats = 32768): number {
   const mb = Math.max(4, Math.floor(floats / KK / 4) * 4);
@@ -52,31 +69,42 @@ function imageBytes(geo: Geometry2d): [number, number] {
   return [geo.H * geo.W * geo.C * 4, geo.OH * geo.OW * geo.K * 4];
 }
 
+// One task per shard of whole images of the convolution `geo`, each with its own packed weights
+// (`packN` floats) and im2col block (MB rows); `task` gets the shard's byte offsets into the
+// convolution's input and output.
+function imageTasks(
+  geo: Geometry2d,
+  N: number,
+  MB: number,
+  packN: number,
+  task: (inOff: number, outOff: number, nc: number, pack: number, col: number, geom: number) => Task,
+): void {
+  const KK = geo.KH * geo.KW * (geo.C / geo.G);
+  const [inImg, outImg] = imageBytes(geo);
+  withGeometry(geo, (geom) =>
+    runShards(shardRanges(N), [packN, MB * KK], ([n0, nc], [pack, col]) =>
+      task(n0 * inImg, n0 * outImg, nc, pack!, col!, geom),
+    ),
+  );
+}
+
 /**
  * dx (+)= the input gradient of the convolution `geo` for dy, on conv2d_backward_input: images are
  * independent, so each shard scatters into its own slice of dx. `weight` is (KH, KW, C/G, K).
  */
 export function conv2dInputGrad(gx: number, dy: number, weight: number, geo: Geometry2d, N: number, MB: number): void {
-  const KK = geo.KH * geo.KW * (geo.C / geo.G);
-  const packN = geo.G * k().pack_b_size(geo.K / geo.G, KK);
-  const [inImg, outImg] = imageBytes(geo);
-  withGeometry(geo, (geom) =>
-    runShards(
-      shardRanges(N),
-      [packN, MB * KK],
-      ([n0, nc], [pack, col]): Task => [
-        'conv2d_backward_input',
-        gx + n0 * inImg,
-        dy + n0 * outImg,
-        weight,
-        pack!,
-        col!,
-        geom,
-        nc,
-        MB,
-      ],
-    ),
-  );
+  const packN = geo.G * k().pack_b_size(geo.K / geo.G, geo.KH * geo.KW * (geo.C / geo.G));
+  imageTasks(geo, N, MB, packN, (inOff, outOff, nc, pack, col, geom) => [
+    'conv2d_backward_input',
+    gx + inOff,
+    dy + outOff,
+    weight,
+    pack,
+    col,
+    geom,
+    nc,
+    MB,
+  ]);
 }
 
 /**
@@ -93,28 +121,20 @@ export function conv2dForwardImages(
   MB: number,
   relu: 0 | 1,
 ): void {
-  const KK = geo.KH * geo.KW * (geo.C / geo.G);
-  const packN = geo.G * k().pack_b_size(KK, geo.K / geo.G);
-  const [inImg, outImg] = imageBytes(geo);
-  withGeometry(geo, (geom) =>
-    runShards(
-      shardRanges(N),
-      [packN, MB * KK],
-      ([n0, nc], [pack, col]): Task => [
-        'conv2d_forward',
-        out + n0 * outImg,
-        inp + n0 * inImg,
-        weight,
-        bias,
-        pack!,
-        col!,
-        geom,
-        nc,
-        MB,
-        relu,
-      ],
-    ),
-  );
+  const packN = geo.G * k().pack_b_size(geo.KH * geo.KW * (geo.C / geo.G), geo.K / geo.G);
+  imageTasks(geo, N, MB, packN, (inOff, outOff, nc, pack, col, geom) => [
+    'conv2d_forward',
+    out + outOff,
+    inp + inOff,
+    weight,
+    bias,
+    pack,
+    col,
+    geom,
+    nc,
+    MB,
+    relu,
+  ]);
 }
 
 /**
