@@ -13,12 +13,15 @@ export {
   MAX_THREADS,
 } from './wasm/bindings.js';
 export type { Build, Engine, ReadyOptions, KernelExports } from './wasm/bindings.js';
+export type { ThreadPool } from './wasm/pool.js';
+export type { Task, KernelName } from './wasm/abi.js';
 export { getArena, Arena } from './wasm/arena.js';
 export { Tensor, tensor, zeros, scalar, tidy, keep } from './tensor.js';
-export type { DType } from './tensor.js';
+export type { DType, Nested } from './tensor.js';
 export { grads, valueAndGrads, noGrad, Tape } from './autograd.js';
-export { outSize, samePadding, resolvePadding, windowGeometry } from './geom.js';
-export type { Padding, Pad } from './geom.js';
+export type { TapeNode } from './autograd.js';
+export { outSize, samePadding, resolvePadding, windowGeometry, convGeometry } from './geom.js';
+export type { Padding, Pad, WindowGeometry, ConvGeometry, ConvWindowOptions } from './geom.js';
 export { conv2d } from './ops/conv2d.js';
 export type { Conv2dOptions } from './ops/conv2d.js';
 export { depthwiseConv2d } from './ops/dwconv2d.js';
@@ -30,6 +33,7 @@ export type { ConvAlgorithm, WinogradTile } from './ops/winograd.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';
 export { matMul, dense } from './ops/dense.js';
+export type { DenseOptions } from './ops/dense.js';
 export {
   relu,
   sigmoid,
@@ -47,6 +51,7 @@ export {
 } from './ops/act.js';
 export type { ReluOptions } from './ops/act.js';
 export { zeroPadding2d, cropping2d } from './ops/pad2d.js';
+export type { Sides2d } from './ops/pad2d.js';
 export { upSampling2d } from './ops/resize.js';
 export type { Interpolation } from './ops/resize.js';
 export { permute } from './ops/permute.js';
@@ -60,10 +65,11 @@ export type { AdamConfig } from './optim/adam.js';
 export { RMSprop } from './optim/rmsprop.js';
 export type { RMSpropConfig } from './optim/rmsprop.js';
 export { Optimizer } from './optim/optimizer.js';
+export type { ParamGrad, OptimizerState } from './optim/optimizer.js';
 export * as schedules from './optim/schedules.js';
 export type { LearningRateSchedule, StepDecayConfig, CosineDecayConfig } from './optim/schedules.js';
 export { Layer } from './nn/layer.js';
-export type { Weight, StateWeight, CallArgs, ActivationName, InitializerName } from './nn/layer.js';
+export type { Weight, StateWeight, CallArgs, ActivationName, InitializerName, WeightSpec } from './nn/layer.js';
 export {
   layers,
   Conv2D,

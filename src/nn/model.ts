@@ -1039,7 +1039,7 @@ export class Sequential extends Model {
     this.graphCache = null;
   }
 
-  /** The chain: slot i feeds layer i, whose output is slot i + 1. Shape errors come from the layers as they are. */
+  /** @internal The chain: slot i feeds layer i, whose output is slot i + 1. Shape errors come from the layers as they are. */
   protected makeGraph(): Graph {
     if (this.stack.length === 0) throw new Error('Sequential: the model has no layers');
     let s = [...this.stack[0].inputShape!];

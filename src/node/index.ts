@@ -2,3 +2,5 @@
 export { saveModelFile, loadModelFile } from './model.js';
 export { loadIdxDir, defaultMnistDir } from './data.js';
 export { loadLayersModelFile, saveLayersModelFile } from './layers-file.js';
+export type { LoadIdxOptions } from './data.js';
+export type { MnistData, MnistSplit } from '../data/idx.js';

@@ -25,7 +25,7 @@
 // larger than the taps reach, i.e. kernel < stride with 'valid').
 import type { Model } from '../nn/model.js';
 import type { Layer } from '../nn/layer.js';
-import { conv2dTransposeShape, windowGeometry, type Padding } from '../geom.js';
+import { conv2dTransposeShape, convGeometry, type ConvWindowOptions, windowGeometry, type Padding } from '../geom.js';
 import { AttributeType, DataType, onnxType } from './onnx-schema.js';
 import { show } from '../show.js';
 
@@ -372,10 +372,9 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         const what = layer.className;
         toNCHW(name, what);
         const [KH, KW] = pair(cfg.kernelSize);
-        const [SH, SW] = pair(cfg.strides ?? 1);
-        const [DH, DW] = pair(cfg.dilationRate ?? 1);
         const [H, W, C] = s;
-        const g = windowGeometry(name, H, W, (KH - 1) * DH + 1, (KW - 1) * DW + 1, SH, SW, cfg.padding as Padding);
+        const g = convGeometry(name, H, W, KH, KW, cfg as ConvWindowOptions);
+        const { SH, SW, DH, DW } = g;
         const window = [
           ints('kernel_shape', [KH, KW]),
           ints('strides', [SH, SW]),
