@@ -531,7 +531,13 @@ export async function loadONNX(bytes: Uint8Array | ArrayBuffer, opts: LoadONNXOp
     fail(`inputLayout must be 'nchw' or 'nhwc', got ${JSON.stringify(layout)}`);
   const plan = planImport(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
   await ready();
-  return buildModel(plan, layout, opts.name);
+  try {
+    return buildModel(plan, layout, opts.name);
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    if (msg.startsWith('loadONNX:')) throw e;
+    return fail(msg);
+  }
 }
 
 interface Plan {
@@ -624,7 +630,16 @@ function buildModel(plan: Plan, layout: 'nchw' | 'nhwc', name?: string): Model {
     inputs.push(t);
     env.set(inp.name, b.sym(t, s, nhwcIn ? 'nhwc' : 'native'));
   }
-  for (const n of plan.nodes) convertNode(b, n, env);
+  for (const n of plan.nodes) {
+    try {
+      convertNode(b, n, env);
+    } catch (e) {
+      const msg = (e as Error).message ?? String(e);
+      // Layer checks name the layer; say which node it came from.
+      if (msg.startsWith('loadONNX:')) throw e;
+      fail(`node '${n.name || n.op_type}' (${n.op_type}): ${msg}`);
+    }
+  }
   const outputs = plan.outputs.map((o) => {
     const v = env.get(o)!;
     if (v.kind === 'const')
@@ -1542,6 +1557,8 @@ function reshapeTarget(b: Builder, what: string, inShape: number[], target: numb
 
 function reshapeSym(b: Builder, base: string, _what: string, x: Sym, shape: number[]): Sym {
   if (shape.join() === x.shape.join()) return x;
+  // view(N, -1) of an image is a Flatten: keep the NHWC order and permute the next Gemm's rows.
+  if (shape.length === 2 && x.shape.length === 4 && x.layout === 'nhwc') return flatten(b, base, _what, 1, x);
   let src: SymbolicTensor;
   // An NHWC image of 1x1 pixels (or 1 channel) stores its values in ONNX order.
   if (x.layout === 'nhwc' && (x.shape[2] * x.shape[3] === 1 || x.shape[1] === 1)) src = x.t;
