@@ -582,7 +582,7 @@ export function planImport(bytes: Uint8Array): Plan {
     if (!vi.name || consts.has(vi.name)) continue;
     const tt = vi.type?.tensor_type;
     if (!tt) fail(`input '${vi.name}' is not a tensor`);
-    if (tt!.elem_type !== undefined && tt!.elem_type !== 1) {
+    if (tt!.elem_type && tt!.elem_type !== 1) {
       fail(
         `input '${vi.name}' has element type ${DTYPE_NAMES[tt!.elem_type] ?? tt!.elem_type}; the importer takes float32 inputs`,
       );
@@ -592,7 +592,8 @@ export function planImport(bytes: Uint8Array): Plan {
       fail(`input '${vi.name}' must have a batch axis and at least one more (got rank ${dims.length})`);
     const shape = dims.map((d, i) => {
       if (i === 0) return BATCH;
-      if (d.dim_value === undefined || d.dim_value === null) {
+      // protobufjs puts field defaults on the prototype: a set dim_value is an own property.
+      if (!Object.hasOwn(d, 'dim_value')) {
         return fail(
           `input '${vi.name}' has an unknown size on axis ${i} (${d.dim_param || 'no value'}); export it with a fixed ${i === 1 ? 'channel count' : 'image size'}`,
         );
@@ -603,8 +604,8 @@ export function planImport(bytes: Uint8Array): Plan {
       return v;
     });
     checkDims(shape.slice(1), `input '${vi.name}'`);
-    const b0 = dims[0].dim_value;
-    inputs.push({ name: vi.name, shape, batch: b0 === undefined || b0 === null ? null : int(b0, 'batch') });
+    const b0 = Object.hasOwn(dims[0], 'dim_value') ? int(dims[0].dim_value, 'batch') : null;
+    inputs.push({ name: vi.name, shape, batch: b0 });
   }
   if (inputs.length === 0) fail('the graph has no input other than initializers');
   const outputs = (g.output ?? []).map((o) => o.name ?? '');
@@ -637,7 +638,7 @@ function buildModel(plan: Plan, layout: 'nchw' | 'nhwc', name?: string): Model {
       const msg = (e as Error).message ?? String(e);
       // Layer checks name the layer; say which node it came from.
       if (msg.startsWith('loadONNX:')) throw e;
-      fail(`node '${n.name || n.op_type}' (${n.op_type}): ${msg}`);
+      fail(msg.startsWith("node '") ? msg : `node '${n.name || n.op_type}' (${n.op_type}): ${msg}`);
     }
   }
   const outputs = plan.outputs.map((o) => {
@@ -1534,11 +1535,12 @@ function flatten(b: Builder, base: string, what: string, axisRaw: number, x: Sym
 }
 
 /** A Reshape target resolved against the input shape; the first entry must keep the batch axis. */
-function reshapeTarget(b: Builder, what: string, inShape: number[], target: number[]): number[] {
-  if (target.length === 0) fail(`${what}: reshaping to a scalar is not supported`);
+function reshapeTarget(b: Builder, what: string, inShape: number[], rawTarget: number[]): number[] {
+  const target = rawTarget.map((d) => (Number.isNaN(d) ? 'N' : String(d))).join(', ');
+  if (rawTarget.length === 0) fail(`${what}: reshaping to a scalar is not supported`);
   const feat = sizeOf(inShape.slice(1));
-  const t0 = target[0];
-  const rest = target.slice(1).map((d, i) => (d === 0 ? inShape[i + 1] : d));
+  const t0 = rawTarget[0];
+  const rest = rawTarget.slice(1).map((d, i) => (d === 0 ? inShape[i + 1] : d));
   if (rest.some((d) => Number.isNaN(d))) fail(`${what}: the target shape depends on the batch size off the batch axis`);
   if (!(b.isBatch(t0) || t0 === 0 || (t0 === -1 && !rest.includes(-1)))) {
     fail(`${what}: the target shape [${target}] changes the batch axis, which is not supported`);
