@@ -1015,10 +1015,19 @@ function convertNode(b: Builder, n: NodeMsg, env: Map<string, Val>): Val | undef
       const raw = ax ? Array.from(ax.data) : attrs.ints('axes');
       const r = x.shape.length;
       const axes = (raw ?? x.shape.map((_, i) => i)).map((a) => normAxis(a, r, what)).sort();
-      if (r !== 4 || axes.join() !== '2,3')
-        fail(`${what}: only reductions over the spatial axes [2, 3] of an NCHW image are supported (axes [${raw}])`);
       const keep = attrs.int('keepdims', 1) !== 0;
       const L = op === 'ReduceMax' ? GlobalMaxPooling2D : GlobalAveragePooling2D;
+      // Axes [1, 2] of a value held as ONNX orders it: a channels-last image (tf2onnx's graphs).
+      if (r === 4 && axes.join() === '1,2' && x.layout === 'native') {
+        const t = b.apply(new L({ keepdims: keep }), base, x.t);
+        const C = x.shape[3];
+        return set(keep ? b.sym(t, [BATCH, 1, 1, C], 'native') : b.sym(t, [BATCH, C], 'native'));
+      }
+      if (r !== 4 || axes.join() !== '2,3')
+        fail(
+          `${what}: only reductions over the spatial axes of an image ([2, 3] of NCHW, [1, 2] of NHWC) are ` +
+            `supported (axes [${raw}])`,
+        );
       const t = b.apply(new L({ keepdims: keep }), base, b.nhwc(x, base));
       return set(keep ? b.sym(t, [BATCH, x.shape[1], 1, 1], 'nhwc') : b.sym(t, [BATCH, x.shape[1]], 'native'));
     }

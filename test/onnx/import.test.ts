@@ -109,6 +109,18 @@ describe('options and Node helper', () => {
   });
 });
 
+describe('channels-last graphs (tf2onnx style)', () => {
+  it('Transposes around the convolutions cost nothing: the NHWC values are used as they are', async () => {
+    for (const name of ['channels_last_op9', 'channels_last_op13']) {
+      const f = fixture(name);
+      const m = await sn.loadONNX(f.bytes);
+      expect(m.inputShape).toEqual([12, 10, 3]);
+      expect(m.layers.filter((l) => l.className === 'Permute').length, name).toBe(0);
+      m.dispose();
+    }
+  });
+});
+
 describe('fine-tuning an imported model', () => {
   it('BatchNormalization is imported with its running statistics and updated by fit', async () => {
     const f = fixture('resnet18_w16');
