@@ -1259,7 +1259,8 @@ function convTranspose(
     const tot = [full[0] - want[0], full[1] - want[1]];
     if (tot.some((t) => t < 0))
       fail(`${what}: output_shape [${want}] is larger than the transposed convolution's output [${full}]`);
-    const lower = auto === 'SAME_LOWER';
+    // ONNX: only SAME_UPPER puts the odd pixel at the end; output_shape alone pads like SAME_LOWER.
+    const lower = auto !== 'SAME_UPPER';
     const split = (t: number) =>
       lower ? [t - Math.floor(t / 2), Math.floor(t / 2)] : [Math.floor(t / 2), t - Math.floor(t / 2)];
     const [a0, a1] = split(tot[0]),
