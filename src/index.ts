@@ -99,6 +99,17 @@ export type {
   SoftmaxConfig,
 } from './nn/reshaping.js';
 export { DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './nn/convolutional.js';
+export { PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax, Slice, Affine, Pool2D } from './nn/onnx-layers.js';
+export type {
+  PReluConfig,
+  ClipConfig,
+  ScaledEluConfig,
+  HardSigmoidConfig,
+  LogSoftmaxConfig,
+  SliceConfig,
+  AffineConfig,
+  Pool2DConfig,
+} from './nn/onnx-layers.js';
 export type { DepthwiseConv2DConfig, SeparableConv2DConfig, Conv2DTransposeConfig } from './nn/convolutional.js';
 export { Model, Sequential, model } from './nn/model.js';
 export type { CompileArgs, FitArgs, History, Callbacks, Logs, ModelArgs } from './nn/model.js';

@@ -4,7 +4,7 @@ import type { Model } from '../nn/model.js';
 import type { LoadONNXOptions } from '../onnx/import.js';
 
 /**
- * Reads a .onnx file and imports it with {@link loadONNX} (see there for the options). Errors name
+ * Reads a .onnx file and imports it with simdnet's `loadONNX` (see there for the options). Errors name
  * the file.
  */
 export async function loadONNXFile(path: string, opts?: LoadONNXOptions): Promise<Model> {
