@@ -63,7 +63,15 @@ export interface LoadONNXOptions {
   inputLayout?: 'nchw' | 'nhwc';
   /** Model name (default: the ONNX graph's name, or 'onnx_model'). */
   name?: string;
+  /** Reader of external tensor data (loadONNXFile supplies one that reads next to the model file). */
+  externalData?: ExternalData;
 }
+
+/**
+ * Reads the bytes of a tensor stored outside the model file: `location` (relative to the model),
+ * `offset`, `length` (undefined: to the end of the file); `what` names the tensor for errors.
+ */
+export type ExternalData = (location: string, offset: number, length: number | undefined, what: string) => Uint8Array;
 
 /** Lowest and highest default-domain opset the importer reads. */
 export const MIN_OPSET = 9;
@@ -218,19 +226,38 @@ function checkDims(dims: number[], what: string): void {
 }
 
 /** A TensorProto's values; checks the data against the dims. */
-function readTensor(t: TensorMsg, what: string): Const {
+function readTensor(t: TensorMsg, what: string, external?: ExternalData): Const {
   const name = `${what}${t.name ? ` '${t.name}'` : ''}`;
+  let ext: Uint8Array | null = null;
   if (t.data_location === 1 || (t.external_data && t.external_data.length > 0)) {
-    fail(
-      `${name} keeps its data outside the model file (external data); in Node, loadONNXFile(path) reads it, ` +
-        'or save the model as one file (onnx.save_model(m, path, save_as_external_data=False))',
+    const kv = new Map(
+      (t.external_data ?? []).map((e) => {
+        const { key, value } = e as { key?: string; value?: string };
+        return [key ?? '', value ?? ''] as const;
+      }),
     );
+    const location = kv.get('location') ?? '';
+    if (!external) {
+      fail(
+        `${name} keeps its data outside the model file (external data in '${location}'); in Node, ` +
+          'loadONNXFile(path) reads it from next to the model, or save the model as one file ' +
+          '(onnx.save_model(m, path, save_as_external_data=False))',
+      );
+    }
+    const num = (k: string) => {
+      const v = kv.get(k);
+      if (v === undefined) return undefined;
+      if (!/^[0-9]+$/.test(v)) return fail(`${name}: external data ${k} '${v}' is not a non-negative integer`);
+      return Number(v);
+    };
+    if (!location) fail(`${name}: external data without a location`);
+    ext = external!(location, num('offset') ?? 0, num('length'), name);
   }
   const dims = (t.dims ?? []).map((d) => int(d, `${name} dims`));
   checkDims(dims, name);
   const n = sizeOf(dims);
   const dt = t.data_type ?? 0;
-  const raw = t.raw_data && t.raw_data.length > 0 ? t.raw_data : null;
+  const raw = ext ?? (t.raw_data && t.raw_data.length > 0 ? t.raw_data : null);
   const isInt = dt !== 1 && dt !== 10 && dt !== 11 && dt !== 16;
   const fromRaw = (bytes: number, read: (v: DataView, o: number) => number): Float64Array => {
     if (!raw) return new Float64Array(0);
@@ -529,7 +556,7 @@ export async function loadONNX(bytes: Uint8Array | ArrayBuffer, opts: LoadONNXOp
   const layout = opts.inputLayout ?? 'nchw';
   if (layout !== 'nchw' && layout !== 'nhwc')
     fail(`inputLayout must be 'nchw' or 'nhwc', got ${JSON.stringify(layout)}`);
-  const plan = planImport(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+  const plan = planImport(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), opts.externalData);
   await ready();
   try {
     return buildModel(plan, layout, opts.name);
@@ -550,7 +577,7 @@ interface Plan {
 }
 
 /** Decodes and checks the whole file: everything that can be refused is refused here. */
-export function planImport(bytes: Uint8Array): Plan {
+export function planImport(bytes: Uint8Array, external?: ExternalData): Plan {
   const m = decode(bytes);
   const opset = defaultOpset(m);
   const g = m.graph!;
@@ -575,7 +602,7 @@ export function planImport(bytes: Uint8Array): Plan {
   const consts = new Map<string, Const>();
   for (const t of g.initializer ?? []) {
     if (!t.name) fail('an initializer has no name');
-    consts.set(t.name!, readTensor(t, 'initializer'));
+    consts.set(t.name!, readTensor(t, 'initializer', external));
   }
   const inputs: Plan['inputs'] = [];
   for (const vi of g.input ?? []) {

@@ -198,7 +198,7 @@ describe('loadONNX errors', () => {
     ];
     const conv: NodeSpec = { op: 'Conv', name: 'c', inputs: ['x', 'w'], outputs: ['out'] };
     await expect(sn.loadONNX(modelBytes([conv], { inits }))).rejects.toThrow(
-      /initializer 'w' keeps its data outside the model file \(external data\)/,
+      /initializer 'w' keeps its data outside the model file \(external data in 'weights\.bin'\); in Node, loadONNXFile/,
     );
   });
 

@@ -7,6 +7,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { loadONNXFile } from '../../src/node/index.js';
 import { toONNX } from '../../src/onnx/export.js';
+import { onnxType } from '../../src/onnx/onnx-schema.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { diff, fixture, fixtureNames, runOrt } from './fixtures.js';
 
 const TOL = 1e-4;
@@ -95,6 +99,55 @@ describe('options and Node helper', () => {
     await expect(loadONNXFile('/nonexistent/model.onnx')).rejects.toThrow(
       /cannot read ONNX file \/nonexistent\/model\.onnx/,
     );
+  });
+
+  it('external data: loadONNXFile reads it next to the model, loadONNX(bytes) refuses it, paths stay inside', async () => {
+    const f = fixture('lenet5_op11');
+    const T = onnxType('ModelProto');
+    const msg = T.decode(f.bytes) as unknown as {
+      graph: { initializer: Array<{ raw_data: Uint8Array; data_location?: number; external_data?: unknown[] }> };
+    };
+    const parts: Uint8Array[] = [];
+    let off = 0;
+    const write = async (location: string) => {
+      for (const t of msg.graph.initializer) {
+        if (!t.raw_data || t.raw_data.length === 0) continue;
+        const len = t.raw_data.length;
+        parts.push(t.raw_data);
+        t.external_data = [
+          { key: 'location', value: location },
+          { key: 'offset', value: String(off) },
+          { key: 'length', value: String(len) },
+        ];
+        t.data_location = 1;
+        t.raw_data = new Uint8Array(0);
+        off += len;
+      }
+      return T.encode(msg as never).finish();
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'simdnet-ext-'));
+    try {
+      const bytes = await write('weights.bin');
+      await writeFile(join(dir, 'model.onnx'), bytes);
+      await writeFile(join(dir, 'weights.bin'), Buffer.concat(parts));
+      const m = await loadONNXFile(join(dir, 'model.onnx'));
+      expect(diff(predict(m, f.input, f.inputShape), f.output).max).toBeLessThanOrEqual(TOL * 0.2);
+      m.dispose();
+      await expect(sn.loadONNX(bytes)).rejects.toThrow(
+        /keeps its data outside the model file \(external data in 'weights\.bin'\)/,
+      );
+      const T2 = T.decode(bytes) as unknown as {
+        graph: { initializer: Array<{ external_data: Array<{ key: string; value: string }> }> };
+      };
+      for (const t of T2.graph.initializer)
+        for (const e of t.external_data ?? []) if (e.key === 'location') e.value = '../weights.bin';
+      await writeFile(join(dir, 'evil.onnx'), T.encode(T2 as never).finish());
+      await expect(loadONNXFile(join(dir, 'evil.onnx'))).rejects.toThrow(
+        /external data location '\.\.\/weights\.bin' is outside the model's directory/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('weights are re-laid once: Gemm after Flatten of an NHWC image reads permuted rows, no transpose before it', async () => {
