@@ -419,7 +419,11 @@ const nodeName = (n: NodeMsg, i: number) => `'${n.name || `#${i}`}'`;
 // ---------------------------------------------------------------------------------------------
 // Graph values
 
-type Layout = 'nhwc' | 'native' | 'perm';
+type Layout = 'nhwc' | 'native' | 'perm' | 'nhwc5';
+
+// 'nhwc5': a rank-5 value [N, a, b, H, W] made by splitting the channels of an NHWC image (the
+// view of a channel shuffle), stored [N, H, W, a, b]; stored axis k holds ONNX axis NHWC5[k].
+const NHWC5 = [0, 3, 4, 1, 2];
 
 interface Sym {
   kind: 'sym';
@@ -475,7 +479,9 @@ class Builder {
     if (v.layout === 'native') return v.t;
     if (!v.cache.native) {
       v.cache.native =
-        v.layout === 'perm' ? v.toNative!() : this.apply(new Permute({ dims: [3, 1, 2] }), `${base}_to_nchw`, v.t);
+        v.layout === 'perm'
+          ? v.toNative!()
+          : this.apply(new Permute({ dims: v.layout === 'nhwc5' ? [3, 4, 1, 2] : [3, 1, 2] }), `${base}_to_nchw`, v.t);
     }
     return v.cache.native;
   }
@@ -499,6 +505,7 @@ const shapeText = (s: readonly number[]) => s.map((d) => (d === BATCH ? 'N' : St
 
 /** The stored axis (with batch) of ONNX axis `a` of a value in `layout`. */
 function storedAxis(v: Sym, a: number): number {
+  if (v.layout === 'nhwc5') return NHWC5.indexOf(a);
   if (v.layout !== 'nhwc') return a;
   return [0, 3, 1, 2][a];
 }
@@ -915,7 +922,7 @@ function convertNode(b: Builder, n: NodeMsg, env: Map<string, Val>): Val | undef
     case 'PRelu': {
       const x = symIn(0);
       const slope = constIn(1, 'slope');
-      const v = x.layout === 'perm' ? b.sym(b.native(x, base), x.shape, 'native') : x;
+      const v = x.layout === 'perm' || x.layout === 'nhwc5' ? b.sym(b.native(x, base), x.shape, 'native') : x;
       const { shape, data } = constFor(slope, v, what);
       const t = b.apply(new PRelu({ alphaShape: shape }), base, v.t, [data]);
       return set(b.sym(t, x.shape, v.layout));
@@ -1458,7 +1465,7 @@ function binary(b: Builder, base: string, what: string, op: string, x: Val | und
     return b.sym(t, [BATCH, ...shape], r4 ? 'nhwc' : 'native');
   }
   const [v, c, constFirst] = x.kind === 'sym' ? [x, (y as Cst).c, false] : [y as Sym, x.c, true];
-  const src = v.layout === 'perm' ? b.sym(b.native(v, base), v.shape, 'native') : v;
+  const src = v.layout === 'perm' || v.layout === 'nhwc5' ? b.sym(b.native(v, base), v.shape, 'native') : v;
   const k = constFor(c, src, what);
   let scale: Float32Array | null = null,
     offset: Float32Array | null = null;
@@ -1567,7 +1574,7 @@ function flatten(b: Builder, base: string, what: string, axisRaw: number, x: Sym
   }
   if (x.layout === 'perm') return x;
   if (r === 2) return x;
-  const t = b.apply(new Flatten(), base, x.t);
+  const t = b.apply(new Flatten(), base, b.native(x, base));
   return b.sym(t, [BATCH, feat], 'native');
 }
 
@@ -1598,6 +1605,16 @@ function reshapeSym(b: Builder, base: string, _what: string, x: Sym, shape: numb
   if (shape.join() === x.shape.join()) return x;
   // view(N, -1) of an image is a Flatten: keep the NHWC order and permute the next Gemm's rows.
   if (shape.length === 2 && x.shape.length === 4 && x.layout === 'nhwc') return flatten(b, base, _what, 1, x);
+  // Channel shuffle: splitting the channels of an NHWC image, and merging them back, is a reshape of
+  // the stored tensor (channel c = i * b + j either way).
+  if (x.layout === 'nhwc' && shape.length === 5 && shape[3] === x.shape[2] && shape[4] === x.shape[3]) {
+    const t = b.apply(new Reshape({ targetShape: [shape[3], shape[4], shape[1], shape[2]] }), base, x.t);
+    return b.sym(t, shape, 'nhwc5');
+  }
+  if (x.layout === 'nhwc5' && shape.length === 4 && shape[2] === x.shape[3] && shape[3] === x.shape[4]) {
+    const t = b.apply(new Reshape({ targetShape: [shape[2], shape[3], shape[1]] }), base, x.t);
+    return b.sym(t, shape, 'nhwc');
+  }
   let src: SymbolicTensor;
   // An NHWC image of 1x1 pixels (or 1 channel) stores its values in ONNX order.
   if (x.layout === 'nhwc' && (x.shape[2] * x.shape[3] === 1 || x.shape[1] === 1)) src = x.t;
@@ -1618,6 +1635,12 @@ function transpose(b: Builder, base: string, what: string, attrs: Attrs, x: Sym)
     // NCHW -> NHWC of an NHWC-stored value is the stored tensor itself, and back.
     if (x.layout === 'nhwc' && perm.join() === '0,2,3,1') return b.sym(x.t, shape, 'native');
     if (x.layout === 'native' && perm.join() === '0,3,1,2') return b.sym(x.t, shape, 'nhwc');
+  }
+  if (x.layout === 'nhwc5') {
+    // Stored axis k of the output holds ONNX axis perm[NHWC5[k]] of the input, at stored NHWC5.indexOf(that).
+    const dims = [1, 2, 3, 4].map((k) => NHWC5.indexOf(perm[NHWC5[k]]));
+    const t = b.apply(new Permute({ dims }), base, x.t);
+    return b.sym(t, shape, 'nhwc5');
   }
   const t = b.apply(new Permute({ dims: perm.slice(1) }), base, b.native(x, base));
   return b.sym(t, shape, 'native');

@@ -40,7 +40,14 @@ function toNHWC(x: Float32Array, [N, C, H, W]: number[]): Float32Array {
 
 describe('PyTorch-exported fixtures', () => {
   expect(fixtureNames).toEqual(
-    expect.arrayContaining(['lenet5_op11', 'resnet18_w16', 'mobilenet_v2_w35', 'squeezenet1_1', 'opzoo_op17']),
+    expect.arrayContaining([
+      'shufflenet_v2_x0_5',
+      'lenet5_op11',
+      'resnet18_w16',
+      'mobilenet_v2_w35',
+      'squeezenet1_1',
+      'opzoo_op17',
+    ]),
   );
   for (const name of fixtureNames) {
     it(`${name}: matches PyTorch and onnxruntime; save → load → toONNX still matches`, async () => {
@@ -158,6 +165,20 @@ describe('options and Node helper', () => {
     const classes = m.layers.map((l) => l.className);
     expect(classes).toContain('Conv2D');
     expect(classes).toContain('Dense');
+    m.dispose();
+  });
+});
+
+describe('channel shuffle', () => {
+  it('ShuffleNetV2: view → transpose → view of the NHWC channels is one 5-d Permute per shuffle', async () => {
+    const f = fixture('shufflenet_v2_x0_5');
+    const m = await sn.loadONNX(f.bytes);
+    const permutes = m.layers.filter((l) => l.className === 'Permute');
+    const shuffles = m.layers.filter((l) => l.className === 'Reshape').length / 2;
+    expect(shuffles).toBeGreaterThan(10);
+    // The input's transpose, then one per shuffle (a [H, W, g, C/g] -> [H, W, C/g, g] swap).
+    expect(permutes.length).toBe(1 + shuffles);
+    expect(permutes.slice(1).every((l) => (l.getConfig().dims as number[]).join() === '1,2,4,3')).toBe(true);
     m.dispose();
   });
 });
