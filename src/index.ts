@@ -105,6 +105,17 @@ export type {
   SoftmaxConfig,
 } from './nn/reshaping.js';
 export { DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './nn/convolutional.js';
+export { PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax, Slice, Affine, Pool2D } from './nn/onnx-layers.js';
+export type {
+  PReluConfig,
+  ClipConfig,
+  ScaledEluConfig,
+  HardSigmoidConfig,
+  LogSoftmaxConfig,
+  SliceConfig,
+  AffineConfig,
+  Pool2DConfig,
+} from './nn/onnx-layers.js';
 export type { DepthwiseConv2DConfig, SeparableConv2DConfig, Conv2DTransposeConfig } from './nn/convolutional.js';
 export { Model, Sequential, model } from './nn/model.js';
 export type { CompileArgs, FitArgs, History, Callbacks, Logs, ModelArgs } from './nn/model.js';
@@ -127,6 +138,7 @@ export type {
   LayersWeightData,
   SaveLayersOptions,
 } from './tfjs/layers-format.js';
+export type { LoadONNXOptions } from './onnx/import.js';
 export { meanSquaredError, meanAbsoluteError, binaryCrossentropy } from './ops/loss.js';
 export { maximum, minimum, concat, broadcastBinary } from './ops/merge.js';
 export { Rng } from './rng.js';
@@ -135,6 +147,7 @@ import { Sequential } from './nn/model.js';
 import type { Layer as L } from './nn/layer.js';
 import type { Model as M } from './nn/model.js';
 import type { ToONNXOptions } from './onnx/export.js';
+import type { LoadONNXOptions } from './onnx/import.js';
 /**
  * The model as ONNX bytes (opset 13, NHWC inputs); see onnx/export.ts. Async because the exporter
  * and its protobuf library are loaded only when asked for.
@@ -142,6 +155,16 @@ import type { ToONNXOptions } from './onnx/export.js';
 export async function toONNX(model: M, opts?: ToONNXOptions): Promise<Uint8Array> {
   const { toONNX: exportONNX } = await import('./onnx/export.js');
   return exportONNX(model, opts);
+}
+/**
+ * Imports an ONNX CNN (the bytes of a .onnx file from torch.onnx.export or tf2onnx, opsets 9–21) as
+ * a functional Model that predicts, fits, saves and exports; see onnx/import.ts. The model takes its
+ * input as the file declares it (NCHW for PyTorch) unless `opts.inputLayout` is 'nhwc'. Async: the
+ * importer and its protobuf library load only when asked for.
+ */
+export async function loadONNX(bytes: Uint8Array | ArrayBuffer, opts?: LoadONNXOptions): Promise<M> {
+  const { loadONNX: importONNX } = await import('./onnx/import.js');
+  return importONNX(bytes, opts);
 }
 /** tfjs-style factory: `sn.sequential({layers: [...]})`. */
 export function sequential(cfg?: { layers?: L[]; name?: string; seed?: number }): Sequential {

@@ -29,6 +29,7 @@ import { tensor } from '../tensor.js';
 import { InputLayer } from './layer.js';
 import { Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, mergeLayers } from './merge.js';
 import { reshapingLayerClasses, reshapingLayers } from './reshaping.js';
+import { onnxLayerClasses } from './onnx-layers.js';
 import { show } from '../show.js';
 import { checkLayerOptions } from './options.js';
 
@@ -357,6 +358,7 @@ export const layerClasses: Record<string, new (cfg: any) => Layer> = {
   BatchNormalization,
   ...convolutionalClasses,
   ...reshapingLayerClasses,
+  ...onnxLayerClasses,
   InputLayer,
   Add,
   Subtract,

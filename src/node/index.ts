@@ -4,3 +4,4 @@ export { loadIdxDir, defaultMnistDir } from './data.js';
 export { loadLayersModelFile, saveLayersModelFile } from './layers-file.js';
 export type { LoadIdxOptions } from './data.js';
 export type { MnistData, MnistSplit } from '../data/idx.js';
+export { loadONNXFile } from './onnx.js';

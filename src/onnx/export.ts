@@ -63,6 +63,14 @@ export const ONNX_SUPPORTED_LAYERS = [
   'Maximum',
   'Minimum',
   'Concatenate',
+  'PRelu',
+  'Clip',
+  'ScaledElu',
+  'HardSigmoid',
+  'LogSoftmax',
+  'Slice',
+  'Affine',
+  'Pool2D',
 ] as const;
 
 const MERGE_OPS: Record<string, string> = {
@@ -613,6 +621,68 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
           init(`${name}/moving_variance`, get('moving_variance', 1), [C]),
         ];
         node('BatchNormalization', name, inputs, [float('epsilon', cfg.epsilon as number)]);
+        break;
+      }
+      // The layers of nn/onnx-layers.ts (made by the importer); their parameters are in simdnet's layout.
+      case 'PRelu': {
+        toNHWC(name);
+        const a = weightData(layer, 'alpha');
+        if (!a) throw new Error(`toONNX: layer ${name} (PRelu) has no alpha`);
+        node('PRelu', name, [cur, init(`${name}/alpha`, a.data, a.shape)]);
+        break;
+      }
+      case 'Clip': {
+        const lo = cfg.min as number | null,
+          hi = cfg.max as number | null;
+        const x = cur;
+        node('Clip', name, [
+          x,
+          lo === null ? '' : scalarInit(`${name}/min`, lo),
+          hi === null ? '' : scalarInit(`${name}/max`, hi),
+        ]);
+        break;
+      }
+      case 'ScaledElu':
+        node('Selu', name, [cur], [float('alpha', cfg.alpha as number), float('gamma', cfg.scale as number)]);
+        break;
+      case 'HardSigmoid':
+        node('HardSigmoid', name, [cur], [float('alpha', cfg.alpha as number), float('beta', cfg.beta as number)]);
+        break;
+      case 'LogSoftmax': {
+        const a = (cfg.axis as number) < 0 ? (cfg.axis as number) + rank : (cfg.axis as number);
+        node('LogSoftmax', name, [cur], [int('axis', rank === 4 ? imageAxis(a) : a)]);
+        break;
+      }
+      case 'Slice': {
+        toNHWC(name);
+        const a = (cfg.axis as number) < 0 ? (cfg.axis as number) + rank : (cfg.axis as number);
+        node('Slice', name, [
+          cur,
+          initI64(`${name}/starts`, [cfg.begin as number]),
+          initI64(`${name}/ends`, [cfg.end as number]),
+          initI64(`${name}/axes`, [a]),
+        ]);
+        break;
+      }
+      case 'Affine': {
+        toNHWC(name);
+        const sc = cfg.scaleShape ? weightData(layer, 'scale') : null;
+        const of = cfg.offsetShape ? weightData(layer, 'offset') : null;
+        if (sc) node('Mul', name, [cur, init(`${name}/scale`, sc.data, sc.shape)]);
+        if (of) node('Add', name, [cur, init(`${name}/offset`, of.data, of.shape)]);
+        if (!sc && !of) node('Identity', name, [cur]);
+        break;
+      }
+      case 'Pool2D': {
+        toNCHW(name, 'Pool2D');
+        const [[t, b], [l, r]] = cfg.padding as [[number, number], [number, number]];
+        const attrs = [
+          ints('kernel_shape', cfg.poolSize as number[]),
+          ints('strides', cfg.strides as number[]),
+          ints('pads', [t, l, b, r]),
+        ];
+        if (cfg.mode === 'max') node('MaxPool', name, [cur], attrs);
+        else node('AveragePool', name, [cur], [...attrs, int('count_include_pad', 0)]);
         break;
       }
       case 'LeakyReLU':
