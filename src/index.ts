@@ -50,6 +50,8 @@ export { zeroPadding2d, cropping2d } from './ops/pad2d.js';
 export { upSampling2d } from './ops/resize.js';
 export type { Interpolation } from './ops/resize.js';
 export { permute } from './ops/permute.js';
+export { affineTransform, adjustContrast } from './ops/augment.js';
+export type { AffineTransformOptions, FillMode, AugmentInterpolation } from './ops/augment.js';
 export { batchNorm } from './ops/batchnorm.js';
 export type { BatchNormOptions } from './ops/batchnorm.js';
 export { add, sub, mul, div, sum, mean, reshape } from './ops/elementwise.js';
@@ -99,6 +101,15 @@ export type {
   SoftmaxConfig,
 } from './nn/reshaping.js';
 export { DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './nn/convolutional.js';
+export { RandomTranslation, RandomRotation, RandomZoom, RandomContrast } from './nn/preprocessing.js';
+export type {
+  Factor,
+  RandomAffineCommon,
+  RandomTranslationConfig,
+  RandomRotationConfig,
+  RandomZoomConfig,
+  RandomContrastConfig,
+} from './nn/preprocessing.js';
 export type { DepthwiseConv2DConfig, SeparableConv2DConfig, Conv2DTransposeConfig } from './nn/convolutional.js';
 export { Model, Sequential, model } from './nn/model.js';
 export type { CompileArgs, FitArgs, History, Callbacks, Logs, ModelArgs } from './nn/model.js';

@@ -29,6 +29,7 @@ import { tensor } from '../tensor.js';
 import { InputLayer } from './layer.js';
 import { Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, mergeLayers } from './merge.js';
 import { reshapingLayerClasses, reshapingLayers } from './reshaping.js';
+import { preprocessingLayerClasses, preprocessingLayers } from './preprocessing.js';
 import { show } from '../show.js';
 import { checkLayerOptions } from './options.js';
 
@@ -357,6 +358,7 @@ export const layerClasses: Record<string, new (cfg: any) => Layer> = {
   BatchNormalization,
   ...convolutionalClasses,
   ...reshapingLayerClasses,
+  ...preprocessingLayerClasses,
   InputLayer,
   Add,
   Subtract,
@@ -386,6 +388,7 @@ export const layers = {
   globalMaxPooling2d: (cfg?: GlobalPooling2DConfig) => new GlobalMaxPooling2D(cfg),
   ...mergeLayers,
   ...reshapingLayers,
+  ...preprocessingLayers,
 };
 
 export { BatchNormalization, Conv2D };
