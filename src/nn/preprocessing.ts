@@ -258,9 +258,10 @@ export class RandomZoom extends RandomAffine {
     checkLayerOptions('RandomZoom', cfg, ['heightFactor', 'widthFactor', ...AFFINE_KEYS]);
     super(cfg, 'RandomZoom');
     this.h = range(cfg.heightFactor, 'RandomZoom', 'heightFactor', 1);
-    this.w = cfg.widthFactor === undefined || cfg.widthFactor === null
-      ? null
-      : range(cfg.widthFactor, 'RandomZoom', 'widthFactor', 1);
+    this.w =
+      cfg.widthFactor === undefined || cfg.widthFactor === null
+        ? null
+        : range(cfg.widthFactor, 'RandomZoom', 'widthFactor', 1);
     this.heightFactor = cfg.heightFactor;
     this.widthFactor = cfg.widthFactor ?? null;
   }

@@ -53,11 +53,7 @@ function noGradient(x: Tensor, what: string): void {
  * Not differentiable (data augmentation).
  * @throws when x is not rank 4, matrices is not 6 finite numbers per image, or an option is unknown
  */
-export function affineTransform(
-  x: Tensor,
-  matrices: ArrayLike<number>,
-  opts: AffineTransformOptions = {},
-): Tensor {
+export function affineTransform(x: Tensor, matrices: ArrayLike<number>, opts: AffineTransformOptions = {}): Tensor {
   const name = opts.name ?? 'affineTransform';
   expectTensor(x, 4, name, 'input x (N, H, W, C)');
   noGradient(x, name);
@@ -67,12 +63,16 @@ export function affineTransform(
   if (!AUGMENT_INTERPOLATIONS.includes(interpolation))
     throw new Error(`${name}: interpolation must be 'bilinear' or 'nearest', got ${show(interpolation)}`);
   if (!FILL_MODES.includes(fillMode))
-    throw new Error(`${name}: fillMode must be one of ${FILL_MODES.map((m) => `'${m}'`).join(', ')}, got ${show(fillMode)}`);
+    throw new Error(
+      `${name}: fillMode must be one of ${FILL_MODES.map((m) => `'${m}'`).join(', ')}, got ${show(fillMode)}`,
+    );
   if (typeof fillValue !== 'number' || !Number.isFinite(fillValue))
     throw new Error(`${name}: fillValue must be a finite number, got ${show(fillValue)}`);
   const N = x.shape[0];
   if (!matrices || typeof matrices.length !== 'number' || matrices.length !== N * 6)
-    throw new Error(`${name}: matrices must hold 6 numbers per image (${N * 6} for ${N} images), got ${matrices?.length}`);
+    throw new Error(
+      `${name}: matrices must hold 6 numbers per image (${N * 6} for ${N} images), got ${matrices?.length}`,
+    );
   const m = Float32Array.from(matrices);
   const bad = m.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) throw new Error(`${name}: matrix of image ${Math.floor(bad / 6)} has ${matrices[bad]} at ${bad % 6}`);

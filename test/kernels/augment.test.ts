@@ -187,9 +187,10 @@ describe('augment', () => {
       const oo = otherAlloc(o, x.length);
       o.k.augment_affine(oo, ox, om, og, N, flags, 0.25);
       const y = sn.affineTransform(xt, mats, { interpolation, fillMode, fillValue: 0.25 });
-      expect(firstBitDiff(y.dataSync() as Float32Array, otherRead(o, oo, x.length)), `${interpolation} ${fillMode}`).toBe(
-        'identical',
-      );
+      expect(
+        firstBitDiff(y.dataSync() as Float32Array, otherRead(o, oo, x.length)),
+        `${interpolation} ${fillMode}`,
+      ).toBe('identical');
       y.dispose();
     }
     const oc = otherAlloc(o, x.length);
