@@ -113,6 +113,14 @@ export type {
 export type { DepthwiseConv2DConfig, SeparableConv2DConfig, Conv2DTransposeConfig } from './nn/convolutional.js';
 export { Model, Sequential, model } from './nn/model.js';
 export type { CompileArgs, FitArgs, History, Callbacks, Logs, ModelArgs } from './nn/model.js';
+export { Callback, EarlyStopping, ReduceLROnPlateau, TerminateOnNaN } from './nn/callbacks.js';
+export type {
+  FitParams,
+  MonitorMode,
+  EarlyStoppingConfig,
+  ReduceLROnPlateauConfig,
+  CallbackFunctions,
+} from './nn/callbacks.js';
 export { SymbolicTensor, InputLayer, MergeLayer, input } from './nn/layer.js';
 export type { LayerNode } from './nn/layer.js';
 export type { Data, LossName } from './nn/data.js';

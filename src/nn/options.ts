@@ -4,6 +4,7 @@
 import { show } from '../show.js';
 import { MAX_TENSOR_BYTES } from '../tensor.js';
 import type { Layer } from './layer.js';
+import { checkCallbacks } from './callbacks.js';
 
 /** Returns null when `v` is acceptable, else what it should have been ("a positive integer"). */
 export type Check = (v: unknown) => string | null;
@@ -110,7 +111,8 @@ export const FIT_OPTIONS: Spec = {
   learningRateSchedule: func,
   shuffle: bool,
   seed: seedInt,
-  callbacks: objectOf(CALLBACKS),
+  callbacks: checkCallbacks,
+  progressInterval: (v) => (typeof v === 'number' && v > 0 && Number.isFinite(v) ? null : 'a number of seconds > 0'),
   verbose: oneOf(0, 1, 2),
   signal: abortSignal,
   initialEpoch: nonNegativeInt,
