@@ -375,8 +375,7 @@ export class ReduceLROnPlateau extends Callback {
       this.wait++;
       if (this.wait >= this.patience) {
         const old = opt.learningRate;
-        // The optimizer stores its rate in float32: compare there, as Keras does with np.float32(min_lr).
-        if (old > Math.fround(this.minLr)) {
+        if (old > this.minLr) {
           opt.learningRate = Math.max(old * this.factor, this.minLr);
           if (this.verbose > 0)
             this.say(`Epoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${opt.learningRate}.`);
