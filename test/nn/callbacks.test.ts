@@ -50,7 +50,7 @@ class Script extends sn.Callback {
   }
 }
 
-const fit = (m: sn.Model, callbacks: sn.Callback[], epochs: number, extra: sn.FitArgs = {}) =>
+const train = (m: sn.Model, callbacks: sn.Callback[], epochs: number, extra: sn.FitArgs = {}) =>
   m.fit(data.x, data.labels, {
     epochs,
     batchSize: 10,
@@ -86,7 +86,7 @@ describe('Callback', () => {
         expect(this.model).toBe(m);
       }
     }
-    await fit(m, [new Rec()], 2, { batchSize: 20, initialEpoch: 3 });
+    await train(m, [new Rec()], 2, { batchSize: 20, initialEpoch: 3 });
     expect(seen).toEqual([
       'train begin 2x2 of 40',
       'epoch 3',
@@ -126,7 +126,7 @@ describe('Callback', () => {
   it('History records the learning rate of every epoch and stoppedEpoch null for a full run', async () => {
     const m = compiled(0.02);
     const sched = sn.schedules.stepDecay({ initial: 0.02, dropEvery: 4, factor: 0.5 });
-    const h = await fit(m, [], 3, { learningRateSchedule: sched });
+    const h = await train(m, [], 3, { learningRateSchedule: sched });
     // 4 steps per epoch: the last step of epoch e is step 4e + 3.
     expect(h.history.learning_rate).toEqual([sched(3), sched(7), sched(11)].map(Math.fround));
     expect(h.stopped).toBe(false);
@@ -139,7 +139,7 @@ describe('EarlyStopping', () => {
     const m = compiled();
     const script = new Script('val_loss', [1, 0.8, 0.85, 0.9, 0.95, 0.7]);
     const es = new sn.EarlyStopping({ patience: 2 });
-    const h = await fit(m, [script, es], 6);
+    const h = await train(m, [script, es], 6);
     // epoch 1 is the best; epochs 2 and 3 do not improve: stop at the end of epoch 3.
     expect(h.epoch).toEqual([0, 1, 2, 3]);
     expect(h.stopped).toBe(true);
@@ -154,7 +154,7 @@ describe('EarlyStopping', () => {
   it('restoreBestWeights puts back exactly the weights of the best epoch', async () => {
     const m = compiled();
     const script = new Script('val_loss', [1, 0.5, 0.6, 0.7, 0.8]);
-    const h = await fit(m, [script, new sn.EarlyStopping({ patience: 2, restoreBestWeights: true, verbose: 1 })], 5, {
+    const h = await train(m, [script, new sn.EarlyStopping({ patience: 2, restoreBestWeights: true, verbose: 1 })], 5, {
       print: () => {},
     });
     expect(h.stoppedEpoch).toBe(3);
@@ -165,7 +165,7 @@ describe('EarlyStopping', () => {
   it('minDelta, mode max (auto for accuracies) and baseline', async () => {
     const run = async (values: number[], cfg: sn.EarlyStoppingConfig, key = 'val_loss') => {
       const m = compiled();
-      const h = await fit(m, [new Script(key, values), new sn.EarlyStopping(cfg)], values.length);
+      const h = await train(m, [new Script(key, values), new sn.EarlyStopping(cfg)], values.length);
       return h.stoppedEpoch;
     };
     // 0.99 and 0.98 improve on 1 by less than minDelta 0.05.
@@ -209,7 +209,7 @@ describe('ReduceLROnPlateau', () => {
         logged.push(logs.learning_rate!);
       }
     }
-    const h = await fit(m, [new Script('val_loss', Array(epochs).fill(1)), rl, new Watch()], epochs);
+    const h = await train(m, [new Script('val_loss', Array(epochs).fill(1)), rl, new Watch()], epochs);
     expect(logged).toEqual(h.history.learning_rate);
     return [...h.history.learning_rate!, m.optimizer!.learningRate];
   };
@@ -232,7 +232,7 @@ describe('ReduceLROnPlateau', () => {
     );
     const m = compiled();
     await expect(
-      fit(m, [new sn.ReduceLROnPlateau()], 1, {
+      train(m, [new sn.ReduceLROnPlateau()], 1, {
         learningRateSchedule: sn.schedules.stepDecay({ initial: 0.1, dropEvery: 1, factor: 1 }),
       }),
     ).rejects.toThrow(/ReduceLROnPlateau: fit has a learningRateSchedule/);
@@ -260,7 +260,7 @@ describe('TerminateOnNaN', () => {
     const sab = new Sabotage();
     const t = new sn.TerminateOnNaN();
     const lines: string[] = [];
-    const h = await fit(m, [sab, t], 3, { print: (s) => lines.push(s) });
+    const h = await train(m, [sab, t], 3, { print: (s) => lines.push(s) });
     expect(t.stoppedBatch).toBe(2);
     expect(lines).toContain('Batch 2: invalid loss, terminating training');
     expect(h.stopped).toBe(true);
@@ -271,7 +271,7 @@ describe('TerminateOnNaN', () => {
     // Without it, the same fit throws (and also keeps those weights).
     const m2 = compiled();
     const sab2 = new Sabotage();
-    await expect(fit(m2, [sab2], 3)).rejects.toThrow(/loss became (NaN|Infinity) at epoch 1, batch 3/);
+    await expect(train(m2, [sab2], 3)).rejects.toThrow(/loss became (NaN|Infinity) at epoch 1, batch 3/);
     expect(weightsHash(m2)).toBe(sab2.hash);
   });
 });

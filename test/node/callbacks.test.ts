@@ -44,7 +44,7 @@ class Script extends sn.Callback {
   }
 }
 
-const fit = (m: sn.Model, callbacks: sn.Callback[], epochs: number) =>
+const train = (m: sn.Model, callbacks: sn.Callback[], epochs: number) =>
   m.fit(data.x, data.labels, { epochs, batchSize: 10, verbose: 0, validationData: [val.x, val.labels], callbacks });
 
 describe('ModelCheckpoint', () => {
@@ -65,7 +65,7 @@ describe('ModelCheckpoint', () => {
       filepath: join(dir, 'best', 'm-{epoch:02d}-{val_loss:.4f}.simdnet'),
       saveBestOnly: true,
     });
-    await fit(m, [script, ck], 5);
+    await train(m, [script, ck], 5);
     const files = (await readdir(join(dir, 'best'))).sort();
     expect(files).toEqual(['m-01-1.0000.simdnet', 'm-02-0.5000.simdnet', 'm-04-0.4000.simdnet']);
     expect(ck.best).toBe(0.4);
@@ -79,7 +79,7 @@ describe('ModelCheckpoint', () => {
     const m = compiled();
     const script = new Script([1, 2, 3]);
     const ck = new ModelCheckpoint({ filepath: join(dir, 'last.simdnet') });
-    await fit(m, [script, ck], 3);
+    await train(m, [script, ck], 3);
     expect(ck.saved).toEqual([1, 2, 3].map(() => join(dir, 'last.simdnet')));
     const back = await loadModelFile(join(dir, 'last.simdnet'));
     live.push(back);
@@ -111,7 +111,7 @@ describe('CSVLogger', () => {
     const file = join(dir, 'log.csv');
     await writeFile(file, 'stale\n');
     const m = compiled();
-    const h = await fit(m, [new CSVLogger({ filename: file })], 2);
+    const h = await train(m, [new CSVLogger({ filename: file })], 2);
     const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
     expect(lines[0]).toBe('epoch,accuracy,loss,val_accuracy,val_loss');
     expect(lines.slice(1)).toEqual(
