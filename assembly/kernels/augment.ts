@@ -76,6 +76,16 @@ const MODE_CONSTANT = 0, MODE_NEAREST = 1, MODE_REFLECT = 2, MODE_WRAP = 3;
   for (; i < n; i++) store<f32>(dst + (<usize>i << 2), fill);
 }
 
+// dst (n) = src (n); a loop, since memory.copy is a runtime call that costs more than a few floats.
+// @ts-ignore: decorator
+@inline function copyRun(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
 // Address of pixel (y, x) of the image at img, or 0 when (y, x) lies outside (then `fill` is read).
 // y and x are whole numbers in f32; compared before conversion so a far coordinate never converts.
 // @ts-ignore: decorator
@@ -102,7 +112,7 @@ export function augment_affine(out: usize, inp: usize, mats: usize, geom: usize,
         const sy = mapCoord(b0 * fx + b1 * fy + b2, H, mode);
         if (!bilinear) {
           const p = pixelAt(src, roundAway(sy), roundAway(sx), H, W, C);
-          if (p) memory.copy(o, p, <usize>C << 2);
+          if (p) copyRun(o, p, C);
           else fillRun(o, fill, C);
         } else {
           const x0 = Mathf.floor(sx), y0 = Mathf.floor(sy);
