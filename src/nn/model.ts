@@ -19,7 +19,7 @@ import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
 import type { LearningRateSchedule } from '../optim/schedules.js';
 import { Progress } from './progress.js';
-import { type Callback, CallbackList } from './callbacks.js';
+import { type Callback, CallbackList, checkCallbacks } from './callbacks.js';
 import {
   type Data,
   type DataSource,
@@ -758,6 +758,7 @@ export class Model {
   async fit(x: Data | Data[], y: Data, args: FitArgs = {}): Promise<History> {
     this.alive('fit');
     checkOptions('fit', args, FIT_OPTIONS);
+    if (args.callbacks !== undefined) checkArg('fit', 'callbacks', args.callbacks, checkCallbacks);
     if (args.seed !== undefined) {
       if (!this.built) this.setSeed(args.seed);
       else this.trainRng = new Rng(args.seed ^ 0x5bd1e995);

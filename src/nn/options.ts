@@ -4,7 +4,6 @@
 import { show } from '../show.js';
 import { MAX_TENSOR_BYTES } from '../tensor.js';
 import type { Layer } from './layer.js';
-import { checkCallbacks } from './callbacks.js';
 
 /** Returns null when `v` is acceptable, else what it should have been ("a positive integer"). */
 export type Check = (v: unknown) => string | null;
@@ -101,8 +100,6 @@ export function arrayOf(item: Check, what: string): Check {
 /** The options of each model method. */
 export const BATCH_OPTIONS: Spec = { batchSize: positiveInt };
 
-export const CALLBACKS: Spec = { onEpochBegin: func, onEpochEnd: func, onBatchEnd: func };
-
 export const FIT_OPTIONS: Spec = {
   epochs: nonNegativeInt,
   batchSize: positiveInt,
@@ -111,7 +108,8 @@ export const FIT_OPTIONS: Spec = {
   learningRateSchedule: func,
   shuffle: bool,
   seed: seedInt,
-  callbacks: checkCallbacks,
+  // Checked by fit with checkCallbacks (callbacks.ts imports this module, so not here).
+  callbacks: () => null,
   progressInterval: (v) => (typeof v === 'number' && v > 0 && Number.isFinite(v) ? null : 'a number of seconds > 0'),
   verbose: oneOf(0, 1, 2),
   signal: abortSignal,
