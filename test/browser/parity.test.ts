@@ -228,10 +228,6 @@ describeBrowser('Node and Chromium compute the same bits', () => {
       images: readMnist('train-images-idx3-ubyte'),
       labels: readMnist('train-labels-idx1-ubyte'),
     });
-    node.augment = await augmentJob(lib, {
-      images: readMnist('train-images-idx3-ubyte'),
-      labels: readMnist('train-labels-idx1-ubyte'),
-    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -318,6 +314,11 @@ describeBrowser('Node and Chromium compute the same bits', () => {
   it.each(['simd', 'threads'] as const)(
     'augmentation: seeded rotation matrices and 8 Adam steps through the four augmentation layers → identical weights (%s build in Chromium)',
     async (build) => {
+      // The Node side runs here, not in beforeAll, to keep the shared hook within its timeout.
+      node.augment ??= await augmentJob({ ...snNode, parseIdx } as Lib, {
+        images: readMnist('train-images-idx3-ubyte'),
+        labels: readMnist('train-labels-idx1-ubyte'),
+      });
       const { page: p, errors } = await page(build);
       const r = await run(p, 'augment');
       expect(r.build).toBe(build);
