@@ -55,6 +55,8 @@ export type { Sides2d } from './ops/pad2d.js';
 export { upSampling2d } from './ops/resize.js';
 export type { Interpolation } from './ops/resize.js';
 export { permute } from './ops/permute.js';
+export { affineTransform, adjustContrast } from './ops/augment.js';
+export type { AffineTransformOptions, FillMode, AugmentInterpolation } from './ops/augment.js';
 export { batchNorm } from './ops/batchnorm.js';
 export type { BatchNormOptions } from './ops/batchnorm.js';
 export { add, sub, mul, div, sum, mean, reshape } from './ops/elementwise.js';
@@ -116,9 +118,26 @@ export type {
   AffineConfig,
   Pool2DConfig,
 } from './nn/onnx-layers.js';
+export { RandomTranslation, RandomRotation, RandomZoom, RandomContrast } from './nn/preprocessing.js';
+export type {
+  Factor,
+  RandomAffineCommon,
+  RandomTranslationConfig,
+  RandomRotationConfig,
+  RandomZoomConfig,
+  RandomContrastConfig,
+} from './nn/preprocessing.js';
 export type { DepthwiseConv2DConfig, SeparableConv2DConfig, Conv2DTransposeConfig } from './nn/convolutional.js';
 export { Model, Sequential, model } from './nn/model.js';
 export type { CompileArgs, FitArgs, History, Callbacks, Logs, ModelArgs } from './nn/model.js';
+export { Callback, EarlyStopping, ReduceLROnPlateau, TerminateOnNaN } from './nn/callbacks.js';
+export type {
+  FitParams,
+  MonitorMode,
+  EarlyStoppingConfig,
+  ReduceLROnPlateauConfig,
+  CallbackFunctions,
+} from './nn/callbacks.js';
 export { SymbolicTensor, InputLayer, MergeLayer, input } from './nn/layer.js';
 export type { LayerNode } from './nn/layer.js';
 export type { Data, LossName } from './nn/data.js';

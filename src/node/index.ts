@@ -5,3 +5,5 @@ export { loadLayersModelFile, saveLayersModelFile } from './layers-file.js';
 export type { LoadIdxOptions } from './data.js';
 export type { MnistData, MnistSplit } from '../data/idx.js';
 export { loadONNXFile } from './onnx.js';
+export { ModelCheckpoint, CSVLogger, formatPath } from './callbacks.js';
+export type { ModelCheckpointConfig, CSVLoggerConfig } from './callbacks.js';

@@ -71,6 +71,11 @@ export const ONNX_SUPPORTED_LAYERS = [
   'Slice',
   'Affine',
   'Pool2D',
+  // Training-only augmentation: identity at inference, so nothing is exported.
+  'RandomTranslation',
+  'RandomRotation',
+  'RandomZoom',
+  'RandomContrast',
 ] as const;
 
 const MERGE_OPS: Record<string, string> = {
@@ -689,6 +694,10 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         node('LeakyRelu', name, [cur], [float('alpha', cfg.alpha as number)]);
         break;
       case 'Dropout':
+      case 'RandomTranslation':
+      case 'RandomRotation':
+      case 'RandomZoom':
+      case 'RandomContrast':
         break;
       case 'Activation':
         activation(cfg.activation, name);
