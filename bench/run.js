@@ -14,6 +14,8 @@
 //   peak wasm memory and process RSS while training · the performance targets, each ✓/✗.
 // Then a second, inference-only row on a MobileNetV2-style model (lib/mnv2.mjs): img/s at batch 32
 // and ms at batch 1, simdnet on all threads vs onnxruntime-node, onnxruntime-web, tfjs-backend-wasm.
+// Then the imported-models row (lib/imported.mjs): PyTorch-exported ONNX files through sn.loadONNX vs
+// onnxruntime-web and onnxruntime-node on the same files, batch 1 and 16, 1 and 2 threads.
 // --quick (CI smoke test, < 3 min): fewer repetitions, tiny steps for the slow peers. Exit code 0
 // unless simdnet itself fails (or disagrees with every reference peer). See bench/README.md.
 //
@@ -29,6 +31,7 @@ import { fmtRate, startClock } from './lib/format.mjs';
 import { machineInfo, staleBuildNote } from './lib/machine.mjs';
 import { RssSampler } from './lib/memory.mjs';
 import { agreement, runPeers } from './lib/peers.mjs';
+import { measureImported } from './lib/imported.mjs';
 import { measureMnv2 } from './lib/mnv2.mjs';
 import { ProbeLog } from './lib/probes.mjs';
 import { markdown, writeJson } from './lib/report.mjs';
@@ -121,6 +124,7 @@ if (!failedSimdnet) {
     elapsed: clock.elapsed,
   });
   R.mnv2 = await measureMnv2({ sn, root: ROOT, quick: QUICK, T, log, elapsed: clock.elapsed });
+  R.imported = await measureImported({ sn, root: ROOT, quick: QUICK, T, log, elapsed: clock.elapsed });
   R.drift = await runner.drift(R);
   if (!R.drift.failed) {
     log(

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { AGREE_TOL, BATCH, INFER_FLOP, MB, TRAIN_FLOP, gflops } from './constants.mjs';
 import { f1, fmtMs, fmtRate, fmtX } from './format.mjs';
 import { loadavg } from './machine.mjs';
+import { importedMarkdown, importedTargets } from './imported.mjs';
 import { mnv2Markdown } from './mnv2.mjs';
 
 /**
@@ -90,6 +91,7 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
   for (const [i, n] of notes.entries()) out(`[${i + 1}] ${n}`);
   if (notes.length) out();
   if (R.mnv2) for (const l of mnv2Markdown(R.mnv2)) out(l);
+  if (R.imported) for (const l of importedMarkdown(R.imported)) out(l);
 
   if (R.targets.length) {
     out('### Targets');
@@ -225,6 +227,7 @@ export function writeJson(file, R, { machine, quick, T, data, probes, failed, se
         targets: R.targets,
         drift: R.drift,
         mobilenetv2: R.mnv2 ? strip(R.mnv2) : null,
+        imported: R.imported ? { ...strip(R.imported), targets: importedTargets(R.imported) } : null,
         simdnet_failed: failed,
         elapsed_s: seconds,
         markdown: lines.join('\n'),

@@ -5,6 +5,7 @@
 //   { peer: 'tfjs'|'ort'|'convnetjs', variant, quick, threads, budget (s), weights: [{shape, data}],
 //     onnx: Uint8Array, x8, xInfer, xTrain, yTrain (one-hot), inferBatch, trainBatch }
 //   or, for peer 'mnv2' (the MobileNetV2 row): { ..., plan, onnx, layers: [{layer, weights}], x, x8, probs8 }
+//   or, for peer 'imported' (lib/imported.mjs): { ..., plan, models: [{name, onnx, input, x, logits}], batches, tol }
 // Child → parent: { key, value } per measurement as soon as it is known (value.failed = reason when
 // it failed), then { done: true }. Measurement keys: info, agree, latency, infer, train.
 import { plan, reason } from './timing.mjs';
@@ -14,6 +15,7 @@ const PEERS = {
   ort: () => import('./ort.mjs'),
   convnetjs: () => import('./convnetjs.mjs'),
   mnv2: () => import('./mnv2.mjs'),
+  imported: () => import('./imported.mjs'),
 };
 
 process.once('message', async (/** @type {any} */ p) => {

@@ -1,0 +1,270 @@
+// The imported-models row: PyTorch-exported ONNX files (test/fixtures/onnx: ResNet-18 at width 16,
+// MobileNetV2 at width 0.35, and the full-width ResNet-18 when scripts/fixtures/export_onnx.py --big
+// has written it) loaded by sn.loadONNX, against onnxruntime-web (wasm, 1 and 2 threads) and
+// onnxruntime-node running the same bytes. Inference only, ms per whole call at batch 1 and 16, for
+// simdnet and each peer at 1 and 2 threads. Each peer's logits on 16 random images must be within
+// IMPORTED_TOL of simdnet's (max |diff| / max |simdnet logit|) before it times anything.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { maxAbsDiff, reason, timeCalls, warmUp } from '../peers/timing.mjs';
+import { fmtMs, fmtX } from './format.mjs';
+import { uniform } from './mnv2.mjs';
+import { runPeer } from './peers.mjs';
+
+/** Largest max|peer − simdnet| / max|simdnet logit| before a peer is timed. */
+export const IMPORTED_TOL = 1e-3;
+export const IMPORTED_BATCHES = [1, 16];
+const AGREE_N = 16;
+/** Wanted: simdnet at least this many times faster than onnxruntime-web at equal threads. */
+const WEB_FACTOR = 1.5;
+
+const MODELS = [
+  { name: 'resnet18_w16', label: 'ResNet-18 (width 16)' },
+  { name: 'mobilenet_v2_w35', label: 'MobileNetV2 (width 0.35)' },
+  { name: 'resnet18', label: 'ResNet-18', optional: true, full: true },
+];
+
+/** Warm-up and timing options per (system, model, batch, threads). */
+export function importedPlan(quick) {
+  return quick
+    ? { warm: { calls: 2, time: 0.05, maxTime: 1 }, time: { reps: 5, time: 0.15, maxTime: 1 } }
+    : { warm: { calls: 5, time: 0.5, maxTime: 5 }, time: { reps: 20, time: 1.5, maxTime: 8 } };
+}
+
+/** max|a − b| relative to the largest |b| (Infinity on NaN or length mismatch). */
+export function relDiff(a, b) {
+  let top = 0;
+  for (const v of b ?? []) top = Math.max(top, Math.abs(v));
+  return maxAbsDiff(a, b) / (top || 1);
+}
+
+/**
+ * Measures the row: simdnet in this process at 1 and 2 threads, then onnxruntime-web at 1 and at 2
+ * threads and onnxruntime-node (1 and 2 threads) each in its own process. Restores simdnet's thread
+ * count to `T`. Never throws: failures are recorded per model or per peer.
+ */
+export async function measureImported({ sn, root, quick, T, log, elapsed }) {
+  const P = importedPlan(quick);
+  const dir = join(root, 'test', 'fixtures', 'onnx');
+  const threads = [...new Set([1, Math.min(2, T)])];
+  const R = { tolerance: IMPORTED_TOL, batches: IMPORTED_BATCHES, threads, models: {}, peers: {} };
+  let manifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  } catch (e) {
+    R.failed = `cannot read ${join(dir, 'manifest.json')}: ${reason(e)}`;
+    return R;
+  }
+  const maxB = Math.max(...IMPORTED_BATCHES, AGREE_N);
+  const payloadModels = [];
+  for (const def of MODELS) {
+    const spec = manifest[def.name];
+    const file = join(dir, spec?.file ?? `${def.name}.onnx`);
+    if (def.optional && !existsSync(file)) {
+      R.models[def.name] = { label: def.label, skipped: `${file} absent (scripts/fixtures/export_onnx.py --big)` };
+      continue;
+    }
+    // --quick keeps to the committed fixtures
+    if (def.full && quick) {
+      R.models[def.name] = { label: def.label, skipped: 'not in --quick' };
+      continue;
+    }
+    const M = { label: def.label, simdnet: {} };
+    R.models[def.name] = M;
+    let model;
+    try {
+      if (!spec) throw new Error(`${def.name} is not in manifest.json`);
+      const input = spec.inputShape.slice(1);
+      const pixels = input.reduce((a, b) => a * b, 1);
+      const bytes = readFileSync(file);
+      M.input = input;
+      M.bytes = bytes.length;
+      model = await sn.loadONNX(bytes);
+      M.params = model.countParams?.();
+      const x = uniform(maxB * pixels, 21).map((v) => 2 * v - 1);
+      const run = (n) => {
+        const p = model.predict({ data: x.subarray(0, n * pixels), shape: [n, ...input] }, { batchSize: n });
+        const d = p.dataSync();
+        p.dispose();
+        return d;
+      };
+      let logits;
+      for (const t of threads) {
+        await sn.setThreads(t);
+        const l = Float32Array.from(run(AGREE_N));
+        if (!logits) logits = l;
+        // the thread counts must give the same bits (fixed shards)
+        else if (maxAbsDiff(l, logits) !== 0) M.thread_mismatch = maxAbsDiff(l, logits);
+        for (const b of IMPORTED_BATCHES) {
+          await warmUp(() => run(b), P.warm);
+          const tm = await timeCalls(() => run(b), P.time);
+          M.simdnet[`${t}/b${b}`] = { ms: tm.median * 1e3, reps: tm.reps, cpu_per_wall: tm.cpuPerWall };
+        }
+      }
+      let top = 0;
+      for (const v of logits) top = Math.max(top, Math.abs(v));
+      M.max_logit = top;
+      log(
+        `imported ${def.name} simdnet: ${Object.entries(M.simdnet)
+          .map(([k, v]) => `${k} ${v.ms.toFixed(2)} ms`)
+          .join(', ')} (${elapsed()})`,
+      );
+      payloadModels.push({ name: def.name, onnx: bytes, input, pixels, x, agreeN: AGREE_N, logits });
+    } catch (e) {
+      M.failed = reason(e);
+      log(`imported ${def.name} failed: ${M.failed}`);
+    } finally {
+      model?.dispose();
+    }
+  }
+  try {
+    await sn.setThreads(T);
+  } catch (e) {
+    R.failed = `setThreads(${T}): ${reason(e)}`;
+  }
+  if (payloadModels.length === 0) return R;
+  const mb = payloadModels.reduce((a, m) => a + m.onnx.length, 0) / 2 ** 20;
+  const budget = Math.round((quick ? 12 : 60) + mb * (quick ? 0.2 : 2));
+  const defs = [
+    ...threads.map((t) => ({
+      id: `ort-web-${t}`,
+      label: 'onnxruntime-web',
+      peer: 'imported',
+      variant: 'ort-web',
+      threads: t,
+    })),
+    { id: 'ort-node', label: 'onnxruntime-node', peer: 'imported', variant: 'ort-node', threads: 1 },
+  ];
+  for (const def of defs) {
+    const r = await runPeer(
+      { ...def, budget },
+      {
+        root,
+        quick,
+        T,
+        payload: { plan: P, models: payloadModels, batches: IMPORTED_BATCHES, tol: IMPORTED_TOL, nodeThreads: threads },
+      },
+    );
+    R.peers[def.id] = r;
+    log(
+      `imported ${def.id}: ${payloadModels
+        .map((m) => {
+          const a = r[`${m.name}/agree`];
+          return `${m.name} agree ${a?.rel_diff !== undefined ? a.rel_diff.toExponential(1) : `failed (${a?.failed ?? 'no answer'})`}`;
+        })
+        .join('; ')} (${elapsed()})`,
+    );
+  }
+  return R;
+}
+
+/** ms of one cell ('failed: …' / undefined when not measured). */
+function peerCell(R, peerId, model, t, b) {
+  const r = R.peers[peerId];
+  if (!r) return undefined;
+  return r[`${model}/${t}/b${b}`];
+}
+
+/** The row's markdown table and target lines. */
+export function importedMarkdown(R) {
+  const lines = [];
+  const out = (s = '') => lines.push(s);
+  out('### Imported ONNX models (PyTorch exports), inference: simdnet vs onnxruntime on the same .onnx file');
+  out();
+  if (R.failed) {
+    out(`failed: ${R.failed}`);
+    out();
+  }
+  const ver = (id) => R.peers[id]?.info?.version ?? '';
+  const webId = (t) => `ort-web-${t}`;
+  out(
+    `| model | batch | threads | simdnet ms | ort-web ${ver(webId(1))} ms | × ort-web | ort-node ${ver('ort-node')} ms | × ort-node |`,
+  );
+  out('|---|---:|---:|---:|---:|---:|---:|---:|');
+  const notes = [];
+  const show = (v) => {
+    if (!v) return '—';
+    if (v.failed) {
+      notes.push(v.failed);
+      return `failed [${notes.length}]`;
+    }
+    return fmtMs(v.ms);
+  };
+  const ratio = (s, p) => (s && p && !p.failed ? fmtX(p.ms / s.ms) : '—');
+  /** @type {{ model: string, t: number, b: number, web?: number }[]} */
+  const cmp = [];
+  for (const [name, M] of Object.entries(R.models)) {
+    if (M.skipped || M.failed) continue;
+    for (const b of R.batches) {
+      for (const t of R.threads) {
+        const s = M.simdnet[`${t}/b${b}`];
+        const w = peerCell(R, webId(t), name, t, b);
+        const n = peerCell(R, 'ort-node', name, t, b);
+        out(
+          `| ${M.label} | ${b} | ${t} | ${fmtMs(s?.ms)} | ${show(w)} | ${ratio(s, w)} | ${show(n)} | ${ratio(s, n)} |`,
+        );
+        cmp.push({ model: M.label, t, b, web: s && w && !w.failed ? w.ms / s.ms : undefined });
+      }
+    }
+  }
+  out();
+  out('"× peer": peer ms / simdnet ms, how many times faster simdnet is (medians of whole calls after warm-up).');
+  out();
+  for (const [name, M] of Object.entries(R.models)) {
+    if (M.skipped) {
+      out(`- ${M.label}: skipped (${M.skipped})`);
+      continue;
+    }
+    if (M.failed) {
+      out(`- ${M.label}: simdnet failed: ${M.failed}`);
+      continue;
+    }
+    const agree = Object.keys(R.peers).map((id) => {
+      const a = R.peers[id][`${name}/agree`];
+      return `${id} ${a?.rel_diff !== undefined ? `${a.rel_diff.toExponential(1)}${a.ok ? '' : ' (too far: not timed)'}` : `failed (${a?.failed ?? 'no answer'})`}`;
+    });
+    out(
+      `- ${M.label} (${(M.bytes / 2 ** 20).toFixed(1)} MB, input ${M.input.join('x')}${M.params ? `, ${M.params.toLocaleString('en-US')} params` : ''}): ` +
+        `agreement on ${AGREE_N} random images, max |peer − simdnet| / max |logit| (${M.max_logit.toFixed(2)}), want < ${R.tolerance}: ` +
+        `${agree.join(', ')}${M.thread_mismatch !== undefined ? `; simdnet 1 vs 2 threads differ by ${M.thread_mismatch}` : ''}`,
+    );
+  }
+  for (const [i, n] of notes.entries()) out(`[${i + 1}] ${n}`);
+  out();
+  for (const t of importedTargets(R, cmp)) out(`- ${t.ok ? '✓' : '✗'} ${t.name}: ${t.detail}`);
+  out();
+  return lines;
+}
+
+/** The row's two targets, each with ok and the figures behind it. */
+export function importedTargets(R, cmp = null) {
+  const rows =
+    cmp ??
+    Object.entries(R.models).flatMap(([name, M]) =>
+      M.skipped || M.failed
+        ? []
+        : R.batches.flatMap((b) =>
+            R.threads.map((t) => {
+              const s = M.simdnet[`${t}/b${b}`];
+              const w = peerCell(R, `ort-web-${t}`, name, t, b);
+              return { model: M.label, t, b, web: s && w && !w.failed ? w.ms / s.ms : undefined };
+            }),
+          ),
+    );
+  const fmt = (r) => `${r.model} b${r.b} ${r.t}thr ${r.web === undefined ? 'not measured' : fmtX(r.web)}`;
+  const all = rows.filter((r) => r.web !== undefined);
+  const b1 = rows.filter((r) => r.b === 1);
+  const b1ok = b1.filter((r) => r.web !== undefined);
+  return [
+    {
+      name: `imported models: ≥ ${WEB_FACTOR}× onnxruntime-web at equal threads`,
+      ok: all.length === rows.length && rows.length > 0 && all.every((r) => r.web >= WEB_FACTOR),
+      detail: rows.map(fmt).join(', '),
+    },
+    {
+      name: "imported models: batch-1 latency below onnxruntime-web's",
+      ok: b1ok.length === b1.length && b1.length > 0 && b1ok.every((r) => r.web > 1),
+      detail: b1.map(fmt).join(', '),
+    },
+  ];
+}
