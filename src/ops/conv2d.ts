@@ -2,7 +2,7 @@
 // backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C/groups, K), bias (K),
 // out (N, OH, OW, K).
 import { Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { type Padding, pair, windowGeometry } from '../geom.js';
 import {
   expectFinite,
@@ -114,7 +114,8 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
       `${what}: algorithm 'winograd' needs groups 1 and dilationRate 1, got groups ${G} and dilationRate [${DH}, ${DW}]`,
     );
   }
-  const tile = plain ? winogradTileFor(what, opts.algorithm, opts.winogradTile, KH, KW, SH, SW) : 0;
+  const training = needsGrad(x) || needsGrad(filter) || (bias !== null && needsGrad(bias));
+  const tile = plain ? winogradTileFor(what, opts.algorithm, opts.winogradTile, geo, training) : 0;
   if (tile) return conv2dWinograd(x, filter, bias, geo, act === 'relu', tile);
   const MB = blockRows(KK, OH * OW);
   const out = new Tensor([N, OH, OW, K]);

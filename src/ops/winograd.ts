@@ -12,8 +12,10 @@ import type { Geometry2d, Task } from '../wasm/abi.js';
 
 /**
  * How {@link conv2d} computes a convolution. 'direct' is im2col + GEMM (every shape; the reference);
- * 'winograd' is Winograd F(m x m, 3x3) (3x3 kernels at stride 1 only, an error for anything else);
- * 'auto' takes Winograd F(2x2, 3x3) where it applies and 'direct' elsewhere.
+ * 'winograd' is Winograd F(m x m, 3x3) (3x3 kernels at stride 1, and 5x5 at stride 1 as four 3x3 pieces;
+ * an error for anything else); 'auto' takes Winograd where it is within its error bound and pays, and
+ * 'direct' elsewhere (see {@link autoTile}): F(2x2, 3x3) when a gradient is recorded (training), F(4x4, 3x3)
+ * when not (inference).
  */
 export type ConvAlgorithm = 'auto' | 'direct' | 'winograd';
 
@@ -23,7 +25,8 @@ export type WinogradTile = 2 | 4;
 const ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'direct', 'winograd'];
 
 let defaultAlgorithm: ConvAlgorithm = 'direct';
-let defaultTile: WinogradTile = 2;
+// undefined: 'winograd' uses 2 and 'auto' chooses by mode (autoTile)
+let defaultTile: WinogradTile | undefined;
 
 function checkAlgorithm(a: unknown, what: string): ConvAlgorithm {
   if (!ALGORITHMS.includes(a as ConvAlgorithm)) {
@@ -41,15 +44,20 @@ function checkTile(t: unknown, what: string): WinogradTile {
 
 /**
  * Sets the algorithm conv2d uses when neither the call nor the layer names one (initially 'direct'),
- * and optionally the Winograd tile size m used by 'winograd' and 'auto' (initially 2).
+ * and optionally the Winograd tile size m used by 'winograd' and 'auto' (initially none: 'winograd'
+ * uses 2, 'auto' chooses per call, see {@link ConvAlgorithm}). `winogradTile: null` clears it.
  */
-export function setConvAlgorithm(algorithm: ConvAlgorithm, opts: { winogradTile?: WinogradTile } = {}): void {
+export function setConvAlgorithm(
+  algorithm: ConvAlgorithm,
+  opts: { winogradTile?: WinogradTile | null } = {},
+): void {
   defaultAlgorithm = checkAlgorithm(algorithm, 'setConvAlgorithm');
-  if (opts.winogradTile !== undefined) defaultTile = checkTile(opts.winogradTile, 'setConvAlgorithm');
+  if (opts.winogradTile === null) defaultTile = undefined;
+  else if (opts.winogradTile !== undefined) defaultTile = checkTile(opts.winogradTile, 'setConvAlgorithm');
 }
 
-/** The current default of {@link setConvAlgorithm}. */
-export function getConvAlgorithm(): { algorithm: ConvAlgorithm; winogradTile: WinogradTile } {
+/** The current default of {@link setConvAlgorithm} (`winogradTile` undefined: chosen per call). */
+export function getConvAlgorithm(): { algorithm: ConvAlgorithm; winogradTile: WinogradTile | undefined } {
   return { algorithm: defaultAlgorithm, winogradTile: defaultTile };
 }
 
@@ -64,31 +72,62 @@ export function expectWinogradTile(t: unknown, what: string): WinogradTile {
 }
 
 /**
+ * What 'auto' takes for a plain (one group, no dilation) convolution, or 0 for direct. Measured on the seed
+ * model's layers at batch 128, 2 threads (bench/run.js, per-layer table; effective GFLOP/s, direct = 1):
+ *
+ *   layer                 F(2,3) fwd / bwd    F(4,3) fwd / bwd
+ *   3x3 32->64 @14x14     1.6x / 1.9x         2.1x / 2.1x
+ *   3x3 64->64 @14x14     1.3x / 2.4x         1.8x / 2.4x
+ *   5x5 32->32 @28x28     0.5x / 1.2x         1.2x / 2.8x    (four 3x3 pieces)
+ *   5x5  1->32 @28x28     0.3x / 0.25x        0.3x / 0.4x    (one input channel: transforms dominate)
+ *
+ * Error (test/kernels/winograd.test.ts, inputs in [-1, 1)): F(2,3) is as accurate as the direct kernel
+ * (max |err| <= 0.51·u·9·cin forward, <= 0.85·u·N·OH·OW for dW; direct: 0.86 and 4), F(4,3) ~10x less
+ * (<= 6.95·u·9·cin, 4.38·u·N·OH·OW): ~1e-5 relative, fine for inference, kept out of training so that
+ * 'auto' trains as 'direct' does. Hence: training (a gradient is recorded) takes F(2,3) on 3x3 layers
+ * with at least MIN_CH input and output channels, direct on 5x5 (its forward loses what its backward
+ * gains); inference takes F(4,3) on 3x3 and 5x5 layers with MIN_CH channels, F(2,3) when the output is
+ * too small for 4x4 tiles to pay (under 6 pixels a side: padding tiles waste more than F(4,3) saves).
+ */
+export function autoTile(KH: number, KW: number, C: number, K: number, OH: number, OW: number, training: boolean) {
+  if (C < MIN_CH || K < MIN_CH) return 0;
+  if (KH === 3 && KW === 3) return training ? 2 : Math.min(OH, OW) >= 6 ? 4 : 2;
+  if (KH === 5 && KW === 5 && !training) return Math.min(OH, OW) >= 6 ? 4 : 0;
+  return 0;
+}
+// Below this many channels the transforms cost more than the multiplies saved (1 channel: 0.3x).
+const MIN_CH = 8;
+
+/**
  * The Winograd tile to use for this convolution, or 0 for the direct path. `algorithm`/`tile` are the
- * call's options (undefined: the global default).
+ * call's options (undefined: the global default); `training`: a gradient is being recorded.
  */
 export function winogradTileFor(
   what: string,
   algorithm: unknown,
   tile: unknown,
-  KH: number,
-  KW: number,
-  SH: number,
-  SW: number,
+  geo: { KH: number; KW: number; SH: number; SW: number; C: number; K: number; OH: number; OW: number },
+  training: boolean,
 ): 0 | WinogradTile {
+  const { KH, KW, SH, SW } = geo;
   const alg = algorithm === undefined ? defaultAlgorithm : checkAlgorithm(algorithm, what);
-  const m = tile === undefined ? defaultTile : checkTile(tile, what);
+  const named = tile === undefined ? defaultTile : checkTile(tile, what);
   if (alg === 'direct') return 0;
   const stride1 = SH === 1 && SW === 1;
   const fits = KH === 3 && KW === 3 && stride1;
-  // 5x5 runs as four 3x3 pieces; 'auto' does not take it (see the bench for when it pays).
   const fits5 = KH === 5 && KW === 5 && stride1;
-  if (alg === 'winograd' && !fits && !fits5) {
-    throw new Error(
-      `${what}: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel ${KH}x${KW} and strides ${SH}x${SW}`,
-    );
+  if (alg === 'winograd') {
+    if (!fits && !fits5) {
+      throw new Error(
+        `${what}: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel ${KH}x${KW} and strides ${SH}x${SW}`,
+      );
+    }
+    return named ?? 2;
   }
-  return fits || (alg === 'winograd' && fits5) ? m : 0;
+  if (!stride1) return 0;
+  const m = autoTile(KH, KW, geo.C, geo.K, geo.OH, geo.OW, training);
+  // a tile named explicitly (call, layer or setConvAlgorithm) replaces the choice of m, not of the algorithm
+  return m && named ? named : m;
 }
 
 // Tiles per block: the block's V (alpha², TB, C) and M (alpha², TB, K) stay within ~256 KB of L2.
