@@ -29,6 +29,7 @@ import { fmtRate, startClock } from './lib/format.mjs';
 import { machineInfo, staleBuildNote } from './lib/machine.mjs';
 import { RssSampler } from './lib/memory.mjs';
 import { agreement, runPeers } from './lib/peers.mjs';
+import { measureLayers } from './lib/layers.mjs';
 import { measureMnv2 } from './lib/mnv2.mjs';
 import { ProbeLog } from './lib/probes.mjs';
 import { markdown, writeJson } from './lib/report.mjs';
@@ -88,7 +89,17 @@ const sampler = new RssSampler();
 const data = await loadData(snNode);
 log(`data: ${data.source}`);
 
-const R = { simdnet: {}, peers: {}, sweep: [], fractions: [], memory: {}, agreement: {}, targets: [] };
+const R = {
+  simdnet: {},
+  simdnetAuto: null,
+  layers: [],
+  peers: {},
+  sweep: [],
+  fractions: [],
+  memory: {},
+  agreement: {},
+  targets: [],
+};
 const probes = new ProbeLog(QUICK);
 const runner = new SimdnetRunner({
   sn,
@@ -108,6 +119,13 @@ try {
   console.error(`simdnet FAILED: ${e?.stack || e}`);
 }
 const T = runner.threads;
+if (!failedSimdnet) {
+  try {
+    R.layers = await measureLayers({ sn, T, quick: QUICK, probes, log, elapsed: clock.elapsed });
+  } catch (e) {
+    log(`per-layer conv timings failed: ${reason(e)}`);
+  }
+}
 
 if (!failedSimdnet) {
   R.peers = await runPeers({

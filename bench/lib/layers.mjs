@@ -1,7 +1,8 @@
 // Every conv layer of the seed model on its own, at batch 128 on all threads, forward and backward,
 // with each algorithm that applies: effective GFLOP/s = the DIRECT convolution's flops ÷ time, against
 // the probe × threads taken just before (> 1.0× means a fast algorithm beat the direct kernel's ceiling).
-// Backward = (forward + backward with input, weight and bias gradients) − forward, 2× the forward flops.
+// Backward = (forward + backward with input, weight and bias gradients) − forward, 2× the forward flops;
+// best call of each (null when the difference drowns in noise).
 import { timeCalls, warmUp } from '../peers/timing.mjs';
 import { BATCH } from './constants.mjs';
 
@@ -59,21 +60,23 @@ export async function measureLayers({ sn, T, quick, probes, log, elapsed }) {
       const tf = await timeCalls(fwd, opts);
       await warmUp(both, warm);
       const tb = await timeCalls(both, opts);
-      const bwd = Math.max(tb.median - tf.median, 1e-9);
-      const fg = flop / tf.median / 1e9,
-        bg = (2 * flop) / bwd / 1e9;
+      // best of the calls, not medians: a difference of two noisy medians can come out near 0 or below
+      const bwd = tb.best - tf.best;
+      const ok = bwd > 0.1 * tf.best;
+      const fg = flop / tf.best / 1e9,
+        bg = ok ? (2 * flop) / bwd / 1e9 : null;
       rows.push({
         layer: L.name,
         algorithm: label,
         batch: N,
         threads: T,
-        fwd_ms: tf.median * 1e3,
-        bwd_ms: bwd * 1e3,
+        fwd_ms: tf.best * 1e3,
+        bwd_ms: ok ? bwd * 1e3 : null,
         fwd_gflops: fg,
         bwd_gflops: bg,
         probe_gflops: probe,
         fwd_x_probe: fg / (probe * T),
-        bwd_x_probe: bg / (probe * T),
+        bwd_x_probe: ok ? bg / (probe * T) : null,
       });
     }
     for (const t of [x, w, b, dy]) t.dispose();

@@ -170,6 +170,25 @@ export class SimdnetRunner {
         `latency b1: ${lat1.ms.toFixed(2)} ms 1T, ${latT.ms.toFixed(2)} ms ${T}T (${elapsed()})`,
     );
 
+    // The same on all threads with sn.setConvAlgorithm('auto') (Winograd where it pays: F(2,3) when
+    // training, F(4,3) in inference), and how far its softmax moves from the direct path's.
+    sn.setConvAlgorithm('auto');
+    try {
+      const train = await this.train(BATCH, T);
+      const infer = await this.infer(model, BATCH, T);
+      const latency = await this.infer(model, 1, T);
+      const probs = this.predict(model, data.xTest, 8);
+      let diff = 0;
+      for (let i = 0; i < probs.length; i++) diff = Math.max(diff, Math.abs(probs[i] - probs8[i]));
+      R.simdnetAuto = { threads: T, train, infer, latency, max_abs_diff_vs_direct: diff };
+      log(
+        `simdnet 'auto' ${T}T: train ${train.imgPerSec.toFixed(1)} img/s, infer ${infer.imgPerSec.toFixed(0)} img/s, ` +
+          `latency ${latency.ms.toFixed(2)} ms; softmax within ${diff.toExponential(1)} of 'direct' (${elapsed()})`,
+      );
+    } finally {
+      sn.setConvAlgorithm('direct');
+    }
+
     // How cost grows with the batch (all threads).
     for (const n of SWEEP) {
       const inf = n === BATCH ? inT : n === 1 ? latT : await this.infer(model, n, T);

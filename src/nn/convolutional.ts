@@ -168,17 +168,19 @@ export class Conv2D extends Layer {
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
-    const y = conv2d(x, this.weights[0].value, {
+    const w = args.weightValues;
+    const y = conv2d(x, w ? w[0] : this.weights[0].value, {
       strides: this.cfg.strides,
       padding: this.cfg.padding,
       dilationRate: this.cfg.dilationRate,
       groups: this.cfg.groups,
-      bias: this.weights[1]?.value ?? null,
+      bias: w ? w[1] : (this.weights[1]?.value ?? null),
       activation: act === 'relu' ? 'relu' : 'linear',
       name: this.name,
       skipFiniteCheck: true,
       algorithm: this.cfg.algorithm,
       winogradTile: this.cfg.winogradTile,
+      winogradPacked: args.winogradPacked,
     });
     return act === 'relu' ? y : applyActivation(y, act, args);
   }
@@ -276,11 +278,12 @@ export class DepthwiseConv2D extends Layer {
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
-    const y = depthwiseConv2d(x, this.weights[0].value, {
+    const w = args.weightValues;
+    const y = depthwiseConv2d(x, w ? w[0] : this.weights[0].value, {
       strides: this.cfg.strides,
       padding: this.cfg.padding,
       dilationRate: this.cfg.dilationRate,
-      bias: this.weights[1]?.value ?? null,
+      bias: w ? w[1] : (this.weights[1]?.value ?? null),
       activation: act === 'relu' ? 'relu' : 'linear',
       name: this.name,
       skipFiniteCheck: true,

@@ -17,7 +17,13 @@ import {
 } from './util.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { show } from '../show.js';
-import { conv2dWinograd, winogradTileFor, type ConvAlgorithm, type WinogradTile } from './winograd.js';
+import {
+  conv2dWinograd,
+  winogradTileFor,
+  type ConvAlgorithm,
+  type WinogradPacked,
+  type WinogradTile,
+} from './winograd.js';
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
@@ -41,6 +47,8 @@ export interface Conv2dOptions {
   name?: string;
   /** @internal Skip the NaN/Infinity scan of the inputs (layers check data once at the model's door). */
   skipFiniteCheck?: boolean;
+  /** @internal The filter's Winograd transform made beforehand (used when its tile is the one chosen). */
+  winogradPacked?: WinogradPacked;
 }
 
 // Output pixels per im2col block: the block (MB, KH*KW*C) is kept around 128 KB so it stays in cache.
@@ -116,7 +124,7 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   }
   const training = needsGrad(x) || needsGrad(filter) || (bias !== null && needsGrad(bias));
   const tile = plain ? winogradTileFor(what, opts.algorithm, opts.winogradTile, geo, training) : 0;
-  if (tile) return conv2dWinograd(x, filter, bias, geo, act === 'relu', tile);
+  if (tile) return conv2dWinograd(x, filter, bias, geo, act === 'relu', tile, opts.winogradPacked);
   const MB = blockRows(KK, OH * OW);
   const out = new Tensor([N, OH, OW, K]);
   const relu = act === 'relu' ? 1 : 0;

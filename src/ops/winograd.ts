@@ -47,10 +47,7 @@ function checkTile(t: unknown, what: string): WinogradTile {
  * and optionally the Winograd tile size m used by 'winograd' and 'auto' (initially none: 'winograd'
  * uses 2, 'auto' chooses per call, see {@link ConvAlgorithm}). `winogradTile: null` clears it.
  */
-export function setConvAlgorithm(
-  algorithm: ConvAlgorithm,
-  opts: { winogradTile?: WinogradTile | null } = {},
-): void {
+export function setConvAlgorithm(algorithm: ConvAlgorithm, opts: { winogradTile?: WinogradTile | null } = {}): void {
   defaultAlgorithm = checkAlgorithm(algorithm, 'setConvAlgorithm');
   if (opts.winogradTile === null) defaultTile = undefined;
   else if (opts.winogradTile !== undefined) defaultTile = checkTile(opts.winogradTile, 'setConvAlgorithm');
@@ -141,6 +138,35 @@ function tileBlock(m: number, C: number, K: number, tiles: number): number {
 const WINO_RELU = 1,
   WINO_ACC = 2;
 
+/**
+ * @internal A filter's Winograd transform made once (an inference plan keeps it while the weights do not
+ * change): `packs` holds U for a 3x3 filter, or U of each of the four 3x3 pieces of a 5x5 one.
+ */
+export interface WinogradPacked {
+  m: WinogradTile;
+  /** The filter it was made from; conv2d uses it only for that same tensor. */
+  filter: Tensor;
+  packs: Tensor[];
+}
+
+/** @internal Transforms a (3,3,C,K) or (5,5,C,K) filter for F(m x m, 3x3) once; the caller disposes the packs. */
+export function winogradPack(filter: Tensor, m: WinogradTile): WinogradPacked {
+  const [KH, , C, K] = filter.shape;
+  const kx = k();
+  const one = (w: Tensor): Tensor => {
+    const u = new Tensor([kx.winograd_pack_size(m, C, K)]);
+    withScratch([kx.winograd_weight_work(m, C, K)], (wwork) => kx.winograd_weight(u.ptr, w.ptr, wwork, C, K, m, 0));
+    return u;
+  };
+  if (KH === 3) return { m, filter, packs: [one(filter)] };
+  const ps = pieces5(filter, false);
+  try {
+    return { m, filter, packs: ps.map(one) };
+  } finally {
+    for (const p of ps) p.dispose();
+  }
+}
+
 // out (N, geo.OH, geo.OW, geo.K) (+)= Winograd conv of inp (N, geo.H, geo.W, geo.C) with `weight` (3,3,C,K)
 // (flip = 0) or, for the input gradient, the flipped kernel of a (3,3,K,C) weight (flip = 1).
 function run(
@@ -155,6 +181,7 @@ function run(
   flags: number,
   oy = 0,
   ox = 0,
+  packed = 0,
 ): void {
   const kx = k();
   const { C, K, OH, OW } = geo;
@@ -164,33 +191,34 @@ function run(
   // the weight's own channel dims (C, K) swap for the flipped kernel
   const [wc, wk] = flip ? [K, C] : [C, K];
   const work = kx.winograd_forward_work(m, TB, C, K);
+  // `packed`: the weights already transformed (winogradPack), so no transform scratch either
+  const wScratch = packed ? [] : [kx.winograd_pack_size(m, C, K), kx.winograd_weight_work(m, wc, wk)];
   withGeometry(geo, (geom) =>
-    withScratch(
-      [kx.winograd_pack_size(m, C, K), kx.winograd_weight_work(m, wc, wk), ...shards.map(() => work)],
-      (upack, wwork, ...works) => {
-        kx.winograd_weight(upack, weight, wwork, wc, wk, m, flip);
-        runTasks(
-          shards.map(
-            ([t0, tc], i): Task => [
-              'winograd_forward',
-              out,
-              inp,
-              upack,
-              bias,
-              works[i],
-              geom,
-              m,
-              TB,
-              t0,
-              t0 + tc,
-              flags,
-              oy,
-              ox,
-            ],
-          ),
-        );
-      },
-    ),
+    withScratch([...wScratch, ...shards.map(() => work)], (...ptrs) => {
+      const upack = packed || ptrs[0]!;
+      const works = packed ? ptrs : ptrs.slice(2);
+      if (!packed) kx.winograd_weight(upack, weight, ptrs[1]!, wc, wk, m, flip);
+      runTasks(
+        shards.map(
+          ([t0, tc], i): Task => [
+            'winograd_forward',
+            out,
+            inp,
+            upack,
+            bias,
+            works[i],
+            geom,
+            m,
+            TB,
+            t0,
+            t0 + tc,
+            flags,
+            oy,
+            ox,
+          ],
+        ),
+      );
+    }),
   );
 }
 
@@ -205,12 +233,28 @@ export function conv2dWinograd(
   geo: Geometry2d,
   relu: boolean,
   m: WinogradTile,
+  packed?: WinogradPacked,
 ): Tensor {
-  if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m);
+  // the cached transform serves only the filter (contents and tile) it was made from
+  const pack = packed && packed.m === m && packed.filter === filter && !packed.packs[0]!.isDisposed ? packed : null;
+  if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m, pack);
   const N = x.shape[0];
   const { H, W, C, K, OH, OW, PT, PL } = geo;
   const out = new Tensor([N, OH, OW, K]);
-  run(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, geo, N, m, 0, relu ? WINO_RELU : 0);
+  run(
+    out.ptr,
+    x.ptr,
+    filter.ptr,
+    bias ? bias.ptr : 0,
+    geo,
+    N,
+    m,
+    0,
+    relu ? WINO_RELU : 0,
+    0,
+    0,
+    pack ? pack.packs[0]!.ptr : 0,
+  );
   const inputs = bias ? [x, filter, bias] : [x, filter];
   record(inputs, out, (dy, grad) => {
     const masked = relu ? reluMasked(dy, out) : null;
@@ -371,17 +415,31 @@ function conv5x5(
   geo: Geometry2d,
   relu: boolean,
   m: WinogradTile,
+  pack: WinogradPacked | null,
 ): Tensor {
   const N = x.shape[0];
   const { H, W, C, K, OH, OW, PT, PL } = geo;
   const g3: Geometry2d = { ...geo, KH: 3, KW: 3 };
   const out = new Tensor([N, OH, OW, K]);
-  const ps = pieces5(filter, false);
+  const ps = pack ? [] : pieces5(filter, false);
   try {
-    ps.forEach((p, i) => {
-      const [pi, pj] = PIECES[i]!;
+    PIECES.forEach(([pi, pj], i) => {
       const flags = (i > 0 ? WINO_ACC : 0) | (i === 3 && relu ? WINO_RELU : 0);
-      run(out.ptr, x.ptr, p.ptr, i === 0 && bias ? bias.ptr : 0, g3, N, m, 0, flags, 3 * pi, 3 * pj);
+      const w = pack ? 0 : ps[i]!.ptr;
+      run(
+        out.ptr,
+        x.ptr,
+        w,
+        i === 0 && bias ? bias.ptr : 0,
+        g3,
+        N,
+        m,
+        0,
+        flags,
+        3 * pi,
+        3 * pj,
+        pack ? pack.packs[i]!.ptr : 0,
+      );
     });
   } finally {
     for (const p of ps) p.dispose();
