@@ -103,6 +103,7 @@ const R = {
 const probes = new ProbeLog(QUICK);
 const runner = new SimdnetRunner({
   sn,
+  root: ROOT,
   data,
   plan: plan(QUICK),
   quick: QUICK,

@@ -92,7 +92,12 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
     out(
       `simdnet columns: the default 'direct' algorithm, and sn.setConvAlgorithm('auto') (Winograd F(2,3) when training, ` +
         `F(4,3) in inference, on the layers where it pays); 'auto' softmax within ${A.max_abs_diff_vs_direct.toExponential(1)} ` +
-        `of 'direct' on 8 images. "× peer" compares the 'direct' column.`,
+        `of 'direct' on 8 images. "× peer" compares the 'direct' column.` +
+        (A.transforms
+          ? ` predict keeps the Winograd weight transforms while the weights do not change: ×${f1(A.transforms.b1.gain, 2)} ` +
+            `at batch 1, ×${f1(A.transforms.batch.gain, 2)} at batch ${BATCH} against transforming on every call ` +
+            `(${A.transforms.rounds} alternating rounds, medians).`
+          : ''),
     );
     out();
   }

@@ -21,6 +21,18 @@ export function weightsChanged(): void {
   version++;
 }
 
+let enabled = true;
+
+/** @internal Turns predict's inference plan off and on (the bench measures what it gains). */
+export function setInferencePlanEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/** @internal Whether predict uses an inference plan. */
+export function inferencePlanEnabled(): boolean {
+  return enabled;
+}
+
 /** @internal The global weights version (see {@link weightsChanged}). */
 export function weightsVersion(): number {
   return version;

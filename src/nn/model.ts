@@ -30,7 +30,7 @@ import {
   toSource,
 } from './data.js';
 import { StepGuard } from './guard.js';
-import { InferencePlan, weightsChanged } from './inference.js';
+import { InferencePlan, inferencePlanEnabled, weightsChanged } from './inference.js';
 import { countBinary, countCorrect } from './metrics.js';
 import {
   BATCH_OPTIONS,
@@ -967,7 +967,8 @@ export class Model {
    * predict's plan (BatchNormalization folded into the layer before it, Winograd transforms kept),
    * remade when any weights changed since it was made (see {@link weightsChanged}).
    */
-  private inferencePlan(): InferencePlan {
+  private inferencePlan(): InferencePlan | undefined {
+    if (!inferencePlanEnabled()) return undefined;
     if (this.plan?.current) return this.plan;
     this.plan?.dispose();
     this.plan = null;
