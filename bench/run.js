@@ -30,6 +30,7 @@ import { machineInfo, staleBuildNote } from './lib/machine.mjs';
 import { RssSampler } from './lib/memory.mjs';
 import { agreement, runPeers } from './lib/peers.mjs';
 import { measureLayers } from './lib/layers.mjs';
+import { measureRelaxed } from './lib/relaxed.mjs';
 import { measureMnv2 } from './lib/mnv2.mjs';
 import { ProbeLog } from './lib/probes.mjs';
 import { markdown, writeJson } from './lib/report.mjs';
@@ -126,6 +127,14 @@ if (!failedSimdnet) {
   } catch (e) {
     log(`per-layer conv timings failed: ${reason(e)}`);
   }
+  // the opt-in relaxed-SIMD build, in its own process (simdnet's default engine here is not relaxed)
+  R.relaxed = await measureRelaxed({
+    root: ROOT,
+    quick: QUICK,
+    probs8: runner.reference.probs8,
+    log,
+    elapsed: clock.elapsed,
+  });
 }
 
 if (!failedSimdnet) {

@@ -34,7 +34,14 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
   );
   out();
   const A = R.simdnetAuto;
-  const head = ['metric', 'simdnet 1 thr', `simdnet ${T} thr`, ...(A ? [`simdnet 'auto' ${T} thr`] : [])];
+  const X = R.relaxed?.train ? R.relaxed : null;
+  const head = [
+    'metric',
+    'simdnet 1 thr',
+    `simdnet ${T} thr`,
+    ...(A ? [`simdnet 'auto' ${T} thr`] : []),
+    ...(X ? [`simdnet relaxed ${X.threads} thr`] : []),
+  ];
   for (const id of peerIds) {
     const short = R.peers[id].label.replace('tfjs-backend-', 'tfjs-').replace('onnxruntime-', 'ort-');
     head.push(colName(id), `× ${short}${id === 'ort-web-mt' ? ` ${T}thr` : ''}`);
@@ -58,7 +65,7 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
     return s;
   };
   const row = (metric, snFmt, k, valOf, ratio) => {
-    const c = [metric, snFmt(S[k][1]), snFmt(S[k][T]), ...(A ? [snFmt(A[k])] : [])];
+    const c = [metric, snFmt(S[k][1]), snFmt(S[k][T]), ...(A ? [snFmt(A[k])] : []), ...(X ? [snFmt(X[k])] : [])];
     for (const id of peerIds) {
       const v = R.peers[id][k];
       c.push(cell(id, k, (x) => (k === 'latency' ? fmtMs(valOf(x)) : fmtRate(valOf(x)))));
@@ -99,6 +106,17 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
             `(${A.transforms.rounds} alternating rounds, medians).`
           : ''),
     );
+    out();
+  }
+  if (X) {
+    out(
+      `simdnet relaxed: ready({ relaxed: true }) in its own process (node --experimental-wasm-relaxed-simd), fused ` +
+        `multiply-add in the GEMM microkernel, 'direct' algorithm; not bit-reproducible across CPUs; softmax within ` +
+        `${X.max_abs_diff_vs_direct.toExponential(1)} of the default build.`,
+    );
+    out();
+  } else if (R.relaxed) {
+    out(`simdnet relaxed: ${R.relaxed.na ? `not available: ${R.relaxed.na}` : `failed: ${R.relaxed.failed}`}.`);
     out();
   }
   for (const [i, n] of notes.entries()) out(`[${i + 1}] ${n}`);
@@ -257,6 +275,7 @@ export function writeJson(file, R, { machine, quick, T, data, probes, failed, se
         probe: { ...R.probe, checks: probes.checks },
         simdnet: strip(R.simdnet),
         simdnet_auto: R.simdnetAuto ? strip(R.simdnetAuto) : null,
+        simdnet_relaxed: R.relaxed ?? null,
         conv_layers: R.layers ?? [],
         peers: strip(R.peers),
         sweep: strip(R.sweep),
