@@ -1,7 +1,7 @@
 // conv2d: shape checks and geometry, then the kernels of assembly/kernels/conv2d.ts; records its
 // backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C/groups, K), bias (K),
 // out (N, OH, OW, K).
-import { Tensor } from '../tensor.js';
+import { Tensor, uninitialized } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
 import { type Padding, pair, windowGeometry } from '../geom.js';
 import {
@@ -126,7 +126,8 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   const tile = plain ? winogradTileFor(what, opts.algorithm, opts.winogradTile, geo, training) : 0;
   if (tile) return conv2dWinograd(x, filter, bias, geo, act === 'relu', tile, opts.winogradPacked);
   const MB = blockRows(KK, OH * OW);
-  const out = new Tensor([N, OH, OW, K]);
+  // every output is stored by the (non-accumulating) GEMM of its image or pixel range: no zero fill
+  const out = uninitialized([N, OH, OW, K]);
   const relu = act === 'relu' ? 1 : 0;
   // One task per shard of images, each with its own scratch (packed weights, im2col block).
   const shards = shardRanges(N);

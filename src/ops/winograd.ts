@@ -4,7 +4,7 @@
 // kernel for padding > 2).
 // Output tiles are numbered over the whole batch and cut into the fixed SHARDS, and every output value
 // depends only on its own tile, so the bits are the same at any thread count (and batch size).
-import { Tensor, tensor } from '../tensor.js';
+import { Tensor, tensor, uninitialized } from '../tensor.js';
 import { getArena } from '../wasm/arena.js';
 import { record } from '../autograd.js';
 import { k, runTasks, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
@@ -240,7 +240,7 @@ export function conv2dWinograd(
   if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m, pack);
   const N = x.shape[0];
   const { H, W, C, K, OH, OW, PT, PL } = geo;
-  const out = new Tensor([N, OH, OW, K]);
+  const out = uninitialized([N, OH, OW, K]); // every tile stores its outputs (no WINO_ACC): no zero fill
   run(
     out.ptr,
     x.ptr,
@@ -420,7 +420,7 @@ function conv5x5(
   const N = x.shape[0];
   const { H, W, C, K, OH, OW, PT, PL } = geo;
   const g3: Geometry2d = { ...geo, KH: 3, KW: 3 };
-  const out = new Tensor([N, OH, OW, K]);
+  const out = uninitialized([N, OH, OW, K]); // the first piece stores (no WINO_ACC), the others add
   const ps = pack ? [] : pieces5(filter, false);
   try {
     PIECES.forEach(([pi, pj], i) => {
