@@ -1,7 +1,7 @@
 // conv2d: shape checks and geometry, then the kernels of assembly/kernels/conv2d.ts; records its
 // backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C/groups, K), bias (K),
 // out (N, OH, OW, K).
-import { Tensor, uninitialized } from '../tensor.js';
+import { type Tensor, uninitialized } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
 import { type Padding, pair, windowGeometry } from '../geom.js';
 import {
