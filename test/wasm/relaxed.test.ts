@@ -74,7 +74,13 @@ describe('relaxed SIMD build', () => {
       await sn.setThreads(2);
       const two = run();
       await sn.shutdown();
-      console.log(JSON.stringify({ relaxed: e.relaxed, build: e.build, one, two }));
+      // the same exports as the threads build
+      const { relaxedBase64 } = await import(${JSON.stringify(join(root, 'dist/wasm/kernels.relaxed.bytes.js'))});
+      const { wasmBytes } = await import(${JSON.stringify(join(root, 'dist/wasm/bindings.js'))});
+      const exps = (bytes) => WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((x) => x.name + ':' + x.kind);
+      const relaxedExports = exps(Uint8Array.from(atob(relaxedBase64), (c) => c.charCodeAt(0)));
+      const threadsExports = exps(wasmBytes('threads'));
+      console.log(JSON.stringify({ relaxed: e.relaxed, build: e.build, one, two, relaxedExports, threadsExports }));
     `;
       // a file, not -e: workers inherit --input-type=module, which would make their eval'd source ESM
       const dir = mkdtempSync(join(tmpdir(), 'simdnet-relaxed-'));
@@ -91,7 +97,11 @@ describe('relaxed SIMD build', () => {
         build: string;
         one: number[];
         two: number[];
+        relaxedExports: string[];
+        threadsExports: string[];
       };
+      expect(r.relaxedExports.length).toBeGreaterThan(10);
+      expect(r.relaxedExports).toEqual(r.threadsExports);
       expect(r.build).toBe('threads');
       expect(r.relaxed).toBe(true);
       expect(r.two).toEqual(r.one);
