@@ -14,7 +14,10 @@ export const SEED_CONVS = [
   { name: 'conv4 3×3 64→64 @14×14', H: 14, W: 14, C: 64, K: 64, KS: 3 },
 ];
 
-/** Algorithms measured per layer: [label, conv2d options]. Winograd runs 3×3 and 5×5 (as four 3×3 pieces). */
+/**
+ * Algorithms measured per layer: [label, conv2d options]. Winograd runs 3×3 and 5×5 (as four 3×3 pieces).
+ * @type {Array<[string, object]>}
+ */
 const ALGOS = [
   ['direct', { algorithm: 'direct' }],
   ['winograd F(2,3)', { algorithm: 'winograd', winogradTile: 2 }],
