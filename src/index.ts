@@ -29,6 +29,7 @@ export type { DepthwiseConv2dOptions } from './ops/dwconv2d.js';
 export { conv2dTranspose } from './ops/conv2dtranspose.js';
 export type { Conv2dTransposeOptions } from './ops/conv2dtranspose.js';
 export { setConvAlgorithm, getConvAlgorithm } from './ops/winograd.js';
+export { weightsChanged } from './nn/inference.js';
 export type { ConvAlgorithm, WinogradTile } from './ops/winograd.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';

@@ -2,7 +2,7 @@
 // crashes, hangs or leaks cannot take the run down, and the parent can stop it at its time cap).
 //
 // Parent → child (one IPC message, 'advanced' serialization):
-//   { peer: 'tfjs'|'ort'|'convnetjs', variant, quick, threads, budget (s), weights: [{shape, data}],
+//   { peer: 'tfjs'|'ort'|'convnetjs'|'torch', variant, quick, threads, budget (s), weights: [{shape, data}],
 //     onnx: Uint8Array, x8, xInfer, xTrain, yTrain (one-hot), inferBatch, trainBatch }
 //   or, for peer 'mnv2' (the MobileNetV2 row): { ..., plan, onnx, layers: [{layer, weights}], x, x8, probs8 }
 // Child → parent: { key, value } per measurement as soon as it is known (value.failed = reason when
@@ -14,6 +14,7 @@ const PEERS = {
   ort: () => import('./ort.mjs'),
   convnetjs: () => import('./convnetjs.mjs'),
   mnv2: () => import('./mnv2.mjs'),
+  torch: () => import('./torch.mjs'),
 };
 
 process.once('message', async (/** @type {any} */ p) => {

@@ -31,6 +31,7 @@ import {
   toSource,
 } from './data.js';
 import { StepGuard } from './guard.js';
+import { InferencePlan, inferencePlanEnabled, weightsChanged } from './inference.js';
 import { countBinary, countCorrect } from './metrics.js';
 import {
   BATCH_OPTIONS,
@@ -189,6 +190,8 @@ export class Model {
   private stopFlag = false;
   private disposed = false;
   private guard = new StepGuard();
+  /** predict's folded weights and Winograd transforms (see inferencePlan). */
+  private plan: InferencePlan | null = null;
   /** @internal */ protected graphCache: Graph | null = null;
   private layerList: Layer[] = [];
 
@@ -604,7 +607,7 @@ export class Model {
   }
 
   /** Walks the steps; `logits` leaves the final softmax to the fused loss. Returns the output tensors. */
-  private forward(xs: Tensor[], training: boolean, logits: boolean): Tensor[] {
+  private forward(xs: Tensor[], training: boolean, logits: boolean, plan?: InferencePlan): Tensor[] {
     const g = this.graph();
     const vals: Tensor[] = new Array(g.slots);
     xs.forEach((x, i) => {
@@ -614,9 +617,20 @@ export class Model {
     for (const st of g.steps) {
       // A frozen BatchNormalization normalizes with its moving statistics, as in Keras.
       const t = training && !(st.layer.trainable === false && st.layer.stateWeights.length > 0);
+      const p = plan?.steps.get(st);
+      if (p?.skip) {
+        vals[st.output] = vals[st.inputs[0]];
+        continue;
+      }
       vals[st.output] = st.layer.callFor(
         st.inputs.map((i) => vals[i]),
-        { training: t, rng: this.trainRng, logits: st === fused },
+        {
+          training: t,
+          rng: this.trainRng,
+          logits: st === fused,
+          weightValues: p?.weights,
+          winogradPacked: p?.winogradPacked,
+        },
       );
     }
     return g.outputs.map((o) => vals[o]);
@@ -699,6 +713,7 @@ export class Model {
         loss,
       );
     };
+    weightsChanged(); // the step writes weights (and BatchNormalization's moving statistics)
     const u8 = getArena().u8();
     for (const p of params) u8.fill(0, p.grad.ptr, p.grad.ptr + p.grad.size * 4);
     return tidy(() => {
@@ -979,6 +994,7 @@ export class Model {
     const outs = shapes.map((s) => new Tensor([n, ...s]));
     const idx = Int32Array.from({ length: n }, (_, i) => i);
     noGrad(() => {
+      const plan = this.inferencePlan();
       for (let start = 0; start < n; start += batchSize) {
         const count = Math.min(batchSize, n - start);
         tidy(() => {
@@ -987,7 +1003,7 @@ export class Model {
             src.gather(idx, start, count, t.view());
             return t;
           });
-          this.forward(xb, false, false).forEach((y, i) => outs[i].view().set(y.view(), start * rowSizes[i]));
+          this.forward(xb, false, false, plan).forEach((y, i) => outs[i].view().set(y.view(), start * rowSizes[i]));
         });
       }
     });
@@ -1022,6 +1038,21 @@ export class Model {
       }
     });
     weights.forEach((w, i) => params[i].value.view().set(w instanceof Tensor ? w.view() : w));
+    weightsChanged();
+  }
+
+  /**
+   * predict's plan (BatchNormalization folded into the layer before it, Winograd transforms kept),
+   * remade when any weights changed since it was made (see {@link weightsChanged}).
+   */
+  private inferencePlan(): InferencePlan | undefined {
+    if (!inferencePlanEnabled()) return undefined;
+    if (this.plan?.current) return this.plan;
+    this.plan?.dispose();
+    this.plan = null;
+    const g = this.graph();
+    this.plan = new InferencePlan(g.steps, g.outputs);
+    return this.plan;
   }
 
   /**
@@ -1047,6 +1078,8 @@ export class Model {
 
   /** Frees weights, gradients and optimizer state. */
   dispose(): void {
+    this.plan?.dispose();
+    this.plan = null;
     for (const l of this.layers) l.dispose();
     this.optimizer?.dispose();
     this.guard.free();

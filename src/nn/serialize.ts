@@ -22,6 +22,7 @@
 //
 // Loading checks everything (checksum, sizes, shapes against the architecture, bounds, values) before
 // it allocates a byte, and builds a new model, so a bad file never touches a model in memory.
+import { weightsChanged } from './inference.js';
 import { Model, Sequential, fileFormats } from './model.js';
 import { layerClasses } from './layers.js';
 import { InputLayer, type Layer, type SymbolicTensor } from './layer.js';
@@ -480,6 +481,7 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
     model.trainRng.setState(h.rng.train);
     model.params().forEach((p, i) => p.value.view().set(read(h.weights[i])));
     model.stateWeights().forEach((p, i) => p.value.view().set(read(stateList[i])));
+    weightsChanged();
     if (h.compile && opt) {
       model.compile({ optimizer: opt, loss: h.compile.loss as never, metrics: h.compile.metrics });
       const st: OptimizerState = { className: opt.className, config: opt.getConfig(), iterations, slots: {} };
