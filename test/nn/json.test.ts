@@ -21,9 +21,9 @@ describe('model.toJSON / modelFromJSON', () => {
     const a = m.getWeights().map((t) => Array.from(t.dataSync()));
     const c = back.getWeights().map((t) => Array.from(t.dataSync()));
     expect(c).toEqual(a);
-    expect(sn.modelToJSON(m, 2)).toBe(JSON.stringify(JSON.parse(json), null, 2));
+    expect(sn.modelToJSON(m, 2)).toBe(JSON.stringify(JSON.parse(m.toJSON()), null, 2));
     // JSON.stringify(model) embeds the architecture string.
-    expect(JSON.parse(JSON.stringify({ m }))).toEqual({ m: json });
+    expect(JSON.parse(JSON.stringify({ m }))).toEqual({ m: m.toJSON() });
     m.dispose();
     back.dispose();
   });
