@@ -80,7 +80,7 @@ const TRAINING: Record<PresetName, PresetTraining> = {
     beta1: 0.7,
     beta2: 0.9,
     lrSchedule: 'onecycle',
-    labelSmoothing: 0,
+    labelSmoothing: 0.1,
   },
   lenet5: { epochs: 5, batchSize: 128, optimizer: 'adam', lr: 0.001, lrSchedule: 'none', labelSmoothing: 0 },
 };
