@@ -157,18 +157,23 @@ export async function sweep(argv: string[]): Promise<number> {
     if (e.code === 'ENOENT') return '';
     throw new Error(`cannot read ${log}: ${e.message}`);
   });
+  const kept: string[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    let r: TrialResult;
+    let r: TrialResult | null = null;
     try {
       r = JSON.parse(line);
-    } catch {
+    } catch {}
+    if (typeof r?.key !== 'string' || typeof r.accuracy !== 'number') {
       // A line cut short by an interrupted write: that trial is trained again.
       say(`${log}:${i + 1}: not a complete trial record; ignored`);
       return;
     }
-    if (typeof r?.key === 'string' && typeof r.accuracy === 'number') done.set(r.key, r);
+    done.set(r.key, r);
+    kept.push(line);
   });
+  // Rewritten without the damaged lines, so that new records start on a line of their own.
+  if (text !== kept.map((l) => `${l}\n`).join('')) await writeFile(log, kept.map((l) => `${l}\n`).join(''));
 
   await sn.ready({ threads });
   const dataDir = str('data') ?? defaultMnistDir();
@@ -232,7 +237,10 @@ export async function sweep(argv: string[]): Promise<number> {
 
   const rows = trials.filter((t) => done.has(t.key)).map((t) => ({ trial: t.index + 1, ...done.get(t.key)! }));
   const columns = axes.map(([f]) => f);
-  const table = resultsTable(rows, columns);
+  // The table shows what varies; the fixed flags are said once above it.
+  const varying = axes.filter(([, l]) => l.length > 1).map(([f]) => f);
+  const fixed = axes.filter(([, l]) => l.length === 1).map(([f, l]) => `--${f} ${l[0]}`);
+  const table = `${fixed.length > 0 ? `every trial: ${fixed.join(' ')}\n\n` : ''}${resultsTable(rows, varying)}`;
   say(`\n${table}`);
   await writeFile(join(out, 'results.md'), resultsMd(rows, table, { trainImages: tr.count, testImages: te.count }));
   await writeFile(join(out, 'results.csv'), resultsCsv(rows, columns));
