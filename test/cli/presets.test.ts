@@ -41,7 +41,7 @@ describe('architecture flags', () => {
     expect(seed.countParams()).toBe(484714);
     const fast = await build({ model: 'fast' });
     expect(convs(fast).map((c) => [c.filters, c.kernelSize, c.padding])).toEqual([
-      [24, [5, 5], 'valid'],
+      [16, [5, 5], 'valid'],
       [32, [3, 3], 'valid'],
     ]);
     const lenet = await build({ model: 'lenet5' });
@@ -150,7 +150,19 @@ describe('architecture flags', () => {
 });
 
 describe('short runs', () => {
-  const tiny = ['--train-limit', '512', '--test-limit', '256', '--epochs', '1', '--batch-size', '32', '--threads', '1', '--json'];
+  const tiny = [
+    '--train-limit',
+    '512',
+    '--test-limit',
+    '256',
+    '--epochs',
+    '1',
+    '--batch-size',
+    '32',
+    '--threads',
+    '1',
+    '--json',
+  ];
 
   it('every preset trains (fast and lenet5 learn; seed on fewer images), and its JSON trains again', async () => {
     const results: Record<string, { test_accuracy: number; parameters: number; model: string }> = {};
@@ -169,12 +181,12 @@ describe('short runs', () => {
     // Chance is 10 %: one epoch on 512 images is far above it for the two small presets.
     expect(results.fast.test_accuracy).toBeGreaterThan(0.5);
     expect(results.lenet5.test_accuracy).toBeGreaterThan(0.5);
-    expect(results.fast.parameters).toBe(215194);
+    expect(results.fast.parameters).toBe(212682);
     // The architecture written by a run is a --model of its own: same layers, same parameters.
     const json = join(dir, 'fast', 'model.json');
     const again = await run(['train', '--model', json, ...tiny, '--out', join(dir, 'from-json')]);
     const r = JSON.parse(again.out[again.out.length - 1]);
-    expect(r.parameters).toBe(215194);
+    expect(r.parameters).toBe(212682);
     expect(r.model).toBe(json);
     // A JSON whose input does not match the data is refused naming both.
     const other = join(dir, 'other.json');
