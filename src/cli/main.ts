@@ -235,6 +235,9 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
         lr_schedule: o.lrSchedule,
         label_smoothing: o.labelSmoothing,
         wall_seconds: (performance.now() - started) / 1000,
+        // CPU time of every thread of the process: on a machine shared with other work, wall time
+        // says more about the neighbours than about this run.
+        cpu_seconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
         threads: sn.getThreads(),
         out: written.dir,
         ...(written.fallback ? { fallback: true, error: written.error } : {}),
