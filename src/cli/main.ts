@@ -84,6 +84,11 @@ bounding box is scaled to fit 20x20, aspect kept, and placed in 28x28 with its c
 the centre.
 `;
 
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const cmd = argv[0];
@@ -237,7 +242,7 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
         wall_seconds: (performance.now() - started) / 1000,
         // CPU time of every thread of the process: on a machine shared with other work, wall time
         // says more about the neighbours than about this run.
-        cpu_seconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+        cpu_seconds: cpuSeconds(),
         threads: sn.getThreads(),
         out: written.dir,
         ...(written.fallback ? { fallback: true, error: written.error } : {}),
