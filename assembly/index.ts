@@ -15,6 +15,7 @@ export { relu_forward, relu_backward, softmax_forward, softmax_backward, softmax
   softmax_axis_forward, softmax_axis_backward } from "./kernels/act";
 export { pad2d_forward, pad2d_backward } from "./kernels/pad2d";
 export { resize_nearest_forward, resize_nearest_backward, resize_bilinear_forward, resize_bilinear_backward } from "./kernels/resize";
+export { augment_affine, augment_contrast } from "./kernels/augment";
 export { permute_forward, permute_backward } from "./kernels/permute";
 export { batchnorm_stats_sum, batchnorm_stats_sqdev, batchnorm_stats_reduce, batchnorm_invstd, batchnorm_update_moving,
   batchnorm_forward, batchnorm_backward_sums, batchnorm_backward_reduce, batchnorm_backward_input } from "./kernels/batchnorm";

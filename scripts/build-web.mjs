@@ -78,12 +78,20 @@ async function importModel(file, note) {
 }
 
 // --- the build --------------------------------------------------------------------------------------
-// The ONNX exporter (and protobufjs behind it) stays out of browser bundles: Sequential.toONNX()
-// imports it dynamically, and here that import resolves to a stub that rejects with a clear message.
+// The ONNX exporter and importer (and protobufjs behind them) stay out of browser bundles: toONNX()
+// and loadONNX() import them dynamically, and here those imports resolve to stubs that reject with a
+// clear message.
 const noOnnx = {
   name: 'no-onnx',
   setup(b) {
     b.onResolve({ filter: /onnx\/export(\.js)?$/ }, () => ({ path: 'onnx-export-stub', namespace: 'stub' }));
+    // The ONNX importer too (sn.loadONNX imports it dynamically).
+    b.onResolve({ filter: /onnx\/import(\.js)?$/ }, () => ({ path: 'onnx-import-stub', namespace: 'stub-import' }));
+    b.onLoad({ filter: /.*/, namespace: 'stub-import' }, () => ({
+      contents:
+        "export async function loadONNX() { throw new Error('loadONNX is not available in the browser bundles of simdnet: import the model with Node (simdnet import model.onnx --out model.simdnet) and load the .simdnet file'); }",
+      loader: 'js',
+    }));
     b.onResolve({ filter: /^protobufjs/ }, (a) => ({
       errors: [{ text: `protobufjs must not be bundled for the browser (imported by ${a.importer})` }],
     }));

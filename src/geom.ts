@@ -126,6 +126,43 @@ export function windowGeometry(
   return { pad, OH, OW };
 }
 
+/** Window options of a convolution: strides, dilation (taps d pixels apart) and padding. */
+export interface ConvWindowOptions {
+  /** Stride as n or [rows, cols]; default 1. */
+  strides?: number | readonly number[];
+  /** Dilation as n or [rows, cols]; default 1. */
+  dilationRate?: number | readonly number[];
+  /** Default 'valid'. */
+  padding?: Padding;
+}
+
+/** {@link WindowGeometry} of a convolution, with its checked strides and dilation. */
+export interface ConvGeometry extends WindowGeometry {
+  SH: number;
+  SW: number;
+  DH: number;
+  DW: number;
+}
+
+/**
+ * Strides, dilation, padding and output size of a KH x KW convolution kernel over an H x W input, checked:
+ * the effective window of a dilated kernel is (k - 1) * d + 1. The one place convolution ops, layers and
+ * the ONNX exporter take it from.
+ */
+export function convGeometry(
+  what: string,
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  opts: ConvWindowOptions,
+): ConvGeometry {
+  const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
+  const [DH, DW] = pair(opts.dilationRate ?? 1, what, 'dilationRate');
+  const g = windowGeometry(what, H, W, (KH - 1) * DH + 1, (KW - 1) * DW + 1, SH, SW, opts.padding ?? 'valid');
+  return { ...g, SH, SW, DH, DW };
+}
+
 /** Window options of a transposed convolution (Keras Conv2DTranspose). */
 export interface TransposeGeometryOptions {
   strides?: number | [number, number];

@@ -13,12 +13,15 @@ export {
   MAX_THREADS,
 } from './wasm/bindings.js';
 export type { Build, Engine, ReadyOptions, KernelExports } from './wasm/bindings.js';
+export type { ThreadPool } from './wasm/pool.js';
+export type { Task, KernelName } from './wasm/abi.js';
 export { getArena, Arena } from './wasm/arena.js';
 export { Tensor, tensor, zeros, scalar, tidy, keep } from './tensor.js';
-export type { DType } from './tensor.js';
+export type { DType, Nested } from './tensor.js';
 export { grads, valueAndGrads, noGrad, Tape } from './autograd.js';
-export { outSize, samePadding, resolvePadding, windowGeometry } from './geom.js';
-export type { Padding, Pad } from './geom.js';
+export type { TapeNode } from './autograd.js';
+export { outSize, samePadding, resolvePadding, windowGeometry, convGeometry } from './geom.js';
+export type { Padding, Pad, WindowGeometry, ConvGeometry, ConvWindowOptions } from './geom.js';
 export { conv2d } from './ops/conv2d.js';
 export type { Conv2dOptions } from './ops/conv2d.js';
 export { depthwiseConv2d } from './ops/dwconv2d.js';
@@ -30,6 +33,7 @@ export type { ConvAlgorithm, WinogradTile } from './ops/winograd.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';
 export { matMul, dense } from './ops/dense.js';
+export type { DenseOptions } from './ops/dense.js';
 export {
   relu,
   sigmoid,
@@ -47,9 +51,12 @@ export {
 } from './ops/act.js';
 export type { ReluOptions } from './ops/act.js';
 export { zeroPadding2d, cropping2d } from './ops/pad2d.js';
+export type { Sides2d } from './ops/pad2d.js';
 export { upSampling2d } from './ops/resize.js';
 export type { Interpolation } from './ops/resize.js';
 export { permute } from './ops/permute.js';
+export { affineTransform, adjustContrast } from './ops/augment.js';
+export type { AffineTransformOptions, FillMode, AugmentInterpolation } from './ops/augment.js';
 export { batchNorm } from './ops/batchnorm.js';
 export type { BatchNormOptions } from './ops/batchnorm.js';
 export { add, sub, mul, div, sum, mean, reshape } from './ops/elementwise.js';
@@ -62,10 +69,11 @@ export type { AdamWConfig } from './optim/adamw.js';
 export { RMSprop } from './optim/rmsprop.js';
 export type { RMSpropConfig } from './optim/rmsprop.js';
 export { Optimizer } from './optim/optimizer.js';
+export type { ParamGrad, OptimizerState } from './optim/optimizer.js';
 export * as schedules from './optim/schedules.js';
 export type { LearningRateSchedule, StepDecayConfig, CosineDecayConfig, OneCycleConfig } from './optim/schedules.js';
 export { Layer } from './nn/layer.js';
-export type { Weight, StateWeight, CallArgs, ActivationName, InitializerName } from './nn/layer.js';
+export type { Weight, StateWeight, CallArgs, ActivationName, InitializerName, WeightSpec } from './nn/layer.js';
 export {
   layers,
   Conv2D,
@@ -101,15 +109,58 @@ export type {
   SoftmaxConfig,
 } from './nn/reshaping.js';
 export { DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './nn/convolutional.js';
+export { PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax, Slice, Affine, Pool2D } from './nn/onnx-layers.js';
+export type {
+  PReluConfig,
+  ClipConfig,
+  ScaledEluConfig,
+  HardSigmoidConfig,
+  LogSoftmaxConfig,
+  SliceConfig,
+  AffineConfig,
+  Pool2DConfig,
+} from './nn/onnx-layers.js';
+export { RandomTranslation, RandomRotation, RandomZoom, RandomContrast } from './nn/preprocessing.js';
+export type {
+  Factor,
+  RandomAffineCommon,
+  RandomTranslationConfig,
+  RandomRotationConfig,
+  RandomZoomConfig,
+  RandomContrastConfig,
+} from './nn/preprocessing.js';
 export type { DepthwiseConv2DConfig, SeparableConv2DConfig, Conv2DTransposeConfig } from './nn/convolutional.js';
 export { Model, Sequential, model } from './nn/model.js';
 export type { CompileArgs, FitArgs, History, Callbacks, Logs, ModelArgs } from './nn/model.js';
+export { Callback, EarlyStopping, ReduceLROnPlateau, TerminateOnNaN } from './nn/callbacks.js';
+export type {
+  FitParams,
+  MonitorMode,
+  EarlyStoppingConfig,
+  ReduceLROnPlateauConfig,
+  CallbackFunctions,
+} from './nn/callbacks.js';
 export { SymbolicTensor, InputLayer, MergeLayer, input } from './nn/layer.js';
 export type { LayerNode } from './nn/layer.js';
 export type { Data, LossName } from './nn/data.js';
 export { loadModel, saveModel, FORMAT_VERSION, modelToJSON, modelFromJSON } from './nn/serialize.js';
 export type { ModelJSON } from './nn/serialize.js';
 export type { ToONNXOptions } from './onnx/export.js';
+export {
+  loadLayersModel,
+  loadLayersModelURL,
+  saveLayersModel,
+  layersModelJSON,
+  weightSpecBytes,
+} from './tfjs/layers-format.js';
+export type {
+  LayersModelArtifacts,
+  LayersModelJSON,
+  LayersWeightSpec,
+  LayersWeightData,
+  SaveLayersOptions,
+} from './tfjs/layers-format.js';
+export type { LoadONNXOptions } from './onnx/import.js';
 export { meanSquaredError, meanAbsoluteError, binaryCrossentropy } from './ops/loss.js';
 export { maximum, minimum, concat, broadcastBinary } from './ops/merge.js';
 export { Rng } from './rng.js';
@@ -118,6 +169,7 @@ import { Sequential } from './nn/model.js';
 import type { Layer as L } from './nn/layer.js';
 import type { Model as M } from './nn/model.js';
 import type { ToONNXOptions } from './onnx/export.js';
+import type { LoadONNXOptions } from './onnx/import.js';
 /**
  * The model as ONNX bytes (opset 13, NHWC inputs); see onnx/export.ts. Async because the exporter
  * and its protobuf library are loaded only when asked for.
@@ -125,6 +177,16 @@ import type { ToONNXOptions } from './onnx/export.js';
 export async function toONNX(model: M, opts?: ToONNXOptions): Promise<Uint8Array> {
   const { toONNX: exportONNX } = await import('./onnx/export.js');
   return exportONNX(model, opts);
+}
+/**
+ * Imports an ONNX CNN (the bytes of a .onnx file from torch.onnx.export or tf2onnx, opsets 9–21) as
+ * a functional Model that predicts, fits, saves and exports; see onnx/import.ts. The model takes its
+ * input as the file declares it (NCHW for PyTorch) unless `opts.inputLayout` is 'nhwc'. Async: the
+ * importer and its protobuf library load only when asked for.
+ */
+export async function loadONNX(bytes: Uint8Array | ArrayBuffer, opts?: LoadONNXOptions): Promise<M> {
+  const { loadONNX: importONNX } = await import('./onnx/import.js');
+  return importONNX(bytes, opts);
 }
 /** tfjs-style factory: `sn.sequential({layers: [...]})`. */
 export function sequential(cfg?: { layers?: L[]; name?: string; seed?: number }): Sequential {

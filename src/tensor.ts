@@ -121,7 +121,8 @@ export function checkDType(dtype: unknown, what: string): void {
   }
 }
 
-type Nested = number | Nested[];
+/** Nested arrays of numbers, as {@link tensor} takes them (e.g. [[1, 2], [3, 4]]). */
+export type Nested = number | Nested[];
 
 function inferShape(v: Nested): number[] {
   const shape: number[] = [];

@@ -7,6 +7,71 @@
 import { relu1, relu4 } from "../simd";
 import { erfc } from "../erf";
 
+// dinp[o] += g (4 lanes / 1 lane): the accumulating store every backward kernel ends with.
+// @ts-ignore: decorator
+@inline function acc4(dinp: usize, o: usize, g: v128): void {
+  v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+}
+
+// @ts-ignore: decorator
+@inline function acc1(dinp: usize, o: usize, g: f32): void {
+  store<f32>(dinp + o, load<f32>(dinp + o) + g);
+}
+
+// 1 / (1 + exp(-x)) in the form that never overflows exp.
+// @ts-ignore: decorator
+@inline function sigmoid64(x: f64): f64 {
+  let y: f64;
+  if (x >= 0) y = 1.0 / (1.0 + Math.exp(-x));
+  else { const e = Math.exp(x); y = e / (1.0 + e); }
+  return y;
+}
+
+// Softmax of the K values at xr, xr + step, ... into yr (same stride): the row max is subtracted
+// before exp, the sum is in f64.
+// @ts-ignore: decorator
+@inline function softmax_line(yr: usize, xr: usize, K: i32, step: usize): void {
+  let m = load<f32>(xr);
+  for (let k = 1; k < K; k++) m = max(m, load<f32>(xr + <usize>k * step));
+  let s: f64 = 0;
+  for (let k = 0; k < K; k++) {
+    const e = Math.exp(<f64>(load<f32>(xr + <usize>k * step) - m));
+    store<f32>(yr + <usize>k * step, <f32>e);
+    s += e;
+  }
+  const inv = 1.0 / s;
+  for (let k = 0; k < K; k++) {
+    const p = yr + <usize>k * step;
+    store<f32>(p, <f32>(<f64>load<f32>(p) * inv));
+  }
+}
+
+// dx += y * (dy - sum(dy * y)) along one line of K values at byte offset base, stride step.
+// @ts-ignore: decorator
+@inline function softmax_grad_line(dx: usize, dy: usize, y: usize, base: usize, K: i32, step: usize): void {
+  let dot: f64 = 0;
+  for (let k = 0; k < K; k++) {
+    const p = base + <usize>k * step;
+    dot += <f64>load<f32>(dy + p) * <f64>load<f32>(y + p);
+  }
+  for (let k = 0; k < K; k++) {
+    const p = base + <usize>k * step;
+    const g = <f64>load<f32>(y + p) * (<f64>load<f32>(dy + p) - dot);
+    store<f32>(dx + p, load<f32>(dx + p) + <f32>g);
+  }
+}
+
+// v where x > 0, else v * alpha: leaky relu's output (v = x) and its gradient (v = dy).
+// @ts-ignore: decorator
+@inline function leaky4(v: v128, x: v128, va: v128): v128 {
+  return v128.bitselect(v, f32x4.mul(v, va), f32x4.gt(x, f32x4.splat(0)));
+}
+
+// @ts-ignore: decorator
+@inline function leaky1(v: f32, x: f32, alpha: f32): f32 {
+  return x > 0 ? v : v * alpha;
+}
+
 // out (n) = max(inp, 0); out may alias inp.
 export function relu_forward(out: usize, inp: usize, n: i32): void {
   let i = 0;
@@ -30,49 +95,27 @@ export function relu_backward(dinp: usize, dout: usize, y: usize, n: i32): void 
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
       const g = v128.and(v128.load(dout + o), f32x4.gt(v128.load(y + o), zero));
-      v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+      acc4(dinp, o, g);
     }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const g: f32 = load<f32>(y + o) > 0 ? load<f32>(dout + o) : 0;
-    store<f32>(dinp + o, load<f32>(dinp + o) + g);
+    acc1(dinp, o, g);
   }
 }
 
 // out (R, K) = softmax of each row, stable (the row max is subtracted before exp).
 export function softmax_forward(out: usize, x: usize, R: i32, K: i32): void {
   for (let r = 0; r < R; r++) {
-    const xr = x + (<usize>(r * K) << 2);
-    const yr = out + (<usize>(r * K) << 2);
-    let m = load<f32>(xr);
-    for (let k = 1; k < K; k++) m = max(m, load<f32>(xr + (<usize>k << 2)));
-    let s: f64 = 0;
-    for (let k = 0; k < K; k++) {
-      const e = Math.exp(<f64>(load<f32>(xr + (<usize>k << 2)) - m));
-      store<f32>(yr + (<usize>k << 2), <f32>e);
-      s += e;
-    }
-    const inv = 1.0 / s;
-    for (let k = 0; k < K; k++) {
-      const p = yr + (<usize>k << 2);
-      store<f32>(p, <f32>(<f64>load<f32>(p) * inv));
-    }
+    const o = <usize>(r * K) << 2;
+    softmax_line(out + o, x + o, K, 4);
   }
 }
 
 // dx (R, K) += y * (dy - sum(dy * y)) for each row, y = softmax output.
 export function softmax_backward(dx: usize, dy: usize, y: usize, R: i32, K: i32): void {
-  for (let r = 0; r < R; r++) {
-    const o = <usize>(r * K) << 2;
-    let dot: f64 = 0;
-    for (let k = 0; k < K; k++) dot += <f64>load<f32>(dy + o + (<usize>k << 2)) * <f64>load<f32>(y + o + (<usize>k << 2));
-    for (let k = 0; k < K; k++) {
-      const p = o + (<usize>k << 2);
-      const g = <f64>load<f32>(y + p) * (<f64>load<f32>(dy + p) - dot);
-      store<f32>(dx + p, load<f32>(dx + p) + <f32>g);
-    }
-  }
+  for (let r = 0; r < R; r++) softmax_grad_line(dx, dy, y, <usize>(r * K) << 2, K, 4);
 }
 
 // probs (R, K) = softmax(logits); returns the mean over rows of -sum_k labels * log softmax.
@@ -110,11 +153,7 @@ export function softmax_xent_backward(dlogits: usize, probs: usize, labels: usiz
 export function sigmoid_forward(out: usize, inp: usize, n: i32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
-    const x = <f64>load<f32>(inp + o);
-    let y: f64;
-    if (x >= 0) y = 1.0 / (1.0 + Math.exp(-x));
-    else { const e = Math.exp(x); y = e / (1.0 + e); }
-    store<f32>(out + o, <f32>y);
+    store<f32>(out + o, <f32>sigmoid64(<f64>load<f32>(inp + o)));
   }
 }
 
@@ -127,13 +166,13 @@ export function sigmoid_backward(dinp: usize, dout: usize, y: usize, n: i32): vo
       const o = <usize>i << 2;
       const vy = v128.load(y + o);
       const g = f32x4.mul(v128.load(dout + o), f32x4.mul(vy, f32x4.sub(one, vy)));
-      v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+      acc4(dinp, o, g);
     }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const vy = load<f32>(y + o);
-    store<f32>(dinp + o, load<f32>(dinp + o) + load<f32>(dout + o) * (vy * (1 - vy)));
+    acc1(dinp, o, load<f32>(dout + o) * (vy * (1 - vy)));
   }
 }
 
@@ -154,13 +193,13 @@ export function tanh_backward(dinp: usize, dout: usize, y: usize, n: i32): void 
       const o = <usize>i << 2;
       const vy = v128.load(y + o);
       const g = f32x4.mul(v128.load(dout + o), f32x4.sub(one, f32x4.mul(vy, vy)));
-      v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+      acc4(dinp, o, g);
     }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const vy = load<f32>(y + o);
-    store<f32>(dinp + o, load<f32>(dinp + o) + load<f32>(dout + o) * (1 - vy * vy));
+    acc1(dinp, o, load<f32>(dout + o) * (1 - vy * vy));
   }
 }
 
@@ -180,7 +219,7 @@ export function elu_backward(dinp: usize, dout: usize, inp: usize, n: i32, alpha
     const x = load<f32>(inp + o);
     const d = load<f32>(dout + o);
     const g: f32 = x > 0 ? d : <f32>(<f64>d * <f64>alpha * Math.exp(<f64>x));
-    store<f32>(dinp + o, load<f32>(dinp + o) + g);
+    acc1(dinp, o, g);
   }
 }
 
@@ -188,17 +227,17 @@ export function elu_backward(dinp: usize, dout: usize, inp: usize, n: i32, alpha
 export function leaky_relu_forward(out: usize, inp: usize, n: i32, alpha: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    const zero = f32x4.splat(0), va = f32x4.splat(alpha);
+    const va = f32x4.splat(alpha);
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
       const x = v128.load(inp + o);
-      v128.store(out + o, v128.bitselect(x, f32x4.mul(x, va), f32x4.gt(x, zero)));
+      v128.store(out + o, leaky4(x, x, va));
     }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const x = load<f32>(inp + o);
-    store<f32>(out + o, x > 0 ? x : x * alpha);
+    store<f32>(out + o, leaky1(x, x, alpha));
   }
 }
 
@@ -206,18 +245,15 @@ export function leaky_relu_forward(out: usize, inp: usize, n: i32, alpha: f32): 
 export function leaky_relu_backward(dinp: usize, dout: usize, inp: usize, n: i32, alpha: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    const zero = f32x4.splat(0), va = f32x4.splat(alpha);
+    const va = f32x4.splat(alpha);
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      const d = v128.load(dout + o);
-      const g = v128.bitselect(d, f32x4.mul(d, va), f32x4.gt(v128.load(inp + o), zero));
-      v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+      acc4(dinp, o, leaky4(v128.load(dout + o), v128.load(inp + o), va));
     }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const d = load<f32>(dout + o);
-    store<f32>(dinp + o, load<f32>(dinp + o) + (load<f32>(inp + o) > 0 ? d : d * alpha));
+    acc1(dinp, o, leaky1(load<f32>(dout + o), load<f32>(inp + o), alpha));
   }
 }
 
@@ -240,7 +276,7 @@ export function gelu_backward(dinp: usize, dout: usize, inp: usize, n: i32): voi
     const o = <usize>i << 2;
     const x = <f64>load<f32>(inp + o);
     const dy = 0.5 * erfc(-x * SQRT1_2) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
-    store<f32>(dinp + o, load<f32>(dinp + o) + <f32>(<f64>load<f32>(dout + o) * dy));
+    acc1(dinp, o, <f32>(<f64>load<f32>(dout + o) * dy));
   }
 }
 
@@ -276,18 +312,18 @@ export function relu_general_backward(dinp: usize, dout: usize, inp: usize, n: i
       const x = v128.load(inp + o), d = v128.load(dout + o);
       const pos = v128.and(d, f32x4.lt(x, vm));
       const g = v128.bitselect(pos, f32x4.mul(d, vs), f32x4.gt(x, vt));
-      v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+      acc4(dinp, o, g);
     }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const x = load<f32>(inp + o), d = load<f32>(dout + o);
     const g: f32 = x > t ? (x < maxv ? d : 0) : d * slope;
-    store<f32>(dinp + o, load<f32>(dinp + o) + g);
+    acc1(dinp, o, g);
   }
 }
 
-// relu6(x + 3) in f32, the common part of hard sigmoid and hard swish.
+// relu6(x + 3) in f32 (1 lane / 4 lanes), the common part of hard sigmoid and hard swish.
 // @ts-ignore: decorator
 @inline function relu6p3(x: f32): f32 {
   const a = x + <f32>3;
@@ -296,15 +332,19 @@ export function relu_general_backward(dinp: usize, dout: usize, inp: usize, n: i
   return b < <f32>6 ? b : <f32>6;
 }
 
+// @ts-ignore: decorator
+@inline function relu6p3x4(x: v128): v128 {
+  return f32x4.pmin(f32x4.splat(6), f32x4.pmax(f32x4.splat(0), f32x4.add(x, f32x4.splat(3))));
+}
+
 // out (n) = relu6(x + 3) / 6: Keras 3's hard_sigmoid (Keras 2 and tfjs use clip(0.2 x + 0.5, 0, 1)).
 export function hard_sigmoid_forward(out: usize, inp: usize, n: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    const three = f32x4.splat(3), six = f32x4.splat(6), zero = f32x4.splat(0);
+    const six = f32x4.splat(6);
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      const r = f32x4.pmin(six, f32x4.pmax(zero, f32x4.add(v128.load(inp + o), three)));
-      v128.store(out + o, f32x4.div(r, six));
+      v128.store(out + o, f32x4.div(relu6p3x4(v128.load(inp + o)), six));
     }
   }
   for (; i < n; i++) {
@@ -323,14 +363,14 @@ export function hard_sigmoid_backward(dinp: usize, dout: usize, inp: usize, n: i
       const x = v128.load(inp + o);
       const inside = v128.and(f32x4.gt(x, m3), f32x4.lt(x, three));
       const g = v128.and(f32x4.div(v128.load(dout + o), six), inside);
-      v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+      acc4(dinp, o, g);
     }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const x = load<f32>(inp + o);
     const g: f32 = x > <f32>-3 && x < <f32>3 ? load<f32>(dout + o) / <f32>6 : 0;
-    store<f32>(dinp + o, load<f32>(dinp + o) + g);
+    acc1(dinp, o, g);
   }
 }
 
@@ -338,12 +378,11 @@ export function hard_sigmoid_backward(dinp: usize, dout: usize, inp: usize, n: i
 export function hard_swish_forward(out: usize, inp: usize, n: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    const three = f32x4.splat(3), six = f32x4.splat(6), zero = f32x4.splat(0);
+    const six = f32x4.splat(6);
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
       const x = v128.load(inp + o);
-      const r = f32x4.pmin(six, f32x4.pmax(zero, f32x4.add(x, three)));
-      v128.store(out + o, f32x4.div(f32x4.mul(x, r), six));
+      v128.store(out + o, f32x4.div(f32x4.mul(x, relu6p3x4(x)), six));
     }
   }
   for (; i < n; i++) {
@@ -364,14 +403,14 @@ export function hard_swish_backward(dinp: usize, dout: usize, inp: usize, n: i32
       const x = v128.load(inp + o), d = v128.load(dout + o);
       const mid = f32x4.div(f32x4.mul(d, f32x4.add(f32x4.mul(two, x), three)), six);
       const g = v128.bitselect(d, v128.and(mid, f32x4.gt(x, m3)), f32x4.ge(x, three));
-      v128.store(dinp + o, f32x4.add(v128.load(dinp + o), g));
+      acc4(dinp, o, g);
     }
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const x = load<f32>(inp + o), d = load<f32>(dout + o);
     const g: f32 = x >= <f32>3 ? d : x > <f32>-3 ? (d * (<f32>2 * x + <f32>3)) / <f32>6 : 0;
-    store<f32>(dinp + o, load<f32>(dinp + o) + g);
+    acc1(dinp, o, g);
   }
 }
 
@@ -380,10 +419,7 @@ export function swish_forward(out: usize, inp: usize, n: i32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const x = <f64>load<f32>(inp + o);
-    let s: f64;
-    if (x >= 0) s = 1.0 / (1.0 + Math.exp(-x));
-    else { const e = Math.exp(x); s = e / (1.0 + e); }
-    store<f32>(out + o, <f32>(x * s));
+    store<f32>(out + o, <f32>(x * sigmoid64(x)));
   }
 }
 
@@ -392,10 +428,8 @@ export function swish_backward(dinp: usize, dout: usize, inp: usize, n: i32): vo
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const x = <f64>load<f32>(inp + o);
-    let s: f64;
-    if (x >= 0) s = 1.0 / (1.0 + Math.exp(-x));
-    else { const e = Math.exp(x); s = e / (1.0 + e); }
-    store<f32>(dinp + o, load<f32>(dinp + o) + <f32>(<f64>load<f32>(dout + o) * s * (1.0 + x * (1.0 - s))));
+    const s = sigmoid64(x);
+    acc1(dinp, o, <f32>(<f64>load<f32>(dout + o) * s * (1.0 + x * (1.0 - s))));
   }
 }
 
@@ -406,20 +440,7 @@ export function softmax_axis_forward(out: usize, x: usize, outer: i32, K: i32, i
   for (let a = 0; a < outer; a++) {
     for (let b = 0; b < inner; b++) {
       const base = <usize>(a * K * inner + b) << 2;
-      const xr = x + base, yr = out + base;
-      let m = load<f32>(xr);
-      for (let k = 1; k < K; k++) m = max(m, load<f32>(xr + <usize>k * step));
-      let s: f64 = 0;
-      for (let k = 0; k < K; k++) {
-        const e = Math.exp(<f64>(load<f32>(xr + <usize>k * step) - m));
-        store<f32>(yr + <usize>k * step, <f32>e);
-        s += e;
-      }
-      const inv = 1.0 / s;
-      for (let k = 0; k < K; k++) {
-        const p = yr + <usize>k * step;
-        store<f32>(p, <f32>(<f64>load<f32>(p) * inv));
-      }
+      softmax_line(out + base, x + base, K, step);
     }
   }
 }
@@ -428,18 +449,6 @@ export function softmax_axis_forward(out: usize, x: usize, outer: i32, K: i32, i
 export function softmax_axis_backward(dx: usize, dy: usize, y: usize, outer: i32, K: i32, inner: i32): void {
   const step = <usize>inner << 2;
   for (let a = 0; a < outer; a++) {
-    for (let b = 0; b < inner; b++) {
-      const base = <usize>(a * K * inner + b) << 2;
-      let dot: f64 = 0;
-      for (let k = 0; k < K; k++) {
-        const p = base + <usize>k * step;
-        dot += <f64>load<f32>(dy + p) * <f64>load<f32>(y + p);
-      }
-      for (let k = 0; k < K; k++) {
-        const p = base + <usize>k * step;
-        const g = <f64>load<f32>(y + p) * (<f64>load<f32>(dy + p) - dot);
-        store<f32>(dx + p, load<f32>(dx + p) + <f32>g);
-      }
-    }
+    for (let b = 0; b < inner; b++) softmax_grad_line(dx, dy, y, <usize>(a * K * inner + b) << 2, K, step);
   }
 }

@@ -65,8 +65,12 @@ function col2im(dimg: usize, dcols: usize, m0: i32, mb: i32, H: i32, W: i32, C: 
 }
 
 // The general im2col, for dilation > 1 or groups > 1: channels c0 .. c0+Cg of every tap, one span
-// per tap (with dilation the taps of a kernel row are no longer neighbours).
-function im2col_g(cols: usize, img: usize, m0: i32, mb: i32, g: Geometry2d, c0: i32, Cg: i32): void {
+// per tap (with dilation the taps of a kernel row are no longer neighbours). With `scatter` it is
+// col2im instead: each span is added back onto its image pixel (taps in the padding are skipped).
+// scatter is a constant at both call sites, so each inlines to its own loop.
+// @ts-ignore: decorator
+@inline function window_spans(cols: usize, img: usize, m0: i32, mb: i32, g: Geometry2d, c0: i32, Cg: i32,
+  scatter: bool): void {
   const W = g.W, H = g.H, C = g.C, KH = g.KH, KW = g.KW, OW = g.OW;
   const tapB = <usize>Cg << 2;
   for (let m = m0; m < m0 + mb; m++) {
@@ -77,8 +81,10 @@ function im2col_g(cols: usize, img: usize, m0: i32, mb: i32, g: Geometry2d, c0: 
       for (let kw = 0; kw < KW; kw++) {
         const iw = ow * g.SW - g.PL + kw * g.DW;
         if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-          copy_span(cols, img + (<usize>((ih * W + iw) * C + c0) << 2), tapB);
-        } else {
+          const px = img + (<usize>((ih * W + iw) * C + c0) << 2);
+          if (scatter) add_into(px, cols, Cg);
+          else copy_span(cols, px, tapB);
+        } else if (!scatter) {
           zero_span(cols, tapB);
         }
         cols += tapB;
@@ -87,23 +93,12 @@ function im2col_g(cols: usize, img: usize, m0: i32, mb: i32, g: Geometry2d, c0: 
   }
 }
 
-// col2im's general form (see im2col_g).
+function im2col_g(cols: usize, img: usize, m0: i32, mb: i32, g: Geometry2d, c0: i32, Cg: i32): void {
+  window_spans(cols, img, m0, mb, g, c0, Cg, false);
+}
+
 function col2im_g(dimg: usize, dcols: usize, m0: i32, mb: i32, g: Geometry2d, c0: i32, Cg: i32): void {
-  const W = g.W, H = g.H, C = g.C, KH = g.KH, KW = g.KW, OW = g.OW;
-  for (let m = m0; m < m0 + mb; m++) {
-    const oh = m / OW;
-    const ow = m - oh * OW;
-    for (let kh = 0; kh < KH; kh++) {
-      const ih = oh * g.SH - g.PT + kh * g.DH;
-      for (let kw = 0; kw < KW; kw++) {
-        const iw = ow * g.SW - g.PL + kw * g.DW;
-        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-          add_into(dimg + (<usize>((ih * W + iw) * C + c0) << 2), dcols, Cg);
-        }
-        dcols += <usize>Cg << 2;
-      }
-    }
-  }
+  window_spans(dcols, dimg, m0, mb, g, c0, Cg, true);
 }
 
 // cols <- the im2col block of group gi: the span-copy fast path when there is nothing to generalize.

@@ -277,6 +277,12 @@ export function dwconv2d_backward_input(dinp: usize, dout: usize, weight: usize,
   return o * S == q && o < O ? o : -1;
 }
 
+// Byte address of element (r, q, 0) of a (rows, Q, C) array at p.
+// @ts-ignore: decorator
+@inline function at3(p: usize, r: i32, q: i32, Q: i32, C: i32): usize {
+  return p + (<usize>((r * Q + q) * C) << 2);
+}
+
 // @ts-ignore: decorator
 @inline function gather_m1(d: usize, dy: usize, w: usize, C: i32, ph: i32, pw: i32, KH: i32, KW: i32,
   SH: i32, SW: i32, DH: i32, DW: i32, OH: i32, OW: i32): void {
@@ -291,8 +297,7 @@ export function dwconv2d_backward_input(dinp: usize, dout: usize, weight: usize,
         for (let kw = 0; kw < KW; kw++) {
           const ow = tap_out(pw, kw, DW, SW, OW);
           if (ow < 0) continue;
-          const yp = dy + (<usize>((oh * OW + ow) * C) << 2) + off;
-          const wp = w + (<usize>((kh * KW + kw) * C) << 2) + off;
+          const yp = at3(dy, oh, ow, OW, C) + off, wp = at3(w, kh, kw, KW, C) + off;
           a0 = madd(v128.load(yp), v128.load(wp), a0);
           a1 = madd(v128.load(yp, 16), v128.load(wp, 16), a1);
           a2 = madd(v128.load(yp, 32), v128.load(wp, 32), a2);
@@ -310,8 +315,7 @@ export function dwconv2d_backward_input(dinp: usize, dout: usize, weight: usize,
         for (let kw = 0; kw < KW; kw++) {
           const ow = tap_out(pw, kw, DW, SW, OW);
           if (ow < 0) continue;
-          a0 = madd(v128.load(dy + (<usize>((oh * OW + ow) * C) << 2) + off),
-            v128.load(w + (<usize>((kh * KW + kw) * C) << 2) + off), a0);
+          a0 = madd(v128.load(at3(dy, oh, ow, OW, C) + off), v128.load(at3(w, kh, kw, KW, C) + off), a0);
         }
       }
       v128.store(d + off, a0);
@@ -326,7 +330,7 @@ export function dwconv2d_backward_input(dinp: usize, dout: usize, weight: usize,
       for (let kw = 0; kw < KW; kw++) {
         const ow = tap_out(pw, kw, DW, SW, OW);
         if (ow < 0) continue;
-        a = load<f32>(dy + (<usize>((oh * OW + ow) * C) << 2) + off) * load<f32>(w + (<usize>((kh * KW + kw) * C) << 2) + off) + a;
+        a = load<f32>(at3(dy, oh, ow, OW, C) + off) * load<f32>(at3(w, kh, kw, KW, C) + off) + a;
       }
     }
     store<f32>(d + off, a);
@@ -364,12 +368,10 @@ export function dwconv2d_backward_weight(dweight: usize, dbias: usize, dout: usi
   for (let kh = 0; kh < KH; kh++) {
     // Output rows [oh0, oh1) see input row oh*SH - PT + kh*DH inside the image.
     const bh = kh * g.DH - g.PT;
-    const oh0 = bh < 0 ? (g.SH - 1 - bh) / g.SH : 0;
-    const oh1 = H - bh <= 0 ? 0 : min(OH, (H - bh + g.SH - 1) / g.SH);
+    const oh0 = first_tap(bh, g.SH), oh1 = end_tap(bh, g.SH, H, OH);
     for (let kw = 0; kw < KW; kw++) {
       const bw = kw * g.DW - g.PL;
-      const ow0 = bw < 0 ? (g.SW - 1 - bw) / g.SW : 0;
-      const ow1 = W - bw <= 0 ? 0 : min(OW, (W - bw + g.SW - 1) / g.SW);
+      const ow0 = first_tap(bw, g.SW), ow1 = end_tap(bw, g.SW, W, OW);
       const dwp = dweight + (<usize>((kh * KW + kw) * K) << 2);
       if (oh1 <= oh0 || ow1 <= ow0) continue;
       if (M == 1) tap_grad_m1(dwp, dout, inp, g, N, bh, bw, oh0, oh1, ow0, ow1);
@@ -377,6 +379,12 @@ export function dwconv2d_backward_weight(dweight: usize, dbias: usize, dout: usi
     }
   }
   if (dbias != 0) bias_backward(dbias, dout, N * OH * OW, K);
+}
+
+// Byte address of element (n, r, q, 0) of an (N, R, Q, C) array at p.
+// @ts-ignore: decorator
+@inline function at4(p: usize, n: i32, r: i32, q: i32, R: i32, Q: i32, C: i32): usize {
+  return p + (<usize>(((n * R + r) * Q + q) * C) << 2);
 }
 
 // @ts-ignore: decorator
@@ -392,9 +400,8 @@ export function dwconv2d_backward_weight(dweight: usize, dbias: usize, dout: usi
       let a2 = v128.load(dwp + off, 32), a3 = v128.load(dwp + off, 48);
       for (let n = 0; n < N; n++) {
         for (let oh = oh0; oh < oh1; oh++) {
-          const ih = oh * g.SH + bh;
-          let xp = inp + (<usize>(((n * H + ih) * W + ow0 * g.SW + bw) * C) << 2) + off;
-          let yp = dout + (<usize>(((n * OH + oh) * OW + ow0) * C) << 2) + off;
+          let xp = at4(inp, n, oh * g.SH + bh, ow0 * g.SW + bw, H, W, C) + off;
+          let yp = at4(dout, n, oh, ow0, OH, OW, C) + off;
           for (let ow = ow0; ow < ow1; ow++) {
             a0 = madd(v128.load(xp), v128.load(yp), a0);
             a1 = madd(v128.load(xp, 16), v128.load(yp, 16), a1);
@@ -411,9 +418,8 @@ export function dwconv2d_backward_weight(dweight: usize, dbias: usize, dout: usi
       let a0 = v128.load(dwp + off);
       for (let n = 0; n < N; n++) {
         for (let oh = oh0; oh < oh1; oh++) {
-          const ih = oh * g.SH + bh;
-          let xp = inp + (<usize>(((n * H + ih) * W + ow0 * g.SW + bw) * C) << 2) + off;
-          let yp = dout + (<usize>(((n * OH + oh) * OW + ow0) * C) << 2) + off;
+          let xp = at4(inp, n, oh * g.SH + bh, ow0 * g.SW + bw, H, W, C) + off;
+          let yp = at4(dout, n, oh, ow0, OH, OW, C) + off;
           for (let ow = ow0; ow < ow1; ow++) {
             a0 = madd(v128.load(xp), v128.load(yp), a0);
             xp += sx; yp += sy;
@@ -428,9 +434,8 @@ export function dwconv2d_backward_weight(dweight: usize, dbias: usize, dout: usi
     let a = load<f32>(dwp + off);
     for (let n = 0; n < N; n++) {
       for (let oh = oh0; oh < oh1; oh++) {
-        const ih = oh * g.SH + bh;
-        let xp = inp + (<usize>(((n * H + ih) * W + ow0 * g.SW + bw) * C) << 2) + off;
-        let yp = dout + (<usize>(((n * OH + oh) * OW + ow0) * C) << 2) + off;
+        let xp = at4(inp, n, oh * g.SH + bh, ow0 * g.SW + bw, H, W, C) + off;
+        let yp = at4(dout, n, oh, ow0, OH, OW, C) + off;
         for (let ow = ow0; ow < ow1; ow++) {
           a = load<f32>(xp) * load<f32>(yp) + a;
           xp += sx; yp += sy;
@@ -450,9 +455,8 @@ function tap_grad_mx(dwp: usize, dout: usize, inp: usize, g: Geometry2d, N: i32,
     let a = load<f32>(dwp + (<usize>j << 2));
     for (let n = 0; n < N; n++) {
       for (let oh = oh0; oh < oh1; oh++) {
-        const ih = oh * g.SH + bh;
-        let xp = inp + (<usize>(((n * H + ih) * W + ow0 * g.SW + bw) * C + c) << 2);
-        let yp = dout + (<usize>(((n * OH + oh) * OW + ow0) * K + j) << 2);
+        let xp = at4(inp, n, oh * g.SH + bh, ow0 * g.SW + bw, H, W, C) + (<usize>c << 2);
+        let yp = at4(dout, n, oh, ow0, OH, OW, K) + (<usize>j << 2);
         for (let ow = ow0; ow < ow1; ow++) {
           a = load<f32>(xp) * load<f32>(yp) + a;
           xp += sx; yp += sy;

@@ -6,7 +6,6 @@ import { availableParallelism } from 'node:os';
 import * as sn from '../index.js';
 import { argmaxRows } from '../nn/metrics.js';
 import { loadIdxDir, defaultMnistDir } from '../node/data.js';
-import { loadModelFile } from '../node/model.js';
 import {
   curvesSvg,
   confusionMatrix,
@@ -23,6 +22,7 @@ import { parseTrainArgs, intFlag, type TrainOptions, CLI_ACTIVATIONS, OPTIMIZERS
 import { presetDescription } from '../nn/presets.js';
 import { asX, asY, buildModel, trainModel } from './run.js';
 import { MODEL_FILE, prepareRunDir, writeRun, type RunFiles } from '../node/run-dir.js';
+import { importCommand, loadAnyModel, summaryCommand } from './import.js';
 
 const presetLines = sn.PRESETS.map((p) => {
   const t = sn.presetTraining(p);
@@ -41,7 +41,7 @@ ${presetLines}
   --activation A       of every convolution and hidden dense layer: ${CLI_ACTIVATIONS.join(', ')}
   --dropout R          dropout rate in [0, 1) after every pooling and hidden dense layer
   --batch-norm         batch normalisation after every convolution (before its activation)
-  --augment            random shifts/rotations/zooms in training (only when the augmentation layers exist)
+  --augment            random shifts, rotations and zooms in front of the preset, in training only
  training (defaults: the preset's):
   --epochs N           epochs
   --batch-size N       batch size
@@ -62,6 +62,9 @@ Usage:
   simdnet evaluate --model FILE [--data DIR] [--test-limit N] [--batch-size N]
   simdnet predict --model FILE IMAGE...  classify PNG or PGM images
   simdnet export --model FILE --onnx OUT.onnx  write the model as ONNX (opset 13, NHWC input 'input')
+  simdnet import MODEL.onnx --out FILE [--nhwc]  import an ONNX CNN (PyTorch, tf2onnx) as a .simdnet model
+  simdnet summary --model FILE           print the layers of a .simdnet or .onnx model
+  (evaluate, predict and export also take an .onnx model: NHWC input, softmax appended to logits)
 
 train options:
 ${RUN_HELP}
@@ -102,7 +105,11 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'evaluate') return evaluate(rest);
   if (cmd === 'predict') return predict(rest);
   if (cmd === 'export') return exportOnnx(rest);
-  throw new Error(`unknown command ${show(cmd)} (use train, sweep, evaluate, predict or export; --help for options)`);
+  if (cmd === 'import') return importCommand(rest);
+  if (cmd === 'summary') return summaryCommand(rest);
+  throw new Error(
+    `unknown command ${show(cmd)} (use train, sweep, evaluate, predict, export, import or summary; --help for options)`,
+  );
 }
 
 async function train(argv: string[]): Promise<number> {
@@ -266,7 +273,7 @@ async function evaluate(argv: string[]): Promise<number> {
   });
   if (!o.model) throw new Error('evaluate: --model FILE is required');
   await sn.ready();
-  const model = await loadModelFile(o.model);
+  const model = await loadAnyModel(o.model, true);
   const testLimit = o['test-limit'] === undefined ? undefined : intFlag(o['test-limit'], 'test-limit', 0, 1);
   const data = await loadIdxDir(o.data ?? defaultMnistDir(), { trainLimit: 0, testLimit });
   const te = data.test;
@@ -298,7 +305,7 @@ async function predict(argv: string[]): Promise<number> {
   if (!o.model) throw new Error('predict: --model FILE is required');
   if (positionals.length === 0) throw new Error('predict: give one or more image files (PNG or PGM)');
   await sn.ready();
-  const model = await loadModelFile(o.model);
+  const model = await loadAnyModel(o.model, true);
   const [H, W, C] = model.inputShape;
   if (C !== 1 || H !== W)
     throw new Error(`predict: the model expects ${H}x${W}x${C} input; only square grey-scale models are supported`);
@@ -328,7 +335,7 @@ async function exportOnnx(argv: string[]): Promise<number> {
   if (!o.onnx) throw new Error('export: --onnx OUT.onnx is required');
   const { toONNX } = await import('../onnx/export.js');
   await sn.ready();
-  const model = await loadModelFile(o.model);
+  const model = await loadAnyModel(o.model, true);
   const bytes = toONNX(model);
   await writeFile(o.onnx, bytes);
   console.log(

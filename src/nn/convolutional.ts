@@ -7,7 +7,7 @@ import { conv2d } from '../ops/conv2d.js';
 import { expectConvAlgorithm, expectWinogradTile, type ConvAlgorithm, type WinogradTile } from '../ops/winograd.js';
 import { depthwiseConv2d } from '../ops/dwconv2d.js';
 import { conv2dTranspose } from '../ops/conv2dtranspose.js';
-import { conv2dTransposeShape, pair, posInt, windowGeometry } from '../geom.js';
+import { conv2dTransposeShape, convGeometry, type ConvWindowOptions, pair, posInt } from '../geom.js';
 import {
   type ActivationName,
   type CallArgs,
@@ -57,16 +57,22 @@ function expectImage(s: readonly number[], what: string): void {
     throw new Error(`${what}: expected input of shape [height, width, channels] (without batch), got [${s}]`);
 }
 
-/** Output size of a dilated window (the effective kernel is (k-1)*d+1). */
-function dilatedWindow(
+/** Output height and width of a convolution layer's window over an input of shape [H, W, C], checked. */
+function windowOutput(
   what: string,
   s: readonly number[],
-  k: [number, number],
-  st: [number, number],
-  d: [number, number],
-  padding: 'valid' | 'same',
-) {
-  return windowGeometry(what, s[0], s[1], (k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1, st[0], st[1], padding);
+  cfg: { kernelSize: unknown; strides: unknown; dilationRate: unknown; padding: 'valid' | 'same' },
+): [number, number] {
+  expectImage(s, what);
+  const [KH, KW] = cfg.kernelSize as [number, number];
+  const g = convGeometry(what, s[0], s[1], KH, KW, cfg as ConvWindowOptions);
+  return [g.OH, g.OW];
+}
+
+// The conv ops fuse relu into their output store; any other activation runs after them.
+function withActivation(act: ActivationName, args: CallArgs, conv: (fused: 'linear' | 'relu') => Tensor): Tensor {
+  const y = conv(act === 'relu' ? 'relu' : 'linear');
+  return act === 'relu' ? y : applyActivation(y, act, args);
 }
 
 /** Options of {@link Conv2D}. */
@@ -147,15 +153,8 @@ export class Conv2D extends Layer {
           `and ${this.cfg.filters} filters`,
       );
     }
-    const g = dilatedWindow(
-      what,
-      s,
-      this.cfg.kernelSize as [number, number],
-      this.cfg.strides as [number, number],
-      this.cfg.dilationRate as [number, number],
-      this.cfg.padding,
-    );
-    return [g.OH, g.OW, this.cfg.filters];
+    const [OH, OW] = windowOutput(what, s, this.cfg);
+    return [OH, OW, this.cfg.filters];
   }
   protected weightSpecs(s: readonly number[]): WeightSpec[] {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
@@ -167,20 +166,20 @@ export class Conv2D extends Layer {
     return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
-    const act = this.cfg.activation;
-    const y = conv2d(x, this.weights[0].value, {
-      strides: this.cfg.strides,
-      padding: this.cfg.padding,
-      dilationRate: this.cfg.dilationRate,
-      groups: this.cfg.groups,
-      bias: this.weights[1]?.value ?? null,
-      activation: act === 'relu' ? 'relu' : 'linear',
-      name: this.name,
-      skipFiniteCheck: true,
-      algorithm: this.cfg.algorithm,
-      winogradTile: this.cfg.winogradTile,
-    });
-    return act === 'relu' ? y : applyActivation(y, act, args);
+    return withActivation(this.cfg.activation, args, (activation) =>
+      conv2d(x, this.weights[0].value, {
+        strides: this.cfg.strides,
+        padding: this.cfg.padding,
+        dilationRate: this.cfg.dilationRate,
+        groups: this.cfg.groups,
+        bias: this.weights[1]?.value ?? null,
+        activation,
+        name: this.name,
+        skipFiniteCheck: true,
+        algorithm: this.cfg.algorithm,
+        winogradTile: this.cfg.winogradTile,
+      }),
+    );
   }
   getConfig() {
     // A plain convolution leaves dilationRate, groups and the algorithm out, so it saves the bytes it
@@ -251,16 +250,8 @@ export class DepthwiseConv2D extends Layer {
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'DepthwiseConv2D';
-    expectImage(s, what);
-    const g = dilatedWindow(
-      what,
-      s,
-      this.cfg.kernelSize as [number, number],
-      this.cfg.strides as [number, number],
-      this.cfg.dilationRate as [number, number],
-      this.cfg.padding,
-    );
-    return [g.OH, g.OW, s[2] * this.cfg.depthMultiplier];
+    const [OH, OW] = windowOutput(what, s, this.cfg);
+    return [OH, OW, s[2] * this.cfg.depthMultiplier];
   }
   protected weightSpecs(s: readonly number[]): WeightSpec[] {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
@@ -275,17 +266,17 @@ export class DepthwiseConv2D extends Layer {
     return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
-    const act = this.cfg.activation;
-    const y = depthwiseConv2d(x, this.weights[0].value, {
-      strides: this.cfg.strides,
-      padding: this.cfg.padding,
-      dilationRate: this.cfg.dilationRate,
-      bias: this.weights[1]?.value ?? null,
-      activation: act === 'relu' ? 'relu' : 'linear',
-      name: this.name,
-      skipFiniteCheck: true,
-    });
-    return act === 'relu' ? y : applyActivation(y, act, args);
+    return withActivation(this.cfg.activation, args, (activation) =>
+      depthwiseConv2d(x, this.weights[0].value, {
+        strides: this.cfg.strides,
+        padding: this.cfg.padding,
+        dilationRate: this.cfg.dilationRate,
+        bias: this.weights[1]?.value ?? null,
+        activation,
+        name: this.name,
+        skipFiniteCheck: true,
+      }),
+    );
   }
   getConfig() {
     return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
@@ -354,16 +345,8 @@ export class SeparableConv2D extends Layer {
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'SeparableConv2D';
-    expectImage(s, what);
-    const g = dilatedWindow(
-      what,
-      s,
-      this.cfg.kernelSize as [number, number],
-      this.cfg.strides as [number, number],
-      this.cfg.dilationRate as [number, number],
-      this.cfg.padding,
-    );
-    return [g.OH, g.OW, this.cfg.filters];
+    const [OH, OW] = windowOutput(what, s, this.cfg);
+    return [OH, OW, this.cfg.filters];
   }
   protected weightSpecs(s: readonly number[]): WeightSpec[] {
     const [KH, KW] = this.cfg.kernelSize as [number, number];
@@ -391,7 +374,6 @@ export class SeparableConv2D extends Layer {
     return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
-    const act = this.cfg.activation;
     const d = depthwiseConv2d(x, this.weights[0].value, {
       strides: this.cfg.strides,
       padding: this.cfg.padding,
@@ -400,13 +382,14 @@ export class SeparableConv2D extends Layer {
       skipFiniteCheck: true,
     });
     // 1x1, stride 1: conv2d's direct path (the depthwise output is already the GEMM's A matrix).
-    const y = conv2d(d, this.weights[1].value, {
-      bias: this.weights[2]?.value ?? null,
-      activation: act === 'relu' ? 'relu' : 'linear',
-      name: this.name,
-      skipFiniteCheck: true,
-    });
-    return act === 'relu' ? y : applyActivation(y, act, args);
+    return withActivation(this.cfg.activation, args, (activation) =>
+      conv2d(d, this.weights[1].value, {
+        bias: this.weights[2]?.value ?? null,
+        activation,
+        name: this.name,
+        skipFiniteCheck: true,
+      }),
+    );
   }
   getConfig() {
     return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };

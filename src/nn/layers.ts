@@ -29,6 +29,8 @@ import { tensor } from '../tensor.js';
 import { InputLayer } from './layer.js';
 import { Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, mergeLayers } from './merge.js';
 import { reshapingLayerClasses, reshapingLayers } from './reshaping.js';
+import { onnxLayerClasses } from './onnx-layers.js';
+import { preprocessingLayerClasses, preprocessingLayers } from './preprocessing.js';
 import { show } from '../show.js';
 import { checkLayerOptions } from './options.js';
 
@@ -357,6 +359,8 @@ export const layerClasses: Record<string, new (cfg: any) => Layer> = {
   BatchNormalization,
   ...convolutionalClasses,
   ...reshapingLayerClasses,
+  ...onnxLayerClasses,
+  ...preprocessingLayerClasses,
   InputLayer,
   Add,
   Subtract,
@@ -386,6 +390,7 @@ export const layers = {
   globalMaxPooling2d: (cfg?: GlobalPooling2DConfig) => new GlobalMaxPooling2D(cfg),
   ...mergeLayers,
   ...reshapingLayers,
+  ...preprocessingLayers,
 };
 
 export { BatchNormalization, Conv2D };

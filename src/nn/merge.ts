@@ -16,14 +16,32 @@ export interface MergeConfig {
 
 const shapeList = (shapes: readonly (readonly number[])[]) => shapes.map((s) => `(None, ${s.join(', ')})`).join(', ');
 
+// What tells the element-wise merges apart: Keras class name, default layer name, op, and whether it
+// takes exactly two inputs (Subtract) or at least two.
+interface MergeSpec {
+  className: string;
+  defaultName: string;
+  op: MergeOp;
+  exactlyTwo?: boolean;
+}
+
 abstract class ElementwiseMerge extends MergeLayer {
-  constructor(cfg: MergeConfig = {}) {
+  private readonly spec: MergeSpec;
+  constructor(cfg: MergeConfig | undefined, spec: MergeSpec) {
     super(cfg ?? {});
+    this.spec = spec;
   }
-  protected abstract get op(): MergeOp;
-  /** Exactly two inputs (Subtract), or at least two. */
+  get className() {
+    return this.spec.className;
+  }
+  get defaultName() {
+    return this.spec.defaultName;
+  }
+  protected get op(): MergeOp {
+    return this.spec.op;
+  }
   protected get exactlyTwo(): boolean {
-    return false;
+    return this.spec.exactlyTwo ?? false;
   }
   computeOutputShapeMany(shapes: readonly (readonly number[])[]): number[] {
     const what = this.name || this.className;
@@ -59,56 +77,29 @@ abstract class ElementwiseMerge extends MergeLayer {
 
 /** Sum of the inputs, as keras.layers.Add. */
 export class Add extends ElementwiseMerge {
-  get className() {
-    return 'Add';
-  }
-  get defaultName() {
-    return 'add';
-  }
-  protected get op(): MergeOp {
-    return 'add';
+  constructor(cfg?: MergeConfig) {
+    super(cfg, { className: 'Add', defaultName: 'add', op: 'add' });
   }
 }
 
 /** inputs[0] - inputs[1], as keras.layers.Subtract (exactly two inputs). */
 export class Subtract extends ElementwiseMerge {
-  get className() {
-    return 'Subtract';
-  }
-  get defaultName() {
-    return 'subtract';
-  }
-  protected get op(): MergeOp {
-    return 'sub';
-  }
-  protected get exactlyTwo() {
-    return true;
+  constructor(cfg?: MergeConfig) {
+    super(cfg, { className: 'Subtract', defaultName: 'subtract', op: 'sub', exactlyTwo: true });
   }
 }
 
 /** Product of the inputs, as keras.layers.Multiply. */
 export class Multiply extends ElementwiseMerge {
-  get className() {
-    return 'Multiply';
-  }
-  get defaultName() {
-    return 'multiply';
-  }
-  protected get op(): MergeOp {
-    return 'mul';
+  constructor(cfg?: MergeConfig) {
+    super(cfg, { className: 'Multiply', defaultName: 'multiply', op: 'mul' });
   }
 }
 
 /** Mean of the inputs, as keras.layers.Average: their sum times 1/n. */
 export class Average extends ElementwiseMerge {
-  get className() {
-    return 'Average';
-  }
-  get defaultName() {
-    return 'average';
-  }
-  protected get op(): MergeOp {
-    return 'add';
+  constructor(cfg?: MergeConfig) {
+    super(cfg, { className: 'Average', defaultName: 'average', op: 'add' });
   }
   callMany(xs: Tensor[], args: CallArgs): Tensor {
     return mul(super.callMany(xs, args), 1 / xs.length);
@@ -117,27 +108,15 @@ export class Average extends ElementwiseMerge {
 
 /** Element-wise maximum of the inputs, as keras.layers.Maximum. */
 export class Maximum extends ElementwiseMerge {
-  get className() {
-    return 'Maximum';
-  }
-  get defaultName() {
-    return 'maximum';
-  }
-  protected get op(): MergeOp {
-    return 'maximum';
+  constructor(cfg?: MergeConfig) {
+    super(cfg, { className: 'Maximum', defaultName: 'maximum', op: 'maximum' });
   }
 }
 
 /** Element-wise minimum of the inputs, as keras.layers.Minimum. */
 export class Minimum extends ElementwiseMerge {
-  get className() {
-    return 'Minimum';
-  }
-  get defaultName() {
-    return 'minimum';
-  }
-  protected get op(): MergeOp {
-    return 'minimum';
+  constructor(cfg?: MergeConfig) {
+    super(cfg, { className: 'Minimum', defaultName: 'minimum', op: 'minimum' });
   }
 }
 

@@ -20,6 +20,7 @@ import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
 import type { LearningRateSchedule } from '../optim/schedules.js';
 import { Progress } from './progress.js';
+import { type Callback, CallbackList, checkCallbacks } from './callbacks.js';
 import {
   type Data,
   type DataSource,
@@ -63,10 +64,16 @@ export interface CompileArgs {
 /** Logs passed to callbacks. */
 export type Logs = Record<string, number>;
 
-/** Callbacks of {@link Model.fit}; returning `false` from onBatchEnd/onEpochEnd stops training. */
+/**
+ * Callbacks of {@link Model.fit} as functions; returning `false` from one stops training. (fit also
+ * takes a list of {@link Callback} objects, Keras style.)
+ */
 export interface Callbacks {
+  onTrainBegin?: (logs?: Logs) => void | boolean | Promise<void | boolean>;
+  onTrainEnd?: (logs?: Logs) => void | boolean | Promise<void | boolean>;
   onEpochBegin?: (epoch: number, logs?: Logs) => void | boolean | Promise<void | boolean>;
   onEpochEnd?: (epoch: number, logs: Logs) => void | boolean | Promise<void | boolean>;
+  onBatchBegin?: (batch: number, logs?: Logs) => void | boolean | Promise<void | boolean>;
   onBatchEnd?: (batch: number, logs: Logs) => void | boolean | Promise<void | boolean>;
 }
 
@@ -92,8 +99,12 @@ export interface FitArgs {
    * when fit gets no seed — so one seed drives all three.
    */
   seed?: number;
-  callbacks?: Callbacks;
-  /** 0 silent, 1 progress bar (default), 2 one line per epoch. */
+  /** Keras-style {@link Callback} objects (EarlyStopping, ...) or an object of hook functions. */
+  callbacks?: Callbacks | Callback[];
+  /**
+   * 0 silent, 1 progress bar (default; when stdout is not a terminal, a progress line every
+   * `progressInterval` seconds), 2 one line per epoch.
+   */
   verbose?: number;
   /** Stops training after the current batch. */
   signal?: AbortSignal;
@@ -101,15 +112,37 @@ export interface FitArgs {
   initialEpoch?: number;
   /** Where progress lines go (default console.log). */
   print?: (line: string) => void;
+  /** Seconds between progress lines within an epoch when stdout is not a terminal (verbose 1; default 30). */
+  progressInterval?: number;
 }
 
 /** What fit returns, as Keras' History. */
 export interface History {
   epoch: number[];
   /** `accuracy` stays empty for meanSquaredError and meanAbsoluteError (no accuracy is computed). */
-  history: { loss: number[]; accuracy: number[]; val_loss?: number[]; val_accuracy?: number[] };
+  history: {
+    loss: number[];
+    accuracy: number[];
+    val_loss?: number[];
+    val_accuracy?: number[];
+    /** The optimizer's learning rate at the end of each epoch (before callbacks change it). */
+    learning_rate?: number[];
+  };
   /** True when training was stopped early (callback or signal). */
   stopped: boolean;
+  /** The epoch during or after which training was stopped early, else null. */
+  stoppedEpoch?: number | null;
+}
+
+/** @internal A training step that produced a non-finite loss or weights (undone before throwing). */
+export class NonFiniteStepError extends Error {
+  constructor(
+    message: string,
+    /** The batch loss (NaN when the loss was finite but the update was not). */
+    readonly loss: number,
+  ) {
+    super(message);
+  }
 }
 
 /** One layer application of the graph in topological order: reads value slots, writes one. */
@@ -682,10 +715,13 @@ export class Model {
     const state = [...this.allWeights(), ...opt.stateWeights()];
     this.guard.save(state.map((w) => w.value));
     const iterations = opt.iterations;
-    const undo = (why: string) => {
+    const undo = (why: string, loss: number) => {
       this.guard.restore();
       opt.iterations = iterations;
-      return new Error(`${why} ${where}; training stopped and the weights are those from before this batch`);
+      return new NonFiniteStepError(
+        `${why} ${where}; training stopped and the weights are those from before this batch`,
+        loss,
+      );
     };
     const u8 = getArena().u8();
     for (const p of params) u8.fill(0, p.grad.ptr, p.grad.ptr + p.grad.size * 4);
@@ -694,12 +730,15 @@ export class Model {
       for (const p of params) tape.watch(p.value, p.grad);
       const r = withTape(tape, () => this.lossOf(xb, yb, true));
       const value = r.loss.view()[0];
-      if (!Number.isFinite(value)) throw undo(`loss became ${value}`);
+      if (!Number.isFinite(value)) throw undo(`loss became ${value}`, value);
       tape.backward(r.loss);
       opt.step(params);
       const bad = StepGuard.firstNonFinite(state.map((w) => w.value));
       if (bad >= 0)
-        throw undo(`the update made ${state[bad].name} non-finite (loss was ${value}; try a lower learning rate)`);
+        throw undo(
+          `the update made ${state[bad].name} non-finite (loss was ${value}; try a lower learning rate)`,
+          Number.NaN,
+        );
       return { loss: value, correct: r.correct() };
     });
   }
@@ -743,6 +782,7 @@ export class Model {
   async fit(x: Data | Data[], y: Data, args: FitArgs = {}): Promise<History> {
     this.alive('fit');
     checkOptions('fit', args, FIT_OPTIONS);
+    if (args.callbacks !== undefined) checkArg('fit', 'callbacks', args.callbacks, checkCallbacks);
     if (args.seed !== undefined) {
       if (!this.built) this.setSeed(args.seed);
       else this.trainRng = new Rng(args.seed ^ 0x5bd1e995);
@@ -786,11 +826,16 @@ export class Model {
       xs = xs.map((s) => sliceSource(s, 0, at));
       ys = sliceSource(ys, 0, at);
     }
-    const progress = new Progress(args.verbose ?? 1, args.print);
+    const progress = new Progress(args.verbose ?? 1, args.print, { interval: (args.progressInterval ?? 30) * 1000 });
     const N = xs[0].n;
     const steps = Math.ceil(N / batchSize);
     const acc = this.hasAccuracy;
-    const history: History = { epoch: [], history: { loss: [], accuracy: [] }, stopped: false };
+    const history: History = {
+      epoch: [],
+      history: { loss: [], accuracy: [], learning_rate: [] },
+      stopped: false,
+      stoppedEpoch: null,
+    };
     if (val) {
       history.history.val_loss = [];
       history.history.val_accuracy = [];
@@ -798,11 +843,26 @@ export class Model {
     const idx = Int32Array.from({ length: N }, (_, i) => i);
     const first = args.initialEpoch ?? 0;
     this.stopFlag = false;
-    const cb = args.callbacks ?? {};
+    const cb = new CallbackList(args.callbacks, this, {
+      epochs,
+      steps,
+      batchSize,
+      samples: N,
+      initialEpoch: first,
+      hasSchedule: schedule !== undefined,
+      verbose: args.verbose ?? 1,
+      print: args.print ?? ((s: string) => console.log(s)),
+    });
+    const stop = (e: number) => {
+      if (!history.stopped) history.stoppedEpoch = e;
+      history.stopped = true;
+    };
     let lastYield = Date.now();
+    let lastLogs: Logs = {};
+    if ((await cb.trainBegin()) || this.stopFlag) stop(first);
     for (let e = first; e < first + epochs && !history.stopped; e++) {
-      if ((await cb.onEpochBegin?.(e)) === false) {
-        history.stopped = true;
+      if ((await cb.epochBegin(e)) || this.stopFlag) {
+        stop(e);
         break;
       }
       progress.epochBegin(e - first, epochs);
@@ -817,18 +877,32 @@ export class Model {
         const start = b * batchSize,
           count = Math.min(batchSize, N - start);
         if (schedule) this.optimizer!.learningRate = schedule(this.optimizer!.iterations);
-        const r = tidy(() => {
-          const [xb, yb] = this.batch(xs, ys, idx, start, count);
-          return this.step(xb, yb, `at epoch ${e + 1}, batch ${b + 1}`);
-        });
+        if ((await cb.batchBegin(b)) || this.stopFlag) {
+          stop(e);
+          break;
+        }
+        let r: { loss: number; correct: number };
+        try {
+          r = tidy(() => {
+            const [xb, yb] = this.batch(xs, ys, idx, start, count);
+            return this.step(xb, yb, `at epoch ${e + 1}, batch ${b + 1}`);
+          });
+        } catch (err) {
+          // The step was undone. A callback that stops on it (TerminateOnNaN) makes fit return.
+          if (!(err instanceof NonFiniteStepError)) throw err;
+          if ((await cb.batchEnd(b, { loss: err.loss })) || this.stopFlag) {
+            stop(e);
+            break;
+          }
+          throw err;
+        }
         lossSum += r.loss * count;
         correct += r.correct;
         seen += count;
         const logs: Logs = { loss: lossSum / seen };
         if (acc) logs.accuracy = correct / this.accuracyDenominator(seen);
         progress.batchEnd(b + 1, steps, logs);
-        if ((await cb.onBatchEnd?.(b, logs)) === false) history.stopped = true;
-        if (args.signal?.aborted || this.stopFlag) history.stopped = true;
+        if ((await cb.batchEnd(b, logs)) || args.signal?.aborted || this.stopFlag) stop(e);
         if (history.stopped) {
           b++;
           break;
@@ -841,6 +915,7 @@ export class Model {
       }
       const logs: Logs = { loss: lossSum / seen };
       if (acc) logs.accuracy = correct / this.accuracyDenominator(seen);
+      const lr = this.optimizer!.learningRate;
       if (val) {
         const [vl, va] = this.evaluateSources(val[0], val[1], batchSize);
         logs.val_loss = vl;
@@ -850,6 +925,7 @@ export class Model {
         history.epoch.push(e);
         history.history.loss.push(logs.loss);
         if (acc) history.history.accuracy.push(logs.accuracy);
+        history.history.learning_rate!.push(lr);
         if (val) {
           history.history.val_loss!.push(logs.val_loss);
           if (acc) history.history.val_accuracy!.push(logs.val_accuracy);
@@ -858,8 +934,10 @@ export class Model {
       } else {
         progress.epochEnd(b, logs);
       }
-      if ((await cb.onEpochEnd?.(e, logs)) === false) history.stopped = true;
+      if ((await cb.epochEnd(e, logs)) || this.stopFlag) stop(e);
+      lastLogs = logs;
     }
+    await cb.trainEnd(lastLogs);
     return history;
   }
 
@@ -1078,7 +1156,7 @@ export class Sequential extends Model {
     this.graphCache = null;
   }
 
-  /** The chain: slot i feeds layer i, whose output is slot i + 1. Shape errors come from the layers as they are. */
+  /** @internal The chain: slot i feeds layer i, whose output is slot i + 1. Shape errors come from the layers as they are. */
   protected makeGraph(): Graph {
     if (this.stack.length === 0) throw new Error('Sequential: the model has no layers');
     let s = [...this.stack[0].inputShape!];

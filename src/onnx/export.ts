@@ -25,7 +25,7 @@
 // larger than the taps reach, i.e. kernel < stride with 'valid').
 import type { Model } from '../nn/model.js';
 import type { Layer } from '../nn/layer.js';
-import { conv2dTransposeShape, windowGeometry, type Padding } from '../geom.js';
+import { conv2dTransposeShape, convGeometry, type ConvWindowOptions, windowGeometry, type Padding } from '../geom.js';
 import { AttributeType, DataType, onnxType } from './onnx-schema.js';
 import { show } from '../show.js';
 
@@ -63,6 +63,19 @@ export const ONNX_SUPPORTED_LAYERS = [
   'Maximum',
   'Minimum',
   'Concatenate',
+  'PRelu',
+  'Clip',
+  'ScaledElu',
+  'HardSigmoid',
+  'LogSoftmax',
+  'Slice',
+  'Affine',
+  'Pool2D',
+  // Training-only augmentation: identity at inference, so nothing is exported.
+  'RandomTranslation',
+  'RandomRotation',
+  'RandomZoom',
+  'RandomContrast',
 ] as const;
 
 const MERGE_OPS: Record<string, string> = {
@@ -372,10 +385,9 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         const what = layer.className;
         toNCHW(name, what);
         const [KH, KW] = pair(cfg.kernelSize);
-        const [SH, SW] = pair(cfg.strides ?? 1);
-        const [DH, DW] = pair(cfg.dilationRate ?? 1);
         const [H, W, C] = s;
-        const g = windowGeometry(name, H, W, (KH - 1) * DH + 1, (KW - 1) * DW + 1, SH, SW, cfg.padding as Padding);
+        const g = convGeometry(name, H, W, KH, KW, cfg as ConvWindowOptions);
+        const { SH, SW, DH, DW } = g;
         const window = [
           ints('kernel_shape', [KH, KW]),
           ints('strides', [SH, SW]),
@@ -616,10 +628,76 @@ export function toONNX(model: Model, opts: ToONNXOptions = {}): Uint8Array {
         node('BatchNormalization', name, inputs, [float('epsilon', cfg.epsilon as number)]);
         break;
       }
+      // The layers of nn/onnx-layers.ts (made by the importer); their parameters are in simdnet's layout.
+      case 'PRelu': {
+        toNHWC(name);
+        const a = weightData(layer, 'alpha');
+        if (!a) throw new Error(`toONNX: layer ${name} (PRelu) has no alpha`);
+        node('PRelu', name, [cur, init(`${name}/alpha`, a.data, a.shape)]);
+        break;
+      }
+      case 'Clip': {
+        const lo = cfg.min as number | null,
+          hi = cfg.max as number | null;
+        const x = cur;
+        node('Clip', name, [
+          x,
+          lo === null ? '' : scalarInit(`${name}/min`, lo),
+          hi === null ? '' : scalarInit(`${name}/max`, hi),
+        ]);
+        break;
+      }
+      case 'ScaledElu':
+        node('Selu', name, [cur], [float('alpha', cfg.alpha as number), float('gamma', cfg.scale as number)]);
+        break;
+      case 'HardSigmoid':
+        node('HardSigmoid', name, [cur], [float('alpha', cfg.alpha as number), float('beta', cfg.beta as number)]);
+        break;
+      case 'LogSoftmax': {
+        const a = (cfg.axis as number) < 0 ? (cfg.axis as number) + rank : (cfg.axis as number);
+        node('LogSoftmax', name, [cur], [int('axis', rank === 4 ? imageAxis(a) : a)]);
+        break;
+      }
+      case 'Slice': {
+        toNHWC(name);
+        const a = (cfg.axis as number) < 0 ? (cfg.axis as number) + rank : (cfg.axis as number);
+        node('Slice', name, [
+          cur,
+          initI64(`${name}/starts`, [cfg.begin as number]),
+          initI64(`${name}/ends`, [cfg.end as number]),
+          initI64(`${name}/axes`, [a]),
+        ]);
+        break;
+      }
+      case 'Affine': {
+        toNHWC(name);
+        const sc = cfg.scaleShape ? weightData(layer, 'scale') : null;
+        const of = cfg.offsetShape ? weightData(layer, 'offset') : null;
+        if (sc) node('Mul', name, [cur, init(`${name}/scale`, sc.data, sc.shape)]);
+        if (of) node('Add', name, [cur, init(`${name}/offset`, of.data, of.shape)]);
+        if (!sc && !of) node('Identity', name, [cur]);
+        break;
+      }
+      case 'Pool2D': {
+        toNCHW(name, 'Pool2D');
+        const [[t, b], [l, r]] = cfg.padding as [[number, number], [number, number]];
+        const attrs = [
+          ints('kernel_shape', cfg.poolSize as number[]),
+          ints('strides', cfg.strides as number[]),
+          ints('pads', [t, l, b, r]),
+        ];
+        if (cfg.mode === 'max') node('MaxPool', name, [cur], attrs);
+        else node('AveragePool', name, [cur], [...attrs, int('count_include_pad', 0)]);
+        break;
+      }
       case 'LeakyReLU':
         node('LeakyRelu', name, [cur], [float('alpha', cfg.alpha as number)]);
         break;
       case 'Dropout':
+      case 'RandomTranslation':
+      case 'RandomRotation':
+      case 'RandomZoom':
+      case 'RandomContrast':
         break;
       case 'Activation':
         activation(cfg.activation, name);

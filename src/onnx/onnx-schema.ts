@@ -1,4 +1,5 @@
-// The subset of onnx.proto (package onnx, proto2) that an exported model needs, as protobuf text.
+// The subset of onnx.proto (package onnx, proto2) that an exported model needs and the importer reads,
+// as protobuf text.
 // Field numbers and types are those of the official onnx/onnx.proto; messages and fields the
 // exporter never writes (sparse tensors, training info, functions, sequence/map types, ...) are left
 // out, which is fine for protobuf: readers skip nothing they expect and we write nothing they don't.
@@ -90,6 +91,10 @@ message TensorProto {
   optional bytes raw_data = 9;
   repeated double double_data = 10 [packed = true];
   repeated uint64 uint64_data = 11 [packed = true];
+  // Read by the importer only, to refuse tensors stored outside the model file.
+  repeated StringStringEntryProto external_data = 13;
+  enum DataLocation { DEFAULT = 0; EXTERNAL = 1; }
+  optional DataLocation data_location = 14;
 }
 
 message TensorShapeProto {

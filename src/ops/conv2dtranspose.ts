@@ -6,10 +6,10 @@
 //   backward weight = conv2d_backward_weight with conv input dy and conv output gradient x.
 // x (N, H, W, C), kernel (KH, KW, F, C) as Keras' Conv2DTranspose kernel, bias (F), out (N, OH, OW, F).
 import { Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
 import { conv2dTransposeShape, type TransposeGeometryOptions } from '../geom.js';
-import { expectFinite, expectTensor, k, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
-import type { Geometry2d, Task } from '../wasm/abi.js';
+import { expectAllFinite, expectBias, expectTensor, k, recordConv, withScratch } from './util.js';
+import { blockRows, conv2dForwardImages, conv2dInputGrad, conv2dWeightGrad } from './shards.js';
+import type { Geometry2d } from '../wasm/abi.js';
 
 export { conv2dTransposeShape };
 
@@ -31,12 +31,6 @@ export interface Conv2dTransposeOptions extends TransposeGeometryOptions {
   skipFiniteCheck?: boolean;
 }
 
-// Output pixels per col2im/im2col block, as conv2d's.
-function blockRows(KK: number, M: number, floats = 32768): number {
-  const mb = Math.max(4, Math.floor(floats / KK / 4) * 4);
-  return Math.min(mb, M);
-}
-
 /** Transposed 2-D convolution of NHWC `x` with `kernel` (KH, KW, F, C), as tf.conv2dTranspose / Keras Conv2DTranspose. */
 export function conv2dTranspose(x: Tensor, kernel: Tensor, opts: Conv2dTransposeOptions = {}): Tensor {
   const what = opts.name ?? 'conv2dTranspose';
@@ -48,18 +42,14 @@ export function conv2dTranspose(x: Tensor, kernel: Tensor, opts: Conv2dTranspose
     throw new Error(
       `${what}: input has ${C} channels but the kernel expects ${KC} (kernel shape [${kernel.shape}], input shape [${x.shape}])`,
     );
-  const bias = opts.bias ?? null;
-  if (bias) {
-    expectTensor(bias, 1, what, 'bias');
-    if (bias.size !== F) throw new Error(`${what}: bias has ${bias.size} values but the kernel has ${F} filters`);
-  }
+  const bias = expectBias(opts.bias, F, what, `the kernel has ${F} filters`);
   const t = conv2dTransposeShape(H, W, KH, KW, opts, what);
   const { OH, OW } = t;
-  if (!opts.skipFiniteCheck) {
-    expectFinite(x, what, 'input x');
-    expectFinite(kernel, what, 'kernel');
-    if (bias) expectFinite(bias, what, 'bias');
-  }
+  expectAllFinite(what, opts.skipFiniteCheck, [
+    [x, 'input x'],
+    [kernel, 'kernel'],
+    [bias, 'bias'],
+  ]);
   const kx = k();
   // The convolution (N, OH, OW, F) -> (N, H, W, C) whose input gradient this is.
   const geo: Geometry2d = {
@@ -84,90 +74,16 @@ export function conv2dTranspose(x: Tensor, kernel: Tensor, opts: Conv2dTranspose
   const out = new Tensor([N, OH, OW, F]);
   // The bias first, then every tap scatters onto it.
   if (bias) kx.binary_forward(out.ptr, out.ptr, bias.ptr, out.size, F, 0, 0);
-  const shards = shardRanges(N);
-  const xImg = H * W * C * 4,
-    yImg = OH * OW * F * 4;
-  withGeometry(geo, (geom) => {
-    const packN = kx.pack_b_size(C, KK);
-    withScratch(
-      shards.flatMap(() => [packN, MB * KK]),
-      (...scratch) => {
-        runTasks(
-          shards.map(
-            ([n0, nc], i): Task => [
-              'conv2d_backward_input',
-              out.ptr + n0 * yImg,
-              x.ptr + n0 * xImg,
-              kernel.ptr,
-              scratch[2 * i],
-              scratch[2 * i + 1],
-              geom,
-              nc,
-              MB,
-            ],
-          ),
-        );
-      },
-    );
-  });
-  const inputs = bias ? [x, kernel, bias] : [x, kernel];
-  record(inputs, out, (dy, grad) => {
-    const gx = grad(x),
-      gw = grad(kernel),
-      gb = bias ? grad(bias) : 0;
-    withGeometry(geo, (geom) => {
-      if (gx) {
-        // conv2d_forward stores rather than accumulates: each shard writes a scratch slice, added to dx.
-        const packN = kx.pack_b_size(KK, C);
-        withScratch([N * H * W * C, ...shards.flatMap(() => [packN, MB * KK])], (tmp, ...scratch) => {
-          runTasks(
-            shards.map(
-              ([n0, nc], i): Task => [
-                'conv2d_forward',
-                tmp + n0 * xImg,
-                dy.ptr + n0 * yImg,
-                kernel.ptr,
-                0,
-                scratch[2 * i],
-                scratch[2 * i + 1],
-                geom,
-                nc,
-                MB,
-                0,
-              ],
-            ),
-          );
-          kx.add_into(gx, tmp, N * H * W * C);
-        });
-      }
-      if (gw) {
-        const MBw = blockRows(KK, H * W, 4 * 32768);
-        const packN = kx.pack_b_size(MBw, C);
-        const wSize = KK * C;
-        withScratch(
-          shards.flatMap(() => [wSize, MBw * KK, packN]),
-          (...scratch) => {
-            runTasks(
-              shards.map(
-                ([n0, nc], i): Task => [
-                  'conv2d_backward_weight',
-                  scratch[3 * i],
-                  0,
-                  x.ptr + n0 * xImg,
-                  dy.ptr + n0 * yImg,
-                  scratch[3 * i + 1],
-                  scratch[3 * i + 2],
-                  geom,
-                  nc,
-                  MBw,
-                ],
-              ),
-            );
-            shards.forEach((_, i) => kx.add_into(gw, scratch[3 * i], wSize));
-          },
-        );
-      }
-    });
+  conv2dInputGrad(out.ptr, x.ptr, kernel.ptr, geo, N, MB);
+  recordConv(x, kernel, bias, out, 0, (dy, gx, gw, gb) => {
+    if (gx) {
+      // conv2d_forward stores rather than accumulates: it writes a scratch tensor, added to dx.
+      withScratch([N * H * W * C], (tmp) => {
+        conv2dForwardImages(tmp, dy.ptr, kernel.ptr, 0, geo, N, MB, 0);
+        kx.add_into(gx, tmp, N * H * W * C);
+      });
+    }
+    if (gw) conv2dWeightGrad(gw, 0, x.ptr, dy.ptr, geo, N);
     if (gb) kx.bias_backward(gb, dy.ptr, N * OH * OW, F);
   });
   return out;

@@ -2,21 +2,21 @@
 // its backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C, M) as Keras'
 // depthwise_kernel, bias (C*M), out (N, OH, OW, C*M) with output channel c*M + m.
 import { Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
-import { type Padding, pair, windowGeometry } from '../geom.js';
+import { convGeometry, type Padding } from '../geom.js';
 import {
-  expectFinite,
+  expectAllFinite,
+  expectBias,
   expectTensor,
+  fusedRelu,
   k,
+  recordConv,
   runTasks,
   SHARDS,
   shardRanges,
   withGeometry,
-  withScratch,
-  reluMasked,
 } from './util.js';
+import { addShardSums, imageParts, runShards } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
-import { show } from '../show.js';
 
 /** Options of {@link depthwiseConv2d}. */
 export interface DepthwiseConv2dOptions {
@@ -52,93 +52,46 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
     );
   }
   const K = C * M;
-  const bias = opts.bias ?? null;
-  if (bias) {
-    expectTensor(bias, 1, what, 'bias');
-    if (bias.size !== K)
-      throw new Error(
-        `${what}: bias has ${bias.size} values but there are ${K} output channels (${C} x depth multiplier ${M})`,
-      );
-  }
-  const act = opts.activation ?? 'linear';
-  if (act !== 'linear' && act !== 'relu')
-    throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
-  const [SH, SW] = pair(opts.strides ?? 1, what, 'strides');
-  const [DH, DW] = pair(opts.dilationRate ?? 1, what, 'dilationRate');
-  const { pad, OH, OW } = windowGeometry(
-    what,
-    H,
-    W,
-    (KH - 1) * DH + 1,
-    (KW - 1) * DW + 1,
-    SH,
-    SW,
-    opts.padding ?? 'valid',
-  );
-  if (!opts.skipFiniteCheck) {
-    expectFinite(x, what, 'input x');
-    expectFinite(filter, what, 'filter');
-    if (bias) expectFinite(bias, what, 'bias');
-  }
+  const bias = expectBias(opts.bias, K, what, `there are ${K} output channels (${C} x depth multiplier ${M})`);
+  const relu = fusedRelu(opts.activation, what);
+  const { pad, OH, OW, SH, SW, DH, DW } = convGeometry(what, H, W, KH, KW, opts);
+  expectAllFinite(what, opts.skipFiniteCheck, [
+    [x, 'input x'],
+    [filter, 'filter'],
+    [bias, 'bias'],
+  ]);
   const kx = k();
   const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: C };
   const out = new Tensor([N, OH, OW, K]);
-  const relu = act === 'relu' ? 1 : 0;
   const inImg = H * W * C * 4,
     outImg = OH * OW * K * 4;
   const shards = shardRanges(N);
   const bp = bias ? bias.ptr : 0;
-  withGeometry(geo, (geom) => {
-    if (N < SHARDS) {
-      // Too few images to go round: cut each into row ranges (same bits; lets batch 1 use every thread).
-      const parts = Math.min(Math.ceil(SHARDS / N), OH);
-      const tasks: Task[] = [];
-      for (let n = 0; n < N; n++) {
-        for (let p = 0; p < parts; p++) {
-          const r0 = Math.floor((OH * p) / parts),
-            r1 = Math.floor((OH * (p + 1)) / parts);
-          if (r1 > r0)
-            tasks.push([
-              'dwconv2d_forward',
-              out.ptr + n * outImg,
-              x.ptr + n * inImg,
-              filter.ptr,
-              bp,
-              geom,
-              1,
-              relu,
-              r0,
-              r1,
-            ]);
-        }
-      }
-      runTasks(tasks);
-    } else {
-      runTasks(
-        shards.map(
-          ([n0, nc]): Task => [
-            'dwconv2d_forward',
-            out.ptr + n0 * outImg,
-            x.ptr + n0 * inImg,
-            filter.ptr,
-            bp,
-            geom,
-            nc,
-            relu,
-            0,
-            OH,
-          ],
-        ),
-      );
-    }
-  });
-  const inputs = bias ? [x, filter, bias] : [x, filter];
-  record(inputs, out, (dy, grad) => {
-    const masked = relu ? reluMasked(dy, out) : null;
-    const d = masked ?? dy;
-    const gx = grad(x),
-      gw = grad(filter),
-      gb = bias ? grad(bias) : 0;
+  // [first image, images, first row, end row] per task. Too few images to go round: cut each into row
+  // ranges (same bits; lets batch 1 use every thread).
+  const ranges: Array<[number, number, number, number]> =
+    N < SHARDS
+      ? imageParts(N, OH, Math.min(Math.ceil(SHARDS / N), OH)).map(([n, r0, r1]) => [n, 1, r0, r1])
+      : shards.map(([n0, nc]) => [n0, nc, 0, OH]);
+  withGeometry(geo, (geom) =>
+    runTasks(
+      ranges.map(
+        ([n0, nc, r0, r1]): Task => [
+          'dwconv2d_forward',
+          out.ptr + n0 * outImg,
+          x.ptr + n0 * inImg,
+          filter.ptr,
+          bp,
+          geom,
+          nc,
+          relu,
+          r0,
+          r1,
+        ],
+      ),
+    ),
+  );
+  recordConv(x, filter, bias, out, relu, (d, gx, gw, gb) => {
     withGeometry(geo, (geom) => {
       if (gx) {
         // Images are independent: each shard gathers into its own slice of dx.
@@ -151,33 +104,24 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
       if (gw) {
         // Each shard sums its images into its own dW/db; the shards are then added in shard order.
         const wSize = KH * KW * K;
-        withScratch(
-          shards.flatMap(() => [wSize, K]),
-          (...scratch) => {
-            runTasks(
-              shards.map(
-                ([n0, nc], i): Task => [
-                  'dwconv2d_backward_weight',
-                  scratch[2 * i],
-                  gb ? scratch[2 * i + 1] : 0,
-                  d.ptr + n0 * outImg,
-                  x.ptr + n0 * inImg,
-                  geom,
-                  nc,
-                ],
-              ),
-            );
-            shards.forEach((_, i) => {
-              kx.add_into(gw, scratch[2 * i], wSize);
-              if (gb) kx.add_into(gb, scratch[2 * i + 1], K);
-            });
-          },
+        runShards(
+          shards,
+          [wSize, K],
+          ([n0, nc], [dw, db]): Task => [
+            'dwconv2d_backward_weight',
+            dw!,
+            gb ? db! : 0,
+            d.ptr + n0 * outImg,
+            x.ptr + n0 * inImg,
+            geom,
+            nc,
+          ],
+          (bufs) => addShardSums([gw, gb], [wSize, K], bufs),
         );
       } else if (gb) {
         kx.bias_backward(gb, d.ptr, N * OH * OW, K);
       }
     });
-    masked?.dispose();
   });
   return out;
 }

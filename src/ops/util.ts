@@ -1,5 +1,7 @@
 // Shared checks and scratch memory for the ops.
 import { Tensor } from '../tensor.js';
+import { record } from '../autograd.js';
+import { show } from '../show.js';
 import { getArena } from '../wasm/arena.js';
 import { getEngine } from '../wasm/bindings.js';
 import { GEOMETRY2D_BYTES, writeGeometry2d, type Geometry2d, type KernelExports, type Task } from '../wasm/abi.js';
@@ -84,4 +86,45 @@ export function reluMasked(dy: Tensor, y: Tensor): Tensor {
   const m = new Tensor(y.shape);
   k().relu_backward(m.ptr, dy.ptr, y.ptr, y.size);
   return m;
+}
+
+/** Throws unless bias is null or a vector of the K output channels; `channels` says what K is, for the error. */
+export function expectBias(bias: Tensor | null | undefined, K: number, what: string, channels: string): Tensor | null {
+  if (!bias) return null;
+  expectTensor(bias, 1, what, 'bias');
+  if (bias.size !== K) throw new Error(`${what}: bias has ${bias.size} values but ${channels}`);
+  return bias;
+}
+
+/** The activation a convolution fuses into its store, 'linear' (default) or 'relu', as the kernels' flag. */
+export function fusedRelu(act: unknown, what: string): 0 | 1 {
+  const a = act ?? 'linear';
+  if (a !== 'linear' && a !== 'relu')
+    throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
+  return a === 'relu' ? 1 : 0;
+}
+
+/** Throws if any of the named inputs holds NaN or ±Infinity (skipped where a layer checked the data already). */
+export function expectAllFinite(what: string, skip: boolean | undefined, inputs: [Tensor | null, string][]): void {
+  if (skip) return;
+  for (const [t, name] of inputs) if (t) expectFinite(t, what, name);
+}
+
+/**
+ * Records a convolution's backward on the tape: `back` gets dy (masked where a fused relu was 0) and
+ * the gradient pointers of x, the weight and the bias (0 where none is wanted).
+ */
+export function recordConv(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  out: Tensor,
+  relu: 0 | 1,
+  back: (d: Tensor, gx: number, gw: number, gb: number) => void,
+): void {
+  record(bias ? [x, weight, bias] : [x, weight], out, (dy, grad) => {
+    const masked = relu ? reluMasked(dy, out) : null;
+    back(masked ?? dy, grad(x), grad(weight), bias ? grad(bias) : 0);
+    masked?.dispose();
+  });
 }

@@ -6,8 +6,8 @@
 // depends only on its own tile, so the bits are the same at any thread count (and batch size).
 import { Tensor, tensor } from '../tensor.js';
 import { getArena } from '../wasm/arena.js';
-import { record } from '../autograd.js';
-import { k, runTasks, shardRanges, withGeometry, withScratch, reluMasked } from './util.js';
+import { k, recordConv, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
+import { addShardSums, blockRows, conv2dInputGrad, runShards } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 
 /**
@@ -169,35 +169,13 @@ export function conv2dWinograd(
 ): Tensor {
   if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m);
   const N = x.shape[0];
-  const { H, W, C, K, OH, OW, PT, PL } = geo;
+  const { K, OH, OW, PT, PL } = geo;
   const out = new Tensor([N, OH, OW, K]);
   run(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, geo, N, m, 0, relu ? WINO_RELU : 0);
-  const inputs = bias ? [x, filter, bias] : [x, filter];
-  record(inputs, out, (dy, grad) => {
-    const masked = relu ? reluMasked(dy, out) : null;
-    const d = masked ?? dy;
-    const gx = grad(x),
-      gw = grad(filter),
-      gb = bias ? grad(bias) : 0;
+  recordConv(x, filter, bias, out, relu ? 1 : 0, (d, gx, gw, gb) => {
     if (gx && PT <= 2 && PL <= 2) {
       // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding 2 - PT, 2 - PL.
-      const back: Geometry2d = {
-        H: OH,
-        W: OW,
-        C: K,
-        K: C,
-        KH: 3,
-        KW: 3,
-        SH: 1,
-        SW: 1,
-        PT: 2 - PT,
-        PL: 2 - PL,
-        OH: H,
-        OW: W,
-        DH: 1,
-        DW: 1,
-        G: 1,
-      };
+      const back = inputGradGeometry(geo, 3);
       run(gx, d.ptr, filter.ptr, 0, back, N, m, 1, WINO_ACC);
     } else if (gx) {
       // Padding beyond the kernel (outputs made of padding only) would need a negative padding here.
@@ -205,43 +183,36 @@ export function conv2dWinograd(
     }
     if (gw) winogradWeightGrad(gw, d, x, geo, N, m);
     if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
-    masked?.dispose();
   });
   return out;
 }
 
-// dx on the direct kernel, as conv2d does it: shards of images, each scattering into its own slice.
+// The stride-1 convolution dy -> dx that is the input gradient of `geo`'s k x k convolution, run on the
+// flipped, channel-swapped kernel ('full' correlation: padding k - 1 - PT, k - 1 - PL), in 3x3 pieces.
+function inputGradGeometry(geo: Geometry2d, k: number): Geometry2d {
+  const { H, W, C, K, OH, OW, PT, PL } = geo;
+  return {
+    H: OH,
+    W: OW,
+    C: K,
+    K: C,
+    KH: 3,
+    KW: 3,
+    SH: 1,
+    SW: 1,
+    PT: k - 1 - PT,
+    PL: k - 1 - PL,
+    OH: H,
+    OW: W,
+    DH: 1,
+    DW: 1,
+    G: 1,
+  };
+}
+
+// dx on the direct kernel, as conv2d does it.
 function directInputGrad(gx: number, d: Tensor, filter: Tensor, geo: Geometry2d, N: number): void {
-  const kx = k();
-  const { H, W, C, K, KH, KW, OH, OW } = geo;
-  const KK = KH * KW * C;
-  const MB = Math.min(Math.max(4, Math.floor(32768 / KK / 4) * 4), OH * OW);
-  const packN = kx.pack_b_size(K, KK);
-  const inImg = H * W * C * 4,
-    outImg = OH * OW * K * 4;
-  const shards = shardRanges(N);
-  withGeometry(geo, (geom) =>
-    withScratch(
-      shards.flatMap(() => [packN, MB * KK]),
-      (...scratch) => {
-        runTasks(
-          shards.map(
-            ([n0, nc], i): Task => [
-              'conv2d_backward_input',
-              gx + n0 * inImg,
-              d.ptr + n0 * outImg,
-              filter.ptr,
-              scratch[2 * i],
-              scratch[2 * i + 1],
-              geom,
-              nc,
-              MB,
-            ],
-          ),
-        );
-      },
-    ),
-  );
+  conv2dInputGrad(gx, d.ptr, filter.ptr, geo, N, blockRows(geo.KH * geo.KW * geo.C, geo.OH * geo.OW));
 }
 
 // dW += Gᵀ dU G with dU = Σ_tiles V ⊗ (A dY Aᵀ): each shard of tiles sums into its own dU, the shards are
@@ -265,28 +236,31 @@ function winogradWeightGrad(
   const uSize = T * C * K;
   const work = kx.winograd_backward_weight_work(m, TB, C, K);
   withGeometry(geo, (geom) =>
-    withScratch([...shards.flatMap(() => [uSize, work]), 3 * (m + 2) * K], (...s) => {
-      runTasks(
-        shards.map(
-          ([t0, tc], i): Task => [
-            'winograd_backward_weight',
-            s[2 * i]!,
-            d.ptr,
-            x.ptr,
-            s[2 * i + 1]!,
-            geom,
-            m,
-            TB,
-            t0,
-            t0 + tc,
-            oy,
-            ox,
-          ],
-        ),
-      );
-      for (let i = 1; i < shards.length; i++) kx.add_into(s[0]!, s[2 * i]!, uSize);
-      kx.winograd_weight_grad(gw, s[0]!, s[s.length - 1]!, C, K, m);
-    }),
+    withScratch([3 * (m + 2) * K], (tmp) =>
+      runShards(
+        shards,
+        [uSize, work],
+        ([t0, tc], [du, w]): Task => [
+          'winograd_backward_weight',
+          du!,
+          d.ptr,
+          x.ptr,
+          w!,
+          geom,
+          m,
+          TB,
+          t0,
+          t0 + tc,
+          oy,
+          ox,
+        ],
+        // the sum lands in shard 0's dU, transformed back once
+        (bufs) => {
+          addShardSums([bufs[0]![0]!], [uSize], bufs.slice(1));
+          kx.winograd_weight_grad(gw, bufs[0]![0]!, tmp, C, K, m);
+        },
+      ),
+    ),
   );
 }
 
@@ -334,7 +308,7 @@ function conv5x5(
   m: WinogradTile,
 ): Tensor {
   const N = x.shape[0];
-  const { H, W, C, K, OH, OW, PT, PL } = geo;
+  const { C, K, OH, OW, PT, PL } = geo;
   const g3: Geometry2d = { ...geo, KH: 3, KW: 3 };
   const out = new Tensor([N, OH, OW, K]);
   const ps = pieces5(filter, false);
@@ -347,32 +321,10 @@ function conv5x5(
   } finally {
     for (const p of ps) p.dispose();
   }
-  const inputs = bias ? [x, filter, bias] : [x, filter];
-  record(inputs, out, (dy, grad) => {
-    const masked = relu ? reluMasked(dy, out) : null;
-    const d = masked ?? dy;
-    const gx = grad(x),
-      gw = grad(filter),
-      gb = bias ? grad(bias) : 0;
+  recordConv(x, filter, bias, out, relu ? 1 : 0, (d, gx, gw, gb) => {
     if (gx && PT <= 4 && PL <= 4) {
       // dx = 5x5 correlation of dy with the flipped kernel, padding 4 - PT, 4 - PL, in pieces.
-      const back: Geometry2d = {
-        H: OH,
-        W: OW,
-        C: K,
-        K: C,
-        KH: 3,
-        KW: 3,
-        SH: 1,
-        SW: 1,
-        PT: 4 - PT,
-        PL: 4 - PL,
-        OH: H,
-        OW: W,
-        DH: 1,
-        DW: 1,
-        G: 1,
-      };
+      const back = inputGradGeometry(geo, 5);
       const fs = pieces5(filter, true);
       try {
         fs.forEach((p, i) => run(gx, d.ptr, p.ptr, 0, back, N, m, 0, WINO_ACC, 3 * PIECES[i]![0], 3 * PIECES[i]![1]));
@@ -406,7 +358,6 @@ function conv5x5(
       }
     }
     if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
-    masked?.dispose();
   });
   return out;
 }

@@ -148,10 +148,69 @@ async function graphJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Array
   };
 }
 
+// Augmentation layers in training: the per-image matrices (rotation uses Math.sin / Math.cos) and the
+// resampling kernels must agree bit for bit, so a seeded fit gives the same weights in both.
+async function augmentJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Array }): Promise<Result> {
+  const n = 256;
+  const imgs = sn.parseIdx(files.images, 'train-images-idx3-ubyte');
+  const lbls = sn.parseIdx(files.labels, 'train-labels-idx1-ubyte');
+  const x = new Float32Array(n * 784);
+  for (let i = 0; i < x.length; i++) x[i] = imgs.data[i] / 255;
+  const L = sn.layers;
+  const rot = L.randomRotation({ factor: 0.08, fillMode: 'constant' });
+  const mats = rot.matrices(new sn.Rng(11), 512, 28, 28);
+  const m = sn.sequential({
+    seed: 3,
+    layers: [
+      L.randomTranslation({ heightFactor: 0.1, widthFactor: 0.1, fillMode: 'constant', inputShape: [28, 28, 1] }),
+      rot,
+      L.randomZoom({ heightFactor: 0.1, interpolation: 'nearest' }),
+      L.randomContrast({ factor: 0.2, valueRange: [0, 1], seed: 4 }),
+      L.conv2d({ filters: 8, kernelSize: 5, strides: 2, activation: 'relu' }),
+      L.flatten(),
+      L.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  m.compile({ optimizer: new sn.Adam({ learningRate: 0.002 }), loss: 'sparseCategoricalCrossentropy' });
+  const losses: number[] = [];
+  await m.fit(
+    { data: x, shape: [n, 28, 28, 1] },
+    { data: lbls.data.slice(0, n), shape: [n] },
+    {
+      epochs: 1,
+      batchSize: 32,
+      seed: 9,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd: (_b, logs) => {
+          losses.push(logs.loss);
+        },
+      },
+    },
+  );
+  const ws = m.getWeights();
+  const all = new Float32Array(mats.length + ws.reduce((a, w) => a + w.size, 0));
+  all.set(mats);
+  let at = mats.length;
+  for (const w of ws) {
+    all.set(w.dataSync() as Float32Array, at);
+    at += w.size;
+    w.dispose();
+  }
+  m.dispose();
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+  return {
+    hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''),
+    build: sn.getEngine().build,
+    threads: sn.getThreads(),
+    detail: losses,
+  };
+}
+
 describeBrowser('Node and Chromium compute the same bits', () => {
   let server: Server;
   let browser: Browser;
-  const node: { inference?: Result; training?: Result; graph?: Result } = {};
+  const node: { inference?: Result; training?: Result; graph?: Result; augment?: Result } = {};
   const modelBytes = new Uint8Array(readFileSync(join(root, 'web', 'model', 'mnist.simdnet')));
 
   beforeAll(async () => {
@@ -191,8 +250,9 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     return p;
   }
 
-  async function run(p: Page, job: 'inference' | 'training' | 'graph'): Promise<Result> {
-    const src = (job === 'inference' ? inferenceJob : job === 'training' ? trainingJob : graphJob).toString();
+  async function run(p: Page, job: 'inference' | 'training' | 'graph' | 'augment'): Promise<Result> {
+    const jobs = { inference: inferenceJob, training: trainingJob, graph: graphJob, augment: augmentJob };
+    const src = jobs[job].toString();
     return p.evaluate(
       async ({ src, job }) => {
         const get = async (path: string) => new Uint8Array(await (await fetch(path)).arrayBuffer());
@@ -246,6 +306,25 @@ describeBrowser('Node and Chromium compute the same bits', () => {
       expect(r.detail.length).toBe(8);
       expect(r.detail).toEqual(node.graph!.detail);
       expect(r.hash).toBe(node.graph!.hash);
+      expect(errors).toEqual([]);
+      await p.context().close();
+    },
+  );
+
+  it.each(['simd', 'threads'] as const)(
+    'augmentation: seeded rotation matrices and 8 Adam steps through the four augmentation layers → identical weights (%s build in Chromium)',
+    async (build) => {
+      // The Node side runs here, not in beforeAll, to keep the shared hook within its timeout.
+      node.augment ??= await augmentJob({ ...snNode, parseIdx } as Lib, {
+        images: readMnist('train-images-idx3-ubyte'),
+        labels: readMnist('train-labels-idx1-ubyte'),
+      });
+      const { page: p, errors } = await page(build);
+      const r = await run(p, 'augment');
+      expect(r.build).toBe(build);
+      expect(r.detail.length).toBe(8);
+      expect(r.detail).toEqual(node.augment!.detail);
+      expect(r.hash).toBe(node.augment!.hash);
       expect(errors).toEqual([]);
       await p.context().close();
     },

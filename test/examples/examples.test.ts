@@ -98,6 +98,13 @@ describe('examples', () => {
     expect(r.testAccuracy).toBeGreaterThan(0.3);
   });
 
+  it('finetune-onnx.mjs: a PyTorch-exported CNN, frozen, gets a new head for even/odd and learns it', async () => {
+    const r = await (await loadMain('finetune-onnx.mjs'))({ train: 2000, test: 200, epochs: 2, quiet: true });
+    await checkCommon('finetune-onnx', r);
+    // Two classes, about balanced: chance is ~50%.
+    expect(r.testAccuracy).toBeGreaterThan(0.6);
+  });
+
   it('denoise.mjs: the encoder-decoder beats the noisy input, reloads, exports, draws the SVG', async () => {
     const r = await (await loadMain('denoise.mjs'))({
       train: 640,

@@ -91,7 +91,7 @@ describe('fit options', () => {
     ['initialEpoch', -2, 'a non-negative integer'],
     ['initialEpoch', Infinity, 'a non-negative integer'],
     ['print', 'stdout', 'a function'],
-    ['callbacks', 1, 'an object'],
+    ['callbacks', 1, 'a list of Callback objects or an object of functions (onEpochEnd, onBatchEnd, ...)'],
   ];
   for (const [name, value, want] of cases) {
     it(`${name}: ${show(value)} is refused before any step`, async () => {
@@ -108,13 +108,16 @@ describe('fit options', () => {
   it('callbacks that are not functions, unknown callbacks and unknown options are refused', async () => {
     const m = compiled();
     await expect(m.fit(data.x, data.labels, { verbose: 0, callbacks: { onBatchEnd: 1 } } as AnyArgs)).rejects.toThrow(
-      /fit: callbacks must be an object whose onBatchEnd is a function \(onBatchEnd is 1\)/,
+      /fit: callbacks must be a list of Callback objects or an object of functions .*; onBatchEnd is 1, got/,
     );
     await expect(
-      m.fit(data.x, data.labels, { verbose: 0, callbacks: { onTrainEnd: () => {} } } as AnyArgs),
+      m.fit(data.x, data.labels, { verbose: 0, callbacks: { onStepEnd: () => {} } } as AnyArgs),
     ).rejects.toThrow(
-      /fit: callbacks must be an object with only onEpochBegin, onEpochEnd, onBatchEnd \(not "onTrainEnd"\)/,
+      /fit: callbacks must be a list of Callback objects or an object of functions .*; "onStepEnd" is not a hook/,
     );
+    await expect(
+      m.fit(data.x, data.labels, { verbose: 0, callbacks: [{ onEpochEnd: () => {} }] } as AnyArgs),
+    ).rejects.toThrow(/fit: callbacks must be a list of Callback objects/);
     await expect(m.fit(data.x, data.labels, { verbose: 0, epoch: 3 } as AnyArgs)).rejects.toThrow(
       /fit: unknown option "epoch"/,
     );

@@ -1,0 +1,503 @@
+// Layers for ONNX operators that have no Keras layer: PRelu, Clip, ScaledElu (Elu with alpha, Selu),
+// HardSigmoid with ONNX's alpha/beta, LogSoftmax, Slice (one output of Split/Slice), Affine
+// (x * a + b with constant tensors: Mul/Add/Sub/Div by an initializer) and Pool2D (max/average pooling
+// with explicit, possibly asymmetric pads, for ONNX pads and ceil_mode). Each is built from the
+// differentiable ops, except LogSoftmax and Slice, which compute in JS on the tensors' data and
+// record their own backward (both are cheap next to the convolutions around them).
+import { Tensor, zeros } from '../tensor.js';
+import type { Rng } from '../rng.js';
+import { record } from '../autograd.js';
+import { getArena } from '../wasm/arena.js';
+import { add, mul } from '../ops/elementwise.js';
+import { broadcastBinary, broadcastShapes } from '../ops/merge.js';
+import { elu, relu, reluGeneral } from '../ops/act.js';
+import { avgPool2d, maxPool2d } from '../ops/pool2d.js';
+import { pair, windowGeometry } from '../geom.js';
+import { type CallArgs, Layer } from './layer.js';
+import { show } from '../show.js';
+
+interface Common {
+  inputShape?: number[];
+  name?: string;
+  trainable?: boolean;
+}
+
+const isShape = (s: unknown): s is number[] =>
+  Array.isArray(s) && s.length > 0 && s.every((d) => Number.isInteger(d) && d >= 1);
+
+function finiteNumber(v: unknown, what: string, name: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new Error(`${what}: ${name} must be a finite number, got ${show(v)}`);
+  return v;
+}
+
+/** Checks that a parameter of `shape` broadcasts against input `s` without changing its shape. */
+function expectBroadcastsInto(shape: readonly number[], s: readonly number[], what: string, name: string): void {
+  const b = broadcastShapes(shape, s);
+  if (!b || b.join() !== s.join()) {
+    throw new Error(`${what}: ${name} of shape [${shape}] does not broadcast over an input of shape [${s}]`);
+  }
+}
+
+/** Options of {@link PRelu}. */
+export interface PReluConfig extends Common {
+  /** Shape of the slope (without batch), broadcast over the input, e.g. [1, 1, C] for one per channel. */
+  alphaShape: number[];
+}
+
+/** ONNX PRelu: x for x ≥ 0, alpha·x below, with a trainable alpha broadcast over the input. */
+export class PRelu extends Layer {
+  readonly alphaShape: number[];
+  constructor(cfg: PReluConfig) {
+    super(cfg ?? {});
+    if (!isShape(cfg?.alphaShape))
+      throw new Error(`PRelu: alphaShape must be positive integers, got ${show(cfg?.alphaShape)}`);
+    this.alphaShape = [...cfg.alphaShape];
+  }
+  get className() {
+    return 'PRelu';
+  }
+  get defaultName() {
+    return 'p_relu';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    expectBroadcastsInto(this.alphaShape, s, this.name || 'PRelu', 'alpha');
+    return [...s];
+  }
+  weightShapes(): Array<[string, number[]]> {
+    return [['alpha', [...this.alphaShape]]];
+  }
+  protected buildWeights(_s: readonly number[], _rng: Rng): void {
+    // PyTorch's default slope.
+    const a = zeros(this.alphaShape);
+    a.view().fill(0.25);
+    this.addWeight('alpha', a);
+  }
+  call(x: Tensor): Tensor {
+    // relu(x) - alpha * relu(-x)
+    const neg = relu(mul(x, -1));
+    return broadcastBinary('sub', relu(x), broadcastBinary('mul', neg, this.weights[0].value));
+  }
+  getConfig() {
+    return { alphaShape: this.alphaShape, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
+}
+
+/** Options of {@link Clip}: bounds, null for none. */
+export interface ClipConfig extends Common {
+  min?: number | null;
+  max?: number | null;
+}
+
+/** ONNX Clip: min(max(x, min), max) with constant bounds (either may be absent). */
+export class Clip extends Layer {
+  readonly min: number | null;
+  readonly max: number | null;
+  constructor(cfg: ClipConfig = {}) {
+    super(cfg ?? {});
+    this.min = cfg?.min == null ? null : finiteNumber(cfg.min, 'Clip', 'min');
+    this.max = cfg?.max == null ? null : finiteNumber(cfg.max, 'Clip', 'max');
+    if (this.min !== null && this.max !== null && !(this.max >= this.min)) {
+      throw new Error(`Clip: max (${this.max}) must be at least min (${this.min})`);
+    }
+  }
+  get className() {
+    return 'Clip';
+  }
+  get defaultName() {
+    return 'clip';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
+  call(x: Tensor): Tensor {
+    const lo = this.min,
+      hi = this.max;
+    if (lo !== null && hi !== null) return add(reluGeneral(add(x, -lo), { maxValue: hi - lo }), lo);
+    if (lo !== null) return add(relu(add(x, -lo)), lo);
+    if (hi !== null) return add(mul(relu(add(mul(x, -1), hi)), -1), hi);
+    return mul(x, 1);
+  }
+  getConfig() {
+    return { min: this.min, max: this.max, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
+}
+
+/** Options of {@link ScaledElu}. */
+export interface ScaledEluConfig extends Common {
+  alpha?: number;
+  scale?: number;
+}
+
+/** scale · elu(x, alpha): ONNX Elu (scale 1) and Selu (its alpha and gamma). */
+export class ScaledElu extends Layer {
+  readonly alpha: number;
+  readonly scale: number;
+  constructor(cfg: ScaledEluConfig = {}) {
+    super(cfg ?? {});
+    this.alpha = finiteNumber(cfg?.alpha ?? 1, 'ScaledElu', 'alpha');
+    this.scale = finiteNumber(cfg?.scale ?? 1, 'ScaledElu', 'scale');
+  }
+  get className() {
+    return 'ScaledElu';
+  }
+  get defaultName() {
+    return 'scaled_elu';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
+  call(x: Tensor): Tensor {
+    const y = elu(x, this.alpha);
+    return this.scale === 1 ? y : mul(y, this.scale);
+  }
+  getConfig() {
+    return { alpha: this.alpha, scale: this.scale, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
+}
+
+/** Options of {@link HardSigmoid}. */
+export interface HardSigmoidConfig extends Common {
+  alpha?: number;
+  beta?: number;
+}
+
+/** ONNX HardSigmoid: max(0, min(1, alpha·x + beta)); defaults alpha 0.2, beta 0.5 as ONNX. */
+export class HardSigmoid extends Layer {
+  readonly alpha: number;
+  readonly beta: number;
+  constructor(cfg: HardSigmoidConfig = {}) {
+    super(cfg ?? {});
+    this.alpha = finiteNumber(cfg?.alpha ?? 0.2, 'HardSigmoid', 'alpha');
+    this.beta = finiteNumber(cfg?.beta ?? 0.5, 'HardSigmoid', 'beta');
+  }
+  get className() {
+    return 'HardSigmoid';
+  }
+  get defaultName() {
+    return 'hard_sigmoid';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
+  call(x: Tensor): Tensor {
+    return reluGeneral(add(mul(x, this.alpha), this.beta), { maxValue: 1 });
+  }
+  getConfig() {
+    return { alpha: this.alpha, beta: this.beta, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
+}
+
+/** [outer, n, inner] of a shape split around `axis`. */
+function around(shape: readonly number[], axis: number): [number, number, number] {
+  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  return [outer, shape[axis], inner];
+}
+
+function normAxis(axis: number, rank: number, what: string): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 1 || a >= rank) {
+    throw new Error(`${what}: axis ${axis} must be a non-batch axis of the rank-${rank} input (batch is axis 0)`);
+  }
+  return a;
+}
+
+/** log(softmax(x)) along `axis`, computed as x - max - log Σ exp(x - max); differentiable. */
+export function logSoftmax(x: Tensor, axis = -1, what = 'logSoftmax'): Tensor {
+  const a = normAxis(axis, x.rank, what);
+  const [outer, n, inner] = around(x.shape, a);
+  const out = new Tensor(x.shape);
+  const f = getArena().f32();
+  const xs = x.ptr >>> 2,
+    ys = out.ptr >>> 2;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * n * inner + i;
+      let m = -Infinity;
+      for (let j = 0; j < n; j++) m = Math.max(m, f[xs + base + j * inner]);
+      let s = 0;
+      for (let j = 0; j < n; j++) s += Math.exp(f[xs + base + j * inner] - m);
+      const lse = m + Math.log(s);
+      for (let j = 0; j < n; j++) f[ys + base + j * inner] = f[xs + base + j * inner] - lse;
+    }
+  }
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (!gx) return;
+    // dx = dy - softmax · Σ dy
+    const g = getArena().f32();
+    const gs = gx >>> 2,
+      ds = dy.ptr >>> 2,
+      os = out.ptr >>> 2;
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        const base = o * n * inner + i;
+        let s = 0;
+        for (let j = 0; j < n; j++) s += g[ds + base + j * inner];
+        for (let j = 0; j < n; j++) {
+          const p = base + j * inner;
+          g[gs + p] += g[ds + p] - Math.exp(g[os + p]) * s;
+        }
+      }
+    }
+  });
+  return out;
+}
+
+/** Options of {@link LogSoftmax}. */
+export interface LogSoftmaxConfig extends Common {
+  /** Axis of the whole tensor (batch is 0), negative from the end; default -1. */
+  axis?: number;
+}
+
+/** ONNX LogSoftmax along one axis. */
+export class LogSoftmax extends Layer {
+  readonly axis: number;
+  constructor(cfg: LogSoftmaxConfig = {}) {
+    super(cfg ?? {});
+    const a = cfg?.axis ?? -1;
+    if (!Number.isInteger(a)) throw new Error(`LogSoftmax: axis must be an integer, got ${show(cfg?.axis)}`);
+    this.axis = a;
+  }
+  get className() {
+    return 'LogSoftmax';
+  }
+  get defaultName() {
+    return 'log_softmax';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    normAxis(this.axis, s.length + 1, this.name || 'LogSoftmax');
+    return [...s];
+  }
+  call(x: Tensor): Tensor {
+    return logSoftmax(x, this.axis, this.name || 'LogSoftmax');
+  }
+  getConfig() {
+    return { axis: this.axis, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
+}
+
+/** x[..., begin:end, ...] along a non-batch `axis` (step 1); differentiable. */
+export function sliceAxis(x: Tensor, axis: number, begin: number, end: number, what = 'sliceAxis'): Tensor {
+  const a = normAxis(axis, x.rank, what);
+  const [outer, n, inner] = around(x.shape, a);
+  if (!(Number.isInteger(begin) && Number.isInteger(end) && begin >= 0 && end <= n && begin < end)) {
+    throw new Error(`${what}: range [${begin}, ${end}) is empty or outside axis ${a} of length ${n}`);
+  }
+  const m = end - begin;
+  const shape = [...x.shape];
+  shape[a] = m;
+  const out = new Tensor(shape);
+  const f = getArena().f32();
+  const xs = x.ptr >>> 2,
+    ys = out.ptr >>> 2;
+  for (let o = 0; o < outer; o++) {
+    const src = xs + (o * n + begin) * inner;
+    f.copyWithin(ys + o * m * inner, src, src + m * inner);
+  }
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (!gx) return;
+    const g = getArena().f32();
+    const gs = gx >>> 2,
+      ds = dy.ptr >>> 2;
+    for (let o = 0; o < outer; o++) {
+      const dst = gs + (o * n + begin) * inner,
+        src = ds + o * m * inner;
+      for (let i = 0; i < m * inner; i++) g[dst + i] += g[src + i];
+    }
+  });
+  return out;
+}
+
+/** Options of {@link Slice}. */
+export interface SliceConfig extends Common {
+  /** Axis of the whole tensor (batch is 0, which cannot be sliced); negative from the end. */
+  axis: number;
+  begin: number;
+  end: number;
+}
+
+/** A contiguous range of one axis (ONNX Slice with step 1, and each output of Split). */
+export class Slice extends Layer {
+  readonly axis: number;
+  readonly begin: number;
+  readonly end: number;
+  constructor(cfg: SliceConfig) {
+    super(cfg ?? {});
+    const { axis, begin, end } = cfg ?? ({} as SliceConfig);
+    if (![axis, begin, end].every(Number.isInteger) || begin < 0 || end <= begin) {
+      throw new Error(
+        `Slice: axis, begin, end must be integers with 0 <= begin < end, got ${show({ axis, begin, end })}`,
+      );
+    }
+    this.axis = axis;
+    this.begin = begin;
+    this.end = end;
+  }
+  get className() {
+    return 'Slice';
+  }
+  get defaultName() {
+    return 'slice';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    const what = this.name || 'Slice';
+    const a = normAxis(this.axis, s.length + 1, what);
+    if (this.end > s[a - 1]) throw new Error(`${what}: end ${this.end} is beyond axis ${a} of input [${s}]`);
+    const out = [...s];
+    out[a - 1] = this.end - this.begin;
+    return out;
+  }
+  call(x: Tensor): Tensor {
+    return sliceAxis(x, this.axis, this.begin, this.end, this.name || 'Slice');
+  }
+  getConfig() {
+    return {
+      axis: this.axis,
+      begin: this.begin,
+      end: this.end,
+      name: this.name,
+      inputShape: this.inputShape ?? undefined,
+    };
+  }
+}
+
+/** Options of {@link Affine}. */
+export interface AffineConfig extends Common {
+  /** Shape (without batch) of the factor a, broadcast over the input; null for none (a = 1). */
+  scaleShape?: number[] | null;
+  /** Shape of the offset b; null for none (b = 0). */
+  offsetShape?: number[] | null;
+}
+
+/**
+ * x · a + b with constant (non-trainable, saved) tensors a and b broadcast over the input: ONNX
+ * Mul / Add / Sub / Div of a value by an initializer. The values are state, set after building.
+ */
+export class Affine extends Layer {
+  readonly scaleShape: number[] | null;
+  readonly offsetShape: number[] | null;
+  constructor(cfg: AffineConfig) {
+    super(cfg ?? {});
+    const check = (s: unknown, n: string) => {
+      if (s == null) return null;
+      if (!isShape(s)) throw new Error(`Affine: ${n} must be positive integers or null, got ${show(s)}`);
+      return [...s];
+    };
+    this.scaleShape = check(cfg?.scaleShape, 'scaleShape');
+    this.offsetShape = check(cfg?.offsetShape, 'offsetShape');
+  }
+  get className() {
+    return 'Affine';
+  }
+  get defaultName() {
+    return 'affine';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    const what = this.name || 'Affine';
+    if (this.scaleShape) expectBroadcastsInto(this.scaleShape, s, what, 'scale');
+    if (this.offsetShape) expectBroadcastsInto(this.offsetShape, s, what, 'offset');
+    return [...s];
+  }
+  stateShapes(): Array<[string, number[]]> {
+    const out: Array<[string, number[]]> = [];
+    if (this.scaleShape) out.push(['scale', [...this.scaleShape]]);
+    if (this.offsetShape) out.push(['offset', [...this.offsetShape]]);
+    return out;
+  }
+  protected buildWeights(): void {
+    if (this.scaleShape) {
+      const a = zeros(this.scaleShape);
+      a.view().fill(1);
+      this.addState('scale', a);
+    }
+    if (this.offsetShape) this.addState('offset', zeros(this.offsetShape));
+  }
+  call(x: Tensor): Tensor {
+    let y = x,
+      i = 0;
+    if (this.scaleShape) y = broadcastBinary('mul', y, this.stateWeights[i++].value);
+    if (this.offsetShape) y = broadcastBinary('add', y, this.stateWeights[i].value);
+    return y === x ? mul(x, 1) : y;
+  }
+  getConfig() {
+    return {
+      scaleShape: this.scaleShape,
+      offsetShape: this.offsetShape,
+      name: this.name,
+      inputShape: this.inputShape ?? undefined,
+    };
+  }
+}
+
+/** Options of {@link Pool2D}. */
+export interface Pool2DConfig extends Common {
+  mode: 'max' | 'avg';
+  poolSize: number | [number, number];
+  strides?: number | [number, number];
+  /** Pixels [[top, bottom], [left, right]], excluded from the max and from the average's divisor. */
+  padding?: [[number, number], [number, number]];
+}
+
+/** Max or average pooling with explicit pads on each side (ONNX MaxPool / AveragePool pads, ceil_mode). */
+export class Pool2D extends Layer {
+  readonly mode: 'max' | 'avg';
+  readonly poolSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: [[number, number], [number, number]];
+  constructor(cfg: Pool2DConfig) {
+    super(cfg ?? {});
+    if (cfg?.mode !== 'max' && cfg?.mode !== 'avg')
+      throw new Error(`Pool2D: mode must be 'max' or 'avg', got ${show(cfg?.mode)}`);
+    this.mode = cfg.mode;
+    this.poolSize = pair(cfg.poolSize, 'Pool2D', 'poolSize');
+    this.strides = pair(cfg.strides ?? cfg.poolSize, 'Pool2D', 'strides');
+    const p = cfg.padding ?? [
+      [0, 0],
+      [0, 0],
+    ];
+    const ok =
+      Array.isArray(p) &&
+      p.length === 2 &&
+      p.every((q) => Array.isArray(q) && q.length === 2 && q.every((v) => Number.isInteger(v) && v >= 0));
+    if (!ok)
+      throw new Error(
+        `Pool2D: padding must be [[top, bottom], [left, right]] of non-negative integers, got ${show(p)}`,
+      );
+    this.padding = [
+      [p[0][0], p[0][1]],
+      [p[1][0], p[1][1]],
+    ];
+  }
+  get className() {
+    return 'Pool2D';
+  }
+  get defaultName() {
+    return this.mode === 'max' ? 'max_pool2d' : 'avg_pool2d';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    const what = this.name || 'Pool2D';
+    if (s.length !== 3) throw new Error(`${what}: expected input of shape [H, W, C] (without batch), got [${s}]`);
+    const g = windowGeometry(what, s[0], s[1], ...this.poolSize, ...this.strides, this.padding);
+    return [g.OH, g.OW, s[2]];
+  }
+  call(x: Tensor, _args: CallArgs): Tensor {
+    const opts = { poolSize: this.poolSize, strides: this.strides, padding: this.padding, name: this.name };
+    return this.mode === 'max' ? maxPool2d(x, opts) : avgPool2d(x, opts);
+  }
+  getConfig() {
+    return {
+      mode: this.mode,
+      poolSize: this.poolSize,
+      strides: this.strides,
+      padding: this.padding,
+      name: this.name,
+      inputShape: this.inputShape ?? undefined,
+    };
+  }
+}
+
+/** The layer classes of this file by class name (merged into the registry of layers.ts). */
+export const onnxLayerClasses = { PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax, Slice, Affine, Pool2D };

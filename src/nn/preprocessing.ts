@@ -1,0 +1,347 @@
+// Keras image augmentation layers: RandomTranslation, RandomRotation, RandomZoom (one random affine
+// map per image, resampled by ops/augment.ts affineTransform) and RandomContrast. Active only while
+// training (fit, trainOnBatch); identity in predict and evaluate, as Keras' `training` flag, and
+// exported to ONNX as identity. No weights, no gradient (their input is data).
+//
+// Randomness: every training call draws one 32-bit word from the model's training generator (seeded
+// by the model's or fit's seed, saved with the model) and mixes in the layer's own `seed`; the
+// per-image parameters come from an Rng seeded with that. So a seeded fit is reproducible, each
+// batch and epoch gets new transforms, and two layers with different seeds draw differently.
+// The matrices are computed once per image in float64 with JS Math and rounded to float32. Translation
+// and zoom use only + - * (the same in every engine); rotation uses Math.sin / Math.cos, which V8
+// implements with its own fdlibm port, so Node and Chromium agree bit for bit (other engines may
+// differ in the last bit of a matrix entry).
+import type { Tensor } from '../tensor.js';
+import { Rng } from '../rng.js';
+import {
+  AUGMENT_INTERPOLATIONS,
+  type AugmentInterpolation,
+  FILL_MODES,
+  type FillMode,
+  adjustContrast,
+  affineTransform,
+} from '../ops/augment.js';
+import { type CallArgs, Layer } from './layer.js';
+import { checkLayerOptions } from './options.js';
+import { show } from '../show.js';
+
+/** A fraction f (the range [-f, f], or [1 - f, 1 + f] for contrast) or an explicit [lower, upper]. */
+export type Factor = number | [number, number];
+
+/** Options shared by the affine augmentation layers (Keras names and defaults). */
+export interface RandomAffineCommon {
+  /** Points outside the image (default 'reflect'): see {@link FillMode}. */
+  fillMode?: FillMode;
+  /** 'bilinear' (default) or 'nearest'. */
+  interpolation?: AugmentInterpolation;
+  /** Value read outside the image with fillMode 'constant' (default 0). */
+  fillValue?: number;
+  /** Mixed into the model's training seed, so layers with different seeds draw differently. */
+  seed?: number;
+  inputShape?: number[];
+  name?: string;
+}
+
+const AFFINE_KEYS = ['fillMode', 'interpolation', 'fillValue', 'seed'];
+
+/** [lower, upper] of a factor; a single number f gives [-f, f] and must be >= 0. */
+function range(v: unknown, what: string, key: string, limit: number | null): [number, number] {
+  const ok = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  let r: [number, number];
+  if (ok(v)) {
+    if ((v as number) < 0) throw new Error(`${what}: ${key} must be a non-negative number or [lower, upper], got ${v}`);
+    r = [-(v as number), v as number];
+  } else if (Array.isArray(v) && v.length === 2 && v.every(ok)) {
+    r = [v[0], v[1]];
+  } else {
+    throw new Error(`${what}: ${key} must be a number or [lower, upper], got ${show(v)}`);
+  }
+  if (r[0] > r[1]) throw new Error(`${what}: ${key} has lower bound ${r[0]} above upper bound ${r[1]}`);
+  if (limit !== null && (Math.abs(r[0]) > limit || Math.abs(r[1]) > limit))
+    throw new Error(`${what}: ${key} must lie in [-${limit}, ${limit}], got ${show(v)}`);
+  return r;
+}
+
+function needConfig(cfg: unknown, what: string, keys: string[]): void {
+  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg))
+    throw new Error(`${what}: expected a config object {${keys.join(', ')}, ...}, got ${show(cfg)}`);
+}
+
+function checkSeed(v: unknown, what: string): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || Math.abs(v) > Number.MAX_SAFE_INTEGER)
+    throw new Error(`${what}: seed must be an integer, got ${show(v)}`);
+  return v;
+}
+
+/** Base of the augmentation layers: shape checks, training-only application, the per-call generator. */
+abstract class RandomImageLayer extends Layer {
+  readonly seed: number | null;
+  constructor(cfg: { seed?: number; inputShape?: number[]; name?: string }, what: string) {
+    super(cfg);
+    this.seed = checkSeed(cfg.seed, what);
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    if (s.length !== 3)
+      throw new Error(
+        `${this.name || this.className}: expected input of shape [height, width, channels] (without batch), got [${s}]`,
+      );
+    return [...s];
+  }
+  /** A generator for this call: one word of the model's training generator mixed with the layer seed. */
+  protected callRng(args: CallArgs): Rng {
+    const s = this.seed ?? 0;
+    // Math.imul mixes the seed's low and high words into 32 bits; integer arithmetic only.
+    const mixed = (args.rng.nextU32() ^ Math.imul((s >>> 0) ^ Math.floor(s / 2 ** 32), 0x9e3779b1)) >>> 0;
+    return new Rng(mixed);
+  }
+  call(x: Tensor, args: CallArgs): Tensor {
+    if (!args.training) return x;
+    return this.augment(x, this.callRng(args));
+  }
+  protected abstract augment(x: Tensor, rng: Rng): Tensor;
+  protected common(): Record<string, unknown> {
+    return { seed: this.seed ?? undefined, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
+}
+
+/** Uniform in [lo, hi) from rng (as Keras' uniform(minval, maxval)). */
+const draw = (rng: Rng, [lo, hi]: [number, number]) => lo + (hi - lo) * rng.uniform();
+
+abstract class RandomAffine extends RandomImageLayer {
+  readonly fillMode: FillMode;
+  readonly interpolation: AugmentInterpolation;
+  readonly fillValue: number;
+  constructor(cfg: RandomAffineCommon, what: string) {
+    super(cfg, what);
+    this.fillMode = cfg.fillMode ?? 'reflect';
+    this.interpolation = cfg.interpolation ?? 'bilinear';
+    this.fillValue = cfg.fillValue ?? 0;
+    if (!FILL_MODES.includes(this.fillMode))
+      throw new Error(
+        `${what}: fillMode must be one of ${FILL_MODES.map((m) => `'${m}'`).join(', ')}, got ${show(cfg.fillMode)}`,
+      );
+    if (!AUGMENT_INTERPOLATIONS.includes(this.interpolation))
+      throw new Error(`${what}: interpolation must be 'bilinear' or 'nearest', got ${show(cfg.interpolation)}`);
+    if (typeof this.fillValue !== 'number' || !Number.isFinite(this.fillValue))
+      throw new Error(`${what}: fillValue must be a finite number, got ${show(cfg.fillValue)}`);
+  }
+  /** The 6 affine numbers (output pixel -> source point) of one image of height H and width W. */
+  protected abstract matrix(rng: Rng, H: number, W: number): number[];
+  /** The matrices of a batch of n images, in image order (exposed for tests and tooling). */
+  matrices(rng: Rng, n: number, H: number, W: number): Float32Array {
+    const m = new Float32Array(n * 6);
+    for (let i = 0; i < n; i++) m.set(this.matrix(rng, H, W), i * 6);
+    return m;
+  }
+  protected augment(x: Tensor, rng: Rng): Tensor {
+    const [N, H, W] = x.shape;
+    return affineTransform(x, this.matrices(rng, N, H, W), {
+      interpolation: this.interpolation,
+      fillMode: this.fillMode,
+      fillValue: this.fillValue,
+      name: this.name,
+    });
+  }
+  protected common(): Record<string, unknown> {
+    return {
+      fillMode: this.fillMode,
+      interpolation: this.interpolation,
+      fillValue: this.fillValue,
+      ...super.common(),
+    };
+  }
+}
+
+/** Options of {@link RandomTranslation}. */
+export interface RandomTranslationConfig extends RandomAffineCommon {
+  /** Vertical shift as a fraction of the height: f for [-f, f], or [lower, upper], within [-1, 1]. */
+  heightFactor: Factor;
+  /** Horizontal shift as a fraction of the width, likewise. */
+  widthFactor: Factor;
+}
+
+/**
+ * Shifts each training image by a random fraction of its size, as keras.layers.RandomTranslation
+ * (positive factors move the content down / right). Identity outside training.
+ */
+export class RandomTranslation extends RandomAffine {
+  readonly heightFactor: Factor;
+  readonly widthFactor: Factor;
+  private readonly h: [number, number];
+  private readonly w: [number, number];
+  constructor(cfg: RandomTranslationConfig) {
+    needConfig(cfg, 'RandomTranslation', ['heightFactor', 'widthFactor']);
+    checkLayerOptions('RandomTranslation', cfg, ['heightFactor', 'widthFactor', ...AFFINE_KEYS]);
+    super(cfg, 'RandomTranslation');
+    this.h = range(cfg.heightFactor, 'RandomTranslation', 'heightFactor', 1);
+    this.w = range(cfg.widthFactor, 'RandomTranslation', 'widthFactor', 1);
+    this.heightFactor = cfg.heightFactor;
+    this.widthFactor = cfg.widthFactor;
+  }
+  get className() {
+    return 'RandomTranslation';
+  }
+  get defaultName() {
+    return 'random_translation';
+  }
+  protected matrix(rng: Rng, H: number, W: number): number[] {
+    const dy = draw(rng, this.h) * H;
+    const dx = draw(rng, this.w) * W;
+    return [1, 0, -dx, 0, 1, -dy];
+  }
+  getConfig() {
+    return { heightFactor: this.heightFactor, widthFactor: this.widthFactor, ...this.common() };
+  }
+}
+
+/** Options of {@link RandomRotation}. */
+export interface RandomRotationConfig extends RandomAffineCommon {
+  /** Angle as a fraction of a full turn: f for [-f, f] * 2 pi, or [lower, upper]. */
+  factor: Factor;
+}
+
+/**
+ * Rotates each training image about its centre by a random angle, as keras.layers.RandomRotation
+ * (factor 0.1: up to 36 degrees either way; positive angles turn counter-clockwise). Identity outside
+ * training.
+ */
+export class RandomRotation extends RandomAffine {
+  readonly factor: Factor;
+  private readonly r: [number, number];
+  constructor(cfg: RandomRotationConfig) {
+    needConfig(cfg, 'RandomRotation', ['factor']);
+    checkLayerOptions('RandomRotation', cfg, ['factor', ...AFFINE_KEYS]);
+    super(cfg, 'RandomRotation');
+    this.r = range(cfg.factor, 'RandomRotation', 'factor', null);
+    this.factor = cfg.factor;
+  }
+  get className() {
+    return 'RandomRotation';
+  }
+  get defaultName() {
+    return 'random_rotation';
+  }
+  protected matrix(rng: Rng, H: number, W: number): number[] {
+    const a = draw(rng, this.r) * 2 * Math.PI;
+    const c = Math.cos(a),
+      s = Math.sin(a);
+    // tf.keras' rotation about the centre of the pixel grid ((W - 1) / 2, (H - 1) / 2).
+    const xo = (W - 1 - (c * (W - 1) - s * (H - 1))) / 2;
+    const yo = (H - 1 - (s * (W - 1) + c * (H - 1))) / 2;
+    return [c, -s, xo, s, c, yo];
+  }
+  getConfig() {
+    return { factor: this.factor, ...this.common() };
+  }
+}
+
+/** Options of {@link RandomZoom}. */
+export interface RandomZoomConfig extends RandomAffineCommon {
+  /** Vertical zoom: f for [-f, f], or [lower, upper], within [-1, 1]; positive zooms out, negative in. */
+  heightFactor: Factor;
+  /** Horizontal zoom likewise; default: the vertical zoom (aspect ratio kept). */
+  widthFactor?: Factor;
+}
+
+/**
+ * Zooms each training image about its centre by a random factor, as keras.layers.RandomZoom: a
+ * factor z scales the sampled region by 1 + z (z > 0 zooms out, z < 0 in). Identity outside training.
+ */
+export class RandomZoom extends RandomAffine {
+  readonly heightFactor: Factor;
+  readonly widthFactor: Factor | null;
+  private readonly h: [number, number];
+  private readonly w: [number, number] | null;
+  constructor(cfg: RandomZoomConfig) {
+    needConfig(cfg, 'RandomZoom', ['heightFactor']);
+    checkLayerOptions('RandomZoom', cfg, ['heightFactor', 'widthFactor', ...AFFINE_KEYS]);
+    super(cfg, 'RandomZoom');
+    this.h = range(cfg.heightFactor, 'RandomZoom', 'heightFactor', 1);
+    this.w =
+      cfg.widthFactor === undefined || cfg.widthFactor === null
+        ? null
+        : range(cfg.widthFactor, 'RandomZoom', 'widthFactor', 1);
+    this.heightFactor = cfg.heightFactor;
+    this.widthFactor = cfg.widthFactor ?? null;
+  }
+  get className() {
+    return 'RandomZoom';
+  }
+  get defaultName() {
+    return 'random_zoom';
+  }
+  protected matrix(rng: Rng, H: number, W: number): number[] {
+    const zy = 1 + draw(rng, this.h);
+    const zx = this.w ? 1 + draw(rng, this.w) : zy;
+    return [zx, 0, ((W - 1) / 2) * (1 - zx), 0, zy, ((H - 1) / 2) * (1 - zy)];
+  }
+  getConfig() {
+    return { heightFactor: this.heightFactor, widthFactor: this.widthFactor ?? undefined, ...this.common() };
+  }
+}
+
+/** Options of {@link RandomContrast}. */
+export interface RandomContrastConfig {
+  /** f (in [0, 1]) for contrast factors in [1 - f, 1 + f], or [lower, upper] for [1 - lower, 1 + upper]. */
+  factor: Factor;
+  /** Outputs are clipped to this range (default [0, 255], Keras 3). */
+  valueRange?: [number, number];
+  seed?: number;
+  inputShape?: number[];
+  name?: string;
+}
+
+/**
+ * Scales each training image's deviation from its per-channel mean by a random factor, as
+ * keras.layers.RandomContrast, then clips to `valueRange`. Identity outside training.
+ */
+export class RandomContrast extends RandomImageLayer {
+  readonly factor: Factor;
+  readonly valueRange: [number, number];
+  private readonly f: [number, number];
+  constructor(cfg: RandomContrastConfig) {
+    needConfig(cfg, 'RandomContrast', ['factor']);
+    checkLayerOptions('RandomContrast', cfg, ['factor', 'valueRange', 'seed']);
+    super(cfg, 'RandomContrast');
+    const v = cfg.factor;
+    const [lower, upper] = typeof v === 'number' ? [v, v] : Array.isArray(v) ? v : [NaN, NaN];
+    if (![lower, upper].every((u) => typeof u === 'number' && u >= 0 && u <= 1))
+      throw new Error(`RandomContrast: factor must be a number in [0, 1] or [lower, upper] in [0, 1], got ${show(v)}`);
+    this.f = [1 - lower, 1 + upper];
+    this.factor = v;
+    const r = cfg.valueRange ?? [0, 255];
+    if (!Array.isArray(r) || r.length !== 2 || !r.every(Number.isFinite) || !(r[0] < r[1]))
+      throw new Error(`RandomContrast: valueRange must be [lo, hi] with lo < hi, got ${show(cfg.valueRange)}`);
+    this.valueRange = [r[0], r[1]];
+  }
+  get className() {
+    return 'RandomContrast';
+  }
+  get defaultName() {
+    return 'random_contrast';
+  }
+  /** The contrast factors of a batch of n images, in image order. */
+  factors(rng: Rng, n: number): Float32Array {
+    const f = new Float32Array(n);
+    for (let i = 0; i < n; i++) f[i] = draw(rng, this.f);
+    return f;
+  }
+  protected augment(x: Tensor, rng: Rng): Tensor {
+    return adjustContrast(x, this.factors(rng, x.shape[0]), this.valueRange, this.name);
+  }
+  getConfig() {
+    return { factor: this.factor, valueRange: this.valueRange, ...this.common() };
+  }
+}
+
+/** The augmentation layers by Keras class name (for loading saved models). */
+export const preprocessingLayerClasses = { RandomTranslation, RandomRotation, RandomZoom, RandomContrast };
+
+/** Factories: `layers.randomTranslation({...})`, ... */
+export const preprocessingLayers = {
+  randomTranslation: (cfg: RandomTranslationConfig) => new RandomTranslation(cfg),
+  randomRotation: (cfg: RandomRotationConfig) => new RandomRotation(cfg),
+  randomZoom: (cfg: RandomZoomConfig) => new RandomZoom(cfg),
+  randomContrast: (cfg: RandomContrastConfig) => new RandomContrast(cfg),
+};

@@ -1,0 +1,70 @@
+// The ONNX fixtures exported by scripts/fixtures/export_onnx.py (PyTorch's torch.onnx.export, random
+// weights): each .onnx file with a reference input and PyTorch's output for it (raw float32).
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+
+export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/onnx');
+
+export interface Fixture {
+  name: string;
+  path: string;
+  opset: number;
+  bytes: Uint8Array;
+  input: Float32Array;
+  inputShape: number[];
+  output: Float32Array;
+  outputShape: number[];
+}
+
+const manifest = JSON.parse(readFileSync(join(FIXTURES, 'manifest.json'), 'utf8')) as Record<
+  string,
+  { file: string; opset: number; inputShape: number[]; outputShape: number[] }
+>;
+
+const f32 = (p: string) => {
+  const b = readFileSync(p);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+};
+
+/** Fixture names whose files are present (the full-width ResNet-18 is regenerated, not committed). */
+export const fixtureNames = Object.keys(manifest).filter((n) => existsSync(join(FIXTURES, manifest[n].file)));
+
+export function fixture(name: string): Fixture {
+  const m = manifest[name];
+  const path = join(FIXTURES, m.file);
+  return {
+    name,
+    path,
+    opset: m.opset,
+    bytes: new Uint8Array(readFileSync(path)),
+    input: f32(join(FIXTURES, `${name}.input.bin`)),
+    inputShape: m.inputShape,
+    output: f32(join(FIXTURES, `${name}.output.bin`)),
+    outputShape: m.outputShape,
+  };
+}
+
+/** onnxruntime-node's output for one input (single-threaded: the machine is shared). */
+export async function runOrt(model: Uint8Array, x: Float32Array, shape: number[]): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  try {
+    const out = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', x, shape) });
+    return out[s.outputNames[0]].data as Float32Array;
+  } finally {
+    await s.release();
+  }
+}
+
+/** max |a - b|, and the largest |b| (the tolerance scales with it). */
+export function diff(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; scale: number } {
+  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
+  let max = 0,
+    scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    max = Math.max(max, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return { max, scale };
+}

@@ -1,0 +1,246 @@
+// Operator forms the PyTorch fixtures do not reach, written directly as small ONNX graphs and checked
+// against onnxruntime-node on random inputs: auto_pad, count_include_pad / ceil_mode attributes,
+// Gemm's alpha/beta/transB, opset-dependent inputs (Split num_outputs, Squeeze axes, Resize sizes),
+// constants on either side of Sub/Div, Concat along H, generic Transpose, negative Pad, and more.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sn from '../../src/index.js';
+import { onnxType } from '../../src/onnx/onnx-schema.js';
+import { makeRng } from '../helpers/check.js';
+import { diff, runOrt } from './fixtures.js';
+
+beforeAll(async () => {
+  await sn.ready();
+});
+
+type Attr = Record<string, unknown>;
+const ints = (name: string, v: number[]): Attr => ({ name, type: 7, ints: v });
+const int = (name: string, v: number): Attr => ({ name, type: 2, i: v });
+const float = (name: string, v: number): Attr => ({ name, type: 1, f: v });
+const str = (name: string, v: string): Attr => ({ name, type: 3, s: new TextEncoder().encode(v) });
+
+interface N {
+  op: string;
+  in: string[];
+  out?: string[];
+  attrs?: Attr[];
+}
+
+const rng = makeRng(5);
+const fInit = (name: string, dims: number[], scale = 0.5) => ({
+  name,
+  dims,
+  data_type: 1,
+  float_data: Array.from(
+    rng.fill(
+      dims.reduce((a, b) => a * b, 1),
+      -scale,
+      scale,
+    ),
+  ),
+});
+const iInit = (name: string, v: number[]) => ({ name, dims: [v.length], data_type: 7, int64_data: v });
+
+/** A graph of `nodes` from input x [N, ...shape] to `y`; node i writes t{i} unless it names outputs. */
+function graph(nodes: N[], shape: number[], inits: Array<Record<string, unknown>>, opset: number): Uint8Array {
+  const obj = {
+    ir_version: 8,
+    opset_import: [{ domain: '', version: opset }],
+    graph: {
+      name: 'ops',
+      node: nodes.map((n, i) => ({
+        op_type: n.op,
+        name: `${n.op.toLowerCase()}_${i}`,
+        input: n.in,
+        output: n.out ?? [i === nodes.length - 1 ? 'y' : `t${i}`],
+        attribute: n.attrs ?? [],
+      })),
+      initializer: inits,
+      input: [
+        {
+          name: 'x',
+          type: {
+            tensor_type: {
+              elem_type: 1,
+              shape: { dim: [{ dim_param: 'N' }, ...shape.map((d) => ({ dim_value: d }))] },
+            },
+          },
+        },
+      ],
+      output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
+    },
+  };
+  const T = onnxType('ModelProto');
+  const err = T.verify(obj);
+  if (err) throw new Error(err);
+  return T.encode(T.fromObject(obj)).finish();
+}
+
+async function agrees(
+  nodes: N[],
+  opts: { shape?: number[]; inits?: Array<Record<string, unknown>>; opset?: number } = {},
+) {
+  const shape = opts.shape ?? [3, 7, 6];
+  const bytes = graph(nodes, shape, opts.inits ?? [], opts.opset ?? 13);
+  const full = [2, ...shape];
+  const x = Float32Array.from(
+    rng.fill(
+      full.reduce((a, b) => a * b, 1),
+      -2,
+      2,
+    ),
+  );
+  const m = await sn.loadONNX(bytes);
+  const t = sn.tensor(x, full);
+  const y = m.predict(t) as sn.Tensor;
+  const got = y.dataSync();
+  const want = await runOrt(bytes, x, full);
+  const d = diff(got, want);
+  expect(d.scale).toBeGreaterThan(0);
+  expect(d.max).toBeLessThanOrEqual(1e-4 * d.scale);
+  t.dispose();
+  y.dispose();
+  m.dispose();
+}
+
+describe('operator forms vs onnxruntime', () => {
+  it('Conv with auto_pad SAME_UPPER / SAME_LOWER / VALID and stride 2', async () => {
+    for (const auto of ['SAME_UPPER', 'SAME_LOWER', 'VALID']) {
+      await agrees([{ op: 'Conv', in: ['x', 'w', 'b'], attrs: [str('auto_pad', auto), ints('strides', [2, 2])] }], {
+        inits: [fInit('w', [4, 3, 3, 3]), fInit('b', [4])],
+      });
+    }
+  });
+
+  it('depthwise Conv with a channel multiplier, and a grouped dilated one', async () => {
+    await agrees([{ op: 'Conv', in: ['x', 'w'], attrs: [int('group', 3), ints('pads', [1, 0, 2, 1])] }], {
+      inits: [fInit('w', [6, 1, 3, 2])],
+    });
+    await agrees(
+      [{ op: 'Conv', in: ['x', 'w'], attrs: [int('group', 2), ints('dilations', [2, 1]), ints('pads', [2, 1, 2, 1])] }],
+      { shape: [4, 7, 6], inits: [fInit('w', [6, 2, 3, 3])] },
+    );
+  });
+
+  it('AveragePool count_include_pad = 1 with pads and ceil_mode; MaxPool with pads and ceil_mode', async () => {
+    const win = [
+      ints('kernel_shape', [3, 3]),
+      ints('strides', [2, 2]),
+      ints('pads', [1, 1, 1, 0]),
+      int('ceil_mode', 1),
+    ];
+    await agrees([{ op: 'AveragePool', in: ['x'], attrs: [...win, int('count_include_pad', 1)] }]);
+    await agrees([{ op: 'AveragePool', in: ['x'], attrs: [...win, int('count_include_pad', 0)] }]);
+    await agrees([{ op: 'MaxPool', in: ['x'], attrs: win }]);
+    await agrees([{ op: 'MaxPool', in: ['x'], attrs: [ints('kernel_shape', [2, 2]), str('auto_pad', 'SAME_UPPER')] }]);
+  });
+
+  it('Gemm with alpha, beta, transB = 0 and a [1, U] bias; MatMul then Add', async () => {
+    await agrees(
+      [
+        { op: 'Flatten', in: ['x'] },
+        { op: 'Gemm', in: ['t0', 'w', 'c'], attrs: [float('alpha', 0.5), float('beta', 2)] },
+      ],
+      { inits: [fInit('w', [126, 5]), fInit('c', [1, 5])] },
+    );
+    await agrees(
+      [
+        { op: 'GlobalMaxPool', in: ['x'] },
+        { op: 'Flatten', in: ['t0'] },
+        { op: 'MatMul', in: ['t1', 'w'] },
+        { op: 'Add', in: ['t2', 'c'] },
+      ],
+      { inits: [fInit('w', [3, 4]), fInit('c', [4])] },
+    );
+  });
+
+  it('Squeeze/Unsqueeze axes as attributes (opset 11) and inputs (13); Softmax at opset 11', async () => {
+    const pool = { op: 'GlobalAveragePool', in: ['x'] };
+    await agrees([pool, { op: 'Squeeze', in: ['t0'], attrs: [ints('axes', [2, 3])] }, { op: 'Softmax', in: ['t1'] }], {
+      opset: 11,
+    });
+    await agrees(
+      [
+        pool,
+        { op: 'Squeeze', in: ['t0', 'ax'] },
+        { op: 'Unsqueeze', in: ['t1', 'ax1'] },
+        { op: 'Softmax', in: ['t2'], attrs: [int('axis', 1)] },
+        { op: 'Flatten', in: ['t3'] },
+      ],
+      { inits: [iInit('ax', [3, 2]), iInit('ax1', [2])] },
+    );
+  });
+
+  it('Split with num_outputs (opset 18) and equal parts; Concat and LogSoftmax along the height', async () => {
+    await agrees(
+      [
+        { op: 'Split', in: ['x'], out: ['a', 'b', 'c'], attrs: [int('axis', 1), int('num_outputs', 3)] },
+        { op: 'Concat', in: ['c', 'a', 'b'], attrs: [int('axis', 2)] },
+        { op: 'LogSoftmax', in: ['t1'], attrs: [int('axis', 2)] },
+      ],
+      { opset: 18 },
+    );
+    await agrees([
+      { op: 'Split', in: ['x'], out: ['a', 'b'], attrs: [int('axis', 3)] },
+      { op: 'Sub', in: ['a', 'b'] },
+    ]);
+  });
+
+  it('constants on either side: c - x, x / c, c * x with per-channel and per-pixel constants', async () => {
+    await agrees(
+      [
+        { op: 'Sub', in: ['c', 'x'] },
+        { op: 'Div', in: ['t0', 'd'] },
+        { op: 'Mul', in: ['e', 't1'] },
+      ],
+      { inits: [fInit('c', [3, 1, 1]), { ...fInit('d', [1]), float_data: [4] }, fInit('e', [1, 1, 7, 6])] },
+    );
+  });
+
+  it('activations with parameters: Elu alpha, HardSigmoid alpha/beta, Clip with only min, LeakyRelu, PRelu scalar', async () => {
+    await agrees(
+      [
+        { op: 'Elu', in: ['x'], attrs: [float('alpha', 0.3)] },
+        { op: 'HardSigmoid', in: ['t0'], attrs: [float('alpha', 0.3), float('beta', 0.4)] },
+        { op: 'Add', in: ['x', 't1'] },
+        { op: 'Clip', in: ['t2', 'lo'] },
+        { op: 'LeakyRelu', in: ['t3'], attrs: [float('alpha', 0.2)] },
+        { op: 'PRelu', in: ['t4', 's'] },
+      ],
+      {
+        inits: [
+          { ...fInit('lo', []), float_data: [-0.7] },
+          { ...fInit('s', [1]), float_data: [0.5] },
+        ],
+      },
+    );
+  });
+
+  it('a generic Transpose, a negative Pad (crop), Resize by sizes, ReduceMax keeping dims', async () => {
+    await agrees([
+      { op: 'Transpose', in: ['x'], attrs: [ints('perm', [0, 1, 3, 2])] },
+      { op: 'Relu', in: ['t0'] },
+    ]);
+    await agrees([{ op: 'Pad', in: ['x', 'p'] }], { inits: [iInit('p', [0, 0, 2, -1, 0, 0, -2, 1])] });
+    await agrees(
+      [
+        {
+          op: 'Resize',
+          in: ['x', '', '', 'sz'],
+          attrs: [str('mode', 'linear'), str('coordinate_transformation_mode', 'half_pixel')],
+        },
+      ],
+      { inits: [iInit('sz', [2, 3, 14, 18])] },
+    );
+    await agrees([
+      { op: 'ReduceMax', in: ['x'], attrs: [ints('axes', [2, 3]), int('keepdims', 1)] },
+      { op: 'Mul', in: ['x', 't0'] },
+    ]);
+  });
+
+  it('ConvTranspose with output_shape', async () => {
+    await agrees(
+      [{ op: 'ConvTranspose', in: ['x', 'w', 'b'], attrs: [ints('strides', [2, 2]), ints('output_shape', [13, 12])] }],
+      { inits: [fInit('w', [3, 4, 3, 3]), fInit('b', [4])] },
+    );
+  });
+});
