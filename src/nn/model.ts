@@ -15,6 +15,7 @@ import { Rng } from '../rng.js';
 import { InputLayer, Layer, type LayerNode, type StateWeight, SymbolicTensor } from './layer.js';
 import { Optimizer, type ParamGrad } from '../optim/optimizer.js';
 import { Adam } from '../optim/adam.js';
+import { AdamW } from '../optim/adamw.js';
 import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
 import type { LearningRateSchedule } from '../optim/schedules.js';
@@ -50,9 +51,15 @@ import { show } from '../show.js';
 
 /** Arguments of {@link Model.compile}. */
 export interface CompileArgs {
-  optimizer: 'adam' | 'sgd' | 'rmsprop' | Optimizer;
+  optimizer: 'adam' | 'adamw' | 'sgd' | 'rmsprop' | Optimizer;
   loss: LossName;
   metrics?: string[];
+  /**
+   * For the cross-entropies: trains against `(1 - labelSmoothing) · onehot + labelSmoothing / classes`
+   * instead of the one-hot labels, as Keras' `label_smoothing` (default 0). Like Keras, evaluate
+   * reports the loss against the smoothed labels too; accuracy is unchanged.
+   */
+  labelSmoothing?: number;
 }
 
 /** Logs passed to callbacks. */
@@ -183,6 +190,8 @@ export class Model {
   optimizer: Optimizer | null = null;
   loss: LossName | null = null;
   metrics: string[] = [];
+  /** The compile option of that name (0: none). */
+  labelSmoothing = 0;
   /** Symbolic inputs and outputs (empty for a Sequential model). */
   readonly inputs: SymbolicTensor[];
   readonly outputs: SymbolicTensor[];
@@ -582,20 +591,27 @@ export class Model {
         throw new Error(`compile: metric 'accuracy' has no meaning for ${loss} (a regression loss); leave metrics out`);
       }
     }
+    const smoothing = args.labelSmoothing ?? 0;
+    if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing < 1))
+      throw new Error(`compile: labelSmoothing must be a number in [0, 1), got ${show(args.labelSmoothing)}`);
+    if (smoothing > 0 && !isCrossentropy(loss))
+      throw new Error(`compile: labelSmoothing applies to the cross-entropies only, not to ${loss}`);
     let opt: Optimizer;
     if (optimizer === 'adam') opt = new Adam();
+    else if (optimizer === 'adamw') opt = new AdamW();
     else if (optimizer === 'sgd') opt = new SGD();
     else if (optimizer === 'rmsprop') opt = new RMSprop();
     else if (optimizer instanceof Optimizer) opt = optimizer;
     else
       throw new Error(
-        `compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got ${show(optimizer)}`,
+        `compile: optimizer must be 'adam', 'adamw', 'sgd', 'rmsprop' or an optimizer object, got ${show(optimizer)}`,
       );
     // Like Keras, the weights exist once the model is compiled (seeded by the model's seed).
     this.build();
     if (this.optimizer && this.optimizer !== opt) this.optimizer.dispose();
     this.optimizer = opt;
     this.loss = loss;
+    this.labelSmoothing = smoothing;
     this.metrics = (args.metrics ?? []).map(() => 'accuracy');
   }
 
@@ -671,8 +687,16 @@ export class Model {
     });
     const out = this.outputShape;
     const yb = new Tensor([count, ...out]);
-    if (isCrossentropy(this.loss)) labelsToOneHot(ys, idx, start, count, this.loss!, out[0], yb.view());
-    else ys.gather(idx, start, count, yb.view());
+    if (isCrossentropy(this.loss)) {
+      labelsToOneHot(ys, idx, start, count, this.loss!, out[0], yb.view());
+      const a = this.labelSmoothing;
+      if (a > 0) {
+        const v = yb.view(),
+          keepShare = 1 - a,
+          share = a / out[0];
+        for (let i = 0; i < v.length; i++) v[i] = v[i] * keepShare + share;
+      }
+    } else ys.gather(idx, start, count, yb.view());
     return [xb, yb];
   }
 
@@ -1067,6 +1091,18 @@ export class Model {
   }
 
   /**
+   * The architecture as a JSON string (no weights), as Keras' `to_json()`; `sn.modelFromJSON(json)`
+   * builds a new model from it. The same as `sn.modelToJSON(model, indent)`.
+   */
+  toJSON(indent?: number): string {
+    this.alive('toJSON');
+    if (!fileFormats.toJSON)
+      throw new Error('toJSON: the model file format is not loaded; use modelToJSON(model) from simdnet');
+    // JSON.stringify(model) passes the property key as the argument: only a number is an indent.
+    return fileFormats.toJSON(this, typeof indent === 'number' ? indent : undefined);
+  }
+
+  /**
    * The model as ONNX bytes (opset 13, NHWC input named `input`, probabilities `output`), as
    * `sn.toONNX(model)`. Async because the exporter and its protobuf library load only when asked for.
    */
@@ -1099,7 +1135,10 @@ export class Model {
 }
 
 /** @internal Where the binary format registers its writer, so Model.save() needs no import of it. */
-export const fileFormats: { save: ((m: Model) => ArrayBuffer) | null } = { save: null };
+export const fileFormats: {
+  save: ((m: Model) => ArrayBuffer) | null;
+  toJSON: ((m: Model, indent?: number) => string) | null;
+} = { save: null, toJSON: null };
 
 /** A linear stack of layers, as keras.Sequential / tf.sequential: a Model whose graph is a chain. */
 export class Sequential extends Model {
