@@ -7,6 +7,14 @@
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+// The GEMM microkernel's multiply-add: fused (f32x4.relaxed_madd: one rounding on FMA hardware, two
+// elsewhere) in the opt-in relaxed build only, so that build's results depend on the CPU; madd in all others.
+// @ts-ignore: decorator
+@inline export function madd_gemm(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
 // relu as pmax(x, 0) = (x < 0 ? 0 : x); the scalar build uses the same select, so -0 and +0 agree.
 // @ts-ignore: decorator
 @inline export function relu4(x: v128): v128 {

@@ -32,6 +32,8 @@ import { machineInfo, staleBuildNote } from './lib/machine.mjs';
 import { RssSampler } from './lib/memory.mjs';
 import { agreement, runPeers } from './lib/peers.mjs';
 import { measureImported } from './lib/imported.mjs';
+import { measureLayers } from './lib/layers.mjs';
+import { measureRelaxed } from './lib/relaxed.mjs';
 import { measureMnv2 } from './lib/mnv2.mjs';
 import { ProbeLog } from './lib/probes.mjs';
 import { markdown, writeJson } from './lib/report.mjs';
@@ -91,10 +93,21 @@ const sampler = new RssSampler();
 const data = await loadData(snNode);
 log(`data: ${data.source}`);
 
-const R = { simdnet: {}, peers: {}, sweep: [], fractions: [], memory: {}, agreement: {}, targets: [] };
+const R = {
+  simdnet: {},
+  simdnetAuto: null,
+  layers: [],
+  peers: {},
+  sweep: [],
+  fractions: [],
+  memory: {},
+  agreement: {},
+  targets: [],
+};
 const probes = new ProbeLog(QUICK);
 const runner = new SimdnetRunner({
   sn,
+  root: ROOT,
   data,
   plan: plan(QUICK),
   quick: QUICK,
@@ -111,6 +124,21 @@ try {
   console.error(`simdnet FAILED: ${e?.stack || e}`);
 }
 const T = runner.threads;
+if (!failedSimdnet) {
+  try {
+    R.layers = await measureLayers({ sn, T, quick: QUICK, probes, log, elapsed: clock.elapsed });
+  } catch (e) {
+    log(`per-layer conv timings failed: ${reason(e)}`);
+  }
+  // the opt-in relaxed-SIMD build, in its own process (simdnet's default engine here is not relaxed)
+  R.relaxed = await measureRelaxed({
+    root: ROOT,
+    quick: QUICK,
+    probs8: runner.reference.probs8,
+    log,
+    elapsed: clock.elapsed,
+  });
+}
 
 if (!failedSimdnet) {
   R.peers = await runPeers({

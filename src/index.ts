@@ -29,6 +29,7 @@ export type { DepthwiseConv2dOptions } from './ops/dwconv2d.js';
 export { conv2dTranspose } from './ops/conv2dtranspose.js';
 export type { Conv2dTransposeOptions } from './ops/conv2dtranspose.js';
 export { setConvAlgorithm, getConvAlgorithm } from './ops/winograd.js';
+export { weightsChanged } from './nn/inference.js';
 export type { ConvAlgorithm, WinogradTile } from './ops/winograd.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';
@@ -64,12 +65,14 @@ export { SGD } from './optim/sgd.js';
 export type { SGDConfig } from './optim/sgd.js';
 export { Adam } from './optim/adam.js';
 export type { AdamConfig } from './optim/adam.js';
+export { AdamW } from './optim/adamw.js';
+export type { AdamWConfig } from './optim/adamw.js';
 export { RMSprop } from './optim/rmsprop.js';
 export type { RMSpropConfig } from './optim/rmsprop.js';
 export { Optimizer } from './optim/optimizer.js';
 export type { ParamGrad, OptimizerState } from './optim/optimizer.js';
 export * as schedules from './optim/schedules.js';
-export type { LearningRateSchedule, StepDecayConfig, CosineDecayConfig } from './optim/schedules.js';
+export type { LearningRateSchedule, StepDecayConfig, CosineDecayConfig, OneCycleConfig } from './optim/schedules.js';
 export { Layer } from './nn/layer.js';
 export type { Weight, StateWeight, CallArgs, ActivationName, InitializerName, WeightSpec } from './nn/layer.js';
 export {
@@ -141,7 +144,8 @@ export type {
 export { SymbolicTensor, InputLayer, MergeLayer, input } from './nn/layer.js';
 export type { LayerNode } from './nn/layer.js';
 export type { Data, LossName } from './nn/data.js';
-export { loadModel, saveModel, FORMAT_VERSION } from './nn/serialize.js';
+export { loadModel, saveModel, FORMAT_VERSION, modelToJSON, modelFromJSON } from './nn/serialize.js';
+export type { ModelJSON } from './nn/serialize.js';
 export type { ToONNXOptions } from './onnx/export.js';
 export {
   loadLayersModel,
@@ -189,4 +193,5 @@ export async function loadONNX(bytes: Uint8Array | ArrayBuffer, opts?: LoadONNXO
 export function sequential(cfg?: { layers?: L[]; name?: string; seed?: number }): Sequential {
   return new Sequential(cfg);
 }
-export { seedModel } from './nn/presets.js';
+export { seedModel, presetModel, presetTraining, PRESETS } from './nn/presets.js';
+export type { PresetName, PresetOptions, PresetTraining } from './nn/presets.js';

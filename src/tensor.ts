@@ -23,8 +23,11 @@ export class Tensor {
   readonly size: number;
   private disposed = false;
 
-  /** @internal Use {@link tensor} or {@link zeros}. */
-  constructor(shape: readonly number[], dtype: DType = 'float32') {
+  /**
+   * @internal Use {@link tensor} or {@link zeros}. `fill = false` leaves the memory as it was (ops whose
+   * kernel writes every element, see {@link uninitialized}).
+   */
+  constructor(shape: readonly number[], dtype: DType = 'float32', fill = true) {
     checkShape(shape, 'tensor');
     checkDType(dtype, 'tensor');
     this.shape = Object.freeze([...shape]);
@@ -36,7 +39,7 @@ export class Tensor {
           'wasm memory holds at most 4 GiB',
       );
     }
-    this.ptr = getArena().alloc(this.size * 4);
+    this.ptr = getArena().alloc(this.size * 4, fill);
     this.id = nextId++;
     if (scopes.length > 0) scopes[scopes.length - 1].add(this);
   }
@@ -172,6 +175,14 @@ export function tensor(
 export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
   checkDType(dtype, 'zeros()');
   return new Tensor(shape, dtype);
+}
+
+/**
+ * @internal A float32 tensor whose memory is NOT zeroed: only for an op's output that its kernel overwrites
+ * entirely before anything reads it.
+ */
+export function uninitialized(shape: readonly number[]): Tensor {
+  return new Tensor(shape, 'float32', false);
 }
 
 /** A scalar tensor. */

@@ -12,7 +12,7 @@
 // and scalar builds give the same bits here.
 // All pointers are byte addresses; all sizes are element counts.
 
-import { madd, relu1, relu4 } from "../simd";
+import { madd_gemm, relu1, relu4 } from "../simd";
 
 export const GEMM_ACC: i32 = 1; // accumulate into C instead of starting from the bias row
 export const GEMM_RELU: i32 = 2; // apply relu before storing
@@ -107,10 +107,10 @@ export function gemm(c: usize, a: usize, w: usize, M: i32, N: i32, K: i32, rsa: 
     const va1 = v128.load32_splat(a1); a1 += csaB;
     const va2 = v128.load32_splat(a2); a2 += csaB;
     const va3 = v128.load32_splat(a3); a3 += csaB;
-    vacc0x0123 = madd(va0, vb0123, vacc0x0123); vacc0x4567 = madd(va0, vb4567, vacc0x4567);
-    vacc1x0123 = madd(va1, vb0123, vacc1x0123); vacc1x4567 = madd(va1, vb4567, vacc1x4567);
-    vacc2x0123 = madd(va2, vb0123, vacc2x0123); vacc2x4567 = madd(va2, vb4567, vacc2x4567);
-    vacc3x0123 = madd(va3, vb0123, vacc3x0123); vacc3x4567 = madd(va3, vb4567, vacc3x4567);
+    vacc0x0123 = madd_gemm(va0, vb0123, vacc0x0123); vacc0x4567 = madd_gemm(va0, vb4567, vacc0x4567);
+    vacc1x0123 = madd_gemm(va1, vb0123, vacc1x0123); vacc1x4567 = madd_gemm(va1, vb4567, vacc1x4567);
+    vacc2x0123 = madd_gemm(va2, vb0123, vacc2x0123); vacc2x4567 = madd_gemm(va2, vb4567, vacc2x4567);
+    vacc3x0123 = madd_gemm(va3, vb0123, vacc3x0123); vacc3x4567 = madd_gemm(va3, vb4567, vacc3x4567);
   }
   if (flags & GEMM_RELU) {
     vacc0x0123 = relu4(vacc0x0123); vacc0x4567 = relu4(vacc0x4567);

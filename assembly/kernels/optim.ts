@@ -87,3 +87,30 @@ export function lr_cosine_decay(initial: f64, alpha: f64, decaySteps: i32, step:
   const cosine = 0.5 * (1.0 + Math.cos(Math.PI * done));
   return <f32>(initial * ((1.0 - alpha) * cosine + alpha));
 }
+
+// AdamW (Keras): decoupled weight decay p -= lr * wd * p, then the Adam step above (the decay never
+// enters m or v). One pass instead of a decay pass plus adam_step: the parameters are read once.
+export function adamw_step(param: usize, grad: usize, m: usize, v: usize, n: i32, lr: f32, beta1: f32, beta2: f32,
+  eps: f32, wd: f32, t: i32): void {
+  const alpha = <f32>(<f64>lr * Math.sqrt(1 - Math.pow(<f64>beta2, <f64>t)) / (1 - Math.pow(<f64>beta1, <f64>t)));
+  const c1: f32 = 1 - beta1;
+  const c2: f32 = 1 - beta2;
+  const decay: f32 = lr * wd;
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const g = load<f32>(grad + o);
+    const mi = flush(beta1 * load<f32>(m + o) + c1 * g);
+    const vi = flush(beta2 * load<f32>(v + o) + c2 * (g * g));
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    const p = load<f32>(param + o);
+    store<f32>(param + o, (p - decay * p) - alpha * mi / (Mathf.sqrt(vi) + eps));
+  }
+}
+
+// One annealing phase of PyTorch's OneCycleLR: from start to end as pct goes 0 -> 1, along a half
+// cosine (cosine != 0: end + (start - end) / 2 * (1 + cos(pi * pct))) or a straight line.
+export function lr_anneal(start: f64, end: f64, pct: f64, cosine: i32): f32 {
+  if (cosine) return <f32>(end + (start - end) / 2.0 * (Math.cos(Math.PI * pct) + 1.0));
+  return <f32>((end - start) * pct + start);
+}

@@ -4,7 +4,10 @@
 // random too (a fresh BN is nearly the identity, which would hide a wrong BN in a peer); toONNX() for
 // ort, the same arrays layer by layer (by name) for tfjs-layers. Each peer checks its softmax outputs
 // on 8 random images against simdnet's before it times anything.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { maxAbsDiff, reason, timeCalls, warmUp } from '../peers/timing.mjs';
+import { planAB } from './plan-ab.mjs';
 import { fmtMs, fmtRate, fmtX } from './format.mjs';
 import { MNV2_INPUT, MNV2_PIXELS, buildMnv2 } from './mnv2-arch.mjs';
 import { runPeer } from './peers.mjs';
@@ -135,10 +138,29 @@ export async function measureMnv2({ sn, root, quick, T, log, elapsed }) {
       latency: { ms: lat.median * 1e3, reps: lat.reps, cpu_per_wall: lat.cpuPerWall },
       infer: { imgPerSec: MNV2_BATCH / thr.median, reps: thr.reps, cpu_per_wall: thr.cpuPerWall },
     };
+    // The same without predict's inference plan (each BatchNormalization its own pass).
+    const plan = await import(pathToFileURL(join(root, 'dist/nn/inference.js')).href);
+    plan.setInferencePlanEnabled(false);
+    let probsU;
+    try {
+      probsU = mnv2Predict(ref.model, x, 8);
+    } finally {
+      plan.setInferencePlanEnabled(true);
+    }
+    const ab = await planAB(root, quick, { b1: () => mnv2Predict(ref.model, x1, 1), batch: call });
+    R.folding = {
+      rounds: ab.rounds,
+      folded: { ms_b1: ab.b1.on_s * 1e3, img_per_s: MNV2_BATCH / ab.batch.on_s },
+      unfolded: { ms_b1: ab.b1.off_s * 1e3, img_per_s: MNV2_BATCH / ab.batch.off_s },
+      max_abs_diff_vs_folded: maxAbsDiff(probsU, probs8),
+    };
     log(
       `mobilenetv2 (${ref.params.toLocaleString('en-US')} params, softmax outputs ` +
         `${R.softmax_range.map((v) => v.toFixed(3)).join('–')}) simdnet ${T}T: ` +
-        `${R.simdnet.infer.imgPerSec.toFixed(0)} img/s b${MNV2_BATCH}, ${R.simdnet.latency.ms.toFixed(2)} ms b1 (${elapsed()})`,
+        `${R.simdnet.infer.imgPerSec.toFixed(0)} img/s b${MNV2_BATCH}, ${R.simdnet.latency.ms.toFixed(2)} ms b1; ` +
+        `BatchNormalization folded vs not, alternating rounds: ${R.folding.folded.img_per_s.toFixed(0)} vs ` +
+        `${R.folding.unfolded.img_per_s.toFixed(0)} img/s, ${R.folding.folded.ms_b1.toFixed(2)} vs ` +
+        `${R.folding.unfolded.ms_b1.toFixed(2)} ms (${elapsed()})`,
     );
     for (const def of peerDefs(quick, T)) {
       const r = await runPeer(def, {
@@ -226,6 +248,17 @@ export function mnv2Markdown(M) {
       `${M.softmax_range.map((v) => v.toFixed(3)).join('–')}; want < ${M.tolerance}): ${agree.join(', ')}. ` +
       '"× peer": how many times faster simdnet is.',
   );
+  const F = M.folding;
+  if (F) {
+    out();
+    out(
+      `BatchNormalization folded into the convolution before it (predict's default) vs run as its own pass, ` +
+        `${F.rounds} alternating rounds, medians: batch ${M.batch} ${fmtRate(F.folded.img_per_s)} vs ` +
+        `${fmtRate(F.unfolded.img_per_s)} img/s (${fmtX(F.folded.img_per_s / F.unfolded.img_per_s)}), batch 1 ` +
+        `${fmtMs(F.folded.ms_b1)} vs ${fmtMs(F.unfolded.ms_b1)} ms (${fmtX(F.unfolded.ms_b1 / F.folded.ms_b1)}); ` +
+        `softmax within ${F.max_abs_diff_vs_folded.toExponential(1)}.`,
+    );
+  }
   for (const [i, n] of notes.entries()) out(`[${i + 1}] ${n}`);
   out();
   return lines;

@@ -4,6 +4,7 @@ import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { maxAbsDiff, reason } from '../peers/timing.mjs';
+import { findTorchPython } from '../peers/torch.mjs';
 import { AGREE_TOL, BATCH } from './constants.mjs';
 
 const PEERS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'peers');
@@ -43,6 +44,8 @@ export function peerList(quick, T) {
     },
     { id: 'ort-node', label: 'onnxruntime-node', peer: 'ort', variant: 'node', threads: 'T', budget: quick ? 30 : 60 },
     { id: 'convnetjs', label: 'convnetjs', peer: 'convnetjs', budget: quick ? 30 : 90 },
+    // native, not JavaScript: the bar for training speed; skipped where no python has torch (CI)
+    { id: 'torch', label: 'PyTorch', peer: 'torch', threads: 'T', budget: quick ? 40 : 120, native: true },
   ];
 }
 
@@ -118,6 +121,13 @@ export function runPeer(def, { root, quick, T, reference, data, payload }) {
 export async function runPeers({ probes, log, elapsed, ...ctx }) {
   const peers = {};
   for (const def of peerList(ctx.quick, ctx.T).filter((d) => !d.skip)) {
+    if (def.peer === 'torch') {
+      const found = findTorchPython();
+      if (found.missing) {
+        log(`${def.id}: skipped: ${found.missing}`);
+        continue;
+      }
+    }
     const probe = probes.take(`before ${def.id}`);
     const r = await runPeer(def, /** @type {any} */ (ctx));
     r.probe_before = probe;

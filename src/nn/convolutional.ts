@@ -166,18 +166,20 @@ export class Conv2D extends Layer {
     return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
+    const w = args.weightValues;
     return withActivation(this.cfg.activation, args, (activation) =>
-      conv2d(x, this.weights[0].value, {
+      conv2d(x, w ? w[0] : this.weights[0].value, {
         strides: this.cfg.strides,
         padding: this.cfg.padding,
         dilationRate: this.cfg.dilationRate,
         groups: this.cfg.groups,
-        bias: this.weights[1]?.value ?? null,
+        bias: w ? w[1] : (this.weights[1]?.value ?? null),
         activation,
         name: this.name,
         skipFiniteCheck: true,
         algorithm: this.cfg.algorithm,
         winogradTile: this.cfg.winogradTile,
+        winogradPacked: args.winogradPacked,
       }),
     );
   }
@@ -266,12 +268,13 @@ export class DepthwiseConv2D extends Layer {
     return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
+    const w = args.weightValues;
     return withActivation(this.cfg.activation, args, (activation) =>
-      depthwiseConv2d(x, this.weights[0].value, {
+      depthwiseConv2d(x, w ? w[0] : this.weights[0].value, {
         strides: this.cfg.strides,
         padding: this.cfg.padding,
         dilationRate: this.cfg.dilationRate,
-        bias: this.weights[1]?.value ?? null,
+        bias: w ? w[1] : (this.weights[1]?.value ?? null),
         activation,
         name: this.name,
         skipFiniteCheck: true,

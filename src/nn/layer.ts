@@ -4,6 +4,7 @@
 // Shapes here exclude the batch axis: a Conv2D input is [H, W, C].
 import { type Tensor, zeros, tensor, keep } from '../tensor.js';
 import type { Rng } from '../rng.js';
+import type { WinogradPacked } from '../ops/winograd.js';
 import { elu, gelu, hardSigmoid, hardSwish, relu, relu6, sigmoid, softmax, swish, tanh } from '../ops/act.js';
 import { show } from '../show.js';
 
@@ -35,6 +36,10 @@ export interface CallArgs {
   rng: Rng;
   /** Return the pre-softmax logits instead of applying a final softmax (fused with the loss). */
   logits?: boolean;
+  /** @internal Inference plan: [kernel, bias] to use instead of the layer's own (folded BatchNormalization). */
+  weightValues?: [Tensor, Tensor];
+  /** @internal Inference plan: the kernel's Winograd transform, made once. */
+  winogradPacked?: WinogradPacked;
 }
 
 /**

@@ -15,6 +15,7 @@ import { Rng } from '../rng.js';
 import { InputLayer, Layer, type LayerNode, type StateWeight, SymbolicTensor } from './layer.js';
 import { Optimizer, type ParamGrad } from '../optim/optimizer.js';
 import { Adam } from '../optim/adam.js';
+import { AdamW } from '../optim/adamw.js';
 import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
 import type { LearningRateSchedule } from '../optim/schedules.js';
@@ -31,6 +32,7 @@ import {
   toSource,
 } from './data.js';
 import { StepGuard } from './guard.js';
+import { InferencePlan, inferencePlanEnabled, weightsChanged } from './inference.js';
 import { countBinary, countCorrect } from './metrics.js';
 import {
   BATCH_OPTIONS,
@@ -49,9 +51,15 @@ import { show } from '../show.js';
 
 /** Arguments of {@link Model.compile}. */
 export interface CompileArgs {
-  optimizer: 'adam' | 'sgd' | 'rmsprop' | Optimizer;
+  optimizer: 'adam' | 'adamw' | 'sgd' | 'rmsprop' | Optimizer;
   loss: LossName;
   metrics?: string[];
+  /**
+   * For the cross-entropies: trains against `(1 - labelSmoothing) · onehot + labelSmoothing / classes`
+   * instead of the one-hot labels, as Keras' `label_smoothing` (default 0). Like Keras, evaluate
+   * reports the loss against the smoothed labels too; accuracy is unchanged.
+   */
+  labelSmoothing?: number;
 }
 
 /** Logs passed to callbacks. */
@@ -182,6 +190,8 @@ export class Model {
   optimizer: Optimizer | null = null;
   loss: LossName | null = null;
   metrics: string[] = [];
+  /** The compile option of that name (0: none). */
+  labelSmoothing = 0;
   /** Symbolic inputs and outputs (empty for a Sequential model). */
   readonly inputs: SymbolicTensor[];
   readonly outputs: SymbolicTensor[];
@@ -189,6 +199,8 @@ export class Model {
   private stopFlag = false;
   private disposed = false;
   private guard = new StepGuard();
+  /** predict's folded weights and Winograd transforms (see inferencePlan). */
+  private plan: InferencePlan | null = null;
   /** @internal */ protected graphCache: Graph | null = null;
   private layerList: Layer[] = [];
 
@@ -579,20 +591,27 @@ export class Model {
         throw new Error(`compile: metric 'accuracy' has no meaning for ${loss} (a regression loss); leave metrics out`);
       }
     }
+    const smoothing = args.labelSmoothing ?? 0;
+    if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing < 1))
+      throw new Error(`compile: labelSmoothing must be a number in [0, 1), got ${show(args.labelSmoothing)}`);
+    if (smoothing > 0 && !isCrossentropy(loss))
+      throw new Error(`compile: labelSmoothing applies to the cross-entropies only, not to ${loss}`);
     let opt: Optimizer;
     if (optimizer === 'adam') opt = new Adam();
+    else if (optimizer === 'adamw') opt = new AdamW();
     else if (optimizer === 'sgd') opt = new SGD();
     else if (optimizer === 'rmsprop') opt = new RMSprop();
     else if (optimizer instanceof Optimizer) opt = optimizer;
     else
       throw new Error(
-        `compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got ${show(optimizer)}`,
+        `compile: optimizer must be 'adam', 'adamw', 'sgd', 'rmsprop' or an optimizer object, got ${show(optimizer)}`,
       );
     // Like Keras, the weights exist once the model is compiled (seeded by the model's seed).
     this.build();
     if (this.optimizer && this.optimizer !== opt) this.optimizer.dispose();
     this.optimizer = opt;
     this.loss = loss;
+    this.labelSmoothing = smoothing;
     this.metrics = (args.metrics ?? []).map(() => 'accuracy');
   }
 
@@ -604,7 +623,7 @@ export class Model {
   }
 
   /** Walks the steps; `logits` leaves the final softmax to the fused loss. Returns the output tensors. */
-  private forward(xs: Tensor[], training: boolean, logits: boolean): Tensor[] {
+  private forward(xs: Tensor[], training: boolean, logits: boolean, plan?: InferencePlan): Tensor[] {
     const g = this.graph();
     const vals: Tensor[] = new Array(g.slots);
     xs.forEach((x, i) => {
@@ -614,9 +633,20 @@ export class Model {
     for (const st of g.steps) {
       // A frozen BatchNormalization normalizes with its moving statistics, as in Keras.
       const t = training && !(st.layer.trainable === false && st.layer.stateWeights.length > 0);
+      const p = plan?.steps.get(st);
+      if (p?.skip) {
+        vals[st.output] = vals[st.inputs[0]];
+        continue;
+      }
       vals[st.output] = st.layer.callFor(
         st.inputs.map((i) => vals[i]),
-        { training: t, rng: this.trainRng, logits: st === fused },
+        {
+          training: t,
+          rng: this.trainRng,
+          logits: st === fused,
+          weightValues: p?.weights,
+          winogradPacked: p?.winogradPacked,
+        },
       );
     }
     return g.outputs.map((o) => vals[o]);
@@ -657,8 +687,16 @@ export class Model {
     });
     const out = this.outputShape;
     const yb = new Tensor([count, ...out]);
-    if (isCrossentropy(this.loss)) labelsToOneHot(ys, idx, start, count, this.loss!, out[0], yb.view());
-    else ys.gather(idx, start, count, yb.view());
+    if (isCrossentropy(this.loss)) {
+      labelsToOneHot(ys, idx, start, count, this.loss!, out[0], yb.view());
+      const a = this.labelSmoothing;
+      if (a > 0) {
+        const v = yb.view(),
+          keepShare = 1 - a,
+          share = a / out[0];
+        for (let i = 0; i < v.length; i++) v[i] = v[i] * keepShare + share;
+      }
+    } else ys.gather(idx, start, count, yb.view());
     return [xb, yb];
   }
 
@@ -699,6 +737,7 @@ export class Model {
         loss,
       );
     };
+    weightsChanged(); // the step writes weights (and BatchNormalization's moving statistics)
     const u8 = getArena().u8();
     for (const p of params) u8.fill(0, p.grad.ptr, p.grad.ptr + p.grad.size * 4);
     return tidy(() => {
@@ -979,6 +1018,7 @@ export class Model {
     const outs = shapes.map((s) => new Tensor([n, ...s]));
     const idx = Int32Array.from({ length: n }, (_, i) => i);
     noGrad(() => {
+      const plan = this.inferencePlan();
       for (let start = 0; start < n; start += batchSize) {
         const count = Math.min(batchSize, n - start);
         tidy(() => {
@@ -987,7 +1027,7 @@ export class Model {
             src.gather(idx, start, count, t.view());
             return t;
           });
-          this.forward(xb, false, false).forEach((y, i) => outs[i].view().set(y.view(), start * rowSizes[i]));
+          this.forward(xb, false, false, plan).forEach((y, i) => outs[i].view().set(y.view(), start * rowSizes[i]));
         });
       }
     });
@@ -1022,6 +1062,21 @@ export class Model {
       }
     });
     weights.forEach((w, i) => params[i].value.view().set(w instanceof Tensor ? w.view() : w));
+    weightsChanged();
+  }
+
+  /**
+   * predict's plan (BatchNormalization folded into the layer before it, Winograd transforms kept),
+   * remade when any weights changed since it was made (see {@link weightsChanged}).
+   */
+  private inferencePlan(): InferencePlan | undefined {
+    if (!inferencePlanEnabled()) return undefined;
+    if (this.plan?.current) return this.plan;
+    this.plan?.dispose();
+    this.plan = null;
+    const g = this.graph();
+    this.plan = new InferencePlan(g.steps, g.outputs);
+    return this.plan;
   }
 
   /**
@@ -1036,6 +1091,18 @@ export class Model {
   }
 
   /**
+   * The architecture as a JSON string (no weights), as Keras' `to_json()`; `sn.modelFromJSON(json)`
+   * builds a new model from it. The same as `sn.modelToJSON(model, indent)`.
+   */
+  toJSON(indent?: number): string {
+    this.alive('toJSON');
+    if (!fileFormats.toJSON)
+      throw new Error('toJSON: the model file format is not loaded; use modelToJSON(model) from simdnet');
+    // JSON.stringify(model) passes the property key as the argument: only a number is an indent.
+    return fileFormats.toJSON(this, typeof indent === 'number' ? indent : undefined);
+  }
+
+  /**
    * The model as ONNX bytes (opset 13, NHWC input named `input`, probabilities `output`), as
    * `sn.toONNX(model)`. Async because the exporter and its protobuf library load only when asked for.
    */
@@ -1047,6 +1114,8 @@ export class Model {
 
   /** Frees weights, gradients and optimizer state. */
   dispose(): void {
+    this.plan?.dispose();
+    this.plan = null;
     for (const l of this.layers) l.dispose();
     this.optimizer?.dispose();
     this.guard.free();
@@ -1066,7 +1135,10 @@ export class Model {
 }
 
 /** @internal Where the binary format registers its writer, so Model.save() needs no import of it. */
-export const fileFormats: { save: ((m: Model) => ArrayBuffer) | null } = { save: null };
+export const fileFormats: {
+  save: ((m: Model) => ArrayBuffer) | null;
+  toJSON: ((m: Model, indent?: number) => string) | null;
+} = { save: null, toJSON: null };
 
 /** A linear stack of layers, as keras.Sequential / tf.sequential: a Model whose graph is a chain. */
 export class Sequential extends Model {

@@ -122,6 +122,7 @@ export const COMPILE_OPTIONS: Spec = {
   optimizer: () => null,
   loss: () => null,
   metrics: arrayOf(str, 'metric names'),
+  labelSmoothing: () => null,
 };
 
 export const MODEL_OPTIONS: Spec = {

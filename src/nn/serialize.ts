@@ -22,10 +22,12 @@
 //
 // Loading checks everything (checksum, sizes, shapes against the architecture, bounds, values) before
 // it allocates a byte, and builds a new model, so a bad file never touches a model in memory.
+import { weightsChanged } from './inference.js';
 import { Model, Sequential, fileFormats } from './model.js';
 import { layerClasses } from './layers.js';
 import { InputLayer, type Layer, type SymbolicTensor } from './layer.js';
 import { Adam } from '../optim/adam.js';
+import { AdamW } from '../optim/adamw.js';
 import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
 import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
@@ -57,6 +59,8 @@ interface Header {
     loss: string;
     metrics: string[];
     optimizer: { className: string; config: Record<string, number | boolean> };
+    /** Absent when 0 (files without it load unchanged). */
+    labelSmoothing?: number;
   } | null;
   optimizerState: { iterations: number; slots: Record<string, Slice[]> } | null;
   rng: { init: number[]; train: number[] };
@@ -134,7 +138,12 @@ export function saveModel(model: Model): ArrayBuffer {
     ...(state.length > 0 ? { state } : {}),
     compile:
       model.optimizer && model.loss
-        ? { loss: model.loss, metrics: model.metrics, optimizer: { className: st!.className, config: st!.config } }
+        ? {
+            loss: model.loss,
+            metrics: model.metrics,
+            optimizer: { className: st!.className, config: st!.config },
+            ...(model.labelSmoothing > 0 ? { labelSmoothing: model.labelSmoothing } : {}),
+          }
         : null,
     optimizerState,
     rng: { init: model.initRng.getState(), train: model.trainRng.getState() },
@@ -162,7 +171,11 @@ export function saveModel(model: Model): ArrayBuffer {
 }
 
 /** Rebuilds a functional model from the "graph" key: applies each node once its inputs exist. */
-function graphModel(h: Header, layers: Layer[]): Model {
+function graphModel(
+  h: Pick<Header, 'graph' | 'name' | 'seed'>,
+  layers: Layer[],
+  fail: (msg: string) => never = failWith,
+): Model {
   const g = h.graph!;
   if (
     !g ||
@@ -254,6 +267,42 @@ function checkSlice(s: unknown, total: number, what: string): Slice {
   return o;
 }
 
+/** Builds the layers and the model of an architecture (the header's "layers" and "graph" keys). */
+function architecture(h: Pick<Header, 'layers' | 'graph' | 'name' | 'seed'>, fail: (msg: string) => never): Model {
+  const layers: Layer[] = h.layers.map((l, i) => {
+    const C = layerClasses[l?.className];
+    if (!C) fail(`layer ${i} has unknown class ${show(l?.className)}`);
+    // `trainable` is the model's business, not a constructor option: set after construction.
+    const raw = l.config as unknown;
+    const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
+    const { trainable, ...rest } = (isObject ? raw : {}) as Record<string, unknown>;
+    const config = isObject ? rest : raw;
+    if (trainable !== undefined && typeof trainable !== 'boolean')
+      fail(`layer ${i} (${l.className}): trainable must be a boolean, got ${show(trainable)}`);
+    let layer: Layer;
+    try {
+      layer = new C(config);
+    } catch (e) {
+      fail(`layer ${i} (${l.className}): ${(e as Error).message}`);
+    }
+    layer.trainable = trainable !== false;
+    return layer;
+  });
+  if (layers.length === 0) fail('the model has no layers');
+  let model: Model;
+  if (h.graph !== undefined) model = graphModel(h, layers, fail);
+  else {
+    // graph() checks the chain's shapes and sizes now, inside the try, so a bad file names the loader.
+    try {
+      model = new Sequential({ layers, name: String(h.name ?? 'sequential'), seed: Number(h.seed) || 0 });
+      model.graph();
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  }
+  return model;
+}
+
 /** Rebuilds a model from saveModel's bytes; throws a clear error for any damaged or foreign file. */
 export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   const file =
@@ -343,37 +392,7 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   if (total > MAX_FLOATS) fail(`model is too large (${total} floats)`);
 
   // Architecture: construct layers (no allocation) and infer every shape.
-  const layers: Layer[] = h.layers.map((l, i) => {
-    const C = layerClasses[l?.className];
-    if (!C) fail(`layer ${i} has unknown class ${show(l?.className)}`);
-    // `trainable` is the model's business, not a constructor option: set after construction.
-    const raw = l.config as unknown;
-    const isObject = raw !== null && typeof raw === 'object' && !Array.isArray(raw);
-    const { trainable, ...rest } = (isObject ? raw : {}) as Record<string, unknown>;
-    const config = isObject ? rest : raw;
-    if (trainable !== undefined && typeof trainable !== 'boolean')
-      fail(`layer ${i} (${l.className}): trainable must be a boolean, got ${show(trainable)}`);
-    let layer: Layer;
-    try {
-      layer = new C(config);
-    } catch (e) {
-      fail(`layer ${i} (${l.className}): ${(e as Error).message}`);
-    }
-    layer.trainable = trainable !== false;
-    return layer;
-  });
-  if (layers.length === 0) fail('the model has no layers');
-  let model: Model;
-  if (h.graph !== undefined) model = graphModel(h, layers);
-  else {
-    // graph() checks the chain's shapes and sizes now, inside the try, so a bad file names the loader.
-    try {
-      model = new Sequential({ layers, name: String(h.name ?? 'sequential'), seed: Number(h.seed) || 0 });
-      model.graph();
-    } catch (e) {
-      fail((e as Error).message);
-    }
-  }
+  const model = architecture(h, fail);
   for (const s of model.isSequential ? [model.inputShape] : model.inputShapes) {
     if (s.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`input shape [${s}] is too large`);
   }
@@ -418,6 +437,7 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
     if (!oc || typeof oc.config !== 'object' || oc.config === null) fail('optimizer config is missing or invalid');
     try {
       if (oc.className === 'Adam') opt = new Adam(oc.config);
+      else if (oc.className === 'AdamW') opt = new AdamW(oc.config);
       else if (oc.className === 'SGD') opt = new SGD(oc.config);
       else if (oc.className === 'RMSprop') opt = new RMSprop(oc.config);
     } catch (e) {
@@ -461,7 +481,7 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   for (const w of stateList) scan(w, `state ${w.name}`, w.name.endsWith('/moving_variance'));
   for (const [name, arr] of Object.entries(slots)) {
     // Slots that hold running means of squared gradients: Adam's v (1), RMSprop's mean square (0).
-    const squares = opt?.className === 'Adam' ? 1 : opt?.className === 'RMSprop' ? 0 : -1;
+    const squares = opt?.className === 'Adam' || opt?.className === 'AdamW' ? 1 : opt?.className === 'RMSprop' ? 0 : -1;
     arr.forEach((sl, i) => scan(sl, `optimizer state ${i} of ${name}`, i === squares));
   }
 
@@ -480,8 +500,14 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
     model.trainRng.setState(h.rng.train);
     model.params().forEach((p, i) => p.value.view().set(read(h.weights[i])));
     model.stateWeights().forEach((p, i) => p.value.view().set(read(stateList[i])));
+    weightsChanged();
     if (h.compile && opt) {
-      model.compile({ optimizer: opt, loss: h.compile.loss as never, metrics: h.compile.metrics });
+      model.compile({
+        optimizer: opt,
+        loss: h.compile.loss as never,
+        metrics: h.compile.metrics,
+        labelSmoothing: h.compile.labelSmoothing,
+      });
       const st: OptimizerState = { className: opt.className, config: opt.getConfig(), iterations, slots: {} };
       for (const [name, arr] of Object.entries(slots)) st.slots[name] = arr.map(read);
       opt.setState(st, model.params());
@@ -494,3 +520,59 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
 }
 
 fileFormats.save = saveModel;
+fileFormats.toJSON = (m, indent) => modelToJSON(m, indent);
+
+/** The architecture alone as JSON, Keras' `model.to_json()` counterpart: {@link modelToJSON}'s format. */
+export interface ModelJSON {
+  format: 'simdnet-architecture';
+  /** 'Sequential' or 'Functional', as Keras' class_name. */
+  className: 'Sequential' | 'Functional';
+  name: string;
+  /** Every layer's class name and config: the same configs the model file stores. */
+  layers: Array<{ className: string; config: Record<string, unknown> }>;
+  /** A functional model's topology (the model file's "graph" key); absent for a Sequential one. */
+  graph?: GraphConfig;
+}
+
+/**
+ * The model's architecture (no weights, optimizer or training state) as a JSON string, like Keras'
+ * `model.to_json()`; {@link modelFromJSON} builds a new, freshly initialised model from it. The
+ * layer configs are those the binary model file stores, so a file's architecture and this JSON agree.
+ */
+export function modelToJSON(model: Model, indent?: number): string {
+  if (!(model instanceof Model)) throw new Error(`modelToJSON: expected a model, got ${typeof model}`);
+  const json: ModelJSON = {
+    format: 'simdnet-architecture',
+    className: model.isSequential ? 'Sequential' : 'Functional',
+    name: model.name,
+    layers: model.layers.map((l) => ({ className: l.className, config: layerConfig(l) })),
+    ...(model.isSequential ? {} : { graph: graphConfig(model) }),
+  };
+  return JSON.stringify(json, null, indent);
+}
+
+/**
+ * Builds a model from {@link modelToJSON}'s JSON (a string or the parsed object), with new weights
+ * drawn from `seed` (default: random). Every layer config and shape is checked; errors name the layer.
+ */
+export function modelFromJSON(json: string | ModelJSON, opts: { seed?: number } = {}): Model {
+  const fail: (msg: string) => never = (msg) => {
+    throw new Error(`modelFromJSON: ${msg}`);
+  };
+  let h: ModelJSON;
+  if (typeof json === 'string') {
+    try {
+      h = JSON.parse(json);
+    } catch (e) {
+      fail(`not valid JSON (${(e as Error).message})`);
+    }
+  } else h = json;
+  if (!h || typeof h !== 'object' || h.format !== 'simdnet-architecture' || !Array.isArray(h.layers))
+    fail('expected {format: "simdnet-architecture", className, name, layers: [...]} as written by model.toJSON()');
+  if (h.className !== 'Sequential' && h.className !== 'Functional')
+    fail(`className must be 'Sequential' or 'Functional', got ${show(h.className)}`);
+  if ((h.className === 'Functional') !== (h.graph !== undefined))
+    fail(`a ${h.className} model ${h.className === 'Functional' ? 'needs' : 'has no'} a "graph" key`);
+  const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+  return architecture({ layers: h.layers, graph: h.graph, name: h.name, seed }, fail);
+}

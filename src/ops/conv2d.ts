@@ -1,7 +1,8 @@
 // conv2d: shape checks and geometry, then the kernels of assembly/kernels/conv2d.ts; records its
 // backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C/groups, K), bias (K),
 // out (N, OH, OW, K).
-import { Tensor } from '../tensor.js';
+import { type Tensor, uninitialized } from '../tensor.js';
+import { needsGrad } from '../autograd.js';
 import { convGeometry, type Padding } from '../geom.js';
 import {
   expectAllFinite,
@@ -18,7 +19,13 @@ import {
 import { blockRows, conv2dForwardImages, conv2dInputGrad, conv2dWeightGrad, imageParts } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { show } from '../show.js';
-import { conv2dWinograd, winogradTileFor, type ConvAlgorithm, type WinogradTile } from './winograd.js';
+import {
+  conv2dWinograd,
+  winogradTileFor,
+  type ConvAlgorithm,
+  type WinogradPacked,
+  type WinogradTile,
+} from './winograd.js';
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
@@ -42,6 +49,8 @@ export interface Conv2dOptions {
   name?: string;
   /** @internal Skip the NaN/Infinity scan of the inputs (layers check data once at the model's door). */
   skipFiniteCheck?: boolean;
+  /** @internal The filter's Winograd transform made beforehand (used when its tile is the one chosen). */
+  winogradPacked?: WinogradPacked;
 }
 
 /** Checks `groups` against C input and K output channels; returns it. */
@@ -90,10 +99,12 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
       `${what}: algorithm 'winograd' needs groups 1 and dilationRate 1, got groups ${G} and dilationRate [${DH}, ${DW}]`,
     );
   }
-  const tile = plain ? winogradTileFor(what, opts.algorithm, opts.winogradTile, KH, KW, SH, SW) : 0;
-  if (tile) return conv2dWinograd(x, filter, bias, geo, relu === 1, tile);
+  const training = needsGrad(x) || needsGrad(filter) || (bias !== null && needsGrad(bias));
+  const tile = plain ? winogradTileFor(what, opts.algorithm, opts.winogradTile, geo, training) : 0;
+  if (tile) return conv2dWinograd(x, filter, bias, geo, relu === 1, tile, opts.winogradPacked);
   const MB = blockRows(KK, OH * OW);
-  const out = new Tensor([N, OH, OW, K]);
+  // every output is stored by the (non-accumulating) GEMM of its image or pixel range: no zero fill
+  const out = uninitialized([N, OH, OW, K]);
   if (N < SHARDS) {
     // Too few images to go round: pack the weights once and cut each image into pixel ranges
     // (the same bits as whole images; this is what lets batch-1 inference use every thread).

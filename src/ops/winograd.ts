@@ -4,7 +4,7 @@
 // kernel for padding > 2).
 // Output tiles are numbered over the whole batch and cut into the fixed SHARDS, and every output value
 // depends only on its own tile, so the bits are the same at any thread count (and batch size).
-import { Tensor, tensor } from '../tensor.js';
+import { Tensor, tensor, uninitialized } from '../tensor.js';
 import { getArena } from '../wasm/arena.js';
 import { k, recordConv, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
 import { addShardSums, blockRows, conv2dInputGrad, runShards } from './shards.js';
@@ -12,8 +12,10 @@ import type { Geometry2d, Task } from '../wasm/abi.js';
 
 /**
  * How {@link conv2d} computes a convolution. 'direct' is im2col + GEMM (every shape; the reference);
- * 'winograd' is Winograd F(m x m, 3x3) (3x3 kernels at stride 1 only, an error for anything else);
- * 'auto' takes Winograd F(2x2, 3x3) where it applies and 'direct' elsewhere.
+ * 'winograd' is Winograd F(m x m, 3x3) (3x3 kernels at stride 1, and 5x5 at stride 1 as four 3x3 pieces;
+ * an error for anything else); 'auto' takes Winograd where it is within its error bound and pays, and
+ * 'direct' elsewhere (see {@link autoTile}): F(2x2, 3x3) when a gradient is recorded (training), F(4x4, 3x3)
+ * when not (inference).
  */
 export type ConvAlgorithm = 'auto' | 'direct' | 'winograd';
 
@@ -23,7 +25,8 @@ export type WinogradTile = 2 | 4;
 const ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'direct', 'winograd'];
 
 let defaultAlgorithm: ConvAlgorithm = 'direct';
-let defaultTile: WinogradTile = 2;
+// undefined: 'winograd' uses 2 and 'auto' chooses by mode (autoTile)
+let defaultTile: WinogradTile | undefined;
 
 function checkAlgorithm(a: unknown, what: string): ConvAlgorithm {
   if (!ALGORITHMS.includes(a as ConvAlgorithm)) {
@@ -41,15 +44,17 @@ function checkTile(t: unknown, what: string): WinogradTile {
 
 /**
  * Sets the algorithm conv2d uses when neither the call nor the layer names one (initially 'direct'),
- * and optionally the Winograd tile size m used by 'winograd' and 'auto' (initially 2).
+ * and optionally the Winograd tile size m used by 'winograd' and 'auto' (initially none: 'winograd'
+ * uses 2, 'auto' chooses per call, see {@link ConvAlgorithm}). `winogradTile: null` clears it.
  */
-export function setConvAlgorithm(algorithm: ConvAlgorithm, opts: { winogradTile?: WinogradTile } = {}): void {
+export function setConvAlgorithm(algorithm: ConvAlgorithm, opts: { winogradTile?: WinogradTile | null } = {}): void {
   defaultAlgorithm = checkAlgorithm(algorithm, 'setConvAlgorithm');
-  if (opts.winogradTile !== undefined) defaultTile = checkTile(opts.winogradTile, 'setConvAlgorithm');
+  if (opts.winogradTile === null) defaultTile = undefined;
+  else if (opts.winogradTile !== undefined) defaultTile = checkTile(opts.winogradTile, 'setConvAlgorithm');
 }
 
-/** The current default of {@link setConvAlgorithm}. */
-export function getConvAlgorithm(): { algorithm: ConvAlgorithm; winogradTile: WinogradTile } {
+/** The current default of {@link setConvAlgorithm} (`winogradTile` undefined: chosen per call). */
+export function getConvAlgorithm(): { algorithm: ConvAlgorithm; winogradTile: WinogradTile | undefined } {
   return { algorithm: defaultAlgorithm, winogradTile: defaultTile };
 }
 
@@ -64,31 +69,62 @@ export function expectWinogradTile(t: unknown, what: string): WinogradTile {
 }
 
 /**
+ * What 'auto' takes for a plain (one group, no dilation) convolution, or 0 for direct. Measured on the seed
+ * model's layers at batch 128, 2 threads (bench/run.js, per-layer table; effective GFLOP/s, direct = 1):
+ *
+ *   layer                 F(2,3) fwd / bwd    F(4,3) fwd / bwd
+ *   3x3 32->64 @14x14     1.6x / 1.9x         2.1x / 2.1x
+ *   3x3 64->64 @14x14     1.3x / 2.4x         1.8x / 2.4x
+ *   5x5 32->32 @28x28     0.5x / 1.2x         1.2x / 2.8x    (four 3x3 pieces)
+ *   5x5  1->32 @28x28     0.3x / 0.25x        0.3x / 0.4x    (one input channel: transforms dominate)
+ *
+ * Error (test/kernels/winograd.test.ts, inputs in [-1, 1)): F(2,3) is as accurate as the direct kernel
+ * (max |err| <= 0.51·u·9·cin forward, <= 0.85·u·N·OH·OW for dW; direct: 0.86 and 4), F(4,3) ~10x less
+ * (<= 6.95·u·9·cin, 4.38·u·N·OH·OW): ~1e-5 relative, fine for inference, kept out of training so that
+ * 'auto' trains as 'direct' does. Hence: training (a gradient is recorded) takes F(2,3) on 3x3 layers
+ * with at least MIN_CH input and output channels, direct on 5x5 (its forward loses what its backward
+ * gains); inference takes F(4,3) on 3x3 and 5x5 layers with MIN_CH channels, F(2,3) when the output is
+ * too small for 4x4 tiles to pay (under 6 pixels a side: padding tiles waste more than F(4,3) saves).
+ */
+export function autoTile(KH: number, KW: number, C: number, K: number, OH: number, OW: number, training: boolean) {
+  if (C < MIN_CH || K < MIN_CH) return 0;
+  if (KH === 3 && KW === 3) return training ? 2 : Math.min(OH, OW) >= 6 ? 4 : 2;
+  if (KH === 5 && KW === 5 && !training) return Math.min(OH, OW) >= 6 ? 4 : 0;
+  return 0;
+}
+// Below this many channels the transforms cost more than the multiplies saved (1 channel: 0.3x).
+const MIN_CH = 8;
+
+/**
  * The Winograd tile to use for this convolution, or 0 for the direct path. `algorithm`/`tile` are the
- * call's options (undefined: the global default).
+ * call's options (undefined: the global default); `training`: a gradient is being recorded.
  */
 export function winogradTileFor(
   what: string,
   algorithm: unknown,
   tile: unknown,
-  KH: number,
-  KW: number,
-  SH: number,
-  SW: number,
+  geo: { KH: number; KW: number; SH: number; SW: number; C: number; K: number; OH: number; OW: number },
+  training: boolean,
 ): 0 | WinogradTile {
+  const { KH, KW, SH, SW } = geo;
   const alg = algorithm === undefined ? defaultAlgorithm : checkAlgorithm(algorithm, what);
-  const m = tile === undefined ? defaultTile : checkTile(tile, what);
+  const named = tile === undefined ? defaultTile : checkTile(tile, what);
   if (alg === 'direct') return 0;
   const stride1 = SH === 1 && SW === 1;
   const fits = KH === 3 && KW === 3 && stride1;
-  // 5x5 runs as four 3x3 pieces; 'auto' does not take it (see the bench for when it pays).
   const fits5 = KH === 5 && KW === 5 && stride1;
-  if (alg === 'winograd' && !fits && !fits5) {
-    throw new Error(
-      `${what}: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel ${KH}x${KW} and strides ${SH}x${SW}`,
-    );
+  if (alg === 'winograd') {
+    if (!fits && !fits5) {
+      throw new Error(
+        `${what}: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel ${KH}x${KW} and strides ${SH}x${SW}`,
+      );
+    }
+    return named ?? 2;
   }
-  return fits || (alg === 'winograd' && fits5) ? m : 0;
+  if (!stride1) return 0;
+  const m = autoTile(KH, KW, geo.C, geo.K, geo.OH, geo.OW, training);
+  // a tile named explicitly (call, layer or setConvAlgorithm) replaces the choice of m, not of the algorithm
+  return m && named ? named : m;
 }
 
 // Tiles per block: the block's V (alpha², TB, C) and M (alpha², TB, K) stay within ~256 KB of L2.
@@ -101,6 +137,35 @@ function tileBlock(m: number, C: number, K: number, tiles: number): number {
 
 const WINO_RELU = 1,
   WINO_ACC = 2;
+
+/**
+ * @internal A filter's Winograd transform made once (an inference plan keeps it while the weights do not
+ * change): `packs` holds U for a 3x3 filter, or U of each of the four 3x3 pieces of a 5x5 one.
+ */
+export interface WinogradPacked {
+  m: WinogradTile;
+  /** The filter it was made from; conv2d uses it only for that same tensor. */
+  filter: Tensor;
+  packs: Tensor[];
+}
+
+/** @internal Transforms a (3,3,C,K) or (5,5,C,K) filter for F(m x m, 3x3) once; the caller disposes the packs. */
+export function winogradPack(filter: Tensor, m: WinogradTile): WinogradPacked {
+  const [KH, , C, K] = filter.shape;
+  const kx = k();
+  const one = (w: Tensor): Tensor => {
+    const u = new Tensor([kx.winograd_pack_size(m, C, K)]);
+    withScratch([kx.winograd_weight_work(m, C, K)], (wwork) => kx.winograd_weight(u.ptr, w.ptr, wwork, C, K, m, 0));
+    return u;
+  };
+  if (KH === 3) return { m, filter, packs: [one(filter)] };
+  const ps = pieces5(filter, false);
+  try {
+    return { m, filter, packs: ps.map(one) };
+  } finally {
+    for (const p of ps) p.dispose();
+  }
+}
 
 // out (N, geo.OH, geo.OW, geo.K) (+)= Winograd conv of inp (N, geo.H, geo.W, geo.C) with `weight` (3,3,C,K)
 // (flip = 0) or, for the input gradient, the flipped kernel of a (3,3,K,C) weight (flip = 1).
@@ -116,6 +181,7 @@ function run(
   flags: number,
   oy = 0,
   ox = 0,
+  packed = 0,
 ): void {
   const kx = k();
   const { C, K, OH, OW } = geo;
@@ -125,33 +191,34 @@ function run(
   // the weight's own channel dims (C, K) swap for the flipped kernel
   const [wc, wk] = flip ? [K, C] : [C, K];
   const work = kx.winograd_forward_work(m, TB, C, K);
+  // `packed`: the weights already transformed (winogradPack), so no transform scratch either
+  const wScratch = packed ? [] : [kx.winograd_pack_size(m, C, K), kx.winograd_weight_work(m, wc, wk)];
   withGeometry(geo, (geom) =>
-    withScratch(
-      [kx.winograd_pack_size(m, C, K), kx.winograd_weight_work(m, wc, wk), ...shards.map(() => work)],
-      (upack, wwork, ...works) => {
-        kx.winograd_weight(upack, weight, wwork, wc, wk, m, flip);
-        runTasks(
-          shards.map(
-            ([t0, tc], i): Task => [
-              'winograd_forward',
-              out,
-              inp,
-              upack,
-              bias,
-              works[i],
-              geom,
-              m,
-              TB,
-              t0,
-              t0 + tc,
-              flags,
-              oy,
-              ox,
-            ],
-          ),
-        );
-      },
-    ),
+    withScratch([...wScratch, ...shards.map(() => work)], (...ptrs) => {
+      const upack = packed || ptrs[0]!;
+      const works = packed ? ptrs : ptrs.slice(2);
+      if (!packed) kx.winograd_weight(upack, weight, ptrs[1]!, wc, wk, m, flip);
+      runTasks(
+        shards.map(
+          ([t0, tc], i): Task => [
+            'winograd_forward',
+            out,
+            inp,
+            upack,
+            bias,
+            works[i],
+            geom,
+            m,
+            TB,
+            t0,
+            t0 + tc,
+            flags,
+            oy,
+            ox,
+          ],
+        ),
+      );
+    }),
   );
 }
 
@@ -166,12 +233,28 @@ export function conv2dWinograd(
   geo: Geometry2d,
   relu: boolean,
   m: WinogradTile,
+  packed?: WinogradPacked,
 ): Tensor {
-  if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m);
+  // the cached transform serves only the filter (contents and tile) it was made from
+  const pack = packed && packed.m === m && packed.filter === filter && !packed.packs[0]!.isDisposed ? packed : null;
+  if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m, pack);
   const N = x.shape[0];
   const { K, OH, OW, PT, PL } = geo;
-  const out = new Tensor([N, OH, OW, K]);
-  run(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, geo, N, m, 0, relu ? WINO_RELU : 0);
+  const out = uninitialized([N, OH, OW, K]); // every tile stores its outputs (no WINO_ACC): no zero fill
+  run(
+    out.ptr,
+    x.ptr,
+    filter.ptr,
+    bias ? bias.ptr : 0,
+    geo,
+    N,
+    m,
+    0,
+    relu ? WINO_RELU : 0,
+    0,
+    0,
+    pack ? pack.packs[0]!.ptr : 0,
+  );
   recordConv(x, filter, bias, out, relu ? 1 : 0, (d, gx, gw, gb) => {
     if (gx && PT <= 2 && PL <= 2) {
       // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding 2 - PT, 2 - PL.
@@ -306,17 +389,31 @@ function conv5x5(
   geo: Geometry2d,
   relu: boolean,
   m: WinogradTile,
+  pack: WinogradPacked | null,
 ): Tensor {
   const N = x.shape[0];
   const { C, K, OH, OW, PT, PL } = geo;
   const g3: Geometry2d = { ...geo, KH: 3, KW: 3 };
-  const out = new Tensor([N, OH, OW, K]);
-  const ps = pieces5(filter, false);
+  const out = uninitialized([N, OH, OW, K]); // the first piece stores (no WINO_ACC), the others add
+  const ps = pack ? [] : pieces5(filter, false);
   try {
-    ps.forEach((p, i) => {
-      const [pi, pj] = PIECES[i]!;
+    PIECES.forEach(([pi, pj], i) => {
       const flags = (i > 0 ? WINO_ACC : 0) | (i === 3 && relu ? WINO_RELU : 0);
-      run(out.ptr, x.ptr, p.ptr, i === 0 && bias ? bias.ptr : 0, g3, N, m, 0, flags, 3 * pi, 3 * pj);
+      const w = pack ? 0 : ps[i]!.ptr;
+      run(
+        out.ptr,
+        x.ptr,
+        w,
+        i === 0 && bias ? bias.ptr : 0,
+        g3,
+        N,
+        m,
+        0,
+        flags,
+        3 * pi,
+        3 * pj,
+        pack ? pack.packs[i]!.ptr : 0,
+      );
     });
   } finally {
     for (const p of ps) p.dispose();

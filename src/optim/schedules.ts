@@ -74,3 +74,64 @@ export function cosineDecay(cfg: CosineDecayConfig): LearningRateSchedule {
   const alpha = num(cfg.alpha ?? 0, what, 'alpha', (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
   return (step: number) => getEngine().k.lr_cosine_decay(initial, alpha, decaySteps, stepArg(step, what));
 }
+
+/** Options of {@link oneCycle} (PyTorch OneCycleLR names, camel-cased). */
+export interface OneCycleConfig {
+  /** The peak learning rate. */
+  maxLr: number;
+  /** Steps in the cycle (e.g. epochs · steps per epoch). */
+  totalSteps: number;
+  /** Fraction of the steps spent rising to maxLr (default 0.3). */
+  pctStart?: number;
+  /** Shape of both phases (default 'cos'). */
+  anneal?: 'cos' | 'linear';
+  /** The cycle starts at maxLr / divFactor (default 25). */
+  divFactor?: number;
+  /** ... and ends at maxLr / divFactor / finalDivFactor (default 1e4). */
+  finalDivFactor?: number;
+}
+
+/**
+ * PyTorch's OneCycleLR (two phases, `three_phase=False`): the rate rises from maxLr / divFactor to
+ * maxLr over the first `pctStart · totalSteps - 1` steps, then falls to maxLr / divFactor /
+ * finalDivFactor at step totalSteps - 1, each phase along a half cosine ('cos') or a line. Unlike
+ * PyTorch, which throws past the end, later steps keep the final rate. `momentum` gives PyTorch's
+ * cycled momentum for the same steps (it falls from `max` to `base` while the rate rises, and back),
+ * which the CLI uses as Adam's β1.
+ */
+export function oneCycle(cfg: OneCycleConfig): LearningRateSchedule & {
+  momentum: (step: number, base?: number, max?: number) => number;
+} {
+  const what = 'oneCycle';
+  if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected {maxLr, totalSteps, pctStart?, ...}`);
+  const maxLr = num(cfg.maxLr, what, 'maxLr', (x) => x > 0, 'a positive number');
+  const totalSteps = num(
+    cfg.totalSteps,
+    what,
+    'totalSteps',
+    (x) => Number.isInteger(x) && x >= 1 && x <= 0x7fffffff,
+    'a positive integer',
+  );
+  const pctStart = num(cfg.pctStart ?? 0.3, what, 'pctStart', (x) => x > 0 && x < 1, 'a number in (0, 1)');
+  const anneal = cfg.anneal ?? 'cos';
+  if (anneal !== 'cos' && anneal !== 'linear')
+    throw new Error(`${what}: anneal must be 'cos' or 'linear', got ${show(cfg.anneal)}`);
+  const divFactor = num(cfg.divFactor ?? 25, what, 'divFactor', (x) => x > 0, 'a positive number');
+  const finalDivFactor = num(cfg.finalDivFactor ?? 1e4, what, 'finalDivFactor', (x) => x > 0, 'a positive number');
+  const initial = maxLr / divFactor;
+  const min = initial / finalDivFactor;
+  // PyTorch's phase boundaries: float(pct_start * total_steps) - 1 and total_steps - 1.
+  const end1 = pctStart * totalSteps - 1;
+  const end2 = totalSteps - 1;
+  const cosine = anneal === 'cos' ? 1 : 0;
+  // PyTorch's _get_lr: the first phase whose end the step has not passed (the last phase takes the rest).
+  const at = (step: number, start1: number, peak: number, final: number): number => {
+    const s = Math.min(stepArg(step, what), end2);
+    const k = getEngine().k;
+    if (s <= end1) return k.lr_anneal(start1, peak, end1 === 0 ? 0 : s / end1, cosine);
+    return k.lr_anneal(peak, final, (s - end1) / (end2 - end1), cosine);
+  };
+  const schedule = (step: number) => at(step, initial, maxLr, min);
+  schedule.momentum = (step: number, base = 0.85, max = 0.95) => at(step, max, base, max);
+  return schedule;
+}

@@ -78,10 +78,11 @@ export class Arena {
   }
 
   /**
-   * Allocates `bytes` (rounded up to 16), zero-filled. Returns the byte address.
+   * Allocates `bytes` (rounded up to 16), zero-filled unless `fill` is false (for a block the caller's
+   * kernel overwrites entirely: zeroing it would only cost a pass over memory). Returns the byte address.
    * @throws when `bytes` is not a non-negative integer, or the memory cannot grow
    */
-  alloc(bytes: number): number {
+  alloc(bytes: number, fill = true): number {
     if (!Number.isInteger(bytes) || bytes < 0) throw new Error(`arena: cannot allocate ${bytes} bytes`);
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     let ptr = -1;
@@ -104,6 +105,7 @@ export class Arena {
       if (this.top > this.highWater) this.highWater = this.top;
     }
     this.sizes.set(ptr, size);
+    if (!fill) return ptr;
     if (this.zero) this.zero(ptr, size);
     else this.u8().fill(0, ptr, ptr + size);
     return ptr;

@@ -23,6 +23,8 @@ export interface Engine {
   readonly module: WebAssembly.Module;
   /** Runs sharded kernel calls on the worker threads (or in order on this thread). */
   readonly pool: ThreadPool;
+  /** True when the relaxed-SIMD variant of the 'threads' build runs (see {@link ReadyOptions.relaxed}). */
+  readonly relaxed: boolean;
 }
 
 let engine: Engine | null = null;
@@ -51,6 +53,14 @@ export interface ReadyOptions {
   build?: Build | 'auto';
   /** Threads to run kernels on (default: the machine's cores; 1 unless the build is 'threads'). */
   threads?: number;
+  /**
+   * Opt-in speed mode: the 'threads' build with fused multiply-add (`f32x4.relaxed_madd`) in the GEMM
+   * microkernel. Results are NOT bit-reproducible across CPUs (fused on FMA hardware, unfused elsewhere)
+   * and differ from the other builds in the last bits. Used only where the engine validates relaxed SIMD
+   * (Chrome 114+; Node 20 only with `--experimental-wasm-relaxed-simd`) and the 'threads' build can run;
+   * otherwise the usual build runs and a one-time notice says why. Default false.
+   */
+  relaxed?: boolean;
 }
 
 /** True where a shared WebAssembly.Memory can be handed to workers (Node; cross-origin-isolated pages). */
@@ -156,8 +166,13 @@ export async function ready(opts: ReadyOptions = {}): Promise<Engine> {
     throw new Error(`ready(): build must be 'auto', 'threads', 'simd' or 'scalar', got ${show(want)}`);
   }
   if (opts.threads !== undefined) checkThreads(opts.threads, 'ready()');
+  if (opts.relaxed !== undefined && typeof opts.relaxed !== 'boolean')
+    throw new Error(`ready(): relaxed must be true or false, got ${show(opts.relaxed)}`);
   const first = !pending;
-  if (!pending) pending = instantiate(want);
+  if (!pending) {
+    relaxedAsked = opts.relaxed === true;
+    pending = instantiate(want, relaxedAsked);
+  }
   // Registered before any await, so requests made after this call win over it.
   const req = opts.threads !== undefined ? requestThreads(opts.threads) : null;
   const seen = threadRequests;
@@ -172,10 +187,36 @@ export async function ready(opts: ReadyOptions = {}): Promise<Engine> {
   if (want !== 'auto' && e.build !== want) {
     throw new Error(`ready(): the '${e.build}' build is already running; cannot switch to '${want}'`);
   }
+  if (opts.relaxed !== undefined && opts.relaxed !== relaxedAsked) {
+    throw new Error(
+      `ready(): the engine is already running ${relaxedAsked ? 'with' : 'without'} relaxed SIMD; ` +
+        `ask for relaxed: ${opts.relaxed} in the first ready() call`,
+    );
+  }
   return e;
 }
 
-async function instantiate(want: Build | 'auto'): Promise<Engine> {
+// What the first ready() asked for (the engine may have fallen back: see Engine.relaxed).
+let relaxedAsked = false;
+
+/** One-time notice (console.warn) when relaxed SIMD was asked for and cannot run. */
+function relaxedNotice(why: string, build: Build): void {
+  console.warn(`simdnet: relaxed SIMD not used — ${why}; running the '${build}' build`);
+}
+
+// The relaxed build's bytes: their own module, imported only here, so bundles built from the default
+// entry points never contain them (a computed specifier: bundlers leave it to run time).
+async function relaxedBytes(): Promise<Uint8Array<ArrayBuffer> | null> {
+  const spec = './kernels.relaxed.bytes.js';
+  try {
+    const m = (await import(/* @vite-ignore */ spec)) as { relaxedBase64: string | null };
+    return m.relaxedBase64 ? decode(m.relaxedBase64) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function instantiate(want: Build | 'auto', relaxed: boolean): Promise<Engine> {
   const build: Build =
     want !== 'auto'
       ? want
@@ -189,11 +230,29 @@ async function instantiate(want: Build | 'auto'): Promise<Engine> {
     throw new Error(
       'ready(): the threads build needs a shared memory (SharedArrayBuffer; in browsers, cross-origin isolation)',
     );
+  let bytes = wasmBytes(build);
+  let useRelaxed = false;
+  if (relaxed) {
+    if (build !== 'threads') relaxedNotice("it is a variant of the 'threads' build (shared memory)", build);
+    else {
+      const r = await relaxedBytes();
+      if (!r) relaxedNotice('this copy of simdnet has no relaxed build (its assembler could not make one)', build);
+      else if (!WebAssembly.validate(r))
+        relaxedNotice(
+          'this engine does not validate it (Node 20: run node with --experimental-wasm-relaxed-simd)',
+          build,
+        );
+      else {
+        bytes = r;
+        useRelaxed = true;
+      }
+    }
+  }
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: build === 'threads' });
-  const module = await WebAssembly.compile(wasmBytes(build));
+  const module = await WebAssembly.compile(bytes);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const k = instance.exports as unknown as KernelExports;
-  engine = { build, memory, k, module, pool: new ThreadPool(k) };
+  engine = { build, memory, k, module, pool: new ThreadPool(k), relaxed: useRelaxed };
   return engine;
 }
 

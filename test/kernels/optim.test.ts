@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { makeRng } from '../helpers/check.js';
-import { adamStep, sgdStep } from '../ref/optim.js';
+import { adamStep, adamwStep, sgdStep } from '../ref/optim.js';
 import { cosineDecay, rmspropStep, stepDecay } from '../ref/rmsprop.js';
 import { close, prod, rand, rawRun, seedOf, type Tol } from './harness.js';
 
@@ -103,6 +103,38 @@ describe('SGD / Adam vs ref/optim (5 steps)', () => {
       2,
       TOL_OPT,
     ));
+  it('AdamW defaults (weight decay 0.004)', () =>
+    runOpt(
+      'AdamW',
+      () => new sn.AdamW(),
+      (p, g, s, t) => adamwStep(p, g, s[0]!, s[1]!, t, f(0.001), f(0.004), f(0.9), f(0.999), f(1e-7)),
+      2,
+      TOL_OPT,
+    ));
+  it('AdamW lr=0.05 weightDecay=0.5 beta1=0.7 beta2=0.9: the decay shows against plain Adam', () => {
+    runOpt(
+      'AdamW strong',
+      () => new sn.AdamW({ learningRate: 0.05, weightDecay: 0.5, beta1: 0.7, beta2: 0.9 }),
+      (p, g, s, t) => adamwStep(p, g, s[0]!, s[1]!, t, f(0.05), f(0.5), f(0.7), f(0.9), f(1e-7)),
+      2,
+      TOL_OPT,
+    );
+    // Decoupled: with a zero gradient Adam leaves p alone, AdamW shrinks it by exactly lr·wd per step.
+    const value = sn.tensor(Float32Array.from([1, -2, 0.5]), [3]);
+    const grad = sn.zeros([3]);
+    const opt = new sn.AdamW({ learningRate: 0.1, weightDecay: 0.5 });
+    opt.step([{ name: 'w', value, grad }]);
+    const decay = f(f(0.1) * f(0.5));
+    close(
+      value.dataSync(),
+      [1, -2, 0.5].map((x) => f(x - f(decay * x))),
+      { atol: 0, rtol: 0 },
+      'AdamW zero grad',
+    );
+    opt.dispose();
+    value.dispose();
+    grad.dispose();
+  });
 });
 
 describe('sgd_step / adam_step raw: NaN guard words survive, one step vs ref', () => {

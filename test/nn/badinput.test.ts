@@ -154,7 +154,7 @@ describe('model setup errors', () => {
       `compile: loss must be one of 'categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'meanSquaredError', 'meanAbsoluteError', 'binaryCrossentropy', got "hinge"`,
     );
     expect(() => m.compile({ optimizer: 'adagrad' as 'adam', loss: 'categoricalCrossentropy' })).toThrow(
-      `compile: optimizer must be 'adam', 'sgd', 'rmsprop' or an optimizer object, got "adagrad"`,
+      `compile: optimizer must be 'adam', 'adamw', 'sgd', 'rmsprop' or an optimizer object, got "adagrad"`,
     );
     expect(() => m.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['auc'] })).toThrow(
       'compile: unknown metric "auc" (supported: \'accuracy\')',

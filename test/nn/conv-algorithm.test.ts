@@ -7,7 +7,7 @@ import { bars, weightArrays } from './fixtures.js';
 beforeAll(async () => {
   await sn.ready({ build: 'simd' });
 });
-afterEach(() => sn.setConvAlgorithm('direct', { winogradTile: 2 }));
+afterEach(() => sn.setConvAlgorithm('direct', { winogradTile: null }));
 
 const L = sn.layers;
 // input 8x8x1 -> conv 8 3x3 same relu -> conv 8 3x3 same relu -> maxpool 2 -> flatten -> dense 3 softmax

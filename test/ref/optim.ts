@@ -43,3 +43,20 @@ export function adamStep(
     p[i]! -= (alpha * m[i]!) / (Math.sqrt(v[i]!) + eps);
   }
 }
+
+// AdamW (Keras): p -= lr * wd * p, then the Adam step of adamStep; same arguments plus wd.
+export function adamwStep(
+  p: Float64Array,
+  g: ArrayLike<number>,
+  m: Float64Array,
+  v: Float64Array,
+  t: number,
+  lr: number,
+  wd: number,
+  beta1 = 0.9,
+  beta2 = 0.999,
+  eps = 1e-7,
+): void {
+  for (let i = 0; i < p.length; i++) p[i]! -= lr * wd * p[i]!;
+  adamStep(p, g, m, v, t, lr, beta1, beta2, eps);
+}

@@ -1,0 +1,166 @@
+// Model.predict's inference plan, made from the weights once and kept while they do not change:
+// - a Conv2D, DepthwiseConv2D or Dense with a linear activation whose only reader is a
+//   BatchNormalization runs with folded weights, w·γ/√(var+ε) per output channel and bias
+//   (b − mean)·γ/√(var+ε) + β, and the BatchNormalization is skipped;
+// - a Conv2D that runs Winograd in inference keeps its filter's transform (per tile size).
+// Training, evaluate and the layers' own calls are unchanged. A plan is valid for one value of the
+// global weights version, bumped by every optimizer step of Model, setWeights and model loading (and by
+// weightsChanged() for code writing weights directly), and for one conv-algorithm default.
+import { keep, type Tensor, tensor } from '../tensor.js';
+import { getConvAlgorithm, winogradPack, winogradTileFor, type WinogradPacked } from '../ops/winograd.js';
+import type { Layer } from './layer.js';
+
+let version = 0;
+
+/**
+ * Tells simdnet that weights were written other than through Model's training, setWeights or loading
+ * (e.g. into `weight.value.view()` or by an optimizer run by hand), so that predict rebuilds the folded
+ * weights and Winograd transforms it keeps for them.
+ */
+export function weightsChanged(): void {
+  version++;
+}
+
+let enabled = true;
+
+/** @internal Turns predict's inference plan off and on (the bench measures what it gains). */
+export function setInferencePlanEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/** @internal Whether predict uses an inference plan. */
+export function inferencePlanEnabled(): boolean {
+  return enabled;
+}
+
+/** @internal The global weights version (see {@link weightsChanged}). */
+export function weightsVersion(): number {
+  return version;
+}
+
+/** The parts of a graph step the plan reads (model.ts GraphStep). */
+interface Step {
+  layer: Layer;
+  inputs: number[];
+  output: number;
+  inShapes: number[][];
+  outShape: number[];
+}
+
+/** What the plan changes for one step: weights to call it with, a Winograd transform, or skip it. */
+export interface PlannedStep {
+  /** Replacement [kernel, bias] values (folded). */
+  weights?: [Tensor, Tensor];
+  winogradPacked?: WinogradPacked;
+  /** The step is an identity here (a BatchNormalization folded into the step before it). */
+  skip?: boolean;
+}
+
+const FOLDABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense']);
+
+// a layer's cfg as the plan reads it (Conv2D / DepthwiseConv2D / Dense / BatchNormalization)
+type Cfg = Record<string, unknown>;
+const cfgOf = (l: Layer): Cfg => (l as unknown as { cfg: Cfg }).cfg;
+
+export class InferencePlan {
+  readonly steps = new Map<Step, PlannedStep>();
+  private readonly owned: Tensor[] = [];
+  private readonly key: string;
+
+  constructor(steps: readonly Step[], outputs: readonly number[]) {
+    this.key = InferencePlan.keyNow();
+    const readers = new Map<number, number>();
+    for (const st of steps) for (const i of st.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
+    for (const o of outputs) readers.set(o, (readers.get(o) ?? 0) + 1);
+    const byInput = new Map<number, Step>();
+    for (const st of steps) if (st.inputs.length === 1) byInput.set(st.inputs[0]!, st);
+    try {
+      for (const st of steps) {
+        const next = byInput.get(st.output);
+        let kernel = st.layer.weights[0]?.value ?? null;
+        if (next && readers.get(st.output) === 1 && this.foldable(st, next)) {
+          const [w, b] = this.fold(st, next);
+          this.steps.set(st, { weights: [w, b] });
+          this.steps.set(next, { skip: true });
+          kernel = w;
+        }
+        if (kernel) this.packWinograd(st, kernel);
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  /** True while the weights and the conv-algorithm default are the ones it was made for. */
+  get current(): boolean {
+    return this.key === InferencePlan.keyNow();
+  }
+
+  private static keyNow(): string {
+    const a = getConvAlgorithm();
+    return `${version}/${a.algorithm}/${a.winogradTile}`;
+  }
+
+  private foldable(st: Step, next: Step): boolean {
+    if (!FOLDABLE.has(st.layer.className) || next.layer.className !== 'BatchNormalization') return false;
+    if ((cfgOf(st.layer).activation ?? 'linear') !== 'linear') return false;
+    // the BN normalizes the last axis, which is the layer's output channels
+    return st.layer.weights.length >= 1 && next.layer.stateWeights.length === 2;
+  }
+
+  // Folded [kernel, bias] of layer st followed by BatchNormalization bn, computed in float64 and rounded once.
+  private fold(st: Step, bn: Step): [Tensor, Tensor] {
+    const eps = cfgOf(bn.layer).epsilon as number;
+    const find = (suffix: string) => bn.layer.weights.find((w) => w.name.endsWith(`/${suffix}`))?.value.view();
+    const gamma = find('gamma'),
+      beta = find('beta');
+    const mean = bn.layer.stateWeights[0]!.value.view(),
+      variance = bn.layer.stateWeights[1]!.value.view();
+    const C = mean.length;
+    const scale = new Float64Array(C);
+    for (let c = 0; c < C; c++) scale[c] = (gamma ? gamma[c]! : 1) / Math.sqrt(variance[c]! + Math.fround(eps));
+    const kernel = st.layer.weights[0]!.value;
+    const kv = kernel.view();
+    const w = new Float32Array(kv.length);
+    // every kernel layout here ends in the output channels (DepthwiseConv2D: C·M, channel c·M + m)
+    for (let i = 0; i < kv.length; i++) w[i] = kv[i]! * scale[i % C]!;
+    const bv = st.layer.weights[1]?.value.view();
+    const b = new Float32Array(C);
+    for (let c = 0; c < C; c++) b[c] = ((bv ? bv[c]! : 0) - mean[c]!) * scale[c]! + (beta ? beta[c]! : 0);
+    const wt = this.own(tensor(w, kernel.shape));
+    return [wt, this.own(tensor(b, [C]))];
+  }
+
+  // The filter's Winograd transform when this Conv2D runs Winograd in inference.
+  private packWinograd(st: Step, kernel: Tensor): void {
+    if (st.layer.className !== 'Conv2D') return;
+    const cfg = cfgOf(st.layer);
+    const [KH, KW] = cfg.kernelSize as [number, number];
+    const [SH, SW] = cfg.strides as [number, number];
+    const d = cfg.dilationRate as [number, number];
+    if (cfg.groups !== 1 || d[0] !== 1 || d[1] !== 1 || st.inShapes[0]!.length !== 3) return;
+    const [, , C] = st.inShapes[0]!;
+    const [OH, OW, K] = st.outShape;
+    const geo = { KH, KW, SH, SW, C: C!, K: K!, OH: OH!, OW: OW! };
+    const m = winogradTileFor(st.layer.name, cfg.algorithm, cfg.winogradTile, geo, false);
+    if (!m) return;
+    const packed = winogradPack(kernel, m);
+    for (const p of packed.packs) this.own(p);
+    const prev = this.steps.get(st);
+    this.steps.set(st, { ...prev, winogradPacked: packed });
+  }
+
+  private own(t: Tensor): Tensor {
+    keep(t); // not the caller's tidy(): the plan outlives the predict call
+    this.owned.push(t);
+    return t;
+  }
+
+  /** Frees the folded weights and transforms. */
+  dispose(): void {
+    for (const t of this.owned) t.dispose();
+    this.owned.length = 0;
+    this.steps.clear();
+  }
+}

@@ -1,0 +1,263 @@
+// predict's inference plan (src/nn/inference.ts): BatchNormalization folded into the Conv2D /
+// DepthwiseConv2D / Dense before it, and Winograd transforms kept, both rebuilt when weights change.
+//
+// Folding bound: a folded output computes Σ (w·s)·x + ((b − μ)·s + β) with s = γ/√(var+ε) instead of
+// ((Σ w·x + b) − μ)·s + β. With n terms in the dot product and u = 2^-24, both are within
+// (n + 4)·u·M of the exact value, M = |s|·(Σ |w|·|x| + |b| + |μ|) + |β| (the textbook bound for a dot
+// product, plus one rounding for each of the folded products, the subtraction, the scaling and the
+// shift), so |folded − unfolded| <= 2·(n + 4)·u·M, asserted on every output; M is computed with the
+// same layer on |x| and |w|.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as sn from '../../src/index.js';
+import { makeRng } from '../helpers/check.js';
+
+beforeAll(async () => {
+  await sn.ready();
+});
+const live: sn.Model[] = [];
+const track = <M extends sn.Model>(m: M) => {
+  live.push(m);
+  return m;
+};
+afterAll(() => {
+  for (const m of live) m.dispose();
+  sn.setConvAlgorithm('direct', { winogradTile: null });
+});
+
+const L = sn.layers;
+const U = 2 ** -24;
+const f32 = (n: number, seed: number, lo = -1, hi = 1) => Float32Array.from(makeRng(seed).fill(n, lo, hi));
+
+// Random weights everywhere, BN variances in [0.2, 2] and gammas of both signs, so folding matters.
+function randomize(m: sn.Model, seed: number): void {
+  let s = seed;
+  const ws = m.getWeights();
+  const names = m.layers.flatMap((l) => [...l.weights, ...l.stateWeights].map((w) => w.name));
+  m.setWeights(
+    ws.map((w, i) => {
+      const v = names[i]!.endsWith('moving_variance') ? f32(w.size, s++, 0.2, 2) : f32(w.size, s++, -1, 1);
+      w.dispose();
+      return v;
+    }),
+  );
+}
+
+// The layers' own calls, one after the other, in inference mode: what predict computed before the plan.
+function unfolded(m: sn.Sequential, x: Float32Array, shape: number[]): Float32Array {
+  return sn.tidy(() => {
+    let y = sn.tensor(x, shape);
+    const rng = new sn.Rng(1);
+    sn.noGrad(() => {
+      for (const l of m.layers) y = l.callFor([y], { training: false, rng });
+    });
+    return y.dataSync() as Float32Array;
+  });
+}
+
+function predict(m: sn.Model, x: Float32Array, shape: number[]): Float32Array {
+  const p = m.predict({ data: x, shape }, { batchSize: shape[0] });
+  const d = p.dataSync() as Float32Array;
+  p.dispose();
+  return d;
+}
+
+// One layer (with bias) followed by BatchNormalization, the model's output being the BN's.
+const CASES: Array<{ name: string; layer: (inputShape: number[]) => sn.Layer; inShape: number[]; terms: number }> = [
+  {
+    name: 'Conv2D',
+    layer: (inputShape) => L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', inputShape }),
+    inShape: [7, 7, 5],
+    terms: 45,
+  },
+  {
+    name: 'DepthwiseConv2D',
+    layer: (inputShape) => L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', inputShape }),
+    inShape: [7, 7, 4],
+    terms: 9,
+  },
+  { name: 'Dense', layer: (inputShape) => L.dense({ units: 7, inputShape }), inShape: [30], terms: 30 },
+];
+
+describe('BatchNormalization folded into the layer before it (predict)', () => {
+  for (const c of CASES) {
+    it(`${c.name} + BatchNormalization: folded within 2(n+4)·u·M of unfolded on every output`, () => {
+      const m = track(sn.sequential({ seed: 2, layers: [c.layer(c.inShape), L.batchNormalization()] }));
+      m.build();
+      randomize(m, 10);
+      const N = 3;
+      const shape = [N, ...c.inShape];
+      const x = f32(
+        shape.reduce((a, b) => a * b, 1),
+        5,
+      );
+      const folded = predict(m, x, shape);
+      const ref = unfolded(m, x, shape);
+      // M: the layer on |x| with |w|·|s|, plus |s|·(|b| + |μ|) + |β|, per output channel
+      const [kernel, bias, gamma, beta, mean, variance] = m.getWeights();
+      const eps = 1e-3;
+      const C = mean!.size;
+      const s = Array.from({ length: C }, (_, i) => gamma!.view()[i]! / Math.sqrt(variance!.view()[i]! + eps));
+      const absW = kernel!.view().map((v, i) => Math.abs(v * s[i % C]!));
+      const shift = Array.from(
+        { length: C },
+        (_, i) =>
+          Math.abs(s[i]!) * (Math.abs(bias!.view()[i]!) + Math.abs(mean!.view()[i]!)) + Math.abs(beta!.view()[i]!),
+      );
+      const probe = track(sn.sequential({ layers: [c.layer(c.inShape)] }));
+      probe.build();
+      probe.setWeights([absW, new Float32Array(C)]);
+      const mag = predict(
+        probe,
+        x.map((v) => Math.abs(v)),
+        shape,
+      );
+      let worst = 0;
+      let differs = 0;
+      for (let i = 0; i < ref.length; i++) {
+        const bound = 2 * (c.terms + 4) * U * (mag[i]! + shift[i % C]!);
+        const e = Math.abs(folded[i]! - ref[i]!);
+        expect(e, `${c.name} output ${i}`).toBeLessThanOrEqual(bound);
+        worst = Math.max(worst, e / bound);
+        if (e > 0) differs++;
+      }
+      // folding did happen: the two round differently somewhere
+      expect(differs).toBeGreaterThan(0);
+      for (const t of [kernel, bias, gamma, beta, mean, variance]) t!.dispose();
+    });
+  }
+
+  function bnNet(): sn.Sequential {
+    return sn.sequential({
+      seed: 4,
+      layers: [
+        L.conv2d({ filters: 8, kernelSize: 3, padding: 'same', useBias: false, inputShape: [8, 8, 3] }),
+        L.batchNormalization(),
+        L.activation({ activation: 'relu' }),
+        L.depthwiseConv2d({ kernelSize: 3, padding: 'same' }),
+        L.batchNormalization(),
+        L.flatten(),
+        L.dense({ units: 12 }),
+        L.batchNormalization(),
+        L.dense({ units: 4, activation: 'softmax' }),
+      ],
+    });
+  }
+
+  it('a network of them agrees with the unfolded layers; setWeights, training and weightsChanged() invalidate', () => {
+    const m = track(bnNet());
+    m.build();
+    randomize(m, 30);
+    const shape = [5, 8, 8, 3];
+    const x = f32(5 * 192, 8);
+    const close = (a: Float32Array, b: Float32Array) => {
+      let d = 0;
+      for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+      return d;
+    };
+    // softmax outputs: the per-layer bounds above, carried through 3 layers, stay far below 1e-5
+    const p1 = predict(m, x, shape);
+    expect(close(p1, unfolded(m, x, shape))).toBeLessThan(1e-5);
+    expect(close(p1, unfolded(m, x, shape))).toBeGreaterThan(0); // folded: not the same rounding
+
+    // setWeights: new BN statistics must be used at once
+    randomize(m, 60);
+    const p2 = predict(m, x, shape);
+    expect(close(p2, p1)).toBeGreaterThan(1e-3);
+    expect(close(p2, unfolded(m, x, shape))).toBeLessThan(1e-5);
+
+    // a training step moves the weights and the moving statistics
+    m.compile({ optimizer: new sn.Adam({ learningRate: 0.05 }), loss: 'categoricalCrossentropy' });
+    const y = new Float32Array(5 * 4).map((_, i) => (i % 4 === (i >> 2) % 4 ? 1 : 0));
+    m.trainOnBatch({ data: x, shape }, { data: y, shape: [5, 4] });
+    const p3 = predict(m, x, shape);
+    expect(close(p3, p2)).toBeGreaterThan(1e-4);
+    expect(close(p3, unfolded(m, x, shape))).toBeLessThan(1e-5);
+
+    // a direct write is not seen until weightsChanged()
+    const gammaOf = m.layers[1]!.weights[0]!.value;
+    gammaOf.view().fill(3);
+    const stale = predict(m, x, shape);
+    expect(stale).toEqual(p3);
+    sn.weightsChanged();
+    const p4 = predict(m, x, shape);
+    expect(close(p4, p3)).toBeGreaterThan(1e-4);
+    expect(close(p4, unfolded(m, x, shape))).toBeLessThan(1e-5);
+  });
+
+  it('saved and loaded models fold too; a layer output read twice, or a non-linear activation, is not folded', () => {
+    const m = track(bnNet());
+    m.build();
+    randomize(m, 90);
+    const shape = [2, 8, 8, 3];
+    const x = f32(2 * 192, 9);
+    const back = track(sn.loadModel(sn.saveModel(m)) as sn.Sequential);
+    expect(predict(back, x, shape)).toEqual(predict(m, x, shape));
+
+    // functional: the conv's output goes to BN and to an Add; with ReLU on the conv, BN reads it alone
+    const inp = sn.input({ shape: [6, 6, 8] });
+    const conv = L.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }).apply(inp) as sn.SymbolicTensor;
+    const bn = L.batchNormalization().apply(conv) as sn.SymbolicTensor;
+    const sum = L.add().apply([conv, bn]) as sn.SymbolicTensor;
+    const relu = L.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(sum);
+    const out = L.batchNormalization().apply(relu as sn.SymbolicTensor) as sn.SymbolicTensor;
+    const g = track(sn.model({ inputs: inp, outputs: out }));
+    randomize(g, 120);
+    const xg = f32(2 * 288, 10);
+    const want = sn.tidy(() => {
+      const rng = new sn.Rng(1);
+      return sn.noGrad(() => {
+        const t = sn.tensor(xg, [2, 6, 6, 8]);
+        const [c1, b1, a1, c2, b2] = g.layers.filter((l) => l.className !== 'InputLayer');
+        const yc = c1!.callFor([t], { training: false, rng });
+        const yb = b1!.callFor([yc], { training: false, rng });
+        const ya = a1!.callFor([yc, yb], { training: false, rng });
+        return b2!.callFor([c2!.callFor([ya], { training: false, rng })], { training: false, rng }).dataSync();
+      });
+    });
+    // same bits: nothing was folded
+    expect(predict(g, xg, [2, 6, 6, 8])).toEqual(want);
+  });
+});
+
+describe('Winograd weight transform kept by predict', () => {
+  it('gives the same bits as transforming on every call, and follows setWeights and setConvAlgorithm', () => {
+    const m = track(
+      sn.sequential({
+        seed: 6,
+        layers: [
+          L.conv2d({ filters: 16, kernelSize: 3, padding: 'same', inputShape: [10, 10, 8], algorithm: 'auto' }),
+          L.conv2d({ filters: 8, kernelSize: 5, padding: 'same', algorithm: 'winograd', winogradTile: 4 }),
+          L.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }), // the global default
+        ],
+      }),
+    );
+    m.build();
+    randomize(m, 150);
+    const shape = [3, 10, 10, 8];
+    const x = f32(3 * 800, 11);
+    const direct = (() => {
+      sn.setConvAlgorithm('direct');
+      const layers = m.layers;
+      return sn.tidy(() =>
+        sn.noGrad(() => {
+          let y = sn.tensor(x, shape);
+          for (const l of layers) {
+            y = sn.conv2d(y, l.weights[0]!.value, { bias: l.weights[1]!.value, padding: 'same', algorithm: 'direct' });
+          }
+          return y.dataSync() as Float32Array;
+        }),
+      );
+    })();
+    const first = predict(m, x, shape);
+    expect(first).toEqual(unfolded(m, x, shape)); // the kept transform is the one made per call
+    expect(first).not.toEqual(direct); // and Winograd did run
+    expect(predict(m, x, shape)).toEqual(first);
+    sn.setConvAlgorithm('auto');
+    const auto = predict(m, x, shape);
+    expect(auto).toEqual(unfolded(m, x, shape));
+    expect(auto).not.toEqual(first); // the third layer now runs F(4,3) too
+    randomize(m, 170);
+    expect(predict(m, x, shape)).toEqual(unfolded(m, x, shape));
+    sn.setConvAlgorithm('direct');
+  });
+});

@@ -1,0 +1,80 @@
+// Op outputs allocated without a zero fill (tensor.ts `uninitialized`): conv2d's direct paths (whole
+// images and pixel ranges, groups) and its Winograd paths (3x3 with both tiles, 5x5 in pieces) must write
+// every element. The arena is first filled with NaN garbage and released, so an element the kernel skips
+// shows up as NaN, and the result must equal the one computed over zeroed memory bit for bit.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sn from '../../src/index.js';
+import { uninitialized } from '../../src/tensor.js';
+import { makeRng } from '../helpers/check.js';
+
+beforeAll(async () => {
+  await sn.ready({ threads: 2 });
+});
+
+const rand = (n: number, seed: number) => Float32Array.from(makeRng(seed).fill(n, -1, 1));
+
+// Dirties the free memory: a large NaN block, released, where the next allocations will land.
+function dirty(): void {
+  const t = sn.zeros([1 << 20]);
+  t.view().fill(Number.NaN);
+  t.dispose();
+}
+
+const CASES: Array<{ name: string; x: number[]; w: number[]; o: sn.Conv2dOptions }> = [
+  { name: 'direct, 4 images', x: [4, 9, 9, 3], w: [3, 3, 3, 5], o: { algorithm: 'direct', padding: 'same' } },
+  { name: 'direct, 1 image in pixel ranges', x: [1, 11, 7, 3], w: [3, 3, 3, 6], o: { algorithm: 'direct' } },
+  { name: 'direct, groups 2, stride 2', x: [3, 9, 9, 4], w: [3, 3, 2, 6], o: { groups: 2, strides: 2 } },
+  { name: 'winograd F(2,3)', x: [3, 9, 7, 8], w: [3, 3, 8, 8], o: { algorithm: 'winograd', winogradTile: 2 } },
+  {
+    name: 'winograd F(4,3) same',
+    x: [2, 9, 11, 8],
+    w: [3, 3, 8, 5],
+    o: { algorithm: 'winograd', winogradTile: 4, padding: 'same' },
+  },
+  {
+    name: 'winograd 5x5 F(4,3)',
+    x: [2, 10, 9, 4],
+    w: [5, 5, 4, 6],
+    o: { algorithm: 'winograd', winogradTile: 4, padding: 'same' },
+  },
+];
+
+describe('conv2d writes every output element (no zero fill)', () => {
+  for (const c of CASES) {
+    it(c.name, () => {
+      const x = sn.tensor(
+        rand(
+          c.x.reduce((a, b) => a * b),
+          1,
+        ),
+        c.x,
+      );
+      const w = sn.tensor(
+        rand(
+          c.w.reduce((a, b) => a * b),
+          2,
+        ),
+        c.w,
+      );
+      const b = sn.tensor(rand(c.w[3]!, 3), [c.w[3]!]);
+      const run = () => sn.tidy(() => sn.conv2d(x, w, { ...c.o, bias: b }).dataSync());
+      const clean = run();
+      dirty();
+      const after = run();
+      expect(Array.from(after).some(Number.isNaN)).toBe(false);
+      expect(after).toEqual(clean);
+      for (const t of [x, w, b]) t.dispose();
+    });
+  }
+
+  it('the NaN fill does reach the next uninitialized allocation (so the cases above can fail)', () => {
+    dirty();
+    const u = uninitialized([64]);
+    expect(Array.from(u.view()).every(Number.isNaN)).toBe(true);
+    u.dispose();
+    dirty();
+    const z = new sn.Tensor([64]);
+    expect(Array.from(z.view()).every((v) => v === 0)).toBe(true); // a plain tensor is zeroed
+    z.dispose();
+  });
+});
