@@ -3,8 +3,8 @@
 // thread count) or 'ort-node' (native; one session per thread count). Per model it first runs the 16
 // agreement images and emits the logits, then times only when they are within the row's tolerance of
 // simdnet's. Emits `<model>/agree` and `<model>/<threads>/b<batch>` ({ ms, reps, cpu_per_wall }).
-import { relDiff } from '../lib/imported.mjs';
-import { reason, timeCalls, warmUp } from './timing.mjs';
+import { relDiff, warmUntilSteady } from '../lib/imported.mjs';
+import { reason, timeCalls } from './timing.mjs';
 
 export async function run(ctx) {
   const web = ctx.variant === 'ort-web';
@@ -14,6 +14,7 @@ export async function run(ctx) {
     version: (web ? ort.env.versions?.web : ort.env.versions?.node) ?? ort.env.versions?.common,
     threads: web ? [ctx.threads] : ctx.nodeThreads,
   });
+  ctx.first = true;
   for (const m of ctx.models) {
     try {
       await runModel(ctx, ort, web, m);
@@ -46,7 +47,8 @@ async function runModel(ctx, ort, web, m) {
     for (const b of ctx.batches) {
       const x = m.x.subarray(0, b * m.pixels);
       await ctx.measure(`${m.name}/${threads}/b${b}`, async () => {
-        await warmUp(() => predict(x, b), ctx.plan.warm);
+        await warmUntilSteady(() => predict(x, b), ctx.plan.warm, ctx.first ? ctx.plan.first : 0);
+        ctx.first = false;
         const t = await timeCalls(() => predict(x, b), ctx.plan.time);
         return { ms: t.median * 1e3, reps: t.reps, cpu_per_wall: t.cpuPerWall };
       });
