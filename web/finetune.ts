@@ -30,8 +30,10 @@ const TASKS = {
   large: { label: (d: number) => (d >= 5 ? 1 : 0), names: ['< 5', '≥ 5'] },
 };
 
-let base: { model: sn.Model; name: string; features: sn.SymbolicTensor } | null = null;
-let tuned: sn.Model | null = null;
+// The chosen file. Each fine-tune imports it afresh: a model shares its layers with the import it was
+// cut from, so disposing the previous fine-tuned model must not take the next one's layers with it.
+let base: { bytes: Uint8Array; name: string } | null = null;
+let tuned: { model: sn.Model; name: string } | null = null;
 let mnist: Promise<{ images: Uint8Array; labels: Uint8Array }> | null = null;
 let busy = false;
 
@@ -49,7 +51,7 @@ function setState(state: string): void {
 
 // --- the model -----------------------------------------------------------------------------------
 /** Imports `bytes` and finds where the new head goes; throws with a message for the page. */
-async function importBase(bytes: Uint8Array, name: string): Promise<NonNullable<typeof base>> {
+async function importBase(bytes: Uint8Array): Promise<{ model: sn.Model; features: sn.SymbolicTensor }> {
   const model = await sn.loadONNX(bytes, { inputLayout: 'nhwc' });
   const shape = model.inputs.length === 1 ? model.inputs[0].shape : null;
   if (!shape || shape.join(',') !== '28,28,1') {
@@ -65,7 +67,7 @@ async function importBase(bytes: Uint8Array, name: string): Promise<NonNullable<
     throw new Error('the model has no Dense (Gemm/MatMul) layer whose input could feed a new head');
   }
   const features = dense.inboundNodes[0].inputs[0];
-  return { model, name, features };
+  return { model, features };
 }
 
 async function useModel(bytes: Uint8Array, name: string): Promise<void> {
@@ -75,13 +77,13 @@ async function useModel(bytes: Uint8Array, name: string): Promise<void> {
   drop.classList.remove('error');
   delete document.body.dataset.error;
   try {
-    const b = await importBase(bytes, name);
-    base?.model.dispose();
-    base = b;
+    const b = await importBase(bytes);
+    base = { bytes, name };
     const frozen = b.model.countParams();
     info.textContent =
       `${name}: ${b.model.layers.length} layers, ${frozen.toLocaleString('en-US')} parameters. Fine-tuning freezes ` +
       `them and puts a new head on the input of its last Dense layer ([${b.features.shape.join(', ')}] features)`;
+    b.model.dispose();
     log(`imported ${name} (${bytes.length.toLocaleString('en-US')} bytes)`);
     document.body.dataset.model = name;
   } catch (err) {
@@ -171,11 +173,14 @@ async function fineTune(): Promise<void> {
   const held = slice(data, HELD_OUT_START, HELD_OUT_COUNT, task.label);
 
   // Freeze the import (a frozen BatchNormalization keeps its running statistics), add the new head.
-  for (const l of base.model.layers) l.trainable = false;
+  const name = base.name;
+  const b = await importBase(base.bytes);
+  for (const l of b.model.layers) l.trainable = false;
   const headLayer = sn.layers.dense({ units: 2, activation: 'softmax', name: 'new_head' });
-  const head = headLayer.apply(base.features);
-  tuned?.dispose();
-  const m = (tuned = sn.model({ inputs: base.model.inputs, outputs: head, seed: n('seed'), name: 'finetuned' }));
+  const head = headLayer.apply(b.features);
+  tuned?.model.dispose();
+  const m = sn.model({ inputs: b.model.inputs, outputs: head, seed: n('seed'), name: 'finetuned' });
+  tuned = { model: m, name };
   m.compile({
     optimizer: new sn.Adam({ learningRate: n('lr') }),
     loss: 'categoricalCrossentropy',
@@ -272,7 +277,7 @@ function download(bytes: Uint8Array, name: string): void {
   log(`saved ${name} (${bytes.length.toLocaleString('en-US')} bytes)`);
 }
 
-const stem = () => (base?.name ?? 'model').replace(/\.onnx$/i, '');
+const stem = () => (tuned?.name ?? 'model').replace(/\.onnx$/i, '');
 
 // --- wiring ----------------------------------------------------------------------------------------
 function fail(err: unknown): void {
@@ -286,11 +291,11 @@ function fail(err: unknown): void {
 
 startBtn.addEventListener('click', () => fineTune().catch(fail));
 saveSimdnet.addEventListener('click', () => {
-  if (tuned) download(new Uint8Array(tuned.save()), `${stem()}-finetuned.simdnet`);
+  if (tuned) download(new Uint8Array(tuned.model.save()), `${stem()}-finetuned.simdnet`);
 });
 saveOnnx.addEventListener('click', () => {
   if (tuned)
-    sn.toONNX(tuned)
+    sn.toONNX(tuned.model)
       .then((b) => download(b, `${stem()}-finetuned.onnx`))
       .catch(fail);
 });

@@ -100,6 +100,14 @@ describeBrowser('fine-tune page in Chromium', () => {
     let worst = 0;
     for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - probs[i]));
     expect(worst).toBeLessThan(1e-5);
+
+    // A second run (one epoch) from the same import works: the first model's disposal leaves it alone.
+    await page.fill('input[name=epochs]', '1');
+    await page.click('#start');
+    await page.waitForSelector('body[data-state=done], body[data-error]', { timeout: 30_000 });
+    expect(await page.getAttribute('body', 'data-error')).toBeNull();
+    expect(await page.textContent('#s-epoch')).toBe('1/1');
+    expect(Number(await page.getAttribute('body', 'data-last-epoch-loss'))).toBe(e1); // same seed, same first epoch
     expect(errors).toEqual([]);
     await page.close();
   });
