@@ -2,7 +2,9 @@
 // Browser builds (npm run build:web):
 //   dist/simdnet.browser.js   ESM, minified, wasm kernels embedded: the inference API (web/browser-entry.ts)
 //   dist/simdnet.full.js      ESM, minified: all of simdnet that runs in a browser, training included
-//   dist/web/                 the demo pages of web/ (draw a digit, train), their scripts and a service worker
+//   dist/web/                 the demo pages of web/ (draw a digit, train, fine-tune), their scripts and a service worker
+//   dist/web/finetune.js      the fine-tune page's script: the whole library WITH the ONNX importer and
+//                             exporter and protobufjs, its own bundle so the two library bundles stay without them
 // Both library bundles are checked: no protobufjs / ONNX exporter and no Node built-in may end up in
 // them (the exporter is swapped for a stub that rejects; node:os and node:worker_threads are reached
 // only through computed dynamic imports, which esbuild leaves alone).
@@ -28,6 +30,8 @@ const web = join(root, 'web');
 const dist = join(root, 'dist');
 const out = join(dist, 'web');
 const GZIP_TARGET = 100 * 1024;
+// The fine-tune page bundle carries protobufjs and the ONNX code; past this it fails the build.
+const FINETUNE_GZIP_LIMIT = 200 * 1024;
 
 function writeAtomic(path, data) {
   mkdirSync(dirname(path), { recursive: true });
@@ -122,10 +126,14 @@ const dedupeKernels = {
       const patches = [];
       if (s.length === t.length) for (let i = 0; i < s.length; i++) if (s[i] !== t[i]) patches.push([i, t[i]]);
       if (s.length !== t.length || patches.length > 8) return { contents: src, loader: 'ts' };
+      // The bytes go in as Latin-1 strings (one char per byte, written as UTF-8 by charset 'utf8'), which
+      // gzip to ~7 KB less than base64 text; btoa turns them into the base64 the loader takes.
+      const latin1 = (b64) =>
+        JSON.stringify(Array.from(Buffer.from(b64, 'base64'), (c) => String.fromCharCode(c)).join(''));
       return {
         loader: 'js',
-        contents: `export const simdBase64 = ${JSON.stringify(simd)};
-export const scalarBase64 = ${JSON.stringify(scalar)};
+        contents: `export const simdBase64 = btoa(${latin1(simd)});
+export const scalarBase64 = btoa(${latin1(scalar)});
 // 'threads' = 'simd' with a shared memory import: patched bytes (offset, value), verified at build time.
 const patch = (b64, patches) => { const c = atob(b64).split(''); for (const [i, v] of patches) c[i] = String.fromCharCode(v); return btoa(c.join('')); };
 export const threadsBase64 = patch(simdBase64, ${JSON.stringify(patches)});
@@ -175,6 +183,7 @@ async function buildLib(entry, outfile) {
     minifyWhitespace: true,
     minifyIdentifiers: true,
     minifySyntax: false,
+    charset: 'utf8', // the embedded kernels' Latin-1 strings stay one or two bytes per byte, not \xNN escapes
     legalComments: 'none',
     metafile: true,
     write: false,
@@ -186,6 +195,46 @@ async function buildLib(entry, outfile) {
   const bytes = result.outputFiles[0].contents;
   writeAtomic(outfile, bytes);
   return { bytes, gzip: gzipSync(bytes, { level: 9 }).length };
+}
+
+// The fine-tune page: one self-contained bundle (library, ONNX import/export, protobufjs). It cannot
+// load simdnet.full.js beside it: the importer would then build layers of a second copy of the classes.
+async function buildFinetune(outfile) {
+  const result = await build({
+    entryPoints: [join(web, 'finetune.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022'],
+    minifyWhitespace: true,
+    minifyIdentifiers: true,
+    minifySyntax: false, // as buildLib: keeps the computed node:* imports computed
+    legalComments: 'none',
+    metafile: true,
+    write: false,
+    outfile,
+    plugins: [dedupeKernels],
+    // protobufjs probes for `require` with an eval, which throws and is caught in a browser.
+    logOverride: { 'direct-eval': 'silent' },
+    logLevel: 'warning',
+  });
+  const name = relative(root, outfile);
+  const inputs = Object.keys(result.metafile.inputs);
+  if (!inputs.some((p) => /src\/onnx\/import/.test(p)) || !inputs.some((p) => /protobufjs/.test(p)))
+    throw new Error(`${name}: the ONNX importer or protobufjs is missing from the bundle`);
+  const nodeIn = inputs.filter((p) => /^node:/.test(p));
+  if (nodeIn.length) throw new Error(`${name}: must not contain ${nodeIn.join(', ')}`);
+  const text = result.outputFiles[0].text;
+  const literal = text.match(/import\(\s*["'`]node:[^"'`]*["'`]\s*\)/g);
+  if (literal) throw new Error(`${name}: literal dynamic import left in the bundle: ${literal.join(', ')}`);
+  const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => `${i.kind} ${i.path}`));
+  if (imports.length) throw new Error(`${name}: imports ${imports.join(', ')}`);
+  const bytes = result.outputFiles[0].contents;
+  const gzip = gzipSync(bytes, { level: 9 }).length;
+  if (gzip > FINETUNE_GZIP_LIMIT)
+    throw new Error(`${name}: ${kb(gzip)} gzip, over its ${kb(FINETUNE_GZIP_LIMIT)} limit`);
+  writeAtomic(outfile, bytes);
+  return { bytes, gzip };
 }
 
 function copyTree(from, to, skip) {
@@ -228,6 +277,12 @@ async function buildAll() {
     logLevel: 'warning',
   });
   for (const f of pages.outputFiles) writeAtomic(f.path, f.contents);
+  const finetune = await buildFinetune(join(out, 'finetune.js'));
+  // The fine-tune page's bundled model: the PyTorch MNIST CNN of the ONNX import tests.
+  writeAtomic(
+    join(out, 'model', 'mnist_cnn.onnx'),
+    readFileSync(join(root, 'test', 'fixtures', 'onnx', 'mnist_cnn.onnx')),
+  );
   writeAtomic(join(out, 'simdnet.browser.js'), browser.bytes);
   writeAtomic(join(out, 'simdnet.full.js'), full.bytes);
   copyTree(web, out, (name, src) => /\.ts$|^tsconfig|^README/.test(name) || src === join(web, 'model', 'README.md'));
@@ -242,6 +297,9 @@ async function buildAll() {
     'train.html',
     'train.js',
     'train-worker.js',
+    'finetune.html',
+    'finetune.js',
+    'model/mnist_cnn.onnx',
     'style.css',
     'simdnet.browser.js',
     'simdnet.full.js',
@@ -270,6 +328,9 @@ async function buildAll() {
     `dist/simdnet.browser.js  ${kb(browser.bytes.length)} raw, ${kb(browser.gzip)} gzip (target ≤ ${kb(GZIP_TARGET)})`,
   );
   console.log(`dist/simdnet.full.js     ${kb(full.bytes.length)} raw, ${kb(full.gzip)} gzip`);
+  console.log(
+    `dist/web/finetune.js     ${kb(finetune.bytes.length)} raw, ${kb(finetune.gzip)} gzip (limit ${kb(FINETUNE_GZIP_LIMIT)}; with ONNX + protobufjs)`,
+  );
   console.log(`dist/web/                pages built (cache ${version}); serve with: npm run serve`);
   if (browser.gzip > GZIP_TARGET)
     console.warn(`warning: the browser bundle is over its ${kb(GZIP_TARGET)} gzip target`);
@@ -279,6 +340,7 @@ async function buildAll() {
       {
         browser: { raw: browser.bytes.length, gzip: browser.gzip },
         full: { raw: full.bytes.length, gzip: full.gzip },
+        finetune: { raw: finetune.bytes.length, gzip: finetune.gzip },
         version,
       },
       null,

@@ -22,6 +22,11 @@ export class Tensor {
   /** Number of elements. */
   readonly size: number;
   private disposed = false;
+  /**
+   * @internal How many times {@link Tensor.view} was taken: a write through a view may follow, so caches of
+   * data derived from this tensor (predict's folded weights) compare it to know they are stale.
+   */
+  viewCount = 0;
 
   /**
    * @internal Use {@link tensor} or {@link zeros}. `fill = false` leaves the memory as it was (ops whose
@@ -54,6 +59,7 @@ export class Tensor {
   /** A live Float32Array view (invalid after any allocation): for internal use and tests. */
   view(): Float32Array {
     this.assertLive();
+    this.viewCount++;
     const start = this.ptr >>> 2;
     return getArena()
       .f32()

@@ -5,7 +5,8 @@
 // - a Conv2D that runs Winograd in inference keeps its filter's transform (per tile size).
 // Training, evaluate and the layers' own calls are unchanged. A plan is valid for one value of the
 // global weights version, bumped by every optimizer step of Model, setWeights and model loading (and by
-// weightsChanged() for code writing weights directly), and for one conv-algorithm default.
+// weightsChanged() for code writing weights otherwise), for one conv-algorithm default, and while no view
+// of a weight it read was taken (a write through it may follow).
 import { keep, type Tensor, tensor } from '../tensor.js';
 import { getConvAlgorithm, winogradPack, winogradTileFor, type WinogradPacked } from '../ops/winograd.js';
 import type { Layer } from './layer.js';
@@ -14,7 +15,7 @@ let version = 0;
 
 /**
  * Tells simdnet that weights were written other than through Model's training, setWeights or loading
- * (e.g. into `weight.value.view()` or by an optimizer run by hand), so that predict rebuilds the folded
+ * (e.g. by an optimizer run by hand; a write through `weight.value.view()` is noticed without it), so that predict rebuilds the folded
  * weights and Winograd transforms it keeps for them.
  */
 export function weightsChanged(): void {
@@ -66,6 +67,8 @@ export class InferencePlan {
   readonly steps = new Map<Step, PlannedStep>();
   private readonly owned: Tensor[] = [];
   private readonly key: string;
+  // The weights the plan derived data from, with their view counts once it was made.
+  private readonly sources: Array<[Tensor, number]> = [];
 
   constructor(steps: readonly Step[], outputs: readonly number[]) {
     this.key = InferencePlan.keyNow();
@@ -86,15 +89,30 @@ export class InferencePlan {
         }
         if (kernel) this.packWinograd(st, kernel);
       }
+      for (const [st, planned] of this.steps) {
+        if (planned.skip || !planned.weights) continue;
+        const bn = byInput.get(st.output)!;
+        for (const l of [st.layer, bn.layer]) for (const w of [...l.weights, ...l.stateWeights]) this.watch(w.value);
+      }
+      for (const [st, planned] of this.steps) if (planned.winogradPacked) this.watch(st.layer.weights[0]!.value);
     } catch (e) {
       this.dispose();
       throw e;
     }
   }
 
-  /** True while the weights and the conv-algorithm default are the ones it was made for. */
+  /**
+   * True while the weights and the conv-algorithm default are the ones it was made for: no step,
+   * setWeights, load or weightsChanged() since, and no view taken of a weight it read (a write may
+   * have gone through it).
+   */
   get current(): boolean {
-    return this.key === InferencePlan.keyNow();
+    if (this.key !== InferencePlan.keyNow()) return false;
+    return this.sources.every(([t, n]) => !t.isDisposed && t.viewCount === n);
+  }
+
+  private watch(t: Tensor): void {
+    this.sources.push([t, t.viewCount]);
   }
 
   private static keyNow(): string {

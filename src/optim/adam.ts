@@ -17,10 +17,11 @@ export class Adam extends Optimizer {
 
   constructor(cfg: AdamConfig = {}) {
     super();
+    const who = this.className; // 'AdamW' when constructing the subclass
     this.learningRate = cfg.learningRate ?? 0.001;
-    this.beta1 = checkRate(cfg.beta1 ?? 0.9, 'Adam', 'beta1', 0, 0.999999999);
-    this.beta2 = checkRate(cfg.beta2 ?? 0.999, 'Adam', 'beta2', 0, 0.999999999);
-    this.epsilon = checkRate(cfg.epsilon ?? 1e-7, 'Adam', 'epsilon', 0, 1, true);
+    this.beta1 = checkRate(cfg.beta1 ?? 0.9, who, 'beta1', 0, 0.999999999);
+    this.beta2 = checkRate(cfg.beta2 ?? 0.999, who, 'beta2', 0, 0.999999999);
+    this.epsilon = checkRate(cfg.epsilon ?? 1e-7, who, 'epsilon', 0, 1, true);
   }
 
   get className(): string {
