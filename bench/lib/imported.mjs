@@ -20,7 +20,7 @@ const AGREE_N = 16;
 const WEB_FACTOR = 1.5;
 
 const MODELS = [
-  { name: 'resnet18_w16', label: 'ResNet-18 (width 16)' },
+  { name: 'resnet18_w12', label: 'ResNet-18 (width 12)' },
   { name: 'mobilenet_v2_w35', label: 'MobileNetV2 (width 0.35)' },
   { name: 'resnet18', label: 'ResNet-18', optional: true, full: true },
 ];

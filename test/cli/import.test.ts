@@ -36,11 +36,11 @@ async function run(argv: string[]): Promise<{ code: number; out: string }> {
 
 describe('CLI with ONNX models', () => {
   it('import writes a .simdnet model that predicts what the ONNX file does', async () => {
-    const f = fixture('resnet18_w16');
+    const f = fixture('resnet18_w12');
     const out = join(dir, 'resnet.simdnet');
     const r = await run(['import', f.path, '--out', out]);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/imported .*resnet18_w16\.onnx in \d+ ms: input \[N, 3, 32, 32\], output \[N, 10\]/);
+    expect(r.out).toMatch(/imported .*resnet18_w12\.onnx in \d+ ms: input \[N, 3, 32, 32\], output \[N, 10\]/);
     expect(r.out).toMatch(/BatchNormalization/);
     expect((await stat(out)).size).toBeGreaterThan(100_000);
     const m = await loadModelFile(out);

@@ -43,9 +43,8 @@ describe('PyTorch-exported fixtures', () => {
     expect.arrayContaining([
       'shufflenet_v2_x0_5',
       'lenet5_op11',
-      'resnet18_w16',
+      'resnet18_w12',
       'mobilenet_v2_w35',
-      'squeezenet1_1',
       'opzoo_op17',
     ]),
   );
@@ -80,7 +79,7 @@ describe('PyTorch-exported fixtures', () => {
 
 describe('options and Node helper', () => {
   it("inputLayout 'nhwc' takes channels-last input, drops the input transpose and predicts the same", async () => {
-    const f = fixture('resnet18_w16');
+    const f = fixture('resnet18_w12');
     const nchw = await sn.loadONNX(f.bytes);
     const nhwc = await sn.loadONNX(f.bytes, { inputLayout: 'nhwc' });
     const [, C, H, W] = f.inputShape;
@@ -197,7 +196,7 @@ describe('channels-last graphs (tf2onnx style)', () => {
 
 describe('fine-tuning an imported model', () => {
   it('BatchNormalization is imported with its running statistics and updated by fit', async () => {
-    const f = fixture('resnet18_w16');
+    const f = fixture('resnet18_w12');
     const m = await sn.loadONNX(f.bytes);
     const bn = m.layers.find((l) => l.className === 'BatchNormalization')!;
     expect(bn).toBeDefined();
