@@ -40,13 +40,7 @@ function toNHWC(x: Float32Array, [N, C, H, W]: number[]): Float32Array {
 
 describe('PyTorch-exported fixtures', () => {
   expect(fixtureNames).toEqual(
-    expect.arrayContaining([
-      'shufflenet_v2_x0_5',
-      'lenet5_op11',
-      'resnet18_w12',
-      'mobilenet_v2_w35',
-      'opzoo_op17',
-    ]),
+    expect.arrayContaining(['shufflenet_v2_x0_5', 'lenet5_op11', 'resnet18_w12', 'mobilenet_v2_w35', 'opzoo_op17']),
   );
   for (const name of fixtureNames) {
     it(`${name}: matches PyTorch and onnxruntime; save → load → toONNX still matches`, async () => {
