@@ -2,7 +2,7 @@
 // Kernels never allocate: TypeScript owns all memory from heap_base() upward (src/wasm/arena.ts).
 
 export { pack_b_size, pack_b, gemm } from "./kernels/gemm";
-export { conv2d_forward, conv2d_forward_pixels, conv2d_backward_input, conv2d_backward_weight,
+export { conv2d_forward, conv2d_forward_packed, conv2d_forward_pixels, conv2d_backward_input, conv2d_backward_weight,
   conv2d_pack_weights } from "./kernels/conv2d";
 export { dwconv2d_forward, dwconv2d_backward_input, dwconv2d_backward_weight } from "./kernels/dwconv2d";
 export { dense_forward, dense_forward_rows, dense_backward_input, dense_backward_weight } from "./kernels/dense";

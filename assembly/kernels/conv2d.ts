@@ -174,8 +174,15 @@ export function conv2d_pack_weights(wpack: usize, weight: usize, bias: usize, ge
 // wpack: G * pack_b_size(KH*KW*C/G, K/G) floats of scratch; cols: MB*KH*KW*C/G floats of scratch.
 export function conv2d_forward(out: usize, inp: usize, weight: usize, bias: usize, wpack: usize, cols: usize,
   geom: usize, N: i32, MB: i32, relu: i32): void {
-  const g = geometry(geom);
   conv2d_pack_weights(wpack, weight, bias, geom);
+  conv2d_forward_packed(out, inp, wpack, cols, geom, N, MB, relu);
+}
+
+// conv2d_forward with the weights (and bias) already in wpack, packed by conv2d_pack_weights: what an
+// inference plan runs, packing once for every call and every shard.
+export function conv2d_forward_packed(out: usize, inp: usize, wpack: usize, cols: usize,
+  geom: usize, N: i32, MB: i32, relu: i32): void {
+  const g = geometry(geom);
   const flags = relu ? GEMM_RELU : 0;
   const direct = is_direct(g);
   const M = g.OH * g.OW;

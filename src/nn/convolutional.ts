@@ -180,6 +180,7 @@ export class Conv2D extends Layer {
         algorithm: this.cfg.algorithm,
         winogradTile: this.cfg.winogradTile,
         winogradPacked: args.winogradPacked,
+        directPacked: args.directPacked,
       }),
     );
   }

@@ -2,13 +2,16 @@
 // - a Conv2D, DepthwiseConv2D or Dense with a linear activation whose only reader is a
 //   BatchNormalization runs with folded weights, w·γ/√(var+ε) per output channel and bias
 //   (b − mean)·γ/√(var+ε) + β, and the BatchNormalization is skipped;
-// - a Conv2D that runs Winograd in inference keeps its filter's transform (per tile size).
+// - a Conv2D that runs Winograd in inference keeps its filter's transform (per tile size), and one
+//   on the direct path keeps its filter and bias packed for the GEMM (which predict would otherwise
+//   repack on every call, once per shard).
 // Training, evaluate and the layers' own calls are unchanged. A plan is valid for one value of the
 // global weights version, bumped by every optimizer step of Model, setWeights and model loading (and by
 // weightsChanged() for code writing weights otherwise), for one conv-algorithm default, and while no view
 // of a weight it read was taken (a write through it may follow).
 import { keep, type Tensor, tensor } from '../tensor.js';
 import { getConvAlgorithm, winogradPack, winogradTileFor, type WinogradPacked } from '../ops/winograd.js';
+import { conv2dPack, type DirectPacked } from '../ops/conv2d.js';
 import type { Layer } from './layer.js';
 
 let version = 0;
@@ -53,6 +56,8 @@ export interface PlannedStep {
   /** Replacement [kernel, bias] values (folded). */
   weights?: [Tensor, Tensor];
   winogradPacked?: WinogradPacked;
+  /** The direct path's packed filter and bias. */
+  directPacked?: DirectPacked;
   /** The step is an identity here (a BatchNormalization folded into the step before it). */
   skip?: boolean;
 }
@@ -81,20 +86,25 @@ export class InferencePlan {
       for (const st of steps) {
         const next = byInput.get(st.output);
         let kernel = st.layer.weights[0]?.value ?? null;
+        let bias = st.layer.weights[1]?.value ?? null;
         if (next && readers.get(st.output) === 1 && this.foldable(st, next)) {
           const [w, b] = this.fold(st, next);
           this.steps.set(st, { weights: [w, b] });
           this.steps.set(next, { skip: true });
           kernel = w;
+          bias = b;
         }
-        if (kernel) this.packWinograd(st, kernel);
+        if (kernel) this.pack(st, kernel, bias);
       }
       for (const [st, planned] of this.steps) {
         if (planned.skip || !planned.weights) continue;
         const bn = byInput.get(st.output)!;
         for (const l of [st.layer, bn.layer]) for (const w of [...l.weights, ...l.stateWeights]) this.watch(w.value);
       }
-      for (const [st, planned] of this.steps) if (planned.winogradPacked) this.watch(st.layer.weights[0]!.value);
+      for (const [st, planned] of this.steps) {
+        if (planned.weights) continue; // watched above
+        if (planned.winogradPacked || planned.directPacked) for (const w of st.layer.weights) this.watch(w.value);
+      }
     } catch (e) {
       this.dispose();
       throw e;
@@ -150,23 +160,30 @@ export class InferencePlan {
     return [wt, this.own(tensor(b, [C]))];
   }
 
-  // The filter's Winograd transform when this Conv2D runs Winograd in inference.
-  private packWinograd(st: Step, kernel: Tensor): void {
-    if (st.layer.className !== 'Conv2D') return;
+  // What a Conv2D runs with in inference, made once: its filter's Winograd transform when it runs
+  // Winograd, else its filter and bias packed for the direct GEMM.
+  private pack(st: Step, kernel: Tensor, bias: Tensor | null): void {
+    if (st.layer.className !== 'Conv2D' || st.inShapes[0]!.length !== 3) return;
     const cfg = cfgOf(st.layer);
     const [KH, KW] = cfg.kernelSize as [number, number];
     const [SH, SW] = cfg.strides as [number, number];
     const d = cfg.dilationRate as [number, number];
-    if (cfg.groups !== 1 || d[0] !== 1 || d[1] !== 1 || st.inShapes[0]!.length !== 3) return;
-    const [, , C] = st.inShapes[0]!;
-    const [OH, OW, K] = st.outShape;
-    const geo = { KH, KW, SH, SW, C: C!, K: K!, OH: OH!, OW: OW! };
-    const m = winogradTileFor(st.layer.name, cfg.algorithm, cfg.winogradTile, geo, false);
-    if (!m) return;
-    const packed = winogradPack(kernel, m);
-    for (const p of packed.packs) this.own(p);
     const prev = this.steps.get(st);
-    this.steps.set(st, { ...prev, winogradPacked: packed });
+    if (cfg.groups === 1 && d[0] === 1 && d[1] === 1) {
+      const [, , C] = st.inShapes[0]!;
+      const [OH, OW, K] = st.outShape;
+      const geo = { KH, KW, SH, SW, C: C!, K: K!, OH: OH!, OW: OW! };
+      const m = winogradTileFor(st.layer.name, cfg.algorithm, cfg.winogradTile, geo, false);
+      if (m) {
+        const packed = winogradPack(kernel, m);
+        for (const p of packed.packs) this.own(p);
+        this.steps.set(st, { ...prev, winogradPacked: packed });
+        return;
+      }
+    }
+    const packed = conv2dPack(kernel, bias, cfg.groups as number);
+    this.own(packed.pack);
+    this.steps.set(st, { ...prev, directPacked: packed });
   }
 
   private own(t: Tensor): Tensor {

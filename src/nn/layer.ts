@@ -5,6 +5,7 @@
 import { type Tensor, zeros, tensor, keep } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import type { WinogradPacked } from '../ops/winograd.js';
+import type { DirectPacked } from '../ops/conv2d.js';
 import { elu, gelu, hardSigmoid, hardSwish, relu, relu6, sigmoid, softmax, swish, tanh } from '../ops/act.js';
 import { show } from '../show.js';
 
@@ -40,6 +41,8 @@ export interface CallArgs {
   weightValues?: [Tensor, Tensor];
   /** @internal Inference plan: the kernel's Winograd transform, made once. */
   winogradPacked?: WinogradPacked;
+  /** @internal Inference plan: the kernel and bias packed for the direct GEMM, made once. */
+  directPacked?: DirectPacked;
 }
 
 /**

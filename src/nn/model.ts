@@ -646,6 +646,7 @@ export class Model {
           logits: st === fused,
           weightValues: p?.weights,
           winogradPacked: p?.winogradPacked,
+          directPacked: p?.directPacked,
         },
       );
     }

@@ -1,7 +1,7 @@
 // conv2d: shape checks and geometry, then the kernels of assembly/kernels/conv2d.ts; records its
 // backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C/groups, K), bias (K),
 // out (N, OH, OW, K).
-import { type Tensor, uninitialized } from '../tensor.js';
+import { Tensor, uninitialized } from '../tensor.js';
 import { needsGrad } from '../autograd.js';
 import { convGeometry, type Padding } from '../geom.js';
 import {
@@ -13,6 +13,7 @@ import {
   recordConv,
   runTasks,
   SHARDS,
+  taskParts,
   withGeometry,
   withScratch,
 } from './util.js';
@@ -51,6 +52,47 @@ export interface Conv2dOptions {
   skipFiniteCheck?: boolean;
   /** @internal The filter's Winograd transform made beforehand (used when its tile is the one chosen). */
   winogradPacked?: WinogradPacked;
+  /** @internal The filter and bias packed for the direct GEMM beforehand (see {@link conv2dPack}). */
+  directPacked?: DirectPacked;
+}
+
+/** @internal A filter and bias packed once for the direct path's GEMM, as conv2d_pack_weights lays them out. */
+export interface DirectPacked {
+  /** The filter and bias it was made from; conv2d uses it only with those same tensors. */
+  filter: Tensor;
+  bias: Tensor | null;
+  groups: number;
+  pack: Tensor;
+}
+
+/**
+ * @internal Packs a (KH, KW, C/groups, K) filter and its bias for the direct path once (the forward
+ * otherwise packs them on every call, and once per shard); the caller disposes `pack`.
+ */
+export function conv2dPack(filter: Tensor, bias: Tensor | null, groups: number): DirectPacked {
+  const [KH, KW, FC, K] = filter.shape;
+  const kx = k();
+  const pack = new Tensor([groups * kx.pack_b_size(KH! * KW! * FC!, K! / groups)], 'float32', false);
+  // only KH, KW, C, K and G matter to the packing; the window fields are placeholders
+  const geo: Geometry2d = {
+    H: 1,
+    W: 1,
+    C: FC! * groups,
+    K: K!,
+    KH: KH!,
+    KW: KW!,
+    SH: 1,
+    SW: 1,
+    PT: 0,
+    PL: 0,
+    OH: 1,
+    OW: 1,
+    DH: 1,
+    DW: 1,
+    G: groups,
+  };
+  withGeometry(geo, (geom) => kx.conv2d_pack_weights(pack.ptr, filter.ptr, bias ? bias.ptr : 0, geom));
+  return { filter, bias, groups, pack };
 }
 
 /** Checks `groups` against C input and K output channels; returns it. */
@@ -105,38 +147,46 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   const MB = blockRows(KK, OH * OW);
   // every output is stored by the (non-accumulating) GEMM of its image or pixel range: no zero fill
   const out = uninitialized([N, OH, OW, K]);
+  const dp = opts.directPacked;
+  const packed =
+    dp && dp.filter === filter && dp.bias === bias && dp.groups === G && !dp.pack.isDisposed ? dp.pack : null;
   if (N < SHARDS) {
     // Too few images to go round: pack the weights once and cut each image into pixel ranges
     // (the same bits as whole images; this is what lets batch-1 inference use every thread).
     const M = OH * OW;
     const inImg = H * W * C * 4,
       outImg = OH * OW * K * 4;
-    const packN = G * kx.pack_b_size(KK, K / G);
-    const ranges = imageParts(N, M, Math.min(Math.ceil(SHARDS / N), Math.ceil(M / MB)));
+    const packN = packed ? 0 : G * kx.pack_b_size(KK, K / G);
+    const ranges = imageParts(N, M, Math.min(Math.ceil(SHARDS / N), Math.ceil(M / MB), taskParts(M * K * KK, SHARDS)));
     withGeometry(geo, (geom) =>
-      withScratch([packN, ...ranges.map(() => MB * KK)], (wpack, ...cols) => {
-        kx.conv2d_pack_weights(wpack, filter.ptr, bias ? bias.ptr : 0, geom);
-        runTasks(
-          ranges.map(
-            ([n, m0, m1], i): Task => [
-              'conv2d_forward_pixels',
-              out.ptr + n * outImg,
-              x.ptr + n * inImg,
-              wpack,
-              cols[i],
-              geom,
-              MB,
-              relu,
-              m0,
-              m1,
-            ],
-          ),
-        );
-      }),
+      withScratch(
+        [packN, ...ranges.map(() => MB * KK)],
+        (scratchPack, ...cols) => {
+          const wpack = packed ? packed.ptr : scratchPack;
+          if (!packed) kx.conv2d_pack_weights(wpack, filter.ptr, bias ? bias.ptr : 0, geom);
+          runTasks(
+            ranges.map(
+              ([n, m0, m1], i): Task => [
+                'conv2d_forward_pixels',
+                out.ptr + n * outImg,
+                x.ptr + n * inImg,
+                wpack,
+                cols[i],
+                geom,
+                MB,
+                relu,
+                m0,
+                m1,
+              ],
+            ),
+          );
+        },
+        false,
+      ),
     );
   } else {
-    // One task per shard of images, each with its own scratch (packed weights, im2col block).
-    conv2dForwardImages(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, geo, N, MB, relu);
+    // One task per shard of images, each with its own scratch (packed weights unless given, im2col block).
+    conv2dForwardImages(out.ptr, x.ptr, filter.ptr, bias ? bias.ptr : 0, geo, N, MB, relu, packed ? packed.ptr : 0);
   }
   recordConv(x, filter, bias, out, relu, (d, gx, gw, gb) => {
     if (gx) conv2dInputGrad(gx, d.ptr, filter.ptr, geo, N, MB);

@@ -1,6 +1,6 @@
 // matMul and dense (x · W + b, optional fused relu) over assembly/kernels/dense.ts; records backward.
 // x (N, IN), weight (IN, OUT), bias (OUT), out (N, OUT).
-import { Tensor } from '../tensor.js';
+import { type Tensor, uninitialized } from '../tensor.js';
 import { record } from '../autograd.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges, withScratch, reluMasked } from './util.js';
 import type { Task } from '../wasm/abi.js';
@@ -41,7 +41,7 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
   }
   const kx = k();
   const relu = act === 'relu' ? 1 : 0;
-  const out = new Tensor([N, OUT]);
+  const out = uninitialized([N, OUT]); // stored by the GEMM or the row kernel: no zero fill
   // Rows are cut into fixed shards (see SHARDS), each packing the weights into its own scratch.
   const shards = shardRanges(N);
   const packF = kx.pack_b_size(IN, OUT);
@@ -67,8 +67,10 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
               relu,
             ],
           ),
+          N * IN * OUT,
         );
       },
+      false,
     );
   }
   record(bias ? [x, weight, bias] : [x, weight], out, (dy, grad) => {

@@ -1,7 +1,7 @@
 // depthwiseConv2d: shape checks and geometry, then the kernels of assembly/kernels/dwconv2d.ts; records
 // its backward (input, filter, bias) on the tape. x (N, H, W, C), filter (KH, KW, C, M) as Keras'
 // depthwise_kernel, bias (C*M), out (N, OH, OW, C*M) with output channel c*M + m.
-import { Tensor } from '../tensor.js';
+import { type Tensor, uninitialized } from '../tensor.js';
 import { convGeometry, type Padding } from '../geom.js';
 import {
   expectAllFinite,
@@ -13,6 +13,7 @@ import {
   runTasks,
   SHARDS,
   shardRanges,
+  taskParts,
   withGeometry,
 } from './util.js';
 import { addShardSums, imageParts, runShards } from './shards.js';
@@ -62,16 +63,22 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
   ]);
   const kx = k();
   const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: C };
-  const out = new Tensor([N, OH, OW, K]);
+  const out = uninitialized([N, OH, OW, K]); // every output is stored, never accumulated: no zero fill
   const inImg = H * W * C * 4,
     outImg = OH * OW * K * 4;
   const shards = shardRanges(N);
   const bp = bias ? bias.ptr : 0;
+  const work = N * OH * OW * K * KH * KW;
   // [first image, images, first row, end row] per task. Too few images to go round: cut each into row
   // ranges (same bits; lets batch 1 use every thread).
   const ranges: Array<[number, number, number, number]> =
     N < SHARDS
-      ? imageParts(N, OH, Math.min(Math.ceil(SHARDS / N), OH)).map(([n, r0, r1]) => [n, 1, r0, r1])
+      ? imageParts(N, OH, Math.min(Math.ceil(SHARDS / N), OH, taskParts(work / N, SHARDS))).map(([n, r0, r1]) => [
+          n,
+          1,
+          r0,
+          r1,
+        ])
       : shards.map(([n0, nc]) => [n0, nc, 0, OH]);
   withGeometry(geo, (geom) =>
     runTasks(
@@ -89,6 +96,7 @@ export function depthwiseConv2d(x: Tensor, filter: Tensor, opts: DepthwiseConv2d
           r1,
         ],
       ),
+      work,
     ),
   );
   recordConv(x, filter, bias, out, relu, (d, gx, gw, gb) => {

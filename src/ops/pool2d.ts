@@ -1,7 +1,7 @@
 // maxPool2d / avgPool2d: geometry and checks, then assembly/kernels/pool2d.ts; records backward.
 // x (N, H, W, C) -> out (N, OH, OW, C); the global ones x (N, H, W, C) -> out (N, C).
 // Max pooling saves the argmax (int32, index into its shard of x; see maxPool2d).
-import { Tensor } from '../tensor.js';
+import { Tensor, uninitialized } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
 import { type Padding, pair, windowGeometry } from '../geom.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
@@ -42,7 +42,7 @@ function geometry(x: Tensor, opts: Pool2dOptions, what: string) {
 export function maxPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
   const what = opts.name ?? 'maxPool2d';
   const { N, H, W, C, OH, OW, geo } = geometry(x, opts, what);
-  const out = new Tensor([N, OH, OW, C]);
+  const out = uninitialized([N, OH, OW, C]); // every output (and argmax) is stored: no zero fill
   // Images are independent: one task per shard, argmax indices relative to the shard's first image
   // (the backward below uses the same shards, so the indices line up).
   const shards = shardRanges(N);
@@ -61,13 +61,14 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions = {}): Tensor {
             nc,
           ],
         ),
+        out.size * geo.KH * geo.KW,
       ),
     );
   if (!needsGrad(x)) {
-    withScratch([out.size], run);
+    withScratch([out.size], run, false);
     return out;
   }
-  const argmax = new Tensor(out.shape, 'int32');
+  const argmax = new Tensor(out.shape, 'int32', false);
   run(argmax.ptr);
   record([x], out, (dy, grad) => {
     const gx = grad(x);

@@ -8,23 +8,30 @@ import type { Geometry2d, Task } from '../wasm/abi.js';
 export type Shard = [number, number];
 
 /**
- * Runs one task per shard, each shard with its own zeroed scratch buffers of `perShard` floats, then
- * `done` (still inside the scratch's lifetime) with every shard's buffers in shard order.
+ * Runs one task per shard, each shard with its own scratch buffers of `perShard` floats (zeroed unless
+ * `zero` is false), then `done` (still inside the scratch's lifetime) with every shard's buffers in
+ * shard order.
  */
 export function runShards(
   shards: Shard[],
   perShard: number[],
   task: (shard: Shard, bufs: number[], i: number) => Task,
   done?: (bufs: number[][]) => void,
+  zero = true,
+  work = Number.POSITIVE_INFINITY,
 ): void {
   const n = perShard.length;
   withScratch(
     shards.flatMap(() => perShard),
     (...scratch) => {
       const bufs = shards.map((_, i) => scratch.slice(n * i, n * i + n));
-      runTasks(shards.map((s, i) => task(s, bufs[i]!, i)));
+      runTasks(
+        shards.map((s, i) => task(s, bufs[i]!, i)),
+        work,
+      );
       done?.(bufs);
     },
+    zero,
   );
 }
 
@@ -71,7 +78,8 @@ function imageBytes(geo: Geometry2d): [number, number] {
 
 // One task per shard of whole images of the convolution `geo`, each with its own packed weights
 // (`packN` floats) and im2col block (MB rows); `task` gets the shard's byte offsets into the
-// convolution's input and output.
+// convolution's input and output. Both buffers are written whole by the kernels before they are read,
+// so they are not zeroed.
 function imageTasks(
   geo: Geometry2d,
   N: number,
@@ -82,8 +90,13 @@ function imageTasks(
   const KK = geo.KH * geo.KW * (geo.C / geo.G);
   const [inImg, outImg] = imageBytes(geo);
   withGeometry(geo, (geom) =>
-    runShards(shardRanges(N), [packN, MB * KK], ([n0, nc], [pack, col]) =>
-      task(n0 * inImg, n0 * outImg, nc, pack!, col!, geom),
+    runShards(
+      shardRanges(N),
+      [packN, MB * KK],
+      ([n0, nc], [pack, col]) => task(n0 * inImg, n0 * outImg, nc, pack!, col!, geom),
+      undefined,
+      false,
+      N * geo.OH * geo.OW * geo.K * KK,
     ),
   );
 }
@@ -109,7 +122,8 @@ export function conv2dInputGrad(gx: number, dy: number, weight: number, geo: Geo
 
 /**
  * out = conv2d_forward of `inp` over whole images, a shard of images per task. `bias` 0 for none,
- * `relu` 1 to fuse max(x, 0) into the store.
+ * `relu` 1 to fuse max(x, 0) into the store. With `packed` (conv2d_pack_weights' output for this
+ * weight and bias) every shard reads it instead of packing its own copy.
  */
 export function conv2dForwardImages(
   out: number,
@@ -120,7 +134,22 @@ export function conv2dForwardImages(
   N: number,
   MB: number,
   relu: 0 | 1,
+  packed = 0,
 ): void {
+  if (packed) {
+    imageTasks(geo, N, MB, 0, (inOff, outOff, nc, _pack, col, geom) => [
+      'conv2d_forward_packed',
+      out + outOff,
+      inp + inOff,
+      packed,
+      col,
+      geom,
+      nc,
+      MB,
+      relu,
+    ]);
+    return;
+  }
   const packN = geo.G * k().pack_b_size(geo.KH * geo.KW * (geo.C / geo.G), geo.K / geo.G);
   imageTasks(geo, N, MB, packN, (inOff, outOff, nc, pack, col, geom) => [
     'conv2d_forward',

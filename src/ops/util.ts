@@ -30,10 +30,13 @@ export function expectFinite(x: Tensor, what: string, name: string): void {
   }
 }
 
-/** Runs fn with `floats` floats of zeroed scratch memory, released afterwards. */
-export function withScratch<T>(floats: number[], fn: (...ptrs: number[]) => T): T {
+/**
+ * Runs fn with `floats` floats of scratch memory, released afterwards: zeroed unless `zero` is false
+ * (for buffers the kernels overwrite whole before reading, such as im2col blocks and packed weights).
+ */
+export function withScratch<T>(floats: number[], fn: (...ptrs: number[]) => T, zero = true): T {
   const arena = getArena();
-  const ptrs = floats.map((n) => arena.alloc(Math.max(1, n) * 4));
+  const ptrs = floats.map((n) => arena.alloc(Math.max(1, n) * 4, zero));
   try {
     return fn(...ptrs);
   } finally {
@@ -76,9 +79,24 @@ export function shardRanges(n: number): Array<[number, number]> {
   return out;
 }
 
-/** Runs sharded kernel calls on the engine's threads. */
-export function runTasks(tasks: Task[]): void {
-  getEngine().pool.run(tasks);
+/**
+ * Multiply-adds (or like steps) a task should have to be worth handing to another thread: below
+ * ~2^16 the hand-over and the wait for the slowest thread cost more than the work (a batch-1 layer of
+ * a small CNN is often ~10^5). Running tasks on one thread or several gives the same bits.
+ */
+export const MIN_TASK_WORK = 1 << 16;
+
+/**
+ * Runs sharded kernel calls on the engine's threads; all on the calling thread when their total
+ * `work` (multiply-adds; unknown: Infinity) is too small to share.
+ */
+export function runTasks(tasks: Task[], work = Number.POSITIVE_INFINITY): void {
+  getEngine().pool.run(tasks, work < 2 * MIN_TASK_WORK);
+}
+
+/** How many pieces of at least MIN_TASK_WORK `work` makes, between 1 and `max`. */
+export function taskParts(work: number, max: number): number {
+  return Math.max(1, Math.min(max, Math.floor(work / MIN_TASK_WORK)));
 }
 
 /** dy where the fused-relu output `y` is > 0, else 0: the gradient behind a fused relu (caller disposes). */

@@ -227,8 +227,11 @@ export class ThreadPool {
     Atomics.store(this.ctrl, GEN, 0);
   }
 
-  /** Runs every task exactly once (in any order, on any thread); returns when all are done. */
-  run(tasks: Task[]): void {
+  /**
+   * Runs every task exactly once (in any order, on any thread; all on this one when `inline`);
+   * returns when all are done.
+   */
+  run(tasks: Task[], inline = false): void {
     // The types already demand every argument; this catches calls from untyped code (a forgotten
     // argument would otherwise reach the kernel as 0).
     for (const [name, ...args] of tasks) {
@@ -236,7 +239,7 @@ export class ThreadPool {
       if (arity === undefined) throw new Error(`thread pool: no kernel named ${String(name)}`);
       if (arity !== args.length) throw new Error(`thread pool: ${name} takes ${arity} arguments, got ${args.length}`);
     }
-    if (this.workers.length === 0 || tasks.length <= 1) {
+    if (inline || this.workers.length === 0 || tasks.length <= 1) {
       for (const [name, ...args] of tasks) (this.k[name] as (...a: number[]) => unknown)(...args);
       return;
     }

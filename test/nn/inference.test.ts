@@ -262,3 +262,41 @@ describe('Winograd weight transform kept by predict', () => {
     sn.setConvAlgorithm('direct');
   });
 });
+
+describe('direct-path packed weights kept by predict', () => {
+  it('give the bits of packing on every call at batches 1, 3 and 9, with groups, 1x1 and strides, and follow weight writes', () => {
+    sn.setConvAlgorithm('direct');
+    const m = track(
+      sn.sequential({
+        seed: 7,
+        layers: [
+          L.conv2d({ filters: 12, kernelSize: 3, padding: 'same', inputShape: [9, 9, 6], activation: 'relu' }),
+          L.conv2d({ filters: 12, kernelSize: 3, strides: 2, groups: 3, padding: 'same' }),
+          L.conv2d({ filters: 10, kernelSize: 1, useBias: false }), // the 1x1 case reads the image as it is
+          L.conv2d({ filters: 4, kernelSize: 2, dilationRate: 2 }),
+        ],
+      }),
+    );
+    m.build();
+    randomize(m, 200);
+    for (const n of [1, 3, 9]) {
+      const shape = [n, 9, 9, 6];
+      const x = f32(n * 486, 30 + n);
+      const p = predict(m, x, shape);
+      expect(p).toEqual(unfolded(m, x, shape));
+      expect(predict(m, x, shape)).toEqual(p); // the second call runs from the kept packing
+    }
+    const plan = (m as unknown as { plan: { steps: Map<unknown, { directPacked?: unknown }> } | null }).plan;
+    expect([...(plan?.steps.values() ?? [])].filter((s) => s.directPacked)).toHaveLength(4);
+    const shape = [3, 9, 9, 6];
+    const x = f32(3 * 486, 40);
+    const before = predict(m, x, shape);
+    // a bias is packed with its kernel: writing it through a view must be seen
+    m.layers[1]!.weights[1]!.value.view().fill(0.5);
+    const after = predict(m, x, shape);
+    expect(after).not.toEqual(before);
+    expect(after).toEqual(unfolded(m, x, shape));
+    randomize(m, 300);
+    expect(predict(m, x, shape)).toEqual(unfolded(m, x, shape));
+  });
+});
