@@ -167,10 +167,10 @@ export class Conv2D extends Layer {
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const w = args.weightValues;
-    return withActivation(this.cfg.activation, args, (activation) =>
+    return withActivation(args.fusedActivation ?? this.cfg.activation, args, (activation) =>
       conv2d(x, w ? w[0] : this.weights[0].value, {
         strides: this.cfg.strides,
-        padding: this.cfg.padding,
+        padding: args.padding ?? this.cfg.padding,
         dilationRate: this.cfg.dilationRate,
         groups: this.cfg.groups,
         bias: w ? w[1] : (this.weights[1]?.value ?? null),
@@ -270,10 +270,10 @@ export class DepthwiseConv2D extends Layer {
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const w = args.weightValues;
-    return withActivation(this.cfg.activation, args, (activation) =>
+    return withActivation(args.fusedActivation ?? this.cfg.activation, args, (activation) =>
       depthwiseConv2d(x, w ? w[0] : this.weights[0].value, {
         strides: this.cfg.strides,
-        padding: this.cfg.padding,
+        padding: args.padding ?? this.cfg.padding,
         dilationRate: this.cfg.dilationRate,
         bias: w ? w[1] : (this.weights[1]?.value ?? null),
         activation,

@@ -4,7 +4,12 @@
 //   (b − mean)·γ/√(var+ε) + β, and the BatchNormalization is skipped;
 // - a Conv2D that runs Winograd in inference keeps its filter's transform (per tile size), and one
 //   on the direct path keeps its filter and bias packed for the GEMM (which predict would otherwise
-//   repack on every call, once per shard).
+//   repack on every call, once per shard);
+// - a ZeroPadding2D whose only reader is a 'valid' Conv2D or DepthwiseConv2D becomes that
+//   convolution's own padding (the kernels read zeros for taps outside the image: no padded copy);
+// - a plain relu (Activation('relu'), or ReLU without a cap, slope or threshold) whose input comes
+//   only from a linear Conv2D or DepthwiseConv2D (after any folded BatchNormalization) is fused into
+//   the convolution's output store.
 // Training, evaluate and the layers' own calls are unchanged. A plan is valid for one value of the
 // global weights version, bumped by every optimizer step of Model, setWeights and model loading (and by
 // weightsChanged() for code writing weights otherwise), for one conv-algorithm default, and while no view
@@ -58,8 +63,25 @@ export interface PlannedStep {
   winogradPacked?: WinogradPacked;
   /** The direct path's packed filter and bias. */
   directPacked?: DirectPacked;
-  /** The step is an identity here (a BatchNormalization folded into the step before it). */
+  /** Explicit padding [[top, bottom], [left, right]] replacing the layer's (a ZeroPadding2D taken in). */
+  padding?: [[number, number], [number, number]];
+  /** A relu fused into the output store (the relu step after it is skipped). */
+  activation?: 'relu';
+  /**
+   * The step is an identity here (a BatchNormalization folded into the step before it, a relu fused
+   * into it, or a ZeroPadding2D taken into the convolution after it).
+   */
   skip?: boolean;
+}
+
+const CONVS = new Set(['Conv2D', 'DepthwiseConv2D']);
+
+// A relu that a convolution's fused store computes exactly: max(x, 0).
+function plainRelu(l: Layer): boolean {
+  if (l.className === 'Activation') return (l as unknown as { act: string }).act === 'relu';
+  if (l.className !== 'ReLU') return false;
+  const r = l as unknown as { maxValue: number | null; negativeSlope: number; threshold: number };
+  return r.maxValue === null && r.negativeSlope === 0 && r.threshold === 0;
 }
 
 const FOLDABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense']);
@@ -82,19 +104,39 @@ export class InferencePlan {
     for (const o of outputs) readers.set(o, (readers.get(o) ?? 0) + 1);
     const byInput = new Map<number, Step>();
     for (const st of steps) if (st.inputs.length === 1) byInput.set(st.inputs[0]!, st);
+    // the one step reading `slot`, if exactly one step (and no model output) reads it
+    const soleReader = (slot: number): Step | undefined => (readers.get(slot) === 1 ? byInput.get(slot) : undefined);
     try {
       for (const st of steps) {
-        const next = byInput.get(st.output);
+        if (st.layer.className !== 'ZeroPadding2D') continue;
+        const conv = soleReader(st.output);
+        const pad = (st.layer as unknown as { padding: [[number, number], [number, number]] }).padding;
+        if (conv && this.takesPadding(conv, pad)) {
+          this.merge(conv, { padding: pad });
+          this.merge(st, { skip: true });
+        }
+      }
+      for (const st of steps) {
+        const next = soleReader(st.output);
         let kernel = st.layer.weights[0]?.value ?? null;
         let bias = st.layer.weights[1]?.value ?? null;
-        if (next && readers.get(st.output) === 1 && this.foldable(st, next)) {
+        let tail = st; // the step whose output is the layer's result once a BatchNormalization is folded
+        if (next && this.foldable(st, next)) {
           const [w, b] = this.fold(st, next);
-          this.steps.set(st, { weights: [w, b] });
-          this.steps.set(next, { skip: true });
+          this.merge(st, { weights: [w, b] });
+          this.merge(next, { skip: true });
           kernel = w;
           bias = b;
+          tail = next;
         }
         if (kernel) this.pack(st, kernel, bias);
+        const relu = soleReader(tail.output);
+        if (CONVS.has(st.layer.className) && (cfgOf(st.layer).activation ?? 'linear') === 'linear' && relu) {
+          if (plainRelu(relu.layer) && relu.inputs.length === 1) {
+            this.merge(st, { activation: 'relu' });
+            this.merge(relu, { skip: true });
+          }
+        }
       }
       for (const [st, planned] of this.steps) {
         if (planned.skip || !planned.weights) continue;
@@ -119,6 +161,24 @@ export class InferencePlan {
   get current(): boolean {
     if (this.key !== InferencePlan.keyNow()) return false;
     return this.sources.every(([t, n]) => !t.isDisposed && t.viewCount === n);
+  }
+
+  private merge(st: Step, p: PlannedStep): void {
+    this.steps.set(st, { ...this.steps.get(st), ...p });
+  }
+
+  // A 'valid' convolution takes a zero padding as its own when each side is less than its window
+  // (then every output still sees at least one pixel of the image, as the kernels assume).
+  private takesPadding(conv: Step, pad: [[number, number], [number, number]]): boolean {
+    if (!CONVS.has(conv.layer.className)) return false;
+    const cfg = cfgOf(conv.layer);
+    if (cfg.padding !== 'valid') return false;
+    const [KH, KW] = cfg.kernelSize as [number, number];
+    const [DH, DW] = (cfg.dilationRate as [number, number] | undefined) ?? [1, 1];
+    const [[t, b], [l, r]] = pad;
+    const eh = (KH - 1) * DH + 1,
+      ew = (KW - 1) * DW + 1;
+    return t < eh && b < eh && l < ew && r < ew;
   }
 
   private watch(t: Tensor): void {

@@ -43,6 +43,10 @@ export interface CallArgs {
   winogradPacked?: WinogradPacked;
   /** @internal Inference plan: the kernel and bias packed for the direct GEMM, made once. */
   directPacked?: DirectPacked;
+  /** @internal Inference plan: explicit padding of a convolution that took in the ZeroPadding2D before it. */
+  padding?: [[number, number], [number, number]];
+  /** @internal Inference plan: a relu fused into a linear convolution's store (the relu layer after it skipped). */
+  fusedActivation?: 'relu';
 }
 
 /**

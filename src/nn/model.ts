@@ -647,6 +647,8 @@ export class Model {
           weightValues: p?.weights,
           winogradPacked: p?.winogradPacked,
           directPacked: p?.directPacked,
+          padding: p?.padding,
+          fusedActivation: p?.activation,
         },
       );
     }

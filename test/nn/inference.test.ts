@@ -300,3 +300,52 @@ describe('direct-path packed weights kept by predict', () => {
     expect(predict(m, x, shape)).toEqual(unfolded(m, x, shape));
   });
 });
+
+describe('zero paddings and relus taken into the convolutions by predict', () => {
+  const maxDiff = (a: Float32Array, b: Float32Array) => {
+    expect(a.length).toBe(b.length);
+    let d = 0;
+    for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    return d;
+  };
+  const net = (seed: number) =>
+    sn.sequential({
+      seed,
+      layers: [
+        L.zeroPadding2D({
+          padding: [
+            [1, 2],
+            [2, 1],
+          ],
+          inputShape: [9, 9, 4],
+        }),
+        L.conv2d({ filters: 8, kernelSize: 3, strides: 2 }),
+        L.activation({ activation: 'relu' }),
+        L.zeroPadding2D({ padding: 1 }),
+        L.depthwiseConv2d({ kernelSize: 3 }),
+        L.reLU(),
+        L.zeroPadding2D({ padding: 1 }),
+        L.conv2d({ filters: 6, kernelSize: 3 }), // stride 1: Winograd under 'auto'
+        L.reLU({ maxValue: 6 }), // a capped relu stays a layer of its own
+        L.zeroPadding2D({ padding: 3 }), // wider than the 3x3 window: stays a layer of its own
+        L.conv2d({ filters: 3, kernelSize: 3 }),
+      ],
+    });
+  for (const algorithm of ['direct', 'auto'] as const) {
+    it(`give the layers' own outputs exactly ('${algorithm}')`, () => {
+      sn.setConvAlgorithm(algorithm);
+      const m = track(net(8));
+      m.build();
+      randomize(m, 400);
+      for (const n of [1, 5]) {
+        const shape = [n, 9, 9, 4];
+        const x = f32(n * 324, 50 + n);
+        expect(maxDiff(predict(m, x, shape), unfolded(m, x, shape))).toBe(0);
+      }
+      const plan = (m as unknown as { plan: { steps: Map<{ layer: sn.Layer }, Record<string, unknown>> } }).plan;
+      const skipped = [...plan.steps].filter(([, p]) => p.skip).map(([st]) => st.layer.name);
+      expect(skipped.sort()).toEqual(['activation', 're_lu', 'zero_padding2d', 'zero_padding2d_1', 'zero_padding2d_2']);
+      sn.setConvAlgorithm('direct');
+    });
+  }
+});

@@ -96,7 +96,12 @@ describe('arena use of the model API', () => {
     const model = tinyModel(4);
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     model.trainOnBatch(batch(0).x, batch(0).y); // creates the optimizer state
+    const beforePlan = arena.liveBytes;
+    // the first predict makes the inference plan (the convolution's packed weights), kept by the model
+    model.predict(data.x, { batchSize: 10 }).dispose();
     const live = arena.liveBytes;
+    expect(live - beforePlan).toBeGreaterThan(0);
+    expect(live - beforePlan).toBeLessThan(4 * model.countParams() + 4096);
     const p = model.predict(data.x, { batchSize: 10 });
     expect(p.shape).toEqual([96, 3]);
     expect(arena.liveBytes - live).toBe(96 * 3 * 4);
