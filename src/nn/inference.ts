@@ -9,7 +9,7 @@
 //   convolution's own padding (the kernels read zeros for taps outside the image: no padded copy);
 // - a plain relu (Activation('relu'), or ReLU without a cap, slope or threshold) whose input comes
 //   only from a linear Conv2D or DepthwiseConv2D (after any folded BatchNormalization) is fused into
-//   the convolution's output store.
+//   the convolution's output store, and one after an Add (a residual block's) is applied in place.
 // Training, evaluate and the layers' own calls are unchanged. A plan is valid for one value of the
 // global weights version, bumped by every optimizer step of Model, setWeights and model loading (and by
 // weightsChanged() for code writing weights otherwise), for one conv-algorithm default, and while no view
@@ -131,11 +131,9 @@ export class InferencePlan {
         }
         if (kernel) this.pack(st, kernel, bias);
         const relu = soleReader(tail.output);
-        if (CONVS.has(st.layer.className) && (cfgOf(st.layer).activation ?? 'linear') === 'linear' && relu) {
-          if (plainRelu(relu.layer) && relu.inputs.length === 1) {
-            this.merge(st, { activation: 'relu' });
-            this.merge(relu, { skip: true });
-          }
+        if (relu && relu.inputs.length === 1 && plainRelu(relu.layer) && this.fusesRelu(st)) {
+          this.merge(st, { activation: 'relu' });
+          this.merge(relu, { skip: true });
         }
       }
       for (const [st, planned] of this.steps) {
@@ -161,6 +159,12 @@ export class InferencePlan {
   get current(): boolean {
     if (this.key !== InferencePlan.keyNow()) return false;
     return this.sources.every(([t, n]) => !t.isDisposed && t.viewCount === n);
+  }
+
+  // A linear convolution fuses a relu into its store; an Add applies it in place to its own output.
+  private fusesRelu(st: Step): boolean {
+    if (st.layer.className === 'Add') return true;
+    return CONVS.has(st.layer.className) && (cfgOf(st.layer).activation ?? 'linear') === 'linear';
   }
 
   private merge(st: Step, p: PlannedStep): void {

@@ -348,4 +348,34 @@ describe('zero paddings and relus taken into the convolutions by predict', () =>
       sn.setConvAlgorithm('direct');
     });
   }
+
+  it("a residual block's relu after the Add is applied in place, and one whose output two layers read is fused", () => {
+    const inp = sn.input({ shape: [6, 6, 8] });
+    const c1 = L.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }).apply(inp) as sn.SymbolicTensor;
+    const r1 = L.activation({ activation: 'relu' }).apply(c1) as sn.SymbolicTensor; // read by c2 and the Add
+    const c2 = L.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }).apply(r1) as sn.SymbolicTensor;
+    const sum = L.add().apply([c2, r1]) as sn.SymbolicTensor;
+    const out = L.reLU().apply(sum) as sn.SymbolicTensor;
+    const g = track(sn.model({ inputs: inp, outputs: out }));
+    randomize(g, 500);
+    const x = f32(3 * 288, 60);
+    const rng = new sn.Rng(1);
+    const want = sn.tidy(() =>
+      sn.noGrad(() => {
+        const [l1, a1, l2, add, relu] = g.layers.filter((l) => l.className !== 'InputLayer');
+        const y1 = a1!.callFor([l1!.callFor([sn.tensor(x, [3, 6, 6, 8])], { training: false, rng })], {
+          training: false,
+          rng,
+        });
+        const y2 = l2!.callFor([y1], { training: false, rng });
+        return relu!.callFor([add!.callFor([y2, y1], { training: false, rng })], { training: false, rng }).dataSync();
+      }),
+    );
+    const got = predict(g, x, [3, 6, 6, 8]);
+    expect(got).toEqual(want);
+    expect(got.some((v) => v === 0) && got.every((v) => v >= 0)).toBe(true); // the relu did run
+    const plan = (g as unknown as { plan: { steps: Map<{ layer: sn.Layer }, Record<string, unknown>> } }).plan;
+    const fused = [...plan.steps].filter(([, p]) => p.activation).map(([st]) => st.layer.className);
+    expect(fused.sort()).toEqual(['Add', 'Conv2D']);
+  });
 });
