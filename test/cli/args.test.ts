@@ -34,6 +34,8 @@ describe('parseTrainArgs', () => {
     expect(o.out).toBe(join(process.cwd(), 'x'));
     expect(parseTrainArgs(['--lr', '.5'], 200).lr).toBe(0.5);
     expect(parseTrainArgs([], 200).threads).toBe(MAX_CLI_THREADS);
+    expect(parseTrainArgs([], 2).convAlgorithm).toBe('direct');
+    expect(parseTrainArgs(['--conv-algorithm', 'auto'], 2).convAlgorithm).toBe('auto');
   });
 
   const bad: Array<[string[], string]> = [
@@ -54,6 +56,7 @@ describe('parseTrainArgs', () => {
     [['--threads', '999'], `--threads must be an integer from 1 to ${MAX_CLI_THREADS}, got "999"`],
     [['--threads', '0'], `--threads must be an integer from 1 to ${MAX_CLI_THREADS}, got "0"`],
     [['--out', ' '], '--out must be a path, got " "'],
+    [['--conv-algorithm', 'fft'], '--conv-algorithm must be one of direct, auto, winograd, got "fft"'],
   ];
   for (const [args, msg] of bad) {
     it(`refuses ${args.join(' ')}`, () => {
@@ -89,4 +92,33 @@ describe('simdnet train refuses bad flags before any work', () => {
     expect(lines).toEqual([]);
     expect(await readdir(dir)).toEqual([]);
   });
+});
+
+describe('simdnet train --conv-algorithm', () => {
+  // The seed model's 5x5(32) and 3x3(64) layers run Winograd F(2,3) under 'auto': a different rounding
+  // of the same training, so the loss moves a little but not far.
+  async function jsonRun(extra: string[]): Promise<Record<string, unknown>> {
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...a) => {
+      lines.push(a.join(' '));
+    });
+    try {
+      const tiny = ['--train-limit', '256', '--test-limit', '128', '--epochs', '1', '--batch-size', '32'];
+      const out = join(dir, `algo-${extra.join('-') || 'default'}`);
+      expect(await main(['train', ...tiny, '--threads', '1', '--out', out, '--json', ...extra])).toBe(0);
+      await rm(out, { recursive: true, force: true });
+    } finally {
+      log.mockRestore();
+    }
+    return JSON.parse(lines[lines.length - 1]!);
+  }
+  it("'auto' trains with Winograd (a different rounding, about the same loss) and says so in --json", async () => {
+    const direct = await jsonRun([]);
+    const auto = await jsonRun(['--conv-algorithm', 'auto']);
+    expect(direct.conv_algorithm).toBe('direct');
+    expect(auto.conv_algorithm).toBe('auto');
+    const [a, b] = [auto.test_loss as number, direct.test_loss as number];
+    expect(a).not.toBe(b);
+    expect(Math.abs(a - b)).toBeLessThan(0.02 * b);
+  }, 120_000);
 });
