@@ -25,3 +25,19 @@
 @inline export function relu1(x: f32): f32 {
   return x < 0 ? <f32>0 : x;
 }
+
+// The activations a kernel's store can apply, by code: 0 none, 1 relu, 2 relu6 = min(relu(x), 6)
+// (pmin(x, 6) = 6 < x ? 6 : x; the scalar form is the same select).
+// @ts-ignore: decorator
+@inline export function act4(x: v128, act: i32): v128 {
+  if (act == 0) return x;
+  const r = f32x4.pmax(x, f32x4.splat(0));
+  return act == 2 ? f32x4.pmin(r, f32x4.splat(6)) : r;
+}
+
+// @ts-ignore: decorator
+@inline export function act1(x: f32, act: i32): f32 {
+  if (act == 0) return x;
+  const r: f32 = x < 0 ? <f32>0 : x;
+  return act == 2 && <f32>6 < r ? <f32>6 : r;
+}

@@ -13,7 +13,7 @@
 //
 // Backward functions ACCUMULATE into dinp / dweight / dbias; the caller zeroes them once per step.
 
-import { gemm, pack_b, pack_b_size, GEMM_ACC, GEMM_RELU } from "./gemm";
+import { gemm, pack_b, pack_b_size, act_flags, GEMM_ACC } from "./gemm";
 import { geometry, Geometry2d } from "../geometry";
 import { add_into, bias_backward } from "./elementwise";
 
@@ -170,7 +170,7 @@ export function conv2d_pack_weights(wpack: usize, weight: usize, bias: usize, ge
   for (; o < bytes; o += 4) store<u32>(dst + o, 0);
 }
 
-// out (N,OH,OW,K) = conv(inp, weight) + bias, relu if `relu`.
+// out (N,OH,OW,K) = conv(inp, weight) + bias, then the activation `relu` (0 none, 1 relu, 2 relu6).
 // wpack: G * pack_b_size(KH*KW*C/G, K/G) floats of scratch; cols: MB*KH*KW*C/G floats of scratch.
 export function conv2d_forward(out: usize, inp: usize, weight: usize, bias: usize, wpack: usize, cols: usize,
   geom: usize, N: i32, MB: i32, relu: i32): void {
@@ -183,7 +183,7 @@ export function conv2d_forward(out: usize, inp: usize, weight: usize, bias: usiz
 export function conv2d_forward_packed(out: usize, inp: usize, wpack: usize, cols: usize,
   geom: usize, N: i32, MB: i32, relu: i32): void {
   const g = geometry(geom);
-  const flags = relu ? GEMM_RELU : 0;
+  const flags = act_flags(relu);
   const direct = is_direct(g);
   const M = g.OH * g.OW;
   // The direct path needs no blocking: the GEMM streams the image itself.
@@ -201,7 +201,7 @@ export function conv2d_forward_packed(out: usize, inp: usize, wpack: usize, cols
 export function conv2d_forward_pixels(out: usize, inp: usize, wpack: usize, cols: usize,
   geom: usize, MB: i32, relu: i32, m0: i32, m1: i32): void {
   const g = geometry(geom);
-  const flags = relu ? GEMM_RELU : 0;
+  const flags = act_flags(relu);
   const direct = is_direct(g);
   for (let m = m0; m < m1; m += MB) forward_rows(out, inp, wpack, cols, g, m, min(MB, m1 - m), direct, flags);
 }

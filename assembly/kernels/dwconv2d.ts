@@ -13,7 +13,7 @@
 // Backward functions ACCUMULATE into dinp / dweight; the caller zeroes them once per step.
 
 import { geometry, Geometry2d } from "../geometry";
-import { madd, relu1, relu4 } from "../simd";
+import { act1, act4, madd } from "../simd";
 import { bias_backward } from "./elementwise";
 
 // First tap index t in [0, T) with base + t*D >= 0 (base may be negative).
@@ -57,7 +57,7 @@ import { bias_backward } from "./elementwise";
         }
         xr += rx; wr += rw;
       }
-      if (relu) { a0 = relu4(a0); a1 = relu4(a1); a2 = relu4(a2); a3 = relu4(a3); }
+      if (relu) { a0 = act4(a0, relu); a1 = act4(a1, relu); a2 = act4(a2, relu); a3 = act4(a3, relu); }
       v128.store(o + off, a0); v128.store(o + off, a1, 16);
       v128.store(o + off, a2, 32); v128.store(o + off, a3, 48);
     }
@@ -73,7 +73,7 @@ import { bias_backward } from "./elementwise";
         }
         xr += rx; wr += rw;
       }
-      v128.store(o + off, relu ? relu4(a0) : a0);
+      v128.store(o + off, act4(a0, relu));
     }
   }
   for (; c < C; c++) {
@@ -88,7 +88,7 @@ import { bias_backward } from "./elementwise";
       }
       xr += rx; wr += rw;
     }
-    store<f32>(o + off, relu ? relu1(a) : a);
+    store<f32>(o + off, act1(a, relu));
   }
 }
 
@@ -124,7 +124,7 @@ import { bias_backward } from "./elementwise";
         }
         xr += rx; wr += rw;
       }
-      if (relu) { p0 = relu4(p0); p1 = relu4(p1); q0 = relu4(q0); q1 = relu4(q1); }
+      if (relu) { p0 = act4(p0, relu); p1 = act4(p1, relu); q0 = act4(q0, relu); q1 = act4(q1, relu); }
       v128.store(o + off, p0); v128.store(o + off, p1, 16);
       v128.store(o + step + off, q0); v128.store(o + step + off, q1, 16);
     }
@@ -148,12 +148,13 @@ function pixel_mx(o: usize, xp0: usize, wp0: usize, bias: usize, C: i32, M: i32,
         }
         xr += rx; wr += rw;
       }
-      store<f32>(o + (<usize>j << 2), relu ? relu1(a) : a);
+      store<f32>(o + (<usize>j << 2), act1(a, relu));
     }
   }
 }
 
-// out rows r0 .. r1-1 of each of the N images = dwconv(inp, weight) + bias (bias may be 0), relu if `relu`.
+// out rows r0 .. r1-1 of each of the N images = dwconv(inp, weight) + bias (bias may be 0), then the
+// activation `relu` (0 none, 1 relu, 2 relu6).
 // Every output value is computed on its own, so cutting images into row ranges gives the same bits
 // (this is what lets a batch of 1 use several threads).
 export function dwconv2d_forward(out: usize, inp: usize, weight: usize, bias: usize, geom: usize,

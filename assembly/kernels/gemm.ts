@@ -16,6 +16,13 @@ import { madd_gemm, relu1, relu4 } from "../simd";
 
 export const GEMM_ACC: i32 = 1; // accumulate into C instead of starting from the bias row
 export const GEMM_RELU: i32 = 2; // apply relu before storing
+export const GEMM_RELU6: i32 = 4; // with GEMM_RELU: then min(x, 6) (relu6)
+
+// The GEMM flags of a kernel's activation code (0 none, 1 relu, 2 relu6).
+// @ts-ignore: decorator
+@inline export function act_flags(act: i32): i32 {
+  return act == 2 ? GEMM_RELU | GEMM_RELU6 : act == 1 ? GEMM_RELU : 0;
+}
 
 // Floats needed by pack_b's output for a (K, N) matrix.
 export function pack_b_size(K: i32, N: i32): i32 {
@@ -118,6 +125,13 @@ export function gemm(c: usize, a: usize, w: usize, M: i32, N: i32, K: i32, rsa: 
     vacc2x0123 = relu4(vacc2x0123); vacc2x4567 = relu4(vacc2x4567);
     vacc3x0123 = relu4(vacc3x0123); vacc3x4567 = relu4(vacc3x4567);
   }
+  if (flags & GEMM_RELU6) {
+    const six = f32x4.splat(6);
+    vacc0x0123 = f32x4.pmin(vacc0x0123, six); vacc0x4567 = f32x4.pmin(vacc0x4567, six);
+    vacc1x0123 = f32x4.pmin(vacc1x0123, six); vacc1x4567 = f32x4.pmin(vacc1x4567, six);
+    vacc2x0123 = f32x4.pmin(vacc2x0123, six); vacc2x4567 = f32x4.pmin(vacc2x4567, six);
+    vacc3x0123 = f32x4.pmin(vacc3x0123, six); vacc3x4567 = f32x4.pmin(vacc3x4567, six);
+  }
   if (nc == 8) {
     v128.store(c3, vacc3x0123); v128.store(c3, vacc3x4567, 16);
     v128.store(c2, vacc2x0123); v128.store(c2, vacc2x4567, 16);
@@ -164,6 +178,7 @@ export function gemm(c: usize, a: usize, w: usize, M: i32, N: i32, K: i32, rsa: 
         wp += 32;
       }
       if (flags & GEMM_RELU) acc = relu1(acc);
+      if ((flags & GEMM_RELU6) && <f32>6 < acc) acc = 6;
       store<f32>(cr + jB, acc);
     }
   }

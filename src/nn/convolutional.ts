@@ -69,8 +69,14 @@ function windowOutput(
   return [g.OH, g.OW];
 }
 
-// The conv ops fuse relu into their output store; any other activation runs after them.
-function withActivation(act: ActivationName, args: CallArgs, conv: (fused: 'linear' | 'relu') => Tensor): Tensor {
+// The conv ops fuse relu into their output store; any other activation runs after them. The inference
+// plan may give a linear layer the relu or relu6 that follows it to fuse.
+function withActivation(
+  act: ActivationName,
+  args: CallArgs,
+  conv: (fused: 'linear' | 'relu' | 'relu6') => Tensor,
+): Tensor {
+  if (args.fusedActivation && act === 'linear') return conv(args.fusedActivation);
   const y = conv(act === 'relu' ? 'relu' : 'linear');
   return act === 'relu' ? y : applyActivation(y, act, args);
 }
@@ -167,7 +173,7 @@ export class Conv2D extends Layer {
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const w = args.weightValues;
-    return withActivation(args.fusedActivation ?? this.cfg.activation, args, (activation) =>
+    return withActivation(this.cfg.activation, args, (activation) =>
       conv2d(x, w ? w[0] : this.weights[0].value, {
         strides: this.cfg.strides,
         padding: args.padding ?? this.cfg.padding,
@@ -270,7 +276,7 @@ export class DepthwiseConv2D extends Layer {
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const w = args.weightValues;
-    return withActivation(args.fusedActivation ?? this.cfg.activation, args, (activation) =>
+    return withActivation(this.cfg.activation, args, (activation) =>
       depthwiseConv2d(x, w ? w[0] : this.weights[0].value, {
         strides: this.cfg.strides,
         padding: args.padding ?? this.cfg.padding,

@@ -7,9 +7,9 @@
 //   repack on every call, once per shard);
 // - a ZeroPadding2D whose only reader is a 'valid' Conv2D or DepthwiseConv2D becomes that
 //   convolution's own padding (the kernels read zeros for taps outside the image: no padded copy);
-// - a plain relu (Activation('relu'), or ReLU without a cap, slope or threshold) whose input comes
-//   only from a linear Conv2D or DepthwiseConv2D (after any folded BatchNormalization) is fused into
-//   the convolution's output store, and one after an Add (a residual block's) is applied in place.
+// - a relu or relu6 (Activation, or ReLU without slope or threshold) whose input comes only from a
+//   linear Conv2D or DepthwiseConv2D (after any folded BatchNormalization) is fused into the
+//   convolution's output store, and a relu after an Add (a residual block's) is applied in place.
 // Training, evaluate and the layers' own calls are unchanged. A plan is valid for one value of the
 // global weights version, bumped by every optimizer step of Model, setWeights and model loading (and by
 // weightsChanged() for code writing weights otherwise), for one conv-algorithm default, and while no view
@@ -65,8 +65,8 @@ export interface PlannedStep {
   directPacked?: DirectPacked;
   /** Explicit padding [[top, bottom], [left, right]] replacing the layer's (a ZeroPadding2D taken in). */
   padding?: [[number, number], [number, number]];
-  /** A relu fused into the output store (the relu step after it is skipped). */
-  activation?: 'relu';
+  /** A relu or relu6 fused into the output store (the step after it is skipped). */
+  activation?: 'relu' | 'relu6';
   /**
    * The step is an identity here (a BatchNormalization folded into the step before it, a relu fused
    * into it, or a ZeroPadding2D taken into the convolution after it).
@@ -76,12 +76,17 @@ export interface PlannedStep {
 
 const CONVS = new Set(['Conv2D', 'DepthwiseConv2D']);
 
-// A relu that a convolution's fused store computes exactly: max(x, 0).
-function plainRelu(l: Layer): boolean {
-  if (l.className === 'Activation') return (l as unknown as { act: string }).act === 'relu';
-  if (l.className !== 'ReLU') return false;
+// The relu a convolution's fused store computes exactly, max(x, 0) or min(max(x, 0), 6), that the
+// layer `l` is; null if it is something else.
+function reluKind(l: Layer): 'relu' | 'relu6' | null {
+  if (l.className === 'Activation') {
+    const a = (l as unknown as { act: string }).act;
+    return a === 'relu' || a === 'relu6' ? a : null;
+  }
+  if (l.className !== 'ReLU') return null;
   const r = l as unknown as { maxValue: number | null; negativeSlope: number; threshold: number };
-  return r.maxValue === null && r.negativeSlope === 0 && r.threshold === 0;
+  if (r.negativeSlope !== 0 || r.threshold !== 0) return null;
+  return r.maxValue === null ? 'relu' : r.maxValue === 6 ? 'relu6' : null;
 }
 
 const FOLDABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense']);
@@ -131,8 +136,9 @@ export class InferencePlan {
         }
         if (kernel) this.pack(st, kernel, bias);
         const relu = soleReader(tail.output);
-        if (relu && relu.inputs.length === 1 && plainRelu(relu.layer) && this.fusesRelu(st)) {
-          this.merge(st, { activation: 'relu' });
+        const kind = relu && relu.inputs.length === 1 ? reluKind(relu.layer) : null;
+        if (relu && kind && this.fuses(st, kind)) {
+          this.merge(st, { activation: kind });
           this.merge(relu, { skip: true });
         }
       }
@@ -161,10 +167,12 @@ export class InferencePlan {
     return this.sources.every(([t, n]) => !t.isDisposed && t.viewCount === n);
   }
 
-  // A linear convolution fuses a relu into its store; an Add applies it in place to its own output.
-  private fusesRelu(st: Step): boolean {
-    if (st.layer.className === 'Add') return true;
-    return CONVS.has(st.layer.className) && (cfgOf(st.layer).activation ?? 'linear') === 'linear';
+  // A linear convolution fuses a relu into its store, and a relu6 unless it runs Winograd (whose
+  // kernels fuse relu only); an Add applies a relu in place to its own output.
+  private fuses(st: Step, kind: 'relu' | 'relu6'): boolean {
+    if (st.layer.className === 'Add') return kind === 'relu';
+    if (!CONVS.has(st.layer.className) || (cfgOf(st.layer).activation ?? 'linear') !== 'linear') return false;
+    return kind === 'relu' || !this.steps.get(st)?.winogradPacked;
   }
 
   private merge(st: Step, p: PlannedStep): void {

@@ -45,8 +45,8 @@ export interface CallArgs {
   directPacked?: DirectPacked;
   /** @internal Inference plan: explicit padding of a convolution that took in the ZeroPadding2D before it. */
   padding?: [[number, number], [number, number]];
-  /** @internal Inference plan: a relu fused into a linear convolution's store (the relu layer after it skipped). */
-  fusedActivation?: 'relu';
+  /** @internal Inference plan: a relu (relu6) fused into a linear convolution's store, the layer after it skipped. */
+  fusedActivation?: 'relu' | 'relu6';
 }
 
 /**

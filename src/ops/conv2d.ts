@@ -40,8 +40,8 @@ export interface Conv2dOptions {
   dilationRate?: number | [number, number];
   /** Groups (Keras): C and K split into this many independent convolutions; default 1. */
   groups?: number;
-  /** 'relu' fuses max(x, 0) into the output store. */
-  activation?: 'linear' | 'relu';
+  /** 'relu' fuses max(x, 0) into the output store; 'relu6' min(max(x, 0), 6), when no gradient is recorded. */
+  activation?: 'linear' | 'relu' | 'relu6';
   /** 'direct', 'winograd' or 'auto' (see {@link ConvAlgorithm}); default: the one of setConvAlgorithm. */
   algorithm?: ConvAlgorithm;
   /** Winograd output tile m of F(m x m, 3x3), 2 or 4; default: the one of setConvAlgorithm. */
@@ -142,7 +142,8 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     );
   }
   const training = needsGrad(x) || needsGrad(filter) || (bias !== null && needsGrad(bias));
-  const tile = plain ? winogradTileFor(what, opts.algorithm, opts.winogradTile, geo, training) : 0;
+  // the Winograd kernels fuse relu but not relu6
+  const tile = plain && relu !== 2 ? winogradTileFor(what, opts.algorithm, opts.winogradTile, geo, training) : 0;
   if (tile) return conv2dWinograd(x, filter, bias, geo, relu === 1, tile, opts.winogradPacked);
   const MB = blockRows(KK, OH * OW);
   // every output is stored by the (non-accumulating) GEMM of its image or pixel range: no zero fill

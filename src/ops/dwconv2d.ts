@@ -29,8 +29,8 @@ export interface DepthwiseConv2dOptions {
   dilationRate?: number | [number, number];
   /** Bias of shape [C*M]. */
   bias?: Tensor | null;
-  /** 'relu' fuses max(x, 0) into the output store. */
-  activation?: 'linear' | 'relu';
+  /** 'relu' fuses max(x, 0) into the output store; 'relu6' min(max(x, 0), 6), when no gradient is recorded. */
+  activation?: 'linear' | 'relu' | 'relu6';
   /** Name used in error messages (a layer passes its own). */
   name?: string;
   /** @internal Skip the NaN/Infinity scan of the inputs. */

@@ -122,7 +122,7 @@ export function conv2dInputGrad(gx: number, dy: number, weight: number, geo: Geo
 
 /**
  * out = conv2d_forward of `inp` over whole images, a shard of images per task. `bias` 0 for none,
- * `relu` 1 to fuse max(x, 0) into the store. With `packed` (conv2d_pack_weights' output for this
+ * `relu` 1 (2) to fuse relu (relu6) into the store. With `packed` (conv2d_pack_weights' output for this
  * weight and bias) every shard reads it instead of packing its own copy.
  */
 export function conv2dForwardImages(
@@ -133,7 +133,7 @@ export function conv2dForwardImages(
   geo: Geometry2d,
   N: number,
   MB: number,
-  relu: 0 | 1,
+  relu: 0 | 1 | 2,
   packed = 0,
 ): void {
   if (packed) {

@@ -1,6 +1,6 @@
 // Shared checks and scratch memory for the ops.
 import { Tensor } from '../tensor.js';
-import { record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { show } from '../show.js';
 import { getArena } from '../wasm/arena.js';
 import { getEngine } from '../wasm/bindings.js';
@@ -115,12 +115,15 @@ export function expectBias(bias: Tensor | null | undefined, K: number, what: str
   return bias;
 }
 
-/** The activation a convolution fuses into its store, 'linear' (default) or 'relu', as the kernels' flag. */
-export function fusedRelu(act: unknown, what: string): 0 | 1 {
+/**
+ * The activation a convolution fuses into its store, 'linear' (default), 'relu' or 'relu6', as the
+ * kernels' code (0, 1, 2).
+ */
+export function fusedRelu(act: unknown, what: string): 0 | 1 | 2 {
   const a = act ?? 'linear';
-  if (a !== 'linear' && a !== 'relu')
-    throw new Error(`${what}: activation must be 'linear' or 'relu', got ${show(act)}`);
-  return a === 'relu' ? 1 : 0;
+  if (a !== 'linear' && a !== 'relu' && a !== 'relu6')
+    throw new Error(`${what}: activation must be 'linear', 'relu' or 'relu6', got ${show(act)}`);
+  return a === 'relu6' ? 2 : a === 'relu' ? 1 : 0;
 }
 
 /** Throws if any of the named inputs holds NaN or ±Infinity (skipped where a layer checked the data already). */
@@ -138,9 +141,11 @@ export function recordConv(
   weight: Tensor,
   bias: Tensor | null,
   out: Tensor,
-  relu: 0 | 1,
+  relu: 0 | 1 | 2,
   back: (d: Tensor, gx: number, gw: number, gb: number) => void,
 ): void {
+  if (relu === 2 && (needsGrad(x) || needsGrad(weight) || (bias !== null && needsGrad(bias))))
+    throw new Error("a fused 'relu6' has no backward here: apply it as a layer of its own when training");
   record(bias ? [x, weight, bias] : [x, weight], out, (dy, grad) => {
     const masked = relu ? reluMasked(dy, out) : null;
     back(masked ?? dy, grad(x), grad(weight), bias ? grad(bias) : 0);

@@ -486,3 +486,31 @@ describe('conv2d small batches: same bits as inside a large batch', () => {
     });
   }
 });
+
+describe("conv2d with a fused 'relu6' (inference)", () => {
+  it('is min(max(y, 0), 6) of the linear output, bit for bit, on both the pixel and the image paths', () => {
+    const rng = makeRng(616);
+    const w = sn.tensor(Float32Array.from(rng.fill(3 * 3 * 5 * 13, -2, 2)), [3, 3, 5, 13]);
+    const b = sn.tensor(Float32Array.from(rng.fill(13, -2, 2)), [13]);
+    for (const [n, algorithm] of [
+      [1, 'direct'],
+      [5, 'direct'],
+      [5, 'winograd'], // the Winograd kernels fuse relu only: relu6 runs the direct path
+    ] as const) {
+      const x = sn.tensor(Float32Array.from(rng.fill(n * 7 * 9 * 5, -2, 2)), [n, 7, 9, 5]);
+      const lin = sn.conv2d(x, w, { bias: b, padding: 'same', algorithm: 'direct' });
+      const y = sn.conv2d(x, w, { bias: b, padding: 'same', activation: 'relu6', algorithm });
+      const want = Float32Array.from(lin.dataSync(), (v) => Math.min(Math.max(v, 0), 6));
+      const got = y.dataSync();
+      expect(got.some((v) => v === 6) && got.some((v) => v === 0)).toBe(true); // both bounds are hit
+      expect(got).toEqual(want);
+      for (const t of [x, lin, y]) t.dispose();
+    }
+    // it has no backward: training must keep relu6 a layer of its own
+    const xg = sn.tensor(Float32Array.from(rng.fill(7 * 9 * 5, -2, 2)), [1, 7, 9, 5]);
+    expect(() => sn.grads((wt) => sn.sum(sn.conv2d(xg, wt!, { activation: 'relu6' })))([w])).toThrow(
+      /fused 'relu6' has no backward/,
+    );
+    for (const t of [w, b, xg]) t.dispose();
+  });
+});

@@ -277,3 +277,25 @@ describe('depthwiseConv2d vs ref (forward, dx, dw, db)', () => {
     x.dispose();
   });
 });
+
+describe("depthwiseConv2d with a fused 'relu6' (inference)", () => {
+  it('is min(max(y, 0), 6) of the linear output, bit for bit, in every lane loop and with a depth multiplier', () => {
+    const rng = makeRng(617);
+    // 21 channels: the 16-, 4- and 1-lane loops; stride 1 takes the two-pixel path, stride 2 the other
+    for (const [C, M, strides] of [
+      [21, 1, 1],
+      [21, 1, 2],
+      [3, 2, 1],
+    ] as const) {
+      const w = sn.tensor(Float32Array.from(rng.fill(3 * 3 * C * M, -2, 2)), [3, 3, C, M]);
+      const b = sn.tensor(Float32Array.from(rng.fill(C * M, -2, 2)), [C * M]);
+      const x = sn.tensor(Float32Array.from(rng.fill(2 * 8 * 9 * C, -2, 2)), [2, 8, 9, C]);
+      const lin = sn.depthwiseConv2d(x, w, { bias: b, strides, padding: 'same' });
+      const y = sn.depthwiseConv2d(x, w, { bias: b, strides, padding: 'same', activation: 'relu6' });
+      const got = y.dataSync();
+      expect(got.some((v) => v === 6) && got.some((v) => v === 0)).toBe(true);
+      expect(got).toEqual(Float32Array.from(lin.dataSync(), (v) => Math.min(Math.max(v, 0), 6)));
+      for (const t of [w, b, x, lin, y]) t.dispose();
+    }
+  });
+});

@@ -305,7 +305,7 @@ describe('bad input -> a clear Error, never a wasm trap', () => {
         [3, 3, 1, 1],
       ],
       (x, f) => sn.conv2d(x!, f!, { activation: 'tanh' as 'relu' }),
-      /activation must be 'linear' or 'relu', got "tanh"/,
+      /activation must be 'linear', 'relu' or 'relu6', got "tanh"/,
     );
     withT([[2, 3]], (x) => sn.grads((t) => sn.relu(t!))([x!]), /f must return a scalar, got shape \[2,3\]/);
     withT([[0]], (x) => sn.mean(x!), /mean: the input is empty/);
