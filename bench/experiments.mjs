@@ -2,9 +2,12 @@
 // Measures the CLI's experiment targets from its own --json lines, wall time from spawn to exit:
 //   1. `simdnet train --model fast` for 5 seeds: each ≥ 99.0 % test accuracy within 30 s wall
 //      (data loading included), and the mean over the seeds ≥ 99.0 %;
-//   2. a 12-trial `simdnet sweep` on a 10,000-image training subset within 10 minutes.
-// Prints each figure with ✓ or ✗. Not part of npm test (about 5 minutes on an idle 2-core machine).
-// Usage: node bench/experiments.mjs [--seeds N] [--skip-fast] [--skip-sweep] [--keep DIR]
+//   2. a 12-trial `simdnet sweep` on a 10,000-image training subset within 10 minutes;
+//   3. `simdnet train --model accurate` (seed 1; --accurate-seeds N for more): ≥ 99.6 % test accuracy
+//      within 15 minutes wall.
+// Prints each figure with ✓ or ✗. Not part of npm test (about 10 minutes on an idle 2-core machine).
+// Usage: node bench/experiments.mjs [--seeds N] [--accurate-seeds N] [--skip-fast] [--skip-sweep]
+//        [--skip-accurate] [--keep DIR]
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -17,6 +20,8 @@ const { values: o } = parseArgs({
     seeds: { type: 'string', default: '5' },
     'skip-fast': { type: 'boolean' },
     'skip-sweep': { type: 'boolean' },
+    'accurate-seeds': { type: 'string', default: '1' },
+    'skip-accurate': { type: 'boolean' },
     keep: { type: 'string' },
   },
 });
@@ -106,6 +111,27 @@ if (!o['skip-sweep']) {
     `sweep: ${json.trials.length} trials on 10,000 training images in ${wall.toFixed(0)} s wall ` +
       `(target 12 in ≤ 600 s); best ${(json.best.test_accuracy * 100).toFixed(2)} %; results in ${out}`,
   );
+}
+if (!o['skip-accurate']) {
+  for (let seed = 1; seed <= Number(o['accurate-seeds']); seed++) {
+    const { json, wall } = await runCli([
+      'train',
+      '--model',
+      'accurate',
+      '--seed',
+      String(seed),
+      '--out',
+      join(root, `accurate-${seed}`),
+      '--overwrite',
+      '--json',
+    ]);
+    check(
+      json.test_accuracy >= 0.996 && wall <= 900,
+      `accurate seed ${seed}: ${(json.test_accuracy * 100).toFixed(2)} % on ${json.test_examples} test images, ` +
+        `${wall.toFixed(1)} s wall (training ${json.seconds.toFixed(1)} s, ${json.cpu_seconds?.toFixed(1)} CPU s; ` +
+        `target ≥ 99.60 %, ≤ 900 s; load ${loadavg()[0].toFixed(1)})`,
+    );
+  }
 }
 if (!o.keep) await rm(root, { recursive: true, force: true });
 process.exit(failed > 0 ? 1 : 0);

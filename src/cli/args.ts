@@ -61,7 +61,8 @@ export interface ModelChoice {
   padding?: 'valid' | 'same';
   activation?: ActivationName;
   dropout?: number;
-  batchNorm: boolean;
+  /** undefined: the preset's choice. */
+  batchNorm?: boolean;
 }
 
 /** What one training run does, all checked: shared by `train` and every trial of `sweep`. */
@@ -172,7 +173,9 @@ export function runSettings(v: Partial<Record<RunFlag, string>>): RunSettings {
     if (knob) throw new Error(`--${knob} rewrites a preset (${PRESETS.join(', ')}); edit the JSON file ${m} instead`);
   }
   const t = presetTraining(preset ?? 'seed');
-  const sw = (name: RunFlag) => choice(v[name], name, ['on', 'off'], 'off') === 'on';
+  // A switch left out keeps the preset's choice (the accurate preset has batch norm and augmentation).
+  const sw = (name: RunFlag) =>
+    v[name] === undefined ? undefined : choice(v[name], name, ['on', 'off'] as const, 'off') === 'on';
   const filters = filtersFlag(v.filters);
   if (preset && Array.isArray(filters) && filters.length !== presetConvCount(preset))
     throw new Error(
@@ -197,7 +200,7 @@ export function runSettings(v: Partial<Record<RunFlag, string>>): RunSettings {
     lrSchedule: choice(v['lr-schedule'], 'lr-schedule', LR_SCHEDULES, t.lrSchedule),
     labelSmoothing: fractionFlag(v['label-smoothing'], 'label-smoothing', t.labelSmoothing),
     weightDecay: fractionFlag(v['weight-decay'], 'weight-decay', 0.004, 1e6),
-    augment: sw('augment'),
+    augment: sw('augment') ?? t.augment ?? false,
     seed: intFlag(v.seed, 'seed', 1, 0, 2 ** 32 - 1),
   };
 }
@@ -225,9 +228,14 @@ export function parseTrainArgs(argv: string[], defaultThreads: number, now = new
       threads: { type: 'string' },
       'conv-algorithm': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      ...Object.fromEntries(SWITCH_FLAGS.map((f) => [`no-${f}`, { type: 'boolean' as const }])),
     },
   });
   const o = values as Record<string, string | boolean | undefined>;
+  for (const f of SWITCH_FLAGS) {
+    if (o[f] && o[`no-${f}`]) throw new Error(`--${f} and --no-${f} contradict each other; give one`);
+    if (o[`no-${f}`]) o[f] = false;
+  }
   for (const k of ['data', 'out'] as const) {
     if (o[k] !== undefined && (o[k] as string).trim() === '')
       throw new Error(`--${k} must be a path, got ${show(o[k])}`);

@@ -26,7 +26,7 @@ import { importCommand, loadAnyModel, summaryCommand } from './import.js';
 
 const presetLines = sn.PRESETS.map((p) => {
   const t = sn.presetTraining(p);
-  return `                       ${p.padEnd(7)} ${presetDescription(p)};\n                               ${t.epochs} epoch${t.epochs > 1 ? 's' : ''}, batch ${t.batchSize}, ${t.optimizer} lr ${t.lr}${t.beta1 !== undefined ? ` β ${t.beta1}/${t.beta2}` : ''}, schedule ${t.lrSchedule}`;
+  return `                       ${p.padEnd(8)} ${presetDescription(p)};\n                                ${t.epochs} epoch${t.epochs > 1 ? 's' : ''}, batch ${t.batchSize}, ${t.optimizer} lr ${t.lr}${t.beta1 !== undefined ? ` β ${t.beta1}/${t.beta2}` : ''}, schedule ${t.lrSchedule}${t.labelSmoothing > 0 ? `, label smoothing ${t.labelSmoothing}` : ''}${t.augment ? ', augmented' : ''}`;
 }).join('\n');
 
 /** The flags describing one run, shared by `train --help` and `sweep --help`. */
@@ -40,8 +40,10 @@ ${presetLines}
   --padding P          valid | same, for every convolution
   --activation A       of every convolution and hidden dense layer: ${CLI_ACTIVATIONS.join(', ')}
   --dropout R          dropout rate in [0, 1) after every pooling and hidden dense layer
-  --batch-norm         batch normalisation after every convolution (before its activation)
-  --augment            random shifts, rotations and zooms in front of the preset, in training only
+  --batch-norm         batch normalisation after every convolution (before its activation);
+                       --no-batch-norm (sweep: --batch-norm off) removes a preset's (accurate)
+  --augment            random shifts (±10 %), rotations (±0.03 turn) and zooms (±10 %) in front of
+                       the preset, in training only; --no-augment (sweep: --augment off) removes a preset's
  training (defaults: the preset's):
   --epochs N           epochs
   --batch-size N       batch size
@@ -150,7 +152,8 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   model.summary(say);
   say(
     `training: ${o.epochs} epoch${o.epochs > 1 ? 's' : ''}, batch ${batchSize}, ${o.optimizer} lr ${o.lr}, ` +
-      `schedule ${o.lrSchedule}${o.labelSmoothing > 0 ? `, label smoothing ${o.labelSmoothing}` : ''}`,
+      `schedule ${o.lrSchedule}${o.labelSmoothing > 0 ? `, label smoothing ${o.labelSmoothing}` : ''}` +
+      `${o.augment ? ', augmented' : ''}`,
   );
 
   // Ctrl-C: stop after the current batch and still write what was trained; a second one exits.
@@ -249,6 +252,7 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
         lr: o.lr,
         lr_schedule: o.lrSchedule,
         label_smoothing: o.labelSmoothing,
+        augment: o.augment,
         wall_seconds: (performance.now() - started) / 1000,
         // CPU time of every thread of the process: on a machine shared with other work, wall time
         // says more about the neighbours than about this run.

@@ -7,7 +7,7 @@ import type { Layer, ActivationName } from './layer.js';
 import { show } from '../show.js';
 
 /** The names of the ready-made architectures. */
-export const PRESETS = ['seed', 'fast', 'lenet5'] as const;
+export const PRESETS = ['seed', 'fast', 'lenet5', 'accurate'] as const;
 export type PresetName = (typeof PRESETS)[number];
 
 type Block =
@@ -18,6 +18,10 @@ type Block =
 interface PresetSpec {
   blocks: Block[];
   activation: ActivationName;
+  /** Batch normalisation after every convolution unless the caller says otherwise (default false). */
+  batchNorm?: boolean;
+  /** Momentum of those batch normalisations' moving statistics (default Keras' 0.99). */
+  batchNormMomentum?: number;
   description: string;
 }
 
@@ -57,6 +61,13 @@ const SPECS: Record<PresetName, PresetSpec> = {
     activation: 'tanh',
     description: 'LeNet-5: conv5x5(6) same, avg pool, conv5x5(16), avg pool, dense 120, dense 84 (tanh)',
   },
+  accurate: {
+    blocks: [conv(32, 5, 'valid'), maxPool, conv(64, 3, 'valid'), conv(64, 3, 'valid'), maxPool, dense(256)],
+    activation: 'relu',
+    batchNorm: true,
+    batchNormMomentum: 0.9,
+    description: 'conv5x5(32), pool, 2x conv3x3(64), pool, dense 256, batch norm after every convolution',
+  },
 };
 
 /** Training settings a preset comes with (each overridable by a CLI flag). */
@@ -70,6 +81,8 @@ export interface PresetTraining {
   beta2?: number;
   lrSchedule: 'none' | 'onecycle' | 'cosine' | 'step';
   labelSmoothing: number;
+  /** Random shifts, rotations and zooms in front of the model, in training only (the CLI's --augment). */
+  augment?: boolean;
 }
 
 const TRAINING: Record<PresetName, PresetTraining> = {
@@ -85,6 +98,15 @@ const TRAINING: Record<PresetName, PresetTraining> = {
     labelSmoothing: 0.1,
   },
   lenet5: { epochs: 5, batchSize: 128, optimizer: 'adam', lr: 0.001, lrSchedule: 'none', labelSmoothing: 0 },
+  accurate: {
+    epochs: 8,
+    batchSize: 128,
+    optimizer: 'adam',
+    lr: 0.005,
+    lrSchedule: 'onecycle',
+    labelSmoothing: 0.1,
+    augment: true,
+  },
 };
 
 /** One sentence describing each preset (for --help). */
@@ -121,7 +143,7 @@ export interface PresetOptions {
   activation?: ActivationName;
   /** Dropout rate after every pooling layer and hidden dense layer (0: none). */
   dropout?: number;
-  /** Batch normalisation after every convolution, before its activation. */
+  /** Batch normalisation after every convolution, before its activation (undefined: the preset's choice). */
   batchNorm?: boolean;
   /** Layers placed before the preset's own (e.g. augmentation); the first must carry the inputShape. */
   prepend?: Layer[];
@@ -147,7 +169,8 @@ export function presetModel(name: PresetName, opts: PresetOptions = {}): Sequent
   if (opts.dropout !== undefined && !(opts.dropout >= 0 && opts.dropout < 1))
     throw new Error(`${what}: dropout must be in [0, 1), got ${show(opts.dropout)}`);
   const act = opts.activation ?? spec.activation;
-  const bn = opts.batchNorm ?? false;
+  const bn = opts.batchNorm ?? spec.batchNorm ?? false;
+  const bnConfig = spec.batchNormMomentum === undefined ? {} : { momentum: spec.batchNormMomentum };
   const drop = opts.dropout ?? 0;
   const inputShape = opts.inputShape ?? [28, 28, 1];
   const L = layers;
@@ -175,7 +198,7 @@ export function presetModel(name: PresetName, opts: PresetOptions = {}): Sequent
       const first = out.length === 0 ? { inputShape } : {};
       if (bn) {
         out.push(L.conv2d({ filters, kernelSize: k, padding, ...first }));
-        out.push(L.batchNormalization());
+        out.push(L.batchNormalization(bnConfig));
         out.push(L.activation({ activation: act }));
       } else out.push(L.conv2d({ filters, kernelSize: k, padding, activation: act, ...first }));
       ci++;

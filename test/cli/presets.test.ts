@@ -31,6 +31,39 @@ async function run(args: string[]): Promise<{ code: number; out: string[]; err: 
   }
 }
 
+// The accurate preset as README documents it (augmentation layers, when present, come first).
+const ACCURATE_LAYERS = [
+  'Conv2D',
+  'BatchNormalization',
+  'Activation',
+  'MaxPooling2D',
+  'Conv2D',
+  'BatchNormalization',
+  'Activation',
+  'Conv2D',
+  'BatchNormalization',
+  'Activation',
+  'MaxPooling2D',
+  'Flatten',
+  'Dense',
+  'Dense',
+];
+const ACCURATE_CONVS = [
+  [32, [5, 5], 'valid'],
+  [64, [3, 3], 'valid'],
+  [64, [3, 3], 'valid'],
+];
+const ACCURATE_PARAMS = 321866;
+const ACCURATE_TRAINING = {
+  epochs: 8,
+  batchSize: 128,
+  optimizer: 'adam',
+  lr: 0.005,
+  lrSchedule: 'onecycle',
+  labelSmoothing: 0.1,
+  augment: true,
+};
+
 const build = (flags: Record<string, string>) => buildModel(runSettings(flags), [28, 28, 1], 10);
 const convs = (m: sn.Model) =>
   m.layers.filter((l) => l.className === 'Conv2D').map((l) => l.getConfig() as never as Record<string, unknown>);
@@ -102,7 +135,9 @@ describe('architecture flags', () => {
     expect(() => runSettings({ dropout: '1' })).toThrow(/--dropout must be a number from 0/);
     expect(() => runSettings({ 'lr-schedule': 'exp' })).toThrow(/--lr-schedule must be one of none, onecycle/);
     expect(() => runSettings({ optimizer: 'adagrad' })).toThrow(/--optimizer must be one of adam, adamw, sgd, rmsprop/);
-    expect(() => runSettings({ model: 'vgg' })).toThrow(/--model must be one of seed, fast, lenet5 or a .json/);
+    expect(() => runSettings({ model: 'vgg' })).toThrow(
+      /--model must be one of seed, fast, lenet5, accurate or a .json/,
+    );
     expect(() => runSettings({ model: 'x.json', 'kernel-size': '3' })).toThrow(/--kernel-size rewrites a preset/);
     await expect(build({ model: 'fast', 'kernel-size': '13' })).rejects.toThrow(
       /layer conv2d_1 \(Conv2D\) has a 13x13 kernel but meets a 8x8 feature map with padding 'valid'/,
@@ -136,6 +171,33 @@ describe('architecture flags', () => {
     for (const f of RUN_FLAGS) expect(text, f).toContain(`--${f}`);
     for (const p of sn.PRESETS) expect(text).toContain(p);
     expect(parseTrainArgs(['--batch-norm', '--model', 'fast'], 2).model.batchNorm).toBe(true);
+  });
+
+  it('accurate: batch norm (momentum 0.9) after each convolution, augmentation on, both switchable off', async () => {
+    const m = await build({ model: 'accurate' });
+    const names = m.layers.map((l) => l.className);
+    const body = augmentAvailable() ? names.slice(names.findIndex((n) => !n.startsWith('Random'))) : names;
+    if (augmentAvailable()) expect(names[0]).toMatch(/^Random/);
+    expect(body).toEqual(ACCURATE_LAYERS);
+    expect(convs(m).map((c) => [c.filters, c.kernelSize, c.padding])).toEqual(ACCURATE_CONVS);
+    const bns = m.layers.filter((l) => l.className === 'BatchNormalization');
+    expect(bns.map((l) => (l.getConfig() as { momentum: number }).momentum)).toEqual(bns.map(() => 0.9));
+    expect(m.countParams()).toBe(ACCURATE_PARAMS);
+    expect(runSettings({ model: 'accurate' })).toMatchObject(ACCURATE_TRAINING);
+    // Switched off: the plain convolutions of the same widths, nothing in front.
+    const plain = await build({ model: 'accurate', 'batch-norm': 'off', augment: 'off' });
+    expect(plain.layers.map((l) => l.className)).toEqual(
+      ACCURATE_LAYERS.filter((n) => n !== 'BatchNormalization' && n !== 'Activation'),
+    );
+    expect(parseTrainArgs(['--model', 'accurate', '--no-augment', '--no-batch-norm'], 2)).toMatchObject({
+      augment: false,
+      model: { batchNorm: false },
+    });
+    expect(() => parseTrainArgs(['--augment', '--no-augment'], 2)).toThrow(/--augment and --no-augment contradict/);
+    // Other presets keep theirs off unless asked.
+    expect(runSettings({ model: 'fast' }).augment).toBe(false);
+    m.dispose();
+    plain.dispose();
   });
 
   it('--augment is refused unless the augmentation layers exist', async () => {
@@ -195,6 +257,27 @@ describe('short runs', () => {
       /maps \[32,32,1\] to \[10\], but the data needs \[28,28,1\] to \[10\]/,
     );
   }, 120_000);
+
+  it('accurate trains on a subset and reports its settings', async () => {
+    const out = join(dir, 'accurate');
+    const r = await run(['train', '--model', 'accurate', ...tiny, '--out', out]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out[r.out.length - 1]);
+    expect(j).toMatchObject({
+      model: 'accurate',
+      parameters: ACCURATE_PARAMS,
+      epochs: 1,
+      train_examples: 512,
+      test_examples: 256,
+      augment: augmentAvailable(),
+      label_smoothing: ACCURATE_TRAINING.labelSmoothing,
+      lr_schedule: 'onecycle',
+    });
+    for (const k of ['test_accuracy', 'test_loss', 'seconds', 'wall_seconds', 'cpu_seconds'])
+      expect(Number.isFinite(j[k]), k).toBe(true);
+    // Chance is 10 %.
+    expect(j.test_accuracy).toBeGreaterThan(0.3);
+  }, 60_000);
 
   it('--optimizer, --lr-schedule and --label-smoothing reach the run', async () => {
     const out = join(dir, 'adamw');
