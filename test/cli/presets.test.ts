@@ -240,7 +240,6 @@ describe('short runs', () => {
       expect(results[p].model).toBe(p);
       expect(JSON.parse(await readFile(join(out, 'model.json'), 'utf8')).format).toBe('simdnet-architecture');
     }
-    // Chance is 10 %: one epoch on 512 images is far above it for the two small presets.
     expect(results.fast.test_accuracy).toBeGreaterThan(0.5);
     expect(results.lenet5.test_accuracy).toBeGreaterThan(0.5);
     expect(results.fast.parameters).toBe(212682);
@@ -275,7 +274,6 @@ describe('short runs', () => {
     });
     for (const k of ['test_accuracy', 'test_loss', 'seconds', 'wall_seconds', 'cpu_seconds'])
       expect(Number.isFinite(j[k]), k).toBe(true);
-    // Chance is 10 %.
     // one short epoch on 512 images only shows the run works; the accuracy target is bench/experiments.mjs's
     expect(j.test_accuracy).toBeGreaterThanOrEqual(0);
     expect(j.test_accuracy).toBeLessThanOrEqual(1);
