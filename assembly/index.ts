@@ -20,7 +20,7 @@ export { permute_forward, permute_backward } from "./kernels/permute";
 export { batchnorm_stats_sum, batchnorm_stats_sqdev, batchnorm_stats_reduce, batchnorm_invstd, batchnorm_update_moving,
   batchnorm_forward, batchnorm_backward_sums, batchnorm_backward_reduce, batchnorm_backward_input } from "./kernels/batchnorm";
 export { sgd_step, adam_step, adamw_step, rmsprop_step, lr_step_decay, lr_cosine_decay, lr_anneal } from "./kernels/optim";
-export { binary_forward, binary_backward, sum_all, add_scalar, add_into, bias_backward, scale, find_nonfinite, zero_fill } from "./kernels/elementwise";
+export { binary_forward, binary_backward, sum_all, add_scalar, add_into, bias_backward, scale, find_nonfinite, zero_fill, copy_into } from "./kernels/elementwise";
 export { merge_binary_forward, merge_binary_backward, concat_forward, concat_backward } from "./kernels/merge";
 export { mse_forward, mse_backward, mae_forward, mae_backward, bce_forward, bce_backward } from "./kernels/loss";
 

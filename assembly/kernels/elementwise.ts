@@ -102,6 +102,12 @@ export function find_nonfinite(x: usize, n: i32): i32 {
   return -1;
 }
 
+// dst[0..n) <- src[0..n) (n floats): one native memory.copy, so that a copy between tensors is a
+// kernel call like any other (predict's kernel traces replay kernel calls only).
+export function copy_into(dst: usize, src: usize, n: i32): void {
+  memory.copy(dst, src, <usize>n << 2);
+}
+
 // bytes at p <- 0. The arena zeroes every block it hands out; a JS TypedArray.fill over a shared
 // memory takes V8's slow element-by-element path, while this is one native memory.fill.
 export function zero_fill(p: usize, bytes: usize): void {

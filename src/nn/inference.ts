@@ -10,6 +10,10 @@
 // - a relu or relu6 (Activation, or ReLU without slope or threshold) whose input comes only from a
 //   linear Conv2D or DepthwiseConv2D (after any folded BatchNormalization) is fused into the
 //   convolution's output store, and a relu after an Add (a residual block's) is applied in place.
+// A predict call of fewer than SHARDS images (a latency call), on a model made only of the layer
+// classes of TRACEABLE, records its kernel calls once per batch size and replays them from then on
+// (ops/trace.ts): the same kernels on the same arguments, so the same bits, without the layers' and
+// ops' JavaScript between them, which is most of the time of a small model's call.
 // Training, evaluate and the layers' own calls are unchanged. A plan is valid for one value of the
 // global weights version, bumped by every optimizer step of Model, setWeights and model loading (and by
 // weightsChanged() for code writing weights otherwise), for one conv-algorithm default, and while no view
@@ -18,6 +22,48 @@ import { keep, type Tensor, tensor } from '../tensor.js';
 import { getConvAlgorithm, winogradPack, winogradTileFor, type WinogradPacked } from '../ops/winograd.js';
 import { conv2dPack, type DirectPacked } from '../ops/conv2d.js';
 import type { Layer } from './layer.js';
+import type { KernelTrace } from '../ops/trace.js';
+
+/**
+ * Layer classes whose inference call writes tensor data through kernel calls only (JavaScript writes
+ * at most metadata into memory it allocated), so a forward made of them can be replayed from a
+ * kernel trace. Not here, for example: Slice and LogSoftmax (computed in JavaScript), Dropout in
+ * training, the random preprocessing layers.
+ */
+const TRACEABLE = new Set([
+  'Conv2D',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'BatchNormalization',
+  'Activation',
+  'ReLU',
+  'Softmax',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'Pool2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'ZeroPadding2D',
+  'Flatten',
+  'Reshape',
+  'Permute',
+  'Dense',
+  'Dropout',
+  'Add',
+  'Concatenate',
+]);
+
+/** Most memory a kernel trace may keep: its forward's allocations (a trace reuses none of them). */
+export const TRACE_MAX_BYTES = 32 * 2 ** 20;
+
+/** predict's replayable forward of one batch size: the trace and where its inputs and outputs live. */
+export interface TracedForward {
+  trace: KernelTrace;
+  /** Byte addresses of the inputs (N, ...) to write before a replay. */
+  inputs: number[];
+  /** Byte addresses of the outputs to read after it. */
+  outputs: number[];
+}
 
 let version = 0;
 
@@ -101,9 +147,18 @@ export class InferencePlan {
   private readonly key: string;
   // The weights the plan derived data from, with their view counts once it was made.
   private readonly sources: Array<[Tensor, number]> = [];
+  /** Whether every layer is TRACEABLE (predict may then replay kernel traces). */
+  readonly traceable: boolean;
+  // Traces by batch size (null: recording gave none), and every weight the traces read, with its
+  // view count when they were recorded.
+  private readonly traces = new Map<number, TracedForward | null>();
+  private readonly layers: Layer[];
+  private traceWeights: Array<[Tensor, number]> = [];
 
   constructor(steps: readonly Step[], outputs: readonly number[]) {
     this.key = InferencePlan.keyNow();
+    this.traceable = steps.every((st) => TRACEABLE.has(st.layer.className));
+    this.layers = steps.map((st) => st.layer);
     const readers = new Map<number, number>();
     for (const st of steps) for (const i of st.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
     for (const o of outputs) readers.set(o, (readers.get(o) ?? 0) + 1);
@@ -173,6 +228,34 @@ export class InferencePlan {
     if (st.layer.className === 'Add') return kind === 'relu';
     if (!CONVS.has(st.layer.className) || (cfgOf(st.layer).activation ?? 'linear') !== 'linear') return false;
     return kind === 'relu' || !this.steps.get(st)?.winogradPacked;
+  }
+
+  /**
+   * The trace of a forward of `count` images: undefined when there is none yet (record one and
+   * {@link setTrace} it), null when the model could not be traced. Traces are dropped when a weight
+   * was viewed (a write may have gone through the view) since they were recorded.
+   */
+  trace(count: number): TracedForward | null | undefined {
+    if (this.traces.size > 0 && !this.traceWeights.every(([t, n]) => !t.isDisposed && t.viewCount === n)) {
+      this.disposeTraces();
+    }
+    return this.traces.get(count);
+  }
+
+  /** Keeps `t` (or null: no trace) as the trace of `count` images; the plan disposes it. */
+  setTrace(count: number, t: TracedForward | null): void {
+    this.traces.get(count)?.trace.dispose();
+    if (this.traces.size === 0) {
+      this.traceWeights = this.layers.flatMap((l) =>
+        [...l.weights, ...l.stateWeights].map((w): [Tensor, number] => [w.value, w.value.viewCount]),
+      );
+    }
+    this.traces.set(count, t);
+  }
+
+  private disposeTraces(): void {
+    for (const t of this.traces.values()) t?.trace.dispose();
+    this.traces.clear();
   }
 
   private merge(st: Step, p: PlannedStep): void {
@@ -266,6 +349,7 @@ export class InferencePlan {
 
   /** Frees the folded weights and transforms. */
   dispose(): void {
+    this.disposeTraces();
     for (const t of this.owned) t.dispose();
     this.owned.length = 0;
     this.steps.clear();

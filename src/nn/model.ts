@@ -32,7 +32,9 @@ import {
   toSource,
 } from './data.js';
 import { StepGuard } from './guard.js';
-import { InferencePlan, inferencePlanEnabled, weightsChanged } from './inference.js';
+import { InferencePlan, inferencePlanEnabled, TRACE_MAX_BYTES, weightsChanged } from './inference.js';
+import { KernelTrace } from '../ops/trace.js';
+import { SHARDS } from '../ops/util.js';
 import { countBinary, countCorrect } from './metrics.js';
 import {
   BATCH_OPTIONS,
@@ -1024,14 +1026,35 @@ export class Model {
       const plan = this.inferencePlan();
       for (let start = 0; start < n; start += batchSize) {
         const count = Math.min(batchSize, n - start);
-        tidy(() => {
-          const xb = xs.map((src) => {
-            const t = new Tensor([count, ...src.rowShape]);
-            src.gather(idx, start, count, t.view());
-            return t;
+        // a forward of the batch, its outputs copied into outs; the input and output addresses
+        const run = () =>
+          tidy(() => {
+            const xb = xs.map((src) => {
+              const t = new Tensor([count, ...src.rowShape], 'float32', false);
+              src.gather(idx, start, count, t.view());
+              return t;
+            });
+            const ys = this.forward(xb, false, false, plan);
+            ys.forEach((y, i) => outs[i].view().set(y.view(), start * rowSizes[i]));
+            return { inputs: xb.map((t) => t.ptr), outputs: ys.map((y) => y.ptr) };
           });
-          this.forward(xb, false, false, plan).forEach((y, i) => outs[i].view().set(y.view(), start * rowSizes[i]));
-        });
+        const traced = plan?.traceable && count < SHARDS ? plan.trace(count) : null;
+        if (traced) {
+          const f = getArena().f32();
+          xs.forEach((src, i) => {
+            const p = traced.inputs[i]! >>> 2;
+            src.gather(idx, start, count, f.subarray(p, p + count * src.rowSize));
+          });
+          traced.trace.replay();
+          const g = getArena().f32();
+          traced.outputs.forEach((ptr, i) => {
+            const p = ptr >>> 2;
+            outs[i].view().set(g.subarray(p, p + count * rowSizes[i]), start * rowSizes[i]);
+          });
+        } else if (traced === undefined) {
+          const r = KernelTrace.record(run, TRACE_MAX_BYTES);
+          plan!.setTrace(count, r.trace && { trace: r.trace, ...r.result });
+        } else run();
       }
     });
     return Array.isArray(x) ? outs : outs[0];

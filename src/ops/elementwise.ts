@@ -120,8 +120,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (size !== x.size)
     throw new Error(`reshape: cannot reshape [${x.shape}] (${x.size} elements) to [${shape}] (${size} elements)`);
   const kx = k();
-  const out = new Tensor(s);
-  out.view().set(x.view());
+  const out = new Tensor(s, 'float32', false);
+  kx.copy_into(out.ptr, x.ptr, x.size);
   record([x], out, (dy, grad) => {
     const gx = grad(x);
     if (gx) kx.add_into(gx, dy.ptr, x.size);

@@ -52,13 +52,17 @@ export function broadcastBinary(op: MergeOp, a: Tensor, b: Tensor): Tensor {
   const kx = k();
   const out = new Tensor(shape);
   const withMeta = (fn: (d: number, sa: number, sb: number) => void) =>
-    withScratch([rank, rank, rank], (d, sa, sb) => {
-      const i32 = getArena().i32();
-      i32.set(dims, d >>> 2);
-      i32.set(as, sa >>> 2);
-      i32.set(bs, sb >>> 2);
-      fn(d, sa, sb);
-    });
+    withScratch(
+      [rank, rank, rank],
+      (d, sa, sb) => {
+        const i32 = getArena().i32();
+        i32.set(dims, d >>> 2);
+        i32.set(as, sa >>> 2);
+        i32.set(bs, sb >>> 2);
+        fn(d, sa, sb);
+      },
+      false,
+    );
   if (out.size > 0) withMeta((d, sa, sb) => kx.merge_binary_forward(out.ptr, a.ptr, b.ptr, d, sa, sb, rank, OPS[op]));
   record([a, b], out, (dy, grad) => {
     const ga = grad(a),

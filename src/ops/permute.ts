@@ -42,7 +42,7 @@ export function permute(x: Tensor, perm: readonly number[], name = 'permute'): T
   const meta = [...dims, ...perm.map((p) => strides[p])];
   const withMeta = (fn: (m: number) => void) => {
     const arena = getArena();
-    const m = arena.alloc(meta.length * 4);
+    const m = arena.alloc(meta.length * 4, false); // written whole below
     try {
       arena.i32().set(meta, m >>> 2);
       fn(m);

@@ -4,10 +4,12 @@ import { needsGrad, record } from '../autograd.js';
 import { show } from '../show.js';
 import { getArena } from '../wasm/arena.js';
 import { getEngine } from '../wasm/bindings.js';
+import { recordingKernels, recordTasks } from './trace.js';
 import { GEOMETRY2D_BYTES, writeGeometry2d, type Geometry2d, type KernelExports, type Task } from '../wasm/abi.js';
 
+/** The kernel exports ops call (the recording ones while a kernel trace records: see trace.ts). */
 export function k(): KernelExports {
-  return getEngine().k;
+  return recordingKernels() ?? getEngine().k;
 }
 
 /** Throws unless x is a live float32 tensor of the given rank. */
@@ -50,7 +52,7 @@ export function withScratch<T>(floats: number[], fn: (...ptrs: number[]) => T, z
  */
 export function withGeometry<T>(g: Geometry2d, fn: (geom: number) => T): T {
   const arena = getArena();
-  const ptr = arena.alloc(GEOMETRY2D_BYTES);
+  const ptr = arena.alloc(GEOMETRY2D_BYTES, false); // written whole below
   try {
     writeGeometry2d(arena.i32(), ptr, g);
     return fn(ptr);
@@ -92,7 +94,9 @@ export const MIN_TASK_WORK = 1 << 18;
  * `work` (multiply-adds; unknown: Infinity) is too small to share.
  */
 export function runTasks(tasks: Task[], work = Number.POSITIVE_INFINITY): void {
-  getEngine().pool.run(tasks, work < 2 * MIN_TASK_WORK);
+  const inline = work < 2 * MIN_TASK_WORK;
+  recordTasks(tasks, inline);
+  getEngine().pool.run(tasks, inline);
 }
 
 /** How many pieces of at least MIN_TASK_WORK `work` makes, between 1 and `max`. */

@@ -39,6 +39,7 @@ export class Arena {
   private f32view: Float32Array;
   private i32view: Int32Array;
   private u8view: Uint8Array;
+  private capture: Capture | null = null;
 
   /**
    * @param memory the engine's memory (shared in the threads build)
@@ -105,6 +106,11 @@ export class Arena {
       if (this.top > this.highWater) this.highWater = this.top;
     }
     this.sizes.set(ptr, size);
+    if (this.capture) {
+      this.capture.allocated.add(ptr);
+      this.capture.bytes += size;
+      if (fill) this.capture.onZero(ptr, size);
+    }
     if (!fill) return ptr;
     if (this.zero) this.zero(ptr, size);
     else this.u8().fill(0, ptr, ptr + size);
@@ -114,7 +120,12 @@ export class Arena {
   /** Returns a block to the arena. Releasing an unknown address is an error (double free). */
   release(ptr: number): void {
     const size = this.sizes.get(ptr);
-    if (size === undefined) throw new Error(`arena: release of unknown block at ${ptr} (double dispose?)`);
+    if (size === undefined || this.capture?.released.has(ptr))
+      throw new Error(`arena: release of unknown block at ${ptr} (double dispose?)`);
+    if (this.capture?.allocated.has(ptr)) {
+      this.capture.released.add(ptr); // kept for the capture's owner: see beginCapture
+      return;
+    }
     this.sizes.delete(ptr);
     if (ptr + size === this.top) {
       this.top = ptr;
@@ -143,6 +154,36 @@ export class Arena {
     } else {
       this.freeList.splice(i, 0, { ptr, size });
     }
+  }
+
+  /**
+   * @internal Starts a capture (one at a time): every block allocated from now on is recorded, and
+   * `onZero(ptr, bytes)` is called for each one that is zero-filled; releasing such a block marks it
+   * released but keeps it, so no later allocation reuses it. With {@link endCapture} the capture's
+   * owner (a kernel trace) gets blocks whose addresses and contents stay its own.
+   */
+  beginCapture(onZero: (ptr: number, bytes: number) => void): void {
+    if (this.capture) throw new Error('arena: a capture is already running');
+    this.capture = { allocated: new Set(), released: new Set(), bytes: 0, onZero };
+  }
+
+  /** @internal Bytes allocated since {@link beginCapture} (0 when no capture runs). */
+  get capturedBytes(): number {
+    return this.capture?.bytes ?? 0;
+  }
+
+  /**
+   * @internal Ends the capture. When every block it allocated was released, returns them: they stay
+   * allocated and the caller releases them when done. Otherwise (a block is still live: someone else
+   * owns it) frees the released ones and returns null.
+   */
+  endCapture(): number[] | null {
+    const c = this.capture;
+    if (!c) throw new Error('arena: no capture is running');
+    this.capture = null;
+    if (c.released.size === c.allocated.size) return [...c.allocated];
+    for (const p of c.released) this.release(p);
+    return null;
   }
 
   /** True while `ptr` is a live block. */
@@ -183,6 +224,13 @@ export class Arena {
       }
     }
   }
+}
+
+interface Capture {
+  allocated: Set<number>;
+  released: Set<number>;
+  bytes: number;
+  onZero: (ptr: number, bytes: number) => void;
 }
 
 let arena: Arena | null = null;
