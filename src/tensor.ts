@@ -170,7 +170,7 @@ export function tensor(
   for (let i = 0; i < flat.length; i++) {
     if (typeof flat[i] !== 'number') throw new Error(`tensor(): value at index ${i} is not a number`);
   }
-  const t = new Tensor(s, dtype);
+  const t = new Tensor(s, dtype, false); // written whole below
   const start = t.ptr >>> 2;
   if (dtype === 'int32') getArena().i32().set(flat, start);
   else getArena().f32().set(flat, start);

@@ -83,6 +83,13 @@ export function setInferencePlanEnabled(on: boolean): void {
   enabled = on;
 }
 
+let tracing = true;
+
+/** @internal Turns predict's kernel traces off and on (tests compare the two; the bench measures the gain). */
+export function setKernelTracesEnabled(on: boolean): void {
+  tracing = on;
+}
+
 /** @internal Whether predict uses an inference plan. */
 export function inferencePlanEnabled(): boolean {
   return enabled;
@@ -236,6 +243,7 @@ export class InferencePlan {
    * was viewed (a write may have gone through the view) since they were recorded.
    */
   trace(count: number): TracedForward | null | undefined {
+    if (!tracing) return null;
     if (this.traces.size > 0 && !this.traceWeights.every(([t, n]) => !t.isDisposed && t.viewCount === n)) {
       this.disposeTraces();
     }

@@ -32,7 +32,13 @@ import {
   toSource,
 } from './data.js';
 import { StepGuard } from './guard.js';
-import { InferencePlan, inferencePlanEnabled, TRACE_MAX_BYTES, weightsChanged } from './inference.js';
+import {
+  InferencePlan,
+  inferencePlanEnabled,
+  TRACE_MAX_BYTES,
+  type TracedForward,
+  weightsChanged,
+} from './inference.js';
 import { KernelTrace } from '../ops/trace.js';
 import { SHARDS } from '../ops/util.js';
 import { countBinary, countCorrect } from './metrics.js';
@@ -1038,22 +1044,25 @@ export class Model {
             ys.forEach((y, i) => outs[i].view().set(y.view(), start * rowSizes[i]));
             return { inputs: xb.map((t) => t.ptr), outputs: ys.map((y) => y.ptr) };
           });
-        const traced = plan?.traceable && count < SHARDS ? plan.trace(count) : null;
-        if (traced) {
+        // the outputs of a replay of `t` (views, valid until the next allocation)
+        const replayed = (t: TracedForward) => {
           const f = getArena().f32();
           xs.forEach((src, i) => {
-            const p = traced.inputs[i]! >>> 2;
+            const p = t.inputs[i]! >>> 2;
             src.gather(idx, start, count, f.subarray(p, p + count * src.rowSize));
           });
-          traced.trace.replay();
+          t.trace.replay();
           const g = getArena().f32();
-          traced.outputs.forEach((ptr, i) => {
-            const p = ptr >>> 2;
-            outs[i].view().set(g.subarray(p, p + count * rowSizes[i]), start * rowSizes[i]);
-          });
-        } else if (traced === undefined) {
+          return t.outputs.map((ptr, i) => g.subarray(ptr >>> 2, (ptr >>> 2) + count * rowSizes[i]));
+        };
+        const traced = plan?.traceable && count < SHARDS ? plan.trace(count) : null;
+        if (traced) replayed(traced).forEach((y, i) => outs[i].view().set(y, start * rowSizes[i]));
+        else if (traced === undefined) {
           const r = KernelTrace.record(run, TRACE_MAX_BYTES);
-          plan!.setTrace(count, r.trace && { trace: r.trace, ...r.result });
+          const t = r.trace && { trace: r.trace, ...r.result };
+          const ok = t !== null && this.reproduces(() => replayed(t), outs, start, rowSizes);
+          if (t && !ok) t.trace.dispose();
+          plan!.setTrace(count, ok ? t : null);
         } else run();
       }
     });
@@ -1089,6 +1098,20 @@ export class Model {
     });
     weights.forEach((w, i) => params[i].value.view().set(w instanceof Tensor ? w.view() : w));
     weightsChanged();
+  }
+
+  // Whether a new trace's first replay gives the bits its recorded run put into outs (a layer breaking
+  // the tracing rules would show here: it is then never traced). A trap counts as a no.
+  private reproduces(replay: () => Float32Array[], outs: Tensor[], start: number, rowSizes: number[]): boolean {
+    try {
+      const ys = replay();
+      return ys.every((y, i) => {
+        const want = outs[i].view().subarray(start * rowSizes[i], start * rowSizes[i] + y.length);
+        return y.every((v, j) => Object.is(v, want[j]));
+      });
+    } catch {
+      return false;
+    }
   }
 
   /**

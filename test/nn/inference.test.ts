@@ -1,5 +1,6 @@
 // predict's inference plan (src/nn/inference.ts): BatchNormalization folded into the Conv2D /
-// DepthwiseConv2D / Dense before it, and Winograd transforms kept, both rebuilt when weights change.
+// DepthwiseConv2D / Dense before it, and Winograd transforms kept, both rebuilt when weights change;
+// and its kernel traces of calls of 1-3 images (same bits as the layers' forward).
 //
 // Folding bound: a folded output computes Σ (w·s)·x + ((b − μ)·s + β) with s = γ/√(var+ε) instead of
 // ((Σ w·x + b) − μ)·s + β. With n terms in the dot product and u = 2^-24, both are within
@@ -10,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { makeRng } from '../helpers/check.js';
+import { setKernelTracesEnabled } from '../../src/nn/inference.js';
 
 beforeAll(async () => {
   await sn.ready();
@@ -381,5 +383,145 @@ describe('zero paddings and relus taken into the convolutions by predict', () =>
     const plan = (g as unknown as { plan: { steps: Map<{ layer: sn.Layer }, Record<string, unknown>> } }).plan;
     const fused = [...plan.steps].filter(([, p]) => p.activation).map(([st]) => st.layer.className);
     expect(fused.sort()).toEqual(['Add', 'Conv2D']);
+  });
+});
+
+describe('kernel traces of predict calls of 1-3 images', () => {
+  type Traces = Map<number, { trace: { bytes: number } } | null>;
+  const traces = (m: sn.Model) => (m as unknown as { plan: { traces: Traces } }).plan.traces;
+  const untraced = (m: sn.Model, x: Float32Array, shape: number[]) => {
+    setKernelTracesEnabled(false);
+    try {
+      return predict(m, x, shape);
+    } finally {
+      setKernelTracesEnabled(true);
+    }
+  };
+  // Every traceable layer class: a functional model with a residual Add, a Concatenate of two global
+  // poolings, a relu6 and a softmax; its output also reads a Reshape and Flatten.
+  const everyClass = (seed: number) => {
+    const inp = sn.input({ shape: [9, 7, 3] });
+    const ap = (l: sn.Layer, x: sn.SymbolicTensor | sn.SymbolicTensor[]) => l.apply(x) as sn.SymbolicTensor;
+    let x = ap(L.permute({ dims: [2, 1, 3] }), inp); // 7 x 9 x 3
+    x = ap(L.zeroPadding2D({ padding: 1 }), x);
+    x = ap(L.conv2d({ filters: 8, kernelSize: 3 }), x);
+    x = ap(L.batchNormalization(), x);
+    const r = ap(L.reLU(), x);
+    let y = ap(L.depthwiseConv2d({ kernelSize: 3, padding: 'same' }), r);
+    y = ap(L.activation({ activation: 'relu6' }), y);
+    y = ap(L.separableConv2d({ filters: 8, kernelSize: 3, padding: 'same' }), y);
+    let s = ap(L.add(), [y, r]);
+    s = ap(L.maxPooling2d({ poolSize: 2 }), s);
+    s = ap(L.averagePooling2d({ poolSize: 1 }), s);
+    const g = ap(L.concatenate(), [ap(L.globalAveragePooling2D(), s), ap(L.globalMaxPooling2D(), s)]);
+    let o = ap(L.dense({ units: 12 }), g);
+    o = ap(L.dropout({ rate: 0.5 }), o);
+    o = ap(L.reshape({ targetShape: [3, 4] }), o);
+    o = ap(L.flatten(), o);
+    o = ap(L.softmax(), o);
+    const m = track(sn.model({ inputs: inp, outputs: o, seed }));
+    randomize(m, seed);
+    return m;
+  };
+
+  it('give the bits of the untraced forward at 1, 2 and 3 images, on 1 and 2 threads, for every traceable layer class', async () => {
+    const m = everyClass(700);
+    const classes = new Set(m.layers.map((l) => l.className));
+    expect([...classes].filter((c) => c !== 'InputLayer').sort()).toEqual(
+      [
+        'Activation',
+        'Add',
+        'AveragePooling2D',
+        'BatchNormalization',
+        'Concatenate',
+        'Conv2D',
+        'Dense',
+        'DepthwiseConv2D',
+        'Dropout',
+        'Flatten',
+        'GlobalAveragePooling2D',
+        'GlobalMaxPooling2D',
+        'MaxPooling2D',
+        'Permute',
+        'ReLU',
+        'Reshape',
+        'SeparableConv2D',
+        'Softmax',
+        'ZeroPadding2D',
+      ].sort(),
+    );
+    for (const threads of [1, 2]) {
+      await sn.setThreads(threads);
+      for (const n of [1, 2, 3]) {
+        const shape = [n, 9, 7, 3];
+        for (const seed of [1, 2, 3]) {
+          const x = f32(n * 189, 70 + 10 * n + seed);
+          expect(predict(m, x, shape)).toEqual(untraced(m, x, shape));
+        }
+      }
+    }
+    await sn.setThreads(1);
+    const t = traces(m);
+    expect([...t.keys()].sort()).toEqual([1, 2, 3]);
+    for (const v of t.values()) expect(v?.trace.bytes).toBeGreaterThan(0);
+    // 4 images run the layers (no trace) and agree image by image
+    const x4 = f32(4 * 189, 90);
+    const all = predict(m, x4, [4, 9, 7, 3]);
+    expect(all).toEqual(untraced(m, x4, [4, 9, 7, 3]));
+    expect(t.has(4)).toBe(false);
+    for (let i = 0; i < 4; i++) {
+      expect(predict(m, x4.subarray(i * 189, (i + 1) * 189), [1, 9, 7, 3])).toEqual(all.subarray(i * 12, (i + 1) * 12));
+    }
+  });
+
+  it('follow setWeights, a write through a weight view, fit and setConvAlgorithm', async () => {
+    const m = everyClass(710);
+    const x = f32(189, 80);
+    const shape = [1, 9, 7, 3];
+    const first = predict(m, x, shape);
+    randomize(m, 711);
+    const second = predict(m, x, shape);
+    expect(second).not.toEqual(first);
+    expect(second).toEqual(untraced(m, x, shape));
+    const dense = m.layers.find((l) => l.className === 'Dense')!;
+    dense.weights[0]!.value.view()[0]! += 0.5;
+    const third = predict(m, x, shape);
+    expect(third).not.toEqual(second);
+    expect(third).toEqual(untraced(m, x, shape));
+    m.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
+    await m.fit(
+      { data: f32(4 * 189, 81), shape: [4, 9, 7, 3] },
+      { data: Float32Array.from({ length: 48 }, (_, i) => (i % 13 === 0 ? 1 : 0)), shape: [4, 12] },
+      {
+        epochs: 1,
+        batchSize: 4,
+        verbose: 0,
+      },
+    );
+    const fourth = predict(m, x, shape);
+    expect(fourth).not.toEqual(third);
+    expect(fourth).toEqual(untraced(m, x, shape));
+    sn.setConvAlgorithm('auto');
+    expect(predict(m, x, shape)).toEqual(untraced(m, x, shape));
+    sn.setConvAlgorithm('direct');
+  });
+
+  it('are not made for a model with a layer outside the traceable classes, and are freed with the model', () => {
+    const inp = sn.input({ shape: [6] });
+    const sl = new sn.Slice({ axis: 1, begin: 1, end: 5 }).apply(inp) as sn.SymbolicTensor;
+    const out = L.dense({ units: 3 }).apply(sl) as sn.SymbolicTensor;
+    const m = track(sn.model({ inputs: inp, outputs: out, seed: 3 }));
+    const x = f32(6, 5);
+    expect(predict(m, x, [1, 6])).toEqual(untraced(m, x, [1, 6]));
+    expect(traces(m).size).toBe(0);
+
+    const before = sn.getArena().liveBytes;
+    const g = everyClass(720);
+    predict(g, f32(189, 6), [1, 9, 7, 3]);
+    const kept = traces(g).get(1)!.trace.bytes;
+    expect(kept).toBeGreaterThan(0);
+    expect(sn.getArena().liveBytes).toBeGreaterThanOrEqual(before + kept);
+    g.dispose();
+    expect(sn.getArena().liveBytes).toBe(before);
   });
 });
