@@ -100,7 +100,7 @@ export class KernelTrace {
     const arena = getArena();
     const rec = new Recorder(engine.k);
     const zero = engine.k.zero_fill as KernelFn;
-    arena.beginCapture((ptr, bytes) => rec.calls.push({ fn: zero, args: [ptr, bytes] }));
+    arena.beginCapture((ptr, bytes) => rec.calls.push({ fn: zero, args: [ptr, bytes] }), maxBytes);
     recording = rec;
     let result: T;
     try {
@@ -113,9 +113,12 @@ export class KernelTrace {
     recording = null;
     const bytes = arena.capturedBytes;
     const blocks = arena.endCapture();
-    const why = !blocks
-      ? 'a block it allocated is still in use'
-      : (rec.failed ?? (bytes > maxBytes ? `it allocated ${bytes} bytes (more than ${maxBytes})` : null));
+    const why =
+      bytes > maxBytes
+        ? `it allocated ${bytes} bytes (more than ${maxBytes})`
+        : !blocks
+          ? 'a block it allocated is still in use'
+          : rec.failed;
     if (why) {
       for (const b of blocks ?? []) arena.release(b);
       return { result, trace: null, why };

@@ -106,10 +106,21 @@ export class Arena {
       if (this.top > this.highWater) this.highWater = this.top;
     }
     this.sizes.set(ptr, size);
-    if (this.capture) {
-      this.capture.allocated.add(ptr);
-      this.capture.bytes += size;
-      if (fill) this.capture.onZero(ptr, size);
+    const c = this.capture;
+    if (c) {
+      c.bytes += size;
+      if (c.bytes > c.maxBytes && !c.over) {
+        // past its limit the capture gives up at once (rather than holding every block of a large run)
+        c.over = true;
+        const kept = [...c.released];
+        c.allocated.clear();
+        c.released.clear();
+        for (const p of kept) this.release(p);
+      }
+      if (!c.over) {
+        c.allocated.add(ptr);
+        if (fill) c.onZero(ptr, size);
+      }
     }
     if (!fill) return ptr;
     if (this.zero) this.zero(ptr, size);
@@ -160,11 +171,13 @@ export class Arena {
    * @internal Starts a capture (one at a time): every block allocated from now on is recorded, and
    * `onZero(ptr, bytes)` is called for each one that is zero-filled; releasing such a block marks it
    * released but keeps it, so no later allocation reuses it. With {@link endCapture} the capture's
-   * owner (a kernel trace) gets blocks whose addresses and contents stay its own.
+   * owner (a kernel trace) gets blocks whose addresses and contents stay its own. Once more than
+   * `maxBytes` were allocated the capture is abandoned: the blocks it kept are freed, it records no
+   * more, and endCapture returns null.
    */
-  beginCapture(onZero: (ptr: number, bytes: number) => void): void {
+  beginCapture(onZero: (ptr: number, bytes: number) => void, maxBytes = Number.POSITIVE_INFINITY): void {
     if (this.capture) throw new Error('arena: a capture is already running');
-    this.capture = { allocated: new Set(), released: new Set(), bytes: 0, onZero };
+    this.capture = { allocated: new Set(), released: new Set(), bytes: 0, maxBytes, over: false, onZero };
   }
 
   /** @internal Bytes allocated since {@link beginCapture} (0 when no capture runs). */
@@ -175,12 +188,13 @@ export class Arena {
   /**
    * @internal Ends the capture. When every block it allocated was released, returns them: they stay
    * allocated and the caller releases them when done. Otherwise (a block is still live: someone else
-   * owns it) frees the released ones and returns null.
+   * owns it; or the capture was abandoned) frees the released ones and returns null.
    */
   endCapture(): number[] | null {
     const c = this.capture;
     if (!c) throw new Error('arena: no capture is running');
     this.capture = null;
+    if (c.over) return null;
     if (c.released.size === c.allocated.size) return [...c.allocated];
     for (const p of c.released) this.release(p);
     return null;
@@ -230,6 +244,9 @@ interface Capture {
   allocated: Set<number>;
   released: Set<number>;
   bytes: number;
+  maxBytes: number;
+  /** Past maxBytes: abandoned. */
+  over: boolean;
   onZero: (ptr: number, bytes: number) => void;
 }
 

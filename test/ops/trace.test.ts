@@ -129,6 +129,22 @@ describe('KernelTrace', () => {
     expect(arena().liveBytes).toBe(before);
   });
 
+  it('abandons the capture as soon as it passes the limit, so a large run does not hold all its blocks', () => {
+    const before = arena().liveBytes;
+    let peak = 0;
+    const rec = KernelTrace.record(() => {
+      for (let i = 0; i < 20; i++) {
+        sn.tidy(() => void sn.relu(sn.zeros([1000])));
+        peak = Math.max(peak, arena().liveBytes);
+      }
+    }, 10000);
+    expect(rec.trace).toBeNull();
+    expect(rec.why).toMatch(/more than 10000/);
+    // held: at most the ~2.5 runs of 8 KB before the limit, not all 20
+    expect(peak - before).toBeLessThan(4 * 8016);
+    expect(arena().liveBytes).toBe(before);
+  });
+
   it('passes a throw through, keeps nothing, and can record again afterwards', () => {
     const before = arena().liveBytes;
     expect(() =>
