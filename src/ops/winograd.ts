@@ -80,16 +80,17 @@ export function expectWinogradTile(t: unknown, what: string): WinogradTile {
  *
  * Error (test/kernels/winograd.test.ts, inputs in [-1, 1)): F(2,3) is as accurate as the direct kernel
  * (max |err| <= 0.51·u·9·cin forward, <= 0.85·u·N·OH·OW for dW; direct: 0.86 and 4), F(4,3) ~10x less
- * (<= 6.95·u·9·cin, 4.38·u·N·OH·OW): ~1e-5 relative, fine for inference, kept out of training so that
- * 'auto' trains as 'direct' does. Hence: training (a gradient is recorded) takes F(2,3) on 3x3 layers
- * with at least MIN_CH input and output channels, direct on 5x5 (its forward loses what its backward
- * gains); inference takes F(4,3) on 3x3 and 5x5 layers with MIN_CH channels, F(2,3) when the output is
- * too small for 4x4 tiles to pay (under 6 pixels a side: padding tiles waste more than F(4,3) saves).
+ * (<= 6.95·u·9·cin, 4.38·u·N·OH·OW): ~1e-5 relative, fine for inference. Training (a gradient is recorded)
+ * takes F(2,3) on 3x3 layers with at least MIN_CH input and output channels; on 5x5 layers F(2,3) pieces
+ * do not pay (0.8x direct's time at best), so it takes F(4,3) pieces there, whose ~1e-5 relative error is
+ * far below the noise of a minibatch gradient (the full default training: 99.xx %, see README). Inference
+ * takes F(4,3) on 3x3 and 5x5 layers with MIN_CH channels, F(2,3) on 3x3 when the output is too small for
+ * 4x4 tiles to pay (under 6 pixels a side: padding tiles waste more than F(4,3) saves), and direct on 5x5 then.
  */
 export function autoTile(KH: number, KW: number, C: number, K: number, OH: number, OW: number, training: boolean) {
   if (C < MIN_CH || K < MIN_CH) return 0;
   if (KH === 3 && KW === 3) return training ? 2 : Math.min(OH, OW) >= 6 ? 4 : 2;
-  if (KH === 5 && KW === 5 && !training) return Math.min(OH, OW) >= 6 ? 4 : 0;
+  if (KH === 5 && KW === 5) return Math.min(OH, OW) >= 6 ? 4 : 0;
   return 0;
 }
 // Below this many channels the transforms cost more than the multiplies saved (1 channel: 0.3x).
