@@ -98,8 +98,8 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
   out();
   if (A) {
     out(
-      `simdnet columns: the default 'direct' algorithm, and sn.setConvAlgorithm('auto') (Winograd F(2,3) when training, ` +
-        `F(4,3) in inference, on the layers where it pays); 'auto' softmax within ${A.max_abs_diff_vs_direct.toExponential(1)} ` +
+      `simdnet columns: the default 'direct' algorithm, and sn.setConvAlgorithm('auto') (Winograd F(4,3), F(2,3) on small 3x3 outputs, ` +
+        `on the layers where it pays); 'auto' softmax within ${A.max_abs_diff_vs_direct.toExponential(1)} ` +
         `of 'direct' on 8 images. "× peer" compares the 'direct' column.` +
         (A.transforms
           ? ` predict keeps the Winograd weight transforms while the weights do not change: ×${f1(A.transforms.b1.gain, 2)} ` +

@@ -457,7 +457,7 @@ describe(`winograd (${build})`, () => {
     expect(f4).not.toEqual(f2);
     expect(bits(w3, {})).toEqual(direct); // the default is 'direct'
     expect(bits(w3, { algorithm: 'auto' })).toEqual(f4);
-    expect(trainBits(w3, { algorithm: 'auto' })).toEqual(f2);
+    expect(trainBits(w3, { algorithm: 'auto' })).toEqual(f4); // F(4,3) in training too (>= 6 pixels a side)
     expect(trainBits(w3, { algorithm: 'direct' })).toEqual(direct);
     // 5x5: F(4,3) pieces in inference and in training
     const d5 = bits(w5, { algorithm: 'direct' });
