@@ -630,32 +630,32 @@ function benchWinograd(e, s) {
     const tiles = N * Math.ceil(H / m) * Math.ceil(W / m);
     const tb = winoBlock(m, C, K, tiles),
       tbB = winoBlock(m, K, C, tiles);
-    const upack = e.alloc(k.winograd_pack_size(m, C, K)),
-      upackT = e.alloc(k.winograd_pack_size(m, K, C));
-    const wwork = e.alloc(k.winograd_weight_work(m, C, K));
-    const work = e.alloc(k.winograd_forward_work(m, tb, C, K)),
-      workB = e.alloc(k.winograd_forward_work(m, tbB, K, C));
+    const upack = e.alloc(k.winograd_pack_size(m, 3, C, K)),
+      upackT = e.alloc(k.winograd_pack_size(m, 3, K, C));
+    const wwork = e.alloc(k.winograd_weight_work(m, 3, C, K));
+    const work = e.alloc(k.winograd_forward_work(m, 3, tb, C, K)),
+      workB = e.alloc(k.winograd_forward_work(m, 3, tbB, K, C));
     const out = e.alloc(N * H * W * K),
       dinp = e.alloc(N * H * W * C);
     // The weight transform is part of every call, as in the op.
     const fwd = (t1 = tiles) => {
-      k.winograd_weight(upack, p.weight, wwork, C, K, m, 0);
-      k.winograd_forward(out, p.inp, upack, p.bias, work, geom, m, tb, 0, t1, 0, 0, 0);
+      k.winograd_weight(upack, p.weight, wwork, C, K, m, 3, 0);
+      k.winograd_forward(out, p.inp, upack, p.bias, work, geom, m, 3, tb, 0, t1, 0, 0, 0);
     };
     const bwd = (t1 = tiles) => {
-      k.winograd_weight(upackT, p.weight, wwork, C, K, m, 1);
-      k.winograd_forward(dinp, p.dout, upackT, 0, workB, back, m, tbB, 0, t1, 2, 0, 0); // WINO_ACC
+      k.winograd_weight(upackT, p.weight, wwork, C, K, m, 3, 1);
+      k.winograd_forward(dinp, p.dout, upackT, 0, workB, back, m, 3, tbB, 0, t1, 2, 0, 0); // WINO_ACC
     };
     // dW: dU per tile block, then Gᵀ dU G (one shard; the op sums shards first). dbias is not included
     // here (the direct row includes it: a column sum, ~1 % of the time).
     const du = e.alloc((m + 2) ** 2 * C * K),
-      dwork = e.alloc(k.winograd_backward_weight_work(m, tb, C, K));
+      dwork = e.alloc(k.winograd_backward_weight_work(m, 3, tb, C, K));
     const gtmp = e.alloc(3 * (m + 2) * K),
       dw = e.alloc(KK * K);
     const bww = (t1 = tiles) => {
       e.f32(du, (m + 2) ** 2 * C * K).fill(0);
-      k.winograd_backward_weight(du, p.dout, p.inp, dwork, geom, m, tb, 0, t1, 0, 0);
-      k.winograd_weight_grad(dw, du, gtmp, C, K, m);
+      k.winograd_backward_weight(du, p.dout, p.inp, dwork, geom, m, 3, tb, 0, t1, 0, 0);
+      k.winograd_weight_grad(dw, du, gtmp, C, K, m, 3);
     };
     warm(
       () => bww(4),

@@ -15,13 +15,14 @@ export const SEED_CONVS = [
 ];
 
 /**
- * Algorithms measured per layer: [label, conv2d options]. Winograd runs 3×3 and 5×5 (as four 3×3 pieces).
- * @type {Array<[string, object]>}
+ * Algorithms measured per layer: [label of a 3×3 layer, label of a 5×5 one, conv2d options]. On 5×5
+ * kernels tile 2 runs F(2,3) on four 3×3 pieces and tile 4 runs F(4,5).
+ * @type {Array<[string, string, object]>}
  */
 const ALGOS = [
-  ['direct', { algorithm: 'direct' }],
-  ['winograd F(2,3)', { algorithm: 'winograd', winogradTile: 2 }],
-  ['winograd F(4,3)', { algorithm: 'winograd', winogradTile: 4 }],
+  ['direct', 'direct', { algorithm: 'direct' }],
+  ['winograd F(2,3)', 'winograd F(2,3) pieces', { algorithm: 'winograd', winogradTile: 2 }],
+  ['winograd F(4,3)', 'winograd F(4,5)', { algorithm: 'winograd', winogradTile: 4 }],
 ];
 
 /**
@@ -50,7 +51,8 @@ export async function measureLayers({ sn, T, quick, probes, log, elapsed }) {
     const dy = sn.tensor(rand(N * L.H * L.W * L.K), [N, L.H, L.W, L.K]);
     const flop = 2 * N * L.H * L.W * L.K * L.KS * L.KS * L.C;
     const probe = probes.take(`layer ${L.name}`);
-    for (const [label, o] of ALGOS) {
+    for (const [label3, label5, o] of ALGOS) {
+      const label = L.KS === 5 ? label5 : label3;
       const conv = (xx, ww, bb) => sn.conv2d(xx, ww, { bias: bb, padding: 'same', activation: 'relu', ...o });
       const fwd = () => conv(x, w, b).dispose();
       const vg = sn.valueAndGrads(conv);

@@ -98,7 +98,7 @@ export function markdown(R, { machine, quick, T, probes, probeThreads, staleNote
   out();
   if (A) {
     out(
-      `simdnet columns: the default 'direct' algorithm, and sn.setConvAlgorithm('auto') (Winograd F(4,3), F(2,3) on small 3x3 outputs, ` +
+      `simdnet columns: the default 'direct' algorithm, and sn.setConvAlgorithm('auto') (Winograd F(4,3) and F(4,5), F(2,3) on small 3x3 outputs, ` +
         `on the layers where it pays); 'auto' softmax within ${A.max_abs_diff_vs_direct.toExponential(1)} ` +
         `of 'direct' on 8 images. "× peer" compares the 'direct' column.` +
         (A.transforms

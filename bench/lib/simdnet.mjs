@@ -173,8 +173,8 @@ export class SimdnetRunner {
         `latency b1: ${lat1.ms.toFixed(2)} ms 1T, ${latT.ms.toFixed(2)} ms ${T}T (${elapsed()})`,
     );
 
-    // The same on all threads with sn.setConvAlgorithm('auto') (Winograd where it pays: F(2,3) when
-    // training, F(4,3) in inference), and how far its softmax moves from the direct path's.
+    // The same on all threads with sn.setConvAlgorithm('auto') (Winograd where it pays), and how far its
+    // softmax moves from the direct path's.
     sn.setConvAlgorithm('auto');
     try {
       const train = await this.train(BATCH, T);

@@ -81,8 +81,8 @@ ${RUN_HELP}
                        system temp directory instead, and the message names it
   --overwrite          replace a model.simdnet already in --out (refused otherwise)
   --threads N          threads to train on, 1 to 64 (default: all cores); results are identical for any N
-  --conv-algorithm A   direct (default), auto (Winograd F(4,3) on 3x3 and 5x5 stride-1 layers of 8+
-                       channels) or winograd; see sn.setConvAlgorithm
+  --conv-algorithm A   direct (default), auto (Winograd F(4,3) on 3x3 and F(4,5) on 5x5 stride-1 layers
+                       of 8+ channels) or winograd; see sn.setConvAlgorithm
   --json               print one final JSON line on stdout (human output goes to stderr)
 
 predict: each image is converted to grey and inverted if its border is light (a dark digit on a

@@ -97,7 +97,7 @@ export interface Conv2DConfig {
   biasInitializer?: InitializerName;
   /** How the convolution is computed (saved with the model); default: the one of setConvAlgorithm. */
   algorithm?: ConvAlgorithm;
-  /** Winograd tile m of F(m x m, 3x3), 2 or 4 (saved with the model); default: the one of setConvAlgorithm. */
+  /** Winograd output tile m, 2 or 4 (see WinogradTile; saved with the model); default: the one of setConvAlgorithm. */
   winogradTile?: WinogradTile;
   inputShape?: number[];
   name?: string;

@@ -1,7 +1,8 @@
-// Winograd F(m x m, 3x3) convolution for stride-1 3x3 layers (kernels in assembly/kernels/winograd.ts),
+// Winograd convolution for stride-1 layers (kernels in assembly/kernels/winograd.ts): F(2x2, 3x3) and
+// F(4x4, 3x3) for 3x3 kernels, F(4x4, 5x5) for 5x5 ones (or, with tile 2, F(2x2, 3x3) on four 3x3 pieces);
 // and the choice between it and the direct im2col + GEMM path of conv2d. Forward and backward w.r.t. the
 // input and w.r.t. the weights run on Winograd tiles too (the input gradient falls back to the direct
-// kernel for padding > 2).
+// kernel when the padding exceeds kernel - 1).
 // Output tiles are numbered over the whole batch and cut into the fixed SHARDS, and every output value
 // depends only on its own tile, so the bits are the same at any thread count (and batch size).
 import { Tensor, tensor, uninitialized } from '../tensor.js';
@@ -12,14 +13,18 @@ import type { Geometry2d, Task } from '../wasm/abi.js';
 
 /**
  * How {@link conv2d} computes a convolution. 'direct' is im2col + GEMM (every shape; the reference);
- * 'winograd' is Winograd F(m x m, 3x3) (3x3 kernels at stride 1, and 5x5 at stride 1 as four 3x3 pieces;
- * an error for anything else); 'auto' takes Winograd where it is within its error bound and pays, and
- * 'direct' elsewhere (see {@link autoTile}): F(4x4, 3x3) on layers with 8+ channels and outputs of 6+ pixels
- * a side, in training and inference alike, F(2x2, 3x3) on smaller 3x3 outputs.
+ * 'winograd' is Winograd (3x3 and 5x5 kernels at stride 1, see {@link WinogradTile}; an error for anything
+ * else); 'auto' takes Winograd where it is within its error bound and pays, and 'direct' elsewhere (see
+ * {@link autoTile}): F(4x4, 3x3) and F(4x4, 5x5) on layers with 8+ channels and outputs of 6+ pixels a
+ * side, in training and inference alike, F(2x2, 3x3) on smaller 3x3 outputs.
  */
 export type ConvAlgorithm = 'auto' | 'direct' | 'winograd';
 
-/** Output tile size m of Winograd F(m x m, 3x3): 2 (alpha 4, the accurate one) or 4 (alpha 6, fewer multiplies). */
+/**
+ * Output tile size m of Winograd F(m x m, r x r). On 3x3 kernels 2 is F(2x2, 3x3) (alpha 4, the accurate one)
+ * and 4 is F(4x4, 3x3) (alpha 6, fewer multiplies); on 5x5 kernels 4 is F(4x4, 5x5) (alpha 8) and 2 is
+ * F(2x2, 3x3) on the kernel's four 3x3 pieces.
+ */
 export type WinogradTile = 2 | 4;
 
 const ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'direct', 'winograd'];
@@ -70,21 +75,21 @@ export function expectWinogradTile(t: unknown, what: string): WinogradTile {
 
 /**
  * What 'auto' takes for a plain (one group, no dilation) convolution, or 0 for direct. Measured on the seed
- * model's layers at batch 128, 2 threads (bench/run.js, per-layer table; effective GFLOP/s, direct = 1):
+ * model's layers at batch 128, 2 threads (bench/run.js, per-layer table; speed vs direct):
  *
- *   layer                 F(2,3) fwd / bwd    F(4,3) fwd / bwd
- *   3x3 32->64 @14x14     1.6x / 1.9x         2.1x / 2.1x
- *   3x3 64->64 @14x14     1.3x / 2.4x         1.8x / 2.4x
- *   5x5 32->32 @28x28     0.5x / 1.2x         1.2x / 2.8x    (four 3x3 pieces)
- *   5x5  1->32 @28x28     0.3x / 0.25x        0.3x / 0.4x    (one input channel: transforms dominate)
+ *   layer                 tile 2 fwd / bwd            tile 4 fwd / bwd
+ *   3x3 32->64 @14x14     1.6x / 1.9x   F(2,3)        2.1x / 2.1x   F(4,3)
+ *   3x3 64->64 @14x14     1.3x / 2.4x   F(2,3)        1.8x / 2.4x   F(4,3)
+ *   5x5 32->32 @28x28     1.1x / 1.2x   F(2,3) pieces 3.9x / 3.9x   F(4,5)
+ *   5x5  1->32 @28x28     0.2x / 0.3x   F(2,3) pieces 0.9x / 0.95x  F(4,5) (one input channel)
  *
- * Error (test/kernels/winograd.test.ts, inputs in [-1, 1)): F(2,3) is as accurate as the direct kernel
- * (max |err| <= 0.51·u·9·cin forward, <= 0.85·u·N·OH·OW for dW; direct: 0.86 and 4), F(4,3) ~10x less
- * (<= 6.95·u·9·cin, 4.38·u·N·OH·OW): ~1e-5 relative, far below the noise of a minibatch gradient. So 'auto'
- * takes F(4,3) on 3x3 and 5x5 layers with at least MIN_CH input and output channels, in training and in
- * inference (the full default training: 99.35 % with it, 99.41 % with F(2,3) on the 3x3 layers, direct
- * 99.37 %), F(2,3) on 3x3 when the output is too small for 4x4 tiles to pay (under 6 pixels a side: padding
- * tiles waste more than F(4,3) saves), and direct on 5x5 then, whether or not it is training.
+ * Error (test/kernels/winograd.test.ts, inputs in [-1, 1), u = 2^-24): F(2,3) is as accurate as the direct
+ * kernel (max |err| <= 0.51·u·9·cin forward, <= 0.85·u·N·OH·OW for dW; direct: 0.86 and 4), F(4,3) ~10x
+ * less (<= 6.95·u·9·cin, 4.38·u·N·OH·OW), F(4,5) about the same relative to its 25·cin terms (<= 5.52·u·25·cin,
+ * 11.4·u·N·OH·OW): ~1e-5 relative, far below the noise of a minibatch gradient. So 'auto' takes tile 4 on
+ * 3x3 and 5x5 layers with at least MIN_CH input and output channels, in training and in inference, F(2,3)
+ * on 3x3 when the output is too small for 4x4 tiles to pay (under 6 pixels a side: padding tiles waste
+ * more than they save), and direct on 5x5 then, whether or not it is training.
  */
 export function autoTile(KH: number, KW: number, C: number, K: number, OH: number, OW: number, _training: boolean) {
   if (C < MIN_CH || K < MIN_CH) return 0;
@@ -129,8 +134,8 @@ export function winogradTileFor(
 
 // Tiles per block: the block's V (alpha², TB, C) and M (alpha², TB, K) stay within ~256 KB of L2.
 // Any block size gives the same bits; a multiple of 4 fills the 4-row GEMM microkernel.
-function tileBlock(m: number, C: number, K: number, tiles: number): number {
-  const T = (m + 2) ** 2;
+function tileBlock(m: number, r: number, C: number, K: number, tiles: number): number {
+  const T = (m + r - 1) ** 2;
   const tb = Math.max(4, Math.floor(65536 / (T * (C + K)) / 4) * 4);
   return Math.min(tb, Math.max(1, tiles));
 }
@@ -140,7 +145,7 @@ const WINO_RELU = 1,
 
 /**
  * @internal A filter's Winograd transform made once (an inference plan keeps it while the weights do not
- * change): `packs` holds U for a 3x3 filter, or U of each of the four 3x3 pieces of a 5x5 one.
+ * change): `packs` holds U of the filter, or (5x5 with tile 2) U of each of its four 3x3 pieces.
  */
 export interface WinogradPacked {
   m: WinogradTile;
@@ -149,16 +154,24 @@ export interface WinogradPacked {
   packs: Tensor[];
 }
 
-/** @internal Transforms a (3,3,C,K) or (5,5,C,K) filter for F(m x m, 3x3) once; the caller disposes the packs. */
+// The kernel size r of the Winograd transform run for a KH x KH kernel with tile m (3 for the pieces).
+function taps(KH: number, m: WinogradTile): 3 | 5 {
+  return KH === 5 && m === 4 ? 5 : 3;
+}
+
+/** @internal Transforms a (3,3,C,K) or (5,5,C,K) filter for tile m once; the caller disposes the packs. */
 export function winogradPack(filter: Tensor, m: WinogradTile): WinogradPacked {
   const [KH, , C, K] = filter.shape;
   const kx = k();
+  const r = taps(KH, m);
   const one = (w: Tensor): Tensor => {
-    const u = new Tensor([kx.winograd_pack_size(m, C, K)]);
-    withScratch([kx.winograd_weight_work(m, C, K)], (wwork) => kx.winograd_weight(u.ptr, w.ptr, wwork, C, K, m, 0));
+    const u = new Tensor([kx.winograd_pack_size(m, r, C, K)]);
+    withScratch([kx.winograd_weight_work(m, r, C, K)], (wwork) =>
+      kx.winograd_weight(u.ptr, w.ptr, wwork, C, K, m, r, 0),
+    );
     return u;
   };
-  if (KH === 3) return { m, filter, packs: [one(filter)] };
+  if (KH === r) return { m, filter, packs: [one(filter)] };
   const ps = pieces5(filter, false);
   try {
     return { m, filter, packs: ps.map(one) };
@@ -167,8 +180,8 @@ export function winogradPack(filter: Tensor, m: WinogradTile): WinogradPacked {
   }
 }
 
-// out (N, geo.OH, geo.OW, geo.K) (+)= Winograd conv of inp (N, geo.H, geo.W, geo.C) with `weight` (3,3,C,K)
-// (flip = 0) or, for the input gradient, the flipped kernel of a (3,3,K,C) weight (flip = 1).
+// out (N, geo.OH, geo.OW, geo.K) (+)= Winograd F(m, r) conv of inp (N, geo.H, geo.W, geo.C) with `weight`
+// (r,r,C,K) (flip = 0) or, for the input gradient, the flipped kernel of a (r,r,K,C) weight (flip = 1).
 function run(
   out: number,
   inp: number,
@@ -177,6 +190,7 @@ function run(
   geo: Geometry2d,
   N: number,
   m: WinogradTile,
+  r: 3 | 5,
   flip: 0 | 1,
   flags: number,
   oy = 0,
@@ -186,18 +200,18 @@ function run(
   const kx = k();
   const { C, K, OH, OW } = geo;
   const tiles = N * Math.ceil(OH / m) * Math.ceil(OW / m);
-  const TB = tileBlock(m, C, K, tiles);
+  const TB = tileBlock(m, r, C, K, tiles);
   const shards = shardRanges(tiles);
   // the weight's own channel dims (C, K) swap for the flipped kernel
   const [wc, wk] = flip ? [K, C] : [C, K];
-  const work = kx.winograd_forward_work(m, TB, C, K);
+  const work = kx.winograd_forward_work(m, r, TB, C, K);
   // `packed`: the weights already transformed (winogradPack), so no transform scratch either
-  const wScratch = packed ? [] : [kx.winograd_pack_size(m, C, K), kx.winograd_weight_work(m, wc, wk)];
+  const wScratch = packed ? [] : [kx.winograd_pack_size(m, r, C, K), kx.winograd_weight_work(m, r, wc, wk)];
   withGeometry(geo, (geom) =>
     withScratch([...wScratch, ...shards.map(() => work)], (...ptrs) => {
       const upack = packed || ptrs[0]!;
       const works = packed ? ptrs : ptrs.slice(2);
-      if (!packed) kx.winograd_weight(upack, weight, ptrs[1]!, wc, wk, m, flip);
+      if (!packed) kx.winograd_weight(upack, weight, ptrs[1]!, wc, wk, m, r, flip);
       runTasks(
         shards.map(
           ([t0, tc], i): Task => [
@@ -209,6 +223,7 @@ function run(
             works[i],
             geom,
             m,
+            r,
             TB,
             t0,
             t0 + tc,
@@ -223,8 +238,8 @@ function run(
 }
 
 /**
- * @internal conv2d's Winograd path: x (N,H,W,C), filter (3,3,C,K), bias (K) or null; shapes, strides and
- * geometry already checked by conv2d.
+ * @internal conv2d's Winograd path: x (N,H,W,C), filter (3,3,C,K) or (5,5,C,K), bias (K) or null; shapes,
+ * strides and geometry already checked by conv2d.
  */
 export function conv2dWinograd(
   x: Tensor,
@@ -237,7 +252,8 @@ export function conv2dWinograd(
 ): Tensor {
   // the cached transform serves only the filter (contents and tile) it was made from
   const pack = packed && packed.m === m && packed.filter === filter && !packed.packs[0]!.isDisposed ? packed : null;
-  if (geo.KH === 5) return conv5x5(x, filter, bias, geo, relu, m, pack);
+  const r = taps(geo.KH, m);
+  if (geo.KH !== r) return conv5x5(x, filter, bias, geo, relu, m, pack);
   const N = x.shape[0];
   const { K, OH, OW, PT, PL } = geo;
   const out = uninitialized([N, OH, OW, K]); // every tile stores its outputs (no WINO_ACC): no zero fill
@@ -249,6 +265,7 @@ export function conv2dWinograd(
     geo,
     N,
     m,
+    r,
     0,
     relu ? WINO_RELU : 0,
     0,
@@ -256,22 +273,22 @@ export function conv2dWinograd(
     pack ? pack.packs[0]!.ptr : 0,
   );
   recordConv(x, filter, bias, out, relu ? 1 : 0, (d, gx, gw, gb) => {
-    if (gx && PT <= 2 && PL <= 2) {
-      // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding 2 - PT, 2 - PL.
-      const back = inputGradGeometry(geo, 3);
-      run(gx, d.ptr, filter.ptr, 0, back, N, m, 1, WINO_ACC);
+    if (gx && PT <= r - 1 && PL <= r - 1) {
+      // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding r-1 - PT, r-1 - PL.
+      const back = inputGradGeometry(geo, r);
+      run(gx, d.ptr, filter.ptr, 0, back, N, m, r, 1, WINO_ACC);
     } else if (gx) {
       // Padding beyond the kernel (outputs made of padding only) would need a negative padding here.
       directInputGrad(gx, d, filter, geo, N);
     }
-    if (gw) winogradWeightGrad(gw, d, x, geo, N, m);
+    if (gw) winogradWeightGrad(gw, d, x, geo, N, m, r);
     if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
   });
   return out;
 }
 
 // The stride-1 convolution dy -> dx that is the input gradient of `geo`'s k x k convolution, run on the
-// flipped, channel-swapped kernel ('full' correlation: padding k - 1 - PT, k - 1 - PL), in 3x3 pieces.
+// flipped, channel-swapped kernel ('full' correlation: padding k - 1 - PT, k - 1 - PL).
 function inputGradGeometry(geo: Geometry2d, k: number): Geometry2d {
   const { H, W, C, K, OH, OW, PT, PL } = geo;
   return {
@@ -279,8 +296,8 @@ function inputGradGeometry(geo: Geometry2d, k: number): Geometry2d {
     W: OW,
     C: K,
     K: C,
-    KH: 3,
-    KW: 3,
+    KH: k,
+    KW: k,
     SH: 1,
     SW: 1,
     PT: k - 1 - PT,
@@ -307,19 +324,21 @@ function winogradWeightGrad(
   geo: Geometry2d,
   N: number,
   m: WinogradTile,
+  r: 3 | 5,
   oy = 0,
   ox = 0,
 ): void {
   const kx = k();
   const { C, K, OH, OW } = geo;
-  const T = (m + 2) ** 2;
+  const alpha = m + r - 1;
+  const T = alpha ** 2;
   const tiles = N * Math.ceil(OH / m) * Math.ceil(OW / m);
-  const TB = tileBlock(m, C, K, tiles);
+  const TB = tileBlock(m, r, C, K, tiles);
   const shards = shardRanges(tiles);
   const uSize = T * C * K;
-  const work = kx.winograd_backward_weight_work(m, TB, C, K);
+  const work = kx.winograd_backward_weight_work(m, r, TB, C, K);
   withGeometry(geo, (geom) =>
-    withScratch([3 * (m + 2) * K], (tmp) =>
+    withScratch([r * alpha * K], (tmp) =>
       runShards(
         shards,
         [uSize, work],
@@ -331,6 +350,7 @@ function winogradWeightGrad(
           w!,
           geom,
           m,
+          r,
           TB,
           t0,
           t0 + tc,
@@ -340,7 +360,7 @@ function winogradWeightGrad(
         // the sum lands in shard 0's dU, transformed back once
         (bufs) => {
           addShardSums([bufs[0]![0]!], [uSize], bufs.slice(1));
-          kx.winograd_weight_grad(gw, bufs[0]![0]!, tmp, C, K, m);
+          kx.winograd_weight_grad(gw, bufs[0]![0]!, tmp, C, K, m, r);
         },
       ),
     ),
@@ -348,7 +368,7 @@ function winogradWeightGrad(
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5x5 stride 1 as four 3x3 pieces: piece (pi, pj) holds taps 3pi .. 3pi+2, 3pj .. 3pj+2 of the kernel
+// 5x5 stride 1 as four 3x3 pieces (tile 2): piece (pi, pj) holds taps 3pi .. 3pi+2, 3pj .. 3pj+2 of the kernel
 // (zeros past tap 4) and reads the input shifted by (3pi, 3pj); the pieces are summed in a fixed order.
 // ---------------------------------------------------------------------------------------------
 
@@ -408,6 +428,7 @@ function conv5x5(
         g3,
         N,
         m,
+        3,
         0,
         flags,
         3 * pi,
@@ -421,10 +442,12 @@ function conv5x5(
   recordConv(x, filter, bias, out, relu ? 1 : 0, (d, gx, gw, gb) => {
     if (gx && PT <= 4 && PL <= 4) {
       // dx = 5x5 correlation of dy with the flipped kernel, padding 4 - PT, 4 - PL, in pieces.
-      const back = inputGradGeometry(geo, 5);
+      const back: Geometry2d = { ...inputGradGeometry(geo, 5), KH: 3, KW: 3 };
       const fs = pieces5(filter, true);
       try {
-        fs.forEach((p, i) => run(gx, d.ptr, p.ptr, 0, back, N, m, 0, WINO_ACC, 3 * PIECES[i]![0], 3 * PIECES[i]![1]));
+        fs.forEach((p, i) =>
+          run(gx, d.ptr, p.ptr, 0, back, N, m, 3, 0, WINO_ACC, 3 * PIECES[i]![0], 3 * PIECES[i]![1]),
+        );
       } finally {
         for (const p of fs) p.dispose();
       }
@@ -437,7 +460,7 @@ function conv5x5(
       try {
         PIECES.forEach(([pi, pj]) => {
           part.view().fill(0);
-          winogradWeightGrad(part.ptr, d, x, g3, N, m, 3 * pi, 3 * pj);
+          winogradWeightGrad(part.ptr, d, x, g3, N, m, 3, 3 * pi, 3 * pj);
           const src = part.view(),
             dst = getArena().f32();
           for (let a = 0; a < 3; a++)

@@ -1,5 +1,5 @@
 // Op outputs allocated without a zero fill (tensor.ts `uninitialized`): conv2d's direct paths (whole
-// images and pixel ranges, groups) and its Winograd paths (3x3 with both tiles, 5x5 in pieces) must write
+// images and pixel ranges, groups) and its Winograd paths (3x3 with both tiles, 5x5 as F(4,5) and in pieces) must write
 // every element. The arena is first filled with NaN garbage and released, so an element the kernel skips
 // shows up as NaN, and the result must equal the one computed over zeroed memory bit for bit.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -32,10 +32,16 @@ const CASES: Array<{ name: string; x: number[]; w: number[]; o: sn.Conv2dOptions
     o: { algorithm: 'winograd', winogradTile: 4, padding: 'same' },
   },
   {
-    name: 'winograd 5x5 F(4,3)',
+    name: 'winograd 5x5 F(4,5)',
     x: [2, 10, 9, 4],
     w: [5, 5, 4, 6],
     o: { algorithm: 'winograd', winogradTile: 4, padding: 'same' },
+  },
+  {
+    name: 'winograd 5x5 F(2,3) pieces',
+    x: [2, 10, 9, 4],
+    w: [5, 5, 4, 6],
+    o: { algorithm: 'winograd', winogradTile: 2, padding: 'same' },
   },
 ];
 
