@@ -1,14 +1,25 @@
 // The tape: while a gradient is being taken, every op whose inputs need a gradient records a node
 // {inputs, output, backward}. backward() walks the nodes in reverse; each node's backward only calls
-// kernels, which ACCUMULATE (+=) into the input gradients, so a tensor used twice gets both parts.
-import { Tensor, zeros, tidy, keep } from './tensor.js';
+// kernels, which ACCUMULATE (+=) into the input gradients, so a tensor used twice gets both parts. An op
+// whose kernel writes every element of an input gradient may ask for it with `store` instead: the first
+// writer of a fresh gradient then stores into an unfilled buffer (no zero pass) and later ones add.
+import { Tensor, zeros, tidy, keep, uninitialized } from './tensor.js';
 import { getEngine } from './wasm/bindings.js';
 
-/** A recorded op. `backward(dy, grad)` accumulates into `grad(input)` (0 when not needed). */
+/** Where an op writes one input gradient: `add` false means nothing is there yet (store, do not add). */
+export interface GradTarget {
+  ptr: number;
+  add: boolean;
+}
+
+/**
+ * A recorded op. `backward(dy, grad, store)` accumulates into `grad(input)` (0 when not needed), or, for an
+ * op that writes every element, into `store(input)` (null when not needed) as its `add` flag says.
+ */
 export interface TapeNode {
   inputs: Tensor[];
   output: Tensor;
-  backward: (dy: Tensor, grad: (t: Tensor) => number) => void;
+  backward: (dy: Tensor, grad: (t: Tensor) => number, store: (t: Tensor) => GradTarget | null) => void;
 }
 
 /**
@@ -59,6 +70,21 @@ export class Tape {
     return g;
   }
 
+  /**
+   * The gradient of t for an op that writes all of it: a fresh unfilled buffer (`add` false) on first use,
+   * else the existing accumulator or the caller's buffer (`add` true).
+   */
+  gradTarget(t: Tensor): GradTarget {
+    const g = this.grads.get(t.id) ?? this.external.get(t.id);
+    if (g) {
+      this.grads.set(t.id, g);
+      return { ptr: g.ptr, add: true };
+    }
+    const fresh = uninitialized(t.shape);
+    this.grads.set(t.id, fresh);
+    return { ptr: fresh.ptr, add: false };
+  }
+
   /** Runs every recorded backward in reverse order, seeded with d(out)/d(out) = seed (default 1). */
   backward(out: Tensor, seed?: Tensor): void {
     if (!this.tracked.has(out.id)) return;
@@ -78,7 +104,11 @@ export class Tape {
       const node = this.nodes[i];
       const dy = this.grads.get(node.output.id);
       if (!dy) continue;
-      node.backward(dy, (t) => (this.tracked.has(t.id) ? this.gradOf(t).ptr : 0));
+      node.backward(
+        dy,
+        (t) => (this.tracked.has(t.id) ? this.gradOf(t).ptr : 0),
+        (t) => (this.tracked.has(t.id) ? this.gradTarget(t) : null),
+      );
     }
   }
 }

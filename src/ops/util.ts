@@ -138,7 +138,8 @@ export function expectAllFinite(what: string, skip: boolean | undefined, inputs:
 
 /**
  * Records a convolution's backward on the tape: `back` gets dy (masked where a fused relu was 0) and
- * the gradient pointers of x, the weight and the bias (0 where none is wanted).
+ * the gradient pointers of x, the weight and the bias (0 where none is wanted). With `storeDx`, gx may be
+ * a fresh unfilled buffer: then `gxAdd` is false and `back` must write every element of it (else it adds).
  */
 export function recordConv(
   x: Tensor,
@@ -146,13 +147,15 @@ export function recordConv(
   bias: Tensor | null,
   out: Tensor,
   relu: 0 | 1 | 2,
-  back: (d: Tensor, gx: number, gw: number, gb: number) => void,
+  back: (d: Tensor, gx: number, gw: number, gb: number, gxAdd: boolean) => void,
+  storeDx = false,
 ): void {
   if (relu === 2 && (needsGrad(x) || needsGrad(weight) || (bias !== null && needsGrad(bias))))
     throw new Error("a fused 'relu6' has no backward here: apply it as a layer of its own when training");
-  record(bias ? [x, weight, bias] : [x, weight], out, (dy, grad) => {
+  record(bias ? [x, weight, bias] : [x, weight], out, (dy, grad, store) => {
     const masked = relu ? reluMasked(dy, out) : null;
-    back(masked ?? dy, grad(x), grad(weight), bias ? grad(bias) : 0);
+    const gx = storeDx ? store(x) : { ptr: grad(x), add: true };
+    back(masked ?? dy, gx?.ptr ?? 0, grad(weight), bias ? grad(bias) : 0, gx?.add ?? true);
     masked?.dispose();
   });
 }

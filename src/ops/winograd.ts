@@ -272,18 +272,27 @@ export function conv2dWinograd(
     0,
     pack ? pack.packs[0]!.ptr : 0,
   );
-  recordConv(x, filter, bias, out, relu ? 1 : 0, (d, gx, gw, gb) => {
-    if (gx && PT <= r - 1 && PL <= r - 1) {
-      // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding r-1 - PT, r-1 - PL.
-      const back = inputGradGeometry(geo, r);
-      run(gx, d.ptr, filter.ptr, 0, back, N, m, r, 1, WINO_ACC);
-    } else if (gx) {
-      // Padding beyond the kernel (outputs made of padding only) would need a negative padding here.
-      directInputGrad(gx, d, filter, geo, N);
-    }
-    if (gw) winogradWeightGrad(gw, d, x, geo, N, m, r);
-    if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
-  });
+  recordConv(
+    x,
+    filter,
+    bias,
+    out,
+    relu ? 1 : 0,
+    (d, gx, gw, gb, gxAdd) => {
+      if (gx && PT <= r - 1 && PL <= r - 1) {
+        // dx = 'full' correlation of dy with the flipped, channel-swapped kernel: padding r-1 - PT, r-1 - PL.
+        // Its tiles cover all of dx, so a fresh gradient is stored, not added to zeros.
+        const back = inputGradGeometry(geo, r);
+        run(gx, d.ptr, filter.ptr, 0, back, N, m, r, 1, gxAdd ? WINO_ACC : 0);
+      } else if (gx) {
+        // Padding beyond the kernel (outputs made of padding only) would need a negative padding here.
+        directInputGrad(gx, d, filter, geo, N, gxAdd);
+      }
+      if (gw) winogradWeightGrad(gw, d, x, geo, N, m, r);
+      if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
+    },
+    true,
+  );
   return out;
 }
 
@@ -310,8 +319,9 @@ function inputGradGeometry(geo: Geometry2d, k: number): Geometry2d {
   };
 }
 
-// dx on the direct kernel, as conv2d does it.
-function directInputGrad(gx: number, d: Tensor, filter: Tensor, geo: Geometry2d, N: number): void {
+// dx on the direct kernel, as conv2d does it (it adds: a fresh gx, `add` false, is zeroed first).
+function directInputGrad(gx: number, d: Tensor, filter: Tensor, geo: Geometry2d, N: number, add: boolean): void {
+  if (!add) k().zero_fill(gx, 4 * N * geo.H * geo.W * geo.C);
   conv2dInputGrad(gx, d.ptr, filter.ptr, geo, N, blockRows(geo.KH * geo.KW * geo.C, geo.OH * geo.OW));
 }
 
@@ -439,45 +449,55 @@ function conv5x5(
   } finally {
     for (const p of ps) p.dispose();
   }
-  recordConv(x, filter, bias, out, relu ? 1 : 0, (d, gx, gw, gb) => {
-    if (gx && PT <= 4 && PL <= 4) {
-      // dx = 5x5 correlation of dy with the flipped kernel, padding 4 - PT, 4 - PL, in pieces.
-      const back: Geometry2d = { ...inputGradGeometry(geo, 5), KH: 3, KW: 3 };
-      const fs = pieces5(filter, true);
-      try {
-        fs.forEach((p, i) =>
-          run(gx, d.ptr, p.ptr, 0, back, N, m, 3, 0, WINO_ACC, 3 * PIECES[i]![0], 3 * PIECES[i]![1]),
-        );
-      } finally {
-        for (const p of fs) p.dispose();
+  recordConv(
+    x,
+    filter,
+    bias,
+    out,
+    relu ? 1 : 0,
+    (d, gx, gw, gb, gxAdd) => {
+      if (gx && PT <= 4 && PL <= 4) {
+        // dx = 5x5 correlation of dy with the flipped kernel, padding 4 - PT, 4 - PL, in pieces; the first
+        // piece stores into a fresh gradient, the others add.
+        const back: Geometry2d = { ...inputGradGeometry(geo, 5), KH: 3, KW: 3 };
+        const fs = pieces5(filter, true);
+        try {
+          fs.forEach((p, i) => {
+            const flags = i > 0 || gxAdd ? WINO_ACC : 0;
+            run(gx, d.ptr, p.ptr, 0, back, N, m, 3, 0, flags, 3 * PIECES[i]![0], 3 * PIECES[i]![1]);
+          });
+        } finally {
+          for (const p of fs) p.dispose();
+        }
+      } else if (gx) {
+        directInputGrad(gx, d, filter, geo, N, gxAdd);
       }
-    } else if (gx) {
-      directInputGrad(gx, d, filter, geo, N);
-    }
-    if (gw) {
-      // dW of each piece, then its valid taps added into gw (pieces in order).
-      const part = new Tensor([3, 3, C, K]);
-      try {
-        PIECES.forEach(([pi, pj]) => {
-          part.view().fill(0);
-          winogradWeightGrad(part.ptr, d, x, g3, N, m, 3, 3 * pi, 3 * pj);
-          const src = part.view(),
-            dst = getArena().f32();
-          for (let a = 0; a < 3; a++)
-            for (let b = 0; b < 3; b++) {
-              const kh = 3 * pi + a,
-                kw = 3 * pj + b;
-              if (kh > 4 || kw > 4) continue;
-              const o = gw / 4 + (kh * 5 + kw) * C * K,
-                so = (a * 3 + b) * C * K;
-              for (let i = 0; i < C * K; i++) dst[o + i] = dst[o + i]! + src[so + i]!;
-            }
-        });
-      } finally {
-        part.dispose();
+      if (gw) {
+        // dW of each piece, then its valid taps added into gw (pieces in order).
+        const part = new Tensor([3, 3, C, K]);
+        try {
+          PIECES.forEach(([pi, pj]) => {
+            part.view().fill(0);
+            winogradWeightGrad(part.ptr, d, x, g3, N, m, 3, 3 * pi, 3 * pj);
+            const src = part.view(),
+              dst = getArena().f32();
+            for (let a = 0; a < 3; a++)
+              for (let b = 0; b < 3; b++) {
+                const kh = 3 * pi + a,
+                  kw = 3 * pj + b;
+                if (kh > 4 || kw > 4) continue;
+                const o = gw / 4 + (kh * 5 + kw) * C * K,
+                  so = (a * 3 + b) * C * K;
+                for (let i = 0; i < C * K; i++) dst[o + i] = dst[o + i]! + src[so + i]!;
+              }
+          });
+        } finally {
+          part.dispose();
+        }
       }
-    }
-    if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
-  });
+      if (gb) k().bias_backward(gb, d.ptr, N * OH * OW, K);
+    },
+    true,
+  );
   return out;
 }

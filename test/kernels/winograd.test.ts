@@ -348,6 +348,42 @@ describe(`winograd (${build})`, () => {
     for (const t of [x, w, b, rt]) t.dispose();
   });
 
+  it('the input gradient is stored into a fresh gradient and added to one already there (x used twice)', () => {
+    const rng = makeRng(8);
+    const [N, H, W, C, K] = [2, 7, 6, 5, 6];
+    const x = sn.tensor(rand(rng, N * H * W * C), [N, H, W, C]);
+    const c = sn.tensor(rand(rng, N * H * W * C), [N, H, W, C]);
+    for (const [ks, m] of [
+      [3, 4],
+      [5, 4],
+      [5, 2],
+    ] as const) {
+      const w = sn.tensor(rand(rng, ks * ks * C * K), [ks, ks, C, K]);
+      const r = sn.tensor(rand(rng, N * H * W * K), [N, H, W, K]);
+      const opts = { padding: 'same' as const, algorithm: 'winograd' as const, winogradTile: m };
+      const conv = (t: sn.Tensor) => sn.sum(sn.mul(sn.conv2d(t, w, opts), r));
+      const [alone] = sn.grads((t) => conv(t!))([x]);
+      // the other use of x recorded after the conv (its gradient comes first), or before it
+      const [after] = sn.grads((t) => sn.add(conv(t!), sn.sum(sn.mul(t!, c))))([x]);
+      const [before] = sn.grads((t) => {
+        const other = sn.sum(sn.mul(t!, c));
+        return sn.add(other, conv(t!));
+      })([x]);
+      const want = Float32Array.from(alone!.dataSync(), (v, i) => v + c.dataSync()[i]!);
+      const tag = `${ks}x${ks} tile ${m}`;
+      if (ks === 5 && m === 2) {
+        // four pieces added one by one onto the other use's gradient: another order of the same sum
+        expectClose(after!.dataSync(), want, { atol: 1e-6, rtol: 1e-6, label: `${tag}, other use first in backward` });
+      } else {
+        expect(firstDiff(after!.dataSync(), want), `${tag}, other use first in backward`).toBe(-1);
+      }
+      expect(firstDiff(before!.dataSync(), want), `${tag}, conv first in backward`).toBe(-1);
+      for (const t of [w, r, alone!, after!, before!]) t.dispose();
+    }
+    x.dispose();
+    c.dispose();
+  });
+
   it('the bits do not depend on how the batch is split (an image alone = the same image in a batch)', () => {
     const rng = makeRng(5);
     const N = 3,

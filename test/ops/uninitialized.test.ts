@@ -1,10 +1,11 @@
 // Op outputs allocated without a zero fill (tensor.ts `uninitialized`): conv2d's direct paths (whole
 // images and pixel ranges, groups) and its Winograd paths (3x3 with both tiles, 5x5 as F(4,5) and in pieces) must write
-// every element. The arena is first filled with NaN garbage and released, so an element the kernel skips
+// every element, and so must the Winograd input gradient, stored into a fresh unfilled gradient buffer. The arena is first filled with NaN garbage and released, so an element the kernel skips
 // shows up as NaN, and the result must equal the one computed over zeroed memory bit for bit.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { uninitialized } from '../../src/tensor.js';
+import { Tape, withTape } from '../../src/autograd.js';
 import { makeRng } from '../helpers/check.js';
 
 beforeAll(async () => {
@@ -64,11 +65,35 @@ describe('conv2d writes every output element (no zero fill)', () => {
       );
       const b = sn.tensor(rand(c.w[3]!, 3), [c.w[3]!]);
       const run = () => sn.tidy(() => sn.conv2d(x, w, { ...c.o, bias: b }).dataSync());
+      // the input gradient of sum(conv(x) * r), the memory dirtied between the forward and the backward pass
+      // (the forward's zeroed scratch would otherwise be where the gradient lands)
+      const dx = () =>
+        sn.tidy(() => {
+          const tape = new Tape();
+          tape.watch(x);
+          const y = withTape(tape, () => sn.conv2d(x, w, { ...c.o, bias: b }));
+          const r = sn.tensor(rand(y.size, 4), y.shape);
+          const loss = withTape(tape, () => sn.sum(sn.mul(y, r)));
+          dirty();
+          tape.backward(loss);
+          return tape.grads.get(x.id)!.dataSync().slice();
+        });
       const clean = run();
       dirty();
       const after = run();
       expect(Array.from(after).some(Number.isNaN)).toBe(false);
       expect(after).toEqual(clean);
+      const gx = dx();
+      expect(Array.from(gx).some(Number.isNaN), 'dx').toBe(false);
+      // against the direct kernel's input gradient (zero-filled, then added): equal up to rounding
+      const ref = sn.tidy(() => {
+        const r = sn.tensor(rand(clean.length, 4), sn.conv2d(x, w, { ...c.o, bias: b }).shape);
+        const [g] = sn.grads((t) => sn.sum(sn.mul(sn.conv2d(t!, w, { ...c.o, algorithm: 'direct', bias: b }), r)))([x]);
+        const out = g!.dataSync().slice();
+        g!.dispose(); // grads' results outlive tidy
+        return out;
+      });
+      gx.forEach((v, i) => expect(Math.abs(v - ref[i]!), `dx[${i}]`).toBeLessThan(1e-3));
       for (const t of [x, w, b]) t.dispose();
     });
   }
