@@ -123,7 +123,8 @@ export type RunFlag = (typeof RUN_FLAGS)[number];
 export const SWITCH_FLAGS: readonly RunFlag[] = ['batch-norm', 'augment'];
 const KNOBS: readonly RunFlag[] = ['kernel-size', 'filters', 'padding', 'activation', 'dropout', 'batch-norm'];
 
-function choice<T extends string>(v: string | undefined, name: string, options: readonly T[], def: T): T {
+/** `--name v` as one of `options`; `def` when absent. */
+export function choice<T extends string>(v: string | undefined, name: string, options: readonly T[], def: T): T {
   if (v === undefined) return def;
   if (!(options as readonly string[]).includes(v))
     throw new Error(`--${name} must be one of ${options.join(', ')}, got ${show(v)}`);
@@ -254,7 +255,7 @@ export function parseTrainArgs(argv: string[], defaultThreads: number, now = new
     overwrite: (o.overwrite as boolean | undefined) ?? false,
     data: str('data'),
     threads: intFlag(str('threads'), 'threads', Math.min(defaultThreads, MAX_CLI_THREADS), 1, MAX_CLI_THREADS),
-    convAlgorithm: choice(str('conv-algorithm'), 'conv-algorithm', ['direct', 'auto', 'winograd'] as const, 'direct'),
+    convAlgorithm: choice(str('conv-algorithm'), 'conv-algorithm', ['direct', 'auto', 'winograd'] as const, 'auto'),
     json: (o.json as boolean | undefined) ?? false,
     help: (o.help as boolean | undefined) ?? false,
   };

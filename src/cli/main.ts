@@ -81,8 +81,9 @@ ${RUN_HELP}
                        system temp directory instead, and the message names it
   --overwrite          replace a model.simdnet already in --out (refused otherwise)
   --threads N          threads to train on, 1 to 64 (default: all cores); results are identical for any N
-  --conv-algorithm A   direct (default), auto (Winograd F(4,3) on 3x3 and F(4,5) on 5x5 stride-1 layers
-                       of 8+ channels) or winograd; see sn.setConvAlgorithm
+  --conv-algorithm A   auto (default: Winograd F(4,3) on 3x3 and F(4,5) on 5x5 stride-1 layers of 8+
+                       channels, direct elsewhere), direct (im2col + GEMM everywhere, the reference) or
+                       winograd; see sn.setConvAlgorithm
   --json               print one final JSON line on stdout (human output goes to stderr)
 
 predict: each image is converted to grey and inverted if its border is light (a dark digit on a
@@ -146,7 +147,10 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   const data = await loadIdxDir(dataDir, { trainLimit: o.trainLimit, testLimit: o.testLimit });
   const { train: tr, test: te, numClasses } = data;
   say(`data: ${tr.count} training and ${te.count} test images of ${tr.height}x${tr.width} from ${dataDir}`);
-  say(`engine: ${sn.getEngine().build} build, ${sn.getThreads()} thread${sn.getThreads() > 1 ? 's' : ''}`);
+  say(
+    `engine: ${sn.getEngine().build} build, ${sn.getThreads()} thread${sn.getThreads() > 1 ? 's' : ''}, ` +
+      `convolutions '${o.convAlgorithm}'`,
+  );
 
   const model = await buildModel(o, [tr.height, tr.width, 1], numClasses);
   model.summary(say);

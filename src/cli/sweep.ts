@@ -16,6 +16,7 @@ import {
   RUN_FLAGS,
   type RunFlag,
   type RunSettings,
+  choice,
   intFlag,
   limits,
   runFlagOptions,
@@ -51,6 +52,7 @@ sweep options:
   --train-limit N      use the first N training examples
   --test-limit N       use the first N test examples (at least 1: trials are ranked on them)
   --threads N          threads (default: all cores)
+  --conv-algorithm A   auto (default), direct or winograd, for every trial (as train's)
   --json               print one final JSON line (the ranked trials) on stdout
 `;
 
@@ -87,6 +89,7 @@ export async function sweep(argv: string[]): Promise<number> {
       'train-limit': { type: 'string' },
       'test-limit': { type: 'string' },
       threads: { type: 'string' },
+      'conv-algorithm': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -109,6 +112,12 @@ export async function sweep(argv: string[]): Promise<number> {
     Math.min(availableParallelism(), MAX_CLI_THREADS),
     1,
     MAX_CLI_THREADS,
+  );
+  const convAlgorithm = choice(
+    str('conv-algorithm'),
+    'conv-algorithm',
+    ['direct', 'auto', 'winograd'] as const,
+    'auto',
   );
   const say = o.json ? (s: string) => console.error(s) : (s: string) => console.log(s);
 
@@ -145,8 +154,13 @@ export async function sweep(argv: string[]): Promise<number> {
     } catch (e) {
       throw new Error(`trial ${index + 1} (${describe(flags)}): ${(e as Error).message}`);
     }
-    // The data limits are part of what a result means: a resumed sweep on other limits starts over.
-    const key = JSON.stringify({ ...flags, trainLimit: lim.trainLimit ?? null, testLimit: lim.testLimit ?? null });
+    // The data limits and the algorithm are part of what a result means: a resumed sweep on others starts over.
+    const key = JSON.stringify({
+      ...flags,
+      trainLimit: lim.trainLimit ?? null,
+      testLimit: lim.testLimit ?? null,
+      convAlgorithm,
+    });
     return { index, flags, settings, key };
   });
 
@@ -176,6 +190,7 @@ export async function sweep(argv: string[]): Promise<number> {
   if (text !== kept.map((l) => `${l}\n`).join('')) await writeFile(log, kept.map((l) => `${l}\n`).join(''));
 
   await sn.ready({ threads });
+  sn.setConvAlgorithm(convAlgorithm);
   const dataDir = str('data') ?? defaultMnistDir();
   const data = await loadIdxDir(dataDir, lim);
   const { train: tr, test: te, numClasses } = data;

@@ -34,8 +34,8 @@ describe('parseTrainArgs', () => {
     expect(o.out).toBe(join(process.cwd(), 'x'));
     expect(parseTrainArgs(['--lr', '.5'], 200).lr).toBe(0.5);
     expect(parseTrainArgs([], 200).threads).toBe(MAX_CLI_THREADS);
-    expect(parseTrainArgs([], 2).convAlgorithm).toBe('direct');
-    expect(parseTrainArgs(['--conv-algorithm', 'auto'], 2).convAlgorithm).toBe('auto');
+    expect(parseTrainArgs([], 2).convAlgorithm).toBe('auto');
+    expect(parseTrainArgs(['--conv-algorithm', 'direct'], 2).convAlgorithm).toBe('direct');
   });
 
   const bad: Array<[string[], string]> = [
@@ -95,8 +95,8 @@ describe('simdnet train refuses bad flags before any work', () => {
 });
 
 describe('simdnet train --conv-algorithm', () => {
-  // The seed model's 5x5(32) and 3x3(64) layers run Winograd F(2,3) under 'auto': a different rounding
-  // of the same training, so the loss moves a little but not far.
+  // The seed model's 5x5(32) and 3x3(64) layers run Winograd F(4,5) and F(4,3) under 'auto' (the default):
+  // a different rounding of the same training, so the loss moves a little but not far.
   async function jsonRun(extra: string[]): Promise<Record<string, unknown>> {
     const lines: string[] = [];
     const log = vi.spyOn(console, 'log').mockImplementation((...a) => {
@@ -112,9 +112,9 @@ describe('simdnet train --conv-algorithm', () => {
     }
     return JSON.parse(lines[lines.length - 1]!);
   }
-  it("'auto' trains with Winograd (a different rounding, about the same loss) and says so in --json", async () => {
-    const direct = await jsonRun([]);
-    const auto = await jsonRun(['--conv-algorithm', 'auto']);
+  it("'auto', the default, trains with Winograd (a different rounding, about the same loss) and says so in --json", async () => {
+    const direct = await jsonRun(['--conv-algorithm', 'direct']);
+    const auto = await jsonRun([]);
     expect(direct.conv_algorithm).toBe('direct');
     expect(auto.conv_algorithm).toBe('auto');
     const [a, b] = [auto.test_loss as number, direct.test_loss as number];

@@ -107,6 +107,8 @@ describe('simdnet sweep', () => {
     const { err } = await run(grid());
     expect(err.join('\n')).toContain('4 trials (4 already in');
     expect(await lines(log)).toEqual(before);
+    // the algorithm is part of a result: with another one, nothing is reused (checked, not run, here)
+    expect(before.every((l) => JSON.parse(JSON.parse(l).key).convAlgorithm === 'auto')).toBe(true);
     // An interrupted sweep: two trials recorded, the second record cut short mid-write.
     await writeFile(log, `${before[0]}\n${before[2]}\n${before[3].slice(0, 20)}`);
     const again = await run(grid());
@@ -168,5 +170,8 @@ describe('simdnet sweep', () => {
       /--trials 3 is more than the 1 combinations/,
     );
     await expect(main(['sweep', ...common])).rejects.toThrow(/--out DIR is required/);
+    await expect(main(['sweep', ...common, '--conv-algorithm', 'fft', '--out', join(dir, 'bad')])).rejects.toThrow(
+      /--conv-algorithm must be one of direct, auto, winograd, got "fft"/,
+    );
   }, 60_000);
 });
