@@ -598,8 +598,24 @@ function benchWinograd(e, s) {
   const KK = 9 * C;
   const MB = Math.max(4, Math.floor(32768 / KK / 4) * 4);
   const { p, calls } = convSetup(e, g, MB);
-  const geom = e.geometry({ H, W, C, K, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W });
-  const back = e.geometry({ H, W, C: K, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W });
+  const geom = e.geometry({ H, W, C, K, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W, DH: 1, DW: 1, G: 1 });
+  const back = e.geometry({
+    H,
+    W,
+    C: K,
+    K: C,
+    KH: 3,
+    KW: 3,
+    SH: 1,
+    SW: 1,
+    PT: 1,
+    PL: 1,
+    OH: H,
+    OW: W,
+    DH: 1,
+    DW: 1,
+    G: 1,
+  });
   const flops = 2 * N * H * W * K * KK;
   const res = { shape: `N=${N} ${H}×${W}×${C} → ${K} same`, flops, fwd: {}, bwdInput: {}, bwdWeight: {} };
   warm(

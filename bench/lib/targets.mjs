@@ -194,6 +194,19 @@ export function targets(R, T) {
       r == null ? undefined : `${((r - 1) * 100).toFixed(0)} % over (needs ${ortNode.latency.toFixed(2)} ms)`,
     );
   }
+  // The full default training (`npm run train`, 'auto' convolutions) against the same run with 'direct':
+  // its wall time is ~5 epochs of batch-128 steps, so the step rates measured here give the ratio (the README
+  // has the full runs themselves, accuracy included).
+  if (A) {
+    r = S.train[T].imgPerSec / A.train.imgPerSec;
+    tgt(
+      `full default training wall time ≤ 0.5× 'direct' (from b${BATCH} step rates, ${T} thr)`,
+      `${r.toFixed(2)}× (${A.train.imgPerSec.toFixed(0)} vs ${S.train[T].imgPerSec.toFixed(0)} img/s)`,
+      '≤ 0.50×',
+      r <= 0.5,
+      `${((r / 0.5 - 1) * 100).toFixed(0)} % over (needs ${(0.5 / r).toFixed(2)}× faster steps)`,
+    );
+  }
   // Every conv layer, forward and backward, best algorithm: effective GFLOP/s (direct flops ÷ time)
   // against the probe × threads; > 1.0× means Winograd beat the direct kernel's ceiling.
   for (const name of [...new Set((R.layers ?? []).map((l) => l.layer))]) {
