@@ -1,6 +1,7 @@
 // Node ≡ Chromium: the same model file and images give bit-identical probabilities, and the same seed
 // and 20 training steps give bit-identical weights, for the seed model and for a functional graph
-// (residual add, squeeze-excitation multiply, concatenation) — single-thread 'simd' build on both sides, and the
+// (residual add, squeeze-excitation multiply, concatenation), and for the seed model trained with the Winograd
+// convolutions ('auto': F(4,5) and F(4,3)) — single-thread 'simd' build on both sides, and the
 // 'threads' build (3 threads) in the cross-origin-isolated page. The jobs below run unchanged in both:
 // in Node on src/, in the page on dist/simdnet.full.js (loaded by console.html as window.sn).
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -47,8 +48,12 @@ async function inferenceJob(sn: Lib, files: { model: Uint8Array; images: Uint8Ar
   };
 }
 
-async function trainingJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Array }): Promise<Result> {
+async function trainingJob(
+  sn: Lib,
+  files: { images: Uint8Array; labels: Uint8Array; algorithm?: 'auto' },
+): Promise<Result> {
   const n = 512;
+  sn.setConvAlgorithm(files.algorithm ?? 'direct');
   const imgs = sn.parseIdx(files.images, 'train-images-idx3-ubyte');
   const lbls = sn.parseIdx(files.labels, 'train-labels-idx1-ubyte');
   const x = new Float32Array(n * 784);
@@ -87,6 +92,7 @@ async function trainingJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Ar
     at += p.value.size;
   }
   m.dispose();
+  sn.setConvAlgorithm('direct');
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
   return {
     hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''),
@@ -210,7 +216,7 @@ async function augmentJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Arr
 describeBrowser('Node and Chromium compute the same bits', () => {
   let server: Server;
   let browser: Browser;
-  const node: { inference?: Result; training?: Result; graph?: Result; augment?: Result } = {};
+  const node: { inference?: Result; training?: Result; trainingAuto?: Result; graph?: Result; augment?: Result } = {};
   const modelBytes = new Uint8Array(readFileSync(join(root, 'web', 'model', 'mnist.simdnet')));
 
   beforeAll(async () => {
@@ -250,8 +256,14 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     return p;
   }
 
-  async function run(p: Page, job: 'inference' | 'training' | 'graph' | 'augment'): Promise<Result> {
-    const jobs = { inference: inferenceJob, training: trainingJob, graph: graphJob, augment: augmentJob };
+  async function run(p: Page, job: 'inference' | 'training' | 'trainingAuto' | 'graph' | 'augment'): Promise<Result> {
+    const jobs = {
+      inference: inferenceJob,
+      training: trainingJob,
+      trainingAuto: trainingJob,
+      graph: graphJob,
+      augment: augmentJob,
+    };
     const src = jobs[job].toString();
     return p.evaluate(
       async ({ src, job }) => {
@@ -259,7 +271,11 @@ describeBrowser('Node and Chromium compute the same bits', () => {
         const files =
           job === 'inference'
             ? { model: await get('model/mnist.simdnet'), images: await get('data/t10k-images-idx3-ubyte') }
-            : { images: await get('data/train-images-idx3-ubyte'), labels: await get('data/train-labels-idx1-ubyte') };
+            : {
+                images: await get('data/train-images-idx3-ubyte'),
+                labels: await get('data/train-labels-idx1-ubyte'),
+                ...(job === 'trainingAuto' ? { algorithm: 'auto' } : {}),
+              };
         // biome-ignore lint/security/noGlobalEval: the job source is this test's own function, sent to the page as text.
         const fn = (0, eval)(`(${src})`);
         return fn((window as unknown as { sn: unknown }).sn, files);
@@ -292,6 +308,28 @@ describeBrowser('Node and Chromium compute the same bits', () => {
       expect(r.detail[0]).toBe(20);
       expect(r.detail).toEqual(node.training!.detail);
       expect(r.hash).toBe(node.training!.hash);
+      expect(errors).toEqual([]);
+      await p.context().close();
+    },
+  );
+
+  it.each(['simd', 'threads'] as const)(
+    "training with 'auto' (Winograd F(4,5), F(4,3)): 20 Adam steps → identical weights (%s build in Chromium)",
+    async (build) => {
+      // The Node side runs here, not in beforeAll, to keep the shared hook within its timeout.
+      node.trainingAuto ??= await trainingJob({ ...snNode, parseIdx } as Lib, {
+        images: readMnist('train-images-idx3-ubyte'),
+        labels: readMnist('train-labels-idx1-ubyte'),
+        algorithm: 'auto',
+      });
+      // another rounding than 'direct': the comparison below is not the direct run's twice
+      expect(node.trainingAuto.hash).not.toBe(node.training!.hash);
+      const { page: p, errors } = await page(build);
+      const r = await run(p, 'trainingAuto');
+      expect(r.build).toBe(build);
+      expect(r.detail[0]).toBe(20);
+      expect(r.detail).toEqual(node.trainingAuto.detail);
+      expect(r.hash).toBe(node.trainingAuto.hash);
       expect(errors).toEqual([]);
       await p.context().close();
     },

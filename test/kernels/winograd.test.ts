@@ -422,9 +422,9 @@ describe(`winograd (${build})`, () => {
   });
 
   it.runIf(build === 'threads')('same bits at 1, 2 and 4 threads (forward and every gradient)', async () => {
-    const run = (N: number, H: number, C: number, K: number, m: 2 | 4) => {
+    const run = (N: number, H: number, C: number, K: number, m: 2 | 4, ks: 3 | 5) => {
       const x = sn.tensor(rand(makeRng(N * 7 + m), N * H * H * C), [N, H, H, C]);
-      const w = sn.tensor(rand(makeRng(C + K), 9 * C * K), [3, 3, C, K]),
+      const w = sn.tensor(rand(makeRng(C + K), ks * ks * C * K), [ks, ks, C, K]),
         b = sn.tensor(rand(makeRng(K), K), [K]);
       const opts = (t: sn.Tensor[]) => ({
         padding: 'same' as const,
@@ -444,22 +444,26 @@ describe(`winograd (${build})`, () => {
       for (const t of [x, w, b, r, y, value, ...grads]) t.dispose();
       return out;
     };
-    const shapes: Array<[number, number, number, number]> = [
-      [5, 14, 32, 64],
-      [1, 9, 5, 7],
+    // 3x3 and 5x5 kernels (5x5: F(4,5) with tile 4, F(2,3) pieces with tile 2)
+    const shapes: Array<[number, number, number, number, 3 | 5]> = [
+      [5, 14, 32, 64, 3],
+      [1, 9, 5, 7, 3],
+      [3, 14, 32, 32, 5],
+      [1, 9, 5, 7, 5],
     ];
     try {
       for (const m of TILES) {
-        for (const [N, H, C, K] of shapes) {
+        for (const [N, H, C, K, ks] of shapes) {
           await sn.setThreads(1);
-          const one = run(N, H, C, K, m);
+          const one = run(N, H, C, K, m, ks);
           for (const t of [2, 4]) {
             await sn.setThreads(t);
-            const got = run(N, H, C, K, m);
+            const got = run(N, H, C, K, m, ks);
             got.forEach((a, i) =>
-              expect(firstDiff(a, one[i]!), `F(${m},3) N=${N} ${H}x${H}x${C}->${K} at ${t} threads, output ${i}`).toBe(
-                -1,
-              ),
+              expect(
+                firstDiff(a, one[i]!),
+                `tile ${m} ${ks}x${ks} N=${N} ${H}x${H}x${C}->${K} at ${t} threads, output ${i}`,
+              ).toBe(-1),
             );
           }
         }
