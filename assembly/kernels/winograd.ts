@@ -24,6 +24,9 @@ import { geometry } from "../geometry";
 
 export const WINO_RELU: i32 = 1; // relu before storing
 export const WINO_ACC: i32 = 2; // add into the output instead of overwriting it
+// store the 2x2 max pooling (stride 2, 'valid') of the output instead of the output: out is then
+// (N, OH/2, OW/2, K) rounded down; not with WINO_ACC (m is even, so every pooling window is in one tile)
+export const WINO_POOL: i32 = 4;
 
 // ---------------------------------------------------------------------------------------------
 // Lane-generic arithmetic: T is v128 (4 channels) or f32 (a tail channel, or the scalar build).
@@ -289,9 +292,40 @@ export const WINO_ACC: i32 = 2; // add into the output instead of overwriting it
   }
 }
 
+// d <- the max of s0, s1, s2, s3 in that order, a later value taken only when greater (as max pooling
+// does: the first maximum wins, and the bits are those of the separate pooling kernel).
+// @ts-ignore: decorator
+@inline function max4<T>(o: usize, s0: usize, s1: usize, s2: usize, s3: usize, d: usize): void {
+  let b = ld<T>(s0, o);
+  if (isVector<T>()) {
+    let v = ld<T>(s1, o);
+    b = <T>v128.bitselect(<v128>v, <v128>b, f32x4.gt(<v128>v, <v128>b));
+    v = ld<T>(s2, o);
+    b = <T>v128.bitselect(<v128>v, <v128>b, f32x4.gt(<v128>v, <v128>b));
+    v = ld<T>(s3, o);
+    b = <T>v128.bitselect(<v128>v, <v128>b, f32x4.gt(<v128>v, <v128>b));
+  } else {
+    let v = ld<T>(s1, o);
+    if (<f32>v > <f32>b) b = v;
+    v = ld<T>(s2, o);
+    if (<f32>v > <f32>b) b = v;
+    v = ld<T>(s3, o);
+    if (<f32>v > <f32>b) b = v;
+  }
+  st<T>(d, o, b);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The same transforms over a whole channel vector of n floats: v128 groups, then a scalar tail.
 // ---------------------------------------------------------------------------------------------
+
+// max4 over a channel vector of n floats.
+function max4_n(n: i32, s0: usize, s1: usize, s2: usize, s3: usize, d: usize): void {
+  const end = <usize>n << 2;
+  let o: usize = 0;
+  if (ASC_FEATURE_SIMD) { for (; o + 16 <= end; o += 16) max4<v128>(o, s0, s1, s2, s3, d); }
+  for (; o < end; o += 4) max4<f32>(o, s0, s1, s2, s3, d);
+}
 
 // Bᵀ of the 4 or 6 sources s0 .. (F(2,3), F(4,3)).
 function bt_n(alpha: i32, n: i32, s0: usize, s1: usize, s2: usize, s3: usize, s4: usize, s5: usize,
@@ -394,11 +428,12 @@ export function winograd_weight_work(m: i32, r: i32, C: i32, K: i32): i32 {
   return a * a * C * K + a * r * max(C, K) + r * r * C * K;
 }
 
-// Scratch of one winograd_forward call: V and M blocks, a transform row buffer, a zero row and a sink row.
+// Scratch of one winograd_forward call: V and M blocks, a transform row buffer, a zero row, a sink row and
+// an output tile (for WINO_POOL).
 export function winograd_forward_work(m: i32, r: i32, TB: i32, C: i32, K: i32): i32 {
   const a = alphaOf(m, r);
   const T = a * a;
-  return T * TB * C + T * TB * K + a * a * max(C, K) + max(C, K) + K + 8;
+  return T * TB * C + T * TB * K + a * a * max(C, K) + max(C, K) + K + m * m * K + 8;
 }
 
 // Scratch of one winograd_backward_weight call: V and dM blocks, a row buffer, a zero row, a packed dM.
@@ -477,7 +512,10 @@ export function winograd_forward(out: usize, inp: usize, upack: usize, bias: usi
   const tmp = mbuf + (<usize>(T * TB * K) << 2);
   const zeros = tmp + (<usize>(a * a * max(C, K)) << 2);
   const sink = zeros + (<usize>max(C, K) << 2);
+  const tile = sink + KB; // (m, m, K): one output tile before its pooling
   memory.fill(zeros, 0, <usize>max(C, K) << 2);
+  const pool = (flags & WINO_POOL) != 0;
+  const POH = OH >> 1, POW = OW >> 1;
   const vStride = <usize>(TB * C) << 2; // between the matrices of V
   const mStride = <usize>(TB * K) << 2;
   const P = <usize>pack_b_size(C, K) << 2;
@@ -502,6 +540,25 @@ export function winograd_forward(out: usize, inp: usize, upack: usize, bias: usi
       for (let j = 0; j < a; j++) {
         const d = tmp + <usize>j * KB;
         at_n(a, K, mq + <usize>j * mStride, <usize>a * mStride, d, d + oRow, d + 2 * oRow, d + 3 * oRow, 0, 0);
+      }
+      if (pool) {
+        // the whole m x m tile (+ bias, relu), then each 2x2 window of it whose pooled pixel is inside
+        for (let i = 0; i < m; i++) {
+          const d = tile + <usize>(i * m) * KB;
+          at_n(a, K, tmp + <usize>i * oRow, KB, d, d + KB, d + 2 * KB, d + 3 * KB, bias, flags & WINO_RELU);
+        }
+        const pimg = out + <usize>n * <usize>(POH * POW) * KB;
+        for (let pi = 0; pi < m >> 1; pi++) {
+          const ph = (oh0 >> 1) + pi;
+          if (ph >= POH) break;
+          for (let pj = 0; pj < m >> 1; pj++) {
+            const pw = (ow0 >> 1) + pj;
+            if (pw >= POW) break;
+            const s = tile + <usize>(2 * pi * m + 2 * pj) * KB;
+            max4_n(K, s, s + KB, s + <usize>m * KB, s + <usize>(m + 1) * KB, pimg + <usize>(ph * POW + pw) * KB);
+          }
+        }
+        continue;
       }
       // out[oh0 + i][ow0 + j] = Σ_c tmp[i][c] Aᵀ[j][c]; pixels past the image edge go to the sink.
       for (let i = 0; i < m; i++) {

@@ -187,6 +187,7 @@ export class Conv2D extends Layer {
         winogradTile: this.cfg.winogradTile,
         winogradPacked: args.winogradPacked,
         directPacked: args.directPacked,
+        fusedPool: args.fusedPool,
       }),
     );
   }

@@ -19,7 +19,13 @@
 // weightsChanged() for code writing weights otherwise), for one conv-algorithm default, and while no view
 // of a weight it read was taken (a write through it may follow).
 import { keep, type Tensor, tensor } from '../tensor.js';
-import { getConvAlgorithm, winogradPack, winogradTileFor, type WinogradPacked } from '../ops/winograd.js';
+import {
+  getConvAlgorithm,
+  winogradPack,
+  winogradPools,
+  winogradTileFor,
+  type WinogradPacked,
+} from '../ops/winograd.js';
 import { conv2dPack, type DirectPacked } from '../ops/conv2d.js';
 import type { Layer } from './layer.js';
 import type { KernelTrace } from '../ops/trace.js';
@@ -120,6 +126,8 @@ export interface PlannedStep {
   padding?: [[number, number], [number, number]];
   /** A relu or relu6 fused into the output store (the step after it is skipped). */
   activation?: 'relu' | 'relu6';
+  /** A 2x2 stride-2 max pooling taken into a Winograd convolution's output transform (the pooling step skipped). */
+  pool?: boolean;
   /**
    * The step is an identity here (a BatchNormalization folded into the step before it, a relu fused
    * into it, or a ZeroPadding2D taken into the convolution after it).
@@ -202,6 +210,12 @@ export class InferencePlan {
         if (relu && kind && this.fuses(st, kind)) {
           this.merge(st, { activation: kind });
           this.merge(relu, { skip: true });
+          tail = relu;
+        }
+        const pool = soleReader(tail.output);
+        if (pool && this.pools(st, pool)) {
+          this.merge(st, { pool: true });
+          this.merge(pool, { skip: true });
         }
       }
       for (const [st, planned] of this.steps) {
@@ -227,6 +241,20 @@ export class InferencePlan {
   get current(): boolean {
     if (this.key !== InferencePlan.keyNow()) return false;
     return this.sources.every(([t, n]) => !t.isDisposed && t.viewCount === n);
+  }
+
+  // A Winograd Conv2D with one transform and an even tile takes a following 2x2 stride-2 'valid'
+  // MaxPooling2D into its output transform, when nothing but a relu (monotonic: it commutes with max)
+  // comes between them: same bits, without storing and re-reading the full-size output.
+  private pools(st: Step, pool: Step): boolean {
+    const packed = this.steps.get(st)?.winogradPacked;
+    if (st.layer.className !== 'Conv2D' || !packed || pool.layer.className !== 'MaxPooling2D') return false;
+    const act = cfgOf(st.layer).activation ?? 'linear';
+    if (act !== 'linear' && act !== 'relu') return false;
+    const p = cfgOf(pool.layer);
+    const two = (v: unknown) => Array.isArray(v) && v[0] === 2 && v[1] === 2;
+    const [KH] = cfgOf(st.layer).kernelSize as [number, number];
+    return two(p.poolSize) && two(p.strides) && p.padding === 'valid' && winogradPools(KH, packed.m);
   }
 
   // A linear convolution fuses a relu into its store, and a relu6 unless it runs Winograd (whose

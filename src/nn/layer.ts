@@ -47,6 +47,8 @@ export interface CallArgs {
   padding?: [[number, number], [number, number]];
   /** @internal Inference plan: a relu (relu6) fused into a linear convolution's store, the layer after it skipped. */
   fusedActivation?: 'relu' | 'relu6';
+  /** @internal Inference plan: a Conv2D returns the 2x2 max pooling of its output, the MaxPooling2D after it skipped. */
+  fusedPool?: boolean;
 }
 
 /**

@@ -657,6 +657,7 @@ export class Model {
           directPacked: p?.directPacked,
           padding: p?.padding,
           fusedActivation: p?.activation,
+          fusedPool: p?.pool,
         },
       );
     }

@@ -20,8 +20,10 @@ import {
 import { blockRows, conv2dForwardImages, conv2dInputGrad, conv2dWeightGrad, imageParts } from './shards.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { show } from '../show.js';
+import { maxPool2d } from './pool2d.js';
 import {
   conv2dWinograd,
+  winogradPools,
   winogradTileFor,
   type ConvAlgorithm,
   type WinogradPacked,
@@ -54,6 +56,11 @@ export interface Conv2dOptions {
   winogradPacked?: WinogradPacked;
   /** @internal The filter and bias packed for the direct GEMM beforehand (see {@link conv2dPack}). */
   directPacked?: DirectPacked;
+  /**
+   * @internal Return the 2x2 stride-2 'valid' max pooling of the result (inference: an inference plan's
+   * Conv2D + MaxPooling2D): taken into the Winograd output transform where it runs, else pooled after.
+   */
+  fusedPool?: boolean;
 }
 
 /** @internal A filter and bias packed once for the direct path's GEMM, as conv2d_pack_weights lays them out. */
@@ -144,6 +151,17 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
   const training = needsGrad(x) || needsGrad(filter) || (bias !== null && needsGrad(bias));
   // the Winograd kernels fuse relu but not relu6
   const tile = plain && relu !== 2 ? winogradTileFor(what, opts.algorithm, opts.winogradTile, geo, training) : 0;
+  if (opts.fusedPool) {
+    if (tile && winogradPools(KH, tile) && !training) {
+      return conv2dWinograd(x, filter, bias, geo, relu === 1, tile, opts.winogradPacked, true);
+    }
+    const full = conv2d(x, filter, { ...opts, fusedPool: false });
+    try {
+      return maxPool2d(full, { poolSize: 2, strides: 2, padding: 'valid' });
+    } finally {
+      full.dispose();
+    }
+  }
   if (tile) return conv2dWinograd(x, filter, bias, geo, relu === 1, tile, opts.winogradPacked);
   const MB = blockRows(KK, OH * OW);
   // every output is stored by the (non-accumulating) GEMM of its image or pixel range: no zero fill

@@ -6,6 +6,7 @@
 // Output tiles are numbered over the whole batch and cut into the fixed SHARDS, and every output value
 // depends only on its own tile, so the bits are the same at any thread count (and batch size).
 import { Tensor, tensor, uninitialized } from '../tensor.js';
+import { needsGrad } from '../autograd.js';
 import { getArena } from '../wasm/arena.js';
 import { k, recordConv, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
 import { addShardSums, blockRows, conv2dInputGrad, runShards } from './shards.js';
@@ -141,7 +142,17 @@ function tileBlock(m: number, r: number, C: number, K: number, tiles: number): n
 }
 
 const WINO_RELU = 1,
-  WINO_ACC = 2;
+  WINO_ACC = 2,
+  WINO_POOL = 4;
+
+/**
+ * @internal Whether the Winograd path of a KH x KH kernel with tile m can take a following 2x2 max pooling
+ * into its output transform: one transform (not 3x3 pieces), and an even tile, so that every pooling window
+ * lies in one tile.
+ */
+export function winogradPools(KH: number, m: WinogradTile): boolean {
+  return taps(KH, m) === KH && m % 2 === 0;
+}
 
 /**
  * @internal A filter's Winograd transform made once (an inference plan keeps it while the weights do not
@@ -239,7 +250,8 @@ function run(
 
 /**
  * @internal conv2d's Winograd path: x (N,H,W,C), filter (3,3,C,K) or (5,5,C,K), bias (K) or null; shapes,
- * strides and geometry already checked by conv2d.
+ * strides and geometry already checked by conv2d. `pool`: the result is the 2x2 stride-2 'valid' max
+ * pooling of the convolution, taken in the output transform (inference only; see {@link winogradPools}).
  */
 export function conv2dWinograd(
   x: Tensor,
@@ -249,13 +261,37 @@ export function conv2dWinograd(
   relu: boolean,
   m: WinogradTile,
   packed?: WinogradPacked,
+  pool = false,
 ): Tensor {
   // the cached transform serves only the filter (contents and tile) it was made from
   const pack = packed && packed.m === m && packed.filter === filter && !packed.packs[0]!.isDisposed ? packed : null;
   const r = taps(geo.KH, m);
+  if (pool && (!winogradPools(geo.KH, m) || needsGrad(x) || needsGrad(filter) || (bias && needsGrad(bias)))) {
+    throw new Error('conv2d: a fused max pooling needs a single Winograd transform and no gradient');
+  }
   if (geo.KH !== r) return conv5x5(x, filter, bias, geo, relu, m, pack);
   const N = x.shape[0];
   const { K, OH, OW, PT, PL } = geo;
+  if (pool) {
+    const pooled = uninitialized([N, OH >> 1, OW >> 1, K]); // every pooled pixel is stored
+    const flags = WINO_POOL | (relu ? WINO_RELU : 0);
+    run(
+      pooled.ptr,
+      x.ptr,
+      filter.ptr,
+      bias ? bias.ptr : 0,
+      geo,
+      N,
+      m,
+      r,
+      0,
+      flags,
+      0,
+      0,
+      pack ? pack.packs[0]!.ptr : 0,
+    );
+    return pooled;
+  }
   const out = uninitialized([N, OH, OW, K]); // every tile stores its outputs (no WINO_ACC): no zero fill
   run(
     out.ptr,

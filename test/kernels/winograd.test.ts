@@ -384,6 +384,50 @@ describe(`winograd (${build})`, () => {
     c.dispose();
   });
 
+  it('a fused 2x2 max pooling gives the bits of conv2d then maxPool2d (every tile, tail channels, partial tiles)', () => {
+    const rng = makeRng(12);
+    const cases: Array<[number, number, number, number, number, 3 | 5, 2 | 4, boolean]> = [
+      // N, H, W, C, K, kernel, tile, relu
+      [2, 14, 14, 8, 13, 3, 4, true],
+      [1, 11, 9, 5, 6, 3, 4, false],
+      [3, 9, 13, 3, 5, 3, 2, true],
+      [2, 10, 7, 6, 9, 5, 4, true],
+      [1, 13, 12, 4, 8, 5, 4, false],
+    ];
+    for (const [N, H, W, C, K, ks, m, relu] of cases) {
+      const x = sn.tensor(rand(rng, N * H * W * C), [N, H, W, C]);
+      const w = sn.tensor(rand(rng, ks * ks * C * K), [ks, ks, C, K]);
+      const b = sn.tensor(rand(rng, K), [K]);
+      const opts: sn.Conv2dOptions = {
+        padding: 'same',
+        bias: b,
+        activation: relu ? 'relu' : 'linear',
+        algorithm: 'winograd',
+        winogradTile: m,
+      };
+      const want = sn.tidy(() =>
+        sn
+          .maxPool2d(sn.conv2d(x, w, opts), { poolSize: 2 })
+          .dataSync()
+          .slice(),
+      );
+      const y = sn.conv2d(x, w, { ...opts, fusedPool: true });
+      const tag = `${ks}x${ks} tile ${m} N=${N} ${H}x${W}x${C}->${K}${relu ? ' relu' : ''}`;
+      expect(y.shape, tag).toEqual([N, H >> 1, W >> 1, K]);
+      expect(firstDiff(y.dataSync(), want), tag).toBe(-1);
+      // the fallback (direct, then pooled) gives the direct path's pooled bits
+      const direct = sn.tidy(() =>
+        sn
+          .maxPool2d(sn.conv2d(x, w, { ...opts, algorithm: 'direct' }), { poolSize: 2 })
+          .dataSync()
+          .slice(),
+      );
+      const viaDirect = sn.tidy(() => sn.conv2d(x, w, { ...opts, algorithm: 'direct', fusedPool: true }).dataSync());
+      expect(firstDiff(viaDirect, direct), `${tag} direct`).toBe(-1);
+      for (const t of [x, w, b, y]) t.dispose();
+    }
+  });
+
   it('the bits do not depend on how the batch is split (an image alone = the same image in a batch)', () => {
     const rng = makeRng(5);
     const N = 3,

@@ -355,6 +355,62 @@ describe('zero paddings and relus taken into the convolutions by predict', () =>
     });
   }
 
+  it('a 2x2 max pooling after a Winograd convolution is taken into its output transform, with the same bits', () => {
+    const net = () =>
+      sn.sequential({
+        seed: 4,
+        layers: [
+          L.conv2d({
+            filters: 8,
+            kernelSize: 3,
+            padding: 'same',
+            activation: 'relu',
+            inputShape: [14, 13, 3],
+            algorithm: 'winograd', // 'auto' would take direct on 3 input channels
+            winogradTile: 4,
+          }),
+          L.maxPooling2d({ poolSize: 2 }), // fused (conv: 3x3, F(4,3))
+          L.conv2d({ filters: 9, kernelSize: 5, padding: 'same' }),
+          L.activation({ activation: 'relu' }), // fused into the conv, and the pooling after it too (F(4,5))
+          L.maxPooling2d({ poolSize: 2 }),
+          L.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'gelu' }),
+          L.maxPooling2d({ poolSize: 1 }), // not 2x2, and after a gelu: not fused
+          L.flatten(),
+          L.dense({ units: 3 }),
+        ],
+      });
+    sn.setConvAlgorithm('auto');
+    try {
+      const m = track(net());
+      m.build();
+      randomize(m, 600);
+      for (const n of [1, 4]) {
+        const shape = [n, 14, 13, 3];
+        const x = f32(n * 14 * 13 * 3, 70 + n);
+        const a = predict(m, x, shape),
+          b = unfolded(m, x, shape);
+        expect(a.length).toBe(b.length);
+        expect(
+          a.every((v, i) => Object.is(v, b[i])),
+          `batch ${n}`,
+        ).toBe(true);
+      }
+      const plan = (m as unknown as { plan: { steps: Map<{ layer: sn.Layer }, Record<string, unknown>> } }).plan;
+      const pooled = [...plan.steps].filter(([, p]) => p.pool).map(([st]) => st.layer.name);
+      const skipped = [...plan.steps].filter(([, p]) => p.skip).map(([st]) => st.layer.name);
+      expect(pooled).toEqual(['conv2d', 'conv2d_1']);
+      expect(skipped.sort()).toEqual(['activation', 'max_pooling2d', 'max_pooling2d_1']);
+      // with the direct convolutions (the first layer names 'winograd' itself) only the first is pooled in the conv
+      sn.setConvAlgorithm('direct');
+      const x = f32(2 * 14 * 13 * 3, 80);
+      expect(predict(m, x, [2, 14, 13, 3])).toEqual(unfolded(m, x, [2, 14, 13, 3]));
+      const plan2 = (m as unknown as { plan: { steps: Map<{ layer: sn.Layer }, Record<string, unknown>> } }).plan;
+      expect([...plan2.steps].filter(([, p]) => p.pool).map(([st]) => st.layer.name)).toEqual(['conv2d']);
+    } finally {
+      sn.setConvAlgorithm('direct');
+    }
+  });
+
   it("a residual block's relu after the Add is applied in place, and one whose output two layers read is fused", () => {
     const inp = sn.input({ shape: [6, 6, 8] });
     const c1 = L.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }).apply(inp) as sn.SymbolicTensor;
