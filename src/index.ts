@@ -144,24 +144,24 @@ export type {
 export { SymbolicTensor, InputLayer, MergeLayer, input } from './nn/layer.js';
 export type { LayerNode } from './nn/layer.js';
 export type { Data, LossName } from './nn/data.js';
-export { loadModel, saveModel, FORMAT_VERSION, modelToJSON, modelFromJSON } from './nn/serialize.js';
-export type { ModelJSON } from './nn/serialize.js';
-export type { ToONNXOptions } from './onnx/export.js';
+export { loadModel, saveModel, FORMAT_VERSION, modelToJSON, modelFromJSON } from './formats/simdnet/serialize.js';
+export type { ModelJSON } from './formats/simdnet/serialize.js';
+export type { ToONNXOptions } from './formats/onnx/export.js';
 export {
   loadLayersModel,
   loadLayersModelURL,
   saveLayersModel,
   layersModelJSON,
   weightSpecBytes,
-} from './tfjs/layers-format.js';
+} from './formats/tfjs/layers-format.js';
 export type {
   LayersModelArtifacts,
   LayersModelJSON,
   LayersWeightSpec,
   LayersWeightData,
   SaveLayersOptions,
-} from './tfjs/layers-format.js';
-export type { LoadONNXOptions } from './onnx/import.js';
+} from './formats/tfjs/layers-format.js';
+export type { LoadONNXOptions } from './formats/onnx/import.js';
 export { meanSquaredError, meanAbsoluteError, binaryCrossentropy } from './ops/loss.js';
 export { maximum, minimum, concat, broadcastBinary } from './ops/merge.js';
 export { Rng } from './rng.js';
@@ -169,14 +169,14 @@ export { Rng } from './rng.js';
 import { Sequential } from './nn/model.js';
 import type { Layer as L } from './nn/layer.js';
 import type { Model as M } from './nn/model.js';
-import type { ToONNXOptions } from './onnx/export.js';
-import type { LoadONNXOptions } from './onnx/import.js';
+import type { ToONNXOptions } from './formats/onnx/export.js';
+import type { LoadONNXOptions } from './formats/onnx/import.js';
 /**
  * The model as ONNX bytes (opset 13, NHWC inputs); see onnx/export.ts. Async because the exporter
  * and its protobuf library are loaded only when asked for.
  */
 export async function toONNX(model: M, opts?: ToONNXOptions): Promise<Uint8Array> {
-  const { toONNX: exportONNX } = await import('./onnx/export.js');
+  const { toONNX: exportONNX } = await import('./formats/onnx/export.js');
   return exportONNX(model, opts);
 }
 /**
@@ -186,7 +186,7 @@ export async function toONNX(model: M, opts?: ToONNXOptions): Promise<Uint8Array
  * importer and its protobuf library load only when asked for.
  */
 export async function loadONNX(bytes: Uint8Array | ArrayBuffer, opts?: LoadONNXOptions): Promise<M> {
-  const { loadONNX: importONNX } = await import('./onnx/import.js');
+  const { loadONNX: importONNX } = await import('./formats/onnx/import.js');
   return importONNX(bytes, opts);
 }
 /** tfjs-style factory: `sn.sequential({layers: [...]})`. */

@@ -33,4 +33,4 @@ export {
 } from '../src/nn/layers.js';
 export { Model, Sequential, model } from '../src/nn/model.js';
 export type { Data } from '../src/nn/data.js';
-export { loadModel, FORMAT_VERSION } from '../src/nn/serialize.js';
+export { loadModel, FORMAT_VERSION } from '../src/formats/simdnet/serialize.js';

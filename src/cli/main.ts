@@ -345,7 +345,7 @@ async function exportOnnx(argv: string[]): Promise<number> {
   });
   if (!o.model) throw new Error('export: --model FILE is required');
   if (!o.onnx) throw new Error('export: --onnx OUT.onnx is required');
-  const { toONNX } = await import('../onnx/export.js');
+  const { toONNX } = await import('../formats/onnx/export.js');
   await sn.ready();
   const model = await loadAnyModel(o.model, true);
   const bytes = toONNX(model);

@@ -1158,7 +1158,7 @@ export class Model {
    */
   async toONNX(): Promise<Uint8Array> {
     this.alive('toONNX');
-    const { toONNX } = await import('../onnx/export.js');
+    const { toONNX } = await import('../formats/onnx/export.js');
     return toONNX(this);
   }
 

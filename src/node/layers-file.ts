@@ -10,7 +10,7 @@ import {
   loadLayersModel,
   saveLayersModel,
   weightSpecBytes,
-} from '../tfjs/layers-format.js';
+} from '../formats/tfjs/layers-format.js';
 
 /**
  * Loads a tfjs-layers model.json (from tensorflowjs_converter or tfjs' model.save) and the weight shards

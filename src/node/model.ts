@@ -1,7 +1,7 @@
 // Node helpers: save a model to a path and load it back (the core works on ArrayBuffers).
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import type { Model } from '../nn/model.js';
-import { loadModel } from '../nn/serialize.js';
+import { loadModel } from '../formats/simdnet/serialize.js';
 
 /** Writes model.save() to `path` atomically (temp file + rename, so a crash never leaves half a file). */
 export async function saveModelFile(model: Model, path: string): Promise<void> {

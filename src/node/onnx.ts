@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { Model } from '../nn/model.js';
-import type { ExternalData, LoadONNXOptions } from '../onnx/import.js';
+import type { ExternalData, LoadONNXOptions } from '../formats/onnx/import.js';
 
 /** Reads external data inside the model's directory only (a hostile file cannot point elsewhere). */
 function externalReader(modelPath: string): ExternalData {
@@ -55,7 +55,7 @@ export async function loadONNXFile(path: string, opts?: LoadONNXOptions): Promis
   } catch (e) {
     throw new Error(`cannot read ONNX file ${path}: ${(e as Error).message}`);
   }
-  const { loadONNX } = await import('../onnx/import.js');
+  const { loadONNX } = await import('../formats/onnx/import.js');
   try {
     return await loadONNX(bytes, { externalData: externalReader(path), ...opts });
   } catch (e) {

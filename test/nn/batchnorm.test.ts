@@ -8,7 +8,7 @@ import { makeRng } from '../helpers/check.js';
 import { batchNormForward, updateMoving } from '../ref/batchnorm.js';
 import { bars, weightArrays, weightsHash } from './fixtures.js';
 import { gradCheckTraining, oneHot } from './gradcheck-helpers.js';
-import { crc32 } from '../../src/nn/crc32.js';
+import { crc32 } from '../../src/formats/simdnet/crc32.js';
 
 beforeAll(async () => {
   await sn.ready();

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { FILE_TRAINED, FILE_UNTRAINED, PRED_TRAINED } from './compat-files.js';
-import { crc32 } from '../../src/nn/crc32.js';
+import { crc32 } from '../../src/formats/simdnet/crc32.js';
 
 beforeAll(async () => {
   await sn.ready();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { crc32 } from '../../src/nn/crc32.js';
+import { crc32 } from '../../src/formats/simdnet/crc32.js';
 import { loadModelFile, saveModelFile } from '../../src/node/model.js';
 import { makeRng } from '../helpers/check.js';
 import { bars, tinyModel } from './fixtures.js';

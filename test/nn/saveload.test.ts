@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { loadModelFile, saveModelFile } from '../../src/node/model.js';
 import { makeRng } from '../helpers/check.js';
-import { crc32 } from '../../src/nn/crc32.js';
+import { crc32 } from '../../src/formats/simdnet/crc32.js';
 import { bars, tinyModel, weightArrays, weightsHash } from './fixtures.js';
 
 beforeAll(async () => {

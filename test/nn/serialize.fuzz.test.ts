@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as sn from '../../src/index.js';
-import { crc32 } from '../../src/nn/crc32.js';
+import { crc32 } from '../../src/formats/simdnet/crc32.js';
 import { bars, tinyModel } from './fixtures.js';
 
 beforeAll(async () => {

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import * as sn from '../../src/index.js';
-import { toONNX } from '../../src/onnx/export.js';
+import { toONNX } from '../../src/formats/onnx/export.js';
 import { makeRng } from '../helpers/check.js';
 
 const L = sn.layers;

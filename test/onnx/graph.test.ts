@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import * as sn from '../../src/index.js';
-import { onnxType } from '../../src/onnx/onnx-schema.js';
+import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { makeRng } from '../helpers/check.js';
 
 const TOL = 1e-4;

@@ -3,7 +3,7 @@
 // whose data does not match their dims, absurd dims, cycles, dangling inputs, external data.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { onnxType } from '../../src/onnx/onnx-schema.js';
+import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { fixture } from './fixtures.js';
 
 beforeAll(async () => {

@@ -4,7 +4,7 @@
 // constants on either side of Sub/Div, Concat along H, generic Transpose, negative Pad, and more.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { onnxType } from '../../src/onnx/onnx-schema.js';
+import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { makeRng } from '../helpers/check.js';
 import { diff, runOrt } from './fixtures.js';
 

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { onnxType } from '../../src/onnx/onnx-schema.js';
+import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { type Fixture, fixture } from './fixtures.js';
 
 let fixtures: Fixture[] = [];

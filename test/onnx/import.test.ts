@@ -6,8 +6,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { loadONNXFile } from '../../src/node/index.js';
-import { toONNX } from '../../src/onnx/export.js';
-import { onnxType } from '../../src/onnx/onnx-schema.js';
+import { toONNX } from '../../src/formats/onnx/export.js';
+import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

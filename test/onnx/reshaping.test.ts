@@ -5,8 +5,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import * as sn from '../../src/index.js';
-import { toONNX } from '../../src/onnx/export.js';
-import { onnxType } from '../../src/onnx/onnx-schema.js';
+import { toONNX } from '../../src/formats/onnx/export.js';
+import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { makeRng } from '../helpers/check.js';
 
 beforeAll(async () => {

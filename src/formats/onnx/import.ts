@@ -19,8 +19,8 @@
 // errors, unsupported operators (one error listing every op type with its node names and the
 // opset), external data, tensors whose data does not match their dims, absurd dims, cycles and
 // inputs nothing produces.
-import { type Model, model as functionalModel } from '../nn/model.js';
-import { type Layer, type SymbolicTensor, input as symbolicInput } from '../nn/layer.js';
+import { type Model, model as functionalModel } from '../../nn/model.js';
+import { type Layer, type SymbolicTensor, input as symbolicInput } from '../../nn/layer.js';
 import {
   Activation,
   Dense,
@@ -30,14 +30,14 @@ import {
   LeakyReLU,
   MaxPooling2D,
   AveragePooling2D,
-} from '../nn/layers.js';
-import { BatchNormalization } from '../nn/batchnorm.js';
-import { Conv2D, Conv2DTranspose, DepthwiseConv2D } from '../nn/convolutional.js';
-import { Add, Concatenate, Multiply, Subtract } from '../nn/merge.js';
-import { Cropping2D, Permute, ReLU, Reshape, Softmax, UpSampling2D, ZeroPadding2D } from '../nn/reshaping.js';
-import { Affine, Clip, HardSigmoid, LogSoftmax, PRelu, Pool2D, ScaledElu, Slice } from '../nn/onnx-layers.js';
-import { samePadding } from '../geom.js';
-import { ready } from '../wasm/bindings.js';
+} from '../../nn/layers.js';
+import { BatchNormalization } from '../../nn/batchnorm.js';
+import { Conv2D, Conv2DTranspose, DepthwiseConv2D } from '../../nn/convolutional.js';
+import { Add, Concatenate, Multiply, Subtract } from '../../nn/merge.js';
+import { Cropping2D, Permute, ReLU, Reshape, Softmax, UpSampling2D, ZeroPadding2D } from '../../nn/reshaping.js';
+import { Affine, Clip, HardSigmoid, LogSoftmax, PRelu, Pool2D, ScaledElu, Slice } from '../../nn/onnx-layers.js';
+import { samePadding } from '../../geom.js';
+import { ready } from '../../wasm/bindings.js';
 import { onnxType } from './onnx-schema.js';
 import {
   type Const,

@@ -4,10 +4,10 @@
 // affine and float16 quantisations). Loading builds a simdnet Model from simdnet's own layers and
 // fills its weights by layer name + weight role; saving writes the same format for tf.loadLayersModel.
 // Everything is checked before a model is made, and every problem of a kind is reported in one error.
-import { InputLayer, type Layer, type SymbolicTensor } from '../nn/layer.js';
-import { layerClasses } from '../nn/layers.js';
-import { Model, Sequential } from '../nn/model.js';
-import { show } from '../show.js';
+import { InputLayer, type Layer, type SymbolicTensor } from '../../nn/layer.js';
+import { layerClasses } from '../../nn/layers.js';
+import { Model, Sequential } from '../../nn/model.js';
+import { show } from '../../show.js';
 import { float16ToFloat32, float32ToFloat16 } from './float16.js';
 
 /** One entry of a weights manifest (tfjs' WeightsManifestEntry). */

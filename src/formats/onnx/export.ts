@@ -23,11 +23,17 @@
 // (kernel (KH, KW, C, M) read as (KH, KW, 1, C*M)); SeparableConv2D is that Conv then a 1x1 Conv;
 // Conv2DTranspose is ConvTranspose with explicit pads (and output_padding where Keras' output is
 // larger than the taps reach, i.e. kernel < stride with 'valid').
-import type { Model } from '../nn/model.js';
-import type { Layer } from '../nn/layer.js';
-import { conv2dTransposeShape, convGeometry, type ConvWindowOptions, windowGeometry, type Padding } from '../geom.js';
+import type { Model } from '../../nn/model.js';
+import type { Layer } from '../../nn/layer.js';
+import {
+  conv2dTransposeShape,
+  convGeometry,
+  type ConvWindowOptions,
+  windowGeometry,
+  type Padding,
+} from '../../geom.js';
 import { AttributeType, DataType, onnxType } from './onnx-schema.js';
-import { show } from '../show.js';
+import { show } from '../../show.js';
 
 /** ONNX IR version and default-domain opset the exporter writes. */
 export const ONNX_IR_VERSION = 8;

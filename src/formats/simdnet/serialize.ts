@@ -22,16 +22,16 @@
 //
 // Loading checks everything (checksum, sizes, shapes against the architecture, bounds, values) before
 // it allocates a byte, and builds a new model, so a bad file never touches a model in memory.
-import { weightsChanged } from './inference.js';
-import { Model, Sequential, fileFormats } from './model.js';
-import { layerClasses } from './layers.js';
-import { InputLayer, type Layer, type SymbolicTensor } from './layer.js';
-import { Adam } from '../optim/adam.js';
-import { AdamW } from '../optim/adamw.js';
-import { SGD } from '../optim/sgd.js';
-import { RMSprop } from '../optim/rmsprop.js';
-import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
-import { show } from '../show.js';
+import { weightsChanged } from '../../nn/inference.js';
+import { Model, Sequential, fileFormats } from '../../nn/model.js';
+import { layerClasses } from '../../nn/layers.js';
+import { InputLayer, type Layer, type SymbolicTensor } from '../../nn/layer.js';
+import { Adam } from '../../optim/adam.js';
+import { AdamW } from '../../optim/adamw.js';
+import { SGD } from '../../optim/sgd.js';
+import { RMSprop } from '../../optim/rmsprop.js';
+import type { Optimizer, OptimizerState } from '../../optim/optimizer.js';
+import { show } from '../../show.js';
 import { crc32 } from './crc32.js';
 
 const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4e, 0x45, 0x54, 0x00]; // "SIMDNET\0"
