@@ -75,21 +75,10 @@ export * as schedules from './optim/schedules.js';
 export type { LearningRateSchedule, StepDecayConfig, CosineDecayConfig, OneCycleConfig } from './optim/schedules.js';
 export { Layer } from './nn/layer.js';
 export type { Weight, StateWeight, CallArgs, ActivationName, InitializerName, WeightSpec } from './nn/layer.js';
-export {
-  layers,
-  Conv2D,
-  MaxPooling2D,
-  AveragePooling2D,
-  GlobalAveragePooling2D,
-  GlobalMaxPooling2D,
-  Flatten,
-  Dense,
-  Dropout,
-  Activation,
-  LeakyReLU,
-  BatchNormalization,
-} from './nn/layers.js';
-export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate } from './nn/merge.js';
+export { layers } from './nn/layers.js';
+// Every layer class (Conv2D, Dense, BatchNormalization, ...), as listed once in nn/classes.ts.
+export * from './nn/classes.js';
+export type { LayerClassName } from './nn/registry.js';
 export type { MergeConfig, ConcatenateConfig } from './nn/merge.js';
 export type {
   Conv2DConfig,
@@ -99,7 +88,6 @@ export type {
   BatchNormalizationConfig,
   GlobalPooling2DConfig,
 } from './nn/layers.js';
-export { ZeroPadding2D, Cropping2D, UpSampling2D, Reshape, Permute, ReLU, Softmax } from './nn/reshaping.js';
 export type {
   ZeroPadding2DConfig,
   Cropping2DConfig,
@@ -109,8 +97,6 @@ export type {
   ReLUConfig,
   SoftmaxConfig,
 } from './nn/reshaping.js';
-export { DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './nn/convolutional.js';
-export { PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax, Slice, Affine, Pool2D } from './nn/onnx-layers.js';
 export type {
   PReluConfig,
   ClipConfig,
@@ -121,7 +107,6 @@ export type {
   AffineConfig,
   Pool2DConfig,
 } from './nn/onnx-layers.js';
-export { RandomTranslation, RandomRotation, RandomZoom, RandomContrast } from './nn/preprocessing.js';
 export type {
   Factor,
   RandomAffineCommon,
@@ -141,7 +126,7 @@ export type {
   ReduceLROnPlateauConfig,
   CallbackFunctions,
 } from './nn/callbacks.js';
-export { SymbolicTensor, InputLayer, MergeLayer, input } from './nn/layer.js';
+export { SymbolicTensor, MergeLayer, input } from './nn/layer.js';
 export type { LayerNode } from './nn/layer.js';
 export type { Data, LossName } from './nn/data.js';
 export { loadModel, saveModel, FORMAT_VERSION, modelToJSON, modelFromJSON } from './formats/simdnet/serialize.js';

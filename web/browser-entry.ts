@@ -21,16 +21,8 @@ export { matMul, dense } from '../src/ops/dense.js';
 export { relu, softmax } from '../src/ops/act.js';
 export { add, sub, mul, div, sum, mean, reshape } from '../src/ops/elementwise.js';
 export { Layer, SymbolicTensor, input } from '../src/nn/layer.js';
-export {
-  layers,
-  Conv2D,
-  MaxPooling2D,
-  AveragePooling2D,
-  Flatten,
-  Dense,
-  Dropout,
-  Activation,
-} from '../src/nn/layers.js';
+export { layers } from '../src/nn/layers.js';
+export * from '../src/nn/classes.js';
 export { Model, Sequential, model } from '../src/nn/model.js';
 export type { Data } from '../src/nn/data.js';
 export { loadModel, FORMAT_VERSION } from '../src/formats/simdnet/serialize.js';

@@ -30,6 +30,7 @@ export interface BatchNormalizationConfig {
  * (÷ N·H·W), as Keras 3 does.
  */
 export class BatchNormalization extends Layer {
+  static readonly className = 'BatchNormalization';
   readonly cfg: { axis: number; momentum: number; epsilon: number; center: boolean; scale: boolean };
   constructor(cfg: BatchNormalizationConfig = {}) {
     checkLayerOptions('BatchNormalization', cfg, ['axis', 'momentum', 'epsilon', 'center', 'scale']);
@@ -45,12 +46,6 @@ export class BatchNormalization extends Layer {
     if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon)))
       throw new Error(`${what}: epsilon must be a positive number, got ${show(c.epsilon)}`);
     this.cfg = { axis, momentum, epsilon, center: c.center ?? true, scale: c.scale ?? true };
-  }
-  get className() {
-    return 'BatchNormalization';
-  }
-  get defaultName() {
-    return 'batch_normalization';
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'BatchNormalization';

@@ -105,6 +105,7 @@ export interface Conv2DConfig {
 
 /** 2-D convolution layer (channels last), as keras.layers.Conv2D; kernel (KH, KW, C/groups, filters). */
 export class Conv2D extends Layer {
+  static readonly className = 'Conv2D';
   readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name' | 'algorithm' | 'winogradTile'>> &
     Pick<Conv2DConfig, 'algorithm' | 'winogradTile'>;
   constructor(cfg: Conv2DConfig) {
@@ -139,12 +140,6 @@ export class Conv2D extends Layer {
     if (this.cfg.filters % this.cfg.groups !== 0) {
       throw new Error(`${what}: filters (${this.cfg.filters}) must be divisible by groups (${this.cfg.groups})`);
     }
-  }
-  get className() {
-    return 'Conv2D';
-  }
-  get defaultName() {
-    return 'conv2d';
   }
   get activation() {
     return this.cfg.activation;
@@ -224,6 +219,7 @@ export interface DepthwiseConv2DConfig {
 
 /** Depthwise 2-D convolution, as keras.layers.DepthwiseConv2D; weight `depthwise_kernel` (KH, KW, C, M). */
 export class DepthwiseConv2D extends Layer {
+  static readonly className = 'DepthwiseConv2D';
   readonly cfg: Required<Omit<DepthwiseConv2DConfig, 'inputShape' | 'name'>>;
   constructor(cfg: DepthwiseConv2DConfig) {
     checkLayerOptions('DepthwiseConv2D', cfg, [
@@ -248,12 +244,6 @@ export class DepthwiseConv2D extends Layer {
       depthwiseInitializer: cfg.depthwiseInitializer ?? 'glorotUniform',
       biasInitializer: cfg.biasInitializer ?? 'zeros',
     };
-  }
-  get className() {
-    return 'DepthwiseConv2D';
-  }
-  get defaultName() {
-    return 'depthwise_conv2d';
   }
   get activation() {
     return this.cfg.activation;
@@ -316,6 +306,7 @@ export interface SeparableConv2DConfig {
  * `depthwise_kernel` (KH, KW, C, M), `pointwise_kernel` (1, 1, C*M, filters), `bias` (filters).
  */
 export class SeparableConv2D extends Layer {
+  static readonly className = 'SeparableConv2D';
   readonly cfg: Required<Omit<SeparableConv2DConfig, 'inputShape' | 'name'>>;
   constructor(cfg: SeparableConv2DConfig) {
     checkLayerOptions('SeparableConv2D', cfg, [
@@ -344,12 +335,6 @@ export class SeparableConv2D extends Layer {
       pointwiseInitializer: cfg.pointwiseInitializer ?? 'glorotUniform',
       biasInitializer: cfg.biasInitializer ?? 'zeros',
     };
-  }
-  get className() {
-    return 'SeparableConv2D';
-  }
-  get defaultName() {
-    return 'separable_conv2d';
   }
   get activation() {
     return this.cfg.activation;
@@ -426,6 +411,7 @@ export interface Conv2DTransposeConfig {
 
 /** Transposed convolution, as keras.layers.Conv2DTranspose; kernel (KH, KW, filters, C). */
 export class Conv2DTranspose extends Layer {
+  static readonly className = 'Conv2DTranspose';
   readonly cfg: Required<Omit<Conv2DTransposeConfig, 'inputShape' | 'name'>>;
   constructor(cfg: Conv2DTransposeConfig) {
     checkLayerOptions('Conv2DTranspose', cfg, [
@@ -464,12 +450,6 @@ export class Conv2DTranspose extends Layer {
         }
       });
     }
-  }
-  get className() {
-    return 'Conv2DTranspose';
-  }
-  get defaultName() {
-    return 'conv2d_transpose';
   }
   get activation() {
     return this.cfg.activation;
@@ -512,9 +492,6 @@ export class Conv2DTranspose extends Layer {
     return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
   }
 }
-
-/** The convolution layer classes by Keras class name (merged into the registry of layers.ts). */
-export const convolutionalClasses = { Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose };
 
 /** Factories of the convolution layers (merged into `layers`). */
 export const convolutionalLayers = {

@@ -191,6 +191,14 @@ export interface LayerNode {
 
 const shapeText = (s: readonly number[]) => `(None, ${s.join(', ')})`;
 
+/** Keras' `to_snake_case` of a class name: 'MaxPooling2D' -> 'max_pooling2d', 'ReLU' -> 're_lu'. */
+export function snakeCase(name: string): string {
+  return name
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+}
+
 /**
  * Base class of every layer of a {@link Model} (a Sequential stack or a functional graph).
  *
@@ -247,10 +255,19 @@ export abstract class Layer {
     this.inputShape = cfg.inputShape ? [...cfg.inputShape] : null;
   }
 
-  /** Keras class name, e.g. 'Conv2D' (the `class_name` in saved files). */
-  abstract get className(): string;
-  /** Base of the default name, e.g. 'conv2d'. */
-  abstract get defaultName(): string;
+  /**
+   * Keras class name, e.g. 'Conv2D' (the `class_name` in saved files). Each concrete class declares it
+   * once, as `static readonly className = 'Conv2D'`, and is listed once in `nn/registry.ts`.
+   */
+  static readonly className: string;
+  /** Keras class name of this layer's class (its static `className`). */
+  get className(): string {
+    return (this.constructor as typeof Layer).className;
+  }
+  /** Base of the default name: the class name in Keras' snake case, e.g. 'conv2d', 'leaky_re_lu'. */
+  get defaultName(): string {
+    return snakeCase(this.className);
+  }
   /** Output shape (without batch) for an input shape (without batch); throws when it does not fit. */
   abstract computeOutputShape(inputShape: readonly number[]): number[];
   /** The forward computation through ops; x has the batch axis first. */
@@ -426,6 +443,7 @@ export abstract class MergeLayer extends Layer {
 
 /** The source of a graph's input (Keras' InputLayer); made by {@link input}. */
 export class InputLayer extends Layer {
+  static readonly className = 'InputLayer';
   constructor(cfg: { shape?: number[]; inputShape?: number[]; batchInputShape?: (number | null)[]; name?: string }) {
     const shape = cfg?.shape ?? cfg?.inputShape ?? cfg?.batchInputShape?.slice(1);
     if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || (d as number) < 1)) {
@@ -438,12 +456,6 @@ export class InputLayer extends Layer {
     node.output = new SymbolicTensor([...(shape as number[])], node);
     this.inboundNodes.push(node);
     this.built = true;
-  }
-  get className() {
-    return 'InputLayer';
-  }
-  get defaultName() {
-    return 'input_layer';
   }
   /** The symbolic tensor this input stands for. */
   get output(): SymbolicTensor {

@@ -6,7 +6,7 @@ import type { Tensor } from '../tensor.js';
 import { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from '../ops/pool2d.js';
 import { leakyRelu } from '../ops/act.js';
 import { BatchNormalization, type BatchNormalizationConfig } from './batchnorm.js';
-import { Conv2D, convolutionalClasses, convolutionalLayers } from './convolutional.js';
+import { Conv2D, convolutionalLayers } from './convolutional.js';
 import type {
   Conv2DConfig,
   Conv2DTransposeConfig,
@@ -26,11 +26,9 @@ import {
   checkActivation,
 } from './layer.js';
 import { tensor } from '../tensor.js';
-import { InputLayer } from './layer.js';
-import { Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, mergeLayers } from './merge.js';
-import { reshapingLayerClasses, reshapingLayers } from './reshaping.js';
-import { onnxLayerClasses } from './onnx-layers.js';
-import { preprocessingLayerClasses, preprocessingLayers } from './preprocessing.js';
+import { mergeLayers } from './merge.js';
+import { reshapingLayers } from './reshaping.js';
+import { preprocessingLayers } from './preprocessing.js';
 import { show } from '../show.js';
 import { checkLayerOptions } from './options.js';
 
@@ -77,12 +75,7 @@ abstract class Pooling2D extends Layer {
 
 /** Max pooling, as keras.layers.MaxPooling2D (strides default to the pool size). */
 export class MaxPooling2D extends Pooling2D {
-  get className() {
-    return 'MaxPooling2D';
-  }
-  get defaultName() {
-    return 'max_pooling2d';
-  }
+  static readonly className = 'MaxPooling2D';
   call(x: Tensor): Tensor {
     return maxPool2d(x, { ...this.cfg, name: this.name, skipFiniteCheck: true });
   }
@@ -90,12 +83,7 @@ export class MaxPooling2D extends Pooling2D {
 
 /** Average pooling (padding not counted), as keras.layers.AveragePooling2D. */
 export class AveragePooling2D extends Pooling2D {
-  get className() {
-    return 'AveragePooling2D';
-  }
-  get defaultName() {
-    return 'average_pooling2d';
-  }
+  static readonly className = 'AveragePooling2D';
   call(x: Tensor): Tensor {
     return avgPool2d(x, { ...this.cfg, name: this.name, skipFiniteCheck: true });
   }
@@ -136,12 +124,7 @@ abstract class GlobalPooling2D extends Layer {
 
 /** Mean over height and width, [N, H, W, C] -> [N, C], as keras.layers.GlobalAveragePooling2D. */
 export class GlobalAveragePooling2D extends GlobalPooling2D {
-  get className() {
-    return 'GlobalAveragePooling2D';
-  }
-  get defaultName() {
-    return 'global_average_pooling2d';
-  }
+  static readonly className = 'GlobalAveragePooling2D';
   call(x: Tensor): Tensor {
     return this.shaped(globalAvgPool2d(x, { name: this.name, skipFiniteCheck: true }));
   }
@@ -149,12 +132,7 @@ export class GlobalAveragePooling2D extends GlobalPooling2D {
 
 /** Max over height and width, [N, H, W, C] -> [N, C], as keras.layers.GlobalMaxPooling2D. */
 export class GlobalMaxPooling2D extends GlobalPooling2D {
-  get className() {
-    return 'GlobalMaxPooling2D';
-  }
-  get defaultName() {
-    return 'global_max_pooling2d';
-  }
+  static readonly className = 'GlobalMaxPooling2D';
   call(x: Tensor): Tensor {
     return this.shaped(globalMaxPool2d(x, { name: this.name, skipFiniteCheck: true }));
   }
@@ -162,15 +140,10 @@ export class GlobalMaxPooling2D extends GlobalPooling2D {
 
 /** Flattens all axes but the batch axis. */
 export class Flatten extends Layer {
+  static readonly className = 'Flatten';
   constructor(cfg: { inputShape?: number[]; name?: string } = {}) {
     checkLayerOptions('Flatten', cfg, []);
     super(cfg);
-  }
-  get className() {
-    return 'Flatten';
-  }
-  get defaultName() {
-    return 'flatten';
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [s.reduce((a, b) => a * b, 1)];
@@ -196,6 +169,7 @@ export interface DenseConfig {
 
 /** Fully connected layer, as keras.layers.Dense (input must be flat: [features]). */
 export class Dense extends Layer {
+  static readonly className = 'Dense';
   readonly cfg: Required<Omit<DenseConfig, 'inputShape' | 'name'>>;
   constructor(cfg: DenseConfig) {
     checkLayerOptions('Dense', cfg, ['units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer']);
@@ -209,12 +183,6 @@ export class Dense extends Layer {
       kernelInitializer: cfg.kernelInitializer ?? 'glorotUniform',
       biasInitializer: cfg.biasInitializer ?? 'zeros',
     };
-  }
-  get className() {
-    return 'Dense';
-  }
-  get defaultName() {
-    return 'dense';
   }
   get activation() {
     return this.cfg.activation;
@@ -249,6 +217,7 @@ export class Dense extends Layer {
 
 /** Dropout: in training, zeroes each value with probability `rate` and scales the rest by 1/(1-rate). */
 export class Dropout extends Layer {
+  static readonly className = 'Dropout';
   readonly rate: number;
   constructor(cfg: { rate: number; inputShape?: number[]; name?: string }) {
     checkLayerOptions('Dropout', cfg, ['rate']);
@@ -257,12 +226,6 @@ export class Dropout extends Layer {
       throw new Error(`Dropout: rate must be a number in [0, 1), got ${show(cfg?.rate)}`);
     }
     this.rate = cfg.rate;
-  }
-  get className() {
-    return 'Dropout';
-  }
-  get defaultName() {
-    return 'dropout';
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [...s];
@@ -282,17 +245,12 @@ export class Dropout extends Layer {
 
 /** A standalone activation, as keras.layers.Activation. */
 export class Activation extends Layer {
+  static readonly className = 'Activation';
   readonly act: ActivationName;
   constructor(cfg: { activation: ActivationName; inputShape?: number[]; name?: string }) {
     checkLayerOptions('Activation', cfg, ['activation']);
     super(cfg);
     this.act = checkActivation(cfg?.activation, 'Activation');
-  }
-  get className() {
-    return 'Activation';
-  }
-  get defaultName() {
-    return 'activation';
   }
   get activation() {
     return this.act;
@@ -318,6 +276,7 @@ export interface LeakyReLUConfig {
 
 /** x > 0 ? x : alpha * x, as keras.layers.LeakyReLU (alpha 0.3). */
 export class LeakyReLU extends Layer {
+  static readonly className = 'LeakyReLU';
   readonly alpha: number;
   constructor(cfg: LeakyReLUConfig = {}) {
     checkLayerOptions('LeakyReLU', cfg, ['alpha']);
@@ -327,12 +286,6 @@ export class LeakyReLU extends Layer {
       throw new Error(`LeakyReLU: alpha must be a non-negative number, got ${show(cfg?.alpha)}`);
     }
     this.alpha = alpha;
-  }
-  get className() {
-    return 'LeakyReLU';
-  }
-  get defaultName() {
-    return 'leaky_re_lu';
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [...s];
@@ -344,33 +297,6 @@ export class LeakyReLU extends Layer {
     return { alpha: this.alpha, name: this.name, inputShape: this.inputShape ?? undefined };
   }
 }
-
-/** Layer classes by Keras class name (for loading saved models). */
-// biome-ignore lint/suspicious/noExplicitAny: each class takes its own config type; the loader checks them.
-export const layerClasses: Record<string, new (cfg: any) => Layer> = {
-  MaxPooling2D,
-  AveragePooling2D,
-  GlobalAveragePooling2D,
-  GlobalMaxPooling2D,
-  Flatten,
-  Dense,
-  Dropout,
-  Activation,
-  LeakyReLU,
-  BatchNormalization,
-  ...convolutionalClasses,
-  ...reshapingLayerClasses,
-  ...onnxLayerClasses,
-  ...preprocessingLayerClasses,
-  InputLayer,
-  Add,
-  Subtract,
-  Multiply,
-  Average,
-  Maximum,
-  Minimum,
-  Concatenate,
-};
 
 /** Keras-style factories: `layers.conv2d({...})`, `layers.dense({...})`, ... */
 export const layers = {

@@ -18,11 +18,9 @@ export interface MergeConfig {
 
 const shapeList = (shapes: readonly (readonly number[])[]) => shapes.map((s) => `(None, ${s.join(', ')})`).join(', ');
 
-// What tells the element-wise merges apart: Keras class name, default layer name, op, and whether it
-// takes exactly two inputs (Subtract) or at least two.
+// What tells the element-wise merges apart: the op, and whether the merge takes exactly two inputs
+// (Subtract) or at least two.
 interface MergeSpec {
-  className: string;
-  defaultName: string;
   op: MergeOp;
   exactlyTwo?: boolean;
 }
@@ -32,12 +30,6 @@ abstract class ElementwiseMerge extends MergeLayer {
   constructor(cfg: MergeConfig | undefined, spec: MergeSpec) {
     super(cfg ?? {});
     this.spec = spec;
-  }
-  get className() {
-    return this.spec.className;
-  }
-  get defaultName() {
-    return this.spec.defaultName;
   }
   protected get op(): MergeOp {
     return this.spec.op;
@@ -81,29 +73,33 @@ abstract class ElementwiseMerge extends MergeLayer {
 
 /** Sum of the inputs, as keras.layers.Add. */
 export class Add extends ElementwiseMerge {
+  static readonly className = 'Add';
   constructor(cfg?: MergeConfig) {
-    super(cfg, { className: 'Add', defaultName: 'add', op: 'add' });
+    super(cfg, { op: 'add' });
   }
 }
 
 /** inputs[0] - inputs[1], as keras.layers.Subtract (exactly two inputs). */
 export class Subtract extends ElementwiseMerge {
+  static readonly className = 'Subtract';
   constructor(cfg?: MergeConfig) {
-    super(cfg, { className: 'Subtract', defaultName: 'subtract', op: 'sub', exactlyTwo: true });
+    super(cfg, { op: 'sub', exactlyTwo: true });
   }
 }
 
 /** Product of the inputs, as keras.layers.Multiply. */
 export class Multiply extends ElementwiseMerge {
+  static readonly className = 'Multiply';
   constructor(cfg?: MergeConfig) {
-    super(cfg, { className: 'Multiply', defaultName: 'multiply', op: 'mul' });
+    super(cfg, { op: 'mul' });
   }
 }
 
 /** Mean of the inputs, as keras.layers.Average: their sum times 1/n. */
 export class Average extends ElementwiseMerge {
+  static readonly className = 'Average';
   constructor(cfg?: MergeConfig) {
-    super(cfg, { className: 'Average', defaultName: 'average', op: 'add' });
+    super(cfg, { op: 'add' });
   }
   callMany(xs: Tensor[], args: CallArgs): Tensor {
     return mul(super.callMany(xs, args), 1 / xs.length);
@@ -112,15 +108,17 @@ export class Average extends ElementwiseMerge {
 
 /** Element-wise maximum of the inputs, as keras.layers.Maximum. */
 export class Maximum extends ElementwiseMerge {
+  static readonly className = 'Maximum';
   constructor(cfg?: MergeConfig) {
-    super(cfg, { className: 'Maximum', defaultName: 'maximum', op: 'maximum' });
+    super(cfg, { op: 'maximum' });
   }
 }
 
 /** Element-wise minimum of the inputs, as keras.layers.Minimum. */
 export class Minimum extends ElementwiseMerge {
+  static readonly className = 'Minimum';
   constructor(cfg?: MergeConfig) {
-    super(cfg, { className: 'Minimum', defaultName: 'minimum', op: 'minimum' });
+    super(cfg, { op: 'minimum' });
   }
 }
 
@@ -132,6 +130,7 @@ export interface ConcatenateConfig extends MergeConfig {
 
 /** Concatenation along an axis (default the last), as keras.layers.Concatenate. */
 export class Concatenate extends MergeLayer {
+  static readonly className = 'Concatenate';
   readonly axis: number;
   constructor(cfg: ConcatenateConfig = {}) {
     super(cfg ?? {});
@@ -139,12 +138,6 @@ export class Concatenate extends MergeLayer {
     if (!Number.isInteger(axis) || axis === 0)
       throw new Error(`Concatenate: axis must be a non-zero integer (0 is the batch axis), got ${show(cfg?.axis)}`);
     this.axis = axis;
-  }
-  get className() {
-    return 'Concatenate';
-  }
-  get defaultName() {
-    return 'concatenate';
   }
   computeOutputShapeMany(shapes: readonly (readonly number[])[]): number[] {
     const what = this.name || 'Concatenate';

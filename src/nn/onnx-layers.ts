@@ -47,18 +47,13 @@ export interface PReluConfig extends Common {
 
 /** ONNX PRelu: x for x ≥ 0, alpha·x below, with a trainable alpha broadcast over the input. */
 export class PRelu extends Layer {
+  static readonly className = 'PRelu';
   readonly alphaShape: number[];
   constructor(cfg: PReluConfig) {
     super(cfg ?? {});
     if (!isShape(cfg?.alphaShape))
       throw new Error(`PRelu: alphaShape must be positive integers, got ${show(cfg?.alphaShape)}`);
     this.alphaShape = [...cfg.alphaShape];
-  }
-  get className() {
-    return 'PRelu';
-  }
-  get defaultName() {
-    return 'p_relu';
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectBroadcastsInto(this.alphaShape, s, this.name || 'PRelu', 'alpha');
@@ -91,6 +86,7 @@ export interface ClipConfig extends Common {
 
 /** ONNX Clip: min(max(x, min), max) with constant bounds (either may be absent). */
 export class Clip extends Layer {
+  static readonly className = 'Clip';
   readonly min: number | null;
   readonly max: number | null;
   constructor(cfg: ClipConfig = {}) {
@@ -100,12 +96,6 @@ export class Clip extends Layer {
     if (this.min !== null && this.max !== null && !(this.max >= this.min)) {
       throw new Error(`Clip: max (${this.max}) must be at least min (${this.min})`);
     }
-  }
-  get className() {
-    return 'Clip';
-  }
-  get defaultName() {
-    return 'clip';
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [...s];
@@ -131,18 +121,13 @@ export interface ScaledEluConfig extends Common {
 
 /** scale · elu(x, alpha): ONNX Elu (scale 1) and Selu (its alpha and gamma). */
 export class ScaledElu extends Layer {
+  static readonly className = 'ScaledElu';
   readonly alpha: number;
   readonly scale: number;
   constructor(cfg: ScaledEluConfig = {}) {
     super(cfg ?? {});
     this.alpha = finiteNumber(cfg?.alpha ?? 1, 'ScaledElu', 'alpha');
     this.scale = finiteNumber(cfg?.scale ?? 1, 'ScaledElu', 'scale');
-  }
-  get className() {
-    return 'ScaledElu';
-  }
-  get defaultName() {
-    return 'scaled_elu';
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [...s];
@@ -164,18 +149,13 @@ export interface HardSigmoidConfig extends Common {
 
 /** ONNX HardSigmoid: max(0, min(1, alpha·x + beta)); defaults alpha 0.2, beta 0.5 as ONNX. */
 export class HardSigmoid extends Layer {
+  static readonly className = 'HardSigmoid';
   readonly alpha: number;
   readonly beta: number;
   constructor(cfg: HardSigmoidConfig = {}) {
     super(cfg ?? {});
     this.alpha = finiteNumber(cfg?.alpha ?? 0.2, 'HardSigmoid', 'alpha');
     this.beta = finiteNumber(cfg?.beta ?? 0.5, 'HardSigmoid', 'beta');
-  }
-  get className() {
-    return 'HardSigmoid';
-  }
-  get defaultName() {
-    return 'hard_sigmoid';
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [...s];
@@ -253,18 +233,13 @@ export interface LogSoftmaxConfig extends Common {
 
 /** ONNX LogSoftmax along one axis. */
 export class LogSoftmax extends Layer {
+  static readonly className = 'LogSoftmax';
   readonly axis: number;
   constructor(cfg: LogSoftmaxConfig = {}) {
     super(cfg ?? {});
     const a = cfg?.axis ?? -1;
     if (!Number.isInteger(a)) throw new Error(`LogSoftmax: axis must be an integer, got ${show(cfg?.axis)}`);
     this.axis = a;
-  }
-  get className() {
-    return 'LogSoftmax';
-  }
-  get defaultName() {
-    return 'log_softmax';
   }
   computeOutputShape(s: readonly number[]): number[] {
     normAxis(this.axis, s.length + 1, this.name || 'LogSoftmax');
@@ -321,6 +296,7 @@ export interface SliceConfig extends Common {
 
 /** A contiguous range of one axis (ONNX Slice with step 1, and each output of Split). */
 export class Slice extends Layer {
+  static readonly className = 'Slice';
   readonly axis: number;
   readonly begin: number;
   readonly end: number;
@@ -335,12 +311,6 @@ export class Slice extends Layer {
     this.axis = axis;
     this.begin = begin;
     this.end = end;
-  }
-  get className() {
-    return 'Slice';
-  }
-  get defaultName() {
-    return 'slice';
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'Slice';
@@ -377,6 +347,7 @@ export interface AffineConfig extends Common {
  * Mul / Add / Sub / Div of a value by an initializer. The values are state, set after building.
  */
 export class Affine extends Layer {
+  static readonly className = 'Affine';
   readonly scaleShape: number[] | null;
   readonly offsetShape: number[] | null;
   constructor(cfg: AffineConfig) {
@@ -388,12 +359,6 @@ export class Affine extends Layer {
     };
     this.scaleShape = check(cfg?.scaleShape, 'scaleShape');
     this.offsetShape = check(cfg?.offsetShape, 'offsetShape');
-  }
-  get className() {
-    return 'Affine';
-  }
-  get defaultName() {
-    return 'affine';
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'Affine';
@@ -443,6 +408,7 @@ export interface Pool2DConfig extends Common {
 
 /** Max or average pooling with explicit pads on each side (ONNX MaxPool / AveragePool pads, ceil_mode). */
 export class Pool2D extends Layer {
+  static readonly className = 'Pool2D';
   readonly mode: 'max' | 'avg';
   readonly poolSize: [number, number];
   readonly strides: [number, number];
@@ -471,9 +437,6 @@ export class Pool2D extends Layer {
       [p[1][0], p[1][1]],
     ];
   }
-  get className() {
-    return 'Pool2D';
-  }
   get defaultName() {
     return this.mode === 'max' ? 'max_pool2d' : 'avg_pool2d';
   }
@@ -498,6 +461,3 @@ export class Pool2D extends Layer {
     };
   }
 }
-
-/** The layer classes of this file by class name (merged into the registry of layers.ts). */
-export const onnxLayerClasses = { PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax, Slice, Affine, Pool2D };

@@ -166,6 +166,7 @@ export interface RandomTranslationConfig extends RandomAffineCommon {
  * (positive factors move the content down / right). Identity outside training.
  */
 export class RandomTranslation extends RandomAffine {
+  static readonly className = 'RandomTranslation';
   readonly heightFactor: Factor;
   readonly widthFactor: Factor;
   private readonly h: [number, number];
@@ -178,12 +179,6 @@ export class RandomTranslation extends RandomAffine {
     this.w = range(cfg.widthFactor, 'RandomTranslation', 'widthFactor', 1);
     this.heightFactor = cfg.heightFactor;
     this.widthFactor = cfg.widthFactor;
-  }
-  get className() {
-    return 'RandomTranslation';
-  }
-  get defaultName() {
-    return 'random_translation';
   }
   protected matrix(rng: Rng, H: number, W: number): number[] {
     const dy = draw(rng, this.h) * H;
@@ -207,6 +202,7 @@ export interface RandomRotationConfig extends RandomAffineCommon {
  * training.
  */
 export class RandomRotation extends RandomAffine {
+  static readonly className = 'RandomRotation';
   readonly factor: Factor;
   private readonly r: [number, number];
   constructor(cfg: RandomRotationConfig) {
@@ -215,12 +211,6 @@ export class RandomRotation extends RandomAffine {
     super(cfg, 'RandomRotation');
     this.r = range(cfg.factor, 'RandomRotation', 'factor', null);
     this.factor = cfg.factor;
-  }
-  get className() {
-    return 'RandomRotation';
-  }
-  get defaultName() {
-    return 'random_rotation';
   }
   protected matrix(rng: Rng, H: number, W: number): number[] {
     const a = draw(rng, this.r) * 2 * Math.PI;
@@ -249,6 +239,7 @@ export interface RandomZoomConfig extends RandomAffineCommon {
  * factor z scales the sampled region by 1 + z (z > 0 zooms out, z < 0 in). Identity outside training.
  */
 export class RandomZoom extends RandomAffine {
+  static readonly className = 'RandomZoom';
   readonly heightFactor: Factor;
   readonly widthFactor: Factor | null;
   private readonly h: [number, number];
@@ -264,12 +255,6 @@ export class RandomZoom extends RandomAffine {
         : range(cfg.widthFactor, 'RandomZoom', 'widthFactor', 1);
     this.heightFactor = cfg.heightFactor;
     this.widthFactor = cfg.widthFactor ?? null;
-  }
-  get className() {
-    return 'RandomZoom';
-  }
-  get defaultName() {
-    return 'random_zoom';
   }
   protected matrix(rng: Rng, H: number, W: number): number[] {
     const zy = 1 + draw(rng, this.h);
@@ -297,6 +282,7 @@ export interface RandomContrastConfig {
  * keras.layers.RandomContrast, then clips to `valueRange`. Identity outside training.
  */
 export class RandomContrast extends RandomImageLayer {
+  static readonly className = 'RandomContrast';
   readonly factor: Factor;
   readonly valueRange: [number, number];
   private readonly f: [number, number];
@@ -315,12 +301,6 @@ export class RandomContrast extends RandomImageLayer {
       throw new Error(`RandomContrast: valueRange must be [lo, hi] with lo < hi, got ${show(cfg.valueRange)}`);
     this.valueRange = [r[0], r[1]];
   }
-  get className() {
-    return 'RandomContrast';
-  }
-  get defaultName() {
-    return 'random_contrast';
-  }
   /** The contrast factors of a batch of n images, in image order. */
   factors(rng: Rng, n: number): Float32Array {
     const f = new Float32Array(n);
@@ -334,9 +314,6 @@ export class RandomContrast extends RandomImageLayer {
     return { factor: this.factor, valueRange: this.valueRange, ...this.common() };
   }
 }
-
-/** The augmentation layers by Keras class name (for loading saved models). */
-export const preprocessingLayerClasses = { RandomTranslation, RandomRotation, RandomZoom, RandomContrast };
 
 /** Factories: `layers.randomTranslation({...})`, ... */
 export const preprocessingLayers = {

@@ -32,16 +32,11 @@ export interface ZeroPadding2DConfig extends Common {
 
 /** Adds rows and columns of zeros around each image, as keras.layers.ZeroPadding2D. */
 export class ZeroPadding2D extends Layer {
+  static readonly className = 'ZeroPadding2D';
   readonly padding: Sides2d;
   constructor(cfg: ZeroPadding2DConfig = {}) {
     super(cfg ?? {});
     this.padding = sides2d(cfg?.padding ?? 1, 'ZeroPadding2D', 'padding');
-  }
-  get className() {
-    return 'ZeroPadding2D';
-  }
-  get defaultName() {
-    return 'zero_padding2d';
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectImage(s, this.name || 'ZeroPadding2D');
@@ -64,16 +59,11 @@ export interface Cropping2DConfig extends Common {
 
 /** Removes rows and columns at the edges of each image, as keras.layers.Cropping2D. */
 export class Cropping2D extends Layer {
+  static readonly className = 'Cropping2D';
   readonly cropping: Sides2d;
   constructor(cfg: Cropping2DConfig = {}) {
     super(cfg ?? {});
     this.cropping = sides2d(cfg?.cropping ?? 0, 'Cropping2D', 'cropping');
-  }
-  get className() {
-    return 'Cropping2D';
-  }
-  get defaultName() {
-    return 'cropping2d';
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'Cropping2D';
@@ -102,6 +92,7 @@ export interface UpSampling2DConfig extends Common {
 
 /** Repeats (nearest) or interpolates (bilinear) each image up by integer factors, as keras.layers.UpSampling2D. */
 export class UpSampling2D extends Layer {
+  static readonly className = 'UpSampling2D';
   readonly size: [number, number];
   readonly interpolation: Interpolation;
   constructor(cfg: UpSampling2DConfig = {}) {
@@ -114,12 +105,6 @@ export class UpSampling2D extends Layer {
       );
     }
     this.interpolation = interp;
-  }
-  get className() {
-    return 'UpSampling2D';
-  }
-  get defaultName() {
-    return 'up_sampling2d';
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectImage(s, this.name || 'UpSampling2D');
@@ -146,6 +131,7 @@ export interface ReshapeConfig extends Common {
 
 /** Gives each sample a new shape of the same size, as keras.layers.Reshape. */
 export class Reshape extends Layer {
+  static readonly className = 'Reshape';
   readonly targetShape: number[];
   constructor(cfg: ReshapeConfig) {
     super(cfg ?? {});
@@ -159,12 +145,6 @@ export class Reshape extends Layer {
       throw new Error(`Reshape: targetShape must be positive integers with at most one -1, got ${show(t)}`);
     }
     this.targetShape = [...t];
-  }
-  get className() {
-    return 'Reshape';
-  }
-  get defaultName() {
-    return 'reshape';
   }
   computeOutputShape(s: readonly number[]): number[] {
     const size = s.reduce((a, b) => a * b, 1);
@@ -196,6 +176,7 @@ export interface PermuteConfig extends Common {
 
 /** Reorders the axes of each sample, as keras.layers.Permute (dims are 1-based). */
 export class Permute extends Layer {
+  static readonly className = 'Permute';
   readonly dims: number[];
   constructor(cfg: PermuteConfig) {
     super(cfg ?? {});
@@ -209,12 +190,6 @@ export class Permute extends Layer {
       throw new Error(`Permute: at most 7 axes (without batch) can be permuted, got dims ${show(d)}`);
     }
     this.dims = [...d];
-  }
-  get className() {
-    return 'Permute';
-  }
-  get defaultName() {
-    return 'permute';
   }
   computeOutputShape(s: readonly number[]): number[] {
     if (this.dims.length !== s.length) {
@@ -246,6 +221,7 @@ export interface ReLUConfig extends Common {
 
 /** x > threshold ? min(x, maxValue) : negativeSlope * (x - threshold), as keras.layers.ReLU. */
 export class ReLU extends Layer {
+  static readonly className = 'ReLU';
   readonly maxValue: number | null;
   readonly negativeSlope: number;
   readonly threshold: number;
@@ -255,12 +231,6 @@ export class ReLU extends Layer {
     this.maxValue = maxv === Infinity ? null : maxv;
     this.negativeSlope = slope;
     this.threshold = t;
-  }
-  get className() {
-    return 'ReLU';
-  }
-  get defaultName() {
-    return 're_lu';
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [...s];
@@ -290,18 +260,13 @@ export interface SoftmaxConfig extends Common {
  * activation (fused with a categorical cross-entropy loss when last).
  */
 export class Softmax extends Layer {
+  static readonly className = 'Softmax';
   readonly axis: number;
   constructor(cfg: SoftmaxConfig = {}) {
     super(cfg ?? {});
     const a = cfg?.axis ?? -1;
     if (!Number.isInteger(a)) throw new Error(`Softmax: axis must be an integer, got ${show(cfg?.axis)}`);
     this.axis = a;
-  }
-  get className() {
-    return 'Softmax';
-  }
-  get defaultName() {
-    return 'softmax';
   }
   /** 'softmax' when the axis is the last one (known once built), else 'linear'. */
   get activation(): ActivationName {
@@ -326,9 +291,6 @@ export class Softmax extends Layer {
     return { axis: this.axis, name: this.name, inputShape: this.inputShape ?? undefined };
   }
 }
-
-/** Layer classes of this file by Keras class name (for loading saved models). */
-export const reshapingLayerClasses = { ZeroPadding2D, Cropping2D, UpSampling2D, Reshape, Permute, ReLU, Softmax };
 
 /** Factories, merged into `layers`. */
 export const reshapingLayers = {

@@ -24,7 +24,7 @@
 // it allocates a byte, and builds a new model, so a bad file never touches a model in memory.
 import { weightsChanged } from '../../nn/inference.js';
 import { Model, Sequential, fileFormats } from '../../nn/model.js';
-import { layerClasses } from '../../nn/layers.js';
+import { layerClass } from '../../nn/registry.js';
 import { InputLayer, type Layer, type SymbolicTensor } from '../../nn/layer.js';
 import { Adam } from '../../optim/adam.js';
 import { AdamW } from '../../optim/adamw.js';
@@ -270,7 +270,7 @@ function checkSlice(s: unknown, total: number, what: string): Slice {
 /** Builds the layers and the model of an architecture (the header's "layers" and "graph" keys). */
 function architecture(h: Pick<Header, 'layers' | 'graph' | 'name' | 'seed'>, fail: (msg: string) => never): Model {
   const layers: Layer[] = h.layers.map((l, i) => {
-    const C = layerClasses[l?.className];
+    const C = layerClass(l?.className) as (new (cfg: unknown) => Layer) | undefined;
     if (!C) fail(`layer ${i} has unknown class ${show(l?.className)}`);
     // `trainable` is the model's business, not a constructor option: set after construction.
     const raw = l.config as unknown;

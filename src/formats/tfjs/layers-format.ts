@@ -5,7 +5,7 @@
 // fills its weights by layer name + weight role; saving writes the same format for tf.loadLayersModel.
 // Everything is checked before a model is made, and every problem of a kind is reported in one error.
 import { InputLayer, type Layer, type SymbolicTensor } from '../../nn/layer.js';
-import { layerClasses } from '../../nn/layers.js';
+import { createLayer } from '../../nn/registry.js';
 import { Model, Sequential } from '../../nn/model.js';
 import { show } from '../../show.js';
 import { float16ToFloat32, float32ToFloat16 } from './float16.js';
@@ -337,7 +337,7 @@ function makeLayer(entry: Obj, ctx: Ctx, inputShape?: number[]): Layer | null {
   for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
   if (cfg.trainable === false) opts.trainable = false;
   try {
-    return new layerClasses[conv[0]](opts);
+    return createLayer(conv[0], opts, what);
   } catch (e) {
     ctx.problems.push(`${what}: ${(e as Error).message}`);
     return null;
