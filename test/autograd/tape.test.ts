@@ -1,10 +1,14 @@
 // Gradients through the tape: accumulation into shared gradient buffers, repeated backward passes,
-// an explicit seed, and refused nesting; over the conv2d, relu, mul and sum kernels of each build.
-import { describe, expect, it } from 'vitest';
+// an explicit seed, and refused nesting; over the conv2d, relu, mul and sum ops.
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { withTape } from '../../src/autograd.js';
 import { makeRng } from '../helpers/check.js';
-import { accTol, close, expectError, rand, seedOf } from './harness.js';
+import { accTol, close, expectError, rand, seedOf } from '../kernels/harness.js';
+
+beforeAll(async () => {
+  await sn.ready();
+});
 
 describe('gradient accumulation through the tape', () => {
   const setup = (name: string) => {

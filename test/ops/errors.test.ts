@@ -1,8 +1,12 @@
 // Bad input to the ops (shapes, ranks, strides, padding, non-finite values, disposed tensors,
 // broadcasting): a thrown Error that names what was wrong, never a wasm trap, and no arena leak.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { expectError, prod } from './harness.js';
+import { expectError, prod } from '../kernels/harness.js';
+
+beforeAll(async () => {
+  await sn.ready();
+});
 
 describe('bad input -> a clear Error, never a wasm trap', () => {
   const T = (shape: number[], fill = 0.5) => sn.tensor(new Float32Array(prod(shape)).fill(fill), shape);
