@@ -1,5 +1,5 @@
 // A small convolutional encoder-decoder that learns to denoise MNIST digits: conv + maxPooling down
-// to 7x7, back up with conv2dTranspose (stride 2) and upSampling2D, a concatenated skip from the
+// to 7x7, back up with conv2dTranspose (stride 2) and upSampling2d, a concatenated skip from the
 // encoder at each scale (U-Net style), a linear output and loss 'meanSquaredError' against the
 // clean digit. Prints the loss falling, checks save -> load bit-identical, exports ONNX, and writes
 // an SVG with rows of noisy / denoised / clean digits.
@@ -49,7 +49,7 @@ export function buildDenoiser({ seed = 1 } = {}) {
     name: 'up2',
   }).apply(mid); // 14x14x32
   const d2 = conv(16, 'dec2').apply(L.concatenate({ name: 'skip2' }).apply([u2, e2])); // 14x14x16
-  const u1 = L.upSampling2D({ size: 2, name: 'up1' }).apply(d2); // 28x28x16
+  const u1 = L.upSampling2d({ size: 2, name: 'up1' }).apply(d2); // 28x28x16
   const d1 = conv(16, 'dec1').apply(L.concatenate({ name: 'skip1' }).apply([u1, e1])); // 28x28x16
   // A linear output: with a sigmoid, one short epoch of meanSquaredError drove the output to all
   // black (sigmoid saturated, the loss stuck at the mean square of the clean digits); the SVG clamps.

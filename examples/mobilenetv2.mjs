@@ -79,7 +79,7 @@ export function buildMobileNetV2({ expansion = 4, seed = 1, classes = 10 } = {})
     x = invertedResidual(x, f, s, t, `block${i + 1}`);
   });
   x = bn(L.conv2d({ filters: 64, kernelSize: 1, useBias: false, name: 'head' }).apply(x), true, 'head');
-  const pooled = L.globalAveragePooling2D({ name: 'gap' }).apply(x);
+  const pooled = L.globalAveragePooling2d({ name: 'gap' }).apply(x);
   const output = L.dense({ units: classes, activation: 'softmax', name: 'logits' }).apply(pooled);
   return sn.model({ inputs: input, outputs: output, seed, name: 'mobilenetv2' });
 }

@@ -57,7 +57,7 @@ export function buildResNet({ width = 8, blocks = 1, seed = 1, classes = 10 } = 
       x = residualBlock(x, filters, stage > 0 && b === 0 ? 2 : 1, `s${stage + 1}b${b + 1}`);
     }
   });
-  const pooled = L.globalAveragePooling2D({ name: 'gap' }).apply(x);
+  const pooled = L.globalAveragePooling2d({ name: 'gap' }).apply(x);
   const output = L.dense({ units: classes, activation: 'softmax', name: 'logits' }).apply(pooled);
   return sn.model({ inputs: input, outputs: output, seed, name: 'resnet' });
 }

@@ -178,5 +178,3 @@ export async function loadONNX(bytes: Uint8Array | ArrayBuffer, opts?: LoadONNXO
 export function sequential(cfg?: { layers?: L[]; name?: string; seed?: number }): Sequential {
   return new Sequential(cfg);
 }
-export { seedModel, presetModel, presetTraining, PRESETS } from './nn/presets.js';
-export type { PresetName, PresetOptions, PresetTraining } from './nn/presets.js';

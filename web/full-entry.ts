@@ -2,5 +2,7 @@
 // a browser — training included — plus the IDX/MNIST decoder. Used by the training page's worker.
 // Only the ONNX exporter is left out (it needs protobufjs): `model.toONNX()` rejects here.
 export * from '../src/index.js';
+// The training page builds the CLI's preset models (the seed article's CNN).
+export { seedModel, presetModel, presetTraining, PRESETS } from '../src/cli/presets.js';
 export { decodeMnist, parseIdx, readIdx, gunzip, isGzip, oneHot, MNIST_FILE_NAMES } from '../src/data/idx.js';
 export type { MnistData, MnistSplit, MnistFiles, IdxFile } from '../src/data/idx.js';

@@ -23,7 +23,7 @@ const BLOCKS = [
  */
 export function buildMnv2(api, extra = {}) {
   const { L } = api;
-  const gap = L.globalAveragePooling2D ?? L.globalAveragePooling2d;
+  const gap = L.globalAveragePooling2d ?? L.globalAveragePooling2D;
   const bn = (x, relu6, name) => {
     const b = L.batchNormalization({ name: `${name}_bn` }).apply(x);
     return relu6 ? L.reLU({ maxValue: 6, name: `${name}_relu6` }).apply(b) : b;

@@ -10,9 +10,11 @@ import { planAB } from './plan-ab.mjs';
 
 /** Imports the built library from `root`/dist; throws when it is not built. */
 export async function loadSimdnet(root) {
-  const sn = await import(pathToFileURL(join(root, 'dist/index.js')).href);
+  const lib = await import(pathToFileURL(join(root, 'dist/index.js')).href);
   const snNode = await import(pathToFileURL(join(root, 'dist/node/index.js')).href);
-  return { sn, snNode };
+  // The seed article's CNN is one of the CLI's presets.
+  const { seedModel } = await import(pathToFileURL(join(root, 'dist/cli/presets.js')).href);
+  return { sn: { ...lib, seedModel }, snNode };
 }
 
 export class SimdnetRunner {

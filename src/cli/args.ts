@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { show } from '../show.js';
-import { PRESETS, type PresetName, type PresetOptions, presetConvCount, presetTraining } from '../nn/presets.js';
+import { PRESETS, type PresetName, type PresetOptions, presetConvCount, presetTraining } from './presets.js';
 import type { ActivationName } from '../nn/layer.js';
 
 /** The most threads `--threads` accepts (the pool refuses more as well). */

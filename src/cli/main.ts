@@ -19,13 +19,13 @@ import { readGrey } from './image.js';
 import { toMnistInput } from '../data/mnist-input.js';
 import { show } from '../show.js';
 import { parseTrainArgs, intFlag, type TrainOptions, CLI_ACTIVATIONS, OPTIMIZERS } from './args.js';
-import { presetDescription } from '../nn/presets.js';
+import { presetDescription, PRESETS, presetTraining } from './presets.js';
 import { asX, asY, buildModel, trainModel } from './run.js';
 import { MODEL_FILE, prepareRunDir, writeRun, type RunFiles } from '../node/run-dir.js';
 import { importCommand, loadAnyModel, summaryCommand } from './import.js';
 
-const presetLines = sn.PRESETS.map((p) => {
-  const t = sn.presetTraining(p);
+const presetLines = PRESETS.map((p) => {
+  const t = presetTraining(p);
   return `                       ${p.padEnd(8)} ${presetDescription(p)};\n                                ${t.epochs} epoch${t.epochs > 1 ? 's' : ''}, batch ${t.batchSize}, ${t.optimizer} lr ${t.lr}${t.beta1 !== undefined ? ` β ${t.beta1}/${t.beta2}` : ''}, schedule ${t.lrSchedule}${t.labelSmoothing > 0 ? `, label smoothing ${t.labelSmoothing}` : ''}${t.augment ? ', augmented' : ''}`;
 }).join('\n');
 

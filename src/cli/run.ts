@@ -6,6 +6,7 @@ import * as sn from '../index.js';
 import { argmaxRows } from '../nn/metrics.js';
 import type { MnistData, MnistSplit } from '../data/idx.js';
 import type { RunSettings } from './args.js';
+import { presetModel, presetTraining } from './presets.js';
 
 export const asX = (s: MnistSplit) => ({ data: s.images, shape: [s.count, s.height, s.width, 1] });
 export const asY = (s: MnistSplit) => ({ data: s.labels, shape: [s.count] });
@@ -44,7 +45,7 @@ export async function buildModel(s: RunSettings, inputShape: number[], numClasse
       );
     return model;
   }
-  return sn.presetModel(m.preset!, {
+  return presetModel(m.preset!, {
     seed: s.seed,
     inputShape,
     numClasses,
@@ -70,7 +71,7 @@ function augmentation(inputShape: number[], seed: number): sn.Layer[] {
 
 /** The optimizer of a run (a preset's β1/β2 apply to Adam and AdamW). */
 export function makeOptimizer(s: RunSettings): sn.Optimizer {
-  const t = sn.presetTraining(s.model.preset ?? 'seed');
+  const t = presetTraining(s.model.preset ?? 'seed');
   const betas = {
     ...(t.beta1 !== undefined ? { beta1: t.beta1 } : {}),
     ...(t.beta2 !== undefined ? { beta2: t.beta2 } : {}),

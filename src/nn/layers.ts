@@ -298,7 +298,7 @@ export class LeakyReLU extends Layer {
   }
 }
 
-/** Keras-style factories: `layers.conv2d({...})`, `layers.dense({...})`, ... */
+/** Keras-style factories, spelled as tfjs' `tf.layers`: `layers.conv2d({...})`, `layers.dense({...})`, ... */
 export const layers = {
   ...convolutionalLayers,
   maxPooling2d: (cfg?: Pooling2DConfig) => new MaxPooling2D(cfg),
@@ -309,12 +309,12 @@ export const layers = {
   activation: (cfg: { activation: ActivationName; inputShape?: number[]; name?: string }) => new Activation(cfg),
   leakyReLU: (cfg?: LeakyReLUConfig) => new LeakyReLU(cfg),
   batchNormalization: (cfg?: BatchNormalizationConfig) => new BatchNormalization(cfg),
-  globalAveragePooling2D: (cfg?: GlobalPooling2DConfig) => new GlobalAveragePooling2D(cfg),
-  globalMaxPooling2D: (cfg?: GlobalPooling2DConfig) => new GlobalMaxPooling2D(cfg),
-  /** Alias of globalAveragePooling2D, spelled like maxPooling2d. */
   globalAveragePooling2d: (cfg?: GlobalPooling2DConfig) => new GlobalAveragePooling2D(cfg),
-  /** Alias of globalMaxPooling2D, spelled like maxPooling2d. */
   globalMaxPooling2d: (cfg?: GlobalPooling2DConfig) => new GlobalMaxPooling2D(cfg),
+  /** @deprecated tfjs spells it `globalAveragePooling2d`; this alias goes in the next release. */
+  globalAveragePooling2D: (cfg?: GlobalPooling2DConfig) => new GlobalAveragePooling2D(cfg),
+  /** @deprecated tfjs spells it `globalMaxPooling2d`; this alias goes in the next release. */
+  globalMaxPooling2D: (cfg?: GlobalPooling2DConfig) => new GlobalMaxPooling2D(cfg),
   ...mergeLayers,
   ...reshapingLayers,
   ...preprocessingLayers,

@@ -294,11 +294,15 @@ export class Softmax extends Layer {
 
 /** Factories, merged into `layers`. */
 export const reshapingLayers = {
-  zeroPadding2D: (cfg?: ZeroPadding2DConfig) => new ZeroPadding2D(cfg),
+  zeroPadding2d: (cfg?: ZeroPadding2DConfig) => new ZeroPadding2D(cfg),
   cropping2D: (cfg?: Cropping2DConfig) => new Cropping2D(cfg),
-  upSampling2D: (cfg?: UpSampling2DConfig) => new UpSampling2D(cfg),
+  upSampling2d: (cfg?: UpSampling2DConfig) => new UpSampling2D(cfg),
   reshape: (cfg: ReshapeConfig) => new Reshape(cfg),
   permute: (cfg: PermuteConfig) => new Permute(cfg),
   reLU: (cfg?: ReLUConfig) => new ReLU(cfg),
   softmax: (cfg?: SoftmaxConfig) => new Softmax(cfg),
+  /** @deprecated tfjs spells it {@link reshapingLayers.zeroPadding2d}; this alias goes in the next release. */
+  zeroPadding2D: (cfg?: ZeroPadding2DConfig) => new ZeroPadding2D(cfg),
+  /** @deprecated tfjs spells it {@link reshapingLayers.upSampling2d}; this alias goes in the next release. */
+  upSampling2D: (cfg?: UpSampling2DConfig) => new UpSampling2D(cfg),
 };

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import * as snNode from '../../src/index.js';
 import { parseIdx } from '../../src/data/idx.js';
+import { seedModel } from '../../src/cli/presets.js';
 import { buildWeb, describeBrowser, launch, newPage, root, startServer, type Server } from './harness.js';
 import { readMnist } from './mnist.js';
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { join } from 'node:path';
 
 // The jobs are serialized into the page (Function.prototype.toString), so they stay self-contained:
 // no imports, no outer variables; `sn` is the library, `files` raw bytes.
-type Lib = typeof snNode & { parseIdx: typeof parseIdx };
+type Lib = typeof snNode & { parseIdx: typeof parseIdx; seedModel: typeof seedModel };
 interface Result {
   hash: string;
   build: string;
@@ -224,7 +225,7 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     browser = await launch(); // first: it fails at once when Chromium is missing in CI
     server = await startServer();
     await snNode.ready({ build: 'simd' });
-    const lib = { ...snNode, parseIdx } as Lib;
+    const lib = { ...snNode, parseIdx, seedModel } as Lib;
     node.inference = await inferenceJob(lib, { model: modelBytes, images: readMnist('t10k-images-idx3-ubyte') });
     node.training = await trainingJob(lib, {
       images: readMnist('train-images-idx3-ubyte'),
@@ -317,7 +318,7 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     "training with 'auto' (Winograd F(4,5), F(4,3)): 20 Adam steps → identical weights (%s build in Chromium)",
     async (build) => {
       // The Node side runs here, not in beforeAll, to keep the shared hook within its timeout.
-      node.trainingAuto ??= await trainingJob({ ...snNode, parseIdx } as Lib, {
+      node.trainingAuto ??= await trainingJob({ ...snNode, parseIdx, seedModel } as Lib, {
         images: readMnist('train-images-idx3-ubyte'),
         labels: readMnist('train-labels-idx1-ubyte'),
         algorithm: 'auto',
@@ -353,7 +354,7 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     'augmentation: seeded rotation matrices and 8 Adam steps through the four augmentation layers → identical weights (%s build in Chromium)',
     async (build) => {
       // The Node side runs here, not in beforeAll, to keep the shared hook within its timeout.
-      node.augment ??= await augmentJob({ ...snNode, parseIdx } as Lib, {
+      node.augment ??= await augmentJob({ ...snNode, parseIdx, seedModel } as Lib, {
         images: readMnist('train-images-idx3-ubyte'),
         labels: readMnist('train-labels-idx1-ubyte'),
       });

@@ -8,6 +8,7 @@ import * as sn from '../../src/index.js';
 import { main } from '../../src/cli/main.js';
 import { RUN_FLAGS, parseTrainArgs, runSettings } from '../../src/cli/args.js';
 import { augmentAvailable, buildModel } from '../../src/cli/run.js';
+import { PRESETS, presetModel } from '../../src/cli/presets.js';
 
 let dir = '';
 beforeAll(async () => {
@@ -169,7 +170,7 @@ describe('architecture flags', () => {
     const { out } = await run(['train', '--help']);
     const text = out.join('\n');
     for (const f of RUN_FLAGS) expect(text, f).toContain(`--${f}`);
-    for (const p of sn.PRESETS) expect(text).toContain(p);
+    for (const p of PRESETS) expect(text).toContain(p);
     expect(parseTrainArgs(['--batch-norm', '--model', 'fast'], 2).model.batchNorm).toBe(true);
   });
 
@@ -251,7 +252,7 @@ describe('short runs', () => {
     expect(r.model).toBe(json);
     // A JSON whose input does not match the data is refused naming both.
     const other = join(dir, 'other.json');
-    await writeFile(other, sn.presetModel('fast', { inputShape: [32, 32, 1] }).toJSON());
+    await writeFile(other, presetModel('fast', { inputShape: [32, 32, 1] }).toJSON());
     await expect(run(['train', '--model', other, ...tiny, '--out', join(dir, 'other')])).rejects.toThrow(
       /maps \[32,32,1\] to \[10\], but the data needs \[28,28,1\] to \[10\]/,
     );

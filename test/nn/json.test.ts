@@ -1,13 +1,14 @@
 // model.toJSON() / sn.modelFromJSON(): the architecture alone, for Sequential and functional models.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import { presetModel } from '../../src/cli/presets.js';
 
 await sn.ready();
 const L = sn.layers;
 
 describe('model.toJSON / modelFromJSON', () => {
   it('a Sequential model round-trips: same layers, configs, shapes and parameter count, new weights', () => {
-    const m = sn.presetModel('fast', { batchNorm: true, dropout: 0.25, seed: 4 });
+    const m = presetModel('fast', { batchNorm: true, dropout: 0.25, seed: 4 });
     m.layers[1].trainable = false;
     const json = m.toJSON();
     const back = sn.modelFromJSON(json, { seed: 4 });
@@ -51,10 +52,10 @@ describe('model.toJSON / modelFromJSON', () => {
   it('bad JSON is refused naming what is wrong', () => {
     expect(() => sn.modelFromJSON('{')).toThrow(/modelFromJSON: not valid JSON/);
     expect(() => sn.modelFromJSON('{"layers": []}')).toThrow(/simdnet-architecture/);
-    const good = JSON.parse(sn.presetModel('fast').toJSON());
+    const good = JSON.parse(presetModel('fast').toJSON());
     good.layers[0].className = 'Conv9D';
     expect(() => sn.modelFromJSON(good)).toThrow(/modelFromJSON: layer 0 has unknown class "Conv9D"/);
-    const big = JSON.parse(sn.presetModel('fast').toJSON());
+    const big = JSON.parse(presetModel('fast').toJSON());
     big.layers[2].config.kernelSize = [13, 13];
     expect(() => sn.modelFromJSON(big)).toThrow(/conv2d_1: a 13x13 window .* does not fit a 12x12 input/);
   });

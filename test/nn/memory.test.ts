@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { bars, tinyModel } from './fixtures.js';
+import { seedModel } from '../../src/cli/presets.js';
 
 beforeAll(async () => {
   await sn.ready();
@@ -72,7 +73,7 @@ describe('arena use of the model API', () => {
     model.dispose();
     expect(arena.liveBytes).toBe(before);
     // The seed model too (built, compiled with Adam, one step).
-    const seed = sn.seedModel({ seed: 1 });
+    const seed = seedModel({ seed: 1 });
     seed.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
     seed.trainOnBatch(
       { data: new Float32Array(2 * 784).fill(0.5), shape: [2, 28, 28, 1] },

@@ -2,6 +2,7 @@
 // and the same model assembled with model.add().
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import { seedModel } from '../../src/cli/presets.js';
 
 beforeAll(async () => {
   await sn.ready();
@@ -61,7 +62,7 @@ afterAll(() => {
 
 describe('seed model summary', () => {
   it('lists every layer with Keras names, output shapes and parameter counts', () => {
-    const model = sn.seedModel({ seed: 1 });
+    const model = seedModel({ seed: 1 });
     models.push(model);
     let printed = 0;
     const text = model.summary(() => {
@@ -85,7 +86,7 @@ describe('seed model summary', () => {
   });
 
   it('summary(null) prints nothing and returns the same text', () => {
-    const model = sn.seedModel({ seed: 1 });
+    const model = seedModel({ seed: 1 });
     models.push(model);
     const seen: string[] = [];
     const a = model.summary((t) => seen.push(t));
@@ -95,7 +96,7 @@ describe('seed model summary', () => {
   });
 
   it('countParams and each layer computeOutputShape / countParams', () => {
-    const model = sn.seedModel({ seed: 2 });
+    const model = seedModel({ seed: 2 });
     models.push(model);
     expect(model.countParams()).toBe(TOTAL);
     expect(PARAMS.reduce((a, b) => a + b, 0)).toBe(TOTAL);
@@ -139,14 +140,14 @@ describe('seed model summary', () => {
     model.add(new sn.Flatten());
     model.add(new sn.Dense({ units: 128, activation: 'relu' }));
     model.add(L.dense({ units: 10, activation: 'softmax' }));
-    const ref = sn.seedModel({ seed: 4 });
+    const ref = seedModel({ seed: 4 });
     models.push(ref);
     expect(model.summary(null)).toBe(ref.summary(null));
     expect(model.countParams()).toBe(TOTAL);
   });
 
   it('other input shapes and class counts change the numbers accordingly', () => {
-    const model = sn.seedModel({ seed: 5, inputShape: [32, 32, 3], numClasses: 4 });
+    const model = seedModel({ seed: 5, inputShape: [32, 32, 3], numClasses: 4 });
     models.push(model);
     const s = parseSummary(model.summary(null));
     // conv2d: 5*5*3*32 + 32; dense: 8*8*64*128 + 128; dense_1: 128*4 + 4.

@@ -13,6 +13,7 @@ import { loadIdxDir, defaultMnistDir } from '../../src/node/data.js';
 import { saveModelFile } from '../../src/node/model.js';
 import { main } from '../../src/cli/main.js';
 import type { MnistData } from '../../src/data/idx.js';
+import { seedModel } from '../../src/cli/presets.js';
 
 const TOL = 1e-4;
 let dir = '';
@@ -108,7 +109,7 @@ function randomInput(n: number, rowShape: number[], seed: number): { x: Float32A
 
 describe('toONNX', () => {
   it('the seed model trained on MNIST matches onnxruntime on 100 real test images', async () => {
-    const model = sn.seedModel({ seed: 1 });
+    const model = seedModel({ seed: 1 });
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
     const tr = mnist.train;
     const before = model.getWeights().map((w) => {
@@ -269,7 +270,7 @@ describe('toONNX', () => {
 
 describe('simdnet export', () => {
   it('writes an ONNX file that onnxruntime loads and that matches the model', async () => {
-    const model = sn.seedModel({ seed: 2 });
+    const model = seedModel({ seed: 2 });
     const modelPath = join(dir, 'model.simdnet');
     const onnxPath = join(dir, 'model.onnx');
     model.build();
