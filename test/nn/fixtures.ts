@@ -39,6 +39,15 @@ export function bars(n: number, seed: number, noise = 0.3, size = 8): Problem {
   };
 }
 
+/** Examples [start, start + n) of a bars problem (images and class indices). */
+export function barRows(p: Problem, start: number, n: number) {
+  const px = p.x.shape.slice(1).reduce((a, b) => a * b, 1);
+  return {
+    x: { data: p.x.data.slice(start * px, (start + n) * px), shape: [n, ...p.x.shape.slice(1)] },
+    labels: { data: p.labels.data.slice(start, start + n), shape: [n] },
+  };
+}
+
 // seed -> input 8x8x1 → conv 4 3x3 relu → maxpool 2 → flatten → dense 3 softmax (151 parameters)
 export function tinyModel(seed?: number, extra: sn.Layer[] = []): sn.Sequential {
   const L = sn.layers;

@@ -52,7 +52,7 @@ async function trained(model: sn.Sequential, shape: number[]): Promise<sn.Sequen
   return model;
 }
 
-describe('ONNX export of the new layers', () => {
+describe('ONNX export of batch normalization, activations and global pooling: onnxruntime gives predict()', () => {
   it('Conv2D(elu) → BatchNormalization → LeakyReLU → Conv2D(gelu) → GlobalAveragePooling2D → Dense(tanh) → BatchNormalization → Dense(softmax)', async () => {
     const model = await trained(
       sn.sequential({

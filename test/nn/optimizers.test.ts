@@ -1,8 +1,8 @@
-// fit's optimizer and schedule options through the model API: RMSprop (compile('rmsprop')), learning-rate
-// schedules (fit option and callbacks, settable optimizer.learningRate) and Keras validationSplit.
+// Optimizers and learning rates through the model API: RMSprop (compile('rmsprop')) and learning-rate
+// schedules (fit option and callbacks, settable optimizer.learningRate).
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { bars, tinyModel, weightsHash } from './fixtures.js';
+import { barRows, bars, tinyModel, weightsHash } from './fixtures.js';
 
 beforeAll(async () => {
   await sn.ready();
@@ -19,14 +19,6 @@ afterEach(() => {
 
 const train = bars(600, 1);
 const test = bars(300, 2);
-
-// rows [start, start + n) of a bars problem
-function rows(p: ReturnType<typeof bars>, start: number, n: number) {
-  return {
-    x: { data: p.x.data.slice(start * 64, (start + n) * 64), shape: [n, 8, 8, 1] },
-    labels: { data: p.labels.data.slice(start, start + n), shape: [n] },
-  };
-}
 
 describe('RMSprop through the model API', () => {
   it("compile({optimizer: 'rmsprop'}) uses Keras defaults and learns the bars problem (150 steps, held-out accuracy > 0.95)", async () => {
@@ -61,7 +53,7 @@ describe('learning-rate schedules', () => {
         seen.push(m.optimizer!.learningRate);
       },
     };
-    const d = rows(train, 0, 60);
+    const d = barRows(train, 0, 60);
     await m.fit(d.x, d.labels, { epochs: 1, batchSize: 10, verbose: 0, learningRateSchedule: sched, callbacks: cb });
     await m.fit(d.x, d.labels, { epochs: 1, batchSize: 10, verbose: 0, learningRateSchedule: sched, callbacks: cb });
     const f = Math.fround;
@@ -70,7 +62,7 @@ describe('learning-rate schedules', () => {
 
   it('a scheduled fit equals trainOnBatch steps with the learning rate set by hand (same bits)', async () => {
     const sched = sn.schedules.cosineDecay({ initial: 0.05, decaySteps: 8, alpha: 0.1 });
-    const d = rows(train, 0, 80);
+    const d = barRows(train, 0, 80);
     const a = track(tinyModel(5));
     a.compile({ optimizer: new sn.SGD({ learningRate: 1, momentum: 0.9 }), loss: 'sparseCategoricalCrossentropy' });
     await a.fit(d.x, d.labels, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0, learningRateSchedule: sched });
@@ -78,7 +70,7 @@ describe('learning-rate schedules', () => {
     b.compile({ optimizer: new sn.SGD({ learningRate: 1, momentum: 0.9 }), loss: 'sparseCategoricalCrossentropy' });
     for (let s = 0; s < 10; s++) {
       b.optimizer!.learningRate = sched(s);
-      const r = rows(train, s * 8, 8);
+      const r = barRows(train, s * 8, 8);
       b.trainOnBatch(r.x, r.labels);
     }
     expect(weightsHash(a)).toBe(weightsHash(b));
@@ -91,7 +83,7 @@ describe('learning-rate schedules', () => {
     m.compile({ optimizer: new sn.SGD({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy' });
     const sched = sn.schedules.cosineDecay({ initial: 0.1, decaySteps: 2 });
     const perEpoch: number[] = [];
-    const d = rows(train, 0, 40);
+    const d = barRows(train, 0, 40);
     let before = '';
     await m.fit(d.x, d.labels, {
       epochs: 4,
@@ -127,95 +119,12 @@ describe('learning-rate schedules', () => {
     expect(opt.getConfig().learningRate).toBe(0.02);
     const m = track(tinyModel(7));
     m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
-    const d = rows(train, 0, 10);
+    const d = barRows(train, 0, 10);
     await expect(m.fit(d.x, d.labels, { verbose: 0, learningRateSchedule: 0.1 as never })).rejects.toThrow(
       /learningRateSchedule must be a function/,
     );
     await expect(m.fit(d.x, d.labels, { verbose: 0, learningRateSchedule: () => -1 })).rejects.toThrow(
       /SGD: learningRate must be/,
     );
-  });
-});
-
-describe('validationSplit', () => {
-  it('holds out the last fraction before shuffling: same weights as training on the head alone; val metrics are the tail', async () => {
-    const d = rows(train, 0, 50);
-    // floor(50 * (1 - 0.3)) = 35 training examples, 15 for validation.
-    const a = track(tinyModel(8));
-    a.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-    let steps = 0;
-    const h = await a.fit(d.x, d.labels, {
-      epochs: 2,
-      batchSize: 10,
-      verbose: 0,
-      seed: 3,
-      validationSplit: 0.3,
-      callbacks: {
-        onBatchEnd: () => {
-          steps++;
-        },
-      },
-    });
-    expect(steps).toBe(2 * 4);
-    const head = rows(train, 0, 35),
-      tail = rows(train, 35, 15);
-    const b = track(tinyModel(8));
-    b.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-    const hb = await b.fit(head.x, head.labels, {
-      epochs: 2,
-      batchSize: 10,
-      verbose: 0,
-      seed: 3,
-      validationData: [tail.x, tail.labels],
-    });
-    expect(weightsHash(a)).toBe(weightsHash(b));
-    expect(h.history).toEqual(hb.history);
-    const [vl, va] = a.evaluate(tail.x, tail.labels, { batchSize: 10 });
-    expect(h.history.val_loss![1]).toBe(vl);
-    expect(h.history.val_accuracy![1]).toBe(va);
-  });
-
-  it('works with tensors and plain arrays alike', async () => {
-    const d = rows(train, 0, 20);
-    const xt = sn.tensor(d.x.data, d.x.shape);
-    const a = track(tinyModel(9));
-    a.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
-    const ha = await a.fit(
-      xt,
-      { data: Array.from(d.labels.data), shape: [20] },
-      { batchSize: 5, verbose: 0, seed: 1, validationSplit: 0.25 },
-    );
-    const b = track(tinyModel(9));
-    b.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
-    const hb = await b.fit(d.x, d.labels, { batchSize: 5, verbose: 0, seed: 1, validationSplit: 0.25 });
-    expect(ha.history).toEqual(hb.history);
-    expect(weightsHash(a)).toBe(weightsHash(b));
-    xt.dispose();
-  });
-
-  it('errors: with validationData, out of range, or a split that leaves no example on one side', async () => {
-    const m = track(tinyModel(10));
-    m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
-    const d = rows(train, 0, 4);
-    await expect(
-      m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0.5, validationData: [d.x, d.labels] }),
-    ).rejects.toThrow('fit: give validationData or validationSplit, not both');
-    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 1 })).rejects.toThrow(
-      /validationSplit must be a number in \[0, 1\), got 1/,
-    );
-    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: -0.1 })).rejects.toThrow(
-      /validationSplit must be a number in \[0, 1\)/,
-    );
-    // floor(4 * 0.1) = 0 left for training; floor(4 * (1 - 1e-20)) = 4 leaves none for validation.
-    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0.9 })).rejects.toThrow(
-      'fit: validationSplit 0.9 of 4 examples leaves 0 for training and 4 for validation; both need at least one',
-    );
-    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 1e-20 })).rejects.toThrow(
-      /leaves 4 for training and 0 for validation/,
-    );
-    expect(m.optimizer!.iterations).toBe(0);
-    // 0 means no split.
-    const h = await m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0 });
-    expect(h.history.val_loss).toBeUndefined();
   });
 });

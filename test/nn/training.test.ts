@@ -1,9 +1,9 @@
 // Training end to end on a small synthetic problem (3 classes of 8x8 images: horizontal bar,
 // vertical bar, diagonal, with noise), and fit's callbacks, early stopping, abort signal,
-// validation data and history.
+// validation data (given, or split off the training data as Keras' validationSplit) and history.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { bars, tinyModel } from './fixtures.js';
+import { barRows, bars, tinyModel, weightsHash } from './fixtures.js';
 
 beforeAll(async () => {
   await sn.ready();
@@ -307,5 +307,88 @@ describe('fit callbacks and history', () => {
     const quiet: string[] = [];
     await model.fit(small.x, small.labels, { epochs: 1, batchSize: 25, verbose: 0, print: (l) => quiet.push(l) });
     expect(quiet).toEqual([]);
+  });
+});
+
+describe('validationSplit', () => {
+  it('holds out the last fraction before shuffling: same weights as training on the head alone; val metrics are the tail', async () => {
+    const d = barRows(train, 0, 50);
+    // floor(50 * (1 - 0.3)) = 35 training examples, 15 for validation.
+    const a = track(tinyModel(8));
+    a.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    let steps = 0;
+    const h = await a.fit(d.x, d.labels, {
+      epochs: 2,
+      batchSize: 10,
+      verbose: 0,
+      seed: 3,
+      validationSplit: 0.3,
+      callbacks: {
+        onBatchEnd: () => {
+          steps++;
+        },
+      },
+    });
+    expect(steps).toBe(2 * 4);
+    const head = barRows(train, 0, 35),
+      tail = barRows(train, 35, 15);
+    const b = track(tinyModel(8));
+    b.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const hb = await b.fit(head.x, head.labels, {
+      epochs: 2,
+      batchSize: 10,
+      verbose: 0,
+      seed: 3,
+      validationData: [tail.x, tail.labels],
+    });
+    expect(weightsHash(a)).toBe(weightsHash(b));
+    expect(h.history).toEqual(hb.history);
+    const [vl, va] = a.evaluate(tail.x, tail.labels, { batchSize: 10 });
+    expect(h.history.val_loss![1]).toBe(vl);
+    expect(h.history.val_accuracy![1]).toBe(va);
+  });
+
+  it('works with tensors and plain arrays alike', async () => {
+    const d = barRows(train, 0, 20);
+    const xt = sn.tensor(d.x.data, d.x.shape);
+    const a = track(tinyModel(9));
+    a.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const ha = await a.fit(
+      xt,
+      { data: Array.from(d.labels.data), shape: [20] },
+      { batchSize: 5, verbose: 0, seed: 1, validationSplit: 0.25 },
+    );
+    const b = track(tinyModel(9));
+    b.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const hb = await b.fit(d.x, d.labels, { batchSize: 5, verbose: 0, seed: 1, validationSplit: 0.25 });
+    expect(ha.history).toEqual(hb.history);
+    expect(weightsHash(a)).toBe(weightsHash(b));
+    xt.dispose();
+  });
+
+  it('errors: with validationData, out of range, or a split that leaves no example on one side', async () => {
+    const m = track(tinyModel(10));
+    m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const d = barRows(train, 0, 4);
+    await expect(
+      m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0.5, validationData: [d.x, d.labels] }),
+    ).rejects.toThrow('fit: give validationData or validationSplit, not both');
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 1 })).rejects.toThrow(
+      /validationSplit must be a number in \[0, 1\), got 1/,
+    );
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: -0.1 })).rejects.toThrow(
+      /validationSplit must be a number in \[0, 1\)/,
+    );
+    // floor(4 * 0.1) = 0 left for training; floor(4 * (1 - 1e-20)) = 4 leaves none for validation.
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0.9 })).rejects.toThrow(
+      'fit: validationSplit 0.9 of 4 examples leaves 0 for training and 4 for validation; both need at least one',
+    );
+    await expect(m.fit(d.x, d.labels, { verbose: 0, validationSplit: 1e-20 })).rejects.toThrow(
+      /leaves 4 for training and 0 for validation/,
+    );
+    expect(m.optimizer!.iterations).toBe(0);
+    // 0 means no split.
+    const h = await m.fit(d.x, d.labels, { verbose: 0, validationSplit: 0 });
+    expect(h.history.val_loss).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
-// The seed article's worked numbers, through the public functional API.
+// conv2d and pooling on a 4x4 single-channel image whose results are worked out by hand, through the
+// public functional API (test/ref/gradcheck.test.ts checks the float64 reference on the same image).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 
@@ -21,7 +22,7 @@ beforeAll(async () => {
 const x4 = () => sn.tensor(input.flat(), [1, 4, 4, 1]);
 const k3 = () => sn.tensor(kernel.flat(), [3, 3, 1, 1]);
 
-describe('seed article worked example', () => {
+describe('conv2d and pooling on a 4x4 image, results worked out by hand', () => {
   it('3x3 cross-correlation, valid → [[0,12],[-8,12]]', () => {
     const y = sn.conv2d(x4(), k3());
     expect(y.shape).toEqual([1, 2, 2, 1]);

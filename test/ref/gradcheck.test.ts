@@ -7,38 +7,8 @@ import { conv2dBackward, conv2dForward } from './conv2d.js';
 import { denseBackward, denseForward, matMul } from './dense.js';
 import { outSize, resolvePadding, samePadding, type Pad, type PaddingSpec } from './geom.js';
 import { adamStep, sgdStep } from './optim.js';
+import { dot, expectGradMatches } from './fdcheck.js';
 import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward } from './pool2d.js';
-
-const H_STEP = 1e-6;
-const MAX_REL_ERR = 1e-5;
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
-
-// Compares an analytic gradient with central differences of f at x, element by element.
-function expectGradMatches(
-  label: string,
-  analytic: ArrayLike<number>,
-  f: (x: Float64Array) => number,
-  x: Float64Array,
-): void {
-  const numeric = numericGrad(f, x, H_STEP);
-  expect(analytic.length, `${label}: length`).toBe(numeric.length);
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < numeric.length; i++) {
-    const e = relErr(analytic[i]!, numeric[i]!);
-    if (!(e <= worst)) {
-      worst = e;
-      at = i;
-    }
-  }
-  const where = at < 0 ? '' : ` at [${at}] analytic ${analytic[at]} numeric ${numeric[at]}`;
-  expect(worst, `${label}: max relErr${where}`).toBeLessThan(MAX_REL_ERR);
-}
 
 const ZERO_PAD: Pad = { top: 0, bottom: 0, left: 0, right: 0 };
 
@@ -101,7 +71,8 @@ describe('geometry', () => {
   });
 });
 
-// The seed article's 4×4 example (single image, single channel).
+// A 4×4 example worked out by hand (single image, single channel); test/ops/worked-example.test.ts
+// runs it through the ops.
 const X4 = [0, 1, 2, 4, 3, 0, -1, 5, -2, 0, 1, 3, 1, 0, 9, 0];
 const K3 = [0, 2, 1, 1, 3, 2, 2, 0, -1];
 
