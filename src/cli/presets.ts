@@ -1,9 +1,9 @@
 // Ready-made architectures, each a list of blocks that the CLI's knobs (kernel size, widths, padding,
 // activation, dropout, batch normalisation) rewrite before the layers are made, plus the training
 // settings the preset was measured with.
-import { Sequential } from './model.js';
-import { layers } from './layers.js';
-import type { Layer, ActivationName } from './layer.js';
+import { Sequential } from '../nn/model.js';
+import { layers } from '../nn/layers.js';
+import type { Layer, ActivationName } from '../nn/layer.js';
 import { show } from '../show.js';
 
 /** The names of the ready-made architectures. */
