@@ -12,7 +12,8 @@ import {
   distinct,
   firstBitDiff,
   geomPtr,
-  instantiateOther,
+  otherRuns,
+  requireOther,
   type K,
   otherAlloc,
   otherBuild,
@@ -103,9 +104,9 @@ describe(`${build} vs ${otherBuild} build: identical bits`, () => {
   ];
   for (const c of cases) {
     const label = `conv2d fwd/bwd x=[${c.N},${c.H},${c.W},${c.C}] f=[${c.KH},${c.KW},${c.C},${c.K}] s=[${c.SH},${c.SW}]${c.relu ? ' relu' : ''}`;
-    it(label, async () => {
-      if (!WebAssembly.validate(sn.wasmBytes(otherBuild))) return; // the other build cannot run here
-      const o = (await instantiateOther(otherBuild))!;
+    // Skipped where this engine cannot validate the other build (no SIMD).
+    it.skipIf(!otherRuns)(label, async () => {
+      const o = await requireOther();
       const k = sn.getEngine().k;
       const { N, H, W, C, K: Ko, KH, KW, SH, SW, PT, PL, PB, PR, relu } = c;
       const OH = Math.floor((H + PT + PB - KH) / SH) + 1,
@@ -174,9 +175,9 @@ describe(`${build} vs ${otherBuild} build: identical bits`, () => {
     });
   }
 
-  it('dense, pooling, softmax, relu, optimizers: identical bits', async () => {
-    if (!WebAssembly.validate(sn.wasmBytes(otherBuild))) return;
-    const o = (await instantiateOther(otherBuild))!;
+  // Skipped where this engine cannot validate the other build (no SIMD).
+  it.skipIf(!otherRuns)('dense, pooling, softmax, relu, optimizers: identical bits', async () => {
+    const o = await requireOther();
     const k = sn.getEngine().k;
     const rng = makeRng(77);
     const [N, IN, OUT] = [5, 17, 9];
@@ -241,9 +242,9 @@ describe(`${build} vs ${otherBuild} build: identical bits`, () => {
     expect(firstBitDiff(va!, otherRead(o, ov, 66)), 'adam v').toBe('identical');
   });
 
-  it('batchnorm, activations, global pools, rmsprop: identical bits', async () => {
-    const o = await instantiateOther(otherBuild);
-    if (!o) return; // the other build cannot run here
+  // Skipped where this engine cannot validate the other build (no SIMD).
+  it.skipIf(!otherRuns)('batchnorm, activations, global pools, rmsprop: identical bits', async () => {
+    const o = await requireOther();
     const k = sn.getEngine().k;
     const rng = makeRng(99);
     const [R, C] = [23, 13];

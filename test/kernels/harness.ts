@@ -393,6 +393,12 @@ export interface Other {
   top: number;
 }
 
+/**
+ * Whether this engine validates the other build (it cannot without SIMD): the tests comparing against it
+ * are `it.skipIf(!otherRuns)`, so they show as skipped there instead of passing without checking.
+ */
+export const otherRuns: boolean = WebAssembly.validate(sn.wasmBytes(otherBuild));
+
 /** The other build over its own memory; null where this engine cannot validate it (no SIMD). */
 export async function instantiateOther(which: Build = otherBuild): Promise<Other | null> {
   const bytes = sn.wasmBytes(which);
@@ -401,6 +407,13 @@ export async function instantiateOther(which: Build = otherBuild): Promise<Other
   const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
   const k = instance.exports as unknown as K;
   return { k, memory, top: Math.ceil(k.heap_base() / 16) * 16 };
+}
+
+/** instantiateOther for tests guarded by `it.skipIf(!otherRuns)`: an error, not null, when it cannot run. */
+export async function requireOther(which: Build = otherBuild): Promise<Other> {
+  const o = await instantiateOther(which);
+  if (!o) throw new Error(`the ${which} build does not validate on this engine`);
+  return o;
 }
 
 /** Bump allocation in the other instance (zeroed), with 64 bytes of slack like the arena's. */
