@@ -53,8 +53,17 @@ describe('prepareRunDir', () => {
     await expect(prepareRunDir(odd, true)).rejects.toThrow(`--out ${odd}: ${join(odd, MODEL_FILE)} is a directory`);
   });
 
-  it('makeDir accepts a directory that already exists', async () => {
-    await makeDir(dir, 'x');
+  it('makeDir accepts a directory that already exists: creates nothing, keeps its contents; reports what it creates', async () => {
+    const here = join(dir, 'existing');
+    await mkdir(here);
+    await writeFile(join(here, 'keep'), 'k');
+    await expect(makeDir(here, 'x')).resolves.toEqual([]);
+    expect(await readdir(here)).toEqual(['keep']);
+    expect(await readFile(join(here, 'keep'), 'utf8')).toBe('k');
+    // Against a path with missing levels: exactly those are created, outermost first.
+    const deep = join(here, 'm', 'n');
+    await expect(makeDir(deep, 'x')).resolves.toEqual([join(here, 'm'), deep]);
+    await expect(makeDir(deep, 'x')).resolves.toEqual([]);
   });
 });
 
