@@ -1,0 +1,47 @@
+// Activation layers. ReLU → Relu / Clip, or Where(x > t, Min(x, max), slope·(x - t)) in general;
+// softmaxes take their axis in the current layout. PRelu, Clip, ScaledElu, HardSigmoid and LogSoftmax
+// are the layers of nn/onnx-layers.ts (made by the importer); their parameters are in simdnet's layout.
+import { type Emitter, axisOf, float, int, weightData } from './graph.js';
+
+export const relu: Emitter = (g, { name, cfg }) =>
+  g.relu(name, cfg.maxValue as number | null, cfg.negativeSlope as number, cfg.threshold as number);
+
+export const leakyRelu: Emitter = (g, { name, cfg }) => {
+  g.node('LeakyRelu', name, [g.cur], [float('alpha', cfg.alpha as number)]);
+};
+
+/** Softmax and LogSoftmax over one axis. */
+const softmaxOp =
+  (op: string): Emitter =>
+  (g, { name, cfg }) => {
+    const a = axisOf(cfg, g.rank);
+    g.node(op, name, [g.cur], [int('axis', g.rank === 4 ? g.imageAxis(a) : a)]);
+  };
+export const softmax = softmaxOp('Softmax');
+export const logSoftmax = softmaxOp('LogSoftmax');
+
+export const prelu: Emitter = (g, { layer, name }) => {
+  g.toNHWC(name);
+  const a = weightData(layer, 'alpha');
+  if (!a) throw new Error(`toONNX: layer ${name} (PRelu) has no alpha`);
+  g.node('PRelu', name, [g.cur, g.init(`${name}/alpha`, a.data, a.shape)]);
+};
+
+export const clip: Emitter = (g, { name, cfg }) => {
+  const lo = cfg.min as number | null,
+    hi = cfg.max as number | null;
+  const x = g.cur;
+  g.node('Clip', name, [
+    x,
+    lo === null ? '' : g.scalarInit(`${name}/min`, lo),
+    hi === null ? '' : g.scalarInit(`${name}/max`, hi),
+  ]);
+};
+
+export const scaledElu: Emitter = (g, { name, cfg }) => {
+  g.node('Selu', name, [g.cur], [float('alpha', cfg.alpha as number), float('gamma', cfg.scale as number)]);
+};
+
+export const hardSigmoid: Emitter = (g, { name, cfg }) => {
+  g.node('HardSigmoid', name, [g.cur], [float('alpha', cfg.alpha as number), float('beta', cfg.beta as number)]);
+};

@@ -1,0 +1,51 @@
+// Dense, Flatten, BatchNormalization, Activation, and the layers that are the identity at inference.
+// Flatten goes back to NHWC first, which makes the flattened order simdnet's, so the Dense kernels are
+// written unchanged. BatchNormalization is exported in inference form (moving statistics,
+// BatchNormalization op with C on axis 1).
+import { type Emitter, float, int, weightData } from './graph.js';
+
+/** Dropout and the training-only augmentations: the identity at inference, so nothing is written. */
+export const identity: Emitter = () => {};
+
+export const flatten: Emitter = (g, { name }) => {
+  g.toNHWC(name);
+  if (g.rank > 2) g.node('Flatten', name, [g.cur], [int('axis', 1)]);
+  g.rank = 2;
+};
+
+export const dense: Emitter = (g, { layer, name, cfg, inShape: s }) => {
+  if (g.rank !== 2) throw new Error(`toONNX: layer ${name} (Dense) needs a flat input; add a Flatten layer before it`);
+  const IN = s[0];
+  const OUT = cfg.units as number;
+  const kernel = weightData(layer, 'kernel');
+  if (!kernel || kernel.shape.join() !== [IN, OUT].join()) {
+    throw new Error(`toONNX: layer ${name} (Dense) has no kernel of shape [${[IN, OUT]}]`);
+  }
+  const inputs = [g.cur, g.init(`${name}/kernel`, kernel.data, [IN, OUT])];
+  if (cfg.useBias !== false) {
+    const bias = weightData(layer, 'bias');
+    if (!bias) throw new Error(`toONNX: layer ${name} (Dense) has useBias but no bias weight`);
+    inputs.push(g.init(`${name}/bias`, bias.data, [OUT]));
+  }
+  g.node('Gemm', name, inputs, [int('transA', 0), int('transB', 0)]);
+  g.activation(cfg.activation, name);
+};
+
+export const batchNorm: Emitter = (g, { layer, name, cfg, inShape: s }) => {
+  // Channels are the last axis: axis 1 once an image is NCHW, and already axis 1 for [N, C].
+  if (g.rank === 4) g.toNCHW(name, 'BatchNormalization');
+  else if (g.rank !== 2)
+    throw new Error(`toONNX: layer ${name} (BatchNormalization) needs a [height, width, channels] or [features] input`);
+  const C = s[s.length - 1];
+  const get = (suffix: string, fill: number) => weightData(layer, suffix)?.data ?? new Float32Array(C).fill(fill);
+  const inputs = [
+    g.cur,
+    g.init(`${name}/gamma`, get('gamma', 1), [C]),
+    g.init(`${name}/beta`, get('beta', 0), [C]),
+    g.init(`${name}/moving_mean`, get('moving_mean', 0), [C]),
+    g.init(`${name}/moving_variance`, get('moving_variance', 1), [C]),
+  ];
+  g.node('BatchNormalization', name, inputs, [float('epsilon', cfg.epsilon as number)]);
+};
+
+export const activation: Emitter = (g, { name, cfg }) => g.activation(cfg.activation, name);
