@@ -12,11 +12,12 @@ export { relu_forward, relu_backward, softmax_forward, softmax_backward, softmax
   sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward, elu_forward, elu_backward,
   leaky_relu_forward, leaky_relu_backward, gelu_forward, gelu_backward, relu_general_forward, relu_general_backward,
   hard_sigmoid_forward, hard_sigmoid_backward, hard_swish_forward, hard_swish_backward, swish_forward, swish_backward,
-  softmax_axis_forward, softmax_axis_backward } from "./kernels/act";
+  softmax_axis_forward, softmax_axis_backward, log_softmax_axis_forward, log_softmax_axis_backward } from "./kernels/act";
 export { pad2d_forward, pad2d_backward } from "./kernels/pad2d";
 export { resize_nearest_forward, resize_nearest_backward, resize_bilinear_forward, resize_bilinear_backward } from "./kernels/resize";
 export { augment_affine, augment_contrast } from "./kernels/augment";
 export { permute_forward, permute_backward } from "./kernels/permute";
+export { slice_forward, slice_backward } from "./kernels/slice";
 export { batchnorm_stats_sum, batchnorm_stats_sqdev, batchnorm_stats_reduce, batchnorm_invstd, batchnorm_update_moving,
   batchnorm_forward, batchnorm_backward_sums, batchnorm_backward_reduce, batchnorm_backward_input } from "./kernels/batchnorm";
 export { sgd_step, adam_step, adamw_step, rmsprop_step, lr_step_decay, lr_cosine_decay, lr_anneal } from "./kernels/optim";

@@ -43,6 +43,7 @@ export {
   leakyRelu,
   gelu,
   softmax,
+  logSoftmax,
   softmaxCrossEntropy,
   reluGeneral,
   relu6,

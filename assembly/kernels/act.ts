@@ -452,3 +452,41 @@ export function softmax_axis_backward(dx: usize, dy: usize, y: usize, outer: i32
     for (let b = 0; b < inner; b++) softmax_grad_line(dx, dy, y, <usize>(a * K * inner + b) << 2, K, step);
   }
 }
+
+// Log-softmax along the middle axis of x (outer, K, inner): x - m - log(sum_k exp(x - m)), m the line's
+// max; exp, log and the sum in f64 (ONNX LogSoftmax, torch.log_softmax). K = inner = 1 per line is fine.
+export function log_softmax_axis_forward(out: usize, x: usize, outer: i32, K: i32, inner: i32): void {
+  const step = <usize>inner << 2;
+  for (let a = 0; a < outer; a++) {
+    for (let b = 0; b < inner; b++) {
+      const base = <usize>(a * K * inner + b) << 2;
+      const xr = x + base, yr = out + base;
+      let m = load<f32>(xr);
+      for (let k = 1; k < K; k++) m = max(m, load<f32>(xr + <usize>k * step));
+      let s: f64 = 0;
+      for (let k = 0; k < K; k++) s += Math.exp(<f64>(load<f32>(xr + <usize>k * step) - m));
+      const lse = <f64>m + Math.log(s);
+      for (let k = 0; k < K; k++) {
+        const o = <usize>k * step;
+        store<f32>(yr + o, <f32>(<f64>load<f32>(xr + o) - lse));
+      }
+    }
+  }
+}
+
+// dx (outer, K, inner) += dy - exp(y) * sum_k(dy) along the middle axis, y = the log-softmax output.
+export function log_softmax_axis_backward(dx: usize, dy: usize, y: usize, outer: i32, K: i32, inner: i32): void {
+  const step = <usize>inner << 2;
+  for (let a = 0; a < outer; a++) {
+    for (let b = 0; b < inner; b++) {
+      const base = <usize>(a * K * inner + b) << 2;
+      let s: f64 = 0;
+      for (let k = 0; k < K; k++) s += <f64>load<f32>(dy + base + <usize>k * step);
+      for (let k = 0; k < K; k++) {
+        const p = base + <usize>k * step;
+        const g = <f64>load<f32>(dy + p) - Math.exp(<f64>load<f32>(y + p)) * s;
+        store<f32>(dx + p, load<f32>(dx + p) + <f32>g);
+      }
+    }
+  }
+}

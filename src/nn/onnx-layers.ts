@@ -1,16 +1,14 @@
 // Layers for ONNX operators that have no Keras layer: PRelu, Clip, ScaledElu (Elu with alpha, Selu),
 // HardSigmoid with ONNX's alpha/beta, LogSoftmax, Slice (one output of Split/Slice), Affine
 // (x * a + b with constant tensors: Mul/Add/Sub/Div by an initializer) and Pool2D (max/average pooling
-// with explicit, possibly asymmetric pads, for ONNX pads and ceil_mode). Each is built from the
-// differentiable ops, except LogSoftmax and Slice, which compute in JS on the tensors' data and
-// record their own backward (both are cheap next to the convolutions around them).
-import { Tensor, zeros } from '../tensor.js';
+// with explicit, possibly asymmetric pads, for ONNX pads and ceil_mode). Each is a thin call into the
+// differentiable ops: all math runs in wasm.
+import { type Tensor, zeros } from '../tensor.js';
 import type { Rng } from '../rng.js';
-import { record } from '../autograd.js';
-import { getArena } from '../wasm/arena.js';
 import { add, mul } from '../ops/elementwise.js';
 import { broadcastBinary, broadcastShapes } from '../ops/merge.js';
-import { elu, relu, reluGeneral } from '../ops/act.js';
+import { elu, logSoftmax, relu, reluGeneral } from '../ops/act.js';
+import { nonBatchAxis, sliceAxis } from '../ops/slice.js';
 import { avgPool2d, maxPool2d } from '../ops/pool2d.js';
 import { pair, windowGeometry } from '../geom.js';
 import { type CallArgs, Layer } from './layer.js';
@@ -169,62 +167,6 @@ export class HardSigmoid extends Layer {
 }
 
 /** [outer, n, inner] of a shape split around `axis`. */
-function around(shape: readonly number[], axis: number): [number, number, number] {
-  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  return [outer, shape[axis], inner];
-}
-
-function normAxis(axis: number, rank: number, what: string): number {
-  const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(a) || a < 1 || a >= rank) {
-    throw new Error(`${what}: axis ${axis} must be a non-batch axis of the rank-${rank} input (batch is axis 0)`);
-  }
-  return a;
-}
-
-/** log(softmax(x)) along `axis`, computed as x - max - log Σ exp(x - max); differentiable. */
-export function logSoftmax(x: Tensor, axis = -1, what = 'logSoftmax'): Tensor {
-  const a = normAxis(axis, x.rank, what);
-  const [outer, n, inner] = around(x.shape, a);
-  const out = new Tensor(x.shape);
-  const f = getArena().f32();
-  const xs = x.ptr >>> 2,
-    ys = out.ptr >>> 2;
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const base = o * n * inner + i;
-      let m = -Infinity;
-      for (let j = 0; j < n; j++) m = Math.max(m, f[xs + base + j * inner]);
-      let s = 0;
-      for (let j = 0; j < n; j++) s += Math.exp(f[xs + base + j * inner] - m);
-      const lse = m + Math.log(s);
-      for (let j = 0; j < n; j++) f[ys + base + j * inner] = f[xs + base + j * inner] - lse;
-    }
-  }
-  record([x], out, (dy, grad) => {
-    const gx = grad(x);
-    if (!gx) return;
-    // dx = dy - softmax · Σ dy
-    const g = getArena().f32();
-    const gs = gx >>> 2,
-      ds = dy.ptr >>> 2,
-      os = out.ptr >>> 2;
-    for (let o = 0; o < outer; o++) {
-      for (let i = 0; i < inner; i++) {
-        const base = o * n * inner + i;
-        let s = 0;
-        for (let j = 0; j < n; j++) s += g[ds + base + j * inner];
-        for (let j = 0; j < n; j++) {
-          const p = base + j * inner;
-          g[gs + p] += g[ds + p] - Math.exp(g[os + p]) * s;
-        }
-      }
-    }
-  });
-  return out;
-}
-
 /** Options of {@link LogSoftmax}. */
 export interface LogSoftmaxConfig extends Common {
   /** Axis of the whole tensor (batch is 0), negative from the end; default -1. */
@@ -242,7 +184,7 @@ export class LogSoftmax extends Layer {
     this.axis = a;
   }
   computeOutputShape(s: readonly number[]): number[] {
-    normAxis(this.axis, s.length + 1, this.name || 'LogSoftmax');
+    nonBatchAxis(this.axis, s.length + 1, this.name || 'LogSoftmax');
     return [...s];
   }
   call(x: Tensor): Tensor {
@@ -251,39 +193,6 @@ export class LogSoftmax extends Layer {
   getConfig() {
     return { axis: this.axis, name: this.name, inputShape: this.inputShape ?? undefined };
   }
-}
-
-/** x[..., begin:end, ...] along a non-batch `axis` (step 1); differentiable. */
-export function sliceAxis(x: Tensor, axis: number, begin: number, end: number, what = 'sliceAxis'): Tensor {
-  const a = normAxis(axis, x.rank, what);
-  const [outer, n, inner] = around(x.shape, a);
-  if (!(Number.isInteger(begin) && Number.isInteger(end) && begin >= 0 && end <= n && begin < end)) {
-    throw new Error(`${what}: range [${begin}, ${end}) is empty or outside axis ${a} of length ${n}`);
-  }
-  const m = end - begin;
-  const shape = [...x.shape];
-  shape[a] = m;
-  const out = new Tensor(shape);
-  const f = getArena().f32();
-  const xs = x.ptr >>> 2,
-    ys = out.ptr >>> 2;
-  for (let o = 0; o < outer; o++) {
-    const src = xs + (o * n + begin) * inner;
-    f.copyWithin(ys + o * m * inner, src, src + m * inner);
-  }
-  record([x], out, (dy, grad) => {
-    const gx = grad(x);
-    if (!gx) return;
-    const g = getArena().f32();
-    const gs = gx >>> 2,
-      ds = dy.ptr >>> 2;
-    for (let o = 0; o < outer; o++) {
-      const dst = gs + (o * n + begin) * inner,
-        src = ds + o * m * inner;
-      for (let i = 0; i < m * inner; i++) g[dst + i] += g[src + i];
-    }
-  });
-  return out;
 }
 
 /** Options of {@link Slice}. */
@@ -314,7 +223,7 @@ export class Slice extends Layer {
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'Slice';
-    const a = normAxis(this.axis, s.length + 1, what);
+    const a = nonBatchAxis(this.axis, s.length + 1, what);
     if (this.end > s[a - 1]) throw new Error(`${what}: end ${this.end} is beyond axis ${a} of input [${s}]`);
     const out = [...s];
     out[a - 1] = this.end - this.begin;

@@ -1,11 +1,12 @@
 // Element-wise activations (relu, sigmoid, tanh, elu, leakyRelu, gelu, Keras' ReLU with its arguments,
-// relu6, hardSigmoid, hardSwish, swish), softmax over any axis and the fused
+// relu6, hardSigmoid, hardSwish, swish), softmax over any axis, logSoftmax and the fused
 // softmax + cross-entropy loss over assembly/kernels/act.ts. exp/tanh/erfc run in wasm, never JS Math.
 import { Tensor } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
 import { expectFinite, expectTensor, k } from './util.js';
 import { show } from '../show.js';
 import { KERNEL_ARITY, type KernelName } from '../wasm/abi.js';
+import { aroundAxis, nonBatchAxis } from './slice.js';
 
 // One element-wise activation: out = fwd(x, ...params); backward dx += bwd(dy, saved, ...params), where
 // `saved` is the op's input or its output (sigmoid and tanh differentiate through y, which is cheaper).
@@ -143,6 +144,22 @@ function softmaxAxis(x: Tensor, a: number): Tensor {
   record([x], out, (dy, grad) => {
     const gx = grad(x);
     if (gx) kx.softmax_axis_backward(gx, dy.ptr, out.ptr, outer, K, inner);
+  });
+  return out;
+}
+
+/** log(softmax(x)) along a non-batch `axis`: x - max - log Σ exp(x - max), in wasm (f64 sums); differentiable. */
+export function logSoftmax(x: Tensor, axis = -1, what = 'logSoftmax'): Tensor {
+  expectTensor(x, null, what, 'x');
+  const a = nonBatchAxis(axis, x.rank, what);
+  const [outer, K, inner] = aroundAxis(x.shape, a);
+  const kx = k();
+  const out = new Tensor(x.shape);
+  if (out.size === 0) return out;
+  kx.log_softmax_axis_forward(out.ptr, x.ptr, outer, K, inner);
+  record([x], out, (dy, grad) => {
+    const gx = grad(x);
+    if (gx) kx.log_softmax_axis_backward(gx, dy.ptr, out.ptr, outer, K, inner);
   });
   return out;
 }

@@ -18,6 +18,8 @@ import {
   softmax as refSoftmax,
   softmaxAxis,
   softmaxAxisBackward,
+  logSoftmaxAxis,
+  logSoftmaxAxisBackward,
   softmaxCrossEntropy as refXent,
   swish,
   swishBackward,
@@ -520,6 +522,43 @@ describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref'
         op: ([t]) => sn.softmax(t!, axis),
         tol: TOL_SOFTMAX_AXIS,
         grad: (r) => [softmaxAxisBackward(r, x, outer, Ka, inner)],
+      });
+    });
+  }
+
+  // logSoftmax along every non-batch axis; the reference gradient is itself checked by finite differences.
+  it('ref logSoftmaxAxis gradient matches finite differences', () => {
+    fdCheck(
+      'ref logSoftmaxAxis',
+      (v) => logSoftmaxAxis(v, 2, 5, 4),
+      (dy, v) => logSoftmaxAxisBackward(dy, v, 2, 5, 4),
+      Float64Array.from(makeRng(5).fill(40, -2, 2)),
+      40,
+    );
+  });
+  const LOG_AXES = [
+    [[2, 5, 4], 1],
+    [[3, 4, 2, 6], 2],
+    [[3, 4, 2, 6], -1],
+    [[6, 7], -1],
+    [[6, 1], 1],
+  ] as const;
+  for (const [shape, axis] of LOG_AXES) {
+    const name = `logSoftmax x=[${shape}] axis=${axis}`;
+    it(name, () => {
+      const a = axis < 0 ? axis + shape.length : axis;
+      const outer = prod(shape.slice(0, a)),
+        Ka = shape[a]!,
+        inner = prod(shape.slice(a + 1));
+      const x = rand(makeRng(seedOf(name)), prod(shape), -3, 3);
+      checkOp(name, {
+        shapes: [[...shape]],
+        inputs: [x],
+        ref: ([v]) => logSoftmaxAxis(v!, outer, Ka, inner),
+        op: ([t]) => sn.logSoftmax(t!, axis),
+        // Same arithmetic as softmax along an axis (f64 sums and log, one f32 rounding of x - lse).
+        tol: TOL_SOFTMAX_AXIS,
+        grad: (r) => [logSoftmaxAxisBackward(r, x, outer, Ka, inner)],
       });
     });
   }
