@@ -123,9 +123,15 @@ export const GEOMETRY2D_FIELDS = [${fields.map((f) => `'${f.name}'`).join(', ')}
 /** Bytes of the struct in wasm memory. */
 export const GEOMETRY2D_BYTES = ${fields.length * 4};
 
-/** Writes \`g\` at byte address \`ptr\` of \`i32\` (a view of the module's memory), in the struct's order. */
+/**
+ * Writes \`g\` at byte address \`ptr\` of \`i32\` (a view of the module's whole memory), in the struct's order.
+ * Addresses are unsigned and reach 4 GiB: the index is \`ptr >>> 2\` (a signed shift turns an address
+ * above 2 GiB negative, and typed-array writes there are silently dropped).
+ */
 export function writeGeometry2d(i32: Int32Array, ptr: number, g: Geometry2d): void {
-  const o = ptr >> 2;
+  const o = ptr >>> 2;
+  if (o * 4 !== ptr || o + GEOMETRY2D_FIELDS.length > i32.length)
+    throw new Error(\`geometry: address \${ptr} is not a 4-byte-aligned struct within the \${i32.byteLength}-byte memory\`);
   GEOMETRY2D_FIELDS.forEach((name, i) => {
     const v = g[name];
     if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new Error(\`geometry: \${name} must be a non-negative integer, got \${v}\`);

@@ -8,12 +8,22 @@
 // high-water mark stays flat after the first step.
 // Every typed view goes through f32()/i32()/u8(), which rebuild the view when memory.buffer changed:
 // growth detaches non-shared buffers and writes to a stale view are silently dropped.
-import { getEngine } from './bindings.js';
+// Addresses are unsigned and reach 4 GiB (wasm32): index views with `ptr >>> 2`, never `ptr >> 2` or
+// `ptr | 0`, which turn an address above 2 GiB negative.
+import { getEngine, MEMORY_MAX_PAGES } from './bindings.js';
 
 const ALIGN = 16;
 // Kept free above the highest block: SIMD tails may read (never write) up to 32 bytes past a buffer.
 const SLACK = 64;
 const PAGE = 65536;
+/** Bytes a wasm32 memory can address. */
+const WASM32_BYTES = 2 ** 32;
+
+/** `n` bytes for an error message, with a readable size. */
+function bytesText(n: number): string {
+  const s = n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${n} bytes (${s})`;
+}
 
 interface FreeBlock {
   ptr: number;
@@ -32,6 +42,8 @@ interface FreeBlock {
 export class Arena {
   /** First usable address: `heap_base` rounded up to 16. */
   readonly base: number;
+  /** Size the memory may grow to: the arena never hands out a byte at or past it. */
+  readonly maxBytes: number;
   private top: number;
   private highWater: number;
   private freeList: FreeBlock[] = [];
@@ -46,12 +58,15 @@ export class Arena {
    * @param base first byte the arena may use (the kernels' `heap_base()`)
    * @param zero zeroes `bytes` at `ptr` (the kernels' `zero_fill`: a native memory.fill, where a JS
    *   fill over a shared memory is many times slower); a JS fill when omitted.
+   * @param maxBytes the memory's maximum size in bytes (its `maximum` pages × 65536); at most 4 GiB
    */
   constructor(
     private readonly memory: WebAssembly.Memory,
     base: number,
     private readonly zero?: (ptr: number, bytes: number) => void,
+    maxBytes = WASM32_BYTES,
   ) {
+    this.maxBytes = Math.min(maxBytes, WASM32_BYTES);
     this.base = Math.ceil(base / ALIGN) * ALIGN;
     this.top = this.base;
     this.highWater = this.base;
@@ -81,7 +96,8 @@ export class Arena {
   /**
    * Allocates `bytes` (rounded up to 16), zero-filled unless `fill` is false (for a block the caller's
    * kernel overwrites entirely: zeroing it would only cost a pass over memory). Returns the byte address.
-   * @throws when `bytes` is not a non-negative integer, or the memory cannot grow
+   * @throws when `bytes` is not a non-negative integer, or the block would end past the memory's
+   *   maximum (4 GiB for wasm32), or the memory cannot grow
    */
   alloc(bytes: number, fill = true): number {
     if (!Number.isInteger(bytes) || bytes < 0) throw new Error(`arena: cannot allocate ${bytes} bytes`);
@@ -101,7 +117,13 @@ export class Arena {
     }
     if (ptr < 0) {
       ptr = this.top;
-      this.ensure(ptr + size + SLACK);
+      if (ptr + size + SLACK > this.maxBytes)
+        throw new Error(
+          `arena: cannot allocate ${bytesText(bytes)}: ${bytesText(this.liveBytes)} in use in a memory of ` +
+            `${bytesText(this.memory.buffer.byteLength)}, the top at ${ptr}, and the memory cannot grow past ` +
+            `${bytesText(this.maxBytes)}`,
+        );
+      this.ensure(ptr + size + SLACK, bytes);
       this.top += size;
       if (this.top > this.highWater) this.highWater = this.top;
     }
@@ -222,7 +244,7 @@ export class Arena {
     return this.top;
   }
 
-  private ensure(end: number): void {
+  private ensure(end: number, bytes: number): void {
     const have = this.memory.buffer.byteLength;
     if (end <= have) return;
     const pages = Math.ceil((end - have) / PAGE);
@@ -234,7 +256,10 @@ export class Arena {
       try {
         this.memory.grow(pages);
       } catch {
-        throw new Error(`arena: out of memory — cannot grow wasm memory from ${have} to ${end} bytes`);
+        throw new Error(
+          `arena: cannot allocate ${bytesText(bytes)}: out of memory — the engine cannot grow the wasm memory ` +
+            `from ${bytesText(have)} to ${bytesText(end)}`,
+        );
       }
     }
   }
@@ -256,7 +281,8 @@ let arena: Arena | null = null;
 export function getArena(): Arena {
   if (!arena) {
     const e = getEngine();
-    arena = new Arena(e.memory, e.k.heap_base(), e.k.zero_fill);
+    // usize results come back as signed i32: >>> 0 reads them unsigned
+    arena = new Arena(e.memory, e.k.heap_base() >>> 0, e.k.zero_fill, MEMORY_MAX_PAGES * PAGE);
   }
   return arena;
 }

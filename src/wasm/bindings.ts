@@ -9,6 +9,9 @@ import { show } from '../show.js';
 export type { KernelExports } from './abi.js';
 export { MAX_THREADS };
 
+/** The engine memory's maximum, in 64 KiB pages: all 4 GiB a wasm32 memory can address. */
+export const MEMORY_MAX_PAGES = 65536;
+
 /**
  * Which compiled build of the kernels is running: 'threads' is the SIMD build over a shared memory
  * (worker threads possible), 'simd' the same kernels over a plain memory, 'scalar' the fallback for
@@ -248,7 +251,7 @@ async function instantiate(want: Build | 'auto', relaxed: boolean): Promise<Engi
       }
     }
   }
-  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: build === 'threads' });
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: MEMORY_MAX_PAGES, shared: build === 'threads' });
   const module = await WebAssembly.compile(bytes);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const k = instance.exports as unknown as KernelExports;
