@@ -69,14 +69,8 @@ function windowOutput(
   return [g.OH, g.OW];
 }
 
-// The conv ops fuse relu into their output store; any other activation runs after them. The inference
-// plan may give a linear layer the relu or relu6 that follows it to fuse.
-function withActivation(
-  act: ActivationName,
-  args: CallArgs,
-  conv: (fused: 'linear' | 'relu' | 'relu6') => Tensor,
-): Tensor {
-  if (args.fusedActivation && act === 'linear') return conv(args.fusedActivation);
+// The conv ops fuse relu into their output store; any other activation runs after them.
+function withActivation(act: ActivationName, args: CallArgs, conv: (fused: 'linear' | 'relu') => Tensor): Tensor {
   const y = conv(act === 'relu' ? 'relu' : 'linear');
   return act === 'relu' ? y : applyActivation(y, act, args);
 }
@@ -167,22 +161,18 @@ export class Conv2D extends Layer {
     return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
-    const w = args.weightValues;
     return withActivation(this.cfg.activation, args, (activation) =>
-      conv2d(x, w ? w[0] : this.weights[0].value, {
+      conv2d(x, this.weights[0].value, {
         strides: this.cfg.strides,
-        padding: args.padding ?? this.cfg.padding,
+        padding: this.cfg.padding,
         dilationRate: this.cfg.dilationRate,
         groups: this.cfg.groups,
-        bias: w ? w[1] : (this.weights[1]?.value ?? null),
+        bias: this.weights[1]?.value ?? null,
         activation,
         name: this.name,
         skipFiniteCheck: true,
         algorithm: this.cfg.algorithm,
         winogradTile: this.cfg.winogradTile,
-        winogradPacked: args.winogradPacked,
-        directPacked: args.directPacked,
-        fusedPool: args.fusedPool,
       }),
     );
   }
@@ -266,13 +256,12 @@ export class DepthwiseConv2D extends Layer {
     return w;
   }
   call(x: Tensor, args: CallArgs): Tensor {
-    const w = args.weightValues;
     return withActivation(this.cfg.activation, args, (activation) =>
-      depthwiseConv2d(x, w ? w[0] : this.weights[0].value, {
+      depthwiseConv2d(x, this.weights[0].value, {
         strides: this.cfg.strides,
-        padding: args.padding ?? this.cfg.padding,
+        padding: this.cfg.padding,
         dilationRate: this.cfg.dilationRate,
-        bias: w ? w[1] : (this.weights[1]?.value ?? null),
+        bias: this.weights[1]?.value ?? null,
         activation,
         name: this.name,
         skipFiniteCheck: true,

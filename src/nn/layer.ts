@@ -4,8 +4,6 @@
 // Shapes here exclude the batch axis: a Conv2D input is [H, W, C].
 import { type Tensor, zeros, tensor, keep } from '../tensor.js';
 import type { Rng } from '../rng.js';
-import type { WinogradPacked } from '../ops/winograd.js';
-import type { DirectPacked } from '../ops/conv2d.js';
 import { elu, gelu, hardSigmoid, hardSwish, relu, relu6, sigmoid, softmax, swish, tanh } from '../ops/act.js';
 import { show } from '../show.js';
 
@@ -37,18 +35,6 @@ export interface CallArgs {
   rng: Rng;
   /** Return the pre-softmax logits instead of applying a final softmax (fused with the loss). */
   logits?: boolean;
-  /** @internal Inference plan: [kernel, bias] to use instead of the layer's own (folded BatchNormalization). */
-  weightValues?: [Tensor, Tensor];
-  /** @internal Inference plan: the kernel's Winograd transform, made once. */
-  winogradPacked?: WinogradPacked;
-  /** @internal Inference plan: the kernel and bias packed for the direct GEMM, made once. */
-  directPacked?: DirectPacked;
-  /** @internal Inference plan: explicit padding of a convolution that took in the ZeroPadding2D before it. */
-  padding?: [[number, number], [number, number]];
-  /** @internal Inference plan: a relu (relu6) fused into a linear convolution's store, the layer after it skipped. */
-  fusedActivation?: 'relu' | 'relu6';
-  /** @internal Inference plan: a Conv2D returns the 2x2 max pooling of its output, the MaxPooling2D after it skipped. */
-  fusedPool?: boolean;
 }
 
 /**

@@ -201,9 +201,8 @@ export class Dense extends Layer {
   }
   call(x: Tensor, args: CallArgs): Tensor {
     const act = this.cfg.activation;
-    const w = args.weightValues;
-    const y = dense(x, w ? w[0] : this.weights[0].value, {
-      bias: w ? w[1] : (this.weights[1]?.value ?? null),
+    const y = dense(x, this.weights[0].value, {
+      bias: this.weights[1]?.value ?? null,
       activation: act === 'relu' ? 'relu' : 'linear',
       name: this.name,
       skipFiniteCheck: true,

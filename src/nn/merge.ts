@@ -5,8 +5,6 @@
 import type { Tensor } from '../tensor.js';
 import { broadcastBinary, broadcastShapes, concat, concatShape, type MergeOp } from '../ops/merge.js';
 import { mul, reshape } from '../ops/elementwise.js';
-import { k } from '../ops/util.js';
-import { needsGrad } from '../autograd.js';
 import { type CallArgs, MergeLayer } from './layer.js';
 import { show } from '../show.js';
 
@@ -54,7 +52,7 @@ abstract class ElementwiseMerge extends MergeLayer {
     }
     return out;
   }
-  callMany(inputs: Tensor[], args: CallArgs): Tensor {
+  callMany(inputs: Tensor[], _args: CallArgs): Tensor {
     // As Keras, an input of lower rank gets axes of 1 inserted after the batch axis: (N, C) -> (N, 1, 1, C).
     const r = Math.max(...inputs.map((x) => x.rank));
     const xs = inputs.map((x) =>
@@ -62,8 +60,6 @@ abstract class ElementwiseMerge extends MergeLayer {
     );
     let y = broadcastBinary(this.op, xs[0], xs[1]);
     for (const x of xs.slice(2)) y = broadcastBinary(this.op, y, x);
-    // predict's plan fuses the relu after a residual add: in place, on the merge's own new output
-    if (args.fusedActivation === 'relu' && !needsGrad(y)) k().relu_forward(y.ptr, y.ptr, y.size);
     return y;
   }
   getConfig(): Record<string, unknown> {

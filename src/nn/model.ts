@@ -32,15 +32,7 @@ import {
   toSource,
 } from './data.js';
 import { StepGuard } from './guard.js';
-import {
-  InferencePlan,
-  inferencePlanEnabled,
-  TRACE_MAX_BYTES,
-  type TracedForward,
-  weightsChanged,
-} from './inference.js';
-import { KernelTrace } from '../ops/trace.js';
-import { SHARDS } from '../ops/util.js';
+import { type BatchIO, InferencePlan, inferencePlanEnabled, weightsChanged } from './inference.js';
 import { countBinary, countCorrect } from './metrics.js';
 import {
   BATCH_OPTIONS,
@@ -631,7 +623,7 @@ export class Model {
   }
 
   /** Walks the steps; `logits` leaves the final softmax to the fused loss. Returns the output tensors. */
-  private forward(xs: Tensor[], training: boolean, logits: boolean, plan?: InferencePlan): Tensor[] {
+  private forward(xs: Tensor[], training: boolean, logits: boolean): Tensor[] {
     const g = this.graph();
     const vals: Tensor[] = new Array(g.slots);
     xs.forEach((x, i) => {
@@ -641,24 +633,9 @@ export class Model {
     for (const st of g.steps) {
       // A frozen BatchNormalization normalizes with its moving statistics, as in Keras.
       const t = training && !(st.layer.trainable === false && st.layer.stateWeights.length > 0);
-      const p = plan?.steps.get(st);
-      if (p?.skip) {
-        vals[st.output] = vals[st.inputs[0]];
-        continue;
-      }
       vals[st.output] = st.layer.callFor(
         st.inputs.map((i) => vals[i]),
-        {
-          training: t,
-          rng: this.trainRng,
-          logits: st === fused,
-          weightValues: p?.weights,
-          winogradPacked: p?.winogradPacked,
-          directPacked: p?.directPacked,
-          padding: p?.padding,
-          fusedActivation: p?.activation,
-          fusedPool: p?.pool,
-        },
+        { training: t, rng: this.trainRng, logits: st === fused },
       );
     }
     return g.outputs.map((o) => vals[o]);
@@ -1033,38 +1010,22 @@ export class Model {
       const plan = this.inferencePlan();
       for (let start = 0; start < n; start += batchSize) {
         const count = Math.min(batchSize, n - start);
-        // a forward of the batch, its outputs copied into outs; the input and output addresses
-        const run = () =>
+        const io: BatchIO = {
+          inputShapes: xs.map((src) => src.rowShape),
+          outputSizes: rowSizes,
+          write: (i, dest) => xs[i].gather(idx, start, count, dest),
+          read: (i, y) => outs[i].view().set(y, start * rowSizes[i]),
+        };
+        if (plan) plan.runBatch(count, io, this.trainRng);
+        else
           tidy(() => {
-            const xb = xs.map((src) => {
+            const xb = xs.map((src, i) => {
               const t = new Tensor([count, ...src.rowShape], 'float32', false);
-              src.gather(idx, start, count, t.view());
+              io.write(i, t.view());
               return t;
             });
-            const ys = this.forward(xb, false, false, plan);
-            ys.forEach((y, i) => outs[i].view().set(y.view(), start * rowSizes[i]));
-            return { inputs: xb.map((t) => t.ptr), outputs: ys.map((y) => y.ptr) };
+            this.forward(xb, false, false).forEach((y, i) => io.read(i, y.view()));
           });
-        // the outputs of a replay of `t` (views, valid until the next allocation)
-        const replayed = (t: TracedForward) => {
-          const f = getArena().f32();
-          xs.forEach((src, i) => {
-            const p = t.inputs[i]! >>> 2;
-            src.gather(idx, start, count, f.subarray(p, p + count * src.rowSize));
-          });
-          t.trace.replay();
-          const g = getArena().f32();
-          return t.outputs.map((ptr, i) => g.subarray(ptr >>> 2, (ptr >>> 2) + count * rowSizes[i]));
-        };
-        const traced = plan?.traceable && count < SHARDS ? plan.trace(count) : null;
-        if (traced) replayed(traced).forEach((y, i) => outs[i].view().set(y, start * rowSizes[i]));
-        else if (traced === undefined) {
-          const r = KernelTrace.record(run, TRACE_MAX_BYTES);
-          const t = r.trace && { trace: r.trace, ...r.result };
-          const ok = t !== null && this.reproduces(() => replayed(t), outs, start, rowSizes);
-          if (t && !ok) t.trace.dispose();
-          plan!.setTrace(count, ok ? t : null);
-        } else run();
       }
     });
     return Array.isArray(x) ? outs : outs[0];
@@ -1101,20 +1062,6 @@ export class Model {
     weightsChanged();
   }
 
-  // Whether a new trace's first replay gives the bits its recorded run put into outs (a layer breaking
-  // the tracing rules would show here: it is then never traced). A trap counts as a no.
-  private reproduces(replay: () => Float32Array[], outs: Tensor[], start: number, rowSizes: number[]): boolean {
-    try {
-      const ys = replay();
-      return ys.every((y, i) => {
-        const want = outs[i].view().subarray(start * rowSizes[i], start * rowSizes[i] + y.length);
-        return y.every((v, j) => Object.is(v, want[j]));
-      });
-    } catch {
-      return false;
-    }
-  }
-
   /**
    * predict's plan (BatchNormalization folded into the layer before it, Winograd transforms kept),
    * remade when any weights changed since it was made (see {@link weightsChanged}).
@@ -1125,7 +1072,7 @@ export class Model {
     this.plan?.dispose();
     this.plan = null;
     const g = this.graph();
-    this.plan = new InferencePlan(g.steps, g.outputs);
+    this.plan = new InferencePlan(g);
     return this.plan;
   }
 

@@ -581,3 +581,68 @@ describe('kernel traces of predict calls of 1-3 images', () => {
     expect(sn.getArena().liveBytes).toBe(before);
   });
 });
+
+describe('inference rules by layer class', () => {
+  type Traces = Map<number, { trace: { bytes: number } } | null>;
+  const traces = (m: sn.Model) => (m as unknown as { plan: { traces: Traces } }).plan.traces;
+  const untraced = (m: sn.Model, x: Float32Array, shape: number[]) => {
+    setKernelTracesEnabled(false);
+    try {
+      return predict(m, x, shape);
+    } finally {
+      setKernelTracesEnabled(true);
+    }
+  };
+
+  for (const interpolation of ['nearest', 'bilinear'] as const) {
+    it(`UpSampling2D ('${interpolation}') is traced, with the bits of its own call`, () => {
+      const m = track(
+        new sn.Sequential({
+          seed: 5,
+          layers: [
+            L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', inputShape: [5, 6, 2] }),
+            L.upSampling2d({ size: [2, 3], interpolation }),
+            L.conv2d({ filters: 3, kernelSize: 3 }),
+            L.flatten(),
+          ],
+        }),
+      );
+      randomize(m, 30);
+      for (const n of [1, 2]) {
+        const shape = [n, 5, 6, 2];
+        const x = f32(n * 60, 31 + n);
+        const want = unfolded(m, x, shape);
+        expect(predict(m, x, shape)).toEqual(want);
+        expect(predict(m, x, shape)).toEqual(want); // the replay
+        expect(untraced(m, x, shape)).toEqual(want);
+      }
+      expect([...traces(m).keys()].sort()).toEqual([1, 2]);
+      for (const t of traces(m).values()) expect(t?.trace.bytes).toBeGreaterThan(0);
+    });
+  }
+
+  it('a layer class outside the registry runs its own call, untraced', () => {
+    class Twice extends sn.Layer {
+      static readonly className = 'Twice';
+      computeOutputShape(s: readonly number[]): number[] {
+        return [...s];
+      }
+      call(x: sn.Tensor): sn.Tensor {
+        return sn.add(x, x);
+      }
+      getConfig() {
+        return { name: this.name };
+      }
+    }
+    const m = track(
+      new sn.Sequential({
+        seed: 6,
+        layers: [L.dense({ units: 4, inputShape: [3] }), new Twice(), L.dense({ units: 2 })],
+      }),
+    );
+    randomize(m, 40);
+    const x = f32(3, 41);
+    expect(predict(m, x, [1, 3])).toEqual(unfolded(m, x, [1, 3]));
+    expect(traces(m).size).toBe(0);
+  });
+});

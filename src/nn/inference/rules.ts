@@ -1,0 +1,116 @@
+// What the inference plan may do with each layer class, one row a class. Keyed by the registry's
+// union of class names, so a new layer class missing here fails to compile instead of silently
+// running without (or with a wrong) rule.
+import { isLayerClassName, type LayerClassName } from '../registry.js';
+import type { Layer } from '../layer.js';
+import { Activation } from '../layers.js';
+import { ReLU } from '../reshaping.js';
+import { type Run, runConv2D, runDense, runDepthwiseConv2D, runMergeRelu } from './run.js';
+
+/** The inference plan's rule for one layer class. */
+export interface Rule {
+  /**
+   * The class' inference call writes tensor data through kernel calls only (JavaScript writes at most
+   * metadata, such as a window geometry, into memory it allocated), so a forward made of such layers
+   * can be replayed from a kernel trace. Not so, for example: Slice and LogSoftmax (computed in
+   * JavaScript), Dropout in training, the random preprocessing layers.
+   */
+  traceable: boolean;
+  /** A BatchNormalization read only by it folds into its kernel and bias (when its activation is linear). */
+  foldsBatchNorm?: true;
+  /** Takes a ZeroPadding2D read only by it as its own padding (when its padding is 'valid'). */
+  takesPadding?: true;
+  /**
+   * Takes the relu read only by it: 'store' fuses relu (and relu6 off Winograd) into a linear
+   * convolution's output store; 'inPlace' applies relu to its own new output.
+   */
+  fusesRelu?: 'store' | 'inPlace';
+  /** Keeps its filter's Winograd transform or direct packing, and may take a 2x2 max pooling after it. */
+  packs?: true;
+  /** The relu the layer computes exactly, max(x, 0) or min(max(x, 0), 6), or null for anything else. */
+  relu?: (layer: Layer) => 'relu' | 'relu6' | null;
+  /** The plan's own call of the layer, for a step it changed. */
+  run?: Run;
+}
+
+const T: Rule = { traceable: true };
+const F: Rule = { traceable: false };
+
+const activationRelu = (l: Layer) => {
+  const a = l instanceof Activation ? l.act : null;
+  return a === 'relu' || a === 'relu6' ? a : null;
+};
+const reluLayerRelu = (l: Layer) => {
+  if (!(l instanceof ReLU) || l.negativeSlope !== 0 || l.threshold !== 0) return null;
+  return l.maxValue === null ? 'relu' : l.maxValue === 6 ? 'relu6' : null;
+};
+
+/** The inference plan's rules, by layer class. */
+export const RULES: Record<LayerClassName, Rule> = {
+  // never a step (the graph's inputs): nothing to run
+  InputLayer: T,
+  Conv2D: {
+    traceable: true,
+    foldsBatchNorm: true,
+    takesPadding: true,
+    fusesRelu: 'store',
+    packs: true,
+    run: runConv2D,
+  },
+  DepthwiseConv2D: {
+    traceable: true,
+    foldsBatchNorm: true,
+    takesPadding: true,
+    fusesRelu: 'store',
+    run: runDepthwiseConv2D,
+  },
+  Dense: { traceable: true, foldsBatchNorm: true, run: runDense },
+  Add: { traceable: true, fusesRelu: 'inPlace', run: runMergeRelu },
+  Activation: { traceable: true, relu: activationRelu },
+  ReLU: { traceable: true, relu: reluLayerRelu },
+  SeparableConv2D: T,
+  BatchNormalization: T,
+  Softmax: T,
+  MaxPooling2D: T,
+  AveragePooling2D: T,
+  Pool2D: T,
+  GlobalAveragePooling2D: T,
+  GlobalMaxPooling2D: T,
+  ZeroPadding2D: T,
+  Flatten: T,
+  Reshape: T,
+  Permute: T,
+  // inactive outside training (its mask is drawn in JavaScript only then)
+  Dropout: T,
+  Concatenate: T,
+  // one resize kernel over a geometry struct
+  UpSampling2D: T,
+  // Not audited for tracing: they keep running their own calls on every predict.
+  Conv2DTranspose: F,
+  LeakyReLU: F,
+  Subtract: F,
+  Multiply: F,
+  Average: F,
+  Maximum: F,
+  Minimum: F,
+  Cropping2D: F,
+  PRelu: F,
+  Clip: F,
+  ScaledElu: F,
+  HardSigmoid: F,
+  Affine: F,
+  // computed in JavaScript
+  LogSoftmax: F,
+  Slice: F,
+  // the random preprocessing layers
+  RandomTranslation: F,
+  RandomRotation: F,
+  RandomZoom: F,
+  RandomContrast: F,
+};
+
+/** The rule of a layer's class; a class outside the registry (a user's own) is only run, never traced. */
+export function ruleOf(layer: Layer): Rule {
+  const n = layer.className;
+  return isLayerClassName(n) ? RULES[n] : F;
+}

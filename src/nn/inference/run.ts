@@ -1,0 +1,98 @@
+// The plan's own calls of the layers it changed: the same ops with the same arguments as the layer's
+// call, except what the plan made (folded weights, packed filters, explicit padding, a fused relu or
+// pooling). The layers' calls know nothing of these.
+import type { Tensor } from '../../tensor.js';
+import type { Rng } from '../../rng.js';
+import { conv2d } from '../../ops/conv2d.js';
+import { depthwiseConv2d } from '../../ops/dwconv2d.js';
+import { dense } from '../../ops/dense.js';
+import { k } from '../../ops/util.js';
+import { needsGrad } from '../../autograd.js';
+import { type ActivationName, type Layer, applyActivation } from '../layer.js';
+import { Conv2D, DepthwiseConv2D } from '../convolutional.js';
+import { Dense } from '../layers.js';
+import type { PlannedStep } from './step.js';
+
+/** Runs one planned step on its inputs (batch axis first); inference mode, no tape. */
+export type Run = (layer: Layer, p: PlannedStep, xs: Tensor[], rng: Rng) => Tensor;
+
+// The activation after a convolution or dense op: relu is fused into the op's store, and so is the
+// relu or relu6 the plan gave a linear layer; any other runs after it, as the layer's call does.
+function activated(
+  act: ActivationName,
+  fused: 'relu' | 'relu6' | undefined,
+  rng: Rng,
+  op: (a: 'linear' | 'relu' | 'relu6') => Tensor,
+): Tensor {
+  if (fused && act === 'linear') return op(fused);
+  const y = op(act === 'relu' ? 'relu' : 'linear');
+  return act === 'relu' ? y : applyActivation(y, act, { training: false, rng, logits: false });
+}
+
+function expect<T>(layer: Layer, cls: abstract new (...a: never[]) => T): T {
+  if (!(layer instanceof cls)) throw new Error(`inference plan: layer ${layer.name} is not a ${cls.name}`);
+  return layer as T;
+}
+
+/** Conv2D: folded weights, a Winograd transform or packed filter, a taken-in padding, a fused relu or pooling. */
+export const runConv2D: Run = (layer, p, [x], rng) => {
+  const l = expect(layer, Conv2D);
+  const c = l.cfg;
+  const w = p.weights;
+  return activated(c.activation, p.activation, rng, (activation) =>
+    conv2d(x!, w ? w[0] : l.weights[0]!.value, {
+      strides: c.strides,
+      padding: p.padding ?? c.padding,
+      dilationRate: c.dilationRate,
+      groups: c.groups,
+      bias: w ? w[1] : (l.weights[1]?.value ?? null),
+      activation,
+      name: l.name,
+      skipFiniteCheck: true,
+      algorithm: c.algorithm,
+      winogradTile: c.winogradTile,
+      winogradPacked: p.winogradPacked,
+      directPacked: p.directPacked,
+      fusedPool: p.pool,
+    }),
+  );
+};
+
+/** DepthwiseConv2D: folded weights, a taken-in padding, a fused relu. */
+export const runDepthwiseConv2D: Run = (layer, p, [x], rng) => {
+  const l = expect(layer, DepthwiseConv2D);
+  const c = l.cfg;
+  const w = p.weights;
+  return activated(c.activation, p.activation, rng, (activation) =>
+    depthwiseConv2d(x!, w ? w[0] : l.weights[0]!.value, {
+      strides: c.strides,
+      padding: p.padding ?? c.padding,
+      dilationRate: c.dilationRate,
+      bias: w ? w[1] : (l.weights[1]?.value ?? null),
+      activation,
+      name: l.name,
+      skipFiniteCheck: true,
+    }),
+  );
+};
+
+/** Dense: folded weights. */
+export const runDense: Run = (layer, p, [x], rng) => {
+  const l = expect(layer, Dense);
+  const w = p.weights;
+  return activated(l.cfg.activation, undefined, rng, (activation) =>
+    dense(x!, w ? w[0] : l.weights[0]!.value, {
+      bias: w ? w[1] : (l.weights[1]?.value ?? null),
+      activation: activation === 'relu' ? 'relu' : 'linear',
+      name: l.name,
+      skipFiniteCheck: true,
+    }),
+  );
+};
+
+/** A merge whose relu the plan took: the layer's own call, then the relu in place on its new output. */
+export const runMergeRelu: Run = (layer, p, xs, rng) => {
+  const y = layer.callFor(xs, { training: false, rng, logits: false });
+  if (p.activation === 'relu' && !needsGrad(y)) k().relu_forward(y.ptr, y.ptr, y.size);
+  return y;
+};

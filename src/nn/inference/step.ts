@@ -1,0 +1,41 @@
+// What the inference plan reads of a graph step, and what it decides for one.
+import type { Tensor } from '../../tensor.js';
+import type { WinogradPacked } from '../../ops/winograd.js';
+import type { DirectPacked } from '../../ops/conv2d.js';
+import type { Layer } from '../layer.js';
+
+/** The parts of a graph step the plan reads (the model's GraphStep). */
+export interface Step {
+  layer: Layer;
+  inputs: number[];
+  output: number;
+  inShapes: number[][];
+  outShape: number[];
+}
+
+/** The graph the plan runs: steps in topological order; slots 0..inputs-1 hold the inputs. */
+export interface PlanGraph {
+  steps: readonly Step[];
+  outputs: readonly number[];
+  slots: number;
+}
+
+/** What the plan changes for one step: weights to call it with, a Winograd transform, or skip it. */
+export interface PlannedStep {
+  /** Replacement [kernel, bias] values (folded). */
+  weights?: [Tensor, Tensor];
+  winogradPacked?: WinogradPacked;
+  /** The direct path's packed filter and bias. */
+  directPacked?: DirectPacked;
+  /** Explicit padding [[top, bottom], [left, right]] replacing the layer's (a ZeroPadding2D taken in). */
+  padding?: [[number, number], [number, number]];
+  /** A relu or relu6 fused into the output store (the step after it is skipped). */
+  activation?: 'relu' | 'relu6';
+  /** A 2x2 stride-2 max pooling taken into a Winograd convolution's output transform (the pooling step skipped). */
+  pool?: boolean;
+  /**
+   * The step is an identity here (a BatchNormalization folded into the step before it, a relu fused
+   * into it, or a ZeroPadding2D taken into the convolution after it).
+   */
+  skip?: boolean;
+}
