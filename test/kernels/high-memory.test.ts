@@ -64,6 +64,7 @@ function workload(): Run {
     convPoolDense(ctx);
     optimizers(ctx, results);
     otherOps(ctx);
+    moreOps(ctx);
   });
   return { results, lo, hi };
 }
@@ -134,6 +135,35 @@ function otherOps({ make, keep, withGrads }: Ctx): void {
     1.1, 0.2, -1.5, -0.1, 0.9, 0.7, 1, 0, 0.5, 0, 1, -0.25, 0.8, -0.3, 2, 0.3, 0.8, -1, 1, 0, 0, 0, 1, 0,
   ];
   keep('affine transform', sn.affineTransform(x, matrices, { interpolation: 'bilinear' }));
+}
+
+// Grouped and dilated convolution (the im2col_g path), global pooling, losses, elementwise ops.
+function moreOps({ make, keep, withGrads }: Ctx): void {
+  const x = make([4, 6, 7, 8]);
+  withGrads('conv groups 2 dilation 2', (x, w) => sn.conv2d(x, w, { groups: 2, dilationRate: 2, padding: 'same' }), [
+    x,
+    make([3, 3, 4, 6]),
+  ]);
+  withGrads('global avg pool', (x) => sn.globalAvgPool2d(x), [x]);
+  withGrads('global max pool', (x) => sn.globalMaxPool2d(x), [x]);
+  withGrads(
+    'cropping',
+    (x) =>
+      sn.cropping2d(x, [
+        [1, 0],
+        [2, 1],
+      ]),
+    [x],
+  );
+  withGrads('nearest upsampling', (x) => sn.upSampling2d(x, [2, 3]), [x]);
+  withGrads('softmax', (x) => sn.softmax(x, 1), [x]);
+  withGrads('swish', (x) => sn.swish(x), [x]);
+  withGrads('matMul', (a, b) => sn.matMul(a, b), [make([13, 21]), make([21, 9])]);
+  withGrads('add, mul, mean', (a, b) => sn.mean(sn.mul(sn.add(a, b), a)), [x, make([4, 6, 7, 8])]);
+  const p = make([4, 6, 7, 8], 0.05, 0.95);
+  withGrads('mse', (q) => sn.meanSquaredError(x, q), [p]);
+  withGrads('binary cross-entropy', (q) => sn.binaryCrossentropy(make([4, 6, 7, 8], 0, 1), q), [p]);
+  keep('adjust contrast', sn.adjustContrast(make([4, 6, 7, 8], 0, 255), [0.5, 1.5, 2, 0.75]));
 }
 
 function expectSameBits(run: Run, ref: Run, where: string): void {
