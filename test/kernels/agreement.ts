@@ -1,0 +1,924 @@
+// The cross-build agreement table of builds.test.ts: one or more cases per kernel family (the basename of
+// assembly/kernels/X.ts), each a run of raw kernel calls that builds.test.ts makes twice, once on this
+// build's memory and once on the other build instantiated by hand, and whose outputs must agree bit for
+// bit. A case reads its inputs from a PRNG seeded by its name, so both runs see the same values.
+// Layouts as in src: x (N, H, W, C), filter (KH, KW, C, K), out (N, OH, OW, K).
+import * as sn from '../../src/index.js';
+import type { KernelName } from '../../src/wasm/abi.js';
+import { makeRng, type Rng } from '../helpers/check.js';
+import { conv2dForward } from '../ref/conv2d.js';
+import {
+  accTol,
+  close,
+  distinct,
+  type GeometryArgs,
+  geomPtr,
+  type K,
+  type Other,
+  otherAlloc,
+  otherGeom,
+  otherRead,
+  rand,
+  seedOf,
+} from './harness.js';
+
+/** One wasm instance and its memory, as a case sees it. */
+export interface Mem {
+  k: K;
+  /** `n` floats, zeroed or set to `init`. */
+  f32(n: number, init?: ArrayLike<number>): number;
+  /** i32 values (shapes, strides) in a fresh block. */
+  i32(init: ArrayLike<number>): number;
+  /** A Geometry2d struct (dilation and groups default to 1). */
+  geom(g: GeometryArgs): number;
+  read(ptr: number, n: number): Float32Array;
+}
+
+/** The outputs of a case by name: arrays read back from memory, or the numbers kernels returned. */
+export type Outputs = Record<string, Float32Array | number>;
+
+export interface AgreementCase {
+  /** assembly/kernels/<family>.ts */
+  family: string;
+  name: string;
+  /** Every kernel the case calls (checked when it runs). */
+  kernels: KernelName[];
+  run(m: Mem): Outputs;
+  /** Optional check of this build's outputs against the float64 reference. */
+  check?(out: Outputs): void;
+}
+
+/** This build's engine: arena blocks, released by `done`. */
+export function ourMem(k: K): Mem & { done(): void } {
+  const arena = sn.getArena();
+  const blocks: number[] = [];
+  const block = (bytes: number) => {
+    const p = arena.alloc(Math.max(bytes, 16));
+    blocks.push(p);
+    return p;
+  };
+  return {
+    k,
+    f32(n, init) {
+      const p = block(n * 4);
+      if (init) arena.f32().set(init, p >>> 2);
+      return p;
+    },
+    i32(init) {
+      const p = block(init.length * 4);
+      arena.i32().set(init, p >>> 2);
+      return p;
+    },
+    geom: (g) => {
+      const p = geomPtr(g);
+      blocks.push(p);
+      return p;
+    },
+    read: (ptr, n) => arena.f32().slice(ptr >>> 2, (ptr >>> 2) + n),
+    done() {
+      for (const p of blocks) arena.release(p);
+    },
+  };
+}
+
+/** The other build, instantiated by hand over its own memory (bump allocation, never freed). */
+export function otherMem(o: Other, k: K = o.k): Mem {
+  return {
+    k,
+    f32: (n, init) => otherAlloc(o, n, init),
+    i32(init) {
+      const p = otherAlloc(o, init.length);
+      new Int32Array(o.memory.buffer).set(init, p >>> 2);
+      return p;
+    },
+    geom: (g) => otherGeom(o, g),
+    read: (ptr, n) => otherRead(o, ptr, n),
+  };
+}
+
+/** `k` with every kernel call recorded by name into `called` (a copy: wasm exports are frozen). */
+export function recording(k: K, called: Set<string>): K {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(k)) {
+    wrapped[name] =
+      typeof v === 'function'
+        ? (...args: number[]) => {
+            called.add(name);
+            return (v as (...a: number[]) => unknown)(...args);
+          }
+        : v;
+  }
+  return wrapped as unknown as K;
+}
+
+const rngOf = (name: string): Rng => makeRng(seedOf(name));
+
+// ---------------------------------------------------------------------------------------------
+// conv2d, gemm, dense, dwconv2d, winograd
+// ---------------------------------------------------------------------------------------------
+interface ConvCase {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  K: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  PT: number;
+  PL: number;
+  PB: number;
+  PR: number;
+  relu: number;
+}
+
+function convCase(c: ConvCase): AgreementCase {
+  const { N, H, W, C, K: Ko, KH, KW, SH, SW, PT, PL, PB, PR, relu } = c;
+  const name = `conv2d fwd/bwd x=[${N},${H},${W},${C}] f=[${KH},${KW},${C},${Ko}] s=[${SH},${SW}]${relu ? ' relu' : ''}`;
+  const OH = Math.floor((H + PT + PB - KH) / SH) + 1,
+    OW = Math.floor((W + PL + PR - KW) / SW) + 1;
+  const KK = KH * KW * C,
+    M = OH * OW,
+    MB = Math.min(M, 12);
+  const inputs = () => {
+    const rng = rngOf(name);
+    return { x: rand(rng, N * H * W * C), w: rand(rng, KK * Ko), b: rand(rng, Ko), dout: rand(rng, N * M * Ko) };
+  };
+  return {
+    family: 'conv2d',
+    name,
+    kernels: ['pack_b_size', 'conv2d_forward', 'conv2d_backward_input', 'conv2d_backward_weight'],
+    run({ k, f32, geom, read }) {
+      const { x, w, b, dout } = inputs();
+      const g = geom({ H, W, C, K: Ko, KH, KW, SH, SW, PT, PL, OH, OW });
+      const [px, pw, pb, pd] = [x, w, b, dout].map((a) => f32(a.length, a));
+      const out = f32(N * M * Ko),
+        dx = f32(x.length),
+        dw = f32(w.length),
+        db = f32(Ko);
+      const pack = f32(k.pack_b_size(Math.max(KK, Ko), Math.max(KK, Ko, MB))),
+        cols = f32(MB * KK);
+      k.conv2d_forward(out, px!, pw!, pb!, pack, cols, g, N, MB, relu);
+      k.conv2d_backward_input(dx, pd!, pw!, pack, cols, g, N, MB);
+      k.conv2d_backward_weight(dw, db, pd!, px!, cols, pack, g, N, MB);
+      return { forward: read(out, N * M * Ko), dx: read(dx, x.length), dw: read(dw, w.length), db: read(db, Ko) };
+    },
+    check(out) {
+      const { x, w, b } = inputs();
+      const pad = { top: PT, bottom: PB, left: PL, right: PR };
+      const want = conv2dForward(x, w, b, N, H, W, C, Ko, KH, KW, SH, SW, pad, relu === 1).out;
+      close(out.forward as Float32Array, want, accTol(KK + 1), `${name} fwd vs ref`);
+    },
+  };
+}
+
+const CONV: AgreementCase[] = [
+  { N: 2, H: 7, W: 9, C: 3, K: 5, KH: 3, KW: 2, SH: 2, SW: 1, PT: 1, PL: 1, PB: 1, PR: 0, relu: 0 },
+  { N: 1, H: 11, W: 5, C: 17, K: 33, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, PB: 1, PR: 1, relu: 1 },
+  { N: 3, H: 6, W: 6, C: 8, K: 7, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0, PB: 0, PR: 0, relu: 0 },
+  { N: 1, H: 9, W: 7, C: 32, K: 9, KH: 5, KW: 5, SH: 2, SW: 2, PT: 2, PL: 2, PB: 2, PR: 2, relu: 0 },
+].map(convCase);
+
+// The packed-weight paths: whole images from a shared pack (relu6), and pixel ranges of one image
+// (grouped, dilated).
+const CONV_PACKED: AgreementCase = {
+  family: 'conv2d',
+  name: 'conv2d packed weights: images x=[3,6,7,8] f=[3,3,4,10] groups 2 relu6, pixels 0..17 and 17..30',
+  kernels: ['pack_b_size', 'conv2d_pack_weights', 'conv2d_forward_packed', 'conv2d_forward_pixels'],
+  run({ k, f32, geom, read }) {
+    const rng = rngOf(this.name);
+    const [N, H, W, C, Ko, G] = [3, 6, 7, 8, 10, 2];
+    const KK = 3 * 3 * (C / G),
+      MB = 6;
+    const x = f32(N * H * W * C, rand(rng, N * H * W * C, -2, 2)),
+      w = f32(KK * Ko, rand(rng, KK * Ko)),
+      b = f32(Ko, rand(rng, Ko));
+    const g = geom({ H, W, C, K: Ko, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W, DH: 2, DW: 1, G });
+    const pack = f32(G * k.pack_b_size(KK, Ko / G));
+    k.conv2d_pack_weights(pack, w, b, g);
+    const n = N * H * W * Ko,
+      out = f32(n),
+      cols = f32(MB * KK * G);
+    k.conv2d_forward_packed(out, x, pack, cols, g, N, MB, 2);
+    const px = f32(H * W * Ko);
+    k.conv2d_forward_pixels(px, x, pack, cols, g, MB, 0, 0, 17);
+    k.conv2d_forward_pixels(px, x, pack, cols, g, MB, 1, 17, H * W);
+    return { pack: read(pack, G * k.pack_b_size(KK, Ko / G)), images: read(out, n), pixels: read(px, H * W * Ko) };
+  },
+};
+
+const GEMM: AgreementCase = {
+  family: 'gemm',
+  name: 'pack_b (bias, transposed) and gemm M=13 N=11 K=19, every flag',
+  kernels: ['pack_b_size', 'pack_b', 'gemm'],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const [M, N, Kd] = [13, 11, 19];
+    const a = f32(M * Kd, rand(rng, M * Kd)),
+      b = f32(Kd * N, rand(rng, Kd * N)),
+      bias = f32(N, rand(rng, N));
+    const size = k.pack_b_size(Kd, N);
+    const pb = f32(size),
+      pt = f32(size);
+    k.pack_b(pb, b, bias, Kd, N, N, 1);
+    k.pack_b(pt, b, 0, Kd, N, 1, Kd);
+    const out: Outputs = { packed: read(pb, size), transposed: read(pt, size) };
+    for (const flags of [0, 1, 2, 3]) {
+      const ldc = N + 2;
+      const c = f32(M * ldc, rand(rng, M * ldc));
+      k.gemm(c, a, flags & 1 ? pt : pb, M, N, Kd, flags & 2 ? 1 : Kd, flags & 2 ? M : 1, ldc, flags);
+      out[`c flags=${flags}`] = read(c, M * ldc);
+    }
+    return out;
+  },
+};
+
+const DENSE: AgreementCase = {
+  family: 'dense',
+  name: 'dense x=[5,17] w=[17,9] relu: forward (packed and by rows), dx, dw, db',
+  kernels: ['pack_b_size', 'dense_forward', 'dense_forward_rows', 'dense_backward_input', 'dense_backward_weight'],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const [N, IN, OUT] = [5, 17, 9];
+    const x = f32(N * IN, rand(rng, N * IN)),
+      w = f32(IN * OUT, rand(rng, IN * OUT)),
+      b = f32(OUT, rand(rng, OUT)),
+      dout = f32(N * OUT, rand(rng, N * OUT));
+    const y = f32(N * OUT),
+      rows = f32(N * OUT),
+      dx = f32(N * IN),
+      dw = f32(IN * OUT),
+      db = f32(OUT);
+    k.dense_forward(y, x, w, b, f32(k.pack_b_size(IN, OUT)), N, IN, OUT, 1);
+    k.dense_forward_rows(rows, x, w, b, N, IN, OUT, 1);
+    k.dense_backward_input(dx, dout, w, f32(k.pack_b_size(OUT, IN)), N, IN, OUT);
+    k.dense_backward_weight(dw, db, dout, x, f32(k.pack_b_size(N, OUT)), N, IN, OUT);
+    return {
+      forward: read(y, N * OUT),
+      rows: read(rows, N * OUT),
+      dx: read(dx, N * IN),
+      dw: read(dw, IN * OUT),
+      db: read(db, OUT),
+    };
+  },
+};
+
+const DWCONV: AgreementCase = {
+  family: 'dwconv2d',
+  name: 'dwconv2d x=[3,9,8,6] k=3x3 M=2 s=1 d=2 p=same: forward (two row ranges, relu), dx, dw, db',
+  kernels: ['dwconv2d_forward', 'dwconv2d_backward_input', 'dwconv2d_backward_weight'],
+  run({ k, f32, geom, read }) {
+    const rng = rngOf(this.name);
+    const [N, H, W, C, M] = [3, 9, 8, 6, 2];
+    const Ko = C * M;
+    const x = f32(N * H * W * C, rand(rng, N * H * W * C)),
+      w = f32(9 * Ko, rand(rng, 9 * Ko)),
+      b = f32(Ko, rand(rng, Ko)),
+      dout = f32(N * H * W * Ko, rand(rng, N * H * W * Ko));
+    const g = geom({ H, W, C, K: Ko, KH: 3, KW: 3, SH: 1, SW: 1, PT: 2, PL: 2, OH: H, OW: W, DH: 2, DW: 2, G: C });
+    const y = f32(N * H * W * Ko),
+      dx = f32(N * H * W * C),
+      dw = f32(9 * Ko),
+      db = f32(Ko);
+    k.dwconv2d_forward(y, x, w, b, g, N, 0, 0, 4);
+    k.dwconv2d_forward(y, x, w, b, g, N, 1, 4, H);
+    k.dwconv2d_backward_input(dx, dout, w, g, N);
+    k.dwconv2d_backward_weight(dw, db, dout, x, g, N);
+    return { forward: read(y, N * H * W * Ko), dx: read(dx, N * H * W * C), dw: read(dw, 9 * Ko), db: read(db, Ko) };
+  },
+};
+
+const WINO_RELU = 1,
+  WINO_ACC = 2,
+  WINO_POOL = 4;
+
+// F(m, r) on x (N, H, W, C) with 'same' padding: forward, the input gradient (flipped kernel, mirrored
+// padding, accumulated onto a prefilled dx), and the weight gradient.
+function winogradCase(m: 2 | 4, r: 3 | 5, flags: number): AgreementCase {
+  const [N, H, W, C, Ko] = [2, 9, 7, 5, 6];
+  const name =
+    `winograd F(${m},${r}) x=[${N},${H},${W},${C}] f=[${r},${r},${C},${Ko}] p=same` +
+    `${flags & WINO_RELU ? ' relu' : ''}${flags & WINO_POOL ? ' pool' : ''}: forward, dx, dw`;
+  return {
+    family: 'winograd',
+    name,
+    kernels: [
+      'winograd_pack_size',
+      'winograd_weight_work',
+      'winograd_forward_work',
+      'winograd_weight',
+      'winograd_forward',
+      'winograd_backward_weight_work',
+      'winograd_backward_weight',
+      'winograd_weight_grad',
+    ],
+    run({ k, f32, geom, read }) {
+      const rng = rngOf(name);
+      const p = (r - 1) / 2,
+        alpha = m + r - 1;
+      const x = f32(N * H * W * C, rand(rng, N * H * W * C)),
+        w = f32(r * r * C * Ko, rand(rng, r * r * C * Ko)),
+        b = f32(Ko, rand(rng, Ko)),
+        dout = f32(N * H * W * Ko, rand(rng, N * H * W * Ko));
+      const tiles = N * Math.ceil(H / m) * Math.ceil(W / m),
+        TB = Math.min(8, tiles);
+      const fwd = geom({ H, W, C, K: Ko, KH: r, KW: r, SH: 1, SW: 1, PT: p, PL: p, OH: H, OW: W });
+      // dx: the same convolution of dout with the flipped kernel, channels swapped, padding r-1 - p.
+      const back = geom({ H, W, C: Ko, K: C, KH: r, KW: r, SH: 1, SW: 1, PT: r - 1 - p, PL: r - 1 - p, OH: H, OW: W });
+      // U of the (r, r, C, K) weight, or (flip) of its flipped kernel with the channel axes swapped
+      const transform = (flip: 0 | 1) => {
+        const u = f32(flip ? k.winograd_pack_size(m, r, Ko, C) : k.winograd_pack_size(m, r, C, Ko));
+        k.winograd_weight(u, w, f32(k.winograd_weight_work(m, r, C, Ko)), C, Ko, m, r, flip);
+        return u;
+      };
+      const nOut = flags & WINO_POOL ? N * Math.floor(H / 2) * Math.floor(W / 2) * Ko : N * H * W * Ko;
+      const y = f32(nOut);
+      const work = f32(k.winograd_forward_work(m, r, TB, Math.max(C, Ko), Math.max(C, Ko)));
+      k.winograd_forward(y, x, transform(0), b, work, fwd, m, r, TB, 0, tiles, flags, 0, 0);
+      const dx0 = rand(rng, N * H * W * C);
+      const dx = f32(dx0.length, dx0);
+      k.winograd_forward(dx, dout, transform(1), 0, work, back, m, r, TB, 0, tiles, WINO_ACC, 0, 0);
+      // dU summed over two calls (tiles 0..5 and the rest), then dW = Gᵀ dU G.
+      const du = f32(alpha * alpha * C * Ko),
+        bw = f32(k.winograd_backward_weight_work(m, r, TB, C, Ko));
+      k.winograd_backward_weight(du, dout, x, bw, fwd, m, r, TB, 0, 5, 0, 0);
+      k.winograd_backward_weight(du, dout, x, bw, fwd, m, r, TB, 5, tiles, 0, 0);
+      const dw = f32(r * r * C * Ko);
+      k.winograd_weight_grad(dw, du, f32(r * alpha * Ko), C, Ko, m, r);
+      return { forward: read(y, nOut), dx: read(dx, dx0.length), dw: read(dw, r * r * C * Ko) };
+    },
+  };
+}
+
+const WINOGRAD: AgreementCase[] = [
+  winogradCase(2, 3, 0),
+  winogradCase(4, 3, WINO_RELU),
+  winogradCase(4, 3, WINO_POOL),
+  winogradCase(4, 5, 0),
+];
+
+// ---------------------------------------------------------------------------------------------
+// pool2d, act, loss
+// ---------------------------------------------------------------------------------------------
+const POOL: AgreementCase = {
+  family: 'pool2d',
+  name: 'max and avg pooling x=[2,7,9,5] 3x3 s=2 p=1, global max and avg x=[3,10,7]: forward and backward',
+  kernels: [
+    'maxpool2d_forward',
+    'maxpool2d_backward',
+    'avgpool2d_forward',
+    'avgpool2d_backward',
+    'global_avgpool2d_forward',
+    'global_avgpool2d_backward',
+    'global_maxpool2d_forward',
+  ],
+  run({ k, f32, geom, read }) {
+    const rng = rngOf(this.name);
+    const img = f32(2 * 7 * 9 * 5, rand(rng, 2 * 7 * 9 * 5));
+    const g = geom({ H: 7, W: 9, C: 5, K: 5, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PL: 1, OH: 4, OW: 5 });
+    const nOut = 2 * 4 * 5 * 5;
+    const dout = f32(nOut, rand(rng, nOut));
+    const [mp, am, ap, dmx, dav] = [nOut, nOut, nOut, 2 * 7 * 9 * 5, 2 * 7 * 9 * 5].map((n) => f32(n));
+    k.maxpool2d_forward(mp!, am!, img, g, 2);
+    k.maxpool2d_backward(dmx!, dout, am!, nOut);
+    k.avgpool2d_forward(ap!, img, g, 2);
+    k.avgpool2d_backward(dav!, dout, g, 2);
+    const [N, HW, C] = [3, 10, 7];
+    const xg = f32(N * HW * C, rand(rng, N * HW * C)),
+      dg = f32(N * C, rand(rng, N * C));
+    const [ga, gm, gam, gdx] = [N * C, N * C, N * C, N * HW * C].map((n) => f32(n));
+    k.global_avgpool2d_forward(ga!, xg, N, HW, C);
+    k.global_maxpool2d_forward(gm!, gam!, xg, N, HW, C);
+    k.global_avgpool2d_backward(gdx!, dg, N, HW, C);
+    return {
+      maxpool: read(mp!, nOut),
+      'maxpool dx': read(dmx!, 2 * 7 * 9 * 5),
+      avgpool: read(ap!, nOut),
+      'avgpool dx': read(dav!, 2 * 7 * 9 * 5),
+      'global avg': read(ga!, N * C),
+      'global max': read(gm!, N * C),
+      'global avg dx': read(gdx!, N * HW * C),
+    };
+  },
+};
+
+type Unary = [
+  string,
+  (k: K, out: number, inp: number, n: number) => void,
+  (k: K, d: number, dy: number, x: number, y: number, n: number) => void,
+];
+// Forward and backward of every element-wise activation; the backward reads y (the output) or x.
+const UNARY: Unary[] = [
+  ['relu', (k, o, i, n) => k.relu_forward(o, i, n), (k, d, dy, _x, y, n) => k.relu_backward(d, dy, y, n)],
+  ['sigmoid', (k, o, i, n) => k.sigmoid_forward(o, i, n), (k, d, dy, _x, y, n) => k.sigmoid_backward(d, dy, y, n)],
+  ['tanh', (k, o, i, n) => k.tanh_forward(o, i, n), (k, d, dy, _x, y, n) => k.tanh_backward(d, dy, y, n)],
+  ['elu', (k, o, i, n) => k.elu_forward(o, i, n, 1), (k, d, dy, x, _y, n) => k.elu_backward(d, dy, x, n, 1)],
+  [
+    'elu alpha=0.7',
+    (k, o, i, n) => k.elu_forward(o, i, n, 0.7),
+    (k, d, dy, x, _y, n) => k.elu_backward(d, dy, x, n, 0.7),
+  ],
+  [
+    'leakyRelu',
+    (k, o, i, n) => k.leaky_relu_forward(o, i, n, 0.3),
+    (k, d, dy, x, _y, n) => k.leaky_relu_backward(d, dy, x, n, 0.3),
+  ],
+  [
+    'leakyRelu alpha=0.01',
+    (k, o, i, n) => k.leaky_relu_forward(o, i, n, 0.01),
+    (k, d, dy, x, _y, n) => k.leaky_relu_backward(d, dy, x, n, 0.01),
+  ],
+  ['gelu', (k, o, i, n) => k.gelu_forward(o, i, n), (k, d, dy, x, _y, n) => k.gelu_backward(d, dy, x, n)],
+  [
+    'relu6',
+    (k, o, i, n) => k.relu_general_forward(o, i, n, 6, 0, 0),
+    (k, d, dy, x, _y, n) => k.relu_general_backward(d, dy, x, n, 6, 0, 0),
+  ],
+  [
+    'relu max=2 slope=0.2 threshold=-0.5',
+    (k, o, i, n) => k.relu_general_forward(o, i, n, 2, 0.2, -0.5),
+    (k, d, dy, x, _y, n) => k.relu_general_backward(d, dy, x, n, 2, 0.2, -0.5),
+  ],
+  [
+    'hardSigmoid',
+    (k, o, i, n) => k.hard_sigmoid_forward(o, i, n),
+    (k, d, dy, x, _y, n) => k.hard_sigmoid_backward(d, dy, x, n),
+  ],
+  [
+    'hardSwish',
+    (k, o, i, n) => k.hard_swish_forward(o, i, n),
+    (k, d, dy, x, _y, n) => k.hard_swish_backward(d, dy, x, n),
+  ],
+  ['swish', (k, o, i, n) => k.swish_forward(o, i, n), (k, d, dy, x, _y, n) => k.swish_backward(d, dy, x, n)],
+];
+
+const ACT: AgreementCase = {
+  family: 'act',
+  name: 'every activation n=41 (forward, backward), softmax and softmax over an axis, softmax cross-entropy',
+  kernels: [
+    'relu_forward',
+    'relu_backward',
+    'sigmoid_forward',
+    'sigmoid_backward',
+    'tanh_forward',
+    'tanh_backward',
+    'elu_forward',
+    'elu_backward',
+    'leaky_relu_forward',
+    'leaky_relu_backward',
+    'gelu_forward',
+    'gelu_backward',
+    'relu_general_forward',
+    'relu_general_backward',
+    'hard_sigmoid_forward',
+    'hard_sigmoid_backward',
+    'hard_swish_forward',
+    'hard_swish_backward',
+    'swish_forward',
+    'swish_backward',
+    'softmax_forward',
+    'softmax_backward',
+    'softmax_axis_forward',
+    'softmax_axis_backward',
+    'softmax_xent_forward',
+    'softmax_xent_backward',
+  ],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const n = 41;
+    const x = f32(
+        n,
+        Float32Array.from(distinct(rng, n), (v) => v * 4),
+      ),
+      dy = f32(n, rand(rng, n));
+    const out: Outputs = {};
+    for (const [name, fwd, bwd] of UNARY) {
+      const y = f32(n),
+        dx = f32(n, rand(rng, n));
+      fwd(k, y, x, n);
+      bwd(k, dx, dy, x, y, n);
+      out[`${name} forward`] = read(y, n);
+      out[`${name} backward`] = read(dx, n);
+    }
+    const [R, Kc, inner] = [6, 11, 3];
+    const lg = f32(R * Kc * inner, rand(rng, R * Kc * inner, -5, 5)),
+      dl = f32(R * Kc * inner, rand(rng, R * Kc * inner));
+    const [sm, sdx, ax, adx] = [R * Kc, R * Kc, R * Kc * inner, R * Kc * inner].map((m) => f32(m));
+    k.softmax_forward(sm!, lg, R, Kc);
+    k.softmax_backward(sdx!, dl, sm!, R, Kc);
+    k.softmax_axis_forward(ax!, lg, R, Kc, inner);
+    k.softmax_axis_backward(adx!, dl, ax!, R, Kc, inner);
+    const labels = new Float32Array(R * Kc);
+    for (let r = 0; r < R; r++) labels[r * Kc + ((r * 7) % Kc)] = 1;
+    const pl = f32(R * Kc, labels),
+      probs = f32(R * Kc),
+      dlog = f32(R * Kc);
+    out['xent loss'] = k.softmax_xent_forward(probs, lg, pl, R, Kc);
+    k.softmax_xent_backward(dlog, probs, pl, R, Kc, 1 / R);
+    Object.assign(out, {
+      softmax: read(sm!, R * Kc),
+      'softmax dx': read(sdx!, R * Kc),
+      'softmax axis': read(ax!, R * Kc * inner),
+      'softmax axis dx': read(adx!, R * Kc * inner),
+      'xent probs': read(probs, R * Kc),
+      'xent dlogits': read(dlog, R * Kc),
+    });
+    return out;
+  },
+};
+
+const LOSS: AgreementCase = {
+  family: 'loss',
+  name: 'mse, mae, binary cross-entropy n=37: value and gradient',
+  kernels: ['mse_forward', 'mse_backward', 'mae_forward', 'mae_backward', 'bce_forward', 'bce_backward'],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const n = 37;
+    const p = f32(n, rand(rng, n, 0.02, 0.98)),
+      y = f32(n, rand(rng, n)),
+      bits = f32(
+        n,
+        Float32Array.from(rand(rng, n), (v) => (v > 0 ? 1 : 0)),
+      );
+    const [dm, da, db] = [n, n, n].map(() => f32(n));
+    const out: Outputs = {
+      mse: k.mse_forward(p, y, n),
+      mae: k.mae_forward(p, y, n),
+      bce: k.bce_forward(p, bits, n, 1e-7),
+    };
+    k.mse_backward(dm!, p, y, n, 1 / n);
+    k.mae_backward(da!, p, y, n, 1 / n);
+    k.bce_backward(db!, p, bits, n, 1e-7, 1 / n);
+    return { ...out, 'mse dp': read(dm!, n), 'mae dp': read(da!, n), 'bce dp': read(db!, n) };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Layout and data movement: pad2d, resize, augment, permute, slice, merge
+// ---------------------------------------------------------------------------------------------
+const PAD: AgreementCase = {
+  family: 'pad2d',
+  name: 'zero padding x=[2,3,5,5] top 1 left 2 (to 6x8): forward, backward accumulates',
+  kernels: ['pad2d_forward', 'pad2d_backward'],
+  run({ k, f32, geom, read }) {
+    const rng = rngOf(this.name);
+    const [N, H, W, C, OH, OW] = [2, 3, 5, 5, 6, 8];
+    const x = f32(N * H * W * C, rand(rng, N * H * W * C)),
+      dout = f32(N * OH * OW * C, rand(rng, N * OH * OW * C));
+    const g = geom({ H, W, C, K: C, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0, OH, OW });
+    const y = f32(N * OH * OW * C),
+      dx = f32(N * H * W * C, rand(rng, N * H * W * C));
+    k.pad2d_forward(y, x, g, N, 1, 2);
+    k.pad2d_backward(dx, dout, g, N, 1, 2);
+    return { forward: read(y, N * OH * OW * C), dx: read(dx, N * H * W * C) };
+  },
+};
+
+const RESIZE: AgreementCase = {
+  family: 'resize',
+  name: 'upsampling x=[2,3,4,6] by [2,3], nearest and bilinear: forward, backward accumulates',
+  kernels: ['resize_nearest_forward', 'resize_nearest_backward', 'resize_bilinear_forward', 'resize_bilinear_backward'],
+  run({ k, f32, geom, read }) {
+    const rng = rngOf(this.name);
+    const [N, H, W, C, SH, SW] = [2, 3, 4, 6, 2, 3];
+    const [OH, OW] = [H * SH, W * SW];
+    const nIn = N * H * W * C,
+      nOut = N * OH * OW * C;
+    const x = f32(nIn, rand(rng, nIn)),
+      dout = f32(nOut, rand(rng, nOut)),
+      dx0 = rand(rng, nIn);
+    const g = geom({ H, W, C, K: C, KH: 1, KW: 1, SH, SW, PT: 0, PL: 0, OH, OW });
+    const [yn, yb] = [f32(nOut), f32(nOut)];
+    const [dn, db] = [f32(nIn, dx0), f32(nIn, dx0)];
+    k.resize_nearest_forward(yn, x, g, N);
+    k.resize_nearest_backward(dn, dout, g, N);
+    k.resize_bilinear_forward(yb, x, g, N);
+    k.resize_bilinear_backward(db, dout, g, N);
+    return {
+      nearest: read(yn, nOut),
+      'nearest dx': read(dn, nIn),
+      bilinear: read(yb, nOut),
+      'bilinear dx': read(db, nIn),
+    };
+  },
+};
+
+const AUGMENT: AgreementCase = {
+  family: 'augment',
+  name: 'affine transform x=[2,6,5,6] every interpolation and fill mode, contrast with clipping',
+  kernels: ['augment_affine', 'augment_contrast'],
+  run({ k, f32, geom, read }) {
+    const rng = rngOf(this.name);
+    const [N, H, W, C] = [2, 6, 5, 6];
+    const n = N * H * W * C;
+    const x = f32(n, rand(rng, n));
+    const mats = new Float32Array(N * 6);
+    for (let i = 0; i < N; i++) {
+      const a = rng.uniform(-1, 1),
+        s = rng.uniform(0.6, 1.6);
+      const [c, si] = [Math.cos(a), Math.sin(a)];
+      mats.set([c * s, -si * s, rng.uniform(-W / 3, W / 3) + W / 4, si * s, c * s, rng.uniform(-H / 3, H / 3)], i * 6);
+    }
+    const pm = f32(mats.length, mats),
+      pf = f32(N, [0.5, 1.75]);
+    const g = geom({ H, W, C, K: C, KH: 1, KW: 1, SH: 1, SW: 1, PT: 0, PL: 0, OH: H, OW: W });
+    const out: Outputs = {};
+    // flags: bit 0 bilinear, bits 1-2 the fill mode (constant, nearest, reflect, wrap)
+    for (const flags of [0, 1, 2, 3, 4, 5, 6, 7]) {
+      const y = f32(n);
+      k.augment_affine(y, x, pm, g, N, flags, 0.25);
+      out[`affine flags=${flags}`] = read(y, n);
+    }
+    const yc = f32(n);
+    k.augment_contrast(yc, x, pf, g, N, -0.5, 0.5);
+    out.contrast = read(yc, n);
+    return out;
+  },
+};
+
+const PERMUTE: AgreementCase = {
+  family: 'permute',
+  name: 'permute x=[3,4,6] by [2,0,1] and [1,0,2]: forward, backward accumulates',
+  kernels: ['permute_forward', 'permute_backward'],
+  run({ k, f32, i32, read }) {
+    const rng = rngOf(this.name);
+    const shape = [3, 4, 6],
+      strides = [24, 6, 1];
+    const x = f32(72, rand(rng, 72)),
+      dout = f32(72, rand(rng, 72));
+    const out: Outputs = {};
+    for (const perm of [
+      [2, 0, 1],
+      [1, 0, 2],
+    ]) {
+      // the output's sizes, then the input's stride along each output axis
+      const meta = i32([...perm.map((p) => shape[p]!), ...perm.map((p) => strides[p]!)]);
+      const y = f32(72),
+        dx = f32(72, rand(rng, 72));
+      k.permute_forward(y, x, meta, 3);
+      k.permute_backward(dx, dout, meta, 3);
+      out[`[${perm}] forward`] = read(y, 72);
+      out[`[${perm}] dx`] = read(dx, 72);
+    }
+    return out;
+  },
+};
+
+const SLICE: AgreementCase = {
+  family: 'slice',
+  name: 'slice x=(4, 9, 5) rows 2..7 of the middle axis: forward, backward accumulates',
+  kernels: ['slice_forward', 'slice_backward'],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const [outer, N, inner, begin, M] = [4, 9, 5, 2, 5];
+    const x = f32(outer * N * inner, rand(rng, outer * N * inner)),
+      dout = f32(outer * M * inner, rand(rng, outer * M * inner));
+    const y = f32(outer * M * inner),
+      dx = f32(outer * N * inner, rand(rng, outer * N * inner));
+    k.slice_forward(y, x, outer, N, inner, begin, M);
+    k.slice_backward(dx, dout, outer, N, inner, begin, M);
+    return { forward: read(y, outer * M * inner), dx: read(dx, outer * N * inner) };
+  },
+};
+
+const MERGE: AgreementCase = {
+  family: 'merge',
+  name: 'broadcast add/sub/mul/maximum/minimum a=[2,3,4] b=[3,1], concat of [2,3] and [2,5] on the last axis',
+  kernels: ['merge_binary_forward', 'merge_binary_backward', 'concat_forward', 'concat_backward'],
+  run({ k, f32, i32, read }) {
+    const rng = rngOf(this.name);
+    const a = f32(24, rand(rng, 24)),
+      b = f32(3, rand(rng, 3)),
+      dout = f32(24, rand(rng, 24));
+    const [dims, as, bs] = [i32([2, 3, 4]), i32([12, 4, 1]), i32([0, 1, 0])];
+    const out: Outputs = {};
+    for (const [op, id] of [
+      ['add', 0],
+      ['sub', 1],
+      ['mul', 2],
+      ['maximum', 3],
+      ['minimum', 4],
+    ] as const) {
+      const y = f32(24),
+        da = f32(24),
+        db = f32(3);
+      k.merge_binary_forward(y, a, b, dims, as, bs, 3, id);
+      k.merge_binary_backward(da, db, dout, a, b, dims, as, bs, 3, id);
+      Object.assign(out, { [op]: read(y, 24), [`${op} da`]: read(da, 24), [`${op} db`]: read(db, 3) });
+    }
+    const c1 = f32(6, rand(rng, 6)),
+      c2 = f32(10, rand(rng, 10)),
+      dc = f32(16, rand(rng, 16));
+    const cat = f32(16),
+      d1 = f32(6),
+      d2 = f32(10);
+    k.concat_forward(cat, c1, 2, 3, 8, 0);
+    k.concat_forward(cat, c2, 2, 5, 8, 3);
+    k.concat_backward(d1, dc, 2, 3, 8, 0);
+    k.concat_backward(d2, dc, 2, 5, 8, 3);
+    return { ...out, concat: read(cat, 16), 'concat d1': read(d1, 6), 'concat d2': read(d2, 10) };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// batchnorm, optim, elementwise
+// ---------------------------------------------------------------------------------------------
+const BATCHNORM: AgreementCase = {
+  family: 'batchnorm',
+  name: 'batchnorm R=23 C=13: statistics, moving statistics, forward, every gradient',
+  kernels: [
+    'batchnorm_stats_sum',
+    'batchnorm_stats_reduce',
+    'batchnorm_stats_sqdev',
+    'batchnorm_invstd',
+    'batchnorm_update_moving',
+    'batchnorm_forward',
+    'batchnorm_backward_sums',
+    'batchnorm_backward_reduce',
+    'batchnorm_backward_input',
+  ],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const [R, C] = [23, 13];
+    const x = f32(R * C, rand(rng, R * C, -2, 3)),
+      gamma = f32(C, rand(rng, C)),
+      beta = f32(C, rand(rng, C)),
+      dout = f32(R * C, rand(rng, R * C));
+    const [mean, variance, invstd, y, dx, dg, db, psum, means] = [C, C, C, R * C, R * C, C, C, 4 * C, 2 * C].map((n) =>
+      f32(n),
+    );
+    const mm = f32(C, rand(rng, C)),
+      mv = f32(C, rand(rng, C, 0.5, 2));
+    k.batchnorm_stats_sum(psum!, x, R, C);
+    k.batchnorm_stats_reduce(mean!, psum!, 1, C, R);
+    k.batchnorm_stats_sqdev(psum!, x, mean!, R, C);
+    k.batchnorm_stats_reduce(variance!, psum!, 1, C, R);
+    k.batchnorm_invstd(invstd!, variance!, C, 1e-3);
+    k.batchnorm_update_moving(mm, mv, mean!, variance!, C, 0.99);
+    k.batchnorm_forward(y!, x, mean!, invstd!, gamma, beta, R, C);
+    k.batchnorm_backward_sums(psum!, dout, x, mean!, invstd!, R, C);
+    k.batchnorm_backward_reduce(dg!, db!, means!, psum!, 1, C, R);
+    k.batchnorm_backward_input(dx!, dout, x, mean!, invstd!, gamma, means!, R, C);
+    return {
+      mean: read(mean!, C),
+      variance: read(variance!, C),
+      invstd: read(invstd!, C),
+      'moving mean': read(mm, C),
+      'moving variance': read(mv, C),
+      out: read(y!, R * C),
+      dx: read(dx!, R * C),
+      dgamma: read(dg!, C),
+      dbeta: read(db!, C),
+    };
+  },
+};
+
+const LAYERNORM: AgreementCase = {
+  family: 'layernorm',
+  name: 'layer normalization x=(7, 19) with and without gamma/beta: forward, every gradient',
+  kernels: ['layernorm_forward', 'layernorm_backward'],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const [R, D] = [7, 19];
+    const x = f32(R * D, rand(rng, R * D, -2, 3)),
+      gamma = f32(D, rand(rng, D, 0.5, 1.5)),
+      beta = f32(D, rand(rng, D)),
+      dy = f32(R * D, rand(rng, R * D));
+    const out: Outputs = {};
+    for (const affine of [true, false]) {
+      const [y, mean, invstd, dx, dg, db] = [R * D, R, R, R * D, D, D].map((n) => f32(n));
+      k.layernorm_forward(y!, mean!, invstd!, x, affine ? gamma : 0, affine ? beta : 0, R, D, 1e-3);
+      k.layernorm_backward(dx!, dg!, db!, dy, x, affine ? gamma : 0, mean!, invstd!, R, D);
+      const tag = affine ? '' : ' (no gamma/beta)';
+      Object.assign(out, {
+        [`out${tag}`]: read(y!, R * D),
+        [`mean${tag}`]: read(mean!, R),
+        [`invstd${tag}`]: read(invstd!, R),
+        [`dx${tag}`]: read(dx!, R * D),
+        [`dgamma${tag}`]: read(dg!, D),
+        [`dbeta${tag}`]: read(db!, D),
+      });
+    }
+    return out;
+  },
+};
+
+const OPTIM: AgreementCase = {
+  family: 'optim',
+  name: 'sgd (momentum, nesterov), adam, adamw, rmsprop (centered, momentum) 3 steps n=66; the schedules',
+  kernels: ['sgd_step', 'adam_step', 'adamw_step', 'rmsprop_step', 'lr_step_decay', 'lr_cosine_decay', 'lr_anneal'],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const n = 66;
+    const g = f32(n, rand(rng, n)),
+      p0 = rand(rng, n);
+    const slots = (count: number) => Array.from({ length: count }, () => f32(n));
+    const [ps, pn, pa, paw, pr] = [0, 1, 2, 3, 4].map(() => f32(n, p0));
+    const [vs, vn] = slots(2);
+    const [ma, va, mw, vw] = slots(4);
+    const [rv, rm, ra] = slots(3);
+    for (let t = 1; t <= 3; t++) {
+      k.sgd_step(ps!, g, vs!, n, 0.05, 0.9, 0);
+      k.sgd_step(pn!, g, vn!, n, 0.05, 0.9, 1);
+      k.adam_step(pa!, g, ma!, va!, n, 0.001, 0.9, 0.999, 1e-7, t);
+      k.adamw_step(paw!, g, mw!, vw!, n, 0.01, 0.9, 0.999, 1e-7, 0.004, t);
+      k.rmsprop_step(pr!, g, rv!, rm!, ra!, n, 0.01, 0.9, 0.5, 1e-7, 1);
+    }
+    const lr = Float32Array.from([
+      ...[0, 9, 10, 35].map((s) => k.lr_step_decay(0.1, 0.5, 10, s)),
+      ...[0, 33, 100, 150].map((s) => k.lr_cosine_decay(0.1, 0.2, 100, s)),
+      ...[0, 0.3, 1].flatMap((pct) => [k.lr_anneal(0.1, 0.001, pct, 0), k.lr_anneal(0.1, 0.001, pct, 1)]),
+    ]);
+    return {
+      sgd: read(ps!, n),
+      'sgd velocity': read(vs!, n),
+      nesterov: read(pn!, n),
+      adam: read(pa!, n),
+      'adam m': read(ma!, n),
+      'adam v': read(va!, n),
+      adamw: read(paw!, n),
+      rmsprop: read(pr!, n),
+      'rmsprop avg': read(ra!, n),
+      schedules: lr,
+    };
+  },
+};
+
+const ELEMENTWISE: AgreementCase = {
+  family: 'elementwise',
+  name: 'add/sub/mul/div (broadcast, swapped), sum_all, add_scalar, add_into, scale, bias_backward, copies n=38',
+  kernels: [
+    'binary_forward',
+    'binary_backward',
+    'sum_all',
+    'add_scalar',
+    'add_into',
+    'bias_backward',
+    'scale',
+    'find_nonfinite',
+    'zero_fill',
+    'copy_into',
+  ],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const [n, nb] = [38, 19];
+    // both operands in ±[0.5, 2): either may be the divisor
+    const signed = (m: number) => rand(rng, m, 0.5, 2).map((v) => (rng.next() < 0.5 ? -v : v));
+    const a = f32(n, signed(n)),
+      b = f32(nb, signed(nb)),
+      dout = f32(n, rand(rng, n));
+    const out: Outputs = {};
+    for (let op = 0; op < 4; op++)
+      for (const swap of [0, 1]) {
+        const y = f32(n),
+          da = f32(n),
+          db = f32(nb);
+        k.binary_forward(y, a, b, n, nb, op, swap);
+        k.binary_backward(da, db, dout, a, b, n, nb, op, swap);
+        Object.assign(out, {
+          [`op ${op} swap ${swap}`]: read(y, n),
+          [`op ${op} swap ${swap} da`]: read(da, n),
+          [`op ${op} swap ${swap} db`]: read(db, nb),
+        });
+      }
+    out.sum = k.sum_all(a, n);
+    const c = f32(n, rand(rng, n));
+    k.add_scalar(c, 0.25, n);
+    k.add_into(c, dout, n);
+    k.scale(c, -3, n);
+    out['add_scalar, add_into, scale'] = read(c, n);
+    const bias = f32(nb);
+    k.bias_backward(bias, dout, 2, nb);
+    out.bias_backward = read(bias, nb);
+    const copy = f32(n, rand(rng, n));
+    k.zero_fill(copy, 4 * 10);
+    k.copy_into(copy + 4 * 20, a, 10);
+    out['zero_fill, copy_into'] = read(copy, n);
+    out.find_nonfinite = k.find_nonfinite(a, n);
+    return out;
+  },
+};
+
+/** The table: every kernel family exported by the wasm module has at least one case (builds.test.ts checks). */
+export const AGREEMENT_CASES: AgreementCase[] = [
+  GEMM,
+  ...CONV,
+  CONV_PACKED,
+  DWCONV,
+  DENSE,
+  ...WINOGRAD,
+  POOL,
+  ACT,
+  LOSS,
+  PAD,
+  RESIZE,
+  AUGMENT,
+  PERMUTE,
+  SLICE,
+  MERGE,
+  BATCHNORM,
+  LAYERNORM,
+  OPTIM,
+  ELEMENTWISE,
+];
