@@ -18,6 +18,7 @@ export { resize_nearest_forward, resize_nearest_backward, resize_bilinear_forwar
 export { augment_affine, augment_contrast } from "./kernels/augment";
 export { permute_forward, permute_backward } from "./kernels/permute";
 export { slice_forward, slice_backward } from "./kernels/slice";
+export { layernorm_forward, layernorm_backward } from "./kernels/layernorm";
 export { batchnorm_stats_sum, batchnorm_stats_sqdev, batchnorm_stats_reduce, batchnorm_invstd, batchnorm_update_moving,
   batchnorm_forward, batchnorm_backward_sums, batchnorm_backward_reduce, batchnorm_backward_input } from "./kernels/batchnorm";
 export { sgd_step, adam_step, adamw_step, rmsprop_step, lr_step_decay, lr_cosine_decay, lr_anneal } from "./kernels/optim";

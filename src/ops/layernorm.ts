@@ -1,0 +1,73 @@
+// layerNorm over assembly/kernels/layernorm.ts: x (..., D) is seen as (R, D) rows normalized over their
+// trailing D values, with gamma and beta (D) after. The row statistics are saved for the backward.
+// One kernel call per pass (rows are independent; the gamma/beta sums run in row order), so any thread
+// count gives the same bits.
+import { Tensor } from '../tensor.js';
+import { needsGrad, record } from '../autograd.js';
+import { expectFinite, expectTensor, k } from './util.js';
+import { show } from '../show.js';
+
+/** Options of {@link layerNorm} (Keras LayerNormalization / ONNX LayerNormalization names). */
+export interface LayerNormOptions {
+  /** First normalized axis (batch is 0; negative from the end): axes [axis, rank) are normalized. Default -1. */
+  axis?: number;
+  /** Scale over the normalized axes (their shape, or flat); omitted or null: 1. */
+  gamma?: Tensor | null;
+  /** Offset over the normalized axes; omitted or null: 0. */
+  beta?: Tensor | null;
+  /** Added to the variance; default 1e-3 (Keras; ONNX and PyTorch use 1e-5). */
+  epsilon?: number;
+  name?: string;
+  /** @internal */
+  skipFiniteCheck?: boolean;
+}
+
+/**
+ * Layer normalization, as keras.layers.LayerNormalization and ONNX LayerNormalization: each sample's
+ * values over the axes [axis, rank) become (x - mean) / sqrt(var + eps) * gamma + beta, with their
+ * mean and biased variance. Differentiable in x, gamma and beta.
+ */
+export function layerNorm(x: Tensor, opts: LayerNormOptions = {}): Tensor {
+  const what = opts.name ?? 'layerNorm';
+  expectTensor(x, null, what, 'input x');
+  const axis = opts.axis ?? -1;
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (!Number.isInteger(axis) || a < 1 || a >= x.rank) {
+    throw new Error(`${what}: axis ${show(axis)} must be a non-batch axis of the rank-${x.rank} input [${x.shape}]`);
+  }
+  const D = x.shape.slice(a).reduce((p, d) => p * d, 1);
+  if (x.size === 0) throw new Error(`${what}: the input is empty (shape [${x.shape}])`);
+  const R = x.size / D;
+  const eps = opts.epsilon ?? 1e-3;
+  if (typeof eps !== 'number' || !(eps > 0 && Number.isFinite(eps)))
+    throw new Error(`${what}: epsilon must be a positive number, got ${show(eps)}`);
+  const vec = (t: Tensor | null | undefined, name: string): Tensor | null => {
+    if (t === undefined || t === null) return null;
+    expectTensor(t, null, what, name);
+    if (t.size !== D) {
+      throw new Error(`${what}: ${name} has ${t.size} values but the normalized axes [${x.shape.slice(a)}] hold ${D}`);
+    }
+    return t;
+  };
+  const gamma = vec(opts.gamma, 'gamma');
+  const beta = vec(opts.beta, 'beta');
+  if (!opts.skipFiniteCheck) expectFinite(x, what, 'input x');
+  const kx = k();
+  const out = new Tensor(x.shape);
+  const mean = new Tensor([R]);
+  const invstd = new Tensor([R]);
+  kx.layernorm_forward(out.ptr, mean.ptr, invstd.ptr, x.ptr, gamma?.ptr ?? 0, beta?.ptr ?? 0, R, D, eps);
+  const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  record(inputs, out, (dy, grad) => {
+    const gx = grad(x),
+      gg = gamma ? grad(gamma) : 0,
+      gb = beta ? grad(beta) : 0;
+    kx.layernorm_backward(gx, gg, gb, dy.ptr, x.ptr, gamma?.ptr ?? 0, mean.ptr, invstd.ptr, R, D);
+  });
+  // Nothing reads the saved statistics again unless backward runs.
+  if (!needsGrad(out)) {
+    mean.dispose();
+    invstd.dispose();
+  }
+  return out;
+}
