@@ -367,25 +367,4 @@ describe('globalAvgPool2d / globalMaxPool2d vs ref', () => {
       'gap raw bwd (accumulated)',
     );
   });
-
-  it('globalAveragePooling2D / globalMaxPooling2D layers: [N,H,W,C] -> [N,C], names, configs', () => {
-    const m = sn.sequential({
-      seed: 1,
-      layers: [
-        sn.layers.conv2d({ filters: 3, kernelSize: 3, inputShape: [5, 5, 2] }),
-        sn.layers.globalAveragePooling2D(),
-        sn.layers.dense({ units: 2, activation: 'softmax' }),
-      ],
-    });
-    expect(m.shapes()).toEqual([[3, 3, 3], [3], [2]]);
-    expect(m.layers[1]!.name).toBe('global_average_pooling2d');
-    const m2 = sn.sequential({ seed: 1, layers: [sn.layers.globalMaxPooling2D({ inputShape: [4, 3, 6] })] });
-    expect(m2.layers[0]!.name).toBe('global_max_pooling2d');
-    expect(m2.outputShape).toEqual([6]);
-    expect(() => sn.sequential({ layers: [sn.layers.globalMaxPooling2D({ inputShape: [4, 6] })] }).shapes()).toThrow(
-      /expected input of shape \[height, width, channels\]/,
-    );
-    m.dispose();
-    m2.dispose();
-  });
 });

@@ -1,5 +1,6 @@
 // The activations and global pooling as layers: `activation:` options of Dense / Conv2D /
-// Activation compute the functional ops, LeakyReLU and the global pooling layers, gradient checks of
+// Activation compute the functional ops (and unknown names are refused), LeakyReLU and the global
+// pooling layers (shapes, names, input rank), gradient checks of
 // whole models through the tape (float32, h = 1e-2, rel < 1e-2), and a save → load round trip of a
 // model using every new layer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,17 @@ describe('activation options and layers', () => {
     y.dispose();
     expect(() => L.leakyReLU({ alpha: -1 })).toThrow(/LeakyReLU: alpha must be a non-negative number, got -1/);
     expect(m.countParams()).toBe(0);
+  });
+
+  it('Dense / Conv2D / Activation layers accept every activation name and reject others', () => {
+    for (const a of ['sigmoid', 'tanh', 'elu', 'gelu', 'relu', 'linear', 'softmax'] as const) {
+      expect(() => sn.layers.dense({ units: 2, activation: a })).not.toThrow();
+      expect(() => sn.layers.conv2d({ filters: 2, kernelSize: 1, activation: a })).not.toThrow();
+      expect(() => sn.layers.activation({ activation: a })).not.toThrow();
+    }
+    expect(() => sn.layers.dense({ units: 2, activation: 'mish' as never })).toThrow(
+      /activation must be one of 'linear', 'relu', 'softmax', 'sigmoid', 'tanh', 'elu', 'gelu'/,
+    );
   });
 });
 
@@ -207,5 +219,28 @@ describe('save → load with every new layer', () => {
     }
     expect(m.summary(null)).toMatch(/ global_max_pooling2d \(GlobalMaxPooling2D\) \(None, 4\)\s+0\n/);
     expect(m.summary(null)).toMatch(/ leaky_re_lu \(LeakyReLU\)\s+\(None, 6, 6, 4\)\s+0\n/);
+  });
+});
+
+describe('global pooling layers', () => {
+  it('globalAveragePooling2D / globalMaxPooling2D layers: [N,H,W,C] -> [N,C], names, configs', () => {
+    const m = sn.sequential({
+      seed: 1,
+      layers: [
+        sn.layers.conv2d({ filters: 3, kernelSize: 3, inputShape: [5, 5, 2] }),
+        sn.layers.globalAveragePooling2D(),
+        sn.layers.dense({ units: 2, activation: 'softmax' }),
+      ],
+    });
+    expect(m.shapes()).toEqual([[3, 3, 3], [3], [2]]);
+    expect(m.layers[1]!.name).toBe('global_average_pooling2d');
+    const m2 = sn.sequential({ seed: 1, layers: [sn.layers.globalMaxPooling2D({ inputShape: [4, 3, 6] })] });
+    expect(m2.layers[0]!.name).toBe('global_max_pooling2d');
+    expect(m2.outputShape).toEqual([6]);
+    expect(() => sn.sequential({ layers: [sn.layers.globalMaxPooling2D({ inputShape: [4, 6] })] }).shapes()).toThrow(
+      /expected input of shape \[height, width, channels\]/,
+    );
+    m.dispose();
+    m2.dispose();
   });
 });
