@@ -1,8 +1,8 @@
-// The activations and global pooling as layers: `activation:` options of Dense / Conv2D /
-// Activation compute the functional ops (and unknown names are refused), LeakyReLU and the global
-// pooling layers (shapes, names, input rank), gradient checks of
-// whole models through the tape (float32, h = 1e-2, rel < 1e-2), and a save → load round trip of a
-// model using every new layer.
+// The activations and global pooling as layers: `activation:` options of Dense / Conv2D / Activation
+// compute the functional ops (and unknown names are refused), LeakyReLU and the global pooling layers
+// (shapes, names, input rank), gradient checks of whole models through the tape (float32, h = 1e-2,
+// rel < 1e-2), and a save → load round trip of models using the activations, LeakyReLU,
+// BatchNormalization and both global pools.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { distinctValues, makeRng } from '../helpers/check.js';
@@ -172,7 +172,7 @@ describe('gradient checks through the tape (float32, h = 1e-2, rel < 1e-2)', () 
   });
 });
 
-describe('save → load with every new layer', () => {
+describe('save → load with the activations, LeakyReLU, BatchNormalization and the global pools', () => {
   it('summary, weights, state and predictions survive the round trip', async () => {
     const m = track(
       sn.sequential({
