@@ -1,0 +1,27 @@
+// BatchNormalization in inference form: a BN layer holding the running statistics, so the imported
+// model fine-tunes it as one.
+import { BatchNormalization as BatchNormLayer } from '../../../nn/batchnorm.js';
+import { sizeOf } from '../fold.js';
+import { type NodeContext, type Sym, f32, shapeText } from './context.js';
+
+export function BatchNormalization(n: NodeContext): Sym {
+  const { b, base, attrs } = n;
+  const x = n.sym(0);
+  if (attrs.flag('training_mode', false) || (n.outs.length > 1 && n.outs.slice(1).some((o) => o))) {
+    n.fail('BatchNormalization in training mode (extra outputs) is not supported; export in eval mode');
+  }
+  const [scale, bias, mean, vari] = ['scale', 'B', 'mean', 'var'].map((label, i) => n.constIn(i + 1, label));
+  const C = x.shape[1];
+  for (const c of [scale, bias, mean, vari])
+    if (sizeOf(c.dims) !== C) n.fail(`parameters must have ${C} values (one per channel), got [${c.dims}]`);
+  if (vari.data.some((v) => v < 0)) n.fail('the running variance has a negative value');
+  const r = x.shape.length;
+  if (r !== 4 && r !== 2) n.fail(`expected a 4-d or 2-d input, got [${shapeText(x.shape)}]`);
+  const src = r === 4 ? b.nhwc(x, base) : b.native(x, base);
+  const layer = new BatchNormLayer({
+    epsilon: attrs.float('epsilon', 1e-5),
+    momentum: attrs.float('momentum', 0.9),
+  });
+  const t = b.apply(layer, base, src, [f32(scale.data), f32(bias.data), f32(mean.data), f32(vari.data)]);
+  return b.sym(t, x.shape, r === 4 ? 'nhwc' : 'native');
+}

@@ -1,0 +1,105 @@
+// Pooling: MaxPool and AveragePool (pads, auto_pad, ceil_mode, count_include_pad), the global pools,
+// and ReduceMean/ReduceMax over the spatial axes, which are global pools too.
+import type { Layer } from '../../../nn/layer.js';
+import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../../nn/layers.js';
+import { Pool2D } from '../../../nn/onnx-layers.js';
+import { ZeroPadding2D } from '../../../nn/reshaping.js';
+import { BATCH, type NodeContext, type Sym, fail, image, normAxis } from './context.js';
+import { pair2, windowPads } from './window.js';
+
+type Pads2 = [[number, number], [number, number]];
+
+/** Output size along one axis, and the extra end pixels ceil_mode adds (not counted by the average). */
+function poolAxis(n: NodeContext, ceil: boolean, size: number, k: number, s: number, p0: number, p1: number) {
+  const span = size + p0 + p1 - k;
+  if (span < 0) n.fail(`the ${k}-pixel window does not fit the padded input (${size} + ${p0} + ${p1})`);
+  let o = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+  // The last window must start inside the input or its leading padding (PyTorch, onnxruntime).
+  if (ceil && (o - 1) * s >= size + p0) o--;
+  return { o, extra: Math.max(0, (o - 1) * s + k - (size + p0 + p1)) };
+}
+
+function pool(n: NodeContext, mode: 'max' | 'avg'): Sym {
+  const { b, base, what, attrs } = n;
+  if (n.outs.length > 1 && n.outs[1]) n.fail('the Indices output of MaxPool is not supported');
+  const x = n.sym(0);
+  const [C, H, W] = image(x, what);
+  const k = pair2(attrs, 'kernel_shape', 0, what);
+  const s = pair2(attrs, 'strides', 1, what);
+  const d = pair2(attrs, 'dilations', 1, what);
+  if (d[0] !== 1 || d[1] !== 1) n.fail(`dilated pooling (dilations [${d}]) is not supported`);
+  const [pt, pl, pb, pr] = windowPads(what, attrs, H, W, k, s, d);
+  const ceil = attrs.flag('ceil_mode', false);
+  const includePad = mode === 'avg' && attrs.flag('count_include_pad', false);
+  const ah = poolAxis(n, ceil, H, k[0], s[0], pt, pb),
+    aw = poolAxis(n, ceil, W, k[1], s[1], pl, pr);
+  let src = b.nhwc(x, base);
+  let pads: Pads2 = [
+    [pt, pb + ah.extra],
+    [pl, pr + aw.extra],
+  ];
+  if (includePad && pt + pl + pb + pr > 0) {
+    const p: Pads2 = [
+      [pt, pb],
+      [pl, pr],
+    ];
+    src = b.apply(new ZeroPadding2D({ padding: p }), `${base}_pad`, src);
+    pads = [
+      [0, ah.extra],
+      [0, aw.extra],
+    ];
+  }
+  let layer: Layer;
+  if (pads.every((p) => p[0] === 0 && p[1] === 0)) {
+    const L = mode === 'max' ? MaxPooling2D : AveragePooling2D;
+    layer = new L({ poolSize: k, strides: s, padding: 'valid' });
+  } else {
+    if (pads.some((p, i) => p[0] >= k[i] || p[1] >= k[i])) {
+      n.fail(`padding [${pads.map((p) => `[${p}]`)}] must be smaller than the window [${k}] on every side`);
+    }
+    layer = new Pool2D({ mode, poolSize: k, strides: s, padding: pads });
+  }
+  const t = b.apply(layer, base, src);
+  if (t.shape[0] !== ah.o || t.shape[1] !== aw.o) fail(`internal: ${what} gives ${t.shape} instead of ${ah.o}x${aw.o}`);
+  return b.sym(t, [BATCH, C, ah.o, aw.o], 'nhwc');
+}
+
+export const MaxPool = (n: NodeContext) => pool(n, 'max');
+export const AveragePool = (n: NodeContext) => pool(n, 'avg');
+
+function globalPool(n: NodeContext, mode: 'max' | 'avg'): Sym {
+  const x = n.sym(0);
+  const L = mode === 'max' ? GlobalMaxPooling2D : GlobalAveragePooling2D;
+  const t = n.b.apply(new L({ keepdims: true }), n.base, n.b.nhwc(x, n.base));
+  return n.b.sym(t, [BATCH, x.shape[1], 1, 1], 'nhwc');
+}
+
+export const GlobalMaxPool = (n: NodeContext) => globalPool(n, 'max');
+export const GlobalAveragePool = (n: NodeContext) => globalPool(n, 'avg');
+
+function reduce(n: NodeContext, mode: 'max' | 'avg'): Sym {
+  const { b, base, what, attrs } = n;
+  const x = n.sym(0);
+  const ax = b.opset >= 18 ? n.optConst(1, 'axes') : null;
+  const raw = ax ? Array.from(ax.data) : attrs.ints('axes');
+  const r = x.shape.length;
+  const axes = (raw ?? x.shape.map((_, i) => i)).map((a) => normAxis(a, r, what)).sort();
+  const keep = attrs.flag('keepdims', true);
+  const L = mode === 'max' ? GlobalMaxPooling2D : GlobalAveragePooling2D;
+  // Axes [1, 2] of a value held as ONNX orders it: a channels-last image (tf2onnx's graphs).
+  if (r === 4 && axes.join() === '1,2' && x.layout === 'native') {
+    const t = b.apply(new L({ keepdims: keep }), base, x.t);
+    const C = x.shape[3];
+    return keep ? b.sym(t, [BATCH, 1, 1, C], 'native') : b.sym(t, [BATCH, C], 'native');
+  }
+  if (r !== 4 || axes.join() !== '2,3')
+    n.fail(
+      'only reductions over the spatial axes of an image ([2, 3] of NCHW, [1, 2] of NHWC) are ' +
+        `supported (axes [${raw}])`,
+    );
+  const t = b.apply(new L({ keepdims: keep }), base, b.nhwc(x, base));
+  return keep ? b.sym(t, [BATCH, x.shape[1], 1, 1], 'nhwc') : b.sym(t, [BATCH, x.shape[1]], 'native');
+}
+
+export const ReduceMax = (n: NodeContext) => reduce(n, 'max');
+export const ReduceMean = (n: NodeContext) => reduce(n, 'avg');
