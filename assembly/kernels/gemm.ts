@@ -24,9 +24,17 @@ export const GEMM_RELU6: i32 = 4; // with GEMM_RELU: then min(x, 6) (relu6)
   return act == 2 ? GEMM_RELU | GEMM_RELU6 : act == 1 ? GEMM_RELU : 0;
 }
 
+// A size query's element count, computed in i64: past i32.MAX_VALUE it saturates there (8 GiB of floats,
+// more than wasm32 memory holds), so the caller's allocation is refused instead of a wrapped count
+// under-allocating a buffer the kernel then overruns.
+// @ts-ignore: decorator
+@inline export function size_count(n: i64): i32 {
+  return n > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>n;
+}
+
 // Floats needed by pack_b's output for a (K, N) matrix.
 export function pack_b_size(K: i32, N: i32): i32 {
-  return ((N + 7) >> 3) * (K + 1) * 8;
+  return size_count(<i64>((N + 7) >> 3) * (<i64>K + 1) * 8);
 }
 
 // out: packed panels (see header); b: element (k, n) at b + 4*(k*rsb + n*csb); bias (N) or 0.

@@ -19,7 +19,7 @@
 // The weight gradient runs the transposed chain: dM = A dY Aᵀ per tile, dU[xi] += V[xi]ᵀ · dM[xi] (GEMMs
 // accumulating tile after tile in tile order, whatever the block), and at the end dg = Gᵀ dU G.
 
-import { gemm, pack_b, pack_b_size, GEMM_ACC } from "./gemm";
+import { gemm, pack_b, pack_b_size, size_count, GEMM_ACC } from "./gemm";
 import { geometry } from "../geometry";
 
 export const WINO_RELU: i32 = 1; // relu before storing
@@ -417,30 +417,31 @@ function gt_n(alpha: i32, n: i32, s: usize, ss: usize, d: usize, ds: usize, acc:
 @inline function alphaOf(m: i32, r: i32): i32 { return m + r - 1; }
 
 // Packed transformed weights: alpha^2 gemm panels sets of a (Cin, Cout) matrix.
+// (Sizes are element counts computed in i64 and saturated by size_count: see gemm.ts.)
 export function winograd_pack_size(m: i32, r: i32, Cin: i32, Cout: i32): i32 {
-  const a = alphaOf(m, r);
-  return a * a * pack_b_size(Cin, Cout);
+  const a = <i64>alphaOf(m, r);
+  return size_count(a * a * <i64>pack_b_size(Cin, Cout));
 }
 
 // Scratch of winograd_weight for a (r, r, C, K) weight (either direction).
 export function winograd_weight_work(m: i32, r: i32, C: i32, K: i32): i32 {
-  const a = alphaOf(m, r);
-  return a * a * C * K + a * r * max(C, K) + r * r * C * K;
+  const a = <i64>alphaOf(m, r), CK = <i64>C * <i64>K;
+  return size_count(a * a * CK + a * <i64>r * <i64>max(C, K) + <i64>(r * r) * CK);
 }
 
 // Scratch of one winograd_forward call: V and M blocks, a transform row buffer, a zero row, a sink row and
 // an output tile (for WINO_POOL).
 export function winograd_forward_work(m: i32, r: i32, TB: i32, C: i32, K: i32): i32 {
-  const a = alphaOf(m, r);
+  const a = <i64>alphaOf(m, r), mx = <i64>max(C, K);
   const T = a * a;
-  return T * TB * C + T * TB * K + a * a * max(C, K) + max(C, K) + K + m * m * K + 8;
+  return size_count(T * <i64>TB * <i64>C + T * <i64>TB * <i64>K + T * mx + mx + <i64>K + <i64>(m * m) * <i64>K + 8);
 }
 
 // Scratch of one winograd_backward_weight call: V and dM blocks, a row buffer, a zero row, a packed dM.
 export function winograd_backward_weight_work(m: i32, r: i32, TB: i32, C: i32, K: i32): i32 {
-  const a = alphaOf(m, r);
+  const a = <i64>alphaOf(m, r), mx = <i64>max(C, K);
   const T = a * a;
-  return T * TB * C + T * TB * K + a * a * max(C, K) + max(C, K) + pack_b_size(TB, K) + 8;
+  return size_count(T * <i64>TB * <i64>C + T * <i64>TB * <i64>K + T * mx + mx + <i64>pack_b_size(TB, K) + 8);
 }
 
 // ---------------------------------------------------------------------------------------------

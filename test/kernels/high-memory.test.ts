@@ -219,6 +219,19 @@ describe(`tensors high in wasm memory (${build})`, () => {
     expectSameBits(run, low, 'under 4 GiB');
   });
 
+  it('size queries past i32 saturate at i32.MAX_VALUE (more than memory holds) instead of wrapping', () => {
+    const k = sn.getEngine().k;
+    const MAX = 2 ** 31 - 1;
+    expect(k.pack_b_size(100, 17)).toBe(3 * 101 * 8);
+    // 512 panels of 2^20 + 1 rows: 4295004160 floats, which wrapped to 36864
+    expect(k.pack_b_size(2 ** 20, 2 ** 12)).toBe(MAX);
+    expect(k.winograd_pack_size(4, 3, 8000, 8000)).toBe(MAX);
+    expect(k.winograd_weight_work(4, 3, 8000, 8000)).toBe(MAX);
+    expect(k.winograd_forward_work(4, 3, 2 ** 20, 1024, 1024)).toBe(MAX);
+    expect(k.winograd_backward_weight_work(4, 3, 2 ** 20, 1024, 1024)).toBe(MAX);
+    expect(k.winograd_forward_work(2, 3, 16, 8, 8)).toBe(16 * 16 * 8 * 2 + 16 * 8 + 8 + 8 + 4 * 8 + 8);
+  });
+
   it('an allocation past 4 GiB is refused with the sizes, and the arena keeps working', () => {
     const mem = sn.getEngine().memory;
     const arena = sn.getArena();
