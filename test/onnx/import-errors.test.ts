@@ -202,6 +202,63 @@ describe('loadONNX errors', () => {
     );
   });
 
+  it('Flatten with an axis that merges the batch axis names the node, the attribute and the shape it would give', async () => {
+    const flatten = (axis: number): NodeSpec[] => [
+      { op: 'Flatten', name: 'flat', inputs: ['x'], outputs: ['out'], attrs: [{ name: 'axis', type: 2, i: axis }] },
+    ];
+    await expect(sn.loadONNX(modelBytes(flatten(2)))).rejects.toThrow(
+      /node 'flat' \(Flatten\): attribute axis 2 flattens \[N, 2, 4, 4\] to \[N\*2, 16\], which merges the batch axis/,
+    );
+    await expect(sn.loadONNX(modelBytes(flatten(0)))).rejects.toThrow(
+      /node 'flat' \(Flatten\): attribute axis 0 flattens \[N, 2, 4, 4\] to \[1, N\*32\]/,
+    );
+    await expect(sn.loadONNX(modelBytes(flatten(-1)))).rejects.toThrow(/attribute axis -1 flattens .* to \[N\*8, 4\]/);
+  });
+
+  it('an attribute value outside what the importer reads names the node, the attribute and the value', async () => {
+    const attr = (name: string, v: string | number) =>
+      typeof v === 'number' ? { name, type: 2, i: v } : { name, type: 3, s: new TextEncoder().encode(v) };
+    const pool = (attrs: Array<Record<string, unknown>>): NodeSpec[] => [
+      {
+        op: 'MaxPool',
+        name: 'pool',
+        inputs: ['x'],
+        outputs: ['out'],
+        attrs: [{ name: 'kernel_shape', type: 7, ints: [2, 2] }, ...attrs],
+      },
+    ];
+    await expect(sn.loadONNX(modelBytes(pool([attr('auto_pad', 'SAME')])))).rejects.toThrow(
+      /node 'pool' \(MaxPool\): attribute auto_pad must be one of 'NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID' \(auto_pad 'SAME'\)/,
+    );
+    await expect(sn.loadONNX(modelBytes(pool([attr('ceil_mode', 2)])))).rejects.toThrow(
+      /node 'pool' \(MaxPool\): attribute ceil_mode is 2; expected 0 or 1/,
+    );
+    const resize: NodeSpec[] = [
+      {
+        op: 'Resize',
+        name: 'up',
+        inputs: ['x', '', 's'],
+        outputs: ['out'],
+        attrs: [attr('mode', 'linear'), attr('coordinate_transformation_mode', 'half-pixel')],
+      },
+    ];
+    const inits = [{ name: 's', dims: [4], data_type: 1, float_data: [1, 1, 2, 2] }];
+    await expect(sn.loadONNX(modelBytes(resize, { inits }))).rejects.toThrow(
+      /node 'up' \(Resize\): attribute coordinate_transformation_mode must be one of .*\(coordinate_transformation_mode 'half-pixel'\)/,
+    );
+  });
+
+  it('op types that name Object members are unsupported operators, not prototype lookups', async () => {
+    const nodes: NodeSpec[] = [
+      { op: 'constructor', name: 'c', inputs: ['x'], outputs: ['a'] },
+      { op: '__proto__', name: 'p', inputs: ['a'], outputs: ['b'] },
+      { op: 'toString', name: 't', inputs: ['b'], outputs: ['out'] },
+    ];
+    await expect(sn.loadONNX(modelBytes(nodes))).rejects.toThrow(
+      /unsupported operators at opset 13: constructor \(node 'c'\); __proto__ \(node 'p'\); toString \(node 't'\)/,
+    );
+  });
+
   it('an operator used in a way the importer does not map names the node', async () => {
     const nodes: NodeSpec[] = [
       {

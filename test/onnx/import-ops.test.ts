@@ -237,6 +237,28 @@ describe('operator forms vs onnxruntime', () => {
     ]);
   });
 
+  it('Flatten with axis past size-1 axes keeps the batch axis: axis 2 of [N, 1, 7, 6], axis -1 of [N, 1, 1, 5]', async () => {
+    await agrees([{ op: 'Flatten', in: ['x'], attrs: [int('axis', 2)] }], { shape: [1, 7, 6] });
+    await agrees([{ op: 'Flatten', in: ['x'], attrs: [int('axis', -1)] }], { shape: [1, 1, 5] });
+    // On a channels-last value (a one-channel Conv output), then a Gemm.
+    await agrees(
+      [
+        { op: 'Conv', in: ['x', 'w'] },
+        { op: 'Flatten', in: ['t0'], attrs: [int('axis', 2)] },
+        { op: 'Gemm', in: ['t1', 'g'] },
+      ],
+      { inits: [fInit('w', [1, 3, 3, 3]), fInit('g', [20, 4])] },
+    );
+    // Folded over a constant: axis -1 of [7, 1, 6] is axis 2, giving [7, 6].
+    await agrees(
+      [
+        { op: 'Flatten', in: ['c'], attrs: [int('axis', -1)] },
+        { op: 'Add', in: ['x', 't0'] },
+      ],
+      { shape: [7, 6], inits: [fInit('c', [7, 1, 6])] },
+    );
+  });
+
   it('ConvTranspose with output_shape', async () => {
     await agrees(
       [{ op: 'ConvTranspose', in: ['x', 'w', 'b'], attrs: [ints('strides', [2, 2]), ints('output_shape', [13, 12])] }],

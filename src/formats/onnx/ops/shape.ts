@@ -28,10 +28,17 @@ function flattenSym(b: Builder, base: string, x: Sym): Sym {
   return b.sym(t, [BATCH, feat], 'native');
 }
 
+/** Flatten's axis in [0, r]; a negative one counts from the back (-1 is r - 1). */
+function flattenAxis(n: NodeContext, raw: number, r: number): number {
+  const a = raw < 0 ? raw + r : raw;
+  if (!Number.isInteger(a) || a < 0 || a > r) n.fail(`axis ${raw} is out of range for rank ${r}`);
+  return a;
+}
+
 export function Flatten(n: NodeContext): Sym {
   const x = n.sym(0);
   const raw = n.attrs.int('axis', 1);
-  const axis = normAxis(raw, x.shape.length + 1, n.what);
+  const axis = flattenAxis(n, raw, x.shape.length);
   // ONNX gives [prod(dims[:axis]), prod(dims[axis:])]: the batch axis stays alone only when the
   // axes between it and `axis` have size 1.
   const outer = axis === 0 ? 0 : sizeOf(x.shape.slice(1, axis));
@@ -47,7 +54,7 @@ export function Flatten(n: NodeContext): Sym {
 
 export function foldFlatten(n: NodeContext): Const {
   const x = n.need(0);
-  const a = normAxis(n.attrs.int('axis', 1), x.dims.length + 1, n.what);
+  const a = flattenAxis(n, n.attrs.int('axis', 1), x.dims.length);
   return { ...x, dims: [sizeOf(x.dims.slice(0, a)), sizeOf(x.dims.slice(a))] };
 }
 
