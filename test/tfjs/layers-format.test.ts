@@ -691,6 +691,31 @@ describe('errors', () => {
     expect(msg).not.toMatch(/"ok"/);
   });
 
+  it('a class_name or activation named after an Object member is an ordinary unsupported one', () => {
+    const topo = seqTopology([
+      entry('Dense', { name: 'd0', units: 2, batch_input_shape: [null, 4] }),
+      entry('constructor', { name: 'a' }),
+      entry('__proto__', { name: 'b' }),
+      entry('toString', { name: 'c' }),
+      entry('hasOwnProperty', { name: 'd' }),
+      entry('Dense', { name: 'e', units: 2, activation: 'constructor' }),
+      entry('Dense', { name: 'f', units: 2, activation: '__proto__' }),
+    ]);
+    let msg = '';
+    try {
+      sn.loadLayersModel({ modelTopology: topo, weightSpecs: [], weightData: new ArrayBuffer(0) });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/6 problems/);
+    expect(msg).toMatch(/constructor "a": unsupported layer class/);
+    expect(msg).toMatch(/__proto__ "b": unsupported layer class/);
+    expect(msg).toMatch(/toString "c": unsupported layer class/);
+    expect(msg).toMatch(/hasOwnProperty "d": unsupported layer class/);
+    expect(msg).toMatch(/Dense "e": activation "constructor" is not supported/);
+    expect(msg).toMatch(/Dense "f": activation "__proto__" is not supported/);
+  });
+
   it('malformed topologies fail with a clear error', () => {
     const bad = (modelTopology: unknown) => () =>
       sn.loadLayersModel({ modelTopology: modelTopology as never, weightSpecs: [], weightData: new ArrayBuffer(0) });
