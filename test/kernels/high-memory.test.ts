@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { makeRng, type Rng } from '../helpers/check.js';
+import { bars } from '../nn/fixtures.js';
 import { build, firstBitDiff, prod, rand, seedOf } from './harness.js';
 
 const GiB = 2 ** 30,
@@ -166,6 +167,48 @@ function moreOps({ make, keep, withGrads }: Ctx): void {
   keep('adjust contrast', sn.adjustContrast(make([4, 6, 7, 8], 0, 255), [0.5, 1.5, 2, 0.75]));
 }
 
+const problem = bars(24, 7);
+
+// A small CNN trained for two epochs (Winograd, batch normalization, pooling, Adam), then its
+// predictions: a whole batch, and a few rows twice (a recorded kernel trace, then its replay).
+// lo/hi span the arena's live blocks made meanwhile.
+async function modelRun(): Promise<Run> {
+  const arena = sn.getArena();
+  const sizes = (arena as unknown as { sizes: Map<number, number> }).sizes;
+  const before = new Set(sizes.keys());
+  const L = sn.layers;
+  const m = sn.sequential({
+    seed: 3,
+    layers: [
+      L.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [8, 8, 1] }),
+      L.conv2d({ filters: 8, kernelSize: 3, padding: 'same', algorithm: 'winograd' }),
+      L.batchNormalization(),
+      L.maxPooling2d({ poolSize: 2 }),
+      L.flatten(),
+      L.dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+  await m.fit(problem.x, problem.labels, { batchSize: 8, epochs: 2, verbose: 0, seed: 5 });
+  const results = new Map<string, Float32Array>();
+  const keep = (name: string, t: sn.Tensor) => {
+    results.set(name, Float32Array.from(t.dataSync()));
+    t.dispose();
+  };
+  m.getWeights().forEach((t, i) => keep(`model weight ${i}`, t));
+  keep('model predict', m.predict(problem.x));
+  const few = { data: problem.x.data.slice(0, 3 * 64), shape: [3, 8, 8, 1] };
+  keep('model predict 3 rows', m.predict(few));
+  keep('model predict 3 rows again', m.predict(few));
+  const made = [...sizes].filter(([p]) => !before.has(p));
+  m.dispose();
+  return {
+    results,
+    lo: Math.min(...made.map(([p]) => p)),
+    hi: Math.max(...made.map(([p, n]) => p + n)),
+  };
+}
+
 function expectSameBits(run: Run, ref: Run, where: string): void {
   expect([...run.results.keys()], where).toEqual([...ref.results.keys()]);
   for (const [name, r] of ref.results)
@@ -190,34 +233,35 @@ describe(`tensors high in wasm memory (${build})`, () => {
     for (const f of fillers.reverse()) sn.getArena().release(f);
   });
 
-  let low: Run;
-  it('low in memory: the reference bits', () => {
+  let low: Run, lowModel: Run;
+  it('low in memory: the reference bits', async () => {
     low = workload();
     expect(low.hi).toBeLessThan(GiB);
     expect(low.results.size).toBeGreaterThan(60);
+    lowModel = await modelRun();
+    expect(lowModel.hi).toBeLessThan(GiB);
   });
 
-  it('across the 2 GiB line: same bits', () => {
-    topTo(2 * GiB - 8192);
+  // The ops, then the model, placed from `at` up.
+  const placedAt = async (at: number, where: string) => {
+    topTo(at);
     const run = workload();
-    expect(run.lo, 'a tensor starts below 2 GiB').toBeLessThan(2 * GiB);
-    expect(run.hi, 'and one ends above it').toBeGreaterThan(2 * GiB);
-    expectSameBits(run, low, 'across 2 GiB');
+    expect(run.lo, 'ops: nothing placed lower').toBeGreaterThanOrEqual(at);
+    expectSameBits(run, low, where);
+    const model = await modelRun();
+    expect(model.lo, 'model: nothing placed lower').toBeGreaterThanOrEqual(at);
+    expectSameBits(model, lowModel, `model ${where}`);
+    return [run, model];
+  };
+
+  it('across the 2 GiB line: same bits', async () => {
+    const [run, model] = await placedAt(2 * GiB - 8192, 'across 2 GiB');
+    for (const r of [run!, model!]) expect(r.hi, 'a block ends above 2 GiB').toBeGreaterThan(2 * GiB);
   });
 
-  it('above 2 GiB: same bits', () => {
-    topTo(2 * GiB + MiB);
-    const run = workload();
-    expect(run.lo).toBeGreaterThanOrEqual(2 * GiB + MiB);
-    expectSameBits(run, low, 'above 2 GiB');
-  });
+  it('above 2 GiB: same bits', () => placedAt(2 * GiB + MiB, 'above 2 GiB'));
 
-  it('just under 4 GiB: same bits', () => {
-    topTo(4 * GiB - 64 * MiB);
-    const run = workload();
-    expect(run.lo).toBeGreaterThanOrEqual(4 * GiB - 64 * MiB);
-    expectSameBits(run, low, 'under 4 GiB');
-  });
+  it('just under 4 GiB: same bits', () => placedAt(4 * GiB - 64 * MiB, 'under 4 GiB'));
 
   it('size queries past i32 saturate at i32.MAX_VALUE (more than memory holds) instead of wrapping', () => {
     const k = sn.getEngine().k;
