@@ -1,7 +1,7 @@
 // The augmentation kernels (per-image affine resampling and contrast of NHWC images) raw and through
 // the ops, against test/ref/augment.ts: every fill mode and interpolation, channel counts on and off
 // the SIMD width, raw kernels with guard words, bits at 1, 2 and 4 threads, bits against the other
-// build, bad arguments.
+// build (argument errors: test/ops/errors.test.ts).
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { makeRng, type Rng } from '../helpers/check.js';
@@ -10,7 +10,6 @@ import {
   build,
   close,
   EXACT,
-  expectError,
   firstBitDiff,
   geomPtr,
   otherRuns,
@@ -200,24 +199,6 @@ describe('augment', () => {
     expect(firstBitDiff(yc.dataSync() as Float32Array, otherRead(o, oc, x.length)), 'contrast').toBe('identical');
     yc.dispose();
     xt.dispose();
-  });
-
-  it('bad arguments: rank, matrix count, non-finite matrix, unknown modes, factors, range, a tracked input', () => {
-    const x = sn.tensor(new Float32Array(2 * 3 * 4 * 1), [2, 3, 4, 1]);
-    const flat = sn.tensor(new Float32Array(6), [2, 3]);
-    const id = [1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0];
-    expectError(() => sn.affineTransform(flat, id), /rank 4, got shape \[2,3\]/);
-    expectError(() => sn.affineTransform(x, id.slice(6)), /6 numbers per image \(12 for 2 images\), got 6/);
-    expectError(() => sn.affineTransform(x, [...id.slice(0, 8), NaN, 0, 1, 0]), /matrix of image 1 has NaN at 2/);
-    expectError(() => sn.affineTransform(x, id, { fillMode: 'mirror' as never }), /fillMode must be one of .*"mirror"/);
-    expectError(() => sn.affineTransform(x, id, { interpolation: 'bicubic' as never }), /interpolation .*"bicubic"/);
-    expectError(() => sn.affineTransform(x, id, { fillValue: Infinity }), /fillValue must be a finite number/);
-    expectError(() => sn.adjustContrast(x, [1]), /one number per image \(2\), got 1/);
-    expectError(() => sn.adjustContrast(x, [1, Infinity]), /factor of image 1 is Infinity/);
-    expectError(() => sn.adjustContrast(x, [1, 1], [1, 0]), /valueRange must be \[lo, hi\] with finite lo < hi/);
-    expect(() => sn.grads((t) => sn.sum(sn.affineTransform(t!, id)))([x])).toThrow(/has no gradient/);
-    x.dispose();
-    flat.dispose();
   });
 
   if (build === 'threads') {

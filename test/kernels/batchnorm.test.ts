@@ -141,34 +141,6 @@ describe('batchNorm vs ref (forward, moving statistics, dx, dgamma, dbeta)', () 
     for (const t of [mm, mv, x, y, img, yi]) t.dispose();
   });
 
-  it('batchNorm bad input x=[3,4]: clear errors, nothing leaked', () => {
-    const C = 4;
-    const x = sn.tensor(rand(makeRng(6), 3 * C), [3, C]);
-    const mm = sn.zeros([C]),
-      mv = sn.tensor([1, 1, 1, 1], [C]),
-      g5 = sn.zeros([5]);
-    expectError(
-      () => sn.batchNorm(x, { movingMean: mm, movingVariance: mv, gamma: g5 }),
-      /gamma has 5 values but the input has 4 channels/,
-    );
-    expectError(() => sn.batchNorm(x, {}), /inference \(training: false\) needs movingMean and movingVariance/);
-    expectError(() => sn.batchNorm(x, { movingMean: mm }), /give both movingMean and movingVariance/);
-    expectError(
-      () => sn.batchNorm(x, { movingMean: mm, movingVariance: mv, epsilon: 0 }),
-      /epsilon must be a positive number/,
-    );
-    expectError(
-      () => sn.batchNorm(x, { movingMean: mm, movingVariance: mv, momentum: 2 }),
-      /momentum must be a number in \[0, 1\]/,
-    );
-    const bad = sn.tensor([1, NaN, 0, 0, 1, 2, 3, 4], [2, C]);
-    expectError(
-      () => sn.batchNorm(bad, { movingMean: mm, movingVariance: mv }),
-      /input x contains NaN at flat index 1/,
-    );
-    for (const t of [x, mm, mv, g5, bad]) t.dispose();
-  });
-
   it('batchnorm raw R=9 C=7: guard words intact, inputs unchanged, backward ACCUMULATES', () => {
     const k = sn.getEngine().k;
     const [R, C] = [9, 7];

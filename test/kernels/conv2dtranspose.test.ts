@@ -1,7 +1,7 @@
 // The conv2dTranspose op: forward and input/kernel/bias gradients against the float64 scatter
 // reference of test/ref/conv2dtranspose.ts, over strides, paddings, output paddings, dilations and
 // channel counts around the SIMD width.
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { makeRng } from '../helpers/check.js';
 import { conv2dTransposeBackward, conv2dTransposeForward, type TrDims, trOut } from '../ref/conv2dtranspose.js';
@@ -60,15 +60,4 @@ describe('conv2dTranspose vs ref (forward, dx, dw, db)', () => {
       });
     }
   }
-
-  it('rejects an output padding not smaller than the stride and a kernel for other channels', () => {
-    const x = sn.zeros([1, 4, 4, 3]);
-    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 3]), { strides: 2, outputPadding: 2 })).toThrow(
-      /outputPadding along height must be an integer in \[0, stride 2\), got 2/,
-    );
-    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 5]))).toThrow(
-      /input has 3 channels but the kernel expects 5/,
-    );
-    x.dispose();
-  });
 });

@@ -1,6 +1,6 @@
 // The resize kernels (nearest and half-pixel bilinear upsampling of NHWC images) raw and through the
 // op, against test/ref/resize.ts: forward and dx, raw kernels with guard words and accumulation, bits
-// at 1, 2 and 4 threads, bad arguments.
+// at 1, 2 and 4 threads (argument errors: test/ops/errors.test.ts).
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { makeRng } from '../helpers/check.js';
@@ -131,19 +131,6 @@ describe('resize', () => {
       for (let i = 0; i < wantDx.length; i++) expect(Math.abs(dx![i]! - wantDx[i]!)).toBeLessThanOrEqual(bt);
     }
     sn.getArena().release(g);
-  });
-
-  it('bad arguments: wrong rank, non-integer or zero size, unknown interpolation', () => {
-    const x = sn.tensor(new Float32Array(2 * 3 * 4 * 1), [2, 3, 4, 1]);
-    const flat = sn.tensor(new Float32Array(6), [2, 3]);
-    expect(() => sn.upSampling2d(flat, 2)).toThrow(/rank 4, got shape \[2,3\]/);
-    expect(() => sn.upSampling2d(x, 0)).toThrow(/size must be a positive integer, got 0/);
-    expect(() => sn.upSampling2d(x, [2, 1.5])).toThrow(/size must be a positive integer, got 1.5/);
-    expect(() => sn.upSampling2d(x, 2, 'bicubic' as never)).toThrow(
-      /interpolation must be 'nearest' or 'bilinear', got "bicubic"/,
-    );
-    x.dispose();
-    flat.dispose();
   });
 
   if (build === 'threads') {

@@ -40,6 +40,20 @@ describe('RMSprop through the model API', () => {
     expect(loss).toBeLessThan(loss0 / 3);
     expect(acc).toBeGreaterThan(0.95);
   });
+
+  it('RMSprop config errors', () => {
+    expect(() => new sn.RMSprop({ rho: 1.5 })).toThrow(/RMSprop: rho must be a number in \[0, 1\]/);
+    expect(() => new sn.RMSprop({ epsilon: 0 })).toThrow(/RMSprop: epsilon/);
+    expect(() => new sn.RMSprop({ learningRate: -1 })).toThrow(/RMSprop: learningRate/);
+    expect(() => new sn.RMSprop({ centered: 'yes' as never })).toThrow(/centered must be a boolean/);
+    expect(new sn.RMSprop().getConfig()).toEqual({
+      learningRate: 0.001,
+      rho: 0.9,
+      momentum: 0,
+      epsilon: 1e-7,
+      centered: false,
+    });
+  });
 });
 
 describe('learning-rate schedules', () => {

@@ -1,8 +1,10 @@
 // Bad input to the ops (shapes, ranks, strides, padding, non-finite values, disposed tensors,
-// broadcasting): a thrown Error that names what was wrong, never a wasm trap, and no arena leak.
+// broadcasting), then each op family's own arguments: a thrown Error that names what was wrong, never a
+// wasm trap, and no arena leak. Argument checks run before any kernel, so once, not once per build.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { expectError, prod } from '../kernels/harness.js';
+import { makeRng } from '../helpers/check.js';
+import { expectError, prod, rand } from '../kernels/harness.js';
 
 beforeAll(async () => {
   await sn.ready();
@@ -313,5 +315,200 @@ describe('bad input -> a clear Error, never a wasm trap', () => {
     );
     withT([[2, 3]], (x) => sn.grads((t) => sn.relu(t!))([x!]), /f must return a scalar, got shape \[2,3\]/);
     withT([[0]], (x) => sn.mean(x!), /mean: the input is empty/);
+  });
+});
+
+describe('reluGeneral and softmax: bad arguments', () => {
+  it('bad arguments: negative maxValue / negativeSlope / threshold, softmax axis out of range', () => {
+    const x = sn.tensor([1, 2, 3, 4], [2, 2]);
+    expect(() => sn.reluGeneral(x, { maxValue: -1 })).toThrow(/maxValue must be a non-negative number, got -1/);
+    expect(() => sn.reluGeneral(x, { negativeSlope: -0.1 })).toThrow(
+      /negativeSlope must be a non-negative number, got -0.1/,
+    );
+    expect(() => sn.reluGeneral(x, { threshold: Number.NaN })).toThrow(/threshold must be a non-negative number/);
+    expect(() => sn.softmax(x, 2)).toThrow(/axis 2 is out of range for shape \[2,2\]/);
+    expect(() => sn.softmax(x, -3)).toThrow(/axis -3 is out of range/);
+    x.dispose();
+  });
+});
+
+describe('affineTransform and adjustContrast: bad arguments', () => {
+  it('bad arguments: rank, matrix count, non-finite matrix, unknown modes, factors, range, a tracked input', () => {
+    const x = sn.tensor(new Float32Array(2 * 3 * 4 * 1), [2, 3, 4, 1]);
+    const flat = sn.tensor(new Float32Array(6), [2, 3]);
+    const id = [1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0];
+    expectError(() => sn.affineTransform(flat, id), /rank 4, got shape \[2,3\]/);
+    expectError(() => sn.affineTransform(x, id.slice(6)), /6 numbers per image \(12 for 2 images\), got 6/);
+    expectError(() => sn.affineTransform(x, [...id.slice(0, 8), NaN, 0, 1, 0]), /matrix of image 1 has NaN at 2/);
+    expectError(() => sn.affineTransform(x, id, { fillMode: 'mirror' as never }), /fillMode must be one of .*"mirror"/);
+    expectError(() => sn.affineTransform(x, id, { interpolation: 'bicubic' as never }), /interpolation .*"bicubic"/);
+    expectError(() => sn.affineTransform(x, id, { fillValue: Infinity }), /fillValue must be a finite number/);
+    expectError(() => sn.adjustContrast(x, [1]), /one number per image \(2\), got 1/);
+    expectError(() => sn.adjustContrast(x, [1, Infinity]), /factor of image 1 is Infinity/);
+    expectError(() => sn.adjustContrast(x, [1, 1], [1, 0]), /valueRange must be \[lo, hi\] with finite lo < hi/);
+    expect(() => sn.grads((t) => sn.sum(sn.affineTransform(t!, id)))([x])).toThrow(/has no gradient/);
+    x.dispose();
+    flat.dispose();
+  });
+});
+
+describe('batchNorm: bad arguments', () => {
+  it('batchNorm bad input x=[3,4]: clear errors, nothing leaked', () => {
+    const C = 4;
+    const x = sn.tensor(rand(makeRng(6), 3 * C), [3, C]);
+    const mm = sn.zeros([C]),
+      mv = sn.tensor([1, 1, 1, 1], [C]),
+      g5 = sn.zeros([5]);
+    expectError(
+      () => sn.batchNorm(x, { movingMean: mm, movingVariance: mv, gamma: g5 }),
+      /gamma has 5 values but the input has 4 channels/,
+    );
+    expectError(() => sn.batchNorm(x, {}), /inference \(training: false\) needs movingMean and movingVariance/);
+    expectError(() => sn.batchNorm(x, { movingMean: mm }), /give both movingMean and movingVariance/);
+    expectError(
+      () => sn.batchNorm(x, { movingMean: mm, movingVariance: mv, epsilon: 0 }),
+      /epsilon must be a positive number/,
+    );
+    expectError(
+      () => sn.batchNorm(x, { movingMean: mm, movingVariance: mv, momentum: 2 }),
+      /momentum must be a number in \[0, 1\]/,
+    );
+    const bad = sn.tensor([1, NaN, 0, 0, 1, 2, 3, 4], [2, C]);
+    expectError(
+      () => sn.batchNorm(bad, { movingMean: mm, movingVariance: mv }),
+      /input x contains NaN at flat index 1/,
+    );
+    for (const t of [x, mm, mv, g5, bad]) t.dispose();
+  });
+});
+
+describe('conv2d groups and dilation: bad arguments', () => {
+  it('rejects groups that do not divide the channels, naming the shapes', () => {
+    const x = sn.zeros([1, 5, 5, 6]);
+    expect(() => sn.conv2d(x, sn.zeros([3, 3, 2, 4]), { groups: 4 })).toThrow(
+      /groups = 4 must divide both the input channels \(6\) and the filters \(4\)/,
+    );
+    expect(() => sn.conv2d(x, sn.zeros([3, 3, 2, 4]), { groups: 2 })).toThrow(/expects 4 \(2 per group x 2 groups/);
+    expect(() => sn.conv2d(x, sn.zeros([3, 3, 6, 4]), { dilationRate: 0 })).toThrow(
+      /dilationRate must be a positive integer/,
+    );
+    expect(() => sn.conv2d(x, sn.zeros([3, 3, 6, 4]), { dilationRate: 3 })).toThrow(/does not fit a 5x5 input/);
+    x.dispose();
+  });
+});
+
+describe('conv2d algorithm: bad arguments', () => {
+  it('bad algorithm, tile or shape give clear errors', () => {
+    const x = sn.zeros([1, 8, 8, 2]),
+      w5 = sn.zeros([7, 7, 2, 3]),
+      w3 = sn.zeros([3, 3, 2, 3]);
+    expect(() => sn.conv2d(x, w5, { algorithm: 'winograd' })).toThrow(
+      /conv2d: algorithm 'winograd' needs a 3x3 or 5x5 kernel at stride 1, got kernel 7x7/,
+    );
+    expect(() => sn.conv2d(x, w3, { algorithm: 'winograd', strides: 2 })).toThrow(/strides 2x2/);
+    expect(() => sn.conv2d(x, w3, { algorithm: 'fast' as never })).toThrow(
+      /algorithm must be one of 'auto', 'direct', 'winograd', got "fast"/,
+    );
+    expect(() => sn.conv2d(x, w3, { algorithm: 'winograd', winogradTile: 3 as never })).toThrow(
+      /winogradTile must be 2 or 4, got 3/,
+    );
+    expect(() => sn.setConvAlgorithm('slow' as never)).toThrow(/setConvAlgorithm: algorithm must be one of/);
+    expect(sn.getConvAlgorithm().algorithm).toBe('direct');
+    for (const t of [x, w3, w5]) t.dispose();
+  });
+});
+
+describe('conv2dTranspose: bad arguments', () => {
+  it('rejects an output padding not smaller than the stride and a kernel for other channels', () => {
+    const x = sn.zeros([1, 4, 4, 3]);
+    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 3]), { strides: 2, outputPadding: 2 })).toThrow(
+      /outputPadding along height must be an integer in \[0, stride 2\), got 2/,
+    );
+    expect(() => sn.conv2dTranspose(x, sn.zeros([3, 3, 2, 5]))).toThrow(
+      /input has 3 channels but the kernel expects 5/,
+    );
+    x.dispose();
+  });
+});
+
+describe('depthwiseConv2d: bad arguments', () => {
+  it('rejects a filter for the wrong channel count and a bias of the wrong size', () => {
+    const x = sn.zeros([1, 5, 5, 6]);
+    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 4, 1]))).toThrow(
+      /input has 6 channels but the depthwise filter expects 4/,
+    );
+    expect(() => sn.depthwiseConv2d(x, sn.zeros([3, 3, 6, 2]), { bias: sn.zeros([6]) })).toThrow(
+      /bias has 6 values but there are 12 output channels/,
+    );
+    x.dispose();
+  });
+});
+
+describe('losses: bad arguments', () => {
+  it('mismatched shapes are an error naming both', () => {
+    sn.tidy(() => {
+      expect(() => sn.meanSquaredError(sn.zeros([2, 3]), sn.zeros([3, 2]))).toThrow(
+        'meanSquaredError: labels shape [2,3] differs from predictions shape [3,2]',
+      );
+    });
+  });
+});
+
+describe('broadcastBinary: bad arguments', () => {
+  it('shapes that do not broadcast are an error naming both', () => {
+    sn.tidy(() => {
+      expect(() => sn.broadcastBinary('add', sn.zeros([2, 3, 4]), sn.zeros([2, 3, 5]))).toThrow(
+        'add: shapes [2,3,4] and [2,3,5] do not broadcast',
+      );
+    });
+  });
+});
+
+describe('zeroPadding2d and cropping2d: bad arguments', () => {
+  it('bad arguments: wrong rank, negative or malformed sizes, a crop that leaves nothing', () => {
+    const x = sn.tensor(new Float32Array(2 * 3 * 4 * 1), [2, 3, 4, 1]);
+    const flat = sn.tensor(new Float32Array(6), [2, 3]);
+    expect(() => sn.zeroPadding2d(flat, 1)).toThrow(/rank 4, got shape \[2,3\]/);
+    expect(() => sn.zeroPadding2d(x, -1)).toThrow(/padding must be a non-negative integer.*got -1/);
+    expect(() => sn.zeroPadding2d(x, [1, 2, 3] as never)).toThrow(/padding must be/);
+    expect(() =>
+      sn.cropping2d(x, [
+        [1, 2],
+        [0, 0],
+      ]),
+    ).toThrow(/leaves nothing of a 3x4 input \(shape \[2,3,4,1\]\)/);
+    expect(() => sn.cropping2d(x, [0, 2])).toThrow(/leaves nothing/);
+    x.dispose();
+    flat.dispose();
+  });
+});
+
+describe('permute: bad arguments', () => {
+  it('bad arguments: not a permutation, wrong length, rank above 8', () => {
+    const x = sn.tensor(new Float32Array(24), [2, 3, 4]);
+    expect(() => sn.permute(x, [0, 1, 1])).toThrow(/dims \[0,1,1\] must be a permutation of 0..2/);
+    expect(() => sn.permute(x, [0, 1])).toThrow(
+      /must be a permutation of 0..2 \(one entry per axis of a rank-3 input\)/,
+    );
+    expect(() => sn.permute(x, [0, 1, 3])).toThrow(/permutation/);
+    const big = sn.tensor(new Float32Array(1), [1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(() => sn.permute(big, [0, 1, 2, 3, 4, 5, 6, 7, 8])).toThrow(/rank must be 1..8/);
+    x.dispose();
+    big.dispose();
+  });
+});
+
+describe('upSampling2d: bad arguments', () => {
+  it('bad arguments: wrong rank, non-integer or zero size, unknown interpolation', () => {
+    const x = sn.tensor(new Float32Array(2 * 3 * 4 * 1), [2, 3, 4, 1]);
+    const flat = sn.tensor(new Float32Array(6), [2, 3]);
+    expect(() => sn.upSampling2d(flat, 2)).toThrow(/rank 4, got shape \[2,3\]/);
+    expect(() => sn.upSampling2d(x, 0)).toThrow(/size must be a positive integer, got 0/);
+    expect(() => sn.upSampling2d(x, [2, 1.5])).toThrow(/size must be a positive integer, got 1.5/);
+    expect(() => sn.upSampling2d(x, 2, 'bicubic' as never)).toThrow(
+      /interpolation must be 'nearest' or 'bilinear', got "bicubic"/,
+    );
+    x.dispose();
+    flat.dispose();
   });
 });
