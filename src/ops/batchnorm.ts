@@ -37,12 +37,21 @@ function channelVector(t: Tensor | null | undefined, C: number, what: string, na
   return t;
 }
 
-/**
- * Batch normalization over the last axis, as Keras BatchNormalization: in training
- * (x - mean) / sqrt(var + eps) * gamma + beta with the batch mean and biased variance over every
- * axis but the last, and the moving statistics updated in place; in inference the moving ones.
- */
-export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
+interface Checked {
+  what: string;
+  C: number;
+  R: number;
+  training: boolean;
+  momentum: number;
+  eps: number;
+  gamma: Tensor | null;
+  beta: Tensor | null;
+  movingMean: Tensor | null;
+  movingVariance: Tensor | null;
+}
+
+// Every argument of batchNorm checked, with its defaults.
+function checkArgs(x: Tensor, opts: BatchNormOptions): Checked {
   const what = opts.name ?? 'batchNorm';
   expectTensor(x, null, what, 'input x');
   if (x.rank < 2) throw new Error(`${what}: input must have a batch axis and a channel axis, got shape [${x.shape}]`);
@@ -81,33 +90,56 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
       if (t) expectFinite(t, what, n);
     }
   }
+  return { what, C, R, training, momentum, eps, gamma, beta, movingMean, movingVariance };
+}
+
+const rowBytes = (r0: number, C: number) => r0 * C * 4;
+
+// The batch mean into a new tensor and invstd from the batch variance; updates the moving statistics.
+function batchStatistics(x: Tensor, a: Checked, shards: [number, number][], invstd: Tensor): Tensor {
+  const { C, R } = a;
+  const S = shards.length;
+  const kx = k();
+  const mean = new Tensor([C]);
+  const variance = new Tensor([C]);
+  // Two passes (mean, then squared deviations from it): no cancellation as in E[x^2] - E[x]^2.
+  withScratch([S * C * 2], (psum) => {
+    runTasks(
+      shards.map(([r0, rc], s): Task => ['batchnorm_stats_sum', psum + s * C * 8, x.ptr + rowBytes(r0, C), rc, C]),
+    );
+    kx.batchnorm_stats_reduce(mean.ptr, psum, S, C, R);
+    runTasks(
+      shards.map(
+        ([r0, rc], s): Task => ['batchnorm_stats_sqdev', psum + s * C * 8, x.ptr + rowBytes(r0, C), mean.ptr, rc, C],
+      ),
+    );
+    kx.batchnorm_stats_reduce(variance.ptr, psum, S, C, R);
+  });
+  kx.batchnorm_invstd(invstd.ptr, variance.ptr, C, a.eps);
+  if (a.movingMean && a.movingVariance)
+    kx.batchnorm_update_moving(a.movingMean.ptr, a.movingVariance.ptr, mean.ptr, variance.ptr, C, a.momentum);
+  variance.dispose();
+  return mean;
+}
+
+/**
+ * Batch normalization over the last axis, as Keras BatchNormalization: in training
+ * (x - mean) / sqrt(var + eps) * gamma + beta with the batch mean and biased variance over every
+ * axis but the last, and the moving statistics updated in place; in inference the moving ones.
+ */
+export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
+  const a = checkArgs(x, opts);
+  const { C, R, training, gamma, beta } = a;
   const kx = k();
   const shards = shardRanges(R);
   const S = shards.length;
-  const row = (r0: number) => r0 * C * 4;
+  const row = (r0: number) => rowBytes(r0, C);
   const invstd = new Tensor([C]);
   let mean: Tensor;
-  if (training) {
-    mean = new Tensor([C]);
-    const variance = new Tensor([C]);
-    // Two passes (mean, then squared deviations from it): no cancellation as in E[x^2] - E[x]^2.
-    withScratch([S * C * 2], (psum) => {
-      runTasks(shards.map(([r0, rc], s): Task => ['batchnorm_stats_sum', psum + s * C * 8, x.ptr + row(r0), rc, C]));
-      kx.batchnorm_stats_reduce(mean.ptr, psum, S, C, R);
-      runTasks(
-        shards.map(
-          ([r0, rc], s): Task => ['batchnorm_stats_sqdev', psum + s * C * 8, x.ptr + row(r0), mean.ptr, rc, C],
-        ),
-      );
-      kx.batchnorm_stats_reduce(variance.ptr, psum, S, C, R);
-    });
-    kx.batchnorm_invstd(invstd.ptr, variance.ptr, C, eps);
-    if (movingMean && movingVariance)
-      kx.batchnorm_update_moving(movingMean.ptr, movingVariance.ptr, mean.ptr, variance.ptr, C, momentum);
-    variance.dispose();
-  } else {
-    mean = movingMean!;
-    kx.batchnorm_invstd(invstd.ptr, movingVariance!.ptr, C, eps);
+  if (training) mean = batchStatistics(x, a, shards, invstd);
+  else {
+    mean = a.movingMean!;
+    kx.batchnorm_invstd(invstd.ptr, a.movingVariance!.ptr, C, a.eps);
   }
   const out = new Tensor(x.shape);
   const g = gamma ? gamma.ptr : 0,

@@ -79,59 +79,75 @@ export function dense(x: Tensor, weight: Tensor, opts: DenseOptions = {}): Tenso
     const gx = grad(x),
       gw = grad(weight),
       gb = bias ? grad(bias) : 0;
-    if (gx) {
-      const packN = kx.pack_b_size(OUT, IN);
-      withScratch(
-        shards.map(() => packN),
-        (...wpack) => {
-          runTasks(
-            shards.map(
-              ([r0, rc], i): Task => [
-                'dense_backward_input',
-                gx + r0 * IN * 4,
-                d.ptr + r0 * OUT * 4,
-                weight.ptr,
-                wpack[i],
-                rc,
-                IN,
-                OUT,
-              ],
-            ),
-          );
-        },
-      );
-    }
-    if (gw) {
-      // Per-shard dW/db, then added in shard order: the same bits for any thread count.
-      const wSize = IN * OUT;
-      withScratch(
-        shards.flatMap(([, rc]) => [wSize, OUT, kx.pack_b_size(rc, OUT)]),
-        (...s) => {
-          runTasks(
-            shards.map(
-              ([r0, rc], i): Task => [
-                'dense_backward_weight',
-                s[3 * i],
-                gb ? s[3 * i + 1] : 0,
-                d.ptr + r0 * OUT * 4,
-                x.ptr + r0 * IN * 4,
-                s[3 * i + 2],
-                rc,
-                IN,
-                OUT,
-              ],
-            ),
-          );
-          shards.forEach((_, i) => {
-            kx.add_into(gw, s[3 * i], wSize);
-            if (gb) kx.add_into(gb, s[3 * i + 1], OUT);
-          });
-        },
-      );
-    } else if (gb) kx.bias_backward(gb, d.ptr, N, OUT);
+    denseBackward(d, x, weight, gx, gw, gb, shards);
     masked?.dispose();
   });
   return out;
+}
+
+// The gradients of dense into gx, gw, gb (0: not needed), from d = dy (relu-masked where fused).
+function denseBackward(
+  d: Tensor,
+  x: Tensor,
+  weight: Tensor,
+  gx: number,
+  gw: number,
+  gb: number,
+  shards: Array<[number, number]>,
+): void {
+  const kx = k();
+  const [N, IN] = x.shape;
+  const OUT = weight.shape[1];
+  if (gx) {
+    const packN = kx.pack_b_size(OUT, IN);
+    withScratch(
+      shards.map(() => packN),
+      (...wpack) => {
+        runTasks(
+          shards.map(
+            ([r0, rc], i): Task => [
+              'dense_backward_input',
+              gx + r0 * IN * 4,
+              d.ptr + r0 * OUT * 4,
+              weight.ptr,
+              wpack[i],
+              rc,
+              IN,
+              OUT,
+            ],
+          ),
+        );
+      },
+    );
+  }
+  if (gw) {
+    // Per-shard dW/db, then added in shard order: the same bits for any thread count.
+    const wSize = IN * OUT;
+    withScratch(
+      shards.flatMap(([, rc]) => [wSize, OUT, kx.pack_b_size(rc, OUT)]),
+      (...s) => {
+        runTasks(
+          shards.map(
+            ([r0, rc], i): Task => [
+              'dense_backward_weight',
+              s[3 * i],
+              gb ? s[3 * i + 1] : 0,
+              d.ptr + r0 * OUT * 4,
+              x.ptr + r0 * IN * 4,
+              s[3 * i + 2],
+              rc,
+              IN,
+              OUT,
+            ],
+          ),
+        );
+        shards.forEach((_, i) => {
+          kx.add_into(gw, s[3 * i], wSize);
+          if (gb) kx.add_into(gb, s[3 * i + 1], OUT);
+        });
+      },
+    );
+  } else if (gb) kx.bias_backward(gb, d.ptr, N, OUT);
 }
 
 /** Matrix product a (M, K) · b (K, N), as tf.matMul. */
