@@ -119,7 +119,7 @@ export type {
 export type { DepthwiseConv2DConfig, SeparableConv2DConfig, Conv2DTransposeConfig } from './nn/convolutional.js';
 export { Model, Sequential, model } from './nn/model.js';
 export type { CompileArgs, FitArgs, History, Callbacks, Logs, ModelArgs } from './nn/model.js';
-export { Callback, EarlyStopping, ReduceLROnPlateau, TerminateOnNaN } from './nn/callbacks.js';
+export { BaseCallback, Callback, EarlyStopping, ReduceLROnPlateau, TerminateOnNaN } from './nn/callbacks.js';
 export type {
   FitParams,
   MonitorMode,
@@ -132,6 +132,15 @@ export type { LayerNode } from './nn/layer.js';
 export type { Data, LossName } from './nn/data.js';
 export { loadModel, saveModel, FORMAT_VERSION, modelToJSON, modelFromJSON } from './formats/simdnet/serialize.js';
 export type { ModelJSON } from './formats/simdnet/serialize.js';
+export type {
+  IOHandler,
+  ModelArtifacts,
+  NamedArray,
+  LayerEntry,
+  GraphConfig,
+  NodeRef,
+  CompileConfig,
+} from './io/artifacts.js';
 export type { ToONNXOptions } from './formats/onnx/export.js';
 export {
   loadLayersModel,
@@ -162,6 +171,7 @@ import type { LoadONNXOptions } from './formats/onnx/import.js';
  * and its protobuf library are loaded only when asked for.
  */
 export async function toONNX(model: M, opts?: ToONNXOptions): Promise<Uint8Array> {
+  if (model?.isDisposed) throw new Error(`toONNX: the model ${model.name} was disposed; create or load a new model`);
   const { toONNX: exportONNX } = await import('./formats/onnx/export.js');
   return exportONNX(model, opts);
 }

@@ -1,6 +1,6 @@
 // The full browser bundle (dist/simdnet.full.js, `simdnet/full`): everything in simdnet that runs in
 // a browser — training included — plus the IDX/MNIST decoder. Used by the training page's worker.
-// Only the ONNX exporter is left out (it needs protobufjs): `model.toONNX()` rejects here.
+// Only the ONNX exporter is left out (it needs protobufjs): `sn.toONNX(model)` rejects here.
 export * from '../src/index.js';
 // The training page builds the CLI's preset models (the seed article's CNN).
 export { seedModel, presetModel, presetTraining, PRESETS } from '../src/cli/presets.js';

@@ -91,7 +91,7 @@ export async function mnv2Reference(sn) {
       return { shape: a.shape, data: a.data };
     }),
   }));
-  return { model, layers, params: arrays.reduce((a, w) => a + w.data.length, 0), onnx: await model.toONNX() };
+  return { model, layers, params: arrays.reduce((a, w) => a + w.data.length, 0), onnx: await sn.toONNX(model) };
 }
 
 /** simdnet's softmax outputs of the first n images, as one whole predict call. */

@@ -142,7 +142,7 @@ export class SimdnetRunner {
     const ws = model.getWeights();
     const weights = ws.map((w) => ({ shape: [...w.shape], data: Float32Array.from(w.view()) }));
     for (const w of ws) w.dispose();
-    const onnx = await model.toONNX();
+    const onnx = await sn.toONNX(model);
     const probs8 = Float32Array.from(this.predict(model, data.xTest, 8));
     this.reference = { model, weights, onnx, probs8 };
     log(

@@ -1,4 +1,4 @@
-// ONNX Runtime peer on simdnet's own export (`await model.toONNX()`, NHWC input `input`, softmax
+// ONNX Runtime peer on simdnet's own export (`await sn.toONNX(model)`, NHWC input `input`, softmax
 // output `output`): variant 'web' = onnxruntime-web (wasm SIMD build; in Node its default is
 // 1 thread), 'node' = onnxruntime-node (native CPU provider). Inference only.
 import { timeCalls, warmUp } from './timing.mjs';

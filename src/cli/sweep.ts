@@ -22,7 +22,7 @@ import {
   runFlagOptions,
   runSettings,
 } from './args.js';
-import { RUN_HELP } from './main.js';
+import { RUN_HELP } from './help.js';
 import { buildModel, trainModel } from './run.js';
 
 const SWEEP_HELP = `simdnet sweep — train every combination (or --trials N random ones) of settings

@@ -5,7 +5,8 @@
 // needs nothing graph-specific. One training step:
 //   tidy { zero grads · forward on the tape (final softmax fused into the loss) · backward · optimizer }
 // so every tensor of a step is released at its end and the arena high-water mark stays flat.
-// File formats live outside (serialize.ts, onnx/export.ts import this module, never the reverse).
+// File formats live outside (src/formats/ imports this module, never the reverse): save() builds the
+// model's artifacts and hands them to an IOHandler, or encodes them with the .simdnet codec (src/io/).
 import { Tensor, tensor, tidy } from '../tensor.js';
 import { Tape, noGrad, withTape } from '../autograd.js';
 import { softmaxCrossEntropy } from '../ops/act.js';
@@ -20,7 +21,7 @@ import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
 import type { LearningRateSchedule } from '../optim/schedules.js';
 import { Progress } from './progress.js';
-import { type Callback, CallbackList, checkCallbacks } from './callbacks.js';
+import { type BaseCallback, CallbackList, type Logs, checkCallbacks } from './base-callbacks.js';
 import {
   type Data,
   type DataSource,
@@ -48,6 +49,9 @@ import {
   seedInt,
 } from './options.js';
 import { show } from '../show.js';
+import { modelArtifacts, modelJSON } from './artifacts.js';
+import type { IOHandler } from '../io/artifacts.js';
+import { encodeSimdnet } from '../io/simdnet.js';
 
 /** Arguments of {@link Model.compile}. */
 export interface CompileArgs {
@@ -62,8 +66,7 @@ export interface CompileArgs {
   labelSmoothing?: number;
 }
 
-/** Logs passed to callbacks. */
-export type Logs = Record<string, number>;
+export type { Logs };
 
 /**
  * Callbacks of {@link Model.fit} as functions; returning `false` from one stops training. (fit also
@@ -101,7 +104,7 @@ export interface FitArgs {
    */
   seed?: number;
   /** Keras-style {@link Callback} objects (EarlyStopping, ...) or an object of hook functions. */
-  callbacks?: Callbacks | Callback[];
+  callbacks?: Callbacks | BaseCallback[];
   /**
    * 0 silent, 1 progress bar (default; when stdout is not a terminal, a progress line every
    * `progressInterval` seconds), 2 one line per epoch.
@@ -1077,14 +1080,16 @@ export class Model {
   }
 
   /**
-   * The model as one binary file (architecture, weights, optimizer state, RNG state): the same as
-   * `sn.saveModel(model)`, which registers itself here so that this module does not import it.
+   * Saves the model (architecture, weights, optimizer state, RNG state), as tfjs' `model.save`: with no
+   * argument, as the bytes of a `.simdnet` file (`sn.saveModel(model)`, which `sn.loadModel` reads);
+   * with an {@link IOHandler}, by handing it the model's artifacts and returning what it returns.
    */
-  save(): ArrayBuffer {
+  save(): ArrayBuffer;
+  save<R>(handler: IOHandler<R>): R;
+  save<R>(handler?: IOHandler<R>): R | ArrayBuffer {
     this.alive('save');
-    if (!fileFormats.save)
-      throw new Error('save: the model file format is not loaded; use saveModel(model) from simdnet');
-    return fileFormats.save(this);
+    const artifacts = modelArtifacts(this);
+    return handler ? handler.save(artifacts) : encodeSimdnet(artifacts);
   }
 
   /**
@@ -1093,20 +1098,8 @@ export class Model {
    */
   toJSON(indent?: number): string {
     this.alive('toJSON');
-    if (!fileFormats.toJSON)
-      throw new Error('toJSON: the model file format is not loaded; use modelToJSON(model) from simdnet');
     // JSON.stringify(model) passes the property key as the argument: only a number is an indent.
-    return fileFormats.toJSON(this, typeof indent === 'number' ? indent : undefined);
-  }
-
-  /**
-   * The model as ONNX bytes (opset 13, NHWC input named `input`, probabilities `output`), as
-   * `sn.toONNX(model)`. Async because the exporter and its protobuf library load only when asked for.
-   */
-  async toONNX(): Promise<Uint8Array> {
-    this.alive('toONNX');
-    const { toONNX } = await import('../formats/onnx/export.js');
-    return toONNX(this);
+    return JSON.stringify(modelJSON(this), null, typeof indent === 'number' ? indent : undefined);
   }
 
   /** Frees weights, gradients and optimizer state. */
@@ -1130,12 +1123,6 @@ export class Model {
     if (this.disposed) throw new Error(`${what}: the model ${this.name} was disposed; create or load a new model`);
   }
 }
-
-/** @internal Where the binary format registers its writer, so Model.save() needs no import of it. */
-export const fileFormats: {
-  save: ((m: Model) => ArrayBuffer) | null;
-  toJSON: ((m: Model, indent?: number) => string) | null;
-} = { save: null, toJSON: null };
 
 /** A linear stack of layers, as keras.Sequential / tf.sequential: a Model whose graph is a chain. */
 export class Sequential extends Model {

@@ -181,7 +181,7 @@ describe('a disposed model', () => {
     await expect(m.fit(data.x, data.labels, { verbose: 0 })).rejects.toThrow(msg('fit'));
     expect(() => m.trainOnBatch(data.x, data.labels)).toThrow(msg('trainOnBatch'));
     expect(() => m.save()).toThrow(msg('save'));
-    await expect(m.toONNX()).rejects.toThrow(msg('toONNX'));
+    await expect(sn.toONNX(m)).rejects.toThrow(msg('toONNX'));
     expect(() => m.getWeights()).toThrow(msg('getWeights'));
     expect(() => m.setWeights([])).toThrow(msg('setWeights'));
     expect(() => m.summary(null)).toThrow(msg('summary'));

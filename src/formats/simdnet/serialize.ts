@@ -1,12 +1,5 @@
-// The model file: one self-describing binary.
-//
-//   0   "SIMDNET\0"            magic (8 bytes)
-//   8   u32 version            FORMAT_VERSION
-//   12  u32 headerBytes        length of the JSON header (padded with spaces to a multiple of 4)
-//   16  JSON header            architecture, weight and optimizer-slot table, RNG states
-//   ..  float32[] blob         little-endian, addressed by {offset, length} in floats:
-//                              trainable weights, then layer state, then optimizer slots
-//   ..  u32 CRC-32             (version 2 on) of every byte before it
+// Reading the model file (src/io/simdnet.ts lays out and writes its bytes; the model builds what it
+// holds, nn/artifacts.ts): every check, then a new model.
 //
 // Layer state (BatchNormalization's moving mean/variance: non-trainable) is listed under the header
 // key "state", written only when the model has some. Models without state therefore give the same
@@ -23,7 +16,10 @@
 // Loading checks everything (checksum, sizes, shapes against the architecture, bounds, values) before
 // it allocates a byte, and builds a new model, so a bad file never touches a model in memory.
 import { weightsChanged } from '../../nn/inference.js';
-import { Model, Sequential, fileFormats } from '../../nn/model.js';
+import { Model, Sequential } from '../../nn/model.js';
+import { modelArtifacts, modelJSON } from '../../nn/artifacts.js';
+import type { ModelJSON, NodeRef } from '../../io/artifacts.js';
+import { FORMAT_VERSION, type Header, MAGIC, type Slice, encodeSimdnet } from '../../io/simdnet.js';
 import { layerClass } from '../../nn/registry.js';
 import { InputLayer, type Layer, type SymbolicTensor } from '../../nn/layer.js';
 import { Adam } from '../../optim/adam.js';
@@ -32,142 +28,19 @@ import { SGD } from '../../optim/sgd.js';
 import { RMSprop } from '../../optim/rmsprop.js';
 import type { Optimizer, OptimizerState } from '../../optim/optimizer.js';
 import { show } from '../../show.js';
-import { crc32 } from './crc32.js';
+import { crc32 } from '../../io/crc32.js';
 
-const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4e, 0x45, 0x54, 0x00]; // "SIMDNET\0"
-/** Version of the model file format written by this build. */
-export const FORMAT_VERSION = 2;
+export { FORMAT_VERSION };
+export type { ModelJSON };
 const MAX_HEADER = 16 << 20;
 const MAX_FLOATS = 1 << 28; // 1 GiB of weights
 const MAX_ACTIVATION = 1 << 27; // elements per example in any layer's output
 const MAX_ITERATIONS = 2 ** 31 - 2; // an i32 in the kernels, after one more step
 
-interface Slice {
-  offset: number;
-  length: number;
-}
-interface Header {
-  format: 'simdnet-model';
-  version: number;
-  name: string;
-  seed: number;
-  layers: Array<{ className: string; config: Record<string, unknown> }>;
-  weights: Array<{ name: string; shape: number[] } & Slice>;
-  /** Non-trainable layer state; absent when the model has none. */
-  state?: Array<{ name: string; shape: number[] } & Slice>;
-  compile: {
-    loss: string;
-    metrics: string[];
-    optimizer: { className: string; config: Record<string, number | boolean> };
-    /** Absent when 0 (files without it load unchanged). */
-    labelSmoothing?: number;
-  } | null;
-  optimizerState: { iterations: number; slots: Record<string, Slice[]> } | null;
-  rng: { init: number[]; train: number[] };
-  /** The topology of a functional model; absent for a Sequential one. */
-  graph?: GraphConfig;
-}
-
-/** A reference to one output of one application of a layer: [layer name, node index, tensor index]. */
-type NodeRef = [string, number, number];
-interface GraphConfig {
-  /** Per entry of the header's "layers", in order: the layer's name and its applications' inputs. */
-  layers: Array<{ name: string; inboundNodes: NodeRef[][] }>;
-  inputLayers: NodeRef[];
-  outputLayers: NodeRef[];
-}
-
-/** The layer's config as saved: getConfig(), plus `trainable: false` for a frozen layer. */
-function layerConfig(l: Layer): Record<string, unknown> {
-  const c = JSON.parse(JSON.stringify(l.getConfig()));
-  return l.trainable ? c : { ...c, trainable: false };
-}
-
-/** The functional topology, node indices counted within this model (a layer may be used elsewhere too). */
-function graphConfig(model: Model): GraphConfig {
-  const nodeIndex = new Map<unknown, number>();
-  const count = new Map<Layer, number>();
-  const ref = (t: SymbolicTensor): NodeRef => [t.node.layer.name, nodeIndex.get(t.node)!, t.index];
-  const inbound = new Map<Layer, NodeRef[][]>();
-  for (const t of model.inputs) nodeIndex.set(t.node, 0);
-  for (const st of model.steps) {
-    const n = count.get(st.layer) ?? 0;
-    count.set(st.layer, n + 1);
-    nodeIndex.set(st.node, n);
-    const list = inbound.get(st.layer) ?? [];
-    list.push(st.node!.inputs.map(ref));
-    inbound.set(st.layer, list);
-  }
-  return {
-    layers: model.layers.map((l) => ({ name: l.name, inboundNodes: inbound.get(l) ?? [] })),
-    inputLayers: model.inputs.map(ref),
-    outputLayers: model.outputs.map(ref),
-  };
-}
-
-/** Serializes architecture, weights, optimizer state and RNG state. */
+/** Serializes architecture, weights, optimizer state and RNG state (the bytes of `model.save()`). */
 export function saveModel(model: Model): ArrayBuffer {
   if (!(model instanceof Model)) throw new Error(`saveModel: expected a model, got ${typeof model}`);
-  const params = model.params();
-  const chunks: Float32Array[] = [];
-  let offset = 0;
-  const put = (a: Float32Array): Slice => {
-    chunks.push(a);
-    const s = { offset, length: a.length };
-    offset += a.length;
-    return s;
-  };
-  const weights = params.map((p) => ({ name: p.name, shape: [...p.value.shape], ...put(p.value.view().slice()) }));
-  const stateWeights = model.stateWeights();
-  const state = stateWeights.map((p) => ({ name: p.name, shape: [...p.value.shape], ...put(p.value.view().slice()) }));
-  let optimizerState: Header['optimizerState'] = null;
-  let st: OptimizerState | null = null;
-  if (model.optimizer) {
-    st = model.optimizer.getState(params);
-    const slots: Record<string, Slice[]> = {};
-    for (const [name, arrs] of Object.entries(st.slots)) slots[name] = arrs.map(put);
-    optimizerState = { iterations: st.iterations, slots };
-  }
-  const header: Header = {
-    format: 'simdnet-model',
-    version: FORMAT_VERSION,
-    name: model.name,
-    seed: model.seed,
-    layers: model.layers.map((l) => ({ className: l.className, config: layerConfig(l) })),
-    weights,
-    ...(state.length > 0 ? { state } : {}),
-    compile:
-      model.optimizer && model.loss
-        ? {
-            loss: model.loss,
-            metrics: model.metrics,
-            optimizer: { className: st!.className, config: st!.config },
-            ...(model.labelSmoothing > 0 ? { labelSmoothing: model.labelSmoothing } : {}),
-          }
-        : null,
-    optimizerState,
-    rng: { init: model.initRng.getState(), train: model.trainRng.getState() },
-    ...(model.isSequential ? {} : { graph: graphConfig(model) }),
-  };
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 4) * 4;
-  const hdr = new Uint8Array(padded).fill(0x20);
-  hdr.set(json);
-  const body = 16 + padded + offset * 4;
-  const buf = new ArrayBuffer(body + 4);
-  const u8 = new Uint8Array(buf);
-  u8.set(MAGIC, 0);
-  const dv = new DataView(buf);
-  dv.setUint32(8, FORMAT_VERSION, true);
-  dv.setUint32(12, padded, true);
-  u8.set(hdr, 16);
-  let at = 16 + padded;
-  for (const c of chunks) {
-    for (let i = 0; i < c.length; i++) dv.setFloat32(at + i * 4, c[i], true);
-    at += c.length * 4;
-  }
-  dv.setUint32(body, crc32(u8.subarray(0, body)), true);
-  return buf;
+  return encodeSimdnet(modelArtifacts(model));
 }
 
 /** Rebuilds a functional model from the "graph" key: applies each node once its inputs exist. */
@@ -519,21 +392,6 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   return model;
 }
 
-fileFormats.save = saveModel;
-fileFormats.toJSON = (m, indent) => modelToJSON(m, indent);
-
-/** The architecture alone as JSON, Keras' `model.to_json()` counterpart: {@link modelToJSON}'s format. */
-export interface ModelJSON {
-  format: 'simdnet-architecture';
-  /** 'Sequential' or 'Functional', as Keras' class_name. */
-  className: 'Sequential' | 'Functional';
-  name: string;
-  /** Every layer's class name and config: the same configs the model file stores. */
-  layers: Array<{ className: string; config: Record<string, unknown> }>;
-  /** A functional model's topology (the model file's "graph" key); absent for a Sequential one. */
-  graph?: GraphConfig;
-}
-
 /**
  * The model's architecture (no weights, optimizer or training state) as a JSON string, like Keras'
  * `model.to_json()`; {@link modelFromJSON} builds a new, freshly initialised model from it. The
@@ -541,14 +399,7 @@ export interface ModelJSON {
  */
 export function modelToJSON(model: Model, indent?: number): string {
   if (!(model instanceof Model)) throw new Error(`modelToJSON: expected a model, got ${typeof model}`);
-  const json: ModelJSON = {
-    format: 'simdnet-architecture',
-    className: model.isSequential ? 'Sequential' : 'Functional',
-    name: model.name,
-    layers: model.layers.map((l) => ({ className: l.className, config: layerConfig(l) })),
-    ...(model.isSequential ? {} : { graph: graphConfig(model) }),
-  };
-  return JSON.stringify(json, null, indent);
+  return JSON.stringify(modelJSON(model), null, indent);
 }
 
 /**
