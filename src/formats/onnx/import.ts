@@ -111,34 +111,37 @@ interface ModelMsg {
   graph?: GraphMsg;
 }
 
+/** The bytes of a tensor kept outside the model file, or null for a tensor inside it. */
+function externalBytes(t: TensorMsg, name: string, external?: ExternalData): Uint8Array | null {
+  if (t.data_location !== 1 && !(t.external_data && t.external_data.length > 0)) return null;
+  const kv = new Map(
+    (t.external_data ?? []).map((e) => {
+      const { key, value } = e as { key?: string; value?: string };
+      return [key ?? '', value ?? ''] as const;
+    }),
+  );
+  const location = kv.get('location') ?? '';
+  if (!external) {
+    fail(
+      `${name} keeps its data outside the model file (external data in '${location}'); in Node, ` +
+        'loadONNXFile(path) reads it from next to the model, or save the model as one file ' +
+        '(onnx.save_model(m, path, save_as_external_data=False))',
+    );
+  }
+  const num = (k: string) => {
+    const v = kv.get(k);
+    if (v === undefined) return undefined;
+    if (!/^[0-9]+$/.test(v)) return fail(`${name}: external data ${k} '${v}' is not a non-negative integer`);
+    return Number(v);
+  };
+  if (!location) fail(`${name}: external data without a location`);
+  return external!(location, num('offset') ?? 0, num('length'), name);
+}
+
 /** A TensorProto's values; checks the data against the dims. */
 function readTensor(t: TensorMsg, what: string, external?: ExternalData): Const {
   const name = `${what}${t.name ? ` '${t.name}'` : ''}`;
-  let ext: Uint8Array | null = null;
-  if (t.data_location === 1 || (t.external_data && t.external_data.length > 0)) {
-    const kv = new Map(
-      (t.external_data ?? []).map((e) => {
-        const { key, value } = e as { key?: string; value?: string };
-        return [key ?? '', value ?? ''] as const;
-      }),
-    );
-    const location = kv.get('location') ?? '';
-    if (!external) {
-      fail(
-        `${name} keeps its data outside the model file (external data in '${location}'); in Node, ` +
-          'loadONNXFile(path) reads it from next to the model, or save the model as one file ' +
-          '(onnx.save_model(m, path, save_as_external_data=False))',
-      );
-    }
-    const num = (k: string) => {
-      const v = kv.get(k);
-      if (v === undefined) return undefined;
-      if (!/^[0-9]+$/.test(v)) return fail(`${name}: external data ${k} '${v}' is not a non-negative integer`);
-      return Number(v);
-    };
-    if (!location) fail(`${name}: external data without a location`);
-    ext = external!(location, num('offset') ?? 0, num('length'), name);
-  }
+  const ext = externalBytes(t, name, external);
   const dims = (t.dims ?? []).map((d) => int(d, `${name} dims`));
   checkDims(dims, name);
   const n = sizeOf(dims);
@@ -430,6 +433,7 @@ function nodeContext(b: Builder, n: NodeMsg, env: Map<string, Val>): NodeContext
   const base = n.name || `${op}_${n.output?.[0] ?? ''}`;
   const what = `node '${base}' (${op})`;
   const ins = (n.input ?? []).map((x) => (x ? env.get(x)! : undefined));
+  const attrs = new Attrs((n.attribute ?? []) as AttrMsg[], what);
   const nodeFail = (msg: string): never => fail(`${what}: ${msg}`);
   const constIn = (i: number, label: string): Const => {
     const v = ins[i];
@@ -443,7 +447,7 @@ function nodeContext(b: Builder, n: NodeMsg, env: Map<string, Val>): NodeContext
     op,
     base,
     what,
-    attrs: new Attrs((n.attribute ?? []) as AttrMsg[], what),
+    attrs,
     ins,
     outs: n.output ?? [],
     sym(i: number): Sym {
@@ -459,8 +463,8 @@ function nodeContext(b: Builder, n: NodeMsg, env: Map<string, Val>): NodeContext
       return v?.kind === 'const' ? v.c : nodeFail(`input ${i} is missing`);
     },
     tensorAttr(name: string): Const | null {
-      const t = this.attrs.tensor(name);
-      return t ? readTensor(t as TensorMsg, `${what} value`) : null;
+      const t = attrs.tensor(name);
+      return t ? readTensor(t as TensorMsg, `${what} ${name}`) : null;
     },
     fail: nodeFail,
   };

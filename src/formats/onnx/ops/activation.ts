@@ -6,8 +6,9 @@ import {
   Clip as ClipLayer,
   HardSigmoid as HardSigmoidLayer,
   LogSoftmax as LogSoftmaxLayer,
+  PRelu as PReluLayer,
+  ScaledElu,
 } from '../../../nn/onnx-layers.js';
-import { PRelu as PReluLayer, ScaledElu } from '../../../nn/onnx-layers.js';
 import { ReLU, Softmax as SoftmaxLayer } from '../../../nn/reshaping.js';
 import { sizeOf } from '../fold.js';
 import { type NodeContext, type Sym, constFor, normAxis, storedAxis, unary } from './context.js';

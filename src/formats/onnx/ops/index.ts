@@ -2,86 +2,72 @@
 // model values) and, for operators exporters apply to constants, its folder. import.ts refuses any
 // operator without a row before converting anything. A Map, so an op type such as 'constructor'
 // or '__proto__' never finds an inherited member.
-import { Relu, Sigmoid, Tanh, HardSwish, LeakyRelu, Elu, Selu, HardSigmoid, Clip } from './activation.js';
-import { PRelu, Softmax, LogSoftmax } from './activation.js';
-import { Concat, Split, Slice, foldConcat, foldSlice } from './concat.js';
-import {
-  Cast,
-  Ceil,
-  Constant,
-  ConstantOfShape,
-  Dropout,
-  Floor,
-  Gather,
-  Identity,
-  Neg,
-  Shape,
-  Sqrt,
-} from './constant.js';
+import * as activation from './activation.js';
+import * as concat from './concat.js';
+import * as constant from './constant.js';
+import * as conv from './conv.js';
 import type { OpRow } from './context.js';
-import { Conv, ConvTranspose } from './conv.js';
-import { Add, Div, Mul, Sub, foldAdd, foldDiv, foldMul, foldSub } from './elementwise.js';
-import { Gemm, MatMul } from './gemm.js';
-import { BatchNormalization } from './norm.js';
-import { AveragePool, GlobalAveragePool, GlobalMaxPool, MaxPool, ReduceMax, ReduceMean } from './pool.js';
-import { Pad, Resize, Upsample } from './resize.js';
-import { Flatten, Reshape, Squeeze, Transpose, Unsqueeze } from './shape.js';
-import { foldFlatten, foldReshape, foldSqueeze, foldTranspose, foldUnsqueeze } from './shape.js';
+import * as elementwise from './elementwise.js';
+import * as gemm from './gemm.js';
+import * as norm from './norm.js';
+import * as pool from './pool.js';
+import * as resize from './resize.js';
+import * as shape from './shape.js';
 
 /** ONNX op type -> how the importer reads it. */
 export const OPS: ReadonlyMap<string, OpRow> = new Map<string, OpRow>([
   // Convolutions and pooling
-  ['Conv', { convert: Conv }],
-  ['ConvTranspose', { convert: ConvTranspose }],
-  ['MaxPool', { convert: MaxPool }],
-  ['AveragePool', { convert: AveragePool }],
-  ['GlobalAveragePool', { convert: GlobalAveragePool }],
-  ['GlobalMaxPool', { convert: GlobalMaxPool }],
-  ['ReduceMean', { convert: ReduceMean }],
-  ['ReduceMax', { convert: ReduceMax }],
-  ['BatchNormalization', { convert: BatchNormalization }],
+  ['Conv', { convert: conv.Conv }],
+  ['ConvTranspose', { convert: conv.ConvTranspose }],
+  ['MaxPool', { convert: pool.MaxPool }],
+  ['AveragePool', { convert: pool.AveragePool }],
+  ['GlobalAveragePool', { convert: pool.GlobalAveragePool }],
+  ['GlobalMaxPool', { convert: pool.GlobalMaxPool }],
+  ['ReduceMean', { convert: pool.ReduceMean }],
+  ['ReduceMax', { convert: pool.ReduceMax }],
+  ['BatchNormalization', { convert: norm.BatchNormalization }],
   // Activations
-  ['Relu', { convert: Relu }],
-  ['LeakyRelu', { convert: LeakyRelu }],
-  ['PRelu', { convert: PRelu }],
-  ['Elu', { convert: Elu }],
-  ['Selu', { convert: Selu }],
-  ['Sigmoid', { convert: Sigmoid }],
-  ['HardSigmoid', { convert: HardSigmoid }],
-  ['HardSwish', { convert: HardSwish }],
-  ['Tanh', { convert: Tanh }],
-  ['Clip', { convert: Clip }],
-  ['Softmax', { convert: Softmax }],
-  ['LogSoftmax', { convert: LogSoftmax }],
+  ['Relu', { convert: activation.Relu }],
+  ['LeakyRelu', { convert: activation.LeakyRelu }],
+  ['PRelu', { convert: activation.PRelu }],
+  ['Elu', { convert: activation.Elu }],
+  ['Selu', { convert: activation.Selu }],
+  ['Sigmoid', { convert: activation.Sigmoid }],
+  ['HardSigmoid', { convert: activation.HardSigmoid }],
+  ['HardSwish', { convert: activation.HardSwish }],
+  ['Tanh', { convert: activation.Tanh }],
+  ['Clip', { convert: activation.Clip }],
+  ['Softmax', { convert: activation.Softmax }],
+  ['LogSoftmax', { convert: activation.LogSoftmax }],
   // Dense and element-wise arithmetic
-  ['Gemm', { convert: Gemm }],
-  ['MatMul', { convert: MatMul }],
-  ['Add', { convert: Add, fold: foldAdd }],
-  ['Sub', { convert: Sub, fold: foldSub }],
-  ['Mul', { convert: Mul, fold: foldMul }],
-  ['Div', { convert: Div, fold: foldDiv }],
+  ['Gemm', { convert: gemm.Gemm }],
+  ['MatMul', { convert: gemm.MatMul }],
+  ['Add', { convert: elementwise.Add, fold: elementwise.foldAdd }],
+  ['Sub', { convert: elementwise.Sub, fold: elementwise.foldSub }],
+  ['Mul', { convert: elementwise.Mul, fold: elementwise.foldMul }],
+  ['Div', { convert: elementwise.Div, fold: elementwise.foldDiv }],
   // Joining, cutting, reshaping, resizing
-  ['Concat', { convert: Concat, fold: foldConcat }],
-  ['Split', { convert: Split }],
-  ['Slice', { convert: Slice, fold: foldSlice }],
-  ['Flatten', { convert: Flatten, fold: foldFlatten }],
-  ['Reshape', { convert: Reshape, fold: foldReshape }],
-  ['Transpose', { convert: Transpose, fold: foldTranspose }],
-  ['Squeeze', { convert: Squeeze, fold: foldSqueeze }],
-  ['Unsqueeze', { convert: Unsqueeze, fold: foldUnsqueeze }],
-  ['Pad', { convert: Pad }],
-  ['Resize', { convert: Resize }],
-  ['Upsample', { convert: Upsample }],
+  ['Concat', { convert: concat.Concat, fold: concat.foldConcat }],
+  ['Split', { convert: concat.Split }],
+  ['Slice', { convert: concat.Slice, fold: concat.foldSlice }],
+  ['Flatten', { convert: shape.Flatten, fold: shape.foldFlatten }],
+  ['Reshape', { convert: shape.Reshape, fold: shape.foldReshape }],
+  ['Transpose', { convert: shape.Transpose, fold: shape.foldTranspose }],
+  ['Squeeze', { convert: shape.Squeeze, fold: shape.foldSqueeze }],
+  ['Unsqueeze', { convert: shape.Unsqueeze, fold: shape.foldUnsqueeze }],
+  ['Pad', { convert: resize.Pad }],
+  ['Resize', { convert: resize.Resize }],
+  ['Upsample', { convert: resize.Upsample }],
   // Constants and shape arithmetic (constant or model inputs alike)
-  ['Dropout', { convert: Dropout, anyInputs: true }],
-  ['Identity', { convert: Identity, anyInputs: true }],
-  ['Constant', { convert: Constant, anyInputs: true }],
-  ['Shape', { convert: Shape, anyInputs: true }],
-  ['Gather', { convert: Gather, anyInputs: true }],
-  ['Cast', { convert: Cast, anyInputs: true }],
-  ['ConstantOfShape', { convert: ConstantOfShape, anyInputs: true }],
-  ['Neg', { convert: Neg, anyInputs: true }],
-  ['Floor', { convert: Floor, anyInputs: true }],
-  ['Ceil', { convert: Ceil, anyInputs: true }],
-  ['Sqrt', { convert: Sqrt, anyInputs: true }],
+  ['Dropout', { convert: constant.Dropout, anyInputs: true }],
+  ['Identity', { convert: constant.Identity, anyInputs: true }],
+  ['Constant', { convert: constant.Constant, anyInputs: true }],
+  ['Shape', { convert: constant.Shape, anyInputs: true }],
+  ['Gather', { convert: constant.Gather, anyInputs: true }],
+  ['Cast', { convert: constant.Cast, anyInputs: true }],
+  ['ConstantOfShape', { convert: constant.ConstantOfShape, anyInputs: true }],
+  ['Neg', { convert: constant.Neg, anyInputs: true }],
+  ['Floor', { convert: constant.Floor, anyInputs: true }],
+  ['Ceil', { convert: constant.Ceil, anyInputs: true }],
+  ['Sqrt', { convert: constant.Sqrt, anyInputs: true }],
 ]);
