@@ -246,6 +246,19 @@ describe('loadONNX errors', () => {
     await expect(sn.loadONNX(modelBytes(resize, { inits }))).rejects.toThrow(
       /node 'up' \(Resize\): attribute coordinate_transformation_mode must be one of .*\(coordinate_transformation_mode 'half-pixel'\)/,
     );
+    const bySize: NodeSpec[] = [
+      {
+        op: 'Resize',
+        name: 'up',
+        inputs: ['x', '', '', 'sz'],
+        outputs: ['out'],
+        attrs: [attr('mode', 'nearest'), attr('keep_aspect_ratio_policy', 'not_larger')],
+      },
+    ];
+    const sz = [{ name: 'sz', dims: [4], data_type: 7, int64_data: [1, 2, 8, 16] }];
+    await expect(sn.loadONNX(modelBytes(bySize, { inits: sz, opset: 18 }))).rejects.toThrow(
+      /node 'up' \(Resize\): only keep_aspect_ratio_policy 'stretch' is supported \(keep_aspect_ratio_policy 'not_larger'\)/,
+    );
   });
 
   it('op types that name Object members are unsupported operators, not prototype lookups', async () => {

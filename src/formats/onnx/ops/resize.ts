@@ -91,8 +91,18 @@ function resizeScales(n: NodeContext, upsample: boolean, H: number, W: number): 
     scales = cv(2);
     sizes = cv(3);
   }
+  // Opset 18 may list the axes that scales/sizes cover; the importer reads them for all 4 axes.
+  const axes = attrs.ints('axes');
+  if (axes && axes.map((a) => (a < 0 ? a + 4 : a)).join() !== '0,1,2,3')
+    n.fail(`attribute axes [${axes}] is not supported (scales and sizes must cover the 4 axes in order)`);
   if (sizes) {
     if (sizes.length !== 4) n.fail('sizes must have 4 entries');
+    attrs.oneOf(
+      'keep_aspect_ratio_policy',
+      ['stretch'],
+      'stretch',
+      "only keep_aspect_ratio_policy 'stretch' is supported",
+    );
     scales = [1, 1, sizes[2] / H, sizes[3] / W];
   }
   if (!scales || scales.length !== 4) return n.fail('scales (or sizes) for the 4 axes are missing');
