@@ -248,8 +248,8 @@ export class Arena {
     const have = this.memory.buffer.byteLength;
     if (end <= have) return;
     const pages = Math.ceil((end - have) / PAGE);
-    // Grow by at least 1/8 of the current size so repeated small growths stay rare.
-    const grow = Math.max(pages, Math.ceil(have / PAGE / 8));
+    // Grow by at least 1/8 of the current size so repeated small growths stay rare (not past the maximum).
+    const grow = Math.max(pages, Math.min(Math.ceil(have / PAGE / 8), Math.floor((this.maxBytes - have) / PAGE)));
     try {
       this.memory.grow(grow);
     } catch {
