@@ -11,13 +11,27 @@ import {
 } from '../../../nn/onnx-layers.js';
 import { ReLU, Softmax as SoftmaxLayer } from '../../../nn/reshaping.js';
 import { sizeOf } from '../fold.js';
-import { type NodeContext, type Sym, constFor, normAxis, storedAxis, unary } from './context.js';
+import { type NodeContext, type Sym, constFor, normAxis, storedAxis } from './context.js';
 
-/** The layer of `make` on input 0 (read first, so a missing input is named before any attribute). */
+/**
+ * The element-wise layer of `make` on input 0 (read first, so a missing input is named before any
+ * attribute). The value keeps its layout, a permuted feature order included.
+ */
 function act(n: NodeContext, make: () => Layer): Sym {
+  const { b, base } = n;
   const x = n.sym(0);
-  return unary(n.b, n.base, x, make());
+  const layer = make();
+  const t = b.apply(layer, base, x.t);
+  const out = b.sym(t, x.shape, x.layout, { perm: x.perm });
+  if (x.layout === 'perm') {
+    // Built again from the config when an ONNX-ordered copy is needed.
+    const Make = layer.constructor as new (cfg: Record<string, unknown>) => Layer;
+    out.toNative = () =>
+      b.apply(new Make({ ...layer.getConfig(), name: undefined }), `${base}_native`, b.native(x, base));
+  }
+  return out;
 }
+
 const named = (activation: 'relu' | 'sigmoid' | 'tanh' | 'hardSwish') => (n: NodeContext) =>
   act(n, () => new Activation({ activation }));
 

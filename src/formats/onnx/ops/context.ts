@@ -216,16 +216,3 @@ export interface OpRow {
   /** The converter reads constant and model inputs alike (Identity, Shape, Cast, ...). */
   anyInputs?: boolean;
 }
-
-/** Element-wise layer on x: the value keeps its layout (including a permuted feature order). */
-export function unary(b: Builder, base: string, x: Sym, layer: Layer): Sym {
-  const t = b.apply(layer, base, x.t);
-  const out = b.sym(t, x.shape, x.layout, { perm: x.perm });
-  if (x.layout === 'perm') {
-    // Built again from the config when an ONNX-ordered copy is needed.
-    const make = layer.constructor as new (cfg: Record<string, unknown>) => Layer;
-    out.toNative = () =>
-      b.apply(new make({ ...layer.getConfig(), name: undefined }), `${base}_native`, b.native(x, base));
-  }
-  return out;
-}
