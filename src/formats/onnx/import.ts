@@ -26,18 +26,9 @@ import { ready } from '../../wasm/bindings.js';
 import { onnxType } from './onnx-schema.js';
 import { type Const, sizeOf } from './fold.js';
 import { type AttrMsg, Attrs, int } from './ops/attrs.js';
-import {
-  BATCH,
-  Builder,
-  DTYPE_NAMES,
-  type NodeContext,
-  type Sym,
-  type Val,
-  checkDims,
-  fail,
-  isIntType,
-} from './ops/context.js';
+import { BATCH, Builder, DTYPE_NAMES, type Sym, type Val, checkDims, fail, isIntType } from './ops/context.js';
 import { OPS } from './ops/index.js';
+import type { NodeContext } from './ops/node.js';
 
 /** Options of {@link loadONNX}. */
 export interface LoadONNXOptions {

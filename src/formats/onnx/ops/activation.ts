@@ -11,7 +11,8 @@ import {
 } from '../../../nn/onnx-layers.js';
 import { ReLU, Softmax as SoftmaxLayer } from '../../../nn/reshaping.js';
 import { sizeOf } from '../fold.js';
-import { type NodeContext, type Sym, constFor, normAxis, storedAxis } from './context.js';
+import { type Sym, constFor, normAxis, storedAxis } from './context.js';
+import type { NodeContext } from './node.js';
 
 /**
  * The element-wise layer of `make` on input 0 (read first, so a missing input is named before any

@@ -4,7 +4,8 @@
 import { Concatenate } from '../../../nn/merge.js';
 import { Slice as SliceLayer } from '../../../nn/onnx-layers.js';
 import { type Const, clampSlice, concatConst, sliceConst } from '../fold.js';
-import { type NodeContext, type Sym, type Val, normAxis, storedAxis } from './context.js';
+import { type Sym, type Val, normAxis, storedAxis } from './context.js';
+import type { NodeContext } from './node.js';
 
 /** A 2-d Concat with a permuted input: stored as given, its permutation the inputs' one after another. */
 function concatPerm(n: NodeContext, vs: Sym[], shape: number[]): Sym {

@@ -2,7 +2,8 @@
 // arithmetic exporters put into shape computations (Neg, Floor, Ceil, Sqrt), and the pass-through
 // Identity and Dropout. Shape of a model value writes NaN for the batch size (see fold.ts).
 import { clampSlice, constOf, gatherConst, sizeOf } from '../fold.js';
-import { BATCH, type Cst, DTYPE_NAMES, type NodeContext, type Val, checkDims, isIntType, normAxis } from './context.js';
+import { BATCH, type Cst, DTYPE_NAMES, type Val, checkDims, isIntType, normAxis } from './context.js';
+import type { NodeContext } from './node.js';
 
 const cst = (c: Cst['c']): Cst => ({ kind: 'const', c });
 

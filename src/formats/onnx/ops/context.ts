@@ -1,5 +1,5 @@
 // What every operator converter shares: graph values and their layouts, the Builder that names and
-// applies layers, the per-node context a converter reads, and the row type of the operator table.
+// applies layers, and the helpers that map axes and constants onto a stored layout.
 //
 // Layouts. A graph value is 'nhwc' (a rank-4 value stored channels-last), 'native' (stored as ONNX
 // orders it), 'perm' (a rank-2 value whose features are stored in a known permutation) or 'nhwc5'
@@ -7,7 +7,6 @@
 import type { Layer, SymbolicTensor } from '../../../nn/layer.js';
 import { Permute } from '../../../nn/reshaping.js';
 import { type Const, broadcastDims, sizeOf, transposeConst } from '../fold.js';
-import type { Attrs } from './attrs.js';
 
 export const fail = (msg: string): never => {
   throw new Error(`loadONNX: ${msg}`);
@@ -175,44 +174,4 @@ export function image(x: Sym, what: string): [number, number, number] {
       `${what}: expected a 4-d NCHW input, got [${shapeText(x.shape)}] (only 2-d convolutions and pools are supported)`,
     );
   return [x.shape[1], x.shape[2], x.shape[3]];
-}
-
-/** What a converter sees of one node. */
-export interface NodeContext {
-  readonly b: Builder;
-  readonly op: string;
-  /** The base of the names of the layers made for this node. */
-  readonly base: string;
-  /** The node in messages: `node 'conv1' (Conv)`. */
-  readonly what: string;
-  readonly attrs: Attrs;
-  readonly ins: ReadonlyArray<Val | undefined>;
-  readonly outs: readonly string[];
-  /** Input i, which must be a model value. */
-  sym(i: number): Sym;
-  /** Input i, which must be a constant; `label` names it in errors. */
-  constIn(i: number, label: string): Const;
-  /** Input i if present (then a constant), else null. */
-  optConst(i: number, label: string): Const | null;
-  /** Input i of a node being folded (all its inputs are constants). */
-  need(i: number): Const;
-  /** Tensor attribute `name` decoded, or null. */
-  tensorAttr(name: string): Const | null;
-  /** Throws `loadONNX: <what>: <msg>`. */
-  fail(msg: string): never;
-}
-
-/** A converter returns the node's value, or one per output (missing outputs undefined). */
-export type Convert = (n: NodeContext) => Val | Array<Val | undefined>;
-/** Computes a node whose inputs are all constants. */
-export type Fold = (n: NodeContext) => Const;
-
-/** One row of the operator table. */
-export interface OpRow {
-  /** Converts the node when an input is a model value (always, with `anyInputs`). */
-  convert: Convert;
-  /** Computes the node when every input is a constant; without it, such a node is refused. */
-  fold?: Fold;
-  /** The converter reads constant and model inputs alike (Identity, Shape, Cast, ...). */
-  anyInputs?: boolean;
 }

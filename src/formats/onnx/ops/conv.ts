@@ -6,7 +6,8 @@ import type { Layer } from '../../../nn/layer.js';
 import { Cropping2D, ZeroPadding2D } from '../../../nn/reshaping.js';
 import { samePadding } from '../../../geom.js';
 import { type Const, sizeOf } from '../fold.js';
-import { BATCH, type NodeContext, type Sym, f32, image } from './context.js';
+import { BATCH, type Sym, f32, image } from './context.js';
+import type { NodeContext } from './node.js';
 import { AUTO_PAD, pair2, windowPads } from './window.js';
 
 /** Depthwise weights [C*M, 1, KH, KW] -> (KH, KW, C, M); output channel c*M + m. */

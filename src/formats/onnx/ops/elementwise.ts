@@ -5,7 +5,8 @@ import type { Layer } from '../../../nn/layer.js';
 import { Add as AddLayer, Multiply, Subtract } from '../../../nn/merge.js';
 import { Affine } from '../../../nn/onnx-layers.js';
 import { type Const, binaryConst, broadcastDims } from '../fold.js';
-import { BATCH, type Cst, type NodeContext, type Sym, type Val, constFor, f32, shapeText } from './context.js';
+import { BATCH, type Cst, type Sym, type Val, constFor, f32, shapeText } from './context.js';
+import type { NodeContext } from './node.js';
 
 type BinaryOp = 'Add' | 'Sub' | 'Mul' | 'Div';
 

@@ -3,7 +3,8 @@
 // and beta are multiplied into the kernel and the bias.
 import { Dense } from '../../../nn/layers.js';
 import { broadcastDims, expandTo } from '../fold.js';
-import { BATCH, type NodeContext, type Sym, f32, shapeText } from './context.js';
+import { BATCH, type Sym, f32, shapeText } from './context.js';
+import type { NodeContext } from './node.js';
 
 function dense(n: NodeContext, gemm: boolean): Sym {
   const { b, base, attrs } = n;

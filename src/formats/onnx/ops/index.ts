@@ -6,7 +6,7 @@ import * as activation from './activation.js';
 import * as concat from './concat.js';
 import * as constant from './constant.js';
 import * as conv from './conv.js';
-import type { OpRow } from './context.js';
+import type { OpRow } from './node.js';
 import * as elementwise from './elementwise.js';
 import * as gemm from './gemm.js';
 import * as norm from './norm.js';

@@ -2,7 +2,8 @@
 // model fine-tunes it as one.
 import { BatchNormalization as BatchNormLayer } from '../../../nn/batchnorm.js';
 import { sizeOf } from '../fold.js';
-import { type NodeContext, type Sym, f32, shapeText } from './context.js';
+import { type Sym, f32, shapeText } from './context.js';
+import type { NodeContext } from './node.js';
 
 export function BatchNormalization(n: NodeContext): Sym {
   const { b, base, attrs } = n;

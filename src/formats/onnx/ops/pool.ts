@@ -4,7 +4,8 @@ import type { Layer } from '../../../nn/layer.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../../nn/layers.js';
 import { Pool2D } from '../../../nn/onnx-layers.js';
 import { ZeroPadding2D } from '../../../nn/reshaping.js';
-import { BATCH, type NodeContext, type Sym, fail, image, normAxis } from './context.js';
+import { BATCH, type Sym, fail, image, normAxis } from './context.js';
+import type { NodeContext } from './node.js';
 import { pair2, windowPads } from './window.js';
 
 type Pads2 = [[number, number], [number, number]];

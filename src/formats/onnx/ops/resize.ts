@@ -2,7 +2,8 @@
 // pads) and Resize/Upsample (integer up-scaling, nearest or bilinear with the coordinate modes
 // PyTorch and Keras use).
 import { Cropping2D, UpSampling2D, ZeroPadding2D } from '../../../nn/reshaping.js';
-import { BATCH, type NodeContext, type Sym, image, normAxis } from './context.js';
+import { BATCH, type Sym, image, normAxis } from './context.js';
+import type { NodeContext } from './node.js';
 
 /** Pads of all axes (begin..., end...), value and mode: attributes before opset 11, inputs since. */
 function padArgs(n: NodeContext, r: number): { pads: number[]; value: number } {

@@ -5,7 +5,8 @@
 import { Flatten as FlattenLayer } from '../../../nn/layers.js';
 import { Permute, Reshape as ReshapeLayer } from '../../../nn/reshaping.js';
 import { type Const, sizeOf, transposeConst } from '../fold.js';
-import { BATCH, type Builder, NHWC5, type NodeContext, type Sym, normAxis, shapeText } from './context.js';
+import { BATCH, type Builder, NHWC5, type Sym, normAxis, shapeText } from './context.js';
+import type { NodeContext } from './node.js';
 
 /** Flatten(axis 1) of x: [N, features]. */
 function flattenSym(b: Builder, base: string, x: Sym): Sym {
