@@ -361,29 +361,43 @@ const WINOGRAD: AgreementCase[] = [
 // ---------------------------------------------------------------------------------------------
 // pool2d, act, loss
 // ---------------------------------------------------------------------------------------------
-const POOL: AgreementCase = {
+// Max and average pooling over windows, on a few geometries (stride below, at and above the window).
+const windowPool = (KH: number, KW: number, SH: number, SW: number, PT: number, PL: number): AgreementCase => {
+  const [N, H, W, C] = [2, 7, 9, 5];
+  const OH = Math.floor((H + 2 * PT - KH) / SH) + 1,
+    OW = Math.floor((W + 2 * PL - KW) / SW) + 1;
+  return {
+    family: 'pool2d',
+    name: `max and avg pooling x=[${N},${H},${W},${C}] ${KH}x${KW} s=[${SH},${SW}] p=${PT},${PL}: forward, backward`,
+    kernels: ['maxpool2d_forward', 'maxpool2d_backward', 'avgpool2d_forward', 'avgpool2d_backward'],
+    run({ k, f32, geom, read }) {
+      const rng = rngOf(this.name);
+      const nIn = N * H * W * C,
+        nOut = N * OH * OW * C;
+      const img = f32(nIn, rand(rng, nIn));
+      const g = geom({ H, W, C, K: C, KH, KW, SH, SW, PT, PL, OH, OW });
+      const dout = f32(nOut, rand(rng, nOut));
+      const [mp, am, ap, dmx, dav] = [nOut, nOut, nOut, nIn, nIn].map((n) => f32(n));
+      k.maxpool2d_forward(mp!, am!, img, g, N);
+      k.maxpool2d_backward(dmx!, dout, am!, nOut);
+      k.avgpool2d_forward(ap!, img, g, N);
+      k.avgpool2d_backward(dav!, dout, g, N);
+      return {
+        maxpool: read(mp!, nOut),
+        'maxpool dx': read(dmx!, nIn),
+        avgpool: read(ap!, nOut),
+        'avgpool dx': read(dav!, nIn),
+      };
+    },
+  };
+};
+
+const GLOBAL_POOL: AgreementCase = {
   family: 'pool2d',
-  name: 'max and avg pooling x=[2,7,9,5] 3x3 s=2 p=1, global max and avg x=[3,10,7]: forward and backward',
-  kernels: [
-    'maxpool2d_forward',
-    'maxpool2d_backward',
-    'avgpool2d_forward',
-    'avgpool2d_backward',
-    'global_avgpool2d_forward',
-    'global_avgpool2d_backward',
-    'global_maxpool2d_forward',
-  ],
-  run({ k, f32, geom, read }) {
+  name: 'global max and avg pooling x=[3,10,7]: forward, avg backward',
+  kernels: ['global_avgpool2d_forward', 'global_avgpool2d_backward', 'global_maxpool2d_forward'],
+  run({ k, f32, read }) {
     const rng = rngOf(this.name);
-    const img = f32(2 * 7 * 9 * 5, rand(rng, 2 * 7 * 9 * 5));
-    const g = geom({ H: 7, W: 9, C: 5, K: 5, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PL: 1, OH: 4, OW: 5 });
-    const nOut = 2 * 4 * 5 * 5;
-    const dout = f32(nOut, rand(rng, nOut));
-    const [mp, am, ap, dmx, dav] = [nOut, nOut, nOut, 2 * 7 * 9 * 5, 2 * 7 * 9 * 5].map((n) => f32(n));
-    k.maxpool2d_forward(mp!, am!, img, g, 2);
-    k.maxpool2d_backward(dmx!, dout, am!, nOut);
-    k.avgpool2d_forward(ap!, img, g, 2);
-    k.avgpool2d_backward(dav!, dout, g, 2);
     const [N, HW, C] = [3, 10, 7];
     const xg = f32(N * HW * C, rand(rng, N * HW * C)),
       dg = f32(N * C, rand(rng, N * C));
@@ -391,99 +405,101 @@ const POOL: AgreementCase = {
     k.global_avgpool2d_forward(ga!, xg, N, HW, C);
     k.global_maxpool2d_forward(gm!, gam!, xg, N, HW, C);
     k.global_avgpool2d_backward(gdx!, dg, N, HW, C);
-    return {
-      maxpool: read(mp!, nOut),
-      'maxpool dx': read(dmx!, 2 * 7 * 9 * 5),
-      avgpool: read(ap!, nOut),
-      'avgpool dx': read(dav!, 2 * 7 * 9 * 5),
-      'global avg': read(ga!, N * C),
-      'global max': read(gm!, N * C),
-      'global avg dx': read(gdx!, N * HW * C),
-    };
+    return { 'global avg': read(ga!, N * C), 'global max': read(gm!, N * C), 'global avg dx': read(gdx!, N * HW * C) };
   },
 };
 
-type Unary = [
-  string,
-  (k: K, out: number, inp: number, n: number) => void,
-  (k: K, d: number, dy: number, x: number, y: number, n: number) => void,
-];
-// Forward and backward of every element-wise activation; the backward reads y (the output) or x.
-const UNARY: Unary[] = [
-  ['relu', (k, o, i, n) => k.relu_forward(o, i, n), (k, d, dy, _x, y, n) => k.relu_backward(d, dy, y, n)],
-  ['sigmoid', (k, o, i, n) => k.sigmoid_forward(o, i, n), (k, d, dy, _x, y, n) => k.sigmoid_backward(d, dy, y, n)],
-  ['tanh', (k, o, i, n) => k.tanh_forward(o, i, n), (k, d, dy, _x, y, n) => k.tanh_backward(d, dy, y, n)],
-  ['elu', (k, o, i, n) => k.elu_forward(o, i, n, 1), (k, d, dy, x, _y, n) => k.elu_backward(d, dy, x, n, 1)],
-  [
-    'elu alpha=0.7',
-    (k, o, i, n) => k.elu_forward(o, i, n, 0.7),
-    (k, d, dy, x, _y, n) => k.elu_backward(d, dy, x, n, 0.7),
-  ],
-  [
-    'leakyRelu',
-    (k, o, i, n) => k.leaky_relu_forward(o, i, n, 0.3),
-    (k, d, dy, x, _y, n) => k.leaky_relu_backward(d, dy, x, n, 0.3),
-  ],
-  [
-    'leakyRelu alpha=0.01',
-    (k, o, i, n) => k.leaky_relu_forward(o, i, n, 0.01),
-    (k, d, dy, x, _y, n) => k.leaky_relu_backward(d, dy, x, n, 0.01),
-  ],
-  ['gelu', (k, o, i, n) => k.gelu_forward(o, i, n), (k, d, dy, x, _y, n) => k.gelu_backward(d, dy, x, n)],
-  [
-    'relu6',
-    (k, o, i, n) => k.relu_general_forward(o, i, n, 6, 0, 0),
-    (k, d, dy, x, _y, n) => k.relu_general_backward(d, dy, x, n, 6, 0, 0),
-  ],
-  [
-    'relu max=2 slope=0.2 threshold=-0.5',
-    (k, o, i, n) => k.relu_general_forward(o, i, n, 2, 0.2, -0.5),
-    (k, d, dy, x, _y, n) => k.relu_general_backward(d, dy, x, n, 2, 0.2, -0.5),
-  ],
-  [
-    'hardSigmoid',
-    (k, o, i, n) => k.hard_sigmoid_forward(o, i, n),
-    (k, d, dy, x, _y, n) => k.hard_sigmoid_backward(d, dy, x, n),
-  ],
-  [
-    'hardSwish',
-    (k, o, i, n) => k.hard_swish_forward(o, i, n),
-    (k, d, dy, x, _y, n) => k.hard_swish_backward(d, dy, x, n),
-  ],
-  ['swish', (k, o, i, n) => k.swish_forward(o, i, n), (k, d, dy, x, _y, n) => k.swish_backward(d, dy, x, n)],
+const POOL: AgreementCase[] = [
+  windowPool(3, 3, 2, 2, 1, 1),
+  windowPool(2, 2, 2, 2, 0, 0),
+  windowPool(3, 2, 1, 2, 1, 0),
+  GLOBAL_POOL,
 ];
 
-const ACT: AgreementCase = {
+// One element-wise activation: its forward and backward kernels (the backward reads y = the output, or x).
+interface Unary {
+  name: string;
+  kernels: [KernelName, KernelName];
+  fwd(k: K, out: number, inp: number, n: number): void;
+  bwd(k: K, d: number, dy: number, x: number, y: number, n: number): void;
+}
+const UNARY: Unary[] = [
+  {
+    name: 'relu',
+    kernels: ['relu_forward', 'relu_backward'],
+    fwd: (k, o, i, n) => k.relu_forward(o, i, n),
+    bwd: (k, d, dy, _x, y, n) => k.relu_backward(d, dy, y, n),
+  },
+  {
+    name: 'sigmoid',
+    kernels: ['sigmoid_forward', 'sigmoid_backward'],
+    fwd: (k, o, i, n) => k.sigmoid_forward(o, i, n),
+    bwd: (k, d, dy, _x, y, n) => k.sigmoid_backward(d, dy, y, n),
+  },
+  {
+    name: 'tanh',
+    kernels: ['tanh_forward', 'tanh_backward'],
+    fwd: (k, o, i, n) => k.tanh_forward(o, i, n),
+    bwd: (k, d, dy, _x, y, n) => k.tanh_backward(d, dy, y, n),
+  },
+  ...[1, 0.7].map(
+    (alpha): Unary => ({
+      name: `elu alpha=${alpha}`,
+      kernels: ['elu_forward', 'elu_backward'],
+      fwd: (k, o, i, n) => k.elu_forward(o, i, n, alpha),
+      bwd: (k, d, dy, x, _y, n) => k.elu_backward(d, dy, x, n, alpha),
+    }),
+  ),
+  ...[0.3, 0.01].map(
+    (alpha): Unary => ({
+      name: `leakyRelu alpha=${alpha}`,
+      kernels: ['leaky_relu_forward', 'leaky_relu_backward'],
+      fwd: (k, o, i, n) => k.leaky_relu_forward(o, i, n, alpha),
+      bwd: (k, d, dy, x, _y, n) => k.leaky_relu_backward(d, dy, x, n, alpha),
+    }),
+  ),
+  {
+    name: 'gelu',
+    kernels: ['gelu_forward', 'gelu_backward'],
+    fwd: (k, o, i, n) => k.gelu_forward(o, i, n),
+    bwd: (k, d, dy, x, _y, n) => k.gelu_backward(d, dy, x, n),
+  },
+  ...[
+    [6, 0, 0],
+    [2, 0.2, -0.5],
+  ].map(
+    ([maxv, slope, t]): Unary => ({
+      name: `relu max=${maxv} slope=${slope} threshold=${t}`,
+      kernels: ['relu_general_forward', 'relu_general_backward'],
+      fwd: (k, o, i, n) => k.relu_general_forward(o, i, n, maxv!, slope!, t!),
+      bwd: (k, d, dy, x, _y, n) => k.relu_general_backward(d, dy, x, n, maxv!, slope!, t!),
+    }),
+  ),
+  {
+    name: 'hardSigmoid',
+    kernels: ['hard_sigmoid_forward', 'hard_sigmoid_backward'],
+    fwd: (k, o, i, n) => k.hard_sigmoid_forward(o, i, n),
+    bwd: (k, d, dy, x, _y, n) => k.hard_sigmoid_backward(d, dy, x, n),
+  },
+  {
+    name: 'hardSwish',
+    kernels: ['hard_swish_forward', 'hard_swish_backward'],
+    fwd: (k, o, i, n) => k.hard_swish_forward(o, i, n),
+    bwd: (k, d, dy, x, _y, n) => k.hard_swish_backward(d, dy, x, n),
+  },
+  {
+    name: 'swish',
+    kernels: ['swish_forward', 'swish_backward'],
+    fwd: (k, o, i, n) => k.swish_forward(o, i, n),
+    bwd: (k, d, dy, x, _y, n) => k.swish_backward(d, dy, x, n),
+  },
+];
+
+// n = 41: ten SIMD groups and a scalar tail; values spread over [-4, 4), away from every kink.
+const unaryCase = (a: Unary): AgreementCase => ({
   family: 'act',
-  name: 'every activation n=41 (forward, backward), softmax and softmax over an axis, softmax cross-entropy',
-  kernels: [
-    'relu_forward',
-    'relu_backward',
-    'sigmoid_forward',
-    'sigmoid_backward',
-    'tanh_forward',
-    'tanh_backward',
-    'elu_forward',
-    'elu_backward',
-    'leaky_relu_forward',
-    'leaky_relu_backward',
-    'gelu_forward',
-    'gelu_backward',
-    'relu_general_forward',
-    'relu_general_backward',
-    'hard_sigmoid_forward',
-    'hard_sigmoid_backward',
-    'hard_swish_forward',
-    'hard_swish_backward',
-    'swish_forward',
-    'swish_backward',
-    'softmax_forward',
-    'softmax_backward',
-    'softmax_axis_forward',
-    'softmax_axis_backward',
-    'softmax_xent_forward',
-    'softmax_xent_backward',
-  ],
+  name: `${a.name} n=41: forward, backward accumulates`,
+  kernels: a.kernels,
   run({ k, f32, read }) {
     const rng = rngOf(this.name);
     const n = 41;
@@ -492,41 +508,59 @@ const ACT: AgreementCase = {
         Float32Array.from(distinct(rng, n), (v) => v * 4),
       ),
       dy = f32(n, rand(rng, n));
-    const out: Outputs = {};
-    for (const [name, fwd, bwd] of UNARY) {
-      const y = f32(n),
-        dx = f32(n, rand(rng, n));
-      fwd(k, y, x, n);
-      bwd(k, dx, dy, x, y, n);
-      out[`${name} forward`] = read(y, n);
-      out[`${name} backward`] = read(dx, n);
-    }
-    const [R, Kc, inner] = [6, 11, 3];
-    const lg = f32(R * Kc * inner, rand(rng, R * Kc * inner, -5, 5)),
-      dl = f32(R * Kc * inner, rand(rng, R * Kc * inner));
-    const [sm, sdx, ax, adx] = [R * Kc, R * Kc, R * Kc * inner, R * Kc * inner].map((m) => f32(m));
-    k.softmax_forward(sm!, lg, R, Kc);
-    k.softmax_backward(sdx!, dl, sm!, R, Kc);
-    k.softmax_axis_forward(ax!, lg, R, Kc, inner);
-    k.softmax_axis_backward(adx!, dl, ax!, R, Kc, inner);
-    const labels = new Float32Array(R * Kc);
-    for (let r = 0; r < R; r++) labels[r * Kc + ((r * 7) % Kc)] = 1;
-    const pl = f32(R * Kc, labels),
-      probs = f32(R * Kc),
-      dlog = f32(R * Kc);
-    out['xent loss'] = k.softmax_xent_forward(probs, lg, pl, R, Kc);
-    k.softmax_xent_backward(dlog, probs, pl, R, Kc, 1 / R);
-    Object.assign(out, {
-      softmax: read(sm!, R * Kc),
-      'softmax dx': read(sdx!, R * Kc),
-      'softmax axis': read(ax!, R * Kc * inner),
-      'softmax axis dx': read(adx!, R * Kc * inner),
-      'xent probs': read(probs, R * Kc),
-      'xent dlogits': read(dlog, R * Kc),
-    });
-    return out;
+    const y = f32(n),
+      dx = f32(n, rand(rng, n));
+    a.fwd(k, y, x, n);
+    a.bwd(k, dx, dy, x, y, n);
+    return { forward: read(y, n), backward: read(dx, n) };
+  },
+});
+
+const [R_SM, K_SM, INNER_SM] = [6, 11, 3];
+
+const SOFTMAX: AgreementCase = {
+  family: 'act',
+  name: `softmax (${R_SM}, ${K_SM}) and along the middle axis of (${R_SM}, ${K_SM}, ${INNER_SM}): forward, backward`,
+  kernels: ['softmax_forward', 'softmax_backward', 'softmax_axis_forward', 'softmax_axis_backward'],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const n = R_SM * K_SM * INNER_SM;
+    const lg = f32(n, rand(rng, n, -5, 5)),
+      dl = f32(n, rand(rng, n));
+    const [sm, sdx, ax, adx] = [R_SM * K_SM, R_SM * K_SM, n, n].map((m) => f32(m));
+    k.softmax_forward(sm!, lg, R_SM, K_SM);
+    k.softmax_backward(sdx!, dl, sm!, R_SM, K_SM);
+    k.softmax_axis_forward(ax!, lg, R_SM, K_SM, INNER_SM);
+    k.softmax_axis_backward(adx!, dl, ax!, R_SM, K_SM, INNER_SM);
+    return {
+      softmax: read(sm!, R_SM * K_SM),
+      'softmax dx': read(sdx!, R_SM * K_SM),
+      'softmax axis': read(ax!, n),
+      'softmax axis dx': read(adx!, n),
+    };
   },
 };
+
+const XENT: AgreementCase = {
+  family: 'act',
+  name: `softmax cross-entropy (${R_SM}, ${K_SM}) one-hot labels: loss, probabilities, dlogits`,
+  kernels: ['softmax_xent_forward', 'softmax_xent_backward'],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const n = R_SM * K_SM;
+    const lg = f32(n, rand(rng, n, -5, 5));
+    const labels = new Float32Array(n);
+    for (let r = 0; r < R_SM; r++) labels[r * K_SM + ((r * 7) % K_SM)] = 1;
+    const pl = f32(n, labels),
+      probs = f32(n),
+      dlog = f32(n);
+    const loss = k.softmax_xent_forward(probs, lg, pl, R_SM, K_SM);
+    k.softmax_xent_backward(dlog, probs, pl, R_SM, K_SM, 1 / R_SM);
+    return { loss, probs: read(probs, n), dlogits: read(dlog, n) };
+  },
+};
+
+const ACT: AgreementCase[] = [...UNARY.map(unaryCase), SOFTMAX, XENT];
 
 const LOSS: AgreementCase = {
   family: 'loss',
@@ -804,62 +838,60 @@ const LAYERNORM: AgreementCase = {
   },
 };
 
-const OPTIM: AgreementCase = {
+// One optimizer, 3 steps over n = 66 parameters (16 SIMD groups and a tail) from the same gradient.
+const optimCase = (
+  name: string,
+  kernel: KernelName,
+  slots: string[],
+  step: (k: K, p: number, g: number, s: number[], n: number, t: number) => void,
+): AgreementCase => ({
   family: 'optim',
-  name: 'sgd (momentum, nesterov), adam, adamw, rmsprop (centered, momentum) 3 steps n=66; the schedules',
-  kernels: ['sgd_step', 'adam_step', 'adamw_step', 'rmsprop_step', 'lr_step_decay', 'lr_cosine_decay', 'lr_anneal'],
+  name: `${name}: 3 steps n=66, parameters and every slot`,
+  kernels: [kernel],
   run({ k, f32, read }) {
     const rng = rngOf(this.name);
     const n = 66;
     const g = f32(n, rand(rng, n)),
-      p0 = rand(rng, n);
-    const slots = (count: number) => Array.from({ length: count }, () => f32(n));
-    const [ps, pn, pa, paw, pr] = [0, 1, 2, 3, 4].map(() => f32(n, p0));
-    const [vs, vn] = slots(2);
-    const [ma, va, mw, vw] = slots(4);
-    const [rv, rm, ra] = slots(3);
-    for (let t = 1; t <= 3; t++) {
-      k.sgd_step(ps!, g, vs!, n, 0.05, 0.9, 0);
-      k.sgd_step(pn!, g, vn!, n, 0.05, 0.9, 1);
-      k.adam_step(pa!, g, ma!, va!, n, 0.001, 0.9, 0.999, 1e-7, t);
-      k.adamw_step(paw!, g, mw!, vw!, n, 0.01, 0.9, 0.999, 1e-7, 0.004, t);
-      k.rmsprop_step(pr!, g, rv!, rm!, ra!, n, 0.01, 0.9, 0.5, 1e-7, 1);
-    }
-    const lr = Float32Array.from([
-      ...[0, 9, 10, 35].map((s) => k.lr_step_decay(0.1, 0.5, 10, s)),
-      ...[0, 33, 100, 150].map((s) => k.lr_cosine_decay(0.1, 0.2, 100, s)),
-      ...[0, 0.3, 1].flatMap((pct) => [k.lr_anneal(0.1, 0.001, pct, 0), k.lr_anneal(0.1, 0.001, pct, 1)]),
-    ]);
-    return {
-      sgd: read(ps!, n),
-      'sgd velocity': read(vs!, n),
-      nesterov: read(pn!, n),
-      adam: read(pa!, n),
-      'adam m': read(ma!, n),
-      'adam v': read(va!, n),
-      adamw: read(paw!, n),
-      rmsprop: read(pr!, n),
-      'rmsprop avg': read(ra!, n),
-      schedules: lr,
-    };
+      p = f32(n, rand(rng, n));
+    const ss = slots.map(() => f32(n));
+    for (let t = 1; t <= 3; t++) step(k, p, g, ss, n, t);
+    return Object.fromEntries([['param', read(p, n)], ...slots.map((sl, i) => [sl, read(ss[i]!, n)])]);
   },
-};
+});
 
-const ELEMENTWISE: AgreementCase = {
+const OPTIM: AgreementCase[] = [
+  optimCase('sgd momentum 0.9', 'sgd_step', ['velocity'], (k, p, g, [v], n) => k.sgd_step(p, g, v!, n, 0.05, 0.9, 0)),
+  optimCase('sgd nesterov', 'sgd_step', ['velocity'], (k, p, g, [v], n) => k.sgd_step(p, g, v!, n, 0.05, 0.9, 1)),
+  optimCase('adam', 'adam_step', ['m', 'v'], (k, p, g, [m, v], n, t) =>
+    k.adam_step(p, g, m!, v!, n, 0.001, 0.9, 0.999, 1e-7, t),
+  ),
+  optimCase('adamw weight decay 0.004', 'adamw_step', ['m', 'v'], (k, p, g, [m, v], n, t) =>
+    k.adamw_step(p, g, m!, v!, n, 0.01, 0.9, 0.999, 1e-7, 0.004, t),
+  ),
+  optimCase('rmsprop centered, momentum 0.5', 'rmsprop_step', ['velocity', 'momentum', 'average'], (k, p, g, s, n) =>
+    k.rmsprop_step(p, g, s[0]!, s[1]!, s[2]!, n, 0.01, 0.9, 0.5, 1e-7, 1),
+  ),
+  {
+    family: 'optim',
+    name: 'learning-rate schedules: step decay, cosine decay, linear and cosine annealing',
+    kernels: ['lr_step_decay', 'lr_cosine_decay', 'lr_anneal'],
+    run: ({ k }) => ({
+      'step decay': Float32Array.from([0, 9, 10, 35], (s) => k.lr_step_decay(0.1, 0.5, 10, s)),
+      'cosine decay': Float32Array.from([0, 33, 100, 150], (s) => k.lr_cosine_decay(0.1, 0.2, 100, s)),
+      anneal: Float32Array.from(
+        [0, 0.3, 1].flatMap((pct) => [k.lr_anneal(0.1, 0.001, pct, 0), k.lr_anneal(0.1, 0.001, pct, 1)]),
+      ),
+    }),
+  },
+];
+
+const BINARY_OPS = ['add', 'sub', 'mul', 'div'] as const;
+
+// a op b with b (19 values) repeated along a (38), and with the operands swapped (b op a).
+const binaryCase = (op: number): AgreementCase => ({
   family: 'elementwise',
-  name: 'add/sub/mul/div (broadcast, swapped), sum_all, add_scalar, add_into, scale, bias_backward, copies n=38',
-  kernels: [
-    'binary_forward',
-    'binary_backward',
-    'sum_all',
-    'add_scalar',
-    'add_into',
-    'bias_backward',
-    'scale',
-    'find_nonfinite',
-    'zero_fill',
-    'copy_into',
-  ],
+  name: `${BINARY_OPS[op]} a=(38) b=(19) broadcast, both operand orders: forward, da, db`,
+  kernels: ['binary_forward', 'binary_backward'],
   run({ k, f32, read }) {
     const rng = rngOf(this.name);
     const [n, nb] = [38, 19];
@@ -869,36 +901,66 @@ const ELEMENTWISE: AgreementCase = {
       b = f32(nb, signed(nb)),
       dout = f32(n, rand(rng, n));
     const out: Outputs = {};
-    for (let op = 0; op < 4; op++)
-      for (const swap of [0, 1]) {
-        const y = f32(n),
-          da = f32(n),
-          db = f32(nb);
-        k.binary_forward(y, a, b, n, nb, op, swap);
-        k.binary_backward(da, db, dout, a, b, n, nb, op, swap);
-        Object.assign(out, {
-          [`op ${op} swap ${swap}`]: read(y, n),
-          [`op ${op} swap ${swap} da`]: read(da, n),
-          [`op ${op} swap ${swap} db`]: read(db, nb),
-        });
-      }
-    out.sum = k.sum_all(a, n);
-    const c = f32(n, rand(rng, n));
-    k.add_scalar(c, 0.25, n);
-    k.add_into(c, dout, n);
-    k.scale(c, -3, n);
-    out['add_scalar, add_into, scale'] = read(c, n);
-    const bias = f32(nb);
-    k.bias_backward(bias, dout, 2, nb);
-    out.bias_backward = read(bias, nb);
-    const copy = f32(n, rand(rng, n));
-    k.zero_fill(copy, 4 * 10);
-    k.copy_into(copy + 4 * 20, a, 10);
-    out['zero_fill, copy_into'] = read(copy, n);
-    out.find_nonfinite = k.find_nonfinite(a, n);
+    for (const swap of [0, 1]) {
+      const y = f32(n),
+        da = f32(n),
+        db = f32(nb);
+      k.binary_forward(y, a, b, n, nb, op, swap);
+      k.binary_backward(da, db, dout, a, b, n, nb, op, swap);
+      Object.assign(out, {
+        [`swap ${swap}`]: read(y, n),
+        [`swap ${swap} da`]: read(da, n),
+        [`swap ${swap} db`]: read(db, nb),
+      });
+    }
     return out;
   },
-};
+});
+
+const ELEMENTWISE: AgreementCase[] = [
+  ...BINARY_OPS.map((_, op) => binaryCase(op)),
+  {
+    family: 'elementwise',
+    name: 'sum_all, add_scalar, add_into, scale, bias_backward, zero_fill, copy_into, find_nonfinite n=38',
+    kernels: [
+      'sum_all',
+      'add_scalar',
+      'add_into',
+      'bias_backward',
+      'scale',
+      'find_nonfinite',
+      'zero_fill',
+      'copy_into',
+    ],
+    run({ k, f32, read }) {
+      const rng = rngOf(this.name);
+      const [n, nb] = [38, 19];
+      const a = f32(n, rand(rng, n)),
+        dout = f32(n, rand(rng, n));
+      const c = f32(n, rand(rng, n));
+      k.add_scalar(c, 0.25, n);
+      k.add_into(c, dout, n);
+      k.scale(c, -3, n);
+      const bias = f32(nb);
+      k.bias_backward(bias, dout, 2, nb);
+      const copy = f32(n, rand(rng, n));
+      k.zero_fill(copy, 4 * 10);
+      k.copy_into(copy + 4 * 20, a, 10);
+      const bad = f32(
+        n,
+        Float32Array.from(rand(rng, n), (v, i) => (i === 29 ? Number.NaN : v)),
+      );
+      return {
+        sum: k.sum_all(a, n),
+        'add_scalar, add_into, scale': read(c, n),
+        bias_backward: read(bias, nb),
+        'zero_fill, copy_into': read(copy, n),
+        'find_nonfinite clean': k.find_nonfinite(a, n),
+        'find_nonfinite NaN at 29': k.find_nonfinite(bad, n),
+      };
+    },
+  },
+];
 
 /** The table: every kernel family exported by the wasm module has at least one case (builds.test.ts checks). */
 export const AGREEMENT_CASES: AgreementCase[] = [
@@ -908,8 +970,8 @@ export const AGREEMENT_CASES: AgreementCase[] = [
   DWCONV,
   DENSE,
   ...WINOGRAD,
-  POOL,
-  ACT,
+  ...POOL,
+  ...ACT,
   LOSS,
   PAD,
   RESIZE,
@@ -919,6 +981,6 @@ export const AGREEMENT_CASES: AgreementCase[] = [
   MERGE,
   BATCHNORM,
   LAYERNORM,
-  OPTIM,
-  ELEMENTWISE,
+  ...OPTIM,
+  ...ELEMENTWISE,
 ];
