@@ -520,8 +520,15 @@ const [R_SM, K_SM, INNER_SM] = [6, 11, 3];
 
 const SOFTMAX: AgreementCase = {
   family: 'act',
-  name: `softmax (${R_SM}, ${K_SM}) and along the middle axis of (${R_SM}, ${K_SM}, ${INNER_SM}): forward, backward`,
-  kernels: ['softmax_forward', 'softmax_backward', 'softmax_axis_forward', 'softmax_axis_backward'],
+  name: `softmax (${R_SM}, ${K_SM}); softmax and log-softmax along the middle axis of (${R_SM}, ${K_SM}, ${INNER_SM}): forward, backward`,
+  kernels: [
+    'softmax_forward',
+    'softmax_backward',
+    'softmax_axis_forward',
+    'softmax_axis_backward',
+    'log_softmax_axis_forward',
+    'log_softmax_axis_backward',
+  ],
   run({ k, f32, read }) {
     const rng = rngOf(this.name);
     const n = R_SM * K_SM * INNER_SM;
@@ -532,7 +539,12 @@ const SOFTMAX: AgreementCase = {
     k.softmax_backward(sdx!, dl, sm!, R_SM, K_SM);
     k.softmax_axis_forward(ax!, lg, R_SM, K_SM, INNER_SM);
     k.softmax_axis_backward(adx!, dl, ax!, R_SM, K_SM, INNER_SM);
+    const [lx, ldx] = [f32(n), f32(n)];
+    k.log_softmax_axis_forward(lx, lg, R_SM, K_SM, INNER_SM);
+    k.log_softmax_axis_backward(ldx, dl, lx, R_SM, K_SM, INNER_SM);
     return {
+      'log-softmax axis': read(lx, n),
+      'log-softmax axis dx': read(ldx, n),
       softmax: read(sm!, R_SM * K_SM),
       'softmax dx': read(sdx!, R_SM * K_SM),
       'softmax axis': read(ax!, n),
