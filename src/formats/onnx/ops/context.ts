@@ -8,6 +8,7 @@ import type { Layer, SymbolicTensor } from '../../../nn/layer.js';
 import { Permute } from '../../../nn/reshaping.js';
 import { type Const, broadcastDims, sizeOf, transposeConst } from '../fold.js';
 
+/** Every importer error starts "loadONNX:", so the node loop can tell them from a layer's own checks. */
 export const fail = (msg: string): never => {
   throw new Error(`loadONNX: ${msg}`);
 };
@@ -18,6 +19,7 @@ export const BATCH = -1;
 /** The largest tensor (elements) a file may declare. */
 export const MAX_ELEMENTS = 2 ** 28;
 
+/** ONNX TensorProto element types by number, for messages. */
 export const DTYPE_NAMES: Record<number, string> = {
   1: 'float32',
   2: 'uint8',
@@ -38,6 +40,7 @@ export const DTYPE_NAMES: Record<number, string> = {
 /** Whether ONNX element type `dt` is an integer (or bool) type. */
 export const isIntType = (dt: number) => dt !== 1 && dt !== 10 && dt !== 11 && dt !== 16;
 
+/** Refuses a negative, fractional or absurd dimension, and a tensor over MAX_ELEMENTS. */
 export function checkDims(dims: number[], what: string): void {
   for (const d of dims) {
     if (!Number.isInteger(d) || d < 0 || d > 2 ** 31 - 1)
