@@ -1,172 +1,63 @@
 // Model: Keras' model API over a graph of layers — summary, compile, fit, evaluate, predict,
-// trainOnBatch, get/setWeights. A functional model's graph comes from symbolic tensors
-// (sn.input, layer.apply); Sequential is a Model whose graph is a chain. The graph is put in
-// topological order once (`steps`); forward walks it, every op records on the tape, so backward
-// needs nothing graph-specific. One training step:
-//   tidy { zero grads · forward on the tape (final softmax fused into the loss) · backward · optimizer }
-// so every tensor of a step is released at its end and the arena high-water mark stays flat.
+// trainOnBatch, get/setWeights, save. A functional model's graph comes from symbolic tensors
+// (sn.input, layer.apply); Sequential is a Model whose graph is a chain (graph.ts). The pieces live
+// beside it: summary.ts (the table), training.ts (compile's checks, batches, one optimizer step),
+// fit.ts (the epoch loop), predict.ts (batching through the inference plan, nn/inference/),
+// artifacts.ts (what save and toJSON write).
 // File formats live outside (src/formats/ imports this module, never the reverse): save() builds the
 // model's artifacts and hands them to an IOHandler, or encodes them with the .simdnet codec (src/io/).
 import { Tensor, tensor, tidy } from '../tensor.js';
-import { Tape, noGrad, withTape } from '../autograd.js';
-import { softmaxCrossEntropy } from '../ops/act.js';
-import { binaryCrossentropy, meanAbsoluteError, meanSquaredError } from '../ops/loss.js';
-import { getArena } from '../wasm/arena.js';
 import { Rng } from '../rng.js';
-import { InputLayer, Layer, type LayerNode, type StateWeight, SymbolicTensor } from './layer.js';
-import { Optimizer, type ParamGrad } from '../optim/optimizer.js';
-import { Adam } from '../optim/adam.js';
-import { AdamW } from '../optim/adamw.js';
-import { SGD } from '../optim/sgd.js';
-import { RMSprop } from '../optim/rmsprop.js';
-import type { LearningRateSchedule } from '../optim/schedules.js';
-import { Progress } from './progress.js';
-import { type BaseCallback, CallbackList, type Logs, checkCallbacks } from './base-callbacks.js';
-import {
-  type Data,
-  type DataSource,
-  type LossName,
-  LOSSES,
-  checkTargets,
-  labelsToOneHot,
-  sliceSource,
-  toSource,
-} from './data.js';
+import { InputLayer, Layer, type StateWeight, type SymbolicTensor } from './layer.js';
+import type { Optimizer, ParamGrad } from '../optim/optimizer.js';
+import { type Logs, checkCallbacks } from './base-callbacks.js';
+import { type Data, type DataSource, type LossName, toSource } from './data.js';
 import { StepGuard } from './guard.js';
-import { type BatchIO, InferencePlan, inferencePlanEnabled, weightsChanged } from './inference.js';
-import { countBinary, countCorrect } from './metrics.js';
+import { InferencePlan, inferencePlanEnabled, weightsChanged } from './inference.js';
 import {
   BATCH_OPTIONS,
   COMPILE_OPTIONS,
   FIT_OPTIONS,
   MODEL_OPTIONS,
   checkArg,
-  checkLayerSize,
   checkOptions,
   func,
   nullValue,
   or,
   seedInt,
 } from './options.js';
-import { show } from '../show.js';
 import { modelArtifacts, modelJSON } from './artifacts.js';
 import type { IOHandler } from '../io/artifacts.js';
 import { encodeSimdnet } from '../io/simdnet.js';
+import {
+  type Graph,
+  type GraphStep,
+  appendToChain,
+  chainGraph,
+  forwardGraph,
+  outputStep,
+  traceGraph,
+} from './graph.js';
+import { summaryTable } from './summary.js';
+import {
+  type BatchLoss,
+  type CompileArgs,
+  batchLoss,
+  compileSettings,
+  checkExamples,
+  checkInputs,
+  lossOver,
+  makeBatch,
+  trainStep,
+} from './training.js';
+import { type FitArgs, type History, fitData, fitOptions, runFit } from './fit.js';
+import { predictSources } from './predict.js';
+import { type WeightSpecEntry, checkWeightValues, paramsOf, weightSpecsOf } from './weights.js';
+import { show } from '../show.js';
 
-/** Arguments of {@link Model.compile}. */
-export interface CompileArgs {
-  optimizer: 'adam' | 'adamw' | 'sgd' | 'rmsprop' | Optimizer;
-  loss: LossName;
-  metrics?: string[];
-  /**
-   * For the cross-entropies: trains against `(1 - labelSmoothing) · onehot + labelSmoothing / classes`
-   * instead of the one-hot labels, as Keras' `label_smoothing` (default 0). Like Keras, evaluate
-   * reports the loss against the smoothed labels too; accuracy is unchanged.
-   */
-  labelSmoothing?: number;
-}
-
-export type { Logs };
-
-/**
- * Callbacks of {@link Model.fit} as functions; returning `false` from one stops training. (fit also
- * takes a list of {@link Callback} objects, Keras style.)
- */
-export interface Callbacks {
-  onTrainBegin?: (logs?: Logs) => void | boolean | Promise<void | boolean>;
-  onTrainEnd?: (logs?: Logs) => void | boolean | Promise<void | boolean>;
-  onEpochBegin?: (epoch: number, logs?: Logs) => void | boolean | Promise<void | boolean>;
-  onEpochEnd?: (epoch: number, logs: Logs) => void | boolean | Promise<void | boolean>;
-  onBatchBegin?: (batch: number, logs?: Logs) => void | boolean | Promise<void | boolean>;
-  onBatchEnd?: (batch: number, logs: Logs) => void | boolean | Promise<void | boolean>;
-}
-
-/** Arguments of {@link Model.fit} (Keras names). */
-export interface FitArgs {
-  epochs?: number;
-  batchSize?: number;
-  validationData?: [Data, Data];
-  /**
-   * Fraction in [0, 1) of x/y held out as validation data, as Keras: the last examples, taken before
-   * shuffling. Not together with validationData.
-   */
-  validationSplit?: number;
-  /**
-   * Sets the optimizer's learning rate before every step to `schedule(optimizer.iterations)` (the
-   * 0-based step count, continuing across fits and saved models), e.g. `sn.schedules.cosineDecay(...)`.
-   */
-  learningRateSchedule?: LearningRateSchedule;
-  shuffle?: boolean;
-  /**
-   * Reseeds shuffling and dropout. Weight initialisation is seeded by the model's own seed
-   * (`new Sequential({seed})` or `setSeed()` before compile), which also seeds shuffling and dropout
-   * when fit gets no seed — so one seed drives all three.
-   */
-  seed?: number;
-  /** Keras-style {@link Callback} objects (EarlyStopping, ...) or an object of hook functions. */
-  callbacks?: Callbacks | BaseCallback[];
-  /**
-   * 0 silent, 1 progress bar (default; when stdout is not a terminal, a progress line every
-   * `progressInterval` seconds), 2 one line per epoch.
-   */
-  verbose?: number;
-  /** Stops training after the current batch. */
-  signal?: AbortSignal;
-  /** Epoch number to start counting from (for resumed training). */
-  initialEpoch?: number;
-  /** Where progress lines go (default console.log). */
-  print?: (line: string) => void;
-  /** Seconds between progress lines within an epoch when stdout is not a terminal (verbose 1; default 30). */
-  progressInterval?: number;
-}
-
-/** What fit returns, as Keras' History. */
-export interface History {
-  epoch: number[];
-  /** `accuracy` stays empty for meanSquaredError and meanAbsoluteError (no accuracy is computed). */
-  history: {
-    loss: number[];
-    accuracy: number[];
-    val_loss?: number[];
-    val_accuracy?: number[];
-    /** The optimizer's learning rate at the end of each epoch (before callbacks change it). */
-    learning_rate?: number[];
-  };
-  /** True when training was stopped early (callback or signal). */
-  stopped: boolean;
-  /** The epoch during or after which training was stopped early, else null. */
-  stoppedEpoch?: number | null;
-}
-
-/** @internal A training step that produced a non-finite loss or weights (undone before throwing). */
-export class NonFiniteStepError extends Error {
-  constructor(
-    message: string,
-    /** The batch loss (NaN when the loss was finite but the update was not). */
-    readonly loss: number,
-  ) {
-    super(message);
-  }
-}
-
-/** One layer application of the graph in topological order: reads value slots, writes one. */
-export interface GraphStep {
-  layer: Layer;
-  /** The functional node (null for a Sequential chain). */
-  node: LayerNode | null;
-  inputs: number[];
-  output: number;
-  inShapes: number[][];
-  outShape: number[];
-}
-
-/** A model's graph, computed once: slots 0..inputs-1 hold the inputs, each step fills one more. */
-interface Graph {
-  inputShapes: number[][];
-  steps: GraphStep[];
-  outputs: number[];
-  slots: number;
-}
+export type { Logs, CompileArgs, FitArgs, History, GraphStep };
+export type { Callbacks } from './fit.js';
+export { NonFiniteStepError } from './training.js';
 
 /** Arguments of {@link model}. */
 export interface ModelArgs {
@@ -176,9 +67,6 @@ export interface ModelArgs {
   /** Seeds weight initialisation, and shuffling and dropout unless fit gets its own seed. */
   seed?: number;
 }
-
-const shapeText = (s: readonly number[]) => `(None, ${s.join(', ')})`;
-const isCrossentropy = (l: LossName | null) => l === 'categoricalCrossentropy' || l === 'sparseCategoricalCrossentropy';
 
 /**
  * A graph of layers with Keras' model API (keras.Model / tf.model). Build a functional model with
@@ -214,7 +102,7 @@ export class Model {
     this.trainRng = new Rng(this.seed ^ 0x5bd1e995);
     this.inputs = cfg.inputs ?? [];
     this.outputs = cfg.outputs ?? [];
-    if (this.outputs.length > 0 || this.inputs.length > 0) this.graphCache = this.traceGraph();
+    if (this.outputs.length > 0 || this.inputs.length > 0) this.graphCache = this.traceFunctional();
   }
 
   /** True for a Sequential chain (its summary and files keep the Sequential form). */
@@ -228,11 +116,6 @@ export class Model {
     return this.layerList;
   }
 
-  /** @internal Sets the layer list (Sequential keeps its own). */
-  protected setLayers(l: Layer[]): void {
-    this.layerList = l;
-  }
-
   /** The layer called `name`; throws naming the layers there are. */
   getLayer(name: string): Layer {
     const l = this.layers.find((x) => x.name === name);
@@ -243,95 +126,6 @@ export class Model {
     return l;
   }
 
-  /** Walks back from the outputs: topological order, slots, unique names; errors name the layer and shapes. */
-  private traceGraph(): Graph {
-    const what = `model ${this.name}`;
-    if (this.inputs.length === 0) throw new Error(`${what}: needs at least one input (sn.input({shape}))`);
-    if (this.outputs.length === 0) throw new Error(`${what}: needs at least one output`);
-    for (const t of [...this.inputs, ...this.outputs]) {
-      if (!(t instanceof SymbolicTensor))
-        throw new Error(
-          `${what}: inputs and outputs must be symbolic tensors (sn.input, layer.apply), got ${typeof t}`,
-        );
-    }
-    this.inputs.forEach((t, i) => {
-      if (!(t.node.layer instanceof InputLayer))
-        throw new Error(
-          `${what}: input ${i} comes from layer ${t.node.layer.name || t.node.layer.className}, not from sn.input`,
-        );
-      if (this.inputs.indexOf(t) !== i) throw new Error(`${what}: input ${i} is listed twice`);
-    });
-    const order: LayerNode[] = [];
-    const state = new Map<LayerNode, 1 | 2>();
-    const visit = (n: LayerNode, from: string) => {
-      const st = state.get(n);
-      if (st === 2) return;
-      if (st === 1)
-        throw new Error(`${what}: the graph has a cycle through layer ${n.layer.name || n.layer.className}`);
-      state.set(n, 1);
-      if (n.layer instanceof InputLayer && !this.inputs.includes(n.output)) {
-        throw new Error(
-          `${what}: ${from} depends on input ${n.layer.name || '(unnamed)'} ${shapeText(n.output.shape)}, which is not in the model's inputs`,
-        );
-      }
-      for (const t of n.inputs) visit(t.node, `layer ${n.layer.name || n.layer.className}`);
-      state.set(n, 2);
-      order.push(n);
-    };
-    this.outputs.forEach((t, i) => visit(t.node, `output ${i}`));
-    this.inputs.forEach((t, i) => {
-      if (!state.has(t.node))
-        throw new Error(
-          `${what}: input ${i} (${t.node.layer.name || 'unnamed'} ${shapeText(t.shape)}) is not connected to the outputs`,
-        );
-    });
-    // Layers: inputs first, then in order of first use; unnamed ones get Keras names (dense, dense_1, ...).
-    const layers: Layer[] = [];
-    for (const t of this.inputs) layers.push(t.node.layer);
-    for (const n of order) if (!layers.includes(n.layer)) layers.push(n.layer);
-    const taken = new Set(layers.filter((l) => l.name).map((l) => l.name));
-    for (const l of layers) {
-      if (l.name) continue;
-      let name = l.defaultName;
-      for (let i = 1; taken.has(name); i++) name = `${l.defaultName}_${i}`;
-      l.name = name;
-      taken.add(name);
-    }
-    const seen = new Map<string, Layer>();
-    for (const l of layers) {
-      const other = seen.get(l.name);
-      if (other && other !== l)
-        throw new Error(
-          `${what}: two layers are named ${l.name} (${other.className} and ${l.className}); layer names must be unique`,
-        );
-      seen.set(l.name, l);
-    }
-    const slot = new Map<SymbolicTensor, number>();
-    this.inputs.forEach((t, i) => slot.set(t, i));
-    const steps: GraphStep[] = [];
-    for (const n of order) {
-      if (n.layer instanceof InputLayer) continue;
-      const out = this.inputs.length + steps.length;
-      if (n.inputs.length === 1) checkLayerSize(n.layer, n.inputs[0].shape, n.output.shape as number[]);
-      steps.push({
-        layer: n.layer,
-        node: n,
-        inputs: n.inputs.map((t) => slot.get(t)!),
-        output: out,
-        inShapes: n.inputs.map((t) => [...t.shape]),
-        outShape: [...n.output.shape],
-      });
-      slot.set(n.output, out);
-    }
-    this.layerList = layers;
-    return {
-      inputShapes: this.inputs.map((t) => [...t.shape]),
-      steps,
-      outputs: this.outputs.map((t) => slot.get(t)!),
-      slots: slot.size,
-    };
-  }
-
   /** @internal The graph in topological order (computed once). */
   graph(): Graph {
     if (!this.graphCache) this.graphCache = this.makeGraph();
@@ -340,7 +134,14 @@ export class Model {
 
   /** @internal Computes the graph (a functional model traces it from its outputs). */
   protected makeGraph(): Graph {
-    return this.traceGraph();
+    return this.traceFunctional();
+  }
+
+  // A functional model's graph, and its layers in Keras' order.
+  private traceFunctional(): Graph {
+    const t = traceGraph(this.name, this.inputs, this.outputs);
+    this.layerList = t.layers;
+    return t.graph;
   }
 
   /** @internal The steps of the graph in topological order. */
@@ -387,23 +188,8 @@ export class Model {
   }
 
   /** Names and shapes of every weight and state array build() would create, in getWeights order. */
-  weightSpecs(): {
-    weights: Array<{ name: string; shape: number[] }>;
-    state: Array<{ name: string; shape: number[] }>;
-  } {
-    const weights: Array<{ name: string; shape: number[] }> = [],
-      state: Array<{ name: string; shape: number[] }> = [];
-    const done = new Set<Layer>();
-    for (const st of this.graph().steps) {
-      if (done.has(st.layer)) continue;
-      done.add(st.layer);
-      if (st.layer.arity !== 1) continue;
-      for (const [suffix, shape] of st.layer.weightShapes(st.inShapes[0]))
-        weights.push({ name: `${st.layer.name}/${suffix}`, shape });
-      for (const [suffix, shape] of st.layer.stateShapes(st.inShapes[0]))
-        state.push({ name: `${st.layer.name}/${suffix}`, shape });
-    }
-    return { weights, state };
+  weightSpecs(): { weights: WeightSpecEntry[]; state: WeightSpecEntry[] } {
+    return weightSpecsOf(this.graph().steps);
   }
 
   /** Creates every layer's weights (idempotent; done by compile, fit, summary). */
@@ -427,15 +213,13 @@ export class Model {
   /** Parameters and gradients of every layer, in order (frozen layers included). */
   params(): ParamGrad[] {
     this.build();
-    return this.weightLayers().flatMap((l) => l.weights.map((w) => ({ name: w.name, value: w.value, grad: w.grad })));
+    return paramsOf(this.weightLayers());
   }
 
   /** The parameters the optimizer updates: those of layers with `trainable` true. */
   trainableParams(): ParamGrad[] {
     this.build();
-    return this.weightLayers()
-      .filter((l) => l.trainable)
-      .flatMap((l) => l.weights.map((w) => ({ name: w.name, value: w.value, grad: w.grad })));
+    return paramsOf(this.weightLayers().filter((l) => l.trainable));
   }
 
   /** Non-trainable state of every layer, in order (BatchNormalization's moving statistics). */
@@ -472,91 +256,9 @@ export class Model {
     this.alive('summary');
     checkArg('summary', 'print', print, or(func, nullValue));
     this.build();
-    const text = this.isSequential ? this.sequentialTable() : this.functionalTable();
+    const text = summaryTable(this);
     if (print) print(text);
     return text;
-  }
-
-  private totals(width: number): string[] {
-    const total = this.countParams(),
-      trainable = this.countTrainableParams();
-    return [
-      '='.repeat(width),
-      `Total params: ${total.toLocaleString('en-US')}`,
-      `Trainable params: ${trainable.toLocaleString('en-US')}`,
-      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
-      '_'.repeat(width),
-    ];
-  }
-
-  private sequentialTable(): string {
-    const shapes = this.shapes();
-    // Columns at 33 and 59 as Keras; a longer cell keeps one space before the next column.
-    const cell = (v: string, w: number) => (v.length < w ? v.padEnd(w) : `${v} `);
-    const row = (a: string, b: string, c: string) => `${cell(a, 33)}${cell(b, 26)}${c}`.trimEnd();
-    const lines = [
-      `Model: "${this.name}"`,
-      '_'.repeat(69),
-      row(' Layer (type)', 'Output Shape', 'Param #'),
-      '='.repeat(69),
-    ];
-    this.layers.forEach((l, i) => {
-      if (i > 0) lines.push('');
-      lines.push(row(` ${l.name} (${l.className})`, `(None, ${shapes[i].join(', ')})`, String(l.countParams())));
-    });
-    return [...lines, ...this.totals(69)].join('\n');
-  }
-
-  /**
-   * Keras' functional summary (line length 98, columns at 33, 55, 67): one row per layer
-   * application, "Connected to" listing `layer[node][tensor]` of its inputs, wrapped one per line.
-   */
-  private functionalTable(): string {
-    const pos = [33, 55, 67, 98];
-    const lines = [`Model: "${this.name}"`, '_'.repeat(98)];
-    // A cell wider than its column (two spaces kept before the next) wraps onto the next lines, as Keras.
-    const row = (cells: string[][]) => {
-      const cols = cells.map((c, i) => {
-        const width = pos[i] - (i === 0 ? 0 : pos[i - 1]) - (i < pos.length - 1 ? 2 : 0);
-        return c.flatMap((t) => {
-          const parts: string[] = [];
-          // The name column's continuation lines keep its leading space.
-          for (let at = 0; at < t.length || at === 0; at += width)
-            parts.push((i === 0 && at > 0 ? ' ' : '') + t.slice(at, at + width));
-          return parts;
-        });
-      });
-      const n = Math.max(...cols.map((c) => c.length));
-      for (let r = 0; r < n; r++) {
-        let line = '';
-        cols.forEach((c, i) => {
-          line = line.padEnd(i === 0 ? 0 : pos[i - 1]) + (c[r] ?? '');
-        });
-        lines.push(line.trimEnd());
-      }
-    };
-    row([[' Layer (type)'], ['Output Shape'], ['Param #'], ['Connected to']]);
-    lines.push('='.repeat(98));
-    const g = this.graph();
-    const entries: Array<{ layer: Layer; shape: string; connected: string[] }> = [];
-    this.inputs.forEach((t) => entries.push({ layer: t.node.layer, shape: `[${shapeText(t.shape)}]`, connected: [] }));
-    for (const st of g.steps) {
-      const conn = st.node!.inputs.map((t) => `${t.node.layer.name}[${t.node.index}][${t.index}]`);
-      entries.push({ layer: st.layer, shape: shapeText(st.outShape), connected: conn });
-    }
-    // A shared layer is listed once, with the parameters counted on its first row.
-    const counted = new Set<Layer>();
-    entries.forEach((e, i) => {
-      if (i > 0) lines.push('');
-      const params = counted.has(e.layer) ? 0 : e.layer.countParams();
-      counted.add(e.layer);
-      const conn =
-        e.connected.length === 0
-          ? ['[]']
-          : e.connected.map((c, j) => `${j === 0 ? '[' : ' '}'${c}'${j === e.connected.length - 1 ? ']' : ','}`);
-      row([[` ${e.layer.name} (${e.layer.className})`], [e.shape], [String(params)], conn]);
-    });
-    return [...lines, ...this.totals(98)].join('\n');
   }
 
   /** Chooses optimizer, loss and metrics (Keras names). */
@@ -564,100 +266,31 @@ export class Model {
     this.alive('compile');
     checkOptions('compile', args, COMPILE_OPTIONS, 'its argument');
     if (!args || typeof args !== 'object') throw new Error('compile: expected {optimizer, loss, metrics}');
-    const { optimizer, loss } = args;
-    if (!(LOSSES as readonly unknown[]).includes(loss)) {
-      throw new Error(`compile: loss must be one of ${LOSSES.map((l) => `'${l}'`).join(', ')}, got ${show(loss)}`);
-    }
-    if (!this.isSequential && this.outputs.length !== 1) {
-      throw new Error(
-        `compile: training needs a model with one output; this one has ${this.outputs.length} (predict works with several)`,
-      );
-    }
-    if (isCrossentropy(loss)) {
-      const last = this.isSequential
-        ? (this.layers[this.layers.length - 1] ?? null)
-        : (this.outputStep()?.layer ?? null);
-      if (!last || last.activation !== 'softmax') {
-        throw new Error(
-          `compile: ${loss} needs the model to end with a softmax activation (it is fused with the loss); the last layer ${last?.name ?? '(none)'} has '${last?.activation ?? 'none'}'`,
-        );
-      }
-      if (this.outputShape.length !== 1)
-        throw new Error(
-          `compile: ${loss} needs an output of shape (None, classes), got ${shapeText(this.outputShape)}`,
-        );
-    }
-    for (const m of args.metrics ?? []) {
-      if (m !== 'accuracy' && m !== 'acc')
-        throw new Error(`compile: unknown metric ${show(m)} (supported: 'accuracy')`);
-      if (loss === 'meanSquaredError' || loss === 'meanAbsoluteError') {
-        throw new Error(`compile: metric 'accuracy' has no meaning for ${loss} (a regression loss); leave metrics out`);
-      }
-    }
-    const smoothing = args.labelSmoothing ?? 0;
-    if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing < 1))
-      throw new Error(`compile: labelSmoothing must be a number in [0, 1), got ${show(args.labelSmoothing)}`);
-    if (smoothing > 0 && !isCrossentropy(loss))
-      throw new Error(`compile: labelSmoothing applies to the cross-entropies only, not to ${loss}`);
-    let opt: Optimizer;
-    if (optimizer === 'adam') opt = new Adam();
-    else if (optimizer === 'adamw') opt = new AdamW();
-    else if (optimizer === 'sgd') opt = new SGD();
-    else if (optimizer === 'rmsprop') opt = new RMSprop();
-    else if (optimizer instanceof Optimizer) opt = optimizer;
-    else
-      throw new Error(
-        `compile: optimizer must be 'adam', 'adamw', 'sgd', 'rmsprop' or an optimizer object, got ${show(optimizer)}`,
-      );
+    const s = compileSettings(args, {
+      isSequential: this.isSequential,
+      outputCount: this.outputs.length,
+      lastLayer: () =>
+        this.isSequential ? (this.layers[this.layers.length - 1] ?? null) : (outputStep(this.graph())?.layer ?? null),
+      outputShape: () => this.outputShape,
+    });
     // Like Keras, the weights exist once the model is compiled (seeded by the model's seed).
     this.build();
-    if (this.optimizer && this.optimizer !== opt) this.optimizer.dispose();
-    this.optimizer = opt;
-    this.loss = loss;
-    this.labelSmoothing = smoothing;
-    this.metrics = (args.metrics ?? []).map(() => 'accuracy');
-  }
-
-  /** The step producing the (single) output, or null when the output is an input. */
-  private outputStep(): GraphStep | null {
-    const g = this.graph();
-    const o = g.outputs[0];
-    return o < g.inputShapes.length ? null : g.steps[o - g.inputShapes.length];
+    if (this.optimizer && this.optimizer !== s.optimizer) this.optimizer.dispose();
+    this.optimizer = s.optimizer;
+    this.loss = s.loss;
+    this.labelSmoothing = s.labelSmoothing;
+    this.metrics = s.metrics;
   }
 
   /** Walks the steps; `logits` leaves the final softmax to the fused loss. Returns the output tensors. */
   private forward(xs: Tensor[], training: boolean, logits: boolean): Tensor[] {
-    const g = this.graph();
-    const vals: Tensor[] = new Array(g.slots);
-    xs.forEach((x, i) => {
-      vals[i] = x;
-    });
-    const fused = logits ? this.outputStep() : null;
-    for (const st of g.steps) {
-      // A frozen BatchNormalization normalizes with its moving statistics, as in Keras.
-      const t = training && !(st.layer.trainable === false && st.layer.stateWeights.length > 0);
-      vals[st.output] = st.layer.callFor(
-        st.inputs.map((i) => vals[i]),
-        { training: t, rng: this.trainRng, logits: st === fused },
-      );
-    }
-    return g.outputs.map((o) => vals[o]);
+    return forwardGraph(this.graph(), xs, training, logits, this.trainRng);
   }
 
   private checkInputs(srcs: DataSource[], what: string): void {
-    const g = this.graph();
-    if (srcs.length !== g.inputShapes.length) {
-      throw new Error(`${what}: the model has ${g.inputShapes.length} inputs, got ${srcs.length} arrays`);
-    }
-    srcs.forEach((src, i) => {
-      const want = g.inputShapes[i];
-      if (src.rowShape.join() !== want.join()) {
-        const who = this.isSequential ? `layer ${this.layers[0].name}` : `input ${this.inputs[i].node.layer.name}`;
-        throw new Error(`${what}: ${who} expects input of shape [None, ${want}], got [${src.n}, ${src.rowShape}]`);
-      }
-      if (src.n !== srcs[0].n)
-        throw new Error(`${what}: input 0 has ${srcs[0].n} examples but input ${i} has ${src.n}`);
-    });
+    checkInputs(this.graph().inputShapes, srcs, what, (i) =>
+      this.isSequential ? `layer ${this.layers[0].name}` : `input ${this.inputs[i].node.layer.name}`,
+    );
   }
 
   private toSources(x: Data | Data[], what: string): DataSource[] {
@@ -670,40 +303,18 @@ export class Model {
     return this.optimizer;
   }
 
-  /** Copies rows `idx[start..start+count)` of x and y into fresh batch tensors (inside a tidy). */
+  /** A batch of rows idx[start..start+count) of x and y, as tensors (inside a tidy). */
   private batch(xs: DataSource[], ys: DataSource, idx: Int32Array, start: number, count: number): [Tensor[], Tensor] {
-    const xb = xs.map((src) => {
-      const t = new Tensor([count, ...src.rowShape]);
-      src.gather(idx, start, count, t.view());
-      return t;
+    return makeBatch(xs, ys, idx, start, count, {
+      loss: this.loss!,
+      outShape: this.outputShape,
+      labelSmoothing: this.labelSmoothing,
     });
-    const out = this.outputShape;
-    const yb = new Tensor([count, ...out]);
-    if (isCrossentropy(this.loss)) {
-      labelsToOneHot(ys, idx, start, count, this.loss!, out[0], yb.view());
-      const a = this.labelSmoothing;
-      if (a > 0) {
-        const v = yb.view(),
-          keepShare = 1 - a,
-          share = a / out[0];
-        for (let i = 0; i < v.length; i++) v[i] = v[i] * keepShare + share;
-      }
-    } else ys.gather(idx, start, count, yb.view());
-    return [xb, yb];
   }
 
   /** The loss of a batch (a scalar on the tape) and the number of correct predictions. */
-  private lossOf(xb: Tensor[], yb: Tensor, training: boolean): { loss: Tensor; correct: () => number } {
-    const loss = this.loss!;
-    if (isCrossentropy(loss)) {
-      const probs = new Tensor(yb.shape);
-      const l = softmaxCrossEntropy(yb, this.forward(xb, training, true)[0], probs);
-      return { loss: l, correct: () => countCorrect(probs.view(), yb.view(), yb.shape[1]) };
-    }
-    const y = this.forward(xb, training, false)[0];
-    if (loss === 'binaryCrossentropy')
-      return { loss: binaryCrossentropy(yb, y), correct: () => countBinary(y.view(), yb.view()) };
-    return { loss: loss === 'meanSquaredError' ? meanSquaredError(yb, y) : meanAbsoluteError(yb, y), correct: () => 0 };
+  private lossOf(xb: Tensor[], yb: Tensor, training: boolean): BatchLoss {
+    return batchLoss((xs, t, logits) => this.forward(xs, t, logits), this.loss!, xb, yb, training);
   }
 
   /** Whether the loss comes with an accuracy: the cross-entropies (binary accuracy for binaryCrossentropy). */
@@ -713,41 +324,17 @@ export class Model {
 
   /** One optimizer step on a batch; returns the batch loss and number of correct predictions. */
   private step(xb: Tensor[], yb: Tensor, where: string): { loss: number; correct: number } {
-    const opt = this.optimizer!;
-    const params = this.trainableParams();
-    // Optimizer state is made before the step's tidy(), so the first step already has the final layout.
-    opt.prepare(params);
-    // Everything a step changes, copied aside so a non-finite step can be undone.
-    const state = [...this.allWeights(), ...opt.stateWeights()];
-    this.guard.save(state.map((w) => w.value));
-    const iterations = opt.iterations;
-    const undo = (why: string, loss: number) => {
-      this.guard.restore();
-      opt.iterations = iterations;
-      return new NonFiniteStepError(
-        `${why} ${where}; training stopped and the weights are those from before this batch`,
-        loss,
-      );
-    };
-    weightsChanged(); // the step writes weights (and BatchNormalization's moving statistics)
-    const u8 = getArena().u8();
-    for (const p of params) u8.fill(0, p.grad.ptr, p.grad.ptr + p.grad.size * 4);
-    return tidy(() => {
-      const tape = new Tape();
-      for (const p of params) tape.watch(p.value, p.grad);
-      const r = withTape(tape, () => this.lossOf(xb, yb, true));
-      const value = r.loss.view()[0];
-      if (!Number.isFinite(value)) throw undo(`loss became ${value}`, value);
-      tape.backward(r.loss);
-      opt.step(params);
-      const bad = StepGuard.firstNonFinite(state.map((w) => w.value));
-      if (bad >= 0)
-        throw undo(
-          `the update made ${state[bad].name} non-finite (loss was ${value}; try a lower learning rate)`,
-          Number.NaN,
-        );
-      return { loss: value, correct: r.correct() };
-    });
+    const optimizer = this.optimizer!;
+    return trainStep(
+      {
+        optimizer,
+        params: this.trainableParams(),
+        weights: () => this.allWeights(),
+        guard: this.guard,
+        lossOf: () => this.lossOf(xb, yb, true),
+      },
+      where,
+    );
   }
 
   /** One step on the given batch (Keras trainOnBatch); returns [loss, accuracy], or [loss] for regression losses. */
@@ -773,13 +360,9 @@ export class Model {
 
   private checkXY(xs: DataSource[], ys: DataSource, what: string): void {
     this.checkInputs(xs, what);
-    const n = xs[0].n;
-    if (n !== ys.n) throw new Error(`${what}: x has ${n} examples but y has ${ys.n}`);
-    if (n === 0) throw new Error(`${what}: no examples`);
-    xs.forEach((s, i) => s.checkFinite(xs.length === 1 ? `${what} x` : `${what} x[${i}]`));
-    if (isCrossentropy(this.loss)) ys.checkLabels(this.loss!, this.outputShape[0], `${what} y`);
-    else checkTargets(ys, this.loss!, this.outputShape, `${what} y`);
+    checkExamples(xs, ys, what, this.loss!, this.outputShape);
   }
+
   /** Stops a running fit after the current batch. */
   stopTraining(): void {
     this.stopFlag = true;
@@ -795,176 +378,44 @@ export class Model {
       else this.trainRng = new Rng(args.seed ^ 0x5bd1e995);
     }
     this.requireCompiled('fit');
-    const epochs = args.epochs ?? 1;
-    const batchSize = args.batchSize ?? 32;
-    if (!Number.isInteger(epochs) || epochs < 0)
-      throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
-    if (!Number.isInteger(batchSize) || batchSize < 1)
-      throw new Error(`fit: batchSize must be a positive integer, got ${batchSize}`);
-    const schedule = args.learningRateSchedule;
-    if (schedule !== undefined && typeof schedule !== 'function')
-      throw new Error(
-        'fit: learningRateSchedule must be a function of the step number (e.g. sn.schedules.cosineDecay({...}))',
-      );
-    const split = args.validationSplit ?? 0;
-    if (typeof split !== 'number' || !(split >= 0 && split < 1))
-      throw new Error(`fit: validationSplit must be a number in [0, 1), got ${show(args.validationSplit)}`);
-    if (split > 0 && args.validationData) throw new Error('fit: give validationData or validationSplit, not both');
-    let xs = this.toSources(x, 'fit x');
-    let ys = toSource(y, 'fit y');
-    this.checkXY(xs, ys, 'fit');
-    let val: [DataSource[], DataSource] | null = null;
-    if (args.validationData) {
-      val = [
-        this.toSources(args.validationData[0], 'fit validationData x'),
-        toSource(args.validationData[1], 'fit validationData y'),
-      ];
-      this.checkXY(val[0], val[1], 'fit validationData');
-    } else if (split > 0) {
-      // Keras: split_at = floor(n * (1 - split)); the tail (before any shuffling) is validation data.
-      const n = xs[0].n;
-      const at = Math.floor(n * (1 - split));
-      if (at === 0 || at === n) {
-        throw new Error(
-          `fit: validationSplit ${split} of ${n} examples leaves ${at} for training and ${n - at} for validation; both need at least one (use more data or another split)`,
-        );
-      }
-      val = [xs.map((s) => sliceSource(s, at, n - at)), sliceSource(ys, at, ys.n - at)];
-      xs = xs.map((s) => sliceSource(s, 0, at));
-      ys = sliceSource(ys, 0, at);
-    }
-    const progress = new Progress(args.verbose ?? 1, args.print, { interval: (args.progressInterval ?? 30) * 1000 });
-    const N = xs[0].n;
-    const steps = Math.ceil(N / batchSize);
-    const acc = this.hasAccuracy;
-    const history: History = {
-      epoch: [],
-      history: { loss: [], accuracy: [], learning_rate: [] },
-      stopped: false,
-      stoppedEpoch: null,
-    };
-    if (val) {
-      history.history.val_loss = [];
-      history.history.val_accuracy = [];
-    }
-    const idx = Int32Array.from({ length: N }, (_, i) => i);
-    const first = args.initialEpoch ?? 0;
-    this.stopFlag = false;
-    const cb = new CallbackList(args.callbacks, this, {
-      epochs,
-      steps,
-      batchSize,
-      samples: N,
-      initialEpoch: first,
-      hasSchedule: schedule !== undefined,
-      verbose: args.verbose ?? 1,
-      print: args.print ?? ((s: string) => console.log(s)),
+    const opts = fitOptions(args);
+    const data = fitData(x, y, args.validationData, opts.split, {
+      sources: (d, what) => this.toSources(d, what),
+      check: (xs, ys, what) => this.checkXY(xs, ys, what),
     });
-    const stop = (e: number) => {
-      if (!history.stopped) history.stoppedEpoch = e;
-      history.stopped = true;
-    };
-    let lastYield = Date.now();
-    let lastLogs: Logs = {};
-    if ((await cb.trainBegin()) || this.stopFlag) stop(first);
-    for (let e = first; e < first + epochs && !history.stopped; e++) {
-      if ((await cb.epochBegin(e)) || this.stopFlag) {
-        stop(e);
-        break;
-      }
-      progress.epochBegin(e - first, epochs);
-      // Each epoch shuffles 0..n-1 afresh, so its order depends only on the RNG state (exact resume).
-      for (let i = 0; i < idx.length; i++) idx[i] = i;
-      if (args.shuffle ?? true) this.trainRng.shuffle(idx);
-      let lossSum = 0,
-        correct = 0,
-        seen = 0;
-      let b = 0;
-      for (; b < steps; b++) {
-        const start = b * batchSize,
-          count = Math.min(batchSize, N - start);
-        if (schedule) this.optimizer!.learningRate = schedule(this.optimizer!.iterations);
-        if ((await cb.batchBegin(b)) || this.stopFlag) {
-          stop(e);
-          break;
-        }
-        let r: { loss: number; correct: number };
-        try {
-          r = tidy(() => {
-            const [xb, yb] = this.batch(xs, ys, idx, start, count);
-            return this.step(xb, yb, `at epoch ${e + 1}, batch ${b + 1}`);
-          });
-        } catch (err) {
-          // The step was undone. A callback that stops on it (TerminateOnNaN) makes fit return.
-          if (!(err instanceof NonFiniteStepError)) throw err;
-          if ((await cb.batchEnd(b, { loss: err.loss })) || this.stopFlag) {
-            stop(e);
-            break;
-          }
-          throw err;
-        }
-        lossSum += r.loss * count;
-        correct += r.correct;
-        seen += count;
-        const logs: Logs = { loss: lossSum / seen };
-        if (acc) logs.accuracy = correct / this.accuracyDenominator(seen);
-        progress.batchEnd(b + 1, steps, logs);
-        if ((await cb.batchEnd(b, logs)) || args.signal?.aborted || this.stopFlag) stop(e);
-        if (history.stopped) {
-          b++;
-          break;
-        }
-        // Let the event loop breathe (timers, Ctrl-C, UI) about every 50 ms.
-        if (Date.now() - lastYield > 50) {
-          await new Promise((r) => setTimeout(r, 0));
-          lastYield = Date.now();
-        }
-      }
-      const logs: Logs = { loss: lossSum / seen };
-      if (acc) logs.accuracy = correct / this.accuracyDenominator(seen);
-      const lr = this.optimizer!.learningRate;
-      if (val) {
-        const [vl, va] = this.evaluateSources(val[0], val[1], batchSize);
-        logs.val_loss = vl;
-        if (acc) logs.val_accuracy = va;
-      }
-      if (!history.stopped || b === steps) {
-        history.epoch.push(e);
-        history.history.loss.push(logs.loss);
-        if (acc) history.history.accuracy.push(logs.accuracy);
-        history.history.learning_rate!.push(lr);
-        if (val) {
-          history.history.val_loss!.push(logs.val_loss);
-          if (acc) history.history.val_accuracy!.push(logs.val_accuracy);
-        }
-        progress.epochEnd(steps, logs);
-      } else {
-        progress.epochEnd(b, logs);
-      }
-      if ((await cb.epochEnd(e, logs)) || this.stopFlag) stop(e);
-      lastLogs = logs;
-    }
-    await cb.trainEnd(lastLogs);
-    return history;
+    this.stopFlag = false;
+    const self = this;
+    return runFit(
+      {
+        model: this,
+        get optimizer() {
+          return self.optimizer!;
+        },
+        hasAccuracy: this.hasAccuracy,
+        rng: this.trainRng,
+        stopRequested: () => this.stopFlag,
+        trainBatch: (idx, start, count, where) =>
+          tidy(() => {
+            const [xb, yb] = this.batch(data.xs, data.ys, idx, start, count);
+            return this.step(xb, yb, where);
+          }),
+        evaluate: (vx, vy, batchSize) => this.evaluateSources(vx, vy, batchSize),
+        accuracyDenominator: (n) => this.accuracyDenominator(n),
+      },
+      data,
+      opts,
+      args,
+    );
   }
 
   private evaluateSources(xs: DataSource[], ys: DataSource, batchSize: number): [number, number] {
     const n = xs[0].n;
     const idx = Int32Array.from({ length: n }, (_, i) => i);
-    let lossSum = 0,
-      correct = 0;
-    noGrad(() => {
-      for (let start = 0; start < n; start += batchSize) {
-        const count = Math.min(batchSize, n - start);
-        tidy(() => {
-          const [xb, yb] = this.batch(xs, ys, idx, start, count);
-          const r = this.lossOf(xb, yb, false);
-          lossSum += r.loss.view()[0] * count;
-          correct += r.correct();
-        });
-      }
+    const r = lossOver(n, batchSize, (start, count) => {
+      const [xb, yb] = this.batch(xs, ys, idx, start, count);
+      return this.lossOf(xb, yb, false);
     });
-    return [lossSum / n, correct / this.accuracyDenominator(n)];
+    return [r.loss, r.correct / this.accuracyDenominator(n)];
   }
 
   /**
@@ -1002,37 +453,17 @@ export class Model {
     }
     this.checkInputs(xs, 'predict');
     xs.forEach((s, i) => s.checkFinite(xs.length === 1 ? 'predict x' : `predict x[${i}]`));
-    const batchSize = args.batchSize ?? 32;
-    const n = xs[0].n;
-    const shapes = this.outputShapes;
-    const rowSizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
-    // Not keep(): inside the caller's tidy() the result is the caller's to return or lose (as tfjs).
-    const outs = shapes.map((s) => new Tensor([n, ...s]));
-    const idx = Int32Array.from({ length: n }, (_, i) => i);
-    noGrad(() => {
-      const plan = this.inferencePlan();
-      for (let start = 0; start < n; start += batchSize) {
-        const count = Math.min(batchSize, n - start);
-        const io: BatchIO = {
-          inputShapes: xs.map((src) => src.rowShape),
-          outputSizes: rowSizes,
-          write: (i, dest) => xs[i].gather(idx, start, count, dest),
-          read: (i, y) => outs[i].view().set(y, start * rowSizes[i]),
-        };
-        if (plan) plan.runBatch(count, io, this.trainRng);
-        else
-          tidy(() => {
-            const xb = xs.map((src, i) => {
-              const t = new Tensor([count, ...src.rowShape], 'float32', false);
-              io.write(i, t.view());
-              return t;
-            });
-            this.forward(xb, false, false).forEach((y, i) => io.read(i, y.view()));
-          });
-      }
-    });
+    const outs = predictSources(
+      xs,
+      this.outputShapes,
+      args.batchSize ?? 32,
+      () => this.inferencePlan(),
+      (xb) => this.forward(xb, false, false),
+      this.trainRng,
+    );
     return Array.isArray(x) ? outs : outs[0];
   }
+
   /**
    * Copies of all weights in Keras order: per layer its trainable weights, then its non-trainable
    * state (BatchNormalization: gamma, beta, moving_mean, moving_variance). The caller disposes them.
@@ -1046,21 +477,7 @@ export class Model {
   setWeights(weights: Array<Tensor | Float32Array>): void {
     this.alive('setWeights');
     const params = this.allWeights();
-    if (!Array.isArray(weights) || weights.length !== params.length) {
-      throw new Error(
-        `setWeights: the model has ${params.length} weight arrays, got ${Array.isArray(weights) ? weights.length : typeof weights}`,
-      );
-    }
-    weights.forEach((w, i) => {
-      const p = params[i];
-      if (w instanceof Tensor) {
-        w.assertLive();
-        if (w.shape.join() !== p.value.shape.join())
-          throw new Error(`setWeights: ${p.name} has shape [${p.value.shape}], got [${w.shape}]`);
-      } else if (!(w instanceof Float32Array) || w.length !== p.value.size) {
-        throw new Error(`setWeights: ${p.name} needs ${p.value.size} float32 values`);
-      }
-    });
+    checkWeightValues(params, weights);
     weights.forEach((w, i) => params[i].value.view().set(w instanceof Tensor ? w.view() : w));
     weightsChanged();
   }
@@ -1147,43 +564,15 @@ export class Sequential extends Model {
   /** Appends a layer; unnamed layers get Keras-style names (conv2d, conv2d_1, ...). */
   add(layer: Layer): void {
     this.alive('Sequential.add');
-    if (!(layer instanceof Layer)) throw new Error(`Sequential.add: expected a layer, got ${typeof layer}`);
-    if (this.isBuilt)
+    if (this.isBuilt && layer instanceof Layer)
       throw new Error('Sequential.add: the model is already built; add layers before compile/fit/summary');
-    if (this.stack.includes(layer)) throw new Error(`Sequential.add: layer ${layer.name} is already in the model`);
-    if (layer.arity !== 1)
-      throw new Error(
-        `Sequential.add: ${layer.name || layer.className} takes several inputs; build graphs with sn.model({inputs, outputs})`,
-      );
-    if (layer instanceof InputLayer)
-      throw new Error('Sequential.add: give the first layer an inputShape instead of an InputLayer');
-    if (!layer.name) {
-      const base = layer.defaultName;
-      const n = this.stack.filter((l) => l.defaultName === base).length;
-      layer.name = n === 0 ? base : `${base}_${n}`;
-    }
-    if (this.stack.some((l) => l.name === layer.name))
-      throw new Error(`Sequential.add: a layer named ${layer.name} already exists`);
-    if (this.stack.length === 0 && !layer.inputShape) {
-      throw new Error(
-        `Sequential.add: the first layer (${layer.name}) needs an inputShape, e.g. inputShape: [28, 28, 1]`,
-      );
-    }
-    this.stack.push(layer);
+    appendToChain(this.stack, layer);
     this.graphCache = null;
   }
 
-  /** @internal The chain: slot i feeds layer i, whose output is slot i + 1. Shape errors come from the layers as they are. */
+  /** @internal The chain: slot i feeds layer i, whose output is slot i + 1. */
   protected makeGraph(): Graph {
-    if (this.stack.length === 0) throw new Error('Sequential: the model has no layers');
-    let s = [...this.stack[0].inputShape!];
-    const inputShapes = [s];
-    const steps = this.stack.map((layer, i): GraphStep => {
-      const inS = s;
-      s = checkLayerSize(layer, inS, layer.computeOutputShape(inS));
-      return { layer, node: null, inputs: [i], output: i + 1, inShapes: [inS], outShape: s };
-    });
-    return { inputShapes, steps, outputs: [steps.length], slots: steps.length + 1 };
+    return chainGraph(this.stack);
   }
 }
 
