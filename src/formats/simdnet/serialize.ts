@@ -176,8 +176,20 @@ function architecture(h: Pick<Header, 'layers' | 'graph' | 'name' | 'seed'>, fai
   return model;
 }
 
-/** Rebuilds a model from saveModel's bytes; throws a clear error for any damaged or foreign file. */
-export function loadModel(data: ArrayBuffer | Uint8Array): Model {
+/** A model file opened and its container checked: the header, the float data, and how to fail. */
+interface Opened {
+  h: Header;
+  dv: DataView;
+  hlen: number;
+  /** Floats in the weight data. */
+  total: number;
+  /** The checksum mismatch, if any (structural errors still tell a truncated file apart). */
+  corrupt: string | null;
+  fail: (msg: string) => never;
+}
+
+// Magic, version, checksum, header length and JSON, and a whole number of floats after it.
+function openFile(data: ArrayBuffer | Uint8Array): Opened {
   const file =
     data instanceof Uint8Array
       ? data
@@ -220,8 +232,13 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   const blobBytes = u8.length - 16 - hlen;
   if (blobBytes % 4 !== 0) fail(`weight data is ${blobBytes} bytes, not a whole number of float32 values (truncated?)`);
   const total = blobBytes / 4;
+  return { h, dv, hlen, total, corrupt, fail };
+}
 
-  // The slices account for the whole blob (no truncation, no trailing junk), and each is in bounds.
+// The slices account for the whole blob (no truncation, no trailing junk), each is in bounds, and no
+// two overlap; returns the state list and the optimizer slots.
+function checkData(o: Opened): { stateList: NonNullable<Header['state']>; slots: Record<string, Slice[]> } {
+  const { h, total, corrupt, fail } = o;
   let claimed = 0;
   const slots0 = (h.optimizerState && typeof h.optimizerState.slots === 'object' && h.optimizerState.slots) || {};
   if (h.state !== undefined && !Array.isArray(h.state)) fail('header "state" is not a list');
@@ -264,8 +281,17 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   }
   if (total > MAX_FLOATS) fail(`model is too large (${total} floats)`);
 
-  // Architecture: construct layers (no allocation) and infer every shape.
-  const model = architecture(h, fail);
+  return { stateList, slots };
+}
+
+// The architecture's shapes are within bounds, and its weights, state and optimizer slots are the file's.
+function checkArchitecture(
+  model: Model,
+  h: Header,
+  stateList: NonNullable<Header['state']>,
+  slots: Record<string, Slice[]>,
+  fail: (msg: string) => never,
+): void {
   for (const s of model.isSequential ? [model.inputShape] : model.inputShapes) {
     if (s.reduce((a, b) => a * b, 1) > MAX_ACTIVATION) fail(`input shape [${s}] is too large`);
   }
@@ -304,6 +330,10 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
     for (const sl of arr)
       if (sl.length !== n) fail(`optimizer state of ${name} has ${sl.length} values, expected ${n}`);
   }
+}
+
+// The optimizer of the compile section (none without one), with the file's number of slots per weight.
+function optimizerOf(h: Header, slots: Record<string, Slice[]>, fail: (msg: string) => never): Optimizer | null {
   let opt: Optimizer | null = null;
   if (h.compile) {
     const oc = h.compile.optimizer;
@@ -324,6 +354,11 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
         );
     }
   }
+  return opt;
+}
+
+// The optimizer's step count (returned) and the RNG states.
+function checkCounters(h: Header, slots: Record<string, Slice[]>, fail: (msg: string) => never): number {
   const iterations = h.optimizerState?.iterations ?? 0;
   // The step count reaches the kernels as an i32 (Adam's bias correction).
   if (!Number.isInteger(iterations) || iterations < 0 || iterations > MAX_ITERATIONS) {
@@ -341,7 +376,17 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
       fail(`RNG state ${key} is all zeros (not a state the generator can have)`);
   }
 
-  // Values: weights and state finite; variances and second moments not negative.
+  return iterations;
+}
+
+// Values: weights and state finite; variances and second moments not negative.
+function checkValues(
+  o: Opened,
+  stateList: NonNullable<Header['state']>,
+  slots: Record<string, Slice[]>,
+  opt: Optimizer | null,
+): void {
+  const { h, dv, hlen, fail } = o;
   const base = 16 + hlen;
   const scan = (sl: Slice, what: string, nonNegative: boolean) => {
     for (let i = 0; i < sl.length; i++) {
@@ -357,8 +402,18 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
     const squares = opt?.className === 'Adam' || opt?.className === 'AdamW' ? 1 : opt?.className === 'RMSprop' ? 0 : -1;
     arr.forEach((sl, i) => scan(sl, `optimizer state ${i} of ${name}`, i === squares));
   }
+}
 
-  // All checked: now allocate and fill.
+// All checked: builds the model, then fills weights, state, RNG states and the optimizer from the file.
+function fill(
+  model: Model,
+  o: Opened,
+  stateList: NonNullable<Header['state']>,
+  slots: Record<string, Slice[]>,
+  opt: Optimizer | null,
+  iterations: number,
+): void {
+  const { h, dv, hlen, fail } = o;
   const read = (sl: Slice) => {
     const a = new Float32Array(sl.length);
     const base = 16 + hlen + sl.offset * 4;
@@ -389,6 +444,19 @@ export function loadModel(data: ArrayBuffer | Uint8Array): Model {
     model.dispose();
     fail((e as Error).message);
   }
+}
+
+/** Rebuilds a model from saveModel's bytes; throws a clear error for any damaged or foreign file. */
+export function loadModel(data: ArrayBuffer | Uint8Array): Model {
+  const o = openFile(data);
+  const { stateList, slots } = checkData(o);
+  // Architecture: construct layers (no allocation) and infer every shape.
+  const model = architecture(o.h, o.fail);
+  checkArchitecture(model, o.h, stateList, slots, o.fail);
+  const opt = optimizerOf(o.h, slots, o.fail);
+  const iterations = checkCounters(o.h, slots, o.fail);
+  checkValues(o, stateList, slots, opt);
+  fill(model, o, stateList, slots, opt, iterations);
   return model;
 }
 
