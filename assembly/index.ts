@@ -29,6 +29,10 @@ export { mse_forward, mse_backward, mae_forward, mae_backward, bce_forward, bce_
 export { winograd_pack_size, winograd_weight_work, winograd_forward_work, winograd_weight, winograd_forward,
   winograd_backward_weight_work, winograd_backward_weight, winograd_weight_grad } from "./kernels/winograd";
 
+export { quantize, dequantize, requantize, requant_size } from "./kernels/quant";
+export { qgemm_pack_size, qgemm_pack, qgemm, qconv2d_forward } from "./kernels/qgemm";
+export { qdwconv2d_forward } from "./kernels/qdwconv2d";
+
 export { geometry2d_bytes } from "./geometry";
 
 // First byte TypeScript may use; static data of this module lies below it.

@@ -974,6 +974,130 @@ const ELEMENTWISE: AgreementCase[] = [
   },
 ];
 
+// ---------------------------------------------------------------------------------------------
+// quant, qgemm, qdwconv2d: 8-bit data travels as bytes packed into i32 words; outputs are read back
+// as their integer values (exact in float32)
+// ---------------------------------------------------------------------------------------------
+const bytesIn = (v: ArrayLike<number>): Int32Array => {
+  const b = new Int8Array(Math.ceil(v.length / 4) * 4);
+  b.set(v);
+  return new Int32Array(b.buffer);
+};
+const bytesOut = (m: Mem, ptr: number, n: number, signed = true): Float32Array => {
+  const buf = m.read(ptr, Math.ceil(n / 4)).buffer;
+  return Float32Array.from(signed ? new Int8Array(buf, 0, n) : new Uint8Array(buf, 0, n));
+};
+const intsIn = (rng: Rng, n: number, lo: number, hi: number): number[] =>
+  Array.from({ length: n }, () => lo + Math.floor(rng.next() * (hi - lo + 1)));
+
+// The requantization block of assembly/kernels/quant.ts: [zp, qmin, qmax, 0 | mult (NP) | pow (NP)].
+function reqIn(rng: Rng, N: number, zp: number, qmin: number, qmax: number): Int32Array {
+  const NP = Math.ceil(N / 8) * 8;
+  const v = new Int32Array(4 + 2 * NP);
+  v.set([zp, qmin, qmax, 0]);
+  for (let j = 0; j < N; j++) {
+    v[4 + j] = 2 ** 30 + Math.floor(rng.next() * 2 ** 30);
+    v[4 + NP + j] = 2 ** (30 - 6 - Math.floor(rng.next() * 6));
+  }
+  return v;
+}
+
+const QUANT: AgreementCase = {
+  family: 'quant',
+  name: 'quantize int8 (per tensor, per channel C=5) and uint8, dequantize, requantize M=3 N=13 (relu clamp)',
+  kernels: ['quantize', 'dequantize', 'requantize', 'requant_size'],
+  run(m) {
+    const { k, f32, i32, read } = m;
+    const rng = rngOf(this.name);
+    const n = 35;
+    const x = f32(n, rand(rng, n, -3, 3));
+    const out: Outputs = {};
+    for (const [what, C, qmin, qmax, zp] of [
+      ['int8', 1, -128, 127, -3],
+      ['int8 per channel', 5, -127, 127, 0],
+      ['uint8', 1, 0, 255, 130],
+    ] as const) {
+      const scales = f32(C, rand(rng, C, 0.01, 0.05)),
+        zps = i32(new Array(C).fill(zp));
+      const q = f32(Math.ceil(n / 4)),
+        back = f32(n);
+      k.quantize(q, x, scales, zps, n, C, qmin, qmax);
+      k.dequantize(back, q, scales, zps, n, C, qmin < 0 ? 1 : 0);
+      out[what] = bytesOut(m, q, n, qmin < 0);
+      out[`${what} dequantized`] = read(back, n);
+    }
+    const [M, N] = [3, 13];
+    const acc = i32(intsIn(rng, M * N, -20000, 20000)),
+      y = f32(Math.ceil((M * N) / 4));
+    const req = reqIn(rng, N, -10, -10, 127);
+    if (k.requant_size(N) !== req.length * 4) throw new Error('requant_size: layout changed');
+    k.requantize(y, acc, i32(req), M, N);
+    out.requantize = bytesOut(m, y, M * N);
+    return out;
+  },
+};
+
+const QGEMM: AgreementCase = {
+  family: 'qgemm',
+  name: 'qgemm_pack (bias, za=-7) and qgemm M=11 N=13 K=19 ldc=15; qconv2d x=[2,6,5,7] f=[3,3,7,9] s=2 p=1, 1x1 direct',
+  kernels: ['qgemm_pack_size', 'qgemm_pack', 'qgemm', 'qconv2d_forward'],
+  run(m) {
+    const { k, f32, i32, geom } = m;
+    const rng = rngOf(this.name);
+    const [M, N, Kd, ldc] = [11, 13, 19, 15];
+    const packed = f32(k.qgemm_pack_size(Kd, N) / 4);
+    k.qgemm_pack(packed, i32(bytesIn(intsIn(rng, Kd * N, -127, 127))), i32(intsIn(rng, N, -999, 999)), Kd, N, -7);
+    const c = f32(Math.ceil((M * ldc) / 4));
+    k.qgemm(
+      c,
+      i32(bytesIn(intsIn(rng, M * Kd, -128, 127))),
+      packed,
+      i32(reqIn(rng, N, 3, -128, 127)),
+      M,
+      N,
+      Kd,
+      Kd,
+      ldc,
+    );
+    const out: Outputs = { qgemm: bytesOut(m, c, M * ldc) };
+    const [B, H, W, C, Ko] = [2, 6, 5, 7, 9];
+    for (const [what, KH, S, P, OH, OW] of [
+      ['3x3 s=2 p=1', 3, 2, 1, 3, 3],
+      ['1x1', 1, 1, 0, H, W],
+    ] as const) {
+      const KK = KH * KH * C;
+      const w = f32(k.qgemm_pack_size(KK, Ko) / 4);
+      k.qgemm_pack(w, i32(bytesIn(intsIn(rng, KK * Ko, -127, 127))), 0, KK, Ko, 12);
+      const g = geom({ H, W, C, K: Ko, KH, KW: KH, SH: S, SW: S, PT: P, PL: P, OH, OW });
+      const y = f32(Math.ceil((B * OH * OW * Ko) / 4));
+      const x = i32(bytesIn(intsIn(rng, B * H * W * C, -128, 127)));
+      k.qconv2d_forward(y, x, w, i32(reqIn(rng, Ko, -1, -1, 127)), f32(Math.ceil((4 * KK) / 4)), g, B, 4, 12);
+      out[`qconv2d ${what}`] = bytesOut(m, y, B * OH * OW * Ko);
+    }
+    return out;
+  },
+};
+
+const QDWCONV: AgreementCase = {
+  family: 'qdwconv2d',
+  name: 'qdwconv2d x=[2,7,6,13] k=3x3 s=1 p=1 za=5, bias; two row ranges',
+  kernels: ['qdwconv2d_forward'],
+  run(m) {
+    const { k, f32, i32, geom } = m;
+    const rng = rngOf(this.name);
+    const [N, H, W, C] = [2, 7, 6, 13];
+    const x = i32(bytesIn(intsIn(rng, N * H * W * C, -128, 127))),
+      w = i32(bytesIn(intsIn(rng, 9 * C, -127, 127))),
+      b = i32(intsIn(rng, C, -500, 500)),
+      req = i32(reqIn(rng, C, 2, -128, 127));
+    const g = geom({ H, W, C, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W });
+    const y = f32(Math.ceil((N * H * W * C) / 4));
+    k.qdwconv2d_forward(y, x, w, b, req, g, N, 5, 0, 3);
+    k.qdwconv2d_forward(y, x, w, b, req, g, N, 5, 3, H);
+    return { forward: bytesOut(m, y, N * H * W * C) };
+  },
+};
+
 /** The table: every kernel family exported by the wasm module has at least one case (builds.test.ts checks). */
 export const AGREEMENT_CASES: AgreementCase[] = [
   GEMM,
@@ -995,4 +1119,7 @@ export const AGREEMENT_CASES: AgreementCase[] = [
   LAYERNORM,
   ...OPTIM,
   ...ELEMENTWISE,
+  QUANT,
+  QGEMM,
+  QDWCONV,
 ];

@@ -1,0 +1,126 @@
+// 8-bit quantization: float32 <-> int8/uint8 tensors, and requantization of int32 accumulators to int8.
+//
+// quantize:   q = clamp(nearest_even(x / scale_c) + zp_c, qmin, qmax)   (ONNX QuantizeLinear; f32 division)
+// dequantize: x = f32(q - zp_c) * scale_c                                (ONNX DequantizeLinear)
+// c = i % C: C = 1 is per-tensor, C > 1 per channel along the last (contiguous) axis.
+//
+// Requantization int32 -> int8 is TFLite's MultiplyByQuantizedMultiplier for multipliers below 1:
+//   q = SaturatingRoundingDoublingHighMul(acc, mult)   = round(acc * mult / 2^31), ties toward +inf
+//   r = RoundingDivideByPOT(q, e)                      = round(q / 2^e), ties away from zero
+//   out = clamp(r, qmin - zp, qmax - zp) + zp
+// with the real multiplier ~ mult * 2^-(31 + e), mult in [2^30, 2^31) (smaller only when e is capped at 30).
+// Both roundings are done in i64 with one arithmetic shift each, the second as a multiply by
+// pow = 2^(30 - e) and a fixed shift by 30, so every SIMD lane (output channel) can have its own e.
+// The parameter block `req` (i32): [zp, qmin, qmax, 0 | mult (NP) | pow (NP)], NP = N rounded up to 8.
+// Everything here is integer or correctly rounded f32 arithmetic: SIMD and scalar builds give the same bits.
+
+// Bytes of the requantization block of N output channels.
+export function requant_size(N: i32): i32 {
+  return 16 + (((N + 7) & ~7) << 3);
+}
+
+// Byte offsets into a requantization block of N channels: multipliers, then powers of two.
+// @ts-ignore: decorator
+@inline export function req_mult(req: usize): usize {
+  return req + 16;
+}
+
+// @ts-ignore: decorator
+@inline export function req_pow(req: usize, N: i32): usize {
+  return req + 16 + (<usize>((N + 7) & ~7) << 2);
+}
+
+// One accumulator to int8 (see header); lo = qmin - zp, hi = qmax - zp.
+// @ts-ignore: decorator
+@inline export function requant1(acc: i32, mult: i32, pow: i32, lo: i32, hi: i32, zp: i32): i32 {
+  const q = <i32>((<i64>acc * <i64>mult + (<i64>1 << 30)) >> 31);
+  const t = <i64>q * <i64>pow;
+  const r = <i32>((t + (<i64>1 << 29) + (t >> 63)) >> 30);
+  return min(max(r, lo), hi) + zp;
+}
+
+// Four accumulators (one per lane) to int8 values in i32 lanes; the same arithmetic as requant1.
+// @ts-ignore: decorator
+@inline export function requant4(acc: v128, vmult: v128, vpow: v128, vlo: v128, vhi: v128, vzp: v128): v128 {
+  const r30 = i64x2.splat(<i64>1 << 30);
+  const r29 = i64x2.splat(<i64>1 << 29);
+  const p0 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(acc, vmult), r30), 31);
+  const p1 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(acc, vmult), r30), 31);
+  const q = v128.shuffle<i32>(p0, p1, 0, 2, 4, 6);
+  const t0 = i64x2.extmul_low_i32x4_s(q, vpow);
+  const t1 = i64x2.extmul_high_i32x4_s(q, vpow);
+  const s0 = i64x2.shr_s(i64x2.add(i64x2.add(t0, r29), i64x2.shr_s(t0, 63)), 30);
+  const s1 = i64x2.shr_s(i64x2.add(i64x2.add(t1, r29), i64x2.shr_s(t1, 63)), 30);
+  const r = v128.shuffle<i32>(s0, s1, 0, 2, 4, 6);
+  return i32x4.add(i32x4.min_s(i32x4.max_s(r, vlo), vhi), vzp);
+}
+
+// out int8 (M, N) <- requantized acc int32 (M, N); channel j of each row uses the block's column j.
+export function requantize(out: usize, acc: usize, req: usize, M: i32, N: i32): void {
+  const zp = load<i32>(req), lo = load<i32>(req, 4) - zp, hi = load<i32>(req, 8) - zp;
+  const pm = req_mult(req), pp = req_pow(req, N);
+  for (let i = 0; i < M; i++) {
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vzp = i32x4.splat(zp), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+      for (; j + 8 <= N; j += 8) {
+        const jB = <usize>j << 2;
+        const r0 = requant4(v128.load(acc + jB), v128.load(pm + jB), v128.load(pp + jB), vlo, vhi, vzp);
+        const r1 = requant4(v128.load(acc + jB, 16), v128.load(pm + jB, 16), v128.load(pp + jB, 16), vlo, vhi, vzp);
+        const b = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(r0, r1), i16x8.splat(0));
+        v128.store64_lane(out + <usize>j, b, 0);
+      }
+    }
+    for (; j < N; j++) {
+      const jB = <usize>j << 2;
+      store<i8>(out + <usize>j, <i8>requant1(load<i32>(acc + jB), load<i32>(pm + jB), load<i32>(pp + jB), lo, hi, zp));
+    }
+    out += <usize>N;
+    acc += <usize>N << 2;
+  }
+}
+
+// out (n) 8-bit <- quantized inp f32 (n); scales f32 (C), zps i32 (C); qmin/qmax: -128/127 (int8) or 0/255 (uint8).
+// Inputs must be finite (the ops check).
+export function quantize(out: usize, inp: usize, scales: usize, zps: usize, n: i32, C: i32, qmin: i32, qmax: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD && C == 1) {
+    const s = f32x4.splat(load<f32>(scales));
+    const zp = load<i32>(zps);
+    const flo = f32x4.splat(<f32>(qmin - zp)), fhi = f32x4.splat(<f32>(qmax - zp)), vzp = i32x4.splat(zp);
+    for (; i + 4 <= n; i += 4) {
+      const y = f32x4.min(f32x4.max(f32x4.nearest(f32x4.div(v128.load(inp + (<usize>i << 2)), s)), flo), fhi);
+      const q = i32x4.add(i32x4.trunc_sat_f32x4_s(y), vzp);
+      // the low byte of each lane: right for int8 and uint8 alike (values are in range already)
+      v128.store32_lane(out + <usize>i, v128.shuffle<u8>(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
+    }
+  }
+  for (; i < n; i++) {
+    const c = C == 1 ? 0 : i % C;
+    const zp = load<i32>(zps + (<usize>c << 2));
+    let y = nearest<f32>(load<f32>(inp + (<usize>i << 2)) / load<f32>(scales + (<usize>c << 2)));
+    y = min(max(y, <f32>(qmin - zp)), <f32>(qmax - zp));
+    store<u8>(out + <usize>i, <u8>(<i32>y + zp));
+  }
+}
+
+// out f32 (n) <- dequantized inp 8-bit (n), int8 when signed != 0 else uint8; scales f32 (C), zps i32 (C).
+export function dequantize(out: usize, inp: usize, scales: usize, zps: usize, n: i32, C: i32, signed: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD && C == 1) {
+    const s = f32x4.splat(load<f32>(scales));
+    const vzp = i32x4.splat(load<i32>(zps));
+    for (; i + 4 <= n; i += 4) {
+      const raw = v128.load32_zero(inp + <usize>i);
+      const q = signed
+        ? i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(raw))
+        : i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(raw));
+      v128.store(out + (<usize>i << 2), f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(q, vzp)), s));
+    }
+  }
+  for (; i < n; i++) {
+    const c = C == 1 ? 0 : i % C;
+    const q: i32 = signed ? <i32>load<i8>(inp + <usize>i) : <i32>load<u8>(inp + <usize>i);
+    store<f32>(out + (<usize>i << 2), <f32>(q - load<i32>(zps + (<usize>c << 2))) * load<f32>(scales + (<usize>c << 2)));
+  }
+}
