@@ -157,7 +157,7 @@ const libExternal = {
 function checkBundle(name, result) {
   const inputs = Object.keys(result.metafile.inputs);
   // kernels.relaxed.bytes: the opt-in relaxed-SIMD build is loaded at run time, never bundled
-  const bad = inputs.filter((p) => /protobufjs|src\/onnx\/|^node:|node_modules|kernels\.relaxed\.bytes/.test(p));
+  const bad = inputs.filter((p) => /protobufjs|src\/formats\/onnx\/|^node:|node_modules|kernels\.relaxed\.bytes/.test(p));
   if (bad.length) throw new Error(`${name}: must not contain ${bad.join(', ')}`);
   const text = result.outputFiles[0].text;
   if (/protobuf/i.test(text)) throw new Error(`${name}: mentions protobuf`);
@@ -220,7 +220,7 @@ async function buildFinetune(outfile) {
   });
   const name = relative(root, outfile);
   const inputs = Object.keys(result.metafile.inputs);
-  if (!inputs.some((p) => /src\/onnx\/import/.test(p)) || !inputs.some((p) => /protobufjs/.test(p)))
+  if (!inputs.some((p) => /src\/formats\/onnx\/import/.test(p)) || !inputs.some((p) => /protobufjs/.test(p)))
     throw new Error(`${name}: the ONNX importer or protobufjs is missing from the bundle`);
   const nodeIn = inputs.filter((p) => /^node:/.test(p));
   if (nodeIn.length) throw new Error(`${name}: must not contain ${nodeIn.join(', ')}`);
