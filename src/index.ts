@@ -126,6 +126,7 @@ export type {
   EarlyStoppingConfig,
   ReduceLROnPlateauConfig,
   CallbackFunctions,
+  TrainingModel,
 } from './nn/callbacks.js';
 export { SymbolicTensor, MergeLayer, input } from './nn/layer.js';
 export type { LayerNode } from './nn/layer.js';

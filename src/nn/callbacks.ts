@@ -8,7 +8,7 @@ import { show } from '../show.js';
 import { BaseCallback, type Logs } from './base-callbacks.js';
 
 export { BaseCallback };
-export type { CallbackFunctions, FitParams } from './base-callbacks.js';
+export type { CallbackFunctions, FitParams, TrainingModel } from './base-callbacks.js';
 import { checkOptions, type Spec } from './options.js';
 
 /**

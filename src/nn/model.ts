@@ -47,12 +47,13 @@ import {
   checkExamples,
   checkInputs,
   lossOver,
+  sourcesOf,
   makeBatch,
   trainStep,
 } from './training.js';
 import { type FitArgs, type History, fitData, fitOptions, runFit } from './fit.js';
 import { predictSources } from './predict.js';
-import { type WeightSpecEntry, checkWeightValues, paramsOf, weightSpecsOf } from './weights.js';
+import { checkWeightValues, paramsOf, weightSpecsOf } from './weights.js';
 import { show } from '../show.js';
 
 export type { Logs, CompileArgs, FitArgs, History, GraphStep };
@@ -188,7 +189,10 @@ export class Model {
   }
 
   /** Names and shapes of every weight and state array build() would create, in getWeights order. */
-  weightSpecs(): { weights: WeightSpecEntry[]; state: WeightSpecEntry[] } {
+  weightSpecs(): {
+    weights: Array<{ name: string; shape: number[] }>;
+    state: Array<{ name: string; shape: number[] }>;
+  } {
     return weightSpecsOf(this.graph().steps);
   }
 
@@ -293,11 +297,6 @@ export class Model {
     );
   }
 
-  private toSources(x: Data | Data[], what: string): DataSource[] {
-    if (Array.isArray(x)) return x.map((d, i) => toSource(d, x.length === 1 ? what : `${what}[${i}]`));
-    return [toSource(x, what)];
-  }
-
   private requireCompiled(what: string): Optimizer {
     if (!this.optimizer || !this.loss) throw new Error(`${what}: call model.compile({optimizer, loss}) first`);
     return this.optimizer;
@@ -341,7 +340,7 @@ export class Model {
   trainOnBatch(x: Data | Data[], y: Data): number[] {
     this.alive('trainOnBatch');
     this.requireCompiled('trainOnBatch');
-    const xs = this.toSources(x, 'trainOnBatch x');
+    const xs = sourcesOf(x, 'trainOnBatch x');
     const ys = toSource(y, 'trainOnBatch y');
     this.checkXY(xs, ys, 'trainOnBatch');
     const n = xs[0].n;
@@ -380,7 +379,7 @@ export class Model {
     this.requireCompiled('fit');
     const opts = fitOptions(args);
     const data = fitData(x, y, args.validationData, opts.split, {
-      sources: (d, what) => this.toSources(d, what),
+      sources: sourcesOf,
       check: (xs, ys, what) => this.checkXY(xs, ys, what),
     });
     this.stopFlag = false;
@@ -426,7 +425,7 @@ export class Model {
     this.alive('evaluate');
     checkOptions('evaluate', args, BATCH_OPTIONS);
     this.requireCompiled('evaluate');
-    const xs = this.toSources(x, 'evaluate x');
+    const xs = sourcesOf(x, 'evaluate x');
     const ys = toSource(y, 'evaluate y');
     this.checkXY(xs, ys, 'evaluate');
     const [l, a] = this.evaluateSources(xs, ys, args.batchSize ?? 32);
@@ -444,7 +443,7 @@ export class Model {
     this.alive('predict');
     checkOptions('predict', args, BATCH_OPTIONS);
     this.build();
-    const xs = this.toSources(x, 'predict x');
+    const xs = sourcesOf(x, 'predict x');
     const g = this.graph();
     if (!Array.isArray(x) && g.outputs.length !== 1) {
       throw new Error(

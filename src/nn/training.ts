@@ -13,7 +13,7 @@ import { Adam } from '../optim/adam.js';
 import { AdamW } from '../optim/adamw.js';
 import { SGD } from '../optim/sgd.js';
 import { RMSprop } from '../optim/rmsprop.js';
-import { type DataSource, type LossName, LOSSES, checkTargets, labelsToOneHot } from './data.js';
+import { type Data, type DataSource, type LossName, LOSSES, checkTargets, labelsToOneHot, toSource } from './data.js';
 import { StepGuard } from './guard.js';
 import { weightsChanged } from './inference.js';
 import { countBinary, countCorrect } from './metrics.js';
@@ -285,4 +285,10 @@ export function checkExamples(
   xs.forEach((s, i) => s.checkFinite(xs.length === 1 ? `${what} x` : `${what} x[${i}]`));
   if (isCrossentropy(loss)) ys.checkLabels(loss, outShape[0], `${what} y`);
   else checkTargets(ys, loss, outShape, `${what} y`);
+}
+
+/** The data of one input, or of a list of inputs, as sources; `what` names them in errors. */
+export function sourcesOf(x: Data | Data[], what: string): DataSource[] {
+  if (Array.isArray(x)) return x.map((d, i) => toSource(d, x.length === 1 ? what : `${what}[${i}]`));
+  return [toSource(x, what)];
 }
