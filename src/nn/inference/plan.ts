@@ -213,7 +213,9 @@ export class InferencePlan {
 
   // Folded [kernel, bias] of layer st followed by BatchNormalization bn, computed in float64 and rounded once.
   private fold(st: Step, bn: Step): [Tensor, Tensor] {
-    const eps = (bn.layer as BatchNormalization).cfg.epsilon;
+    if (!(bn.layer instanceof BatchNormalization))
+      throw new Error(`inference plan: layer ${bn.layer.name} is not a BatchNormalization`);
+    const eps = bn.layer.cfg.epsilon;
     const find = (suffix: string) => bn.layer.weights.find((w) => w.name.endsWith(`/${suffix}`))?.value.view();
     const gamma = find('gamma'),
       beta = find('beta');

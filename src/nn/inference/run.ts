@@ -29,14 +29,15 @@ function activated(
   return act === 'relu' ? y : applyActivation(y, act, { training: false, rng, logits: false });
 }
 
-function expect<T>(layer: Layer, cls: abstract new (...a: never[]) => T): T {
+// The layer as the class its rule was written for (a rule's row and its layer cannot disagree).
+function asClass<T>(layer: Layer, cls: abstract new (...a: never[]) => T): T {
   if (!(layer instanceof cls)) throw new Error(`inference plan: layer ${layer.name} is not a ${cls.name}`);
   return layer as T;
 }
 
 /** Conv2D: folded weights, a Winograd transform or packed filter, a taken-in padding, a fused relu or pooling. */
 export const runConv2D: Run = (layer, p, [x], rng) => {
-  const l = expect(layer, Conv2D);
+  const l = asClass(layer, Conv2D);
   const c = l.cfg;
   const w = p.weights;
   return activated(c.activation, p.activation, rng, (activation) =>
@@ -60,7 +61,7 @@ export const runConv2D: Run = (layer, p, [x], rng) => {
 
 /** DepthwiseConv2D: folded weights, a taken-in padding, a fused relu. */
 export const runDepthwiseConv2D: Run = (layer, p, [x], rng) => {
-  const l = expect(layer, DepthwiseConv2D);
+  const l = asClass(layer, DepthwiseConv2D);
   const c = l.cfg;
   const w = p.weights;
   return activated(c.activation, p.activation, rng, (activation) =>
@@ -78,7 +79,7 @@ export const runDepthwiseConv2D: Run = (layer, p, [x], rng) => {
 
 /** Dense: folded weights. */
 export const runDense: Run = (layer, p, [x], rng) => {
-  const l = expect(layer, Dense);
+  const l = asClass(layer, Dense);
   const w = p.weights;
   return activated(l.cfg.activation, undefined, rng, (activation) =>
     dense(x!, w ? w[0] : l.weights[0]!.value, {
