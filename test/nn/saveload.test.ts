@@ -9,6 +9,7 @@ import * as sn from '../../src/index.js';
 import { loadModelFile, saveModelFile } from '../../src/node/model.js';
 import { makeRng } from '../helpers/check.js';
 import { crc32 } from '../../src/formats/simdnet/crc32.js';
+import { encodeSimdnet } from '../../src/io/simdnet.js';
 import { bars, tinyModel, weightArrays, weightsHash } from './fixtures.js';
 
 beforeAll(async () => {
@@ -181,6 +182,49 @@ describe('round trip', () => {
 
   it('exact resume without shuffling (optimizer state and dropout RNG restored)', async () => {
     await resume({ batchSize: 4, verbose: 0, shuffle: false });
+  });
+});
+
+describe('IO handlers', () => {
+  it("model.save(handler) hands over the model's artifacts, the very ones the .simdnet bytes hold", async () => {
+    const { model, file } = await trainedModel(4);
+    let got: sn.ModelArtifacts | null = null;
+    const handler: sn.IOHandler<string> = {
+      save(a) {
+        got = a;
+        return 'stored';
+      },
+    };
+    expect(model.save(handler)).toBe('stored');
+    const a = got! as sn.ModelArtifacts;
+    const { header } = splitFile(file);
+    expect(a.name).toBe(header.name);
+    expect(a.seed).toBe(header.seed);
+    expect(a.layers).toEqual(header.layers);
+    expect(a.compile).toEqual(header.compile);
+    expect(a.rng).toEqual(header.rng);
+    expect(a.weights.map((w) => [w.name, w.shape])).toEqual(header.weights.map((w: any) => [w.name, w.shape]));
+    expect(a.weights.map((w) => [...w.values])).toEqual(model.params().map((p) => [...p.value.view()]));
+    expect(a.optimizerState!.iterations).toBe(header.optimizerState.iterations);
+    expect(Object.keys(a.optimizerState!.slots)).toEqual(Object.keys(header.optimizerState.slots));
+    // a handler that writes the .simdnet bytes itself gives model.save()'s bytes
+    expect(new Uint8Array(model.save({ save: (x) => encodeSimdnet(x) }))).toEqual(file);
+    expect(new Uint8Array(sn.saveModel(model))).toEqual(file);
+  });
+
+  it('a disposed model refuses save(handler) without calling the handler', () => {
+    const m = tinyModel(9);
+    m.build();
+    m.dispose();
+    let called = false;
+    expect(() =>
+      m.save({
+        save: () => {
+          called = true;
+        },
+      }),
+    ).toThrow('save: the model sequential was disposed');
+    expect(called).toBe(false);
   });
 });
 
