@@ -3,7 +3,7 @@
 // (sn.input, layer.apply); Sequential is a Model whose graph is a chain (graph.ts). The pieces live
 // beside it: summary.ts (the table), training.ts (compile's checks, batches, one optimizer step),
 // fit.ts (the epoch loop), predict.ts (batching through the inference plan, nn/inference/),
-// artifacts.ts (what save and toJSON write).
+// weights.ts (weight lists), artifacts.ts (what save and toJSON write).
 // File formats live outside (src/formats/ imports this module, never the reverse): save() builds the
 // model's artifacts and hands them to an IOHandler, or encodes them with the .simdnet codec (src/io/).
 import { Tensor, tensor, tidy } from '../tensor.js';
