@@ -73,6 +73,9 @@ const EMITTERS = {
   RandomRotation: identity,
   RandomZoom: identity,
   RandomContrast: identity,
+  QuantizedConv2D: unsupported('int8 layers are not exported to ONNX yet'),
+  QuantizedDepthwiseConv2D: unsupported('int8 layers are not exported to ONNX yet'),
+  QuantizedDense: unsupported('int8 layers are not exported to ONNX yet'),
 } satisfies Record<LayerClassName, Emitter | Unsupported>;
 
 const emitters = new Map<string, Emitter | Unsupported>(Object.entries(EMITTERS));

@@ -248,6 +248,9 @@ const LAYERS = {
   RandomRotation: unsupported,
   RandomZoom: unsupported,
   RandomContrast: unsupported,
+  QuantizedConv2D: unsupported,
+  QuantizedDepthwiseConv2D: unsupported,
+  QuantizedDense: unsupported,
 } satisfies Record<LayerClassName, LayerFormat>;
 
 // Maps, never plain objects: a class_name like 'constructor' or '__proto__' must find nothing.

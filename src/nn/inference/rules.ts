@@ -107,6 +107,10 @@ export const RULES: Record<LayerClassName, Rule> = {
   RandomRotation: F,
   RandomZoom: F,
   RandomContrast: F,
+  // the int8 layers write their requantization parameters from JavaScript on every call
+  QuantizedConv2D: F,
+  QuantizedDepthwiseConv2D: F,
+  QuantizedDense: F,
 };
 
 /** The rule of a layer's class; a class outside the registry (a user's own) is only run, never traced. */

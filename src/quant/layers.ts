@@ -1,0 +1,215 @@
+// Post-training quantized layers: Conv2D, DepthwiseConv2D and Dense with int8 weights (symmetric per
+// output channel). activations 'int8': the input is quantized with the calibrated per-tensor scale and
+// zero point, the int8 op computes (int32 accumulation, fixed-point requantization, relu/relu6 as clamps)
+// and the int8 output is dequantized, so neighbouring layers stay float32 (quantize/dequantize around
+// each layer, as an ONNX QDQ graph). activations 'float32': weight-only, the kernel dequantized once
+// and the float op computes. The int8 kernel values are non-trainable state (`kernel_q`, integers held
+// as float32) with the bias (`bias`), so a quantized model saves and loads as itself; the scales are config.
+import { checkLayerOptions } from '../nn/options.js';
+import { type CallArgs, Layer, applyActivation, type ActivationName } from '../nn/layer.js';
+import { Conv2D, DepthwiseConv2D } from '../nn/convolutional.js';
+import { Dense } from '../nn/layers.js';
+import { conv2d } from '../ops/conv2d.js';
+import { depthwiseConv2d } from '../ops/dwconv2d.js';
+import { dense } from '../ops/dense.js';
+import {
+  dequantize,
+  qconv2d,
+  qdense,
+  qdepthwiseConv2d,
+  type QOutputOptions,
+  type QTensor,
+  qtensor,
+  quantize,
+} from '../ops/quant.js';
+import { keep, type Tensor, tensor } from '../tensor.js';
+import type { Rng } from '../rng.js';
+import { show } from '../show.js';
+
+/** Options of the quantized layers (what {@link quantizeModel} writes). */
+export interface QuantizedLayerConfig {
+  /** The float layer's config (its getConfig, without name and inputShape). */
+  layer: Record<string, unknown>;
+  /** 'int8': int8 compute; 'float32': int8 weights, float compute. */
+  activations: 'int8' | 'float32';
+  /** Per-output-channel scales of the int8 kernel. */
+  kernelScale: number[];
+  /** Calibrated input quantization (activations 'int8'). */
+  inputScale?: number;
+  inputZeroPoint?: number;
+  /** Calibrated output quantization (activations 'int8'), of the pre-activation values unless relu/relu6. */
+  outputScale?: number;
+  outputZeroPoint?: number;
+  inputShape?: number[];
+  name?: string;
+}
+
+type Float = Conv2D | DepthwiseConv2D | Dense;
+const FUSED = new Set<ActivationName>(['linear', 'relu', 'relu6']);
+
+/** The shared body of the quantized layers; `inner` is the float layer (never built) for shapes and options. */
+abstract class QuantizedLayer extends Layer {
+  readonly cfg: QuantizedLayerConfig;
+  protected readonly inner: Float;
+  // int8 kernel (or its float32 dequantization) made from the state on first use; remade when the state changes
+  private cache: { src: Tensor; views: number; q: QTensor; f: Tensor | null } | null = null;
+
+  constructor(cfg: QuantizedLayerConfig, what: string, make: (c: Record<string, unknown>) => Float) {
+    checkLayerOptions(what, cfg, [
+      'layer',
+      'activations',
+      'kernelScale',
+      'inputScale',
+      'inputZeroPoint',
+      'outputScale',
+      'outputZeroPoint',
+    ]);
+    super(cfg);
+    if (!cfg || typeof cfg !== 'object' || !cfg.layer || typeof cfg.layer !== 'object')
+      throw new Error(`${what}: expected a config object with the float layer's config as 'layer'`);
+    if (cfg.activations !== 'int8' && cfg.activations !== 'float32')
+      throw new Error(`${what}: activations must be 'int8' or 'float32', got ${show(cfg.activations)}`);
+    if (!Array.isArray(cfg.kernelScale) || cfg.kernelScale.some((s) => !(typeof s === 'number' && s > 0)))
+      throw new Error(`${what}: kernelScale must be an array of positive numbers, got ${show(cfg.kernelScale)}`);
+    if (cfg.activations === 'int8') {
+      for (const k of ['inputScale', 'outputScale'] as const)
+        if (!(typeof cfg[k] === 'number' && (cfg[k] as number) > 0))
+          throw new Error(`${what}: ${k} must be a positive number with activations 'int8', got ${show(cfg[k])}`);
+    }
+    this.inner = make({ ...cfg.layer, name: cfg.name });
+    this.cfg = { ...cfg, layer: { ...cfg.layer } };
+  }
+  get activation(): ActivationName {
+    return this.inner.activation;
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return this.inner.computeOutputShape(s);
+  }
+  stateShapes(s: readonly number[]): Array<[string, number[]]> {
+    const [kernel, bias] = this.inner.weightShapes(s);
+    const out: Array<[string, number[]]> = [['kernel_q', kernel![1]]];
+    if (bias) out.push(['bias', bias[1]]);
+    return out;
+  }
+  protected buildWeights(s: readonly number[], _rng: Rng): void {
+    const shapes = this.stateShapes(s);
+    const K = shapes[0]![1].at(-1)! * (this.inner instanceof DepthwiseConv2D ? shapes[0]![1][2]! : 1);
+    if (this.cfg.kernelScale.length !== K && this.cfg.kernelScale.length !== 1)
+      throw new Error(`${this.name}: kernelScale has ${this.cfg.kernelScale.length} scales for ${K} output channels`);
+    for (const [suffix, shape] of shapes)
+      this.addState(suffix, tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape));
+  }
+  /** @internal The int8 kernel and (weight-only) its float32 values, from the state. */
+  protected kernel(): { q: QTensor; f: Tensor | null } {
+    const src = this.stateWeights[0]!.value;
+    if (this.cache && this.cache.src === src && this.cache.views === src.viewCount) return this.cache;
+    this.dropCache();
+    const v = src.dataSync();
+    const q = qtensor(v, src.shape, { scale: this.cfg.kernelScale });
+    keep(q.data);
+    const f = this.cfg.activations === 'float32' ? keep(dequantize(q)) : null;
+    this.cache = { src, views: src.viewCount, q, f };
+    return this.cache;
+  }
+  private dropCache(): void {
+    this.cache?.q.dispose();
+    this.cache?.f?.dispose();
+    this.cache = null;
+  }
+  protected abstract floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, act: 'linear' | 'relu'): Tensor;
+  protected abstract int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor;
+
+  call(x: Tensor, args: CallArgs): Tensor {
+    const act = this.activation;
+    const bias = this.stateWeights[1]?.value ?? null;
+    const { q, f } = this.kernel();
+    if (f) {
+      const y = this.floatCall(x, f, bias, act === 'relu' ? 'relu' : 'linear');
+      return act === 'relu' ? y : this.after(y, act, args);
+    }
+    const qx = quantize(x, { scale: this.cfg.inputScale!, zeroPoint: this.cfg.inputZeroPoint ?? 0 });
+    try {
+      const fused = FUSED.has(act) ? (act as 'linear' | 'relu' | 'relu6') : 'linear';
+      const qy = this.int8Call(qx, q, {
+        bias,
+        activation: fused,
+        outScale: this.cfg.outputScale!,
+        outZeroPoint: this.cfg.outputZeroPoint ?? 0,
+        name: this.name,
+      });
+      const y = dequantize(qy);
+      qy.dispose();
+      return FUSED.has(act) ? y : this.after(y, act, args);
+    } finally {
+      qx.dispose();
+    }
+  }
+  // A non-fused activation after the op (its input is disposed).
+  private after(y: Tensor, act: ActivationName, args: CallArgs): Tensor {
+    const z = applyActivation(y, act, args);
+    if (z !== y) y.dispose();
+    return z;
+  }
+  getConfig(): Record<string, unknown> {
+    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
+  dispose(): void {
+    this.dropCache();
+    super.dispose();
+  }
+}
+
+function windowOf(l: Conv2D | DepthwiseConv2D) {
+  return { strides: l.cfg.strides, padding: l.cfg.padding, dilationRate: l.cfg.dilationRate };
+}
+
+/** Conv2D with int8 weights (groups 1); see {@link QuantizedLayerConfig}. */
+export class QuantizedConv2D extends QuantizedLayer {
+  static readonly className = 'QuantizedConv2D';
+  constructor(cfg: QuantizedLayerConfig) {
+    super(cfg, 'QuantizedConv2D', (c) => new Conv2D(c as never));
+    if ((this.inner as Conv2D).cfg.groups !== 1)
+      throw new Error(`QuantizedConv2D: groups must be 1, got ${(this.inner as Conv2D).cfg.groups}`);
+  }
+  protected floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, activation: 'linear' | 'relu'): Tensor {
+    return conv2d(x, kernel, { ...windowOf(this.inner as Conv2D), bias, activation, name: this.name });
+  }
+  protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
+    return qconv2d(x, kernel, { ...windowOf(this.inner as Conv2D), ...opts });
+  }
+}
+
+/** DepthwiseConv2D with int8 weights (depth multiplier 1); see {@link QuantizedLayerConfig}. */
+export class QuantizedDepthwiseConv2D extends QuantizedLayer {
+  static readonly className = 'QuantizedDepthwiseConv2D';
+  constructor(cfg: QuantizedLayerConfig) {
+    super(cfg, 'QuantizedDepthwiseConv2D', (c) => new DepthwiseConv2D(c as never));
+    const M = (this.inner as DepthwiseConv2D).cfg.depthMultiplier;
+    if (M !== 1) throw new Error(`QuantizedDepthwiseConv2D: depthMultiplier must be 1, got ${M}`);
+  }
+  protected floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, activation: 'linear' | 'relu'): Tensor {
+    return depthwiseConv2d(x, kernel, {
+      ...windowOf(this.inner as DepthwiseConv2D),
+      bias,
+      activation,
+      name: this.name,
+    });
+  }
+  protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
+    return qdepthwiseConv2d(x, kernel, { ...windowOf(this.inner as DepthwiseConv2D), ...opts });
+  }
+}
+
+/** Dense with int8 weights; see {@link QuantizedLayerConfig}. */
+export class QuantizedDense extends QuantizedLayer {
+  static readonly className = 'QuantizedDense';
+  constructor(cfg: QuantizedLayerConfig) {
+    super(cfg, 'QuantizedDense', (c) => new Dense(c as never));
+  }
+  protected floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, activation: 'linear' | 'relu'): Tensor {
+    return dense(x, kernel, { bias, activation, name: this.name });
+  }
+  protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
+    return qdense(x, kernel, opts);
+  }
+}

@@ -1,0 +1,126 @@
+// Post-training quantization (src/quant): a small CNN trained on the bars problem (conv relu, depthwise
+// relu6, dense relu, dense softmax) quantized with calibration data. int8 compute and weight-only int8
+// keep the held-out accuracy within 2 points of float32 and agree on >= 95% of the predictions; the
+// quantized model has the int8 layer classes, leaves the original untouched, saves and loads as itself
+// (same predictions), and bad options name what is wrong.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as sn from '../../src/index.js';
+import { quantizeModel } from '../../src/quant/quantize.js';
+import { bars, weightsHash } from './fixtures.js';
+
+const train = bars(600, 1);
+const test = bars(300, 2);
+let model: sn.Model;
+let floatPred: Int32Array;
+const live: sn.Model[] = [];
+
+const argmax = (p: sn.Tensor, classes = 3) => {
+  const d = p.dataSync();
+  return Int32Array.from({ length: d.length / classes }, (_, i) => {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (d[i * classes + c]! > d[i * classes + best]!) best = c;
+    return best;
+  });
+};
+const predict = (m: sn.Model) => {
+  const p = m.predict(test.x) as sn.Tensor;
+  const a = argmax(p);
+  p.dispose();
+  return a;
+};
+const accuracy = (pred: Int32Array) => pred.filter((c, i) => c === test.labels.data[i]).length / pred.length;
+const agreement = (a: Int32Array, b: Int32Array) => a.filter((c, i) => c === b[i]).length / a.length;
+
+beforeAll(async () => {
+  await sn.ready();
+  const L = sn.layers;
+  model = sn.sequential({
+    seed: 3,
+    layers: [
+      L.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [8, 8, 1] }),
+      new sn.DepthwiseConv2D({ kernelSize: 3, padding: 'same', activation: 'relu6' }),
+      L.maxPooling2d({ poolSize: 2 }),
+      L.flatten(),
+      L.dense({ units: 16, activation: 'relu' }),
+      L.dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+  model.compile({ optimizer: new sn.Adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy' });
+  await model.fit(train.x, train.labels, { epochs: 8, batchSize: 20, verbose: 0 });
+  floatPred = predict(model);
+});
+
+afterAll(() => {
+  for (const m of live) m.dispose();
+  model.dispose();
+});
+
+const calibration = () => sn.tensor(train.x.data.subarray(0, 128 * 64), [128, 8, 8, 1]);
+
+describe('quantize a trained model', () => {
+  it('the float32 model learned the problem', () => {
+    expect(accuracy(floatPred)).toBeGreaterThan(0.9);
+  });
+
+  for (const [label, opts] of [
+    ["activations 'int8', min/max ranges", { activations: 'int8' }],
+    ["activations 'int8', 99.9th percentile ranges", { activations: 'int8', percentile: 99.9 }],
+    ["activations 'float32' (int8 weights only)", { activations: 'float32' }],
+  ] as const)
+    it(`${label}: accuracy within 2 points of float32, >= 95% agreement`, () => {
+      const before = weightsHash(model);
+      const x = calibration();
+      const q = quantizeModel(model, { calibration: x, ...opts });
+      x.dispose();
+      live.push(q);
+      expect(q.layers.map((l) => l.className)).toEqual([
+        'InputLayer',
+        'QuantizedConv2D',
+        'QuantizedDepthwiseConv2D',
+        'MaxPooling2D',
+        'Flatten',
+        'QuantizedDense',
+        'QuantizedDense',
+      ]);
+      const pred = predict(q);
+      expect(accuracy(pred)).toBeGreaterThanOrEqual(accuracy(floatPred) - 0.02);
+      expect(agreement(pred, floatPred)).toBeGreaterThanOrEqual(0.95);
+      expect(weightsHash(model), 'the original model is unchanged').toBe(before);
+      // the probabilities themselves stay close: mean |p_q - p_float| over every output
+      const [pf, pq] = [model.predict(test.x) as sn.Tensor, q.predict(test.x) as sn.Tensor];
+      const [df, dq] = [pf.dataSync(), pq.dataSync()];
+      const mad = df.reduce((a, v, i) => a + Math.abs(v - dq[i]!), 0) / df.length;
+      expect(mad).toBeLessThan(0.02);
+      pf.dispose();
+      pq.dispose();
+    });
+
+  it('a quantized model saves and loads as itself, with the same predictions', () => {
+    const x = calibration();
+    const q = quantizeModel(model, { calibration: x });
+    x.dispose();
+    live.push(q);
+    const back = sn.loadModel(sn.saveModel(q));
+    live.push(back);
+    expect(back.layers.map((l) => l.className)).toEqual(q.layers.map((l) => l.className));
+    const [a, b] = [q.predict(test.x) as sn.Tensor, back.predict(test.x) as sn.Tensor];
+    expect(b.dataSync()).toEqual(a.dataSync());
+    a.dispose();
+    b.dispose();
+  });
+
+  it('bad options name what is wrong', () => {
+    const x = calibration();
+    expect(() => quantizeModel(model, { activations: 'int4' as never })).toThrow(
+      /activations must be 'int8' or 'float32'/,
+    );
+    expect(() => quantizeModel(model, { calibration: x, percentile: 20 })).toThrow(
+      /percentile must be a number in \(50, 100\], got 20/,
+    );
+    expect(() => quantizeModel(model, {})).toThrow(/calibration must be a tensor of shape \[N, 8,8,1\]/);
+    const wrong = sn.tensor(new Float32Array(16), [1, 4, 4, 1]);
+    expect(() => quantizeModel(model, { calibration: wrong })).toThrow(/got \[1,4,4,1\]/);
+    wrong.dispose();
+    x.dispose();
+  });
+});
