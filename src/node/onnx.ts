@@ -1,63 +1,76 @@
 // Node helper: import an ONNX model from a path (the core imports bytes), reading external tensor
 // data (onnx's save_as_external_data) from files next to the model.
-import { readFile } from 'node:fs/promises';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Model } from '../nn/model.js';
 import type { ExternalData, LoadONNXOptions } from '../formats/onnx/import.js';
+import { limitsOf } from '../formats/limits.js';
+import { openInside } from './contained.js';
 
-/** Reads external data inside the model's directory only (a hostile file cannot point elsewhere). */
-function externalReader(modelPath: string): ExternalData {
+/**
+ * Reads external data inside the model's directory only: a hostile file cannot name an absolute path,
+ * `..`, a symbolic link out of the folder or a device, nor make the reader take more than maxBytes.
+ */
+function externalReader(modelPath: string, maxBytes: number): ExternalData {
   const dir = dirname(resolve(modelPath));
   return (location, offset, length, what) => {
-    const p = resolve(dir, location);
-    const rel = relative(dir, p);
-    if (isAbsolute(location) || rel.startsWith('..') || isAbsolute(rel)) {
-      throw new Error(`loadONNX: ${what}: external data location '${location}' is outside the model's directory`);
-    }
-    let fd: number;
+    const fail = (msg: string, io = false): never => {
+      throw new Error(`loadONNX: ${what}: ${io ? 'cannot read external data' : 'external data location'} ${msg}`);
+    };
+    const f = openInside(dir, location, fail);
     try {
-      fd = openSync(p, 'r');
-    } catch (e) {
-      throw new Error(`loadONNX: ${what}: cannot read external data ${p}: ${(e as Error).message}`);
-    }
-    try {
-      const size = fstatSync(fd).size;
-      const n = length ?? size - offset;
-      if (offset + n > size || n < 0) {
-        throw new Error(
-          `loadONNX: ${what}: external data [${offset}, ${offset + n}) is beyond the end of ${p} (${size} bytes)`,
-        );
+      const n = length ?? f.size - offset;
+      if (offset + n > f.size || n < 0) {
+        fail(`'${location}': [${offset}, ${offset + n}) is beyond the end of the file (${f.size} bytes)`, true);
       }
-      const out = new Uint8Array(n);
-      let got = 0;
-      while (got < n) {
-        const r = readSync(fd, out, got, n - got, offset + got);
-        if (r === 0) break;
-        got += r;
-      }
-      return out;
+      if (n > maxBytes) fail(`'${location}': ${n} bytes for one tensor, more than maxBytes ${maxBytes}`, true);
+      return f.read(offset, n);
     } finally {
-      closeSync(fd);
+      f.close();
     }
   };
 }
 
+/** The bytes of the model file, refused when it is not a regular file or is over the budget. */
+function readModelFile(path: string, maxBytes: number): Uint8Array {
+  const fail = (why: string): never => {
+    throw new Error(`cannot read ONNX file ${path}: ${why}`);
+  };
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return fail('not a regular file');
+    if (st.size > maxBytes) return fail(`${st.size} bytes, more than maxBytes ${maxBytes}`);
+    const b = new Uint8Array(st.size);
+    let got = 0;
+    while (got < b.length) {
+      const r = readSync(fd, b, got, b.length - got, got);
+      if (r === 0) break;
+      got += r;
+    }
+    return b.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
- * Reads a .onnx file and imports it with simdnet's `loadONNX` (see there for the options); tensors
- * saved as external data are read from their files next to the model (only inside its directory).
- * Errors name the file.
+ * Reads a .onnx file and imports it with simdnet's `loadONNX` (see there for the options, among them
+ * the `maxBytes` budget and `allowNonFinite`); tensors saved as external data are read from their
+ * files next to the model, only inside its folder after following symbolic links, and only regular
+ * files. Errors name the file as given and external data as the model names it.
  */
 export async function loadONNXFile(path: string, opts?: LoadONNXOptions): Promise<Model> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new Error(`cannot read ONNX file ${path}: ${(e as Error).message}`);
-  }
+  const { maxBytes } = limitsOf(opts, 'loadONNXFile');
+  const bytes = readModelFile(path, maxBytes);
   const { loadONNX } = await import('../formats/onnx/import.js');
   try {
-    return await loadONNX(bytes, { externalData: externalReader(path), ...opts });
+    return await loadONNX(bytes, { externalData: externalReader(path, maxBytes), ...opts });
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }

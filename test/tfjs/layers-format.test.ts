@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { float16ToFloat32, float32ToFloat16 } from '../../src/formats/tfjs/float16.js';
+import { float16ToFloat32, float32ToFloat16 } from '../../src/formats/float16.js';
 import { makeRng } from '../helpers/check.js';
 
 type TF = typeof import('@tensorflow/tfjs-core');

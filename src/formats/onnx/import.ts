@@ -42,6 +42,14 @@ export interface LoadONNXOptions {
   name?: string;
   /** Reader of external tensor data (loadONNXFile supplies one that reads next to the model file). */
   externalData?: ExternalData;
+  /**
+   * The most bytes of tensor data the import may hold (initializers and folded constants, counted as
+   * the float64 values they are computed in); default 1 GiB. Every size is checked before it is
+   * allocated, and the error names the node, the shape and the bytes.
+   */
+  maxBytes?: number;
+  /** Load weights that hold NaN or ±Infinity, stored or computed (default: refused, naming the layer). */
+  allowNonFinite?: boolean;
 }
 
 /**
@@ -102,8 +110,26 @@ interface ModelMsg {
   graph?: GraphMsg;
 }
 
-/** The bytes of a tensor kept outside the model file, or null for a tensor inside it. */
-function externalBytes(t: TensorMsg, name: string, external?: ExternalData): Uint8Array | null {
+/** Bytes per element of the element types the importer reads. */
+const DTYPE_BYTES: ReadonlyMap<number, number> = new Map([
+  [1, 4],
+  [2, 1],
+  [3, 1],
+  [4, 2],
+  [5, 2],
+  [6, 4],
+  [7, 8],
+  [9, 1],
+  [10, 2],
+  [11, 8],
+  [16, 2],
+]);
+
+/**
+ * The bytes of a tensor kept outside the model file, or null for a tensor inside it. `need` is what
+ * the dims and element type take: a different declared length is refused before anything is read.
+ */
+function externalBytes(t: TensorMsg, name: string, need: number, external?: ExternalData): Uint8Array | null {
   if (t.data_location !== 1 && !(t.external_data && t.external_data.length > 0)) return null;
   const kv = new Map(
     (t.external_data ?? []).map((e) => {
@@ -126,17 +152,22 @@ function externalBytes(t: TensorMsg, name: string, external?: ExternalData): Uin
     return Number(v);
   };
   if (!location) fail(`${name}: external data without a location`);
-  return external!(location, num('offset') ?? 0, num('length'), name);
+  const length = num('length');
+  if (length !== undefined && length !== need) {
+    fail(`${name}: external data length ${length} differs from the ${need} bytes its dims and type take`);
+  }
+  return external!(location, num('offset') ?? 0, length, name);
 }
 
 /** A TensorProto's values; checks the data against the dims. */
 function readTensor(t: TensorMsg, what: string, external?: ExternalData): Const {
   const name = `${what}${t.name ? ` '${t.name}'` : ''}`;
-  const ext = externalBytes(t, name, external);
   const dims = (t.dims ?? []).map((d) => int(d, `${name} dims`));
   checkDims(dims, name);
   const n = sizeOf(dims);
   const dt = t.data_type ?? 0;
+  if (!DTYPE_BYTES.has(dt)) fail(`${name} has element type ${DTYPE_NAMES[dt] ?? dt}, which the importer does not read`);
+  const ext = externalBytes(t, name, n * DTYPE_BYTES.get(dt)!, external);
   const raw = ext ?? (t.raw_data && t.raw_data.length > 0 ? t.raw_data : null);
   const isInt = isIntType(dt);
   const fromRaw = (bytes: number, read: (v: DataView, o: number) => number): Float64Array => {

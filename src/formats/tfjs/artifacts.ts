@@ -43,3 +43,28 @@ export interface SaveLayersOptions {
 
 export type Obj = Record<string, unknown>;
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Options of {@link loadLayersModel} and the file and URL loaders: the limits a file made by someone
+ * else meets.
+ */
+export interface LoadLayersOptions {
+  /**
+   * The most bytes of weights (as float32) the manifest and the model's layers may need; default
+   * 1 GiB. Checked before anything is read or allocated.
+   */
+  maxBytes?: number;
+  /** Load weights that hold NaN or ±Infinity (default: refused, naming the weight). */
+  allowNonFinite?: boolean;
+}
+
+/** Options of {@link loadLayersModelURL}. */
+export interface LoadLayersURLOptions extends LoadLayersOptions {
+  /**
+   * The fetch to use. Given explicitly, it is trusted with every URL the manifest names; without it,
+   * the global fetch gets only model.json and shard paths of model.json's own origin (plus `allowOrigins`).
+   */
+  fetch?: typeof fetch;
+  /** Other origins (e.g. 'https://cdn.example.com') the manifest's shard URLs may name. */
+  allowOrigins?: string[];
+}

@@ -15,7 +15,10 @@ export type {
   LayersModelArtifacts,
   LayersModelJSON,
   SaveLayersOptions,
+  LoadLayersOptions,
+  LoadLayersURLOptions,
 } from './artifacts.js';
 export { loadLayersModel, loadLayersModelURL } from './read.js';
 export { saveLayersModel, layersModelJSON } from './write.js';
-export { weightSpecBytes } from './weights.js';
+export { weightSpecBytes, checkSpec, checkSpecs } from './weights.js';
+export { limitsOf, DEFAULT_MAX_BYTES } from '../limits.js';

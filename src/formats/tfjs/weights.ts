@@ -4,7 +4,8 @@
 import type { Model } from '../../nn/model.js';
 import { show } from '../../show.js';
 import { type LayersWeightData, type LayersWeightSpec, type SaveLayersOptions, isObj } from './artifacts.js';
-import { float16ToFloat32, float32ToFloat16 } from './float16.js';
+import { float16ToFloat32, float32ToFloat16 } from '../float16.js';
+import { Budget, type Limits, firstNonFinite } from '../limits.js';
 
 /** The weight roles of simdnet layers: a spec of another role that matches no weight is skipped. */
 const ROLES = new Set([
@@ -102,8 +103,101 @@ export function checkSpec(s: unknown, i: number): asserts s is LayersWeightSpec 
   }
 }
 
-/** Fills every weight of `model` from the specs and bytes; all problems in one error, nothing written before. */
-export function setWeights(model: Model, specs: LayersWeightSpec[], bytes: Uint8Array): void {
+interface Target {
+  name: string;
+  shape: readonly number[];
+}
+/** Where each matched spec goes: target index, spec, its byte offset and element count. */
+type Match = { t: number; s: LayersWeightSpec; at: number; n: number };
+
+/** Matches manifest specs to the model's weights by layer name and role; every problem listed. */
+function matchWeights(targets: Target[], specs: LayersWeightSpec[]): { matches: Match[]; problems: string[] } {
+  const byName = new Map<string, number>();
+  targets.forEach((t, i) => byName.set(t.name, i));
+  const found = targets.map(() => false);
+  const problems: string[] = [];
+  const matches: Match[] = [];
+  let offset = 0;
+  for (const s of specs) {
+    const n = s.shape.reduce((x, y) => x * y, 1);
+    const at = offset;
+    offset += n * storedBytes(s);
+    if (s.group === 'optimizer') continue;
+    const lr = layerAndRole(s.name);
+    const i = lr ? byName.get(`${lr[0]}/${lr[1]}`) : undefined;
+    if (i === undefined) {
+      // Weights of roles simdnet has must land somewhere; other state (seed generators, counters) is skipped.
+      if (lr && ROLES.has(lr[1])) problems.push(`weight ${s.name} matches no weight of the model`);
+      continue;
+    }
+    if (found[i]) {
+      problems.push(`weight ${s.name} is given twice`);
+      continue;
+    }
+    found[i] = true;
+    if (targets[i].shape.join() !== s.shape.join()) {
+      problems.push(`weight ${s.name} has shape [${s.shape}], the layer needs [${targets[i].shape}]`);
+      continue;
+    }
+    matches.push({ t: i, s, at, n });
+  }
+  targets.forEach((t, i) => {
+    if (!found[i]) problems.push(`weight ${t.name} is missing from the weight specs`);
+  });
+  return { matches, problems };
+}
+
+function throwProblems(problems: string[]): void {
+  if (problems.length > 0) {
+    throw new Error(`loadLayersModel: the weights do not fit the model:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/**
+ * Checks the manifest against the bytes and the budget before any weight is read: every spec well
+ * formed, no tensor over MAX_ELEMENTS, the total (as float32) within maxBytes, and the data's length.
+ */
+export function checkSpecs(specs: LayersWeightSpec[], bytes: number | null, limits: Limits): void {
+  specs.forEach(checkSpec);
+  const budget = new Budget(limits.maxBytes, (m) => fail(m));
+  let need = 0;
+  for (const s of specs) {
+    budget.take(`weight ${s.name}`, s.shape, 4);
+    need += weightSpecBytes(s);
+  }
+  if (bytes !== null && need !== bytes) {
+    throw new Error(`loadLayersModel: the weight specs describe ${need} bytes but the weight data has ${bytes} bytes`);
+  }
+}
+
+const fail = (m: string): never => {
+  throw new Error(`loadLayersModel: ${m}`);
+};
+
+/**
+ * Checks the weights the unbuilt model would create (their shapes, from its graph) against the budget
+ * and the manifest, so a config whose layers need more than the file holds (a Dense of 8e6 units) is
+ * refused before a byte is allocated. Problems are those setWeights would list.
+ */
+export function checkPlannedWeights(model: Model, specs: LayersWeightSpec[], limits: Limits): void {
+  const planned = model.weightSpecs();
+  const order = new Map<string, number>();
+  model.layers.forEach((l, i) => order.set(l.name, i));
+  const layerOf = (name: string) => order.get(name.slice(0, name.lastIndexOf('/'))) ?? 0;
+  // Layer by layer, its weights then its state: the order a built model lists them in.
+  const targets = [...planned.weights, ...planned.state]
+    .map((w, k) => ({ ...w, k }))
+    .sort((a, b) => layerOf(a.name) - layerOf(b.name) || a.k - b.k);
+  const budget = new Budget(limits.maxBytes, (m) => fail(m));
+  for (const w of targets) budget.take(`layer weight ${w.name}`, w.shape, 4);
+  throwProblems(matchWeights(targets, specs).problems);
+}
+
+/**
+ * Fills every weight of `model` from the specs and bytes; all problems in one error, nothing written
+ * before. Non-finite values are refused with the weight named unless `allowNonFinite`.
+ */
+export function setWeights(model: Model, specs: LayersWeightSpec[], bytes: Uint8Array, allowNonFinite = false): void {
   model.build();
   specs.forEach(checkSpec);
   const need = specs.reduce((a, s) => a + weightSpecBytes(s), 0);
@@ -113,44 +207,22 @@ export function setWeights(model: Model, specs: LayersWeightSpec[], bytes: Uint8
     );
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const targets = new Map<string, { shape: readonly number[]; set: (v: Float32Array) => void; found: boolean }>();
-  for (const l of model.layers) {
-    for (const w of [...l.weights, ...l.stateWeights]) {
-      const v = w.value;
-      targets.set(w.name, { shape: v.shape, set: (a) => v.view().set(a), found: false });
-    }
+  const weights = model.layers.flatMap((l) => [...l.weights, ...l.stateWeights]);
+  const targets = weights.map((w) => ({ name: w.name, shape: w.value.shape }));
+  const { matches, problems } = matchWeights(targets, specs);
+  throwProblems(problems);
+  const values = matches.map((m) => decode(m.s, dv, m.at, m.n));
+  if (!allowNonFinite) {
+    matches.forEach((m, k) => {
+      const i = firstNonFinite(values[k]);
+      if (i >= 0)
+        fail(
+          `weight ${m.s.name} holds ${values[k][i]} at index ${i}; non-finite weights are refused ` +
+            '(pass allowNonFinite: true to load them)',
+        );
+    });
   }
-  const problems: string[] = [];
-  const writes: Array<() => void> = [];
-  let offset = 0;
-  for (const s of specs) {
-    const n = s.shape.reduce((x, y) => x * y, 1);
-    const at = offset;
-    offset += n * storedBytes(s);
-    if (s.group === 'optimizer') continue;
-    const lr = layerAndRole(s.name);
-    const t = lr ? targets.get(`${lr[0]}/${lr[1]}`) : undefined;
-    if (!t) {
-      // Weights of roles simdnet has must land somewhere; other state (seed generators, counters) is skipped.
-      if (lr && ROLES.has(lr[1])) problems.push(`weight ${s.name} matches no weight of the model`);
-      continue;
-    }
-    if (t.found) {
-      problems.push(`weight ${s.name} is given twice`);
-      continue;
-    }
-    t.found = true;
-    if (t.shape.join() !== s.shape.join()) {
-      problems.push(`weight ${s.name} has shape [${s.shape}], the layer needs [${t.shape}]`);
-      continue;
-    }
-    writes.push(() => t.set(decode(s, dv, at, n)));
-  }
-  for (const [name, t] of targets) if (!t.found) problems.push(`weight ${name} is missing from the weight specs`);
-  if (problems.length > 0) {
-    throw new Error(`loadLayersModel: the weights do not fit the model:\n  ${problems.join('\n  ')}`);
-  }
-  for (const w of writes) w();
+  matches.forEach((m, k) => weights[m.t].value.view().set(values[k]));
 }
 
 /** Little-endian bytes of one weight, float32 or quantised. */

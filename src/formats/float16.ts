@@ -1,5 +1,6 @@
-// IEEE 754 half precision <-> float32, for the float16 weights tfjs' converter writes
-// (`--quantize_float16`). Decoding is exact; encoding rounds to nearest even.
+// IEEE 754 half precision <-> float32, for float16 weights: tfjs' converter writes them
+// (`--quantize_float16`) and ONNX files may store float16 tensors. Decoding is exact; encoding rounds to
+// nearest even.
 
 /** The float32 value of the half-precision bit pattern `h` (0..65535): subnormals, infinities and NaN included. */
 export function float16ToFloat32(h: number): number {
