@@ -128,19 +128,7 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
       `${o.augment ? ', augmented' : ''}`,
   );
 
-  // Ctrl-C: stop after the current batch and still write what was trained; a second one exits.
-  const onStop = (stop: () => void) => {
-    let interrupted = false;
-    const onSigint = () => {
-      if (interrupted) process.exit(130);
-      interrupted = true;
-      say('\nstopping after the current batch (Ctrl-C again to quit at once)…');
-      stop();
-    };
-    process.on('SIGINT', onSigint);
-    return () => process.off('SIGINT', onSigint);
-  };
-  const r = await trainModel(model, o, data, { verbose: o.json ? 2 : 1, print: say, onStop });
+  const r = await trainModel(model, o, data, { verbose: o.json ? 2 : 1, print: say, onStop: sigintStop(say) });
   const { history, seconds, pred } = r;
   const testLoss = r.testLoss,
     testAcc = r.testAccuracy;
@@ -160,31 +148,7 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   const params = model.countParams();
   model.dispose();
   const links: Record<string, string> = { model: MODEL_FILE, history: 'history.json', curves: 'curves.svg' };
-  let perClass: ReturnType<typeof perClassStats> | undefined;
-  if (te.count > 0) {
-    const cm = confusionMatrix(te.labels, pred, numClasses);
-    perClass = perClassStats(cm);
-    files['confusion.svg'] = confusionSvg(cm);
-    files['confusion.txt'] = confusionText(cm);
-    // A random sample of test digits (seeded), so wrong ones show up among right ones.
-    const rng = new sn.Rng(seed + 7);
-    const n = Math.min(36, te.count);
-    const pick = Array.from({ length: te.count }, (_, i) => i);
-    rng.shuffle(pick);
-    const idx = pick.slice(0, n).sort((a, b) => a - b);
-    const px = te.height * te.width;
-    const imgs = new Float32Array(n * px);
-    idx.forEach((j, i) => imgs.set(te.images.subarray(j * px, (j + 1) * px), i * px));
-    files['samples.svg'] = samplesSvg(
-      imgs,
-      te.height,
-      te.width,
-      idx.map((j) => te.labels[j]),
-      idx.map((j) => pred[j]),
-      { cols: 9 },
-    );
-    Object.assign(links, { confusion: 'confusion.svg', samples: 'samples.svg' });
-  }
+  const perClass = te.count > 0 ? testFiles(te, pred, numClasses, seed, files, links) : undefined;
   files['report.md'] = reportMd({
     accuracy: testAcc,
     loss: testLoss,
@@ -206,37 +170,108 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   }
   say(`wrote ${written.dir}/{${Object.keys(files).join(', ')}}`);
   if (o.json) {
-    console.log(
-      JSON.stringify({
-        test_accuracy: testAcc,
-        test_loss: testLoss,
-        epochs: epochsDone,
-        train_examples: tr.count,
-        test_examples: te.count,
-        seconds,
-        examples_per_second: examplesPerSecond,
-        stopped: history.stopped,
-        seed,
-        batch_size: batchSize,
-        model: o.model.preset ?? o.model.json,
-        parameters: params,
-        optimizer: o.optimizer,
-        lr: o.lr,
-        lr_schedule: o.lrSchedule,
-        label_smoothing: o.labelSmoothing,
-        augment: o.augment,
-        wall_seconds: (performance.now() - started) / 1000,
-        // CPU time of every thread of the process: on a machine shared with other work, wall time
-        // says more about the neighbours than about this run.
-        cpu_seconds: cpuSeconds(),
-        threads: sn.getThreads(),
-        conv_algorithm: o.convAlgorithm,
-        out: written.dir,
-        ...(written.fallback ? { fallback: true, error: written.error } : {}),
-      }),
-    );
+    const run = { testAcc, testLoss, epochsDone, seconds, examplesPerSecond, stopped: history.stopped, params };
+    console.log(JSON.stringify(jsonSummary(o, run, tr.count, te.count, started, written)));
   }
   return written.fallback ? 1 : 0;
+}
+
+// Ctrl-C: stop after the current batch and still write what was trained; a second one exits.
+function sigintStop(say: (s: string) => void): (stop: () => void) => () => void {
+  return (stop) => {
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      say('\nstopping after the current batch (Ctrl-C again to quit at once)…');
+      stop();
+    };
+    process.on('SIGINT', onSigint);
+    return () => process.off('SIGINT', onSigint);
+  };
+}
+
+type TestSet = Awaited<ReturnType<typeof loadIdxDir>>['test'];
+
+// The test set's pictures (confusion matrix, a seeded sample of digits) added to the run's files and
+// links; returns the per-class statistics for the report.
+function testFiles(
+  te: TestSet,
+  pred: ArrayLike<number>,
+  numClasses: number,
+  seed: number,
+  files: RunFiles,
+  links: Record<string, string>,
+): ReturnType<typeof perClassStats> {
+  const cm = confusionMatrix(te.labels, pred, numClasses);
+  const perClass = perClassStats(cm);
+  files['confusion.svg'] = confusionSvg(cm);
+  files['confusion.txt'] = confusionText(cm);
+  // A random sample of test digits (seeded), so wrong ones show up among right ones.
+  const rng = new sn.Rng(seed + 7);
+  const n = Math.min(36, te.count);
+  const pick = Array.from({ length: te.count }, (_, i) => i);
+  rng.shuffle(pick);
+  const idx = pick.slice(0, n).sort((a, b) => a - b);
+  const px = te.height * te.width;
+  const imgs = new Float32Array(n * px);
+  idx.forEach((j, i) => imgs.set(te.images.subarray(j * px, (j + 1) * px), i * px));
+  files['samples.svg'] = samplesSvg(
+    imgs,
+    te.height,
+    te.width,
+    idx.map((j) => te.labels[j]),
+    idx.map((j) => pred[j]),
+    { cols: 9 },
+  );
+  Object.assign(links, { confusion: 'confusion.svg', samples: 'samples.svg' });
+  return perClass;
+}
+
+// The final JSON line of `train --json`.
+function jsonSummary(
+  o: TrainOptions,
+  run: {
+    testAcc: number;
+    testLoss: number;
+    epochsDone: number;
+    seconds: number;
+    examplesPerSecond: number;
+    stopped: boolean;
+    params: number;
+  },
+  trainCount: number,
+  testCount: number,
+  started: number,
+  written: Awaited<ReturnType<typeof writeRun>>,
+): Record<string, unknown> {
+  return {
+    test_accuracy: run.testAcc,
+    test_loss: run.testLoss,
+    epochs: run.epochsDone,
+    train_examples: trainCount,
+    test_examples: testCount,
+    seconds: run.seconds,
+    examples_per_second: run.examplesPerSecond,
+    stopped: run.stopped,
+    seed: o.seed,
+    batch_size: o.batchSize,
+    model: o.model.preset ?? o.model.json,
+    parameters: run.params,
+    optimizer: o.optimizer,
+    lr: o.lr,
+    lr_schedule: o.lrSchedule,
+    label_smoothing: o.labelSmoothing,
+    augment: o.augment,
+    wall_seconds: (performance.now() - started) / 1000,
+    // CPU time of every thread of the process: on a machine shared with other work, wall time
+    // says more about the neighbours than about this run.
+    cpu_seconds: cpuSeconds(),
+    threads: sn.getThreads(),
+    conv_algorithm: o.convAlgorithm,
+    out: written.dir,
+    ...(written.fallback ? { fallback: true, error: written.error } : {}),
+  };
 }
 
 async function evaluate(argv: string[]): Promise<number> {

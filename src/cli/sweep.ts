@@ -120,8 +120,42 @@ export async function sweep(argv: string[]): Promise<number> {
     'auto',
   );
   const say = o.json ? (s: string) => console.error(s) : (s: string) => console.log(s);
+  const { axes, trials } = grid(str, lim, convAlgorithm);
 
-  // The grid, every trial checked before any data is read.
+  await mkdir(out, { recursive: true });
+  const log = join(out, 'trials.jsonl');
+  const done = await readLog(log, say);
+
+  await sn.ready({ threads });
+  sn.setConvAlgorithm(convAlgorithm);
+  const dataDir = str('data') ?? defaultMnistDir();
+  const data = await loadIdxDir(dataDir, lim);
+  const { train: tr, test: te, numClasses } = data;
+  const inputShape = [tr.height, tr.width, 1];
+  // Every architecture is made (no weights yet) before the first trial trains: a bad kernel fails now.
+  for (const t of trials) {
+    try {
+      (await buildModel(t.settings, inputShape, numClasses)).dispose();
+    } catch (e) {
+      throw new Error(`trial ${t.index + 1} (${describe(t.flags)}): ${(e as Error).message}`);
+    }
+  }
+  const todo = trials.filter((t) => !done.has(t.key));
+  say(
+    `sweep: ${trials.length} trials (${trials.length - todo.length} already in ${log}), ` +
+      `${tr.count} training and ${te.count} test images, ${sn.getThreads()} threads`,
+  );
+  const best = await runTrials({ trials, todo, done, data, inputShape, out, log, say });
+  await writeResults({ trials, axes, done, best, out, say, json: o.json === true, tr: tr.count, te: te.count });
+  return 0;
+}
+
+type Limits = ReturnType<typeof limits>;
+type Str = (k: string) => string | undefined;
+
+// The grid of the run flags given as lists, and its trials (all, or --trials N drawn at random), every
+// one checked before any data is read.
+function grid(str: Str, lim: Limits, convAlgorithm: string): { axes: Array<[RunFlag, string[]]>; trials: Trial[] } {
   const axes: Array<[RunFlag, string[]]> = [];
   for (const f of RUN_FLAGS) {
     const v = str(f);
@@ -164,8 +198,12 @@ export async function sweep(argv: string[]): Promise<number> {
     return { index, flags, settings, key };
   });
 
-  await mkdir(out, { recursive: true });
-  const log = join(out, 'trials.jsonl');
+  return { axes, trials };
+}
+
+// The finished trials of trials.jsonl (none without the file), by key; a damaged line is dropped
+// from the file (its trial is trained again).
+async function readLog(log: string, say: (s: string) => void): Promise<Map<string, TrialResult>> {
   const done = new Map<string, TrialResult>();
   const text = await readFile(log, 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return '';
@@ -189,26 +227,26 @@ export async function sweep(argv: string[]): Promise<number> {
   // Rewritten without the damaged lines, so that new records start on a line of their own.
   if (text !== kept.map((l) => `${l}\n`).join('')) await writeFile(log, kept.map((l) => `${l}\n`).join(''));
 
-  await sn.ready({ threads });
-  sn.setConvAlgorithm(convAlgorithm);
-  const dataDir = str('data') ?? defaultMnistDir();
-  const data = await loadIdxDir(dataDir, lim);
-  const { train: tr, test: te, numClasses } = data;
-  const inputShape = [tr.height, tr.width, 1];
-  // Every architecture is made (no weights yet) before the first trial trains: a bad kernel fails now.
-  for (const t of trials) {
-    try {
-      (await buildModel(t.settings, inputShape, numClasses)).dispose();
-    } catch (e) {
-      throw new Error(`trial ${t.index + 1} (${describe(t.flags)}): ${(e as Error).message}`);
-    }
-  }
-  const todo = trials.filter((t) => !done.has(t.key));
-  say(
-    `sweep: ${trials.length} trials (${trials.length - todo.length} already in ${log}), ` +
-      `${tr.count} training and ${te.count} test images, ${sn.getThreads()} threads`,
-  );
+  return done;
+}
 
+/** What the trial loop works with. */
+interface TrialRun {
+  trials: Trial[];
+  todo: Trial[];
+  done: Map<string, TrialResult>;
+  data: Awaited<ReturnType<typeof loadIdxDir>>;
+  inputShape: number[];
+  out: string;
+  log: string;
+  say: (s: string) => void;
+}
+
+// Trains the trials not done yet, in order, until Ctrl-C; each result is appended to the log and the
+// best model kept in best.simdnet. Returns the best result.
+async function runTrials(run: TrialRun): Promise<TrialResult | null> {
+  const { trials, todo, done, data, inputShape, out, log, say } = run;
+  const { numClasses } = data;
   let stop = false;
   const onSigint = () => {
     if (stop) process.exit(130);
@@ -250,6 +288,26 @@ export async function sweep(argv: string[]): Promise<number> {
     process.off('SIGINT', onSigint);
   }
 
+  return best;
+}
+
+/** What the results are written from. */
+interface ResultsRun {
+  trials: Trial[];
+  axes: Array<[RunFlag, string[]]>;
+  done: Map<string, TrialResult>;
+  best: TrialResult | null;
+  out: string;
+  say: (s: string) => void;
+  json: boolean;
+  /** Training and test images. */
+  tr: number;
+  te: number;
+}
+
+// results.md, results.csv, accuracy.svg and the table on the terminal; the JSON line with --json.
+async function writeResults(run: ResultsRun): Promise<void> {
+  const { trials, axes, done, best, out, say } = run;
   const rows = trials.filter((t) => done.has(t.key)).map((t) => ({ trial: t.index + 1, ...done.get(t.key)! }));
   const columns = axes.map(([f]) => f);
   // The table shows what varies; the fixed flags are said once above it.
@@ -257,7 +315,7 @@ export async function sweep(argv: string[]): Promise<number> {
   const fixed = axes.filter(([, l]) => l.length === 1).map(([f, l]) => `--${f} ${l[0]}`);
   const table = `${fixed.length > 0 ? `every trial: ${fixed.join(' ')}\n\n` : ''}${resultsTable(rows, varying)}`;
   say(`\n${table}`);
-  await writeFile(join(out, 'results.md'), resultsMd(rows, table, { trainImages: tr.count, testImages: te.count }));
+  await writeFile(join(out, 'results.md'), resultsMd(rows, table, { trainImages: run.tr, testImages: run.te }));
   await writeFile(join(out, 'results.csv'), resultsCsv(rows, columns));
   await writeFile(join(out, 'accuracy.svg'), accuracySvg(rows));
   const missing = trials.length - rows.length;
@@ -265,7 +323,7 @@ export async function sweep(argv: string[]): Promise<number> {
     `wrote ${out}/{trials.jsonl, results.md, results.csv, accuracy.svg, best.simdnet, best.json}` +
       (missing > 0 ? `; ${missing} trials not run yet (run the same command again to resume)` : ''),
   );
-  if (o.json) {
+  if (run.json) {
     console.log(
       JSON.stringify({
         trials: rows.map((r) => ({
@@ -282,7 +340,6 @@ export async function sweep(argv: string[]): Promise<number> {
       }),
     );
   }
-  return 0;
 }
 
 const describe = (flags: Partial<Record<RunFlag, string>>) =>
