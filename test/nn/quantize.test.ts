@@ -88,7 +88,7 @@ describe('quantize a trained model', () => {
       expect(weightsHash(model), 'the original model is unchanged').toBe(before);
       // the probabilities themselves stay close: mean |p_q - p_float| over every output
       const [pf, pq] = [model.predict(test.x) as sn.Tensor, q.predict(test.x) as sn.Tensor];
-      const [df, dq] = [pf.dataSync(), pq.dataSync()];
+      const [df, dq] = [pf.dataSync() as Float32Array, pq.dataSync() as Float32Array];
       const mad = df.reduce((a, v, i) => a + Math.abs(v - dq[i]!), 0) / df.length;
       expect(mad).toBeLessThan(0.02);
       pf.dispose();
