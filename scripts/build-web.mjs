@@ -29,7 +29,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const web = join(root, 'web');
 const dist = join(root, 'dist');
 const out = join(dist, 'web');
-const GZIP_TARGET = 100 * 1024;
+// The inference bundle embeds every kernel build it may pick (int8 ones included).
+const GZIP_TARGET = 120 * 1024;
 // The fine-tune page bundle carries protobufjs and the ONNX code; past this it fails the build.
 const FINETUNE_GZIP_LIMIT = 200 * 1024;
 

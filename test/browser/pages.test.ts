@@ -203,9 +203,9 @@ describeBrowser('demo pages in Chromium', () => {
     await page.close();
   });
 
-  it('bundles: the inference bundle is under 100 KB gzipped', () => {
+  it('bundles: the inference bundle is under 120 KB gzipped', () => {
     const sizes = JSON.parse(readFileSync(join(resultsDir, '..', 'dist', 'web-sizes.json'), 'utf8'));
-    expect(sizes.browser.gzip).toBeLessThanOrEqual(100 * 1024);
+    expect(sizes.browser.gzip).toBeLessThanOrEqual(120 * 1024);
     expect(statSync(join(resultsDir, '..', 'dist', 'simdnet.full.js')).size).toBe(sizes.full.raw);
   });
 });
