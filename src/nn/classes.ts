@@ -18,4 +18,9 @@ export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate } from 
 export { ZeroPadding2D, Cropping2D, UpSampling2D, Reshape, Permute, ReLU, Softmax } from './reshaping.js';
 export { PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax, Slice, Affine, Pool2D } from './onnx-layers.js';
 export { RandomTranslation, RandomRotation, RandomZoom, RandomContrast } from './preprocessing.js';
-export { QuantizedConv2D, QuantizedDepthwiseConv2D, QuantizedDense } from '../quant/layers.js';
+export {
+  QuantizedConv2D,
+  QuantizedDepthwiseConv2D,
+  QuantizedDense,
+  type QuantizedLayerConfig,
+} from '../quant/layers.js';

@@ -26,7 +26,7 @@ import { keep, type Tensor, tensor } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { show } from '../show.js';
 
-/** Options of the quantized layers (what {@link quantizeModel} writes). */
+/** Options of the quantized layers, as `quantizeModel` (src/quant/quantize.ts) writes them. */
 export interface QuantizedLayerConfig {
   /** The float layer's config (its getConfig, without name and inputShape). */
   layer: Record<string, unknown>;
@@ -50,6 +50,7 @@ const FUSED = new Set<ActivationName>(['linear', 'relu', 'relu6']);
 /** The shared body of the quantized layers; `inner` is the float layer (never built) for shapes and options. */
 abstract class QuantizedLayer extends Layer {
   readonly cfg: QuantizedLayerConfig;
+  /** @internal The float layer of the config (never built): shapes and option checks. */
   protected readonly inner: Float;
   // int8 kernel (or its float32 dequantization) made from the state on first use; remade when the state changes
   private cache: { src: Tensor; views: number; q: QTensor; f: Tensor | null } | null = null;
@@ -116,7 +117,9 @@ abstract class QuantizedLayer extends Layer {
     this.cache?.f?.dispose();
     this.cache = null;
   }
+  /** @internal */
   protected abstract floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, act: 'linear' | 'relu'): Tensor;
+  /** @internal */
   protected abstract int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor;
 
   call(x: Tensor, args: CallArgs): Tensor {
@@ -171,9 +174,11 @@ export class QuantizedConv2D extends QuantizedLayer {
     if ((this.inner as Conv2D).cfg.groups !== 1)
       throw new Error(`QuantizedConv2D: groups must be 1, got ${(this.inner as Conv2D).cfg.groups}`);
   }
+  /** @internal */
   protected floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, activation: 'linear' | 'relu'): Tensor {
     return conv2d(x, kernel, { ...windowOf(this.inner as Conv2D), bias, activation, name: this.name });
   }
+  /** @internal */
   protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
     return qconv2d(x, kernel, { ...windowOf(this.inner as Conv2D), ...opts });
   }
@@ -187,6 +192,7 @@ export class QuantizedDepthwiseConv2D extends QuantizedLayer {
     const M = (this.inner as DepthwiseConv2D).cfg.depthMultiplier;
     if (M !== 1) throw new Error(`QuantizedDepthwiseConv2D: depthMultiplier must be 1, got ${M}`);
   }
+  /** @internal */
   protected floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, activation: 'linear' | 'relu'): Tensor {
     return depthwiseConv2d(x, kernel, {
       ...windowOf(this.inner as DepthwiseConv2D),
@@ -195,6 +201,7 @@ export class QuantizedDepthwiseConv2D extends QuantizedLayer {
       name: this.name,
     });
   }
+  /** @internal */
   protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
     return qdepthwiseConv2d(x, kernel, { ...windowOf(this.inner as DepthwiseConv2D), ...opts });
   }
@@ -206,9 +213,11 @@ export class QuantizedDense extends QuantizedLayer {
   constructor(cfg: QuantizedLayerConfig) {
     super(cfg, 'QuantizedDense', (c) => new Dense(c as never));
   }
+  /** @internal */
   protected floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, activation: 'linear' | 'relu'): Tensor {
     return dense(x, kernel, { bias, activation, name: this.name });
   }
+  /** @internal */
   protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
     return qdense(x, kernel, opts);
   }
