@@ -158,7 +158,9 @@ const libExternal = {
 function checkBundle(name, result) {
   const inputs = Object.keys(result.metafile.inputs);
   // kernels.relaxed.bytes: the opt-in relaxed-SIMD build is loaded at run time, never bundled
-  const bad = inputs.filter((p) => /protobufjs|src\/formats\/onnx\/|^node:|node_modules|kernels\.relaxed\.bytes/.test(p));
+  const bad = inputs.filter((p) =>
+    /protobufjs|src\/formats\/onnx\/|^node:|node_modules|kernels\.relaxed\.bytes/.test(p),
+  );
   if (bad.length) throw new Error(`${name}: must not contain ${bad.join(', ')}`);
   const text = result.outputFiles[0].text;
   if (/protobuf/i.test(text)) throw new Error(`${name}: mentions protobuf`);
