@@ -13,6 +13,7 @@ export {
   LeakyReLU,
 } from './layers.js';
 export { BatchNormalization } from './batchnorm.js';
+export { LayerNormalization } from './layernorm.js';
 export { Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './convolutional.js';
 export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate } from './merge.js';
 export { ZeroPadding2D, Cropping2D, UpSampling2D, Reshape, Permute, ReLU, Softmax } from './reshaping.js';

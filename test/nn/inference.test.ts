@@ -564,8 +564,8 @@ describe('kernel traces of predict calls of 1-3 images', () => {
 
   it('are not made for a model with a layer outside the traceable classes, and are freed with the model', () => {
     const inp = sn.input({ shape: [6] });
-    const sl = new sn.Slice({ axis: 1, begin: 1, end: 5 }).apply(inp) as sn.SymbolicTensor;
-    const out = L.dense({ units: 3 }).apply(sl) as sn.SymbolicTensor;
+    const lr = L.leakyReLU({ alpha: 0.2 }).apply(inp) as sn.SymbolicTensor;
+    const out = L.dense({ units: 3 }).apply(lr) as sn.SymbolicTensor;
     const m = track(sn.model({ inputs: inp, outputs: out, seed: 3 }));
     const x = f32(6, 5);
     expect(predict(m, x, [1, 6])).toEqual(untraced(m, x, [1, 6]));
@@ -620,6 +620,28 @@ describe('inference rules by layer class', () => {
       for (const t of traces(m).values()) expect(t?.trace.bytes).toBeGreaterThan(0);
     });
   }
+
+  it('Slice, LogSoftmax and LayerNormalization (one kernel call each) are traced, with the bits of their own calls', () => {
+    const inp = sn.input({ shape: [5, 6, 4] });
+    const ap = (l: sn.Layer, x: sn.SymbolicTensor) => l.apply(x) as sn.SymbolicTensor;
+    let x = ap(L.conv2d({ filters: 6, kernelSize: 3, padding: 'same' }), inp);
+    x = ap(new sn.Slice({ axis: -1, begin: 1, end: 5 }), x);
+    x = ap(new sn.LayerNormalization({}), x);
+    x = ap(L.flatten(), x);
+    x = ap(L.dense({ units: 7 }), x);
+    x = ap(new sn.LogSoftmax({}), x);
+    const m = track(sn.model({ inputs: inp, outputs: x, seed: 8 }));
+    randomize(m, 50);
+    for (const n of [1, 2, 3]) {
+      const shape = [n, 5, 6, 4];
+      const xs = f32(n * 120, 51 + n);
+      const want = untraced(m, xs, shape);
+      expect(predict(m, xs, shape)).toEqual(want);
+      expect(predict(m, xs, shape)).toEqual(want); // the replay
+    }
+    expect([...traces(m).keys()].sort()).toEqual([1, 2, 3]);
+    for (const t of traces(m).values()) expect(t?.trace.bytes).toBeGreaterThan(0);
+  });
 
   it('a layer class outside the registry runs its own call, untraced', () => {
     class Twice extends sn.Layer {

@@ -12,7 +12,7 @@ import { DataType, onnxType } from './onnx-schema.js';
 import { type Emitter, GraphWriter, type Val } from './emit/graph.js';
 import { conv2d, conv2dTranspose, depthwiseConv2d, separableConv2d } from './emit/conv.js';
 import { globalPool2d, pool2d, pool2dExplicit } from './emit/pool.js';
-import { activation, batchNorm, dense, flatten, identity } from './emit/core.js';
+import { activation, batchNorm, dense, flatten, identity, layerNorm } from './emit/core.js';
 import { clip, hardSigmoid, leakyRelu, logSoftmax, prelu, relu, scaledElu, softmax } from './emit/activations.js';
 import { affine, padOrCrop, permute, reshape, slice, upSampling2d } from './emit/reshaping.js';
 import { concatenate, elementwise } from './emit/merge.js';
@@ -46,6 +46,7 @@ const EMITTERS = {
   Activation: activation,
   LeakyReLU: leakyRelu,
   BatchNormalization: batchNorm,
+  LayerNormalization: layerNorm,
   ZeroPadding2D: padOrCrop,
   Cropping2D: padOrCrop,
   UpSampling2D: upSampling2d,

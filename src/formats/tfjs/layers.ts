@@ -127,6 +127,15 @@ const core = {
     },
     toKeras: ({ c }) => ({ axis: c.axis, momentum: c.momentum, epsilon: c.epsilon, center: c.center, scale: c.scale }),
   },
+  LayerNormalization: {
+    fromKeras: (r) => ({
+      axis: r.get('axis'),
+      epsilon: r.num('epsilon'),
+      center: r.bool('center'),
+      scale: r.bool('scale'),
+    }),
+    toKeras: ({ c }) => ({ axis: c.axis, epsilon: c.epsilon, center: c.center, scale: c.scale }),
+  },
   Dropout: { fromKeras: (r) => ({ rate: r.get('rate') }), toKeras: ({ c }) => ({ rate: c.rate }) },
   Flatten: {
     fromKeras: (r) => {

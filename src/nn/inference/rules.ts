@@ -12,8 +12,8 @@ export interface Rule {
   /**
    * The class' inference call writes tensor data through kernel calls only (JavaScript writes at most
    * metadata, such as a window geometry, into memory it allocated), so a forward made of such layers
-   * can be replayed from a kernel trace. Not so, for example: Slice and LogSoftmax (computed in
-   * JavaScript), Dropout in training, the random preprocessing layers.
+   * can be replayed from a kernel trace. Not so, for example: Dropout in training, the random
+   * preprocessing layers.
    */
   traceable: boolean;
   /** A BatchNormalization read only by it folds into its kernel and bias (when its activation is linear). */
@@ -85,6 +85,10 @@ export const RULES: Record<LayerClassName, Rule> = {
   Concatenate: T,
   // one resize kernel over a geometry struct
   UpSampling2D: T,
+  // one kernel call each
+  LayerNormalization: T,
+  LogSoftmax: T,
+  Slice: T,
   // Not audited for tracing: they keep running their own calls on every predict.
   Conv2DTranspose: F,
   LeakyReLU: F,
@@ -99,9 +103,6 @@ export const RULES: Record<LayerClassName, Rule> = {
   ScaledElu: F,
   HardSigmoid: F,
   Affine: F,
-  // computed in JavaScript
-  LogSoftmax: F,
-  Slice: F,
   // the random preprocessing layers
   RandomTranslation: F,
   RandomRotation: F,

@@ -1,8 +1,10 @@
 // Dense, Flatten, BatchNormalization, Activation, and the layers that are the identity at inference.
 // Flatten goes back to NHWC first, which makes the flattened order simdnet's, so the Dense kernels are
 // written unchanged. BatchNormalization is exported in inference form (moving statistics,
-// BatchNormalization op with C on axis 1).
-import { type Emitter, float, int, weightData } from './graph.js';
+// BatchNormalization op with C on axis 1). LayerNormalization is written as the ReduceMean/Sub/Mul/
+// Sqrt/Div pattern opset 13 has (the LayerNormalization op needs opset 17), over the NHWC trailing axes.
+import type { LayerNormalization } from '../../../nn/layernorm.js';
+import { type Emitter, float, int, ints, weightData } from './graph.js';
 
 /** Dropout and the training-only augmentations: the identity at inference, so nothing is written. */
 export const identity: Emitter = () => {};
@@ -49,3 +51,30 @@ export const batchNorm: Emitter = (g, { layer, name, cfg, inShape: s }) => {
 };
 
 export const activation: Emitter = (g, { name, cfg }) => g.activation(cfg.activation, name);
+
+export const layerNorm: Emitter = (g, { layer, name, cfg, inShape: s }) => {
+  g.toNHWC(name);
+  const first = (layer as LayerNormalization).firstAxis(s);
+  const reduce = [
+    ints(
+      'axes',
+      Array.from({ length: g.rank - first }, (_, i) => first + i),
+    ),
+    int('keepdims', 1),
+  ];
+  const x = g.cur;
+  const d = g.node('Sub', name, [x, g.node('ReduceMean', name, [x], reduce)]);
+  const variance = g.node('ReduceMean', name, [g.node('Mul', name, [d, d])], reduce);
+  const std = g.node('Sqrt', name, [
+    g.node('Add', name, [variance, g.scalarInit(`${name}/epsilon`, cfg.epsilon as number)]),
+  ]);
+  g.node('Div', name, [d, std]);
+  const shape = s.slice(first - 1);
+  for (const [suffix, op] of [
+    ['gamma', 'Mul'],
+    ['beta', 'Add'],
+  ] as const) {
+    const w = weightData(layer, suffix);
+    if (w) g.node(op, name, [g.cur, g.init(`${name}/${suffix}`, w.data, shape)]);
+  }
+};
