@@ -179,22 +179,23 @@ function qim2col(cols: usize, img: usize, m0: i32, mb: i32, geom: usize, za: i32
 
 // out int8 (N, OH, OW, K) <- conv of inp int8 (N, H, W, C) (zero point za) with w = qgemm_pack of the
 // (KH*KW*C, K) weight (za folded in); cols: scratch of MB * KH*KW*C bytes; groups must be 1.
+// Only output pixels p0 .. p1-1 of each image (every pixel is computed on its own, so a cut of the
+// pixels gives the same bits: this lets a batch of one use several threads).
 // 1x1 windows at stride 1 without padding read the image as the GEMM's A directly.
 export function qconv2d_forward(out: usize, inp: usize, w: usize, req: usize, cols: usize, geom: usize, N: i32,
-  MB: i32, za: i32): void {
+  MB: i32, za: i32, p0: i32, p1: i32): void {
   const g = geometry(geom);
   const KK = g.KH * g.KW * g.C;
-  const M = g.OH * g.OW;
   const direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PL == 0 && g.OH == g.H && g.OW == g.W;
-  const inImg = <usize>g.H * g.W * g.C, outImg = <usize>M * g.K;
+  const inImg = <usize>g.H * g.W * g.C, outImg = <usize>g.OH * g.OW * g.K;
   for (let n = 0; n < N; n++) {
     const img = inp + <usize>n * inImg, o = out + <usize>n * outImg;
     if (direct) {
-      qgemm(o, img, w, req, M, g.K, KK, g.C, g.K);
+      qgemm(o + <usize>p0 * g.K, img + <usize>p0 * g.C, w, req, p1 - p0, g.K, KK, g.C, g.K);
       continue;
     }
-    for (let m0 = 0; m0 < M; m0 += MB) {
-      const mb = min(MB, M - m0);
+    for (let m0 = p0; m0 < p1; m0 += MB) {
+      const mb = min(MB, p1 - m0);
       qim2col(cols, img, m0, mb, geom, za);
       qgemm(o + <usize>m0 * g.K, cols, w, req, mb, g.K, KK, KK, g.K);
     }

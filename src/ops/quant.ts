@@ -410,6 +410,14 @@ export function qdense(x: QTensor, w: QTensor, opts: QOutputOptions): QTensor {
   }
 }
 
+// [first image, images, first, end] per task over the M outputs (rows or pixels) of each image: shards
+// of whole images or, for batches too small to fill the shards, each image cut into ranges (same bits).
+function taskRanges(N: number, M: number, work: number): Array<[number, number, number, number]> {
+  if (N >= SHARDS) return shardRanges(N).map(([n0, nc]) => [n0, nc, 0, M]);
+  const parts = Math.min(Math.ceil(SHARDS / N), M, taskParts(work / N, SHARDS));
+  return imageParts(N, M, parts).map(([n, a, b]) => [n, 1, a, b]);
+}
+
 /** Window options of the int8 convolutions. */
 export interface QConvOptions extends QOutputOptions {
   /** Stride as n or [rows, cols]; default 1. */
@@ -440,17 +448,18 @@ export function qconv2d(x: QTensor, w: QTensor, opts: QConvOptions): QTensor {
     const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: 1 };
     const KK = KH * KW * C;
     const MB = blockRows(KK, OH * OW, 4 * 32768); // ~128 KB of int8 patches per block
+    const work = N * OH * OW * K * KK;
+    const ranges = taskRanges(N, OH * OW, work);
     withRequant(r, (req, bias) => {
       const kx = k();
-      const shards = shardRanges(N);
       withScratch(
-        [Math.ceil(kx.qgemm_pack_size(KK, K) / 4), ...shards.map(() => Math.ceil((MB * KK) / 4))],
+        [Math.ceil(kx.qgemm_pack_size(KK, K) / 4), ...ranges.map(() => Math.ceil((MB * KK) / 4))],
         (packed, ...cols) => {
           kx.qgemm_pack(packed, w.ptr, bias, KK, K, za);
           withGeometry(geo, (geom) =>
             runTasks(
-              shards.map(
-                ([n0, nc], i): Task => [
+              ranges.map(
+                ([n0, nc, p0, p1], i): Task => [
                   'qconv2d_forward',
                   out.ptr + n0 * OH * OW * K,
                   xi.ptr + n0 * H * W * C,
@@ -461,9 +470,11 @@ export function qconv2d(x: QTensor, w: QTensor, opts: QConvOptions): QTensor {
                   nc,
                   MB,
                   za,
+                  p0,
+                  p1,
                 ],
               ),
-              N * OH * OW * K * KK,
+              work,
             ),
           );
         },
@@ -496,16 +507,7 @@ export function qdepthwiseConv2d(x: QTensor, w: QTensor, opts: QConvOptions): QT
     const out = qOutput([N, OH, OW, C], opts, what);
     const geo: Geometry2d = { H, W, C, K: C, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: C };
     const work = N * OH * OW * C * KH * KW;
-    // [first image, images, first row, end row]: batches too small for the shards are cut into row ranges.
-    const ranges: Array<[number, number, number, number]> =
-      N < SHARDS
-        ? imageParts(N, OH, Math.min(Math.ceil(SHARDS / N), OH, taskParts(work / N, SHARDS))).map(([n, r0, r1]) => [
-            n,
-            1,
-            r0,
-            r1,
-          ])
-        : shardRanges(N).map(([n0, nc]) => [n0, nc, 0, OH]);
+    const ranges = taskRanges(N, OH, work);
     withRequant(r, (req, bias) =>
       withGeometry(geo, (geom) =>
         runTasks(

@@ -1039,7 +1039,7 @@ const QUANT: AgreementCase = {
 
 const QGEMM: AgreementCase = {
   family: 'qgemm',
-  name: 'qgemm_pack (bias, za=-7) and qgemm M=11 N=13 K=19 ldc=15; qconv2d x=[2,6,5,7] f=[3,3,7,9] s=2 p=1, 1x1 direct',
+  name: 'qgemm_pack (bias, za=-7) and qgemm M=11 N=13 K=19 ldc=15; qconv2d x=[2,6,5,7] f=[3,3,7,9] s=2 p=1, 1x1 direct, two pixel ranges',
   kernels: ['qgemm_pack_size', 'qgemm_pack', 'qgemm', 'qconv2d_forward'],
   run(m) {
     const { k, f32, i32, geom } = m;
@@ -1071,7 +1071,9 @@ const QGEMM: AgreementCase = {
       const g = geom({ H, W, C, K: Ko, KH, KW: KH, SH: S, SW: S, PT: P, PL: P, OH, OW });
       const y = f32(Math.ceil((B * OH * OW * Ko) / 4));
       const x = i32(bytesIn(intsIn(rng, B * H * W * C, -128, 127)));
-      k.qconv2d_forward(y, x, w, i32(reqIn(rng, Ko, -1, -1, 127)), f32(Math.ceil((4 * KK) / 4)), g, B, 4, 12);
+      const [req, cols] = [i32(reqIn(rng, Ko, -1, -1, 127)), f32(Math.ceil((4 * KK) / 4))];
+      k.qconv2d_forward(y, x, w, req, cols, g, B, 4, 12, 0, 5);
+      k.qconv2d_forward(y, x, w, req, cols, g, B, 4, 12, 5, OH * OW);
       out[`qconv2d ${what}`] = bytesOut(m, y, B * OH * OW * Ko);
     }
     return out;

@@ -224,13 +224,15 @@ describe('qdense', () => {
 });
 
 describe.runIf(build === 'threads')('int8 ops: the same bits at 1, 2 and 4 threads', () => {
-  it('qconv2d x=[4,16,16,16] 3x3, qdense x=[64,256] w=[256,64], qdepthwiseConv2d x=[1,48,48,32]', async () => {
+  it('qconv2d x=[4,16,16,16] and x=[1,24,24,16] 3x3, qdense x=[64,256] w=[256,64], qdepthwiseConv2d x=[1,48,48,32]', async () => {
     const conv = operands('threads conv', [4, 16, 16, 16], [3, 3, 16, 16], 16, 'int8');
+    const conv1 = operands('threads conv batch 1', [1, 24, 24, 16], [3, 3, 16, 16], 16, 'int8');
     const dense = operands('threads dense', [64, 256], [256, 64], 64, 'int8');
     const dw = operands('threads dw', [1, 48, 48, 32], [3, 3, 32, 1], 32, 'int8', 32);
     const run = (): Float32Array[] => {
       const ys = [
         qconv2d(conv.x, conv.w, { padding: 'same', bias: conv.bf, outScale: 0.05 }),
+        qconv2d(conv1.x, conv1.w, { padding: 'same', bias: conv1.bf, outScale: 0.05, activation: 'relu6' }),
         qdense(dense.x, dense.w, { bias: dense.bf, outScale: 0.1, activation: 'relu' }),
         qdepthwiseConv2d(dw.x, dw.w, { padding: 'same', bias: dw.bf, outScale: 0.02, outZeroPoint: -3 }),
       ];
@@ -239,6 +241,6 @@ describe.runIf(build === 'threads')('int8 ops: the same bits at 1, 2 and 4 threa
       return out;
     };
     await sameBitsAcrossThreads(run);
-    for (const o of [conv, dense, dw]) for (const t of Object.values(o)) t.dispose();
+    for (const o of [conv, conv1, dense, dw]) for (const t of Object.values(o)) t.dispose();
   });
 });

@@ -359,10 +359,19 @@ describe('qconv2d_forward', () => {
         const n = c.N * c.OH * c.OW * c.K;
         const out = block(n);
         const geom = geomPtr(c);
-        k().qconv2d_forward(out, i8(x), packed, reqBlock(r, c.K), block(c.MB * KK), geom, c.N, c.MB, za);
+        const args = [i8(x), packed, reqBlock(r, c.K), block(c.MB * KK), geom, c.N, c.MB, za] as const;
+        const M = c.OH * c.OW;
+        k().qconv2d_forward(out, ...args, 0, M);
+        // the output pixels in two ranges, as the ops cut a batch of one across threads
+        const cut = block(n);
+        const mid = Math.floor(M / 2) + 1;
+        k().qconv2d_forward(cut, ...args, 0, mid);
+        k().qconv2d_forward(cut, ...args, mid, M);
         arena().release(geom);
-        expect(readI8(out, n), `za=${za}`).toEqual(requantizeRef(qconv2dAccRef(x, w, bias, c, c.N, za), c.K, r));
-        expect(guardOk(out, n)).toBe(true);
+        const want = requantizeRef(qconv2dAccRef(x, w, bias, c, c.N, za), c.K, r);
+        expect(readI8(out, n), `za=${za}`).toEqual(want);
+        expect(readI8(cut, n), `za=${za}, two pixel ranges`).toEqual(want);
+        expect(guardOk(out, n) && guardOk(cut, n)).toBe(true);
         freeAll();
       }
     });
