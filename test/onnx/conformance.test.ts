@@ -28,11 +28,7 @@ const MIN_PASSED = 110;
  * Wrong results or crashes not yet fixed, each with where the fix belongs. The test fails when one of
  * them starts passing or being refused (remove it here) as much as when a new one appears.
  */
-const KNOWN_FAILED: Record<string, string> = {
-  // Dropout's mask output is never bound, so the graph output lookup crashes (ops/constant.ts).
-  test_dropout_default_mask: 'Dropout mask output',
-  test_dropout_default_mask_ratio: 'Dropout mask output',
-};
+const KNOWN_FAILED: Record<string, string> = {};
 const RTOL = 1e-3;
 const ATOL = 1e-7;
 

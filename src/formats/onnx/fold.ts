@@ -13,6 +13,10 @@ export interface Const {
 
 export const sizeOf = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
+/** Called with the shape of a result before it is allocated: throws when the budget is exceeded. */
+export type Claim = (dims: readonly number[]) => void;
+const noClaim: Claim = () => {};
+
 export function constOf(data: ArrayLike<number>, dims: number[], int: boolean): Const {
   return { dims: [...dims], data: Float64Array.from(data), int };
 }
@@ -38,9 +42,10 @@ export function broadcastDims(a: readonly number[], b: readonly number[]): numbe
 }
 
 /** Values of `c` broadcast to `dims` (which must be a broadcast of c's dims). */
-export function expandTo(c: Const, dims: readonly number[]): Float64Array {
+export function expandTo(c: Const, dims: readonly number[], claim: Claim = noClaim): Float64Array {
   const n = sizeOf(dims);
   if (c.dims.join() === dims.join()) return c.data;
+  claim(dims);
   const r = dims.length;
   const cd = [...new Array(r - c.dims.length).fill(1), ...c.dims];
   const cs = strides(cd).map((s, i) => (cd[i] === 1 ? 0 : s));
@@ -60,11 +65,12 @@ export function expandTo(c: Const, dims: readonly number[]): Float64Array {
 }
 
 /** Element-wise a op b with numpy broadcasting. */
-export function binaryConst(op: string, a: Const, b: Const, what: string): Const {
+export function binaryConst(op: string, a: Const, b: Const, what: string, claim: Claim = noClaim): Const {
   const dims = broadcastDims(a.dims, b.dims);
   if (!dims) throw new Error(`${what}: constant shapes [${a.dims}] and [${b.dims}] do not broadcast`);
-  const x = expandTo(a, dims),
-    y = expandTo(b, dims);
+  claim(dims);
+  const x = expandTo(a, dims, claim),
+    y = expandTo(b, dims, claim);
   const int = a.int && b.int;
   const out = new Float64Array(x.length);
   for (let i = 0; i < out.length; i++) {
@@ -90,9 +96,13 @@ export function binaryConst(op: string, a: Const, b: Const, what: string): Const
   return { dims, data: out, int };
 }
 
-/** Axes of `perm` applied to a constant (numpy transpose). */
-export function transposeConst(c: Const, perm: readonly number[]): Const {
+/** Axes of `perm` applied to a constant (numpy transpose); `perm` must be a permutation of its axes. */
+export function transposeConst(c: Const, perm: readonly number[], claim: Claim = noClaim): Const {
   const r = c.dims.length;
+  const seen = new Set(perm);
+  if (perm.length !== r || seen.size !== r || perm.some((p) => !Number.isInteger(p) || p < 0 || p >= r))
+    throw new Error(`perm [${perm}] is not a permutation of the ${r} axes of a constant of shape [${c.dims}]`);
+  claim(c.dims);
   const dims = perm.map((p) => c.dims[p]);
   const is = strides(c.dims),
     os = strides(dims);
@@ -111,11 +121,12 @@ export function transposeConst(c: Const, perm: readonly number[]): Const {
 }
 
 /** numpy take along `axis`. */
-export function gatherConst(c: Const, idx: Const, axis: number, what: string): Const {
+export function gatherConst(c: Const, idx: Const, axis: number, what: string, claim: Claim = noClaim): Const {
   const n = c.dims[axis];
   const outer = sizeOf(c.dims.slice(0, axis)),
     inner = sizeOf(c.dims.slice(axis + 1));
   const dims = [...c.dims.slice(0, axis), ...idx.dims, ...c.dims.slice(axis + 1)];
+  claim(dims);
   const out = new Float64Array(sizeOf(dims));
   const m = idx.data.length;
   for (let o = 0; o < outer; o++) {
@@ -131,7 +142,7 @@ export function gatherConst(c: Const, idx: Const, axis: number, what: string): C
 }
 
 /** Concatenation along `axis`. */
-export function concatConst(cs: Const[], axis: number, what: string): Const {
+export function concatConst(cs: Const[], axis: number, what: string, claim: Claim = noClaim): Const {
   const r = cs[0].dims.length;
   for (const c of cs) {
     if (c.dims.length !== r || c.dims.some((d, i) => i !== axis && d !== cs[0].dims[i])) {
@@ -140,6 +151,7 @@ export function concatConst(cs: Const[], axis: number, what: string): Const {
   }
   const dims = [...cs[0].dims];
   dims[axis] = cs.reduce((a, c) => a + c.dims[axis], 0);
+  claim(dims);
   const outer = sizeOf(dims.slice(0, axis)),
     inner = sizeOf(dims.slice(axis + 1));
   const out = new Float64Array(sizeOf(dims));
@@ -155,7 +167,14 @@ export function concatConst(cs: Const[], axis: number, what: string): Const {
 }
 
 /** Slice with steps (ONNX Slice semantics, starts/ends already clamped per axis). */
-export function sliceConst(c: Const, starts: number[], ends: number[], axes: number[], steps: number[]): Const {
+export function sliceConst(
+  c: Const,
+  starts: number[],
+  ends: number[],
+  axes: number[],
+  steps: number[],
+  claim: Claim = noClaim,
+): Const {
   const r = c.dims.length;
   const lo = new Array(r).fill(0),
     st = new Array(r).fill(1),
@@ -168,6 +187,7 @@ export function sliceConst(c: Const, starts: number[], ends: number[], axes: num
       steps[i] > 0 ? Math.ceil((ends[i] - starts[i]) / steps[i]) : Math.ceil((ends[i] - starts[i]) / steps[i]),
     );
   });
+  claim(len);
   const is = strides(c.dims),
     os = strides(len);
   const out = new Float64Array(sizeOf(len));

@@ -20,13 +20,20 @@
 // errors, unsupported operators (one error listing every op type with its node names and the
 // opset), external data, tensors whose data does not match their dims, absurd dims, cycles and
 // inputs nothing produces.
+//
+// Limits (../limits.ts). A file made by a stranger meets a budget (`maxBytes`, default 1 GiB) that
+// every initializer and every folded constant claims before its values are allocated, bounds on
+// node, attribute and rank counts, iteration (never recursion) over the graph, and weights that must
+// be finite (`allowNonFinite` relaxes that) and of a float type where the operator takes floats.
 import { type Model, model as functionalModel } from '../../nn/model.js';
 import { type SymbolicTensor, input as symbolicInput } from '../../nn/layer.js';
 import { ready } from '../../wasm/bindings.js';
+import { Budget, type Limits, MAX_NODES, MAX_NODE_FIELDS, limitsOf } from '../limits.js';
 import { onnxType } from './onnx-schema.js';
-import { type Const, sizeOf } from './fold.js';
+import type { Const } from './fold.js';
+import { type ExternalData, type TensorMsg, readTensor } from './tensor.js';
 import { type AttrMsg, Attrs, int } from './ops/attrs.js';
-import { BATCH, Builder, DTYPE_NAMES, type Sym, type Val, checkDims, fail, isIntType } from './ops/context.js';
+import { BATCH, Builder, DTYPE_NAMES, type Sym, type Val, checkDims, fail } from './ops/context.js';
 import { OPS } from './ops/index.js';
 import type { NodeContext } from './ops/node.js';
 
@@ -52,11 +59,7 @@ export interface LoadONNXOptions {
   allowNonFinite?: boolean;
 }
 
-/**
- * Reads the bytes of a tensor stored outside the model file: `location` (relative to the model),
- * `offset`, `length` (undefined: to the end of the file); `what` names the tensor for errors.
- */
-export type ExternalData = (location: string, offset: number, length: number | undefined, what: string) => Uint8Array;
+export type { ExternalData } from './tensor.js';
 
 /** Lowest and highest default-domain opset the importer reads. */
 export const MIN_OPSET = 9;
@@ -68,19 +71,6 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set(OPS.keys());
 // ---------------------------------------------------------------------------------------------
 // Decoding and checking
 
-interface TensorMsg {
-  dims?: unknown[];
-  data_type?: number;
-  float_data?: number[];
-  int32_data?: number[];
-  int64_data?: unknown[];
-  double_data?: number[];
-  uint64_data?: unknown[];
-  raw_data?: Uint8Array;
-  name?: string;
-  external_data?: unknown[];
-  data_location?: number;
-}
 interface NodeMsg {
   input?: string[];
   output?: string[];
@@ -108,122 +98,6 @@ interface ModelMsg {
   ir_version?: unknown;
   opset_import?: Array<{ domain?: string; version?: unknown }>;
   graph?: GraphMsg;
-}
-
-/** Bytes per element of the element types the importer reads. */
-const DTYPE_BYTES: ReadonlyMap<number, number> = new Map([
-  [1, 4],
-  [2, 1],
-  [3, 1],
-  [4, 2],
-  [5, 2],
-  [6, 4],
-  [7, 8],
-  [9, 1],
-  [10, 2],
-  [11, 8],
-  [16, 2],
-]);
-
-/**
- * The bytes of a tensor kept outside the model file, or null for a tensor inside it. `need` is what
- * the dims and element type take: a different declared length is refused before anything is read.
- */
-function externalBytes(t: TensorMsg, name: string, need: number, external?: ExternalData): Uint8Array | null {
-  if (t.data_location !== 1 && !(t.external_data && t.external_data.length > 0)) return null;
-  const kv = new Map(
-    (t.external_data ?? []).map((e) => {
-      const { key, value } = e as { key?: string; value?: string };
-      return [key ?? '', value ?? ''] as const;
-    }),
-  );
-  const location = kv.get('location') ?? '';
-  if (!external) {
-    fail(
-      `${name} keeps its data outside the model file (external data in '${location}'); in Node, ` +
-        'loadONNXFile(path) reads it from next to the model, or save the model as one file ' +
-        '(onnx.save_model(m, path, save_as_external_data=False))',
-    );
-  }
-  const num = (k: string) => {
-    const v = kv.get(k);
-    if (v === undefined) return undefined;
-    if (!/^[0-9]+$/.test(v)) return fail(`${name}: external data ${k} '${v}' is not a non-negative integer`);
-    return Number(v);
-  };
-  if (!location) fail(`${name}: external data without a location`);
-  const length = num('length');
-  if (length !== undefined && length !== need) {
-    fail(`${name}: external data length ${length} differs from the ${need} bytes its dims and type take`);
-  }
-  return external!(location, num('offset') ?? 0, length, name);
-}
-
-/** A TensorProto's values; checks the data against the dims. */
-function readTensor(t: TensorMsg, what: string, external?: ExternalData): Const {
-  const name = `${what}${t.name ? ` '${t.name}'` : ''}`;
-  const dims = (t.dims ?? []).map((d) => int(d, `${name} dims`));
-  checkDims(dims, name);
-  const n = sizeOf(dims);
-  const dt = t.data_type ?? 0;
-  if (!DTYPE_BYTES.has(dt)) fail(`${name} has element type ${DTYPE_NAMES[dt] ?? dt}, which the importer does not read`);
-  const ext = externalBytes(t, name, n * DTYPE_BYTES.get(dt)!, external);
-  const raw = ext ?? (t.raw_data && t.raw_data.length > 0 ? t.raw_data : null);
-  const isInt = isIntType(dt);
-  const fromRaw = (bytes: number, read: (v: DataView, o: number) => number): Float64Array => {
-    if (!raw) return new Float64Array(0);
-    if (raw.length !== n * bytes) {
-      fail(`${name}: raw_data has ${raw.length} bytes, dims [${dims}] of ${DTYPE_NAMES[dt]} need ${n * bytes}`);
-    }
-    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) out[i] = read(v, i * bytes);
-    return out;
-  };
-  let data: Float64Array;
-  let field: ArrayLike<unknown> | undefined;
-  switch (dt) {
-    case 1:
-      data = raw ? fromRaw(4, (v, o) => v.getFloat32(o, true)) : Float64Array.from(t.float_data ?? []);
-      field = t.float_data;
-      break;
-    case 11:
-      data = raw ? fromRaw(8, (v, o) => v.getFloat64(o, true)) : Float64Array.from(t.double_data ?? []);
-      field = t.double_data;
-      break;
-    case 7:
-      data = raw
-        ? fromRaw(8, (v, o) => Number(v.getBigInt64(o, true)))
-        : Float64Array.from((t.int64_data ?? []).map((x) => int(x, name)));
-      field = t.int64_data;
-      break;
-    case 6:
-    case 5:
-    case 3:
-    case 2:
-    case 4:
-    case 9: {
-      const size = { 6: 4, 5: 2, 3: 1, 2: 1, 4: 2, 9: 1 }[dt]!;
-      const rd = {
-        6: (v: DataView, o: number) => v.getInt32(o, true),
-        5: (v: DataView, o: number) => v.getInt16(o, true),
-        3: (v: DataView, o: number) => v.getInt8(o),
-        2: (v: DataView, o: number) => v.getUint8(o),
-        4: (v: DataView, o: number) => v.getUint16(o, true),
-        9: (v: DataView, o: number) => v.getUint8(o),
-      }[dt]!;
-      data = raw ? fromRaw(size, rd) : Float64Array.from(t.int32_data ?? []);
-      field = t.int32_data;
-      break;
-    }
-    default:
-      return fail(`${name} has element type ${DTYPE_NAMES[dt] ?? dt}, which the importer does not read`);
-  }
-  if (!raw && data.length !== n) {
-    fail(`${name}: has ${field?.length ?? 0} values, dims [${dims}] need ${n}`);
-  }
-  if (!isInt && data.some((x) => !Number.isFinite(x))) fail(`${name} holds a NaN or infinite value`);
-  return { dims, data, int: isInt };
 }
 
 function decode(bytes: Uint8Array): ModelMsg {
@@ -271,8 +145,9 @@ function topoSort(nodes: NodeMsg[], known: Set<string>): NodeMsg[] {
   });
   const order: NodeMsg[] = [];
   const ready = nodes.map((_, i) => i).filter((i) => waiting[i] === 0);
-  while (ready.length > 0) {
-    const i = ready.shift()!;
+  // A queue read by index: shift() would make a long graph quadratic.
+  for (let head = 0; head < ready.length; head++) {
+    const i = ready[head];
     order.push(nodes[i]);
     for (const u of users[i]) if (--waiting[u] === 0) ready.push(u);
   }
@@ -316,13 +191,21 @@ export async function loadONNX(bytes: Uint8Array | ArrayBuffer, opts: LoadONNXOp
   const layout = opts.inputLayout ?? 'nchw';
   if (layout !== 'nchw' && layout !== 'nhwc')
     fail(`inputLayout must be 'nchw' or 'nhwc', got ${JSON.stringify(layout)}`);
-  const plan = planImport(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), opts.externalData);
+  const limits = limitsOf(opts, 'loadONNX');
+  const budget = new Budget(limits.maxBytes, fail);
+  const plan = planImport(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), opts.externalData, {
+    ...limits,
+    budget,
+  });
   await ready();
   try {
-    return buildModel(plan, layout, opts.name);
+    return buildModel(plan, layout, opts.name, limits, budget);
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     if (msg.startsWith('loadONNX:')) throw e;
+    // The model's own graph walk recurses: say so instead of a bare stack overflow.
+    if (e instanceof RangeError && /call stack/.test(msg))
+      fail(`the graph of ${plan.nodes.length} nodes is too deep for the model to build (${msg})`);
     return fail(msg);
   }
 }
@@ -336,11 +219,38 @@ interface Plan {
   outputs: string[];
 }
 
+/** Refuses graphs whose counts no CNN has, before any loop over them: nodes, initializers, node fields. */
+function checkCounts(g: GraphMsg): void {
+  const nodes = g.node ?? [];
+  if (nodes.length > MAX_NODES) fail(`the graph has ${nodes.length} nodes, more than ${MAX_NODES}`);
+  const inits = g.initializer?.length ?? 0;
+  if (inits > MAX_NODES) fail(`the graph has ${inits} initializers, more than ${MAX_NODES}`);
+  nodes.forEach((n, i) => {
+    for (const [field, list] of [
+      ['inputs', n.input],
+      ['outputs', n.output],
+      ['attributes', n.attribute],
+      ...(n.attribute ?? []).flatMap((a) => [
+        [`values in attribute ${a.name}`, a.ints],
+        [`values in attribute ${a.name}`, a.floats],
+      ]),
+    ] as Array<[string, unknown[] | undefined]>) {
+      if ((list?.length ?? 0) > MAX_NODE_FIELDS)
+        fail(`node ${nodeName(n, i)} (${n.op_type}) has ${list!.length} ${field}, more than ${MAX_NODE_FIELDS}`);
+    }
+  });
+}
+
 /** Decodes and checks the whole file: everything that can be refused is refused here. */
-export function planImport(bytes: Uint8Array, external?: ExternalData): Plan {
+export function planImport(
+  bytes: Uint8Array,
+  external?: ExternalData,
+  limits: Limits & { budget?: Budget } = limitsOf(undefined, 'loadONNX'),
+): Plan {
   const m = decode(bytes);
   const opset = defaultOpset(m);
   const g = m.graph!;
+  checkCounts(g);
   const nodes = g.node ?? [];
   // Every unsupported operator at once.
   const bad = new Map<string, string[]>();
@@ -360,9 +270,17 @@ export function planImport(bytes: Uint8Array, external?: ExternalData): Plan {
     fail(`unsupported operator${bad.size > 1 ? 's' : ''} at opset ${opset}: ${list.join('; ')}`);
   }
   const consts = new Map<string, Const>();
+  // Every initializer's size is claimed before the first one is read (external data included).
+  const budget = limits.budget ?? new Budget(limits.maxBytes, fail);
+  for (const t of g.initializer ?? []) {
+    const what = `initializer${t.name ? ` '${t.name}'` : ''}`;
+    const dims = (t.dims ?? []).map((d) => int(d, `${what} dims`));
+    checkDims(dims, what);
+    budget.take(what, dims, 8);
+  }
   for (const t of g.initializer ?? []) {
     if (!t.name) fail('an initializer has no name');
-    consts.set(t.name!, readTensor(t, 'initializer', external));
+    consts.set(t.name!, readTensor(t, 'initializer', { external, allowNonFinite: limits.allowNonFinite }));
   }
   const inputs: Plan['inputs'] = [];
   for (const vi of g.input ?? []) {
@@ -405,9 +323,15 @@ export function planImport(bytes: Uint8Array, external?: ExternalData): Plan {
   return { opset, graphName: g.name ?? '', nodes: order, consts, inputs, outputs };
 }
 
-function buildModel(plan: Plan, layout: 'nchw' | 'nhwc', name?: string): Model {
+function buildModel(
+  plan: Plan,
+  layout: 'nchw' | 'nhwc',
+  name: string | undefined,
+  limits: Limits,
+  budget: Budget,
+): Model {
   const staticBatch = plan.inputs.every((i) => i.batch !== null && i.batch > 0) ? plan.inputs[0].batch : null;
-  const b = new Builder(plan.opset, staticBatch);
+  const b = new Builder(plan.opset, staticBatch, budget, limits.allowNonFinite);
   const env = new Map<string, Val>();
   for (const [k, c] of plan.consts) env.set(k, { kind: 'const', c });
   const inputs: SymbolicTensor[] = [];
@@ -429,7 +353,8 @@ function buildModel(plan: Plan, layout: 'nchw' | 'nhwc', name?: string): Model {
     }
   }
   const outputs = plan.outputs.map((o) => {
-    const v = env.get(o)!;
+    const v = env.get(o);
+    if (!v) return fail(`graph output '${o}' is an output its node does not compute (such as a Dropout mask)`);
     if (v.kind === 'const')
       return fail(`graph output '${o}' is a constant; the importer needs outputs computed from the inputs`);
     return b.native(v, o);
@@ -454,9 +379,15 @@ function nodeContext(b: Builder, n: NodeMsg, env: Map<string, Val>): NodeContext
   const op = n.op_type!;
   const base = n.name || `${op}_${n.output?.[0] ?? ''}`;
   const what = `node '${base}' (${op})`;
-  const ins = (n.input ?? []).map((x) => (x ? env.get(x)! : undefined));
+  const ins = (n.input ?? []).map((x) => {
+    if (!x) return undefined;
+    const v = env.get(x);
+    if (!v) return fail(`${what} reads '${x}', an output its node does not compute (such as a Dropout mask)`);
+    return v;
+  });
   const attrs = new Attrs((n.attribute ?? []) as AttrMsg[], what);
   const nodeFail = (msg: string): never => fail(`${what}: ${msg}`);
+  const claim = (dims: readonly number[]) => b.budget.take(`${what}: the result`, dims, 8);
   const constIn = (i: number, label: string): Const => {
     const v = ins[i];
     if (!v) return nodeFail(`input ${i} (${label}) is missing`);
@@ -486,7 +417,13 @@ function nodeContext(b: Builder, n: NodeMsg, env: Map<string, Val>): NodeContext
     },
     tensorAttr(name: string): Const | null {
       const t = attrs.tensor(name);
-      return t ? readTensor(t as TensorMsg, `${what} ${name}`) : null;
+      return t ? readTensor(t as TensorMsg, `${what} ${name}`, { claim, allowNonFinite: b.allowsNonFinite }) : null;
+    },
+    claim,
+    floatConst(i: number, label: string): Const {
+      const c = constIn(i, label);
+      if (c.int) nodeFail(`${label} must be of a float type, not an integer one (as onnxruntime requires)`);
+      return c;
     },
     fail: nodeFail,
   };

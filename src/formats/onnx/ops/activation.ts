@@ -94,7 +94,7 @@ export function Clip(n: NodeContext): Sym {
 export function PRelu(n: NodeContext): Sym {
   const { b, base } = n;
   const x = n.sym(0);
-  const slope = n.constIn(1, 'slope');
+  const slope = n.floatConst(1, 'slope');
   const v = b.plain(x, base);
   const { shape, data } = constFor(slope, v, n.what);
   const t = b.apply(new PReluLayer({ alphaShape: shape }), base, v.t, [data]);

@@ -70,7 +70,7 @@ export function Concat(n: NodeContext): Sym {
 export function foldConcat(n: NodeContext): Const {
   const xs = n.ins.flatMap((v) => (v?.kind === 'const' ? [v.c] : []));
   if (xs.length === 0) n.fail('inputs are missing');
-  return concatConst(xs, normAxis(n.attrs.int('axis', 0), xs[0].dims.length, n.what), n.what);
+  return concatConst(xs, normAxis(n.attrs.int('axis', 0), xs[0].dims.length, n.what), n.what, n.claim);
 }
 
 /** Axis `axis` of x cut to [begin, end). */
@@ -95,6 +95,8 @@ export function Split(n: NodeContext): Sym[] {
   else if (attrs.has('split')) parts = attrs.ints('split')!;
   else {
     const k = attrs.int('num_outputs', outs.length);
+    // Checked before the sizes list is made: a num_outputs of 1e9 must not allocate.
+    if (k !== outs.length) n.fail(`num_outputs ${k} differs from the node's ${outs.length} outputs`);
     const each = Math.ceil(len / k);
     parts = Array.from({ length: k }, (_, i) => Math.min(each, len - i * each));
   }
@@ -163,6 +165,13 @@ export function foldSlice(n: NodeContext): Const {
   const axes = (b.opset < 10 ? attrs.ints('axes') : cs[3] ? Array.from(cs[3].data) : null) ?? starts.map((_, i) => i);
   const steps = (b.opset >= 10 && cs[4] ? Array.from(cs[4].data) : null) ?? starts.map(() => 1);
   const ax = axes.map((a) => normAxis(a, r, what));
+  if (starts.length !== ax.length || ends.length !== ax.length || steps.length !== ax.length)
+    n.fail(
+      `starts, ends, axes and steps have different lengths (${starts.length}, ${ends.length}, ${ax.length}, ${steps.length})`,
+    );
+  if (new Set(ax).size !== ax.length) n.fail(`axes [${axes}] repeat an axis`);
+  const bad = steps.find((s) => !Number.isInteger(s) || s === 0);
+  if (bad !== undefined) n.fail(`step ${bad} is not a non-zero integer`);
   const se = ax.map((a, i) => clampSlice(starts[i], ends[i], steps[i], x.dims[a]));
   return sliceConst(
     x,
@@ -170,5 +179,6 @@ export function foldSlice(n: NodeContext): Const {
     se.map((p) => p[1]),
     ax,
     steps,
+    n.claim,
   );
 }

@@ -46,6 +46,7 @@ export function Cast(n: NodeContext): Val {
     return v;
   }
   const isInt = isIntType(to);
+  n.claim(v.c.dims);
   const data = isInt ? v.c.data.map((x) => (Number.isNaN(x) ? x : Math.trunc(x))) : v.c.data;
   return cst({ dims: v.c.dims, data, int: isInt });
 }
@@ -64,6 +65,7 @@ export function ConstantOfShape(n: NodeContext): Val {
   const dims = Array.from(n.constIn(0, 'shape').data);
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) n.fail(`shape [${dims}] is not known or invalid`);
   checkDims(dims, n.what);
+  n.claim(dims);
   const val = n.tensorAttr('value') ?? constOf([0], [1], false);
   return cst({ dims, data: new Float64Array(sizeOf(dims)).fill(val.data[0] ?? 0), int: val.int });
 }
@@ -72,7 +74,7 @@ export function Gather(n: NodeContext): Val {
   const data = n.constIn(0, 'data'),
     idx = n.constIn(1, 'indices');
   const axis = normAxis(n.attrs.int('axis', 0), data.dims.length, n.what);
-  return cst(gatherConst(data, idx, axis, n.what));
+  return cst(gatherConst(data, idx, axis, n.what, n.claim));
 }
 
 /** Element-wise arithmetic on a constant. */
@@ -80,6 +82,7 @@ const constUnary =
   (f: (x: number) => number) =>
   (n: NodeContext): Val => {
     const c = n.constIn(0, 'input');
+    n.claim(c.dims);
     return cst({ dims: c.dims, data: c.data.map(f), int: c.int });
   };
 

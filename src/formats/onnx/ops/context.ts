@@ -6,6 +6,7 @@
 // (a rank-5 [N, a, b, H, W] split of an NHWC image's channels, stored [N, H, W, a, b]).
 import type { Layer, SymbolicTensor } from '../../../nn/layer.js';
 import { Permute } from '../../../nn/reshaping.js';
+import { type Budget, MAX_ELEMENTS, MAX_RANK, firstNonFinite } from '../../limits.js';
 import { type Const, broadcastDims, sizeOf, transposeConst } from '../fold.js';
 
 /** Every importer error starts "loadONNX:", so the node loop can tell them from a layer's own checks. */
@@ -16,8 +17,8 @@ export const fail = (msg: string): never => {
 /** The batch axis (always axis 0) in an ONNX shape. */
 export const BATCH = -1;
 
-/** The largest tensor (elements) a file may declare. */
-export const MAX_ELEMENTS = 2 ** 28;
+/** The largest tensor (elements) a file may declare or the import may compute. */
+export { MAX_ELEMENTS };
 
 /** ONNX TensorProto element types by number, for messages. */
 export const DTYPE_NAMES: Record<number, string> = {
@@ -40,8 +41,9 @@ export const DTYPE_NAMES: Record<number, string> = {
 /** Whether ONNX element type `dt` is an integer (or bool) type. */
 export const isIntType = (dt: number) => dt !== 1 && dt !== 10 && dt !== 11 && dt !== 16;
 
-/** Refuses a negative, fractional or absurd dimension, and a tensor over MAX_ELEMENTS. */
+/** Refuses a negative, fractional or absurd dimension, more than MAX_RANK axes, and a tensor over MAX_ELEMENTS. */
 export function checkDims(dims: number[], what: string): void {
+  if (dims.length > MAX_RANK) fail(`${what} has ${dims.length} axes, more than ${MAX_RANK}`);
   for (const d of dims) {
     if (!Number.isInteger(d) || d < 0 || d > 2 ** 31 - 1)
       fail(`${what} has an invalid dimension ${d} (dims [${dims}])`);
@@ -83,29 +85,56 @@ export const f32 = (d: ArrayLike<number>) => Float32Array.from(d);
 export class Builder {
   readonly weights = new Map<Layer, Float32Array[]>();
   private readonly names = new Set<string>();
+  /** The next suffix to try per base name: naming stays linear when thousands of nodes share one name. */
+  private readonly next = new Map<string, number>();
+  /**
+   * @param budget bytes of constants the import may hold (every fold claims its result first)
+   * @param allowNonFinite let NaN/Inf weights through instead of refusing them
+   */
   constructor(
     readonly opset: number,
     private readonly staticBatch: number | null,
+    readonly budget: Budget,
+    readonly allowsNonFinite = false,
   ) {}
 
   uniqueName(base: string): string {
     let b = base.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') || 'layer';
     if (/^[0-9]/.test(b)) b = `n${b}`;
     let n = b,
-      i = 1;
+      i = this.next.get(b) ?? 1;
+    // Names are never freed, so every suffix below `next` is taken: the same names as counting from 1.
+    if (this.names.has(n)) n = `${b}_${i++}`;
     while (this.names.has(n)) n = `${b}_${i++}`;
+    this.next.set(b, i);
     this.names.add(n);
     return n;
   }
 
-  /** Applies a new layer named after `base` and records the values of its weights. */
+  /** Applies a new layer named after `base` and records the values of its weights (refused if not finite). */
   apply(layer: Layer, base: string, xs: SymbolicTensor | SymbolicTensor[], weights?: Float32Array[]): SymbolicTensor {
     layer.name = this.uniqueName(base);
-    if (weights) this.weights.set(layer, weights);
+    if (weights) {
+      if (!this.allowsNonFinite) {
+        weights.forEach((w, k) => {
+          const i = firstNonFinite(w);
+          if (i >= 0)
+            fail(
+              `layer '${layer.name}' (node '${base}') would get weight ${k} holding ${w[i]} at index ${i}; ` +
+                'non-finite weights are refused (allowNonFinite: true loads them)',
+            );
+        });
+      }
+      this.weights.set(layer, weights);
+    }
     return layer.apply(xs);
   }
 
+  /** A model value; its shape per sample must stay within MAX_ELEMENTS (an up-sampling by 1e6 is refused). */
   sym(t: SymbolicTensor, shape: number[], layout: Layout, extra: Partial<Sym> = {}): Sym {
+    const per = sizeOf(shape.slice(1));
+    if (!(per <= MAX_ELEMENTS))
+      fail(`value of shape [${shapeText(shape)}] has ${per} elements per sample, more than ${MAX_ELEMENTS}`);
     return { kind: 'sym', t, shape, layout, cache: {}, ...extra };
   }
 

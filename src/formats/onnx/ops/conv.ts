@@ -35,8 +35,8 @@ function convKernel(w: Const): Float32Array {
 export function Conv(n: NodeContext): Sym {
   const { b, base, what, attrs } = n;
   const x = n.sym(0),
-    w = n.constIn(1, 'weights'),
-    bias = n.optConst(2, 'bias');
+    w = n.floatConst(1, 'weights'),
+    bias = n.ins[2] ? n.floatConst(2, 'bias') : null;
   const [C, H, W] = image(x, what);
   if (w.dims.length !== 4) n.fail(`weights must be 4-d [K, C/group, KH, KW], got [${w.dims}]`);
   const [K, Cg, KH, KW] = w.dims;
@@ -109,8 +109,8 @@ function transposePads(n: NodeContext, H: number, W: number, s: number[], full: 
 export function ConvTranspose(n: NodeContext): Sym {
   const { b, base, what, attrs } = n;
   const x = n.sym(0),
-    w = n.constIn(1, 'weights'),
-    bias = n.optConst(2, 'bias');
+    w = n.floatConst(1, 'weights'),
+    bias = n.ins[2] ? n.floatConst(2, 'bias') : null;
   const [C, H, W] = image(x, what);
   if (w.dims.length !== 4 || w.dims[0] !== C) n.fail(`weights must be [${C}, F, KH, KW], got [${w.dims}]`);
   if (attrs.int('group', 1) !== 1) n.fail('grouped ConvTranspose is not supported');

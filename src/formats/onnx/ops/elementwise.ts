@@ -62,7 +62,7 @@ function binary(n: NodeContext, op: BinaryOp): Sym {
   return x.kind === 'sym' ? withConst(n, op, x, (y as Cst).c, false) : withConst(n, op, y as Sym, x.c, true);
 }
 
-const foldBinary = (op: BinaryOp) => (n: NodeContext) => binaryConst(op, n.need(0), n.need(1), n.what);
+const foldBinary = (op: BinaryOp) => (n: NodeContext) => binaryConst(op, n.need(0), n.need(1), n.what, n.claim);
 
 export const Add = (n: NodeContext) => binary(n, 'Add');
 export const Sub = (n: NodeContext) => binary(n, 'Sub');

@@ -13,7 +13,7 @@ function dense(n: NodeContext, gemm: boolean): Sym {
   if (a.kind !== 'sym' || bw.kind !== 'const') return n.fail('only a model value times constant weights is supported');
   if (a.shape.length !== 2) n.fail(`the input must be 2-d [N, features], got [${shapeText(a.shape)}]`);
   if (gemm && attrs.flag('transA', false)) n.fail('transA is not supported');
-  const B = bw.c;
+  const B = n.floatConst(1, 'weights');
   if (B.dims.length !== 2) n.fail(`weights must be 2-d, got [${B.dims}]`);
   const transB = gemm && attrs.flag('transB', false);
   const [K, U] = transB ? [B.dims[1], B.dims[0]] : B.dims;
@@ -31,6 +31,7 @@ function dense(n: NodeContext, gemm: boolean): Sym {
   let bias: Float32Array | null = null;
   if (C) {
     if (C.kind !== 'const') return n.fail('the bias C must be a constant');
+    n.floatConst(2, 'bias C');
     const dims = broadcastDims(C.c.dims, [1, U]);
     if (!dims || dims.join() !== `1,${U}`) n.fail(`bias C of shape [${C.c.dims}] must broadcast to [1, ${U}]`);
     bias = f32(expandTo(C.c, [1, U]).map((v) => v * beta));

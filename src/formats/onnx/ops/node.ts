@@ -25,6 +25,10 @@ export interface NodeContext {
   need(i: number): Const;
   /** Tensor attribute `name` decoded, or null. */
   tensorAttr(name: string): Const | null;
+  /** Claims the import's budget for a constant of shape `dims` this node is about to compute. */
+  claim(dims: readonly number[]): void;
+  /** Input i as a constant of a float type (weights: onnxruntime refuses integer ones too). */
+  floatConst(i: number, label: string): Const;
   /** Throws `loadONNX: <what>: <msg>`. */
   fail(msg: string): never;
 }

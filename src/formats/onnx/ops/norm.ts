@@ -11,7 +11,7 @@ export function BatchNormalization(n: NodeContext): Sym {
   if (attrs.flag('training_mode', false) || (n.outs.length > 1 && n.outs.slice(1).some((o) => o))) {
     n.fail('BatchNormalization in training mode (extra outputs) is not supported; export in eval mode');
   }
-  const [scale, bias, mean, vari] = ['scale', 'B', 'mean', 'var'].map((label, i) => n.constIn(i + 1, label));
+  const [scale, bias, mean, vari] = ['scale', 'B', 'mean', 'var'].map((label, i) => n.floatConst(i + 1, label));
   const C = x.shape[1];
   for (const c of [scale, bias, mean, vari])
     if (sizeOf(c.dims) !== C) n.fail(`parameters must have ${C} values (one per channel), got [${c.dims}]`);

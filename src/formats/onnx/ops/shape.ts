@@ -5,6 +5,7 @@
 import { Flatten as FlattenLayer } from '../../../nn/layers.js';
 import { Permute, Reshape as ReshapeLayer } from '../../../nn/reshaping.js';
 import { type Const, sizeOf, transposeConst } from '../fold.js';
+import { MAX_RANK } from '../../limits.js';
 import { BATCH, type Builder, NHWC5, type Sym, normAxis, shapeText } from './context.js';
 import type { NodeContext } from './node.js';
 
@@ -124,6 +125,7 @@ export function foldReshape(n: NodeContext): Const {
     return d;
   });
   if (unknown >= 0) dims[unknown] = sizeOf(x.dims) / known;
+  if (dims.length > MAX_RANK) n.fail(`a target shape of ${dims.length} axes is more than ${MAX_RANK}`);
   if (dims.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(dims) !== sizeOf(x.dims))
     n.fail(`cannot reshape constant [${x.dims}] to [${t}]`);
   return { ...x, dims };
@@ -139,10 +141,12 @@ function axesOf(n: NodeContext): number[] | null {
 function unsqueezed(n: NodeContext, shape: number[], raw: number[] | null): number[] {
   if (!raw) return n.fail('axes are missing');
   const r = shape.length + raw.length;
-  const axes = raw.map((a) => normAxis(a, r, n.what));
+  if (r > MAX_RANK) n.fail(`unsqueezing ${raw.length} axes gives rank ${r}, more than ${MAX_RANK}`);
+  const axes = new Set(raw.map((a) => normAxis(a, r, n.what)));
+  if (axes.size !== raw.length) n.fail(`axes [${raw}] repeat an axis`);
   const out: number[] = [];
   let j = 0;
-  for (let i = 0; i < r; i++) out.push(axes.includes(i) ? 1 : shape[j++]);
+  for (let i = 0; i < r; i++) out.push(axes.has(i) ? 1 : shape[j++]);
   return out;
 }
 
@@ -206,5 +210,5 @@ export function Transpose(n: NodeContext): Sym {
 export function foldTranspose(n: NodeContext): Const {
   const x = n.need(0);
   const perm = n.attrs.ints('perm') ?? x.dims.map((_, i) => x.dims.length - 1 - i);
-  return transposeConst(x, perm);
+  return transposeConst(x, perm, n.claim);
 }
