@@ -2,7 +2,7 @@
 // relu6, dense relu, dense softmax) quantized with calibration data. int8 compute and weight-only int8
 // keep the held-out accuracy within 2 points of float32 and agree on >= 95% of the predictions; the
 // quantized model has the int8 layer classes, leaves the original untouched, saves and loads as itself
-// (same predictions), and bad options name what is wrong.
+// (same predictions), is refused by the ONNX exporter by class name, and bad options name what is wrong.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { quantizeModel } from '../../src/quant/quantize.js';
@@ -107,6 +107,12 @@ describe('quantize a trained model', () => {
     expect(b.dataSync()).toEqual(a.dataSync());
     a.dispose();
     b.dispose();
+  });
+
+  it('export to ONNX is refused, naming the int8 layers', async () => {
+    const q = quantizeModel(model, { activations: 'float32' });
+    live.push(q);
+    await expect(sn.toONNX(q)).rejects.toThrow(/QuantizedConv2D[^]*int8 layers are not exported to ONNX yet/);
   });
 
   it('bad options name what is wrong', () => {
