@@ -9,71 +9,29 @@
 import type { Model } from '../../nn/model.js';
 import type { LayerClassName } from '../../nn/registry.js';
 import { DataType, onnxType } from './onnx-schema.js';
-import { type Emitter, GraphWriter, type Val } from './emit/graph.js';
-import { conv2d, conv2dTranspose, depthwiseConv2d, separableConv2d } from './emit/conv.js';
-import { globalPool2d, pool2d, pool2dExplicit } from './emit/pool.js';
-import { activation, batchNorm, dense, flatten, identity, layerNorm } from './emit/core.js';
-import { clip, hardSigmoid, leakyRelu, logSoftmax, prelu, relu, scaledElu, softmax } from './emit/activations.js';
-import { affine, padOrCrop, permute, reshape, slice, upSampling2d } from './emit/reshaping.js';
-import { concatenate, elementwise } from './emit/merge.js';
+import { type Emitter, GraphWriter, type Unsupported, type Val, unsupported } from './emit/graph.js';
+import { convEmitters } from './emit/conv.js';
+import { poolEmitters } from './emit/pool.js';
+import { coreEmitters, identity } from './emit/core.js';
+import { activationEmitters } from './emit/activations.js';
+import { reshapingEmitters } from './emit/reshaping.js';
+import { mergeEmitters } from './emit/merge.js';
+export { unsupported };
 
 /** ONNX IR version and default-domain opset the exporter writes. */
 export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 13;
 
-/** A class with no ONNX equivalent: {@link toONNX} names the layer, the reason and the classes it can write. */
-interface Unsupported {
-  readonly unsupported: string;
-}
-/** The table entry of a class that cannot be exported. */
-export const unsupported = (reason: string): Unsupported => ({ unsupported: reason });
-
 /** The emitter of every layer class, in the order {@link ONNX_SUPPORTED_LAYERS} lists them. */
 const EMITTERS = {
   // Never a step: the model's InputLayers are the graph inputs toONNX declares.
   InputLayer: identity,
-  Conv2D: conv2d,
-  DepthwiseConv2D: depthwiseConv2d,
-  SeparableConv2D: separableConv2d,
-  Conv2DTranspose: conv2dTranspose,
-  MaxPooling2D: pool2d,
-  AveragePooling2D: pool2d,
-  GlobalAveragePooling2D: globalPool2d,
-  GlobalMaxPooling2D: globalPool2d,
-  Flatten: flatten,
-  Dense: dense,
-  Dropout: identity,
-  Activation: activation,
-  LeakyReLU: leakyRelu,
-  BatchNormalization: batchNorm,
-  LayerNormalization: layerNorm,
-  ZeroPadding2D: padOrCrop,
-  Cropping2D: padOrCrop,
-  UpSampling2D: upSampling2d,
-  Reshape: reshape,
-  Permute: permute,
-  ReLU: relu,
-  Softmax: softmax,
-  Add: elementwise('Add'),
-  Subtract: elementwise('Sub'),
-  Multiply: elementwise('Mul'),
-  Average: elementwise('Mean'),
-  Maximum: elementwise('Max'),
-  Minimum: elementwise('Min'),
-  Concatenate: concatenate,
-  PRelu: prelu,
-  Clip: clip,
-  ScaledElu: scaledElu,
-  HardSigmoid: hardSigmoid,
-  LogSoftmax: logSoftmax,
-  Slice: slice,
-  Affine: affine,
-  Pool2D: pool2dExplicit,
-  // Training-only augmentation: identity at inference, so nothing is exported.
-  RandomTranslation: identity,
-  RandomRotation: identity,
-  RandomZoom: identity,
-  RandomContrast: identity,
+  ...convEmitters,
+  ...poolEmitters,
+  ...coreEmitters,
+  ...activationEmitters,
+  ...reshapingEmitters,
+  ...mergeEmitters,
   QuantizedConv2D: unsupported('int8 layers are not exported to ONNX yet'),
   QuantizedDepthwiseConv2D: unsupported('int8 layers are not exported to ONNX yet'),
   QuantizedDense: unsupported('int8 layers are not exported to ONNX yet'),

@@ -1,7 +1,7 @@
 // Activation layers. ReLU → Relu / Clip, or Where(x > t, Min(x, max), slope·(x - t)) in general;
 // softmaxes take their axis in the current layout. PRelu, Clip, ScaledElu, HardSigmoid and LogSoftmax
 // are the layers of nn/onnx-layers.ts (made by the importer); their parameters are in simdnet's layout.
-import { type Emitter, axisOf, float, int, weightData } from './graph.js';
+import { type Emitter, axisOf, float, int, weightData, type Emitters } from './graph.js';
 
 export const relu: Emitter = (g, { name, cfg }) =>
   g.relu(name, cfg.maxValue as number | null, cfg.negativeSlope as number, cfg.threshold as number);
@@ -45,3 +45,15 @@ export const scaledElu: Emitter = (g, { name, cfg }) => {
 export const hardSigmoid: Emitter = (g, { name, cfg }) => {
   g.node('HardSigmoid', name, [g.cur], [float('alpha', cfg.alpha as number), float('beta', cfg.beta as number)]);
 };
+
+/** This family's rows of the exporter's table. */
+export const activationEmitters = {
+  LeakyReLU: leakyRelu,
+  ReLU: relu,
+  Softmax: softmax,
+  PRelu: prelu,
+  Clip: clip,
+  ScaledElu: scaledElu,
+  HardSigmoid: hardSigmoid,
+  LogSoftmax: logSoftmax,
+} satisfies Emitters;

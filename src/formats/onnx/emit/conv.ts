@@ -4,7 +4,17 @@
 // larger than the taps reach, i.e. kernel < stride with 'valid'). 'same' padding becomes explicit pads
 // computed by simdnet's own geometry (TF semantics: the extra pixel goes bottom/right).
 import { conv2dTransposeShape, convGeometry, type ConvWindowOptions } from '../../../geom.js';
-import { type Attr, type Emitter, type GraphWriter, type LayerStep, int, ints, pair, weightData } from './graph.js';
+import {
+  type Attr,
+  type Emitter,
+  type GraphWriter,
+  type LayerStep,
+  int,
+  ints,
+  pair,
+  weightData,
+  type Emitters,
+} from './graph.js';
 
 /** (KH, KW, C, K) → (K, C, KH, KW). */
 function hwioToOihw(w: Float32Array, KH: number, KW: number, C: number, K: number): Float32Array {
@@ -185,3 +195,11 @@ export const conv2dTranspose: Emitter = (g, st) => {
   );
   g.activation(cfg.activation, name);
 };
+
+/** This family's rows of the exporter's table. */
+export const convEmitters = {
+  Conv2D: conv2d,
+  DepthwiseConv2D: depthwiseConv2d,
+  SeparableConv2D: separableConv2d,
+  Conv2DTranspose: conv2dTranspose,
+} satisfies Emitters;

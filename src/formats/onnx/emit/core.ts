@@ -4,7 +4,7 @@
 // BatchNormalization op with C on axis 1). LayerNormalization is written as the ReduceMean/Sub/Mul/
 // Sqrt/Div pattern opset 13 has (the LayerNormalization op needs opset 17), over the NHWC trailing axes.
 import type { LayerNormalization } from '../../../nn/layernorm.js';
-import { type Emitter, float, int, ints, weightData } from './graph.js';
+import { type Emitter, float, int, ints, weightData, type Emitters } from './graph.js';
 
 /** Dropout and the training-only augmentations: the identity at inference, so nothing is written. */
 export const identity: Emitter = () => {};
@@ -78,3 +78,18 @@ export const layerNorm: Emitter = (g, { layer, name, cfg, inShape: s }) => {
     if (w) g.node(op, name, [g.cur, g.init(`${name}/${suffix}`, w.data, shape)]);
   }
 };
+
+/** This family's rows of the exporter's table. */
+export const coreEmitters = {
+  Flatten: flatten,
+  Dense: dense,
+  Dropout: identity,
+  Activation: activation,
+  BatchNormalization: batchNorm,
+  LayerNormalization: layerNorm,
+  // Training-only augmentation: identity at inference, so nothing is exported.
+  RandomTranslation: identity,
+  RandomRotation: identity,
+  RandomZoom: identity,
+  RandomContrast: identity,
+} satisfies Emitters;

@@ -1,6 +1,7 @@
 // The ONNX graph under construction, as the per-class emitters see it: the nodes and initializers
 // written so far, the current value (`cur`) in its layout, and the helpers every emitter shares
 // (unique names, NHWC <-> NCHW transposes made once per value, Keras activations).
+import type { LayerClassName } from '../../../nn/registry.js';
 import type { Layer } from '../../../nn/layer.js';
 import { AttributeType, DataType } from '../onnx-schema.js';
 import { show } from '../../../show.js';
@@ -49,6 +50,16 @@ export interface LayerStep {
 
 /** Writes one layer's nodes on the graph, reading and leaving the current value. */
 export type Emitter = (g: GraphWriter, st: LayerStep) => void;
+
+/** A class with no ONNX equivalent: toONNX names the layer, the reason and the classes it can write. */
+export interface Unsupported {
+  readonly unsupported: string;
+}
+/** The table entry of a class that cannot be exported. */
+export const unsupported = (reason: string): Unsupported => ({ unsupported: reason });
+
+/** One family's rows of the exporter's table (export.ts checks that together they cover every class). */
+export type Emitters = Partial<Record<LayerClassName, Emitter | Unsupported>>;
 
 export const ints = (name: string, v: number[]): Attr => ({ name, type: AttributeType.INTS, ints: v });
 export const int = (name: string, v: number): Attr => ({ name, type: AttributeType.INT, i: v });

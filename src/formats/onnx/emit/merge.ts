@@ -1,6 +1,6 @@
 // Merges (Add/Sub/Mul/Max/Min, Mean for average, Concat) run in NCHW when all their inputs are NCHW
 // images, else in NHWC; ONNX's numpy broadcasting is Keras' (aligned on the right, batch axes equal).
-import { type Emitter, type GraphWriter, type LayerStep, int } from './graph.js';
+import { type Emitter, type GraphWriter, type LayerStep, int, type Emitters } from './graph.js';
 
 /** ONNX ops that take any number of inputs (the others are chained pairwise). */
 const VARIADIC = new Set(['Mean', 'Max', 'Min']);
@@ -54,3 +54,14 @@ export const concatenate: Emitter = (g, st) => {
   g.node('Concat', st.name, names, [int('axis', nchw ? [0, 2, 3, 1][ax] : ax)]);
   merged(g, nchw, r);
 };
+
+/** This family's rows of the exporter's table. */
+export const mergeEmitters = {
+  Add: elementwise('Add'),
+  Subtract: elementwise('Sub'),
+  Multiply: elementwise('Mul'),
+  Average: elementwise('Mean'),
+  Maximum: elementwise('Max'),
+  Minimum: elementwise('Min'),
+  Concatenate: concatenate,
+} satisfies Emitters;

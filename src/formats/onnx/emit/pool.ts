@@ -1,7 +1,7 @@
 // Pooling runs in NCHW. AveragePooling2D excludes padding from the divisor (count_include_pad=0), as
 // simdnet's avgPool2d does; the global pools become GlobalAveragePool/GlobalMaxPool + Flatten.
 import { type Padding, windowGeometry } from '../../../geom.js';
-import { type Attr, type Emitter, type GraphWriter, int, ints, pair } from './graph.js';
+import { type Attr, type Emitter, type GraphWriter, int, ints, pair, type Emitters } from './graph.js';
 
 /** MaxPool, or AveragePool without the padding in the divisor. */
 function poolNode(g: GraphWriter, name: string, max: boolean, attrs: Attr[]): void {
@@ -45,3 +45,12 @@ export const pool2dExplicit: Emitter = (g, { name, cfg }) => {
   ];
   poolNode(g, name, cfg.mode === 'max', attrs);
 };
+
+/** This family's rows of the exporter's table. */
+export const poolEmitters = {
+  MaxPooling2D: pool2d,
+  AveragePooling2D: pool2d,
+  GlobalAveragePooling2D: globalPool2d,
+  GlobalMaxPooling2D: globalPool2d,
+  Pool2D: pool2dExplicit,
+} satisfies Emitters;

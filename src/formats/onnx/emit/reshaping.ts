@@ -2,7 +2,7 @@
 // asymmetric + floor, which is pixel repetition; bilinear: linear with half_pixel, TF's resize), all on
 // the current layout's H and W axes; Reshape, Permute, Slice and Affine work on simdnet's element order,
 // so they go back to NHWC first (Reshape keeps the batch dim with 0).
-import { type Emitter, axisOf, ints, str, weightData } from './graph.js';
+import { type Emitter, axisOf, ints, str, weightData, type Emitters } from './graph.js';
 
 type Sides = [[number, number], [number, number]];
 
@@ -73,3 +73,14 @@ export const affine: Emitter = (g, { layer, name, cfg }) => {
   if (of) g.node('Add', name, [g.cur, g.init(`${name}/offset`, of.data, of.shape)]);
   if (!sc && !of) g.node('Identity', name, [g.cur]);
 };
+
+/** This family's rows of the exporter's table. */
+export const reshapingEmitters = {
+  ZeroPadding2D: padOrCrop,
+  Cropping2D: padOrCrop,
+  UpSampling2D: upSampling2d,
+  Reshape: reshape,
+  Permute: permute,
+  Slice: slice,
+  Affine: affine,
+} satisfies Emitters;
