@@ -1,10 +1,11 @@
 // Pooling: MaxPool and AveragePool (pads, auto_pad, ceil_mode, count_include_pad), the global pools,
-// and ReduceMean/ReduceMax over the spatial axes, which are global pools too.
+// and ReduceMean/ReduceMax over any axes but the batch, which are global pools too.
 import type { Layer } from '../../../nn/layer.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../../nn/layers.js';
 import { Pool2D } from '../../../nn/onnx-layers.js';
-import { ZeroPadding2D } from '../../../nn/reshaping.js';
-import { BATCH, type Sym, fail, image, normAxis } from './context.js';
+import { Permute, Reshape, ZeroPadding2D } from '../../../nn/reshaping.js';
+import { sizeOf } from '../fold.js';
+import { BATCH, type Sym, fail, image, normAxis, shapeText } from './context.js';
 import type { NodeContext } from './node.js';
 import { pair2, windowPads } from './window.js';
 
@@ -78,26 +79,59 @@ function globalPool(n: NodeContext, mode: 'max' | 'avg'): Sym {
 export const GlobalMaxPool = (n: NodeContext) => globalPool(n, 'max');
 export const GlobalAveragePool = (n: NodeContext) => globalPool(n, 'avg');
 
+/**
+ * A reduction over any axes but the batch: the reduced axes are moved first (one Permute of the stored
+ * tensor), viewed as the height of an [R, 1, K] image and pooled globally, and the K kept values are
+ * viewed as the output shape.
+ */
+function reduceAny(n: NodeContext, x: Sym, axes: number[], keep: boolean, mode: 'max' | 'avg'): Sym {
+  const { b, base } = n;
+  const out = keep ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+  if (out.length < 2)
+    n.fail(`reducing axes [${axes}] of [${shapeText(x.shape)}] without keepdims leaves only the batch axis`);
+  const v = x.layout === 'nhwc' ? x : b.plain(x, base);
+  // Stored axis k (batch excluded) holds ONNX axis order[k].
+  const order = v.layout === 'nhwc' ? [2, 3, 1] : x.shape.slice(1).map((_, i) => i + 1);
+  const kept = order.filter((a) => !axes.includes(a)).sort((p, q) => p - q);
+  const want = [...axes, ...kept];
+  let t = v.t;
+  if (want.join() !== order.join())
+    t = b.apply(new Permute({ dims: want.map((a) => order.indexOf(a) + 1) }), `${base}_order`, t);
+  const R = sizeOf(axes.map((a) => x.shape[a])),
+    K = sizeOf(kept.map((a) => x.shape[a]));
+  t = b.apply(new Reshape({ targetShape: [R, 1, K] }), `${base}_view`, t);
+  const L = mode === 'max' ? GlobalMaxPooling2D : GlobalAveragePooling2D;
+  t = b.apply(new L({ keepdims: false }), base, t);
+  if (out.length - 1 !== 1 || out[1] !== K) t = b.apply(new Reshape({ targetShape: out.slice(1) }), `${base}_shape`, t);
+  return b.sym(t, out, 'native');
+}
+
+/** The axes of a reduction (an input since opset 18, an attribute before), or null for none given. */
+function reduceAxes(n: NodeContext): number[] | null {
+  const ax = n.b.opset >= 18 ? n.optConst(1, 'axes') : null;
+  const raw = ax ? Array.from(ax.data) : n.attrs.ints('axes');
+  return raw && raw.length > 0 ? raw : null;
+}
+
 function reduce(n: NodeContext, mode: 'max' | 'avg'): Sym {
   const { b, base, what, attrs } = n;
   const x = n.sym(0);
-  const ax = b.opset >= 18 ? n.optConst(1, 'axes') : null;
-  const raw = ax ? Array.from(ax.data) : attrs.ints('axes');
+  const raw = reduceAxes(n);
   const r = x.shape.length;
-  const axes = (raw ?? x.shape.map((_, i) => i)).map((a) => normAxis(a, r, what)).sort();
+  if (!raw && n.b.opset >= 18 && attrs.flag('noop_with_empty_axes', false)) return x;
+  const axes = [...new Set((raw ?? x.shape.map((_, i) => i)).map((a) => normAxis(a, r, what)))].sort((p, q) => p - q);
+  if (axes.length !== (raw ?? axes).length) n.fail(`axes [${raw}] repeat an axis`);
   const keep = attrs.flag('keepdims', true);
   const L = mode === 'max' ? GlobalMaxPooling2D : GlobalAveragePooling2D;
+  if (axes.includes(0))
+    n.fail(`reducing over the batch axis (axes [${raw ?? 'all'}] of [${shapeText(x.shape)}]) is not supported`);
   // Axes [1, 2] of a value held as ONNX orders it: a channels-last image (tf2onnx's graphs).
   if (r === 4 && axes.join() === '1,2' && x.layout === 'native') {
     const t = b.apply(new L({ keepdims: keep }), base, x.t);
     const C = x.shape[3];
     return keep ? b.sym(t, [BATCH, 1, 1, C], 'native') : b.sym(t, [BATCH, C], 'native');
   }
-  if (r !== 4 || axes.join() !== '2,3')
-    n.fail(
-      'only reductions over the spatial axes of an image ([2, 3] of NCHW, [1, 2] of NHWC) are ' +
-        `supported (axes [${raw}])`,
-    );
+  if (r !== 4 || axes.join() !== '2,3') return reduceAny(n, x, axes, keep, mode);
   const t = b.apply(new L({ keepdims: keep }), base, b.nhwc(x, base));
   return keep ? b.sym(t, [BATCH, x.shape[1], 1, 1], 'nhwc') : b.sym(t, [BATCH, x.shape[1]], 'native');
 }

@@ -1,0 +1,166 @@
+// Operator semantics the ONNX conformance tests drove, written as single-operator graphs and checked
+// against onnxruntime-node (values and shapes): reductions over any axes, batched MatMul, Gemm's
+// transposes, BatchNormalization's old attributes and opsets, Resize/Upsample at any scale.
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sn from '../../src/index.js';
+import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
+import { makeRng } from '../helpers/check.js';
+
+beforeAll(async () => {
+  await sn.ready();
+});
+
+type Attr = Record<string, unknown>;
+const ints = (name: string, v: number[]): Attr => ({ name, type: 7, ints: v });
+const int = (name: string, v: number): Attr => ({ name, type: 2, i: v });
+const floats = (name: string, v: number[]): Attr => ({ name, type: 6, floats: v });
+const float = (name: string, v: number): Attr => ({ name, type: 1, f: v });
+const str = (name: string, v: string): Attr => ({ name, type: 3, s: new TextEncoder().encode(v) });
+
+interface N {
+  op: string;
+  in: string[];
+  attrs?: Attr[];
+}
+
+const rng = makeRng(11);
+const size = (d: number[]) => d.reduce((a, b) => a * b, 1);
+const fInit = (name: string, dims: number[], lo = -0.5, hi = 0.5) => ({
+  name,
+  dims,
+  data_type: 1,
+  float_data: Array.from(rng.fill(size(dims), lo, hi)),
+});
+const iInit = (name: string, v: number[]) => ({ name, dims: [v.length], data_type: 7, int64_data: v });
+const fVals = (name: string, v: number[]) => ({ name, dims: [v.length], data_type: 1, float_data: v });
+
+/** A graph of `nodes` from x [N, ...shape] to y; node i writes t{i}, the last one y. */
+function graph(nodes: N[], shape: number[], inits: Array<Record<string, unknown>>, opset: number): Uint8Array {
+  const obj = {
+    ir_version: opset < 9 ? 3 : 8,
+    opset_import: [{ domain: '', version: opset }],
+    graph: {
+      name: 'semantics',
+      node: nodes.map((n, i) => ({
+        op_type: n.op,
+        name: `${n.op.toLowerCase()}_${i}`,
+        input: n.in,
+        output: [i === nodes.length - 1 ? 'y' : `t${i}`],
+        attribute: n.attrs ?? [],
+      })),
+      initializer: inits,
+      // Before IR 4, initializers are graph inputs too.
+      input: [
+        {
+          name: 'x',
+          type: {
+            tensor_type: {
+              elem_type: 1,
+              shape: { dim: [{ dim_param: 'N' }, ...shape.map((d) => ({ dim_value: d }))] },
+            },
+          },
+        },
+        ...(opset < 9
+          ? inits.map((t) => ({
+              name: t.name,
+              type: {
+                tensor_type: {
+                  elem_type: t.data_type,
+                  shape: { dim: (t.dims as number[]).map((d) => ({ dim_value: d })) },
+                },
+              },
+            }))
+          : []),
+      ],
+      output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
+    },
+  };
+  const T = onnxType('ModelProto');
+  const err = T.verify(obj);
+  if (err) throw new Error(err);
+  return T.encode(T.fromObject(obj)).finish();
+}
+
+/** simdnet and onnxruntime agree on values (1e-5 of the largest) and on the output shape. */
+async function agrees(
+  nodes: N[],
+  opts: { shape: number[]; inits?: Array<Record<string, unknown>>; opset?: number; batch?: number },
+) {
+  const bytes = graph(nodes, opts.shape, opts.inits ?? [], opts.opset ?? 13);
+  const full = [opts.batch ?? 2, ...opts.shape];
+  const x = Float32Array.from(rng.fill(size(full), -2, 2));
+  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const out = (await s.run({ x: new ort.Tensor('float32', x, full) })).y;
+  await s.release();
+  const m = await sn.loadONNX(bytes);
+  const t = sn.tensor(x, full);
+  const y = m.predict(t) as sn.Tensor;
+  try {
+    expect(y.shape).toEqual(out.dims.map(Number));
+    const got = y.dataSync(),
+      want = out.data as Float32Array;
+    let max = 0,
+      scale = 0;
+    for (let i = 0; i < want.length; i++) {
+      max = Math.max(max, Math.abs(got[i] - want[i]));
+      scale = Math.max(scale, Math.abs(want[i]));
+    }
+    expect(scale).toBeGreaterThan(0);
+    expect(max).toBeLessThanOrEqual(1e-5 * scale);
+  } finally {
+    t.dispose();
+    y.dispose();
+    m.dispose();
+  }
+}
+
+/** The import is refused with an error matching `re`. */
+async function refused(
+  nodes: N[],
+  opts: { shape: number[]; inits?: Array<Record<string, unknown>>; opset?: number },
+  re: RegExp,
+) {
+  await expect(sn.loadONNX(graph(nodes, opts.shape, opts.inits ?? [], opts.opset ?? 13))).rejects.toThrow(re);
+}
+
+const conv = (): N => ({ op: 'Conv', in: ['x', 'cw'], attrs: [ints('pads', [1, 1, 1, 1])] });
+const convW = (c: number, k: number) => fInit('cw', [k, c, 3, 3]);
+
+describe('Reduce* over any axes', () => {
+  const axesSets = [[1], [2], [3], [-1], [1, 2], [1, 3], [2, 3], [1, 2, 3], [3, 1]];
+  for (const op of ['ReduceMean', 'ReduceMax']) {
+    it(`${op} of an image (channels-last inside) and of a model input, keepdims 0 and 1`, async () => {
+      for (const axes of axesSets) {
+        for (const keep of [0, 1]) {
+          if (keep === 0 && axes.length === 3) continue;
+          const attrs = [ints('axes', axes), int('keepdims', keep)];
+          // After a Conv the value is stored NHWC; the input itself is held as ONNX orders it.
+          await agrees([conv(), { op, in: ['t0'], attrs }], { shape: [3, 5, 6], inits: [convW(3, 4)] });
+          await agrees([{ op, in: ['x'], attrs }], { shape: [3, 5, 6] });
+        }
+      }
+    });
+
+    it(`${op} of rank 3 and rank 2 values, and with axes as an input (opset 18)`, async () => {
+      await agrees([{ op, in: ['x'], attrs: [ints('axes', [1])] }], { shape: [4, 5] });
+      await agrees([{ op, in: ['x'], attrs: [ints('axes', [2]), int('keepdims', 0)] }], { shape: [4, 5] });
+      await agrees([{ op, in: ['x'], attrs: [ints('axes', [1]), int('keepdims', 1)] }], { shape: [7] });
+      await agrees([conv(), { op, in: ['t0', 'ax'], attrs: [int('keepdims', 0)] }], {
+        shape: [3, 5, 6],
+        inits: [convW(3, 4), iInit('ax', [1, -1])],
+        opset: 18,
+      });
+    });
+  }
+
+  it('a reduction over the batch axis, or down to the batch axis alone, is refused by name', async () => {
+    await refused([{ op: 'ReduceMean', in: ['x'], attrs: [ints('axes', [0, 1])] }], { shape: [3, 4] }, /batch axis/);
+    await refused([{ op: 'ReduceMax', in: ['x'] }], { shape: [3, 4] }, /ReduceMax.*batch axis/);
+    await refused(
+      [{ op: 'ReduceMean', in: ['x'], attrs: [ints('axes', [1]), int('keepdims', 0)] }],
+      { shape: [3] },
+      /leaves only the batch axis/,
+    );
+  });
+});
