@@ -123,6 +123,10 @@ abstract class QuantizedLayer extends Layer {
   protected abstract int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor;
 
   call(x: Tensor, args: CallArgs): Tensor {
+    if (args.training)
+      throw new Error(
+        `${this.name || this.className}: a quantized layer computes inference only (no gradients); train the float model and quantize it again`,
+      );
     const act = this.activation;
     const bias = this.stateWeights[1]?.value ?? null;
     const { q, f } = this.kernel();

@@ -2,7 +2,7 @@
 // relu6, dense relu, dense softmax) quantized with calibration data. int8 compute and weight-only int8
 // keep the held-out accuracy within 2 points of float32 and agree on >= 95% of the predictions; the
 // quantized model has the int8 layer classes, leaves the original untouched, saves and loads as itself
-// (same predictions), is refused by the ONNX exporter by class name, and bad options name what is wrong.
+// (same predictions), refuses training and the ONNX exporter by name, and bad options name what is wrong.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { quantizeModel } from '../../src/quant/quantize.js';
@@ -113,6 +113,15 @@ describe('quantize a trained model', () => {
     const q = quantizeModel(model, { activations: 'float32' });
     live.push(q);
     await expect(sn.toONNX(q)).rejects.toThrow(/QuantizedConv2D[^]*int8 layers are not exported to ONNX yet/);
+  });
+
+  it('training a quantized model is refused by layer name', async () => {
+    const q = quantizeModel(model, { activations: 'float32' });
+    live.push(q);
+    q.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+    await expect(q.fit(train.x, train.labels, { epochs: 1, batchSize: 20, verbose: 0 })).rejects.toThrow(
+      /conv2d\w*: a quantized layer computes inference only/,
+    );
   });
 
   it('bad options name what is wrong', () => {
