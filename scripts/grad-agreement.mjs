@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// The gradient-agreement harness over the torchvision zoo: every network that
+// scripts/fixtures/grad_agreement.py --zoo wrote to scratch/grad/ (or the given directory) is imported,
+// one backward pass taken with training-mode BatchNormalization, and each parameter's gradient
+// compared with PyTorch float64's. Prints per network the worst tensor's error, PyTorch float32's own
+// error, and pass/fail (each tensor within max(10 × PyTorch float32's error, 1e-4)).
+//
+//   /usr/bin/python3 scripts/fixtures/grad_agreement.py --zoo
+//   node scripts/grad-agreement.mjs [--dir=scratch/grad] [--verbose] [NAME ...]
+//
+// The harness itself is test/onnx/grad-agreement.ts (also run by npm test on the committed fixtures);
+// it is bundled here with esbuild, so no build of dist/ is needed.
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const dir = resolve(args.find((a) => a.startsWith('--dir='))?.slice(6) ?? join(ROOT, 'scratch/grad'));
+const verbose = args.includes('--verbose');
+let names = args.filter((a) => !a.startsWith('--'));
+if (!existsSync(dir)) {
+  console.error(`${dir} does not exist: run /usr/bin/python3 scripts/fixtures/grad_agreement.py --zoo first`);
+  process.exit(2);
+}
+if (names.length === 0)
+  names = readdirSync(dir)
+    .filter((f) => f.endsWith('.grad.bin'))
+    .map((f) => f.slice(0, -'.grad.bin'.length));
+
+const outDir = join(ROOT, 'scratch/grad-harness');
+mkdirSync(outDir, { recursive: true });
+const bundle = join(outDir, 'harness.mjs');
+await build({
+  entryPoints: [join(ROOT, 'test/onnx/grad-agreement.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  outfile: bundle,
+  logLevel: 'warning',
+});
+const h = await import(pathToFileURL(bundle).href);
+
+const e = (v) => (Number.isNaN(v) ? '   –    ' : v.toExponential(2));
+const table = [
+  '| network | tensors | worst tensor | its error | its PyTorch f32 error | worst PyTorch f32 | loss rel. diff | result |',
+];
+table.push('|---|---|---|---|---|---|---|---|');
+let failed = 0;
+for (const name of names) {
+  const t0 = Date.now();
+  const r = await h.compareGradients(dir, name);
+  // The worst tensor: the largest error relative to its own threshold.
+  const worst = r.rows.reduce((a, b) => (b.err / b.tol > a.err / a.tol || Number.isNaN(b.err) ? b : a));
+  const bad = r.rows.filter((row) => !row.pass);
+  const f32 = Math.max(...r.rows.map((row) => row.f32err));
+  const lossDiff = Math.abs(r.loss - r.loss64) / Math.abs(r.loss64);
+  if (bad.length) failed++;
+  const verdict = bad.length ? `FAIL (${bad.length})` : 'pass';
+  table.push(
+    `| ${name} | ${r.rows.length} | ${worst.name} | ${e(worst.err)} | ${e(worst.f32err)} | ${e(f32)} | ${e(lossDiff)} | ${verdict} |`,
+  );
+  console.error(`${name}: ${verdict} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (verbose || bad.length)
+    for (const row of verbose ? r.rows : bad)
+      console.error(
+        `  ${row.pass ? ' ' : '!'} ${row.name.padEnd(40)} ${e(row.err)}  f32 ${e(row.f32err)}  tol ${e(row.tol)}`,
+      );
+}
+console.log(table.join('\n'));
+process.exit(failed ? 1 : 0);

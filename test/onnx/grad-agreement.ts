@@ -1,0 +1,165 @@
+// The gradient-agreement harness: imports a network written by scripts/fixtures/grad_agreement.py,
+// takes one backward pass of the mean cross-entropy of its logits with training-mode
+// BatchNormalization, and compares every parameter's gradient with PyTorch float64's.
+// A tensor passes when its max-relative error, max|g - ref| / max|ref|, is within
+// max(10 × PyTorch float32's own error, 1e-4). Used by grad-agreement.test.ts (committed fixtures)
+// and scripts/grad-agreement.mjs (the torchvision zoo). No vitest import: the script bundles it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as sn from '../../src/index.js';
+import { Tape, withTape } from '../../src/autograd.js';
+import { forwardGraph } from '../../src/nn/graph.js';
+import type { Layer } from '../../src/nn/layer.js';
+import { classNameOf } from '../../src/nn/registry.js';
+import { softmaxCrossEntropy } from '../../src/ops/act.js';
+import { getArena } from '../../src/wasm/arena.js';
+
+/** NAME.json of the Python side. */
+export interface GradMeta {
+  onnx: string;
+  inputShape: number[];
+  labels: number[];
+  classes: number;
+  loss64: number;
+  loss32: number;
+  params: { name: string; shape: number[]; offset: number; f32err: number }[];
+  nodes: { name: string; op: string; inputs: string[] }[];
+}
+
+/** One parameter's comparison. */
+export interface GradRow {
+  /** The PyTorch state_dict key. */
+  name: string;
+  /** The simdnet weight it was matched to, or null when none was. */
+  weight: string | null;
+  /** simdnet's max-relative error against PyTorch float64 (NaN when unmatched). */
+  err: number;
+  /** PyTorch float32's own max-relative error against float64. */
+  f32err: number;
+  /** The pass threshold: max(10 × f32err, 1e-4). */
+  tol: number;
+  pass: boolean;
+}
+
+export interface GradReport {
+  name: string;
+  /** simdnet's loss, and PyTorch float64's. */
+  loss: number;
+  loss64: number;
+  rows: GradRow[];
+}
+
+export const FLOOR = 1e-4;
+export const FACTOR = 10;
+
+/** A parameter's values as float64, from NAME.grad.bin. */
+function readF64(path: string): Float64Array {
+  const b = readFileSync(path);
+  return new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+function readF32(path: string): Float32Array {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+/** The importer's layer name for an ONNX node name (ops/context.ts uniqueName, first use). */
+const layerName = (node: string) => {
+  const b = node.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') || 'layer';
+  return /^[0-9]/.test(b) ? `n${b}` : b;
+};
+
+/**
+ * PyTorch's layout (row-major `shape`) re-laid as the importer lays that weight out: conv kernels
+ * (K, C/g, KH, KW) → (KH, KW, C/g, K), depthwise (C·M, 1, KH, KW) → (KH, KW, C, M), a Linear
+ * weight (U, K) → (K, U); vectors as they are.
+ */
+export function toSimdnetLayout(src: ArrayLike<number>, shape: number[], layer: Layer, index: number): Float64Array {
+  const out = new Float64Array(src.length);
+  if (shape.length === 4 && index === 0) {
+    const [K, Cg, KH, KW] = shape;
+    const depthwise = classNameOf(layer) === 'DepthwiseConv2D';
+    const M = depthwise ? K / layer.weights[0].value.shape[2] : 0;
+    for (let k = 0; k < K; k++)
+      for (let c = 0; c < Cg; c++)
+        for (let i = 0; i < KH; i++)
+          for (let j = 0; j < KW; j++) {
+            const to = depthwise
+              ? ((i * KW + j) * (K / M) + Math.floor(k / M)) * M + (k % M)
+              : ((i * KW + j) * Cg + c) * K + k;
+            out[to] = src[((k * Cg + c) * KH + i) * KW + j];
+          }
+  } else if (shape.length === 2 && index === 0) {
+    const [U, K] = shape;
+    for (let u = 0; u < U; u++) for (let j = 0; j < K; j++) out[j * U + u] = src[u * K + j];
+  } else out.set(Array.from(src));
+  return out;
+}
+
+/** max|a - ref| / max|ref| (the absolute error when ref is all zero). */
+export function maxRel(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let d = 0,
+    m = 0;
+  for (let i = 0; i < ref.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - ref[i]));
+    m = Math.max(m, Math.abs(ref[i]));
+  }
+  return m > 0 ? d / m : d;
+}
+
+/** The mean cross-entropy of the model's logits on (x, labels), on a tape; fills every weight's grad. */
+export function backwardOnce(model: sn.Model, x: Float32Array, shape: number[], labels: number[]): number {
+  const params = model.params();
+  const u8 = getArena().u8();
+  for (const p of params) u8.fill(0, p.grad.ptr, p.grad.ptr + p.grad.size * 4);
+  return sn.tidy(() => {
+    const classes = model.outputShape[model.outputShape.length - 1];
+    const onehot = new Float32Array(labels.length * classes);
+    labels.forEach((l, i) => {
+      onehot[i * classes + l] = 1;
+    });
+    const tape = new Tape();
+    for (const p of params) tape.watch(p.value, p.grad);
+    const loss = withTape(tape, () => {
+      const logits = forwardGraph(model.graph(), [sn.tensor(x, shape)], true, false, model.trainRng)[0];
+      return softmaxCrossEntropy(sn.tensor(onehot, [labels.length, classes]), logits);
+    });
+    tape.backward(loss);
+    return loss.view()[0];
+  });
+}
+
+/** Every parameter of NAME in `dir` compared; weights are matched through the ONNX node that reads them. */
+export async function compareGradients(dir: string, name: string): Promise<GradReport> {
+  await sn.ready();
+  const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as GradMeta;
+  const ref = readF64(join(dir, `${name}.grad.bin`));
+  const x = readF32(join(dir, `${name}.input.bin`));
+  const model = await sn.loadONNX(new Uint8Array(readFileSync(join(dir, meta.onnx))));
+  try {
+    const byName = new Map(model.layers.map((l) => [l.name, l]));
+    const owner = new Map<string, { layer: Layer; index: number }>();
+    for (const n of meta.nodes) {
+      const layer = byName.get(layerName(n.name));
+      if (!layer) continue;
+      n.inputs.slice(1).forEach((input, i) => {
+        if (i < layer.weights.length) owner.set(input, { layer, index: i });
+      });
+    }
+    const loss = backwardOnce(model, x, meta.inputShape, meta.labels);
+    const rows = meta.params.map((p): GradRow => {
+      const tol = Math.max(FACTOR * p.f32err, FLOOR);
+      const o = owner.get(p.name);
+      const size = p.shape.reduce((a, b) => a * b, 1);
+      const w = o?.layer.weights[o.index];
+      if (!o || !w || w.value.size !== size)
+        return { name: p.name, weight: null, err: Number.NaN, f32err: p.f32err, tol, pass: false };
+      const want = toSimdnetLayout(ref.subarray(p.offset, p.offset + size), p.shape, o.layer, o.index);
+      const err = maxRel(w.grad.view(), want);
+      return { name: p.name, weight: w.name, err, f32err: p.f32err, tol, pass: err <= tol };
+    });
+    return { name, loss, loss64: meta.loss64, rows };
+  } finally {
+    model.dispose();
+  }
+}
