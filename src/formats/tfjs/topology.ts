@@ -5,6 +5,7 @@ import { InputLayer, type Layer, type SymbolicTensor } from '../../nn/layer.js';
 import { Model, Sequential } from '../../nn/model.js';
 import { createLayer } from '../../nn/registry.js';
 import { show } from '../../show.js';
+import { MAX_NESTING, MAX_NODES } from '../limits.js';
 import { type Obj, isObj } from './artifacts.js';
 import { type Ctx, Reader, malformed } from './keras-config.js';
 import { kerasReader } from './layers.js';
@@ -69,15 +70,25 @@ function isRef(v: unknown): v is unknown[] {
   return Array.isArray(v) && typeof v[0] === 'string' && Number.isInteger(v[1]) && Number.isInteger(v[2]);
 }
 
-/** Keras 3 keras tensors anywhere in a node's args: their keras_history references, in order. */
-function kerasHistories(v: unknown, out: NodeRef[]): void {
-  if (Array.isArray(v)) for (const x of v) kerasHistories(x, out);
-  else if (isObj(v)) {
-    if (v.class_name === '__keras_tensor__') {
+/**
+ * Keras 3 keras tensors anywhere in a node's args: their keras_history references, in order. Walked
+ * with an explicit stack (a file may nest its arguments 100,000 deep), at most MAX_NESTING levels.
+ */
+function kerasHistories(root: unknown, out: NodeRef[], what: string): void {
+  // Pushed in reverse so they pop in document order.
+  const stack: Array<[unknown, number]> = [[root, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (!Array.isArray(v) && !isObj(v)) continue;
+    if (depth > MAX_NESTING) malformed(`${what}: arguments nested more than ${MAX_NESTING} levels deep`);
+    if (isObj(v) && v.class_name === '__keras_tensor__') {
       const h = isObj(v.config) ? v.config.keras_history : undefined;
       if (!isRef(h)) malformed(`a keras tensor has no keras_history [layer, node, tensor]: ${show(v)}`);
       out.push([h[0] as string, h[1] as number, h[2] as number]);
-    } else for (const x of Object.values(v)) kerasHistories(x, out);
+      continue;
+    }
+    const kids = Array.isArray(v) ? v : Object.values(v);
+    for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], depth + 1]);
   }
 }
 
@@ -88,9 +99,9 @@ function inboundNodes(entry: Obj, what: string, ctx: Ctx): NodeRef[][] {
   return nodes.map((n, i) => {
     const refs: NodeRef[] = [];
     if (isObj(n)) {
-      kerasHistories(n.args, refs);
+      kerasHistories(n.args, refs, what);
       const kw: NodeRef[] = [];
-      kerasHistories(n.kwargs, kw);
+      kerasHistories(n.kwargs, kw, what);
       if (kw.length > 0) ctx.problems.push(`${what}: node ${i} passes tensors as keyword arguments (not supported)`);
     } else if (Array.isArray(n)) {
       for (const r of n) {
@@ -112,6 +123,14 @@ function refList(v: unknown, key: string): NodeRef[] {
   return v.map((r) => [r[0] as string, r[1] as number, r[2] as number]);
 }
 
+/** A model constructor's error; a stack overflow in the model's own graph walk is named as such. */
+function graphError(e: unknown, layers: number): Error {
+  const msg = (e as Error).message ?? String(e);
+  if (e instanceof RangeError && /call stack/.test(msg))
+    return new Error(`loadLayersModel: the graph of ${layers} layers is too deep for the model to build (${msg})`);
+  return new Error(`loadLayersModel: ${msg}`);
+}
+
 function problemsError(ctx: Ctx): void {
   if (ctx.problems.length === 0) return;
   const n = ctx.problems.length;
@@ -125,6 +144,7 @@ export function sequentialModel(config: unknown, ctx: Ctx): Model {
   const cfg: Obj = Array.isArray(config) ? { layers: config } : isObj(config) ? config : malformed('no config');
   const entries = cfg.layers;
   if (!Array.isArray(entries) || entries.length === 0) malformed('a Sequential config needs a non-empty "layers" list');
+  if (entries.length > MAX_NODES) malformed(`the model has ${entries.length} layers, more than ${MAX_NODES}`);
   let inputShape: number[] | undefined;
   const b = cfg.build_input_shape;
   if (Array.isArray(b) && b.length > 1 && b.slice(1).every((d) => Number.isInteger(d) && d > 0))
@@ -152,13 +172,104 @@ export function sequentialModel(config: unknown, ctx: Ctx): Model {
   try {
     return new Sequential({ layers, name: typeof cfg.name === 'string' ? cfg.name : undefined });
   } catch (e) {
-    throw new Error(`loadLayersModel: ${(e as Error).message}`);
+    throw graphError(e, entries.length);
+  }
+}
+
+/** A min-heap of indices. */
+class IndexHeap {
+  private readonly a: number[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  push(v: number): void {
+    const a = this.a;
+    a.push(v);
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (a[p] <= a[i]) break;
+      [a[p], a[i]] = [a[i], a[p]];
+      i = p;
+    }
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1,
+          r = l + 1;
+        let m = i;
+        if (l < a.length && a[l] < a[m]) m = l;
+        if (r < a.length && a[r] < a[m]) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i], a[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+type Pending = { layer: Layer; index: number; refs: NodeRef[] };
+
+/**
+ * Applies each node once its inputs exist, a layer's nodes in order, in the order of repeated passes
+ * over the list (a node applies in the first pass that reaches it ready), without the passes: a node
+ * made ready by node i applies in the same pass if it comes after i, else in the next one. Linear
+ * up to the heaps' logarithm, however the file orders its layers; a node never ready means a cycle.
+ */
+function applyInOrder(pending: Pending[], made: Map<string, SymbolicTensor>, key: (r: NodeRef) => string): void {
+  const waiters = new Map<string, number[]>();
+  const missing = pending.map((p, i) => {
+    const keys = new Set(p.refs.map(key));
+    // The layer's previous application comes first.
+    if (p.index > 0) keys.add(`${p.layer.name}#${p.index - 1}`);
+    let n = 0;
+    for (const k of keys) {
+      if (made.has(k)) continue;
+      n++;
+      const w = waiters.get(k);
+      if (w) w.push(i);
+      else waiters.set(k, [i]);
+    }
+    return n;
+  });
+  let pass = new IndexHeap(),
+    next = new IndexHeap();
+  missing.forEach((n, i) => {
+    if (n === 0) pass.push(i);
+  });
+  let done = 0;
+  for (;;) {
+    if (pass.size === 0) {
+      if (next.size === 0) break;
+      [pass, next] = [next, pass];
+    }
+    const i = pass.pop();
+    const p = pending[i];
+    const xs = p.refs.map((r) => made.get(key(r))!);
+    const k = `${p.layer.name}#${p.index}`;
+    try {
+      made.set(k, p.layer.apply(p.layer.arity === 1 && xs.length === 1 ? xs[0] : xs));
+    } catch (e) {
+      throw new Error(`loadLayersModel: ${(e as Error).message}`);
+    }
+    done++;
+    for (const w of waiters.get(k) ?? []) if (--missing[w] === 0) (w > i ? pass : next).push(w);
+  }
+  if (done < pending.length) {
+    const stuck = [...new Set(pending.filter((_, i) => missing[i] > 0).map((p) => p.layer.name))].join(', ');
+    malformed(`layers ${stuck} wait on outputs that never exist (a cycle or a missing node)`);
   }
 }
 
 export function functionalModel(config: unknown, ctx: Ctx): Model {
   if (!isObj(config) || !Array.isArray(config.layers)) malformed('a functional config needs a "layers" list');
   const entries = config.layers as unknown[];
+  if (entries.length > MAX_NODES) malformed(`the model has ${entries.length} layers, more than ${MAX_NODES}`);
   const byName = new Map<string, Layer>();
   const nodes: Array<{ layer: Layer; refs: NodeRef[][] }> = [];
   for (const e of entries) {
@@ -179,7 +290,7 @@ export function functionalModel(config: unknown, ctx: Ctx): Model {
   const made = new Map<string, SymbolicTensor>();
   const key = (r: NodeRef) => `${r[0]}#${r[1]}`;
   for (const { layer } of nodes) if (layer instanceof InputLayer) made.set(`${layer.name}#0`, layer.output);
-  const pending: Array<{ layer: Layer; index: number; refs: NodeRef[] }> = [];
+  const pending: Pending[] = [];
   for (const { layer, refs } of nodes) {
     refs.forEach((rs, index) => {
       for (const r of rs) {
@@ -190,26 +301,7 @@ export function functionalModel(config: unknown, ctx: Ctx): Model {
       pending.push({ layer, index, refs: rs });
     });
   }
-  // Apply each node once its inputs exist, a layer's nodes in order; no progress in a pass means a cycle.
-  while (pending.length > 0) {
-    let progressed = false;
-    for (let i = 0; i < pending.length; i++) {
-      const p = pending[i];
-      if (p.layer.inboundNodes.length !== p.index || !p.refs.every((r) => made.has(key(r)))) continue;
-      const xs = p.refs.map((r) => made.get(key(r))!);
-      try {
-        made.set(`${p.layer.name}#${p.index}`, p.layer.apply(p.layer.arity === 1 && xs.length === 1 ? xs[0] : xs));
-      } catch (e) {
-        throw new Error(`loadLayersModel: ${(e as Error).message}`);
-      }
-      pending.splice(i--, 1);
-      progressed = true;
-    }
-    if (!progressed) {
-      const stuck = [...new Set(pending.map((p) => p.layer.name))].join(', ');
-      malformed(`layers ${stuck} wait on outputs that never exist (a cycle or a missing node)`);
-    }
-  }
+  applyInOrder(pending, made, key);
   const pick = (r: NodeRef, what: string) =>
     made.get(key(r)) ?? malformed(`${what} ${show(r)} is not a node of the graph`);
   try {
@@ -219,7 +311,7 @@ export function functionalModel(config: unknown, ctx: Ctx): Model {
       name: typeof config.name === 'string' ? config.name : undefined,
     });
   } catch (e) {
-    throw new Error(`loadLayersModel: ${(e as Error).message}`);
+    throw graphError(e, entries.length);
   }
 }
 
