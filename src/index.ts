@@ -104,10 +104,11 @@ export type {
   ScaledEluConfig,
   HardSigmoidConfig,
   LogSoftmaxConfig,
-  SliceConfig,
   AffineConfig,
-  Pool2DConfig,
-} from './nn/onnx-layers.js';
+} from './nn/activations.js';
+export type { SliceConfig } from './nn/reshaping.js';
+export type { Pool2DConfig } from './nn/layers.js';
+export type { LayerNormalizationConfig } from './nn/layernorm.js';
 export type {
   Factor,
   RandomAffineCommon,

@@ -297,6 +297,74 @@ export class LeakyReLU extends Layer {
   }
 }
 
+/** Options of {@link Pool2D}. */
+export interface Pool2DConfig {
+  inputShape?: number[];
+  name?: string;
+  trainable?: boolean;
+  mode: 'max' | 'avg';
+  poolSize: number | [number, number];
+  strides?: number | [number, number];
+  /** Pixels [[top, bottom], [left, right]], excluded from the max and from the average's divisor. */
+  padding?: [[number, number], [number, number]];
+}
+
+/** Max or average pooling with explicit pads on each side (ONNX MaxPool / AveragePool pads, ceil_mode). */
+export class Pool2D extends Layer {
+  static readonly className = 'Pool2D';
+  readonly mode: 'max' | 'avg';
+  readonly poolSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: [[number, number], [number, number]];
+  constructor(cfg: Pool2DConfig) {
+    super(cfg ?? {});
+    if (cfg?.mode !== 'max' && cfg?.mode !== 'avg')
+      throw new Error(`Pool2D: mode must be 'max' or 'avg', got ${show(cfg?.mode)}`);
+    this.mode = cfg.mode;
+    this.poolSize = pair(cfg.poolSize, 'Pool2D', 'poolSize');
+    this.strides = pair(cfg.strides ?? cfg.poolSize, 'Pool2D', 'strides');
+    const p = cfg.padding ?? [
+      [0, 0],
+      [0, 0],
+    ];
+    const ok =
+      Array.isArray(p) &&
+      p.length === 2 &&
+      p.every((q) => Array.isArray(q) && q.length === 2 && q.every((v) => Number.isInteger(v) && v >= 0));
+    if (!ok)
+      throw new Error(
+        `Pool2D: padding must be [[top, bottom], [left, right]] of non-negative integers, got ${show(p)}`,
+      );
+    this.padding = [
+      [p[0][0], p[0][1]],
+      [p[1][0], p[1][1]],
+    ];
+  }
+  get defaultName() {
+    return this.mode === 'max' ? 'max_pool2d' : 'avg_pool2d';
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    const what = this.name || 'Pool2D';
+    if (s.length !== 3) throw new Error(`${what}: expected input of shape [H, W, C] (without batch), got [${s}]`);
+    const g = windowGeometry(what, s[0], s[1], ...this.poolSize, ...this.strides, this.padding);
+    return [g.OH, g.OW, s[2]];
+  }
+  call(x: Tensor, _args: CallArgs): Tensor {
+    const opts = { poolSize: this.poolSize, strides: this.strides, padding: this.padding, name: this.name };
+    return this.mode === 'max' ? maxPool2d(x, opts) : avgPool2d(x, opts);
+  }
+  getConfig() {
+    return {
+      mode: this.mode,
+      poolSize: this.poolSize,
+      strides: this.strides,
+      padding: this.padding,
+      name: this.name,
+      inputShape: this.inputShape ?? undefined,
+    };
+  }
+}
+
 /** Keras-style factories, spelled as tfjs' `tf.layers`: `layers.conv2d({...})`, `layers.dense({...})`, ... */
 export const layers = {
   ...convolutionalLayers,

@@ -11,6 +11,7 @@ import { reshape } from '../ops/elementwise.js';
 import { pair } from '../geom.js';
 import { type ActivationName, type CallArgs, Layer } from './layer.js';
 import { show } from '../show.js';
+import { nonBatchAxis, sliceAxis } from '../ops/slice.js';
 
 /** Options every layer takes. */
 interface Common {
@@ -289,6 +290,57 @@ export class Softmax extends Layer {
   }
   getConfig() {
     return { axis: this.axis, name: this.name, inputShape: this.inputShape ?? undefined };
+  }
+}
+
+/** Options of {@link Slice}. */
+export interface SliceConfig {
+  inputShape?: number[];
+  name?: string;
+  trainable?: boolean;
+  /** Axis of the whole tensor (batch is 0, which cannot be sliced); negative from the end. */
+  axis: number;
+  begin: number;
+  end: number;
+}
+
+/** A contiguous range of one axis (ONNX Slice with step 1, and each output of Split). */
+export class Slice extends Layer {
+  static readonly className = 'Slice';
+  readonly axis: number;
+  readonly begin: number;
+  readonly end: number;
+  constructor(cfg: SliceConfig) {
+    super(cfg ?? {});
+    const { axis, begin, end } = cfg ?? ({} as SliceConfig);
+    if (![axis, begin, end].every(Number.isInteger) || begin < 0 || end <= begin) {
+      throw new Error(
+        `Slice: axis, begin, end must be integers with 0 <= begin < end, got ${show({ axis, begin, end })}`,
+      );
+    }
+    this.axis = axis;
+    this.begin = begin;
+    this.end = end;
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    const what = this.name || 'Slice';
+    const a = nonBatchAxis(this.axis, s.length + 1, what);
+    if (this.end > s[a - 1]) throw new Error(`${what}: end ${this.end} is beyond axis ${a} of input [${s}]`);
+    const out = [...s];
+    out[a - 1] = this.end - this.begin;
+    return out;
+  }
+  call(x: Tensor): Tensor {
+    return sliceAxis(x, this.axis, this.begin, this.end, this.name || 'Slice');
+  }
+  getConfig() {
+    return {
+      axis: this.axis,
+      begin: this.begin,
+      end: this.end,
+      name: this.name,
+      inputShape: this.inputShape ?? undefined,
+    };
   }
 }
 

@@ -1,6 +1,6 @@
 // Activation layers. ReLU → Relu / Clip, or Where(x > t, Min(x, max), slope·(x - t)) in general;
 // softmaxes take their axis in the current layout. PRelu, Clip, ScaledElu, HardSigmoid and LogSoftmax
-// are the layers of nn/onnx-layers.ts (made by the importer); their parameters are in simdnet's layout.
+// are the layers of nn/activations.ts (made by the importer); their parameters are in simdnet's layout.
 import { type Emitter, axisOf, float, int, weightData, type Emitters } from './graph.js';
 
 export const relu: Emitter = (g, { name, cfg }) =>

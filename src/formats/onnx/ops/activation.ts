@@ -8,7 +8,7 @@ import {
   LogSoftmax as LogSoftmaxLayer,
   PRelu as PReluLayer,
   ScaledElu,
-} from '../../../nn/onnx-layers.js';
+} from '../../../nn/activations.js';
 import { ReLU, Softmax as SoftmaxLayer } from '../../../nn/reshaping.js';
 import { sizeOf } from '../fold.js';
 import { type Sym, constFor, normAxis, storedAxis } from './context.js';

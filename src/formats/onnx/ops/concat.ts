@@ -2,7 +2,7 @@
 // A Concat of 2-d values in a permuted feature order keeps a permuted order (the next Gemm's rows
 // follow it). All-constant Concat and Slice are folded.
 import { Concatenate } from '../../../nn/merge.js';
-import { Slice as SliceLayer } from '../../../nn/onnx-layers.js';
+import { Slice as SliceLayer } from '../../../nn/reshaping.js';
 import { type Const, clampSlice, concatConst, sliceConst } from '../fold.js';
 import { type Sym, type Val, normAxis, storedAxis } from './context.js';
 import type { NodeContext } from './node.js';

@@ -3,7 +3,7 @@
 // laid out as the value is stored. All-constant nodes are folded.
 import type { Layer } from '../../../nn/layer.js';
 import { Add as AddLayer, Multiply, Subtract } from '../../../nn/merge.js';
-import { Affine } from '../../../nn/onnx-layers.js';
+import { Affine } from '../../../nn/activations.js';
 import { type Const, binaryConst, broadcastDims } from '../fold.js';
 import { BATCH, type Cst, type Sym, type Val, constFor, f32, shapeText } from './context.js';
 import type { NodeContext } from './node.js';

@@ -2,7 +2,7 @@
 // and ReduceMean/ReduceMax over any axes but the batch, which are global pools too.
 import type { Layer } from '../../../nn/layer.js';
 import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D } from '../../../nn/layers.js';
-import { Pool2D } from '../../../nn/onnx-layers.js';
+import { Pool2D } from '../../../nn/layers.js';
 import { Permute, Reshape, ZeroPadding2D } from '../../../nn/reshaping.js';
 import { sizeOf } from '../fold.js';
 import { BATCH, type Sym, fail, image, normAxis, shapeText } from './context.js';

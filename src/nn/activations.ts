@@ -1,17 +1,14 @@
-// Layers for ONNX operators that have no Keras layer: PRelu, Clip, ScaledElu (Elu with alpha, Selu),
-// HardSigmoid with ONNX's alpha/beta, LogSoftmax, Slice (one output of Split/Slice), Affine
-// (x * a + b with constant tensors: Mul/Add/Sub/Div by an initializer) and Pool2D (max/average pooling
-// with explicit, possibly asymmetric pads, for ONNX pads and ceil_mode). Each is a thin call into the
-// differentiable ops: all math runs in wasm.
+// Element-wise layers with parameters, in the general forms ONNX operators have: PRelu (a trainable
+// slope), Clip, ScaledElu (Elu with alpha, Selu), HardSigmoid with ONNX's alpha/beta, LogSoftmax and
+// Affine (x * a + b with constant tensors: Mul/Add/Sub/Div by an initializer). Each is a thin call
+// into the differentiable ops: all math runs in wasm. (Keras' ReLU and Softmax are in reshaping.ts.)
 import { type Tensor, zeros } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { add, mul } from '../ops/elementwise.js';
 import { broadcastBinary, broadcastShapes } from '../ops/merge.js';
 import { elu, logSoftmax, relu, reluGeneral } from '../ops/act.js';
-import { nonBatchAxis, sliceAxis } from '../ops/slice.js';
-import { avgPool2d, maxPool2d } from '../ops/pool2d.js';
-import { pair, windowGeometry } from '../geom.js';
-import { type CallArgs, Layer } from './layer.js';
+import { nonBatchAxis } from '../ops/slice.js';
+import { Layer } from './layer.js';
 import { show } from '../show.js';
 
 interface Common {
@@ -195,54 +192,6 @@ export class LogSoftmax extends Layer {
   }
 }
 
-/** Options of {@link Slice}. */
-export interface SliceConfig extends Common {
-  /** Axis of the whole tensor (batch is 0, which cannot be sliced); negative from the end. */
-  axis: number;
-  begin: number;
-  end: number;
-}
-
-/** A contiguous range of one axis (ONNX Slice with step 1, and each output of Split). */
-export class Slice extends Layer {
-  static readonly className = 'Slice';
-  readonly axis: number;
-  readonly begin: number;
-  readonly end: number;
-  constructor(cfg: SliceConfig) {
-    super(cfg ?? {});
-    const { axis, begin, end } = cfg ?? ({} as SliceConfig);
-    if (![axis, begin, end].every(Number.isInteger) || begin < 0 || end <= begin) {
-      throw new Error(
-        `Slice: axis, begin, end must be integers with 0 <= begin < end, got ${show({ axis, begin, end })}`,
-      );
-    }
-    this.axis = axis;
-    this.begin = begin;
-    this.end = end;
-  }
-  computeOutputShape(s: readonly number[]): number[] {
-    const what = this.name || 'Slice';
-    const a = nonBatchAxis(this.axis, s.length + 1, what);
-    if (this.end > s[a - 1]) throw new Error(`${what}: end ${this.end} is beyond axis ${a} of input [${s}]`);
-    const out = [...s];
-    out[a - 1] = this.end - this.begin;
-    return out;
-  }
-  call(x: Tensor): Tensor {
-    return sliceAxis(x, this.axis, this.begin, this.end, this.name || 'Slice');
-  }
-  getConfig() {
-    return {
-      axis: this.axis,
-      begin: this.begin,
-      end: this.end,
-      name: this.name,
-      inputShape: this.inputShape ?? undefined,
-    };
-  }
-}
-
 /** Options of {@link Affine}. */
 export interface AffineConfig extends Common {
   /** Shape (without batch) of the factor a, broadcast over the input; null for none (a = 1). */
@@ -300,71 +249,6 @@ export class Affine extends Layer {
     return {
       scaleShape: this.scaleShape,
       offsetShape: this.offsetShape,
-      name: this.name,
-      inputShape: this.inputShape ?? undefined,
-    };
-  }
-}
-
-/** Options of {@link Pool2D}. */
-export interface Pool2DConfig extends Common {
-  mode: 'max' | 'avg';
-  poolSize: number | [number, number];
-  strides?: number | [number, number];
-  /** Pixels [[top, bottom], [left, right]], excluded from the max and from the average's divisor. */
-  padding?: [[number, number], [number, number]];
-}
-
-/** Max or average pooling with explicit pads on each side (ONNX MaxPool / AveragePool pads, ceil_mode). */
-export class Pool2D extends Layer {
-  static readonly className = 'Pool2D';
-  readonly mode: 'max' | 'avg';
-  readonly poolSize: [number, number];
-  readonly strides: [number, number];
-  readonly padding: [[number, number], [number, number]];
-  constructor(cfg: Pool2DConfig) {
-    super(cfg ?? {});
-    if (cfg?.mode !== 'max' && cfg?.mode !== 'avg')
-      throw new Error(`Pool2D: mode must be 'max' or 'avg', got ${show(cfg?.mode)}`);
-    this.mode = cfg.mode;
-    this.poolSize = pair(cfg.poolSize, 'Pool2D', 'poolSize');
-    this.strides = pair(cfg.strides ?? cfg.poolSize, 'Pool2D', 'strides');
-    const p = cfg.padding ?? [
-      [0, 0],
-      [0, 0],
-    ];
-    const ok =
-      Array.isArray(p) &&
-      p.length === 2 &&
-      p.every((q) => Array.isArray(q) && q.length === 2 && q.every((v) => Number.isInteger(v) && v >= 0));
-    if (!ok)
-      throw new Error(
-        `Pool2D: padding must be [[top, bottom], [left, right]] of non-negative integers, got ${show(p)}`,
-      );
-    this.padding = [
-      [p[0][0], p[0][1]],
-      [p[1][0], p[1][1]],
-    ];
-  }
-  get defaultName() {
-    return this.mode === 'max' ? 'max_pool2d' : 'avg_pool2d';
-  }
-  computeOutputShape(s: readonly number[]): number[] {
-    const what = this.name || 'Pool2D';
-    if (s.length !== 3) throw new Error(`${what}: expected input of shape [H, W, C] (without batch), got [${s}]`);
-    const g = windowGeometry(what, s[0], s[1], ...this.poolSize, ...this.strides, this.padding);
-    return [g.OH, g.OW, s[2]];
-  }
-  call(x: Tensor, _args: CallArgs): Tensor {
-    const opts = { poolSize: this.poolSize, strides: this.strides, padding: this.padding, name: this.name };
-    return this.mode === 'max' ? maxPool2d(x, opts) : avgPool2d(x, opts);
-  }
-  getConfig() {
-    return {
-      mode: this.mode,
-      poolSize: this.poolSize,
-      strides: this.strides,
-      padding: this.padding,
       name: this.name,
       inputShape: this.inputShape ?? undefined,
     };

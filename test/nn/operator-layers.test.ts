@@ -1,4 +1,5 @@
-// The layers of src/nn/onnx-layers.ts (made by the ONNX importer): forward against float64
+// The layers for ONNX operators without a Keras layer (PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax,
+// Affine, Slice, Pool2D; made by the ONNX importer): forward against float64
 // references, gradients of the input and of the trainable weights (the tape, in float32) against
 // central differences of the float64 reference, config round trips through the layer registry,
 // and bad configs.
@@ -6,7 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { Tape, withTape } from '../../src/autograd.js';
 import { createLayer } from '../../src/nn/registry.js';
-import { Affine, Clip, HardSigmoid, LogSoftmax, PRelu, Pool2D, ScaledElu, Slice } from '../../src/nn/onnx-layers.js';
+import { Affine, Clip, HardSigmoid, LogSoftmax, PRelu, ScaledElu } from '../../src/nn/activations.js';
+import { Pool2D } from '../../src/nn/layers.js';
+import { Slice } from '../../src/nn/reshaping.js';
 import { expectClose, makeRng, numericGrad } from '../helpers/check.js';
 
 beforeAll(async () => {
