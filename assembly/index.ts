@@ -24,7 +24,8 @@ export { batchnorm_stats_sum, batchnorm_stats_sqdev, batchnorm_stats_reduce, bat
 export { sgd_step, adam_step, adamw_step, rmsprop_step, lr_step_decay, lr_cosine_decay, lr_anneal } from "./kernels/optim";
 export { binary_forward, binary_backward, sum_all, add_scalar, add_into, bias_backward, scale, find_nonfinite, zero_fill, copy_into } from "./kernels/elementwise";
 export { merge_binary_forward, merge_binary_backward, concat_forward, concat_backward } from "./kernels/merge";
-export { mse_forward, mse_backward, mae_forward, mae_backward, bce_forward, bce_backward } from "./kernels/loss";
+export { mse_forward, mse_backward, mae_forward, mae_backward, bce_forward, bce_backward, bce_logits_forward,
+  bce_logits_backward } from "./kernels/loss";
 
 export { winograd_pack_size, winograd_weight_work, winograd_forward_work, winograd_weight, winograd_forward,
   winograd_backward_weight_work, winograd_backward_weight, winograd_weight_grad } from "./kernels/winograd";

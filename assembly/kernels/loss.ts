@@ -1,5 +1,5 @@
 // Element-wise losses (Keras): mean squared error, mean absolute error, binary cross-entropy on
-// probabilities clipped to [eps, 1 - eps]. Forward returns the SUM over the n elements, accumulated
+// probabilities clipped to [eps, 1 - eps], and on logits with the sigmoid fused. Forward returns the SUM over the n elements, accumulated
 // in f64 in index order (the op divides by n); backward ACCUMULATES scale * d(term)/dp into dp, with
 // scale = dloss / n.
 
@@ -65,5 +65,28 @@ export function bce_backward(dp: usize, p: usize, y: usize, n: i32, eps: f32, sc
     const t = <f64>load<f32>(y + o), qd = <f64>q;
     const g = (-t / qd + (1 - t) / (1 - qd)) * <f64>scale;
     store<f32>(dp + o, load<f32>(dp + o) + <f32>g);
+  }
+}
+
+// sum max(x, 0) - x y + log(1 + exp(-|x|)) over logits x: binary cross-entropy of sigmoid(x), fused
+// (TF's sigmoid_cross_entropy_with_logits); exp never overflows and no log of a rounded-to-0 prob, in f64.
+export function bce_logits_forward(x: usize, y: usize, n: i32): f64 {
+  let s: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = <f64>load<f32>(x + o), t = <f64>load<f32>(y + o);
+    s += max(v, 0) - v * t + Math.log1p(Math.exp(-Math.abs(v)));
+  }
+  return s;
+}
+
+// dx += scale * (sigmoid(x) - y), the sigmoid in its overflow-free form, in f64.
+export function bce_logits_backward(dx: usize, x: usize, y: usize, n: i32, scale: f32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = <f64>load<f32>(x + o);
+    const e = Math.exp(-Math.abs(v));
+    const sg = v >= 0 ? 1 / (1 + e) : e / (1 + e);
+    store<f32>(dx + o, load<f32>(dx + o) + <f32>((sg - <f64>load<f32>(y + o)) * <f64>scale));
   }
 }

@@ -1,5 +1,5 @@
-// Element-wise losses (Keras semantics: the mean over every element) over assembly/kernels/loss.ts.
-// The gradient flows to the predictions only; the targets are data.
+// Element-wise losses (Keras semantics: the mean over every element) over assembly/kernels/loss.ts:
+// squared and absolute error, binary cross-entropy of probabilities and of logits. The gradient flows to the predictions only; the targets are data.
 import { Tensor } from '../tensor.js';
 import { record } from '../autograd.js';
 import { expectFinite, expectTensor, k } from './util.js';
@@ -58,4 +58,15 @@ export function binaryCrossentropy(labels: Tensor, preds: Tensor): Tensor {
     (p, y, n) => kx.bce_forward(p, y, n, EPSILON),
     (dp, p, y, n, s) => kx.bce_backward(dp, p, y, n, EPSILON, s),
   );
+}
+
+/**
+ * Binary cross-entropy of `sigmoid(logits)` against targets in [0, 1], the mean over every element,
+ * fused and stable: max(x, 0) - x·y + log(1 + exp(-|x|)) per element (tf.losses.sigmoidCrossEntropy,
+ * Keras' binary cross-entropy with `fromLogits: true`, PyTorch's BCEWithLogitsLoss); no clipping.
+ */
+export function sigmoidCrossEntropy(labels: Tensor, logits: Tensor): Tensor {
+  check(labels, logits, 'sigmoidCrossEntropy');
+  const kx = k();
+  return elementLoss(labels, logits, kx.bce_logits_forward, kx.bce_logits_backward);
 }

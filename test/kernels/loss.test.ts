@@ -1,5 +1,6 @@
-// Element-wise loss kernels (assembly/kernels/loss.ts through src/ops/loss.ts) against the float64
-// references of test/ref/loss.ts, whose gradients are checked by finite differences; once per build.
+// Element-wise loss kernels (assembly/kernels/loss.ts through src/ops/loss.ts), binary cross-entropy of
+// probabilities and of logits included, against the float64 references of test/ref/loss.ts, whose
+// gradients are checked by finite differences; once per build.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { expectClose, makeRng, numericGrad } from '../helpers/check.js';
@@ -42,6 +43,38 @@ describe(`loss kernels (${build})`, () => {
       expectClose(want.dp, num, { atol: 1e-7, rtol: 1e-5, label: `${name} reference gradient` });
     });
   }
+
+  it('sigmoidCrossEntropy x=[6,5,3] logits in [-8, 8]: value and gradient against the reference, the reference against finite differences', () => {
+    const rng = makeRng(7);
+    const n = 90;
+    const x = Float32Array.from(rng.fill(n, -8, 8)),
+      y = Float32Array.from(rng.fill(n, 0, 1));
+    const want = ref.bceLogits(x, y);
+    sn.tidy(() => {
+      const xt = sn.tensor(x, [6, 5, 3]),
+        yt = sn.tensor(y, [6, 5, 3]);
+      const { value, grads } = sn.valueAndGrads((q) => sn.sigmoidCrossEntropy(yt, q))([xt]);
+      expect(value.shape).toEqual([]);
+      expect(Math.abs(value.dataSync()[0]! - want.loss)).toBeLessThan(1e-6 * Math.max(1, want.loss));
+      expectClose(grads[0]!.dataSync(), want.dp, { atol: 1e-8, rtol: 1e-5, label: 'sigmoidCrossEntropy gradient' });
+    });
+    const num = numericGrad((q) => ref.bceLogits(q, y).loss, Float64Array.from(x), 1e-6);
+    expectClose(want.dp, num, { atol: 1e-7, rtol: 1e-5, label: 'bceLogits reference gradient' });
+  });
+
+  it('sigmoidCrossEntropy stays finite and exact at logits of ±30 and ±1e4, where sigmoid rounds to 0 or 1', () => {
+    const x = Float32Array.from([30, -30, 1e4, -1e4, 0, 20]),
+      y = Float32Array.from([0, 1, 0, 1, 1, 1]);
+    const want = ref.bceLogits(x, y);
+    sn.tidy(() => {
+      const { value, grads } = sn.valueAndGrads((q) => sn.sigmoidCrossEntropy(sn.tensor(y, [6]), q))([
+        sn.tensor(x, [6]),
+      ]);
+      // (30 + 30 + 1e4 + 1e4 + log 2 + log1p(e^-20)) / 6: a confident wrong answer costs its logit, not Infinity.
+      expect(Math.abs(value.dataSync()[0]! - want.loss) / want.loss).toBeLessThan(1e-6);
+      expectClose(grads[0]!.dataSync(), want.dp, { atol: 1e-9, rtol: 1e-6, label: 'extreme logits gradient' });
+    });
+  });
 
   it('binaryCrossentropy clips probabilities to [1e-7, 1 - 1e-7] as Keras, with no gradient where clipped', () => {
     const p = Float32Array.from([0, 1, 1e-9, 0.5]),

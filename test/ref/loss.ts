@@ -44,3 +44,22 @@ export function bce(p: ArrayLike<number>, y: ArrayLike<number>, eps = EPSILON): 
   }
   return { loss: s / n, dp };
 }
+
+// x (logits), y in [0, 1] -> mean binary cross-entropy of sigmoid(x), written plainly with log1p (no
+// cancellation for large |x|), and its gradient sigmoid(x) - y.
+export function bceLogits(x: ArrayLike<number>, y: ArrayLike<number>): { loss: number; dp: Float64Array } {
+  const n = x.length,
+    dp = new Float64Array(n);
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[i]!,
+      t = y[i]!;
+    // -t log(sigmoid v) - (1 - t) log(1 - sigmoid v), with log(sigmoid v) = -log1p(exp(-v)).
+    s +=
+      v >= 0
+        ? t * Math.log1p(Math.exp(-v)) + (1 - t) * (v + Math.log1p(Math.exp(-v)))
+        : t * (Math.log1p(Math.exp(v)) - v) + (1 - t) * Math.log1p(Math.exp(v));
+    dp[i] = (1 / (1 + Math.exp(-v)) - t) / n;
+  }
+  return { loss: s / n, dp };
+}
