@@ -164,3 +164,42 @@ describe('Reduce* over any axes', () => {
     );
   });
 });
+
+describe('MatMul of any rank, constants on either side', () => {
+  it('a batched model value times one matrix, one matrix per group, or a vector', async () => {
+    const mm = (a: string, b: string): N => ({ op: 'MatMul', in: [a, b] });
+    await agrees([mm('x', 'w')], { shape: [3, 4], inits: [fInit('w', [4, 5])] });
+    await agrees([mm('x', 'w')], { shape: [2, 3, 4], inits: [fInit('w', [2, 4, 5])] });
+    await agrees([mm('x', 'w')], { shape: [2, 3, 4], inits: [fInit('w', [1, 2, 4, 5])] });
+    await agrees([mm('x', 'w')], { shape: [2, 3, 4], inits: [fInit('w', [4])] });
+    await agrees([conv(), mm('t0', 'w')], { shape: [3, 5, 6], inits: [convW(3, 4), fInit('w', [6, 2])] });
+  });
+
+  it('a constant times a batched model value', async () => {
+    const mm: N = { op: 'MatMul', in: ['a', 'x'] };
+    await agrees([mm], { shape: [2, 3, 4], inits: [fInit('a', [5, 3])] });
+    await agrees([mm], { shape: [2, 3, 4], inits: [fInit('a', [2, 5, 3])] });
+    await agrees([mm], { shape: [2, 3, 4], inits: [fInit('a', [3])] });
+  });
+
+  it('contracting or moving the batch axis, and two model values, are refused by name', async () => {
+    await refused([{ op: 'MatMul', in: ['a', 'x'] }], { shape: [4], inits: [fInit('a', [5, 3])] }, /batch axis/);
+    await refused([{ op: 'MatMul', in: ['x', 'w'] }], { shape: [3, 4], inits: [fInit('w', [3, 4, 5])] }, /batch axis/);
+    await refused([{ op: 'MatMul', in: ['x', 'x'] }], { shape: [4, 4] }, /two model values/);
+    await refused(
+      [{ op: 'Gemm', in: ['x', 'w'], attrs: [int('transA', 1)] }],
+      { shape: [4], inits: [fInit('w', [3, 5])] },
+      /attribute transA 1 .*batch axis/,
+    );
+  });
+
+  it('Gemm with transB, alpha and beta, and a vector bias', async () => {
+    await agrees(
+      [{ op: 'Gemm', in: ['x', 'w', 'c'], attrs: [int('transB', 1), float('alpha', 0.5), float('beta', 2)] }],
+      {
+        shape: [4],
+        inits: [fInit('w', [3, 4]), fInit('c', [3])],
+      },
+    );
+  });
+});
