@@ -55,6 +55,10 @@ export function onnxModel(
 /** Outcomes of every case run through expectRefusal / expectLoad / classify, for the suite's counts. */
 export const tally = { cases: 0, refused: 0, loaded: 0, slowest: { ms: 0, what: '' } };
 
+/** What a JavaScript or V8 failure says: never a refusal's words, even wrapped in a loader's prefix. */
+export const CRASH =
+  /Cannot read prop|is not a function|is not iterable|is not a constructor|Invalid typed array|Invalid array length|call stack|out of memory|of undefined|of null/;
+
 /** Time (ms) and memory (bytes of ArrayBuffers + heap) each case may take. */
 export const CASE_MS = 5000;
 export const CASE_BYTES = 512 * 2 ** 20;
@@ -92,6 +96,7 @@ export async function expectRefusal(
   expect(err).not.toBeInstanceOf(WebAssembly.RuntimeError);
   const msg = (err as Error).message;
   expect(msg, label).toMatch(what);
+  expect(msg, label).not.toMatch(CRASH);
   expect(ms, `${label}: took ${ms.toFixed(0)} ms`).toBeLessThan(limits.ms ?? CASE_MS);
   expect(mem() - m0, `${label}: memory`).toBeLessThan(CASE_BYTES);
   tally.refused++;
