@@ -75,7 +75,15 @@ export type { ParamGrad, OptimizerState } from './optim/optimizer.js';
 export * as schedules from './optim/schedules.js';
 export type { LearningRateSchedule, StepDecayConfig, CosineDecayConfig, OneCycleConfig } from './optim/schedules.js';
 export { Layer } from './nn/layer.js';
-export type { Weight, StateWeight, CallArgs, ActivationName, InitializerName, WeightSpec } from './nn/layer.js';
+export type {
+  Weight,
+  StateWeight,
+  LayerWeight,
+  CallArgs,
+  ActivationName,
+  InitializerName,
+  WeightSpec,
+} from './nn/layer.js';
 export { layers } from './nn/layers.js';
 // Every layer class (Conv2D, Dense, BatchNormalization, ...), as listed once in nn/classes.ts.
 export * from './nn/classes.js';
@@ -159,7 +167,10 @@ export type {
   SaveLayersOptions,
 } from './formats/tfjs/layers-format.js';
 export type { LoadONNXOptions } from './formats/onnx/import.js';
-export { meanSquaredError, meanAbsoluteError, binaryCrossentropy } from './ops/loss.js';
+export { meanSquaredError, meanAbsoluteError, binaryCrossentropy, sigmoidCrossEntropy } from './ops/loss.js';
+// Keras' loss objects for compile (sn.losses.SparseCategoricalCrossentropy, ...) and tf.losses-style functions.
+export * as losses from './nn/losses.js';
+export type { CrossentropyConfig } from './nn/losses.js';
 export { maximum, minimum, concat, broadcastBinary } from './ops/merge.js';
 export { Rng } from './rng.js';
 

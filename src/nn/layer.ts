@@ -1,8 +1,10 @@
 // The layer contract (convnetjs/Keras): build(inputShape) creates the parameters (trainable
 // `weights`, non-trainable `stateWeights`), call(x) is a thin call into ops/,
-// computeOutputShape/countParams/getConfig describe it. Layers never call wasm.
+// computeOutputShape/countParams/getConfig describe it; getWeights/setWeights and the
+// trainable/non-trainable lists are Keras' weight API over those records. Layers never call wasm.
 // Shapes here exclude the batch axis: a Conv2D input is [H, W, C].
-import { type Tensor, zeros, tensor, keep } from '../tensor.js';
+import { Tensor, zeros, tensor, keep } from '../tensor.js';
+import { weightsChanged } from './inference/switches.js';
 import type { Rng } from '../rng.js';
 import { elu, gelu, hardSigmoid, hardSwish, relu, relu6, sigmoid, softmax, swish, tanh } from '../ops/act.js';
 import { show } from '../show.js';
@@ -12,6 +14,8 @@ export interface Weight {
   name: string;
   value: Tensor;
   grad: Tensor;
+  /** The name it had in the file it was imported from (an ONNX initializer: a PyTorch state_dict key). */
+  sourceName?: string;
 }
 
 /**
@@ -21,6 +25,48 @@ export interface Weight {
 export interface StateWeight {
   name: string;
   value: Tensor;
+  /** The name it had in the file it was imported from (an ONNX initializer: a PyTorch state_dict key). */
+  sourceName?: string;
+}
+
+/**
+ * One weight of a layer as {@link Layer.trainableWeights} and {@link Layer.nonTrainableWeights} list it:
+ * a small version of tfjs' LayerVariable. Read and write it through `read()` and `write()`; the lists
+ * are made afresh on every access, so keep the layer, not the list.
+ */
+export interface LayerWeight {
+  /** simdnet's name, `<layer>/<suffix>` (e.g. 'conv2d/kernel', 'bn/moving_mean'). */
+  readonly name: string;
+  /** The name in the file it was imported from, if any: for ONNX, the initializer (PyTorch's state_dict key). */
+  readonly sourceName?: string;
+  readonly shape: readonly number[];
+  /** Whether the optimizer updates it (false for state, and for every weight of a frozen layer). */
+  readonly trainable: boolean;
+  /** A copy of the values; the caller disposes it. */
+  read(): Tensor;
+  /** Replaces the values with a tensor of this shape (or as many float32 values); throws naming both shapes. */
+  write(values: Tensor | Float32Array): void;
+}
+
+/** Checks one value against weight `w` of `layer` (`what` names the call), then copies it in. */
+function writeWeight(layer: string, w: StateWeight, v: Tensor | Float32Array, what: string): void {
+  checkWeightValue(layer, w, v, what);
+  w.value.view().set(v instanceof Tensor ? v.view() : v);
+  weightsChanged();
+}
+
+function checkWeightValue(layer: string, w: StateWeight, v: Tensor | Float32Array, what: string): void {
+  const named = `layer ${layer}: weight ${w.name}${w.sourceName ? ` (${w.sourceName})` : ''}`;
+  if (v instanceof Tensor) {
+    v.assertLive();
+    if (v.dtype !== 'float32') throw new Error(`${what}: ${named} is float32, got a ${v.dtype} tensor`);
+    if (v.shape.join() !== w.value.shape.join())
+      throw new Error(`${what}: ${named} has shape [${w.value.shape}], got [${v.shape}]`);
+  } else if (!(v instanceof Float32Array) || v.length !== w.value.size) {
+    throw new Error(
+      `${what}: ${named} has shape [${w.value.shape}] and needs a Tensor of that shape or ${w.value.size} float32 values, got ${v instanceof Float32Array ? `${v.length} values` : typeof v}`,
+    );
+  }
 }
 
 /** Arguments of {@link Layer.call}. */
@@ -372,6 +418,73 @@ export abstract class Layer {
   protected addState(suffix: string, value: Tensor): Tensor {
     this.stateWeights.push({ name: `${this.name}/${suffix}`, value: keep(value) });
     return value;
+  }
+
+  /** Every weight in Keras' order: the trainable parameters, then the state (frozen or not). */
+  private allWeightRecords(): StateWeight[] {
+    return [...this.weights, ...this.stateWeights];
+  }
+
+  private layerWeight(w: StateWeight, trainable: boolean): LayerWeight {
+    const layer = this.name;
+    return {
+      name: w.name,
+      ...(w.sourceName !== undefined ? { sourceName: w.sourceName } : {}),
+      shape: [...w.value.shape],
+      trainable,
+      read: () => tensor(w.value.view().slice(), w.value.shape),
+      write: (v) => writeWeight(layer, w, v, `${w.name}.write`),
+    };
+  }
+
+  /**
+   * The weights the optimizer updates, as Keras' `trainable_weights`: the parameters (gamma, beta,
+   * kernel, bias), or none when the layer is frozen (`trainable = false`). Empty until built.
+   */
+  get trainableWeights(): LayerWeight[] {
+    return this.trainable ? this.weights.map((w) => this.layerWeight(w, true)) : [];
+  }
+
+  /**
+   * The other weights, as Keras' `non_trainable_weights`: the state (BatchNormalization's moving mean
+   * and variance), and every parameter too when the layer is frozen. Empty until built.
+   */
+  get nonTrainableWeights(): LayerWeight[] {
+    const list = this.trainable ? this.stateWeights : this.allWeightRecords();
+    return list.map((w) => this.layerWeight(w, false));
+  }
+
+  /**
+   * Copies of the layer's weights, as Keras' and tfjs' `getWeights()`: the parameters, then the state
+   * (BatchNormalization: gamma, beta, moving_mean, moving_variance), whether frozen or not. The caller
+   * disposes them; an unbuilt layer has none.
+   */
+  getWeights(): Tensor[] {
+    return this.allWeightRecords().map((w) => tensor(w.value.view().slice(), w.value.shape));
+  }
+
+  /**
+   * Replaces the layer's weights, in {@link Layer.getWeights} order, each a Tensor of the weight's shape
+   * (or as many float32 values). Count and shapes are checked before anything is written; an error names
+   * the layer, the weight and both shapes.
+   * @throws when the layer is not built yet (build the model first: compile, fit, summary or build)
+   */
+  setWeights(values: Array<Tensor | Float32Array>): void {
+    const what = `${this.name || this.defaultName}.setWeights`;
+    const list = this.allWeightRecords();
+    if (!this.built && this.weightShapesKnown())
+      throw new Error(`${what}: the layer is not built yet; build its model first (model.build(), compile or summary)`);
+    if (!Array.isArray(values) || values.length !== list.length)
+      throw new Error(
+        `${what}: layer ${this.name} has ${list.length} weights (${list.map((w) => w.name).join(', ') || 'none'}), got ${Array.isArray(values) ? values.length : typeof values}`,
+      );
+    list.forEach((w, i) => checkWeightValue(this.name, w, values[i], what));
+    list.forEach((w, i) => writeWeight(this.name, w, values[i], what));
+  }
+
+  // An unbuilt layer (other than one without weights) has no weight records to write yet.
+  private weightShapesKnown(): boolean {
+    return !(this instanceof MergeLayer) && !(this instanceof InputLayer);
   }
 
   /** Number of parameters, trainable and not (the Keras summary's Param #). */

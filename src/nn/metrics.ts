@@ -21,9 +21,21 @@ export function countCorrect(probs: ArrayLike<number>, labels: ArrayLike<number>
   return c;
 }
 
-/** Number of elements where (p > 0.5 ? 1 : 0) equals the label: Keras' binary accuracy. */
-export function countBinary(p: ArrayLike<number>, labels: ArrayLike<number>): number {
+/**
+ * Number of elements where (p > threshold ? 1 : 0) equals the label: Keras' binary accuracy, with
+ * threshold 0.5 on probabilities and 0 on logits (the same predictions). With `labelsAt` the labels
+ * are first rounded the same way (smoothed targets count as the labels they came from).
+ */
+export function countBinary(
+  p: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  threshold = 0.5,
+  labelsAt: number | null = null,
+): number {
   let c = 0;
-  for (let i = 0; i < p.length; i++) if ((p[i] > 0.5 ? 1 : 0) === labels[i]) c++;
+  for (let i = 0; i < p.length; i++) {
+    const y = labelsAt === null ? labels[i] : labels[i] > labelsAt ? 1 : 0;
+    if ((p[i] > threshold ? 1 : 0) === y) c++;
+  }
   return c;
 }

@@ -53,8 +53,7 @@ import {
 } from './training.js';
 import { type FitArgs, type History, fitData, fitOptions, runFit } from './fit.js';
 import { predictSources } from './predict.js';
-import { checkWeightValues, paramsOf, weightSpecsOf } from './weights.js';
-import { show } from '../show.js';
+import { checkWeightValues, findLayer, paramsOf, weightSpecsOf } from './weights.js';
 
 export type { Logs, CompileArgs, FitArgs, History, GraphStep };
 export type { Callbacks } from './fit.js';
@@ -84,6 +83,8 @@ export class Model {
   metrics: string[] = [];
   /** The compile option of that name (0: none). */
   labelSmoothing = 0;
+  /** The compile option of that name: the output is logits, the loss applies the softmax or sigmoid. */
+  fromLogits = false;
   /** Symbolic inputs and outputs (empty for a Sequential model). */
   readonly inputs: SymbolicTensor[];
   readonly outputs: SymbolicTensor[];
@@ -117,14 +118,13 @@ export class Model {
     return this.layerList;
   }
 
-  /** The layer called `name`; throws naming the layers there are. */
+  /**
+   * The layer called `name`, or the layer holding the weight imported under that name: for a model from
+   * `sn.loadONNX`, a PyTorch state_dict key such as 'features.3.conv.0.1.weight' (the `sourceName` of
+   * an entry of its {@link Layer.trainableWeights} or nonTrainableWeights). Throws naming the layers there are.
+   */
   getLayer(name: string): Layer {
-    const l = this.layers.find((x) => x.name === name);
-    if (!l)
-      throw new Error(
-        `getLayer: no layer named ${show(name)}; the model has ${this.layers.map((x) => x.name).join(', ')}`,
-      );
-    return l;
+    return findLayer(this.layers, name);
   }
 
   /** @internal The graph in topological order (computed once). */
@@ -283,6 +283,7 @@ export class Model {
     this.optimizer = s.optimizer;
     this.loss = s.loss;
     this.labelSmoothing = s.labelSmoothing;
+    this.fromLogits = s.fromLogits;
     this.metrics = s.metrics;
   }
 
@@ -313,7 +314,8 @@ export class Model {
 
   /** The loss of a batch (a scalar on the tape) and the number of correct predictions. */
   private lossOf(xb: Tensor[], yb: Tensor, training: boolean): BatchLoss {
-    return batchLoss((xs, t, logits) => this.forward(xs, t, logits), this.loss!, xb, yb, training);
+    const spec = { loss: this.loss!, fromLogits: this.fromLogits, labelSmoothing: this.labelSmoothing };
+    return batchLoss((xs, t, logits) => this.forward(xs, t, logits), spec, xb, yb, training);
   }
 
   /** Whether the loss comes with an accuracy: the cross-entropies (binary accuracy for binaryCrossentropy). */

@@ -123,6 +123,7 @@ export const COMPILE_OPTIONS: Spec = {
   loss: () => null,
   metrics: arrayOf(str, 'metric names'),
   labelSmoothing: () => null,
+  fromLogits: () => null,
 };
 
 export const MODEL_OPTIONS: Spec = {

@@ -2,10 +2,11 @@
 // a batch, one optimizer step (undone when it goes non-finite) and the loss over a data set. One step:
 //   tidy { zero grads · forward on the tape (final softmax fused into the loss) · backward · optimizer }
 // so every tensor of a step is released at its end and the arena high-water mark stays flat.
+// With fromLogits the model's output is the logits, and the loss fuses the softmax (or sigmoid) itself.
 import { Tensor, tidy } from '../tensor.js';
 import { Tape, noGrad, withTape } from '../autograd.js';
 import { softmaxCrossEntropy } from '../ops/act.js';
-import { binaryCrossentropy, meanAbsoluteError, meanSquaredError } from '../ops/loss.js';
+import { binaryCrossentropy, meanAbsoluteError, meanSquaredError, sigmoidCrossEntropy } from '../ops/loss.js';
 import { getArena } from '../wasm/arena.js';
 import type { Layer, StateWeight } from './layer.js';
 import { Optimizer, type ParamGrad } from '../optim/optimizer.js';
@@ -19,18 +20,36 @@ import { weightsChanged } from './inference.js';
 import { countBinary, countCorrect } from './metrics.js';
 import { shapeText } from './graph.js';
 import { show } from '../show.js';
+import { Loss } from './losses.js';
 
 /** Arguments of {@link Model.compile}. */
 export interface CompileArgs {
   optimizer: 'adam' | 'adamw' | 'sgd' | 'rmsprop' | Optimizer;
-  loss: LossName;
+  /**
+   * A loss name, or a Keras loss object such as `new sn.losses.SparseCategoricalCrossentropy({ fromLogits:
+   * true })`, whose `fromLogits` and `labelSmoothing` then apply.
+   */
+  loss: LossName | Loss;
+  /**
+   * 'accuracy' (or 'acc'): the accuracy that fits the loss, reported as `accuracy`. The Keras names
+   * 'sparseCategoricalAccuracy', 'categoricalAccuracy' and 'binaryAccuracy' are accepted with their loss.
+   * On logits they count the same predictions (argmax; for binary, logit > 0 as probability > 0.5).
+   */
   metrics?: string[];
   /**
    * For the cross-entropies: trains against `(1 - labelSmoothing) · onehot + labelSmoothing / classes`
-   * instead of the one-hot labels, as Keras' `label_smoothing` (default 0). Like Keras, evaluate
-   * reports the loss against the smoothed labels too; accuracy is unchanged.
+   * (binary: `(1 - labelSmoothing) · y + labelSmoothing / 2`) instead of the labels, as Keras'
+   * `label_smoothing` (default 0). Like Keras, evaluate reports the loss against the smoothed labels
+   * too; accuracy is unchanged.
    */
   labelSmoothing?: number;
+  /**
+   * For the cross-entropies: the model outputs logits (as a PyTorch classifier does, and Keras'
+   * `from_logits=True`), and the loss applies the softmax (categorical) or sigmoid (binary) itself,
+   * fused and stable. Without it the categorical losses need a model that ends with a softmax, which
+   * they fuse the same way. Default false.
+   */
+  fromLogits?: boolean;
 }
 
 /** @internal A training step that produced a non-finite loss or weights (undone before throwing). */
@@ -62,23 +81,34 @@ export interface CompileSettings {
   optimizer: Optimizer;
   loss: LossName;
   labelSmoothing: number;
+  fromLogits: boolean;
   metrics: string[];
 }
 
-function checkLoss(loss: LossName, m: CompileTarget): void {
+function checkLoss(loss: LossName, fromLogits: boolean, m: CompileTarget): void {
   if (!(LOSSES as readonly unknown[]).includes(loss)) {
-    throw new Error(`compile: loss must be one of ${LOSSES.map((l) => `'${l}'`).join(', ')}, got ${show(loss)}`);
+    throw new Error(
+      `compile: loss must be one of ${LOSSES.map((l) => `'${l}'`).join(', ')}, got ${show(loss)} (or a loss object of sn.losses)`,
+    );
   }
   if (!m.isSequential && m.outputCount !== 1) {
     throw new Error(
       `compile: training needs a model with one output; this one has ${m.outputCount} (predict works with several)`,
     );
   }
+  if (fromLogits && !isCrossentropy(loss) && loss !== 'binaryCrossentropy')
+    throw new Error(`compile: fromLogits applies to the cross-entropies only, not to ${loss}`);
   if (!isCrossentropy(loss)) return;
   const last = m.lastLayer();
-  if (!last || last.activation !== 'softmax') {
+  const act = last?.activation ?? 'none';
+  if (fromLogits && act === 'softmax') {
     throw new Error(
-      `compile: ${loss} needs the model to end with a softmax activation (it is fused with the loss); the last layer ${last?.name ?? '(none)'} has '${last?.activation ?? 'none'}'`,
+      `compile: fromLogits is true but the last layer ${last!.name} ends with a softmax, so the output is probabilities; leave fromLogits out (the softmax is then fused with the loss)`,
+    );
+  }
+  if (!fromLogits && act !== 'softmax') {
+    throw new Error(
+      `compile: ${loss} needs the model to end with a softmax activation (it is fused with the loss); the last layer ${last?.name ?? '(none)'} has '${act}' (a model that outputs logits compiles with fromLogits: true)`,
     );
   }
   const out = m.outputShape();
@@ -97,26 +127,57 @@ function optimizerOf(optimizer: CompileArgs['optimizer']): Optimizer {
   );
 }
 
-/** Checks compile's arguments against the model and makes the optimizer. */
-export function compileSettings(args: CompileArgs, m: CompileTarget): CompileSettings {
-  const { optimizer, loss } = args;
-  checkLoss(loss, m);
-  for (const metric of args.metrics ?? []) {
-    if (metric !== 'accuracy' && metric !== 'acc')
-      throw new Error(`compile: unknown metric ${show(metric)} (supported: 'accuracy')`);
-    if (loss === 'meanSquaredError' || loss === 'meanAbsoluteError') {
-      throw new Error(`compile: metric 'accuracy' has no meaning for ${loss} (a regression loss); leave metrics out`);
-    }
+// Keras' metric names that go with one loss each; 'accuracy' goes with every classification loss.
+const METRIC_LOSS: Record<string, LossName> = {
+  sparseCategoricalAccuracy: 'sparseCategoricalCrossentropy',
+  categoricalAccuracy: 'categoricalCrossentropy',
+  binaryAccuracy: 'binaryCrossentropy',
+};
+
+function checkMetric(metric: unknown, loss: LossName): void {
+  const own = typeof metric === 'string' && Object.hasOwn(METRIC_LOSS, metric) ? METRIC_LOSS[metric] : null;
+  if (metric !== 'accuracy' && metric !== 'acc' && !own)
+    throw new Error(
+      `compile: unknown metric ${show(metric)} (supported: 'accuracy'), or with their loss: ${Object.keys(METRIC_LOSS).join(', ')}`,
+    );
+  if (loss === 'meanSquaredError' || loss === 'meanAbsoluteError') {
+    throw new Error(`compile: metric 'accuracy' has no meaning for ${loss} (a regression loss); leave metrics out`);
   }
-  const smoothing = args.labelSmoothing ?? 0;
+  if (own && own !== loss) throw new Error(`compile: metric '${metric}' goes with ${own}, not with ${loss}`);
+}
+
+// The loss name, fromLogits and label smoothing of compile's loss (a name or a loss object) and options.
+function lossOptions(args: CompileArgs): { loss: LossName; fromLogits: boolean; smoothing: number } {
+  const obj = args.loss instanceof Loss ? args.loss : null;
+  const loss = obj ? obj.name : args.loss;
+  if (args.fromLogits !== undefined && typeof args.fromLogits !== 'boolean')
+    throw new Error(`compile: fromLogits must be true or false, got ${show(args.fromLogits)}`);
+  const smoothing = args.labelSmoothing ?? obj?.labelSmoothing ?? 0;
   if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing < 1))
     throw new Error(`compile: labelSmoothing must be a number in [0, 1), got ${show(args.labelSmoothing)}`);
-  if (smoothing > 0 && !isCrossentropy(loss))
+  if (obj && args.labelSmoothing !== undefined && args.labelSmoothing !== obj.labelSmoothing)
+    throw new Error(
+      `compile: labelSmoothing ${args.labelSmoothing} differs from the loss object's ${obj.labelSmoothing}; give it once`,
+    );
+  if (obj && args.fromLogits !== undefined && args.fromLogits !== obj.fromLogits)
+    throw new Error(
+      `compile: fromLogits ${args.fromLogits} differs from the loss object's ${obj.fromLogits}; give it once`,
+    );
+  return { loss: loss as LossName, fromLogits: args.fromLogits ?? obj?.fromLogits ?? false, smoothing };
+}
+
+/** Checks compile's arguments against the model and makes the optimizer. */
+export function compileSettings(args: CompileArgs, m: CompileTarget): CompileSettings {
+  const { loss, fromLogits, smoothing } = lossOptions(args);
+  checkLoss(loss, fromLogits, m);
+  for (const metric of args.metrics ?? []) checkMetric(metric, loss);
+  if (smoothing > 0 && !isCrossentropy(loss) && loss !== 'binaryCrossentropy')
     throw new Error(`compile: labelSmoothing applies to the cross-entropies only, not to ${loss}`);
   return {
-    optimizer: optimizerOf(optimizer),
+    optimizer: optimizerOf(args.optimizer),
     loss,
     labelSmoothing: smoothing,
+    fromLogits,
     metrics: (args.metrics ?? []).map(() => 'accuracy'),
   };
 }
@@ -153,7 +214,14 @@ export function makeBatch(
         share = a / out[0];
       for (let i = 0; i < v.length; i++) v[i] = v[i] * keepShare + share;
     }
-  } else ys.gather(idx, start, count, yb.view());
+  } else {
+    ys.gather(idx, start, count, yb.view());
+    const a = t.loss === 'binaryCrossentropy' ? t.labelSmoothing : 0;
+    if (a > 0) {
+      const v = yb.view();
+      for (let i = 0; i < v.length; i++) v[i] = v[i] * (1 - a) + a / 2;
+    }
+  }
   return [xb, yb];
 }
 
@@ -167,16 +235,33 @@ export interface BatchLoss {
   correct: () => number;
 }
 
-/** The loss of a batch (a scalar on the tape) and the number of correct predictions. */
-export function batchLoss(forward: Forward, loss: LossName, xb: Tensor[], yb: Tensor, training: boolean): BatchLoss {
+/** How a batch's loss is computed: compile's loss, fromLogits and label smoothing. */
+export interface LossSpec {
+  loss: LossName;
+  fromLogits: boolean;
+  labelSmoothing: number;
+}
+
+/**
+ * The loss of a batch (a scalar on the tape) and the number of correct predictions. Without
+ * fromLogits the categorical losses take the logits from under the model's final softmax.
+ */
+export function batchLoss(forward: Forward, spec: LossSpec, xb: Tensor[], yb: Tensor, training: boolean): BatchLoss {
+  const { loss, fromLogits } = spec;
   if (isCrossentropy(loss)) {
     const probs = new Tensor(yb.shape);
-    const l = softmaxCrossEntropy(yb, forward(xb, training, true)[0], probs);
+    const l = softmaxCrossEntropy(yb, forward(xb, training, !fromLogits)[0], probs);
     return { loss: l, correct: () => countCorrect(probs.view(), yb.view(), yb.shape[1]) };
   }
   const y = forward(xb, training, false)[0];
-  if (loss === 'binaryCrossentropy')
-    return { loss: binaryCrossentropy(yb, y), correct: () => countBinary(y.view(), yb.view()) };
+  if (loss === 'binaryCrossentropy') {
+    // Smoothed targets are compared as the labels they came from (Keras smooths inside the loss only).
+    const labels = spec.labelSmoothing > 0 ? 0.5 : null;
+    return {
+      loss: fromLogits ? sigmoidCrossEntropy(yb, y) : binaryCrossentropy(yb, y),
+      correct: () => countBinary(y.view(), yb.view(), fromLogits ? 0 : 0.5, labels),
+    };
+  }
   return { loss: loss === 'meanSquaredError' ? meanSquaredError(yb, y) : meanAbsoluteError(yb, y), correct: () => 0 };
 }
 

@@ -1,6 +1,7 @@
-// A model's weight lists: the names and shapes build() would create (without allocating), and the
-// check of setWeights' values against the weights there are.
+// A model's weight lists: the names and shapes build() would create (without allocating), the
+// check of setWeights' values against the weights there are, and getLayer's search by either name.
 import { Tensor } from '../tensor.js';
+import { show } from '../show.js';
 import type { Layer, StateWeight } from './layer.js';
 import type { ParamGrad } from '../optim/optimizer.js';
 import type { GraphStep } from './graph.js';
@@ -50,4 +51,17 @@ export function checkWeightValues(params: StateWeight[], weights: Array<Tensor |
 /** The layers' parameters with their gradients, in order. */
 export function paramsOf(layers: readonly Layer[]): ParamGrad[] {
   return layers.flatMap((l) => l.weights.map((w) => ({ name: w.name, value: w.value, grad: w.grad })));
+}
+
+/**
+ * The layer called `name`, else the one holding a weight whose imported name (`sourceName`, e.g. a
+ * PyTorch state_dict key) is `name`; throws naming the layers there are.
+ */
+export function findLayer(layers: readonly Layer[], name: string): Layer {
+  const l =
+    layers.find((x) => x.name === name) ??
+    layers.find((x) => [...x.weights, ...x.stateWeights].some((w) => w.sourceName === name));
+  if (!l)
+    throw new Error(`getLayer: no layer named ${show(name)}; the model has ${layers.map((x) => x.name).join(', ')}`);
+  return l;
 }
