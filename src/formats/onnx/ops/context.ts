@@ -84,6 +84,10 @@ export const f32 = (d: ArrayLike<number>) => Float32Array.from(d);
 /** Names and applies the layers of the imported graph, and converts values between layouts. */
 export class Builder {
   readonly weights = new Map<Layer, Float32Array[]>();
+  /** Per layer, the file's names of its weights: the node's constant inputs, when one per weight. */
+  readonly sources = new Map<Layer, string[]>();
+  /** The current node's constant inputs by name ('' for the others), set by the node loop. */
+  constInputs: string[] = [];
   private readonly names = new Set<string>();
   /** The next suffix to try per base name: naming stays linear when thousands of nodes share one name. */
   private readonly next = new Map<string, number>();
@@ -126,6 +130,8 @@ export class Builder {
         });
       }
       this.weights.set(layer, weights);
+      const names = this.constInputs.filter((s) => s);
+      if (names.length === weights.length) this.sources.set(layer, names);
     }
     return layer.apply(xs);
   }
