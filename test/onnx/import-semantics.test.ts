@@ -203,3 +203,90 @@ describe('MatMul of any rank, constants on either side', () => {
     );
   });
 });
+
+describe('old opsets', () => {
+  const bnInits = (c: number) => [
+    fInit('s', [c], 0.5, 1.5),
+    fInit('bb', [c]),
+    fInit('m', [c]),
+    fInit('v', [c], 0.5, 2),
+  ];
+
+  it('a CNN at opset 7 and 8 (BatchNormalization with spatial 1, Upsample with scales, Gemm)', async () => {
+    for (const opset of [7, 8]) {
+      await agrees(
+        [
+          conv(),
+          {
+            op: 'BatchNormalization',
+            in: ['t0', 's', 'bb', 'm', 'v'],
+            attrs: [int('spatial', 1), float('epsilon', 1e-3)],
+          },
+          { op: 'Relu', in: ['t1'] },
+          { op: 'Upsample', in: ['t2'], attrs: [floats('scales', [1, 1, 2, 2]), str('mode', 'nearest')] },
+          { op: 'MaxPool', in: ['t3'], attrs: [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])] },
+          { op: 'Flatten', in: ['t4'] },
+          { op: 'Gemm', in: ['t5', 'gw', 'gc'], attrs: [int('transB', 1)] },
+        ],
+        { shape: [3, 4, 6], inits: [convW(3, 4), ...bnInits(4), fInit('gw', [5, 96]), fInit('gc', [5])], opset },
+      );
+    }
+  });
+
+  /** simdnet's outputs for the same input from an old-opset graph and its current form agree exactly. */
+  async function sameAs(
+    old: N[],
+    now: N[],
+    shape: number[],
+    inits: Array<Record<string, unknown>>,
+    nowInits = inits,
+    opset = 6,
+  ) {
+    const x = sn.tensor(Float32Array.from(rng.fill(2 * size(shape), -2, 2)), [2, ...shape]);
+    const a = await sn.loadONNX(graph(old, shape, inits, opset));
+    const b = await sn.loadONNX(graph(now, shape, nowInits, 13));
+    const ya = a.predict(x) as sn.Tensor,
+      yb = b.predict(x) as sn.Tensor;
+    expect(ya.shape).toEqual(yb.shape);
+    expect(Array.from(ya.dataSync())).toEqual(Array.from(yb.dataSync()));
+    for (const t of [x, ya, yb]) t.dispose();
+    a.dispose();
+    b.dispose();
+  }
+
+  it('opset 6: Add with broadcast and axis aligns B from that axis, PRelu slopes are per channel; opset 4 Reshape', async () => {
+    const c = fInit('c', [3]);
+    const c3 = { ...c, name: 'c3', dims: [3, 1, 1] };
+    await sameAs(
+      [{ op: 'Add', in: ['x', 'c'], attrs: [int('broadcast', 1), int('axis', 1)] }],
+      [{ op: 'Add', in: ['x', 'c3'] }],
+      [3, 4, 5],
+      [c],
+      [c3],
+    );
+    await sameAs([{ op: 'PRelu', in: ['x', 'c'] }], [{ op: 'PRelu', in: ['x', 'c3'] }], [3, 4, 5], [c], [c3]);
+    await sameAs(
+      [{ op: 'Reshape', in: ['x'], attrs: [ints('shape', [0, 12, 5])] }],
+      [{ op: 'Reshape', in: ['x', 'sh'] }],
+      [3, 4, 5],
+      [],
+      [iInit('sh', [0, 12, 5])],
+      4,
+    );
+  });
+
+  it('training-mode and per-value forms of old opsets are refused by attribute', async () => {
+    const bn = (attrs: Attr[]): N => ({ op: 'BatchNormalization', in: ['x', 's', 'bb', 'm', 'v'], attrs });
+    await refused([bn([])], { shape: [3, 4, 4], inits: bnInits(3), opset: 6 }, /attribute is_test 0 \(training mode\)/);
+    await refused(
+      [bn([int('spatial', 0)])],
+      { shape: [3, 4, 4], inits: bnInits(48), opset: 7 },
+      /attribute spatial 0 with parameters of shape \[48\]/,
+    );
+    await refused(
+      [{ op: 'Dropout', in: ['x'], attrs: [float('ratio', 0.5)] }],
+      { shape: [3], opset: 6 },
+      /attribute is_test 0 asks for training-mode dropout/,
+    );
+  });
+});

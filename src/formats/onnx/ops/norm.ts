@@ -11,10 +11,17 @@ export function BatchNormalization(n: NodeContext): Sym {
   if (attrs.flag('training_mode', false) || (n.outs.length > 1 && n.outs.slice(1).some((o) => o))) {
     n.fail('BatchNormalization in training mode (extra outputs) is not supported; export in eval mode');
   }
+  // Before opset 7, is_test 0 (the default) computes batch statistics; before 9, spatial 0 per-value ones.
+  if (b.opset < 7 && attrs.int('is_test', 0) !== 1)
+    n.fail(`attribute is_test ${attrs.int('is_test', 0)} (training mode) is not supported at opset ${b.opset}`);
+  const spatial = b.opset < 9 ? attrs.int('spatial', 1) : 1;
   const [scale, bias, mean, vari] = ['scale', 'B', 'mean', 'var'].map((label, i) => n.floatConst(i + 1, label));
   const C = x.shape[1];
-  for (const c of [scale, bias, mean, vari])
-    if (sizeOf(c.dims) !== C) n.fail(`parameters must have ${C} values (one per channel), got [${c.dims}]`);
+  for (const c of [scale, bias, mean, vari]) {
+    if (sizeOf(c.dims) === C) continue;
+    if (spatial !== 1) n.fail(`attribute spatial ${spatial} with parameters of shape [${c.dims}] is not supported`);
+    n.fail(`parameters must have ${C} values (one per channel), got [${c.dims}]`);
+  }
   if (vari.data.some((v) => v < 0)) n.fail('the running variance has a negative value');
   const r = x.shape.length;
   if (r !== 4 && r !== 2) n.fail(`expected a 4-d or 2-d input, got [${shapeText(x.shape)}]`);
