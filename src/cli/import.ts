@@ -23,20 +23,38 @@ export async function loadAnyModel(path: string, forCli = false): Promise<sn.Mod
   return sn.model({ inputs: m.inputs, outputs: out, name: m.name });
 }
 
-/** `simdnet import model.onnx --out model.simdnet [--nhwc]` */
+/** `--max-bytes 2G`: bytes, or a number with K, M or G (powers of 1024). */
+export function parseBytes(v: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)([KMG]i?B?)?$/i.exec(v.trim());
+  const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2]?.[0] ?? ' ').toUpperCase()) : Number.NaN;
+  if (!(n > 0)) throw new Error(`import: --max-bytes must be a positive size such as 2G or 500M, got '${v}'`);
+  return Math.floor(n);
+}
+
+/** `simdnet import model.onnx --out model.simdnet [--nhwc] [--max-bytes SIZE] [--allow-non-finite]` */
 export async function importCommand(argv: string[]): Promise<number> {
   const { values: o, positionals } = parseArgs({
     args: argv,
     strict: true,
     allowPositionals: true,
-    options: { out: { type: 'string' }, nhwc: { type: 'boolean' }, quiet: { type: 'boolean' } },
+    options: {
+      out: { type: 'string' },
+      nhwc: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      'max-bytes': { type: 'string' },
+      'allow-non-finite': { type: 'boolean' },
+    },
   });
   if (positionals.length !== 1)
     throw new Error('import: give one ONNX file: simdnet import model.onnx --out model.simdnet');
   if (!o.out) throw new Error('import: --out FILE.simdnet is required');
   await sn.ready();
   const t0 = performance.now();
-  const model = await loadONNXFile(positionals[0], o.nhwc ? { inputLayout: 'nhwc' } : {});
+  const model = await loadONNXFile(positionals[0], {
+    ...(o.nhwc ? { inputLayout: 'nhwc' } : {}),
+    ...(o['max-bytes'] !== undefined ? { maxBytes: parseBytes(o['max-bytes']) } : {}),
+    ...(o['allow-non-finite'] ? { allowNonFinite: true } : {}),
+  });
   const ms = performance.now() - t0;
   if (!o.quiet) model.summary();
   await saveModelFile(model, o.out);
