@@ -108,9 +108,9 @@ describe('loadONNX errors', () => {
     );
   });
 
-  it('refuses opsets outside 9..21 and files without a default opset', async () => {
-    await expect(sn.loadONNX(modelBytes([relu('r', 'x', 'out')], { opset: 8 }))).rejects.toThrow(
-      /opset 8; the importer reads opsets 9 to 21/,
+  it('refuses opsets outside 1..21 and files without a default opset', async () => {
+    await expect(sn.loadONNX(modelBytes([relu('r', 'x', 'out')], { opset: 0 }))).rejects.toThrow(
+      /opset 0; the importer reads opsets 1 to 21/,
     );
     await expect(sn.loadONNX(modelBytes([relu('r', 'x', 'out')], { opset: 22 }))).rejects.toThrow(/opset 22/);
   });
@@ -276,14 +276,14 @@ describe('loadONNX errors', () => {
     const nodes: NodeSpec[] = [
       {
         op: 'ReduceMean',
-        name: 'mean_c',
+        name: 'mean_n',
         inputs: ['x'],
         outputs: ['out'],
-        attrs: [{ name: 'axes', type: 7, ints: [1] }],
+        attrs: [{ name: 'axes', type: 7, ints: [0, 1] }],
       },
     ];
     await expect(sn.loadONNX(modelBytes(nodes))).rejects.toThrow(
-      /node 'mean_c' \(ReduceMean\): only reductions over the spatial axes/,
+      /node 'mean_n' \(ReduceMean\): reducing over the batch axis \(axes \[0,1\]/,
     );
     const pad: NodeSpec[] = [
       {
