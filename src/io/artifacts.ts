@@ -45,6 +45,8 @@ export interface CompileConfig {
   optimizer: { className: string; config: Record<string, number | boolean> };
   /** Absent when 0. */
   labelSmoothing?: number;
+  /** The model outputs logits (compile's fromLogits); absent when false. */
+  fromLogits?: boolean;
 }
 
 /** Everything `model.save()` writes: enough to resume training bit for bit. */

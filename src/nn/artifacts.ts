@@ -21,6 +21,7 @@ export interface ArtifactSource {
   loss: string | null;
   metrics: string[];
   labelSmoothing: number;
+  fromLogits: boolean;
   initRng: Rng;
   trainRng: Rng;
 }
@@ -91,6 +92,7 @@ export function modelArtifacts(model: ArtifactSource): ModelArtifacts {
             metrics: model.metrics,
             optimizer: { className: st.className, config: st.config },
             ...(model.labelSmoothing > 0 ? { labelSmoothing: model.labelSmoothing } : {}),
+            ...(model.fromLogits ? { fromLogits: true } : {}),
           }
         : null,
     optimizerState: st ? { iterations: st.iterations, slots: st.slots } : null,

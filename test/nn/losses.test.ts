@@ -131,6 +131,25 @@ describe('fromLogits: a model ending in logits trains as the same model ending i
   });
 });
 
+describe('fromLogits is saved with the model', () => {
+  it('save → load keeps it and resumes bit for bit; a model without it writes no key', async () => {
+    const m = classifier(false);
+    m.compile({
+      optimizer: new sn.SGD({ learningRate: 0.2 }),
+      loss: 'sparseCategoricalCrossentropy',
+      fromLogits: true,
+    });
+    await m.fit(X, sparseY, { epochs: 1, batchSize: 4, verbose: 0 });
+    const back = track(sn.loadModel(m.save()));
+    expect(back.fromLogits).toBe(true);
+    expect(back.trainOnBatch(X, sparseY)).toEqual(m.trainOnBatch(X, sparseY));
+    expect(flat(back)).toEqual(flat(m));
+    const plain = classifier(true);
+    plain.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    expect(new TextDecoder().decode(new Uint8Array(plain.save()).subarray(16, 2000))).not.toContain('fromLogits');
+  });
+});
+
 describe('compile refuses what fromLogits cannot mean', () => {
   it('names the option, the layer or the loss', () => {
     const soft = classifier(true);

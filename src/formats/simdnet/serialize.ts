@@ -435,6 +435,7 @@ function fill(
         loss: h.compile.loss as never,
         metrics: h.compile.metrics,
         labelSmoothing: h.compile.labelSmoothing,
+        fromLogits: h.compile.fromLogits,
       });
       const st: OptimizerState = { className: opt.className, config: opt.getConfig(), iterations, slots: {} };
       for (const [name, arr] of Object.entries(slots)) st.slots[name] = arr.map(read);
