@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as sn from '../dist/index.js';
+import * as adv from '../dist/advanced.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -34,7 +35,7 @@ for (const [k, v] of [
 }
 const keepAlive = setInterval(() => {}, 1 << 30); // the pool's workers are unref'd
 await sn.ready({ threads: THREADS });
-const arena = sn.getArena();
+const arena = adv.getArena();
 const L = sn.layers;
 const model = sn.sequential({
   seed: 1,

@@ -1,7 +1,7 @@
 // simdnet/advanced: the engine under the Keras/tfjs surface, for tools, tests and people writing ops —
 // the arena, the tape, the thread pool, the typed kernel table, geometry helpers and the inference
 // plan's cache invalidation. Nothing here is needed to build, train, save or import a model.
-export { wasmBytes, MAX_THREADS } from './wasm/bindings.js';
+export { wasmBytes } from './wasm/bindings.js';
 export type { KernelExports } from './wasm/bindings.js';
 export type { ThreadPool } from './wasm/pool.js';
 export type { Task, KernelName } from './wasm/abi.js';

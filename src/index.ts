@@ -1,10 +1,10 @@
 // simdnet: convolutional neural networks for TypeScript on WebAssembly SIMD kernels.
 // `await ready()` once, then tensors, functional ops with tfjs-style gradients, layers and models.
+// The engine underneath (arena, tape, thread pool, kernel table, geometry) is `simdnet/advanced`.
 export {
   ready,
   getEngine,
   simdSupported,
-  wasmBytes,
   setThreads,
   getThreads,
   shutdown,
@@ -12,16 +12,11 @@ export {
   hardwareThreads,
   MAX_THREADS,
 } from './wasm/bindings.js';
-export type { Build, Engine, ReadyOptions, KernelExports } from './wasm/bindings.js';
-export type { ThreadPool } from './wasm/pool.js';
-export type { Task, KernelName } from './wasm/abi.js';
-export { getArena, Arena } from './wasm/arena.js';
+export type { Build, Engine, ReadyOptions } from './wasm/bindings.js';
 export { Tensor, tensor, zeros, scalar, tidy, keep } from './tensor.js';
 export type { DType, Nested } from './tensor.js';
-export { grads, valueAndGrads, noGrad, Tape } from './autograd.js';
-export type { TapeNode } from './autograd.js';
-export { outSize, samePadding, resolvePadding, windowGeometry, convGeometry } from './geom.js';
-export type { Padding, Pad, WindowGeometry, ConvGeometry, ConvWindowOptions } from './geom.js';
+export { grads, valueAndGrads, noGrad } from './autograd.js';
+export type { Padding } from './geom.js';
 export { conv2d } from './ops/conv2d.js';
 export type { Conv2dOptions } from './ops/conv2d.js';
 export { depthwiseConv2d } from './ops/dwconv2d.js';
@@ -29,7 +24,6 @@ export type { DepthwiseConv2dOptions } from './ops/dwconv2d.js';
 export { conv2dTranspose } from './ops/conv2dtranspose.js';
 export type { Conv2dTransposeOptions } from './ops/conv2dtranspose.js';
 export { setConvAlgorithm, getConvAlgorithm } from './ops/winograd.js';
-export { weightsChanged } from './nn/inference.js';
 export type { ConvAlgorithm, WinogradTile } from './ops/winograd.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, globalMaxPool2d } from './ops/pool2d.js';
 export type { Pool2dOptions } from './ops/pool2d.js';

@@ -2,6 +2,7 @@
 // an explicit seed, and refused nesting; over the conv2d, relu, mul and sum ops.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { withTape } from '../../src/autograd.js';
 import { makeRng } from '../helpers/check.js';
 import { accTol, close, expectError, rand, seedOf } from '../kernels/harness.js';
@@ -29,7 +30,7 @@ describe('gradient accumulation through the tape', () => {
     const gbufs = [sn.zeros(x.shape), sn.zeros(w.shape), sn.zeros(b.shape)];
     for (let pass = 0; pass < 2; pass++) {
       sn.tidy(() => {
-        const tape = new sn.Tape();
+        const tape = new adv.Tape();
         [x, w, b].forEach((t, i) => tape.watch(t, gbufs[i]));
         const y = withTape(tape, f);
         tape.backward(y);
@@ -51,7 +52,7 @@ describe('gradient accumulation through the tape', () => {
   it('Tape.backward twice on one tape x=[3] f=sum(x*2): dx = 2+2 (twice one backward)', () => {
     const x = sn.tensor([1, 2, 3]);
     sn.tidy(() => {
-      const tape = new sn.Tape();
+      const tape = new adv.Tape();
       tape.watch(x);
       const y = withTape(tape, () => sn.sum(sn.mul(x, 2)));
       tape.backward(y);

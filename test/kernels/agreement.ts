@@ -4,6 +4,7 @@
 // bit. A case reads its inputs from a PRNG seeded by its name, so both runs see the same values.
 // Layouts as in src: x (N, H, W, C), filter (KH, KW, C, K), out (N, OH, OW, K).
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import type { KernelName } from '../../src/wasm/abi.js';
 import { makeRng, type Rng } from '../helpers/check.js';
 import { conv2dForward } from '../ref/conv2d.js';
@@ -50,7 +51,7 @@ export interface AgreementCase {
 
 /** This build's engine: arena blocks, released by `done`. */
 export function ourMem(k: K): Mem & { done(): void } {
-  const arena = sn.getArena();
+  const arena = adv.getArena();
   const blocks: number[] = [];
   const block = (bytes: number) => {
     const p = arena.alloc(Math.max(bytes, 16));

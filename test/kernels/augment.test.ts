@@ -4,6 +4,7 @@
 // build (argument errors: test/ops/errors.test.ts).
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng, type Rng } from '../helpers/check.js';
 import { affineRef, contrastRef, type FillModeRef } from '../ref/augment.js';
 import {
@@ -162,7 +163,7 @@ describe('augment', () => {
       k.augment_contrast(po!, px!, pf!, g, N, -1, 1),
     );
     close(yc!, contrastRef(x, factors, N, H, W, C, -1, 1), { atol: 32 * U, rtol: 0 }, 'raw contrast');
-    sn.getArena().release(g);
+    adv.getArena().release(g);
   });
 
   // Skipped where this engine cannot validate the other build (no SIMD).

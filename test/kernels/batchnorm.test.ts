@@ -2,6 +2,7 @@
 // against the float64 reference of test/ref/batchnorm.ts: forward, moving statistics, dx, dgamma, dbeta.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { withTape } from '../../src/autograd.js';
 import { makeRng } from '../helpers/check.js';
 import { batchNormBackward, batchNormForward, updateMoving } from '../ref/batchnorm.js';
@@ -224,7 +225,7 @@ describe('batchNorm vs ref (forward, moving statistics, dx, dgamma, dbeta)', () 
         sn.mul(sn.batchNorm(xx!, { gamma: gg!, beta: bb!, movingMean: mm, movingVariance: mv, training: true }), xx!),
       ),
     )([x, g, b]);
-    const tape = new sn.Tape();
+    const tape = new adv.Tape();
     for (const t of [x, g, b]) tape.watch(t);
     sn.tidy(() => {
       // Record once, run backward twice: the leaves accumulate both passes.

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng } from '../helpers/check.js';
 import { conv2dForward } from '../ref/conv2d.js';
 import { AGREEMENT_CASES, type Outputs, otherMem, ourMem, recording } from './agreement.js';
@@ -94,7 +95,7 @@ describe(`${build} vs ${otherBuild} build: identical bits, every kernel family`,
     const familyOf = new Map<string, string>();
     for (const [, names, family] of index.matchAll(/export\s*\{([^}]*)\}\s*from\s*"\.\/kernels\/([\w-]+)"/g))
       for (const n of names!.split(',')) if (n.trim()) familyOf.set(n.trim(), family!);
-    const exported = WebAssembly.Module.exports(new WebAssembly.Module(sn.wasmBytes(build)))
+    const exported = WebAssembly.Module.exports(new WebAssembly.Module(adv.wasmBytes(build)))
       .filter((e) => e.kind === 'function' && e.name !== 'heap_base' && e.name !== 'geometry2d_bytes')
       .map((e) => e.name);
     expect(exported.length, 'kernels exported').toBeGreaterThan(50);

@@ -3,6 +3,7 @@
 // small-batch paths against the same images inside a large batch.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng } from '../helpers/check.js';
 import { reluBackward, relu as refRelu } from '../ref/act.js';
 import {
@@ -306,7 +307,7 @@ describe('conv2d raw: NaN guard words survive, inputs unchanged, backward accumu
           accTol(N * OH * OW + 1),
           `${label} db`,
         );
-        sn.getArena().release(gp);
+        adv.getArena().release(gp);
       });
     }
   }

@@ -12,11 +12,12 @@
 // reference sees exactly the values the kernel sees; the only difference left is f32 arithmetic.
 import { expect } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { GEOMETRY2D_BYTES, type Geometry2d, writeGeometry2d } from '../../src/wasm/abi.js';
 import { distinctValues, expectClose, makeRng, relErr, type Rng } from '../helpers/check.js';
 
 export type Build = sn.Build;
-export type K = sn.KernelExports;
+export type K = adv.KernelExports;
 
 /** The build this file runs on (set per vitest project; 'simd' when a file is run on its own). */
 export const build = (process.env.SIMDNET_BUILD ?? 'simd') as Build;
@@ -239,7 +240,7 @@ export function checkOp(name: string, spec: OpCheck): void {
   const outShape = spec.outShape ?? spec.shapes[0]!;
   expect(refOut.length, `${name}: reference output size`).toBe(prod(outShape));
 
-  const arena = sn.getArena();
+  const arena = adv.getArena();
   const live0 = arena.liveBytes;
   const xs = data.map((d, i) => sn.tensor(d, spec.shapes[i]!));
   sn.tidy(() => {
@@ -284,8 +285,8 @@ interface Guarded {
 }
 
 function allocGuarded(n: number, init?: ArrayLike<number>): Guarded {
-  const base = sn.getArena().alloc((n + 2 * GUARD) * 4);
-  const f = sn.getArena().f32();
+  const base = adv.getArena().alloc((n + 2 * GUARD) * 4);
+  const f = adv.getArena().f32();
   const b = base >>> 2;
   f.fill(NaN, b, b + GUARD);
   f.fill(NaN, b + GUARD + n, b + 2 * GUARD + n);
@@ -295,7 +296,7 @@ function allocGuarded(n: number, init?: ArrayLike<number>): Guarded {
 
 function readGuarded(g: Guarded): Float32Array {
   const s = g.ptr >>> 2;
-  return sn
+  return adv
     .getArena()
     .f32()
     .slice(s, s + g.n);
@@ -303,7 +304,7 @@ function readGuarded(g: Guarded): Float32Array {
 
 // '' when every guard word is still NaN, else a description of the first overwritten one.
 function guardDamage(g: Guarded): string {
-  const f = sn.getArena().f32();
+  const f = adv.getArena().f32();
   const b = g.base >>> 2;
   for (let i = 0; i < GUARD; i++) {
     if (!Number.isNaN(f[b + i]!)) return `guard ${i - GUARD} (before) = ${f[b + i]}`;
@@ -323,7 +324,7 @@ export function rawRun(
   outputs: (number | ArrayLike<number>)[],
   fn: (ins: number[], outs: number[]) => void,
 ): Float32Array[] {
-  const arena = sn.getArena();
+  const arena = adv.getArena();
   const ins = inputs.map((d) => allocGuarded(d.length, d));
   const outs = outputs.map((o) => (typeof o === 'number' ? allocGuarded(o) : allocGuarded(o.length, o)));
   const before = ins.map((g) => bits(readGuarded(g)));
@@ -357,9 +358,9 @@ export const nans = (n: number): Float32Array => new Float32Array(n).fill(NaN);
 export type GeometryArgs = Omit<Geometry2d, 'DH' | 'DW' | 'G'> & Partial<Pick<Geometry2d, 'DH' | 'DW' | 'G'>>;
 const withDefaults = (g: GeometryArgs): Geometry2d => ({ DH: 1, DW: 1, G: 1, ...g });
 
-/** The Geometry2d struct of `g` in our memory; release with sn.getArena().release. */
+/** The Geometry2d struct of `g` in our memory; release with adv.getArena().release. */
 export function geomPtr(g: GeometryArgs): number {
-  const arena = sn.getArena();
+  const arena = adv.getArena();
   const ptr = arena.alloc(GEOMETRY2D_BYTES);
   writeGeometry2d(arena.i32(), ptr, withDefaults(g));
   return ptr;
@@ -397,11 +398,11 @@ export interface Other {
  * Whether this engine validates the other build (it cannot without SIMD): the tests comparing against it
  * are `it.skipIf(!otherRuns)`, so they show as skipped there instead of passing without checking.
  */
-export const otherRuns: boolean = WebAssembly.validate(sn.wasmBytes(otherBuild));
+export const otherRuns: boolean = WebAssembly.validate(adv.wasmBytes(otherBuild));
 
 /** The other build over its own memory; null where this engine cannot validate it (no SIMD). */
 export async function instantiateOther(which: Build = otherBuild): Promise<Other | null> {
-  const bytes = sn.wasmBytes(which);
+  const bytes = adv.wasmBytes(which);
   if (!WebAssembly.validate(bytes)) return null;
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
   const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
@@ -443,7 +444,7 @@ export function otherGeom(o: Other, g: GeometryArgs): number {
 // Errors: a thrown Error (never a wasm RuntimeError) whose message matches, and no arena leak.
 // ---------------------------------------------------------------------------------------------
 export function expectError(fn: () => unknown, re: RegExp): void {
-  const live0 = sn.getArena().liveBytes;
+  const live0 = adv.getArena().liveBytes;
   let err: unknown = null;
   try {
     fn();
@@ -453,5 +454,5 @@ export function expectError(fn: () => unknown, re: RegExp): void {
   expect(err, `expected an error matching ${re}`).toBeInstanceOf(Error);
   expect(err).not.toBeInstanceOf(WebAssembly.RuntimeError);
   expect((err as Error).message).toMatch(re);
-  expect(sn.getArena().liveBytes, 'arena bytes leaked by the failed call').toBe(live0);
+  expect(adv.getArena().liveBytes, 'arena bytes leaked by the failed call').toBe(live0);
 }

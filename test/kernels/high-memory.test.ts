@@ -8,6 +8,7 @@
 // size queries saturate rather than wrap.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng, type Rng } from '../helpers/check.js';
 import { build, firstBitDiff, prod, rand, seedOf } from './harness.js';
 
@@ -178,7 +179,7 @@ const problem = {
 // predictions: a whole batch, and a few rows twice (a recorded kernel trace, then its replay).
 // lo/hi span the arena's live blocks made meanwhile.
 async function modelRun(): Promise<Run> {
-  const arena = sn.getArena();
+  const arena = adv.getArena();
   const sizes = (arena as unknown as { sizes: Map<number, number> }).sizes;
   const before = new Set(sizes.keys());
   const L = sn.layers;
@@ -225,7 +226,7 @@ describe(`tensors high in wasm memory (${build})`, () => {
   // Lifts the arena's top to `addr` with a block that is never written, after taking every free
   // block below the top (first fit would otherwise place small blocks, such as geometry structs, low).
   const topTo = (addr: number) => {
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const holes = (arena as unknown as { freeList: { size: number }[] }).freeList;
     for (const { size } of [...holes]) fillers.push(arena.alloc(size, false));
     expect(holes).toEqual([]);
@@ -235,7 +236,7 @@ describe(`tensors high in wasm memory (${build})`, () => {
     expect(arena.topAddress).toBe(addr);
   };
   afterAll(() => {
-    for (const f of fillers.reverse()) sn.getArena().release(f);
+    for (const f of fillers.reverse()) adv.getArena().release(f);
   });
 
   let low: Run, lowModel: Run;
@@ -282,9 +283,9 @@ describe(`tensors high in wasm memory (${build})`, () => {
   });
 
   it('an allocation past 4 GiB is refused with the sizes, and the arena keeps working', () => {
-    if (sn.getArena().topAddress < 4 * GiB - 64 * MiB) topTo(4 * GiB - 64 * MiB);
+    if (adv.getArena().topAddress < 4 * GiB - 64 * MiB) topTo(4 * GiB - 64 * MiB);
     const mem = sn.getEngine().memory;
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const have = mem.buffer.byteLength,
       top = arena.topAddress,
       live = arena.liveBytes;

@@ -3,6 +3,7 @@
 // 4 threads (argument errors: test/ops/errors.test.ts). Copies only, so every comparison is exact.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng } from '../helpers/check.js';
 import { crop, cropBackward, zeroPad, zeroPadBackward, type Sides } from '../ref/pad2d.js';
 import {
@@ -158,7 +159,7 @@ describe('pad2d', () => {
     const [dx] = rawRun('pad bwd', [dout], [dinp0], ([pd], [pdx]) => k.pad2d_backward(pdx!, pd!, g, N, 1, 2));
     const want = zeroPadBackward(dout, N, H, W, C, s).map((v, i) => Math.fround(v + dinp0[i]!));
     expect(Array.from(dx!)).toEqual(Array.from(want));
-    sn.getArena().release(g);
+    adv.getArena().release(g);
   });
 
   // Only the threads build has a thread count to vary.

@@ -3,6 +3,7 @@
 // with guard words and accumulation (argument errors: test/ops/errors.test.ts). Copies only, so every comparison is exact.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng } from '../helpers/check.js';
 import { permute, permuteBackward } from '../ref/permute.js';
 import { build, checkOp, EXACT, fdCheck, nans, prod, rand, rawRun, seedOf } from './harness.js';
@@ -63,7 +64,7 @@ describe('permute', () => {
     const k = sn.getEngine().k;
     const shape = [3, 4, 6];
     const rng = makeRng(9);
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     for (const perm of [
       [1, 0, 2],
       [2, 0, 1],

@@ -3,6 +3,7 @@
 // test/ref/pool2d.ts and test/ref/globalpool.ts.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { distinctValues, makeRng, type Rng } from '../helpers/check.js';
 import {
   globalAvgPoolBackward,
@@ -290,7 +291,7 @@ describe('maxpool2d / avgpool2d raw: NaN guard words survive, inputs unchanged, 
         accTol(KH! * KW! + 2),
         `${label} avg dx`,
       );
-      sn.getArena().release(gp);
+      adv.getArena().release(gp);
     }
   });
 });

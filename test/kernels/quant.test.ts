@@ -5,6 +5,7 @@
 // direct) and the int8 depthwise convolution (row cuts give the same bits). Guard bytes after every output.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng, type Rng } from '../helpers/check.js';
 import {
   dequantizeRef,
@@ -20,7 +21,7 @@ import { geomPtr, seedOf } from './harness.js';
 
 const GUARD = 0xa5;
 const k = () => sn.getEngine().k;
-const arena = () => sn.getArena();
+const arena = () => adv.getArena();
 const blocks: number[] = [];
 
 // A block of `bytes` (plus 16 guard bytes), filled from `init` (written as bytes, i32 or f32 by kind).

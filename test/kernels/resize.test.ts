@@ -3,6 +3,7 @@
 // at 1, 2 and 4 threads (argument errors: test/ops/errors.test.ts).
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng } from '../helpers/check.js';
 import { upsample, upsampleBackward } from '../ref/resize.js';
 import {
@@ -130,7 +131,7 @@ describe('resize', () => {
       const bt = bilinearBwd(H, W, SH, SW).atol + 2 * U;
       for (let i = 0; i < wantDx.length; i++) expect(Math.abs(dx![i]! - wantDx[i]!)).toBeLessThanOrEqual(bt);
     }
-    sn.getArena().release(g);
+    adv.getArena().release(g);
   });
 
   // Only the threads build has a thread count to vary.

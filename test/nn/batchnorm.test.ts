@@ -4,6 +4,7 @@
 // file (state saved, exact resume with RMSprop).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng } from '../helpers/check.js';
 import { batchNormForward, updateMoving } from '../ref/batchnorm.js';
 import { bars, weightArrays, weightsHash } from './fixtures.js';
@@ -291,7 +292,7 @@ describe('determinism and memory', () => {
   });
 
   it('the arena high-water mark is flat over 50 trainOnBatch steps (Adam) and dispose returns every byte', () => {
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const before = arena.liveBytes;
     const m = bnModel(10);
     m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });

@@ -4,6 +4,7 @@
 // The files are literals recorded from the earlier code (compat-files.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { FILE_TRAINED, FILE_UNTRAINED, PRED_TRAINED } from './compat-files.js';
 import { crc32 } from '../../src/formats/simdnet/crc32.js';
 
@@ -121,10 +122,10 @@ describe('optimizer state that does not fit the optimizer', () => {
     out.set(file.subarray(16 + hlen), 16 + padded);
     // Re-seal: the checksum must pass so that the optimizer check is the one that refuses the file.
     new DataView(out.buffer).setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
-    const live0 = sn.getArena().liveBytes;
+    const live0 = adv.getArena().liveBytes;
     expect(() => sn.loadModel(out)).toThrow(
       /loadModel: optimizer state of conv2d\/kernel has 2 arrays but RMSprop with this config keeps 1/,
     );
-    expect(sn.getArena().liveBytes).toBe(live0);
+    expect(adv.getArena().liveBytes).toBe(live0);
   });
 });

@@ -10,6 +10,7 @@
 // same layer on |x| and |w|.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng } from '../helpers/check.js';
 import { setKernelTracesEnabled } from '../../src/nn/inference.js';
 
@@ -571,14 +572,14 @@ describe('kernel traces of predict calls of 1-3 images', () => {
     expect(predict(m, x, [1, 6])).toEqual(untraced(m, x, [1, 6]));
     expect(traces(m).size).toBe(0);
 
-    const before = sn.getArena().liveBytes;
+    const before = adv.getArena().liveBytes;
     const g = everyClass(720);
     predict(g, f32(189, 6), [1, 9, 7, 3]);
     const kept = traces(g).get(1)!.trace.bytes;
     expect(kept).toBeGreaterThan(0);
-    expect(sn.getArena().liveBytes).toBeGreaterThanOrEqual(before + kept);
+    expect(adv.getArena().liveBytes).toBeGreaterThanOrEqual(before + kept);
     g.dispose();
-    expect(sn.getArena().liveBytes).toBe(before);
+    expect(adv.getArena().liveBytes).toBe(before);
   });
 });
 

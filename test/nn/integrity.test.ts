@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { crc32 } from '../../src/formats/simdnet/crc32.js';
 import { loadModelFile, saveModelFile } from '../../src/node/model.js';
 import { makeRng } from '../helpers/check.js';
@@ -72,12 +73,12 @@ const edited = (file: Uint8Array, edit: (p: Parts) => void) => {
 const setFloat = (p: Parts, index: number, v: number) => new DataView(p.blob.buffer).setFloat32(index * 4, v, true);
 
 function loadError(bytes: Uint8Array): string {
-  const live0 = sn.getArena().liveBytes;
+  const live0 = adv.getArena().liveBytes;
   try {
     sn.loadModel(bytes).dispose();
   } catch (e) {
     expect(Object.getPrototypeOf(e)).toBe(Error.prototype);
-    expect(sn.getArena().liveBytes, 'a refused file allocated memory').toBe(live0);
+    expect(adv.getArena().liveBytes, 'a refused file allocated memory').toBe(live0);
     return (e as Error).message;
   }
   return '(loaded)';

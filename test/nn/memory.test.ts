@@ -2,6 +2,7 @@
 // gives back what it took (live bytes), up to model.dispose() returning to the state before the model.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { bars, tinyModel } from './fixtures.js';
 import { seedModel } from '../../src/cli/presets.js';
 
@@ -21,7 +22,7 @@ describe('arena use of the model API', () => {
     model: sn.Sequential,
     optimizer: 'adam' | sn.Optimizer,
   ): { hw1: number; hw2: number; hw1000: number } {
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const before = arena.liveBytes;
     model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     const hws: number[] = [];
@@ -49,7 +50,7 @@ describe('arena use of the model API', () => {
 
   it('1,000 trainOnBatch steps with Adam and dropout: the high-water mark after step 1 equals the one after step 1,000', () => {
     // Needs more memory than the test above (dropout mask, two moments), so its marks are its own too.
-    const before = sn.getArena().highWaterMark;
+    const before = adv.getArena().highWaterMark;
     const { hw1, hw2, hw1000 } = thousandSteps(tinyModel(1, [sn.layers.dropout({ rate: 0.1 })]), 'adam');
     expect(hw1).toBeGreaterThan(before);
     // Flat from step 2 on...
@@ -59,7 +60,7 @@ describe('arena use of the model API', () => {
   });
 
   it('model.dispose() returns liveBytes to what it was before the model was created', async () => {
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const before = arena.liveBytes;
     const model = tinyModel(2);
     model.compile({ optimizer: new sn.SGD({ learningRate: 0.1, momentum: 0.9 }), loss: 'categoricalCrossentropy' });
@@ -93,7 +94,7 @@ describe('arena use of the model API', () => {
   });
 
   it('predict, evaluate, fit and getWeights leave liveBytes unchanged (after disposing what they return)', async () => {
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const model = tinyModel(4);
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     model.trainOnBatch(batch(0).x, batch(0).y); // creates the optimizer state
@@ -129,7 +130,7 @@ describe('arena use of the model API', () => {
   });
 
   it('errors in the middle of a step free the step’s tensors', () => {
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const model = tinyModel(5);
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
     model.trainOnBatch(batch(0).x, batch(0).y);

@@ -3,6 +3,7 @@
 // frees what predict and getWeights return when the caller drops it.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { show } from '../../src/show.js';
 import { bars, tinyModel, weightsHash } from './fixtures.js';
 
@@ -197,7 +198,7 @@ describe('a disposed model', () => {
 describe('tidy()', () => {
   it('frees what predict and getWeights return when the callback drops it', () => {
     const m = compiled();
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const one = { data: data.x.data.slice(0, 64), shape: [1, 8, 8, 1] };
     sn.tidy(() => {
       m.predict(one);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { loadModelFile, saveModelFile } from '../../src/node/model.js';
 import { makeRng } from '../helpers/check.js';
 import { crc32 } from '../../src/formats/simdnet/crc32.js';
@@ -242,7 +243,7 @@ describe('loader errors leave the model in memory untouched', () => {
   // file, pattern -> loadModel throws a plain Error whose message starts 'loadModel:' and matches;
   // the arena neither grows nor leaks, and the existing model is unchanged
   function expectLoadError(bytes: Uint8Array, re: RegExp): string {
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const hw = arena.highWaterMark,
       liveBytes = arena.liveBytes;
     let err: unknown = null;
@@ -489,7 +490,7 @@ describe('loader errors leave the model in memory untouched', () => {
   it('fuzz: 300 random corruptions load or fail with a loadModel error, never anything else', () => {
     const rng = makeRng(20240611);
     const hlen = new DataView(file.buffer).getUint32(12, true);
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const liveBefore = arena.liveBytes;
     const unexpected: string[] = [];
     const outcomes = { loaded: 0, rejected: 0 };

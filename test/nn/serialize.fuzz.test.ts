@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { crc32 } from '../../src/formats/simdnet/crc32.js';
 import { bars, tinyModel } from './fixtures.js';
 
@@ -35,7 +36,7 @@ const reseal = (b: Uint8Array) => {
 // Loads `bytes`; the outcome, after checking the property.
 function judge(kind: string, bytes: Uint8Array): 'refused' | 'identical' {
   const c = (counts[kind] ??= { refused: 0, identical: 0 });
-  const arena = sn.getArena();
+  const arena = adv.getArena();
   const live = arena.liveBytes;
   let m: sn.Model;
   try {
@@ -131,7 +132,7 @@ describe('loadModel fuzz', () => {
         const c = (counts[kind] ??= { refused: 0, identical: 0 });
         // A header that loads may be re-serialised differently (key order, number format, padding):
         // then the content, not the bytes, must match: saving twice is stable and weights are the file's.
-        const arena = sn.getArena();
+        const arena = adv.getArena();
         const live = arena.liveBytes;
         let m: sn.Model;
         try {

@@ -3,6 +3,7 @@
 // wasm trap, and no arena leak. Argument checks run before any kernel, so once, not once per build.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { makeRng } from '../helpers/check.js';
 import { expectError, prod, rand } from '../kernels/harness.js';
 
@@ -273,11 +274,11 @@ describe('bad input -> a clear Error, never a wasm trap', () => {
   it('add(x, 3) outside tidy: disposing the result frees everything it allocated', () => {
     // The number operand becomes a scalar tensor inside binary(); nothing owns it outside tidy().
     const x = T([3]);
-    const live0 = sn.getArena().liveBytes;
+    const live0 = adv.getArena().liveBytes;
     const y = sn.add(x, 3);
     expect(Array.from(y.dataSync())).toEqual([3.5, 3.5, 3.5]);
     y.dispose();
-    expect(sn.getArena().liveBytes, 'bytes left allocated by sn.add(x, 3)').toBe(live0);
+    expect(adv.getArena().liveBytes, 'bytes left allocated by sn.add(x, 3)').toBe(live0);
     x.dispose();
   });
   it('sn.tensor with values not filling the shape', () => {

@@ -3,6 +3,7 @@
 // kernel's result, keep memory, throw or allocate too much give no trace and keep nothing.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { KernelTrace } from '../../src/ops/trace.js';
 import { k } from '../../src/ops/util.js';
 import { makeRng } from '../helpers/check.js';
@@ -12,7 +13,7 @@ beforeAll(async () => {
 });
 
 const rand = (n: number, seed: number) => Float32Array.from(makeRng(seed).fill(n, -1, 1));
-const arena = () => sn.getArena();
+const arena = () => adv.getArena();
 const at = (ptr: number, n: number) =>
   arena()
     .f32()

@@ -3,12 +3,13 @@
 // AssemblyScript lays it out with. The thread pool refuses a task whose argument list is wrong.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import { GEOMETRY2D_BYTES, GEOMETRY2D_FIELDS, KERNEL_ARITY, writeGeometry2d, type Task } from '../../src/wasm/abi.js';
 
 const builds: sn.Build[] = ['simd', 'scalar', 'threads'];
 
 async function exportsOf(build: sn.Build): Promise<Record<string, unknown> | null> {
-  const bytes = sn.wasmBytes(build);
+  const bytes = adv.wasmBytes(build);
   if (!WebAssembly.validate(bytes)) return null;
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: build === 'threads' });
   const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
@@ -22,7 +23,7 @@ beforeAll(async () => {
 describe('kernel ABI', () => {
   for (const build of builds) {
     // Skipped where this engine cannot validate the build (no SIMD / threads).
-    it.skipIf(!WebAssembly.validate(sn.wasmBytes(build)))(
+    it.skipIf(!WebAssembly.validate(adv.wasmBytes(build)))(
       `${build} build: exports = the generated table, with its arities`,
       async () => {
         const ex = await exportsOf(build);

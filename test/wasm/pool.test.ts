@@ -3,6 +3,7 @@
 // to its own buffer, and the totals are checked against the exact expected counts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import * as adv from '../../src/advanced.js';
 import type { Task } from '../../src/wasm/abi.js';
 
 beforeAll(async () => {
@@ -16,7 +17,7 @@ describe('thread pool', () => {
   it('runs every task exactly once over many short batches of changing size (2 s)', () => {
     const e = sn.getEngine();
     expect(e.pool.threads).toBe(2);
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const bufs = [0, 1, 2, 3, 4, 5].map(() => arena.alloc(16 * 4));
     let runs = 0;
     const t0 = Date.now();
@@ -37,7 +38,7 @@ describe('thread pool', () => {
   });
 
   it('keeps working across thread-count changes', async () => {
-    const arena = sn.getArena();
+    const arena = adv.getArena();
     const p = arena.alloc(24 * 4);
     for (let r = 0; r < 20; r++) {
       await sn.setThreads(r % 2 ? 1 : 2);
