@@ -153,6 +153,17 @@ describe('an imported PyTorch classifier (mnist_cnn.onnx: conv, BN, pool, dense;
     expect(() => m.getLayer('features.99.weight')).toThrow(/getLayer: no layer named "features.99.weight"/);
   });
 
+  it("MobileNetV2's head is found by 'classifier.1.weight' and its BN by 'features.1.conv.0.1.running_var'", async () => {
+    const m = track(await sn.loadONNX(new Uint8Array(readFileSync(join(FIXTURES, 'mobilenet_v2_w35.onnx')))));
+    const head = m.getLayer('classifier.1.weight');
+    expect(head.className).toBe('Dense');
+    expect(head.trainableWeights.map((w) => w.sourceName)).toEqual(['classifier.1.weight', 'classifier.1.bias']);
+    expect(m.getLayer('features.1.conv.0.1.running_var').className).toBe('BatchNormalization');
+    for (const l of m.layers) l.trainable = false;
+    head.trainable = true;
+    expect(m.countTrainableParams()).toBe(head.countParams());
+  });
+
   it('compiles with fromLogits and fine-tunes with no change to its graph; evaluate is the float64 loss of predict', async () => {
     const m = track(await sn.loadONNX(bytes));
     const layers = m.layers.length;
