@@ -27,7 +27,10 @@ export interface BatchNormalizationConfig {
 /**
  * Batch normalization over the last (channel) axis of NHWC or [N, features] inputs, as
  * keras.layers.BatchNormalization. The moving variance is updated with the biased batch variance
- * (÷ N·H·W), as Keras 3 does.
+ * (÷ N·H·W), as Keras 3 does (PyTorch's running_var uses the unbiased one, ÷ (N·H·W − 1)). Frozen
+ * (`trainable = false`), it normalizes with its moving statistics in fit as well and does not update
+ * them, as Keras 3 does, and as PyTorch's `bn.eval()`; imported ONNX BatchNormalization keeps the file's
+ * momentum (PyTorch's 0.1 is exported as 0.9, this layer's convention).
  */
 export class BatchNormalization extends Layer {
   static readonly className = 'BatchNormalization';

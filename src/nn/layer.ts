@@ -251,7 +251,9 @@ export abstract class Layer {
   name: string;
   /**
    * false freezes the layer: its weights get no gradient and no optimizer update, count as
-   * non-trainable in summary(), and a frozen BatchNormalization runs in inference mode (as Keras).
+   * non-trainable in summary() and {@link Layer.nonTrainableWeights}, and a frozen BatchNormalization
+   * runs in inference mode in fit too: it normalizes with its moving statistics and leaves them unchanged
+   * (Keras 3; PyTorch's `bn.eval()`), the usual way to fine-tune a pretrained backbone.
    */
   trainable: boolean;
   /** Applications of this layer in graphs, in order ({@link Layer.apply}). */
