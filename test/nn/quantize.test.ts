@@ -124,6 +124,50 @@ describe('quantize a trained model', () => {
     );
   });
 
+  it('a functional graph: an Add of two branches, a layer applied twice (left float), a linear head', () => {
+    const L = sn.layers;
+    const inp = sn.input({ shape: [8, 8, 1] });
+    const c1 = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(
+      inp,
+    ) as sn.SymbolicTensor;
+    const shared = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same' });
+    const c2 = shared.apply(c1) as sn.SymbolicTensor;
+    const c3 = shared.apply(c2) as sn.SymbolicTensor;
+    const sum = L.add().apply([c1, c3]) as sn.SymbolicTensor;
+    const flat = L.flatten().apply(sum) as sn.SymbolicTensor;
+    const out = L.dense({ units: 3 }).apply(flat) as sn.SymbolicTensor;
+    const g = sn.model({ inputs: inp, outputs: out, seed: 4 });
+    live.push(g);
+    const x = calibration();
+    const q = quantizeModel(g, { calibration: x });
+    x.dispose();
+    live.push(q);
+    expect(q.layers.map((l) => l.className)).toEqual([
+      'InputLayer',
+      'QuantizedConv2D',
+      'Conv2D',
+      'Add',
+      'Flatten',
+      'QuantizedDense',
+    ]);
+    // The linear outputs, in output quantization steps: within 4 of float32 on the calibration inputs (the
+    // ranges cover them); on held-out inputs a value past a calibrated range is clipped, so there only the
+    // mean error is bounded.
+    const step = (q.layers[5] as sn.QuantizedDense).cfg.outputScale!;
+    const errors = (inputs: sn.Tensor | typeof test.x) => {
+      const [yf, yq] = [g.predict(inputs) as sn.Tensor, q.predict(inputs) as sn.Tensor];
+      const [a, b] = [yf.dataSync() as Float32Array, yq.dataSync() as Float32Array];
+      yf.dispose();
+      yq.dispose();
+      return Array.from(a, (v, i) => Math.abs(v - b[i]!) / step);
+    };
+    const xc = calibration();
+    expect(Math.max(...errors(xc)), 'worst error on the calibration inputs').toBeLessThan(4);
+    xc.dispose();
+    const held = errors(test.x);
+    expect(held.reduce((a, v) => a + v, 0) / held.length, 'mean error on held-out inputs').toBeLessThan(1);
+  });
+
   it('bad options name what is wrong', () => {
     const x = calibration();
     expect(() => quantizeModel(model, { activations: 'int4' as never })).toThrow(
