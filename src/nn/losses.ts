@@ -37,13 +37,20 @@ function checkSmoothing(a: unknown, what: string): number {
   return v;
 }
 
-function checkConfig(cfg: CrossentropyConfig | undefined, what: string): { fromLogits: boolean; smoothing: number } {
+// The options of a loss object (fromLogits, labelSmoothing), or of a function (labelSmoothing only: a
+// function's name says whether it takes logits).
+function checkConfig(
+  cfg: CrossentropyConfig | undefined,
+  what: string,
+  known = ['fromLogits', 'labelSmoothing'],
+): { fromLogits: boolean; smoothing: number } {
   if (cfg === undefined) return { fromLogits: false, smoothing: 0 };
-  if (cfg === null || typeof cfg !== 'object' || cfg instanceof Tensor || Array.isArray(cfg))
-    throw new Error(`${what}: options must be an object {fromLogits?, labelSmoothing?}, got ${show(cfg)}`);
+  if (cfg instanceof Tensor)
+    throw new Error(`${what}: per-example weights are not supported (the mean is taken); options are {${known}}`);
+  if (cfg === null || typeof cfg !== 'object' || Array.isArray(cfg))
+    throw new Error(`${what}: options must be an object {${known}}, got ${show(cfg)}`);
   for (const key of Object.keys(cfg))
-    if (key !== 'fromLogits' && key !== 'labelSmoothing')
-      throw new Error(`${what}: unknown option ${show(key)} (known: fromLogits, labelSmoothing)`);
+    if (!known.includes(key)) throw new Error(`${what}: unknown option ${show(key)} (known: ${known.join(', ')})`);
   if (cfg.fromLogits !== undefined && typeof cfg.fromLogits !== 'boolean')
     throw new Error(`${what}: fromLogits must be true or false, got ${show(cfg.fromLogits)}`);
   return { fromLogits: cfg.fromLogits ?? false, smoothing: checkSmoothing(cfg.labelSmoothing, what) };
@@ -93,7 +100,7 @@ export function softmaxCrossEntropy(
   opts: { labelSmoothing?: number } = {},
 ): Tensor {
   const what = 'losses.softmaxCrossEntropy';
-  const a = checkConfig(opts, what).smoothing;
+  const a = checkConfig(opts, what, ['labelSmoothing']).smoothing;
   const K = logits instanceof Tensor ? logits.shape[logits.rank - 1] : 0;
   return withLabels(onehotLabels, a > 0 ? (v) => v * (1 - a) + a / K : null, (y) => fusedSoftmaxXent(y, logits));
 }
@@ -109,7 +116,7 @@ export function sparseSoftmaxCrossEntropy(
   opts: { labelSmoothing?: number } = {},
 ): Tensor {
   const what = 'losses.sparseSoftmaxCrossEntropy';
-  const a = checkConfig(opts, what).smoothing;
+  const a = checkConfig(opts, what, ['labelSmoothing']).smoothing;
   if (!(logits instanceof Tensor) || logits.rank !== 2)
     throw new Error(
       `${what}: logits must be a Tensor of shape [rows, classes], got ${logits instanceof Tensor ? `[${logits.shape}]` : typeof logits}`,
@@ -126,7 +133,7 @@ export function sparseSoftmaxCrossEntropy(
  * (1 - a) · labels + a / 2.
  */
 export function sigmoidCrossEntropy(labels: Tensor, logits: Tensor, opts: { labelSmoothing?: number } = {}): Tensor {
-  const a = checkConfig(opts, 'losses.sigmoidCrossEntropy').smoothing;
+  const a = checkConfig(opts, 'losses.sigmoidCrossEntropy', ['labelSmoothing']).smoothing;
   return withLabels(labels, a > 0 ? (v) => v * (1 - a) + a / 2 : null, (y) => fusedSigmoidXent(y, logits));
 }
 

@@ -252,6 +252,12 @@ describe('sn.losses functions (tf.losses style)', () => {
         'losses.softmaxCrossEntropy: labelSmoothing must be a number in [0, 1), got 1',
       );
       expect(() => new sn.losses.CategoricalCrossentropy().call(yt, zt)).toThrow(/pass logits with fromLogits: true/);
+      expect(() => sn.losses.sigmoidCrossEntropy(yt, zt, yt as never)).toThrow(
+        'losses.sigmoidCrossEntropy: per-example weights are not supported (the mean is taken); options are {labelSmoothing}',
+      );
+      expect(() => sn.losses.softmaxCrossEntropy(yt, zt, { fromLogits: true } as never)).toThrow(
+        'losses.softmaxCrossEntropy: unknown option "fromLogits" (known: labelSmoothing)',
+      );
     });
   });
 });
