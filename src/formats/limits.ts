@@ -9,8 +9,11 @@ export const DEFAULT_MAX_BYTES = 2 ** 30;
 export const MAX_ELEMENTS = 2 ** 28;
 /** The most axes a tensor may have. */
 export const MAX_RANK = 32;
-/** The most nodes (ONNX) or layers (Keras) a graph may have. */
-export const MAX_NODES = 2 ** 20;
+/**
+ * The most nodes (ONNX) or layers (Keras) a graph may have: far above any CNN, and low enough that the
+ * model's own graph building (which lists layers with a linear scan each) stays within seconds.
+ */
+export const MAX_NODES = 2 ** 16;
 /** The most inputs, outputs or attributes one node may have, and values in one attribute list. */
 export const MAX_NODE_FIELDS = 2 ** 16;
 /** The deepest nesting of a layer's arguments in a Keras 3 config. */

@@ -217,6 +217,45 @@ describe('deep and long topologies', () => {
     m.dispose();
   });
 
+  it('20,000 unnamed layers of one class in a Sequential are named in linear time, as the model names them', async () => {
+    const seq = (n: number, name?: string) => ({
+      modelTopology: {
+        class_name: 'Sequential',
+        config: {
+          layers: Array.from({ length: n }, (_, i) => ({
+            class_name: 'ReLU',
+            config: i === 0 ? { batch_input_shape: [null, 3] } : i === 2 && name ? { name } : {},
+          })),
+        },
+      },
+      weightSpecs: [],
+    });
+    const small = sn.loadLayersModel(seq(5, 'mine') as never);
+    const direct = new sn.Sequential({
+      layers: [
+        new sn.ReLU({ inputShape: [3] }),
+        new sn.ReLU(),
+        new sn.ReLU({ name: 'mine' }),
+        new sn.ReLU(),
+        new sn.ReLU(),
+      ],
+    });
+    expect(small.layers.map((l) => l.name)).toEqual(direct.layers.map((l) => l.name));
+    expect(small.layers.map((l) => l.name)).toEqual(['re_lu', 're_lu_1', 'mine', 're_lu_3', 're_lu_4']);
+    small.dispose();
+    direct.dispose();
+    expect(() => sn.loadLayersModel(seq(5, 're_lu_3') as never)).toThrow(/a layer named re_lu_3 already exists/);
+    const m = await expectLoad('20k unnamed', async () => sn.loadLayersModel(seq(20000) as never), { ms: 20000 });
+    expect(m.layers[m.layers.length - 1]!.name).toBe('re_lu_19999');
+    expect(Array.from(predictFinite(m, x, [1, 3]))).toEqual([0, 0.5, 2]);
+    m.dispose();
+    await expectRefusal(
+      '70k layers',
+      () => sn.loadLayersModel(seq(70000) as never),
+      /the model has 70000 layers, more than 32768/,
+    );
+  }, 60_000);
+
   it('20,000 layers listed last-first: loaded, or refused as too deep for the model to build', async () => {
     let m: sn.Model | null = null;
     try {

@@ -5,8 +5,14 @@ import { InputLayer, type Layer, type SymbolicTensor } from '../../nn/layer.js';
 import { Model, Sequential } from '../../nn/model.js';
 import { createLayer } from '../../nn/registry.js';
 import { show } from '../../show.js';
-import { MAX_NESTING, MAX_NODES } from '../limits.js';
+import { MAX_NESTING } from '../limits.js';
 import { type Obj, isObj } from './artifacts.js';
+
+/**
+ * The most layers a Keras topology may have: far above any CNN, and low enough that the model's own
+ * checks (each Sequential.add scans the layers before it) stay within seconds.
+ */
+const MAX_LAYERS = 2 ** 15;
 import { type Ctx, Reader, malformed } from './keras-config.js';
 import { kerasReader } from './layers.js';
 
@@ -139,12 +145,27 @@ function problemsError(ctx: Ctx): void {
   );
 }
 
+/**
+ * Gives unnamed layers the names Sequential.add would give them (the class's default name, suffixed
+ * `_n` when n layers of that default name come before it) with one count per name: Sequential.add
+ * recounts the whole stack, computing every default name, for each unnamed layer.
+ */
+function nameUnnamed(layers: Layer[]): void {
+  const count = new Map<string, number>();
+  for (const l of layers) {
+    const base = l.defaultName;
+    const n = count.get(base) ?? 0;
+    if (!l.name) l.name = n === 0 ? base : `${base}_${n}`;
+    count.set(base, n + 1);
+  }
+}
+
 export function sequentialModel(config: unknown, ctx: Ctx): Model {
   // tfjs and Keras 2.1 wrote the layer list itself as the config.
   const cfg: Obj = Array.isArray(config) ? { layers: config } : isObj(config) ? config : malformed('no config');
   const entries = cfg.layers;
   if (!Array.isArray(entries) || entries.length === 0) malformed('a Sequential config needs a non-empty "layers" list');
-  if (entries.length > MAX_NODES) malformed(`the model has ${entries.length} layers, more than ${MAX_NODES}`);
+  if (entries.length > MAX_LAYERS) malformed(`the model has ${entries.length} layers, more than ${MAX_LAYERS}`);
   let inputShape: number[] | undefined;
   const b = cfg.build_input_shape;
   if (Array.isArray(b) && b.length > 1 && b.slice(1).every((d) => Number.isInteger(d) && d > 0))
@@ -169,6 +190,7 @@ export function sequentialModel(config: unknown, ctx: Ctx): Model {
   problemsError(ctx);
   if (!layers[0]?.inputShape)
     malformed('the Sequential model has no input shape (no InputLayer, batch_input_shape or build_input_shape)');
+  nameUnnamed(layers);
   try {
     return new Sequential({ layers, name: typeof cfg.name === 'string' ? cfg.name : undefined });
   } catch (e) {
@@ -269,7 +291,7 @@ function applyInOrder(pending: Pending[], made: Map<string, SymbolicTensor>, key
 export function functionalModel(config: unknown, ctx: Ctx): Model {
   if (!isObj(config) || !Array.isArray(config.layers)) malformed('a functional config needs a "layers" list');
   const entries = config.layers as unknown[];
-  if (entries.length > MAX_NODES) malformed(`the model has ${entries.length} layers, more than ${MAX_NODES}`);
+  if (entries.length > MAX_LAYERS) malformed(`the model has ${entries.length} layers, more than ${MAX_LAYERS}`);
   const byName = new Map<string, Layer>();
   const nodes: Array<{ layer: Layer; refs: NodeRef[][] }> = [];
   for (const e of entries) {
