@@ -290,3 +290,102 @@ describe('old opsets', () => {
     );
   });
 });
+
+describe('Resize and Upsample at any scale', () => {
+  const CTMS = ['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn'];
+  const resize = (mode: string, ctm: string, extra: Attr[] = []): N => ({
+    op: 'Resize',
+    in: ['x', 'roi', 'sc'],
+    attrs: [str('mode', mode), str('coordinate_transformation_mode', ctm), ...extra],
+  });
+  // 6 * 1.5 and 4 * 0.5 are whole, so every coordinate mode reads the same lengths in onnxruntime.
+  const SCALES = [
+    [1, 1, 1.5, 0.5],
+    [1, 1, 0.5, 2.5],
+    [1, 1, 1.5, 3],
+  ];
+
+  it('nearest, every coordinate mode and nearest_mode, up and down', async () => {
+    for (const ctm of CTMS) {
+      for (const nm of ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil']) {
+        for (const sc of SCALES) {
+          await agrees([resize('nearest', ctm, [str('nearest_mode', nm)])], {
+            shape: [2, 6, 4],
+            inits: [fVals('roi', []), fVals('sc', sc)],
+            opset: 11,
+          });
+        }
+      }
+    }
+  });
+
+  it('linear and cubic, every coordinate mode, up and down; cubic_coeff_a and exclude_outside', async () => {
+    for (const ctm of CTMS) {
+      for (const sc of SCALES) {
+        await agrees([resize('linear', ctm)], {
+          shape: [2, 6, 4],
+          inits: [fVals('roi', []), fVals('sc', sc)],
+          opset: 11,
+        });
+        await agrees([resize('cubic', ctm)], {
+          shape: [2, 6, 4],
+          inits: [fVals('roi', []), fVals('sc', sc)],
+          opset: 11,
+        });
+      }
+    }
+    await agrees([resize('cubic', 'half_pixel', [float('cubic_coeff_a', -0.5), int('exclude_outside', 1)])], {
+      shape: [2, 6, 4],
+      inits: [fVals('roi', []), fVals('sc', [1, 1, 0.5, 1.75])],
+    });
+  });
+
+  it('sizes, of an image stored channels-last, and with a not_larger policy at opset 18', async () => {
+    await agrees(
+      [conv(), { op: 'Resize', in: ['t0', '', '', 'sz'], attrs: [str('mode', 'linear'), ints('axes', [1, 2, 3])] }],
+      { shape: [3, 5, 6], inits: [convW(3, 4), iInit('sz', [4, 7, 4])], opset: 18 },
+    );
+    await refused(
+      [{ op: 'Resize', in: ['x', '', 'sc'] }],
+      { shape: [3, 5, 6], inits: [fVals('sc', [2, 1, 1.5, 1.5])] },
+      /resizing the batch axis \(scales \[2,1,1.5,1.5\]\)/,
+    );
+    await agrees(
+      [
+        {
+          op: 'Resize',
+          in: ['x', '', '', 'sz'],
+          attrs: [ints('axes', [2, 3]), str('keep_aspect_ratio_policy', 'not_larger'), str('mode', 'nearest')],
+        },
+      ],
+      { shape: [3, 5, 6], inits: [iInit('sz', [8, 8])], opset: 18 },
+    );
+  });
+
+  it('Upsample (opsets 7 and 9) with fractional scales, nearest and linear', async () => {
+    for (const mode of ['nearest', 'linear']) {
+      await agrees([{ op: 'Upsample', in: ['x'], attrs: [str('mode', mode), floats('scales', [1, 1, 1.5, 2.5])] }], {
+        shape: [2, 4, 4],
+        opset: 7,
+      });
+      await agrees([{ op: 'Upsample', in: ['x', 'sc'], attrs: [str('mode', mode)] }], {
+        shape: [2, 4, 4],
+        inits: [fVals('sc', [1, 1, 2.5, 1.5])],
+        opset: 9,
+      });
+    }
+  });
+
+  it('tf_crop_and_resize and antialiased down-scaling are refused by name', async () => {
+    await refused(
+      [resize('linear', 'tf_crop_and_resize')],
+      { shape: [2, 6, 4], inits: [fVals('roi', [0, 0, 0, 0, 1, 1, 1, 1]), fVals('sc', [1, 1, 0.5, 0.5])] },
+      /coordinate_transformation_mode 'tf_crop_and_resize'/,
+    );
+    await refused(
+      [resize('linear', 'half_pixel', [int('antialias', 1)])],
+      { shape: [2, 6, 4], inits: [fVals('roi', []), fVals('sc', [1, 1, 0.5, 0.5])], opset: 18 },
+      /attribute antialias 1/,
+    );
+  });
+});

@@ -1,8 +1,11 @@
 // Operators that change the spatial size of an NCHW image: Pad (zero padding, or cropping for negative
-// pads) and Resize/Upsample (integer up-scaling, nearest or bilinear with the coordinate modes
-// PyTorch and Keras use).
-import { Cropping2D, UpSampling2D, ZeroPadding2D } from '../../../nn/reshaping.js';
+// pads) and Resize/Upsample. Integer up-scaling of the spatial axes in the modes PyTorch and Keras use
+// is an UpSampling2D; any other scale or size (up or down, nearest/linear/cubic, every coordinate
+// transformation but tf_crop_and_resize) is one fixed interpolation matrix per resized axis, built as
+// onnx's reference computes it and applied as a frozen 1x1 convolution over that axis.
+import { Cropping2D, Permute, UpSampling2D, ZeroPadding2D } from '../../../nn/reshaping.js';
 import { BATCH, type Sym, image, normAxis } from './context.js';
+import { lastAxisMatmul } from './gemm.js';
 import type { NodeContext } from './node.js';
 
 /** Pads of all axes (begin..., end...), value and mode: attributes before opset 11, inputs since. */
@@ -74,85 +77,214 @@ const COORDINATE_MODES = [
   'tf_half_pixel_for_nn',
   'tf_crop_and_resize',
 ] as const;
+type Ctm = (typeof COORDINATE_MODES)[number];
+const NEAREST_MODES = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'] as const;
+type NearestMode = (typeof NEAREST_MODES)[number];
 
-/** Integer scales [sh, sw] of the spatial axes, from scales or sizes. */
-function resizeScales(n: NodeContext, upsample: boolean, H: number, W: number): [number, number] {
+/** The scale of every axis and the output shape: from scales or sizes, over all axes or `axes` (opset 18). */
+function resizeShape(n: NodeContext, upsample: boolean, shape: number[]): { scales: number[]; out: number[] } {
   const { b, attrs, ins } = n;
-  let scales: number[] | null = null;
-  let sizes: number[] | null = null;
+  const r = shape.length;
   const cv = (i: number) => {
     const v = ins[i];
     if (!v) return null;
     if (v.kind !== 'const') return n.fail(`input ${i} must be a constant`);
     return v.c.data.length > 0 ? Array.from(v.c.data) : null;
   };
+  let scales: number[] | null = null;
+  let sizes: number[] | null = null;
   if (upsample) scales = b.opset < 9 ? attrs.floats('scales') : cv(1);
   else if (b.opset < 11) scales = cv(1);
   else {
     scales = cv(2);
     sizes = cv(3);
   }
-  // Opset 18 may list the axes that scales/sizes cover; the importer reads them for all 4 axes.
-  const axes = attrs.ints('axes');
-  if (axes && axes.map((a) => (a < 0 ? a + 4 : a)).join() !== '0,1,2,3')
-    n.fail(`attribute axes [${axes}] is not supported (scales and sizes must cover the 4 axes in order)`);
+  const axes = (attrs.ints('axes') ?? shape.map((_, i) => i)).map((a) => normAxis(a, r, n.what));
+  if (new Set(axes).size !== axes.length) n.fail(`attribute axes [${attrs.ints('axes')}] repeats an axis`);
+  const given = sizes ?? scales;
+  if (!given) return n.fail('scales (or sizes) are missing');
+  if (given.length !== axes.length)
+    n.fail(`${sizes ? 'sizes' : 'scales'} [${given}] must have ${axes.length} entries, one per resized axis`);
+  const sc = shape.map(() => 1);
+  const out = [...shape];
   if (sizes) {
-    if (sizes.length !== 4) n.fail('sizes must have 4 entries');
-    attrs.oneOf(
-      'keep_aspect_ratio_policy',
-      ['stretch'],
-      'stretch',
-      "only keep_aspect_ratio_policy 'stretch' is supported",
-    );
-    scales = [1, 1, sizes[2] / H, sizes[3] / W];
+    const policy = attrs.oneOf('keep_aspect_ratio_policy', ['stretch', 'not_larger', 'not_smaller'], 'stretch');
+    if (sizes.some((d) => !Number.isInteger(d) || d < 1)) n.fail(`sizes [${sizes}] must be positive integers`);
+    // The batch size is not known here: a size on the batch axis is read as the batch (as exporters write it).
+    const ratios = axes.map((a, i) => (a === 0 ? 1 : sizes![i] / shape[a]));
+    const keep = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
+    axes.forEach((a, i) => {
+      if (a === 0) sc[a] = ratios[i];
+      else {
+        sc[a] = policy === 'stretch' ? ratios[i] : keep;
+        out[a] = policy === 'stretch' ? sizes![i] : Math.round(keep * shape[a]);
+      }
+    });
+  } else {
+    if (scales!.some((v) => !(v > 0))) n.fail(`scales [${scales}] must be positive`);
+    axes.forEach((a, i) => {
+      sc[a] = scales![i];
+      out[a] = Math.floor(shape[a] * scales![i]);
+    });
   }
-  if (!scales || scales.length !== 4) return n.fail('scales (or sizes) for the 4 axes are missing');
-  if (scales[0] !== 1 || scales[1] !== 1) n.fail(`only the spatial axes can be resized (scales [${scales}])`);
-  const sh = Math.round(scales[2]),
-    sw = Math.round(scales[3]);
-  if (Math.abs(sh - scales[2]) > 1e-6 || Math.abs(sw - scales[3]) > 1e-6 || sh < 1 || sw < 1) {
-    n.fail(`only integer up-scaling is supported (scales [${scales}])`);
-  }
-  return [sh, sw];
+  if (sc[0] !== 1) n.fail(`resizing the batch axis (scales [${scales}]) is not supported`);
+  out.forEach((d, i) => {
+    if (i > 0 && d < 1) n.fail(`axis ${i} of size ${shape[i]} would be resized to ${d}`);
+  });
+  return { scales: sc, out };
 }
 
-/** The UpSampling2D interpolation that matches mode / coordinate_transformation_mode / nearest_mode. */
-function interpolation(n: NodeContext, upsample: boolean): 'nearest' | 'bilinear' {
+/** Interpolation mode, coordinate mode and rounding as the node's version reads them. */
+function resizeModes(n: NodeContext, upsample: boolean) {
   const { b, attrs } = n;
   const old = upsample || b.opset < 11;
-  const mode = attrs.oneOf('mode', ['nearest', 'linear', 'bilinear', 'cubic'], 'nearest');
-  const ctm = attrs.oneOf('coordinate_transformation_mode', COORDINATE_MODES, old ? 'asymmetric' : 'half_pixel');
+  const raw = attrs.oneOf('mode', ['nearest', 'linear', 'bilinear', 'cubic'], 'nearest');
+  const mode = raw === 'bilinear' ? 'linear' : raw;
+  const ctm: Ctm = old ? 'asymmetric' : attrs.oneOf('coordinate_transformation_mode', COORDINATE_MODES, 'half_pixel');
+  const nearest: NearestMode = old ? 'floor' : attrs.oneOf('nearest_mode', NEAREST_MODES, 'round_prefer_floor');
+  return { mode, ctm, nearest, old };
+}
+
+/** UpSampling2D's interpolation for integer up-scaling of the two spatial axes, or null when it differs. */
+function kernelInterp(m: ReturnType<typeof resizeModes>): 'nearest' | 'bilinear' | null {
+  const { mode, ctm, nearest, old } = m;
   if (mode === 'nearest') {
-    const nm = attrs.oneOf(
-      'nearest_mode',
-      ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'],
-      'round_prefer_floor',
-    );
     const ok =
-      (ctm === 'asymmetric' && (nm === 'floor' || old)) ||
-      ((ctm === 'half_pixel' || ctm === 'pytorch_half_pixel') && nm === 'round_prefer_floor');
-    if (!ok)
-      n.fail(`nearest resize with coordinate_transformation_mode '${ctm}' and nearest_mode '${nm}' is not supported`);
-    return 'nearest';
+      (ctm === 'asymmetric' && (nearest === 'floor' || old)) ||
+      ((ctm === 'half_pixel' || ctm === 'pytorch_half_pixel') && nearest === 'round_prefer_floor');
+    return ok ? 'nearest' : null;
   }
-  if (mode === 'linear' || mode === 'bilinear') {
-    if (ctm !== 'half_pixel' && ctm !== 'pytorch_half_pixel')
-      n.fail(`linear resize with coordinate_transformation_mode '${ctm}' is not supported (use align_corners=False)`);
-    return 'bilinear';
+  if (mode === 'linear' && (ctm === 'half_pixel' || ctm === 'pytorch_half_pixel')) return 'bilinear';
+  return null;
+}
+
+/** The (O x I) interpolation matrix of one axis, as onnx's reference computes it, row-major [i][o]. */
+function axisMatrix(n: NodeContext, m: ReturnType<typeof resizeModes>, I: number, O: number, s: number): Float64Array {
+  const { attrs } = n;
+  const A = attrs.float('cubic_coeff_a', -0.75);
+  const exclude = attrs.int('exclude_outside', 0) === 1;
+  const w = new Float64Array(I * O);
+  // The resized length as a real number (onnx's reference): I * scale, which O rounds down.
+  const L = I * s;
+  for (let o = 0; o < O; o++) {
+    let x: number;
+    switch (m.ctm) {
+      case 'half_pixel':
+        x = (o + 0.5) / s - 0.5;
+        break;
+      case 'half_pixel_symmetric': {
+        const adj = O / L;
+        x = (I / 2) * (1 - adj) + (o + 0.5) / s - 0.5;
+        break;
+      }
+      case 'pytorch_half_pixel':
+        x = L > 1 ? (o + 0.5) / s - 0.5 : 0;
+        break;
+      case 'align_corners':
+        x = L === 1 ? 0 : (o * (I - 1)) / (L - 1);
+        break;
+      case 'tf_half_pixel_for_nn':
+        x = (o + 0.5) / s;
+        break;
+      default:
+        x = o / s;
+    }
+    // Neighbours f-k+1 .. f+k around x (f = x - 1 for an integer x, so ratio 1), edge-clamped.
+    const f = Number.isInteger(x) ? x - 1 : Math.floor(x);
+    const t = x - f;
+    let c: number[];
+    if (m.mode === 'nearest') {
+      const up = Number.isInteger(x)
+        ? true
+        : m.nearest === 'round_prefer_floor'
+          ? t > 0.5
+          : m.nearest === 'round_prefer_ceil'
+            ? t >= 0.5
+            : m.nearest === 'ceil';
+      c = up ? [0, 1] : [1, 0];
+    } else if (m.mode === 'linear') c = [1 - t, t];
+    else {
+      const u = 1 - t;
+      c = [
+        ((A * (t + 1) - 5 * A) * (t + 1) + 8 * A) * (t + 1) - 4 * A,
+        ((A + 2) * t - (A + 3)) * t * t + 1,
+        ((A + 2) * u - (A + 3)) * u * u + 1,
+        ((A * (u + 1) - 5 * A) * (u + 1) + 8 * A) * (u + 1) - 4 * A,
+      ];
+    }
+    const first = f - c.length / 2 + 1;
+    if (exclude) {
+      let sum = 0;
+      c = c.map((v, j) => (first + j < 0 || first + j >= I ? 0 : v));
+      for (const v of c) sum += v;
+      c = c.map((v) => v / sum);
+    }
+    c.forEach((v, j) => {
+      const i = Math.min(Math.max(first + j, 0), I - 1);
+      w[i * O + o] += v;
+    });
   }
-  return n.fail(`resize mode '${mode}' is not supported`);
+  return w;
+}
+
+/** Resize of any axes but the batch: one fixed interpolation matrix per resized axis, on the last axis. */
+function resizeAny(n: NodeContext, x: Sym, m: ReturnType<typeof resizeModes>, scales: number[], out: number[]): Sym {
+  const { b, base, attrs } = n;
+  if (m.ctm === 'tf_crop_and_resize') n.fail("coordinate_transformation_mode 'tf_crop_and_resize' is not supported");
+  if (attrs.int('antialias', 0) !== 0 && scales.some((v) => v < 1))
+    n.fail(`attribute antialias ${attrs.int('antialias', 0)} when down-scaling is not supported`);
+  if (m.old && m.mode === 'nearest' && scales.some((v) => v < 1))
+    n.fail(`nearest down-scaling (scales [${scales}]) at opset ${b.opset} is not supported`);
+  const r = x.shape.length;
+  let v = b.plain(x, base);
+  for (let a = r - 1; a >= 1; a--) {
+    if (out[a] === x.shape[a] && scales[a] === 1) continue;
+    const swap = x.shape.slice(1).map((_, i) => i + 1);
+    [swap[a - 1], swap[r - 2]] = [swap[r - 2], swap[a - 1]];
+    const moved = a !== r - 1;
+    const swapped = (s: number[]) => {
+      const t = [...s];
+      [t[a], t[r - 1]] = [t[r - 1], t[a]];
+      return t;
+    };
+    if (moved)
+      v = b.sym(
+        b.apply(new Permute({ dims: swap }), `${base}_axis${a}`, b.native(v, base)),
+        swapped(v.shape),
+        'native',
+      );
+    const w = axisMatrix(n, m, x.shape[a], out[a], scales[a]);
+    v = lastAxisMatmul(b, `${base}_${a}`, v, [], w, out[a], false);
+    if (moved) v = b.sym(b.apply(new Permute({ dims: swap }), `${base}_back${a}`, v.t), swapped(v.shape), 'native');
+  }
+  return v;
 }
 
 function resize(n: NodeContext, upsample: boolean): Sym {
   const { b, base } = n;
   const x = n.ins[0];
   if (!x || x.kind !== 'sym') return n.fail('the input must be a model value');
-  const [C, H, W] = image(x, n.what);
-  const [sh, sw] = resizeScales(n, upsample, H, W);
-  const interp = interpolation(n, upsample);
-  if (sh === 1 && sw === 1) return x;
-  const t = b.apply(new UpSampling2D({ size: [sh, sw], interpolation: interp }), base, b.nhwc(x, base));
-  return b.sym(t, [BATCH, C, H * sh, W * sw], 'nhwc');
+  const { scales, out } = resizeShape(n, upsample, x.shape);
+  const m = resizeModes(n, upsample);
+  if (out.every((d, i) => d === x.shape[i]) && scales.every((v) => v === 1)) return x;
+  // Integer up-scaling of an image's two spatial axes in the modes UpSampling2D computes.
+  const [sh, sw] = [scales[2], scales[3]];
+  const interp = kernelInterp(m);
+  if (
+    x.shape.length === 4 &&
+    interp &&
+    scales[1] === 1 &&
+    Number.isInteger(sh) &&
+    Number.isInteger(sw) &&
+    out[2] === x.shape[2] * sh &&
+    out[3] === x.shape[3] * sw &&
+    n.attrs.int('antialias', 0) === 0
+  ) {
+    const [C, H, W] = image(x, n.what);
+    const t = b.apply(new UpSampling2D({ size: [sh, sw], interpolation: interp }), base, b.nhwc(x, base));
+    return b.sym(t, [BATCH, C, H * sh, W * sw], 'nhwc');
+  }
+  return resizeAny(n, x, m, scales, out);
 }
 
 export const Resize = (n: NodeContext) => resize(n, false);
