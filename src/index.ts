@@ -167,6 +167,8 @@ export * as losses from './nn/losses.js';
 export type { CrossentropyConfig } from './nn/losses.js';
 export { maximum, minimum, concat, broadcastBinary } from './ops/merge.js';
 export { Rng } from './rng.js';
+export { quantizeModel as quantize } from './quant/quantize.js';
+export type { QuantizeOptions } from './quant/quantize.js';
 
 import { Sequential } from './nn/model.js';
 import type { Layer as L } from './nn/layer.js';
