@@ -4,6 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import { toONNX } from '../../src/formats/onnx/export.js';
 import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { makeRng } from '../helpers/check.js';
 
@@ -387,5 +388,46 @@ describe('Resize and Upsample at any scale', () => {
       { shape: [2, 6, 4], inits: [fVals('roi', []), fVals('sc', [1, 1, 0.5, 0.5])], opset: 18 },
       /attribute antialias 1/,
     );
+  });
+});
+
+describe('imported resizes and matrix products as a model', () => {
+  it('fine-tunes the MatMul weights but not the interpolation, saves and exports again', async () => {
+    const bytes = graph(
+      [
+        { op: 'Resize', in: ['x', 'roi', 'sc'], attrs: [str('mode', 'linear')] },
+        { op: 'MatMul', in: ['t0', 'w'] },
+      ],
+      [2, 4, 6],
+      [fVals('roi', []), fVals('sc', [1, 1, 1.75, 0.5]), fInit('w', [3, 5])],
+      13,
+    );
+    const m = await sn.loadONNX(bytes);
+    const x = sn.tensor(Float32Array.from(rng.fill(2 * 48, -1, 1)), [2, 2, 4, 6]);
+    const y0 = m.predict(x) as sn.Tensor;
+    const fixed = m.layers.filter((l) => !l.trainable && l.weights.length > 0);
+    expect(fixed.length).toBe(2);
+    const frozen = fixed.map((l) => Array.from(l.weights[0].value.view()));
+    m.compile({ optimizer: new sn.Adam({ learningRate: 1e-2 }), loss: 'meanSquaredError' });
+    const target = sn.tensor(new Float32Array(y0.size).fill(1), y0.shape);
+    const before = m.evaluate(x, target)[0];
+    for (let i = 0; i < 5; i++) m.trainOnBatch(x, target);
+    expect(m.evaluate(x, target)[0]).toBeLessThan(before);
+    fixed.forEach((l, i) => expect(Array.from(l.weights[0].value.view())).toEqual(frozen[i]));
+    const y1 = m.predict(x) as sn.Tensor;
+    const again = sn.loadModel(sn.saveModel(m));
+    const y2 = again.predict(x) as sn.Tensor;
+    expect(Array.from(y2.dataSync())).toEqual(Array.from(y1.dataSync()));
+    const s = await ort.InferenceSession.create(toONNX(m), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const out = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', x.dataSync(), x.shape) });
+    await s.release();
+    const got = out[s.outputNames[0]].data as Float32Array;
+    const want = y1.dataSync();
+    let max = 0;
+    for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(got[i] - want[i]));
+    expect(max).toBeLessThan(1e-4);
+    for (const t of [x, y0, y1, y2, target]) t.dispose();
+    m.dispose();
+    again.dispose();
   });
 });
