@@ -20,6 +20,11 @@ export interface BatchNormalizationConfig {
   center?: boolean;
   /** Learn a scale gamma (initialised to 1). Default true. */
   scale?: boolean;
+  /**
+   * Update the moving variance with the unbiased batch variance, ÷ (N·H·W − 1), as PyTorch's
+   * running_var (ONNX import sets it), instead of Keras' biased one. Default false.
+   */
+  unbiasedMovingVariance?: boolean;
   inputShape?: number[];
   name?: string;
 }
@@ -27,16 +32,31 @@ export interface BatchNormalizationConfig {
 /**
  * Batch normalization over the last (channel) axis of NHWC or [N, features] inputs, as
  * keras.layers.BatchNormalization. The moving variance is updated with the biased batch variance
- * (÷ N·H·W), as Keras 3 does (PyTorch's running_var uses the unbiased one, ÷ (N·H·W − 1)). Frozen
+ * (÷ N·H·W), as Keras 3 does, or with `unbiasedMovingVariance` the unbiased one as PyTorch (÷ (N·H·W − 1);
+ * ONNX import sets it). Frozen
  * (`trainable = false`), it normalizes with its moving statistics in fit as well and does not update
  * them, as Keras 3 does, and as PyTorch's `bn.eval()`; imported ONNX BatchNormalization keeps the file's
  * momentum (PyTorch's 0.1 is exported as 0.9, this layer's convention).
  */
 export class BatchNormalization extends Layer {
   static readonly className = 'BatchNormalization';
-  readonly cfg: { axis: number; momentum: number; epsilon: number; center: boolean; scale: boolean };
+  readonly cfg: {
+    axis: number;
+    momentum: number;
+    epsilon: number;
+    center: boolean;
+    scale: boolean;
+    unbiasedMovingVariance: boolean;
+  };
   constructor(cfg: BatchNormalizationConfig = {}) {
-    checkLayerOptions('BatchNormalization', cfg, ['axis', 'momentum', 'epsilon', 'center', 'scale']);
+    checkLayerOptions('BatchNormalization', cfg, [
+      'axis',
+      'momentum',
+      'epsilon',
+      'center',
+      'scale',
+      'unbiasedMovingVariance',
+    ]);
     super(cfg);
     const what = 'BatchNormalization';
     const c = cfg ?? {};
@@ -48,7 +68,17 @@ export class BatchNormalization extends Layer {
     const epsilon = c.epsilon ?? 1e-3;
     if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon)))
       throw new Error(`${what}: epsilon must be a positive number, got ${show(c.epsilon)}`);
-    this.cfg = { axis, momentum, epsilon, center: c.center ?? true, scale: c.scale ?? true };
+    const unbiased = c.unbiasedMovingVariance ?? false;
+    if (typeof unbiased !== 'boolean')
+      throw new Error(`${what}: unbiasedMovingVariance must be true or false, got ${show(unbiased)}`);
+    this.cfg = {
+      axis,
+      momentum,
+      epsilon,
+      center: c.center ?? true,
+      scale: c.scale ?? true,
+      unbiasedMovingVariance: unbiased,
+    };
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'BatchNormalization';
@@ -94,11 +124,19 @@ export class BatchNormalization extends Layer {
       training: args.training,
       momentum: this.cfg.momentum,
       epsilon: this.cfg.epsilon,
+      unbiasedMovingVariance: this.cfg.unbiasedMovingVariance,
       name: this.name,
       skipFiniteCheck: true,
     });
   }
   getConfig() {
-    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+    // The option is written only when set, so files of Keras-style layers stay as they were.
+    const { unbiasedMovingVariance, ...rest } = this.cfg;
+    return {
+      ...rest,
+      ...(unbiasedMovingVariance ? { unbiasedMovingVariance } : {}),
+      name: this.name,
+      inputShape: this.inputShape ?? undefined,
+    };
   }
 }

@@ -24,6 +24,12 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance; default 1e-3. */
   epsilon?: number;
+  /**
+   * Update the moving variance with the unbiased batch variance (÷ (n − 1), PyTorch's running_var)
+   * instead of the biased one (÷ n, Keras); the batch is normalized with the biased one either way.
+   * Default false.
+   */
+  unbiasedMovingVariance?: boolean;
   name?: string;
   /** @internal */
   skipFiniteCheck?: boolean;
@@ -44,6 +50,7 @@ interface Checked {
   training: boolean;
   momentum: number;
   eps: number;
+  unbiased: boolean;
   gamma: Tensor | null;
   beta: Tensor | null;
   movingMean: Tensor | null;
@@ -65,6 +72,9 @@ function checkArgs(x: Tensor, opts: BatchNormOptions): Checked {
     throw new Error(`${what}: momentum must be a number in [0, 1], got ${show(momentum)}`);
   if (typeof eps !== 'number' || !(eps > 0 && Number.isFinite(eps)))
     throw new Error(`${what}: epsilon must be a positive number, got ${show(eps)}`);
+  const unbiased = opts.unbiasedMovingVariance ?? false;
+  if (typeof unbiased !== 'boolean')
+    throw new Error(`${what}: unbiasedMovingVariance must be true or false, got ${show(unbiased)}`);
   const gamma = channelVector(opts.gamma, C, what, 'gamma');
   const beta = channelVector(opts.beta, C, what, 'beta');
   const movingMean = channelVector(opts.movingMean, C, what, 'movingMean');
@@ -90,7 +100,7 @@ function checkArgs(x: Tensor, opts: BatchNormOptions): Checked {
       if (t) expectFinite(t, what, n);
     }
   }
-  return { what, C, R, training, momentum, eps, gamma, beta, movingMean, movingVariance };
+  return { what, C, R, training, momentum, eps, unbiased, gamma, beta, movingMean, movingVariance };
 }
 
 const rowBytes = (r0: number, C: number) => r0 * C * 4;
@@ -114,8 +124,10 @@ function batchStatistics(x: Tensor, a: Checked, shards: [number, number][], invs
       ),
     );
     kx.batchnorm_stats_reduce(variance.ptr, psum, S, C, R);
+    kx.batchnorm_invstd(invstd.ptr, variance.ptr, C, a.eps);
+    // PyTorch's running variance: the same sums of squared deviations over n - 1.
+    if (a.unbiased) kx.batchnorm_stats_reduce(variance.ptr, psum, S, C, R - 1);
   });
-  kx.batchnorm_invstd(invstd.ptr, variance.ptr, C, a.eps);
   if (a.movingMean && a.movingVariance)
     kx.batchnorm_update_moving(a.movingMean.ptr, a.movingVariance.ptr, mean.ptr, variance.ptr, C, a.momentum);
   variance.dispose();

@@ -134,6 +134,57 @@ describe('frozen BatchNormalization (trainable = false)', () => {
   });
 });
 
+describe("BatchNormalization's running variance as PyTorch (unbiasedMovingVariance)", () => {
+  it('x=[3,2,2,2] momentum 0.9: the moving statistics against float64, unbiased and biased; the output is the same', () => {
+    const C = 2,
+      n = 12;
+    const x = seq(n * C, (i) => Math.sin(1.1 * i + 0.4) * (1 + (i % C)));
+    const old = { mean: [0.2, -0.1], variance: [1.5, 0.7] };
+    const outs: Float32Array[] = [];
+    for (const unbiased of [true, false]) {
+      sn.tidy(() => {
+        const mm = sn.tensor(old.mean, [C]),
+          mv = sn.tensor(old.variance, [C]);
+        const y = sn.batchNorm(sn.tensor(x, [3, 2, 2, C]), {
+          training: true,
+          momentum: 0.9,
+          movingMean: mm,
+          movingVariance: mv,
+          epsilon: 1e-5,
+          unbiasedMovingVariance: unbiased,
+        });
+        outs.push(y.dataSync().slice());
+        for (let c = 0; c < C; c++) {
+          let m = 0;
+          for (let r = 0; r < n; r++) m += x[r * C + c] / n;
+          let ss = 0;
+          for (let r = 0; r < n; r++) ss += (x[r * C + c] - m) ** 2;
+          const v = ss / (unbiased ? n - 1 : n);
+          const wantMean = 0.9 * old.mean[c] + 0.1 * m,
+            wantVar = 0.9 * old.variance[c] + 0.1 * v;
+          expect(Math.abs(mm.dataSync()[c] - wantMean)).toBeLessThan(1e-6);
+          expect(Math.abs(mv.dataSync()[c] - wantVar) / wantVar, `variance ${c}, unbiased ${unbiased}`).toBeLessThan(
+            1e-6,
+          );
+        }
+      });
+    }
+    expect(outs[0]).toEqual(outs[1]);
+  });
+
+  it('ONNX import sets it (PyTorch exports momentum 0.1 as 0.9); it is saved only when set', async () => {
+    const m = track(await sn.loadONNX(new Uint8Array(readFileSync(join(FIXTURES, 'mnist_cnn.onnx')))));
+    const bn = m.getLayer('features.1.weight');
+    expect(bn.getConfig()).toMatchObject({ unbiasedMovingVariance: true, momentum: Math.fround(0.9) });
+    const back = track(sn.loadModel(m.save()));
+    expect(back.getLayer(bn.name).getConfig()).toMatchObject({ unbiasedMovingVariance: true });
+    expect(L.batchNormalization().getConfig()).not.toHaveProperty('unbiasedMovingVariance');
+    expect(() => L.batchNormalization({ unbiasedMovingVariance: 1 as never })).toThrow(
+      'BatchNormalization: unbiasedMovingVariance must be true or false, got 1',
+    );
+  });
+});
+
 describe('an imported PyTorch classifier (mnist_cnn.onnx: conv, BN, pool, dense; ends in logits)', () => {
   const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'mnist_cnn.onnx')));
 

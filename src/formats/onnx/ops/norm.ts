@@ -1,5 +1,5 @@
 // BatchNormalization in inference form: a BN layer holding the running statistics, so the imported
-// model fine-tunes it as one.
+// model fine-tunes it as one, updating its running variance with the unbiased batch variance as PyTorch.
 import { BatchNormalization as BatchNormLayer } from '../../../nn/batchnorm.js';
 import { sizeOf } from '../fold.js';
 import { type Sym, f32, shapeText } from './context.js';
@@ -29,6 +29,7 @@ export function BatchNormalization(n: NodeContext): Sym {
   const layer = new BatchNormLayer({
     epsilon: attrs.float('epsilon', 1e-5),
     momentum: attrs.float('momentum', 0.9),
+    unbiasedMovingVariance: true,
   });
   const t = b.apply(layer, base, src, [f32(scale.data), f32(bias.data), f32(mean.data), f32(vari.data)]);
   return b.sym(t, x.shape, r === 4 ? 'nhwc' : 'native');
