@@ -15,7 +15,7 @@ import type {
 } from './convolutional.js';
 import { dense } from '../ops/dense.js';
 import { mul, reshape } from '../ops/elementwise.js';
-import { pair, posInt, windowGeometry } from '../geom.js';
+import { windowGeometry } from '../geom.js';
 import {
   type ActivationName,
   type CallArgs,
@@ -23,14 +23,26 @@ import {
   Layer,
   type WeightSpec,
   applyActivation,
-  checkActivation,
 } from './layer.js';
 import { tensor } from '../tensor.js';
 import { mergeLayers } from './merge.js';
 import { reshapingLayers } from './reshaping.js';
 import { preprocessingLayers } from './preprocessing.js';
 import { show } from '../show.js';
-import { checkLayerOptions } from './options.js';
+import {
+  type OptionValues,
+  activation,
+  bool,
+  custom,
+  initializer,
+  layerConfig,
+  num,
+  oneOf,
+  pair,
+  posInt,
+  readOptions,
+  savedUnless,
+} from './options.js';
 
 function expectRank(s: readonly number[], rank: number, what: string, desc: string): void {
   if (s.length !== rank) throw new Error(`${what}: expected input of shape ${desc} (without batch), got [${s}]`);
@@ -46,15 +58,16 @@ export interface Pooling2DConfig {
 }
 
 abstract class Pooling2D extends Layer {
-  readonly cfg: { poolSize: [number, number]; strides: [number, number]; padding: 'valid' | 'same' };
+  /** Strides default to the pool size. */
+  static readonly options = {
+    poolSize: pair(2),
+    strides: pair((read) => read.poolSize),
+    padding: oneOf(['valid', 'same'], 'valid'),
+  };
+  readonly cfg: OptionValues<typeof Pooling2D.options>;
   constructor(cfg: Pooling2DConfig = {}) {
-    super(cfg);
-    const what = (this as unknown as { className: string }).className;
-    checkLayerOptions(what, cfg, ['poolSize', 'strides', 'padding']);
-    const poolSize = pair(cfg.poolSize ?? 2, what, 'poolSize');
-    this.cfg = { poolSize, strides: pair(cfg.strides ?? poolSize, what, 'strides'), padding: cfg.padding ?? 'valid' };
-    if (this.cfg.padding !== 'valid' && this.cfg.padding !== 'same')
-      throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(cfg.padding)}`);
+    super(cfg ?? {});
+    this.cfg = readOptions(Pooling2D.options, cfg, this.className);
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectRank(s, 3, this.name || this.className, '[height, width, channels]');
@@ -69,7 +82,7 @@ abstract class Pooling2D extends Layer {
     return [g.OH, g.OW, s[2]];
   }
   getConfig() {
-    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Pooling2D.options, this.cfg);
   }
 }
 
@@ -98,16 +111,11 @@ export interface GlobalPooling2DConfig {
 }
 
 abstract class GlobalPooling2D extends Layer {
+  static readonly options = { keepdims: savedUnless(bool(false), false) };
   readonly keepdims: boolean;
   constructor(cfg: GlobalPooling2DConfig = {}) {
     super(cfg ?? {});
-    checkLayerOptions((this as unknown as { className: string }).className, cfg ?? {}, ['keepdims']);
-    const kd = cfg?.keepdims ?? false;
-    if (typeof kd !== 'boolean')
-      throw new Error(
-        `${(this as unknown as { className: string }).className}: keepdims must be true or false, got ${show(cfg?.keepdims)}`,
-      );
-    this.keepdims = kd;
+    this.keepdims = readOptions(GlobalPooling2D.options, cfg ?? {}, this.className).keepdims;
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectRank(s, 3, this.name || this.className, '[height, width, channels]');
@@ -118,7 +126,7 @@ abstract class GlobalPooling2D extends Layer {
     return this.keepdims ? reshape(y, [y.shape[0], 1, 1, y.shape[1]]) : y;
   }
   getConfig() {
-    return { ...(this.keepdims ? { keepdims: true } : {}), name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, GlobalPooling2D.options);
   }
 }
 
@@ -141,8 +149,9 @@ export class GlobalMaxPooling2D extends GlobalPooling2D {
 /** Flattens all axes but the batch axis. */
 export class Flatten extends Layer {
   static readonly className = 'Flatten';
+  static readonly options = {};
   constructor(cfg: { inputShape?: number[]; name?: string } = {}) {
-    checkLayerOptions('Flatten', cfg, []);
+    readOptions(Flatten.options, cfg, 'Flatten');
     super(cfg);
   }
   computeOutputShape(s: readonly number[]): number[] {
@@ -152,7 +161,7 @@ export class Flatten extends Layer {
     return reshape(x, [x.shape[0], -1]);
   }
   getConfig() {
-    return { name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Flatten.options);
   }
 }
 
@@ -170,19 +179,18 @@ export interface DenseConfig {
 /** Fully connected layer, as keras.layers.Dense (input must be flat: [features]). */
 export class Dense extends Layer {
   static readonly className = 'Dense';
-  readonly cfg: Required<Omit<DenseConfig, 'inputShape' | 'name'>>;
+  static readonly options = {
+    units: posInt(),
+    activation: activation(),
+    useBias: bool(true),
+    kernelInitializer: initializer('glorotUniform'),
+    biasInitializer: initializer('zeros'),
+  };
+  readonly cfg: OptionValues<typeof Dense.options>;
   constructor(cfg: DenseConfig) {
-    checkLayerOptions('Dense', cfg, ['units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer']);
+    const c = readOptions(Dense.options, cfg, 'Dense');
     super(cfg);
-    const what = 'Dense';
-    if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
-    this.cfg = {
-      units: posInt(cfg.units, what, 'units'),
-      activation: checkActivation(cfg.activation, what),
-      useBias: cfg.useBias ?? true,
-      kernelInitializer: cfg.kernelInitializer ?? 'glorotUniform',
-      biasInitializer: cfg.biasInitializer ?? 'zeros',
-    };
+    this.cfg = c;
   }
   get activation() {
     return this.cfg.activation;
@@ -210,21 +218,19 @@ export class Dense extends Layer {
     return act === 'relu' ? y : applyActivation(y, act, args);
   }
   getConfig() {
-    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Dense.options, this.cfg);
   }
 }
 
 /** Dropout: in training, zeroes each value with probability `rate` and scales the rest by 1/(1-rate). */
 export class Dropout extends Layer {
   static readonly className = 'Dropout';
+  static readonly options = { rate: num('a number in [0, 1)', (x) => x >= 0 && x < 1) };
   readonly rate: number;
   constructor(cfg: { rate: number; inputShape?: number[]; name?: string }) {
-    checkLayerOptions('Dropout', cfg, ['rate']);
+    const { rate } = readOptions(Dropout.options, cfg, 'Dropout');
     super(cfg);
-    if (!cfg || typeof cfg.rate !== 'number' || !(cfg.rate >= 0 && cfg.rate < 1)) {
-      throw new Error(`Dropout: rate must be a number in [0, 1), got ${show(cfg?.rate)}`);
-    }
-    this.rate = cfg.rate;
+    this.rate = rate;
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [...s];
@@ -238,18 +244,19 @@ export class Dropout extends Layer {
     return mul(x, tensor(m, x.shape));
   }
   getConfig() {
-    return { rate: this.rate, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Dropout.options);
   }
 }
 
 /** A standalone activation, as keras.layers.Activation. */
 export class Activation extends Layer {
   static readonly className = 'Activation';
+  static readonly options = { activation: activation() };
   readonly act: ActivationName;
   constructor(cfg: { activation: ActivationName; inputShape?: number[]; name?: string }) {
-    checkLayerOptions('Activation', cfg, ['activation']);
+    const c = readOptions(Activation.options, cfg, 'Activation');
     super(cfg);
-    this.act = checkActivation(cfg?.activation, 'Activation');
+    this.act = c.activation;
   }
   get activation() {
     return this.act;
@@ -261,7 +268,7 @@ export class Activation extends Layer {
     return applyActivation(x, this.act, args);
   }
   getConfig() {
-    return { activation: this.act, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Activation.options);
   }
 }
 
@@ -276,14 +283,11 @@ export interface LeakyReLUConfig {
 /** x > 0 ? x : alpha * x, as keras.layers.LeakyReLU (alpha 0.3). */
 export class LeakyReLU extends Layer {
   static readonly className = 'LeakyReLU';
+  static readonly options = { alpha: num('a non-negative number', (x) => Number.isFinite(x) && x >= 0, 0.3) };
   readonly alpha: number;
   constructor(cfg: LeakyReLUConfig = {}) {
-    checkLayerOptions('LeakyReLU', cfg, ['alpha']);
+    const { alpha } = readOptions(LeakyReLU.options, cfg, 'LeakyReLU');
     super(cfg ?? {});
-    const alpha = cfg?.alpha ?? 0.3;
-    if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0) {
-      throw new Error(`LeakyReLU: alpha must be a non-negative number, got ${show(cfg?.alpha)}`);
-    }
     this.alpha = alpha;
   }
   computeOutputShape(s: readonly number[]): number[] {
@@ -293,7 +297,7 @@ export class LeakyReLU extends Layer {
     return leakyRelu(x, this.alpha);
   }
   getConfig() {
-    return { alpha: this.alpha, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, LeakyReLU.options);
   }
 }
 
@@ -309,36 +313,45 @@ export interface Pool2DConfig {
   padding?: [[number, number], [number, number]];
 }
 
+/** Explicit pads [[top, bottom], [left, right]] of non-negative integers (a copy); none when absent. */
+function explicitPads(v: unknown, what: string, key: string): [[number, number], [number, number]] {
+  const p = (v ?? [
+    [0, 0],
+    [0, 0],
+  ]) as number[][];
+  const ok =
+    Array.isArray(p) &&
+    p.length === 2 &&
+    p.every((q) => Array.isArray(q) && q.length === 2 && q.every((x) => Number.isInteger(x) && x >= 0));
+  if (!ok)
+    throw new Error(`${what}: ${key} must be [[top, bottom], [left, right]] of non-negative integers, got ${show(p)}`);
+  return [
+    [p[0][0], p[0][1]],
+    [p[1][0], p[1][1]],
+  ];
+}
+
 /** Max or average pooling with explicit pads on each side (ONNX MaxPool / AveragePool pads, ceil_mode). */
 export class Pool2D extends Layer {
   static readonly className = 'Pool2D';
+  /** Strides default to the pool size, padding to none. */
+  static readonly options = {
+    mode: oneOf(['max', 'avg']),
+    poolSize: pair(),
+    strides: pair((read) => read.poolSize),
+    padding: custom((v, what, key) => explicitPads(v, what, key)),
+  };
   readonly mode: 'max' | 'avg';
   readonly poolSize: [number, number];
   readonly strides: [number, number];
   readonly padding: [[number, number], [number, number]];
   constructor(cfg: Pool2DConfig) {
     super(cfg ?? {});
-    if (cfg?.mode !== 'max' && cfg?.mode !== 'avg')
-      throw new Error(`Pool2D: mode must be 'max' or 'avg', got ${show(cfg?.mode)}`);
-    this.mode = cfg.mode;
-    this.poolSize = pair(cfg.poolSize, 'Pool2D', 'poolSize');
-    this.strides = pair(cfg.strides ?? cfg.poolSize, 'Pool2D', 'strides');
-    const p = cfg.padding ?? [
-      [0, 0],
-      [0, 0],
-    ];
-    const ok =
-      Array.isArray(p) &&
-      p.length === 2 &&
-      p.every((q) => Array.isArray(q) && q.length === 2 && q.every((v) => Number.isInteger(v) && v >= 0));
-    if (!ok)
-      throw new Error(
-        `Pool2D: padding must be [[top, bottom], [left, right]] of non-negative integers, got ${show(p)}`,
-      );
-    this.padding = [
-      [p[0][0], p[0][1]],
-      [p[1][0], p[1][1]],
-    ];
+    const c = readOptions(Pool2D.options, cfg, 'Pool2D');
+    this.mode = c.mode;
+    this.poolSize = c.poolSize;
+    this.strides = c.strides;
+    this.padding = c.padding;
   }
   get defaultName() {
     return this.mode === 'max' ? 'max_pool2d' : 'avg_pool2d';
@@ -354,14 +367,7 @@ export class Pool2D extends Layer {
     return this.mode === 'max' ? maxPool2d(x, opts) : avgPool2d(x, opts);
   }
   getConfig() {
-    return {
-      mode: this.mode,
-      poolSize: this.poolSize,
-      strides: this.strides,
-      padding: this.padding,
-      name: this.name,
-      inputShape: this.inputShape ?? undefined,
-    };
+    return layerConfig(this, Pool2D.options);
   }
 }
 
