@@ -102,6 +102,28 @@ describe('nothing is allocated before the file is checked', () => {
     );
   });
 
+  it('a layer whose output would pass 2^28 values per sample (UpSampling2D by 5000) is refused at load', async () => {
+    const a = {
+      modelTopology: {
+        class_name: 'Sequential',
+        config: {
+          layers: [
+            {
+              class_name: 'UpSampling2D',
+              config: { name: 'up', size: [5000, 5000], batch_input_shape: [null, 4, 4, 1] },
+            },
+          ],
+        },
+      },
+      weightSpecs: [],
+    };
+    await expectRefusal(
+      'UpSampling2D 5000',
+      () => sn.loadLayersModel(a as never),
+      /layer up would output shape \[20000,20000,1\], 400000000 values per sample, more than 268435456/,
+    );
+  });
+
   it('a model.json that is a device is refused', async () => {
     await expectRefusal('model.json = /dev/zero', () => loadLayersModelFile('/dev/zero'), /not a regular file/);
   });

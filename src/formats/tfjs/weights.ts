@@ -5,7 +5,7 @@ import type { Model } from '../../nn/model.js';
 import { show } from '../../show.js';
 import { type LayersWeightData, type LayersWeightSpec, type SaveLayersOptions, isObj } from './artifacts.js';
 import { float16ToFloat32, float32ToFloat16 } from '../float16.js';
-import { Budget, type Limits, firstNonFinite } from '../limits.js';
+import { Budget, type Limits, MAX_ELEMENTS, firstNonFinite } from '../limits.js';
 
 /** The weight roles of simdnet layers: a spec of another role that matches no weight is skipped. */
 const ROLES = new Set([
@@ -176,10 +176,18 @@ const fail = (m: string): never => {
 
 /**
  * Checks the weights the unbuilt model would create (their shapes, from its graph) against the budget
- * and the manifest, so a config whose layers need more than the file holds (a Dense of 8e6 units) is
+ * and the manifest, and the size of every layer's output, so a config whose layers need more than the file holds (a Dense of 8e6 units) is
  * refused before a byte is allocated. Problems are those setWeights would list.
  */
 export function checkPlannedWeights(model: Model, specs: LayersWeightSpec[], limits: Limits): void {
+  // The values a layer computes, per sample: an UpSampling2D by 1e5 is refused here, not at predict.
+  for (const st of model.graph().steps) {
+    const per = st.outShape.reduce((a, b) => a * b, 1);
+    if (!(per <= MAX_ELEMENTS))
+      fail(
+        `layer ${st.layer.name} would output shape [${st.outShape}], ${per} values per sample, more than ${MAX_ELEMENTS}`,
+      );
+  }
   const planned = model.weightSpecs();
   const order = new Map<string, number>();
   model.layers.forEach((l, i) => order.set(l.name, i));
