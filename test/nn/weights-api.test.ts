@@ -140,7 +140,7 @@ describe("BatchNormalization's running variance as PyTorch (unbiasedMovingVarian
       n = 12;
     const x = seq(n * C, (i) => Math.sin(1.1 * i + 0.4) * (1 + (i % C)));
     const old = { mean: [0.2, -0.1], variance: [1.5, 0.7] };
-    const outs: Float32Array[] = [];
+    const outs: ArrayLike<number>[] = [];
     for (const unbiased of [true, false]) {
       sn.tidy(() => {
         const mm = sn.tensor(old.mean, [C]),
