@@ -44,22 +44,26 @@ const h = await import(pathToFileURL(bundle).href);
 
 const e = (v) => (Number.isNaN(v) ? '   –    ' : v.toExponential(2));
 const table = [
-  '| network | tensors | worst tensor | its error | its PyTorch f32 error | worst PyTorch f32 | loss rel. diff | result |',
+  '| network | tensors | worst tensor | its error | its PyTorch f32 error | worst PyTorch f32 | zero-gradient tensors | ReLU inputs near a kink | loss rel. diff | result |',
+  '|---|---|---|---|---|---|---|---|---|---|',
 ];
-table.push('|---|---|---|---|---|---|---|---|');
 let failed = 0;
 for (const name of names) {
   const t0 = Date.now();
   const r = await h.compareGradients(dir, name);
-  // The worst tensor: the largest error relative to its own threshold.
-  const worst = r.rows.reduce((a, b) => (b.err / b.tol > a.err / a.tol || Number.isNaN(b.err) ? b : a));
+  // A gradient that is zero in exact arithmetic (a BN offset followed by a convolution and another BN
+  // in training mode) is rounding noise in every float32 computation: PyTorch float32's own error is
+  // then above 1. Those tensors are counted apart; the worst of the others is the one nearest its threshold.
+  const zero = r.rows.filter((row) => row.f32err > 1);
+  const rest = r.rows.filter((row) => row.f32err <= 1);
+  const worst = rest.reduce((a, b) => (b.err / b.tol > a.err / a.tol || Number.isNaN(b.err) ? b : a));
   const bad = r.rows.filter((row) => !row.pass);
-  const f32 = Math.max(...r.rows.map((row) => row.f32err));
+  const f32 = Math.max(...rest.map((row) => row.f32err));
   const lossDiff = Math.abs(r.loss - r.loss64) / Math.abs(r.loss64);
   if (bad.length) failed++;
   const verdict = bad.length ? `FAIL (${bad.length})` : 'pass';
   table.push(
-    `| ${name} | ${r.rows.length} | ${worst.name} | ${e(worst.err)} | ${e(worst.f32err)} | ${e(f32)} | ${e(lossDiff)} | ${verdict} |`,
+    `| ${name} | ${r.rows.length} | ${worst.name} | ${e(worst.err)} | ${e(worst.f32err)} | ${e(f32)} | ${zero.length} | ${r.nearKinks ?? '?'} | ${e(lossDiff)} | ${verdict} |`,
   );
   console.error(`${name}: ${verdict} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (verbose || bad.length)

@@ -22,6 +22,8 @@ export interface GradMeta {
   classes: number;
   loss64: number;
   loss32: number;
+  /** float64 ReLU inputs after a BN within 1e-5 standard deviations of a kink (float32 may cross them). */
+  nearKinks?: number;
   params: { name: string; shape: number[]; offset: number; f32err: number }[];
   nodes: { name: string; op: string; inputs: string[] }[];
 }
@@ -46,6 +48,7 @@ export interface GradReport {
   /** simdnet's loss, and PyTorch float64's. */
   loss: number;
   loss64: number;
+  nearKinks: number | null;
   rows: GradRow[];
 }
 
@@ -158,7 +161,7 @@ export async function compareGradients(dir: string, name: string): Promise<GradR
       const err = maxRel(w.grad.view(), want);
       return { name: p.name, weight: w.name, err, f32err: p.f32err, tol, pass: err <= tol };
     });
-    return { name, loss, loss64: meta.loss64, rows };
+    return { name, loss, loss64: meta.loss64, nearKinks: meta.nearKinks ?? null, rows };
   } finally {
     model.dispose();
   }
