@@ -234,6 +234,12 @@ describe('old opsets', () => {
     }
   });
 
+  it('BatchNormalization of rank 3 and rank 5 values (per channel, axis 1)', async () => {
+    const bn: N = { op: 'BatchNormalization', in: ['x', 's', 'bb', 'm', 'v'] };
+    await agrees([bn], { shape: [3, 7], inits: bnInits(3) });
+    await agrees([bn], { shape: [3, 2, 3, 4], inits: bnInits(3), opset: 15 });
+  });
+
   /** simdnet's outputs for the same input from an old-opset graph and its current form agree exactly. */
   async function sameAs(
     old: N[],

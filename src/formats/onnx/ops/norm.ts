@@ -2,7 +2,8 @@
 // model fine-tunes it as one, updating its running variance with the unbiased batch variance as PyTorch.
 import { BatchNormalization as BatchNormLayer } from '../../../nn/batchnorm.js';
 import { sizeOf } from '../fold.js';
-import { type Sym, f32, shapeText } from './context.js';
+import { Reshape } from '../../../nn/reshaping.js';
+import { BATCH, type Sym, f32 } from './context.js';
 import type { NodeContext } from './node.js';
 
 export function BatchNormalization(n: NodeContext): Sym {
@@ -24,13 +25,23 @@ export function BatchNormalization(n: NodeContext): Sym {
   }
   if (vari.data.some((v) => v < 0)) n.fail('the running variance has a negative value');
   const r = x.shape.length;
-  if (r !== 4 && r !== 2) n.fail(`expected a 4-d or 2-d input, got [${shapeText(x.shape)}]`);
-  const src = r === 4 ? b.nhwc(x, base) : b.native(x, base);
+  // [N, C, ...] of rank 3 or above 4 is normalized as the image [N, C, rest, 1]: per channel either way.
+  const v =
+    r === 3 || r > 4
+      ? b.sym(
+          b.apply(new Reshape({ targetShape: [C, sizeOf(x.shape.slice(2)), 1] }), `${base}_image`, b.native(x, base)),
+          [BATCH, C, sizeOf(x.shape.slice(2)), 1],
+          'native',
+        )
+      : x;
+  const src = r === 2 ? b.native(x, base) : b.nhwc(v, base);
   const layer = new BatchNormLayer({
     epsilon: attrs.float('epsilon', 1e-5),
     momentum: attrs.float('momentum', 0.9),
     unbiasedMovingVariance: true,
   });
   const t = b.apply(layer, base, src, [f32(scale.data), f32(bias.data), f32(mean.data), f32(vari.data)]);
-  return b.sym(t, x.shape, r === 4 ? 'nhwc' : 'native');
+  if (r === 2 || r === 4) return b.sym(t, x.shape, r === 4 ? 'nhwc' : 'native');
+  const img = b.native(b.sym(t, v.shape, 'nhwc'), base);
+  return b.sym(b.apply(new Reshape({ targetShape: x.shape.slice(1) }), `${base}_shape`, img), x.shape, 'native');
 }
