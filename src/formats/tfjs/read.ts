@@ -201,7 +201,11 @@ export async function loadLayersModelURL(
     const need = g.weights.reduce((a, s) => a + weightSpecBytes(s), 0);
     return { need, urls: g.paths.map((p) => shardURL(p, base, trusted, origins)) };
   });
-  checkSpecs(groups.length === 0 ? [] : json.weightsManifest.flatMap((g) => g.weights), null, limits);
+  checkSpecs(
+    json.weightsManifest.flatMap((g) => g.weights),
+    null,
+    limits,
+  );
   const parts: Uint8Array[] = [];
   for (const [i, { need, urls }] of groups.entries()) {
     let got = 0;
