@@ -601,6 +601,25 @@ const LOSS: AgreementCase = {
   },
 };
 
+const LOSS_LOGITS: AgreementCase = {
+  family: 'loss',
+  name: 'binary cross-entropy from logits n=37, logits in [-20, 20]: value and gradient',
+  kernels: ['bce_logits_forward', 'bce_logits_backward'],
+  run({ k, f32, read }) {
+    const rng = rngOf(this.name);
+    const n = 37;
+    const x = f32(
+        n,
+        Float32Array.from(rand(rng, n), (v) => 20 * v),
+      ),
+      y = f32(n, rand(rng, n, 0, 1));
+    const dx = f32(n, rand(rng, n));
+    const loss = k.bce_logits_forward(x, y, n);
+    k.bce_logits_backward(dx, x, y, n, 1 / n);
+    return { loss, dx: read(dx, n) };
+  },
+};
+
 // ---------------------------------------------------------------------------------------------
 // Layout and data movement: pad2d, resize, augment, permute, slice, merge
 // ---------------------------------------------------------------------------------------------
@@ -1112,6 +1131,7 @@ export const AGREEMENT_CASES: AgreementCase[] = [
   ...POOL,
   ...ACT,
   LOSS,
+  LOSS_LOGITS,
   PAD,
   RESIZE,
   AUGMENT,
