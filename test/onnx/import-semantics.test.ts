@@ -166,6 +166,20 @@ describe('Reduce* over any axes', () => {
   });
 });
 
+describe('1-d pools', () => {
+  it('MaxPool and AveragePool of [N, C, L]: pads, strides, ceil_mode, count_include_pad, auto_pad', async () => {
+    const win = [ints('kernel_shape', [3]), ints('strides', [2]), ints('pads', [1, 0]), int('ceil_mode', 1)];
+    await agrees([{ op: 'MaxPool', in: ['x'], attrs: win }], { shape: [3, 10] });
+    await agrees([{ op: 'AveragePool', in: ['x'], attrs: [...win, int('count_include_pad', 1)] }], { shape: [3, 10] });
+    await agrees(
+      [{ op: 'AveragePool', in: ['x'], attrs: [ints('kernel_shape', [4]), str('auto_pad', 'SAME_UPPER')] }],
+      {
+        shape: [3, 9],
+      },
+    );
+  });
+});
+
 describe('MatMul of any rank, constants on either side', () => {
   it('a batched model value times one matrix, one matrix per group, or a vector', async () => {
     const mm = (a: string, b: string): N => ({ op: 'MatMul', in: [a, b] });

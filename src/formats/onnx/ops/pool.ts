@@ -5,6 +5,7 @@ import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPoolin
 import { Pool2D } from '../../../nn/layers.js';
 import { Permute, Reshape, ZeroPadding2D } from '../../../nn/reshaping.js';
 import { sizeOf } from '../fold.js';
+import { type AttrMsg, Attrs } from './attrs.js';
 import { BATCH, type Sym, fail, image, normAxis, shapeText } from './context.js';
 import type { NodeContext } from './node.js';
 import { pair2, windowPads } from './window.js';
@@ -21,10 +22,9 @@ function poolAxis(n: NodeContext, ceil: boolean, size: number, k: number, s: num
   return { o, extra: Math.max(0, (o - 1) * s + k - (size + p0 + p1)) };
 }
 
-function pool(n: NodeContext, mode: 'max' | 'avg'): Sym {
-  const { b, base, what, attrs } = n;
+function pool(n: NodeContext, mode: 'max' | 'avg', x = n.sym(0), attrs = n.attrs): Sym {
+  const { b, base, what } = n;
   if (n.outs.length > 1 && n.outs[1]) n.fail('the Indices output of MaxPool is not supported');
-  const x = n.sym(0);
   const [C, H, W] = image(x, what);
   const k = pair2(attrs, 'kernel_shape', 0, what);
   const s = pair2(attrs, 'strides', 1, what);
@@ -66,8 +66,41 @@ function pool(n: NodeContext, mode: 'max' | 'avg'): Sym {
   return b.sym(t, [BATCH, C, ah.o, aw.o], 'nhwc');
 }
 
-export const MaxPool = (n: NodeContext) => pool(n, 'max');
-export const AveragePool = (n: NodeContext) => pool(n, 'avg');
+/**
+ * A 1-d pool of [N, C, L] as the 2-d pool of the image [N, C, L, 1]: its window attributes get a
+ * second axis of size 1 (kernel 1, stride 1, no padding).
+ */
+function pool1d(n: NodeContext, mode: 'max' | 'avg'): Sym {
+  const { b, base, attrs } = n;
+  const x = n.sym(0);
+  if (x.shape.length !== 3) return pool(n, mode, x);
+  const [, C, L] = x.shape;
+  const list: AttrMsg[] = [];
+  const two = (name: string, v: number[] | null, extra: number) => {
+    if (!v) return;
+    if (v.length !== 1) n.fail(`attribute ${name} [${v}] must have 1 entry for a 1-d pool`);
+    list.push({ name, type: 7, ints: [v[0], extra] });
+  };
+  two('kernel_shape', attrs.ints('kernel_shape'), 1);
+  two('strides', attrs.ints('strides'), 1);
+  two('dilations', attrs.ints('dilations'), 1);
+  const p = attrs.ints('pads');
+  if (p) {
+    if (p.length !== 2) n.fail(`attribute pads [${p}] must have 2 entries for a 1-d pool`);
+    list.push({ name: 'pads', type: 7, ints: [p[0], 0, p[1], 0] });
+  }
+  for (const k of ['ceil_mode', 'count_include_pad'])
+    if (attrs.has(k)) list.push({ name: k, type: 2, i: attrs.int(k, 0) });
+  if (attrs.has('auto_pad'))
+    list.push({ name: 'auto_pad', type: 3, s: new TextEncoder().encode(attrs.str('auto_pad', '')) });
+  const img = b.apply(new Reshape({ targetShape: [C, L, 1] }), `${base}_image`, b.native(x, base));
+  const y = pool(n, mode, b.sym(img, [BATCH, C, L, 1], 'native'), new Attrs(list, n.what));
+  const out = [BATCH, C, y.shape[2]];
+  return b.sym(b.apply(new Reshape({ targetShape: out.slice(1) }), `${base}_shape`, b.native(y, base)), out, 'native');
+}
+
+export const MaxPool = (n: NodeContext) => pool1d(n, 'max');
+export const AveragePool = (n: NodeContext) => pool1d(n, 'avg');
 
 function globalPool(n: NodeContext, mode: 'max' | 'avg'): Sym {
   const x = n.sym(0);
