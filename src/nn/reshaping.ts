@@ -8,16 +8,25 @@ import { upSampling2d, type Interpolation } from '../ops/resize.js';
 import { checkPermutation, permute } from '../ops/permute.js';
 import { reluArgs, reluGeneral, softmax } from '../ops/act.js';
 import { reshape } from '../ops/elementwise.js';
-import { pair } from '../geom.js';
 import { type ActivationName, type CallArgs, Layer } from './layer.js';
 import { show } from '../show.js';
 import { nonBatchAxis, sliceAxis } from '../ops/slice.js';
+import { type LayerOption, custom, int, layerConfig, oneOf, pair, readOptions } from './options.js';
 
 /** Options every layer takes. */
 interface Common {
   inputShape?: number[];
   name?: string;
 }
+
+/** Sides n, [rows, cols] or [[top, bottom], [left, right]] of non-negative integers; default `def`. */
+const sides = (def: number): LayerOption<Sides2d> => custom((v, what, key) => sides2d(v ?? def, what, key));
+
+/** One of ReLU's bounds, checked as the op checks it (maxValue: null or Infinity for none). */
+const reluBound = (i: 0 | 1 | 2): LayerOption<number> => custom((v, what, key) => reluArgs({ [key]: v }, what)[i]);
+
+/** A number kept as given, for options checked together afterwards. */
+const given = custom((v) => v as number);
 
 function expectImage(s: readonly number[], what: string): void {
   if (s.length !== 3) {
@@ -34,10 +43,11 @@ export interface ZeroPadding2DConfig extends Common {
 /** Adds rows and columns of zeros around each image, as keras.layers.ZeroPadding2D. */
 export class ZeroPadding2D extends Layer {
   static readonly className = 'ZeroPadding2D';
+  static readonly options = { padding: sides(1) };
   readonly padding: Sides2d;
   constructor(cfg: ZeroPadding2DConfig = {}) {
     super(cfg ?? {});
-    this.padding = sides2d(cfg?.padding ?? 1, 'ZeroPadding2D', 'padding');
+    this.padding = readOptions(ZeroPadding2D.options, cfg, 'ZeroPadding2D').padding;
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectImage(s, this.name || 'ZeroPadding2D');
@@ -48,7 +58,7 @@ export class ZeroPadding2D extends Layer {
     return zeroPadding2d(x, this.padding, this.name);
   }
   getConfig() {
-    return { padding: this.padding, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, ZeroPadding2D.options);
   }
 }
 
@@ -61,10 +71,11 @@ export interface Cropping2DConfig extends Common {
 /** Removes rows and columns at the edges of each image, as keras.layers.Cropping2D. */
 export class Cropping2D extends Layer {
   static readonly className = 'Cropping2D';
+  static readonly options = { cropping: sides(0) };
   readonly cropping: Sides2d;
   constructor(cfg: Cropping2DConfig = {}) {
     super(cfg ?? {});
-    this.cropping = sides2d(cfg?.cropping ?? 0, 'Cropping2D', 'cropping');
+    this.cropping = readOptions(Cropping2D.options, cfg, 'Cropping2D').cropping;
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'Cropping2D';
@@ -79,7 +90,7 @@ export class Cropping2D extends Layer {
     return cropping2d(x, this.cropping, this.name);
   }
   getConfig() {
-    return { cropping: this.cropping, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Cropping2D.options);
   }
 }
 
@@ -94,18 +105,14 @@ export interface UpSampling2DConfig extends Common {
 /** Repeats (nearest) or interpolates (bilinear) each image up by integer factors, as keras.layers.UpSampling2D. */
 export class UpSampling2D extends Layer {
   static readonly className = 'UpSampling2D';
+  static readonly options = { size: pair(2), interpolation: oneOf<Interpolation>(['nearest', 'bilinear'], 'nearest') };
   readonly size: [number, number];
   readonly interpolation: Interpolation;
   constructor(cfg: UpSampling2DConfig = {}) {
     super(cfg ?? {});
-    this.size = pair(cfg?.size ?? 2, 'UpSampling2D', 'size');
-    const interp = cfg?.interpolation ?? 'nearest';
-    if (interp !== 'nearest' && interp !== 'bilinear') {
-      throw new Error(
-        `UpSampling2D: interpolation must be 'nearest' or 'bilinear', ` + `got ${show(cfg?.interpolation)}`,
-      );
-    }
-    this.interpolation = interp;
+    const c = readOptions(UpSampling2D.options, cfg, 'UpSampling2D');
+    this.size = c.size;
+    this.interpolation = c.interpolation;
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectImage(s, this.name || 'UpSampling2D');
@@ -115,12 +122,7 @@ export class UpSampling2D extends Layer {
     return upSampling2d(x, this.size, this.interpolation, this.name);
   }
   getConfig() {
-    return {
-      size: this.size,
-      interpolation: this.interpolation,
-      name: this.name,
-      inputShape: this.inputShape ?? undefined,
-    };
+    return layerConfig(this, UpSampling2D.options);
   }
 }
 
@@ -133,19 +135,23 @@ export interface ReshapeConfig extends Common {
 /** Gives each sample a new shape of the same size, as keras.layers.Reshape. */
 export class Reshape extends Layer {
   static readonly className = 'Reshape';
+  static readonly options = {
+    targetShape: custom((t, what, key) => {
+      if (
+        !Array.isArray(t) ||
+        t.length === 0 ||
+        t.some((d) => !Number.isInteger(d) || (d < 1 && d !== -1)) ||
+        t.filter((d) => d === -1).length > 1
+      ) {
+        throw new Error(`${what}: ${key} must be positive integers with at most one -1, got ${show(t)}`);
+      }
+      return [...t] as number[];
+    }),
+  };
   readonly targetShape: number[];
   constructor(cfg: ReshapeConfig) {
     super(cfg ?? {});
-    const t = cfg?.targetShape;
-    if (
-      !Array.isArray(t) ||
-      t.length === 0 ||
-      t.some((d) => !Number.isInteger(d) || (d < 1 && d !== -1)) ||
-      t.filter((d) => d === -1).length > 1
-    ) {
-      throw new Error(`Reshape: targetShape must be positive integers with at most one -1, got ${show(t)}`);
-    }
-    this.targetShape = [...t];
+    this.targetShape = readOptions(Reshape.options, cfg, 'Reshape').targetShape;
   }
   computeOutputShape(s: readonly number[]): number[] {
     const size = s.reduce((a, b) => a * b, 1);
@@ -165,7 +171,7 @@ export class Reshape extends Layer {
     return reshape(x, [x.shape[0], ...this.targetShape]);
   }
   getConfig() {
-    return { targetShape: this.targetShape, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Reshape.options);
   }
 }
 
@@ -178,19 +184,20 @@ export interface PermuteConfig extends Common {
 /** Reorders the axes of each sample, as keras.layers.Permute (dims are 1-based). */
 export class Permute extends Layer {
   static readonly className = 'Permute';
+  static readonly options = {
+    dims: custom((d, what, key) => {
+      if (!Array.isArray(d) || d.length === 0)
+        throw new Error(`${what}: ${key} must be a non-empty array, got ${show(d)}`);
+      checkPermutation(d, d.length, what, 1);
+      // The permute kernel takes up to 8 axes, the batch included.
+      if (d.length > 7) throw new Error(`${what}: at most 7 axes (without batch) can be permuted, got dims ${show(d)}`);
+      return [...d] as number[];
+    }),
+  };
   readonly dims: number[];
   constructor(cfg: PermuteConfig) {
     super(cfg ?? {});
-    const d = cfg?.dims;
-    if (!Array.isArray(d) || d.length === 0) {
-      throw new Error(`Permute: dims must be a non-empty array, got ${show(d)}`);
-    }
-    checkPermutation(d, d.length, 'Permute', 1);
-    // The permute kernel takes up to 8 axes, the batch included.
-    if (d.length > 7) {
-      throw new Error(`Permute: at most 7 axes (without batch) can be permuted, got dims ${show(d)}`);
-    }
-    this.dims = [...d];
+    this.dims = readOptions(Permute.options, cfg, 'Permute').dims;
   }
   computeOutputShape(s: readonly number[]): number[] {
     if (this.dims.length !== s.length) {
@@ -206,7 +213,7 @@ export class Permute extends Layer {
     return permute(x, [0, ...this.dims], this.name);
   }
   getConfig() {
-    return { dims: this.dims, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Permute.options);
   }
 }
 
@@ -223,15 +230,24 @@ export interface ReLUConfig extends Common {
 /** x > threshold ? min(x, maxValue) : negativeSlope * (x - threshold), as keras.layers.ReLU. */
 export class ReLU extends Layer {
   static readonly className = 'ReLU';
+  /** maxValue Infinity (none) is kept as null. */
+  static readonly options = {
+    maxValue: custom((v, what, key) => {
+      const m = reluBound(0).read(v, what, key, {});
+      return m === Infinity ? null : m;
+    }),
+    negativeSlope: reluBound(1),
+    threshold: reluBound(2),
+  };
   readonly maxValue: number | null;
   readonly negativeSlope: number;
   readonly threshold: number;
   constructor(cfg: ReLUConfig = {}) {
     super(cfg ?? {});
-    const [maxv, slope, t] = reluArgs(cfg ?? {}, 'ReLU');
-    this.maxValue = maxv === Infinity ? null : maxv;
-    this.negativeSlope = slope;
-    this.threshold = t;
+    const c = readOptions(ReLU.options, cfg, 'ReLU');
+    this.maxValue = c.maxValue;
+    this.negativeSlope = c.negativeSlope;
+    this.threshold = c.threshold;
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [...s];
@@ -240,13 +256,7 @@ export class ReLU extends Layer {
     return reluGeneral(x, { maxValue: this.maxValue, negativeSlope: this.negativeSlope, threshold: this.threshold });
   }
   getConfig() {
-    return {
-      maxValue: this.maxValue,
-      negativeSlope: this.negativeSlope,
-      threshold: this.threshold,
-      name: this.name,
-      inputShape: this.inputShape ?? undefined,
-    };
+    return layerConfig(this, ReLU.options);
   }
 }
 
@@ -262,12 +272,11 @@ export interface SoftmaxConfig extends Common {
  */
 export class Softmax extends Layer {
   static readonly className = 'Softmax';
+  static readonly options = { axis: int(-1) };
   readonly axis: number;
   constructor(cfg: SoftmaxConfig = {}) {
     super(cfg ?? {});
-    const a = cfg?.axis ?? -1;
-    if (!Number.isInteger(a)) throw new Error(`Softmax: axis must be an integer, got ${show(cfg?.axis)}`);
-    this.axis = a;
+    this.axis = readOptions(Softmax.options, cfg, 'Softmax').axis;
   }
   /** 'softmax' when the axis is the last one (known once built), else 'linear'. */
   get activation(): ActivationName {
@@ -289,7 +298,7 @@ export class Softmax extends Layer {
     return softmax(x, this.axis);
   }
   getConfig() {
-    return { axis: this.axis, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Softmax.options);
   }
 }
 
@@ -307,12 +316,14 @@ export interface SliceConfig {
 /** A contiguous range of one axis (ONNX Slice with step 1, and each output of Split). */
 export class Slice extends Layer {
   static readonly className = 'Slice';
+  /** Checked together: one message names all three. */
+  static readonly options = { axis: given, begin: given, end: given };
   readonly axis: number;
   readonly begin: number;
   readonly end: number;
   constructor(cfg: SliceConfig) {
     super(cfg ?? {});
-    const { axis, begin, end } = cfg ?? ({} as SliceConfig);
+    const { axis, begin, end } = readOptions(Slice.options, cfg, 'Slice');
     if (![axis, begin, end].every(Number.isInteger) || begin < 0 || end <= begin) {
       throw new Error(
         `Slice: axis, begin, end must be integers with 0 <= begin < end, got ${show({ axis, begin, end })}`,
@@ -334,13 +345,7 @@ export class Slice extends Layer {
     return sliceAxis(x, this.axis, this.begin, this.end, this.name || 'Slice');
   }
   getConfig() {
-    return {
-      axis: this.axis,
-      begin: this.begin,
-      end: this.end,
-      name: this.name,
-      inputShape: this.inputShape ?? undefined,
-    };
+    return layerConfig(this, Slice.options);
   }
 }
 
