@@ -10,6 +10,7 @@ import { elu, logSoftmax, relu, reluGeneral } from '../ops/act.js';
 import { nonBatchAxis } from '../ops/slice.js';
 import { Layer } from './layer.js';
 import { show } from '../show.js';
+import { custom, finite, int, layerConfig, readOptions } from './options.js';
 
 interface Common {
   inputShape?: number[];
@@ -20,10 +21,14 @@ interface Common {
 const isShape = (s: unknown): s is number[] =>
   Array.isArray(s) && s.length > 0 && s.every((d) => Number.isInteger(d) && d >= 1);
 
-function finiteNumber(v: unknown, what: string, name: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v))
-    throw new Error(`${what}: ${name} must be a finite number, got ${show(v)}`);
-  return v;
+/** A shape of positive integers (a copy); null when absent if `orNull`. */
+function shapeOption(orNull: boolean) {
+  return custom((s, what, key): number[] | null => {
+    if (orNull && s == null) return null;
+    if (!isShape(s))
+      throw new Error(`${what}: ${key} must be positive integers${orNull ? ' or null' : ''}, got ${show(s)}`);
+    return [...s];
+  });
 }
 
 /** Checks that a parameter of `shape` broadcasts against input `s` without changing its shape. */
@@ -43,12 +48,11 @@ export interface PReluConfig extends Common {
 /** ONNX PRelu: x for x ≥ 0, alpha·x below, with a trainable alpha broadcast over the input. */
 export class PRelu extends Layer {
   static readonly className = 'PRelu';
+  static readonly options = { alphaShape: shapeOption(false) };
   readonly alphaShape: number[];
   constructor(cfg: PReluConfig) {
     super(cfg ?? {});
-    if (!isShape(cfg?.alphaShape))
-      throw new Error(`PRelu: alphaShape must be positive integers, got ${show(cfg?.alphaShape)}`);
-    this.alphaShape = [...cfg.alphaShape];
+    this.alphaShape = readOptions(PRelu.options, cfg, 'PRelu').alphaShape!;
   }
   computeOutputShape(s: readonly number[]): number[] {
     expectBroadcastsInto(this.alphaShape, s, this.name || 'PRelu', 'alpha');
@@ -69,7 +73,7 @@ export class PRelu extends Layer {
     return broadcastBinary('sub', relu(x), broadcastBinary('mul', neg, this.weights[0].value));
   }
   getConfig() {
-    return { alphaShape: this.alphaShape, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, PRelu.options);
   }
 }
 
@@ -82,12 +86,14 @@ export interface ClipConfig extends Common {
 /** ONNX Clip: min(max(x, min), max) with constant bounds (either may be absent). */
 export class Clip extends Layer {
   static readonly className = 'Clip';
+  static readonly options = { min: finite(null), max: finite(null) };
   readonly min: number | null;
   readonly max: number | null;
   constructor(cfg: ClipConfig = {}) {
     super(cfg ?? {});
-    this.min = cfg?.min == null ? null : finiteNumber(cfg.min, 'Clip', 'min');
-    this.max = cfg?.max == null ? null : finiteNumber(cfg.max, 'Clip', 'max');
+    const c = readOptions(Clip.options, cfg, 'Clip');
+    this.min = c.min;
+    this.max = c.max;
     if (this.min !== null && this.max !== null && !(this.max >= this.min)) {
       throw new Error(`Clip: max (${this.max}) must be at least min (${this.min})`);
     }
@@ -104,7 +110,7 @@ export class Clip extends Layer {
     return mul(x, 1);
   }
   getConfig() {
-    return { min: this.min, max: this.max, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Clip.options);
   }
 }
 
@@ -117,12 +123,14 @@ export interface ScaledEluConfig extends Common {
 /** scale · elu(x, alpha): ONNX Elu (scale 1) and Selu (its alpha and gamma). */
 export class ScaledElu extends Layer {
   static readonly className = 'ScaledElu';
+  static readonly options = { alpha: finite(1), scale: finite(1) };
   readonly alpha: number;
   readonly scale: number;
   constructor(cfg: ScaledEluConfig = {}) {
     super(cfg ?? {});
-    this.alpha = finiteNumber(cfg?.alpha ?? 1, 'ScaledElu', 'alpha');
-    this.scale = finiteNumber(cfg?.scale ?? 1, 'ScaledElu', 'scale');
+    const c = readOptions(ScaledElu.options, cfg, 'ScaledElu');
+    this.alpha = c.alpha;
+    this.scale = c.scale;
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [...s];
@@ -132,7 +140,7 @@ export class ScaledElu extends Layer {
     return this.scale === 1 ? y : mul(y, this.scale);
   }
   getConfig() {
-    return { alpha: this.alpha, scale: this.scale, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, ScaledElu.options);
   }
 }
 
@@ -145,12 +153,14 @@ export interface HardSigmoidConfig extends Common {
 /** ONNX HardSigmoid: max(0, min(1, alpha·x + beta)); defaults alpha 0.2, beta 0.5 as ONNX. */
 export class HardSigmoid extends Layer {
   static readonly className = 'HardSigmoid';
+  static readonly options = { alpha: finite(0.2), beta: finite(0.5) };
   readonly alpha: number;
   readonly beta: number;
   constructor(cfg: HardSigmoidConfig = {}) {
     super(cfg ?? {});
-    this.alpha = finiteNumber(cfg?.alpha ?? 0.2, 'HardSigmoid', 'alpha');
-    this.beta = finiteNumber(cfg?.beta ?? 0.5, 'HardSigmoid', 'beta');
+    const c = readOptions(HardSigmoid.options, cfg, 'HardSigmoid');
+    this.alpha = c.alpha;
+    this.beta = c.beta;
   }
   computeOutputShape(s: readonly number[]): number[] {
     return [...s];
@@ -159,11 +169,10 @@ export class HardSigmoid extends Layer {
     return reluGeneral(add(mul(x, this.alpha), this.beta), { maxValue: 1 });
   }
   getConfig() {
-    return { alpha: this.alpha, beta: this.beta, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, HardSigmoid.options);
   }
 }
 
-/** [outer, n, inner] of a shape split around `axis`. */
 /** Options of {@link LogSoftmax}. */
 export interface LogSoftmaxConfig extends Common {
   /** Axis of the whole tensor (batch is 0), negative from the end; default -1. */
@@ -173,12 +182,11 @@ export interface LogSoftmaxConfig extends Common {
 /** ONNX LogSoftmax along one axis. */
 export class LogSoftmax extends Layer {
   static readonly className = 'LogSoftmax';
+  static readonly options = { axis: int(-1) };
   readonly axis: number;
   constructor(cfg: LogSoftmaxConfig = {}) {
     super(cfg ?? {});
-    const a = cfg?.axis ?? -1;
-    if (!Number.isInteger(a)) throw new Error(`LogSoftmax: axis must be an integer, got ${show(cfg?.axis)}`);
-    this.axis = a;
+    this.axis = readOptions(LogSoftmax.options, cfg, 'LogSoftmax').axis;
   }
   computeOutputShape(s: readonly number[]): number[] {
     nonBatchAxis(this.axis, s.length + 1, this.name || 'LogSoftmax');
@@ -188,7 +196,7 @@ export class LogSoftmax extends Layer {
     return logSoftmax(x, this.axis, this.name || 'LogSoftmax');
   }
   getConfig() {
-    return { axis: this.axis, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, LogSoftmax.options);
   }
 }
 
@@ -206,17 +214,14 @@ export interface AffineConfig extends Common {
  */
 export class Affine extends Layer {
   static readonly className = 'Affine';
+  static readonly options = { scaleShape: shapeOption(true), offsetShape: shapeOption(true) };
   readonly scaleShape: number[] | null;
   readonly offsetShape: number[] | null;
   constructor(cfg: AffineConfig) {
     super(cfg ?? {});
-    const check = (s: unknown, n: string) => {
-      if (s == null) return null;
-      if (!isShape(s)) throw new Error(`Affine: ${n} must be positive integers or null, got ${show(s)}`);
-      return [...s];
-    };
-    this.scaleShape = check(cfg?.scaleShape, 'scaleShape');
-    this.offsetShape = check(cfg?.offsetShape, 'offsetShape');
+    const c = readOptions(Affine.options, cfg, 'Affine');
+    this.scaleShape = c.scaleShape;
+    this.offsetShape = c.offsetShape;
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'Affine';
@@ -246,11 +251,6 @@ export class Affine extends Layer {
     return y === x ? mul(x, 1) : y;
   }
   getConfig() {
-    return {
-      scaleShape: this.scaleShape,
-      offsetShape: this.offsetShape,
-      name: this.name,
-      inputShape: this.inputShape ?? undefined,
-    };
+    return layerConfig(this, Affine.options);
   }
 }
