@@ -6,7 +6,7 @@ import type { Tensor } from '../tensor.js';
 import { broadcastBinary, broadcastShapes, concat, concatShape, type MergeOp } from '../ops/merge.js';
 import { mul, reshape } from '../ops/elementwise.js';
 import { type CallArgs, MergeLayer } from './layer.js';
-import { show } from '../show.js';
+import { int, layerConfig, readOptions } from './options.js';
 
 /** Options of the merge layers. */
 export interface MergeConfig {
@@ -24,9 +24,11 @@ interface MergeSpec {
 }
 
 abstract class ElementwiseMerge extends MergeLayer {
+  static readonly options = {};
   private readonly spec: MergeSpec;
   constructor(cfg: MergeConfig | undefined, spec: MergeSpec) {
     super(cfg ?? {});
+    readOptions(ElementwiseMerge.options, cfg, this.className);
     this.spec = spec;
   }
   protected get op(): MergeOp {
@@ -63,7 +65,7 @@ abstract class ElementwiseMerge extends MergeLayer {
     return y;
   }
   getConfig(): Record<string, unknown> {
-    return { name: this.name };
+    return layerConfig(this, ElementwiseMerge.options, this, false);
   }
 }
 
@@ -127,13 +129,11 @@ export interface ConcatenateConfig extends MergeConfig {
 /** Concatenation along an axis (default the last), as keras.layers.Concatenate. */
 export class Concatenate extends MergeLayer {
   static readonly className = 'Concatenate';
+  static readonly options = { axis: int(-1, 'a non-zero integer (0 is the batch axis)', (a) => a !== 0) };
   readonly axis: number;
   constructor(cfg: ConcatenateConfig = {}) {
     super(cfg ?? {});
-    const axis = cfg?.axis ?? -1;
-    if (!Number.isInteger(axis) || axis === 0)
-      throw new Error(`Concatenate: axis must be a non-zero integer (0 is the batch axis), got ${show(cfg?.axis)}`);
-    this.axis = axis;
+    this.axis = readOptions(Concatenate.options, cfg, 'Concatenate').axis;
   }
   computeOutputShapeMany(shapes: readonly (readonly number[])[]): number[] {
     const what = this.name || 'Concatenate';
@@ -152,7 +152,7 @@ export class Concatenate extends MergeLayer {
     return concat(xs, this.axis);
   }
   getConfig(): Record<string, unknown> {
-    return { axis: this.axis, name: this.name };
+    return layerConfig(this, Concatenate.options, this, false);
   }
 }
 
