@@ -166,17 +166,26 @@ describe('Reduce* over any axes', () => {
   });
 });
 
-describe('1-d pools', () => {
+describe('1-d and 3-d pools', () => {
   it('MaxPool and AveragePool of [N, C, L]: pads, strides, ceil_mode, count_include_pad, auto_pad', async () => {
     const win = [ints('kernel_shape', [3]), ints('strides', [2]), ints('pads', [1, 0]), int('ceil_mode', 1)];
     await agrees([{ op: 'MaxPool', in: ['x'], attrs: win }], { shape: [3, 10] });
     await agrees([{ op: 'AveragePool', in: ['x'], attrs: [...win, int('count_include_pad', 1)] }], { shape: [3, 10] });
     await agrees(
       [{ op: 'AveragePool', in: ['x'], attrs: [ints('kernel_shape', [4]), str('auto_pad', 'SAME_UPPER')] }],
-      {
-        shape: [3, 9],
-      },
+      { shape: [3, 9] },
     );
+  });
+
+  it('MaxPool and AveragePool of [N, C, D, H, W]: pads, strides, ceil_mode, count_include_pad', async () => {
+    const win = [ints('kernel_shape', [2, 3, 2]), ints('strides', [2, 1, 2]), ints('pads', [1, 1, 0, 0, 1, 1])];
+    for (const extra of [[], [int('ceil_mode', 1)]]) {
+      await agrees([{ op: 'MaxPool', in: ['x'], attrs: [...win, ...extra] }], { shape: [2, 5, 4, 5] });
+      for (const cip of [0, 1])
+        await agrees([{ op: 'AveragePool', in: ['x'], attrs: [...win, ...extra, int('count_include_pad', cip)] }], {
+          shape: [2, 5, 4, 5],
+        });
+    }
   });
 });
 

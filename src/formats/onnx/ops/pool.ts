@@ -67,40 +67,60 @@ function pool(n: NodeContext, mode: 'max' | 'avg', x = n.sym(0), attrs = n.attrs
 }
 
 /**
- * A 1-d pool of [N, C, L] as the 2-d pool of the image [N, C, L, 1]: its window attributes get a
- * second axis of size 1 (kernel 1, stride 1, no padding).
+ * The attributes of a 2-d pass over spatial axes `pick` (indices into the node's r spatial axes; null
+ * for an added axis of size 1: kernel 1, stride 1, no padding) of an r-d pool.
  */
-function pool1d(n: NodeContext, mode: 'max' | 'avg'): Sym {
-  const { b, base, attrs } = n;
-  const x = n.sym(0);
-  if (x.shape.length !== 3) return pool(n, mode, x);
-  const [, C, L] = x.shape;
+function passAttrs(n: NodeContext, r: number, pick: Array<number | null>): Attrs {
+  const { attrs } = n;
   const list: AttrMsg[] = [];
-  const two = (name: string, v: number[] | null, extra: number) => {
+  const per = (name: string, v: number[] | null, fill: number) => {
     if (!v) return;
-    if (v.length !== 1) n.fail(`attribute ${name} [${v}] must have 1 entry for a 1-d pool`);
-    list.push({ name, type: 7, ints: [v[0], extra] });
+    if (v.length !== r) n.fail(`attribute ${name} [${v}] must have ${r} entries for a ${r}-d pool`);
+    list.push({ name, type: 7, ints: pick.map((a) => (a === null ? fill : v[a])) });
   };
-  two('kernel_shape', attrs.ints('kernel_shape'), 1);
-  two('strides', attrs.ints('strides'), 1);
-  two('dilations', attrs.ints('dilations'), 1);
+  per('kernel_shape', attrs.ints('kernel_shape'), 1);
+  per('strides', attrs.ints('strides'), 1);
+  per('dilations', attrs.ints('dilations'), 1);
   const p = attrs.ints('pads');
   if (p) {
-    if (p.length !== 2) n.fail(`attribute pads [${p}] must have 2 entries for a 1-d pool`);
-    list.push({ name: 'pads', type: 7, ints: [p[0], 0, p[1], 0] });
+    if (p.length !== 2 * r) n.fail(`attribute pads [${p}] must have ${2 * r} entries for a ${r}-d pool`);
+    const at = (a: number | null, end: number) => (a === null ? 0 : p[a + end]);
+    list.push({ name: 'pads', type: 7, ints: [at(pick[0], 0), at(pick[1], 0), at(pick[0], r), at(pick[1], r)] });
   }
   for (const k of ['ceil_mode', 'count_include_pad'])
     if (attrs.has(k)) list.push({ name: k, type: 2, i: attrs.int(k, 0) });
   if (attrs.has('auto_pad'))
     list.push({ name: 'auto_pad', type: 3, s: new TextEncoder().encode(attrs.str('auto_pad', '')) });
-  const img = b.apply(new Reshape({ targetShape: [C, L, 1] }), `${base}_image`, b.native(x, base));
-  const y = pool(n, mode, b.sym(img, [BATCH, C, L, 1], 'native'), new Attrs(list, n.what));
-  const out = [BATCH, C, y.shape[2]];
-  return b.sym(b.apply(new Reshape({ targetShape: out.slice(1) }), `${base}_shape`, b.native(y, base)), out, 'native');
+  return new Attrs(list, n.what);
 }
 
-export const MaxPool = (n: NodeContext) => pool1d(n, 'max');
-export const AveragePool = (n: NodeContext) => pool1d(n, 'avg');
+/**
+ * 1-d and 3-d pools as 2-d ones. [N, C, L] is the image [N, C, L, 1]. [N, C, D, H, W] is pooled over
+ * (H, W) as [N, C*D, H, W], then over D as [N, C, D, H'*W']: a window is a box and the cells it counts
+ * (padding excluded or not, ceil_mode's extra ones never) are a product of per-axis ranges, so the max
+ * and the average both split that way.
+ */
+function poolNd(n: NodeContext, mode: 'max' | 'avg'): Sym {
+  const { b, base } = n;
+  const x = n.sym(0);
+  const r = x.shape.length;
+  if (r !== 3 && r !== 5) return pool(n, mode, x);
+  const view = (v: Sym, shape: number[], tag: string) =>
+    b.sym(b.apply(new Reshape({ targetShape: shape.slice(1) }), `${base}_${tag}`, b.native(v, base)), shape, 'native');
+  if (r === 3) {
+    const [, C, L] = x.shape;
+    const y = pool(n, mode, view(x, [BATCH, C, L, 1], 'image'), passAttrs(n, 1, [0, null]));
+    return view(y, [BATCH, C, y.shape[2]], 'shape');
+  }
+  const [, C, D, H, W] = x.shape;
+  const hw = pool(n, mode, view(x, [BATCH, C * D, H, W], 'image'), passAttrs(n, 3, [1, 2]));
+  const [Ho, Wo] = [hw.shape[2], hw.shape[3]];
+  const d = pool(n, mode, view(hw, [BATCH, C, D, Ho * Wo], 'depth'), passAttrs(n, 3, [0, null]));
+  return view(d, [BATCH, C, d.shape[2], Ho, Wo], 'shape');
+}
+
+export const MaxPool = (n: NodeContext) => poolNd(n, 'max');
+export const AveragePool = (n: NodeContext) => poolNd(n, 'avg');
 
 function globalPool(n: NodeContext, mode: 'max' | 'avg'): Sym {
   const x = n.sym(0);
