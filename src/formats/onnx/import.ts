@@ -1,4 +1,4 @@
-// ONNX import: a CNN exported by torch.onnx.export or tf2onnx (opsets 9–21) becomes a functional
+// ONNX import: a CNN exported by torch.onnx.export or tf2onnx (opsets 1–21) becomes a functional
 // Model that predicts, compiles, fits, saves and exports again. This file decodes and checks the
 // file, then walks the nodes in order: a node whose inputs are all constants is folded (fold.ts),
 // any other is converted to layers by its row of the operator table (ops/index.ts, one converter
@@ -35,6 +35,7 @@ import { type ExternalData, type TensorMsg, readTensor } from './tensor.js';
 import { type AttrMsg, Attrs, int } from './ops/attrs.js';
 import { BATCH, Builder, DTYPE_NAMES, type Sym, type Val, checkDims, fail } from './ops/context.js';
 import { OPS } from './ops/index.js';
+import { legacyNode } from './ops/legacy.js';
 import type { NodeContext } from './ops/node.js';
 
 /** Options of {@link loadONNX}. */
@@ -62,7 +63,7 @@ export interface LoadONNXOptions {
 export type { ExternalData } from './tensor.js';
 
 /** Lowest and highest default-domain opset the importer reads. */
-export const MIN_OPSET = 9;
+export const MIN_OPSET = 1;
 export const MAX_OPSET = 21;
 
 /** Operators the importer maps to layers (on graph values) or folds (on constants). */
@@ -167,7 +168,7 @@ const nodeName = (n: NodeMsg, i: number) => `'${n.name || `#${i}`}'`;
 
 /**
  * Imports an ONNX model (bytes of a .onnx file) as a functional {@link Model}: the CNNs that
- * torch.onnx.export and tf2onnx write (opsets 9–21). The model takes its input as the file declares
+ * torch.onnx.export and tf2onnx write (opsets 1–21). The model takes its input as the file declares
  * it (NCHW for PyTorch exports; `opts.inputLayout: 'nhwc'` for channels-last) and computes NHWC
  * inside. It predicts, compiles and fits (BatchNormalization keeps its running statistics and is
  * fine-tuned as a BN layer), saves as .simdnet and exports back to ONNX.
@@ -432,7 +433,8 @@ function nodeContext(b: Builder, n: NodeMsg, env: Map<string, Val>): NodeContext
 }
 
 /** Converts (or folds) one node and binds its outputs in `env`. */
-function convertNode(b: Builder, n: NodeMsg, env: Map<string, Val>): void {
+function convertNode(b: Builder, node: NodeMsg, env: Map<string, Val>): void {
+  const n = legacyNode(b.opset, node, env, `node '${node.name || node.op_type}' (${node.op_type})`);
   const ctx = nodeContext(b, n, env);
   b.constInputs = (n.input ?? []).map((x, i) => (ctx.ins[i]?.kind === 'const' ? x : ''));
   // planImport refused every op type without a row.
