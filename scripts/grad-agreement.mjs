@@ -8,6 +8,13 @@
 //   /usr/bin/python3 scripts/fixtures/grad_agreement.py --zoo
 //   node scripts/grad-agreement.mjs [--dir=scratch/grad] [--verbose] [NAME ...]
 //
+// A ReLU input that float64 puts within float32's rounding of the kink may land on the other side in
+// any float32 computation; that element's gradient then changes by its whole value, and so does every
+// gradient computed from it. To see what is left once float64 takes simdnet's side of every kink:
+//   node scripts/grad-agreement.mjs --sides NAME        # writes simdnet's BN outputs to DIR/NAME.sides/
+//   /usr/bin/python3 scripts/fixtures/grad_agreement.py --zoo --sided=NAME   # DIR/NAME.sided.grad.bin
+//   node scripts/grad-agreement.mjs --sided NAME        # compares against that reference
+//
 // The harness itself is test/onnx/grad-agreement.ts (also run by npm test on the committed fixtures);
 // it is bundled here with esbuild, so no build of dist/ is needed.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -19,6 +26,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const dir = resolve(args.find((a) => a.startsWith('--dir='))?.slice(6) ?? join(ROOT, 'scratch/grad'));
 const verbose = args.includes('--verbose');
+const sides = args.includes('--sides');
+const sided = args.includes('--sided');
 let names = args.filter((a) => !a.startsWith('--'));
 if (!existsSync(dir)) {
   console.error(`${dir} does not exist: run /usr/bin/python3 scripts/fixtures/grad_agreement.py --zoo first`);
@@ -26,7 +35,7 @@ if (!existsSync(dir)) {
 }
 if (names.length === 0)
   names = readdirSync(dir)
-    .filter((f) => f.endsWith('.grad.bin'))
+    .filter((f) => f.endsWith('.grad.bin') && !f.endsWith('.sided.grad.bin'))
     .map((f) => f.slice(0, -'.grad.bin'.length));
 
 const outDir = join(ROOT, 'scratch/grad-harness');
@@ -50,7 +59,7 @@ const table = [
 let failed = 0;
 for (const name of names) {
   const t0 = Date.now();
-  const r = await h.compareGradients(dir, name);
+  const r = await h.compareGradients(dir, name, { sides, ref: sided ? `${name}.sided.grad.bin` : undefined });
   // A gradient that is zero in exact arithmetic (a BN offset followed by a convolution and another BN
   // in training mode) is rounding noise in every float32 computation: PyTorch float32's own error is
   // then above 1. Those tensors are counted apart; the worst of the others is the one nearest its threshold.

@@ -4,7 +4,7 @@
 // A tensor passes when its max-relative error, max|g - ref| / max|ref|, is within
 // max(10 × PyTorch float32's own error, 1e-4). Used by grad-agreement.test.ts (committed fixtures)
 // and scripts/grad-agreement.mjs (the torchvision zoo). No vitest import: the script bundles it.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as sn from '../../src/index.js';
 import { Tape, withTape } from '../../src/autograd.js';
@@ -132,11 +132,45 @@ export function backwardOnce(model: sn.Model, x: Float32Array, shape: number[], 
   });
 }
 
-/** Every parameter of NAME in `dir` compared; weights are matched through the ONNX node that reads them. */
-export async function compareGradients(dir: string, name: string): Promise<GradReport> {
+/**
+ * Records the training-mode output of each BatchNormalization layer named in `modules` (layer name →
+ * PyTorch module) as float64 NCHW in `out`/MODULE.bin, for grad_agreement.py --sided: float64 gradients
+ * on simdnet's side of every ReLU kink.
+ */
+function recordBatchNorms(model: sn.Model, modules: Map<string, string>, out: string): void {
+  mkdirSync(out, { recursive: true });
+  for (const layer of model.layers) {
+    const mod = modules.get(layer.name);
+    if (!mod) continue;
+    const call = layer.callFor.bind(layer);
+    layer.callFor = (xs, args) => {
+      const y = call(xs, args);
+      if (!args.training) return y;
+      const [N, H, W, C] = y.rank === 4 ? y.shape : [y.shape[0], 1, 1, y.shape[1]];
+      const v = y.view();
+      const nchw = new Float64Array(v.length);
+      for (let n = 0; n < N; n++)
+        for (let c = 0; c < C; c++)
+          for (let i = 0; i < H * W; i++) nchw[(n * C + c) * H * W + i] = v[(n * H * W + i) * C + c];
+      writeFileSync(join(out, `${mod}.bin`), new Uint8Array(nchw.buffer));
+      return y;
+    };
+  }
+}
+
+/**
+ * Every parameter of NAME in `dir` compared; weights are matched through the ONNX node that reads them.
+ * `sides` writes simdnet's BatchNormalization outputs to `dir`/NAME.sides/ (see recordBatchNorms);
+ * `ref` reads another reference than NAME.grad.bin (NAME.sided.grad.bin).
+ */
+export async function compareGradients(
+  dir: string,
+  name: string,
+  opts: { sides?: boolean; ref?: string } = {},
+): Promise<GradReport> {
   await sn.ready();
   const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as GradMeta;
-  const ref = readF64(join(dir, `${name}.grad.bin`));
+  const ref = readF64(join(dir, opts.ref ?? `${name}.grad.bin`));
   const x = readF32(join(dir, `${name}.input.bin`));
   const model = await sn.loadONNX(new Uint8Array(readFileSync(join(dir, meta.onnx))));
   try {
@@ -148,6 +182,11 @@ export async function compareGradients(dir: string, name: string): Promise<GradR
       n.inputs.slice(1).forEach((input, i) => {
         if (i < layer.weights.length) owner.set(input, { layer, index: i });
       });
+    }
+    if (opts.sides) {
+      const bn = meta.nodes.filter((n) => n.op === 'BatchNormalization');
+      const modules = new Map(bn.map((n) => [layerName(n.name), n.inputs[1].replace(/\.weight$/, '')]));
+      recordBatchNorms(model, modules, join(dir, `${name}.sides`));
     }
     const loss = backwardOnce(model, x, meta.inputShape, meta.labels);
     const rows = meta.params.map((p): GradRow => {
