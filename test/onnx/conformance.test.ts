@@ -23,7 +23,7 @@ if (!present && !process.env.CI)
 
 /** The fewest tests of each suite that must pass: the counts reached, so a regression cannot hide. */
 const MIN_PASSED: Record<string, number> = {
-  node: 158,
+  node: 159,
   'pytorch-converted': 55,
   'pytorch-operator': 11,
   simple: 1,

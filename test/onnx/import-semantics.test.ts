@@ -406,12 +406,20 @@ describe('Resize and Upsample at any scale', () => {
     }
   });
 
-  it('tf_crop_and_resize and antialiased down-scaling are refused by name', async () => {
-    await refused(
-      [resize('linear', 'tf_crop_and_resize')],
-      { shape: [2, 6, 4], inits: [fVals('roi', [0, 0, 0, 0, 1, 1, 1, 1]), fVals('sc', [1, 1, 0.5, 0.5])] },
-      /coordinate_transformation_mode 'tf_crop_and_resize'/,
-    );
+  it('tf_crop_and_resize: a region of interest, extrapolation outside it, by scales or sizes', async () => {
+    const roi = fVals('roi', [0, 0, 0.2, -0.1, 1, 1, 0.9, 1.2]);
+    for (const mode of ['linear', 'nearest']) {
+      const crop = resize(mode, 'tf_crop_and_resize', [float('extrapolation_value', 10)]);
+      await agrees([crop], { shape: [2, 6, 4], inits: [roi, fVals('sc', [1, 1, 1.5, 0.75])], opset: 11 });
+      await agrees([{ ...crop, in: ['x', 'roi', '', 'sz'] }], {
+        shape: [2, 6, 4],
+        inits: [roi, iInit('sz', [2, 2, 5, 3])],
+        opset: 13,
+      });
+    }
+  });
+
+  it('antialiased down-scaling is refused by name', async () => {
     await refused(
       [resize('linear', 'half_pixel', [int('antialias', 1)])],
       { shape: [2, 6, 4], inits: [fVals('roi', []), fVals('sc', [1, 1, 0.5, 0.5])], opset: 18 },

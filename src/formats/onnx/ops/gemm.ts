@@ -59,7 +59,8 @@ const permuteDims = (order: number[]) => (order.every((a, i) => a === i + 1) ? n
 /**
  * x · W[g] over the last axis of a model value, one (K, U) matrix per index g of the group axes
  * `groups` (middle axes, row-major), as a 1x1 convolution (groups G) of x viewed as [rest, 1, G*K].
- * `w` holds the G matrices one after another; `trainable` false for fixed maps (resizing).
+ * `w` holds the G matrices one after another; `trainable` false for fixed maps (resizing); `bias` (G*U
+ * values) is added to every output.
  */
 export function lastAxisMatmul(
   b: Builder,
@@ -69,6 +70,7 @@ export function lastAxisMatmul(
   w: ArrayLike<number>,
   U: number,
   trainable = true,
+  bias: ArrayLike<number> | null = null,
 ): Sym {
   const r = x.shape.length;
   const K = x.shape[r - 1];
@@ -82,9 +84,9 @@ export function lastAxisMatmul(
   const kernel = new Float32Array(K * G * U);
   for (let g = 0; g < G; g++)
     for (let k = 0; k < K; k++) for (let u = 0; u < U; u++) kernel[k * G * U + g * U + u] = w[(g * K + k) * U + u];
-  const conv = new Conv2D({ filters: G * U, kernelSize: 1, groups: G, useBias: false });
+  const conv = new Conv2D({ filters: G * U, kernelSize: 1, groups: G, useBias: bias !== null });
   conv.trainable = trainable;
-  t = b.apply(conv, base, t, [kernel]);
+  t = b.apply(conv, base, t, bias ? [kernel, f32(bias)] : [kernel]);
   const held = [...rest, ...groups].map((a) => x.shape[a]);
   t = b.apply(new Reshape({ targetShape: [...held, U] }), `${base}_shape`, t);
   const back = permuteDims(x.shape.slice(1).map((_, i) => order.indexOf(i + 1) + 1));

@@ -1,8 +1,9 @@
 // Operators that change the spatial size of an NCHW image: Pad (zero padding, or cropping for negative
 // pads) and Resize/Upsample. Integer up-scaling of the spatial axes in the modes PyTorch and Keras use
 // is an UpSampling2D; any other scale or size (up or down, nearest/linear/cubic, every coordinate
-// transformation but tf_crop_and_resize) is one fixed interpolation matrix per resized axis, built as
-// onnx's reference computes it and applied as a frozen 1x1 convolution over that axis.
+// transformation, tf_crop_and_resize's region and extrapolation value included) is one fixed
+// interpolation matrix per resized axis, built as onnx's reference computes it and applied as a frozen
+// 1x1 convolution over that axis.
 import { Cropping2D, Permute, UpSampling2D, ZeroPadding2D } from '../../../nn/reshaping.js';
 import { BATCH, type Sym, image, normAxis } from './context.js';
 import { lastAxisMatmul } from './gemm.js';
@@ -82,7 +83,12 @@ const NEAREST_MODES = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil
 type NearestMode = (typeof NEAREST_MODES)[number];
 
 /** The scale of every axis and the output shape: from scales or sizes, over all axes or `axes` (opset 18). */
-function resizeShape(n: NodeContext, upsample: boolean, shape: number[]): { scales: number[]; out: number[] } {
+function resizeShape(
+  n: NodeContext,
+  upsample: boolean,
+  shape: number[],
+  crop: boolean,
+): { scales: number[]; out: number[]; roi: number[] } {
   const { b, attrs, ins } = n;
   const r = shape.length;
   const cv = (i: number) => {
@@ -107,6 +113,18 @@ function resizeShape(n: NodeContext, upsample: boolean, shape: number[]): { scal
     n.fail(`${sizes ? 'sizes' : 'scales'} [${given}] must have ${axes.length} entries, one per resized axis`);
   const sc = shape.map(() => 1);
   const out = [...shape];
+  // tf_crop_and_resize reads the region of interest [starts..., ends...] of the resized axes.
+  const roi = [...shape.map(() => 0), ...shape.map(() => 1)];
+  const rawRoi = crop ? cv(1) : null;
+  if (crop) {
+    if (!rawRoi || rawRoi.length !== 2 * axes.length)
+      n.fail(`roi [${rawRoi ?? ''}] must have ${2 * axes.length} entries for tf_crop_and_resize`);
+    axes.forEach((a, i) => {
+      roi[a] = rawRoi![i];
+      roi[a + r] = rawRoi![i + axes.length];
+    });
+    if (roi[0] !== 0 || roi[r] !== 1) n.fail(`roi [${rawRoi}] crops the batch axis`);
+  }
   if (sizes) {
     const policy = attrs.oneOf('keep_aspect_ratio_policy', ['stretch', 'not_larger', 'not_smaller'], 'stretch');
     if (sizes.some((d) => !Number.isInteger(d) || d < 1)) n.fail(`sizes [${sizes}] must be positive integers`);
@@ -124,6 +142,7 @@ function resizeShape(n: NodeContext, upsample: boolean, shape: number[]): { scal
     if (scales!.some((v) => !(v > 0))) n.fail(`scales [${scales}] must be positive`);
     axes.forEach((a, i) => {
       sc[a] = scales![i];
+      // As onnx's reference and onnxruntime: the region does not enter the output size.
       out[a] = Math.floor(shape[a] * scales![i]);
     });
   }
@@ -131,7 +150,7 @@ function resizeShape(n: NodeContext, upsample: boolean, shape: number[]): { scal
   out.forEach((d, i) => {
     if (i > 0 && d < 1) n.fail(`axis ${i} of size ${shape[i]} would be resized to ${d}`);
   });
-  return { scales: sc, out };
+  return { scales: sc, out, roi };
 }
 
 /** Interpolation mode, coordinate mode and rounding as the node's version reads them. */
@@ -159,8 +178,18 @@ function kernelInterp(m: ReturnType<typeof resizeModes>): 'nearest' | 'bilinear'
 }
 
 /** The (O x I) interpolation matrix of one axis, as onnx's reference computes it, row-major [i][o]. */
-function axisMatrix(n: NodeContext, m: ReturnType<typeof resizeModes>, I: number, O: number, s: number): Float64Array {
+function axisMatrix(
+  n: NodeContext,
+  m: ReturnType<typeof resizeModes>,
+  I: number,
+  O: number,
+  s: number,
+  [start, end]: [number, number],
+): { w: Float64Array; bias: Float64Array | null } {
   const { attrs } = n;
+  // tf_crop_and_resize: outside the region the output is extrapolation_value (a bias, no weights).
+  const bias = m.ctm === 'tf_crop_and_resize' ? new Float64Array(O) : null;
+  const fill = attrs.float('extrapolation_value', 0);
   const A = attrs.float('cubic_coeff_a', -0.75);
   const exclude = attrs.int('exclude_outside', 0) === 1;
   const w = new Float64Array(I * O);
@@ -185,6 +214,13 @@ function axisMatrix(n: NodeContext, m: ReturnType<typeof resizeModes>, I: number
         break;
       case 'tf_half_pixel_for_nn':
         x = (o + 0.5) / s;
+        break;
+      case 'tf_crop_and_resize':
+        x = O > 1 ? start * (I - 1) + (o * (end - start) * (I - 1)) / (O - 1) : 0.5 * (start + end) * (I - 1);
+        if (x < 0 || x > I - 1) {
+          bias![o] = fill;
+          continue;
+        }
         break;
       default:
         x = o / s;
@@ -224,13 +260,17 @@ function axisMatrix(n: NodeContext, m: ReturnType<typeof resizeModes>, I: number
       w[i * O + o] += v;
     });
   }
-  return w;
+  return { w, bias };
 }
 
 /** Resize of any axes but the batch: one fixed interpolation matrix per resized axis, on the last axis. */
-function resizeAny(n: NodeContext, x: Sym, m: ReturnType<typeof resizeModes>, scales: number[], out: number[]): Sym {
+function resizeAny(
+  n: NodeContext,
+  x: Sym,
+  m: ReturnType<typeof resizeModes>,
+  { scales, out, roi }: ReturnType<typeof resizeShape>,
+): Sym {
   const { b, base, attrs } = n;
-  if (m.ctm === 'tf_crop_and_resize') n.fail("coordinate_transformation_mode 'tf_crop_and_resize' is not supported");
   if (attrs.int('antialias', 0) !== 0 && scales.some((v) => v < 1))
     n.fail(`attribute antialias ${attrs.int('antialias', 0)} when down-scaling is not supported`);
   if (m.old && m.mode === 'nearest' && scales.some((v) => v < 1))
@@ -238,7 +278,7 @@ function resizeAny(n: NodeContext, x: Sym, m: ReturnType<typeof resizeModes>, sc
   const r = x.shape.length;
   let v = b.plain(x, base);
   for (let a = r - 1; a >= 1; a--) {
-    if (out[a] === x.shape[a] && scales[a] === 1) continue;
+    if (out[a] === x.shape[a] && scales[a] === 1 && roi[a] === 0 && roi[a + r] === 1) continue;
     const swap = x.shape.slice(1).map((_, i) => i + 1);
     [swap[a - 1], swap[r - 2]] = [swap[r - 2], swap[a - 1]];
     const moved = a !== r - 1;
@@ -253,8 +293,8 @@ function resizeAny(n: NodeContext, x: Sym, m: ReturnType<typeof resizeModes>, sc
         swapped(v.shape),
         'native',
       );
-    const w = axisMatrix(n, m, x.shape[a], out[a], scales[a]);
-    v = lastAxisMatmul(b, `${base}_${a}`, v, [], w, out[a], false);
+    const { w, bias } = axisMatrix(n, m, x.shape[a], out[a], scales[a], [roi[a], roi[a + r]]);
+    v = lastAxisMatmul(b, `${base}_${a}`, v, [], w, out[a], false, bias);
     if (moved) v = b.sym(b.apply(new Permute({ dims: swap }), `${base}_back${a}`, v.t), swapped(v.shape), 'native');
   }
   return v;
@@ -264,9 +304,10 @@ function resize(n: NodeContext, upsample: boolean): Sym {
   const { b, base } = n;
   const x = n.ins[0];
   if (!x || x.kind !== 'sym') return n.fail('the input must be a model value');
-  const { scales, out } = resizeShape(n, upsample, x.shape);
   const m = resizeModes(n, upsample);
-  if (out.every((d, i) => d === x.shape[i]) && scales.every((v) => v === 1)) return x;
+  const shape = resizeShape(n, upsample, x.shape, m.ctm === 'tf_crop_and_resize');
+  const { scales, out } = shape;
+  if (m.ctm !== 'tf_crop_and_resize' && out.every((d, i) => d === x.shape[i]) && scales.every((v) => v === 1)) return x;
   // Integer up-scaling of an image's two spatial axes in the modes UpSampling2D computes.
   const [sh, sw] = [scales[2], scales[3]];
   const interp = kernelInterp(m);
@@ -284,7 +325,7 @@ function resize(n: NodeContext, upsample: boolean): Sym {
     const t = b.apply(new UpSampling2D({ size: [sh, sw], interpolation: interp }), base, b.nhwc(x, base));
     return b.sym(t, [BATCH, C, H * sh, W * sw], 'nhwc');
   }
-  return resizeAny(n, x, m, scales, out);
+  return resizeAny(n, x, m, shape);
 }
 
 export const Resize = (n: NodeContext) => resize(n, false);
