@@ -1,13 +1,25 @@
 // Keras convolution layers: Conv2D (dilated, grouped), DepthwiseConv2D, SeparableConv2D, Conv2DTranspose.
 // Channels last; weights in Keras' layout and under Keras' names, so getWeights/setWeights line up with
 // tfjs-layers and Keras. Each is parameters + calls into ops/ (conv2d, depthwiseConv2d, conv2dTranspose).
-import { checkLayerOptions } from './options.js';
+import {
+  type OptionValues,
+  activation,
+  bool,
+  custom,
+  initializer,
+  oneOf,
+  pair,
+  posInt,
+  readOptions,
+  layerConfig,
+  savedUnless,
+} from './options.js';
 import type { Tensor } from '../tensor.js';
 import { conv2d } from '../ops/conv2d.js';
 import { expectConvAlgorithm, expectWinogradTile, type ConvAlgorithm, type WinogradTile } from '../ops/winograd.js';
 import { depthwiseConv2d } from '../ops/dwconv2d.js';
 import { conv2dTranspose } from '../ops/conv2dtranspose.js';
-import { conv2dTransposeShape, convGeometry, type ConvWindowOptions, pair, posInt } from '../geom.js';
+import { conv2dTransposeShape, convGeometry, type ConvWindowOptions } from '../geom.js';
 import {
   type ActivationName,
   type CallArgs,
@@ -15,15 +27,7 @@ import {
   Layer,
   type WeightSpec,
   applyActivation,
-  checkActivation,
 } from './layer.js';
-import { show } from '../show.js';
-
-function checkPadding(p: unknown, what: string): 'valid' | 'same' {
-  const v = p ?? 'valid';
-  if (v !== 'valid' && v !== 'same') throw new Error(`${what}: padding must be 'valid' or 'same', got ${show(p)}`);
-  return v;
-}
 
 // Keras refuses strides > 1 together with a dilation > 1 (the taps would skip whole strides).
 function checkStridesDilation(s: [number, number], d: [number, number], what: string): void {
@@ -32,25 +36,25 @@ function checkStridesDilation(s: [number, number], d: [number, number], what: st
   }
 }
 
-/** The window options every convolution layer shares, checked once: kernel, strides, padding, dilation. */
-function windowOptions(
-  cfg: { kernelSize: unknown; strides?: unknown; padding?: unknown; dilationRate?: unknown },
-  what: string,
-): {
-  kernelSize: [number, number];
-  strides: [number, number];
-  padding: 'valid' | 'same';
-  dilationRate: [number, number];
-} {
-  const w = {
-    kernelSize: pair(cfg.kernelSize as number, what, 'kernelSize'),
-    strides: pair((cfg.strides ?? 1) as number, what, 'strides'),
-    padding: checkPadding(cfg.padding, what),
-    dilationRate: pair((cfg.dilationRate ?? 1) as number, what, 'dilationRate'),
-  };
-  checkStridesDilation(w.strides, w.dilationRate, what);
-  return w;
-}
+/** The window options every convolution layer shares, in the order they are checked and saved. */
+const WINDOW = {
+  kernelSize: pair(),
+  strides: pair(1),
+  padding: oneOf(['valid', 'same'], 'valid'),
+  dilationRate: custom((v, what, key, read) => {
+    const d = pair(1).read(v, what, key, read);
+    checkStridesDilation(read.strides as [number, number], d, what);
+    return d;
+  }),
+};
+
+/** The options after the window of the layers with one kernel and a bias (Conv2D, Conv2DTranspose). */
+const KERNEL_BIAS = {
+  activation: activation(),
+  useBias: bool(true),
+  kernelInitializer: initializer('glorotUniform'),
+  biasInitializer: initializer('zeros'),
+};
 
 function expectImage(s: readonly number[], what: string): void {
   if (s.length !== 3)
@@ -100,37 +104,25 @@ export interface Conv2DConfig {
 /** 2-D convolution layer (channels last), as keras.layers.Conv2D; kernel (KH, KW, C/groups, filters). */
 export class Conv2D extends Layer {
   static readonly className = 'Conv2D';
-  readonly cfg: Required<Omit<Conv2DConfig, 'inputShape' | 'name' | 'algorithm' | 'winogradTile'>> &
-    Pick<Conv2DConfig, 'algorithm' | 'winogradTile'>;
+  /**
+   * A plain convolution saves neither dilationRate nor groups (nor the algorithm, when undefined), so
+   * it saves the bytes it always did.
+   */
+  static readonly options = {
+    filters: posInt(),
+    ...WINDOW,
+    dilationRate: savedUnless(WINDOW.dilationRate, [1, 1]),
+    groups: savedUnless(posInt(1), 1),
+    ...KERNEL_BIAS,
+    algorithm: custom((v, what) => (v === undefined ? undefined : expectConvAlgorithm(v, what))),
+    winogradTile: custom((v, what) => (v === undefined ? undefined : expectWinogradTile(v, what))),
+  };
+  readonly cfg: OptionValues<typeof Conv2D.options>;
   constructor(cfg: Conv2DConfig) {
-    checkLayerOptions('Conv2D', cfg, [
-      'filters',
-      'kernelSize',
-      'strides',
-      'padding',
-      'dilationRate',
-      'groups',
-      'activation',
-      'useBias',
-      'kernelInitializer',
-      'biasInitializer',
-      'algorithm',
-      'winogradTile',
-    ]);
+    const c = readOptions(Conv2D.options, cfg, 'Conv2D');
     super(cfg);
     const what = 'Conv2D';
-    if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
-    this.cfg = {
-      filters: posInt(cfg.filters, what, 'filters'),
-      ...windowOptions(cfg, what),
-      groups: posInt(cfg.groups ?? 1, what, 'groups'),
-      activation: checkActivation(cfg.activation, what),
-      useBias: cfg.useBias ?? true,
-      kernelInitializer: cfg.kernelInitializer ?? 'glorotUniform',
-      biasInitializer: cfg.biasInitializer ?? 'zeros',
-      algorithm: cfg.algorithm === undefined ? undefined : expectConvAlgorithm(cfg.algorithm, what),
-      winogradTile: cfg.winogradTile === undefined ? undefined : expectWinogradTile(cfg.winogradTile, what),
-    };
+    this.cfg = c;
     if (this.cfg.filters % this.cfg.groups !== 0) {
       throw new Error(`${what}: filters (${this.cfg.filters}) must be divisible by groups (${this.cfg.groups})`);
     }
@@ -177,17 +169,7 @@ export class Conv2D extends Layer {
     );
   }
   getConfig() {
-    // A plain convolution leaves dilationRate, groups and the algorithm out, so it saves the bytes it
-    // always did (JSON drops the undefined algorithm and winogradTile).
-    const { dilationRate, groups, ...rest } = this.cfg;
-    const d = dilationRate as [number, number];
-    return {
-      ...rest,
-      ...(d[0] !== 1 || d[1] !== 1 ? { dilationRate } : {}),
-      ...(groups !== 1 ? { groups } : {}),
-      name: this.name,
-      inputShape: this.inputShape ?? undefined,
-    };
+    return layerConfig(this, Conv2D.options, this.cfg);
   }
 }
 
@@ -210,30 +192,19 @@ export interface DepthwiseConv2DConfig {
 /** Depthwise 2-D convolution, as keras.layers.DepthwiseConv2D; weight `depthwise_kernel` (KH, KW, C, M). */
 export class DepthwiseConv2D extends Layer {
   static readonly className = 'DepthwiseConv2D';
-  readonly cfg: Required<Omit<DepthwiseConv2DConfig, 'inputShape' | 'name'>>;
+  static readonly options = {
+    ...WINDOW,
+    depthMultiplier: posInt(1),
+    activation: activation(),
+    useBias: bool(true),
+    depthwiseInitializer: initializer('glorotUniform'),
+    biasInitializer: initializer('zeros'),
+  };
+  readonly cfg: OptionValues<typeof DepthwiseConv2D.options>;
   constructor(cfg: DepthwiseConv2DConfig) {
-    checkLayerOptions('DepthwiseConv2D', cfg, [
-      'kernelSize',
-      'strides',
-      'padding',
-      'depthMultiplier',
-      'dilationRate',
-      'activation',
-      'useBias',
-      'depthwiseInitializer',
-      'biasInitializer',
-    ]);
+    const c = readOptions(DepthwiseConv2D.options, cfg, 'DepthwiseConv2D');
     super(cfg);
-    const what = 'DepthwiseConv2D';
-    if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
-    this.cfg = {
-      ...windowOptions(cfg, what),
-      depthMultiplier: posInt(cfg.depthMultiplier ?? 1, what, 'depthMultiplier'),
-      activation: checkActivation(cfg.activation, what),
-      useBias: cfg.useBias ?? true,
-      depthwiseInitializer: cfg.depthwiseInitializer ?? 'glorotUniform',
-      biasInitializer: cfg.biasInitializer ?? 'zeros',
-    };
+    this.cfg = c;
   }
   get activation() {
     return this.cfg.activation;
@@ -269,7 +240,7 @@ export class DepthwiseConv2D extends Layer {
     );
   }
   getConfig() {
-    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, DepthwiseConv2D.options, this.cfg);
   }
 }
 
@@ -296,34 +267,21 @@ export interface SeparableConv2DConfig {
  */
 export class SeparableConv2D extends Layer {
   static readonly className = 'SeparableConv2D';
-  readonly cfg: Required<Omit<SeparableConv2DConfig, 'inputShape' | 'name'>>;
+  static readonly options = {
+    filters: posInt(),
+    ...WINDOW,
+    depthMultiplier: posInt(1),
+    activation: activation(),
+    useBias: bool(true),
+    depthwiseInitializer: initializer('glorotUniform'),
+    pointwiseInitializer: initializer('glorotUniform'),
+    biasInitializer: initializer('zeros'),
+  };
+  readonly cfg: OptionValues<typeof SeparableConv2D.options>;
   constructor(cfg: SeparableConv2DConfig) {
-    checkLayerOptions('SeparableConv2D', cfg, [
-      'filters',
-      'kernelSize',
-      'strides',
-      'padding',
-      'dilationRate',
-      'depthMultiplier',
-      'activation',
-      'useBias',
-      'depthwiseInitializer',
-      'pointwiseInitializer',
-      'biasInitializer',
-    ]);
+    const c = readOptions(SeparableConv2D.options, cfg, 'SeparableConv2D');
     super(cfg);
-    const what = 'SeparableConv2D';
-    if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
-    this.cfg = {
-      filters: posInt(cfg.filters, what, 'filters'),
-      ...windowOptions(cfg, what),
-      depthMultiplier: posInt(cfg.depthMultiplier ?? 1, what, 'depthMultiplier'),
-      activation: checkActivation(cfg.activation, what),
-      useBias: cfg.useBias ?? true,
-      depthwiseInitializer: cfg.depthwiseInitializer ?? 'glorotUniform',
-      pointwiseInitializer: cfg.pointwiseInitializer ?? 'glorotUniform',
-      biasInitializer: cfg.biasInitializer ?? 'zeros',
-    };
+    this.cfg = c;
   }
   get activation() {
     return this.cfg.activation;
@@ -377,7 +335,7 @@ export class SeparableConv2D extends Layer {
     );
   }
   getConfig() {
-    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, SeparableConv2D.options, this.cfg);
   }
 }
 
@@ -398,47 +356,31 @@ export interface Conv2DTransposeConfig {
   name?: string;
 }
 
+/** Conv2DTranspose's outputPadding as a pair, each below its stride; null (Keras' rule) when absent. */
+function outputPadding(op: unknown, s: [number, number], what: string, key: string): [number, number] | null {
+  if (op == null) return null;
+  const p = (Array.isArray(op) ? [op[0], op[1]] : [op, op]) as [number, number];
+  p.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < 0 || v >= s[i])
+      throw new Error(`${what}: ${key} [${p}] must be non-negative integers smaller than the strides [${s}]`);
+  });
+  return p;
+}
+
 /** Transposed convolution, as keras.layers.Conv2DTranspose; kernel (KH, KW, filters, C). */
 export class Conv2DTranspose extends Layer {
   static readonly className = 'Conv2DTranspose';
-  readonly cfg: Required<Omit<Conv2DTransposeConfig, 'inputShape' | 'name'>>;
+  static readonly options = {
+    filters: posInt(),
+    ...WINDOW,
+    outputPadding: custom((op, what, key, read) => outputPadding(op, read.strides as [number, number], what, key)),
+    ...KERNEL_BIAS,
+  };
+  readonly cfg: OptionValues<typeof Conv2DTranspose.options>;
   constructor(cfg: Conv2DTransposeConfig) {
-    checkLayerOptions('Conv2DTranspose', cfg, [
-      'filters',
-      'kernelSize',
-      'strides',
-      'padding',
-      'outputPadding',
-      'dilationRate',
-      'activation',
-      'useBias',
-      'kernelInitializer',
-      'biasInitializer',
-    ]);
+    const c = readOptions(Conv2DTranspose.options, cfg, 'Conv2DTranspose');
     super(cfg);
-    const what = 'Conv2DTranspose';
-    if (!cfg || typeof cfg !== 'object') throw new Error(`${what}: expected a config object`);
-    const op = cfg.outputPadding ?? null;
-    this.cfg = {
-      filters: posInt(cfg.filters, what, 'filters'),
-      ...windowOptions(cfg, what),
-      outputPadding: op === null ? null : Array.isArray(op) ? [op[0], op[1]] : [op, op],
-      activation: checkActivation(cfg.activation, what),
-      useBias: cfg.useBias ?? true,
-      kernelInitializer: cfg.kernelInitializer ?? 'glorotUniform',
-      biasInitializer: cfg.biasInitializer ?? 'zeros',
-    };
-    const opv = this.cfg.outputPadding as [number, number] | null;
-    if (opv) {
-      const s = this.cfg.strides as [number, number];
-      opv.forEach((v, i) => {
-        if (!Number.isInteger(v) || v < 0 || v >= s[i]) {
-          throw new Error(
-            `${what}: outputPadding [${opv}] must be non-negative integers smaller than the strides [${s}]`,
-          );
-        }
-      });
-    }
+    this.cfg = c;
   }
   get activation() {
     return this.cfg.activation;
@@ -478,7 +420,7 @@ export class Conv2DTranspose extends Layer {
     return applyActivation(y, this.cfg.activation, args);
   }
   getConfig() {
-    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, Conv2DTranspose.options, this.cfg);
   }
 }
 

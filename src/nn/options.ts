@@ -283,7 +283,7 @@ export function pair(
 }
 
 /** `opt`, saved only when not `unless` (see {@link LayerOption.savedUnless}). */
-export function savedUnless<T>(opt: LayerOption<T>, unless: T): LayerOption<T> {
+export function savedUnless<T>(opt: LayerOption<T>, unless: unknown): LayerOption<T> {
   return { ...opt, savedUnless: unless };
 }
 
