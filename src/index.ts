@@ -159,6 +159,8 @@ export type {
   LayersWeightSpec,
   LayersWeightData,
   SaveLayersOptions,
+  LoadLayersOptions,
+  LoadLayersURLOptions,
 } from './formats/tfjs/layers-format.js';
 export type { LoadONNXOptions } from './formats/onnx/import.js';
 export { meanSquaredError, meanAbsoluteError, binaryCrossentropy, sigmoidCrossEntropy } from './ops/loss.js';
