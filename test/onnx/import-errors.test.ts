@@ -288,15 +288,15 @@ describe('loadONNX errors', () => {
     const pad: NodeSpec[] = [
       {
         op: 'Pad',
-        name: 'reflect',
+        name: 'symmetric',
         inputs: ['x', 'p'],
         outputs: ['out'],
-        attrs: [{ name: 'mode', type: 3, s: new TextEncoder().encode('reflect') }],
+        attrs: [{ name: 'mode', type: 3, s: new TextEncoder().encode('symmetric') }],
       },
     ];
     const inits = [{ name: 'p', dims: [8], data_type: 7, int64_data: [0, 0, 1, 1, 0, 0, 1, 1] }];
     await expect(sn.loadONNX(modelBytes(pad, { inits }))).rejects.toThrow(
-      /node 'reflect' \(Pad\): only constant padding is supported \(mode 'reflect'\)/,
+      /node 'symmetric' \(Pad\): attribute mode must be one of .*\(mode 'symmetric'\)/,
     );
   });
 });

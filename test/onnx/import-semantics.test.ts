@@ -189,6 +189,26 @@ describe('1-d and 3-d pools', () => {
   });
 });
 
+describe('Pad in every mode', () => {
+  it('constant with a value, reflect, edge and wrap, on spatial and channel axes, and cropping', async () => {
+    const pad = (mode: string, opset = 13): N => ({
+      op: 'Pad',
+      in: ['x', 'p', ...(opset >= 11 ? ['v'] : [])],
+      attrs: [str('mode', mode)],
+    });
+    const p = (v: number[]) => [iInit('p', v), fVals('v', [1.5])];
+    for (const mode of ['constant', 'reflect', 'edge']) {
+      await agrees([pad(mode)], { shape: [3, 5, 6], inits: p([0, 0, 2, 1, 0, 1, 3, 2]) });
+      await agrees([pad(mode)], { shape: [3, 5, 6], inits: p([0, 1, 0, -1, 0, 2, 1, 0]) });
+      await agrees([conv(), { ...pad(mode), in: ['t0', 'p', 'v'] }], {
+        shape: [3, 5, 6],
+        inits: [convW(3, 4), ...p([0, 0, 1, 2, 0, 0, 2, 1])],
+      });
+    }
+    await agrees([pad('wrap', 19)], { shape: [3, 5, 6], inits: p([0, 0, 2, 1, 0, 0, 1, 3]), opset: 19 });
+  });
+});
+
 describe('MatMul of any rank, constants on either side', () => {
   it('a batched model value times one matrix, one matrix per group, or a vector', async () => {
     const mm = (a: string, b: string): N => ({ op: 'MatMul', in: [a, b] });

@@ -1,5 +1,6 @@
-// Operators that change the spatial size of an NCHW image: Pad (zero padding, or cropping for negative
-// pads) and Resize/Upsample. Integer up-scaling of the spatial axes in the modes PyTorch and Keras use
+// Operators that change the spatial size of an NCHW image: Pad (zero padding or cropping of the
+// spatial axes as ZeroPadding2D/Cropping2D; any other mode, value or axis as a fixed selection matrix per
+// axis) and Resize/Upsample. Integer up-scaling of the spatial axes in the modes PyTorch and Keras use
 // is an UpSampling2D; any other scale or size (up or down, nearest/linear/cubic, every coordinate
 // transformation, tf_crop_and_resize's region and extrapolation value included) is one fixed
 // interpolation matrix per resized axis, built as onnx's reference computes it and applied as a frozen
@@ -36,18 +37,76 @@ function padArgs(n: NodeContext, r: number): { pads: number[]; value: number } {
   return { pads, value };
 }
 
+/**
+ * x with ONNX axis `a` mapped by the fixed (O x I) matrix `w` (row-major [i][o]) plus `bias`: the axis
+ * is moved last, multiplied (a frozen 1x1 convolution) and moved back.
+ */
+function mapAxis(n: NodeContext, x: Sym, a: number, O: number, w: ArrayLike<number>, bias: ArrayLike<number> | null) {
+  const { b, base } = n;
+  const r = x.shape.length;
+  const swap = x.shape.slice(1).map((_, i) => i + 1);
+  [swap[a - 1], swap[r - 2]] = [swap[r - 2], swap[a - 1]];
+  const swapped = (s: number[]) => {
+    const t = [...s];
+    [t[a], t[r - 1]] = [t[r - 1], t[a]];
+    return t;
+  };
+  let v = b.plain(x, base);
+  if (a !== r - 1)
+    v = b.sym(b.apply(new Permute({ dims: swap }), `${base}_axis${a}`, b.native(v, base)), swapped(v.shape), 'native');
+  v = lastAxisMatmul(b, `${base}_${a}`, v, [], w, O, false, bias);
+  if (a !== r - 1) v = b.sym(b.apply(new Permute({ dims: swap }), `${base}_back${a}`, v.t), swapped(v.shape), 'native');
+  return v;
+}
+
+/**
+ * Pad in any mode (constant with any value, reflect, edge, wrap) on any axes but the batch: each
+ * padded axis is a fixed selection matrix (plus the constant as a bias where nothing is selected).
+ */
+function padAny(n: NodeContext, x: Sym, pads: number[], value: number, mode: string): Sym {
+  const r = x.shape.length;
+  if (pads[0] !== 0 || pads[r] !== 0) n.fail(`padding the batch axis (pads [${pads}]) is not supported`);
+  let v = x;
+  for (let a = r - 1; a >= 1; a--) {
+    const [p0, p1] = [pads[a], pads[a + r]];
+    if (p0 === 0 && p1 === 0) continue;
+    const I = x.shape[a],
+      O = I + p0 + p1;
+    if (O < 1) n.fail(`pads [${pads}] leave nothing of axis ${a} (size ${I})`);
+    if (mode === 'reflect' && (p0 >= I || p1 >= I))
+      n.fail(`reflect pads [${pads}] must be smaller than axis ${a} (size ${I})`);
+    const w = new Float64Array(I * O);
+    const bias = mode === 'constant' && value !== 0 ? new Float64Array(O) : null;
+    for (let o = 0; o < O; o++) {
+      let i = o - p0;
+      if (i < 0 || i >= I) {
+        if (mode === 'constant') {
+          if (bias) bias[o] = value;
+          continue;
+        }
+        if (mode === 'edge') i = Math.min(Math.max(i, 0), I - 1);
+        else if (mode === 'wrap') i = ((i % I) + I) % I;
+        else i = i < 0 ? -i : 2 * (I - 1) - i;
+      }
+      w[i * O + o] = 1;
+    }
+    v = mapAxis(n, v, a, O, w, bias);
+  }
+  return v;
+}
+
 export function Pad(n: NodeContext): Sym {
   const { b, base } = n;
   const x = n.ins[0];
   if (!x || x.kind !== 'sym') return n.fail('the input must be a model value');
-  n.attrs.oneOf('mode', ['constant'], 'constant', 'only constant padding is supported');
+  const mode = n.attrs.oneOf('mode', ['constant', 'reflect', 'edge', 'wrap'], 'constant');
   const r = x.shape.length;
   const { pads, value } = padArgs(n, r);
   if (pads.length !== 2 * r) n.fail(`pads [${pads}] must have ${2 * r} entries for a rank-${r} input`);
-  if (value !== 0) n.fail(`only zero padding is supported (value ${value})`);
   if (pads.every((p) => p === 0)) return x;
-  if (r !== 4 || pads[0] || pads[1] || pads[4] || pads[5])
-    n.fail(`only padding the spatial axes of an NCHW image is supported (pads [${pads}])`);
+  // Zero padding or cropping of an image's spatial axes: ZeroPadding2D and Cropping2D.
+  if (mode !== 'constant' || value !== 0 || r !== 4 || pads[0] || pads[1] || pads[4] || pads[5])
+    return padAny(n, x, pads, value, mode);
   const [t, l, bo, ri] = [pads[2], pads[3], pads[6], pads[7]];
   let v = b.nhwc(x, base);
   const pos = (q: number) => Math.max(q, 0),
@@ -270,32 +329,17 @@ function resizeAny(
   m: ReturnType<typeof resizeModes>,
   { scales, out, roi }: ReturnType<typeof resizeShape>,
 ): Sym {
-  const { b, base, attrs } = n;
+  const { b, attrs } = n;
   if (attrs.int('antialias', 0) !== 0 && scales.some((v) => v < 1))
     n.fail(`attribute antialias ${attrs.int('antialias', 0)} when down-scaling is not supported`);
   if (m.old && m.mode === 'nearest' && scales.some((v) => v < 1))
     n.fail(`nearest down-scaling (scales [${scales}]) at opset ${b.opset} is not supported`);
   const r = x.shape.length;
-  let v = b.plain(x, base);
+  let v = x;
   for (let a = r - 1; a >= 1; a--) {
     if (out[a] === x.shape[a] && scales[a] === 1 && roi[a] === 0 && roi[a + r] === 1) continue;
-    const swap = x.shape.slice(1).map((_, i) => i + 1);
-    [swap[a - 1], swap[r - 2]] = [swap[r - 2], swap[a - 1]];
-    const moved = a !== r - 1;
-    const swapped = (s: number[]) => {
-      const t = [...s];
-      [t[a], t[r - 1]] = [t[r - 1], t[a]];
-      return t;
-    };
-    if (moved)
-      v = b.sym(
-        b.apply(new Permute({ dims: swap }), `${base}_axis${a}`, b.native(v, base)),
-        swapped(v.shape),
-        'native',
-      );
     const { w, bias } = axisMatrix(n, m, x.shape[a], out[a], scales[a], [roi[a], roi[a + r]]);
-    v = lastAxisMatmul(b, `${base}_${a}`, v, [], w, out[a], false, bias);
-    if (moved) v = b.sym(b.apply(new Permute({ dims: swap }), `${base}_back${a}`, v.t), swapped(v.shape), 'native');
+    v = mapAxis(n, v, a, out[a], w, bias);
   }
   return v;
 }
