@@ -5,8 +5,7 @@ import type { Tensor } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { batchNorm } from '../ops/batchnorm.js';
 import { type CallArgs, Layer, initialize } from './layer.js';
-import { show } from '../show.js';
-import { checkLayerOptions } from './options.js';
+import { type OptionValues, bool, int, layerConfig, num, readOptions, savedUnless } from './options.js';
 
 /** Options of {@link BatchNormalization} (Keras names and defaults). */
 export interface BatchNormalizationConfig {
@@ -40,45 +39,20 @@ export interface BatchNormalizationConfig {
  */
 export class BatchNormalization extends Layer {
   static readonly className = 'BatchNormalization';
-  readonly cfg: {
-    axis: number;
-    momentum: number;
-    epsilon: number;
-    center: boolean;
-    scale: boolean;
-    unbiasedMovingVariance: boolean;
+  /** unbiasedMovingVariance is saved only when set, so the files of Keras-style layers stay as they were. */
+  static readonly options = {
+    axis: int(-1),
+    momentum: num('a number in [0, 1]', (x) => x >= 0 && x <= 1, 0.99),
+    epsilon: num('a positive number', (x) => x > 0 && Number.isFinite(x), 1e-3),
+    center: bool(true),
+    scale: bool(true),
+    unbiasedMovingVariance: savedUnless(bool(false), false),
   };
+  readonly cfg: OptionValues<typeof BatchNormalization.options>;
   constructor(cfg: BatchNormalizationConfig = {}) {
-    checkLayerOptions('BatchNormalization', cfg, [
-      'axis',
-      'momentum',
-      'epsilon',
-      'center',
-      'scale',
-      'unbiasedMovingVariance',
-    ]);
+    const c = readOptions(BatchNormalization.options, cfg, 'BatchNormalization');
     super(cfg);
-    const what = 'BatchNormalization';
-    const c = cfg ?? {};
-    const axis = c.axis ?? -1;
-    if (!Number.isInteger(axis)) throw new Error(`${what}: axis must be an integer, got ${show(c.axis)}`);
-    const momentum = c.momentum ?? 0.99;
-    if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1))
-      throw new Error(`${what}: momentum must be a number in [0, 1], got ${show(c.momentum)}`);
-    const epsilon = c.epsilon ?? 1e-3;
-    if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon)))
-      throw new Error(`${what}: epsilon must be a positive number, got ${show(c.epsilon)}`);
-    const unbiased = c.unbiasedMovingVariance ?? false;
-    if (typeof unbiased !== 'boolean')
-      throw new Error(`${what}: unbiasedMovingVariance must be true or false, got ${show(unbiased)}`);
-    this.cfg = {
-      axis,
-      momentum,
-      epsilon,
-      center: c.center ?? true,
-      scale: c.scale ?? true,
-      unbiasedMovingVariance: unbiased,
-    };
+    this.cfg = c;
   }
   computeOutputShape(s: readonly number[]): number[] {
     const what = this.name || 'BatchNormalization';
@@ -130,13 +104,6 @@ export class BatchNormalization extends Layer {
     });
   }
   getConfig() {
-    // The option is written only when set, so files of Keras-style layers stay as they were.
-    const { unbiasedMovingVariance, ...rest } = this.cfg;
-    return {
-      ...rest,
-      ...(unbiasedMovingVariance ? { unbiasedMovingVariance } : {}),
-      name: this.name,
-      inputShape: this.inputShape ?? undefined,
-    };
+    return layerConfig(this, BatchNormalization.options, this.cfg);
   }
 }
