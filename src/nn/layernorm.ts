@@ -5,7 +5,7 @@ import type { Tensor } from '../tensor.js';
 import { layerNorm } from '../ops/layernorm.js';
 import { Layer, type WeightSpec } from './layer.js';
 import { show } from '../show.js';
-import { checkLayerOptions } from './options.js';
+import { type OptionValues, bool, custom, layerConfig, num, readOptions } from './options.js';
 
 /** Options of {@link LayerNormalization} (Keras names and defaults). */
 export interface LayerNormalizationConfig {
@@ -28,29 +28,23 @@ export interface LayerNormalizationConfig {
 /** Layer normalization over the trailing axes, as keras.layers.LayerNormalization. */
 export class LayerNormalization extends Layer {
   static readonly className = 'LayerNormalization';
-  readonly cfg: { axis: number | number[]; epsilon: number; center: boolean; scale: boolean };
+  static readonly options = {
+    axis: custom((v, what, key): number | number[] => {
+      const axis = v ?? -1;
+      const axes = Array.isArray(axis) ? axis : [axis];
+      if (axes.length === 0 || !axes.every(Number.isInteger))
+        throw new Error(`${what}: ${key} must be an integer or a non-empty list of integers, got ${show(v)}`);
+      return Array.isArray(axis) ? [...axis] : (axis as number);
+    }),
+    epsilon: num('a positive number', (x) => x > 0 && Number.isFinite(x), 1e-3),
+    center: bool(true),
+    scale: bool(true),
+  };
+  readonly cfg: OptionValues<typeof LayerNormalization.options>;
   constructor(cfg: LayerNormalizationConfig = {}) {
-    checkLayerOptions('LayerNormalization', cfg, ['axis', 'epsilon', 'center', 'scale']);
+    const c = readOptions(LayerNormalization.options, cfg, 'LayerNormalization');
     super(cfg ?? {});
-    const what = 'LayerNormalization';
-    const c = cfg ?? {};
-    const axis = c.axis ?? -1;
-    const axes = Array.isArray(axis) ? axis : [axis];
-    if (axes.length === 0 || !axes.every(Number.isInteger))
-      throw new Error(`${what}: axis must be an integer or a non-empty list of integers, got ${show(c.axis)}`);
-    const epsilon = c.epsilon ?? 1e-3;
-    if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon)))
-      throw new Error(`${what}: epsilon must be a positive number, got ${show(c.epsilon)}`);
-    for (const k of ['center', 'scale'] as const) {
-      if (c[k] !== undefined && typeof c[k] !== 'boolean')
-        throw new Error(`${what}: ${k} must be true or false, got ${show(c[k])}`);
-    }
-    this.cfg = {
-      axis: Array.isArray(axis) ? [...axis] : axis,
-      epsilon,
-      center: c.center ?? true,
-      scale: c.scale ?? true,
-    };
+    this.cfg = c;
   }
   /** The first normalized axis counting the batch axis, for an input of shape [None, ...s]; checked. */
   firstAxis(s: readonly number[]): number {
@@ -93,6 +87,6 @@ export class LayerNormalization extends Layer {
     });
   }
   getConfig() {
-    return { ...this.cfg, name: this.name, inputShape: this.inputShape ?? undefined };
+    return layerConfig(this, LayerNormalization.options, this.cfg);
   }
 }
