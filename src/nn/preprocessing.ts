@@ -22,7 +22,16 @@ import {
   affineTransform,
 } from '../ops/augment.js';
 import { type CallArgs, Layer } from './layer.js';
-import { checkLayerOptions } from './options.js';
+import {
+  type LayerOption,
+  type LayerOptions,
+  type OptionValues,
+  custom,
+  finite,
+  layerConfig,
+  oneOf,
+  readOptions,
+} from './options.js';
 import { show } from '../show.js';
 
 /** A fraction f (the range [-f, f], or [1 - f, 1 + f] for contrast) or an explicit [lower, upper]. */
@@ -41,8 +50,6 @@ export interface RandomAffineCommon {
   inputShape?: number[];
   name?: string;
 }
-
-const AFFINE_KEYS = ['fillMode', 'interpolation', 'fillValue', 'seed'];
 
 /** [lower, upper] of a factor; a single number f gives [-f, f] and must be >= 0. */
 function range(v: unknown, what: string, key: string, limit: number | null): [number, number] {
@@ -67,19 +74,38 @@ function needConfig(cfg: unknown, what: string, keys: string[]): void {
     throw new Error(`${what}: expected a config object {${keys.join(', ')}, ...}, got ${show(cfg)}`);
 }
 
-function checkSeed(v: unknown, what: string): number | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || Math.abs(v) > Number.MAX_SAFE_INTEGER)
-    throw new Error(`${what}: seed must be an integer, got ${show(v)}`);
-  return v;
-}
+/** The layer's seed: an integer, or null (saved as absent) when none is given. */
+const seed = custom(
+  (v, what, key): number | null => {
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'number' || !Number.isInteger(v) || Math.abs(v) > Number.MAX_SAFE_INTEGER)
+      throw new Error(`${what}: ${key} must be an integer, got ${show(v)}`);
+    return v;
+  },
+  (v) => v ?? undefined,
+);
+
+/** A factor checked by {@link range} (each side within [-limit, limit] when given), kept as given. */
+const factor = (limit: number | null): LayerOption<Factor> =>
+  custom((v, what, key) => {
+    range(v, what, key, limit);
+    return v as Factor;
+  });
+
+/** The options every affine augmentation layer takes after its factors (Keras' defaults). */
+const AFFINE = {
+  fillMode: oneOf(FILL_MODES, 'reflect'),
+  interpolation: oneOf(AUGMENT_INTERPOLATIONS, 'bilinear'),
+  fillValue: finite(0),
+  seed,
+};
 
 /** Base of the augmentation layers: shape checks, training-only application, the per-call generator. */
 abstract class RandomImageLayer extends Layer {
   readonly seed: number | null;
-  constructor(cfg: { seed?: number; inputShape?: number[]; name?: string }, what: string) {
+  constructor(cfg: { seed?: number; inputShape?: number[]; name?: string }, seed: number | null) {
     super(cfg);
-    this.seed = checkSeed(cfg.seed, what);
+    this.seed = seed;
   }
   computeOutputShape(s: readonly number[]): number[] {
     if (s.length !== 3)
@@ -100,8 +126,9 @@ abstract class RandomImageLayer extends Layer {
     return this.augment(x, this.callRng(args));
   }
   protected abstract augment(x: Tensor, rng: Rng): Tensor;
-  protected common(): Record<string, unknown> {
-    return { seed: this.seed ?? undefined, name: this.name, inputShape: this.inputShape ?? undefined };
+  /** The options of the layer's class, each kept in the field of its name. */
+  getConfig() {
+    return layerConfig(this, (this.constructor as unknown as { options: LayerOptions }).options);
   }
 }
 
@@ -112,19 +139,11 @@ abstract class RandomAffine extends RandomImageLayer {
   readonly fillMode: FillMode;
   readonly interpolation: AugmentInterpolation;
   readonly fillValue: number;
-  constructor(cfg: RandomAffineCommon, what: string) {
-    super(cfg, what);
-    this.fillMode = cfg.fillMode ?? 'reflect';
-    this.interpolation = cfg.interpolation ?? 'bilinear';
-    this.fillValue = cfg.fillValue ?? 0;
-    if (!FILL_MODES.includes(this.fillMode))
-      throw new Error(
-        `${what}: fillMode must be one of ${FILL_MODES.map((m) => `'${m}'`).join(', ')}, got ${show(cfg.fillMode)}`,
-      );
-    if (!AUGMENT_INTERPOLATIONS.includes(this.interpolation))
-      throw new Error(`${what}: interpolation must be 'bilinear' or 'nearest', got ${show(cfg.interpolation)}`);
-    if (typeof this.fillValue !== 'number' || !Number.isFinite(this.fillValue))
-      throw new Error(`${what}: fillValue must be a finite number, got ${show(cfg.fillValue)}`);
+  constructor(cfg: RandomAffineCommon, c: OptionValues<typeof AFFINE>) {
+    super(cfg, c.seed);
+    this.fillMode = c.fillMode;
+    this.interpolation = c.interpolation;
+    this.fillValue = c.fillValue;
   }
   /** The 6 affine numbers (output pixel -> source point) of one image of height H and width W. */
   protected abstract matrix(rng: Rng, H: number, W: number): number[];
@@ -143,14 +162,6 @@ abstract class RandomAffine extends RandomImageLayer {
       name: this.name,
     });
   }
-  protected common(): Record<string, unknown> {
-    return {
-      fillMode: this.fillMode,
-      interpolation: this.interpolation,
-      fillValue: this.fillValue,
-      ...super.common(),
-    };
-  }
 }
 
 /** Options of {@link RandomTranslation}. */
@@ -167,26 +178,24 @@ export interface RandomTranslationConfig extends RandomAffineCommon {
  */
 export class RandomTranslation extends RandomAffine {
   static readonly className = 'RandomTranslation';
+  static readonly options = { heightFactor: factor(1), widthFactor: factor(1), ...AFFINE };
   readonly heightFactor: Factor;
   readonly widthFactor: Factor;
   private readonly h: [number, number];
   private readonly w: [number, number];
   constructor(cfg: RandomTranslationConfig) {
     needConfig(cfg, 'RandomTranslation', ['heightFactor', 'widthFactor']);
-    checkLayerOptions('RandomTranslation', cfg, ['heightFactor', 'widthFactor', ...AFFINE_KEYS]);
-    super(cfg, 'RandomTranslation');
-    this.h = range(cfg.heightFactor, 'RandomTranslation', 'heightFactor', 1);
-    this.w = range(cfg.widthFactor, 'RandomTranslation', 'widthFactor', 1);
-    this.heightFactor = cfg.heightFactor;
-    this.widthFactor = cfg.widthFactor;
+    const c = readOptions(RandomTranslation.options, cfg, 'RandomTranslation');
+    super(cfg, c);
+    this.h = range(c.heightFactor, 'RandomTranslation', 'heightFactor', 1);
+    this.w = range(c.widthFactor, 'RandomTranslation', 'widthFactor', 1);
+    this.heightFactor = c.heightFactor;
+    this.widthFactor = c.widthFactor;
   }
   protected matrix(rng: Rng, H: number, W: number): number[] {
     const dy = draw(rng, this.h) * H;
     const dx = draw(rng, this.w) * W;
     return [1, 0, -dx, 0, 1, -dy];
-  }
-  getConfig() {
-    return { heightFactor: this.heightFactor, widthFactor: this.widthFactor, ...this.common() };
   }
 }
 
@@ -203,14 +212,15 @@ export interface RandomRotationConfig extends RandomAffineCommon {
  */
 export class RandomRotation extends RandomAffine {
   static readonly className = 'RandomRotation';
+  static readonly options = { factor: factor(null), ...AFFINE };
   readonly factor: Factor;
   private readonly r: [number, number];
   constructor(cfg: RandomRotationConfig) {
     needConfig(cfg, 'RandomRotation', ['factor']);
-    checkLayerOptions('RandomRotation', cfg, ['factor', ...AFFINE_KEYS]);
-    super(cfg, 'RandomRotation');
-    this.r = range(cfg.factor, 'RandomRotation', 'factor', null);
-    this.factor = cfg.factor;
+    const c = readOptions(RandomRotation.options, cfg, 'RandomRotation');
+    super(cfg, c);
+    this.r = range(c.factor, 'RandomRotation', 'factor', null);
+    this.factor = c.factor;
   }
   protected matrix(rng: Rng, H: number, W: number): number[] {
     const a = draw(rng, this.r) * 2 * Math.PI;
@@ -220,9 +230,6 @@ export class RandomRotation extends RandomAffine {
     const xo = (W - 1 - (c * (W - 1) - s * (H - 1))) / 2;
     const yo = (H - 1 - (s * (W - 1) + c * (H - 1))) / 2;
     return [c, -s, xo, s, c, yo];
-  }
-  getConfig() {
-    return { factor: this.factor, ...this.common() };
   }
 }
 
@@ -240,30 +247,41 @@ export interface RandomZoomConfig extends RandomAffineCommon {
  */
 export class RandomZoom extends RandomAffine {
   static readonly className = 'RandomZoom';
+  /** widthFactor: null (saved as absent) keeps the aspect ratio. */
+  static readonly options = {
+    heightFactor: factor(1),
+    widthFactor: custom(
+      (v, what, key): Factor | null => (v == null ? null : factor(1).read(v, what, key, {})),
+      (v) => v ?? undefined,
+    ),
+    ...AFFINE,
+  };
   readonly heightFactor: Factor;
   readonly widthFactor: Factor | null;
   private readonly h: [number, number];
   private readonly w: [number, number] | null;
   constructor(cfg: RandomZoomConfig) {
     needConfig(cfg, 'RandomZoom', ['heightFactor']);
-    checkLayerOptions('RandomZoom', cfg, ['heightFactor', 'widthFactor', ...AFFINE_KEYS]);
-    super(cfg, 'RandomZoom');
-    this.h = range(cfg.heightFactor, 'RandomZoom', 'heightFactor', 1);
-    this.w =
-      cfg.widthFactor === undefined || cfg.widthFactor === null
-        ? null
-        : range(cfg.widthFactor, 'RandomZoom', 'widthFactor', 1);
-    this.heightFactor = cfg.heightFactor;
-    this.widthFactor = cfg.widthFactor ?? null;
+    const c = readOptions(RandomZoom.options, cfg, 'RandomZoom');
+    super(cfg, c);
+    this.h = range(c.heightFactor, 'RandomZoom', 'heightFactor', 1);
+    this.w = c.widthFactor === null ? null : range(c.widthFactor, 'RandomZoom', 'widthFactor', 1);
+    this.heightFactor = c.heightFactor;
+    this.widthFactor = c.widthFactor;
   }
   protected matrix(rng: Rng, H: number, W: number): number[] {
     const zy = 1 + draw(rng, this.h);
     const zx = this.w ? 1 + draw(rng, this.w) : zy;
     return [zx, 0, ((W - 1) / 2) * (1 - zx), 0, zy, ((H - 1) / 2) * (1 - zy)];
   }
-  getConfig() {
-    return { heightFactor: this.heightFactor, widthFactor: this.widthFactor ?? undefined, ...this.common() };
-  }
+}
+
+/** The contrast factors [1 - lower, 1 + upper] of a factor f or [lower, upper], each in [0, 1]. */
+function contrastRange(v: unknown, what: string, key: string): [number, number] {
+  const [lower, upper] = typeof v === 'number' ? [v, v] : Array.isArray(v) ? v : [NaN, NaN];
+  if (![lower, upper].every((u) => typeof u === 'number' && u >= 0 && u <= 1))
+    throw new Error(`${what}: ${key} must be a number in [0, 1] or [lower, upper] in [0, 1], got ${show(v)}`);
+  return [1 - lower, 1 + upper];
 }
 
 /** Options of {@link RandomContrast}. */
@@ -283,23 +301,29 @@ export interface RandomContrastConfig {
  */
 export class RandomContrast extends RandomImageLayer {
   static readonly className = 'RandomContrast';
+  static readonly options = {
+    factor: custom((v, what, key) => {
+      contrastRange(v, what, key);
+      return v as Factor;
+    }),
+    valueRange: custom((v, what, key): [number, number] => {
+      const r = v ?? [0, 255];
+      if (!Array.isArray(r) || r.length !== 2 || !r.every(Number.isFinite) || !(r[0] < r[1]))
+        throw new Error(`${what}: ${key} must be [lo, hi] with lo < hi, got ${show(v)}`);
+      return [r[0], r[1]];
+    }),
+    seed,
+  };
   readonly factor: Factor;
   readonly valueRange: [number, number];
   private readonly f: [number, number];
   constructor(cfg: RandomContrastConfig) {
     needConfig(cfg, 'RandomContrast', ['factor']);
-    checkLayerOptions('RandomContrast', cfg, ['factor', 'valueRange', 'seed']);
-    super(cfg, 'RandomContrast');
-    const v = cfg.factor;
-    const [lower, upper] = typeof v === 'number' ? [v, v] : Array.isArray(v) ? v : [NaN, NaN];
-    if (![lower, upper].every((u) => typeof u === 'number' && u >= 0 && u <= 1))
-      throw new Error(`RandomContrast: factor must be a number in [0, 1] or [lower, upper] in [0, 1], got ${show(v)}`);
-    this.f = [1 - lower, 1 + upper];
-    this.factor = v;
-    const r = cfg.valueRange ?? [0, 255];
-    if (!Array.isArray(r) || r.length !== 2 || !r.every(Number.isFinite) || !(r[0] < r[1]))
-      throw new Error(`RandomContrast: valueRange must be [lo, hi] with lo < hi, got ${show(cfg.valueRange)}`);
-    this.valueRange = [r[0], r[1]];
+    const c = readOptions(RandomContrast.options, cfg, 'RandomContrast');
+    super(cfg, c.seed);
+    this.f = contrastRange(c.factor, 'RandomContrast', 'factor');
+    this.factor = c.factor;
+    this.valueRange = c.valueRange;
   }
   /** The contrast factors of a batch of n images, in image order. */
   factors(rng: Rng, n: number): Float32Array {
@@ -309,9 +333,6 @@ export class RandomContrast extends RandomImageLayer {
   }
   protected augment(x: Tensor, rng: Rng): Tensor {
     return adjustContrast(x, this.factors(rng, x.shape[0]), this.valueRange, this.name);
-  }
-  getConfig() {
-    return { factor: this.factor, valueRange: this.valueRange, ...this.common() };
   }
 }
 
