@@ -5,6 +5,20 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import * as adv from '../../src/advanced.js';
 import { show } from '../../src/show.js';
+import {
+  bool,
+  custom,
+  finite,
+  int,
+  layerConfig,
+  num,
+  oneOf,
+  pair,
+  posInt,
+  readOptions,
+  savedUnless,
+} from '../../src/nn/options.js';
+import { layerClassNames, layerClass } from '../../src/nn/registry.js';
 import { bars, tinyModel, weightsHash } from './fixtures.js';
 
 beforeAll(async () => {
@@ -247,5 +261,118 @@ describe('layer configs', () => {
     expect(() => L.globalMaxPooling2D({ keep_dims: true } as AnyArgs)).toThrow(
       /^GlobalMaxPooling2D: unknown option "keep_dims"/,
     );
+  });
+});
+
+describe('layer option specs', () => {
+  const spec = {
+    units: posInt(),
+    poolSize: pair(2),
+    strides: pair((read) => read.poolSize),
+    padding: oneOf(['valid', 'same'], 'valid'),
+    useBias: bool(true),
+    rate: num('a number in [0, 1)', (x) => x >= 0 && x < 1, 0),
+    axis: int(-1),
+    low: finite(null),
+    groups: savedUnless(posInt(1), 1),
+    seed: custom(
+      (v): number | null => (v == null ? null : (v as number)),
+      (v) => v ?? undefined,
+    ),
+  };
+
+  it('readOptions applies defaults (absent or null), normalises, and lets a default follow an earlier option', () => {
+    expect(readOptions(spec, { units: 3, poolSize: [2, 3], low: null }, 'T')).toEqual({
+      units: 3,
+      poolSize: [2, 3],
+      strides: [2, 3],
+      padding: 'valid',
+      useBias: true,
+      rate: 0,
+      axis: -1,
+      low: null,
+      groups: 1,
+      seed: null,
+    });
+    expect(
+      readOptions(spec, { units: 1, poolSize: 4, strides: 1, padding: 'same', useBias: false }, 'T'),
+    ).toMatchObject({ poolSize: [4, 4], strides: [1, 1], padding: 'same', useBias: false });
+  });
+
+  it('readOptions refuses unknown names as checkLayerOptions does, then each bad value naming layer, option and value', () => {
+    expect(() => readOptions(spec, { units: 1, unit: 2 }, 'T')).toThrow(
+      'T: unknown option "unit" (known: name, inputShape, trainable, units, poolSize, strides, padding, useBias, rate, axis, low, groups, seed)',
+    );
+    expect(() => readOptions(spec, null, 'T')).toThrow('T: its config must be an object, got null');
+    expect(() => readOptions(spec, { units: 1, name: 7 }, 'T')).toThrow('T: name must be a string, got 7');
+    const bad: Array<[Record<string, unknown>, string]> = [
+      [{}, 'T: units must be a positive integer, got undefined'],
+      [{ units: 0 }, 'T: units must be a positive integer, got 0'],
+      [{ units: 1, poolSize: [1, 2, 3] }, 'T: poolSize must be a number or [rows, cols], got [1,2,3]'],
+      [{ units: 1, padding: 'full' }, `T: padding must be 'valid' or 'same', got "full"`],
+      [{ units: 1, useBias: 1 }, 'T: useBias must be true or false, got 1'],
+      [{ units: 1, rate: 1 }, 'T: rate must be a number in [0, 1), got 1'],
+      [{ units: 1, axis: 0.5 }, 'T: axis must be an integer, got 0.5'],
+      [{ units: 1, low: Infinity }, 'T: low must be a finite number, got Infinity'],
+    ];
+    for (const [cfg, msg] of bad) expect(() => readOptions(spec, cfg, 'T'), msg).toThrow(msg);
+    expect(() => readOptions({ m: oneOf(['a', 'b', 'c']) }, { m: 'd' }, 'T')).toThrow(
+      `T: m must be one of 'a', 'b', 'c', got "d"`,
+    );
+  });
+
+  it('layerConfig saves the values in spec order, those saved unless at their default last, then name and inputShape', () => {
+    const layer = new sn.Flatten({ name: 'f', inputShape: [2] });
+    const values = readOptions(spec, { units: 2, groups: 2, seed: 5 }, 'T');
+    expect(Object.keys(layerConfig(layer, spec, values))).toEqual([
+      'units',
+      'poolSize',
+      'strides',
+      'padding',
+      'useBias',
+      'rate',
+      'axis',
+      'low',
+      'seed',
+      'groups',
+      'name',
+      'inputShape',
+    ]);
+    const plain = layerConfig(layer, spec, readOptions(spec, { units: 2 }, 'T'), false);
+    expect('groups' in plain).toBe(false);
+    expect('inputShape' in plain).toBe(false);
+    expect(plain.seed).toBeUndefined();
+    expect(plain.name).toBe('f');
+  });
+
+  it('every layer class with an options spec rebuilds from its own config to the same config', () => {
+    const needs: Record<string, Record<string, unknown>> = {
+      Dense: { units: 2 },
+      Conv2D: { filters: 2, kernelSize: 3, dilationRate: 2, groups: 2 },
+      DepthwiseConv2D: { kernelSize: 3 },
+      SeparableConv2D: { filters: 2, kernelSize: 3 },
+      Conv2DTranspose: { filters: 2, kernelSize: 3, strides: 2, outputPadding: 1 },
+      Dropout: { rate: 0.5 },
+      Activation: { activation: 'relu' },
+      Pool2D: { mode: 'max', poolSize: 2 },
+      Reshape: { targetShape: [-1] },
+      Permute: { dims: [2, 1] },
+      Slice: { axis: 1, begin: 0, end: 1 },
+      PRelu: { alphaShape: [1] },
+      RandomTranslation: { heightFactor: 0.1, widthFactor: 0.2 },
+      RandomRotation: { factor: 0.1 },
+      RandomZoom: { heightFactor: 0.1 },
+      RandomContrast: { factor: 0.1 },
+    };
+    let n = 0;
+    for (const name of layerClassNames) {
+      const C = layerClass(name) as unknown as { options?: object; new (cfg: unknown): sn.Layer };
+      if (!C.options) continue;
+      const cfg = needs[name] ?? {};
+      const c = new C(cfg).getConfig();
+      expect(JSON.stringify(new C(JSON.parse(JSON.stringify(c))).getConfig()), name).toBe(JSON.stringify(c));
+      n++;
+    }
+    expect(n).toBeGreaterThanOrEqual(30);
   });
 });
