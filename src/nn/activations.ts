@@ -10,13 +10,7 @@ import { elu, logSoftmax, relu, reluGeneral } from '../ops/act.js';
 import { nonBatchAxis } from '../ops/slice.js';
 import { Layer } from './layer.js';
 import { show } from '../show.js';
-import { custom, finite, int, layerConfig, readOptions } from './options.js';
-
-interface Common {
-  inputShape?: number[];
-  name?: string;
-  trainable?: boolean;
-}
+import { custom, finite, int, layerConfig, readOptions, type LayerCommon } from './options.js';
 
 const isShape = (s: unknown): s is number[] =>
   Array.isArray(s) && s.length > 0 && s.every((d) => Number.isInteger(d) && d >= 1);
@@ -40,7 +34,7 @@ function expectBroadcastsInto(shape: readonly number[], s: readonly number[], wh
 }
 
 /** Options of {@link PRelu}. */
-export interface PReluConfig extends Common {
+export interface PReluConfig extends LayerCommon {
   /** Shape of the slope (without batch), broadcast over the input, e.g. [1, 1, C] for one per channel. */
   alphaShape: number[];
 }
@@ -78,7 +72,7 @@ export class PRelu extends Layer {
 }
 
 /** Options of {@link Clip}: bounds, null for none. */
-export interface ClipConfig extends Common {
+export interface ClipConfig extends LayerCommon {
   min?: number | null;
   max?: number | null;
 }
@@ -115,7 +109,7 @@ export class Clip extends Layer {
 }
 
 /** Options of {@link ScaledElu}. */
-export interface ScaledEluConfig extends Common {
+export interface ScaledEluConfig extends LayerCommon {
   alpha?: number;
   scale?: number;
 }
@@ -145,7 +139,7 @@ export class ScaledElu extends Layer {
 }
 
 /** Options of {@link HardSigmoid}. */
-export interface HardSigmoidConfig extends Common {
+export interface HardSigmoidConfig extends LayerCommon {
   alpha?: number;
   beta?: number;
 }
@@ -174,7 +168,7 @@ export class HardSigmoid extends Layer {
 }
 
 /** Options of {@link LogSoftmax}. */
-export interface LogSoftmaxConfig extends Common {
+export interface LogSoftmaxConfig extends LayerCommon {
   /** Axis of the whole tensor (batch is 0), negative from the end; default -1. */
   axis?: number;
 }
@@ -201,7 +195,7 @@ export class LogSoftmax extends Layer {
 }
 
 /** Options of {@link Affine}. */
-export interface AffineConfig extends Common {
+export interface AffineConfig extends LayerCommon {
   /** Shape (without batch) of the factor a, broadcast over the input; null for none (a = 1). */
   scaleShape?: number[] | null;
   /** Shape of the offset b; null for none (b = 0). */

@@ -5,10 +5,19 @@ import type { Tensor } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { batchNorm } from '../ops/batchnorm.js';
 import { type CallArgs, Layer, initialize } from './layer.js';
-import { type OptionValues, bool, int, layerConfig, num, readOptions, savedUnless } from './options.js';
+import {
+  type OptionValues,
+  bool,
+  int,
+  layerConfig,
+  num,
+  readOptions,
+  savedUnless,
+  type LayerCommon,
+} from './options.js';
 
 /** Options of {@link BatchNormalization} (Keras names and defaults). */
-export interface BatchNormalizationConfig {
+export interface BatchNormalizationConfig extends LayerCommon {
   /** The channel axis: only the last one (-1, or its index counting the batch axis). Default -1. */
   axis?: number;
   /** moving = moving * momentum + batch * (1 - momentum). Default 0.99. */
@@ -24,8 +33,6 @@ export interface BatchNormalizationConfig {
    * running_var (ONNX import sets it), instead of Keras' biased one. Default false.
    */
   unbiasedMovingVariance?: boolean;
-  inputShape?: number[];
-  name?: string;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   readOptions,
   layerConfig,
   savedUnless,
+  type LayerCommon,
 } from './options.js';
 import type { Tensor } from '../tensor.js';
 import { conv2d } from '../ops/conv2d.js';
@@ -80,7 +81,7 @@ function withActivation(act: ActivationName, args: CallArgs, conv: (fused: 'line
 }
 
 /** Options of {@link Conv2D}. */
-export interface Conv2DConfig {
+export interface Conv2DConfig extends LayerCommon {
   filters: number;
   kernelSize: number | [number, number];
   strides?: number | [number, number];
@@ -97,8 +98,6 @@ export interface Conv2DConfig {
   algorithm?: ConvAlgorithm;
   /** Winograd output tile m, 2 or 4 (see WinogradTile; saved with the model); default: the one of setConvAlgorithm. */
   winogradTile?: WinogradTile;
-  inputShape?: number[];
-  name?: string;
 }
 
 /** 2-D convolution layer (channels last), as keras.layers.Conv2D; kernel (KH, KW, C/groups, filters). */
@@ -174,7 +173,7 @@ export class Conv2D extends Layer {
 }
 
 /** Options of {@link DepthwiseConv2D}. */
-export interface DepthwiseConv2DConfig {
+export interface DepthwiseConv2DConfig extends LayerCommon {
   kernelSize: number | [number, number];
   strides?: number | [number, number];
   padding?: 'valid' | 'same';
@@ -185,8 +184,6 @@ export interface DepthwiseConv2DConfig {
   useBias?: boolean;
   depthwiseInitializer?: InitializerName;
   biasInitializer?: InitializerName;
-  inputShape?: number[];
-  name?: string;
 }
 
 /** Depthwise 2-D convolution, as keras.layers.DepthwiseConv2D; weight `depthwise_kernel` (KH, KW, C, M). */
@@ -245,7 +242,7 @@ export class DepthwiseConv2D extends Layer {
 }
 
 /** Options of {@link SeparableConv2D}. */
-export interface SeparableConv2DConfig {
+export interface SeparableConv2DConfig extends LayerCommon {
   filters: number;
   kernelSize: number | [number, number];
   strides?: number | [number, number];
@@ -257,8 +254,6 @@ export interface SeparableConv2DConfig {
   depthwiseInitializer?: InitializerName;
   pointwiseInitializer?: InitializerName;
   biasInitializer?: InitializerName;
-  inputShape?: number[];
-  name?: string;
 }
 
 /**
@@ -340,7 +335,7 @@ export class SeparableConv2D extends Layer {
 }
 
 /** Options of {@link Conv2DTranspose}. */
-export interface Conv2DTransposeConfig {
+export interface Conv2DTransposeConfig extends LayerCommon {
   filters: number;
   kernelSize: number | [number, number];
   strides?: number | [number, number];
@@ -352,8 +347,6 @@ export interface Conv2DTransposeConfig {
   useBias?: boolean;
   kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
-  inputShape?: number[];
-  name?: string;
 }
 
 /** Conv2DTranspose's outputPadding as a pair, each below its stride; null (Keras' rule) when absent. */

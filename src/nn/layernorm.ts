@@ -5,10 +5,10 @@ import type { Tensor } from '../tensor.js';
 import { layerNorm } from '../ops/layernorm.js';
 import { Layer, type WeightSpec } from './layer.js';
 import { show } from '../show.js';
-import { type OptionValues, bool, custom, layerConfig, num, readOptions } from './options.js';
+import { type OptionValues, bool, custom, layerConfig, num, readOptions, type LayerCommon } from './options.js';
 
 /** Options of {@link LayerNormalization} (Keras names and defaults). */
-export interface LayerNormalizationConfig {
+export interface LayerNormalizationConfig extends LayerCommon {
   /**
    * The normalized axis or axes, counting the batch axis as 0, negative from the end; default -1. They
    * must be the trailing axes (e.g. [1, 2, 3] or [-3, -2, -1] for the whole [H, W, C] sample).
@@ -20,9 +20,6 @@ export interface LayerNormalizationConfig {
   center?: boolean;
   /** Learn a scale gamma (initialised to 1). Default true. */
   scale?: boolean;
-  inputShape?: number[];
-  name?: string;
-  trainable?: boolean;
 }
 
 /** Layer normalization over the trailing axes, as keras.layers.LayerNormalization. */

@@ -42,6 +42,7 @@ import {
   posInt,
   readOptions,
   savedUnless,
+  type LayerCommon,
 } from './options.js';
 
 function expectRank(s: readonly number[], rank: number, what: string, desc: string): void {
@@ -49,12 +50,10 @@ function expectRank(s: readonly number[], rank: number, what: string, desc: stri
 }
 
 /** Options of the pooling layers. */
-export interface Pooling2DConfig {
+export interface Pooling2DConfig extends LayerCommon {
   poolSize?: number | [number, number];
   strides?: number | [number, number];
   padding?: 'valid' | 'same';
-  inputShape?: number[];
-  name?: string;
 }
 
 abstract class Pooling2D extends Layer {
@@ -103,11 +102,9 @@ export class AveragePooling2D extends Pooling2D {
 }
 
 /** Options of the global pooling layers. */
-export interface GlobalPooling2DConfig {
+export interface GlobalPooling2DConfig extends LayerCommon {
   /** Keep height and width as size-1 axes: [1, 1, C] instead of [C] (Keras keepdims; default false). */
   keepdims?: boolean;
-  inputShape?: number[];
-  name?: string;
 }
 
 abstract class GlobalPooling2D extends Layer {
@@ -166,14 +163,12 @@ export class Flatten extends Layer {
 }
 
 /** Options of {@link Dense}. */
-export interface DenseConfig {
+export interface DenseConfig extends LayerCommon {
   units: number;
   activation?: ActivationName;
   useBias?: boolean;
   kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
-  inputShape?: number[];
-  name?: string;
 }
 
 /** Fully connected layer, as keras.layers.Dense (input must be flat: [features]). */
@@ -273,11 +268,9 @@ export class Activation extends Layer {
 }
 
 /** Options of {@link LeakyReLU}. */
-export interface LeakyReLUConfig {
+export interface LeakyReLUConfig extends LayerCommon {
   /** Slope for x <= 0 (Keras 3 calls it negative_slope); default 0.3 as Keras. */
   alpha?: number;
-  inputShape?: number[];
-  name?: string;
 }
 
 /** x > 0 ? x : alpha * x, as keras.layers.LeakyReLU (alpha 0.3). */
@@ -302,10 +295,7 @@ export class LeakyReLU extends Layer {
 }
 
 /** Options of {@link Pool2D}. */
-export interface Pool2DConfig {
-  inputShape?: number[];
-  name?: string;
-  trainable?: boolean;
+export interface Pool2DConfig extends LayerCommon {
   mode: 'max' | 'avg';
   poolSize: number | [number, number];
   strides?: number | [number, number];

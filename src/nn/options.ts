@@ -322,3 +322,13 @@ export function layerConfig<S extends LayerOptions>(
   if (inputShape) out.inputShape = layer.inputShape ?? undefined;
   return out as OptionValues<S> & { name: string; inputShape?: number[] };
 }
+
+/** The options every layer takes besides its own (see the {@link Layer} constructor). */
+export interface LayerCommon {
+  /** Input shape without the batch axis, for the first layer of a model. */
+  inputShape?: number[];
+  /** Layer name (default: given by the model). */
+  name?: string;
+  /** false freezes the layer (default true). */
+  trainable?: boolean;
+}

@@ -31,6 +31,7 @@ import {
   layerConfig,
   oneOf,
   readOptions,
+  type LayerCommon,
 } from './options.js';
 import { show } from '../show.js';
 
@@ -38,7 +39,7 @@ import { show } from '../show.js';
 export type Factor = number | [number, number];
 
 /** Options shared by the affine augmentation layers (Keras names and defaults). */
-export interface RandomAffineCommon {
+export interface RandomAffineCommon extends LayerCommon {
   /** Points outside the image (default 'reflect'): see {@link FillMode}. */
   fillMode?: FillMode;
   /** 'bilinear' (default) or 'nearest'. */
@@ -47,8 +48,6 @@ export interface RandomAffineCommon {
   fillValue?: number;
   /** Mixed into the model's training seed, so layers with different seeds draw differently. */
   seed?: number;
-  inputShape?: number[];
-  name?: string;
 }
 
 /** [lower, upper] of a factor; a single number f gives [-f, f] and must be >= 0. */
@@ -285,14 +284,12 @@ function contrastRange(v: unknown, what: string, key: string): [number, number] 
 }
 
 /** Options of {@link RandomContrast}. */
-export interface RandomContrastConfig {
+export interface RandomContrastConfig extends LayerCommon {
   /** f (in [0, 1]) for contrast factors in [1 - f, 1 + f], or [lower, upper] for [1 - lower, 1 + upper]. */
   factor: Factor;
   /** Outputs are clipped to this range (default [0, 255], Keras 3). */
   valueRange?: [number, number];
   seed?: number;
-  inputShape?: number[];
-  name?: string;
 }
 
 /**

@@ -11,13 +11,7 @@ import { reshape } from '../ops/elementwise.js';
 import { type ActivationName, type CallArgs, Layer } from './layer.js';
 import { show } from '../show.js';
 import { nonBatchAxis, sliceAxis } from '../ops/slice.js';
-import { type LayerOption, custom, int, layerConfig, oneOf, pair, readOptions } from './options.js';
-
-/** Options every layer takes. */
-interface Common {
-  inputShape?: number[];
-  name?: string;
-}
+import { type LayerOption, custom, int, layerConfig, oneOf, pair, readOptions, type LayerCommon } from './options.js';
 
 /** Sides n, [rows, cols] or [[top, bottom], [left, right]] of non-negative integers; default `def`. */
 const sides = (def: number): LayerOption<Sides2d> => custom((v, what, key) => sides2d(v ?? def, what, key));
@@ -35,7 +29,7 @@ function expectImage(s: readonly number[], what: string): void {
 }
 
 /** Options of {@link ZeroPadding2D}. */
-export interface ZeroPadding2DConfig extends Common {
+export interface ZeroPadding2DConfig extends LayerCommon {
   /** n (every side), [rows, cols] (symmetric) or [[top, bottom], [left, right]]; default 1. */
   padding?: number | [number, number] | Sides2d;
 }
@@ -63,7 +57,7 @@ export class ZeroPadding2D extends Layer {
 }
 
 /** Options of {@link Cropping2D}. */
-export interface Cropping2DConfig extends Common {
+export interface Cropping2DConfig extends LayerCommon {
   /** n (every side), [rows, cols] (symmetric) or [[top, bottom], [left, right]]; default 0. */
   cropping?: number | [number, number] | Sides2d;
 }
@@ -95,7 +89,7 @@ export class Cropping2D extends Layer {
 }
 
 /** Options of {@link UpSampling2D}. */
-export interface UpSampling2DConfig extends Common {
+export interface UpSampling2DConfig extends LayerCommon {
   /** Integer factors [rows, cols] or n for both; default 2. */
   size?: number | [number, number];
   /** 'nearest' (default) or 'bilinear' (TF resize with half-pixel centers, as tf.keras). */
@@ -127,7 +121,7 @@ export class UpSampling2D extends Layer {
 }
 
 /** Options of {@link Reshape}. */
-export interface ReshapeConfig extends Common {
+export interface ReshapeConfig extends LayerCommon {
   /** Output shape without the batch axis; one entry may be -1 (inferred). */
   targetShape: number[];
 }
@@ -176,7 +170,7 @@ export class Reshape extends Layer {
 }
 
 /** Options of {@link Permute}. */
-export interface PermuteConfig extends Common {
+export interface PermuteConfig extends LayerCommon {
   /** The input axis (1-based, batch excluded, as Keras) that becomes each output axis. */
   dims: number[];
 }
@@ -218,7 +212,7 @@ export class Permute extends Layer {
 }
 
 /** Options of {@link ReLU} (Keras names and defaults). */
-export interface ReLUConfig extends Common {
+export interface ReLUConfig extends LayerCommon {
   /** Upper bound of the output; default none (null). 6 gives ReLU6. */
   maxValue?: number | null;
   /** Slope below the threshold; default 0. */
@@ -261,7 +255,7 @@ export class ReLU extends Layer {
 }
 
 /** Options of {@link Softmax}. */
-export interface SoftmaxConfig extends Common {
+export interface SoftmaxConfig extends LayerCommon {
   /** Axis of the whole tensor (batch is 0), negative from the end; default -1. */
   axis?: number;
 }
@@ -303,10 +297,7 @@ export class Softmax extends Layer {
 }
 
 /** Options of {@link Slice}. */
-export interface SliceConfig {
-  inputShape?: number[];
-  name?: string;
-  trainable?: boolean;
+export interface SliceConfig extends LayerCommon {
   /** Axis of the whole tensor (batch is 0, which cannot be sliced); negative from the end. */
   axis: number;
   begin: number;
