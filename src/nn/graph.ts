@@ -50,7 +50,10 @@ function checkEnds(what: string, inputs: SymbolicTensor[], outputs: SymbolicTens
 function topologicalOrder(what: string, inputs: SymbolicTensor[], outputs: SymbolicTensor[]): LayerNode[] {
   const order: LayerNode[] = [];
   const state = new Map<LayerNode, 1 | 2>();
-  const visit = (n: LayerNode, from: string) => {
+  // Depth-first, inputs in order, a node after its inputs; with an explicit stack, so a chain of any
+  // length cannot overflow the call stack.
+  const stack: Array<{ n: LayerNode; next: number }> = [];
+  const enter = (n: LayerNode, from: string) => {
     const st = state.get(n);
     if (st === 2) return;
     if (st === 1) throw new Error(`${what}: the graph has a cycle through layer ${layerText(n.layer)}`);
@@ -60,11 +63,21 @@ function topologicalOrder(what: string, inputs: SymbolicTensor[], outputs: Symbo
         `${what}: ${from} depends on input ${n.layer.name || '(unnamed)'} ${shapeText(n.output.shape)}, which is not in the model's inputs`,
       );
     }
-    for (const t of n.inputs) visit(t.node, `layer ${layerText(n.layer)}`);
-    state.set(n, 2);
-    order.push(n);
+    stack.push({ n, next: 0 });
   };
-  outputs.forEach((t, i) => visit(t.node, `output ${i}`));
+  outputs.forEach((t, i) => {
+    enter(t.node, `output ${i}`);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.n.inputs.length) {
+        enter(top.n.inputs[top.next++].node, `layer ${layerText(top.n.layer)}`);
+      } else {
+        stack.pop();
+        state.set(top.n, 2);
+        order.push(top.n);
+      }
+    }
+  });
   inputs.forEach((t, i) => {
     if (!state.has(t.node))
       throw new Error(
@@ -77,13 +90,22 @@ function topologicalOrder(what: string, inputs: SymbolicTensor[], outputs: Symbo
 // Layers: inputs first, then in order of first use; unnamed ones get Keras names (dense, dense_1, ...).
 function nameLayers(what: string, inputs: SymbolicTensor[], order: LayerNode[]): Layer[] {
   const layers: Layer[] = [];
-  for (const t of inputs) layers.push(t.node.layer);
-  for (const n of order) if (!layers.includes(n.layer)) layers.push(n.layer);
+  const listed = new Set<Layer>();
+  for (const l of [...inputs.map((t) => t.node.layer), ...order.map((n) => n.layer)]) {
+    if (listed.has(l)) continue;
+    listed.add(l);
+    layers.push(l);
+  }
   const taken = new Set(layers.filter((l) => l.name).map((l) => l.name));
+  // The next suffix to try per default name, so n layers of one class are named in linear time.
+  const nextSuffix = new Map<string, number>();
   for (const l of layers) {
     if (l.name) continue;
-    let name = l.defaultName;
-    for (let i = 1; taken.has(name); i++) name = `${l.defaultName}_${i}`;
+    const base = l.defaultName;
+    let i = nextSuffix.get(base) ?? 0;
+    let name = i === 0 ? base : `${base}_${i}`;
+    while (taken.has(name)) name = `${base}_${++i}`;
+    nextSuffix.set(base, i + 1);
     l.name = name;
     taken.add(name);
   }
@@ -138,6 +160,25 @@ export function traceGraph(
   return { graph, layers };
 }
 
+// What Sequential.add checks against, kept beside each chain so that adding n layers is linear: the
+// layers, their names as they were added, and how many have each default name.
+interface ChainIndex {
+  layers: Set<Layer>;
+  names: Set<string>;
+  perDefault: Map<string, number>;
+}
+const chainIndexes = new WeakMap<Layer[], ChainIndex>();
+
+function chainIndex(stack: Layer[]): ChainIndex {
+  let ix = chainIndexes.get(stack);
+  if (!ix || ix.layers.size !== stack.length) {
+    ix = { layers: new Set(stack), names: new Set(stack.map((l) => l.name)), perDefault: new Map() };
+    for (const l of stack) ix.perDefault.set(l.defaultName, (ix.perDefault.get(l.defaultName) ?? 0) + 1);
+    chainIndexes.set(stack, ix);
+  }
+  return ix;
+}
+
 /**
  * Appends a layer to a Sequential chain after checking it fits there (one input, not an InputLayer,
  * not yet in it, a unique name, an inputShape when first); an unnamed layer gets a Keras-style name
@@ -145,26 +186,29 @@ export function traceGraph(
  */
 export function appendToChain(stack: Layer[], layer: Layer): void {
   if (!(layer instanceof Layer)) throw new Error(`Sequential.add: expected a layer, got ${typeof layer}`);
-  if (stack.includes(layer)) throw new Error(`Sequential.add: layer ${layer.name} is already in the model`);
+  const ix = chainIndex(stack);
+  if (ix.layers.has(layer)) throw new Error(`Sequential.add: layer ${layer.name} is already in the model`);
   if (layer.arity !== 1)
     throw new Error(
       `Sequential.add: ${layer.name || layer.className} takes several inputs; build graphs with sn.model({inputs, outputs})`,
     );
   if (layer instanceof InputLayer)
     throw new Error('Sequential.add: give the first layer an inputShape instead of an InputLayer');
+  const base = layer.defaultName;
   if (!layer.name) {
-    const base = layer.defaultName;
-    const n = stack.filter((l) => l.defaultName === base).length;
+    const n = ix.perDefault.get(base) ?? 0;
     layer.name = n === 0 ? base : `${base}_${n}`;
   }
-  if (stack.some((l) => l.name === layer.name))
-    throw new Error(`Sequential.add: a layer named ${layer.name} already exists`);
+  if (ix.names.has(layer.name)) throw new Error(`Sequential.add: a layer named ${layer.name} already exists`);
   if (stack.length === 0 && !layer.inputShape) {
     throw new Error(
       `Sequential.add: the first layer (${layer.name}) needs an inputShape, e.g. inputShape: [28, 28, 1]`,
     );
   }
   stack.push(layer);
+  ix.layers.add(layer);
+  ix.names.add(layer.name);
+  ix.perDefault.set(base, (ix.perDefault.get(base) ?? 0) + 1);
 }
 
 /** A Sequential chain: slot i feeds layer i, whose output is slot i + 1. Shape errors come from the layers as they are. */
