@@ -15,4 +15,5 @@ export { sliceAxis } from './ops/slice.js';
 export { layerNorm } from './ops/layernorm.js';
 export type { LayerNormOptions } from './ops/layernorm.js';
 export { layerClass, layerClassNames, createLayer } from './nn/registry.js';
+export type { LayerOption, LayerOptions, OptionValues } from './nn/options.js';
 export type { LayerClass } from './nn/registry.js';
