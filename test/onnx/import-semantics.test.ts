@@ -488,3 +488,55 @@ describe('imported resizes and matrix products as a model', () => {
     again.dispose();
   });
 });
+
+describe('LayerNormalization (opset 17)', () => {
+  it('over the last axis, the last two and the last three, with and without B, after a permute to channels-last', async () => {
+    for (const axis of [-1, -2, 1]) {
+      for (const withBias of [true, false]) {
+        // x [N, 3, 5, 6] -> Conv (NCHW) -> Transpose to [N, 5, 6, 4] -> LayerNormalization over [axis, rank)
+        const normalized = [5, 6, 4].slice(axis < 0 ? 3 + axis : axis - 1);
+        const inits = [
+          convW(3, 4),
+          fInit('scale', normalized, 0.5, 1.5),
+          ...(withBias ? [fInit('bias', normalized)] : []),
+        ];
+        await agrees(
+          [
+            conv(),
+            { op: 'Transpose', in: ['t0'], attrs: [ints('perm', [0, 2, 3, 1])] },
+            {
+              op: 'LayerNormalization',
+              in: ['t1', 'scale', ...(withBias ? ['bias'] : [])],
+              attrs: [int('axis', axis), float('epsilon', 1e-5)],
+            },
+          ],
+          { shape: [3, 5, 6], inits, opset: 17 },
+        );
+      }
+    }
+  });
+
+  it('of a model input, and refusals that name the node, attribute and value', async () => {
+    await agrees([{ op: 'LayerNormalization', in: ['x', 'scale', 'bias'] }], {
+      shape: [7],
+      inits: [fInit('scale', [7], 0.5, 1.5), fInit('bias', [7])],
+      opset: 17,
+    });
+    const ln = (attrs: Attr[]): N => ({ op: 'LayerNormalization', in: ['x', 'scale'], attrs });
+    await refused(
+      [ln([int('axis', 0)])],
+      { shape: [7], inits: [fInit('scale', [7])], opset: 17 },
+      /axis 0 must be a non-batch axis/,
+    );
+    await refused(
+      [ln([int('stash_type', 0)])],
+      { shape: [7], inits: [fInit('scale', [7])], opset: 17 },
+      /attribute stash_type 0 is not supported/,
+    );
+    await refused(
+      [ln([])],
+      { shape: [7], inits: [fInit('scale', [3])], opset: 17 },
+      /Scale of shape \[3\] must hold one value per normalized element \(\[7\]\)/,
+    );
+  });
+});

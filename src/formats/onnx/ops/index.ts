@@ -26,6 +26,7 @@ export const OPS: ReadonlyMap<string, OpRow> = new Map<string, OpRow>([
   ['ReduceMean', { convert: pool.ReduceMean }],
   ['ReduceMax', { convert: pool.ReduceMax }],
   ['BatchNormalization', { convert: norm.BatchNormalization }],
+  ['LayerNormalization', { convert: norm.LayerNormalization }],
   // Activations
   ['Relu', { convert: activation.Relu }],
   ['LeakyRelu', { convert: activation.LeakyRelu }],

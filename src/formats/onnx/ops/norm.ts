@@ -1,6 +1,7 @@
 // BatchNormalization in inference form: a BN layer holding the running statistics, so the imported
 // model fine-tunes it as one, updating its running variance with the unbiased batch variance as PyTorch.
 import { BatchNormalization as BatchNormLayer } from '../../../nn/batchnorm.js';
+import { LayerNormalization as LayerNormLayer } from '../../../nn/layernorm.js';
 import { sizeOf } from '../fold.js';
 import { Reshape } from '../../../nn/reshaping.js';
 import { BATCH, type Sym, f32 } from './context.js';
@@ -44,4 +45,42 @@ export function BatchNormalization(n: NodeContext): Sym {
   if (r === 2 || r === 4) return b.sym(t, x.shape, r === 4 ? 'nhwc' : 'native');
   const img = b.native(b.sym(t, v.shape, 'nhwc'), base);
   return b.sym(b.apply(new Reshape({ targetShape: x.shape.slice(1) }), `${base}_shape`, img), x.shape, 'native');
+}
+
+// LayerNormalization (opset 17): over the axes [axis, rank) of the value in ONNX's own layout (after
+// torchvision's permute to channels-last that is the channels), then Scale and B. The statistics are
+// summed in float64 whatever stash_type says (at least as exact as float32).
+export function LayerNormalization(n: NodeContext): Sym {
+  const { b, base, attrs } = n;
+  const x = n.sym(0);
+  if (n.outs.length > 1 && n.outs.slice(1).some((o) => o)) {
+    n.fail('the Mean and InvStdDev outputs are not supported (only the normalized value)');
+  }
+  const r = x.shape.length;
+  const axisAttr = attrs.int('axis', -1);
+  const axis = axisAttr < 0 ? axisAttr + r : axisAttr;
+  if (axis < 1 || axis >= r) n.fail(`attribute axis ${axisAttr} must be a non-batch axis of the rank-${r} input`);
+  const stash = attrs.int('stash_type', 1);
+  if (stash !== 1) n.fail(`attribute stash_type ${stash} is not supported (1: float32 statistics)`);
+  const normalized = x.shape.slice(axis);
+  const size = sizeOf(normalized);
+  const scale = n.floatConst(1, 'Scale');
+  const bias = n.optConst(2, 'B');
+  for (const [c, label] of [
+    [scale, 'Scale'],
+    [bias, 'B'],
+  ] as const) {
+    if (c && sizeOf(c.dims) !== size) {
+      n.fail(`${label} of shape [${c.dims}] must hold one value per normalized element ([${normalized}])`);
+    }
+  }
+  // ONNX's axis starts the normalized axes; Keras' axis lists them.
+  const axes = Array.from({ length: r - axis }, (_, i) => axis + i);
+  const layer = new LayerNormLayer({
+    axis: axes.length === 1 ? -1 : axes,
+    epsilon: attrs.float('epsilon', 1e-5),
+    center: bias !== null,
+  });
+  const weights = [f32(scale.data), ...(bias ? [f32(bias.data)] : [])];
+  return b.sym(b.apply(layer, base, b.native(x, base), weights), x.shape, 'native');
 }
