@@ -3,7 +3,6 @@
 // build's memory and once on the other build instantiated by hand, and whose outputs must agree bit for
 // bit. A case reads its inputs from a PRNG seeded by its name, so both runs see the same values.
 // Layouts as in src: x (N, H, W, C), filter (KH, KW, C, K), out (N, OH, OW, K).
-import * as sn from '../../src/index.js';
 import * as adv from '../../src/advanced.js';
 import type { KernelName } from '../../src/wasm/abi.js';
 import { makeRng, type Rng } from '../helpers/check.js';
