@@ -187,7 +187,7 @@ export async function toONNX(model: M, opts?: ToONNXOptions): Promise<Uint8Array
   return exportONNX(model, opts);
 }
 /**
- * Imports an ONNX CNN (the bytes of a .onnx file from torch.onnx.export or tf2onnx, opsets 9–21) as
+ * Imports an ONNX CNN (the bytes of a .onnx file from torch.onnx.export or tf2onnx, opsets 1–21) as
  * a functional Model that predicts, fits, saves and exports; see onnx/import.ts. The model takes its
  * input as the file declares it (NCHW for PyTorch) unless `opts.inputLayout` is 'nhwc'. Async: the
  * importer and its protobuf library load only when asked for.
