@@ -55,6 +55,10 @@ describe('model.toJSON / modelFromJSON', () => {
     const good = JSON.parse(presetModel('fast').toJSON());
     good.layers[0].className = 'Conv9D';
     expect(() => sn.modelFromJSON(good)).toThrow(/modelFromJSON: layer 0 has unknown class "Conv9D"/);
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      good.layers[0].className = name;
+      expect(() => sn.modelFromJSON(good)).toThrow(new RegExp(`modelFromJSON: layer 0 has unknown class "${name}"`));
+    }
     const big = JSON.parse(presetModel('fast').toJSON());
     big.layers[2].config.kernelSize = [13, 13];
     expect(() => sn.modelFromJSON(big)).toThrow(/conv2d_1: a 13x13 window .* does not fit a 12x12 input/);

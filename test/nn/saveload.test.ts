@@ -394,6 +394,15 @@ describe('loader errors leave the model in memory untouched', () => {
       }),
       /layer 1 has unknown class "Lambda"/,
     );
+    // Prototype members are not classes: the registry is a Map.
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      expectLoadError(
+        editHeader(file, (h) => {
+          h.layers[1].className = name;
+        }),
+        new RegExp(`layer 1 has unknown class "${name}"`),
+      );
+    }
     expectLoadError(
       editHeader(file, (h) => {
         h.layers[0].config.padding = 'full';
