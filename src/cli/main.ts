@@ -32,7 +32,9 @@ Usage:
   simdnet evaluate --model FILE [--data DIR] [--test-limit N] [--batch-size N]
   simdnet predict --model FILE IMAGE...  classify PNG or PGM images
   simdnet export --model FILE --onnx OUT.onnx  write the model as ONNX (opset 13, NHWC input 'input')
-  simdnet import MODEL.onnx --out FILE [--nhwc]  import an ONNX CNN (PyTorch, tf2onnx) as a .simdnet model
+  simdnet import MODEL.onnx --out FILE [--nhwc] [--max-bytes SIZE] [--allow-non-finite]
+                                       import an ONNX CNN (PyTorch, tf2onnx) as a .simdnet model
+                                       (tensor budget, default 1G; NaN/Inf weights refused unless allowed)
   simdnet summary --model FILE           print the layers of a .simdnet or .onnx model
   (evaluate, predict and export also take an .onnx model: NHWC input, softmax appended to logits)
 
