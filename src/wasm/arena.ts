@@ -8,8 +8,8 @@
 // high-water mark stays flat after the first step.
 // Every typed view goes through f32()/i32()/u8(), which rebuild the view when memory.buffer changed:
 // growth detaches non-shared buffers and writes to a stale view are silently dropped.
-// Addresses are unsigned and reach 4 GiB (wasm32): index views with `ptr >>> 2`, never `ptr >> 2` or
-// `ptr | 0`, which turn an address above 2 GiB negative.
+// Addresses are unsigned and reach 4 GiB (wasm32): index views with `ptr >>> 2`, never a signed shift or
+// an or with zero, which turn an address above 2 GiB negative.
 import { getEngine, MEMORY_MAX_PAGES } from './bindings.js';
 
 const ALIGN = 16;
