@@ -488,33 +488,6 @@ describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref'
     );
   });
 
-  const AXES = [
-    [[2, 5, 4], 1],
-    [[3, 4, 2, 6], 2],
-    [[3, 4, 2, 6], 0],
-    [[3, 4, 2, 6], -3],
-    [[6, 7], -1],
-    [[6, 7], 0],
-  ] as const;
-  for (const [shape, axis] of AXES) {
-    const name = `softmax x=[${shape}] axis=${axis}`;
-    it(name, () => {
-      const a = axis < 0 ? axis + shape.length : axis;
-      const outer = prod(shape.slice(0, a)),
-        Ka = shape[a]!,
-        inner = prod(shape.slice(a + 1));
-      const x = rand(makeRng(seedOf(name)), prod(shape), -3, 3);
-      checkOp(name, {
-        shapes: [[...shape]],
-        inputs: [x],
-        ref: ([v]) => softmaxAxis(v!, outer, Ka, inner),
-        op: ([t]) => sn.softmax(t!, axis),
-        tol: TOL_SOFTMAX_AXIS,
-        grad: (r) => [softmaxAxisBackward(r, x, outer, Ka, inner)],
-      });
-    });
-  }
-
   // logSoftmax along every non-batch axis; the reference gradient is itself checked by finite differences.
   it('ref logSoftmaxAxis gradient matches finite differences', () => {
     fdCheck(
@@ -525,30 +498,54 @@ describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref'
       40,
     );
   });
-  const LOG_AXES = [
-    [[2, 5, 4], 1],
-    [[3, 4, 2, 6], 2],
-    [[3, 4, 2, 6], -1],
-    [[6, 7], -1],
-    [[6, 1], 1],
+  // softmax and logSoftmax along an axis: the same arithmetic (f64 sums, exp/log in wasm, one f32 rounding).
+  const ALONG_AXIS = [
+    {
+      op: 'softmax',
+      fn: sn.softmax,
+      ref: softmaxAxis,
+      bwd: softmaxAxisBackward,
+      axes: [
+        [[2, 5, 4], 1],
+        [[3, 4, 2, 6], 2],
+        [[3, 4, 2, 6], 0],
+        [[3, 4, 2, 6], -3],
+        [[6, 7], -1],
+        [[6, 7], 0],
+      ],
+    },
+    {
+      op: 'logSoftmax',
+      fn: sn.logSoftmax,
+      ref: logSoftmaxAxis,
+      bwd: logSoftmaxAxisBackward,
+      axes: [
+        [[2, 5, 4], 1],
+        [[3, 4, 2, 6], 2],
+        [[3, 4, 2, 6], -1],
+        [[6, 7], -1],
+        [[6, 1], 1],
+      ],
+    },
   ] as const;
-  for (const [shape, axis] of LOG_AXES) {
-    const name = `logSoftmax x=[${shape}] axis=${axis}`;
-    it(name, () => {
-      const a = axis < 0 ? axis + shape.length : axis;
-      const outer = prod(shape.slice(0, a)),
-        Ka = shape[a]!,
-        inner = prod(shape.slice(a + 1));
-      const x = rand(makeRng(seedOf(name)), prod(shape), -3, 3);
-      checkOp(name, {
-        shapes: [[...shape]],
-        inputs: [x],
-        ref: ([v]) => logSoftmaxAxis(v!, outer, Ka, inner),
-        op: ([t]) => sn.logSoftmax(t!, axis),
-        // Same arithmetic as softmax along an axis (f64 sums and log, one f32 rounding of x - lse).
-        tol: TOL_SOFTMAX_AXIS,
-        grad: (r) => [logSoftmaxAxisBackward(r, x, outer, Ka, inner)],
+  for (const { op, fn, ref, bwd, axes } of ALONG_AXIS) {
+    for (const [shape, axis] of axes) {
+      const name = `${op} x=[${shape}] axis=${axis}`;
+      it(name, () => {
+        const a = axis < 0 ? axis + shape.length : axis;
+        const outer = prod(shape.slice(0, a)),
+          Ka = shape[a]!,
+          inner = prod(shape.slice(a + 1));
+        const x = rand(makeRng(seedOf(name)), prod(shape), -3, 3);
+        checkOp(name, {
+          shapes: [[...shape]],
+          inputs: [x],
+          ref: ([v]) => ref(v!, outer, Ka, inner),
+          op: ([t]) => fn(t!, axis),
+          tol: TOL_SOFTMAX_AXIS,
+          grad: (r) => [bwd(r, x, outer, Ka, inner)],
+        });
       });
-    });
+    }
   }
 });

@@ -142,20 +142,9 @@ export function softmaxAxisBackward(
   return dx;
 }
 
-// x viewed as (outer, K, inner) -> log softmax along K: x - max - log(sum_k exp(x - max))
+// x viewed as (outer, K, inner) -> log softmax along K: log of the softmax reference (x - max - log sum exp)
 export function logSoftmaxAxis(x: ArrayLike<number>, outer: number, K: number, inner: number): Float64Array {
-  const out = new Float64Array(outer * K * inner);
-  for (let a = 0; a < outer; a++) {
-    for (let b = 0; b < inner; b++) {
-      const at = (k: number) => (a * K + k) * inner + b;
-      let max = -Infinity;
-      for (let k = 0; k < K; k++) max = Math.max(max, x[at(k)]!);
-      let sum = 0;
-      for (let k = 0; k < K; k++) sum += Math.exp(x[at(k)]! - max);
-      for (let k = 0; k < K; k++) out[at(k)] = x[at(k)]! - max - Math.log(sum);
-    }
-  }
-  return out;
+  return softmaxAxis(x, outer, K, inner).map(Math.log);
 }
 
 // dout, x (outer, K, inner) -> dx = dout - softmax(x) * sum_k dout along K
