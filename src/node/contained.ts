@@ -78,3 +78,37 @@ export function openInside(dir: string, given: unknown, fail: (msg: string, io?:
     close: () => closeSync(fd),
   };
 }
+
+/**
+ * The bytes of the regular file at `path`, at most `maxBytes` of them: refused (through `fail`, with the
+ * reason) when it cannot be opened, is not a regular file (a device such as /dev/zero never ends), or is
+ * larger, before anything is allocated. `limit` describes the bound in that message.
+ */
+export function readBoundedFile(
+  path: string,
+  maxBytes: number,
+  limit: string,
+  fail: (why: string) => never,
+): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return fail('not a regular file');
+    if (st.size > maxBytes) return fail(`${st.size} bytes, more than ${limit}`);
+    const b = new Uint8Array(st.size);
+    let got = 0;
+    while (got < b.length) {
+      const r = readSync(fd, b, got, b.length - got, got);
+      if (r === 0) break;
+      got += r;
+    }
+    return b.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,7 +1,6 @@
 // Node helpers for the tfjs-layers format on disk: model.json plus the weight shard files its manifest
 // names (paths relative to model.json), as tensorflowjs_converter and tfjs' `model.save('file://...')` write.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Model } from '../nn/model.js';
 import {
@@ -16,7 +15,7 @@ import {
   saveLayersModel,
   weightSpecBytes,
 } from '../formats/tfjs/layers-format.js';
-import { type ContainedFile, openInside } from './contained.js';
+import { type ContainedFile, openInside, readBoundedFile } from './contained.js';
 
 /** The largest model.json read (the topology of a very large Keras model is a few MB). */
 const MAX_JSON_BYTES = 64 * 2 ** 20;
@@ -25,31 +24,10 @@ const MAX_SHARDS = 4096;
 
 /** model.json's text, refused when it is not a regular file or is over MAX_JSON_BYTES. */
 function readJSONFile(path: string): string {
-  const fail = (why: string): never => {
+  const bytes = readBoundedFile(path, MAX_JSON_BYTES, `the ${MAX_JSON_BYTES} a model.json may have`, (why) => {
     throw new Error(`cannot read tfjs model ${path}: ${why}`);
-  };
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return fail('not a regular file');
-    if (st.size > MAX_JSON_BYTES)
-      return fail(`${st.size} bytes, more than the ${MAX_JSON_BYTES} a model.json may have`);
-    const b = new Uint8Array(st.size);
-    let got = 0;
-    while (got < b.length) {
-      const r = readSync(fd, b, got, b.length - got, got);
-      if (r === 0) break;
-      got += r;
-    }
-    return new TextDecoder().decode(b.subarray(0, got));
-  } finally {
-    closeSync(fd);
-  }
+  });
+  return new TextDecoder().decode(bytes);
 }
 
 /**

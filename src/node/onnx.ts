@@ -1,11 +1,10 @@
 // Node helper: import an ONNX model from a path (the core imports bytes), reading external tensor
 // data (onnx's save_as_external_data) from files next to the model.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Model } from '../nn/model.js';
 import type { ExternalData, LoadONNXOptions } from '../formats/onnx/import.js';
 import { limitsOf } from '../formats/limits.js';
-import { openInside } from './contained.js';
+import { openInside, readBoundedFile } from './contained.js';
 
 /**
  * Reads external data inside the model's directory only: a hostile file cannot name an absolute path,
@@ -33,30 +32,9 @@ function externalReader(modelPath: string, maxBytes: number): ExternalData {
 
 /** The bytes of the model file, refused when it is not a regular file or is over the budget. */
 function readModelFile(path: string, maxBytes: number): Uint8Array {
-  const fail = (why: string): never => {
+  return readBoundedFile(path, maxBytes, `maxBytes ${maxBytes}`, (why) => {
     throw new Error(`cannot read ONNX file ${path}: ${why}`);
-  };
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return fail('not a regular file');
-    if (st.size > maxBytes) return fail(`${st.size} bytes, more than maxBytes ${maxBytes}`);
-    const b = new Uint8Array(st.size);
-    let got = 0;
-    while (got < b.length) {
-      const r = readSync(fd, b, got, b.length - got, got);
-      if (r === 0) break;
-      got += r;
-    }
-    return b.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /**
