@@ -131,3 +131,81 @@ export function predictFinite(m: sn.Model, x: Float32Array, shape: number[]): Fl
   expect(v.every(Number.isFinite)).toBe(true);
   return v;
 }
+
+/**
+ * Loads, then predicts `x` when a model comes out. `mustRefuse`: the mutation made a weight non-finite.
+ * Checks the bounds and the kind of error; returns the outcome for the tally.
+ */
+export async function run(
+  load: () => Promise<sn.Model> | sn.Model,
+  prefix: RegExp,
+  x: { data: Float32Array; shape: number[] },
+  mustRefuse: boolean,
+): Promise<'refused' | 'loaded'> {
+  const m0 = mem();
+  const t0 = performance.now();
+  let outcome: 'refused' | 'loaded';
+  try {
+    const m = await load();
+    try {
+      expect(mustRefuse, 'a non-finite weight was loaded').toBe(false);
+      const y = m.predict(sn.tensor(x.data, [x.shape[0]!, ...m.inputShape])) as sn.Tensor;
+      expect(Array.from(y.dataSync()).every(Number.isFinite)).toBe(true);
+      y.dispose();
+    } finally {
+      m.dispose();
+    }
+    outcome = 'loaded';
+  } catch (e) {
+    if ((e as Error).message === 'a non-finite weight was loaded') throw e;
+    expect(e).toBeInstanceOf(Error);
+    for (const K of [TypeError, RangeError, WebAssembly.RuntimeError]) expect(e).not.toBeInstanceOf(K);
+    const msg = (e as Error).message;
+    expect(msg).toMatch(prefix);
+    // A crash wrapped in the loader's prefix is still a crash.
+    expect(msg).not.toMatch(CRASH);
+    if (process.env.SHOW_FUZZ) console.log(msg.slice(0, 200));
+    outcome = 'refused';
+  }
+  const ms = performance.now() - t0;
+  tally.cases++;
+  tally[outcome]++;
+  if (ms > tally.slowest.ms) tally.slowest = { ms, what: '' };
+  expect(ms).toBeLessThan(CASE_MS);
+  expect(mem() - m0).toBeLessThan(CASE_BYTES);
+  return outcome;
+}
+
+/** Values an attacker writes into a config or manifest. */
+export const HOSTILE: unknown[] = [
+  -1,
+  0,
+  1.5,
+  8e6,
+  2 ** 31,
+  1e300,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  null,
+  '__proto__',
+  'constructor',
+  'toString',
+  'channels_first',
+  '',
+  [],
+  {},
+  [1e9, 1e9],
+  [0, 0],
+  { __proto__: { units: 1e9 } },
+];
+
+/** Every [container, key] of a JSON-like value, in a fixed order. */
+export function slots(v: unknown, out: Array<[Record<string, unknown> | unknown[], string | number]> = []) {
+  if (Array.isArray(v)) v.forEach((x, i) => (out.push([v, i]), slots(x, out)));
+  else if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) {
+      out.push([v as Record<string, unknown>, k]);
+      slots(x, out);
+    }
+  return out;
+}

@@ -29,6 +29,8 @@ import { RMSprop } from '../../optim/rmsprop.js';
 import type { Optimizer, OptimizerState } from '../../optim/optimizer.js';
 import { show } from '../../show.js';
 import { crc32 } from '../../io/crc32.js';
+import { MAX_NODES, limitsOf } from '../limits.js';
+import { checkPlannedModel } from '../planned.js';
 
 export { FORMAT_VERSION };
 export type { ModelJSON };
@@ -142,6 +144,7 @@ function checkSlice(s: unknown, total: number, what: string): Slice {
 
 /** Builds the layers and the model of an architecture (the header's "layers" and "graph" keys). */
 function architecture(h: Pick<Header, 'layers' | 'graph' | 'name' | 'seed'>, fail: (msg: string) => never): Model {
+  if (h.layers.length > MAX_NODES) fail(`${h.layers.length} layers, more than the ${MAX_NODES} a model may have`);
   const layers: Layer[] = h.layers.map((l, i) => {
     const C = layerClass(l?.className) as (new (cfg: unknown) => Layer) | undefined;
     if (!C) fail(`layer ${i} has unknown class ${show(l?.className)}`);
@@ -474,11 +477,14 @@ export function modelToJSON(model: Model, indent?: number): string {
 /**
  * Builds a model from {@link modelToJSON}'s JSON (a string or the parsed object), with new weights
  * drawn from `seed` (default: random). Every layer config and shape is checked; errors name the layer.
+ * The JSON is treated as untrusted: at most MAX_NODES layers, and the weights it would create must fit
+ * `maxBytes` (default 1 GiB), checked before any is allocated.
  */
-export function modelFromJSON(json: string | ModelJSON, opts: { seed?: number } = {}): Model {
+export function modelFromJSON(json: string | ModelJSON, opts: { seed?: number; maxBytes?: number } = {}): Model {
   const fail: (msg: string) => never = (msg) => {
     throw new Error(`modelFromJSON: ${msg}`);
   };
+  const { maxBytes } = limitsOf(opts, 'modelFromJSON');
   let h: ModelJSON;
   if (typeof json === 'string') {
     try {
@@ -494,5 +500,8 @@ export function modelFromJSON(json: string | ModelJSON, opts: { seed?: number } 
   if ((h.className === 'Functional') !== (h.graph !== undefined))
     fail(`a ${h.className} model ${h.className === 'Functional' ? 'needs' : 'has no'} a "graph" key`);
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
-  return architecture({ layers: h.layers, graph: h.graph, name: h.name, seed }, fail);
+  const model = architecture({ layers: h.layers, graph: h.graph, name: h.name, seed }, fail);
+  // The weights are new, so nothing in the JSON bounds them: the budget does, before they exist.
+  checkPlannedModel(model, maxBytes, fail);
+  return model;
 }

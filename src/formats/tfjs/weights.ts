@@ -5,7 +5,8 @@ import type { Model } from '../../nn/model.js';
 import { show } from '../../show.js';
 import { type LayersWeightData, type LayersWeightSpec, type SaveLayersOptions, isObj } from './artifacts.js';
 import { float16ToFloat32, float32ToFloat16 } from '../float16.js';
-import { Budget, type Limits, MAX_ELEMENTS, firstNonFinite } from '../limits.js';
+import { Budget, type Limits, firstNonFinite } from '../limits.js';
+import { checkPlannedModel } from '../planned.js';
 
 /** The weight roles of simdnet layers: a spec of another role that matches no weight is skipped. */
 const ROLES = new Set([
@@ -180,24 +181,7 @@ const fail = (m: string): never => {
  * refused before a byte is allocated. Problems are those setWeights would list.
  */
 export function checkPlannedWeights(model: Model, specs: LayersWeightSpec[], limits: Limits): void {
-  // The values a layer computes, per sample: an UpSampling2D by 1e5 is refused here, not at predict.
-  for (const st of model.graph().steps) {
-    const per = st.outShape.reduce((a, b) => a * b, 1);
-    if (!(per <= MAX_ELEMENTS))
-      fail(
-        `layer ${st.layer.name} would output shape [${st.outShape}], ${per} values per sample, more than ${MAX_ELEMENTS}`,
-      );
-  }
-  const planned = model.weightSpecs();
-  const order = new Map<string, number>();
-  model.layers.forEach((l, i) => order.set(l.name, i));
-  const layerOf = (name: string) => order.get(name.slice(0, name.lastIndexOf('/'))) ?? 0;
-  // Layer by layer, its weights then its state: the order a built model lists them in.
-  const targets = [...planned.weights, ...planned.state]
-    .map((w, k) => ({ ...w, k }))
-    .sort((a, b) => layerOf(a.name) - layerOf(b.name) || a.k - b.k);
-  const budget = new Budget(limits.maxBytes, (m) => fail(m));
-  for (const w of targets) budget.take(`layer weight ${w.name}`, w.shape, 4);
+  const targets = checkPlannedModel(model, limits.maxBytes, fail);
   throwProblems(matchWeights(targets, specs).problems);
 }
 
