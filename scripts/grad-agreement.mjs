@@ -3,7 +3,10 @@
 // scripts/fixtures/grad_agreement.py --zoo wrote to scratch/grad/ (or the given directory) is imported,
 // one backward pass taken with training-mode BatchNormalization, and each parameter's gradient
 // compared with PyTorch float64's. Prints per network the worst tensor's error, PyTorch float32's own
-// error, and pass/fail (each tensor within max(10 × PyTorch float32's error, 1e-4)).
+// error, and pass/fail (each tensor within max(10 × PyTorch float32's error, 1e-4)); then the fine-tuning
+// trajectory (10 plain-SGD steps on the same batch, training-mode BN): at each step where PyTorch float32's
+// loss is within 1e-4 of float64's, simdnet's must be within 1e-3 of PyTorch float32's, and every BN moving
+// statistic after the steps within max(10 × PyTorch float32's error, 1e-4) of PyTorch float64's running one.
 //
 //   /usr/bin/python3 scripts/fixtures/grad_agreement.py --zoo
 //   node scripts/grad-agreement.mjs [--dir=scratch/grad] [--verbose] [NAME ...]
@@ -56,6 +59,25 @@ const table = [
   '| network | tensors | worst tensor | its error | its PyTorch f32 error | largest error | worst PyTorch f32 | zero-gradient tensors | ReLU inputs near a kink | loss rel. diff | result |',
   '|---|---|---|---|---|---|---|---|---|---|---|',
 ];
+const trajTable = [
+  '| network | lr | loss step 0 → 9 (f64) | steps checked | worst checked step: simdnet vs PyTorch f32 | PyTorch f32 vs f64 at the first unchecked step | BN statistics: worst error / tolerance (zero ones apart) | trajectory agrees |',
+  '|---|---|---|---|---|---|---|---|',
+];
+// Why a trajectory does not agree, in words.
+function whyNot(t) {
+  const why = [];
+  const firstOff = t.steps.findIndex((s) => !s.checked);
+  if (firstOff === 0) why.push('PyTorch float32 leaves float64 from the first step: nothing checked');
+  t.steps.forEach((s, i) => {
+    if (!s.pass) why.push(`step ${i}: ${e(s.err)} > 1e-3`);
+  });
+  const badStats = t.stats.filter((s) => !s.pass);
+  if (badStats.length)
+    why.push(
+      `${badStats.length} BN statistics off (worst ${badStats.reduce((a, b) => (b.err / b.tol > a.err / a.tol ? b : a)).name})`,
+    );
+  return why.join('; ');
+}
 let failed = 0;
 for (const name of names) {
   const t0 = Date.now();
@@ -75,7 +97,36 @@ for (const name of names) {
   table.push(
     `| ${name} | ${r.rows.length} | ${worst.name} | ${e(worst.err)} | ${e(worst.f32err)} | ${e(largest)} | ${e(f32)} | ${zero.length} | ${r.nearKinks ?? '?'} | ${e(lossDiff)} | ${verdict} |`,
   );
-  console.error(`${name}: ${verdict} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const t1 = Date.now();
+  const t = await h.compareTrajectory(dir, name);
+  const checked = t.steps.filter((st) => st.checked);
+  const firstOff = t.steps.find((st) => !st.checked);
+  // As with the gradients: a statistic that is zero in exact arithmetic (the running mean after a
+  // bias-free convolution of a BN output whose offset gets zero gradient) is rounding noise in float32.
+  const statRest = t.stats.filter((st) => st.f32err <= 1);
+  const statWorst = statRest.reduce(
+    (a, b) => (b.err / b.tol > a.err / a.tol || Number.isNaN(b.err) ? b : a),
+    statRest[0],
+  );
+  const trajVerdict = t.agrees ? 'yes' : `no: ${whyNot(t)}`;
+  if (!t.agrees) failed++;
+  trajTable.push(
+    `| ${name} | ${t.lr} | ${t.steps[0].loss64.toFixed(4)} → ${t.steps[t.steps.length - 1].loss64.toFixed(4)} | ${checked.length}/${t.steps.length} | ${checked.length ? e(Math.max(...checked.map((st) => st.err))) : '–'} | ${firstOff ? e(Math.abs(firstOff.loss32 - firstOff.loss64) / Math.abs(firstOff.loss64)) : '–'} | ${statWorst ? `${e(statWorst.err)} / ${e(statWorst.tol)}` : '–'} (${t.stats.length - statRest.length}) | ${trajVerdict} |`,
+  );
+  console.error(
+    `${name}: gradients ${verdict} in ${((t1 - t0) / 1000).toFixed(1)} s, trajectory ${t.agrees ? 'agrees' : 'does not agree'} in ${((Date.now() - t1) / 1000).toFixed(1)} s`,
+  );
+  if (verbose || !t.agrees) {
+    t.steps.forEach((st, i) =>
+      console.error(
+        `  step ${i}: simdnet ${st.loss.toFixed(7)}  f32 ${st.loss32.toFixed(7)}  f64 ${st.loss64.toFixed(7)}  ${st.checked ? 'checked' : 'unchecked'} ${e(st.err)}`,
+      ),
+    );
+    for (const st of verbose ? t.stats : t.stats.filter((x) => !x.pass))
+      console.error(
+        `  ${st.pass ? ' ' : '!'} ${st.name.padEnd(40)} ${e(st.err)}  f32 ${e(st.f32err)}  tol ${e(st.tol)}`,
+      );
+  }
   if (verbose || bad.length)
     for (const row of verbose ? r.rows : bad)
       console.error(
@@ -83,4 +134,6 @@ for (const name of names) {
       );
 }
 console.log(table.join('\n'));
+console.log();
+console.log(trajTable.join('\n'));
 process.exit(failed ? 1 : 0);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FLOOR, compareGradients, maxRel, toSimdnetLayout } from './grad-agreement.js';
+import { FLOOR, TRAJ_TOL, compareGradients, compareTrajectory, maxRel, toSimdnetLayout } from './grad-agreement.js';
 import * as sn from '../../src/index.js';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/grad');
@@ -25,6 +25,33 @@ describe('gradients agree with PyTorch float64', () => {
       // Most tensors are well conditioned: they meet the floor itself, not a loosened threshold.
       const atFloor = r.rows.filter((row) => row.tol === FLOOR);
       expect(atFloor.length).toBeGreaterThan(r.rows.length / 2);
+    });
+  }
+});
+
+// Fine-tuning: 10 plain-SGD steps on the same batch, training-mode BN. Where PyTorch float32's loss
+// stays within 1e-4 of float64's, simdnet's must be within 1e-3 of PyTorch float32's; the BN moving
+// statistics after the steps must match PyTorch float64's running ones (momentum 0.1, unbiased variance).
+describe('fine-tuning trajectories agree with PyTorch', () => {
+  for (const name of ['tiny_mobilenet', 'tiny_densenet']) {
+    it(`${name}: 10 SGD steps, the loss at every step and the BN running statistics after`, async () => {
+      const r = await compareTrajectory(DIR, name);
+      expect(r.steps.length).toBe(10);
+      // The steps learn something (a trajectory that stood still would agree trivially).
+      expect(r.steps[9].loss64).toBeLessThan(0.9 * r.steps[0].loss64);
+      expect(r.steps.filter((s) => s.checked).length, 'steps PyTorch float32 itself follows').toBe(10);
+      const bad = r.steps
+        .map((s, i) => (s.pass ? '' : `step ${i}: ${s.loss} vs PyTorch f32 ${s.loss32} (${s.err.toExponential(2)})`))
+        .filter((s) => s);
+      expect(bad).toEqual([]);
+      expect(Math.max(...r.steps.map((s) => s.err))).toBeLessThan(TRAJ_TOL);
+      expect(r.batchNorms).toBeGreaterThan(5);
+      expect(r.stats.length, 'running_mean and running_var of every BN').toBe(2 * r.batchNorms);
+      const badStats = r.stats
+        .filter((s) => !s.pass)
+        .map((s) => `${s.name}: ${s.err.toExponential(2)} > ${s.tol.toExponential(2)}`);
+      expect(badStats).toEqual([]);
+      expect(r.agrees).toBe(true);
     });
   }
 });

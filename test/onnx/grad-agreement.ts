@@ -26,6 +26,16 @@ export interface GradMeta {
   nearKinks?: number;
   params: { name: string; shape: number[]; offset: number; f32err: number }[];
   nodes: { name: string; op: string; inputs: string[] }[];
+  /** The fine-tuning trajectory (scripts/fixtures/grad_agreement.py: plain SGD on the same batch). */
+  traj?: {
+    lr: number;
+    steps: number;
+    /** The loss before each step, PyTorch float64 and float32. */
+    loss64: number[];
+    loss32: number[];
+    /** BN running_mean / running_var after the steps: offset into NAME.stats.bin, PyTorch f32's own error. */
+    stats: { name: string; size: number; offset: number; f32err: number }[];
+  };
 }
 
 /** One parameter's comparison. */
@@ -54,6 +64,42 @@ export interface GradReport {
 
 export const FLOOR = 1e-4;
 export const FACTOR = 10;
+/** A step of the trajectory counts where PyTorch float32's loss is within this of float64's (relative)... */
+export const TRAJ_F32 = 1e-4;
+/** ...and there simdnet's loss must be within this of PyTorch float32's (relative). */
+export const TRAJ_TOL = 1e-3;
+
+/** One step of the trajectory: the loss before it. */
+export interface TrajStep {
+  loss: number;
+  loss64: number;
+  loss32: number;
+  /** PyTorch float32 within TRAJ_F32 of float64: the step is checked. */
+  checked: boolean;
+  /** |loss - loss32| / |loss32|. */
+  err: number;
+  pass: boolean;
+}
+
+/** A BN running statistic after the steps against PyTorch float64's (the rule of the gradients). */
+export interface StatRow {
+  name: string;
+  err: number;
+  f32err: number;
+  tol: number;
+  pass: boolean;
+}
+
+export interface TrajReport {
+  name: string;
+  lr: number;
+  steps: TrajStep[];
+  stats: StatRow[];
+  /** BatchNormalization nodes in the file (each has a running mean and variance). */
+  batchNorms: number;
+  /** Every checked step and every statistic passes, and at least one step was checked. */
+  agrees: boolean;
+}
 
 /** A parameter's values as float64, from NAME.grad.bin. */
 function readF64(path: string): Float64Array {
@@ -158,6 +204,66 @@ function recordBatchNorms(model: sn.Model, modules: Map<string, string>, out: st
   }
 }
 
+/** The importer's layer of each ONNX node input named in `meta.nodes` (a parameter, or a BN statistic). */
+function inputOwners(model: sn.Model, meta: GradMeta): Map<string, { layer: Layer; index: number }> {
+  const byName = new Map(model.layers.map((l) => [l.name, l]));
+  const owner = new Map<string, { layer: Layer; index: number }>();
+  for (const n of meta.nodes) {
+    const layer = byName.get(layerName(n.name));
+    if (!layer) continue;
+    n.inputs.slice(1).forEach((input, i) => {
+      if (i < layer.weights.length + layer.stateWeights.length) owner.set(input, { layer, index: i });
+    });
+  }
+  return owner;
+}
+
+/**
+ * NAME's fine-tuning trajectory: the imported model compiled with plain SGD at the fixture's learning
+ * rate and the sparse cross-entropy of its logits, then `steps` trainOnBatch calls on the same batch
+ * (training-mode BN); each step's loss against PyTorch's, then every BN moving statistic against
+ * PyTorch float64's running one.
+ */
+export async function compareTrajectory(dir: string, name: string): Promise<TrajReport> {
+  await sn.ready();
+  const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as GradMeta;
+  const t = meta.traj;
+  if (!t) throw new Error(`${name}.json has no trajectory: run scripts/fixtures/grad_agreement.py again`);
+  const x = readF32(join(dir, `${name}.input.bin`));
+  const model = await sn.loadONNX(new Uint8Array(readFileSync(join(dir, meta.onnx))));
+  try {
+    model.compile({
+      optimizer: new sn.SGD({ learningRate: t.lr }),
+      loss: 'sparseCategoricalCrossentropy',
+      fromLogits: true,
+    });
+    const xs = { data: x, shape: meta.inputShape };
+    const ys = { data: meta.labels, shape: [meta.labels.length] };
+    const steps = t.loss64.map((loss64, i): TrajStep => {
+      const loss = model.trainOnBatch(xs, ys)[0];
+      const loss32 = t.loss32[i];
+      const checked = Math.abs(loss32 - loss64) <= TRAJ_F32 * Math.abs(loss64);
+      const err = Math.abs(loss - loss32) / Math.abs(loss32);
+      return { loss, loss64, loss32, checked, err, pass: !checked || err <= TRAJ_TOL };
+    });
+    const ref = t.stats.length ? readF64(join(dir, `${name}.stats.bin`)) : new Float64Array(0);
+    const owner = inputOwners(model, meta);
+    const stats = t.stats.map((s): StatRow => {
+      const tol = Math.max(FACTOR * s.f32err, FLOOR);
+      const o = owner.get(s.name);
+      const w = o && [...o.layer.weights, ...o.layer.stateWeights][o.index];
+      if (!w || w.value.size !== s.size) return { name: s.name, err: Number.NaN, f32err: s.f32err, tol, pass: false };
+      const err = maxRel(w.value.view(), ref.subarray(s.offset, s.offset + s.size));
+      return { name: s.name, err, f32err: s.f32err, tol, pass: err <= tol };
+    });
+    const agrees = steps.some((s) => s.checked) && steps.every((s) => s.pass) && stats.every((s) => s.pass);
+    const batchNorms = meta.nodes.filter((n) => n.op === 'BatchNormalization').length;
+    return { name, lr: t.lr, steps, stats, batchNorms, agrees };
+  } finally {
+    model.dispose();
+  }
+}
+
 /**
  * Every parameter of NAME in `dir` compared; weights are matched through the ONNX node that reads them.
  * `sides` writes simdnet's BatchNormalization outputs to `dir`/NAME.sides/ (see recordBatchNorms);
@@ -174,15 +280,7 @@ export async function compareGradients(
   const x = readF32(join(dir, `${name}.input.bin`));
   const model = await sn.loadONNX(new Uint8Array(readFileSync(join(dir, meta.onnx))));
   try {
-    const byName = new Map(model.layers.map((l) => [l.name, l]));
-    const owner = new Map<string, { layer: Layer; index: number }>();
-    for (const n of meta.nodes) {
-      const layer = byName.get(layerName(n.name));
-      if (!layer) continue;
-      n.inputs.slice(1).forEach((input, i) => {
-        if (i < layer.weights.length) owner.set(input, { layer, index: i });
-      });
-    }
+    const owner = inputOwners(model, meta);
     if (opts.sides) {
       const bn = meta.nodes.filter((n) => n.op === 'BatchNormalization');
       const modules = new Map(bn.map((n) => [layerName(n.name), n.inputs[1].replace(/\.weight$/, '')]));
@@ -194,7 +292,7 @@ export async function compareGradients(
       const o = owner.get(p.name);
       const size = p.shape.reduce((a, b) => a * b, 1);
       const w = o?.layer.weights[o.index];
-      if (!o || !w || w.value.size !== size)
+      if (!o || o.index >= o.layer.weights.length || !w || w.value.size !== size)
         return { name: p.name, weight: null, err: Number.NaN, f32err: p.f32err, tol, pass: false };
       const want = toSimdnetLayout(ref.subarray(p.offset, p.offset + size), p.shape, o.layer, o.index);
       const err = maxRel(w.grad.view(), want);
