@@ -11,6 +11,7 @@ export { maxpool2d_forward, maxpool2d_backward, avgpool2d_forward, avgpool2d_bac
 export { relu_forward, relu_backward, softmax_forward, softmax_backward, softmax_xent_forward, softmax_xent_backward,
   sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward, elu_forward, elu_backward,
   leaky_relu_forward, leaky_relu_backward, gelu_forward, gelu_backward, relu_general_forward, relu_general_backward,
+  erf_forward, erf_backward, gelu_tanh_forward, gelu_tanh_backward,
   hard_sigmoid_forward, hard_sigmoid_backward, hard_swish_forward, hard_swish_backward, swish_forward, swish_backward,
   softmax_axis_forward, softmax_axis_backward, log_softmax_axis_forward, log_softmax_axis_backward } from "./kernels/act";
 export { pad2d_forward, pad2d_backward } from "./kernels/pad2d";

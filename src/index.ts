@@ -36,6 +36,7 @@ export {
   elu,
   leakyRelu,
   gelu,
+  erf,
   softmax,
   logSoftmax,
   softmaxCrossEntropy,

@@ -1,7 +1,7 @@
 // Activations and the fused softmax + categorical cross-entropy loss. exp/log/tanh/erfc are
 // AssemblyScript's own (NativeMath, assembly/erf.ts) so every engine gives the same bits — JS
-// Math.exp may differ between engines. sigmoid, tanh, elu and gelu are evaluated in f64 and rounded
-// once. Layouts: element-wise ones over n values; x (R, K) rows of logits for softmax.
+// Math.exp may differ between engines. sigmoid, tanh, elu, erf and both gelus are evaluated in f64 and
+// rounded once. Layouts: element-wise ones over n values; x (R, K) rows of logits for softmax.
 // Backward functions ACCUMULATE into d*; the caller zeroes.
 
 import { relu1, relu4 } from "../simd";
@@ -277,6 +277,70 @@ export function gelu_backward(dinp: usize, dout: usize, inp: usize, n: i32): voi
     const x = <f64>load<f32>(inp + o);
     const dy = 0.5 * erfc(-x * SQRT1_2) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
     acc1(dinp, o, <f32>(<f64>load<f32>(dout + o) * dy));
+  }
+}
+
+const TWO_OVER_SQRT_PI: f64 = 1.12837916709551257390;
+const SQRT_2_OVER_PI: f64 = 0.79788456080286535588;
+const GELU_TANH_C: f64 = 0.044715;
+
+// erf(x) in f64. For |x| < 1 the Maclaurin series 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)),
+// a fixed 22 terms (the last is below 1e-21 at |x| = 1), which keeps the relative precision near 0
+// that 1 - erfc(x) would lose; beyond, 1 - erfc(|x|) (erf >= 0.84 there: no cancellation to fear).
+// @ts-ignore: decorator
+@inline function erf64(x: f64): f64 {
+  const a = Math.abs(x);
+  if (a >= 1.0) {
+    const r = 1.0 - erfc(a);
+    return x < 0 ? -r : r;
+  }
+  const z = x * x;
+  let term = x, sum = x;
+  for (let n = 1; n < 22; n++) {
+    term *= -z / <f64>n;
+    sum += term / <f64>(2 * n + 1);
+  }
+  return TWO_OVER_SQRT_PI * sum;
+}
+
+// out (n) = erf(x) (ONNX Erf), evaluated in f64 and rounded once.
+export function erf_forward(out: usize, inp: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, <f32>erf64(<f64>load<f32>(inp + o)));
+  }
+}
+
+// dinp (n) += dout * 2/sqrt(pi) * exp(-x^2), x = the erf input.
+export function erf_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = <f64>load<f32>(inp + o);
+    acc1(dinp, o, <f32>(<f64>load<f32>(dout + o) * TWO_OVER_SQRT_PI * Math.exp(-x * x)));
+  }
+}
+
+// out (n) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3): the tanh GELU (PyTorch
+// approximate='tanh', Keras approximate=True). 1 + tanh(u) = 2 sigmoid(2u), so it is x * sigmoid(2u),
+// which keeps the negative tail's relative precision; in f64, rounded once.
+export function gelu_tanh_forward(out: usize, inp: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = <f64>load<f32>(inp + o);
+    const u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x);
+    store<f32>(out + o, <f32>(x * sigmoid64(2.0 * u)));
+  }
+}
+
+// dinp (n) += dout * (s + 2 x s (1 - s) u'), s = sigmoid(2u), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+export function gelu_tanh_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = <f64>load<f32>(inp + o);
+    const u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x);
+    const s = sigmoid64(2.0 * u);
+    const du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_C * x * x);
+    acc1(dinp, o, <f32>(<f64>load<f32>(dout + o) * (s + 2.0 * x * s * (1.0 - s) * du)));
   }
 }
 

@@ -1,4 +1,4 @@
-// Element-wise activations (relu, sigmoid, tanh, elu, leakyRelu, gelu, Keras' ReLU with its arguments,
+// Element-wise activations (relu, sigmoid, tanh, elu, leakyRelu, gelu exact and tanh, erf, Keras' ReLU with its arguments,
 // relu6, hardSigmoid, hardSwish, swish), softmax over any axis, logSoftmax and the fused
 // softmax + cross-entropy loss over assembly/kernels/act.ts. exp/tanh/erfc run in wasm, never JS Math.
 import { Tensor } from '../tensor.js';
@@ -66,11 +66,21 @@ export function leakyRelu(x: Tensor, alpha = 0.3): Tensor {
 }
 
 /**
- * GELU, exact: x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt 2)) — Keras `gelu` with approximate=False
- * (its default and what `activation: 'gelu'` means), not the tanh approximation.
+ * GELU, as Keras' `gelu(x, approximate)`. Exact by default: x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt 2))
+ * (what `activation: 'gelu'` means, PyTorch's `approximate='none'`). `approximate: true` is the tanh form
+ * 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))), PyTorch's `approximate='tanh'`.
  */
-export function gelu(x: Tensor): Tensor {
-  return unary(x, 'gelu', 'gelu_forward', 'gelu_backward', 'input');
+export function gelu(x: Tensor, approximate = false): Tensor {
+  if (typeof approximate !== 'boolean')
+    throw new Error(`gelu: approximate must be true or false, got ${show(approximate)}`);
+  return approximate
+    ? unary(x, 'gelu', 'gelu_tanh_forward', 'gelu_tanh_backward', 'input')
+    : unary(x, 'gelu', 'gelu_forward', 'gelu_backward', 'input');
+}
+
+/** The error function erf(x) = 2/sqrt(pi) * integral of exp(-t^2) from 0 to x, element-wise (ONNX Erf). */
+export function erf(x: Tensor): Tensor {
+  return unary(x, 'erf', 'erf_forward', 'erf_backward', 'input');
 }
 
 function rowsCols(x: Tensor, what: string): [number, number] {

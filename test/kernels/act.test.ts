@@ -1,12 +1,16 @@
 // The activation kernels (assembly/kernels/act.ts: relu, softmax, softmax cross-entropy, sigmoid,
-// tanh, elu, leaky relu, gelu; Keras' ReLU with max value, negative slope and threshold, hard sigmoid,
-// hard swish, swish, softmax along any axis) raw and through the ops, against the float64 references
+// tanh, elu, leaky relu, gelu (exact and tanh), erf; Keras' ReLU with max value, negative slope and
+// threshold, hard sigmoid, hard swish, swish, softmax along any axis) raw and through the ops, against the float64 references
 // of test/ref/act.ts and test/ref/activations.ts.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { distinctValues, makeRng, type Rng } from '../helpers/check.js';
 import * as act from '../ref/activations.js';
 import {
+  erfAll,
+  erfBackward,
+  geluTanh,
+  geluTanhBackward,
   hardSigmoid,
   hardSigmoidBackward,
   hardSwish,
@@ -129,6 +133,22 @@ const ACTS: ActCase[] = [
     bwd: act.geluBackward,
     rawF: (k, o, i, n) => k.gelu_forward(o, i, n),
     rawB: (k, d, dy, x, _y, n) => k.gelu_backward(d, dy, x, n),
+  },
+  {
+    name: 'gelu tanh',
+    op: (x) => sn.gelu(x, true),
+    fwd: geluTanh,
+    bwd: geluTanhBackward,
+    rawF: (k, o, i, n) => k.gelu_tanh_forward(o, i, n),
+    rawB: (k, d, dy, x, _y, n) => k.gelu_tanh_backward(d, dy, x, n),
+  },
+  {
+    name: 'erf',
+    op: (x) => sn.erf(x),
+    fwd: erfAll,
+    bwd: erfBackward,
+    rawF: (k, o, i, n) => k.erf_forward(o, i, n),
+    rawB: (k, d, dy, x, _y, n) => k.erf_backward(d, dy, x, n),
   },
 ];
 
@@ -316,6 +336,25 @@ describe('sigmoid / tanh / elu / leakyRelu / gelu vs ref (forward and dx through
     // tanh approximation at 1: 0.8411919906082768 — 1.5e-4 away, far outside the tolerance above.
     y.dispose();
     t.dispose();
+  });
+
+  it('erf keeps its relative precision near 0 and in the tails; the tanh gelu its negative tail', () => {
+    const xs = [1e-30, -3e-8, 1e-4, 0.999, 1, -1.0001, 3.5, 6, -20, Infinity, -Infinity];
+    const t = sn.tensor(xs, [xs.length]);
+    const e = sn.erf(t);
+    // Rounded once from f64: within an ulp of the float64 reference, tiny values included.
+    close(e.dataSync(), erfAll(xs.map(f)), { atol: 0, rtol: 2 ** -23 }, 'erf');
+    const g = sn.gelu(sn.tensor([-4, -5.5, -7], [3]), true);
+    // x * sigmoid(2u) has no 1 + tanh(u) cancellation: each value is within an ulp of the f64 formula.
+    const tail = [-4, -5.5, -7].map((v) => v / (1 + Math.exp(2 * Math.sqrt(2 / Math.PI) * -(v + 0.044715 * v ** 3))));
+    close(g.dataSync(), tail, { atol: 0, rtol: 2 ** -23 }, 'gelu tanh tail');
+    expect(g.dataSync()[2]).toBeLessThan(0);
+    const nan = sn.erf(sn.tensor([Number.NaN], [1]));
+    expect(Number.isNaN(nan.dataSync()[0])).toBe(true);
+    expect(() => sn.gelu(t, 'tanh' as unknown as boolean)).toThrow(
+      /gelu: approximate must be true or false, got "tanh"/,
+    );
+    for (const z of [t, e, g, nan]) z.dispose();
   });
 });
 

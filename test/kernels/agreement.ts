@@ -464,6 +464,18 @@ const UNARY: Unary[] = [
     fwd: (k, o, i, n) => k.gelu_forward(o, i, n),
     bwd: (k, d, dy, x, _y, n) => k.gelu_backward(d, dy, x, n),
   },
+  {
+    name: 'gelu tanh',
+    kernels: ['gelu_tanh_forward', 'gelu_tanh_backward'],
+    fwd: (k, o, i, n) => k.gelu_tanh_forward(o, i, n),
+    bwd: (k, d, dy, x, _y, n) => k.gelu_tanh_backward(d, dy, x, n),
+  },
+  {
+    name: 'erf',
+    kernels: ['erf_forward', 'erf_backward'],
+    fwd: (k, o, i, n) => k.erf_forward(o, i, n),
+    bwd: (k, d, dy, x, _y, n) => k.erf_backward(d, dy, x, n),
+  },
   ...[
     [6, 0, 0],
     [2, 0.2, -0.5],

@@ -1,4 +1,5 @@
 // Activation and loss references, float64.
+import { erf } from './activations.js';
 
 // x (any shape) -> max(x, 0), same shape
 export function relu(x: ArrayLike<number>): Float64Array {
@@ -166,4 +167,30 @@ export function logSoftmaxAxisBackward(
     }
   }
   return dx;
+}
+
+// GELU, tanh approximation (PyTorch approximate='tanh'): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const geluTanhInner = (v: number) => SQRT_2_OVER_PI * (v + 0.044715 * v * v * v);
+export function geluTanh(x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v) => 0.5 * v * (1 + Math.tanh(geluTanhInner(v))));
+}
+
+// d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) u', t = tanh(u), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+export function geluTanhBackward(dout: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v, i) => {
+    const t = Math.tanh(geluTanhInner(v));
+    const du = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
+    return dout[i]! * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du);
+  });
+}
+
+// erf element-wise, by the series / continued fraction of ./activations.ts
+export function erfAll(x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, erf);
+}
+
+// d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
+export function erfBackward(dout: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, (v, i) => (dout[i]! * 2 * Math.exp(-v * v)) / Math.sqrt(Math.PI));
 }
