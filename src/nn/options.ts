@@ -19,7 +19,8 @@ export function checkOptions(what: string, args: unknown, spec: Spec, argName = 
     throw new Error(`${what}: ${argName} must be an object, got ${show(args)}`);
   }
   for (const [key, v] of Object.entries(args)) {
-    const check = spec[key];
+    // Own keys only: a config key like "__proto__" or "toString" must not find Object.prototype's.
+    const check = Object.hasOwn(spec, key) ? spec[key] : undefined;
     if (!check) {
       throw new Error(`${what}: unknown option ${show(key)} (known: ${Object.keys(spec).join(', ')})`);
     }
@@ -84,7 +85,7 @@ export function objectOf(spec: Spec): Check {
   return (v) => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'an object';
     for (const [key, x] of Object.entries(v)) {
-      if (!spec[key]) return `an object with only ${Object.keys(spec).join(', ')} (not ${show(key)})`;
+      if (!Object.hasOwn(spec, key)) return `an object with only ${Object.keys(spec).join(', ')} (not ${show(key)})`;
       if (x === undefined) continue;
       const want = spec[key](x);
       if (want !== null) return `an object whose ${key} is ${want} (${key} is ${show(x)})`;
