@@ -251,7 +251,17 @@ async function instantiate(want: Build | 'auto', relaxed: boolean): Promise<Engi
       }
     }
   }
-  const memory = new WebAssembly.Memory({ initial: 16, maximum: MEMORY_MAX_PAGES, shared: build === 'threads' });
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: 16, maximum: MEMORY_MAX_PAGES, shared: build === 'threads' });
+  } catch (e) {
+    // The engine reserves address space for its 4 GiB maximum up front; a process memory limit
+    // (ulimit -v, a container's cap) can refuse that before anything is computed.
+    throw new Error(
+      `ready: could not reserve the wasm memory (up to ${(MEMORY_MAX_PAGES * 65536) / 2 ** 30} GiB of address space; ` +
+        `is the process's virtual memory limited, e.g. by ulimit -v?): ${(e as Error).message}`,
+    );
+  }
   const module = await WebAssembly.compile(bytes);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const k = instance.exports as unknown as KernelExports;
