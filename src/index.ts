@@ -146,6 +146,7 @@ export type {
   NodeRef,
   CompileConfig,
 } from './io/artifacts.js';
+export type { SaveOptions, WeightDtype } from './io/simdnet.js';
 export type { ToONNXOptions } from './formats/onnx/export.js';
 export {
   loadLayersModel,

@@ -36,6 +36,8 @@ export interface NamedArray {
   name: string;
   shape: number[];
   values: Float32Array;
+  /** 'int8': the values are integers in [-128, 127] (a quantized kernel), stored as int8 bytes in every file. */
+  dtype?: 'int8';
 }
 
 /** The compile settings a model saves. */

@@ -67,6 +67,25 @@ export function modelJSON(model: TopologySource & { name: string }): ModelJSON {
   };
 }
 
+/**
+ * A layer whose state arrays named `<layer>/<suffix>` for these suffixes hold integers in [-128, 127]
+ * (the quantized layers' `kernel_q`): the model file stores them as int8 bytes.
+ */
+interface Int8State {
+  readonly int8State: readonly string[];
+}
+
+// The state tensors that hold int8 integers.
+function int8Tensors(layers: readonly Layer[]): Set<unknown> {
+  const out = new Set<unknown>();
+  for (const l of layers) {
+    const suffixes = (l as Partial<Int8State>).int8State;
+    if (!Array.isArray(suffixes)) continue;
+    for (const w of l.stateWeights) if (suffixes.includes(w.name.slice(w.name.lastIndexOf('/') + 1))) out.add(w.value);
+  }
+  return out;
+}
+
 /** Architecture, weights, optimizer state and RNG states, copied out of the model (builds it first). */
 export function modelArtifacts(model: ArtifactSource): ModelArtifacts {
   const params = model.params();
@@ -75,8 +94,9 @@ export function modelArtifacts(model: ArtifactSource): ModelArtifacts {
     shape: [...p.value.shape],
     values: p.value.view().slice(),
   });
+  const ints = int8Tensors(model.layers);
   const weights = params.map(copy);
-  const state = model.stateWeights().map(copy);
+  const state = model.stateWeights().map((w) => (ints.has(w.value) ? { ...copy(w), dtype: 'int8' as const } : copy(w)));
   const st = model.optimizer ? model.optimizer.getState(params) : null;
   return {
     name: model.name,

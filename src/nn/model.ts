@@ -28,7 +28,7 @@ import {
 } from './options.js';
 import { modelArtifacts, modelJSON } from './artifacts.js';
 import type { IOHandler } from '../io/artifacts.js';
-import { encodeSimdnet } from '../io/simdnet.js';
+import { encodeSimdnet, isIOHandler, type SaveOptions } from '../io/simdnet.js';
 import {
   type Graph,
   type GraphStep,
@@ -500,14 +500,15 @@ export class Model {
   /**
    * Saves the model (architecture, weights, optimizer state, RNG state), as tfjs' `model.save`: with no
    * argument, as the bytes of a `.simdnet` file (`sn.saveModel(model)`, which `sn.loadModel` reads);
-   * with an {@link IOHandler}, by handing it the model's artifacts and returning what it returns.
+   * with {@link SaveOptions} (`{ weightDtype: 'float16' | 'int8' }`), smaller; with an {@link IOHandler},
+   * by handing it the model's artifacts and returning what it returns.
    */
-  save(): ArrayBuffer;
+  save(options?: SaveOptions): ArrayBuffer;
   save<R>(handler: IOHandler<R>): R;
-  save<R>(handler?: IOHandler<R>): R | ArrayBuffer {
+  save<R>(arg?: IOHandler<R> | SaveOptions): R | ArrayBuffer {
     this.alive('save');
     const artifacts = modelArtifacts(this);
-    return handler ? handler.save(artifacts) : encodeSimdnet(artifacts);
+    return isIOHandler<R>(arg) ? arg.save(artifacts) : encodeSimdnet(artifacts, arg);
   }
 
   /**

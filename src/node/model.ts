@@ -1,12 +1,16 @@
 // Node helpers: save a model to a path and load it back (the core works on ArrayBuffers).
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import type { Model } from '../nn/model.js';
+import type { SaveOptions } from '../io/simdnet.js';
 import { loadModel } from '../formats/simdnet/serialize.js';
 
-/** Writes model.save() to `path` atomically (temp file + rename, so a crash never leaves half a file). */
-export async function saveModelFile(model: Model, path: string): Promise<void> {
+/**
+ * Writes model.save(options) to `path` atomically (temp file + rename, so a crash never leaves half a
+ * file); `options.weightDtype` 'float16' or 'int8' writes smaller weights (see SaveOptions).
+ */
+export async function saveModelFile(model: Model, path: string, options?: SaveOptions): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, new Uint8Array(model.save()));
+  await writeFile(tmp, new Uint8Array(model.save(options)));
   await rename(tmp, path);
 }
 

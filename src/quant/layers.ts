@@ -50,6 +50,8 @@ const FUSED = new Set<ActivationName>(['linear', 'relu', 'relu6']);
 /** The shared body of the quantized layers; `inner` is the float layer (never built) for shapes and options. */
 abstract class QuantizedLayer extends Layer {
   readonly cfg: QuantizedLayerConfig;
+  /** @internal State that holds int8 integers: the model file stores it as int8 bytes (nn/artifacts.ts). */
+  readonly int8State: readonly string[] = ['kernel_q'];
   /** @internal The float layer of the config (never built): shapes and option checks. */
   protected readonly inner: Float;
   // int8 kernel (or its float32 dequantization) made from the state on first use; remade when the state changes

@@ -93,10 +93,10 @@ describe('checksum', () => {
     }
   });
 
-  it('files are written as format version 2 with a valid CRC-32 at the end', async () => {
+  it('float32 files are written as format version 2 with a valid CRC-32 at the end', async () => {
     const file = await bnModel();
     const dv = new DataView(file.buffer);
-    expect(sn.FORMAT_VERSION).toBe(2);
+    expect(sn.FORMAT_VERSION).toBe(3);
     expect(dv.getUint32(8, true)).toBe(2);
     expect(dv.getUint32(file.length - 4, true)).toBe(zlibCrc32(file.subarray(0, file.length - 4)));
   });

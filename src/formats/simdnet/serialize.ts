@@ -1,5 +1,5 @@
-// Reading the model file (src/io/simdnet.ts lays out and writes its bytes; the model builds what it
-// holds, nn/artifacts.ts): every check, then a new model.
+// Reading the model file (src/io/simdnet.ts lays out and writes its bytes, container.ts checks them;
+// the model builds what it holds, nn/artifacts.ts): every check, then a new model.
 //
 // Layer state (BatchNormalization's moving mean/variance: non-trainable) is listed under the header
 // key "state", written only when the model has some. Models without state therefore give the same
@@ -19,7 +19,9 @@ import { weightsChanged } from '../../nn/inference.js';
 import { Model, Sequential } from '../../nn/model.js';
 import { modelArtifacts, modelJSON } from '../../nn/artifacts.js';
 import type { ModelJSON, NodeRef } from '../../io/artifacts.js';
-import { FORMAT_VERSION, type Header, MAGIC, type Slice, encodeSimdnet } from '../../io/simdnet.js';
+import { FORMAT_VERSION, type Header, type SaveOptions, type Slice, encodeSimdnet } from '../../io/simdnet.js';
+import { readArray } from '../../io/weight-dtypes.js';
+import { type Checked, type Opened, checkData, checkValues, failWith, openFile } from './container.js';
 import { layerClass } from '../../nn/registry.js';
 import { InputLayer, type Layer, type SymbolicTensor } from '../../nn/layer.js';
 import { Adam } from '../../optim/adam.js';
@@ -28,21 +30,21 @@ import { SGD } from '../../optim/sgd.js';
 import { RMSprop } from '../../optim/rmsprop.js';
 import type { Optimizer, OptimizerState } from '../../optim/optimizer.js';
 import { show } from '../../show.js';
-import { crc32 } from '../../io/crc32.js';
 import { MAX_NODES, limitsOf } from '../limits.js';
 import { checkPlannedModel } from '../planned.js';
 
 export { FORMAT_VERSION };
 export type { ModelJSON };
-const MAX_HEADER = 16 << 20;
-const MAX_FLOATS = 1 << 28; // 1 GiB of weights
 const MAX_ACTIVATION = 1 << 27; // elements per example in any layer's output
 const MAX_ITERATIONS = 2 ** 31 - 2; // an i32 in the kernels, after one more step
 
-/** Serializes architecture, weights, optimizer state and RNG state (the bytes of `model.save()`). */
-export function saveModel(model: Model): ArrayBuffer {
+/**
+ * Serializes architecture, weights, optimizer state and RNG state (the bytes of `model.save(options)`;
+ * `options.weightDtype` 'float16' or 'int8' stores smaller weights, see {@link SaveOptions}).
+ */
+export function saveModel(model: Model, options?: SaveOptions): ArrayBuffer {
   if (!(model instanceof Model)) throw new Error(`saveModel: expected a model, got ${typeof model}`);
-  return encodeSimdnet(modelArtifacts(model));
+  return encodeSimdnet(modelArtifacts(model), options);
 }
 
 /** Rebuilds a functional model from the "graph" key: applies each node once its inputs exist. */
@@ -122,26 +124,6 @@ function graphModel(
   }
 }
 
-function failWith(msg: string): never {
-  throw new Error(`loadModel: ${msg}`);
-}
-const fail: (msg: string) => never = failWith;
-
-function checkSlice(s: unknown, total: number, what: string): Slice {
-  const o = s as Slice;
-  if (
-    !o ||
-    !Number.isInteger(o.offset) ||
-    !Number.isInteger(o.length) ||
-    o.offset < 0 ||
-    o.length < 0 ||
-    o.offset + o.length > total
-  ) {
-    fail(`${what} points outside the weight data (${show(s)}, file holds ${total} floats)`);
-  }
-  return o;
-}
-
 /** Builds the layers and the model of an architecture (the header's "layers" and "graph" keys). */
 function architecture(h: Pick<Header, 'layers' | 'graph' | 'name' | 'seed'>, fail: (msg: string) => never): Model {
   if (h.layers.length > MAX_NODES) fail(`${h.layers.length} layers, more than the ${MAX_NODES} a model may have`);
@@ -177,114 +159,6 @@ function architecture(h: Pick<Header, 'layers' | 'graph' | 'name' | 'seed'>, fai
     }
   }
   return model;
-}
-
-/** A model file opened and its container checked: the header, the float data, and how to fail. */
-interface Opened {
-  h: Header;
-  dv: DataView;
-  hlen: number;
-  /** Floats in the weight data. */
-  total: number;
-  /** The checksum mismatch, if any (structural errors still tell a truncated file apart). */
-  corrupt: string | null;
-  fail: (msg: string) => never;
-}
-
-// Magic, version, checksum, header length and JSON, and a whole number of floats after it.
-function openFile(data: ArrayBuffer | Uint8Array): Opened {
-  const file =
-    data instanceof Uint8Array
-      ? data
-      : data instanceof ArrayBuffer
-        ? new Uint8Array(data)
-        : failWith('expected an ArrayBuffer or Uint8Array');
-  if (file.length < 16) failWith(`file is truncated (${file.length} bytes; the header alone is 16)`);
-  for (let i = 0; i < 8; i++) if (file[i] !== MAGIC[i]) failWith('not a simdnet model file (wrong magic number)');
-  const version = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(8, true);
-  if (version > FORMAT_VERSION)
-    failWith(`format version ${version} is newer than this simdnet reads (${FORMAT_VERSION}); upgrade simdnet`);
-  if (version < 1) failWith(`invalid format version ${version}`);
-  // The checksum is compared first; on a mismatch the structural checks still run, only to tell a
-  // truncated file (the likelier story, and the more useful message) from one damaged in place.
-  let corrupt: string | null = null;
-  let u8 = file;
-  if (version >= 2) {
-    if (file.length < 20) failWith(`file is truncated (${file.length} bytes)`);
-    u8 = file.subarray(0, file.length - 4);
-    const stored = new DataView(file.buffer, file.byteOffset + u8.length, 4).getUint32(0, true);
-    const actual = crc32(u8);
-    if (stored !== actual) {
-      const hex = (v: number) => v.toString(16).padStart(8, '0');
-      corrupt = `file is corrupt: its CRC-32 is ${hex(actual)} but the file says ${hex(stored)} (damaged after it was saved; use another copy)`;
-    }
-  }
-  const fail: (msg: string) => never = (msg) => failWith(corrupt && !msg.includes('truncated') ? corrupt : msg);
-  const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-  const hlen = dv.getUint32(12, true);
-  if (hlen > MAX_HEADER || hlen % 4 !== 0) fail(`header length ${hlen} is invalid`);
-  if (16 + hlen > u8.length) fail(`file is truncated (header needs ${16 + hlen} bytes, file has ${u8.length})`);
-  let h: Header;
-  try {
-    h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(u8.subarray(16, 16 + hlen)));
-  } catch {
-    fail('header is not valid JSON (file damaged?)');
-  }
-  if (!h || h.format !== 'simdnet-model' || !Array.isArray(h.layers) || !Array.isArray(h.weights))
-    fail('header does not describe a simdnet model');
-  const blobBytes = u8.length - 16 - hlen;
-  if (blobBytes % 4 !== 0) fail(`weight data is ${blobBytes} bytes, not a whole number of float32 values (truncated?)`);
-  const total = blobBytes / 4;
-  return { h, dv, hlen, total, corrupt, fail };
-}
-
-// The slices account for the whole blob (no truncation, no trailing junk), each is in bounds, and no
-// two overlap; returns the state list and the optimizer slots.
-function checkData(o: Opened): { stateList: NonNullable<Header['state']>; slots: Record<string, Slice[]> } {
-  const { h, total, corrupt, fail } = o;
-  let claimed = 0;
-  const slots0 = (h.optimizerState && typeof h.optimizerState.slots === 'object' && h.optimizerState.slots) || {};
-  if (h.state !== undefined && !Array.isArray(h.state)) fail('header "state" is not a list');
-  const stateList = h.state ?? [];
-  for (const w of [...h.weights, ...stateList]) claimed += Number(w?.length) || 0;
-  for (const arr of Object.values(slots0))
-    if (Array.isArray(arr)) for (const sl of arr) claimed += Number(sl?.length) || 0;
-  if (claimed > total)
-    fail(`file is truncated: the header describes ${claimed} floats of weights and state, the file holds ${total}`);
-  if (corrupt) fail(corrupt);
-  let used = 0;
-  for (const w of [...h.weights, ...stateList]) {
-    checkSlice(w, total, `weight ${w?.name}`);
-    if (!Array.isArray(w.shape) || w.shape.some((d) => !Number.isInteger(d) || d < 1))
-      fail(`weight ${w.name} has an invalid shape ${show(w.shape)}`);
-    if (w.shape.reduce((a, b) => a * b, 1) !== w.length)
-      fail(`weight ${w.name} has shape [${w.shape}] but ${w.length} values`);
-    used += w.length;
-  }
-  const slots = h.optimizerState?.slots ?? {};
-  for (const [name, arr] of Object.entries(slots)) {
-    if (!Array.isArray(arr)) fail(`optimizer state of ${name} is invalid`);
-    for (const s of arr) used += checkSlice(s, total, `optimizer state of ${name}`).length;
-  }
-  if (used !== total)
-    fail(`weight data holds ${total} floats but the header accounts for ${used} (truncated or damaged file)`);
-  // With used === total, the slices tile the data exactly unless two overlap (one float read twice).
-  const named = [
-    ...h.weights.map((w) => ({ name: `weight ${w.name}`, sl: w as Slice })),
-    ...stateList.map((w) => ({ name: `state ${w.name}`, sl: w as Slice })),
-  ];
-  for (const [name, arr] of Object.entries(slots))
-    arr.forEach((sl, i) => named.push({ name: `optimizer state ${i} of ${name}`, sl }));
-  const sorted = named.filter((x) => x.sl.length > 0).sort((a, b) => a.sl.offset - b.sl.offset);
-  for (let i = 1; i < sorted.length; i++) {
-    const p = sorted[i - 1],
-      q = sorted[i];
-    if (q.sl.offset < p.sl.offset + p.sl.length)
-      fail(`${p.name} and ${q.name} overlap in the weight data (damaged file)`);
-  }
-  if (total > MAX_FLOATS) fail(`model is too large (${total} floats)`);
-
-  return { stateList, slots };
 }
 
 // The architecture's shapes are within bounds, and its weights, state and optimizer slots are the file's.
@@ -382,55 +256,18 @@ function checkCounters(h: Header, slots: Record<string, Slice[]>, fail: (msg: st
   return iterations;
 }
 
-// Values: weights and state finite; variances and second moments not negative.
-function checkValues(
-  o: Opened,
-  stateList: NonNullable<Header['state']>,
-  slots: Record<string, Slice[]>,
-  opt: Optimizer | null,
-): void {
-  const { h, dv, hlen, fail } = o;
-  const base = 16 + hlen;
-  const scan = (sl: Slice, what: string, nonNegative: boolean) => {
-    for (let i = 0; i < sl.length; i++) {
-      const v = dv.getFloat32(base + (sl.offset + i) * 4, true);
-      if (!Number.isFinite(v)) fail(`${what} holds ${v} at index ${i}`);
-      if (nonNegative && v < 0) fail(`${what} holds ${v} at index ${i}, but it cannot be negative`);
-    }
-  };
-  for (const w of h.weights) scan(w, `weight ${w.name}`, false);
-  for (const w of stateList) scan(w, `state ${w.name}`, w.name.endsWith('/moving_variance'));
-  for (const [name, arr] of Object.entries(slots)) {
-    // Slots that hold running means of squared gradients: Adam's v (1), RMSprop's mean square (0).
-    const squares = opt?.className === 'Adam' || opt?.className === 'AdamW' ? 1 : opt?.className === 'RMSprop' ? 0 : -1;
-    arr.forEach((sl, i) => scan(sl, `optimizer state ${i} of ${name}`, i === squares));
-  }
-}
-
 // All checked: builds the model, then fills weights, state, RNG states and the optimizer from the file.
-function fill(
-  model: Model,
-  o: Opened,
-  stateList: NonNullable<Header['state']>,
-  slots: Record<string, Slice[]>,
-  opt: Optimizer | null,
-  iterations: number,
-): void {
-  const { h, dv, hlen, fail } = o;
-  const read = (sl: Slice) => {
-    const a = new Float32Array(sl.length);
-    const base = 16 + hlen + sl.offset * 4;
-    for (let i = 0; i < sl.length; i++) a[i] = dv.getFloat32(base + i * 4, true);
-    return a;
-  };
+function fill(model: Model, o: Opened, c: Checked, opt: Optimizer | null, iterations: number): void {
+  const { h, dv, fail } = o;
+  const read = (s: Parameters<typeof readArray>[1]) => readArray(dv, s);
   try {
     // Build first: building draws initial weights from initRng (overwritten just below), and the
     // restored state must be the saved one, so that load → save gives back the same bytes.
     model.build();
     model.initRng.setState(h.rng.init);
     model.trainRng.setState(h.rng.train);
-    model.params().forEach((p, i) => p.value.view().set(read(h.weights[i])));
-    model.stateWeights().forEach((p, i) => p.value.view().set(read(stateList[i])));
+    model.params().forEach((p, i) => p.value.view().set(read(c.weights[i]!)));
+    model.stateWeights().forEach((p, i) => p.value.view().set(read(c.state[i]!)));
     weightsChanged();
     if (h.compile && opt) {
       model.compile({
@@ -441,7 +278,7 @@ function fill(
         fromLogits: h.compile.fromLogits,
       });
       const st: OptimizerState = { className: opt.className, config: opt.getConfig(), iterations, slots: {} };
-      for (const [name, arr] of Object.entries(slots)) st.slots[name] = arr.map(read);
+      for (const [name, arr] of Object.entries(c.slotArrays)) st.slots[name] = arr.map(read);
       opt.setState(st, model.params());
     }
   } catch (e) {
@@ -453,14 +290,15 @@ function fill(
 /** Rebuilds a model from saveModel's bytes; throws a clear error for any damaged or foreign file. */
 export function loadModel(data: ArrayBuffer | Uint8Array): Model {
   const o = openFile(data);
-  const { stateList, slots } = checkData(o);
+  const c = checkData(o);
+  const { stateList, slots } = c;
   // Architecture: construct layers (no allocation) and infer every shape.
   const model = architecture(o.h, o.fail);
   checkArchitecture(model, o.h, stateList, slots, o.fail);
   const opt = optimizerOf(o.h, slots, o.fail);
   const iterations = checkCounters(o.h, slots, o.fail);
-  checkValues(o, stateList, slots, opt);
-  fill(model, o, stateList, slots, opt, iterations);
+  checkValues(o, c, opt);
+  fill(model, o, c, opt, iterations);
   return model;
 }
 

@@ -1,0 +1,61 @@
+// A format-version-2 model file written by the float32-only writer that preceded format version 3 (its
+// src/io/simdnet.ts, run on this model): conv2d 3x3x3 → batch normalization → relu → flatten → dense 3
+// softmax, input 6x6x1, seed 5, two trainOnBatch steps of SGD(lr 0.1, momentum 0.9) on bars(8, 2, 0.3, 6)
+// of test/nn/fixtures.ts. V2_PRED: its predict() on bars(4, 9, 0.3, 6).x.
+// Do not regenerate: these bytes are the backward-compatibility contract of format version 2.
+
+export const V2_FILE = [
+  'U0lNRE5FVAACAAAAyAcAAHsiZm9ybWF0Ijoic2ltZG5ldC1tb2RlbCIsInZlcnNpb24iOjIsIm5hbWUiOiJ2MiIsInNlZWQiOjUs',
+  'ImxheWVycyI6W3siY2xhc3NOYW1lIjoiQ29udjJEIiwiY29uZmlnIjp7ImZpbHRlcnMiOjMsImtlcm5lbFNpemUiOlszLDNdLCJz',
+  'dHJpZGVzIjpbMSwxXSwicGFkZGluZyI6InZhbGlkIiwiYWN0aXZhdGlvbiI6ImxpbmVhciIsInVzZUJpYXMiOnRydWUsImtlcm5l',
+  'bEluaXRpYWxpemVyIjoiZ2xvcm90VW5pZm9ybSIsImJpYXNJbml0aWFsaXplciI6Inplcm9zIiwibmFtZSI6ImNvbnYyZCIsImlu',
+  'cHV0U2hhcGUiOls2LDYsMV19fSx7ImNsYXNzTmFtZSI6IkJhdGNoTm9ybWFsaXphdGlvbiIsImNvbmZpZyI6eyJheGlzIjotMSwi',
+  'bW9tZW50dW0iOjAuOTksImVwc2lsb24iOjAuMDAxLCJjZW50ZXIiOnRydWUsInNjYWxlIjp0cnVlLCJuYW1lIjoiYmF0Y2hfbm9y',
+  'bWFsaXphdGlvbiIsImlucHV0U2hhcGUiOls0LDQsM119fSx7ImNsYXNzTmFtZSI6IkFjdGl2YXRpb24iLCJjb25maWciOnsiYWN0',
+  'aXZhdGlvbiI6InJlbHUiLCJuYW1lIjoiYWN0aXZhdGlvbiIsImlucHV0U2hhcGUiOls0LDQsM119fSx7ImNsYXNzTmFtZSI6IkZs',
+  'YXR0ZW4iLCJjb25maWciOnsibmFtZSI6ImZsYXR0ZW4iLCJpbnB1dFNoYXBlIjpbNCw0LDNdfX0seyJjbGFzc05hbWUiOiJEZW5z',
+  'ZSIsImNvbmZpZyI6eyJ1bml0cyI6MywiYWN0aXZhdGlvbiI6InNvZnRtYXgiLCJ1c2VCaWFzIjp0cnVlLCJrZXJuZWxJbml0aWFs',
+  'aXplciI6Imdsb3JvdFVuaWZvcm0iLCJiaWFzSW5pdGlhbGl6ZXIiOiJ6ZXJvcyIsIm5hbWUiOiJkZW5zZSIsImlucHV0U2hhcGUi',
+  'Ols0OF19fV0sIndlaWdodHMiOlt7Im5hbWUiOiJjb252MmQva2VybmVsIiwic2hhcGUiOlszLDMsMSwzXSwib2Zmc2V0IjowLCJs',
+  'ZW5ndGgiOjI3fSx7Im5hbWUiOiJjb252MmQvYmlhcyIsInNoYXBlIjpbM10sIm9mZnNldCI6MjcsImxlbmd0aCI6M30seyJuYW1l',
+  'IjoiYmF0Y2hfbm9ybWFsaXphdGlvbi9nYW1tYSIsInNoYXBlIjpbM10sIm9mZnNldCI6MzAsImxlbmd0aCI6M30seyJuYW1lIjoi',
+  'YmF0Y2hfbm9ybWFsaXphdGlvbi9iZXRhIiwic2hhcGUiOlszXSwib2Zmc2V0IjozMywibGVuZ3RoIjozfSx7Im5hbWUiOiJkZW5z',
+  'ZS9rZXJuZWwiLCJzaGFwZSI6WzQ4LDNdLCJvZmZzZXQiOjM2LCJsZW5ndGgiOjE0NH0seyJuYW1lIjoiZGVuc2UvYmlhcyIsInNo',
+  'YXBlIjpbM10sIm9mZnNldCI6MTgwLCJsZW5ndGgiOjN9XSwic3RhdGUiOlt7Im5hbWUiOiJiYXRjaF9ub3JtYWxpemF0aW9uL21v',
+  'dmluZ19tZWFuIiwic2hhcGUiOlszXSwib2Zmc2V0IjoxODMsImxlbmd0aCI6M30seyJuYW1lIjoiYmF0Y2hfbm9ybWFsaXphdGlv',
+  'bi9tb3ZpbmdfdmFyaWFuY2UiLCJzaGFwZSI6WzNdLCJvZmZzZXQiOjE4NiwibGVuZ3RoIjozfV0sImNvbXBpbGUiOnsibG9zcyI6',
+  'InNwYXJzZUNhdGVnb3JpY2FsQ3Jvc3NlbnRyb3B5IiwibWV0cmljcyI6W10sIm9wdGltaXplciI6eyJjbGFzc05hbWUiOiJTR0Qi',
+  'LCJjb25maWciOnsibGVhcm5pbmdSYXRlIjowLjEsIm1vbWVudHVtIjowLjksIm5lc3Rlcm92IjpmYWxzZX19fSwib3B0aW1pemVy',
+  'U3RhdGUiOnsiaXRlcmF0aW9ucyI6Miwic2xvdHMiOnsiY29udjJkL2tlcm5lbCI6W3sib2Zmc2V0IjoxODksImxlbmd0aCI6Mjd9',
+  'XSwiY29udjJkL2JpYXMiOlt7Im9mZnNldCI6MjE2LCJsZW5ndGgiOjN9XSwiYmF0Y2hfbm9ybWFsaXphdGlvbi9nYW1tYSI6W3si',
+  'b2Zmc2V0IjoyMTksImxlbmd0aCI6M31dLCJiYXRjaF9ub3JtYWxpemF0aW9uL2JldGEiOlt7Im9mZnNldCI6MjIyLCJsZW5ndGgi',
+  'OjN9XSwiZGVuc2Uva2VybmVsIjpbeyJvZmZzZXQiOjIyNSwibGVuZ3RoIjoxNDR9XSwiZGVuc2UvYmlhcyI6W3sib2Zmc2V0Ijoz',
+  'NjksImxlbmd0aCI6M31dfX0sInJuZyI6eyJpbml0IjpbMjM5MDk1NDg3LDkxNzEwOTIxNiwxNjc3NjYwOTczLDQ0MDU2NzI1MV0s',
+  'InRyYWluIjpbMjkwODYyOTMxNiwxMjEwNDQwNjg5LDIxMzYyMjUzMjUsMzk5OTY0MjI2MV19fSAgIFeUkT5ZFOG+tifvPhaVrL4U',
+  'XZg84CVcvijRWb0yH5G9c3YDPn+Oy747Sag+k5sAvv07nL7TLaG9qAutPepTVL7ka+s8sHmTvijsDb5suoc9+T/EvYMJkL3LKcc9',
+  'UkDYvkCgWD78UpW9oW7FvvYo3LIpXA+yAAAAMSdDbD/uLoI/2Gl3P74TuL3Kgug6ZlPVvfsIdz5w8oE+yIoEvlDdCT5AxRe+Bzcn',
+  'Pq7tez1hsGA+AHOKO3JUDb4Gpqs923kxvrnzgD69m6S+p0xAPv4ZkL7o7n0+JP8Ovv1xjb4CrlU+5tAWvjYvhjyX5Cc+1s2OvthN',
+  'NL4bsR09HJ2CvkF9jz6dpns+MukQPUGLE74QNKG92PpTPr5UaT6SVzu+pGB0PnjFfrwUcQS9c5UTPDwecz5gV7e7kQgFvVCokb16',
+  '8re+mhy6vikEk77y1Zo+1ItBPogYIj7uOIo+yt0mPU4gZjxfguS8N7M2vmHqG70YzKU8qv2FPgDABr6EAEy+zNaNPRxH9T3GkXg+',
+  'fEwnvj6EZz5f5Xw+veWEvPRBOzx0U56+mUWNvpB30LwBLC2+qPRuPXV7PD5wQay+SxzCPG5AND6xcJI9itg/PmxKjr4GUaI+h9mV',
+  'PkAdQjymuiw9GlCgPQZeDz5DBAu+eA3AvZ2gQ74NHDQ+0GdDvVGH7byaiIA+ff6CPspMtr78/PU8MimgvWz0rb5ZYI49psRRvvJm',
+  'bT7GDkm+wH/SOLpjp75r/16+MD0KPqLMqj7D16Q+siX4PWsptj5lqHc+3MmevieLBz1Xspg+knSdvvy5hr5LIB2+4oeAPnUCmz6l',
+  'x4S8p9WEPsVPkj5mY7i+uSsRPimG9b0j2A6+4akMPfukgr6qHvq9+wVIvmatajzNUKM9OzDkPfK9Qb6zkIq+Ww83PixYcr70zI29',
+  'UEtyvvb7IT4BeHS9PkaBPo2gcz0TfY0+as/KPSHhFD18G9W8kU0pvCwH/rpUa8W5UhUmu8suez8/Ens/imZ7P3EjETx/qZ28FiGK',
+  'PXSPeL1e9B697PyQvNHSk70lfRw9WHyEPCo/KDv04jU8bnTCPZWUVL211oK8YnaiPISC0DxcecS8OQxYPEzgRz1c2RQ8OmdoPfYz',
+  'ez1E2Yy7AqzQvISOYTwoS+U86cU4PB6Fa7IJ1yOxAAAAMZT1Mb0wPzo87fN+vF47Tb20Crc6amxzvdN8ujssKO68+Ii/PMDmnbz8',
+  'E7Q8zWkxu52wqDzjtrW8XmTQOntZpDzS9xS9J5aFPEmQv7v4mli8jjGcPGj+7DxAHbK7GHfAvPQIxDyrXi68PrNZvAbHorxMgWM8',
+  'gxnEOza9ED0KYeu8kGXYu718NDw5sAc7y2hWvJJ49zsgina8sJv1O7tHCT00EHC8XIeavPryTD3IDlq93LxRO1J1SrwdaAc8bhqG',
+  'O6xUVj1+7dq83LvRvAPpijxVsgm8sR8MvD8QNzxIBZS8oPThOz9a1jtLKpU7RsI1vHSlIDzH1yU8nj6jvHK1r7ty6se8ztfzPLC5',
+  '8TxoCma8+mh9vL3u1Tz5lJG8ibMIvIZObLxGPK87YrAUPO4UjjyE3mm7OrJhvAQqQj1KUDG91M2GuyLXYbqDf2m89px3PKVGajzh',
+  'Fha8il+ou+GsBD1hQhm8kri8vAoWMLu6MjE8Ny0FvFXppTyenGO8HGzQu4sYlzzyFWG8RDaau4IANbyY7Lu8bDYLPQBdVLm+jS48',
+  'STwrvGzMIDxsRkW8AugROzFY4Tr0Dl688ONBPCYYubuuE1+7AFEUPHlboDyoCo68koYSux0hjDrsW5i6/6zDOGASfrp/S5a7yw22',
+  'O2R1YbvaTFI8gO8ZvB92vzxfRSq9oBSVPOOcy7p2ydA7PuKduwjVQ7xWreq6siphPNgMqjzv5I67nVOGvASDLrwiWvO7ChiUPCnU',
+  'fbzAvCG8dMjPPO8lyTxoUhm8ePl4vOMYEbxA9CW6KHgbPBR4sjwTll68FloGvMITj38=',
+].join('');
+
+export const V2_PRED = [
+  0.3373229205608368, 0.33582913875579834, 0.32684794068336487, 0.3436342775821686, 0.3274456560611725,
+  0.32892006635665894, 0.3293019235134125, 0.27930763363838196, 0.3913904130458832, 0.2898077368736267,
+  0.2723689079284668, 0.4378233551979065,
+];
