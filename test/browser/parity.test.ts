@@ -1,5 +1,6 @@
 // Node ≡ Chromium: the same model file and images give bit-identical probabilities, and the same seed
-// and 20 training steps give bit-identical weights, for the seed model and for a functional graph
+// and 20 training steps give bit-identical weights, for the seed model, its int8 quantization (also at
+// 1, 2 and 4 threads), and for a functional graph
 // (residual add, squeeze-excitation multiply, concatenation), and for the seed model trained with the Winograd
 // convolutions ('auto': F(4,5) and F(4,3)) — single-thread 'simd' build on both sides, and the
 // 'threads' build (3 threads) in the cross-origin-isolated page. The jobs below run unchanged in both:
@@ -33,6 +34,38 @@ async function inferenceJob(sn: Lib, files: { model: Uint8Array; images: Uint8Ar
   const y = m.predict({ data: x, shape: [n, 28, 28, 1] }, { batchSize: 32 });
   const out = (y.dataSync() as Float32Array).slice();
   y.dispose();
+  m.dispose();
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', out));
+  const predictions: number[] = [];
+  for (let r = 0; r < n; r++) {
+    let b = 0;
+    for (let k = 1; k < 10; k++) if (out[r * 10 + k] > out[r * 10 + b]) b = k;
+    predictions.push(b);
+  }
+  return {
+    hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''),
+    build: sn.getEngine().build,
+    threads: sn.getThreads(),
+    detail: predictions,
+  };
+}
+
+// The seed model quantized to int8 (calibrated on 64 test images): integer kernels, so the same bits
+// are expected in every engine and at any thread count.
+async function int8Job(sn: Lib, files: { model: Uint8Array; images: Uint8Array; threads?: number }): Promise<Result> {
+  if (files.threads) await sn.setThreads(files.threads);
+  const n = 100;
+  const idx = sn.parseIdx(files.images, 't10k-images-idx3-ubyte');
+  const x = new Float32Array((n + 64) * 784);
+  for (let i = 0; i < x.length; i++) x[i] = idx.data[i] / 255;
+  const m = sn.loadModel(files.model);
+  const calibration = sn.tensor(x.subarray(n * 784), [64, 28, 28, 1]);
+  const q = sn.quantize(m, { calibration, activations: 'int8' });
+  calibration.dispose();
+  const y = q.predict({ data: x.subarray(0, n * 784), shape: [n, 28, 28, 1] }, { batchSize: 32 });
+  const out = (y.dataSync() as Float32Array).slice();
+  y.dispose();
+  q.dispose();
   m.dispose();
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', out));
   const predictions: number[] = [];
@@ -217,7 +250,14 @@ async function augmentJob(sn: Lib, files: { images: Uint8Array; labels: Uint8Arr
 describeBrowser('Node and Chromium compute the same bits', () => {
   let server: Server;
   let browser: Browser;
-  const node: { inference?: Result; training?: Result; trainingAuto?: Result; graph?: Result; augment?: Result } = {};
+  const node: {
+    inference?: Result;
+    int8?: Result;
+    training?: Result;
+    trainingAuto?: Result;
+    graph?: Result;
+    augment?: Result;
+  } = {};
   const modelBytes = new Uint8Array(readFileSync(join(root, 'web', 'model', 'mnist.simdnet')));
 
   beforeAll(async () => {
@@ -257,9 +297,14 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     return p;
   }
 
-  async function run(p: Page, job: 'inference' | 'training' | 'trainingAuto' | 'graph' | 'augment'): Promise<Result> {
+  async function run(
+    p: Page,
+    job: 'inference' | 'int8' | 'training' | 'trainingAuto' | 'graph' | 'augment',
+    threads?: number,
+  ): Promise<Result> {
     const jobs = {
       inference: inferenceJob,
+      int8: int8Job,
       training: trainingJob,
       trainingAuto: trainingJob,
       graph: graphJob,
@@ -267,11 +312,11 @@ describeBrowser('Node and Chromium compute the same bits', () => {
     };
     const src = jobs[job].toString();
     return p.evaluate(
-      async ({ src, job }) => {
+      async ({ src, job, threads }) => {
         const get = async (path: string) => new Uint8Array(await (await fetch(path)).arrayBuffer());
         const files =
-          job === 'inference'
-            ? { model: await get('model/mnist.simdnet'), images: await get('data/t10k-images-idx3-ubyte') }
+          job === 'inference' || job === 'int8'
+            ? { model: await get('model/mnist.simdnet'), images: await get('data/t10k-images-idx3-ubyte'), threads }
             : {
                 images: await get('data/train-images-idx3-ubyte'),
                 labels: await get('data/train-labels-idx1-ubyte'),
@@ -281,7 +326,7 @@ describeBrowser('Node and Chromium compute the same bits', () => {
         const fn = (0, eval)(`(${src})`);
         return fn((window as unknown as { sn: unknown }).sn, files);
       },
-      { src, job },
+      { src, job, threads },
     );
   }
 
@@ -295,6 +340,30 @@ describeBrowser('Node and Chromium compute the same bits', () => {
       expect(node.inference!.build).toBe('simd');
       expect(r.detail).toEqual(node.inference!.detail);
       expect(r.hash).toBe(node.inference!.hash);
+      expect(errors).toEqual([]);
+      await p.context().close();
+    },
+  );
+
+  it.each([
+    ['simd', 1],
+    ['threads', 2],
+    ['threads', 4],
+  ] as const)(
+    'int8: the quantized seed model gives the same outputs bit for bit (%s build, %i threads in Chromium)',
+    async (build, threads) => {
+      node.int8 ??= await int8Job({ ...snNode, parseIdx, seedModel } as Lib, {
+        model: modelBytes,
+        images: readMnist('t10k-images-idx3-ubyte'),
+      });
+      // int8 is not float32 under another name: its outputs differ from the float model's
+      expect(node.int8.hash).not.toBe(node.inference!.hash);
+      const { page: p, errors } = await page(build);
+      const r = await run(p, 'int8', threads);
+      expect(r.build).toBe(build);
+      expect(r.threads).toBe(threads);
+      expect(r.detail).toEqual(node.int8.detail);
+      expect(r.hash).toBe(node.int8.hash);
       expect(errors).toEqual([]);
       await p.context().close();
     },
