@@ -108,6 +108,7 @@ export type {
   HardSigmoidConfig,
   LogSoftmaxConfig,
   AffineConfig,
+  GELUConfig,
 } from './nn/activations.js';
 export type { SliceConfig } from './nn/reshaping.js';
 export type { Pool2DConfig } from './nn/layers.js';

@@ -1,16 +1,17 @@
 // Element-wise layers with parameters, in the general forms ONNX operators have: PRelu (a trainable
 // slope), Clip, ScaledElu (Elu with alpha, Selu), HardSigmoid with ONNX's alpha/beta, LogSoftmax and
-// Affine (x * a + b with constant tensors: Mul/Add/Sub/Div by an initializer). Each is a thin call
-// into the differentiable ops: all math runs in wasm. (Keras' ReLU and Softmax are in reshaping.ts.)
+// Affine (x * a + b with constant tensors: Mul/Add/Sub/Div by an initializer), GELU with its
+// approximate option (PyTorch nn.GELU, ONNX Gelu) and Erf. Each is a thin call into the differentiable
+// ops: all math runs in wasm. (Keras' ReLU and Softmax are in reshaping.ts.)
 import { type Tensor, zeros } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { add, mul } from '../ops/elementwise.js';
 import { broadcastBinary, broadcastShapes } from '../ops/merge.js';
-import { elu, logSoftmax, relu, reluGeneral } from '../ops/act.js';
+import { elu, erf, gelu, logSoftmax, relu, reluGeneral } from '../ops/act.js';
 import { nonBatchAxis } from '../ops/slice.js';
 import { Layer } from './layer.js';
 import { show } from '../show.js';
-import { custom, finite, int, layerConfig, readOptions, type LayerCommon } from './options.js';
+import { bool, custom, finite, int, layerConfig, readOptions, type LayerCommon } from './options.js';
 
 const isShape = (s: unknown): s is number[] =>
   Array.isArray(s) && s.length > 0 && s.every((d) => Number.isInteger(d) && d >= 1);
@@ -246,5 +247,52 @@ export class Affine extends Layer {
   }
   getConfig() {
     return layerConfig(this, Affine.options);
+  }
+}
+
+/** Options of {@link GELU}. */
+export interface GELUConfig extends LayerCommon {
+  /**
+   * false (default): the exact 0.5·x·(1 + erf(x/√2)); true: the tanh approximation. Keras'
+   * `gelu(x, approximate)` argument; PyTorch's nn.GELU(approximate='none' | 'tanh') is false | true.
+   */
+  approximate?: boolean;
+}
+
+/**
+ * GELU as a layer, for the form a Keras `activation: 'gelu'` string cannot name: PyTorch's
+ * nn.GELU(approximate='tanh') and ONNX Gelu. The exact one is the same op as `activation: 'gelu'`.
+ */
+export class GELU extends Layer {
+  static readonly className = 'GELU';
+  static readonly options = { approximate: bool(false) };
+  readonly approximate: boolean;
+  constructor(cfg: GELUConfig = {}) {
+    super(cfg ?? {});
+    this.approximate = readOptions(GELU.options, cfg, 'GELU').approximate;
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
+  call(x: Tensor): Tensor {
+    return gelu(x, this.approximate);
+  }
+  getConfig() {
+    return layerConfig(this, GELU.options);
+  }
+}
+
+/** ONNX Erf: the error function, element-wise. */
+export class Erf extends Layer {
+  static readonly className = 'Erf';
+  static readonly options = {};
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
+  call(x: Tensor): Tensor {
+    return erf(x);
+  }
+  getConfig() {
+    return layerConfig(this, Erf.options);
   }
 }

@@ -18,7 +18,7 @@ export { LayerNormalization } from './layernorm.js';
 export { Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose } from './convolutional.js';
 export { Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate } from './merge.js';
 export { ZeroPadding2D, Cropping2D, UpSampling2D, Reshape, Permute, ReLU, Softmax, Slice } from './reshaping.js';
-export { PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax, Affine } from './activations.js';
+export { PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax, Affine, GELU, Erf } from './activations.js';
 export { RandomTranslation, RandomRotation, RandomZoom, RandomContrast } from './preprocessing.js';
 export {
   QuantizedConv2D,

@@ -35,6 +35,7 @@ import { type ExternalData, type TensorMsg, readTensor } from './tensor.js';
 import { type AttrMsg, Attrs, int } from './ops/attrs.js';
 import { BATCH, Builder, DTYPE_NAMES, type Sym, type Val, checkDims, fail } from './ops/context.js';
 import { OPS } from './ops/index.js';
+import { fuseGelu } from './ops/fuse-gelu.js';
 import { legacyNode } from './ops/legacy.js';
 import type { NodeContext } from './ops/node.js';
 
@@ -343,7 +344,7 @@ function buildModel(
     inputs.push(t);
     env.set(inp.name, b.sym(t, s, nhwcIn ? 'nhwc' : 'native'));
   }
-  for (const n of plan.nodes) {
+  for (const n of fuseGelu(plan.nodes, plan.consts, plan.outputs)) {
     try {
       convertNode(b, n, env);
     } catch (e) {

@@ -249,6 +249,8 @@ const LAYERS = {
   Clip: unsupported,
   ScaledElu: unsupported,
   HardSigmoid: unsupported,
+  GELU: unsupported,
+  Erf: unsupported,
   LogSoftmax: unsupported,
   Slice: unsupported,
   Affine: unsupported,

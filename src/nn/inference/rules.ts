@@ -102,6 +102,8 @@ export const RULES: Record<LayerClassName, Rule> = {
   Clip: F,
   ScaledElu: F,
   HardSigmoid: F,
+  GELU: T,
+  Erf: T,
   Affine: F,
   // the random preprocessing layers
   RandomTranslation: F,

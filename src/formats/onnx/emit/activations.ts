@@ -1,6 +1,7 @@
 // Activation layers. ReLU → Relu / Clip, or Where(x > t, Min(x, max), slope·(x - t)) in general;
-// softmaxes take their axis in the current layout. PRelu, Clip, ScaledElu, HardSigmoid and LogSoftmax
-// are the layers of nn/activations.ts (made by the importer); their parameters are in simdnet's layout.
+// softmaxes take their axis in the current layout. PRelu, Clip, ScaledElu, HardSigmoid, LogSoftmax, GELU
+// and Erf are the layers of nn/activations.ts (made by the importer); their parameters are in simdnet's
+// layout. The exporter writes opset 13, which has no Gelu: GELU is written as its formula.
 import { type Emitter, axisOf, float, int, weightData, type Emitters } from './graph.js';
 
 export const relu: Emitter = (g, { name, cfg }) =>
@@ -46,6 +47,27 @@ export const hardSigmoid: Emitter = (g, { name, cfg }) => {
   g.node('HardSigmoid', name, [g.cur], [float('alpha', cfg.alpha as number), float('beta', cfg.beta as number)]);
 };
 
+/**
+ * GELU: the exact one as activation 'gelu' (Div by √2, Erf, Add 1, Mul x, Mul 0.5, the pattern the
+ * importer folds back); the tanh one as 0.5·x·(1 + Tanh(√(2/π)·(x + 0.044715·x³))).
+ */
+export const geluLayer: Emitter = (g, { name, cfg }) => {
+  if (!cfg.approximate) {
+    g.activation('gelu', name);
+    return;
+  }
+  const x = g.cur;
+  const cube = g.node('Mul', name, [g.node('Mul', name, [x, x]), x]);
+  const inner = g.node('Add', name, [x, g.node('Mul', name, [cube, g.scalarInit(`${name}/gelu_c`, 0.044715)])]);
+  const u = g.node('Mul', name, [inner, g.scalarInit(`${name}/gelu_k`, Math.sqrt(2 / Math.PI))]);
+  const t = g.node('Add', name, [g.node('Tanh', name, [u]), g.scalarInit(`${name}/gelu_one`, 1)]);
+  g.node('Mul', name, [g.node('Mul', name, [x, t]), g.scalarInit(`${name}/gelu_half`, 0.5)]);
+};
+
+export const erf: Emitter = (g, { name }) => {
+  g.node('Erf', name, [g.cur]);
+};
+
 /** This family's rows of the exporter's table. */
 export const activationEmitters = {
   LeakyReLU: leakyRelu,
@@ -56,4 +78,6 @@ export const activationEmitters = {
   ScaledElu: scaledElu,
   HardSigmoid: hardSigmoid,
   LogSoftmax: logSoftmax,
+  GELU: geluLayer,
+  Erf: erf,
 } satisfies Emitters;

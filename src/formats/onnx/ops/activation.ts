@@ -1,9 +1,12 @@
 // Activations: element-wise ones keep the layout of their input (a permuted feature order too);
-// Softmax and LogSoftmax map their axis onto the stored layout.
+// Softmax and LogSoftmax map their axis onto the stored layout. Gelu (opset 20, and the Erf chains
+// of older exports that fuse-gelu.ts folds into one) and Erf run their own kernels.
 import type { Layer } from '../../../nn/layer.js';
 import { Activation, LeakyReLU } from '../../../nn/layers.js';
 import {
   Clip as ClipLayer,
+  Erf as ErfLayer,
+  GELU,
   HardSigmoid as HardSigmoidLayer,
   LogSoftmax as LogSoftmaxLayer,
   PRelu as PReluLayer,
@@ -12,6 +15,7 @@ import {
 import { ReLU, Softmax as SoftmaxLayer } from '../../../nn/reshaping.js';
 import { sizeOf } from '../fold.js';
 import { type Sym, constFor, normAxis, storedAxis } from './context.js';
+import { FUSED_GELU_ATTR } from './fuse-gelu.js';
 import type { NodeContext } from './node.js';
 
 /**
@@ -126,3 +130,13 @@ function softmax(n: NodeContext, L: typeof SoftmaxLayer | typeof LogSoftmaxLayer
 
 export const Softmax = (n: NodeContext) => softmax(n, SoftmaxLayer);
 export const LogSoftmax = (n: NodeContext) => softmax(n, LogSoftmaxLayer);
+
+/** Erf on its own, by the erf kernel (exact to float32 rounding). */
+export const Erf = (n: NodeContext) => act(n, () => new ErfLayer());
+
+/** Gelu (opset 20): approximate 'none' is the exact GELU, 'tanh' the tanh form; one GELU layer either way. */
+export function Gelu(n: NodeContext): Sym {
+  if (n.b.opset < 20 && !n.attrs.has(FUSED_GELU_ATTR))
+    n.fail(`Gelu is an operator of opset 20 and later; the model declares opset ${n.b.opset}`);
+  return act(n, () => new GELU({ approximate: n.attrs.oneOf('approximate', ['none', 'tanh'], 'none') === 'tanh' }));
+}

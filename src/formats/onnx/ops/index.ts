@@ -40,6 +40,8 @@ export const OPS: ReadonlyMap<string, OpRow> = new Map<string, OpRow>([
   ['Clip', { convert: activation.Clip }],
   ['Softmax', { convert: activation.Softmax }],
   ['LogSoftmax', { convert: activation.LogSoftmax }],
+  ['Gelu', { convert: activation.Gelu }],
+  ['Erf', { convert: activation.Erf }],
   // Dense and element-wise arithmetic
   ['Gemm', { convert: gemm.Gemm }],
   ['MatMul', { convert: gemm.MatMul }],

@@ -1,0 +1,176 @@
+// The exact GELU as exporters write it before opset 20 (torch.onnx at opsets 9-17, simdnet's own export):
+//   Div(x, √2) → Erf → Add 1 → Mul x → Mul 0.5
+// with the operands of each node in either order, the two Muls in any grouping (x·(1 + erf)·0.5,
+// x·((1 + erf)·0.5), (x·0.5)·(1 + erf)) and Mul by 1/√2 in place of the Div. A graph pass, run on the
+// sorted nodes before conversion, replaces each such chain by one Gelu node (converted like ONNX's
+// opset-20 Gelu), so the model gets one GELU layer instead of five element-wise ones. A chain whose
+// inner values are read elsewhere, or are graph outputs, is left as it is.
+import type { Const } from '../fold.js';
+import { type TensorMsg, readTensor } from '../tensor.js';
+import type { AttrMsg } from './attrs.js';
+
+/** The fields of a NodeProto the pass reads and writes. */
+export interface PatternNode {
+  input?: string[];
+  output?: string[];
+  name?: string;
+  op_type?: string;
+  domain?: string;
+  attribute?: AttrMsg[];
+}
+
+/** Attribute the pass sets on the Gelu nodes it makes: they may stand in a graph of any opset. */
+export const FUSED_GELU_ATTR = 'simdnet_fused_from_erf';
+
+/** Whether `c` is `want` to within a float32 rounding (exporters write √2 as float32). */
+const near = (c: number | null, want: number) => c !== null && Math.abs(c - want) <= 1e-6 * Math.abs(want);
+
+/** The graph's wiring: who produces each value, who reads it, and the values' scalar constants. */
+class Wiring<N extends PatternNode> {
+  private readonly producer = new Map<string, number>();
+  private readonly readers = new Map<string, number[]>();
+  private readonly graphOutputs: Set<string>;
+
+  constructor(
+    readonly nodes: N[],
+    private readonly consts: Map<string, Const>,
+    outputs: readonly string[],
+  ) {
+    this.graphOutputs = new Set(outputs);
+    nodes.forEach((n, i) => {
+      for (const o of n.output ?? []) if (o) this.producer.set(o, i);
+      for (const x of n.input ?? []) {
+        if (!x) continue;
+        const r = this.readers.get(x);
+        if (r) r.push(i);
+        else this.readers.set(x, [i]);
+      }
+    });
+  }
+
+  /** The node index producing `v`, if a default-domain node of type `op` does. */
+  made(v: string, op: string): number | null {
+    const i = this.producer.get(v);
+    return i !== undefined && this.nodes[i].op_type === op && !isForeign(this.nodes[i]) ? i : null;
+  }
+
+  /** The only node reading `v`, when it is of type `op` (Erf, or a binary op) and `v` is no graph output; else null. */
+  onlyReader(v: string, op: string): number | null {
+    const r = this.readers.get(v);
+    if (!r || r.length !== 1 || this.graphOutputs.has(v)) return null;
+    const n = this.nodes[r[0]];
+    const arity = op === 'Erf' ? 1 : 2;
+    return n.op_type === op && !isForeign(n) && (n.input ?? []).length === arity ? r[0] : null;
+  }
+
+  /** The single value of scalar constant `v` (an initializer or a Constant node's tensor), else null. */
+  scalar(v: string): number | null {
+    const c = this.consts.get(v);
+    // At most one axis: a [1, 1, 1] constant would broadcast the value to a higher rank.
+    if (c) return c.data.length === 1 && c.dims.length <= 1 && !c.int ? c.data[0] : null;
+    const i = this.made(v, 'Constant');
+    if (i === null) return null;
+    const attrs = this.nodes[i].attribute ?? [];
+    const f = attrs.find((a) => a.name === 'value_float');
+    if (f) return typeof f.f === 'number' ? f.f : null;
+    const t = attrs.find((a) => a.name === 'value')?.t as TensorMsg | undefined;
+    const dims = t?.dims ?? [];
+    if (!t || dims.length > 1 || dims.some((d) => Number(d) !== 1)) return null;
+    try {
+      const k = readTensor(t, 'Constant');
+      return k.data.length === 1 && !k.int ? k.data[0] : null;
+    } catch {
+      // A malformed constant is refused, with its message, when its own node is converted.
+      return null;
+    }
+  }
+
+  /** The input of binary node i other than `v` (null if `v` is not one of its two inputs). */
+  other(i: number, v: string): string | null {
+    const [a, b] = this.nodes[i].input ?? [];
+    return a === v ? b : b === v ? a : null;
+  }
+
+  /** The first input of binary node i whose other input is the scalar `want`, and that scalar's input. */
+  withScalar(i: number, want: number): string | null {
+    const [a, b] = this.nodes[i].input ?? [];
+    if (near(this.scalar(b), want)) return a;
+    if (near(this.scalar(a), want)) return b;
+    return null;
+  }
+
+  isConst(v: string): boolean {
+    return this.consts.has(v) || this.made(v, 'Constant') !== null;
+  }
+}
+
+const isForeign = (n: PatternNode) => !!n.domain && n.domain !== 'ai.onnx';
+const out0 = (n: PatternNode) => n.output?.[0] ?? '';
+
+/** The chain of Erf node `e`, as [x, y, nodes it replaces], or null when the Erf is something else. */
+function matchErf<N extends PatternNode>(w: Wiring<N>, e: number): [string, string, number[]] | null {
+  const erf = w.nodes[e];
+  const d = erf.input?.[0];
+  if (!d || (erf.input ?? []).length !== 1 || w.onlyReader(d, 'Erf') !== e) return null;
+  const div = w.made(d, 'Div') ?? w.made(d, 'Mul');
+  if (div === null) return null;
+  const isDiv = w.nodes[div].op_type === 'Div';
+  const [x0, s] = w.nodes[div].input ?? [];
+  const x = isDiv ? (near(w.scalar(s), Math.SQRT2) ? x0 : null) : w.withScalar(div, Math.SQRT1_2);
+  if (!x || w.isConst(x)) return null;
+  const add = w.onlyReader(out0(erf), 'Add');
+  if (add === null || w.withScalar(add, 1) !== out0(erf)) return null;
+  const m1 = w.onlyReader(out0(w.nodes[add]), 'Mul');
+  if (m1 === null) return null;
+  const a = out0(w.nodes[add]);
+  const o = w.other(m1, a);
+  if (o === null) return null;
+  const chain = [div, e, add, m1];
+  if (o === x || near(w.scalar(o), 0.5)) {
+    // (x · a) · 0.5 or (a · 0.5) · x
+    const m2 = w.onlyReader(out0(w.nodes[m1]), 'Mul');
+    if (m2 === null) return null;
+    const last = w.other(m2, out0(w.nodes[m1]));
+    const ok = o === x ? near(w.scalar(last ?? ''), 0.5) : last === x;
+    return ok ? [x, out0(w.nodes[m2]), [...chain, m2]] : null;
+  }
+  // (x · 0.5) · a, the x · 0.5 read by this Mul only
+  const h = w.made(o, 'Mul');
+  if (h === null || w.onlyReader(o, 'Mul') !== m1 || w.withScalar(h, 0.5) !== x) return null;
+  return [x, out0(w.nodes[m1]), [h, ...chain]];
+}
+
+/**
+ * `nodes` (topologically sorted) with each exact-GELU chain replaced by one Gelu node, placed where
+ * the chain's last node was (every value it reads is computed before that).
+ */
+export function fuseGelu<N extends PatternNode>(
+  nodes: N[],
+  consts: Map<string, Const>,
+  outputs: readonly string[],
+): N[] {
+  const w = new Wiring(nodes, consts, outputs);
+  const replaced = new Map<number, N | null>();
+  nodes.forEach((n, i) => {
+    if (n.op_type !== 'Erf' || isForeign(n)) return;
+    const m = matchErf(w, i);
+    if (!m || m[2].some((k) => replaced.has(k))) return;
+    const [x, y, chain] = m;
+    const last = Math.max(...chain);
+    for (const k of chain) replaced.set(k, null);
+    const gelu: PatternNode = {
+      name: n.name || `Gelu_${y}`,
+      op_type: 'Gelu',
+      input: [x],
+      output: [y],
+      attribute: [{ name: FUSED_GELU_ATTR, type: 2, i: 1 }],
+    };
+    replaced.set(last, gelu as N);
+  });
+  if (replaced.size === 0) return nodes;
+  return nodes.flatMap((n, i) => {
+    if (!replaced.has(i)) return [n];
+    const r = replaced.get(i);
+    return r ? [r] : [];
+  });
+}
