@@ -33,6 +33,12 @@ export interface BatchNormalizationConfig extends LayerCommon {
    * running_var (ONNX import sets it), instead of Keras' biased one. Default false.
    */
   unbiasedMovingVariance?: boolean;
+  /**
+   * Normalize with the batch statistics in inference too, and keep no moving statistics, as PyTorch's
+   * BatchNorm with `track_running_stats=False` (ONNX import sets it). Predictions then depend on the
+   * batch, as in PyTorch. Default false.
+   */
+  useBatchStatsAlways?: boolean;
 }
 
 /**
@@ -42,7 +48,9 @@ export interface BatchNormalizationConfig extends LayerCommon {
  * ONNX import sets it). Frozen
  * (`trainable = false`), it normalizes with its moving statistics in fit as well and does not update
  * them, as Keras 3 does, and as PyTorch's `bn.eval()`; imported ONNX BatchNormalization keeps the file's
- * momentum (PyTorch's 0.1 is exported as 0.9, this layer's convention).
+ * momentum (PyTorch's 0.1 is exported as 0.9, this layer's convention). With `useBatchStatsAlways` it
+ * normalizes with the batch statistics in inference as well and has no moving statistics (PyTorch's
+ * `track_running_stats=False`).
  */
 export class BatchNormalization extends Layer {
   static readonly className = 'BatchNormalization';
@@ -54,6 +62,7 @@ export class BatchNormalization extends Layer {
     center: bool(true),
     scale: bool(true),
     unbiasedMovingVariance: savedUnless(bool(false), false),
+    useBatchStatsAlways: savedUnless(bool(false), false),
   };
   readonly cfg: OptionValues<typeof BatchNormalization.options>;
   constructor(cfg: BatchNormalizationConfig = {}) {
@@ -81,6 +90,7 @@ export class BatchNormalization extends Layer {
   }
   stateShapes(s: readonly number[]): Array<[string, number[]]> {
     const C = s[s.length - 1];
+    if (this.cfg.useBatchStatsAlways) return [];
     return [
       ['moving_mean', [C]],
       ['moving_variance', [C]],
@@ -90,6 +100,7 @@ export class BatchNormalization extends Layer {
     const C = s[s.length - 1];
     if (this.cfg.scale) this.addWeight('gamma', initialize('ones', [C], C, C, rng, this.name));
     if (this.cfg.center) this.addWeight('beta', initialize('zeros', [C], C, C, rng, this.name));
+    if (this.cfg.useBatchStatsAlways) return;
     this.addState('moving_mean', initialize('zeros', [C], C, C, rng, this.name));
     this.addState('moving_variance', initialize('ones', [C], C, C, rng, this.name));
   }
@@ -97,12 +108,13 @@ export class BatchNormalization extends Layer {
     return this.weights.find((w) => w.name === `${this.name}/${suffix}`)?.value ?? null;
   }
   call(x: Tensor, args: CallArgs): Tensor {
+    const always = this.cfg.useBatchStatsAlways;
     return batchNorm(x, {
       gamma: this.param('gamma'),
       beta: this.param('beta'),
-      movingMean: this.stateWeights[0].value,
-      movingVariance: this.stateWeights[1].value,
-      training: args.training,
+      movingMean: always ? null : this.stateWeights[0].value,
+      movingVariance: always ? null : this.stateWeights[1].value,
+      training: always || args.training,
       momentum: this.cfg.momentum,
       epsilon: this.cfg.epsilon,
       unbiasedMovingVariance: this.cfg.unbiasedMovingVariance,

@@ -37,6 +37,7 @@ import { BATCH, Builder, DTYPE_NAMES, type Sym, type Val, checkDims, fail } from
 import { OPS } from './ops/index.js';
 import { fuseGelu } from './ops/fuse-gelu.js';
 import { legacyNode } from './ops/legacy.js';
+import { dropBatchStatGraphs } from './ops/norm.js';
 import type { NodeContext } from './ops/node.js';
 
 /** Options of {@link loadONNX}. */
@@ -344,7 +345,7 @@ function buildModel(
     inputs.push(t);
     env.set(inp.name, b.sym(t, s, nhwcIn ? 'nhwc' : 'native'));
   }
-  for (const n of fuseGelu(plan.nodes, plan.consts, plan.outputs)) {
+  for (const n of fuseGelu(dropBatchStatGraphs(plan.nodes, plan.outputs), plan.consts, plan.outputs)) {
     try {
       convertNode(b, n, env);
     } catch (e) {

@@ -125,7 +125,12 @@ const core = {
         scale: r.bool('scale'),
       };
     },
-    toKeras: ({ c }) => ({ axis: c.axis, momentum: c.momentum, epsilon: c.epsilon, center: c.center, scale: c.scale }),
+    toKeras: (w) => {
+      const c = w.c;
+      if (c.useBatchStatsAlways)
+        w.no('useBatchStatsAlways (batch statistics in inference too) has no Keras equivalent');
+      return { axis: c.axis, momentum: c.momentum, epsilon: c.epsilon, center: c.center, scale: c.scale };
+    },
   },
   LayerNormalization: {
     fromKeras: (r) => ({

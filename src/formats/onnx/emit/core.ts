@@ -1,8 +1,9 @@
 // Dense, Flatten, BatchNormalization, Activation, and the layers that are the identity at inference.
 // Flatten goes back to NHWC first, which makes the flattened order simdnet's, so the Dense kernels are
 // written unchanged. BatchNormalization is exported in inference form (moving statistics,
-// BatchNormalization op with C on axis 1). LayerNormalization is written as the ReduceMean/Sub/Mul/
-// Sqrt/Div pattern opset 13 has (the LayerNormalization op needs opset 17), over the NHWC trailing axes.
+// BatchNormalization op with C on axis 1), or with useBatchStatsAlways in the training-mode form
+// torch.onnx.export writes. LayerNormalization is written as the ReduceMean/Sub/Mul/Sqrt/Div pattern
+// opset 13 has (the LayerNormalization op needs opset 17), over the NHWC trailing axes.
 import type { LayerNormalization } from '../../../nn/layernorm.js';
 import { type Emitter, float, int, ints, weightData, type Emitters } from './graph.js';
 
@@ -40,10 +41,26 @@ export const batchNorm: Emitter = (g, { layer, name, cfg, inShape: s }) => {
     throw new Error(`toONNX: layer ${name} (BatchNormalization) needs a [height, width, channels] or [features] input`);
   const C = s[s.length - 1];
   const get = (suffix: string, fill: number) => weightData(layer, suffix)?.data ?? new Float32Array(C).fill(fill);
+  const x = g.cur;
+  const affine = [g.init(`${name}/gamma`, get('gamma', 1), [C]), g.init(`${name}/beta`, get('beta', 0), [C])];
+  if (cfg.useBatchStatsAlways) {
+    // As torch.onnx.export writes track_running_stats=False: a training-mode BatchNormalization (at
+    // opset 13, its running-statistics outputs asked for) normalizes with the batch statistics; its
+    // mean and var inputs, the batch's, feed only those outputs, which nothing reads.
+    const axes = [ints('axes', g.rank === 4 ? [0, 2, 3] : [0]), int('keepdims', 0)];
+    const mean = g.node('ReduceMean', name, [x], axes);
+    const d = g.node('Sub', name, [x, g.node('ReduceMean', name, [x], [axes[0], int('keepdims', 1)])]);
+    const variance = g.node('ReduceMean', name, [g.node('Mul', name, [d, d])], axes);
+    g.node('BatchNormalization', name, [x, ...affine, mean, variance], [float('epsilon', cfg.epsilon as number)]);
+    const bn = g.nodes[g.nodes.length - 1];
+    // Opset 9-13 allows 1 or 5 outputs: Y, running mean and var, saved mean and var.
+    for (const out of ['running_mean', 'running_var', 'saved_mean', 'saved_var'])
+      bn.output.push(g.unique(`${name}/${out}`));
+    return;
+  }
   const inputs = [
-    g.cur,
-    g.init(`${name}/gamma`, get('gamma', 1), [C]),
-    g.init(`${name}/beta`, get('beta', 0), [C]),
+    x,
+    ...affine,
     g.init(`${name}/moving_mean`, get('moving_mean', 0), [C]),
     g.init(`${name}/moving_variance`, get('moving_variance', 1), [C]),
   ];
