@@ -14,6 +14,8 @@
 //   peak wasm memory and process RSS while training · the performance targets, each ✓/✗.
 // Then a second, inference-only row on a MobileNetV2-style model (lib/mnv2.mjs): img/s at batch 32
 // and ms at batch 1, simdnet on all threads vs onnxruntime-node, onnxruntime-web, tfjs-backend-wasm.
+// Then the int8 row (lib/int8.mjs): the trained seed model quantized by sn.quantize vs float32
+// 'direct' and 'auto' — accuracy, file size, img/s at batch 128, latency — with its targets.
 // Then the imported-models row (lib/imported.mjs): PyTorch-exported ONNX files through sn.loadONNX vs
 // onnxruntime-web and onnxruntime-node on the same files, batch 1 and 16, 1 and 2 threads.
 // --quick (CI smoke test, < 3 min): fewer repetitions, tiny steps for the slow peers. Exit code 0
@@ -32,6 +34,7 @@ import { machineInfo, staleBuildNote } from './lib/machine.mjs';
 import { RssSampler } from './lib/memory.mjs';
 import { agreement, runPeers } from './lib/peers.mjs';
 import { measureImported } from './lib/imported.mjs';
+import { int8Markdown, measureInt8 } from './lib/int8.mjs';
 import { measureLayers } from './lib/layers.mjs';
 import { measureRelaxed } from './lib/relaxed.mjs';
 import { measureMnv2 } from './lib/mnv2.mjs';
@@ -152,6 +155,16 @@ if (!failedSimdnet) {
     elapsed: clock.elapsed,
   });
   R.mnv2 = await measureMnv2({ sn, root: ROOT, quick: QUICK, T, log, elapsed: clock.elapsed });
+  R.int8 = await measureInt8({
+    sn,
+    snNode,
+    root: ROOT,
+    quick: QUICK,
+    T,
+    plan: plan(QUICK),
+    log,
+    elapsed: clock.elapsed,
+  });
   R.imported = await measureImported({ sn, root: ROOT, quick: QUICK, T, log, elapsed: clock.elapsed });
   R.drift = await runner.drift(R);
   if (!R.drift.failed) {
@@ -170,7 +183,7 @@ if (!failedSimdnet) {
 }
 
 const ctx = { machine, quick: QUICK, T, probes, probeThreads: runner.probeThreads, staleNote, elapsed: clock.elapsed };
-const lines = !failedSimdnet || R.simdnet.train ? markdown(R, ctx) : [];
+const lines = !failedSimdnet || R.simdnet.train ? [...markdown(R, ctx), ...int8Markdown(R.int8)] : [];
 log('');
 for (const l of lines) log(l);
 
