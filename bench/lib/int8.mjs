@@ -44,6 +44,8 @@ async function timed(model, x, n, P) {
  * @param {boolean} o.quick 1,000 test images instead of 10,000
  * @param {number} o.T threads
  * @param {any} o.plan timing plan (peers/timing.mjs plan())
+ * @param {(s: string) => void} o.log progress log
+ * @param {() => string} o.elapsed the run's clock
  */
 export async function measureInt8({ sn, snNode, root, quick, T, plan: P, log, elapsed }) {
   try {
