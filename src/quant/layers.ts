@@ -5,7 +5,7 @@
 // each layer, as an ONNX QDQ graph). activations 'float32': weight-only, the kernel dequantized once
 // and the float op computes. The int8 kernel values are non-trainable state (`kernel_q`, integers held
 // as float32) with the bias (`bias`), so a quantized model saves and loads as itself; the scales are config.
-import { checkLayerOptions } from '../nn/options.js';
+import { checkLayerOptions, int, layerConfig, num, oneOf, readOptions } from '../nn/options.js';
 import { type CallArgs, Layer, applyActivation, type ActivationName } from '../nn/layer.js';
 import { Conv2D, DepthwiseConv2D } from '../nn/convolutional.js';
 import { Dense } from '../nn/layers.js';
@@ -226,5 +226,79 @@ export class QuantizedDense extends QuantizedLayer {
   /** @internal */
   protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
     return qdense(x, kernel, opts);
+  }
+}
+
+/** Options of {@link FakeQuant}. */
+export interface FakeQuantConfig {
+  /** Quantization step (a positive float32); default 1. */
+  scale?: number;
+  /** Zero point, an integer in the dtype's range; default 0. */
+  zeroPoint?: number;
+  /** Integer type of the quantized values; default 'int8'. */
+  dtype?: 'int8' | 'uint8';
+  /**
+   * 'qdq' (default): float -> float, x rounded onto the quantization grid (QuantizeLinear then
+   * DequantizeLinear); 'quantize': float -> the integers (held as float32), ONNX QuantizeLinear;
+   * 'dequantize': those integers -> float, ONNX DequantizeLinear.
+   */
+  mode?: 'qdq' | 'quantize' | 'dequantize';
+  inputShape?: number[];
+  name?: string;
+}
+
+/**
+ * Per-tensor quantization of a float activation with ONNX's exact rounding (x / scale in float32,
+ * round half to even, saturate to the dtype's range): what an imported QDQ graph runs on activations
+ * outside the int8 layers. Inference only; no weights.
+ */
+export class FakeQuant extends Layer {
+  static readonly className = 'FakeQuant';
+  static readonly options = {
+    scale: num('a positive finite float32', (s) => Number.isFinite(s) && Math.fround(s) > 0, 1),
+    zeroPoint: int(0),
+    dtype: oneOf(['int8', 'uint8'] as const, 'int8'),
+    mode: oneOf(['qdq', 'quantize', 'dequantize'] as const, 'qdq'),
+  };
+  readonly scale: number;
+  readonly zeroPoint: number;
+  readonly dtype: 'int8' | 'uint8';
+  readonly mode: 'qdq' | 'quantize' | 'dequantize';
+  constructor(cfg: FakeQuantConfig = {}) {
+    super(cfg ?? {});
+    const c = readOptions(FakeQuant.options, cfg, 'FakeQuant');
+    const [lo, hi] = c.dtype === 'int8' ? [-128, 127] : [0, 255];
+    if (c.zeroPoint < lo || c.zeroPoint > hi)
+      throw new Error(`FakeQuant: zeroPoint must be an integer in [${lo}, ${hi}] for ${c.dtype}, got ${c.zeroPoint}`);
+    this.scale = c.scale;
+    this.zeroPoint = c.zeroPoint;
+    this.dtype = c.dtype;
+    this.mode = c.mode;
+  }
+  computeOutputShape(s: readonly number[]): number[] {
+    return [...s];
+  }
+  call(x: Tensor, args: CallArgs): Tensor {
+    if (args.training)
+      throw new Error(`${this.name || 'FakeQuant'}: quantization computes inference only (rounding has no gradient)`);
+    const p = { scale: this.scale, zeroPoint: this.zeroPoint, dtype: this.dtype };
+    if (this.mode === 'dequantize') {
+      // (q - zp) * scale of integer q is one correctly rounded float32 product, as DequantizeLinear.
+      const v = x.dataSync();
+      const s = Math.fround(this.scale);
+      return tensor(
+        Float32Array.from(v, (q) => Math.fround((q - this.zeroPoint) * s)),
+        [...x.shape],
+      );
+    }
+    const q = quantize(x, p);
+    try {
+      return this.mode === 'qdq' ? dequantize(q) : tensor(Float32Array.from(q.values()), [...x.shape]);
+    } finally {
+      q.dispose();
+    }
+  }
+  getConfig() {
+    return layerConfig(this, FakeQuant.options);
   }
 }
