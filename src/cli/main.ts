@@ -36,6 +36,9 @@ Usage:
                                        import an ONNX CNN (PyTorch, tf2onnx) as a .simdnet model
                                        (tensor budget, default 1G; NaN/Inf weights refused unless allowed)
   simdnet summary --model FILE           print the layers of a .simdnet or .onnx model
+  simdnet quantize --model FILE --out FILE [--calibration N] [--activations int8|float32]
+                                       int8 post-training quantization calibrated on N MNIST training
+                                       images; prints accuracy before/after and file sizes (quantize --help)
   (evaluate, predict and export also take an .onnx model: NHWC input, softmax appended to logits)
 
 train options:
@@ -50,6 +53,9 @@ ${RUN_HELP}
                        the data is read. If the final write fails, the run goes to a directory under the
                        system temp directory instead, and the message names it
   --overwrite          replace a model.simdnet already in --out (refused otherwise)
+  --weight-dtype D     how model.simdnet stores the weights: float32 (default, exact), float16 (half
+                       the size) or int8 (kernels per output channel, about a quarter); the optimizer
+                       state stays float32
   --threads N          threads to train on, 1 to 64 (default: all cores); results are identical for any N
   --conv-algorithm A   auto (default: Winograd F(4,3) on 3x3 and F(4,5) on 5x5 stride-1 layers of 8+
                        channels, direct elsewhere), direct (im2col + GEMM everywhere, the reference) or
@@ -82,8 +88,9 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'export') return exportOnnx(rest);
   if (cmd === 'import') return importCommand(rest);
   if (cmd === 'summary') return summaryCommand(rest);
+  if (cmd === 'quantize') return (await import('./quantize.js')).quantizeCommand(rest);
   throw new Error(
-    `unknown command ${show(cmd)} (use train, sweep, evaluate, predict, export, import or summary; --help for options)`,
+    `unknown command ${show(cmd)} (use train, sweep, evaluate, predict, export, import, summary or quantize; --help for options)`,
   );
 }
 
@@ -142,7 +149,7 @@ async function trainInto(o: TrainOptions, dataDir: string, say: (s: string) => v
   );
 
   const files: RunFiles = {
-    [MODEL_FILE]: new Uint8Array(model.save()),
+    [MODEL_FILE]: new Uint8Array(model.save({ weightDtype: o.weightDtype })),
     'model.json': model.toJSON(2),
     'history.json': JSON.stringify({ ...history.history, epoch: history.epoch, stopped: history.stopped }, null, 2),
     'curves.svg': curvesSvg(history.history),
