@@ -1,7 +1,8 @@
 // Property-based abuse of real model files (fast-check, seeded): a tfjs-layers CNN and the ONNX
 // fixtures, mutated the way an attacker would: hostile values at random places of the topology and
 // manifest (huge or negative sizes, prototype names, wrong types), NaN/Inf written into weights,
-// weights of another element type, folding nodes asking for gigabytes. Every case ends, within the
+// weights of another element type, folding nodes asking for gigabytes; .simdnet files with float16 and
+// int8 weights whose dtype, scale, axis and slice fields get hostile values. Every case ends, within the
 // time and memory bound of hostile-helpers.ts, in one Error naming the problem or in a model whose
 // predictions are finite; a weight made non-finite is always refused.
 import fc from 'fast-check';
@@ -10,6 +11,7 @@ import * as sn from '../../src/index.js';
 import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { type Fixture, fixture } from '../onnx/fixtures.js';
 import { HOSTILE, run, slots, tally } from './hostile-helpers.js';
+import { entry, join as joinParts, split } from '../io/simdnet-parts.js';
 
 beforeAll(async () => {
   await sn.ready();
@@ -206,4 +208,93 @@ describe('ONNX files, mutated', () => {
     expect(outcomes.filter((o) => o === 'refused').length).toBeGreaterThan(20);
     expect(outcomes.filter((o) => o === 'loaded').length).toBeGreaterThan(5);
   }, 90_000);
+});
+
+describe('.simdnet files with float16 and int8 weights, mutated (checksum resealed)', () => {
+  const x = { data: Float32Array.from({ length: 2 * 64 }, (_, i) => ((i * 5) % 11) / 11 - 0.5), shape: [2, 8, 8, 1] };
+  // [int8 per-channel scales, float16, a quantized model's raw int8 kernel_q]
+  let files: Uint8Array[] = [];
+  beforeAll(() => {
+    const L = sn.layers;
+    const m = sn.sequential({
+      seed: 6,
+      layers: [
+        L.conv2d({ filters: 4, kernelSize: 3, inputShape: [8, 8, 1] }),
+        L.batchNormalization(),
+        L.depthwiseConv2d({ kernelSize: 3, padding: 'same', activation: 'relu' }),
+        L.flatten(),
+        L.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+    m.trainOnBatch(x, { data: new Float32Array([0, 2]), shape: [2] });
+    const q = sn.quantize(m, { calibration: sn.tensor(x.data, x.shape) });
+    files = [m.save({ weightDtype: 'int8' }), m.save({ weightDtype: 'float16' }), q.save()].map(
+      (b) => new Uint8Array(b),
+    );
+    q.dispose();
+    m.dispose();
+  });
+  const DTYPE_VALUES = ['float32', 'float16', 'int8', 'uint8', 'float64', 'bfloat16', 'INT8'];
+
+  it('hostile values in the dtype, scale, axis, offset and length fields', async () => {
+    const outcomes: string[] = [];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(2),
+        fc.nat(),
+        fc.oneof(fc.constantFrom(...HOSTILE), fc.constantFrom(...DTYPE_VALUES), fc.double()),
+        async (f, at, v) => {
+          const p = split(files[f]!);
+          // The storage fields of every weight and state entry (a missing one gets set), and each scale.
+          const fields: Array<[Record<string | number, unknown>, string | number]> = [];
+          for (const e of [...p.header.weights, ...(p.header.state ?? [])]) {
+            for (const k of ['dtype', 'scale', 'axis', 'offset', 'length']) fields.push([e, k]);
+            if (Array.isArray(e.scale)) e.scale.forEach((_: unknown, i: number) => fields.push([e.scale, i]));
+          }
+          const [obj, key] = fields[at % fields.length]!;
+          obj[key] = structuredClone(v);
+          const bytes = joinParts(p);
+          outcomes.push(await run(() => sn.loadModel(bytes), /^loadModel: \S/, x, false));
+        },
+      ),
+      { numRuns: 150, seed: 31 },
+    );
+    expect(outcomes.filter((o) => o === 'refused').length).toBeGreaterThan(100);
+    expect(outcomes.filter((o) => o === 'loaded').length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('a scale made non-finite, zero, negative or too large, or a float16 value made Inf/NaN, is always refused', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(),
+        fc.boolean(),
+        fc.constantFrom(0, -1, 1e39, -Infinity, Number.NaN, null, '1'),
+        fc.constantFrom(0x7c00, 0xfc00, 0x7e00, 0xfe01),
+        async (at, half, scale, bits) => {
+          const p = split(files[half ? 1 : 0]!);
+          const named = p.header.weights.filter((w: { dtype: string }) => w.dtype === (half ? 'float16' : 'int8'));
+          const w = named[at % named.length];
+          if (half) new DataView(p.data.buffer).setUint16(w.offset + 2 * (at % w.length), bits, true);
+          else entry(p, w.name).scale[at % w.scale.length] = scale;
+          const bytes = joinParts(p);
+          await run(() => sn.loadModel(bytes), new RegExp(`^loadModel: weight ${w.name} (holds|has scale)`), x, true);
+        },
+      ),
+      { numRuns: 60, seed: 32 },
+    );
+  }, 60_000);
+
+  it('the data cut short or lengthened by a few bytes is always refused', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.nat(2), fc.integer({ min: -64, max: 8 }), async (f, d) => {
+        const p = split(files[f]!);
+        const n = p.data.length + (d === 0 ? 1 : d);
+        p.data = Uint8Array.from({ length: Math.max(0, n) }, (_, i) => p.data[i] ?? 0);
+        const bytes = joinParts(p);
+        await run(() => sn.loadModel(bytes), /^loadModel: .*(truncated|accounts for)/, x, true);
+      }),
+      { numRuns: 40, seed: 33 },
+    );
+  }, 60_000);
 });
