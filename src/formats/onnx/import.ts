@@ -35,7 +35,7 @@ import { type ExternalData, type TensorMsg, readTensor } from './tensor.js';
 import { type AttrMsg, Attrs, int } from './ops/attrs.js';
 import { BATCH, Builder, DTYPE_NAMES, type Sym, type Val, checkDims, fail } from './ops/context.js';
 import { OPS } from './ops/index.js';
-import { fuseGelu } from './ops/fuse-gelu.js';
+import { fusePatterns } from './ops/fuse.js';
 import { legacyNode } from './ops/legacy.js';
 import { dropBatchStatGraphs } from './ops/norm.js';
 import type { NodeContext } from './ops/node.js';
@@ -345,7 +345,7 @@ function buildModel(
     inputs.push(t);
     env.set(inp.name, b.sym(t, s, nhwcIn ? 'nhwc' : 'native'));
   }
-  for (const n of fuseGelu(dropBatchStatGraphs(plan.nodes, plan.outputs), plan.consts, plan.outputs)) {
+  for (const n of fusePatterns(dropBatchStatGraphs(plan.nodes, plan.outputs), plan.consts, plan.outputs)) {
     try {
       convertNode(b, n, env);
     } catch (e) {
