@@ -24,5 +24,7 @@ export {
   QuantizedConv2D,
   QuantizedDepthwiseConv2D,
   QuantizedDense,
+  FakeQuant,
   type QuantizedLayerConfig,
+  type FakeQuantConfig,
 } from '../quant/layers.js';

@@ -2,10 +2,11 @@
 // relu6, dense relu, dense softmax) quantized with calibration data. int8 compute and weight-only int8
 // keep the held-out accuracy within 2 points of float32 and agree on >= 95% of the predictions; the
 // quantized model has the int8 layer classes, leaves the original untouched, saves and loads as itself
-// (same predictions), refuses training and the ONNX exporter by name, and bad options name what is wrong.
+// (same predictions), exports to ONNX, refuses training by name, and bad options name what is wrong.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { quantizeModel } from '../../src/quant/quantize.js';
+import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { bars, weightsHash } from './fixtures.js';
 
 const train = bars(600, 1);
@@ -109,10 +110,15 @@ describe('quantize a trained model', () => {
     b.dispose();
   });
 
-  it('export to ONNX is refused, naming the int8 layers', async () => {
+  it('exports to ONNX with int8 kernels read by DequantizeLinear (test/onnx/qdq-export.test.ts runs it)', async () => {
     const q = quantizeModel(model, { activations: 'float32' });
     live.push(q);
-    await expect(sn.toONNX(q)).rejects.toThrow(/QuantizedConv2D[\s\S]*int8 layers are not exported to ONNX yet/);
+    const m = onnxType('ModelProto').decode(await sn.toONNX(q)) as unknown as {
+      graph: { node: Array<{ op_type: string }> };
+    };
+    const ops = m.graph.node.map((n) => n.op_type);
+    expect(ops.filter((o) => o === 'DequantizeLinear').length).toBe(4);
+    expect(ops).not.toContain('QuantizeLinear');
   });
 
   it('training a quantized model is refused by layer name', async () => {

@@ -16,6 +16,7 @@ import { coreEmitters, identity } from './emit/core.js';
 import { activationEmitters } from './emit/activations.js';
 import { reshapingEmitters } from './emit/reshaping.js';
 import { mergeEmitters } from './emit/merge.js';
+import { quantEmitters } from './emit/quant.js';
 export { unsupported };
 
 /** ONNX IR version and default-domain opset the exporter writes. */
@@ -32,9 +33,7 @@ const EMITTERS = {
   ...activationEmitters,
   ...reshapingEmitters,
   ...mergeEmitters,
-  QuantizedConv2D: unsupported('int8 layers are not exported to ONNX yet'),
-  QuantizedDepthwiseConv2D: unsupported('int8 layers are not exported to ONNX yet'),
-  QuantizedDense: unsupported('int8 layers are not exported to ONNX yet'),
+  ...quantEmitters,
 } satisfies Record<LayerClassName, Emitter | Unsupported>;
 
 const emitters = new Map<string, Emitter | Unsupported>(Object.entries(EMITTERS));

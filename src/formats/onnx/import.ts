@@ -35,7 +35,8 @@ import { type ExternalData, type TensorMsg, readTensor } from './tensor.js';
 import { type AttrMsg, Attrs, int } from './ops/attrs.js';
 import { BATCH, Builder, DTYPE_NAMES, type Sym, type Val, checkDims, fail } from './ops/context.js';
 import { OPS } from './ops/index.js';
-import { fusePatterns } from './ops/fuse.js';
+import { prepareQuant } from './ops/qdq-fuse.js';
+import { fuseGelu } from './ops/fuse-gelu.js';
 import { legacyNode } from './ops/legacy.js';
 import { dropBatchStatGraphs } from './ops/norm.js';
 import type { NodeContext } from './ops/node.js';
@@ -218,6 +219,8 @@ interface Plan {
   graphName: string;
   nodes: NodeMsg[];
   consts: Map<string, Const>;
+  /** Element type of each initializer (quantized graphs need int8 vs uint8). */
+  types: Map<string, number>;
   inputs: Array<{ name: string; shape: number[]; batch: number | null }>;
   outputs: string[];
 }
@@ -273,6 +276,7 @@ export function planImport(
     fail(`unsupported operator${bad.size > 1 ? 's' : ''} at opset ${opset}: ${list.join('; ')}`);
   }
   const consts = new Map<string, Const>();
+  const types = new Map<string, number>();
   // Every initializer's size is claimed before the first one is read (external data included).
   const budget = limits.budget ?? new Budget(limits.maxBytes, fail);
   for (const t of g.initializer ?? []) {
@@ -284,6 +288,7 @@ export function planImport(
   for (const t of g.initializer ?? []) {
     if (!t.name) fail('an initializer has no name');
     consts.set(t.name!, readTensor(t, 'initializer', { external, allowNonFinite: limits.allowNonFinite }));
+    types.set(t.name!, t.data_type ?? 0);
   }
   const inputs: Plan['inputs'] = [];
   for (const vi of g.input ?? []) {
@@ -323,7 +328,7 @@ export function planImport(
   const produced = new Set(known);
   for (const n of order) for (const o of n.output ?? []) produced.add(o);
   for (const o of outputs) if (!produced.has(o)) fail(`graph output '${o}' is not produced by any node`);
-  return { opset, graphName: g.name ?? '', nodes: order, consts, inputs, outputs };
+  return { opset, graphName: g.name ?? '', nodes: order, consts, types, inputs, outputs };
 }
 
 function buildModel(
@@ -345,7 +350,8 @@ function buildModel(
     inputs.push(t);
     env.set(inp.name, b.sym(t, s, nhwcIn ? 'nhwc' : 'native'));
   }
-  for (const n of fusePatterns(dropBatchStatGraphs(plan.nodes, plan.outputs), plan.consts, plan.outputs)) {
+  const nodes = fuseGelu(dropBatchStatGraphs(plan.nodes, plan.outputs), plan.consts, plan.outputs);
+  for (const n of prepareQuant(nodes, plan.consts, plan.types, plan.outputs)) {
     try {
       convertNode(b, n, env);
     } catch (e) {

@@ -267,6 +267,7 @@ const LAYERS = {
   QuantizedConv2D: unsupported,
   QuantizedDepthwiseConv2D: unsupported,
   QuantizedDense: unsupported,
+  FakeQuant: unsupported,
 } satisfies Record<LayerClassName, LayerFormat>;
 
 // Maps, never plain objects: a class_name like 'constructor' or '__proto__' must find nothing.

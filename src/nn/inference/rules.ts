@@ -114,6 +114,7 @@ export const RULES: Record<LayerClassName, Rule> = {
   QuantizedConv2D: F,
   QuantizedDepthwiseConv2D: F,
   QuantizedDense: F,
+  FakeQuant: F,
 };
 
 /** The rule of a layer's class; a class outside the registry (a user's own) is only run, never traced. */

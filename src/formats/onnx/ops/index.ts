@@ -8,10 +8,10 @@ import * as constant from './constant.js';
 import * as conv from './conv.js';
 import type { OpRow } from './node.js';
 import * as elementwise from './elementwise.js';
-import * as fuseLayerNorm from './fuse-layernorm.js';
 import * as gemm from './gemm.js';
 import * as norm from './norm.js';
 import * as pool from './pool.js';
+import * as quant from './quant.js';
 import * as resize from './resize.js';
 import * as shape from './shape.js';
 
@@ -27,8 +27,7 @@ export const OPS: ReadonlyMap<string, OpRow> = new Map<string, OpRow>([
   ['ReduceMean', { convert: pool.ReduceMean }],
   ['ReduceMax', { convert: pool.ReduceMax }],
   ['BatchNormalization', { convert: norm.BatchNormalization }],
-  ['LayerNormalization', { convert: fuseLayerNorm.LayerNormalization }],
-  ['Pow', { convert: fuseLayerNorm.Pow }],
+  ['LayerNormalization', { convert: norm.LayerNormalization }],
   // Activations
   ['Relu', { convert: activation.Relu }],
   ['LeakyRelu', { convert: activation.LeakyRelu }],
@@ -63,6 +62,11 @@ export const OPS: ReadonlyMap<string, OpRow> = new Map<string, OpRow>([
   ['Pad', { convert: resize.Pad }],
   ['Resize', { convert: resize.Resize }],
   ['Upsample', { convert: resize.Upsample }],
+  // Quantization: QDQ and QOperator (ops/quant.ts)
+  ['QuantizeLinear', { convert: quant.QuantizeLinear, fold: quant.foldQuantizeLinear }],
+  ['DequantizeLinear', { convert: quant.DequantizeLinear, fold: quant.foldDequantizeLinear }],
+  ['QLinearConv', { convert: quant.QLinearConv }],
+  ['QLinearMatMul', { convert: quant.QLinearMatMul }],
   // Constants and shape arithmetic (constant or model inputs alike)
   ['Dropout', { convert: constant.Dropout, anyInputs: true }],
   ['Identity', { convert: constant.Identity, anyInputs: true }],
