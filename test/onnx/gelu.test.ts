@@ -1,6 +1,7 @@
-// ONNX Erf, opset-20 Gelu and the exact-GELU chain older exporters write (Div by √2, Erf, Add 1, Mul x,
-// Mul 0.5, in every order torch.onnx and hand-written graphs use), as small graphs checked against
-// onnxruntime-node; the GELU layer's export back to ONNX (opset 13: its formula) run by onnxruntime-node.
+// ONNX Erf, opset-20 Gelu, the exact-GELU chain older exporters write (Div by √2, Erf, Add 1, Mul x,
+// Mul 0.5, in every order torch.onnx and hand-written graphs use) and the written-out LayerNorm, as small
+// graphs checked against onnxruntime-node; the GELU layer's export back to ONNX (opset 13: its formula)
+// run by onnxruntime-node.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { toONNX } from '../../src/formats/onnx/export.js';
@@ -32,7 +33,9 @@ const SHAPE = [3, 5, 4];
 const rng = makeRng(41);
 
 /** A model from x [N, 3, 5, 4] through `nodes` (node i writes t{i} unless it names outputs) to outputs. */
-function graph(nodes: N[], opts: { opset?: number; inits?: Record<string, number>; outputs?: string[] } = {}) {
+type Init = number | { dims: number[]; data: ArrayLike<number> };
+
+function graph(nodes: N[], opts: { opset?: number; inits?: Record<string, Init>; outputs?: string[] } = {}) {
   const obj = {
     ir_version: 8,
     opset_import: [{ domain: '', version: opts.opset ?? 13 }],
@@ -47,9 +50,9 @@ function graph(nodes: N[], opts: { opset?: number; inits?: Record<string, number
       })),
       initializer: Object.entries(opts.inits ?? {}).map(([name, v]) => ({
         name,
-        dims: [],
+        dims: typeof v === 'number' ? [] : v.dims,
         data_type: 1,
-        float_data: [v],
+        float_data: typeof v === 'number' ? [v] : Array.from(v.data),
       })),
       input: [
         {
@@ -235,5 +238,56 @@ describe('GELU layer: predict, train, export to ONNX', () => {
       /GELU: approximate must be true or false, got "tanh"/,
     );
     expect(new sn.GELU({ approximate: true }).getConfig()).toMatchObject({ approximate: true });
+  });
+});
+
+describe('written-out LayerNorm (opsets before 17) vs onnxruntime', () => {
+  // mean over axes, d = x - mean, d^2 (Pow or Mul), mean, + eps, Sqrt, Div, * scale, + bias.
+  const chain = (axes: number[], square: 'Pow' | 'Mul', bias = true): N[] => {
+    const ax = [{ name: 'axes', type: 7, ints: axes }];
+    return [
+      { op: 'ReduceMean', in: ['x'], out: ['mu'], attrs: ax },
+      { op: 'Sub', in: ['x', 'mu'], out: ['d'] },
+      square === 'Pow' ? { op: 'Pow', in: ['d', 'two'], out: ['sq'] } : { op: 'Mul', in: ['d', 'd'], out: ['sq'] },
+      { op: 'ReduceMean', in: ['sq'], out: ['var'], attrs: ax },
+      { op: 'Add', in: ['var', 'eps'], out: ['ve'] },
+      { op: 'Sqrt', in: ['ve'], out: ['sd'] },
+      { op: 'Div', in: ['d', 'sd'], out: ['n'] },
+      { op: 'Mul', in: ['n', 'gamma'], out: [bias ? 'g' : 'y'] },
+      ...(bias ? [{ op: 'Add', in: ['beta', 'g'], out: ['y'] }] : []),
+    ];
+  };
+  // Scale and bias of the normalized shape: [4] for the last axis, [5, 4] for the last two.
+  const initsFor = (axes: number[]): Record<string, Init> => {
+    const dims = axes.length === 1 ? [4] : [5, 4];
+    const n = dims.reduce((a, b) => a * b, 1);
+    return {
+      two: 2,
+      eps: 1e-5,
+      gamma: { dims, data: rng.fill(n, 0.5, 1.5) },
+      beta: { dims, data: rng.fill(n, -0.3, 0.3) },
+    };
+  };
+
+  for (const [axes, square, bias] of [
+    [[-1], 'Pow', true],
+    [[-2, -1], 'Mul', true],
+    [[2, 3], 'Pow', false],
+  ] as Array<[number[], 'Pow' | 'Mul', boolean]>) {
+    it(`axes [${axes}] with ${square}${bias ? ' and a bias' : ''}: one LayerNormalization layer`, async () => {
+      const m = await agrees(graph(chain(axes, square, bias), { inits: initsFor(axes) }));
+      expect(classes(m).filter((c) => c === 'LayerNormalization')).toHaveLength(1);
+      expect(classes(m)).not.toContain('Affine');
+      m.dispose();
+    });
+  }
+
+  it('a chain over axes that are not the trailing ones, and a Pow elsewhere, are refused by name', async () => {
+    await expect(sn.loadONNX(graph(chain([1, 2], 'Pow'), { inits: initsFor([1, 2]) }))).rejects.toThrow(
+      /\(LayerNormalization\): the written-out LayerNorm normalizes axes up to 2 of a rank-4 value, not the trailing ones/,
+    );
+    await expect(
+      sn.loadONNX(graph([{ op: 'Pow', in: ['x', 'two'], out: ['y'] }], { inits: { two: 2 } })),
+    ).rejects.toThrow(/node 'pow_0' \(Pow\): Pow of a model value is read only inside a written-out LayerNorm/);
   });
 });

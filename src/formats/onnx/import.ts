@@ -36,7 +36,7 @@ import { type AttrMsg, Attrs, int } from './ops/attrs.js';
 import { BATCH, Builder, DTYPE_NAMES, type Sym, type Val, checkDims, fail } from './ops/context.js';
 import { OPS } from './ops/index.js';
 import { prepareQuant } from './ops/qdq-fuse.js';
-import { fuseGelu } from './ops/fuse-gelu.js';
+import { fusePatterns } from './ops/fuse.js';
 import { legacyNode } from './ops/legacy.js';
 import { dropBatchStatGraphs } from './ops/norm.js';
 import type { NodeContext } from './ops/node.js';
@@ -350,7 +350,7 @@ function buildModel(
     inputs.push(t);
     env.set(inp.name, b.sym(t, s, nhwcIn ? 'nhwc' : 'native'));
   }
-  const nodes = fuseGelu(dropBatchStatGraphs(plan.nodes, plan.outputs), plan.consts, plan.outputs);
+  const nodes = fusePatterns(dropBatchStatGraphs(plan.nodes, plan.outputs), plan.consts, plan.outputs);
   for (const n of prepareQuant(nodes, plan.consts, plan.types, plan.outputs)) {
     try {
       convertNode(b, n, env);

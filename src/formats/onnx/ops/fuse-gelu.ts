@@ -26,7 +26,7 @@ export const FUSED_GELU_ATTR = 'simdnet_fused_from_erf';
 const near = (c: number | null, want: number) => c !== null && Math.abs(c - want) <= 1e-6 * Math.abs(want);
 
 /** The graph's wiring: who produces each value, who reads it, and the values' scalar constants. */
-class Wiring<N extends PatternNode> {
+export class Wiring<N extends PatternNode> {
   private readonly producer = new Map<string, number>();
   private readonly readers = new Map<string, number[]>();
   private readonly graphOutputs: Set<string>;
@@ -52,6 +52,11 @@ class Wiring<N extends PatternNode> {
   made(v: string, op: string): number | null {
     const i = this.producer.get(v);
     return i !== undefined && this.nodes[i].op_type === op && !isForeign(this.nodes[i]) ? i : null;
+  }
+
+  /** The nodes reading `v` (one entry per input slot), none for a graph output (it is read outside too). */
+  readersOf(v: string): readonly number[] | null {
+    return this.graphOutputs.has(v) ? null : (this.readers.get(v) ?? []);
   }
 
   /** The only node reading `v`, when it is of type `op` (Erf, or a binary op) and `v` is no graph output; else null. */
@@ -99,13 +104,22 @@ class Wiring<N extends PatternNode> {
     return null;
   }
 
+  /** Whether `v` is known at import: an initializer, a Constant, or an Identity of one. */
   isConst(v: string): boolean {
-    return this.consts.has(v) || this.made(v, 'Constant') !== null;
+    let u = v;
+    // Identity chains are short in practice; a bound keeps a crafted one from costing more.
+    for (let k = 0; k < 64; k++) {
+      if (this.consts.has(u) || this.made(u, 'Constant') !== null) return true;
+      const i = this.made(u, 'Identity');
+      if (i === null) return false;
+      u = this.nodes[i].input?.[0] ?? '';
+    }
+    return false;
   }
 }
 
-const isForeign = (n: PatternNode) => !!n.domain && n.domain !== 'ai.onnx';
-const out0 = (n: PatternNode) => n.output?.[0] ?? '';
+export const isForeign = (n: PatternNode) => !!n.domain && n.domain !== 'ai.onnx';
+export const out0 = (n: PatternNode) => n.output?.[0] ?? '';
 
 /** The chain of Erf node `e`, as [x, y, nodes it replaces], or null when the Erf is something else. */
 function matchErf<N extends PatternNode>(w: Wiring<N>, e: number): [string, string, number[]] | null {

@@ -8,6 +8,7 @@ import * as constant from './constant.js';
 import * as conv from './conv.js';
 import type { OpRow } from './node.js';
 import * as elementwise from './elementwise.js';
+import * as fuseLayerNorm from './fuse-layernorm.js';
 import * as gemm from './gemm.js';
 import * as norm from './norm.js';
 import * as pool from './pool.js';
@@ -27,7 +28,8 @@ export const OPS: ReadonlyMap<string, OpRow> = new Map<string, OpRow>([
   ['ReduceMean', { convert: pool.ReduceMean }],
   ['ReduceMax', { convert: pool.ReduceMax }],
   ['BatchNormalization', { convert: norm.BatchNormalization }],
-  ['LayerNormalization', { convert: norm.LayerNormalization }],
+  ['LayerNormalization', { convert: fuseLayerNorm.LayerNormalization }],
+  ['Pow', { convert: fuseLayerNorm.Pow }],
   // Activations
   ['Relu', { convert: activation.Relu }],
   ['LeakyRelu', { convert: activation.LeakyRelu }],
