@@ -4,6 +4,8 @@
 // step or two of simdnet's (measured; one requantization rounds differently, then the layers after it carry
 // it). Importing the exported file gives back the int8 layers with bit-identical predictions. Weight-only
 // ('float32') models match ORT to float tolerance.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
@@ -53,19 +55,19 @@ function quantized(activations: 'int8' | 'float32'): sn.Model {
   return q;
 }
 
-async function ort1(bytes: Uint8Array, optimized: boolean): Promise<Float32Array> {
+async function ort1(bytes: Uint8Array, optimized: boolean, v = x, shape = [N, ...SHAPE]): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     graphOptimizationLevel: optimized ? 'all' : 'disabled',
   });
-  const out = await s.run({ input: new ort.Tensor('float32', x, [N, ...SHAPE]) });
+  const out = await s.run({ input: new ort.Tensor('float32', v, shape) });
   await s.release();
   return Float32Array.from(out.output!.data as Float32Array);
 }
 
-function predict(m: sn.Model): Float32Array {
-  const y = m.predict(sn.tensor(x, [N, ...SHAPE])) as sn.Tensor;
+function predict(m: sn.Model, v = x, shape = [N, ...SHAPE]): Float32Array {
+  const y = m.predict(sn.tensor(v, shape)) as sn.Tensor;
   const d = Float32Array.from(y.dataSync());
   y.dispose();
   return d;
@@ -123,4 +125,28 @@ describe('toONNX of quantized models (QDQ) vs onnxruntime-node', () => {
       expect(worst).toBeLessThan(1e-4);
     }
   });
+});
+
+describe('imported quantized graphs export again (FakeQuant as QuantizeLinear / DequantizeLinear / Cast)', () => {
+  // fixture, input shape, output step, steps allowed (requantizations that may round differently)
+  for (const [name, shape, step, allowed] of [
+    ['fq_u8', [2, 64], 0.25, 0],
+    ['q_s8_int_output', [2, 64], 1, 0],
+    ['qdq_conv_u8_sigmoid', [2, 3, 9, 9], 0.0471, 0],
+    ['qdq_conv_u8_relu', [2, 3, 9, 9], 0.0471, 1],
+    ['qlinear_conv_u8_chain', [2, 3, 9, 9], 0.061, 2],
+  ] as const)
+    it(`${name}: ORT on the exported file gives simdnet's output (within ${allowed} steps)`, async () => {
+      const file = new Uint8Array(readFileSync(join(__dirname, '..', 'fixtures', 'qdq', `${name}.onnx`)));
+      const m = await sn.loadONNX(file);
+      live.push(m);
+      const n = shape.reduce((a, b) => a * b, 1);
+      const v = uniform(n, -40 * step, 40 * step, name.length);
+      const y = predict(m, v, [...shape]);
+      const o = await ort1(await sn.toONNX(m), true, v, [...shape]);
+      let worst = 0;
+      for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i]! - o[i]!) / step);
+      expect(o.length).toBe(y.length);
+      expect(worst).toBeLessThanOrEqual(allowed + 0.001);
+    });
 });
