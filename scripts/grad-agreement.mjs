@@ -5,7 +5,8 @@
 // compared with PyTorch float64's. Prints per network the worst tensor's error, PyTorch float32's own
 // error, and pass/fail (each tensor within max(10 × PyTorch float32's error, 1e-4)); then the fine-tuning
 // trajectory (10 plain-SGD steps on the same batch, training-mode BN): at each step where PyTorch float32's
-// loss is within 1e-4 of float64's, simdnet's must be within 1e-3 of PyTorch float32's, and every BN moving
+// loss (NCHW and channels-last) is within 1e-4 of float64's, simdnet's must be within 1e-3 of PyTorch
+// float32's (NCHW), and every BN moving
 // statistic after the steps within max(10 × PyTorch float32's error, 1e-4) of PyTorch float64's running one.
 //
 //   /usr/bin/python3 scripts/fixtures/grad_agreement.py --zoo
@@ -60,7 +61,7 @@ const table = [
   '|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 const trajTable = [
-  '| network | lr | loss step 0 → 9 (f64) | steps checked | worst checked step: simdnet vs PyTorch f32 | PyTorch f32 vs f64 at the first unchecked step | BN statistics: worst error / tolerance (zero ones apart) | trajectory agrees |',
+  '| network | lr | loss step 0 → 9 (f64) | steps checked | worst checked step: simdnet vs PyTorch f32 | PyTorch f32 vs f64 at the first unchecked step (worse layout) | BN statistics: worst error / tolerance (zero ones apart) | trajectory agrees |',
   '|---|---|---|---|---|---|---|---|',
 ];
 // Why a trajectory does not agree, in words.
@@ -111,7 +112,7 @@ for (const name of names) {
   const trajVerdict = t.agrees ? 'yes' : `no: ${whyNot(t)}`;
   if (!t.agrees) failed++;
   trajTable.push(
-    `| ${name} | ${t.lr} | ${t.steps[0].loss64.toFixed(4)} → ${t.steps[t.steps.length - 1].loss64.toFixed(4)} | ${checked.length}/${t.steps.length} | ${checked.length ? e(Math.max(...checked.map((st) => st.err))) : '–'} | ${firstOff ? e(Math.abs(firstOff.loss32 - firstOff.loss64) / Math.abs(firstOff.loss64)) : '–'} | ${statWorst ? `${e(statWorst.err)} / ${e(statWorst.tol)}` : '–'} (${t.stats.length - statRest.length}) | ${trajVerdict} |`,
+    `| ${name} | ${t.lr} | ${t.steps[0].loss64.toFixed(4)} → ${t.steps[t.steps.length - 1].loss64.toFixed(4)} | ${checked.length}/${t.steps.length} | ${checked.length ? e(Math.max(...checked.map((st) => st.err))) : '–'} | ${firstOff ? e(Math.max(Math.abs(firstOff.loss32 - firstOff.loss64), Math.abs(firstOff.loss32cl - firstOff.loss64) || 0) / Math.abs(firstOff.loss64)) : '–'} | ${statWorst ? `${e(statWorst.err)} / ${e(statWorst.tol)}` : '–'} (${t.stats.length - statRest.length}) | ${trajVerdict} |`,
   );
   console.error(
     `${name}: gradients ${verdict} in ${((t1 - t0) / 1000).toFixed(1)} s, trajectory ${t.agrees ? 'agrees' : 'does not agree'} in ${((Date.now() - t1) / 1000).toFixed(1)} s`,
@@ -119,7 +120,7 @@ for (const name of names) {
   if (verbose || !t.agrees) {
     t.steps.forEach((st, i) =>
       console.error(
-        `  step ${i}: simdnet ${st.loss.toFixed(7)}  f32 ${st.loss32.toFixed(7)}  f64 ${st.loss64.toFixed(7)}  ${st.checked ? 'checked' : 'unchecked'} ${e(st.err)}`,
+        `  step ${i}: simdnet ${st.loss.toFixed(7)}  f32 ${st.loss32.toFixed(7)}  f32 channels-last ${st.loss32cl.toFixed(7)}  f64 ${st.loss64.toFixed(7)}  ${st.checked ? 'checked' : 'unchecked'} ${e(st.err)}`,
       ),
     );
     for (const st of verbose ? t.stats : t.stats.filter((x) => !x.pass))
