@@ -140,6 +140,25 @@ describe('rounding edges: exact half steps and saturation match ORT exactly', ()
   }
 });
 
+describe('imported quantized models save and load as themselves', () => {
+  for (const name of ['qdq_conv_u8_sigmoid', 'qdq_pool_chain', 'q_s8_int_output'])
+    it(name, async () => {
+      const m = await sn.loadONNX(bytes(name));
+      const back = sn.loadModel(sn.saveModel(m));
+      expect(layerClasses(back)).toEqual(layerClasses(m));
+      const shape = [2, ...m.inputs[0]!.shape];
+      const x = uniform(
+        shape.reduce((a, b) => a * b, 1),
+        -3,
+        3,
+        5,
+      );
+      expect(Array.from(runSn(back, x, shape))).toEqual(Array.from(runSn(m, x, shape)));
+      m.dispose();
+      back.dispose();
+    });
+});
+
 describe('refusals name the node, attribute and value', () => {
   for (const [name, msg] of [
     ['refuse_axis', /QuantizeLinear.*scale has 3 values \(attribute axis 1\).*per tensor/],
