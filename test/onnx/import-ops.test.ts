@@ -231,6 +231,20 @@ describe('operator forms vs onnxruntime', () => {
       ],
       { inits: [iInit('sz', [2, 3, 14, 18])] },
     );
+    // sizes whose batch entry is the model's own batch, from Shape (DeepLabV3's ASPP pooling branch)
+    await agrees(
+      [
+        { op: 'Shape', in: ['x'] },
+        { op: 'Slice', in: ['t0', 's0', 's1'] },
+        { op: 'Concat', in: ['t1', 'chw'], attrs: [int('axis', 0)] },
+        {
+          op: 'Resize',
+          in: ['x', '', '', 't2'],
+          attrs: [str('mode', 'linear'), str('coordinate_transformation_mode', 'half_pixel')],
+        },
+      ],
+      { inits: [iInit('s0', [0]), iInit('s1', [1]), iInit('chw', [3, 14, 18])] },
+    );
     await agrees([
       { op: 'ReduceMax', in: ['x'], attrs: [ints('axes', [2, 3]), int('keepdims', 1)] },
       { op: 'Mul', in: ['x', 't0'] },

@@ -186,8 +186,10 @@ function resizeShape(
   }
   if (sizes) {
     const policy = attrs.oneOf('keep_aspect_ratio_policy', ['stretch', 'not_larger', 'not_smaller'], 'stretch');
-    if (sizes.some((d) => !Number.isInteger(d) || d < 1)) n.fail(`sizes [${sizes}] must be positive integers`);
-    // The batch size is not known here: a size on the batch axis is read as the batch (as exporters write it).
+    // The batch size is not known here: a size on the batch axis is read as the batch (as exporters write
+    // it), and may be the batch itself, taken from Shape of a model value (NaN while folding).
+    if (sizes.some((d, i) => !(axes[i] === 0 && Number.isNaN(d)) && (!Number.isInteger(d) || d < 1)))
+      n.fail(`sizes [${sizes}] must be positive integers`);
     const ratios = axes.map((a, i) => (a === 0 ? 1 : sizes![i] / shape[a]));
     const keep = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
     axes.forEach((a, i) => {
