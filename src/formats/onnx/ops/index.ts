@@ -6,6 +6,7 @@ import * as activation from './activation.js';
 import * as concat from './concat.js';
 import * as constant from './constant.js';
 import * as conv from './conv.js';
+import * as conv1d from './conv1d.js';
 import type { OpRow } from './node.js';
 import * as elementwise from './elementwise.js';
 import * as fuseLayerNorm from './fuse-layernorm.js';
@@ -19,7 +20,7 @@ import * as shape from './shape.js';
 /** ONNX op type -> how the importer reads it. */
 export const OPS: ReadonlyMap<string, OpRow> = new Map<string, OpRow>([
   // Convolutions and pooling
-  ['Conv', { convert: conv.Conv }],
+  ['Conv', { convert: conv1d.Conv }],
   ['ConvTranspose', { convert: conv.ConvTranspose }],
   ['MaxPool', { convert: pool.MaxPool }],
   ['AveragePool', { convert: pool.AveragePool }],
