@@ -19,10 +19,23 @@ const AGREE_N = 16;
 /** Wanted: simdnet at least this many times faster than onnxruntime-web at equal threads. */
 const WEB_FACTOR = 1.5;
 
+/** The 224×224 torchvision models (scripts/fixtures/export_onnx.py --zoo224): batch 1 and 8. */
+const ZOO_BATCHES = [1, 8];
 const MODELS = [
   { name: 'resnet18_w12', label: 'ResNet-18 (width 12)' },
   { name: 'mobilenet_v2_w35', label: 'MobileNetV2 (width 0.35)' },
   { name: 'resnet18', label: 'ResNet-18', optional: true, full: true },
+  { name: 'resnet50_224', label: 'ResNet-50 224²', optional: true, full: true, batches: ZOO_BATCHES },
+  { name: 'mobilenet_v3_large_224', label: 'MobileNetV3-L 224²', optional: true, full: true, batches: ZOO_BATCHES },
+  { name: 'efficientnet_b0_224', label: 'EfficientNet-B0 224²', optional: true, full: true, batches: ZOO_BATCHES },
+  { name: 'convnext_tiny_224', label: 'ConvNeXt-tiny 224²', optional: true, full: true, batches: ZOO_BATCHES },
+  {
+    name: 'deeplabv3_mobilenet_v3_large_224',
+    label: 'DeepLabV3-MNv3 224²',
+    optional: true,
+    full: true,
+    batches: ZOO_BATCHES,
+  },
 ];
 
 /** Warm-up and timing options per (system, model, batch, threads). */
@@ -78,14 +91,15 @@ export async function measureImported({ sn, root, quick, T, log, elapsed }) {
     R.failed = `cannot read ${join(dir, 'manifest.json')}: ${reason(e)}`;
     return R;
   }
-  const maxB = Math.max(...IMPORTED_BATCHES, AGREE_N);
+  const maxB = Math.max(...IMPORTED_BATCHES, ...ZOO_BATCHES, AGREE_N);
   const payloadModels = [];
   let first = true;
   for (const def of MODELS) {
     const spec = manifest[def.name];
     const file = join(dir, spec?.file ?? `${def.name}.onnx`);
     if (def.optional && !existsSync(file)) {
-      R.models[def.name] = { label: def.label, skipped: `${file} absent (scripts/fixtures/export_onnx.py --big)` };
+      const flag = def.batches ? '--zoo224' : '--big';
+      R.models[def.name] = { label: def.label, skipped: `${file} absent (scripts/fixtures/export_onnx.py ${flag})` };
       continue;
     }
     // --quick keeps to the committed fixtures
@@ -93,7 +107,8 @@ export async function measureImported({ sn, root, quick, T, log, elapsed }) {
       R.models[def.name] = { label: def.label, skipped: 'not in --quick' };
       continue;
     }
-    const M = { label: def.label, simdnet: {} };
+    const batches = def.batches ?? IMPORTED_BATCHES;
+    const M = { label: def.label, simdnet: {}, batches };
     R.models[def.name] = M;
     let model;
     try {
@@ -119,7 +134,7 @@ export async function measureImported({ sn, root, quick, T, log, elapsed }) {
         if (!logits) logits = l;
         // the thread counts must give the same bits (fixed shards)
         else if (maxAbsDiff(l, logits) !== 0) M.thread_mismatch = maxAbsDiff(l, logits);
-        for (const b of IMPORTED_BATCHES) {
+        for (const b of batches) {
           await warmUntilSteady(() => run(b), P.warm, first ? P.first : 0);
           first = false;
           const tm = await timeCalls(() => run(b), P.time);
@@ -129,12 +144,14 @@ export async function measureImported({ sn, root, quick, T, log, elapsed }) {
       let top = 0;
       for (const v of logits) top = Math.max(top, Math.abs(v));
       M.max_logit = top;
+      // wasm memory never shrinks: its size is the process' high-water mark so far
+      M.wasm_bytes = sn.getEngine().memory.buffer.byteLength;
       log(
         `imported ${def.name} simdnet: ${Object.entries(M.simdnet)
           .map(([k, v]) => `${k} ${v.ms.toFixed(2)} ms`)
           .join(', ')} (${elapsed()})`,
       );
-      payloadModels.push({ name: def.name, onnx: bytes, input, pixels, x, agreeN: AGREE_N, logits });
+      payloadModels.push({ name: def.name, onnx: bytes, input, pixels, x, agreeN: AGREE_N, logits, batches });
     } catch (e) {
       M.failed = reason(e);
       log(`imported ${def.name} failed: ${M.failed}`);
@@ -220,7 +237,7 @@ export function importedMarkdown(R) {
   const cmp = [];
   for (const [name, M] of Object.entries(R.models)) {
     if (M.skipped || M.failed) continue;
-    for (const b of R.batches) {
+    for (const b of M.batches ?? R.batches) {
       for (const t of R.threads) {
         const s = M.simdnet[`${t}/b${b}`];
         const w = peerCell(R, webId(t), name, t, b);
@@ -249,7 +266,8 @@ export function importedMarkdown(R) {
       return `${id} ${a?.rel_diff !== undefined ? `${a.rel_diff.toExponential(1)}${a.ok ? '' : ' (too far: not timed)'}` : `failed (${a?.failed ?? 'no answer'})`}`;
     });
     out(
-      `- ${M.label} (${(M.bytes / 2 ** 20).toFixed(1)} MB, input ${M.input.join('x')}${M.params ? `, ${M.params.toLocaleString('en-US')} params` : ''}): ` +
+      `- ${M.label} (${(M.bytes / 2 ** 20).toFixed(1)} MB, input ${M.input.join('x')}${M.params ? `, ${M.params.toLocaleString('en-US')} params` : ''}, ` +
+        `wasm memory ${(M.wasm_bytes / 2 ** 20).toFixed(0)} MiB after it): ` +
         `agreement on ${AGREE_N} random images, max |peer − simdnet| / max |logit| (${M.max_logit.toFixed(2)}), want < ${R.tolerance}: ` +
         `${agree.join(', ')}${M.thread_mismatch !== undefined ? `; simdnet 1 vs 2 threads differ by ${M.thread_mismatch}` : ''}`,
     );
@@ -268,7 +286,7 @@ export function importedTargets(R, cmp = null) {
     Object.entries(R.models).flatMap(([name, M]) =>
       M.skipped || M.failed
         ? []
-        : R.batches.flatMap((b) =>
+        : (M.batches ?? R.batches).flatMap((b) =>
             R.threads.map((t) => {
               const s = M.simdnet[`${t}/b${b}`];
               const w = peerCell(R, `ort-web-${t}`, name, t, b);

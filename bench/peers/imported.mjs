@@ -44,7 +44,7 @@ async function runModel(ctx, ort, web, m) {
       if (!ok) return;
       checked = true;
     }
-    for (const b of ctx.batches) {
+    for (const b of m.batches ?? ctx.batches) {
       const x = m.x.subarray(0, b * m.pixels);
       await ctx.measure(`${m.name}/${threads}/b${b}`, async () => {
         await warmUntilSteady(() => predict(x, b), ctx.plan.warm, ctx.first ? ctx.plan.first : 0);
