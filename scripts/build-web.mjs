@@ -280,12 +280,8 @@ async function buildAll() {
     logLevel: 'warning',
   });
   for (const f of pages.outputFiles) writeAtomic(f.path, f.contents);
+  // The fine-tune page's default model (web/model/mobilenetv3_small.onnx) is copied with web/ below.
   const finetune = await buildFinetune(join(out, 'finetune.js'));
-  // The fine-tune page's bundled model: the PyTorch MNIST CNN of the ONNX import tests.
-  writeAtomic(
-    join(out, 'model', 'mnist_cnn.onnx'),
-    readFileSync(join(root, 'test', 'fixtures', 'onnx', 'mnist_cnn.onnx')),
-  );
   writeAtomic(join(out, 'simdnet.browser.js'), browser.bytes);
   writeAtomic(join(out, 'simdnet.full.js'), full.bytes);
   copyTree(web, out, (name, src) => /\.ts$|^tsconfig|^README/.test(name) || src === join(web, 'model', 'README.md'));
@@ -302,7 +298,7 @@ async function buildAll() {
     'train-worker.js',
     'finetune.html',
     'finetune.js',
-    'model/mnist_cnn.onnx',
+    'model/mobilenetv3_small.onnx',
     'style.css',
     'simdnet.browser.js',
     'simdnet.full.js',

@@ -1,10 +1,31 @@
-// The fine-tune page: import an ONNX CNN (dropped, picked, or the bundled PyTorch MNIST CNN), freeze
-// it, put a new two-class head on the input of its last Dense layer, train the head on MNIST images
-// for a new task, and download the result as .simdnet and .onnx. This script is its own bundle with
-// the real ONNX importer/exporter (and protobufjs), so the library bundles stay without them. Training
-// runs on the main thread: the model is small and fit() yields to the event loop every ~50 ms.
+// The fine-tune page, Teachable Machine style: import an ONNX CNN (dropped, picked, or the default
+// MobileNetV3-small), name two or more classes and give each some images (files or camera snapshots),
+// train a new head on the frozen backbone's features, try the result on new images, and download it as
+// .simdnet and .onnx. This script is its own bundle with the real ONNX importer/exporter (and protobufjs).
+// Training runs on the main thread: the backbone runs once per image, and the head is one small Dense layer.
+// Pixels: finetune-images.ts; model cutting and training: finetune-model.ts; cards and camera: finetune-classes.ts.
 import * as sn from '../src/index.js';
-import { MNIST_FILE_NAMES, parseIdx } from '../src/data/idx.js';
+import {
+  type ClassEntry,
+  Camera,
+  type Sample,
+  classCard,
+  decodeImage,
+  dropZone,
+  imageFiles,
+  showSample,
+  thumbnail,
+} from './finetune-classes.js';
+import { IMAGENET, type Normalisation, normalise, parseTriple, resizeRgb } from './finetune-images.js';
+import {
+  declaredSize,
+  extractFeatures,
+  fineTunedModel,
+  importBackbone,
+  predictProbs,
+  trainHead,
+  withInputSize,
+} from './finetune-model.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const drop = $('drop');
@@ -15,27 +36,27 @@ const saveSimdnet = $<HTMLButtonElement>('save-simdnet');
 const saveOnnx = $<HTMLButtonElement>('save-onnx');
 const progress = $<HTMLProgressElement>('progress');
 const curve = $('curve') as unknown as SVGSVGElement;
-const probesEl = $<HTMLOListElement>('probes');
+const classesEl = $('classes');
+const tryList = $<HTMLOListElement>('try-list');
 const logEl = $('log');
+const normMode = $<HTMLSelectElement>('norm-mode');
+const normMean = $<HTMLInputElement>('norm-mean');
+const normStd = $<HTMLInputElement>('norm-std');
 const stat = (id: string, v: string) => {
   $(`s-${id}`).textContent = v;
 };
 
-/** Held-out images start here in the MNIST test file; training images are taken from 0. */
-const HELD_OUT_START = 5000;
-const HELD_OUT_COUNT = 1000;
-const PROBES = 12;
-const TASKS = {
-  parity: { label: (d: number) => d % 2, names: ['even', 'odd'] },
-  large: { label: (d: number) => (d >= 5 ? 1 : 0), names: ['< 5', '≥ 5'] },
-};
-
-// The chosen file. Each fine-tune imports it afresh: a model shares its layers with the import it was
-// cut from, so disposing the previous fine-tuned model must not take the next one's layers with it.
-let base: { bytes: Uint8Array; name: string } | null = null;
-let tuned: { model: sn.Model; name: string } | null = null;
-let mnist: Promise<{ images: Uint8Array; labels: Uint8Array }> | null = null;
+/** The chosen model file (input size fixed) and what its import showed. Each training imports it afresh. */
+let base: { bytes: Uint8Array; name: string; id: number; shape: [number, number, number]; features: number } | null =
+  null;
+let modelCount = 0;
+let tuned: { model: sn.Model; names: string[]; norm: Normalisation; shape: [number, number, number] } | null = null;
+const classes: ClassEntry[] = [];
+const trySamples: Sample[] = [];
+/** Image decoding runs in this chain, so training waits for the images dropped before it. */
+let decoding: Promise<unknown> = Promise.resolve();
 let busy = false;
+let classCounter = 0;
 
 function log(text: string): void {
   logEl.textContent += `${new Date().toLocaleTimeString()}  ${text}\n`;
@@ -49,42 +70,56 @@ function setState(state: string): void {
   for (const el of Array.from(form.elements)) (el as HTMLInputElement).disabled = busy;
 }
 
-// --- the model -----------------------------------------------------------------------------------
-/** Imports `bytes` and finds where the new head goes; throws with a message for the page. */
-async function importBase(bytes: Uint8Array): Promise<{ model: sn.Model; features: sn.SymbolicTensor }> {
-  const model = await sn.loadONNX(bytes, { inputLayout: 'nhwc' });
-  const shape = model.inputs.length === 1 ? model.inputs[0].shape : null;
-  if (!shape || shape.join(',') !== '28,28,1') {
-    model.dispose();
-    throw new Error(
-      `this page fine-tunes on 28×28 grey MNIST digits, but the model takes ${model.inputs.length} input(s) of ` +
-        `shape [${model.inputs.map((i) => i.shape.join(', ')).join('] [')}] (channels last)`,
-    );
-  }
-  const dense = model.layers.filter((l) => l.className === 'Dense').pop();
-  if (!dense) {
-    model.dispose();
-    throw new Error('the model has no Dense (Gemm/MatMul) layer whose input could feed a new head');
-  }
-  const features = dense.inboundNodes[0].inputs[0];
-  return { model, features };
+function fail(err: unknown): void {
+  const msg = `error: ${err instanceof Error ? err.message : String(err)}`;
+  document.body.dataset.error = msg;
+  log(msg);
+  setState('error');
 }
 
-async function useModel(bytes: Uint8Array, name: string): Promise<void> {
+// --- the model -----------------------------------------------------------------------------------
+const sizeAsk = $('size-ask');
+
+/** The file with a fixed image size: as declared, or asked from the user when the file leaves it open. */
+async function fixedSize(bytes: Uint8Array, name: string): Promise<Uint8Array> {
+  let d: ReturnType<typeof declaredSize>;
+  try {
+    d = declaredSize(bytes);
+  } catch {
+    return bytes; // not readable as ONNX: the importer's error says why
+  }
+  if (d.height !== null && d.width !== null) return bytes;
+  info.textContent = `${name}: its input '${d.name}' has no fixed image size; choose one below`;
+  sizeAsk.hidden = false;
+  document.body.dataset.state = 'asking';
+  await new Promise<void>((ok) => $('ask-ok').addEventListener('click', () => ok(), { once: true }));
+  sizeAsk.hidden = true;
+  const h = Number($<HTMLInputElement>('ask-h').value),
+    w = Number($<HTMLInputElement>('ask-w').value);
+  log(`${name}: using ${h}×${w} images`);
+  return withInputSize(bytes, h, w);
+}
+
+async function useModel(raw: Uint8Array, name: string): Promise<void> {
   if (busy) return;
   setState('loading');
   info.textContent = `importing ${name}…`;
   drop.classList.remove('error');
   delete document.body.dataset.error;
   try {
-    const b = await importBase(bytes);
-    base = { bytes, name };
+    const bytes = await fixedSize(raw, name);
+    const b = await importBackbone(bytes);
     const frozen = b.model.countParams();
-    info.textContent =
-      `${name}: ${b.model.layers.length} layers, ${frozen.toLocaleString('en-US')} parameters. Fine-tuning freezes ` +
-      `them and puts a new head on the input of its last Dense layer ([${b.features.shape.join(', ')}] features)`;
+    base = { bytes, name, id: ++modelCount, shape: b.inputShape, features: b.featureCount };
     b.model.dispose();
-    log(`imported ${name} (${bytes.length.toLocaleString('en-US')} bytes)`);
+    b.cut.dispose();
+    const [h, w, c] = base.shape;
+    info.textContent =
+      `${name}: ${frozen.toLocaleString('en-US')} parameters, input ${h}×${w}×${c}. Training freezes them and ` +
+      `puts a new head on the input of its last Dense layer (${base.features} features)`;
+    $('input-info').textContent = `${h}×${w} pixels, ${c === 3 ? 'RGB' : 'grey'}`;
+    setNorm(c === 3 ? IMAGENET : { ...IMAGENET, mode: 'unit' });
+    log(`imported ${name} (${raw.length.toLocaleString('en-US')} bytes)`);
     document.body.dataset.model = name;
   } catch (err) {
     const msg = `could not use ${name}: ${err instanceof Error ? err.message : String(err)}`;
@@ -97,45 +132,99 @@ async function useModel(bytes: Uint8Array, name: string): Promise<void> {
 }
 
 async function useBundled(): Promise<void> {
-  const r = await fetch('model/mnist_cnn.onnx');
-  if (!r.ok) throw new Error(`model/mnist_cnn.onnx: HTTP ${r.status}`);
-  await useModel(new Uint8Array(await r.arrayBuffer()), 'mnist_cnn.onnx');
+  const r = await fetch('model/mobilenetv3_small.onnx');
+  if (!r.ok) throw new Error(`model/mobilenetv3_small.onnx: HTTP ${r.status}`);
+  await useModel(new Uint8Array(await r.arrayBuffer()), 'mobilenetv3_small.onnx');
 }
 
-async function useFile(f: File): Promise<void> {
-  await useModel(new Uint8Array(await f.arrayBuffer()), f.name);
+// --- preprocessing -------------------------------------------------------------------------------
+function setNorm(n: Normalisation): void {
+  normMode.value = n.mode;
+  normMean.value = n.mean.join(', ');
+  normStd.value = n.std.join(', ');
+  normMean.disabled = normStd.disabled = n.mode === 'unit';
 }
 
-// --- data ------------------------------------------------------------------------------------------
-function loadMnist(): Promise<{ images: Uint8Array; labels: Uint8Array }> {
-  const get = async (name: string) => {
-    const r = await fetch(`data/${name}`);
-    if (!r.ok) throw new Error(`data/${name}: HTTP ${r.status} (serve the pages with npm run serve)`);
-    return parseIdx(new Uint8Array(await r.arrayBuffer()), name);
-  };
-  mnist ??= Promise.all([get(MNIST_FILE_NAMES.testImages), get(MNIST_FILE_NAMES.testLabels)]).then(
-    ([i, l]) => ({ images: i.data, labels: l.data }),
-    (err) => {
-      mnist = null; // let a later click try again
-      throw err;
+function readNorm(): Normalisation {
+  const mode = normMode.value === 'unit' ? 'unit' : 'meanstd';
+  return { mode, mean: parseTriple(normMean.value, 'mean', false), std: parseTriple(normStd.value, 'std', true) };
+}
+
+/** The image resized to the model's input (cached per size). */
+async function rgbOf(s: Sample, h: number, w: number): Promise<Float64Array> {
+  const key = `${h}x${w}`;
+  if (s.rgb?.key !== key) s.rgb = { key, value: resizeRgb(await decodeImage(s.blob), w, h) };
+  return s.rgb.value;
+}
+
+async function inputsOf(samples: Sample[], shape: [number, number, number], norm: Normalisation) {
+  const [h, w, c] = shape;
+  const x = new Float32Array(samples.length * h * w * c);
+  for (let i = 0; i < samples.length; i++) normalise(await rgbOf(samples[i], h, w), c, norm, x, i * h * w * c);
+  return x;
+}
+
+// --- classes -------------------------------------------------------------------------------------
+function addImages(entry: ClassEntry | null, files: File[]): void {
+  decoding = decoding.then(async () => {
+    for (const f of files) {
+      try {
+        const img = await decodeImage(f);
+        const s: Sample = { blob: f };
+        if (base)
+          s.rgb = { key: `${base.shape[0]}x${base.shape[1]}`, value: resizeRgb(img, base.shape[1], base.shape[0]) };
+        if (entry) {
+          entry.samples.push(s);
+          showSample(entry, img, f.name);
+        } else {
+          trySamples.push(s);
+          const li = document.createElement('li');
+          li.append(thumbnail(img, 64), document.createElement('div'));
+          li.title = f.name;
+          tryList.append(li);
+        }
+      } catch (err) {
+        log(err instanceof Error ? err.message : String(err));
+      }
+    }
+    if (!entry) showTries();
+  });
+}
+
+function addClass(): void {
+  const entry = classCard(`Class ${++classCounter}`, {
+    add: addImages,
+    snap: (e) => snapInto(e),
+    remove: (e) => {
+      if (classes.length <= 2) return log('a classifier needs at least two classes');
+      classes.splice(classes.indexOf(e), 1);
+      e.card.remove();
+      updateClassButtons();
     },
-  );
-  return mnist;
+    renamed: () => undefined,
+  });
+  classes.push(entry);
+  classesEl.append(entry.card);
+  updateClassButtons();
 }
 
-/** Images [from, from + n) as NHWC floats in [0, 1], with one-hot labels of the task. */
-function slice(d: { images: Uint8Array; labels: Uint8Array }, from: number, n: number, label: (d: number) => number) {
-  const x = Float32Array.from(d.images.subarray(from * 784, (from + n) * 784), (v) => v / 255);
-  const y = new Float32Array(n * 2);
-  for (let i = 0; i < n; i++) y[i * 2 + label(d.labels[from + i])] = 1;
-  return {
-    x: { data: x, shape: [n, 28, 28, 1] },
-    y: { data: y, shape: [n, 2] },
-    digits: d.labels.slice(from, from + n),
-  };
+function updateClassButtons(): void {
+  for (const c of classes) (c.card.querySelector('.remove') as HTMLButtonElement).disabled = classes.length <= 2;
+  for (const b of Array.from(document.querySelectorAll<HTMLElement>('.snap, #try-snap'))) b.hidden = !camera.live;
 }
 
-// --- curve -----------------------------------------------------------------------------------------
+const camera = new Camera($('camera'), $<HTMLVideoElement>('video'), $<HTMLButtonElement>('cam-toggle'), () =>
+  updateClassButtons(),
+);
+
+function snapInto(entry: ClassEntry | null): void {
+  camera
+    .snapshot(`snapshot-${Date.now()}`)
+    .then((f) => addImages(entry, [f]))
+    .catch((err) => log(`camera: ${err instanceof Error ? err.message : String(err)}`));
+}
+
+// --- training ------------------------------------------------------------------------------------
 function drawCurve(losses: number[], total: number): void {
   const W = 600,
     H = 200,
@@ -155,116 +244,122 @@ function drawCurve(losses: number[], total: number): void {
   curve.innerHTML = `${ticks}<polyline class="avg" points="${pts}"/>`;
 }
 
-// --- training --------------------------------------------------------------------------------------
-async function fineTune(): Promise<void> {
+const yieldToPage = () => new Promise((r) => setTimeout(r, 0));
+
+/** Class names and the images of each, checked: two classes or more, each named and with an image. */
+function trainingSet(): { names: string[]; samples: Sample[]; labels: number[] } {
+  const names = classes.map((c) => c.nameInput.value.trim());
+  names.forEach((n, i) => {
+    if (!n) throw new Error(`class ${i + 1} has no name`);
+    if (names.indexOf(n) !== i) throw new Error(`two classes are named "${n}"`);
+    if (!classes[i].samples.length) throw new Error(`class "${n}" has no images yet`);
+  });
+  const samples = classes.flatMap((c) => c.samples);
+  const labels = classes.flatMap((c, k) => c.samples.map(() => k));
+  return { names, samples, labels };
+}
+
+async function train(): Promise<void> {
   if (!base || busy) return;
   const f = new FormData(form);
   const n = (k: string) => Number(f.get(k));
-  const task = TASKS[f.get('task') === 'large' ? 'large' : 'parity'];
-  const count = Math.min(Math.max(8, Math.floor(n('trainCount'))), HELD_OUT_START);
-  const batchSize = Math.max(1, Math.floor(n('batchSize')));
-  const epochs = Math.max(1, Math.floor(n('epochs')));
+  const opts = {
+    epochs: Math.max(1, Math.floor(n('epochs'))),
+    batchSize: Math.max(1, Math.floor(n('batchSize'))),
+    learningRate: n('lr'),
+    seed: Math.floor(n('seed')),
+  };
   setState('training');
+  delete document.body.dataset.error;
+  await decoding;
+  const set = trainingSet();
+  const norm = readNorm();
+  const { bytes, name, id } = base;
   saveSimdnet.disabled = saveOnnx.disabled = true;
-  probesEl.textContent = '';
-  log('fetching MNIST from data/ …');
-  const data = await loadMnist();
-  const train = slice(data, 0, count, task.label);
-  const held = slice(data, HELD_OUT_START, HELD_OUT_COUNT, task.label);
-
-  // Freeze the import (a frozen BatchNormalization keeps its running statistics), add the new head.
-  const name = base.name;
-  const b = await importBase(base.bytes);
-  for (const l of b.model.layers) l.trainable = false;
-  const headLayer = sn.layers.dense({ units: 2, activation: 'softmax', name: 'new_head' });
-  const head = headLayer.apply(b.features);
-  tuned?.model.dispose();
-  const m = sn.model({ inputs: b.model.inputs, outputs: head, seed: n('seed'), name: 'finetuned' });
-  tuned = { model: m, name };
-  m.compile({
-    optimizer: new sn.Adam({ learningRate: n('lr') }),
-    loss: 'categoricalCrossentropy',
-    metrics: ['accuracy'],
-  });
-  const steps = Math.ceil(count / batchSize);
-  progress.max = steps * epochs;
-  progress.value = 0;
-  const batchLosses: number[] = [];
-  let epoch = 0,
-    prevSum = 0,
-    prevSeen = 0;
-  log(`training the ${headLayer.countParams()} parameters of the new head on ${count} images, ${epochs} epoch(s)`);
+  const b = await importBackbone(bytes);
+  // Features depend on the model and the preprocessing only: computed once per image for both.
+  const key = `${id}|${JSON.stringify(norm)}`;
+  const todo = set.samples.filter((s) => s.feat?.key !== key);
+  stat('images', `${set.samples.length} in ${set.names.length} classes`);
   const t0 = performance.now();
-  await m.fit(train.x, train.y, {
-    epochs,
-    batchSize,
-    seed: n('seed'),
-    verbose: 0,
-    callbacks: {
-      onEpochBegin: (e) => {
-        epoch = e;
-        prevSum = prevSeen = 0;
-      },
-      onBatchEnd: (b, logs) => {
-        const c = Math.min(batchSize, count - b * batchSize);
-        const sum = logs.loss * (prevSeen + c);
-        batchLosses.push((sum - prevSum) / c);
-        prevSum = sum;
-        prevSeen += c;
-        progress.value = epoch * steps + b + 1;
-        stat('epoch', `${epoch + 1}/${epochs}`);
-        stat('batch', `${b + 1}/${steps}`);
-        stat('loss', logs.loss.toFixed(4));
-        stat('acc', `${(logs.accuracy * 100).toFixed(1)}%`);
-        drawCurve(batchLosses, steps * epochs);
-      },
-      onEpochEnd: (e, logs) => {
-        log(`epoch ${e + 1}: loss ${logs.loss.toFixed(4)}, accuracy ${(logs.accuracy * 100).toFixed(1)}%`);
-        if (e === 0) document.body.dataset.firstEpochLoss = String(logs.loss);
-        document.body.dataset.lastEpochLoss = String(logs.loss);
-      },
-    },
-  });
-  const [heldLoss, heldAcc] = m.evaluate(held.x, held.y, { batchSize: 100 });
-  stat('val', `${(heldAcc * 100).toFixed(1)}%`);
+  for (let i = 0; i < todo.length; i += 8) {
+    const part = todo.slice(i, i + 8);
+    const feats = extractFeatures(b, await inputsOf(part, b.inputShape, norm), part.length);
+    part.forEach((s, k) => {
+      s.feat = { key, value: feats.slice(k * b.featureCount, (k + 1) * b.featureCount) };
+    });
+    stat('features', `${Math.min(i + 8, todo.length)}/${todo.length} new`);
+    await yieldToPage();
+  }
+  const featSecs = (performance.now() - t0) / 1000;
   log(
-    `done in ${((performance.now() - t0) / 1000).toFixed(1)} s; held-out (${HELD_OUT_COUNT} images ` +
-      `${HELD_OUT_START}…): loss ${heldLoss.toFixed(4)}, accuracy ${(heldAcc * 100).toFixed(1)}%`,
+    `features of ${todo.length} new image(s) in ${featSecs.toFixed(2)} s (${set.samples.length - todo.length} cached)`,
   );
-  document.body.dataset.firstBatchLoss = String(batchLosses[0]);
-  document.body.dataset.heldOutAccuracy = String(heldAcc);
-  showProbes(m, held, task.names);
+  const feats = new Float32Array(set.samples.length * b.featureCount);
+  set.samples.forEach((s, i) => feats.set(s.feat!.value, i * b.featureCount));
+
+  const perEpoch = Math.ceil(set.samples.length / opts.batchSize);
+  const losses: number[] = [];
+  let last = performance.now();
+  const t1 = performance.now();
+  const { head, losses: all } = await trainHead(
+    feats,
+    set.labels,
+    { ...opts, classes: set.names.length },
+    async (step, total, loss, acc) => {
+      losses.push(loss);
+      progress.max = total;
+      progress.value = step;
+      stat('epoch', `${Math.ceil(step / perEpoch)}/${opts.epochs}`);
+      stat('step', `${step}/${total}`);
+      stat('loss', loss.toFixed(4));
+      stat('acc', `${(acc * 100).toFixed(0)}%`);
+      if (performance.now() - last > 30 || step === total) {
+        drawCurve(losses, total);
+        await yieldToPage();
+        last = performance.now();
+      }
+    },
+  );
+  log(
+    `trained the head (${head.countParams()} parameters) for ${all.length} steps in ${((performance.now() - t1) / 1000).toFixed(2)} s`,
+  );
+  tuned?.model.dispose();
+  tuned = { model: fineTunedModel(b, head, `${stem(name)}_finetuned`), names: set.names, norm, shape: b.inputShape };
+  head.dispose();
+  b.replaced.dispose(); // the import's own last Dense layer, the one thing the fine-tuned model leaves out
+  curve.dataset.losses = JSON.stringify(all);
+  $('class-order').textContent = `outputs in this order: ${set.names.join(', ')}`;
   saveSimdnet.disabled = saveOnnx.disabled = false;
+  await showTries();
   setState('done');
 }
 
-/** The first held-out images with the model's answer; their probabilities go in data-probs (tests). */
-function showProbes(m: sn.Model, held: ReturnType<typeof slice>, names: string[]): void {
-  const x = { data: held.x.data.subarray(0, PROBES * 784), shape: [PROBES, 28, 28, 1] };
-  const t = m.predict(x);
-  const p = Float32Array.from(t.dataSync());
-  t.dispose();
-  probesEl.dataset.first = String(HELD_OUT_START);
-  probesEl.dataset.probs = JSON.stringify(Array.from(p));
-  for (let i = 0; i < PROBES; i++) {
-    const li = document.createElement('li');
-    const c = document.createElement('canvas');
-    c.width = c.height = 28;
-    const img = new ImageData(28, 28);
-    for (let k = 0; k < 784; k++) {
-      const v = 255 - Math.round(x.data[i * 784 + k] * 255);
-      img.data.set([v, v, v, 255], k * 4);
-    }
-    c.getContext('2d')!.putImageData(img, 0, 0);
-    const guess = p[i * 2 + 1] > p[i * 2] ? 1 : 0;
-    const right = held.y.data[i * 2 + guess] === 1;
-    li.className = right ? 'right' : 'wrong';
-    li.append(c, `${names[guess]} ${(p[i * 2 + guess] * 100).toFixed(0)}%`);
-    li.title = `MNIST test image ${HELD_OUT_START + i}, a ${held.digits[i]}`;
-    probesEl.append(li);
-  }
+// --- trying it -----------------------------------------------------------------------------------
+/** Predicts every image of the try list at once and shows each one's class probabilities. */
+async function showTries(): Promise<void> {
+  tryList.dataset.count = String(trySamples.length);
+  if (!tuned || !trySamples.length) return;
+  const t = tuned;
+  const x = await inputsOf(trySamples, t.shape, t.norm);
+  const p = predictProbs(t.model, x, trySamples.length, t.shape);
+  const k = t.names.length;
+  tryList.querySelectorAll('li').forEach((li, i) => {
+    const row = Array.from(p.subarray(i * k, (i + 1) * k));
+    const best = row.indexOf(Math.max(...row));
+    const bars = row.map(
+      (v, c) =>
+        `<div class="bar${c === best ? ' best' : ''}"><span>${escapeHtml(t.names[c])}</span>` +
+        `<meter min="0" max="1" value="${v}"></meter><span>${(v * 100).toFixed(1)}%</span></div>`,
+    );
+    li.lastElementChild!.innerHTML = bars.join('');
+  });
+  tryList.dataset.probs = JSON.stringify(Array.from(p));
 }
 
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+// --- downloads and wiring ------------------------------------------------------------------------
 function download(bytes: Uint8Array, name: string): void {
   const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
   const a = document.createElement('a');
@@ -277,50 +372,46 @@ function download(bytes: Uint8Array, name: string): void {
   log(`saved ${name} (${bytes.length.toLocaleString('en-US')} bytes)`);
 }
 
-const stem = () => (tuned?.name ?? 'model').replace(/\.onnx$/i, '');
+const stem = (name: string) => name.replace(/\.onnx$/i, '');
 
-// --- wiring ----------------------------------------------------------------------------------------
-function fail(err: unknown): void {
-  const msg = `error: ${err instanceof Error ? err.message : String(err)}`;
-  document.body.dataset.error = msg;
-  info.textContent = msg;
-  drop.classList.add('error');
-  log(msg);
-  setState('error');
-}
-
-startBtn.addEventListener('click', () => fineTune().catch(fail));
+startBtn.addEventListener('click', () => train().catch(fail));
 saveSimdnet.addEventListener('click', () => {
-  if (tuned) download(new Uint8Array(tuned.model.save()), `${stem()}-finetuned.simdnet`);
+  if (tuned && base) download(new Uint8Array(tuned.model.save()), `${stem(base.name)}-finetuned.simdnet`);
 });
 saveOnnx.addEventListener('click', () => {
-  if (tuned)
+  if (tuned && base)
     sn.toONNX(tuned.model)
-      .then((b) => download(b, `${stem()}-finetuned.onnx`))
+      .then((b) => download(b, `${stem(base!.name)}-finetuned.onnx`))
       .catch(fail);
 });
 $('bundled').addEventListener('click', () => useBundled().catch(fail));
+const modelFile = (f: File) => f.arrayBuffer().then((a) => useModel(new Uint8Array(a), f.name));
 $<HTMLInputElement>('model-file').addEventListener('change', (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
-  if (f) useFile(f).catch(fail);
+  if (f) modelFile(f).catch(fail);
 });
-drop.addEventListener('dragover', (e) => {
-  e.preventDefault();
-  drop.classList.add('over');
+dropZone(drop, (files) => modelFile(files[0]).catch(fail));
+$('add-class').addEventListener('click', addClass);
+$('try-snap').addEventListener('click', () => snapInto(null));
+const tryInput = $<HTMLInputElement>('try-files');
+tryInput.addEventListener('change', () => {
+  addImages(null, imageFiles(tryInput.files));
+  tryInput.value = '';
 });
-drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-drop.addEventListener('drop', (e) => {
-  e.preventDefault();
-  drop.classList.remove('over');
-  const f = e.dataTransfer?.files[0];
-  if (f) useFile(f).catch(fail);
+dropZone($('try-drop'), (files) => addImages(null, imageFiles(files)));
+normMode.addEventListener('change', () => {
+  normMean.disabled = normStd.disabled = normMode.value === 'unit';
 });
+$('norm-imagenet').addEventListener('click', () => setNorm(IMAGENET));
 
 (async () => {
+  addClass();
+  addClass();
   setState('loading');
   // Main thread: one thread, no workers (kernels on workers would need Atomics.wait here).
   const engine = await sn.ready({ threads: 1 });
   log(`engine: '${engine.build}' build, ${sn.getThreads()} thread`);
+  await camera.detect();
   setState('idle');
   await useBundled();
   document.body.dataset.ready = 'true';
