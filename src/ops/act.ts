@@ -1,5 +1,5 @@
-// Element-wise activations (relu, sigmoid, tanh, elu, leakyRelu, gelu exact and tanh, erf, Keras' ReLU with its arguments,
-// relu6, hardSigmoid, hardSwish, swish), softmax over any axis, logSoftmax and the fused
+// Element-wise activations (relu, sigmoid, tanh, elu, leakyRelu, gelu exact and tanh, erf, Keras' ReLU
+// with its arguments, relu6, hardSigmoid, hardSwish, swish), softmax over any axis, logSoftmax and the fused
 // softmax + cross-entropy loss over assembly/kernels/act.ts. exp/tanh/erfc run in wasm, never JS Math.
 import { Tensor } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';

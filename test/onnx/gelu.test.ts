@@ -180,6 +180,33 @@ describe('ONNX Erf and Gelu vs onnxruntime', () => {
     });
   }
 
+  it('folds the tanh chain torch.onnx writes for approximate=tanh before opset 20', async () => {
+    const nodes: N[] = [
+      { op: 'Mul', in: ['x', 'x'], out: ['x2'] },
+      { op: 'Mul', in: ['x', 'x2'], out: ['x3'] },
+      scalarConst('c', 0.044715),
+      { op: 'Mul', in: ['c', 'x3'], out: ['cx3'] },
+      { op: 'Add', in: ['x', 'cx3'], out: ['inner'] },
+      scalarConst('k', Math.sqrt(2 / Math.PI)),
+      { op: 'Mul', in: ['k', 'inner'], out: ['u'] },
+      { op: 'Tanh', in: ['u'], out: ['t'] },
+      scalarConst('one', 1),
+      { op: 'Add', in: ['one', 't'], out: ['a'] },
+      { op: 'Mul', in: ['x', 'a'], out: ['m'] },
+      scalarConst('half', 0.5),
+      { op: 'Mul', in: ['half', 'm'], out: ['y'] },
+    ];
+    const m = await agrees(graph(nodes));
+    expect(classes(m)).toEqual(['GELU']);
+    expect((m.layers[1] as sn.GELU).approximate).toBe(true);
+    m.dispose();
+    // Another cubic coefficient is not the GELU: left as element-wise layers, still right.
+    const other = await agrees(graph(nodes.map((n) => (n.out?.[0] === 'c' ? scalarConst('c', 0.05) : n))));
+    expect(classes(other)).toContain('Activation');
+    expect(classes(other)).not.toContain('GELU');
+    other.dispose();
+  });
+
   it('leaves a chain alone when an inner value is read elsewhere, or the constants are not √2, 1, 0.5', async () => {
     const [, torch] = chains[0];
     // erf(x/√2) is also read by another node: kept as Erf, still right.
@@ -224,8 +251,9 @@ describe('GELU layer: predict, train, export to ONNX', () => {
       ).graph.node.map((n) => n.op_type);
       expect(ops).toContain(approximate ? 'Tanh' : 'Erf');
       const back = await sn.loadONNX(bytes);
-      // The exact one's Erf chain is folded back into one GELU layer.
-      if (!approximate) expect(classes(back).filter((c) => c === 'GELU')).toHaveLength(1);
+      // The Erf or Tanh chain is folded back into one GELU layer of the same form.
+      expect(classes(back).filter((c) => c === 'GELU')).toHaveLength(1);
+      expect((back.layers.find((l) => l.className === 'GELU') as sn.GELU).approximate).toBe(approximate);
       const again = (back.predict(x) as sn.Tensor).dataSync();
       expect(diff(again, ours).max).toBeLessThanOrEqual(1e-6 * d.scale);
       for (const z of [m, back]) z.dispose();

@@ -1,7 +1,8 @@
-// The exact GELU as exporters write it before opset 20 (torch.onnx at opsets 9-17, simdnet's own export):
+// GELU as exporters write it before opset 20 (torch.onnx at opsets 9-17, simdnet's own export), exact:
 //   Div(x, √2) → Erf → Add 1 → Mul x → Mul 0.5
-// with the operands of each node in either order, the two Muls in any grouping (x·(1 + erf)·0.5,
-// x·((1 + erf)·0.5), (x·0.5)·(1 + erf)) and Mul by 1/√2 in place of the Div. A graph pass, run on the
+// and the tanh form: Mul(x, Mul(x, x)) → Mul 0.044715 → Add x → Mul √(2/π) → Tanh → Add 1 → Mul x → Mul 0.5,
+// with the operands of each node in either order, the last two Muls in any grouping (x·(1 + f)·0.5,
+// x·((1 + f)·0.5), (x·0.5)·(1 + f)) and Mul by 1/√2 in place of the Div. A graph pass, run on the
 // sorted nodes before conversion, replaces each such chain by one Gelu node (converted like ONNX's
 // opset-20 Gelu), so the model gets one GELU layer instead of five element-wise ones. A chain whose
 // inner values are read elsewhere, or are graph outputs, is left as it is.
@@ -20,7 +21,7 @@ export interface PatternNode {
 }
 
 /** Attribute the pass sets on the Gelu nodes it makes: they may stand in a graph of any opset. */
-export const FUSED_GELU_ATTR = 'simdnet_fused_from_erf';
+export const FUSED_GELU_ATTR = 'simdnet_fused_gelu';
 
 /** Whether `c` is `want` to within a float32 rounding (exporters write √2 as float32). */
 const near = (c: number | null, want: number) => c !== null && Math.abs(c - want) <= 1e-6 * Math.abs(want);
@@ -59,12 +60,12 @@ export class Wiring<N extends PatternNode> {
     return this.graphOutputs.has(v) ? null : (this.readers.get(v) ?? []);
   }
 
-  /** The only node reading `v`, when it is of type `op` (Erf, or a binary op) and `v` is no graph output; else null. */
+  /** The only reader of `v` if it is an `op` node (Erf, Tanh or binary) and `v` no graph output; else null. */
   onlyReader(v: string, op: string): number | null {
     const r = this.readers.get(v);
     if (!r || r.length !== 1 || this.graphOutputs.has(v)) return null;
     const n = this.nodes[r[0]];
-    const arity = op === 'Erf' ? 1 : 2;
+    const arity = op === 'Erf' || op === 'Tanh' ? 1 : 2;
     return n.op_type === op && !isForeign(n) && (n.input ?? []).length === arity ? r[0] : null;
   }
 
@@ -121,25 +122,17 @@ export class Wiring<N extends PatternNode> {
 export const isForeign = (n: PatternNode) => !!n.domain && n.domain !== 'ai.onnx';
 export const out0 = (n: PatternNode) => n.output?.[0] ?? '';
 
-/** The chain of Erf node `e`, as [x, y, nodes it replaces], or null when the Erf is something else. */
-function matchErf<N extends PatternNode>(w: Wiring<N>, e: number): [string, string, number[]] | null {
-  const erf = w.nodes[e];
-  const d = erf.input?.[0];
-  if (!d || (erf.input ?? []).length !== 1 || w.onlyReader(d, 'Erf') !== e) return null;
-  const div = w.made(d, 'Div') ?? w.made(d, 'Mul');
-  if (div === null) return null;
-  const isDiv = w.nodes[div].op_type === 'Div';
-  const [x0, s] = w.nodes[div].input ?? [];
-  const x = isDiv ? (near(w.scalar(s), Math.SQRT2) ? x0 : null) : w.withScalar(div, Math.SQRT1_2);
-  if (!x || w.isConst(x)) return null;
-  const add = w.onlyReader(out0(erf), 'Add');
-  if (add === null || w.withScalar(add, 1) !== out0(erf)) return null;
-  const m1 = w.onlyReader(out0(w.nodes[add]), 'Mul');
-  if (m1 === null) return null;
+type Match = [x: string, y: string, nodes: number[]];
+
+/** The tail both GELUs share after node f (Erf or Tanh): (1 + f) · x · 0.5 in any grouping. */
+function matchTail<N extends PatternNode>(w: Wiring<N>, x: string, f: number): Match | null {
+  const add = w.onlyReader(out0(w.nodes[f]), 'Add');
+  if (add === null || w.withScalar(add, 1) !== out0(w.nodes[f])) return null;
   const a = out0(w.nodes[add]);
-  const o = w.other(m1, a);
-  if (o === null) return null;
-  const chain = [div, e, add, m1];
+  const m1 = w.onlyReader(a, 'Mul');
+  const o = m1 === null ? null : w.other(m1, a);
+  if (m1 === null || o === null) return null;
+  const chain = [f, add, m1];
   if (o === x || near(w.scalar(o), 0.5)) {
     // (x · a) · 0.5 or (a · 0.5) · x
     const m2 = w.onlyReader(out0(w.nodes[m1]), 'Mul');
@@ -154,8 +147,60 @@ function matchErf<N extends PatternNode>(w: Wiring<N>, e: number): [string, stri
   return [x, out0(w.nodes[m1]), [h, ...chain]];
 }
 
+/** The exact GELU around Erf node `e`, or null when the Erf is something else. */
+function matchErf<N extends PatternNode>(w: Wiring<N>, e: number): Match | null {
+  const d = w.nodes[e].input?.[0];
+  if (!d || (w.nodes[e].input ?? []).length !== 1 || w.onlyReader(d, 'Erf') !== e) return null;
+  const div = w.made(d, 'Div') ?? w.made(d, 'Mul');
+  if (div === null) return null;
+  const isDiv = w.nodes[div].op_type === 'Div';
+  const [x0, s] = w.nodes[div].input ?? [];
+  const x = isDiv ? (near(w.scalar(s), Math.SQRT2) ? x0 : null) : w.withScalar(div, Math.SQRT1_2);
+  if (!x || w.isConst(x)) return null;
+  const tail = matchTail(w, x, e);
+  return tail ? [x, tail[1], [div, ...tail[2]]] : null;
+}
+
+/** x³ as Mul(x, Mul(x, x)) in either order: the two Muls, or null. */
+function matchCube<N extends PatternNode>(w: Wiring<N>, v: string, x: string): number[] | null {
+  const c = w.made(v, 'Mul');
+  if (c === null) return null;
+  const [a, b] = w.nodes[c].input ?? [];
+  const sq = a === x ? b : b === x ? a : null;
+  const q = sq === null ? null : w.made(sq, 'Mul');
+  if (q === null || w.onlyReader(sq ?? '', 'Mul') !== c || w.nodes[q].input?.some((i) => i !== x)) return null;
+  return [q, c];
+}
+
 /**
- * `nodes` (topologically sorted) with each exact-GELU chain replaced by one Gelu node, placed where
+ * The tanh GELU around Tanh node `t` (torch.onnx's approximate='tanh' before opset 20, simdnet's export):
+ * tanh(√(2/π) · (x + 0.044715 · x³)) then the common tail; or null.
+ */
+function matchTanh<N extends PatternNode>(w: Wiring<N>, t: number): Match | null {
+  const u = w.nodes[t].input?.[0] ?? '';
+  const mk = w.made(u, 'Mul');
+  if (mk === null || w.onlyReader(u, 'Tanh') !== t) return null;
+  const inner = w.withScalar(mk, Math.sqrt(2 / Math.PI));
+  const add = inner === null ? null : w.made(inner, 'Add');
+  if (add === null || w.onlyReader(inner ?? '', 'Mul') !== mk) return null;
+  const [p, q] = w.nodes[add].input ?? [];
+  for (const [x, cq] of [
+    [p, q],
+    [q, p],
+  ]) {
+    const mc = w.made(cq, 'Mul');
+    const cube = mc === null ? null : w.withScalar(mc, 0.044715);
+    if (mc === null || cube === null || w.onlyReader(cq, 'Add') !== add || w.readersOf(cube)?.length !== 1) continue;
+    const cubed = matchCube(w, cube, x);
+    if (!cubed || w.isConst(x)) continue;
+    const tail = matchTail(w, x, t);
+    if (tail) return [x, tail[1], [...cubed, mc, add, mk, ...tail[2]]];
+  }
+  return null;
+}
+
+/**
+ * `nodes` (topologically sorted) with each GELU chain replaced by one Gelu node, placed where
  * the chain's last node was (every value it reads is computed before that).
  */
 export function fuseGelu<N extends PatternNode>(
@@ -166,8 +211,8 @@ export function fuseGelu<N extends PatternNode>(
   const w = new Wiring(nodes, consts, outputs);
   const replaced = new Map<number, N | null>();
   nodes.forEach((n, i) => {
-    if (n.op_type !== 'Erf' || isForeign(n)) return;
-    const m = matchErf(w, i);
+    if ((n.op_type !== 'Erf' && n.op_type !== 'Tanh') || isForeign(n)) return;
+    const m = n.op_type === 'Erf' ? matchErf(w, i) : matchTanh(w, i);
     if (!m || m[2].some((k) => replaced.has(k))) return;
     const [x, y, chain] = m;
     const last = Math.max(...chain);
@@ -177,7 +222,10 @@ export function fuseGelu<N extends PatternNode>(
       op_type: 'Gelu',
       input: [x],
       output: [y],
-      attribute: [{ name: FUSED_GELU_ATTR, type: 2, i: 1 }],
+      attribute: [
+        { name: FUSED_GELU_ATTR, type: 2, i: 1 },
+        { name: 'approximate', type: 3, s: new TextEncoder().encode(n.op_type === 'Erf' ? 'none' : 'tanh') },
+      ],
     };
     replaced.set(last, gelu as N);
   });

@@ -4,7 +4,7 @@ import type { Const } from '../fold.js';
 import { type PatternNode, fuseGelu } from './fuse-gelu.js';
 import { fuseLayerNorm } from './fuse-layernorm.js';
 
-/** `nodes` with the exact-GELU chains and the written-out LayerNorms folded into one node each. */
+/** `nodes` with the GELU chains (exact and tanh) and the written-out LayerNorms folded into one node each. */
 export function fusePatterns<N extends PatternNode>(
   nodes: N[],
   consts: Map<string, Const>,
