@@ -224,7 +224,7 @@ describe('ONNX Erf and Gelu vs onnxruntime', () => {
 
 describe('GELU layer: predict, train, export to ONNX', () => {
   for (const approximate of [false, true]) {
-    it(`GELU({ approximate: ${approximate} }) after a Dense: fit step, toONNX run by onnxruntime, re-import`, async () => {
+    it(`GELU({ approximate: ${approximate} }) after a Dense: fit step, save/load, toONNX run by onnxruntime, re-import`, async () => {
       const m = sn.sequential({
         seed: 3,
         layers: [
@@ -256,7 +256,11 @@ describe('GELU layer: predict, train, export to ONNX', () => {
       expect((back.layers.find((l) => l.className === 'GELU') as sn.GELU).approximate).toBe(approximate);
       const again = (back.predict(x) as sn.Tensor).dataSync();
       expect(diff(again, ours).max).toBeLessThanOrEqual(1e-6 * d.scale);
-      for (const z of [m, back]) z.dispose();
+      // Saved and loaded as .simdnet: the same class, option and predictions, bit for bit.
+      const saved = sn.loadModel(m.save());
+      expect((saved.layers.find((l) => l.className === 'GELU') as sn.GELU).approximate).toBe(approximate);
+      expect(Array.from((saved.predict(x) as sn.Tensor).dataSync())).toEqual(Array.from(ours));
+      for (const z of [m, back, saved]) z.dispose();
       for (const z of [x, yt]) z.dispose();
     });
   }
