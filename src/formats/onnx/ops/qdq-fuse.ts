@@ -76,7 +76,11 @@ export function prepareQuant<N extends QNode>(
     Q_OPS.has(n.op_type ?? '')
       ? {
           ...n,
-          attribute: [...(n.attribute ?? []), { name: TYPES, ints: (n.input ?? []).map((i) => types.get(i) ?? 0) }],
+          // A file's own 'simdnet:' attributes are dropped: only this pass writes them.
+          attribute: [
+            ...(n.attribute ?? []).filter((a) => !a.name?.startsWith('simdnet:')),
+            { name: TYPES, ints: (n.input ?? []).map((i) => types.get(i) ?? 0) },
+          ],
         }
       : n,
   );

@@ -33,7 +33,7 @@ import { Gemm, MatMul } from './gemm.js';
 import type { NodeContext } from './node.js';
 
 // Attributes prepareQuant adds: the element type of each input, and on a fused node its float operator
-// and activation. ONNX attribute names never hold ':'.
+// and activation (it drops any the file itself carries under these names).
 export const TYPES = 'simdnet:input_types';
 export const FUSED = 'simdnet:fused_op';
 export const ACT = 'simdnet:activation';
