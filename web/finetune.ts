@@ -26,6 +26,7 @@ import {
   trainHead,
   withInputSize,
 } from './finetune-model.js';
+import { download, drawCurve, probabilityBars } from './finetune-view.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const drop = $('drop');
@@ -225,25 +226,6 @@ function snapInto(entry: ClassEntry | null): void {
 }
 
 // --- training ------------------------------------------------------------------------------------
-function drawCurve(losses: number[], total: number): void {
-  const W = 600,
-    H = 200,
-    L = 34,
-    B = 8,
-    T = 8;
-  const ymax = Math.max(0.1, ...losses.map((v) => Math.min(v, 5)));
-  const xs = (i: number) => L + ((W - L - 6) * (i + 1)) / Math.max(total, losses.length, 1);
-  const ys = (v: number) => T + (H - T - B) * (1 - Math.min(v, ymax) / ymax);
-  const ticks = [0, ymax / 2, ymax]
-    .map(
-      (v) =>
-        `<line class="axis" x1="${L}" x2="${W}" y1="${ys(v)}" y2="${ys(v)}"/><text x="2" y="${ys(v) + 4}">${v.toFixed(2)}</text>`,
-    )
-    .join('');
-  const pts = losses.map((v, i) => `${xs(i).toFixed(1)},${ys(v).toFixed(1)}`).join(' ');
-  curve.innerHTML = `${ticks}<polyline class="avg" points="${pts}"/>`;
-}
-
 const yieldToPage = () => new Promise((r) => setTimeout(r, 0));
 
 /** Class names and the images of each, checked: two classes or more, each named and with an image. */
@@ -281,6 +263,7 @@ async function train(): Promise<void> {
   const key = `${id}|${JSON.stringify(norm)}`;
   const todo = set.samples.filter((s) => s.feat?.key !== key);
   stat('images', `${set.samples.length} in ${set.names.length} classes`);
+  stat('features', `0/${todo.length} new`);
   const t0 = performance.now();
   for (let i = 0; i < todo.length; i += 8) {
     const part = todo.slice(i, i + 8);
@@ -315,7 +298,7 @@ async function train(): Promise<void> {
       stat('loss', loss.toFixed(4));
       stat('acc', `${(acc * 100).toFixed(0)}%`);
       if (performance.now() - last > 30 || step === total) {
-        drawCurve(losses, total);
+        drawCurve(curve, losses, total);
         await yieldToPage();
         last = performance.now();
       }
@@ -339,49 +322,33 @@ async function train(): Promise<void> {
 /** Predicts every image of the try list at once and shows each one's class probabilities. */
 async function showTries(): Promise<void> {
   tryList.dataset.count = String(trySamples.length);
-  if (!tuned || !trySamples.length) return;
+  if (!trySamples.length) return;
+  if (!tuned) {
+    for (const li of Array.from(tryList.querySelectorAll('li'))) li.lastElementChild!.textContent = 'train first';
+    return;
+  }
   const t = tuned;
   const x = await inputsOf(trySamples, t.shape, t.norm);
+  if (tuned !== t) return; // retrained meanwhile: the new model's run shows them
   const p = predictProbs(t.model, x, trySamples.length, t.shape);
   const k = t.names.length;
   tryList.querySelectorAll('li').forEach((li, i) => {
-    const row = Array.from(p.subarray(i * k, (i + 1) * k));
-    const best = row.indexOf(Math.max(...row));
-    const bars = row.map(
-      (v, c) =>
-        `<div class="bar${c === best ? ' best' : ''}"><span>${escapeHtml(t.names[c])}</span>` +
-        `<meter min="0" max="1" value="${v}"></meter><span>${(v * 100).toFixed(1)}%</span></div>`,
-    );
-    li.lastElementChild!.innerHTML = bars.join('');
+    li.lastElementChild!.innerHTML = probabilityBars(t.names, p.subarray(i * k, (i + 1) * k));
   });
   tryList.dataset.probs = JSON.stringify(Array.from(p));
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-
 // --- downloads and wiring ------------------------------------------------------------------------
-function download(bytes: Uint8Array, name: string): void {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  log(`saved ${name} (${bytes.length.toLocaleString('en-US')} bytes)`);
-}
-
 const stem = (name: string) => name.replace(/\.onnx$/i, '');
 
 startBtn.addEventListener('click', () => train().catch(fail));
 saveSimdnet.addEventListener('click', () => {
-  if (tuned && base) download(new Uint8Array(tuned.model.save()), `${stem(base.name)}-finetuned.simdnet`);
+  if (tuned && base) log(download(new Uint8Array(tuned.model.save()), `${stem(base.name)}-finetuned.simdnet`));
 });
 saveOnnx.addEventListener('click', () => {
   if (tuned && base)
     sn.toONNX(tuned.model)
-      .then((b) => download(b, `${stem(base!.name)}-finetuned.onnx`))
+      .then((b) => log(download(b, `${stem(base!.name)}-finetuned.onnx`)))
       .catch(fail);
 });
 $('bundled').addEventListener('click', () => useBundled().catch(fail));

@@ -18,6 +18,7 @@ import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { IMAGENET, type Rgba, toBatch } from '../../web/finetune-images.js';
 import { extractFeatures, importBackbone, predictProbs, trainHead } from '../../web/finetune-model.js';
 import {
+  CHROMIUM,
   buildWeb,
   describeBrowser,
   launch,
@@ -176,6 +177,13 @@ describeBrowser('fine-tune page in Chromium', () => {
     const onnx = await save('#save-onnx');
     expect(simdnet.name).toBe('mobilenetv3_small-finetuned.simdnet');
     expect(onnx.name).toBe('mobilenetv3_small-finetuned.onnx');
+
+    // Training again reuses every image's features and, with the same seed, retraces the same curve.
+    await page.click('#start');
+    await page.waitForSelector('body[data-state=done], body[data-error]', { timeout: 30_000 });
+    expect(await page.textContent('#s-features')).toBe('0/0 new');
+    expect(JSON.parse((await page.getAttribute('#curve', 'data-losses'))!)).toEqual(losses);
+    expect(JSON.parse((await page.getAttribute('#try-list', 'data-probs'))!)).toEqual(probs);
     expect(errors).toEqual([]);
     await page.close();
 
@@ -253,5 +261,39 @@ describeBrowser('fine-tune page in Chromium', () => {
     await page.screenshot({ path: screenshotPath('finetune-page-error.png') });
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it("with a camera (Chromium's fake device) shows it and adds snapshots to a class and to the try area", async () => {
+    const { chromium } = await import('playwright-core');
+    const camBrowser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      chromiumSandbox: false,
+      args: ['--disable-gpu', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+    });
+    try {
+      const ctx = await camBrowser.newContext({ permissions: ['camera'] });
+      const { page, errors } = await newPage(ctx);
+      await page.goto(`${server.url}finetune.html`);
+      // The camera is looked for before the model is imported; snapshots need no model yet.
+      await page.waitForSelector('#camera:not([hidden])', { timeout: 30_000 });
+      expect(await page.isHidden('.class-card .snap >> nth=0')).toBe(true); // until the camera runs
+      await page.click('#cam-toggle');
+      await page.waitForSelector('.class-card .snap >> nth=0', { state: 'visible', timeout: 10_000 });
+      await card(page, 0).locator('.snap').click();
+      await card(page, 0).locator('.snap').click();
+      await card(page, 1).locator('.snap').click();
+      await page.waitForSelector('.class-card:nth-child(1)[data-count="2"]', { timeout: 10_000 });
+      await page.waitForSelector('.class-card:nth-child(2)[data-count="1"]', { timeout: 10_000 });
+      await page.click('#try-snap');
+      await page.waitForSelector('#try-list[data-count="1"]', { timeout: 10_000 });
+      expect(await page.textContent('#try-list li')).toBe('train first');
+      await page.click('#cam-toggle');
+      expect(await page.isHidden('#try-snap')).toBe(true);
+      expect(errors).toEqual([]);
+      await ctx.close();
+    } finally {
+      await camBrowser.close();
+    }
   });
 });
