@@ -89,7 +89,7 @@ async function agrees(nodes: N[], shape: number[], inits: Array<Record<string, u
   const d = diff(y.dataSync(), want);
   expect(d.scale).toBeGreaterThan(0.1);
   expect(d.max).toBeLessThanOrEqual(1e-5 * d.scale);
-  const shapeOut = y.shape;
+  const shapeOut = [...y.shape];
   for (const z of [t, y, m]) z.dispose();
   return shapeOut;
 }

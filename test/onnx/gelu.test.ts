@@ -244,7 +244,7 @@ describe('GELU layer: predict, train, export to ONNX', () => {
       expect(after.some((v, i) => v !== before[i])).toBe(true);
       const bytes = toONNX(m);
       const ours = (m.predict(x) as sn.Tensor).dataSync();
-      const d = diff(ours, await runOrt(bytes, x.dataSync(), [8, 5]));
+      const d = diff(ours, await runOrt(bytes, x.dataSync() as Float32Array, [8, 5]));
       expect(d.max).toBeLessThanOrEqual(1e-6 * d.scale);
       const ops = (
         onnxType('ModelProto').decode(bytes) as unknown as { graph: { node: Array<{ op_type: string }> } }
