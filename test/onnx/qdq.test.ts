@@ -3,12 +3,13 @@
 // QDQ into its own int8 kernels, as deployed) and without (the float reference semantics of the graph).
 // int8 chains must become Quantized* layers, the others compute in float between FakeQuant layers; both
 // stay within one step of ORT. Rounding edges (exact half steps, saturation) must match exactly.
-// Unsupported attributes and types are refused by name.
+// Unsupported attributes and types are refused by name; a file's own 'simdnet:' attributes are ignored.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
+import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 
 const DIR = join(__dirname, '..', 'fixtures', 'qdq');
 const bytes = (name: string) => new Uint8Array(readFileSync(join(DIR, `${name}.onnx`)));
@@ -157,6 +158,28 @@ describe('imported quantized models save and load as themselves', () => {
       m.dispose();
       back.dispose();
     });
+});
+
+describe("a file's own 'simdnet:' attributes change nothing", () => {
+  it('QLinearConv marked as a fused Gemm with relu6 imports as the plain QLinearConv', async () => {
+    const T = onnxType('ModelProto');
+    const msg = T.decode(bytes('qlinear_conv_u8')) as unknown as {
+      graph: { node: Array<{ op_type: string; attribute: unknown[] }> };
+    };
+    const node = msg.graph.node.find((n) => n.op_type === 'QLinearConv')!;
+    const enc = (v: string) => new TextEncoder().encode(v);
+    node.attribute.push(
+      { name: 'simdnet:fused_op', type: 3, s: enc('Gemm') },
+      { name: 'simdnet:activation', type: 3, s: enc('relu6') },
+    );
+    const marked = await sn.loadONNX(T.encode(msg as never).finish());
+    const plain = await sn.loadONNX(bytes('qlinear_conv_u8'));
+    expect(layerClasses(marked)).toEqual(layerClasses(plain));
+    const x = uniform(2 * 3 * 81, -2.5, 2.5, 3);
+    expect(Array.from(runSn(marked, x, [2, 3, 9, 9]))).toEqual(Array.from(runSn(plain, x, [2, 3, 9, 9])));
+    marked.dispose();
+    plain.dispose();
+  });
 });
 
 describe('refusals name the node, attribute and value', () => {
