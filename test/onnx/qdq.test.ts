@@ -2,7 +2,7 @@
 // against onnxruntime-node, in quantization steps of the output: ORT with its graph optimizations (it fuses
 // QDQ into its own int8 kernels, as deployed) and without (the float reference semantics of the graph).
 // int8 chains must become Quantized* layers, the others compute in float between FakeQuant layers; both
-// stay within one step of ORT. Rounding edges (exact half steps, saturation) must match exactly.
+// stay within one output step of ORT per requantization on the way. Rounding edges (exact half steps, saturation) must match exactly.
 // Unsupported attributes and types are refused by name; a file's own 'simdnet:' attributes are ignored.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
