@@ -20,7 +20,12 @@ afterAll(() => {
 });
 
 type Json = ReturnType<typeof JSON.parse>;
-const sequential = (layers: Json[]) => ({ format: 'simdnet-architecture', className: 'Sequential', name: 's', layers });
+const sequential = (layers: Json[]): Json => ({
+  format: 'simdnet-architecture',
+  className: 'Sequential',
+  name: 's',
+  layers,
+});
 const dense = (units: unknown, inputShape?: unknown) => ({
   className: 'Dense',
   config: { units, ...(inputShape === undefined ? {} : { inputShape }) },
