@@ -218,7 +218,7 @@ export function fuseGelu<N extends PatternNode>(
     const last = Math.max(...chain);
     for (const k of chain) replaced.set(k, null);
     const gelu: PatternNode = {
-      name: n.name || `Gelu_${y}`,
+      name: (n.name || `Gelu_${y}`).replace(/(Erf|Tanh)$/, 'Gelu'),
       op_type: 'Gelu',
       input: [x],
       output: [y],
