@@ -35,7 +35,8 @@ export async function decodeImage(blob: Blob, name = (blob as File).name ?? 'ima
 /** A small preview of a decoded image (display only: the canvas scales it however it likes). */
 export function thumbnail(img: Rgba, side = 48): HTMLCanvasElement {
   const src = new OffscreenCanvas(img.width, img.height);
-  src.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
+  const px = img.data instanceof Uint8ClampedArray ? img.data : new Uint8ClampedArray(img.data);
+  src.getContext('2d')!.putImageData(new ImageData(px as Uint8ClampedArray<ArrayBuffer>, img.width, img.height), 0, 0);
   const c = document.createElement('canvas');
   const s = Math.min(side / img.width, side / img.height);
   c.width = Math.max(1, Math.round(img.width * s));
@@ -122,7 +123,6 @@ export interface CardHooks {
   add(entry: ClassEntry, files: File[]): void;
   snap(entry: ClassEntry): void;
   remove(entry: ClassEntry): void;
-  renamed(): void;
 }
 
 /** A class card: name field, remove button, drop zone with a picker and a snapshot button, thumbnails. */
@@ -139,7 +139,6 @@ export function classCard(name: string, hooks: CardHooks): ClassEntry {
   const entry: ClassEntry = { card, nameInput: q<HTMLInputElement>('.class-name'), samples: [] };
   entry.nameInput.value = name;
   card.dataset.count = '0';
-  entry.nameInput.addEventListener('input', () => hooks.renamed());
   q('.remove').addEventListener('click', () => hooks.remove(entry));
   q('.snap').addEventListener('click', () => hooks.snap(entry));
   const input = q<HTMLInputElement>('.class-files');

@@ -202,7 +202,6 @@ function addClass(): void {
       e.card.remove();
       updateClassButtons();
     },
-    renamed: () => undefined,
   });
   classes.push(entry);
   classesEl.append(entry.card);

@@ -195,6 +195,24 @@ describeBrowser('fine-tune page in Chromium', () => {
     const labels = all.map((_, i) => (i < PER_CLASS ? 0 : 1));
     const { head, losses: nodeLosses } = await trainHead(feats, labels, { ...OPTS, classes: 2 });
     head.dispose();
+    // The default model's import itself against onnxruntime-node (NCHW there), on the first two images.
+    const x2 = toBatch(all.slice(0, 2), b.inputShape, IMAGENET);
+    const nchw = new Float32Array(x2.length);
+    for (let i = 0; i < 2; i++)
+      for (let p = 0; p < 112 * 112; p++)
+        for (let c = 0; c < 3; c++) nchw[(i * x2.length) / 2 + c * 112 * 112 + p] = x2[(i * x2.length) / 2 + p * 3 + c];
+    const ref = await ort.InferenceSession.create(readFileSync(MODEL), { intraOpNumThreads: 1 });
+    const want = (await ref.run({ image: new ort.Tensor('float32', nchw, [2, 3, 112, 112]) })).logits
+      .data as Float32Array;
+    const mine = predictProbs(b.model, x2, 2, b.inputShape); // the import's own 100 logits
+    const scale = Math.max(...Array.from(want, Math.abs));
+    let far = 0;
+    for (let i = 0; i < want.length; i++) far = Math.max(far, Math.abs(mine[i] - want[i]));
+    console.log(
+      `default model import vs onnxruntime-node: max |Δlogit| ${far.toExponential(2)} (max |logit| ${scale.toFixed(3)})`,
+    );
+    expect(mine.length).toBe(200);
+    expect(far).toBeLessThan(1e-4 * scale);
     b.model.dispose();
     expect(losses).toEqual(nodeLosses);
     const mean = (v: number[]) => v.reduce((a, x) => a + x, 0) / v.length;
