@@ -51,7 +51,14 @@ const stat = (id: string, v: string) => {
 let base: { bytes: Uint8Array; name: string; id: number; shape: [number, number, number]; features: number } | null =
   null;
 let modelCount = 0;
-let tuned: { model: sn.Model; names: string[]; norm: Normalisation; shape: [number, number, number] } | null = null;
+let tuned: {
+  model: sn.Model;
+  /** The model file's name without .onnx: the downloads are named after it. */
+  stem: string;
+  names: string[];
+  norm: Normalisation;
+  shape: [number, number, number];
+} | null = null;
 const classes: ClassEntry[] = [];
 const trySamples: Sample[] = [];
 /** Image decoding runs in this chain, so training waits for the images dropped before it. */
@@ -74,6 +81,7 @@ function setState(state: string): void {
 function fail(err: unknown): void {
   const msg = `error: ${err instanceof Error ? err.message : String(err)}`;
   document.body.dataset.error = msg;
+  $('train-msg').textContent = msg;
   log(msg);
   setState('error');
 }
@@ -252,6 +260,7 @@ async function train(): Promise<void> {
   };
   setState('training');
   delete document.body.dataset.error;
+  $('train-msg').textContent = '';
   await decoding;
   const set = trainingSet();
   const norm = readNorm();
@@ -307,7 +316,13 @@ async function train(): Promise<void> {
     `trained the head (${head.countParams()} parameters) for ${all.length} steps in ${((performance.now() - t1) / 1000).toFixed(2)} s`,
   );
   tuned?.model.dispose();
-  tuned = { model: fineTunedModel(b, head, `${stem(name)}_finetuned`), names: set.names, norm, shape: b.inputShape };
+  tuned = {
+    model: fineTunedModel(b, head, `${stem(name)}_finetuned`),
+    stem: stem(name),
+    names: set.names,
+    norm,
+    shape: b.inputShape,
+  };
   head.dispose();
   b.replaced.dispose(); // the import's own last Dense layer, the one thing the fine-tuned model leaves out
   curve.dataset.losses = JSON.stringify(all);
@@ -342,12 +357,13 @@ const stem = (name: string) => name.replace(/\.onnx$/i, '');
 
 startBtn.addEventListener('click', () => train().catch(fail));
 saveSimdnet.addEventListener('click', () => {
-  if (tuned && base) log(download(new Uint8Array(tuned.model.save()), `${stem(base.name)}-finetuned.simdnet`));
+  if (tuned) log(download(new Uint8Array(tuned.model.save()), `${tuned.stem}-finetuned.simdnet`));
 });
 saveOnnx.addEventListener('click', () => {
-  if (tuned && base)
-    sn.toONNX(tuned.model)
-      .then((b) => log(download(b, `${stem(base!.name)}-finetuned.onnx`)))
+  const t = tuned;
+  if (t)
+    sn.toONNX(t.model)
+      .then((b) => log(download(b, `${t.stem}-finetuned.onnx`)))
       .catch(fail);
 });
 $('bundled').addEventListener('click', () => useBundled().catch(fail));

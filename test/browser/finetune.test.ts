@@ -276,6 +276,7 @@ describeBrowser('fine-tune page in Chromium', () => {
     // Training without images says which class has none.
     await page.click('#start');
     await page.waitForFunction(() => /class "Class 1" has no images yet/.test(document.body.dataset.error ?? ''));
+    expect(await page.textContent('#train-msg')).toBe('error: class "Class 1" has no images yet');
     await page.screenshot({ path: screenshotPath('finetune-page-error.png') });
     expect(errors).toEqual([]);
     await page.close();
