@@ -10,7 +10,7 @@ import { convGeometry, type Padding } from '../geom.js';
 import { show } from '../show.js';
 import { Tensor, uninitialized } from '../tensor.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
-import { blockRows, imageParts } from './shards.js';
+import { imageParts } from './shards.js';
 import {
   expectFinite,
   expectTensor,
@@ -302,13 +302,15 @@ function outputRange(opts: QOutputOptions, what: string): [number, number, numbe
 }
 
 /** The requantization block (assembly/kernels/quant.ts) and int32 bias of an int8 op, computed before any allocation. */
-interface Requant {
+/** @internal */
+export interface Requant {
   block: Int32Array;
   bias: Int32Array | null;
 }
 
-// The Requant of an op with K output channels, input x and weight w; throws on bad options.
-function requantOf(x: QTensor, w: QTensor, K: number, opts: QOutputOptions, what: string): Requant {
+// The Requant of an op with K output channels, input scale xs and weight w; throws on bad options.
+/** @internal */
+export function requantOf(xs: number, w: QTensor, K: number, opts: QOutputOptions, what: string): Requant {
   const [os, zp, qmin, qmax] = outputRange(opts, what);
   const bias = opts.bias ?? null;
   if (bias) {
@@ -323,11 +325,11 @@ function requantOf(x: QTensor, w: QTensor, K: number, opts: QOutputOptions, what
   const qbias = bv ? new Int32Array(K) : null;
   for (let c = 0; c < K; c++) {
     const ws = w.scale[w.scale.length > 1 ? c : 0]!;
-    const { mult, e } = quantizeMultiplier((x.scale[0]! * ws) / os, what);
+    const { mult, e } = quantizeMultiplier((xs * ws) / os, what);
     block[4 + c] = mult;
     block[4 + NP + c] = 2 ** (30 - e);
     if (bv && qbias) {
-      const b = roundEven(bv[c]! / (x.scale[0]! * ws));
+      const b = roundEven(bv[c]! / (xs * ws));
       if (!(Math.abs(b) < 2 ** 31))
         throw new Error(`${what}: bias[${c}] = ${bv[c]} does not fit int32 at scale x.scale * w.scale[${c}]`);
       qbias[c] = b;
@@ -337,7 +339,8 @@ function requantOf(x: QTensor, w: QTensor, K: number, opts: QOutputOptions, what
 }
 
 // Runs fn with r's block and bias (0 when none) in wasm memory.
-function withRequant<T>(r: Requant, fn: (req: number, bias: number) => T): T {
+/** @internal */
+export function withRequant<T>(r: Requant, fn: (req: number, bias: number) => T): T {
   const K = r.bias ? r.bias.length : 0;
   return withScratch([r.block.length, K], (req, bp) => {
     getArena()
@@ -352,20 +355,23 @@ function withRequant<T>(r: Requant, fn: (req: number, bias: number) => T): T {
 }
 
 // The int8 output of an op, per tensor.
-function qOutput(shape: number[], opts: QOutputOptions, what: string): QTensor {
+/** @internal */
+export function qOutput(shape: number[], opts: QOutputOptions, what: string): QTensor {
   const [scale, zp] = outputRange(opts, what);
   return new QTensor(shape, 'int8', Float32Array.of(scale), Int32Array.of(zp));
 }
 
 // x as an int8 activation (uint8 shifted), per tensor; the caller disposes it when it is not x.
-function int8Input(x: QTensor, what: string, rank: number): QTensor {
+/** @internal */
+export function int8Input(x: QTensor, what: string, rank: number): QTensor {
   expectQ(x, what, `input x`, rank);
   if (x.perChannel) throw new Error(`${what}: input x must be quantized per tensor, got ${x.scale.length} scales`);
   return toInt8(x);
 }
 
 // w as a symmetric int8 weight with K channels (per channel or per tensor).
-function int8Weight(w: QTensor, what: string, rank: number, K: number): void {
+/** @internal */
+export function int8Weight(w: QTensor, what: string, rank: number, K: number): void {
   expectQ(w, what, 'weight', rank);
   if (w.dtype !== 'int8') throw new Error(`${what}: weight must be int8, got ${w.dtype}`);
   if (w.scale.length !== 1 && w.scale.length !== K)
@@ -374,45 +380,10 @@ function int8Weight(w: QTensor, what: string, rank: number, K: number): void {
   if (i >= 0) throw new Error(`${what}: weight zeroPoint[${i}] is ${w.zeroPoint[i]}; weights must be symmetric (0)`);
 }
 
-/** x (N, IN) int8 · w (IN, OUT) int8 + bias, requantized to int8 (TFLite FullyConnected, ONNX QLinearMatMul + bias). */
-export function qdense(x: QTensor, w: QTensor, opts: QOutputOptions): QTensor {
-  const what = opts.name ?? 'qdense';
-  const xi = int8Input(x, what, 2);
-  try {
-    const [N, IN] = xi.shape as [number, number];
-    expectQ(w, what, 'weight', 2);
-    const [WIN, OUT] = w.shape as [number, number];
-    if (WIN !== IN)
-      throw new Error(`${what}: input has ${IN} features but the weight expects ${WIN} (weight shape [${w.shape}])`);
-    int8Weight(w, what, 2, OUT);
-    const za = xi.zeroPoint[0]!;
-    const r = requantOf(xi, w, OUT, opts, what);
-    const out = qOutput([N, OUT], opts, what);
-    withRequant(r, (req, bias) => {
-      const kx = k();
-      withScratch(
-        [Math.ceil(kx.qgemm_pack_size(IN, OUT) / 4)],
-        (packed) => {
-          kx.qgemm_pack(packed, w.ptr, bias, IN, OUT, za);
-          runTasks(
-            shardRanges(N).map(
-              ([r0, rc]): Task => ['qgemm', out.ptr + r0 * OUT, xi.ptr + r0 * IN, packed, req, rc, OUT, IN, IN, OUT],
-            ),
-            N * IN * OUT,
-          );
-        },
-        false,
-      );
-    });
-    return out;
-  } finally {
-    if (xi !== x) xi.dispose();
-  }
-}
-
 // [first image, images, first, end] per task over the M outputs (rows or pixels) of each image: shards
 // of whole images or, for batches too small to fill the shards, each image cut into ranges (same bits).
-function taskRanges(N: number, M: number, work: number): Array<[number, number, number, number]> {
+/** @internal */
+export function taskRanges(N: number, M: number, work: number): Array<[number, number, number, number]> {
   if (N >= SHARDS) return shardRanges(N).map(([n0, nc]) => [n0, nc, 0, M]);
   const parts = Math.min(Math.ceil(SHARDS / N), M, taskParts(work / N, SHARDS));
   return imageParts(N, M, parts).map(([n, a, b]) => [n, 1, a, b]);
@@ -426,65 +397,6 @@ export interface QConvOptions extends QOutputOptions {
   padding?: Padding;
   /** Dilation as n or [rows, cols]; default 1. */
   dilationRate?: number | [number, number];
-}
-
-/** int8 2-D convolution of x (N, H, W, C) with w (KH, KW, C, K) (ONNX QLinearConv, TFLite Conv2D), out int8 (N, OH, OW, K). */
-export function qconv2d(x: QTensor, w: QTensor, opts: QConvOptions): QTensor {
-  const what = opts.name ?? 'qconv2d';
-  const xi = int8Input(x, what, 4);
-  try {
-    const [N, H, W, C] = xi.shape as [number, number, number, number];
-    expectQ(w, what, 'weight (KH, KW, C, K)', 4);
-    const [KH, KW, WC, K] = w.shape as [number, number, number, number];
-    if (WC !== C)
-      throw new Error(
-        `${what}: input has ${C} channels but the weight expects ${WC} (weight shape [${w.shape}], input shape [${xi.shape}])`,
-      );
-    int8Weight(w, what, 4, K);
-    const { pad, OH, OW, SH, SW, DH, DW } = convGeometry(what, H, W, KH, KW, opts);
-    const za = xi.zeroPoint[0]!;
-    const r = requantOf(xi, w, K, opts, what);
-    const out = qOutput([N, OH, OW, K], opts, what);
-    const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: 1 };
-    const KK = KH * KW * C;
-    const MB = blockRows(KK, OH * OW, 4 * 32768); // ~128 KB of int8 patches per block
-    const work = N * OH * OW * K * KK;
-    const ranges = taskRanges(N, OH * OW, work);
-    withRequant(r, (req, bias) => {
-      const kx = k();
-      withScratch(
-        [Math.ceil(kx.qgemm_pack_size(KK, K) / 4), ...ranges.map(() => Math.ceil((MB * KK) / 4))],
-        (packed, ...cols) => {
-          kx.qgemm_pack(packed, w.ptr, bias, KK, K, za);
-          withGeometry(geo, (geom) =>
-            runTasks(
-              ranges.map(
-                ([n0, nc, p0, p1], i): Task => [
-                  'qconv2d_forward',
-                  out.ptr + n0 * OH * OW * K,
-                  xi.ptr + n0 * H * W * C,
-                  packed,
-                  req,
-                  cols[i]!,
-                  geom,
-                  nc,
-                  MB,
-                  za,
-                  p0,
-                  p1,
-                ],
-              ),
-              work,
-            ),
-          );
-        },
-        false,
-      );
-    });
-    return out;
-  } finally {
-    if (xi !== x) xi.dispose();
-  }
 }
 
 /** int8 depthwise convolution of x (N, H, W, C) with w (KH, KW, C, 1) (depth multiplier 1), out int8 (N, OH, OW, C). */
@@ -503,7 +415,7 @@ export function qdepthwiseConv2d(x: QTensor, w: QTensor, opts: QConvOptions): QT
     int8Weight(w, what, 4, C);
     const { pad, OH, OW, SH, SW, DH, DW } = convGeometry(what, H, W, KH, KW, opts);
     const za = xi.zeroPoint[0]!;
-    const r = requantOf(xi, w, C, opts, what);
+    const r = requantOf(xi.scale[0]!, w, C, opts, what);
     const out = qOutput([N, OH, OW, C], opts, what);
     const geo: Geometry2d = { H, W, C, K: C, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: C };
     const work = N * OH * OW * C * KH * KW;
@@ -535,3 +447,5 @@ export function qdepthwiseConv2d(x: QTensor, w: QTensor, opts: QConvOptions): QT
     if (xi !== x) xi.dispose();
   }
 }
+
+export { QPacked, qconv2d, qdense, qpack } from './qgemm.js';

@@ -2,7 +2,10 @@
 // output channel). activations 'int8': the input is quantized with the calibrated per-tensor scale and
 // zero point, the int8 op computes (int32 accumulation, fixed-point requantization, relu/relu6 as clamps)
 // and the int8 output is dequantized, so neighbouring layers stay float32 (quantize/dequantize around
-// each layer, as an ONNX QDQ graph). activations 'float32': weight-only, the kernel dequantized once
+// each layer, as an ONNX QDQ graph). A quantized layer whose input is the float output of another one,
+// quantized with the same scale and zero point, takes that layer's int8 output instead of quantizing
+// again: the same integers (see sameInt8), without the pass. Conv2D and Dense keep their weight packed
+// for the int8 GEMM (qpack) with the kernel. activations 'float32': weight-only, the kernel dequantized once
 // and the float op computes. The int8 kernel values are non-trainable state (`kernel_q`, integers held
 // as float32) with the bias (`bias`), so a quantized model saves and loads as itself; the scales are config.
 import { checkLayerOptions, int, layerConfig, num, oneOf, readOptions } from '../nn/options.js';
@@ -14,10 +17,12 @@ import { depthwiseConv2d } from '../ops/dwconv2d.js';
 import { dense } from '../ops/dense.js';
 import {
   dequantize,
+  type QPacked,
   qconv2d,
   qdense,
   qdepthwiseConv2d,
   type QOutputOptions,
+  qpack,
   type QTensor,
   qtensor,
   quantize,
@@ -47,6 +52,23 @@ export interface QuantizedLayerConfig {
 type Float = Conv2D | DepthwiseConv2D | Dense;
 const FUSED = new Set<ActivationName>(['linear', 'relu', 'relu6']);
 
+// The int8 output behind a quantized layer's float output (its dequantization), while both live.
+const INT8 = new WeakMap<Tensor, QTensor>();
+
+/**
+ * The int8 values behind x when quantizing x with (scale, zeroPoint) would give exactly them: x is
+ * dequantize(q) with the same parameters. Then quantize(dequantize(q)) = q: for n = q - zp (|n| <= 255)
+ * and a scale s in the normal float32 range, fl(fl(n*s)/s) = n*(1+d1)*(1+d2) with |d1|,|d2| <= 2^-24,
+ * within 255 * 2^-23 < 1/2 of n, so round-half-even returns n, and the clamp keeps it.
+ */
+function sameInt8(x: Tensor, scale: number, zeroPoint: number): QTensor | null {
+  const q = INT8.get(x);
+  if (!q || q.isDisposed || x.isDisposed || q.dtype !== 'int8' || q.perChannel) return null;
+  const s = Math.fround(scale);
+  if (q.scale[0] !== s || q.zeroPoint[0] !== zeroPoint || !(s >= 2 ** -100 && s <= 2 ** 100)) return null;
+  return q;
+}
+
 /** The shared body of the quantized layers; `inner` is the float layer (never built) for shapes and options. */
 abstract class QuantizedLayer extends Layer {
   readonly cfg: QuantizedLayerConfig;
@@ -56,6 +78,10 @@ abstract class QuantizedLayer extends Layer {
   protected readonly inner: Float;
   // int8 kernel (or its float32 dequantization) made from the state on first use; remade when the state changes
   private cache: { src: Tensor; views: number; q: QTensor; f: Tensor | null } | null = null;
+  // the kernel packed for the int8 GEMM with the bias (Conv2D, Dense), remade with the cache or a new bias
+  private packed: { bias: Tensor | null; views: number; p: QPacked } | null = null;
+  // the int8 output of the last call (its float copy may feed a quantized layer); freed by the next call
+  private lastOut: QTensor | null = null;
 
   constructor(cfg: QuantizedLayerConfig, what: string, make: (c: Record<string, unknown>) => Float) {
     checkLayerOptions(what, cfg, [
@@ -118,11 +144,38 @@ abstract class QuantizedLayer extends Layer {
     this.cache?.q.dispose();
     this.cache?.f?.dispose();
     this.cache = null;
+    this.packed?.p.dispose();
+    this.packed = null;
+  }
+  /** @internal The output options of the int8 op. */
+  private outputOptions(bias: Tensor | null): QOutputOptions {
+    const act = this.activation;
+    return {
+      bias,
+      activation: FUSED.has(act) ? (act as 'linear' | 'relu' | 'relu6') : 'linear',
+      outScale: this.cfg.outputScale!,
+      outZeroPoint: this.cfg.outputZeroPoint ?? 0,
+      name: this.name,
+    };
+  }
+  // The kernel packed for the GEMM (null for the depthwise op, which reads the kernel as it is).
+  private packedKernel(q: QTensor, bias: Tensor | null): QPacked | null {
+    if (this.inner instanceof DepthwiseConv2D) return null;
+    const views = bias ? bias.viewCount : 0;
+    if (this.packed && this.packed.p.weight === q && this.packed.bias === bias && this.packed.views === views)
+      return this.packed.p;
+    this.packed?.p.dispose();
+    const x = { scale: this.cfg.inputScale!, zeroPoint: this.cfg.inputZeroPoint ?? 0 };
+    const p = qpack(q, x, this.outputOptions(bias));
+    keep(p.panels);
+    keep(p.req);
+    this.packed = { bias, views, p };
+    return p;
   }
   /** @internal */
   protected abstract floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, act: 'linear' | 'relu'): Tensor;
   /** @internal */
-  protected abstract int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor;
+  protected abstract int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions & { packed?: QPacked | null }): QTensor;
 
   call(x: Tensor, args: CallArgs): Tensor {
     if (args.training)
@@ -136,21 +189,25 @@ abstract class QuantizedLayer extends Layer {
       const y = this.floatCall(x, f, bias, act === 'relu' ? 'relu' : 'linear');
       return act === 'relu' ? y : this.after(y, act, args);
     }
-    const qx = quantize(x, { scale: this.cfg.inputScale!, zeroPoint: this.cfg.inputZeroPoint ?? 0 });
+    const inScale = this.cfg.inputScale!,
+      inZero = this.cfg.inputZeroPoint ?? 0;
+    const shared = sameInt8(x, inScale, inZero);
+    const qx = shared ?? quantize(x, { scale: inScale, zeroPoint: inZero });
     try {
-      const fused = FUSED.has(act) ? (act as 'linear' | 'relu' | 'relu6') : 'linear';
-      const qy = this.int8Call(qx, q, {
-        bias,
-        activation: fused,
-        outScale: this.cfg.outputScale!,
-        outZeroPoint: this.cfg.outputZeroPoint ?? 0,
-        name: this.name,
-      });
+      const opts = this.outputOptions(bias);
+      const qy = this.int8Call(qx, q, { ...opts, packed: this.packedKernel(q, bias) });
       const y = dequantize(qy);
-      qy.dispose();
-      return FUSED.has(act) ? y : this.after(y, act, args);
+      this.lastOut?.dispose();
+      this.lastOut = null;
+      if (!FUSED.has(act)) {
+        qy.dispose();
+        return this.after(y, act, args);
+      }
+      INT8.set(y, qy);
+      this.lastOut = qy;
+      return y;
     } finally {
-      qx.dispose();
+      if (!shared) qx.dispose();
     }
   }
   // A non-fused activation after the op (its input is disposed).
@@ -164,6 +221,8 @@ abstract class QuantizedLayer extends Layer {
   }
   dispose(): void {
     this.dropCache();
+    this.lastOut?.dispose();
+    this.lastOut = null;
     super.dispose();
   }
 }
@@ -185,7 +244,7 @@ export class QuantizedConv2D extends QuantizedLayer {
     return conv2d(x, kernel, { ...windowOf(this.inner as Conv2D), bias, activation, name: this.name });
   }
   /** @internal */
-  protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
+  protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions & { packed?: QPacked | null }): QTensor {
     return qconv2d(x, kernel, { ...windowOf(this.inner as Conv2D), ...opts });
   }
 }
@@ -209,7 +268,8 @@ export class QuantizedDepthwiseConv2D extends QuantizedLayer {
   }
   /** @internal */
   protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
-    return qdepthwiseConv2d(x, kernel, { ...windowOf(this.inner as DepthwiseConv2D), ...opts });
+    const { packed: _p, ...rest } = opts as QOutputOptions & { packed?: unknown };
+    return qdepthwiseConv2d(x, kernel, { ...windowOf(this.inner as DepthwiseConv2D), ...rest });
   }
 }
 
@@ -224,7 +284,7 @@ export class QuantizedDense extends QuantizedLayer {
     return dense(x, kernel, { bias, activation, name: this.name });
   }
   /** @internal */
-  protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
+  protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions & { packed?: QPacked | null }): QTensor {
     return qdense(x, kernel, opts);
   }
 }

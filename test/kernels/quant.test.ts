@@ -38,6 +38,12 @@ const i8 = (v: ArrayLike<number>) => {
   new Int8Array(arena().u8().buffer).set(v, p);
   return p;
 };
+// i16 values (the GEMM's widened A), plus the 2 bytes an odd K's last pair reads past them
+const i16 = (v: ArrayLike<number>) => {
+  const p = block(v.length * 2 + 2);
+  new Int16Array(arena().u8().buffer, p, v.length).set(v);
+  return p;
+};
 const i32 = (v: ArrayLike<number>) => {
   const p = block(v.length * 4);
   arena()
@@ -217,7 +223,7 @@ describe('quantize / dequantize', () => {
   });
 });
 
-// One int8 GEMM through qgemm_pack + qgemm (A with row stride lda >= K, C with ldc >= N).
+// One int8 GEMM through qgemm_pack + qgemm (A widened to i16 with row stride lda >= K, C with ldc >= N).
 function runQgemm(
   a: Int32Array,
   w: Int32Array,
@@ -238,7 +244,7 @@ function runQgemm(
   arena()
     .u8()
     .fill(GUARD, c, c + M * ldc);
-  k().qgemm(c, i8(aPad), packed, reqBlock(r, N), M, N, K, lda, ldc);
+  k().qgemm(c, i16(aPad), packed, reqBlock(r, N), M, N, K, 2 * lda, ldc);
   expect(guardOk(c, M * ldc), 'guard after C').toBe(true);
   const out = new Int32Array(M * N);
   const all = readI8(c, M * ldc);
@@ -337,7 +343,7 @@ function convCase(
 const CONV_CASES: ConvCase[] = [
   convCase(2, 5, 6, 3, 5, 3, 3, 1, 1),
   convCase(1, 7, 7, 8, 8, 3, 3, 2, 1, 1, 5),
-  convCase(3, 4, 4, 17, 9, 1, 1, 1, 0), // 1x1 direct: A is the image
+  convCase(3, 4, 4, 17, 9, 1, 1, 1, 0), // 1x1: im2col is a widening copy
   convCase(1, 6, 5, 16, 19, 1, 1, 2, 0),
   convCase(1, 9, 9, 2, 3, 3, 3, 1, 2, 2, 100), // dilation 2, one block
   convCase(2, 5, 4, 1, 4, 2, 3, 1, 0, 1, 3),
@@ -360,7 +366,8 @@ describe('qconv2d_forward', () => {
         const n = c.N * c.OH * c.OW * c.K;
         const out = block(n);
         const geom = geomPtr(c);
-        const args = [i8(x), packed, reqBlock(r, c.K), block(c.MB * KK), geom, c.N, c.MB, za] as const;
+        const cols = block(k().qconv2d_cols_size(c.MB, KK));
+        const args = [i8(x), packed, reqBlock(r, c.K), cols, geom, c.N, c.MB, za] as const;
         const M = c.OH * c.OW;
         k().qconv2d_forward(out, ...args, 0, M);
         // the output pixels in two ranges, as the ops cut a batch of one across threads

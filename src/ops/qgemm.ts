@@ -1,0 +1,234 @@
+// The int8 GEMM ops over assembly/kernels/qgemm.ts: dense and 2-D convolution of int8 activations (per
+// tensor) with int8 weights (symmetric per output channel), int32 accumulation and fixed-point
+// requantization (see ops/quant.ts). The kernel reads the weight as i16 panels with the input's zero
+// point folded into the bias; qpack makes them (with the requantization block) once for a layer, and
+// opts.packed passes them to every call, which then neither packs nor writes parameters.
+import { convGeometry } from '../geom.js';
+import { show } from '../show.js';
+import { Tensor } from '../tensor.js';
+import type { Geometry2d, Task } from '../wasm/abi.js';
+import { getArena } from '../wasm/arena.js';
+import {
+  int8Input,
+  int8Weight,
+  type QConvOptions,
+  qOutput,
+  type QOutputOptions,
+  QTensor,
+  requantOf,
+  taskRanges,
+  withRequant,
+} from './quant.js';
+import { blockRows } from './shards.js';
+import { k, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
+
+/**
+ * An int8 weight packed for the GEMM, with its bias and requantization, for one input and output
+ * quantization ({@link qpack}). Owns wasm memory: dispose it with the weight.
+ */
+export class QPacked {
+  /** @internal */
+  constructor(
+    /** The weight it was made from. */
+    readonly weight: QTensor,
+    /** The bias it folded in (null for none). */
+    readonly bias: Tensor | null,
+    /** @internal Input and output quantization it was made for. */
+    readonly key: string,
+    /** @internal The panels (assembly/kernels/qgemm.ts). */
+    readonly panels: Tensor,
+    /** @internal The requantization block (assembly/kernels/quant.ts). */
+    readonly req: Tensor,
+  ) {}
+  get isDisposed(): boolean {
+    return this.panels.isDisposed;
+  }
+  dispose(): void {
+    this.panels.dispose();
+    this.req.dispose();
+  }
+}
+
+/** Options of the int8 GEMM ops: those of every int8 op, and a packed weight made by {@link qpack}. */
+export interface QGemmOptions extends QOutputOptions {
+  /** The weight packed by qpack for this weight, bias, input quantization and output options. */
+  packed?: QPacked | null;
+}
+
+// What a packed weight depends on besides the weight and bias tensors.
+function keyOf(xScale: number, xZeroPoint: number, opts: QOutputOptions): string {
+  const a = opts.activation ?? 'linear';
+  return `${Math.fround(xScale)} ${xZeroPoint} ${Math.fround(opts.outScale)} ${opts.outZeroPoint ?? 0} ${a}`;
+}
+
+// [rows, cols] of w as the GEMM's (K, N) matrix: every axis but the last, and the last.
+function matrixOf(w: QTensor): [number, number] {
+  const cols = w.shape[w.rank - 1]!;
+  return [w.size / cols, cols];
+}
+
+/**
+ * w (a dense (IN, OUT) or conv (KH, KW, C, K) int8 weight) packed for {@link qdense} / {@link qconv2d}
+ * with inputs quantized as `x` (int8, per tensor) and the output options `opts` (bias included).
+ */
+export function qpack(w: QTensor, x: { scale: number; zeroPoint: number }, opts: QOutputOptions): QPacked {
+  const what = opts.name ?? 'qpack';
+  if (!(w instanceof QTensor)) throw new Error(`${what}: weight must be a QTensor, got ${show(w)}`);
+  const [rows, cols] = matrixOf(w);
+  int8Weight(w, what, w.rank, cols);
+  if (!Number.isInteger(x.zeroPoint) || x.zeroPoint < -128 || x.zeroPoint > 127)
+    throw new Error(`${what}: the input zero point must be an integer in [-128, 127], got ${show(x.zeroPoint)}`);
+  const r = requantOf(x.scale, w, cols, opts, what);
+  const kx = k();
+  const panels = new Tensor([Math.ceil(kx.qgemm_pack_size(rows, cols) / 4)], 'int32', false);
+  const req = new Tensor([r.block.length], 'int32', false);
+  getArena()
+    .i32()
+    .set(r.block, req.ptr >>> 2);
+  withRequant(r, (_req, bias) => kx.qgemm_pack(panels.ptr, w.ptr, bias, rows, cols, x.zeroPoint));
+  return new QPacked(w, opts.bias ?? null, keyOf(x.scale, x.zeroPoint, opts), panels, req);
+}
+
+// opts.packed checked to be for (xi, w, opts), or null when none is given (then the options are checked
+// here, so that bad ones throw before any allocation).
+function packedOf(xi: QTensor, w: QTensor, opts: QGemmOptions, what: string): QPacked | null {
+  const pk = opts.packed;
+  if (!pk) {
+    requantOf(xi.scale[0]!, w, matrixOf(w)[1], opts, what);
+    return null;
+  }
+  if (!(pk instanceof QPacked) || pk.isDisposed)
+    throw new Error(`${what}: packed must be a live QPacked (from qpack), got ${show(pk)}`);
+  if (pk.weight !== w || pk.bias !== (opts.bias ?? null) || pk.key !== keyOf(xi.scale[0]!, xi.zeroPoint[0]!, opts))
+    throw new Error(`${what}: packed was made for another weight, bias, input quantization or output options`);
+  return pk;
+}
+
+// Runs fn with the panels and requantization block: pk's, else made for this call.
+function withPacked<T>(
+  pk: QPacked | null,
+  xi: QTensor,
+  w: QTensor,
+  opts: QOutputOptions,
+  what: string,
+  fn: (panels: number, req: number) => T,
+): T {
+  if (pk) return fn(pk.panels.ptr, pk.req.ptr);
+  const [rows, cols] = matrixOf(w);
+  const r = requantOf(xi.scale[0]!, w, cols, opts, what);
+  return withRequant(r, (req, bias) => {
+    const kx = k();
+    return withScratch(
+      [Math.ceil(kx.qgemm_pack_size(rows, cols) / 4)],
+      (panels) => {
+        kx.qgemm_pack(panels, w.ptr, bias, rows, cols, xi.zeroPoint[0]!);
+        return fn(panels, req);
+      },
+      false,
+    );
+  });
+}
+
+/** x (N, IN) int8 · w (IN, OUT) int8 + bias, requantized to int8 (TFLite FullyConnected, ONNX QLinearMatMul + bias). */
+export function qdense(x: QTensor, w: QTensor, opts: QGemmOptions): QTensor {
+  const what = opts.name ?? 'qdense';
+  const xi = int8Input(x, what, 2);
+  try {
+    const [N, IN] = xi.shape as [number, number];
+    expectWeight(w, what, 'weight', 2);
+    const [WIN, OUT] = w.shape as [number, number];
+    if (WIN !== IN)
+      throw new Error(`${what}: input has ${IN} features but the weight expects ${WIN} (weight shape [${w.shape}])`);
+    int8Weight(w, what, 2, OUT);
+    const pk = packedOf(xi, w, opts, what);
+    const out = qOutput([N, OUT], opts, what);
+    // A widened to i16 once (plus the 2 bytes an odd IN's last pair reads past it)
+    withScratch(
+      [Math.ceil((2 * N * IN + 4) / 4)],
+      (a) => {
+        k().qwiden(a, xi.ptr, N * IN);
+        withPacked(pk, xi, w, opts, what, (panels, req) =>
+          runTasks(
+            shardRanges(N).map(
+              ([r0, rc]): Task => ['qgemm', out.ptr + r0 * OUT, a + 2 * r0 * IN, panels, req, rc, OUT, IN, 2 * IN, OUT],
+            ),
+            N * IN * OUT,
+          ),
+        );
+      },
+      false,
+    );
+    return out;
+  } finally {
+    if (xi !== x) xi.dispose();
+  }
+}
+
+function expectWeight(w: unknown, what: string, name: string, rank: number): void {
+  if (!(w instanceof QTensor)) throw new Error(`${what}: ${name} must be a QTensor, got ${show(w)}`);
+  w.data.assertLive();
+  if (w.rank !== rank)
+    throw new Error(`${what}: ${name} must have rank ${rank}, got shape [${w.shape}] (rank ${w.rank})`);
+}
+
+/** Options of {@link qconv2d}: the window options and a packed weight. */
+export interface QConv2dOptions extends QConvOptions {
+  /** The weight packed by qpack for this weight, bias, input quantization and output options. */
+  packed?: QPacked | null;
+}
+
+/** int8 2-D convolution of x (N, H, W, C) with w (KH, KW, C, K) (ONNX QLinearConv, TFLite Conv2D), out int8 (N, OH, OW, K). */
+export function qconv2d(x: QTensor, w: QTensor, opts: QConv2dOptions): QTensor {
+  const what = opts.name ?? 'qconv2d';
+  const xi = int8Input(x, what, 4);
+  try {
+    const [N, H, W, C] = xi.shape as [number, number, number, number];
+    expectWeight(w, what, 'weight (KH, KW, C, K)', 4);
+    const [KH, KW, WC, K] = w.shape as [number, number, number, number];
+    if (WC !== C)
+      throw new Error(
+        `${what}: input has ${C} channels but the weight expects ${WC} (weight shape [${w.shape}], input shape [${xi.shape}])`,
+      );
+    int8Weight(w, what, 4, K);
+    const { pad, OH, OW, SH, SW, DH, DW } = convGeometry(what, H, W, KH, KW, opts);
+    const pk = packedOf(xi, w, opts, what);
+    const out = qOutput([N, OH, OW, K], opts, what);
+    const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: 1 };
+    const KK = KH * KW * C;
+    const MB = blockRows(KK, OH * OW, 32768); // ~64 KB of i16 patches per block
+    const work = N * OH * OW * K * KK;
+    const ranges = taskRanges(N, OH * OW, work);
+    const kx = k();
+    withScratch(
+      ranges.map(() => Math.ceil(kx.qconv2d_cols_size(MB, KK) / 4)),
+      (...cols) =>
+        withPacked(pk, xi, w, opts, what, (panels, req) =>
+          withGeometry(geo, (geom) =>
+            runTasks(
+              ranges.map(
+                ([n0, nc, p0, p1], i): Task => [
+                  'qconv2d_forward',
+                  out.ptr + n0 * OH * OW * K,
+                  xi.ptr + n0 * H * W * C,
+                  panels,
+                  req,
+                  cols[i]!,
+                  geom,
+                  nc,
+                  MB,
+                  xi.zeroPoint[0]!,
+                  p0,
+                  p1,
+                ],
+              ),
+              work,
+            ),
+          ),
+        ),
+      false,
+    );
+    return out;
+  } finally {
+    if (xi !== x) xi.dispose();
+  }
+}
