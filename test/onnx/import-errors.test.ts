@@ -164,7 +164,27 @@ describe('loadONNX errors', () => {
     );
     const unknown = [{ dim_param: 'N' }, { dim_value: 2 }, { dim_param: 'H' }, { dim_value: 4 }];
     await expect(sn.loadONNX(modelBytes([relu('r', 'x', 'out')], { inDims: unknown }))).rejects.toThrow(
-      /input 'x' has an unknown size on axis 2 \(H\)/,
+      /input 'x' has an unknown size on axis 2 \(H\).*or give the inputShape option/,
+    );
+  });
+
+  it('inputShape fills the sizes a file leaves open, and must agree with those it fixes', async () => {
+    const open = [{ dim_param: 'N' }, { dim_value: 2 }, { dim_param: 'H' }, { dim_param: 'W' }];
+    const bytes = modelBytes([relu('r', 'x', 'out')], { inDims: open });
+    const m = await sn.loadONNX(bytes, { inputShape: [2, 5, 3] });
+    expect(m.inputShape).toEqual([2, 5, 3]);
+    const y = m.predict({ data: Float32Array.from({ length: 30 }, (_, i) => i - 15), shape: [1, 2, 5, 3] });
+    expect(Array.from(y.dataSync())).toEqual(Array.from({ length: 30 }, (_, i) => Math.max(0, i - 15)));
+    y.dispose();
+    m.dispose();
+    await expect(sn.loadONNX(bytes, { inputShape: [3, 5, 3] })).rejects.toThrow(
+      /inputShape \[3,5,3\] gives axis 1 size 3, but the file fixes it at 2/,
+    );
+    await expect(sn.loadONNX(bytes, { inputShape: [2, 5] })).rejects.toThrow(
+      /inputShape \[2,5\] has 2 sizes; input 'x' has 3 besides the batch/,
+    );
+    await expect(sn.loadONNX(bytes, { inputShape: [2, 0, 3] })).rejects.toThrow(
+      /inputShape must be an array of positive integer sizes/,
     );
   });
 

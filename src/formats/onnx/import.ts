@@ -61,6 +61,11 @@ export interface LoadONNXOptions {
   maxBytes?: number;
   /** Load weights that hold NaN or ±Infinity, stored or computed (default: refused, naming the layer). */
   allowNonFinite?: boolean;
+  /**
+   * One sample's shape in the file's layout (e.g. `[3, 224, 224]`), for a model with one input whose
+   * file leaves sizes open (`dim_param`): it fills them in. A size the file fixes must agree.
+   */
+  inputShape?: number[];
 }
 
 export type { ExternalData } from './tensor.js';
@@ -197,9 +202,13 @@ export async function loadONNX(bytes: Uint8Array | ArrayBuffer, opts: LoadONNXOp
     fail(`inputLayout must be 'nchw' or 'nhwc', got ${JSON.stringify(layout)}`);
   const limits = limitsOf(opts, 'loadONNX');
   const budget = new Budget(limits.maxBytes, fail);
+  const given = opts.inputShape;
+  if (given !== undefined && (!Array.isArray(given) || given.some((d) => !Number.isInteger(d) || d < 1 || d > 2 ** 20)))
+    fail(`inputShape must be an array of positive integer sizes (one sample, no batch), got ${JSON.stringify(given)}`);
   const plan = planImport(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), opts.externalData, {
     ...limits,
     budget,
+    inputShape: given,
   });
   await ready();
   try {
@@ -251,7 +260,7 @@ function checkCounts(g: GraphMsg): void {
 export function planImport(
   bytes: Uint8Array,
   external?: ExternalData,
-  limits: Limits & { budget?: Budget } = limitsOf(undefined, 'loadONNX'),
+  limits: Limits & { budget?: Budget; inputShape?: number[] } = limitsOf(undefined, 'loadONNX'),
 ): Plan {
   const m = decode(bytes);
   const opset = defaultOpset(m);
@@ -291,6 +300,10 @@ export function planImport(
     types.set(t.name!, t.data_type ?? 0);
   }
   const inputs: Plan['inputs'] = [];
+  const given = limits.inputShape;
+  const graphInputs = (g.input ?? []).filter((vi) => !vi.name || !consts.has(vi.name));
+  if (given && graphInputs.length !== 1)
+    fail(`inputShape is for a model with one input; this one has ${graphInputs.length}`);
   for (const vi of g.input ?? []) {
     if (!vi.name || consts.has(vi.name)) continue;
     const tt = vi.type?.tensor_type;
@@ -303,12 +316,20 @@ export function planImport(
     const dims = tt!.shape?.dim ?? [];
     if (dims.length < 2)
       fail(`input '${vi.name}' must have a batch axis and at least one more (got rank ${dims.length})`);
+    if (given && given.length !== dims.length - 1)
+      fail(
+        `inputShape [${given}] has ${given.length} sizes; input '${vi.name}' has ${dims.length - 1} besides the batch`,
+      );
     const shape = dims.map((d, i) => {
       if (i === 0) return BATCH;
       // protobufjs puts field defaults on the prototype: a set dim_value is an own property.
-      if (!Object.hasOwn(d, 'dim_value')) {
+      const fixed = Object.hasOwn(d, 'dim_value');
+      if (given && fixed && int(d.dim_value, `input '${vi.name}' dims`) !== given[i - 1])
+        fail(`inputShape [${given}] gives axis ${i} size ${given[i - 1]}, but the file fixes it at ${d.dim_value}`);
+      if (!fixed && given) return given[i - 1]!;
+      if (!fixed) {
         return fail(
-          `input '${vi.name}' has an unknown size on axis ${i} (${d.dim_param || 'no value'}); export it with a fixed ${i === 1 ? 'channel count' : 'image size'}`,
+          `input '${vi.name}' has an unknown size on axis ${i} (${d.dim_param || 'no value'}); export it with a fixed ${i === 1 ? 'channel count' : 'image size'} or give the inputShape option`,
         );
       }
       const v = int(d.dim_value, `input '${vi.name}' dims`);
