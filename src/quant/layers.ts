@@ -82,6 +82,8 @@ abstract class QuantizedLayer extends Layer {
   private packed: { bias: Tensor | null; views: number; p: QPacked } | null = null;
   // the int8 output of the last call (its float copy may feed a quantized layer); freed by the next call
   private lastOut: QTensor | null = null;
+  /** @internal Whether the last int8 call took its input's int8 values from the quantized layer before it. */
+  sharedInput = false;
 
   constructor(cfg: QuantizedLayerConfig, what: string, make: (c: Record<string, unknown>) => Float) {
     checkLayerOptions(what, cfg, [
@@ -192,6 +194,7 @@ abstract class QuantizedLayer extends Layer {
     const inScale = this.cfg.inputScale!,
       inZero = this.cfg.inputZeroPoint ?? 0;
     const shared = sameInt8(x, inScale, inZero);
+    this.sharedInput = shared !== null;
     const qx = shared ?? quantize(x, { scale: inScale, zeroPoint: inZero });
     try {
       const opts = this.outputOptions(bias);

@@ -8,6 +8,7 @@ import * as sn from '../../src/index.js';
 import { quantizeModel } from '../../src/quant/quantize.js';
 import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { bars, weightsHash } from './fixtures.js';
+import { Rng } from '../../src/rng.js';
 
 const train = bars(600, 1);
 const test = bars(300, 2);
@@ -128,6 +129,34 @@ describe('quantize a trained model', () => {
     await expect(q.fit(train.x, train.labels, { epochs: 1, batchSize: 20, verbose: 0 })).rejects.toThrow(
       /conv2d\w*: a quantized layer computes inference only/,
     );
+  });
+
+  it('int8 between quantized layers: a layer reading another one takes its int8 output, with the same bits', () => {
+    const x = calibration();
+    const q = quantizeModel(model, { calibration: x });
+    live.push(q);
+    const n = x.shape[0]!;
+    const chained = q.predict(x, { batchSize: n }) as sn.Tensor;
+    const layers = q.layers.slice(1) as Array<sn.Layer & { sharedInput?: boolean }>;
+    // conv -> depthwise and dense -> dense read the float output of a quantized layer, with the same
+    // calibrated quantization; the depthwise conv's output reaches the dense through a pooling and a flatten
+    expect(layers.map((l) => l.sharedInput ?? null)).toEqual([false, true, null, null, false, true]);
+    // each layer on a copy of its input (no int8 values behind it): quantize, int8 op, dequantize
+    let t = sn.tensor(x.dataSync(), [...x.shape]);
+    x.dispose();
+    const rng = new Rng(0);
+    for (const l of layers) {
+      const y = l.callFor([t], { training: false, rng });
+      t.dispose();
+      t = sn.tensor(y.dataSync(), [...y.shape]);
+      y.dispose();
+    }
+    expect(layers.map((l) => l.sharedInput ?? null)).toEqual([false, false, null, null, false, false]);
+    expect(t.dataSync()).toEqual(chained.dataSync());
+    const classes = new Set(argmax(chained));
+    expect(classes.size, 'not a constant output').toBe(3);
+    t.dispose();
+    chained.dispose();
   });
 
   it('a functional graph: an Add of two branches, a layer applied twice (left float), a linear head', () => {
