@@ -141,6 +141,15 @@ function withParams<T>(q: QTensor, fn: (scales: number, zps: number) => T): T {
   });
 }
 
+// Runs an elementwise kernel over n values of C channels in the SHARDS, cut at whole groups of C values
+// (each value is computed on its own, so any thread count gives the same bits).
+function elementwise(n: number, C: number, task: (i0: number, count: number) => Task): void {
+  runTasks(
+    shardRanges(n / C).map(([r0, rc]) => task(r0 * C, rc * C)),
+    n,
+  );
+}
+
 /** x quantized: `clamp(roundHalfEven(x / scale) + zeroPoint)` (ONNX QuantizeLinear), per tensor or per channel. */
 export function quantize(x: Tensor, params: QuantParams): QTensor {
   const what = 'quantize';
@@ -149,7 +158,10 @@ export function quantize(x: Tensor, params: QuantParams): QTensor {
   expectFinite(x, what, 'x');
   const q = new QTensor(x.shape, dtype, scale, zp);
   const [qmin, qmax] = RANGE[dtype];
-  withParams(q, (s, z) => k().quantize(q.ptr, x.ptr, s, z, x.size, scale.length, qmin, qmax));
+  const C = scale.length;
+  withParams(q, (s, z) =>
+    elementwise(x.size, C, (i0, n): Task => ['quantize', q.ptr + i0, x.ptr + 4 * i0, s, z, n, C, qmin, qmax]),
+  );
   return q;
 }
 
@@ -178,7 +190,10 @@ export function qtensor(values: ArrayLike<number>, shape: readonly number[], par
 export function dequantize(q: QTensor): Tensor {
   expectQ(q, 'dequantize', 'q');
   const out = uninitialized([...q.shape]);
-  withParams(q, (s, z) => k().dequantize(out.ptr, q.ptr, s, z, q.size, q.scale.length, q.dtype === 'int8' ? 1 : 0));
+  const [C, signed] = [q.scale.length, q.dtype === 'int8' ? 1 : 0];
+  withParams(q, (s, z) =>
+    elementwise(q.size, C, (i0, n): Task => ['dequantize', out.ptr + 4 * i0, q.ptr + i0, s, z, n, C, signed]),
+  );
   return out;
 }
 
