@@ -15,6 +15,7 @@
 //   nice -n 10 /usr/bin/python3 scripts/fixtures/zoo.py /tmp/zoo
 //   nice -n 10 node scripts/zoo.mjs [--dir=/tmp/zoo] [--out=zoo.md] [--only=resnet18,...]
 //       [--opsets=11,13,17] [--modes=folded,kept] [--runs=7]
+//   node scripts/zoo.mjs --table [--dir=...] [--out=...]    # only the table of the results so far
 //
 // simdnet is bundled from src/ with esbuild (as scripts/grad-agreement.mjs does), so no dist/ build is needed.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ const only = opt('only', '')
 const opsets = opt('opsets', '11,13,17').split(',').map(Number);
 const modes = opt('modes', 'folded,kept').split(',');
 const runs = Number(opt('runs', '7'));
+const tableOnly = args.includes('--table');
 const PYTORCH_TOL = 1e-4;
 const BACK_TOL = 1e-5;
 
@@ -210,7 +212,7 @@ const results = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, '
 const metas = readdirSync(dir)
   .filter((f) => f.endsWith('.json') && f !== 'zoo-results.json')
   .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
-  .filter((m) => m.files && (only.length === 0 || only.includes(m.name)));
+  .filter((m) => !tableOnly && m.files && (only.length === 0 || only.includes(m.name)));
 // zoo.py's order (its json files sort by name; the manifest keeps no order): small models first, VGG last.
 metas.sort((a, b) => a.params - b.params);
 const base = memory();
@@ -243,45 +245,55 @@ for (const meta of metas) {
 const e = (v) => (v === undefined ? '–' : Number.isNaN(v) ? 'NaN' : v.toExponential(1));
 const mb = (v) => (v / 1e6).toFixed(v < 1e7 ? 1 : 0);
 const rows = [
-  '| family | opsets passed (BN folded / kept) | worst error vs PyTorch | fine-tuned | exported-back error | ms simdnet / onnxruntime (op17, batch 1) | params | file size | failure reason |',
-  '|---|---|---|---|---|---|---|---|---|',
+  '| family | opsets passed (BN folded / kept) | worst error vs PyTorch | onnxruntime vs PyTorch (op17) | fine-tuned | exported-back error | ms simdnet / onnxruntime (op17, batch 1) | params | file size | failure reason |',
+  '|---|---|---|---|---|---|---|---|---|---|',
 ];
 const order = Object.entries(results).sort((a, b) => a[1].params - b[1].params);
 let passed = 0;
 let total = 0;
+let rounding = 0;
 for (const [name, entry] of order) {
-  const files = Object.values(entry.files);
+  const files = Object.values(entry.files).sort((a, b) => a.opset - b.opset || a.mode.localeCompare(b.mode));
   const passes = (mode) =>
     files
       .filter((f) => f.mode === mode && f.pass)
       .map((f) => f.opset)
-      .sort((a, b) => a - b)
       .join(' ') || 'none';
   // NaN (a non-finite output) counts as the worst.
-  const worst = (k) =>
-    files.reduce((w, f) => (f[k] === undefined ? w : w === undefined || !(f[k] <= w) ? f[k] : w), undefined);
+  const worst = (k, fs = files) =>
+    fs.reduce((w, f) => (f[k] === undefined ? w : w === undefined || !(f[k] <= w) ? f[k] : w), undefined);
   const tuned = files.filter((f) => f.fineTuned).length;
   const timed = files.find((f) => f.simdnetMs !== undefined);
   const sizes = files.map((f) => f.bytes).filter((v) => v);
-  const errors = [...new Set(files.filter((f) => f.error).map((f) => f.error))];
-  const failed = files
-    .filter((f) => !f.pass)
-    .map((f) => `op${f.opset} ${f.mode}`)
-    .join(', ');
+  // A file that fails only the exported-back bar, by no more than twice onnxruntime's own error against
+  // PyTorch on the same network: float32 rounding of two implementations, not a wrong layer.
+  const ortErr = timed?.ortVsPyTorch;
+  const backOnly = files.filter((f) => !f.pass && f.error?.startsWith('exported back'));
+  const isRounding = (f) => ortErr !== undefined && f.backErr <= Math.max(BACK_TOL, 2 * ortErr);
+  rounding += backOnly.filter(isRounding).length;
+  const label = (fs) => fs.map((f) => `op${f.opset} ${f.mode}`).join(', ');
+  const why = [];
+  if (backOnly.length) {
+    const r = backOnly.every(isRounding) ? `; rounding: onnxruntime itself is ${e(ortErr)} from PyTorch` : '';
+    why.push(`${label(backOnly)}: exported back ${e(worst('backErr', backOnly))} > ${BACK_TOL}${r}`);
+  }
+  const other = new Map();
+  for (const f of files.filter((f) => !f.pass && !backOnly.includes(f)))
+    other.set(f.error, [...(other.get(f.error) ?? []), f]);
+  for (const [err, fs] of other) why.push(`${label(fs)}: ${err}`);
   passed += files.filter((f) => f.pass).length;
   total += files.length;
-  const why = errors.length ? `${failed}: ${errors.join('; ').slice(0, 300).replace(/\|/g, '\\|')}` : '';
   rows.push(
-    `| ${name} | ${passes('folded')} / ${passes('kept')} | ${e(worst('vsPyTorch'))} | ${tuned}/${files.length} | ${e(worst('backErr'))} | ` +
-      `${timed ? `${timed.simdnetMs.toFixed(1)} / ${timed.ortMs.toFixed(1)}` : '–'} | ${mb(entry.params)} M | ` +
-      `${sizes.length ? `${mb(Math.max(...sizes))} MB` : '–'} | ${why} |`,
+    `| ${name} | ${passes('folded')} / ${passes('kept')} | ${e(worst('vsPyTorch'))} | ${e(ortErr)} | ${tuned}/${files.length} | ` +
+      `${e(worst('backErr'))} | ${timed ? `${timed.simdnetMs.toFixed(1)} / ${timed.ortMs.toFixed(1)}` : '–'} | ` +
+      `${mb(entry.params)} M | ${sizes.length ? `${mb(Math.max(...sizes))} MB` : '–'} | ${why.join('; ').replace(/\|/g, '\\|')} |`,
   );
 }
 const allFiles = Object.values(results).flatMap((r) => Object.values(r.files));
 const peakAll = Math.max(peak, ...allFiles.map((f) => f.wasmBytes ?? 0));
 const live = allFiles.map((f) => f.liveBytes ?? 0);
 const summary =
-  `${passed} of ${total} files pass. wasm memory: peak ${(peakAll / 2 ** 20).toFixed(0)} MiB over the run; ` +
+  `${passed} of ${total} files pass (${rounding} more fail only the ${BACK_TOL} exported-back bar, at float32 rounding level). wasm memory: peak ${(peakAll / 2 ** 20).toFixed(0)} MiB over the run; ` +
   `arena live bytes after each dispose: ${(Math.min(...live) / 2 ** 20).toFixed(2)}–${(Math.max(...live) / 2 ** 20).toFixed(2)} MiB ` +
   `(${(base.liveBytes / 2 ** 20).toFixed(2)} MiB before the first model).`;
 const text = `${rows.join('\n')}\n\n${summary}\n`;
