@@ -129,7 +129,13 @@ const layerName = (node: string) => {
  * (K, C/g, KH, KW) → (KH, KW, C/g, K), depthwise (C·M, 1, KH, KW) → (KH, KW, C, M), a Linear
  * weight (U, K) → (K, U); vectors as they are.
  */
-export function toSimdnetLayout(src: ArrayLike<number>, shape: number[], layer: Layer, index: number): Float64Array {
+export function toSimdnetLayout(
+  src: ArrayLike<number>,
+  shape: number[],
+  layer: Layer,
+  index: number,
+  rows: number[] | null = null,
+): Float64Array {
   const out = new Float64Array(src.length);
   if (shape.length === 4 && index === 0) {
     const [K, Cg, KH, KW] = shape;
@@ -146,9 +152,26 @@ export function toSimdnetLayout(src: ArrayLike<number>, shape: number[], layer: 
           }
   } else if (shape.length === 2 && index === 0) {
     const [U, K] = shape;
-    for (let u = 0; u < U; u++) for (let j = 0; j < K; j++) out[j * U + u] = src[u * K + j];
+    // rows[j]: the source feature of stored feature j (a Flatten of channels-last values)
+    for (let u = 0; u < U; u++) for (let j = 0; j < K; j++) out[j * U + u] = src[u * K + (rows ? rows[j] : j)];
   } else out.set(Array.from(src));
   return out;
+}
+
+/**
+ * The source feature of each stored input feature of a Dense layer fed by a Flatten of a channels-last
+ * [H, W, C] value (the importer lays the Gemm's rows out in that order); null when they are the same.
+ */
+export function flattenRows(model: sn.Model, layer: Layer): number[] | null {
+  const steps = model.graph().steps;
+  const step = steps.find((st) => st.layer === layer);
+  const from = step && steps.find((st) => st.output === step.inputs[0]);
+  const inShape = from && classNameOf(from.layer) === 'Flatten' ? from.inShapes[0] : null;
+  if (!inShape || inShape.length !== 3 || inShape[0] * inShape[1] === 1) return null;
+  const [H, W, C] = inShape as [number, number, number];
+  const rows: number[] = [];
+  for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) for (let c = 0; c < C; c++) rows.push((c * H + h) * W + w);
+  return rows;
 }
 
 /** max|a - ref| / max|ref| (the absolute error when ref is all zero). */
@@ -302,7 +325,8 @@ export async function compareGradients(
       const w = o?.layer.weights[o.index];
       if (!o || o.index >= o.layer.weights.length || !w || w.value.size !== size)
         return { name: p.name, weight: null, err: Number.NaN, f32err: p.f32err, tol, pass: false };
-      const want = toSimdnetLayout(ref.subarray(p.offset, p.offset + size), p.shape, o.layer, o.index);
+      const rows = p.shape.length === 2 ? flattenRows(model, o.layer) : null;
+      const want = toSimdnetLayout(ref.subarray(p.offset, p.offset + size), p.shape, o.layer, o.index, rows);
       const err = maxRel(w.grad.view(), want);
       return { name: p.name, weight: w.name, err, f32err: p.f32err, tol, pass: err <= tol };
     });
