@@ -356,6 +356,24 @@ describe('sigmoid / tanh / elu / leakyRelu / gelu vs ref (forward and dx through
     );
     for (const z of [t, e, g, nan]) z.dispose();
   });
+
+  it('exact gelu and erf on a dense grid out to the far negative gelu tail (f32 subnormals): within an ulp', () => {
+    // 4001 points over [-14.6, 8]: every branch and table interval of assembly/erf.ts's erfc (erfc(-x/√2)
+    // down to 1e-45), both signs. Rounded once from f64: an ulp of the float64 reference, or 2^-149 absolute.
+    const n = 4001;
+    const xs = Array.from({ length: n }, (_, i) => f(-14.6 + (22.6 * i) / (n - 1)));
+    const t = sn.tensor(xs, [n]);
+    const g = sn.gelu(t);
+    const e = sn.erf(t);
+    const tol: Tol = { atol: 2 ** -149, rtol: 2 ** -23 };
+    close(g.dataSync(), act.gelu(xs), tol, 'gelu dense');
+    close(e.dataSync(), erfAll(xs), tol, 'erf dense');
+    // The tail is really reached: subnormal but not yet 0 just above x = -14.
+    const tail = g.dataSync()[xs.findIndex((v) => v >= -14)]!;
+    expect(tail).toBeLessThan(0);
+    expect(tail).toBeGreaterThan(-(2 ** -126));
+    for (const z of [t, g, e]) z.dispose();
+  });
 });
 
 // Tolerances of the Keras activations, x in about [-8, 8], dout in [-1, 1]:
