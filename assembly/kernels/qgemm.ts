@@ -15,10 +15,12 @@
 // reads one i16 past A's row (2 bytes; callers leave them addressable), multiplied by B's zero padding.
 // Integer sums are exact, so the scalar build and any cut of the rows give the same bits.
 // Overflow: |bias'| + K * 128 * 127 must stay below 2^31 (K up to ~130,000).
-// Convolution: im2col into i16 blocks of MB output pixels (padding taps read as za), then qgemm.
+// Convolution: when a window row (KW*C values) is even and dilation along W is 1, the image is widened to
+// i16 once with its padding and the tile reads each pixel's KH window rows from it (the direct path);
+// otherwise im2col into i16 blocks of MB output pixels (padding taps read as za), then qgemm.
 // Layouts: inp (N, H, W, C), weight (KH, KW, C, K) int8 = the (KH*KW*C, K) matrix, out (N, OH, OW, K).
 
-import { geometry } from "../geometry";
+import { geometry, Geometry2d } from "../geometry";
 import { req_mult, req_pow, requant1, requant4 } from "./quant";
 
 // Bytes of qgemm_pack's output for a (K, N) matrix.
@@ -254,28 +256,178 @@ function qim2col(cols: usize, img: usize, m0: i32, mb: i32, geom: usize, za: i32
   }
 }
 
-// Bytes of qconv2d_forward's scratch for blocks of MB pixels of KK = KH*KW*C taps (with the 2 bytes
-// an odd KK's last pair reads past the block).
-export function qconv2d_cols_size(MB: i32, KK: i32): i32 {
-  const n = ((<i64>MB * <i64>KK) << 1) + 4;
+// The direct path: when a window row is KW*C contiguous input values of even count (dilation 1 along W),
+// the image is widened to i16 once, with its padding (taps outside read za) as rows and columns of its
+// own, and the tile reads every pixel's window rows from it: KH runs of KW*C/2 pairs, no im2col.
+// @ts-ignore: decorator
+@inline function direct(g: Geometry2d): bool {
+  return g.DW == 1 && ((g.KW * g.C) & 1) == 0;
+}
+
+// Rows and columns of the padded image the direct path reads: as far as the last window reaches.
+// @ts-ignore: decorator
+@inline function padded_h(g: Geometry2d): i32 {
+  return (g.OH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
+}
+// @ts-ignore: decorator
+@inline function padded_w(g: Geometry2d): i32 {
+  return (g.OW - 1) * g.SW + g.KW;
+}
+
+// Bytes of qconv2d_forward's scratch (per task) for blocks of MB output pixels: the padded i16 image on
+// the direct path, else MB im2col rows (with the 2 bytes an odd KH*KW*C's last pair reads past them).
+export function qconv2d_scratch_size(geom: usize, MB: i32): i32 {
+  const g = geometry(geom);
+  const n = direct(g)
+    ? ((<i64>padded_h(g) * <i64>padded_w(g) * <i64>g.C) << 1) + 4
+    : ((<i64>MB * <i64>(g.KH * g.KW * g.C)) << 1) + 4;
   return n > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>n;
 }
 
+// pad i16 (Hp, Wp, C) <- img int8 (H, W, C) shifted by (PT, PL), za outside the image.
+function qpad_widen(pad: usize, img: usize, g: Geometry2d, za: i32): void {
+  const C = g.C, Hp = padded_h(g), Wp = padded_w(g);
+  const left = min(g.PL, Wp);
+  const width = max(0, min(g.W, Wp - g.PL)); // image columns the windows reach
+  const right = Wp - left - width;
+  for (let r = 0; r < Hp; r++) {
+    const ih = r - g.PT;
+    if (ih < 0 || ih >= g.H) {
+      fill16(pad, za, Wp * C);
+    } else {
+      fill16(pad, za, left * C);
+      widen(pad + (<usize>(left * C) << 1), img + <usize>(ih * g.W) * C, width * C);
+      fill16(pad + (<usize>((left + width) * C) << 1), za, right * C);
+    }
+    pad += <usize>(Wp * C) << 1;
+  }
+}
+
+// One 4x8 tile of the direct path: rows are output pixels whose windows start at a0..a3 in the padded
+// image, KH runs of SP pairs each, rs bytes apart; rows past mr alias the previous one.
+// @ts-ignore: decorator
+@inline function qconv_4x8_simd(mr: i32, nc: i32, KH: i32, SP: i32, rs: usize, a0: usize, a1: usize, a2: usize,
+  a3: usize, w: usize, req: usize, j: i32, N: i32, c0: usize, ldc: usize): void {
+  let c1 = c0 + ldc;
+  if (mr < 2) { a1 = a0; c1 = c0; }
+  let c2 = c1 + ldc;
+  if (mr <= 2) { a2 = a1; c2 = c1; }
+  let c3 = c2 + ldc;
+  if (mr != 4) { a3 = a2; c3 = c2; }
+  let vacc0x0123 = v128.load(w), vacc0x4567 = v128.load(w, 16);
+  let vacc1x0123 = vacc0x0123, vacc1x4567 = vacc0x4567;
+  let vacc2x0123 = vacc0x0123, vacc2x4567 = vacc0x4567;
+  let vacc3x0123 = vacc0x0123, vacc3x4567 = vacc0x4567;
+  w += 32;
+  for (let kh = 0; kh < KH; kh++) {
+    let b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+    for (let p = 0; p < SP; p++) {
+      const vb0123 = v128.load(w), vb4567 = v128.load(w, 16);
+      let va = v128.load32_splat(b0);
+      vacc0x0123 = i32x4.add(vacc0x0123, i32x4.dot_i16x8_s(va, vb0123));
+      vacc0x4567 = i32x4.add(vacc0x4567, i32x4.dot_i16x8_s(va, vb4567));
+      va = v128.load32_splat(b1);
+      vacc1x0123 = i32x4.add(vacc1x0123, i32x4.dot_i16x8_s(va, vb0123));
+      vacc1x4567 = i32x4.add(vacc1x4567, i32x4.dot_i16x8_s(va, vb4567));
+      va = v128.load32_splat(b2);
+      vacc2x0123 = i32x4.add(vacc2x0123, i32x4.dot_i16x8_s(va, vb0123));
+      vacc2x4567 = i32x4.add(vacc2x4567, i32x4.dot_i16x8_s(va, vb4567));
+      va = v128.load32_splat(b3);
+      vacc3x0123 = i32x4.add(vacc3x0123, i32x4.dot_i16x8_s(va, vb0123));
+      vacc3x4567 = i32x4.add(vacc3x4567, i32x4.dot_i16x8_s(va, vb4567));
+      w += 32; b0 += 4; b1 += 4; b2 += 4; b3 += 4;
+    }
+    a0 += rs; a1 += rs; a2 += rs; a3 += rs;
+  }
+  const zp = load<i32>(req);
+  const vzp = i32x4.splat(zp), vlo = i32x4.splat(load<i32>(req, 4) - zp), vhi = i32x4.splat(load<i32>(req, 8) - zp);
+  const pm = req_mult(req) + (<usize>j << 2), pp = req_pow(req, N) + (<usize>j << 2);
+  const vm0 = v128.load(pm), vm1 = v128.load(pm, 16), vp0 = v128.load(pp), vp1 = v128.load(pp, 16);
+  store_tail(c3, requant_row(vacc3x0123, vacc3x4567, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
+  store_tail(c2, requant_row(vacc2x0123, vacc2x4567, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
+  store_tail(c1, requant_row(vacc1x0123, vacc1x4567, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
+  store_tail(c0, requant_row(vacc0x0123, vacc0x4567, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
+}
+
+// One output pixel's nc channels of the direct path without SIMD (the scalar build's path).
+// @ts-ignore: decorator
+@inline function qconv_1xn_scalar(nc: i32, KH: i32, span: i32, rs: usize, a: usize, w: usize, req: usize, j: i32,
+  N: i32, c: usize): void {
+  const zp = load<i32>(req), lo = load<i32>(req, 4) - zp, hi = load<i32>(req, 8) - zp;
+  const pm = req_mult(req) + (<usize>j << 2), pp = req_pow(req, N) + (<usize>j << 2);
+  for (let jj = 0; jj < nc; jj++) {
+    let acc = load<i32>(w + (<usize>jj << 2));
+    let wp = w + 32 + (<usize>jj << 2);
+    let ar = a;
+    for (let kh = 0; kh < KH; kh++) {
+      for (let k = 0; k < span; k += 2) {
+        acc += <i32>load<i16>(ar + (<usize>k << 1)) * <i32>load<i16>(wp);
+        acc += <i32>load<i16>(ar + (<usize>k << 1), 2) * <i32>load<i16>(wp, 2);
+        wp += 32;
+      }
+      ar += rs;
+    }
+    const jB = <usize>jj << 2;
+    store<i8>(c + <usize>jj, <i8>requant1(acc, load<i32>(pm + jB), load<i32>(pp + jB), lo, hi, zp));
+  }
+}
+
+// Output pixels p0 .. p1-1 of one image on the direct path (pad: the padded i16 image).
+function qconv_direct(o: usize, pad: usize, w: usize, req: usize, g: Geometry2d, p0: i32, p1: i32): void {
+  const C = g.C, K = g.K, OW = g.OW, Wp = padded_w(g);
+  const span = g.KW * C;
+  const rs = <usize>(g.DH * Wp * C) << 1;
+  const panel: usize = 32 + (<usize>((g.KH * span) >> 1) << 5);
+  // panel by panel (one panel, KH*KW*C/2 pairs of 32 bytes, stays in L1 while the pixels go by)
+  let wq = w;
+  for (let j = 0; j < K; j += 8) {
+    const nc = min(8, K - j);
+    let oh = p0 / OW, ow = p0 - oh * OW;
+    for (let m = p0; m < p1; m += 4) {
+      const mr = min(4, p1 - m);
+      if (ASC_FEATURE_SIMD) {
+        const a0 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
+        if (++ow == OW) { ow = 0; oh++; }
+        const a1 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
+        if (++ow == OW) { ow = 0; oh++; }
+        const a2 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
+        if (++ow == OW) { ow = 0; oh++; }
+        const a3 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
+        if (++ow == OW) { ow = 0; oh++; }
+        qconv_4x8_simd(mr, nc, g.KH, span >> 1, rs, a0, a1, a2, a3, wq, req, j, K, o + <usize>m * K + <usize>j, <usize>K);
+      } else {
+        for (let r = 0; r < mr; r++) {
+          const a = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
+          if (++ow == OW) { ow = 0; oh++; }
+          qconv_1xn_scalar(nc, g.KH, span, rs, a, wq, req, j, K, o + <usize>(m + r) * K + <usize>j);
+        }
+      }
+    }
+    wq += panel;
+  }
+}
+
 // out int8 (N, OH, OW, K) <- conv of inp int8 (N, H, W, C) (zero point za) with w = qgemm_pack of the
-// (KH*KW*C, K) weight (za folded in); cols: scratch of qconv2d_cols_size(MB, KH*KW*C) bytes; groups 1.
+// (KH*KW*C, K) weight (za folded in); scratch: qconv2d_scratch_size(geom, MB) bytes; groups must be 1.
 // Only output pixels p0 .. p1-1 of each image (every pixel is computed on its own, so a cut of the
 // pixels gives the same bits: this lets a batch of one use several threads).
-export function qconv2d_forward(out: usize, inp: usize, w: usize, req: usize, cols: usize, geom: usize, N: i32,
+export function qconv2d_forward(out: usize, inp: usize, w: usize, req: usize, scratch: usize, geom: usize, N: i32,
   MB: i32, za: i32, p0: i32, p1: i32): void {
   const g = geometry(geom);
   const KK = g.KH * g.KW * g.C;
   const inImg = <usize>g.H * g.W * g.C, outImg = <usize>g.OH * g.OW * g.K;
+  const dir = direct(g);
   for (let n = 0; n < N; n++) {
     const img = inp + <usize>n * inImg, o = out + <usize>n * outImg;
+    if (dir) {
+      qpad_widen(scratch, img, g, za);
+      qconv_direct(o, scratch, w, req, g, p0, p1);
+      continue;
+    }
     for (let m0 = p0; m0 < p1; m0 += MB) {
       const mb = min(MB, p1 - m0);
-      qim2col(cols, img, m0, mb, geom, za);
-      qgemm(o + <usize>m0 * g.K, cols, w, req, mb, g.K, KK, KK << 1, g.K);
+      qim2col(scratch, img, m0, mb, geom, za);
+      qgemm(o + <usize>m0 * g.K, scratch, w, req, mb, g.K, KK, KK << 1, g.K);
     }
   }
 }

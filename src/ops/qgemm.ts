@@ -198,12 +198,11 @@ export function qconv2d(x: QTensor, w: QTensor, opts: QConv2dOptions): QTensor {
     const MB = blockRows(KK, OH * OW, 32768); // ~64 KB of i16 patches per block
     const work = N * OH * OW * K * KK;
     const ranges = taskRanges(N, OH * OW, work);
-    const kx = k();
-    withScratch(
-      ranges.map(() => Math.ceil(kx.qconv2d_cols_size(MB, KK) / 4)),
-      (...cols) =>
-        withPacked(pk, xi, w, opts, what, (panels, req) =>
-          withGeometry(geo, (geom) =>
+    withGeometry(geo, (geom) =>
+      withScratch(
+        ranges.map(() => Math.ceil(k().qconv2d_scratch_size(geom, MB) / 4)),
+        (...scratch) =>
+          withPacked(pk, xi, w, opts, what, (panels, req) =>
             runTasks(
               ranges.map(
                 ([n0, nc, p0, p1], i): Task => [
@@ -212,7 +211,7 @@ export function qconv2d(x: QTensor, w: QTensor, opts: QConv2dOptions): QTensor {
                   xi.ptr + n0 * H * W * C,
                   panels,
                   req,
-                  cols[i]!,
+                  scratch[i]!,
                   geom,
                   nc,
                   MB,
@@ -224,8 +223,8 @@ export function qconv2d(x: QTensor, w: QTensor, opts: QConv2dOptions): QTensor {
               work,
             ),
           ),
-        ),
-      false,
+        false,
+      ),
     );
     return out;
   } finally {

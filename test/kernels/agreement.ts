@@ -1070,8 +1070,8 @@ const QUANT: AgreementCase = {
 
 const QGEMM: AgreementCase = {
   family: 'qgemm',
-  name: 'qgemm_pack (bias, za=-7), qwiden and qgemm M=11 N=13 K=19 ldc=15; qconv2d x=[2,6,5,7] f=[3,3,7,9] s=2 p=1, 1x1, two pixel ranges',
-  kernels: ['qgemm_pack_size', 'qgemm_pack', 'qgemm', 'qwiden', 'qconv2d_cols_size', 'qconv2d_forward'],
+  name: 'qgemm_pack (bias, za=-7), qwiden and qgemm M=11 N=13 K=19 ldc=15; qconv2d x=[2,6,5,7] f=[3,3,7,9] s=2 p=1, 1x1, x=[2,6,5,6] 3x3 p=1, two pixel ranges',
+  kernels: ['qgemm_pack_size', 'qgemm_pack', 'qgemm', 'qwiden', 'qconv2d_scratch_size', 'qconv2d_forward'],
   run(m) {
     const { k, f32, i32, geom } = m;
     const rng = rngOf(this.name);
@@ -1085,10 +1085,12 @@ const QGEMM: AgreementCase = {
     k.qwiden(a, a8, M * Kd);
     k.qgemm(c, a, packed, i32(reqIn(rng, N, 3, -128, 127)), M, N, Kd, 2 * Kd, ldc);
     const out: Outputs = { qgemm: bytesOut(m, c, M * ldc) };
-    const [B, H, W, C, Ko] = [2, 6, 5, 7, 9];
-    for (const [what, KH, S, P, OH, OW] of [
-      ['3x3 s=2 p=1', 3, 2, 1, 3, 3],
-      ['1x1', 1, 1, 0, H, W],
+    const [B, H, W, Ko] = [2, 6, 5, 9];
+    // C = 7: odd window rows, im2col; C = 6: the direct path (window rows read from the padded image)
+    for (const [what, C, KH, S, P, OH, OW] of [
+      ['3x3 s=2 p=1', 7, 3, 2, 1, 3, 3],
+      ['1x1', 7, 1, 1, 0, H, W],
+      ['3x3 s=1 p=1 C=6', 6, 3, 1, 1, H, W],
     ] as const) {
       const KK = KH * KH * C;
       const w = f32(k.qgemm_pack_size(KK, Ko) / 4);
@@ -1096,7 +1098,7 @@ const QGEMM: AgreementCase = {
       const g = geom({ H, W, C, K: Ko, KH, KW: KH, SH: S, SW: S, PT: P, PL: P, OH, OW });
       const y = f32(Math.ceil((B * OH * OW * Ko) / 4));
       const x = i32(bytesIn(intsIn(rng, B * H * W * C, -128, 127)));
-      const [req, cols] = [i32(reqIn(rng, Ko, -1, -1, 127)), f32(Math.ceil(k.qconv2d_cols_size(4, KK) / 4))];
+      const [req, cols] = [i32(reqIn(rng, Ko, -1, -1, 127)), f32(Math.ceil(k.qconv2d_scratch_size(g, 4) / 4))];
       k.qconv2d_forward(y, x, w, req, cols, g, B, 4, 12, 0, 5);
       k.qconv2d_forward(y, x, w, req, cols, g, B, 4, 12, 5, OH * OW);
       out[`qconv2d ${what}`] = bytesOut(m, y, B * OH * OW * Ko);

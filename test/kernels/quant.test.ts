@@ -1,8 +1,9 @@
 // The 8-bit kernels against the integer references of test/ref/quant.ts, bit for bit: quantize/dequantize
 // (ties, saturation, int8/uint8, per channel), requantization (rounding ties of both steps, clamps,
 // extreme accumulators), the int8 GEMM over XNNPACK-style sweeps (k < 8, k = 8, k > 8, odd K, column
-// tails, row tails, strided A and C, zero points other than 0), the int8 convolution (im2col and 1x1
-// direct) and the int8 depthwise convolution (row cuts give the same bits). Guard bytes after every output.
+// tails, row tails, strided A and C, zero points other than 0), the int8 convolution (im2col, and the
+// direct path for even window rows) and the int8 depthwise convolution (row cuts give the same bits).
+// Guard bytes after every output.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import * as adv from '../../src/advanced.js';
@@ -348,6 +349,12 @@ const CONV_CASES: ConvCase[] = [
   convCase(1, 9, 9, 2, 3, 3, 3, 1, 2, 2, 100), // dilation 2, one block
   convCase(2, 5, 4, 1, 4, 2, 3, 1, 0, 1, 3),
   convCase(1, 3, 3, 5, 7, 5, 5, 1, 2), // window larger than the image: mostly padding
+  // even window rows (KW*C): the direct path, windows read from the padded i16 image
+  convCase(2, 7, 9, 4, 10, 5, 5, 1, 2), // the seed model's 5x5 'same' shape, a column tail
+  convCase(1, 6, 7, 6, 9, 3, 3, 1, 1, 1, 4), // OW = 7: tiles of 4 pixels span output rows
+  convCase(1, 9, 8, 3, 5, 3, 4, 2, 1), // stride 2, a 3x4 window
+  convCase(1, 4, 5, 2, 3, 5, 5, 1, 3), // padding wider than the image
+  convCase(1, 8, 8, 2, 6, 3, 3, 3, 0), // stride 3: the last columns and rows are never read
 ];
 
 describe('qconv2d_forward', () => {
@@ -366,8 +373,8 @@ describe('qconv2d_forward', () => {
         const n = c.N * c.OH * c.OW * c.K;
         const out = block(n);
         const geom = geomPtr(c);
-        const cols = block(k().qconv2d_cols_size(c.MB, KK));
-        const args = [i8(x), packed, reqBlock(r, c.K), cols, geom, c.N, c.MB, za] as const;
+        const scratch = block(k().qconv2d_scratch_size(geom, c.MB));
+        const args = [i8(x), packed, reqBlock(r, c.K), scratch, geom, c.N, c.MB, za] as const;
         const M = c.OH * c.OW;
         k().qconv2d_forward(out, ...args, 0, M);
         // the output pixels in two ranges, as the ops cut a batch of one across threads
