@@ -242,7 +242,10 @@ for (const meta of metas) {
       if (r.simdnetMs === undefined) continue;
       const { simdnetMs, ortMs, ortVsPyTorch } = r;
       Object.assign((entry.files[file] ??= r), { simdnetMs, ortMs, ortVsPyTorch });
-    } else entry.files[file] = r;
+      console.error(`${file}: ${simdnetMs.toFixed(1)} ms vs onnxruntime ${ortMs.toFixed(1)} ms`);
+      continue;
+    }
+    entry.files[file] = r;
     peak = Math.max(peak, r.wasmBytes);
     console.error(
       `${file}: ${r.pass ? 'pass' : 'FAIL'} vs PyTorch ${r.vsPyTorch?.toExponential(2) ?? '–'}, step moved ${r.moved?.toExponential(1) ?? '–'}, back ${r.backErr?.toExponential(2) ?? '–'}` +
