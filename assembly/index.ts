@@ -32,7 +32,8 @@ export { winograd_pack_size, winograd_weight_work, winograd_forward_work, winogr
   winograd_backward_weight_work, winograd_backward_weight, winograd_weight_grad } from "./kernels/winograd";
 
 export { quantize, dequantize, requantize, requant_size } from "./kernels/quant";
-export { qgemm_pack_size, qgemm_pack, qgemm, qwiden, qconv2d_scratch_size, qconv2d_forward } from "./kernels/qgemm";
+export { qgemm_pack_size, qgemm_pack, qgemm, qwiden, qconv2d_pack_size, qconv2d_pack, qconv2d_scratch_size,
+  qconv2d_forward } from "./kernels/qgemm";
 export { qdwconv2d_forward } from "./kernels/qdwconv2d";
 
 export { geometry2d_bytes } from "./geometry";

@@ -15,9 +15,9 @@
 // reads one i16 past A's row (2 bytes; callers leave them addressable), multiplied by B's zero padding.
 // Integer sums are exact, so the scalar build and any cut of the rows give the same bits.
 // Overflow: |bias'| + K * 128 * 127 must stay below 2^31 (K up to ~130,000).
-// Convolution: when a window row (KW*C values) is even and dilation along W is 1, the image is widened to
-// i16 once with its padding and the tile reads each pixel's KH window rows from it (the direct path);
-// otherwise im2col into i16 blocks of MB output pixels (padding taps read as za), then qgemm.
+// Convolution: the weight's window rows (KW*C values) are packed padded to even counts (qconv2d_pack); with
+// dilation 1 along W the image is widened to i16 once with its padding and the tile reads each pixel's KH
+// window rows from it (the direct path); otherwise im2col into i16 blocks of MB pixels, then qgemm.
 // Layouts: inp (N, H, W, C), weight (KH, KW, C, K) int8 = the (KH*KW*C, K) matrix, out (N, OH, OW, K).
 
 import { geometry, Geometry2d } from "../geometry";
@@ -31,7 +31,24 @@ export function qgemm_pack_size(K: i32, N: i32): i32 {
 
 // out: panels (see header); w int8 (K, N) row-major; bias i32 (N) or 0; za: A's zero point.
 export function qgemm_pack(out: usize, w: usize, bias: usize, K: i32, N: i32, za: i32): void {
-  const KP = (K + 1) >> 1;
+  pack_rows(out, w, bias, 1, K, N, za);
+}
+
+// Bytes of qconv2d_pack's output.
+export function qconv2d_pack_size(KH: i32, span: i32, N: i32): i32 {
+  return qgemm_pack_size(KH * (span + (span & 1)), N);
+}
+
+// out: the panels of a conv weight w int8 (KH, span = KW*C, N) with a zero row after each window row of
+// odd span, so that no k pair straddles two window rows (the direct path reads each row on its own).
+export function qconv2d_pack(out: usize, w: usize, bias: usize, KH: i32, span: i32, N: i32, za: i32): void {
+  pack_rows(out, w, bias, KH, span, N, za);
+}
+
+// The panels of the (R*span, N) matrix w, each run of span rows padded to an even count with a zero row.
+function pack_rows(out: usize, w: usize, bias: usize, R: i32, span: i32, N: i32, za: i32): void {
+  const K = R * span, S2 = span + (span & 1);
+  const KP = (R * S2) >> 1;
   for (let j0 = 0; j0 < N; j0 += 8) {
     const nc = min(8, N - j0);
     for (let c = 0; c < 8; c++) store<i32>(out + (<usize>c << 2), 0);
@@ -46,10 +63,11 @@ export function qgemm_pack(out: usize, w: usize, bias: usize, K: i32, N: i32, za
     out += 32;
     for (let p = 0; p < KP; p++) {
       for (let r = 0; r < 2; r++) {
-        const k = 2 * p + r;
-        const row = w + <usize>k * N + j0;
+        const k2 = 2 * p + r;
+        const rr = k2 / S2, s = k2 - rr * S2;
+        const row = w + <usize>(rr * span + s) * N + j0;
         for (let c = 0; c < 8; c++) {
-          const v: i16 = k < K && c < nc ? <i16>load<i8>(row + c) : 0;
+          const v: i16 = s < span && c < nc ? <i16>load<i8>(row + c) : 0;
           store<i16>(out + (<usize>(2 * c + r) << 1), v);
         }
       }
@@ -225,7 +243,8 @@ export function qgemm(c: usize, a: usize, w: usize, req: usize, M: i32, N: i32, 
   for (; i < n; i++) store<i16>(dst + (<usize>i << 1), <i16>v);
 }
 
-// cols i16 (mb, KH*KW*C) <- patches of output pixels m0 .. m0+mb of image img; taps in the padding read za.
+// cols i16 (mb, KH*S2) <- patches of output pixels m0 .. m0+mb of image img (S2: KW*C rounded up to even,
+// as qconv2d_pack); taps in the padding read za.
 // A window row inside the image (dilation 1) is KW*C contiguous bytes: one widening copy.
 function qim2col(cols: usize, img: usize, m0: i32, mb: i32, geom: usize, za: i32): void {
   const g = geometry(geom);
@@ -250,18 +269,20 @@ function qim2col(cols: usize, img: usize, m0: i32, mb: i32, geom: usize, za: i32
           else fill16(dst, za, C);
         }
       }
-      cols += <usize>span << 1;
+      if (span & 1) store<i16>(cols + (<usize>span << 1), 0); // the zero row's tap
+      cols += <usize>(span + (span & 1)) << 1;
     }
     if (++ow == OW) { ow = 0; oh++; }
   }
 }
 
-// The direct path: when a window row is KW*C contiguous input values of even count (dilation 1 along W),
-// the image is widened to i16 once, with its padding (taps outside read za) as rows and columns of its
-// own, and the tile reads every pixel's window rows from it: KH runs of KW*C/2 pairs, no im2col.
+// The direct path: when a window row is KW*C contiguous input values (dilation 1 along W), the image is
+// widened to i16 once, with its padding (taps outside read za) as rows and columns of its own, and the
+// tile reads every pixel's window rows from it: KH runs of S2/2 pairs, no im2col. An odd row's last
+// pair reads one value past it (the next column, hence one more padded column) times the zero row.
 // @ts-ignore: decorator
 @inline function direct(g: Geometry2d): bool {
-  return g.DW == 1 && ((g.KW * g.C) & 1) == 0;
+  return g.DW == 1;
 }
 
 // Rows and columns of the padded image the direct path reads: as far as the last window reaches.
@@ -271,7 +292,7 @@ function qim2col(cols: usize, img: usize, m0: i32, mb: i32, geom: usize, za: i32
 }
 // @ts-ignore: decorator
 @inline function padded_w(g: Geometry2d): i32 {
-  return (g.OW - 1) * g.SW + g.KW;
+  return (g.OW - 1) * g.SW + g.KW + ((g.KW * g.C) & 1);
 }
 
 // Bytes of qconv2d_forward's scratch (per task) for blocks of MB output pixels: the padded i16 image on
@@ -280,7 +301,7 @@ export function qconv2d_scratch_size(geom: usize, MB: i32): i32 {
   const g = geometry(geom);
   const n = direct(g)
     ? ((<i64>padded_h(g) * <i64>padded_w(g) * <i64>g.C) << 1) + 4
-    : ((<i64>MB * <i64>(g.KH * g.KW * g.C)) << 1) + 4;
+    : ((<i64>MB * <i64>g.KH * <i64>(g.KW * g.C + ((g.KW * g.C) & 1))) << 1) + 4;
   return n > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>n;
 }
 
@@ -375,7 +396,7 @@ function qpad_widen(pad: usize, img: usize, g: Geometry2d, za: i32): void {
 // Output pixels p0 .. p1-1 of one image on the direct path (pad: the padded i16 image).
 function qconv_direct(o: usize, pad: usize, w: usize, req: usize, g: Geometry2d, p0: i32, p1: i32): void {
   const C = g.C, K = g.K, OW = g.OW, Wp = padded_w(g);
-  const span = g.KW * C;
+  const span = g.KW * C + ((g.KW * C) & 1); // with the zero row's tap
   const rs = <usize>(g.DH * Wp * C) << 1;
   const panel: usize = 32 + (<usize>((g.KH * span) >> 1) << 5);
   // panel by panel (one panel, KH*KW*C/2 pairs of 32 bytes, stays in L1 while the pixels go by)
@@ -407,14 +428,14 @@ function qconv_direct(o: usize, pad: usize, w: usize, req: usize, g: Geometry2d,
   }
 }
 
-// out int8 (N, OH, OW, K) <- conv of inp int8 (N, H, W, C) (zero point za) with w = qgemm_pack of the
-// (KH*KW*C, K) weight (za folded in); scratch: qconv2d_scratch_size(geom, MB) bytes; groups must be 1.
+// out int8 (N, OH, OW, K) <- conv of inp int8 (N, H, W, C) (zero point za) with w = qconv2d_pack of the
+// (KH, KW*C, K) weight (za folded in); scratch: qconv2d_scratch_size(geom, MB) bytes; groups must be 1.
 // Only output pixels p0 .. p1-1 of each image (every pixel is computed on its own, so a cut of the
 // pixels gives the same bits: this lets a batch of one use several threads).
 export function qconv2d_forward(out: usize, inp: usize, w: usize, req: usize, scratch: usize, geom: usize, N: i32,
   MB: i32, za: i32, p0: i32, p1: i32): void {
   const g = geometry(geom);
-  const KK = g.KH * g.KW * g.C;
+  const KK = g.KH * (g.KW * g.C + ((g.KW * g.C) & 1));
   const inImg = <usize>g.H * g.W * g.C, outImg = <usize>g.OH * g.OW * g.K;
   const dir = direct(g);
   for (let n = 0; n < N; n++) {

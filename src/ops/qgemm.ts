@@ -67,6 +67,20 @@ function matrixOf(w: QTensor): [number, number] {
   return [w.size / cols, cols];
 }
 
+// Bytes of w's panels: a dense weight as a matrix, a conv weight (KH, KW, C, K) by window rows (qconv2d_pack).
+function panelBytes(w: QTensor): number {
+  const [rows, cols] = matrixOf(w);
+  const kx = k();
+  return w.rank === 4 ? kx.qconv2d_pack_size(w.shape[0]!, rows / w.shape[0]!, cols) : kx.qgemm_pack_size(rows, cols);
+}
+
+// Packs w into panels (see panelBytes) with the quantized bias at `bias` (0: none) and input zero point za.
+function packInto(panels: number, w: QTensor, bias: number, za: number): void {
+  const [rows, cols] = matrixOf(w);
+  if (w.rank === 4) k().qconv2d_pack(panels, w.ptr, bias, w.shape[0]!, rows / w.shape[0]!, cols, za);
+  else k().qgemm_pack(panels, w.ptr, bias, rows, cols, za);
+}
+
 /**
  * w (a dense (IN, OUT) or conv (KH, KW, C, K) int8 weight) packed for {@link qdense} / {@link qconv2d}
  * with inputs quantized as `x` (int8, per tensor) and the output options `opts` (bias included).
@@ -74,18 +88,19 @@ function matrixOf(w: QTensor): [number, number] {
 export function qpack(w: QTensor, x: { scale: number; zeroPoint: number }, opts: QOutputOptions): QPacked {
   const what = opts.name ?? 'qpack';
   if (!(w instanceof QTensor)) throw new Error(`${what}: weight must be a QTensor, got ${show(w)}`);
-  const [rows, cols] = matrixOf(w);
+  const cols = matrixOf(w)[1];
   int8Weight(w, what, w.rank, cols);
   if (!Number.isInteger(x.zeroPoint) || x.zeroPoint < -128 || x.zeroPoint > 127)
     throw new Error(`${what}: the input zero point must be an integer in [-128, 127], got ${show(x.zeroPoint)}`);
+  if (w.rank !== 2 && w.rank !== 4)
+    throw new Error(`${what}: weight must be a dense (IN, OUT) or conv (KH, KW, C, K) weight, got shape [${w.shape}]`);
   const r = requantOf(x.scale, w, cols, opts, what);
-  const kx = k();
-  const panels = new Tensor([Math.ceil(kx.qgemm_pack_size(rows, cols) / 4)], 'int32', false);
+  const panels = new Tensor([Math.ceil(panelBytes(w) / 4)], 'int32', false);
   const req = new Tensor([r.block.length], 'int32', false);
   getArena()
     .i32()
     .set(r.block, req.ptr >>> 2);
-  withRequant(r, (_req, bias) => kx.qgemm_pack(panels.ptr, w.ptr, bias, rows, cols, x.zeroPoint));
+  withRequant(r, (_req, bias) => packInto(panels.ptr, w, bias, x.zeroPoint));
   return new QPacked(w, opts.bias ?? null, keyOf(x.scale, x.zeroPoint, opts), panels, req);
 }
 
@@ -114,19 +129,17 @@ function withPacked<T>(
   fn: (panels: number, req: number) => T,
 ): T {
   if (pk) return fn(pk.panels.ptr, pk.req.ptr);
-  const [rows, cols] = matrixOf(w);
-  const r = requantOf(xi.scale[0]!, w, cols, opts, what);
-  return withRequant(r, (req, bias) => {
-    const kx = k();
-    return withScratch(
-      [Math.ceil(kx.qgemm_pack_size(rows, cols) / 4)],
+  const r = requantOf(xi.scale[0]!, w, matrixOf(w)[1], opts, what);
+  return withRequant(r, (req, bias) =>
+    withScratch(
+      [Math.ceil(panelBytes(w) / 4)],
       (panels) => {
-        kx.qgemm_pack(panels, w.ptr, bias, rows, cols, xi.zeroPoint[0]!);
+        packInto(panels, w, bias, xi.zeroPoint[0]!);
         return fn(panels, req);
       },
       false,
-    );
-  });
+    ),
+  );
 }
 
 /** x (N, IN) int8 · w (IN, OUT) int8 + bias, requantized to int8 (TFLite FullyConnected, ONNX QLinearMatMul + bias). */

@@ -1071,7 +1071,16 @@ const QUANT: AgreementCase = {
 const QGEMM: AgreementCase = {
   family: 'qgemm',
   name: 'qgemm_pack (bias, za=-7), qwiden and qgemm M=11 N=13 K=19 ldc=15; qconv2d x=[2,6,5,7] f=[3,3,7,9] s=2 p=1, 1x1, x=[2,6,5,6] 3x3 p=1, two pixel ranges',
-  kernels: ['qgemm_pack_size', 'qgemm_pack', 'qgemm', 'qwiden', 'qconv2d_scratch_size', 'qconv2d_forward'],
+  kernels: [
+    'qgemm_pack_size',
+    'qgemm_pack',
+    'qgemm',
+    'qwiden',
+    'qconv2d_pack_size',
+    'qconv2d_pack',
+    'qconv2d_scratch_size',
+    'qconv2d_forward',
+  ],
   run(m) {
     const { k, f32, i32, geom } = m;
     const rng = rngOf(this.name);
@@ -1086,15 +1095,15 @@ const QGEMM: AgreementCase = {
     k.qgemm(c, a, packed, i32(reqIn(rng, N, 3, -128, 127)), M, N, Kd, 2 * Kd, ldc);
     const out: Outputs = { qgemm: bytesOut(m, c, M * ldc) };
     const [B, H, W, Ko] = [2, 6, 5, 9];
-    // C = 7: odd window rows, im2col; C = 6: the direct path (window rows read from the padded image)
+    // C = 7: odd window rows (a zero row each); C = 6: even ones
     for (const [what, C, KH, S, P, OH, OW] of [
       ['3x3 s=2 p=1', 7, 3, 2, 1, 3, 3],
       ['1x1', 7, 1, 1, 0, H, W],
       ['3x3 s=1 p=1 C=6', 6, 3, 1, 1, H, W],
     ] as const) {
       const KK = KH * KH * C;
-      const w = f32(k.qgemm_pack_size(KK, Ko) / 4);
-      k.qgemm_pack(w, i32(bytesIn(intsIn(rng, KK * Ko, -127, 127))), 0, KK, Ko, 12);
+      const w = f32(k.qconv2d_pack_size(KH, KH * C, Ko) / 4);
+      k.qconv2d_pack(w, i32(bytesIn(intsIn(rng, KK * Ko, -127, 127))), 0, KH, KH * C, Ko, 12);
       const g = geom({ H, W, C, K: Ko, KH, KW: KH, SH: S, SW: S, PT: P, PL: P, OH, OW });
       const y = f32(Math.ceil((B * OH * OW * Ko) / 4));
       const x = i32(bytesIn(intsIn(rng, B * H * W * C, -128, 127)));

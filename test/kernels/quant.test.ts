@@ -1,8 +1,8 @@
 // The 8-bit kernels against the integer references of test/ref/quant.ts, bit for bit: quantize/dequantize
 // (ties, saturation, int8/uint8, per channel), requantization (rounding ties of both steps, clamps,
 // extreme accumulators), the int8 GEMM over XNNPACK-style sweeps (k < 8, k = 8, k > 8, odd K, column
-// tails, row tails, strided A and C, zero points other than 0), the int8 convolution (im2col, and the
-// direct path for even window rows) and the int8 depthwise convolution (row cuts give the same bits).
+// tails, row tails, strided A and C, zero points other than 0), the int8 convolution (the direct path,
+// odd window rows padded by a zero row, and im2col for dilation along W) and the int8 depthwise convolution (row cuts give the same bits).
 // Guard bytes after every output.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
@@ -347,9 +347,10 @@ const CONV_CASES: ConvCase[] = [
   convCase(3, 4, 4, 17, 9, 1, 1, 1, 0), // 1x1: im2col is a widening copy
   convCase(1, 6, 5, 16, 19, 1, 1, 2, 0),
   convCase(1, 9, 9, 2, 3, 3, 3, 1, 2, 2, 100), // dilation 2, one block
+  convCase(1, 7, 8, 3, 4, 3, 3, 1, 2, 2, 5), // dilation 2 and odd window rows: im2col with the zero rows' taps
   convCase(2, 5, 4, 1, 4, 2, 3, 1, 0, 1, 3),
   convCase(1, 3, 3, 5, 7, 5, 5, 1, 2), // window larger than the image: mostly padding
-  // even window rows (KW*C): the direct path, windows read from the padded i16 image
+  // more shapes of the direct path (windows read from the padded i16 image)
   convCase(2, 7, 9, 4, 10, 5, 5, 1, 2), // the seed model's 5x5 'same' shape, a column tail
   convCase(1, 6, 7, 6, 9, 3, 3, 1, 1, 1, 4), // OW = 7: tiles of 4 pixels span output rows
   convCase(1, 9, 8, 3, 5, 3, 4, 2, 1), // stride 2, a 3x4 window
@@ -368,8 +369,8 @@ describe('qconv2d_forward', () => {
           w = ints(rng, KK * c.K, -127, 127),
           bias = ints(rng, c.K, -3000, 3000);
         const r = randomReq(rng, c.K, -4, -4, 127, 6, 11);
-        const packed = block(k().qgemm_pack_size(KK, c.K));
-        k().qgemm_pack(packed, i8(w), i32(bias), KK, c.K, za);
+        const packed = block(k().qconv2d_pack_size(c.KH, c.KW * c.C, c.K));
+        k().qconv2d_pack(packed, i8(w), i32(bias), c.KH, c.KW * c.C, c.K, za);
         const n = c.N * c.OH * c.OW * c.K;
         const out = block(n);
         const geom = geomPtr(c);
