@@ -39,18 +39,22 @@ export function requant_size(N: i32): i32 {
   return min(max(r, lo), hi) + zp;
 }
 
-// Four accumulators (one per lane) to int8 values in i32 lanes; the same arithmetic as requant1.
+// Four accumulators (one per lane) to int8 values in i32 lanes; the same arithmetic as requant1. Only
+// the low 32 bits of each shifted i64 are kept, and those are the same for a logical shift (>> 31 and
+// >> 30 leave bits 0..32 and 0..33 alike), so i64x2.shr_u stands in for shr_s, which SSE/AVX2 lack
+// (engines emulate it in several instructions); the sign term t >> 63 is i64x2.lt_s(t, 0), the same -1 / 0.
 // @ts-ignore: decorator
 @inline export function requant4(acc: v128, vmult: v128, vpow: v128, vlo: v128, vhi: v128, vzp: v128): v128 {
   const r30 = i64x2.splat(<i64>1 << 30);
   const r29 = i64x2.splat(<i64>1 << 29);
-  const p0 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(acc, vmult), r30), 31);
-  const p1 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(acc, vmult), r30), 31);
+  const z = i64x2.splat(0);
+  const p0 = i64x2.shr_u(i64x2.add(i64x2.extmul_low_i32x4_s(acc, vmult), r30), 31);
+  const p1 = i64x2.shr_u(i64x2.add(i64x2.extmul_high_i32x4_s(acc, vmult), r30), 31);
   const q = v128.shuffle<i32>(p0, p1, 0, 2, 4, 6);
   const t0 = i64x2.extmul_low_i32x4_s(q, vpow);
   const t1 = i64x2.extmul_high_i32x4_s(q, vpow);
-  const s0 = i64x2.shr_s(i64x2.add(i64x2.add(t0, r29), i64x2.shr_s(t0, 63)), 30);
-  const s1 = i64x2.shr_s(i64x2.add(i64x2.add(t1, r29), i64x2.shr_s(t1, 63)), 30);
+  const s0 = i64x2.shr_u(i64x2.add(i64x2.add(t0, r29), i64x2.lt_s(t0, z)), 30);
+  const s1 = i64x2.shr_u(i64x2.add(i64x2.add(t1, r29), i64x2.lt_s(t1, z)), 30);
   const r = v128.shuffle<i32>(s0, s1, 0, 2, 4, 6);
   return i32x4.add(i32x4.min_s(i32x4.max_s(r, vlo), vhi), vzp);
 }
