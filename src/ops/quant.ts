@@ -1,6 +1,7 @@
-// 8-bit quantized tensors and the int8 ops over assembly/kernels/quant.ts, qgemm.ts and qdwconv2d.ts:
-// quantize / dequantize (per-tensor asymmetric int8 or uint8, per-channel symmetric int8), and int8
-// conv2d, depthwise conv2d and dense. real = scale * (q - zeroPoint). No gradients: inference only.
+// 8-bit quantized tensors and the int8 ops over assembly/kernels/quant.ts and qdwconv2d.ts: quantize /
+// dequantize (per-tensor asymmetric int8 or uint8, per-channel symmetric int8), requantization, and
+// int8 depthwise conv2d; the GEMM-based int8 conv2d and dense are in ./qgemm.ts, which builds on this
+// file. real = scale * (q - zeroPoint). No gradients: inference only.
 // Convolutions and dense take int8 activations (per tensor) and int8 weights symmetric per output
 // channel, accumulate in int32 (bias quantized with scale x.scale * w.scale[c]) and requantize to int8
 // with TFLite's fixed-point rounding (see assembly/kernels/quant.ts); 'relu' and 'relu6' are clamps of
@@ -462,5 +463,3 @@ export function qdepthwiseConv2d(x: QTensor, w: QTensor, opts: QConvOptions): QT
     if (xi !== x) xi.dispose();
   }
 }
-
-export { QPacked, qconv2d, qdense, qpack } from './qgemm.js';

@@ -15,18 +15,8 @@ import { Dense } from '../nn/layers.js';
 import { conv2d } from '../ops/conv2d.js';
 import { depthwiseConv2d } from '../ops/dwconv2d.js';
 import { dense } from '../ops/dense.js';
-import {
-  dequantize,
-  type QPacked,
-  qconv2d,
-  qdense,
-  qdepthwiseConv2d,
-  type QOutputOptions,
-  qpack,
-  type QTensor,
-  qtensor,
-  quantize,
-} from '../ops/quant.js';
+import { dequantize, qdepthwiseConv2d, type QOutputOptions, type QTensor, qtensor, quantize } from '../ops/quant.js';
+import { type QPacked, qconv2d, qdense, qpack } from '../ops/qgemm.js';
 import { keep, type Tensor, tensor } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { show } from '../show.js';

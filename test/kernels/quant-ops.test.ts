@@ -7,8 +7,6 @@ import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import {
   dequantize,
-  qconv2d,
-  qdense,
   qdepthwiseConv2d,
   type QConvOptions,
   type QTensor,
@@ -16,6 +14,7 @@ import {
   quantizeWeights,
   quantParams,
 } from '../../src/ops/quant.js';
+import { qconv2d, qdense } from '../../src/ops/qgemm.js';
 import { makeRng } from '../helpers/check.js';
 import {
   dequantizeRef,

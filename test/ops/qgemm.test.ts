@@ -4,7 +4,8 @@
 // and quantize(dequantize(q)) returns q (what lets a quantized layer take its reader's int8 values).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { dequantize, qconv2d, qdense, qpack, type QTensor, qtensor, quantize } from '../../src/ops/quant.js';
+import { dequantize, type QTensor, qtensor, quantize } from '../../src/ops/quant.js';
+import { qconv2d, qdense, qpack } from '../../src/ops/qgemm.js';
 import { makeRng, type Rng } from '../helpers/check.js';
 import { expectError } from '../kernels/harness.js';
 

@@ -9,7 +9,8 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
-import { qconv2d, qtensor } from '../../src/ops/quant.js';
+import { qtensor } from '../../src/ops/quant.js';
+import { qconv2d } from '../../src/ops/qgemm.js';
 import { makeRng } from '../helpers/check.js';
 import { qconv2dAccRef, roundHalfEven } from '../ref/quant.js';
 

@@ -4,8 +4,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import {
   dequantize,
-  qconv2d,
-  qdense,
   qdepthwiseConv2d,
   type QTensor,
   qtensor,
@@ -14,6 +12,7 @@ import {
   quantizeWeights,
   quantParams,
 } from '../../src/ops/quant.js';
+import { qconv2d, qdense } from '../../src/ops/qgemm.js';
 import { expectError } from '../kernels/harness.js';
 
 beforeAll(async () => {
