@@ -222,6 +222,14 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
+/**
+ * @internal Whether `t` belongs to the innermost tidy() scope: made in it (or returned into it) and not
+ * kept, so the scope would dispose it anyway. predict frees such values once nothing reads them.
+ */
+export function isScoped(t: Tensor): boolean {
+  return scopes.length > 0 && scopes[scopes.length - 1]!.has(t);
+}
+
 /** Makes a tensor outlive the enclosing tidy() scopes. */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) s.delete(t);

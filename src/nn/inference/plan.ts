@@ -17,7 +17,7 @@
 // the layers' own calls are unchanged. A plan is valid for one value of the global weights version
 // (switches.ts), for one conv-algorithm default, and while no view of a weight it read was taken (a
 // write through it may follow).
-import { keep, type Tensor, tensor } from '../../tensor.js';
+import { isScoped, keep, type Tensor, tensor } from '../../tensor.js';
 import type { Rng } from '../../rng.js';
 import { getConvAlgorithm, winogradPack, winogradPools, winogradTileFor } from '../../ops/winograd.js';
 import { conv2dPack } from '../../ops/conv2d.js';
@@ -127,23 +127,48 @@ export class InferencePlan {
     xs.forEach((x, i) => {
       vals[i] = x;
     });
-    for (const st of this.graph.steps) {
+    // A value made during this forward is freed after the last step that reads it, so a deep model's
+    // batch holds a few activations at a time, not all of them (its memory grows with the batch).
+    const last = this.lastReads();
+    const holders = new Map<Tensor, number>();
+    const hold = (slot: number, t: Tensor) => {
+      vals[slot] = t;
+      holders.set(t, (holders.get(t) ?? 0) + 1);
+    };
+    this.graph.steps.forEach((st, i) => {
       const p = this.steps.get(st);
-      if (p?.skip) {
-        vals[st.output] = vals[st.inputs[0]!]!;
-        continue;
+      const ins = st.inputs.map((s) => vals[s]!);
+      if (p?.skip) hold(st.output, ins[0]!);
+      else if (!p) hold(st.output, st.layer.callFor(ins, { training: false, rng, logits: false }));
+      else {
+        const run = ruleOf(st.layer).run;
+        if (!run) throw new Error(`inference plan: no planned call for layer ${st.layer.name} (${st.layer.className})`);
+        hold(st.output, run(st.layer, p, ins, rng));
       }
-      const ins = st.inputs.map((i) => vals[i]!);
-      if (!p) {
-        vals[st.output] = st.layer.callFor(ins, { training: false, rng, logits: false });
-        continue;
+      for (const s of new Set(st.inputs)) {
+        if (last[s] !== i || s < xs.length) continue;
+        const t = vals[s]!;
+        const n = holders.get(t)! - 1;
+        holders.set(t, n);
+        // Only values this forward's tidy() scope owns: never an input, a weight or a kept tensor.
+        if (n === 0 && !xs.includes(t) && isScoped(t)) t.dispose();
       }
-      const run = ruleOf(st.layer).run;
-      if (!run) throw new Error(`inference plan: no planned call for layer ${st.layer.name} (${st.layer.className})`);
-      vals[st.output] = run(st.layer, p, ins, rng);
-    }
+    });
     return this.graph.outputs.map((o) => vals[o]!);
   }
+
+  // The index of the last step reading each value slot (Infinity for the graph's outputs).
+  private lastReads(): number[] {
+    if (this.lastRead) return this.lastRead;
+    const last = new Array<number>(this.graph.slots).fill(-1);
+    this.graph.steps.forEach((st, i) => {
+      for (const s of st.inputs) last[s] = i;
+    });
+    for (const o of this.graph.outputs) last[o] = Number.POSITIVE_INFINITY;
+    this.lastRead = last;
+    return last;
+  }
+  private lastRead: number[] | null = null;
 
   /**
    * One batch of `count` examples through the plan: a batch smaller than SHARDS, on a traceable
