@@ -303,6 +303,7 @@ async function buildAll() {
     'simdnet.browser.js',
     'simdnet.full.js',
     'model/mnist.simdnet',
+    'model/mnist.int8.simdnet',
     'model/mnist.json',
     'icon.svg',
   ];

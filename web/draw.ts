@@ -135,6 +135,8 @@ function classify(): void {
   const y = model.predict({ data: x, shape: [1, 28, 28, 1] });
   const p = (y.dataSync() as Float32Array).slice();
   y.dispose();
+  // The last input and answer, for tests that repeat the prediction outside the page.
+  (globalThis as { drawPage?: unknown }).drawPage = { input: x, probs: p };
   showProbs(p);
   result.dataset.strokes = String(seen);
 }
@@ -163,28 +165,54 @@ async function useModel(bytes: ArrayBuffer, label: string): Promise<void> {
   classify();
 }
 
+let engineText = '';
+let accText = '';
+const choice = $<HTMLSelectElement>('model-choice');
+
+/** Fetches one of the shipped models (float32 or its int8 quantization) and predicts with it. */
+async function loadShipped(file: string): Promise<void> {
+  const res = await fetch(`model/${file}`);
+  if (!res.ok) throw new Error(`model/${file}: HTTP ${res.status}`);
+  const bytes = await res.arrayBuffer();
+  await useModel(bytes, `model/${file}`);
+  document.body.dataset.model = file;
+  const mb = (bytes.byteLength / 1e6).toFixed(2);
+  // The test accuracy in mnist.json is the float32 model's.
+  const acc = file === 'mnist.simdnet' ? accText : '';
+  status.textContent = `model: ${file} (${mb} MB), ${model!.countParams().toLocaleString('en-US')} parameters${acc} · ${engineText}`;
+}
+
 async function main(): Promise<void> {
   clearPad();
   // One image at a time needs no worker threads: one thread, the best build this browser runs.
   const engine = await sn.ready({ threads: 1 });
-  const [res, meta] = await Promise.all([
-    fetch('model/mnist.simdnet'),
-    fetch('model/mnist.json')
-      .then((r) => (r.ok ? r.json() : null))
-      .catch(() => null),
-  ]);
-  if (!res.ok) throw new Error(`model/mnist.simdnet: HTTP ${res.status}`);
-  await useModel(await res.arrayBuffer(), 'model/mnist.simdnet');
-  const acc = meta?.testAccuracy ? `, ${(meta.testAccuracy * 100).toFixed(2)}% on the MNIST test set` : '';
-  status.textContent = `model: ${model!.countParams().toLocaleString('en-US')} parameters${acc} · engine: '${engine.build}' build, ${sn.getThreads()} thread`;
+  engineText = `engine: '${engine.build}' build, ${sn.getThreads()} thread`;
+  const meta = await fetch('model/mnist.json')
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null);
+  accText = meta?.testAccuracy ? `, ${(meta.testAccuracy * 100).toFixed(2)}% on the MNIST test set` : '';
+  await loadShipped(choice.value);
   document.body.dataset.ready = 'true';
 }
+
+choice.addEventListener('change', async () => {
+  const file = choice.value;
+  choice.disabled = true;
+  try {
+    await loadShipped(file);
+  } catch (err) {
+    status.textContent = `could not load model/${file}: ${(err as Error).message}`;
+  } finally {
+    choice.disabled = false;
+  }
+});
 
 $<HTMLInputElement>('model-file').addEventListener('change', async (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
   if (!f) return;
   try {
     await useModel(await f.arrayBuffer(), f.name);
+    document.body.dataset.model = f.name;
     status.textContent = `model: ${f.name}, ${model!.countParams().toLocaleString('en-US')} parameters`;
   } catch (err) {
     status.textContent = `could not use ${f.name}: ${(err as Error).message}`;

@@ -80,6 +80,30 @@ describeBrowser('demo pages in Chromium', () => {
     console.log(`draw page read ${got.join(' ')} for 0 1 2 3 4 5 6 7 8 9 (${right}/10)`);
     expect(right).toBeGreaterThanOrEqual(9);
     await page.screenshot({ path: screenshotPath('draw-page.png') });
+    expect(await page.getAttribute('body', 'data-model')).toBe('mnist.simdnet');
+
+    // The int8 choice: the page loads the quantized file and reads the same drawing as Node does
+    // with that file on the page's own 28×28 input, probability for probability.
+    const int8File = join(resultsDir, '..', 'web', 'model', 'mnist.int8.simdnet');
+    await page.selectOption('#model-choice', 'mnist.int8.simdnet');
+    await page.waitForSelector('body[data-model="mnist.int8.simdnet"]', { timeout: 10_000 });
+    const mb = (statSync(int8File).size / 1e6).toFixed(2);
+    expect(await page.textContent('#status')).toContain(`model: mnist.int8.simdnet (${mb} MB)`);
+    const digit = await classifyDrawn(page, picks[3]);
+    const seen = await page.evaluate(() => {
+      const d = (globalThis as unknown as { drawPage: { input: Float32Array; probs: Float32Array } }).drawPage;
+      return { input: Array.from(d.input), probs: Array.from(d.probs) };
+    });
+    await sn.ready({ threads: 1 });
+    const q = sn.loadModel(new Uint8Array(readFileSync(int8File)));
+    const qy = q.predict({ data: Float32Array.from(seen.input), shape: [1, 28, 28, 1] });
+    const nodeProbs = Array.from(qy.dataSync());
+    qy.dispose();
+    q.dispose();
+    const nodeDigit = nodeProbs.indexOf(Math.max(...nodeProbs));
+    console.log(`int8 on the draw page read ${digit} (Node: ${nodeDigit}), p = ${seen.probs[digit].toFixed(4)}`);
+    expect(digit).toBe(nodeDigit);
+    expect(seen.probs).toEqual(nodeProbs);
     expect(errors).toEqual([]);
     await page.close();
   });
