@@ -1,7 +1,8 @@
 // Activations and the fused softmax + categorical cross-entropy loss. exp/log/tanh/erfc are
 // AssemblyScript's own (NativeMath, assembly/erf.ts) so every engine gives the same bits — JS
-// Math.exp may differ between engines. sigmoid, tanh, elu, erf and both gelus are evaluated in f64 and
-// rounded once. Layouts: element-wise ones over n values; x (R, K) rows of logits for softmax.
+// Math.exp may differ between engines; sigmoid and swish forward use our own exp (expneg1/expneg2).
+// sigmoid, swish, tanh, elu, erf and both gelus are evaluated in f64 and rounded once. Layouts:
+// element-wise ones over n values; x (R, K) rows of logits for softmax.
 // Backward functions ACCUMULATE into d*; the caller zeroes.
 
 import { relu1, relu4 } from "../simd";
@@ -25,6 +26,106 @@ import { erfc } from "../erf";
   if (x >= 0) y = 1.0 / (1.0 + Math.exp(-x));
   else { const e = Math.exp(x); y = e / (1.0 + e); }
   return y;
+}
+
+// e^a for a <= 0 (or NaN) by our own f64 exp, the same IEEE operations in the scalar and 2-lane forms so
+// every build gives the same bits: a = k ln2 + r (k rounded by the 1.5 * 2^52 trick, which also leaves k in
+// the low bits; ln2 in two parts keeps r exact), e^r by Taylor to degree 13 (|r| <= ln2/2: truncation < 2^-57),
+// 2^k put into the exponent bits. a < -708 gives 0 (exp's own result rounds to 0 in f32 there anyway).
+const LN2_HI: f64 = 6.93147180369123816490e-1; // 32 bits: k * LN2_HI is exact
+const LN2_LO: f64 = 1.90821492927058770002e-10;
+const INV_LN2: f64 = 1.44269504088896338700;
+const MAGIC: f64 = 6755399441055744.0; // 1.5 * 2^52
+const EXP_MIN: f64 = -708.0;
+
+// @ts-ignore: decorator
+@inline function exp_poly1(r: f64): f64 {
+  // Estrin: shorter dependency chains than Horner, the same operations in both forms.
+  const r2 = r * r, r4 = r2 * r2;
+  const q0 = (1.0 + r) + (0.5 + r * (1.0 / 6.0)) * r2;
+  const q1 = (1.0 / 24.0 + r * (1.0 / 120.0)) + (1.0 / 720.0 + r * (1.0 / 5040.0)) * r2;
+  const q2 = (1.0 / 40320.0 + r * (1.0 / 362880.0)) + (1.0 / 3628800.0 + r * (1.0 / 39916800.0)) * r2;
+  const q3 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+  return (q0 + q1 * r4) + (q2 + q3 * r4) * (r4 * r4);
+}
+
+// @ts-ignore: decorator
+@inline function expneg1(a: f64): f64 {
+  const t = a * INV_LN2 + MAGIC;
+  const k = t - MAGIC;
+  const r = (a - k * LN2_HI) - k * LN2_LO;
+  const s = reinterpret<f64>((reinterpret<i64>(t) - reinterpret<i64>(MAGIC) + 1023) << 52);
+  return a < EXP_MIN ? 0.0 : exp_poly1(r) * s;
+}
+
+// c0 + c1 r (2 lanes)
+// @ts-ignore: decorator
+@inline function lin2(c0: f64, c1: f64, r: v128): v128 {
+  return f64x2.add(f64x2.splat(c0), f64x2.mul(r, f64x2.splat(c1)));
+}
+
+// a + b * m (2 lanes)
+// @ts-ignore: decorator
+@inline function mad2(a: v128, b: v128, m: v128): v128 {
+  return f64x2.add(a, f64x2.mul(b, m));
+}
+
+// @ts-ignore: decorator
+@inline function exp_poly2(r: v128): v128 {
+  const r2 = f64x2.mul(r, r), r4 = f64x2.mul(r2, r2);
+  const q0 = mad2(lin2(1.0, 1.0, r), lin2(0.5, 1.0 / 6.0, r), r2);
+  const q1 = mad2(lin2(1.0 / 24.0, 1.0 / 120.0, r), lin2(1.0 / 720.0, 1.0 / 5040.0, r), r2);
+  const q2 = mad2(lin2(1.0 / 40320.0, 1.0 / 362880.0, r), lin2(1.0 / 3628800.0, 1.0 / 39916800.0, r), r2);
+  const q3 = lin2(1.0 / 479001600.0, 1.0 / 6227020800.0, r);
+  return mad2(mad2(q0, q1, r4), mad2(q2, q3, r4), f64x2.mul(r4, r4));
+}
+
+// @ts-ignore: decorator
+@inline function expneg2(a: v128): v128 {
+  const t = f64x2.add(f64x2.mul(a, f64x2.splat(INV_LN2)), f64x2.splat(MAGIC));
+  const k = f64x2.sub(t, f64x2.splat(MAGIC));
+  const r = f64x2.sub(f64x2.sub(a, f64x2.mul(k, f64x2.splat(LN2_HI))), f64x2.mul(k, f64x2.splat(LN2_LO)));
+  const ki = i64x2.sub(t, i64x2.splat(reinterpret<i64>(MAGIC)));
+  const s = i64x2.shl(i64x2.add(ki, i64x2.splat(1023)), 52);
+  return v128.andnot(f64x2.mul(exp_poly2(r), s), f64x2.lt(a, f64x2.splat(EXP_MIN)));
+}
+
+// sigmoid in f64 (1 lane / 2 lanes): x >= 0: 1 / (1 + e^-x), else e^x / (1 + e^x), e = expneg(-|x|).
+// @ts-ignore: decorator
+@inline function sigmoidf1(x: f64): f64 {
+  const e = expneg1(-abs(x));
+  return (x >= 0 ? 1.0 : e) / (1.0 + e);
+}
+
+// @ts-ignore: decorator
+@inline function sigmoidf2(x: v128): v128 {
+  const e = expneg2(f64x2.neg(f64x2.abs(x)));
+  const one = f64x2.splat(1.0);
+  return f64x2.div(v128.bitselect(one, e, f64x2.ge(x, f64x2.splat(0))), f64x2.add(one, e));
+}
+
+// out (n) = sigmoid(x) or x * sigmoid(x) (swish), 4 values at a time as two f64x2 halves, rounded once.
+// @ts-ignore: decorator
+@inline function sigmoid_map(out: usize, inp: usize, n: i32, swish: bool): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      const v = v128.load(inp + o);
+      const lo = f64x2.promote_low_f32x4(v);
+      const hi = f64x2.promote_low_f32x4(v128.shuffle<i32>(v, v, 2, 3, 2, 3));
+      let a = sigmoidf2(lo);
+      let b = sigmoidf2(hi);
+      if (swish) { a = f64x2.mul(lo, a); b = f64x2.mul(hi, b); }
+      v128.store(out + o, v128.shuffle<i64>(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 2));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = <f64>load<f32>(inp + o);
+    const s = sigmoidf1(x);
+    store<f32>(out + o, <f32>(swish ? x * s : s));
+  }
 }
 
 // Softmax of the K values at xr, xr + step, ... into yr (same stride): the row max is subtracted
@@ -151,10 +252,7 @@ export function softmax_xent_backward(dlogits: usize, probs: usize, labels: usiz
 
 // out (n) = 1 / (1 + exp(-x)), in the form that never overflows exp.
 export function sigmoid_forward(out: usize, inp: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(out + o, <f32>sigmoid64(<f64>load<f32>(inp + o)));
-  }
+  sigmoid_map(out, inp, n, false);
 }
 
 // dinp (n) += dout * y * (1 - y), y = the sigmoid output.
@@ -480,11 +578,7 @@ export function hard_swish_backward(dinp: usize, dout: usize, inp: usize, n: i32
 
 // out (n) = x * sigmoid(x) (swish / silu), in f64 with the overflow-free sigmoid, rounded once.
 export function swish_forward(out: usize, inp: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    const x = <f64>load<f32>(inp + o);
-    store<f32>(out + o, <f32>(x * sigmoid64(x)));
-  }
+  sigmoid_map(out, inp, n, true);
 }
 
 // dinp (n) += dout * s * (1 + x (1 - s)), s = sigmoid(x), x = the input.

@@ -36,11 +36,17 @@ import {
   distinct,
   EXACT,
   fdCheck,
+  firstBitDiff,
   type K,
   nans,
+  otherAlloc,
+  otherBuild,
+  otherRead,
+  otherRuns,
   prod,
   rand,
   rawRun,
+  requireOther,
   seedOf,
   type Tol,
   U,
@@ -604,5 +610,60 @@ describe('Keras ReLU, hard sigmoid / swish, swish, softmax along an axis vs ref'
         });
       });
     }
+  }
+});
+
+// sigmoid and swish forward use our own f64 exp (2 lanes at a time in the SIMD build, the same operations
+// in the scalar tail): a dense grid over [-100, 100], every power-of-two scale and the special values, each
+// result within one f32 ulp of the f64 reference (the ordered-bits distance to the reference rounded to f32).
+describe('sigmoid / swish forward on a dense grid and special values vs the f64 reference', () => {
+  const ordered = (v: number): number => {
+    const b = new Uint32Array(new Float32Array([v]).buffer)[0]!;
+    return b & 0x80000000 ? -(b & 0x7fffffff) : b;
+  };
+  const grid: number[] = [];
+  for (let i = -25600; i <= 25600; i++) grid.push(i / 256);
+  for (let e = -149; e <= 127; e++) for (const m of [1, 1.37, 1.999]) grid.push(m * 2 ** e, -m * 2 ** e);
+  for (const v of [0, -0, 87.3, 88.8, 103.2, 104.1, 708.5, 745.2, 3.4e38, -87.3, -88.8, -103.2, -104.1])
+    grid.push(v, -v);
+  grid.push(-708.5, -745.2, -3.4e38, Infinity, -Infinity, NaN, 0.5, -0.5);
+  const x = Float32Array.from(grid);
+  const cases = [
+    { name: 'sigmoid', ref: act.sigmoid, raw: (k: K, o: number, i: number, n: number) => k.sigmoid_forward(o, i, n) },
+    { name: 'swish', ref: swish, raw: (k: K, o: number, i: number, n: number) => k.swish_forward(o, i, n) },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${x.length} inputs, each within 1 f32 ulp; NaN in → NaN out; ±Inf as the formula gives`, () => {
+      const k = sn.getEngine().k;
+      const n = x.length;
+      const [y] = rawRun(`${c.name} grid`, [x], [n], ([px], [po]) => c.raw(k, po!, px!, n));
+      const r = c.ref(x);
+      const bad: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const want = Math.fround(r[i]!);
+        const got = y![i]!;
+        if (Number.isNaN(want) || Number.isNaN(got)) {
+          if (Number.isNaN(want) !== Number.isNaN(got)) bad.push(`x=${x[i]}: ${got} vs ${want}`);
+        } else if (Math.abs(ordered(got) - ordered(want)) > 1) bad.push(`x=${x[i]}: ${got} vs ${want}`);
+      }
+      expect(bad.slice(0, 5)).toEqual([]);
+      expect(Number.isNaN(y![n - 3]!)).toBe(true);
+      expect(y![n - 5]).toBe(c.name === 'sigmoid' ? 1 : Infinity);
+      // sigmoid(-Inf) = 0; swish(-Inf) = -Inf * 0 = NaN, as the reference formula gives.
+      if (c.name === 'sigmoid') expect(y![n - 4]).toBe(0);
+      else expect(Number.isNaN(y![n - 4]!)).toBe(true);
+    });
+    it.skipIf(!otherRuns)(`${c.name}: the ${otherBuild} build gives the same bits on the grid`, async () => {
+      const k = sn.getEngine().k;
+      const n = x.length;
+      const [y] = rawRun(`${c.name} grid`, [x], [n], ([px], [po]) => c.raw(k, po!, px!, n));
+      const o = await requireOther();
+      const px = otherAlloc(o, n, x),
+        po = otherAlloc(o, n);
+      c.raw(o.k, po, px, n);
+      // NaN sign/payload bits are left to the engine by the wasm spec: every NaN compares as one pattern.
+      const canon = (a: Float32Array): Float32Array => a.map((v) => (Number.isNaN(v) ? Number.NaN : v));
+      expect(firstBitDiff(canon(otherRead(o, po, n)), canon(y!))).toBe('identical');
+    });
   }
 });
