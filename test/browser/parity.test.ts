@@ -25,48 +25,29 @@ interface Result {
   detail: number[];
 }
 
-async function inferenceJob(sn: Lib, files: { model: Uint8Array; images: Uint8Array }): Promise<Result> {
-  const n = 100;
-  const idx = sn.parseIdx(files.images, 't10k-images-idx3-ubyte');
-  const x = new Float32Array(n * 784);
-  for (let i = 0; i < x.length; i++) x[i] = idx.data[i] / 255;
-  const m = sn.loadModel(files.model);
-  const y = m.predict({ data: x, shape: [n, 28, 28, 1] }, { batchSize: 32 });
-  const out = (y.dataSync() as Float32Array).slice();
-  y.dispose();
-  m.dispose();
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', out));
-  const predictions: number[] = [];
-  for (let r = 0; r < n; r++) {
-    let b = 0;
-    for (let k = 1; k < 10; k++) if (out[r * 10 + k] > out[r * 10 + b]) b = k;
-    predictions.push(b);
-  }
-  return {
-    hash: Array.from(digest, (v) => v.toString(16).padStart(2, '0')).join(''),
-    build: sn.getEngine().build,
-    threads: sn.getThreads(),
-    detail: predictions,
-  };
-}
-
-// The seed model quantized to int8 (calibrated on 64 test images): integer kernels, so the same bits
-// are expected in every engine and at any thread count.
-async function int8Job(sn: Lib, files: { model: Uint8Array; images: Uint8Array; threads?: number }): Promise<Result> {
+// The seed model on 100 test images; with `int8`, quantized first (calibrated on the next 64 test
+// images): integer kernels, so the same bits are expected in every engine and at any thread count.
+async function inferenceJob(
+  sn: Lib,
+  files: { model: Uint8Array; images: Uint8Array; int8?: boolean; threads?: number },
+): Promise<Result> {
   if (files.threads) await sn.setThreads(files.threads);
   const n = 100;
   const idx = sn.parseIdx(files.images, 't10k-images-idx3-ubyte');
   const x = new Float32Array((n + 64) * 784);
   for (let i = 0; i < x.length; i++) x[i] = idx.data[i] / 255;
-  const m = sn.loadModel(files.model);
-  const calibration = sn.tensor(x.subarray(n * 784), [64, 28, 28, 1]);
-  const q = sn.quantize(m, { calibration, activations: 'int8' });
-  calibration.dispose();
-  const y = q.predict({ data: x.subarray(0, n * 784), shape: [n, 28, 28, 1] }, { batchSize: 32 });
+  const float = sn.loadModel(files.model);
+  let m = float;
+  if (files.int8) {
+    const calibration = sn.tensor(x.subarray(n * 784), [64, 28, 28, 1]);
+    m = sn.quantize(float, { calibration, activations: 'int8' });
+    calibration.dispose();
+  }
+  const y = m.predict({ data: x.subarray(0, n * 784), shape: [n, 28, 28, 1] }, { batchSize: 32 });
   const out = (y.dataSync() as Float32Array).slice();
   y.dispose();
-  q.dispose();
-  m.dispose();
+  if (m !== float) m.dispose();
+  float.dispose();
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', out));
   const predictions: number[] = [];
   for (let r = 0; r < n; r++) {
@@ -304,7 +285,7 @@ describeBrowser('Node and Chromium compute the same bits', () => {
   ): Promise<Result> {
     const jobs = {
       inference: inferenceJob,
-      int8: int8Job,
+      int8: inferenceJob,
       training: trainingJob,
       trainingAuto: trainingJob,
       graph: graphJob,
@@ -316,7 +297,12 @@ describeBrowser('Node and Chromium compute the same bits', () => {
         const get = async (path: string) => new Uint8Array(await (await fetch(path)).arrayBuffer());
         const files =
           job === 'inference' || job === 'int8'
-            ? { model: await get('model/mnist.simdnet'), images: await get('data/t10k-images-idx3-ubyte'), threads }
+            ? {
+                model: await get('model/mnist.simdnet'),
+                images: await get('data/t10k-images-idx3-ubyte'),
+                int8: job === 'int8',
+                threads,
+              }
             : {
                 images: await get('data/train-images-idx3-ubyte'),
                 labels: await get('data/train-labels-idx1-ubyte'),
@@ -352,9 +338,10 @@ describeBrowser('Node and Chromium compute the same bits', () => {
   ] as const)(
     'int8: the quantized seed model gives the same outputs bit for bit (%s build, %i threads in Chromium)',
     async (build, threads) => {
-      node.int8 ??= await int8Job({ ...snNode, parseIdx, seedModel } as Lib, {
+      node.int8 ??= await inferenceJob({ ...snNode, parseIdx, seedModel } as Lib, {
         model: modelBytes,
         images: readMnist('t10k-images-idx3-ubyte'),
+        int8: true,
       });
       // int8 is not float32 under another name: its outputs differ from the float model's
       expect(node.int8.hash).not.toBe(node.inference!.hash);
