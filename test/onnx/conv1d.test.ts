@@ -4,24 +4,14 @@
 // 3-d convolutions and malformed 1-d attributes are refused by name.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { makeRng } from '../helpers/check.js';
-import { diff, runOrt } from './fixtures.js';
+import { type OpNode, diff, int, ints, opGraph, runOrt, str } from './fixtures.js';
 
 beforeAll(async () => {
   await sn.ready();
 });
 
-type Attr = Record<string, unknown>;
-const ints = (name: string, v: number[]): Attr => ({ name, type: 7, ints: v });
-const int = (name: string, v: number): Attr => ({ name, type: 2, i: v });
-const str = (name: string, v: string): Attr => ({ name, type: 3, s: new TextEncoder().encode(v) });
-
-interface N {
-  op: string;
-  in: string[];
-  attrs?: Attr[];
-}
+type N = OpNode;
 
 const rng = makeRng(77);
 const init = (name: string, dims: number[]) => ({
@@ -37,43 +27,8 @@ const init = (name: string, dims: number[]) => ({
   ),
 });
 
-/** x [N, ...shape] through `nodes` (node i writes t{i}, the last one y). */
-function graph(nodes: N[], shape: number[], inits: Array<Record<string, unknown>>): Uint8Array {
-  const obj = {
-    ir_version: 8,
-    opset_import: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'conv1d',
-      node: nodes.map((n, i) => ({
-        op_type: n.op,
-        name: `${n.op.toLowerCase()}_${i}`,
-        input: n.in,
-        output: [i === nodes.length - 1 ? 'y' : `t${i}`],
-        attribute: n.attrs ?? [],
-      })),
-      initializer: inits,
-      input: [
-        {
-          name: 'x',
-          type: {
-            tensor_type: {
-              elem_type: 1,
-              shape: { dim: [{ dim_param: 'N' }, ...shape.map((d) => ({ dim_value: d }))] },
-            },
-          },
-        },
-      ],
-      output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
-    },
-  };
-  const T = onnxType('ModelProto');
-  const err = T.verify(obj);
-  if (err) throw new Error(err);
-  return T.encode(T.fromObject(obj)).finish();
-}
-
 async function agrees(nodes: N[], shape: number[], inits: Array<Record<string, unknown>>): Promise<number[]> {
-  const bytes = graph(nodes, shape, inits);
+  const bytes = opGraph(nodes, shape, inits, 13, 'conv1d');
   const full = [2, ...shape];
   const x = Float32Array.from(
     rng.fill(
@@ -154,11 +109,11 @@ describe('1-d Conv vs onnxruntime', () => {
   });
 
   it('3-d Conv and malformed 1-d attributes are refused by name', async () => {
-    const conv3d = graph([{ op: 'Conv', in: ['x', 'w'] }], [2, 4, 4, 4], [init('w', [3, 2, 2, 2, 2])]);
+    const conv3d = opGraph([{ op: 'Conv', in: ['x', 'w'] }], [2, 4, 4, 4], [init('w', [3, 2, 2, 2, 2])]);
     await expect(sn.loadONNX(conv3d)).rejects.toThrow(
       /node 'conv_0' \(Conv\): a 3-d convolution \(input \[N, 2, 4, 4, 4\]\) is not supported; 1-d and 2-d convolutions are/,
     );
-    const badPads = graph(
+    const badPads = opGraph(
       [{ op: 'Conv', in: ['x', 'w'], attrs: [ints('pads', [1, 1, 1, 1])] }],
       [3, 8],
       [init('w', [4, 3, 3])],
@@ -166,7 +121,7 @@ describe('1-d Conv vs onnxruntime', () => {
     await expect(sn.loadONNX(badPads)).rejects.toThrow(
       /node 'conv_0' \(Conv\): pads must have 2 entries for a 1-d convolution, got \[1,1,1,1\]/,
     );
-    const badW = graph([{ op: 'Conv', in: ['x', 'w'] }], [3, 8], [init('w', [4, 3, 1, 3])]);
+    const badW = opGraph([{ op: 'Conv', in: ['x', 'w'] }], [3, 8], [init('w', [4, 3, 1, 3])]);
     await expect(sn.loadONNX(badW)).rejects.toThrow(
       /weights of a 1-d convolution must be 3-d \[K, C\/group, KW\], got \[4,3,1,3\]/,
     );

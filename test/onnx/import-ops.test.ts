@@ -4,26 +4,14 @@
 // constants on either side of Sub/Div, Concat along H, generic Transpose, negative Pad, and more.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
-import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { makeRng } from '../helpers/check.js';
-import { diff, runOrt } from './fixtures.js';
+import { type OpNode, diff, float, int, ints, opGraph, runOrt, str } from './fixtures.js';
 
 beforeAll(async () => {
   await sn.ready();
 });
 
-type Attr = Record<string, unknown>;
-const ints = (name: string, v: number[]): Attr => ({ name, type: 7, ints: v });
-const int = (name: string, v: number): Attr => ({ name, type: 2, i: v });
-const float = (name: string, v: number): Attr => ({ name, type: 1, f: v });
-const str = (name: string, v: string): Attr => ({ name, type: 3, s: new TextEncoder().encode(v) });
-
-interface N {
-  op: string;
-  in: string[];
-  out?: string[];
-  attrs?: Attr[];
-}
+type N = OpNode;
 
 const rng = makeRng(5);
 const fInit = (name: string, dims: number[], scale = 0.5) => ({
@@ -40,47 +28,12 @@ const fInit = (name: string, dims: number[], scale = 0.5) => ({
 });
 const iInit = (name: string, v: number[]) => ({ name, dims: [v.length], data_type: 7, int64_data: v });
 
-/** A graph of `nodes` from input x [N, ...shape] to `y`; node i writes t{i} unless it names outputs. */
-function graph(nodes: N[], shape: number[], inits: Array<Record<string, unknown>>, opset: number): Uint8Array {
-  const obj = {
-    ir_version: 8,
-    opset_import: [{ domain: '', version: opset }],
-    graph: {
-      name: 'ops',
-      node: nodes.map((n, i) => ({
-        op_type: n.op,
-        name: `${n.op.toLowerCase()}_${i}`,
-        input: n.in,
-        output: n.out ?? [i === nodes.length - 1 ? 'y' : `t${i}`],
-        attribute: n.attrs ?? [],
-      })),
-      initializer: inits,
-      input: [
-        {
-          name: 'x',
-          type: {
-            tensor_type: {
-              elem_type: 1,
-              shape: { dim: [{ dim_param: 'N' }, ...shape.map((d) => ({ dim_value: d }))] },
-            },
-          },
-        },
-      ],
-      output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
-    },
-  };
-  const T = onnxType('ModelProto');
-  const err = T.verify(obj);
-  if (err) throw new Error(err);
-  return T.encode(T.fromObject(obj)).finish();
-}
-
 async function agrees(
   nodes: N[],
   opts: { shape?: number[]; inits?: Array<Record<string, unknown>>; opset?: number } = {},
 ) {
   const shape = opts.shape ?? [3, 7, 6];
-  const bytes = graph(nodes, shape, opts.inits ?? [], opts.opset ?? 13);
+  const bytes = opGraph(nodes, shape, opts.inits ?? [], opts.opset ?? 13);
   const full = [2, ...shape];
   const x = Float32Array.from(
     rng.fill(

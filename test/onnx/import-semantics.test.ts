@@ -5,25 +5,14 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import { toONNX } from '../../src/formats/onnx/export.js';
-import { onnxType } from '../../src/formats/onnx/onnx-schema.js';
 import { makeRng } from '../helpers/check.js';
+import { type Attr, type OpNode, float, floats, int, ints, opGraph, str } from './fixtures.js';
 
 beforeAll(async () => {
   await sn.ready();
 });
 
-type Attr = Record<string, unknown>;
-const ints = (name: string, v: number[]): Attr => ({ name, type: 7, ints: v });
-const int = (name: string, v: number): Attr => ({ name, type: 2, i: v });
-const floats = (name: string, v: number[]): Attr => ({ name, type: 6, floats: v });
-const float = (name: string, v: number): Attr => ({ name, type: 1, f: v });
-const str = (name: string, v: string): Attr => ({ name, type: 3, s: new TextEncoder().encode(v) });
-
-interface N {
-  op: string;
-  in: string[];
-  attrs?: Attr[];
-}
+type N = OpNode;
 
 const rng = makeRng(11);
 const size = (d: number[]) => d.reduce((a, b) => a * b, 1);
@@ -36,59 +25,12 @@ const fInit = (name: string, dims: number[], lo = -0.5, hi = 0.5) => ({
 const iInit = (name: string, v: number[]) => ({ name, dims: [v.length], data_type: 7, int64_data: v });
 const fVals = (name: string, v: number[]) => ({ name, dims: [v.length], data_type: 1, float_data: v });
 
-/** A graph of `nodes` from x [N, ...shape] to y; node i writes t{i}, the last one y. */
-function graph(nodes: N[], shape: number[], inits: Array<Record<string, unknown>>, opset: number): Uint8Array {
-  const obj = {
-    ir_version: opset < 9 ? 3 : 8,
-    opset_import: [{ domain: '', version: opset }],
-    graph: {
-      name: 'semantics',
-      node: nodes.map((n, i) => ({
-        op_type: n.op,
-        name: `${n.op.toLowerCase()}_${i}`,
-        input: n.in,
-        output: [i === nodes.length - 1 ? 'y' : `t${i}`],
-        attribute: n.attrs ?? [],
-      })),
-      initializer: inits,
-      // Before IR 4, initializers are graph inputs too.
-      input: [
-        {
-          name: 'x',
-          type: {
-            tensor_type: {
-              elem_type: 1,
-              shape: { dim: [{ dim_param: 'N' }, ...shape.map((d) => ({ dim_value: d }))] },
-            },
-          },
-        },
-        ...(opset < 9
-          ? inits.map((t) => ({
-              name: t.name,
-              type: {
-                tensor_type: {
-                  elem_type: t.data_type,
-                  shape: { dim: (t.dims as number[]).map((d) => ({ dim_value: d })) },
-                },
-              },
-            }))
-          : []),
-      ],
-      output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
-    },
-  };
-  const T = onnxType('ModelProto');
-  const err = T.verify(obj);
-  if (err) throw new Error(err);
-  return T.encode(T.fromObject(obj)).finish();
-}
-
 /** simdnet and onnxruntime agree on values (1e-5 of the largest) and on the output shape. */
 async function agrees(
   nodes: N[],
   opts: { shape: number[]; inits?: Array<Record<string, unknown>>; opset?: number; batch?: number },
 ) {
-  const bytes = graph(nodes, opts.shape, opts.inits ?? [], opts.opset ?? 13);
+  const bytes = opGraph(nodes, opts.shape, opts.inits ?? [], opts.opset ?? 13);
   const full = [opts.batch ?? 2, ...opts.shape];
   const x = Float32Array.from(rng.fill(size(full), -2, 2));
   const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
@@ -122,7 +64,7 @@ async function refused(
   opts: { shape: number[]; inits?: Array<Record<string, unknown>>; opset?: number },
   re: RegExp,
 ) {
-  await expect(sn.loadONNX(graph(nodes, opts.shape, opts.inits ?? [], opts.opset ?? 13))).rejects.toThrow(re);
+  await expect(sn.loadONNX(opGraph(nodes, opts.shape, opts.inits ?? [], opts.opset ?? 13))).rejects.toThrow(re);
 }
 
 const conv = (): N => ({ op: 'Conv', in: ['x', 'cw'], attrs: [ints('pads', [1, 1, 1, 1])] });
@@ -293,8 +235,8 @@ describe('old opsets', () => {
     opset = 6,
   ) {
     const x = sn.tensor(Float32Array.from(rng.fill(2 * size(shape), -2, 2)), [2, ...shape]);
-    const a = await sn.loadONNX(graph(old, shape, inits, opset));
-    const b = await sn.loadONNX(graph(now, shape, nowInits, 13));
+    const a = await sn.loadONNX(opGraph(old, shape, inits, opset));
+    const b = await sn.loadONNX(opGraph(now, shape, nowInits, 13));
     const ya = a.predict(x) as sn.Tensor,
       yb = b.predict(x) as sn.Tensor;
     expect(ya.shape).toEqual(yb.shape);
@@ -450,7 +392,7 @@ describe('Resize and Upsample at any scale', () => {
 
 describe('imported resizes and matrix products as a model', () => {
   it('fine-tunes the MatMul weights but not the interpolation, saves and exports again', async () => {
-    const bytes = graph(
+    const bytes = opGraph(
       [
         { op: 'Resize', in: ['x', 'roi', 'sc'], attrs: [str('mode', 'linear')] },
         { op: 'MatMul', in: ['t0', 'w'] },
