@@ -3,11 +3,15 @@
 // model of the same graph whose such layers are QuantizedConv2D / QuantizedDepthwiseConv2D /
 // QuantizedDense (src/quant/layers.ts) and whose other layers are copies. The original model is unchanged.
 // Not quantized (left float): grouped convolutions, depth multipliers > 1, layers applied more than once.
+// A ReLU or Activation layer (plain relu or relu6) that alone reads such a layer's linear output is fused into it first, as
+// imported graphs keep them apart: the int8 op clamps, with no float pass and no requantization in between.
 import { Conv2D, DepthwiseConv2D } from '../nn/convolutional.js';
-import { applyActivation, input, type Layer, type SymbolicTensor } from '../nn/layer.js';
-import { Dense } from '../nn/layers.js';
+import { type ActivationName, applyActivation, input, type Layer, type SymbolicTensor } from '../nn/layer.js';
+import { Activation, Dense } from '../nn/layers.js';
+import type { GraphStep } from '../nn/graph.js';
 import { Model } from '../nn/model.js';
 import { classNameOf, createLayer } from '../nn/registry.js';
+import { ReLU } from '../nn/reshaping.js';
 import { conv2d } from '../ops/conv2d.js';
 import { dense } from '../ops/dense.js';
 import { depthwiseConv2d } from '../ops/dwconv2d.js';
@@ -132,6 +136,22 @@ export function quantizeModel(model: Model, opts: QuantizeOptions): Model {
   if (!Number.isInteger(batch) || batch < 1)
     throw new Error(`${what}: batchSize must be a positive integer, got ${show(batch)}`);
   model.build();
+  const fused = fuseRelus(model);
+  try {
+    return quantizeGraph(fused ?? model, opts, mode, pct, batch);
+  } finally {
+    fused?.dispose();
+  }
+}
+
+function quantizeGraph(
+  model: Model,
+  opts: QuantizeOptions,
+  mode: 'int8' | 'float32',
+  pct: number,
+  batch: number,
+): Model {
+  const what = 'quantize';
   const g = model.graph();
   // A layer applied more than once would need one quantization per application: it stays float.
   const uses = new Map<Layer, number>();
@@ -198,6 +218,57 @@ function rebuild(
   targets: Map<number, [Range, Range]>,
   make: (l: Quantizable, r: [Range, Range]) => Layer,
 ): Model {
+  return copyGraph(model, (st, i) => {
+    const r = targets.get(i);
+    return r ? make(st.layer as Quantizable, r) : undefined;
+  });
+}
+
+/** An Activation relu / relu6 or a ReLU layer that is exactly one (no slope, no threshold): that name, else null. */
+function plainRelu(l: Layer): 'relu' | 'relu6' | null {
+  if (l instanceof Activation) return l.act === 'relu' || l.act === 'relu6' ? l.act : null;
+  if (!(l instanceof ReLU) || l.negativeSlope !== 0 || l.threshold !== 0) return null;
+  return l.maxValue === null ? 'relu' : l.maxValue === 6 ? 'relu6' : null;
+}
+
+/**
+ * A float copy of `model` in which each plain ReLU / ReLU6 layer that alone reads the linear output of a
+ * quantizable layer (both applied once) has become that layer's activation; null when there is none.
+ */
+function fuseRelus(model: Model): Model | null {
+  const g = model.graph();
+  const readers = new Map<number, number>();
+  for (const st of g.steps) for (const s of st.inputs) readers.set(s, (readers.get(s) ?? 0) + 1);
+  for (const o of g.outputs) readers.set(o, (readers.get(o) ?? 0) + 1);
+  const uses = new Map<Layer, number>();
+  for (const st of g.steps) uses.set(st.layer, (uses.get(st.layer) ?? 0) + 1);
+  const producer = new Map<number, number>();
+  const act = new Map<number, ActivationName>();
+  const dropped = new Set<number>();
+  g.steps.forEach((st, i) => {
+    producer.set(st.output, i);
+    const a = plainRelu(st.layer);
+    const j = producer.get(st.inputs[0]!);
+    if (!a || j === undefined || uses.get(st.layer) !== 1 || readers.get(st.inputs[0]!) !== 1) return;
+    const p = g.steps[j]!.layer;
+    if (!quantizable(p) || p.activation !== 'linear' || uses.get(p) !== 1) return;
+    act.set(j, a);
+    dropped.add(i);
+  });
+  if (act.size === 0) return null;
+  return copyGraph(model, (st, i) => {
+    if (dropped.has(i)) return null;
+    const a = act.get(i);
+    return a ? createLayer(classNameOf(st.layer), { ...st.layer.getConfig(), activation: a }, 'quantize') : undefined;
+  });
+}
+
+/**
+ * A new model over the same graph. `make(step, i)` gives a step's new layer (its weights filled by the
+ * caller's layer classes below), undefined for a copy of the old one with its weights, or null to drop a
+ * one-input step (its output is then its input).
+ */
+function copyGraph(model: Model, make: (st: GraphStep, i: number) => Layer | null | undefined): Model {
   const g = model.graph();
   const inputs = g.inputShapes.map((shape) => input({ shape }));
   const sym: SymbolicTensor[] = [...inputs];
@@ -205,8 +276,12 @@ function rebuild(
   g.steps.forEach((st, i) => {
     let nl = made.get(st.layer);
     if (!nl) {
-      const r = targets.get(i);
-      nl = r ? make(st.layer as Quantizable, r) : createLayer(classNameOf(st.layer), st.layer.getConfig(), 'quantize');
+      const m = make(st, i);
+      if (m === null) {
+        sym[st.output] = sym[st.inputs[0]!]!;
+        return;
+      }
+      nl = m ?? createLayer(classNameOf(st.layer), st.layer.getConfig(), 'quantize');
       made.set(st.layer, nl);
     }
     const ins = st.inputs.map((s) => sym[s]!);
