@@ -18,6 +18,9 @@
 // 'direct' and 'auto' — accuracy, file size, img/s at batch 128, latency — with its targets.
 // Then the imported-models row (lib/imported.mjs): PyTorch-exported ONNX files through sn.loadONNX vs
 // onnxruntime-web and onnxruntime-node on the same files, batch 1 and 16, 1 and 2 threads.
+// Then the imported int8 row (lib/int8-imported.mjs, when export_onnx.py --int8 has written its files):
+// MobileNetV2 and ResNet-18 at 224x224 quantized by sn.quantize, written as QDQ by toONNX, that file run by
+// simdnet (sn.loadONNX), onnxruntime-web and onnxruntime-node, vs simdnet float32; top-1 agreement.
 // --quick (CI smoke test, < 3 min): fewer repetitions, tiny steps for the slow peers. Exit code 0
 // unless simdnet itself fails (or disagrees with every reference peer). See bench/README.md.
 //
@@ -35,6 +38,7 @@ import { RssSampler } from './lib/memory.mjs';
 import { agreement, runPeers } from './lib/peers.mjs';
 import { measureImported } from './lib/imported.mjs';
 import { int8Markdown, measureInt8 } from './lib/int8.mjs';
+import { int8ImportedMarkdown, measureInt8Imported } from './lib/int8-imported.mjs';
 import { measureLayers } from './lib/layers.mjs';
 import { measureRelaxed } from './lib/relaxed.mjs';
 import { measureMnv2 } from './lib/mnv2.mjs';
@@ -166,6 +170,7 @@ if (!failedSimdnet) {
     elapsed: clock.elapsed,
   });
   R.imported = await measureImported({ sn, root: ROOT, quick: QUICK, T, log, elapsed: clock.elapsed });
+  R.int8Imported = await measureInt8Imported({ sn, root: ROOT, quick: QUICK, T, log, elapsed: clock.elapsed });
   R.drift = await runner.drift(R);
   if (!R.drift.failed) {
     log(
@@ -183,7 +188,10 @@ if (!failedSimdnet) {
 }
 
 const ctx = { machine, quick: QUICK, T, probes, probeThreads: runner.probeThreads, staleNote, elapsed: clock.elapsed };
-const lines = !failedSimdnet || R.simdnet.train ? [...markdown(R, ctx), ...int8Markdown(R.int8)] : [];
+const lines =
+  !failedSimdnet || R.simdnet.train
+    ? [...markdown(R, ctx), ...int8Markdown(R.int8), ...int8ImportedMarkdown(R.int8Imported)]
+    : [];
 log('');
 for (const l of lines) log(l);
 
