@@ -111,7 +111,7 @@ export function qgemm(c: usize, a: usize, w: usize, req: usize, M: i32, N: i32, 
 
 // Four accumulators of a row to 8 int8 values in the low half of a vector.
 // @ts-ignore: decorator
-@inline function requant_row(x0123: v128, x4567: v128, vm0: v128, vm1: v128, vp0: v128, vp1: v128,
+@inline export function requant_row(x0123: v128, x4567: v128, vm0: v128, vm1: v128, vp0: v128, vp1: v128,
   vlo: v128, vhi: v128, vzp: v128): v128 {
   const r0 = requant4(x0123, vm0, vp0, vlo, vhi, vzp);
   const r1 = requant4(x4567, vm1, vp1, vlo, vhi, vzp);
@@ -120,7 +120,7 @@ export function qgemm(c: usize, a: usize, w: usize, req: usize, M: i32, N: i32, 
 
 // Stores the low nc (1..8) bytes of v at c.
 // @ts-ignore: decorator
-@inline function store_tail(c: usize, v: v128, nc: i32): void {
+@inline export function store_tail(c: usize, v: v128, nc: i32): void {
   if (nc == 8) { v128.store64_lane(c, v, 0); return; }
   if (nc & 4) { v128.store32_lane(c, v, 0); v = v128.shuffle<u32>(v, v, 1, 2, 3, 3); c += 4; }
   if (nc & 2) { v128.store16_lane(c, v, 0); v = v128.shuffle<u16>(v, v, 1, 2, 3, 4, 5, 6, 7, 7); c += 2; }

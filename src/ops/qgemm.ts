@@ -5,7 +5,7 @@
 // opts.packed passes them to every call, which then neither packs nor writes parameters.
 import { convGeometry } from '../geom.js';
 import { show } from '../show.js';
-import { Tensor } from '../tensor.js';
+import { keep, Tensor } from '../tensor.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { getArena } from '../wasm/arena.js';
 import {
@@ -19,6 +19,7 @@ import {
   taskRanges,
   withRequant,
 } from './quant.js';
+import { type QConvAlgorithm, qwinogradPack, qwinogradPays, qwinogradRefusal, qwinogradRun } from './qwinograd.js';
 import { blockRows } from './shards.js';
 import { k, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
 
@@ -27,6 +28,8 @@ import { k, runTasks, shardRanges, withGeometry, withScratch } from './util.js';
  * quantization ({@link qpack}). Owns wasm memory: dispose it with the weight.
  */
 export class QPacked {
+  /** @internal The weight transformed for integer Winograd, made by the first convolution that takes it. */
+  winograd: Tensor | null = null;
   /** @internal */
   constructor(
     /** The weight it was made from. */
@@ -46,6 +49,8 @@ export class QPacked {
   dispose(): void {
     this.panels.dispose();
     this.req.dispose();
+    this.winograd?.dispose();
+    this.winograd = null;
   }
 }
 
@@ -188,6 +193,46 @@ function expectWeight(w: unknown, what: string, name: string, rank: number): voi
 export interface QConv2dOptions extends QConvOptions {
   /** The weight packed by qpack for this weight, bias, input quantization and output options. */
   packed?: QPacked | null;
+  /**
+   * 'auto' (default): integer Winograd F(2x2, 3x3) on 3x3 and 5x5 kernels at stride 1 with outputs of 4+
+   * pixels a side, else direct; 'winograd' (an error where it does not apply) or 'direct'. All three give
+   * the same bits: the Winograd sums are exact.
+   */
+  algorithm?: QConvAlgorithm;
+}
+
+const Q_ALGORITHMS: readonly QConvAlgorithm[] = ['auto', 'direct', 'winograd'];
+
+// Whether the convolution geo runs on integer Winograd (the algorithm checked here).
+function takesWinograd(geo: Geometry2d, algorithm: unknown, what: string): boolean {
+  const a = algorithm ?? 'auto';
+  if (!Q_ALGORITHMS.includes(a as QConvAlgorithm))
+    throw new Error(`${what}: algorithm must be one of 'auto', 'direct', 'winograd', got ${show(a)}`);
+  if (a === 'direct') return false;
+  if (a === 'auto') return qwinogradPays(geo);
+  const why = qwinogradRefusal(geo);
+  if (why) throw new Error(`${what}: integer Winograd does not apply to ${why}`);
+  return true;
+}
+
+// The Winograd form of the convolution: pk's transformed weight (made once and kept), or one for this call.
+function qconvWinograd(out: QTensor, xi: QTensor, w: QTensor, pk: QPacked | null, opts: QConv2dOptions,
+  geo: Geometry2d, what: string): void {
+  const N = xi.shape[0]!, za = xi.zeroPoint[0]!;
+  withGeometry(geo, (geom) => {
+    if (pk) {
+      pk.winograd ??= keep(qwinogradPack(w.ptr, w.shape, requantOf(xi.scale[0]!, w, geo.K, opts, what).bias));
+      qwinogradRun(out.ptr, xi.ptr, N, za, pk.winograd.ptr, pk.req.ptr, geo, geom);
+      return;
+    }
+    const r = requantOf(xi.scale[0]!, w, geo.K, opts, what);
+    const U = qwinogradPack(w.ptr, w.shape, r.bias);
+    try {
+      withRequant(r, (req) => qwinogradRun(out.ptr, xi.ptr, N, za, U.ptr, req, geo, geom));
+    } finally {
+      U.dispose();
+    }
+  });
 }
 
 /** int8 2-D convolution of x (N, H, W, C) with w (KH, KW, C, K) (ONNX QLinearConv, TFLite Conv2D), out int8 (N, OH, OW, K). */
@@ -205,8 +250,18 @@ export function qconv2d(x: QTensor, w: QTensor, opts: QConv2dOptions): QTensor {
     int8Weight(w, what, 4, K);
     const { pad, OH, OW, SH, SW, DH, DW } = convGeometry(what, H, W, KH, KW, opts);
     const pk = packedOf(xi, w, opts, what);
-    const out = qOutput([N, OH, OW, K], opts, what);
     const geo: Geometry2d = { H, W, C, K, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: 1 };
+    const wino = takesWinograd(geo, opts.algorithm, what);
+    const out = qOutput([N, OH, OW, K], opts, what);
+    if (wino) {
+      try {
+        qconvWinograd(out, xi, w, pk, opts, geo, what);
+      } catch (e) {
+        out.dispose();
+        throw e;
+      }
+      return out;
+    }
     const KK = KH * KW * C;
     const MB = blockRows(KK, OH * OW, 32768); // ~64 KB of i16 patches per block
     const work = N * OH * OW * K * KK;

@@ -1,0 +1,342 @@
+// int8 convolution by integer Winograd F(2x2, 3x3), exact: the same int32 sums as the direct kernel
+// (qgemm.ts), so the same output bits, with 16 multiplies per 2x2 outputs and 3x3 kernel piece instead of 36.
+//
+// With d = x - za (the input's zero point taken out, so padding is 0) and the usual transforms
+//   Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A,
+// B^T and A^T hold only 0 and ±1, and G's halves go away in 2G = [2 0 0; 1 1 1; 1 -1 1; 0 0 2]:
+//   U = (2G) g (2G)^T = 4 G g G^T   (|U| <= 9 * 127 = 1143: i16)
+//   V = B^T d B                      (|V| <= 4 * 255 = 1020: i16)
+//   4 * sum = A^T [ sum over channels of U ⊙ V ] A,
+// all in integers, so the sum is exact and the shift by 2 divides exactly. The channel sums are
+// i32x4.dot_i16x8_s GEMMs, one per tile position (16). Integer adds wrap modulo 2^32 and wrapping is a
+// ring map, so intermediate sums may wrap: only 4 * sum must fit in i32, which holds while
+// taps * C * 255 * 127 * 4 < 2^31 (the op checks; kernels of 3x3 taps: C up to ~1,800).
+// Larger kernels at stride 1 are cut into 3x3 pieces (a 5x5 kernel, zero-padded to 6x6, into four): each
+// piece is a 3x3 convolution of the input shifted by (3a, 3b), and the pieces' channels are stacked along
+// the GEMM's k axis.
+//
+// Layouts (NHWC): inp int8 (N, H, W, C); out int8 (N, OH, OW, K); weight int8 (KH, KW, C, K).
+// Packed weight (qwinograd_pack): [ bias i32 (K8) | position 0 panels | ... | position 15 panels ],
+// each position's panels like qgemm_pack's (8 columns, k in i16 pairs) without their bias header, k running
+// over pieces then channels (KD = P * C, rounded up to even KD2); K8 = K rounded up to 8.
+// Scratch per task: V i16 (16, MB, KD2), then M i32 (16, MB, K8) for blocks of MB tiles.
+// Everything is integer: the scalar and SIMD builds and any cut of the tiles give the same bits.
+
+import { geometry, Geometry2d } from "../geometry";
+import { req_mult, req_pow, requant1 } from "./quant";
+import { requant_row, store_tail } from "./qgemm";
+
+// @ts-ignore: decorator
+@inline function pieces(KH: i32, KW: i32): i32 {
+  return ((KH + 2) / 3) * ((KW + 2) / 3);
+}
+
+// @ts-ignore: decorator
+@inline function even(n: i32): i32 {
+  return n + (n & 1);
+}
+
+// @ts-ignore: decorator
+@inline function up8(n: i32): i32 {
+  return (n + 7) & ~7;
+}
+
+// Bytes of one position's panels.
+// @ts-ignore: decorator
+@inline function position_bytes(KD2: i32, K8: i32): usize {
+  return <usize>K8 * <usize>KD2 << 1;
+}
+
+// Bytes of qwinograd_pack's output (i32.MAX_VALUE when it would not fit).
+export function qwinograd_pack_size(KH: i32, KW: i32, C: i32, K: i32): i32 {
+  const KD2 = <i64>even(pieces(KH, KW) * C), K8 = <i64>up8(K);
+  const n = (K8 << 2) + 16 * ((K8 * KD2) << 1);
+  return n > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>n;
+}
+
+// out: the packed weight (see header) of w int8 (KH, KW, C, K) with bias i32 (K) or 0.
+export function qwinograd_pack(out: usize, w: usize, bias: usize, KH: i32, KW: i32, C: i32, K: i32): void {
+  const PW = (KW + 2) / 3, P = pieces(KH, KW);
+  const KD2 = even(P * C), K8 = up8(K);
+  memory.fill(out, 0, <usize>qwinograd_pack_size(KH, KW, C, K));
+  for (let c = 0; c < K; c++) store<i32>(out + (<usize>c << 2), bias != 0 ? load<i32>(bias + (<usize>c << 2)) : 0);
+  const base = out + (<usize>K8 << 2), posB = position_bytes(KD2, K8), panelB = <usize>KD2 << 4;
+  for (let p = 0; p < P; p++) {
+    const a = p / PW, b = p - a * PW;
+    for (let ic = 0; ic < C; ic++) {
+      const kk = p * C + ic;
+      for (let oc = 0; oc < K; oc++) {
+        const panel = base + <usize>(oc >> 3) * panelB + (<usize>(kk >> 1) << 5) + (<usize>(oc & 7) << 2) + (<usize>(kk & 1) << 1);
+        // t = (2G) g column by column, then each row i of t times (2G)^T: U[i][0..3]
+        for (let s = 0; s < 3; s++) {
+          const g0 = tap(w, KH, KW, C, K, 3 * a, 3 * b + s, ic, oc);
+          const g1 = tap(w, KH, KW, C, K, 3 * a + 1, 3 * b + s, ic, oc);
+          const g2 = tap(w, KH, KW, C, K, 3 * a + 2, 3 * b + s, ic, oc);
+          // column s of t, rows 0..3, parked in U's position slots (i, s) until the rows are complete
+          store<i16>(panel + <usize>s * posB, <i16>(2 * g0));
+          store<i16>(panel + <usize>(4 + s) * posB, <i16>(g0 + g1 + g2));
+          store<i16>(panel + <usize>(8 + s) * posB, <i16>(g0 - g1 + g2));
+          store<i16>(panel + <usize>(12 + s) * posB, <i16>(2 * g2));
+        }
+        for (let i = 0; i < 4; i++) {
+          const dst = panel + <usize>(i * 4) * posB;
+          const t0 = <i32>load<i16>(dst), t1 = <i32>load<i16>(dst + posB), t2 = <i32>load<i16>(dst + 2 * posB);
+          store<i16>(dst, <i16>(2 * t0));
+          store<i16>(dst + posB, <i16>(t0 + t1 + t2));
+          store<i16>(dst + 2 * posB, <i16>(t0 - t1 + t2));
+          store<i16>(dst + 3 * posB, <i16>(2 * t2));
+        }
+      }
+    }
+  }
+}
+
+// The weight's tap (kh, kw, ic, oc), 0 outside the kernel (the pieces' zero padding).
+// @ts-ignore: decorator
+@inline function tap(w: usize, KH: i32, KW: i32, C: i32, K: i32, kh: i32, kw: i32, ic: i32, oc: i32): i32 {
+  return kh < KH && kw < KW ? <i32>load<i8>(w + <usize>((kh * KW + kw) * C + ic) * K + oc) : 0;
+}
+
+// Bytes of qwinograd_forward's scratch (per task) for blocks of MB tiles.
+export function qwinograd_scratch_size(KH: i32, KW: i32, C: i32, K: i32, MB: i32): i32 {
+  const n = (<i64>MB << 4) * ((<i64>even(pieces(KH, KW) * C) << 1) + (<i64>up8(K) << 2));
+  return n > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>n;
+}
+
+// One input pixel's 8 channels from c, less za, as i16 (0 outside the image).
+// @ts-ignore: decorator
+@inline function px8(img: usize, g: Geometry2d, ih: i32, iw: i32, c: i32, vza: v128): v128 {
+  return ih >= 0 && ih < g.H && iw >= 0 && iw < g.W
+    ? i16x8.sub(v128.load8x8_s(img + <usize>(ih * g.W + iw) * g.C + c), vza)
+    : i16x8.splat(0);
+}
+
+// @ts-ignore: decorator
+@inline function px1(img: usize, g: Geometry2d, ih: i32, iw: i32, c: i32, za: i32): i32 {
+  return ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? <i32>load<i8>(img + <usize>(ih * g.W + iw) * g.C + c) - za : 0;
+}
+
+// V at v + pos * vs (8 channels, or 1 with the scalar forms) = B^T d B of the 4x4 window at (ih0, iw0):
+// first B^T down each column into the 16 slots, then B along each row of the slots, in place.
+// @ts-ignore: decorator
+@inline function input_transform8(img: usize, g: Geometry2d, ih0: i32, iw0: i32, c: i32, vza: v128, v: usize, vs: usize): void {
+  for (let j = 0; j < 4; j++) {
+    const d0 = px8(img, g, ih0, iw0 + j, c, vza), d1 = px8(img, g, ih0 + 1, iw0 + j, c, vza);
+    const d2 = px8(img, g, ih0 + 2, iw0 + j, c, vza), d3 = px8(img, g, ih0 + 3, iw0 + j, c, vza);
+    const o = v + <usize>j * vs;
+    v128.store(o, i16x8.sub(d0, d2));
+    v128.store(o + 4 * vs, i16x8.add(d1, d2));
+    v128.store(o + 8 * vs, i16x8.sub(d2, d1));
+    v128.store(o + 12 * vs, i16x8.sub(d1, d3));
+  }
+  for (let i = 0; i < 4; i++) {
+    const o = v + <usize>(i * 4) * vs;
+    const e0 = v128.load(o), e1 = v128.load(o + vs), e2 = v128.load(o + 2 * vs), e3 = v128.load(o + 3 * vs);
+    v128.store(o, i16x8.sub(e0, e2));
+    v128.store(o + vs, i16x8.add(e1, e2));
+    v128.store(o + 2 * vs, i16x8.sub(e2, e1));
+    v128.store(o + 3 * vs, i16x8.sub(e1, e3));
+  }
+}
+
+// @ts-ignore: decorator
+@inline function input_transform1(img: usize, g: Geometry2d, ih0: i32, iw0: i32, c: i32, za: i32, v: usize, vs: usize): void {
+  for (let j = 0; j < 4; j++) {
+    const d0 = px1(img, g, ih0, iw0 + j, c, za), d1 = px1(img, g, ih0 + 1, iw0 + j, c, za);
+    const d2 = px1(img, g, ih0 + 2, iw0 + j, c, za), d3 = px1(img, g, ih0 + 3, iw0 + j, c, za);
+    const o = v + <usize>j * vs;
+    store<i16>(o, <i16>(d0 - d2));
+    store<i16>(o + 4 * vs, <i16>(d1 + d2));
+    store<i16>(o + 8 * vs, <i16>(d2 - d1));
+    store<i16>(o + 12 * vs, <i16>(d1 - d3));
+  }
+  for (let i = 0; i < 4; i++) {
+    const o = v + <usize>(i * 4) * vs;
+    const e0 = <i32>load<i16>(o), e1 = <i32>load<i16>(o + vs), e2 = <i32>load<i16>(o + 2 * vs), e3 = <i32>load<i16>(o + 3 * vs);
+    store<i16>(o, <i16>(e0 - e2));
+    store<i16>(o + vs, <i16>(e1 + e2));
+    store<i16>(o + 2 * vs, <i16>(e2 - e1));
+    store<i16>(o + 3 * vs, <i16>(e1 - e3));
+  }
+}
+
+// V rows of tiles tt .. tt+mb-1 of one image (tile t: output rows 2*(t / TW) .., columns 2*(t % TW) ..).
+function input_block(V: usize, img: usize, g: Geometry2d, za: i32, tt: i32, mb: i32, TW: i32, KD2: i32): void {
+  const C = g.C, PW = (g.KW + 2) / 3, P = pieces(g.KH, g.KW);
+  const vs = <usize>mb * <usize>KD2 << 1; // bytes between positions
+  for (let m = 0; m < mb; m++) {
+    const t = tt + m, th = t / TW, tw = t - th * TW;
+    const row = V + (<usize>m * <usize>KD2 << 1);
+    if (KD2 != P * C) {
+      for (let q = 0; q < 16; q++) store<i16>(row + <usize>q * vs + (<usize>(P * C) << 1), 0);
+    }
+    for (let p = 0; p < P; p++) {
+      const a = p / PW, b = p - a * PW;
+      const ih0 = 2 * th - g.PT + 3 * a, iw0 = 2 * tw - g.PL + 3 * b;
+      const vp = row + (<usize>(p * C) << 1);
+      let c = 0;
+      if (ASC_FEATURE_SIMD) {
+        const vza = i16x8.splat(<i16>za);
+        for (; c + 8 <= C; c += 8) input_transform8(img, g, ih0, iw0, c, vza, vp + (<usize>c << 1), vs);
+      }
+      for (; c < C; c++) input_transform1(img, g, ih0, iw0, c, za, vp + (<usize>c << 1), vs);
+    }
+  }
+}
+
+// M (mb, K8) i32 = V (mb, KD2) i16 · the position's panels, 4 rows by 8 columns at a time.
+function position_gemm(M: usize, V: usize, U: usize, mb: i32, KD2: i32, K8: i32): void {
+  const KP = KD2 >> 1, lda = <usize>KD2 << 1, ldm = <usize>K8 << 2, panelB = <usize>KD2 << 4;
+  for (let j = 0; j < K8; j += 8) {
+    const w0 = U + <usize>(j >> 3) * panelB;
+    for (let i = 0; i < mb; i += 4) {
+      const mr = min(4, mb - i);
+      const a0 = V + <usize>i * lda, c0 = M + <usize>i * ldm + (<usize>j << 2);
+      if (ASC_FEATURE_SIMD) {
+        gemm_4x8_simd(mr, KP, a0, lda, w0, c0, ldm);
+      } else {
+        for (let r = 0; r < mr; r++) {
+          const ar = a0 + <usize>r * lda, cr = c0 + <usize>r * ldm;
+          for (let jj = 0; jj < 8; jj++) {
+            let acc = 0;
+            let wp = w0 + (<usize>jj << 2);
+            for (let p = 0; p < KP; p++) {
+              acc += <i32>load<i16>(ar + (<usize>p << 2)) * <i32>load<i16>(wp);
+              acc += <i32>load<i16>(ar + (<usize>p << 2), 2) * <i32>load<i16>(wp, 2);
+              wp += 32;
+            }
+            store<i32>(cr + (<usize>jj << 2), acc);
+          }
+        }
+      }
+    }
+  }
+}
+
+// One 4x8 tile of i32 sums over KP pairs (rows past mr alias the previous row: stored twice, same values).
+// @ts-ignore: decorator
+@inline function gemm_4x8_simd(mr: i32, KP: i32, a0: usize, lda: usize, w: usize, c0: usize, ldc: usize): void {
+  let a1 = a0 + lda, c1 = c0 + ldc;
+  if (mr < 2) { a1 = a0; c1 = c0; }
+  let a2 = a1 + lda, c2 = c1 + ldc;
+  if (mr <= 2) { a2 = a1; c2 = c1; }
+  let a3 = a2 + lda, c3 = c2 + ldc;
+  if (mr != 4) { a3 = a2; c3 = c2; }
+  let v00 = i32x4.splat(0), v01 = v00, v10 = v00, v11 = v00, v20 = v00, v21 = v00, v30 = v00, v31 = v00;
+  for (let p = 0; p < KP; p++) {
+    const b0 = v128.load(w), b1 = v128.load(w, 16);
+    let va = v128.load32_splat(a0);
+    v00 = i32x4.add(v00, i32x4.dot_i16x8_s(va, b0));
+    v01 = i32x4.add(v01, i32x4.dot_i16x8_s(va, b1));
+    va = v128.load32_splat(a1);
+    v10 = i32x4.add(v10, i32x4.dot_i16x8_s(va, b0));
+    v11 = i32x4.add(v11, i32x4.dot_i16x8_s(va, b1));
+    va = v128.load32_splat(a2);
+    v20 = i32x4.add(v20, i32x4.dot_i16x8_s(va, b0));
+    v21 = i32x4.add(v21, i32x4.dot_i16x8_s(va, b1));
+    va = v128.load32_splat(a3);
+    v30 = i32x4.add(v30, i32x4.dot_i16x8_s(va, b0));
+    v31 = i32x4.add(v31, i32x4.dot_i16x8_s(va, b1));
+    w += 32; a0 += 4; a1 += 4; a2 += 4; a3 += 4;
+  }
+  v128.store(c3, v30); v128.store(c3, v31, 16);
+  v128.store(c2, v20); v128.store(c2, v21, 16);
+  v128.store(c1, v10); v128.store(c1, v11, 16);
+  v128.store(c0, v00); v128.store(c0, v01, 16);
+}
+
+// The 2x2 outputs A^T m A / 4 of 16 i32x4 vectors (position p at M + p * ms), plus bias, each requantized
+// with the next 4 channels' (at +16) into 8 int8 values and stored at y00 .. y11 (0: not stored).
+// @ts-ignore: decorator
+@inline function output8(M: usize, ms: usize, U: usize, pm: usize, pp: usize, vlo: v128, vhi: v128, vzp: v128,
+  y00: usize, y01: usize, y10: usize, y11: usize, nc: i32): void {
+  let r00a = i32x4.splat(0), r01a = r00a, r10a = r00a, r11a = r00a;
+  let r00b = r00a, r01b = r00a, r10b = r00a, r11b = r00a;
+  for (let h = 0; h < 2; h++) {
+    const off = <usize>(h << 4);
+    // rows of A^T m: s0j = m0j + m1j + m2j, s1j = m1j - m2j - m3j; then along j
+    let s00 = i32x4.splat(0), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+    for (let j = 0; j < 4; j++) {
+      const m0 = v128.load(M + off + <usize>j * ms), m1 = v128.load(M + off + <usize>(4 + j) * ms);
+      const m2 = v128.load(M + off + <usize>(8 + j) * ms), m3 = v128.load(M + off + <usize>(12 + j) * ms);
+      const a = i32x4.add(i32x4.add(m0, m1), m2), b = i32x4.sub(i32x4.sub(m1, m2), m3);
+      if (j == 0) { s00 = a; s10 = b; } else if (j == 1) { s01 = a; s11 = b; } else if (j == 2) { s02 = a; s12 = b; } else { s03 = a; s13 = b; }
+    }
+    const bias = v128.load(U + off);
+    const q00 = i32x4.add(i32x4.shr_s(i32x4.add(i32x4.add(s00, s01), s02), 2), bias);
+    const q01 = i32x4.add(i32x4.shr_s(i32x4.sub(i32x4.sub(s01, s02), s03), 2), bias);
+    const q10 = i32x4.add(i32x4.shr_s(i32x4.add(i32x4.add(s10, s11), s12), 2), bias);
+    const q11 = i32x4.add(i32x4.shr_s(i32x4.sub(i32x4.sub(s11, s12), s13), 2), bias);
+    if (h == 0) { r00a = q00; r01a = q01; r10a = q10; r11a = q11; } else { r00b = q00; r01b = q01; r10b = q10; r11b = q11; }
+  }
+  const vm0 = v128.load(pm), vm1 = v128.load(pm, 16), vp0 = v128.load(pp), vp1 = v128.load(pp, 16);
+  store_tail(y00, requant_row(r00a, r00b, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
+  if (y01) store_tail(y01, requant_row(r01a, r01b, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
+  if (y10) store_tail(y10, requant_row(r10a, r10b, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
+  if (y11) store_tail(y11, requant_row(r11a, r11b, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
+}
+
+// Outputs of tiles tt .. tt+mb-1 of one image from M: + bias, requantized, stored where inside the image.
+function output_block(o: usize, M: usize, U: usize, req: usize, g: Geometry2d, tt: i32, mb: i32, TW: i32, K8: i32): void {
+  const K = g.K, OH = g.OH, OW = g.OW;
+  const ms = <usize>mb * <usize>K8 << 2; // bytes between positions
+  const zp = load<i32>(req), lo = load<i32>(req, 4) - zp, hi = load<i32>(req, 8) - zp;
+  const pm = req_mult(req), pp = req_pow(req, K);
+  for (let m = 0; m < mb; m++) {
+    const t = tt + m, th = t / TW, tw = t - th * TW;
+    const oh = 2 * th, ow = 2 * tw;
+    const row = M + (<usize>m * <usize>K8 << 2);
+    const px0 = o + <usize>(oh * OW + ow) * K, px1 = px0 + <usize>(OW * K);
+    const right = ow + 1 < OW, down = oh + 1 < OH;
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vzp = i32x4.splat(zp), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+      const KB = <usize>K;
+      for (; j < K; j += 8) {
+        const jB = <usize>j << 2, J = <usize>j;
+        output8(row + jB, ms, U + jB, pm + jB, pp + jB, vlo, vhi, vzp, px0 + J, right ? px0 + J + KB : 0,
+          down ? px1 + J : 0, right && down ? px1 + J + KB : 0, min(8, K - j));
+      }
+    }
+    for (; j < K; j++) {
+      const jB = <usize>j << 2;
+      const bias = load<i32>(U + jB), mult = load<i32>(pm + jB), pow = load<i32>(pp + jB);
+      for (let i = 0; i < 2; i++) {
+        if (i == 1 && !down) break;
+        // row i of A^T m, then along it
+        let e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+        for (let q = 0; q < 4; q++) {
+          const m0 = load<i32>(row + jB + <usize>q * ms), m1 = load<i32>(row + jB + <usize>(4 + q) * ms);
+          const m2 = load<i32>(row + jB + <usize>(8 + q) * ms), m3 = load<i32>(row + jB + <usize>(12 + q) * ms);
+          const e = i == 0 ? m0 + m1 + m2 : m1 - m2 - m3;
+          if (q == 0) e0 = e; else if (q == 1) e1 = e; else if (q == 2) e2 = e; else e3 = e;
+        }
+        const px = (i == 0 ? px0 : px1) + <usize>j;
+        store<i8>(px, <i8>requant1(((e0 + e1 + e2) >> 2) + bias, mult, pow, lo, hi, zp));
+        if (right) store<i8>(px + <usize>K, <i8>requant1(((e1 - e2 - e3) >> 2) + bias, mult, pow, lo, hi, zp));
+      }
+    }
+  }
+}
+
+// out int8 (N, OH, OW, K) <- the stride-1, dilation-1 convolution of inp int8 (N, H, W, C) (zero point za)
+// with U = qwinograd_pack of the weight, for tiles t0 .. t1-1 of each image (tiles of 2x2 outputs, row-major,
+// ceil(OW / 2) a row); scratch: qwinograd_scratch_size(KH, KW, C, K, MB) bytes; req: the requantization block.
+export function qwinograd_forward(out: usize, inp: usize, U: usize, req: usize, scratch: usize, geom: usize, N: i32,
+  MB: i32, za: i32, t0: i32, t1: i32): void {
+  const g = geometry(geom);
+  const KD2 = even(pieces(g.KH, g.KW) * g.C), K8 = up8(g.K), TW = (g.OW + 1) >> 1;
+  const inImg = <usize>g.H * g.W * g.C, outImg = <usize>g.OH * g.OW * g.K;
+  const posB = position_bytes(KD2, K8), panels = U + (<usize>K8 << 2);
+  for (let n = 0; n < N; n++) {
+    const img = inp + <usize>n * inImg, o = out + <usize>n * outImg;
+    for (let tt = t0; tt < t1; tt += MB) {
+      const mb = min(MB, t1 - tt);
+      const V = scratch, M = scratch + (<usize>(MB << 4) * <usize>KD2 << 1);
+      input_block(V, img, g, za, tt, mb, TW, KD2);
+      const vs = <usize>mb * <usize>KD2 << 1, ms = <usize>mb * <usize>K8 << 2;
+      for (let p = 0; p < 16; p++) position_gemm(M + <usize>p * ms, V + <usize>p * vs, panels + <usize>p * posB, mb, KD2, K8);
+      output_block(o, M, U, req, g, tt, mb, TW, K8);
+    }
+  }
+}
