@@ -169,7 +169,7 @@ if (!failedSimdnet) {
     log,
     elapsed: clock.elapsed,
   });
-  R.imported = await measureImported({ sn, root: ROOT, quick: QUICK, T, log, elapsed: clock.elapsed });
+  R.imported = await measureImported({ sn, root: ROOT, quick: QUICK, T, log, elapsed: clock.elapsed, probes });
   R.int8Imported = await measureInt8Imported({ sn, root: ROOT, quick: QUICK, T, log, elapsed: clock.elapsed });
   R.drift = await runner.drift(R);
   if (!R.drift.failed) {

@@ -216,9 +216,17 @@ function takesWinograd(geo: Geometry2d, algorithm: unknown, what: string): boole
 }
 
 // The Winograd form of the convolution: pk's transformed weight (made once and kept), or one for this call.
-function qconvWinograd(out: QTensor, xi: QTensor, w: QTensor, pk: QPacked | null, opts: QConv2dOptions,
-  geo: Geometry2d, what: string): void {
-  const N = xi.shape[0]!, za = xi.zeroPoint[0]!;
+function qconvWinograd(
+  out: QTensor,
+  xi: QTensor,
+  w: QTensor,
+  pk: QPacked | null,
+  opts: QConv2dOptions,
+  geo: Geometry2d,
+  what: string,
+): void {
+  const N = xi.shape[0]!,
+    za = xi.zeroPoint[0]!;
   withGeometry(geo, (geom) => {
     if (pk) {
       pk.winograd ??= keep(qwinogradPack(w.ptr, w.shape, requantOf(xi.scale[0]!, w, geo.K, opts, what).bias));

@@ -47,7 +47,10 @@ export function qwinogradPack(wPtr: number, shape: readonly number[], bias: Int3
   const bytes = k().qwinograd_pack_size(KH, KW, C, K);
   const U = new Tensor([Math.ceil(bytes / 4)], 'int32', false);
   k().qwinograd_pack(U.ptr, wPtr, 0, KH, KW, C, K);
-  if (bias) getArena().i32().set(bias, U.ptr >>> 2);
+  if (bias)
+    getArena()
+      .i32()
+      .set(bias, U.ptr >>> 2);
   return U;
 }
 

@@ -36,7 +36,17 @@ const CASES: Case[] = [
   { x: [2, 7, 9, 13], k: [3, 3], K: 11, pad: 'same', za: -17, act: 'relu' },
   { x: [3, 14, 14, 64], k: [3, 3], K: 64, pad: 'same', za: 5, act: 'relu6' },
   { x: [1, 9, 6, 3], k: [3, 3], K: 20, pad: 'valid', za: 90, act: 'linear' },
-  { x: [2, 11, 10, 5], k: [3, 3], K: 9, pad: [[0, 2], [1, 0]], za: -128, act: 'linear' },
+  {
+    x: [2, 11, 10, 5],
+    k: [3, 3],
+    K: 9,
+    pad: [
+      [0, 2],
+      [1, 0],
+    ],
+    za: -128,
+    act: 'linear',
+  },
   { x: [2, 12, 11, 7], k: [5, 5], K: 10, pad: 'same', za: 3, act: 'relu' },
   { x: [1, 28, 28, 32], k: [5, 5], K: 32, pad: 'same', za: -128, act: 'relu' },
   { x: [1, 8, 9, 6], k: [2, 4], K: 5, pad: 'valid', za: 11, act: 'linear' },
