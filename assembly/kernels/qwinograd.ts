@@ -97,32 +97,59 @@ export function qwinograd_pack(out: usize, w: usize, bias: usize, KH: i32, KW: i
   return kh < KH && kw < KW ? <i32>load<i8>(w + <usize>((kh * KW + kw) * C + ic) * K + oc) : 0;
 }
 
-// Bytes of qwinograd_forward's scratch (per task) for blocks of MB tiles.
-export function qwinograd_scratch_size(KH: i32, KW: i32, C: i32, K: i32, MB: i32): i32 {
-  const n = (<i64>MB << 4) * ((<i64>even(pieces(KH, KW) * C) << 1) + (<i64>up8(K) << 2));
+// Rows and columns of the padded image a task widens: every input row and column some tile's pieces read,
+// padding included (r = ih + PT, s = iw + PL).
+// @ts-ignore: decorator
+@inline function padded_rows(g: Geometry2d): i32 {
+  return 2 * ((g.OH + 1) >> 1) + 3 * ((g.KH + 2) / 3) - 1;
+}
+// @ts-ignore: decorator
+@inline function padded_cols(g: Geometry2d): i32 {
+  return 2 * ((g.OW + 1) >> 1) + 3 * ((g.KW + 2) / 3) - 1;
+}
+
+// Bytes of qwinograd_forward's scratch (per task) for blocks of MB tiles: the padded image (i16), V, M.
+export function qwinograd_scratch_size(geom: usize, MB: i32): i32 {
+  const g = geometry(geom);
+  const img = (<i64>padded_rows(g) * <i64>padded_cols(g) * <i64>g.C) << 1;
+  const n = img + (<i64>MB << 4) * ((<i64>even(pieces(g.KH, g.KW) * g.C) << 1) + (<i64>up8(g.K) << 2));
   return n > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>n;
 }
 
-// One input pixel's 8 channels from c, less za, as i16 (0 outside the image).
-// @ts-ignore: decorator
-@inline function px8(img: usize, g: Geometry2d, ih: i32, iw: i32, c: i32, vza: v128): v128 {
-  return ih >= 0 && ih < g.H && iw >= 0 && iw < g.W
-    ? i16x8.sub(v128.load8x8_s(img + <usize>(ih * g.W + iw) * g.C + c), vza)
-    : i16x8.splat(0);
+// pad i16 rows r0 .. r1-1 of the padded image (Wp columns): x - za inside the image, 0 in the padding.
+function widen_rows(pad: usize, img: usize, g: Geometry2d, za: i32, r0: i32, r1: i32, Wp: i32): void {
+  const C = g.C;
+  const left = min(g.PL, Wp), width = max(0, min(g.W, Wp - g.PL));
+  const right = Wp - left - width;
+  for (let r = r0; r < r1; r++) {
+    let o = pad + (<usize>(r * Wp * C) << 1);
+    const ih = r - g.PT;
+    if (ih < 0 || ih >= g.H) {
+      memory.fill(o, 0, <usize>(Wp * C) << 1);
+      continue;
+    }
+    memory.fill(o, 0, <usize>(left * C) << 1);
+    o += <usize>(left * C) << 1;
+    const src = img + <usize>(ih * g.W) * C;
+    const n = width * C;
+    let i = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vza = i16x8.splat(<i16>za);
+      for (; i + 8 <= n; i += 8) v128.store(o + (<usize>i << 1), i16x8.sub(v128.load8x8_s(src + <usize>i), vza));
+    }
+    for (; i < n; i++) store<i16>(o + (<usize>i << 1), <i16>(<i32>load<i8>(src + <usize>i) - za));
+    memory.fill(o + (<usize>n << 1), 0, <usize>(right * C) << 1);
+  }
 }
 
+// V at v + pos * vs (8 channels, or 1 with the scalar form) = B^T d B of the 4x4 window of the padded image
+// at a (rs: bytes between its rows, C2: between its pixels): first B^T down each column into the 16 slots,
+// then B along each row of the slots, in place.
 // @ts-ignore: decorator
-@inline function px1(img: usize, g: Geometry2d, ih: i32, iw: i32, c: i32, za: i32): i32 {
-  return ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? <i32>load<i8>(img + <usize>(ih * g.W + iw) * g.C + c) - za : 0;
-}
-
-// V at v + pos * vs (8 channels, or 1 with the scalar forms) = B^T d B of the 4x4 window at (ih0, iw0):
-// first B^T down each column into the 16 slots, then B along each row of the slots, in place.
-// @ts-ignore: decorator
-@inline function input_transform8(img: usize, g: Geometry2d, ih0: i32, iw0: i32, c: i32, vza: v128, v: usize, vs: usize): void {
+@inline function input_transform8(a: usize, rs: usize, C2: usize, v: usize, vs: usize): void {
   for (let j = 0; j < 4; j++) {
-    const d0 = px8(img, g, ih0, iw0 + j, c, vza), d1 = px8(img, g, ih0 + 1, iw0 + j, c, vza);
-    const d2 = px8(img, g, ih0 + 2, iw0 + j, c, vza), d3 = px8(img, g, ih0 + 3, iw0 + j, c, vza);
+    const p = a + <usize>j * C2;
+    const d0 = v128.load(p), d1 = v128.load(p + rs), d2 = v128.load(p + 2 * rs), d3 = v128.load(p + 3 * rs);
     const o = v + <usize>j * vs;
     v128.store(o, i16x8.sub(d0, d2));
     v128.store(o + 4 * vs, i16x8.add(d1, d2));
@@ -140,10 +167,10 @@ export function qwinograd_scratch_size(KH: i32, KW: i32, C: i32, K: i32, MB: i32
 }
 
 // @ts-ignore: decorator
-@inline function input_transform1(img: usize, g: Geometry2d, ih0: i32, iw0: i32, c: i32, za: i32, v: usize, vs: usize): void {
+@inline function input_transform1(a: usize, rs: usize, C2: usize, v: usize, vs: usize): void {
   for (let j = 0; j < 4; j++) {
-    const d0 = px1(img, g, ih0, iw0 + j, c, za), d1 = px1(img, g, ih0 + 1, iw0 + j, c, za);
-    const d2 = px1(img, g, ih0 + 2, iw0 + j, c, za), d3 = px1(img, g, ih0 + 3, iw0 + j, c, za);
+    const p = a + <usize>j * C2;
+    const d0 = <i32>load<i16>(p), d1 = <i32>load<i16>(p + rs), d2 = <i32>load<i16>(p + 2 * rs), d3 = <i32>load<i16>(p + 3 * rs);
     const o = v + <usize>j * vs;
     store<i16>(o, <i16>(d0 - d2));
     store<i16>(o + 4 * vs, <i16>(d1 + d2));
@@ -160,10 +187,12 @@ export function qwinograd_scratch_size(KH: i32, KW: i32, C: i32, K: i32, MB: i32
   }
 }
 
-// V rows of tiles tt .. tt+mb-1 of one image (tile t: output rows 2*(t / TW) .., columns 2*(t % TW) ..).
-function input_block(V: usize, img: usize, g: Geometry2d, za: i32, tt: i32, mb: i32, TW: i32, KD2: i32): void {
+// V rows of tiles tt .. tt+mb-1 of one image (tile t: output rows 2*(t / TW) .., columns 2*(t % TW) ..)
+// from the padded image pad (Wp columns).
+function input_block(V: usize, pad: usize, g: Geometry2d, tt: i32, mb: i32, TW: i32, KD2: i32, Wp: i32): void {
   const C = g.C, PW = (g.KW + 2) / 3, P = pieces(g.KH, g.KW);
   const vs = <usize>mb * <usize>KD2 << 1; // bytes between positions
+  const C2 = <usize>C << 1, rs = <usize>Wp * C2;
   for (let m = 0; m < mb; m++) {
     const t = tt + m, th = t / TW, tw = t - th * TW;
     const row = V + (<usize>m * <usize>KD2 << 1);
@@ -172,14 +201,13 @@ function input_block(V: usize, img: usize, g: Geometry2d, za: i32, tt: i32, mb: 
     }
     for (let p = 0; p < P; p++) {
       const a = p / PW, b = p - a * PW;
-      const ih0 = 2 * th - g.PT + 3 * a, iw0 = 2 * tw - g.PL + 3 * b;
+      const win = pad + <usize>(2 * th + 3 * a) * rs + <usize>(2 * tw + 3 * b) * C2;
       const vp = row + (<usize>(p * C) << 1);
       let c = 0;
       if (ASC_FEATURE_SIMD) {
-        const vza = i16x8.splat(<i16>za);
-        for (; c + 8 <= C; c += 8) input_transform8(img, g, ih0, iw0, c, vza, vp + (<usize>c << 1), vs);
+        for (; c + 8 <= C; c += 8) input_transform8(win + (<usize>c << 1), rs, C2, vp + (<usize>c << 1), vs);
       }
-      for (; c < C; c++) input_transform1(img, g, ih0, iw0, c, za, vp + (<usize>c << 1), vs);
+      for (; c < C; c++) input_transform1(win + (<usize>c << 1), rs, C2, vp + (<usize>c << 1), vs);
     }
   }
 }
@@ -328,12 +356,18 @@ export function qwinograd_forward(out: usize, inp: usize, U: usize, req: usize, 
   const KD2 = even(pieces(g.KH, g.KW) * g.C), K8 = up8(g.K), TW = (g.OW + 1) >> 1;
   const inImg = <usize>g.H * g.W * g.C, outImg = <usize>g.OH * g.OW * g.K;
   const posB = position_bytes(KD2, K8), panels = U + (<usize>K8 << 2);
+  const Wp = padded_cols(g);
+  const pad = scratch;
+  const V = pad + ((<usize>padded_rows(g) * <usize>Wp * <usize>g.C) << 1);
+  const M = V + (<usize>(MB << 4) * <usize>KD2 << 1);
+  // the padded rows these tiles read
+  const r0 = 2 * (t0 / TW), r1 = 2 * ((t1 - 1) / TW) + 3 * ((g.KH + 2) / 3) + 1;
   for (let n = 0; n < N; n++) {
     const img = inp + <usize>n * inImg, o = out + <usize>n * outImg;
+    widen_rows(pad, img, g, za, r0, r1, Wp);
     for (let tt = t0; tt < t1; tt += MB) {
       const mb = min(MB, t1 - tt);
-      const V = scratch, M = scratch + (<usize>(MB << 4) * <usize>KD2 << 1);
-      input_block(V, img, g, za, tt, mb, TW, KD2);
+      input_block(V, pad, g, tt, mb, TW, KD2, Wp);
       const vs = <usize>mb * <usize>KD2 << 1, ms = <usize>mb * <usize>K8 << 2;
       for (let p = 0; p < 16; p++) position_gemm(M + <usize>p * ms, V + <usize>p * vs, panels + <usize>p * posB, mb, KD2, K8);
       output_block(o, M, U, req, g, tt, mb, TW, K8);

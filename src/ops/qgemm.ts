@@ -194,9 +194,9 @@ export interface QConv2dOptions extends QConvOptions {
   /** The weight packed by qpack for this weight, bias, input quantization and output options. */
   packed?: QPacked | null;
   /**
-   * 'auto' (default): integer Winograd F(2x2, 3x3) on 3x3 and 5x5 kernels at stride 1 with outputs of 4+
-   * pixels a side, else direct; 'winograd' (an error where it does not apply) or 'direct'. All three give
-   * the same bits: the Winograd sums are exact.
+   * 'auto' (default): integer Winograd F(2x2, 3x3) where it pays (3x3 and 5x5 kernels at stride 1 over
+   * enough channels, see qwinogradPays), else direct; 'winograd' (an error where it does not apply) or
+   * 'direct'. All three give the same bits: the Winograd sums are exact.
    */
   algorithm?: QConvAlgorithm;
 }

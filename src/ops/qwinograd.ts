@@ -28,14 +28,15 @@ export function qwinogradRefusal(geo: Geometry2d): string | null {
 
 /**
  * Whether 'auto' takes Winograd: where it applies, on outputs of 4+ pixels a side (edge tiles waste less)
- * and 8+ output channels, for 3x3 kernels over 16+ input channels (16 multiplies for 36) and 5x5 ones over
- * 64+ (64 for 100); with fewer channels the transforms cost more than the multiplies saved (measured:
- * 3x3 over 32 channels 1.1x the direct kernel, over 64 1.4x, over 512 2.2x; 5x5 over 32 1.0x, over 1 0.4x).
+ * and 16+ output channels, for 3x3 kernels over 16+ input channels (16 multiplies for 36) and 5x5 ones over
+ * 32+ (64 for 100); with fewer channels the transforms cost more than the multiplies saved. Measured against
+ * the direct int8 kernel on one thread: 3x3 over 8 channels 0.7x, 16 1.1x, 32-512 1.5-2.2x; 5x5 over 16
+ * channels 0.8x, 32 1.55x.
  */
 export function qwinogradPays(geo: Geometry2d): boolean {
-  if (qwinogradRefusal(geo) !== null || Math.min(geo.OH, geo.OW) < 4 || geo.K < 8) return false;
+  if (qwinogradRefusal(geo) !== null || Math.min(geo.OH, geo.OW) < 4 || geo.K < 16) return false;
   if (geo.KH === 3 && geo.KW === 3) return geo.C >= 16;
-  return geo.KH === 5 && geo.KW === 5 && geo.C >= 64;
+  return geo.KH === 5 && geo.KW === 5 && geo.C >= 32;
 }
 
 /**
@@ -81,7 +82,7 @@ export function qwinogradRun(
   const MB = blockTiles(geo, tiles);
   const work = N * tiles * 16 * pieces(geo.KH, geo.KW) * geo.C * geo.K;
   const ranges = taskRanges(N, tiles, work);
-  const bytes = k().qwinograd_scratch_size(geo.KH, geo.KW, geo.C, geo.K, MB);
+  const bytes = k().qwinograd_scratch_size(geom, MB);
   const inImg = geo.H * geo.W * geo.C,
     outImg = geo.OH * geo.OW * geo.K;
   withScratch(
