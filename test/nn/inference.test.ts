@@ -443,6 +443,60 @@ describe('zero paddings and relus taken into the convolutions by predict', () =>
   });
 });
 
+describe('dilated kernels cut to the taps that read the image (predict)', () => {
+  it('DeepLab-style atrous convolutions: taps 24 apart over 14x14 become a 1x1, and a 3x5 kernel loses its outer columns', () => {
+    sn.setConvAlgorithm('direct');
+    const m = track(
+      sn.sequential({
+        seed: 9,
+        layers: [
+          // 'same' over 14x14 with dilation 24: only the middle tap ever meets the image
+          L.conv2d({ filters: 8, kernelSize: 3, dilationRate: 24, padding: 'same', inputShape: [14, 14, 6] }),
+          L.activation({ activation: 'relu' }),
+          // dilation [5, 8] over 14x14: the columns 16 to each side never do, the rows all do
+          L.conv2d({ filters: 5, kernelSize: [3, 5], dilationRate: [5, 8], padding: 'same' }),
+          // dilation 12: every tap meets the image for some output, nothing is cut
+          L.conv2d({ filters: 4, kernelSize: 3, dilationRate: 12, padding: 'same' }),
+        ],
+      }),
+    );
+    m.build();
+    randomize(m, 400);
+    for (const n of [1, 4]) {
+      const shape = [n, 14, 14, 6];
+      const x = f32(n * 14 * 14 * 6, 60 + n);
+      const p = predict(m, x, shape);
+      // the cut taps multiplied zeros: the same sums, term for term (and the same bits)
+      expect(p).toEqual(unfolded(m, x, shape));
+      expect(new Set(p).size, 'outputs vary').toBeGreaterThan(50);
+    }
+    const plan = (m as unknown as { plan: { steps: Map<{ layer: sn.Layer }, Record<string, unknown>> } }).plan;
+    const cut = [...plan.steps]
+      .filter(([, p]) => p.dilationRate)
+      .map(([st, p]) => [st.layer.name, (p.weights as sn.Tensor[])[0]!.shape.slice(0, 2), p.padding, p.dilationRate]);
+    expect(cut).toEqual([
+      [
+        m.layers[0]!.name,
+        [1, 1],
+        [
+          [0, 0],
+          [0, 0],
+        ],
+        [1, 1],
+      ],
+      [
+        m.layers[2]!.name,
+        [3, 3],
+        [
+          [5, 5],
+          [8, 8],
+        ],
+        [5, 8],
+      ],
+    ]);
+  });
+});
+
 describe('kernel traces of predict calls of 1-3 images', () => {
   type Traces = Map<number, { trace: { bytes: number } } | null>;
   const traces = (m: sn.Model) => (m as unknown as { plan: { traces: Traces } }).plan.traces;

@@ -28,6 +28,7 @@ import { ZeroPadding2D } from '../reshaping.js';
 import { ruleOf } from './rules.js';
 import type { PlanGraph, PlannedStep, Step } from './step.js';
 import { weightsVersion } from './switches.js';
+import { trimDeadTaps } from './taps.js';
 import { type BatchIO, TraceCache } from './trace.js';
 
 export class InferencePlan {
@@ -73,8 +74,10 @@ export class InferencePlan {
     for (const st of steps) this.fuse(st, soleReader);
     for (const [st, planned] of this.steps) {
       if (planned.skip || !planned.weights) continue;
-      const bn = byInput.get(st.output)!;
-      for (const l of [st.layer, bn.layer]) for (const w of [...l.weights, ...l.stateWeights]) this.watch(w.value);
+      // the folded BatchNormalization's too (over-watching a layer after a trimmed-only kernel costs nothing)
+      const bn = byInput.get(st.output);
+      for (const l of bn ? [st.layer, bn.layer] : [st.layer])
+        for (const w of [...l.weights, ...l.stateWeights]) this.watch(w.value);
     }
     for (const [st, planned] of this.steps) {
       if (planned.weights) continue; // watched above
@@ -96,6 +99,7 @@ export class InferencePlan {
       bias = b;
       tail = next;
     }
+    if (kernel && st.layer instanceof Conv2D) kernel = this.trim(st, kernel, bias);
     if (kernel) this.pack(st, kernel, bias);
     const relu = soleReader(tail.output);
     const kind = relu && relu.inputs.length === 1 ? (ruleOf(relu.layer).relu?.(relu.layer) ?? null) : null;
@@ -261,16 +265,40 @@ export class InferencePlan {
     return [wt, this.own(tensor(b, [C]))];
   }
 
+  // A dilated Conv2D's kernel cut to the taps that read the image (taps.ts); returns the kernel to pack.
+  private trim(st: Step, kernel: Tensor, bias: Tensor | null): Tensor {
+    const l = st.layer as Conv2D;
+    const shape = st.inShapes[0]!;
+    if (shape.length !== 3) return kernel;
+    const cfg = l.cfg;
+    const t = trimDeadTaps(
+      kernel,
+      shape[0]!,
+      shape[1]!,
+      {
+        strides: cfg.strides as [number, number],
+        dilationRate: cfg.dilationRate as [number, number],
+        padding: this.steps.get(st)?.padding ?? cfg.padding,
+      },
+      l.name,
+    );
+    if (!t) return kernel;
+    const k = this.own(t.kernel);
+    this.merge(st, { weights: [k, bias], padding: t.padding, dilationRate: t.dilationRate });
+    return k;
+  }
+
   // What a Conv2D runs with in inference, made once: its filter's Winograd transform when it runs
   // Winograd, else its filter and bias packed for the direct GEMM.
   private pack(st: Step, kernel: Tensor, bias: Tensor | null): void {
     const l = st.layer;
     if (!ruleOf(l).packs || !(l instanceof Conv2D) || st.inShapes[0]!.length !== 3) return;
     const cfg = l.cfg;
-    const [KH, KW] = cfg.kernelSize as [number, number];
-    const [SH, SW] = cfg.strides as [number, number];
-    const d = cfg.dilationRate as [number, number];
     const prev = this.steps.get(st);
+    // the kernel's own shape: it may have been cut to its live taps
+    const [KH, KW] = kernel.shape as [number, number];
+    const [SH, SW] = cfg.strides as [number, number];
+    const d = prev?.dilationRate ?? (cfg.dilationRate as [number, number]);
     if (cfg.groups === 1 && d[0] === 1 && d[1] === 1) {
       const [, , C] = st.inShapes[0]!;
       const [OH, OW, K] = st.outShape;

@@ -44,7 +44,7 @@ export const runConv2D: Run = (layer, p, [x], rng) => {
     conv2d(x!, w ? w[0] : l.weights[0]!.value, {
       strides: c.strides,
       padding: p.padding ?? c.padding,
-      dilationRate: c.dilationRate,
+      dilationRate: p.dilationRate ?? c.dilationRate,
       groups: c.groups,
       bias: w ? w[1] : (l.weights[1]?.value ?? null),
       activation,

@@ -22,13 +22,15 @@ export interface PlanGraph {
 
 /** What the plan changes for one step: weights to call it with, a Winograd transform, or skip it. */
 export interface PlannedStep {
-  /** Replacement [kernel, bias] values (folded). */
-  weights?: [Tensor, Tensor];
+  /** Replacement [kernel, bias] values (folded, or cut to its live taps). */
+  weights?: [Tensor, Tensor | null];
   winogradPacked?: WinogradPacked;
   /** The direct path's packed filter and bias. */
   directPacked?: DirectPacked;
   /** Explicit padding [[top, bottom], [left, right]] replacing the layer's (a ZeroPadding2D taken in). */
   padding?: [[number, number], [number, number]];
+  /** Dilation replacing the layer's (1 along an axis whose kernel was cut to one tap). */
+  dilationRate?: [number, number];
   /** A relu or relu6 fused into the output store (the step after it is skipped). */
   activation?: 'relu' | 'relu6';
   /** A 2x2 stride-2 max pooling taken into a Winograd convolution's output transform (the pooling step skipped). */
