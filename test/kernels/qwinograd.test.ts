@@ -11,7 +11,9 @@ import { type QTensor, qtensor } from '../../src/ops/quant.js';
 import { qconv2d, qpack } from '../../src/ops/qgemm.js';
 import { makeRng, type Rng } from '../helpers/check.js';
 import { qconv2dAccRef, requantRef } from '../ref/quant.js';
-import { expectError } from './harness.js';
+import { expectError, sameBitsAcrossThreads } from './harness.js';
+
+const build = (process.env.SIMDNET_BUILD ?? 'simd') as sn.Build;
 
 const ints = (rng: Rng, n: number, lo: number, hi: number) =>
   Array.from({ length: n }, () => lo + Math.floor(rng.next() * (hi - lo + 1)));
@@ -170,6 +172,32 @@ describe('integer Winograd gives the bits of the direct int8 convolution', () =>
       expect(b.values()).toEqual(direct.values());
     });
   });
+});
+
+describe('integer Winograd across threads', () => {
+  it.runIf(build === 'threads')(
+    'same bits at 1, 2 and 4 threads: batches of 1 (image parts) and 5 (shards)',
+    async () => {
+      await sn.ready();
+      const cases = [CASES[2]!, CASES[6]!, { ...CASES[9]!, x: [5, 5, 5, 17] as Case['x'] }];
+      await sameBitsAcrossThreads(() =>
+        cases.flatMap((c, i) => {
+          const { x, w, bias, opts } = make(c, 300 + i);
+          const one = qtensor(Array.from(x.values()).slice(0, (x.size / c.x[0]) | 0), [1, ...c.x.slice(1)], {
+            scale: 0.05,
+            zeroPoint: c.za,
+          });
+          const ys = [
+            qconv2d(x, w, { ...opts, algorithm: 'winograd' }),
+            qconv2d(one, w, { ...opts, algorithm: 'winograd' }),
+          ];
+          const out = ys.map((y) => Float32Array.from(y.values()));
+          for (const t of [x, w, bias, one, ...ys]) t.dispose();
+          return out;
+        }),
+      );
+    },
+  );
 });
 
 describe('integer Winograd: refusals', () => {
