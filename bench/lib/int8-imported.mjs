@@ -256,6 +256,35 @@ export function int8ImportedTargets(R) {
       ];
 }
 
+/** The row's table (failed cells numbered into `notes`). */
+function table(R, rows, notes, out) {
+  const ver = (id) => R.peers[id]?.info?.version ?? '';
+  out(
+    `| model | batch | threads | int8 ms | int8 direct ms | float32 ms | × float32 | ort-web ${ver('ort-web-1')} ms | × ort-web | ort-node ${ver('ort-node')} ms | × ort-node |`,
+  );
+  out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const show = (v) => {
+    if (!v) return '—';
+    if (v.failed) {
+      notes.push(v.failed);
+      return `failed [${notes.length}]`;
+    }
+    return fmtMs(v.ms);
+  };
+  const x = (s, o) => (s && o && !o.failed ? fmtX(o.ms / s.ms) : '—');
+  for (const r of rows)
+    out(
+      `| ${r.label} | ${r.b} | ${r.t} | ${fmtMs(r.int8?.ms)} | ${fmtMs(r.direct?.ms)} | ${fmtMs(r.float32?.ms)} | ` +
+        `${x(r.int8, r.float32)} | ${show(r.w)} | ${x(r.int8, r.w)} | ${show(r.n)} | ${x(r.int8, r.n)} |`,
+    );
+  out();
+  out(
+    '"int8": the QDQ file imported back by sn.loadONNX (the file the onnxruntimes run); "int8 direct": the model ' +
+      `sn.quantize returned; calibration: ${R.cal_n} seeded random images in [-1, 1]. "× X": X ms / int8 ms.`,
+  );
+  out();
+}
+
 /** The row's markdown: table, one line per model, notes and targets. */
 export function int8ImportedMarkdown(R) {
   if (!R) return [];
@@ -267,32 +296,9 @@ export function int8ImportedMarkdown(R) {
   const out = (s = '') => lines.push(s);
   if (R.skipped) return [...lines, `skipped (${R.skipped})`];
   if (R.failed) out(`failed: ${R.failed}`);
-  const ver = (id) => R.peers[id]?.info?.version ?? '';
-  out(
-    `| model | batch | threads | int8 ms | int8 direct ms | float32 ms | × float32 | ort-web ${ver('ort-web-1')} ms | × ort-web | ort-node ${ver('ort-node')} ms | × ort-node |`,
-  );
-  out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const rows = cells(R);
   const notes = [];
-  const show = (v) => {
-    if (!v) return '—';
-    if (v.failed) {
-      notes.push(v.failed);
-      return `failed [${notes.length}]`;
-    }
-    return fmtMs(v.ms);
-  };
-  const x = (s, o) => (s && o && !o.failed ? fmtX(o.ms / s.ms) : '—');
-  for (const r of cells(R))
-    out(
-      `| ${r.label} | ${r.b} | ${r.t} | ${fmtMs(r.int8?.ms)} | ${fmtMs(r.direct?.ms)} | ${fmtMs(r.float32?.ms)} | ` +
-        `${x(r.int8, r.float32)} | ${show(r.w)} | ${x(r.int8, r.w)} | ${show(r.n)} | ${x(r.int8, r.n)} |`,
-    );
-  out();
-  out(
-    '"int8": the QDQ file imported back by sn.loadONNX (the file the onnxruntimes run); "int8 direct": the model ' +
-      `sn.quantize returned; calibration: ${R.cal_n} seeded random images in [-1, 1]. "× X": X ms / int8 ms.`,
-  );
-  out();
+  if (rows.length > 0) table(R, rows, notes, out);
   for (const [name, M] of Object.entries(R.models)) {
     if (M.skipped || M.failed) {
       out(`- ${M.label}: ${M.skipped ? `skipped (${M.skipped})` : `simdnet failed: ${M.failed}`}`);
