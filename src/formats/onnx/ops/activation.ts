@@ -16,6 +16,7 @@ import { ReLU, Softmax as SoftmaxLayer } from '../../../nn/reshaping.js';
 import { sizeOf } from '../fold.js';
 import { type Sym, constFor, normAxis, storedAxis } from './context.js';
 import { FUSED_GELU_ATTR } from './fuse-gelu.js';
+import { FUSED_SWISH_ATTR } from './fuse-swish.js';
 import type { NodeContext } from './node.js';
 
 /**
@@ -133,6 +134,12 @@ export const LogSoftmax = (n: NodeContext) => softmax(n, LogSoftmaxLayer);
 
 /** Erf on its own, by the erf kernel (exact to float32 rounding). */
 export const Erf = (n: NodeContext) => act(n, () => new ErfLayer());
+
+/** Mul(x, Sigmoid(x)) as one swish layer: made only by the import's pass (fuse-swish.ts), not an ONNX operator. */
+export function Swish(n: NodeContext): Sym {
+  if (!n.attrs.has(FUSED_SWISH_ATTR)) n.fail('Swish is not an operator of the default ONNX domain');
+  return act(n, () => new Activation({ activation: 'swish' }));
+}
 
 /** Gelu (opset 20): approximate 'none' is the exact GELU, 'tanh' the tanh form; one GELU layer either way. */
 export function Gelu(n: NodeContext): Sym {

@@ -40,6 +40,7 @@ export const OPS: ReadonlyMap<string, OpRow> = new Map<string, OpRow>([
   ['Sigmoid', { convert: activation.Sigmoid }],
   ['HardSigmoid', { convert: activation.HardSigmoid }],
   ['HardSwish', { convert: activation.HardSwish }],
+  ['Swish', { convert: activation.Swish }],
   ['Tanh', { convert: activation.Tanh }],
   ['Clip', { convert: activation.Clip }],
   ['Softmax', { convert: activation.Softmax }],
