@@ -1,28 +1,30 @@
 #!/usr/bin/env node
-// Generates the coefficient tables of assembly/erf.ts (erfc in f64 for the exact GELU and Erf kernels) from a
-// high-precision reference, and measures the compiled function against that reference.
+// Generates the coefficient tables of assembly/erf.ts (erfc and erf in f64 for the exact GELU and Erf kernels)
+// from a high-precision reference, and measures the compiled functions against that reference.
 //
 //   node scripts/erf-coefficients.mjs            print the generated block
 //   node scripts/erf-coefficients.mjs --write    replace the generated block in assembly/erf.ts
 //   node scripts/erf-coefficients.mjs --check    compile assembly/erf.ts alone (asc) and report its error
 //
-// The method (see assembly/erf.ts): |t| < SMALL: erfc(t) = 1 - t P(t²), P(u) = erf(√u)/√u. Else
-// erfc(|t|) = exp(-t²) h(|t|), h = erfcx the scaled complementary error function, a smooth function
-// from 1 down to about 1/(t√π): on [SMALL, TABLE_END] one polynomial per interval of width WIDTH, in
-// powers of (t - interval centre); beyond, a continued fraction. Each polynomial interpolates h at the
-// Chebyshev nodes of its interval; the reference values and the interpolating polynomial are computed in
-// binary fixed point (BigInt, FRAC fraction bits) and only the final coefficients are rounded to f64.
+// The method (see assembly/erf.ts): erfc(t) = exp(-t²) h(t) for t ≥ 0, h = erfcx the scaled complementary
+// error function, a smooth function from 1 down to about 1/(t√π): on [0, TABLE_END] one polynomial of degree
+// DEGREE per interval of width WIDTH, in powers of (t - interval centre). The fast paths: F(u) = erf(√u)/(2√u)
+// and G(u) = F(u) + e^(-u)/√π, one polynomial of degree FAST_DEGREE each on u in [0, FAST_U]. Each polynomial
+// interpolates its function at the Chebyshev nodes of its interval; the reference values and the
+// interpolating polynomial are computed in binary fixed point (BigInt, FRAC fraction bits) and only the final
+// coefficients are rounded to f64. The degrees are set for results rounded to f32 (relative errors of a few
+// 1e-14), not for full f64 precision.
 //
-// Reference: P(u) = 2/√π Σ (-1)^n uⁿ / (n! (2n+1)) (the Maclaurin series of erf, exact in u). h(t) =
+// Reference: erf(√u)/√u = 2/√π Σ (-1)^n uⁿ / (n! (2n+1)) (the Maclaurin series of erf, exact in u). h(t) =
 // e^(t²) - 2/√π Σ 2ⁿ t^(2n+1) / (1·3···(2n+1)) for t < 4 (the cancellation costs under 30 of the FRAC
 // bits), and for t ≥ 4 the continued fraction h(t) = 1/√π · 1/(t + (1/2)/(t + 1/(t + (3/2)/(t + ...)))),
 // run deep enough that doubling its depth changes nothing at 2^-200. The two are checked against each other
 // on [4, 6] on every run.
 //
-// Measured (--check, 105 396 points, t in [-7, 27.4], both shrink levels giving the same bits): at most
-// 3.1 f64 ulps of relative error (|t| < 0.5: 2.1, table: 3.1, continued fraction: 2.7, t < 0: 1.1);
-// rounded to f32, at most 0.499997 f32 ulps. ERF_CHECK_POINTS=N sets the grid size (default 60000 per
-// pass: about 50 s).
+// Measured (--check: 120 678 points, erfc on t in [-7, 13.75] and erf on [-6, 6], both shrink levels giving
+// the same bits): erfc at most 161 f64 ulps of relative error (1.8e-14; |t| < 0.5: 161, table: 25, t < 0: 61),
+// rounded to f32 at most 0.499996 f32 ulps; erf (fast path and 1 - erfc) at most 1.3e-15 relative, rounded to
+// f32 at most 0.499997 f32 ulps. ERF_CHECK_POINTS=N sets the grid size (default 60000 per pass: about 60 s).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -33,11 +35,12 @@ const root = new URL('..', import.meta.url).pathname;
 const erfFile = join(root, 'assembly/erf.ts');
 
 // The layout assembly/erf.ts reads (it repeats these numbers next to its code).
-const SMALL = 0.5; // |t| below: the erf polynomial, no exp
-const ERF_DEGREE = 11; // degree of P in u = t²
-const WIDTH = 1; // width of each h interval
-const TABLE_END = 10.5; // end of the last h interval; the continued fraction beyond
-const DEGREE = 18; // degree of each h polynomial
+const SMALL = 0.5; // |t| below: the check's own reference for erfc uses the erf series
+const FAST_U = 2; // the fast polynomials F and G cover u in [0, FAST_U]
+const FAST_DEGREE = 12; // degree of F and G in u
+const WIDTH = 0.5; // width of each h interval, the first starting at 0
+const TABLE_END = 14; // end of the last h interval; h is held at its value at TABLE_END - WIDTH/2 beyond
+const DEGREE = 11; // degree of each h polynomial
 
 const FRAC = 320n; // fixed point: a BigInt X stands for X / 2^FRAC
 const ONE = 1n << FRAC;
@@ -183,20 +186,26 @@ function nodes(c, r, n) {
   return out;
 }
 
+// F(u) = erf(√u) / (2√u) and G(u) = F(u) + e^(-u)/√π, u ≥ 0: erf(t) = 2t F(t²), and with z = x/√2,
+// Φ(x) = 1/2 + z F(z²) and d/dx (x Φ(x)) = 1/2 + z G(z²).
+const fastF = (u) => erfOverT(u) / 2n;
+const fastG = (u) => erfOverT(u) / 2n + div(div(ONE, expFix(u)), SQRT_PI);
+
 function generate() {
-  const erfNodes = nodes(SMALL ** 2 / 2, SMALL ** 2 / 2, ERF_DEGREE + 1).map((s) => s + SMALL ** 2 / 2);
-  const erfPoly = interpolate(
-    erfNodes.map(fix),
-    erfNodes.map((u) => erfOverT(fix(u))),
-  ).map(unfix);
+  const un = nodes(FAST_U / 2, FAST_U / 2, FAST_DEGREE + 1).map((s) => s + FAST_U / 2);
+  const fitted = (fn) =>
+    interpolate(
+      un.map(fix),
+      un.map((u) => fn(fix(u))),
+    ).map(unfix);
   const table = [];
-  for (let lo = SMALL; lo < TABLE_END; lo += WIDTH) {
+  for (let lo = 0; lo < TABLE_END; lo += WIDTH) {
     const c = lo + WIDTH / 2;
     const s = nodes(c, WIDTH / 2, DEGREE + 1);
     const y = s.map((d) => erfcx(fix(c) + fix(d)));
     table.push(interpolate(s.map(fix), y).map(unfix));
   }
-  return { erfPoly, table };
+  return { F: fitted(fastF), G: fitted(fastG), table };
 }
 
 const num = (v) => {
@@ -204,22 +213,17 @@ const num = (v) => {
   return s.includes('e') ? s.replace(/e([+-])(\d)$/, 'e$1$2') : s;
 };
 
-function block({ erfPoly, table }) {
-  const lines = [
-    '// BEGIN generated by scripts/erf-coefficients.mjs: do not edit by hand.',
-    `// P(u), u = t² in [0, ${SMALL ** 2}]: coefficients of u^0 .. u^${ERF_DEGREE}.`,
-    `const ERF_P = memory.data<f64>([`,
-  ];
-  for (let i = 0; i < erfPoly.length; i += 4)
-    lines.push(
-      `  ${erfPoly
-        .slice(i, i + 4)
-        .map(num)
-        .join(', ')},`,
-    );
-  lines.push(']);');
+function block({ F, G, table }) {
+  const lines = ['// BEGIN generated by scripts/erf-coefficients.mjs: do not edit by hand.'];
+  for (const [name, p] of [
+    ['F', F],
+    ['G', G],
+  ]) {
+    lines.push(`// ${name}(u), u in [0, ${FAST_U}]: coefficients of u^0 .. u^${FAST_DEGREE}.`);
+    p.forEach((c, i) => lines.push(`const ${name}${i}: f64 = ${num(c)};`));
+  }
   lines.push(
-    `// h on [${SMALL} + ${WIDTH} k, ${SMALL} + ${WIDTH} (k + 1)], k = 0 .. ${table.length - 1}: coefficients of ` +
+    `// h on [${WIDTH} k, ${WIDTH} (k + 1)], k = 0 .. ${table.length - 1}: coefficients of ` +
       `(t - centre)^0 .. ^${DEGREE}, ${DEGREE + 1} per interval.`,
   );
   lines.push('const H = memory.data<f64>([');
@@ -252,13 +256,24 @@ function compile(shrink) {
   const dir = mkdtempSync(join(tmpdir(), 'erf-'));
   try {
     const out = join(dir, 'erf.wasm');
-    const opts = ['-O3', '--shrinkLevel', String(shrink), '--runtime', 'stub', '--noAssert', '--use', 'abort='];
+    const opts = [
+      '-O3',
+      '--shrinkLevel',
+      String(shrink),
+      '--enable',
+      'simd',
+      '--runtime',
+      'stub',
+      '--noAssert',
+      '--use',
+      'abort=',
+    ];
     execFileSync(process.execPath, [asc, erfFile, ...opts, '--outFile', out], { stdio: 'inherit' });
     const bytes = readFileSync(out);
     // asc also reads the project's asconfig.json: imported memory, as in the builds.
     const env = { memory: new WebAssembly.Memory({ initial: 16, maximum: 65536 }), abort() {} };
     const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env });
-    return /** @type {(x: number) => number} */ (exports.erfc);
+    return /** @type {{ erfc: (x: number) => number, erf: (x: number) => number }} */ (exports);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -279,25 +294,27 @@ function binade(x) {
 }
 
 function check() {
-  const erfcs = [compile(1), compile(2)];
+  const mods = [compile(1), compile(2)];
+  const erfcs = mods.map((m) => m.erfc);
   const erfc = erfcs[0];
   // Self-check of the reference: series and continued fraction agree where both are cheap.
   for (let t = 4; t <= 6; t += 0.37) {
     const d = abs(erfcxSeries(fix(t)) - erfcxCF(fix(t)));
     if (d > 1n << (FRAC - 160n)) throw new Error(`reference: series and fraction differ at ${t} by ${unfix(d)}`);
   }
-  const ts = [0, 1e-300, 1e-30, 2 ** -30, 1e-5, SMALL, TABLE_END, 27.2, 27.3];
-  for (let b = SMALL; b <= TABLE_END; b += WIDTH) ts.push(b, b * (1 - 2 ** -52), b * (1 + 2 ** -52));
+  const END = TABLE_END - WIDTH / 2; // h is held constant beyond
+  const ts = [0, 1e-300, 1e-30, 2 ** -30, 1e-5, SMALL, END];
+  for (let b = WIDTH; b < END; b += WIDTH) ts.push(b, b * (1 - 2 ** -52), b * (1 + 2 ** -52));
   let seed = 1;
   const rnd = () => {
     seed = (seed * 1103515245 + 12345) >>> 0;
     return seed / 2 ** 32;
   };
   const N = Number(process.env.ERF_CHECK_POINTS ?? 60000);
-  for (let i = 0; i < N; i++) ts.push(((i + rnd()) / N) * 27.4);
+  for (let i = 0; i < N; i++) ts.push(((i + rnd()) / N) * END);
   for (let i = 0; i < N / 4; i++) ts.push(((i + rnd()) / (N / 4)) * 1.2);
   const all = [...ts, ...ts.filter((t) => t > 0 && t < 7).map((t) => -t)];
-  const worst = { small: [0, 0], table: [0, 0], tail: [0, 0], negative: [0, 0] };
+  const worst = { small: [0, 0], table: [0, 0], negative: [0, 0] };
   let f32max = 0;
   let f32at = 0;
   let mismatches = 0;
@@ -321,15 +338,34 @@ function check() {
     const ref = y / (1 + rel);
     if (ref < 2 ** -1022) continue;
     const ulps = Math.abs(rel) * (ref / 2 ** (binade(ref) - 52));
-    const region = t < 0 ? 'negative' : a < SMALL ? 'small' : a < TABLE_END ? 'table' : 'tail';
+    const region = t < 0 ? 'negative' : a < SMALL ? 'small' : 'table';
     if (ulps > worst[region][0]) worst[region] = [ulps, t];
     const u32 = 2 ** (Math.max(binade(ref), -126) - 23);
     const e32 = Math.abs(Math.fround(y) - ref) / u32;
     if (e32 > f32max) [f32max, f32at] = [e32, t];
   }
-  console.log(`checked ${all.length} points; shrink levels 1 and 2 differ at ${mismatches}`);
+  console.log(`erfc: checked ${all.length} points; shrink levels 1 and 2 differ at ${mismatches}`);
   for (const [k, [u, t]] of Object.entries(worst)) console.log(`  ${k}: max ${u.toFixed(3)} f64 ulps (at t = ${t})`);
   console.log(`  rounded to f32: max ${f32max.toFixed(6)} f32 ulps (at t = ${f32at})`);
+  // erf as the Erf kernel computes it (2t F(t²) for |t| < 1.375, else 1 - erfc(|t|)), relative error.
+  let erfMax = 0;
+  let erfAt = 0;
+  let erf32 = 0;
+  for (const t of all) {
+    if (Math.abs(t) < 1e-60 || Math.abs(t) > 6) continue; // below, t is 0 in the fixed point
+    const y = mods[0].erf(t);
+    if (!Object.is(mods[1].erf(t), y)) mismatches++;
+    const A = fix(Math.abs(t));
+    const R = Math.abs(t) < SMALL ? mul(A, erfOverT(mul(A, A))) : ONE - div(erfcx(A), expFix(mul(A, A)));
+    const ref = Math.sign(t) * unfix(R);
+    const rel = Math.abs((y - ref) / ref);
+    if (rel > erfMax) [erfMax, erfAt] = [rel, t];
+    const u32 = 2 ** (Math.max(binade(Math.abs(ref)), -126) - 23);
+    erf32 = Math.max(erf32, Math.abs(Math.fround(y) - ref) / u32);
+  }
+  console.log(
+    `erf: max relative error ${erfMax.toExponential(2)} (at t = ${erfAt}); rounded to f32: max ${erf32.toFixed(6)} f32 ulps`,
+  );
   return mismatches === 0;
 }
 

@@ -1,12 +1,15 @@
-// Activations and the fused softmax + categorical cross-entropy loss. exp/log/tanh/erfc are
-// AssemblyScript's own (NativeMath, assembly/erf.ts) so every engine gives the same bits — JS
-// Math.exp may differ between engines; sigmoid and swish forward use our own exp (expneg1/expneg2).
-// sigmoid, swish, tanh, elu, erf and both gelus are evaluated in f64 and rounded once. Layouts:
-// element-wise ones over n values; x (R, K) rows of logits for softmax.
-// Backward functions ACCUMULATE into d*; the caller zeroes.
+// Activations and the fused softmax + categorical cross-entropy loss. Layouts: element-wise ones over n
+// values; x (R, K) rows of logits for softmax. Backward functions ACCUMULATE into d*; the caller zeroes.
+// sigmoid, swish, tanh, elu, erf and both gelus are evaluated in f64 and rounded once, with our own exp,
+// expm1 and erfc (assembly/erf.ts): 4 values per step as two f64x2 halves in the SIMD builds and the same
+// IEEE operations one value at a time in the scalar build, so every build gives the same bits (JS Math.exp
+// may differ between engines); see map_fwd. The softmaxes use NativeMath's exp / log.
 
 import { relu1, relu4 } from "../simd";
-import { erfc } from "../erf";
+import {
+  ERF_FAST, erfbig1, erfbig2, erfcx1, erfcx2, erfF1, erfF2, erfG1, erfG2, expm1neg1, expm1neg2, expneg1, expneg2,
+  expsq1, expsq2, withsign1, withsign2,
+} from "../erf";
 
 // dinp[o] += g (4 lanes / 1 lane): the accumulating store every backward kernel ends with.
 // @ts-ignore: decorator
@@ -19,75 +22,20 @@ import { erfc } from "../erf";
   store<f32>(dinp + o, load<f32>(dinp + o) + g);
 }
 
-// 1 / (1 + exp(-x)) in the form that never overflows exp.
+// The low / high two f32 lanes of v as f64x2, and two f64x2 rounded back into one f32x4.
 // @ts-ignore: decorator
-@inline function sigmoid64(x: f64): f64 {
-  let y: f64;
-  if (x >= 0) y = 1.0 / (1.0 + Math.exp(-x));
-  else { const e = Math.exp(x); y = e / (1.0 + e); }
-  return y;
-}
-
-// e^a for a <= 0 (or NaN) by our own f64 exp, the same IEEE operations in the scalar and 2-lane forms so
-// every build gives the same bits: a = k ln2 + r (k rounded by the 1.5 * 2^52 trick, which also leaves k in
-// the low bits; ln2 in two parts keeps r exact), e^r by Taylor to degree 13 (|r| <= ln2/2: truncation < 2^-57),
-// 2^k put into the exponent bits. a < -708 gives 0 (exp's own result rounds to 0 in f32 there anyway).
-const LN2_HI: f64 = 6.93147180369123816490e-1; // 32 bits: k * LN2_HI is exact
-const LN2_LO: f64 = 1.90821492927058770002e-10;
-const INV_LN2: f64 = 1.44269504088896338700;
-const MAGIC: f64 = 6755399441055744.0; // 1.5 * 2^52
-const EXP_MIN: f64 = -708.0;
-
-// @ts-ignore: decorator
-@inline function exp_poly1(r: f64): f64 {
-  // Estrin: shorter dependency chains than Horner, the same operations in both forms.
-  const r2 = r * r, r4 = r2 * r2;
-  const q0 = (1.0 + r) + (0.5 + r * (1.0 / 6.0)) * r2;
-  const q1 = (1.0 / 24.0 + r * (1.0 / 120.0)) + (1.0 / 720.0 + r * (1.0 / 5040.0)) * r2;
-  const q2 = (1.0 / 40320.0 + r * (1.0 / 362880.0)) + (1.0 / 3628800.0 + r * (1.0 / 39916800.0)) * r2;
-  const q3 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
-  return (q0 + q1 * r4) + (q2 + q3 * r4) * (r4 * r4);
+@inline function lo2(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
 }
 
 // @ts-ignore: decorator
-@inline function expneg1(a: f64): f64 {
-  const t = a * INV_LN2 + MAGIC;
-  const k = t - MAGIC;
-  const r = (a - k * LN2_HI) - k * LN2_LO;
-  const s = reinterpret<f64>((reinterpret<i64>(t) - reinterpret<i64>(MAGIC) + 1023) << 52);
-  return a < EXP_MIN ? 0.0 : exp_poly1(r) * s;
-}
-
-// c0 + c1 r (2 lanes)
-// @ts-ignore: decorator
-@inline function lin2(c0: f64, c1: f64, r: v128): v128 {
-  return f64x2.add(f64x2.splat(c0), f64x2.mul(r, f64x2.splat(c1)));
-}
-
-// a + b * m (2 lanes)
-// @ts-ignore: decorator
-@inline function mad2(a: v128, b: v128, m: v128): v128 {
-  return f64x2.add(a, f64x2.mul(b, m));
+@inline function hi2(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<i32>(v, v, 2, 3, 2, 3));
 }
 
 // @ts-ignore: decorator
-@inline function exp_poly2(r: v128): v128 {
-  const r2 = f64x2.mul(r, r), r4 = f64x2.mul(r2, r2);
-  const q0 = mad2(lin2(1.0, 1.0, r), lin2(0.5, 1.0 / 6.0, r), r2);
-  const q1 = mad2(lin2(1.0 / 24.0, 1.0 / 120.0, r), lin2(1.0 / 720.0, 1.0 / 5040.0, r), r2);
-  const q2 = mad2(lin2(1.0 / 40320.0, 1.0 / 362880.0, r), lin2(1.0 / 3628800.0, 1.0 / 39916800.0, r), r2);
-  const q3 = lin2(1.0 / 479001600.0, 1.0 / 6227020800.0, r);
-  return mad2(mad2(q0, q1, r4), mad2(q2, q3, r4), f64x2.mul(r4, r4));
-}
-
-// @ts-ignore: decorator
-@inline function expneg2(a: v128): v128 {
-  const t = f64x2.add(f64x2.mul(a, f64x2.splat(INV_LN2)), f64x2.splat(MAGIC));
-  const k = f64x2.sub(t, f64x2.splat(MAGIC));
-  const r = f64x2.sub(f64x2.sub(a, f64x2.mul(k, f64x2.splat(LN2_HI))), f64x2.mul(k, f64x2.splat(LN2_LO)));
-  const ki = i64x2.sub(t, i64x2.splat(reinterpret<i64>(MAGIC)));
-  const s = i64x2.shl(i64x2.add(ki, i64x2.splat(1023)), 52);
-  return v128.andnot(f64x2.mul(exp_poly2(r), s), f64x2.lt(a, f64x2.splat(EXP_MIN)));
+@inline function pack2(a: v128, b: v128): v128 {
+  return v128.shuffle<i64>(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 2);
 }
 
 // sigmoid in f64 (1 lane / 2 lanes): x >= 0: 1 / (1 + e^-x), else e^x / (1 + e^x), e = expneg(-|x|).
@@ -104,27 +52,267 @@ const EXP_MIN: f64 = -708.0;
   return f64x2.div(v128.bitselect(one, e, f64x2.ge(x, f64x2.splat(0))), f64x2.add(one, e));
 }
 
-// out (n) = sigmoid(x) or x * sigmoid(x) (swish), 4 values at a time as two f64x2 halves, rounded once.
+const SQRT1_2: f64 = 0.70710678118654752440;
+const INV_SQRT_2PI: f64 = 0.39894228040143267794;
+const TWO_OVER_SQRT_PI: f64 = 1.12837916709551257390;
+const SQRT_2_OVER_PI: f64 = 0.79788456080286535588;
+const GELU_TANH_C: f64 = 0.044715;
+const GELU_TANH_C3: f64 = 3.0 * 0.044715;
+
+// The element-wise maps, by code (a compile-time constant at every call, so each kernel keeps only its own).
+const SIGMOID = 0, SWISH = 1, GELU = 2, GELU_TANH = 3, ERF = 4, TANH = 5, ELU = 6;
+
+// Forward in f64, 1 lane; alpha is ELU's. The formulas:
+//   gelu      x Φ(x), Φ(x) = erfc(|x|/√2) / 2 for x < 0 (so the negative tail keeps its relative precision),
+//             1 - erfc(|x|/√2) / 2 else; erfc(a) = exp(-a²) h(a) (assembly/erf.ts).
+//   gelu tanh x sigmoid(2u), u = √(2/π) (x + 0.044715 x³): 0.5 x (1 + tanh u) without its cancellation.
+//   tanh      ±(-m / (2 + m)), m = expm1(-2|x|): relative precision near 0 too.
+//   elu       x > 0 ? x : alpha expm1(x).
 // @ts-ignore: decorator
-@inline function sigmoid_map(out: usize, inp: usize, n: i32, swish: bool): void {
-  let i = 0;
+@inline function fwd1(op: i32, x: f64, alpha: f64): f64 {
+  if (op == SIGMOID) return sigmoidf1(x);
+  if (op == SWISH) return x * sigmoidf1(x);
+  if (op == GELU) {
+    const a = abs(x) * SQRT1_2;
+    const hE = 0.5 * (expsq1(a) * erfcx1(a));
+    return x * (x < 0 ? hE : 1.0 - hE);
+  }
+  if (op == GELU_TANH) return x * sigmoidf1(2.0 * (SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)));
+  if (op == ERF) return erfbig1(x);
+  if (op == TANH) {
+    const m = expm1neg1(-2.0 * abs(x));
+    return withsign1((0.0 - m) / (2.0 + m), x);
+  }
+  return x > 0 ? x : alpha * expm1neg1(x);
+}
+
+// fwd1 on 2 lanes: the same operations in the same order.
+// @ts-ignore: decorator
+@inline function fwd2(op: i32, x: v128, alpha: f64): v128 {
+  if (op == SIGMOID) return sigmoidf2(x);
+  if (op == SWISH) return f64x2.mul(x, sigmoidf2(x));
+  if (op == GELU) {
+    const a = f64x2.mul(f64x2.abs(x), f64x2.splat(SQRT1_2));
+    const hE = f64x2.mul(f64x2.splat(0.5), f64x2.mul(expsq2(a), erfcx2(a)));
+    const phi = v128.bitselect(hE, f64x2.sub(f64x2.splat(1.0), hE), f64x2.lt(x, f64x2.splat(0)));
+    return f64x2.mul(x, phi);
+  }
+  if (op == GELU_TANH) {
+    const x3 = f64x2.mul(f64x2.mul(f64x2.mul(f64x2.splat(GELU_TANH_C), x), x), x);
+    const u = f64x2.mul(f64x2.splat(SQRT_2_OVER_PI), f64x2.add(x, x3));
+    return f64x2.mul(x, sigmoidf2(f64x2.mul(f64x2.splat(2.0), u)));
+  }
+  if (op == ERF) return erfbig2(x);
+  if (op == TANH) {
+    const m = expm1neg2(f64x2.mul(f64x2.splat(-2.0), f64x2.abs(x)));
+    return withsign2(f64x2.div(f64x2.sub(f64x2.splat(0), m), f64x2.add(f64x2.splat(2.0), m)), x);
+  }
+  const neg = f64x2.mul(f64x2.splat(alpha), expm1neg2(x));
+  return v128.bitselect(x, neg, f64x2.gt(x, f64x2.splat(0)));
+}
+
+// dout * f'(x) in f64, 1 lane (SWISH, GELU, GELU_TANH, ERF, ELU). The derivatives:
+//   swish     s (1 + x (1 - s)), s = sigmoid(x)
+//   gelu      Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π): the same exp(-a²) as Φ's erfc
+//   gelu tanh s + 2 x s (1 - s) u', s = sigmoid(2u), u' = √(2/π) (1 + 3 * 0.044715 x²)
+//   erf       2/√π exp(-x²)
+//   elu       x > 0 ? 1 : alpha exp(x)
+// @ts-ignore: decorator
+@inline function bwd1(op: i32, d: f64, x: f64, alpha: f64): f64 {
+  if (op == SWISH) {
+    const s = sigmoidf1(x);
+    return d * s * (1.0 + x * (1.0 - s));
+  }
+  if (op == GELU) {
+    const a = abs(x) * SQRT1_2;
+    const e = expsq1(a);
+    const hE = 0.5 * (e * erfcx1(a));
+    return d * ((x < 0 ? hE : 1.0 - hE) + x * INV_SQRT_2PI * e);
+  }
+  if (op == GELU_TANH) {
+    const s = sigmoidf1(2.0 * (SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)));
+    const du = SQRT_2_OVER_PI * (1.0 + GELU_TANH_C3 * x * x);
+    return d * (s + 2.0 * x * s * (1.0 - s) * du);
+  }
+  if (op == ERF) return d * TWO_OVER_SQRT_PI * expsq1(abs(x));
+  return x > 0 ? d : d * alpha * expneg1(x);
+}
+
+// bwd1 on 2 lanes: the same operations in the same order.
+// @ts-ignore: decorator
+@inline function bwd2(op: i32, d: v128, x: v128, alpha: f64): v128 {
+  const one = f64x2.splat(1.0);
+  if (op == SWISH) {
+    const s = sigmoidf2(x);
+    return f64x2.mul(f64x2.mul(d, s), f64x2.add(one, f64x2.mul(x, f64x2.sub(one, s))));
+  }
+  if (op == GELU) {
+    const a = f64x2.mul(f64x2.abs(x), f64x2.splat(SQRT1_2));
+    const e = expsq2(a);
+    const hE = f64x2.mul(f64x2.splat(0.5), f64x2.mul(e, erfcx2(a)));
+    const phi = v128.bitselect(hE, f64x2.sub(one, hE), f64x2.lt(x, f64x2.splat(0)));
+    return f64x2.mul(d, f64x2.add(phi, f64x2.mul(f64x2.mul(x, f64x2.splat(INV_SQRT_2PI)), e)));
+  }
+  if (op == GELU_TANH) {
+    const x3 = f64x2.mul(f64x2.mul(f64x2.mul(f64x2.splat(GELU_TANH_C), x), x), x);
+    const u = f64x2.mul(f64x2.splat(SQRT_2_OVER_PI), f64x2.add(x, x3));
+    const s = sigmoidf2(f64x2.mul(f64x2.splat(2.0), u));
+    const x2 = f64x2.mul(f64x2.mul(f64x2.splat(GELU_TANH_C3), x), x);
+    const du = f64x2.mul(f64x2.splat(SQRT_2_OVER_PI), f64x2.add(one, x2));
+    const t = f64x2.mul(f64x2.mul(f64x2.mul(f64x2.mul(f64x2.splat(2.0), x), s), f64x2.sub(one, s)), du);
+    return f64x2.mul(d, f64x2.add(s, t));
+  }
+  if (op == ERF) return f64x2.mul(f64x2.mul(d, f64x2.splat(TWO_OVER_SQRT_PI)), expsq2(f64x2.abs(x)));
+  const neg = f64x2.mul(f64x2.mul(d, f64x2.splat(alpha)), expneg2(x));
+  return v128.bitselect(d, neg, f64x2.gt(x, f64x2.splat(0)));
+}
+
+// The fast paths of GELU (forward and backward) and ERF for |x| < fast_bound: polynomials in u = z², no exp
+// and no table (assembly/erf.ts's F and G): with z = x/√2, Φ(x) = 1/2 + z F(z²), d/dx x Φ(x) = 1/2 + z G(z²),
+// and erf(x) = 2x F(x²). At |x| = 2, Φ(x) = 0.023 comes from 1/2 - 0.477: the cancellation costs a factor 21
+// of relative error, on a polynomial good to 2^-53 absolute. Beyond (and NaN), fwd1 / bwd1.
+// @ts-ignore: decorator
+@inline function fast_bound(op: i32): f32 {
+  return op == GELU ? <f32>2.0 : op == ERF ? <f32>ERF_FAST : <f32>0.0;
+}
+
+// @ts-ignore: decorator
+@inline function fast_fwd1(op: i32, x: f64): f64 {
+  if (op == ERF) return 2.0 * x * erfF1(x * x);
+  const z = x * SQRT1_2;
+  return x * (0.5 + z * erfF1(z * z));
+}
+
+// @ts-ignore: decorator
+@inline function fast_fwd2(op: i32, x: v128): v128 {
+  if (op == ERF) return f64x2.mul(f64x2.mul(f64x2.splat(2.0), x), erfF2(f64x2.mul(x, x)));
+  const z = f64x2.mul(x, f64x2.splat(SQRT1_2));
+  return f64x2.mul(x, f64x2.add(f64x2.splat(0.5), f64x2.mul(z, erfF2(f64x2.mul(z, z)))));
+}
+
+// GELU only.
+// @ts-ignore: decorator
+@inline function fast_bwd1(d: f64, x: f64): f64 {
+  const z = x * SQRT1_2;
+  return d * (0.5 + z * erfG1(z * z));
+}
+
+// @ts-ignore: decorator
+@inline function fast_bwd2(d: v128, x: v128): v128 {
+  const z = f64x2.mul(x, f64x2.splat(SQRT1_2));
+  return f64x2.mul(d, f64x2.add(f64x2.splat(0.5), f64x2.mul(z, erfG2(f64x2.mul(z, z)))));
+}
+
+// The first c (1 .. 3) f32 values at p, the rest 0 / stored back: the last, partial group of 4.
+// @ts-ignore: decorator
+@inline function load_part(p: usize, c: i32): v128 {
+  let v = v128.load32_zero(p);
+  if (c > 1) v = v128.load32_lane(p + 4, v, 1);
+  if (c > 2) v = v128.load32_lane(p + 8, v, 2);
+  return v;
+}
+
+// @ts-ignore: decorator
+@inline function store_part(p: usize, v: v128, c: i32): void {
+  v128.store32_lane(p, v, 0);
+  if (c > 1) v128.store32_lane(p + 4, v, 1);
+  if (c > 2) v128.store32_lane(p + 8, v, 2);
+}
+
+// 2 values (f64x2) of a kernel with a fast path, in a group of 4 not all inside its bound: each lane by the
+// path its own value chooses (fast inside, general outside). Functions, not inlined: one copy of the general
+// path in the module instead of two per kernel; they run only for groups with a value outside the bound.
+// @ts-ignore: decorator
+@inline function mixed_fwd2(op: i32, x: v128): v128 {
+  const m = f64x2.lt(f64x2.abs(x), f64x2.splat(<f64>fast_bound(op)));
+  const g = fwd2(op, x, 0);
+  return v128.any_true(m) ? v128.bitselect(fast_fwd2(op, x), g, m) : g;
+}
+
+function gelu_fwd_mixed(x: v128): v128 {
+  return mixed_fwd2(GELU, x);
+}
+
+function erf_fwd_mixed(x: v128): v128 {
+  return mixed_fwd2(ERF, x);
+}
+
+function gelu_bwd_mixed(d: v128, x: v128): v128 {
+  const m = f64x2.lt(f64x2.abs(x), f64x2.splat(<f64>fast_bound(GELU)));
+  const g = bwd2(GELU, d, x, 0);
+  return v128.any_true(m) ? v128.bitselect(fast_bwd2(d, x), g, m) : g;
+}
+
+// f(x) for 4 values, each in f64 and rounded once.
+// @ts-ignore: decorator
+@inline function fwd4(op: i32, v: v128, alpha: f64): v128 {
+  const bound = fast_bound(op);
+  if (bound > 0) {
+    if (i32x4.all_true(f32x4.lt(f32x4.abs(v), f32x4.splat(bound)))) {
+      return pack2(fast_fwd2(op, lo2(v)), fast_fwd2(op, hi2(v)));
+    }
+    if (op == GELU) return pack2(gelu_fwd_mixed(lo2(v)), gelu_fwd_mixed(hi2(v)));
+    return pack2(erf_fwd_mixed(lo2(v)), erf_fwd_mixed(hi2(v)));
+  }
+  return pack2(fwd2(op, lo2(v), alpha), fwd2(op, hi2(v), alpha));
+}
+
+// dout * f'(x) for 4 values, each in f64 and rounded once.
+// @ts-ignore: decorator
+@inline function bwd4(op: i32, d: v128, x: v128, alpha: f64): v128 {
+  if (op == GELU) {
+    if (i32x4.all_true(f32x4.lt(f32x4.abs(x), f32x4.splat(fast_bound(GELU))))) {
+      return pack2(fast_bwd2(lo2(d), lo2(x)), fast_bwd2(hi2(d), hi2(x)));
+    }
+    return pack2(gelu_bwd_mixed(lo2(d), lo2(x)), gelu_bwd_mixed(hi2(d), hi2(x)));
+  }
+  return pack2(bwd2(op, lo2(d), lo2(x), alpha), bwd2(op, hi2(d), hi2(x), alpha));
+}
+
+// out (n) = f(x) in f64, rounded once: 4 values at a time as two f64x2 halves in the SIMD builds (the last
+// 1 .. 3 values as a group padded with zeros, so no other copy of the code); one at a time in the scalar
+// build. Where there is a fast path, each value takes it exactly when |x| < fast_bound in every build, so
+// every value gets the same bits in every build.
+// @ts-ignore: decorator
+@inline function map_fwd(out: usize, inp: usize, n: i32, op: i32, alpha: f64): void {
   if (ASC_FEATURE_SIMD) {
-    for (; i + 4 <= n; i += 4) {
+    for (let i = 0; i < n; i += 4) {
       const o = <usize>i << 2;
-      const v = v128.load(inp + o);
-      const lo = f64x2.promote_low_f32x4(v);
-      const hi = f64x2.promote_low_f32x4(v128.shuffle<i32>(v, v, 2, 3, 2, 3));
-      let a = sigmoidf2(lo);
-      let b = sigmoidf2(hi);
-      if (swish) { a = f64x2.mul(lo, a); b = f64x2.mul(hi, b); }
-      v128.store(out + o, v128.shuffle<i64>(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 2));
+      const c = n - i;
+      const r = fwd4(op, c >= 4 ? v128.load(inp + o) : load_part(inp + o, c), alpha);
+      if (c >= 4) v128.store(out + o, r);
+      else store_part(out + o, r, c);
+    }
+  } else {
+    const bound = fast_bound(op);
+    for (let i = 0; i < n; i++) {
+      const o = <usize>i << 2;
+      const x = load<f32>(inp + o);
+      store<f32>(out + o, <f32>(abs(x) < bound ? fast_fwd1(op, <f64>x) : fwd1(op, <f64>x, alpha)));
     }
   }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const x = <f64>load<f32>(inp + o);
-    const s = sigmoidf1(x);
-    store<f32>(out + o, <f32>(swish ? x * s : s));
+}
+
+// dinp (n) += dout * f'(x), x the input: dout * f'(x) in f64, rounded once, accumulated in f32; grouped as
+// in map_fwd.
+// @ts-ignore: decorator
+@inline function map_bwd(dinp: usize, dout: usize, inp: usize, n: i32, op: i32, alpha: f64): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += 4) {
+      const o = <usize>i << 2;
+      const c = n - i;
+      const d = c >= 4 ? v128.load(dout + o) : load_part(dout + o, c);
+      const g = bwd4(op, d, c >= 4 ? v128.load(inp + o) : load_part(inp + o, c), alpha);
+      if (c >= 4) acc4(dinp, o, g);
+      else store_part(dinp + o, f32x4.add(load_part(dinp + o, c), g), c);
+    }
+  } else {
+    const bound: f32 = op == GELU ? fast_bound(GELU) : 0;
+    for (let i = 0; i < n; i++) {
+      const o = <usize>i << 2;
+      const x = load<f32>(inp + o), d = <f64>load<f32>(dout + o);
+      acc1(dinp, o, <f32>(abs(x) < bound ? fast_bwd1(d, <f64>x) : bwd1(op, d, <f64>x, alpha)));
+    }
   }
 }
 
@@ -252,7 +440,7 @@ export function softmax_xent_backward(dlogits: usize, probs: usize, labels: usiz
 
 // out (n) = 1 / (1 + exp(-x)), in the form that never overflows exp.
 export function sigmoid_forward(out: usize, inp: usize, n: i32): void {
-  sigmoid_map(out, inp, n, false);
+  map_fwd(out, inp, n, SIGMOID, 0);
 }
 
 // dinp (n) += dout * y * (1 - y), y = the sigmoid output.
@@ -276,10 +464,7 @@ export function sigmoid_backward(dinp: usize, dout: usize, y: usize, n: i32): vo
 
 // out (n) = tanh(x)
 export function tanh_forward(out: usize, inp: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(out + o, <f32>Math.tanh(<f64>load<f32>(inp + o)));
-  }
+  map_fwd(out, inp, n, TANH, 0);
 }
 
 // dinp (n) += dout * (1 - y^2), y = the tanh output.
@@ -303,22 +488,12 @@ export function tanh_backward(dinp: usize, dout: usize, y: usize, n: i32): void 
 
 // out (n) = x > 0 ? x : alpha * (exp(x) - 1)   (Keras ELU; expm1 keeps small |x| exact)
 export function elu_forward(out: usize, inp: usize, n: i32, alpha: f32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    const x = load<f32>(inp + o);
-    store<f32>(out + o, x > 0 ? x : <f32>(<f64>alpha * Math.expm1(<f64>x)));
-  }
+  map_fwd(out, inp, n, ELU, <f64>alpha);
 }
 
 // dinp (n) += x > 0 ? dout : dout * alpha * exp(x), x = the elu input.
 export function elu_backward(dinp: usize, dout: usize, inp: usize, n: i32, alpha: f32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    const x = load<f32>(inp + o);
-    const d = load<f32>(dout + o);
-    const g: f32 = x > 0 ? d : <f32>(<f64>d * <f64>alpha * Math.exp(<f64>x));
-    acc1(dinp, o, g);
-  }
+  map_bwd(dinp, dout, inp, n, ELU, <f64>alpha);
 }
 
 // out (n) = x > 0 ? x : alpha * x   (Keras LeakyReLU, alpha = negative_slope)
@@ -355,91 +530,35 @@ export function leaky_relu_backward(dinp: usize, dout: usize, inp: usize, n: i32
   }
 }
 
-const SQRT1_2: f64 = 0.70710678118654752440;
-const INV_SQRT_2PI: f64 = 0.39894228040143267794;
-
-// out (n) = x * Phi(x) = 0.5 * x * erfc(-x / sqrt 2): the exact GELU (Keras gelu, approximate=False),
-// written with erfc so the negative tail keeps its relative precision.
+// out (n) = x * Phi(x) = 0.5 * x * erfc(-x / sqrt 2): the exact GELU (Keras gelu, approximate=False).
 export function gelu_forward(out: usize, inp: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    const x = <f64>load<f32>(inp + o);
-    store<f32>(out + o, <f32>(0.5 * x * erfc(-x * SQRT1_2)));
-  }
+  map_fwd(out, inp, n, GELU, 0);
 }
 
 // dinp (n) += dout * (Phi(x) + x * phi(x)), x = the gelu input, phi the standard normal density.
 export function gelu_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    const x = <f64>load<f32>(inp + o);
-    const dy = 0.5 * erfc(-x * SQRT1_2) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
-    acc1(dinp, o, <f32>(<f64>load<f32>(dout + o) * dy));
-  }
-}
-
-const TWO_OVER_SQRT_PI: f64 = 1.12837916709551257390;
-const SQRT_2_OVER_PI: f64 = 0.79788456080286535588;
-const GELU_TANH_C: f64 = 0.044715;
-
-// erf(x) in f64. For |x| < 1 the Maclaurin series 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)),
-// a fixed 22 terms (the last is below 1e-21 at |x| = 1), which keeps the relative precision near 0
-// that 1 - erfc(x) would lose; beyond, 1 - erfc(|x|) (erf >= 0.84 there: no cancellation to fear).
-// @ts-ignore: decorator
-@inline function erf64(x: f64): f64 {
-  const a = Math.abs(x);
-  if (a >= 1.0) {
-    const r = 1.0 - erfc(a);
-    return x < 0 ? -r : r;
-  }
-  const z = x * x;
-  let term = x, sum = x;
-  for (let n = 1; n < 22; n++) {
-    term *= -z / <f64>n;
-    sum += term / <f64>(2 * n + 1);
-  }
-  return TWO_OVER_SQRT_PI * sum;
+  map_bwd(dinp, dout, inp, n, GELU, 0);
 }
 
 // out (n) = erf(x) (ONNX Erf), evaluated in f64 and rounded once.
 export function erf_forward(out: usize, inp: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(out + o, <f32>erf64(<f64>load<f32>(inp + o)));
-  }
+  map_fwd(out, inp, n, ERF, 0);
 }
 
 // dinp (n) += dout * 2/sqrt(pi) * exp(-x^2), x = the erf input.
 export function erf_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    const x = <f64>load<f32>(inp + o);
-    acc1(dinp, o, <f32>(<f64>load<f32>(dout + o) * TWO_OVER_SQRT_PI * Math.exp(-x * x)));
-  }
+  map_bwd(dinp, dout, inp, n, ERF, 0);
 }
 
 // out (n) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3): the tanh GELU (PyTorch
-// approximate='tanh', Keras approximate=True). 1 + tanh(u) = 2 sigmoid(2u), so it is x * sigmoid(2u),
-// which keeps the negative tail's relative precision; in f64, rounded once.
+// approximate='tanh', Keras approximate=True), as x * sigmoid(2u) (see fwd1).
 export function gelu_tanh_forward(out: usize, inp: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    const x = <f64>load<f32>(inp + o);
-    const u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x);
-    store<f32>(out + o, <f32>(x * sigmoid64(2.0 * u)));
-  }
+  map_fwd(out, inp, n, GELU_TANH, 0);
 }
 
 // dinp (n) += dout * (s + 2 x s (1 - s) u'), s = sigmoid(2u), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
 export function gelu_tanh_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    const x = <f64>load<f32>(inp + o);
-    const u = SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x);
-    const s = sigmoid64(2.0 * u);
-    const du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_C * x * x);
-    acc1(dinp, o, <f32>(<f64>load<f32>(dout + o) * (s + 2.0 * x * s * (1.0 - s) * du)));
-  }
+  map_bwd(dinp, dout, inp, n, GELU_TANH, 0);
 }
 
 // Keras ReLU with all its arguments (max_value, negative_slope, threshold >= 0); relu6 is (6, 0, 0):
@@ -578,17 +697,12 @@ export function hard_swish_backward(dinp: usize, dout: usize, inp: usize, n: i32
 
 // out (n) = x * sigmoid(x) (swish / silu), in f64 with the overflow-free sigmoid, rounded once.
 export function swish_forward(out: usize, inp: usize, n: i32): void {
-  sigmoid_map(out, inp, n, true);
+  map_fwd(out, inp, n, SWISH, 0);
 }
 
 // dinp (n) += dout * s * (1 + x (1 - s)), s = sigmoid(x), x = the input.
 export function swish_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 2;
-    const x = <f64>load<f32>(inp + o);
-    const s = sigmoid64(x);
-    acc1(dinp, o, <f32>(<f64>load<f32>(dout + o) * s * (1.0 + x * (1.0 - s))));
-  }
+  map_bwd(dinp, dout, inp, n, SWISH, 0);
 }
 
 // Softmax along the middle axis of x (outer, K, inner), stable, sums in f64 as softmax_forward:
