@@ -207,33 +207,38 @@ const EXP_MIN: f64 = -708.0;
   return i64x2.shl(i64x2.add(i64x2.sub(t, i64x2.splat(reinterpret<i64>(MAGIC))), i64x2.splat(1023)), 52);
 }
 
-/** e^(hi + lo) for hi <= 0 (or NaN), |lo| < 2^-20 |hi| + 2^-40; 0 below -708. 1 lane. */
+/** e^(hi + lo) for hi <= 0 (or NaN), |lo| < 2^-20 |hi| + 2^-40 (withLo false: lo = 0, not added); 0 below
+ * -708. 1 lane. */
 // @ts-ignore: decorator
-@inline export function exp_hl1(hi: f64, lo: f64): f64 {
+@inline export function exp_hl1(hi: f64, lo: f64, withLo: bool): f64 {
   const t = reduce1(hi);
   const k = t - MAGIC;
-  const r = ((hi - k * LN2_HI) + lo) - k * LN2_LO;
+  let r = hi - k * LN2_HI;
+  if (withLo) r += lo;
+  r -= k * LN2_LO;
   return hi < EXP_MIN ? 0.0 : exp_poly1(r, 1.0) * pow2k1(t);
 }
 
 /** exp_hl1 on 2 lanes. */
 // @ts-ignore: decorator
-@inline export function exp_hl2(hi: v128, lo: v128): v128 {
+@inline export function exp_hl2(hi: v128, lo: v128, withLo: bool): v128 {
   const t = f64x2.add(f64x2.mul(hi, f64x2.splat(INV_LN2)), f64x2.splat(MAGIC));
   const k = f64x2.sub(t, f64x2.splat(MAGIC));
-  const r = f64x2.sub(f64x2.add(f64x2.sub(hi, f64x2.mul(k, f64x2.splat(LN2_HI))), lo), f64x2.mul(k, f64x2.splat(LN2_LO)));
+  let r = f64x2.sub(hi, f64x2.mul(k, f64x2.splat(LN2_HI)));
+  if (withLo) r = f64x2.add(r, lo);
+  r = f64x2.sub(r, f64x2.mul(k, f64x2.splat(LN2_LO)));
   return v128.andnot(f64x2.mul(exp_poly2(r, 1.0), pow2k2(t)), f64x2.lt(hi, f64x2.splat(EXP_MIN)));
 }
 
 /** e^a for a <= 0 (or NaN): 0 below -708. 1 lane / 2 lanes. */
 // @ts-ignore: decorator
 @inline export function expneg1(a: f64): f64 {
-  return exp_hl1(a, -0.0);
+  return exp_hl1(a, 0.0, false);
 }
 
 // @ts-ignore: decorator
 @inline export function expneg2(a: v128): v128 {
-  return exp_hl2(a, f64x2.splat(-0.0));
+  return exp_hl2(a, a, false);
 }
 
 /** e^a - 1 for a <= 0 (or NaN), keeping the relative precision of small results and the sign of ±0; -1 below
@@ -266,7 +271,7 @@ const EXP_MIN: f64 = -708.0;
   const c = b * SPLIT;
   const bh = c - (c - b);
   const bl = b - bh;
-  return exp_hl1(-(bh * bh), -(bl * (b + bh)));
+  return exp_hl1(-(bh * bh), -(bl * (b + bh)), true);
 }
 
 // @ts-ignore: decorator
@@ -275,7 +280,7 @@ const EXP_MIN: f64 = -708.0;
   const c = f64x2.mul(b, f64x2.splat(SPLIT));
   const bh = f64x2.sub(c, f64x2.sub(c, b));
   const bl = f64x2.sub(b, bh);
-  return exp_hl2(f64x2.neg(f64x2.mul(bh, bh)), f64x2.neg(f64x2.mul(bl, f64x2.add(b, bh))));
+  return exp_hl2(f64x2.neg(f64x2.mul(bh, bh)), f64x2.neg(f64x2.mul(bl, f64x2.add(b, bh))), true);
 }
 
 // h = c0 + s (e(s²) + s o(s²)), e by Horner's rule on c1, c3, .. c11 and o on c2, c4, .. c10: two independent
