@@ -294,9 +294,10 @@ const EXP_MIN: f64 = -708.0;
 // @ts-ignore: decorator
 @inline export function erfcx1(a: f64): f64 {
   const b = h_index(a);
-  const k = <i32>(b * INV_WIDTH);
-  const s = b - (<f64>k * WIDTH + 0.5 * WIDTH);
-  const p = H + ((<usize>k * (DEGREE + 1)) << 3);
+  const t = (b * INV_WIDTH - 0.5) + MAGIC; // k = round(2b - 1/2): the interval of b (either one at its ends)
+  const k = t - MAGIC;
+  const s = b - (k * WIDTH + 0.5 * WIDTH);
+  const p = H + ((<usize>(reinterpret<i64>(t) - reinterpret<i64>(MAGIC)) * (DEGREE + 1)) << 3);
   const s2 = s * s;
   let e = load<f64>(p, 88);
   let o = load<f64>(p, 80);
@@ -327,11 +328,12 @@ const EXP_MIN: f64 = -708.0;
 // @ts-ignore: decorator
 @inline export function erfcx2(a: v128): v128 {
   const b = f64x2.pmin(f64x2.splat(H_CLAMP), a);
-  const ki = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(b, f64x2.splat(INV_WIDTH)));
-  const kf = f64x2.convert_low_i32x4_s(ki);
-  const s = f64x2.sub(b, f64x2.add(f64x2.mul(kf, f64x2.splat(WIDTH)), f64x2.splat(0.5 * WIDTH)));
-  const p0 = H + ((<usize>i32x4.extract_lane(ki, 0) * (DEGREE + 1)) << 3);
-  const p1 = H + ((<usize>i32x4.extract_lane(ki, 1) * (DEGREE + 1)) << 3);
+  const t = f64x2.add(f64x2.sub(f64x2.mul(b, f64x2.splat(INV_WIDTH)), f64x2.splat(0.5)), f64x2.splat(MAGIC));
+  const k = f64x2.sub(t, f64x2.splat(MAGIC));
+  const s = f64x2.sub(b, f64x2.add(f64x2.mul(k, f64x2.splat(WIDTH)), f64x2.splat(0.5 * WIDTH)));
+  const ki = i64x2.sub(t, i64x2.splat(reinterpret<i64>(MAGIC)));
+  const p0 = H + ((<usize>i64x2.extract_lane(ki, 0) * (DEGREE + 1)) << 3);
+  const p1 = H + ((<usize>i64x2.extract_lane(ki, 1) * (DEGREE + 1)) << 3);
   const s2 = f64x2.mul(s, s);
   let e = ld2(p0, p1, 88);
   let o = ld2(p0, p1, 80);
