@@ -20,7 +20,7 @@
 // each position's panels like qgemm_pack's (8 columns, k in i16 pairs) without their bias header, k running
 // over pieces then channels (KD = P * C, rounded up to even KD2); K8 = K rounded up to 8.
 // Scratch per task: V i16 (16, MB, KD2), then M i32 (16, MB, K8) for blocks of MB tiles.
-// Everything is integer: the scalar and SIMD builds and any cut of the tiles give the same bits.
+// Everything is integer: the scalar and SIMD builds, any cut of the tiles and the direct kernel give the same bits.
 
 import { geometry, Geometry2d } from "../geometry";
 import { req_mult, req_pow, requant1 } from "./quant";
@@ -297,11 +297,16 @@ function position_gemm(M: usize, V: usize, U: usize, mb: i32, KD2: i32, K8: i32)
     const q11 = i32x4.add(i32x4.shr_s(i32x4.sub(i32x4.sub(s11, s12), s13), 2), bias);
     if (h == 0) { r00a = q00; r01a = q01; r10a = q10; r11a = q11; } else { r00b = q00; r01b = q01; r10b = q10; r11b = q11; }
   }
-  const vm0 = v128.load(pm), vm1 = v128.load(pm, 16), vp0 = v128.load(pp), vp1 = v128.load(pp, 16);
-  store_tail(y00, requant_row(r00a, r00b, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
-  if (y01) store_tail(y01, requant_row(r01a, r01b, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
-  if (y10) store_tail(y10, requant_row(r10a, r10b, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
-  if (y11) store_tail(y11, requant_row(r11a, r11b, vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
+  emit8(y00, r00a, r00b, pm, pp, vlo, vhi, vzp, nc);
+  if (y01) emit8(y01, r01a, r01b, pm, pp, vlo, vhi, vzp, nc);
+  if (y10) emit8(y10, r10a, r10b, pm, pp, vlo, vhi, vzp, nc);
+  if (y11) emit8(y11, r11a, r11b, pm, pp, vlo, vhi, vzp, nc);
+}
+
+// 8 channels' sums (a: the first 4, b: the next) requantized and stored at y; not inlined: the four calls
+// per tile would otherwise repeat the requantization's code four times in the module.
+function emit8(y: usize, a: v128, b: v128, pm: usize, pp: usize, vlo: v128, vhi: v128, vzp: v128, nc: i32): void {
+  store_tail(y, requant_row(a, b, v128.load(pm), v128.load(pm, 16), v128.load(pp), v128.load(pp, 16), vlo, vhi, vzp), nc);
 }
 
 // Outputs of tiles tt .. tt+mb-1 of one image from M: + bias, requantized, stored where inside the image.
@@ -325,6 +330,7 @@ function output_block(o: usize, M: usize, U: usize, req: usize, g: Geometry2d, t
         output8(row + jB, ms, U + jB, pm + jB, pp + jB, vlo, vhi, vzp, px0 + J, right ? px0 + J + KB : 0,
           down ? px1 + J : 0, right && down ? px1 + J + KB : 0, min(8, K - j));
       }
+      continue; // the vectors cover every channel (the last 8 stored in part)
     }
     for (; j < K; j++) {
       const jB = <usize>j << 2;

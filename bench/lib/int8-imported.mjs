@@ -164,7 +164,7 @@ async function simdnetModel(sn, def, spec, file, threads, P, first, top1N) {
  * thread count to `T`. Never throws: failures are recorded per model or per peer. `plan` and `top1N`
  * (default: the imported row's full plan, TOP1_N images) are for trial runs of this row alone.
  */
-export async function measureInt8Imported({ sn, root, quick, T, log, elapsed, plan, top1N = TOP1_N }) {
+export async function measureInt8Imported({ sn, root, quick, T, log, elapsed, plan = undefined, top1N = TOP1_N }) {
   const R = { batches: INT8_IMPORTED_BATCHES, cal_n: CAL_N, tol: PEER_TOL, models: {}, peers: {} };
   if (quick) {
     R.skipped = 'not in --quick';

@@ -28,10 +28,11 @@ function perOutput(layer, inShape) {
 
 /**
  * Multiply-adds of one image of shape `input` (batch excluded) through `model`, by layer class.
- * @returns {{ total: number, byClass: Record<string, number> }}
+ * @returns {Promise<{ total: number, byClass: Record<string, number> }>}
  */
 export async function countMacs(root, model, input) {
   const plan = await import(pathToFileURL(join(root, 'dist/nn/inference.js')).href);
+  /** @type {Record<string, number>} */
   const byClass = {};
   const saved = [];
   for (const l of model.layers) {

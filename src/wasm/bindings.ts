@@ -4,6 +4,7 @@
 import { simdBase64, scalarBase64, threadsBase64 } from './kernels.bytes.js';
 import { MAX_THREADS, ThreadPool } from './pool.js';
 import type { KernelExports } from './abi.js';
+import { completeKernels } from './missing.js';
 import { show } from '../show.js';
 
 export type { KernelExports } from './abi.js';
@@ -264,7 +265,7 @@ async function instantiate(want: Build | 'auto', relaxed: boolean): Promise<Engi
   }
   const module = await WebAssembly.compile(bytes);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const k = instance.exports as unknown as KernelExports;
+  const k = completeKernels(instance.exports);
   engine = { build, memory, k, module, pool: new ThreadPool(k), relaxed: useRelaxed };
   return engine;
 }

@@ -13,6 +13,7 @@
 // task when the caller had already started the next batch: a hang with "3/4 tasks done", or a shard
 // run twice. test/wasm/pool.test.ts hammers exactly that.)
 import { KERNEL_ARITY, type KernelExports, type KernelName, type Task } from './abi.js';
+import { checkPresent } from './missing.js';
 
 export type { Task } from './abi.js';
 
@@ -238,6 +239,7 @@ export class ThreadPool {
       const arity = KERNEL_ARITY[name];
       if (arity === undefined) throw new Error(`thread pool: no kernel named ${String(name)}`);
       if (arity !== args.length) throw new Error(`thread pool: ${name} takes ${arity} arguments, got ${args.length}`);
+      checkPresent(this.k[name]);
     }
     if (inline || this.workers.length === 0 || tasks.length <= 1) {
       for (const [name, ...args] of tasks) (this.k[name] as (...a: number[]) => unknown)(...args);

@@ -1136,6 +1136,41 @@ const QDWCONV: AgreementCase = {
   },
 };
 
+const QWINOGRAD: AgreementCase = {
+  family: 'qwinograd',
+  name: 'qwinograd_pack (bias) and qwinograd_forward: x=[2,7,6,13] 3x3 p=1 za=-9 and x=[1,9,8,9] 5x5 p=2 za=4, two tile ranges',
+  kernels: ['qwinograd_pack_size', 'qwinograd_pack', 'qwinograd_scratch_size', 'qwinograd_forward'],
+  run(m) {
+    const { k, f32, i32, geom } = m;
+    const rng = rngOf(this.name);
+    const out: Outputs = {};
+    for (const [what, B, H, W, C, KS, P, za, Ko] of [
+      ['3x3', 2, 7, 6, 13, 3, 1, -9, 11],
+      ['5x5', 1, 9, 8, 9, 5, 2, 4, 8],
+    ] as const) {
+      const w = f32(k.qwinograd_pack_size(KS, KS, C, Ko) / 4);
+      k.qwinograd_pack(
+        w,
+        i32(bytesIn(intsIn(rng, KS * KS * C * Ko, -127, 127))),
+        i32(intsIn(rng, Ko, -999, 999)),
+        KS,
+        KS,
+        C,
+        Ko,
+      );
+      const g = geom({ H, W, C, K: Ko, KH: KS, KW: KS, SH: 1, SW: 1, PT: P, PL: P, OH: H, OW: W });
+      const y = f32(Math.ceil((B * H * W * Ko) / 4));
+      const x = i32(bytesIn(intsIn(rng, B * H * W * C, -128, 127)));
+      const tiles = Math.ceil(H / 2) * Math.ceil(W / 2);
+      const [req, scratch] = [i32(reqIn(rng, Ko, -2, -128, 127)), f32(Math.ceil(k.qwinograd_scratch_size(g, 4) / 4))];
+      k.qwinograd_forward(y, x, w, req, scratch, g, B, 4, za, 0, 5);
+      k.qwinograd_forward(y, x, w, req, scratch, g, B, 4, za, 5, tiles);
+      out[`qwinograd ${what}`] = bytesOut(m, y, B * H * W * Ko);
+    }
+    return out;
+  },
+};
+
 /** The table: every kernel family exported by the wasm module has at least one case (builds.test.ts checks). */
 export const AGREEMENT_CASES: AgreementCase[] = [
   GEMM,
@@ -1161,4 +1196,5 @@ export const AGREEMENT_CASES: AgreementCase[] = [
   QUANT,
   QGEMM,
   QDWCONV,
+  QWINOGRAD,
 ];
