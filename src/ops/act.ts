@@ -3,9 +3,9 @@
 // softmax + cross-entropy loss over assembly/kernels/act.ts. exp/tanh/erfc run in wasm, never JS Math.
 import { Tensor } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
-import { expectFinite, expectTensor, k } from './util.js';
+import { expectFinite, expectTensor, k, runTasks, shardRanges } from './util.js';
 import { show } from '../show.js';
-import { KERNEL_ARITY, type KernelName } from '../wasm/abi.js';
+import { KERNEL_ARITY, type KernelName, type Task } from '../wasm/abi.js';
 import { aroundAxis, nonBatchAxis } from './slice.js';
 
 // One element-wise activation: out = fwd(x, ...params); backward dx += bwd(dy, saved, ...params), where
@@ -24,14 +24,26 @@ function unary(
   if (KERNEL_ARITY[fwd] !== 3 + params.length || KERNEL_ARITY[bwd] !== 4 + params.length) {
     throw new Error(`${what}: ${fwd}/${bwd} do not take ${params.length} parameters`);
   }
-  const kx = k() as unknown as Record<UnaryKernel, (...args: number[]) => void>;
   const out = new Tensor(x.shape);
-  kx[fwd](out.ptr, x.ptr, x.size, ...params);
+  const work = x.size * (fwd === 'relu_forward' ? 1 : UNARY_COST);
+  runTasks(elementTasks(fwd, [out.ptr, x.ptr], x.size, params), work);
   record([x], out, (dy, grad) => {
     const gx = grad(x);
-    if (gx) kx[bwd](gx, dy.ptr, (saved === 'output' ? out : x).ptr, x.size, ...params);
+    if (gx) runTasks(elementTasks(bwd, [gx, dy.ptr, (saved === 'output' ? out : x).ptr], x.size, params), work);
   });
   return out;
+}
+
+// An activation's value costs about this many multiply-adds (the threads' unit of work): the exp, erf and
+// tanh kernels take 3-10 ns a value.
+const UNARY_COST = 16;
+
+// One call of element-wise kernel `name` over the n float32 values at `ptrs`, cut into the fixed shards:
+// every value is computed on its own, so any cut gives the same bits.
+function elementTasks(name: UnaryKernel, ptrs: number[], n: number, params: number[]): Task[] {
+  return shardRanges(n)
+    .filter(([, c]) => c > 0)
+    .map(([a, c]) => [name, ...ptrs.map((p) => p + 4 * a), c, ...params] as unknown as Task);
 }
 
 /** max(x, 0) element-wise. */
