@@ -176,7 +176,8 @@ export function conv2d(x: Tensor, filter: Tensor, opts: Conv2dOptions = {}): Ten
     const inImg = H * W * C * 4,
       outImg = OH * OW * K * 4;
     const packN = packed ? 0 : G * kx.pack_b_size(KK, K / G);
-    const ranges = imageParts(N, M, Math.min(Math.ceil(SHARDS / N), Math.ceil(M / MB), taskParts(M * K * KK, SHARDS)));
+    // parts of 16+ pixels, not whole blocks: a 14x14 or 7x7 map is one block, and would get one thread
+    const ranges = imageParts(N, M, Math.min(Math.ceil(SHARDS / N), Math.ceil(M / 16), taskParts(M * K * KK, SHARDS)));
     withGeometry(geo, (geom) =>
       withScratch(
         [packN, ...ranges.map(() => MB * KK)],
