@@ -15,8 +15,37 @@ export const OP_DIV: i32 = 3;
   return x / y;
 }
 
+// @ts-ignore: decorator
+@inline function apply4(op: i32, x: v128, y: v128): v128 {
+  if (op == OP_ADD) return f32x4.add(x, y);
+  if (op == OP_SUB) return f32x4.sub(x, y);
+  if (op == OP_MUL) return f32x4.mul(x, y);
+  return f32x4.div(x, y);
+}
+
+// out = a op b over n / nb rows of nb values (nb a multiple of 4); inlined with a constant op, one loop per op.
+// @ts-ignore: decorator
+@inline function binary_rows(out: usize, a: usize, b: usize, n: i32, nb: i32, swap: i32, op: i32): void {
+  for (let r = 0; r < n; r += nb) {
+    const ar = a + (<usize>r << 2), orow = out + (<usize>r << 2);
+    for (let j = 0; j < nb; j += 4) {
+      const jB = <usize>j << 2;
+      const x = v128.load(ar + jB), y = v128.load(b + jB);
+      v128.store(orow + jB, swap ? apply4(op, y, x) : apply4(op, x, y));
+    }
+  }
+}
+
 // out (n) = a op b; `swap` computes b op a instead (when the repeating operand is the left one).
 export function binary_forward(out: usize, a: usize, b: usize, n: i32, nb: i32, op: i32, swap: i32): void {
+  // whole rows of nb values, 4 at a time (the same IEEE operation per value as the scalar loop)
+  if (ASC_FEATURE_SIMD && (nb & 3) == 0 && n % nb == 0) {
+    if (op == OP_ADD) binary_rows(out, a, b, n, nb, swap, OP_ADD);
+    else if (op == OP_SUB) binary_rows(out, a, b, n, nb, swap, OP_SUB);
+    else if (op == OP_MUL) binary_rows(out, a, b, n, nb, swap, OP_MUL);
+    else binary_rows(out, a, b, n, nb, swap, OP_DIV);
+    return;
+  }
   let j = 0;
   for (let i = 0; i < n; i++) {
     const x = load<f32>(a + (<usize>i << 2));

@@ -3,7 +3,8 @@
 // e.g. [N, H, W, C] + [C], or a scalar. The kernel repeats the smaller operand.
 import { Tensor, tensor } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
-import { expectTensor, k } from './util.js';
+import type { Task } from '../wasm/abi.js';
+import { expectTensor, k, runTasks, shardRanges } from './util.js';
 
 const OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
 type BinOp = keyof typeof OPS;
@@ -18,6 +19,22 @@ function isSuffix(small: readonly number[], big: readonly number[]): boolean {
   const s = stripOnes(small);
   if (s.length > big.length) return false;
   return s.every((d, i) => d === big[big.length - s.length + i]);
+}
+
+/**
+ * @internal out = big op small (op: 0 add, 1 sub, 2 mul, 3 div; swap: small op big), small's shape a suffix of
+ * big's or a scalar, cut into the fixed shards on whole repeats of small (or, same sizes, on values): every
+ * value is computed on its own, so the bits are the same at any thread count.
+ */
+export function binaryTasks(out: Tensor, big: Tensor, small: Tensor, op: number, swap: number): Task[] {
+  const nb = Math.max(1, small.size);
+  if (nb === big.size)
+    return shardRanges(nb)
+      .filter(([, c]) => c > 0)
+      .map(([i, c]) => ['binary_forward', out.ptr + 4 * i, big.ptr + 4 * i, small.ptr + 4 * i, c, c, op, swap]);
+  return shardRanges(big.size / nb)
+    .filter(([, c]) => c > 0)
+    .map(([r, c]) => ['binary_forward', out.ptr + 4 * r * nb, big.ptr + 4 * r * nb, small.ptr, c * nb, nb, op, swap]);
 }
 
 function binary(op: BinOp, a: Tensor | number, b: Tensor | number): Tensor {
@@ -41,7 +58,7 @@ function binary(op: BinOp, a: Tensor | number, b: Tensor | number): Tensor {
   }
   const kx = k();
   const out = new Tensor(big.shape);
-  kx.binary_forward(out.ptr, big.ptr, small.ptr, big.size, Math.max(1, small.size), OPS[op], swap);
+  runTasks(binaryTasks(out, big, small, OPS[op], swap), big.size);
   record([at, bt], out, (dy, grad) => {
     const gBig = grad(big),
       gSmall = grad(small);

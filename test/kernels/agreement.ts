@@ -933,11 +933,15 @@ const BINARY_OPS = ['add', 'sub', 'mul', 'div'] as const;
 // a op b with b (19 values) repeated along a (38), and with the operands swapped (b op a).
 const binaryCase = (op: number): AgreementCase => ({
   family: 'elementwise',
-  name: `${BINARY_OPS[op]} a=(38) b=(19) broadcast, both operand orders: forward, da, db`,
+  name: `${BINARY_OPS[op]} a=(38) b=(19) broadcast, both operand orders: forward, da, db; a=(40) b=(8) forward`,
   kernels: ['binary_forward', 'binary_backward'],
   run({ k, f32, read }) {
     const rng = rngOf(this.name);
     const [n, nb] = [38, 19];
+    // rows of a multiple of 4 values: the SIMD builds' 4-lane path
+    const [n4, nb4] = [40, 8];
+    const a4 = f32(n4, rand(rng, n4, 0.5, 2)),
+      b4 = f32(nb4, rand(rng, nb4, -2, -0.5));
     // both operands in ±[0.5, 2): either may be the divisor
     const signed = (m: number) => rand(rng, m, 0.5, 2).map((v) => (rng.next() < 0.5 ? -v : v));
     const a = f32(n, signed(n)),
@@ -955,6 +959,9 @@ const binaryCase = (op: number): AgreementCase => ({
         [`swap ${swap} da`]: read(da, n),
         [`swap ${swap} db`]: read(db, nb),
       });
+      const y4 = f32(n4);
+      k.binary_forward(y4, a4, b4, n4, nb4, op, swap);
+      out[`swap ${swap} rows of 8`] = read(y4, n4);
     }
     return out;
   },
