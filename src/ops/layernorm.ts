@@ -4,7 +4,8 @@
 // count gives the same bits.
 import { Tensor } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
-import { expectFinite, expectTensor, k } from './util.js';
+import type { Task } from '../wasm/abi.js';
+import { expectFinite, expectTensor, k, runTasks, shardRanges } from './util.js';
 import { show } from '../show.js';
 
 /** Options of {@link layerNorm} (Keras LayerNormalization / ONNX LayerNormalization names). */
@@ -56,7 +57,26 @@ export function layerNorm(x: Tensor, opts: LayerNormOptions = {}): Tensor {
   const out = new Tensor(x.shape);
   const mean = new Tensor([R]);
   const invstd = new Tensor([R]);
-  kx.layernorm_forward(out.ptr, mean.ptr, invstd.ptr, x.ptr, gamma?.ptr ?? 0, beta?.ptr ?? 0, R, D, eps);
+  // rows are independent: cut into the fixed shards (the same bits at any thread count)
+  runTasks(
+    shardRanges(R)
+      .filter(([, c]) => c > 0)
+      .map(
+        ([r, c]): Task => [
+          'layernorm_forward',
+          out.ptr + 4 * r * D,
+          mean.ptr + 4 * r,
+          invstd.ptr + 4 * r,
+          x.ptr + 4 * r * D,
+          gamma?.ptr ?? 0,
+          beta?.ptr ?? 0,
+          c,
+          D,
+          eps,
+        ],
+      ),
+    R * D * 8,
+  );
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   record(inputs, out, (dy, grad) => {
     const gx = grad(x),
