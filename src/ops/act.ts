@@ -1,7 +1,7 @@
 // Element-wise activations (relu, sigmoid, tanh, elu, leakyRelu, gelu exact and tanh, erf, Keras' ReLU
 // with its arguments, relu6, hardSigmoid, hardSwish, swish), softmax over any axis, logSoftmax and the fused
 // softmax + cross-entropy loss over assembly/kernels/act.ts. exp/tanh/erfc run in wasm, never JS Math.
-import { Tensor } from '../tensor.js';
+import { Tensor, uninitialized } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges } from './util.js';
 import { show } from '../show.js';
@@ -24,7 +24,8 @@ function unary(
   if (KERNEL_ARITY[fwd] !== 3 + params.length || KERNEL_ARITY[bwd] !== 4 + params.length) {
     throw new Error(`${what}: ${fwd}/${bwd} do not take ${params.length} parameters`);
   }
-  const out = new Tensor(x.shape);
+  // every value is written by the kernel: no zero fill
+  const out = uninitialized(x.shape);
   const work = x.size * (fwd === 'relu_forward' ? 1 : UNARY_COST);
   runTasks(elementTasks(fwd, [out.ptr, x.ptr], x.size, params), work);
   record([x], out, (dy, grad) => {

@@ -1,7 +1,7 @@
 // add / sub / mul / div with broadcasting, sum / mean, reshape — over assembly/kernels/elementwise.ts.
 // Broadcasting: shapes equal, or one operand's shape is a suffix of the other's (leading 1s ignored),
 // e.g. [N, H, W, C] + [C], or a scalar. The kernel repeats the smaller operand.
-import { Tensor, tensor } from '../tensor.js';
+import { Tensor, tensor, uninitialized } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
 import type { Task } from '../wasm/abi.js';
 import { expectTensor, k, runTasks, shardRanges } from './util.js';
@@ -57,7 +57,7 @@ function binary(op: BinOp, a: Tensor | number, b: Tensor | number): Tensor {
     );
   }
   const kx = k();
-  const out = new Tensor(big.shape);
+  const out = uninitialized(big.shape); // every value is written by the kernel
   runTasks(binaryTasks(out, big, small, OPS[op], swap), big.size);
   record([at, bt], out, (dy, grad) => {
     const gBig = grad(big),

@@ -2,7 +2,7 @@
 // trailing D values, with gamma and beta (D) after. The row statistics are saved for the backward.
 // One kernel call per pass (rows are independent; the gamma/beta sums run in row order), so any thread
 // count gives the same bits.
-import { Tensor } from '../tensor.js';
+import { type Tensor, uninitialized } from '../tensor.js';
 import { needsGrad, record } from '../autograd.js';
 import type { Task } from '../wasm/abi.js';
 import { expectFinite, expectTensor, k, runTasks, shardRanges } from './util.js';
@@ -54,9 +54,10 @@ export function layerNorm(x: Tensor, opts: LayerNormOptions = {}): Tensor {
   const beta = vec(opts.beta, 'beta');
   if (!opts.skipFiniteCheck) expectFinite(x, what, 'input x');
   const kx = k();
-  const out = new Tensor(x.shape);
-  const mean = new Tensor([R]);
-  const invstd = new Tensor([R]);
+  // every value, mean and invstd is written by the kernel: no zero fill
+  const out = uninitialized(x.shape);
+  const mean = uninitialized([R]);
+  const invstd = uninitialized([R]);
   // rows are independent: cut into the fixed shards (the same bits at any thread count)
   runTasks(
     shardRanges(R)

@@ -1,7 +1,7 @@
 // Ops of the merge layers over assembly/kernels/merge.ts: element-wise add / sub / mul / maximum /
 // minimum of two tensors with numpy broadcasting (shapes aligned on the right; each axis equal or 1),
 // and concatenation along an axis. Strides, not copies: a broadcast operand is read with stride 0.
-import { Tensor } from '../tensor.js';
+import { type Tensor, uninitialized } from '../tensor.js';
 import { record } from '../autograd.js';
 import { getArena } from '../wasm/arena.js';
 import { binaryTasks } from './elementwise.js';
@@ -68,7 +68,8 @@ export function broadcastBinary(op: MergeOp, a: Tensor, b: Tensor): Tensor {
     bs = stridesFor(b.shape, dims);
   const rank = dims.length;
   const kx = k();
-  const out = new Tensor(shape);
+  // every value is written by either kernel: no zero fill
+  const out = uninitialized(shape);
   const withMeta = (fn: (d: number, sa: number, sb: number) => void) =>
     withScratch(
       [rank, rank, rank],
@@ -136,7 +137,8 @@ export function concat(xs: Tensor[], axis = -1): Tensor {
   const outInner = shape.slice(ax).reduce((a, b) => a * b, 1);
   const inners = xs.map((x) => x.shape.slice(ax).reduce((a, b) => a * b, 1));
   const kx = k();
-  const out = new Tensor(shape);
+  // every value is written by either kernel: no zero fill
+  const out = uninitialized(shape);
   let off = 0;
   const offsets = inners.map((n) => {
     const o = off;

@@ -1,4 +1,5 @@
-// Op outputs allocated without a zero fill (tensor.ts `uninitialized`): conv2d's direct paths (whole
+// Op outputs allocated without a zero fill (tensor.ts `uninitialized`): the element-wise activations,
+// add/sub/mul/div, broadcasting merges and layer normalization; conv2d's direct paths (whole
 // images and pixel ranges, groups) and its Winograd paths (3x3 with both tiles, 5x5 as F(4,5) and in pieces) must write
 // every element, and so must the Winograd input gradient, stored into a fresh unfilled gradient buffer. The arena is first filled with NaN garbage and released, so an element the kernel skips
 // shows up as NaN, and the result must equal the one computed over zeroed memory bit for bit.
@@ -7,6 +8,8 @@ import * as sn from '../../src/index.js';
 import { uninitialized } from '../../src/tensor.js';
 import { Tape, withTape } from '../../src/autograd.js';
 import { makeRng } from '../helpers/check.js';
+import { broadcastBinary } from '../../src/ops/merge.js';
+import { layerNorm } from '../../src/ops/layernorm.js';
 
 beforeAll(async () => {
   await sn.ready({ threads: 2 });
@@ -45,6 +48,35 @@ const CASES: Array<{ name: string; x: number[]; w: number[]; o: sn.Conv2dOptions
     o: { algorithm: 'winograd', winogradTile: 2, padding: 'same' },
   },
 ];
+
+describe('element-wise and row-wise ops write every output element (no zero fill)', () => {
+  const OPS: Array<[string, (x: sn.Tensor, s: sn.Tensor, c: sn.Tensor) => sn.Tensor]> = [
+    ['swish', (x) => sn.swish(x)],
+    ['gelu', (x) => sn.gelu(x)],
+    ['sigmoid', (x) => sn.sigmoid(x)],
+    ['relu', (x) => sn.relu(x)],
+    ['add, a repeating row', (x, s) => sn.add(x, s)],
+    ['div, the row on the left', (x, s) => sn.div(s, x)],
+    ['mul, same shapes', (x) => sn.mul(x, x)],
+    ['broadcasting merge, a repeating row', (x, s) => broadcastBinary('mul', x, s)],
+    ['broadcasting merge, a column', (x, _s, c) => broadcastBinary('add', x, c)],
+    ['layerNorm', (x) => layerNorm(x)],
+  ];
+  for (const [name, f] of OPS)
+    it(name, () => {
+      const [R, D] = [1001, 12];
+      const x = sn.tensor(rand(R * D, 5), [R, D]),
+        s = sn.tensor(rand(D, 6), [D]),
+        c = sn.tensor(rand(R, 7), [R, 1]);
+      const run = () => sn.tidy(() => f(x, s, c).dataSync().slice());
+      const clean = run();
+      dirty();
+      const after = run();
+      expect(Array.from(after).some(Number.isNaN)).toBe(false);
+      expect(after).toEqual(clean);
+      for (const t of [x, s, c]) t.dispose();
+    });
+});
 
 describe('conv2d writes every output element (no zero fill)', () => {
   for (const c of CASES) {
