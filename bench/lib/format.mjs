@@ -13,6 +13,20 @@ export const fmtX = (x) =>
         : `${x.toFixed(2)}×`;
 
 /** Wall time since the run started: `elapsed()` → '42 s' for the log, `seconds()` for JSON. */
+/**
+ * A table cell of a timed peer result: its ms, '—' when not measured, or 'failed [n]' with the reason pushed
+ * onto `notes` (printed under the table).
+ * @param {string[]} notes
+ */
+export const msCell = (notes) => (v) => {
+  if (!v) return '—';
+  if (v.failed) {
+    notes.push(v.failed);
+    return `failed [${notes.length}]`;
+  }
+  return fmtMs(v.ms);
+};
+
 export function startClock() {
   const t0 = Date.now();
   return {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { maxAbsDiff, reason, timeCalls } from '../peers/timing.mjs';
-import { fmtMs, fmtX } from './format.mjs';
+import { fmtMs, fmtX, msCell } from './format.mjs';
 import { countMacs } from './macs.mjs';
 import { uniform } from './mnv2.mjs';
 import { runPeer } from './peers.mjs';
@@ -241,14 +241,7 @@ export function importedMarkdown(R) {
   );
   out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const notes = [];
-  const show = (v) => {
-    if (!v) return '—';
-    if (v.failed) {
-      notes.push(v.failed);
-      return `failed [${notes.length}]`;
-    }
-    return fmtMs(v.ms);
-  };
+  const show = msCell(notes);
   const ratio = (s, p) => (s && p && !p.failed ? fmtX(p.ms / s.ms) : '—');
   // GFLOP/s of a call (2 flops a multiply-add of the direct algorithm) over the probe × threads
   const ofProbe = (M, v, t, b) =>

@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { maxAbsDiff, median, reason, timeCalls } from '../peers/timing.mjs';
-import { fmtMs, fmtX } from './format.mjs';
+import { fmtMs, fmtX, msCell } from './format.mjs';
 import { importedPlan, warmUntilSteady } from './imported.mjs';
 import { uniform } from './mnv2.mjs';
 import { runPeer } from './peers.mjs';
@@ -279,14 +279,7 @@ function table(R, rows, notes, out) {
     `| model | batch | threads | int8 ms | int8 direct ms | float32 ms | × float32 | ort-web ${ver('ort-web-1')} ms | × ort-web | ort-node ${ver('ort-node')} ms | × ort-node |`,
   );
   out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  const show = (v) => {
-    if (!v) return '—';
-    if (v.failed) {
-      notes.push(v.failed);
-      return `failed [${notes.length}]`;
-    }
-    return fmtMs(v.ms);
-  };
+  const show = msCell(notes);
   const x = (s, o) => (s && o && !o.failed ? fmtX(o.ms / s.ms) : '—');
   for (const r of rows)
     out(

@@ -15,7 +15,8 @@ function stripOnes(s: readonly number[]): number[] {
   return s.slice(i);
 }
 
-function isSuffix(small: readonly number[], big: readonly number[]): boolean {
+/** @internal Whether `small`, leading 1s aside, is a suffix of `big` (it repeats along big's values). */
+export function isSuffix(small: readonly number[], big: readonly number[]): boolean {
   const s = stripOnes(small);
   if (s.length > big.length) return false;
   return s.every((d, i) => d === big[big.length - s.length + i]);

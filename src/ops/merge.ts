@@ -4,7 +4,7 @@
 import { type Tensor, uninitialized } from '../tensor.js';
 import { record } from '../autograd.js';
 import { getArena } from '../wasm/arena.js';
-import { binaryTasks } from './elementwise.js';
+import { binaryTasks, isSuffix } from './elementwise.js';
 import { expectTensor, k, runTasks, withScratch } from './util.js';
 
 const OPS = { add: 0, sub: 1, mul: 2, maximum: 3, minimum: 4 } as const;
@@ -42,14 +42,8 @@ function stridesFor(s: readonly number[], out: readonly number[]): number[] {
 function repeats(a: Tensor, b: Tensor, shape: readonly number[], op: MergeOp) {
   if (op !== 'add' && op !== 'sub' && op !== 'mul') return null;
   const same = (s: readonly number[]) => s.length === shape.length && s.every((d, i) => d === shape[i]);
-  const suffix = (s: readonly number[]) => {
-    let i = 0;
-    while (i < s.length && s[i] === 1) i++;
-    const t = s.slice(i);
-    return t.every((d, j) => d === shape[shape.length - t.length + j]);
-  };
-  if (same(a.shape) && suffix(b.shape)) return { big: a, small: b, swap: 0 };
-  if (same(b.shape) && suffix(a.shape)) return { big: b, small: a, swap: 1 };
+  if (same(a.shape) && isSuffix(b.shape, shape)) return { big: a, small: b, swap: 0 };
+  if (same(b.shape) && isSuffix(a.shape, shape)) return { big: b, small: a, swap: 1 };
   return null;
 }
 

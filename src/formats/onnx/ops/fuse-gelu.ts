@@ -229,6 +229,14 @@ export function fuseGelu<N extends PatternNode>(
     };
     replaced.set(last, gelu as N);
   });
+  return splice(nodes, replaced);
+}
+
+/**
+ * `nodes` with each index of `replaced` dropped (null) or replaced by its node: a pass's chains each
+ * become one node, placed where the chain's last node was.
+ */
+export function splice<N extends PatternNode>(nodes: N[], replaced: Map<number, N | null>): N[] {
   if (replaced.size === 0) return nodes;
   return nodes.flatMap((n, i) => {
     if (!replaced.has(i)) return [n];

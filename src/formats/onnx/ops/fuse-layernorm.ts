@@ -6,7 +6,7 @@
 // epsilon, Scale, B), converted as the opset-17 operator is. A chain whose inner values are read
 // elsewhere, or whose scale / bias is not a constant, is left as it is.
 import type { Const } from '../fold.js';
-import { type PatternNode, Wiring, out0 } from './fuse-gelu.js';
+import { type PatternNode, Wiring, out0, splice } from './fuse-gelu.js';
 import type { Sym } from './context.js';
 import type { NodeContext } from './node.js';
 import * as norm from './norm.js';
@@ -108,12 +108,7 @@ export function fuseLayerNorm<N extends PatternNode>(
     };
     replaced.set(Math.max(...m.chain), ln as N);
   });
-  if (replaced.size === 0) return nodes;
-  return nodes.flatMap((n, i) => {
-    if (!replaced.has(i)) return [n];
-    const r = replaced.get(i);
-    return r ? [r] : [];
-  });
+  return splice(nodes, replaced);
 }
 
 /**

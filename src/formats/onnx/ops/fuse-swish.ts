@@ -4,7 +4,7 @@
 // conversion, replaces each such pair by one node, so the model gets one activation layer, one pass over
 // the values, instead of two. A Sigmoid read by anything else, or a graph output, is left as it is.
 import type { Const } from '../fold.js';
-import { isForeign, out0, type PatternNode, Wiring } from './fuse-gelu.js';
+import { isForeign, out0, type PatternNode, splice, Wiring } from './fuse-gelu.js';
 
 /** Attribute the pass sets on the Swish and HardSwish nodes it makes: they may stand in a graph of any opset. */
 export const FUSED_SWISH_ATTR = 'simdnet_fused_swish';
@@ -47,10 +47,5 @@ export function fuseSwish<N extends PatternNode>(
       attribute: [{ name: FUSED_SWISH_ATTR, type: 2, i: 1 }],
     } as N);
   });
-  if (replaced.size === 0) return nodes;
-  return nodes.flatMap((n, i) => {
-    if (!replaced.has(i)) return [n];
-    const r = replaced.get(i);
-    return r ? [r] : [];
-  });
+  return splice(nodes, replaced);
 }
