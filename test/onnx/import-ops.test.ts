@@ -204,6 +204,25 @@ describe('operator forms vs onnxruntime', () => {
     ]);
   });
 
+  it('Pad of an NHWC value between Transposes (as NHWC exporters write it) is a ZeroPadding2D/Cropping2D, no Permute or matrix per axis', async () => {
+    const nodes: N[] = [
+      { op: 'Transpose', in: ['x'], attrs: [ints('perm', [0, 2, 3, 1])] },
+      { op: 'Pad', in: ['t0', 'p'] },
+      { op: 'Transpose', in: ['t1'], attrs: [ints('perm', [0, 3, 1, 2])] },
+      { op: 'Conv', in: ['t2', 'w'] },
+    ];
+    const opts = { inits: [iInit('p', [0, 1, 2, 0, 0, -1, 1, 0]), fInit('w', [4, 3, 3, 3])] };
+    await agrees(nodes, opts);
+    const m = await sn.loadONNX(opGraph(nodes, [3, 7, 6], opts.inits, 13));
+    const classes = m.layers.map((l) => l.className);
+    expect(classes).toContain('ZeroPadding2D');
+    expect(classes).toContain('Cropping2D');
+    // the input's NCHW -> NHWC and the output's way back; the padding adds neither Permutes nor matrices
+    expect(classes.filter((c) => c === 'Permute')).toHaveLength(2);
+    expect(classes.filter((c) => c === 'Conv2D')).toHaveLength(1);
+    m.dispose();
+  });
+
   it('Flatten with axis past size-1 axes keeps the batch axis: axis 2 of [N, 1, 7, 6], axis -1 of [N, 1, 1, 5]', async () => {
     await agrees([{ op: 'Flatten', in: ['x'], attrs: [int('axis', 2)] }], { shape: [1, 7, 6] });
     await agrees([{ op: 'Flatten', in: ['x'], attrs: [int('axis', -1)] }], { shape: [1, 1, 5] });

@@ -6,6 +6,7 @@
 // interpolation matrix per resized axis, built as onnx's reference computes it and applied as a frozen
 // 1x1 convolution over that axis.
 import { Cropping2D, Permute, UpSampling2D, ZeroPadding2D } from '../../../nn/reshaping.js';
+import type { SymbolicTensor } from '../../../nn/layer.js';
 import { BATCH, type Sym, image, normAxis } from './context.js';
 import { lastAxisMatmul } from './gemm.js';
 import type { NodeContext } from './node.js';
@@ -104,11 +105,23 @@ export function Pad(n: NodeContext): Sym {
   const { pads, value } = padArgs(n, r);
   if (pads.length !== 2 * r) n.fail(`pads [${pads}] must have ${2 * r} entries for a rank-${r} input`);
   if (pads.every((p) => p === 0)) return x;
-  // Zero padding or cropping of an image's spatial axes: ZeroPadding2D and Cropping2D.
-  if (mode !== 'constant' || value !== 0 || r !== 4 || pads[0] || pads[1] || pads[4] || pads[5])
-    return padAny(n, x, pads, value, mode);
-  const [t, l, bo, ri] = [pads[2], pads[3], pads[6], pads[7]];
-  let v = b.nhwc(x, base);
+  if (mode !== 'constant' || value !== 0 || r !== 4 || pads[0] || pads[4]) return padAny(n, x, pads, value, mode);
+  // Zero padding or cropping of ONNX axes 1 and 2 of a value stored in ONNX order (an NHWC tensor, as
+  // tf2onnx and NHWC exporters pad): the stored axes are a ZeroPadding2D's/Cropping2D's own H and W.
+  if (x.layout === 'native' && !pads[3] && !pads[7]) {
+    const v = padCrop(n, x.t, pads[1], pads[2], pads[5], pads[6]);
+    return b.sym(v, [BATCH, ...v.shape.slice(0, 2), x.shape[3]], 'native');
+  }
+  // Zero padding or cropping of an image's spatial axes.
+  if (pads[1] || pads[5]) return padAny(n, x, pads, value, mode);
+  const v = padCrop(n, b.nhwc(x, base), pads[2], pads[3], pads[6], pads[7]);
+  return b.sym(v, [BATCH, x.shape[1], v.shape[0], v.shape[1]], 'nhwc');
+}
+
+/** ZeroPadding2D and Cropping2D of a stored (H, W, C) tensor: the positive and the negative pads. */
+function padCrop(n: NodeContext, x: SymbolicTensor, t: number, l: number, bo: number, ri: number): SymbolicTensor {
+  const { b, base } = n;
+  let v = x;
   const pos = (q: number) => Math.max(q, 0),
     neg = (q: number) => Math.max(-q, 0);
   if (t > 0 || l > 0 || bo > 0 || ri > 0) {
@@ -125,7 +138,7 @@ export function Pad(n: NodeContext): Sym {
     ];
     v = b.apply(new Cropping2D({ cropping }), `${base}_crop`, v);
   }
-  return b.sym(v, [BATCH, x.shape[1], v.shape[0], v.shape[1]], 'nhwc');
+  return v;
 }
 
 const COORDINATE_MODES = [
