@@ -59,8 +59,8 @@ function sameInt8(x: Tensor, scale: number, zeroPoint: number): QTensor | null {
   return q;
 }
 
-/** The shared body of the quantized layers; `inner` is the float layer (never built) for shapes and options. */
-abstract class QuantizedLayer extends Layer {
+/** @internal The shared body of the quantized layers; `inner` is the float layer (never built) for shapes and options. */
+export abstract class QuantizedLayer extends Layer {
   readonly cfg: QuantizedLayerConfig;
   /** @internal State that holds int8 integers: the model file stores it as int8 bytes (nn/artifacts.ts). */
   readonly int8State: readonly string[] = ['kernel_q'];
@@ -165,11 +165,43 @@ abstract class QuantizedLayer extends Layer {
     return p;
   }
   /** @internal */
-  protected abstract floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, act: 'linear' | 'relu'): Tensor;
+  protected abstract floatCall(
+    x: Tensor,
+    kernel: Tensor,
+    bias: Tensor | null,
+    act: 'linear' | 'relu',
+    padding: Explicit | null,
+  ): Tensor;
   /** @internal */
-  protected abstract int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions & { packed?: QPacked | null }): QTensor;
+  protected abstract int8Call(
+    x: QTensor,
+    kernel: QTensor,
+    opts: QOutputOptions & { packed?: QPacked | null },
+    padding: Explicit | null,
+  ): QTensor;
+  /**
+   * @internal The convolution's window options (null for Dense): what the inference plan reads to
+   * take a ZeroPadding2D before a 'valid' convolution as its own padding.
+   */
+  window(): { kernelSize: [number, number]; dilationRate: [number, number]; padding: 'valid' | 'same' } | null {
+    const l = this.inner;
+    if (l instanceof Dense) return null;
+    const c = l.cfg;
+    return {
+      kernelSize: c.kernelSize as [number, number],
+      dilationRate: c.dilationRate as [number, number],
+      padding: c.padding,
+    };
+  }
 
   call(x: Tensor, args: CallArgs): Tensor {
+    return this.run(x, args, null);
+  }
+  /** @internal The call with explicit padding [[top, bottom], [left, right]] instead of the layer's (the inference plan's). */
+  callPadded(x: Tensor, padding: Explicit, args: CallArgs): Tensor {
+    return this.run(x, args, padding);
+  }
+  private run(x: Tensor, args: CallArgs, padding: Explicit | null): Tensor {
     if (args.training)
       throw new Error(
         `${this.name || this.className}: a quantized layer computes inference only (no gradients); train the float model and quantize it again`,
@@ -178,7 +210,7 @@ abstract class QuantizedLayer extends Layer {
     const bias = this.stateWeights[1]?.value ?? null;
     const { q, f } = this.kernel();
     if (f) {
-      const y = this.floatCall(x, f, bias, act === 'relu' ? 'relu' : 'linear');
+      const y = this.floatCall(x, f, bias, act === 'relu' ? 'relu' : 'linear', padding);
       return act === 'relu' ? y : this.after(y, act, args);
     }
     const inScale = this.cfg.inputScale!,
@@ -188,7 +220,7 @@ abstract class QuantizedLayer extends Layer {
     const qx = shared ?? quantize(x, { scale: inScale, zeroPoint: inZero });
     try {
       const opts = this.outputOptions(bias);
-      const qy = this.int8Call(qx, q, { ...opts, packed: this.packedKernel(q, bias) });
+      const qy = this.int8Call(qx, q, { ...opts, packed: this.packedKernel(q, bias) }, padding);
       const y = dequantize(qy);
       this.lastOut?.dispose();
       this.lastOut = null;
@@ -220,8 +252,10 @@ abstract class QuantizedLayer extends Layer {
   }
 }
 
-function windowOf(l: Conv2D | DepthwiseConv2D) {
-  return { strides: l.cfg.strides, padding: l.cfg.padding, dilationRate: l.cfg.dilationRate };
+type Explicit = [[number, number], [number, number]];
+
+function windowOf(l: Conv2D | DepthwiseConv2D, padding: Explicit | null) {
+  return { strides: l.cfg.strides, padding: padding ?? l.cfg.padding, dilationRate: l.cfg.dilationRate };
 }
 
 /** Conv2D with int8 weights (groups 1); see {@link QuantizedLayerConfig}. */
@@ -233,12 +267,23 @@ export class QuantizedConv2D extends QuantizedLayer {
       throw new Error(`QuantizedConv2D: groups must be 1, got ${(this.inner as Conv2D).cfg.groups}`);
   }
   /** @internal */
-  protected floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, activation: 'linear' | 'relu'): Tensor {
-    return conv2d(x, kernel, { ...windowOf(this.inner as Conv2D), bias, activation, name: this.name });
+  protected floatCall(
+    x: Tensor,
+    kernel: Tensor,
+    bias: Tensor | null,
+    activation: 'linear' | 'relu',
+    padding: Explicit | null,
+  ): Tensor {
+    return conv2d(x, kernel, { ...windowOf(this.inner as Conv2D, padding), bias, activation, name: this.name });
   }
   /** @internal */
-  protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions & { packed?: QPacked | null }): QTensor {
-    return qconv2d(x, kernel, { ...windowOf(this.inner as Conv2D), ...opts });
+  protected int8Call(
+    x: QTensor,
+    kernel: QTensor,
+    opts: QOutputOptions & { packed?: QPacked | null },
+    padding: Explicit | null,
+  ): QTensor {
+    return qconv2d(x, kernel, { ...windowOf(this.inner as Conv2D, padding), ...opts });
   }
 }
 
@@ -251,18 +296,24 @@ export class QuantizedDepthwiseConv2D extends QuantizedLayer {
     if (M !== 1) throw new Error(`QuantizedDepthwiseConv2D: depthMultiplier must be 1, got ${M}`);
   }
   /** @internal */
-  protected floatCall(x: Tensor, kernel: Tensor, bias: Tensor | null, activation: 'linear' | 'relu'): Tensor {
+  protected floatCall(
+    x: Tensor,
+    kernel: Tensor,
+    bias: Tensor | null,
+    activation: 'linear' | 'relu',
+    padding: Explicit | null,
+  ): Tensor {
     return depthwiseConv2d(x, kernel, {
-      ...windowOf(this.inner as DepthwiseConv2D),
+      ...windowOf(this.inner as DepthwiseConv2D, padding),
       bias,
       activation,
       name: this.name,
     });
   }
   /** @internal */
-  protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions): QTensor {
+  protected int8Call(x: QTensor, kernel: QTensor, opts: QOutputOptions, padding: Explicit | null): QTensor {
     const { packed: _p, ...rest } = opts as QOutputOptions & { packed?: unknown };
-    return qdepthwiseConv2d(x, kernel, { ...windowOf(this.inner as DepthwiseConv2D), ...rest });
+    return qdepthwiseConv2d(x, kernel, { ...windowOf(this.inner as DepthwiseConv2D, padding), ...rest });
   }
 }
 

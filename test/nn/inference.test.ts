@@ -356,6 +356,29 @@ describe('zero paddings and relus taken into the convolutions by predict', () =>
     });
   }
 
+  it('int8 convolutions take the zero paddings too (their padding taps read the zero point), with the same bits', () => {
+    const m = track(net(9, undefined));
+    m.build();
+    randomize(m, 410);
+    const cal = sn.tensor(f32(16 * 324, 70), [16, 9, 9, 4]);
+    for (const activations of ['int8', 'float32'] as const) {
+      const q = track(sn.quantize(m, { calibration: cal, activations }) as sn.Sequential);
+      for (const n of [1, 5]) {
+        const shape = [n, 9, 9, 4];
+        const x = f32(n * 324, 80 + n);
+        const got = predict(q, x, shape);
+        expect(maxDiff(got, unfolded(q, x, shape))).toBe(0);
+        if (activations === 'int8') expect(maxDiff(got, predict(m, x, shape))).toBeGreaterThan(0);
+      }
+      const plan = (q as unknown as { plan: { steps: Map<{ layer: sn.Layer }, Record<string, unknown>> } }).plan;
+      const skipped = [...plan.steps].filter(([, p]) => p.skip).map(([st]) => st.layer.className);
+      expect(skipped).toEqual(['ZeroPadding2D', 'ZeroPadding2D', 'ZeroPadding2D']);
+      const padded = [...plan.steps].filter(([, p]) => p.padding).map(([st]) => st.layer.className);
+      expect(padded).toEqual(['QuantizedConv2D', 'QuantizedDepthwiseConv2D', 'QuantizedConv2D']);
+    }
+    cal.dispose();
+  });
+
   it('a 2x2 max pooling after a Winograd convolution is taken into its output transform, with the same bits', () => {
     const net = () =>
       sn.sequential({

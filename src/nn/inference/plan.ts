@@ -214,7 +214,7 @@ export class InferencePlan {
   // (then every output still sees at least one pixel of the image, as the kernels assume).
   private takesPadding(conv: Step, pad: [[number, number], [number, number]]): boolean {
     const l = conv.layer;
-    const cfg = l instanceof Conv2D || l instanceof DepthwiseConv2D ? l.cfg : null;
+    const cfg = l instanceof Conv2D || l instanceof DepthwiseConv2D ? l.cfg : (ruleOf(l).window?.(l) ?? null);
     if (!ruleOf(l).takesPadding || !cfg || cfg.padding !== 'valid') return false;
     const [KH, KW] = cfg.kernelSize as [number, number];
     const [DH, DW] = cfg.dilationRate as [number, number];

@@ -5,7 +5,8 @@ import { isLayerClassName, type LayerClassName } from '../registry.js';
 import type { Layer } from '../layer.js';
 import { Activation } from '../layers.js';
 import { ReLU } from '../reshaping.js';
-import { type Run, runConv2D, runDense, runDepthwiseConv2D, runMergeRelu } from './run.js';
+import { type Run, runConv2D, runDense, runDepthwiseConv2D, runMergeRelu, runQuantizedPadded } from './run.js';
+import { QuantizedLayer } from '../../quant/layers.js';
 
 /** The inference plan's rule for one layer class. */
 export interface Rule {
@@ -20,6 +21,8 @@ export interface Rule {
   foldsBatchNorm?: true;
   /** Takes a ZeroPadding2D read only by it as its own padding (when its padding is 'valid'). */
   takesPadding?: true;
+  /** The window of a convolution outside Conv2D and DepthwiseConv2D that takes padding (null: none). */
+  window?: (layer: Layer) => { kernelSize: [number, number]; dilationRate: [number, number]; padding: string } | null;
   /**
    * Takes the relu read only by it: 'store' fuses relu (and relu6 off Winograd) into a linear
    * convolution's output store; 'inPlace' applies relu to its own new output.
@@ -43,6 +46,14 @@ const activationRelu = (l: Layer) => {
 const reluLayerRelu = (l: Layer) => {
   if (!(l instanceof ReLU) || l.negativeSlope !== 0 || l.threshold !== 0) return null;
   return l.maxValue === null ? 'relu' : l.maxValue === 6 ? 'relu6' : null;
+};
+
+// An int8 convolution takes a zero padding as its own: the kernels' padding taps read the zero point.
+const quantizedConv: Rule = {
+  traceable: false,
+  takesPadding: true,
+  window: (l) => (l instanceof QuantizedLayer ? l.window() : null),
+  run: runQuantizedPadded,
 };
 
 /** The inference plan's rules, by layer class. */
@@ -111,8 +122,8 @@ export const RULES: Record<LayerClassName, Rule> = {
   RandomZoom: F,
   RandomContrast: F,
   // the int8 layers write their requantization parameters from JavaScript on every call
-  QuantizedConv2D: F,
-  QuantizedDepthwiseConv2D: F,
+  QuantizedConv2D: quantizedConv,
+  QuantizedDepthwiseConv2D: quantizedConv,
   QuantizedDense: F,
   FakeQuant: F,
 };

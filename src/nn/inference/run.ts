@@ -12,6 +12,7 @@ import { type ActivationName, type Layer, applyActivation } from '../layer.js';
 import { Conv2D, DepthwiseConv2D } from '../convolutional.js';
 import { Dense } from '../layers.js';
 import type { PlannedStep } from './step.js';
+import { QuantizedLayer } from '../../quant/layers.js';
 
 /** Runs one planned step on its inputs (batch axis first); inference mode, no tape. */
 export type Run = (layer: Layer, p: PlannedStep, xs: Tensor[], rng: Rng) => Tensor;
@@ -96,4 +97,11 @@ export const runMergeRelu: Run = (layer, p, xs, rng) => {
   const y = layer.callFor(xs, { training: false, rng, logits: false });
   if (p.activation === 'relu' && !needsGrad(y)) k().relu_forward(y.ptr, y.ptr, y.size);
   return y;
+};
+
+/** An int8 convolution with a taken-in padding: the layer's own call with that padding. */
+export const runQuantizedPadded: Run = (layer, p, [x], rng) => {
+  const l = asClass(layer, QuantizedLayer);
+  const args = { training: false, rng, logits: false };
+  return p.padding ? l.callPadded(x!, p.padding, args) : l.callFor([x!], args);
 };
