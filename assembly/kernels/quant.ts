@@ -4,14 +4,12 @@
 // dequantize: x = f32(q - zp_c) * scale_c                                (ONNX DequantizeLinear)
 // c = i % C: C = 1 is per-tensor, C > 1 per channel along the last (contiguous) axis.
 //
-// Requantization int32 -> int8 is TFLite's MultiplyByQuantizedMultiplier for multipliers below 1:
-//   q = SaturatingRoundingDoublingHighMul(acc, mult)   = round(acc * mult / 2^31), ties toward +inf
-//   r = RoundingDivideByPOT(q, e)                      = round(q / 2^e), ties away from zero
-//   out = clamp(r, qmin - zp, qmax - zp) + zp
-// with the real multiplier ~ mult * 2^-(31 + e), mult in [2^30, 2^31) (smaller only when e is capped at 30).
-// Both roundings are done in i64 with one arithmetic shift each, the second as a multiply by
-// pow = 2^(30 - e) and a fixed shift by 30, so every SIMD lane (output channel) can have its own e.
-// The parameter block `req` (i32): [zp, qmin, qmax, 0 | mult (NP) | pow (NP)], NP = N rounded up to 8.
+// Requantization int32 -> int8, as onnxruntime's QLinearConv (MLAS) and XNNPACK's fp32 kernels compute it:
+//   out = clamp(nearest_even(f32(acc) * scale_c), qmin - zp, qmax - zp) + zp
+// with scale_c = f32(f32(x.scale * w.scale[c]) / out.scale), f32(acc) rounded to nearest even, one f32
+// product. Rounding the clamped product by adding 1.5 * 2^23 (the sum's ulp is 1, so the float adder rounds
+// half to even) is exact while |y| <= 2^22, so y is first clamped to +-2^22 (the output range lies inside).
+// The parameter block `req` (i32): [zp, qmin, qmax, 0 | scale f32 (NP) | unused (NP)], NP = N rounded up to 8.
 // Everything here is integer or correctly rounded f32 arithmetic: SIMD and scalar builds give the same bits.
 
 // Bytes of the requantization block of N output channels.
@@ -19,7 +17,7 @@ export function requant_size(N: i32): i32 {
   return 16 + (((N + 7) & ~7) << 3);
 }
 
-// Byte offsets into a requantization block of N channels: multipliers, then powers of two.
+// Byte offsets into a requantization block of N channels: the scales, then an unused run of NP words.
 // @ts-ignore: decorator
 @inline export function req_mult(req: usize): usize {
   return req + 16;
@@ -30,32 +28,25 @@ export function requant_size(N: i32): i32 {
   return req + 16 + (<usize>((N + 7) & ~7) << 2);
 }
 
-// One accumulator to int8 (see header); lo = qmin - zp, hi = qmax - zp.
+const LIMIT: f32 = 4194304.0; // 2^22
+const MAGIC: f32 = 12582912.0; // 1.5 * 2^23
+const MAGIC_BITS: i32 = 0x4b400000;
+
+// One accumulator to int8 (see header); scale: the channel's f32 scale as i32 bits (the block's word);
+// lo = qmin - zp, hi = qmax - zp. `pow` is unused.
 // @ts-ignore: decorator
-@inline export function requant1(acc: i32, mult: i32, pow: i32, lo: i32, hi: i32, zp: i32): i32 {
-  const q = <i32>((<i64>acc * <i64>mult + (<i64>1 << 30)) >> 31);
-  const t = <i64>q * <i64>pow;
-  const r = <i32>((t + (<i64>1 << 29) + (t >> 63)) >> 30);
+@inline export function requant1(acc: i32, scale: i32, pow: i32, lo: i32, hi: i32, zp: i32): i32 {
+  const y = min(max(<f32>acc * reinterpret<f32>(scale), -LIMIT), LIMIT);
+  const r = reinterpret<i32>(y + MAGIC) - MAGIC_BITS;
   return min(max(r, lo), hi) + zp;
 }
 
-// Four accumulators (one per lane) to int8 values in i32 lanes; the same arithmetic as requant1. Only
-// the low 32 bits of each shifted i64 are kept, and those are the same for a logical shift (>> 31 and
-// >> 30 leave bits 0..32 and 0..33 alike), so i64x2.shr_u stands in for shr_s, which SSE/AVX2 lack
-// (engines emulate it in several instructions); the sign term t >> 63 is i64x2.lt_s(t, 0), the same -1 / 0.
+// Four accumulators (one per lane) to int8 values in i32 lanes; the same arithmetic as requant1.
+// vscale: four f32 scales; vpow is unused.
 // @ts-ignore: decorator
-@inline export function requant4(acc: v128, vmult: v128, vpow: v128, vlo: v128, vhi: v128, vzp: v128): v128 {
-  const r30 = i64x2.splat(<i64>1 << 30);
-  const r29 = i64x2.splat(<i64>1 << 29);
-  const z = i64x2.splat(0);
-  const p0 = i64x2.shr_u(i64x2.add(i64x2.extmul_low_i32x4_s(acc, vmult), r30), 31);
-  const p1 = i64x2.shr_u(i64x2.add(i64x2.extmul_high_i32x4_s(acc, vmult), r30), 31);
-  const q = v128.shuffle<i32>(p0, p1, 0, 2, 4, 6);
-  const t0 = i64x2.extmul_low_i32x4_s(q, vpow);
-  const t1 = i64x2.extmul_high_i32x4_s(q, vpow);
-  const s0 = i64x2.shr_u(i64x2.add(i64x2.add(t0, r29), i64x2.lt_s(t0, z)), 30);
-  const s1 = i64x2.shr_u(i64x2.add(i64x2.add(t1, r29), i64x2.lt_s(t1, z)), 30);
-  const r = v128.shuffle<i32>(s0, s1, 0, 2, 4, 6);
+@inline export function requant4(acc: v128, vscale: v128, vpow: v128, vlo: v128, vhi: v128, vzp: v128): v128 {
+  const y = f32x4.pmin(f32x4.pmax(f32x4.mul(f32x4.convert_i32x4_s(acc), vscale), f32x4.splat(-LIMIT)), f32x4.splat(LIMIT));
+  const r = i32x4.sub(f32x4.add(y, f32x4.splat(MAGIC)), i32x4.splat(MAGIC_BITS));
   return i32x4.add(i32x4.min_s(i32x4.max_s(r, vlo), vhi), vzp);
 }
 

@@ -1,5 +1,5 @@
 // The int8 GEMM ops over assembly/kernels/qgemm.ts: dense and 2-D convolution of int8 activations (per
-// tensor) with int8 weights (symmetric per output channel), int32 accumulation and fixed-point
+// tensor) with int8 weights (symmetric per output channel), int32 accumulation and float32
 // requantization (see ops/quant.ts). The kernel reads the weight as i16 panels with the input's zero
 // point folded into the bias; qpack makes them (with the requantization block) once for a layer, and
 // opts.packed passes them to every call, which then neither packs nor writes parameters.

@@ -4,8 +4,8 @@
 // file. real = scale * (q - zeroPoint). No gradients: inference only.
 // Convolutions and dense take int8 activations (per tensor) and int8 weights symmetric per output
 // channel, accumulate in int32 (bias quantized with scale x.scale * w.scale[c]) and requantize to int8
-// with TFLite's fixed-point rounding (see assembly/kernels/quant.ts); 'relu' and 'relu6' are clamps of
-// the quantized output range. Integer results are exact: the same bits in every build and thread count.
+// as onnxruntime does: float32 scale, round half to even (see assembly/kernels/quant.ts); 'relu' and
+// 'relu6' are clamps of the quantized output range. Integer results are exact: the same bits in every build and thread count.
 import { getArena } from '../wasm/arena.js';
 import { convGeometry, type Padding } from '../geom.js';
 import { show } from '../show.js';
@@ -274,31 +274,18 @@ export interface QOutputOptions {
   name?: string;
 }
 
-/** Fixed-point form of a real multiplier 0 <= M < 1: M ~ mult * 2^-(31 + e) (TFLite QuantizeMultiplier). */
-export function quantizeMultiplier(M: number, what = 'requantize'): { mult: number; e: number } {
-  if (!(M >= 0 && M < 1))
+/**
+ * The float32 requantization scale of one output channel, as onnxruntime computes it:
+ * f32(f32(xScale * wScale) / outScale). Throws unless it is positive and finite.
+ */
+export function requantScale(xScale: number, wScale: number, outScale: number, what = 'requantize'): number {
+  const s = Math.fround(Math.fround(Math.fround(xScale) * Math.fround(wScale)) / Math.fround(outScale));
+  if (!(s > 0 && s < Number.POSITIVE_INFINITY))
     throw new Error(
-      `${what}: the requantization multiplier x.scale * w.scale / outScale must be in [0, 1), got ${M} (use a larger outScale)`,
+      `${what}: the requantization scale x.scale * w.scale / outScale must be a positive finite float32, got ${s} ` +
+        `(x.scale ${xScale}, w.scale ${wScale}, outScale ${outScale})`,
     );
-  if (M === 0) return { mult: 0, e: 0 };
-  let f = M,
-    e = 0;
-  while (f < 0.5) {
-    f *= 2; // exact: frexp by powers of two
-    e++;
-  }
-  let mult = Math.round(f * 2 ** 31);
-  if (mult === 2 ** 31) {
-    mult = 2 ** 30;
-    e--;
-  }
-  if (e < 0) throw new Error(`${what}: the requantization multiplier ${M} rounds to 1 (use a larger outScale)`);
-  if (e > 30) {
-    // the kernels shift by at most 30: fewer bits of multiplier instead
-    mult = Math.round(mult / 2 ** (e - 30));
-    e = 30;
-  }
-  return { mult, e };
+  return s;
 }
 
 // The output quantization of opts, checked: [scale, zero point, qmin, qmax] with the activation's clamp.
@@ -337,13 +324,12 @@ export function requantOf(xs: number, w: QTensor, K: number, opts: QOutputOption
   const NP = Math.ceil(K / 8) * 8;
   const block = new Int32Array(4 + 2 * NP);
   block.set([zp, qmin, qmax, 0]);
+  const scales = new Float32Array(block.buffer, 16, NP);
   const bv = bias ? bias.dataSync() : null;
   const qbias = bv ? new Int32Array(K) : null;
   for (let c = 0; c < K; c++) {
     const ws = w.scale[w.scale.length > 1 ? c : 0]!;
-    const { mult, e } = quantizeMultiplier((xs * ws) / os, what);
-    block[4 + c] = mult;
-    block[4 + NP + c] = 2 ** (30 - e);
+    scales[c] = requantScale(xs, ws, os, what);
     if (bv && qbias) {
       const b = roundEven(bv[c]! / (xs * ws));
       if (!(Math.abs(b) < 2 ** 31))

@@ -1,7 +1,7 @@
 // Post-training quantized layers: Conv2D, DepthwiseConv2D and Dense with int8 weights (symmetric per
 // output channel). activations 'int8': the input is quantized with the calibrated per-tensor scale and
-// zero point, the int8 op computes (int32 accumulation, fixed-point requantization, relu/relu6 as clamps)
-// and the int8 output is dequantized, so neighbouring layers stay float32 (quantize/dequantize around
+// zero point, the int8 op computes (int32 accumulation, onnxruntime's float32 requantization, relu/relu6
+// as clamps) and the int8 output is dequantized, so neighbouring layers stay float32 (quantize/dequantize around
 // each layer, as an ONNX QDQ graph). A quantized layer whose input is the float output of another one,
 // quantized with the same scale and zero point, takes that layer's int8 output instead of quantizing
 // again: the same integers (see sameInt8), without the pass. Conv2D and Dense keep their weight packed

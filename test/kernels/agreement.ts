@@ -1028,15 +1028,13 @@ const bytesOut = (m: Mem, ptr: number, n: number, signed = true): Float32Array =
 const intsIn = (rng: Rng, n: number, lo: number, hi: number): number[] =>
   Array.from({ length: n }, () => lo + Math.floor(rng.next() * (hi - lo + 1)));
 
-// The requantization block of assembly/kernels/quant.ts: [zp, qmin, qmax, 0 | mult (NP) | pow (NP)].
+// The requantization block of assembly/kernels/quant.ts: [zp, qmin, qmax, 0 | scale f32 (NP) | unused (NP)].
 function reqIn(rng: Rng, N: number, zp: number, qmin: number, qmax: number): Int32Array {
   const NP = Math.ceil(N / 8) * 8;
   const v = new Int32Array(4 + 2 * NP);
   v.set([zp, qmin, qmax, 0]);
-  for (let j = 0; j < N; j++) {
-    v[4 + j] = 2 ** 30 + Math.floor(rng.next() * 2 ** 30);
-    v[4 + NP + j] = 2 ** (30 - 6 - Math.floor(rng.next() * 6));
-  }
+  const scales = new Float32Array(v.buffer, 16, NP);
+  for (let j = 0; j < N; j++) scales[j] = 2 ** -(6 + rng.next() * 6);
   return v;
 }
 

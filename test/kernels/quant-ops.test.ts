@@ -21,7 +21,7 @@ import {
   qconv2dAccRef,
   type QGeom,
   qgemmAccRef,
-  quantizeMultiplierRef,
+  requantScaleRef,
   quantizeRef,
   type ReqRef,
   requantizeRef,
@@ -33,14 +33,10 @@ const ints = (q: QTensor) => Int32Array.from(q.values());
 
 // The requantization and int32 bias the ops should derive, computed here from the scales.
 function reqOf(x: QTensor, w: QTensor, K: number, outScale: number, zp: number, qmin: number, qmax: number): ReqRef {
-  const mult: number[] = [],
-    e: number[] = [];
-  for (let c = 0; c < K; c++) {
-    const m = quantizeMultiplierRef((x.scale[0]! * w.scale[w.scale.length > 1 ? c : 0]!) / Math.fround(outScale));
-    mult.push(m.mult);
-    e.push(m.e);
-  }
-  return { mult, e, zp, qmin, qmax };
+  const scale = Array.from({ length: K }, (_, c) =>
+    requantScaleRef(x.scale[0]!, w.scale[w.scale.length > 1 ? c : 0]!, outScale),
+  );
+  return { scale, zp, qmin, qmax };
 }
 const biasOf = (b: Float32Array, x: QTensor, w: QTensor) =>
   Int32Array.from(b, (v, c) => roundHalfEven(v / (x.scale[0]! * w.scale[w.scale.length > 1 ? c : 0]!)));

@@ -13,7 +13,7 @@ import {
   qconv2dAccRef,
   type QGeom,
   qgemmAccRef,
-  quantizeMultiplierRef,
+  requantRef,
   quantizeRef,
   requantizeRef,
   type ReqRef,
@@ -78,33 +78,24 @@ function freeAll(): void {
 const ints = (rng: Rng, n: number, lo: number, hi: number) =>
   Int32Array.from({ length: n }, () => lo + Math.floor(rng.next() * (hi - lo + 1)));
 
-/** The requantization block of quant.ts: [zp, qmin, qmax, 0 | mult (NP) | 2^(30 - e) (NP)]. */
+/** The requantization block of quant.ts: [zp, qmin, qmax, 0 | scale f32 (NP) | unused (NP)]. */
 function reqBlock(r: ReqRef, N: number): number {
   const NP = Math.ceil(N / 8) * 8;
   const v = new Int32Array(4 + 2 * NP);
   v.set([r.zp, r.qmin, r.qmax, 0]);
-  for (let j = 0; j < N; j++) {
-    v[4 + j] = r.mult[j]!;
-    v[4 + NP + j] = 2 ** (30 - r.e[j]!);
-  }
+  new Float32Array(v.buffer, 16, NP).set(Array.from(r.scale));
   expect(v.length * 4).toBe(k().requant_size(N));
   return i32(v);
 }
 
-/** Random per-channel requantization: multipliers of real scale about 2^-lo .. 2^-hi. */
+/** Random per-channel requantization: float32 scales about 2^-lo .. 2^-hi. */
 function randomReq(rng: Rng, N: number, zp: number, qmin = -128, qmax = 127, lo = 4, hi = 12): ReqRef {
-  const mult: number[] = [],
-    e: number[] = [];
-  for (let j = 0; j < N; j++) {
-    const m = quantizeMultiplierRef(2 ** -(lo + rng.next() * (hi - lo)));
-    mult.push(m.mult);
-    e.push(m.e);
-  }
-  return { mult, e, zp, qmin, qmax };
+  const scale = Array.from({ length: N }, () => Math.fround(2 ** -(lo + rng.next() * (hi - lo))));
+  return { scale, zp, qmin, qmax };
 }
 
 describe('requantize', () => {
-  it('ties of both rounding steps, clamps and extreme accumulators', () => {
+  it('ties, clamps, scales above 1 and extreme accumulators (float32 conversion of large ones rounds)', () => {
     const accs = [
       0,
       1,
@@ -123,27 +114,31 @@ describe('requantize', () => {
       -(2 ** 31),
       1 << 30,
       -(1 << 30),
+      2 ** 24 + 1, // not a float32: converts to 2^24
+      -(2 ** 24 + 3),
       12345,
       -12345,
     ];
-    // mult = 2^30 is 0.5: odd accumulators tie in the first step; e > 0 makes ties in the second.
-    for (const e of [0, 1, 2, 5, 30])
-      for (const mult of [2 ** 30, 2 ** 31 - 1, 1518500250])
-        for (const [zp, qmin, qmax] of [
-          [0, -128, 127],
-          [-5, -5, 127],
-          [10, 10, 60],
-          [127, -128, 127],
-          [-128, -128, 127],
-        ] as const) {
-          const N = accs.length;
-          const r: ReqRef = { mult: Array(N).fill(mult), e: Array(N).fill(e), zp, qmin, qmax };
-          const out = block(N);
-          k().requantize(out, i32(accs), reqBlock(r, N), 1, N);
-          expect(readI8(out, N), `mult ${mult} e ${e} zp ${zp} [${qmin}, ${qmax}]`).toEqual(requantizeRef(accs, N, r));
-          expect(guardOk(out, N)).toBe(true);
-          freeAll();
-        }
+    // 0.5 and 0.25 make exact ties (round half to even); 2^-30 keeps large accumulators in range, 3 and 1e9
+    // push past it (clamped); 1e-45 is the smallest float32 (subnormal: everything rounds to 0).
+    for (const scale of [0.5, 0.25, 2 ** -30, 0.3, 3, 1e9, Math.fround(1e-45)])
+      for (const [zp, qmin, qmax] of [
+        [0, -128, 127],
+        [-5, -5, 127],
+        [10, 10, 60],
+        [127, -128, 127],
+        [-128, -128, 127],
+      ] as const) {
+        const N = accs.length;
+        const r: ReqRef = { scale: Array(N).fill(Math.fround(scale)), zp, qmin, qmax };
+        const out = block(N);
+        k().requantize(out, i32(accs), reqBlock(r, N), 1, N);
+        expect(readI8(out, N), `scale ${scale} zp ${zp} [${qmin}, ${qmax}]`).toEqual(requantizeRef(accs, N, r));
+        expect(guardOk(out, N)).toBe(true);
+        freeAll();
+      }
+    // the ties themselves, spelled out: 3 * 0.5 = 1.5 -> 2, 5 * 0.5 = 2.5 -> 2, -3 * 0.5 = -1.5 -> -2
+    expect([3, 5, -3, -5, 7].map((a) => requantRef(a, 0.5, 0, -128, 127))).toEqual([2, 2, -2, -2, 4]);
   });
 
   it('random accumulators, per-channel multipliers, N around the tile width', () => {
@@ -308,8 +303,7 @@ describe('qgemm', () => {
       ] as const) {
         const a = new Int32Array(M * K).fill(aval),
           w = new Int32Array(K * N).map((_, i) => ((i % N) % 2 ? wval : -wval));
-        const m = quantizeMultiplierRef(0.6);
-        const r: ReqRef = { mult: Array(N).fill(m.mult), e: Array(N).fill(m.e), zp, qmin, qmax };
+        const r: ReqRef = { scale: Array(N).fill(Math.fround(0.6)), zp, qmin, qmax };
         const got = runQgemm(a, w, null, r, M, N, K, 0);
         expect(got).toEqual(requantizeRef(qgemmAccRef(a, w, null, M, N, K, 0), N, r));
         expect(new Set(got)).toEqual(new Set([qmin, qmax]));

@@ -149,7 +149,7 @@ describe('integer Winograd gives the bits of the direct int8 convolution', () =>
       ts.push(y);
       const g = { H, W, C, K, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W, DH: 1, DW: 1 };
       const acc = qconv2dAccRef(xv, wv, null, g, N, 3);
-      const want = Array.from(acc, (v) => requantRef(v, 2 ** 30, 0, 0, -128, 127));
+      const want = Array.from(acc, (v) => requantRef(v, 0.5, 0, -128, 127));
       expect(want.filter((v) => v > -128 && v < 127).length, 'most sums inside int8').toBeGreaterThan(acc.length * 0.6);
       expect(Array.from(y.values())).toEqual(want);
     });

@@ -8,7 +8,7 @@ import {
   type QTensor,
   qtensor,
   quantize,
-  quantizeMultiplier,
+  requantScale,
   quantizeWeights,
   quantParams,
 } from '../../src/ops/quant.js';
@@ -67,8 +67,8 @@ describe('quantize, qtensor, quantParams: bad parameters', () => {
     expectError(() => qtensor([1, 2], [3], { scale: 1 }), /2 values do not fill shape \[3\]/);
     expectError(() => quantParams(2, 1), /need finite min <= max, got min 2, max 1/);
     expectError(
-      () => quantizeMultiplier(1.5, 'qconv2d'),
-      /qconv2d: the requantization multiplier .* must be in \[0, 1\), got 1.5/,
+      () => requantScale(1e30, 1e30, 1e-30, 'qconv2d'),
+      /qconv2d: the requantization scale x.scale \* w.scale \/ outScale must be a positive finite float32, got Infinity/,
     );
     expectError(() => dequantize({} as QTensor), /dequantize: q must be a QTensor/);
   });
@@ -105,7 +105,10 @@ describe('qconv2d, qdepthwiseConv2d, qdense: bad operands and options', () => {
         () => qconv2d(x, w3, { outScale: 0.1, bias: b }),
         /bias has 3 values but there are 2 output channels/,
       );
-      expectError(() => qconv2d(x, w3, { outScale: 1e-6 }), /requantization multiplier .* must be in \[0, 1\)/);
+      expectError(
+        () => qconv2d(x, w3, { outScale: 1e-45 }),
+        /requantization scale x.scale \* w.scale \/ outScale must be a positive finite float32, got Infinity/,
+      );
       expectError(() => qconv2d(x, wz, { outScale: 0.1 }), /weight zeroPoint\[1\] is 3; weights must be symmetric/);
       expectError(() => qconv2d(x, wu, { outScale: 0.1 }), /weight must be int8, got uint8/);
       expectError(() => qconv2d(xc, w3, { outScale: 0.1 }), /input x must be quantized per tensor, got 3 scales/);

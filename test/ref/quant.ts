@@ -1,7 +1,7 @@
 // Integer references of the 8-bit kernels (assembly/kernels/quant.ts, qgemm.ts, qdwconv2d.ts), in plain loops.
-// Requantization follows TFLite's reference code literally (QuantizeMultiplier, SaturatingRoundingDoublingHighMul
-// with C's truncating division, RoundingDivideByPOT with its mask and threshold), in BigInt, so it checks the
-// kernels' shift-based form of the same rounding independently.
+// Requantization is onnxruntime's (MLAS MlasRequantizeOutput): the accumulator converted to float32, times the
+// float32 scale, clamped, rounded half to even, plus the zero point; written here with Math.fround and an
+// explicit round-half-even, so it checks the kernels' magic-number rounding independently.
 // Layouts: x (N, H, W, C), conv weight (KH, KW, C, K), depthwise weight (KH, KW, C), out (N, OH, OW, K).
 
 /** Round half to even (ONNX QuantizeLinear, wasm f32.nearest). */
@@ -35,61 +35,21 @@ export function dequantizeRef(q: ArrayLike<number>, scales: ArrayLike<number>, z
   return Float32Array.from(q, (v, i) => Math.fround((v - zps[i % C]!) * scales[i % C]!));
 }
 
-/** TFLite QuantizeMultiplier for 0 <= M < 1: M ~ mult * 2^-(31 + e), mult in [2^30, 2^31), e >= 0. */
-export function quantizeMultiplierRef(M: number): { mult: number; e: number } {
-  if (M === 0) return { mult: 0, e: 0 };
-  // frexp: M = q * 2^shift, q in [0.5, 1)
-  let q = M,
-    shift = 0;
-  while (q >= 1) {
-    q /= 2;
-    shift++;
-  }
-  while (q < 0.5) {
-    q *= 2;
-    shift--;
-  }
-  let qFixed = Math.round(q * 2 ** 31);
-  if (qFixed === 2 ** 31) {
-    qFixed /= 2;
-    shift++;
-  }
-  let e = -shift;
-  if (e > 30) {
-    // beyond the kernels' largest shift: fewer bits of multiplier
-    qFixed = Math.round(qFixed / 2 ** (e - 30));
-    e = 30;
-  }
-  return { mult: qFixed, e };
+/** The float32 scale of one channel: f32(f32(xScale * wScale) / outScale), as onnxruntime computes it. */
+export function requantScaleRef(xScale: number, wScale: number, outScale: number): number {
+  return Math.fround(Math.fround(Math.fround(xScale) * Math.fround(wScale)) / Math.fround(outScale));
 }
 
-const I64 = (v: number | bigint) => BigInt.asIntN(64, BigInt(v));
-
-/** TFLite SaturatingRoundingDoublingHighMul (no saturation case: b is never INT32_MIN here). */
-export function srdhm(a: number, b: number): number {
-  const ab = I64(a) * I64(b);
-  const nudge = ab >= 0n ? 1n << 30n : 1n - (1n << 30n);
-  return Number((ab + nudge) / (1n << 31n)); // BigInt division truncates toward zero, as C's does
-}
-
-/** TFLite RoundingDivideByPOT: x / 2^e rounded half away from zero. */
-export function roundingDivideByPOT(x: number, e: number): number {
-  const mask = (1 << e) - 1 || 0;
-  const remainder = e === 0 ? 0 : (x & mask) >>> 0;
-  const threshold = (mask >>> 1) + (x < 0 ? 1 : 0);
-  return (x >> e) + (remainder > threshold ? 1 : 0);
-}
-
-/** One accumulator to the output range: MultiplyByQuantizedMultiplier + zp, clamped to [qmin, qmax]. */
-export function requantRef(acc: number, mult: number, e: number, zp: number, qmin: number, qmax: number): number {
-  const r = roundingDivideByPOT(srdhm(acc, mult), e) + zp;
-  return Math.min(qmax, Math.max(qmin, r));
+/** One accumulator to the output range: clamp(roundHalfEven(f32(f32(acc) * scale)) + zp, qmin, qmax). */
+export function requantRef(acc: number, scale: number, zp: number, qmin: number, qmax: number): number {
+  const y = Math.fround(Math.fround(acc) * Math.fround(scale));
+  return Math.min(qmax, Math.max(qmin, roundHalfEven(y) + zp));
 }
 
 /** Per-channel requantization parameters and the output quantization. */
 export interface ReqRef {
-  mult: ArrayLike<number>;
-  e: ArrayLike<number>;
+  /** float32 scales, one per channel. */
+  scale: ArrayLike<number>;
   zp: number;
   qmin: number;
   qmax: number;
@@ -97,7 +57,7 @@ export interface ReqRef {
 
 /** acc (M, N) -> int8 (M, N). */
 export function requantizeRef(acc: ArrayLike<number>, N: number, r: ReqRef): Int32Array {
-  return Int32Array.from(acc, (v, i) => requantRef(v, r.mult[i % N]!, r.e[i % N]!, r.zp, r.qmin, r.qmax));
+  return Int32Array.from(acc, (v, i) => requantRef(v, r.scale[i % N]!, r.zp, r.qmin, r.qmax));
 }
 
 /** acc (M, N) = bias + sum_k (a[i,k] - za) * w[k,j], in exact integers. */

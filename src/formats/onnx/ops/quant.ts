@@ -12,13 +12,14 @@
 // QLinearConv / QLinearMatMul node (marked with the float operator, its bias and activation), when
 // int8Refusal finds nothing against it. Those nodes, and the file's own QLinearConv / QLinearMatMul,
 // become QuantizedConv2D / QuantizedDepthwiseConv2D / QuantizedDense layers (int32 accumulation,
-// fixed-point requantization; uint8 activations are the int8 ones shifted by 128, exactly). Anything
-// else (uint8 or asymmetric weights, grouped convolutions, per-tensor-activation requirements not met,
-// requantization multipliers >= 1, other activations) computes in float between the FakeQuant layers.
+// onnxruntime's float32 requantization; uint8 activations are the int8 ones shifted by 128, exactly).
+// Anything else (uint8 or asymmetric weights, grouped convolutions, per-tensor-activation requirements not
+// met, scales whose ratio is not a finite float32, other activations) computes in float between the
+// FakeQuant layers.
 import { Conv2D, DepthwiseConv2D } from '../../../nn/convolutional.js';
 import type { Layer, SymbolicTensor } from '../../../nn/layer.js';
 import { Dense } from '../../../nn/layers.js';
-import { quantizeMultiplier } from '../../../ops/quant.js';
+import { requantScale } from '../../../ops/quant.js';
 import {
   FakeQuant,
   type QuantizedLayerConfig,
@@ -234,9 +235,9 @@ export function int8Refusal(c: Int8Case): string | null {
     const ws = Math.fround(c.wScale[k]);
     if (!(ws > 0)) return `weight scale ${c.wScale[k]} is not positive`;
     try {
-      quantizeMultiplier((c.x.scale * ws) / c.y.scale);
+      requantScale(c.x.scale, ws, c.y.scale);
     } catch {
-      return `x_scale * w_scale / y_scale = ${(c.x.scale * ws) / c.y.scale} is not below 1`;
+      return `x_scale * w_scale / y_scale = ${(c.x.scale * ws) / c.y.scale} is not a positive finite float32`;
     }
   }
   return null;
