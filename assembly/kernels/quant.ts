@@ -76,26 +76,32 @@ export function requantize(out: usize, acc: usize, req: usize, M: i32, N: i32): 
 }
 
 // out (n) 8-bit <- quantized inp f32 (n); scales f32 (C), zps i32 (C); qmin/qmax: -128/127 (int8) or 0/255 (uint8).
-// Inputs must be finite (the ops check).
+// Inputs must be finite (the ops check). The quotient is clamped to [qmin - zp, qmax - zp] (integers, so
+// clamping before rounding changes nothing) and rounded half to even by adding 1.5 * 2^23; the zero point
+// is added to the integer. 16 values a step, narrowed to bytes with saturation that never triggers.
 export function quantize(out: usize, inp: usize, scales: usize, zps: usize, n: i32, C: i32, qmin: i32, qmax: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD && C == 1) {
     const s = f32x4.splat(load<f32>(scales));
     const zp = load<i32>(zps);
-    const flo = f32x4.splat(<f32>(qmin - zp)), fhi = f32x4.splat(<f32>(qmax - zp)), vzp = i32x4.splat(zp);
-    for (; i + 4 <= n; i += 4) {
-      const y = f32x4.min(f32x4.max(f32x4.nearest(f32x4.div(v128.load(inp + (<usize>i << 2)), s)), flo), fhi);
-      const q = i32x4.add(i32x4.trunc_sat_f32x4_s(y), vzp);
-      // the low byte of each lane: right for int8 and uint8 alike (values are in range already)
-      v128.store32_lane(out + <usize>i, v128.shuffle<u8>(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
+    const flo = f32x4.splat(<f32>(qmin - zp)), fhi = f32x4.splat(<f32>(qmax - zp));
+    const magic = f32x4.splat(MAGIC), bias = i32x4.splat(zp - MAGIC_BITS);
+    for (; i + 16 <= n; i += 16) {
+      const p = inp + (<usize>i << 2);
+      const q0 = i32x4.add(f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.div(v128.load(p), s), flo), fhi), magic), bias);
+      const q1 = i32x4.add(f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.div(v128.load(p, 16), s), flo), fhi), magic), bias);
+      const q2 = i32x4.add(f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.div(v128.load(p, 32), s), flo), fhi), magic), bias);
+      const q3 = i32x4.add(f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.div(v128.load(p, 48), s), flo), fhi), magic), bias);
+      const lo = i16x8.narrow_i32x4_s(q0, q1), hi = i16x8.narrow_i32x4_s(q2, q3);
+      v128.store(out + <usize>i, qmin < 0 ? i8x16.narrow_i16x8_s(lo, hi) : i8x16.narrow_i16x8_u(lo, hi));
     }
   }
   for (; i < n; i++) {
     const c = C == 1 ? 0 : i % C;
     const zp = load<i32>(zps + (<usize>c << 2));
-    let y = nearest<f32>(load<f32>(inp + (<usize>i << 2)) / load<f32>(scales + (<usize>c << 2)));
+    let y = load<f32>(inp + (<usize>i << 2)) / load<f32>(scales + (<usize>c << 2));
     y = min(max(y, <f32>(qmin - zp)), <f32>(qmax - zp));
-    store<u8>(out + <usize>i, <u8>(<i32>y + zp));
+    store<u8>(out + <usize>i, <u8>((reinterpret<i32>(y + MAGIC) - MAGIC_BITS) + zp));
   }
 }
 
