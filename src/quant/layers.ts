@@ -17,7 +17,7 @@ import { depthwiseConv2d } from '../ops/dwconv2d.js';
 import { dense } from '../ops/dense.js';
 import { dequantize, qdepthwiseConv2d, type QOutputOptions, type QTensor, qtensor, quantize } from '../ops/quant.js';
 import { type QPacked, qconv2d, qdense, qpack } from '../ops/qgemm.js';
-import { keep, type Tensor, tensor } from '../tensor.js';
+import { keep, type Tensor, tensor, uninitialized } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { show } from '../show.js';
 
@@ -42,8 +42,19 @@ export interface QuantizedLayerConfig {
 type Float = Conv2D | DepthwiseConv2D | Dense;
 const FUSED = new Set<ActivationName>(['linear', 'relu', 'relu6']);
 
+type Explicit = [[number, number], [number, number]];
+/** @internal Per-tensor int8 quantization: a float32 scale and a zero point. */
+export interface Int8Params {
+  scale: number;
+  zeroPoint: number;
+}
+
 // The int8 output behind a quantized layer's float output (its dequantization), while both live.
 const INT8 = new WeakMap<Tensor, QTensor>();
+// Float outputs the inference plan had left unwritten (only int8 layers sharing the int8 values read them).
+const UNWRITTEN = new WeakSet<Tensor>();
+// Scales whose quantize(dequantize(q)) = q argument holds (see sameInt8).
+const shareable = (s: number) => s >= 2 ** -100 && s <= 2 ** 100;
 
 /**
  * The int8 values behind x when quantizing x with (scale, zeroPoint) would give exactly them: x is
@@ -55,7 +66,7 @@ function sameInt8(x: Tensor, scale: number, zeroPoint: number): QTensor | null {
   const q = INT8.get(x);
   if (!q || q.isDisposed || x.isDisposed || q.dtype !== 'int8' || q.perChannel) return null;
   const s = Math.fround(scale);
-  if (q.scale[0] !== s || q.zeroPoint[0] !== zeroPoint || !(s >= 2 ** -100 && s <= 2 ** 100)) return null;
+  if (q.scale[0] !== s || q.zeroPoint[0] !== zeroPoint || !shareable(s)) return null;
   return q;
 }
 
@@ -194,14 +205,33 @@ export abstract class QuantizedLayer extends Layer {
     };
   }
 
+  /**
+   * @internal The int8 quantization of the input and of the output when the layer computes in int8 (the
+   * output's null unless its activation is fused, i.e. the int8 output is the layer's result).
+   */
+  int8Params(): { input: Int8Params; output: Int8Params | null } | null {
+    const c = this.cfg;
+    if (c.activations !== 'int8' || !shareable(Math.fround(c.inputScale!))) return null;
+    return {
+      input: { scale: Math.fround(c.inputScale!), zeroPoint: c.inputZeroPoint ?? 0 },
+      output: FUSED.has(this.activation)
+        ? { scale: Math.fround(c.outputScale!), zeroPoint: c.outputZeroPoint ?? 0 }
+        : null,
+    };
+  }
+
   call(x: Tensor, args: CallArgs): Tensor {
-    return this.run(x, args, null);
+    return this.run(x, args, null, true);
   }
-  /** @internal The call with explicit padding [[top, bottom], [left, right]] instead of the layer's (the inference plan's). */
-  callPadded(x: Tensor, padding: Explicit, args: CallArgs): Tensor {
-    return this.run(x, args, padding);
+  /**
+   * @internal The inference plan's call: explicit padding [[top, bottom], [left, right]] instead of the
+   * layer's (or null), and, when `floatOut` is false, an output whose float values are never written:
+   * only for an output that int8 layers taking these very int8 values (same scale and zero point) read.
+   */
+  callPlanned(x: Tensor, padding: Explicit | null, floatOut: boolean, args: CallArgs): Tensor {
+    return this.run(x, args, padding, floatOut);
   }
-  private run(x: Tensor, args: CallArgs, padding: Explicit | null): Tensor {
+  private run(x: Tensor, args: CallArgs, padding: Explicit | null, floatOut: boolean): Tensor {
     if (args.training)
       throw new Error(
         `${this.name || this.className}: a quantized layer computes inference only (no gradients); train the float model and quantize it again`,
@@ -216,12 +246,17 @@ export abstract class QuantizedLayer extends Layer {
     const inScale = this.cfg.inputScale!,
       inZero = this.cfg.inputZeroPoint ?? 0;
     const shared = sameInt8(x, inScale, inZero);
+    if (!shared && UNWRITTEN.has(x))
+      throw new Error(
+        `${this.name}: internal error: the inference plan gave an unwritten input that is not its int8 input`,
+      );
     this.sharedInput = shared !== null;
     const qx = shared ?? quantize(x, { scale: inScale, zeroPoint: inZero });
     try {
       const opts = this.outputOptions(bias);
       const qy = this.int8Call(qx, q, { ...opts, packed: this.packedKernel(q, bias) }, padding);
-      const y = dequantize(qy);
+      const y = floatOut || !FUSED.has(act) ? dequantize(qy) : uninitialized([...qy.shape]);
+      if (y.size > 0 && !floatOut && FUSED.has(act)) UNWRITTEN.add(y);
       this.lastOut?.dispose();
       this.lastOut = null;
       if (!FUSED.has(act)) {
@@ -251,8 +286,6 @@ export abstract class QuantizedLayer extends Layer {
     super.dispose();
   }
 }
-
-type Explicit = [[number, number], [number, number]];
 
 function windowOf(l: Conv2D | DepthwiseConv2D, padding: Explicit | null) {
   return { strides: l.cfg.strides, padding: padding ?? l.cfg.padding, dilationRate: l.cfg.dilationRate };

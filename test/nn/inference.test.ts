@@ -356,7 +356,7 @@ describe('zero paddings and relus taken into the convolutions by predict', () =>
     });
   }
 
-  it('int8 convolutions take the zero paddings too (their padding taps read the zero point), with the same bits', () => {
+  it('int8 convolutions take the zero paddings too (their padding taps read the zero point) and pass int8 values on, with the same bits', () => {
     const m = track(net(9, undefined));
     m.build();
     randomize(m, 410);
@@ -375,6 +375,10 @@ describe('zero paddings and relus taken into the convolutions by predict', () =>
       expect(skipped).toEqual(['ZeroPadding2D', 'ZeroPadding2D', 'ZeroPadding2D']);
       const padded = [...plan.steps].filter(([, p]) => p.padding).map(([st]) => st.layer.className);
       expect(padded).toEqual(['QuantizedConv2D', 'QuantizedDepthwiseConv2D', 'QuantizedConv2D']);
+      // int8 layers read only by int8 layers that take their int8 values leave the float output unwritten:
+      // the first two (the third is read by a padding it cannot take, the last is the model's output)
+      const linked = [...plan.steps].filter(([, p]) => p.int8Out).map(([st]) => st.layer.className);
+      expect(linked).toEqual(activations === 'int8' ? ['QuantizedConv2D', 'QuantizedDepthwiseConv2D'] : []);
     }
     cal.dispose();
   });

@@ -72,6 +72,7 @@ export class InferencePlan {
       }
     }
     for (const st of steps) this.fuse(st, soleReader);
+    this.linkInt8();
     for (const [st, planned] of this.steps) {
       if (planned.skip || !planned.weights) continue;
       // the folded BatchNormalization's too (over-watching a layer after a trimmed-only kernel costs nothing)
@@ -204,6 +205,39 @@ export class InferencePlan {
     if (how === 'inPlace') return kind === 'relu';
     if (how !== 'store' || st.layer.activation !== 'linear') return false;
     return kind === 'relu' || !this.steps.get(st)?.winogradPacked;
+  }
+
+  // An int8 layer whose readers (through skipped steps, which pass their input on) are all int8 layers
+  // taking its int8 values (same scale and zero point), and which is no model output, leaves its float
+  // output unwritten: every reader takes the int8 values behind it.
+  private linkInt8(): void {
+    const { steps, outputs } = this.graph;
+    const readersOf = new Map<number, Step[]>();
+    for (const st of steps) for (const i of new Set(st.inputs)) readersOf.set(i, [...(readersOf.get(i) ?? []), st]);
+    const outs = new Set(outputs);
+    const reads = (slot: number): Step[] | null => {
+      if (outs.has(slot)) return null;
+      const found: Step[] = [];
+      for (const st of readersOf.get(slot) ?? []) {
+        if (!this.steps.get(st)?.skip) found.push(st);
+        else {
+          const more = reads(st.output);
+          if (!more) return null;
+          found.push(...more);
+        }
+      }
+      return found;
+    };
+    for (const st of steps) {
+      const out = ruleOf(st.layer).int8?.(st.layer)?.output;
+      if (!out || this.steps.get(st)?.skip) continue;
+      const rs = reads(st.output);
+      const takes = (r: Step) => {
+        const inp = ruleOf(r.layer).int8?.(r.layer)?.input;
+        return r.inputs.length === 1 && !!inp && inp.scale === out.scale && inp.zeroPoint === out.zeroPoint;
+      };
+      if (rs && rs.length > 0 && rs.every(takes)) this.merge(st, { int8Out: true });
+    }
   }
 
   private merge(st: Step, p: PlannedStep): void {

@@ -5,8 +5,8 @@ import { isLayerClassName, type LayerClassName } from '../registry.js';
 import type { Layer } from '../layer.js';
 import { Activation } from '../layers.js';
 import { ReLU } from '../reshaping.js';
-import { type Run, runConv2D, runDense, runDepthwiseConv2D, runMergeRelu, runQuantizedPadded } from './run.js';
-import { QuantizedLayer } from '../../quant/layers.js';
+import { type Run, runConv2D, runDense, runDepthwiseConv2D, runMergeRelu, runQuantized } from './run.js';
+import { type Int8Params, QuantizedLayer } from '../../quant/layers.js';
 
 /** The inference plan's rule for one layer class. */
 export interface Rule {
@@ -21,6 +21,8 @@ export interface Rule {
   foldsBatchNorm?: true;
   /** Takes a ZeroPadding2D read only by it as its own padding (when its padding is 'valid'). */
   takesPadding?: true;
+  /** An int8 layer's input and output quantization (the output's null unless it is the layer's result). */
+  int8?: (layer: Layer) => { input: Int8Params; output: Int8Params | null } | null;
   /** The window of a convolution outside Conv2D and DepthwiseConv2D that takes padding (null: none). */
   window?: (layer: Layer) => { kernelSize: [number, number]; dilationRate: [number, number]; padding: string } | null;
   /**
@@ -48,12 +50,14 @@ const reluLayerRelu = (l: Layer) => {
   return l.maxValue === null ? 'relu' : l.maxValue === 6 ? 'relu6' : null;
 };
 
+const int8Of = (l: Layer) => (l instanceof QuantizedLayer ? l.int8Params() : null);
 // An int8 convolution takes a zero padding as its own: the kernels' padding taps read the zero point.
 const quantizedConv: Rule = {
   traceable: false,
   takesPadding: true,
   window: (l) => (l instanceof QuantizedLayer ? l.window() : null),
-  run: runQuantizedPadded,
+  int8: int8Of,
+  run: runQuantized,
 };
 
 /** The inference plan's rules, by layer class. */
@@ -124,7 +128,7 @@ export const RULES: Record<LayerClassName, Rule> = {
   // the int8 layers write their requantization parameters from JavaScript on every call
   QuantizedConv2D: quantizedConv,
   QuantizedDepthwiseConv2D: quantizedConv,
-  QuantizedDense: F,
+  QuantizedDense: { traceable: false, int8: int8Of, run: runQuantized },
   FakeQuant: F,
 };
 

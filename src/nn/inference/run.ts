@@ -99,9 +99,10 @@ export const runMergeRelu: Run = (layer, p, xs, rng) => {
   return y;
 };
 
-/** An int8 convolution with a taken-in padding: the layer's own call with that padding. */
-export const runQuantizedPadded: Run = (layer, p, [x], rng) => {
-  const l = asClass(layer, QuantizedLayer);
-  const args = { training: false, rng, logits: false };
-  return p.padding ? l.callPadded(x!, p.padding, args) : l.callFor([x!], args);
-};
+/** An int8 layer: a taken-in padding, and its float output left unwritten when only int8 layers read it. */
+export const runQuantized: Run = (layer, p, [x], rng) =>
+  asClass(layer, QuantizedLayer).callPlanned(x!, p.padding ?? null, !p.int8Out, {
+    training: false,
+    rng,
+    logits: false,
+  });

@@ -31,6 +31,11 @@ export interface PlannedStep {
   padding?: [[number, number], [number, number]];
   /** Dilation replacing the layer's (1 along an axis whose kernel was cut to one tap). */
   dilationRate?: [number, number];
+  /**
+   * An int8 layer whose readers are all int8 layers taking its int8 values (same scale and zero point):
+   * its float output is left unwritten.
+   */
+  int8Out?: boolean;
   /** A relu or relu6 fused into the output store (the step after it is skipped). */
   activation?: 'relu' | 'relu6';
   /** A 2x2 stride-2 max pooling taken into a Winograd convolution's output transform (the pooling step skipped). */
