@@ -131,15 +131,20 @@ function checkParams(shape: readonly number[], p: QuantParams, what: string): [F
   return [Float32Array.from(scale), Int32Array.from(zp), dtype];
 }
 
-// Runs fn with the scales and zero points of q in wasm memory.
+// Runs fn with the scales and zero points of q in wasm memory (written whole by JavaScript: no zero fill,
+// which a kernel trace would replay over them).
 function withParams<T>(q: QTensor, fn: (scales: number, zps: number) => T): T {
   const n = q.scale.length;
-  return withScratch([n, n], (s, z) => {
-    const a = getArena();
-    a.f32().set(q.scale, s >>> 2);
-    a.i32().set(q.zeroPoint, z >>> 2);
-    return fn(s, z);
-  });
+  return withScratch(
+    [n, n],
+    (s, z) => {
+      const a = getArena();
+      a.f32().set(q.scale, s >>> 2);
+      a.i32().set(q.zeroPoint, z >>> 2);
+      return fn(s, z);
+    },
+    false,
+  );
 }
 
 // Runs an elementwise kernel over n values of C channels in the SHARDS, cut at whole groups of C values
@@ -340,20 +345,24 @@ export function requantOf(xs: number, w: QTensor, K: number, opts: QOutputOption
   return { block, bias: qbias };
 }
 
-// Runs fn with r's block and bias (0 when none) in wasm memory.
+// Runs fn with r's block and bias (0 when none) in wasm memory (written whole: no zero fill, see withParams).
 /** @internal */
 export function withRequant<T>(r: Requant, fn: (req: number, bias: number) => T): T {
   const K = r.bias ? r.bias.length : 0;
-  return withScratch([r.block.length, K], (req, bp) => {
-    getArena()
-      .i32()
-      .set(r.block, req >>> 2);
-    if (r.bias)
+  return withScratch(
+    [r.block.length, K],
+    (req, bp) => {
       getArena()
         .i32()
-        .set(r.bias, bp >>> 2);
-    return fn(req, r.bias ? bp : 0);
-  });
+        .set(r.block, req >>> 2);
+      if (r.bias)
+        getArena()
+          .i32()
+          .set(r.bias, bp >>> 2);
+      return fn(req, r.bias ? bp : 0);
+    },
+    false,
+  );
 }
 
 // The int8 output of an op, per tensor.
@@ -422,25 +431,32 @@ export function qdepthwiseConv2d(x: QTensor, w: QTensor, opts: QConvOptions): QT
     const geo: Geometry2d = { H, W, C, K: C, KH, KW, SH, SW, PT: pad.top, PL: pad.left, OH, OW, DH, DW, G: C };
     const work = N * OH * OW * C * KH * KW;
     const ranges = taskRanges(N, OH, work);
+    // The kernel's per-call block: bias with the zero point folded in, weights paired for i16 dot products,
+    // a row of za bytes for the taps in the padding (assembly/kernels/qdwconv2d.ts); filled whole by qdwconv2d_pack.
     withRequant(r, (req, bias) =>
       withGeometry(geo, (geom) =>
-        runTasks(
-          ranges.map(
-            ([n0, nc, r0, r1]): Task => [
-              'qdwconv2d_forward',
-              out.ptr + n0 * OH * OW * C,
-              xi.ptr + n0 * H * W * C,
-              w.ptr,
-              bias,
-              req,
-              geom,
-              nc,
-              za,
-              r0,
-              r1,
-            ],
-          ),
-          work,
+        withScratch(
+          [k().qdwconv2d_pack_bytes(geom) / 4],
+          (pack) => {
+            k().qdwconv2d_pack(pack, w.ptr, bias, za, geom);
+            runTasks(
+              ranges.map(
+                ([n0, nc, r0, r1]): Task => [
+                  'qdwconv2d_forward',
+                  out.ptr + n0 * OH * OW * C,
+                  xi.ptr + n0 * H * W * C,
+                  pack,
+                  req,
+                  geom,
+                  nc,
+                  r0,
+                  r1,
+                ],
+              ),
+              work,
+            );
+          },
+          false,
         ),
       ),
     );

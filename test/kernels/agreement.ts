@@ -1124,7 +1124,7 @@ const QGEMM: AgreementCase = {
 const QDWCONV: AgreementCase = {
   family: 'qdwconv2d',
   name: 'qdwconv2d x=[2,7,6,13] k=3x3 s=1 p=1 za=5, bias; two row ranges',
-  kernels: ['qdwconv2d_forward'],
+  kernels: ['qdwconv2d_pack_bytes', 'qdwconv2d_pack', 'qdwconv2d_forward'],
   run(m) {
     const { k, f32, i32, geom } = m;
     const rng = rngOf(this.name);
@@ -1135,8 +1135,10 @@ const QDWCONV: AgreementCase = {
       req = i32(reqIn(rng, C, 2, -128, 127));
     const g = geom({ H, W, C, K: C, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: H, OW: W });
     const y = f32(Math.ceil((N * H * W * C) / 4));
-    k.qdwconv2d_forward(y, x, w, b, req, g, N, 5, 0, 3);
-    k.qdwconv2d_forward(y, x, w, b, req, g, N, 5, 3, H);
+    const p = f32(k.qdwconv2d_pack_bytes(g) / 4);
+    k.qdwconv2d_pack(p, w, b, 5, g);
+    k.qdwconv2d_forward(y, x, p, req, g, N, 0, 3);
+    k.qdwconv2d_forward(y, x, p, req, g, N, 3, H);
     return { forward: bytesOut(m, y, N * H * W * C) };
   },
 };

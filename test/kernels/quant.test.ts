@@ -414,7 +414,9 @@ describe('qdwconv2d_forward', () => {
         const n = c.N * c.OH * c.OW * c.C;
         const [whole, cut] = [block(n), block(n)];
         const geom = geomPtr(c);
-        const args = [i8(x), i8(w), bias ? i32(bias) : 0, reqBlock(r, c.C), geom, c.N, za] as const;
+        const pack = block(k().qdwconv2d_pack_bytes(geom));
+        k().qdwconv2d_pack(pack, i8(w), bias ? i32(bias) : 0, za, geom);
+        const args = [i8(x), pack, reqBlock(r, c.C), geom, c.N] as const;
         k().qdwconv2d_forward(whole, ...args, 0, c.OH);
         // rows in two ranges, as the ops cut a batch of one across threads
         const mid = Math.floor(c.OH / 2);
