@@ -29,6 +29,11 @@ const SIZE_QUERIES = new Set<string>([
   'winograd_weight_work',
   'winograd_forward_work',
   'winograd_backward_weight_work',
+  // the int8 convolutions' scratch and pack sizes (from a geometry struct JavaScript wrote, or shapes)
+  'qconv2d_scratch_size',
+  'qwinograd_pack_size',
+  'qwinograd_scratch_size',
+  'qdwconv2d_pack_bytes',
 ]);
 
 class Recorder {
@@ -69,6 +74,9 @@ export function recordingKernels(): KernelExports | null {
 export function recordTasks(tasks: Task[], inline: boolean): void {
   recording?.calls.push({ tasks: tasks.map((t) => [...t] as Task), inline });
 }
+
+/** @internal Why a run has no trace when it kept memory it allocated (a cache made on a first call). */
+export const KEPT_BLOCK = 'a block it allocated is still in use';
 
 /** What {@link KernelTrace.record} returns: the run's result, and its trace or why there is none. */
 export interface Recorded<T> {
@@ -114,11 +122,7 @@ export class KernelTrace {
     const bytes = arena.capturedBytes;
     const blocks = arena.endCapture();
     const why =
-      bytes > maxBytes
-        ? `it allocated ${bytes} bytes (more than ${maxBytes})`
-        : !blocks
-          ? 'a block it allocated is still in use'
-          : rec.failed;
+      bytes > maxBytes ? `it allocated ${bytes} bytes (more than ${maxBytes})` : !blocks ? KEPT_BLOCK : rec.failed;
     if (why) {
       for (const b of blocks ?? []) arena.release(b);
       return { result, trace: null, why };

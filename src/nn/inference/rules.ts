@@ -52,8 +52,10 @@ const reluLayerRelu = (l: Layer) => {
 
 const int8Of = (l: Layer) => (l instanceof QuantizedLayer ? l.int8Params() : null);
 // An int8 convolution takes a zero padding as its own: the kernels' padding taps read the zero point.
+// The int8 layers are traced: their parameter blocks are written whole by JavaScript into memory
+// allocated without a zero fill, and their packed weights are made on the first call, before a trace.
 const quantizedConv: Rule = {
-  traceable: false,
+  traceable: true,
   takesPadding: true,
   window: (l) => (l instanceof QuantizedLayer ? l.window() : null),
   int8: int8Of,
@@ -125,10 +127,9 @@ export const RULES: Record<LayerClassName, Rule> = {
   RandomRotation: F,
   RandomZoom: F,
   RandomContrast: F,
-  // the int8 layers write their requantization parameters from JavaScript on every call
   QuantizedConv2D: quantizedConv,
   QuantizedDepthwiseConv2D: quantizedConv,
-  QuantizedDense: { traceable: false, int8: int8Of, run: runQuantized },
+  QuantizedDense: { traceable: true, int8: int8Of, run: runQuantized },
   FakeQuant: F,
 };
 
