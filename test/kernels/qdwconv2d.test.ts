@@ -4,8 +4,8 @@
 // windows. Cases mix interior and border pixels ('same', 'valid', explicit and lopsided padding, padding
 // wider than the window, a window wider than the image), strides and dilations (also different per axis),
 // 1x1 to 5x5 windows with odd and even tap counts, channel counts around the 8-channel blocks, zero points at
-// both ends, inputs and weights at the ends of int8 (saturating outputs), relu/relu6 clamps, with and without
-// bias, batches of 1 and 3. The raw kernel cut into arbitrary row ranges gives the op's bytes and writes
+// both ends (also from uint8 inputs), inputs and weights at the ends of int8 (saturating outputs), relu/relu6
+// clamps, with and without bias, batches of 1 and 3. The raw kernel cut into arbitrary row ranges gives the op's bytes and writes
 // nothing past its output; on the threads build 1, 2 and 4 threads give the same bytes.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
@@ -203,6 +203,26 @@ describe('qdepthwiseConv2d against the exact integer reference', () => {
       });
     }),
   );
+
+  it('uint8 inputs (zero points 0, 200 and 255: za -128, 72 and 127 after the shift) give the int8 reference', async () => {
+    await sn.ready();
+    run((ts) => {
+      for (const [i, zu] of [0, 200, 255].entries()) {
+        const c: Case = { x: [2, 7, 8, 20], k: [3, 3], pad: 'same', za: zu - 128, act: 'relu' };
+        const m = make(c, 610 + i);
+        // the same values as uint8 bytes: q + 128 with zero point za + 128
+        const xu = qtensor(
+          m.xv.map((v) => v + 128),
+          c.x,
+          { scale: 0.05, zeroPoint: zu, dtype: 'uint8' },
+        );
+        ts.push(m.x, m.w, m.bias, xu);
+        const y = qdepthwiseConv2d(xu, m.w, m.opts);
+        ts.push(y);
+        expect(Array.from(y.values()), `uint8 zero point ${zu}`).toEqual(expected(c, m));
+      }
+    });
+  });
 
   it('the same bytes on every call and from one image alone as from the batch', async () => {
     await sn.ready();
