@@ -1,7 +1,7 @@
 // The int8 depthwise convolution (assembly/kernels/qdwconv2d.ts through qdepthwiseConv2d) against the exact
 // integer reference of test/ref/quant.ts, byte for byte, in every build: the zero point folded into the bias,
 // taps paired for the i16 dot products, 3x3 rows with their border columns, and the generic path of other
-// windows. Cases mix interior and border pixels ('same', 'valid', explicit and lopsided padding, padding
+// windows, and long stride-1 rows with the taps paired down the columns. Cases mix interior and border pixels ('same', 'valid', explicit and lopsided padding, padding
 // wider than the window, a window wider than the image), strides and dilations (also different per axis),
 // 1x1 to 5x5 windows with odd and even tap counts, channel counts around the 8-channel blocks, zero points at
 // both ends (also from uint8 inputs), inputs and weights at the ends of int8 (saturating outputs), relu/relu6
@@ -78,7 +78,21 @@ const CASES: Case[] = [
   { x: [1, 3, 2, 8], k: [5, 5], pad: 'same', za: 1, act: 'linear' },
   { x: [2, 5, 6, 20], k: [1, 1], pad: 'valid', za: -7, act: 'linear' },
   { x: [1, 6, 7, 12], k: [2, 4], pad: 'same', za: 60, act: 'linear' },
+  { x: [2, 6, 21, 24], k: [3, 3], pad: 'same', za: -9, act: 'linear' },
+  { x: [1, 5, 20, 20], k: [3, 3], pad: 'valid', za: 127, act: 'relu' },
+  {
+    x: [1, 5, 40, 8],
+    k: [3, 3],
+    pad: [
+      [0, 1],
+      [2, 1],
+    ],
+    za: -128,
+    act: 'relu6',
+    bias: false,
+  },
   { x: [3, 6, 7, 20], k: [3, 3], pad: 'same', za: 127, act: 'linear', extreme: true },
+  { x: [1, 4, 24, 16], k: [3, 3], pad: 'same', za: -128, act: 'linear', extreme: true },
   { x: [1, 7, 7, 16], k: [5, 5], pad: 'same', za: -128, act: 'linear', extreme: true },
   { x: [1, 6, 6, 8], k: [3, 3], s: 2, pad: 'same', za: 0, act: 'relu6', extreme: true },
 ];
@@ -191,10 +205,10 @@ describe('qdepthwiseConv2d against the exact integer reference', () => {
         expect(bad, `first wrong byte at ${bad}: ${got[bad]} instead of ${want[bad]}`).toBe(-1);
         if (c.extreme) {
           // sums far past the output range: saturated at both ends (relu6: at its clamps)
-          const lo = Math.min(...want),
-            hi = Math.max(...want);
-          expect(got.filter((v) => v === lo).length).toBeGreaterThan(got.length / 20);
-          expect(got.filter((v) => v === hi).length).toBeGreaterThan(got.length / 20);
+          const [qmin, qmax] =
+            c.act === 'relu6' ? [-6, Math.min(127, -6 + Math.round(6 / m.opts.outScale!))] : [-128, 127];
+          expect(got.filter((v) => v === qmin).length, `outputs at ${qmin}`).toBeGreaterThan(got.length / 50);
+          expect(got.filter((v) => v === qmax).length, `outputs at ${qmax}`).toBeGreaterThan(got.length / 50);
         } else {
           expect(new Set(got).size, 'outputs spread over many values').toBeGreaterThan(
             Math.min(c.act === 'linear' ? 20 : 10, got.length / 2),
@@ -243,7 +257,7 @@ describe('qdepthwiseConv2d against the exact integer reference', () => {
 });
 
 describe('qdwconv2d_forward cut into row ranges', () => {
-  for (const ci of [1, 8, 11, 12]) {
+  for (const ci of [1, 8, 11, 12, 16]) {
     const c = CASES[ci]!;
     it(`${describeCase(c)}: rows one at a time and in uneven ranges give the op's bytes, nothing written past the output`, async () => {
       await sn.ready();
@@ -292,7 +306,7 @@ describe('qdwconv2d_forward cut into row ranges', () => {
 describe.runIf(build === 'threads')('qdepthwiseConv2d across threads', () => {
   it('same bytes at 1, 2 and 4 threads: batches of 1 (row ranges) and 3 (shards), 3x3 and 5x5', async () => {
     await sn.ready();
-    const cases = [CASES[1]!, CASES[5]!, CASES[10]!, { ...CASES[3]!, x: [1, 30, 29, 24] as Case['x'] }];
+    const cases = [CASES[1]!, CASES[5]!, CASES[10]!, CASES[16]!, { ...CASES[3]!, x: [1, 30, 29, 24] as Case['x'] }];
     await sameBitsAcrossThreads(() =>
       cases.map((c, i) => {
         const m = make(c, 700 + i);
