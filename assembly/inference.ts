@@ -32,6 +32,7 @@ export { quantize, dequantize, requantize, requant_size } from "./kernels/quant"
 export { qgemm_pack_size, qgemm_pack, qgemm, qwiden, qconv2d_pack_size, qconv2d_pack, qconv2d_scratch_size,
   qconv2d_forward } from "./kernels/qgemm";
 export { qdwconv2d_forward, qdwconv2d_pack, qdwconv2d_pack_bytes } from "./kernels/qdwconv2d";
+export { qmaxpool2d_forward } from "./kernels/qpool2d";
 export { qwinograd_pack_size, qwinograd_pack, qwinograd_scratch_size, qwinograd_forward } from
   "./kernels/qwinograd";
 export { geometry2d_bytes } from "./geometry";

@@ -56,6 +56,23 @@ const UNWRITTEN = new WeakSet<Tensor>();
 // Scales whose quantize(dequantize(q)) = q argument holds (see sameInt8).
 const shareable = (s: number) => s >= 2 ** -100 && s <= 2 ** 100;
 
+/** @internal The live int8 values behind a float tensor an int8 layer or an int8 pooling made, or null. */
+export function int8Behind(x: Tensor): QTensor | null {
+  const q = INT8.get(x);
+  return q && !q.isDisposed && !x.isDisposed ? q : null;
+}
+
+/**
+ * @internal The float tensor standing for the int8 values q: their dequantization, or, when `floatOut` is
+ * false (the inference plan knows only int8 readers follow), memory left unwritten.
+ */
+export function floatOf(q: QTensor, floatOut: boolean): Tensor {
+  const y = floatOut ? dequantize(q) : uninitialized([...q.shape]);
+  INT8.set(y, q);
+  if (!floatOut && y.size > 0) UNWRITTEN.add(y);
+  return y;
+}
+
 /**
  * The int8 values behind x when quantizing x with (scale, zeroPoint) would give exactly them: x is
  * dequantize(q) with the same parameters. Then quantize(dequantize(q)) = q: for n = q - zp (|n| <= 255)
@@ -255,17 +272,15 @@ export abstract class QuantizedLayer extends Layer {
     try {
       const opts = this.outputOptions(bias);
       const qy = this.int8Call(qx, q, { ...opts, packed: this.packedKernel(q, bias) }, padding);
-      const y = floatOut || !FUSED.has(act) ? dequantize(qy) : uninitialized([...qy.shape]);
-      if (y.size > 0 && !floatOut && FUSED.has(act)) UNWRITTEN.add(y);
       this.lastOut?.dispose();
       this.lastOut = null;
       if (!FUSED.has(act)) {
+        const y = dequantize(qy);
         qy.dispose();
         return this.after(y, act, args);
       }
-      INT8.set(y, qy);
       this.lastOut = qy;
-      return y;
+      return floatOf(qy, floatOut);
     } finally {
       if (!shared) qx.dispose();
     }

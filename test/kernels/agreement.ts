@@ -1143,6 +1143,23 @@ const QDWCONV: AgreementCase = {
   },
 };
 
+const QPOOL: AgreementCase = {
+  family: 'qpool2d',
+  name: 'qmaxpool2d x=[2,7,6,19] 3x3 s=2 p=1 (16 lanes and a tail of 3); two row ranges',
+  kernels: ['qmaxpool2d_forward'],
+  run(m) {
+    const { k, f32, i32, geom } = m;
+    const rng = rngOf(this.name);
+    const [N, H, W, C] = [2, 7, 6, 19];
+    const x = i32(bytesIn(intsIn(rng, N * H * W * C, -128, 127)));
+    const g = geom({ H, W, C, K: C, KH: 3, KW: 3, SH: 2, SW: 2, PT: 1, PL: 1, OH: 4, OW: 3 });
+    const y = f32(Math.ceil((N * 4 * 3 * C) / 4));
+    k.qmaxpool2d_forward(y, x, g, N, 0, 2);
+    k.qmaxpool2d_forward(y, x, g, N, 2, 4);
+    return { forward: bytesOut(m, y, N * 4 * 3 * C) };
+  },
+};
+
 const QWINOGRAD: AgreementCase = {
   family: 'qwinograd',
   name: 'qwinograd_pack (bias) and qwinograd_forward: x=[2,7,6,13] 3x3 p=1 za=-9 and x=[1,9,8,9] 5x5 p=2 za=4, two tile ranges',
@@ -1203,5 +1220,6 @@ export const AGREEMENT_CASES: AgreementCase[] = [
   QUANT,
   QGEMM,
   QDWCONV,
+  QPOOL,
   QWINOGRAD,
 ];

@@ -13,6 +13,7 @@ import * as sn from '../../src/index.js';
 import * as adv from '../../src/advanced.js';
 import { makeRng } from '../helpers/check.js';
 import { setInferencePlanEnabled, setKernelTracesEnabled } from '../../src/nn/inference.js';
+import { Pool2D } from '../../src/nn/layers.js';
 
 beforeAll(async () => {
   await sn.ready();
@@ -381,6 +382,51 @@ describe('zero paddings and relus taken into the convolutions by predict', () =>
       expect(linked).toEqual(activations === 'int8' ? ['QuantizedConv2D', 'QuantizedDepthwiseConv2D'] : []);
     }
     cal.dispose();
+  });
+
+  it('max poolings between int8 layers pool the int8 values (the float pooling of their dequantization), with the same bits', () => {
+    const inp = sn.input({ shape: [12, 11, 3] });
+    const ap = (l: sn.Layer, x: sn.SymbolicTensor) => l.apply(x) as sn.SymbolicTensor;
+    let x = ap(L.conv2d({ filters: 8, kernelSize: 3, activation: 'relu' }), inp); // 10 x 9
+    x = ap(L.maxPooling2d({ poolSize: 2 }), x); // 5 x 4: read by an int8 layer only
+    const a = ap(L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }), x);
+    // ONNX's MaxPool with explicit pads (Pool2D), read by an int8 layer and by a float Flatten
+    const p = ap(
+      new Pool2D({
+        mode: 'max',
+        poolSize: [3, 3],
+        strides: [2, 2],
+        padding: [
+          [1, 1],
+          [1, 1],
+        ],
+      }),
+      a,
+    );
+    const b = ap(L.conv2d({ filters: 4, kernelSize: 1, activation: 'relu' }), p);
+    const o = ap(L.dense({ units: 5 }), ap(L.concatenate(), [ap(L.flatten(), p), ap(L.flatten(), b)]));
+    const m = track(sn.model({ inputs: inp, outputs: o, seed: 12 }));
+    randomize(m, 420);
+    const cal = sn.tensor(f32(16 * 396, 71), [16, 12, 11, 3]);
+    const q = track(sn.quantize(m, { calibration: cal, activations: 'int8' }));
+    cal.dispose();
+    for (const n of [1, 5]) {
+      const shape = [n, 12, 11, 3];
+      const xs = f32(n * 396, 90 + n);
+      const planned = predict(q, xs, shape);
+      setInferencePlanEnabled(false);
+      try {
+        expect(planned).toEqual(predict(q, xs, shape));
+      } finally {
+        setInferencePlanEnabled(true);
+      }
+    }
+    const plan = (q as unknown as { plan: { steps: Map<{ layer: sn.Layer }, Record<string, unknown>> } }).plan;
+    const named = (k: string) => [...plan.steps].filter(([, v]) => v[k]).map(([st]) => st.layer.className);
+    expect(named('int8Pool')).toEqual(['MaxPooling2D', 'Pool2D']);
+    // the first two convolutions and the first pooling have int8 readers only; the Pool2D has a float reader
+    // too (a Flatten), and so has the last convolution
+    expect(named('int8Out').sort()).toEqual(['MaxPooling2D', 'QuantizedConv2D', 'QuantizedConv2D']);
   });
 
   it('a 2x2 max pooling after a Winograd convolution is taken into its output transform, with the same bits', () => {

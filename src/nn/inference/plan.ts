@@ -27,6 +27,7 @@ import { MaxPooling2D } from '../layers.js';
 import { ZeroPadding2D } from '../reshaping.js';
 import { ruleOf } from './rules.js';
 import type { PlanGraph, PlannedStep, Step } from './step.js';
+import type { Int8Params } from '../../quant/layers.js';
 import { weightsVersion } from './switches.js';
 import { trimDeadTaps } from './taps.js';
 import { type BatchIO, TraceCache } from './trace.js';
@@ -207,9 +208,11 @@ export class InferencePlan {
     return kind === 'relu' || !this.steps.get(st)?.winogradPacked;
   }
 
-  // An int8 layer whose readers (through skipped steps, which pass their input on) are all int8 layers
-  // taking its int8 values (same scale and zero point), and which is no model output, leaves its float
-  // output unwritten: every reader takes the int8 values behind it.
+  // int8 chains: a max pooling whose input holds int8 values (a quantized layer's, or an int8 pooling's)
+  // pools them in int8 (exactly the float pooling of their dequantization), and a step holding int8 values
+  // whose readers (through skipped steps, which pass their input on) all take them (int8 layers with the
+  // same input scale and zero point, int8 poolings), and which is no model output, leaves its float copy
+  // unwritten.
   private linkInt8(): void {
     const { steps, outputs } = this.graph;
     const readersOf = new Map<number, Step[]>();
@@ -228,14 +231,29 @@ export class InferencePlan {
       }
       return found;
     };
+    const held = new Map<number, Int8Params>(); // the int8 quantization of each slot holding int8 values
     for (const st of steps) {
-      const out = ruleOf(st.layer).int8?.(st.layer)?.output;
-      if (!out || this.steps.get(st)?.skip) continue;
-      const rs = reads(st.output);
+      const rule = ruleOf(st.layer);
+      const from = st.inputs.length === 1 ? held.get(st.inputs[0]!) : undefined;
+      const out = rule.int8?.(st.layer)?.output;
+      const win = from && rule.maxPool?.(st.layer);
+      if (this.steps.get(st)?.skip) {
+        if (from) held.set(st.output, from);
+      } else if (out) held.set(st.output, out);
+      else if (win) {
+        this.merge(st, { int8Pool: win });
+        held.set(st.output, from);
+      }
+    }
+    for (const st of steps) {
+      const q = held.get(st.output);
+      if (!q || this.steps.get(st)?.skip) continue;
       const takes = (r: Step) => {
+        if (this.steps.get(r)?.int8Pool) return true;
         const inp = ruleOf(r.layer).int8?.(r.layer)?.input;
-        return r.inputs.length === 1 && !!inp && inp.scale === out.scale && inp.zeroPoint === out.zeroPoint;
+        return r.inputs.length === 1 && !!inp && inp.scale === q.scale && inp.zeroPoint === q.zeroPoint;
       };
+      const rs = reads(st.output);
       if (rs && rs.length > 0 && rs.every(takes)) this.merge(st, { int8Out: true });
     }
   }

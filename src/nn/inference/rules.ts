@@ -5,8 +5,10 @@ import { isLayerClassName, type LayerClassName } from '../registry.js';
 import type { Layer } from '../layer.js';
 import { Activation } from '../layers.js';
 import { ReLU } from '../reshaping.js';
-import { type Run, runConv2D, runDense, runDepthwiseConv2D, runMergeRelu, runQuantized } from './run.js';
+import { type Run, runConv2D, runDense, runDepthwiseConv2D, runMaxPool, runMergeRelu, runQuantized } from './run.js';
 import { type Int8Params, QuantizedLayer } from '../../quant/layers.js';
+import type { Pool2dOptions } from '../../ops/pool2d.js';
+import { MaxPooling2D, Pool2D } from '../layers.js';
 
 /** The inference plan's rule for one layer class. */
 export interface Rule {
@@ -23,6 +25,8 @@ export interface Rule {
   takesPadding?: true;
   /** An int8 layer's input and output quantization (the output's null unless it is the layer's result). */
   int8?: (layer: Layer) => { input: Int8Params; output: Int8Params | null } | null;
+  /** A max pooling's window (null for an average pooling): it pools int8 values where the plan has them. */
+  maxPool?: (layer: Layer) => Pool2dOptions | null;
   /** The window of a convolution outside Conv2D and DepthwiseConv2D that takes padding (null: none). */
   window?: (layer: Layer) => { kernelSize: [number, number]; dilationRate: [number, number]; padding: string } | null;
   /**
@@ -88,9 +92,18 @@ export const RULES: Record<LayerClassName, Rule> = {
   SeparableConv2D: T,
   BatchNormalization: T,
   Softmax: T,
-  MaxPooling2D: T,
+  MaxPooling2D: {
+    traceable: true,
+    maxPool: (l) => (l instanceof MaxPooling2D ? { ...l.cfg } : null),
+    run: runMaxPool,
+  },
   AveragePooling2D: T,
-  Pool2D: T,
+  Pool2D: {
+    traceable: true,
+    maxPool: (l) =>
+      l instanceof Pool2D && l.mode === 'max' ? { poolSize: l.poolSize, strides: l.strides, padding: l.padding } : null,
+    run: runMaxPool,
+  },
   GlobalAveragePooling2D: T,
   GlobalMaxPooling2D: T,
   ZeroPadding2D: T,

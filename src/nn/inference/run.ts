@@ -12,7 +12,8 @@ import { type ActivationName, type Layer, applyActivation } from '../layer.js';
 import { Conv2D, DepthwiseConv2D } from '../convolutional.js';
 import { Dense } from '../layers.js';
 import type { PlannedStep } from './step.js';
-import { QuantizedLayer } from '../../quant/layers.js';
+import { QuantizedLayer, floatOf, int8Behind } from '../../quant/layers.js';
+import { qmaxPool2d } from '../../ops/qpool2d.js';
 
 /** Runs one planned step on its inputs (batch axis first); inference mode, no tape. */
 export type Run = (layer: Layer, p: PlannedStep, xs: Tensor[], rng: Rng) => Tensor;
@@ -106,3 +107,11 @@ export const runQuantized: Run = (layer, p, [x], rng) =>
     rng,
     logits: false,
   });
+
+/** A max pooling: of the int8 values behind its input when the plan found them, else the layer's own call. */
+export const runMaxPool: Run = (layer, p, xs, rng) => {
+  if (!p.int8Pool) return layer.callFor(xs, { training: false, rng, logits: false });
+  const q = int8Behind(xs[0]!);
+  if (!q) throw new Error(`inference plan: internal error: no int8 values behind the input of ${layer.name}`);
+  return floatOf(qmaxPool2d(q, { ...p.int8Pool, name: layer.name }), !p.int8Out);
+};

@@ -3,6 +3,7 @@ import type { Tensor } from '../../tensor.js';
 import type { WinogradPacked } from '../../ops/winograd.js';
 import type { DirectPacked } from '../../ops/conv2d.js';
 import type { Layer } from '../layer.js';
+import type { Pool2dOptions } from '../../ops/pool2d.js';
 
 /** The parts of a graph step the plan reads (the model's GraphStep). */
 export interface Step {
@@ -36,6 +37,8 @@ export interface PlannedStep {
    * its float output is left unwritten.
    */
   int8Out?: boolean;
+  /** A max pooling of int8 values (a quantized layer's, or another int8 pooling's), with its window. */
+  int8Pool?: Pool2dOptions;
   /** A relu or relu6 fused into the output store (the step after it is skipped). */
   activation?: 'relu' | 'relu6';
   /** A 2x2 stride-2 max pooling taken into a Winograd convolution's output transform (the pooling step skipped). */
