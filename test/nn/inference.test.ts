@@ -386,7 +386,7 @@ describe('zero paddings and relus taken into the convolutions by predict', () =>
 
   it('max poolings between int8 layers pool the int8 values (the float pooling of their dequantization), with the same bits', () => {
     const inp = sn.input({ shape: [12, 11, 3] });
-    const ap = (l: sn.Layer, x: sn.SymbolicTensor) => l.apply(x) as sn.SymbolicTensor;
+    const ap = (l: sn.Layer, x: sn.SymbolicTensor | sn.SymbolicTensor[]) => l.apply(x) as sn.SymbolicTensor;
     let x = ap(L.conv2d({ filters: 8, kernelSize: 3, activation: 'relu' }), inp); // 10 x 9
     x = ap(L.maxPooling2d({ poolSize: 2 }), x); // 5 x 4: read by an int8 layer only
     const a = ap(L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }), x);
@@ -775,7 +775,7 @@ describe('inference rules by layer class', () => {
 
   it('Slice, LogSoftmax and LayerNormalization (one kernel call each) are traced, with the bits of their own calls', () => {
     const inp = sn.input({ shape: [5, 6, 4] });
-    const ap = (l: sn.Layer, x: sn.SymbolicTensor) => l.apply(x) as sn.SymbolicTensor;
+    const ap = (l: sn.Layer, x: sn.SymbolicTensor | sn.SymbolicTensor[]) => l.apply(x) as sn.SymbolicTensor;
     let x = ap(L.conv2d({ filters: 6, kernelSize: 3, padding: 'same' }), inp);
     x = ap(new sn.Slice({ axis: -1, begin: 1, end: 5 }), x);
     x = ap(new sn.LayerNormalization({}), x);
