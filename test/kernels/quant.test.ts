@@ -350,6 +350,8 @@ const CONV_CASES: ConvCase[] = [
   convCase(1, 9, 8, 3, 5, 3, 4, 2, 1), // stride 2, a 3x4 window
   convCase(1, 4, 5, 2, 3, 5, 5, 1, 3), // padding wider than the image
   convCase(1, 8, 8, 2, 6, 3, 3, 3, 0), // stride 3: the last columns and rows are never read
+  // weights over 16 KB (23 KB of panels): panel by panel over the pixels; the cases above go pixels first
+  convCase(1, 6, 7, 32, 40, 3, 3, 1, 1),
 ];
 
 describe('qconv2d_forward', () => {
