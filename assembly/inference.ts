@@ -33,8 +33,8 @@ export { qgemm_pack_size, qgemm_pack, qgemm, qwiden, qconv2d_pack_size, qconv2d_
   qconv2d_forward } from "./kernels/qgemm";
 export { qdwconv2d_forward, qdwconv2d_pack, qdwconv2d_pack_bytes } from "./kernels/qdwconv2d";
 export { qmaxpool2d_forward } from "./kernels/qpool2d";
-export { qwinograd_pack_size, qwinograd_pack, qwinograd_scratch_size, qwinograd_forward } from
-  "./kernels/qwinograd";
+export { qwinograd_pack_size, qwinograd_pack, qwinograd_scratch_size, qwinograd_forward, qwinograd45_pack_size,
+  qwinograd45_pack, qwinograd45_scratch_size, qwinograd45_forward } from "./kernels/qwinograd";
 export { geometry2d_bytes } from "./geometry";
 
 // First byte TypeScript may use; static data of this module lies below it.

@@ -380,3 +380,264 @@ export function qwinograd_forward(out: usize, inp: usize, U: usize, req: usize, 
     }
   }
 }
+
+// ---- 5x5 kernels by F(4, 5) along the rows ----
+// A 5x5 kernel at stride 1 as five row convolutions of F(4, 5) (points 0, ±1, ±2, ±1/2, ∞), summed over the
+// kernel rows in the GEMM: 8 multiplies per 4 outputs and kernel row, 10 an output instead of 16 (four 3x3
+// pieces) or 25 (direct). Along one axis the transforms stay small enough for integers:
+//   U = G' g   (each kernel row; |U| <= 31 * 127 = 3937: i16)
+//   V = B' d   (each padded input row, d = x - za; |V| <= 50 * 255 = 12750: i16)
+//   360 * sum = A' [ sum over kernel rows and channels of U ⊙ V ]
+// with G', B', A' the integer forms of Toom-Cook's matrices (rows of G and B^T scaled to integers, the
+// scales undone in A^T, whose denominators multiply to 360 = 8 * 45). The channel sums wrap modulo 2^32,
+// as A' combines them: 360 * sum comes out modulo 2^32, then times 45's inverse modulo 2^32 gives 8 * sum
+// modulo 2^32, which is 8 * sum itself while |8 * sum| < 2^31 (25 * C * 255 * 128 * 8: C up to 328, the op
+// checks), and an arithmetic shift by 3 gives the sum. The same integers as the direct kernel's sums.
+// Packed weight (qwinograd45_pack): [ bias i32 (K8) | position 0 panels | ... | position 7 panels ], a
+// position's panels as qgemm's (8 columns, k in i16 pairs) with k over (kernel row, channel), C2 = C rounded
+// up to even per kernel row. Scratch per task: the padded image (i16, as widen_rows), then V i16
+// (8, RB + 4, TW, C2) and M i32 (8, RB, TW, K8) for blocks of RB output rows; TW = ceil(OW / 4).
+
+const INV45: i32 = -1527099483; // 45 * INV45 = 1 modulo 2^32
+
+// Bytes of qwinograd45_pack's output.
+export function qwinograd45_pack_size(C: i32, K: i32): i32 {
+  const K8 = <i64>up8(K), KD = <i64>(5 * even(C));
+  const n = (K8 << 2) + 8 * ((K8 * KD) << 1);
+  return n > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>n;
+}
+
+// out: the packed weight (see above) of the 5x5 w int8 (5, 5, C, K) with bias i32 (K) or 0.
+export function qwinograd45_pack(out: usize, w: usize, bias: usize, C: i32, K: i32): void {
+  const C2 = even(C), K8 = up8(K), KD = 5 * C2;
+  memory.fill(out, 0, <usize>qwinograd45_pack_size(C, K));
+  for (let c = 0; c < K; c++) store<i32>(out + (<usize>c << 2), bias != 0 ? load<i32>(bias + (<usize>c << 2)) : 0);
+  const base = out + (<usize>K8 << 2), posB = position_bytes(KD, K8), panelB = <usize>KD << 4;
+  for (let kh = 0; kh < 5; kh++) {
+    for (let ic = 0; ic < C; ic++) {
+      const kk = kh * C2 + ic;
+      for (let oc = 0; oc < K; oc++) {
+        const panel = base + <usize>(oc >> 3) * panelB + (<usize>(kk >> 1) << 5) + (<usize>(oc & 7) << 2) + (<usize>(kk & 1) << 1);
+        const g0 = tap(w, 5, 5, C, K, kh, 0, ic, oc), g1 = tap(w, 5, 5, C, K, kh, 1, ic, oc);
+        const g2 = tap(w, 5, 5, C, K, kh, 2, ic, oc), g3 = tap(w, 5, 5, C, K, kh, 3, ic, oc);
+        const g4 = tap(w, 5, 5, C, K, kh, 4, ic, oc);
+        store<i16>(panel + 0 * posB, <i16>(-g0));
+        store<i16>(panel + 1 * posB, <i16>(-g0 - g1 - g2 - g3 - g4));
+        store<i16>(panel + 2 * posB, <i16>(-g0 + g1 - g2 + g3 - g4));
+        store<i16>(panel + 3 * posB, <i16>(g0 + 2 * g1 + 4 * g2 + 8 * g3 + 16 * g4));
+        store<i16>(panel + 4 * posB, <i16>(g0 - 2 * g1 + 4 * g2 - 8 * g3 + 16 * g4));
+        store<i16>(panel + 5 * posB, <i16>(16 * g0 + 8 * g1 + 4 * g2 + 2 * g3 + g4));
+        store<i16>(panel + 6 * posB, <i16>(16 * g0 - 8 * g1 + 4 * g2 - 2 * g3 + g4));
+        store<i16>(panel + 7 * posB, <i16>(g4));
+      }
+    }
+  }
+}
+
+// Padded columns the row tiles read (tile t: columns 4t .. 4t+7).
+// @ts-ignore: decorator
+@inline function cols45(g: Geometry2d): i32 {
+  return 4 * ((g.OW + 3) >> 2) + 4;
+}
+
+// Bytes of qwinograd45_forward's scratch (per task) for blocks of RB output rows.
+export function qwinograd45_scratch_size(geom: usize, RB: i32): i32 {
+  const g = geometry(geom);
+  const TW = <i64>((g.OW + 3) >> 2), C2 = <i64>even(g.C), K8 = <i64>up8(g.K);
+  const img = (<i64>(g.OH + 4) * <i64>cols45(g) * <i64>g.C) << 1;
+  const n = img + 8 * TW * ((<i64>(RB + 4) * C2 << 1) + (<i64>RB * K8 << 2));
+  return n > <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>n;
+}
+
+// V (8 positions, vs bytes apart) of padded rows r0 .. r1-1 (relative row i at v + i * TW * C2 * 2): the row
+// transform B' d of every tile's 8 columns, channel by channel (8 at a time with SIMD).
+function input45(V: usize, vs: usize, pad: usize, Wp: i32, C: i32, C2: i32, TW: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    const row = pad + (<usize>(r * Wp * C) << 1);
+    for (let t = 0; t < TW; t++) {
+      const a = row + (<usize>(4 * t * C) << 1);
+      const v0 = V + (<usize>(((r - r0) * TW + t) * C2) << 1);
+      const cs = <usize>C << 1;
+      let c = 0;
+      if (ASC_FEATURE_SIMD) {
+        for (; c + 8 <= C; c += 8) {
+          const p = a + (<usize>c << 1), v = v0 + (<usize>c << 1);
+          const d0 = v128.load(p), d1 = v128.load(p + cs), d2 = v128.load(p + 2 * cs), d3 = v128.load(p + 3 * cs);
+          const d4 = v128.load(p + 4 * cs), d5 = v128.load(p + 5 * cs), d6 = v128.load(p + 6 * cs), d7 = v128.load(p + 7 * cs);
+          v128.store(v + 0 * vs, i16x8.add(i16x8.sub(i16x8.add(i16x8.neg(i16x8.mul(d0, i16x8.splat(4))), i16x8.mul(d2, i16x8.splat(21))), i16x8.mul(d4, i16x8.splat(21))), i16x8.mul(d6, i16x8.splat(4))));
+          v128.store(v + 1 * vs, i16x8.add(i16x8.add(i16x8.sub(i16x8.sub(i16x8.add(i16x8.mul(d1, i16x8.splat(4)), i16x8.mul(d2, i16x8.splat(4))), i16x8.mul(d3, i16x8.splat(17))), i16x8.mul(d4, i16x8.splat(17))), i16x8.mul(d5, i16x8.splat(4))), i16x8.mul(d6, i16x8.splat(4))));
+          v128.store(v + 2 * vs, i16x8.add(i16x8.sub(i16x8.sub(i16x8.add(i16x8.add(i16x8.neg(i16x8.mul(d1, i16x8.splat(4))), i16x8.mul(d2, i16x8.splat(4))), i16x8.mul(d3, i16x8.splat(17))), i16x8.mul(d4, i16x8.splat(17))), i16x8.mul(d5, i16x8.splat(4))), i16x8.mul(d6, i16x8.splat(4))));
+          v128.store(v + 3 * vs, i16x8.add(i16x8.add(i16x8.sub(i16x8.sub(i16x8.add(i16x8.mul(d1, i16x8.splat(2)), d2), i16x8.mul(d3, i16x8.splat(10))), i16x8.mul(d4, i16x8.splat(5))), i16x8.mul(d5, i16x8.splat(8))), i16x8.mul(d6, i16x8.splat(4))));
+          v128.store(v + 4 * vs, i16x8.add(i16x8.sub(i16x8.sub(i16x8.add(i16x8.add(i16x8.neg(i16x8.mul(d1, i16x8.splat(2))), d2), i16x8.mul(d3, i16x8.splat(10))), i16x8.mul(d4, i16x8.splat(5))), i16x8.mul(d5, i16x8.splat(8))), i16x8.mul(d6, i16x8.splat(4))));
+          v128.store(v + 5 * vs, i16x8.add(i16x8.add(i16x8.sub(i16x8.sub(i16x8.add(i16x8.mul(d1, i16x8.splat(4)), i16x8.mul(d2, i16x8.splat(8))), i16x8.mul(d3, i16x8.splat(5))), i16x8.mul(d4, i16x8.splat(10))), d5), i16x8.mul(d6, i16x8.splat(2))));
+          v128.store(v + 6 * vs, i16x8.add(i16x8.sub(i16x8.sub(i16x8.add(i16x8.add(i16x8.neg(i16x8.mul(d1, i16x8.splat(4))), i16x8.mul(d2, i16x8.splat(8))), i16x8.mul(d3, i16x8.splat(5))), i16x8.mul(d4, i16x8.splat(10))), d5), i16x8.mul(d6, i16x8.splat(2))));
+          v128.store(v + 7 * vs, i16x8.add(i16x8.sub(i16x8.add(i16x8.neg(i16x8.mul(d1, i16x8.splat(4))), i16x8.mul(d3, i16x8.splat(21))), i16x8.mul(d5, i16x8.splat(21))), i16x8.mul(d7, i16x8.splat(4))));
+        }
+      }
+      for (; c < C2; c++) {
+        const v = v0 + (<usize>c << 1);
+        if (c >= C) {
+          // the odd channel count's zero pad of the k pairs
+          for (let q = 0; q < 8; q++) store<i16>(v + <usize>q * vs, 0);
+          continue;
+        }
+        const p = a + (<usize>c << 1);
+        const d0 = <i32>load<i16>(p), d1 = <i32>load<i16>(p + cs), d2 = <i32>load<i16>(p + 2 * cs), d3 = <i32>load<i16>(p + 3 * cs);
+        const d4 = <i32>load<i16>(p + 4 * cs), d5 = <i32>load<i16>(p + 5 * cs), d6 = <i32>load<i16>(p + 6 * cs), d7 = <i32>load<i16>(p + 7 * cs);
+        store<i16>(v + 0 * vs, <i16>(-4 * d0 + 21 * d2 - 21 * d4 + 4 * d6));
+        store<i16>(v + 1 * vs, <i16>(4 * d1 + 4 * d2 - 17 * d3 - 17 * d4 + 4 * d5 + 4 * d6));
+        store<i16>(v + 2 * vs, <i16>(-4 * d1 + 4 * d2 + 17 * d3 - 17 * d4 - 4 * d5 + 4 * d6));
+        store<i16>(v + 3 * vs, <i16>(2 * d1 + d2 - 10 * d3 - 5 * d4 + 8 * d5 + 4 * d6));
+        store<i16>(v + 4 * vs, <i16>(-2 * d1 + d2 + 10 * d3 - 5 * d4 - 8 * d5 + 4 * d6));
+        store<i16>(v + 5 * vs, <i16>(4 * d1 + 8 * d2 - 5 * d3 - 10 * d4 + d5 + 2 * d6));
+        store<i16>(v + 6 * vs, <i16>(-4 * d1 + 8 * d2 + 5 * d3 - 10 * d4 - d5 + 2 * d6));
+        store<i16>(v + 7 * vs, <i16>(-4 * d1 + 21 * d3 - 21 * d5 + 4 * d7));
+      }
+    }
+  }
+}
+
+// M (rows, K8) i32 = the sums over the 5 kernel rows (V rows rs bytes apart) and C2 channels of one position.
+function gemm45(M: usize, V: usize, U: usize, rows: i32, C2: i32, K8: i32, rs: usize): void {
+  const SP = C2 >> 1, lda = <usize>C2 << 1, panelB = <usize>(5 * C2) << 4;
+  for (let m = 0; m < rows; m += 4) {
+    const mr = min(4, rows - m);
+    const a0 = V + <usize>m * lda;
+    for (let j = 0; j < K8; j += 8) {
+      const w = U + <usize>(j >> 3) * panelB, c0 = M + (<usize>(m * K8 + j) << 2);
+      if (ASC_FEATURE_SIMD) gemm45_4x8(mr, SP, rs, a0, lda, w, c0, <usize>K8 << 2);
+      else {
+        for (let r = 0; r < mr; r++) {
+          for (let jj = 0; jj < 8; jj++) {
+            let acc = 0;
+            let ar = a0 + <usize>r * lda, wp = w + (<usize>jj << 2);
+            for (let kh = 0; kh < 5; kh++) {
+              for (let p = 0; p < SP; p++) {
+                acc += <i32>load<i16>(ar + (<usize>p << 2)) * <i32>load<i16>(wp) + <i32>load<i16>(ar + (<usize>p << 2), 2) * <i32>load<i16>(wp, 2);
+                wp += 32;
+              }
+              ar += rs;
+            }
+            store<i32>(c0 + (<usize>(r * K8 + jj) << 2), acc);
+          }
+        }
+      }
+    }
+  }
+}
+
+// One 4x8 tile of gemm45 (rows past mr alias the previous one; only mr rows are stored).
+// @ts-ignore: decorator
+@inline function gemm45_4x8(mr: i32, SP: i32, rs: usize, a0: usize, lda: usize, w: usize, c0: usize, ldc: usize): void {
+  let a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+  if (mr < 2) a1 = a0;
+  if (mr < 3) a2 = a1;
+  if (mr < 4) a3 = a2;
+  let c00 = i32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (let kh = 0; kh < 5; kh++) {
+    let b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+    for (let p = 0; p < SP; p++) {
+      const w0 = v128.load(w), w1 = v128.load(w, 16);
+      let va = v128.load32_splat(b0);
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(va, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(va, w1));
+      va = v128.load32_splat(b1);
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(va, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(va, w1));
+      va = v128.load32_splat(b2);
+      c20 = i32x4.add(c20, i32x4.dot_i16x8_s(va, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(va, w1));
+      va = v128.load32_splat(b3);
+      c30 = i32x4.add(c30, i32x4.dot_i16x8_s(va, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(va, w1));
+      w += 32; b0 += 4; b1 += 4; b2 += 4; b3 += 4;
+    }
+    a0 += rs; a1 += rs; a2 += rs; a3 += rs;
+  }
+  v128.store(c0, c00); v128.store(c0, c01, 16);
+  if (mr > 1) { v128.store(c0 + ldc, c10); v128.store(c0 + ldc, c11, 16); }
+  if (mr > 2) { v128.store(c0 + 2 * ldc, c20); v128.store(c0 + 2 * ldc, c21, 16); }
+  if (mr > 3) { v128.store(c0 + 3 * ldc, c30); v128.store(c0 + 3 * ldc, c31, 16); }
+}
+
+// Output rows oh0 .. oh0+rb-1 of one image from M (8 positions, ms bytes apart; row m = (oh - oh0) * TW + t).
+function output45(o: usize, M: usize, ms: usize, U: usize, req: usize, g: Geometry2d, oh0: i32, rb: i32, TW: i32, K8: i32): void {
+  const K = g.K, OW = g.OW;
+  const zp = load<i32>(req), lo = load<i32>(req, 4) - zp, hi = load<i32>(req, 8) - zp;
+  const pm = req_mult(req), pp = req_pow(req, K);
+  for (let m = 0; m < rb * TW; m++) {
+    const oh = oh0 + m / TW, t = m % TW;
+    const row = M + (<usize>(m * K8) << 2);
+    const px = o + <usize>(oh * OW + 4 * t) * K;
+    const n = min(4, OW - 4 * t); // outputs of this tile inside the image
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const vzp = i32x4.splat(zp), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi), inv = i32x4.splat(INV45);
+      for (; j < K; j += 8) {
+        const jB = <usize>j << 2;
+        const nc = min(8, K - j);
+        const bias0 = v128.load(U + jB), bias1 = v128.load(U + jB, 16);
+        const vm0 = v128.load(pm + jB), vm1 = v128.load(pm + jB, 16), vp0 = v128.load(pp + jB), vp1 = v128.load(pp + jB, 16);
+        for (let h = 0; h < 2; h++) {
+          const hb = <usize>(h << 4);
+          const m0 = v128.load(row + jB + hb), m1 = v128.load(row + jB + hb + ms), m2 = v128.load(row + jB + hb + 2 * ms);
+          const m3 = v128.load(row + jB + hb + 3 * ms), m4 = v128.load(row + jB + hb + 4 * ms), m5 = v128.load(row + jB + hb + 5 * ms);
+          const m6 = v128.load(row + jB + hb + 6 * ms), m7 = v128.load(row + jB + hb + 7 * ms);
+          const s0 = i32x4.add(i32x4.add(i32x4.add(i32x4.add(i32x4.add(i32x4.add(i32x4.mul(m0, i32x4.splat(90)), i32x4.mul(m1, i32x4.splat(20))), i32x4.mul(m2, i32x4.splat(20))), m3), m4), i32x4.mul(m5, i32x4.splat(8))), i32x4.mul(m6, i32x4.splat(8)));
+          const s1 = i32x4.sub(i32x4.add(i32x4.sub(i32x4.add(i32x4.sub(i32x4.mul(m1, i32x4.splat(20)), i32x4.mul(m2, i32x4.splat(20))), i32x4.mul(m3, i32x4.splat(2))), i32x4.mul(m4, i32x4.splat(2))), i32x4.mul(m5, i32x4.splat(4))), i32x4.mul(m6, i32x4.splat(4)));
+          const s2 = i32x4.add(i32x4.add(i32x4.add(i32x4.add(i32x4.add(i32x4.mul(m1, i32x4.splat(20)), i32x4.mul(m2, i32x4.splat(20))), i32x4.mul(m3, i32x4.splat(4))), i32x4.mul(m4, i32x4.splat(4))), i32x4.mul(m5, i32x4.splat(2))), i32x4.mul(m6, i32x4.splat(2)));
+          const s3 = i32x4.add(i32x4.sub(i32x4.add(i32x4.sub(i32x4.add(i32x4.sub(i32x4.mul(m1, i32x4.splat(20)), i32x4.mul(m2, i32x4.splat(20))), i32x4.mul(m3, i32x4.splat(8))), i32x4.mul(m4, i32x4.splat(8))), m5), m6), i32x4.mul(m7, i32x4.splat(90)));
+          const b = h == 0 ? bias0 : bias1;
+          // 360 * sum -> 8 * sum (times 45's inverse) -> sum, + bias
+          const y0 = i32x4.add(i32x4.shr_s(i32x4.mul(s0, inv), 3), b), y1 = i32x4.add(i32x4.shr_s(i32x4.mul(s1, inv), 3), b);
+          const y2 = i32x4.add(i32x4.shr_s(i32x4.mul(s2, inv), 3), b), y3 = i32x4.add(i32x4.shr_s(i32x4.mul(s3, inv), 3), b);
+          // park the four outputs' halves in M's position slots 0..3 of this row (read above, no longer needed)
+          v128.store(row + jB + hb, y0); v128.store(row + jB + hb + ms, y1);
+          v128.store(row + jB + hb + 2 * ms, y2); v128.store(row + jB + hb + 3 * ms, y3);
+        }
+        for (let i = 0; i < n; i++) {
+          const s = row + jB + <usize>i * ms;
+          store_tail(px + <usize>(i * K + j), requant_row(v128.load(s), v128.load(s, 16), vm0, vm1, vp0, vp1, vlo, vhi, vzp), nc);
+        }
+      }
+      continue;
+    }
+    for (; j < K; j++) {
+      const jB = <usize>j << 2;
+      const bias = load<i32>(U + jB), mult = load<i32>(pm + jB), pow = load<i32>(pp + jB);
+      const m0 = load<i32>(row + jB), m1 = load<i32>(row + jB + ms), m2 = load<i32>(row + jB + 2 * ms), m3 = load<i32>(row + jB + 3 * ms);
+      const m4 = load<i32>(row + jB + 4 * ms), m5 = load<i32>(row + jB + 5 * ms), m6 = load<i32>(row + jB + 6 * ms), m7 = load<i32>(row + jB + 7 * ms);
+      const s0 = 90 * m0 + 20 * m1 + 20 * m2 + m3 + m4 + 8 * m5 + 8 * m6;
+      const s1 = 20 * m1 - 20 * m2 + 2 * m3 - 2 * m4 + 4 * m5 - 4 * m6;
+      const s2 = 20 * m1 + 20 * m2 + 4 * m3 + 4 * m4 + 2 * m5 + 2 * m6;
+      const s3 = 20 * m1 - 20 * m2 + 8 * m3 - 8 * m4 + m5 - m6 + 90 * m7;
+      for (let i = 0; i < n; i++) {
+        const s = i == 0 ? s0 : i == 1 ? s1 : i == 2 ? s2 : s3;
+        store<i8>(px + <usize>(i * K + j), <i8>requant1(((s * INV45) >> 3) + bias, mult, pow, lo, hi, zp));
+      }
+    }
+  }
+}
+
+// out int8 (N, OH, OW, K) <- the stride-1, dilation-1 5x5 convolution of inp int8 (N, H, W, C) (zero point za)
+// with U = qwinograd45_pack of the weight, for output rows r0 .. r1-1 of each image, in blocks of RB rows;
+// scratch: qwinograd45_scratch_size(geom, RB) bytes; req: the requantization block.
+export function qwinograd45_forward(out: usize, inp: usize, U: usize, req: usize, scratch: usize, geom: usize, N: i32,
+  RB: i32, za: i32, r0: i32, r1: i32): void {
+  const g = geometry(geom);
+  const C = g.C, C2 = even(C), K8 = up8(g.K), TW = (g.OW + 3) >> 2, Wp = cols45(g);
+  const inImg = <usize>g.H * g.W * C, outImg = <usize>g.OH * g.OW * g.K;
+  const posB = position_bytes(5 * C2, K8), panels = U + (<usize>K8 << 2);
+  const pad = scratch;
+  const V = pad + ((<usize>(g.OH + 4) * <usize>Wp * <usize>C) << 1);
+  const vs = (<usize>((RB + 4) * TW * C2)) << 1;
+  const M = V + 8 * vs;
+  const ms = (<usize>(RB * TW * K8)) << 2;
+  const rs = (<usize>(TW * C2)) << 1;
+  for (let n = 0; n < N; n++) {
+    const img = inp + <usize>n * inImg, o = out + <usize>n * outImg;
+    widen_rows(pad, img, g, za, r0, r1 + 4, Wp);
+    for (let oh0 = r0; oh0 < r1; oh0 += RB) {
+      const rb = min(RB, r1 - oh0);
+      input45(V, vs, pad, Wp, C, C2, TW, oh0, oh0 + rb + 4);
+      for (let p = 0; p < 8; p++) gemm45(M + <usize>p * ms, V + <usize>p * vs, panels + <usize>p * posB, rb * TW, C2, K8, rs);
+      output45(o, M, ms, U, req, g, oh0, rb, TW, K8);
+    }
+  }
+}

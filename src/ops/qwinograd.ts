@@ -1,6 +1,7 @@
-// int8 convolution by integer Winograd F(2x2, 3x3) (assembly/kernels/qwinograd.ts): exact, so it gives the
-// same bits as the direct int8 kernel, with 16 multiplies per 2x2 outputs and 3x3 piece instead of 36 (a 5x5
-// kernel is four 3x3 pieces: 64 instead of 100). qconv2d takes it where it applies and pays.
+// int8 convolution by integer Winograd (assembly/kernels/qwinograd.ts): exact, so it gives the same bits as
+// the direct int8 kernel. F(2x2, 3x3) takes 16 multiplies per 2x2 outputs and 3x3 piece instead of 36 (other
+// kernels are cut into 3x3 pieces); a 5x5 kernel over up to 328 channels runs as F(4, 5) along the rows
+// instead, 40 multiplies per 4 outputs instead of 100. qconv2d takes it where it applies and pays.
 import { getArena } from '../wasm/arena.js';
 import type { Geometry2d, Task } from '../wasm/abi.js';
 import { Tensor } from '../tensor.js';
@@ -28,14 +29,16 @@ export function qwinogradRefusal(geo: Geometry2d): string | null {
 
 /**
  * Whether 'auto' takes Winograd: where it applies, on outputs of 4+ pixels a side (edge tiles waste less)
- * and 16+ output channels, for 3x3 kernels over 16+ input channels (16 multiplies for 36) and 5x5 ones over
- * 32+ (64 for 100); with fewer channels the transforms cost more than the multiplies saved. Measured against
- * the direct int8 kernel on one thread: 3x3 over 8 channels 0.7x, 16 1.1x, 32-512 1.5-2.2x; 5x5 over 16
- * channels 0.8x, 32 1.55x.
+ * and 16+ output channels, for 3x3 kernels over 16+ input channels (16 multiplies for 36), 5x5 ones over 8 to
+ * 328 (F(4, 5) along the rows: 40 for 100) and over 32+ beyond (four pieces: 64 for 100); with fewer channels
+ * the transforms cost more than the multiplies saved. Measured against the direct int8 kernel on one thread:
+ * 3x3 over 8 channels 0.7x, 16 1.1x, 32-512 1.5-2.2x; 5x5 along the rows over 4 channels 1.1x, 8 1.4x, 16
+ * 1.6-1.9x, 32-128 2.1-2.3x; as pieces over 16 channels 0.8x, 32 1.55x.
  */
 export function qwinogradPays(geo: Geometry2d): boolean {
   if (qwinogradRefusal(geo) !== null || Math.min(geo.OH, geo.OW) < 4 || geo.K < 16) return false;
   if (geo.KH === 3 && geo.KW === 3) return geo.C >= 16;
+  if (byRows(geo.KH, geo.KW, geo.C)) return geo.C >= 8;
   return geo.KH === 5 && geo.KW === 5 && geo.C >= 32;
 }
 
@@ -45,14 +48,31 @@ export function qwinogradPays(geo: Geometry2d): boolean {
  */
 export function qwinogradPack(wPtr: number, shape: readonly number[], bias: Int32Array | null): Tensor {
   const [KH, KW, C, K] = shape as [number, number, number, number];
-  const bytes = k().qwinograd_pack_size(KH, KW, C, K);
+  const rows = byRows(KH, KW, C);
+  const bytes = rows ? k().qwinograd45_pack_size(C, K) : k().qwinograd_pack_size(KH, KW, C, K);
   const U = new Tensor([Math.ceil(bytes / 4)], 'int32', false);
-  k().qwinograd_pack(U.ptr, wPtr, 0, KH, KW, C, K);
+  if (rows) k().qwinograd45_pack(U.ptr, wPtr, 0, C, K);
+  else k().qwinograd_pack(U.ptr, wPtr, 0, KH, KW, C, K);
   if (bias)
     getArena()
       .i32()
       .set(bias, U.ptr >>> 2);
   return U;
+}
+
+// Whether a kernel runs as F(4, 5) along the rows: 5x5, and 8 * (the largest sum) within int32, which its
+// exact division by 360 needs (|x - za| <= 255, |w| <= 128: C up to 328).
+function byRows(KH: number, KW: number, C: number): boolean {
+  return KH === 5 && KW === 5 && 8 * 25 * C * 255 * 128 < 2 ** 31;
+}
+
+// Output rows per block of the F(4, 5) rows form: V and M of a block (8 positions each) in ~256 KB, 1 to 64.
+function blockRows45(geo: Geometry2d): number {
+  const TW = Math.ceil(geo.OW / 4),
+    C2 = 2 * Math.ceil(geo.C / 2),
+    K8 = 8 * Math.ceil(geo.K / 8);
+  const perRow = 8 * TW * (2 * C2 + 4 * K8);
+  return Math.max(1, Math.min(64, geo.OH, Math.floor(262144 / perRow) - 4));
 }
 
 // Tiles per block: V and M of a block (16 positions each) in ~256 KB, a multiple of 4 from 4 to 64.
@@ -77,6 +97,10 @@ export function qwinogradRun(
   geo: Geometry2d,
   geom: number,
 ): void {
+  if (byRows(geo.KH, geo.KW, geo.C)) {
+    rows45(out, inp, N, za, U, req, geo, geom);
+    return;
+  }
   const TW = Math.ceil(geo.OW / 2),
     tiles = Math.ceil(geo.OH / 2) * TW;
   const MB = blockTiles(geo, tiles);
@@ -103,6 +127,49 @@ export function qwinogradRun(
             za,
             t0,
             t1,
+          ],
+        ),
+        work,
+      ),
+    false,
+  );
+}
+
+// The F(4, 5) rows form of qwinogradRun: tasks over images, or over output rows of a small batch's images.
+function rows45(
+  out: number,
+  inp: number,
+  N: number,
+  za: number,
+  U: number,
+  req: number,
+  geo: Geometry2d,
+  geom: number,
+) {
+  const RB = blockRows45(geo);
+  const work = N * geo.OH * geo.OW * 40 * geo.C * geo.K;
+  const ranges = taskRanges(N, geo.OH, work);
+  const bytes = k().qwinograd45_scratch_size(geom, RB);
+  const inImg = geo.H * geo.W * geo.C,
+    outImg = geo.OH * geo.OW * geo.K;
+  withScratch(
+    ranges.map(() => Math.ceil(bytes / 4)),
+    (...scratch) =>
+      runTasks(
+        ranges.map(
+          ([n0, nc, r0, r1], i): Task => [
+            'qwinograd45_forward',
+            out + n0 * outImg,
+            inp + n0 * inImg,
+            U,
+            req,
+            scratch[i]!,
+            geom,
+            nc,
+            RB,
+            za,
+            r0,
+            r1,
           ],
         ),
         work,

@@ -33,6 +33,8 @@ const SIZE_QUERIES = new Set<string>([
   'qconv2d_scratch_size',
   'qwinograd_pack_size',
   'qwinograd_scratch_size',
+  'qwinograd45_pack_size',
+  'qwinograd45_scratch_size',
   'qdwconv2d_pack_bytes',
 ]);
 

@@ -1162,8 +1162,17 @@ const QPOOL: AgreementCase = {
 
 const QWINOGRAD: AgreementCase = {
   family: 'qwinograd',
-  name: 'qwinograd_pack (bias) and qwinograd_forward: x=[2,7,6,13] 3x3 p=1 za=-9 and x=[1,9,8,9] 5x5 p=2 za=4, two tile ranges',
-  kernels: ['qwinograd_pack_size', 'qwinograd_pack', 'qwinograd_scratch_size', 'qwinograd_forward'],
+  name: 'qwinograd_pack (bias) and qwinograd_forward: x=[2,7,6,13] 3x3 p=1 za=-9 and x=[1,9,8,9] 5x5 p=2 za=4, two tile ranges; qwinograd45 x=[2,9,10,11] 5x5',
+  kernels: [
+    'qwinograd_pack_size',
+    'qwinograd_pack',
+    'qwinograd_scratch_size',
+    'qwinograd_forward',
+    'qwinograd45_pack_size',
+    'qwinograd45_pack',
+    'qwinograd45_scratch_size',
+    'qwinograd45_forward',
+  ],
   run(m) {
     const { k, f32, i32, geom } = m;
     const rng = rngOf(this.name);
@@ -1191,6 +1200,17 @@ const QWINOGRAD: AgreementCase = {
       k.qwinograd_forward(y, x, w, req, scratch, g, B, 4, za, 5, tiles);
       out[`qwinograd ${what}`] = bytesOut(m, y, B * H * W * Ko);
     }
+    // 5x5 by F(4, 5) along the rows: 11 channels (odd), 10 columns (a partial row tile), two row ranges
+    const [H, W, C, Ko] = [9, 10, 11, 12];
+    const w = f32(k.qwinograd45_pack_size(C, Ko) / 4);
+    k.qwinograd45_pack(w, i32(bytesIn(intsIn(rng, 25 * C * Ko, -127, 127))), i32(intsIn(rng, Ko, -999, 999)), C, Ko);
+    const g = geom({ H, W, C, K: Ko, KH: 5, KW: 5, SH: 1, SW: 1, PT: 2, PL: 2, OH: H, OW: W });
+    const y = f32(Math.ceil((2 * H * W * Ko) / 4));
+    const x = i32(bytesIn(intsIn(rng, 2 * H * W * C, -128, 127)));
+    const [req, scratch] = [i32(reqIn(rng, Ko, 3, -128, 127)), f32(Math.ceil(k.qwinograd45_scratch_size(g, 3) / 4))];
+    k.qwinograd45_forward(y, x, w, req, scratch, g, 2, 3, -7, 0, 4);
+    k.qwinograd45_forward(y, x, w, req, scratch, g, 2, 3, -7, 4, H);
+    out['qwinograd45 5x5'] = bytesOut(m, y, 2 * H * W * Ko);
     return out;
   },
 };

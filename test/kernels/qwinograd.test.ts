@@ -1,9 +1,9 @@
 // Integer Winograd F(2x2, 3x3) for the int8 convolution (assembly/kernels/qwinograd.ts through qconv2d's
 // algorithm option): exact, so every case must give the bits of the direct kernel (itself checked against
 // integer references in quant.test.ts), and one case against the exact integer sums directly. Cases cover
-// 3x3 and 5x5 kernels (four 3x3 pieces) and other sizes forced, channel counts off 8, odd output sizes (edge
-// tiles), paddings, zero points at the ends, batches cut into image parts, and sums large enough that the
-// transforms' int32 intermediates wrap. Errors: an inapplicable geometry is refused by name.
+// 3x3 and 5x5 kernels (F(4, 5) along the rows up to 328 channels, four 3x3 pieces beyond) and other sizes
+// forced, channel counts off 8, odd output sizes (edge tiles), paddings, zero points at the ends, batches cut
+// into image parts, and sums large enough that the transforms' int32 intermediates wrap. Errors: an inapplicable geometry is refused by name.
 import { describe, expect, it } from 'vitest';
 import * as sn from '../../src/index.js';
 import * as adv from '../../src/advanced.js';
@@ -56,6 +56,23 @@ const CASES: Case[] = [
   { x: [5, 5, 5, 17], k: [3, 3], K: 16, pad: 'same', za: 127, act: 'linear', extreme: true },
   { x: [1, 6, 6, 600], k: [3, 3], K: 8, pad: 'same', za: 0, act: 'linear', extreme: true },
   { x: [1, 7, 7, 200], k: [5, 5], K: 8, pad: 'same', za: -128, act: 'linear', extreme: true },
+  // 5x5 by F(4, 5) along the rows: 'valid', lopsided explicit padding, odd channels, partial row tiles, and
+  // 328 channels of extreme values (the largest sums it takes; its position sums wrap int32 on the way)
+  { x: [3, 10, 13, 9], k: [5, 5], K: 13, pad: 'valid', za: 40, act: 'relu6' },
+  {
+    x: [1, 9, 14, 16],
+    k: [5, 5],
+    K: 16,
+    pad: [
+      [3, 1],
+      [0, 4],
+    ],
+    za: -20,
+    act: 'linear',
+  },
+  { x: [1, 9, 9, 328], k: [5, 5], K: 8, pad: 'same', za: -128, act: 'linear', extreme: true },
+  // past 328 channels a 5x5 kernel goes back to four 3x3 pieces
+  { x: [1, 6, 6, 400], k: [5, 5], K: 8, pad: 'same', za: 0, act: 'linear', extreme: true },
 ];
 
 const describeCase = (c: Case) =>
