@@ -13,7 +13,8 @@
 // taps * C * 255 * 127 * 4 < 2^31 (the op checks; kernels of 3x3 taps: C up to ~1,800).
 // Larger kernels at stride 1 are cut into 3x3 pieces (a 5x5 kernel, zero-padded to 6x6, into four): each
 // piece is a 3x3 convolution of the input shifted by (3a, 3b), and the pieces' channels are stacked along
-// the GEMM's k axis.
+// the GEMM's k axis. (5x5 kernels over up to 328 channels take F(4, 5) along the rows instead: the second
+// part of this file.)
 //
 // Layouts (NHWC): inp int8 (N, H, W, C); out int8 (N, OH, OW, K); weight int8 (KH, KW, C, K).
 // Packed weight (qwinograd_pack): [ bias i32 (K8) | position 0 panels | ... | position 15 panels ],
