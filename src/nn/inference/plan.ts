@@ -215,8 +215,16 @@ export class InferencePlan {
   // unwritten.
   private linkInt8(): void {
     const { steps, outputs } = this.graph;
+    // nothing to link in a model without int8 layers (most): no pass over the readers
+    if (!steps.some((st) => ruleOf(st.layer).int8?.(st.layer))) return;
     const readersOf = new Map<number, Step[]>();
-    for (const st of steps) for (const i of new Set(st.inputs)) readersOf.set(i, [...(readersOf.get(i) ?? []), st]);
+    for (const st of steps) {
+      for (const i of new Set(st.inputs)) {
+        const list = readersOf.get(i);
+        if (list) list.push(st);
+        else readersOf.set(i, [st]);
+      }
+    }
     const outs = new Set(outputs);
     const reads = (slot: number): Step[] | null => {
       if (outs.has(slot)) return null;
