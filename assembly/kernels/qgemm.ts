@@ -393,60 +393,42 @@ function qpad_widen(pad: usize, img: usize, g: Geometry2d, za: i32): void {
   }
 }
 
+// Byte address in the padded image (Wp columns) of output pixel m's window.
+// @ts-ignore: decorator
+@inline function window_at(pad: usize, g: Geometry2d, Wp: i32, m: i32): usize {
+  const oh = m / g.OW, ow = m - oh * g.OW;
+  return pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * g.C) << 1);
+}
+
 // Output pixels p0 .. p1-1 of one image on the direct path (pad: the padded i16 image).
 function qconv_direct(o: usize, pad: usize, w: usize, req: usize, g: Geometry2d, p0: i32, p1: i32): void {
-  const C = g.C, K = g.K, OW = g.OW, Wp = padded_w(g);
+  const C = g.C, K = g.K, Wp = padded_w(g);
   const span = g.KW * C + ((g.KW * C) & 1); // with the zero row's tap
   const rs = <usize>(g.DH * Wp * C) << 1;
   const panel: usize = 32 + (<usize>((g.KH * span) >> 1) << 5);
   // Small weights (all panels within 16 KB, as 1x1 layers over few channels have): four pixels at a time
-  // through every panel, so the widened image is read once instead of once a panel.
-  if (ASC_FEATURE_SIMD && <usize>((K + 7) >> 3) * panel <= 16384) {
-    let oh = p0 / OW, ow = p0 - oh * OW;
-    for (let m = p0; m < p1; m += 4) {
-      const mr = min(4, p1 - m);
-      const a0 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
-      if (++ow == OW) { ow = 0; oh++; }
-      const a1 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
-      if (++ow == OW) { ow = 0; oh++; }
-      const a2 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
-      if (++ow == OW) { ow = 0; oh++; }
-      const a3 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
-      if (++ow == OW) { ow = 0; oh++; }
-      let wq = w;
-      for (let j = 0; j < K; j += 8) {
-        qconv_4x8_simd(mr, min(8, K - j), g.KH, span >> 1, rs, a0, a1, a2, a3, wq, req, j, K, o + <usize>m * K + <usize>j, <usize>K);
-        wq += panel;
-      }
-    }
-    return;
-  }
-  // panel by panel (one panel, KH*KW*C/2 pairs of 32 bytes, stays in L1 while the pixels go by)
-  let wq = w;
-  for (let j = 0; j < K; j += 8) {
-    const nc = min(8, K - j);
-    let oh = p0 / OW, ow = p0 - oh * OW;
+  // through every panel, so the widened image is read once; else panel by panel (one panel stays in L1
+  // while the pixels go by). Tiles' rows past the last pixel alias the one before (never read).
+  const pixelsFirst = ASC_FEATURE_SIMD && <usize>((K + 7) >> 3) * panel <= 16384;
+  const J = pixelsFirst ? 1 : (K + 7) >> 3;
+  for (let jo = 0; jo < J; jo++) {
     for (let m = p0; m < p1; m += 4) {
       const mr = min(4, p1 - m);
       if (ASC_FEATURE_SIMD) {
-        const a0 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
-        if (++ow == OW) { ow = 0; oh++; }
-        const a1 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
-        if (++ow == OW) { ow = 0; oh++; }
-        const a2 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
-        if (++ow == OW) { ow = 0; oh++; }
-        const a3 = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
-        if (++ow == OW) { ow = 0; oh++; }
-        qconv_4x8_simd(mr, nc, g.KH, span >> 1, rs, a0, a1, a2, a3, wq, req, j, K, o + <usize>m * K + <usize>j, <usize>K);
-      } else {
-        for (let r = 0; r < mr; r++) {
-          const a = pad + (<usize>((oh * g.SH * Wp + ow * g.SW) * C) << 1);
-          if (++ow == OW) { ow = 0; oh++; }
-          qconv_1xn_scalar(nc, g.KH, span, rs, a, wq, req, j, K, o + <usize>(m + r) * K + <usize>j);
+        const a0 = window_at(pad, g, Wp, m), a1 = window_at(pad, g, Wp, m + 1);
+        const a2 = window_at(pad, g, Wp, m + 2), a3 = window_at(pad, g, Wp, m + 3);
+        const j0 = pixelsFirst ? 0 : jo << 3, j1 = pixelsFirst ? K : min(K, j0 + 8);
+        let wq = w + <usize>(j0 >> 3) * panel;
+        for (let j = j0; j < j1; j += 8) {
+          qconv_4x8_simd(mr, min(8, K - j), g.KH, span >> 1, rs, a0, a1, a2, a3, wq, req, j, K, o + <usize>m * K + <usize>j, <usize>K);
+          wq += panel;
         }
+      } else {
+        const j = jo << 3, wq = w + <usize>jo * panel;
+        for (let r = 0; r < mr; r++)
+          qconv_1xn_scalar(min(8, K - j), g.KH, span, rs, window_at(pad, g, Wp, m + r), wq, req, j, K, o + <usize>(m + r) * K + <usize>j);
       }
     }
-    wq += panel;
   }
 }
 

@@ -107,6 +107,19 @@ export function qwinogradRun(
   const work = N * tiles * 16 * pieces(geo.KH, geo.KW) * geo.C * geo.K;
   const ranges = taskRanges(N, tiles, work);
   const bytes = k().qwinograd_scratch_size(geom, MB);
+  runForward('qwinograd_forward', ranges, bytes, work, [out, inp, U, req, za, MB], geo, geom);
+}
+
+// The tasks of a forward kernel, one scratch block each, over images or parts ([n0, images, from, to]) of them.
+function runForward(
+  kernel: 'qwinograd_forward' | 'qwinograd45_forward',
+  ranges: Array<[number, number, number, number]>,
+  bytes: number,
+  work: number,
+  [out, inp, U, req, za, block]: number[],
+  geo: Geometry2d,
+  geom: number,
+): void {
   const inImg = geo.H * geo.W * geo.C,
     outImg = geo.OH * geo.OW * geo.K;
   withScratch(
@@ -114,19 +127,19 @@ export function qwinogradRun(
     (...scratch) =>
       runTasks(
         ranges.map(
-          ([n0, nc, t0, t1], i): Task => [
-            'qwinograd_forward',
-            out + n0 * outImg,
-            inp + n0 * inImg,
-            U,
-            req,
+          ([n0, nc, from, to], i): Task => [
+            kernel,
+            out! + n0 * outImg,
+            inp! + n0 * inImg,
+            U!,
+            req!,
             scratch[i]!,
             geom,
             nc,
-            MB,
-            za,
-            t0,
-            t1,
+            block!,
+            za!,
+            from,
+            to,
           ],
         ),
         work,
@@ -149,31 +162,13 @@ function rows45(
   const RB = blockRows45(geo);
   const work = N * geo.OH * geo.OW * 40 * geo.C * geo.K;
   const ranges = taskRanges(N, geo.OH, work);
-  const bytes = k().qwinograd45_scratch_size(geom, RB);
-  const inImg = geo.H * geo.W * geo.C,
-    outImg = geo.OH * geo.OW * geo.K;
-  withScratch(
-    ranges.map(() => Math.ceil(bytes / 4)),
-    (...scratch) =>
-      runTasks(
-        ranges.map(
-          ([n0, nc, r0, r1], i): Task => [
-            'qwinograd45_forward',
-            out + n0 * outImg,
-            inp + n0 * inImg,
-            U,
-            req,
-            scratch[i]!,
-            geom,
-            nc,
-            RB,
-            za,
-            r0,
-            r1,
-          ],
-        ),
-        work,
-      ),
-    false,
+  runForward(
+    'qwinograd45_forward',
+    ranges,
+    k().qwinograd45_scratch_size(geom, RB),
+    work,
+    [out, inp, U, req, za, RB],
+    geo,
+    geom,
   );
 }
